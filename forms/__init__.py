@@ -1,0 +1,1 @@
+"""Package data: the shipped interview definitions and their reference lists."""

@@ -1,0 +1,148 @@
+"""The audit log's hash chain: canonical form of an entry and verification.
+
+Each entry's hash is SHA-256 over the previous entry's hash followed by the entry's
+canonical JSON (sorted keys, no whitespace, UTF-8). Changing, inserting or deleting an
+entry breaks the chain from that entry on, and :func:`verify_chain` names the first one.
+Entries never hold answers or the names of people interviewed: only ids and actions.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditAction(enum.StrEnum):
+    """Every kind of event written to the audit log."""
+
+    PROFILE_CREATED = "profile_created"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    RECOVERY_USED = "recovery_used"
+    USER_CREATED = "user_created"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_REACTIVATED = "user_reactivated"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    SETTINGS_CHANGED = "settings_changed"
+    SCHEMA_UPGRADED = "schema_upgraded"
+    RECORD_CREATED = "record_created"
+    RECORD_READ = "record_read"
+    RECORD_FINALISED = "record_finalised"
+    RECORD_REVISED = "record_revised"
+    RECORD_CLOSED = "record_closed"
+    RECORD_PRINTED = "record_printed"
+    RECORD_EXPORTED = "record_exported"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    PERSON_EXPORTED = "person_exported"
+    RECORD_ERASED = "record_erased"
+    RECORD_PURGED = "record_purged"
+    DEVICE_ENROLLED = "device_enrolled"
+    SYNC_SENT = "sync_sent"
+    SYNC_RECEIPT = "sync_receipt"
+    FORM_INSTALLED = "form_installed"
+    BACKUP_CREATED = "backup_created"
+    BACKUP_RESTORED = "backup_restored"
+    DEMO_DATA = "demo_data"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One link of the chain as stored."""
+
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers besides the previous hash."""
+        return canonical_bytes(
+            seq=self.seq,
+            ts=self.ts,
+            actor=self.actor,
+            action=self.action,
+            subject_type=self.subject_type,
+            subject_id=self.subject_id,
+            details=self.details,
+        )
+
+
+def canonical_bytes(
+    *,
+    seq: int,
+    ts: str,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    details: dict[str, Any],
+) -> bytes:
+    """Canonical JSON of an entry's fields (the hash covers exactly these)."""
+    body = {
+        "seq": seq,
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "details": details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    """SHA-256 over the previous hash (hex, ASCII) and the canonical entry."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of a verification: ``broken_seq`` is None when the chain is intact."""
+
+    checked: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry links to the one before."""
+        return self.broken_seq is None
+
+
+def verify_chain(entries: Iterable[AuditEntry]) -> ChainReport:
+    """Walk the entries in order and report the first that does not fit the chain."""
+    prev_hash = GENESIS_HASH
+    expected_seq: int | None = None
+    checked = 0
+    for entry in entries:
+        if expected_seq is not None and entry.seq != expected_seq:
+            return ChainReport(checked, entry.seq, "gap")
+        if entry.prev_hash != prev_hash:
+            return ChainReport(checked, entry.seq, "prev_hash")
+        if chain_hash(prev_hash, entry.canonical()) != entry.hash:
+            return ChainReport(checked, entry.seq, "hash")
+        prev_hash = entry.hash
+        expected_seq = entry.seq + 1
+        checked += 1
+    return ChainReport(checked)

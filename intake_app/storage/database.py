@@ -1,0 +1,221 @@
+"""The encrypted database: a SQLCipher 4 engine, sessions for reading and writing.
+
+The 256-bit key is handed to SQLCipher as a raw key (``PRAGMA key = "x'...'"``), so no
+passphrase derivation runs on open; the Argon2id work happens once, in the vault. Every
+connection uses WAL with ``synchronous=FULL`` (a committed answer survives a power cut),
+``secure_delete`` (deleted data is overwritten, not left in free pages) and in-memory
+temporary storage (no plaintext temp files). Write transactions start with
+``BEGIN IMMEDIATE`` so that two writers queue instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+from sqlalchemy import URL, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import QueuePool
+from sqlmodel import Session
+
+from intake_app.errors import KnownError, ProfileError
+from intake_app.i18n import _
+from intake_app.storage.atomic import disk_full_error
+
+log = logging.getLogger("intake.storage")
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    text_ = str(exc).lower()
+    return "database or disk is full" in text_ or ("disk i/o error" in text_ and "full" in text_)
+
+
+def translate_db_error(exc: BaseException) -> KnownError | None:
+    """Map an environment problem of SQLite to a plain message (None: a bug)."""
+    message = str(exc).lower()
+    if _is_disk_full(exc):
+        return disk_full_error()
+    if "database is locked" in message or "database table is locked" in message:
+        return KnownError(
+            _(
+                "Die Datenbank ist gerade von einem anderen Programm belegt. Bitte schließen "
+                "Sie andere Intake-Fenster und versuchen Sie es erneut."
+            ),
+            kind="locked",
+        )
+    if "file is not a database" in message or "malformed" in message:
+        return ProfileError(
+            _(
+                "Die Datenbank ist beschädigt oder gehört nicht zu diesem Schlüssel. Stellen "
+                "Sie die letzte Sicherung wieder her."
+            ),
+            kind="corrupt",
+        )
+    if "readonly" in message or "read-only" in message:
+        return KnownError(
+            _("Der Profilordner ist schreibgeschützt. Intake braucht Schreibrechte dort."),
+            kind="readonly",
+        )
+    return None
+
+
+class Database:
+    """An open, encrypted profile database.
+
+    Args:
+        path: the database file.
+        key: the raw 256-bit database key (from the vault).
+    """
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the database key must be 32 bytes")
+        self.path = Path(path)
+        url = URL.create(
+            "sqlite+pysqlcipher",
+            password=f"x'{key.hex()}'",
+            database=str(self.path),
+        )
+        self.engine: Engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=4,
+            max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(self.engine, "connect", self._on_connect)
+        event.listen(self.engine, "begin", self._on_begin)
+        self._writer = self.engine.execution_options(intake_write=True)
+
+    @staticmethod
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's pysqlcipher dialect has already sent the key on this connection.
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute("PRAGMA temp_store = MEMORY")
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("intake_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    # -- checks ------------------------------------------------------------------------
+
+    def verify_key(self) -> None:
+        """Open the file once; a wrong key or a damaged file raises :class:`ProfileError`."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
+        except (DatabaseError, OperationalError) as exc:
+            known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+            self.engine.dispose()
+            if known is not None:
+                raise known from None
+            raise
+
+    def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check`` lines; ``["ok"]`` for a healthy database."""
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    def cipher_version(self) -> str:
+        """The SQLCipher version in use (empty if the engine is plain SQLite)."""
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql("PRAGMA cipher_version").first()
+        return str(row[0]) if row else ""
+
+    # -- sessions ----------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (a deferred transaction, rolled back at the end)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            except (DatabaseError, OperationalError) as exc:
+                known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+                if known is not None:
+                    raise known from exc
+                raise
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session for one write transaction: committed on success, rolled back on error."""
+        with Session(self._writer, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except (DatabaseError, OperationalError) as exc:
+                session.rollback()
+                known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+                if known is not None:
+                    raise known from exc
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+
+    # -- maintenance -------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the main file (before a copy or on close)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def copy_to(self, target: Path) -> None:
+        """Write a consistent encrypted copy of the database (SQLite's online backup).
+
+        The copy is encrypted with the same key: SQLCipher's backup API keeps pages as
+        they are when both sides share the key.
+        """
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)
+        raw = self.engine.raw_connection()
+        try:
+            dest = sqlcipher3.connect(str(tmp))
+            try:
+                dest.execute(_key_pragma(self.engine))
+                raw.driver_connection.backup(dest)
+            finally:
+                dest.close()
+        finally:
+            raw.close()
+        shutil.move(str(tmp), str(target))
+
+    def vacuum(self) -> None:
+        """Rebuild the file so freed pages leave it (after a purge)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM")
+
+    def close(self) -> None:
+        """Checkpoint and close every pooled connection."""
+        try:
+            self.checkpoint()
+        except (DatabaseError, OperationalError):  # pragma: no cover - closing anyway
+            log.warning("checkpoint on close failed")
+        self.engine.dispose()
+
+
+def _key_pragma(engine: Engine) -> str:
+    password = engine.url.password or ""
+    return f'PRAGMA key = "{password}"'

@@ -1,0 +1,500 @@
+"""The key vault: user passwords and the recovery key each wrap the one database key.
+
+The database is encrypted (SQLCipher 4) with a random 256-bit key. That key is never
+stored in the clear: for each user, the password is stretched with Argon2id (RFC 9106,
+second recommended option: t=3, p=4, m=64 MiB, or stronger) into a key-encryption key,
+which wraps the database key with AES-256-GCM. The Argon2id parameters and salt sit beside
+each wrap. Changing a password re-wraps the key; the database is never re-encrypted.
+
+A recovery key (32 random bytes, shown once as groups of base32 characters with a check
+sum) wraps the same database key, so an administrator who forgot the password can still
+open the profile.
+
+The vault also keeps the log-in throttle (failures per user and the time of the next
+allowed attempt) and the failed log-ins not yet written to the audit log: both are needed
+before the database can be opened. User names are stored only as keyed hashes.
+
+The file is JSON, written atomically (temporary file, fsync, rename) under a file lock so
+that the program and the command line can share a profile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from filelock import FileLock
+
+from intake_app.errors import AuthError, ProfileError
+from intake_app.i18n import _
+from intake_app.storage.atomic import atomic_write_bytes
+
+log = logging.getLogger("intake.storage")
+
+VAULT_FORMAT = "intake-vault"
+VAULT_VERSION = 1
+KEY_BYTES = 32
+RECOVERY_CHECK_BYTES = 2
+
+#: Failures allowed before each further attempt has to wait.
+FREE_ATTEMPTS = 5
+#: First waiting time after FREE_ATTEMPTS failures; it doubles with every further failure.
+BASE_DELAY_SECONDS = 5.0
+MAX_DELAY_SECONDS = 15 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class KdfParams:
+    """Argon2id parameters; the defaults are RFC 9106's second recommended option."""
+
+    iterations: int = 3
+    lanes: int = 4
+    memory_kib: int = 64 * 1024
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alg": "argon2id",
+            "iterations": self.iterations,
+            "lanes": self.lanes,
+            "memory_kib": self.memory_kib,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KdfParams:
+        if data.get("alg") != "argon2id":
+            raise ProfileError(_("Der Schlüsseltresor verwendet ein unbekanntes Verfahren."))
+        return cls(
+            iterations=int(data["iterations"]),
+            lanes=int(data["lanes"]),
+            memory_kib=int(data["memory_kib"]),
+        )
+
+
+RFC9106_MINIMUM = KdfParams()
+
+
+def throttle_delay(failures: int) -> float:
+    """Seconds to wait before the next attempt after ``failures`` failed log-ins in a row."""
+    if failures < FREE_ATTEMPTS:
+        return 0.0
+    return min(BASE_DELAY_SECONDS * 2 ** (failures - FREE_ATTEMPTS), MAX_DELAY_SECONDS)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def format_recovery_key(raw: bytes) -> str:
+    """Show a recovery key as base32 in groups of five with a two-byte check sum."""
+    check = hashlib.sha256(raw).digest()[:RECOVERY_CHECK_BYTES]
+    text = base64.b32encode(raw + check).decode("ascii").rstrip("=")
+    return "-".join(text[i : i + 5] for i in range(0, len(text), 5))
+
+
+def parse_recovery_key(text: str) -> bytes:
+    """Read a recovery key as typed (case, spaces and dashes do not matter).
+
+    Raises:
+        AuthError: the text is not a recovery key or has a typing error.
+    """
+    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
+    cleaned = cleaned.replace("0", "O").replace("1", "I").replace("8", "B")
+    padded = cleaned + "=" * (-len(cleaned) % 8)
+    try:
+        data = base64.b32decode(padded)
+    except (binascii.Error, ValueError):
+        raise AuthError(_("Das ist kein gültiger Wiederherstellungsschlüssel.")) from None
+    raw, check = data[:KEY_BYTES], data[KEY_BYTES:]
+    if len(raw) != KEY_BYTES or check != hashlib.sha256(raw).digest()[:RECOVERY_CHECK_BYTES]:
+        raise AuthError(
+            _("Der Wiederherstellungsschlüssel enthält einen Tippfehler. Bitte prüfen Sie ihn.")
+        )
+    return raw
+
+
+def _kdf(password: str, salt: bytes, params: KdfParams) -> bytes:
+    return Argon2id(
+        salt=salt,
+        length=KEY_BYTES,
+        iterations=params.iterations,
+        lanes=params.lanes,
+        memory_cost=params.memory_kib,
+    ).derive(password.encode("utf-8"))
+
+
+def _recovery_kek(raw: bytes, salt: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA384(), length=KEY_BYTES, salt=salt, info=b"intake recovery wrap v1"
+    ).derive(raw)
+
+
+@dataclass(slots=True)
+class PendingEvent:
+    """A security event that happened while the database was closed (a failed log-in)."""
+
+    ts: float
+    action: str
+    user_ref: str
+
+
+class Vault:
+    """The wrapped database key for every user, plus the log-in throttle.
+
+    Args:
+        path: the vault file inside the profile folder.
+        clock: seconds since the epoch; tests pass a fake clock for the throttle.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._lock = FileLock(str(path) + ".lock", timeout=30)
+        self._clock = clock
+
+    # -- file handling -----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ProfileError(
+                _("Im Profilordner fehlt der Schlüsseltresor (vault.json)."), kind="missing"
+            ) from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            log.error("vault unreadable: %s", type(exc).__name__)
+            raise ProfileError(
+                _("Der Schlüsseltresor ist beschädigt. Stellen Sie eine Sicherung wieder her."),
+                kind="corrupt",
+            ) from None
+        if data.get("format") != VAULT_FORMAT:
+            raise ProfileError(_("Die Datei vault.json ist kein Schlüsseltresor."), kind="corrupt")
+        if int(data.get("version", 0)) > VAULT_VERSION:
+            raise ProfileError(
+                _(
+                    "Das Profil stammt von einer neueren Programmversion. "
+                    "Bitte aktualisieren Sie Intake."
+                ),
+                kind="newer",
+            )
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
+        atomic_write_bytes(self.path, payload)
+
+    @contextmanager
+    def _update(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            data = self._read()
+            yield data
+            self._write(data)
+
+    # -- creation ----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        db_key: bytes,
+        username: str,
+        password: str,
+        params: KdfParams = RFC9106_MINIMUM,
+        clock: Callable[[], float] = time.time,
+    ) -> tuple[Vault, str]:
+        """Create a vault for a new profile; return it and the formatted recovery key.
+
+        The recovery key is returned exactly once and not kept anywhere in the clear.
+        """
+        if path.exists():
+            raise ProfileError(_("Hier gibt es schon einen Schlüsseltresor."), kind="exists")
+        vault = cls(path, clock=clock)
+        recovery_raw = secrets.token_bytes(KEY_BYTES)
+        data: dict[str, Any] = {
+            "format": VAULT_FORMAT,
+            "version": VAULT_VERSION,
+            "vault_id": str(uuid.uuid4()),
+            "lookup_salt": _b64(secrets.token_bytes(16)),
+            "entries": {},
+            "throttle": {},
+            "pending_events": [],
+        }
+        data["key_check"] = _b64(_key_check(data, db_key))
+        data["recovery"] = vault._wrap_recovery(data, recovery_raw, db_key)
+        ref = vault._ref(data, username)
+        data["entries"][ref] = vault._wrap_password(data, ref, password, db_key, params)
+        with vault._lock:
+            vault._write(data)
+        return vault, format_recovery_key(recovery_raw)
+
+    # -- wrapping ----------------------------------------------------------------------
+
+    @staticmethod
+    def _ref(data: dict[str, Any], username: str) -> str:
+        salt = _unb64(data["lookup_salt"])
+        return hmac.new(salt, username.strip().casefold().encode("utf-8"), "sha256").hexdigest()
+
+    @staticmethod
+    def _aad(data: dict[str, Any], ref: str) -> bytes:
+        return f"{VAULT_FORMAT}|{VAULT_VERSION}|{data['vault_id']}|{ref}".encode("ascii")
+
+    def _wrap_password(
+        self, data: dict[str, Any], ref: str, password: str, db_key: bytes, params: KdfParams
+    ) -> dict[str, Any]:
+        salt = secrets.token_bytes(16)
+        kek = _kdf(password, salt, params)
+        nonce = secrets.token_bytes(12)
+        wrapped = AESGCM(kek).encrypt(nonce, db_key, self._aad(data, ref))
+        now = self._clock()
+        return {
+            "kdf": {**params.to_json(), "salt": _b64(salt)},
+            "wrap": {"alg": "A256GCM", "nonce": _b64(nonce), "ciphertext": _b64(wrapped)},
+            "updated": now,
+        }
+
+    def _wrap_recovery(self, data: dict[str, Any], raw: bytes, db_key: bytes) -> dict[str, Any]:
+        salt = secrets.token_bytes(16)
+        nonce = secrets.token_bytes(12)
+        wrapped = AESGCM(_recovery_kek(raw, salt)).encrypt(
+            nonce, db_key, self._aad(data, "recovery")
+        )
+        return {
+            "kdf": {"alg": "hkdf-sha384", "salt": _b64(salt)},
+            "wrap": {"alg": "A256GCM", "nonce": _b64(nonce), "ciphertext": _b64(wrapped)},
+        }
+
+    @staticmethod
+    def _unwrap(entry: dict[str, Any], kek: bytes, aad: bytes) -> bytes:
+        wrap = entry["wrap"]
+        return AESGCM(kek).decrypt(_unb64(wrap["nonce"]), _unb64(wrap["ciphertext"]), aad)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def has_user(self, username: str) -> bool:
+        data = self._read()
+        return self._ref(data, username) in data["entries"]
+
+    def kdf_params(self, username: str) -> KdfParams:
+        data = self._read()
+        entry = data["entries"][self._ref(data, username)]
+        return KdfParams.from_json(entry["kdf"])
+
+    def user_ref(self, username: str) -> str:
+        """The keyed hash that stands for ``username`` in this vault."""
+        return self._ref(self._read(), username)
+
+    def seconds_until_allowed(self, username: str) -> float:
+        """How long ``username`` has to wait before the next log-in attempt."""
+        data = self._read()
+        state = data["throttle"].get(self._ref(data, username))
+        if not state:
+            return 0.0
+        return max(0.0, float(state["not_before"]) - self._clock())
+
+    # -- unlocking ---------------------------------------------------------------------
+
+    def unlock(self, username: str, password: str) -> bytes:
+        """Return the database key for a correct user name and password.
+
+        Raises:
+            AuthError: wrong name or password (the same message for both), or the
+                throttle asks the user to wait (``retry_after`` says how long).
+        """
+        with self._lock:
+            data = self._read()
+            ref = self._ref(data, username)
+            now = self._clock()
+            state = data["throttle"].get(ref)
+            if state and float(state["not_before"]) > now:
+                wait = float(state["not_before"]) - now
+                data["pending_events"].append(
+                    {"ts": now, "action": "login_throttled", "user_ref": ref}
+                )
+                self._write(data)
+                raise AuthError(
+                    _("Zu viele Fehlversuche. Bitte warten Sie noch {s} Sekunden.").format(
+                        s=int(wait + 0.999)
+                    ),
+                    retry_after=wait,
+                )
+            entry = data["entries"].get(ref)
+            key: bytes | None = None
+            if entry is not None:
+                params = KdfParams.from_json(entry["kdf"])
+                kek = _kdf(password, _unb64(entry["kdf"]["salt"]), params)
+                try:
+                    key = self._unwrap(entry, kek, self._aad(data, ref))
+                except InvalidTag:
+                    key = None
+            else:
+                # Spend the same time on an unknown name, so timing does not reveal users.
+                _kdf(password, b"\0" * 16, RFC9106_MINIMUM)
+            if key is None:
+                failures = int(state["failures"]) + 1 if state else 1
+                data["throttle"][ref] = {
+                    "failures": failures,
+                    "last": now,
+                    "not_before": now + throttle_delay(failures),
+                }
+                data["pending_events"].append(
+                    {"ts": now, "action": "login_failed", "user_ref": ref}
+                )
+                self._write(data)
+                message = _("Benutzername oder Passwort ist falsch.")
+                delay = throttle_delay(failures)
+                if delay:
+                    message += " " + _("Nächster Versuch in {s} Sekunden.").format(s=int(delay))
+                raise AuthError(message, retry_after=delay)
+            if state:
+                del data["throttle"][ref]
+                self._write(data)
+            return key
+
+    def check_password(self, username: str, password: str) -> bool:
+        """True when ``password`` unlocks ``username`` (throttled like a log-in)."""
+        try:
+            self.unlock(username, password)
+        except AuthError:
+            return False
+        return True
+
+    def unlock_with_recovery(self, recovery_key: str) -> bytes:
+        """Return the database key for a correct recovery key (throttled like a user)."""
+        raw = parse_recovery_key(recovery_key)
+        with self._lock:
+            data = self._read()
+            now = self._clock()
+            state = data["throttle"].get("recovery")
+            if state and float(state["not_before"]) > now:
+                wait = float(state["not_before"]) - now
+                raise AuthError(
+                    _("Zu viele Fehlversuche. Bitte warten Sie noch {s} Sekunden.").format(
+                        s=int(wait + 0.999)
+                    ),
+                    retry_after=wait,
+                )
+            entry = data["recovery"]
+            kek = _recovery_kek(raw, _unb64(entry["kdf"]["salt"]))
+            try:
+                key = self._unwrap(entry, kek, self._aad(data, "recovery"))
+            except InvalidTag:
+                failures = int(state["failures"]) + 1 if state else 1
+                data["throttle"]["recovery"] = {
+                    "failures": failures,
+                    "last": now,
+                    "not_before": now + throttle_delay(failures),
+                }
+                data["pending_events"].append(
+                    {"ts": now, "action": "login_failed", "user_ref": "recovery"}
+                )
+                self._write(data)
+                raise AuthError(
+                    _("Der Wiederherstellungsschlüssel passt nicht zu diesem Profil.")
+                ) from None
+            data["throttle"].pop("recovery", None)
+            self._write(data)
+            return key
+
+    # -- changes (the caller holds the database key, i.e. is logged in) ---------------
+
+    def set_password(
+        self,
+        username: str,
+        password: str,
+        *,
+        db_key: bytes,
+        params: KdfParams = RFC9106_MINIMUM,
+    ) -> None:
+        """Add or replace the wrap for ``username`` (new user, password change or reset)."""
+        with self._update() as data:
+            ref = self._ref(data, username)
+            self._verify_key(data, db_key)
+            data["entries"][ref] = self._wrap_password(data, ref, password, db_key, params)
+            data["throttle"].pop(ref, None)
+
+    def remove_user(self, username: str) -> None:
+        """Delete the wrap for ``username``: the password no longer opens the profile."""
+        with self._update() as data:
+            ref = self._ref(data, username)
+            data["entries"].pop(ref, None)
+            data["throttle"].pop(ref, None)
+
+    def replace_recovery_key(self, *, db_key: bytes) -> str:
+        """Make a new recovery key (the old one stops working); return it formatted."""
+        raw = secrets.token_bytes(KEY_BYTES)
+        with self._update() as data:
+            self._verify_key(data, db_key)
+            data["recovery"] = self._wrap_recovery(data, raw, db_key)
+        return format_recovery_key(raw)
+
+    def _verify_key(self, data: dict[str, Any], db_key: bytes) -> None:
+        """Refuse to wrap a key that is not this profile's key (a programming error)."""
+        if len(db_key) != KEY_BYTES:
+            raise ValueError("database key must be 32 bytes")
+        if "key_check" in data:
+            expected = _unb64(data["key_check"])
+            if not hmac.compare_digest(expected, _key_check(data, db_key)):
+                raise ValueError("database key does not belong to this vault")
+        else:
+            data["key_check"] = _b64(_key_check(data, db_key))
+
+    # -- events for the audit log -----------------------------------------------------
+
+    def take_pending_events(self) -> list[PendingEvent]:
+        """Return and clear the events recorded while the database was closed."""
+        with self._update() as data:
+            events = [
+                PendingEvent(float(e["ts"]), str(e["action"]), str(e["user_ref"]))
+                for e in data["pending_events"]
+            ]
+            data["pending_events"] = []
+        return events
+
+    def failures(self, username: str) -> int:
+        """Failed log-ins in a row for ``username`` since the last success."""
+        data = self._read()
+        state = data["throttle"].get(self._ref(data, username))
+        return int(state["failures"]) if state else 0
+
+
+def _key_check(data: dict[str, Any], db_key: bytes) -> bytes:
+    """A value that tells whether a key belongs to this vault, and nothing about the key."""
+    return hmac.new(db_key, f"key-check|{data['vault_id']}".encode("ascii"), "sha256").digest()
+
+
+def new_database_key() -> bytes:
+    """A fresh random 256-bit database key."""
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def ensure_not_world_readable(path: Path) -> None:
+    """Restrict a profile file to its owner where the platform has POSIX permissions."""
+    if os.name == "posix":
+        try:
+            os.chmod(path, 0o600)
+        except OSError:  # pragma: no cover - foreign file systems
+            log.warning("could not restrict permissions of a profile file")

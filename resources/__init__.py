@@ -1,0 +1,1 @@
+"""Package data: icons, fonts embedded in PDFs, translations and configuration defaults."""
