@@ -122,7 +122,9 @@ def verify(session: Session) -> ChainReport:
     return verify_chain(iter_entries(session))
 
 
-def entries_for_subject(session: Session, *, subject_type: str, subject_id: str) -> list[AuditEntry]:
+def entries_for_subject(
+    session: Session, *, subject_type: str, subject_id: str
+) -> list[AuditEntry]:
     """Every entry about one subject (a record), oldest first."""
     rows = session.exec(
         select(AuditLogEntry)

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """The current time in UTC, without microseconds (they add nothing and bloat JSON)."""
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class UserBase(SQLModel):

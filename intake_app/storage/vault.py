@@ -464,15 +464,17 @@ class Vault:
 
     # -- events for the audit log -----------------------------------------------------
 
-    def take_pending_events(self) -> list[PendingEvent]:
-        """Return and clear the events recorded while the database was closed."""
+    def pending_events(self) -> list[PendingEvent]:
+        """The events recorded while the database was closed, oldest first."""
+        return [
+            PendingEvent(float(e["ts"]), str(e["action"]), str(e["user_ref"]))
+            for e in self._read()["pending_events"]
+        ]
+
+    def drop_pending_events(self, count: int) -> None:
+        """Forget the oldest ``count`` events once they are safely in the audit log."""
         with self._update() as data:
-            events = [
-                PendingEvent(float(e["ts"]), str(e["action"]), str(e["user_ref"]))
-                for e in data["pending_events"]
-            ]
-            data["pending_events"] = []
-        return events
+            data["pending_events"] = data["pending_events"][count:]
 
     def failures(self, username: str) -> int:
         """Failed log-ins in a row for ``username`` since the last success."""

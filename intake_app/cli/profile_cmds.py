@@ -1,0 +1,214 @@
+"""Commands for the profile itself: ``init``, ``users ...``, ``recover``, ``audit verify``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from intake_app.cli_support import add_new_password_option, table
+from intake_app.core.permissions import Role
+from intake_app.errors import UsageError
+from intake_app.i18n import _
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    init = commands.add_parser(
+        "init", help=_("Ein neues Profil mit dem ersten Administrator anlegen")
+    )
+    init.add_argument("--admin", required=True, metavar="NAME", help=_("Name des Administrators"))
+    init.add_argument("--display-name", default="", help=_("Anzeigename des Administrators"))
+    init.add_argument("--site", default="", help=_("Name des Standorts"))
+    init.add_argument(
+        "--language", default=None, choices=("de", "en"), help=_("Sprache der Oberfläche")
+    )
+    init.set_defaults(handler=cmd_init)
+
+    users = commands.add_parser("users", help=_("Benutzer verwalten (Administratoren)"))
+    users_cmds = users.add_subparsers(dest="users_command", metavar=_("BEFEHL"), required=True)
+
+    add = users_cmds.add_parser("add", help=_("Einen Benutzer anlegen"))
+    add.add_argument("name", metavar="NAME")
+    add.add_argument(
+        "--role",
+        required=True,
+        help=_("Rolle: counsellor (Beratung), supervisor (Leitung) oder admin"),
+    )
+    add.add_argument("--display-name", default="", help=_("Anzeigename"))
+    add_new_password_option(add)
+    add.set_defaults(handler=cmd_users_add)
+
+    lst = users_cmds.add_parser("list", help=_("Alle Benutzer anzeigen"))
+    lst.set_defaults(handler=cmd_users_list)
+
+    deactivate = users_cmds.add_parser("deactivate", help=_("Einen Benutzer deaktivieren"))
+    deactivate.add_argument("name", metavar="NAME")
+    deactivate.set_defaults(handler=cmd_users_deactivate)
+
+    reactivate = users_cmds.add_parser(
+        "reactivate", help=_("Einen deaktivierten Benutzer mit neuem Passwort aktivieren")
+    )
+    reactivate.add_argument("name", metavar="NAME")
+    add_new_password_option(reactivate)
+    reactivate.set_defaults(handler=cmd_users_reactivate)
+
+    reset = users_cmds.add_parser(
+        "reset-password", help=_("Einem Benutzer ein neues Anfangspasswort geben")
+    )
+    reset.add_argument("name", metavar="NAME")
+    add_new_password_option(reset)
+    reset.set_defaults(handler=cmd_users_reset)
+
+    passwd = commands.add_parser("passwd", help=_("Das eigene Passwort ändern"))
+    add_new_password_option(passwd)
+    passwd.set_defaults(handler=cmd_passwd)
+
+    recover = commands.add_parser(
+        "recover",
+        help=_("Mit dem Wiederherstellungsschlüssel ein neues Administratorpasswort setzen"),
+    )
+    recover.add_argument("--admin", required=True, metavar="NAME")
+    recover.add_argument(
+        "--recovery-key-file",
+        metavar="FILE",
+        help=_("Datei mit dem Wiederherstellungsschlüssel (sonst Variable INTAKE_RECOVERY_KEY)"),
+    )
+    add_new_password_option(recover)
+    recover.set_defaults(handler=cmd_recover)
+
+    audit = commands.add_parser("audit", help=_("Audit-Protokoll"))
+    audit_cmds = audit.add_subparsers(dest="audit_command", metavar=_("BEFEHL"), required=True)
+    verify = audit_cmds.add_parser("verify", help=_("Die Hash-Kette des Audit-Protokolls prüfen"))
+    verify.set_defaults(handler=cmd_audit_verify)
+
+
+def cmd_init(ctx) -> int:  # type: ignore[no-untyped-def]
+    from intake_app.i18n import current_language
+
+    password = ctx.password()
+    recovery = ctx.profile.create(
+        admin_name=ctx.args.admin,
+        admin_password=password,
+        display_name=ctx.args.display_name,
+        site_name=ctx.args.site,
+        language=ctx.args.language or current_language(),
+    )
+    ctx.out(_("Profil angelegt in {path}.").format(path=ctx.data_dir))
+    ctx.out(_("Wiederherstellungsschlüssel (wird nur dieses eine Mal angezeigt):"))
+    ctx.out(recovery)
+    ctx.out(
+        _(
+            "Bewahren Sie ihn ausgedruckt und verschlossen auf: Ohne ihn sind die Daten bei "
+            "verlorenem Passwort nicht mehr zu öffnen."
+        )
+    )
+    return 0
+
+
+def cmd_users_add(ctx) -> int:  # type: ignore[no-untyped-def]
+    Role.parse(ctx.args.role)  # a wrong role fails before any password is asked
+    ws = ctx.workspace()
+    user = ws.accounts.add_user(
+        username=ctx.args.name,
+        role=ctx.args.role,
+        password=ctx.new_password(),
+        display_name=ctx.args.display_name,
+    )
+    ctx.out(
+        _("Benutzer „{name}“ ({role}) angelegt; das Passwort muss bei der ersten Anmeldung geändert werden.").format(
+            name=user.username, role=user.role.label
+        )
+    )
+    return 0
+
+
+def cmd_users_list(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    rows = [
+        (
+            u.username,
+            u.role.value,
+            _("aktiv") if u.active else _("deaktiviert"),
+            u.display_name,
+            u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "-",
+        )
+        for u in ws.accounts.list_users()
+    ]
+    for line in table(
+        (_("Name"), _("Rolle"), _("Status"), _("Anzeigename"), _("Letzte Anmeldung")), rows
+    ):
+        ctx.out(line)
+    return 0
+
+
+def cmd_users_deactivate(ctx) -> int:  # type: ignore[no-untyped-def]
+    user = ctx.workspace().accounts.deactivate(username=ctx.args.name)
+    ctx.out(_("Benutzer „{name}“ deaktiviert.").format(name=user.username))
+    return 0
+
+
+def cmd_users_reactivate(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    user = ws.accounts.reactivate(username=ctx.args.name, password=ctx.new_password())
+    ctx.out(_("Benutzer „{name}“ wieder aktiviert.").format(name=user.username))
+    return 0
+
+
+def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    user = ws.accounts.reset_password(username=ctx.args.name, password=ctx.new_password())
+    ctx.out(_("Neues Anfangspasswort für „{name}“ gesetzt.").format(name=user.username))
+    return 0
+
+
+def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    ws.accounts.change_own_password(old_password=ctx.password(), new_password=ctx.new_password())
+    ctx.out(_("Passwort geändert."))
+    return 0
+
+
+def cmd_recover(ctx) -> int:  # type: ignore[no-untyped-def]
+    import os
+
+    from intake_app.app import Workspace
+
+    ctx.require_profile()
+    if ctx.args.recovery_key_file:
+        try:
+            key = Path(ctx.args.recovery_key_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise UsageError(
+                _("Die Datei {file} kann nicht gelesen werden: {reason}").format(
+                    file=ctx.args.recovery_key_file, reason=exc.strerror or exc
+                )
+            ) from None
+    else:
+        key = os.environ.get("INTAKE_RECOVERY_KEY", "")
+        if not key:
+            raise UsageError(
+                _("Bitte geben Sie den Wiederherstellungsschlüssel mit --recovery-key-file an.")
+            )
+    ws = Workspace.recover(
+        ctx.profile, recovery_key=key, username=ctx.args.admin, new_password=ctx.new_password()
+    )
+    ws.close()
+    ctx.out(_("Neues Passwort für „{name}“ gesetzt.").format(name=ctx.args.admin))
+    return 0
+
+
+def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
+    report = ctx.workspace().verify_audit()
+    if report.ok:
+        ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
+        return 0
+    reasons = {
+        "hash": _("Inhalt verändert"),
+        "prev_hash": _("Verkettung unterbrochen"),
+        "gap": _("Eintrag fehlt"),
+    }
+    raise_line = _("Audit-Protokoll beschädigt: erster fehlerhafter Eintrag Nr. {seq} ({reason}).")
+    from intake_app.errors import IntakeError
+
+    raise IntakeError(
+        raise_line.format(seq=report.broken_seq, reason=reasons.get(report.reason, report.reason))
+    )
