@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from intake_app.app import Workspace
+from intake_app.storage.profile import Profile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["INTAKE_LANG"] = "de"
@@ -37,3 +42,61 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def tmp_profile_dir(tmp_path: Path) -> Path:
     """A folder for a fresh profile."""
     return tmp_path / "profile"
+
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "Admin-Passwort-2026"
+COUNSELLOR = "berater"
+COUNSELLOR_PASSWORD = "Berater-Passwort-2026"
+SUPERVISOR = "leitung"
+SUPERVISOR_PASSWORD = "Leitung-Passwort-2026"
+
+
+@dataclass
+class ProfileFixture:
+    """A created profile with one user per role (all passwords already changed)."""
+
+    profile: Profile
+    recovery_key: str
+
+    def sign_in(self, username: str = ADMIN, password: str | None = None) -> Workspace:
+        passwords = {
+            ADMIN: ADMIN_PASSWORD,
+            COUNSELLOR: COUNSELLOR_PASSWORD,
+            SUPERVISOR: SUPERVISOR_PASSWORD,
+        }
+        return Workspace.sign_in(
+            self.profile, username=username, password=password or passwords[username]
+        )
+
+
+@pytest.fixture(scope="session")
+def _profile_template(tmp_path_factory: pytest.TempPathFactory) -> ProfileFixture:
+    """Created once per run (Argon2id is slow on purpose); tests get a copy."""
+    prof = Profile(tmp_path_factory.mktemp("template") / "profile")
+    recovery = prof.create(
+        admin_name=ADMIN, admin_password=ADMIN_PASSWORD, site_name="Köln-Mülheim"
+    )
+    ws = Workspace.sign_in(prof, username=ADMIN, password=ADMIN_PASSWORD)
+    try:
+        for name, role, password in (
+            (COUNSELLOR, "counsellor", COUNSELLOR_PASSWORD),
+            (SUPERVISOR, "supervisor", SUPERVISOR_PASSWORD),
+        ):
+            ws.accounts.add_user(username=name, role=role, password=password, display_name=name)
+    finally:
+        ws.close()
+    for name, password in ((COUNSELLOR, COUNSELLOR_PASSWORD), (SUPERVISOR, SUPERVISOR_PASSWORD)):
+        user_ws = Workspace.sign_in(prof, username=name, password=password)
+        user_ws.accounts.set_own_password(password)
+        user_ws.close()
+    shutil.rmtree(prof.logs_dir, ignore_errors=True)
+    return ProfileFixture(prof, recovery)
+
+
+@pytest.fixture
+def profile(tmp_path: Path, _profile_template: ProfileFixture) -> ProfileFixture:
+    """A fresh profile in ``tmp_path`` with an administrator, a counsellor and a supervisor."""
+    target = tmp_path / "profile"
+    shutil.copytree(_profile_template.profile.root, target)
+    return ProfileFixture(Profile(target), _profile_template.recovery_key)

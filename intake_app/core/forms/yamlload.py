@@ -1,0 +1,182 @@
+"""Read YAML into plain values that remember their line numbers.
+
+Form files are edited by people who are not programmers, so the reader is deliberately
+simple and strict: every scalar is kept as *text* (``YText``) and converted later by the
+schema, which knows what type it expects. That avoids the YAML 1.1 traps (``NO`` for
+Norway becoming ``False``, ``2026.10`` becoming the float ``2026.1``). Maps and lists remember
+their lines, duplicate keys are an error (PyYAML would keep the last one silently), and
+aliases are refused (they allow "billion laughs" expansions and confuse readers).
+Only the composer of PyYAML's ``SafeLoader`` is used; nothing is ever constructed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from intake_app.i18n import _
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 40
+
+
+class YText(str):
+    """A scalar from the file: its text plus where it stood and how it was written."""
+
+    line: int
+    column: int
+    plain: bool
+    block: bool
+
+    def __new__(cls, value: str, *, line: int, column: int, style: str | None) -> YText:
+        text = super().__new__(cls, value)
+        text.line = line
+        text.column = column
+        text.plain = style is None
+        text.block = style in ("|", ">")
+        return text
+
+
+class YMap(dict[str, Any]):
+    """A mapping from the file with the line of the mapping and of each key."""
+
+    line: int
+    key_lines: dict[str, int]
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines = {}
+
+    def line_of(self, key: str) -> int:
+        """The line of ``key`` if present, else the mapping's own line."""
+        return self.key_lines.get(key, self.line)
+
+
+class YList(list[Any]):
+    """A sequence from the file with its line and the line of each item."""
+
+    line: int
+    item_lines: list[int]
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.item_lines = []
+
+    def line_of(self, index: int) -> int:
+        """The line of item ``index``."""
+        if 0 <= index < len(self.item_lines):
+            return self.item_lines[index]
+        return self.line
+
+
+class YamlProblem(Exception):
+    """A file that cannot be read as YAML; ``line`` is 1-based (0 when unknown)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases while composing."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlProblem(
+                _(
+                    "Verweise mit * (YAML-Aliase) werden nicht unterstützt; "
+                    "schreiben Sie den Inhalt aus oder nutzen Sie value_sets."
+                ),
+                event.start_mark.line + 1,
+            )
+        return super().compose_node(parent, index)
+
+
+def load_located(text: str) -> Any:
+    """Parse ``text`` into ``YMap``/``YList``/``YText``/``None`` values.
+
+    Raises:
+        YamlProblem: the text is not valid YAML, has duplicate keys or aliases, holds
+            more than one document, or is too large or too deeply nested.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise YamlProblem(
+            _("Die Datei ist zu groß (höchstens {n} MB).").format(n=MAX_FILE_BYTES // 2**20), 0
+        )
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        problem = error.problem or str(error)
+        raise YamlProblem(
+            _("Die Datei ist kein gültiges YAML: {problem}. Prüfen Sie Einrückung, "
+              "Doppelpunkte und Anführungszeichen.").format(problem=problem),
+            line,
+        ) from None
+    except yaml.YAMLError as error:
+        raise YamlProblem(
+            _("Die Datei ist kein gültiges YAML: {problem}.").format(problem=error), 0
+        ) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    return _convert(node, 0)
+
+
+def _convert(node: yaml.Node, depth: int) -> Any:
+    line = node.start_mark.line + 1
+    if depth > MAX_DEPTH:
+        raise YamlProblem(
+            _("Die Datei ist zu tief verschachtelt (höchstens {n} Ebenen).").format(n=MAX_DEPTH),
+            line,
+        )
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.value in _NULLS:
+            return None
+        return YText(node.value, line=line, column=node.start_mark.column + 1, style=node.style)
+    if isinstance(node, yaml.SequenceNode):
+        items = YList(line)
+        for child in node.value:
+            items.append(_convert(child, depth + 1))
+            items.item_lines.append(child.start_mark.line + 1)
+        return items
+    if isinstance(node, yaml.MappingNode):
+        mapping = YMap(line)
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem(_("Schlüssel müssen einfacher Text sein."), key_line)
+            key = key_node.value
+            if key == "<<":
+                raise YamlProblem(
+                    _("Zusammenführen mit << wird nicht unterstützt; schreiben Sie die Werte aus."),
+                    key_line,
+                )
+            if key in mapping:
+                raise YamlProblem(
+                    _("Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
+                      "löschen Sie einen der beiden.").format(key=key, first=mapping.key_lines[key]),
+                    key_line,
+                )
+            mapping[key] = _convert(value_node, depth + 1)
+            mapping.key_lines[key] = key_line
+        return mapping
+    raise YamlProblem(_("Unbekannter YAML-Knoten."), line)  # pragma: no cover
+
+
+def line_of(value: Any, default: int = 0) -> int:
+    """The line a located value came from, or ``default``."""
+    return int(getattr(value, "line", default) or default)

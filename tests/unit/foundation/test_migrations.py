@@ -1,0 +1,67 @@
+"""Every released schema (a fixture profile per revision) upgrades to the newest, losing nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from intake_app.app import Workspace
+from intake_app.errors import ProfileError
+from intake_app.storage import migrate
+from intake_app.storage.profile import Profile
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
+RELEASED = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def test_there_is_a_fixture_for_the_newest_schema() -> None:
+    assert migrate.head_revision() in RELEASED, (
+        "a migration was added without a fixture: run tests/fixtures/make_schema_fixture.py"
+    )
+
+
+@pytest.mark.parametrize("revision", RELEASED)
+def test_upgrade_from_released_schema(revision: str, tmp_path: Path) -> None:
+    source = FIXTURES / revision
+    expected = json.loads((source / "expected.json").read_text("utf-8"))
+    shutil.copytree(source, tmp_path / "p")
+    profile = Profile(tmp_path / "p")
+    ws = Workspace.sign_in(profile, username="admin", password=expected["password"])
+    try:
+        assert migrate.current_revision(ws.db) == migrate.head_revision()
+        assert [u.username for u in ws.accounts.list_users()] == expected["users"]
+        for key, value in expected["settings"].items():
+            assert ws.settings.get(key) == value
+        assert ws.db.integrity_check() == ["ok"]
+        assert ws.verify_audit().ok
+        if revision != migrate.head_revision():
+            assert ws.sign_in_result.schema_steps, "an old schema must have been upgraded"
+            backups = list(profile.backups_dir.glob(f"before-upgrade-{revision}-*.db"))
+            assert len(backups) == 1
+        for check in expected.get("checks", []):
+            with ws.db.read() as session:
+                assert session.execute(text(check["sql"])).scalar_one() == check["value"], check
+    finally:
+        ws.close()
+    # the recovery key of the old profile still opens the upgraded one
+    assert profile.vault().unlock_with_recovery(expected["recovery_key"])
+
+
+def test_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
+    source = FIXTURES / RELEASED[-1]
+    expected = json.loads((source / "expected.json").read_text("utf-8"))
+    shutil.copytree(source, tmp_path / "p")
+    profile = Profile(tmp_path / "p")
+    ws = Workspace.sign_in(profile, username="admin", password=expected["password"])
+    with ws.db.write() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    ws.close()
+    before = profile.db_path.read_bytes()
+    with pytest.raises(ProfileError) as info:
+        Workspace.sign_in(profile, username="admin", password=expected["password"])
+    assert info.value.kind == "newer"
+    assert profile.db_path.read_bytes() == before
