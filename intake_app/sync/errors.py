@@ -19,7 +19,9 @@ class BatchError(IntakeError):
     """
 
     def __init__(self, reason: str, message: str | None = None) -> None:
-        super().__init__(message or _("Das Datenpaket ist ungültig ({reason}).").format(reason=reason))
+        super().__init__(
+            message or _("Das Datenpaket ist ungültig ({reason}).").format(reason=reason)
+        )
         self.reason = reason
 
 

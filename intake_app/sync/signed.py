@@ -53,9 +53,7 @@ def strict_json_loads(data: bytes | str) -> Any:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-        return json.loads(
-            text, object_pairs_hook=_unique_object, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
 

@@ -1,0 +1,285 @@
+"""Device enrolment: the office's enrolment file, the device's registration request.
+
+1. The office writes an **enrolment file** (signed document, type ``"enrolment"``): device
+   id and name, server URL, a one-time token, its expiry, and the office public keys with
+   their ids. The device cannot know the office key before, so the signature is checked
+   against the signing key inside the file and the key's fingerprint is shown to the
+   administrator to compare with the one ``intake-central init`` printed (or passed in as
+   ``expected_fingerprint``).
+2. The device creates its ECDSA P-384 key pair (:func:`create_identity`) and a
+   **registration request** (type ``"registration"``) signed with the new key (proof of
+   possession) that carries the token and the public key. It goes to the office online
+   (``POST /v1/register``) or as a file (``intake-central register FILE``).
+3. The office checks the token (known, unused, not expired, device not revoked), stores
+   the public key and answers with a **registration confirmation** signed by the office.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from intake_app.i18n import _
+from intake_app.sync import keys
+from intake_app.sync.batch import utc_timestamp
+from intake_app.sync.errors import EnrolmentError, SignatureError
+from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, is_uuid
+from intake_app.sync.signed import read_document, sign_document
+
+ENROLMENT_TYPE = "enrolment"
+REGISTRATION_TYPE = "registration"
+CONFIRMATION_TYPE = "registration-confirmation"
+TOKEN_BYTES = 32
+MAX_NAME = 100
+
+
+def new_token() -> str:
+    """A one-time enrolment token: 32 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode("ascii").rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    """What the office stores instead of the token (SHA-384, hex)."""
+    return hashlib.sha384(b"intake-enrolment-token/1\n" + token.encode("ascii")).hexdigest()
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Read ``YYYY-MM-DDTHH:MM:SSZ`` (ValueError for anything else)."""
+    if not isinstance(value, str):
+        raise ValueError("timestamp must be text")
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def check_server_url(url: str) -> str:
+    """Accept ``http(s)://host[:port][/path]`` and return it without a trailing slash."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EnrolmentError(
+            "bad_url", _("Die Server-Adresse muss mit http:// oder https:// beginnen.")
+        )
+    return url.rstrip("/")
+
+
+def check_device_name(name: str) -> str:
+    """A device name: 1–100 printable characters, no path separators."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or any(ch in name for ch in "/\\\0\n\r\t"):
+        raise EnrolmentError(
+            "bad_name",
+            _("Der Gerätename muss 1 bis 100 Zeichen lang sein und darf keine / enthalten."),
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A checked enrolment file."""
+
+    device_id: str
+    device_name: str
+    server_url: str
+    token: str
+    expires: datetime
+    key_set: OfficeKeySet
+    office_fingerprint: str
+
+
+def build_enrolment(
+    *,
+    device_id: str,
+    device_name: str,
+    server_url: str,
+    token: str,
+    expires: datetime,
+    key_set: OfficeKeySet,
+    signing_key: ec.EllipticCurvePrivateKey,
+) -> bytes:
+    """The office side: sign an enrolment file."""
+    content = {
+        "format": "intake-enrolment",
+        "version": 1,
+        "device_id": device_id,
+        "device_name": device_name,
+        "server_url": check_server_url(server_url),
+        "token": token,
+        "expires": utc_timestamp(expires),
+        **key_set.to_content(),
+    }
+    return sign_document(ENROLMENT_TYPE, content, private_key=signing_key)
+
+
+def read_enrolment(
+    data: bytes, *, now: datetime | None = None, expected_fingerprint: str | None = None
+) -> Enrolment:
+    """Check an enrolment file (signature, shape, expiry) on the device.
+
+    Args:
+        data: the file's bytes.
+        now: the current time (tests pass a fixed one).
+        expected_fingerprint: the office signing key id the administrator was given;
+            spaces and case are ignored.
+
+    Raises:
+        EnrolmentError: ``malformed``, ``bad_signature``, ``fingerprint_mismatch`` or
+            ``expired``.
+    """
+    try:
+        document = read_document(data, doc_type=ENROLMENT_TYPE)
+        content = document.content()
+        key_set = OfficeKeySet.from_content(content)
+        document.verify(key_set.signing_keys)
+    except SignatureError as exc:
+        reason = "bad_signature" if exc.reason == "bad_signature" else "malformed"
+        raise EnrolmentError(reason) from None
+    if expected_fingerprint is not None:
+        wanted = "".join(expected_fingerprint.split()).lower()
+        if wanted != document.kid:
+            raise EnrolmentError(
+                "fingerprint_mismatch",
+                _("Der Fingerabdruck des Zentralschlüssels stimmt nicht überein."),
+            )
+    try:
+        if content.get("format") != "intake-enrolment" or content.get("version") != 1:
+            raise ValueError("not an enrolment")
+        expires = parse_timestamp(content["expires"])
+        device_id, token = content["device_id"], content["token"]
+        if not is_uuid(device_id) or not isinstance(token, str) or len(token) < 40:
+            raise ValueError("bad device id or token")
+        name = check_device_name(str(content["device_name"]))
+        url = check_server_url(str(content["server_url"]))
+    except (KeyError, ValueError, EnrolmentError):
+        raise EnrolmentError("malformed") from None
+    if (now or datetime.now(UTC)) >= expires:
+        raise EnrolmentError(
+            "expired",
+            _("Die Registrierungsdatei ist abgelaufen. Bitte fordern Sie eine neue an."),
+        )
+    return Enrolment(
+        device_id=device_id,
+        device_name=name,
+        server_url=url,
+        token=token,
+        expires=expires,
+        key_set=key_set,
+        office_fingerprint=document.kid,
+    )
+
+
+def create_identity(enrolment: Enrolment) -> DeviceIdentity:
+    """Create the device's key pair and its identity for an enrolment."""
+    private = keys.generate_signing_key()
+    key_set = enrolment.key_set
+    return DeviceIdentity(
+        device_id=enrolment.device_id,
+        device_name=enrolment.device_name,
+        private_key_pem=keys.private_key_to_pem(private),
+        office_encryption_keys=dict(key_set.encryption_keys),
+        office_signing_keys=dict(key_set.signing_keys),
+        server_url=enrolment.server_url,
+        current_office_key_id=key_set.current_encryption_key_id,
+        recovery_public_key=key_set.recovery_key,
+    )
+
+
+def build_registration(
+    identity: DeviceIdentity, *, token: str, created: datetime | None = None
+) -> bytes:
+    """The registration request (online body or offline file), signed by the device key."""
+    content = {
+        "format": "intake-registration",
+        "version": 1,
+        "device_id": identity.device_id,
+        "device_name": identity.device_name,
+        "token": token,
+        "public_key": keys.signing_public_to_json(identity.public_key()),
+        "created": utc_timestamp(created),
+    }
+    return sign_document(REGISTRATION_TYPE, content, private_key=identity.signing_key())
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A registration request whose proof of possession has been checked."""
+
+    device_id: str
+    device_name: str
+    token: str
+    public_key: ec.EllipticCurvePublicKey
+    key_id: str
+    created: str
+
+
+def read_registration(data: bytes) -> Registration:
+    """The office side: read a registration request and check the proof of possession.
+
+    Raises:
+        EnrolmentError: ``malformed`` or ``bad_signature``.
+    """
+    try:
+        document = read_document(data, doc_type=REGISTRATION_TYPE)
+        content = document.content()
+        if content.get("format") != "intake-registration" or content.get("version") != 1:
+            raise SignatureError("malformed")
+        public = keys.signing_public_from_json(content["public_key"])
+        kid = keys.signing_key_id(public)
+        document.verify({kid: public})
+        device_id, token = content["device_id"], content["token"]
+        if not is_uuid(device_id) or not isinstance(token, str) or not token:
+            raise SignatureError("malformed")
+        parse_timestamp(content["created"])
+        name = str(content["device_name"])
+    except SignatureError as exc:
+        reason = "bad_signature" if exc.reason in ("bad_signature", "unknown_key") else "malformed"
+        raise EnrolmentError(reason) from None
+    except (KeyError, ValueError, TypeError):
+        raise EnrolmentError("malformed") from None
+    return Registration(
+        device_id=device_id,
+        device_name=name,
+        token=token,
+        public_key=public,
+        key_id=kid,
+        created=content["created"],
+    )
+
+
+def build_confirmation(
+    registration: Registration, *, signing_key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """The office side: confirm a registration (the device checks it with the office key)."""
+    content: dict[str, Any] = {
+        "format": "intake-registration-confirmation",
+        "version": 1,
+        "device_id": registration.device_id,
+        "device_key_id": registration.key_id,
+        "registered_at": utc_timestamp(),
+    }
+    return sign_document(CONFIRMATION_TYPE, content, private_key=signing_key)
+
+
+def verify_confirmation(data: bytes, identity: DeviceIdentity) -> None:
+    """Check that the office confirmed this device's key.
+
+    Raises:
+        EnrolmentError: ``bad_signature`` or ``malformed`` (or a confirmation for another
+            device or key).
+    """
+    try:
+        content = read_document(data, doc_type=CONFIRMATION_TYPE).verify(
+            identity.office_signing_keys
+        )
+    except SignatureError as exc:
+        reason = "bad_signature" if exc.reason in ("bad_signature", "unknown_key") else "malformed"
+        raise EnrolmentError(reason) from None
+    if (
+        content.get("device_id") != identity.device_id
+        or content.get("device_key_id") != identity.key_id
+    ):
+        raise EnrolmentError("malformed")

@@ -1,0 +1,112 @@
+"""The payload a batch carries: finalised records and instructions (erasure, withdrawal).
+
+The device side produces ``{"records": [...], "instructions": [...]}``; this module checks
+that shape (on building and again after decrypting centrally) and names each item by a
+small reference, so a receipt can say which records and instructions it answers.
+Answers and consent are opaque JSON objects here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from intake_app.sync.errors import BatchError
+from intake_app.sync.identity import is_uuid
+
+MAX_REVISION = 2**31 - 1
+INSTRUCTION_TYPES = ("erasure", "consent_withdrawal")
+_OPTIONAL_TEXT = ("status", "site", "counsellor", "created_at", "finalised_at")
+
+
+class RecordRef(NamedTuple):
+    """A record revision: what receipts name and the central database keys on."""
+
+    record_id: str
+    revision: int
+
+
+class InstructionRef(NamedTuple):
+    """An instruction by type, record and purpose (``""`` for an erasure)."""
+
+    type: str
+    record_id: str
+    purpose: str
+
+
+def _check(condition: bool) -> None:
+    if not condition:
+        raise BatchError("payload_invalid")
+
+
+def _is_revision(value: object) -> bool:
+    return type(value) is int and 1 <= value <= MAX_REVISION  # type: ignore[operator]
+
+
+def _is_text(value: object, *, limit: int = 200) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def validate_record(record: object) -> None:
+    """Check one record's shape (id, revision, form, answers, consent)."""
+    _check(isinstance(record, dict))
+    assert isinstance(record, dict)
+    _check(is_uuid(record.get("id")) and _is_revision(record.get("revision")))
+    _check(_is_text(record.get("form_id")) and _is_text(record.get("form_version")))
+    _check(isinstance(record.get("answers"), dict) and isinstance(record.get("consent"), dict))
+    for name in _OPTIONAL_TEXT:
+        value = record.get(name)
+        _check(value is None or isinstance(value, str))
+    purposes = record["consent"].get("purposes", {})
+    _check(isinstance(purposes, dict))
+    _check(all(isinstance(state, dict) for state in purposes.values()))
+
+
+def validate_instruction(instruction: object) -> None:
+    """Check one instruction: an erasure request or a consent withdrawal."""
+    _check(isinstance(instruction, dict))
+    assert isinstance(instruction, dict)
+    kind = instruction.get("type")
+    _check(kind in INSTRUCTION_TYPES and is_uuid(instruction.get("record_id")))
+    if kind == "erasure":
+        _check(isinstance(instruction.get("requested_at"), str))
+        _check(instruction.get("reason") is None or isinstance(instruction.get("reason"), str))
+    else:
+        _check(_is_text(instruction.get("purpose")))
+        _check(isinstance(instruction.get("withdrawn_on"), str))
+        revision = instruction.get("revision")
+        _check(revision is None or _is_revision(revision))
+
+
+def validate_payload(payload: object) -> None:
+    """Check the whole payload; raises ``BatchError("payload_invalid")`` when wrong.
+
+    Besides the shape of each item: no record revision and no (type, record) instruction
+    appears twice, so receipts can name items unambiguously.
+    """
+    _check(isinstance(payload, Mapping))
+    assert isinstance(payload, Mapping)
+    _check(set(payload) == {"records", "instructions"})
+    records, instructions = payload["records"], payload["instructions"]
+    _check(isinstance(records, list) and isinstance(instructions, list))
+    for record in records:
+        validate_record(record)
+    for instruction in instructions:
+        validate_instruction(instruction)
+    refs = record_refs(payload)
+    _check(len(set(refs)) == len(refs))
+    irefs = instruction_refs(payload)
+    _check(len(set(irefs)) == len(irefs))
+
+
+def record_refs(payload: Mapping[str, Any]) -> tuple[RecordRef, ...]:
+    """The (id, revision) of every record, in payload order."""
+    return tuple(RecordRef(r["id"], r["revision"]) for r in payload["records"])
+
+
+def instruction_refs(payload: Mapping[str, Any]) -> tuple[InstructionRef, ...]:
+    """The (type, record id, purpose) of every instruction, in payload order."""
+    return tuple(
+        InstructionRef(i["type"], i["record_id"], "" if i["type"] == "erasure" else i["purpose"])
+        for i in payload["instructions"]
+    )

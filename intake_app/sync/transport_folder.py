@@ -1,0 +1,227 @@
+"""Folder transport: batch files onto a USB stick or network share, receipt files back.
+
+The device writes each batch as ``intake-<created>-<batch id>.ibatch`` (a temporary dot
+file, fsync, rename, so the office never sees half a file). The office imports them and
+writes ``intake-<batch id>.receipt.json`` beside them. The device reads the receipts back,
+verifies them, and only then may delete the batch file a receipt answers (same batch id
+and the same SHA-384); a batch file nobody answered is never deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake_app.errors import SyncError, SyncErrorKind
+from intake_app.i18n import _
+from intake_app.storage.atomic import DISK_FULL_ERRNOS
+from intake_app.sync.batch import BuiltBatch
+from intake_app.sync.errors import ReceiptError
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.receipt import Receipt, ReceiptStatus, verify_receipt
+
+log = logging.getLogger("intake.sync")
+
+BATCH_SUFFIX = ".ibatch"
+RECEIPT_SUFFIX = ".receipt.json"
+MAX_RECEIPT_BYTES = 16 * 1024 * 1024
+_BATCH_NAME = re.compile(
+    r"^intake-(\d{8}T\d{6}Z)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    + re.escape(BATCH_SUFFIX)
+    + "$"
+)
+
+
+def batch_file_name(batch: BuiltBatch) -> str:
+    """``intake-20261120T100100Z-<batch id>.ibatch``: sorts by time, names the batch."""
+    stamp = batch.created.replace("-", "").replace(":", "")
+    return f"intake-{stamp}-{batch.batch_id}{BATCH_SUFFIX}"
+
+
+def receipt_file_name(batch_id: str) -> str:
+    """The receipt file that answers a batch."""
+    return f"intake-{batch_id}{RECEIPT_SUFFIX}"
+
+
+def batch_id_from_name(name: str) -> str | None:
+    """The batch id in a batch file name (None for other files)."""
+    match = _BATCH_NAME.match(name)
+    return match.group(2) if match else None
+
+
+def _storage_error(exc: OSError) -> SyncError:
+    if exc.errno in DISK_FULL_ERRNOS:
+        message = _("Der Zielordner ist voll. Es wurde nichts verloren.")
+    else:
+        message = _("Der Ordner ist nicht beschreibbar oder nicht mehr verbunden.")
+    return SyncError(message, kind=SyncErrorKind.STORAGE)
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary dot file, fsync and rename.
+
+    Works on FAT-formatted sticks and SMB shares: no permission changes, and a folder
+    that cannot be fsynced is tolerated (the rename itself is atomic there too).
+    """
+    folder = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if os.name == "posix":
+        try:
+            dir_fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError as exc:  # some file systems refuse to fsync a folder
+            if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+                raise
+        finally:
+            os.close(dir_fd)
+
+
+def write_batches(folder: Path, batches: Iterable[BuiltBatch]) -> list[Path]:
+    """Write batch files into ``folder`` (which must exist); return their paths.
+
+    A file that is already there with the same bytes is left alone, so writing the same
+    outbox twice is harmless.
+
+    Raises:
+        SyncError: ``kind=STORAGE`` when the folder is missing, full or read-only.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SyncError(
+            _("Der Ordner {folder} existiert nicht.").format(folder=folder),
+            kind=SyncErrorKind.STORAGE,
+        )
+    written = []
+    try:
+        for batch in batches:
+            path = folder / batch_file_name(batch)
+            if not (path.is_file() and path.read_bytes() == batch.data):
+                write_file_atomically(path, batch.data)
+            written.append(path)
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    log.info("wrote %d batch file(s) to a folder", len(written))
+    return written
+
+
+@dataclass(slots=True)
+class FolderReceipts:
+    """What :func:`read_receipts` found: verified receipts and files it could not accept."""
+
+    receipts: list[Receipt] = field(default_factory=list)
+    invalid: list[tuple[Path, str]] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def read_receipts(
+    folder: Path,
+    *,
+    identity: DeviceIdentity,
+    expected: Mapping[str, str] | None = None,
+) -> FolderReceipts:
+    """Read and verify the receipt files in ``folder`` that answer this device.
+
+    Args:
+        folder: the folder the batches were written to.
+        identity: this device (its id and the office signing keys it trusts).
+        expected: batch id -> SHA-384 of the batches this device wrote; a ``stored`` or
+            ``imported`` receipt for one of them must name exactly those bytes.
+
+    Receipts for other devices (a stick shared by several) are skipped silently; damaged
+    or forged files are listed in ``invalid`` with the reason and never raise.
+    """
+    result = FolderReceipts()
+    try:
+        candidates = sorted(Path(folder).glob("intake-*" + RECEIPT_SUFFIX))
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    for path in candidates:
+        try:
+            if path.stat().st_size > MAX_RECEIPT_BYTES:
+                raise ReceiptError("too_large")
+            receipt = verify_receipt(path.read_bytes(), trusted=identity.office_signing_keys)
+        except ReceiptError as exc:
+            result.invalid.append((path, exc.reason))
+            continue
+        except OSError:
+            result.invalid.append((path, "unreadable"))
+            continue
+        if receipt.device_id != identity.device_id:
+            continue
+        wanted = (expected or {}).get(receipt.batch_id)
+        if (
+            wanted is not None
+            and receipt.status != ReceiptStatus.REJECTED
+            and wanted != receipt.batch_sha384
+        ):
+            result.invalid.append((path, "wrong_digest"))
+            continue
+        result.receipts.append(receipt)
+        result.paths[receipt.batch_id] = path
+    return result
+
+
+def remove_answered_batches(folder: Path, receipts: Iterable[Receipt]) -> list[Path]:
+    """Delete the batch files (and their receipt files) that verified receipts answer.
+
+    A batch file is deleted only when a receipt names its batch id and its exact bytes
+    (SHA-384), or rejects it (then the device sends the records again in a new batch).
+    Call this after the device has recorded the receipts.
+    """
+    folder = Path(folder)
+    by_id = {r.batch_id: r for r in receipts}
+    removed = []
+    for path in sorted(folder.glob("intake-*" + BATCH_SUFFIX)):
+        batch_id = batch_id_from_name(path.name)
+        receipt = by_id.get(batch_id or "")
+        if receipt is None:
+            continue
+        try:
+            digest = hashlib.sha384(path.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        if receipt.status != ReceiptStatus.REJECTED and digest != receipt.batch_sha384:
+            continue
+        path.unlink(missing_ok=True)
+        (folder / receipt_file_name(receipt.batch_id)).unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+# -- the office side ------------------------------------------------------------------------
+
+
+def list_batch_files(folder: Path) -> list[Path]:
+    """Batch files waiting in ``folder`` (no temporary dot files), oldest name first."""
+    return sorted(
+        p
+        for p in Path(folder).glob("*" + BATCH_SUFFIX)
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def write_receipt_file(folder: Path, *, batch_id: str, receipt: bytes) -> Path:
+    """Write the receipt for ``batch_id`` into ``folder`` atomically."""
+    path = Path(folder) / receipt_file_name(batch_id)
+    write_file_atomically(path, receipt)
+    return path
