@@ -26,3 +26,54 @@ def default_demo_dir() -> Path:
 def is_demo_profile(root: Path) -> bool:
     """True for a folder created by :func:`ensure_demo_profile`."""
     return (root / "DEMO").is_file()
+
+
+def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
+    """Create the demo profile in ``root`` unless it exists; True when it was created.
+
+    Users get their demo passwords without the first-log-in change, so a newcomer can
+    look around at once. Synthetic intakes are added when the record store is present.
+    """
+    from intake_app.app import Workspace
+    from intake_app.storage.profile import Profile
+
+    profile = Profile(root)
+    if profile.exists():
+        return False
+    admin_name, _role, admin_display, admin_password = DEMO_USERS[0]
+    profile.create(
+        admin_name=admin_name,
+        admin_password=admin_password,
+        display_name=admin_display,
+        site_name="Demo: Kommunales Integrationszentrum Musterstadt",
+    )
+    (root / "DEMO").write_text(
+        "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n", "utf-8"
+    )
+    ws = Workspace.sign_in(profile, username=admin_name, password=admin_password)
+    try:
+        for name, role, display, password in DEMO_USERS[1:]:
+            ws.accounts.add_user(
+                username=name, role=role, password=password, display_name=display
+            )
+    finally:
+        ws.close()
+    for name, _role, _display, password in DEMO_USERS[1:]:
+        user_ws = Workspace.sign_in(profile, username=name, password=password)
+        try:
+            user_ws.accounts.set_own_password(password)
+        finally:
+            user_ws.close()
+    fill = _demo_filler()
+    if fill is not None and records:
+        fill(profile, count=records)
+    return True
+
+
+def _demo_filler():  # type: ignore[no-untyped-def]
+    """The synthetic-intake generator, once the record store exists."""
+    try:
+        from intake_app.core.demo_data import fill_demo_profile
+    except ImportError:
+        return None
+    return fill_demo_profile

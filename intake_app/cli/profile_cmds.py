@@ -114,9 +114,10 @@ def cmd_users_add(ctx) -> int:  # type: ignore[no-untyped-def]
         display_name=ctx.args.display_name,
     )
     ctx.out(
-        _("Benutzer „{name}“ ({role}) angelegt; das Passwort muss bei der ersten Anmeldung geändert werden.").format(
-            name=user.username, role=user.role.label
-        )
+        _(
+            "Benutzer „{name}“ ({role}) angelegt; das Passwort muss bei der ersten "
+            "Anmeldung geändert werden."
+        ).format(name=user.username, role=user.role.label)
     )
     return 0
 

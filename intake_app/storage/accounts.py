@@ -98,9 +98,7 @@ class Accounts:
         check_password_policy(password, username=name)
         with self._db.write() as session:
             if users.get_by_name(session, username=name) is not None:
-                raise ConflictError(
-                    _("Es gibt bereits einen Benutzer „{name}“.").format(name=name)
-                )
+                raise ConflictError(_("Es gibt bereits einen Benutzer „{name}“.").format(name=name))
             user = users.create(
                 session,
                 username=name,
@@ -172,9 +170,7 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(
-                user.username, password, db_key=self._key, params=self._params
-            )
+            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
@@ -198,9 +194,7 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(
-                user.username, password, db_key=self._key, params=self._params
-            )
+            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
             return UserInfo.of(user)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:

@@ -75,10 +75,7 @@ def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head
     wanted = scripts.get_current_head() if target == "head" else target
     if current == wanted:
         return []
-    steps = [
-        rev.revision
-        for rev in reversed(list(scripts.iterate_revisions(wanted, current)))
-    ]
+    steps = [rev.revision for rev in reversed(list(scripts.iterate_revisions(wanted, current)))]
     if current is not None and backup_dir is not None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target_file = backup_dir / f"before-upgrade-{current}-{stamp}.db"

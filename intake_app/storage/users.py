@@ -33,9 +33,7 @@ def list_all(session: Session, *, include_inactive: bool = True) -> list[User]:
 def count_active_admins(session: Session) -> int:
     """How many active administrators there are (the last one must stay)."""
     return len(
-        session.exec(
-            select(User.id).where(User.role == "admin", col(User.active).is_(True))
-        ).all()
+        session.exec(select(User.id).where(User.role == "admin", col(User.active).is_(True))).all()
     )
 
 

@@ -28,7 +28,9 @@ def test_change_password_needs_the_old_one(profile: ProfileFixture) -> None:
     ws = profile.sign_in(COUNSELLOR)
     try:
         with pytest.raises(AuthError):
-            ws.accounts.change_own_password(old_password="falsch-falsch-1", new_password="Neu-Neu-Neu-1")
+            ws.accounts.change_own_password(
+                old_password="falsch-falsch-1", new_password="Neu-Neu-Neu-1"
+            )
         with pytest.raises(ValidationError):
             ws.accounts.change_own_password(old_password=COUNSELLOR_PASSWORD, new_password="kurz")
     finally:

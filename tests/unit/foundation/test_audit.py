@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import pytest
@@ -31,7 +32,7 @@ def test_chain_links_every_entry(profile: ProfileFixture) -> None:
     try:
         entries = _entries(ws)
         assert entries[0].prev_hash == GENESIS_HASH
-        for before, after in zip(entries, entries[1:], strict=False):
+        for before, after in itertools.pairwise(entries):
             assert after.prev_hash == before.hash
             assert after.seq == before.seq + 1
             assert chain_hash(after.prev_hash, after.canonical()) == after.hash
@@ -55,7 +56,7 @@ def test_database_refuses_update_and_delete(profile: ProfileFixture) -> None:
     ("sql", "broken", "reason"),
     [
         ("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3", 3, "hash"),
-        ("UPDATE audit_log SET details = '{\"role\": \"admin\"}' WHERE seq = 4", 4, "hash"),
+        ('UPDATE audit_log SET details = \'{"role": "admin"}\' WHERE seq = 4', 4, "hash"),
         ("UPDATE audit_log SET ts = '2020-01-01T00:00:00Z' WHERE seq = 2", 2, "hash"),
         ("DELETE FROM audit_log WHERE seq = 3", 4, "gap"),
         ("UPDATE audit_log SET hash = 'ab' || substr(hash, 3) WHERE seq = 2", 2, "hash"),
@@ -85,9 +86,7 @@ def test_recomputed_hash_still_breaks_the_next_link(profile: ProfileFixture) -> 
         entries = _entries(ws)
         target = entries[2]
         forged = dataclasses.replace(target, actor="mallory")
-        forged = dataclasses.replace(
-            forged, hash=chain_hash(forged.prev_hash, forged.canonical())
-        )
+        forged = dataclasses.replace(forged, hash=chain_hash(forged.prev_hash, forged.canonical()))
         _disable_triggers(ws)
         with ws.db.write() as session:
             session.execute(

@@ -14,7 +14,9 @@ def test_canary_is_nowhere_in_plaintext(profile: ProfileFixture) -> None:
     ws = profile.sign_in()
     try:
         ws.accounts.add_user(
-            username="kanari1", role="counsellor", password="Kanarien-Pw-2026",
+            username="kanari1",
+            role="counsellor",
+            password="Kanarien-Pw-2026",
             display_name=CANARY_STAFF,
         )
         ws.settings.put("site.name", CANARY_SITE)

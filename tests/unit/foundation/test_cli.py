@@ -30,16 +30,18 @@ def test_init_prints_the_recovery_key_once(
     tmp_path: Path, pwfile: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "new"
-    code, out, err = run(capsys, "--data-dir", str(data), "init", "--admin", "chef",
-                         "--password-file", str(pwfile))
+    code, out, err = run(
+        capsys, "--data-dir", str(data), "init", "--admin", "chef", "--password-file", str(pwfile)
+    )
     assert code == 0, err
-    key_line = [line for line in out.splitlines() if line.count("-") == 10][0]
+    key_line = next(line for line in out.splitlines() if line.count("-") == 10)
     assert (data / "vault.json").is_file()
     assert key_line not in (data / "vault.json").read_text("utf-8")
     # a second init fails with one line and changes nothing
     before = (data / "vault.json").read_bytes()
-    code, out, err = run(capsys, "--data-dir", str(data), "init", "--admin", "chef",
-                         "--password-file", str(pwfile))
+    code, out, err = run(
+        capsys, "--data-dir", str(data), "init", "--admin", "chef", "--password-file", str(pwfile)
+    )
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and "bereits ein Profil" in err
     assert (data / "vault.json").read_bytes() == before
@@ -50,8 +52,16 @@ def test_init_with_a_short_password_is_a_usage_error(
 ) -> None:
     short = tmp_path / "short.txt"
     short.write_text("kurz\n", "utf-8")
-    code, _, err = run(capsys, "--data-dir", str(tmp_path / "x"), "init", "--admin", "chef",
-                       "--password-file", str(short))
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        str(tmp_path / "x"),
+        "init",
+        "--admin",
+        "chef",
+        "--password-file",
+        str(short),
+    )
     assert code == 2 and "mindestens 10 Zeichen" in err
     assert not (tmp_path / "x" / "vault.json").exists()
 
@@ -61,10 +71,25 @@ def test_users_add_list_deactivate(
 ) -> None:
     newpw = tmp_path / "new.txt"
     newpw.write_text("Neuer-Nutzer-2026\n", "utf-8")
-    base = ["--data-dir", str(profile.profile.root), "--user", "admin",
-            "--password-file", str(pwfile)]
-    code, out, err = run(capsys, *base, "users", "add", "amira", "--role", "supervisor",
-                         "--new-password-file", str(newpw))
+    base = [
+        "--data-dir",
+        str(profile.profile.root),
+        "--user",
+        "admin",
+        "--password-file",
+        str(pwfile),
+    ]
+    code, out, err = run(
+        capsys,
+        *base,
+        "users",
+        "add",
+        "amira",
+        "--role",
+        "supervisor",
+        "--new-password-file",
+        str(newpw),
+    )
     assert code == 0, err
     code, out, _ = run(capsys, *base, "users", "list")
     assert code == 0
@@ -82,8 +107,9 @@ def test_unknown_role_wrong_password_unknown_user(
     base = ["--data-dir", str(profile.profile.root), "--user", "admin"]
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("voellig-falsch-1\n", "utf-8")
-    code, _, err = run(capsys, *base, "--password-file", str(pwfile), "users", "add", "x1",
-                       "--role", "boss")
+    code, _, err = run(
+        capsys, *base, "--password-file", str(pwfile), "users", "add", "x1", "--role", "boss"
+    )
     assert code == 2 and "Unbekannte Rolle" in err and len(err.splitlines()) == 1
     code, _, err = run(capsys, *base, "--password-file", str(wrong), "users", "list")
     assert code == 1 and "falsch" in err and len(err.splitlines()) == 1
@@ -94,8 +120,7 @@ def test_unknown_role_wrong_password_unknown_user(
 def test_missing_profile_and_missing_password(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, _, err = run(capsys, "--data-dir", str(tmp_path / "none"), "--user", "a", "users",
-                       "list")
+    code, _, err = run(capsys, "--data-dir", str(tmp_path / "none"), "--user", "a", "users", "list")
     assert code == 2 and "kein Intake-Profil" in err
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # not a terminal: no prompt
     code, _, err = run(capsys, "--data-dir", str(tmp_path / "y"), "init", "--admin", "chef")
@@ -122,8 +147,17 @@ def test_audit_verify_names_the_broken_entry(
         session.execute(text("DROP TRIGGER audit_log_no_update"))
         session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
     ws.close()
-    code, _, err = run(capsys, "--data-dir", str(profile.profile.root), "--user", "admin",
-                       "--password-file", str(pwfile), "audit", "verify")
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        str(profile.profile.root),
+        "--user",
+        "admin",
+        "--password-file",
+        str(pwfile),
+        "audit",
+        "verify",
+    )
     assert code == 1
     assert "Nr. 2" in err
 
@@ -140,7 +174,9 @@ def test_entry_point_runs_in_a_subprocess(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("intake-app")
     result = subprocess.run(
         [str(exe), "--data-dir", str(tmp_path / "none"), "--user", "x", "users", "list"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "INTAKE_LANG": "de"},
     )
     assert result.returncode == 2

@@ -93,9 +93,7 @@ def test_duplicate_user_is_refused_case_insensitively(profile: ProfileFixture) -
         ws.close()
 
 
-@pytest.mark.parametrize(
-    "password", ["kurz", "123456789", "aaaaaaaaaaaa", "ababababab"]
-)
+@pytest.mark.parametrize("password", ["kurz", "123456789", "aaaaaaaaaaaa", "ababababab"])
 def test_weak_passwords_are_refused(password: str) -> None:
     with pytest.raises(ValidationError):
         check_password_policy(password)

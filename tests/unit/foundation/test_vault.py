@@ -36,7 +36,10 @@ def clock() -> FakeClock:
 def vault_and_key(tmp_path: Path, clock: FakeClock) -> tuple[Vault, bytes, str]:
     key = new_database_key()
     vault, recovery = Vault.create(
-        tmp_path / "vault.json", db_key=key, username="Admin", password="richtiges-pw-1",
+        tmp_path / "vault.json",
+        db_key=key,
+        username="Admin",
+        password="richtiges-pw-1",
         clock=clock,
     )
     return vault, key, recovery

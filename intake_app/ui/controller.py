@@ -1,0 +1,115 @@
+"""Which window is shown when: set-up, log-in, main window; log-out; language switch.
+
+The controller owns the one :class:`~intake_app.app.Workspace` of a signed-in user and
+passes it into the main window (no global registry).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+from intake_app.app import Workspace
+from intake_app.i18n import set_language
+from intake_app.storage.profile import Profile
+from intake_app.ui.login import ChangePasswordDialog, LoginWindow
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.ops import wait_for_all
+from intake_app.ui.qt_i18n import install_qt_translator
+from intake_app.ui.setup_wizard import SetupWizard
+
+log = logging.getLogger("intake.ui")
+
+
+class AppController(QObject):
+    """Drives the program's top-level windows for one profile."""
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__()
+        self.profile = profile
+        self.window: QWidget | None = None
+        self.workspace: Workspace | None = None
+        self._last_user = ""
+
+    def start(self) -> None:
+        if self.profile.exists():
+            self.show_login()
+        else:
+            self.show_setup()
+
+    def _replace(self, window: QWidget) -> None:
+        old = self.window
+        self.window = window
+        window.resize(1280, 800)
+        window.show()
+        if old is not None:
+            old.hide()
+            old.deleteLater()
+
+    def show_setup(self) -> None:
+        wizard = SetupWizard(self.profile)
+        wizard.profile_created.connect(self._on_profile_created)
+        wizard.rejected.connect(QApplication.quit)
+        self._replace(wizard)
+
+    def _on_profile_created(self, username: str) -> None:
+        self._last_user = username
+        self.show_login()
+
+    def show_login(self) -> None:
+        login = LoginWindow(self.profile, username=self._last_user)
+        login.signed_in.connect(self._on_signed_in)
+        login.language_changed.connect(self._on_language_changed)
+        self._replace(login)
+
+    def _on_signed_in(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._last_user = workspace.actor.username
+        if workspace.sign_in_result.must_change_password:
+            dialog = ChangePasswordDialog(workspace, forced=True, parent=self.window)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                self.logout()
+                return
+        self.show_main()
+
+    def show_main(self) -> None:
+        assert self.workspace is not None
+        main = MainWindow(self.workspace)
+        main.logout_requested.connect(self.logout)
+        main.language_changed.connect(self._on_language_changed)
+        main.destroyed.connect(lambda: None)
+        self._replace(main)
+
+    def logout(self) -> None:
+        wait_for_all()
+        if isinstance(self.window, MainWindow):
+            self.window.save_geometry()
+            self.window.lock.stop()
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None
+        self.show_login()
+
+    def _on_language_changed(self, code: str) -> None:
+        self.profile.set_device_setting(
+            "ui.language", code
+        ) if self.profile.meta_path.exists() else None
+        set_language(code)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            install_qt_translator(app, code)
+        if self.workspace is not None and isinstance(self.window, MainWindow):
+            self.show_main()
+        else:
+            self.show_login()
+
+    def shutdown(self) -> None:
+        """Close the workspace when the program ends."""
+        wait_for_all()
+        if isinstance(self.window, MainWindow):
+            self.window.save_geometry()
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None

@@ -1,0 +1,327 @@
+"""The log-in window, the recovery dialog and the password dialogs.
+
+Signals (of :class:`LoginWindow`): ``signed_in(object)`` with the new
+:class:`~intake_app.app.Workspace`; ``language_changed(str)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.demo import DEMO_USERS, is_demo_profile
+from intake_app.errors import AuthError, IntakeError, ValidationError
+from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from intake_app.storage.profile import Profile
+from intake_app.ui.errors import show_error
+from intake_app.ui.ops import CancelToken, run_op
+from intake_app.ui.widgets import PasswordField, add_row, card, heading
+
+
+class LoginWindow(QWidget):
+    """Sign in to the profile. Signals: ``signed_in(object)``, ``language_changed(str)``."""
+
+    signed_in = Signal(object)
+    language_changed = Signal(str)
+
+    def __init__(self, profile: Profile, *, username: str = "") -> None:
+        super().__init__()
+        self._profile = profile
+        self._wait_left = 0
+        self._busy = False
+        self.setWindowTitle(_("Intake – Anmeldung"))
+
+        self.username = QLineEdit(username)
+        self.password = PasswordField(_("Passwort"))
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setAccessibleName(_("Fehlermeldung"))
+        self.sign_in_button = QPushButton(_("&Anmelden"))
+        self.sign_in_button.setObjectName("primary")
+        self.sign_in_button.setDefault(True)
+        self.sign_in_button.setAccessibleName(_("Anmelden"))
+        self.forgot = QPushButton(_("Passwort vergessen?"))
+        self.forgot.setFlat(True)
+        self.forgot.setAccessibleName(_("Passwort vergessen"))
+        self.language = QComboBox()
+        for code in LANGUAGES:
+            self.language.addItem(LANGUAGE_NAMES[code], code)
+        self.language.setCurrentIndex(LANGUAGES.index(current_language()))
+        self.language.setAccessibleName(_("Sprache"))
+
+        form_host = QWidget()
+        form = QFormLayout(form_host)
+        form.setContentsMargins(0, 0, 0, 0)
+        add_row(form, _("&Benutzername:"), self.username)
+        add_row(form, _("&Passwort:"), self.password)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.forgot)
+        buttons.addStretch(1)
+        buttons.addWidget(self.sign_in_button)
+        button_host = QWidget()
+        button_host.setLayout(buttons)
+
+        site = QLabel(_("Verschlüsseltes Profil: {path}").format(path=profile.root))
+        site.setObjectName("muted")
+        site.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        panel = card(
+            heading(_("Intake")),
+            heading(_("Erstgespräche in der Integrationsberatung"), kind="subtitle"),
+            form_host,
+            self.error,
+            button_host,
+            width=520,
+        )
+
+        language_row = QHBoxLayout()
+        language_row.addStretch(1)
+        language_label = QLabel(_("&Sprache:"))
+        language_label.setBuddy(self.language)
+        language_row.addWidget(language_label)
+        language_row.addWidget(self.language)
+
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        centre = QHBoxLayout()
+        centre.addStretch(1)
+        centre.addWidget(panel)
+        centre.addStretch(1)
+        outer.addLayout(centre)
+        if is_demo_profile(profile.root):
+            outer.addSpacing(12)
+            outer.addLayout(self._demo_hint())
+        outer.addSpacing(12)
+        outer.addWidget(site, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(1)
+        outer.addLayout(language_row)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self._on_tick)
+        self.sign_in_button.clicked.connect(self._on_sign_in)
+        self.password.returnPressed.connect(self._on_sign_in)
+        self.username.returnPressed.connect(self.password.setFocus)
+        self.forgot.clicked.connect(self._on_forgot)
+        self.language.activated.connect(self._on_language)
+        self.setTabOrder(self.username, self.password)
+        self.setTabOrder(self.password, self.sign_in_button)
+        (self.password if username else self.username).setFocus()
+
+    def _demo_hint(self) -> QHBoxLayout:
+        lines = [_("Demo-Profil mit erfundenen Personen. Anmeldung:")]
+        for name, _role, display, password in DEMO_USERS:
+            lines.append(f"{name} / {password}  ({display})")
+        hint = QLabel("\n".join(lines))
+        hint.setObjectName("hint")
+        hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(hint)
+        row.addStretch(1)
+        return row
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _on_sign_in(self) -> None:
+        if self._busy or self._wait_left > 0:
+            return
+        name = self.username.text().strip()
+        password = self.password.text()
+        if not name or not password:
+            self.error.setText(_("Bitte Benutzername und Passwort eingeben."))
+            return
+        self._set_busy(True)
+        self.error.clear()
+
+        def work(_token: CancelToken) -> Workspace:
+            return Workspace.sign_in(self._profile, username=name, password=password)
+
+        run_op(self, work, on_success=self._on_signed_in, on_failure=self._on_failed)
+
+    def _on_signed_in(self, workspace: Workspace) -> None:
+        self._set_busy(False)
+        self.password.clear()
+        self.signed_in.emit(workspace)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.password.clear()
+        if isinstance(exc, AuthError):
+            self.error.setText(str(exc))
+            if exc.retry_after > 0:
+                self._wait_left = math.ceil(exc.retry_after)
+                self._timer.start()
+                self._on_tick()
+            self.password.setFocus()
+        elif isinstance(exc, IntakeError):
+            self.error.setText(str(exc))
+        else:
+            show_error(self, exc)
+
+    def _on_tick(self) -> None:
+        if self._wait_left <= 0:
+            self._timer.stop()
+            self.sign_in_button.setEnabled(True)
+            self.sign_in_button.setText(_("&Anmelden"))
+            return
+        self.sign_in_button.setEnabled(False)
+        self.sign_in_button.setText(_("Warten: {s} s").format(s=self._wait_left))
+        self._wait_left -= 1
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.sign_in_button.setEnabled(not busy)
+        self.sign_in_button.setText(_("Anmelden …") if busy else _("&Anmelden"))
+        if busy:
+            self.setCursor(Qt.CursorShape.WaitCursor)
+        else:
+            self.unsetCursor()
+
+    def _on_forgot(self) -> None:
+        dialog = RecoveryDialog(self._profile, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.workspace is not None:
+            self.signed_in.emit(dialog.workspace)
+
+    def _on_language(self, index: int) -> None:
+        code = self.language.itemData(index)
+        if code != current_language():
+            self.language_changed.emit(code)
+
+
+class RecoveryDialog(QDialog):
+    """Open the profile with the recovery key and set a new administrator password."""
+
+    def __init__(self, profile: Profile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._profile = profile
+        self.workspace: Workspace | None = None
+        self.setWindowTitle(_("Passwort vergessen"))
+        explain = QLabel(
+            _(
+                "Benutzer der Beratung und Leitung bekommen ein neues Passwort von der "
+                "Administration. Die Administration selbst setzt ein neues Passwort mit dem "
+                "Wiederherstellungsschlüssel, der bei der Einrichtung angezeigt wurde."
+            )
+        )
+        explain.setWordWrap(True)
+        self.admin = QLineEdit("admin")
+        self.key = QPlainTextEdit()
+        self.key.setTabChangesFocus(True)
+        self.key.setFixedHeight(64)
+        self.key.setPlaceholderText("XXXXX-XXXXX-XXXXX-…")
+        self.new = PasswordField(_("Neues Passwort"))
+        self.repeat = PasswordField(_("Neues Passwort wiederholen"))
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        add_row(form, _("&Administration:"), self.admin)
+        add_row(form, _("&Wiederherstellungsschlüssel:"), self.key)
+        add_row(form, _("&Neues Passwort:"), self.new)
+        add_row(form, _("Neues Passwort wie&derholen:"), self.repeat)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Passwort setzen"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
+        buttons.accepted.connect(self._on_accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(560, 360)
+
+    def _on_accept(self) -> None:
+        if self.new.text() != self.repeat.text():
+            self.error.setText(_("Die beiden Passwörter stimmen nicht überein."))
+            return
+        try:
+            self.workspace = Workspace.recover(
+                self._profile,
+                recovery_key=self.key.toPlainText(),
+                username=self.admin.text().strip(),
+                new_password=self.new.text(),
+            )
+        except IntakeError as exc:
+            self.error.setText(str(exc))
+            return
+        self.key.clear()
+        self.accept()
+
+
+class ChangePasswordDialog(QDialog):
+    """Change one's own password; ``forced`` for the first log-in (no old password asked)."""
+
+    def __init__(self, workspace: Workspace, *, forced: bool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._ws = workspace
+        self._forced = forced
+        self.setWindowTitle(_("Passwort ändern"))
+        self.old = PasswordField(_("Bisheriges Passwort"))
+        self.new = PasswordField(_("Neues Passwort"))
+        self.repeat = PasswordField(_("Neues Passwort wiederholen"))
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        if forced:
+            note = QLabel(
+                _("Bitte ersetzen Sie das Anfangspasswort durch ein eigenes, das nur Sie kennen.")
+            )
+            note.setWordWrap(True)
+            form.addRow(note)
+        else:
+            add_row(form, _("&Bisheriges Passwort:"), self.old)
+        add_row(form, _("&Neues Passwort:"), self.new)
+        add_row(form, _("Neues Passwort &wiederholen:"), self.repeat)
+        rules = QLabel(_("Mindestens 10 Zeichen."))
+        rules.setObjectName("muted")
+        form.addRow("", rules)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Passwort ändern"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(
+            _("Abmelden") if forced else _("Abbrechen")
+        )
+        buttons.accepted.connect(self._on_accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(480, 260)
+
+    def _on_accept(self) -> None:
+        try:
+            if self.new.text() != self.repeat.text():
+                raise ValidationError(_("Die beiden Passwörter stimmen nicht überein."))
+            if self._forced:
+                self._ws.accounts.set_own_password(self.new.text())
+            else:
+                self._ws.accounts.change_own_password(
+                    old_password=self.old.text(), new_password=self.new.text()
+                )
+        except IntakeError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()

@@ -1,0 +1,57 @@
+"""Start the desktop program: QApplication, translations, style, exception hook, windows."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+from intake_app import __version__
+from intake_app.assets import resource
+from intake_app.i18n import current_language
+from intake_app.storage.profile import Profile
+from intake_app.ui.controller import AppController
+from intake_app.ui.errors import install_excepthook
+from intake_app.ui.qt_i18n import install_qt_translator
+from intake_app.ui.style import apply_style
+
+log = logging.getLogger("intake.ui")
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with the program's names, style and Qt translations."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Intake")
+    app.setApplicationDisplayName("Intake")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("Intake")
+    icon = resource("icons", "intake.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    apply_style(app)
+    install_qt_translator(app, current_language())
+    return app
+
+
+def run_gui(*, data_dir: Path, demo: bool = False) -> int:
+    """Run the desktop program on the profile in ``data_dir`` until it is closed."""
+    app = create_application()
+    install_excepthook()
+    if demo:
+        from intake_app.demo import ensure_demo_profile
+
+        ensure_demo_profile(data_dir)
+    controller = AppController(Profile(data_dir))
+    controller.start()
+    app.aboutToQuit.connect(controller.shutdown)
+    log.info("desktop program started")
+    return app.exec()

@@ -1,0 +1,272 @@
+"""The main window: layout and signal wiring only; features live in their own classes.
+
+Signals: ``logout_requested()``, ``language_changed(str)``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.core.permissions import Permission
+from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from intake_app.ui.about import AboutDialog
+from intake_app.ui.autolock import LockController
+from intake_app.ui.login import ChangePasswordDialog
+from intake_app.ui.users_dialog import UsersDialog
+from intake_app.ui.widgets import card, centred_column, heading
+
+
+class EmptyState(QWidget):
+    """Shown while there are no records yet: what to do next, with one clear button."""
+
+    def __init__(self, *, can_create: bool, role_note: str) -> None:
+        super().__init__()
+        self.new_button = QPushButton(_("Neue Aufnahme beginnen"))
+        self.new_button.setObjectName("primary")
+        self.new_button.setAccessibleName(_("Neue Aufnahme beginnen"))
+        self.new_button.setVisible(can_create)
+        text = QLabel(
+            _(
+                "Hier erscheinen die Erstgespräche dieses Standorts. Jede Antwort wird sofort "
+                "verschlüsselt gespeichert; ein Gespräch kann jederzeit unterbrochen und später "
+                "fortgesetzt werden."
+            )
+        )
+        text.setWordWrap(True)
+        shortcut = QLabel(_("Tastenkürzel: Strg+N"))
+        shortcut.setObjectName("muted")
+        shortcut.setVisible(can_create)
+        note = QLabel(role_note)
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        note.setVisible(bool(role_note))
+        panel = card(
+            heading(_("Noch keine Aufnahmen")),
+            text,
+            note,
+            self.new_button,
+            shortcut,
+            width=560,
+        )
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(centred_column(panel, width=560))
+        layout.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    """The window a signed-in user works in.
+
+    Signals: ``logout_requested()`` (the controller shows the log-in again),
+    ``language_changed(str)``.
+    """
+
+    logout_requested = Signal()
+    language_changed = Signal(str)
+
+    def __init__(self, workspace: Workspace, *, autolock_minutes: float | None = None) -> None:
+        super().__init__()
+        self.ws = workspace
+        actor = workspace.actor
+        self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
+        self.setMinimumSize(960, 600)
+
+        self.stack = QStackedWidget()
+        role_note = ""
+        if not actor.can(Permission.CREATE_RECORD):
+            role_note = _(
+                "Als Administration verwalten Sie Benutzer, Einstellungen und die Registrierung "
+                "des Geräts. Akten sehen nur Beratung und Leitung."
+            )
+        self.empty = EmptyState(can_create=actor.can(Permission.CREATE_RECORD), role_note=role_note)
+        self.stack.addWidget(self.empty)
+        self.setCentralWidget(self.stack)
+
+        self.actions_ = self._create_actions()
+        self._create_menus()
+        self._create_status_bar()
+
+        minutes = autolock_minutes
+        if minutes is None:
+            minutes = float(workspace.settings.get("security.autolock_minutes"))
+        self.lock = LockController(workspace, self, minutes=minutes)
+        self.lock.logout_requested.connect(self.logout_requested)
+        self.empty.new_button.clicked.connect(self.actions_["new_intake"].trigger)
+        self._restore_geometry()
+
+    # -- construction ------------------------------------------------------------------
+
+    def _site_name(self) -> str:
+        return str(self.ws.settings.get("site.name") or _("Intake"))
+
+    def _create_actions(self) -> dict[str, QAction]:
+        actor = self.ws.actor
+
+        def action(
+            key: str,
+            text: str,
+            *,
+            shortcut: str | QKeySequence.StandardKey = "",
+            enabled: bool = True,
+            slot=None,
+        ) -> QAction:  # type: ignore[no-untyped-def]
+            act = QAction(text, self)
+            act.setObjectName(key)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setVisible(enabled)
+            if slot is not None:
+                act.triggered.connect(slot)
+            return act
+
+        return {
+            "new_intake": action(
+                "new_intake",
+                _("&Neue Aufnahme"),
+                shortcut="Ctrl+N",
+                enabled=actor.can(Permission.CREATE_RECORD),
+                slot=self._on_new_intake,
+            ),
+            "lock": action("lock", _("&Sperren"), shortcut="Ctrl+L", slot=self._on_lock),
+            "logout": action("logout", _("&Abmelden"), slot=self._on_logout),
+            "quit": action(
+                "quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close
+            ),
+            "users": action(
+                "users",
+                _("&Benutzer verwalten …"),
+                enabled=actor.can(Permission.MANAGE_USERS),
+                slot=self._on_users,
+            ),
+            "password": action(
+                "password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password
+            ),
+            "audit_verify": action(
+                "audit_verify",
+                _("Audit-Protokoll &prüfen"),
+                enabled=actor.can(Permission.VERIFY_AUDIT),
+                slot=self._on_verify_audit,
+            ),
+            "about": action("about", _("Ü&ber Intake"), slot=self._on_about),
+        }
+
+    def _create_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu(_("&Datei"))
+        file_menu.addAction(self.actions_["new_intake"])
+        file_menu.addSeparator()
+        file_menu.addAction(self.actions_["lock"])
+        file_menu.addAction(self.actions_["logout"])
+        file_menu.addSeparator()
+        file_menu.addAction(self.actions_["quit"])
+
+        admin_menu = bar.addMenu(_("&Verwaltung"))
+        admin_menu.addAction(self.actions_["users"])
+        admin_menu.addAction(self.actions_["password"])
+        admin_menu.addAction(self.actions_["audit_verify"])
+
+        view_menu = bar.addMenu(_("&Ansicht"))
+        language_menu = view_menu.addMenu(_("&Sprache"))
+        for code in LANGUAGES:
+            act = language_menu.addAction(LANGUAGE_NAMES[code])
+            act.setCheckable(True)
+            act.setChecked(code == current_language())
+            act.triggered.connect(lambda _checked=False, c=code: self._on_language(c))
+
+        help_menu = bar.addMenu(_("&Hilfe"))
+        help_menu.addAction(self.actions_["about"])
+        self.menus = {"file": file_menu, "admin": admin_menu, "view": view_menu, "help": help_menu}
+
+    def _create_status_bar(self) -> None:
+        actor = self.ws.actor
+        self.user_label = QLabel(
+            _("Angemeldet: {name} ({role})").format(
+                name=actor.display_name or actor.username, role=actor.role.label
+            )
+        )
+        self.user_label.setAccessibleName(self.user_label.text())
+        self.sync_label = QLabel(_("Übermittlung: Gerät nicht registriert"))
+        self.sync_label.setAccessibleName(_("Stand der Übermittlung"))
+        self.statusBar().addWidget(self.user_label, 1)
+        self.statusBar().addPermanentWidget(self.sync_label)
+
+    # -- geometry ----------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        saved = self.ws.profile.read_meta().get("window", {}).get("main")
+        if saved:
+            self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii")))
+
+    def save_geometry(self) -> None:
+        """Keep the window's size and place (base64 text in profile.json, never pickled)."""
+        data = self.ws.profile.read_meta()
+        if not data:
+            return
+        data.setdefault("window", {})["main"] = bytes(self.saveGeometry().toBase64().data()).decode(
+            "ascii"
+        )
+        self.ws.profile.write_meta(data)
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _on_new_intake(self) -> None:
+        """Replaced by the interview feature (see ``interview_window``)."""
+
+    def _on_lock(self) -> None:
+        self.lock.lock()
+
+    def _on_logout(self) -> None:
+        self.logout_requested.emit()
+
+    def _on_users(self) -> None:
+        UsersDialog(self.ws, self).exec()
+
+    def _on_change_password(self) -> None:
+        ChangePasswordDialog(self.ws, forced=False, parent=self).exec()
+
+    def _on_verify_audit(self) -> None:
+        report = self.ws.verify_audit()
+        if report.ok:
+            QMessageBox.information(
+                self,
+                _("Audit-Protokoll"),
+                _("Das Audit-Protokoll ist intakt ({n} Einträge geprüft).").format(
+                    n=report.checked
+                ),
+            )
+        else:
+            QMessageBox.critical(
+                self,
+                _("Audit-Protokoll"),
+                _(
+                    "Das Audit-Protokoll ist ab Eintrag Nr. {seq} verändert worden. Bitte "
+                    "informieren Sie die Datenschutzbeauftragte Stelle."
+                ).format(seq=report.broken_seq),
+            )
+
+    def _on_about(self) -> None:
+        AboutDialog(
+            cipher_version=self.ws.db.cipher_version(),
+            profile_path=str(self.ws.profile.root),
+            parent=self,
+        ).exec()
+
+    def _on_language(self, code: str) -> None:
+        if code != current_language():
+            self.language_changed.emit(code)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_geometry()
+        self.lock.stop()
+        super().closeEvent(event)

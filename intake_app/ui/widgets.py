@@ -1,0 +1,88 @@
+"""Small reusable widgets: password field, headings, cards, form rows with buddies."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.i18n import _
+
+
+class PasswordField(QLineEdit):
+    """A password input with a show/hide action; never logs or exposes its text."""
+
+    def __init__(self, accessible_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEchoMode(QLineEdit.EchoMode.Password)
+        self.setAccessibleName(accessible_name)
+        self.setInputMethodHints(
+            Qt.InputMethodHint.ImhHiddenText
+            | Qt.InputMethodHint.ImhNoPredictiveText
+            | Qt.InputMethodHint.ImhSensitiveData
+        )
+        self._toggle = QAction(_("Anzeigen"), self)
+        self._toggle.setCheckable(True)
+        self._toggle.setToolTip(_("Passwort anzeigen"))
+        self._toggle.toggled.connect(self._on_toggled)
+        self.addAction(self._toggle, QLineEdit.ActionPosition.TrailingPosition)
+
+    def _on_toggled(self, shown: bool) -> None:
+        self.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+        self._toggle.setToolTip(_("Passwort verbergen") if shown else _("Passwort anzeigen"))
+
+
+def heading(text: str, *, kind: str = "title") -> QLabel:
+    """A title or subtitle label (styled by object name)."""
+    label = QLabel(text)
+    label.setObjectName(kind)
+    label.setWordWrap(True)
+    label.setAccessibleName(text)
+    return label
+
+
+def card(*widgets: QWidget, margins: int = 24, width: int = 0) -> QFrame:
+    """A white rounded panel holding ``widgets`` in a column (``width``: fixed width).
+
+    A fixed width lets word-wrapped labels compute their height; a centred panel
+    without one gets its narrow size hint and clips wrapped text.
+    """
+    frame = QFrame()
+    if width:
+        frame.setFixedWidth(width)
+    frame.setObjectName("card")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(margins, margins, margins, margins)
+    layout.setSpacing(12)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return frame
+
+
+def add_row(form: QFormLayout, label: str, field: QWidget, *, accessible: str = "") -> QLabel:
+    """Add a labelled row whose label is the field's buddy (Alt+letter focuses it)."""
+    caption = QLabel(label)
+    caption.setBuddy(field)
+    field.setAccessibleName(accessible or label.replace("&", "").rstrip(":"))
+    form.addRow(caption, field)
+    return caption
+
+
+def centred_column(inner: QWidget, *, width: int) -> QWidget:
+    """Hold ``inner`` at a readable fixed width in the middle of a wide window."""
+    host = QWidget()
+    inner.setFixedWidth(width)
+    layout = QHBoxLayout(host)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addStretch(1)
+    layout.addWidget(inner)
+    layout.addStretch(1)
+    return host

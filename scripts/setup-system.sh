@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests and the program need, when running as root on a
+# Debian-like system and something is missing. Elsewhere it only reports what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  postgresql            # the central office's state-wide database engine (tests import into it)
+  poppler-utils         # pdftotext / pdftoppm: checking and looking at generated PDFs
+  fonts-noto-core       # open-licence fonts (Latin, Cyrillic, Arabic script) for the interface
+  libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt offscreen
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup-system: missing Debian packages: ${missing[*]} (install them as root)" >&2
+  exit 0
+fi
+echo "setup-system: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,181 @@
+"""Set-up wizard -> log-in -> main window -> auto-lock -> unlock, through the real widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QWizard
+
+from intake_app.storage.profile import Profile
+from intake_app.ui.autolock import LockCover, UnlockDialog
+from intake_app.ui.controller import AppController
+from intake_app.ui.login import LoginWindow
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.setup_wizard import SetupWizard
+from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
+
+PASSWORD = "Erstes-Admin-Pw-2026"
+
+
+def test_setup_wizard_creates_profile_and_shows_key_once(qtbot, tmp_path: Path) -> None:
+    profile = Profile(tmp_path / "p")
+    controller = AppController(profile)
+    controller.start()
+    wizard = controller.window
+    assert isinstance(wizard, SetupWizard)
+    qtbot.addWidget(wizard)
+    wizard.next()
+    admin = wizard.admin
+    admin.display_name.setText("Petra Özdemir")
+    admin.site.setText("Köln-Mülheim")
+    qtbot.keyClicks(admin.password, PASSWORD)
+    qtbot.keyClicks(admin.repeat, "something-else-1")
+    wizard.next()  # mismatch: stays, shows the problem, creates nothing
+    assert wizard.currentPage() is admin
+    assert "stimmen nicht" in admin.error.text()
+    assert not profile.exists()
+    admin.repeat.setText(PASSWORD)
+    wizard.next()
+    assert profile.exists()
+    key_text = wizard.recovery.key_label.text()
+    assert key_text.count("-") == 10
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    assert not finish.isEnabled()  # must confirm that the key was written down
+    wizard.recovery.confirm.setChecked(True)
+    assert finish.isEnabled()
+    with qtbot.waitSignal(wizard.profile_created) as signal:
+        finish.click()
+    assert signal.args == ["admin"]
+    assert wizard.recovery.key_label.text() == ""
+    # the recovery key works and is nowhere in the profile
+    assert profile.vault().unlock_with_recovery(key_text)
+    for path in profile.root.rglob("*"):
+        if path.is_file():
+            assert key_text.encode() not in path.read_bytes()
+    assert isinstance(controller.window, LoginWindow)
+    assert controller.window.username.text() == "admin"
+    controller.window.close()
+
+
+def _sign_in(qtbot, controller: AppController, user: str, password: str) -> MainWindow:  # type: ignore[no-untyped-def]
+    login = controller.window
+    assert isinstance(login, LoginWindow)
+    login.username.setText(user)
+    qtbot.keyClicks(login.password, password)
+    qtbot.keyClick(login.password, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(controller.window, MainWindow), timeout=20_000)
+    window = controller.window
+    assert isinstance(window, MainWindow)
+    return window
+
+
+def test_login_wrong_then_right_then_autolock_and_unlock(
+    qtbot, profile: ProfileFixture
+) -> None:
+    controller = AppController(profile.profile)
+    controller.start()
+    login = controller.window
+    assert isinstance(login, LoginWindow)
+    login.username.setText(COUNSELLOR)
+    qtbot.keyClicks(login.password, "falsches-passwort")
+    qtbot.mouseClick(login.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "falsch" in login.error.text(), timeout=20_000)
+    assert login.password.text() == ""
+
+    window = _sign_in(qtbot, controller, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert "Beratung" in window.user_label.text()
+    assert "nicht registriert" in window.sync_label.text()
+    assert window.actions_["new_intake"].isVisible()
+    assert not window.actions_["users"].isVisible()  # counsellors do not manage users
+
+    # input in progress: a field with unsaved text somewhere in the window
+    scratch = QLineEdit(window)
+    scratch.setText("Notiz in Arbeit")
+    window.lock.watcher.set_minutes(0.001)  # 60 ms of inactivity
+    qtbot.waitUntil(lambda: window.lock.is_locked, timeout=5_000)
+    covers = window.findChildren(LockCover)
+    assert covers and covers[0].isVisible()
+    assert covers[0].geometry() == window.rect()
+    dialog = window.lock.dialog
+    assert isinstance(dialog, UnlockDialog)
+    assert dialog.isModal()
+    qtbot.keyClicks(dialog.password, "falsch-falsch-1")
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert window.lock.is_locked and "falsch" in dialog.error.text()
+    window.lock.watcher.set_minutes(10)
+    qtbot.keyClicks(dialog.password, COUNSELLOR_PASSWORD)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert not window.lock.is_locked
+    qtbot.waitUntil(lambda: not any(c.isVisible() for c in window.findChildren(LockCover)))
+    assert scratch.text() == "Notiz in Arbeit"
+
+    with window.ws.db.read() as session:
+        from intake_app.storage import audit
+
+        actions = [e.action for e in audit.iter_entries(session)]
+    assert actions[-3:] == ["lock", "login_failed", "unlock"]
+    controller.shutdown()
+    window.close()
+
+
+def test_escape_does_not_unlock(qtbot, profile: ProfileFixture) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    window = MainWindow(ws, autolock_minutes=10)
+    qtbot.addWidget(window)
+    window.show()
+    window.lock.lock()
+    dialog = window.lock.dialog
+    assert dialog is not None
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert window.lock.is_locked
+    with qtbot.waitSignal(window.lock.logout_requested):
+        dialog.logout_button.click()
+    window.close()
+    ws.close()
+
+
+def test_admin_sees_user_management_not_records(qtbot, profile: ProfileFixture) -> None:
+    ws = profile.sign_in()
+    window = MainWindow(ws, autolock_minutes=10)
+    qtbot.addWidget(window)
+    assert window.actions_["users"].isVisible()
+    assert not window.actions_["new_intake"].isVisible()
+    assert not window.empty.new_button.isVisible()
+    window.close()
+    ws.close()
+
+
+def test_first_login_forces_password_change(qtbot, profile: ProfileFixture, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from intake_app.ui import login as login_module
+
+    ws = profile.sign_in()
+    ws.accounts.add_user(username="neu1", role="counsellor", password="Anfang-Pw-2026")
+    ws.close()
+    shown: list[bool] = []
+
+    def fake_exec(dialog: login_module.ChangePasswordDialog) -> int:
+        shown.append(dialog._forced)
+        dialog.new.setText("Meins-Ganz-Neu-1")
+        dialog.repeat.setText("Meins-Ganz-Neu-1")
+        dialog._on_accept()
+        return dialog.result()
+
+    monkeypatch.setattr(login_module.ChangePasswordDialog, "exec", fake_exec)
+    controller = AppController(profile.profile)
+    controller.start()
+    _sign_in(qtbot, controller, "neu1", "Anfang-Pw-2026")
+    assert shown == [True]
+    controller.shutdown()
+    controller.window.close()
+    profile.sign_in("neu1", "Meins-Ganz-Neu-1").close()
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_windows_have_accessible_names_on_inputs(qtbot, profile: ProfileFixture, language: str) -> None:
+    login = LoginWindow(profile.profile)
+    qtbot.addWidget(login)
+    for field in login.findChildren(QLineEdit):
+        assert field.accessibleName(), field.objectName()
+    assert QApplication.instance() is not None
