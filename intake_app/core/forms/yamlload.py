@@ -166,11 +166,9 @@ def _convert(node: yaml.Node, depth: int) -> Any:
                     key_line,
                 )
             if key in mapping:
-                raise YamlProblem(
-                    _("Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
-                      "löschen Sie einen der beiden.").format(key=key, first=mapping.key_lines[key]),
-                    key_line,
-                )
+                message = _("Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
+                            "löschen Sie einen der beiden.")
+                raise YamlProblem(message.format(key=key, first=mapping.key_lines[key]), key_line)
             mapping[key] = _convert(value_node, depth + 1)
             mapping.key_lines[key] = key_line
         return mapping

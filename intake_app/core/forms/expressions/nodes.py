@@ -153,12 +153,13 @@ class Logical(Node):
 class Call(Node):
     """A function call ``name(arg, ...)``."""
 
-    __slots__ = ("args", "name")
+    __slots__ = ("args", "extra", "name")
 
     def __init__(self, name: str, args: list[Node], column: int) -> None:
         super().__init__(column, 1 + max((arg.depth for arg in args), default=0))
         self.name = name
         self.args = args
+        self.extra: Any = None  # set by the checker, e.g. a compiled pattern for matches()
 
     def children(self) -> tuple[Node, ...]:
         return tuple(self.args)
