@@ -20,6 +20,7 @@ from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.vault import Vault
 
@@ -61,6 +62,12 @@ class Workspace:
             db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
         )
         self.settings = ProfileSettings(db=db, actor=actor)
+        self.records = RecordService(
+            db=db,
+            actor=actor,
+            site=str(self.settings.get("site.name") or ""),
+            device_prefix=profile.device_prefix,
+        )
 
     # -- signing in --------------------------------------------------------------------
 

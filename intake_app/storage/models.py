@@ -66,3 +66,88 @@ class SettingValue(SQLModel, table=True):
 
 
 Index("ix_audit_log_subject", AuditLogEntry.subject_type, AuditLogEntry.subject_id)
+
+
+class RecordRow(SQLModel, table=True):
+    """One intake (the working copy). Answers are JSON keyed by question id.
+
+    A few values are copied into real columns for lists and search; everything lives in
+    the encrypted database.
+    """
+
+    __tablename__ = "records"
+
+    pk: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=36, unique=True)
+    revision: int = 1
+    status: str = Field(max_length=16)
+    sync_state: str = Field(default="local", max_length=16)
+    delivered_revision: int | None = None
+    form_id: str = Field(max_length=64)
+    form_version: str = Field(max_length=32)
+    owner_id: int = Field(foreign_key="users.id")
+    site: str = Field(default="", max_length=200)
+    case_number: str = Field(max_length=40, unique=True)
+    family_name: str = Field(default="", max_length=200)
+    given_names: str = Field(default="", max_length=200)
+    family_name_latin: str = Field(default="", max_length=200)
+    given_names_latin: str = Field(default="", max_length=200)
+    sort_name: str = Field(default="", max_length=400)
+    birth_date: str | None = Field(default=None, max_length=10)
+    residence_valid_until: str | None = Field(default=None, max_length=10)
+    answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    retired_answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    position: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    revision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finalised_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class RecordRevision(SQLModel, table=True):
+    """An immutable snapshot of a record as finalised (what travels to the centre)."""
+
+    __tablename__ = "record_revisions"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    revision: int = Field(primary_key=True)
+    form_id: str = Field(max_length=64)
+    form_version: str = Field(max_length=32)
+    answers: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    finalised_at: datetime
+    finalised_by: int = Field(foreign_key="users.id")
+
+
+class ConsentWithdrawal(SQLModel, table=True):
+    """A consent purpose withdrawn after the record was finalised (dated)."""
+
+    __tablename__ = "consent_withdrawals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=36, index=True)
+    purpose: str = Field(max_length=80)
+    withdrawn_on: str = Field(max_length=10)
+    recorded_by: int = Field(foreign_key="users.id")
+    recorded_at: datetime = Field(default_factory=utcnow)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class OutboxItem(SQLModel, table=True):
+    """Something to deliver to the central office: a record revision or an instruction."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)  # record | consent_withdrawal | erasure
+    record_id: str = Field(max_length=36, index=True)
+    revision: int | None = None
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    state: str = Field(default="pending", max_length=16, index=True)
+    batch_id: str | None = Field(default=None, max_length=36, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -118,6 +118,16 @@ class Profile:
             self.meta_path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
         )
 
+    @property
+    def profile_id(self) -> str:
+        """The profile's random id (from profile.json)."""
+        return str(self.read_meta().get("profile_id", ""))
+
+    @property
+    def device_prefix(self) -> str:
+        """Four characters that keep case numbers of different devices apart."""
+        return (self.profile_id.replace("-", "")[:4] or "0000").upper()
+
     def device_setting(self, key: str) -> Any:
         """A device-scope setting (e.g. ``ui.language``), or its default."""
         spec = declared.spec(key)

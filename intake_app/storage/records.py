@@ -1,0 +1,507 @@
+"""Records on behalf of a signed-in user: create, autosave, finalise, revise, list, search.
+
+Every method checks permissions in ``core.permissions`` (a counsellor reaches only own
+records; a supervisor all records of the site; an administrator none). Saving an answer
+is one transaction that writes the answers, the list columns and the search index
+together, so a crash leaves either the old or the new state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from intake_app.core.audit import AuditAction
+from intake_app.core.permissions import Actor, Permission
+from intake_app.core.records import (
+    EXPIRY_WARNING_DAYS,
+    OutboxKind,
+    RecordStatus,
+    SyncState,
+    fts_query,
+    index_fields,
+)
+from intake_app.errors import ConflictError, NotFound, ValidationError
+from intake_app.i18n import _
+from intake_app.storage import audit
+from intake_app.storage.database import Database
+from intake_app.storage.models import (
+    ConsentWithdrawal,
+    OutboxItem,
+    RecordRevision,
+    RecordRow,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger("intake.storage")
+
+SORT_COLUMNS = {
+    "name": "records.sort_name",
+    "birth_date": "records.birth_date",
+    "status": "records.status",
+    "updated": "records.updated_at",
+    "sync": "records.sync_state",
+    "case_number": "records.case_number",
+    "owner": "records.owner_id",
+    "residence": "records.residence_valid_until",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """What the case list asks for."""
+
+    search: str = ""
+    status: str | None = None  # draft | complete | closed | delivered
+    owner_id: int | None = None
+    sort: str = "updated"
+    descending: bool = True
+    expiring_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSummary:
+    """One row of the case list (no answers)."""
+
+    id: str
+    revision: int
+    status: RecordStatus
+    sync_state: SyncState
+    case_number: str
+    family_name: str
+    given_names: str
+    family_name_latin: str
+    given_names_latin: str
+    birth_date: str | None
+    residence_valid_until: str | None
+    updated_at: datetime
+    owner_id: int
+    owner_name: str
+
+
+_SUMMARY_COLUMNS = (
+    "records.id, records.revision, records.status, records.sync_state, records.case_number, "
+    "records.family_name, records.given_names, records.family_name_latin, "
+    "records.given_names_latin, records.birth_date, records.residence_valid_until, "
+    "records.updated_at, records.owner_id, coalesce(nullif(users.display_name, ''), users.username)"
+)
+
+
+def _summary(row: Sequence[Any]) -> RecordSummary:
+    updated = row[11]
+    if isinstance(updated, str):
+        updated = datetime.fromisoformat(updated)
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)
+    return RecordSummary(
+        id=row[0],
+        revision=row[1],
+        status=RecordStatus(row[2]),
+        sync_state=SyncState(row[3]),
+        case_number=row[4],
+        family_name=row[5],
+        given_names=row[6],
+        family_name_latin=row[7],
+        given_names_latin=row[8],
+        birth_date=row[9],
+        residence_valid_until=row[10],
+        updated_at=updated,
+        owner_id=row[12],
+        owner_name=row[13] or "",
+    )
+
+
+def loads(value: str) -> dict[str, Any]:
+    """Parse stored JSON that must be an object."""
+    data = json.loads(value or "{}")
+    return data if isinstance(data, dict) else {}
+
+
+def dumps(value: dict[str, Any]) -> str:
+    """Store JSON compactly and faithfully (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class RecordService:
+    """Record operations for one actor.
+
+    Args:
+        db: the open database.
+        actor: who acts.
+        site: the site name stored on new records.
+        device_prefix: four characters that make case numbers unique across devices.
+    """
+
+    def __init__(self, *, db: Database, actor: Actor, site: str, device_prefix: str) -> None:
+        self._db = db
+        self._actor = actor
+        self._site = site
+        self._prefix = device_prefix
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _load(self, session: Session, record_id: str) -> RecordRow:
+        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+        if row is None:
+            raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+        self._actor.require_view_record(row.owner_id)
+        return row
+
+    def _audit(self, session: Session, action: AuditAction, record_id: str, **details: Any) -> None:
+        audit.append(
+            session,
+            actor=self._actor.username,
+            action=action,
+            subject_type="record",
+            subject_id=record_id,
+            details=details or None,
+        )
+
+    def _next_case_number(self, session: Session) -> str:
+        year = date.today().year
+        prefix = f"{self._prefix}-{year}-"
+        last = session.exec(
+            select(func.max(RecordRow.case_number)).where(
+                col(RecordRow.case_number).like(f"{prefix}%")
+            )
+        ).one()
+        seq = int(str(last).rsplit("-", 1)[1]) + 1 if last else 1
+        return f"{prefix}{seq:05d}"
+
+    @staticmethod
+    def _reindex(session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
+        fields = index_fields(answers)
+        row.family_name = fields.family_name
+        row.given_names = fields.given_names
+        row.family_name_latin = fields.family_name_latin
+        row.given_names_latin = fields.given_names_latin
+        row.sort_name = fields.sort_name
+        row.birth_date = fields.birth_date
+        row.residence_valid_until = fields.residence_valid_until
+        session.add(row)
+        session.flush()
+        session.execute(
+            text("INSERT OR REPLACE INTO records_fts(rowid, terms) VALUES (:pk, :terms)"),
+            {"pk": row.pk, "terms": fields.terms(row.case_number)},
+        )
+
+    # -- creation and reading ----------------------------------------------------------
+
+    def create(
+        self, *, form_id: str, form_version: str, answers: dict[str, Any] | None = None
+    ) -> RecordRow:
+        """Start a new intake (a draft, revision 1) owned by the actor."""
+        self._actor.require(Permission.CREATE_RECORD)
+        with self._db.write() as session:
+            case_number = self._next_case_number(session)
+            initial = dict(answers or {})
+            initial.setdefault("case_number", case_number)
+            initial.setdefault("intake_date", date.today().isoformat())
+            initial.setdefault("counsellor_name", self._actor.display_name or self._actor.username)
+            row = RecordRow(
+                id=str(uuid.uuid4()),
+                status=RecordStatus.DRAFT.value,
+                sync_state=SyncState.LOCAL.value,
+                form_id=form_id,
+                form_version=form_version,
+                owner_id=self._actor.user_id,
+                site=self._site,
+                case_number=case_number,
+                answers=dumps(initial),
+            )
+            session.add(row)
+            session.flush()
+            self._reindex(session, row, initial)
+            self._audit(session, AuditAction.RECORD_CREATED, row.id)
+            return row
+
+    def open(self, record_id: str) -> RecordRow:
+        """Read a whole record (audited as a read)."""
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._audit(session, AuditAction.RECORD_READ, record_id)
+            return row
+
+    def get(self, record_id: str) -> RecordRow:
+        """Read a record without an audit entry (internal use after :meth:`open`)."""
+        with self._db.read() as session:
+            return self._load(session, record_id)
+
+    # -- saving ------------------------------------------------------------------------
+
+    def save(
+        self,
+        record_id: str,
+        *,
+        answers: dict[str, Any],
+        position: dict[str, Any] | None = None,
+    ) -> datetime:
+        """Autosave: store the answers (and where the user is) in one transaction.
+
+        Returns:
+            the time of the save.
+
+        Raises:
+            ConflictError: the record is finalised; open a new revision first.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            if row.status != RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
+                )
+            row.answers = dumps(answers)
+            if position is not None:
+                row.position = dumps(position)
+            row.updated_at = utcnow()
+            self._reindex(session, row, answers)
+            return row.updated_at
+
+    def save_position(self, record_id: str, position: dict[str, Any]) -> None:
+        """Remember where the user is in the interview (section, question)."""
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            row.position = dumps(position)
+            session.add(row)
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def finalise(self, record_id: str, *, answers: dict[str, Any]) -> RecordRow:
+        """Lock the record, snapshot the revision and queue it for the central office.
+
+        The caller has checked with the form engine that nothing required is missing.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            if row.status != RecordStatus.DRAFT.value:
+                raise ConflictError(_("Die Akte ist bereits abgeschlossen."))
+            now = utcnow()
+            row.answers = dumps(answers)
+            row.status = RecordStatus.COMPLETE.value
+            row.finalised_at = now
+            row.updated_at = now
+            row.sync_state = SyncState.PENDING.value
+            self._reindex(session, row, answers)
+            session.add(
+                RecordRevision(
+                    record_id=row.id,
+                    revision=row.revision,
+                    form_id=row.form_id,
+                    form_version=row.form_version,
+                    answers=row.answers,
+                    reason=row.revision_reason,
+                    finalised_at=now,
+                    finalised_by=self._actor.user_id,
+                )
+            )
+            # an older revision still waiting is superseded by this one
+            for item in session.exec(
+                select(OutboxItem).where(
+                    OutboxItem.record_id == row.id,
+                    OutboxItem.kind == OutboxKind.RECORD.value,
+                    OutboxItem.state == "pending",
+                )
+            ).all():
+                session.delete(item)
+            session.add(
+                OutboxItem(kind=OutboxKind.RECORD.value, record_id=row.id, revision=row.revision)
+            )
+            self._audit(session, AuditAction.RECORD_FINALISED, row.id, revision=row.revision)
+            return row
+
+    def start_revision(self, record_id: str, *, reason: str) -> RecordRow:
+        """Open a finalised record for changes as the next revision (reason required)."""
+        reason = reason.strip()
+        if len(reason) < 3:
+            raise ValidationError(_("Bitte geben Sie einen Grund für die Änderung an."))
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            if row.status == RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _("Die Akte ist noch ein Entwurf und kann direkt bearbeitet werden.")
+                )
+            row.revision += 1
+            row.status = RecordStatus.DRAFT.value
+            row.sync_state = SyncState.LOCAL.value
+            row.revision_reason = reason
+            row.closed_at = None
+            row.updated_at = utcnow()
+            session.add(row)
+            self._audit(
+                session, AuditAction.RECORD_REVISED, row.id, revision=row.revision, reason=reason
+            )
+            return row
+
+    def close_case(self, record_id: str) -> RecordRow:
+        """Mark a finalised case as ended (supervisors); retention counts from here."""
+        self._actor.require(Permission.CLOSE_RECORDS)
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            if row.status != RecordStatus.COMPLETE.value:
+                raise ConflictError(_("Nur abgeschlossene Akten können beendet werden."))
+            row.status = RecordStatus.CLOSED.value
+            row.closed_at = utcnow()
+            session.add(row)
+            self._audit(session, AuditAction.RECORD_CLOSED, row.id)
+            return row
+
+    def withdraw_consent(
+        self, record_id: str, *, purpose: str, withdrawn_on: date, note: str = ""
+    ) -> None:
+        """Record a dated withdrawal of one consent purpose and tell the central office."""
+        if withdrawn_on > date.today():
+            raise ValidationError(_("Das Datum des Widerrufs darf nicht in der Zukunft liegen."))
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            answers = loads(row.answers)
+            consent = answers.get("consent")
+            purposes = consent.get("purposes", {}) if isinstance(consent, dict) else {}
+            state = purposes.get(purpose)
+            if not isinstance(state, dict) or not state.get("granted"):
+                raise ConflictError(
+                    _("Für diesen Zweck liegt keine Einwilligung vor, die widerrufen werden kann.")
+                )
+            if state.get("withdrawn_on"):
+                raise ConflictError(_("Diese Einwilligung wurde bereits widerrufen."))
+            state["withdrawn_on"] = withdrawn_on.isoformat()
+            row.answers = dumps(answers)
+            row.updated_at = utcnow()
+            session.add(row)
+            session.add(
+                ConsentWithdrawal(
+                    record_id=row.id,
+                    purpose=purpose,
+                    withdrawn_on=withdrawn_on.isoformat(),
+                    recorded_by=self._actor.user_id,
+                    note=note or None,
+                )
+            )
+            delivered_once = session.exec(
+                select(func.count())
+                .select_from(RecordRevision)
+                .where(RecordRevision.record_id == row.id)
+            ).one()
+            if delivered_once:
+                session.add(
+                    OutboxItem(
+                        kind=OutboxKind.CONSENT_WITHDRAWAL.value,
+                        record_id=row.id,
+                        revision=row.revision,
+                        payload=json.dumps(
+                            {"purpose": purpose, "withdrawn_on": withdrawn_on.isoformat()}
+                        ),
+                    )
+                )
+            self._audit(session, AuditAction.CONSENT_WITHDRAWN, row.id, purpose=purpose)
+
+    # -- lists -------------------------------------------------------------------------
+
+    def _where(self, query: RecordQuery) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        scope = self._actor.record_scope_owner()
+        if scope is not None:
+            clauses.append("records.owner_id = :scope")
+            params["scope"] = scope
+        elif query.owner_id is not None:
+            clauses.append("records.owner_id = :owner")
+            params["owner"] = query.owner_id
+        if query.status == "delivered":
+            clauses.append("records.sync_state = 'delivered'")
+        elif query.status:
+            clauses.append("records.status = :status")
+            params["status"] = query.status
+        if query.expiring_only:
+            clauses.append("records.residence_valid_until IS NOT NULL")
+            clauses.append("records.residence_valid_until <= :expiry_limit")
+            params["expiry_limit"] = (
+                date.today() + timedelta(days=EXPIRY_WARNING_DAYS)
+            ).isoformat()
+        match = fts_query(query.search) if query.search else None
+        if query.search and match is None:
+            clauses.append("0")
+        elif match is not None:
+            clauses.append(
+                "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
+            )
+            params["match"] = match
+        where = " AND ".join(clauses) if clauses else "1"
+        return where, params
+
+    def count(self, query: RecordQuery) -> int:
+        """How many records match (for the list's size)."""
+        where, params = self._where(query)
+        with self._db.read() as session:
+            return int(
+                session.execute(
+                    # ``where`` is built from fixed fragments; values are bound parameters
+                    text(f"SELECT count(*) FROM records WHERE {where}"),  # noqa: S608
+                    params,
+                ).scalar_one()
+            )
+
+    def list(self, query: RecordQuery, *, offset: int = 0, limit: int = 200) -> list[RecordSummary]:
+        """One page of the case list, sorted as asked."""
+        where, params = self._where(query)
+        column = SORT_COLUMNS.get(query.sort, SORT_COLUMNS["updated"])
+        direction = "DESC" if query.descending else "ASC"
+        params.update(offset=offset, limit=limit)
+        # Only fixed fragments are formatted in (the sort column comes from SORT_COLUMNS);
+        # every value is a bound parameter.
+        sql = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM records "  # noqa: S608
+            "JOIN users ON users.id = records.owner_id "
+            f"WHERE {where} ORDER BY {column} IS NULL, {column} {direction}, "
+            f"records.pk {direction} LIMIT :limit OFFSET :offset"
+        )
+        with self._db.read() as session:
+            return [_summary(row) for row in session.execute(text(sql), params).all()]
+
+    def owners(self) -> list[tuple[int, str]]:
+        """Counsellors who own records (for the supervisor's filter)."""
+        self._actor.require(Permission.VIEW_SITE_RECORDS)
+        with self._db.read() as session:
+            rows = session.exec(
+                select(User.id, User.display_name, User.username)
+                .where(col(User.id).in_(select(RecordRow.owner_id).distinct()))
+                .order_by(User.username)
+            ).all()
+        return [(uid, display or name) for uid, display, name in rows if uid is not None]
+
+    def revisions(self, record_id: str) -> list[RecordRevision]:
+        """Every finalised revision of a record, oldest first."""
+        with self._db.read() as session:
+            self._load(session, record_id)
+            return list(
+                session.exec(
+                    select(RecordRevision)
+                    .where(RecordRevision.record_id == record_id)
+                    .order_by(col(RecordRevision.revision))
+                ).all()
+            )
+
+    def withdrawals(self, record_id: str) -> list[ConsentWithdrawal]:
+        """Consent withdrawals of a record, oldest first."""
+        with self._db.read() as session:
+            self._load(session, record_id)
+            return list(
+                session.exec(
+                    select(ConsentWithdrawal)
+                    .where(ConsentWithdrawal.record_id == record_id)
+                    .order_by(col(ConsentWithdrawal.id))
+                ).all()
+            )
