@@ -1,0 +1,502 @@
+"""``intake-central``: the command line of the central office.
+
+::
+
+    intake-central --home DIR init [--database-url URL]
+    intake-central --home DIR enrol --device NAME --server-url URL --out FILE [--valid-days N]
+    intake-central --home DIR register FILE [--out CONFIRMATION]
+    intake-central --home DIR devices list | devices revoke NAME
+    intake-central --home DIR serve --host 127.0.0.1 --port P [--database-url URL]
+    intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
+    intake-central --home DIR export --out FILE [--statistics [--min-count N]]
+    intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
+    intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
+                                        | keys recovery --out FILE
+    intake-central --home DIR quarantine list
+    intake-central --home DIR db upgrade
+
+The home folder can also come from ``INTAKE_CENTRAL_HOME``, the passphrase from
+``--passphrase-file`` or ``INTAKE_CENTRAL_PASSPHRASE``, the database from
+``--database-url``, ``INTAKE_CENTRAL_DATABASE_URL`` or what ``init`` recorded. Errors are
+one line on stderr; exit 2 for usage and validation errors, 1 for other failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from intake_app import __version__
+from intake_app.errors import ConflictError, IntakeError, UsageError
+from intake_app.i18n import _, language_from_environment, set_language
+from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.sync.batch import MAX_BATCH_BYTES
+from intake_app.sync.enrolment import build_confirmation, read_registration
+from intake_app.sync.keys import format_fingerprint
+
+from . import db
+from .export import export_records, export_statistics
+from .forms import publish_form, published_forms
+from .home import DATABASE_URL_ENV, Home, read_passphrase, setup_logging
+from .importer import Importer
+from .keystore import KeyStore, read_recovery_key, write_recovery_key
+from .registry import enrol_device, list_devices, register_device, revoke_device
+
+log = logging.getLogger("intake.central")
+
+HOME_ENV = "INTAKE_CENTRAL_HOME"
+RECOVERY_PASSPHRASE_ENV = "INTAKE_RECOVERY_PASSPHRASE"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line (exit 2 via UsageError)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(_("Aufruf fehlerhaft: {message}").format(message=message))
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _home(args: argparse.Namespace) -> Home:
+    root = args.home or os.environ.get(HOME_ENV)
+    if not root:
+        raise UsageError(_("Bitte --home ORDNER angeben (oder {env} setzen).").format(env=HOME_ENV))
+    return Home(Path(root))
+
+
+def _passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    path = getattr(args, "passphrase_file", None)
+    return read_passphrase(Path(path) if path else None, confirm=confirm)
+
+
+def _engine(args: argparse.Namespace, home: Home) -> Engine:
+    return db.open_database(home.database_url(getattr(args, "database_url", None)))
+
+
+def _keystore(home: Home) -> KeyStore:
+    home.require()
+    return KeyStore(home.keys_path)
+
+
+def _out(text: str) -> None:
+    print(text)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the home folder, the office keys and the database schema."""
+    home = _home(args)
+    if home.exists() or home.keys_path.exists():
+        raise ConflictError(_("{home} ist schon eingerichtet.").format(home=home.root))
+    passphrase = _passphrase(args, confirm=True)
+    created_root = not home.root.exists()
+    url = getattr(args, "database_url", None) or os.environ.get(DATABASE_URL_ENV) or None
+    try:
+        home.root.mkdir(parents=True, exist_ok=True)
+        home.make_folders()
+        db.upgrade(db.create_db_engine(url or home.default_database_url()))
+        _store, keys = KeyStore.create(home.keys_path, passphrase=passphrase)
+        home.write_config(
+            {
+                "format": "intake-central",
+                "version": 1,
+                "database_url": url,
+                "created_by": __version__,
+            }
+        )
+    except BaseException:
+        if created_root:
+            shutil.rmtree(home.root, ignore_errors=True)
+        else:
+            home.keys_path.unlink(missing_ok=True)
+        raise
+    _out(_("Zentrale eingerichtet in {home}.").format(home=home.root))
+    _out(_("Verschlüsselungsschlüssel: {kid}").format(kid=keys.current_encryption_kid))
+    _out(
+        _("Signaturschlüssel (Fingerabdruck für die Geräteanmeldung): {fp}").format(
+            fp=format_fingerprint(keys.current_signing_kid)
+        )
+    )
+    return 0
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    """Write an enrolment file for a new device."""
+    home = _home(args)
+    store = _keystore(home)
+    if args.valid_days < 1 or args.valid_days > 90:
+        raise UsageError(_("--valid-days muss zwischen 1 und 90 liegen."))
+    engine = _engine(args, home)
+    keys = store.unlock(_passphrase(args))
+    device = enrol_device(
+        engine,
+        name=args.device,
+        server_url=args.server_url,
+        key_set=store.public_key_set(),
+        signing_key=keys.signing_key,
+        out=Path(args.out),
+        valid_for=timedelta(days=args.valid_days),
+    )
+    _out(
+        _("Registrierungsdatei für »{name}« geschrieben: {out} (gültig bis {until}).").format(
+            name=device.name, out=args.out, until=device.token_expires
+        )
+    )
+    _out(
+        _("Fingerabdruck der Zentrale: {fp}").format(
+            fp=format_fingerprint(keys.current_signing_kid)
+        )
+    )
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    """Import an offline registration file from a device."""
+    home = _home(args)
+    store = _keystore(home)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError:
+        raise UsageError(_("Die Datei {path} ist nicht lesbar.").format(path=args.file)) from None
+    registration = read_registration(data)
+    signing_key = store.unlock(_passphrase(args)).signing_key if args.out else None
+    engine = _engine(args, home)
+    device = register_device(engine, registration)
+    if args.out and signing_key is not None:
+        atomic_write_bytes(
+            Path(args.out), build_confirmation(registration, signing_key=signing_key)
+        )
+    _out(_("Gerät »{name}« ist angemeldet.").format(name=device.name))
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List or revoke devices."""
+    home = _home(args)
+    home.require()
+    engine = _engine(args, home)
+    if args.devices_command == "revoke":
+        device = revoke_device(engine, args.name)
+        _out(_("Gerät »{name}« ist gesperrt.").format(name=device.name))
+        return 0
+    rows = list_devices(engine)
+    _out("\t".join(["name", "device_id", "status", "registered", "revoked", "last_batch"]))
+    for d in rows:
+        _out(
+            "\t".join(
+                [
+                    d.name,
+                    d.device_id,
+                    d.status,
+                    d.registered_at.isoformat() if d.registered_at else "-",
+                    d.revoked_at.isoformat() if d.revoked_at else "-",
+                    d.last_batch_at.isoformat() if d.last_batch_at else "-",
+                ]
+            )
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the receiver with uvicorn until interrupted."""
+    import uvicorn
+
+    from .receiver import create_app, load_receiver
+
+    home = _home(args)
+    store = _keystore(home)
+    signing, current = store.unlock_signing(_passphrase(args))
+    engine = _engine(args, home)
+    setup_logging(home, to_stderr=True)
+    receiver = load_receiver(
+        home,
+        engine=engine,
+        signing_keys=signing,
+        current_signing_kid=current,
+        max_batch_bytes=args.max_batch_bytes,
+    )
+    log.info("receiver starting on %s:%d", args.host, args.port)
+    uvicorn.run(
+        create_app(receiver),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Decrypt and load stored batches (and batch files from a folder)."""
+    home = _home(args)
+    store = _keystore(home)
+    keys = store.unlock(_passphrase(args))
+    decryption = dict(keys.encryption)
+    if args.recovery_key:
+        secret = read_passphrase(
+            Path(args.recovery_passphrase_file) if args.recovery_passphrase_file else None,
+            env=RECOVERY_PASSPHRASE_ENV,
+            prompt=_("Passphrase des Wiederherstellungsschlüssels: "),
+        )
+        recovery = read_recovery_key(Path(args.recovery_key), passphrase=secret)
+        decryption[recovery.key_id] = recovery
+    engine = _engine(args, home)
+    importer = Importer(
+        home, engine=engine, decryption_keys=decryption, signing_key=keys.signing_key
+    )
+    outcomes = importer.run(folder=Path(args.from_dir) if args.from_dir else None)
+    quarantined = 0
+    for outcome in outcomes:
+        label = outcome.batch_id or outcome.name
+        if outcome.status == "quarantined":
+            quarantined += 1
+            _out(_("{batch}: Quarantäne ({reason})").format(batch=label, reason=outcome.reason))
+        elif outcome.status == "duplicate":
+            _out(_("{batch}: schon importiert").format(batch=label))
+        else:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items())) or "leer"
+            _out(_("{batch}: importiert ({counts})").format(batch=label, counts=counts))
+    _out(_("{n} Paket(e) bearbeitet, {q} in Quarantäne.").format(n=len(outcomes), q=quarantined))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the records CSV or the statistics CSV."""
+    home = _home(args)
+    home.require()
+    engine = _engine(args, home)
+    if args.statistics:
+        if args.min_count < 1:
+            raise UsageError(_("--min-count muss mindestens 1 sein."))
+        cells = export_statistics(engine, Path(args.out), min_count=args.min_count)
+        _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
+        return 0
+    rows, withheld = export_records(engine, Path(args.out))
+    _out(
+        _("{n} Datensätze exportiert ({w} ohne personenbezogene Daten): {out}").format(
+            n=rows, w=withheld, out=args.out
+        )
+    )
+    return 0
+
+
+def cmd_forms(args: argparse.Namespace) -> int:
+    """Publish a signed form version, or list the published ones."""
+    home = _home(args)
+    store = _keystore(home)
+    if args.forms_command == "publish":
+        keys = store.unlock(_passphrase(args))
+        form = publish_form(
+            home,
+            source=Path(args.file),
+            form_id=args.form_id,
+            version=args.form_version,
+            signing_key=keys.signing_key,
+        )
+        _out(
+            _("Formular {form} {version} veröffentlicht.").format(
+                form=form.form_id, version=form.version
+            )
+        )
+        return 0
+    trusted = dict(store.public_key_set().signing_keys)
+    for form in published_forms(home, trusted=trusted):
+        _out(f"{form.form_id}\t{form.version}\t{form.published_at}\t{form.sha384[:16]}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """List, rotate, or add a recovery key."""
+    home = _home(args)
+    store = _keystore(home)
+    if args.keys_command == "rotate":
+        if not (args.encryption or args.signing):
+            args.encryption = args.signing = True
+        new = store.rotate(
+            passphrase=_passphrase(args), encryption=args.encryption, signing=args.signing
+        )
+        for kid in new:
+            _out(_("Neuer Schlüssel: {kid}").format(kid=kid))
+        return 0
+    if args.keys_command == "recovery":
+        store.unlock_signing(_passphrase(args))  # only the office may add a recipient
+        secret = read_passphrase(
+            Path(args.recovery_passphrase_file) if args.recovery_passphrase_file else None,
+            env=RECOVERY_PASSPHRASE_ENV,
+            confirm=True,
+            prompt=_("Neue Passphrase des Wiederherstellungsschlüssels: "),
+        )
+        public = write_recovery_key(Path(args.out), passphrase=secret)
+        store.add_recovery_key(public)
+        _out(
+            _("Wiederherstellungsschlüssel {kid} geschrieben: {out}").format(
+                kid=public.key_id, out=args.out
+            )
+        )
+        return 0
+    for row in store.describe():
+        _out(f"{row['kind']}\t{row['kid']}\t{row['status']}\t{row['created']}")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """List the quarantined batches with their reasons."""
+    home = _home(args)
+    home.require()
+    engine = _engine(args, home)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.quarantine).order_by(db.quarantine.c.id)).all()
+    for row in rows:
+        _out(
+            "\t".join(
+                [
+                    row.quarantined_at.isoformat(),
+                    row.reason,
+                    row.batch_id or "-",
+                    row.device_id or "-",
+                    row.file_name,
+                ]
+            )
+        )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Upgrade the central schema to this program's version."""
+    home = _home(args)
+    home.require()
+    db.upgrade(db.create_db_engine(home.database_url(getattr(args, "database_url", None))))
+    _out(_("Datenbank auf Stand {rev}.").format(rev=db.head_revision()))
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--passphrase-file", default=argparse.SUPPRESS, metavar="FILE")
+    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL")
+    parser = _Parser(prog="intake-central", description=_("Zentrale von Intake"))
+    parser.add_argument("--home", metavar="DIR")
+    parser.add_argument("--passphrase-file", metavar="FILE")
+    parser.add_argument("--database-url", metavar="URL")
+    parser.add_argument("--version", action="version", version=f"intake-central {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("init", parents=[common])
+    p.set_defaults(func=cmd_init)
+    p = sub.add_parser("enrol", parents=[common])
+    p.add_argument("--device", required=True, metavar="NAME")
+    p.add_argument("--server-url", required=True, metavar="URL")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--valid-days", type=int, default=7)
+    p.set_defaults(func=cmd_enrol)
+    p = sub.add_parser("register", parents=[common])
+    p.add_argument("file")
+    p.add_argument("--out", metavar="CONFIRMATION")
+    p.set_defaults(func=cmd_register)
+
+    p = sub.add_parser("devices", parents=[common])
+    dsub = p.add_subparsers(dest="devices_command", required=True, parser_class=_Parser)
+    dsub.add_parser("list", parents=[common])
+    revoke = dsub.add_parser("revoke", parents=[common])
+    revoke.add_argument("name")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("serve", parents=[common])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--max-batch-bytes", type=int, default=MAX_BATCH_BYTES)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("import", parents=[common])
+    p.add_argument("--from-dir", metavar="DIR")
+    p.add_argument("--recovery-key", metavar="FILE")
+    p.add_argument("--recovery-passphrase-file", metavar="FILE")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", parents=[common])
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--statistics", action="store_true")
+    p.add_argument("--min-count", type=int, default=1)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("forms", parents=[common])
+    fsub = p.add_subparsers(dest="forms_command", required=True, parser_class=_Parser)
+    publish = fsub.add_parser("publish", parents=[common])
+    publish.add_argument("file")
+    publish.add_argument("--form-id", required=True)
+    publish.add_argument("--form-version", required=True)
+    fsub.add_parser("list", parents=[common])
+    p.set_defaults(func=cmd_forms)
+
+    p = sub.add_parser("keys", parents=[common])
+    ksub = p.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    ksub.add_parser("list", parents=[common])
+    rotate = ksub.add_parser("rotate", parents=[common])
+    rotate.add_argument("--encryption", action="store_true")
+    rotate.add_argument("--signing", action="store_true")
+    recovery = ksub.add_parser("recovery", parents=[common])
+    recovery.add_argument("--out", required=True, metavar="FILE")
+    recovery.add_argument("--recovery-passphrase-file", metavar="FILE")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("quarantine", parents=[common])
+    qsub = p.add_subparsers(dest="quarantine_command", required=True, parser_class=_Parser)
+    qsub.add_parser("list", parents=[common])
+    p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("db", parents=[common])
+    dbsub = p.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    dbsub.add_parser("upgrade", parents=[common])
+    p.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``intake-central``; returns the exit code."""
+    set_language(language_from_environment())
+    parser = build_parser()
+    home: Home | None = None
+    try:
+        args = parser.parse_args(argv)
+        if args.home or os.environ.get(HOME_ENV):
+            home = _home(args)
+            if home.exists() and args.command not in ("serve",):
+                setup_logging(home)
+        result: Any = args.func(args)
+        return int(result or 0)
+    except IntakeError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except SQLAlchemyError as exc:
+        log.error("database error: %s", type(exc).__name__)
+        print(str(db.unreachable(exc)), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(_("Abgebrochen."), file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("unexpected error in intake-central")
+        print(_("Unerwarteter Fehler. Details stehen im Protokoll der Zentrale."), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The central database: tables, engine, schema upgrades (SQLite or PostgreSQL).
+
+Tables are declared with SQLAlchemy Core and created only by the Alembic migrations in
+``intake_app/central/migrations`` (separate from the device's migrations). The same code
+runs on SQLite (the default, one file in the office home) and PostgreSQL
+(``postgresql+psycopg://...``) for a state-wide installation with several receivers.
+
+Record revisions are keyed by (record id, revision); ``record_heads`` points at the
+highest revision of each record, so a late or replayed old revision never rolls a record
+back. Erased records leave only an anonymised row in ``erased_statistics``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from intake_app.errors import KnownError, UsageError
+from intake_app.i18n import _
+
+log = logging.getLogger("intake.central")
+
+metadata = sa.MetaData()
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | active | revoked
+    sa.Column("server_url", sa.String(500), nullable=False),
+    sa.Column("token_hash", sa.String(96), nullable=True),
+    sa.Column("token_expires", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("token_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("public_key_pem", sa.Text(), nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_batch_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("name", name="uq_devices_name"),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("device_id", sa.String(36), nullable=False, index=True),
+    sa.Column("sha384", sa.String(96), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),  # http | folder
+    sa.Column("status", sa.String(16), nullable=False),  # stored | imported | quarantined
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("stored_receipt", sa.Text(), nullable=True),
+    sa.Column("import_receipt", sa.Text(), nullable=True),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.String(40), nullable=True),
+    sa.Index("ix_batches_status", "status", "received_at"),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("revision", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("form_id", sa.String(200), nullable=False),
+    sa.Column("form_version", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(40), nullable=True),
+    sa.Column("site", sa.String(200), nullable=True),
+    sa.Column("counsellor", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=True),
+    sa.Column("finalised_at", sa.String(40), nullable=True),
+    sa.Column("document", sa.Text(), nullable=False),  # the whole record as JSON
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+record_heads = sa.Table(
+    "record_heads",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("device_id", sa.String(36), nullable=False),
+)
+
+consent_withdrawals = sa.Table(
+    "consent_withdrawals",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("purpose", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer(), nullable=True),
+    sa.Column("withdrawn_on", sa.String(40), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("requested_at", sa.String(40), nullable=True),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+erased_statistics = sa.Table(
+    "erased_statistics",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("site", sa.String(200), nullable=True),
+    sa.Column("month", sa.String(7), nullable=True),
+    sa.Column("residence_document", sa.String(100), nullable=True),
+    sa.Column("goal_type", sa.String(100), nullable=True),
+    sa.Column("referrals", sa.Text(), nullable=False),  # JSON list of services
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("sha384", sa.String(96), nullable=False, index=True),
+    sa.Column("batch_id", sa.String(36), nullable=True),
+    sa.Column("device_id", sa.String(36), nullable=True),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+SCRIPT_LOCATION = "intake_app.central:migrations"
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite with WAL and FULL sync, or PostgreSQL via psycopg 3.
+
+    Raises:
+        UsageError: the URL is not a SQLite or PostgreSQL URL this program can use.
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        raise UsageError(_("Die Datenbank-Adresse ist ungültig.")) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        except NoSuchModuleError:  # pragma: no cover - psycopg is a dependency
+            raise UsageError(_("Der PostgreSQL-Treiber psycopg fehlt.")) from None
+    raise UsageError(
+        _("Nur SQLite (sqlite:///…) und PostgreSQL (postgresql+psycopg://…) werden unterstützt.")
+    )
+
+
+def unreachable(exc: BaseException) -> KnownError:
+    """The plain message for a database that cannot be reached."""
+    return KnownError(
+        _("Die zentrale Datenbank ist nicht erreichbar. Bitte Adresse und Server prüfen."),
+        kind="database",
+    )
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the central schema to the newest revision, in one transaction."""
+    config = _config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise unreachable(exc) from exc
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database that was not set up (or is newer than this program)."""
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise unreachable(exc) from exc
+    if current != head_revision():
+        raise KnownError(
+            _(
+                "Die zentrale Datenbank hat nicht den erwarteten Stand ({current}). "
+                "Bitte »intake-central init« bzw. »db upgrade« ausführen."
+            ).format(current=current or "leer"),
+            kind="schema",
+        )
+
+
+def open_database(url: str, *, create: bool = False) -> Engine:
+    """Open the central database; ``create`` runs the migrations first."""
+    engine = create_db_engine(url)
+    if create:
+        upgrade(engine)
+    else:
+        check_schema(engine)
+    return engine

@@ -1,0 +1,233 @@
+"""Exports of the central database: a CSV of the latest revisions, and anonymised counts.
+
+**Records CSV** (``export --out FILE``): one row per record, its highest revision. Consent
+is respected: personal data (the answers) are exported only when the ``central_office``
+purpose is granted and not withdrawn, neither in the record's own consent state nor by a
+later withdrawal instruction; otherwise the row keeps only administrative columns and says
+``personal_data=withheld``. Each purpose's state is a column. Cells that a spreadsheet
+would run as a formula are prefixed with ``'``.
+
+**Statistics CSV** (``export --statistics``): counts by site and month of intakes,
+residence documents, goal types and referral services, over all records including the
+anonymised rows that erasures leave behind. No ids, no names, no free text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from intake_app.storage.atomic import atomic_write_bytes
+
+from .db import consent_withdrawals, erased_statistics, record_heads
+from .db import records as records_table
+
+log = logging.getLogger("intake.central")
+
+FIXED_COLUMNS = (
+    "record_id",
+    "revision",
+    "form_id",
+    "form_version",
+    "status",
+    "site",
+    "counsellor",
+    "created_at",
+    "finalised_at",
+    "personal_data",
+)
+CENTRAL_PURPOSE = "central_office"
+_MONTH = re.compile(r"^\d{4}-\d{2}")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _month(value: object) -> str | None:
+    return value[:7] if isinstance(value, str) and _MONTH.match(value) else None
+
+
+def statistics_row(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The anonymised facts of one record that statistics count (no ids, no names)."""
+    answers = document.get("answers") if isinstance(document.get("answers"), dict) else {}
+    assert isinstance(answers, dict)
+    referrals = answers.get("referrals")
+    services = sorted(
+        {
+            str(item["service"])[:100]
+            for item in (referrals if isinstance(referrals, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("service"), str)
+        }
+    )
+
+    def short(value: object) -> str | None:
+        return value[:100] if isinstance(value, str) else None
+
+    return {
+        "site": short(document.get("site")),
+        "month": _month(answers.get("intake_date")) or _month(document.get("created_at")),
+        "residence_document": short(answers.get("residence_document")),
+        "goal_type": short(answers.get("goal_type")),
+        "referrals": services,
+    }
+
+
+def _latest_documents(engine: Engine) -> Iterator[dict[str, Any]]:
+    """The highest revision of every record, as stored JSON documents."""
+    query = (
+        sa.select(records_table.c.document)
+        .join(
+            record_heads,
+            (record_heads.c.record_id == records_table.c.record_id)
+            & (record_heads.c.revision == records_table.c.revision),
+        )
+        .order_by(records_table.c.record_id)
+    )
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=500).execute(query):
+            yield json.loads(row.document)
+
+
+def _withdrawals(engine: Engine) -> dict[str, dict[str, tuple[int | None, str]]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(consent_withdrawals)).all()
+    result: dict[str, dict[str, tuple[int | None, str]]] = {}
+    for row in rows:
+        result.setdefault(row.record_id, {})[row.purpose] = (row.revision, row.withdrawn_on)
+    return result
+
+
+def consent_states(
+    document: Mapping[str, Any], withdrawals: Mapping[str, tuple[int | None, str]]
+) -> dict[str, str]:
+    """Each purpose's state: ``granted DATE``, ``withdrawn DATE`` or ``not_granted``.
+
+    A withdrawal instruction applies when it names no revision or this revision or a later
+    one; a newer revision carries its own consent state (a renewed consent wins).
+    """
+    consent = document.get("consent") if isinstance(document.get("consent"), dict) else {}
+    assert isinstance(consent, dict)
+    purposes = consent.get("purposes") if isinstance(consent.get("purposes"), dict) else {}
+    assert isinstance(purposes, dict)
+    states: dict[str, str] = {}
+    for purpose, state in purposes.items():
+        if not isinstance(state, dict):
+            continue
+        if state.get("withdrawn_on"):
+            states[purpose] = f"withdrawn {state['withdrawn_on']}"
+        elif state.get("granted") is True:
+            states[purpose] = f"granted {state.get('date') or ''}".strip()
+        else:
+            states[purpose] = "not_granted"
+    revision = document.get("revision", 0)
+    for purpose, (wrevision, withdrawn_on) in withdrawals.items():
+        if wrevision is None or wrevision >= revision:
+            states[purpose] = f"withdrawn {withdrawn_on}"
+    return states
+
+
+def personal_data_allowed(states: Mapping[str, str]) -> bool:
+    """True only when the central office purpose is granted and not withdrawn."""
+    return states.get(CENTRAL_PURPOSE, "not_granted").startswith("granted")
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    elif isinstance(value, list):
+        out[prefix] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif isinstance(value, bool):
+        out[prefix] = "true" if value else "false"
+    elif value is None:
+        out[prefix] = ""
+    else:
+        out[prefix] = str(value)
+
+
+def _safe_cell(value: str) -> str:
+    """Keep spreadsheets from running a cell as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_records(engine: Engine, out: Path) -> tuple[int, int]:
+    """Write the records CSV; returns (rows, rows with personal data withheld)."""
+    withdrawals = _withdrawals(engine)
+    purposes: set[str] = set()
+    answer_columns: set[str] = set()
+    for document in _latest_documents(engine):
+        states = consent_states(document, withdrawals.get(document["id"], {}))
+        purposes.update(states)
+        if personal_data_allowed(states):
+            flat: dict[str, str] = {}
+            _flatten(document.get("answers", {}), "", flat)
+            answer_columns.update(flat)
+    consent_columns = [f"consent.{p}" for p in sorted(purposes)]
+    answers = [f"answers.{c}" for c in sorted(answer_columns)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*FIXED_COLUMNS, *consent_columns, *answers])
+    rows = withheld = 0
+    for document in _latest_documents(engine):
+        states = consent_states(document, withdrawals.get(document["id"], {}))
+        allowed = personal_data_allowed(states)
+        flat = {}
+        if allowed:
+            _flatten(document.get("answers", {}), "", flat)
+        else:
+            withheld += 1
+        fixed = {name: document.get(name) for name in FIXED_COLUMNS}
+        fixed["record_id"] = document["id"]
+        fixed["personal_data"] = "yes" if allowed else "withheld"
+        cells = [("" if fixed[n] is None else str(fixed[n])) for n in FIXED_COLUMNS]
+        cells += [states.get(c[len("consent.") :], "") for c in consent_columns]
+        cells += [flat.get(c[len("answers.") :], "") for c in answers]
+        writer.writerow([_safe_cell(c) for c in cells])
+        rows += 1
+    atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
+    log.info("records exported: rows=%d withheld=%d", rows, withheld)
+    return rows, withheld
+
+
+def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
+    """Counts keyed by (site, month, dimension, value) over live and erased records."""
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+
+    def add(row: Mapping[str, Any]) -> None:
+        site, month = row["site"] or "", row["month"] or ""
+        counts[(site, month, "intakes", "")] += 1
+        counts[(site, month, "residence_document", row["residence_document"] or "")] += 1
+        counts[(site, month, "goal_type", row["goal_type"] or "")] += 1
+        for service in row["referrals"]:
+            counts[(site, month, "referral", service)] += 1
+
+    for document in _latest_documents(engine):
+        add(statistics_row(document))
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(erased_statistics)).all():
+            data = dict(row._mapping)
+            data["referrals"] = json.loads(data["referrals"])
+            add(data)
+    return counts
+
+
+def export_statistics(engine: Engine, out: Path, *, min_count: int = 1) -> int:
+    """Write the statistics CSV; counts below ``min_count`` show as ``<min_count``."""
+    counts = statistics(engine)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["site", "month", "dimension", "value", "count"])
+    for (site, month, dimension, value), count in sorted(counts.items()):
+        shown = str(count) if count >= min_count else f"<{min_count}"
+        writer.writerow([_safe_cell(site), month, dimension, _safe_cell(value), shown])
+    atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
+    log.info("statistics exported: cells=%d", len(counts))
+    return len(counts)

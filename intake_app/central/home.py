@@ -1,0 +1,185 @@
+"""The office's home folder: layout, configuration, passphrase and database URL.
+
+::
+
+    HOME/
+      config.json          format marker, database URL, creation time
+      keys.json            office key pairs, private halves wrapped under the passphrase
+      central.db           the central database when SQLite is used (the default)
+      batches/<device>/    sealed batches as received (ciphertext only)
+      quarantine/          batches that could not be imported, each with a reason file
+      forms/<id>/          signed published form versions and the signed index
+      logs/central.log     rotated log without personal data
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from intake_app.errors import ProfileError, UsageError, ValidationError
+from intake_app.i18n import _
+from intake_app.storage.atomic import atomic_write_bytes
+
+log = logging.getLogger("intake.central")
+
+CONFIG_FORMAT = "intake-central"
+CONFIG_VERSION = 1
+PASSPHRASE_ENV = "INTAKE_CENTRAL_PASSPHRASE"
+DATABASE_URL_ENV = "INTAKE_CENTRAL_DATABASE_URL"
+MIN_PASSPHRASE = 12
+
+
+class Home:
+    """Paths and configuration of one office installation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.root / "keys.json"
+
+    @property
+    def batches_dir(self) -> Path:
+        return self.root / "batches"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def forms_dir(self) -> Path:
+        return self.root / "forms"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def import_lock(self) -> Path:
+        return self.root / "import.lock"
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def require(self) -> None:
+        """Refuse to work on a folder that ``init`` has not set up."""
+        if not self.exists():
+            raise ProfileError(
+                _(
+                    "{home} ist kein Zentralen-Ordner. Richten Sie ihn zuerst mit "
+                    "»intake-central --home {home} init« ein."
+                ).format(home=self.root),
+                kind="missing",
+            )
+
+    def read_config(self) -> dict[str, Any]:
+        self.require()
+        try:
+            data = json.loads(self.config_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            raise ProfileError(
+                _("config.json im Zentralen-Ordner ist beschädigt."), kind="corrupt"
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
+            raise ProfileError(_("config.json im Zentralen-Ordner ist beschädigt."), kind="corrupt")
+        return data
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
+        atomic_write_bytes(self.config_path, payload)
+
+    def default_database_url(self) -> str:
+        return f"sqlite:///{self.root / 'central.db'}"
+
+    def database_url(self, override: str | None = None) -> str:
+        """The database to use: option, then environment, then config.json, then SQLite."""
+        if override:
+            return override
+        env = os.environ.get(DATABASE_URL_ENV)
+        if env:
+            return env
+        configured = self.read_config().get("database_url") if self.exists() else None
+        return str(configured) if configured else self.default_database_url()
+
+    def make_folders(self) -> None:
+        """Create the sub-folders, readable by the office account only."""
+        if os.name == "posix":
+            os.chmod(self.root, 0o700)
+        for folder in (self.batches_dir, self.quarantine_dir, self.forms_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.name == "posix":
+                os.chmod(folder, 0o700)
+
+
+def setup_logging(home: Home, *, to_stderr: bool = False) -> None:
+    """Log ``intake.*`` to ``HOME/logs/central.log`` (rotated), and to stderr for ``serve``."""
+    root = logging.getLogger("intake")
+    if any(getattr(h, "_intake_central", False) for h in root.handlers):
+        return
+    root.setLevel(logging.INFO)
+    home.log_dir.mkdir(parents=True, exist_ok=True)
+    handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        home.log_dir / "central.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._intake_central = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if to_stderr:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(console)
+
+
+def read_secret_file(path: Path) -> str:
+    """The first line of a secret file (without its line ending)."""
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise UsageError(_("Die Datei {path} ist nicht lesbar.").format(path=path)) from None
+    return text.splitlines()[0] if text else ""
+
+
+def read_passphrase(
+    passphrase_file: Path | None,
+    *,
+    env: str = PASSPHRASE_ENV,
+    confirm: bool = False,
+    prompt: str | None = None,
+) -> str:
+    """The office passphrase from ``--passphrase-file``, the environment, or a prompt.
+
+    Raises:
+        UsageError: no source is available (no file, no variable, no terminal).
+        ValidationError: a new passphrase (``confirm``) that is too short or mistyped.
+    """
+    if passphrase_file is not None:
+        value = read_secret_file(passphrase_file)
+    elif os.environ.get(env):
+        value = os.environ[env]
+    elif sys.stdin.isatty():
+        value = getpass.getpass(prompt or _("Passphrase der Zentrale: "))
+        if confirm and getpass.getpass(_("Passphrase wiederholen: ")) != value:
+            raise ValidationError(_("Die beiden Eingaben stimmen nicht überein."))
+    else:
+        raise UsageError(
+            _("Keine Passphrase: bitte --passphrase-file DATEI angeben oder {env} setzen.").format(
+                env=env
+            )
+        )
+    if confirm and len(value) < MIN_PASSPHRASE:
+        raise ValidationError(
+            _("Die Passphrase muss mindestens {n} Zeichen lang sein.").format(n=MIN_PASSPHRASE)
+        )
+    return value

@@ -1,0 +1,473 @@
+"""The importer: open stored batches with the office private key and load them.
+
+For each batch, in order of arrival: parse; refuse a batch id that was already used for
+other bytes; check the device (known, registered, same key, not revoked when the batch
+arrived) and its signature; decrypt with any office key held (current or rotated) or a
+recovery key; check the payload against the signed manifest; then load it in **one
+transaction**. Anything wrong sends the batch to quarantine with a reason and the
+importer carries on with the next one.
+
+Loading is idempotent: record revisions are inserted by (record id, revision) and never
+overwritten; ``record_heads`` only moves forward, so an old batch arriving late (or
+replayed) never rolls a record back. Erasure requests delete every revision centrally,
+keep an anonymised statistics row and block the record id from coming back; consent
+withdrawals are recorded and respected by the export. The result of each batch goes into
+a signed ``imported`` (or ``rejected``) receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
+from filelock import FileLock, Timeout
+from sqlalchemy.engine import Engine
+
+from intake_app.errors import ConflictError, KnownError
+from intake_app.i18n import _
+from intake_app.sync.batch import SealedBatch, open_batch, parse_batch, verify_signature
+from intake_app.sync.errors import BatchError
+from intake_app.sync.keys import EncryptionPrivateKey
+from intake_app.sync.receipt import ReceiptStatus, build_receipt
+from intake_app.sync.transport_folder import (
+    list_batch_files,
+    receipt_file_name,
+    write_receipt_file,
+)
+
+from .db import batches, quarantine
+from .home import Home
+from .loader import apply_payload
+from .registry import as_utc, get_device, utcnow
+from .store import BatchStore
+
+log = logging.getLogger("intake.central")
+
+
+class _Quarantine(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What became of one batch (for the command line and the tests)."""
+
+    name: str
+    status: str  # imported | duplicate | quarantined
+    batch_id: str | None = None
+    device_id: str | None = None
+    reason: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    receipt: bytes | None = None
+
+
+class Importer:
+    """Imports batches for one office home and database.
+
+    Args:
+        home: the office home (stored batches, quarantine).
+        engine: the central database.
+        decryption_keys: every private key to try, by key id (office keys, recovery key).
+        signing_key: the office key that signs import receipts.
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        *,
+        engine: Engine,
+        decryption_keys: Mapping[str, EncryptionPrivateKey],
+        signing_key: ec.EllipticCurvePrivateKey,
+    ) -> None:
+        self.home = home
+        self.engine = engine
+        self.decryption_keys = dict(decryption_keys)
+        self.signing_key = signing_key
+        self.store = BatchStore(home)
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def run(self, *, folder: Path | None = None) -> list[BatchOutcome]:
+        """Import what the receiver stored, then (if given) the batch files in ``folder``.
+
+        Raises:
+            KnownError: another import is running, or the database is unreachable.
+        """
+        lock = FileLock(str(self.home.import_lock), timeout=10)
+        try:
+            with lock:
+                outcomes = self._import_stored()
+                if folder is not None:
+                    outcomes += self._import_folder(Path(folder))
+        except Timeout:
+            raise KnownError(_("Ein anderer Import läuft gerade."), kind="locked") from None
+        return outcomes
+
+    def _import_stored(self) -> list[BatchOutcome]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(batches.c.batch_id, batches.c.device_id, batches.c.received_at)
+                .where(batches.c.status == "stored")
+                .order_by(batches.c.received_at, batches.c.batch_id)
+            ).all()
+            known = {r.batch_id for r in conn.execute(sa.select(batches.c.batch_id)).all()}
+        outcomes = []
+        for row in rows:
+            try:
+                data = self.store.read(row.device_id, row.batch_id)
+            except OSError:
+                log.error("stored batch file missing: batch=%s", row.batch_id)
+                continue
+            outcomes.append(
+                self.import_bytes(
+                    data,
+                    name=row.batch_id,
+                    source="http",
+                    received_at=as_utc(row.received_at) or utcnow(),
+                )
+            )
+        # Batches written to disk whose database row was lost in a crash.
+        for _device, batch_id, path in list(self.store.all_files()):
+            if batch_id in known:
+                continue
+            received = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+            outcomes.append(
+                self.import_bytes(
+                    path.read_bytes(), name=batch_id, source="http", received_at=received
+                )
+            )
+        return outcomes
+
+    def _import_folder(self, folder: Path) -> list[BatchOutcome]:
+        if not folder.is_dir():
+            raise KnownError(
+                _("Der Ordner {folder} existiert nicht.").format(folder=folder), kind="missing"
+            )
+        outcomes = []
+        for path in list_batch_files(folder):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                log.error("batch file unreadable: %s", path.name)
+                continue
+            outcome = self.import_bytes(data, name=path.name, source="folder", received_at=utcnow())
+            if outcome.receipt is not None and outcome.batch_id is not None:
+                target = folder / receipt_file_name(outcome.batch_id)
+                if not (target.is_file() and target.read_bytes() == outcome.receipt):
+                    write_receipt_file(folder, batch_id=outcome.batch_id, receipt=outcome.receipt)
+            outcomes.append(outcome)
+        return outcomes
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def import_bytes(
+        self, data: bytes, *, name: str, source: str, received_at: datetime
+    ) -> BatchOutcome:
+        """Import one batch; never raises for a bad batch (it goes to quarantine)."""
+        sha = hashlib.sha384(data).hexdigest()
+        try:
+            batch = parse_batch(data)
+        except BatchError as exc:
+            return self._quarantine_unparsed(
+                data, sha=sha, name=name, source=source, reason=exc.reason
+            )
+        header = batch.header
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(batches).where(batches.c.batch_id == header.batch_id)
+            ).first()
+        outcome = BatchOutcome(
+            name=name, status="", batch_id=header.batch_id, device_id=header.device_id
+        )
+        if row is not None:
+            done = self._known_batch(row, batch, outcome, data=data, source=source)
+            if done is not None:
+                return done
+        try:
+            self._check_device(batch, received_at=received_at)
+        except _Quarantine as exc:
+            if row is None:
+                # Not verified as the device's: keep it out of the batch table entirely, so a
+                # forged copy cannot block the genuine batch id.
+                return self._quarantine_unverified(
+                    data, batch, outcome, source=source, reason=exc.reason
+                )
+            return self._quarantine_verified(
+                data, batch, outcome, source=source, reason=exc.reason, row_exists=True
+            )
+        try:
+            payload = open_batch(batch, self.decryption_keys)
+        except BatchError as exc:
+            return self._quarantine_verified(
+                data, batch, outcome, source=source, reason=exc.reason, row_exists=row is not None
+            )
+        if row is None:
+            try:
+                self.store.store(device_id=header.device_id, batch_id=header.batch_id, data=data)
+            except ConflictError:
+                return self._quarantine_verified(
+                    data,
+                    batch,
+                    outcome,
+                    source=source,
+                    reason="batch_id_conflict",
+                    row_exists=False,
+                )
+        self._load(
+            payload,
+            batch,
+            outcome,
+            source=source,
+            received_at=received_at,
+            row_exists=row is not None,
+        )
+        return outcome
+
+    def _known_batch(
+        self, row: sa.Row, batch: SealedBatch, outcome: BatchOutcome, *, data: bytes, source: str
+    ) -> BatchOutcome | None:
+        """Handle a batch id seen before; None means: go on and import it."""
+        if row.sha384 != batch.sha384:
+            # The same batch id with other bytes: a replay or a forgery. The genuine batch
+            # already has its answer, so no receipt is written for this copy.
+            reason = "replayed_batch_id" if row.status == "imported" else "batch_id_conflict"
+            self._note_quarantine(
+                data,
+                batch.sha384,
+                batch_id=None,
+                device_id=None,
+                source=source,
+                reason=reason,
+                name=outcome.name,
+            )
+            outcome.status, outcome.reason = "quarantined", reason
+            return outcome
+        if row.status == "imported":
+            outcome.status = "duplicate"
+            outcome.receipt = str(row.import_receipt).encode("utf-8")
+            log.info("batch imported before, same receipt: batch=%s", row.batch_id)
+            return outcome
+        if row.status == "quarantined":
+            outcome.status, outcome.reason = "quarantined", row.reason
+            outcome.receipt = (
+                str(row.import_receipt).encode("utf-8") if row.import_receipt else None
+            )
+            return outcome
+        return None
+
+    def _check_device(self, batch: SealedBatch, *, received_at: datetime) -> None:
+        header = batch.header
+        with self.engine.connect() as conn:
+            device = get_device(conn, header.device_id)
+        if device is None:
+            raise _Quarantine("unknown_device")
+        public = device.public_key()
+        if public is None:
+            raise _Quarantine("not_registered")
+        try:
+            verify_signature(batch, public)
+        except BatchError as exc:
+            raise _Quarantine(exc.reason) from None
+        if device.revoked_at is not None and as_utc(received_at) >= device.revoked_at:  # type: ignore[operator]
+            raise _Quarantine("revoked_device")
+
+    # -- quarantine ------------------------------------------------------------------------
+
+    def _note_quarantine(
+        self,
+        data: bytes,
+        sha: str,
+        *,
+        batch_id: str | None,
+        device_id: str | None,
+        source: str,
+        reason: str,
+        name: str,
+    ) -> bool:
+        """Copy the file into the quarantine and list it; False if it was there already."""
+        with self.engine.connect() as conn:
+            seen = conn.execute(
+                sa.select(quarantine.c.id).where(quarantine.c.sha384 == sha).limit(1)
+            ).first()
+        if seen is not None:
+            return False
+        file_name = self.store.quarantine(
+            data,
+            reason=reason,
+            source=source,
+            batch_id=batch_id,
+            device_id=device_id,
+            original_name=name,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                quarantine.insert().values(
+                    sha384=sha,
+                    batch_id=batch_id,
+                    device_id=device_id,
+                    source=source,
+                    reason=reason,
+                    file_name=file_name,
+                    quarantined_at=utcnow(),
+                )
+            )
+        return True
+
+    def _rejected_receipt(self, batch: SealedBatch, reason: str) -> bytes:
+        return build_receipt(
+            status=ReceiptStatus.REJECTED,
+            batch_id=batch.header.batch_id,
+            device_id=batch.header.device_id,
+            batch_sha384=batch.sha384,
+            records=[],
+            instructions=[],
+            reason=reason,
+            signing_key=self.signing_key,
+        )
+
+    def _quarantine_unparsed(
+        self, data: bytes, *, sha: str, name: str, source: str, reason: str
+    ) -> BatchOutcome:
+        self._note_quarantine(
+            data, sha, batch_id=None, device_id=None, source=source, reason=reason, name=name
+        )
+        return BatchOutcome(name=name, status="quarantined", reason=reason)
+
+    def _quarantine_unverified(
+        self, data: bytes, batch: SealedBatch, outcome: BatchOutcome, *, source: str, reason: str
+    ) -> BatchOutcome:
+        """A batch whose signature could not be checked or failed: no batch row."""
+        header = batch.header
+        self._note_quarantine(
+            data,
+            batch.sha384,
+            batch_id=header.batch_id,
+            device_id=header.device_id,
+            source=source,
+            reason=reason,
+            name=outcome.name,
+        )
+        outcome.status, outcome.reason = "quarantined", reason
+        # The device learns that this copy was refused and sends its records again.
+        outcome.receipt = self._rejected_receipt(batch, reason)
+        return outcome
+
+    def _quarantine_verified(
+        self,
+        data: bytes,
+        batch: SealedBatch,
+        outcome: BatchOutcome,
+        *,
+        source: str,
+        reason: str,
+        row_exists: bool,
+    ) -> BatchOutcome:
+        """A genuine batch that cannot be loaded: the batch row records the refusal."""
+        header = batch.header
+        receipt = self._rejected_receipt(batch, reason)
+        self._note_quarantine(
+            data,
+            batch.sha384,
+            batch_id=header.batch_id,
+            device_id=header.device_id,
+            source=source,
+            reason=reason,
+            name=outcome.name,
+        )
+        now = utcnow()
+        values = {
+            "status": "quarantined",
+            "reason": reason,
+            "import_receipt": receipt.decode("utf-8"),
+            "imported_at": now,
+        }
+        with self.engine.begin() as conn:
+            if row_exists:
+                conn.execute(
+                    batches.update().where(batches.c.batch_id == header.batch_id).values(**values)
+                )
+            else:
+                conn.execute(
+                    batches.insert().values(
+                        batch_id=header.batch_id,
+                        device_id=header.device_id,
+                        sha384=batch.sha384,
+                        size=batch.size,
+                        source=source,
+                        received_at=now,
+                        **values,
+                    )
+                )
+        if row_exists:
+            self.store.discard(header.device_id, header.batch_id)
+        outcome.status, outcome.reason, outcome.receipt = "quarantined", reason, receipt
+        return outcome
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load(
+        self,
+        payload: dict[str, Any],
+        batch: SealedBatch,
+        outcome: BatchOutcome,
+        *,
+        source: str,
+        received_at: datetime,
+        row_exists: bool,
+    ) -> None:
+        header = batch.header
+        now = utcnow()
+        with self.engine.begin() as conn:
+            record_results, instruction_results = apply_payload(
+                conn, payload, batch_id=header.batch_id, device_id=header.device_id, now=now
+            )
+            receipt = build_receipt(
+                status=ReceiptStatus.IMPORTED,
+                batch_id=header.batch_id,
+                device_id=header.device_id,
+                batch_sha384=batch.sha384,
+                records=record_results,
+                instructions=instruction_results,
+                signing_key=self.signing_key,
+            )
+            values = {
+                "status": "imported",
+                "import_receipt": receipt.decode("utf-8"),
+                "imported_at": now,
+                "reason": None,
+            }
+            if row_exists:
+                conn.execute(
+                    batches.update().where(batches.c.batch_id == header.batch_id).values(**values)
+                )
+            else:
+                conn.execute(
+                    batches.insert().values(
+                        batch_id=header.batch_id,
+                        device_id=header.device_id,
+                        sha384=batch.sha384,
+                        size=batch.size,
+                        source=source,
+                        received_at=received_at,
+                        **values,
+                    )
+                )
+        counts: dict[str, int] = {}
+        for _ref, result in list(record_results) + list(instruction_results):
+            counts[str(result)] = counts.get(str(result), 0) + 1
+        outcome.status, outcome.counts, outcome.receipt = "imported", counts, receipt
+        log.info(
+            "batch imported: device=%s batch=%s %s",
+            header.device_id,
+            header.batch_id,
+            " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        )

@@ -1,0 +1,262 @@
+"""Loading one decrypted payload into the central database (inside one transaction).
+
+Record revisions are inserted by (record id, revision) and never overwritten;
+``record_heads`` only moves forward, so an old revision arriving late never rolls a record
+back. A record id belongs to the device that first sent it: revisions or instructions for
+it from another device are answered ``conflict`` and not applied (an enrolled device
+cannot overwrite or erase another device's records). Erasure deletes every revision,
+keeps one anonymised statistics row and blocks the id from coming back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from intake_app.sync.payload import InstructionRef, RecordRef
+from intake_app.sync.receipt import ItemResult
+
+from .db import consent_withdrawals, erased_statistics, erasures, record_heads
+from .db import records as records_table
+from .export import statistics_row
+
+log = logging.getLogger("intake.central")
+
+CHUNK = 500
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _select_in(conn: Connection, column: sa.Column[Any], ids: list[str], *cols: Any) -> list[Any]:
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += conn.execute(sa.select(*cols).where(column.in_(chunk))).all()
+    return rows
+
+
+def apply_payload(
+    conn: Connection,
+    payload: Mapping[str, Any],
+    *,
+    batch_id: str,
+    device_id: str,
+    now: datetime,
+) -> tuple[list[tuple[RecordRef, ItemResult]], list[tuple[InstructionRef, ItemResult]]]:
+    """Load one decrypted payload inside the caller's transaction; return the results."""
+    ids = sorted(
+        {r["id"] for r in payload["records"]} | {i["record_id"] for i in payload["instructions"]}
+    )
+    erased = {
+        r.record_id for r in _select_in(conn, erasures.c.record_id, ids, erasures.c.record_id)
+    }
+    heads = {
+        r.record_id: (r.revision, r.device_id)
+        for r in _select_in(
+            conn,
+            record_heads.c.record_id,
+            ids,
+            record_heads.c.record_id,
+            record_heads.c.revision,
+            record_heads.c.device_id,
+        )
+    }
+    present = {
+        (r.record_id, r.revision)
+        for r in _select_in(
+            conn,
+            records_table.c.record_id,
+            ids,
+            records_table.c.record_id,
+            records_table.c.revision,
+        )
+    }
+    record_results: list[tuple[RecordRef, ItemResult]] = []
+    inserts: list[dict[str, Any]] = []
+    new_heads: dict[str, int] = {}
+    moved_heads: dict[str, int] = {}
+    for record in payload["records"]:
+        ref = RecordRef(record["id"], record["revision"])
+        head = heads.get(ref.record_id)
+        if ref.record_id in erased:
+            result = ItemResult.ERASED
+        elif head is not None and head[1] != device_id:
+            result = ItemResult.CONFLICT
+        elif ref in present:
+            result = ItemResult.DUPLICATE
+        else:
+            result = ItemResult.ACCEPTED
+            inserts.append(_record_row(record, batch_id=batch_id, device_id=device_id, now=now))
+            present.add(ref)
+            current = head[0] if head else new_heads.get(ref.record_id)
+            if head is None:
+                if current is None or ref.revision > current:
+                    new_heads[ref.record_id] = ref.revision
+            elif ref.revision > max(head[0], moved_heads.get(ref.record_id, 0)):
+                moved_heads[ref.record_id] = ref.revision
+        record_results.append((ref, result))
+    if inserts:
+        conn.execute(records_table.insert(), inserts)
+    if new_heads:
+        conn.execute(
+            record_heads.insert(),
+            [{"record_id": k, "revision": v, "device_id": device_id} for k, v in new_heads.items()],
+        )
+    for record_id, revision in moved_heads.items():
+        conn.execute(
+            record_heads.update()
+            .where(record_heads.c.record_id == record_id, record_heads.c.revision < revision)
+            .values(revision=revision)
+        )
+    for record_id in new_heads:
+        heads[record_id] = (new_heads[record_id], device_id)
+    instruction_results = _apply_instructions(
+        conn,
+        payload["instructions"],
+        heads=heads,
+        erased=erased,
+        batch_id=batch_id,
+        device_id=device_id,
+        now=now,
+    )
+    erased_now = {
+        ref.record_id
+        for ref, result in instruction_results
+        if ref.type == "erasure" and result == ItemResult.CONFIRMED
+    }
+    record_results = [
+        (
+            ref,
+            ItemResult.ERASED
+            if ref.record_id in erased_now and result != ItemResult.CONFLICT
+            else result,
+        )
+        for ref, result in record_results
+    ]
+    return record_results, instruction_results
+
+
+def _record_row(
+    record: Mapping[str, Any], *, batch_id: str, device_id: str, now: datetime
+) -> dict[str, Any]:
+    def text(name: str, limit: int) -> str | None:
+        value = record.get(name)
+        return value[:limit] if isinstance(value, str) else None
+
+    return {
+        "record_id": record["id"],
+        "revision": record["revision"],
+        "device_id": device_id,
+        "batch_id": batch_id,
+        "form_id": record["form_id"],
+        "form_version": record["form_version"],
+        "status": text("status", 40),
+        "site": text("site", 200),
+        "counsellor": text("counsellor", 200),
+        "created_at": text("created_at", 40),
+        "finalised_at": text("finalised_at", 40),
+        "document": json.dumps(record, ensure_ascii=False, sort_keys=True),
+        "imported_at": now,
+    }
+
+
+def _apply_instructions(
+    conn: Connection,
+    instructions: Iterable[Mapping[str, Any]],
+    *,
+    heads: dict[str, tuple[int, str]],
+    erased: set[str],
+    batch_id: str,
+    device_id: str,
+    now: datetime,
+) -> list[tuple[InstructionRef, ItemResult]]:
+    results: list[tuple[InstructionRef, ItemResult]] = []
+    for item in instructions:
+        record_id = item["record_id"]
+        purpose = "" if item["type"] == "erasure" else item["purpose"]
+        ref = InstructionRef(item["type"], record_id, purpose)
+        head = heads.get(record_id)
+        if head is not None and head[1] != device_id:
+            results.append((ref, ItemResult.CONFLICT))
+            continue
+        if item["type"] == "erasure":
+            if record_id not in erased:
+                _erase(conn, record_id, item=item, batch_id=batch_id, device_id=device_id, now=now)
+                erased.add(record_id)
+                heads.pop(record_id, None)
+            results.append((ref, ItemResult.CONFIRMED))
+        elif record_id in erased:
+            results.append((ref, ItemResult.ERASED))
+        else:
+            _record_withdrawal(conn, item, batch_id=batch_id, now=now)
+            results.append((ref, ItemResult.RECORDED))
+    return results
+
+
+def _erase(
+    conn: Connection,
+    record_id: str,
+    *,
+    item: Mapping[str, Any],
+    batch_id: str,
+    device_id: str,
+    now: datetime,
+) -> None:
+    """Delete every revision of a record; keep one anonymised statistics row."""
+    latest = conn.execute(
+        sa.select(records_table.c.document)
+        .where(records_table.c.record_id == record_id)
+        .order_by(records_table.c.revision.desc())
+        .limit(1)
+    ).first()
+    if latest is not None:
+        row = statistics_row(json.loads(latest.document))
+        conn.execute(
+            erased_statistics.insert().values(referrals=json.dumps(row.pop("referrals")), **row)
+        )
+    conn.execute(records_table.delete().where(records_table.c.record_id == record_id))
+    conn.execute(record_heads.delete().where(record_heads.c.record_id == record_id))
+    conn.execute(consent_withdrawals.delete().where(consent_withdrawals.c.record_id == record_id))
+    requested = item.get("requested_at")
+    conn.execute(
+        erasures.insert().values(
+            record_id=record_id,
+            device_id=device_id,
+            batch_id=batch_id,
+            requested_at=requested[:40] if isinstance(requested, str) else None,
+            erased_at=now,
+        )
+    )
+    log.info("record erased centrally (statistics row kept)")
+
+
+def _record_withdrawal(
+    conn: Connection, item: Mapping[str, Any], *, batch_id: str, now: datetime
+) -> None:
+    """Record a consent withdrawal; a later one for the same purpose replaces it."""
+    key = (consent_withdrawals.c.record_id == item["record_id"]) & (
+        consent_withdrawals.c.purpose == item["purpose"][:200]
+    )
+    values = {
+        "revision": item.get("revision"),
+        "withdrawn_on": str(item["withdrawn_on"])[:40],
+        "batch_id": batch_id,
+        "recorded_at": now,
+    }
+    existing = conn.execute(sa.select(consent_withdrawals.c.revision).where(key)).first()
+    if existing is None:
+        conn.execute(
+            consent_withdrawals.insert().values(
+                record_id=item["record_id"], purpose=item["purpose"][:200], **values
+            )
+        )
+    elif (item.get("revision") or 0) >= (existing.revision or 0):
+        conn.execute(consent_withdrawals.update().where(key).values(**values))

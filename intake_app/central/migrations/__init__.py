@@ -1,0 +1,1 @@
+"""Alembic migrations of the central database (separate from the device's migrations)."""

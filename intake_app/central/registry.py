@@ -1,0 +1,252 @@
+"""The device registry: enrolment tokens, registered device keys, revocation.
+
+A device is ``pending`` from ``enrol`` until it registers its public key with the one-time
+token (online or from a registration file), ``active`` after that, and ``revoked`` when
+an administrator says so. Only the SHA-384 of a token is stored. Enrolling a pending
+device again issues a fresh token (the old one stops working); an active or revoked name
+cannot be enrolled again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.engine import Connection, Engine
+
+from intake_app.errors import ConflictError, NotFound
+from intake_app.i18n import _
+from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.sync import keys
+from intake_app.sync.enrolment import (
+    Registration,
+    build_enrolment,
+    check_device_name,
+    check_server_url,
+    new_token,
+    token_hash,
+)
+from intake_app.sync.errors import EnrolmentError
+from intake_app.sync.identity import OfficeKeySet
+
+from .db import devices
+
+log = logging.getLogger("intake.central")
+
+DEFAULT_VALIDITY = timedelta(days=7)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """One row of the registry, as ``devices list`` shows it."""
+
+    device_id: str
+    name: str
+    status: str
+    key_id: str | None
+    public_key_pem: str | None
+    created_at: datetime
+    registered_at: datetime | None
+    revoked_at: datetime | None
+    last_batch_at: datetime | None
+    token_expires: datetime | None
+
+    def public_key(self) -> ec.EllipticCurvePublicKey | None:
+        return keys.public_key_from_pem(self.public_key_pem) if self.public_key_pem else None
+
+
+def _record(row: sa.Row) -> DeviceRecord:
+    m = row._mapping
+    return DeviceRecord(
+        device_id=m["device_id"],
+        name=m["name"],
+        status=m["status"],
+        key_id=m["key_id"],
+        public_key_pem=m["public_key_pem"],
+        created_at=as_utc(m["created_at"]) or utcnow(),
+        registered_at=as_utc(m["registered_at"]),
+        revoked_at=as_utc(m["revoked_at"]),
+        last_batch_at=as_utc(m["last_batch_at"]),
+        token_expires=as_utc(m["token_expires"]),
+    )
+
+
+def get_device(conn: Connection, device_id: str) -> DeviceRecord | None:
+    row = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    return _record(row) if row else None
+
+
+def list_devices(engine: Engine) -> list[DeviceRecord]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(devices).order_by(devices.c.name)).all()
+    return [_record(r) for r in rows]
+
+
+def enrol_device(
+    engine: Engine,
+    *,
+    name: str,
+    server_url: str,
+    key_set: OfficeKeySet,
+    signing_key: ec.EllipticCurvePrivateKey,
+    out: Path,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+    now: datetime | None = None,
+) -> DeviceRecord:
+    """Register a pending device and write its enrolment file to ``out``.
+
+    The file is written inside the database transaction: if writing fails, the device is
+    not registered; if the commit fails, the file is removed again. An existing file is
+    never overwritten.
+    """
+    name = check_device_name(name)
+    server_url = check_server_url(server_url)
+    out = Path(out)
+    if out.exists():
+        raise ConflictError(_("Die Datei {path} gibt es schon.").format(path=out))
+    now = now or utcnow()
+    expires = now + valid_for
+    token = new_token()
+    written = False
+    try:
+        with engine.begin() as conn:
+            existing = conn.execute(sa.select(devices).where(devices.c.name == name)).first()
+            if existing is not None and existing._mapping["status"] != "pending":
+                raise ConflictError(
+                    _("Ein Gerät namens »{name}« ist schon angemeldet oder gesperrt.").format(
+                        name=name
+                    )
+                )
+            values = {
+                "server_url": server_url,
+                "token_hash": token_hash(token),
+                "token_expires": expires,
+                "token_used_at": None,
+            }
+            if existing is None:
+                device_id = str(uuid.uuid4())
+                conn.execute(
+                    devices.insert().values(
+                        device_id=device_id, name=name, status="pending", created_at=now, **values
+                    )
+                )
+            else:
+                device_id = existing._mapping["device_id"]
+                conn.execute(
+                    devices.update().where(devices.c.device_id == device_id).values(**values)
+                )
+            data = build_enrolment(
+                device_id=device_id,
+                device_name=name,
+                server_url=server_url,
+                token=token,
+                expires=expires,
+                key_set=key_set,
+                signing_key=signing_key,
+            )
+            atomic_write_bytes(out, data)
+            written = True
+            record = get_device(conn, device_id)
+    except BaseException:
+        if written:
+            out.unlink(missing_ok=True)
+        raise
+    assert record is not None
+    log.info("device enrolled (pending): %s", device_id)
+    return record
+
+
+def register_device(
+    engine: Engine, registration: Registration, *, now: datetime | None = None
+) -> DeviceRecord:
+    """Accept a device's public key for its one-time token.
+
+    Registering the same key again (a device that lost the confirmation) succeeds again.
+
+    Raises:
+        EnrolmentError: ``unknown_device``, ``revoked``, ``token_invalid``, ``token_used``
+            or ``expired``.
+    """
+    now = now or utcnow()
+    with engine.begin() as conn:
+        device = get_device(conn, registration.device_id)
+        if device is None:
+            raise EnrolmentError("unknown_device", _("Dieses Gerät ist der Zentrale unbekannt."))
+        if device.status == "revoked":
+            raise EnrolmentError("revoked", _("Dieses Gerät wurde gesperrt."))
+        row = conn.execute(
+            sa.select(devices.c.token_hash, devices.c.token_used_at).where(
+                devices.c.device_id == device.device_id
+            )
+        ).one()
+        stored = row.token_hash or ""
+        if not hmac.compare_digest(stored, token_hash(registration.token)):
+            raise EnrolmentError(
+                "token_invalid", _("Der Registrierungscode passt nicht zu diesem Gerät.")
+            )
+        if row.token_used_at is not None:
+            if device.key_id == registration.key_id:
+                return device
+            raise EnrolmentError(
+                "token_used", _("Dieser Registrierungscode wurde schon verwendet.")
+            )
+        if device.token_expires is None or now >= device.token_expires:
+            raise EnrolmentError(
+                "expired",
+                _("Die Registrierungsdatei ist abgelaufen. Bitte fordern Sie eine neue an."),
+            )
+        conn.execute(
+            devices.update()
+            .where(devices.c.device_id == device.device_id)
+            .values(
+                status="active",
+                public_key_pem=keys.public_key_to_pem(registration.public_key),
+                key_id=registration.key_id,
+                registered_at=now,
+                token_used_at=now,
+            )
+        )
+        record = get_device(conn, device.device_id)
+    assert record is not None
+    log.info("device registered: %s", record.device_id)
+    return record
+
+
+def revoke_device(engine: Engine, name: str, *, now: datetime | None = None) -> DeviceRecord:
+    """Revoke a device: the receiver refuses its batches from now on.
+
+    Raises:
+        NotFound: no device of that name.
+    """
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(devices).where(devices.c.name == name)).first()
+        if row is None:
+            raise NotFound(_("Es gibt kein Gerät namens »{name}«.").format(name=name))
+        device = _record(row)
+        if device.status != "revoked":
+            conn.execute(
+                devices.update()
+                .where(devices.c.device_id == device.device_id)
+                .values(status="revoked", revoked_at=now or utcnow(), token_hash=None)
+            )
+        record = get_device(conn, device.device_id)
+    assert record is not None
+    log.info("device revoked: %s", record.device_id)
+    return record

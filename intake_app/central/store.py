@@ -1,0 +1,141 @@
+"""Durable storage of sealed batches and of quarantined files in the office home.
+
+A batch is written to ``batches/<device id>/<batch id>.ibatch``: a temporary file in the
+same folder, ``fsync``, then a hard link to the final name (which, unlike a rename, never
+replaces a file that is already there), then ``fsync`` of the folder. Only after that
+does the receiver answer with a receipt. A second receiver writing the same batch at the
+same moment finds the file and compares bytes. The store holds ciphertext only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from intake_app.errors import ConflictError
+from intake_app.i18n import _
+from intake_app.storage.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
+
+from .home import Home
+
+log = logging.getLogger("intake.central")
+
+BATCH_SUFFIX = ".ibatch"
+
+
+def write_new_file(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` durably; never replace an existing file.
+
+    Returns:
+        True when the file was created, False when it already held exactly ``data``.
+
+    Raises:
+        ConflictError: the file exists with other bytes.
+        KnownError: the disk is full (``kind="disk_full"``).
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return _same_or_conflict(path, data)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.name == "posix":
+            os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _same_or_conflict(path, data)
+        fsync_dir(folder)
+        return True
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise disk_full_error() from exc
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _same_or_conflict(path: Path, data: bytes) -> bool:
+    if hashlib.sha384(path.read_bytes()).digest() == hashlib.sha384(data).digest():
+        return False
+    raise ConflictError(_("Unter dieser Paketnummer liegt schon ein anderes Paket."))
+
+
+class BatchStore:
+    """The sealed batches and the quarantine of one office home."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    def path_for(self, device_id: str, batch_id: str) -> Path:
+        # Both ids were checked to be canonical UUIDs by the batch parser.
+        return self.home.batches_dir / device_id / f"{batch_id}{BATCH_SUFFIX}"
+
+    def store(self, *, device_id: str, batch_id: str, data: bytes) -> bool:
+        """Store a batch durably; True if new, False if the same bytes were there."""
+        return write_new_file(self.path_for(device_id, batch_id), data)
+
+    def read(self, device_id: str, batch_id: str) -> bytes:
+        return self.path_for(device_id, batch_id).read_bytes()
+
+    def exists(self, device_id: str, batch_id: str) -> bool:
+        return self.path_for(device_id, batch_id).is_file()
+
+    def all_files(self) -> Iterator[tuple[str, str, Path]]:
+        """(device id, batch id, path) of every stored batch, oldest first."""
+        if not self.home.batches_dir.is_dir():
+            return
+        files = [
+            p
+            for p in self.home.batches_dir.glob(f"*/*{BATCH_SUFFIX}")
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name)):
+            yield path.parent.name, path.name[: -len(BATCH_SUFFIX)], path
+
+    def quarantine(
+        self,
+        data: bytes,
+        *,
+        reason: str,
+        source: str,
+        batch_id: str | None,
+        device_id: str | None,
+        original_name: str,
+    ) -> str:
+        """Keep a refused batch with a reason file beside it; return the file name."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        digest = hashlib.sha384(data).hexdigest()
+        name = f"{stamp}-{digest[:16]}{BATCH_SUFFIX}"
+        target = self.home.quarantine_dir / name
+        if not target.exists():
+            write_new_file(target, data)
+        note = {
+            "reason": reason,
+            "source": source,
+            "batch_id": batch_id,
+            "device_id": device_id,
+            "original_name": original_name,
+            "sha384": digest,
+            "quarantined_at": stamp,
+        }
+        (self.home.quarantine_dir / (name + ".json")).write_text(
+            json.dumps(note, indent=1), encoding="utf-8"
+        )
+        log.warning("batch quarantined: reason=%s batch=%s", reason, batch_id or "-")
+        return name
+
+    def discard(self, device_id: str, batch_id: str) -> None:
+        """Remove a stored batch after it was copied into the quarantine."""
+        self.path_for(device_id, batch_id).unlink(missing_ok=True)
