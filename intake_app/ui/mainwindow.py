@@ -5,7 +5,7 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -22,6 +22,7 @@ from intake_app.core.permissions import Permission
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.autolock import LockController
+from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
@@ -91,6 +92,13 @@ class MainWindow(QMainWindow):
             )
         self.empty = EmptyState(can_create=actor.can(Permission.CREATE_RECORD), role_note=role_note)
         self.stack.addWidget(self.empty)
+        self.cases: CaseListPage | None = None
+        if actor.can(Permission.VIEW_OWN_RECORDS):
+            self.cases = CaseListPage(workspace.records, actor)
+            self.cases.open_requested.connect(self.open_record)
+            self.cases.new_requested.connect(self._on_new_intake)
+            self.cases.model.total_changed.connect(self._update_page)
+            self.stack.addWidget(self.cases)
         self.setCentralWidget(self.stack)
 
         self.actions_ = self._create_actions()
@@ -103,7 +111,18 @@ class MainWindow(QMainWindow):
         self.lock = LockController(workspace, self, minutes=minutes)
         self.lock.logout_requested.connect(self.logout_requested)
         self.empty.new_button.clicked.connect(self.actions_["new_intake"].trigger)
+        self._update_page()
         self._restore_geometry()
+
+    def _update_page(self, *_args: object) -> None:
+        """The case list when there are records (or a filter is active), else the empty state."""
+        if self.cases is not None and (self.cases.model.total > 0 or self.cases.has_filters()):
+            self.stack.setCurrentWidget(self.cases)
+        else:
+            self.stack.setCurrentWidget(self.empty)
+
+    def open_record(self, record_id: str) -> None:
+        """Open a record: the interview for a draft, the record view otherwise."""
 
     # -- construction ------------------------------------------------------------------
 

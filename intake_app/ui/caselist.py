@@ -1,0 +1,177 @@
+"""The case list page: search as you type, filters, sorting, open a record.
+
+Signals: ``open_requested(str)`` with a record id; ``new_requested()``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.core.permissions import Actor, Permission
+from intake_app.i18n import _, ngettext
+from intake_app.storage.records import RecordQuery, RecordService
+from intake_app.ui.caselist_model import CaseListModel
+
+SEARCH_DELAY_MS = 150
+
+
+class CaseListPage(QWidget):
+    """Search, filter and open records. Signals: ``open_requested(str)``, ``new_requested()``."""
+
+    open_requested = Signal(str)
+    new_requested = Signal()
+
+    def __init__(self, records: RecordService, actor: Actor) -> None:
+        super().__init__()
+        self._actor = actor
+        supervisor = actor.can(Permission.VIEW_SITE_RECORDS)
+        self.model = CaseListModel(records, show_owner=supervisor, parent=self)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(_("Suchen: Name (jede Schrift), Aktenzeichen, Geburtsdatum"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName(_("Suche in den Akten"))
+        self.status = QComboBox()
+        self.status.setAccessibleName(_("Nach Status filtern"))
+        for label, value in (
+            (_("Alle Status"), None),
+            (_("Entwürfe"), "draft"),
+            (_("Abgeschlossen"), "complete"),
+            (_("Übermittelt"), "delivered"),
+            (_("Fall beendet"), "closed"),
+        ):
+            self.status.addItem(label, value)
+        self.owner = QComboBox()
+        self.owner.setAccessibleName(_("Nach Beratung filtern"))
+        self.owner.addItem(_("Alle Beratenden"), None)
+        if supervisor:
+            for owner_id, name in records.owners():
+                self.owner.addItem(name, owner_id)
+        self.owner.setVisible(supervisor)
+        self.expiring = QCheckBox(_("Aufenthalt läuft ab (8 Wochen)"))
+        self.expiring.setAccessibleName(_("Nur ablaufende Aufenthaltstitel zeigen"))
+        self.new_button = QPushButton(_("&Neue Aufnahme"))
+        self.new_button.setObjectName("primary")
+        self.new_button.setVisible(actor.can(Permission.CREATE_RECORD))
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName(_("Liste der Aufnahmen"))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(CaseListModel.UPDATED, Qt.SortOrder.DescendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(CaseListModel.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        for column, width in (
+            (CaseListModel.BIRTH, 110),
+            (CaseListModel.STATUS, 150),
+            (CaseListModel.UPDATED, 140),
+            (CaseListModel.SYNC, 190),
+            (CaseListModel.CASE, 150),
+            (CaseListModel.OWNER, 150),
+            (CaseListModel.RESIDENCE, 120),
+        ):
+            self.table.setColumnWidth(column, width)
+        self.table.setColumnHidden(CaseListModel.OWNER, not supervisor)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 3)
+        filters.addWidget(self.status, 1)
+        filters.addWidget(self.owner, 1)
+        filters.addWidget(self.expiring)
+        filters.addStretch(0)
+        filters.addWidget(self.new_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count_label)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(self._timer.start)
+        self.search.returnPressed.connect(self._on_search_return)
+        self.status.currentIndexChanged.connect(self.apply_filters)
+        self.owner.currentIndexChanged.connect(self.apply_filters)
+        self.expiring.toggled.connect(self.apply_filters)
+        self.table.activated.connect(self._on_activated)
+        self.new_button.clicked.connect(self.new_requested)
+        self.model.total_changed.connect(self._on_total)
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.search.setFocus)
+        self._on_total(self.model.total)
+
+    def current_query(self) -> RecordQuery:
+        """The query the filters describe (sorting kept from the table header)."""
+        old = self.model.query
+        return RecordQuery(
+            search=self.search.text(),
+            status=self.status.currentData(),
+            owner_id=self.owner.currentData(),
+            sort=old.sort,
+            descending=old.descending,
+            expiring_only=self.expiring.isChecked(),
+        )
+
+    def has_filters(self) -> bool:
+        """True while any search text or filter narrows the list."""
+        return bool(
+            self.search.text().strip()
+            or self.status.currentData()
+            or self.owner.currentData()
+            or self.expiring.isChecked()
+        )
+
+    def apply_filters(self) -> None:
+        self._timer.stop()
+        self.model.set_query(self.current_query())
+
+    def selected_ids(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.model.summary(row).id for row in rows]
+
+    def refresh(self) -> None:
+        """Reload, keeping filters and sorting (after a record was saved or finalised)."""
+        self.model.refresh()
+
+    def _on_total(self, total: int) -> None:
+        self.count_label.setText(
+            ngettext("{n} Aufnahme", "{n} Aufnahmen", total).format(
+                n=f"{total:,}".replace(",", ".")
+            )
+        )
+
+    def _on_search_return(self) -> None:
+        self.apply_filters()
+        if self.model.rowCount() == 1:
+            self.open_requested.emit(self.model.summary(0).id)
+        elif self.model.rowCount():
+            self.table.setFocus()
+            self.table.selectRow(0)
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(self.model.summary(index.row()).id)

@@ -1,0 +1,219 @@
+"""The case list as a Qt table model over the record repository, fetched lazily.
+
+Rows come from :meth:`RecordService.list` a page at a time (``canFetchMore`` /
+``fetchMore``), so 100,000 records open as fast as 100. Sorting and filtering re-run the
+query in SQL (an index or the FTS5 search table does the work), never in Python.
+
+Signals: ``total_changed(int)`` with the number of matching records.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+
+from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
+from intake_app.i18n import _, current_language
+from intake_app.storage.records import RecordQuery, RecordService, RecordSummary
+from intake_app.ui import style
+
+PAGE_SIZE = 200
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def babel_locale() -> str:
+    """The Babel locale for dates and numbers in the current language."""
+    return "de_DE" if current_language() == "de" else "en_GB"
+
+
+def format_iso_date(value: str | None) -> str:
+    """ "1990-04-01" -> "01.04.1990" (German) or "01/04/1990" (English)."""
+    if not value:
+        return ""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value
+    return format_date(
+        day, "dd.MM.yyyy" if current_language() == "de" else "dd/MM/yyyy", locale=babel_locale()
+    )
+
+
+class CaseListModel(QAbstractTableModel):
+    """Records visible to the signed-in user. Signals: ``total_changed(int)``."""
+
+    total_changed = Signal(int)
+
+    NAME, BIRTH, STATUS, UPDATED, SYNC, CASE, OWNER, RESIDENCE = range(8)
+    SORT_KEYS = (
+        "name",
+        "birth_date",
+        "status",
+        "updated",
+        "sync",
+        "case_number",
+        "owner",
+        "residence",
+    )
+    RecordIdRole = Qt.ItemDataRole.UserRole + 1
+    StatusRole = Qt.ItemDataRole.UserRole + 2
+
+    def __init__(self, records: RecordService, *, show_owner: bool, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._records = records
+        self._show_owner = show_owner
+        self._rows: list[RecordSummary] = []
+        self._total = 0
+        self._query = RecordQuery()
+        self._today = date.today()
+        self.refresh()
+
+    # -- querying ----------------------------------------------------------------------
+
+    @property
+    def query(self) -> RecordQuery:
+        return self._query
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def set_query(self, query: RecordQuery) -> None:
+        """Run a new search / filter / sort and start again from the first page."""
+        self._query = query
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload from the database (after a save elsewhere)."""
+        self.beginResetModel()
+        self._today = date.today()
+        self._total = self._records.count(self._query)
+        self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
+        self.endResetModel()
+        self.total_changed.emit(self._total)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        more = self._records.list(self._query, offset=len(self._rows), limit=PAGE_SIZE)
+        if not more:
+            self._total = len(self._rows)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(more) - 1)
+        self._rows.extend(more)
+        self.endInsertRows()
+
+    # -- model API ---------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else 8
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        titles = (
+            _("Name"),
+            _("Geburtsdatum"),
+            _("Status"),
+            _("Letzte Änderung"),
+            _("Übermittlung"),
+            _("Aktenzeichen"),
+            _("Beratung"),
+            _("Aufenthalt bis"),
+        )
+        return titles[section] if 0 <= section < len(titles) else None
+
+    def summary(self, row: int) -> RecordSummary:
+        return self._rows[row]
+
+    def row_of(self, record_id: str) -> int:
+        """The row showing ``record_id`` among the loaded rows, or -1."""
+        for row, summary in enumerate(self._rows):
+            if summary.id == record_id:
+                return row
+        return -1
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        item = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(item, column)
+        if role == self.RecordIdRole:
+            return item.id
+        if role == self.StatusRole:
+            return item.status.value
+        expiry = expiry_state(item.residence_valid_until, today=self._today)
+        if role == Qt.ItemDataRole.BackgroundRole and expiry:
+            return QBrush(QColor(style.HIGHLIGHT_ROW))
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.RESIDENCE and expiry:
+            return QBrush(QColor(style.DANGER if expiry == "expired" else style.ACCENT))
+        if role == Qt.ItemDataRole.ToolTipRole and expiry:
+            return (
+                _("Aufenthaltstitel abgelaufen")
+                if expiry == "expired"
+                else _("Aufenthaltstitel läuft in den nächsten 8 Wochen ab")
+            )
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            text = self._display(item, column)
+            if column == self.RESIDENCE and expiry:
+                text = f"{text} ({_('läuft bald ab') if expiry == 'soon' else _('abgelaufen')})"
+            return text
+        return None
+
+    def _display(self, item: RecordSummary, column: int) -> str:
+        if column == self.NAME:
+            return display_name(item)
+        if column == self.BIRTH:
+            return format_iso_date(item.birth_date)
+        if column == self.STATUS:
+            status = item.status.label
+            if item.status is RecordStatus.DRAFT and item.revision > 1:
+                status = _("{status} (Revision {n})").format(status=status, n=item.revision)
+            return status
+        if column == self.UPDATED:
+            return format_datetime(
+                item.updated_at.astimezone(), "dd.MM.yyyy HH:mm", locale=babel_locale()
+            )
+        if column == self.SYNC:
+            return SyncState(item.sync_state).label
+        if column == self.CASE:
+            return item.case_number
+        if column == self.OWNER:
+            return item.owner_name
+        if column == self.RESIDENCE:
+            return format_iso_date(item.residence_valid_until)
+        return ""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self.SORT_KEYS):
+            return
+        self.set_query(
+            RecordQuery(
+                search=self._query.search,
+                status=self._query.status,
+                owner_id=self._query.owner_id,
+                sort=self.SORT_KEYS[column],
+                descending=order == Qt.SortOrder.DescendingOrder,
+                expiring_only=self._query.expiring_only,
+            )
+        )
+
+    @property
+    def show_owner(self) -> bool:
+        return self._show_owner

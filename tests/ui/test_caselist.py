@@ -1,0 +1,159 @@
+"""The case list: model contract, lazy fetching, search, filters, highlighting."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from PySide6.QtCore import Qt
+
+from intake_app.app import Workspace
+from intake_app.core.records import fold
+from intake_app.storage.records import RecordQuery
+from intake_app.ui.caselist import CaseListPage
+from intake_app.ui.caselist_model import PAGE_SIZE, CaseListModel
+from intake_app.ui.mainwindow import MainWindow
+from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+
+PEOPLE = [
+    {"family_name": "Müller", "given_names": "Jana", "birth_date": "1990-04-01"},
+    {"family_name": "حسن", "given_names": "علي", "family_name_latin": "Hasan",
+     "given_names_latin": "Ali", "birth_date": "1985-12-24"},
+    {"family_name": "Шевченко", "given_names": "Алёна", "family_name_latin": "Shevchenko",
+     "given_names_latin": "Alona"},
+    {"family_name": "Öztürk", "given_names": "Emre"},
+]
+
+
+def _fill(ws: Workspace, people: list[dict[str, str]]) -> list[str]:
+    ids = []
+    for answers in people:
+        row = ws.records.create(form_id="intake", form_version="test")
+        ws.records.save(row.id, answers=answers)
+        ids.append(row.id)
+    return ids
+
+
+@pytest.fixture
+def counsellor(profile: ProfileFixture) -> Workspace:
+    ws = profile.sign_in(COUNSELLOR)
+    yield ws
+    ws.close()
+
+
+def test_model_passes_qtmodeltester(qtmodeltester, counsellor: Workspace) -> None:
+    _fill(counsellor, PEOPLE)
+    model = CaseListModel(counsellor.records, show_owner=False)
+    qtmodeltester.check(model)
+    assert model.rowCount() == len(PEOPLE)
+
+
+def test_lazy_fetching_pages(qtbot, counsellor: Workspace) -> None:
+    _fill(counsellor, [{"family_name": f"Person{i:04d}"} for i in range(PAGE_SIZE + 35)])
+    model = CaseListModel(counsellor.records, show_owner=False)
+    assert model.total == PAGE_SIZE + 35
+    assert model.rowCount() == PAGE_SIZE
+    assert model.canFetchMore()
+    model.fetchMore()
+    assert model.rowCount() == PAGE_SIZE + 35
+    assert not model.canFetchMore()
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Muller", "Müller"),
+        ("mueller", "Müller"),
+        ("MÜL", "Müller"),
+        ("01.04.1990", "Müller"),
+        ("hasan", "حسن"),
+        ("حسن", "حسن"),
+        ("алена", "Шевченко"),
+        ("shev", "Шевченко"),
+        ("ozturk", "Öztürk"),
+        ("oeztuerk", "Öztürk"),
+    ],
+)
+def test_search_as_you_type(qtbot, counsellor: Workspace, typed: str, expected: str) -> None:
+    _fill(counsellor, PEOPLE)
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    page.search.setText(typed)  # not keyClicks: non-ASCII text
+    qtbot.waitUntil(lambda: page.model.total == 1, timeout=3000)
+    assert page.model.summary(0).family_name == expected
+
+
+def test_search_by_case_number_and_no_hit(qtbot, counsellor: Workspace) -> None:
+    ids = _fill(counsellor, PEOPLE)
+    case_number = counsellor.records.get(ids[2]).case_number
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    qtbot.keyClicks(page.search, case_number)
+    qtbot.waitUntil(lambda: page.model.total == 1, timeout=3000)
+    assert page.model.summary(0).id == ids[2]
+    page.search.setText("zzzznobody")
+    qtbot.waitUntil(lambda: page.model.total == 0, timeout=3000)
+    assert "0 Aufnahmen" in page.count_label.text()
+
+
+def test_status_filter_and_sorting(qtbot, counsellor: Workspace) -> None:
+    ids = _fill(counsellor, PEOPLE)
+    counsellor.records.finalise(ids[0], answers=PEOPLE[0])
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    page.status.setCurrentIndex(page.status.findData("complete"))
+    assert page.model.total == 1 and page.model.summary(0).id == ids[0]
+    page.status.setCurrentIndex(page.status.findData("draft"))
+    assert page.model.total == 3
+    page.status.setCurrentIndex(0)
+    page.table.sortByColumn(CaseListModel.NAME, Qt.SortOrder.AscendingOrder)
+    names = [fold(page.model.summary(r).family_name_latin or page.model.summary(r).family_name)
+             for r in range(page.model.rowCount())]
+    assert names == sorted(names)
+
+
+def test_expiring_permits_are_highlighted(qtbot, counsellor: Workspace) -> None:
+    soon = (date.today() + timedelta(days=20)).isoformat()
+    later = (date.today() + timedelta(days=200)).isoformat()
+    _fill(counsellor, [
+        {"family_name": "Bald", "residence_valid_until": soon},
+        {"family_name": "Spaet", "residence_valid_until": later},
+    ])
+    model = CaseListModel(counsellor.records, show_owner=False)
+    rows = {model.summary(r).family_name: r for r in range(model.rowCount())}
+    bald = model.index(rows["Bald"], CaseListModel.RESIDENCE)
+    spaet = model.index(rows["Spaet"], CaseListModel.RESIDENCE)
+    assert model.data(bald, Qt.ItemDataRole.BackgroundRole) is not None
+    assert "8 Wochen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(spaet, Qt.ItemDataRole.BackgroundRole) is None
+    only = counsellor.records.list(RecordQuery(expiring_only=True))
+    assert [s.family_name for s in only] == ["Bald"]
+
+
+def test_counsellor_sees_own_supervisor_sees_all(qtbot, profile: ProfileFixture) -> None:
+    mine = profile.sign_in(COUNSELLOR)
+    _fill(mine, PEOPLE[:2])
+    mine.close()
+    other = profile.sign_in(SUPERVISOR)
+    _fill(other, PEOPLE[2:])
+    page = CaseListPage(other.records, other.actor)
+    qtbot.addWidget(page)
+    assert page.model.total == 4
+    assert not page.table.isColumnHidden(CaseListModel.OWNER)
+    counsellor_id = next(oid for oid, name in other.records.owners() if name == COUNSELLOR)
+    page.owner.setCurrentIndex(page.owner.findData(counsellor_id))
+    assert page.model.total == 2
+    other.close()
+    mine = profile.sign_in(COUNSELLOR)
+    assert mine.records.count(RecordQuery()) == 2
+    mine.close()
+
+
+def test_main_window_switches_from_empty_state_to_list(qtbot, counsellor: Workspace) -> None:
+    window = MainWindow(counsellor, autolock_minutes=10)
+    qtbot.addWidget(window)
+    assert window.stack.currentWidget() is window.empty
+    _fill(counsellor, PEOPLE[:1])
+    window.cases.refresh()
+    assert window.stack.currentWidget() is window.cases
+    window.close()
