@@ -179,15 +179,17 @@ def build_batch(
         raise BatchError("too_large")
     body = zlib.compress(plain, 6) if compression == "zlib" else plain
     recovery = identity.recovery_public_key
-    header = {
+    batch_id = batch_id or str(uuid.uuid4())
+    created_text = utc_timestamp(created)
+    header: dict[str, Any] = {
         "format": HEADER_FORMAT,
         "version": FORMAT_VERSION,
-        "batch_id": batch_id or str(uuid.uuid4()),
+        "batch_id": batch_id,
         "device_id": identity.device_id,
         "device_key_id": identity.key_id,
         "office_key_id": identity.current_office_key_id,
         "recovery_key_id": recovery.key_id if recovery else None,
-        "created": utc_timestamp(created),
+        "created": created_text,
         "record_count": len(payload["records"]),
         "instruction_count": len(payload["instructions"]),
         "compression": compression,
@@ -213,11 +215,11 @@ def build_batch(
     signed = b"".join(parts)
     data = signed + keys.sign(identity.signing_key(), signed)
     return BuiltBatch(
-        batch_id=header["batch_id"],
+        batch_id=batch_id,
         data=data,
         records=record_refs(payload),
         instructions=instruction_refs(payload),
-        created=header["created"],
+        created=created_text,
     )
 
 
@@ -244,7 +246,7 @@ def split_payload(
     parts: list[dict[str, Any]] = []
     current: dict[str, list[Any]] = {"records": [], "instructions": []}
     used = 0
-    items = [
+    items: list[tuple[str, Any, tuple[Any, ...]]] = [
         ("records", r, ref) for r, ref in zip(payload["records"], record_refs(payload), strict=True)
     ]
     items += [
@@ -364,9 +366,9 @@ def parse_batch(data: bytes, *, max_size: int = MAX_BATCH_BYTES) -> SealedBatch:
     """Check the structure of a batch and read its header; needs no key.
 
     Raises:
-        BatchError: ``too_large``, ``truncated``, ``bad_magic``, ``unsupported_version``,
-            ``header_invalid``, ``recipients_invalid`` or ``trailing_data``. Nothing else,
-            whatever the bytes.
+        BatchError: ``too_large``, ``truncated``, ``unsigned`` (no signature at all),
+            ``bad_magic``, ``unsupported_version``, ``header_invalid``,
+            ``recipients_invalid`` or ``trailing_data``. Nothing else, whatever the bytes.
     """
     data = bytes(data)
     _require(len(data) <= max_size, "too_large")
@@ -401,6 +403,7 @@ def parse_batch(data: bytes, *, max_size: int = MAX_BATCH_BYTES) -> SealedBatch:
     _require(ct_len >= TAG_BYTES, "truncated")
     if header.compression == "none":
         _require(ct_len == header.payload_length + TAG_BYTES, "header_invalid")
+    _require(len(data) != pos + ct_len, "unsigned")
     _require(len(data) >= pos + ct_len + keys.SIGNATURE_BYTES, "truncated")
     ciphertext = data[pos : pos + ct_len]
     pos += ct_len

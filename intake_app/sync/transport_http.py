@@ -30,7 +30,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from intake_app.errors import SyncError, SyncErrorKind
@@ -211,9 +212,10 @@ class SyncClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.attempts)),
-            wait=wait_exponential_jitter(
-                initial=self.settings.backoff_initial, max=self.settings.backoff_max
-            ),
+            wait=wait_exponential(
+                multiplier=self.settings.backoff_initial, max=self.settings.backoff_max
+            )
+            + wait_random(0, self.settings.backoff_initial),
             retry=retry_if_exception(_retryable),
             sleep=self._sleep,
             before_sleep=self._log_retry,
