@@ -119,12 +119,3 @@ def load_form(path: FormSource) -> Form:
         raise FormLoadError(issues or [FormIssue(_label(path), 0, None, _("Ungültiges Formular."))])
     return form
 
-
-def check_files(paths: list[Path]) -> list[str]:
-    """Check form files; one ``FILE:LINE: message`` per problem, ``[]`` when all are valid."""
-    lines: list[str] = []
-    for path in paths:
-        _form, issues = collect_issues(Path(path))
-        lines.extend(issue.format() for issue in sorted(
-            issues, key=lambda issue: (issue.file != str(path), issue.file, issue.line)))
-    return lines

@@ -174,10 +174,15 @@ class Reader:
         result: dict[str, str] = {}
         for lang, text in texts.items():
             if lang not in languages:
+                if LANGUAGE_RE.fullmatch(lang):
+                    message = _("„{key}“: unbekannte Sprache „{lang}“; möglich sind {langs} "
+                                "(weitere Sprachen unter client_languages angeben).")
+                else:
+                    message = _("„{key}“: „{lang}“ ist kein Sprachcode. Steht in einem Text in "
+                                "{{…}} ein Komma oder Doppelpunkt? Dann setzen Sie den Text in "
+                                "Anführungszeichen.")
                 self.add(texts.line_of(lang), qid,
-                         _("„{key}“: unbekannte Sprache „{lang}“; möglich sind {langs} (weitere "
-                           "Sprachen unter client_languages angeben).").format(
-                             key=key, lang=lang, langs=", ".join(languages)))
+                         message.format(key=key, lang=lang, langs=", ".join(languages)))
                 continue
             if not isinstance(text, YText) or not text.strip():
                 self.add(texts.line_of(lang), qid,
