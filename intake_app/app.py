@@ -7,11 +7,19 @@ in memory for as long as the user is signed in.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from intake_app.core.audit import AuditAction
+from intake_app.core.forms import (
+    Form,
+    FormRegistry,
+    OrganisationConfig,
+    load_organisation,
+    load_shipped_forms,
+)
 from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.errors import AuthError
 from intake_app.i18n import _
@@ -25,6 +33,9 @@ from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.vault import Vault
 
 log = logging.getLogger("intake.core")
+
+DEFAULT_FORM = "intake"
+ORGANISATION_FILE = "organisation.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,39 @@ class Workspace:
             site=str(self.settings.get("site.name") or ""),
             device_prefix=profile.device_prefix,
         )
+
+    # -- forms and organisation --------------------------------------------------------
+
+    @functools.cached_property
+    def forms(self) -> FormRegistry:
+        """Every interview form this device knows (shipped and installed), by version."""
+        return load_shipped_forms()
+
+    @functools.cached_property
+    def organisation(self) -> OrganisationConfig:
+        """Consent purposes and legal texts: the profile's own file, else the default."""
+        own = self.profile.root / ORGANISATION_FILE
+        return load_organisation(own if own.is_file() else None)
+
+    def current_form(self, form_id: str = DEFAULT_FORM) -> Form:
+        """The form new intakes use (the newest installed version)."""
+        return self.forms.latest(form_id)
+
+    def form_for(self, form_id: str, version: str) -> Form:
+        """The form a record was given under."""
+        return self.forms.get(form_id, version)
+
+    def new_intake(self) -> str:
+        """Create a draft record under the current form; return its id."""
+        from intake_app.core.forms import initial_answers
+
+        form = self.current_form()
+        answers = initial_answers(form)
+        site = str(self.settings.get("site.name") or "")
+        if site and "office_site" in form:
+            answers.setdefault("office_site", site)
+        row = self.records.create(form_id=form.id, form_version=form.version, answers=answers)
+        return row.id
 
     # -- signing in --------------------------------------------------------------------
 

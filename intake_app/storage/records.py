@@ -369,8 +369,11 @@ class RecordService:
             self._actor.require_edit_record(row.owner_id)
             answers = loads(row.answers)
             consent = answers.get("consent")
-            purposes = consent.get("purposes", {}) if isinstance(consent, dict) else {}
-            state = purposes.get(purpose)
+            if purpose == "art9":
+                state = consent.get("art9") if isinstance(consent, dict) else None
+            else:
+                purposes = consent.get("purposes", {}) if isinstance(consent, dict) else {}
+                state = purposes.get(purpose)
             if not isinstance(state, dict) or not state.get("granted"):
                 raise ConflictError(
                     _("Für diesen Zweck liegt keine Einwilligung vor, die widerrufen werden kann.")

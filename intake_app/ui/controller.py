@@ -85,6 +85,7 @@ class AppController(QObject):
     def logout(self) -> None:
         wait_for_all()
         if isinstance(self.window, MainWindow):
+            self.window.shutdown_pages()
             self.window.save_geometry()
             self.window.lock.stop()
         if self.workspace is not None:
@@ -109,6 +110,7 @@ class AppController(QObject):
         """Close the workspace when the program ends."""
         wait_for_all()
         if isinstance(self.window, MainWindow):
+            self.window.shutdown_pages()
             self.window.save_geometry()
         if self.workspace is not None:
             self.workspace.close()

@@ -19,11 +19,16 @@ from PySide6.QtWidgets import (
 
 from intake_app.app import Workspace
 from intake_app.core.permissions import Permission
+from intake_app.core.records import RecordStatus
+from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
+from intake_app.ui.errors import show_error
+from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
+from intake_app.ui.record_page import RecordPage
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
 
@@ -75,6 +80,7 @@ class MainWindow(QMainWindow):
 
     logout_requested = Signal()
     language_changed = Signal(str)
+    record_page_created = Signal(object)
 
     def __init__(self, workspace: Workspace, *, autolock_minutes: float | None = None) -> None:
         super().__init__()
@@ -93,6 +99,7 @@ class MainWindow(QMainWindow):
         self.empty = EmptyState(can_create=actor.can(Permission.CREATE_RECORD), role_note=role_note)
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
+        self.record_page: QWidget | None = None
         if actor.can(Permission.VIEW_OWN_RECORDS):
             self.cases = CaseListPage(workspace.records, actor)
             self.cases.open_requested.connect(self.open_record)
@@ -123,8 +130,59 @@ class MainWindow(QMainWindow):
 
     def open_record(self, record_id: str) -> None:
         """Open a record: the interview for a draft, the record view otherwise."""
+        if not self._leave_record_page():
+            return
+        try:
+            row = self.ws.records.get(record_id)
+            if row.status == RecordStatus.DRAFT.value:
+                page: QWidget = InterviewPage(
+                    self.ws, record_id, form=self.ws.form_for(row.form_id, row.form_version)
+                )
+                page.closed.connect(self.show_list)
+                page.finalised.connect(self._on_finalised)
+            else:
+                page = RecordPage(self.ws, record_id)
+                page.closed.connect(self.show_list)
+                page.revise_requested.connect(self.open_record)
+                page.changed.connect(self.open_record)
+                self.record_page_created.emit(page)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.record_page = page
+        self.stack.addWidget(page)
+        self.stack.setCurrentWidget(page)
 
-    # -- construction ------------------------------------------------------------------
+    def _leave_record_page(self) -> bool:
+        """Save and remove the open interview or record view; False if the user stays."""
+        page = self.record_page
+        if page is None:
+            return True
+        if isinstance(page, InterviewPage) and not page.shutdown():
+            return False
+        self.record_page = None
+        self.stack.removeWidget(page)
+        page.deleteLater()
+        return True
+
+    def show_list(self) -> None:
+        """Back to the case list (refreshed)."""
+        self._leave_record_page()
+        if self.cases is not None:
+            self.cases.refresh()
+        self._update_page()
+        if self.cases is not None and self.stack.currentWidget() is self.cases:
+            self.cases.search.setFocus()
+
+    def _on_finalised(self, record_id: str) -> None:
+        self.statusBar().showMessage(
+            _("Aufnahme abgeschlossen und zur Übermittlung vorgemerkt."), 8000
+        )
+        self.open_record(record_id)
+
+    def shutdown_pages(self) -> bool:
+        """Save the open interview (log-out, program end); True when all is stored."""
+        return self._leave_record_page()
 
     def _site_name(self) -> str:
         return str(self.ws.settings.get("site.name") or _("Intake"))
@@ -240,7 +298,14 @@ class MainWindow(QMainWindow):
     # -- slots -------------------------------------------------------------------------
 
     def _on_new_intake(self) -> None:
-        """Replaced by the interview feature (see ``interview_window``)."""
+        if not self._leave_record_page():
+            return
+        try:
+            record_id = self.ws.new_intake()
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.open_record(record_id)
 
     def _on_lock(self) -> None:
         self.lock.lock()
@@ -286,6 +351,9 @@ class MainWindow(QMainWindow):
             self.language_changed.emit(code)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.shutdown_pages():
+            event.ignore()
+            return
         self.save_geometry()
         self.lock.stop()
         super().closeEvent(event)

@@ -21,6 +21,7 @@ MUTED = "#52606d"  # on white: 6.4:1
 BORDER = "#c5ced6"
 HIGHLIGHT_ROW = "#fff4e5"
 
+
 def style_sheet(base_pt: float) -> str:
     """The style sheet with font sizes relative to the system font (``base_pt``)."""
     title = round(base_pt * 1.6, 1)
@@ -55,6 +56,9 @@ QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border: 2px solid {
 QStatusBar {{ background: {SURFACE}; border-top: 1px solid {BORDER}; }}
 QStatusBar QLabel {{ padding: 0 8px; }}
 QWidget#lockCover {{ background: {PRIMARY_DARK}; }}
+QListWidget#sectionNav {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius: 6px; }}
+QListWidget#sectionNav::item {{ padding: 7px 8px; border-bottom: 1px solid #edf0f3; }}
+QListWidget#sectionNav::item:selected {{ background: {PRIMARY}; color: white; }}
 QWidget#lockCover QLabel {{ color: white; }}
 """
 

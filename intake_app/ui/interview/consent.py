@@ -1,0 +1,293 @@
+"""The consent block inside the interview.
+
+The organisation configuration supplies purposes, recipients and legal texts; each
+purpose is decided on its own ("erteilt" / "nicht erteilt"), the special categories
+(Art. 9) separately. The German text stands beside the text in the language the person
+reads (Arabic, Ukrainian, Russian, Turkish, Dari/Farsi, English), right-to-left where
+that language is written so.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.core.forms.model import Question
+from intake_app.ui.interview.inputs import AnswerInput, DateInput, parse_date
+
+LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "en": "English",
+    "ar": "العربية (Arabisch)",
+    "uk": "Українська (Ukrainisch)",
+    "ru": "Русский (Russisch)",
+    "tr": "Türkçe (Türkisch)",
+    "fa": "دری / فارسی (Dari/Farsi)",
+}
+RTL = {"ar", "fa"}
+
+
+def _text_label(text: str, *, rtl: bool = False, muted: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if rtl:
+        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+    if muted:
+        label.setObjectName("muted")
+    return label
+
+
+class _Decision(QWidget):
+    """Two radio buttons: granted / not granted (no default: it must be decided)."""
+
+    def __init__(self, granted: str, refused: str, name: str) -> None:
+        super().__init__()
+        self.group = QButtonGroup(self)
+        self.yes = QRadioButton(granted)
+        self.no = QRadioButton(refused)
+        for button in (self.yes, self.no):
+            button.setAccessibleName(f"{name}: {button.text()}")
+            self.group.addButton(button)
+        row = QVBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.yes)
+        row.addWidget(self.no)
+
+    def value(self) -> bool | None:
+        if self.yes.isChecked():
+            return True
+        if self.no.isChecked():
+            return False
+        return None
+
+    def set(self, granted: bool | None) -> None:
+        self.group.setExclusive(False)
+        self.yes.setChecked(granted is True)
+        self.no.setChecked(granted is False)
+        self.group.setExclusive(True)
+
+
+class ConsentInput(AnswerInput):
+    """The consent block (date, language, interpreter, purposes, Art. 9)."""
+
+    def __init__(self, question: Question, lang: str, organisation: Any) -> None:
+        super().__init__(question, lang)
+        self.org = organisation
+        self._value: dict[str, Any] = {}
+        self.date = DateInput(question, lang)
+        self.date.set_accessible(self._t("Datum der Einwilligung"), "")
+        self.language = QComboBox()
+        self.language.setAccessibleName(self._t("Sprache der verwendeten Fassung"))
+        self.language.addItem("", None)
+        for code in organisation.languages:
+            self.language.addItem(LANGUAGE_NAMES.get(code, code), code)
+        self.interpreter = _Decision(
+            self._t("Ja, gedolmetscht"), self._t("Nein"), self._t("Dolmetschung")
+        )
+        top = QGridLayout()
+        top.addWidget(QLabel(self._t("Datum:")), 0, 0)
+        top.addWidget(self.date, 0, 1)
+        top.addWidget(QLabel(self._t("Fassung in:")), 1, 0)
+        top.addWidget(self.language, 1, 1)
+        top.addWidget(QLabel(self._t("Dolmetschung:")), 2, 0)
+        top.addWidget(self.interpreter, 2, 1)
+        top.setColumnStretch(2, 1)
+
+        self.texts = QGridLayout()
+        self.texts.setColumnStretch(0, 1)
+        self.texts.setColumnStretch(1, 1)
+        self.purposes: dict[str, _Decision] = {}
+        self._client_labels: list[tuple[QLabel, str, str]] = []
+        row = 0
+        for key in ("consent_intro", "refusal_no_effect", "withdrawal"):
+            row = self._add_text(row, key)
+        for purpose in organisation.purposes:
+            decision = _Decision(
+                self._t("Einwilligung erteilt"), self._t("nicht erteilt"), purpose.label("de")
+            )
+            self.purposes[purpose.id] = decision
+            decision.yes.toggled.connect(self._on_changed)
+            decision.no.toggled.connect(self._on_changed)
+            row = self._add_purpose(row, purpose, decision)
+        self.art9 = _Decision(
+            self._t("Einwilligung erteilt"),
+            self._t("nicht erteilt"),
+            self._t("Besondere Kategorien (Art. 9 DSGVO)"),
+        )
+        self.art9.yes.toggled.connect(self._on_changed)
+        self.art9.no.toggled.connect(self._on_changed)
+        row = self._add_text(row, "art9_consent", decision=self.art9)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addLayout(self.texts)
+        self.date.edited.connect(self._on_changed)
+        self.language.currentIndexChanged.connect(self._on_language)
+        self.interpreter.yes.toggled.connect(self._on_changed)
+        self.interpreter.no.toggled.connect(self._on_changed)
+
+    # -- layout ------------------------------------------------------------------------
+
+    def client_language(self) -> str:
+        code = self.language.currentData()
+        return code if code and code != "de" else "en"
+
+    def _add_text(self, row: int, key: str, *, decision: _Decision | None = None) -> int:
+        german = _text_label(self.org.text(key, "de"))
+        client_code = self.client_language()
+        client = _text_label(self.org.text(key, client_code), rtl=client_code in RTL, muted=True)
+        self._client_labels.append((client, "text", key))
+        self.texts.addWidget(german, row, 0)
+        self.texts.addWidget(client, row, 1)
+        row += 1
+        if decision is not None:
+            self.texts.addWidget(decision, row, 0, 1, 2)
+            row += 1
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setObjectName("muted")
+        self.texts.addWidget(line, row, 0, 1, 2)
+        return row + 1
+
+    def _add_purpose(self, row: int, purpose: Any, decision: _Decision) -> int:
+        recipients = ", ".join(r.name for r in purpose.recipients)
+        german = _text_label(
+            f"<b>{purpose.label('de')}</b><br>{purpose.description('de')}"
+            + (f"<br><i>{recipients}</i>" if recipients else "")
+        )
+        german.setTextFormat(Qt.TextFormat.RichText)
+        client_code = self.client_language()
+        client = _text_label(
+            f"<b>{purpose.label(client_code)}</b><br>{purpose.description(client_code)}",
+            rtl=client_code in RTL,
+            muted=True,
+        )
+        client.setTextFormat(Qt.TextFormat.RichText)
+        self._client_labels.append((client, "purpose", purpose.id))
+        self.texts.addWidget(german, row, 0)
+        self.texts.addWidget(client, row, 1)
+        self.texts.addWidget(decision, row + 1, 0, 1, 2)
+        return row + 2
+
+    def _refresh_client_texts(self) -> None:
+        code = self.client_language()
+        rtl = code in RTL
+        for label, kind, key in self._client_labels:
+            if kind == "text":
+                label.setText(self.org.text(key, code))
+            else:
+                purpose = self.org.purpose(key)
+                label.setText(f"<b>{purpose.label(code)}</b><br>{purpose.description(code)}")
+            label.setLayoutDirection(
+                Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
+            )
+            label.setAlignment(
+                (Qt.AlignmentFlag.AlignRight if rtl else Qt.AlignmentFlag.AlignLeft)
+                | Qt.AlignmentFlag.AlignTop
+            )
+
+    # -- value -------------------------------------------------------------------------
+
+    def _on_language(self) -> None:
+        self._refresh_client_texts()
+        self._on_changed()
+
+    def _collect(self) -> dict[str, Any] | None:
+        value = copy.deepcopy(self._value)
+        day = parse_date(self.date.edit.text())
+        if day is not None:
+            value["date"] = day.isoformat()
+        else:
+            value.pop("date", None)
+        language = self.language.currentData()
+        if language:
+            value["language"] = language
+        else:
+            value.pop("language", None)
+        interpreter = self.interpreter.value()
+        if interpreter is None:
+            value.pop("interpreter", None)
+        else:
+            value["interpreter"] = interpreter
+        purposes = dict(value.get("purposes") or {})
+        for pid, decision in self.purposes.items():
+            granted = decision.value()
+            if granted is None:
+                purposes.pop(pid, None)
+            else:
+                old = purposes.get(pid) or {}
+                purposes[pid] = {"granted": granted, "withdrawn_on": old.get("withdrawn_on")}
+        if purposes:
+            value["purposes"] = purposes
+        else:
+            value.pop("purposes", None)
+        art9 = self.art9.value()
+        if art9 is None:
+            value.pop("art9", None)
+        else:
+            old = value.get("art9") if isinstance(value.get("art9"), dict) else {}
+            value["art9"] = {"granted": art9, "withdrawn_on": (old or {}).get("withdrawn_on")}
+        value["organisation"] = self.org.id
+        value["text_version"] = self.org.text_version
+        meaningful = {k for k in value if k not in ("organisation", "text_version")}
+        return value if meaningful else None
+
+    def _on_changed(self, *_args: object) -> None:
+        if self._quiet:
+            return
+        collected = self._collect()
+        self._value = collected or {}
+        self._emit(collected)
+
+    def _show(self, value: Any) -> None:
+        self._value = copy.deepcopy(value) if isinstance(value, dict) else {}
+        day = self._value.get("date")
+        self.date.set_value(day)
+        index = self.language.findData(self._value.get("language"))
+        self.language.setCurrentIndex(max(index, 0))
+        self._refresh_client_texts()
+        interpreter = self._value.get("interpreter")
+        self.interpreter.set(interpreter if isinstance(interpreter, bool) else None)
+        purposes = self._value.get("purposes") or {}
+        for pid, decision in self.purposes.items():
+            state = purposes.get(pid)
+            decision.set(state.get("granted") if isinstance(state, dict) else None)
+            withdrawn = state.get("withdrawn_on") if isinstance(state, dict) else None
+            decision.setToolTip(
+                self._t("Widerrufen am {date}").format(date=withdrawn) if withdrawn else ""
+            )
+        art9 = self._value.get("art9")
+        self.art9.set(art9.get("granted") if isinstance(art9, dict) else None)
+
+    def fill_today(self) -> None:
+        """Set today's date when none is given yet (a convenience on first show)."""
+        if not self._value.get("date"):
+            self.date.edit.setText(date.today().strftime("%d.%m.%Y"))
+
+    def focus_target(self) -> QWidget:
+        return self.date.edit
+
+    def set_accessible(self, name: str, description: str) -> None:
+        self.language.setAccessibleDescription(description)
+
+    def set_read_only(self, read_only: bool) -> None:
+        for widget in self.findChildren(QWidget):
+            if isinstance(widget, (QRadioButton, QComboBox)):
+                widget.setEnabled(not read_only)
+        self.date.set_read_only(read_only)

@@ -1,0 +1,608 @@
+"""One input widget per question type, all with the same small interface.
+
+Each input emits ``edited(object)`` with the value to store (None: unanswered) when the
+user changes it, and takes a stored value with :meth:`AnswerInput.set_value` without
+emitting. Every input has an accessible name (the question's label) and description
+(its help text); Enter in a one-line field moves to the next field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QIcon, QIntValidator, QKeyEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCalendarWidget,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QRadioButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWidgetAction,
+)
+
+from intake_app.assets import resource
+from intake_app.core.forms.model import Choice, Question, QuestionType
+from intake_app.i18n import translator
+
+MANY_CHOICES = 6
+CEFR = ("none", "A1", "A2", "B1", "B2", "C1", "C2")
+
+
+class _EnterMovesOn(QObject):
+    """Enter or Return in a one-line field moves the focus to the next field."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and isinstance(watched, QWidget)
+        ):
+            watched.focusNextChild()
+            return True
+        return False
+
+
+_ENTER = _EnterMovesOn()
+
+
+class AnswerInput(QWidget):
+    """Base of all inputs. Signals: ``edited(object)``."""
+
+    edited = Signal(object)
+
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__()
+        self.question = question
+        self.lang = lang
+        self._quiet = False
+
+    def set_value(self, value: Any) -> None:
+        """Show a stored value without emitting ``edited``."""
+        self._quiet = True
+        try:
+            self._show(value)
+        finally:
+            self._quiet = False
+
+    def _show(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _emit(self, value: Any) -> None:
+        if not self._quiet:
+            self.edited.emit(value)
+
+    def focus_target(self) -> QWidget:
+        """The widget that takes the focus when the question is selected."""
+        return self
+
+    def set_choices(self, choices: list[Choice]) -> None:
+        """Restrict the offered choices (choice filters); other inputs ignore it."""
+
+    def set_accessible(self, name: str, description: str) -> None:
+        target = self.focus_target()
+        target.setAccessibleName(name)
+        target.setAccessibleDescription(description)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.setEnabled(not read_only)
+
+    def retranslate(self, lang: str) -> None:
+        """Show option labels in ``lang``."""
+        self.lang = lang
+
+    def _t(self, text: str) -> str:
+        return translator(self.lang)(text)
+
+
+class TextInput(AnswerInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit = QLineEdit()
+        if question.max_length:
+            self.edit.setMaxLength(question.max_length)
+        self.edit.installEventFilter(_ENTER)
+        self.edit.textEdited.connect(lambda text: self._emit(text if text.strip() else None))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit)
+
+    def _show(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.edit.text() != text:
+            self.edit.setText(text)
+
+    def focus_target(self) -> QWidget:
+        return self.edit
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.edit.setReadOnly(read_only)
+
+
+class LongTextInput(AnswerInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit = QPlainTextEdit()
+        self.edit.setTabChangesFocus(True)
+        self.edit.setMinimumHeight(72)
+        self.edit.setMaximumHeight(140)
+        self.edit.textChanged.connect(self._on_changed)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit)
+
+    def _on_changed(self) -> None:
+        text = self.edit.toPlainText()
+        self._emit(text if text.strip() else None)
+
+    def _show(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.edit.toPlainText() != text:
+            self.edit.setPlainText(text)
+
+    def focus_target(self) -> QWidget:
+        return self.edit
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.edit.setReadOnly(read_only)
+
+
+class IntegerInput(TextInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit.setValidator(QIntValidator(-1_000_000_000, 1_000_000_000, self))
+        self.edit.setMaximumWidth(160)
+        self.edit.textEdited.disconnect()
+        self.edit.textEdited.connect(self._on_text)
+
+    def _on_text(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            self._emit(None)
+        elif re.fullmatch(r"-?\d+", text):
+            self._emit(int(text))
+
+
+class DecimalInput(TextInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit.setMaximumWidth(160)
+        self.edit.setPlaceholderText("0,0" if lang == "de" else "0.0")
+        self.edit.textEdited.disconnect()
+        self.edit.textEdited.connect(self._on_text)
+
+    def _on_text(self, text: str) -> None:
+        text = text.strip().replace(" ", "")
+        if not text:
+            self._emit(None)
+            return
+        try:
+            self._emit(str(Decimal(text.replace(",", "."))))
+        except InvalidOperation:
+            self._emit(text)  # the form engine says what is wrong
+
+    def _show(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.lang == "de":
+            text = text.replace(".", ",")
+        current = self.edit.text().replace(",", ".").strip()
+        if current != str(value if value is not None else ""):
+            self.edit.setText(text)
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})"),
+    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
+    re.compile(r"(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})"),
+)
+
+
+def parse_date(text: str) -> date | None:
+    """Read a date typed as 01.04.1990, 1.4.1990, 1990-04-01 or 01041990."""
+    text = text.strip()
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            try:
+                return date(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                return None
+    return None
+
+
+class DateInput(AnswerInput):
+    """A date typed as TT.MM.JJJJ, or picked from a calendar (button or Alt+Down)."""
+
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("TT.MM.JJJJ" if lang == "de" else "DD.MM.YYYY")
+        self.edit.setMaximumWidth(160)
+        self.edit.installEventFilter(_ENTER)
+        self.edit.installEventFilter(self)
+        self.button = QToolButton()
+        self.button.setIcon(QIcon(str(resource("icons", "calendar.svg"))))
+        self.button.setToolTip(self._t("Kalender öffnen (Alt+Pfeil nach unten)"))
+        self.button.setAccessibleName(self._t("Kalender öffnen"))
+        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.problem = QLabel()
+        self.problem.setObjectName("error")
+        self.problem.hide()
+        self.calendar = QCalendarWidget()
+        self.calendar.setGridVisible(True)
+        self.calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
+        menu = QMenu(self)
+        holder = QWidgetAction(menu)
+        holder.setDefaultWidget(self.calendar)
+        menu.addAction(holder)
+        self._menu = menu
+        self.button.clicked.connect(self.open_calendar)
+        self.calendar.activated.connect(self._on_picked)
+        self.calendar.clicked.connect(self._on_picked)
+        self.edit.textEdited.connect(self._on_text)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit)
+        row.addWidget(self.button)
+        row.addWidget(self.problem)
+        row.addStretch(1)
+        self.setLayout(row)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Down
+            and event.modifiers() & Qt.KeyboardModifier.AltModifier
+        ):
+            self.open_calendar()
+            return True
+        return False
+
+    def open_calendar(self) -> None:
+        day = parse_date(self.edit.text())
+        if day is not None:
+            self.calendar.setSelectedDate(QDate(day.year, day.month, day.day))
+        self._menu.popup(self.edit.mapToGlobal(self.edit.rect().bottomLeft()))
+        self.calendar.setFocus()
+
+    def _on_picked(self, qdate: QDate) -> None:
+        self._menu.hide()
+        day = date(qdate.year(), qdate.month(), qdate.day())
+        self.edit.setText(self._format(day))
+        self.problem.hide()
+        self._emit(day.isoformat())
+        self.edit.setFocus()
+
+    def _format(self, day: date) -> str:
+        return day.strftime("%d.%m.%Y")
+
+    def _on_text(self, text: str) -> None:
+        if not text.strip():
+            self.problem.hide()
+            self._emit(None)
+            return
+        day = parse_date(text)
+        if day is None:
+            # keep the text on screen; store nothing until it is a date
+            self.problem.setText(self._t("Bitte als TT.MM.JJJJ eingeben."))
+            self.problem.setVisible(len(text.strip()) >= 8)
+            return
+        self.problem.hide()
+        self._emit(day.isoformat())
+
+    def _show(self, value: Any) -> None:
+        if not value:
+            if parse_date(self.edit.text()) is not None or not self.edit.text():
+                self.edit.clear()
+            return
+        try:
+            text = self._format(date.fromisoformat(str(value)))
+        except ValueError:
+            text = str(value)
+        if self.edit.text() != text and parse_date(self.edit.text()) != parse_date(text):
+            self.edit.setText(text)
+
+    def focus_target(self) -> QWidget:
+        return self.edit
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.edit.setReadOnly(read_only)
+        self.button.setEnabled(not read_only)
+
+
+class _ButtonsInput(AnswerInput):
+    """Radio buttons with a way back to "no answer" (a small clear button)."""
+
+    def __init__(
+        self, question: Question, lang: str, options: list[tuple[str, str]], *, columns: int = 0
+    ) -> None:
+        super().__init__(question, lang)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QRadioButton] = {}
+        self.clear_button = QToolButton()
+        self.clear_button.setText("✕")
+        self.clear_button.setToolTip(self._t("Antwort entfernen"))
+        self.clear_button.setAccessibleName(self._t("Antwort entfernen"))
+        self.clear_button.clicked.connect(self._on_clear)
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._columns = columns or len(options)
+        self._build(options)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(self._grid)
+        outer.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addStretch(1)
+        self.group.idClicked.connect(self._on_clicked)
+        self.clear_button.hide()
+
+    def _build(self, options: list[tuple[str, str]]) -> None:
+        for index, (value, label) in enumerate(options):
+            button = QRadioButton(label)
+            button.setProperty("value", value)
+            self.group.addButton(button, index)
+            self.buttons[value] = button
+            self._grid.addWidget(button, index // self._columns, index % self._columns)
+
+    def _value_of(self, button_id: int) -> Any:
+        return self.group.button(button_id).property("value")
+
+    def _on_clicked(self, button_id: int) -> None:
+        self.clear_button.show()
+        self._emit(self._value_of(button_id))
+
+    def _on_clear(self) -> None:
+        self._uncheck()
+        self._emit(None)
+
+    def _uncheck(self) -> None:
+        self.group.setExclusive(False)
+        for button in self.buttons.values():
+            button.setChecked(False)
+        self.group.setExclusive(True)
+        self.clear_button.hide()
+
+    def _show(self, value: Any) -> None:
+        key = self._key(value)
+        if key is None or key not in self.buttons:
+            self._uncheck()
+            return
+        self.buttons[key].setChecked(True)
+        self.clear_button.show()
+
+    def _key(self, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def focus_target(self) -> QWidget:
+        checked = self.group.checkedButton()
+        return checked or next(iter(self.buttons.values()), self)
+
+    def set_accessible(self, name: str, description: str) -> None:
+        for button in self.buttons.values():
+            button.setAccessibleName(f"{name}: {button.text()}")
+            button.setAccessibleDescription(description)
+
+
+class YesNoInput(_ButtonsInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        tr = translator(lang)
+        super().__init__(question, lang, [("true", tr("Ja")), ("false", tr("Nein"))])
+
+    def _value_of(self, button_id: int) -> Any:
+        return super()._value_of(button_id) == "true"
+
+    def _key(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return "true" if value else "false"
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self.buttons["true"].setText(self._t("Ja"))
+        self.buttons["false"].setText(self._t("Nein"))
+
+
+class CefrInput(_ButtonsInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        tr = translator(lang)
+        options = [(level, tr("keine") if level == "none" else level) for level in CEFR]
+        super().__init__(question, lang, options)
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self.buttons["none"].setText(self._t("keine"))
+
+
+class RadioChoiceInput(_ButtonsInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        options = [(c.value, c.label(lang)) for c in question.choices]
+        super().__init__(question, lang, options, columns=1 if len(options) > 3 else 0)
+
+    def set_choices(self, choices: list[Choice]) -> None:
+        allowed = {c.value for c in choices}
+        for value, button in self.buttons.items():
+            button.setVisible(value in allowed or button.isChecked())
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        for choice in self.question.choices:
+            self.buttons[choice.value].setText(choice.label(lang))
+
+
+class ComboChoiceInput(AnswerInput):
+    """A long single choice: a drop-down list that filters as you type."""
+
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        completer = self.combo.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(completer.CompletionMode.PopupCompletion)
+        self.combo.setMinimumWidth(360)
+        self._choices: list[Choice] = list(question.choices)
+        self._value: str | None = None
+        self._fill()
+        self.combo.activated.connect(self._on_activated)
+        self.combo.lineEdit().editingFinished.connect(self._on_editing_finished)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo)
+        layout.addStretch(1)
+
+    def _fill(self) -> None:
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem("", None)
+        for choice in self._choices:
+            self.combo.addItem(choice.label(self.lang), choice.value)
+        if (
+            self._value is not None
+            and self.question.choice(self._value)
+            and not any(c.value == self._value for c in self._choices)
+        ):
+            # keep a value the filter no longer allows visible, so nothing vanishes silently
+            choice = self.question.choice(self._value)
+            assert choice is not None
+            self.combo.addItem(choice.label(self.lang), choice.value)
+        index = self.combo.findData(self._value)
+        self.combo.setCurrentIndex(max(index, 0))
+        self.combo.blockSignals(False)
+
+    def _on_activated(self, index: int) -> None:
+        value = self.combo.itemData(index)
+        if value != self._value:
+            self._value = value
+            self._emit(value)
+
+    def _on_editing_finished(self) -> None:
+        text = self.combo.currentText().strip()
+        if not text:
+            if self._value is not None:
+                self._value = None
+                self._emit(None)
+            return
+        index = self.combo.findText(text, Qt.MatchFlag.MatchFixedString)
+        if index >= 0:
+            self._on_activated(index)
+        else:
+            self._fill()  # typed text that is no choice: show the stored value again
+
+    def _show(self, value: Any) -> None:
+        self._value = None if value is None else str(value)
+        self._fill()
+
+    def set_choices(self, choices: list[Choice]) -> None:
+        if [c.value for c in choices] != [c.value for c in self._choices]:
+            self._choices = list(choices)
+            self._fill()
+
+    def focus_target(self) -> QWidget:
+        return self.combo
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self._fill()
+
+
+class MultiChoiceInput(AnswerInput):
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.boxes: dict[str, QCheckBox] = {}
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        columns = 2 if len(question.choices) > 4 else 1
+        for index, choice in enumerate(question.choices):
+            box = QCheckBox(choice.label(lang))
+            box.toggled.connect(self._on_toggled)
+            self.boxes[choice.value] = box
+            grid.addWidget(box, index // columns, index % columns)
+
+    def _on_toggled(self) -> None:
+        values = [value for value, box in self.boxes.items() if box.isChecked()]
+        self._emit(values or None)
+
+    def _show(self, value: Any) -> None:
+        chosen = set(value or [])
+        for key, box in self.boxes.items():
+            box.setChecked(key in chosen)
+
+    def set_choices(self, choices: list[Choice]) -> None:
+        allowed = {c.value for c in choices}
+        for value, box in self.boxes.items():
+            box.setVisible(value in allowed or box.isChecked())
+
+    def focus_target(self) -> QWidget:
+        return next(iter(self.boxes.values()), self)
+
+    def set_accessible(self, name: str, description: str) -> None:
+        for box in self.boxes.values():
+            box.setAccessibleName(f"{name}: {box.text()}")
+            box.setAccessibleDescription(description)
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        for choice in self.question.choices:
+            self.boxes[choice.value].setText(choice.label(lang))
+
+
+class NoteInput(AnswerInput):
+    """A read-only note: the question's label is the text."""
+
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.setLayout(QVBoxLayout())
+        self.layout().setContentsMargins(0, 0, 0, 0)
+
+    def _show(self, value: Any) -> None:
+        return
+
+
+def make_input(question: Question, lang: str) -> AnswerInput:
+    """The fitting input for ``question`` (repeat groups and consent are built elsewhere)."""
+    from intake_app.ui.interview.pickers import ReferenceInput
+
+    kind = question.type
+    if kind is QuestionType.TEXT:
+        return TextInput(question, lang)
+    if kind is QuestionType.LONG_TEXT:
+        return LongTextInput(question, lang)
+    if kind is QuestionType.INTEGER:
+        return IntegerInput(question, lang)
+    if kind is QuestionType.DECIMAL:
+        return DecimalInput(question, lang)
+    if kind is QuestionType.DATE:
+        return DateInput(question, lang)
+    if kind is QuestionType.YES_NO:
+        return YesNoInput(question, lang)
+    if kind is QuestionType.CEFR:
+        return CefrInput(question, lang)
+    if kind is QuestionType.CHOICE:
+        if len(question.choices) > MANY_CHOICES:
+            return ComboChoiceInput(question, lang)
+        return RadioChoiceInput(question, lang)
+    if kind is QuestionType.MULTI_CHOICE:
+        return MultiChoiceInput(question, lang)
+    if kind is QuestionType.REFERENCE:
+        return ReferenceInput(question, lang)
+    if kind is QuestionType.NOTE:
+        return NoteInput(question, lang)
+    raise ValueError(f"no input for {kind}")

@@ -1,0 +1,94 @@
+"""The review page: every answer by section, missing and wrong answers linked.
+
+Signals: ``jump(str, str)`` with section id and answer path of a linked question.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtWidgets import QTextBrowser
+
+from intake_app.core.display import answer_rows
+from intake_app.core.interview import InterviewSession
+from intake_app.i18n import translator
+
+
+class ReviewView(QTextBrowser):
+    """All answers as a readable page; links jump to the question. Signals: ``jump``."""
+
+    jump = Signal(str, str)
+
+    def __init__(self, session: InterviewSession, *, include_special: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.include_special = include_special
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.anchorClicked.connect(self._on_anchor)
+        self.setAccessibleName(translator(session.lang)("Überprüfung aller Antworten"))
+        self.refresh()
+
+    def refresh(self) -> None:
+        session = self.session
+        lang = session.lang
+        tr = translator(lang)
+        state = session.state
+        parts: list[str] = []
+        problems = []
+        for path, messages in state.errors.items():
+            question_id = path.split(".")[-1].split("[")[0]
+            question = session.form.get(question_id)
+            section = question.section_id if question else ""
+            label = question.label(lang) if question else path
+            problems.append((section, path, label, "; ".join(messages)))
+        for missing in state.missing_required:
+            question = session.form.question(missing.question_id)
+            problems.append(
+                (missing.section_id, missing.path, question.label(lang), tr("fehlt noch"))
+            )
+        if problems:
+            parts.append(f"<h2>{html.escape(tr('Noch offen'))} ({len(problems)})</h2><ul>")
+            for section, path, label, why in problems:
+                section_label = session.form.section(section).label(lang) if section else ""
+                parts.append(
+                    f'<li><a href="jump:{html.escape(section)}|{html.escape(path)}">'
+                    f"{html.escape(label)}</a> – {html.escape(why)} "
+                    f'<span style="color:#52606d">({html.escape(section_label)})</span></li>'
+                )
+            parts.append("</ul>")
+        else:
+            done = html.escape(tr("Alle Pflichtangaben sind vollständig."))
+            parts.append(f'<p style="color:#15803d"><b>{done}</b></p>')
+        current = None
+        for row in answer_rows(session.form, state, lang, include_special=self.include_special):
+            if row.section_id != current:
+                if current is not None:
+                    parts.append("</table>")
+                current = row.section_id
+                title = session.form.section(current).label(lang)
+                parts.append(
+                    f'<h3><a href="jump:{html.escape(current)}|">{html.escape(title)}</a></h3>'
+                    '<table cellspacing="0" cellpadding="3" width="100%">'
+                )
+            indent = 16 * row.depth
+            if row.is_group_item:
+                parts.append(
+                    f'<tr><td colspan="2" style="padding-left:{indent}px"><i>'
+                    f"{html.escape(row.label)}</i></td></tr>"
+                )
+                continue
+            parts.append(
+                f'<tr><td width="40%" style="padding-left:{indent}px;color:#52606d">'
+                f"{html.escape(row.label)}</td><td>{html.escape(row.text)}</td></tr>"
+            )
+        if current is not None:
+            parts.append("</table>")
+        self.setHtml("".join(parts))
+
+    def _on_anchor(self, url: QUrl) -> None:
+        text = url.toString()
+        if text.startswith("jump:"):
+            section, _sep, path = text[5:].partition("|")
+            self.jump.emit(section, path)

@@ -1,0 +1,235 @@
+"""The view of a finalised record: all answers, revisions, consent, and what can be done.
+
+Changing a finalised record opens a new revision (with a reason); consent purposes can be
+withdrawn with a date; supervisors end the case. Actions of later features (printing,
+access requests, erasure) are added by the main window through :meth:`add_action`.
+
+Signals: ``closed()``; ``revise_requested(str)``; ``changed(str)``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QDate, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.core.display import format_iso_date
+from intake_app.core.interview import InterviewSession
+from intake_app.core.permissions import Permission
+from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields
+from intake_app.errors import IntakeError
+from intake_app.i18n import _, current_language
+from intake_app.storage.records import loads
+from intake_app.ui.errors import show_error
+from intake_app.ui.interview.page import ask_revision_reason
+from intake_app.ui.interview.review import ReviewView
+from intake_app.ui.widgets import add_row
+
+
+class WithdrawConsentDialog(QDialog):
+    """Choose a granted purpose and the date the person withdrew it."""
+
+    def __init__(self, purposes: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Einwilligung widerrufen"))
+        self.purpose = QComboBox()
+        for pid, label in purposes:
+            self.purpose.addItem(label, pid)
+        self.date = QDateEdit(QDate.currentDate())
+        self.date.setCalendarPopup(True)
+        self.date.setDisplayFormat("dd.MM.yyyy")
+        self.date.setMaximumDate(QDate.currentDate())
+        self.note = QLineEdit()
+        form = QFormLayout()
+        add_row(form, _("&Zweck:"), self.purpose)
+        add_row(form, _("Widerrufen &am:"), self.date)
+        add_row(form, _("&Notiz (optional):"), self.note)
+        explain = QLabel(
+            _(
+                "Der Widerruf gilt ab diesem Tag. Die Daten werden für diesen Zweck nicht mehr "
+                "weitergegeben; die Zentrale erfährt es mit der nächsten Übermittlung."
+            )
+        )
+        explain.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Widerruf speichern"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def chosen(self) -> tuple[str, date, str]:
+        qdate = self.date.date()
+        return (
+            self.purpose.currentData(),
+            date(qdate.year(), qdate.month(), qdate.day()),
+            self.note.text().strip(),
+        )
+
+
+class RecordPage(QWidget):
+    """Read a finalised record.
+
+    Signals: ``closed()``, ``revise_requested(str)``, ``changed(str)``.
+    """
+
+    closed = Signal()
+    revise_requested = Signal(str)
+    changed = Signal(str)
+
+    def __init__(self, workspace: Workspace, record_id: str) -> None:
+        super().__init__()
+        self.ws = workspace
+        self.record_id = record_id
+        row = workspace.records.open(record_id)  # audited read
+        self.row = row
+        form = workspace.form_for(row.form_id, row.form_version)
+        self.session = InterviewSession(
+            form=form,
+            answers=loads(row.answers),
+            organisation=workspace.organisation,
+            lang=current_language(),
+        )
+        actor = workspace.actor
+        self.title = QLabel(display_name(index_fields(self.session.answers)))
+        self.title.setObjectName("title")
+        self.meta = QLabel(self._meta_text())
+        self.meta.setObjectName("muted")
+        self.meta.setWordWrap(True)
+        self.review = ReviewView(self.session, include_special=True)
+        self.back_button = QPushButton(_("Zur Liste"))
+        self.revise_button = QPushButton(_("Ändern (neue Revision) …"))
+        self.withdraw_button = QPushButton(_("Einwilligung widerrufen …"))
+        self.close_case_button = QPushButton(_("Fall beenden"))
+        can_edit = actor.can_edit_record(row.owner_id)
+        self.revise_button.setVisible(can_edit)
+        self.withdraw_button.setVisible(can_edit)
+        self.close_case_button.setVisible(
+            actor.can(Permission.CLOSE_RECORDS) and row.status == RecordStatus.COMPLETE.value
+        )
+        self.actions_row = QHBoxLayout()
+        for button in (self.revise_button, self.withdraw_button, self.close_case_button):
+            self.actions_row.addWidget(button)
+        self.actions_row.addStretch(1)
+        self.actions_row.addWidget(self.back_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.meta)
+        layout.addWidget(self.review, 1)
+        layout.addLayout(self.actions_row)
+        self.back_button.clicked.connect(self.closed)
+        self.revise_button.clicked.connect(self._on_revise)
+        self.withdraw_button.clicked.connect(self._on_withdraw)
+        self.close_case_button.clicked.connect(self._on_close_case)
+        QShortcut(QKeySequence("Escape"), self, activated=self.closed)
+
+    def add_action(self, button: QPushButton) -> None:
+        """Add a button of another feature (print, export) before "Zur Liste"."""
+        self.actions_row.insertWidget(self.actions_row.count() - 2, button)
+
+    def _meta_text(self) -> str:
+        row = self.row
+        status = RecordStatus(row.status).label
+        parts = [
+            _("Aktenzeichen {case}").format(case=row.case_number),
+            _("{status}, Revision {n}").format(status=status, n=row.revision),
+            _("Übermittlung: {state}").format(state=SyncState(row.sync_state).label),
+        ]
+        if row.finalised_at:
+            parts.append(
+                _("abgeschlossen am {date}").format(
+                    date=format_iso_date(row.finalised_at.date().isoformat(), current_language())
+                )
+            )
+        withdrawals = self.ws.records.withdrawals(self.record_id)
+        if withdrawals:
+            parts.append(_("{n} Einwilligung(en) widerrufen").format(n=len(withdrawals)))
+        return " · ".join(parts)
+
+    def _granted_purposes(self) -> list[tuple[str, str]]:
+        consent = self.session.answers.get("consent") or {}
+        lang = current_language()
+        result = []
+        for pid, state in (consent.get("purposes") or {}).items():
+            if isinstance(state, dict) and state.get("granted") and not state.get("withdrawn_on"):
+                try:
+                    label = self.ws.organisation.purpose(pid).label(lang)
+                except KeyError:
+                    label = pid
+                result.append((pid, label))
+        art9 = consent.get("art9")
+        if isinstance(art9, dict) and art9.get("granted") and not art9.get("withdrawn_on"):
+            result.append(("art9", _("Besondere Kategorien (Art. 9 DSGVO)")))
+        return result
+
+    def _on_revise(self) -> None:
+        reason = ask_revision_reason(self)
+        if reason is None:
+            return
+        try:
+            self.ws.records.start_revision(self.record_id, reason=reason)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.revise_requested.emit(self.record_id)
+
+    def _on_withdraw(self) -> None:
+        purposes = self._granted_purposes()
+        if not purposes:
+            QMessageBox.information(
+                self,
+                _("Einwilligung widerrufen"),
+                _("Es gibt keine erteilte Einwilligung, die widerrufen werden könnte."),
+            )
+            return
+        dialog = WithdrawConsentDialog(purposes, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        purpose, when, note = dialog.chosen()
+        try:
+            self.ws.records.withdraw_consent(
+                self.record_id, purpose=purpose, withdrawn_on=when, note=note
+            )
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
+
+    def _on_close_case(self) -> None:
+        answer = QMessageBox.question(
+            self,
+            _("Fall beenden"),
+            _(
+                "Den Fall als beendet markieren? Ab heute läuft die Aufbewahrungsfrist; "
+                "danach wird die Akte auf diesem Gerät gelöscht, sobald sie übermittelt ist."
+            ),
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.ws.records.close_case(self.record_id)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
