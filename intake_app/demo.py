@@ -32,7 +32,7 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     """Create the demo profile in ``root`` unless it exists; True when it was created.
 
     Users get their demo passwords without the first-log-in change, so a newcomer can
-    look around at once. Synthetic intakes are added when the record store is present.
+    look around at once; ``records`` synthetic intakes are spread over the users.
     """
     from intake_app.app import Workspace
     from intake_app.storage.profile import Profile
@@ -53,9 +53,7 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     ws = Workspace.sign_in(profile, username=admin_name, password=admin_password)
     try:
         for name, role, display, password in DEMO_USERS[1:]:
-            ws.accounts.add_user(
-                username=name, role=role, password=password, display_name=display
-            )
+            ws.accounts.add_user(username=name, role=role, password=password, display_name=display)
     finally:
         ws.close()
     for name, _role, _display, password in DEMO_USERS[1:]:
@@ -64,16 +62,8 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
             user_ws.accounts.set_own_password(password)
         finally:
             user_ws.close()
-    fill = _demo_filler()
-    if fill is not None and records:
-        fill(profile, count=records)
-    return True
-
-
-def _demo_filler():  # type: ignore[no-untyped-def]
-    """The synthetic-intake generator, once the record store exists."""
-    try:
+    if records:
         from intake_app.core.demo_data import fill_demo_profile
-    except ImportError:
-        return None
-    return fill_demo_profile
+
+        fill_demo_profile(profile, count=records)
+    return True

@@ -237,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntakeError as exc:
         print(f"intake-app: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, like other command-line tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"intake-app: {_('Abgebrochen.')}", file=sys.stderr)
         return 130

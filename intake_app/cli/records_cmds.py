@@ -1,9 +1,69 @@
-"""Command group registered by ``intake_app.cli.build_parser``."""
+"""Commands about records: ``demo-data``, ``records list``."""
 
 from __future__ import annotations
 
 import argparse
 
+from intake_app.cli_support import table
+from intake_app.core.audit import AuditAction
+from intake_app.core.records import display_name
+from intake_app.errors import UsageError
+from intake_app.i18n import _
+from intake_app.storage.records import RecordQuery
+
+STATUSES = ("draft", "complete", "closed", "delivered")
+
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this group's commands to the parser."""
+    demo = commands.add_parser(
+        "demo-data",
+        help=_("Erfundene, realistische Aufnahmen anlegen (Entwürfe und abgeschlossene)"),
+    )
+    demo.add_argument("--count", type=int, required=True, metavar="N")
+    demo.add_argument("--seed", type=int, default=2026, help=_("Startwert des Zufalls"))
+    demo.set_defaults(handler=cmd_demo_data)
+
+    records = commands.add_parser("records", help=_("Akten"))
+    sub = records.add_subparsers(dest="records_command", metavar=_("BEFEHL"), required=True)
+    lst = sub.add_parser("list", help=_("Akten anzeigen: Kennung, Status, Revision, Name"))
+    lst.add_argument("--status", choices=STATUSES, help=_("nur Akten mit diesem Status"))
+    lst.add_argument("--search", default="", help=_("Suche nach Name, Aktenzeichen, Datum"))
+    lst.set_defaults(handler=cmd_records_list)
+
+
+def cmd_demo_data(ctx) -> int:  # type: ignore[no-untyped-def]
+    from intake_app.core.demo_data import add_synthetic_intakes
+
+    count = ctx.args.count
+    if not 1 <= count <= 200_000:
+        raise UsageError(_("--count muss zwischen 1 und 200000 liegen."))
+    ws = ctx.workspace()
+    add_synthetic_intakes(ws, count=count, seed=ctx.args.seed)
+    ws.audit(AuditAction.DEMO_DATA, details={"count": count})
+    ctx.out(_("{n} erfundene Aufnahmen angelegt.").format(n=count))
+    return 0
+
+
+def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    query = RecordQuery(status=ctx.args.status, search=ctx.args.search, sort="updated")
+    total = ws.records.count(query)
+    rows = []
+    offset = 0
+    while offset < total:
+        page = ws.records.list(query, offset=offset, limit=1000)
+        if not page:
+            break
+        rows.extend(
+            (
+                s.id,
+                s.status.value if s.sync_state.value != "delivered" else "delivered",
+                s.revision,
+                display_name(s),
+            )
+            for s in page
+        )
+        offset += len(page)
+    for line in table((_("Kennung"), _("Status"), _("Revision"), _("Name")), rows):
+        ctx.out(line)
+    return 0
