@@ -48,7 +48,7 @@ from intake_app.sync.keys import format_fingerprint
 from . import db
 from .export import export_records, export_statistics
 from .forms import publish_form, published_forms
-from .home import DATABASE_URL_ENV, Home, read_passphrase, setup_logging
+from .home import DATABASE_URL_ENV, Home, read_passphrase, remove_logging, setup_logging
 from .importer import Importer
 from .keystore import KeyStore, read_recovery_key, write_recovery_key
 from .registry import enrol_device, list_devices, register_device, revoke_device
@@ -221,7 +221,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = _keystore(home)
     signing, current = store.unlock_signing(_passphrase(args))
     engine = _engine(args, home)
-    setup_logging(home, to_stderr=True)
+    handlers = setup_logging(home, to_stderr=True)
     receiver = load_receiver(
         home,
         engine=engine,
@@ -238,6 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_keep_alive=30,
     )
+    remove_logging(handlers)
     return 0
 
 
@@ -473,13 +474,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``intake-central``; returns the exit code."""
     set_language(language_from_environment())
     parser = build_parser()
-    home: Home | None = None
+    handlers: list[logging.Handler] = []
     try:
         args = parser.parse_args(argv)
         if args.home or os.environ.get(HOME_ENV):
             home = _home(args)
-            if home.exists() and args.command not in ("serve",):
-                setup_logging(home)
+            if home.exists() and args.command != "serve":
+                handlers = setup_logging(home)
         result: Any = args.func(args)
         return int(result or 0)
     except IntakeError as exc:
@@ -496,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("unexpected error in intake-central")
         print(_("Unerwarteter Fehler. Details stehen im Protokoll der Zentrale."), file=sys.stderr)
         return 1
+    finally:
+        remove_logging(handlers)
 
 
 if __name__ == "__main__":  # pragma: no cover

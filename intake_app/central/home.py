@@ -123,23 +123,35 @@ class Home:
                 os.chmod(folder, 0o700)
 
 
-def setup_logging(home: Home, *, to_stderr: bool = False) -> None:
-    """Log ``intake.*`` to ``HOME/logs/central.log`` (rotated), and to stderr for ``serve``."""
+def setup_logging(home: Home, *, to_stderr: bool = False) -> list[logging.Handler]:
+    """Log ``intake.*`` to ``HOME/logs/central.log`` (rotated), and to stderr for ``serve``.
+
+    Returns the handlers added, so a caller running in-process can remove them again.
+    """
     root = logging.getLogger("intake")
-    if any(getattr(h, "_intake_central", False) for h in root.handlers):
-        return
-    root.setLevel(logging.INFO)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
     home.log_dir.mkdir(parents=True, exist_ok=True)
     handler: logging.Handler = logging.handlers.RotatingFileHandler(
         home.log_dir / "central.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler._intake_central = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+    added = [handler]
     if to_stderr:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(console)
+        added.append(console)
+    for item in added:
+        root.addHandler(item)
+    return added
+
+
+def remove_logging(handlers: list[logging.Handler]) -> None:
+    """Detach and close handlers that :func:`setup_logging` added."""
+    root = logging.getLogger("intake")
+    for handler in handlers:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def read_secret_file(path: Path) -> str:

@@ -115,7 +115,9 @@ class Importer:
     def _import_stored(self) -> list[BatchOutcome]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(batches.c.batch_id, batches.c.device_id, batches.c.received_at)
+                sa.select(
+                    batches.c.batch_id, batches.c.device_id, batches.c.received_at, batches.c.sha384
+                )
                 .where(batches.c.status == "stored")
                 .order_by(batches.c.received_at, batches.c.batch_id)
             ).all()
@@ -126,6 +128,9 @@ class Importer:
                 data = self.store.read(row.device_id, row.batch_id)
             except OSError:
                 log.error("stored batch file missing: batch=%s", row.batch_id)
+                continue
+            if hashlib.sha384(data).hexdigest() != row.sha384:
+                outcomes.append(self._quarantine_changed_at_rest(data, row))
                 continue
             outcomes.append(
                 self.import_bytes(
@@ -321,6 +326,49 @@ class Importer:
                 )
             )
         return True
+
+    def _quarantine_changed_at_rest(self, data: bytes, row: sa.Row) -> BatchOutcome:
+        """A stored batch whose bytes changed since the receiver verified them."""
+        reason = "changed_at_rest"
+        self._note_quarantine(
+            data,
+            hashlib.sha384(data).hexdigest(),
+            batch_id=row.batch_id,
+            device_id=row.device_id,
+            source="http",
+            reason=reason,
+            name=row.batch_id,
+        )
+        receipt = build_receipt(
+            status=ReceiptStatus.REJECTED,
+            batch_id=row.batch_id,
+            device_id=row.device_id,
+            batch_sha384=row.sha384,
+            records=[],
+            instructions=[],
+            reason=reason,
+            signing_key=self.signing_key,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                batches.update()
+                .where(batches.c.batch_id == row.batch_id)
+                .values(
+                    status="quarantined",
+                    reason=reason,
+                    import_receipt=receipt.decode("utf-8"),
+                    imported_at=utcnow(),
+                )
+            )
+        self.store.discard(row.device_id, row.batch_id)
+        return BatchOutcome(
+            name=row.batch_id,
+            status="quarantined",
+            batch_id=row.batch_id,
+            device_id=row.device_id,
+            reason=reason,
+            receipt=receipt,
+        )
 
     def _rejected_receipt(self, batch: SealedBatch, reason: str) -> bytes:
         return build_receipt(

@@ -43,7 +43,7 @@ DEFAULT_VALIDITY = timedelta(days=7)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
