@@ -225,6 +225,8 @@ class _Run:
             return None
         if qtype is QuestionType.INTEGER:
             return int(value)
+        if qtype is QuestionType.DECIMAL:
+            return Decimal(value)
         return value
 
     # -- choices ---------------------------------------------------------------------------

@@ -127,13 +127,10 @@ class FormScope:
 
 
 def _position(source: YText, error: ExpressionError) -> tuple[int, int | None]:
-    """File line and in-line column of an expression error."""
-    column = error.column
-    if column is None or not source.block:
-        return source.line, column
-    before = str(source)[: column - 1]
-    line = source.line + 1 + before.count("\n")
-    return line, column - (before.rfind("\n") + 1)
+    """File line and column of an expression error (the file's column for multi-line text)."""
+    if error.column is None:
+        return source.line, None
+    return source.locate(error.column)
 
 
 class Linker:

@@ -28,14 +28,44 @@ class YText(str):
     column: int
     plain: bool
     block: bool
+    raw: str | None
 
-    def __new__(cls, value: str, *, line: int, column: int, style: str | None) -> YText:
+    def __new__(cls, value: str, *, line: int, column: int, style: str | None,
+                raw: str | None = None) -> YText:
         text = super().__new__(cls, value)
         text.line = line
         text.column = column
         text.plain = style is None
         text.block = style in ("|", ">")
+        text.raw = raw  # the source text of a scalar that spans several lines
         return text
+
+    def locate(self, column: int) -> tuple[int, int]:
+        """File line and column of character ``column`` (1-based) of the value.
+
+        Multi-line scalars are folded or unindented by YAML, so the position is found by
+        counting the non-blank characters before it in the value and in the source.
+        """
+        if self.raw is None:
+            return self.line, column
+        body, line, offset = self.raw, self.line, self.column - 1
+        if self.block:
+            newline = body.find("\n")
+            body, line, offset = body[newline + 1:], line + 1, 0
+        elif not self.plain:
+            body, offset = body[1:], offset + 1
+        wanted = sum(1 for char in str(self)[: max(column - 1, 0)] if not char.isspace())
+        seen = 0
+        for position, char in enumerate(body):
+            if char.isspace():
+                continue
+            if seen == wanted:
+                start = body.rfind("\n", 0, position)
+                if start < 0:
+                    return line, offset + position + 1
+                return line + body.count("\n", 0, position), position - start
+            seen += 1
+        return line + body.count("\n"), 1
 
 
 class YMap(dict[str, Any]):
@@ -111,7 +141,15 @@ def load_located(text: str) -> Any:
         raise YamlProblem(
             _("Die Datei ist zu groß (höchstens {n} MB).").format(n=MAX_FILE_BYTES // 2**20), 0
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:
+        position = error.position if isinstance(error.position, int) else 0
+        raise YamlProblem(
+            _("Die Datei enthält ein unzulässiges Steuerzeichen (#x{code:04x}); entfernen Sie "
+              "es.").format(code=error.character if isinstance(error.character, int) else 0),
+            text[:position].count("\n") + 1,
+        ) from None
     try:
         node = loader.get_single_node()
     except YamlProblem:
@@ -133,10 +171,10 @@ def load_located(text: str) -> Any:
         loader.dispose()
     if node is None:
         return None
-    return _convert(node, 0)
+    return _convert(node, 0, text)
 
 
-def _convert(node: yaml.Node, depth: int) -> Any:
+def _convert(node: yaml.Node, depth: int, source: str) -> Any:
     line = node.start_mark.line + 1
     if depth > MAX_DEPTH:
         raise YamlProblem(
@@ -146,11 +184,15 @@ def _convert(node: yaml.Node, depth: int) -> Any:
     if isinstance(node, yaml.ScalarNode):
         if node.style is None and node.value in _NULLS:
             return None
-        return YText(node.value, line=line, column=node.start_mark.column + 1, style=node.style)
+        raw = None
+        if node.end_mark.line > node.start_mark.line:
+            raw = source[node.start_mark.index:node.end_mark.index]
+        return YText(node.value, line=line, column=node.start_mark.column + 1, style=node.style,
+                     raw=raw)
     if isinstance(node, yaml.SequenceNode):
         items = YList(line)
         for child in node.value:
-            items.append(_convert(child, depth + 1))
+            items.append(_convert(child, depth + 1, source))
             items.item_lines.append(child.start_mark.line + 1)
         return items
     if isinstance(node, yaml.MappingNode):
@@ -169,7 +211,7 @@ def _convert(node: yaml.Node, depth: int) -> Any:
                 message = _("Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
                             "löschen Sie einen der beiden.")
                 raise YamlProblem(message.format(key=key, first=mapping.key_lines[key]), key_line)
-            mapping[key] = _convert(value_node, depth + 1)
+            mapping[key] = _convert(value_node, depth + 1, source)
             mapping.key_lines[key] = key_line
         return mapping
     raise YamlProblem(_("Unbekannter YAML-Knoten."), line)  # pragma: no cover

@@ -81,7 +81,7 @@ def _arg(checker: Checker, node: Call, index: int, scope: Scope, kind: Kind) -> 
     """Check argument ``index`` is of ``kind`` (text literals become dates or levels)."""
     arg = node.args[index]
     actual = checker.check(arg, scope)
-    if kind in (Kind.DATE, Kind.CEFR) and actual.kind is Kind.TEXT:
+    if kind in (Kind.DATE, Kind.CEFR) and _is_text_literal(arg):
         node.args[index] = checker.coerce(arg, Type(kind))
         return Type(kind)
     checker.require(arg, actual, kind, _("Argument {n} von {name}() muss {expected} sein").format(
@@ -99,6 +99,10 @@ def _repeat_scope(checker: Checker, node: Call, scope: Scope) -> Scope:
     if isinstance(inner, str):
         raise checker.error(inner, node.args[0])
     return inner
+
+
+def _is_text_literal(node: Any) -> bool:
+    return isinstance(node, Literal) and isinstance(node.value, str)
 
 
 def _date(value: Any) -> date | None:
@@ -254,7 +258,7 @@ def _check_extreme(checker: Checker, node: Call, scope: Scope) -> Type:
     integer = True
     for index, arg in enumerate(node.args):
         node.args[index] = checker.coerce(arg, target)
-        actual = target if types[index].kind is Kind.TEXT else types[index]
+        actual = target if _is_text_literal(arg) else types[index]
         if actual.kind is not target.kind:
             raise checker.error(
                 _("{name}(): alle Argumente müssen vom selben Typ sein ({first} und {other}).")
@@ -303,9 +307,10 @@ def _same_type(checker: Checker, node: Call, scope: Scope, args: list[int]) -> T
         types[args[0]])
     integer = True
     for index in args:
+        literal = _is_text_literal(node.args[index])
         node.args[index] = checker.coerce(node.args[index], target)
         actual = types[index]
-        if actual.kind is Kind.TEXT and target.kind in (Kind.DATE, Kind.CEFR):
+        if literal and target.kind in (Kind.DATE, Kind.CEFR):
             actual = target
         if actual.kind is not target.kind:
             raise checker.error(
