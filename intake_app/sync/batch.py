@@ -138,6 +138,22 @@ class BuiltBatch:
     def sha384(self) -> str:
         return hashlib.sha384(self.data).hexdigest()
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BuiltBatch:
+        """Rebuild the description of a batch kept as bytes (an outbox resending it).
+
+        Raises:
+            BatchError: the bytes are not a well-formed batch.
+        """
+        header = parse_batch(data).header
+        return cls(
+            batch_id=header.batch_id,
+            data=bytes(data),
+            records=header.records,
+            instructions=header.instructions,
+            created=header.created,
+        )
+
 
 def utc_timestamp(moment: datetime | None = None) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC (the only time form used on the wire)."""
