@@ -17,10 +17,19 @@ from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
 
 PEOPLE = [
     {"family_name": "Müller", "given_names": "Jana", "birth_date": "1990-04-01"},
-    {"family_name": "حسن", "given_names": "علي", "family_name_latin": "Hasan",
-     "given_names_latin": "Ali", "birth_date": "1985-12-24"},
-    {"family_name": "Шевченко", "given_names": "Алёна", "family_name_latin": "Shevchenko",
-     "given_names_latin": "Alona"},
+    {
+        "family_name": "حسن",
+        "given_names": "علي",
+        "family_name_latin": "Hasan",
+        "given_names_latin": "Ali",
+        "birth_date": "1985-12-24",
+    },
+    {
+        "family_name": "Шевченко",
+        "given_names": "Алёна",
+        "family_name_latin": "Shevchenko",
+        "given_names_latin": "Alona",
+    },
     {"family_name": "Öztürk", "given_names": "Emre"},
 ]
 
@@ -107,18 +116,23 @@ def test_status_filter_and_sorting(qtbot, counsellor: Workspace) -> None:
     assert page.model.total == 3
     page.status.setCurrentIndex(0)
     page.table.sortByColumn(CaseListModel.NAME, Qt.SortOrder.AscendingOrder)
-    names = [fold(page.model.summary(r).family_name_latin or page.model.summary(r).family_name)
-             for r in range(page.model.rowCount())]
+    names = [
+        fold(page.model.summary(r).family_name_latin or page.model.summary(r).family_name)
+        for r in range(page.model.rowCount())
+    ]
     assert names == sorted(names)
 
 
 def test_expiring_permits_are_highlighted(qtbot, counsellor: Workspace) -> None:
     soon = (date.today() + timedelta(days=20)).isoformat()
     later = (date.today() + timedelta(days=200)).isoformat()
-    _fill(counsellor, [
-        {"family_name": "Bald", "residence_valid_until": soon},
-        {"family_name": "Spaet", "residence_valid_until": later},
-    ])
+    _fill(
+        counsellor,
+        [
+            {"family_name": "Bald", "residence_valid_until": soon},
+            {"family_name": "Spaet", "residence_valid_until": later},
+        ],
+    )
     model = CaseListModel(counsellor.records, show_owner=False)
     rows = {model.summary(r).family_name: r for r in range(model.rowCount())}
     bald = model.index(rows["Bald"], CaseListModel.RESIDENCE)

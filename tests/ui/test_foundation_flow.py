@@ -71,9 +71,7 @@ def _sign_in(qtbot, controller: AppController, user: str, password: str) -> Main
     return window
 
 
-def test_login_wrong_then_right_then_autolock_and_unlock(
-    qtbot, profile: ProfileFixture
-) -> None:
+def test_login_wrong_then_right_then_autolock_and_unlock(qtbot, profile: ProfileFixture) -> None:
     controller = AppController(profile.profile)
     controller.start()
     login = controller.window
@@ -173,7 +171,9 @@ def test_first_login_forces_password_change(qtbot, profile: ProfileFixture, monk
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
-def test_windows_have_accessible_names_on_inputs(qtbot, profile: ProfileFixture, language: str) -> None:
+def test_windows_have_accessible_names_on_inputs(
+    qtbot, profile: ProfileFixture, language: str
+) -> None:
     login = LoginWindow(profile.profile)
     qtbot.addWidget(login)
     for field in login.findChildren(QLineEdit):

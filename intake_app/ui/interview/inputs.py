@@ -518,6 +518,11 @@ class ComboChoiceInput(AnswerInput):
     def focus_target(self) -> QWidget:
         return self.combo
 
+    def set_accessible(self, name: str, description: str) -> None:
+        super().set_accessible(name, description)
+        self.combo.lineEdit().setAccessibleName(name)
+        self.combo.lineEdit().setAccessibleDescription(description)
+
     def retranslate(self, lang: str) -> None:
         super().retranslate(lang)
         self._fill()

@@ -202,6 +202,7 @@ class RepeatGroup(QFrame):
                 box.addWidget(widget)
                 children.append(widget)
             self.items_box.addWidget(frame)
+            frame.setVisible(True)  # a layout shows new children only after the event loop
             self.item_widgets.append((frame, children))
         self.count = count
 

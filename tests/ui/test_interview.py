@@ -1,0 +1,332 @@
+"""The real intake form filled through the interview UI: skip logic, validation, autosave,
+resume after restart, finalise, a new revision, language switch, keyboard use."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from sqlmodel import select
+
+from intake_app.app import Workspace
+from intake_app.core.records import RecordStatus
+from intake_app.storage import audit
+from intake_app.storage.models import OutboxItem, RecordRevision
+from intake_app.ui.interview.page import REVIEW, InterviewPage
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.record_page import RecordPage
+from tests.conftest import COUNSELLOR, ProfileFixture
+from tests.ui.interview_driver import add_item, answer
+
+TODAY = date.today()
+BIRTH = TODAY.replace(year=TODAY.year - 34) - timedelta(days=40)
+UNTIL = TODAY + timedelta(days=30)
+
+
+@pytest.fixture
+def window(qtbot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
+    )
+    ws = profile.sign_in(COUNSELLOR)
+    win = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(win)
+    win.resize(1366, 768)
+    win.show()
+    yield win
+    win.shutdown_pages()
+    ws.close()
+
+
+def _new(window: MainWindow) -> InterviewPage:
+    window.actions_["new_intake"].trigger()
+    page = window.record_page
+    assert isinstance(page, InterviewPage)
+    return page
+
+
+def _stored(ws: Workspace, record_id: str) -> dict:
+    return json.loads(ws.records.get(record_id).answers)
+
+
+def fill_required(qtbot, page: InterviewPage) -> None:
+    """A recognised refugee from Syria with a foreign nursing degree, as typed in the UI."""
+    page.show_section("case")
+    answer(qtbot, page, "access_route", "jobcenter")
+    answer(qtbot, page, "counselling_form", "in_person")
+    answer(qtbot, page, "interpreter_used", True)
+    answer(qtbot, page, "interpreter_language", "apc")
+
+    page.show_section("consent_section")
+    purposes = {pid: True for pid in page.ws.organisation.purpose_ids}
+    answer(
+        qtbot,
+        page,
+        "consent",
+        {
+            "date": TODAY.strftime("%d.%m.%Y"),
+            "language": "ar",
+            "interpreter": True,
+            "purposes": purposes,
+            "art9": False,
+        },
+    )
+
+    page.show_section("person")
+    answer(qtbot, page, "family_name", "الحسن")
+    answer(qtbot, page, "given_names", "ليلى")
+    answer(qtbot, page, "family_name_latin", "Al-Hassan")
+    answer(qtbot, page, "given_names_latin", "Layla")
+    answer(qtbot, page, "birth_date", BIRTH.strftime("%d.%m.%Y"))
+    answer(qtbot, page, "gender", "female")
+    answer(qtbot, page, "nationalities", ["SY"])
+    add_item(qtbot, page, "languages")
+    answer(qtbot, page, "language", "ara", (0,))
+    answer(qtbot, page, "mother_tongue", True, (0,))
+    # the level is asked only for languages that are not a mother tongue
+    assert not page.views["person"].rows[("level", (0,))].isVisible()
+    answer(qtbot, page, "municipality", "Köln")
+    answer(qtbot, page, "has_children", False)
+
+    page.show_section("residence")
+    answer(qtbot, page, "residence_document", "aufenthaltserlaubnis")
+    answer(qtbot, page, "legal_basis", "25_2_refugee")
+    answer(qtbot, page, "residence_valid_until", UNTIL.strftime("%d.%m.%Y"))
+    answer(qtbot, page, "work_permission", "erwerbstaetigkeit_gestattet")
+    answer(qtbot, page, "residence_obligation", False)
+
+    page.show_section("language")
+    for skill, level in (
+        ("listening", "B1"),
+        ("reading", "A2"),
+        ("speaking", "B1"),
+        ("writing", "A2"),
+    ):
+        answer(qtbot, page, f"german_{skill}", level)
+    answer(qtbot, page, "has_german_certificate", False)
+    answer(qtbot, page, "integration_course", "general")
+    answer(qtbot, page, "integration_course_status", "running")
+    answer(qtbot, page, "job_language_course", "none")
+    answer(qtbot, page, "latin_literate", True)
+
+    page.show_section("work")
+    answer(qtbot, page, "has_work_experience", False)
+
+    page.show_section("goals")
+    answer(qtbot, page, "goal_type", "employment")
+    answer(qtbot, page, "target_occupation", "81302")
+
+    page.show_section("circumstances")
+    for qid in (
+        "childcare_issue",
+        "care_relatives",
+        "housing_issue",
+        "debts",
+        "transport_issue",
+        "legal_risk",
+        "documents_missing",
+    ):
+        answer(qtbot, page, qid, False)
+
+
+def test_happy_path_finalise(qtbot, window: MainWindow) -> None:
+    page = _new(window)
+    record_id = page.record_id
+    fill_required(qtbot, page)
+    # computed values show live
+    page.show_section("person")
+    age_row = page.views["person"].rows[("age_years", ())]
+    assert age_row.computed.text() == "34"
+    page.show_section("language")
+    assert page.views["language"].rows[("german_overall", ())].computed.text() == "A2"
+    page.show_section(REVIEW)
+    assert [m.path for m in page.session.state.missing_required] == []
+    assert page.session.state.errors == {}
+    assert page.finalise_button.isEnabled()
+    qtbot.mouseClick(page.finalise_button, Qt.MouseButton.LeftButton)
+    assert isinstance(window.record_page, RecordPage)
+    ws = window.ws
+    row = ws.records.get(record_id)
+    assert row.status == RecordStatus.COMPLETE.value
+    assert row.sync_state == "pending"
+    stored = _stored(ws, record_id)
+    assert stored["family_name"] == "الحسن"
+    assert stored["nationalities"] == ["SY"]
+    assert stored["languages"] == [{"language": "ara", "mother_tongue": True}]
+    assert stored["residence_valid_until"] == UNTIL.isoformat()
+    with ws.db.read() as session:
+        items = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
+        assert [(i.kind, i.revision) for i in items] == [("record", 1)]
+        actions = [
+            e.action
+            for e in audit.entries_for_subject(session, subject_type="record", subject_id=record_id)
+        ]
+    assert "record_created" in actions and "record_finalised" in actions
+
+
+def test_skip_logic_and_choice_filter(qtbot, window: MainWindow) -> None:
+    page = _new(window)
+    page.show_section("residence")
+    view = page.views["residence"]
+    legal = view.rows[("legal_basis", ())]
+    stage = view.rows[("asylum_stage", ())]
+    assert not legal.isVisible() and not stage.isVisible()
+    answer(qtbot, page, "residence_document", "duldung")
+    assert stage.isVisible() and not legal.isVisible()
+    answer(qtbot, page, "residence_document", "blaue_karte")
+    assert legal.isVisible() and not stage.isVisible()
+    offered = {c.value for c in page.session.state.choices_for("legal_basis")}
+    assert "18g" in offered and "25_2_refugee" not in offered
+    # a conditional question shows once its condition holds
+    page.show_section("case")
+    other = page.views["case"].rows[("access_route_other", ())]
+    assert not other.isVisible()
+    answer(qtbot, page, "access_route", "other_service")
+    assert other.isVisible()
+
+
+def test_validation_messages_next_to_the_question(qtbot, window: MainWindow) -> None:
+    page = _new(window)
+    page.show_section("person")
+    view = page.views["person"]
+    future = (TODAY + timedelta(days=10)).strftime("%d.%m.%Y")
+    answer(qtbot, page, "birth_date", future)
+    row = view.rows[("birth_date", ())]
+    assert row.error.isVisible() and row.error.text()
+    assert "birth_date" in page.session.state.errors
+    answer(qtbot, page, "birth_date", "31.02.1990")  # not a date: local message, not stored
+    assert "TT.MM.JJJJ" in row.input.problem.text()
+    answer(qtbot, page, "birth_date", BIRTH.strftime("%d.%m.%Y"))
+    assert not row.error.isVisible()
+    page.show_section(REVIEW)
+    assert not page.finalise_button.isEnabled()
+    html = page.review.toHtml()
+    assert "fehlt noch" in html
+
+
+def test_autosave_and_resume_after_restart(qtbot, profile: ProfileFixture, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ws = profile.sign_in(COUNSELLOR)
+    first = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(first)
+    first.show()
+    page = _new(first)
+    record_id = page.record_id
+    page.show_section("person")
+    answer(qtbot, page, "family_name", "Müller")
+    answer(qtbot, page, "given_names", "Jana")
+    page.show_section("residence")
+    answer(qtbot, page, "residence_document", "duldung")
+    # saved within a second without any save button
+    qtbot.waitUntil(
+        lambda: _stored(ws, record_id).get("residence_document") == "duldung", timeout=1500
+    )
+    assert "Gespeichert" in page.save_label.text()
+    first.close()  # the program ends
+    ws.close()
+
+    ws2 = profile.sign_in(COUNSELLOR)
+    second = MainWindow(ws2, autolock_minutes=30)
+    qtbot.addWidget(second)
+    second.show()
+    second.open_record(record_id)
+    resumed = second.record_page
+    assert isinstance(resumed, InterviewPage)
+    assert resumed.current_section() == "residence"
+    assert resumed.session.get("family_name") == "Müller"
+    assert resumed.views["residence"].rows[("asylum_stage", ())].isVisible()
+    second.close()
+    ws2.close()
+
+
+def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    page = _new(window)
+    record_id = page.record_id
+    fill_required(qtbot, page)
+    page.show_section(REVIEW)
+    page.finalise()
+    record_page = window.record_page
+    assert isinstance(record_page, RecordPage)
+    monkeypatch.setattr(
+        "intake_app.ui.record_page.ask_revision_reason",
+        lambda parent: "Aufenthaltstitel verlängert",
+    )
+    qtbot.mouseClick(record_page.revise_button, Qt.MouseButton.LeftButton)
+    page2 = window.record_page
+    assert isinstance(page2, InterviewPage) and page2.revision == 2
+    page2.show_section("residence")
+    later = TODAY + timedelta(days=700)
+    answer(qtbot, page2, "residence_valid_until", later.strftime("%d.%m.%Y"))
+    page2.show_section(REVIEW)
+    page2.finalise()
+    ws = window.ws
+    with ws.db.read() as session:
+        revisions = session.exec(
+            select(RecordRevision)
+            .where(RecordRevision.record_id == record_id)
+            .order_by(RecordRevision.revision)
+        ).all()
+        assert [r.revision for r in revisions] == [1, 2]
+        assert json.loads(revisions[0].answers)["residence_valid_until"] == UNTIL.isoformat()
+        assert json.loads(revisions[1].answers)["residence_valid_until"] == later.isoformat()
+        assert revisions[1].reason == "Aufenthaltstitel verlängert"
+        entries = audit.entries_for_subject(session, subject_type="record", subject_id=record_id)
+    revised = [e for e in entries if e.action == "record_revised"]
+    assert revised and revised[0].details["reason"] == "Aufenthaltstitel verlängert"
+
+
+def test_finalised_record_cannot_be_saved(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from intake_app.errors import ConflictError
+
+    page = _new(window)
+    fill_required(qtbot, page)
+    page.finalise()
+    with pytest.raises(ConflictError):
+        window.ws.records.save(page.record_id, answers={"family_name": "x"})
+
+
+def test_language_switch_and_keyboard(qtbot, window: MainWindow) -> None:
+    page = _new(window)
+    page.show_section("person")
+    row = page.views["person"].rows[("family_name", ())]
+    assert "Familienname" in row.label.text()
+    qtbot.keyClick(
+        page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert page.session.lang == "en"
+    assert "Family name" in row.label.text()
+    assert "English" not in row.label.text()
+    page.toggle_language()
+    assert "Familienname" in row.label.text()
+    # Ctrl+PgDown: next section; Enter in a one-line field moves to the next field
+    qtbot.keyClick(page, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
+    assert page.current_section() == "residence"
+    qtbot.keyClick(page, Qt.Key.Key_PageUp, Qt.KeyboardModifier.ControlModifier)
+    assert page.current_section() == "person"
+    row.input.edit.setFocus()
+    qtbot.keyClick(row.input.edit, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is not row.input.edit
+
+
+def test_every_input_has_an_accessible_name(qtbot, window: MainWindow) -> None:
+    page = _new(window)
+    missing = []
+    for section in page.session.sections():
+        page.show_section(section.id)
+        view = page.views[section.id]
+        for widget in view.findChildren(QWidget):
+            if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(view):
+                if not widget.accessibleName() and type(widget).__name__ not in (
+                    "QScrollBar",
+                    "SectionView",
+                    "QWidget",
+                    "QScrollArea",
+                    "QFrame",
+                    "QCalendarWidget",
+                    "QTableView",
+                    "QToolButton",
+                ):
+                    missing.append(f"{section.id}: {type(widget).__name__}")
+    assert missing == []
