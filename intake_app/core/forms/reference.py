@@ -73,14 +73,17 @@ class ReferenceList:
         self._items = sorted(items, key=lambda item: (fold(item.label("de")), item.code))
         self._by_code = {item.code: item for item in self._items}
         self._codes = frozenset(self._by_code)
-        self._keys: list[tuple[str, str]] | None = None  # built on the first search
+        self._keys: list[tuple[tuple[str, ...], str]] | None = None  # built on first search
 
     @staticmethod
-    def _search_keys(item: ReferenceItem) -> tuple[str, str]:
+    def _search_keys(item: ReferenceItem) -> tuple[tuple[str, ...], str]:
         names = [*item.labels.values(), *item.aliases]
         folded = " | ".join(dict.fromkeys([fold(name) for name in names]
                                           + [fold_umlauts(name) for name in names]))
-        return fold(item.code), folded
+        codes = (fold(item.code), *(fold(alias) for alias in item.aliases
+                                    if 2 <= len(alias) <= 4 and alias.isalpha()
+                                    and (alias.isupper() or alias.islower())))
+        return codes, folded
 
     def all(self) -> list[ReferenceItem]:
         """Every entry, sorted by German name."""
@@ -118,8 +121,8 @@ class ReferenceList:
         if self._keys is None:
             self._keys = [self._search_keys(item) for item in self._items]
         scored: list[tuple[int, int, int, str, ReferenceItem]] = []
-        for item, (code, names) in zip(self._items, self._keys, strict=True):
-            score = self._score(needle, code, names)
+        for item, (codes, names) in zip(self._items, self._keys, strict=True):
+            score = self._score(needle, codes, names)
             if score is None:
                 continue
             label = item.label(lang)
@@ -130,10 +133,10 @@ class ReferenceList:
         return result[:limit] if limit else result
 
     @staticmethod
-    def _score(needle: str, code: str, names: str) -> int | None:
-        if code == needle:
+    def _score(needle: str, codes: tuple[str, ...], names: str) -> int | None:
+        if needle in codes:
             return 0
-        if code.startswith(needle):
+        if any(code.startswith(needle) for code in codes):
             return 1
         position = names.find(needle)
         if position < 0:

@@ -1,0 +1,88 @@
+"""Reference lists: maintained sources, German and English names, fast search."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+
+from intake_app.assets import form_resource
+from intake_app.core.forms import REFERENCE_NAMES, reference_list, requirement_level
+from intake_app.core.forms.reference import KLDB_SOURCE, fold, fold_umlauts
+
+
+def test_names() -> None:
+    assert set(REFERENCE_NAMES) == {"country", "language", "occupation", "occupation_group"}
+    with pytest.raises(KeyError):
+        reference_list("planets")
+
+
+def test_countries_in_german_and_english() -> None:
+    countries = reference_list("country")
+    assert len(countries) >= 250
+    assert countries.label("DE") == "Deutschland" and countries.label("DE", "en") == "Germany"
+    assert countries.label("SY") == "Syrien"
+    assert countries.label("UA", "en") == "Ukraine"
+    assert "XK" in countries and countries.label("XK") == "Kosovo"
+    assert countries.label("??") == "??"
+    assert [item.code for item in countries.search("deu")][:1] == ["DE"]
+    assert countries.search("syr", limit=1)[0].code == "SY"
+    assert "SY" in [item.code for item in countries.search("Arabische Republik")]
+    assert countries.search("syrian arab", lang="en")[0].code == "SY"
+    assert countries.search("Turkiye")[0].code == "TR"
+    assert countries.all()[0].label("de") <= countries.all()[-1].label("de")
+
+
+def test_languages_are_iso_639_3() -> None:
+    languages = reference_list("language")
+    assert len(languages) > 7000
+    assert languages.label("prs") == "Dari"
+    assert languages.label("ara") == "Arabisch" and languages.label("ara", "en") == "Arabic"
+    assert languages.label("ukr") == "Ukrainisch"
+    codes = [item.code for item in languages.search("kurd", limit=10)]
+    assert {"kmr", "ckb"} <= set(codes)
+    assert languages.search("ara")[0].code == "ara"
+    assert languages.search("ar")[0].code == "ara"  # ISO 639-1 code as alias
+    assert languages.search("tigrinya")[0].code == "tir"
+
+
+def test_kldb_from_the_shipped_file() -> None:
+    rows = list(csv.DictReader(io.StringIO(
+        form_resource("reference", "kldb2010-v2020.csv").read_text(encoding="utf-8"))))
+    levels = [int(row["level"]) for row in rows]
+    assert [levels.count(level) for level in range(1, 6)] == [10, 37, 144, 703, 1301]
+    occupations = reference_list("occupation")
+    groups = reference_list("occupation_group")
+    assert len(occupations) == 1301 and len(groups) == 144
+    assert occupations.source == KLDB_SOURCE
+    assert occupations.label("81302").startswith("Berufe in der Gesundheits- und Krankenpflege")
+    assert occupations.label("81302", "en") == occupations.label("81302")  # no English source
+    assert groups.label("813") == "Gesundheits- und Krankenpflege, Rettungsdienst und Geburtshilfe"
+    assert occupations.search("81302")[0].code == "81302"
+    found = [item.code for item in occupations.search("Krankenpflege", limit=100)]
+    assert "81302" in found
+    assert occupations.search("aerztin")  # umlauts spelled out still match
+    assert requirement_level("81302") == "2" and requirement_level("813") is None
+
+
+def test_kldb_source_is_documented() -> None:
+    readme = form_resource("reference", "README.md").read_text(encoding="utf-8")
+    assert "Bundesagentur für Arbeit" in readme
+    assert "Klassifikation der Berufe 2010 – überarbeitete Fassung 2020" in readme
+
+
+def test_folding() -> None:
+    assert fold("Ärztin") == "arztin"
+    assert fold_umlauts("Ärztin") == "aerztin"
+    assert fold("Straße") == "strasse"
+
+
+def test_search_is_fast_enough_for_typing() -> None:
+    languages = reference_list("language")
+    languages.search("x")  # build the search keys once
+    start = time.perf_counter()
+    for query in ("a", "ar", "ara", "arab", "dari", "pers", "kurd", "tigr", "som", "ukr"):
+        languages.search(query, limit=50)
+    assert (time.perf_counter() - start) / 10 < 0.05
