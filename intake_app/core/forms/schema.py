@@ -16,16 +16,15 @@ from typing import Any
 from intake_app.core.forms.model import (
     CLIENT_LANGUAGES,
     REQUIRED_LANGUAGES,
-    ChangeKind,
     Choice,
     Form,
-    FormChange,
     LocalText,
     Question,
     QuestionType,
     Section,
 )
 from intake_app.core.forms.reference import REFERENCE_NAMES
+from intake_app.core.forms.schema_changes import read_changes
 from intake_app.core.forms.schema_common import ID_RE, LANGUAGE_RE, Issues, Reader, suggestion
 from intake_app.core.forms.yamlload import YMap, YText, line_of
 from intake_app.i18n import _
@@ -129,7 +128,7 @@ class FormBuilder:
             self._load_include(*path)
         if tree.get("value_sets") is not None:
             self._value_sets(tree["value_sets"], tree.line_of("value_sets"), None)
-        changes = self._changes(tree, previous)
+        changes = read_changes(self.read, tree, previous, self.languages)
         sections = self._sections(tree) or []
         # With problems recorded, a placeholder form still lets the linker check the
         # expressions, so one run reports as much as possible; the loader then refuses it.
@@ -237,82 +236,6 @@ class FormBuilder:
             if choices is not None:
                 self.value_sets[name] = ValueSet(name, choices, reader.text(entry, "source", None)
                                                  or source, file)
-
-    # -- version changes -------------------------------------------------------------------
-    def _changes(self, tree: YMap, previous: str | None) -> list[FormChange]:
-        value = tree.get("changes")
-        if value is None:
-            return []
-        read = self.read
-        items = read.sequence(value, tree.line_of("changes"), None, _("„changes“"))
-        if items is None:
-            return []
-        if items and previous is None:
-            read.add(tree.line_of("changes"), None,
-                     _("„changes“ beschreibt Unterschiede zur Vorversion; geben Sie dazu "
-                       "„previous_version“ an."))
-        changes = []
-        for index, item in enumerate(items):
-            entry = read.mapping(item, items.line_of(index), None, _("Eine Änderung"))
-            if entry is None:
-                continue
-            read.keys(entry, ("rename", "to", "remove", "recode", "values", "note"), None,
-                      _("einer Änderung"))
-            kinds = [kind for kind in ("rename", "remove", "recode") if entry.get(kind) is not None]
-            if len(kinds) != 1:
-                read.add(entry.line, None, _("Jede Änderung braucht genau eines von „rename“, "
-                                             "„remove“ oder „recode“."))
-                continue
-            kind = ChangeKind(kinds[0])
-            path = self._path(entry, kinds[0])
-            note = read.local_text(entry, "note", None, languages=self.languages)
-            if path is None:
-                continue
-            if kind is ChangeKind.RENAME:
-                target = self._path(entry, "to") if entry.get("to") is not None else None
-                if target is None:
-                    if entry.get("to") is None:
-                        read.add(entry.line, None, _("„rename: {path}“ braucht „to:“ mit der "
-                                                     "neuen Kennung.").format(path=path))
-                    continue
-                if target.count(".") != path.count("."):
-                    read.add(entry.line_of("to"), None,
-                             _("„rename“ kann eine Frage nicht in eine andere Gruppe verschieben "
-                               "(„{path}“ → „{to}“).").format(path=path, to=target))
-                    continue
-                changes.append(FormChange(kind, path, target, note=note, line=entry.line))
-            elif kind is ChangeKind.RECODE:
-                values = self._recode_values(entry, path)
-                if values is not None:
-                    changes.append(FormChange(kind, path, values=values, note=note,
-                                              line=entry.line))
-            else:
-                changes.append(FormChange(kind, path, note=note, line=entry.line))
-        return changes
-
-    def _path(self, entry: YMap, key: str) -> str | None:
-        value = entry.get(key)
-        if not isinstance(value, YText) or not PATH_RE.fullmatch(value):
-            self.read.add(entry.line_of(key), None,
-                          _("„{key}“: „{value}“ ist keine Frage-Kennung (in Gruppen: "
-                            "gruppe.frage).").format(key=key, value=value))
-            return None
-        return str(value)
-
-    def _recode_values(self, entry: YMap, path: str) -> dict[str, str] | None:
-        mapping = self.read.mapping(entry.get("values"), entry.line_of("values"), None,
-                                    _("„values“ von „recode: {path}“").format(path=path))
-        if mapping is None:
-            return None
-        values: dict[str, str] = {}
-        for old, new in mapping.items():
-            if not isinstance(new, YText):
-                self.read.add(mapping.line_of(old), None,
-                              _("„recode: {path}“: der neue Wert für „{old}“ fehlt.").format(
-                                  path=path, old=old))
-                continue
-            values[old] = str(new)
-        return values
 
     # -- sections and questions ------------------------------------------------------------
     def _sections(self, tree: YMap) -> list[Section] | None:
@@ -477,12 +400,13 @@ class FormBuilder:
         if value is None:
             return None
         text = str(value).strip() if isinstance(value, YText) else ""
+        number: int | Decimal | None
         try:
             number = Decimal(text) if question.type is QuestionType.DECIMAL else int(text)
         except (ValueError, InvalidOperation):
             number = None
-        if number is None or (isinstance(number, Decimal) and not number.is_finite()) or abs(
-                number) > 10**12:
+        if number is None or (isinstance(number, Decimal) and not number.is_finite()) or not (
+                -(10**12) <= number <= 10**12):
             self.read.add(entry.line_of(key), question.id,
                           _("„{key}“ muss eine Zahl sein, nicht „{value}“.").format(key=key,
                                                                                    value=value))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +22,12 @@ from intake_app.core.forms.expressions.evaluator import (
     DECIMAL_CONTEXT,
     check_magnitude,
     is_number,
+)
+from intake_app.core.forms.expressions.helpers import (
+    add_months,
+    consent_part,
+    full_years,
+    is_latin_text,
 )
 from intake_app.core.forms.expressions.nodes import Call, Literal
 from intake_app.core.forms.expressions.types import (
@@ -127,43 +132,6 @@ def _text(value: Any) -> str | None:
     if type(value) is not str:
         raise ExpressionError(_("Hier wird ein Text erwartet."))
     return value
-
-
-def full_years(born: date, on: date) -> int:
-    """Completed years between two dates (an age)."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months; the day is clipped to the month's end."""
-    if abs(months) > 12 * 5000:
-        raise ExpressionError(_("Das Datum liegt außerhalb des gültigen Bereichs."))
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    if not 1 <= year <= 9999:
-        raise ExpressionError(_("Das Datum liegt außerhalb des gültigen Bereichs."))
-    month += 1
-    next_first = date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_first - date(year, month, 1)).days
-    return date(year, month, min(day.day, last_day))
-
-
-def _consent_part(value: Any, purpose: str | None, today: date) -> bool:
-    """True when ``purpose`` (or the Art. 9 consent) is granted and not withdrawn by today."""
-    if not isinstance(value, dict):
-        return False
-    if purpose is None:
-        part = value.get("art9")
-    else:
-        purposes = value.get("purposes")
-        part = purposes.get(purpose) if isinstance(purposes, dict) else None
-    if not isinstance(part, dict) or part.get("granted") is not True:
-        return False
-    withdrawn = part.get("withdrawn_on")
-    if withdrawn is None:
-        return True
-    day = parse_date_literal(withdrawn) if isinstance(withdrawn, str) else None
-    return day is not None and day > today
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -302,9 +270,8 @@ def _check_answered(checker: Checker, node: Call, scope: Scope) -> Type:
 
 def _same_type(checker: Checker, node: Call, scope: Scope, args: list[int]) -> Type:
     types = {index: checker.check(node.args[index], scope) for index in args}
-    target = next((types[i] for i in args if not (
-        isinstance(node.args[i], Literal) and isinstance(node.args[i].value, str))),
-        types[args[0]])
+    target = next((types[i] for i in args if not _is_text_literal(node.args[i])),
+                  types[args[0]])
     integer = True
     for index in args:
         literal = _is_text_literal(node.args[index])
@@ -542,14 +509,6 @@ def _run_matches(ev: Evaluator, node: Call, ctx: Context) -> bool | None:
     return pattern.fullmatch(text) is not None
 
 
-def is_latin_text(text: str) -> bool:
-    """True when every letter of ``text`` belongs to the Latin script."""
-    for char in text:
-        if char.isalpha() and not unicodedata.name(char, "").startswith("LATIN"):
-            return False
-    return True
-
-
 def _run_latin(ev: Evaluator, node: Call, ctx: Context) -> bool | None:
     text = _text(ev.eval(node.args[0], ctx))
     return None if text is None else is_latin_text(text)
@@ -588,13 +547,13 @@ def _run_round(ev: Evaluator, node: Call, ctx: Context) -> int | Decimal | None:
 def _run_consented(ev: Evaluator, node: Call, ctx: Context) -> bool:
     consent = ev.eval(node.args[0], ctx)
     if len(node.args) == 1:
-        return _consent_part(consent, None, ev.env.today)
+        return consent_part(consent, None, ev.env.today)
     purpose = _text(ev.eval(node.args[1], ctx))
-    return purpose is not None and _consent_part(consent, purpose, ev.env.today)
+    return purpose is not None and consent_part(consent, purpose, ev.env.today)
 
 
 def _run_art9(ev: Evaluator, node: Call, ctx: Context) -> bool:
-    return _consent_part(ev.eval(node.args[0], ctx), None, ev.env.today)
+    return consent_part(ev.eval(node.args[0], ctx), None, ev.env.today)
 
 
 _MANY = 64
