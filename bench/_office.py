@@ -1,0 +1,192 @@
+"""Shared set-up for the sync benchmarks: a throw-away office, devices, synthetic records.
+
+Everything runs on 127.0.0.1 with the real receiver (``intake-central serve`` in its own
+process, so client and server do not share one interpreter lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from intake_app.central import db
+from intake_app.central.home import Home
+from intake_app.central.keystore import KeyStore
+from intake_app.central.registry import enrol_device, register_device
+from intake_app.storage.vault import KdfParams
+from intake_app.sync.enrolment import (
+    build_registration,
+    create_identity,
+    read_enrolment,
+    read_registration,
+)
+from intake_app.sync.identity import DeviceIdentity
+
+PASSPHRASE = "benchmark office passphrase"
+SITES = ("Köln-Mülheim", "Düsseldorf-Mitte", "Bielefeld", "Dortmund-Nord", "Aachen")
+DOCUMENTS = ("duldung_60a", "aufenthaltsgestattung_55", "aufenthaltserlaubnis_25_2", "fiktion_81")
+GOALS = ("employment", "vocational_training", "study", "entry_qualification")
+SERVICES = ("jobcenter", "iq_counselling", "mbe", "jmd", "language_course")
+
+
+def office(root: Path, *, database_url: str | None = None) -> tuple[Home, KeyStore, str]:
+    """Set up an office home (the passphrase KDF is kept at the production strength)."""
+    home = Home(root)
+    home.root.mkdir(parents=True, exist_ok=True)
+    home.make_folders()
+    url = database_url or home.default_database_url()
+    db.upgrade(db.create_db_engine(url))
+    store, _keys = KeyStore.create(home.keys_path, passphrase=PASSPHRASE, params=KdfParams())
+    home.write_config({"format": "intake-central", "version": 1, "database_url": url})
+    return home, store, url
+
+
+def enrol(home: Home, store: KeyStore, url: str, *, name: str, server_url: str) -> DeviceIdentity:
+    """Enrol and register one device."""
+    return enrol_many(home, store, url, names=[name], server_url=server_url)[0]
+
+
+def enrol_many(
+    home: Home, store: KeyStore, url: str, *, names: list[str], server_url: str
+) -> list[DeviceIdentity]:
+    """Enrol and register several devices with one unlock of the office keys."""
+    engine = db.create_db_engine(url)
+    keys = store.unlock(PASSPHRASE)
+    identities = []
+    for name in names:
+        out = home.root / f"enrol-{name}.json"
+        enrol_device(
+            engine,
+            name=name,
+            server_url=server_url,
+            key_set=store.public_key_set(),
+            signing_key=keys.signing_key,
+            out=out,
+            valid_for=timedelta(days=1),
+        )
+        enrolment = read_enrolment(out.read_bytes())
+        identity = create_identity(enrolment)
+        registration = build_registration(identity, token=enrolment.token)
+        register_device(engine, read_registration(registration))
+        identities.append(replace(identity, server_url=server_url))
+    engine.dispose()
+    return identities
+
+
+def record(rng: random.Random) -> dict[str, Any]:
+    """A synthetic finalised record of realistic size (about 1.5 KB of JSON)."""
+    day = rng.randint(1, 28)
+    month = rng.randint(1, 12)
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "revision": rng.randint(1, 3),
+        "form_id": "intake",
+        "form_version": "2026.1",
+        "status": "complete",
+        "site": rng.choice(SITES),
+        "counsellor": f"berater{rng.randint(1, 40):02d}",
+        "created_at": f"2026-{month:02d}-{day:02d}T09:12:00Z",
+        "finalised_at": f"2026-{month:02d}-{day:02d}T10:01:00Z",
+        "answers": {
+            "family_name": f"Nachname{rng.randint(1, 99999)}",
+            "given_names": f"Vorname{rng.randint(1, 9999)}",
+            "birth_date": f"19{rng.randint(60, 99)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            "nationalities": [rng.choice(["SY", "AF", "UA", "ER", "IQ", "TR"])],
+            "languages": [{"code": "ar", "mother_tongue": True}, {"code": "de", "level": "A2"}],
+            "residence_document": rng.choice(DOCUMENTS),
+            "valid_until": f"2027-{month:02d}-{day:02d}",
+            "goal_type": rng.choice(GOALS),
+            "intake_date": f"2026-{month:02d}-{day:02d}",
+            "education": [
+                {"isced": rng.randint(1, 7), "country": "SY", "years": rng.randint(6, 16)}
+            ],
+            "work": [{"kldb": f"{rng.randint(10000, 99999)}", "years": rng.randint(0, 20)}],
+            "referrals": [
+                {"service": rng.choice(SERVICES), "date": f"2026-{month:02d}-{day:02d}"}
+                for _ in range(rng.randint(0, 3))
+            ],
+            "notes": "".join(rng.choice("abcdefghijklmnopqrstuvwxyzäöü ") for _ in range(400)),
+        },
+        "consent": {
+            "purposes": {
+                "central_office": {"granted": True, "date": "2026-11-20", "withdrawn_on": None},
+                "jobcenter_transfer": {
+                    "granted": rng.random() < 0.5,
+                    "date": "2026-11-20",
+                    "withdrawn_on": None,
+                },
+            },
+            "art9": False,
+            "language": "ar",
+            "interpreter": rng.random() < 0.3,
+            "date": "2026-11-20",
+        },
+    }
+
+
+def payload(count: int, *, seed: int = 1) -> dict[str, Any]:
+    rng = random.Random(seed)
+    return {"records": [record(rng) for _ in range(count)], "instructions": []}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def receiver(home: Home) -> Iterator[str]:
+    """Run ``intake-central serve`` for ``home`` in a subprocess; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "INTAKE_CENTRAL_PASSPHRASE": PASSPHRASE}
+    log = (home.root / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "intake_app.central.cli",
+            "--home",
+            str(home.root),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("receiver did not start")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def rate(count: float, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s" if seconds > 0 else "-"

@@ -1,0 +1,96 @@
+"""Import rate into SQLite and PostgreSQL: decrypt, verify and load 10,000 records.
+
+    .venv/bin/python bench/import_rate.py [--records N] [--batch-records N] [--pg-url URL]
+
+The batches are stored by the real receiver logic first (in process, not timed); the
+importer is timed alone. PostgreSQL is ``--pg-url`` or ``INTAKE_TEST_PG_URL`` or the local
+server that ``.ci/run`` starts; a fresh schema is used and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from _office import PASSPHRASE, enrol, office, payload, rate
+
+from intake_app.central import db
+from intake_app.central.importer import Importer
+from intake_app.central.receiver import load_receiver
+from intake_app.sync.batch import build_batches
+
+PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
+
+
+def run(label: str, root: Path, url: str, *, records: int, batch_records: int) -> None:
+    home, store, url = office(root, database_url=url)
+    engine = db.create_db_engine(url)
+    identity = enrol(home, store, url, name="bench-import", server_url="http://127.0.0.1:9")
+    data = payload(records)
+    parts = [
+        {"records": data["records"][i : i + batch_records], "instructions": []}
+        for i in range(0, records, batch_records)
+    ]
+    signing, current = store.unlock_signing(PASSPHRASE)
+    receiver = load_receiver(home, engine=engine, signing_keys=signing, current_signing_kid=current)
+    for part in parts:
+        for batch in build_batches(part, identity=identity):
+            receiver.accept_batch(batch.data)
+    keys = store.unlock(PASSPHRASE)
+    importer = Importer(
+        home, engine=engine, decryption_keys=keys.encryption, signing_key=keys.signing_key
+    )
+    started = time.perf_counter()
+    outcomes = importer.run()
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        loaded = conn.execute(sa.select(sa.func.count()).select_from(db.records)).scalar_one()
+    print(
+        f"{label:<11} {len(outcomes):>4} batches  {loaded:>7,} records  {seconds:>6.2f} s  "
+        f"{rate(loaded, seconds)} records"
+    )
+    if loaded != records:
+        raise SystemExit(f"{label}: expected {records} records, found {loaded}")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--batch-records", type=int, default=500)
+    parser.add_argument("--pg-url", default=os.environ.get("INTAKE_TEST_PG_URL", PG_DEFAULT))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run(
+            "SQLite",
+            Path(tmp) / "sqlite",
+            "",
+            records=args.records,
+            batch_records=args.batch_records,
+        )
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(args.pg_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in args.pg_url else "?"
+        try:
+            run(
+                "PostgreSQL",
+                Path(tmp) / "pg",
+                f"{args.pg_url}{separator}options=-csearch_path%3D{schema}",
+                records=args.records,
+                batch_records=args.batch_records,
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
