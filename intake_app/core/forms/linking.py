@@ -127,7 +127,7 @@ class FormScope:
 
 
 def _position(source: YText, error: ExpressionError) -> tuple[int, int | None]:
-    """File line and column of an expression error (the file's column for multi-line text)."""
+    """File line and column of an expression error (columns count in the file's line)."""
     if error.column is None:
         return source.line, None
     return source.locate(error.column)

@@ -30,7 +30,6 @@ from intake_app.core.forms.yamlload import YMap, YText, line_of
 from intake_app.i18n import _
 
 VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+){0,3}")
-PATH_RE = re.compile(r"[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63}){0,3}")
 MAX_REPEAT_DEPTH = 3
 MAX_REPEAT_ITEMS = 100
 

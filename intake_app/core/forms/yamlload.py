@@ -43,11 +43,12 @@ class YText(str):
     def locate(self, column: int) -> tuple[int, int]:
         """File line and column of character ``column`` (1-based) of the value.
 
-        Multi-line scalars are folded or unindented by YAML, so the position is found by
-        counting the non-blank characters before it in the value and in the source.
+        Escapes in quoted text may shift the column slightly. Multi-line scalars are folded
+        or unindented by YAML, so there the position is found by counting the non-blank
+        characters before it in the value and in the source.
         """
         if self.raw is None:
-            return self.line, column
+            return self.line, self.column + (0 if self.plain else 1) + column - 1
         body, line, offset = self.raw, self.line, self.column - 1
         if self.block:
             newline = body.find("\n")

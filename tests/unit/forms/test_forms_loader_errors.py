@@ -110,7 +110,7 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("unknown question in expression", _question(
         "      - id: x\n        type: text\n        label: {de: X, en: X}\n"
         "        relevant: birth_dat < today()\n"),
-     20, "x", "unbekannte Frage „birth_dat“. Meinten Sie „birth_date“? (Spalte 1)"),
+     20, "x", "unbekannte Frage „birth_dat“. Meinten Sie „birth_date“? (Spalte 19)"),
     ("type mismatch in expression", _question(
         "      - id: x\n        type: text\n        label: {de: X, en: X}\n"
         "        relevant: birth_date > 18\n"),

@@ -324,3 +324,29 @@ def test_fresh_record_lists_required_questions_in_order(intake_form: Form) -> No
 
 def test_shipped_form_path_is_a_real_file() -> None:
     assert Path(form_path("intake-2026.1.yaml")).is_file()
+
+
+def test_documented_examples_parse() -> None:
+    import re
+
+    from intake_app.core.forms.expressions import parse
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "forms.md"
+    text = docs.read_text(encoding="utf-8")
+    block = text.split("### Examples", 1)[1].split("### Grammar", 1)[0]
+    examples = re.findall(r"^(?:relevant|required|constraint|calculate|choice_filter): (.+?)"
+                          r"(?:\s+#.*)?$", block, flags=re.MULTILINE)
+    assert len(examples) >= 12
+    for example in examples:
+        source = example.strip()
+        if source[0] == '"' and source[-1] == '"':
+            source = source[1:-1]
+        parse(source)
+
+
+def test_load_form_from_a_package_resource() -> None:
+    from intake_app.core.forms import load_form
+
+    form = load_form(form_resource("intake-2026.1.yaml"))
+    assert form.key == ("intake", "2026.1")
+    assert len(list(form)) == len(list(load_shipped_forms().latest("intake")))
