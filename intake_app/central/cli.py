@@ -12,6 +12,7 @@
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
     intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
                                         | keys recovery --out FILE
+                                        | keys receiver-copy --out FILE
     intake-central --home DIR quarantine list
     intake-central --home DIR db upgrade
 
@@ -322,7 +323,7 @@ def cmd_forms(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    """List, rotate, or add a recovery key."""
+    """List or rotate keys, add a recovery key, write a key file for a receiver host."""
     home = _home(args)
     store = _keystore(home)
     if args.keys_command == "rotate":
@@ -349,6 +350,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 kid=public.key_id, out=args.out
             )
         )
+        return 0
+    if args.keys_command == "receiver-copy":
+        store.unlock_signing(_passphrase(args))
+        store.write_receiver_copy(Path(args.out))
+        _out(_("Schlüsseldatei für den Empfangsserver geschrieben: {out}").format(out=args.out))
         return 0
     for row in store.describe():
         _out(f"{row['kind']}\t{row['kid']}\t{row['status']}\t{row['created']}")
@@ -456,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     recovery = ksub.add_parser("recovery", parents=[common])
     recovery.add_argument("--out", required=True, metavar="FILE")
     recovery.add_argument("--recovery-passphrase-file", metavar="FILE")
+    receiver_copy = ksub.add_parser("receiver-copy", parents=[common])
+    receiver_copy.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("quarantine", parents=[common])

@@ -3,7 +3,7 @@
 ::
 
     HOME/
-      config.json          format marker, database URL, creation time
+      config.json          format marker, database URL, optional shared batches folder
       keys.json            office key pairs, private halves wrapped under the passphrase
       central.db           the central database when SQLite is used (the default)
       batches/<device>/    sealed batches as received (ciphertext only)
@@ -52,6 +52,15 @@ class Home:
 
     @property
     def batches_dir(self) -> Path:
+        """Sealed batches; ``"batches_dir"`` in config.json can point to a shared folder
+        (several receivers, or a receiver host without decryption keys and an import host)."""
+        if self.exists():
+            try:
+                configured = json.loads(self.config_path.read_text("utf-8")).get("batches_dir")
+            except (OSError, ValueError, AttributeError):
+                configured = None
+            if configured:
+                return Path(configured)
         return self.root / "batches"
 
     @property

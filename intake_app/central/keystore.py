@@ -215,6 +215,21 @@ class KeyStore:
             )
             self._write(data)
 
+    def write_receiver_copy(self, path: Path) -> None:
+        """Write a key file for a receiver host: signing keys and public keys only.
+
+        A receiver (``serve``) on another machine then cannot decrypt anything, even with
+        the passphrase. Refuses to overwrite an existing file.
+        """
+        target = Path(path)
+        if target.exists():
+            raise ConflictError(_("Die Datei {path} gibt es schon.").format(path=target))
+        data = self._read()
+        for entry in data["encryption_keys"]:
+            entry.pop("private", None)
+        data["role"] = "receiver"
+        atomic_write_bytes(target, json.dumps(data, indent=1).encode("utf-8"))
+
     # -- reading ---------------------------------------------------------------------------
 
     def unlock(self, passphrase: str) -> OfficeKeys:
@@ -248,6 +263,14 @@ class KeyStore:
         encryption = {}
         current_enc = ""
         for entry in data["encryption_keys"]:
+            if "private" not in entry:
+                raise ProfileError(
+                    _(
+                        "Diese Schlüsseldatei gehört zu einem Empfangsserver und enthält keine "
+                        "Entschlüsselungsschlüssel. Importieren Sie auf dem Rechner der Zentrale."
+                    ),
+                    kind="receiver_keys",
+                )
             raw = unwrap(kek, entry["private"], _aad("encryption", entry["kid"]))
             encryption[entry["kid"]] = EncryptionPrivateKey(raw)
             if entry["status"] == "current":

@@ -321,3 +321,55 @@ def test_struct_layout_matches_the_spec(office: Office) -> None:
     magic, version, header_len = struct.unpack(">8sHI", data[:14])
     assert (magic, version) == (b"INTAKEB\x00", 1)
     assert data[14 : 14 + header_len].startswith(b'{"batch_id":')
+
+
+def test_receiver_host_without_decryption_keys(office: Office, tmp_path: Path) -> None:
+    """A second receiver with a receiver-only key file, sharing database and batch folder."""
+    import json
+    import time
+
+    from tests.e2e.conftest import central_command
+    from tests.unit.central.harness import free_port
+
+    identity, _ = office.enrol("laptop-edge")
+    edge = tmp_path / "edge"
+    edge.mkdir()
+    office.cli("keys", "receiver-copy", "--out", str(edge / "keys.json"))
+    config = {
+        "format": "intake-central",
+        "version": 1,
+        "database_url": office.database_url,
+        "batches_dir": str(office.home / "batches"),
+    }
+    (edge / "config.json").write_text(json.dumps(config))
+    denied = subprocess.run(
+        central_command("--home", str(edge), "import"),
+        env=office.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert denied.returncode == 1 and "Empfangsserver" in denied.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        central_command("--home", str(edge), "serve", "--port", str(port)),
+        env=office.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        edge_identity = replace(identity, server_url=url)
+        with SyncClient(edge_identity, settings=FAST) as client:
+            receipt = client.send_batch(build_batch(make_payload(3), identity=identity))
+        assert receipt.status == ReceiptStatus.STORED
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "accepted 3" in office.cli("import").stdout

@@ -71,6 +71,21 @@ def test_rotation_keeps_old_keys(tmp_path: Path) -> None:
     assert statuses[first.current_encryption_kid] == "retained"
 
 
+def test_receiver_copy_cannot_decrypt(tmp_path: Path) -> None:
+    from intake_app.errors import ProfileError
+
+    store, office = KeyStore.create(tmp_path / "keys.json", passphrase=PASSPHRASE, params=FAST_KDF)
+    store.write_receiver_copy(tmp_path / "receiver-keys.json")
+    copy = KeyStore(tmp_path / "receiver-keys.json")
+    signing, current = copy.unlock_signing(PASSPHRASE)
+    assert current == office.current_signing_kid and set(signing) == {current}
+    assert copy.public_key_set().current_encryption_key_id == office.current_encryption_kid
+    with pytest.raises(ProfileError) as info:
+        copy.unlock(PASSPHRASE)
+    assert info.value.kind == "receiver_keys"
+    assert "ciphertext" not in json.dumps(json.loads(copy.path.read_text())["encryption_keys"])
+
+
 def test_key_file_is_not_replaced(tmp_path: Path) -> None:
     KeyStore.create(tmp_path / "keys.json", passphrase=PASSPHRASE, params=FAST_KDF)
     with pytest.raises(ConflictError):
