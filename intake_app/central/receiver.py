@@ -191,8 +191,9 @@ class Receiver:
         if row.sha384 != batch.sha384 or row.device_id != batch.header.device_id:
             raise Refusal("batch_id_conflict")
         if row.stored_receipt is None:
-            # Came in through the folder: answer with a stored receipt made now.
-            return build_receipt(
+            # It came in through a folder first: make the stored receipt once and keep it,
+            # so every later resend gets exactly these bytes.
+            receipt = build_receipt(
                 status=ReceiptStatus.STORED,
                 batch_id=batch.header.batch_id,
                 device_id=batch.header.device_id,
@@ -201,6 +202,21 @@ class Receiver:
                 instructions=[(ref, ItemResult.RECEIVED) for ref in batch.header.instructions],
                 signing_key=self.signing_key,
             )
+            with self.engine.begin() as conn:
+                conn.execute(
+                    batches.update()
+                    .where(
+                        batches.c.batch_id == batch.header.batch_id,
+                        batches.c.stored_receipt.is_(None),
+                    )
+                    .values(stored_receipt=receipt.decode("utf-8"))
+                )
+                kept = conn.execute(
+                    sa.select(batches.c.stored_receipt).where(
+                        batches.c.batch_id == batch.header.batch_id
+                    )
+                ).scalar_one()
+            return str(kept).encode("utf-8")
         log.info("batch sent again, same receipt: batch=%s", batch.header.batch_id)
         return str(row.stored_receipt).encode("utf-8")
 

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from intake_app.sync import keys
 from intake_app.sync.batch import build_batch
 from intake_app.sync.keys import EncryptionPrivateKey
 from intake_app.sync.receipt import ReceiptStatus, verify_receipt
+from intake_app.sync.transport_folder import write_batches
 from tests.unit.central.harness import Central, serve
 from tests.unit.sync.factories import make_payload, make_record
 
@@ -170,3 +172,17 @@ def test_health_and_unknown_routes(client: httpx.Client) -> None:
     assert client.get("/v1/forms/intake/nope").status_code == 404
     assert client.get("/v1/receipts").status_code == 401
     assert client.get("/v1/batches").status_code == 405
+
+
+def test_batch_imported_from_a_folder_then_posted_gets_one_receipt(
+    client: httpx.Client, sqlite_central: Central, tmp_path: Path
+) -> None:
+    identity = sqlite_central.enrol()
+    batch = build_batch(make_payload(2), identity=identity)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    write_batches(stick, [batch])
+    sqlite_central.importer().run(folder=stick)
+    first = _post(client, batch.data)
+    assert first[0] == 200
+    assert _post(client, batch.data) == first
