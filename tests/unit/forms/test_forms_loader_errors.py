@@ -250,3 +250,34 @@ def test_several_problems_in_one_run(write_form: Callable[[str], Path]) -> None:
     lines = check_files([write_form(text)])
     assert any("Versionsnummer" in line for line in lines)
     assert any("„nope“ ist keine Auswahl" in line for line in lines)
+
+
+def test_yaml_values_stay_text_and_nulls_are_null() -> None:
+    from intake_app.core.forms.yamlload import YText, load_located
+
+    tree = load_located("a: NO\nb: 2026.10\nc: null\nd: ~\ne:\nf: 'null'\ng: yes\n")
+    assert tree["a"] == "NO" and tree["b"] == "2026.10" and tree["g"] == "yes"
+    assert tree["c"] is None and tree["d"] is None and tree["e"] is None
+    assert isinstance(tree["f"], YText) and tree["f"] == "null" and not tree["f"].plain
+    assert tree["a"].plain and tree.line_of("g") == 7
+
+
+@pytest.mark.parametrize("loader", ["SafeLoader", "CSafeLoader"])
+def test_pure_python_and_libyaml_readers_agree(monkeypatch: pytest.MonkeyPatch,
+                                               loader: str) -> None:
+    import yaml
+
+    from intake_app.core.forms import yamlload
+
+    if not hasattr(yaml, loader):
+        loader = "SafeLoader"
+    monkeypatch.setattr(yamlload, "_Loader", getattr(yaml, loader))
+    tree = yamlload.load_located("a: x\nb: >-\n  one\n  two\nc: null\n")
+    assert tree == {"a": "x", "b": "one two", "c": None}
+    assert tree["a"].plain and tree["b"].locate(5) == (4, 3)
+    with pytest.raises(yamlload.YamlProblem) as caught:
+        yamlload.load_located("a: &x 1\nb: *x\n")
+    assert caught.value.line == 2
+    with pytest.raises(yamlload.YamlProblem) as caught:
+        yamlload.load_located("a: 1\na: 2\n")
+    assert caught.value.line == 2
