@@ -7,6 +7,7 @@ engine never raises at all.
 
 from __future__ import annotations
 
+import os
 import string
 from datetime import date
 from decimal import Decimal
@@ -35,7 +36,9 @@ from intake_app.core.forms.expressions.nodes import (
 )
 from intake_app.core.forms.loader import collect_issues
 
-SETTINGS = settings(max_examples=300, deadline=None,
+#: Run longer on demand: FORMS_FUZZ_EXAMPLES=5000 pytest tests/unit/forms/test_forms_properties.py
+EXAMPLES = int(os.environ.get("FORMS_FUZZ_EXAMPLES", "300"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 TOKENS = [
