@@ -70,7 +70,29 @@ class OutboxKind(enum.StrEnum):
 
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_FOLD = str.maketrans({"ß": "ss", "ё": "е", "ı": "i", "ø": "o", "đ": "d", "ł": "l", "æ": "ae"})
+_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "ё": "е",
+        "ı": "i",
+        "ø": "o",
+        "đ": "d",
+        "ł": "l",
+        "æ": "ae",
+        # Arabic script: Persian/Dari and Arabic spellings of the same letters
+        "ی": "ي",
+        "ى": "ي",
+        "ئ": "ي",
+        "ک": "ك",
+        "ة": "ه",
+        "ۀ": "ه",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ؤ": "و",
+    }
+)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 

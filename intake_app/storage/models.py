@@ -69,10 +69,10 @@ Index("ix_audit_log_subject", AuditLogEntry.subject_type, AuditLogEntry.subject_
 
 
 class RecordRow(SQLModel, table=True):
-    """One intake (the working copy). Answers are JSON keyed by question id.
+    """One intake (the working copy): the columns lists and search need.
 
-    A few values are copied into real columns for lists and search; everything lives in
-    the encrypted database.
+    The answers (JSON keyed by question id) are in :class:`RecordData`; everything lives
+    in the encrypted database.
     """
 
     __tablename__ = "records"
@@ -95,14 +95,22 @@ class RecordRow(SQLModel, table=True):
     sort_name: str = Field(default="", max_length=400)
     birth_date: str | None = Field(default=None, max_length=10)
     residence_valid_until: str | None = Field(default=None, max_length=10)
-    answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    retired_answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    position: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     revision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finalised_at: datetime | None = None
     closed_at: datetime | None = None
+
+
+class RecordData(SQLModel, table=True):
+    """The answers of a record (kept apart so the list table stays narrow and fast)."""
+
+    __tablename__ = "record_data"
+
+    pk: int = Field(primary_key=True, foreign_key="records.pk", ondelete="CASCADE")
+    answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    retired_answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    position: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
 class RecordRevision(SQLModel, table=True):

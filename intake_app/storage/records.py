@@ -36,6 +36,7 @@ from intake_app.storage.database import Database
 from intake_app.storage.models import (
     ConsentWithdrawal,
     OutboxItem,
+    RecordData,
     RecordRevision,
     RecordRow,
     User,
@@ -43,6 +44,9 @@ from intake_app.storage.models import (
 )
 
 log = logging.getLogger("intake.storage")
+
+#: Counting stops here; the list then says "more than 10,000".
+COUNT_CAP = 10_000
 
 SORT_COLUMNS = {
     "name": "records.sort_name",
@@ -86,6 +90,56 @@ class RecordSummary:
     updated_at: datetime
     owner_id: int
     owner_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A whole record: list columns plus answers, retired answers and resume position."""
+
+    pk: int
+    id: str
+    revision: int
+    status: str
+    sync_state: str
+    delivered_revision: int | None
+    form_id: str
+    form_version: str
+    owner_id: int
+    site: str
+    case_number: str
+    revision_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    finalised_at: datetime | None
+    closed_at: datetime | None
+    answers: dict[str, Any]
+    retired_answers: dict[str, Any]
+    position: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: RecordRow, data: RecordData | None) -> Record:
+        assert row.pk is not None
+        return cls(
+            pk=row.pk,
+            id=row.id,
+            revision=row.revision,
+            status=row.status,
+            sync_state=row.sync_state,
+            delivered_revision=row.delivered_revision,
+            form_id=row.form_id,
+            form_version=row.form_version,
+            owner_id=row.owner_id,
+            site=row.site,
+            case_number=row.case_number,
+            revision_reason=row.revision_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            finalised_at=row.finalised_at,
+            closed_at=row.closed_at,
+            answers=loads(data.answers) if data else {},
+            retired_answers=loads(data.retired_answers) if data else {},
+            position=loads(data.position) if data else {},
+        )
 
 
 _SUMMARY_COLUMNS = (
@@ -156,6 +210,13 @@ class RecordService:
         self._actor.require_view_record(row.owner_id)
         return row
 
+    @staticmethod
+    def _data(session: Session, row: RecordRow) -> RecordData:
+        data = session.get(RecordData, row.pk)
+        if data is None:  # pragma: no cover - created together with the row
+            data = RecordData(pk=row.pk)
+        return data
+
     def _audit(self, session: Session, action: AuditAction, record_id: str, **details: Any) -> None:
         audit.append(
             session,
@@ -198,7 +259,7 @@ class RecordService:
 
     def create(
         self, *, form_id: str, form_version: str, answers: dict[str, Any] | None = None
-    ) -> RecordRow:
+    ) -> Record:
         """Start a new intake (a draft, revision 1) owned by the actor."""
         self._actor.require(Permission.CREATE_RECORD)
         with self._db.write() as session:
@@ -216,25 +277,27 @@ class RecordService:
                 owner_id=self._actor.user_id,
                 site=self._site,
                 case_number=case_number,
-                answers=dumps(initial),
             )
             session.add(row)
             session.flush()
+            data = RecordData(pk=row.pk, answers=dumps(initial))
+            session.add(data)
             self._reindex(session, row, initial)
             self._audit(session, AuditAction.RECORD_CREATED, row.id)
-            return row
+            return Record.of(row, data)
 
-    def open(self, record_id: str) -> RecordRow:
+    def open(self, record_id: str) -> Record:
         """Read a whole record (audited as a read)."""
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._audit(session, AuditAction.RECORD_READ, record_id)
-            return row
+            return Record.of(row, self._data(session, row))
 
-    def get(self, record_id: str) -> RecordRow:
+    def get(self, record_id: str) -> Record:
         """Read a record without an audit entry (internal use after :meth:`open`)."""
         with self._db.read() as session:
-            return self._load(session, record_id)
+            row = self._load(session, record_id)
+            return Record.of(row, self._data(session, row))
 
     # -- saving ------------------------------------------------------------------------
 
@@ -260,9 +323,11 @@ class RecordService:
                 raise ConflictError(
                     _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
                 )
-            row.answers = dumps(answers)
+            data = self._data(session, row)
+            data.answers = dumps(answers)
             if position is not None:
-                row.position = dumps(position)
+                data.position = dumps(position)
+            session.add(data)
             row.updated_at = utcnow()
             self._reindex(session, row, answers)
             return row.updated_at
@@ -272,12 +337,13 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            row.position = dumps(position)
-            session.add(row)
+            data = self._data(session, row)
+            data.position = dumps(position)
+            session.add(data)
 
     # -- life cycle --------------------------------------------------------------------
 
-    def finalise(self, record_id: str, *, answers: dict[str, Any]) -> RecordRow:
+    def finalise(self, record_id: str, *, answers: dict[str, Any]) -> Record:
         """Lock the record, snapshot the revision and queue it for the central office.
 
         The caller has checked with the form engine that nothing required is missing.
@@ -288,7 +354,9 @@ class RecordService:
             if row.status != RecordStatus.DRAFT.value:
                 raise ConflictError(_("Die Akte ist bereits abgeschlossen."))
             now = utcnow()
-            row.answers = dumps(answers)
+            data = self._data(session, row)
+            data.answers = dumps(answers)
+            session.add(data)
             row.status = RecordStatus.COMPLETE.value
             row.finalised_at = now
             row.updated_at = now
@@ -300,7 +368,7 @@ class RecordService:
                     revision=row.revision,
                     form_id=row.form_id,
                     form_version=row.form_version,
-                    answers=row.answers,
+                    answers=data.answers,
                     reason=row.revision_reason,
                     finalised_at=now,
                     finalised_by=self._actor.user_id,
@@ -319,9 +387,9 @@ class RecordService:
                 OutboxItem(kind=OutboxKind.RECORD.value, record_id=row.id, revision=row.revision)
             )
             self._audit(session, AuditAction.RECORD_FINALISED, row.id, revision=row.revision)
-            return row
+            return Record.of(row, data)
 
-    def start_revision(self, record_id: str, *, reason: str) -> RecordRow:
+    def start_revision(self, record_id: str, *, reason: str) -> Record:
         """Open a finalised record for changes as the next revision (reason required)."""
         reason = reason.strip()
         if len(reason) < 3:
@@ -343,9 +411,9 @@ class RecordService:
             self._audit(
                 session, AuditAction.RECORD_REVISED, row.id, revision=row.revision, reason=reason
             )
-            return row
+            return Record.of(row, self._data(session, row))
 
-    def close_case(self, record_id: str) -> RecordRow:
+    def close_case(self, record_id: str) -> Record:
         """Mark a finalised case as ended (supervisors); retention counts from here."""
         self._actor.require(Permission.CLOSE_RECORDS)
         with self._db.write() as session:
@@ -356,7 +424,7 @@ class RecordService:
             row.closed_at = utcnow()
             session.add(row)
             self._audit(session, AuditAction.RECORD_CLOSED, row.id)
-            return row
+            return Record.of(row, self._data(session, row))
 
     def withdraw_consent(
         self, record_id: str, *, purpose: str, withdrawn_on: date, note: str = ""
@@ -367,7 +435,8 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            answers = loads(row.answers)
+            data = self._data(session, row)
+            answers = loads(data.answers)
             consent = answers.get("consent")
             if purpose == "art9":
                 state = consent.get("art9") if isinstance(consent, dict) else None
@@ -381,7 +450,8 @@ class RecordService:
             if state.get("withdrawn_on"):
                 raise ConflictError(_("Diese Einwilligung wurde bereits widerrufen."))
             state["withdrawn_on"] = withdrawn_on.isoformat()
-            row.answers = dumps(answers)
+            data.answers = dumps(answers)
+            session.add(data)
             row.updated_at = utcnow()
             session.add(row)
             session.add(
@@ -445,20 +515,31 @@ class RecordService:
         where = " AND ".join(clauses) if clauses else "1"
         return where, params
 
-    def count(self, query: RecordQuery) -> int:
-        """How many records match (for the list's size)."""
+    def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
+        """How many records match, counted up to ``cap`` (the list shows "more than")."""
         where, params = self._where(query)
+        params["cap"] = cap + 1
         with self._db.read() as session:
             return int(
                 session.execute(
                     # ``where`` is built from fixed fragments; values are bound parameters
-                    text(f"SELECT count(*) FROM records WHERE {where}"),  # noqa: S608
+                    text(f"SELECT count(*) FROM (SELECT 1 FROM records WHERE {where} LIMIT :cap)"),  # noqa: S608
                     params,
                 ).scalar_one()
             )
 
-    def list(self, query: RecordQuery, *, offset: int = 0, limit: int = 200) -> list[RecordSummary]:
-        """One page of the case list, sorted as asked."""
+    def list(
+        self,
+        query: RecordQuery,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+        total_hint: int | None = None,
+    ) -> list[RecordSummary]:
+        """One page of the case list, sorted as asked.
+
+        ``total_hint`` is the result of :meth:`count` (reserved for query planning).
+        """
         where, params = self._where(query)
         column = SORT_COLUMNS.get(query.sort, SORT_COLUMNS["updated"])
         direction = "DESC" if query.descending else "ASC"
@@ -468,7 +549,7 @@ class RecordService:
         sql = (
             f"SELECT {_SUMMARY_COLUMNS} FROM records "  # noqa: S608
             "JOIN users ON users.id = records.owner_id "
-            f"WHERE {where} ORDER BY {column} IS NULL, {column} {direction}, "
+            f"WHERE {where} ORDER BY {column} {direction}, "
             f"records.pk {direction} LIMIT :limit OFFSET :offset"
         )
         with self._db.read() as session:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.core.permissions import Actor, Permission
 from intake_app.i18n import _, ngettext
-from intake_app.storage.records import RecordQuery, RecordService
+from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService
 from intake_app.ui.caselist_model import CaseListModel
 
 SEARCH_DELAY_MS = 150
@@ -158,6 +158,13 @@ class CaseListPage(QWidget):
         self.model.refresh()
 
     def _on_total(self, total: int) -> None:
+        if self.model.total_is_capped:
+            self.count_label.setText(
+                _("mehr als {n} Aufnahmen – bitte die Suche eingrenzen").format(
+                    n=f"{COUNT_CAP:,}".replace(",", ".")
+                )
+            )
+            return
         self.count_label.setText(
             ngettext("{n} Aufnahme", "{n} Aufnahmen", total).format(
                 n=f"{total:,}".replace(",", ".")

@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
 from intake_app.i18n import _, current_language
-from intake_app.storage.records import RecordQuery, RecordService, RecordSummary
+from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, RecordSummary
 from intake_app.ui import style
 
 PAGE_SIZE = 200
@@ -69,6 +69,7 @@ class CaseListModel(QAbstractTableModel):
         self._show_owner = show_owner
         self._rows: list[RecordSummary] = []
         self._total = 0
+        self._exhausted = True
         self._query = RecordQuery()
         self._today = date.today()
         self.refresh()
@@ -81,7 +82,13 @@ class CaseListModel(QAbstractTableModel):
 
     @property
     def total(self) -> int:
+        """Matching records (counted up to COUNT_CAP + 1)."""
         return self._total
+
+    @property
+    def total_is_capped(self) -> bool:
+        """True when there are more matches than were counted."""
+        return self._total > COUNT_CAP
 
     def set_query(self, query: RecordQuery) -> None:
         """Run a new search / filter / sort and start again from the first page."""
@@ -93,19 +100,28 @@ class CaseListModel(QAbstractTableModel):
         self.beginResetModel()
         self._today = date.today()
         self._total = self._records.count(self._query)
-        self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
+        self._rows = self._records.list(
+            self._query, offset=0, limit=PAGE_SIZE, total_hint=self._total
+        )
+        self._exhausted = len(self._rows) < PAGE_SIZE
         self.endResetModel()
         self.total_changed.emit(self._total)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and len(self._rows) < self._total
+        return (
+            not parent.isValid()
+            and not self._exhausted
+            and (len(self._rows) < self._total or self.total_is_capped)
+        )
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid():
             return
-        more = self._records.list(self._query, offset=len(self._rows), limit=PAGE_SIZE)
+        more = self._records.list(
+            self._query, offset=len(self._rows), limit=PAGE_SIZE, total_hint=self._total
+        )
+        self._exhausted = len(more) < PAGE_SIZE
         if not more:
-            self._total = len(self._rows)
             return
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(more) - 1)

@@ -35,7 +35,6 @@ from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
-from intake_app.storage.records import loads
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
@@ -107,7 +106,7 @@ class RecordPage(QWidget):
         form = workspace.form_for(row.form_id, row.form_version)
         self.session = InterviewSession(
             form=form,
-            answers=loads(row.answers),
+            answers=row.answers,
             organisation=workspace.organisation,
             lang=current_language(),
         )

@@ -171,3 +171,15 @@ def test_main_window_switches_from_empty_state_to_list(qtbot, counsellor: Worksp
     window.cases.refresh()
     assert window.stack.currentWidget() is window.cases
     window.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("حيدري", "حیدری"), ("كريمي", "کریمی"), ("فاطمة", "فاطمه"), ("احمد", "أحمد")],
+)
+def test_arabic_and_persian_spellings_find_each_other(
+    counsellor: Workspace, typed: str, stored: str
+) -> None:
+    _fill(counsellor, [{"family_name": stored}])
+    hits = counsellor.records.list(RecordQuery(search=typed))
+    assert [s.family_name for s in hits] == [stored]

@@ -49,7 +49,7 @@ def _new(window: MainWindow) -> InterviewPage:
 
 
 def _stored(ws: Workspace, record_id: str) -> dict:
-    return json.loads(ws.records.get(record_id).answers)
+    return ws.records.get(record_id).answers
 
 
 def fill_required(qtbot, page: InterviewPage) -> None:

@@ -58,7 +58,7 @@ def test_sigkill_loses_at_most_one_second(profile: ProfileFixture, run: int) -> 
     ws = profile.sign_in(COUNSELLOR)
     try:
         assert ws.db.integrity_check() == ["ok"]
-        stored = json.loads(ws.records.get(record_id).answers).get("family_name", "")
+        stored = ws.records.get(record_id).answers.get("family_name", "")
     finally:
         ws.close()
     must_have = _typed_before(typed, killed_at - 1.0)

@@ -35,7 +35,6 @@ from intake_app.core.interview import InterviewSession
 from intake_app.core.records import RecordStatus, display_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
-from intake_app.storage.records import loads
 from intake_app.ui import style
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.autosave import Autosaver
@@ -66,11 +65,11 @@ class InterviewPage(QWidget):
         self.revision = row.revision
         self.session = InterviewSession(
             form=form,
-            answers=loads(row.answers),
+            answers=row.answers,
             organisation=workspace.organisation,
             lang=current_language(),
         )
-        self.position: dict[str, Any] = loads(row.position)
+        self.position: dict[str, Any] = dict(row.position)
         self.views: dict[str, SectionView] = {}
         self.autosaver = Autosaver(self._save, self)
         self.autosaver.saved.connect(self._on_saved)

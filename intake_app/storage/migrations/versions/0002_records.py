@@ -39,9 +39,6 @@ def upgrade() -> None:
         sa.Column("sort_name", sa.String(400), nullable=False, server_default=""),
         sa.Column("birth_date", sa.String(10), nullable=True),
         sa.Column("residence_valid_until", sa.String(10), nullable=True),
-        sa.Column("answers", sa.Text(), nullable=False, server_default="{}"),
-        sa.Column("retired_answers", sa.Text(), nullable=False, server_default="{}"),
-        sa.Column("position", sa.Text(), nullable=False, server_default="{}"),
         sa.Column("revision_reason", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
@@ -57,6 +54,18 @@ def upgrade() -> None:
     op.create_index("ix_records_sort_name", "records", ["sort_name"])
     op.create_index("ix_records_birth_date", "records", ["birth_date"])
     op.create_index("ix_records_residence_until", "records", ["residence_valid_until"])
+
+    # The answers live in their own table: the list columns above stay narrow, so sorting
+    # and filtering 100,000 records never reads (or walks the overflow pages of) the JSON.
+    op.create_table(
+        "record_data",
+        sa.Column(
+            "pk", sa.Integer(), sa.ForeignKey("records.pk", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("answers", sa.Text(), nullable=False, server_default="{}"),
+        sa.Column("retired_answers", sa.Text(), nullable=False, server_default="{}"),
+        sa.Column("position", sa.Text(), nullable=False, server_default="{}"),
+    )
 
     op.create_table(
         "record_revisions",
@@ -116,4 +125,5 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("consent_withdrawals")
     op.drop_table("record_revisions")
+    op.drop_table("record_data")
     op.drop_table("records")

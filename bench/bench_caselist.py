@@ -1,0 +1,270 @@
+"""Case list and autosave with 100,000 records, figures printed side by side.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_caselist.py [--records 100000]
+
+Prints, from one run:
+- search-as-you-type: time from a keystroke to the updated list (model refresh through the
+  repository), p50/p95, beside the raw FTS5 query alone;
+- autosave: one save of a typical record (answers, list columns, search index, one
+  transaction with synchronous=FULL), p50/p95;
+- start-up to a usable main window (sign-in with Argon2id, migrations, list of 100,000)
+  beside a bare PySide6 window, each in a fresh process;
+- peak memory (max RSS) of the process that held the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from sqlalchemy import text
+
+from intake_app.app import Workspace
+from intake_app.core.demo_data import generate
+from intake_app.core.records import index_fields
+from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery, dumps
+
+PASSWORD = "Bench-Passwort-2026"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def build_profile(root: Path, count: int) -> Profile:
+    """A profile with ``count`` realistic records, loaded in bulk (one transaction)."""
+    profile = Profile(root)
+    profile.create(admin_name="admin", admin_password=PASSWORD, site_name="Bench")
+    ws = Workspace.sign_in(profile, username="admin", password=PASSWORD)
+    ws.accounts.add_user(username="leitung", role="supervisor", password=PASSWORD)
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=PASSWORD)
+    form = ws.current_form()
+    rng = random.Random(7)
+    pool = [
+        generate(
+            form,
+            organisation=ws.organisation,
+            rng=rng,
+            today=date.today(),
+            complete=i % 3 != 0,
+            case_number=f"BNCH-2026-{i:05d}",
+        )[0]
+        for i in range(300)
+    ]
+    now = datetime.now(UTC).isoformat(sep=" ")
+    started = time.perf_counter()
+    with ws.db.write() as session:
+        conn = session.connection()
+        for start in range(0, count, 5000):
+            rows, fts = [], []
+            for n in range(start, min(count, start + 5000)):
+                answers = dict(pool[n % len(pool)])
+                answers["case_number"] = f"BNCH-2026-{n:06d}"
+                if n % 7 == 0:  # vary the names so searches have realistic selectivity
+                    answers["family_name"] = f"{answers.get('family_name', '')}{n % 1000}"
+                fields = index_fields(answers)
+                pk = n + 1
+                rows.append(
+                    {
+                        "pk": pk,
+                        "id": str(uuid.uuid4()),
+                        "status": "complete" if n % 3 else "draft",
+                        "sync": "pending" if n % 3 else "local",
+                        "form_id": form.id,
+                        "form_version": form.version,
+                        "owner": ws.actor.user_id,
+                        "case_number": answers["case_number"],
+                        "family": fields.family_name,
+                        "given": fields.given_names,
+                        "family_latin": fields.family_name_latin,
+                        "given_latin": fields.given_names_latin,
+                        "sort": fields.sort_name,
+                        "birth": fields.birth_date,
+                        "until": fields.residence_valid_until,
+                        "answers": dumps(answers),
+                        "now": now,
+                    }
+                )
+                fts.append({"pk": pk, "terms": fields.terms(answers["case_number"])})
+            conn.execute(
+                text(
+                    "INSERT INTO records (pk, id, revision, status, sync_state, form_id, "
+                    "form_version, owner_id, site, case_number, family_name, given_names, "
+                    "family_name_latin, given_names_latin, sort_name, birth_date, "
+                    "residence_valid_until, created_at, updated_at) VALUES (:pk, :id, 1, "
+                    ":status, :sync, :form_id, :form_version, :owner, 'Bench', :case_number, "
+                    ":family, :given, :family_latin, :given_latin, :sort, :birth, :until, "
+                    ":now, :now)"
+                ),
+                rows,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO record_data (pk, answers, retired_answers, position) "
+                    "VALUES (:pk, :answers, '{}', '{}')"
+                ),
+                rows,
+            )
+            conn.execute(text("INSERT INTO records_fts(rowid, terms) VALUES (:pk, :terms)"), fts)
+    print(
+        f"loaded {count:,} records in {time.perf_counter() - started:.1f} s (bulk, one "
+        "transaction; not a product figure)"
+    )
+    ws.close()
+    return profile
+
+
+def bench_search(profile: Profile) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from intake_app.ui.caselist import CaseListPage
+    from intake_app.ui.main import create_application
+
+    create_application()
+    ws = Workspace.sign_in(profile, username="leitung", password=PASSWORD)
+    page = CaseListPage(ws.records, ws.actor)
+    page.resize(1366, 700)
+    page.show()
+    QApplication.processEvents()
+    words = ["Al-Hassan", "Shevchenko", "Okafor", "Öztürk", "حيدري", "Tesfay", "BNCH-2026-0421"]
+    ui_times: list[float] = []
+    raw_times: list[float] = []
+    from intake_app.core.records import fts_query
+
+    for word in words:
+        for length in range(1, len(word) + 1):
+            typed = word[:length]
+            start = time.perf_counter()
+            page.search.setText(typed)
+            page.apply_filters()  # what the 150 ms debounce timer triggers
+            page.table.viewport().repaint()
+            QApplication.processEvents()
+            ui_times.append(time.perf_counter() - start)
+            match = fts_query(typed)
+            if match is None:
+                continue
+            start = time.perf_counter()
+            with ws.db.read() as session:
+                session.execute(
+                    text("SELECT rowid FROM records_fts WHERE records_fts MATCH :m LIMIT 200"),
+                    {"m": match},
+                ).all()
+            raw_times.append(time.perf_counter() - start)
+    print(
+        f"search keystroke -> list updated (count + first page + paint): "
+        f"p50 {percentile(ui_times, 0.5) * 1000:.1f} ms, p95 {percentile(ui_times, 0.95) * 1000:.1f} ms "
+        f"({len(ui_times)} keystrokes)"
+    )
+    print(
+        f"raw FTS5 query alone (first 200 ids):                          "
+        f"p50 {percentile(raw_times, 0.5) * 1000:.1f} ms, p95 {percentile(raw_times, 0.95) * 1000:.1f} ms"
+    )
+    page.search.clear()
+    page.apply_filters()
+    start = time.perf_counter()
+    page.table.sortByColumn(0, page.table.horizontalHeader().sortIndicatorOrder())
+    QApplication.processEvents()
+    print(f"sort 100k by name (first page): {(time.perf_counter() - start) * 1000:.1f} ms")
+    start = time.perf_counter()
+    while page.model.canFetchMore() and page.model.rowCount() < 2000:
+        page.model.fetchMore()
+    print(
+        f"scroll: fetch 2,000 rows in pages of 200: {(time.perf_counter() - start) * 1000:.1f} ms"
+    )
+
+    record_id = ws.records.list(RecordQuery(), limit=1)[0].id
+    answers = dict(ws.records.get(record_id).answers)
+    ws.records.start_revision(record_id, reason="Bench") if ws.records.get(
+        record_id
+    ).status != "draft" else None
+    saves: list[float] = []
+    for n in range(200):
+        answers["counsellor_notes"] = f"Notiz {n} " + "x" * (n % 50)
+        start = time.perf_counter()
+        ws.records.save(record_id, answers=answers, position={"section": "plan"})
+        saves.append(time.perf_counter() - start)
+    print(
+        f"autosave of one record (synchronous=FULL): p50 {percentile(saves, 0.5) * 1000:.1f} ms, "
+        f"p95 {percentile(saves, 0.95) * 1000:.1f} ms, max {max(saves) * 1000:.1f} ms"
+    )
+    ws.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        f"peak memory of this process (list of 100k open, 2,000 rows fetched): {rss / 1024:.0f} MiB"
+    )
+
+
+STARTUP = """
+import os, sys, time
+t0 = time.perf_counter()
+os.environ['QT_QPA_PLATFORM'] = 'offscreen'
+from PySide6.QtWidgets import QApplication, QMainWindow
+mode = sys.argv[1]
+if mode == 'bare':
+    app = QApplication([])
+    w = QMainWindow(); w.resize(1366, 768); w.show(); app.processEvents()
+else:
+    from pathlib import Path
+    from intake_app.ui.main import create_application
+    from intake_app.app import Workspace
+    from intake_app.storage.profile import Profile
+    from intake_app.ui.mainwindow import MainWindow
+    app = create_application()
+    ws = Workspace.sign_in(Profile(Path(sys.argv[2])), username='leitung', password=sys.argv[3])
+    w = MainWindow(ws, autolock_minutes=10); w.resize(1366, 768); w.show(); app.processEvents()
+print(f"{time.perf_counter() - t0:.3f}")
+"""
+
+
+def bench_startup(profile: Profile) -> None:
+    def run(mode: str) -> float:
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", STARTUP, mode, str(profile.root), PASSWORD],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        return float(out)
+
+    bare = [run("bare") for _ in range(3)]
+    full = [run("intake") for _ in range(3)]
+    print(
+        f"start-up to a usable window: bare PySide6 {statistics.median(bare):.2f} s, "
+        f"Intake main window with 100k records {statistics.median(full):.2f} s "
+        f"(median of 3, each a fresh process; includes Argon2id sign-in)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = build_profile(Path(tmp) / "profile", args.records)
+        bench_search(profile)
+        bench_startup(profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
