@@ -166,10 +166,7 @@ class InterviewSession:
 
     def is_required(self, qid: str, index_path: IndexPath = ()) -> bool:
         """Whether the question counts as required now (static or by its condition)."""
-        required = getattr(self.state, "required", None)
-        if required is not None:
-            return bool(required(qid, tuple(index_path)))
-        return self.form.question(qid).required or self.is_missing(qid, index_path)
+        return self.state.required(qid, tuple(index_path))
 
     @property
     def complete(self) -> bool:

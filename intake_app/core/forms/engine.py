@@ -292,6 +292,7 @@ class FormState:
     hidden_answers: list[str] = field(default_factory=list)
     unknown_answers: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    required_paths: set[str] = field(default_factory=set)
     _run: _Run | None = field(default=None, repr=False)
     _tallies: dict[str, _Tally] = field(default_factory=dict, repr=False)
     _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list,
@@ -303,6 +304,13 @@ class FormState:
         if question is None or self._run is None:
             return False
         return self._run.visible(question, tuple(index_path))
+
+    def required(self, qid: str, index_path: Context = ()) -> bool:
+        """Whether visible question ``qid`` counts as required now (static or by condition)."""
+        question = self.form.get(qid)
+        if question is None:
+            return False
+        return answer_path(question, tuple(index_path)) in self.required_paths
 
     def section_visible(self, section_id: str) -> bool:
         """Whether the section is shown at all."""
@@ -409,6 +417,7 @@ class _Walker:
             else:
                 status = self.answer(question, context, path)
             if required:
+                self.state.required_paths.add(path)
                 tally = self.state._tallies[section_id]
                 tally.total += 1
                 if status is _Status.OK:
