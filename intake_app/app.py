@@ -15,8 +15,10 @@ from typing import Any
 from intake_app.core.audit import AuditAction
 from intake_app.core.forms import (
     Form,
+    FormLoadError,
     FormRegistry,
     OrganisationConfig,
+    load_form,
     load_organisation,
     load_shipped_forms,
 )
@@ -31,6 +33,7 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.vault import Vault
+from intake_app.sync.device import DeviceSync, installed_form_sources
 
 log = logging.getLogger("intake.core")
 
@@ -73,6 +76,14 @@ class Workspace:
             db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
         )
         self.settings = ProfileSettings(db=db, actor=actor)
+        self.sync = DeviceSync(
+            db=db,
+            actor=actor,
+            forms=lambda: self.forms,
+            organisation=lambda: self.organisation,
+            batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
+            on_forms_changed=self.reload_forms,
+        )
         self.records = RecordService(
             db=db,
             actor=actor,
@@ -85,7 +96,22 @@ class Workspace:
     @functools.cached_property
     def forms(self) -> FormRegistry:
         """Every interview form this device knows (shipped and installed), by version."""
-        return load_shipped_forms()
+        shipped = load_shipped_forms()
+        known = {(form.id, form.version) for form in shipped}
+        extra = []
+        for source in installed_form_sources(self.db):
+            try:
+                form = load_form(source)
+            except FormLoadError:
+                log.error("an installed form no longer loads; it is ignored")
+                continue
+            if (form.id, form.version) not in known:
+                extra.append(form)
+        return FormRegistry([*shipped, *extra]) if extra else shipped
+
+    def reload_forms(self) -> None:
+        """Forget the cached forms (after new versions were installed)."""
+        self.__dict__.pop("forms", None)
 
     @functools.cached_property
     def organisation(self) -> OrganisationConfig:

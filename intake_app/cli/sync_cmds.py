@@ -1,9 +1,161 @@
-"""Command group registered by ``intake_app.cli.build_parser``."""
+"""Commands for the central office connection: ``enrol`` and ``sync``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from intake_app.errors import IntakeError, UsageError
+from intake_app.i18n import _
+from intake_app.storage.atomic import atomic_write_bytes
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this group's commands to the parser."""
+    enrol = commands.add_parser(
+        "enrol",
+        help=_("Die Registrierungsdatei der Zentrale einlesen (Administration)"),
+    )
+    enrol.add_argument("file", nargs="?", metavar="FILE", help=_("Registrierungsdatei"))
+    enrol.add_argument(
+        "--fingerprint", help=_("Fingerabdruck des Zentralschlüssels zum Abgleich (empfohlen)")
+    )
+    enrol.add_argument(
+        "--offline",
+        action="store_true",
+        help=_("Nicht online registrieren, sondern eine Antwortdatei schreiben"),
+    )
+    enrol.add_argument(
+        "--registration-out",
+        metavar="FILE",
+        help=_("Antwortdatei für die Zentrale (ohne Netz; zurück per USB-Stick)"),
+    )
+    enrol.add_argument(
+        "--confirmation",
+        metavar="FILE",
+        help=_("Bestätigung der Zentrale zu einer Antwortdatei einlesen"),
+    )
+    enrol.set_defaults(handler=cmd_enrol)
+
+    sync = commands.add_parser("sync", help=_("Abgeschlossene Akten an die Zentrale übermitteln"))
+    target = sync.add_mutually_exclusive_group()
+    target.add_argument("--server-url", metavar="URL", help=_("Adresse der Zentrale"))
+    target.add_argument(
+        "--to-dir", metavar="DIR", help=_("Übermittlungsdateien in einen Ordner schreiben")
+    )
+    target.add_argument(
+        "--import-receipts", metavar="DIR", help=_("Quittungsdateien aus einem Ordner einlesen")
+    )
+    sync.add_argument("--status", action="store_true", help=_("Nur den Stand anzeigen"))
+    sync.set_defaults(handler=cmd_sync)
+
+
+def cmd_enrol(ctx) -> int:  # type: ignore[no-untyped-def]
+    args = ctx.args
+    ws = ctx.workspace()
+    if args.confirmation:
+        ws.sync.import_confirmation(_read(args.confirmation))
+        ctx.out(_("Die Zentrale hat dieses Gerät bestätigt; es kann jetzt übermitteln."))
+        return 0
+    if not args.file:
+        raise UsageError(_("Bitte die Registrierungsdatei der Zentrale angeben."))
+    identity = ws.sync.enrol(_read(args.file), expected_fingerprint=args.fingerprint)
+    ctx.out(
+        _("Gerät „{name}“ registriert (Kennung {id}).").format(
+            name=identity.device_name, id=identity.device_id
+        )
+    )
+    if args.offline or args.registration_out:
+        if not args.registration_out:
+            raise UsageError(
+                _("Bitte mit --registration-out angeben, wohin die Antwortdatei soll.")
+            )
+        atomic_write_bytes(Path(args.registration_out), ws.sync.registration_file())
+        ctx.out(
+            _(
+                "Antwortdatei geschrieben: {file}. Die Zentrale liest sie ein und gibt eine "
+                "Bestätigung zurück (intake-app enrol --confirmation DATEI)."
+            ).format(file=args.registration_out)
+        )
+        return 0
+    try:
+        ws.sync.register_online()
+    except IntakeError as exc:  # the enrolment stays; the next sync registers
+        ctx.out(
+            _(
+                "Online-Registrierung noch nicht möglich ({reason}). Sie wird bei der "
+                "nächsten Übermittlung wiederholt."
+            ).format(reason=exc)
+        )
+        return 0
+    ctx.out(_("Bei der Zentrale online bestätigt."))
+    return 0
+
+
+def cmd_sync(ctx) -> int:  # type: ignore[no-untyped-def]
+    args = ctx.args
+    ws = ctx.workspace()
+    if args.status:
+        status = ws.sync.status()
+        ctx.out(_status_line(status))
+        return 0
+    if args.to_dir:
+        result = ws.sync.write_to_folder(Path(args.to_dir))
+        ctx.out(
+            _("{n} Übermittlungsdatei(en) in {dir} geschrieben.").format(
+                n=result.batches_sent, dir=args.to_dir
+            )
+        )
+        return 0
+    if args.import_receipts:
+        result = ws.sync.import_receipts(Path(args.import_receipts))
+        ctx.out(
+            _("Quittungen gelesen: {r} Akte(n) übermittelt, {i} Anweisung(en) bestätigt.").format(
+                r=result.records_delivered, i=result.instructions_delivered
+            )
+        )
+        for path, reason in result.invalid_receipts:
+            ctx.out(_("Ungültige Quittungsdatei {file}: {reason}").format(file=path, reason=reason))
+        for batch_id, reason in result.rejected:
+            ctx.out(
+                _("Stapel {id} abgelehnt ({reason}); die Akten werden neu gesendet.").format(
+                    id=batch_id, reason=reason
+                )
+            )
+        return 0
+    server_url = args.server_url or ws.settings.get("sync.server_url") or None
+    result = ws.sync.send(server_url=server_url)
+    ctx.out(
+        _("Übermittelt: {b} Stapel, {r} Akte(n) zugestellt, {i} Anweisung(en) bestätigt.").format(
+            b=result.batches_sent, r=result.records_delivered, i=result.instructions_delivered
+        )
+    )
+    for batch_id, reason in result.rejected:
+        ctx.out(
+            _("Stapel {id} abgelehnt ({reason}); die Akten werden neu gesendet.").format(
+                id=batch_id, reason=reason
+            )
+        )
+    for name in result.forms_installed:
+        ctx.out(_("Neue Formularversion installiert: {form}").format(form=name))
+    return 0
+
+
+def _status_line(status) -> str:  # type: ignore[no-untyped-def]
+    if not status.enrolled:
+        return _("Nicht registriert; {n} Eintrag/Einträge warten.").format(n=status.pending)
+    when = status.last_success_at.strftime("%Y-%m-%d %H:%M") if status.last_success_at else "-"
+    return _(
+        "Gerät {name}: {p} wartend, {a} Stapel ohne Quittung, letzte erfolgreiche "
+        "Übermittlung {when}."
+    ).format(name=status.device_name, p=status.pending, a=status.awaiting_receipt, when=when)
+
+
+def _read(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            _("Die Datei {file} kann nicht gelesen werden: {reason}").format(
+                file=name, reason=exc.strerror or exc
+            )
+        ) from None

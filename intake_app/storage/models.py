@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -159,3 +159,57 @@ class OutboxItem(SQLModel, table=True):
     delivered_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DeviceRow(SQLModel, table=True):
+    """This device's identity with the central office (one row once enrolled).
+
+    The identity holds the device's private signing key; it lives only here, inside the
+    encrypted database.
+    """
+
+    __tablename__ = "device"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity: str = Field(sa_column=Column(Text, nullable=False))
+    enrolment_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    registered: bool = False
+    enrolled_at: datetime = Field(default_factory=utcnow)
+    registered_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SyncBatch(SQLModel, table=True):
+    """A sealed batch as built: kept (encrypted twice over) until a receipt answers it."""
+
+    __tablename__ = "sync_batches"
+
+    batch_id: str = Field(primary_key=True, max_length=36)
+    transport: str = Field(max_length=16)  # http | folder
+    state: str = Field(max_length=16, index=True)  # built | sent | stored | imported | rejected
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha384: str = Field(max_length=96)
+    records: int = 0
+    instructions: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    receipt: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attempts: int = 0
+
+
+class InstalledForm(SQLModel, table=True):
+    """A form version published (signed) by the central office and installed here."""
+
+    __tablename__ = "installed_forms"
+
+    form_id: str = Field(primary_key=True, max_length=64)
+    version: str = Field(primary_key=True, max_length=32)
+    filename: str = Field(max_length=120)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha384: str = Field(max_length=96)
+    published_at: str = Field(max_length=32)
+    installed_at: datetime = Field(default_factory=utcnow)

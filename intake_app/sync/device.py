@@ -1,0 +1,764 @@
+"""The device side of sync: enrolment, the outbox as batches, sending, receipts, forms.
+
+Finalised revisions, consent withdrawals and erasure requests wait in the outbox. Sending
+packs what is pending into sealed, signed batches inside one write transaction (so an
+erasure can never race a batch), keeps each batch until a verified receipt answers it,
+and sends the same bytes again after a cut connection (the office answers a repeated
+batch with the same receipt). A record counts as delivered only when a verified receipt
+names its id and revision; a batch the office rejects puts its items back in the outbox.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import Session, col, func, select
+
+from intake_app.core.audit import AuditAction
+from intake_app.core.forms import FormRegistry, evaluate, load_form
+from intake_app.core.permissions import Actor, Permission
+from intake_app.core.records import OutboxKind, RecordStatus, SyncState
+from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
+from intake_app.i18n import _
+from intake_app.storage import audit
+from intake_app.storage.database import Database
+from intake_app.storage.models import (
+    DeviceRow,
+    InstalledForm,
+    OutboxItem,
+    RecordRevision,
+    RecordRow,
+    SyncBatch,
+    User,
+    utcnow,
+)
+from intake_app.storage.records import loads
+from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch, build_batches
+from intake_app.sync.enrolment import (
+    build_registration,
+    create_identity,
+    read_enrolment,
+    verify_confirmation,
+)
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.payload import InstructionRef, RecordRef
+from intake_app.sync.published_forms import PublishedForm
+from intake_app.sync.receipt import Receipt, ReceiptStatus
+from intake_app.sync.transport_folder import read_receipts, remove_answered_batches, write_batches
+from intake_app.sync.transport_http import HttpSettings, SyncClient
+
+log = logging.getLogger("intake.sync")
+
+HTTP = "http"
+FOLDER = "folder"
+UNANSWERED = ("built", "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """One batch as the sync window lists it."""
+
+    batch_id: str
+    transport: str
+    state: str
+    records: int
+    instructions: int
+    created_at: datetime
+    answered_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the status bar and the sync window show."""
+
+    enrolled: bool
+    registered: bool
+    device_name: str = ""
+    server_url: str = ""
+    office_fingerprint: str = ""
+    pending_records: int = 0
+    pending_instructions: int = 0
+    awaiting_receipt: int = 0
+    last_success_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    last_error: str | None = None
+    batches: tuple[BatchInfo, ...] = ()
+
+    @property
+    def pending(self) -> int:
+        return self.pending_records + self.pending_instructions
+
+
+@dataclass
+class SyncResult:
+    """What one sync run did."""
+
+    registered_now: bool = False
+    batches_sent: int = 0
+    records_delivered: int = 0
+    instructions_delivered: int = 0
+    erasures_confirmed: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    forms_installed: list[str] = field(default_factory=list)
+    files_written: list[Path] = field(default_factory=list)
+    invalid_receipts: list[tuple[str, str]] = field(default_factory=list)
+
+
+class MemoryFormSource:
+    """A form file held in memory (a published form from the database) for the loader."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name = name
+        self._data = data
+
+    def read_bytes(self) -> bytes:
+        return self._data
+
+    def is_file(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def installed_form_sources(db: Database) -> list[MemoryFormSource]:
+    """Form files installed from the office, to load beside the shipped ones."""
+    with db.read() as session:
+        rows = session.exec(select(InstalledForm)).all()
+    return [MemoryFormSource(f"installed/{row.filename}", row.content) for row in rows]
+
+
+class DeviceSync:
+    """Sync on behalf of a signed-in user.
+
+    Args:
+        db: the open database.
+        actor: who acts.
+        forms: returns the current form registry (to strip hidden answers and to check
+            installed forms).
+        organisation: the consent configuration.
+        batch_limit: returns the size cap per batch in bytes.
+        on_forms_changed: called after new forms were installed.
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        actor: Actor,
+        forms: Callable[[], FormRegistry],
+        organisation: Callable[[], Any],
+        batch_limit: Callable[[], int] = lambda: MAX_BATCH_BYTES,
+        on_forms_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._actor = actor
+        self._forms = forms
+        self._organisation = organisation
+        self._batch_limit = batch_limit
+        self._on_forms_changed = on_forms_changed
+        self._lock = threading.Lock()
+
+    # -- identity ----------------------------------------------------------------------
+
+    def _device(self, session: Session) -> DeviceRow | None:
+        return session.exec(select(DeviceRow).order_by(col(DeviceRow.id))).first()
+
+    def identity(self) -> DeviceIdentity | None:
+        """This device's identity, or None when it is not enrolled."""
+        with self._db.read() as session:
+            row = self._device(session)
+        return DeviceIdentity.from_json(row.identity) if row else None
+
+    def _require_identity(self) -> DeviceIdentity:
+        identity = self.identity()
+        if identity is None:
+            raise SyncError(
+                _(
+                    "Dieses Gerät ist noch nicht bei der Zentrale registriert. Die "
+                    "Administration liest dazu die Registrierungsdatei der Zentrale ein."
+                ),
+                kind=SyncErrorKind.NOT_ENROLLED,
+            )
+        return identity
+
+    def enrol(self, data: bytes, *, expected_fingerprint: str | None = None) -> DeviceIdentity:
+        """Import the office's enrolment file: create the device key pair, keep it here.
+
+        Raises:
+            EnrolmentError: the file is damaged, forged, for another office or expired.
+            ConflictError: the device is already enrolled.
+        """
+        self._actor.require(Permission.MANAGE_DEVICE)
+        enrolment = read_enrolment(data, expected_fingerprint=expected_fingerprint)
+        identity = create_identity(enrolment)
+        with self._db.write() as session:
+            if self._device(session) is not None:
+                raise ConflictError(
+                    _(
+                        "Dieses Gerät ist bereits registriert; eine zweite Registrierung ist "
+                        "nicht möglich."
+                    )
+                )
+            session.add(DeviceRow(identity=identity.to_json(), enrolment_token=enrolment.token))
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.DEVICE_ENROLLED,
+                subject_type="device",
+                subject_id=identity.device_id,
+                details={"office_key": enrolment.office_fingerprint},
+            )
+        log.info("device enrolled")
+        return identity
+
+    def registration_file(self) -> bytes:
+        """The signed registration request for the office (offline registration)."""
+        self._actor.require(Permission.MANAGE_DEVICE)
+        identity = self._require_identity()
+        with self._db.read() as session:
+            row = self._device(session)
+        assert row is not None
+        if row.registered or not row.enrolment_token:
+            raise ConflictError(_("Dieses Gerät ist bei der Zentrale bereits bestätigt."))
+        return build_registration(identity, token=row.enrolment_token)
+
+    def import_confirmation(self, data: bytes) -> None:
+        """Accept the office's confirmation of an offline registration."""
+        self._actor.require(Permission.MANAGE_DEVICE)
+        identity = self._require_identity()
+        verify_confirmation(data, identity)
+        self._mark_registered()
+
+    def _mark_registered(self) -> None:
+        with self._db.write() as session:
+            row = self._device(session)
+            assert row is not None
+            row.registered = True
+            row.registered_at = utcnow()
+            row.enrolment_token = None
+            session.add(row)
+
+    def register_online(
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        transport: httpx.BaseTransport | None = None,
+        settings: HttpSettings | None = None,
+    ) -> None:
+        """Register the device's public key with the office over the network."""
+        identity = self._require_identity()
+        with self._db.read() as session:
+            row = self._device(session)
+        assert row is not None
+        if row.registered:
+            return
+        if not row.enrolment_token:  # pragma: no cover - token kept until registered
+            raise SyncError(_("Die Registrierung ist unvollständig."), kind=SyncErrorKind.AUTH)
+        registration = build_registration(identity, token=row.enrolment_token)
+        with SyncClient(identity, settings=settings, cancel=cancel, transport=transport) as client:
+            client.register(registration)
+        self._mark_registered()
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> SyncStatus:
+        """Enrolment, what is waiting, the last result, the recent batches."""
+        with self._db.read() as session:
+            row = self._device(session)
+            counts = dict(
+                session.exec(
+                    select(OutboxItem.kind, func.count())
+                    .where(OutboxItem.state == "pending")
+                    .group_by(OutboxItem.kind)
+                ).all()
+            )
+            awaiting = session.exec(
+                select(func.count())
+                .select_from(SyncBatch)
+                .where(col(SyncBatch.state).in_(UNANSWERED))
+            ).one()
+            batches = session.exec(
+                select(SyncBatch).order_by(col(SyncBatch.created_at).desc()).limit(50)
+            ).all()
+        infos = tuple(
+            BatchInfo(
+                b.batch_id,
+                b.transport,
+                b.state,
+                b.records,
+                b.instructions,
+                b.created_at,
+                b.answered_at,
+                b.reason,
+            )
+            for b in batches
+        )
+        pending_records = int(counts.get(OutboxKind.RECORD.value, 0))
+        pending_instructions = int(
+            counts.get(OutboxKind.CONSENT_WITHDRAWAL.value, 0)
+            + counts.get(OutboxKind.ERASURE.value, 0)
+        )
+        if row is None:
+            return SyncStatus(
+                enrolled=False,
+                registered=False,
+                pending_records=pending_records,
+                pending_instructions=pending_instructions,
+                batches=infos,
+            )
+        identity = DeviceIdentity.from_json(row.identity)
+        return SyncStatus(
+            enrolled=True,
+            registered=row.registered,
+            device_name=identity.device_name,
+            server_url=identity.server_url,
+            office_fingerprint=identity.current_office_key_id,
+            pending_records=pending_records,
+            pending_instructions=pending_instructions,
+            awaiting_receipt=int(awaiting),
+            last_success_at=row.last_success_at,
+            last_sync_at=row.last_sync_at,
+            last_error=row.last_error,
+            batches=infos,
+        )
+
+    # -- building batches --------------------------------------------------------------
+
+    def _record_entry(self, session: Session, item: OutboxItem) -> dict[str, Any] | None:
+        snapshot = session.get(RecordRevision, (item.record_id, item.revision))
+        row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+        if snapshot is None or row is None:
+            return None
+        owner = session.get(User, row.owner_id)
+        answers = loads(snapshot.answers)
+        exported = exportable_answers(
+            self._forms(), snapshot.form_id, snapshot.form_version, answers, self._organisation()
+        )
+        consent = answers.get("consent") if isinstance(answers.get("consent"), dict) else {}
+        return {
+            "id": row.id,
+            "revision": snapshot.revision,
+            "form_id": snapshot.form_id,
+            "form_version": snapshot.form_version,
+            "status": RecordStatus.COMPLETE.value,
+            "site": row.site or None,
+            "counsellor": owner.username if owner else None,
+            "created_at": _iso(row.created_at),
+            "finalised_at": _iso(snapshot.finalised_at),
+            "answers": exported,
+            "consent": consent,
+        }
+
+    @staticmethod
+    def _instruction_entry(item: OutboxItem) -> dict[str, Any]:
+        extra = loads(item.payload)
+        if item.kind == OutboxKind.ERASURE.value:
+            return {
+                "type": "erasure",
+                "record_id": item.record_id,
+                "requested_at": extra.get("requested_at") or _iso(item.created_at),
+                "reason": extra.get("reason"),
+            }
+        return {
+            "type": "consent_withdrawal",
+            "record_id": item.record_id,
+            "revision": item.revision,
+            "purpose": extra["purpose"],
+            "withdrawn_on": extra["withdrawn_on"],
+        }
+
+    def _build_pending(self, session: Session, identity: DeviceIdentity, transport: str) -> int:
+        """Pack pending outbox items into new batches (inside the caller's transaction)."""
+        items = session.exec(
+            select(OutboxItem).where(OutboxItem.state == "pending").order_by(col(OutboxItem.id))
+        ).all()
+        records: list[dict[str, Any]] = []
+        instructions: list[dict[str, Any]] = []
+        by_ref: dict[Any, list[OutboxItem]] = {}
+        seen: set[Any] = set()
+        for item in items:
+            if item.kind == OutboxKind.RECORD.value:
+                ref: Any = RecordRef(item.record_id, int(item.revision or 0))
+                if ref in seen:
+                    by_ref[ref].append(item)
+                    continue
+                entry = self._record_entry(session, item)
+                if entry is None:  # the record is gone (erased): nothing to send
+                    session.delete(item)
+                    continue
+                records.append(entry)
+            else:
+                entry = self._instruction_entry(item)
+                ref = InstructionRef(entry["type"], item.record_id, entry.get("purpose") or "")
+                if ref in seen:
+                    by_ref[ref].append(item)
+                    continue
+                instructions.append(entry)
+            seen.add(ref)
+            by_ref.setdefault(ref, []).append(item)
+        if not records and not instructions:
+            return 0
+        batches = build_batches(
+            {"records": records, "instructions": instructions},
+            identity=identity,
+            max_batch_bytes=self._batch_limit(),
+        )
+        for batch in batches:
+            session.add(
+                SyncBatch(
+                    batch_id=batch.batch_id,
+                    transport=transport,
+                    state="built",
+                    data=batch.data,
+                    sha384=batch.sha384,
+                    records=len(batch.records),
+                    instructions=len(batch.instructions),
+                )
+            )
+            for ref in (*batch.records, *batch.instructions):
+                for item in by_ref.get(ref, []):
+                    item.state = "batched"
+                    item.batch_id = batch.batch_id
+                    session.add(item)
+        log.info("built %d batch(es) for %s", len(batches), transport)
+        return len(batches)
+
+    def _unanswered(self, transport: str) -> list[BuiltBatch]:
+        with self._db.read() as session:
+            rows = session.exec(
+                select(SyncBatch)
+                .where(col(SyncBatch.state).in_(UNANSWERED), SyncBatch.transport == transport)
+                .order_by(col(SyncBatch.created_at))
+            ).all()
+        return [BuiltBatch.from_bytes(row.data) for row in rows]
+
+    def prepare(self, transport: str) -> list[BuiltBatch]:
+        """Pack what is pending and return every batch still waiting for a receipt."""
+        self._actor.require(Permission.SYNC)
+        identity = self._require_identity()
+        with self._db.write() as session:
+            self._build_pending(session, identity, transport)
+        return self._unanswered(transport)
+
+    # -- receipts ----------------------------------------------------------------------
+
+    def apply_receipt(self, receipt: Receipt, result: SyncResult | None = None) -> SyncResult:
+        """Record a verified receipt: delivered items, confirmed erasures, rejections."""
+        result = result or SyncResult()
+        with self._db.write() as session:
+            batch = session.get(SyncBatch, receipt.batch_id)
+            if batch is None:
+                log.warning("receipt for an unknown batch ignored")
+                return result
+            if batch.state == "imported" and receipt.status == ReceiptStatus.STORED:
+                return result  # a late copy of an earlier answer
+            batch.state = receipt.status.value
+            batch.answered_at = utcnow()
+            batch.receipt = receipt.raw
+            batch.reason = receipt.reason
+            session.add(batch)
+            items = session.exec(
+                select(OutboxItem).where(OutboxItem.batch_id == receipt.batch_id)
+            ).all()
+            if receipt.status == ReceiptStatus.REJECTED:
+                # nothing in a rejected batch counts as delivered: back into the outbox
+                for item in items:
+                    item.state = "pending"
+                    item.batch_id = None
+                    item.last_error = receipt.reason
+                    session.add(item)
+                    if item.kind == OutboxKind.RECORD.value:
+                        self._set_record_state(session, item, SyncState.PENDING)
+                result.rejected.append((receipt.batch_id, receipt.reason or "rejected"))
+            else:
+                delivered = receipt.delivered_records
+                done_instructions = receipt.delivered_instructions
+                for item in items:
+                    if item.kind == OutboxKind.RECORD.value:
+                        ref = RecordRef(item.record_id, int(item.revision or 0))
+                        if ref in delivered and item.state != "delivered":
+                            item.state = "delivered"
+                            item.delivered_at = utcnow()
+                            self._set_record_state(session, item, SyncState.DELIVERED)
+                            result.records_delivered += 1
+                    else:
+                        kind = (
+                            "erasure"
+                            if item.kind == OutboxKind.ERASURE.value
+                            else ("consent_withdrawal")
+                        )
+                        purpose = (
+                            "" if kind == "erasure" else loads(item.payload).get("purpose", "")
+                        )
+                        if InstructionRef(kind, item.record_id, purpose) in done_instructions:
+                            if item.state != "delivered":
+                                item.state = "delivered"
+                                item.delivered_at = utcnow()
+                                result.instructions_delivered += 1
+                    session.add(item)
+                result.erasures_confirmed += len(receipt.confirmed_erasures)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SYNC_RECEIPT,
+                subject_type="batch",
+                subject_id=receipt.batch_id,
+                details={"status": receipt.status.value, "reason": receipt.reason},
+            )
+        return result
+
+    @staticmethod
+    def _set_record_state(session: Session, item: OutboxItem, state: SyncState) -> None:
+        row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+        if row is None or row.status == RecordStatus.DRAFT.value:
+            return  # a newer revision is being edited; it will be sent on its own
+        if row.revision != item.revision:
+            return
+        row.sync_state = state.value
+        if state is SyncState.DELIVERED:
+            row.delivered_revision = row.revision
+        session.add(row)
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def send(
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        server_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        settings: HttpSettings | None = None,
+    ) -> SyncResult:
+        """Send the outbox over HTTP(S), collect receipts, fetch keys and new forms."""
+        self._actor.require(Permission.SYNC)
+        with self._lock:
+            result = SyncResult()
+            identity = self._require_identity()
+            if server_url:
+                identity = _with_url(identity, server_url)
+            try:
+                with self._db.read() as session:
+                    row = self._device(session)
+                if row is not None and not row.registered:
+                    self.register_online(cancel=cancel, transport=transport, settings=settings)
+                    result.registered_now = True
+                with SyncClient(
+                    identity, settings=settings, cancel=cancel, transport=transport
+                ) as client:
+                    try:
+                        identity = client.fetch_office_keys()
+                        self._store_identity(identity)
+                    except SyncError as exc:
+                        if exc.kind is not SyncErrorKind.REJECTED:
+                            raise
+                        log.warning("office keys could not be refreshed")
+                    batches = self.prepare(HTTP)
+                    self._mark_sent([b.batch_id for b in batches])
+
+                    def on_receipt(_batch: BuiltBatch, receipt: Receipt) -> None:
+                        self.apply_receipt(receipt, result)
+
+                    client.send_batches(batches, progress=progress, on_receipt=on_receipt)
+                    result.batches_sent = len(batches)
+                    for receipt in client.fetch_receipts():
+                        self.apply_receipt(receipt, result)
+                    result.forms_installed = self._install_forms(client)
+            except IntakeError as exc:
+                self._record_outcome(error=str(exc))
+                raise
+            self._record_outcome(error=None)
+            with self._db.write() as session:
+                audit.append(
+                    session,
+                    actor=self._actor.username,
+                    action=AuditAction.SYNC_SENT,
+                    details={
+                        "transport": HTTP,
+                        "batches": result.batches_sent,
+                        "records": result.records_delivered,
+                    },
+                )
+            return result
+
+    def _mark_sent(self, batch_ids: list[str]) -> None:
+        with self._db.write() as session:
+            for batch_id in batch_ids:
+                batch = session.get(SyncBatch, batch_id)
+                if batch is not None:
+                    batch.state = "sent" if batch.state == "built" else batch.state
+                    batch.sent_at = utcnow()
+                    batch.attempts += 1
+                    session.add(batch)
+
+    def _store_identity(self, identity: DeviceIdentity) -> None:
+        with self._db.write() as session:
+            row = self._device(session)
+            assert row is not None
+            if row.identity != identity.to_json():
+                row.identity = identity.to_json()
+                session.add(row)
+
+    def _record_outcome(self, *, error: str | None) -> None:
+        with self._db.write() as session:
+            row = self._device(session)
+            if row is None:
+                return
+            row.last_sync_at = utcnow()
+            row.last_error = error
+            if error is None:
+                row.last_success_at = row.last_sync_at
+            session.add(row)
+
+    # -- forms -------------------------------------------------------------------------
+
+    def _install_forms(self, client: SyncClient) -> list[str]:
+        registry = self._forms()
+        known = [(form.id, form.version) for form in registry]
+        installed = []
+        for published in client.fetch_forms(known=known):
+            if (published.form_id, published.version) in known:
+                continue
+            try:
+                self.install_form(published)
+            except IntakeError as exc:
+                log.error("a published form was not installed: %s", type(exc).__name__)
+                continue
+            installed.append(f"{published.form_id} {published.version}")
+        if installed:
+            self._on_forms_changed()
+        return installed
+
+    def install_form(self, published: PublishedForm) -> None:
+        """Check a verified published form with the form loader, then keep it."""
+        form = load_form(MemoryFormSource(published.filename, published.content))
+        if (form.id, form.version) != (published.form_id, published.version):
+            raise SyncError(
+                _("Das Formular der Zentrale passt nicht zu seiner Beschreibung."),
+                kind=SyncErrorKind.REJECTED,
+            )
+        with self._db.write() as session:
+            if session.get(InstalledForm, (form.id, form.version)) is None:
+                session.add(
+                    InstalledForm(
+                        form_id=form.id,
+                        version=form.version,
+                        filename=published.filename,
+                        content=published.content,
+                        sha384=hashlib.sha384(published.content).hexdigest(),
+                        published_at=published.published_at,
+                    )
+                )
+                audit.append(
+                    session,
+                    actor=self._actor.username,
+                    action=AuditAction.FORM_INSTALLED,
+                    subject_type="form",
+                    subject_id=f"{form.id}@{form.version}",
+                )
+
+    # -- folder (USB stick) ------------------------------------------------------------
+
+    def write_to_folder(self, folder: Path) -> SyncResult:
+        """Write every unanswered batch for the folder transport into ``folder``."""
+        self._actor.require(Permission.SYNC)
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SyncError(
+                _("Der Ordner {folder} ist nicht erreichbar (USB-Stick eingesteckt?).").format(
+                    folder=folder
+                ),
+                kind=SyncErrorKind.STORAGE,
+            )
+        batches = self.prepare(FOLDER)
+        result = SyncResult()
+        result.files_written = write_batches(folder, batches)
+        self._mark_sent([b.batch_id for b in batches])
+        result.batches_sent = len(batches)
+        with self._db.write() as session:
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SYNC_SENT,
+                details={"transport": FOLDER, "batches": len(batches)},
+            )
+        return result
+
+    def import_receipts(self, folder: Path) -> SyncResult:
+        """Read receipt files the office wrote into ``folder`` and apply them."""
+        self._actor.require(Permission.SYNC)
+        identity = self._require_identity()
+        with self._db.read() as session:
+            expected = {b.batch_id: b.sha384 for b in session.exec(select(SyncBatch)).all()}
+        found = read_receipts(Path(folder), identity=identity, expected=expected)
+        result = SyncResult()
+        result.invalid_receipts = [(str(path), reason) for path, reason in found.invalid]
+        applied = []
+        for receipt in found.receipts:
+            if receipt.batch_id in expected:
+                self.apply_receipt(receipt, result)
+                applied.append(receipt)
+        remove_answered_batches(Path(folder), applied)
+        if applied:
+            self._record_outcome(error=None)
+        return result
+
+
+def exportable_answers(
+    registry: FormRegistry,
+    form_id: str,
+    version: str,
+    answers: dict[str, Any],
+    organisation: Any,
+) -> dict[str, Any]:
+    """The answers that may leave the device: hidden ones (e.g. special categories without
+    Art. 9 consent, answers to questions the person skipped) are left out."""
+    try:
+        form = registry.get(form_id, version)
+    except IntakeError:
+        return answers
+    state = evaluate(form, answers, organisation=organisation)
+    if not state.hidden_answers:
+        return answers
+    result = copy.deepcopy(answers)
+    for path in sorted(state.hidden_answers, key=len, reverse=True):
+        _drop_path(result, path)
+    return result
+
+
+def _drop_path(answers: dict[str, Any], path: str) -> None:
+    holder: Any = answers
+    parts = path.split(".")
+    for part in parts[:-1]:
+        name, _sep, index = part.partition("[")
+        items = holder.get(name) if isinstance(holder, dict) else None
+        position = int(index.rstrip("]")) if index else None
+        if not isinstance(items, list) or position is None or position >= len(items):
+            return
+        holder = items[position]
+    if isinstance(holder, dict):
+        holder.pop(parts[-1], None)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_url(identity: DeviceIdentity, url: str) -> DeviceIdentity:
+    return dataclasses.replace(identity, server_url=url.rstrip("/"))

@@ -1,0 +1,226 @@
+"""The device side against a real office on 127.0.0.1: enrol, send, receipts, USB, forms.
+
+The device is a real profile (SQLCipher, outbox, records finalised through the record
+service); the office is the real ``intake-central`` command line and receiver process.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from intake_app.app import Workspace
+from intake_app.central import db as central_db
+from intake_app.cli import main
+from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.errors import SyncError
+from intake_app.storage.models import OutboxItem, SyncBatch
+from intake_app.storage.records import RecordQuery
+from tests.conftest import ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
+from tests.e2e.conftest import FAST, Office
+
+pytestmark = pytest.mark.e2e
+
+FORMS = Path(__file__).parents[1] / "unit" / "forms" / "fixtures"
+
+
+def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: str = "laptop-1"):  # type: ignore[no-untyped-def]
+    enrolment = tmp_path / f"{name}.json"
+    office.cli("enrol", "--device", name, "--server-url", office.url, "--out", str(enrolment))
+    pw = tmp_path / "admin.pw"
+    pw.write_text(ADMIN_PASSWORD, "utf-8")
+    code = main(["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file",
+                 str(pw), "enrol", str(enrolment)])
+    assert code == 0
+
+
+def central_records(office: Office) -> list[tuple[str, int, dict]]:
+    engine = office.engine()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(central_db.records.c.record_id, central_db.records.c.revision,
+                          central_db.records.c.document)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+def finalised(ws: Workspace, count: int, seed: int = 1) -> list[str]:
+    add_synthetic_intakes(ws, count=count, seed=seed, complete_share=1.0)
+    return [s.id for s in ws.records.list(RecordQuery(status="complete"), limit=1000)]
+
+
+def test_deliver_import_and_receipts(profile: ProfileFixture, office: Office, tmp_path: Path) -> None:
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        ids = finalised(ws, 4)
+        assert len(ids) == 4
+        status = ws.sync.status()
+        assert status.enrolled and status.registered and status.pending_records == 4
+        result = ws.sync.send(settings=FAST)
+        assert result.batches_sent == 1 and result.records_delivered == 4
+        for record_id in ids:
+            assert ws.records.get(record_id).sync_state == "delivered"
+        office.cli("import")
+        assert sorted(r[0] for r in central_records(office)) == sorted(ids)
+        # the next sync collects the importer's receipts; nothing is sent twice
+        again = ws.sync.send(settings=FAST)
+        assert again.batches_sent == 0
+        with ws.db.read() as session:
+            states = [b.state for b in session.exec(select(SyncBatch)).all()]
+        assert states == ["imported"]
+        assert ws.sync.status().pending == 0
+    finally:
+        ws.close()
+
+
+def test_cut_connection_leaves_outbox_and_resend_does_not_duplicate(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        ids = finalised(ws, 3)
+        with pytest.raises(SyncError):
+            ws.sync.send(settings=FAST, server_url="http://127.0.0.1:9")  # nobody listens
+        for record_id in ids:
+            assert ws.records.get(record_id).sync_state == "pending"  # not delivered
+        status = ws.sync.status()
+        assert status.pending_records == 3 and status.last_error  # the outbox is as it was
+        first = ws.sync.send(settings=FAST)
+        assert first.records_delivered == 3
+        # the same batch once more (as after a lost receipt): same receipt, no duplicate
+        with ws.db.write() as session:
+            for batch in session.exec(select(SyncBatch)).all():
+                batch.state = "sent"
+                session.add(batch)
+            for item in session.exec(select(OutboxItem)).all():
+                item.state = "batched"
+                session.add(item)
+        second = ws.sync.send(settings=FAST)
+        assert second.batches_sent == 1
+        office.cli("import")
+        records = central_records(office)
+        assert len(records) == 3 and len({r[0] for r in records}) == 3
+    finally:
+        ws.close()
+
+
+def test_usb_round_trip(profile: ProfileFixture, office: Office, tmp_path: Path) -> None:
+    enrol_device(profile, office, tmp_path)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        ids = finalised(ws, 2)
+        written = ws.sync.write_to_folder(stick)
+        assert written.batches_sent == 1 and len(list(stick.glob("*.ibatch"))) == 1
+        for record_id in ids:
+            assert ws.records.get(record_id).sync_state == "pending"
+        office.cli("import", "--from-dir", str(stick))
+        assert len(list(stick.glob("*.receipt.json"))) == 1
+        back = ws.sync.import_receipts(stick)
+        assert back.records_delivered == 2
+        assert not list(stick.glob("*.ibatch")), "answered batch files are removed"
+        for record_id in ids:
+            assert ws.records.get(record_id).sync_state == "delivered"
+    finally:
+        ws.close()
+    assert sorted(r[0] for r in central_records(office)) == sorted(ids)
+
+
+def test_withdrawal_and_new_revision_reach_the_centre(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = finalised(ws, 1, seed=5)[0]
+        ws.sync.send(settings=FAST)
+        office.cli("import")
+        ws.records.withdraw_consent(record_id, purpose="central_office", withdrawn_on=date.today())
+        ws.records.start_revision(record_id, reason="Adresse geändert")
+        answers = dict(ws.records.get(record_id).answers)
+        answers["municipality"] = "Bielefeld"
+        ws.records.save(record_id, answers=answers)
+        ws.records.finalise(record_id, answers=answers)
+        result = ws.sync.send(settings=FAST)
+        assert result.records_delivered == 1 and result.instructions_delivered == 1
+        office.cli("import")
+        revisions = sorted(r[1] for r in central_records(office) if r[0] == record_id)
+        assert revisions == [1, 2]
+        out = tmp_path / "export.csv"
+        office.cli("export", "--out", str(out))
+        with out.open(encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+        row = next(r for r in rows if r["record_id"] == record_id)
+        assert row["personal_data"] == "withheld"
+        assert row["consent.central_office"].startswith("withdrawn")
+        assert "Bielefeld" not in json.dumps(row)
+    finally:
+        ws.close()
+
+
+def test_hidden_special_category_answers_never_leave_the_device(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = finalised(ws, 1, seed=11)[0]
+        ws.records.start_revision(record_id, reason="Test")
+        answers = dict(ws.records.get(record_id).answers)
+        answers["consent"]["art9"] = {"granted": False, "withdrawn_on": None}
+        answers["health_limitation"] = True  # stored, but hidden without Art. 9 consent
+        ws.records.save(record_id, answers=answers)
+        ws.records.finalise(record_id, answers=answers)
+        ws.sync.send(settings=FAST)
+        office.cli("import")
+        documents = [doc for rid, _rev, doc in central_records(office) if rid == record_id]
+        assert documents and all("health_limitation" not in doc["answers"] for doc in documents)
+    finally:
+        ws.close()
+
+
+def test_published_form_is_installed_and_used_for_new_intakes(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrol_device(profile, office, tmp_path)
+    office.cli("forms", "publish", str(FORMS / "intake-2026.2.yaml"), "--form-id", "intake",
+               "--form-version", "2026.2")
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert ws.current_form().version == "2026.1"
+        result = ws.sync.send(settings=FAST)
+        assert result.forms_installed == ["intake 2026.2"]
+        assert ws.current_form().version == "2026.2"
+        record_id = ws.new_intake()
+        assert ws.records.get(record_id).form_version == "2026.2"
+    finally:
+        ws.close()
+    again = profile.sign_in(COUNSELLOR)  # installed forms survive a restart
+    try:
+        assert again.current_form().version == "2026.2"
+    finally:
+        again.close()
+
+
+def test_sync_without_enrolment_says_so(profile: ProfileFixture) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        with pytest.raises(SyncError) as info:
+            ws.sync.send(settings=FAST)
+        assert info.value.kind.value == "not_enrolled"
+        assert not ws.sync.status().enrolled
+    finally:
+        ws.close()
