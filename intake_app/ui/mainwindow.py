@@ -5,7 +5,7 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Signal
+from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -29,6 +29,7 @@ from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.record_page import RecordPage
+from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
 
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
             self.cases.search.setFocus()
 
     def _on_finalised(self, record_id: str) -> None:
+        self.refresh_sync_status()
         self.statusBar().showMessage(
             _("Aufnahme abgeschlossen und zur Übermittlung vorgemerkt."), 8000
         )
@@ -236,6 +238,13 @@ class MainWindow(QMainWindow):
                 slot=self._on_verify_audit,
             ),
             "about": action("about", _("Ü&ber Intake"), slot=self._on_about),
+            "sync": action(
+                "sync",
+                _("Ü&bermittlung …"),
+                shortcut="Ctrl+Shift+S",
+                enabled=actor.can(Permission.SYNC) or actor.can(Permission.MANAGE_DEVICE),
+                slot=self.open_sync_window,
+            ),
         }
 
     def _create_menus(self) -> None:
@@ -247,6 +256,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.actions_["logout"])
         file_menu.addSeparator()
         file_menu.addAction(self.actions_["quit"])
+
+        sync_menu = bar.addMenu(_("Ü&bermittlung"))
+        sync_menu.addAction(self.actions_["sync"])
 
         admin_menu = bar.addMenu(_("&Verwaltung"))
         admin_menu.addAction(self.actions_["users"])
@@ -273,10 +285,34 @@ class MainWindow(QMainWindow):
             )
         )
         self.user_label.setAccessibleName(self.user_label.text())
-        self.sync_label = QLabel(_("Übermittlung: Gerät nicht registriert"))
+        self.sync_label = QLabel()
         self.sync_label.setAccessibleName(_("Stand der Übermittlung"))
         self.statusBar().addWidget(self.user_label, 1)
         self.statusBar().addPermanentWidget(self.sync_label)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setInterval(60_000)
+        self._sync_timer.timeout.connect(self.refresh_sync_status)
+        self._sync_timer.start()
+        self.refresh_sync_status()
+
+    def refresh_sync_status(self) -> None:
+        """Show what waits for the central office in the status bar."""
+        try:
+            self.sync_label.setText(status_text(self.ws.sync.status()))
+        except IntakeError as exc:
+            self.sync_label.setText(str(exc))
+
+    def open_sync_window(self) -> None:
+        """The sync window (send, USB stick, receipts, enrolment)."""
+        window = SyncWindow(self.ws, self)
+        window.changed.connect(self.refresh_sync_status)
+        window.changed.connect(self._refresh_list)
+        window.exec()
+        self.refresh_sync_status()
+
+    def _refresh_list(self) -> None:
+        if self.cases is not None and self.record_page is None:
+            self.cases.refresh()
 
     # -- geometry ----------------------------------------------------------------------
 

@@ -224,3 +224,35 @@ def test_sync_without_enrolment_says_so(profile: ProfileFixture) -> None:
         assert not ws.sync.status().enrolled
     finally:
         ws.close()
+
+
+def test_sync_window_sends_with_progress(
+    qtbot, profile: ProfileFixture, office: Office, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    from intake_app.ui.main import create_application
+    from intake_app.ui.mainwindow import MainWindow
+    from intake_app.ui.sync_window import SyncWindow
+
+    create_application()
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 3, seed=21)
+        window = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(window)
+        assert "3 wartend" in window.sync_label.text()
+        dialog = SyncWindow(ws, window)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.changed.connect(window.refresh_sync_status)
+        assert dialog.send_button.isEnabled()
+        dialog.send_button.click()
+        assert dialog.progress.isVisible() or dialog.operation is None
+        qtbot.waitUntil(lambda: dialog.operation is None, timeout=30_000)
+        assert "zugestellt" in dialog.error_label.text()
+        assert dialog.table.rowCount() == 1
+        assert dialog.table.item(0, 2).text() == "von der Zentrale gespeichert"
+        assert "alles übermittelt" in window.sync_label.text()
+        window.close()
+    finally:
+        ws.close()

@@ -1,0 +1,423 @@
+"""The sync window: what waits, the last result, send now, USB stick, batches and reasons.
+
+Administrators also register the device here (enrolment file from the central office,
+online or with an answer file on a USB stick). Sending runs off the GUI thread with a
+progress bar and cancel; a cut connection leaves the outbox as it was.
+
+Signals: ``changed()`` after anything that changes what is pending.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.dates import format_datetime
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.core.permissions import Permission
+from intake_app.errors import IntakeError, SyncError, SyncErrorKind
+from intake_app.i18n import N_, _, current_language
+from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.sync.device import SyncResult, SyncStatus
+from intake_app.ui import style
+from intake_app.ui.errors import show_error
+from intake_app.ui.ops import CancelToken, Operation, run_op
+
+STATE_LABELS = {
+    "built": N_("vorbereitet"),
+    "sent": N_("gesendet, Quittung ausstehend"),
+    "stored": N_("von der Zentrale gespeichert"),
+    "imported": N_("in der Zentrale übernommen"),
+    "rejected": N_("abgelehnt – Akten werden neu gesendet"),
+}
+TRANSPORT_LABELS = {"http": N_("Netz"), "folder": N_("USB/Ordner")}
+REASON_LABELS = {
+    "decrypt_failed": N_("Die Zentrale konnte den Stapel nicht entschlüsseln."),
+    "bad_signature": N_("Die Signatur des Geräts passte nicht."),
+    "revoked_device": N_("Dieses Gerät ist bei der Zentrale gesperrt."),
+    "unknown_device": N_("Die Zentrale kennt dieses Gerät nicht."),
+    "wrong_office_key": N_("Der Stapel war für einen anderen Zentralschlüssel verschlossen."),
+    "payload_invalid": N_("Der Inhalt des Stapels war unvollständig."),
+}
+
+
+def _when(moment: object) -> str:
+    if moment is None:
+        return "–"
+    locale = "de_DE" if current_language() == "de" else "en_GB"
+    return format_datetime(moment.astimezone(), "dd.MM.yyyy HH:mm", locale=locale)  # type: ignore[attr-defined]
+
+
+def status_text(status: SyncStatus) -> str:
+    """The status bar's words for the sync state."""
+    if not status.enrolled:
+        if status.pending:
+            return _("Übermittlung: Gerät nicht registriert · {n} wartend").format(n=status.pending)
+        return _("Übermittlung: Gerät nicht registriert")
+    parts = []
+    if status.pending:
+        parts.append(_("{n} wartend").format(n=status.pending))
+    if status.awaiting_receipt:
+        parts.append(_("{n} ohne Quittung").format(n=status.awaiting_receipt))
+    if not parts:
+        parts.append(_("alles übermittelt"))
+    if status.last_success_at:
+        parts.append(_("zuletzt {when}").format(when=_when(status.last_success_at)))
+    return _("Übermittlung: {parts}").format(parts=" · ".join(parts))
+
+
+class SyncWindow(QDialog):
+    """Send, write to a folder, read receipts, see batches. Signals: ``changed()``."""
+
+    changed = Signal()
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = workspace
+        self.operation: Operation | None = None
+        self.setWindowTitle(_("Übermittlung an die Zentrale"))
+        actor = workspace.actor
+
+        self.device_label = QLabel()
+        self.device_label.setWordWrap(True)
+        self.pending_label = QLabel()
+        self.pending_label.setObjectName("title")
+        self.last_label = QLabel()
+        self.error_label = QLabel()
+        self.error_label.setObjectName("error")
+        self.error_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.send_button = QPushButton(_("Jetzt &senden"))
+        self.send_button.setObjectName("primary")
+        self.cancel_button = QPushButton(_("Abbrechen"))
+        self.cancel_button.hide()
+        self.folder_button = QPushButton(_("In &Ordner schreiben (USB) …"))
+        self.receipts_button = QPushButton(_("&Quittungen einlesen …"))
+        self.enrol_button = QPushButton(_("Gerät &registrieren …"))
+        self.answer_file_button = QPushButton(_("&Antwortdatei schreiben …"))
+        self.confirmation_button = QPushButton(_("&Bestätigung einlesen …"))
+        for button in (self.enrol_button, self.answer_file_button, self.confirmation_button):
+            button.setVisible(actor.can(Permission.MANAGE_DEVICE))
+        can_sync = actor.can(Permission.SYNC)
+        for button in (self.send_button, self.folder_button, self.receipts_button):
+            button.setVisible(can_sync)
+
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(
+            [_("Erstellt"), _("Weg"), _("Stand"), _("Akten"), _("Anweisungen"), _("Hinweis")]
+        )
+        self.table.setAccessibleName(_("Übermittlungsstapel"))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
+
+        info = QGridLayout()
+        info.addWidget(self.pending_label, 0, 0, 1, 2)
+        info.addWidget(self.device_label, 1, 0, 1, 2)
+        info.addWidget(self.last_label, 2, 0, 1, 2)
+        info.addWidget(self.error_label, 3, 0, 1, 2)
+        actions = QHBoxLayout()
+        for button in (
+            self.send_button,
+            self.cancel_button,
+            self.folder_button,
+            self.receipts_button,
+        ):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        admin_row = QHBoxLayout()
+        for button in (self.enrol_button, self.answer_file_button, self.confirmation_button):
+            admin_row.addWidget(button)
+        admin_row.addStretch(1)
+        close = QPushButton(_("Schließen"))
+        close.clicked.connect(self.accept)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addLayout(info)
+        layout.addLayout(actions)
+        layout.addWidget(self.progress)
+        layout.addLayout(admin_row)
+        layout.addWidget(QLabel(_("Stapel der letzten Zeit:")))
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+
+        self.send_button.clicked.connect(self.send_now)
+        self.cancel_button.clicked.connect(self._on_cancel)
+        self.folder_button.clicked.connect(self._on_folder)
+        self.receipts_button.clicked.connect(self._on_receipts)
+        self.enrol_button.clicked.connect(self._on_enrol)
+        self.answer_file_button.clicked.connect(self._on_answer_file)
+        self.confirmation_button.clicked.connect(self._on_confirmation)
+        self.resize(900, 560)
+        self.refresh()
+
+    # -- display -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        status = self.ws.sync.status()
+        self.pending_label.setText(
+            _("{n} Einträge warten auf die Übermittlung").format(n=status.pending)
+            if status.pending
+            else _("Alles ist übermittelt.")
+        )
+        if status.enrolled:
+            state = _("bestätigt") if status.registered else _("noch nicht bestätigt")
+            self.device_label.setText(
+                _("Gerät „{name}“ ({state}) · Zentrale {url} · Schlüssel {key}").format(
+                    name=status.device_name,
+                    state=state,
+                    url=status.server_url,
+                    key=status.office_fingerprint[:16],
+                )
+            )
+        else:
+            self.device_label.setText(
+                _(
+                    "Dieses Gerät ist noch nicht bei der Zentrale registriert. Die Administration "
+                    "liest dazu die Registrierungsdatei der Zentrale ein."
+                )
+            )
+        self.last_label.setText(
+            _("Letzte erfolgreiche Übermittlung: {when}").format(when=_when(status.last_success_at))
+        )
+        self.error_label.setText(
+            _("Letzter Versuch: {error}").format(error=status.last_error)
+            if status.last_error
+            else ""
+        )
+        self.error_label.setVisible(bool(status.last_error))
+        registered_needed = status.enrolled and not status.registered
+        self.enrol_button.setEnabled(not status.enrolled)
+        self.answer_file_button.setEnabled(registered_needed)
+        self.confirmation_button.setEnabled(registered_needed)
+        for button in (self.send_button, self.folder_button, self.receipts_button):
+            button.setEnabled(status.enrolled and self.operation is None)
+        self.table.setRowCount(len(status.batches))
+        for row, batch in enumerate(status.batches):
+            reason = (
+                _(REASON_LABELS[batch.reason])
+                if batch.reason in REASON_LABELS
+                else (batch.reason or "")
+            )
+            cells = (
+                _when(batch.created_at),
+                _(TRANSPORT_LABELS.get(batch.transport, batch.transport)),
+                _(STATE_LABELS.get(batch.state, batch.state)),
+                str(batch.records),
+                str(batch.instructions),
+                reason,
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if batch.state == "rejected":
+                    item.setForeground(Qt.GlobalColor.darkRed)
+                self.table.setItem(row, column, item)
+        self.table.resizeRowsToContents()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send_now(self) -> None:
+        if self.operation is not None:
+            return
+        server_url = str(self.ws.settings.get("sync.server_url") or "") or None
+
+        def work(token: CancelToken) -> SyncResult:
+            return self.ws.sync.send(
+                cancel=token.event,
+                progress=lambda done, total: token.progress(done, total, ""),
+                server_url=server_url,
+            )
+
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.operation = run_op(self, work, on_success=self._on_sent, on_failure=self._on_failed)
+        self.operation.progressed.connect(self._on_progress)
+        self.refresh()
+
+    def _on_progress(self, done: int, total: int, _text: str) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _finish(self) -> None:
+        self.operation = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.refresh()
+        self.changed.emit()
+
+    def _on_sent(self, result: SyncResult) -> None:
+        self._finish()
+        lines = [
+            _("{r} Akte(n) zugestellt, {i} Anweisung(en) bestätigt.").format(
+                r=result.records_delivered, i=result.instructions_delivered
+            )
+        ]
+        if result.forms_installed:
+            lines.append(
+                _("Neue Formularversion(en): {forms}").format(
+                    forms=", ".join(result.forms_installed)
+                )
+            )
+        if result.rejected:
+            lines.append(
+                _("{n} Stapel abgelehnt; die Akten werden beim nächsten Mal neu gesendet.").format(
+                    n=len(result.rejected)
+                )
+            )
+        self.error_label.setStyleSheet(f"color: {style.SUCCESS};")
+        self.error_label.setText(" ".join(lines))
+        self.error_label.show()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._finish()
+        if isinstance(exc, SyncError) and exc.kind is SyncErrorKind.CANCELLED:
+            self.error_label.setText(_("Abgebrochen. Die Daten bleiben im Postausgang."))
+            self.error_label.show()
+            return
+        self.error_label.setStyleSheet("")
+        if isinstance(exc, IntakeError):
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+        else:
+            show_error(self, exc)
+
+    def _on_cancel(self) -> None:
+        if self.operation is not None:
+            self.operation.cancel()
+            self.cancel_button.setEnabled(False)
+
+    # -- folder ------------------------------------------------------------------------
+
+    def _choose_folder(self, title: str) -> Path | None:
+        folder = QFileDialog.getExistingDirectory(self, title)
+        return Path(folder) if folder else None
+
+    def _on_folder(self) -> None:
+        folder = self._choose_folder(_("Ordner oder USB-Stick für die Übermittlung"))
+        if folder is None:
+            return
+        try:
+            result = self.ws.sync.write_to_folder(folder)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        QMessageBox.information(
+            self,
+            _("Übermittlung"),
+            _(
+                "{n} Datei(en) in {folder} geschrieben. Die Zentrale liest sie ein und legt "
+                "Quittungen in denselben Ordner."
+            ).format(n=result.batches_sent, folder=folder),
+        )
+        self.refresh()
+        self.changed.emit()
+
+    def _on_receipts(self) -> None:
+        folder = self._choose_folder(_("Ordner mit den Quittungen der Zentrale"))
+        if folder is None:
+            return
+        try:
+            result = self.ws.sync.import_receipts(folder)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        text = _("{r} Akte(n) als übermittelt bestätigt, {i} Anweisung(en) bestätigt.").format(
+            r=result.records_delivered, i=result.instructions_delivered
+        )
+        if result.invalid_receipts:
+            text += " " + _(
+                "{n} Quittungsdatei(en) waren ungültig und wurden nicht verwendet."
+            ).format(n=len(result.invalid_receipts))
+        QMessageBox.information(self, _("Quittungen"), text)
+        self.refresh()
+        self.changed.emit()
+
+    # -- enrolment (administrators) ----------------------------------------------------
+
+    def _on_enrol(self) -> None:
+        name, _filter = QFileDialog.getOpenFileName(
+            self, _("Registrierungsdatei der Zentrale"), "", _("Registrierung (*.json);;Alle (*)")
+        )
+        if not name:
+            return
+        fingerprint, ok = QInputDialog.getText(
+            self,
+            _("Fingerabdruck"),
+            _(
+                "Fingerabdruck des Zentralschlüssels (von der Zentrale mitgeteilt; leer lassen, "
+                "wenn keiner vorliegt):"
+            ),
+        )
+        if not ok:
+            return
+        try:
+            self.ws.sync.enrol(Path(name).read_bytes(), expected_fingerprint=fingerprint or None)
+        except (IntakeError, OSError) as exc:
+            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
+            return
+        self.refresh()
+        self.changed.emit()
+
+        def work(_token: CancelToken) -> None:
+            self.ws.sync.register_online()
+
+        def failed(exc: BaseException) -> None:
+            self.error_label.setText(
+                _(
+                    "Online-Bestätigung nicht möglich ({reason}). Schreiben Sie eine "
+                    "Antwortdatei für die Zentrale oder versuchen Sie es später."
+                ).format(reason=exc)
+            )
+            self.error_label.show()
+            self.refresh()
+
+        run_op(self, work, on_success=lambda _r: self.refresh(), on_failure=failed)
+
+    def _on_answer_file(self) -> None:
+        name, _filter = QFileDialog.getSaveFileName(
+            self, _("Antwortdatei für die Zentrale"), "registrierung.json", "JSON (*.json)"
+        )
+        if not name:
+            return
+        try:
+            atomic_write_bytes(Path(name), self.ws.sync.registration_file())
+        except IntakeError as exc:
+            show_error(self, exc)
+
+    def _on_confirmation(self) -> None:
+        name, _filter = QFileDialog.getOpenFileName(
+            self, _("Bestätigung der Zentrale"), "", _("Bestätigung (*.json);;Alle (*)")
+        )
+        if not name:
+            return
+        try:
+            self.ws.sync.import_confirmation(Path(name).read_bytes())
+        except (IntakeError, OSError) as exc:
+            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
+            return
+        self.refresh()
+        self.changed.emit()
