@@ -28,6 +28,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, settings_repo, users
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
+from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
@@ -83,6 +84,11 @@ class Workspace:
             organisation=lambda: self.organisation,
             batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
             on_forms_changed=self.reload_forms,
+        )
+        self.lifecycle = Lifecycle(
+            db=db,
+            actor=actor,
+            retention_days=lambda: int(self.settings.get("retention.days_after_close")),
         )
         self.records = RecordService(
             db=db,

@@ -175,10 +175,17 @@ class Database:
 
     # -- maintenance -------------------------------------------------------------------
 
+    def _outside_transaction(self, sql: str) -> None:
+        """Run a statement that SQLite refuses inside a transaction (VACUUM, checkpoint)."""
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute(sql)  # isolation_level None: autocommit
+        finally:
+            raw.close()
+
     def checkpoint(self) -> None:
-        """Fold the WAL back into the main file (before a copy or on close)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Fold the WAL back into the main file and empty it (before a copy, on close)."""
+        self._outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def copy_to(self, target: Path) -> None:
         """Write a consistent encrypted copy of the database (SQLite's online backup).
@@ -204,8 +211,7 @@ class Database:
 
     def vacuum(self) -> None:
         """Rebuild the file so freed pages leave it (after a purge)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("VACUUM")
+        self._outside_transaction("VACUUM")
 
     def close(self) -> None:
         """Checkpoint and close every pooled connection."""

@@ -213,3 +213,32 @@ class InstalledForm(SQLModel, table=True):
     sha384: str = Field(max_length=96)
     published_at: str = Field(max_length=32)
     installed_at: datetime = Field(default_factory=utcnow)
+
+
+class ActivityRecord(SQLModel, table=True):
+    """An anonymised trace of a removed record, kept for statistics (no id, no name)."""
+
+    __tablename__ = "activity_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    intake_month: str | None = Field(default=None, max_length=7)
+    site: str = Field(default="", max_length=200)
+    residence_document: str | None = Field(default=None, max_length=60)
+    goal_type: str | None = Field(default=None, max_length=60)
+    referrals: int = 0
+    finalised: bool = False
+    removed_month: str = Field(max_length=7)
+    reason: str = Field(max_length=16)  # retention | erasure
+
+
+class Erasure(SQLModel, table=True):
+    """An erasure request: done on the device at once, confirmed by the centre later."""
+
+    __tablename__ = "erasures"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    requested_at: datetime = Field(default_factory=utcnow)
+    requested_by: int = Field(foreign_key="users.id")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    central: bool = False
+    confirmed_at: datetime | None = None

@@ -48,6 +48,27 @@ log = logging.getLogger("intake.storage")
 #: Counting stops here; the list then says "more than 10,000".
 COUNT_CAP = 10_000
 
+#: Referrals still open (``outcome`` open or appointment made), and their records.
+OPEN_REFERRALS_SQL = (
+    "SELECT count(*), count(DISTINCT d.pk) FROM record_data d, "
+    "json_each(d.answers, '$.referrals') AS ref "
+    "WHERE json_valid(d.answers) AND json_type(d.answers, '$.referrals') = 'array' "
+    "AND json_extract(ref.value, '$.outcome') IN ('open', 'appointment_made')"
+)
+OPEN_REFERRAL_PKS = (
+    "SELECT d.pk FROM record_data d, json_each(d.answers, '$.referrals') AS ref "
+    "WHERE json_valid(d.answers) AND json_type(d.answers, '$.referrals') = 'array' "
+    "AND json_extract(ref.value, '$.outcome') IN ('open', 'appointment_made')"
+)
+#: Qualifications in a regulated occupation whose recognition is not decided yet.
+RECOGNITION_PENDING_PKS = (
+    "SELECT d.pk FROM record_data d, json_each(d.answers, '$.qualifications') AS q "
+    "WHERE json_valid(d.answers) AND json_type(d.answers, '$.qualifications') = 'array' "
+    "AND json_extract(q.value, '$.regulated') = 'yes' "
+    "AND coalesce(json_extract(q.value, '$.recognition_status'), '') != 'decided'"
+)
+
+
 SORT_COLUMNS = {
     "name": "records.sort_name",
     "birth_date": "records.birth_date",
@@ -70,6 +91,7 @@ class RecordQuery:
     sort: str = "updated"
     descending: bool = True
     expiring_only: bool = False
+    special: str | None = None  # open_referrals | recognition_pending | not_delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,6 +526,14 @@ class RecordService:
             params["expiry_limit"] = (
                 date.today() + timedelta(days=EXPIRY_WARNING_DAYS)
             ).isoformat()
+        if query.special == "open_referrals":
+            clauses.append(f"records.pk IN ({OPEN_REFERRAL_PKS})")
+        elif query.special == "recognition_pending":
+            clauses.append(f"records.pk IN ({RECOGNITION_PENDING_PKS})")
+        elif query.special == "not_delivered":
+            clauses.append(
+                "records.status IN ('complete', 'closed') AND records.sync_state != 'delivered'"
+            )
         match = fts_query(query.search) if query.search else None
         if query.search and match is None:
             clauses.append("0")

@@ -34,6 +34,7 @@ from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     DeviceRow,
+    Erasure,
     InstalledForm,
     OutboxItem,
     RecordRevision,
@@ -508,7 +509,12 @@ class DeviceSync:
                                 item.delivered_at = utcnow()
                                 result.instructions_delivered += 1
                     session.add(item)
-                result.erasures_confirmed += len(receipt.confirmed_erasures)
+                for record_id in receipt.confirmed_erasures:
+                    erasure = session.get(Erasure, record_id)
+                    if erasure is not None and erasure.confirmed_at is None:
+                        erasure.confirmed_at = utcnow()
+                        session.add(erasure)
+                        result.erasures_confirmed += 1
             audit.append(
                 session,
                 actor=self._actor.username,

@@ -256,3 +256,35 @@ def test_sync_window_sends_with_progress(
         window.close()
     finally:
         ws.close()
+
+
+def test_erasure_reaches_the_central_database_and_is_confirmed(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    from intake_app.storage.lifecycle import ErasureReason
+    from intake_app.storage.models import Erasure
+    from tests.conftest import SUPERVISOR
+
+    enrol_device(profile, office, tmp_path)
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        record_id, other_id = finalised(counsellor, 2, seed=31)
+        counsellor.sync.send(settings=FAST)
+    finally:
+        counsellor.close()
+    office.cli("import")
+    assert {r[0] for r in central_records(office)} == {record_id, other_id}
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST) is True
+        sent = supervisor.sync.send(settings=FAST)
+        assert sent.instructions_delivered == 1
+        office.cli("import")
+        assert {r[0] for r in central_records(office)} == {other_id}  # erased centrally
+        confirmed = supervisor.sync.send(settings=FAST)  # collects the import receipt
+        assert confirmed.erasures_confirmed == 1
+        with supervisor.db.read() as session:
+            erasure = session.get(Erasure, record_id)
+        assert erasure is not None and erasure.confirmed_at is not None
+    finally:
+        supervisor.close()

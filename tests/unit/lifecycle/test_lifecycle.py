@@ -1,0 +1,206 @@
+"""Retention purge, erasure, access export and the supervisor's overview."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from intake_app.app import Workspace
+from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.errors import PermissionDenied, ValidationError
+from intake_app.storage.lifecycle import ErasureReason
+from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow
+from intake_app.storage.records import RecordQuery
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.helpers.canary import scan
+from tests.helpers.sqlcipher_pages import first_page_is_valid, plaintext_contains
+
+CANARY_FAMILY = "Qxvoltarisch"
+CANARY_GIVEN = "Zembrowina"
+
+
+def _canary_record(ws: Workspace, *, seed: int = 3) -> str:
+    add_synthetic_intakes(ws, count=1, seed=seed, complete_share=1.0)
+    record_id = ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
+    ws.records.start_revision(record_id, reason="Name korrigiert")
+    answers = dict(ws.records.get(record_id).answers)
+    answers.update(family_name=CANARY_FAMILY, given_names=CANARY_GIVEN,
+                   family_name_latin=CANARY_FAMILY, given_names_latin=CANARY_GIVEN)
+    ws.records.save(record_id, answers=answers)
+    ws.records.finalise(record_id, answers=answers)
+    return record_id
+
+
+def _pretend_delivered(ws: Workspace, record_id: str) -> None:
+    """Set up the state a verified receipt leaves (sync is tested end to end elsewhere)."""
+    with ws.db.write() as session:
+        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+        row.sync_state = "delivered"
+        row.delivered_revision = row.revision
+        session.add(row)
+        for item in session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)):
+            item.state = "delivered"
+            session.add(item)
+
+
+def _close_long_ago(ws: Workspace, record_id: str, days: int) -> None:
+    ws.records.close_case(record_id)
+    with ws.db.write() as session:
+        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+        row.closed_at = datetime.now(UTC) - timedelta(days=days)
+        session.add(row)
+
+
+def _needles() -> list[bytes]:
+    forms = []
+    for word in (CANARY_FAMILY, CANARY_GIVEN):
+        for variant in (word, word.lower(), word.upper()):
+            forms.append(variant.encode("utf-8"))
+    return forms
+
+
+def _key(profile: ProfileFixture) -> bytes:
+    return profile.profile.vault().unlock(ADMIN, ADMIN_PASSWORD)
+
+
+def test_retention_purges_only_delivered_records_past_the_period(
+    profile: ProfileFixture,
+) -> None:
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        old_delivered = _canary_record(supervisor)
+        _pretend_delivered(supervisor, old_delivered)
+        _close_long_ago(supervisor, old_delivered, days=800)
+        add_synthetic_intakes(supervisor, count=2, seed=9, complete_share=1.0)
+        others = [s.id for s in supervisor.records.list(RecordQuery(status="complete"))]
+        undelivered, recent = others[0], others[1]
+        _close_long_ago(supervisor, undelivered, days=800)  # never delivered: must stay
+        _pretend_delivered(supervisor, recent)
+        _close_long_ago(supervisor, recent, days=10)  # delivered, but within the period
+        key = _key(profile)
+        assert plaintext_contains(profile.profile.db_path, key, _needles())  # present now
+        result = supervisor.lifecycle.purge_due()
+        assert result.purged == 1 and result.kept_undelivered == 1
+        remaining = {s.id for s in supervisor.records.list(RecordQuery())}
+        assert old_delivered not in remaining and {undelivered, recent} <= remaining
+        with supervisor.db.read() as session:
+            traces = session.exec(select(ActivityRecord)).all()
+        assert [(t.reason, t.finalised) for t in traces] == [("retention", True)]
+        assert supervisor.records.list(RecordQuery(search=CANARY_FAMILY)) == []
+    finally:
+        supervisor.close()
+    assert first_page_is_valid(profile.profile.db_path, key)
+    assert plaintext_contains(profile.profile.db_path, key, _needles()) == []
+    assert scan(profile.profile.root, [CANARY_FAMILY, CANARY_GIVEN]) == []
+
+
+def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFixture) -> None:
+    counsellor = profile.sign_in(COUNSELLOR)
+    record_id = _canary_record(counsellor)
+    with counsellor.db.write() as session:  # the record left the device in a batch
+        for item in session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)):
+            item.state = "batched"
+            session.add(item)
+    with pytest.raises(PermissionDenied):
+        counsellor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST)
+    counsellor.close()
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        with pytest.raises(ValidationError):
+            supervisor.lifecycle.erase(record_id, reason="weil ich es sage")
+        assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST) is True
+        with supervisor.db.read() as session:
+            items = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
+            erasure = session.get(Erasure, record_id)
+        assert [i.kind for i in items] == ["erasure"]
+        assert erasure is not None and erasure.central and erasure.confirmed_at is None
+        assert supervisor.records.count(RecordQuery()) == 0
+        # the audit log keeps the fact, never the name
+        with supervisor.db.read() as session:
+            from intake_app.storage import audit
+
+            erased = [e for e in audit.entries_for_subject(
+                session, subject_type="record", subject_id=record_id) if e.action == "record_erased"]
+        assert erased and erased[0].details == {"reason": "request", "central": True}
+    finally:
+        supervisor.close()
+    key = _key(profile)
+    assert plaintext_contains(profile.profile.db_path, key, _needles()) == []
+
+
+def test_erasure_of_a_record_that_never_left_needs_no_instruction(
+    profile: ProfileFixture,
+) -> None:
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        record_id = supervisor.new_intake()
+        assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.DUPLICATE) is False
+        with supervisor.db.read() as session:
+            assert session.exec(select(OutboxItem)).all() == []
+    finally:
+        supervisor.close()
+
+
+def test_access_export_holds_everything_about_the_person(profile: ProfileFixture) -> None:
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = _canary_record(counsellor)
+        counsellor.records.withdraw_consent(record_id, purpose="central_office",
+                                            withdrawn_on=date.today())
+        document = counsellor.lifecycle.person_export(record_id)
+        assert document["record"]["answers"]["family_name"] == CANARY_FAMILY
+        assert [r["revision"] for r in document["revisions"]] == [1, 2]
+        assert document["revisions"][1]["reason"] == "Name korrigiert"
+        assert [w["purpose"] for w in document["consent_withdrawals"]] == ["central_office"]
+        actions = [e["action"] for e in document["audit"]]
+        assert {"record_created", "record_finalised", "record_revised",
+                "consent_withdrawn"} <= set(actions)
+        again = counsellor.lifecycle.person_export(record_id)
+        assert "person_exported" in [e["action"] for e in again["audit"]]
+    finally:
+        counsellor.close()
+
+
+def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        add_synthetic_intakes(counsellor, count=12, seed=4, complete_share=0.7)
+        record_id = counsellor.records.list(RecordQuery(status="complete"), limit=1)[0].id
+        counsellor.records.start_revision(record_id, reason="Vermittlung ergänzt")
+        answers = dict(counsellor.records.get(record_id).answers)
+        answers["referrals"] = [
+            {"service": "jobcenter", "date": "2026-11-01", "purpose": "Sprachkurs",
+             "consent_purpose": "central_office", "outcome": "open"},
+            {"service": "iq", "date": "2026-11-02", "purpose": "Anerkennung",
+             "consent_purpose": "central_office", "outcome": "completed"},
+        ]
+        answers["qualifications"] = [{"isced_level": "6", "regulated": "yes",
+                                      "recognition_status": "applied"}]
+        counsellor.records.save(record_id, answers=answers)
+        with pytest.raises(PermissionDenied):
+            counsellor.lifecycle.overview()
+    finally:
+        counsellor.close()
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        overview = supervisor.lifecycle.overview()
+        assert sum(overview.by_status.values()) == 12
+        assert overview.open_referrals >= 1 and overview.records_with_open_referrals >= 1
+        listed = supervisor.records.list(RecordQuery(special="open_referrals"))
+        assert record_id in {s.id for s in listed}
+        assert len(listed) == overview.records_with_open_referrals
+        assert len(supervisor.records.list(RecordQuery(special="recognition_pending"))) == (
+            overview.recognition_pending
+        )
+        assert len(supervisor.records.list(RecordQuery(special="not_delivered"))) == (
+            overview.not_delivered
+        )
+        assert len(supervisor.records.list(RecordQuery(expiring_only=True))) == (
+            overview.expiring_permits
+        )
+        months = dict(overview.by_month)
+        assert sum(sum(v.values()) for v in months.values()) == 12
+    finally:
+        supervisor.close()
