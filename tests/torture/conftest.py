@@ -1,0 +1,222 @@
+"""The torture suite's scale, its figures, and the fixtures its tests share.
+
+The scale is bounded by default (CI: the whole suite in a few minutes on two cores) and
+full with ``INTAKE_TORTURE=full`` (``scripts/torture.sh``): 100 kills while saving, 50
+kills during upload and during import, every byte of a batch flipped, 100,000 fuzz
+inputs per target, 50 clients x 20 batches. Every test reports its figures (counts,
+durations, rates, latencies) through the ``figures`` fixture; they are printed at the end
+of the run and, when ``INTAKE_TORTURE_FIGURES`` names a file, written there as JSON (and
+a Markdown table beside it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intake_app.app import Workspace
+from intake_app.cli import main as intake_app_main
+from tests.conftest import ADMIN_PASSWORD, ProfileFixture
+from tests.e2e.conftest import Office, office, pg_office  # noqa: F401 - fixtures
+
+FULL = os.environ.get("INTAKE_TORTURE", "").strip().lower() == "full"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How hard each test pushes (bounded for CI, full for the documented run)."""
+
+    name: str
+    save_kills: int
+    upload_kills: int
+    import_kills: int
+    flip_every_byte: bool
+    flips_per_class: int
+    truncations: int | None  # None: every length
+    fuzz_inputs: int
+    load_clients: int
+    load_batches: int
+    load_records: int
+    hostile_big_bytes: int
+
+
+BOUNDED = Scale(
+    name="bounded",
+    save_kills=8,
+    upload_kills=4,
+    import_kills=3,
+    flip_every_byte=False,
+    flips_per_class=2,
+    truncations=25,
+    fuzz_inputs=1_500,
+    load_clients=10,
+    load_batches=3,
+    load_records=5,
+    hostile_big_bytes=1_000_000,
+)
+FULL_SCALE = Scale(
+    name="full",
+    save_kills=100,
+    upload_kills=50,
+    import_kills=50,
+    flip_every_byte=True,
+    flips_per_class=0,
+    truncations=None,
+    fuzz_inputs=100_000,
+    load_clients=50,
+    load_batches=20,
+    load_records=10,
+    hostile_big_bytes=1_000_000,
+)
+SCALE = FULL_SCALE if FULL else BOUNDED
+
+
+@pytest.fixture(scope="session")
+def scale() -> Scale:
+    """The scale of this run."""
+    return SCALE
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure of one test."""
+
+    item: str
+    test: str
+    name: str
+    value: Any
+    unit: str = ""
+
+
+@dataclass
+class Figures:
+    """Collects the figures of one run (printed at the end, written to a file)."""
+
+    scale: str
+    rows: list[Figure] = field(default_factory=list)
+
+    def add(self, item: str, test: str, name: str, value: Any, unit: str = "") -> None:
+        """Record one figure (``item`` is the issue's item number, 1-8)."""
+        if isinstance(value, float):
+            value = round(value, 4)
+        self.rows.append(Figure(item, test, name, value, unit))
+
+    def markdown(self) -> str:
+        """The figures as a Markdown table, in item order."""
+        lines = [
+            f"Scale: {self.scale}",
+            "",
+            "| item | test | figure | value |",
+            "|---|---|---|---|",
+        ]
+        for row in sorted(self.rows, key=lambda r: (r.item, r.test)):
+            value = f"{row.value} {row.unit}".strip()
+            lines.append(f"| {row.item} | {row.test} | {row.name} | {value} |")
+        return "\n".join(lines) + "\n"
+
+
+_FIGURES = Figures(scale=SCALE.name)
+
+
+@pytest.fixture(scope="session")
+def figures() -> Iterator[Figures]:
+    """The run's figure collector; written to ``INTAKE_TORTURE_FIGURES`` at the end."""
+    yield _FIGURES
+    target = os.environ.get("INTAKE_TORTURE_FIGURES")
+    if target and _FIGURES.rows:
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {"scale": _FIGURES.scale, "figures": [asdict(r) for r in _FIGURES.rows]},
+                indent=1,
+                ensure_ascii=False,
+            ),
+            "utf-8",
+        )
+        path.with_suffix(".md").write_text(_FIGURES.markdown(), "utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures of the torture tests that ran."""
+    if not _FIGURES.rows:
+        return
+    terminalreporter.section(f"torture figures ({_FIGURES.scale})")
+    for line in _FIGURES.markdown().splitlines():
+        terminalreporter.write_line(line)
+
+
+# -- shared helpers ----------------------------------------------------------------------
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for helper subprocesses (the test's isolated folders, offscreen)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    env.update(extra)
+    return env
+
+
+def enrol_profile(profile: ProfileFixture, office_: Office, folder: Path, name: str) -> None:
+    """Enrol a profile's device with the office (through the real command lines)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    enrolment = folder / f"{name}.intake-enrol"
+    office_.cli("enrol", "--device", name, "--server-url", office_.url, "--out", str(enrolment))
+    password = folder / "admin.pw"
+    password.write_text(ADMIN_PASSWORD, "utf-8")
+    code = intake_app_main(
+        [
+            "--data-dir",
+            str(profile.profile.root),
+            "--user",
+            "admin",
+            "--password-file",
+            str(password),
+            "enrol",
+            str(enrolment),
+        ]
+    )
+    assert code == 0, "enrolment through intake-app enrol failed"
+
+
+def set_batch_limit(ws: Workspace, limit: int) -> None:
+    """Make batches small so that one sync sends several (as an administrator would)."""
+    admin = Workspace.sign_in(ws.profile, username="admin", password=ADMIN_PASSWORD)
+    try:
+        admin.settings.put("sync.batch_max_bytes", limit)
+    finally:
+        admin.close()
+
+
+class Stopwatch:
+    """``with Stopwatch() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+
+def copy_profile(profile: ProfileFixture, target: Path) -> ProfileFixture:
+    """A copy of a profile folder (same users and passwords) at ``target``."""
+    from intake_app.storage.profile import Profile
+
+    shutil.copytree(profile.profile.root, target)
+    return ProfileFixture(Profile(target), profile.recovery_key)

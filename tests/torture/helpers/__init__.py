@@ -1,0 +1,1 @@
+"""Helper programs and builders of the torture suite (run as real subprocesses)."""
