@@ -163,7 +163,9 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every command group registered."""
     from intake_app.cli import (
+        backup_cmds,
         forms_cmds,
+        lifecycle_cmds,
         profile_cmds,
         records_cmds,
         sync_cmds,
@@ -186,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("Selbsttest des installierten Programms ausführen und beenden"),
     )
     commands = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_SubParser)
-    for module in (profile_cmds, forms_cmds, records_cmds, sync_cmds):
+    for module in (profile_cmds, forms_cmds, records_cmds, sync_cmds, lifecycle_cmds, backup_cmds):
         module.register(commands)
     return parser
 

@@ -239,6 +239,56 @@ def persona_answers(rng: random.Random, *, today: date) -> tuple[dict[str, Any],
         "counselling_form": "in_person",
         "interpreter_used": country not in ("TR", "IN", "NG") and rng.random() < 0.7,
     }
+    # education, recognition, contacts, goals and the plan: every section answered
+    regulated = persona.key in ("refugee", "ukraine_24", "blue_card") and rng.random() < 0.6
+    status = _pick(rng, ["advised", "applied", "decided"]) if regulated else "not_started"
+    qualification: dict[str, Any] = {
+        "isced_level": _pick(rng, ["3", "4", "6", "7"]),
+        "qualification_title": _pick(
+            rng,
+            [
+                "Krankenpflege",
+                "Elektrotechnik",
+                "Lehramt",
+                "Betriebswirtschaft",
+                "Tischlerei",
+                "Informatik",
+            ],
+        ),
+        "qualification_country": country,
+        "certificate_held": _pick(rng, ["original", "copy", "none"]),
+        "field_kldb": _pick(rng, OCCUPATIONS),
+        "regulated": "yes" if regulated else _pick(rng, ["no", "unclear"]),
+        "recognition_status": status,
+    }
+    if status in ("applied", "decided"):
+        qualification["recognition_body"] = _pick(rng, ["ihk_fosa", "hwk", "state_authority"])
+        qualification["recognition_applied_on"] = _date_between(
+            rng, today - timedelta(days=300), today - timedelta(days=20)
+        )
+    if status == "decided":
+        qualification["recognition_outcome"] = _pick(rng, ["full", "partial"])
+        if qualification["recognition_outcome"] == "partial":
+            qualification["compensation_measure"] = "adaptation_course"
+    answers["qualifications"] = [qualification]
+    answers["referrals"] = [
+        {
+            "service": _pick(rng, ["jobcenter", "iq_recognition", "language_course", "mbe"]),
+            "date": _date_between(rng, today - timedelta(days=30), today),
+            "purpose": _pick(rng, ["Sprachkurs", "Anerkennungsberatung", "Bewerbungstraining"]),
+            "data_passed": ["contact", "language"],
+            "consent_purpose": "central_office",
+            "outcome": _pick(rng, ["open", "appointment_made", "started", "completed"]),
+        }
+        for _n in range(rng.randint(0, 2))
+    ]
+    answers["existing_contacts"] = [_pick(rng, ["jobcenter", "auslaenderbehoerde", "mbe"])]
+    answers["mobility"] = _pick(rng, ["local", "commute_60", "nrw"])
+    answers["driving_licence"] = _pick(rng, ["none", "foreign", "eu"])
+    answers["plan_steps"] = [
+        {"step": "Unterlagen für die Anerkennung sammeln", "responsible": "person"}
+    ]
+    answers["next_appointment"] = (today + timedelta(days=rng.randint(7, 30))).isoformat()
     if name.family_latin:
         answers["family_name_latin"] = name.family_latin
         answers["given_names_latin"] = name.given_latin
@@ -248,9 +298,10 @@ def persona_answers(rng: random.Random, *, today: date) -> tuple[dict[str, Any],
         answers["residence_valid_from"] = _date_between(
             rng, today - timedelta(days=900), today - timedelta(days=30)
         )
-        horizon = 30 if rng.random() < 0.15 else 900
+        real_today = date.today()  # permits are renewed: most are valid today
+        horizon = 50 if rng.random() < 0.12 else 900
         answers["residence_valid_until"] = _date_between(
-            rng, today + timedelta(days=5), today + timedelta(days=horizon)
+            rng, real_today + timedelta(days=5), real_today + timedelta(days=horizon)
         )
     return {k: v for k, v in answers.items() if v is not None}, persona
 

@@ -585,6 +585,14 @@ class RecordService:
         with self._db.read() as session:
             return [_summary(row) for row in session.execute(text(sql), params).all()]
 
+    def id_for_case_number(self, case_number: str) -> str | None:
+        """The id of the record with ``case_number`` (for erasure by administrators)."""
+        with self._db.read() as session:
+            row = session.exec(
+                select(RecordRow.id).where(RecordRow.case_number == case_number.upper())
+            ).first()
+        return row
+
     def owners(self) -> list[tuple[int, str]]:
         """Counsellors who own records (for the supervisor's filter)."""
         self._actor.require(Permission.VIEW_SITE_RECORDS)

@@ -69,6 +69,11 @@ class CaseListPage(QWidget):
         self.new_button.setVisible(actor.can(Permission.CREATE_RECORD))
         self.count_label = QLabel()
         self.count_label.setObjectName("muted")
+        self.special: str | None = None
+        self.special_button = QPushButton()
+        self.special_button.setToolTip(_("Filter aus der Übersicht entfernen"))
+        self.special_button.hide()
+        self.special_button.clicked.connect(self.clear_special)
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -102,6 +107,7 @@ class CaseListPage(QWidget):
         filters.addWidget(self.status, 1)
         filters.addWidget(self.owner, 1)
         filters.addWidget(self.expiring)
+        filters.addWidget(self.special_button)
         filters.addStretch(0)
         filters.addWidget(self.new_button)
         layout = QVBoxLayout(self)
@@ -134,6 +140,7 @@ class CaseListPage(QWidget):
             sort=old.sort,
             descending=old.descending,
             expiring_only=self.expiring.isChecked(),
+            special=self.special,
         )
 
     def has_filters(self) -> bool:
@@ -143,7 +150,42 @@ class CaseListPage(QWidget):
             or self.status.currentData()
             or self.owner.currentData()
             or self.expiring.isChecked()
+            or self.special
         )
+
+    def apply_query(self, query: RecordQuery) -> None:
+        """Show the list a number of the overview stands for."""
+        for widget in (self.search, self.status, self.owner, self.expiring):
+            widget.blockSignals(True)
+        self.search.setText(query.search)
+        self.status.setCurrentIndex(max(0, self.status.findData(query.status)))
+        self.owner.setCurrentIndex(max(0, self.owner.findData(query.owner_id)))
+        self.expiring.setChecked(query.expiring_only)
+        for widget in (self.search, self.status, self.owner, self.expiring):
+            widget.blockSignals(False)
+        self.special = query.special
+        labels = {
+            "open_referrals": _("Offene Vermittlungen"),
+            "recognition_pending": _("Anerkennung offen"),
+            "not_delivered": _("Nicht übermittelt"),
+        }
+        self.special_button.setText(f"{labels.get(query.special or '', '')}  ✕")
+        self.special_button.setVisible(bool(query.special))
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        if query.sort in CaseListModel.SORT_KEYS:
+            header.setSortIndicator(
+                CaseListModel.SORT_KEYS.index(query.sort),
+                Qt.SortOrder.DescendingOrder if query.descending else Qt.SortOrder.AscendingOrder,
+            )
+        header.blockSignals(False)
+        self.model.set_query(query)
+
+    def clear_special(self) -> None:
+        """Remove the overview's filter."""
+        self.special = None
+        self.special_button.hide()
+        self.apply_filters()
 
     def apply_filters(self) -> None:
         self._timer.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -25,9 +26,11 @@ from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
+from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
+from intake_app.ui.overview import OverviewPage
 from intake_app.ui.record_page import RecordPage
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
@@ -101,6 +104,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
         self.record_page: QWidget | None = None
+        self.overview: OverviewPage | None = None
         if actor.can(Permission.VIEW_OWN_RECORDS):
             self.cases = CaseListPage(workspace.records, actor)
             self.cases.open_requested.connect(self.open_record)
@@ -143,6 +147,7 @@ class MainWindow(QMainWindow):
                 page.finalised.connect(self._on_finalised)
             else:
                 page = RecordPage(self.ws, record_id)
+                self.add_record_actions(page)
                 page.closed.connect(self.show_list)
                 page.revise_requested.connect(self.open_record)
                 page.changed.connect(self.open_record)
@@ -231,6 +236,34 @@ class MainWindow(QMainWindow):
             "password": action(
                 "password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password
             ),
+            "overview": action(
+                "overview",
+                _("Ü&bersicht"),
+                shortcut="Ctrl+U",
+                enabled=actor.can(Permission.VIEW_OVERVIEW),
+                slot=self.show_overview,
+            ),
+            "list": action(
+                "list",
+                _("&Aktenliste"),
+                shortcut="Ctrl+1",
+                enabled=actor.can(Permission.VIEW_OWN_RECORDS),
+                slot=self.show_list,
+            ),
+            "erase_by_case": action(
+                "erase_by_case",
+                _("Löschantrag nach Aktenzeichen …"),
+                enabled=actor.can(Permission.ERASE_RECORDS)
+                and not actor.can(Permission.VIEW_OWN_RECORDS),
+                slot=self._on_erase_by_case,
+            ),
+            "retention": action(
+                "retention",
+                _("Aufbewahrungsfristen jetzt anwenden"),
+                enabled=actor.can(Permission.MANAGE_SETTINGS)
+                or actor.can(Permission.VIEW_OVERVIEW),
+                slot=self.run_retention,
+            ),
             "audit_verify": action(
                 "audit_verify",
                 _("Audit-Protokoll &prüfen"),
@@ -264,8 +297,14 @@ class MainWindow(QMainWindow):
         admin_menu.addAction(self.actions_["users"])
         admin_menu.addAction(self.actions_["password"])
         admin_menu.addAction(self.actions_["audit_verify"])
+        admin_menu.addSeparator()
+        admin_menu.addAction(self.actions_["erase_by_case"])
+        admin_menu.addAction(self.actions_["retention"])
 
         view_menu = bar.addMenu(_("&Ansicht"))
+        view_menu.addAction(self.actions_["list"])
+        view_menu.addAction(self.actions_["overview"])
+        view_menu.addSeparator()
         language_menu = view_menu.addMenu(_("&Sprache"))
         for code in LANGUAGES:
             act = language_menu.addAction(LANGUAGE_NAMES[code])
@@ -385,6 +424,116 @@ class MainWindow(QMainWindow):
     def _on_language(self, code: str) -> None:
         if code != current_language():
             self.language_changed.emit(code)
+
+    # -- data protection -----------------------------------------------------------------
+
+    def show_overview(self) -> None:
+        """The supervisor's overview (numbers, chart); each number opens its list."""
+        if not self._leave_record_page():
+            return
+        if self.overview is None:
+            self.overview = OverviewPage(self.ws)
+            self.overview.list_requested.connect(self._on_overview_list)
+            self.overview.back_button.clicked.connect(self.show_list)
+            self.overview.print_requested.connect(self._on_print_overview)
+            self.stack.addWidget(self.overview)
+        else:
+            self.overview.refresh()
+        self.stack.setCurrentWidget(self.overview)
+
+    def _on_overview_list(self, query: object) -> None:
+        if self.cases is None:
+            return
+        self.cases.apply_query(query)  # type: ignore[arg-type]
+        self.stack.setCurrentWidget(self.cases)
+
+    def _on_print_overview(self) -> None:
+        """Replaced when printing is installed (see ``install_printing``)."""
+
+    def add_record_actions(self, page: RecordPage) -> None:
+        """Access export and erasure on the record view."""
+        export = QPushButton(_("Auskunft &exportieren …"))
+        export.setToolTip(_("Alles über diese Person als PDF und JSON (Art. 15 DSGVO)"))
+        export.clicked.connect(lambda: self._export_person(page.record_id))
+        page.add_action(export)
+        if self.ws.actor.can(Permission.ERASE_RECORDS):
+            erase = QPushButton(_("&Löschen …"))
+            erase.setToolTip(_("Die Akte auf Antrag löschen (Art. 17 DSGVO)"))
+            erase.clicked.connect(lambda: self._erase(page.record_id))
+            page.add_action(erase)
+
+    def _export_person(self, record_id: str) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))
+        if not folder:
+            return
+        from pathlib import Path
+
+        from intake_app.cli.lifecycle_cmds import export_person
+
+        try:
+            written = export_person(self.ws, record_id, Path(folder))
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        QMessageBox.information(
+            self,
+            _("Auskunft"),
+            _("Die Auskunft wurde geschrieben:\n{files}").format(
+                files="\n".join(str(p) for p in written)
+            ),
+        )
+
+    def _erase(self, record_id: str) -> None:
+        dialog = EraseDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            central = self.ws.lifecycle.erase(record_id, reason=dialog.reason())
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.statusBar().showMessage(
+            _("Akte gelöscht; die Zentrale wird bei der nächsten Übermittlung unterrichtet.")
+            if central
+            else _("Akte gelöscht."),
+            10_000,
+        )
+        self.refresh_sync_status()
+        self.show_list()
+
+    def _on_erase_by_case(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        case_number, ok = QInputDialog.getText(
+            self, _("Löschantrag"), _("Aktenzeichen der zu löschenden Akte:")
+        )
+        if not ok or not case_number.strip():
+            return
+        record_id = self.ws.records.id_for_case_number(case_number.strip())
+        if record_id is None:
+            QMessageBox.warning(
+                self, _("Löschantrag"), _("Es gibt keine Akte mit diesem Aktenzeichen.")
+            )
+            return
+        self._erase(record_id)
+
+    def run_retention(self) -> None:
+        """Purge delivered, closed cases whose retention period has ended."""
+        try:
+            result = self.ws.lifecycle.purge_due()
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        QMessageBox.information(
+            self,
+            _("Aufbewahrungsfristen"),
+            _(
+                "{n} Akte(n) gelöscht; {k} beendete Akte(n) warten noch auf die Übermittlung."
+            ).format(n=result.purged, k=result.kept_undelivered),
+        )
+        self.show_list()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.shutdown_pages():

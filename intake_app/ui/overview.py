@@ -1,0 +1,202 @@
+"""The supervisor's overview: what needs action, each number opening its list, a chart.
+
+Signals: ``list_requested(object)`` with a :class:`RecordQuery` for the case list;
+``print_requested()``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSet,
+    QChart,
+    QChartView,
+    QStackedBarSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.core.records import RecordStatus
+from intake_app.i18n import _
+from intake_app.storage.lifecycle import Overview
+from intake_app.storage.records import RecordQuery
+from intake_app.ui import style
+from intake_app.ui.widgets import heading
+
+MONTHS_SHOWN = 12
+
+
+class NumberTile(QPushButton):
+    """A big number with its meaning; pressing it opens the matching list."""
+
+    def __init__(self, label: str, *, warn: bool = False) -> None:
+        super().__init__()
+        self.setObjectName("tile")
+        self.label = label
+        self.warn = warn
+        self.setMinimumHeight(88)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setStyleSheet(
+            "QPushButton#tile { text-align: left; padding: 10px 14px; background: white; "
+            f"border: 1px solid {style.BORDER}; border-radius: 10px; }}"
+            f"QPushButton#tile:hover {{ border: 2px solid {style.PRIMARY}; }}"
+            f"QPushButton#tile:focus {{ border: 2px solid {style.PRIMARY}; }}"
+        )
+        self.set_value(0)
+
+    def set_value(self, value: int, *, detail: str = "") -> None:
+        colour = style.ACCENT if self.warn and value else style.TEXT
+        size = int((self.font().pointSizeF() or 10) * 2.2)
+        extra = f"<br><span style='color:{style.MUTED}'>{detail}</span>" if detail else ""
+        # QPushButton has no rich text; a label inside does the layout
+        if not hasattr(self, "_text"):
+            self._text = QLabel(self)
+            self._text.setTextFormat(Qt.TextFormat.RichText)
+            self._text.setWordWrap(True)
+            self._text.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            layout = QVBoxLayout(self)
+            layout.addWidget(self._text)
+        number = f"{value:,}".replace(",", ".")
+        self._text.setText(
+            f"<span style='font-size:{size}pt; font-weight:600; color:{colour}'>{number}</span>"
+            + f"<br>{self.label}{extra}"
+        )
+        self.setAccessibleName(f"{self.label}: {value}")
+
+
+class OverviewPage(QWidget):
+    """Numbers, chart and print. Signals: ``list_requested(object)``, ``print_requested()``."""
+
+    list_requested = Signal(object)
+    print_requested = Signal()
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.ws = workspace
+        self.overview: Overview | None = None
+        self.title = heading(_("Übersicht des Standorts"))
+        self.generated = QLabel()
+        self.generated.setObjectName("muted")
+        self.refresh_button = QPushButton(_("&Aktualisieren"))
+        self.print_button = QPushButton(_("&Drucken …"))
+        self.back_button = QPushButton(_("Zur Liste"))
+        head = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.addWidget(self.title)
+        titles.addWidget(self.generated)
+        head.addLayout(titles, 1)
+        head.addWidget(self.refresh_button)
+        head.addWidget(self.print_button)
+        head.addWidget(self.back_button)
+
+        self.tiles = {
+            "draft": NumberTile(_("Entwürfe")),
+            "complete": NumberTile(_("Abgeschlossen, Fall läuft")),
+            "closed": NumberTile(_("Fälle beendet")),
+            "not_delivered": NumberTile(_("Noch nicht übermittelt"), warn=True),
+            "open_referrals": NumberTile(_("Offene Vermittlungen"), warn=True),
+            "expiring": NumberTile(
+                _("Aufenthaltstitel abgelaufen oder in 8 Wochen ablaufend"), warn=True
+            ),
+            "recognition_pending": NumberTile(_("Anerkennungsverfahren offen"), warn=True),
+        }
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        for index, tile in enumerate(self.tiles.values()):
+            grid.addWidget(tile, index // 4, index % 4)
+        queries = {
+            "draft": RecordQuery(status=RecordStatus.DRAFT.value),
+            "complete": RecordQuery(status=RecordStatus.COMPLETE.value),
+            "closed": RecordQuery(status=RecordStatus.CLOSED.value),
+            "not_delivered": RecordQuery(special="not_delivered"),
+            "open_referrals": RecordQuery(special="open_referrals"),
+            "expiring": RecordQuery(expiring_only=True, sort="residence", descending=False),
+            "recognition_pending": RecordQuery(special="recognition_pending"),
+        }
+        for key, tile in self.tiles.items():
+            tile.clicked.connect(lambda _=False, q=queries[key]: self.list_requested.emit(q))
+
+        self.chart = QChart()
+        self.chart.setTitle(_("Aufnahmen je Monat"))
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
+        self.chart_view = QChartView(self.chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(260)
+        self.chart_view.setAccessibleName(_("Diagramm: Aufnahmen je Monat nach Status"))
+        self.removed_label = QLabel()
+        self.removed_label.setObjectName("muted")
+        self.removed_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addLayout(grid)
+        layout.addWidget(self.chart_view, 1)
+        layout.addWidget(self.removed_label)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.print_button.clicked.connect(self.print_requested)
+        self.refresh()
+
+    def refresh(self) -> None:
+        overview = self.ws.lifecycle.overview()
+        self.overview = overview
+        local = overview.generated_at.astimezone()
+        self.generated.setText(_("Stand: {when}").format(when=local.strftime("%d.%m.%Y %H:%M")))
+        for status in ("draft", "complete", "closed"):
+            self.tiles[status].set_value(overview.by_status.get(status, 0))
+        self.tiles["not_delivered"].set_value(overview.not_delivered)
+        self.tiles["open_referrals"].set_value(
+            overview.open_referrals,
+            detail=_("in {n} Akten").format(n=overview.records_with_open_referrals),
+        )
+        self.tiles["expiring"].set_value(overview.expiring_permits)
+        self.tiles["recognition_pending"].set_value(overview.recognition_pending)
+        self.removed_label.setText(
+            _(
+                "Nach Ablauf der Aufbewahrung oder auf Antrag gelöscht: {n} Akte(n); für die "
+                "Statistik bleibt nur ein anonymer Eintrag."
+            ).format(n=overview.removed_for_statistics)
+        )
+        self._fill_chart(overview)
+
+    def _fill_chart(self, overview: Overview) -> None:
+        self.chart.removeAllSeries()
+        for axis in self.chart.axes():
+            self.chart.removeAxis(axis)
+        months = overview.by_month[-MONTHS_SHOWN:]
+        series = QStackedBarSeries()
+        colours = {"draft": "#8fb3bf", "complete": style.PRIMARY, "closed": style.MUTED}
+        for status in ("draft", "complete", "closed"):
+            bar = QBarSet(RecordStatus(status).label)
+            bar.setColor(QColor(colours[status]))
+            for _month, counts in months:
+                bar.append(counts.get(status, 0))
+            series.append(bar)
+        self.chart.addSeries(series)
+        axis_x = QBarCategoryAxis()
+        axis_x.append([_month_label(month) for month, _counts in months])
+        self.chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+        series.attachAxis(axis_x)
+        axis_y = QValueAxis()
+        axis_y.setLabelFormat("%d")
+        top = max((sum(c.values()) for _m, c in months), default=1)
+        axis_y.setRange(0, max(1, top))
+        axis_y.setTickCount(min(6, max(2, top + 1)))
+        self.chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(axis_y)
+
+
+def _month_label(month: str) -> str:
+    if len(month) == 7:
+        return f"{month[5:7]}/{month[2:4]}"
+    return month

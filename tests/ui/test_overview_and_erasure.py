@@ -1,0 +1,88 @@
+"""The supervisor's overview (numbers open their lists) and erasure from the record view."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QDialog
+
+from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.storage.records import RecordQuery
+from intake_app.ui.erase_dialog import EraseDialog
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.overview import OverviewPage
+from intake_app.ui.record_page import RecordPage
+from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+
+
+@pytest.fixture
+def supervisor_window(qtbot, profile: ProfileFixture):  # type: ignore[no-untyped-def]
+    ws = profile.sign_in(SUPERVISOR)
+    add_synthetic_intakes(ws, count=25, seed=8)
+    window = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    yield window
+    window.shutdown_pages()
+    ws.close()
+
+
+def test_overview_tiles_open_matching_lists(qtbot, supervisor_window: MainWindow) -> None:
+    window = supervisor_window
+    window.actions_["overview"].trigger()
+    page = window.overview
+    assert isinstance(page, OverviewPage) and window.stack.currentWidget() is page
+    overview = page.overview
+    assert overview is not None and sum(overview.by_status.values()) == 25
+    assert page.chart.series() and page.chart.series()[0].count() == 3  # draft, complete, closed
+    for key, expected in (
+        ("open_referrals", overview.records_with_open_referrals),
+        ("recognition_pending", overview.recognition_pending),
+        ("expiring", overview.expiring_permits),
+        ("draft", overview.by_status.get("draft", 0)),
+    ):
+        window.show_overview()
+        page.tiles[key].click()
+        assert window.stack.currentWidget() is window.cases
+        assert window.cases.model.total == expected, key
+    # the overview filter can be removed again
+    window.show_overview()
+    page.tiles["open_referrals"].click()
+    assert window.cases.special_button.isVisible()
+    window.cases.special_button.click()
+    assert window.cases.model.total == 25
+
+
+def test_counsellor_has_no_overview(qtbot, profile: ProfileFixture) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        window = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(window)
+        assert not window.actions_["overview"].isVisible()
+        window.close()
+    finally:
+        ws.close()
+
+
+def test_erase_from_the_record_view(qtbot, supervisor_window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = supervisor_window
+    ws = window.ws
+    record_id = ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
+    window.open_record(record_id)
+    page = window.record_page
+    assert isinstance(page, RecordPage)
+    buttons = {b.text().replace("&", ""): b for b in page.findChildren(type(page.back_button))}
+    assert "Löschen …" in buttons and "Auskunft exportieren …" in buttons
+
+    def confirm(dialog: EraseDialog) -> int:
+        ok = dialog.buttons.buttons()[0]
+        assert not ok.isEnabled()  # nothing happens without the explicit confirmation
+        dialog.confirm.setChecked(True)
+        dialog.reason_box.setCurrentIndex(dialog.reason_box.findData("request"))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(EraseDialog, "exec", confirm)
+    buttons["Löschen …"].click()
+    assert window.record_page is None
+    assert ws.records.id_for_case_number("nonexistent") is None
+    assert record_id not in {s.id for s in ws.records.list(RecordQuery(), limit=100)}
