@@ -12,6 +12,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from intake_app.errors import ValidationError
 from intake_app.i18n import LANGUAGES, N_, _
@@ -26,7 +27,12 @@ class Scope(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
-    """Declaration of one setting."""
+    """Declaration of one setting.
+
+    ``extra`` holds presentation hints for the settings window: ``help`` (a German
+    message id explaining the setting), ``suffix`` and ``step`` for numbers, ``format``
+    (``"url"`` is validated as an http(s) address) and ``max_length`` for text.
+    """
 
     key: str
     type: type
@@ -70,6 +76,13 @@ class SettingSpec:
             raise ValidationError(
                 _("„{label}“ darf höchstens {n} sein.").format(label=label, n=self.maximum)
             )
+        if self.extra.get("format") == "url" and converted:
+            converted = _check_url(str(converted).strip(), label)
+        limit = int(self.extra.get("max_length", 10_000))
+        if isinstance(converted, str) and len(converted) > limit:
+            raise ValidationError(
+                _("„{label}“ darf höchstens {n} Zeichen lang sein.").format(label=label, n=limit)
+            )
         if self.choices and converted not in self.choices:
             raise ValidationError(
                 _("„{label}“: erlaubt sind {choices}.").format(
@@ -79,19 +92,47 @@ class SettingSpec:
         return converted
 
 
+def _check_url(value: str, label: str) -> str:
+    """An ``http(s)://host`` address without a trailing slash, or a ValidationError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        raise ValidationError(
+            _(
+                "„{label}“: bitte eine Adresse wie https://zentrale.example.de eingeben "
+                "(beginnend mit https:// oder http://)."
+            ).format(label=label)
+        )
+    return value.rstrip("/")
+
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
-        "ui.language", str, "de", N_("Sprache der Oberfläche"), Scope.DEVICE, choices=LANGUAGES
+        "ui.language",
+        str,
+        "de",
+        N_("Sprache der Oberfläche"),
+        Scope.DEVICE,
+        choices=LANGUAGES,
+        extra={
+            "help": N_(
+                "Gilt für dieses Gerät, auch für die Anmeldung. Ausdrucke für Klientinnen und "
+                "Klienten wählen ihre Sprache beim Drucken."
+            )
+        },
     ),
-    SettingSpec("site.name", str, "", N_("Name des Standorts"), group=N_("Organisation")),
-    SettingSpec("organisation.name", str, "", N_("Name des Trägers"), group=N_("Organisation")),
     SettingSpec(
-        "organisation.config",
+        "site.name",
         str,
         "",
-        N_("Organisationskonfiguration (YAML)"),
-        multiline=True,
+        N_("Name des Standorts"),
         group=N_("Organisation"),
+        extra={
+            "help": N_(
+                "Erscheint im Fenstertitel, in neuen Akten und auf Ausdrucken, z. B. "
+                "„Kommunales Integrationszentrum Köln, Mülheim“. Gilt ab der nächsten Anmeldung."
+            ),
+            "max_length": 200,
+        },
     ),
     SettingSpec(
         "security.autolock_minutes",
@@ -101,6 +142,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         minimum=1,
         maximum=120,
         group=N_("Sicherheit"),
+        extra={
+            "help": N_(
+                "Nach dieser Zeit ohne Tastatur- oder Mauseingabe wird das Fenster verdeckt "
+                "und verlangt das Passwort. Auf gemeinsam genutzten Geräten höchstens 10 Minuten."
+            ),
+            "suffix": N_(" Minuten"),
+        },
     ),
     SettingSpec(
         "retention.days_after_close",
@@ -110,8 +158,43 @@ SETTINGS: tuple[SettingSpec, ...] = (
         minimum=30,
         maximum=3650,
         group=N_("Datenschutz"),
+        extra={
+            "help": N_(
+                "Abgeschlossene Fälle, die die Zentrale bestätigt hat, werden nach dieser Frist "
+                "auf diesem Gerät gelöscht. Die Frist legt Ihr Träger im Löschkonzept fest."
+            ),
+            "suffix": N_(" Tage"),
+        },
     ),
-    SettingSpec("sync.server_url", str, "", N_("Adresse der Zentrale"), group=N_("Übermittlung")),
+    SettingSpec(
+        "print.include_special_categories",
+        bool,
+        False,
+        N_("Besondere Kategorien (Art. 9) standardmäßig drucken"),
+        group=N_("Datenschutz"),
+        extra={
+            "help": N_(
+                "Gesundheitsangaben und andere besondere Kategorien erscheinen nur mit der "
+                "Einwilligung nach Art. 9 DSGVO auf Ausdrucken. Ist das Feld aus, muss man sie "
+                "bei jedem Ausdruck eigens auswählen."
+            )
+        },
+    ),
+    SettingSpec(
+        "sync.server_url",
+        str,
+        "",
+        N_("Adresse der Zentrale"),
+        group=N_("Übermittlung"),
+        extra={
+            "help": N_(
+                "Die Internetadresse, an die abgeschlossene Aufnahmen verschlüsselt gesendet "
+                "werden, z. B. https://zentrale.example.de. Sie steht auch in der "
+                "Registrierungsdatei der Zentrale."
+            ),
+            "format": "url",
+        },
+    ),
     SettingSpec(
         "sync.batch_max_bytes",
         int,
@@ -120,6 +203,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         minimum=64 * 1024,
         maximum=256 * 1024 * 1024,
         group=N_("Übermittlung"),
+        extra={
+            "help": N_(
+                "Größere Übermittlungen werden auf mehrere Stapel verteilt. Nur ändern, wenn "
+                "die Zentrale darum bittet."
+            ),
+            "suffix": N_(" Bytes"),
+            "step": 1024 * 1024,
+        },
     ),
     SettingSpec(
         "backup.keep_days",
@@ -129,13 +220,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         minimum=1,
         maximum=365,
         group=N_("Sicherung"),
-    ),
-    SettingSpec(
-        "print.include_special_categories",
-        bool,
-        False,
-        N_("Besondere Kategorien (Art. 9) standardmäßig drucken"),
-        group=N_("Datenschutz"),
+        extra={
+            "help": N_(
+                "Intake legt bei der ersten Anmeldung eines Tages eine verschlüsselte Sicherung "
+                "im Profilordner an. Ältere Sicherungen werden gelöscht; die neueste bleibt immer."
+            ),
+            "suffix": N_(" Tage"),
+        },
     ),
 )
 
