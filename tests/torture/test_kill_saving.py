@@ -131,9 +131,7 @@ def test_sigkill_while_saving_loses_no_saved_answer(
                         assert stored == answers_for(bases[rid], rid, n), (
                             f"kill {kill}: record {rid} holds a mixed state"
                         )
-                        found = ws.records.list(
-                            RecordQuery(search=stored["family_name"]), limit=50
-                        )
+                        found = ws.records.list(RecordQuery(search=stored["family_name"]), limit=50)
                         assert rid in {s.id for s in found}, "search index out of step"
             finally:
                 ws.close()
