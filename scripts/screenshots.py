@@ -17,9 +17,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["INTAKE_LANG"] = os.environ.get("INTAKE_LANG", "de")
 
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget
 
-from intake_app.i18n import set_language  # noqa: E402
+from intake_app.i18n import set_language
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 PASSWORD = "Bildschirm-Foto-2026"
@@ -61,9 +61,12 @@ def main() -> int:
     suffix = "" if args.size == "1366x768" else f"-{args.size}"
     with tempfile.TemporaryDirectory() as tmp:
         state: dict[str, object] = {"root": Path(tmp)}
+        keep: list[QWidget] = []  # Qt windows stay alive until the end (no GC mid-run)
         for name, build in SHOTS:
             widget = build(state)
+            keep.append(widget)
             grab(widget, out / f"{name}{suffix}.png", (width, height))
+            widget.hide()
     return 0
 
 
@@ -106,13 +109,85 @@ def _main(state: dict[str, object]) -> QWidget:
     from intake_app.ui.mainwindow import MainWindow
 
     ws = Workspace.sign_in(state["profile"], username="admin", password=PASSWORD)  # type: ignore[arg-type]
-    ws.accounts.add_user(username="berater", role="counsellor", password=PASSWORD,
-                         display_name="Jonas Berger")
+    ws.accounts.add_user(
+        username="berater", role="counsellor", password=PASSWORD, display_name="Jonas Berger"
+    )
     ws.close()
     counsellor = Workspace.sign_in(state["profile"], username="berater", password=PASSWORD)  # type: ignore[arg-type]
     counsellor.accounts.set_own_password(PASSWORD)
     state["counsellor"] = counsellor
     return MainWindow(counsellor, autolock_minutes=10)
+
+
+def _supervisor_window(state: dict[str, object]) -> QWidget:
+    """A main window of a supervisor with 60 synthetic intakes (built once)."""
+    if "supervisor_window" not in state:
+        from intake_app.app import Workspace
+        from intake_app.core.demo_data import add_synthetic_intakes
+        from intake_app.ui.mainwindow import MainWindow
+
+        profile = state["profile"]
+        ws = Workspace.sign_in(profile, username="admin", password=PASSWORD)  # type: ignore[arg-type]
+        ws.accounts.add_user(
+            username="leitung", role="supervisor", password=PASSWORD, display_name="Sabine Leitner"
+        )
+        ws.close()
+        sup = Workspace.sign_in(profile, username="leitung", password=PASSWORD)  # type: ignore[arg-type]
+        sup.accounts.set_own_password(PASSWORD)
+        add_synthetic_intakes(sup, count=60, seed=11)
+        state["supervisor_window"] = MainWindow(sup, autolock_minutes=60)
+    return state["supervisor_window"]  # type: ignore[return-value]
+
+
+@shot("05-case-list")
+def _case_list(state: dict[str, object]) -> QWidget:
+    return _supervisor_window(state)
+
+
+@shot("06-interview-section")
+def _interview(state: dict[str, object]) -> QWidget:
+    from intake_app.storage.records import RecordQuery
+
+    window = _supervisor_window(state)
+    ws = window.ws  # type: ignore[attr-defined]
+    draft = ws.records.list(RecordQuery(status="draft"), limit=1)[0].id
+    window.open_record(draft)  # type: ignore[attr-defined]
+    window.record_page.show_section("residence")  # type: ignore[attr-defined]
+    return window
+
+
+@shot("07-review-page")
+def _review(state: dict[str, object]) -> QWidget:
+    window = _supervisor_window(state)
+    window.record_page.show_section("__review__")  # type: ignore[attr-defined]
+    return window
+
+
+@shot("08-record-view")
+def _record_view(state: dict[str, object]) -> QWidget:
+    from intake_app.storage.records import RecordQuery
+
+    window = _supervisor_window(state)
+    ws = window.ws  # type: ignore[attr-defined]
+    done = ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
+    window.open_record(done)  # type: ignore[attr-defined]
+    return window
+
+
+@shot("09-overview")
+def _overview(state: dict[str, object]) -> QWidget:
+    window = _supervisor_window(state)
+    window.show_overview()  # type: ignore[attr-defined]
+    return window
+
+
+@shot("10-sync-window")
+def _sync(state: dict[str, object]) -> QWidget:
+    from intake_app.ui.sync_window import SyncWindow
+
+    window = _supervisor_window(state)
+    window.show_list()  # type: ignore[attr-defined]
+    return SyncWindow(window.ws, window)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ QFrame#card {{ background: {SURFACE}; border: 1px solid {BORDER}; border-radius:
 QPushButton {{ padding: 6px 14px; border-radius: 6px; border: 1px solid {BORDER};
                background: {SURFACE}; color: {TEXT}; }}
 QPushButton:hover {{ border-color: {PRIMARY}; }}
+QPushButton:disabled {{ color: #8a96a3; background: #eef1f4; border-color: #d5dbe1; }}
 QPushButton:focus {{ border: 2px solid {PRIMARY}; }}
 QPushButton#primary {{ background: {PRIMARY}; color: white; border: 1px solid {PRIMARY_DARK};
                        font-weight: 600; }}

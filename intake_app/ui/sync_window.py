@@ -160,6 +160,14 @@ class SyncWindow(QDialog):
         layout.addWidget(self.progress)
         layout.addLayout(admin_row)
         layout.addWidget(QLabel(_("Stapel der letzten Zeit:")))
+        self.no_batches = QLabel(
+            _("Noch keine Stapel. Abgeschlossene Aufnahmen werden beim Senden zu verschlüsselten, "
+              "signierten Stapeln gepackt; jeder bleibt hier sichtbar, bis die Zentrale ihn "
+              "quittiert hat.")
+        )
+        self.no_batches.setObjectName("hint")
+        self.no_batches.setWordWrap(True)
+        layout.addWidget(self.no_batches)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
@@ -214,6 +222,8 @@ class SyncWindow(QDialog):
         self.confirmation_button.setEnabled(registered_needed)
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setEnabled(status.enrolled and self.operation is None)
+        self.no_batches.setVisible(not status.batches)
+        self.table.setVisible(bool(status.batches))
         self.table.setRowCount(len(status.batches))
         for row, batch in enumerate(status.batches):
             reason = (
