@@ -288,3 +288,51 @@ def test_erasure_reaches_the_central_database_and_is_confirmed(
         assert erasure is not None and erasure.confirmed_at is not None
     finally:
         supervisor.close()
+
+
+def test_offline_registration_through_answer_and_confirmation_files(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrolment = tmp_path / "offline.json"
+    office.cli("enrol", "--device", "laptop-offline", "--server-url", office.url,
+               "--out", str(enrolment))
+    pw = tmp_path / "admin.pw"
+    pw.write_text(ADMIN_PASSWORD, "utf-8")
+    base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
+    answer = tmp_path / "answer.json"
+    assert main([*base, "enrol", str(enrolment), "--offline",
+                 "--registration-out", str(answer)]) == 0
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        status = ws.sync.status()
+        assert status.enrolled and not status.registered
+    finally:
+        ws.close()
+    confirmation = tmp_path / "confirmation.json"
+    office.cli("register", str(answer), "--out", str(confirmation))
+    assert main([*base, "enrol", "--confirmation", str(confirmation)]) == 0
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert ws.sync.status().registered
+        finalised(ws, 1, seed=41)
+        assert ws.sync.send(settings=FAST).records_delivered == 1
+    finally:
+        ws.close()
+
+
+def test_enrolment_file_with_wrong_fingerprint_is_refused(
+    profile: ProfileFixture, office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrolment = tmp_path / "e.json"
+    office.cli("enrol", "--device", "laptop-x", "--server-url", office.url, "--out", str(enrolment))
+    pw = tmp_path / "admin.pw"
+    pw.write_text(ADMIN_PASSWORD, "utf-8")
+    code = main(["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file",
+                 str(pw), "enrol", str(enrolment), "--fingerprint", "00" * 16])
+    err = capsys.readouterr().err
+    assert code == 2 and "Fingerabdruck" in err and len(err.strip().splitlines()) == 1
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert not ws.sync.status().enrolled  # nothing changed
+    finally:
+        ws.close()
