@@ -1,0 +1,365 @@
+"""Flowables the PDFs need beyond reportlab's own: right-to-left paragraphs, tick boxes,
+QR codes, and one text factory that picks the right paragraph for any script.
+
+:class:`RtlParagraph` breaks a right-to-left text into lines in *logical* order first
+and only then puts each line into visual order, so the first words of the text stand on
+the first line at the right edge (reordering a whole paragraph before breaking it would
+put them on the last line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import qrcode
+from reportlab.lib.colors import Color, black
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph
+
+from intake_app.reports import fonts
+
+#: Long texts are cut into paragraphs of about this many characters (at a space where
+#: possible), so that a very long answer flows over many pages in linear time.
+CHUNK = 2000
+
+
+def _is_bold(style: ParagraphStyle) -> bool:
+    return style.fontName in (fonts.LATIN_BOLD, fonts.ARABIC_BOLD)
+
+
+class RtlParagraph(Flowable):  # type: ignore[misc]
+    """A right-to-left paragraph (Arabic, Dari/Farsi), shaped, wrapped and split.
+
+    Args:
+        text: the text in logical order (as typed); line breaks are kept.
+        style: size, leading and colour (``fontName`` bold or not).
+        align: ``"right"`` (the normal for RTL text), ``"left"``, or ``"auto"``: left when
+            the text fits on one line (a name in a table), right otherwise.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        style: ParagraphStyle,
+        *,
+        align: str = "right",
+        lines: list[str] | None = None,
+        lines_width: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.text = text
+        self.style = style
+        self.align = align
+        self._lines = lines
+        self._lines_width = lines_width
+        self._avail = 0.0
+
+    def _space(self) -> float:
+        return fonts.text_width(" ", self.style.fontSize, bold=_is_bold(self.style))
+
+    def _word_width(self, word: str) -> float:
+        return fonts.text_width(
+            fonts.visual(word, rtl=True), self.style.fontSize, bold=_is_bold(self.style)
+        )
+
+    def _break(self, width: float) -> list[str]:
+        """Greedy line breaking on logical words (shaping does not cross spaces)."""
+        space = self._space()
+        lines: list[str] = []
+        for hard in self.text.split("\n"):
+            words = hard.split()
+            if not words:
+                lines.append("")
+                continue
+            current: list[str] = []
+            used = 0.0
+            for word in words:
+                size = self._word_width(word)
+                while size > width and len(word) > 1:  # a word wider than the column
+                    cut = max(1, int(len(word) * width / size) - 1)
+                    if current:
+                        lines.append(" ".join(current))
+                        current, used = [], 0.0
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                    size = self._word_width(word)
+                extra = size if not current else used + space + size
+                if current and extra > width:
+                    lines.append(" ".join(current))
+                    current, used = [word], size
+                else:
+                    current.append(word)
+                    used = extra
+            lines.append(" ".join(current))
+        return lines
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if self._lines is None or self._lines_width != availWidth:
+            self._lines = self._break(availWidth)
+            self._lines_width = availWidth
+        self._avail = availWidth
+        self.width = availWidth
+        self.height = len(self._lines) * self.style.leading
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        self.wrap(availWidth, availHeight)
+        assert self._lines is not None
+        fit = int((availHeight + 1e-6) // self.style.leading)
+        if fit >= len(self._lines):
+            return [self]
+        if fit <= 0:
+            return []
+        first, rest = self._lines[:fit], self._lines[fit:]
+        return [
+            RtlParagraph("\n".join(first), self.style, align=self.align, lines=first,
+                         lines_width=availWidth),
+            RtlParagraph("\n".join(rest), self.style, align=self.align, lines=rest,
+                         lines_width=availWidth),
+        ]
+
+    def draw(self) -> None:
+        assert self._lines is not None
+        canv: Canvas = self.canv
+        style = self.style
+        bold = _is_bold(style)
+        size = style.fontSize
+        align = self.align
+        if align == "auto":
+            align = "left" if len(self._lines) <= 1 else "right"
+        canv.setFillColor(style.textColor)
+        for index, line in enumerate(self._lines):
+            shown = fonts.visual(line, rtl=True)
+            runs = fonts.font_runs(shown, bold=bold)
+            total = fonts.text_width(shown, size, bold=bold)
+            x = self._avail - total if align == "right" else 0.0
+            baseline = self.height - (index + 1) * style.leading + 0.3 * size
+            text = canv.beginText(x, baseline)
+            for font, run in runs:
+                text.setFont(font, size)
+                text.textOut(run)
+            canv.drawText(text)
+
+
+def chunks(text: str, size: int = CHUNK) -> list[str]:
+    """Cut ``text`` into pieces of at most about ``size`` characters, at line breaks and
+    spaces where possible (a long answer becomes many short paragraphs)."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > size:
+            cut = line.rfind(" ", size // 2, size)
+            if cut <= 0:
+                cut = size
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        pieces.append(line)
+    return pieces
+
+
+def text_flowable(
+    text: str, style: ParagraphStyle, *, rtl_style: ParagraphStyle | None = None,
+    align: str = "auto", bold: bool = False,
+) -> Flowable:
+    """A paragraph for ``text`` in any script: RTL-first text as :class:`RtlParagraph`,
+    everything else as a reportlab ``Paragraph`` with Arabic runs marked up."""
+    if fonts.has_rtl(text) and fonts.base_direction(text) == "R":
+        return RtlParagraph(text, rtl_style or style, align=align)
+    body = "<br/>".join(fonts.markup(line) for line in text.split("\n"))
+    if bold:
+        body = f"<b>{body}</b>"
+    return Paragraph(body, style)
+
+
+def text_flowables(
+    text: str, style: ParagraphStyle, *, rtl_style: ParagraphStyle | None = None,
+    align: str = "auto",
+) -> list[Flowable]:
+    """Like :func:`text_flowable`, but a long text becomes several paragraphs."""
+    if len(text) <= CHUNK:
+        return [text_flowable(text, style, rtl_style=rtl_style, align=align)]
+    return [
+        text_flowable(piece or " ", style, rtl_style=rtl_style, align=align)
+        for piece in chunks(text)
+    ]
+
+
+def _split_column(flowables: Sequence[Flowable], width: float,
+                  height: float) -> tuple[list[Flowable], list[Flowable]]:
+    """What of a column fits into ``height`` (splitting the flowable that crosses it)."""
+    taken: list[Flowable] = []
+    used = 0.0
+    for index, flowable in enumerate(flowables):
+        _w, h = flowable.wrap(width, height - used)
+        if used + h <= height + 1e-6:
+            taken.append(flowable)
+            used += h
+            continue
+        parts = flowable.split(width, height - used)
+        if len(parts) > 1:
+            parts[0].wrap(width, height - used)
+            return [*taken, parts[0]], [*parts[1:], *flowables[index + 1:]]
+        return taken, list(flowables[index:])
+    return taken, []
+
+
+class SideBySide(Flowable):  # type: ignore[misc]
+    """Columns of flowables next to each other (German beside the client's language),
+    split over pages together: each page shows the same part of the text in both.
+
+    Args:
+        columns: the flowables of each column.
+        widths: the width of each column; ``gap`` lies between them, with a rule.
+        keep: blocks up to this height move to the next page whole instead of splitting.
+    """
+
+    def __init__(self, columns: Sequence[Sequence[Flowable]], widths: Sequence[float], *,
+                 gap: float = 14.0, rule: Color | None = None, fill: Color | None = None,
+                 padding: float = 3.0, keep: float = 180.0) -> None:
+        super().__init__()
+        self.columns = [list(column) for column in columns]
+        self.widths = list(widths)
+        self.gap = gap
+        self.rule = rule
+        self.fill = fill
+        self.padding = padding
+        self.keep = keep
+        self._heights: list[float] = []
+
+    def _inner(self, column: int) -> float:
+        return self.widths[column] - (2 * self.padding if self.fill is not None else 0)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self._heights = []
+        for index, column in enumerate(self.columns):
+            width = self._inner(index)
+            self._heights.append(sum(f.wrap(width, 1e9)[1] for f in column))
+        self.width = sum(self.widths) + self.gap * (len(self.widths) - 1)
+        self.height = max(self._heights, default=0.0) + 2 * self.padding
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        room = availHeight - 2 * self.padding
+        if room <= 0 or (self.height <= self.keep and self.height > availHeight):
+            return []  # a short block moves to the next page whole
+        first: list[list[Flowable]] = []
+        rest: list[list[Flowable]] = []
+        for index, column in enumerate(self.columns):
+            head, tail = _split_column(column, self._inner(index), room)
+            first.append(head)
+            rest.append(tail)
+        if not any(first):
+            return []
+        if not any(rest):
+            return [self]
+        options = {"gap": self.gap, "rule": self.rule, "fill": self.fill,
+                   "padding": self.padding, "keep": self.keep}
+        return [SideBySide(first, self.widths, **options),
+                SideBySide(rest, self.widths, **options)]
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        if self.fill is not None:
+            canv.saveState()
+            canv.setFillColor(self.fill)
+            canv.rect(0, 0, self.width, self.height, stroke=0, fill=1)
+            canv.restoreState()
+        x = 0.0
+        for index, column in enumerate(self.columns):
+            inset = self.padding if self.fill is not None else 0.0
+            y = self.height - self.padding
+            for flowable in column:
+                _w, h = flowable.wrap(self._inner(index), 1e9)
+                y -= h
+                flowable.drawOn(canv, x + inset, y)
+            x += self.widths[index]
+            if index < len(self.columns) - 1:
+                if self.rule is not None:
+                    canv.saveState()
+                    canv.setStrokeColor(self.rule)
+                    canv.setLineWidth(0.4)
+                    mid = x + self.gap / 2
+                    canv.line(mid, 0, mid, self.height)
+                    canv.restoreState()
+                x += self.gap
+
+
+class TickBox(Flowable):  # type: ignore[misc]
+    """A square check box, ticked or empty (fonts have no reliable ballot-box glyph)."""
+
+    def __init__(self, checked: bool, *, size: float = 9.0, color: Color = black) -> None:
+        super().__init__()
+        self.checked = checked
+        self.size = size
+        self.color = color
+        self.width = self.height = size
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return self.size, self.size
+
+    def draw(self) -> None:
+        draw_tick_box(self.canv, 0, 0, self.size, checked=self.checked, color=self.color)
+
+
+def draw_tick_box(
+    canv: Canvas, x: float, y: float, size: float, *, checked: bool, color: Color = black
+) -> None:
+    """Draw a box at ``(x, y)`` (lower left), with a cross when ``checked``."""
+    canv.saveState()
+    canv.setStrokeColor(color)
+    canv.setLineWidth(0.8)
+    canv.rect(x, y, size, size, stroke=1, fill=0)
+    if checked:
+        inset = size * 0.2
+        canv.setLineWidth(1.2)
+        canv.line(x + inset, y + inset, x + size - inset, y + size - inset)
+        canv.line(x + inset, y + size - inset, x + size - inset, y + inset)
+    canv.restoreState()
+
+
+@lru_cache(maxsize=512)
+def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
+    """The modules of a QR code for ``data`` (error correction M, no quiet zone)."""
+    code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(data)
+    code.make(fit=True)
+    return tuple(tuple(bool(cell) for cell in row) for row in code.get_matrix())
+
+
+def draw_qr(canv: Canvas, data: str, *, x: float, y: float, size: float) -> None:
+    """Draw a QR code of ``data`` with its lower left corner at ``(x, y)``.
+
+    Dark modules of a row are merged into one rectangle (fewer drawing operations).
+    """
+    matrix = qr_matrix(data)
+    count = len(matrix)
+    cell = size / count
+    canv.saveState()
+    canv.setFillColor(black)
+    path = canv.beginPath()
+    for row_index, row in enumerate(matrix):
+        top = y + size - (row_index + 1) * cell
+        col = 0
+        while col < count:
+            if not row[col]:
+                col += 1
+                continue
+            start = col
+            while col < count and row[col]:
+                col += 1
+            path.rect(x + start * cell, top, (col - start) * cell, cell)
+    canv.drawPath(path, stroke=0, fill=1)
+    canv.restoreState()
+
+
+def flatten(items: Sequence[Any]) -> list[Any]:
+    """``[a, [b, c], d]`` -> ``[a, b, c, d]`` (story building helper)."""
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            out.extend(flatten(item))
+        elif item is not None:
+            out.append(item)
+    return out

@@ -1,0 +1,379 @@
+"""Embedded fonts and right-to-left text for reportlab.
+
+Two font families ship in ``resources/fonts`` (Noto, SIL Open Font License): Noto Sans
+for Latin and Cyrillic, Noto Sans Arabic for Arabic and Dari/Farsi; Noto Sans Symbols
+fills in the few signs neither has (the arrow in "B1 → B2"). They are embedded as
+subsets in every PDF, so a printout looks the same everywhere and every name can be read
+back as text.
+
+reportlab draws glyphs left to right and does no shaping, so Arabic-script text is
+prepared here: ``arabic_reshaper`` picks the joining form of every letter (initial,
+medial, final, isolated; the lam-alef ligature), and ``python-bidi`` puts the characters
+into visual order (the Unicode Bidirectional Algorithm, numbers and Latin words inside
+keep their direction). The content stream then holds the glyphs in visual order, which
+is what PDF text extractors (pypdf, poppler, pdf.js) expect: they turn right-to-left
+runs back into logical order. The fonts' ToUnicode maps are written so that a shaped
+glyph reads back as the letter that was typed (U+FEE3 "meem, initial form" -> U+0645),
+so copying or searching a name gives the stored text, not presentation forms.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from xml.sax.saxutils import escape
+
+import arabic_reshaper
+from bidi import get_display
+from bidi.mirror import MIRRORED
+from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase.ttfonts import SUBSETN, TTFont
+
+from intake_app.assets import resource_path
+
+LATIN = "IntakeSans"
+LATIN_BOLD = "IntakeSans-Bold"
+ARABIC = "IntakeArabic"
+ARABIC_BOLD = "IntakeArabic-Bold"
+SYMBOLS = "IntakeSymbols"
+
+FONT_FILES: dict[str, str] = {
+    LATIN: "NotoSans-Regular.ttf",
+    LATIN_BOLD: "NotoSans-Bold.ttf",
+    ARABIC: "NotoSansArabic-Regular.ttf",
+    ARABIC_BOLD: "NotoSansArabic-Bold.ttf",
+    SYMBOLS: "NotoSansSymbols-Regular.ttf",
+}
+
+#: Runs of right-to-left text shorter than this stay on one line inside left-to-right
+#: text (their words are joined by no-break spaces): a wrapped run would show its
+#: words in the wrong line order.
+KEEP_TOGETHER = 60
+
+log = logging.getLogger("intake.reports")
+_lock = threading.Lock()
+_registered = False
+
+# Keep what was typed: no deleted vowel marks, no word ligatures (only lam-alef, which
+# Arabic writing requires).
+_RESHAPER = arabic_reshaper.ArabicReshaper(
+    configuration={
+        "delete_harakat": False,
+        "support_ligatures": True,
+        "ARABIC LIGATURE ALLAH": False,
+    }
+)
+
+_ARABIC_SCRIPT = (
+    (0x0600, 0x06FF),
+    (0x0750, 0x077F),
+    (0x0870, 0x08FF),
+    (0xFB50, 0xFDFF),
+    (0xFE70, 0xFEFF),
+)
+_PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+def _in(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
+    return any(low <= code <= high for low, high in ranges)
+
+
+def is_arabic_script(char: str) -> bool:
+    """True for letters, marks and presentation forms of the Arabic script."""
+    return _in(ord(char), _ARABIC_SCRIPT)
+
+
+def _to_unicode_target(code: int) -> str:
+    """What a glyph reads back as: presentation forms as the letters they show."""
+    char = chr(code)
+    if _in(code, _PRESENTATION_FORMS):
+        base = unicodedata.normalize("NFKC", char).strip()
+        if base:
+            return base
+    return char
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """A ToUnicode CMap for one subset (like reportlab's, with base letters)."""
+    lines = []
+    for index, code in enumerate(subset):
+        target = _to_unicode_target(code).encode("utf-16-be").hex().upper()
+        lines.append(f"<{index:02X}> <{target}>")
+    return "\n".join(
+        [
+            "/CIDInit /ProcSet findresource begin",
+            "12 dict begin",
+            "begincmap",
+            "/CIDSystemInfo",
+            f"<< /Registry ({fontname})",
+            f"/Ordering ({fontname})",
+            "/Supplement 0",
+            ">> def",
+            f"/CMapName /{fontname} def",
+            "/CMapType 2 def",
+            "1 begincodespacerange",
+            f"<00> <{len(subset) - 1:02X}>",
+            "endcodespacerange",
+            f"{len(subset)} beginbfchar",
+            *lines,
+            "endbfchar",
+            "endcmap",
+            "CMapName currentdict /CMap defineresource pop",
+            "end",
+            "end",
+        ]
+    )
+
+
+class _ReadableTTFont(TTFont):  # type: ignore[misc]
+    """A TrueType font whose subsets read back as typed letters (see module docstring).
+
+    Same as :meth:`TTFont.addObjects` of reportlab 4/5, except for the ToUnicode map.
+    """
+
+    def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
+        try:
+            state = self.state[doc]
+        except KeyError:
+            state = self.state[doc] = TTFont.State(self._asciiReadable)
+        state.frozen = 1
+        for n, subset in enumerate(state.subsets):
+            internal_name = self.getSubsetInternalName(n, doc)[1:]
+            base_font_name = (
+                b"".join((SUBSETN(n), b"+", self.face.name, self.face.subfontNameX))
+            ).decode("pdfdoc")
+            pdf_font = pdfdoc.PDFTrueTypeFont()
+            pdf_font.__Comment__ = f"Font {self.fontName} subset {n}"
+            pdf_font.Name = internal_name
+            pdf_font.BaseFont = base_font_name
+            pdf_font.FirstChar = 0
+            pdf_font.LastChar = len(subset) - 1
+            pdf_font.Widths = pdfdoc.PDFArray(list(map(self.face.getCharWidth, subset)))
+            cmap = pdfdoc.PDFStream()
+            cmap.content = _to_unicode_cmap(base_font_name, subset)
+            if doc.compression:
+                cmap.filters = [pdfdoc.PDFZCompress]
+            pdf_font.ToUnicode = doc.Reference(cmap, "toUnicodeCMap:" + base_font_name)
+            pdf_font.FontDescriptor = self.face.addSubsetObjects(doc, base_font_name, subset)
+            doc.Reference(pdf_font, internal_name)
+            doc.idToObject["BasicFonts"].dict[internal_name] = pdf_font
+        del self.state[doc]
+
+
+def register_fonts() -> None:
+    """Register the embedded fonts with reportlab (once per process; thread-safe)."""
+    global _registered
+    if _registered:
+        return
+    with _lock:
+        if _registered:
+            return
+        for name, filename in FONT_FILES.items():
+            font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
+            pdfmetrics.registerFont(font)
+        for regular, bold in ((LATIN, LATIN_BOLD), (ARABIC, ARABIC_BOLD), (SYMBOLS, SYMBOLS)):
+            pdfmetrics.registerFontFamily(
+                regular, normal=regular, bold=bold, italic=regular, boldItalic=bold
+            )
+        _registered = True
+
+
+@lru_cache(maxsize=8)
+def _glyphs(font: str) -> frozenset[int]:
+    register_fonts()
+    return frozenset(pdfmetrics.getFont(font).face.charToGlyph)
+
+
+def font_for(char: str, *, bold: bool = False) -> str:
+    """The font that draws ``char``: Arabic script in Noto Sans Arabic, else Noto Sans,
+    else whichever embedded font has it (a sign no font has is drawn by Noto Sans as a
+    box, never dropped silently)."""
+    code = ord(char)
+    if _in(code, _ARABIC_SCRIPT):
+        return ARABIC_BOLD if bold else ARABIC
+    if code in _glyphs(LATIN):
+        return LATIN_BOLD if bold else LATIN
+    if code in _glyphs(ARABIC):
+        return ARABIC_BOLD if bold else ARABIC
+    if code in _glyphs(SYMBOLS):
+        return SYMBOLS
+    return LATIN_BOLD if bold else LATIN
+
+
+def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
+    """Split ``text`` into ``(font, text)`` runs, keeping the order of the characters."""
+    runs: list[tuple[str, str]] = []
+    for char in text:
+        font = font_for(char, bold=bold)
+        # spaces stay in the run they stand in: one text operation per right-to-left
+        # run keeps extractors from reordering its words
+        if runs and (runs[-1][0] == font or char in " \xa0"):
+            runs[-1] = (runs[-1][0], runs[-1][1] + char)
+        else:
+            runs.append((font, char))
+    return runs
+
+
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """Width in points of ``text`` (already in visual order) drawn with :func:`font_runs`."""
+    register_fonts()
+    return sum(pdfmetrics.stringWidth(run, font, size) for font, run in font_runs(text, bold=bold))
+
+
+# -- direction ---------------------------------------------------------------------------
+
+
+def _strong(char: str) -> str:
+    kind = unicodedata.bidirectional(char)
+    if kind in ("R", "AL"):
+        return "R"
+    if kind == "L":
+        return "L"
+    return ""
+
+
+def has_rtl(text: str) -> bool:
+    """True when ``text`` holds any right-to-left letter."""
+    return any(_strong(char) == "R" for char in text)
+
+
+def base_direction(text: str) -> str:
+    """``"R"`` or ``"L"``: the direction of the first strong letter (rule P2 of UAX #9)."""
+    for char in text:
+        strong = _strong(char)
+        if strong:
+            return strong
+    return "L"
+
+
+def shape(text: str) -> str:
+    """Arabic letters in their joining forms (logical order kept)."""
+    if not any(is_arabic_script(char) for char in text):
+        return text
+    return str(_RESHAPER.reshape(text))
+
+
+def visual(text: str, *, rtl: bool) -> str:
+    """One line of text, shaped and in visual (left-to-right drawing) order.
+
+    Brackets and other mirrored signs inside right-to-left runs are mirrored (rule L4 of
+    UAX #9), so "(Jobcenter)" inside Arabic text keeps its brackets the right way round.
+    """
+    shaped = shape(text)
+    if not rtl and not has_rtl(shaped):
+        return shaped
+    base = "R" if rtl else "L"
+    if any(char in MIRRORED for char in shaped):
+        levels = _levels(shaped, base)
+        if levels is not None:
+            return _reorder(shaped, levels)
+    return str(get_display(shaped, base_dir=base))
+
+
+_LEVELS = re.compile(r"levels: \[(.*?)\]", re.S)
+_LEVEL = re.compile(r"Level\(\s*(\d+)")
+_warned = False
+
+
+def _levels(text: str, base: str) -> list[int] | None:
+    """The resolved embedding level of every character (python-bidi computes them; its
+    debug report is the only place that shows them, one level per UTF-8 byte)."""
+    global _warned
+    report = str(get_display(text, base_dir=base, debug=True))
+    match = _LEVELS.search(report)
+    per_byte = [int(level) for level in _LEVEL.findall(match.group(1))] if match else []
+    levels: list[int] = []
+    offset = 0
+    for char in text:
+        if offset >= len(per_byte):
+            break
+        levels.append(per_byte[offset])
+        offset += len(char.encode("utf-8"))
+    if len(levels) != len(text):
+        if not _warned:
+            log.warning("bidi levels not available; brackets in RTL text are not mirrored")
+            _warned = True
+        return None
+    return levels
+
+
+def _reorder(text: str, levels: list[int]) -> str:
+    """Rules L2 and L4: reverse runs from the highest level down, mirror odd-level signs."""
+    order = list(range(len(text)))
+    odd = [level for level in levels if level % 2]
+    if odd:
+        for level in range(max(levels), min(odd) - 1, -1):
+            index = 0
+            while index < len(order):
+                if levels[order[index]] < level:
+                    index += 1
+                    continue
+                end = index
+                while end < len(order) and levels[order[end]] >= level:
+                    end += 1
+                order[index:end] = order[index:end][::-1]
+                index = end
+    return "".join(
+        MIRRORED.get(text[i], text[i]) if levels[i] % 2 else text[i] for i in order
+    )
+
+
+def _rtl_runs(text: str) -> list[tuple[bool, str]]:
+    """Split left-to-right text into ``(is_rtl, part)``; an RTL part runs from its first
+    to its last right-to-left letter (numbers and punctuation between belong to it)."""
+    parts: list[tuple[bool, str]] = []
+    start = 0
+    index = 0
+    length = len(text)
+    while index < length:
+        if _strong(text[index]) != "R":
+            index += 1
+            continue
+        end = index
+        probe = index + 1
+        while probe < length and _strong(text[probe]) != "L":
+            if _strong(text[probe]) == "R" or unicodedata.category(text[probe]) == "Mn":
+                end = probe
+            probe += 1
+        if index > start:
+            parts.append((False, text[start:index]))
+        parts.append((True, text[index : end + 1]))
+        start = index = end + 1
+    if start < length:
+        parts.append((False, text[start:]))
+    return parts
+
+
+def _font_markup(text: str) -> str:
+    out = []
+    for font, run in font_runs(text):
+        if font in (LATIN, LATIN_BOLD):
+            out.append(escape(run))
+        else:
+            out.append(f'<font name="{font}">{escape(run)}</font>')
+    return "".join(out)
+
+
+def markup(text: str) -> str:
+    """Paragraph markup for left-to-right text that may contain any script.
+
+    XML special characters are escaped; Arabic-script runs are shaped, put in visual
+    order and set in the Arabic font (bold follows an enclosing ``<b>``). Short runs are
+    kept on one line.
+    """
+    if not has_rtl(text):
+        return _font_markup(text) if any(ord(c) > 0x24F for c in text) else escape(text)
+    out = []
+    for rtl, part in _rtl_runs(text):
+        if not rtl:
+            out.append(_font_markup(part))
+            continue
+        shown = visual(part, rtl=True)
+        if len(shown) <= KEEP_TOGETHER:
+            shown = shown.replace(" ", "\xa0")
+        out.append(_font_markup(shown))
+    return "".join(out)

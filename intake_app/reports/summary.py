@@ -1,0 +1,360 @@
+"""The intake summary a supervisor reviews and files (reportlab Platypus).
+
+Layout: the title and the record's state; an overview of what needs attention (name,
+date of birth, residence permit with its expiry highlighted, work permission, open
+referrals, next appointment); the consent status (scope, date, language, withdrawals,
+authorised recipients); then every section of the interview in form order with only
+the answered questions, repeat groups as tables and hindering circumstances as ticked
+flags. Special-category questions appear only under the profile that includes them
+(see :mod:`intake_app.reports.profiles`); internal notes (``print: false``) never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reportlab.lib.colors import Color
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table
+
+from intake_app.core.display import AnswerRow, answer_rows
+from intake_app.core.forms import FormState, evaluate
+from intake_app.core.forms.model import QuestionType
+from intake_app.core.forms.reference import reference_list
+from intake_app.core.records import RecordStatus
+from intake_app.i18n import N_
+from intake_app.reports import fonts
+from intake_app.reports.common import PrintContext, RecordSource, page_info
+from intake_app.reports.flowables import text_flowable
+from intake_app.reports.layout import (
+    BORDER,
+    CONTENT_WIDTH,
+    DANGER,
+    DANGER_FILL,
+    SHADE,
+    RecordStart,
+    Styles,
+    make_styles,
+    render,
+    table_style,
+)
+from intake_app.reports.profiles import (
+    MSG_SPECIAL_REFUSED,
+    PROFILE_LABELS,
+    Profile,
+    Redaction,
+    redaction_for,
+)
+from intake_app.reports.tables import SectionRenderer, emphasis
+
+MSG_TITLE = N_("Zusammenfassung")
+MSG_STATE = N_("Stand: Revision {revision} · {status}")
+MSG_FINALISED_ON = N_("abgeschlossen am {date}")
+MSG_DRAFT = N_("Entwurf – noch nicht abgeschlossen; Angaben können sich ändern.")
+MSG_OVERVIEW = N_("Auf einen Blick")
+MSG_NAME = N_("Name")
+MSG_BIRTH = N_("Geburtsdatum")
+MSG_AGE = N_("{age} Jahre")
+MSG_CONSENT = N_("Einwilligung")
+MSG_CONSENT_NONE = N_("Es ist noch keine Einwilligung erfasst.")
+MSG_CONSENT_GIVEN = N_("Erteilt am {date} in der Fassung {language}")
+MSG_WITH_INTERPRETER = N_("mit Dolmetschung")
+MSG_WITH_INTERPRETER_LANG = N_("mit Dolmetschung ({language})")
+MSG_WITHOUT_INTERPRETER = N_("ohne Dolmetschung")
+MSG_BY_GUARDIAN = N_("erteilt durch die Sorgeberechtigten")
+MSG_TEXT_VERSION = N_("Textfassung {version}")
+MSG_PURPOSE = N_("Zweck und Daten")
+MSG_RECIPIENTS = N_("Empfänger")
+MSG_STATUS = N_("Status")
+MSG_GRANTED = N_("erteilt")
+MSG_REFUSED = N_("nicht erteilt")
+MSG_UNDECIDED = N_("nicht entschieden")
+MSG_WITHDRAWN = N_("widerrufen am {date}")
+MSG_ART9 = N_("Besondere Kategorien personenbezogener Daten (Gesundheit, nur als Merkmal)")
+MSG_ART9_RECIPIENTS = N_("nur diese Beratungsstelle")
+MSG_OPEN_REFERRALS = N_("Offene Vermittlungen")
+
+#: Sections drawn as ticked flags rather than a table.
+FLAG_SECTIONS = frozenset({"circumstances"})
+CONSENT_QUESTION = "consent"
+#: Facts shown in the overview box, when answered and printable.
+OVERVIEW_QUESTIONS = (
+    "nationalities",
+    "residence_document",
+    "legal_basis",
+    "residence_valid_until",
+    "work_permission",
+    "goal_type",
+    "next_appointment",
+)
+
+
+class _Summary:
+    """Builds the flowables of one record's summary."""
+
+    def __init__(self, source: RecordSource, ctx: PrintContext, redaction: Redaction,
+                 styles: Styles) -> None:
+        self.source = source
+        self.ctx = ctx
+        self.tr: Callable[[str], str] = ctx.tr
+        self.redaction = redaction
+        self.styles = styles
+        self.form = source.form
+        self.state: FormState = evaluate(source.form, source.answers, today=ctx.today,
+                                         lang=ctx.lang, organisation=ctx.organisation)
+        self.rows = [row for row in answer_rows(self.form, self.state, ctx.lang,
+                                                include_special=redaction.include_special)
+                     if self._printable(row)]
+        self.by_path = {row.path: row for row in self.rows}
+        self.sections = SectionRenderer(form=self.form, state=self.state, styles=styles,
+                                        tr=self.tr, today=ctx.today,
+                                        purpose_label=self._purpose_label)
+
+    def _purpose_label(self, purpose_id: str) -> str:
+        try:
+            return self.ctx.organisation.purpose(purpose_id).label(self.ctx.lang)
+        except KeyError:
+            return purpose_id
+
+    def _printable(self, row: AnswerRow) -> bool:
+        question = row.question
+        chain = [self.form.question(group) for group in question.repeat_chain]
+        return all(self.redaction.prints(q) for q in (*chain, question))
+
+    # -- parts ---------------------------------------------------------------------------
+
+    def title(self) -> list[Flowable]:
+        src, tr = self.source, self.tr
+        status = RecordStatus(src.status) if src.status in RecordStatus._value2member_map_ \
+            else RecordStatus.DRAFT
+        status_text = {
+            RecordStatus.DRAFT: tr(N_("Entwurf")),
+            RecordStatus.COMPLETE: tr(N_("Abgeschlossen")),
+            RecordStatus.CLOSED: tr(N_("Fall beendet")),
+        }[status]
+        if src.finalised_at is not None and status is not RecordStatus.DRAFT:
+            finalised = tr(MSG_FINALISED_ON).format(
+                date=self.ctx.date(src.finalised_at.date().isoformat()))
+            status_text = finalised if status is RecordStatus.COMPLETE \
+                else f"{status_text} ({finalised})"
+        state = tr(MSG_STATE).format(revision=src.revision, status=status_text)
+        out: list[Flowable] = [
+            Paragraph(fonts.markup(f"{self.form.title(self.ctx.lang)} – {tr(MSG_TITLE)}"),
+                      self.styles.title),
+            Paragraph(fonts.markup(state), self.styles.small),
+        ]
+        if status is RecordStatus.DRAFT:
+            out.append(self._banner(tr(MSG_DRAFT), DANGER_FILL))
+        if self.redaction.downgraded:
+            out.append(self._banner(tr(MSG_SPECIAL_REFUSED), DANGER_FILL))
+        out.append(Spacer(1, 4))
+        return out
+
+    def _banner(self, text: str, fill: Color) -> Table:
+        table = Table([[Paragraph(f"<b>{fonts.markup(text)}</b>", self.styles.cell)]],
+                      colWidths=[CONTENT_WIDTH])
+        table.setStyle(table_style([
+            ("BACKGROUND", (0, 0), (-1, -1), fill),
+            ("BOX", (0, 0), (-1, -1), 0.6, DANGER),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+        ]))
+        return table
+
+    def _name(self) -> str:
+        """"Family, Given", the Latin transliteration first, the original script after."""
+        answers = self.source.answers
+
+        def text(key: str) -> str:
+            value = answers.get(key)
+            return value.strip() if isinstance(value, str) else ""
+
+        def join(family: str, given: str) -> str:
+            comma = "، " if fonts.base_direction(family + given) == "R" else ", "
+            return comma.join(part for part in (family, given) if part)
+
+        name = join(text("family_name"), text("given_names"))
+        latin = join(text("family_name_latin"), text("given_names_latin"))
+        if latin and latin != name:
+            return f"{latin} ({name})" if name else latin
+        return name
+
+    def overview(self) -> list[Flowable]:
+        """Name, birth date and the facts a supervisor checks first, in a shaded box."""
+        tr, lang = self.tr, self.ctx.lang
+        facts: list[tuple[str, str, Any]] = []
+        name = self._name()
+        if name:
+            facts.append((tr(MSG_NAME), name, None))
+        birth = self.by_path.get("birth_date")
+        if birth is not None:
+            age = self.state.value("age_years") if "age_years" in self.form else None
+            text = birth.text + (f" ({tr(MSG_AGE).format(age=age)})" if age is not None else "")
+            facts.append((tr(MSG_BIRTH), text, None))
+        for qid in OVERVIEW_QUESTIONS:
+            row = self.by_path.get(qid)
+            if row is not None:
+                mark = emphasis(row, self.state, today=self.ctx.today, tr=tr)
+                facts.append((row.question.label(lang), row.text, mark))
+        open_referrals = self.by_path.get("open_referrals")
+        if open_referrals is not None and open_referrals.text not in ("", "0"):
+            facts.append((tr(MSG_OPEN_REFERRALS), open_referrals.text, None))
+        if not facts:
+            return []
+        cells: list[list[Flowable | str]] = []
+        commands: list[tuple[Any, ...]] = [
+            ("BACKGROUND", (0, 0), (-1, -1), SHADE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BOX", (0, 0), (-1, -1), 0.6, BORDER),
+            ("LINEBELOW", (0, 0), (-1, -2), 0.35, BORDER),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+        ]
+        for index, (label, value, mark) in enumerate(facts):
+            shown = f"{value} – {mark.word}" if mark is not None else value
+            cell: list[Flowable] = [
+                Paragraph(fonts.markup(label), self.styles.label),
+                text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl),
+            ]
+            if index % 2 == 0:
+                cells.append([cell, ""])
+            else:
+                cells[-1][1] = cell
+            if mark is not None:
+                col, row = index % 2, index // 2
+                commands.append(("BACKGROUND", (col, row), (col, row), mark.fill))
+        table = Table(cells, colWidths=[CONTENT_WIDTH / 2] * 2, hAlign="LEFT")
+        table.setStyle(table_style(commands))
+        return [Paragraph(fonts.markup(tr(MSG_OVERVIEW)), self.styles.heading), table]
+
+    def consent(self, title: str) -> list[Flowable]:
+        """Scope, date, language, interpreter, and each purpose with its recipients."""
+        tr, ctx, org = self.tr, self.ctx, self.ctx.organisation
+        value = self.source.answers.get(CONSENT_QUESTION)
+        head = Paragraph(fonts.markup(title), self.styles.heading)
+        if not isinstance(value, dict) or not value.get("date"):
+            return [head, Paragraph(fonts.markup(tr(MSG_CONSENT_NONE)), self.styles.body)]
+        parts = [tr(MSG_CONSENT_GIVEN).format(date=ctx.date(value.get("date")),
+                                              language=ctx.language_name(value.get("language")))]
+        if value.get("interpreter") is True:
+            code = value.get("interpreter_language")
+            if code:
+                try:
+                    name = reference_list("language").label(str(code), ctx.lang)
+                except KeyError:
+                    name = str(code)
+                parts.append(tr(MSG_WITH_INTERPRETER_LANG).format(language=name))
+            else:
+                parts.append(tr(MSG_WITH_INTERPRETER))
+        elif value.get("interpreter") is False:
+            parts.append(tr(MSG_WITHOUT_INTERPRETER))
+        if value.get("given_by") == "guardian":
+            parts.append(tr(MSG_BY_GUARDIAN))
+        if value.get("text_version"):
+            parts.append(tr(MSG_TEXT_VERSION).format(version=value["text_version"]))
+        withdrawn = dict(self.source.withdrawals)
+        data: list[list[Flowable]] = [[
+            Paragraph(fonts.markup(tr(MSG_PURPOSE)), self.styles.label),
+            Paragraph(fonts.markup(tr(MSG_RECIPIENTS)), self.styles.label),
+            Paragraph(fonts.markup(tr(MSG_STATUS)), self.styles.label),
+        ]]
+        commands: list[tuple[Any, ...]] = []
+        decided = value.get("purposes") if isinstance(value.get("purposes"), dict) else {}
+        ids = list(org.purpose_ids) + [pid for pid in decided if pid not in org.purpose_ids]
+        for pid in ids:
+            try:
+                purpose = org.purpose(pid)
+                label = purpose.label(ctx.lang)
+                categories = ", ".join(org.category_label(c, ctx.lang)
+                                       for c in purpose.data_categories)
+                recipients = "; ".join(r.name for r in purpose.recipients)
+            except KeyError:
+                label, categories, recipients = pid, "", ""
+            status, kind = self._status(decided.get(pid), withdrawn.get(pid))
+            cell = [text_flowable(label, self.styles.cell, bold=kind == "granted")]
+            if categories:
+                cell.append(text_flowable(categories, self.styles.small))
+            if kind == "withdrawn":
+                commands.append(("TEXTCOLOR", (2, len(data)), (2, len(data)), DANGER))
+            data.append([cell, text_flowable(recipients, self.styles.cell),
+                         Paragraph(fonts.markup(status), self.styles.cell)])
+        art9_status, _kind = self._status(value.get("art9"), withdrawn.get("art9"))
+        data.append([Paragraph(fonts.markup(tr(MSG_ART9)), self.styles.cell),
+                     Paragraph(fonts.markup(tr(MSG_ART9_RECIPIENTS)), self.styles.cell),
+                     Paragraph(fonts.markup(art9_status), self.styles.cell)])
+        unit = CONTENT_WIDTH / 100
+        table = Table(data, colWidths=[unit * 46, unit * 34, unit * 20], repeatRows=1,
+                      hAlign="LEFT")
+        table.setStyle(table_style([
+            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
+            *commands,
+        ]))
+        return [head, Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
+                Spacer(1, 3), table]
+
+    def _status(self, part: Any, withdrawn_on: str | None) -> tuple[str, str]:
+        """The status text of one purpose and its kind (granted, refused, withdrawn…)."""
+        tr = self.tr
+        if not isinstance(part, dict) or not isinstance(part.get("granted"), bool):
+            return tr(MSG_UNDECIDED), "undecided"
+        if not part["granted"]:
+            return tr(MSG_REFUSED), "refused"
+        when = part.get("withdrawn_on") or withdrawn_on
+        if when:
+            return tr(MSG_WITHDRAWN).format(date=self.ctx.date(str(when))), "withdrawn"
+        return tr(MSG_GRANTED), "granted"
+
+    # -- the whole record ----------------------------------------------------------------
+
+    def story(self, index: int) -> list[Flowable]:
+        profile = self.tr(PROFILE_LABELS[self.redaction.effective])
+        info = page_info(self.source, self.ctx,
+                         title=f"{self.form.title(self.ctx.lang)} – {self.tr(MSG_TITLE)}",
+                         profile=profile)
+        out: list[Flowable] = [RecordStart(info, index), *self.title(), *self.overview()]
+        lang = self.ctx.lang
+        for section in self.form.sections:
+            rows = [row for row in self.rows if row.section_id == section.id]
+            has_consent = any(q.type is QuestionType.CONSENT for q in section.walk())
+            if has_consent:
+                out.extend(self.consent(section.label(lang)))
+                rows = [row for row in rows if row.question.type is not QuestionType.CONSENT]
+                if rows:
+                    out.extend(self.sections.section(rows))
+                continue
+            if not rows:
+                continue
+            out.append(Paragraph(fonts.markup(section.label(lang)), self.styles.heading))
+            if section.id in FLAG_SECTIONS:
+                out.extend(self.sections.flags(rows))
+            else:
+                out.extend(self.sections.section(rows))
+        return out
+
+
+def summary_story(source: RecordSource, *, ctx: PrintContext, profile: Profile,
+                  index: int = 0, styles: Styles | None = None) -> list[Flowable]:
+    """The flowables of one record's summary (a batch joins several with page breaks)."""
+    redaction = redaction_for(profile, source.answers, on=ctx.today)
+    return _Summary(source, ctx, redaction, styles or make_styles()).story(index)
+
+
+def effective_profile(source: RecordSource, *, ctx: PrintContext, profile: Profile) -> Profile:
+    """The profile a record is actually printed under (for the audit entry)."""
+    return redaction_for(profile, source.answers, on=ctx.today).effective
+
+
+def build_summary(source: RecordSource, *, ctx: PrintContext,
+                  profile: Profile = Profile.STANDARD) -> bytes:
+    """One record's summary as PDF bytes (nothing is written to disk)."""
+    story = summary_story(source, ctx=ctx, profile=profile)
+    data, _pages = render(story, title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} "
+                               f"{source.case_number}",
+                  author=ctx.organisation.name(ctx.lang), lang=ctx.lang)
+    return data

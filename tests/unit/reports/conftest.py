@@ -1,0 +1,19 @@
+"""Fixtures of the report tests: the shipped interview and the default organisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake_app.core.forms import Form, OrganisationConfig, load_organisation, load_shipped_forms
+
+
+@pytest.fixture(scope="session")
+def form() -> Form:
+    """The shipped intake interview."""
+    return load_shipped_forms().get("intake", "2026.1")
+
+
+@pytest.fixture(scope="session")
+def organisation() -> OrganisationConfig:
+    """The shipped default organisation (GDPR, seven languages)."""
+    return load_organisation()

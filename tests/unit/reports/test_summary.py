@@ -1,0 +1,343 @@
+"""The intake summary, read back from the PDF with pypdf."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intake_app.core.forms import Form, OrganisationConfig, load_form
+from intake_app.reports.flowables import qr_matrix
+from intake_app.reports.profiles import Profile
+from intake_app.reports.summary import build_summary
+from tests.unit.reports import pdfcheck
+from tests.unit.reports import reportkit as kit
+
+SECTIONS_DE = [
+    "Auf einen Blick",
+    "A. Fall und Verwaltung",
+    "Einwilligung und Datenschutz",
+    "B. Person",
+    "C. Aufenthaltsstatus",
+    "D. Sprache",
+    "E. Bildung und Abschlüsse",
+    "F. Berufserfahrung",
+    "G. Ziele",
+    "H. Hindernisse und Rahmenbedingungen",
+    "I. Bestehende Kontakte",
+    "J. Vermittlungen und Plan",
+]
+
+
+@pytest.fixture(scope="module")
+def answers(form: Form, organisation: OrganisationConfig) -> dict[str, Any]:
+    return kit.rich_answers(form, organisation)
+
+
+@pytest.fixture(scope="module")
+def standard_pdf(form: Form, organisation: OrganisationConfig, answers: dict[str, Any]) -> bytes:
+    return build_summary(kit.source(form, answers), ctx=kit.context(organisation))
+
+
+@pytest.fixture(scope="module")
+def standard_text(standard_pdf: bytes) -> str:
+    return "\n".join(pdfcheck.texts(standard_pdf))
+
+
+def test_every_section_has_its_heading_in_form_order(standard_text: str) -> None:
+    positions = [standard_text.find(title) for title in SECTIONS_DE]
+    assert -1 not in positions, [t for t, p in zip(SECTIONS_DE, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [
+        # header and consent status
+        "Fallnummer KM01-2026-00042",
+        "Beratung: Anna Beispiel",
+        "Stand: Revision 1",
+        "in der Fassung Arabisch",
+        "Zentralstelle des Landesprogramms",
+        "nicht erteilt",
+        # residence and work permission
+        "§ 25 Abs. 2 – Flüchtlingseigenschaft",
+        "„Erwerbstätigkeit gestattet“",
+        # languages, qualifications and recognition (a repeat group as a table)
+        "Sprachen (außer Deutsch)",
+        "Bachelor Krankenpflege",
+        "Pflegefachfrau",
+        "Landesbehörde (z. B.",
+        # work experience, goals, referrals and next steps
+        "Krankenschwester im",
+        "Beschäftigung",
+        "IQ-Anerkennungsberatung",
+        "Termin vereinbart – offen",
+        "Übersetzung der Zeugnisse einreichen",
+        # circumstances as flags, with their notes
+        "Kinderbetreuung fehlt",
+        "Kita-Platz ab Herbst beantragt",
+    ],
+)
+def test_content_of_each_section(standard_text: str, expected: str) -> None:
+    assert expected in standard_text
+
+
+def test_a_consent_purpose_id_reads_as_the_purpose(standard_text: str) -> None:
+    assert "recognition_counselling" not in standard_text
+    assert standard_text.count("Anerkennungsberatung") >= 2
+
+
+def test_residence_expiry_within_eight_weeks_is_highlighted(standard_text: str) -> None:
+    assert "läuft in 23 Tagen ab" in standard_text
+
+
+def test_expired_permit_says_so(form: Form, organisation: OrganisationConfig) -> None:
+    answers = kit.rich_answers(form, organisation, expiring_in=30)
+    answers["residence_valid_until"] = (kit.TODAY - timedelta(days=3)).isoformat()
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                  ctx=kit.context(organisation))))
+    assert "abgelaufen" in text
+
+
+def test_a_permit_valid_for_long_is_not_highlighted(form: Form,
+                                                    organisation: OrganisationConfig) -> None:
+    answers = kit.rich_answers(form, organisation, expiring_in=400)
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                  ctx=kit.context(organisation))))
+    assert "läuft in" not in text and "abgelaufen" not in text
+
+
+def test_only_answered_and_visible_questions(form: Form, organisation: OrganisationConfig,
+                                             answers: dict[str, Any]) -> None:
+    stale = dict(answers, access_route_other="VERSTECKT-4711")  # hidden: route is jobcenter
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, stale),
+                                                  ctx=kit.context(organisation))))
+    assert "VERSTECKT-4711" not in text
+    assert "Welche Beratungsstelle?" not in text
+    assert "Straße und Hausnummer" not in text  # not answered
+    assert "Kundennummer" not in text  # not answered
+
+
+def test_internal_notes_are_never_printed(form: Form, organisation: OrganisationConfig,
+                                          answers: dict[str, Any]) -> None:
+    for profile in Profile:
+        text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                      ctx=kit.context(organisation),
+                                                      profile=profile)))
+        assert kit.INTERNAL_NOTE not in text
+        assert kit.DEBTS_NOTE not in text
+        assert "Interne Notiz" not in text
+
+
+def test_standard_profile_leaves_out_special_categories(standard_text: str) -> None:
+    assert kit.HEALTH_LABEL_DE not in standard_text
+    assert "Profil: Standard (ohne besondere Kategorien)" in standard_text
+
+
+def test_special_profile_includes_them_with_art9_consent(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                  ctx=kit.context(organisation),
+                                                  profile=Profile.SPECIAL)))
+    assert kit.HEALTH_LABEL_DE in text
+    assert "Profil: mit besonderen Kategorien (Art. 9)" in text
+
+
+def test_special_profile_without_art9_consent_falls_back(
+    form: Form, organisation: OrganisationConfig
+) -> None:
+    answers = kit.rich_answers(form, organisation, art9=False)
+    answers["health_limitation"] = True  # stored, but hidden without the consent
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                  ctx=kit.context(organisation),
+                                                  profile=Profile.SPECIAL)))
+    assert kit.HEALTH_LABEL_DE not in text
+    assert "Besondere Kategorien wurden angefordert" in text
+    assert "Profil: Standard" in text
+
+
+def test_withdrawn_art9_consent_redacts_again(form: Form, organisation: OrganisationConfig,
+                                              answers: dict[str, Any]) -> None:
+    withdrawn = dict(answers)
+    withdrawn["consent"] = dict(answers["consent"],
+                                art9={"granted": True,
+                                      "withdrawn_on": (kit.TODAY - timedelta(days=1)).isoformat()})
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, withdrawn),
+                                                  ctx=kit.context(organisation),
+                                                  profile=Profile.SPECIAL)))
+    assert kit.HEALTH_LABEL_DE not in text
+    assert "widerrufen am" in text
+
+
+SPECIAL_FORM = """
+form: special_demo
+version: "1"
+title: {de: Sonderfall, en: Special case}
+sections:
+  - id: main
+    label: {de: Angaben, en: Answers}
+    questions:
+      - id: consent
+        type: consent
+        required: true
+        label: {de: Einwilligung, en: Consent}
+      - id: case_note
+        type: text
+        label: {de: Allgemeine Notiz, en: General note}
+      - id: diagnosis_hint
+        type: text
+        special_category: true
+        label: {de: Gesundheitlicher Hinweis Eisvogel, en: Health hint kingfisher}
+        relevant: art9_consented(consent)
+      - id: jobs
+        type: repeat
+        label: {de: Stationen, en: Stations}
+        item_label: {de: Station, en: Station}
+        questions:
+          - id: place
+            type: text
+            label: {de: Ort, en: Place}
+          - id: impairment
+            type: text
+            special_category: true
+            label: {de: Einschränkung Wiedehopf, en: Impairment hoopoe}
+            relevant: art9_consented(consent)
+"""
+
+
+def test_no_special_category_text_in_standard_profile(
+    tmp_path: Path, organisation: OrganisationConfig
+) -> None:
+    """A special-category label or answer, top-level or in a repeat group, never appears."""
+    path = tmp_path / "special.yaml"
+    path.write_text(textwrap.dedent(SPECIAL_FORM), encoding="utf-8")
+    special = load_form(path)
+    answers = {
+        "consent": kit.consent(organisation, art9=True),
+        "case_note": "Alles besprochen",
+        "diagnosis_hint": "Geheimwort Pirol 9911",
+        "jobs": [{"place": "Köln", "impairment": "Geheimwort Stieglitz 2207"}],
+    }
+    source = kit.source(special, answers)
+    standard = "\n".join(pdfcheck.texts(build_summary(source, ctx=kit.context(organisation))))
+    for secret in ("Eisvogel", "Pirol 9911", "Wiedehopf", "Stieglitz 2207"):
+        assert secret not in standard
+    assert "Alles besprochen" in standard and "Köln" in standard
+    special_text = "\n".join(pdfcheck.texts(build_summary(
+        source, ctx=kit.context(organisation), profile=Profile.SPECIAL)))
+    for secret in ("Eisvogel", "Pirol 9911", "Wiedehopf", "Stieglitz 2207"):
+        assert secret in special_text
+
+
+def test_header_footer_and_page_numbers_on_every_page(standard_pdf: bytes) -> None:
+    pages = pdfcheck.texts(standard_pdf)
+    total = len(pages)
+    assert total >= 3
+    for number, text in enumerate(pages, start=1):
+        assert f"Seite {number} von {total}" in text
+        assert "Vertraulich – personenbezogene Daten" in text
+        assert "Fallnummer KM01-2026-00042" in text
+        assert f"Akte {kit.RECORD_ID}" in text
+        assert "Formular intake 2026.1" in text
+        assert "Gedruckt von Leitung Beispiel" in text
+
+
+def test_qr_code_of_the_record_id_on_every_page(standard_pdf: bytes) -> None:
+    expected = [list(row) for row in qr_matrix(kit.RECORD_ID)]
+    for index in range(len(pdfcheck.reader(standard_pdf).pages)):
+        assert pdfcheck.qr_modules(standard_pdf, index, len(expected)) == expected
+
+
+def test_every_font_is_embedded(standard_pdf: bytes) -> None:
+    seen = list(pdfcheck.fonts_of(standard_pdf))
+    assert len({name for _page, name, _font in seen}) >= 3  # Latin, bold, Arabic
+    for page, name, font in seen:
+        assert pdfcheck.is_embedded(font), f"page {page}: {name} not embedded"
+
+
+def test_arabic_name_reads_back_as_stored(standard_pdf: bytes) -> None:
+    lines = {line.strip() for text in pdfcheck.texts(standard_pdf) for line in text.split("\n")}
+    assert kit.ARABIC_FAMILY in lines
+    assert kit.ARABIC_GIVEN in lines
+    text = "\n".join(pdfcheck.texts(standard_pdf))
+    assert not any(0xFB50 <= ord(c) <= 0xFDFF or 0xFE70 <= ord(c) <= 0xFEFF for c in text), \
+        "presentation forms leaked into the text layer"
+
+
+def test_cyrillic_name_reads_back_as_stored(form: Form, organisation: OrganisationConfig) -> None:
+    answers = kit.rich_answers(form, organisation, arabic=False)
+    pages = pdfcheck.texts(build_summary(kit.source(form, answers),
+                                         ctx=kit.context(organisation)))
+    lines = {line.strip() for text in pages for line in text.split("\n")}
+    assert kit.CYRILLIC_FAMILY in lines
+    assert kit.CYRILLIC_GIVEN in lines
+    assert "Shevchenko, Olena (Шевченко, Олена)" in "\n".join(pages)
+
+
+def test_english_on_request(form: Form, organisation: OrganisationConfig,
+                            answers: dict[str, Any]) -> None:
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
+                                                  ctx=kit.context(organisation, lang="en"))))
+    for label in ("A. Case and administration", "C. Residence status", "Valid until",
+                  "Initial interview, labour-market integration", "Recognition counselling"):
+        assert label in text
+    assert "Aufenthaltsstatus" not in text
+    assert (kit.TODAY + timedelta(days=23)).strftime("%d/%m/%Y") in text
+
+
+def test_a_draft_is_marked(form: Form, organisation: OrganisationConfig,
+                           answers: dict[str, Any]) -> None:
+    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers, status="draft"),
+                                                  ctx=kit.context(organisation))))
+    assert "Entwurf – noch nicht abgeschlossen" in text
+
+
+def test_megabyte_answer_wraps_over_pages(form: Form, organisation: OrganisationConfig,
+                                          answers: dict[str, Any]) -> None:
+    words = [f"Wort{index:06d}" for index in range(100_000)]
+    huge = " ".join(words)[:1_000_000]
+    assert len(huge) == 1_000_000
+    long_answers = dict(answers, office_site=huge)
+    long_answers["work_experience"] = [dict(answers["work_experience"][0],
+                                            job_title="x" * 250_000)]  # one unbroken word
+    started = time.perf_counter()
+    data = build_summary(kit.source(form, long_answers), ctx=kit.context(organisation))
+    elapsed = time.perf_counter() - started
+    pages = pdfcheck.texts(data)
+    total = len(pages)
+    assert total > 100
+    for number, text in enumerate(pages, start=1):
+        assert f"Seite {number} von {total}" in text
+        assert "Vertraulich – personenbezogene Daten" in text
+    joined = "".join(pages)
+    assert words[0] in joined and huge.split()[-2] in joined
+    assert "J. Vermittlungen und Plan" in pages[-1] or "Nächste Schritte" in joined
+    for page in pdfcheck.reader(data).pages:
+        assert [round(float(v)) for v in page.mediabox] == [0, 0, 595, 842]
+    assert elapsed < 120
+
+
+def test_nothing_is_written_to_disk(form: Form, organisation: OrganisationConfig,
+                                    answers: dict[str, Any], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.chdir(tmp_path)
+    data = build_summary(kit.source(form, answers), ctx=kit.context(organisation))
+    assert data.startswith(b"%PDF")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_profile_parse_names_the_choices() -> None:
+    assert Profile.parse("special_categories") is Profile.SPECIAL
+    with pytest.raises(Exception, match="standard, special_categories"):
+        Profile.parse("alles")
+
