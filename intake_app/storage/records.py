@@ -79,6 +79,21 @@ SORT_COLUMNS = {
     "owner": "records.owner_id",
     "residence": "records.residence_valid_until",
 }
+#: The index that hands out records in each sort order (it includes the rowid, so
+#: "ORDER BY column, pk" comes straight from it).
+SORT_INDEXES = {
+    "name": "ix_records_sort_name",
+    "birth_date": "ix_records_birth_date",
+    "status": "ix_records_status",
+    "updated": "ix_records_updated",
+    "sync": "ix_records_sync_state",
+    "case_number": "ux_records_case_number",
+    "owner": "ix_records_owner",
+    "residence": "ix_records_residence_until",
+}
+#: A search matching more records than this walks the sort index and filters; a
+#: narrower one lets the search index deliver its few matches, which are then sorted.
+BROAD_SEARCH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,15 +560,34 @@ class RecordService:
         where = " AND ".join(clauses) if clauses else "1"
         return where, params
 
+    def _breadth(self, session: Session, match: str) -> int:
+        """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap)."""
+        return int(
+            session.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT 1 FROM records_fts "
+                    "WHERE records_fts MATCH :match LIMIT :cap)"
+                ),
+                {"match": match, "cap": BROAD_SEARCH + 1},
+            ).scalar_one()
+        )
+
+    def _plan(self, session: Session, query: RecordQuery, params: dict[str, Any]) -> bool:
+        """True when the query should walk the sort index (a broad search)."""
+        match = params.get("match")
+        return match is not None and self._breadth(session, match) > BROAD_SEARCH
+
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         """How many records match, counted up to ``cap`` (the list shows "more than")."""
         where, params = self._where(query)
         params["cap"] = cap + 1
         with self._db.read() as session:
+            walk = self._plan(session, query, params)
+            source = "records INDEXED BY ix_records_updated" if walk else "records"
             return int(
                 session.execute(
-                    # ``where`` is built from fixed fragments; values are bound parameters
-                    text(f"SELECT count(*) FROM (SELECT 1 FROM records WHERE {where} LIMIT :cap)"),  # noqa: S608
+                    # ``where`` and ``source`` are fixed fragments; values are bound parameters
+                    text(f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT :cap)"),  # noqa: S608
                     params,
                 ).scalar_one()
             )
@@ -564,25 +598,24 @@ class RecordService:
         *,
         offset: int = 0,
         limit: int = 200,
-        total_hint: int | None = None,
     ) -> list[RecordSummary]:
-        """One page of the case list, sorted as asked.
-
-        ``total_hint`` is the result of :meth:`count` (reserved for query planning).
-        """
+        """One page of the case list, sorted as asked."""
         where, params = self._where(query)
-        column = SORT_COLUMNS.get(query.sort, SORT_COLUMNS["updated"])
+        sort = query.sort if query.sort in SORT_COLUMNS else "updated"
+        column = SORT_COLUMNS[sort]
         direction = "DESC" if query.descending else "ASC"
         params.update(offset=offset, limit=limit)
-        # Only fixed fragments are formatted in (the sort column comes from SORT_COLUMNS);
-        # every value is a bound parameter.
-        sql = (
-            f"SELECT {_SUMMARY_COLUMNS} FROM records "  # noqa: S608
-            "JOIN users ON users.id = records.owner_id "
-            f"WHERE {where} ORDER BY {column} {direction}, "
-            f"records.pk {direction} LIMIT :limit OFFSET :offset"
-        )
         with self._db.read() as session:
+            walk = self._plan(session, query, params)
+            source = f"records INDEXED BY {SORT_INDEXES[sort]}" if walk else "records"
+            # Only fixed fragments are formatted in (sort column and index come from the
+            # tables above); every value is a bound parameter.
+            sql = (
+                f"SELECT {_SUMMARY_COLUMNS} FROM {source} "  # noqa: S608
+                "JOIN users ON users.id = records.owner_id "
+                f"WHERE {where} ORDER BY {column} {direction}, "
+                f"records.pk {direction} LIMIT :limit OFFSET :offset"
+            )
             return [_summary(row) for row in session.execute(text(sql), params).all()]
 
     def id_for_case_number(self, case_number: str) -> str | None:

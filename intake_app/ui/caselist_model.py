@@ -100,9 +100,7 @@ class CaseListModel(QAbstractTableModel):
         self.beginResetModel()
         self._today = date.today()
         self._total = self._records.count(self._query)
-        self._rows = self._records.list(
-            self._query, offset=0, limit=PAGE_SIZE, total_hint=self._total
-        )
+        self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
         self._exhausted = len(self._rows) < PAGE_SIZE
         self.endResetModel()
         self.total_changed.emit(self._total)
@@ -117,9 +115,7 @@ class CaseListModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid():
             return
-        more = self._records.list(
-            self._query, offset=len(self._rows), limit=PAGE_SIZE, total_hint=self._total
-        )
+        more = self._records.list(self._query, offset=len(self._rows), limit=PAGE_SIZE)
         self._exhausted = len(more) < PAGE_SIZE
         if not more:
             return
