@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         lifecycle_cmds,
         profile_cmds,
         records_cmds,
+        reports_cmds,
         sync_cmds,
     )
 
@@ -188,7 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("Selbsttest des installierten Programms ausführen und beenden"),
     )
     commands = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_SubParser)
-    for module in (profile_cmds, forms_cmds, records_cmds, sync_cmds, lifecycle_cmds, backup_cmds):
+    for module in (
+        profile_cmds,
+        forms_cmds,
+        records_cmds,
+        reports_cmds,
+        sync_cmds,
+        lifecycle_cmds,
+        backup_cmds,
+    ):
         module.register(commands)
     return parser
 

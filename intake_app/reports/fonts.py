@@ -204,14 +204,23 @@ def font_for(char: str, *, bold: bool = False) -> str:
     return LATIN_BOLD if bold else LATIN
 
 
+def _is_glue(char: str) -> bool:
+    """Spaces and invisible format characters (ZWNJ, ZWJ) between letters."""
+    return char in " \xa0" or unicodedata.category(char) == "Cf"
+
+
 def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     """Split ``text`` into ``(font, text)`` runs, keeping the order of the characters."""
     runs: list[tuple[str, str]] = []
     for char in text:
         font = font_for(char, bold=bold)
-        # spaces stay in the run they stand in: one text operation per right-to-left
-        # run keeps extractors from reordering its words
-        if runs and (runs[-1][0] == font or char in " \xa0"):
+        # spaces and joiners stay in the run they stand in: one text operation per
+        # right-to-left run keeps extractors from reordering its words
+        if runs and runs[-1][0] != font and _is_glue(char):
+            code = 32 if char == "\xa0" else ord(char)  # reportlab draws nbsp as space
+            if code in _glyphs(runs[-1][0]):
+                font = runs[-1][0]
+        if runs and runs[-1][0] == font:
             runs[-1] = (runs[-1][0], runs[-1][1] + char)
         else:
             runs.append((font, char))
