@@ -1,0 +1,346 @@
+"""Printing from the window: summaries, consent sheets, and many records at once.
+
+:class:`PrintController` is the one object the main window needs. Every PDF is built
+off the GUI thread (``run_op``) with a progress dialog that can cancel, then shown in a
+preview (:class:`~intake_app.ui.print_preview.PdfPreviewDialog`) from memory. From the
+preview the user prints through the system dialog or saves a PDF to a place they choose;
+nothing is written anywhere else. The service writes the audit entries: opening the
+preview is a read, printing and saving are a print and an export.
+
+Wiring (see :func:`install`): a menu action "Drucken …" (Ctrl+P) prints the open record
+or the records selected in the case list; each record view gets the buttons
+"Zusammenfassung drucken …" and "Einwilligungsbogen drucken …".
+
+Signals: :class:`PrintController` ``message(str)`` (for the status bar).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QWidget,
+)
+
+from intake_app.app import Workspace
+from intake_app.errors import IntakeError
+from intake_app.i18n import _, current_language
+from intake_app.reports import batch as report_batch
+from intake_app.reports.batch import Document, RenderedPdf
+from intake_app.reports.consent_sheet import SHEET_LANGUAGES
+from intake_app.reports.profiles import PROFILE_LABELS, Profile
+from intake_app.reports.service import Output, ReportService
+from intake_app.ui.errors import show_error
+from intake_app.ui.ops import Cancelled, run_op
+from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+
+if TYPE_CHECKING:
+    from intake_app.ui.mainwindow import MainWindow
+    from intake_app.ui.record_page import RecordPage
+
+log = logging.getLogger("intake.ui")
+
+SHEET_LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "en": "English",
+    "ar": "العربية (Arabisch)",
+    "uk": "Українська (Ukrainisch)",
+    "ru": "Русский (Russisch)",
+    "tr": "Türkçe (Türkisch)",
+    "fa": "دری / فارسی (Dari/Farsi)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PrintJob:
+    """What to print: records, document, language, profile, consent sheet language."""
+
+    record_ids: tuple[str, ...]
+    document: Document = Document.SUMMARY
+    lang: str = "de"
+    profile: Profile = Profile.STANDARD
+    client_lang: str | None = None
+
+
+def ask_printer(parent: QWidget, pages: int) -> QPrinter | None:
+    """The system print dialog; the chosen printer, or None when cancelled."""
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setFromTo(1, pages)
+    dialog = QPrintDialog(printer, parent)
+    dialog.setWindowTitle(_("Drucken"))
+    dialog.setMinMax(1, pages)
+    dialog.setOption(QAbstractPrintDialog.PrintDialogOption.PrintPageRange, True)
+    if dialog.exec() != QPrintDialog.DialogCode.Accepted:
+        return None
+    return printer
+
+
+def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
+    """An explicit "save as" dialog; the chosen path, or None when cancelled."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    path, _filter = QFileDialog.getSaveFileName(
+        parent, _("Als PDF speichern"), str(Path(folder) / suggested), _("PDF-Dateien (*.pdf)")
+    )
+    if not path:
+        return None
+    if not path.lower().endswith(".pdf"):
+        path += ".pdf"
+    return Path(path)
+
+
+class PrintController(QObject):
+    """Builds, previews, prints and saves PDFs for the signed-in user.
+
+    Signals: ``message(str)``: a short result for the status bar.
+
+    Args:
+        workspace: the signed-in workspace.
+        parent: the window dialogs belong to.
+    """
+
+    message = Signal(str)
+
+    def __init__(self, workspace: Workspace, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.ws = workspace
+        self.window = parent
+        self.service = ReportService(workspace)
+        self.dialogs: dict[PdfPreviewDialog, tuple[PrintJob, RenderedPdf]] = {}
+        # replaceable in tests (the system dialogs cannot run offscreen)
+        self.ask_printer: Callable[[QWidget, int], QPrinter | None] = ask_printer
+        self.ask_save_path: Callable[[QWidget, str], Path | None] = ask_save_path
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the user may print at all."""
+        return self.service.can_print()
+
+    # -- entry points --------------------------------------------------------------------
+
+    def preview_record(self, record_id: str) -> None:
+        """Build one record's summary and show it."""
+        self._start(PrintJob((record_id,), lang=current_language()))
+
+    def print_consent_sheet(self, record_id: str) -> None:
+        """Build one record's consent sheet (German beside the consent's language)."""
+        self._start(PrintJob((record_id,), document=Document.CONSENT_SHEET,
+                             lang=current_language()))
+
+    def print_records(self, record_ids: Sequence[str]) -> None:
+        """Build one PDF of many records' summaries (a supervisor's batch) and show it."""
+        if not record_ids:
+            QMessageBox.information(
+                self.window, _("Drucken"),
+                _("Bitte wählen Sie in der Liste die Akten aus, die gedruckt werden sollen "
+                  "(Strg+Klick oder Umschalt+Klick für mehrere)."),
+            )
+            return
+        self._start(PrintJob(tuple(record_ids), lang=current_language()))
+
+    def add_record_buttons(self, page: RecordPage) -> None:
+        """Add "Zusammenfassung drucken …" and "Einwilligungsbogen drucken …" to a record view."""
+        if not self.enabled:
+            return
+        summary = QPushButton(_("Zusammenfassung drucken …"))
+        summary.setAccessibleName(_("Zusammenfassung drucken"))
+        sheet = QPushButton(_("Einwilligungsbogen drucken …"))
+        sheet.setAccessibleName(_("Einwilligungsbogen drucken"))
+        summary.clicked.connect(lambda: self.preview_record(page.record_id))
+        sheet.clicked.connect(lambda: self.print_consent_sheet(page.record_id))
+        page.add_action(summary)
+        page.add_action(sheet)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _start(self, job: PrintJob, dialog: PdfPreviewDialog | None = None) -> None:
+        """Build ``job`` in the background; show it in ``dialog`` (or a new preview)."""
+        service = self.service
+        progress = QProgressDialog(_("PDF wird erstellt …"), _("Abbrechen"), 0, 0,
+                                   dialog or self.window)
+        progress.setWindowTitle(_("Drucken"))
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(300 if len(job.record_ids) > 1 else 800)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+
+        def work(token: Any) -> RenderedPdf:
+            return service.render(job.record_ids, document=job.document, lang=job.lang,
+                                  profile=job.profile, client_lang=job.client_lang,
+                                  progress=token.progress, cancelled=lambda: token.cancelled)
+
+        def on_success(rendered: RenderedPdf) -> None:
+            progress.close()
+            try:
+                service.record_output(rendered, output=Output.PREVIEW)
+            except IntakeError as exc:
+                show_error(self.window, exc)
+                return
+            if dialog is None:
+                self._show(job, rendered)
+            else:
+                self.dialogs[dialog] = (job, rendered)
+                dialog.show_pdf(rendered.data)
+
+        def on_failure(exc: BaseException) -> None:
+            progress.close()
+            if dialog is not None:
+                dialog.set_busy(False)
+            if isinstance(exc, (Cancelled, report_batch.Cancelled)):
+                self.message.emit(_("Drucken abgebrochen."))
+                return
+            show_error(dialog or self.window, exc)
+
+        if dialog is not None:
+            dialog.set_busy(True)
+        self.operation = run_op(self, work, on_success=on_success, on_failure=on_failure)
+        self.operation.progressed.connect(
+            lambda done, total, text: (progress.setMaximum(total), progress.setValue(done),
+                                       progress.setLabelText(text or progress.labelText()))
+        )
+        progress.canceled.connect(self.operation.cancel)
+
+    def _show(self, job: PrintJob, rendered: RenderedPdf) -> PdfPreviewDialog:
+        count = len(job.record_ids)
+        if job.document is Document.CONSENT_SHEET:
+            title = _("Einwilligungsbogen – Vorschau")
+        elif count > 1:
+            title = _("{n} Zusammenfassungen – Vorschau").format(n=count)
+        else:
+            title = _("Zusammenfassung – Vorschau")
+        dialog = PdfPreviewDialog(title, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.dialogs[dialog] = (job, rendered)
+        if job.document is Document.SUMMARY:
+            lang = dialog.add_option(_("&Sprache:"), [("Deutsch", "de"), ("English", "en")],
+                                     job.lang)
+            profile = dialog.add_option(
+                _("&Profil:"), [(_(PROFILE_LABELS[p]), p.value) for p in Profile],
+                job.profile.value,
+            )
+            dialog.options_changed.connect(lambda: self._rebuild(dialog, lang=lang.currentData(),
+                                                                 profile=profile.currentData()))
+        else:
+            languages = [code for code in SHEET_LANGUAGES
+                         if code in self.ws.organisation.languages and code != "de"]
+            client = dialog.add_option(
+                _("&Sprache neben Deutsch:"),
+                [(SHEET_LANGUAGE_NAMES[c], c) for c in languages], rendered.client_lang,
+            )
+            dialog.options_changed.connect(
+                lambda: self._rebuild(dialog, client_lang=client.currentData()))
+        dialog.print_requested.connect(lambda: self.print_dialog(dialog))
+        dialog.save_requested.connect(lambda: self.save_dialog(dialog))
+        dialog.finished.connect(lambda _result: self.dialogs.pop(dialog, None))
+        dialog.show_pdf(rendered.data)
+        dialog.open()
+        return dialog
+
+    def _rebuild(self, dialog: PdfPreviewDialog, **changes: Any) -> None:
+        job, _rendered = self.dialogs[dialog]
+        if "profile" in changes:
+            changes["profile"] = Profile(changes["profile"])
+        self._start(replace(job, **changes), dialog)
+
+    # -- output --------------------------------------------------------------------------
+
+    def print_dialog(self, dialog: PdfPreviewDialog) -> bool:
+        """Print what ``dialog`` shows through the system print dialog."""
+        _job, rendered = self.dialogs[dialog]
+        pages = rendered.pages or (dialog.document.pageCount() if dialog.document else 1)
+        printer = self.ask_printer(dialog, pages)
+        if printer is None:
+            return False
+        try:
+            self.service.record_output(rendered, output=Output.PRINTER)
+        except IntakeError as exc:
+            show_error(dialog, exc)
+            return False
+        progress = QProgressDialog(_("Seiten werden an den Drucker gesendet …"),
+                                   _("Abbrechen"), 0, pages, dialog)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(500)
+
+        def step(done: int, total: int) -> bool:
+            progress.setMaximum(total)
+            progress.setValue(done)
+            return not progress.wasCanceled()
+
+        try:
+            painted = paint_pages(rendered.data, printer, step=step)
+        except RuntimeError:
+            log.exception("printing failed")
+            show_error(dialog, IntakeError(_("Der Drucker konnte nicht angesprochen werden.")))
+            return False
+        finally:
+            progress.close()
+        self.message.emit(_("{n} Seite(n) an den Drucker gesendet.").format(n=painted))
+        return True
+
+    def save_dialog(self, dialog: PdfPreviewDialog) -> bool:
+        """Save what ``dialog`` shows to a file the user chooses."""
+        _job, rendered = self.dialogs[dialog]
+        path = self.ask_save_path(dialog, suggested_name(rendered))
+        if path is None:
+            return False
+        try:
+            self.service.save(rendered, path)
+        except IntakeError as exc:
+            show_error(dialog, exc)
+            return False
+        self.message.emit(_("PDF gespeichert: {path}").format(path=path))
+        return True
+
+
+def suggested_name(rendered: RenderedPdf) -> str:
+    """A file name without personal data: the case number, or the date for a batch."""
+    if rendered.document is Document.CONSENT_SHEET:
+        stem = _("Einwilligung")
+    else:
+        stem = _("Zusammenfassung")
+    if len(rendered.records) == 1 and rendered.records[0].case_number:
+        return f"{stem}-{rendered.records[0].case_number}.pdf"
+    return f"{stem}-{len(rendered.records)}-{date.today().isoformat()}.pdf"
+
+
+def install(window: MainWindow) -> PrintController | None:
+    """Wire printing into the main window (None when the role may not print).
+
+    Adds "Drucken …" (Ctrl+P) to the File menu: it prints the open record, else the
+    records selected in the case list; adds the print buttons to every record view;
+    shows results in the status bar.
+    """
+    controller = PrintController(window.ws, window)
+    if not controller.enabled:
+        return None
+    action = QAction(_("&Drucken …"), window)
+    action.setObjectName("print")
+    action.setShortcut(QKeySequence(QKeySequence.StandardKey.Print))
+
+    def on_print() -> None:
+        page = window.record_page
+        record_id = getattr(page, "record_id", None)
+        if page is not None and record_id and page.isVisible():
+            controller.preview_record(record_id)
+        elif window.cases is not None:
+            controller.print_records(window.cases.selected_ids())
+
+    action.triggered.connect(on_print)
+    file_menu = window.menus["file"]
+    actions = file_menu.actions()
+    file_menu.insertAction(actions[1] if len(actions) > 1 else None, action)
+    window.actions_["print"] = action
+    window.record_page_created.connect(controller.add_record_buttons)
+    controller.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    return controller

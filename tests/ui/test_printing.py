@@ -1,0 +1,350 @@
+"""Printing in the window: preview from memory, print, save, batches off the GUI thread."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QPushButton
+
+from intake_app.app import Workspace
+from intake_app.reports.service import ReportService
+from intake_app.storage import audit
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+from intake_app.ui.printing import PrintController, install
+from intake_app.ui.record_page import RecordPage
+from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.unit.reports import pdfcheck
+from tests.unit.reports import reportkit as kit
+from tests.unit.reports.test_service import add_record
+
+
+@pytest.fixture
+def record_ids(profile: ProfileFixture) -> list[str]:
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        return [add_record(ws), add_record(ws, arabic=False), add_record(ws)]
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder Python and Qt use during the test."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return folder
+
+
+def open_window(qtbot, profile: ProfileFixture, user: str) -> tuple[MainWindow, Workspace]:  # type: ignore[no-untyped-def]
+    ws = profile.sign_in(user)
+    window = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    return window, ws
+
+
+@pytest.fixture
+def supervisor(qtbot, profile: ProfileFixture, record_ids: list[str],  # type: ignore[no-untyped-def]
+               scratch: Path) -> Iterator[tuple[MainWindow, PrintController]]:
+    window, ws = open_window(qtbot, profile, SUPERVISOR)
+    controller = install(window)
+    assert controller is not None
+    yield window, controller
+    for dialog in list(controller.dialogs):
+        dialog.reject()
+    window.shutdown_pages()
+    ws.close()
+
+
+def entries(ws: Workspace, action: str) -> list[audit.AuditEntry]:
+    with ws.db.read() as session:
+        return [e for e in audit.iter_entries(session)
+                if e.action == action and e.details.get("document")]
+
+
+def wait_for_preview(qtbot, controller: PrintController) -> PdfPreviewDialog:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: bool(controller.dialogs), timeout=30_000)
+    dialog = next(iter(controller.dialogs))
+    qtbot.waitUntil(dialog.isVisible)
+    return dialog
+
+
+def pdf_files(*folders: Path) -> list[Path]:
+    found = []
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(root) / name
+                try:
+                    with path.open("rb") as handle:
+                        if b"%PDF" in handle.read(1024):
+                            found.append(path)
+                except OSError:
+                    continue
+    return found
+
+
+def test_preview_renders_from_memory_and_leaves_no_file(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    scratch: Path, profile: ProfileFixture,
+) -> None:
+    window, controller = supervisor
+    controller.preview_record(record_ids[0])
+    dialog = wait_for_preview(qtbot, controller)
+    document = dialog.document
+    assert document is not None and document.pageCount() >= 3
+    first_page = document.getAllText(0).text()
+    assert "Vertraulich – personenbezogene Daten" in first_page
+    assert kit.ARABIC_FAMILY in first_page or "Al-Hassan" in first_page
+    assert "1 von" not in dialog.windowTitle()
+    (read,) = entries(window.ws, "record_read")
+    assert read.subject_id == record_ids[0] and read.details["output"] == "preview"
+    dialog.reject()
+    qtbot.waitUntil(lambda: not controller.dialogs)
+    assert dialog.document is None
+    home = Path(os.environ["HOME"])
+    assert pdf_files(scratch, profile.profile.root, home) == []
+
+
+def test_print_sends_every_page_and_is_audited(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    window, controller = supervisor
+    target = tmp_path / "printer.pdf"
+
+    def fake_printer(_parent: object, pages: int) -> QPrinter:
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(target))
+        printer.setResolution(96)
+        assert pages >= 3
+        return printer
+
+    controller.ask_printer = fake_printer
+    controller.preview_record(record_ids[1])
+    dialog = wait_for_preview(qtbot, controller)
+    with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
+        dialog.print_button.click()
+    assert "an den Drucker gesendet" in blocker.args[0]
+    _job, rendered = controller.dialogs[dialog]
+    assert len(pdfcheck.reader(target.read_bytes()).pages) == rendered.pages
+    (printed,) = entries(window.ws, "record_printed")
+    assert printed.subject_id == record_ids[1] and printed.details["output"] == "printer"
+
+
+def test_cancelled_print_dialog_prints_nothing(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    window, controller = supervisor
+    controller.ask_printer = lambda _parent, _pages: None
+    controller.preview_record(record_ids[0])
+    dialog = wait_for_preview(qtbot, controller)
+    assert controller.print_dialog(dialog) is False
+    assert entries(window.ws, "record_printed") == []
+
+
+def test_save_as_pdf_is_explicit_and_audited(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    window, controller = supervisor
+    suggested: list[str] = []
+
+    def choose(_parent: object, name: str) -> Path:
+        suggested.append(name)
+        return tmp_path / "gespeichert.pdf"
+
+    controller.ask_save_path = choose
+    controller.preview_record(record_ids[0])
+    dialog = wait_for_preview(qtbot, controller)
+    dialog.save_button.click()
+    _job, rendered = controller.dialogs[dialog]
+    assert (tmp_path / "gespeichert.pdf").read_bytes() == rendered.data
+    assert suggested[0].startswith("Zusammenfassung-") and suggested[0].endswith(".pdf")
+    assert "Al-Hassan" not in suggested[0] and kit.ARABIC_FAMILY not in suggested[0]
+    (exported,) = entries(window.ws, "record_exported")
+    assert exported.subject_id == record_ids[0]
+
+
+def test_profile_and_language_are_chosen_in_the_preview(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    window, controller = supervisor
+    controller.preview_record(record_ids[0])
+    dialog = wait_for_preview(qtbot, controller)
+    assert kit.HEALTH_LABEL_DE not in "".join(
+        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
+    profile_box, lang_box = _combos(dialog)
+    profile_box.setCurrentIndex(profile_box.findData("special_categories"))
+    qtbot.waitUntil(lambda: controller.dialogs[dialog][0].profile.value == "special_categories"
+                    and not dialog.busy_label.isVisible(), timeout=30_000)
+    pages = [dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())]
+    assert any(kit.HEALTH_LABEL_DE in page for page in pages)
+    lang_box.setCurrentIndex(lang_box.findData("en"))
+    qtbot.waitUntil(lambda: controller.dialogs[dialog][0].lang == "en"
+                    and not dialog.busy_label.isVisible(), timeout=30_000)
+    assert "C. Residence status" in "".join(
+        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
+    reads = entries(window.ws, "record_read")
+    assert [e.details["profile"] for e in reads] == ["standard", "special_categories",
+                                                     "special_categories"]
+
+
+def _combos(dialog: PdfPreviewDialog):  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QComboBox
+
+    boxes = dialog.findChildren(QComboBox)
+    by_data = {box.itemData(0): box for box in boxes}
+    return by_data["standard"], by_data["de"]
+
+
+def test_batch_is_built_off_the_gui_thread_into_one_document(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window, controller = supervisor
+    threads: list[threading.Thread] = []
+    original = ReportService.render
+
+    def spy(self: ReportService, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread())
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReportService, "render", spy)
+    assert window.cases is not None
+    window.cases.table.selectAll()
+    qtbot.waitUntil(lambda: len(window.cases.selected_ids()) == 3)
+    window.actions_["print"].trigger()
+    dialog = wait_for_preview(qtbot, controller)
+    assert threads and threads[0] is not threading.main_thread()
+    assert "3 Zusammenfassungen" in dialog.windowTitle()
+    first_pages = [p for p in range(dialog.document.pageCount())
+                   if "Seite 1 von" in dialog.document.getAllText(p).text()]
+    assert len(first_pages) == 3
+    reads = entries(window.ws, "record_read")
+    assert sorted(e.subject_id for e in reads) == sorted(record_ids)
+    assert len({e.details["batch"] for e in reads}) == 1
+
+
+def test_batch_can_be_cancelled(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window, controller = supervisor
+    gate = threading.Event()
+    original = controller.service.source
+
+    def slow(record_id: str):  # type: ignore[no-untyped-def]
+        gate.wait(10)
+        return original(record_id)
+
+    monkeypatch.setattr(controller.service, "source", slow)
+    with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
+        controller.print_records(record_ids)
+        controller.operation.cancel()
+        gate.set()
+    assert blocker.args == ["Drucken abgebrochen."]
+    assert controller.dialogs == {}
+    assert entries(window.ws, "record_read") == []
+
+
+def test_nothing_selected_says_what_to_do(
+    qtbot, supervisor: tuple[MainWindow, PrintController], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information",
+                        staticmethod(lambda _p, _t, text: shown.append(text)))
+    _window, controller = supervisor
+    controller.print_records([])
+    assert shown and "wählen Sie in der Liste" in shown[0]
+    assert controller.dialogs == {}
+
+
+def test_consent_sheet_preview_in_the_client_language(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    window, controller = supervisor
+    controller.print_consent_sheet(record_ids[0])
+    dialog = wait_for_preview(qtbot, controller)
+    from PySide6.QtWidgets import QComboBox
+
+    (box,) = dialog.findChildren(QComboBox)
+    assert box.currentData() == "ar"
+    box.setCurrentIndex(box.findData("uk"))
+    qtbot.waitUntil(lambda: controller.dialogs[dialog][1].client_lang == "uk"
+                    and not dialog.busy_label.isVisible(), timeout=30_000)
+    text = "".join(dialog.document.getAllText(p).text()
+                   for p in range(dialog.document.pageCount()))
+    assert window.ws.organisation.purpose("central_office").label("uk") in text
+
+
+def test_record_view_gets_print_buttons(
+    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    window, controller = supervisor
+    window.open_record(record_ids[0])
+    page = window.record_page
+    assert isinstance(page, RecordPage)
+    labels = [b.text() for b in page.findChildren(QPushButton)]
+    assert "Zusammenfassung drucken …" in labels
+    assert "Einwilligungsbogen drucken …" in labels
+    window.actions_["print"].trigger()  # Ctrl+P prints the open record
+    dialog = wait_for_preview(qtbot, controller)
+    assert controller.dialogs[dialog][0].record_ids == (record_ids[0],)
+
+
+def test_counsellor_prints_too_administrator_does_not(qtbot, profile: ProfileFixture,  # type: ignore[no-untyped-def]
+                                                      record_ids: list[str]) -> None:
+    window, ws = open_window(qtbot, profile, COUNSELLOR)
+    try:
+        assert install(window) is not None
+        assert "print" in window.actions_
+    finally:
+        window.shutdown_pages()
+        ws.close()
+    window, ws = open_window(qtbot, profile, ADMIN)
+    try:
+        assert install(window) is None
+        assert "print" not in window.actions_
+    finally:
+        ws.close()
+
+
+def test_paint_pages_honours_the_page_range(qapp, tmp_path: Path, form,  # type: ignore[no-untyped-def]
+                                            ) -> None:
+    from intake_app.core.forms import load_organisation
+    from intake_app.reports.summary import build_summary
+
+    organisation = load_organisation()
+    data = build_summary(kit.source(form, kit.rich_answers(form, organisation)),
+                         ctx=kit.context(organisation))
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(tmp_path / "range.pdf"))
+    printer.setResolution(72)
+    printer.setPrintRange(QPrinter.PrintRange.PageRange)
+    printer.setFromTo(2, 3)
+    steps: list[tuple[int, int]] = []
+    assert paint_pages(data, printer, step=lambda d, t: steps.append((d, t)) or True) == 2
+    assert steps == [(0, 2), (1, 2), (2, 2)]
+    assert len(pdfcheck.reader((tmp_path / "range.pdf").read_bytes()).pages) == 2
+
+
+@pytest.fixture
+def form():  # type: ignore[no-untyped-def]
+    from intake_app.core.forms import load_shipped_forms
+
+    return load_shipped_forms().get("intake", "2026.1")
