@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 import arabic_reshaper
 from bidi import get_display
 from bidi.mirror import MIRRORED
+from reportlab import rl_config
 from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import SUBSETN, TTFont
 
@@ -76,6 +77,13 @@ _ARABIC_SCRIPT = (
     (0xFE70, 0xFEFF),
 )
 _PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+_ARABIC_RE = re.compile("[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+#: Text Noto Sans draws on its own (Latin with accents, Cyrillic, common punctuation).
+_LATIN_ONLY = re.compile("[\u0020-\u007e\u00a0-\u024f\u0400-\u04ff"
+                         "\u2013\u2014\u2018-\u201e\u2022\u2026\u20ac]*")
+#: Where right-to-left letters live (a quick test before asking unicodedata).
+_RTL_RE = re.compile("[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff"
+                     "\U0001e800-\U0001efff]")
 
 
 def _in(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
@@ -179,6 +187,9 @@ def register_fonts() -> None:
             pdfmetrics.registerFontFamily(
                 regular, normal=regular, bold=bold, italic=regular, boldItalic=bold
             )
+        # streams compressed without the ASCII85 layer: smaller files, and the pure
+        # Python ASCII85 encoder was a fifth of the time of a page
+        rl_config.useA85 = 0
         _registered = True
 
 
@@ -188,6 +199,7 @@ def _glyphs(font: str) -> frozenset[int]:
     return frozenset(pdfmetrics.getFont(font).face.charToGlyph)
 
 
+@lru_cache(maxsize=8192)
 def font_for(char: str, *, bold: bool = False) -> str:
     """The font that draws ``char``: Arabic script in Noto Sans Arabic, else Noto Sans,
     else whichever embedded font has it (a sign no font has is drawn by Noto Sans as a
@@ -211,6 +223,8 @@ def _is_glue(char: str) -> bool:
 
 def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     """Split ``text`` into ``(font, text)`` runs, keeping the order of the characters."""
+    if _LATIN_ONLY.fullmatch(text):  # the common case: one run in Noto Sans
+        return [(LATIN_BOLD if bold else LATIN, text)] if text else []
     runs: list[tuple[str, str]] = []
     for char in text:
         font = font_for(char, bold=bold)
@@ -247,7 +261,7 @@ def _strong(char: str) -> str:
 
 def has_rtl(text: str) -> bool:
     """True when ``text`` holds any right-to-left letter."""
-    return any(_strong(char) == "R" for char in text)
+    return _RTL_RE.search(text) is not None and any(_strong(char) == "R" for char in text)
 
 
 def base_direction(text: str) -> str:
@@ -261,7 +275,7 @@ def base_direction(text: str) -> str:
 
 def shape(text: str) -> str:
     """Arabic letters in their joining forms (logical order kept)."""
-    if not any(is_arabic_script(char) for char in text):
+    if _ARABIC_RE.search(text) is None:
         return text
     return str(_RESHAPER.reshape(text))
 
@@ -281,6 +295,30 @@ def visual(text: str, *, rtl: bool) -> str:
         if levels is not None:
             return _reorder(shaped, levels)
     return str(get_display(shaped, base_dir=base))
+
+
+def visual_lines(lines: list[str], *, rtl: bool) -> list[str]:
+    """The lines of one paragraph (broken at spaces, in logical order) in visual order.
+
+    Directions are resolved for the paragraph as a whole and each line is then reordered
+    on its own (UAX #9, rules L1-L2), so a dash or comma at the end of a line between two
+    Latin words stays with them instead of jumping to the other side.
+    """
+    if len(lines) <= 1:
+        return [visual(line, rtl=rtl) for line in lines]
+    shaped = [shape(line) for line in lines]
+    whole = " ".join(shaped)
+    if not has_rtl(whole) and not rtl:
+        return shaped
+    levels = _levels(whole, "R" if rtl else "L")
+    if levels is None:
+        return [visual(line, rtl=rtl) for line in lines]
+    out = []
+    offset = 0
+    for line in shaped:
+        out.append(_reorder(line, levels[offset : offset + len(line)]))
+        offset += len(line) + 1
+    return out
 
 
 _LEVELS = re.compile(r"levels: \[(.*?)\]", re.S)

@@ -200,7 +200,14 @@ def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     draw_text(canv, left, base - 8.5 * mm,
               _fit(info.reference, size=7.6, bold=False, width=text_room), size=7.6,
               color=MUTED)
-    draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE, size=QR_SIZE)
+    # the QR code is drawn once per record as a form XObject and placed on each page
+    form = f"qr{info.record_id}"
+    if not canv.hasForm(form):
+        canv.beginForm(form)
+        draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE,
+                size=QR_SIZE)
+        canv.endForm()
+    canv.doForm(form)
     canv.restoreState()
 
 

@@ -214,7 +214,7 @@ class _Summary:
         for index, (label, value, mark) in enumerate(facts):
             shown = f"{value} – {mark.word}" if mark is not None else value
             cell: list[Flowable] = [
-                Paragraph(fonts.markup(label), self.styles.label),
+                text_flowable(label, self.styles.label),
                 text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl),
             ]
             if index % 2 == 0:
@@ -255,9 +255,9 @@ class _Summary:
             parts.append(tr(MSG_TEXT_VERSION).format(version=value["text_version"]))
         withdrawn = dict(self.source.withdrawals)
         data: list[list[Flowable]] = [[
-            Paragraph(fonts.markup(tr(MSG_PURPOSE)), self.styles.label),
-            Paragraph(fonts.markup(tr(MSG_RECIPIENTS)), self.styles.label),
-            Paragraph(fonts.markup(tr(MSG_STATUS)), self.styles.label),
+            text_flowable(tr(MSG_PURPOSE), self.styles.label),
+            text_flowable(tr(MSG_RECIPIENTS), self.styles.label),
+            text_flowable(tr(MSG_STATUS), self.styles.label),
         ]]
         commands: list[tuple[Any, ...]] = []
         decided = value.get("purposes") if isinstance(value.get("purposes"), dict) else {}
@@ -278,11 +278,11 @@ class _Summary:
             if kind == "withdrawn":
                 commands.append(("TEXTCOLOR", (2, len(data)), (2, len(data)), DANGER))
             data.append([cell, text_flowable(recipients, self.styles.cell),
-                         Paragraph(fonts.markup(status), self.styles.cell)])
+                         text_flowable(status, self.styles.cell)])
         art9_status, _kind = self._status(value.get("art9"), withdrawn.get("art9"))
-        data.append([Paragraph(fonts.markup(tr(MSG_ART9)), self.styles.cell),
-                     Paragraph(fonts.markup(tr(MSG_ART9_RECIPIENTS)), self.styles.cell),
-                     Paragraph(fonts.markup(art9_status), self.styles.cell)])
+        data.append([text_flowable(tr(MSG_ART9), self.styles.cell),
+                     text_flowable(tr(MSG_ART9_RECIPIENTS), self.styles.cell),
+                     text_flowable(art9_status, self.styles.cell)])
         unit = CONTENT_WIDTH / 100
         table = Table(data, colWidths=[unit * 46, unit * 34, unit * 20], repeatRows=1,
                       hAlign="LEFT")

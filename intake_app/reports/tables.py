@@ -123,7 +123,7 @@ class SectionRenderer:
                              bold=mark is not None)
 
     def _label_cell(self, text: str) -> Flowable:
-        return Paragraph(fonts.markup(text), self.styles.label)
+        return text_flowable(text, self.styles.label)
 
     # -- label and value -----------------------------------------------------------------
 
@@ -206,14 +206,14 @@ class SectionRenderer:
                  items: list[tuple[str, list[AnswerRow]]]) -> Table | None:
         """One row per item; None when the columns cannot fit without breaking words."""
         lang = self._lang()
-        header: list[Flowable] = [Paragraph(self.tr(MSG_NO), self.styles.label)]
+        header: list[Flowable] = [text_flowable(self.tr(MSG_NO), self.styles.label)]
         header += [self._label_cell(self.form.question(qid).label(lang)) for qid in columns]
         data: list[list[Flowable | str]] = [header]
         fills: list[tuple[int, int, Color]] = []
         texts: list[list[str]] = [[self.form.question(qid).label(lang)] for qid in columns]
         for row_index, (_label, children) in enumerate(items, start=1):
             by_id = {child.question.id: child for child in children}
-            cells: list[Flowable | str] = [Paragraph(str(row_index), self.styles.cell)]
+            cells: list[Flowable | str] = [text_flowable(str(row_index), self.styles.cell)]
             for col_index, qid in enumerate(columns, start=1):
                 child = by_id.get(qid)
                 if child is None:
@@ -251,8 +251,7 @@ class SectionRenderer:
         long_rows: list[AnswerRow] = []
         for child in children:
             if child.is_group_item:
-                pairs.append((Paragraph(f"<b>{fonts.markup(child.label)}</b>",
-                                        self.styles.cell), Paragraph("", self.styles.cell)))
+                pairs.append((text_flowable(child.label, self.styles.cell, bold=True), ""))
                 continue
             if len(child.text) > LONG_ANSWER // 2:
                 long_rows.append(child)
@@ -264,9 +263,9 @@ class SectionRenderer:
             pairs.append((self._label_cell(child.label), self._value_cell(child, mark)))
         for child in long_rows:
             pairs.append((self._label_cell(child.label),
-                          Paragraph(self.tr(MSG_SEE_BELOW), self.styles.label)))
+                          text_flowable(self.tr(MSG_SEE_BELOW), self.styles.label)))
         data: list[list[Flowable | str]] = [
-            [Paragraph(f"<b>{fonts.markup(label)}</b>", self.styles.cell), "", "", ""]
+            [text_flowable(label, self.styles.cell, bold=True), "", "", ""]
         ]
         for start in range(0, len(pairs), 2):
             first = pairs[start]
@@ -312,8 +311,7 @@ class SectionRenderer:
             cells: list[list[Flowable | str]] = []
             styles = []
             for index, (checked, label, notes) in enumerate(flags):
-                text = f"<b>{fonts.markup(label)}</b>" if checked else fonts.markup(label)
-                parts: list[Flowable] = [Paragraph(text, self.styles.cell)]
+                parts: list[Flowable] = [text_flowable(label, self.styles.cell, bold=checked)]
                 parts += [text_flowable(note, self.styles.note) for note in notes]
                 if index % 2 == 0:
                     cells.append([TickBox(checked, color=DANGER if checked else BORDER), parts,

@@ -55,6 +55,14 @@ def qr_modules(data: bytes, page_index: int, count: int) -> list[list[bool]]:
     """The QR code drawn in the footer of a page, read back from its rectangles."""
     page = reader(data).pages[page_index]
     stream = page.get_contents().get_data()
+    resources = _resolve(page.get("/Resources")) or {}
+    xobjects = _resolve(resources.get("/XObject")) or {}
+    for name, ref in xobjects.items():  # forms drawn on this page ("/Name Do")
+        form = _resolve(ref)
+        if f"{name} Do".encode() in stream and form.get("/Subtype") == "/Form":
+            matrix = [float(v) for v in form.get("/Matrix", [1, 0, 0, 1, 0, 0])]
+            assert matrix == [1, 0, 0, 1, 0, 0], matrix
+            stream += b"\n" + form.get_data()
     left = PAGE_WIDTH - MARGIN_X - QR_SIZE
     bottom_limit = MARGIN_BOTTOM
     cell = QR_SIZE / count

@@ -109,6 +109,16 @@ def test_rtl_paragraph_breaks_lines_in_logical_order() -> None:
     assert first._lines == lines[:2] and rest._lines == lines[2:]
 
 
+def test_directions_are_resolved_for_the_whole_paragraph() -> None:
+    lines = ["الجهة المسؤولة هي: Stadt Musterstadt, Kommunales Integrationszentrum –",
+             "Beratungsstelle Arbeitsmarktintegration."]
+    first, second = fonts.visual_lines(lines, rtl=True)
+    # the dash between two Latin words stays with them, though the line ends there
+    assert first.startswith("Stadt Musterstadt, Kommunales Integrationszentrum –")
+    assert fonts.visual(lines[0], rtl=True).startswith("–")  # the line alone would move it
+    assert second == ".Beratungsstelle Arbeitsmarktintegration"  # the sentence ends left
+
+
 def test_chunks_cut_long_text_at_spaces() -> None:
     text = ("wort " * 2000).strip()
     pieces = chunks(text, 500)
