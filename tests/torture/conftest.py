@@ -61,7 +61,7 @@ BOUNDED = Scale(
     load_clients=10,
     load_batches=3,
     load_records=5,
-    hostile_big_bytes=1_000_000,
+    hostile_big_bytes=200_000,
 )
 FULL_SCALE = Scale(
     name="full",

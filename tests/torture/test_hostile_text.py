@@ -1,0 +1,362 @@
+"""Item 6: hostile text in every field survives the database, the PDF, the batch and the
+central export unchanged.
+
+For each sample (Arabic, Persian with ZWNJ, Pashto, Cyrillic, Tigrinya in Ge'ez script,
+emoji, control characters, bidi overrides, combining marks, SQL and markup fragments,
+spreadsheet formulas, leading/trailing whitespace, line breaks, BOM and noncharacters, and
+1 MB of mixed text; 200 KB in the bounded run) one complete intake is created whose every visible text answer (top
+level and inside repeat groups) is the sample — the big sample goes into the family name
+and one note. The records are finalised, sent to a real office (``intake-central serve``),
+imported and exported. Then, per sample:
+
+* database: a fresh sign-in reads exactly the saved answers; searching for the text does
+  not fail and finds the record; ``integrity_check`` is ok;
+* PDF: the printed summary shows the text: every printable character (letters, marks,
+  digits, punctuation, symbols, emoji) is in the PDF's text; short samples appear
+  contiguously (compared after NFKC, without whitespace and without non-printing
+  characters, which a printout cannot show);
+* batch: the central database holds exactly the sample in every field;
+* export: the CSV cell is exactly the sample (with the documented ``'`` in front of
+  ``= + - @ TAB CR``), repeat groups as their exact JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import shutil
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from intake_app.central import db as central_db
+from intake_app.core.demo_data import generate
+from intake_app.core.forms import Form, evaluate
+from intake_app.core.records import fts_query
+from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery
+from tests.conftest import COUNSELLOR, ProfileFixture
+from tests.e2e.conftest import FAST, Office, _start
+from tests.torture.conftest import SCALE, Figures, Stopwatch, enrol_profile
+
+pytestmark = [pytest.mark.torture, pytest.mark.e2e]
+
+
+def _big(size: int) -> str:
+    """``size`` bytes (UTF-8) of mixed scripts, markup, quotes, control characters, emoji."""
+    rng = random.Random(6)
+    pieces = [
+        "Keupstraße ",
+        "الحسن ",
+        "Шевченко ",
+        "می‌خواهم ",
+        "<b>&amp;</b> ",
+        "'; --",
+        '"',
+        "\t",
+        "\n",
+        "\r\n",
+        "😀",
+        "🇸🇾",
+        "Mu\u0308ller ",
+        "ተስፋይ ",
+        "=1+1 ",
+        "\x00",
+        "\x1b[0m",
+    ]
+    out: list[str] = []
+    length = 0
+    while length < size:
+        piece = rng.choice(pieces)
+        out.append(piece)
+        length += len(piece.encode("utf-8"))
+    return "".join(out)
+
+
+SAMPLES: dict[str, str] = {
+    "arabic": "عبد الرحمن بن خالد الزهراني",
+    "persian_zwnj": "می‌خواهم کار کنم",
+    "pashto": "ښځه ګل",
+    "cyrillic": "Олександра Шевченко-Ковальчук ЁёЇїЄєҐґ",
+    "tigrinya_geez": "ተስፋይ ገብረሂወት",
+    "emoji": "👩🏽‍🔬 Ärztin 🇸🇾➡️🇩🇪 ❤️‍🔥 😀",
+    "control": "A\x00B\x01C\x07\x08\x0b\x0c\x1b[31mrot\x1b[0m\x7f\u0085 Ende",
+    "bidi_override": "\u202eabc\u202c \u200f\u200e\u2066x\u2069 Name",
+    "combining": "Mu\u0308ller Z\u0337\u0322a\u0338l\u0335g\u0334o",
+    "sql": "'; DROP TABLE records; -- \" OR 1=1 /* */ UNION SELECT * FROM users",
+    "markup": (
+        "<script>alert('x')</script> <b>fett</b> &amp; &lt; <para> <font name='x'> ]]> "
+        "{{7*7}} ${jndi:ldap://x} %s %n"
+    ),
+    "formula": '=HYPERLINK("http://evil.example","klick")',
+    "formula_plus": "+49 221 1234567",
+    "whitespace": "  Anfang und Ende  \t\r\n",
+    "newlines": "Zeile 1\r\nZeile 2\nZeile 3\r",
+    "specials": "\ufeffBOM \uffff \ufffd \u00a0 \u2028 x\u0301",
+    "big": _big(SCALE.hostile_big_bytes),
+}
+BIG_FIELDS = ("family_name", "housing_note")
+ISSUE_FLAGS = (
+    "childcare_issue",
+    "care_relatives",
+    "housing_issue",
+    "debts",
+    "transport_issue",
+    "legal_risk",
+    "documents_missing",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _set(answers: dict[str, Any], path: str, value: Any) -> None:
+    """Set the answer at ``a[0].b`` style ``path``."""
+    holder: Any = answers
+    parts = path.split(".")
+    for part in parts[:-1]:
+        name, _sep, index = part.partition("[")
+        holder = holder[name][int(index.rstrip("]"))]
+    holder[parts[-1]] = value
+
+
+def _get(answers: dict[str, Any], path: str) -> Any:
+    holder: Any = answers
+    parts = path.split(".")
+    for part in parts[:-1]:
+        name, _sep, index = part.partition("[")
+        holder = holder[name][int(index.rstrip("]"))]
+    return holder[parts[-1]]
+
+
+def text_paths(form: Form, answers: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(path, printed) of every visible, answerable text question."""
+    state = evaluate(form, answers)
+    return [
+        (path, question.print and not question.special_category)
+        for path, question, _context in state.visible_paths()
+        if question.type.value in ("text", "long_text") and question.answerable
+    ]
+
+
+@dataclass
+class World:
+    """Everything the per-sample tests look at, built once for the module."""
+
+    profile: ProfileFixture
+    form: Form
+    records: dict[str, str]  # sample -> record id
+    answers: dict[str, dict[str, Any]]  # sample -> answers as saved
+    paths: dict[str, list[tuple[str, bool]]]  # sample -> fields holding it
+    central: dict[str, dict[str, Any]]  # record id -> central document
+    csv_rows: dict[str, dict[str, str]]  # record id -> export row
+    seconds: dict[str, float]
+
+
+def _answers_for(
+    form: Form, organisation: Any, case_number: str, sample: str, name: str
+) -> tuple[dict[str, Any], list[tuple[str, bool]]]:
+    answers: dict[str, Any] = {}
+    for seed in range(40):
+        answers, complete = generate(
+            form,
+            organisation=organisation,
+            rng=random.Random(seed),
+            today=date.today(),
+            complete=True,
+            case_number=case_number,
+            counsellor=COUNSELLOR,
+        )
+        if complete and answers.get("work_experience") and answers.get("referrals"):
+            break
+    for flag in ISSUE_FLAGS:
+        answers[flag] = True
+    answers["consent"]["purposes"]["central_office"]["granted"] = True
+    answers["consent"]["purposes"]["central_office"]["withdrawn_on"] = None
+    paths = text_paths(form, answers)
+    if name == "big":
+        paths = [(p, printed) for p, printed in paths if p in BIG_FIELDS]
+    for path, _printed in paths:
+        _set(answers, path, sample)
+    return answers, paths
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, _profile_template: ProfileFixture
+) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("hostile-text")
+    shutil.copytree(_profile_template.profile.root, root / "profile")
+    profile = ProfileFixture(Profile(root / "profile"), _profile_template.recovery_key)
+    seconds: dict[str, float] = {}
+    starter = _start(root / "office", database_url=f"sqlite:///{root / 'office' / 'central.db'}")
+    office: Office = next(starter)
+    try:
+        enrol_profile(profile, office, root / "enrol", "laptop-hostile-text")
+        ws = profile.sign_in(COUNSELLOR)
+        records: dict[str, str] = {}
+        saved: dict[str, dict[str, Any]] = {}
+        paths: dict[str, list[tuple[str, bool]]] = {}
+        try:
+            form = ws.current_form()
+            with Stopwatch() as watch:
+                for name, sample in SAMPLES.items():
+                    row = ws.records.create(form_id=form.id, form_version=form.version)
+                    answers, where = _answers_for(
+                        form, ws.organisation, row.case_number, sample, name
+                    )
+                    assert where, f"no text field visible for {name}"
+                    ws.records.save(row.id, answers=answers)
+                    ws.records.finalise(row.id, answers=answers)
+                    records[name], saved[name], paths[name] = row.id, answers, where
+            seconds["database"] = watch.seconds
+            with Stopwatch() as watch:
+                result = ws.sync.send(settings=FAST)
+            seconds["send"] = watch.seconds
+            assert result.records_delivered == len(SAMPLES)
+        finally:
+            ws.close()
+        with Stopwatch() as watch:
+            office.cli("import")
+        seconds["import"] = watch.seconds
+        out = root / "export.csv"
+        with Stopwatch() as watch:
+            office.cli("export", "--out", str(out))
+        seconds["export"] = watch.seconds
+        csv.field_size_limit(sys.maxsize)  # the reader's own limit (128 KiB), not the file's
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            csv_rows = {row["record_id"]: row for row in csv.DictReader(handle)}
+        engine = office.engine()
+        try:
+            with engine.connect() as conn:
+                central = {
+                    r[0]: json.loads(r[1])
+                    for r in conn.execute(
+                        sa.select(central_db.records.c.record_id, central_db.records.c.document)
+                    ).all()
+                }
+        finally:
+            engine.dispose()
+        yield World(profile, form, records, saved, paths, central, csv_rows, seconds)
+    finally:
+        next(starter, None)
+
+
+# -- database ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_database_keeps_hostile_text(world: World, name: str) -> None:
+    ws = world.profile.sign_in(COUNSELLOR)
+    try:
+        record = ws.records.get(world.records[name])
+        assert record.answers == world.answers[name]
+        for path, _printed in world.paths[name]:
+            assert _get(record.answers, path) == SAMPLES[name], path
+        search = SAMPLES[name][:100]
+        found = ws.records.list(RecordQuery(search=search), limit=100)
+        if fts_query(search) is not None:
+            assert world.records[name] in {s.id for s in found}, "search does not find it"
+        assert ws.db.integrity_check() == ["ok"]
+    finally:
+        ws.close()
+
+
+# -- PDF ---------------------------------------------------------------------------------
+
+NON_PRINTING = {"Cc", "Cf", "Cn", "Cs", "Co", "Zs", "Zl", "Zp"}
+
+
+def printable(text: str) -> str:
+    """What a printout can show: NFKC, without whitespace and non-printing characters."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) not in NON_PRINTING)
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_pdf_shows_hostile_text(world: World, name: str, figures: Figures) -> None:
+    from intake_app.reports.service import ReportService
+
+    assert any(printed for _path, printed in world.paths[name]), "no printed field"
+    ws = world.profile.sign_in(COUNSELLOR)
+    try:
+        with Stopwatch() as watch:
+            rendered = ReportService(ws).summary(world.records[name])
+    finally:
+        ws.close()
+    pages = PdfReader(io.BytesIO(rendered.data)).pages
+    raw = "".join(page.extract_text() or "" for page in pages)
+    shown = printable(raw)
+    wanted = printable(SAMPLES[name])
+    missing = Counter(wanted) - Counter(shown)
+    assert not missing, (
+        f"characters of the answer are not in the PDF: {sorted(missing)[:20]} "
+        f"(glyphs the fonts lack come out as {raw.count(chr(0))} NUL characters)"
+    )
+    if len(SAMPLES[name]) < 2000 and name != "bidi_override":
+        assert wanted in shown, "the answer is not shown as written"
+    if name == "big":
+        figures.add(
+            "6",
+            "hostile text",
+            f"PDF of the {len(SAMPLES['big'].encode()):,}-byte record",
+            len(pages),
+            "pages",
+        )
+        figures.add("6", "hostile text", "PDF rendering of the big record", watch.seconds, "s")
+
+
+# -- batch and central office ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_batch_carries_hostile_text_to_the_central_database(world: World, name: str) -> None:
+    document = world.central[world.records[name]]
+    for path, _printed in world.paths[name]:
+        assert _get(document["answers"], path) == SAMPLES[name], path
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_central_export_keeps_hostile_text(world: World, name: str, figures: Figures) -> None:
+    row = world.csv_rows[world.records[name]]
+    assert row["personal_data"] == "yes"
+    sample = SAMPLES[name]
+    for path, _printed in world.paths[name]:
+        if "[" in path:  # inside a repeat group: the whole group is one JSON cell
+            group = path.split("[", 1)[0]
+            cell = row[f"answers.{group}"]
+            assert not cell.startswith("'")
+            assert json.loads(cell) == world.answers[name][group], path
+        else:
+            expected = "'" + sample if sample.startswith(FORMULA_START) else sample
+            assert row[f"answers.{path}"] == expected, path
+    if name == "big":
+        for stage, seconds in sorted(world.seconds.items()):
+            figures.add(
+                "6", "hostile text", f"{stage} of {len(SAMPLES)} hostile records", seconds, "s"
+            )
+        figures.add("6", "hostile text", "samples", len(SAMPLES))
+        figures.add(
+            "6",
+            "hostile text",
+            "text fields per record (visible, top level and in repeat groups)",
+            max(len(p) for p in world.paths.values()),
+        )
+
+
+def test_samples_are_hostile_enough() -> None:
+    """The samples hold what the issue names (so that passing means something)."""
+    text = "".join(SAMPLES.values())
+    assert re.search("[\u0600-\u06ff]", text) and re.search("[\u0400-\u04ff]", text)
+    assert re.search("[\U0001f300-\U0001faff]", text) and "\x00" in text
+    assert len(SAMPLES["big"].encode("utf-8")) >= SCALE.hostile_big_bytes
+    assert "DROP TABLE" in text and "<script>" in text
