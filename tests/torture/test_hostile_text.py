@@ -4,10 +4,10 @@ central export unchanged.
 For each sample (Arabic, Persian with ZWNJ, Pashto, Cyrillic, Tigrinya in Ge'ez script,
 emoji, control characters, bidi overrides, combining marks, SQL and markup fragments,
 spreadsheet formulas, leading/trailing whitespace, line breaks, BOM and noncharacters, and
-1 MB of mixed text; 200 KB in the bounded run) one complete intake is created whose every visible text answer (top
-level and inside repeat groups) is the sample — the big sample goes into the family name
-and one note. The records are finalised, sent to a real office (``intake-central serve``),
-imported and exported. Then, per sample:
+1 MB of mixed text — 200 KB in the bounded run) one complete intake is created whose every
+visible text answer (top level and inside repeat groups) is the sample; the big sample
+goes into the family name and one note. The records are finalised, sent to a real office
+(``intake-central serve``), imported and exported. Then, per sample:
 
 * database: a fresh sign-in reads exactly the saved answers; searching for the text does
   not fail and finds the record; ``integrity_check`` is ok;
