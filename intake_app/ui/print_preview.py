@@ -169,10 +169,12 @@ class PdfPreviewDialog(QDialog):
         self.print_button.clicked.connect(self.print_requested)
         self.save_button.clicked.connect(self.save_requested)
         self.close_button.clicked.connect(self.reject)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Print), self,
-                  activated=self.print_button.click)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self,
-                  activated=self.save_button.click)
+        QShortcut(
+            QKeySequence(QKeySequence.StandardKey.Print), self, activated=self.print_button.click
+        )
+        QShortcut(
+            QKeySequence(QKeySequence.StandardKey.Save), self, activated=self.save_button.click
+        )
 
     def add_option(self, label: str, items: list[tuple[str, str]], current: str) -> QComboBox:
         """Add a labelled choice (language, profile) above the view."""
@@ -186,8 +188,11 @@ class PdfPreviewDialog(QDialog):
         caption.setBuddy(combo)
         self.options.addWidget(caption)
         self.options.addWidget(combo)
-        combo.currentIndexChanged.connect(lambda _i: self.options_changed.emit())
+        combo.currentIndexChanged.connect(self._on_option_changed)
         return combo
+
+    def _on_option_changed(self, _index: int) -> None:
+        self.options_changed.emit()
 
     def set_busy(self, busy: bool) -> None:
         """Grey out the actions while the document is being built again."""

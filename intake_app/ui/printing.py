@@ -135,16 +135,20 @@ class PrintController(QObject):
 
     def print_consent_sheet(self, record_id: str) -> None:
         """Build one record's consent sheet (German beside the consent's language)."""
-        self._start(PrintJob((record_id,), document=Document.CONSENT_SHEET,
-                             lang=current_language()))
+        self._start(
+            PrintJob((record_id,), document=Document.CONSENT_SHEET, lang=current_language())
+        )
 
     def print_records(self, record_ids: Sequence[str]) -> None:
         """Build one PDF of many records' summaries (a supervisor's batch) and show it."""
         if not record_ids:
             QMessageBox.information(
-                self.window, _("Drucken"),
-                _("Bitte wählen Sie in der Liste die Akten aus, die gedruckt werden sollen "
-                  "(Strg+Klick oder Umschalt+Klick für mehrere)."),
+                self.window,
+                _("Drucken"),
+                _(
+                    "Bitte wählen Sie in der Liste die Akten aus, die gedruckt werden sollen "
+                    "(Strg+Klick oder Umschalt+Klick für mehrere)."
+                ),
             )
             return
         self._start(PrintJob(tuple(record_ids), lang=current_language()))
@@ -167,8 +171,9 @@ class PrintController(QObject):
     def _start(self, job: PrintJob, dialog: PdfPreviewDialog | None = None) -> None:
         """Build ``job`` in the background; show it in ``dialog`` (or a new preview)."""
         service = self.service
-        progress = QProgressDialog(_("PDF wird erstellt …"), _("Abbrechen"), 0, 0,
-                                   dialog or self.window)
+        progress = QProgressDialog(
+            _("PDF wird erstellt …"), _("Abbrechen"), 0, 0, dialog or self.window
+        )
         progress.setWindowTitle(_("Drucken"))
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(300 if len(job.record_ids) > 1 else 800)
@@ -176,9 +181,15 @@ class PrintController(QObject):
         progress.setAutoReset(False)
 
         def work(token: Any) -> RenderedPdf:
-            return service.render(job.record_ids, document=job.document, lang=job.lang,
-                                  profile=job.profile, client_lang=job.client_lang,
-                                  progress=token.progress, cancelled=lambda: token.cancelled)
+            return service.render(
+                job.record_ids,
+                document=job.document,
+                lang=job.lang,
+                profile=job.profile,
+                client_lang=job.client_lang,
+                progress=token.progress,
+                cancelled=lambda: token.cancelled,
+            )
 
         def on_success(rendered: RenderedPdf) -> None:
             progress.close()
@@ -204,11 +215,14 @@ class PrintController(QObject):
 
         if dialog is not None:
             dialog.set_busy(True)
+        def on_progress(done: int, total: int, text: str) -> None:
+            progress.setMaximum(total)
+            progress.setValue(done)
+            if text:
+                progress.setLabelText(text)
+
         self.operation = run_op(self, work, on_success=on_success, on_failure=on_failure)
-        self.operation.progressed.connect(
-            lambda done, total, text: (progress.setMaximum(total), progress.setValue(done),
-                                       progress.setLabelText(text or progress.labelText()))
-        )
+        self.operation.progressed.connect(on_progress)
         progress.canceled.connect(self.operation.cancel)
 
     def _show(self, job: PrintJob, rendered: RenderedPdf) -> PdfPreviewDialog:
@@ -223,26 +237,46 @@ class PrintController(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.dialogs[dialog] = (job, rendered)
         if job.document is Document.SUMMARY:
-            lang = dialog.add_option(_("&Sprache:"), [("Deutsch", "de"), ("English", "en")],
-                                     job.lang)
+            lang = dialog.add_option(
+                _("&Sprache:"), [("Deutsch", "de"), ("English", "en")], job.lang
+            )
             profile = dialog.add_option(
-                _("&Profil:"), [(_(PROFILE_LABELS[p]), p.value) for p in Profile],
+                _("&Profil:"),
+                [(_(PROFILE_LABELS[p]), p.value) for p in Profile],
                 job.profile.value,
             )
-            dialog.options_changed.connect(lambda: self._rebuild(dialog, lang=lang.currentData(),
-                                                                 profile=profile.currentData()))
+            dialog.options_changed.connect(
+                lambda: self._rebuild(
+                    dialog, lang=lang.currentData(), profile=profile.currentData()
+                )
+            )
         else:
-            languages = [code for code in SHEET_LANGUAGES
-                         if code in self.ws.organisation.languages and code != "de"]
+            languages = [
+                code
+                for code in SHEET_LANGUAGES
+                if code in self.ws.organisation.languages and code != "de"
+            ]
             client = dialog.add_option(
                 _("&Sprache neben Deutsch:"),
-                [(SHEET_LANGUAGE_NAMES[c], c) for c in languages], rendered.client_lang,
+                [(SHEET_LANGUAGE_NAMES[c], c) for c in languages],
+                rendered.client_lang,
             )
             dialog.options_changed.connect(
-                lambda: self._rebuild(dialog, client_lang=client.currentData()))
-        dialog.print_requested.connect(lambda: self.print_dialog(dialog))
-        dialog.save_requested.connect(lambda: self.save_dialog(dialog))
-        dialog.finished.connect(lambda _result: self.dialogs.pop(dialog, None))
+                lambda: self._rebuild(dialog, client_lang=client.currentData())
+            )
+        # slots return None: PySide6 mishandles values returned from slots (refcounts)
+        def on_print() -> None:
+            self.print_dialog(dialog)
+
+        def on_save() -> None:
+            self.save_dialog(dialog)
+
+        def on_finished(_result: int) -> None:
+            self.dialogs.pop(dialog, None)
+
+        dialog.print_requested.connect(on_print)
+        dialog.save_requested.connect(on_save)
+        dialog.finished.connect(on_finished)
         dialog.show_pdf(rendered.data)
         dialog.open()
         return dialog
@@ -267,8 +301,9 @@ class PrintController(QObject):
         except IntakeError as exc:
             show_error(dialog, exc)
             return False
-        progress = QProgressDialog(_("Seiten werden an den Drucker gesendet …"),
-                                   _("Abbrechen"), 0, pages, dialog)
+        progress = QProgressDialog(
+            _("Seiten werden an den Drucker gesendet …"), _("Abbrechen"), 0, pages, dialog
+        )
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)
 
