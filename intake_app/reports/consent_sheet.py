@@ -222,8 +222,8 @@ class _Sheet:
         return part["granted"], part.get("withdrawn_on")
 
     def purpose(self, purpose: ConsentPurpose) -> Flowable:
-        decided = self.consent.get("purposes") if isinstance(self.consent.get("purposes"),
-                                                             dict) else {}
+        stored = self.consent.get("purposes")
+        decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
         granted, withdrawn = self._decision(decided.get(purpose.id))
         recipients = "; ".join(r.name for r in purpose.recipients)
 

@@ -328,10 +328,11 @@ class SideBySide(Flowable):  # type: ignore[misc]
             return []
         if not any(rest):
             return [self]
-        options = {"gap": self.gap, "rule": self.rule, "fill": self.fill,
-                   "padding": self.padding, "keep": self.keep}
-        return [SideBySide(first, self.widths, **options),
-                SideBySide(rest, self.widths, **options)]
+        return [self._like(first), self._like(rest)]
+
+    def _like(self, columns: list[list[Flowable]]) -> SideBySide:
+        return SideBySide(columns, self.widths, gap=self.gap, rule=self.rule, fill=self.fill,
+                          padding=self.padding, keep=self.keep)
 
     def draw(self) -> None:
         canv: Canvas = self.canv

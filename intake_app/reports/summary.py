@@ -222,8 +222,8 @@ class _Summary:
             else:
                 cells[-1][1] = cell
             if mark is not None:
-                col, row = index % 2, index // 2
-                commands.append(("BACKGROUND", (col, row), (col, row), mark.fill))
+                col, line = index % 2, index // 2
+                commands.append(("BACKGROUND", (col, line), (col, line), mark.fill))
         table = Table(cells, colWidths=[CONTENT_WIDTH / 2] * 2, hAlign="LEFT")
         table.setStyle(table_style(commands))
         return [Paragraph(fonts.markup(tr(MSG_OVERVIEW)), self.styles.heading), table]
@@ -260,7 +260,8 @@ class _Summary:
             text_flowable(tr(MSG_STATUS), self.styles.label),
         ]]
         commands: list[tuple[Any, ...]] = []
-        decided = value.get("purposes") if isinstance(value.get("purposes"), dict) else {}
+        stored = value.get("purposes")
+        decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
         ids = list(org.purpose_ids) + [pid for pid in decided if pid not in org.purpose_ids]
         for pid in ids:
             try:

@@ -169,12 +169,8 @@ class PdfPreviewDialog(QDialog):
         self.print_button.clicked.connect(self.print_requested)
         self.save_button.clicked.connect(self.save_requested)
         self.close_button.clicked.connect(self.reject)
-        QShortcut(
-            QKeySequence(QKeySequence.StandardKey.Print), self, activated=self.print_button.click
-        )
-        QShortcut(
-            QKeySequence(QKeySequence.StandardKey.Save), self, activated=self.save_button.click
-        )
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Print), self, self.print_button.click)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save_button.click)
 
     def add_option(self, label: str, items: list[tuple[str, str]], current: str) -> QComboBox:
         """Add a labelled choice (language, profile) above the view."""

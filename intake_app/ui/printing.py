@@ -374,7 +374,10 @@ def install(window: MainWindow) -> PrintController | None:
     action.triggered.connect(on_print)
     file_menu = window.menus["file"]
     actions = file_menu.actions()
-    file_menu.insertAction(actions[1] if len(actions) > 1 else None, action)
+    if len(actions) > 1:
+        file_menu.insertAction(actions[1], action)  # after "Neue Aufnahme"
+    else:
+        file_menu.addAction(action)
     window.actions_["print"] = action
     window.record_page_created.connect(controller.add_record_buttons)
     controller.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
