@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 import qrcode
 from reportlab.lib.colors import Color, black
@@ -427,14 +426,3 @@ def draw_qr(canv: Canvas, data: str, *, x: float, y: float, size: float) -> None
             path.rect(x + start * cell, top, (col - start) * cell, cell)
     canv.drawPath(path, stroke=0, fill=1)
     canv.restoreState()
-
-
-def flatten(items: Sequence[Any]) -> list[Any]:
-    """``[a, [b, c], d]`` -> ``[a, b, c, d]`` (story building helper)."""
-    out: list[Any] = []
-    for item in items:
-        if isinstance(item, (list, tuple)):
-            out.extend(flatten(item))
-        elif item is not None:
-            out.append(item)
-    return out

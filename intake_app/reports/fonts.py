@@ -90,11 +90,6 @@ def _in(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
     return any(low <= code <= high for low, high in ranges)
 
 
-def is_arabic_script(char: str) -> bool:
-    """True for letters, marks and presentation forms of the Arabic script."""
-    return _in(ord(char), _ARABIC_SCRIPT)
-
-
 def _to_unicode_target(code: int) -> str:
     """What a glyph reads back as: presentation forms as the letters they show."""
     char = chr(code)

@@ -55,7 +55,6 @@ MSG_OVERVIEW = N_("Auf einen Blick")
 MSG_NAME = N_("Name")
 MSG_BIRTH = N_("Geburtsdatum")
 MSG_AGE = N_("{age} Jahre")
-MSG_CONSENT = N_("Einwilligung")
 MSG_CONSENT_NONE = N_("Es ist noch keine Einwilligung erfasst.")
 MSG_CONSENT_GIVEN = N_("Erteilt am {date} in der Fassung {language}")
 MSG_WITH_INTERPRETER = N_("mit Dolmetschung")
@@ -344,11 +343,6 @@ def summary_story(source: RecordSource, *, ctx: PrintContext, profile: Profile,
     """The flowables of one record's summary (a batch joins several with page breaks)."""
     redaction = redaction_for(profile, source.answers, on=ctx.today)
     return _Summary(source, ctx, redaction, styles or make_styles()).story(index)
-
-
-def effective_profile(source: RecordSource, *, ctx: PrintContext, profile: Profile) -> Profile:
-    """The profile a record is actually printed under (for the audit entry)."""
-    return redaction_for(profile, source.answers, on=ctx.today).effective
 
 
 def build_summary(source: RecordSource, *, ctx: PrintContext,

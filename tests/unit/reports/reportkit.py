@@ -13,7 +13,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from intake_app.core.demo_data import complete_answers
-from intake_app.core.forms import Form, OrganisationConfig, evaluate
+from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.reports.common import PrintContext, RecordSource
 
 TODAY = date.today()
@@ -170,9 +170,3 @@ def context(organisation: OrganisationConfig, *, lang: str = "de") -> PrintConte
 def pdf_text(data: bytes) -> list[str]:
     """The text of each page as pypdf extracts it."""
     return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
-
-
-def still_complete(form: Form, answers: dict[str, Any],
-                   organisation: OrganisationConfig) -> bool:
-    """Whether the answers still pass the form (tests change some after building)."""
-    return evaluate(form, answers, today=TODAY, organisation=organisation).complete
