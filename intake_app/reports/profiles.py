@@ -55,6 +55,7 @@ class Redaction:
 
     requested: Profile
     effective: Profile
+    everything: bool = False  # an access request (Art. 15): internal notes too
 
     @property
     def include_special(self) -> bool:
@@ -68,9 +69,15 @@ class Redaction:
 
     def prints(self, question: Question) -> bool:
         """Whether ``question`` (label and answer) may appear on the printout."""
+        if self.everything:
+            return True
         if question.special_category:
             return self.include_special
         return question.print
+
+
+#: What an access request shows: everything stored about the person.
+EVERYTHING = Redaction(Profile.SPECIAL, Profile.SPECIAL, everything=True)
 
 
 def redaction_for(requested: Profile, answers: dict[str, Any], *, on: date) -> Redaction:

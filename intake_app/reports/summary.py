@@ -122,7 +122,7 @@ class _Summary:
 
     # -- parts ---------------------------------------------------------------------------
 
-    def title(self) -> list[Flowable]:
+    def title(self, heading: str) -> list[Flowable]:
         src, tr = self.source, self.tr
         status = RecordStatus(src.status) if src.status in RecordStatus._value2member_map_ \
             else RecordStatus.DRAFT
@@ -138,8 +138,7 @@ class _Summary:
                 else f"{status_text} ({finalised})"
         state = tr(MSG_STATE).format(revision=src.revision, status=status_text)
         out: list[Flowable] = [
-            Paragraph(fonts.markup(f"{self.form.title(self.ctx.lang)} – {tr(MSG_TITLE)}"),
-                      self.styles.title),
+            Paragraph(fonts.markup(heading), self.styles.title),
             Paragraph(fonts.markup(state), self.styles.small),
         ]
         if status is RecordStatus.DRAFT:
@@ -312,12 +311,13 @@ class _Summary:
 
     # -- the whole record ----------------------------------------------------------------
 
-    def story(self, index: int) -> list[Flowable]:
-        profile = self.tr(PROFILE_LABELS[self.redaction.effective])
-        info = page_info(self.source, self.ctx,
-                         title=f"{self.form.title(self.ctx.lang)} – {self.tr(MSG_TITLE)}",
-                         profile=profile)
-        out: list[Flowable] = [RecordStart(info, index), *self.title(), *self.overview()]
+    def story(self, index: int, *, title: str = "", profile: str = "") -> list[Flowable]:
+        """The record's flowables; ``title`` and ``profile`` replace the summary's own."""
+        profile = profile or self.tr(PROFILE_LABELS[self.redaction.effective])
+        title = title or f"{self.form.title(self.ctx.lang)} – {self.tr(MSG_TITLE)}"
+        info = page_info(self.source, self.ctx, title=title, profile=profile)
+        out: list[Flowable] = [RecordStart(info, index), *self.title(title),
+                               *self.overview()]
         lang = self.ctx.lang
         for section in self.form.sections:
             rows = [row for row in self.rows if row.section_id == section.id]
@@ -339,10 +339,17 @@ class _Summary:
 
 
 def summary_story(source: RecordSource, *, ctx: PrintContext, profile: Profile,
-                  index: int = 0, styles: Styles | None = None) -> list[Flowable]:
-    """The flowables of one record's summary (a batch joins several with page breaks)."""
-    redaction = redaction_for(profile, source.answers, on=ctx.today)
-    return _Summary(source, ctx, redaction, styles or make_styles()).story(index)
+                  index: int = 0, styles: Styles | None = None,
+                  redaction: Redaction | None = None, title: str = "",
+                  profile_text: str = "") -> list[Flowable]:
+    """The flowables of one record's summary (a batch joins several with page breaks).
+
+    ``redaction`` overrides the profile (the access request prints everything);
+    ``title`` and ``profile_text`` replace the texts of the header.
+    """
+    redaction = redaction or redaction_for(profile, source.answers, on=ctx.today)
+    return _Summary(source, ctx, redaction, styles or make_styles()).story(
+        index, title=title, profile=profile_text)
 
 
 def build_summary(source: RecordSource, *, ctx: PrintContext,

@@ -1,0 +1,36 @@
+"""The access request PDF (Art. 15): everything stored, including what summaries leave out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from intake_app.cli.lifecycle_cmds import export_person
+from intake_app.reports.access import access_pdf
+from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.unit.reports import pdfcheck
+from tests.unit.reports import reportkit as kit
+from tests.unit.reports.test_service import add_record
+
+
+def test_access_pdf_holds_everything(profile: ProfileFixture, tmp_path: Path) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = add_record(ws)
+    finally:
+        ws.close()
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        document = ws.lifecycle.person_export(record_id)
+        pages = pdfcheck.texts(access_pdf(ws, document))
+        text = "\n".join(pages)
+        assert "Auskunft nach Art. 15 DSGVO" in text
+        assert kit.HEALTH_LABEL_DE in text  # special categories belong to the person too
+        assert kit.INTERNAL_NOTE in text and kit.DEBTS_NOTE in text
+        assert "Abgeschlossene Revisionen" in text and "record_finalised" in text
+        for number, page in enumerate(pages, start=1):
+            assert f"Seite {number} von {len(pages)}" in page
+        written = export_person(ws, record_id, tmp_path / "auskunft")
+        assert sorted(p.suffix for p in written) == [".json", ".pdf"]
+        assert written[1].read_bytes().startswith(b"%PDF")
+    finally:
+        ws.close()
