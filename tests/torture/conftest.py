@@ -51,13 +51,13 @@ class Scale:
 
 BOUNDED = Scale(
     name="bounded",
-    save_kills=8,
+    save_kills=6,
     upload_kills=4,
     import_kills=3,
     flip_every_byte=False,
     flips_per_class=2,
     truncations=25,
-    fuzz_inputs=1_500,
+    fuzz_inputs=1_000,
     load_clients=10,
     load_batches=3,
     load_records=5,

@@ -217,10 +217,10 @@ def test_autosave_says_disk_full_and_resumes(
     with tmpfs(tmp_path / "small", f"{_size(profile) // 1024 + 2048}k") as mount:
         small = copy_profile(profile, mount / "profile")
         ws = small.sign_in(COUNSELLOR)
+        window = None
         try:
             record_id = ws.new_intake()
             window = MainWindow(ws, autolock_minutes=60)
-            qtbot.addWidget(window)
             window.show()
             window.open_record(record_id)
             page = window.record_page
@@ -244,8 +244,11 @@ def test_autosave_says_disk_full_and_resumes(
             assert not page.autosaver.dirty
             assert ws.records.get(record_id).answers["family_name"] == "Al-Hassan"
             assert ws.db.integrity_check() == ["ok"]
-            window.close()
         finally:
+            if window is not None:  # gone before the workspace closes (as on log-out)
+                window.close()
+                with qtbot.waitSignal(window.destroyed, timeout=5000):
+                    window.deleteLater()
             ws.close()
 
 
