@@ -47,6 +47,7 @@ from intake_app.reports.layout import (
     render,
     table_style,
 )
+from intake_app.reports.tables import clip
 
 MSG_SHEET_TITLE = N_("Einwilligungserklärung")
 MSG_SHEET_PROFILE = N_("Einwilligungserklärung zur Unterschrift")
@@ -285,7 +286,7 @@ class _Sheet:
         if latin and latin != name:
             name = f"{latin} ({name})" if name else latin
         birth = self.ctx.date(text("birth_date")) if text("birth_date") else ""
-        rows = [("name", name), ("birth", birth), ("case", self.source.case_number)]
+        rows = [("name", clip(name)), ("birth", birth), ("case", self.source.case_number)]
         label_width = 70.0
         data = []
         for key, value in rows:

@@ -2,7 +2,8 @@
 
 Two font families ship in ``resources/fonts`` (Noto, SIL Open Font License): Noto Sans
 for Latin and Cyrillic, Noto Sans Arabic for Arabic and Dari/Farsi; Noto Sans Symbols
-fills in the few signs neither has (the arrow in "B1 → B2"). They are embedded as
+fills in the few signs neither has (the arrow in "B1 → B2"), Noto Sans Ethiopic the
+Ge'ez script of Tigrinya and Amharic names. They are embedded as
 subsets in every PDF, so a printout looks the same everywhere and every name can be read
 back as text.
 
@@ -41,6 +42,8 @@ LATIN_BOLD = "IntakeSans-Bold"
 ARABIC = "IntakeArabic"
 ARABIC_BOLD = "IntakeArabic-Bold"
 SYMBOLS = "IntakeSymbols"
+ETHIOPIC = "IntakeEthiopic"
+ETHIOPIC_BOLD = "IntakeEthiopic-Bold"
 
 FONT_FILES: dict[str, str] = {
     LATIN: "NotoSans-Regular.ttf",
@@ -48,6 +51,8 @@ FONT_FILES: dict[str, str] = {
     ARABIC: "NotoSansArabic-Regular.ttf",
     ARABIC_BOLD: "NotoSansArabic-Bold.ttf",
     SYMBOLS: "NotoSansSymbols-Regular.ttf",
+    ETHIOPIC: "NotoSansEthiopic-Regular.ttf",
+    ETHIOPIC_BOLD: "NotoSansEthiopic-Bold.ttf",
 }
 
 #: Runs of right-to-left text shorter than this stay on one line inside left-to-right
@@ -167,6 +172,18 @@ class _ReadableTTFont(TTFont):  # type: ignore[misc]
         del self.state[doc]
 
 
+class _NotdefForMissing(dict[int, int]):
+    """A character-to-glyph map that draws characters the font lacks as its "missing
+    glyph" box, each with its own code, so the text layer still reads the character
+    (reportlab would give them all code 0, which reads back as NUL)."""
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, int) and code >= 0x20 and not 0xD800 <= code <= 0xDFFF
+
+    def __missing__(self, code: int) -> int:
+        return 0
+
+
 def register_fonts() -> None:
     """Register the embedded fonts with reportlab (once per process; thread-safe)."""
     global _registered
@@ -177,8 +194,11 @@ def register_fonts() -> None:
             return
         for name, filename in FONT_FILES.items():
             font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
+            if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
+                font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
             pdfmetrics.registerFont(font)
-        for regular, bold in ((LATIN, LATIN_BOLD), (ARABIC, ARABIC_BOLD), (SYMBOLS, SYMBOLS)):
+        for regular, bold in ((LATIN, LATIN_BOLD), (ARABIC, ARABIC_BOLD), (SYMBOLS, SYMBOLS),
+                              (ETHIOPIC, ETHIOPIC_BOLD)):
             pdfmetrics.registerFontFamily(
                 regular, normal=regular, bold=bold, italic=regular, boldItalic=bold
             )
@@ -206,6 +226,8 @@ def font_for(char: str, *, bold: bool = False) -> str:
         return LATIN_BOLD if bold else LATIN
     if code in _glyphs(ARABIC):
         return ARABIC_BOLD if bold else ARABIC
+    if code in _glyphs(ETHIOPIC):  # Tigrinya, Amharic (Eritrea, Ethiopia)
+        return ETHIOPIC_BOLD if bold else ETHIOPIC
     if code in _glyphs(SYMBOLS):
         return SYMBOLS
     return LATIN_BOLD if bold else LATIN

@@ -45,7 +45,7 @@ from intake_app.reports.profiles import (
     Redaction,
     redaction_for,
 )
-from intake_app.reports.tables import SectionRenderer, emphasis
+from intake_app.reports.tables import SectionRenderer, clip, emphasis
 
 MSG_TITLE = N_("Zusammenfassung")
 MSG_STATE = N_("Stand: Revision {revision} · {status}")
@@ -210,7 +210,9 @@ class _Summary:
             ("LEFTPADDING", (0, 0), (-1, -1), 5),
         ]
         for index, (label, value, mark) in enumerate(facts):
-            shown = f"{value} – {mark.word}" if mark is not None else value
+            shown = clip(value)
+            if mark is not None:
+                shown = f"{shown} – {mark.word}"
             cell: list[Flowable] = [
                 text_flowable(label, self.styles.label),
                 text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl),

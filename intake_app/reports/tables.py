@@ -34,8 +34,10 @@ from intake_app.reports.layout import (
     table_style,
 )
 
-#: Answers longer than this leave the table and are set as paragraphs below it.
+#: Answers longer than this (or with more lines) leave the table and are set as
+#: paragraphs below it: a table row cannot run over a page.
 LONG_ANSWER = 700
+LONG_LINES = 12
 #: A repeat group with at most this many answered columns becomes one table.
 MAX_COLUMNS = 6
 #: Dates highlighted when they lie in the past or within eight weeks.
@@ -86,6 +88,18 @@ def emphasis(row: AnswerRow, state: FormState, *, today: date, tr: Translate) ->
     return None
 
 
+def is_long(text: str, limit: int) -> bool:
+    """Whether an answer is too long or has too many lines for a table cell."""
+    return len(text) > limit or text.count("\n") >= LONG_LINES
+
+
+def clip(text: str, limit: int = 160) -> str:
+    """The start of a text for places that show a glimpse (the overview, the sheet's
+    name line); the whole text stands in its section."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def row_context(row: AnswerRow) -> tuple[int, ...]:
     """The index path of an answer row (``"languages[1].level"`` -> ``(1,)``)."""
     indexes = []
@@ -133,7 +147,7 @@ class SectionRenderer:
         data: list[list[Flowable]] = []
         fills: list[tuple[int, Color]] = []
         for row in rows:
-            if len(row.text) > LONG_ANSWER:
+            if is_long(row.text, LONG_ANSWER):
                 out.extend(self._table(data, fills))
                 data, fills = [], []
                 out.extend(self.long_answer(row.label, row.text))
@@ -184,7 +198,7 @@ class SectionRenderer:
             for child in children:
                 if child.is_group_item or len(child.question.repeat_chain) > 1:
                     nested = True
-                if len(child.text) > LONG_ANSWER // 2:
+                if is_long(child.text, LONG_ANSWER // 2):
                     long = True
                 if child.question.id not in columns and not child.is_group_item:
                     columns.append(child.question.id)
@@ -253,7 +267,7 @@ class SectionRenderer:
             if child.is_group_item:
                 pairs.append((text_flowable(child.label, self.styles.cell, bold=True), ""))
                 continue
-            if len(child.text) > LONG_ANSWER // 2:
+            if is_long(child.text, LONG_ANSWER // 2):
                 long_rows.append(child)
                 continue
             mark = emphasis(child, self.state, today=self.today, tr=self.tr)
@@ -299,11 +313,16 @@ class SectionRenderer:
         """Yes/no circumstances as ticked boxes, each with its short note."""
         flags: list[tuple[bool, str, list[str]]] = []
         others: list[AnswerRow] = []
+        long_notes: list[AnswerRow] = []
         for row in rows:
             if row.question.type is QuestionType.YES_NO and not row.question.repeat_chain:
                 flags.append((self.state.value(row.question.id) is True, row.label, []))
             elif row.question.type in (QuestionType.TEXT, QuestionType.LONG_TEXT) and flags:
-                flags[-1][2].append(row.text)
+                if is_long(row.text, LONG_ANSWER // 2):
+                    flags[-1][2].append(self.tr(MSG_SEE_BELOW))
+                    long_notes.append(row)
+                else:
+                    flags[-1][2].append(row.text)
             else:
                 others.append(row)
         out: list[Flowable] = []
@@ -334,6 +353,8 @@ class SectionRenderer:
                 *styles,
             ]))
             out.append(table)
+        for row in long_notes:
+            out.extend(self.long_answer(row.label, row.text))
         out.extend(self.key_values(others))
         return out
 

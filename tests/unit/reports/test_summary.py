@@ -391,3 +391,31 @@ def test_fixed_texts_follow_the_requested_language(
     for german in ("Vertraulich", "Seite 1 von", "Auf einen Blick", "Gedruckt von",
                    "läuft in", "Zweck und Daten"):
         assert german not in text, german
+
+
+def test_geez_script_and_missing_glyphs_read_back(form: Form, organisation: OrganisationConfig,
+                                                 answers: dict[str, Any]) -> None:
+    """Tigrinya names have their own font; a sign no font has (an emoji) prints as the
+    missing-glyph box but still reads back as itself."""
+    tigrinya = dict(answers, family_name="ተስፋይ", given_names="ሰላም 😀",
+                    family_name_latin="Tesfay", given_names_latin="Selam")
+    data = build_summary(kit.source(form, tigrinya), ctx=kit.context(organisation))
+    text = "\n".join(pdfcheck.texts(data))
+    assert stands_alone("ተስፋይ", text)
+    assert "ሰላም 😀" in text
+    assert "\x00" not in text
+    for page, name, font in pdfcheck.fonts_of(data):
+        assert pdfcheck.is_embedded(font), f"page {page}: {name}"
+
+
+def test_answers_with_many_lines_leave_the_tables(form: Form, organisation: OrganisationConfig,
+                                                  answers: dict[str, Any]) -> None:
+    """A short answer of many lines (here 400) is taller than a page: it must not sit in a
+    table row, which cannot run over a page (reportlab would stop with a LayoutError)."""
+    lines = "\n".join(f"Zeile {n}" for n in range(400))
+    tall = dict(answers, office_site=lines, childcare_note=lines,
+                family_name=lines * 20)  # the overview shows a glimpse only
+    tall["work_experience"] = [dict(answers["work_experience"][0], job_title=lines)]
+    data = build_summary(kit.source(form, tall), ctx=kit.context(organisation))
+    text = "\n".join(pdfcheck.texts(data))
+    assert text.count("Zeile 399") >= 3
