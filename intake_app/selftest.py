@@ -220,8 +220,10 @@ def _main_window(state: _State) -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
+    from intake_app.ui.qt_i18n import install_qt_translator
 
     app = create_application()
+    _check(install_qt_translator(app, "de"), "Qt's German translation (qtbase_de) is missing")
     window = MainWindow(state.counsellor, autolock_minutes=10)
     try:
         window.resize(1366, 768)
