@@ -51,6 +51,7 @@ class AuditAction(enum.StrEnum):
     SYNC_SENT = "sync_sent"
     SYNC_RECEIPT = "sync_receipt"
     FORM_INSTALLED = "form_installed"
+    OVERVIEW_PRINTED = "overview_printed"
     BACKUP_CREATED = "backup_created"
     BACKUP_RESTORED = "backup_restored"
     DEMO_DATA = "demo_data"

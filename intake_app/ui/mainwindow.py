@@ -5,7 +5,7 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
+from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
@@ -31,6 +32,7 @@ from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.overview import OverviewPage
+from intake_app.ui.printing import install as install_printing
 from intake_app.ui.record_page import RecordPage
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         self.actions_ = self._create_actions()
         self._create_menus()
         self._create_status_bar()
+        self.printing = install_printing(self)
 
         minutes = autolock_minutes
         if minutes is None:
@@ -139,19 +142,22 @@ class MainWindow(QMainWindow):
             return
         try:
             row = self.ws.records.get(record_id)
+            page: QWidget
             if row.status == RecordStatus.DRAFT.value:
-                page: QWidget = InterviewPage(
+                interview = InterviewPage(
                     self.ws, record_id, form=self.ws.form_for(row.form_id, row.form_version)
                 )
-                page.closed.connect(self.show_list)
-                page.finalised.connect(self._on_finalised)
+                interview.closed.connect(self.show_list)
+                interview.finalised.connect(self._on_finalised)
+                page = interview
             else:
-                page = RecordPage(self.ws, record_id)
-                self.add_record_actions(page)
-                page.closed.connect(self.show_list)
-                page.revise_requested.connect(self.open_record)
-                page.changed.connect(self.open_record)
-                self.record_page_created.emit(page)
+                view = RecordPage(self.ws, record_id)
+                self.add_record_actions(view)
+                view.closed.connect(self.show_list)
+                view.revise_requested.connect(self.open_record)
+                view.changed.connect(self.open_record)
+                self.record_page_created.emit(view)
+                page = view
         except IntakeError as exc:
             show_error(self, exc)
             return
@@ -448,7 +454,61 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.cases)
 
     def _on_print_overview(self) -> None:
-        """Replaced when printing is installed (see ``install_printing``)."""
+        """Preview the overview as a sheet of anonymised numbers; print or save it."""
+        if self.overview is None or self.overview.overview is None:
+            return
+        from intake_app.reports.overview_sheet import overview_pdf
+        from intake_app.ui.print_preview import PdfPreviewDialog
+
+        data = overview_pdf(
+            self.overview.overview,
+            site=str(self.ws.settings.get("site.name") or ""),
+            printed_by=self.ws.actor.display_name or self.ws.actor.username,
+            lang=current_language(),
+        )
+        dialog = PdfPreviewDialog(_("Übersicht – Vorschau"), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+
+        def on_print() -> None:
+            self._print_pdf(dialog, data)
+
+        def on_save() -> None:
+            self._save_pdf(dialog, data, "uebersicht.pdf")
+
+        dialog.print_requested.connect(on_print)
+        dialog.save_requested.connect(on_save)
+        dialog.show_pdf(data)
+        dialog.open()
+
+    def _print_pdf(self, parent: QWidget, data: bytes) -> None:
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+        from intake_app.ui.print_preview import paint_pages
+
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        if QPrintDialog(printer, parent).exec() != QDialog.DialogCode.Accepted:
+            return
+        paint_pages(data, printer)
+        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "printer"})
+
+    def _save_pdf(self, parent: QWidget, data: bytes, name: str) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        from intake_app.storage.atomic import atomic_write_bytes
+
+        target, _filter = QFileDialog.getSaveFileName(
+            parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
+        )
+        if not target:
+            return
+        try:
+            atomic_write_bytes(Path(target), data)
+        except (IntakeError, OSError) as exc:
+            show_error(parent, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
+            return
+        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "file"})
 
     def add_record_actions(self, page: RecordPage) -> None:
         """Access export and erasure on the record view."""

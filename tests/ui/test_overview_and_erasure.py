@@ -86,3 +86,30 @@ def test_erase_from_the_record_view(qtbot, supervisor_window: MainWindow, monkey
     assert window.record_page is None
     assert ws.records.id_for_case_number("nonexistent") is None
     assert record_id not in {s.id for s in ws.records.list(RecordQuery(), limit=100)}
+
+
+def test_overview_sheet_has_numbers_and_no_names(qtbot, supervisor_window: MainWindow) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from intake_app.reports.overview_sheet import overview_pdf
+
+    ws = supervisor_window.ws
+    overview = ws.lifecycle.overview()
+    data = overview_pdf(overview, site="Köln", printed_by="Sabine", lang="de")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    assert "Übersicht des Standorts" in text and "Köln" in text
+    assert "Anerkennungsverfahren offen" in text
+    names = {s.family_name for s in ws.records.list(RecordQuery(), limit=100)}
+    assert not any(name and name in text for name in names)
+
+
+def test_printing_is_installed_for_supervisors(qtbot, supervisor_window: MainWindow) -> None:
+    assert supervisor_window.printing is not None
+    assert "print" in supervisor_window.actions_
+    record_id = supervisor_window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
+    supervisor_window.open_record(record_id)
+    page = supervisor_window.record_page
+    texts = {b.text() for b in page.findChildren(type(page.back_button))}
+    assert "Zusammenfassung drucken …" in texts and "Einwilligungsbogen drucken …" in texts

@@ -204,3 +204,40 @@ def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
         assert sum(sum(v.values()) for v in months.values()) == 12
     finally:
         supervisor.close()
+
+
+def test_person_export_and_erase_commands(
+    profile: ProfileFixture, tmp_path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    import io
+    import json as json_module
+
+    from pypdf import PdfReader
+
+    from intake_app.cli import main
+    from tests.conftest import COUNSELLOR_PASSWORD, SUPERVISOR_PASSWORD
+
+    ws = profile.sign_in(COUNSELLOR)
+    record_id = _canary_record(ws)
+    ws.close()
+    pw = tmp_path / "pw"
+    pw.write_text(COUNSELLOR_PASSWORD, "utf-8")
+    out = tmp_path / "auskunft"
+    base = ["--data-dir", str(profile.profile.root), "--password-file", str(pw)]
+    assert main([*base, "--user", COUNSELLOR, "person", "export", "--record", record_id,
+                 "--out", str(out)]) == 0
+    files = sorted(p.suffix for p in out.iterdir())
+    assert files == [".json", ".pdf"]
+    document = json_module.loads(next(out.glob("*.json")).read_text("utf-8"))
+    assert document["record"]["answers"]["family_name"] == CANARY_FAMILY
+    pdf_text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(next(out.glob("*.pdf")).read_bytes())).pages
+    )
+    assert CANARY_FAMILY in pdf_text
+    # a counsellor may not erase; a supervisor may, with a reason from the list
+    assert main([*base, "--user", COUNSELLOR, "person", "erase", "--record", record_id]) == 1
+    pw.write_text(SUPERVISOR_PASSWORD, "utf-8")
+    assert main([*base, "--user", SUPERVISOR, "person", "erase", "--record", record_id,
+                 "--reason", "request"]) == 0
+    assert "gelöscht" in capsys.readouterr().out
+    assert main([*base, "--user", SUPERVISOR, "retention", "run", "--dry-run"]) == 0
