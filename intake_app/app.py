@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from intake_app.core.audit import AuditAction
+from intake_app.core.audit import AuditAction, ChainReport
 from intake_app.core.forms import (
     Form,
     FormLoadError,
@@ -107,7 +107,7 @@ class Workspace:
         extra = []
         for source in installed_form_sources(self.db):
             try:
-                form = load_form(source)
+                form = load_form(source.as_source())
             except FormLoadError:
                 log.error("an installed form no longer loads; it is ignored")
                 continue
@@ -274,7 +274,7 @@ class Workspace:
             audit.append(session, actor=self.actor.username, action=AuditAction.UNLOCK)
         self.vault.drop_pending_events(flushed)
 
-    def verify_audit(self) -> audit.ChainReport:
+    def verify_audit(self) -> ChainReport:
         """Check the audit chain (supervisors and administrators)."""
         self.actor.require(Permission.VERIFY_AUDIT)
         with self.db.read() as session:

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from intake_app import __version__
 from intake_app.errors import IntakeError, UsageError
@@ -44,7 +44,7 @@ class Context:
         self.data_dir = data_dir
         self.explicit_dir = explicit_dir
         self.profile = Profile(data_dir)
-        self._workspace = None
+        self._workspace: Any = None
 
     def out(self, text: str = "") -> None:
         """Print a line of normal output."""
@@ -119,9 +119,9 @@ def read_secret(
         if not value:
             raise UsageError(_("Die Passwortdatei {file} ist leer.").format(file=file))
         return value
-    value = os.environ.get(env)
-    if value:
-        return value
+    from_env = os.environ.get(env)
+    if from_env:
+        return from_env
     if not sys.stdin.isatty():
         raise UsageError(
             _(

@@ -71,8 +71,10 @@ def cmd_person_erase(ctx) -> int:  # type: ignore[no-untyped-def]
     ctx.out(_("Die Akte wurde auf diesem Gerät gelöscht."))
     if central:
         ctx.out(
-            _("Die Löschanweisung geht mit der nächsten Übermittlung an die Zentrale; deren "
-              "Bestätigung wird vermerkt.")
+            _(
+                "Die Löschanweisung geht mit der nächsten Übermittlung an die Zentrale; deren "
+                "Bestätigung wird vermerkt."
+            )
         )
     return 0
 
@@ -89,7 +91,8 @@ def cmd_retention_run(ctx) -> int:  # type: ignore[no-untyped-def]
         return 0
     result = ws.lifecycle.purge_due()
     ctx.out(
-        _("{n} Akte(n) nach Ablauf der Frist gelöscht; {k} warten noch auf die "
-          "Übermittlung.").format(n=result.purged, k=result.kept_undelivered)
+        _(
+            "{n} Akte(n) nach Ablauf der Frist gelöscht; {k} warten noch auf die Übermittlung."
+        ).format(n=result.purged, k=result.kept_undelivered)
     )
     return 0

@@ -48,7 +48,7 @@ def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
     ws = ctx.workspace()
     query = RecordQuery(status=ctx.args.status, search=ctx.args.search, sort="updated")
     total = ws.records.count(query)
-    rows = []
+    rows: list[tuple[str, str, int, str]] = []
     offset = 0
     while offset < total:
         page = ws.records.list(query, offset=offset, limit=1000)

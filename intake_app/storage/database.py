@@ -125,7 +125,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
         except (DatabaseError, OperationalError) as exc:
-            known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+            known = translate_db_error(exc.orig or exc)
             self.engine.dispose()
             if known is not None:
                 raise known from None
@@ -151,7 +151,7 @@ class Database:
             try:
                 yield session
             except (DatabaseError, OperationalError) as exc:
-                known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+                known = translate_db_error(exc.orig or exc)
                 if known is not None:
                     raise known from exc
                 raise
@@ -165,7 +165,7 @@ class Database:
                 session.commit()
             except (DatabaseError, OperationalError) as exc:
                 session.rollback()
-                known = translate_db_error(exc.orig if hasattr(exc, "orig") else exc)
+                known = translate_db_error(exc.orig or exc)
                 if known is not None:
                     raise known from exc
                 raise
@@ -179,7 +179,9 @@ class Database:
         """Run a statement that SQLite refuses inside a transaction (VACUUM, checkpoint)."""
         raw = self.engine.raw_connection()
         try:
-            raw.driver_connection.execute(sql)  # isolation_level None: autocommit
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.execute(sql)  # isolation_level None: autocommit
         finally:
             raw.close()
 
@@ -202,7 +204,9 @@ class Database:
             dest = sqlcipher3.connect(str(tmp))
             try:
                 dest.execute(_key_pragma(self.engine))
-                raw.driver_connection.backup(dest)
+                source = raw.driver_connection
+                assert source is not None
+                source.backup(dest)
             finally:
                 dest.close()
         finally:

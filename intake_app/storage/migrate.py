@@ -72,7 +72,7 @@ def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head
                 ),
                 kind="newer",
             ) from None
-    wanted = scripts.get_current_head() if target == "head" else target
+    wanted = (scripts.get_current_head() if target == "head" else target) or "head"
     if current == wanted:
         return []
     steps = [rev.revision for rev in reversed(list(scripts.iterate_revisions(wanted, current)))]

@@ -8,6 +8,7 @@ together, so a crash leaves either the old or the new state.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import uuid
@@ -251,6 +252,7 @@ class RecordService:
     def _data(session: Session, row: RecordRow) -> RecordData:
         data = session.get(RecordData, row.pk)
         if data is None:  # pragma: no cover - created together with the row
+            assert row.pk is not None
             data = RecordData(pk=row.pk)
         return data
 
@@ -317,6 +319,7 @@ class RecordService:
             )
             session.add(row)
             session.flush()
+            assert row.pk is not None
             data = RecordData(pk=row.pk, answers=dumps(initial))
             session.add(data)
             self._reindex(session, row, initial)
@@ -626,7 +629,7 @@ class RecordService:
             ).first()
         return row
 
-    def owners(self) -> list[tuple[int, str]]:
+    def owners(self) -> builtins.list[tuple[int, str]]:
         """Counsellors who own records (for the supervisor's filter)."""
         self._actor.require(Permission.VIEW_SITE_RECORDS)
         with self._db.read() as session:
@@ -637,11 +640,11 @@ class RecordService:
             ).all()
         return [(uid, display or name) for uid, display, name in rows if uid is not None]
 
-    def revisions(self, record_id: str) -> list[RecordRevision]:
+    def revisions(self, record_id: str) -> builtins.list[RecordRevision]:
         """Every finalised revision of a record, oldest first."""
         with self._db.read() as session:
             self._load(session, record_id)
-            return list(
+            return builtins.list(
                 session.exec(
                     select(RecordRevision)
                     .where(RecordRevision.record_id == record_id)
@@ -649,11 +652,11 @@ class RecordService:
                 ).all()
             )
 
-    def withdrawals(self, record_id: str) -> list[ConsentWithdrawal]:
+    def withdrawals(self, record_id: str) -> builtins.list[ConsentWithdrawal]:
         """Consent withdrawals of a record, oldest first."""
         with self._db.read() as session:
             self._load(session, record_id)
-            return list(
+            return builtins.list(
                 session.exec(
                     select(ConsentWithdrawal)
                     .where(ConsentWithdrawal.record_id == record_id)

@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlmodel import Session, col, func, select
@@ -131,6 +132,11 @@ class MemoryFormSource:
 
     def __str__(self) -> str:
         return self.name
+
+    def as_source(self) -> Traversable:
+        """This object typed as what the form loader reads (it needs name, read_bytes,
+        is_file)."""
+        return cast(Traversable, self)
 
 
 def installed_form_sources(db: Database) -> list[MemoryFormSource]:
@@ -649,7 +655,7 @@ class DeviceSync:
 
     def install_form(self, published: PublishedForm) -> None:
         """Check a verified published form with the form loader, then keep it."""
-        form = load_form(MemoryFormSource(published.filename, published.content))
+        form = load_form(MemoryFormSource(published.filename, published.content).as_source())
         if (form.id, form.version) != (published.form_id, published.version):
             raise SyncError(
                 _("Das Formular der Zentrale passt nicht zu seiner Beschreibung."),

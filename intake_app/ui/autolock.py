@@ -103,8 +103,9 @@ class LockCover(QWidget):
         self.show()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parent() and event.type() == QEvent.Type.Resize:
-            self.setGeometry(self.parentWidget().rect())
+        host = self.parentWidget()
+        if host is not None and watched is host and event.type() == QEvent.Type.Resize:
+            self.setGeometry(host.rect())
             self.raise_()
         return False
 

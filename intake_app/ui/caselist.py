@@ -59,7 +59,8 @@ class CaseListPage(QWidget):
         self.owner.setAccessibleName(_("Nach Beratung filtern"))
         self.owner.addItem(_("Alle Beratenden"), None)
         if supervisor:
-            for owner_id, name in records.owners():
+            owners: list[tuple[int, str]] = records.owners()
+            for owner_id, name in owners:
                 self.owner.addItem(name, owner_id)
         self.owner.setVisible(supervisor)
         self.expiring = QCheckBox(_("Aufenthalt läuft ab (8 Wochen)"))
@@ -127,7 +128,8 @@ class CaseListPage(QWidget):
         self.table.activated.connect(self._on_activated)
         self.new_button.clicked.connect(self.new_requested)
         self.model.total_changed.connect(self._on_total)
-        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.search.setFocus)
+        find = QShortcut(QKeySequence("Ctrl+F"), self)
+        find.activated.connect(self.search.setFocus)
         self._on_total(self.model.total)
 
     def current_query(self) -> RecordQuery:

@@ -141,7 +141,8 @@ class RecordPage(QWidget):
         self.revise_button.clicked.connect(self._on_revise)
         self.withdraw_button.clicked.connect(self._on_withdraw)
         self.close_case_button.clicked.connect(self._on_close_case)
-        QShortcut(QKeySequence("Escape"), self, activated=self.closed)
+        escape = QShortcut(QKeySequence("Escape"), self)
+        escape.activated.connect(self.closed)
 
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export) before "Zur Liste"."""

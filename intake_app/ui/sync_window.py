@@ -161,9 +161,11 @@ class SyncWindow(QDialog):
         layout.addLayout(admin_row)
         layout.addWidget(QLabel(_("Stapel der letzten Zeit:")))
         self.no_batches = QLabel(
-            _("Noch keine Stapel. Abgeschlossene Aufnahmen werden beim Senden zu verschlüsselten, "
-              "signierten Stapeln gepackt; jeder bleibt hier sichtbar, bis die Zentrale ihn "
-              "quittiert hat.")
+            _(
+                "Noch keine Stapel. Abgeschlossene Aufnahmen werden beim Senden zu "
+                "verschlüsselten, signierten Stapeln gepackt; jeder bleibt hier sichtbar, bis "
+                "die Zentrale ihn quittiert hat."
+            )
         )
         self.no_batches.setObjectName("hint")
         self.no_batches.setWordWrap(True)

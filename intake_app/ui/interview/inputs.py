@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -455,14 +456,15 @@ class ComboChoiceInput(AnswerInput):
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         completer = self.combo.completer()
+        assert completer is not None  # an editable combo box has one
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        completer.setCompletionMode(completer.CompletionMode.PopupCompletion)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.combo.setMinimumWidth(360)
         self._choices: list[Choice] = list(question.choices)
         self._value: str | None = None
         self._fill()
         self.combo.activated.connect(self._on_activated)
-        self.combo.lineEdit().editingFinished.connect(self._on_editing_finished)
+        self._line().editingFinished.connect(self._on_editing_finished)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo)
@@ -480,9 +482,9 @@ class ComboChoiceInput(AnswerInput):
             and not any(c.value == self._value for c in self._choices)
         ):
             # keep a value the filter no longer allows visible, so nothing vanishes silently
-            choice = self.question.choice(self._value)
-            assert choice is not None
-            self.combo.addItem(choice.label(self.lang), choice.value)
+            kept = self.question.choice(self._value)
+            assert kept is not None
+            self.combo.addItem(kept.label(self.lang), kept.value)
         index = self.combo.findData(self._value)
         self.combo.setCurrentIndex(max(index, 0))
         self.combo.blockSignals(False)
@@ -515,13 +517,18 @@ class ComboChoiceInput(AnswerInput):
             self._choices = list(choices)
             self._fill()
 
+    def _line(self) -> QLineEdit:
+        line = self.combo.lineEdit()
+        assert line is not None  # the combo box is editable
+        return line
+
     def focus_target(self) -> QWidget:
         return self.combo
 
     def set_accessible(self, name: str, description: str) -> None:
         super().set_accessible(name, description)
-        self.combo.lineEdit().setAccessibleName(name)
-        self.combo.lineEdit().setAccessibleDescription(description)
+        self._line().setAccessibleName(name)
+        self._line().setAccessibleDescription(description)
 
     def retranslate(self, lang: str) -> None:
         super().retranslate(lang)
@@ -574,8 +581,8 @@ class NoteInput(AnswerInput):
 
     def __init__(self, question: Question, lang: str) -> None:
         super().__init__(question, lang)
-        self.setLayout(QVBoxLayout())
-        self.layout().setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
 
     def _show(self, value: Any) -> None:
         return

@@ -171,12 +171,9 @@ class InterviewPage(QWidget):
             ("Ctrl+Shift+L", self.toggle_language),
             ("Escape", self.close_page),
         ):
-            QShortcut(
-                QKeySequence(keys),
-                self,
-                activated=slot,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-            )
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
 
         self._update_header()
         self._fill_nav()

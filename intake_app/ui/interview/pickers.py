@@ -57,7 +57,7 @@ class ReferenceInput(AnswerInput):
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setMaxVisibleItems(12)
         self.completer.setWidget(self.edit)
-        self.completer.activated[str].connect(self._on_chosen_text)
+        self.completer.activated[str].connect(self._on_chosen_text)  # type: ignore[index]
         self.edit.textEdited.connect(self._on_typed)
         self.edit.editingFinished.connect(self._on_editing_finished)
         if not self.multiple:
@@ -131,8 +131,12 @@ class ReferenceInput(AnswerInput):
             self.edit.setText(self.label_for(code))
             self._emit(code)
 
+    def _popup_open(self) -> bool:
+        popup = self.completer.popup()
+        return popup is not None and popup.isVisible()
+
     def _on_editing_finished(self) -> None:
-        if self.completer.popup().isVisible():
+        if self._popup_open():
             return
         if self.multiple:
             return
@@ -154,7 +158,7 @@ class ReferenceInput(AnswerInput):
     def _render_chips(self) -> None:
         while self.chips.count():
             item = self.chips.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         for code in self._codes:
@@ -183,7 +187,7 @@ class ReferenceInput(AnswerInput):
         else:
             self._codes = [str(value)] if value else []
             shown = self.label_for(self._codes[0]) if self._codes else ""
-            if not self.edit.hasFocus() or not self.completer.popup().isVisible():
+            if not self.edit.hasFocus() or not self._popup_open():
                 self.edit.setText(shown)
 
     def focus_target(self) -> QWidget:
@@ -194,6 +198,8 @@ class ReferenceInput(AnswerInput):
 
     def retranslate(self, lang: str) -> None:
         super().retranslate(lang)
-        self._show(list(self._codes) if self.multiple else (self._codes or [None])[0])
+        self._show(
+            list(self._codes) if self.multiple else (self._codes[0] if self._codes else None)
+        )
         if self.multiple:
             self._render_chips()
