@@ -9,7 +9,7 @@ LOCALE=resources/locale
 if [ "${1:-}" = "compile" ]; then
   exec "$PYBABEL" -q compile -d "$LOCALE" -D intake --statistics
 fi
-"$PYBABEL" -q extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+"$PYBABEL" -q extract -F babel.cfg -k _ -k N_ -k tr -k _t -k ngettext:1,2 --no-location --sort-output \
   --project Intake --copyright-holder "Intake" -o "$LOCALE/intake.pot" intake_app
 if [ -f "$LOCALE/en/LC_MESSAGES/intake.po" ]; then
   "$PYBABEL" -q update -D intake -i "$LOCALE/intake.pot" -d "$LOCALE" -l en --no-fuzzy-matching

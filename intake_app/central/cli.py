@@ -181,7 +181,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         atomic_write_bytes(
             Path(args.out), build_confirmation(registration, signing_key=signing_key)
         )
-    _out(_("Gerät »{name}« ist angemeldet.").format(name=device.name))
+    _out(_("Gerät »{name}« ist registriert.").format(name=device.name))
     return 0
 
 

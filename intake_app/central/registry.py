@@ -130,7 +130,7 @@ def enrol_device(
             existing = conn.execute(sa.select(devices).where(devices.c.name == name)).first()
             if existing is not None and existing._mapping["status"] != "pending":
                 raise ConflictError(
-                    _("Ein Gerät namens »{name}« ist schon angemeldet oder gesperrt.").format(
+                    _("Ein Gerät namens »{name}« ist schon registriert oder gesperrt.").format(
                         name=name
                     )
                 )

@@ -31,11 +31,7 @@ class RecordStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return _(
-            {"draft": N_("Entwurf"), "complete": N_("Abgeschlossen"), "closed": N_("Fall beendet")}[
-                self.value
-            ]
-        )
+        return _(_STATUS_LABELS[self.value])
 
 
 class SyncState(enum.StrEnum):
@@ -48,14 +44,20 @@ class SyncState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return _(
-            {
-                "local": N_("nur lokal"),
-                "pending": N_("wartet auf Übermittlung"),
-                "sent": N_("gesendet, Quittung ausstehend"),
-                "delivered": N_("übermittelt"),
-            }[self.value]
-        )
+        return _(_SYNC_LABELS[self.value])
+
+
+_STATUS_LABELS = {
+    "draft": N_("Entwurf"),
+    "complete": N_("Abgeschlossen"),
+    "closed": N_("Fall beendet"),
+}
+_SYNC_LABELS = {
+    "local": N_("nur lokal"),
+    "pending": N_("wartet auf Übermittlung"),
+    "sent": N_("gesendet, Quittung ausstehend"),
+    "delivered": N_("übermittelt"),
+}
 
 
 class OutboxKind(enum.StrEnum):

@@ -42,7 +42,7 @@ MSG_ACCESS_NOTE = N_(
 )
 MSG_REVISIONS = N_("Abgeschlossene Revisionen")
 MSG_WITHDRAWALS = N_("Widerrufene Einwilligungen")
-MSG_TRANSMISSIONS = N_("Übermittlungen an die Zentralstelle")
+MSG_TRANSMISSIONS = N_("Übermittlungen an die Zentrale")
 MSG_LOG = N_("Protokoll: wer die Akte geöffnet, gedruckt oder übermittelt hat")
 MSG_NONE = N_("keine")
 COLUMNS = {

@@ -8,6 +8,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
+from intake_app.core.display import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import translator
 from intake_app.reports import fonts
@@ -19,7 +20,7 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
     """One or two A4 pages with the overview's numbers and the intakes per month."""
     tr = translator(lang)
     styles = make_styles(size=10)
-    generated = overview.generated_at.astimezone().strftime("%d.%m.%Y %H:%M")
+    generated = format_timestamp(overview.generated_at, lang)
     story = [
         Paragraph(fonts.markup(tr("Übersicht des Standorts")), styles.title),
         Paragraph(fonts.markup(site or "–"), styles.heading),

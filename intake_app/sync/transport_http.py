@@ -110,7 +110,7 @@ def _refused(response: httpx.Response) -> SyncError:
         )
     if status in (403, 410) or reason in ("unknown_device", "revoked", "not_registered"):
         return SyncError(
-            _("Dieses Gerät ist bei der Zentrale nicht (mehr) angemeldet ({reason}).").format(
+            _("Dieses Gerät ist bei der Zentrale nicht (mehr) registriert ({reason}).").format(
                 reason=reason
             ),
             kind=SyncErrorKind.NOT_ENROLLED,

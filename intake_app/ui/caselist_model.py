@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
+from intake_app.core.display import format_timestamp
 from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
 from intake_app.i18n import _, current_language
 from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, RecordSummary
@@ -199,9 +200,7 @@ class CaseListModel(QAbstractTableModel):
                 status = _("{status} (Revision {n})").format(status=status, n=item.revision)
             return status
         if column == self.UPDATED:
-            return format_datetime(
-                item.updated_at.astimezone(), "dd.MM.yyyy HH:mm", locale=babel_locale()
-            )
+            return format_timestamp(item.updated_at, current_language())
         if column == self.SYNC:
             return SyncState(item.sync_state).label
         if column == self.CASE:

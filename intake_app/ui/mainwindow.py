@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
             ),
             "audit_verify": action(
                 "audit_verify",
-                _("Audit-Protokoll &prüfen"),
+                _("A&udit-Protokoll prüfen"),
                 enabled=actor.can(Permission.VERIFY_AUDIT),
                 slot=self._on_verify_audit,
             ),
@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
                 _("Audit-Protokoll"),
                 _(
                     "Das Audit-Protokoll ist ab Eintrag Nr. {seq} verändert worden. Bitte "
-                    "informieren Sie die Datenschutzbeauftragte Stelle."
+                    "informieren Sie die oder den Datenschutzbeauftragten."
                 ).format(seq=report.broken_seq),
             )
 

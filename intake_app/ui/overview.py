@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
+from intake_app.core.display import format_timestamp
 from intake_app.core.records import RecordStatus
-from intake_app.i18n import _
+from intake_app.i18n import _, current_language
 from intake_app.storage.lifecycle import Overview
 from intake_app.storage.records import RecordQuery
 from intake_app.ui import style
@@ -150,8 +151,11 @@ class OverviewPage(QWidget):
     def refresh(self) -> None:
         overview = self.ws.lifecycle.overview()
         self.overview = overview
-        local = overview.generated_at.astimezone()
-        self.generated.setText(_("Stand: {when}").format(when=local.strftime("%d.%m.%Y %H:%M")))
+        self.generated.setText(
+            _("Stand: {when}").format(
+                when=format_timestamp(overview.generated_at, current_language())
+            )
+        )
         for status in ("draft", "complete", "closed"):
             self.tiles[status].set_value(overview.by_status.get(status, 0))
         self.tiles["not_delivered"].set_value(overview.not_delivered)

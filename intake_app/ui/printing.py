@@ -257,7 +257,7 @@ class PrintController(QObject):
                 if code in self.ws.organisation.languages and code != "de"
             ]
             client = dialog.add_option(
-                _("&Sprache neben Deutsch:"),
+                _("Sprache &neben Deutsch:"),
                 [(SHEET_LANGUAGE_NAMES[c], c) for c in languages],
                 rendered.client_lang,
             )

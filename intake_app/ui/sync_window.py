@@ -9,9 +9,9 @@ Signals: ``changed()`` after anything that changes what is pending.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from babel.dates import format_datetime
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
+from intake_app.core.display import format_timestamp
 from intake_app.core.permissions import Permission
 from intake_app.errors import IntakeError, SyncError, SyncErrorKind
-from intake_app.i18n import N_, _, current_language
+from intake_app.i18n import N_, _, current_language, ngettext
 from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.sync.device import SyncResult, SyncStatus
 from intake_app.ui import style
@@ -58,11 +59,8 @@ REASON_LABELS = {
 }
 
 
-def _when(moment: object) -> str:
-    if moment is None:
-        return "–"
-    locale = "de_DE" if current_language() == "de" else "en_GB"
-    return format_datetime(moment.astimezone(), "dd.MM.yyyy HH:mm", locale=locale)  # type: ignore[attr-defined]
+def _when(moment: datetime | None) -> str:
+    return format_timestamp(moment, current_language())
 
 
 def status_text(status: SyncStatus) -> str:
@@ -188,7 +186,11 @@ class SyncWindow(QDialog):
     def refresh(self) -> None:
         status = self.ws.sync.status()
         self.pending_label.setText(
-            _("{n} Einträge warten auf die Übermittlung").format(n=status.pending)
+            ngettext(
+                "{n} Eintrag wartet auf die Übermittlung",
+                "{n} Einträge warten auf die Übermittlung",
+                status.pending,
+            ).format(n=status.pending)
             if status.pending
             else _("Alles ist übermittelt.")
         )

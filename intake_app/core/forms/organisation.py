@@ -318,7 +318,7 @@ class _OrganisationReader:
                 purposes.append(ConsentPurpose(purpose_id, label, description, cats, recipients))
         if CENTRAL_OFFICE not in seen:
             read.add(items.line, None,
-                     _("Der Zweck „central_office“ (Weitergabe an die Zentralstelle des "
+                     _("Der Zweck „central_office“ (Weitergabe an die Zentrale des "
                        "Programms) fehlt; jede Organisation im Programm muss ihn anbieten."))
         return purposes
 
