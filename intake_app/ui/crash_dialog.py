@@ -21,11 +21,12 @@ from pathlib import Path
 
 import PySide6
 from PySide6.QtCore import QUrl, qVersion
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPlainTextEdit,
     QPushButton,
     QStyle,
@@ -46,6 +47,20 @@ from intake_app.i18n import _
 from intake_app.logs import current_log_dir, current_log_file, safe_traceback
 
 RestoreHandler = Callable[[QWidget | None], None]
+
+
+def fit_height(dialog: QWidget) -> None:
+    """Make ``dialog`` tall enough for its word-wrapped texts at its current width.
+
+    Qt sizes a new window from the labels' size hints, which assume another width; with
+    a large font the texts would be cut off. The layout knows the height for a width.
+    """
+    layout = dialog.layout()
+    if layout is None or not layout.hasHeightForWidth():
+        return
+    needed = layout.totalHeightForWidth(dialog.width())
+    if needed > dialog.height():
+        dialog.resize(dialog.width(), needed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +257,8 @@ class CrashDialog(QDialog):
         self.setWindowTitle(message.title)
         self.setAccessibleName(message.title)
         self.setAccessibleDescription(message.text)
-        self.setMinimumWidth(480)
+        em = self.fontMetrics().horizontalAdvance("M")
+        self.setMinimumWidth(min(em * 36, 900))
 
         icon = QLabel()
         pixmap = (
@@ -275,7 +291,7 @@ class CrashDialog(QDialog):
         self.details_view = QPlainTextEdit(details)
         self.details_view.setReadOnly(True)
         self.details_view.setVisible(False)
-        self.details_view.setMinimumHeight(160)
+        self.details_view.setFixedHeight(self.fontMetrics().lineSpacing() * 9)
         self.details_view.setAccessibleName(_("Technische Einzelheiten"))
 
         technical = message.kind != "user" and bool(details)
@@ -318,18 +334,23 @@ class CrashDialog(QDialog):
         top.addWidget(icon, 0)
         top.addLayout(text_column, 1)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.toggle_button)
-        buttons.addWidget(self.log_button)
-        buttons.addWidget(self.copy_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.restore_button)
-        buttons.addWidget(self.close_button)
+        # two rows, so that the buttons keep their full text at a large font size
+        tools = QHBoxLayout()
+        tools.addWidget(self.toggle_button)
+        tools.addWidget(self.log_button)
+        tools.addWidget(self.copy_button)
+        tools.addStretch(1)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.restore_button)
+        actions.addWidget(self.close_button)
 
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addLayout(top)
-        layout.addWidget(self.details_view, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.details_view)
+        layout.addLayout(tools)
+        layout.addLayout(actions)
         order = [
             self.toggle_button,
             self.log_button,
@@ -343,13 +364,18 @@ class CrashDialog(QDialog):
 
     # -- slots -------------------------------------------------------------------------
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_height(self)
+
     def _on_toggle_details(self, shown: bool) -> None:
         self.details_view.setVisible(shown)
+        self.layout().activate()
+        fit_height(self)
         if shown:
             self.toggle_button.setText(_("Technische Einzelheiten &verbergen"))
         else:
             self.toggle_button.setText(_("Technische Einzelheiten &anzeigen"))
-        self.adjustSize()
 
     def _on_copy(self) -> None:
         QGuiApplication.clipboard().setText(self.details)

@@ -10,7 +10,7 @@ of backup time apply again). Signals (page): ``restore_requested()``.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -41,6 +42,7 @@ from intake_app.storage.backup import (
     unlock_for_restore,
 )
 from intake_app.storage.profile import Profile
+from intake_app.ui.crash_dialog import fit_height
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
 from intake_app.ui.widgets import PasswordField, add_row
@@ -250,13 +252,19 @@ class RestoreDialog(QDialog):
         if not self._infos:
             self.error.setText(_("Es gibt keine Sicherung. Bitte wenden Sie sich an die IT."))
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addWidget(lead)
         layout.addWidget(explain)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.resize(620, 420)
+        em = self.fontMetrics().horizontalAdvance("M")
+        self.setMinimumWidth(min(em * 40, 1000))
         (self.password if username else self.username).setFocus()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_height(self)
 
     def selected(self) -> BackupInfo | None:
         """The backup chosen in the list."""

@@ -205,7 +205,9 @@ class OrganisationPage(QWidget):
 
         editor_label = QLabel(_("&Inhalt der Datei (YAML):"))
         self.editor = QPlainTextEdit()
-        self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        fixed.setPointSizeF(self.font().pointSizeF())  # follow the font size of the program
+        self.editor.setFont(fixed)
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.editor.setTabChangesFocus(True)
         self.editor.setMinimumHeight(160)

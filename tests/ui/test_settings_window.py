@@ -7,7 +7,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QMessageBox, QSpinBox, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 from sqlmodel import select
 
@@ -319,3 +334,79 @@ def test_restore_dialog_checks_the_password_then_restores(
     monkeypatch.setattr(RestoreDialog, "exec", lambda self: 0)
     assert settings_backup.offer_restore(None, profile.profile) is None
     assert shown == []
+
+
+# -- 150 % font -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def large_font(qapp: QApplication) -> Iterator[None]:
+    """The application font at 150 % (as with Windows' text size setting), restored after."""
+    from intake_app.ui.style import apply_style
+
+    original = qapp.font()
+    font = QFont(original)
+    font.setPointSizeF(original.pointSizeF() * 1.5)
+    qapp.setFont(font)
+    apply_style(qapp)
+    yield
+    qapp.setFont(original)
+    apply_style(qapp)
+
+
+def _problems(root: QWidget) -> list[str]:
+    """Unnamed inputs, cut-off buttons and clipped word-wrapped labels under ``root``."""
+    found = []
+    inputs = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextEdit,
+              QListWidget)
+    for widget in root.findChildren(QWidget):
+        if not widget.isVisibleTo(root) or widget.objectName().startswith("qt_"):
+            continue
+        if isinstance(widget, inputs):
+            text = widget.text().replace("&", "") if isinstance(widget, QAbstractButton) else ""
+            if not (widget.accessibleName() or text.strip()):
+                found.append(f"unnamed {type(widget).__name__}")
+        if isinstance(widget, QPushButton) and widget.sizeHint().width() > widget.width() + 2:
+            found.append(f"button cut off: {widget.text()}")
+        if isinstance(widget, QLabel) and widget.wordWrap() and widget.text():
+            if widget.heightForWidth(widget.width()) > widget.height() + 3:
+                found.append(f"label clipped: {widget.text()[:40]}")
+    return found
+
+
+def _settle(qapp: QApplication) -> None:
+    for _round in range(4):
+        qapp.processEvents()
+
+
+def test_settings_and_error_dialogs_are_usable_at_150_percent(
+    large_font: None, qtbot: QtBot, qapp: QApplication, ws: Workspace, tmp_path: Path
+) -> None:
+    from intake_app.errors import ProfileError
+    from intake_app.storage.backup import create_backup
+    from intake_app.ui import errors as errors_module
+
+    create_backup(ws)
+    window = SettingsWindow(ws, on_restore=lambda _parent: None)
+    qtbot.addWidget(window)
+    window.resize(1366 - 80, 768 - 80)
+    window.show()
+    for row in range(window.nav.count()):
+        window.nav.setCurrentRow(row)
+        _settle(qapp)
+        page = window.pages.currentWidget()
+        assert _problems(page) == [], window.nav.item(row).text()
+    assert _problems(window) == []
+
+    restore = RestoreDialog(ws.profile, username=ADMIN, reason="Die Datenbank ist beschädigt.")
+    qtbot.addWidget(restore)
+    restore.show()
+    _settle(qapp)
+    assert [p for p in _problems(restore) if "PasswordField" not in p] == []
+
+    corrupt = errors_module.create_dialog(None, ProfileError("Beschädigt.", kind="corrupt"))
+    qtbot.addWidget(corrupt)
+    corrupt.show()
+    corrupt.toggle_button.setChecked(True)
+    _settle(qapp)
+    assert _problems(corrupt) == []

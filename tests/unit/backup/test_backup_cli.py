@@ -69,7 +69,8 @@ def test_a_counsellor_may_neither_create_nor_restore(
 ) -> None:
     pw = tmp_path / "c.pw"
     pw.write_text(COUNSELLOR_PASSWORD, "utf-8")
-    auth = ("--data-dir", str(profile.profile.root), "--user", "berater", "--password-file", str(pw))
+    root = str(profile.profile.root)
+    auth = ("--data-dir", root, "--user", "berater", "--password-file", str(pw))
     code, _out, err = run(capsys, *auth, "backup", "create")
     assert code == 1 and err.strip()
     assert list_backups(profile.profile) == []
