@@ -40,19 +40,23 @@ def cmd_backup_create(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_backup_list(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.storage.backup import describe, list_backups
+    from intake_app.storage.backup import list_backups
 
     ctx.require_profile()
     backups = list_backups(ctx.profile)
     if not backups:
         ctx.out(_("Es gibt noch keine Sicherung."))
         return 0
-    rows = []
-    for info in backups:
-        item = describe(info)
-        rows.append(
-            (item["name"], item["created"], item["reason"], item["size_mb"], item["schema"])
+    rows = [
+        (
+            info.name,
+            info.created.astimezone().strftime("%Y-%m-%d %H:%M"),
+            info.reason.label,
+            f"{info.size / (1024 * 1024):.1f}",
+            info.schema or "-",
         )
+        for info in backups
+    ]
     header = (_("Name"), _("Angelegt"), _("Art"), _("Größe (MB)"), _("Schema"))
     for line in table(header, rows):
         ctx.out(line)

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlcipher3
 from filelock import FileLock
@@ -605,15 +605,3 @@ def _put_back(profile: Profile, safety: BackupInfo) -> None:
         for name in safety.files:
             shutil.copy2(safety.path / name, profile.root / name)
     log.error("restore failed while swapping files; the previous state was put back")
-
-
-def describe(info: BackupInfo) -> dict[str, Any]:
-    """A plain dictionary for the command line's table (no personal data)."""
-    return {
-        "name": info.name,
-        "created": info.created.astimezone().strftime("%Y-%m-%d %H:%M"),
-        "reason": info.reason.label,
-        "size_mb": f"{info.size / (1024 * 1024):.1f}",
-        "program": info.program_version,
-        "schema": info.schema or "-",
-    }

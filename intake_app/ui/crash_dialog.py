@@ -370,7 +370,9 @@ class CrashDialog(QDialog):
 
     def _on_toggle_details(self, shown: bool) -> None:
         self.details_view.setVisible(shown)
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
         fit_height(self)
         if shown:
             self.toggle_button.setText(_("Technische Einzelheiten &verbergen"))

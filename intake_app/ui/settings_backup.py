@@ -35,6 +35,7 @@ from intake_app.storage.backup import (
     BackupInfo,
     BackupReason,
     RestoreResult,
+    backup_if_due,
     create_backup,
     latest_backup,
     list_backups,
@@ -324,3 +325,16 @@ def offer_restore(
     if result is not None:
         QMessageBox.information(parent, _("Sicherung wiederhergestellt"), restored_message(result))
     return result
+
+
+def start_daily_backup(parent: QWidget, workspace: Workspace) -> None:
+    """Make the day's backup in the background after sign-in (nothing when one exists).
+
+    A failure (a full disk, say) is shown as an error dialog: the counsellor can go on
+    working, and knows that today's data has no backup yet.
+    """
+
+    def work(_token: CancelToken) -> BackupInfo | None:
+        return backup_if_due(workspace)
+
+    run_op(parent, work, on_failure=lambda exc: show_error(parent, exc))

@@ -410,3 +410,29 @@ def test_settings_and_error_dialogs_are_usable_at_150_percent(
     corrupt.toggle_button.setChecked(True)
     _settle(qapp)
     assert _problems(corrupt) == []
+
+
+def test_daily_backup_after_sign_in_runs_once_in_the_background(
+    qtbot: QtBot, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake_app.storage.atomic import disk_full_error
+    from intake_app.ui.ops import wait_for_all
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    settings_backup.start_daily_backup(host, ws)
+    qtbot.waitUntil(lambda: len(list_backups(ws.profile)) == 1, timeout=20_000)
+    settings_backup.start_daily_backup(host, ws)
+    wait_for_all()
+    assert len(list_backups(ws.profile)) == 1
+
+    shown: list[BaseException] = []
+    monkeypatch.setattr(settings_backup, "show_error", lambda _parent, exc: shown.append(exc))
+
+    def full(_ws: Workspace) -> None:
+        raise disk_full_error()
+
+    monkeypatch.setattr(settings_backup, "backup_if_due", full)
+    settings_backup.start_daily_backup(host, ws)
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=10_000)
+    assert getattr(shown[0], "kind", "") == "disk_full"
