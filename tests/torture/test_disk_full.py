@@ -209,6 +209,7 @@ def test_autosave_says_disk_full_and_resumes(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """The interview keeps the typed answer, says why it is not saved, and saves it later."""
+    from intake_app.ui.interview.inputs import TextInput
     from intake_app.ui.interview.page import InterviewPage
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
@@ -226,7 +227,9 @@ def test_autosave_says_disk_full_and_resumes(
             page = window.record_page
             assert isinstance(page, InterviewPage)
             page.show_section("person")
-            edit = page.views["person"].rows[("family_name", ())].input.edit
+            field = page.views["person"].rows[("family_name", ())].input
+            assert isinstance(field, TextInput)
+            edit = field.edit
             filler = fill(mount)
             edit.setFocus()
             edit.setText("Al-Hassan")

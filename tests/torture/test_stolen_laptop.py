@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,12 +38,13 @@ from tests.torture.conftest import ROOT, Figures, child_env, enrol_profile
 
 pytestmark = [pytest.mark.torture, pytest.mark.e2e]
 
-CANARIES = {
-    "names": [
-        ["Zqwkanarienfeld", "Xylokanaria"],
-        ["كناريزقخ", "طيورنادرة"],
-        ["Канарейкозябр", "Щеглищевна"],
-    ],
+NAMES = [
+    ["Zqwkanarienfeld", "Xylokanaria"],
+    ["كناريزقخ", "طيورنادرة"],
+    ["Канарейкозябр", "Щеглищевна"],
+]
+CANARIES: dict[str, Any] = {
+    "names": NAMES,
     "latin": "Qaxkanarlatin",
     "answer": "Geheimantwortkanarie Wohnung feucht",
     "street": "Kanarienstraße 77b",
@@ -51,7 +53,7 @@ CANARIES = {
 
 def needles() -> list[str]:
     """Every canary, with its JSON-escaped and search-folded forms."""
-    plain = [s for pair in CANARIES["names"] for s in pair]
+    plain = [s for pair in NAMES for s in pair]
     plain += [CANARIES["latin"], CANARIES["answer"], CANARIES["street"]]
     out: set[str] = set()
     for text in plain:
@@ -126,7 +128,7 @@ def test_no_canary_in_any_file_of_a_profile_in_use(
         assert ws.db.integrity_check() == ["ok"]
         names = {s.family_name for s in ws.records.list(RecordQuery(), limit=100)}
         # the canaries are really in the data: their absence from the files means something
-        assert {pair[0] for pair in CANARIES["names"]} <= names
+        assert {pair[0] for pair in NAMES} <= names
     finally:
         ws.close()
     after_close, files_after_close = _scan_all(roots)

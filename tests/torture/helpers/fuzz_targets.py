@@ -250,7 +250,7 @@ sections:
 def form_target(data: bytes) -> str:
     """Load arbitrary bytes as a form file; return ``loaded`` or ``refused``."""
     try:
-        load_form(MemoryFormSource("fuzz.yaml", data))
+        load_form(MemoryFormSource("fuzz.yaml", data).as_source())
     except FormLoadError as error:
         assert error.issues, "a FormLoadError names at least one problem"
         return "refused"
