@@ -34,7 +34,8 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.vault import Vault
-from intake_app.sync.device import DeviceSync, installed_form_sources
+from intake_app.sync.device import DeviceSync
+from intake_app.sync.installed_forms import installed_form_sources
 
 log = logging.getLogger("intake.core")
 

@@ -10,23 +10,21 @@ names its id and revision; a batch the office rejects puts its items back in the
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.abc import Traversable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from sqlmodel import Session, col, func, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.forms import FormRegistry, evaluate, load_form
+from intake_app.core.forms import FormRegistry, load_form
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import OutboxKind, RecordStatus, SyncState
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
@@ -38,14 +36,12 @@ from intake_app.storage.models import (
     Erasure,
     InstalledForm,
     OutboxItem,
-    RecordRevision,
     RecordRow,
     SyncBatch,
-    User,
     utcnow,
 )
 from intake_app.storage.records import loads
-from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch, build_batches
+from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch
 from intake_app.sync.enrolment import (
     build_registration,
     create_identity,
@@ -53,6 +49,8 @@ from intake_app.sync.enrolment import (
     verify_confirmation,
 )
 from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.installed_forms import MemoryFormSource, installed_form_sources
+from intake_app.sync.outbox import exportable_answers, pack_pending
 from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import Receipt, ReceiptStatus
@@ -60,6 +58,16 @@ from intake_app.sync.transport_folder import read_receipts, remove_answered_batc
 from intake_app.sync.transport_http import HttpSettings, SyncClient
 
 log = logging.getLogger("intake.sync")
+
+__all__ = [
+    "BatchInfo",
+    "DeviceSync",
+    "MemoryFormSource",
+    "SyncResult",
+    "SyncStatus",
+    "exportable_answers",
+    "installed_form_sources",
+]
 
 HTTP = "http"
 FOLDER = "folder"
@@ -115,35 +123,6 @@ class SyncResult:
     forms_installed: list[str] = field(default_factory=list)
     files_written: list[Path] = field(default_factory=list)
     invalid_receipts: list[tuple[str, str]] = field(default_factory=list)
-
-
-class MemoryFormSource:
-    """A form file held in memory (a published form from the database) for the loader."""
-
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name = name
-        self._data = data
-
-    def read_bytes(self) -> bytes:
-        return self._data
-
-    def is_file(self) -> bool:
-        return True
-
-    def __str__(self) -> str:
-        return self.name
-
-    def as_source(self) -> Traversable:
-        """This object typed as what the form loader reads (it needs name, read_bytes,
-        is_file)."""
-        return cast(Traversable, self)
-
-
-def installed_form_sources(db: Database) -> list[MemoryFormSource]:
-    """Form files installed from the office, to load beside the shipped ones."""
-    with db.read() as session:
-        rows = session.exec(select(InstalledForm)).all()
-    return [MemoryFormSource(f"installed/{row.filename}", row.content) for row in rows]
 
 
 class DeviceSync:
@@ -343,104 +322,16 @@ class DeviceSync:
 
     # -- building batches --------------------------------------------------------------
 
-    def _record_entry(self, session: Session, item: OutboxItem) -> dict[str, Any] | None:
-        snapshot = session.get(RecordRevision, (item.record_id, item.revision))
-        row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
-        if snapshot is None or row is None:
-            return None
-        owner = session.get(User, row.owner_id)
-        answers = loads(snapshot.answers)
-        exported = exportable_answers(
-            self._forms(), snapshot.form_id, snapshot.form_version, answers, self._organisation()
-        )
-        consent = answers.get("consent") if isinstance(answers.get("consent"), dict) else {}
-        return {
-            "id": row.id,
-            "revision": snapshot.revision,
-            "form_id": snapshot.form_id,
-            "form_version": snapshot.form_version,
-            "status": RecordStatus.COMPLETE.value,
-            "site": row.site or None,
-            "counsellor": owner.username if owner else None,
-            "created_at": _iso(row.created_at),
-            "finalised_at": _iso(snapshot.finalised_at),
-            "answers": exported,
-            "consent": consent,
-        }
-
-    @staticmethod
-    def _instruction_entry(item: OutboxItem) -> dict[str, Any]:
-        extra = loads(item.payload)
-        if item.kind == OutboxKind.ERASURE.value:
-            return {
-                "type": "erasure",
-                "record_id": item.record_id,
-                "requested_at": extra.get("requested_at") or _iso(item.created_at),
-                "reason": extra.get("reason"),
-            }
-        return {
-            "type": "consent_withdrawal",
-            "record_id": item.record_id,
-            "revision": item.revision,
-            "purpose": extra["purpose"],
-            "withdrawn_on": extra["withdrawn_on"],
-        }
-
     def _build_pending(self, session: Session, identity: DeviceIdentity, transport: str) -> int:
         """Pack pending outbox items into new batches (inside the caller's transaction)."""
-        items = session.exec(
-            select(OutboxItem).where(OutboxItem.state == "pending").order_by(col(OutboxItem.id))
-        ).all()
-        records: list[dict[str, Any]] = []
-        instructions: list[dict[str, Any]] = []
-        by_ref: dict[Any, list[OutboxItem]] = {}
-        seen: set[Any] = set()
-        for item in items:
-            if item.kind == OutboxKind.RECORD.value:
-                ref: Any = RecordRef(item.record_id, int(item.revision or 0))
-                if ref in seen:
-                    by_ref[ref].append(item)
-                    continue
-                entry = self._record_entry(session, item)
-                if entry is None:  # the record is gone (erased): nothing to send
-                    session.delete(item)
-                    continue
-                records.append(entry)
-            else:
-                entry = self._instruction_entry(item)
-                ref = InstructionRef(entry["type"], item.record_id, entry.get("purpose") or "")
-                if ref in seen:
-                    by_ref[ref].append(item)
-                    continue
-                instructions.append(entry)
-            seen.add(ref)
-            by_ref.setdefault(ref, []).append(item)
-        if not records and not instructions:
-            return 0
-        batches = build_batches(
-            {"records": records, "instructions": instructions},
+        return pack_pending(
+            session,
             identity=identity,
+            transport=transport,
+            forms=self._forms(),
+            organisation=self._organisation(),
             max_batch_bytes=self._batch_limit(),
         )
-        for batch in batches:
-            session.add(
-                SyncBatch(
-                    batch_id=batch.batch_id,
-                    transport=transport,
-                    state="built",
-                    data=batch.data,
-                    sha384=batch.sha384,
-                    records=len(batch.records),
-                    instructions=len(batch.instructions),
-                )
-            )
-            for ref in (*batch.records, *batch.instructions):
-                for item in by_ref.get(ref, []):
-                    item.state = "batched"
-                    item.batch_id = batch.batch_id
-                    session.add(item)
-        log.info("built %d batch(es) for %s", len(batches), transport)
-        return len(batches)
 
     def _unanswered(self, transport: str) -> list[BuiltBatch]:
         with self._db.read() as session:
@@ -726,50 +617,6 @@ class DeviceSync:
         if applied:
             self._record_outcome(error=None)
         return result
-
-
-def exportable_answers(
-    registry: FormRegistry,
-    form_id: str,
-    version: str,
-    answers: dict[str, Any],
-    organisation: Any,
-) -> dict[str, Any]:
-    """The answers that may leave the device: hidden ones (e.g. special categories without
-    Art. 9 consent, answers to questions the person skipped) are left out."""
-    try:
-        form = registry.get(form_id, version)
-    except IntakeError:
-        return answers
-    state = evaluate(form, answers, organisation=organisation)
-    if not state.hidden_answers:
-        return answers
-    result = copy.deepcopy(answers)
-    for path in sorted(state.hidden_answers, key=len, reverse=True):
-        _drop_path(result, path)
-    return result
-
-
-def _drop_path(answers: dict[str, Any], path: str) -> None:
-    holder: Any = answers
-    parts = path.split(".")
-    for part in parts[:-1]:
-        name, _sep, index = part.partition("[")
-        items = holder.get(name) if isinstance(holder, dict) else None
-        position = int(index.rstrip("]")) if index else None
-        if not isinstance(items, list) or position is None or position >= len(items):
-            return
-        holder = items[position]
-    if isinstance(holder, dict):
-        holder.pop(parts[-1], None)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _with_url(identity: DeviceIdentity, url: str) -> DeviceIdentity:

@@ -1,0 +1,182 @@
+"""The outbox packed into batches: what each record and instruction looks like on the way.
+
+Called inside the write transaction that also marks the items as batched, so a batch
+never contains a record that was erased a moment before. Hidden answers (special
+categories without Art. 9 consent, answers to questions a person skipped) never leave
+the device.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from intake_app.core.forms import FormRegistry, evaluate
+from intake_app.core.records import OutboxKind, RecordStatus
+from intake_app.errors import IntakeError
+from intake_app.storage.models import OutboxItem, RecordRevision, RecordRow, SyncBatch, User
+from intake_app.storage.records import loads
+from intake_app.sync.batch import build_batches
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.payload import InstructionRef, RecordRef
+
+log = logging.getLogger("intake.sync")
+
+
+def record_entry(
+    session: Session, item: OutboxItem, *, forms: FormRegistry, organisation: Any
+) -> dict[str, Any] | None:
+    snapshot = session.get(RecordRevision, (item.record_id, item.revision))
+    row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+    if snapshot is None or row is None:
+        return None
+    owner = session.get(User, row.owner_id)
+    answers = loads(snapshot.answers)
+    exported = exportable_answers(
+        forms, snapshot.form_id, snapshot.form_version, answers, organisation
+    )
+    consent = answers.get("consent") if isinstance(answers.get("consent"), dict) else {}
+    return {
+        "id": row.id,
+        "revision": snapshot.revision,
+        "form_id": snapshot.form_id,
+        "form_version": snapshot.form_version,
+        "status": RecordStatus.COMPLETE.value,
+        "site": row.site or None,
+        "counsellor": owner.username if owner else None,
+        "created_at": _iso(row.created_at),
+        "finalised_at": _iso(snapshot.finalised_at),
+        "answers": exported,
+        "consent": consent,
+    }
+
+
+def instruction_entry(item: OutboxItem) -> dict[str, Any]:
+    extra = loads(item.payload)
+    if item.kind == OutboxKind.ERASURE.value:
+        return {
+            "type": "erasure",
+            "record_id": item.record_id,
+            "requested_at": extra.get("requested_at") or _iso(item.created_at),
+            "reason": extra.get("reason"),
+        }
+    return {
+        "type": "consent_withdrawal",
+        "record_id": item.record_id,
+        "revision": item.revision,
+        "purpose": extra["purpose"],
+        "withdrawn_on": extra["withdrawn_on"],
+    }
+
+
+def pack_pending(
+    session: Session,
+    *,
+    identity: DeviceIdentity,
+    transport: str,
+    forms: FormRegistry,
+    organisation: Any,
+    max_batch_bytes: int,
+) -> int:
+    """Pack pending outbox items into new batches (inside the caller's transaction)."""
+    items = session.exec(
+        select(OutboxItem).where(OutboxItem.state == "pending").order_by(col(OutboxItem.id))
+    ).all()
+    records: list[dict[str, Any]] = []
+    instructions: list[dict[str, Any]] = []
+    by_ref: dict[Any, list[OutboxItem]] = {}
+    seen: set[Any] = set()
+    for item in items:
+        if item.kind == OutboxKind.RECORD.value:
+            ref: Any = RecordRef(item.record_id, int(item.revision or 0))
+            if ref in seen:
+                by_ref[ref].append(item)
+                continue
+            entry = record_entry(session, item, forms=forms, organisation=organisation)
+            if entry is None:  # the record is gone (erased): nothing to send
+                session.delete(item)
+                continue
+            records.append(entry)
+        else:
+            entry = instruction_entry(item)
+            ref = InstructionRef(entry["type"], item.record_id, entry.get("purpose") or "")
+            if ref in seen:
+                by_ref[ref].append(item)
+                continue
+            instructions.append(entry)
+        seen.add(ref)
+        by_ref.setdefault(ref, []).append(item)
+    if not records and not instructions:
+        return 0
+    batches = build_batches(
+        {"records": records, "instructions": instructions},
+        identity=identity,
+        max_batch_bytes=max_batch_bytes,
+    )
+    for batch in batches:
+        session.add(
+            SyncBatch(
+                batch_id=batch.batch_id,
+                transport=transport,
+                state="built",
+                data=batch.data,
+                sha384=batch.sha384,
+                records=len(batch.records),
+                instructions=len(batch.instructions),
+            )
+        )
+        for ref in (*batch.records, *batch.instructions):
+            for item in by_ref.get(ref, []):
+                item.state = "batched"
+                item.batch_id = batch.batch_id
+                session.add(item)
+    log.info("built %d batch(es) for %s", len(batches), transport)
+    return len(batches)
+
+
+def exportable_answers(
+    registry: FormRegistry,
+    form_id: str,
+    version: str,
+    answers: dict[str, Any],
+    organisation: Any,
+) -> dict[str, Any]:
+    """The answers that may leave the device: hidden ones (e.g. special categories without
+    Art. 9 consent, answers to questions the person skipped) are left out."""
+    try:
+        form = registry.get(form_id, version)
+    except IntakeError:
+        return answers
+    state = evaluate(form, answers, organisation=organisation)
+    if not state.hidden_answers:
+        return answers
+    result = copy.deepcopy(answers)
+    for path in sorted(state.hidden_answers, key=len, reverse=True):
+        _drop_path(result, path)
+    return result
+
+
+def _drop_path(answers: dict[str, Any], path: str) -> None:
+    holder: Any = answers
+    parts = path.split(".")
+    for part in parts[:-1]:
+        name, _sep, index = part.partition("[")
+        items = holder.get(name) if isinstance(holder, dict) else None
+        position = int(index.rstrip("]")) if index else None
+        if not isinstance(items, list) or position is None or position >= len(items):
+            return
+        holder = items[position]
+    if isinstance(holder, dict):
+        holder.pop(parts[-1], None)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
