@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,32 +146,26 @@ def _render_pdf(state: _State) -> str:
 
 
 def _seal_batch(state: _State) -> str:
+    from sqlmodel import select
+
+    from intake_app.storage.models import OutboxItem
     from intake_app.sync import keys
     from intake_app.sync.batch import build_batch, open_batch, parse_batch, verify_signature
-    from intake_app.sync.device import exportable_answers
     from intake_app.sync.identity import DeviceIdentity
     from intake_app.sync.keys import EncryptionPrivateKey
+    from intake_app.sync.outbox import record_entry
 
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)
-    answers = exportable_answers(
-        ws.forms, record.form_id, record.form_version, record.answers, ws.organisation
-    )
-    consent = record.answers.get("consent")
-    entry = {
-        "id": record.id,
-        "revision": record.revision,
-        "form_id": record.form_id,
-        "form_version": record.form_version,
-        "status": "complete",
-        "site": record.site or None,
-        "counsellor": ws.actor.username,
-        "created_at": record.created_at.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "finalised_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "answers": answers,
-        "consent": consent if isinstance(consent, dict) else {},
-    }
-    payload = {"records": [entry], "instructions": []}
+    with ws.db.read() as session:
+        item = session.exec(
+            select(OutboxItem).where(OutboxItem.record_id == state.record_id)
+        ).first()
+        if item is None:
+            raise SelfTestFailure("the finalised record is not in the outbox")
+        entry = record_entry(session, item, forms=ws.forms, organisation=ws.organisation)
+    _check(entry is not None, "the outbox entry could not be packed")
+    payload: dict[str, Any] = {"records": [entry], "instructions": []}
     office = EncryptionPrivateKey.generate()
     device_key = keys.generate_signing_key()
     identity = DeviceIdentity(

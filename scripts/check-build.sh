@@ -27,7 +27,7 @@ run_isolated() {
   # no access to the source tree or the virtualenv: only what the build contains
   (cd "$scratch" && env -i HOME="$scratch/home" PATH=/usr/bin:/bin \
     QT_QPA_PLATFORM=offscreen INTAKE_LOG_DIR="$scratch/logs" TMPDIR="$scratch" \
-    LANG=C.UTF-8 "$@")
+    LANG=C.UTF-8 INTAKE_LANG=de "$@")
 }
 
 version=$(run_isolated "$CLI" --version)
