@@ -126,6 +126,10 @@ class Workspace:
         own = self.profile.root / ORGANISATION_FILE
         return load_organisation(own if own.is_file() else None)
 
+    def reload_organisation(self) -> None:
+        """Forget the cached organisation configuration (after the settings changed it)."""
+        self.__dict__.pop("organisation", None)
+
     def current_form(self, form_id: str = DEFAULT_FORM) -> Form:
         """The form new intakes use (the newest installed version)."""
         return self.forms.latest(form_id)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from intake_app.app import Workspace
+from intake_app.errors import IntakeError
 from intake_app.i18n import set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
@@ -61,6 +62,7 @@ class AppController(QObject):
     def show_login(self) -> None:
         login = LoginWindow(self.profile, username=self._last_user)
         login.signed_in.connect(self._on_signed_in)
+        login.restore_requested.connect(lambda: self.restore_from_backup(login))
         login.language_changed.connect(self._on_language_changed)
         self._replace(login)
 
@@ -73,6 +75,27 @@ class AppController(QObject):
                 self.logout()
                 return
         self.show_main()
+        from intake_app.ui.settings_backup import start_daily_backup
+
+        if self.window is not None:
+            start_daily_backup(self.window, workspace)
+
+    def restore_from_backup(self, parent: QWidget | None = None) -> None:
+        """Close everything, offer the last backups, then show the log-in again."""
+        from intake_app.ui.settings_backup import offer_restore
+
+        wait_for_all()
+        if isinstance(self.window, MainWindow):
+            self.window.shutdown_pages()
+            self.window.lock.stop()
+        if self.workspace is not None:
+            try:
+                self.workspace.close()
+            except IntakeError:
+                log.warning("closing before a restore failed")
+            self.workspace = None
+        offer_restore(parent or self.window, self.profile, username=self._last_user)
+        self.show_login()
 
     def show_main(self) -> None:
         assert self.workspace is not None

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.app import Workspace
 from intake_app.demo import DEMO_USERS, is_demo_profile
-from intake_app.errors import AuthError, IntakeError, ValidationError
+from intake_app.errors import AuthError, IntakeError, KnownError, ValidationError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.errors import show_error
@@ -38,6 +39,7 @@ class LoginWindow(QWidget):
 
     signed_in = Signal(object)
     language_changed = Signal(str)
+    restore_requested = Signal()
 
     def __init__(self, profile: Profile, *, username: str = "") -> None:
         super().__init__()
@@ -170,6 +172,16 @@ class LoginWindow(QWidget):
                 self._timer.start()
                 self._on_tick()
             self.password.setFocus()
+        elif isinstance(exc, KnownError) and exc.kind in ("corrupt", "missing"):
+            # a damaged profile: say so, and offer the last backup
+            self.error.setText(str(exc))
+            answer = QMessageBox.question(
+                self,
+                _("Profil beschädigt"),
+                _("{problem}\n\nJetzt eine Sicherung wiederherstellen?").format(problem=exc),
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.restore_requested.emit()
         elif isinstance(exc, IntakeError):
             self.error.setText(str(exc))
         else:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from intake_app import __version__
 from intake_app.assets import resource
 from intake_app.i18n import current_language
+from intake_app.storage.backup import latest_backup
 from intake_app.storage.profile import Profile
 from intake_app.ui.controller import AppController
 from intake_app.ui.errors import install_excepthook
@@ -45,12 +46,17 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 def run_gui(*, data_dir: Path, demo: bool = False) -> int:
     """Run the desktop program on the profile in ``data_dir`` until it is closed."""
     app = create_application()
-    install_excepthook()
     if demo:
         from intake_app.demo import ensure_demo_profile
 
         ensure_demo_profile(data_dir)
     controller = AppController(Profile(data_dir))
+
+    def backup_label() -> str:
+        latest = latest_backup(controller.profile)
+        return latest.label() if latest else ""
+
+    install_excepthook(restore=controller.restore_from_backup, backup_label=backup_label)
     controller.start()
     app.aboutToQuit.connect(controller.shutdown)
     log.info("desktop program started")

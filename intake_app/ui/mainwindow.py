@@ -233,6 +233,12 @@ class MainWindow(QMainWindow):
             "quit": action(
                 "quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close
             ),
+            "settings": action(
+                "settings",
+                _("&Einstellungen …"),
+                enabled=actor.can(Permission.MANAGE_SETTINGS),
+                slot=self._on_settings,
+            ),
             "users": action(
                 "users",
                 _("&Benutzer verwalten …"),
@@ -300,6 +306,7 @@ class MainWindow(QMainWindow):
         sync_menu.addAction(self.actions_["sync"])
 
         admin_menu = bar.addMenu(_("&Verwaltung"))
+        admin_menu.addAction(self.actions_["settings"])
         admin_menu.addAction(self.actions_["users"])
         admin_menu.addAction(self.actions_["password"])
         admin_menu.addAction(self.actions_["audit_verify"])
@@ -393,6 +400,15 @@ class MainWindow(QMainWindow):
 
     def _on_logout(self) -> None:
         self.logout_requested.emit()
+
+    def _on_settings(self) -> None:
+        from intake_app.ui.settings_window import open_settings
+
+        try:
+            open_settings(self.ws, self, on_language=self.language_changed.emit)
+        except IntakeError as exc:
+            show_error(self, exc)
+        self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
 
     def _on_users(self) -> None:
         UsersDialog(self.ws, self).exec()

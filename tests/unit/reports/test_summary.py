@@ -350,35 +350,8 @@ def test_profile_parse_names_the_choices() -> None:
 
 
 
-FRAGMENT = Path(__file__).parents[3] / "intake_app" / "reports" / "translations-en.po"
-
-
-@pytest.fixture
-def english_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The English catalog with the printouts' messages (the hand-over fragment while it
-    is not merged into resources/locale yet, else the shipped catalog)."""
-    import gettext
-    import io
-
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    from intake_app import i18n
-
-    if not FRAGMENT.is_file():
-        return
-    with FRAGMENT.open("rb") as handle:
-        catalog = read_po(handle, locale="en")
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    translations = gettext.GNUTranslations(buffer)
-    translations.add_fallback(i18n.catalog("en"))
-    monkeypatch.setitem(i18n._catalogs, "en", translations)
-
-
 def test_fixed_texts_follow_the_requested_language(
-    english_catalog: None, form: Form, organisation: OrganisationConfig,
+    form: Form, organisation: OrganisationConfig,
     answers: dict[str, Any],
 ) -> None:
     pages = pdfcheck.texts(build_summary(kit.source(form, answers),
