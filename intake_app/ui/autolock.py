@@ -158,7 +158,8 @@ class UnlockDialog(QDialog):
         # which would send a second (empty) attempt.
         self.unlock_button.clicked.connect(self._on_unlock)
         self.logout_button.clicked.connect(self._on_logout)
-        self.resize(440, 200)
+        text.setMinimumWidth(text.fontMetrics().averageCharWidth() * 48)
+        self.adjustSize()
 
     def reject(self) -> None:
         """Escape does not unlock."""

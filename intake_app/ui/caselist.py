@@ -88,19 +88,24 @@ class CaseListPage(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
+        header.setAccessibleName(_("Spalten der Aktenliste; Klick sortiert"))
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(CaseListModel.NAME, QHeaderView.ResizeMode.Stretch)
         header.setHighlightSections(False)
-        for column, width in (
-            (CaseListModel.BIRTH, 110),
-            (CaseListModel.STATUS, 150),
-            (CaseListModel.UPDATED, 140),
-            (CaseListModel.SYNC, 190),
-            (CaseListModel.CASE, 150),
-            (CaseListModel.OWNER, 150),
-            (CaseListModel.RESIDENCE, 120),
+        # widths from the font, so they grow with a larger font setting
+        metrics = self.table.fontMetrics()
+        for column, sample in (
+            (CaseListModel.BIRTH, "00.00.0000 "),
+            (CaseListModel.STATUS, _("Entwurf (Revision 2)")),
+            (CaseListModel.UPDATED, "00.00.0000 00:00 "),
+            (CaseListModel.SYNC, _("wartet auf Übermittlung")),
+            (CaseListModel.CASE, "ABCD-2026-00000 "),
+            (CaseListModel.OWNER, "Sabine Leitner-Hoff"),
+            (CaseListModel.RESIDENCE, "00.00.0000 "),
         ):
-            self.table.setColumnWidth(column, width)
+            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
+            width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title) + 24)
+            self.table.setColumnWidth(column, width + 16)
         self.table.setColumnHidden(CaseListModel.OWNER, not supervisor)
 
         filters = QHBoxLayout()

@@ -15,8 +15,9 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -37,42 +38,72 @@ from intake_app.ui.widgets import heading
 MONTHS_SHOWN = 12
 
 
-class NumberTile(QPushButton):
-    """A big number with its meaning; pressing it opens the matching list."""
+class NumberTile(QFrame):
+    """A big number with its meaning; clicking it (or Enter/Space) opens the matching list.
+
+    A frame with labels rather than a push button: the layout sizes it from the wrapped
+    text, so it grows with larger fonts. Signals: ``clicked()``.
+    """
+
+    clicked = Signal()
 
     def __init__(self, label: str, *, warn: bool = False) -> None:
         super().__init__()
         self.setObjectName("tile")
         self.label = label
         self.warn = warn
-        self.setMinimumHeight(88)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAccessibleDescription(_("Öffnet die passende Liste"))
         self.setStyleSheet(
-            "QPushButton#tile { text-align: left; padding: 10px 14px; background: white; "
+            "QFrame#tile { background: white; "
             f"border: 1px solid {style.BORDER}; border-radius: 10px; }}"
-            f"QPushButton#tile:hover {{ border: 2px solid {style.PRIMARY}; }}"
-            f"QPushButton#tile:focus {{ border: 2px solid {style.PRIMARY}; }}"
+            f"QFrame#tile:hover {{ border: 2px solid {style.PRIMARY}; }}"
+            f"QFrame#tile:focus {{ border: 2px solid {style.PRIMARY}; }}"
         )
+        self.number = QLabel()
+        self.number.setTextFormat(Qt.TextFormat.RichText)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.detail = QLabel()
+        self.detail.setObjectName("muted")
+        self.detail.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        layout.setSpacing(2)
+        for widget in (self.number, self.caption, self.detail):
+            widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            layout.addWidget(widget)
         self.set_value(0)
 
     def set_value(self, value: int, *, detail: str = "") -> None:
         colour = style.ACCENT if self.warn and value else style.TEXT
-        size = int((self.font().pointSizeF() or 10) * 2.2)
-        extra = f"<br><span style='color:{style.MUTED}'>{detail}</span>" if detail else ""
-        # QPushButton has no rich text; a label inside does the layout
-        if not hasattr(self, "_text"):
-            self._text = QLabel(self)
-            self._text.setTextFormat(Qt.TextFormat.RichText)
-            self._text.setWordWrap(True)
-            self._text.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            layout = QVBoxLayout(self)
-            layout.addWidget(self._text)
+        size = round((self.font().pointSizeF() or 10) * 2.2)
         number = f"{value:,}".replace(",", ".")
-        self._text.setText(
+        self.number.setText(
             f"<span style='font-size:{size}pt; font-weight:600; color:{colour}'>{number}</span>"
-            + f"<br>{self.label}{extra}"
         )
-        self.setAccessibleName(f"{self.label}: {value}")
+        self.caption.setText(self.label)
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
+        self.setAccessibleName(f"{self.label}: {number}" + (f", {detail}" if detail else ""))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit()
+            return
+        super().keyPressEvent(event)
+
+    def click(self) -> None:
+        """Act as if clicked (keyboard users, tests)."""
+        self.clicked.emit()
 
 
 class OverviewPage(QWidget):
@@ -125,7 +156,7 @@ class OverviewPage(QWidget):
             "recognition_pending": RecordQuery(special="recognition_pending"),
         }
         for key, tile in self.tiles.items():
-            tile.clicked.connect(lambda _=False, q=queries[key]: self.list_requested.emit(q))
+            tile.clicked.connect(lambda q=queries[key]: self.list_requested.emit(q))
 
         self.chart = QChart()
         self.chart.setTitle(_("Aufnahmen je Monat"))

@@ -132,10 +132,14 @@ class RecordPage(QWidget):
             self.actions_row.addWidget(button)
         self.actions_row.addStretch(1)
         self.actions_row.addWidget(self.back_button)
+        # documents and data-protection actions of other features go into a second row
+        self.documents_row = QHBoxLayout()
+        self.documents_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
         layout.addWidget(self.review, 1)
+        layout.addLayout(self.documents_row)
         layout.addLayout(self.actions_row)
         self.back_button.clicked.connect(self.closed)
         self.revise_button.clicked.connect(self._on_revise)
@@ -145,8 +149,8 @@ class RecordPage(QWidget):
         escape.activated.connect(self.closed)
 
     def add_action(self, button: QPushButton) -> None:
-        """Add a button of another feature (print, export) before "Zur Liste"."""
-        self.actions_row.insertWidget(self.actions_row.count() - 2, button)
+        """Add a button of another feature (print, export, erase) to the documents row."""
+        self.documents_row.insertWidget(self.documents_row.count() - 1, button)
 
     def _meta_text(self) -> str:
         row = self.row

@@ -9,6 +9,8 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from intake_app.assets import resource_path
+
 PRIMARY = "#0b5c75"  # petrol; white text on it: 7.3:1
 PRIMARY_DARK = "#084657"
 ACCENT = "#c2410c"  # warnings and expiring permits; on white: 5.2:1
@@ -22,8 +24,14 @@ BORDER = "#c5ced6"
 HIGHLIGHT_ROW = "#fff4e5"
 
 
+def _icon(name: str) -> str:
+    return resource_path("icons", name).as_posix()
+
+
 def style_sheet(base_pt: float) -> str:
     """The style sheet with font sizes relative to the system font (``base_pt``)."""
+    down = _icon("chevron-down.svg")
+    up = _icon("chevron-up.svg")
     title = round(base_pt * 1.6, 1)
     subtitle = round(base_pt * 1.15, 1)
     key = round(base_pt * 1.4, 1)
@@ -47,7 +55,13 @@ QPushButton:focus {{ border: 2px solid {PRIMARY}; }}
 QPushButton#primary {{ background: {PRIMARY}; color: white; border: 1px solid {PRIMARY_DARK};
                        font-weight: 600; }}
 QPushButton#primary:hover {{ background: {PRIMARY_DARK}; }}
-QPushButton#primary:disabled {{ background: #8fb3bf; border-color: #8fb3bf; }}
+QPushButton#primary:disabled {{ background: #c9d8dd; border-color: #b4c7ce; color: #33414d; }}
+QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: top right;
+                        width: 1.6em; border-left: 1px solid {BORDER}; }}
+QComboBox::down-arrow {{ image: url("{down}"); width: 0.75em; height: 0.75em; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 1.4em; }}
+QAbstractSpinBox::up-arrow {{ image: url("{up}"); width: 0.6em; height: 0.6em; }}
+QAbstractSpinBox::down-arrow {{ image: url("{down}"); width: 0.6em; height: 0.6em; }}
 QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QDateEdit, QComboBox {{
     padding: 4px 6px; border: 1px solid {BORDER}; border-radius: 5px; background: {SURFACE};
 }}

@@ -125,6 +125,7 @@ class SyncWindow(QDialog):
         )
         self.table.setAccessibleName(_("Übermittlungsstapel"))
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setAccessibleName(_("Spalten der Stapelliste"))
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)
@@ -169,6 +170,8 @@ class SyncWindow(QDialog):
         self.no_batches.setWordWrap(True)
         layout.addWidget(self.no_batches)
         layout.addWidget(self.table, 1)
+        self.spacer = QWidget()  # takes the room while there is no batch list to show
+        layout.addWidget(self.spacer, 1)
         layout.addLayout(bottom)
 
         self.send_button.clicked.connect(self.send_now)
@@ -227,6 +230,7 @@ class SyncWindow(QDialog):
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setEnabled(status.enrolled and self.operation is None)
         self.no_batches.setVisible(not status.batches)
+        self.spacer.setVisible(not status.batches)
         self.table.setVisible(bool(status.batches))
         self.table.setRowCount(len(status.batches))
         for row, batch in enumerate(status.batches):

@@ -136,6 +136,7 @@ class UsersDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setAccessibleName(_("Spalten der Benutzerliste"))
         self.add_button = QPushButton(_("Benutzer &anlegen …"))
         self.reset_button = QPushButton(_("Passwort &zurücksetzen …"))
         self.deactivate_button = QPushButton(_("&Deaktivieren"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from intake_app.assets import resource_path
 from intake_app.i18n import _
 
 
@@ -29,7 +30,9 @@ class PasswordField(QLineEdit):
             | Qt.InputMethodHint.ImhNoPredictiveText
             | Qt.InputMethodHint.ImhSensitiveData
         )
-        self._toggle = QAction(_("Anzeigen"), self)
+        self._shown_icon = QIcon(str(resource_path("icons", "eye-off.svg")))
+        self._hidden_icon = QIcon(str(resource_path("icons", "eye.svg")))
+        self._toggle = QAction(self._hidden_icon, _("Passwort anzeigen"), self)
         self._toggle.setCheckable(True)
         self._toggle.setToolTip(_("Passwort anzeigen"))
         self._toggle.toggled.connect(self._on_toggled)
@@ -37,7 +40,10 @@ class PasswordField(QLineEdit):
 
     def _on_toggled(self, shown: bool) -> None:
         self.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
-        self._toggle.setToolTip(_("Passwort verbergen") if shown else _("Passwort anzeigen"))
+        text = _("Passwort verbergen") if shown else _("Passwort anzeigen")
+        self._toggle.setToolTip(text)
+        self._toggle.setText(text)
+        self._toggle.setIcon(self._shown_icon if shown else self._hidden_icon)
 
 
 def heading(text: str, *, kind: str = "title") -> QLabel:

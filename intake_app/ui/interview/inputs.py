@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QIntValidator, QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -237,6 +237,8 @@ class DateInput(AnswerInput):
         self.edit.installEventFilter(self)
         self.button = QToolButton()
         self.button.setIcon(QIcon(str(resource("icons", "calendar.svg"))))
+        side = self.fontMetrics().height()
+        self.button.setIconSize(QSize(side, side))
         self.button.setToolTip(self._t("Kalender öffnen (Alt+Pfeil nach unten)"))
         self.button.setAccessibleName(self._t("Kalender öffnen"))
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -104,6 +104,7 @@ class InterviewPage(QWidget):
         self.nav.setObjectName("sectionNav")
         self.nav.setAccessibleName(_("Abschnitte des Gesprächs"))
         self.nav.setWordWrap(True)
+        self.nav.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.nav.setMinimumWidth(250)
         self.nav.setMaximumWidth(340)
