@@ -22,8 +22,9 @@ def disk_full_error() -> KnownError:
     """The message for a full disk, shared by every writer."""
     return KnownError(
         _(
-            "Der Datenträger ist voll. Es wurde nichts verloren; bitte schaffen Sie Platz "
-            "und versuchen Sie es erneut."
+            "Der Datenträger ist voll oder nimmt nichts mehr an. Es wurde nichts verloren; "
+            "bitte schaffen Sie Platz (oder prüfen Sie den Datenträger) und versuchen Sie "
+            "es erneut."
         ),
         kind="disk_full",
     )

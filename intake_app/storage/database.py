@@ -34,8 +34,15 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def _is_disk_full(exc: BaseException) -> bool:
+    """A write that the storage refused: full, over a size limit (EFBIG), or failing.
+
+    SQLite reports a full disk as "database or disk is full", but a file-size limit or a
+    medium that refuses writes only as "disk I/O error". The user's remedy and the state
+    of the data are the same for all of them (the transaction was rolled back; make room
+    or check the medium, then try again), so they share one message.
+    """
     text_ = str(exc).lower()
-    return "database or disk is full" in text_ or ("disk i/o error" in text_ and "full" in text_)
+    return "database or disk is full" in text_ or "disk i/o error" in text_
 
 
 def translate_db_error(exc: BaseException) -> KnownError | None:
