@@ -8,7 +8,7 @@ scripts/setup-system.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-INTAKE_TEST_PG_URL=${INTAKE_TEST_PG_URL:-$(scripts/start-postgres.sh)}
+INTAKE_TEST_PG_URL=${INTAKE_TEST_PG_URL:-$(scripts/start-postgres.sh | tail -n 1)}
 export INTAKE_TEST_PG_URL
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"
