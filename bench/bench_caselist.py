@@ -15,7 +15,6 @@ Prints, from one run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -43,7 +42,7 @@ PASSWORD = "Bench-Passwort-2026"
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def build_profile(root: Path, count: int) -> Profile:
@@ -168,12 +167,14 @@ def bench_search(profile: Profile) -> None:
             raw_times.append(time.perf_counter() - start)
     print(
         f"search keystroke -> list updated (count + first page + paint): "
-        f"p50 {percentile(ui_times, 0.5) * 1000:.1f} ms, p95 {percentile(ui_times, 0.95) * 1000:.1f} ms "
+        f"p50 {percentile(ui_times, 0.5) * 1000:.1f} ms, "
+        f"p95 {percentile(ui_times, 0.95) * 1000:.1f} ms "
         f"({len(ui_times)} keystrokes)"
     )
     print(
         f"raw FTS5 query alone (first 200 ids):                          "
-        f"p50 {percentile(raw_times, 0.5) * 1000:.1f} ms, p95 {percentile(raw_times, 0.95) * 1000:.1f} ms"
+        f"p50 {percentile(raw_times, 0.5) * 1000:.1f} ms, "
+        f"p95 {percentile(raw_times, 0.95) * 1000:.1f} ms"
     )
     page.search.clear()
     page.apply_filters()

@@ -82,13 +82,26 @@ def sources(count: int) -> list[RecordSource]:
     today = date.today()
     out = []
     for index in range(count):
-        answers, _complete = generate(form, organisation=organisation, rng=rng,
-                                      today=today - timedelta(days=rng.randint(0, 300)),
-                                      complete=True, case_number=f"BNCH-2026-{index:05d}",
-                                      counsellor="Bench")
-        out.append(RecordSource(record_id=f"00000000-0000-4000-8000-{index:012d}",
-                                case_number=f"BNCH-2026-{index:05d}", status="complete",
-                                revision=1, form=form, answers=answers, owner_name="Bench"))
+        answers, _complete = generate(
+            form,
+            organisation=organisation,
+            rng=rng,
+            today=today - timedelta(days=rng.randint(0, 300)),
+            complete=True,
+            case_number=f"BNCH-2026-{index:05d}",
+            counsellor="Bench",
+        )
+        out.append(
+            RecordSource(
+                record_id=f"00000000-0000-4000-8000-{index:012d}",
+                case_number=f"BNCH-2026-{index:05d}",
+                status="complete",
+                revision=1,
+                form=form,
+                answers=answers,
+                owner_name="Bench",
+            )
+        )
     return out
 
 
@@ -102,8 +115,9 @@ def service_batch(root: Path, batch: list[RecordSource]) -> tuple[ReportService,
     ws = Workspace.sign_in(profile, username="leitung", password=PASSWORD)
     ids = []
     for source in batch:
-        row = ws.records.create(form_id=source.form.id, form_version=source.form.version,
-                                answers=source.answers)
+        row = ws.records.create(
+            form_id=source.form.id, form_version=source.form.version, answers=source.answers
+        )
         ws.records.finalise(row.id, answers=source.answers)
         ids.append(row.id)
     return ReportService(ws), ids
@@ -117,8 +131,9 @@ def main() -> int:
 
     register_fonts()
     organisation = load_organisation()
-    ctx = PrintContext(organisation=organisation, printed_by="Bench",
-                       printed_at=time_now(), lang="de")
+    ctx = PrintContext(
+        organisation=organisation, printed_by="Bench", printed_at=time_now(), lang="de"
+    )
     batch = sources(args.records)
     one = max(batch[:20], key=lambda s: len(str(s.answers)))  # a full record
     build_summary(one, ctx=ctx)  # warm caches (fonts, reference lists)
@@ -130,8 +145,7 @@ def main() -> int:
     base, _ = timed(lambda: minimal_document(pages), args.repeat)
     print(f"  minimal, {pages:3d} pages  {fmt(base)}")
 
-    times, sheet = timed(lambda: build_consent_sheet(one, ctx=ctx, client_lang="ar"),
-                         args.repeat)
+    times, sheet = timed(lambda: build_consent_sheet(one, ctx=ctx, client_lang="ar"), args.repeat)
     print(f"consent sheet (de|ar)  {fmt(times)}   {len(_pages(sheet))} pages")  # type: ignore[arg-type]
 
     with tempfile.TemporaryDirectory() as folder:
@@ -140,13 +154,17 @@ def main() -> int:
         rendered = service.render(ids)
         elapsed = time.perf_counter() - started
         service.ws.close()
-    print(f"{len(ids)} records, service  {elapsed * 1000:8.1f} ms total   {rendered.pages} pages, "
-          f"{len(rendered.data) // 1024} KiB ({elapsed / rendered.pages * 1000:.1f} ms/page)")
+    print(
+        f"{len(ids)} records, service  {elapsed * 1000:8.1f} ms total   {rendered.pages} pages, "
+        f"{len(rendered.data) // 1024} KiB ({elapsed / rendered.pages * 1000:.1f} ms/page)"
+    )
     started = time.perf_counter()
     in_memory = render_documents(batch, ctx=ctx)
     memory_time = time.perf_counter() - started
-    print(f"{len(batch)} records, memory   {memory_time * 1000:8.1f} ms total   "
-          f"{in_memory.pages} pages")
+    print(
+        f"{len(batch)} records, memory   {memory_time * 1000:8.1f} ms total   "
+        f"{in_memory.pages} pages"
+    )
     started = time.perf_counter()
     minimal_document(rendered.pages)
     minimal = time.perf_counter() - started

@@ -272,9 +272,12 @@ def run_self_test(ctx: Any) -> int:
                 out(prefix + _("FEHLER – {reason}").format(reason=reason))
                 log.error("self-test step %d failed\n%s", number, safe_traceback(exc))
                 break
-            out(prefix + _("in Ordnung ({detail}; {s} s)").format(
-                detail=detail, s=_seconds(time.monotonic() - begin)
-            ))
+            out(
+                prefix
+                + _("in Ordnung ({detail}; {s} s)").format(
+                    detail=detail, s=_seconds(time.monotonic() - begin)
+                )
+            )
     finally:
         cleaned = _clean_up(state)
     if failed is None:

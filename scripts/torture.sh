@@ -17,7 +17,7 @@ scripts/setup-system.sh
 # coverage-guided fuzzing where a wheel exists; hypothesis fuzzes in any case
 .venv/bin/python -m pip install -q --disable-pip-version-check atheris >/dev/null 2>&1 \
   || echo "torture: atheris does not install here; fuzzing with hypothesis only" >&2
-INTAKE_TEST_PG_URL=${INTAKE_TEST_PG_URL:-$(scripts/start-postgres.sh)}
+INTAKE_TEST_PG_URL=${INTAKE_TEST_PG_URL:-$(scripts/start-postgres.sh | tail -n 1)}
 export INTAKE_TEST_PG_URL
 export QT_QPA_PLATFORM=offscreen
 export INTAKE_TORTURE=full

@@ -218,4 +218,3 @@ class InterviewSession:
     def answers_for_storage(self) -> dict[str, Any]:
         """A copy of the answers to save."""
         return copy.deepcopy(self.answers)
-

@@ -69,12 +69,12 @@ def _moment(value: Any, ctx: PrintContext) -> str:
         return value
     if len(value) <= 10:
         return ctx.date(value)
-    return f"{ctx.date(moment.astimezone().date().isoformat())} " \
-           f"{moment.astimezone():%H:%M}"
+    return f"{ctx.date(moment.astimezone().date().isoformat())} {moment.astimezone():%H:%M}"
 
 
-def _table(key: str, rows: list[dict[str, Any]], ctx: PrintContext,
-           styles: Styles) -> list[Flowable]:
+def _table(
+    key: str, rows: list[dict[str, Any]], ctx: PrintContext, styles: Styles
+) -> list[Flowable]:
     if not rows:
         return [Paragraph(fonts.markup(ctx.tr(MSG_NONE)), styles.note)]
     header = [text_flowable(ctx.tr(label), styles.label) for label in COLUMNS[key]]
@@ -83,19 +83,26 @@ def _table(key: str, rows: list[dict[str, Any]], ctx: PrintContext,
         cells = []
         for name in KEYS[key]:
             value = row.get(name)
-            text = _moment(value, ctx) if name.endswith(("_at", "_on")) or name == "time" \
+            text = (
+                _moment(value, ctx)
+                if name.endswith(("_at", "_on")) or name == "time"
                 else ("" if value is None else str(value))
+            )
             cells.append(text_flowable(text, styles.cell, rtl_style=styles.cell_rtl))
         data.append(cells)
     width = CONTENT_WIDTH / len(COLUMNS[key])
     table = Table(data, colWidths=[width] * len(COLUMNS[key]), repeatRows=1, hAlign="LEFT")
-    table.setStyle(table_style([
-        ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-    ]))
+    table.setStyle(
+        table_style(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ]
+        )
+    )
     return [table]
 
 
@@ -103,9 +110,12 @@ def access_pdf(ws: Workspace, document: dict[str, Any], *, lang: str = "de") -> 
     """The access export ``document`` (from ``Lifecycle.person_export``) as a PDF."""
     record = document["record"]
     actor = ws.actor
-    ctx = PrintContext(organisation=ws.organisation,
-                       printed_by=actor.display_name or actor.username,
-                       printed_at=datetime.now().astimezone(), lang=lang)
+    ctx = PrintContext(
+        organisation=ws.organisation,
+        printed_by=actor.display_name or actor.username,
+        printed_at=datetime.now().astimezone(),
+        lang=lang,
+    )
     finalised = record.get("finalised_at")
     source = RecordSource(
         record_id=record["id"],
@@ -115,22 +125,37 @@ def access_pdf(ws: Workspace, document: dict[str, Any], *, lang: str = "de") -> 
         form=ws.form_for(record["form_id"], record["form_version"]),
         answers=record.get("answers") or {},
         finalised_at=datetime.fromisoformat(finalised.replace("Z", "+00:00"))
-        if finalised else None,
+        if finalised
+        else None,
         owner_name=record.get("counsellor") or "",
-        withdrawals=tuple((w["purpose"], str(w["withdrawn_on"]))
-                          for w in document.get("consent_withdrawals", [])),
+        withdrawals=tuple(
+            (w["purpose"], str(w["withdrawn_on"])) for w in document.get("consent_withdrawals", [])
+        ),
     )
     styles = make_styles()
-    story = summary_story(source, ctx=ctx, profile=Profile.SPECIAL, styles=styles,
-                          redaction=EVERYTHING, title=ctx.tr(MSG_ACCESS_TITLE),
-                          profile_text=ctx.tr(MSG_ACCESS_PROFILE))
+    story = summary_story(
+        source,
+        ctx=ctx,
+        profile=Profile.SPECIAL,
+        styles=styles,
+        redaction=EVERYTHING,
+        title=ctx.tr(MSG_ACCESS_TITLE),
+        profile_text=ctx.tr(MSG_ACCESS_PROFILE),
+    )
     story.insert(1, Paragraph(fonts.markup(ctx.tr(MSG_ACCESS_NOTE)), styles.note))
-    for key, heading in (("revisions", MSG_REVISIONS),
-                         ("consent_withdrawals", MSG_WITHDRAWALS),
-                         ("transmissions", MSG_TRANSMISSIONS), ("audit", MSG_LOG)):
+    for key, heading in (
+        ("revisions", MSG_REVISIONS),
+        ("consent_withdrawals", MSG_WITHDRAWALS),
+        ("transmissions", MSG_TRANSMISSIONS),
+        ("audit", MSG_LOG),
+    ):
         story.append(Paragraph(fonts.markup(ctx.tr(heading)), styles.heading))
         story.extend(_table(key, list(document.get(key) or []), ctx, styles))
     story.append(Spacer(1, 4))
-    data, _pages = render(story, title=f"{ctx.tr(MSG_ACCESS_TITLE)} {source.case_number}",
-                          author=ws.organisation.name(lang), lang=lang)
+    data, _pages = render(
+        story,
+        title=f"{ctx.tr(MSG_ACCESS_TITLE)} {source.case_number}",
+        author=ws.organisation.name(lang),
+        lang=lang,
+    )
     return data

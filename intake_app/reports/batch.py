@@ -108,38 +108,53 @@ def render_documents(
     for index, source in enumerate(sources):
         check()
         if progress is not None:
-            progress(step_offset + index, total,
-                     tr(MSG_PREPARING).format(n=index + 1, total=count))
+            progress(step_offset + index, total, tr(MSG_PREPARING).format(n=index + 1, total=count))
         if story:
             story.append(PageBreak())
         if document is Document.SUMMARY:
-            story.extend(summary_story(source, ctx=ctx, profile=profile, index=index,
-                                       styles=styles))
+            story.extend(
+                summary_story(source, ctx=ctx, profile=profile, index=index, styles=styles)
+            )
             effective = redaction_for(profile, source.answers, on=ctx.today).effective
         else:
-            story.extend(consent_sheet_story(source, ctx=ctx, client_lang=client_lang,
-                                             index=index, styles=styles))
+            story.extend(
+                consent_sheet_story(
+                    source, ctx=ctx, client_lang=client_lang, index=index, styles=styles
+                )
+            )
             effective = Profile.STANDARD
         rendered.append(RenderedRecord(source.record_id, effective, source.case_number))
 
     def on_record(index: int) -> None:
         check()
         if progress is not None:
-            progress(step_offset + count + index, total,
-                     tr(MSG_LAYOUT).format(n=index + 1, total=count))
+            progress(
+                step_offset + count + index, total, tr(MSG_LAYOUT).format(n=index + 1, total=count)
+            )
 
     if count == 1:
         title = f"{sources[0].form.title(ctx.lang)} – {tr(MSG_TITLE)} {sources[0].case_number}"
     else:
         title = tr(MSG_BATCH_TITLE).format(n=count)
-    data, pages = render(story, title=title, author=ctx.organisation.name(ctx.lang), lang=ctx.lang,
-                  on_record=on_record)
+    data, pages = render(
+        story,
+        title=title,
+        author=ctx.organisation.name(ctx.lang),
+        lang=ctx.lang,
+        on_record=on_record,
+    )
     check()
     if progress is not None:
         progress(total, total, "")
     client = ""
     if document is Document.CONSENT_SHEET and sources:
         client = client_language(sources[0], ctx, client_lang)
-    return RenderedPdf(data=data, document=document, lang=ctx.lang,
-                       requested_profile=profile, records=tuple(rendered), pages=pages,
-                       client_lang=client)
+    return RenderedPdf(
+        data=data,
+        document=document,
+        lang=ctx.lang,
+        requested_profile=profile,
+        records=tuple(rendered),
+        pages=pages,
+        client_lang=client,
+    )

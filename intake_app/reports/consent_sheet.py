@@ -57,28 +57,49 @@ RTL_LANGUAGES = frozenset({"ar", "fa"})
 #: Fixed words of the sheet in every client language (reviewed translations needed).
 SHEET_TEXTS: dict[str, dict[str, str]] = {
     "yes": {
-        "de": "Ja, ich willige ein.", "en": "Yes, I consent.", "ar": "نعم، أوافق.",
-        "uk": "Так, я погоджуюся.", "ru": "Да, я согласен / согласна.",
-        "tr": "Evet, onay veriyorum.", "fa": "بله، موافقم.",
+        "de": "Ja, ich willige ein.",
+        "en": "Yes, I consent.",
+        "ar": "نعم، أوافق.",
+        "uk": "Так, я погоджуюся.",
+        "ru": "Да, я согласен / согласна.",
+        "tr": "Evet, onay veriyorum.",
+        "fa": "بله، موافقم.",
     },
     "no": {
-        "de": "Nein, ich willige nicht ein.", "en": "No, I do not consent.",
-        "ar": "لا، لا أوافق.", "uk": "Ні, я не погоджуюся.",
-        "ru": "Нет, я не согласен / не согласна.", "tr": "Hayır, onay vermiyorum.",
+        "de": "Nein, ich willige nicht ein.",
+        "en": "No, I do not consent.",
+        "ar": "لا، لا أوافق.",
+        "uk": "Ні, я не погоджуюся.",
+        "ru": "Нет, я не согласен / не согласна.",
+        "tr": "Hayır, onay vermiyorum.",
         "fa": "خیر، موافق نیستم.",
     },
     "purposes": {
-        "de": "Zwecke der Weitergabe", "en": "Purposes of sharing", "ar": "أغراض المشاركة",
-        "uk": "Цілі передачі даних", "ru": "Цели передачи данных",
-        "tr": "Paylaşım amaçları", "fa": "اهداف انتقال داده‌ها",
+        "de": "Zwecke der Weitergabe",
+        "en": "Purposes of sharing",
+        "ar": "أغراض المشاركة",
+        "uk": "Цілі передачі даних",
+        "ru": "Цели передачи данных",
+        "tr": "Paylaşım amaçları",
+        "fa": "اهداف انتقال داده‌ها",
     },
     "data": {
-        "de": "Daten", "en": "Data", "ar": "البيانات", "uk": "Дані", "ru": "Данные",
-        "tr": "Veriler", "fa": "داده‌ها",
+        "de": "Daten",
+        "en": "Data",
+        "ar": "البيانات",
+        "uk": "Дані",
+        "ru": "Данные",
+        "tr": "Veriler",
+        "fa": "داده‌ها",
     },
     "recipients": {
-        "de": "Empfänger", "en": "Recipients", "ar": "الجهات المستلمة", "uk": "Отримувачі",
-        "ru": "Получатели", "tr": "Alıcılar", "fa": "گیرندگان",
+        "de": "Empfänger",
+        "en": "Recipients",
+        "ar": "الجهات المستلمة",
+        "uk": "Отримувачі",
+        "ru": "Получатели",
+        "tr": "Alıcılar",
+        "fa": "گیرندگان",
     },
     "special": {
         "de": "Besondere Kategorien personenbezogener Daten (Gesundheit)",
@@ -90,54 +111,93 @@ SHEET_TEXTS: dict[str, dict[str, str]] = {
         "fa": "دسته‌های ویژه داده‌های شخصی (سلامت)",
     },
     "voluntary": {
-        "de": "Freiwilligkeit und Widerruf", "en": "Voluntary consent and withdrawal",
-        "ar": "الطوعية والحق في السحب", "uk": "Добровільність і відкликання",
-        "ru": "Добровольность и отзыв", "tr": "Gönüllülük ve geri alma",
+        "de": "Freiwilligkeit und Widerruf",
+        "en": "Voluntary consent and withdrawal",
+        "ar": "الطوعية والحق في السحب",
+        "uk": "Добровільність і відкликання",
+        "ru": "Добровольность и отзыв",
+        "tr": "Gönüllülük ve geri alma",
         "fa": "داوطلبانه بودن و لغو رضایت",
     },
     "information": {
-        "de": "Informationen zum Datenschutz", "en": "Data protection information",
-        "ar": "معلومات حول حماية البيانات", "uk": "Інформація про захист даних",
-        "ru": "Информация о защите данных", "tr": "Veri koruma hakkında bilgiler",
+        "de": "Informationen zum Datenschutz",
+        "en": "Data protection information",
+        "ar": "معلومات حول حماية البيانات",
+        "uk": "Інформація про захист даних",
+        "ru": "Информация о защите данных",
+        "tr": "Veri koruma hakkında bilgiler",
         "fa": "اطلاعات مربوط به حفاظت از داده‌ها",
     },
     "name": {
-        "de": "Name", "en": "Name", "ar": "الاسم", "uk": "Ім'я", "ru": "Имя",
-        "tr": "Ad soyad", "fa": "نام",
+        "de": "Name",
+        "en": "Name",
+        "ar": "الاسم",
+        "uk": "Ім'я",
+        "ru": "Имя",
+        "tr": "Ad soyad",
+        "fa": "نام",
     },
     "birth": {
-        "de": "Geburtsdatum", "en": "Date of birth", "ar": "تاريخ الميلاد",
-        "uk": "Дата народження", "ru": "Дата рождения", "tr": "Doğum tarihi",
+        "de": "Geburtsdatum",
+        "en": "Date of birth",
+        "ar": "تاريخ الميلاد",
+        "uk": "Дата народження",
+        "ru": "Дата рождения",
+        "tr": "Doğum tarihi",
         "fa": "تاریخ تولد",
     },
     "case": {
-        "de": "Fallnummer", "en": "Case number", "ar": "رقم الملف", "uk": "Номер справи",
-        "ru": "Номер дела", "tr": "Dosya numarası", "fa": "شماره پرونده",
+        "de": "Fallnummer",
+        "en": "Case number",
+        "ar": "رقم الملف",
+        "uk": "Номер справи",
+        "ru": "Номер дела",
+        "tr": "Dosya numarası",
+        "fa": "شماره پرونده",
     },
     "place_date": {
-        "de": "Ort, Datum", "en": "Place, date", "ar": "المكان، التاريخ", "uk": "Місце, дата",
-        "ru": "Место, дата", "tr": "Yer, tarih", "fa": "محل، تاریخ",
+        "de": "Ort, Datum",
+        "en": "Place, date",
+        "ar": "المكان، التاريخ",
+        "uk": "Місце, дата",
+        "ru": "Место, дата",
+        "tr": "Yer, tarih",
+        "fa": "محل، تاریخ",
     },
     "sign_person": {
-        "de": "Unterschrift der Person", "en": "Signature of the person",
-        "ar": "توقيع الشخص المعني", "uk": "Підпис особи", "ru": "Подпись лица",
-        "tr": "Kişinin imzası", "fa": "امضای شخص",
+        "de": "Unterschrift der Person",
+        "en": "Signature of the person",
+        "ar": "توقيع الشخص المعني",
+        "uk": "Підпис особи",
+        "ru": "Подпись лица",
+        "tr": "Kişinin imzası",
+        "fa": "امضای شخص",
     },
     "sign_guardian": {
-        "de": "Unterschrift der Sorgeberechtigten", "en": "Signature of the legal guardian(s)",
-        "ar": "توقيع ولي الأمر", "uk": "Підпис законного представника",
-        "ru": "Подпись законного представителя", "tr": "Yasal vasinin imzası",
+        "de": "Unterschrift der Sorgeberechtigten",
+        "en": "Signature of the legal guardian(s)",
+        "ar": "توقيع ولي الأمر",
+        "uk": "Підпис законного представника",
+        "ru": "Подпись законного представителя",
+        "tr": "Yasal vasinin imzası",
         "fa": "امضای ولی یا سرپرست قانونی",
     },
     "sign_counsellor": {
-        "de": "Unterschrift der Beraterin / des Beraters", "en": "Signature of the counsellor",
-        "ar": "توقيع المستشار أو المستشارة", "uk": "Підпис консультанта",
-        "ru": "Подпись консультанта", "tr": "Danışmanın imzası", "fa": "امضای مشاور",
+        "de": "Unterschrift der Beraterin / des Beraters",
+        "en": "Signature of the counsellor",
+        "ar": "توقيع المستشار أو المستشارة",
+        "uk": "Підпис консультанта",
+        "ru": "Подпись консультанта",
+        "tr": "Danışmanın imzası",
+        "fa": "امضای مشاور",
     },
     "sign_interpreter": {
         "de": "Unterschrift der Dolmetscherin / des Dolmetschers",
-        "en": "Signature of the interpreter", "ar": "توقيع المترجم أو المترجمة",
-        "uk": "Підпис перекладача", "ru": "Подпись переводчика", "tr": "Tercümanın imzası",
+        "en": "Signature of the interpreter",
+        "ar": "توقيع المترجم أو المترجمة",
+        "uk": "Підпис перекладача",
+        "ru": "Подпись переводчика",
+        "tr": "Tercümanın imzası",
         "fa": "امضای مترجم",
     },
 }
@@ -148,8 +208,9 @@ GAP = 14.0
 class _Sheet:
     """Builds the flowables of one consent sheet."""
 
-    def __init__(self, source: RecordSource, ctx: PrintContext, client: str,
-                 styles: Styles) -> None:
+    def __init__(
+        self, source: RecordSource, ctx: PrintContext, client: str, styles: Styles
+    ) -> None:
         self.source = source
         self.ctx = ctx
         self.org = ctx.organisation
@@ -166,8 +227,9 @@ class _Sheet:
         texts = SHEET_TEXTS[key]
         return texts.get(lang) or texts["de"]
 
-    def para(self, text: str, lang: str, *, bold: bool = False, small: bool = False,
-             color: Any = None) -> Flowable:
+    def para(
+        self, text: str, lang: str, *, bold: bool = False, small: bool = False, color: Any = None
+    ) -> Flowable:
         """A paragraph in ``lang``: right-to-left and right-aligned for Arabic script."""
         styles = self.styles
         if lang in RTL_LANGUAGES:
@@ -198,24 +260,33 @@ class _Sheet:
         cells = [[words, box]] if rtl else [[box, words]]
         widths = [inner - 18, 18] if rtl else [18, inner - 18]
         table = Table(cells, colWidths=widths, hAlign="RIGHT" if rtl else "LEFT")
-        table.setStyle(table_style([
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("ALIGN", (0, 0), (-1, -1), "RIGHT" if rtl else "LEFT"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (0, 0), 6 if rtl else 0),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-        ]))
+        table.setStyle(
+            table_style(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("ALIGN", (0, 0), (-1, -1), "RIGHT" if rtl else "LEFT"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (0, 0), 6 if rtl else 0),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ]
+            )
+        )
         return table
 
     # -- blocks: one row of the two columns ----------------------------------------------
 
     def row(self, build: Any, *, shaded: bool = False) -> Flowable:
         """One block, built per language, side by side (split over pages together)."""
-        return SideBySide([build(lang) for lang in self.langs], [self.width] * len(self.langs),
-                          gap=GAP, rule=BORDER if len(self.langs) > 1 else None,
-                          fill=SHADE if shaded else None, padding=3.0)
+        return SideBySide(
+            [build(lang) for lang in self.langs],
+            [self.width] * len(self.langs),
+            gap=GAP,
+            rule=BORDER if len(self.langs) > 1 else None,
+            fill=SHADE if shaded else None,
+            padding=3.0,
+        )
 
     def _decision(self, part: Any) -> tuple[bool | None, str | None]:
         if not isinstance(part, dict) or not isinstance(part.get("granted"), bool):
@@ -229,8 +300,9 @@ class _Sheet:
         recipients = "; ".join(r.name for r in purpose.recipients)
 
         def build(lang: str) -> list[Flowable]:
-            categories = ", ".join(self.org.category_label(c, lang)
-                                   for c in purpose.data_categories)
+            categories = ", ".join(
+                self.org.category_label(c, lang) for c in purpose.data_categories
+            )
             out = [
                 self.para(purpose.label(lang), lang, bold=True),
                 self.para(purpose.description(lang), lang),
@@ -241,8 +313,14 @@ class _Sheet:
                 self.choice(granted is False, "no", lang),
             ]
             if withdrawn and lang == "de":
-                out.append(self.para(WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
-                                     lang, bold=True, color=DANGER))
+                out.append(
+                    self.para(
+                        WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
+                        lang,
+                        bold=True,
+                        color=DANGER,
+                    )
+                )
             return out
 
         return self.row(build)
@@ -259,8 +337,14 @@ class _Sheet:
                 self.choice(granted is False, "no", lang),
             ]
             if withdrawn and lang == "de":
-                out.append(self.para(WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
-                                     lang, bold=True, color=DANGER))
+                out.append(
+                    self.para(
+                        WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
+                        lang,
+                        bold=True,
+                        color=DANGER,
+                    )
+                )
             return out
 
         return self.row(build, shaded=True)
@@ -281,8 +365,7 @@ class _Sheet:
             return value.strip() if isinstance(value, str) else ""
 
         name = ", ".join(p for p in (text("family_name"), text("given_names")) if p)
-        latin = ", ".join(p for p in (text("family_name_latin"), text("given_names_latin"))
-                          if p)
+        latin = ", ".join(p for p in (text("family_name_latin"), text("given_names_latin")) if p)
         if latin and latin != name:
             name = f"{latin} ({name})" if name else latin
         birth = self.ctx.date(text("birth_date")) if text("birth_date") else ""
@@ -291,52 +374,65 @@ class _Sheet:
         data = []
         for key, value in rows:
             label = " / ".join(dict.fromkeys(self.word(key, lang) for lang in self.langs))
-            data.append([text_flowable(label, self.styles.label),
-                         text_flowable(value or " ", self.styles.bold,
-                                       rtl_style=self.styles.bold_rtl)])
-        table = Table(data, colWidths=[label_width + 60, CONTENT_WIDTH - label_width - 60],
-                      hAlign="LEFT")
-        table.setStyle(table_style([
-            ("BACKGROUND", (0, 0), (-1, -1), SHADE),
-            ("BOX", (0, 0), (-1, -1), 0.6, BORDER),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-        ]))
+            data.append(
+                [
+                    text_flowable(label, self.styles.label),
+                    text_flowable(value or " ", self.styles.bold, rtl_style=self.styles.bold_rtl),
+                ]
+            )
+        table = Table(
+            data, colWidths=[label_width + 60, CONTENT_WIDTH - label_width - 60], hAlign="LEFT"
+        )
+        table.setStyle(
+            table_style(
+                [
+                    ("BACKGROUND", (0, 0), (-1, -1), SHADE),
+                    ("BOX", (0, 0), (-1, -1), 0.6, BORDER),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ]
+            )
+        )
         return table
 
     def signatures(self) -> Flowable:
         """Lines to sign on, each captioned in German and the client language."""
-        keys = ["place_date",
-                "sign_guardian" if self.consent.get("given_by") == "guardian" else "sign_person",
-                "sign_counsellor"]
+        keys = [
+            "place_date",
+            "sign_guardian" if self.consent.get("given_by") == "guardian" else "sign_person",
+            "sign_counsellor",
+        ]
         if self.consent.get("interpreter") is True:
             keys.append("sign_interpreter")
         half = (CONTENT_WIDTH - GAP) / 2
         cells: list[list[Flowable | str]] = []
         for start in range(0, len(keys), 2):
             row: list[Flowable | str] = []
-            for key in keys[start:start + 2]:
+            for key in keys[start : start + 2]:
                 parts: list[Flowable] = [
                     Spacer(1, 30),
                     HRFlowable(width="100%", thickness=0.8, color=TEXT, spaceAfter=2),
                 ]
-                parts += [self.para(self.word(key, lang), lang, small=True)
-                          for lang in self.langs]
+                parts += [self.para(self.word(key, lang), lang, small=True) for lang in self.langs]
                 row.append(parts)
             while len(row) < 2:
                 row.append("")
             cells.append(row)
         table = Table(cells, colWidths=[half, half + GAP], hAlign="LEFT", spaceBefore=6)
-        table.setStyle(table_style([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (0, -1), GAP),
-            ("LEFTPADDING", (1, 0), (1, -1), GAP),
-            ("RIGHTPADDING", (1, 0), (1, -1), 0),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]))
+        table.setStyle(
+            table_style(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (0, -1), GAP),
+                    ("LEFTPADDING", (1, 0), (1, -1), GAP),
+                    ("RIGHTPADDING", (1, 0), (1, -1), 0),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ]
+            )
+        )
         return KeepTogether([table])
 
     # -- the whole sheet -----------------------------------------------------------------
@@ -345,20 +441,27 @@ class _Sheet:
         form = self.source.form
         consent_question = form.get("consent")
         ctx = self.ctx
-        info = page_info(self.source, ctx, title=ctx.tr(MSG_SHEET_TITLE),
-                         profile=ctx.tr(MSG_SHEET_PROFILE))
+        info = page_info(
+            self.source, ctx, title=ctx.tr(MSG_SHEET_TITLE), profile=ctx.tr(MSG_SHEET_PROFILE)
+        )
 
         def title(lang: str) -> list[Flowable]:
-            text = consent_question.label(lang) if consent_question else self.word("purposes",
-                                                                                   lang)
+            text = consent_question.label(lang) if consent_question else self.word("purposes", lang)
             style = self.styles.title.clone("sheet_title", fontSize=13, leading=17)
             rtl = style.clone("sheet_title_rtl", leading=20)
-            return [text_flowable(text, style, rtl_style=rtl, align="right"),
-                    self.para(self.org.name(lang), lang, small=True)]
+            return [
+                text_flowable(text, style, rtl_style=rtl, align="right"),
+                self.para(self.org.name(lang), lang, small=True),
+            ]
 
-        out: list[Flowable] = [RecordStart(info, index), self.row(title), Spacer(1, 4),
-                               self.person(), Spacer(1, 6),
-                               self.text_block("consent_intro")]
+        out: list[Flowable] = [
+            RecordStart(info, index),
+            self.row(title),
+            Spacer(1, 4),
+            self.person(),
+            Spacer(1, 6),
+            self.text_block("consent_intro"),
+        ]
         out.append(self.row(lambda lang: [self.heading("purposes", lang)]))
         out.extend(self.purpose(purpose) for purpose in self.org.purposes)
         out.append(self.special())
@@ -367,8 +470,7 @@ class _Sheet:
         if self.consent.get("given_by") == "guardian" and "minors" in self.org.texts:
             out.append(self.text_block("minors"))
         out.append(self.text_block("art13_information", "information"))
-        if self.consent.get("interpreter") is True and \
-                "interpreter_confirmation" in self.org.texts:
+        if self.consent.get("interpreter") is True and "interpreter_confirmation" in self.org.texts:
             out.append(self.text_block("interpreter_confirmation"))
         out.append(self.signatures())
         return out
@@ -376,24 +478,39 @@ class _Sheet:
 
 def client_language(source: RecordSource, ctx: PrintContext, requested: str | None) -> str:
     """The second column's language: as asked, else the consent's, else English."""
-    for lang in (requested, source.answers.get("consent", {}).get("language")
-                 if isinstance(source.answers.get("consent"), dict) else None):
+    for lang in (
+        requested,
+        source.answers.get("consent", {}).get("language")
+        if isinstance(source.answers.get("consent"), dict)
+        else None,
+    ):
         if lang in SHEET_LANGUAGES and lang in ctx.organisation.languages:
             return str(lang)
     return "en"
 
 
-def consent_sheet_story(source: RecordSource, *, ctx: PrintContext, client_lang: str | None = None,
-                        index: int = 0, styles: Styles | None = None) -> list[Flowable]:
+def consent_sheet_story(
+    source: RecordSource,
+    *,
+    ctx: PrintContext,
+    client_lang: str | None = None,
+    index: int = 0,
+    styles: Styles | None = None,
+) -> list[Flowable]:
     """The flowables of one consent sheet."""
     client = client_language(source, ctx, client_lang)
     return _Sheet(source, ctx, client, styles or make_styles(size=8.6)).story(index)
 
 
-def build_consent_sheet(source: RecordSource, *, ctx: PrintContext,
-                        client_lang: str | None = None) -> bytes:
+def build_consent_sheet(
+    source: RecordSource, *, ctx: PrintContext, client_lang: str | None = None
+) -> bytes:
     """One consent sheet as PDF bytes (nothing is written to disk)."""
     story = consent_sheet_story(source, ctx=ctx, client_lang=client_lang)
-    data, _pages = render(story, title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
-                  author=ctx.organisation.name(ctx.lang), lang=ctx.lang)
+    data, _pages = render(
+        story,
+        title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
+        author=ctx.organisation.name(ctx.lang),
+        lang=ctx.lang,
+    )
     return data

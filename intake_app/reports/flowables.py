@@ -122,10 +122,20 @@ class RtlParagraph(Flowable):  # type: ignore[misc]
             return []
         lines, shown = self._lines, self._shown
         return [
-            RtlParagraph("\n".join(lines[:fit]), self.style, align=self.align,
-                         lines=(lines[:fit], shown[:fit]), lines_width=availWidth),
-            RtlParagraph("\n".join(lines[fit:]), self.style, align=self.align,
-                         lines=(lines[fit:], shown[fit:]), lines_width=availWidth),
+            RtlParagraph(
+                "\n".join(lines[:fit]),
+                self.style,
+                align=self.align,
+                lines=(lines[:fit], shown[:fit]),
+                lines_width=availWidth,
+            ),
+            RtlParagraph(
+                "\n".join(lines[fit:]),
+                self.style,
+                align=self.align,
+                lines=(lines[fit:], shown[fit:]),
+                lines_width=availWidth,
+            ),
         ]
 
     def draw(self) -> None:
@@ -224,8 +234,9 @@ class TextLine(Flowable):  # type: ignore[misc]
         assert self._shown is not None
         size = self.style.fontSize
         runs = fonts.font_runs(self._shown, bold=self.bold)
-        ascent = max(pdfmetrics.getAscentDescent(font, size)[0] for font, _run in runs) \
-            if runs else size
+        ascent = (
+            max(pdfmetrics.getAscentDescent(font, size)[0] for font, _run in runs) if runs else size
+        )
         canv: Canvas = self.canv
         canv.setFillColor(self.style.textColor)
         text = canv.beginText(0, self.height - ascent)
@@ -236,8 +247,12 @@ class TextLine(Flowable):  # type: ignore[misc]
 
 
 def text_flowable(
-    text: str, style: ParagraphStyle, *, rtl_style: ParagraphStyle | None = None,
-    align: str = "auto", bold: bool = False,
+    text: str,
+    style: ParagraphStyle,
+    *,
+    rtl_style: ParagraphStyle | None = None,
+    align: str = "auto",
+    bold: bool = False,
 ) -> Flowable:
     """A paragraph for ``text`` in any script: RTL-first text as :class:`RtlParagraph`,
     everything else as a :class:`TextLine` (a ``Paragraph`` when it wraps)."""
@@ -247,7 +262,10 @@ def text_flowable(
 
 
 def text_flowables(
-    text: str, style: ParagraphStyle, *, rtl_style: ParagraphStyle | None = None,
+    text: str,
+    style: ParagraphStyle,
+    *,
+    rtl_style: ParagraphStyle | None = None,
     align: str = "auto",
 ) -> list[Flowable]:
     """Like :func:`text_flowable`, but a long text becomes several paragraphs."""
@@ -259,8 +277,9 @@ def text_flowables(
     ]
 
 
-def _split_column(flowables: Sequence[Flowable], width: float,
-                  height: float) -> tuple[list[Flowable], list[Flowable]]:
+def _split_column(
+    flowables: Sequence[Flowable], width: float, height: float
+) -> tuple[list[Flowable], list[Flowable]]:
     """What of a column fits into ``height`` (splitting the flowable that crosses it)."""
     taken: list[Flowable] = []
     used = 0.0
@@ -273,7 +292,7 @@ def _split_column(flowables: Sequence[Flowable], width: float,
         parts = flowable.split(width, height - used)
         if len(parts) > 1:
             parts[0].wrap(width, height - used)
-            return [*taken, parts[0]], [*parts[1:], *flowables[index + 1:]]
+            return [*taken, parts[0]], [*parts[1:], *flowables[index + 1 :]]
         return taken, list(flowables[index:])
     return taken, []
 
@@ -288,9 +307,17 @@ class SideBySide(Flowable):  # type: ignore[misc]
         keep: blocks up to this height move to the next page whole instead of splitting.
     """
 
-    def __init__(self, columns: Sequence[Sequence[Flowable]], widths: Sequence[float], *,
-                 gap: float = 14.0, rule: Color | None = None, fill: Color | None = None,
-                 padding: float = 3.0, keep: float = 180.0) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Sequence[Flowable]],
+        widths: Sequence[float],
+        *,
+        gap: float = 14.0,
+        rule: Color | None = None,
+        fill: Color | None = None,
+        padding: float = 3.0,
+        keep: float = 180.0,
+    ) -> None:
         super().__init__()
         self.columns = [list(column) for column in columns]
         self.widths = list(widths)
@@ -330,8 +357,15 @@ class SideBySide(Flowable):  # type: ignore[misc]
         return [self._like(first), self._like(rest)]
 
     def _like(self, columns: list[list[Flowable]]) -> SideBySide:
-        return SideBySide(columns, self.widths, gap=self.gap, rule=self.rule, fill=self.fill,
-                          padding=self.padding, keep=self.keep)
+        return SideBySide(
+            columns,
+            self.widths,
+            gap=self.gap,
+            rule=self.rule,
+            fill=self.fill,
+            padding=self.padding,
+            keep=self.keep,
+        )
 
     def draw(self) -> None:
         canv: Canvas = self.canv

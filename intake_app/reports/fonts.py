@@ -84,11 +84,13 @@ _ARABIC_SCRIPT = (
 _PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
 _ARABIC_RE = re.compile("[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 #: Text Noto Sans draws on its own (Latin with accents, Cyrillic, common punctuation).
-_LATIN_ONLY = re.compile("[\u0020-\u007e\u00a0-\u024f\u0400-\u04ff"
-                         "\u2013\u2014\u2018-\u201e\u2022\u2026\u20ac]*")
+_LATIN_ONLY = re.compile(
+    "[\u0020-\u007e\u00a0-\u024f\u0400-\u04ff\u2013\u2014\u2018-\u201e\u2022\u2026\u20ac]*"
+)
 #: Where right-to-left letters live (a quick test before asking unicodedata).
-_RTL_RE = re.compile("[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff"
-                     "\U0001e800-\U0001efff]")
+_RTL_RE = re.compile(
+    "[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
 
 
 def _in(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
@@ -197,8 +199,12 @@ def register_fonts() -> None:
             if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
                 font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
             pdfmetrics.registerFont(font)
-        for regular, bold in ((LATIN, LATIN_BOLD), (ARABIC, ARABIC_BOLD), (SYMBOLS, SYMBOLS),
-                              (ETHIOPIC, ETHIOPIC_BOLD)):
+        for regular, bold in (
+            (LATIN, LATIN_BOLD),
+            (ARABIC, ARABIC_BOLD),
+            (SYMBOLS, SYMBOLS),
+            (ETHIOPIC, ETHIOPIC_BOLD),
+        ):
             pdfmetrics.registerFontFamily(
                 regular, normal=regular, bold=bold, italic=regular, boldItalic=bold
             )
@@ -381,9 +387,7 @@ def _reorder(text: str, levels: list[int]) -> str:
                     end += 1
                 order[index:end] = order[index:end][::-1]
                 index = end
-    return "".join(
-        MIRRORED.get(text[i], text[i]) if levels[i] % 2 else text[i] for i in order
-    )
+    return "".join(MIRRORED.get(text[i], text[i]) if levels[i] % 2 else text[i] for i in order)
 
 
 def _rtl_runs(text: str) -> list[tuple[bool, str]]:

@@ -87,13 +87,33 @@ def make_styles(*, size: float = 9.0) -> Styles:
         return ParagraphStyle(name, **base)
 
     return Styles(
-        title=style("title", fontName=fonts.LATIN_BOLD, fontSize=size * 1.7,
-                    leading=size * 2.1, textColor=PRIMARY, spaceAfter=2),
-        heading=style("heading", fontName=fonts.LATIN_BOLD, fontSize=size * 1.25,
-                      leading=size * 1.6, textColor=PRIMARY, spaceBefore=9, spaceAfter=3,
-                      keepWithNext=1),
-        subheading=style("subheading", fontName=fonts.LATIN_BOLD, fontSize=size,
-                         leading=size * 1.4, spaceBefore=5, spaceAfter=2, keepWithNext=1),
+        title=style(
+            "title",
+            fontName=fonts.LATIN_BOLD,
+            fontSize=size * 1.7,
+            leading=size * 2.1,
+            textColor=PRIMARY,
+            spaceAfter=2,
+        ),
+        heading=style(
+            "heading",
+            fontName=fonts.LATIN_BOLD,
+            fontSize=size * 1.25,
+            leading=size * 1.6,
+            textColor=PRIMARY,
+            spaceBefore=9,
+            spaceAfter=3,
+            keepWithNext=1,
+        ),
+        subheading=style(
+            "subheading",
+            fontName=fonts.LATIN_BOLD,
+            fontSize=size,
+            leading=size * 1.4,
+            spaceBefore=5,
+            spaceAfter=2,
+            keepWithNext=1,
+        ),
         body=style("body"),
         body_rtl=style("body_rtl", leading=size * 1.6),
         bold=style("bold", fontName=fonts.LATIN_BOLD),
@@ -102,8 +122,14 @@ def make_styles(*, size: float = 9.0) -> Styles:
         cell=style("cell", fontSize=size * 0.95, leading=size * 1.27),
         cell_rtl=style("cell_rtl", fontSize=size * 0.95, leading=size * 1.55),
         small=style("small", fontSize=size * 0.82, leading=size * 1.1, textColor=MUTED),
-        note=style("note", fontSize=size * 0.9, leading=size * 1.25, textColor=MUTED,
-                   spaceBefore=2, spaceAfter=2),
+        note=style(
+            "note",
+            fontSize=size * 0.9,
+            leading=size * 1.25,
+            textColor=MUTED,
+            spaceBefore=2,
+            spaceAfter=2,
+        ),
     )
 
 
@@ -141,8 +167,15 @@ class RecordStart(Flowable):  # type: ignore[misc]
 
 
 def draw_text(
-    canv: Canvas, x: float, y: float, text: str, *, size: float, bold: bool = False,
-    color: Color = TEXT, align: str = "left",
+    canv: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    *,
+    size: float,
+    bold: bool = False,
+    color: Color = TEXT,
+    align: str = "left",
 ) -> float:
     """Draw one line of left-to-right text in any script; returns its width."""
     shown = fonts.visual(text, rtl=False)
@@ -162,8 +195,7 @@ def _fit(text: str, *, size: float, bold: bool, width: float) -> str:
     """Shorten ``text`` with an ellipsis until it fits ``width``."""
     if fonts.text_width(fonts.visual(text, rtl=False), size, bold=bold) <= width:
         return text
-    while text and fonts.text_width(fonts.visual(text + "…", rtl=False), size,
-                                    bold=bold) > width:
+    while text and fonts.text_width(fonts.visual(text + "…", rtl=False), size, bold=bold) > width:
         text = text[:-1]
     return text + "…"
 
@@ -178,16 +210,43 @@ def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     label_width = fonts.text_width(info.confidential, label_size, bold=True)
     pad = 2.2 * mm
     canv.setFillColor(DANGER)
-    canv.roundRect(right - label_width - 2 * pad, top - 2.2 * mm, label_width + 2 * pad,
-                   5.6 * mm, 1.2 * mm, stroke=0, fill=1)
-    draw_text(canv, right - pad, top - 0.6 * mm, info.confidential, size=label_size, bold=True,
-              color=white, align="right")
+    canv.roundRect(
+        right - label_width - 2 * pad,
+        top - 2.2 * mm,
+        label_width + 2 * pad,
+        5.6 * mm,
+        1.2 * mm,
+        stroke=0,
+        fill=1,
+    )
+    draw_text(
+        canv,
+        right - pad,
+        top - 0.6 * mm,
+        info.confidential,
+        size=label_size,
+        bold=True,
+        color=white,
+        align="right",
+    )
     title_room = right - left - label_width - 2 * pad - 5 * mm
-    draw_text(canv, left, top, _fit(info.title, size=9.5, bold=True, width=title_room),
-              size=9.5, bold=True, color=PRIMARY)
-    draw_text(canv, left, top - 5.2 * mm,
-              _fit(info.subtitle, size=8.3, bold=False, width=right - left),
-              size=8.3, color=TEXT)
+    draw_text(
+        canv,
+        left,
+        top,
+        _fit(info.title, size=9.5, bold=True, width=title_room),
+        size=9.5,
+        bold=True,
+        color=PRIMARY,
+    )
+    draw_text(
+        canv,
+        left,
+        top - 5.2 * mm,
+        _fit(info.subtitle, size=8.3, bold=False, width=right - left),
+        size=8.3,
+        color=TEXT,
+    )
     canv.setStrokeColor(BORDER)
     canv.setLineWidth(0.7)
     canv.line(left, top - 7.8 * mm, right, top - 7.8 * mm)
@@ -195,17 +254,27 @@ def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     base = MARGIN_BOTTOM - 5 * mm
     canv.line(left, base, right, base)
     text_room = right - left - QR_SIZE - 32 * mm
-    draw_text(canv, left, base - 4.5 * mm,
-              _fit(info.printed, size=7.6, bold=False, width=text_room), size=7.6, color=MUTED)
-    draw_text(canv, left, base - 8.5 * mm,
-              _fit(info.reference, size=7.6, bold=False, width=text_room), size=7.6,
-              color=MUTED)
+    draw_text(
+        canv,
+        left,
+        base - 4.5 * mm,
+        _fit(info.printed, size=7.6, bold=False, width=text_room),
+        size=7.6,
+        color=MUTED,
+    )
+    draw_text(
+        canv,
+        left,
+        base - 8.5 * mm,
+        _fit(info.reference, size=7.6, bold=False, width=text_room),
+        size=7.6,
+        color=MUTED,
+    )
     # the QR code is drawn once per record as a form XObject and placed on each page
     form = f"qr{info.record_id}"
     if not canv.hasForm(form):
         canv.beginForm(form)
-        draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE,
-                size=QR_SIZE)
+        draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE, size=QR_SIZE)
         canv.endForm()
     canv.doForm(form)
     canv.restoreState()
@@ -240,9 +309,16 @@ class PagedCanvas(Canvas):  # type: ignore[misc]
             info: PageInfo | None = state["intake_info"]
             if info is not None:
                 label = info.page_of.format(page=seen[run], pages=totals[run])
-                draw_text(self, PAGE_WIDTH - MARGIN_X - QR_SIZE - 3 * mm,
-                          MARGIN_BOTTOM - 9.5 * mm, label, size=9, bold=True, color=TEXT,
-                          align="right")
+                draw_text(
+                    self,
+                    PAGE_WIDTH - MARGIN_X - QR_SIZE - 3 * mm,
+                    MARGIN_BOTTOM - 9.5 * mm,
+                    label,
+                    size=9,
+                    bold=True,
+                    color=TEXT,
+                    align="right",
+                )
             Canvas.showPage(self)
         self._held = []
         Canvas.save(self)
@@ -279,11 +355,18 @@ class IntakeDocTemplate(BaseDocTemplate):  # type: ignore[misc]
             lang=lang,
             invariant=False,
         )
-        frame = Frame(MARGIN_X, MARGIN_BOTTOM, CONTENT_WIDTH,
-                      PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM, id="body",
-                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        self.addPageTemplates([PageTemplate(id="page", frames=[frame],
-                                            onPageEnd=self._decorate)])
+        frame = Frame(
+            MARGIN_X,
+            MARGIN_BOTTOM,
+            CONTENT_WIDTH,
+            PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM,
+            id="body",
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+        )
+        self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPageEnd=self._decorate)])
         self.current: PageInfo | None = None
         self.run = -1
         self._on_record = on_record
@@ -303,8 +386,14 @@ class IntakeDocTemplate(BaseDocTemplate):  # type: ignore[misc]
         draw_header_footer(canv, self.current)
 
 
-def render(story: list[Flowable], *, title: str, author: str, lang: str,
-           on_record: Callable[[int], None] | None = None) -> tuple[bytes, int]:
+def render(
+    story: list[Flowable],
+    *,
+    title: str,
+    author: str,
+    lang: str,
+    on_record: Callable[[int], None] | None = None,
+) -> tuple[bytes, int]:
     """Lay out ``story`` (which starts each record with a :class:`RecordStart`).
 
     Returns:

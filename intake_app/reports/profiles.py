@@ -34,8 +34,9 @@ class Profile(enum.StrEnum):
             return cls(value)
         except ValueError:
             raise UsageError(
-                _("Unbekanntes Profil „{name}“; möglich sind: standard, special_categories.")
-                .format(name=value)
+                _(
+                    "Unbekanntes Profil „{name}“; möglich sind: standard, special_categories."
+                ).format(name=value)
             ) from None
 
 

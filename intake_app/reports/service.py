@@ -101,8 +101,7 @@ class ReportService:
             (w.purpose, str(w.withdrawn_on)) for w in self.ws.records.withdrawals(record_id)
         )
         actor = self.ws.actor
-        owner = (actor.display_name or actor.username) if record.owner_id == actor.user_id \
-            else ""
+        owner = (actor.display_name or actor.username) if record.owner_id == actor.user_id else ""
         return RecordSource(
             record_id=record.id,
             case_number=record.case_number,
@@ -140,17 +139,20 @@ class ReportService:
 
     # -- building ------------------------------------------------------------------------
 
-    def summary(self, record_id: str, *, lang: str = "de",
-                profile: Profile = Profile.STANDARD) -> RenderedPdf:
+    def summary(
+        self, record_id: str, *, lang: str = "de", profile: Profile = Profile.STANDARD
+    ) -> RenderedPdf:
         """One record's summary (not yet audited: see :meth:`record_output`)."""
         return self.render([record_id], document=Document.SUMMARY, lang=lang, profile=profile)
 
-    def consent_sheet(self, record_id: str, *, lang: str = "de",
-                      client_lang: str | None = None) -> RenderedPdf:
+    def consent_sheet(
+        self, record_id: str, *, lang: str = "de", client_lang: str | None = None
+    ) -> RenderedPdf:
         """One record's consent sheet, German beside ``client_lang`` (default: the
         language the consent was given in)."""
-        return self.render([record_id], document=Document.CONSENT_SHEET, lang=lang,
-                           client_lang=client_lang)
+        return self.render(
+            [record_id], document=Document.CONSENT_SHEET, lang=lang, client_lang=client_lang
+        )
 
     def render(
         self,
@@ -187,12 +189,20 @@ class ReportService:
             if progress is not None:
                 progress(index, total, _("Akten werden gelesen …"))
             sources.append(self.source(record_id))
-        rendered = render_documents(sources, ctx=ctx, document=document, profile=profile,
-                                    client_lang=client_lang, progress=progress,
-                                    cancelled=cancelled, step_offset=len(ids),
-                                    total_steps=total)
-        log.info("rendered %s for %d record(s), %d bytes", document.value, len(ids),
-                 len(rendered.data))
+        rendered = render_documents(
+            sources,
+            ctx=ctx,
+            document=document,
+            profile=profile,
+            client_lang=client_lang,
+            progress=progress,
+            cancelled=cancelled,
+            step_offset=len(ids),
+            total_steps=total,
+        )
+        log.info(
+            "rendered %s for %d record(s), %d bytes", document.value, len(ids), len(rendered.data)
+        )
         return rendered
 
     # -- output and audit ----------------------------------------------------------------

@@ -91,23 +91,38 @@ OVERVIEW_QUESTIONS = (
 class _Summary:
     """Builds the flowables of one record's summary."""
 
-    def __init__(self, source: RecordSource, ctx: PrintContext, redaction: Redaction,
-                 styles: Styles) -> None:
+    def __init__(
+        self, source: RecordSource, ctx: PrintContext, redaction: Redaction, styles: Styles
+    ) -> None:
         self.source = source
         self.ctx = ctx
         self.tr: Callable[[str], str] = ctx.tr
         self.redaction = redaction
         self.styles = styles
         self.form = source.form
-        self.state: FormState = evaluate(source.form, source.answers, today=ctx.today,
-                                         lang=ctx.lang, organisation=ctx.organisation)
-        self.rows = [row for row in answer_rows(self.form, self.state, ctx.lang,
-                                                include_special=redaction.include_special)
-                     if self._printable(row)]
+        self.state: FormState = evaluate(
+            source.form,
+            source.answers,
+            today=ctx.today,
+            lang=ctx.lang,
+            organisation=ctx.organisation,
+        )
+        self.rows = [
+            row
+            for row in answer_rows(
+                self.form, self.state, ctx.lang, include_special=redaction.include_special
+            )
+            if self._printable(row)
+        ]
         self.by_path = {row.path: row for row in self.rows}
-        self.sections = SectionRenderer(form=self.form, state=self.state, styles=styles,
-                                        tr=self.tr, today=ctx.today,
-                                        purpose_label=self._purpose_label)
+        self.sections = SectionRenderer(
+            form=self.form,
+            state=self.state,
+            styles=styles,
+            tr=self.tr,
+            today=ctx.today,
+            purpose_label=self._purpose_label,
+        )
 
     def _purpose_label(self, purpose_id: str) -> str:
         try:
@@ -124,8 +139,11 @@ class _Summary:
 
     def title(self, heading: str) -> list[Flowable]:
         src, tr = self.source, self.tr
-        status = RecordStatus(src.status) if src.status in RecordStatus._value2member_map_ \
+        status = (
+            RecordStatus(src.status)
+            if src.status in RecordStatus._value2member_map_
             else RecordStatus.DRAFT
+        )
         status_text = {
             RecordStatus.DRAFT: tr(N_("Entwurf")),
             RecordStatus.COMPLETE: tr(N_("Abgeschlossen")),
@@ -133,9 +151,11 @@ class _Summary:
         }[status]
         if src.finalised_at is not None and status is not RecordStatus.DRAFT:
             finalised = tr(MSG_FINALISED_ON).format(
-                date=self.ctx.date(src.finalised_at.date().isoformat()))
-            status_text = finalised if status is RecordStatus.COMPLETE \
-                else f"{status_text} ({finalised})"
+                date=self.ctx.date(src.finalised_at.date().isoformat())
+            )
+            status_text = (
+                finalised if status is RecordStatus.COMPLETE else f"{status_text} ({finalised})"
+            )
         state = tr(MSG_STATE).format(revision=src.revision, status=status_text)
         out: list[Flowable] = [
             Paragraph(fonts.markup(heading), self.styles.title),
@@ -149,18 +169,24 @@ class _Summary:
         return out
 
     def _banner(self, text: str, fill: Color) -> Table:
-        table = Table([[Paragraph(f"<b>{fonts.markup(text)}</b>", self.styles.cell)]],
-                      colWidths=[CONTENT_WIDTH])
-        table.setStyle(table_style([
-            ("BACKGROUND", (0, 0), (-1, -1), fill),
-            ("BOX", (0, 0), (-1, -1), 0.6, DANGER),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]))
+        table = Table(
+            [[Paragraph(f"<b>{fonts.markup(text)}</b>", self.styles.cell)]],
+            colWidths=[CONTENT_WIDTH],
+        )
+        table.setStyle(
+            table_style(
+                [
+                    ("BACKGROUND", (0, 0), (-1, -1), fill),
+                    ("BOX", (0, 0), (-1, -1), 0.6, DANGER),
+                    ("TOPPADDING", (0, 0), (-1, -1), 3),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ]
+            )
+        )
         return table
 
     def _name(self) -> str:
-        """"Family, Given", the Latin transliteration first, the original script after."""
+        """ "Family, Given", the Latin transliteration first, the original script after."""
         answers = self.source.answers
 
         def text(key: str) -> str:
@@ -235,8 +261,11 @@ class _Summary:
         head = Paragraph(fonts.markup(title), self.styles.heading)
         if not isinstance(value, dict) or not value.get("date"):
             return [head, Paragraph(fonts.markup(tr(MSG_CONSENT_NONE)), self.styles.body)]
-        parts = [tr(MSG_CONSENT_GIVEN).format(date=ctx.date(value.get("date")),
-                                              language=ctx.language_name(value.get("language")))]
+        parts = [
+            tr(MSG_CONSENT_GIVEN).format(
+                date=ctx.date(value.get("date")), language=ctx.language_name(value.get("language"))
+            )
+        ]
         if value.get("interpreter") is True:
             code = value.get("interpreter_language")
             if code:
@@ -254,11 +283,13 @@ class _Summary:
         if value.get("text_version"):
             parts.append(tr(MSG_TEXT_VERSION).format(version=value["text_version"]))
         withdrawn = dict(self.source.withdrawals)
-        data: list[list[Flowable]] = [[
-            text_flowable(tr(MSG_PURPOSE), self.styles.label),
-            text_flowable(tr(MSG_RECIPIENTS), self.styles.label),
-            text_flowable(tr(MSG_STATUS), self.styles.label),
-        ]]
+        data: list[list[Flowable]] = [
+            [
+                text_flowable(tr(MSG_PURPOSE), self.styles.label),
+                text_flowable(tr(MSG_RECIPIENTS), self.styles.label),
+                text_flowable(tr(MSG_STATUS), self.styles.label),
+            ]
+        ]
         commands: list[tuple[Any, ...]] = []
         stored = value.get("purposes")
         decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
@@ -267,8 +298,9 @@ class _Summary:
             try:
                 purpose = org.purpose(pid)
                 label = purpose.label(ctx.lang)
-                categories = ", ".join(org.category_label(c, ctx.lang)
-                                       for c in purpose.data_categories)
+                categories = ", ".join(
+                    org.category_label(c, ctx.lang) for c in purpose.data_categories
+                )
                 recipients = "; ".join(r.name for r in purpose.recipients)
             except KeyError:
                 label, categories, recipients = pid, "", ""
@@ -278,26 +310,44 @@ class _Summary:
                 cell.append(text_flowable(categories, self.styles.small))
             if kind == "withdrawn":
                 commands.append(("TEXTCOLOR", (2, len(data)), (2, len(data)), DANGER))
-            data.append([cell, text_flowable(recipients, self.styles.cell),
-                         text_flowable(status, self.styles.cell)])
+            data.append(
+                [
+                    cell,
+                    text_flowable(recipients, self.styles.cell),
+                    text_flowable(status, self.styles.cell),
+                ]
+            )
         art9_status, _kind = self._status(value.get("art9"), withdrawn.get("art9"))
-        data.append([text_flowable(tr(MSG_ART9), self.styles.cell),
-                     text_flowable(tr(MSG_ART9_RECIPIENTS), self.styles.cell),
-                     text_flowable(art9_status, self.styles.cell)])
+        data.append(
+            [
+                text_flowable(tr(MSG_ART9), self.styles.cell),
+                text_flowable(tr(MSG_ART9_RECIPIENTS), self.styles.cell),
+                text_flowable(art9_status, self.styles.cell),
+            ]
+        )
         unit = CONTENT_WIDTH / 100
-        table = Table(data, colWidths=[unit * 46, unit * 34, unit * 20], repeatRows=1,
-                      hAlign="LEFT")
-        table.setStyle(table_style([
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
-            *commands,
-        ]))
-        return [head, Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
-                Spacer(1, 3), table]
+        table = Table(
+            data, colWidths=[unit * 46, unit * 34, unit * 20], repeatRows=1, hAlign="LEFT"
+        )
+        table.setStyle(
+            table_style(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
+                    *commands,
+                ]
+            )
+        )
+        return [
+            head,
+            Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
+            Spacer(1, 3),
+            table,
+        ]
 
     def _status(self, part: Any, withdrawn_on: str | None) -> tuple[str, str]:
         """The status text of one purpose and its kind (granted, refused, withdrawn…)."""
@@ -318,8 +368,7 @@ class _Summary:
         profile = profile or self.tr(PROFILE_LABELS[self.redaction.effective])
         title = title or f"{self.form.title(self.ctx.lang)} – {self.tr(MSG_TITLE)}"
         info = page_info(self.source, self.ctx, title=title, profile=profile)
-        out: list[Flowable] = [RecordStart(info, index), *self.title(title),
-                               *self.overview()]
+        out: list[Flowable] = [RecordStart(info, index), *self.title(title), *self.overview()]
         lang = self.ctx.lang
         for section in self.form.sections:
             rows = [row for row in self.rows if row.section_id == section.id]
@@ -340,10 +389,17 @@ class _Summary:
         return out
 
 
-def summary_story(source: RecordSource, *, ctx: PrintContext, profile: Profile,
-                  index: int = 0, styles: Styles | None = None,
-                  redaction: Redaction | None = None, title: str = "",
-                  profile_text: str = "") -> list[Flowable]:
+def summary_story(
+    source: RecordSource,
+    *,
+    ctx: PrintContext,
+    profile: Profile,
+    index: int = 0,
+    styles: Styles | None = None,
+    redaction: Redaction | None = None,
+    title: str = "",
+    profile_text: str = "",
+) -> list[Flowable]:
     """The flowables of one record's summary (a batch joins several with page breaks).
 
     ``redaction`` overrides the profile (the access request prints everything);
@@ -351,14 +407,19 @@ def summary_story(source: RecordSource, *, ctx: PrintContext, profile: Profile,
     """
     redaction = redaction or redaction_for(profile, source.answers, on=ctx.today)
     return _Summary(source, ctx, redaction, styles or make_styles()).story(
-        index, title=title, profile=profile_text)
+        index, title=title, profile=profile_text
+    )
 
 
-def build_summary(source: RecordSource, *, ctx: PrintContext,
-                  profile: Profile = Profile.STANDARD) -> bytes:
+def build_summary(
+    source: RecordSource, *, ctx: PrintContext, profile: Profile = Profile.STANDARD
+) -> bytes:
     """One record's summary as PDF bytes (nothing is written to disk)."""
     story = summary_story(source, ctx=ctx, profile=profile)
-    data, _pages = render(story, title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} "
-                               f"{source.case_number}",
-                  author=ctx.organisation.name(ctx.lang), lang=ctx.lang)
+    data, _pages = render(
+        story,
+        title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
+        author=ctx.organisation.name(ctx.lang),
+        lang=ctx.lang,
+    )
     return data

@@ -82,8 +82,12 @@ def emphasis(row: AnswerRow, state: FormState, *, today: date, tr: Translate) ->
             return Emphasis(WARN_FILL, word)
     if question.parent_id == "referrals" and question.id == "outcome" and value in OPEN_OUTCOMES:
         return Emphasis(WARN_FILL, tr(MSG_OPEN))
-    if (question.parent_id == "plan_steps" and question.type is QuestionType.DATE
-            and isinstance(value, str) and value < today.isoformat()):
+    if (
+        question.parent_id == "plan_steps"
+        and question.type is QuestionType.DATE
+        and isinstance(value, str)
+        and value < today.isoformat()
+    ):
         return Emphasis(WARN_FILL, tr(MSG_OVERDUE))
     return None
 
@@ -112,8 +116,16 @@ def row_context(row: AnswerRow) -> tuple[int, ...]:
 class SectionRenderer:
     """Turns the printable answer rows of one section into flowables."""
 
-    def __init__(self, *, form: Form, state: FormState, styles: Styles, tr: Translate,
-                 today: date, purpose_label: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        form: Form,
+        state: FormState,
+        styles: Styles,
+        tr: Translate,
+        today: date,
+        purpose_label: Callable[[str], str] | None = None,
+    ) -> None:
         self.form = form
         self.state = state
         self.styles = styles
@@ -133,8 +145,9 @@ class SectionRenderer:
         text = self.text_of(row)
         if mark is not None:
             text = f"{text} – {mark.word}"
-        return text_flowable(text, self.styles.cell, rtl_style=self.styles.cell_rtl,
-                             bold=mark is not None)
+        return text_flowable(
+            text, self.styles.cell, rtl_style=self.styles.cell_rtl, bold=mark is not None
+        )
 
     def _label_cell(self, text: str) -> Flowable:
         return text_flowable(text, self.styles.label)
@@ -162,8 +175,7 @@ class SectionRenderer:
     def _table(self, data: list[list[Flowable]], fills: list[tuple[int, Color]]) -> list[Flowable]:
         if not data:
             return []
-        table = Table(data, colWidths=[CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.64],
-                      hAlign="LEFT")
+        table = Table(data, colWidths=[CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.64], hAlign="LEFT")
         commands = [
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
@@ -216,8 +228,9 @@ class SectionRenderer:
     def _lang(self) -> str:
         return self.state.lang
 
-    def _columns(self, columns: list[str],
-                 items: list[tuple[str, list[AnswerRow]]]) -> Table | None:
+    def _columns(
+        self, columns: list[str], items: list[tuple[str, list[AnswerRow]]]
+    ) -> Table | None:
         """One row per item; None when the columns cannot fit without breaking words."""
         lang = self._lang()
         header: list[Flowable] = [text_flowable(self.tr(MSG_NO), self.styles.label)]
@@ -276,8 +289,12 @@ class SectionRenderer:
                 fills.append((index % 2 * 2 + 1, index // 2 + 1, mark.fill))
             pairs.append((self._label_cell(child.label), self._value_cell(child, mark)))
         for child in long_rows:
-            pairs.append((self._label_cell(child.label),
-                          text_flowable(self.tr(MSG_SEE_BELOW), self.styles.label)))
+            pairs.append(
+                (
+                    self._label_cell(child.label),
+                    text_flowable(self.tr(MSG_SEE_BELOW), self.styles.label),
+                )
+            )
         data: list[list[Flowable | str]] = [
             [text_flowable(label, self.styles.cell, bold=True), "", "", ""]
         ]
@@ -286,8 +303,7 @@ class SectionRenderer:
             second = pairs[start + 1] if start + 1 < len(pairs) else ("", "")
             data.append([first[0], first[1], second[0], second[1]])
         unit = CONTENT_WIDTH / 100
-        table = Table(data, colWidths=[unit * 22, unit * 28, unit * 22, unit * 28],
-                      hAlign="LEFT")
+        table = Table(data, colWidths=[unit * 22, unit * 28, unit * 22, unit * 28], hAlign="LEFT")
         commands = [
             ("SPAN", (0, 0), (-1, 0)),
             ("BACKGROUND", (0, 0), (-1, 0), SHADE),
@@ -333,25 +349,36 @@ class SectionRenderer:
                 parts: list[Flowable] = [text_flowable(label, self.styles.cell, bold=checked)]
                 parts += [text_flowable(note, self.styles.note) for note in notes]
                 if index % 2 == 0:
-                    cells.append([TickBox(checked, color=DANGER if checked else BORDER), parts,
-                                  "", ""])
+                    cells.append(
+                        [TickBox(checked, color=DANGER if checked else BORDER), parts, "", ""]
+                    )
                 else:
-                    cells[-1][2:] = [TickBox(checked, color=DANGER if checked else BORDER),
-                                     parts]
+                    cells[-1][2:] = [TickBox(checked, color=DANGER if checked else BORDER), parts]
                 if checked:
-                    styles.append(("BACKGROUND", ((index % 2) * 2, index // 2),
-                                   ((index % 2) * 2 + 1, index // 2), WARN_FILL))
+                    styles.append(
+                        (
+                            "BACKGROUND",
+                            ((index % 2) * 2, index // 2),
+                            ((index % 2) * 2 + 1, index // 2),
+                            WARN_FILL,
+                        )
+                    )
             unit = CONTENT_WIDTH / 100
-            table = Table(cells, colWidths=[unit * 5, unit * 45, unit * 5, unit * 45],
-                          hAlign="LEFT")
-            table.setStyle(table_style([
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-                ("TOPPADDING", (0, 0), (-1, -1), 3),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                *styles,
-            ]))
+            table = Table(
+                cells, colWidths=[unit * 5, unit * 45, unit * 5, unit * 45], hAlign="LEFT"
+            )
+            table.setStyle(
+                table_style(
+                    [
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
+                        ("TOPPADDING", (0, 0), (-1, -1), 3),
+                        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                        *styles,
+                    ]
+                )
+            )
             out.append(table)
         for row in long_notes:
             out.extend(self.long_answer(row.label, row.text))
@@ -375,8 +402,7 @@ class SectionRenderer:
         return out
 
 
-def column_widths(texts: Sequence[Sequence[str]], size: float,
-                  total: float) -> list[float] | None:
+def column_widths(texts: Sequence[Sequence[str]], size: float, total: float) -> list[float] | None:
     """Widths for table columns: each at least as wide as its longest word, the rest of
     ``total`` shared by how much text each column holds (None: the words do not fit)."""
     pad = 7.0
@@ -384,10 +410,8 @@ def column_widths(texts: Sequence[Sequence[str]], size: float,
     wanted: list[float] = []
     for column in texts:
         words = [word for text in column for word in text.split()] or [""]
-        minimum.append(max(fonts.text_width(fonts.visual(w, rtl=False), size) for w in words)
-                       + pad)
-        wanted.append(max(fonts.text_width(fonts.visual(t, rtl=False), size) for t in column)
-                      + pad)
+        minimum.append(max(fonts.text_width(fonts.visual(w, rtl=False), size) for w in words) + pad)
+        wanted.append(max(fonts.text_width(fonts.visual(t, rtl=False), size) for t in column) + pad)
     floor = sum(minimum)
     if floor > total:
         return None

@@ -215,6 +215,7 @@ class PrintController(QObject):
 
         if dialog is not None:
             dialog.set_busy(True)
+
         def on_progress(done: int, total: int, text: str) -> None:
             progress.setMaximum(total)
             progress.setValue(done)
@@ -264,6 +265,7 @@ class PrintController(QObject):
             dialog.options_changed.connect(
                 lambda: self._rebuild(dialog, client_lang=client.currentData())
             )
+
         # slots return None: PySide6 mishandles values returned from slots (refcounts)
         def on_print() -> None:
             self.print_dialog(dialog)

@@ -34,8 +34,18 @@ def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: 
     office.cli("enrol", "--device", name, "--server-url", office.url, "--out", str(enrolment))
     pw = tmp_path / "admin.pw"
     pw.write_text(ADMIN_PASSWORD, "utf-8")
-    code = main(["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file",
-                 str(pw), "enrol", str(enrolment)])
+    code = main(
+        [
+            "--data-dir",
+            str(profile.profile.root),
+            "--user",
+            "admin",
+            "--password-file",
+            str(pw),
+            "enrol",
+            str(enrolment),
+        ]
+    )
     assert code == 0
 
 
@@ -44,8 +54,11 @@ def central_records(office: Office) -> list[tuple[str, int, dict]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(central_db.records.c.record_id, central_db.records.c.revision,
-                          central_db.records.c.document)
+                sa.select(
+                    central_db.records.c.record_id,
+                    central_db.records.c.revision,
+                    central_db.records.c.document,
+                )
             ).all()
     finally:
         engine.dispose()
@@ -57,7 +70,9 @@ def finalised(ws: Workspace, count: int, seed: int = 1) -> list[str]:
     return [s.id for s in ws.records.list(RecordQuery(status="complete"), limit=1000)]
 
 
-def test_deliver_import_and_receipts(profile: ProfileFixture, office: Office, tmp_path: Path) -> None:
+def test_deliver_import_and_receipts(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
     enrol_device(profile, office, tmp_path)
     ws = profile.sign_in(COUNSELLOR)
     try:
@@ -196,8 +211,15 @@ def test_published_form_is_installed_and_used_for_new_intakes(
     profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     enrol_device(profile, office, tmp_path)
-    office.cli("forms", "publish", str(FORMS / "intake-2026.2.yaml"), "--form-id", "intake",
-               "--form-version", "2026.2")
+    office.cli(
+        "forms",
+        "publish",
+        str(FORMS / "intake-2026.2.yaml"),
+        "--form-id",
+        "intake",
+        "--form-version",
+        "2026.2",
+    )
     ws = profile.sign_in(COUNSELLOR)
     try:
         assert ws.current_form().version == "2026.1"
@@ -227,7 +249,10 @@ def test_sync_without_enrolment_says_so(profile: ProfileFixture) -> None:
 
 
 def test_sync_window_sends_with_progress(
-    qtbot, profile: ProfileFixture, office: Office, tmp_path: Path  # type: ignore[no-untyped-def]
+    qtbot,
+    profile: ProfileFixture,
+    office: Office,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
@@ -294,14 +319,16 @@ def test_offline_registration_through_answer_and_confirmation_files(
     profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     enrolment = tmp_path / "offline.json"
-    office.cli("enrol", "--device", "laptop-offline", "--server-url", office.url,
-               "--out", str(enrolment))
+    office.cli(
+        "enrol", "--device", "laptop-offline", "--server-url", office.url, "--out", str(enrolment)
+    )
     pw = tmp_path / "admin.pw"
     pw.write_text(ADMIN_PASSWORD, "utf-8")
     base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
     answer = tmp_path / "answer.json"
-    assert main([*base, "enrol", str(enrolment), "--offline",
-                 "--registration-out", str(answer)]) == 0
+    assert (
+        main([*base, "enrol", str(enrolment), "--offline", "--registration-out", str(answer)]) == 0
+    )
     ws = profile.sign_in(COUNSELLOR)
     try:
         status = ws.sync.status()
@@ -327,8 +354,20 @@ def test_enrolment_file_with_wrong_fingerprint_is_refused(
     office.cli("enrol", "--device", "laptop-x", "--server-url", office.url, "--out", str(enrolment))
     pw = tmp_path / "admin.pw"
     pw.write_text(ADMIN_PASSWORD, "utf-8")
-    code = main(["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file",
-                 str(pw), "enrol", str(enrolment), "--fingerprint", "00" * 16])
+    code = main(
+        [
+            "--data-dir",
+            str(profile.profile.root),
+            "--user",
+            "admin",
+            "--password-file",
+            str(pw),
+            "enrol",
+            str(enrolment),
+            "--fingerprint",
+            "00" * 16,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Fingerabdruck" in err and len(err.strip().splitlines()) == 1
     ws = profile.sign_in(COUNSELLOR)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -31,9 +30,21 @@ def test_sigkill_loses_at_most_one_second(profile: ProfileFixture, run: int) -> 
     ws.close()
     rng = random.Random(run)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.typist", str(profile.profile.root), COUNSELLOR,
-         COUNSELLOR_PASSWORD, record_id, TEXT, "30"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.helpers.typist",
+            str(profile.profile.root),
+            COUNSELLOR,
+            COUNSELLOR_PASSWORD,
+            record_id,
+            TEXT,
+            "30",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert proc.stdout is not None

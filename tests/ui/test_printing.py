@@ -54,8 +54,12 @@ def open_window(qtbot, profile: ProfileFixture, user: str) -> tuple[MainWindow, 
 
 
 @pytest.fixture
-def supervisor(qtbot, profile: ProfileFixture, record_ids: list[str],  # type: ignore[no-untyped-def]
-               scratch: Path) -> Iterator[tuple[MainWindow, PrintController]]:
+def supervisor(
+    qtbot,
+    profile: ProfileFixture,
+    record_ids: list[str],  # type: ignore[no-untyped-def]
+    scratch: Path,
+) -> Iterator[tuple[MainWindow, PrintController]]:
     window, ws = open_window(qtbot, profile, SUPERVISOR)
     controller = install(window)
     assert controller is not None
@@ -68,8 +72,11 @@ def supervisor(qtbot, profile: ProfileFixture, record_ids: list[str],  # type: i
 
 def entries(ws: Workspace, action: str) -> list[audit.AuditEntry]:
     with ws.db.read() as session:
-        return [e for e in audit.iter_entries(session)
-                if e.action == action and e.details.get("document")]
+        return [
+            e
+            for e in audit.iter_entries(session)
+            if e.action == action and e.details.get("document")
+        ]
 
 
 def wait_for_preview(qtbot, controller: PrintController) -> PdfPreviewDialog:  # type: ignore[no-untyped-def]
@@ -95,8 +102,11 @@ def pdf_files(*folders: Path) -> list[Path]:
 
 
 def test_preview_renders_from_memory_and_leaves_no_file(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
-    scratch: Path, profile: ProfileFixture,
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
+    scratch: Path,
+    profile: ProfileFixture,
 ) -> None:
     window, controller = supervisor
     controller.preview_record(record_ids[0])
@@ -117,7 +127,9 @@ def test_preview_renders_from_memory_and_leaves_no_file(
 
 
 def test_print_sends_every_page_and_is_audited(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
     window, controller = supervisor
@@ -144,7 +156,9 @@ def test_print_sends_every_page_and_is_audited(
 
 
 def test_cancelled_print_dialog_prints_nothing(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
     controller.ask_printer = lambda _parent, _pages: None
@@ -155,7 +169,9 @@ def test_cancelled_print_dialog_prints_nothing(
 
 
 def test_save_as_pdf_is_explicit_and_audited(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
     window, controller = supervisor
@@ -178,27 +194,41 @@ def test_save_as_pdf_is_explicit_and_audited(
 
 
 def test_profile_and_language_are_chosen_in_the_preview(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
     controller.preview_record(record_ids[0])
     dialog = wait_for_preview(qtbot, controller)
     assert kit.HEALTH_LABEL_DE not in "".join(
-        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
+        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())
+    )
     profile_box, lang_box = _combos(dialog)
     profile_box.setCurrentIndex(profile_box.findData("special_categories"))
-    qtbot.waitUntil(lambda: controller.dialogs[dialog][0].profile.value == "special_categories"
-                    and not dialog.busy_label.isVisible(), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: (
+            controller.dialogs[dialog][0].profile.value == "special_categories"
+            and not dialog.busy_label.isVisible()
+        ),
+        timeout=30_000,
+    )
     pages = [dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())]
     assert any(kit.HEALTH_LABEL_DE in page for page in pages)
     lang_box.setCurrentIndex(lang_box.findData("en"))
-    qtbot.waitUntil(lambda: controller.dialogs[dialog][0].lang == "en"
-                    and not dialog.busy_label.isVisible(), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: controller.dialogs[dialog][0].lang == "en" and not dialog.busy_label.isVisible(),
+        timeout=30_000,
+    )
     assert "C. Residence status" in "".join(
-        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
+        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())
+    )
     reads = entries(window.ws, "record_read")
-    assert [e.details["profile"] for e in reads] == ["standard", "special_categories",
-                                                     "special_categories"]
+    assert [e.details["profile"] for e in reads] == [
+        "standard",
+        "special_categories",
+        "special_categories",
+    ]
 
 
 def _combos(dialog: PdfPreviewDialog):  # type: ignore[no-untyped-def]
@@ -210,7 +240,9 @@ def _combos(dialog: PdfPreviewDialog):  # type: ignore[no-untyped-def]
 
 
 def test_batch_is_built_off_the_gui_thread_into_one_document(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window, controller = supervisor
@@ -229,8 +261,11 @@ def test_batch_is_built_off_the_gui_thread_into_one_document(
     dialog = wait_for_preview(qtbot, controller)
     assert threads and threads[0] is not threading.main_thread()
     assert "3 Zusammenfassungen" in dialog.windowTitle()
-    first_pages = [p for p in range(dialog.document.pageCount())
-                   if "Seite 1 von" in dialog.document.getAllText(p).text()]
+    first_pages = [
+        p
+        for p in range(dialog.document.pageCount())
+        if "Seite 1 von" in dialog.document.getAllText(p).text()
+    ]
     assert len(first_pages) == 3
     reads = entries(window.ws, "record_read")
     assert sorted(e.subject_id for e in reads) == sorted(record_ids)
@@ -238,7 +273,9 @@ def test_batch_is_built_off_the_gui_thread_into_one_document(
 
 
 def test_batch_can_be_cancelled(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window, controller = supervisor
@@ -260,13 +297,16 @@ def test_batch_can_be_cancelled(
 
 
 def test_nothing_selected_says_what_to_do(
-    qtbot, supervisor: tuple[MainWindow, PrintController], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
 
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "information",
-                        staticmethod(lambda _p, _t, text: shown.append(text)))
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda _p, _t, text: shown.append(text))
+    )
     _window, controller = supervisor
     controller.print_records([])
     assert shown and "wählen Sie in der Liste" in shown[0]
@@ -274,7 +314,9 @@ def test_nothing_selected_says_what_to_do(
 
 
 def test_consent_sheet_preview_in_the_client_language(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
     controller.print_consent_sheet(record_ids[0])
@@ -284,15 +326,20 @@ def test_consent_sheet_preview_in_the_client_language(
     (box,) = dialog.findChildren(QComboBox)
     assert box.currentData() == "ar"
     box.setCurrentIndex(box.findData("uk"))
-    qtbot.waitUntil(lambda: controller.dialogs[dialog][1].client_lang == "uk"
-                    and not dialog.busy_label.isVisible(), timeout=30_000)
-    text = "".join(dialog.document.getAllText(p).text()
-                   for p in range(dialog.document.pageCount()))
+    qtbot.waitUntil(
+        lambda: (
+            controller.dialogs[dialog][1].client_lang == "uk" and not dialog.busy_label.isVisible()
+        ),
+        timeout=30_000,
+    )
+    text = "".join(dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
     assert window.ws.organisation.purpose("central_office").label("uk") in text
 
 
 def test_record_view_gets_print_buttons(
-    qtbot, supervisor: tuple[MainWindow, PrintController], record_ids: list[str],  # type: ignore[no-untyped-def]
+    qtbot,
+    supervisor: tuple[MainWindow, PrintController],
+    record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
     window.open_record(record_ids[0])
@@ -306,8 +353,11 @@ def test_record_view_gets_print_buttons(
     assert controller.dialogs[dialog][0].record_ids == (record_ids[0],)
 
 
-def test_counsellor_prints_too_administrator_does_not(qtbot, profile: ProfileFixture,  # type: ignore[no-untyped-def]
-                                                      record_ids: list[str]) -> None:
+def test_counsellor_prints_too_administrator_does_not(
+    qtbot,
+    profile: ProfileFixture,  # type: ignore[no-untyped-def]
+    record_ids: list[str],
+) -> None:
     window, ws = open_window(qtbot, profile, COUNSELLOR)
     try:
         assert install(window) is not None
@@ -323,14 +373,18 @@ def test_counsellor_prints_too_administrator_does_not(qtbot, profile: ProfileFix
         ws.close()
 
 
-def test_paint_pages_honours_the_page_range(qapp, tmp_path: Path, form,  # type: ignore[no-untyped-def]
-                                            ) -> None:
+def test_paint_pages_honours_the_page_range(
+    qapp,
+    tmp_path: Path,
+    form,  # type: ignore[no-untyped-def]
+) -> None:
     from intake_app.core.forms import load_organisation
     from intake_app.reports.summary import build_summary
 
     organisation = load_organisation()
-    data = build_summary(kit.source(form, kit.rich_answers(form, organisation)),
-                         ctx=kit.context(organisation))
+    data = build_summary(
+        kit.source(form, kit.rich_answers(form, organisation)), ctx=kit.context(organisation)
+    )
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(str(tmp_path / "range.pdf"))

@@ -357,8 +357,7 @@ def large_font(qapp: QApplication) -> Iterator[None]:
 def _problems(root: QWidget) -> list[str]:
     """Unnamed inputs, cut-off buttons and clipped word-wrapped labels under ``root``."""
     found = []
-    inputs = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextEdit,
-              QListWidget)
+    inputs = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextEdit, QListWidget)
     for widget in root.findChildren(QWidget):
         if not widget.isVisibleTo(root) or widget.objectName().startswith("qt_"):
             continue

@@ -33,23 +33,38 @@ from intake_app.i18n import N_
 Translate = Callable[[str], str]
 CONSENT_LANGUAGES: tuple[str, ...] = REQUIRED_LANGUAGES + CLIENT_LANGUAGES
 GIVEN_BY = ("person", "guardian")
-KEYS = frozenset({"date", "language", "interpreter", "interpreter_language", "given_by",
-                  "organisation", "text_version", "purposes", "art9"})
+KEYS = frozenset(
+    {
+        "date",
+        "language",
+        "interpreter",
+        "interpreter_language",
+        "given_by",
+        "organisation",
+        "text_version",
+        "purposes",
+        "art9",
+    }
+)
 
-MSG_SHAPE = N_("Die Einwilligung ist beschädigt (erwartet werden Datum, Sprache, Dolmetschung "
-               "und Zwecke).")
+MSG_SHAPE = N_(
+    "Die Einwilligung ist beschädigt (erwartet werden Datum, Sprache, Dolmetschung und Zwecke)."
+)
 MSG_DATE = N_("Bitte das Datum der Einwilligung angeben.")
 MSG_FUTURE = N_("Das Datum der Einwilligung liegt in der Zukunft.")
 MSG_LANGUAGE = N_("Bitte die Sprache der verwendeten Fassung angeben ({languages}).")
 MSG_INTERPRETER = N_("Bitte angeben, ob eine Dolmetscherin oder ein Dolmetscher erklärt hat.")
 MSG_GIVEN_BY = N_("„Erteilt durch“ muss „person“ oder „guardian“ sein.")
 MSG_PURPOSE = N_("Zweck „{purpose}“: bitte „erteilt“ oder „nicht erteilt“ festhalten.")
-MSG_UNKNOWN_PURPOSE = N_("Der Zweck „{purpose}“ gehört nicht zur Einwilligungserklärung dieser "
-                         "Stelle.")
-MSG_WITHDRAWN = N_("Zweck „{purpose}“: das Widerrufsdatum ist ungültig oder liegt vor der "
-                   "Einwilligung.")
-MSG_WITHDRAWN_NOT_GRANTED = N_("Zweck „{purpose}“: ein Widerruf ist nur möglich, wenn die "
-                               "Einwilligung erteilt war.")
+MSG_UNKNOWN_PURPOSE = N_(
+    "Der Zweck „{purpose}“ gehört nicht zur Einwilligungserklärung dieser Stelle."
+)
+MSG_WITHDRAWN = N_(
+    "Zweck „{purpose}“: das Widerrufsdatum ist ungültig oder liegt vor der Einwilligung."
+)
+MSG_WITHDRAWN_NOT_GRANTED = N_(
+    "Zweck „{purpose}“: ein Widerruf ist nur möglich, wenn die Einwilligung erteilt war."
+)
 MSG_KEY = N_("Unbekannte Angabe „{key}“ in der Einwilligung.")
 
 
@@ -67,9 +82,14 @@ def _part(name: str, value: Any, given: date | None, tr: Translate) -> list[str]
     return []
 
 
-def validate_consent(raw: Any, *, tr: Translate, today: date,
-                     purposes: Iterable[str] | None = None,
-                     languages: Iterable[str] = CONSENT_LANGUAGES) -> tuple[bool, list[str]]:
+def validate_consent(
+    raw: Any,
+    *,
+    tr: Translate,
+    today: date,
+    purposes: Iterable[str] | None = None,
+    languages: Iterable[str] = CONSENT_LANGUAGES,
+) -> tuple[bool, list[str]]:
     """Check a consent answer.
 
     Returns:

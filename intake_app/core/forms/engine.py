@@ -55,8 +55,9 @@ class MissingAnswer:
 
 def answer_path(question: Question, context: Context) -> str:
     """The answer path of ``question`` at ``context``."""
-    parts = [f"{group}[{index}]" for group, index in zip(question.repeat_chain, context,
-                                                         strict=True)]
+    parts = [
+        f"{group}[{index}]" for group, index in zip(question.repeat_chain, context, strict=True)
+    ]
     parts.append(question.id)
     return ".".join(parts)
 
@@ -64,8 +65,16 @@ def answer_path(question: Question, context: Context) -> str:
 class _Run:
     """One evaluation: the :class:`Environment` of the expressions plus memo tables."""
 
-    def __init__(self, form: Form, answers: Mapping[str, Any], *, today: date, lang: str,
-                 purposes: tuple[str, ...] | None, languages: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        form: Form,
+        answers: Mapping[str, Any],
+        *,
+        today: date,
+        lang: str,
+        purposes: tuple[str, ...] | None,
+        languages: tuple[str, ...],
+    ) -> None:
         self.form = form
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
@@ -140,7 +149,8 @@ class _Run:
             if result and question.repeat_chain:
                 group = self.form.question(question.repeat_chain[-1])
                 result = self.visible(group, context[:-1]) and context[-1] < len(
-                    self.items(group, context[:-1]))
+                    self.items(group, context[:-1])
+                )
             if result:
                 result = self._relevant(question.relevant, context, question.id)
         finally:
@@ -148,8 +158,9 @@ class _Run:
         self._visible[key] = result
         return result
 
-    def _relevant(self, expression: CompiledExpression | None, context: Context,
-                  where: str) -> bool:
+    def _relevant(
+        self, expression: CompiledExpression | None, context: Context, where: str
+    ) -> bool:
         if expression is None:
             return True
         try:
@@ -209,8 +220,9 @@ class _Run:
             return None
         qtype = question.type
         fits = {
-            QuestionType.INTEGER: lambda v: type(v) is int or (
-                type(v) is Decimal and v == v.to_integral_value()),
+            QuestionType.INTEGER: lambda v: (
+                type(v) is int or (type(v) is Decimal and v == v.to_integral_value())
+            ),
             QuestionType.DECIMAL: lambda v: type(v) in (int, Decimal),
             QuestionType.TEXT: lambda v: type(v) is str,
             QuestionType.LONG_TEXT: lambda v: type(v) is str,
@@ -220,8 +232,9 @@ class _Run:
             QuestionType.CEFR: lambda v: type(v) is int and 0 <= v < len(CEFR_LEVELS),
         }.get(qtype)
         if fits is None or not fits(value):
-            self.problems.append(f"{answer_path(question, context)}: calculate: {value!r} does "
-                                 f"not fit {qtype.value}")
+            self.problems.append(
+                f"{answer_path(question, context)}: calculate: {value!r} does not fit {qtype.value}"
+            )
             return None
         if qtype is QuestionType.INTEGER:
             return int(value)
@@ -295,8 +308,7 @@ class FormState:
     required_paths: set[str] = field(default_factory=set)
     _run: _Run | None = field(default=None, repr=False)
     _tallies: dict[str, _Tally] = field(default_factory=dict, repr=False)
-    _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list,
-                                                                repr=False)
+    _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list, repr=False)
 
     def visible(self, qid: str, index_path: Context = ()) -> bool:
         """Whether question ``qid`` is shown at ``index_path`` (False for unknown ids)."""
@@ -347,8 +359,9 @@ class FormState:
         assert self._run is not None
         return self._run.item_count(Binding("question", qid), tuple(index_path))
 
-    def visible_paths(self, section_id: str | None = None) -> Iterator[tuple[str, Question,
-                                                                          Context]]:
+    def visible_paths(
+        self, section_id: str | None = None
+    ) -> Iterator[tuple[str, Question, Context]]:
         """``(path, question, index_path)`` of every visible question, in form order."""
         for path, question, context in self._visible_paths:
             if section_id is None or question.section_id == section_id:
@@ -375,8 +388,9 @@ class _Walker:
                     self._note_hidden(question, (), holder)
                 continue
             self.questions(section.questions, (), holder, section.id)
-        known = {question.id for section in self.run.form.sections
-                 for question in section.questions}
+        known = {
+            question.id for section in self.run.form.sections for question in section.questions
+        }
         self._unknown(self.run.answers, known, "")
 
     def _unknown(self, holder: Mapping[str, Any] | None, known: set[str], prefix: str) -> None:
@@ -386,13 +400,19 @@ class _Walker:
             if key not in known and not is_empty(value):
                 self.state.unknown_answers.append(f"{prefix}{key}")
 
-    def _note_hidden(self, question: Question, context: Context,
-                     holder: Mapping[str, Any] | None) -> None:
+    def _note_hidden(
+        self, question: Question, context: Context, holder: Mapping[str, Any] | None
+    ) -> None:
         if holder is not None and question.answerable and not is_empty(holder.get(question.id)):
             self.state.hidden_answers.append(answer_path(question, context))
 
-    def questions(self, questions: tuple[Question, ...], context: Context,
-                  holder: Mapping[str, Any] | None, section_id: str) -> None:
+    def questions(
+        self,
+        questions: tuple[Question, ...],
+        context: Context,
+        holder: Mapping[str, Any] | None,
+        section_id: str,
+    ) -> None:
         run = self.run
         for question in questions:
             if not run.visible(question, context):
@@ -408,8 +428,9 @@ class _Walker:
                     self.state.computed[path] = to_json(question, value)
                 continue
             required = question.required or (
-                question.required_if is not None and self._condition(question.required_if,
-                                                                     context, path) is True)
+                question.required_if is not None
+                and self._condition(question.required_if, context, path) is True
+            )
             if question.type is QuestionType.REPEAT:
                 status = self.repeat(question, context, path, section_id)
             elif question.type is QuestionType.CONSENT:
@@ -423,11 +444,11 @@ class _Walker:
                 if status is _Status.OK:
                     tally.answered += 1
                 elif status is _Status.EMPTY:
-                    self.state.missing_required.append(MissingAnswer(path, section_id,
-                                                                     question.id))
+                    self.state.missing_required.append(MissingAnswer(path, section_id, question.id))
 
-    def _condition(self, expression: CompiledExpression, context: Context,
-                   where: str) -> bool | None:
+    def _condition(
+        self, expression: CompiledExpression, context: Context, where: str
+    ) -> bool | None:
         try:
             return self.run.evaluator.condition(expression.tree, context)
         except ExpressionError as error:
@@ -476,9 +497,13 @@ class _Walker:
 
     def consent(self, question: Question, context: Context, path: str) -> _Status:
         raw = self.run.raw(question, context)
-        complete, problems = validate_consent(raw, tr=self.tr, today=self.run.today,
-                                              purposes=self.run.purposes,
-                                              languages=self.run.languages)
+        complete, problems = validate_consent(
+            raw,
+            tr=self.tr,
+            today=self.run.today,
+            purposes=self.run.purposes,
+            languages=self.run.languages,
+        )
         for problem in problems:
             self.error(path, problem)
         if problems:
@@ -486,8 +511,14 @@ class _Walker:
         return _Status.OK if complete else _Status.EMPTY
 
 
-def evaluate(form: Form, answers: Mapping[str, Any], *, today: date | None = None,
-             lang: str = "de", organisation: Any = None) -> FormState:
+def evaluate(
+    form: Form,
+    answers: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    lang: str = "de",
+    organisation: Any = None,
+) -> FormState:
     """Evaluate ``answers`` against ``form``.
 
     Args:
@@ -517,13 +548,16 @@ def _default(question: Question, today: date) -> Any:
 def initial_answers(form: Form, *, today: date | None = None) -> dict[str, Any]:
     """Answers for a new record: the defaults of the top-level questions."""
     day = today or date.today()
-    return {question.id: _default(question, day) for section in form.sections
-            for question in section.questions if question.default is not None}
+    return {
+        question.id: _default(question, day)
+        for section in form.sections
+        for question in section.questions
+        if question.default is not None
+    }
 
 
 def new_item(form: Form, group_id: str, *, today: date | None = None) -> dict[str, Any]:
     """A new item for the repeat group ``group_id`` with its children's defaults."""
     day = today or date.today()
     group = form.question(group_id)
-    return {child.id: _default(child, day) for child in group.children
-            if child.default is not None}
+    return {child.id: _default(child, day) for child in group.children if child.default is not None}

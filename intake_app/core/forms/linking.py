@@ -74,9 +74,16 @@ def question_type(question: Question) -> Type:
 class FormScope:
     """Resolves names for expressions of one question (or section) of a form."""
 
-    def __init__(self, form: Form, owner: Question | None, chain: tuple[str, ...], *,
-                 self_allowed: bool, choice_of: Question | None = None,
-                 broken: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        form: Form,
+        owner: Question | None,
+        chain: tuple[str, ...],
+        *,
+        self_allowed: bool,
+        choice_of: Question | None = None,
+        broken: frozenset[str] = frozenset(),
+    ) -> None:
         self.form = form
         self.broken = broken
         self.hit_broken = False
@@ -92,16 +99,22 @@ class FormScope:
             return _("„{name}“ ist fehlerhaft definiert.").format(name=name)
         if question is None:
             return _("unbekannte Frage „{name}“.{suggest}").format(
-                name=name, suggest=suggestion(name, [q.id for q in self.form]))
+                name=name, suggest=suggestion(name, [q.id for q in self.form])
+            )
         if question.type is QuestionType.NOTE:
             return _("„{name}“ ist ein Hinweis und hat keinen Wert.").format(name=name)
         chain = question.repeat_chain
         if self.chain[: len(chain)] != chain:
-            group = next(g for index, g in enumerate(chain)
-                         if index >= len(self.chain) or self.chain[index] != g)
-            return _("„{name}“ gehört zur Wiederholungsgruppe „{group}“ und hat dort je Eintrag "
-                     "eine Antwort; nutzen Sie z. B. any({group}, …), count({group}, …) oder "
-                     "sum({group}, …).").format(name=name, group=group)
+            group = next(
+                g
+                for index, g in enumerate(chain)
+                if index >= len(self.chain) or self.chain[index] != g
+            )
+            return _(
+                "„{name}“ gehört zur Wiederholungsgruppe „{group}“ und hat dort je Eintrag "
+                "eine Antwort; nutzen Sie z. B. any({group}, …), count({group}, …) oder "
+                "sum({group}, …)."
+            ).format(name=name, group=group)
         return question_type(question), Binding("question", question.id, len(chain))
 
     def lookup_self(self) -> tuple[Type, Binding] | str:
@@ -113,17 +126,23 @@ class FormScope:
         group = self.form.get(repeat_qid)
         if group is None or group.type is not QuestionType.REPEAT:
             return _("„{name}“ ist keine Wiederholungsgruppe.").format(name=repeat_qid)
-        inner = FormScope(self.form, self.owner, (*group.repeat_chain, group.id),
-                          self_allowed=self.self_allowed, choice_of=self.choice_of,
-                          broken=self.broken)
+        inner = FormScope(
+            self.form,
+            self.owner,
+            (*group.repeat_chain, group.id),
+            self_allowed=self.self_allowed,
+            choice_of=self.choice_of,
+            broken=self.broken,
+        )
         inner.hit_broken = self.hit_broken
         return inner
 
     def choice_type(self) -> Type | None:
         if self.choice_of is None:
             return None
-        return Type(Kind.TEXT, domain=frozenset(self.choice_of.choice_values),
-                    owner=self.choice_of.id)
+        return Type(
+            Kind.TEXT, domain=frozenset(self.choice_of.choice_values), owner=self.choice_of.id
+        )
 
 
 def _position(source: YText, error: ExpressionError) -> tuple[int, int | None]:
@@ -136,8 +155,7 @@ def _position(source: YText, error: ExpressionError) -> tuple[int, int | None]:
 class Linker:
     """Compiles the pending expressions of a built form and checks cross-references."""
 
-    def __init__(self, form: Form, issues: Issues, *,
-                 broken: frozenset[str] = frozenset()) -> None:
+    def __init__(self, form: Form, issues: Issues, *, broken: frozenset[str] = frozenset()) -> None:
         self.form = form
         self.issues = issues
         self.broken = broken
@@ -157,10 +175,14 @@ class Linker:
         question = owner if isinstance(owner, Question) else None
         chain = question.repeat_chain if question else ()
         field = item.field
-        scope = FormScope(self.form, question, chain,
-                          self_allowed=field in ("constraint", "choice_filter"),
-                          choice_of=question if field == "choice_filter" else None,
-                          broken=self.broken)
+        scope = FormScope(
+            self.form,
+            question,
+            chain,
+            self_allowed=field in ("constraint", "choice_filter"),
+            choice_of=question if field == "choice_filter" else None,
+            broken=self.broken,
+        )
         qid = question.id if question else None
         try:
             compiled = compile_expression(item.source, scope, condition=field != "calculate")
@@ -179,8 +201,10 @@ class Linker:
         elif field == "choice_filter" and question:
             question.choice_filter = compiled
         elif field == "constraint" and question and item.message is not None:
-            question.constraints = (*question.constraints,
-                                    Constraint(compiled, item.message, item.source.line))
+            question.constraints = (
+                *question.constraints,
+                Constraint(compiled, item.message, item.source.line),
+            )
         elif field == "calculate" and question:
             problem = _calculation_mismatch(question, compiled.type)
             if problem:
@@ -192,30 +216,45 @@ class Linker:
     def _check_question(self, question: Question) -> None:
         qid = question.id
         if question.type is QuestionType.CONSENT and question.repeat_chain:
-            self.issues.add(question.line, qid, _("ein Einwilligungsblock gehört nicht in eine "
-                                                  "Wiederholungsgruppe."))
+            self.issues.add(
+                question.line,
+                qid,
+                _("ein Einwilligungsblock gehört nicht in eine Wiederholungsgruppe."),
+            )
         if question.calculate is not None and (question.required or question.required_if):
-            self.issues.add(question.line, qid, _("eine berechnete Frage wird automatisch "
-                                                  "ausgefüllt; entfernen Sie „required“."))
+            self.issues.add(
+                question.line,
+                qid,
+                _("eine berechnete Frage wird automatisch ausgefüllt; entfernen Sie „required“."),
+            )
         if question.special_category and not self._guarded_by_art9(question):
-            self.issues.add(question.line, qid,
-                            _("besondere Kategorie (Art. 9 DSGVO): die Frage darf nur mit der "
-                              "gesonderten Einwilligung erscheinen; ergänzen Sie z. B. "
-                              "„relevant: art9_consented(consent)“."))
+            self.issues.add(
+                question.line,
+                qid,
+                _(
+                    "besondere Kategorie (Art. 9 DSGVO): die Frage darf nur mit der "
+                    "gesonderten Einwilligung erscheinen; ergänzen Sie z. B. "
+                    "„relevant: art9_consented(consent)“."
+                ),
+            )
         if question.default is not None:
             question.default = self._default(question, question.default)
 
     def _guarded_by_art9(self, question: Question) -> bool:
-        expressions = [question.relevant] + [self.form.get(g).relevant  # type: ignore[union-attr]
-                                             for g in question.repeat_chain]
+        expressions = [question.relevant] + [
+            self.form.get(g).relevant  # type: ignore[union-attr]
+            for g in question.repeat_chain
+        ]
         section = next((s for s in self.form.sections if s.id == question.section_id), None)
         if section is not None:
             expressions.append(section.relevant)
         for expression in expressions:
             if expression is None:
                 continue
-            if any(isinstance(node, Call) and node.name == "art9_consented"
-                   for node in walk(expression.tree)):
+            if any(
+                isinstance(node, Call) and node.name == "art9_consented"
+                for node in walk(expression.tree)
+            ):
                 return True
         return False
 
@@ -244,8 +283,13 @@ class Linker:
         runtime, problem = to_runtime(question, value, _)
         if problem or runtime is None:
             hint = _(" (für Datumsfragen auch „today“)") if qtype is QuestionType.DATE else ""
-            self.issues.add(line, qid, _("„default“: {problem}{hint}").format(
-                problem=problem or _("ungültiger Wert"), hint=hint))
+            self.issues.add(
+                line,
+                qid,
+                _("„default“: {problem}{hint}").format(
+                    problem=problem or _("ungültiger Wert"), hint=hint
+                ),
+            )
             return None
         return value
 
@@ -261,44 +305,74 @@ class Linker:
         seen: dict[str, int] = {}
         for change in self.form.changes:
             if change.question in seen and change.kind is not ChangeKind.RECODE:
-                self.issues.add(change.line, None,
-                                _("„{path}“ wird mehrfach geändert (zuerst in Zeile {first}).")
-                                .format(path=change.question, first=seen[change.question]))
+                self.issues.add(
+                    change.line,
+                    None,
+                    _("„{path}“ wird mehrfach geändert (zuerst in Zeile {first}).").format(
+                        path=change.question, first=seen[change.question]
+                    ),
+                )
                 continue
             if change.kind is not ChangeKind.RECODE:
                 seen[change.question] = change.line
             if change.kind is ChangeKind.RENAME:
                 if self._resolve(change.to or "") is None:
-                    self.issues.add(change.line, None,
-                                    _("„rename: {old}“: die neue Kennung „{new}“ gibt es in "
-                                      "diesem Formular nicht.").format(old=change.question,
-                                                                      new=change.to))
+                    self.issues.add(
+                        change.line,
+                        None,
+                        _(
+                            "„rename: {old}“: die neue Kennung „{new}“ gibt es in "
+                            "diesem Formular nicht."
+                        ).format(old=change.question, new=change.to),
+                    )
                 if self._resolve(change.question) is not None:
-                    self.issues.add(change.line, None,
-                                    _("„rename: {old}“: die alte Kennung gibt es in diesem "
-                                      "Formular noch; eine umbenannte Frage muss die neue "
-                                      "Kennung tragen.").format(old=change.question))
+                    self.issues.add(
+                        change.line,
+                        None,
+                        _(
+                            "„rename: {old}“: die alte Kennung gibt es in diesem "
+                            "Formular noch; eine umbenannte Frage muss die neue "
+                            "Kennung tragen."
+                        ).format(old=change.question),
+                    )
             elif change.kind is ChangeKind.REMOVE:
                 if self._resolve(change.question) is not None:
-                    self.issues.add(change.line, None,
-                                    _("„remove: {path}“: die Frage gibt es in diesem Formular "
-                                      "noch; löschen Sie sie oder die Änderung.").format(
-                                          path=change.question))
+                    self.issues.add(
+                        change.line,
+                        None,
+                        _(
+                            "„remove: {path}“: die Frage gibt es in diesem Formular "
+                            "noch; löschen Sie sie oder die Änderung."
+                        ).format(path=change.question),
+                    )
             else:
                 self._check_recode(change.question, change.values, change.line)
 
     def _check_recode(self, path: str, values: Any, line: int) -> None:
         question = self._resolve(path)
-        if question is None or question.type not in (QuestionType.CHOICE,
-                                                     QuestionType.MULTI_CHOICE):
-            self.issues.add(line, None, _("„recode: {path}“: eine Auswahlfrage mit dieser Kennung "
-                                          "gibt es in diesem Formular nicht.").format(path=path))
+        if question is None or question.type not in (
+            QuestionType.CHOICE,
+            QuestionType.MULTI_CHOICE,
+        ):
+            self.issues.add(
+                line,
+                None,
+                _(
+                    "„recode: {path}“: eine Auswahlfrage mit dieser Kennung "
+                    "gibt es in diesem Formular nicht."
+                ).format(path=path),
+            )
             return
         for old, new in values.items():
             if question.choice(new) is None:
-                self.issues.add(line, question.id,
-                                _("„recode“: der neue Wert „{new}“ (für „{old}“) ist keine "
-                                  "Auswahl dieser Frage.").format(new=new, old=old))
+                self.issues.add(
+                    line,
+                    question.id,
+                    _(
+                        "„recode“: der neue Wert „{new}“ (für „{old}“) ist keine "
+                        "Auswahl dieser Frage."
+                    ).format(new=new, old=old),
+                )
 
     # -- cycles ------------------------------------------------------------------------------
     def _dependencies(self) -> dict[str, set[str]]:
@@ -336,16 +410,20 @@ class Linker:
                 if nxt not in graph:
                     continue
                 if state.get(nxt) == 1:
-                    cycle = [*path[path.index(nxt):], nxt]
+                    cycle = [*path[path.index(nxt) :], nxt]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
                         question = self.form.question(nxt)
-                        self.issues.add(question.line, nxt,
-                                        _("Relevanz oder Berechnung hängen im Kreis voneinander "
-                                          "ab: {cycle}. Eine Frage kann nicht (auch nicht über "
-                                          "andere) von sich selbst abhängen.").format(
-                                              cycle=" → ".join(cycle)))
+                        self.issues.add(
+                            question.line,
+                            nxt,
+                            _(
+                                "Relevanz oder Berechnung hängen im Kreis voneinander "
+                                "ab: {cycle}. Eine Frage kann nicht (auch nicht über "
+                                "andere) von sich selbst abhängen."
+                            ).format(cycle=" → ".join(cycle)),
+                        )
                     continue
                 if state.get(nxt) == 2:
                     continue
@@ -355,18 +433,27 @@ class Linker:
 
 
 def _calculation_mismatch(question: Question, actual: Type) -> str | None:
-    if question.type in (QuestionType.REPEAT, QuestionType.NOTE, QuestionType.CONSENT,
-                         QuestionType.MULTI_CHOICE, QuestionType.REFERENCE):
+    if question.type in (
+        QuestionType.REPEAT,
+        QuestionType.NOTE,
+        QuestionType.CONSENT,
+        QuestionType.MULTI_CHOICE,
+        QuestionType.REFERENCE,
+    ):
         return _("Fragen vom Typ „{type}“ können nicht berechnet werden.").format(
-            type=question.type.value)
+            type=question.type.value
+        )
     expected = question_type(question)
     ok = actual.kind is expected.kind and (
-        expected.kind is not Kind.NUMBER or not expected.integer or actual.integer)
+        expected.kind is not Kind.NUMBER or not expected.integer or actual.integer
+    )
     if ok and expected.domain is not None and actual.domain is not None:
         ok = actual.domain <= expected.domain
     if ok:
         return None
     hint = _(" Runden Sie mit round(…).") if expected.kind is Kind.NUMBER else ""
-    return _("„calculate“ ergibt {actual}, die Frage vom Typ „{type}“ braucht aber {expected}."
-             "{hint}").format(actual=actual.describe(), type=question.type.value,
-                              expected=expected.describe(), hint=hint)
+    return _(
+        "„calculate“ ergibt {actual}, die Frage vom Typ „{type}“ braucht aber {expected}.{hint}"
+    ).format(
+        actual=actual.describe(), type=question.type.value, expected=expected.describe(), hint=hint
+    )

@@ -33,15 +33,25 @@ def read_text(source: FormSource, issues: Issues, label: str) -> str | None:
         issues.add(0, None, _("Die Datei gibt es nicht."), file=label)
         return None
     except OSError as error:
-        issues.add(0, None, _("Die Datei lässt sich nicht lesen: {problem}.").format(
-            problem=error.strerror or error), file=label)
+        issues.add(
+            0,
+            None,
+            _("Die Datei lässt sich nicht lesen: {problem}.").format(
+                problem=error.strerror or error
+            ),
+            file=label,
+        )
         return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        issues.add(line, None, _("Die Datei ist nicht UTF-8-kodiert; speichern Sie sie als "
-                                 "UTF-8."), file=label)
+        issues.add(
+            line,
+            None,
+            _("Die Datei ist nicht UTF-8-kodiert; speichern Sie sie als UTF-8."),
+            file=label,
+        )
         return None
 
 
@@ -70,9 +80,14 @@ class _Includes:
     def __call__(self, path: str, line: int) -> tuple[str, Any] | None:
         relative = PurePosixPath(path)
         if relative.is_absolute() or ".." in relative.parts:
-            self.issues.add(line, None, _("„include“: „{path}“ muss ein relativer Pfad ohne „..“ "
-                                          "sein, z. B. reference/isced2011.yaml.").format(
-                                              path=path))
+            self.issues.add(
+                line,
+                None,
+                _(
+                    "„include“: „{path}“ muss ein relativer Pfad ohne „..“ "
+                    "sein, z. B. reference/isced2011.yaml."
+                ).format(path=path),
+            )
             return None
         candidates: list[FormSource] = []
         if isinstance(self.source, Path):
@@ -83,9 +98,14 @@ class _Includes:
                 label = str(candidate) if isinstance(candidate, Path) else f"forms/{path}"
                 tree = parse_file(candidate, self.issues, label)
                 return None if tree is None else (label, tree)
-        self.issues.add(line, None, _("„include“: die Datei „{path}“ gibt es weder neben dem "
-                                      "Formular noch unter den mitgelieferten Dateien.").format(
-                                          path=path))
+        self.issues.add(
+            line,
+            None,
+            _(
+                "„include“: die Datei „{path}“ gibt es weder neben dem "
+                "Formular noch unter den mitgelieferten Dateien."
+            ).format(path=path),
+        )
         return None
 
 
@@ -118,4 +138,3 @@ def load_form(path: FormSource) -> Form:
     if issues or form is None:
         raise FormLoadError(issues or [FormIssue(_label(path), 0, None, _("Ungültiges Formular."))])
     return form
-

@@ -59,8 +59,7 @@ def _present(value: Any) -> bool:
     return value is not None and value != "" and value != [] and value != {}
 
 
-def migrate_answers(answers: Mapping[str, Any], from_form: Form,
-                    to_form: Form) -> MigrationResult:
+def migrate_answers(answers: Mapping[str, Any], from_form: Form, to_form: Form) -> MigrationResult:
     """Migrate ``answers`` given under ``from_form`` to ``to_form`` (its direct successor).
 
     Raises:
@@ -72,9 +71,11 @@ def migrate_answers(answers: Mapping[str, Any], from_form: Form,
         return result
     if from_form.id != to_form.id or to_form.previous_version != from_form.version:
         raise ValidationError(
-            _("Von „{a} {va}“ nach „{b} {vb}“ gibt es keinen direkten Übergang; die neue Version "
-              "muss „previous_version: {va}“ angeben.").format(
-                a=from_form.id, va=from_form.version, b=to_form.id, vb=to_form.version))
+            _(
+                "Von „{a} {va}“ nach „{b} {vb}“ gibt es keinen direkten Übergang; die neue Version "
+                "muss „previous_version: {va}“ angeben."
+            ).format(a=from_form.id, va=from_form.version, b=to_form.id, vb=to_form.version)
+        )
     changes = sorted(to_form.changes, key=lambda change: -change.question.count("."))
     for change in changes:
         if change.kind is ChangeKind.REMOVE:
@@ -96,8 +97,11 @@ def _remove(data: dict[str, Any], change: FormChange, result: MigrationResult) -
             value = holder.pop(qid)
             if _present(value):
                 result.retired[f"{prefix}{qid}"] = value
-                result.notes.append(_("„{path}“ wurde entfernt; die Antwort ist archiviert.")
-                                    .format(path=f"{prefix}{qid}"))
+                result.notes.append(
+                    _("„{path}“ wurde entfernt; die Antwort ist archiviert.").format(
+                        path=f"{prefix}{qid}"
+                    )
+                )
 
 
 def _rename(data: dict[str, Any], change: FormChange, result: MigrationResult) -> None:
@@ -111,19 +115,26 @@ def _rename(data: dict[str, Any], change: FormChange, result: MigrationResult) -
         if new in holder and _present(holder[new]):
             # Both exist: keep the answer under the new id and retire the old one.
             result.retired[f"{prefix}{old}"] = value
-            result.notes.append(_("„{old}“ und „{new}“ hatten beide eine Antwort; die unter "
-                                  "„{old}“ ist archiviert.").format(old=prefix + old,
-                                                                    new=prefix + new))
+            result.notes.append(
+                _(
+                    "„{old}“ und „{new}“ hatten beide eine Antwort; die unter "
+                    "„{old}“ ist archiviert."
+                ).format(old=prefix + old, new=prefix + new)
+            )
             continue
         holder[new] = value
         moved += 1
     if moved:
-        result.notes.append(_("„{old}“ heißt jetzt „{new}“ ({n} Antwort(en) übernommen).").format(
-            old=change.question, new=change.to, n=moved))
+        result.notes.append(
+            _("„{old}“ heißt jetzt „{new}“ ({n} Antwort(en) übernommen).").format(
+                old=change.question, new=change.to, n=moved
+            )
+        )
 
 
-def _recode(data: dict[str, Any], change: FormChange, to_form: Form,
-            result: MigrationResult) -> None:
+def _recode(
+    data: dict[str, Any], change: FormChange, to_form: Form, result: MigrationResult
+) -> None:
     *chain, qid = change.question.split(".")
     for prefix, holder in _groups(data, chain):
         value = holder.get(qid)
@@ -133,8 +144,11 @@ def _recode(data: dict[str, Any], change: FormChange, to_form: Form,
             holder[qid] = list(dict.fromkeys(change.values.get(item, item) for item in value))
         else:
             continue
-        result.notes.append(_("„{path}“: Auswahl umgeschlüsselt ({old} → {new}).").format(
-            path=prefix + qid, old=value, new=holder[qid]))
+        result.notes.append(
+            _("„{path}“: Auswahl umgeschlüsselt ({old} → {new}).").format(
+                path=prefix + qid, old=value, new=holder[qid]
+            )
+        )
 
 
 def _retire_unknown(data: dict[str, Any], form: Form, result: MigrationResult) -> None:
@@ -146,10 +160,13 @@ def _retire_unknown(data: dict[str, Any], form: Form, result: MigrationResult) -
                 value = holder.pop(key)
                 if _present(value):
                     result.retired[prefix + key] = value
-                    result.notes.append(_("„{path}“ gibt es in Version {version} nicht mehr und "
-                                          "ist in „changes“ nicht erwähnt; die Antwort ist "
-                                          "archiviert.").format(path=prefix + key,
-                                                                version=form.version))
+                    result.notes.append(
+                        _(
+                            "„{path}“ gibt es in Version {version} nicht mehr und "
+                            "ist in „changes“ nicht erwähnt; die Antwort ist "
+                            "archiviert."
+                        ).format(path=prefix + key, version=form.version)
+                    )
                 continue
             if question.type is QuestionType.REPEAT and isinstance(holder[key], list):
                 for index, item in enumerate(holder[key]):
@@ -177,28 +194,52 @@ def check_succession(previous: Form, form: Form) -> list[FormIssue]:
     """
     issues: list[FormIssue] = []
     source = form.source
-    declared = {change.question for change in form.changes
-                if change.kind in (ChangeKind.RENAME, ChangeKind.REMOVE)}
+    declared = {
+        change.question
+        for change in form.changes
+        if change.kind in (ChangeKind.RENAME, ChangeKind.REMOVE)
+    }
     for change in form.changes:
         old = _resolve(previous, change.question)
         if old is None:
-            issues.append(FormIssue(source, change.line, None, _(
-                "„{kind}: {path}“: diese Frage gibt es in Version {version} nicht.").format(
-                    kind=change.kind.value, path=change.question, version=previous.version)))
+            issues.append(
+                FormIssue(
+                    source,
+                    change.line,
+                    None,
+                    _("„{kind}: {path}“: diese Frage gibt es in Version {version} nicht.").format(
+                        kind=change.kind.value, path=change.question, version=previous.version
+                    ),
+                )
+            )
             continue
         if change.kind is ChangeKind.RECODE:
             for value in change.values:
                 if old.choice(value) is None:
-                    issues.append(FormIssue(source, change.line, old.id, _(
-                        "„recode“: „{value}“ ist in Version {version} keine Auswahl.").format(
-                            value=value, version=previous.version)))
+                    issues.append(
+                        FormIssue(
+                            source,
+                            change.line,
+                            old.id,
+                            _("„recode“: „{value}“ ist in Version {version} keine Auswahl.").format(
+                                value=value, version=previous.version
+                            ),
+                        )
+                    )
     for question in previous:
         path = previous.path_of(question)
         if question.type is QuestionType.NOTE or path in declared:
             continue
         if _resolve(form, path) is None:
-            issues.append(FormIssue(source, 1, question.id, _(
-                "die Frage „{path}“ aus Version {version} fehlt, ohne dass „changes“ sie als "
-                "umbenannt (rename) oder entfernt (remove) nennt.").format(
-                    path=path, version=previous.version)))
+            issues.append(
+                FormIssue(
+                    source,
+                    1,
+                    question.id,
+                    _(
+                        "die Frage „{path}“ aus Version {version} fehlt, ohne dass „changes“ "
+                        "sie als umbenannt (rename) oder entfernt (remove) nennt."
+                    ).format(path=path, version=previous.version),
+                )
+            )
     return issues

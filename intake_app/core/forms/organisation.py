@@ -29,8 +29,13 @@ from intake_app.i18n import _
 
 DEFAULT_FILE = ("config", "organisation-default.yaml")
 CENTRAL_OFFICE = "central_office"
-TEXT_KEYS = ("consent_intro", "refusal_no_effect", "withdrawal", "art9_consent",
-             "art13_information")
+TEXT_KEYS = (
+    "consent_intro",
+    "refusal_no_effect",
+    "withdrawal",
+    "art9_consent",
+    "art13_information",
+)
 OPTIONAL_TEXT_KEYS = ("interpreter_confirmation", "minors")
 PLACEHOLDERS = ("controller", "dpo", "authority")
 
@@ -56,8 +61,9 @@ class Party:
 
     def contact(self) -> str:
         """Address and contact in one line."""
-        return ", ".join(part for part in (self.address, self.email, self.phone,
-                                           self.website) if part)
+        return ", ".join(
+            part for part in (self.address, self.email, self.phone, self.website) if part
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +141,7 @@ class OrganisationConfig:
             "controller": self.controller.name,
             "dpo": f"{self.data_protection_officer.name}, {self.data_protection_officer.contact()}",
             "authority": f"{self.supervisory_authority.name}, "
-                         f"{self.supervisory_authority.contact()}",
+            f"{self.supervisory_authority.contact()}",
         }
         text = template.format(**values)
         for value in values.values():  # "… e. V.." after a name that ends with a full stop
@@ -155,12 +161,17 @@ class _OrganisationReader:
     def local(self, mapping: YMap, key: str, *, required: bool = True) -> LocalText | None:
         if mapping.get(key) is None:
             if required:
-                self.read.add(mapping.line, None, _("„{key}“ fehlt; bitte in allen Sprachen "
-                                                    "({langs}) angeben.").format(
-                                                        key=key, langs=", ".join(self.languages)))
+                self.read.add(
+                    mapping.line,
+                    None,
+                    _("„{key}“ fehlt; bitte in allen Sprachen ({langs}) angeben.").format(
+                        key=key, langs=", ".join(self.languages)
+                    ),
+                )
             return None
-        text = self.read.local_text(mapping, key, None, languages=self.languages,
-                                    required=self.languages)
+        text = self.read.local_text(
+            mapping, key, None, languages=self.languages, required=self.languages
+        )
         if text is not None:
             self._placeholders(text, mapping.line_of(key), key)
         return text
@@ -168,57 +179,86 @@ class _OrganisationReader:
     def _placeholders(self, text: LocalText, line: int, key: str) -> None:
         for lang, value in text.texts.items():
             try:
-                names = [name for _lit, name, _spec, _conv in string.Formatter().parse(value)
-                         if name is not None]
+                names = [
+                    name
+                    for _lit, name, _spec, _conv in string.Formatter().parse(value)
+                    if name is not None
+                ]
             except ValueError:
                 names = ["{"]
             unknown = [name for name in names if name not in PLACEHOLDERS]
             if unknown:
-                message = _("„{key}“ ({lang}): unbekannter Platzhalter „{{{name}}}“; möglich sind "
-                            "{{controller}}, {{dpo}}, {{authority}}; geschweifte Klammern sonst "
-                            "verdoppeln.")
+                message = _(
+                    "„{key}“ ({lang}): unbekannter Platzhalter „{{{name}}}“; möglich sind "
+                    "{{controller}}, {{dpo}}, {{authority}}; geschweifte Klammern sonst "
+                    "verdoppeln."
+                )
                 self.read.add(line, None, message.format(key=key, lang=lang, name=unknown[0]))
 
     def party(self, tree: YMap, key: str, *, with_role: bool = False) -> Party | None:
         value = tree.get(key)
         if value is None:
-            self.read.add(tree.line, None, _("„{key}“ fehlt; bitte Name und Anschrift angeben.")
-                          .format(key=key))
+            self.read.add(
+                tree.line,
+                None,
+                _("„{key}“ fehlt; bitte Name und Anschrift angeben.").format(key=key),
+            )
             return None
         mapping = self.read.mapping(value, tree.line_of(key), None, f"„{key}“")
         if mapping is None:
             return None
         allowed = ("name", "address", "email", "phone", "website") + (
-            ("responsibility",) if with_role else ())
+            ("responsibility",) if with_role else ()
+        )
         self.read.keys(mapping, allowed, None, f"„{key}“")
         if not self.read.require(mapping, "name", None, f"„{key}“"):
             return None
         responsibility = self.local(mapping, "responsibility") if with_role else None
-        return Party(self.read.text(mapping, "name", None) or "",
-                     self.read.text(mapping, "address", None) or "",
-                     self.read.text(mapping, "email", None) or "",
-                     self.read.text(mapping, "phone", None) or "",
-                     self.read.text(mapping, "website", None) or "",
-                     responsibility)
+        return Party(
+            self.read.text(mapping, "name", None) or "",
+            self.read.text(mapping, "address", None) or "",
+            self.read.text(mapping, "email", None) or "",
+            self.read.text(mapping, "phone", None) or "",
+            self.read.text(mapping, "website", None) or "",
+            responsibility,
+        )
 
     def build(self, tree: Any) -> OrganisationConfig | None:
         read = self.read
         mapping = read.mapping(tree, 1, None, _("Die Organisationsdatei"))
         if mapping is None:
             return None
-        read.keys(mapping, ("organisation", "text_version", "legal_framework", "languages",
-                            "controller", "joint_controllers", "data_protection_officer",
-                            "supervisory_authority", "data_categories", "purposes", "texts"),
-                  None, _("der Organisationsdatei"))
+        read.keys(
+            mapping,
+            (
+                "organisation",
+                "text_version",
+                "legal_framework",
+                "languages",
+                "controller",
+                "joint_controllers",
+                "data_protection_officer",
+                "supervisory_authority",
+                "data_categories",
+                "purposes",
+                "texts",
+            ),
+            None,
+            _("der Organisationsdatei"),
+        )
         self.languages = self._languages(mapping)
-        org = read.mapping(mapping.get("organisation"), mapping.line_of("organisation"), None,
-                           _("„organisation“"))
+        org = read.mapping(
+            mapping.get("organisation"), mapping.line_of("organisation"), None, _("„organisation“")
+        )
         org_id = read.identifier(org, "id", None, _("„organisation“")) if org else None
         name = self.local(org, "name") if org else None
         text_version = read.text(mapping, "text_version", None)
         if text_version is None:
-            read.add(mapping.line, None, _("„text_version“ fehlt; sie wird mit jeder "
-                                           "Einwilligung gespeichert."))
+            read.add(
+                mapping.line,
+                None,
+                _("„text_version“ fehlt; sie wird mit jeder Einwilligung gespeichert."),
+            )
         framework = self._framework(mapping)
         controller = self.party(mapping, "controller")
         dpo = self.party(mapping, "data_protection_officer")
@@ -227,22 +267,40 @@ class _OrganisationReader:
         categories = self._categories(mapping)
         purposes = self._purposes(mapping, categories)
         texts = self._texts(mapping)
-        if None in (org_id, name, text_version, framework, controller, dpo, authority) or \
-                purposes is None or texts is None:
+        if (
+            None in (org_id, name, text_version, framework, controller, dpo, authority)
+            or purposes is None
+            or texts is None
+        ):
             return None
         assert org_id and name and text_version and framework and controller and dpo and authority
-        return OrganisationConfig(org_id, name, text_version, framework, self.languages,
-                                  controller, dpo, authority, tuple(purposes), categories, texts,
-                                  tuple(joint))
+        return OrganisationConfig(
+            org_id,
+            name,
+            text_version,
+            framework,
+            self.languages,
+            controller,
+            dpo,
+            authority,
+            tuple(purposes),
+            categories,
+            texts,
+            tuple(joint),
+        )
 
     def _languages(self, mapping: YMap) -> tuple[str, ...]:
-        items = self.read.sequence(mapping.get("languages"), mapping.line_of("languages"), None,
-                                   _("„languages“"))
+        items = self.read.sequence(
+            mapping.get("languages"), mapping.line_of("languages"), None, _("„languages“")
+        )
         result = list(REQUIRED_LANGUAGES)
         for index, item in enumerate(items or ()):
             if not isinstance(item, str) or not LANGUAGE_RE.fullmatch(item):
-                self.read.add(items.line_of(index) if items else 0, None,
-                              _("„languages“: „{lang}“ ist kein Sprachcode.").format(lang=item))
+                self.read.add(
+                    items.line_of(index) if items else 0,
+                    None,
+                    _("„languages“: „{lang}“ ist kein Sprachcode.").format(lang=item),
+                )
             elif item not in result:
                 result.append(str(item))
         return tuple(result)
@@ -252,17 +310,22 @@ class _OrganisationReader:
         try:
             return LegalFramework(str(raw))
         except ValueError:
-            self.read.add(mapping.line_of("legal_framework"), None,
-                          _("„legal_framework“ muss gdpr, kdg oder dsg_ekd sein, nicht „{value}“.")
-                          .format(value=raw))
+            self.read.add(
+                mapping.line_of("legal_framework"),
+                None,
+                _("„legal_framework“ muss gdpr, kdg oder dsg_ekd sein, nicht „{value}“.").format(
+                    value=raw
+                ),
+            )
             return None
 
     def _joint(self, mapping: YMap) -> list[Party]:
         items = mapping.get("joint_controllers")
         if items is None:
             return []
-        sequence = self.read.sequence(items, mapping.line_of("joint_controllers"), None,
-                                      _("„joint_controllers“"))
+        sequence = self.read.sequence(
+            items, mapping.line_of("joint_controllers"), None, _("„joint_controllers“")
+        )
         parties = []
         for index, item in enumerate(sequence or ()):
             holder = YMap(sequence.line_of(index) if sequence else 0)
@@ -274,26 +337,33 @@ class _OrganisationReader:
         return parties
 
     def _categories(self, mapping: YMap) -> dict[str, LocalText]:
-        value = self.read.mapping(mapping.get("data_categories"),
-                                  mapping.line_of("data_categories"), None,
-                                  _("„data_categories“"))
+        value = self.read.mapping(
+            mapping.get("data_categories"),
+            mapping.line_of("data_categories"),
+            None,
+            _("„data_categories“"),
+        )
         result: dict[str, LocalText] = {}
         for key in value or {}:
             if not ID_RE.fullmatch(key):
-                self.read.add(value.line_of(key) if value else 0, None,
-                              _("„{key}“ ist keine gültige Kennung einer Datenkategorie.").format(
-                                  key=key))
+                self.read.add(
+                    value.line_of(key) if value else 0,
+                    None,
+                    _("„{key}“ ist keine gültige Kennung einer Datenkategorie.").format(key=key),
+                )
                 continue
             text = self.local(value, key) if value else None
             if text is not None:
                 result[key] = text
         return result
 
-    def _purposes(self, mapping: YMap, categories: dict[str, LocalText]
-                  ) -> list[ConsentPurpose] | None:
+    def _purposes(
+        self, mapping: YMap, categories: dict[str, LocalText]
+    ) -> list[ConsentPurpose] | None:
         read = self.read
-        items = read.sequence(mapping.get("purposes"), mapping.line_of("purposes"), None,
-                              _("„purposes“"))
+        items = read.sequence(
+            mapping.get("purposes"), mapping.line_of("purposes"), None, _("„purposes“")
+        )
         if items is None:
             return None
         purposes: list[ConsentPurpose] = []
@@ -302,12 +372,19 @@ class _OrganisationReader:
             entry = read.mapping(item, items.line_of(index), None, _("Ein Zweck"))
             if entry is None:
                 continue
-            read.keys(entry, ("id", "label", "description", "data_categories", "recipients"),
-                      None, _("einem Zweck"))
+            read.keys(
+                entry,
+                ("id", "label", "description", "data_categories", "recipients"),
+                None,
+                _("einem Zweck"),
+            )
             purpose_id = read.identifier(entry, "id", None, _("Ein Zweck"))
             if purpose_id in seen:
-                read.add(entry.line_of("id"), None, _("Der Zweck „{id}“ steht doppelt.").format(
-                    id=purpose_id))
+                read.add(
+                    entry.line_of("id"),
+                    None,
+                    _("Der Zweck „{id}“ steht doppelt.").format(id=purpose_id),
+                )
                 continue
             label = self.local(entry, "label")
             description = self.local(entry, "description")
@@ -317,51 +394,79 @@ class _OrganisationReader:
                 seen.add(purpose_id)
                 purposes.append(ConsentPurpose(purpose_id, label, description, cats, recipients))
         if CENTRAL_OFFICE not in seen:
-            read.add(items.line, None,
-                     _("Der Zweck „central_office“ (Weitergabe an die Zentrale des "
-                       "Programms) fehlt; jede Organisation im Programm muss ihn anbieten."))
+            read.add(
+                items.line,
+                None,
+                _(
+                    "Der Zweck „central_office“ (Weitergabe an die Zentrale des "
+                    "Programms) fehlt; jede Organisation im Programm muss ihn anbieten."
+                ),
+            )
         return purposes
 
-    def _purpose_categories(self, entry: YMap, categories: dict[str, LocalText]
-                            ) -> tuple[str, ...]:
-        items = self.read.sequence(entry.get("data_categories"), entry.line_of("data_categories"),
-                                   None, _("„data_categories“ eines Zwecks"))
+    def _purpose_categories(self, entry: YMap, categories: dict[str, LocalText]) -> tuple[str, ...]:
+        items = self.read.sequence(
+            entry.get("data_categories"),
+            entry.line_of("data_categories"),
+            None,
+            _("„data_categories“ eines Zwecks"),
+        )
         result = []
         for index, item in enumerate(items or ()):
             if item not in categories:
-                self.read.add(items.line_of(index) if items else 0, None,
-                              _("Unbekannte Datenkategorie „{cat}“; definieren Sie sie unter "
-                                "„data_categories“.").format(cat=item))
+                self.read.add(
+                    items.line_of(index) if items else 0,
+                    None,
+                    _(
+                        "Unbekannte Datenkategorie „{cat}“; definieren Sie sie unter "
+                        "„data_categories“."
+                    ).format(cat=item),
+                )
                 continue
             result.append(str(item))
         return tuple(result)
 
     def _recipients(self, entry: YMap) -> tuple[Recipient, ...]:
-        items = self.read.sequence(entry.get("recipients"), entry.line_of("recipients"), None,
-                                   _("„recipients“"))
+        items = self.read.sequence(
+            entry.get("recipients"), entry.line_of("recipients"), None, _("„recipients“")
+        )
         result = []
         for index, item in enumerate(items or ()):
-            recipient = self.read.mapping(item, items.line_of(index) if items else 0, None,
-                                          _("Eine Empfängerin/ein Empfänger"))
+            recipient = self.read.mapping(
+                item,
+                items.line_of(index) if items else 0,
+                None,
+                _("Eine Empfängerin/ein Empfänger"),
+            )
             if recipient is None:
                 continue
             self.read.keys(recipient, ("id", "name", "description"), None, _("„recipients“"))
             rid = self.read.identifier(recipient, "id", None, _("Ein Empfänger"))
             name = self.read.text(recipient, "name", None)
             if name is None:
-                self.read.add(recipient.line, None, _("Empfänger ohne „name“; bitte die "
-                                                      "konkrete Stelle nennen."))
+                self.read.add(
+                    recipient.line,
+                    None,
+                    _("Empfänger ohne „name“; bitte die konkrete Stelle nennen."),
+                )
             description = self.local(recipient, "description", required=False)
             if rid and name:
                 result.append(Recipient(rid, name, description))
         if items is not None and not items:
-            self.read.add(items.line, None, _("Ein Zweck braucht mindestens eine namentlich "
-                                              "genannte Empfängerin oder einen Empfänger."))
+            self.read.add(
+                items.line,
+                None,
+                _(
+                    "Ein Zweck braucht mindestens eine namentlich "
+                    "genannte Empfängerin oder einen Empfänger."
+                ),
+            )
         return tuple(result)
 
     def _texts(self, mapping: YMap) -> dict[str, LocalText] | None:
-        texts = self.read.mapping(mapping.get("texts"), mapping.line_of("texts"), None,
-                                  _("„texts“"))
+        texts = self.read.mapping(
+            mapping.get("texts"), mapping.line_of("texts"), None, _("„texts“")
+        )
         if texts is None:
             return None
         self.read.keys(texts, TEXT_KEYS + OPTIONAL_TEXT_KEYS, None, _("„texts“"))
@@ -388,6 +493,7 @@ def load_organisation(path: Path | Traversable | None = None) -> OrganisationCon
         reader = _OrganisationReader(issues)
         config = reader.build(tree)
     if issues or config is None:
-        raise FormLoadError(issues.items or [FormIssue(label, 0, None,
-                                                       _("Ungültige Organisationsdatei."))])
+        raise FormLoadError(
+            issues.items or [FormIssue(label, 0, None, _("Ungültige Organisationsdatei."))]
+        )
     return dataclasses.replace(config, source=label)

@@ -28,8 +28,10 @@ from intake_app.assets import form_resource
 from intake_app.i18n import _
 
 KLDB_FILE = "kldb2010-v2020.csv"
-KLDB_SOURCE = ("Bundesagentur für Arbeit, Statistik, Klassifikation der Berufe 2010 – "
-               "überarbeitete Fassung 2020")
+KLDB_SOURCE = (
+    "Bundesagentur für Arbeit, Statistik, Klassifikation der Berufe 2010 – "
+    "überarbeitete Fassung 2020"
+)
 
 
 def fold(text: str) -> str:
@@ -78,11 +80,17 @@ class ReferenceList:
     @staticmethod
     def _search_keys(item: ReferenceItem) -> tuple[tuple[str, ...], str]:
         names = [*item.labels.values(), *item.aliases]
-        folded = " | ".join(dict.fromkeys([fold(name) for name in names]
-                                          + [fold_umlauts(name) for name in names]))
-        codes = (fold(item.code), *(fold(alias) for alias in item.aliases
-                                    if 2 <= len(alias) <= 4 and alias.isalpha()
-                                    and (alias.isupper() or alias.islower())))
+        folded = " | ".join(
+            dict.fromkeys([fold(name) for name in names] + [fold_umlauts(name) for name in names])
+        )
+        codes = (
+            fold(item.code),
+            *(
+                fold(alias)
+                for alias in item.aliases
+                if 2 <= len(alias) <= 4 and alias.isalpha() and (alias.isupper() or alias.islower())
+            ),
+        )
         return codes, folded
 
     def all(self) -> list[ReferenceItem]:
@@ -150,6 +158,7 @@ class ReferenceList:
 
 # -- builders ------------------------------------------------------------------------------
 
+
 def _translation(domain: str, lang: str) -> Callable[[str], str]:
     import pycountry
 
@@ -178,10 +187,16 @@ def _build_countries() -> ReferenceList:
         if official:
             aliases += [official, iso_de(official)]
         items.append(ReferenceItem(code, labels, tuple(dict.fromkeys(aliases))))
-    items.append(ReferenceItem("XK", {"de": cldr["de"].get("XK", "Kosovo"),
-                                      "en": cldr["en"].get("XK", "Kosovo")}, ("XKX", "RKS")))
-    return ReferenceList("country", items,
-                         source="ISO 3166-1 (pycountry/iso-codes), Namen: Unicode CLDR (babel)")
+    items.append(
+        ReferenceItem(
+            "XK",
+            {"de": cldr["de"].get("XK", "Kosovo"), "en": cldr["en"].get("XK", "Kosovo")},
+            ("XKX", "RKS"),
+        )
+    )
+    return ReferenceList(
+        "country", items, source="ISO 3166-1 (pycountry/iso-codes), Namen: Unicode CLDR (babel)"
+    )
 
 
 def _build_languages() -> ReferenceList:
@@ -208,8 +223,9 @@ def _build_languages() -> ReferenceList:
             aliases.append(bibliographic)
         rank = 0 if (alpha_2 or german) else 1
         items.append(ReferenceItem(code, labels, tuple(dict.fromkeys(aliases)), rank))
-    return ReferenceList("language", items,
-                         source="ISO 639-3 (pycountry/iso-codes), Namen: Unicode CLDR (babel)")
+    return ReferenceList(
+        "language", items, source="ISO 639-3 (pycountry/iso-codes), Namen: Unicode CLDR (babel)"
+    )
 
 
 def read_kldb() -> list[dict[str, str]]:
@@ -224,8 +240,13 @@ def _build_kldb(level: int, name: str) -> ReferenceList:
         if int(row["level"]) != level:
             continue
         title = row["title"]
-        items.append(ReferenceItem(row["code"], {"de": title},
-                                   (row["short_title"],) if row["short_title"] != title else ()))
+        items.append(
+            ReferenceItem(
+                row["code"],
+                {"de": title},
+                (row["short_title"],) if row["short_title"] != title else (),
+            )
+        )
     return ReferenceList(name, items, source=KLDB_SOURCE)
 
 

@@ -51,8 +51,11 @@ class FormRegistry:
         """
         form = self._forms.get((form_id, version))
         if form is None:
-            raise NotFound(_("Das Formular „{id}“ in Version {version} ist nicht installiert.")
-                           .format(id=form_id, version=version))
+            raise NotFound(
+                _("Das Formular „{id}“ in Version {version} ist nicht installiert.").format(
+                    id=form_id, version=version
+                )
+            )
         return form
 
     def latest(self, form_id: str) -> Form:
@@ -62,23 +65,34 @@ class FormRegistry:
             raise NotFound(_("Das Formular „{id}“ ist nicht installiert.").format(id=form_id))
         return self._forms[(form_id, versions[-1])]
 
-    def upgrade(self, answers: Mapping[str, Any], form_id: str, from_version: str,
-                to_version: str | None = None) -> MigrationResult:
+    def upgrade(
+        self,
+        answers: Mapping[str, Any],
+        form_id: str,
+        from_version: str,
+        to_version: str | None = None,
+    ) -> MigrationResult:
         """Migrate answers step by step from ``from_version`` to ``to_version`` (latest)."""
         target = to_version or self.latest(form_id).version
         versions = self.versions(form_id)
         current = self.get(form_id, from_version)
         result = MigrationResult(dict(answers), form_id=form_id, version=from_version)
-        chain = [v for v in versions
-                 if version_key(from_version) < version_key(v) <= version_key(target)]
+        chain = [
+            v for v in versions if version_key(from_version) < version_key(v) <= version_key(target)
+        ]
         for version in chain:
             nxt = self.get(form_id, version)
             step = migrate_answers(result.answers, current, nxt)
             overlap = set(step.retired) & set(result.retired)
             for key in overlap:  # the same path retired twice: keep both values
                 step.retired[f"{key}@{current.version}"] = step.retired.pop(key)
-            result = MigrationResult(step.answers, {**result.retired, **step.retired},
-                                     result.notes + step.notes, form_id, version)
+            result = MigrationResult(
+                step.answers,
+                {**result.retired, **step.retired},
+                result.notes + step.notes,
+                form_id,
+                version,
+            )
             current = nxt
         return result
 
@@ -90,10 +104,18 @@ class FormRegistry:
                 continue
             previous = self._forms.get((form.id, form.previous_version))
             if previous is None:
-                issues.append(FormIssue(form.source, 1, None, _(
-                    "„previous_version: {version}“: diese Version von „{id}“ ist nicht "
-                    "vorhanden; alte Versionen müssen mitgeliefert bleiben, damit Akten sich "
-                    "öffnen lassen.").format(version=form.previous_version, id=form.id)))
+                issues.append(
+                    FormIssue(
+                        form.source,
+                        1,
+                        None,
+                        _(
+                            "„previous_version: {version}“: diese Version von „{id}“ ist nicht "
+                            "vorhanden; alte Versionen müssen mitgeliefert bleiben, damit Akten "
+                            "sich öffnen lassen."
+                        ).format(version=form.previous_version, id=form.id),
+                    )
+                )
                 continue
             issues.extend(check_succession(previous, form))
         return issues
@@ -110,9 +132,16 @@ def load_registry(paths: Iterable[Path | Any]) -> FormRegistry:
         if form is None or problems:
             continue
         if form.key in seen:
-            issues.append(FormIssue(form.source, 1, None, _(
-                "„{id}“ Version {version} gibt es zweimal (auch in {other}).").format(
-                    id=form.id, version=form.version, other=seen[form.key])))
+            issues.append(
+                FormIssue(
+                    form.source,
+                    1,
+                    None,
+                    _("„{id}“ Version {version} gibt es zweimal (auch in {other}).").format(
+                        id=form.id, version=form.version, other=seen[form.key]
+                    ),
+                )
+            )
             continue
         seen[form.key] = form.source
         forms.append(form)
@@ -144,8 +173,12 @@ def check_files(paths: list[Path]) -> list[str]:
     valid: dict[tuple[str, str], Form] = {}
     for path in paths:
         form, issues = collect_issues(Path(path))
-        lines.extend(issue.format() for issue in sorted(
-            issues, key=lambda issue: (issue.file != str(path), issue.file, issue.line)))
+        lines.extend(
+            issue.format()
+            for issue in sorted(
+                issues, key=lambda issue: (issue.file != str(path), issue.file, issue.line)
+            )
+        )
         if form is not None and not issues:
             valid[form.key] = form
     for form in valid.values():

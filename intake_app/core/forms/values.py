@@ -141,8 +141,9 @@ def to_runtime(question: Question, raw: Any, tr: Translate) -> tuple[Any, str | 
     return None, None
 
 
-def _multi(raw: Any, allowed: frozenset[str], tr: Translate,
-           message: str) -> tuple[Any, str | None]:
+def _multi(
+    raw: Any, allowed: frozenset[str], tr: Translate, message: str
+) -> tuple[Any, str | None]:
     if not isinstance(raw, (list, tuple)):
         return None, tr(MSG_MULTI)
     seen: list[str] = []
@@ -169,8 +170,9 @@ def to_json(question: Question | None, value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        text = format(value.normalize(), "f") if value == value.to_integral() else format(
-            value, "f")
+        text = (
+            format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        )
         return text
     if isinstance(value, tuple):
         return list(value)

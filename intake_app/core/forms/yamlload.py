@@ -30,8 +30,9 @@ class YText(str):
     block: bool
     raw: str | None
 
-    def __new__(cls, value: str, *, line: int, column: int, style: str | None,
-                raw: str | None = None) -> YText:
+    def __new__(
+        cls, value: str, *, line: int, column: int, style: str | None, raw: str | None = None
+    ) -> YText:
         text = super().__new__(cls, value)
         text.line = line
         text.column = column
@@ -52,7 +53,7 @@ class YText(str):
         body, line, offset = self.raw, self.line, self.column - 1
         if self.block:
             newline = body.find("\n")
-            body, line, offset = body[newline + 1:], line + 1, 0
+            body, line, offset = body[newline + 1 :], line + 1, 0
         elif not self.plain:
             body, offset = body[1:], offset + 1
         wanted = sum(1 for char in str(self)[: max(column - 1, 0)] if not char.isspace())
@@ -121,8 +122,10 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _alias_problem(line: int) -> YamlProblem:
     return YamlProblem(
-        _("Verweise mit * (YAML-Aliase) werden nicht unterstützt; schreiben Sie den Inhalt aus "
-          "oder nutzen Sie value_sets."),
+        _(
+            "Verweise mit * (YAML-Aliase) werden nicht unterstützt; schreiben Sie den Inhalt aus "
+            "oder nutzen Sie value_sets."
+        ),
         line,
     )
 
@@ -145,8 +148,9 @@ def load_located(text: str) -> Any:
     except yaml.reader.ReaderError as error:
         position = error.position if isinstance(error.position, int) else 0
         raise YamlProblem(
-            _("Die Datei enthält ein unzulässiges Steuerzeichen (#x{code:04x}); entfernen Sie "
-              "es.").format(code=error.character if isinstance(error.character, int) else 0),
+            _(
+                "Die Datei enthält ein unzulässiges Steuerzeichen (#x{code:04x}); entfernen Sie es."
+            ).format(code=error.character if isinstance(error.character, int) else 0),
             text[:position].count("\n") + 1,
         ) from None
     except yaml.MarkedYAMLError as error:
@@ -154,8 +158,10 @@ def load_located(text: str) -> Any:
         line = mark.line + 1 if mark is not None else 0
         problem = error.problem or str(error)
         raise YamlProblem(
-            _("Die Datei ist kein gültiges YAML: {problem}. Prüfen Sie Einrückung, "
-              "Doppelpunkte und Anführungszeichen.").format(problem=problem),
+            _(
+                "Die Datei ist kein gültiges YAML: {problem}. Prüfen Sie Einrückung, "
+                "Doppelpunkte und Anführungszeichen."
+            ).format(problem=problem),
             line,
         ) from None
     except yaml.YAMLError as error:
@@ -170,8 +176,9 @@ def load_located(text: str) -> Any:
     return _convert(node, 0, text, set())
 
 
-def _convert(node: yaml.Node, depth: int, source: str, seen: set[int],
-             line_hint: int | None = None) -> Any:
+def _convert(
+    node: yaml.Node, depth: int, source: str, seen: set[int], line_hint: int | None = None
+) -> Any:
     line = node.start_mark.line + 1
     if id(node) in seen:  # an alias: the composer hands out the anchored node again
         raise _alias_problem(line_hint or line)
@@ -186,9 +193,10 @@ def _convert(node: yaml.Node, depth: int, source: str, seen: set[int],
             return None
         raw = None
         if node.end_mark.line > node.start_mark.line:
-            raw = source[node.start_mark.index:node.end_mark.index]
-        return YText(node.value, line=line, column=node.start_mark.column + 1, style=node.style,
-                     raw=raw)
+            raw = source[node.start_mark.index : node.end_mark.index]
+        return YText(
+            node.value, line=line, column=node.start_mark.column + 1, style=node.style, raw=raw
+        )
     if isinstance(node, yaml.SequenceNode):
         items = YList(line)
         for child in node.value:
@@ -208,8 +216,10 @@ def _convert(node: yaml.Node, depth: int, source: str, seen: set[int],
                     key_line,
                 )
             if key in mapping:
-                message = _("Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
-                            "löschen Sie einen der beiden.")
+                message = _(
+                    "Der Schlüssel „{key}“ steht doppelt (zuerst in Zeile {first}); "
+                    "löschen Sie einen der beiden."
+                )
                 raise YamlProblem(message.format(key=key, first=mapping.key_lines[key]), key_line)
             mapping[key] = _convert(value_node, depth + 1, source, seen, key_line)
             mapping.key_lines[key] = key_line

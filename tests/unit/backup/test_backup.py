@@ -40,9 +40,7 @@ NEW_PASSWORD = "Neues-Berater-Pw-2026"
 
 
 def _record(ws: Workspace, family_name: str) -> str:
-    row = ws.records.create(
-        form_id="intake", form_version=ws.current_form().version, answers={}
-    )
+    row = ws.records.create(form_id="intake", form_version=ws.current_form().version, answers={})
     ws.records.save(row.id, answers={"family_name": family_name, "given_names": "Amal"})
     return row.id
 
@@ -268,7 +266,9 @@ def test_full_disk_leaves_no_half_backup(
     ws = profile.sign_in(ADMIN)
     try:
         monkeypatch.setattr(
-            backup_module.shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(1, 1, 0)  # type: ignore[attr-defined]
+            backup_module.shutil,
+            "disk_usage",
+            lambda _p: shutil._ntuple_diskusage(1, 1, 0),  # type: ignore[attr-defined]
         )
         with pytest.raises(KnownError) as caught:
             create_backup(ws)

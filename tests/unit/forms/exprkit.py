@@ -106,8 +106,9 @@ def compiled(source: str, *, condition: bool = False, **scope: Any) -> CompiledE
     return compile_expression(source, MiniScope(**scope), condition=condition)
 
 
-def run(source: str, env: MiniEnv | None = None, context: tuple[int, ...] = (),
-        **scope: Any) -> Any:
+def run(
+    source: str, env: MiniEnv | None = None, context: tuple[int, ...] = (), **scope: Any
+) -> Any:
     """Compile and evaluate ``source``."""
     expression = compiled(source, **scope)
     return Evaluator(env or MiniEnv()).evaluate(expression.tree, context)

@@ -24,8 +24,13 @@ def test_incomplete_consent_is_not_an_error() -> None:
     del value["interpreter"]
     assert validate_consent(value, tr=tr, today=TODAY) == (False, [])
     assert validate_consent(None, tr=tr, today=TODAY) == (False, [])
-    purposes = ("central_office", "jobcenter_language_course", "recognition_counselling",
-                "employer_service", "new_purpose")
+    purposes = (
+        "central_office",
+        "jobcenter_language_course",
+        "recognition_counselling",
+        "employer_service",
+        "new_purpose",
+    )
     assert validate_consent(consent(), tr=tr, today=TODAY, purposes=purposes) == (False, [])
 
 
@@ -47,8 +52,11 @@ def test_invalid_consent() -> None:
 
 def test_withdrawal_stops_passing_on() -> None:
     value = consent()
-    assert granted_purposes(value, on=TODAY) == {"central_office", "jobcenter_language_course",
-                                                 "recognition_counselling"}
+    assert granted_purposes(value, on=TODAY) == {
+        "central_office",
+        "jobcenter_language_course",
+        "recognition_counselling",
+    }
     value = withdraw(value, "jobcenter_language_course", on=date(2026, 3, 10))
     assert "jobcenter_language_course" in granted_purposes(value, on=date(2026, 3, 9))
     assert "jobcenter_language_course" not in granted_purposes(value, on=date(2026, 3, 10))

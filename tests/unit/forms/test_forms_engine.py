@@ -120,8 +120,10 @@ def good() -> dict[str, object]:
     return {
         "mode": "simple",
         "households": [
-            {"size": 2, "members": [{"member_age": 40}, {"member_age": 10,
-                                                          "member_school": "GS Nord"}]},
+            {
+                "size": 2,
+                "members": [{"member_age": 40}, {"member_age": 10, "member_school": "GS Nord"}],
+            },
             {"size": 1, "members": [{"member_age": 70}]},
         ],
     }
@@ -131,8 +133,7 @@ def test_complete_record(demo: Form) -> None:
     state = evaluate(demo, good(), today=TODAY)
     assert state.errors == {} and state.missing_required == []
     assert state.complete
-    assert state.computed == {"households[0].adults": 1, "households[1].adults": 1,
-                              "total_size": 3}
+    assert state.computed == {"households[0].adults": 1, "households[1].adults": 1, "total_size": 3}
     # mode, households, two sizes, three member ages
     assert state.section_completion("main") == (7, 7)
     assert state.section_completion("extra") == (0, 0)
@@ -170,7 +171,9 @@ def test_children_missing_inside_items(demo: Form) -> None:
     answers["households"][0]["size"] = None  # type: ignore[index]
     state = evaluate(demo, answers, today=TODAY)
     assert [m.path for m in state.missing_required] == [
-        "households[0].size", "households[1].members[0].member_age"]
+        "households[0].size",
+        "households[1].members[0].member_age",
+    ]
 
 
 def test_conditional_required_and_section_relevance(demo: Form) -> None:
@@ -200,8 +203,11 @@ def test_conditional_required_and_section_relevance(demo: Form) -> None:
         ("mode", "other", "„other“ ist keine gültige Auswahl."),
         ("tags", ["a", "a"], "„a“ ist doppelt ausgewählt."),
         ("tags", "a", "Bitte eine Liste von Auswahlen angeben."),
-        ("country", "Germany", "„Germany“ ist in der Liste nicht enthalten; bitte aus der "
-                               "Liste wählen."),
+        (
+            "country",
+            "Germany",
+            "„Germany“ ist in der Liste nicht enthalten; bitte aus der Liste wählen.",
+        ),
         ("name", "zu lang", "Der Text ist zu lang (höchstens 5 Zeichen)."),
         ("households", {"size": 1}, "Die Einträge dieser Gruppe sind beschädigt."),
     ],
@@ -216,8 +222,17 @@ def test_invalid_values(demo: Form, key: str, value: object, message: str) -> No
 
 def test_valid_value_forms(demo: Form) -> None:
     answers = good()
-    answers.update({"amount": "12,5", "count_people": 3.0, "since": "2024-02-29",
-                    "agree": False, "tags": ["a", "b"], "country": "XK", "name": ""})
+    answers.update(
+        {
+            "amount": "12,5",
+            "count_people": 3.0,
+            "since": "2024-02-29",
+            "agree": False,
+            "tags": ["a", "b"],
+            "country": "XK",
+            "name": "",
+        }
+    )
     state = evaluate(demo, answers, today=TODAY)
     assert state.errors == {}
     assert state.value("amount") == "12.5"
@@ -235,7 +250,8 @@ def test_choice_filter(demo: Form) -> None:
     answers["mode"] = "simple"
     state = evaluate(demo, answers, today=TODAY)
     assert state.errors["tags"] == [
-        "Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."]
+        "Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."
+    ]
 
 
 def test_unknown_answers_are_reported(demo: Form) -> None:
@@ -295,22 +311,30 @@ sections:
 def test_consent_block_with_organisation(write_form: Callable[[str], Path]) -> None:
     form = load_form(write_form(CONSENT_FORM))
     organisation = load_organisation()
-    consent = {"date": "2026-03-01", "language": "tr", "interpreter": False,
-               "purposes": {"central_office": {"granted": True, "withdrawn_on": None}},
-               "art9": {"granted": True, "withdrawn_on": None}}
-    state = evaluate(form, {"consent": consent, "health": False}, today=TODAY,
-                     organisation=organisation)
+    consent = {
+        "date": "2026-03-01",
+        "language": "tr",
+        "interpreter": False,
+        "purposes": {"central_office": {"granted": True, "withdrawn_on": None}},
+        "art9": {"granted": True, "withdrawn_on": None},
+    }
+    state = evaluate(
+        form, {"consent": consent, "health": False}, today=TODAY, organisation=organisation
+    )
     assert [m.path for m in state.missing_required] == ["consent"]  # 3 purposes undecided
     for purpose in organisation.purpose_ids:
         consent["purposes"].setdefault(purpose, {"granted": False, "withdrawn_on": None})
-    state = evaluate(form, {"consent": consent, "health": False}, today=TODAY,
-                     organisation=organisation)
+    state = evaluate(
+        form, {"consent": consent, "health": False}, today=TODAY, organisation=organisation
+    )
     assert state.complete
     consent["purposes"]["made_up"] = {"granted": True, "withdrawn_on": None}
-    state = evaluate(form, {"consent": consent, "health": False}, today=TODAY,
-                     organisation=organisation)
-    assert state.errors == {"consent": [
-        "Der Zweck „made_up“ gehört nicht zur Einwilligungserklärung dieser Stelle."]}
+    state = evaluate(
+        form, {"consent": consent, "health": False}, today=TODAY, organisation=organisation
+    )
+    assert state.errors == {
+        "consent": ["Der Zweck „made_up“ gehört nicht zur Einwilligungserklärung dieser Stelle."]
+    }
 
 
 def test_special_category_not_printed_by_default(write_form: Callable[[str], Path]) -> None:

@@ -17,6 +17,7 @@ from intake_app.errors import ValidationError
 
 # -- syntax ---------------------------------------------------------------------------------
 
+
 def test_precedence_and_or_not_comparison() -> None:
     tree = parse("not a = 1 and b or c")
     assert isinstance(tree, Logical) and tree.op == "or"
@@ -91,6 +92,7 @@ def test_too_long_source_is_refused() -> None:
 
 # -- type checking --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("source", "fragment"),
     [
@@ -148,6 +150,7 @@ def test_text_literals_become_typed_values() -> None:
 
 
 # -- evaluation and null semantics ----------------------------------------------------------
+
 
 def test_kleene_logic() -> None:
     env = MiniEnv({"b": True, "c": None})
@@ -255,10 +258,14 @@ def test_if_and_coalesce() -> None:
 
 
 def test_consent_functions() -> None:
-    consent = {"purposes": {"central_office": {"granted": True, "withdrawn_on": None},
-                            "jobcenter": {"granted": True, "withdrawn_on": "2026-03-02"},
-                            "later": {"granted": True, "withdrawn_on": "2026-04-01"}},
-               "art9": {"granted": True, "withdrawn_on": None}}
+    consent = {
+        "purposes": {
+            "central_office": {"granted": True, "withdrawn_on": None},
+            "jobcenter": {"granted": True, "withdrawn_on": "2026-03-02"},
+            "later": {"granted": True, "withdrawn_on": "2026-04-01"},
+        },
+        "art9": {"granted": True, "withdrawn_on": None},
+    }
     env = MiniEnv({"consent": consent})
     assert run("consented(consent, 'central_office')", env) is True
     assert run("consented(consent, 'jobcenter')", env) is False  # withdrawn today
@@ -288,8 +295,9 @@ def test_choice_filter_names() -> None:
         ("add_months(dt, i)", {"dt": DAY, "i": 10**6}, "Datum"),
     ],
 )
-def test_runtime_failures_raise_expression_error(source: str, values: dict[str, object],
-                                                 fragment: str) -> None:
+def test_runtime_failures_raise_expression_error(
+    source: str, values: dict[str, object], fragment: str
+) -> None:
     with pytest.raises(ExpressionError, match=fragment):
         run(source, MiniEnv(values))
 

@@ -52,8 +52,10 @@ def test_fixture_is_a_valid_successor(intake_form: Form, v2: Form) -> None:
     assert v2.previous_version == intake_form.version
     assert check_files([form_path("intake-2026.1.yaml"), V2]) == []
     assert check_succession(intake_form, v2) == []
-    assert v2.renames == {"office_site": "service_point",
-                          "qualifications.qualification_years": "qualifications.programme_years"}
+    assert v2.renames == {
+        "office_site": "service_point",
+        "qualifications.qualification_years": "qualifications.programme_years",
+    }
     assert v2.removals == ("debts", "debts_note", "lid_test")
 
 
@@ -69,8 +71,12 @@ def test_migration_keeps_everything(intake_form: Form, v2: Form) -> None:
     assert migrated["qualifications"][0]["programme_years"] == "4"
     assert "qualification_years" not in migrated["qualifications"][0]
     assert migrated["counselling_form"] == "written"
-    assert result.retired == {"debts": True, "debts_note": "Ratenzahlung", "lid_test": "passed",
-                              "stray_old_key": "from an older program"}
+    assert result.retired == {
+        "debts": True,
+        "debts_note": "Ratenzahlung",
+        "lid_test": "passed",
+        "stray_old_key": "from an older program",
+    }
     assert (result.form_id, result.version) == ("intake", "2026.2")
     assert len(result.notes) == 7
     assert any("„stray_old_key“" in note and "nicht erwähnt" in note for note in result.notes)
@@ -84,8 +90,9 @@ def test_migration_keeps_everything(intake_form: Form, v2: Form) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PERSONAS))
-def test_migrated_personas_are_valid_under_the_new_version(intake_form: Form, v2: Form,
-                                                           name: str) -> None:
+def test_migrated_personas_are_valid_under_the_new_version(
+    intake_form: Form, v2: Form, name: str
+) -> None:
     result = migrate_answers(PERSONAS[name](), intake_form, v2)
     state = evaluate(v2, result.answers, today=TODAY, organisation=load_organisation())
     assert state.errors == {}
@@ -119,8 +126,7 @@ def test_only_direct_successors_migrate(intake_form: Form, v2: Form) -> None:
         migrate_answers({}, v2, intake_form)
 
 
-def test_rename_onto_an_existing_answer_retires_the_old_one(intake_form: Form,
-                                                            v2: Form) -> None:
+def test_rename_onto_an_existing_answer_retires_the_old_one(intake_form: Form, v2: Form) -> None:
     answers = {"office_site": "alt", "service_point": "neu"}
     result = migrate_answers(answers, intake_form, v2)
     assert result.answers["service_point"] == "neu"
@@ -128,8 +134,10 @@ def test_rename_onto_an_existing_answer_retires_the_old_one(intake_form: Form,
 
 
 def test_removed_answers_inside_repeats_are_retired(write_form: Callable[..., Path]) -> None:
-    head = 'form: pair\ntitle: {de: P, en: P}\n'
-    v1 = write_form(head + """version: "1"
+    head = "form: pair\ntitle: {de: P, en: P}\n"
+    v1 = write_form(
+        head
+        + """version: "1"
 sections:
   - id: s
     label: {de: S, en: S}
@@ -140,8 +148,12 @@ sections:
         questions:
           - {id: title, type: text, label: {de: T, en: T}}
           - {id: wage, type: integer, label: {de: L, en: W}}
-""", "v1.yaml")
-    v2 = write_form(head + """version: "2"
+""",
+        "v1.yaml",
+    )
+    v2 = write_form(
+        head
+        + """version: "2"
 previous_version: "1"
 changes:
   - remove: jobs.wage
@@ -154,10 +166,14 @@ sections:
         label: {de: J, en: J}
         questions:
           - {id: title, type: text, label: {de: T, en: T}}
-""", "v2.yaml")
-    result = migrate_answers({"jobs": [{"title": "a", "wage": 10}, {"title": "b"},
-                                       {"title": "c", "wage": 30}]},
-                             load_form(v1), load_form(v2))
+""",
+        "v2.yaml",
+    )
+    result = migrate_answers(
+        {"jobs": [{"title": "a", "wage": 10}, {"title": "b"}, {"title": "c", "wage": 30}]},
+        load_form(v1),
+        load_form(v2),
+    )
     assert result.answers == {"jobs": [{"title": "a"}, {"title": "b"}, {"title": "c"}]}
     assert result.retired == {"jobs[0].wage": 10, "jobs[2].wage": 30}
 
@@ -204,19 +220,22 @@ def test_undeclared_changes_are_reported(write_form: Callable[..., Path]) -> Non
     v1 = write_form(SUCCESSION_V1, "p1.yaml")
     v2 = write_form(SUCCESSION_V2, "p2.yaml")
     lines = check_files([v1, v2])
-    assert any("„rename: never_existed“: diese Frage gibt es in Version 1 nicht" in line
-               for line in lines), lines
+    assert any(
+        "„rename: never_existed“: diese Frage gibt es in Version 1 nicht" in line for line in lines
+    ), lines
     assert any("„recode“: „zz“ ist in Version 1 keine Auswahl" in line for line in lines)
-    assert any("Frage „dropped“: die Frage „dropped“ aus Version 1 fehlt" in line
-               for line in lines)
+    assert any("Frage „dropped“: die Frage „dropped“ aus Version 1 fehlt" in line for line in lines)
     with pytest.raises(FormLoadError):
         load_registry([v1, v2])
 
 
 def test_missing_previous_version_is_reported(write_form: Callable[..., Path]) -> None:
-    v2 = write_form(SUCCESSION_V2.replace("  - rename: never_existed\n    to: fresh\n", "")
-                    .replace("  - recode: kind\n    values: {zz: a}\n", "")
-                    .replace("changes:\n", ""), "p2.yaml")
+    v2 = write_form(
+        SUCCESSION_V2.replace("  - rename: never_existed\n    to: fresh\n", "")
+        .replace("  - recode: kind\n    values: {zz: a}\n", "")
+        .replace("changes:\n", ""),
+        "p2.yaml",
+    )
     with pytest.raises(FormLoadError, match="alte Versionen müssen mitgeliefert bleiben"):
         load_registry([v2])
 
@@ -225,10 +244,13 @@ def test_missing_previous_version_is_reported(write_form: Callable[..., Path]) -
 @given(st.data())
 def test_property_nothing_is_lost(intake_form: Form, v2: Form, data: st.DataObject) -> None:
     ids = [q.id for q in intake_form if not q.repeat_chain] + ["junk", "x1"]
-    answers = data.draw(st.dictionaries(st.sampled_from(ids),
-                                        st.one_of(st.text(min_size=1, max_size=5),
-                                                  st.integers(), st.booleans()),
-                                        max_size=15))
+    answers = data.draw(
+        st.dictionaries(
+            st.sampled_from(ids),
+            st.one_of(st.text(min_size=1, max_size=5), st.integers(), st.booleans()),
+            max_size=15,
+        )
+    )
     result = migrate_answers(answers, intake_form, v2)
     renames = v2.renames
     for key, value in answers.items():

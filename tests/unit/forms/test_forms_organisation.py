@@ -39,8 +39,13 @@ def test_default_configuration(default: OrganisationConfig) -> None:
 
 
 def test_texts_in_every_language(default: OrganisationConfig) -> None:
-    for key in ("consent_intro", "refusal_no_effect", "withdrawal", "art9_consent",
-                "art13_information"):
+    for key in (
+        "consent_intro",
+        "refusal_no_effect",
+        "withdrawal",
+        "art9_consent",
+        "art13_information",
+    ):
         texts = {lang: default.text(key, lang) for lang in ALL}
         assert len(set(texts.values())) == len(ALL), key
         for text in texts.values():
@@ -103,19 +108,32 @@ def test_minimal_file(write_form: Callable[..., Path]) -> None:
     [
         ("legal_framework: gdpr", "legal_framework: church", 5, "gdpr, kdg oder dsg_ekd"),
         ("  - id: central_office", "  - id: other_purpose", 13, "„central_office“"),
-        ("    label: {de: Zentrale, en: Central}", "    label: {de: Zentrale}", 14,
-         "der Text für en fehlt"),
-        ("    data_categories: [identity]", "    data_categories: [health]", 16,
-         "Unbekannte Datenkategorie „health“"),
-        ("      - {id: office, name: Zentralstelle}", "      - {id: office}", 18,
-         "konkrete Stelle"),
+        (
+            "    label: {de: Zentrale, en: Central}",
+            "    label: {de: Zentrale}",
+            14,
+            "der Text für en fehlt",
+        ),
+        (
+            "    data_categories: [identity]",
+            "    data_categories: [health]",
+            16,
+            "Unbekannte Datenkategorie „health“",
+        ),
+        (
+            "      - {id: office, name: Zentralstelle}",
+            "      - {id: office}",
+            18,
+            "konkrete Stelle",
+        ),
         ('"Controller: {controller}"', '"Controller: {boss}"', 20, "{boss}"),
         ("  withdrawal: {de: Widerruf, en: Withdrawal}\n", "", 20, "„withdrawal“ fehlt"),
         ("languages: [de, en]", "languages: [de, en, ar]", 3, "der Text für ar fehlt"),
     ],
 )
-def test_mistakes_are_reported(write_form: Callable[..., Path], old: str, new: str, line: int,
-                               fragment: str) -> None:
+def test_mistakes_are_reported(
+    write_form: Callable[..., Path], old: str, new: str, line: int, fragment: str
+) -> None:
     assert old in ORG
     path = write_form(ORG.replace(old, new), "org.yaml")
     with pytest.raises(FormLoadError) as caught:

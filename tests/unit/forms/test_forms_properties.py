@@ -38,28 +38,74 @@ from intake_app.core.forms.loader import collect_issues
 
 #: Run longer on demand: FORMS_FUZZ_EXAMPLES=5000 pytest tests/unit/forms/test_forms_properties.py
 EXAMPLES = int(os.environ.get("FORMS_FUZZ_EXAMPLES", "300"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 TOKENS = [
-    "(", ")", "[", "]", ",", ".", "+", "-", "*", "/", "=", "==", "!=", "<", "<=", ">", ">=",
-    "and", "or", "not", "in", "true", "false", "0", "1", "2.5", "99999999999999999", "'B1'",
-    "'2024-02-29'", "'x'", "'ae'", "''", '"', "'", *TYPES, *FUNCTIONS, "choice", "choice_tags",
-    "unknown", "${x}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ".",
+    "+",
+    "-",
+    "*",
+    "/",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "false",
+    "0",
+    "1",
+    "2.5",
+    "99999999999999999",
+    "'B1'",
+    "'2024-02-29'",
+    "'x'",
+    "'ae'",
+    "''",
+    '"',
+    "'",
+    *TYPES,
+    *FUNCTIONS,
+    "choice",
+    "choice_tags",
+    "unknown",
+    "${x}",
 ]
 
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**20), max_value=10**20),
-    st.decimals(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.dates(), st.lists(st.text(max_size=3), max_size=3).map(tuple),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.dates(),
+    st.lists(st.text(max_size=3), max_size=3).map(tuple),
     st.dictionaries(st.text(max_size=5), st.booleans(), max_size=3),
 )
 
 
 def env_strategy() -> st.SearchStrategy[MiniEnv]:
     items = st.lists(st.fixed_dictionaries({"n": values, "flag": values}), max_size=3)
-    return st.builds(MiniEnv, st.dictionaries(st.sampled_from(sorted(TYPES)), values),
-                     items, st.just(TODAY), st.tuples(values, st.just(("ae",))))
+    return st.builds(
+        MiniEnv,
+        st.dictionaries(st.sampled_from(sorted(TYPES)), values),
+        items,
+        st.just(TODAY),
+        st.tuples(values, st.just(("ae",))),
+    )
 
 
 @SETTINGS
@@ -74,10 +120,10 @@ def test_any_text_parses_or_raises_expression_error(source: str) -> None:
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join), env_strategy(),
-       st.booleans())
-def test_token_soup_compiles_and_evaluates_safely(source: str, env: MiniEnv,
-                                                  in_group: bool) -> None:
+@given(st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join), env_strategy(), st.booleans())
+def test_token_soup_compiles_and_evaluates_safely(
+    source: str, env: MiniEnv, in_group: bool
+) -> None:
     scope = MiniScope(("items",) if in_group else (), self_name="i")
     try:
         expression = compile_expression(source, scope)
@@ -95,8 +141,12 @@ def test_token_soup_compiles_and_evaluates_safely(source: str, env: MiniEnv,
 def _bindings() -> st.SearchStrategy[Binding | None]:
     return st.one_of(
         st.none(),
-        st.builds(Binding, st.sampled_from(["question", "choice", "choice_tags", "bogus"]),
-                  st.sampled_from(sorted(TYPES)), st.integers(min_value=0, max_value=2)),
+        st.builds(
+            Binding,
+            st.sampled_from(["question", "choice", "choice_tags", "bogus"]),
+            st.sampled_from(sorted(TYPES)),
+            st.integers(min_value=0, max_value=2),
+        ),
     )
 
 
@@ -125,11 +175,16 @@ def _extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
     return st.one_of(
         st.builds(Unary, st.sampled_from(["not", "-", "?"]), children, st.just(1)),
         st.builds(Binary, st.sampled_from(ops), children, children, st.just(1)),
-        st.builds(Logical, st.sampled_from(["and", "or"]),
-                  st.lists(children, min_size=1, max_size=4), st.just(1)),
+        st.builds(
+            Logical,
+            st.sampled_from(["and", "or"]),
+            st.lists(children, min_size=1, max_size=4),
+            st.just(1),
+        ),
         st.builds(ListLiteral, st.lists(children, max_size=4), st.just(1)),
-        st.builds(Call, st.sampled_from([*FUNCTIONS, "nope"]),
-                  st.lists(children, max_size=4), st.just(1)),
+        st.builds(
+            Call, st.sampled_from([*FUNCTIONS, "nope"]), st.lists(children, max_size=4), st.just(1)
+        ),
     )
 
 
@@ -138,8 +193,9 @@ trees = st.recursive(leaves, _extend, max_leaves=25)
 
 @SETTINGS
 @given(trees, env_strategy(), st.sampled_from([(), (0,), (0, 0)]))
-def test_arbitrary_trees_raise_only_expression_error(tree: Node, env: MiniEnv,
-                                                     context: tuple[int, ...]) -> None:
+def test_arbitrary_trees_raise_only_expression_error(
+    tree: Node, env: MiniEnv, context: tuple[int, ...]
+) -> None:
     if context and not env.items:
         context = ()
     evaluator = Evaluator(env)
@@ -153,12 +209,30 @@ def test_arbitrary_trees_raise_only_expression_error(tree: Node, env: MiniEnv,
 # -- the engine and the loader -----------------------------------------------------------
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**18), max_value=10**18),
-              st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-              st.sampled_from(["2026-01-01", "B1", "yes", "SY", "ara", "81302", "25_2_refugee",
-                               "aufenthaltserlaubnis", "12.5", "none"])),
-    lambda children: st.one_of(st.lists(children, max_size=3),
-                               st.dictionaries(st.text(max_size=12), children, max_size=4)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**18), max_value=10**18),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=20),
+        st.sampled_from(
+            [
+                "2026-01-01",
+                "B1",
+                "yes",
+                "SY",
+                "ara",
+                "81302",
+                "25_2_refugee",
+                "aufenthaltserlaubnis",
+                "12.5",
+                "none",
+            ]
+        ),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -167,12 +241,29 @@ json_values = st.recursive(
 @given(st.data())
 def test_engine_never_raises_on_garbage_answers(intake_form: Form, data: st.DataObject) -> None:
     ids = [question.id for question in intake_form]
-    answers: dict[str, Any] = data.draw(st.dictionaries(
-        st.one_of(st.sampled_from(ids), st.text(max_size=8)), json_values, max_size=25))
+    answers: dict[str, Any] = data.draw(
+        st.dictionaries(
+            st.one_of(st.sampled_from(ids), st.text(max_size=8)), json_values, max_size=25
+        )
+    )
     if data.draw(st.booleans()):
-        answers["qualifications"] = data.draw(st.lists(st.dictionaries(
-            st.sampled_from(["isced_level", "qualification_country", "regulated",
-                             "recognition_status", "x"]), json_values), max_size=3))
+        answers["qualifications"] = data.draw(
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "isced_level",
+                            "qualification_country",
+                            "regulated",
+                            "recognition_status",
+                            "x",
+                        ]
+                    ),
+                    json_values,
+                ),
+                max_size=3,
+            )
+        )
     state = evaluate(intake_form, answers, today=date(2026, 3, 2))
     assert isinstance(state.errors, dict)
     for section in intake_form.sections:
@@ -183,25 +274,58 @@ def test_engine_never_raises_on_garbage_answers(intake_form: Form, data: st.Data
     state.choices_for("legal_basis")
 
 
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=15),
-                         st.sampled_from(["text", "date", "choice", "repeat", "age(x) > 1",
-                                          "de", "en", "q1", "2026.1"]))
+yaml_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=15),
+    st.sampled_from(["text", "date", "choice", "repeat", "age(x) > 1", "de", "en", "q1", "2026.1"]),
+)
 yaml_trees = st.recursive(
     yaml_scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.sampled_from(["form", "version", "title", "sections", "id", "type",
-                                         "label", "questions", "choices", "relevant",
-                                         "calculate", "de", "en", "value", "min", "max",
-                                         "changes", "rename", "to", "include", "value_sets"]),
-                        children, max_size=5)),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "form",
+                    "version",
+                    "title",
+                    "sections",
+                    "id",
+                    "type",
+                    "label",
+                    "questions",
+                    "choices",
+                    "relevant",
+                    "calculate",
+                    "de",
+                    "en",
+                    "value",
+                    "min",
+                    "max",
+                    "changes",
+                    "rename",
+                    "to",
+                    "include",
+                    "value_sets",
+                ]
+            ),
+            children,
+            max_size=5,
+        ),
+    ),
     max_leaves=30,
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(yaml_trees.map(lambda tree: yaml.safe_dump(tree, allow_unicode=True)),
-                 st.text(alphabet=string.printable + "äöü„“", max_size=300)))
+@given(
+    st.one_of(
+        yaml_trees.map(lambda tree: yaml.safe_dump(tree, allow_unicode=True)),
+        st.text(alphabet=string.printable + "äöü„“", max_size=300),
+    )
+)
 def test_loader_reports_issues_and_never_crashes(tmp_path_factory: Any, text: str) -> None:
     path = Path(tmp_path_factory.mktemp("fuzz")) / "form.yaml"
     path.write_text(text, encoding="utf-8")

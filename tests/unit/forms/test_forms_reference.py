@@ -49,8 +49,13 @@ def test_languages_are_iso_639_3() -> None:
 
 
 def test_kldb_from_the_shipped_file() -> None:
-    rows = list(csv.DictReader(io.StringIO(
-        form_resource("reference", "kldb2010-v2020.csv").read_text(encoding="utf-8"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                form_resource("reference", "kldb2010-v2020.csv").read_text(encoding="utf-8")
+            )
+        )
+    )
     levels = [int(row["level"]) for row in rows]
     assert [levels.count(level) for level in range(1, 6)] == [10, 37, 144, 703, 1301]
     occupations = reference_list("occupation")

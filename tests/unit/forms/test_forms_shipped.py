@@ -30,16 +30,34 @@ ORGANISATION = load_organisation()
 
 #: Ids other parts of the program (statistics, printed summary) rely on, with their types.
 CONTRACT = {
-    "case_number": "text", "intake_date": "date", "counsellor_name": "text",
-    "family_name": "text", "given_names": "text", "family_name_latin": "text",
-    "given_names_latin": "text", "birth_date": "date", "gender": "choice",
-    "nationalities": "reference", "residence_document": "choice", "legal_basis": "choice",
-    "residence_valid_from": "date", "residence_valid_until": "date",
-    "work_permission": "choice", "residence_obligation": "yes_no",
-    "german_listening": "cefr", "german_reading": "cefr", "german_speaking": "cefr",
-    "german_writing": "cefr", "qualifications": "repeat", "work_experience": "repeat",
-    "goal_type": "choice", "target_occupation": "reference", "referrals": "repeat",
-    "next_appointment": "date", "consent": "consent", "health_limitation": "yes_no",
+    "case_number": "text",
+    "intake_date": "date",
+    "counsellor_name": "text",
+    "family_name": "text",
+    "given_names": "text",
+    "family_name_latin": "text",
+    "given_names_latin": "text",
+    "birth_date": "date",
+    "gender": "choice",
+    "nationalities": "reference",
+    "residence_document": "choice",
+    "legal_basis": "choice",
+    "residence_valid_from": "date",
+    "residence_valid_until": "date",
+    "work_permission": "choice",
+    "residence_obligation": "yes_no",
+    "german_listening": "cefr",
+    "german_reading": "cefr",
+    "german_speaking": "cefr",
+    "german_writing": "cefr",
+    "qualifications": "repeat",
+    "work_experience": "repeat",
+    "goal_type": "choice",
+    "target_occupation": "reference",
+    "referrals": "repeat",
+    "next_appointment": "date",
+    "consent": "consent",
+    "health_limitation": "yes_no",
 }
 
 
@@ -48,6 +66,7 @@ def state_of(form: Form, answers: dict[str, object], lang: str = "de") -> FormSt
 
 
 # -- the file itself ---------------------------------------------------------------------------
+
 
 def test_every_shipped_form_passes_the_check() -> None:
     files = [form_path(node.name) for node in iter_files(form_resource(), ".yaml")]
@@ -127,25 +146,45 @@ def test_personas_are_complete_and_valid(intake_form: Form, name: str) -> None:
 
 # -- a recognised refugee with a foreign nursing degree ----------------------------------------
 
+
 def test_refugee_nurse_visibility_and_computed_values(intake_form: Form) -> None:
     state = state_of(intake_form, refugee_nurse())
-    for qid in ("legal_basis", "residence_obligation", "residence_obligation_place",
-                "family_name_latin", "given_names_latin", "health_limitation",
-                "interpreter_language"):
+    for qid in (
+        "legal_basis",
+        "residence_obligation",
+        "residence_obligation_place",
+        "family_name_latin",
+        "given_names_latin",
+        "health_limitation",
+        "interpreter_language",
+    ):
         assert state.visible(qid), qid
     for qid in ("asylum_stage", "work_permission_text", "consent_guardian_note", "children"):
         assert not state.visible(qid), qid
-    for qid in ("regulated", "reference_occupation", "recognition_body", "recognition_grant",
-                "translation_available", "field_kldb"):
+    for qid in (
+        "regulated",
+        "reference_occupation",
+        "recognition_body",
+        "recognition_grant",
+        "translation_available",
+        "field_kldb",
+    ):
         assert state.visible(qid, (0,)), qid
     for qid in ("recognition_outcome", "compensation_measure", "qualification_analysis"):
         assert not state.visible(qid, (0,)), qid
     assert state.visible("job_to", (0,))
     assert state.computed == {
-        "age_years": 33, "children_count": 0, "residence_days_left": 60,
-        "residence_expiring": True, "german_overall": "A2", "highest_isced": 6,
-        "recognition_pending": True, "work_experience[0].job_years": "4.8",
-        "total_work_years": "4.8", "barriers_count": 0, "open_referrals": 1,
+        "age_years": 33,
+        "children_count": 0,
+        "residence_days_left": 60,
+        "residence_expiring": True,
+        "german_overall": "A2",
+        "highest_isced": 6,
+        "recognition_pending": True,
+        "work_experience[0].job_years": "4.8",
+        "total_work_years": "4.8",
+        "barriers_count": 0,
+        "open_referrals": 1,
     }
 
 
@@ -162,8 +201,7 @@ def test_refugee_nurse_recognition_decided_needs_outcome(intake_form: Form) -> N
     answers["qualifications"][0]["recognition_outcome"] = "partial"  # type: ignore[index]
     state = state_of(intake_form, answers)
     assert state.visible("compensation_measure", (0,))
-    assert [m.path for m in state.missing_required] == [
-        "qualifications[0].compensation_measure"]
+    assert [m.path for m in state.missing_required] == ["qualifications[0].compensation_measure"]
 
 
 def test_refugee_nurse_without_art9_consent_hides_health(intake_form: Form) -> None:
@@ -180,15 +218,19 @@ def test_refugee_nurse_referral_needs_consent_for_its_purpose(intake_form: Form)
     purposes = answers["consent"]["purposes"]  # type: ignore[index]
     purposes["recognition_counselling"]["withdrawn_on"] = "2026-03-02"
     state = state_of(intake_form, answers)
-    assert state.errors == {"referrals[0].consent_purpose": [
-        "Für diesen Zweck liegt keine (oder eine widerrufene) Einwilligung vor; ohne sie "
-        "dürfen keine Daten weitergegeben werden."]}
+    assert state.errors == {
+        "referrals[0].consent_purpose": [
+            "Für diesen Zweck liegt keine (oder eine widerrufene) Einwilligung vor; ohne sie "
+            "dürfen keine Daten weitergegeben werden."
+        ]
+    }
     assert not state.complete
     english = state_of(intake_form, answers, lang="en")
     assert english.errors["referrals[0].consent_purpose"][0].startswith("There is no consent")
 
 
 # -- a student under § 16b -----------------------------------------------------------------------
+
 
 def test_student_visibility_and_legal_basis_filter(intake_form: Form) -> None:
     state = state_of(intake_form, student_16b())
@@ -210,13 +252,22 @@ def test_legal_basis_must_fit_the_document(intake_form: Form) -> None:
     answers = student_16b()
     answers["legal_basis"] = "26_3"  # only on a Niederlassungserlaubnis
     state = state_of(intake_form, answers)
-    assert state.errors == {"legal_basis": [
-        "Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."]}
+    assert state.errors == {
+        "legal_basis": ["Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."]
+    }
     answers["residence_document"] = "niederlassungserlaubnis"
     state = state_of(intake_form, answers)
     assert "legal_basis" not in state.errors
     assert [c.value for c in state.choices_for("legal_basis")] == [
-        "9", "18c", "26_3", "26_4", "28_2", "35", "other", "unclear"]
+        "9",
+        "18c",
+        "26_3",
+        "26_4",
+        "28_2",
+        "35",
+        "other",
+        "unclear",
+    ]
     assert not state.visible("residence_valid_until")
     assert "residence_valid_until" in state.hidden_answers
     answers["residence_document"] = "blaue_karte"
@@ -226,11 +277,17 @@ def test_legal_basis_must_fit_the_document(intake_form: Form) -> None:
 
 # -- a person with a Duldung and no documents ----------------------------------------------------
 
+
 def test_duldung_visibility_and_computed_values(intake_form: Form) -> None:
     state = state_of(intake_form, duldung_no_documents())
     assert not state.visible("legal_basis")
-    for qid in ("asylum_stage", "residence_obligation", "residence_valid_until",
-                "documents_missing_note", "legal_risk_note"):
+    for qid in (
+        "asylum_stage",
+        "residence_obligation",
+        "residence_valid_until",
+        "documents_missing_note",
+        "legal_risk_note",
+    ):
         assert state.visible(qid), qid
     assert not state.visible("has_german_certificate")
     assert state.hidden_answers == ["has_german_certificate"]
@@ -253,12 +310,15 @@ def test_duldung_errors(intake_form: Form) -> None:
     state = state_of(intake_form, answers)
     assert state.errors == {
         "birth_date": ["Das Geburtsdatum muss in der Vergangenheit liegen."],
-        "nationalities": ["„staatenlos“ und „ungeklärt“ können nicht mit einer "
-                          "Staatsangehörigkeit kombiniert werden."],
+        "nationalities": [
+            "„staatenlos“ und „ungeklärt“ können nicht mit einer "
+            "Staatsangehörigkeit kombiniert werden."
+        ],
         "residence_valid_until": ["„Gültig bis“ liegt vor „gültig ab“."],
     }
     assert [(m.path, m.section_id) for m in state.missing_required] == [
-        ("asylum_stage", "residence")]
+        ("asylum_stage", "residence")
+    ]
     assert not state.complete
 
 
@@ -271,10 +331,12 @@ def test_young_person_is_offered_the_youth_migration_service(intake_form: Form) 
     answers["birth_date"] = "1990-06-01"
     state = state_of(intake_form, answers)
     assert state.errors["existing_contacts"] == [
-        "Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."]
+        "Diese Auswahl passt nicht zu den bisherigen Angaben; bitte prüfen."
+    ]
 
 
 # -- a Ukrainian under § 24 with children -------------------------------------------------------
+
 
 def test_ukrainian_with_children(intake_form: Form) -> None:
     state = state_of(intake_form, ukrainian_24_children())
@@ -287,8 +349,10 @@ def test_ukrainian_with_children(intake_form: Form) -> None:
     assert state.item_count("children") == 2
     assert state.value("youngest_child_age") == 5
     assert {key: value for key, value in state.computed.items() if "child" in key} == {
-        "children[0].child_age": 10, "children[1].child_age": 5,
-        "children_count": 2, "youngest_child_age": 5,
+        "children[0].child_age": 10,
+        "children[1].child_age": 5,
+        "children_count": 2,
+        "youngest_child_age": 5,
     }
     assert state.computed["german_overall"] == "A1"
     assert state.computed["highest_isced"] == 7
@@ -334,8 +398,12 @@ def test_documented_examples_parse() -> None:
     docs = Path(__file__).resolve().parents[3] / "docs" / "forms.md"
     text = docs.read_text(encoding="utf-8")
     block = text.split("### Examples", 1)[1].split("### Grammar", 1)[0]
-    examples = re.findall(r"^(?:relevant|required|constraint|calculate|choice_filter): (.+?)"
-                          r"(?:\s+#.*)?$", block, flags=re.MULTILINE)
+    examples = re.findall(
+        r"^(?:relevant|required|constraint|calculate|choice_filter): (.+?)"
+        r"(?:\s+#.*)?$",
+        block,
+        flags=re.MULTILINE,
+    )
     assert len(examples) >= 12
     for example in examples:
         source = example.strip()

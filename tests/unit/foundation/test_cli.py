@@ -185,11 +185,11 @@ def test_entry_point_runs_in_a_subprocess(tmp_path: Path) -> None:
 
 def test_forms_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shipped = Path(__file__).parents[3] / "forms" / "intake-2026.1.yaml"
-    code, out, err = run(capsys, "forms", "check", str(shipped))
+    code, _out, err = run(capsys, "forms", "check", str(shipped))
     assert code == 0 and err == ""
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x1\nversion: '1'\ntitle: {de: T, en: T}\nsections: []\n", "utf-8")
-    code, out, err = run(capsys, "forms", "check", str(shipped), str(bad))
+    code, _out, err = run(capsys, "forms", "check", str(shipped), str(bad))
     assert code == 2
     lines = err.strip().splitlines()
     assert lines and all(line.startswith(f"{bad}:") for line in lines)

@@ -26,8 +26,12 @@ def _canary_record(ws: Workspace, *, seed: int = 3) -> str:
     record_id = ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
     ws.records.start_revision(record_id, reason="Name korrigiert")
     answers = dict(ws.records.get(record_id).answers)
-    answers.update(family_name=CANARY_FAMILY, given_names=CANARY_GIVEN,
-                   family_name_latin=CANARY_FAMILY, given_names_latin=CANARY_GIVEN)
+    answers.update(
+        family_name=CANARY_FAMILY,
+        given_names=CANARY_GIVEN,
+        family_name_latin=CANARY_FAMILY,
+        given_names_latin=CANARY_GIVEN,
+    )
     ws.records.save(record_id, answers=answers)
     ws.records.finalise(record_id, answers=answers)
     return record_id
@@ -121,8 +125,13 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
         with supervisor.db.read() as session:
             from intake_app.storage import audit
 
-            erased = [e for e in audit.entries_for_subject(
-                session, subject_type="record", subject_id=record_id) if e.action == "record_erased"]
+            erased = [
+                e
+                for e in audit.entries_for_subject(
+                    session, subject_type="record", subject_id=record_id
+                )
+                if e.action == "record_erased"
+            ]
         assert erased and erased[0].details == {"reason": "request", "central": True}
     finally:
         supervisor.close()
@@ -147,16 +156,18 @@ def test_access_export_holds_everything_about_the_person(profile: ProfileFixture
     counsellor = profile.sign_in(COUNSELLOR)
     try:
         record_id = _canary_record(counsellor)
-        counsellor.records.withdraw_consent(record_id, purpose="central_office",
-                                            withdrawn_on=date.today())
+        counsellor.records.withdraw_consent(
+            record_id, purpose="central_office", withdrawn_on=date.today()
+        )
         document = counsellor.lifecycle.person_export(record_id)
         assert document["record"]["answers"]["family_name"] == CANARY_FAMILY
         assert [r["revision"] for r in document["revisions"]] == [1, 2]
         assert document["revisions"][1]["reason"] == "Name korrigiert"
         assert [w["purpose"] for w in document["consent_withdrawals"]] == ["central_office"]
         actions = [e["action"] for e in document["audit"]]
-        assert {"record_created", "record_finalised", "record_revised",
-                "consent_withdrawn"} <= set(actions)
+        assert {"record_created", "record_finalised", "record_revised", "consent_withdrawn"} <= set(
+            actions
+        )
         again = counsellor.lifecycle.person_export(record_id)
         assert "person_exported" in [e["action"] for e in again["audit"]]
     finally:
@@ -171,13 +182,24 @@ def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
         counsellor.records.start_revision(record_id, reason="Vermittlung ergänzt")
         answers = dict(counsellor.records.get(record_id).answers)
         answers["referrals"] = [
-            {"service": "jobcenter", "date": "2026-11-01", "purpose": "Sprachkurs",
-             "consent_purpose": "central_office", "outcome": "open"},
-            {"service": "iq", "date": "2026-11-02", "purpose": "Anerkennung",
-             "consent_purpose": "central_office", "outcome": "completed"},
+            {
+                "service": "jobcenter",
+                "date": "2026-11-01",
+                "purpose": "Sprachkurs",
+                "consent_purpose": "central_office",
+                "outcome": "open",
+            },
+            {
+                "service": "iq",
+                "date": "2026-11-02",
+                "purpose": "Anerkennung",
+                "consent_purpose": "central_office",
+                "outcome": "completed",
+            },
         ]
-        answers["qualifications"] = [{"isced_level": "6", "regulated": "yes",
-                                      "recognition_status": "applied"}]
+        answers["qualifications"] = [
+            {"isced_level": "6", "regulated": "yes", "recognition_status": "applied"}
+        ]
         counsellor.records.save(record_id, answers=answers)
         with pytest.raises(PermissionDenied):
             counsellor.lifecycle.overview()
@@ -207,7 +229,9 @@ def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
 
 
 def test_person_export_and_erase_commands(
-    profile: ProfileFixture, tmp_path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    profile: ProfileFixture,
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     import io
     import json as json_module
@@ -224,20 +248,49 @@ def test_person_export_and_erase_commands(
     pw.write_text(COUNSELLOR_PASSWORD, "utf-8")
     out = tmp_path / "auskunft"
     base = ["--data-dir", str(profile.profile.root), "--password-file", str(pw)]
-    assert main([*base, "--user", COUNSELLOR, "person", "export", "--record", record_id,
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                *base,
+                "--user",
+                COUNSELLOR,
+                "person",
+                "export",
+                "--record",
+                record_id,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     files = sorted(p.suffix for p in out.iterdir())
     assert files == [".json", ".pdf"]
     document = json_module.loads(next(out.glob("*.json")).read_text("utf-8"))
     assert document["record"]["answers"]["family_name"] == CANARY_FAMILY
     pdf_text = "".join(
-        page.extract_text() for page in PdfReader(io.BytesIO(next(out.glob("*.pdf")).read_bytes())).pages
+        page.extract_text()
+        for page in PdfReader(io.BytesIO(next(out.glob("*.pdf")).read_bytes())).pages
     )
     assert CANARY_FAMILY in pdf_text
     # a counsellor may not erase; a supervisor may, with a reason from the list
     assert main([*base, "--user", COUNSELLOR, "person", "erase", "--record", record_id]) == 1
     pw.write_text(SUPERVISOR_PASSWORD, "utf-8")
-    assert main([*base, "--user", SUPERVISOR, "person", "erase", "--record", record_id,
-                 "--reason", "request"]) == 0
+    assert (
+        main(
+            [
+                *base,
+                "--user",
+                SUPERVISOR,
+                "person",
+                "erase",
+                "--record",
+                record_id,
+                "--reason",
+                "request",
+            ]
+        )
+        == 0
+    )
     assert "gelöscht" in capsys.readouterr().out
     assert main([*base, "--user", SUPERVISOR, "retention", "run", "--dry-run"]) == 0

@@ -29,8 +29,13 @@ INTERNAL_NOTE = "Interne Notiz Kanarienvogel 7311"
 DEBTS_NOTE = "Schuldennotiz Zaunkönig 4482"
 
 
-def consent(organisation: OrganisationConfig, *, art9: bool, language: str = "ar",
-            refused: tuple[str, ...] = ("employer_service",)) -> dict[str, Any]:
+def consent(
+    organisation: OrganisationConfig,
+    *,
+    art9: bool,
+    language: str = "ar",
+    refused: tuple[str, ...] = ("employer_service",),
+) -> dict[str, Any]:
     """A complete consent block: every purpose decided, Art. 9 as asked."""
     return {
         "date": (TODAY - timedelta(days=20)).isoformat(),
@@ -40,14 +45,22 @@ def consent(organisation: OrganisationConfig, *, art9: bool, language: str = "ar
         "given_by": "person",
         "organisation": organisation.id,
         "text_version": organisation.text_version,
-        "purposes": {pid: {"granted": pid not in refused, "withdrawn_on": None}
-                     for pid in organisation.purpose_ids},
+        "purposes": {
+            pid: {"granted": pid not in refused, "withdrawn_on": None}
+            for pid in organisation.purpose_ids
+        },
         "art9": {"granted": art9, "withdrawn_on": None},
     }
 
 
-def rich_answers(form: Form, organisation: OrganisationConfig, *, art9: bool = True,
-                 arabic: bool = True, expiring_in: int = 23) -> dict[str, Any]:
+def rich_answers(
+    form: Form,
+    organisation: OrganisationConfig,
+    *,
+    art9: bool = True,
+    arabic: bool = True,
+    expiring_in: int = 23,
+) -> dict[str, Any]:
     """A recognised refugee with a nursing degree, two jobs, referrals and next steps."""
     intake = TODAY - timedelta(days=20)
     answers: dict[str, Any] = {
@@ -76,8 +89,12 @@ def rich_answers(form: Form, organisation: OrganisationConfig, *, art9: bool = T
         "municipality_ags": "05315000",
         "household_size": 3,
         "has_children": True,
-        "children": [{"child_birth_date": (TODAY - timedelta(days=2400)).isoformat(),
-                      "child_in_household": True}],
+        "children": [
+            {
+                "child_birth_date": (TODAY - timedelta(days=2400)).isoformat(),
+                "child_in_household": True,
+            }
+        ],
         "residence_document": "aufenthaltserlaubnis",
         "legal_basis": "25_2_refugee" if arabic else "24",
         "residence_valid_from": (TODAY - timedelta(days=700)).isoformat(),
@@ -95,26 +112,34 @@ def rich_answers(form: Form, organisation: OrganisationConfig, *, art9: bool = T
         "job_language_course": "none",
         "latin_literate": True,
         "school_years": 12,
-        "qualifications": [{
-            "isced_level": "6",
-            "qualification_title": "Bachelor Krankenpflege",
-            "qualification_country": "SY",
-            "qualification_years": "4",
-            "certificate_held": "copy",
-            "translation_available": True,
-            "field_text": "Krankenpflege",
-            "regulated": "yes",
-            "reference_occupation": "Pflegefachfrau",
-            "recognition_status": "applied",
-            "recognition_body": "state_authority",
-            "recognition_applied_on": (TODAY - timedelta(days=60)).isoformat(),
-            "recognition_grant": True,
-        }],
+        "qualifications": [
+            {
+                "isced_level": "6",
+                "qualification_title": "Bachelor Krankenpflege",
+                "qualification_country": "SY",
+                "qualification_years": "4",
+                "certificate_held": "copy",
+                "translation_available": True,
+                "field_text": "Krankenpflege",
+                "regulated": "yes",
+                "reference_occupation": "Pflegefachfrau",
+                "recognition_status": "applied",
+                "recognition_body": "state_authority",
+                "recognition_applied_on": (TODAY - timedelta(days=60)).isoformat(),
+                "recognition_grant": True,
+            }
+        ],
         "has_work_experience": True,
         "work_experience": [
-            {"job_kldb": "81302", "job_title": "Krankenschwester im Stadtkrankenhaus",
-             "job_country": "SY", "job_from": "2014-09-01", "job_current": False,
-             "job_to": "2021-06-30", "job_sector": "health_social"},
+            {
+                "job_kldb": "81302",
+                "job_title": "Krankenschwester im Stadtkrankenhaus",
+                "job_country": "SY",
+                "job_from": "2014-09-01",
+                "job_current": False,
+                "job_to": "2021-06-30",
+                "job_sector": "health_social",
+            },
         ],
         "goal_type": "employment",
         "target_occupation": "81302",
@@ -130,41 +155,71 @@ def rich_answers(form: Form, organisation: OrganisationConfig, *, art9: bool = T
         "documents_missing_note": "Zeugnis der Oberschule fehlt",
         "existing_contacts": ["jobcenter", "iq"],
         "referrals": [
-            {"service": "iq_recognition", "date": (TODAY - timedelta(days=15)).isoformat(),
-             "purpose": "Anerkennung Pflege prüfen", "data_passed": ["identity", "education"],
-             "consent_purpose": "recognition_counselling", "outcome": "appointment_made"},
-            {"service": "language_course", "date": (TODAY - timedelta(days=10)).isoformat(),
-             "purpose": "Berufssprachkurs B2", "outcome": "completed"},
+            {
+                "service": "iq_recognition",
+                "date": (TODAY - timedelta(days=15)).isoformat(),
+                "purpose": "Anerkennung Pflege prüfen",
+                "data_passed": ["identity", "education"],
+                "consent_purpose": "recognition_counselling",
+                "outcome": "appointment_made",
+            },
+            {
+                "service": "language_course",
+                "date": (TODAY - timedelta(days=10)).isoformat(),
+                "purpose": "Berufssprachkurs B2",
+                "outcome": "completed",
+            },
         ],
         "plan_steps": [
-            {"step": "Übersetzung der Zeugnisse einreichen",
-             "deadline": (TODAY + timedelta(days=14)).isoformat(), "responsible": "person"},
-            {"step": "Termin IQ-Beratung wahrnehmen",
-             "deadline": (TODAY + timedelta(days=30)).isoformat(), "responsible": "person"},
+            {
+                "step": "Übersetzung der Zeugnisse einreichen",
+                "deadline": (TODAY + timedelta(days=14)).isoformat(),
+                "responsible": "person",
+            },
+            {
+                "step": "Termin IQ-Beratung wahrnehmen",
+                "deadline": (TODAY + timedelta(days=30)).isoformat(),
+                "responsible": "person",
+            },
         ],
         "next_appointment": (TODAY + timedelta(days=21)).isoformat(),
         "counsellor_notes": INTERNAL_NOTE,
     }
     if art9:
         answers["health_limitation"] = True
-    state = complete_answers(form, answers, organisation=organisation,
-                             rng=random.Random(7), today=TODAY)
+    state = complete_answers(
+        form, answers, organisation=organisation, rng=random.Random(7), today=TODAY
+    )
     assert state.complete, (state.missing_required, state.errors)
     return answers
 
 
-def source(form: Form, answers: dict[str, Any], *, status: str = "complete",
-           record_id: str = RECORD_ID, case_number: str = "KM01-2026-00042") -> RecordSource:
+def source(
+    form: Form,
+    answers: dict[str, Any],
+    *,
+    status: str = "complete",
+    record_id: str = RECORD_ID,
+    case_number: str = "KM01-2026-00042",
+) -> RecordSource:
     """A record snapshot as the service would read it."""
-    return RecordSource(record_id=record_id, case_number=case_number, status=status,
-                        revision=1, form=form, answers=answers,
-                        finalised_at=PRINTED_AT - timedelta(days=19), owner_name="berater")
+    return RecordSource(
+        record_id=record_id,
+        case_number=case_number,
+        status=status,
+        revision=1,
+        form=form,
+        answers=answers,
+        finalised_at=PRINTED_AT - timedelta(days=19),
+        owner_name="berater",
+    )
 
 
 def context(organisation: OrganisationConfig, *, lang: str = "de") -> PrintContext:
     """Printed by a supervisor now."""
-    return PrintContext(organisation=organisation, printed_by="Leitung Beispiel",
-                        printed_at=PRINTED_AT, lang=lang)
+    return PrintContext(
+        organisation=organisation, printed_by="Leitung Beispiel", printed_at=PRINTED_AT, lang=lang
+    )
 
 
 def pdf_text(data: bytes) -> list[str]:

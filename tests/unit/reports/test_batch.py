@@ -19,13 +19,20 @@ def sources(form: Form, organisation: OrganisationConfig) -> list[Any]:
     out = []
     for index, arabic in enumerate((True, False, True)):
         answers = kit.rich_answers(form, organisation, arabic=arabic, art9=index != 2)
-        out.append(kit.source(form, answers, record_id=str(uuid.UUID(int=index + 1)),
-                              case_number=f"KM01-2026-{index + 1:05d}"))
+        out.append(
+            kit.source(
+                form,
+                answers,
+                record_id=str(uuid.UUID(int=index + 1)),
+                case_number=f"KM01-2026-{index + 1:05d}",
+            )
+        )
     return out
 
 
-def test_one_pdf_with_page_numbers_per_record(sources: list[Any],
-                                              organisation: OrganisationConfig) -> None:
+def test_one_pdf_with_page_numbers_per_record(
+    sources: list[Any], organisation: OrganisationConfig
+) -> None:
     rendered = render_documents(sources, ctx=kit.context(organisation))
     pages = pdfcheck.texts(rendered.data)
     assert rendered.pages == len(pages)
@@ -41,19 +48,25 @@ def test_one_pdf_with_page_numbers_per_record(sources: list[Any],
             assert f"Fallnummer KM01-2026-{record + 1:05d}" in text
 
 
-def test_profile_in_force_per_record(sources: list[Any],
-                                     organisation: OrganisationConfig) -> None:
+def test_profile_in_force_per_record(sources: list[Any], organisation: OrganisationConfig) -> None:
     rendered = render_documents(sources, ctx=kit.context(organisation), profile=Profile.SPECIAL)
-    assert [r.profile for r in rendered.records] == [Profile.SPECIAL, Profile.SPECIAL,
-                                                     Profile.STANDARD]
+    assert [r.profile for r in rendered.records] == [
+        Profile.SPECIAL,
+        Profile.SPECIAL,
+        Profile.STANDARD,
+    ]
     assert rendered.requested_profile is Profile.SPECIAL
 
 
-def test_progress_counts_up_to_the_total(sources: list[Any],
-                                         organisation: OrganisationConfig) -> None:
+def test_progress_counts_up_to_the_total(
+    sources: list[Any], organisation: OrganisationConfig
+) -> None:
     seen: list[tuple[int, int, str]] = []
-    render_documents(sources, ctx=kit.context(organisation),
-                     progress=lambda done, total, text: seen.append((done, total, text)))
+    render_documents(
+        sources,
+        ctx=kit.context(organisation),
+        progress=lambda done, total, text: seen.append((done, total, text)),
+    )
     dones = [done for done, _total, _text in seen]
     assert dones == sorted(dones)
     assert seen[-1][0] == seen[-1][1] == 6
@@ -62,9 +75,9 @@ def test_progress_counts_up_to_the_total(sources: list[Any],
 
 
 @pytest.mark.parametrize("stop_at", [0, 4])
-def test_cancel_stops_with_nothing_produced(sources: list[Any],
-                                            organisation: OrganisationConfig,
-                                            stop_at: int) -> None:
+def test_cancel_stops_with_nothing_produced(
+    sources: list[Any], organisation: OrganisationConfig, stop_at: int
+) -> None:
     calls = {"n": 0}
 
     def cancelled() -> bool:
@@ -76,8 +89,12 @@ def test_cancel_stops_with_nothing_produced(sources: list[Any],
 
 
 def test_consent_sheets_in_a_batch(sources: list[Any], organisation: OrganisationConfig) -> None:
-    rendered = render_documents(sources[:2], ctx=kit.context(organisation),
-                                document=Document.CONSENT_SHEET, client_lang="uk")
+    rendered = render_documents(
+        sources[:2],
+        ctx=kit.context(organisation),
+        document=Document.CONSENT_SHEET,
+        client_lang="uk",
+    )
     text = "\n".join(pdfcheck.texts(rendered.data))
     assert text.count(organisation.purpose("central_office").label("uk")) == 2
     assert rendered.client_lang == "uk"

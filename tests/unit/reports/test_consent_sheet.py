@@ -26,17 +26,18 @@ def answers(form: Form, organisation: OrganisationConfig) -> dict[str, Any]:
     return kit.rich_answers(form, organisation)
 
 
-def sheet_text(form: Form, organisation: OrganisationConfig, answers: dict[str, Any],
-               client: str | None) -> str:
-    data = build_consent_sheet(kit.source(form, answers), ctx=kit.context(organisation),
-                               client_lang=client)
+def sheet_text(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any], client: str | None
+) -> str:
+    data = build_consent_sheet(
+        kit.source(form, answers), ctx=kit.context(organisation), client_lang=client
+    )
     return "\n".join(pdfcheck.texts(data))
 
 
 def rtl_parts(text: str) -> list[str]:
     """The Arabic-script stretches of a text (between Latin words and brackets)."""
-    return [part.strip() for part in re.findall(r"[\u0600-\u06ff][\u0600-\u06ff\u200c ،]*",
-                                                text)]
+    return [part.strip() for part in re.findall(r"[\u0600-\u06ff][\u0600-\u06ff\u200c ،]*", text)]
 
 
 def words(text: str, count: int = 4) -> str:
@@ -45,8 +46,9 @@ def words(text: str, count: int = 4) -> str:
 
 
 @pytest.mark.parametrize("client", ["en", "uk", "ru", "tr"])
-def test_german_beside_a_left_to_right_language(form: Form, organisation: OrganisationConfig,
-                                                answers: dict[str, Any], client: str) -> None:
+def test_german_beside_a_left_to_right_language(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any], client: str
+) -> None:
     text = sheet_text(form, organisation, answers, client)
     for lang in ("de", client):
         assert words(organisation.text("consent_intro", lang)) in text
@@ -58,8 +60,9 @@ def test_german_beside_a_left_to_right_language(form: Form, organisation: Organi
 
 
 @pytest.mark.parametrize("client", ["ar", "fa"])
-def test_german_beside_a_right_to_left_language(form: Form, organisation: OrganisationConfig,
-                                                answers: dict[str, Any], client: str) -> None:
+def test_german_beside_a_right_to_left_language(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any], client: str
+) -> None:
     text = sheet_text(form, organisation, answers, client)
     assert words(organisation.text("consent_intro", "de")) in text
     lines = {line.strip() for line in text.split("\n")}
@@ -73,18 +76,20 @@ def test_german_beside_a_right_to_left_language(form: Form, organisation: Organi
     assert SHEET_TEXTS["yes"][client].rstrip(".") in text
 
 
-def test_the_consent_language_is_the_default(form: Form, organisation: OrganisationConfig,
-                                             answers: dict[str, Any]) -> None:
+def test_the_consent_language_is_the_default(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     text = sheet_text(form, organisation, dict(answers), None)  # consent given in Arabic
     assert organisation.purpose("central_office").label("ar") in text
 
 
-def test_german_only_when_the_consent_was_in_german(form: Form,
-                                                    organisation: OrganisationConfig,
-                                                    answers: dict[str, Any]) -> None:
+def test_german_only_when_the_consent_was_in_german(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     german = dict(answers, consent=kit.consent(organisation, art9=True, language="de"))
-    story = consent_sheet_story(kit.source(form, german), ctx=kit.context(organisation),
-                                client_lang="de")
+    story = consent_sheet_story(
+        kit.source(form, german), ctx=kit.context(organisation), client_lang="de"
+    )
     blocks = [f for f in story if isinstance(f, SideBySide)]
     assert blocks and all(len(block.columns) == 1 for block in blocks)
 
@@ -103,54 +108,61 @@ def _walk(flowables: list[Any]) -> Iterator[Flowable]:
             yield item
 
 
-def test_purposes_are_ticked_as_recorded(form: Form, organisation: OrganisationConfig,
-                                         answers: dict[str, Any]) -> None:
-    story = consent_sheet_story(kit.source(form, answers), ctx=kit.context(organisation),
-                                client_lang="tr")
+def test_purposes_are_ticked_as_recorded(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    story = consent_sheet_story(
+        kit.source(form, answers), ctx=kit.context(organisation), client_lang="tr"
+    )
     boxes = [f.checked for f in _walk(story) if isinstance(f, TickBox)]
     expected: list[bool] = []
     for pid in [*organisation.purpose_ids, "art9"]:
-        part = answers["consent"]["art9"] if pid == "art9" \
-            else answers["consent"]["purposes"][pid]
+        part = answers["consent"]["art9"] if pid == "art9" else answers["consent"]["purposes"][pid]
         # yes/no, once in German and once in Turkish
         expected += [part["granted"], not part["granted"]] * 2
     assert boxes == expected
     assert True in boxes and boxes.count(True) == len(boxes) // 2
 
 
-def test_an_undecided_sheet_has_empty_boxes(form: Form, organisation: OrganisationConfig,
-                                            answers: dict[str, Any]) -> None:
+def test_an_undecided_sheet_has_empty_boxes(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     blank = dict(answers, consent={"language": "uk"})
     story = consent_sheet_story(kit.source(form, blank), ctx=kit.context(organisation))
     boxes = [f.checked for f in _walk(story) if isinstance(f, TickBox)]
     assert boxes and not any(boxes)
 
 
-def test_signature_lines(form: Form, organisation: OrganisationConfig,
-                         answers: dict[str, Any]) -> None:
+def test_signature_lines(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     text = sheet_text(form, organisation, answers, "ru")
     for key in ("place_date", "sign_person", "sign_counsellor", "sign_interpreter"):
         assert SHEET_TEXTS[key]["de"] in text and SHEET_TEXTS[key]["ru"] in text
-    guardian = dict(answers, consent=dict(answers["consent"], given_by="guardian",
-                                          interpreter=False))
+    guardian = dict(
+        answers, consent=dict(answers["consent"], given_by="guardian", interpreter=False)
+    )
     text = sheet_text(form, organisation, guardian, "ru")
     assert SHEET_TEXTS["sign_guardian"]["de"] in text
     assert SHEET_TEXTS["sign_interpreter"]["de"] not in text
     assert words(organisation.text("minors", "de")) in text
 
 
-def test_withdrawal_is_noted(form: Form, organisation: OrganisationConfig,
-                             answers: dict[str, Any]) -> None:
+def test_withdrawal_is_noted(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     consent = kit.consent(organisation, art9=True)
     consent["purposes"]["central_office"]["withdrawn_on"] = kit.TODAY.isoformat()
     text = sheet_text(form, organisation, dict(answers, consent=consent), "en")
     assert "widerrufen am" in text
 
 
-def test_fonts_embedded_and_pages_numbered(form: Form, organisation: OrganisationConfig,
-                                           answers: dict[str, Any]) -> None:
-    data = build_consent_sheet(kit.source(form, answers), ctx=kit.context(organisation),
-                               client_lang="fa")
+def test_fonts_embedded_and_pages_numbered(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    data = build_consent_sheet(
+        kit.source(form, answers), ctx=kit.context(organisation), client_lang="fa"
+    )
     for page, name, font in pdfcheck.fonts_of(data):
         assert pdfcheck.is_embedded(font), f"page {page}: {name}"
     pages = pdfcheck.texts(data)

@@ -34,14 +34,24 @@ def setup(profile: ProfileFixture, tmp_path: Path) -> tuple[list[str], list[str]
     """Three finalised records and a draft; the supervisor's command-line prefix."""
     ws = profile.sign_in(COUNSELLOR)
     try:
-        ids = [add_record(ws), add_record(ws, arabic=False), add_record(ws),
-               add_record(ws, finalise=False)]
+        ids = [
+            add_record(ws),
+            add_record(ws, arabic=False),
+            add_record(ws),
+            add_record(ws, finalise=False),
+        ]
     finally:
         ws.close()
     pw = tmp_path / "pw.txt"
     pw.write_text(SUPERVISOR_PASSWORD + "\n", "utf-8")
-    prefix = ["--data-dir", str(profile.profile.root), "--user", SUPERVISOR,
-              "--password-file", str(pw)]
+    prefix = [
+        "--data-dir",
+        str(profile.profile.root),
+        "--user",
+        SUPERVISOR,
+        "--password-file",
+        str(pw),
+    ]
     return ids, prefix
 
 
@@ -54,12 +64,15 @@ def exports(profile: ProfileFixture) -> list[audit.AuditEntry]:
         ws.close()
 
 
-def test_export_one_record(setup: tuple[list[str], list[str]], profile: ProfileFixture,
-                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_one_record(
+    setup: tuple[list[str], list[str]],
+    profile: ProfileFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ids, prefix = setup
     out_file = tmp_path / "one.pdf"
-    code, out, err = run(capsys, *prefix, "export-pdf", "--record", ids[0], "--out",
-                         str(out_file))
+    code, out, err = run(capsys, *prefix, "export-pdf", "--record", ids[0], "--out", str(out_file))
     assert code == 0, err
     assert "1 Akte(n)" in out
     pages = pdfcheck.texts(out_file.read_bytes())
@@ -70,13 +83,24 @@ def test_export_one_record(setup: tuple[list[str], list[str]], profile: ProfileF
 
 
 def test_export_all_complete_in_english_with_special_categories(
-    setup: tuple[list[str], list[str]], profile: ProfileFixture, tmp_path: Path,
+    setup: tuple[list[str], list[str]],
+    profile: ProfileFixture,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ids, prefix = setup
     out_file = tmp_path / "all.pdf"
-    code, out, err = run(capsys, *prefix, "export-pdf", "--all-complete", "--out", str(out_file),
-                         "--lang", "en", "--with-special-categories")
+    code, out, err = run(
+        capsys,
+        *prefix,
+        "export-pdf",
+        "--all-complete",
+        "--out",
+        str(out_file),
+        "--lang",
+        "en",
+        "--with-special-categories",
+    )
     assert code == 0, err
     assert "3 Akte(n)" in out
     text = "\n".join(pdfcheck.texts(out_file.read_bytes()))
@@ -102,9 +126,14 @@ def test_export_all_complete_in_english_with_special_categories(
     ],
 )
 def test_errors_are_one_line_and_write_nothing(
-    setup: tuple[list[str], list[str]], profile: ProfileFixture, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    args: list[str], code: int, message: str,
+    setup: tuple[list[str], list[str]],
+    profile: ProfileFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    code: int,
+    message: str,
 ) -> None:
     ids, prefix = setup
     monkeypatch.chdir(tmp_path)
@@ -118,14 +147,28 @@ def test_errors_are_one_line_and_write_nothing(
     assert exports(profile) == []
 
 
-def test_administrator_gets_a_clear_refusal(setup: tuple[list[str], list[str]],
-                                            profile: ProfileFixture, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_administrator_gets_a_clear_refusal(
+    setup: tuple[list[str], list[str]],
+    profile: ProfileFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ids, _prefix = setup
     pw = tmp_path / "admin.txt"
     pw.write_text(ADMIN_PASSWORD + "\n", "utf-8")
-    code, _out, err = run(capsys, "--data-dir", str(profile.profile.root), "--user", ADMIN,
-                          "--password-file", str(pw), "export-pdf", "--record", ids[0],
-                          "--out", str(tmp_path / "x.pdf"))
+    code, _out, err = run(
+        capsys,
+        "--data-dir",
+        str(profile.profile.root),
+        "--user",
+        ADMIN,
+        "--password-file",
+        str(pw),
+        "export-pdf",
+        "--record",
+        ids[0],
+        "--out",
+        str(tmp_path / "x.pdf"),
+    )
     assert code == 1 and "erlaubt diese Aktion nicht" in err
     assert not (tmp_path / "x.pdf").exists()

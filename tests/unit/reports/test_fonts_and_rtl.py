@@ -110,8 +110,10 @@ def test_rtl_paragraph_breaks_lines_in_logical_order() -> None:
 
 
 def test_directions_are_resolved_for_the_whole_paragraph() -> None:
-    lines = ["الجهة المسؤولة هي: Stadt Musterstadt, Kommunales Integrationszentrum –",
-             "Beratungsstelle Arbeitsmarktintegration."]
+    lines = [
+        "الجهة المسؤولة هي: Stadt Musterstadt, Kommunales Integrationszentrum –",
+        "Beratungsstelle Arbeitsmarktintegration.",
+    ]
     first, second = fonts.visual_lines(lines, rtl=True)
     # the dash between two Latin words stays with them, though the line ends there
     assert first.startswith("Stadt Musterstadt, Kommunales Integrationszentrum –")

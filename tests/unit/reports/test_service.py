@@ -19,8 +19,11 @@ from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.unit.reports import pdfcheck
 from tests.unit.reports import reportkit as kit
 
-PRINT_ACTIONS = {AuditAction.RECORD_READ.value, AuditAction.RECORD_PRINTED.value,
-                 AuditAction.RECORD_EXPORTED.value}
+PRINT_ACTIONS = {
+    AuditAction.RECORD_READ.value,
+    AuditAction.RECORD_PRINTED.value,
+    AuditAction.RECORD_EXPORTED.value,
+}
 
 
 def add_record(ws: Workspace, *, finalise: bool = True, arabic: bool = True) -> str:
@@ -51,13 +54,16 @@ def supervisor(profile: ProfileFixture, records: list[str]) -> Iterator[Workspac
 
 def print_entries(ws: Workspace) -> list[audit.AuditEntry]:
     with ws.db.read() as session:
-        return [e for e in audit.iter_entries(session) if e.action in PRINT_ACTIONS
-                and e.details.get("document")]
+        return [
+            e
+            for e in audit.iter_entries(session)
+            if e.action in PRINT_ACTIONS and e.details.get("document")
+        ]
 
 
-def test_supervisor_renders_and_every_output_is_audited(supervisor: Workspace,
-                                                        records: list[str],
-                                                        tmp_path: Path) -> None:
+def test_supervisor_renders_and_every_output_is_audited(
+    supervisor: Workspace, records: list[str], tmp_path: Path
+) -> None:
     service = ReportService(supervisor)
     rendered = service.summary(records[0])
     assert rendered.data.startswith(b"%PDF")
@@ -77,9 +83,9 @@ def test_supervisor_renders_and_every_output_is_audited(supervisor: Workspace,
     assert [e.details["output"] for e in entries] == ["preview", "printer", "file"]
 
 
-def test_audit_entries_hold_no_names_answers_or_paths(supervisor: Workspace,
-                                                      records: list[str],
-                                                      tmp_path: Path) -> None:
+def test_audit_entries_hold_no_names_answers_or_paths(
+    supervisor: Workspace, records: list[str], tmp_path: Path
+) -> None:
     service = ReportService(supervisor)
     rendered = service.render(records[:2], profile=Profile.SPECIAL)
     target = tmp_path / "Al-Hassan Layla.pdf"
@@ -87,8 +93,16 @@ def test_audit_entries_hold_no_names_answers_or_paths(supervisor: Workspace,
     entries = print_entries(supervisor)
     assert {e.subject_id for e in entries} == set(records[:2])
     blob = json.dumps([e.details for e in entries], ensure_ascii=False)
-    for secret in (kit.ARABIC_FAMILY, "Al-Hassan", "Layla", kit.CYRILLIC_FAMILY,
-                   "Shevchenko", "KM01", str(tmp_path), "Krankenpflege"):
+    for secret in (
+        kit.ARABIC_FAMILY,
+        "Al-Hassan",
+        "Layla",
+        kit.CYRILLIC_FAMILY,
+        "Shevchenko",
+        "KM01",
+        str(tmp_path),
+        "Krankenpflege",
+    ):
         assert secret not in blob
     batch_ids = {e.details["batch"] for e in entries}
     assert len(batch_ids) == 1 and entries[0].details["batch_size"] == 2
@@ -163,8 +177,9 @@ def test_consent_sheet_in_the_consent_language(supervisor: Workspace, records: l
     assert supervisor.organisation.text("consent_intro", "de").split()[0] in text
 
 
-def test_failed_audit_leaves_no_file(supervisor: Workspace, records: list[str], tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_audit_leaves_no_file(
+    supervisor: Workspace, records: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service = ReportService(supervisor)
     rendered = service.summary(records[0])
     folder = tmp_path / "out"
@@ -182,8 +197,9 @@ def test_failed_audit_leaves_no_file(supervisor: Workspace, records: list[str], 
     assert sorted(p.name for p in folder.iterdir()) == ["kept.pdf"]  # no temporary left
 
 
-def test_save_into_a_missing_folder_is_refused(supervisor: Workspace, records: list[str],
-                                               tmp_path: Path) -> None:
+def test_save_into_a_missing_folder_is_refused(
+    supervisor: Workspace, records: list[str], tmp_path: Path
+) -> None:
     service = ReportService(supervisor)
     rendered = service.summary(records[0])
     with pytest.raises(UsageError):

@@ -100,36 +100,46 @@ def test_residence_expiry_within_eight_weeks_is_highlighted(standard_text: str) 
 def test_expired_permit_says_so(form: Form, organisation: OrganisationConfig) -> None:
     answers = kit.rich_answers(form, organisation, expiring_in=30)
     answers["residence_valid_until"] = (kit.TODAY - timedelta(days=3)).isoformat()
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                  ctx=kit.context(organisation))))
+    text = "\n".join(
+        pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
+    )
     assert "abgelaufen" in text
 
 
-def test_a_permit_valid_for_long_is_not_highlighted(form: Form,
-                                                    organisation: OrganisationConfig) -> None:
+def test_a_permit_valid_for_long_is_not_highlighted(
+    form: Form, organisation: OrganisationConfig
+) -> None:
     answers = kit.rich_answers(form, organisation, expiring_in=400)
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                  ctx=kit.context(organisation))))
+    text = "\n".join(
+        pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
+    )
     assert "läuft in" not in text and "abgelaufen" not in text
 
 
-def test_only_answered_and_visible_questions(form: Form, organisation: OrganisationConfig,
-                                             answers: dict[str, Any]) -> None:
+def test_only_answered_and_visible_questions(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     stale = dict(answers, access_route_other="VERSTECKT-4711")  # hidden: route is jobcenter
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, stale),
-                                                  ctx=kit.context(organisation))))
+    text = "\n".join(
+        pdfcheck.texts(build_summary(kit.source(form, stale), ctx=kit.context(organisation)))
+    )
     assert "VERSTECKT-4711" not in text
     assert "Welche Beratungsstelle?" not in text
     assert "Straße und Hausnummer" not in text  # not answered
     assert "Kundennummer" not in text  # not answered
 
 
-def test_internal_notes_are_never_printed(form: Form, organisation: OrganisationConfig,
-                                          answers: dict[str, Any]) -> None:
+def test_internal_notes_are_never_printed(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     for profile in Profile:
-        text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                      ctx=kit.context(organisation),
-                                                      profile=profile)))
+        text = "\n".join(
+            pdfcheck.texts(
+                build_summary(
+                    kit.source(form, answers), ctx=kit.context(organisation), profile=profile
+                )
+            )
+        )
         assert kit.INTERNAL_NOTE not in text
         assert kit.DEBTS_NOTE not in text
         assert "Interne Notiz" not in text
@@ -143,9 +153,13 @@ def test_standard_profile_leaves_out_special_categories(standard_text: str) -> N
 def test_special_profile_includes_them_with_art9_consent(
     form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
 ) -> None:
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                  ctx=kit.context(organisation),
-                                                  profile=Profile.SPECIAL)))
+    text = "\n".join(
+        pdfcheck.texts(
+            build_summary(
+                kit.source(form, answers), ctx=kit.context(organisation), profile=Profile.SPECIAL
+            )
+        )
+    )
     assert kit.HEALTH_LABEL_DE in text
     assert "Profil: mit besonderen Kategorien (Art. 9)" in text
 
@@ -155,23 +169,33 @@ def test_special_profile_without_art9_consent_falls_back(
 ) -> None:
     answers = kit.rich_answers(form, organisation, art9=False)
     answers["health_limitation"] = True  # stored, but hidden without the consent
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                  ctx=kit.context(organisation),
-                                                  profile=Profile.SPECIAL)))
+    text = "\n".join(
+        pdfcheck.texts(
+            build_summary(
+                kit.source(form, answers), ctx=kit.context(organisation), profile=Profile.SPECIAL
+            )
+        )
+    )
     assert kit.HEALTH_LABEL_DE not in text
     assert "Besondere Kategorien wurden angefordert" in text
     assert "Profil: Standard" in text
 
 
-def test_withdrawn_art9_consent_redacts_again(form: Form, organisation: OrganisationConfig,
-                                              answers: dict[str, Any]) -> None:
+def test_withdrawn_art9_consent_redacts_again(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     withdrawn = dict(answers)
-    withdrawn["consent"] = dict(answers["consent"],
-                                art9={"granted": True,
-                                      "withdrawn_on": (kit.TODAY - timedelta(days=1)).isoformat()})
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, withdrawn),
-                                                  ctx=kit.context(organisation),
-                                                  profile=Profile.SPECIAL)))
+    withdrawn["consent"] = dict(
+        answers["consent"],
+        art9={"granted": True, "withdrawn_on": (kit.TODAY - timedelta(days=1)).isoformat()},
+    )
+    text = "\n".join(
+        pdfcheck.texts(
+            build_summary(
+                kit.source(form, withdrawn), ctx=kit.context(organisation), profile=Profile.SPECIAL
+            )
+        )
+    )
     assert kit.HEALTH_LABEL_DE not in text
     assert "widerrufen am" in text
 
@@ -230,8 +254,11 @@ def test_no_special_category_text_in_standard_profile(
     for secret in ("Eisvogel", "Pirol 9911", "Wiedehopf", "Stieglitz 2207"):
         assert secret not in standard
     assert "Alles besprochen" in standard and "Köln" in standard
-    special_text = "\n".join(pdfcheck.texts(build_summary(
-        source, ctx=kit.context(organisation), profile=Profile.SPECIAL)))
+    special_text = "\n".join(
+        pdfcheck.texts(
+            build_summary(source, ctx=kit.context(organisation), profile=Profile.SPECIAL)
+        )
+    )
     for secret in ("Eisvogel", "Pirol 9911", "Wiedehopf", "Stieglitz 2207"):
         assert secret in special_text
 
@@ -272,14 +299,14 @@ def test_arabic_name_reads_back_as_stored(standard_pdf: bytes) -> None:
     assert stands_alone(kit.ARABIC_FAMILY, text)
     assert stands_alone(kit.ARABIC_GIVEN, text)
     assert f"Familienname {kit.ARABIC_FAMILY}" in text
-    assert not any(0xFB50 <= ord(c) <= 0xFDFF or 0xFE70 <= ord(c) <= 0xFEFF for c in text), \
+    assert not any(0xFB50 <= ord(c) <= 0xFDFF or 0xFE70 <= ord(c) <= 0xFEFF for c in text), (
         "presentation forms leaked into the text layer"
+    )
 
 
 def test_cyrillic_name_reads_back_as_stored(form: Form, organisation: OrganisationConfig) -> None:
     answers = kit.rich_answers(form, organisation, arabic=False)
-    pages = pdfcheck.texts(build_summary(kit.source(form, answers),
-                                         ctx=kit.context(organisation)))
+    pages = pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
     text = "\n".join(pages)
     assert stands_alone(kit.CYRILLIC_FAMILY, text)
     assert stands_alone(kit.CYRILLIC_GIVEN, text)
@@ -287,32 +314,47 @@ def test_cyrillic_name_reads_back_as_stored(form: Form, organisation: Organisati
     assert "Shevchenko, Olena (Шевченко, Олена)" in "\n".join(pages)
 
 
-def test_english_on_request(form: Form, organisation: OrganisationConfig,
-                            answers: dict[str, Any]) -> None:
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers),
-                                                  ctx=kit.context(organisation, lang="en"))))
-    for label in ("A. Case and administration", "C. Residence status", "Valid until",
-                  "Initial interview, labour-market integration", "Recognition counselling"):
+def test_english_on_request(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    text = "\n".join(
+        pdfcheck.texts(
+            build_summary(kit.source(form, answers), ctx=kit.context(organisation, lang="en"))
+        )
+    )
+    for label in (
+        "A. Case and administration",
+        "C. Residence status",
+        "Valid until",
+        "Initial interview, labour-market integration",
+        "Recognition counselling",
+    ):
         assert label in text
     assert "Aufenthaltsstatus" not in text
     assert (kit.TODAY + timedelta(days=23)).strftime("%d/%m/%Y") in text
 
 
-def test_a_draft_is_marked(form: Form, organisation: OrganisationConfig,
-                           answers: dict[str, Any]) -> None:
-    text = "\n".join(pdfcheck.texts(build_summary(kit.source(form, answers, status="draft"),
-                                                  ctx=kit.context(organisation))))
+def test_a_draft_is_marked(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    text = "\n".join(
+        pdfcheck.texts(
+            build_summary(kit.source(form, answers, status="draft"), ctx=kit.context(organisation))
+        )
+    )
     assert "Entwurf – noch nicht abgeschlossen" in text
 
 
-def test_megabyte_answer_wraps_over_pages(form: Form, organisation: OrganisationConfig,
-                                          answers: dict[str, Any]) -> None:
+def test_megabyte_answer_wraps_over_pages(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     words = [f"Wort{index:06d}" for index in range(100_000)]
     huge = " ".join(words)[:1_000_000]
     assert len(huge) == 1_000_000
     long_answers = dict(answers, office_site=huge)
-    long_answers["work_experience"] = [dict(answers["work_experience"][0],
-                                            job_title="x" * 250_000)]  # one unbroken word
+    long_answers["work_experience"] = [
+        dict(answers["work_experience"][0], job_title="x" * 250_000)
+    ]  # one unbroken word
     started = time.perf_counter()
     data = build_summary(kit.source(form, long_answers), ctx=kit.context(organisation))
     elapsed = time.perf_counter() - started
@@ -330,9 +372,13 @@ def test_megabyte_answer_wraps_over_pages(form: Form, organisation: Organisation
     assert elapsed < 120
 
 
-def test_nothing_is_written_to_disk(form: Form, organisation: OrganisationConfig,
-                                    answers: dict[str, Any], tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_is_written_to_disk(
+    form: Form,
+    organisation: OrganisationConfig,
+    answers: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import tempfile
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -349,29 +395,48 @@ def test_profile_parse_names_the_choices() -> None:
         Profile.parse("alles")
 
 
-
 def test_fixed_texts_follow_the_requested_language(
-    form: Form, organisation: OrganisationConfig,
+    form: Form,
+    organisation: OrganisationConfig,
     answers: dict[str, Any],
 ) -> None:
-    pages = pdfcheck.texts(build_summary(kit.source(form, answers),
-                                         ctx=kit.context(organisation, lang="en")))
+    pages = pdfcheck.texts(
+        build_summary(kit.source(form, answers), ctx=kit.context(organisation, lang="en"))
+    )
     text = "\n".join(pages)
-    for english in ("Confidential – personal data", "At a glance", "Printed by",
-                    f"Page 1 of {len(pages)}", "Case number KM01-2026-00042",
-                    "expires in 23 days", "Purpose and data"):
+    for english in (
+        "Confidential – personal data",
+        "At a glance",
+        "Printed by",
+        f"Page 1 of {len(pages)}",
+        "Case number KM01-2026-00042",
+        "expires in 23 days",
+        "Purpose and data",
+    ):
         assert english in text, english
-    for german in ("Vertraulich", "Seite 1 von", "Auf einen Blick", "Gedruckt von",
-                   "läuft in", "Zweck und Daten"):
+    for german in (
+        "Vertraulich",
+        "Seite 1 von",
+        "Auf einen Blick",
+        "Gedruckt von",
+        "läuft in",
+        "Zweck und Daten",
+    ):
         assert german not in text, german
 
 
-def test_geez_script_and_missing_glyphs_read_back(form: Form, organisation: OrganisationConfig,
-                                                 answers: dict[str, Any]) -> None:
+def test_geez_script_and_missing_glyphs_read_back(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     """Tigrinya names have their own font; a sign no font has (an emoji) prints as the
     missing-glyph box but still reads back as itself."""
-    tigrinya = dict(answers, family_name="ተስፋይ", given_names="ሰላም 😀",
-                    family_name_latin="Tesfay", given_names_latin="Selam")
+    tigrinya = dict(
+        answers,
+        family_name="ተስፋይ",
+        given_names="ሰላም 😀",
+        family_name_latin="Tesfay",
+        given_names_latin="Selam",
+    )
     data = build_summary(kit.source(form, tigrinya), ctx=kit.context(organisation))
     text = "\n".join(pdfcheck.texts(data))
     assert stands_alone("ተስፋይ", text)
@@ -381,13 +446,15 @@ def test_geez_script_and_missing_glyphs_read_back(form: Form, organisation: Orga
         assert pdfcheck.is_embedded(font), f"page {page}: {name}"
 
 
-def test_answers_with_many_lines_leave_the_tables(form: Form, organisation: OrganisationConfig,
-                                                  answers: dict[str, Any]) -> None:
+def test_answers_with_many_lines_leave_the_tables(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
     """A short answer of many lines (here 400) is taller than a page: it must not sit in a
     table row, which cannot run over a page (reportlab would stop with a LayoutError)."""
     lines = "\n".join(f"Zeile {n}" for n in range(400))
-    tall = dict(answers, office_site=lines, childcare_note=lines,
-                family_name=lines * 20)  # the overview shows a glimpse only
+    tall = dict(
+        answers, office_site=lines, childcare_note=lines, family_name=lines * 20
+    )  # the overview shows a glimpse only
     tall["work_experience"] = [dict(answers["work_experience"][0], job_title=lines)]
     data = build_summary(kit.source(form, tall), ctx=kit.context(organisation))
     text = "\n".join(pdfcheck.texts(data))

@@ -112,7 +112,6 @@ def test_reader_accepts_both_vectors(vectors: dict[str, Any]) -> None:
     assert parse_batch(bytes.fromhex(vectors["zlib_batch"])).header.compression == "zlib"
 
 
-
 def test_receipt_vector(vectors: dict[str, Any]) -> None:
     office_signing = ec.EllipticCurvePublicKey.from_encoded_point(
         ec.SECP384R1(), bytes.fromhex(vectors["office_signing_public_point"])

@@ -108,8 +108,12 @@ class Checker:
             return self._unary(node, scope)
         if isinstance(node, Logical):
             for operand in node.operands:
-                self.require(operand, self.check(operand, scope), Kind.BOOL,
-                             _("„{op}“ verbindet nur Bedingungen").format(op=node.op))
+                self.require(
+                    operand,
+                    self.check(operand, scope),
+                    Kind.BOOL,
+                    _("„{op}“ verbindet nur Bedingungen").format(op=node.op),
+                )
             return BOOL
         if isinstance(node, Binary):
             return self._binary(node, scope)
@@ -132,8 +136,12 @@ class Checker:
 
     def check_condition(self, node: Node, scope: Scope) -> None:
         """Check that ``node`` is a condition (true/false)."""
-        self.require(node, self.check(node, scope), Kind.BOOL,
-                     _("Hier wird eine Bedingung erwartet (wahr oder falsch)"))
+        self.require(
+            node,
+            self.check(node, scope),
+            Kind.BOOL,
+            _("Hier wird eine Bedingung erwartet (wahr oder falsch)"),
+        )
 
     # -- helpers used by the function table ---------------------------------------------
     def require(self, node: Node, actual: Type, kind: Kind, what: str) -> None:
@@ -156,8 +164,10 @@ class Checker:
             parsed = parse_date_literal(text)
             if parsed is None:
                 raise self.error(
-                    _("„{text}“ ist kein gültiges Datum; schreiben Sie JJJJ-MM-TT, "
-                      "z. B. '2024-01-31'.").format(text=text),
+                    _(
+                        "„{text}“ ist kein gültiges Datum; schreiben Sie JJJJ-MM-TT, "
+                        "z. B. '2024-01-31'."
+                    ).format(text=text),
                     node,
                 )
             return Literal(parsed, node.column)
@@ -241,8 +251,9 @@ class Checker:
                 item_type = current
             elif item_type.kind is not current.kind:
                 raise self.error(
-                    _("Alle Einträge einer Liste müssen vom selben Typ sein: {first} und {other}.")
-                    .format(first=item_type.describe(), other=current.describe()),
+                    _(
+                        "Alle Einträge einer Liste müssen vom selben Typ sein: {first} und {other}."
+                    ).format(first=item_type.describe(), other=current.describe()),
                     item,
                 )
             elif item_type.kind is Kind.NUMBER and not current.integer:
@@ -258,25 +269,31 @@ class Checker:
         if op in ("=", "!=", "<", "<=", ">", ">="):
             node.left, node.right, lt, rt = self.unify(node.left, lt, node.right, rt)
             if lt.kind in (Kind.LIST, Kind.REPEAT, Kind.CONSENT) or rt.kind in (
-                Kind.LIST, Kind.REPEAT, Kind.CONSENT
+                Kind.LIST,
+                Kind.REPEAT,
+                Kind.CONSENT,
             ):
                 found = lt if lt.kind in (Kind.LIST, Kind.REPEAT, Kind.CONSENT) else rt
                 raise self.error(
-                    _("„{op}“ vergleicht nur einzelne Werte, nicht {found}; für Mehrfachauswahl "
-                      "nutzen Sie selected(frage, 'wert') oder count(…).").format(
-                        op=op, found=found.describe()),
+                    _(
+                        "„{op}“ vergleicht nur einzelne Werte, nicht {found}; für Mehrfachauswahl "
+                        "nutzen Sie selected(frage, 'wert') oder count(…)."
+                    ).format(op=op, found=found.describe()),
                     node,
                 )
             if lt.kind is not rt.kind:
                 raise self.error(
-                    _("„{op}“ braucht zwei Werte desselben Typs, links steht {left}, rechts "
-                      "{right}.").format(op=op, left=lt.describe(), right=rt.describe()),
+                    _(
+                        "„{op}“ braucht zwei Werte desselben Typs, links steht {left}, rechts "
+                        "{right}."
+                    ).format(op=op, left=lt.describe(), right=rt.describe()),
                     node,
                 )
             if op not in ("=", "!=") and lt.kind not in (Kind.NUMBER, Kind.DATE, Kind.CEFR):
                 raise self.error(
                     _("„{op}“ ordnet nur Zahlen, Daten und Sprachniveaus, nicht {found}.").format(
-                        op=op, found=lt.describe()),
+                        op=op, found=lt.describe()
+                    ),
                     node,
                 )
             return BOOL
@@ -285,9 +302,10 @@ class Checker:
     def _membership(self, node: Binary, lt: Type, rt: Type) -> Type:
         if rt.kind is not Kind.LIST:
             raise self.error(
-                _("Rechts von „{op}“ muss eine Liste stehen, z. B. ['a', 'b'] oder eine "
-                  "Mehrfachauswahl; gefunden wurde {found}.").format(op=node.op,
-                                                                    found=rt.describe()),
+                _(
+                    "Rechts von „{op}“ muss eine Liste stehen, z. B. ['a', 'b'] oder eine "
+                    "Mehrfachauswahl; gefunden wurde {found}."
+                ).format(op=node.op, found=rt.describe()),
                 node.right,
             )
         item = rt.item or TEXT
@@ -306,7 +324,8 @@ class Checker:
         if lt.kind in (Kind.LIST, Kind.REPEAT, Kind.CONSENT):
             raise self.error(
                 _("Links von „{op}“ muss ein einzelner Wert stehen, nicht {found}.").format(
-                    op=node.op, found=lt.describe()),
+                    op=node.op, found=lt.describe()
+                ),
                 node.left,
             )
         if isinstance(node.right, ListLiteral) and not node.right.items:
@@ -314,7 +333,8 @@ class Checker:
         if lt.kind is not item.kind:
             raise self.error(
                 _("„{op}“: links steht {left}, die Liste enthält aber {right}.").format(
-                    op=node.op, left=lt.describe(), right=item.describe()),
+                    op=node.op, left=lt.describe(), right=item.describe()
+                ),
                 node,
             )
         return BOOL
@@ -337,9 +357,10 @@ class Checker:
         if op == "-" and lk is Kind.DATE and rk is Kind.DATE:
             return INTEGER
         raise self.error(
-            _("„{op}“ passt nicht zu {left} und {right}. Möglich sind Zahl {op} Zahl, "
-              "Datum ± ganze Zahl (Tage), Datum − Datum (Tage) und Text + Text.").format(
-                op=op, left=lt.describe(), right=rt.describe()),
+            _(
+                "„{op}“ passt nicht zu {left} und {right}. Möglich sind Zahl {op} Zahl, "
+                "Datum ± ganze Zahl (Tage), Datum − Datum (Tage) und Text + Text."
+            ).format(op=op, left=lt.describe(), right=rt.describe()),
             node,
         )
 

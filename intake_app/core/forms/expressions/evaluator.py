@@ -38,8 +38,9 @@ MAX_MAGNITUDE = 10**15
 MAX_TEXT_LENGTH = 10_000
 MAX_TREE_DEPTH = 200
 MAX_DAYS = 3_000_000
-DECIMAL_CONTEXT = Context(prec=28, Emax=999, Emin=-999,
-                          traps=[InvalidOperation, DivisionByZero, Overflow])
+DECIMAL_CONTEXT = Context(
+    prec=28, Emax=999, Emin=-999, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
 
 
 class Environment(Protocol):
@@ -160,8 +161,9 @@ class Evaluator:
     def _name(self, node: Name, context: tuple[int, ...]) -> Any:
         binding = node.binding
         if binding is None:
-            raise ExpressionError(_("„{name}“ ist nicht zugeordnet (Ausdruck nicht geprüft).")
-                                  .format(name=node.name))
+            raise ExpressionError(
+                _("„{name}“ ist nicht zugeordnet (Ausdruck nicht geprüft).").format(name=node.name)
+            )
         return self._bound(binding, context)
 
     def _self(self, node: SelfRef, context: tuple[int, ...]) -> Any:
@@ -341,8 +343,9 @@ def _call(evaluator: Evaluator, node: Call, context: tuple[int, ...]) -> Any:
     if spec is None:
         raise ExpressionError(_("Unbekannte Funktion „{name}“.").format(name=node.name))
     if not spec.min_args <= len(node.args) <= spec.max_args:
-        raise ExpressionError(_("Falsche Anzahl von Argumenten für {name}().").format(
-            name=node.name))
+        raise ExpressionError(
+            _("Falsche Anzahl von Argumenten für {name}().").format(name=node.name)
+        )
     return spec.run(evaluator, node, context)
 
 

@@ -82,6 +82,7 @@ def suggest(name: str) -> str:
 
 # -- shared helpers ---------------------------------------------------------------------
 
+
 def _arg(checker: Checker, node: Call, index: int, scope: Scope, kind: Kind) -> Type:
     """Check argument ``index`` is of ``kind`` (text literals become dates or levels)."""
     arg = node.args[index]
@@ -89,17 +90,26 @@ def _arg(checker: Checker, node: Call, index: int, scope: Scope, kind: Kind) -> 
     if kind in (Kind.DATE, Kind.CEFR) and _is_text_literal(arg):
         node.args[index] = checker.coerce(arg, Type(kind))
         return Type(kind)
-    checker.require(arg, actual, kind, _("Argument {n} von {name}() muss {expected} sein").format(
-        n=index + 1, name=node.name, expected=Type(kind).describe()))
+    checker.require(
+        arg,
+        actual,
+        kind,
+        _("Argument {n} von {name}() muss {expected} sein").format(
+            n=index + 1, name=node.name, expected=Type(kind).describe()
+        ),
+    )
     return actual
 
 
 def _repeat_scope(checker: Checker, node: Call, scope: Scope) -> Scope:
     """The scope of the group named by the first argument (which must be a repeat group)."""
     group = checker.check(node.args[0], scope)
-    checker.require(node.args[0], group, Kind.REPEAT,
-                    _("Argument 1 von {name}() muss eine Wiederholungsgruppe sein").format(
-                        name=node.name))
+    checker.require(
+        node.args[0],
+        group,
+        Kind.REPEAT,
+        _("Argument 1 von {name}() muss eine Wiederholungsgruppe sein").format(name=node.name),
+    )
     inner = scope.inside(group.repeat or "")
     if isinstance(inner, str):
         raise checker.error(inner, node.args[0])
@@ -136,6 +146,7 @@ def _text(value: Any) -> str | None:
 
 # -- checks ------------------------------------------------------------------------------
 
+
 def _check_today(checker: Checker, node: Call, scope: Scope) -> Type:
     return DATE
 
@@ -153,7 +164,10 @@ def _check_date(checker: Checker, node: Call, scope: Scope) -> Type:
         if parse_date_literal(arg.value) is None:
             raise checker.error(
                 _("„{text}“ ist kein gültiges Datum; schreiben Sie JJJJ-MM-TT.").format(
-                    text=arg.value), arg)
+                    text=arg.value
+                ),
+                arg,
+            )
     return DATE
 
 
@@ -176,9 +190,12 @@ def _check_count(checker: Checker, node: Call, scope: Scope) -> Type:
         return INTEGER
     if first.kind is not Kind.REPEAT:
         raise checker.error(
-            _("count() zählt die Einträge einer Wiederholungsgruppe oder die gewählten Werte "
-              "einer Mehrfachauswahl, nicht {found}.").format(found=first.describe()),
-            node.args[0])
+            _(
+                "count() zählt die Einträge einer Wiederholungsgruppe oder die gewählten Werte "
+                "einer Mehrfachauswahl, nicht {found}."
+            ).format(found=first.describe()),
+            node.args[0],
+        )
     if len(node.args) == 2:
         inner = _repeat_scope(checker, node, scope)
         checker.check_condition(node.args[1], inner)
@@ -207,30 +224,46 @@ def _check_extreme(checker: Checker, node: Call, scope: Scope) -> Type:
         node.extra = "group"
         if len(node.args) != 2:
             raise checker.error(
-                _("{name}(gruppe, ausdruck) braucht genau zwei Argumente.").format(
-                    name=node.name), node)
+                _("{name}(gruppe, ausdruck) braucht genau zwei Argumente.").format(name=node.name),
+                node,
+            )
         inner = _repeat_scope(checker, node, scope)
         value = checker.check(node.args[1], inner)
         if value.kind not in _ORDERED:
             raise checker.error(
-                _("{name}() vergleicht nur Zahlen, Daten und Sprachniveaus, nicht {found}.")
-                .format(name=node.name, found=value.describe()), node.args[1])
+                _("{name}() vergleicht nur Zahlen, Daten und Sprachniveaus, nicht {found}.").format(
+                    name=node.name, found=value.describe()
+                ),
+                node.args[1],
+            )
         return value
     types = [first] + [checker.check(arg, scope) for arg in node.args[1:]]
-    target = next((t for t, a in zip(types, node.args, strict=True)
-                   if not (isinstance(a, Literal) and isinstance(a.value, str))), types[0])
+    target = next(
+        (
+            t
+            for t, a in zip(types, node.args, strict=True)
+            if not (isinstance(a, Literal) and isinstance(a.value, str))
+        ),
+        types[0],
+    )
     if target.kind not in _ORDERED:
         raise checker.error(
             _("{name}() vergleicht nur Zahlen, Daten und Sprachniveaus, nicht {found}.").format(
-                name=node.name, found=target.describe()), node)
+                name=node.name, found=target.describe()
+            ),
+            node,
+        )
     integer = True
     for index, arg in enumerate(node.args):
         node.args[index] = checker.coerce(arg, target)
         actual = target if _is_text_literal(arg) else types[index]
         if actual.kind is not target.kind:
             raise checker.error(
-                _("{name}(): alle Argumente müssen vom selben Typ sein ({first} und {other}).")
-                .format(name=node.name, first=target.describe(), other=actual.describe()), arg)
+                _(
+                    "{name}(): alle Argumente müssen vom selben Typ sein ({first} und {other})."
+                ).format(name=node.name, first=target.describe(), other=actual.describe()),
+                arg,
+            )
         integer = integer and actual.integer
     if target.kind is Kind.NUMBER:
         return INTEGER if integer else NUMBER
@@ -239,8 +272,12 @@ def _check_extreme(checker: Checker, node: Call, scope: Scope) -> Type:
 
 def _check_selected(checker: Checker, node: Call, scope: Scope) -> Type:
     options = checker.check(node.args[0], scope)
-    checker.require(node.args[0], options, Kind.LIST,
-                    _("Argument 1 von selected() muss eine Mehrfachauswahl sein"))
+    checker.require(
+        node.args[0],
+        options,
+        Kind.LIST,
+        _("Argument 1 von selected() muss eine Mehrfachauswahl sein"),
+    )
     item = options.item or TEXT
     value = checker.check(node.args[1], scope)
     node.args[1] = checker.coerce(node.args[1], item)
@@ -249,7 +286,10 @@ def _check_selected(checker: Checker, node: Call, scope: Scope) -> Type:
     ):
         raise checker.error(
             _("selected(): der Wert muss {expected} sein, gefunden wurde {found}.").format(
-                expected=item.describe(), found=value.describe()), node.args[1])
+                expected=item.describe(), found=value.describe()
+            ),
+            node.args[1],
+        )
     return BOOL
 
 
@@ -258,7 +298,8 @@ def _check_len(checker: Checker, node: Call, scope: Scope) -> Type:
     if value.kind not in (Kind.TEXT, Kind.LIST):
         raise checker.error(
             _("len() misst Texte und Listen, nicht {found}.").format(found=value.describe()),
-            node.args[0])
+            node.args[0],
+        )
     return INTEGER
 
 
@@ -270,8 +311,7 @@ def _check_answered(checker: Checker, node: Call, scope: Scope) -> Type:
 
 def _same_type(checker: Checker, node: Call, scope: Scope, args: list[int]) -> Type:
     types = {index: checker.check(node.args[index], scope) for index in args}
-    target = next((types[i] for i in args if not _is_text_literal(node.args[i])),
-                  types[args[0]])
+    target = next((types[i] for i in args if not _is_text_literal(node.args[i])), types[args[0]])
     integer = True
     for index in args:
         literal = _is_text_literal(node.args[index])
@@ -281,9 +321,11 @@ def _same_type(checker: Checker, node: Call, scope: Scope, args: list[int]) -> T
             actual = target
         if actual.kind is not target.kind:
             raise checker.error(
-                _("{name}(): die Werte müssen vom selben Typ sein ({first} und {other}).")
-                .format(name=node.name, first=target.describe(), other=actual.describe()),
-                node.args[index])
+                _("{name}(): die Werte müssen vom selben Typ sein ({first} und {other}).").format(
+                    name=node.name, first=target.describe(), other=actual.describe()
+                ),
+                node.args[index],
+            )
         integer = integer and actual.integer
     if target.kind is Kind.NUMBER:
         return INTEGER if integer else NUMBER
@@ -306,16 +348,19 @@ def _check_matches(checker: Checker, node: Call, scope: Scope) -> Type:
     pattern = node.args[1]
     if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
         raise checker.error(
-            _("Das Muster von matches() muss als Text in Anführungszeichen dastehen."), pattern)
+            _("Das Muster von matches() muss als Text in Anführungszeichen dastehen."), pattern
+        )
     if len(pattern.value) > MAX_PATTERN_LENGTH:
-        raise checker.error(_("Das Muster ist zu lang (höchstens {n} Zeichen).").format(
-            n=MAX_PATTERN_LENGTH), pattern)
+        raise checker.error(
+            _("Das Muster ist zu lang (höchstens {n} Zeichen).").format(n=MAX_PATTERN_LENGTH),
+            pattern,
+        )
     try:
         node.extra = re.compile(pattern.value)
     except re.error as error:
         raise checker.error(
-            _("Das Muster von matches() ist ungültig: {problem}.").format(problem=error),
-            pattern) from None
+            _("Das Muster von matches() ist ungültig: {problem}.").format(problem=error), pattern
+        ) from None
     return BOOL
 
 
@@ -338,7 +383,8 @@ def _check_round(checker: Checker, node: Call, scope: Scope) -> Type:
     digits = node.args[1]
     if not (isinstance(digits, Literal) and type(digits.value) is int and 0 <= digits.value <= 10):
         raise checker.error(
-            _("Die Stellen von round() müssen eine feste ganze Zahl von 0 bis 10 sein."), digits)
+            _("Die Stellen von round() müssen eine feste ganze Zahl von 0 bis 10 sein."), digits
+        )
     return INTEGER if digits.value == 0 or value.integer else NUMBER
 
 
@@ -350,6 +396,7 @@ def _check_consented(checker: Checker, node: Call, scope: Scope) -> Type:
 
 
 # -- run ---------------------------------------------------------------------------------
+
 
 def _run_today(ev: Evaluator, node: Call, ctx: Context) -> date:
     return ev.env.today
@@ -418,8 +465,11 @@ def _run_sum(ev: Evaluator, node: Call, ctx: Context) -> int | Decimal:
             continue
         if not is_number(value):
             raise ExpressionError(_("sum() addiert nur Zahlen."))
-        total = check_magnitude(total + value if type(total) is int and type(value) is int
-                                else DECIMAL_CONTEXT.add(Decimal(total), Decimal(value)))
+        total = check_magnitude(
+            total + value
+            if type(total) is int and type(value) is int
+            else DECIMAL_CONTEXT.add(Decimal(total), Decimal(value))
+        )
     return total
 
 
@@ -567,19 +617,39 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("year", 1, 1, "year(datum)", _check_date_part, _date_part("year")),
         FunctionSpec("month", 1, 1, "month(datum)", _check_date_part, _date_part("month")),
         FunctionSpec("day", 1, 1, "day(datum)", _check_date_part, _date_part("day")),
-        FunctionSpec("add_months", 2, 2, "add_months(datum, monate)", _check_add_months,
-                     _run_add_months),
-        FunctionSpec("count", 1, 2, "count(gruppe[, bedingung]) oder count(mehrfachauswahl)",
-                     _check_count, _run_count),
+        FunctionSpec(
+            "add_months", 2, 2, "add_months(datum, monate)", _check_add_months, _run_add_months
+        ),
+        FunctionSpec(
+            "count",
+            1,
+            2,
+            "count(gruppe[, bedingung]) oder count(mehrfachauswahl)",
+            _check_count,
+            _run_count,
+        ),
         FunctionSpec("any", 2, 2, "any(gruppe, bedingung)", _check_quantifier, _run_any),
         FunctionSpec("all", 2, 2, "all(gruppe, bedingung)", _check_quantifier, _run_all),
         FunctionSpec("sum", 2, 2, "sum(gruppe, zahl)", _check_sum, _run_sum),
-        FunctionSpec("min", 1, _MANY, "min(a, b, …) oder min(gruppe, ausdruck)",
-                     _check_extreme, _extreme(min)),
-        FunctionSpec("max", 1, _MANY, "max(a, b, …) oder max(gruppe, ausdruck)",
-                     _check_extreme, _extreme(max)),
-        FunctionSpec("selected", 2, 2, "selected(mehrfachauswahl, wert)", _check_selected,
-                     _run_selected),
+        FunctionSpec(
+            "min",
+            1,
+            _MANY,
+            "min(a, b, …) oder min(gruppe, ausdruck)",
+            _check_extreme,
+            _extreme(min),
+        ),
+        FunctionSpec(
+            "max",
+            1,
+            _MANY,
+            "max(a, b, …) oder max(gruppe, ausdruck)",
+            _check_extreme,
+            _extreme(max),
+        ),
+        FunctionSpec(
+            "selected", 2, 2, "selected(mehrfachauswahl, wert)", _check_selected, _run_selected
+        ),
         FunctionSpec("len", 1, 1, "len(text oder liste)", _check_len, _run_len),
         FunctionSpec("answered", 1, 1, "answered(frage)", _check_answered, _run_answered),
         FunctionSpec("coalesce", 2, _MANY, "coalesce(a, b, …)", _check_coalesce, _run_coalesce),
@@ -588,9 +658,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("latin", 1, 1, "latin(text)", _check_text_to_bool, _run_latin),
         FunctionSpec("number", 1, 1, "number(text)", _check_number, _run_number),
         FunctionSpec("round", 1, 2, "round(zahl[, stellen])", _check_round, _run_round),
-        FunctionSpec("consented", 2, 2, "consented(einwilligung, 'zweck')", _check_consented,
-                     _run_consented),
-        FunctionSpec("art9_consented", 1, 1, "art9_consented(einwilligung)", _check_consented,
-                     _run_art9),
+        FunctionSpec(
+            "consented", 2, 2, "consented(einwilligung, 'zweck')", _check_consented, _run_consented
+        ),
+        FunctionSpec(
+            "art9_consented", 1, 1, "art9_consented(einwilligung)", _check_consented, _run_art9
+        ),
     )
 }

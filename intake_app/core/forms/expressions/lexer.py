@@ -106,8 +106,10 @@ def tokenize(source: str) -> list[Token]:
                 )
             if end < length and _is_name_start(source[end]):
                 raise ExpressionError(
-                    _("Nach der Zahl „{text}“ folgt direkt ein Buchstabe; fehlt ein "
-                      "Leerzeichen oder ein Operator?").format(text=text),
+                    _(
+                        "Nach der Zahl „{text}“ folgt direkt ein Buchstabe; fehlt ein "
+                        "Leerzeichen oder ein Operator?"
+                    ).format(text=text),
                     column=end + 1,
                     source=source,
                 )
@@ -183,8 +185,10 @@ def _read_string(source: str, start: int) -> tuple[str, int]:
             escaped = source[position + 1]
             if escaped not in _ESCAPES:
                 raise ExpressionError(
-                    _("Unbekannte Escape-Folge „\\{char}“; erlaubt sind \\\\, \\', \\\", "
-                      "\\n und \\t.").format(char=escaped),
+                    _(
+                        "Unbekannte Escape-Folge „\\{char}“; erlaubt sind \\\\, \\', \\\", "
+                        "\\n und \\t."
+                    ).format(char=escaped),
                     column=position + 1,
                     source=source,
                 )

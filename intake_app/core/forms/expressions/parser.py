@@ -112,8 +112,10 @@ class _Parser:
         self.nesting += 1
         if self.nesting > MAX_DEPTH:
             raise self.error(
-                _("Der Ausdruck ist zu tief verschachtelt (höchstens {n} Ebenen); "
-                  "teilen Sie ihn auf berechnete Fragen auf.").format(n=MAX_DEPTH),
+                _(
+                    "Der Ausdruck ist zu tief verschachtelt (höchstens {n} Ebenen); "
+                    "teilen Sie ihn auf berechnete Fragen auf."
+                ).format(n=MAX_DEPTH),
                 column,
             )
 
@@ -123,8 +125,10 @@ class _Parser:
     def checked(self, node: Node) -> Node:
         if node.depth > MAX_DEPTH:
             raise self.error(
-                _("Der Ausdruck ist zu tief verschachtelt (höchstens {n} Ebenen); "
-                  "teilen Sie ihn auf berechnete Fragen auf.").format(n=MAX_DEPTH),
+                _(
+                    "Der Ausdruck ist zu tief verschachtelt (höchstens {n} Ebenen); "
+                    "teilen Sie ihn auf berechnete Fragen auf."
+                ).format(n=MAX_DEPTH),
                 node.column,
             )
         return node
@@ -190,8 +194,7 @@ class _Parser:
             after.kind is TokenKind.KEYWORD and after.text == "in"
         ):
             raise self.error(
-                _("Vergleiche lassen sich nicht verketten; schreiben Sie z. B. "
-                  "„a < b and b < c“."),
+                _("Vergleiche lassen sich nicht verketten; schreiben Sie z. B. „a < b and b < c“."),
                 after.column,
             )
         return self.checked(Binary(op, left, right, token.column))
@@ -222,8 +225,9 @@ class _Parser:
                 return Literal(-operand.value, token.column)
             return self.checked(Unary("-", operand, token.column))
         if self.is_op("+"):
-            raise self.error(_("Ein Vorzeichen „+“ ist nicht nötig; lassen Sie es weg."),
-                             self.peek().column)
+            raise self.error(
+                _("Ein Vorzeichen „+“ ist nicht nötig; lassen Sie es weg."), self.peek().column
+            )
         return self.primary()
 
     def primary(self) -> Node:
@@ -258,8 +262,9 @@ class _Parser:
                 self.leave()
             closing = self.peek()
             if closing.kind is not TokenKind.RPAREN:
-                raise self.unexpected(closing, _("„)“ zur Klammer in Spalte {column}").format(
-                    column=token.column))
+                raise self.unexpected(
+                    closing, _("„)“ zur Klammer in Spalte {column}").format(column=token.column)
+                )
             self.advance()
             return node
         if kind is TokenKind.LBRACKET:
@@ -269,7 +274,8 @@ class _Parser:
         if kind is TokenKind.KEYWORD:
             raise self.error(
                 _("„{word}“ ist ein reserviertes Wort und kann hier nicht stehen.").format(
-                    word=token.text),
+                    word=token.text
+                ),
                 token.column,
             )
         raise self.unexpected(token, _("ein Wert, eine Frage oder „(“"))
@@ -286,9 +292,7 @@ class _Parser:
             while True:
                 items.append(self.expression())
                 if len(items) > limit:
-                    raise self.error(
-                        _("Zu viele Einträge (höchstens {n}).").format(n=limit), start
-                    )
+                    raise self.error(_("Zu viele Einträge (höchstens {n}).").format(n=limit), start)
                 token = self.peek()
                 if token.kind is TokenKind.COMMA:
                     self.advance()
