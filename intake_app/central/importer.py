@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from filelock import FileLock, Timeout
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from intake_app.errors import ConflictError, KnownError
 from intake_app.i18n import _
@@ -439,22 +439,9 @@ class Importer:
             "imported_at": now,
         }
         with self.engine.begin() as conn:
-            if row_exists:
-                conn.execute(
-                    batches.update().where(batches.c.batch_id == header.batch_id).values(**values)
-                )
-            else:
-                conn.execute(
-                    batches.insert().values(
-                        batch_id=header.batch_id,
-                        device_id=header.device_id,
-                        sha384=batch.sha384,
-                        size=batch.size,
-                        source=source,
-                        received_at=now,
-                        **values,
-                    )
-                )
+            _write_batch_row(
+                conn, batch, values, row_exists=row_exists, source=source, received_at=now
+            )
         if row_exists:
             self.store.discard(header.device_id, header.batch_id)
         outcome.status, outcome.reason, outcome.receipt = "quarantined", reason, receipt
@@ -493,22 +480,9 @@ class Importer:
                 "imported_at": now,
                 "reason": None,
             }
-            if row_exists:
-                conn.execute(
-                    batches.update().where(batches.c.batch_id == header.batch_id).values(**values)
-                )
-            else:
-                conn.execute(
-                    batches.insert().values(
-                        batch_id=header.batch_id,
-                        device_id=header.device_id,
-                        sha384=batch.sha384,
-                        size=batch.size,
-                        source=source,
-                        received_at=received_at,
-                        **values,
-                    )
-                )
+            _write_batch_row(
+                conn, batch, values, row_exists=row_exists, source=source, received_at=received_at
+            )
         counts: dict[str, int] = {}
         for _ref, result in list(record_results) + list(instruction_results):
             counts[str(result)] = counts.get(str(result), 0) + 1
@@ -518,4 +492,32 @@ class Importer:
             header.device_id,
             header.batch_id,
             " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        )
+
+
+def _write_batch_row(
+    conn: Connection,
+    batch: SealedBatch,
+    values: dict[str, Any],
+    *,
+    row_exists: bool,
+    source: str,
+    received_at: datetime,
+) -> None:
+    """Update the batch's row with ``values``, or insert it where the receiver never stored it
+    (a batch that came on a folder)."""
+    header = batch.header
+    if row_exists:
+        conn.execute(batches.update().where(batches.c.batch_id == header.batch_id).values(**values))
+    else:
+        conn.execute(
+            batches.insert().values(
+                batch_id=header.batch_id,
+                device_id=header.device_id,
+                sha384=batch.sha384,
+                size=batch.size,
+                source=source,
+                received_at=received_at,
+                **values,
+            )
         )

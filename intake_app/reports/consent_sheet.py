@@ -303,25 +303,14 @@ class _Sheet:
             categories = ", ".join(
                 self.org.category_label(c, lang) for c in purpose.data_categories
             )
-            out = [
+            return [
                 self.para(purpose.label(lang), lang, bold=True),
                 self.para(purpose.description(lang), lang),
                 self.para(f"{self.word('data', lang)}: {categories}", lang, small=True),
                 self.para(f"{self.word('recipients', lang)}: {recipients}", lang, small=True),
                 Spacer(1, 3),
-                self.choice(granted is True, "yes", lang),
-                self.choice(granted is False, "no", lang),
+                *self.decision_lines(granted, withdrawn, lang),
             ]
-            if withdrawn and lang == "de":
-                out.append(
-                    self.para(
-                        WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
-                        lang,
-                        bold=True,
-                        color=DANGER,
-                    )
-                )
-            return out
 
         return self.row(build)
 
@@ -329,25 +318,27 @@ class _Sheet:
         granted, withdrawn = self._decision(self.consent.get("art9"))
 
         def build(lang: str) -> list[Flowable]:
-            out = [
+            return [
                 self.heading("special", lang),
                 self.para(self.org.text("art9_consent", lang), lang),
                 Spacer(1, 3),
-                self.choice(granted is True, "yes", lang),
-                self.choice(granted is False, "no", lang),
+                *self.decision_lines(granted, withdrawn, lang),
             ]
-            if withdrawn and lang == "de":
-                out.append(
-                    self.para(
-                        WITHDRAWN.format(date=self.ctx.date(str(withdrawn))),
-                        lang,
-                        bold=True,
-                        color=DANGER,
-                    )
-                )
-            return out
 
         return self.row(build, shaded=True)
+
+    def decision_lines(
+        self, granted: bool | None, withdrawn: str | None, lang: str
+    ) -> list[Flowable]:
+        """The yes/no boxes of one decision, and on the German side the date of a withdrawal."""
+        out: list[Flowable] = [
+            self.choice(granted is True, "yes", lang),
+            self.choice(granted is False, "no", lang),
+        ]
+        if withdrawn and lang == "de":
+            date = self.ctx.date(str(withdrawn))
+            out.append(self.para(WITHDRAWN.format(date=date), lang, bold=True, color=DANGER))
+        return out
 
     def text_block(self, key: str, heading: str | None = None) -> Flowable:
         def build(lang: str) -> list[Flowable]:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.i18n import _
 from intake_app.storage.lifecycle import ErasureReason
-from intake_app.ui.widgets import add_row
+from intake_app.ui.widgets import add_row, ok_cancel_buttons
 
 
 class EraseDialog(QDialog):
@@ -40,16 +40,10 @@ class EraseDialog(QDialog):
         self.confirm.setAccessibleName(self.confirm.text())
         form = QFormLayout()
         add_row(form, _("&Grund:"), self.reason_box)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
+        self.buttons = ok_cancel_buttons(self, _("Endgültig löschen"))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText(_("Endgültig löschen"))
         ok.setEnabled(False)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
         self.confirm.toggled.connect(ok.setEnabled)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(warning)
         layout.addLayout(form)

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,7 +30,7 @@ from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
-from intake_app.ui.widgets import PasswordField, add_row, card, heading
+from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
 
 
 class LoginWindow(QWidget):
@@ -248,13 +247,7 @@ class RecoveryDialog(QDialog):
         add_row(form, _("&Wiederherstellungsschlüssel:"), self.key)
         add_row(form, _("&Neues Passwort:"), self.new)
         add_row(form, _("Neues Passwort wie&derholen:"), self.repeat)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Passwort setzen"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
-        buttons.accepted.connect(self._on_accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, _("Passwort setzen"), on_accept=self._on_accept)
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(form)
@@ -308,15 +301,12 @@ class ChangePasswordDialog(QDialog):
         rules = QLabel(_("Mindestens 10 Zeichen."))
         rules.setObjectName("muted")
         form.addRow("", rules)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        buttons = ok_cancel_buttons(
+            self,
+            _("Passwort ändern"),
+            on_accept=self._on_accept,
+            cancel_text=_("Abmelden") if forced else "",
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Passwort ändern"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(
-            _("Abmelden") if forced else _("Abbrechen")
-        )
-        buttons.accepted.connect(self._on_accept)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -38,7 +37,7 @@ from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
-from intake_app.ui.widgets import add_row
+from intake_app.ui.widgets import add_row, ok_cancel_buttons
 
 
 class WithdrawConsentDialog(QDialog):
@@ -66,13 +65,7 @@ class WithdrawConsentDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Widerruf speichern"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(form)

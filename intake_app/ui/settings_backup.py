@@ -46,7 +46,7 @@ from intake_app.storage.profile import Profile
 from intake_app.ui.crash_dialog import fit_height
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
-from intake_app.ui.widgets import PasswordField, add_row
+from intake_app.ui.widgets import PasswordField, add_row, ok_cancel_buttons
 
 
 def restore_explanation() -> str:
@@ -240,16 +240,10 @@ class RestoreDialog(QDialog):
         add_row(form, _("&Sicherung:"), self.backups)
         add_row(form, _("&Administration:"), self.username, accessible=_("Benutzername"))
         add_row(form, _("&Passwort:"), self.password)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
+        self.buttons = ok_cancel_buttons(self, _("Wiederherstellen"), on_accept=self._on_accept)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(_("Wiederherstellen"))
         self.ok_button.setObjectName("primary")
         self.ok_button.setEnabled(bool(self._infos))
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
-        self.buttons.accepted.connect(self._on_accept)
-        self.buttons.rejected.connect(self.reject)
         if not self._infos:
             self.error.setText(_("Es gibt keine Sicherung. Bitte wenden Sie sich an die IT."))
         layout = QVBoxLayout(self)

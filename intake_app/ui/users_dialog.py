@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -27,7 +26,7 @@ from intake_app.errors import IntakeError, ValidationError
 from intake_app.i18n import _, current_language
 from intake_app.storage.accounts import UserInfo
 from intake_app.ui.errors import show_error
-from intake_app.ui.widgets import PasswordField, add_row
+from intake_app.ui.widgets import PasswordField, add_row, ok_cancel_buttons
 
 
 class NewPasswordDialog(QDialog):
@@ -45,12 +44,7 @@ class NewPasswordDialog(QDialog):
         form = QFormLayout()
         add_row(form, _("&Anfangspasswort:"), self.password)
         add_row(form, _("&Wiederholen:"), self.repeat)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
-        buttons.accepted.connect(self._on_accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, _("Passwort setzen"), on_accept=self._on_accept)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
@@ -87,13 +81,7 @@ class AddUserDialog(QDialog):
         add_row(form, _("&Rolle:"), self.role)
         add_row(form, _("Anfangs&passwort:"), self.password)
         add_row(form, _("&Wiederholen:"), self.repeat)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Anlegen"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Abbrechen"))
-        buttons.accepted.connect(self._on_accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, _("Anlegen"), on_accept=self._on_accept)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)

@@ -1,10 +1,15 @@
-"""Small reusable widgets: password field, headings, cards, form rows with buddies."""
+"""Small reusable widgets: password field, headings, cards, form rows with buddies,
+the OK/cancel button row of a dialog."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -92,3 +97,25 @@ def centred_column(inner: QWidget, *, width: int) -> QWidget:
     layout.addWidget(inner)
     layout.addStretch(1)
     return host
+
+
+def ok_cancel_buttons(
+    dialog: QDialog,
+    ok_text: str,
+    *,
+    on_accept: Callable[[], object] | None = None,
+    cancel_text: str = "",
+) -> QDialogButtonBox:
+    """The dialog's button row: an OK button named for what it does, and "Abbrechen".
+
+    ``on_accept`` runs instead of closing the dialog (for checks before ``accept``);
+    cancel rejects the dialog.
+    """
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(cancel_text or _("Abbrechen"))
+    buttons.accepted.connect(on_accept if on_accept is not None else dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
