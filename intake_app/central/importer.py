@@ -227,14 +227,32 @@ class Importer:
                     reason="batch_id_conflict",
                     row_exists=False,
                 )
-        self._load(
-            payload,
-            batch,
-            outcome,
-            source=source,
-            received_at=received_at,
-            row_exists=row is not None,
-        )
+        try:
+            self._load(
+                payload,
+                batch,
+                outcome,
+                source=source,
+                received_at=received_at,
+                row_exists=row is not None,
+            )
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            raise  # the database is away, full or locked: stop; the batch waits as it was
+        except (sa.exc.StatementError, UnicodeError, ValueError) as exc:
+            # The database refused what this batch holds (a value it cannot store). The
+            # transaction rolled back; the batch goes to quarantine so that the ones after
+            # it still get in.
+            log.error("batch could not be loaded: batch=%s (%s)", header.batch_id, type(exc))
+            if row is None:
+                self.store.discard(header.device_id, header.batch_id)
+            return self._quarantine_verified(
+                data,
+                batch,
+                outcome,
+                source=source,
+                reason="load_failed",
+                row_exists=row is not None,
+            )
         return outcome
 
     def _known_batch(

@@ -44,6 +44,7 @@ from intake_app.storage.models import (
     RecordData,
     RecordRevision,
     RecordRow,
+    SyncBatch,
     User,
     utcnow,
 )
@@ -164,8 +165,43 @@ class Lifecycle:
         self._db.vacuum()
         self._db.checkpoint()
 
+    @staticmethod
+    def _held_centrally(session: Session, row: RecordRow) -> bool:
+        """True when the centre has imported the record's current revision and nothing about
+        it waits in the outbox: only then may the device let go of it.
+
+        A receipt saying the batch was *stored* by the receiver is not enough: the importer
+        may still refuse the batch (quarantine), and then the device's copy is the only one.
+        """
+        if not (
+            row.sync_state == SyncState.DELIVERED.value and row.delivered_revision == row.revision
+        ):
+            return False
+        waiting = session.exec(
+            select(func.count())
+            .select_from(OutboxItem)
+            .where(OutboxItem.record_id == row.id, OutboxItem.state != "delivered")
+        ).one()
+        if waiting:
+            return False
+        imported = session.exec(
+            select(func.count())
+            .select_from(OutboxItem)
+            .join(SyncBatch, col(SyncBatch.batch_id) == col(OutboxItem.batch_id))
+            .where(
+                OutboxItem.record_id == row.id,
+                OutboxItem.kind == OutboxKind.RECORD.value,
+                OutboxItem.revision == row.revision,
+                OutboxItem.state == "delivered",
+                SyncBatch.state == "imported",
+            )
+        ).one()
+        return imported > 0
+
     def due_for_purge(self, *, today: date | None = None) -> tuple[list[str], int]:
-        """Ids of records past retention and delivered; and how many are kept undelivered."""
+        """Ids of records past retention and imported centrally; and how many are kept
+        because the centre does not hold them yet."""
+        self._actor.require(Permission.ERASE_RECORDS)
         today = today or date.today()
         limit = datetime.combine(
             today - timedelta(days=self._retention_days()), datetime.min.time(), UTC
@@ -180,17 +216,7 @@ class Lifecycle:
             ).all()
             due, kept = [], 0
             for row in closed:
-                waiting = session.exec(
-                    select(func.count())
-                    .select_from(OutboxItem)
-                    .where(OutboxItem.record_id == row.id, OutboxItem.state != "delivered")
-                ).one()
-                delivered = (
-                    row.sync_state == SyncState.DELIVERED.value
-                    and row.delivered_revision == row.revision
-                    and not waiting
-                )
-                if delivered:
+                if self._held_centrally(session, row):
                     due.append(row.id)
                 else:
                     kept += 1
@@ -199,11 +225,19 @@ class Lifecycle:
     def purge_due(self, *, today: date | None = None) -> PurgeResult:
         """Remove every record past its retention period that the centre holds."""
         due, kept = self.due_for_purge(today=today)
+        purged = 0
         for record_id in due:
             with self._db.write() as session:
                 row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+                # checked again in the write transaction: a sync may have changed it meanwhile
                 if row is None:
                     continue
+                if row.status != RecordStatus.CLOSED.value or not self._held_centrally(
+                    session, row
+                ):
+                    kept += 1
+                    continue
+                purged += 1
                 self._remove(session, row, reason="retention")
                 audit.append(
                     session,
@@ -213,10 +247,10 @@ class Lifecycle:
                     subject_id=record_id,
                     details={"retention_days": self._retention_days()},
                 )
-        if due:
+        if purged:
             self._compact()
-            log.info("retention: %d record(s) purged, %d kept (undelivered)", len(due), kept)
-        return PurgeResult(purged=len(due), kept_undelivered=kept)
+            log.info("retention: %d record(s) purged, %d kept (undelivered)", purged, kept)
+        return PurgeResult(purged=purged, kept_undelivered=kept)
 
     def erase(self, record_id: str, *, reason: ErasureReason | str) -> bool:
         """Erase a record now; return True when the centre must be told (next batch).
@@ -234,17 +268,8 @@ class Lifecycle:
             row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
             if row is None:
                 raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
-            left_device = (
-                session.exec(
-                    select(func.count())
-                    .select_from(OutboxItem)
-                    .where(
-                        OutboxItem.record_id == record_id,
-                        col(OutboxItem.state).in_(("batched", "delivered")),
-                    )
-                ).one()
-                > 0
-            )
+            left_device = self._may_have_left(session, record_id)
+            self._withdraw_batches(session, record_id)
             self._remove(session, row, reason="erasure")
             session.add(
                 Erasure(
@@ -279,8 +304,66 @@ class Lifecycle:
         log.info("record erased (central instruction: %s)", left_device)
         return left_device
 
+    @staticmethod
+    def _may_have_left(session: Session, record_id: str) -> bool:
+        """True when a revision of the record may have reached the centre.
+
+        Every finalised revision enters the outbox, and a batch may have left (sent, on a
+        stick, refused and quarantined centrally) without the device knowing for sure. So
+        any finalised revision means: tell the centre. Erasing what it never had is
+        harmless there; a draft never leaves the device.
+        """
+        revisions = session.exec(
+            select(func.count())
+            .select_from(RecordRevision)
+            .where(RecordRevision.record_id == record_id)
+        ).one()
+        items = session.exec(
+            select(func.count())
+            .select_from(OutboxItem)
+            .where(
+                OutboxItem.record_id == record_id,
+                col(OutboxItem.state).in_(("batched", "delivered")),
+            )
+        ).one()
+        return bool(revisions or items)
+
+    @staticmethod
+    def _withdraw_batches(session: Session, record_id: str) -> None:
+        """Withdraw every batch still waiting for an answer that carries the record.
+
+        Such a batch would otherwise be sent (again) after the erasure. Its sealed copy is
+        dropped and its other items go back into the outbox, to be packed afresh; where the
+        centre already has them it answers "duplicate".
+        """
+        batch_ids = {
+            item.batch_id
+            for item in session.exec(
+                select(OutboxItem).where(
+                    OutboxItem.record_id == record_id, OutboxItem.state == "batched"
+                )
+            ).all()
+            if item.batch_id
+        }
+        for batch_id in sorted(batch_ids):
+            batch = session.get(SyncBatch, batch_id)
+            if batch is None or batch.state not in ("built", "sent"):
+                continue
+            for item in session.exec(
+                select(OutboxItem).where(OutboxItem.batch_id == batch_id)
+            ).all():
+                item.state = "pending"
+                item.batch_id = None
+                session.add(item)
+            batch.state = "withdrawn"
+            batch.reason = "erasure"
+            batch.data = b""
+            session.add(batch)
+        session.flush()
+
     def erasures(self) -> list[Erasure]:
         """Every erasure request, newest first."""
+        self._actor.require(Permission.ERASE_RECORDS)
         with self._db.read() as session:
             return list(
                 session.exec(select(Erasure).order_by(col(Erasure.requested_at).desc())).all()

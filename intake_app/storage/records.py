@@ -303,9 +303,9 @@ class RecordService:
             row.closed_at = None
             row.updated_at = utcnow()
             session.add(row)
-            self._audit(
-                session, AuditAction.RECORD_REVISED, row.id, revision=row.revision, reason=reason
-            )
+            # The reason itself stays with the revision (erased with the record); the
+            # append-only audit log keeps no free text that could name the person.
+            self._audit(session, AuditAction.RECORD_REVISED, row.id, revision=row.revision)
             return Record.of(row, self._data(session, row))
 
     def close_case(self, record_id: str) -> Record:
@@ -478,6 +478,7 @@ class RecordService:
 
     def id_for_case_number(self, case_number: str) -> str | None:
         """The id of the record with ``case_number`` (for erasure by administrators)."""
+        self._actor.require(Permission.ERASE_RECORDS)
         with self._db.read() as session:
             row = session.exec(
                 select(RecordRow.id).where(RecordRow.case_number == case_number.upper())

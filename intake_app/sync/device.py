@@ -360,12 +360,20 @@ class DeviceSync:
             if batch is None:
                 log.warning("receipt for an unknown batch ignored")
                 return result
+            if batch.receipt == receipt.raw:
+                return result  # applied before (the office repeats recent receipts)
+            if receipt.batch_sha384 != batch.sha384:
+                log.warning("receipt for other bytes than this batch ignored")
+                return result
             if batch.state == "imported" and receipt.status == ReceiptStatus.STORED:
                 return result  # a late copy of an earlier answer
             batch.state = receipt.status.value
             batch.answered_at = utcnow()
             batch.receipt = receipt.raw
             batch.reason = receipt.reason
+            # Answered: the sealed copy is not needed any more (a rejected batch's records
+            # are packed afresh), so it does not outlive a purge or an erasure.
+            batch.data = b""
             session.add(batch)
             items = session.exec(
                 select(OutboxItem).where(OutboxItem.batch_id == receipt.batch_id)

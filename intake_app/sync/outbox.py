@@ -96,7 +96,15 @@ def pack_pending(
             if ref in seen:
                 by_ref[ref].append(item)
                 continue
-            entry = record_entry(session, item, forms=forms, organisation=organisation)
+            try:
+                entry = record_entry(session, item, forms=forms, organisation=organisation)
+            except IntakeError as exc:
+                # e.g. the record's form version is missing: it stays in the outbox, the
+                # reason is shown in the sync window, and everything else goes on.
+                log.error("record not packed: %s", type(exc).__name__)
+                item.last_error = str(exc)
+                session.add(item)
+                continue
             if entry is None:  # the record is gone (erased): nothing to send
                 session.delete(item)
                 continue
@@ -146,11 +154,13 @@ def exportable_answers(
     organisation: Any,
 ) -> dict[str, Any]:
     """The answers that may leave the device: hidden ones (e.g. special categories without
-    Art. 9 consent, answers to questions the person skipped) are left out."""
-    try:
-        form = registry.get(form_id, version)
-    except IntakeError:
-        return answers
+    Art. 9 consent, answers to questions the person skipped) are left out.
+
+    Raises:
+        IntakeError: the record's form version is not available here, so what may leave
+            cannot be decided; nothing is sent (fail closed).
+    """
+    form = registry.get(form_id, version)
     state = evaluate(form, answers, organisation=organisation)
     if not state.hidden_answers:
         return answers

@@ -44,7 +44,33 @@ def _is_revision(value: object) -> bool:
 
 
 def _is_text(value: object, *, limit: int = 200) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= limit
+    return isinstance(value, str) and 0 < len(value) <= limit and _is_plain(value)
+
+
+def _is_plain(value: str) -> bool:
+    """No control characters and no lone surrogates in a short text that becomes a column."""
+    return not any(
+        ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in value
+    )
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """True when any string in a JSON value holds a lone surrogate (``"\\ud800"`` in JSON
+    decodes to one; it cannot be stored as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def validate_record(record: object) -> None:
@@ -56,7 +82,7 @@ def validate_record(record: object) -> None:
     _check(isinstance(record.get("answers"), dict) and isinstance(record.get("consent"), dict))
     for name in _OPTIONAL_TEXT:
         value = record.get(name)
-        _check(value is None or isinstance(value, str))
+        _check(value is None or (isinstance(value, str) and _is_plain(value)))
     purposes = record["consent"].get("purposes", {})
     _check(isinstance(purposes, dict))
     _check(all(isinstance(state, dict) for state in purposes.values()))
@@ -93,6 +119,7 @@ def validate_payload(payload: object) -> None:
         validate_record(record)
     for instruction in instructions:
         validate_instruction(instruction)
+    _check(not _has_lone_surrogate(payload))
     refs = record_refs(payload)
     _check(len(set(refs)) == len(refs))
     irefs = instruction_refs(payload)

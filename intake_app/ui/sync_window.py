@@ -47,6 +47,7 @@ STATE_LABELS = {
     "stored": N_("von der Zentrale gespeichert"),
     "imported": N_("in der Zentrale übernommen"),
     "rejected": N_("abgelehnt – Akten werden neu gesendet"),
+    "withdrawn": N_("zurückgezogen – übrige Akten werden neu gesendet"),
 }
 TRANSPORT_LABELS = {"http": N_("Netz"), "folder": N_("USB/Ordner")}
 REASON_LABELS = {
@@ -56,7 +57,32 @@ REASON_LABELS = {
     "unknown_device": N_("Die Zentrale kennt dieses Gerät nicht."),
     "wrong_office_key": N_("Der Stapel war für einen anderen Zentralschlüssel verschlossen."),
     "payload_invalid": N_("Der Inhalt des Stapels war unvollständig."),
+    "wrong_key": N_("Der Stapel war für einen anderen Zentralschlüssel verschlossen."),
+    "unknown_office_key": N_(
+        "Die Zentrale kennt den Schlüssel nicht mehr, für den der Stapel verschlossen war."
+    ),
+    "not_registered": N_("Die Registrierung dieses Geräts ist bei der Zentrale noch offen."),
+    "device_key_mismatch": N_("Der Schlüssel des Geräts passt nicht zur Registrierung."),
+    "too_large": N_("Der Stapel war größer, als die Zentrale annimmt."),
+    "header_invalid": N_("Der Stapel war beschädigt."),
+    "manifest_mismatch": N_("Der Stapel war beschädigt."),
+    "truncated": N_("Der Stapel kam unvollständig an."),
+    "batch_id_conflict": N_("Die Zentrale hat unter dieser Kennung schon einen anderen Stapel."),
+    "load_failed": N_(
+        "Die Zentrale konnte den Inhalt nicht in ihre Datenbank übernehmen; "
+        "bitte die IT der Zentrale verständigen."
+    ),
+    "erasure": N_("Wegen einer Löschung zurückgezogen."),
 }
+
+
+def reason_text(reason: str | None) -> str:
+    """A refusal reason in plain words (the code in brackets when there is none)."""
+    if not reason:
+        return ""
+    if reason in REASON_LABELS:
+        return _(REASON_LABELS[reason])
+    return _("Die Zentrale hat den Stapel abgelehnt ({reason}).").format(reason=reason)
 
 
 def _when(moment: datetime | None) -> str:
@@ -234,11 +260,7 @@ class SyncWindow(QDialog):
         self.table.setVisible(bool(status.batches))
         self.table.setRowCount(len(status.batches))
         for row, batch in enumerate(status.batches):
-            reason = (
-                _(REASON_LABELS[batch.reason])
-                if batch.reason in REASON_LABELS
-                else (batch.reason or "")
-            )
+            reason = reason_text(batch.reason)
             cells = (
                 _when(batch.created_at),
                 _(TRANSPORT_LABELS.get(batch.transport, batch.transport)),

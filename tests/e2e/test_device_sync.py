@@ -110,12 +110,15 @@ def test_cut_connection_leaves_outbox_and_resend_does_not_duplicate(
             assert ws.records.get(record_id).sync_state == "pending"  # not delivered
         status = ws.sync.status()
         assert status.pending_records == 3 and status.last_error  # the outbox is as it was
+        (built,) = ws.sync.prepare("http")  # the batch as it will go out
         first = ws.sync.send(settings=FAST)
         assert first.records_delivered == 3
         # the same batch once more (as after a lost receipt): same receipt, no duplicate
         with ws.db.write() as session:
             for batch in session.exec(select(SyncBatch)).all():
                 batch.state = "sent"
+                batch.receipt = None
+                batch.data = built.data  # an answered batch keeps no sealed copy
                 session.add(batch)
             for item in session.exec(select(OutboxItem)).all():
                 item.state = "batched"
@@ -373,5 +376,108 @@ def test_enrolment_file_with_wrong_fingerprint_is_refused(
     ws = profile.sign_in(COUNSELLOR)
     try:
         assert not ws.sync.status().enrolled  # nothing changed
+    finally:
+        ws.close()
+
+
+def test_erasure_withdraws_a_batch_still_waiting_for_its_receipt(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """A batch without an answer yet (here: on a USB stick not yet taken to the office)
+    would be written again by the next sync and carry an erased record. The erasure
+    withdraws it: its sealed copy is dropped, the other records go back into the outbox,
+    and the centre is told. When the stick's old copy arrives after the erasure, the centre
+    keeps the record out."""
+    from intake_app.storage.lifecycle import ErasureReason
+    from tests.conftest import SUPERVISOR
+
+    enrol_device(profile, office, tmp_path)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        erased_id, kept_id = finalised(counsellor, 2, seed=41)
+        assert counsellor.sync.write_to_folder(stick).batches_sent == 1
+        with counsellor.db.read() as session:
+            assert [b.state for b in session.exec(select(SyncBatch)).all()] == ["sent"]
+    finally:
+        counsellor.close()
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        assert supervisor.lifecycle.erase(erased_id, reason=ErasureReason.REQUEST) is True
+        with supervisor.db.read() as session:
+            (withdrawn,) = session.exec(select(SyncBatch)).all()
+            items = session.exec(select(OutboxItem)).all()
+        assert (withdrawn.state, withdrawn.data) == ("withdrawn", b"")
+        assert sorted((i.kind, i.record_id, i.state) for i in items) == sorted(
+            [("record", kept_id, "pending"), ("erasure", erased_id, "pending")]
+        )
+        sent = supervisor.sync.send(settings=FAST)
+        assert sent.batches_sent == 1  # the withdrawn batch is not sent again
+        office.cli("import")
+        assert [r[0] for r in central_records(office)] == [kept_id]
+        office.cli("import", "--from-dir", str(stick))  # the old copy arrives late
+        assert [r[0] for r in central_records(office)] == [kept_id]
+        assert supervisor.sync.send(settings=FAST).erasures_confirmed == 1
+    finally:
+        supervisor.close()
+
+
+def test_receipts_fetched_again_are_applied_once(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """The office repeats recent receipts on every sync; the device applies each once (no
+    audit entry per repetition) and drops a batch's sealed copy once it is answered."""
+    from intake_app.storage import audit
+
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 2, seed=43)
+        ws.sync.send(settings=FAST)
+        office.cli("import")
+        ws.sync.send(settings=FAST)  # collects the import receipt
+
+        def receipt_entries() -> int:
+            with ws.db.read() as session:
+                return sum(1 for e in audit.iter_entries(session) if e.action == "sync_receipt")
+
+        before = receipt_entries()
+        assert before == 2  # "stored" on upload, "imported" after the import
+        for _ in range(3):
+            ws.sync.send(settings=FAST)
+        assert receipt_entries() == before
+        with ws.db.read() as session:
+            (batch,) = session.exec(select(SyncBatch)).all()
+        assert batch.state == "imported" and batch.data == b""
+    finally:
+        ws.close()
+
+
+def test_a_record_whose_form_is_missing_stays_on_the_device(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """Which answers may leave is decided by the record's form (skipped questions, special
+    categories without consent). Without the form nothing of that record is sent: it stays
+    in the outbox with the reason, and the other records go."""
+    from intake_app.storage.models import RecordRevision
+
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        orphan_id, other_id = finalised(ws, 2, seed=47)
+        with ws.db.write() as session:
+            revision = session.exec(
+                select(RecordRevision).where(RecordRevision.record_id == orphan_id)
+            ).one()
+            revision.form_version = "1999.1"
+            session.add(revision)
+        result = ws.sync.send(settings=FAST)
+        assert result.records_delivered == 1
+        with ws.db.read() as session:
+            (waiting,) = session.exec(select(OutboxItem).where(OutboxItem.state == "pending"))
+        assert waiting.record_id == orphan_id and waiting.last_error
+        office.cli("import")
+        assert [r[0] for r in central_records(office)] == [other_id]
     finally:
         ws.close()

@@ -350,3 +350,41 @@ def test_import_receipt_names_each_result(central: Central) -> None:
         },
     )
     assert {result for _ref, result in receipt.records} == {ItemResult.ACCEPTED}
+
+
+def test_a_batch_the_database_refuses_is_quarantined_and_the_next_gets_in(
+    central: Central,
+) -> None:
+    """The central database refusing a value (here: a real trigger or check constraint)
+    quarantines that one batch with a rejected receipt; the batches after it are imported
+    on the same run, and the next run does not stumble over it again."""
+    identity = central.enrol()
+    refused_record = make_record()
+    refused_record["form_id"] = "refuse-me"
+    refused = build_batch(payload_of(refused_record), identity=identity)
+    follower = build_batch(make_payload(2, seed=3), identity=identity)
+    receive(central, refused, follower)
+    with central.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.form_id = 'refuse-me' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "ALTER TABLE records ADD CONSTRAINT refuse CHECK (form_id <> 'refuse-me')"
+            )
+    outcomes = central.importer().run()
+    assert [(o.status, o.reason) for o in outcomes] == [
+        ("quarantined", "load_failed"),
+        ("imported", None),
+    ]
+    receipt = verify_receipt(
+        outcomes[0].receipt or b"",
+        trusted=identity.office_signing_keys,
+        batch_sha384=refused.sha384,
+    )
+    assert receipt.status == ReceiptStatus.REJECTED and receipt.reason == "load_failed"
+    assert central.count(db.records) == 2
+    assert central.count(db.quarantine) == 1
+    assert central.importer().run() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from intake_app.app import Workspace
 from intake_app.core.demo_data import add_synthetic_intakes
 from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.storage.lifecycle import ErasureReason
-from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow
+from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow, SyncBatch
 from intake_app.storage.records import RecordQuery
 from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.helpers.canary import scan
@@ -37,15 +38,28 @@ def _canary_record(ws: Workspace, *, seed: int = 3) -> str:
     return record_id
 
 
-def _pretend_delivered(ws: Workspace, record_id: str) -> None:
-    """Set up the state a verified receipt leaves (sync is tested end to end elsewhere)."""
+def _pretend_delivered(ws: Workspace, record_id: str, *, batch_state: str = "imported") -> None:
+    """Set up the state verified receipts leave (sync is tested end to end elsewhere): the
+    record's batch answered ``stored`` by the receiver, or ``imported`` by the importer."""
+    batch_id = str(uuid.uuid4())
     with ws.db.write() as session:
+        session.add(
+            SyncBatch(
+                batch_id=batch_id,
+                transport="http",
+                state=batch_state,
+                data=b"",
+                sha384="0" * 96,
+                records=1,
+            )
+        )
         row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
         row.sync_state = "delivered"
         row.delivered_revision = row.revision
         session.add(row)
         for item in session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)):
             item.state = "delivered"
+            item.batch_id = batch_id
             session.add(item)
 
 
@@ -98,6 +112,44 @@ def test_retention_purges_only_delivered_records_past_the_period(
     assert first_page_is_valid(profile.profile.db_path, key)
     assert plaintext_contains(profile.profile.db_path, key, _needles()) == []
     assert scan(profile.profile.root, [CANARY_FAMILY, CANARY_GIVEN]) == []
+
+
+def test_retention_keeps_what_the_centre_has_stored_but_not_imported(
+    profile: ProfileFixture,
+) -> None:
+    """A "stored" receipt says the receiver has the batch; the importer may still refuse it,
+    and then the device's copy is the only one. Only an import lets the device purge."""
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        add_synthetic_intakes(supervisor, count=2, seed=21, complete_share=1.0)
+        stored, imported = [s.id for s in supervisor.records.list(RecordQuery(status="complete"))]
+        _pretend_delivered(supervisor, stored, batch_state="stored")
+        _pretend_delivered(supervisor, imported, batch_state="imported")
+        for record_id in (stored, imported):
+            _close_long_ago(supervisor, record_id, days=800)
+        assert supervisor.lifecycle.due_for_purge() == ([imported], 1)
+        result = supervisor.lifecycle.purge_due()
+        assert (result.purged, result.kept_undelivered) == (1, 1)
+        assert {s.id for s in supervisor.records.list(RecordQuery())} == {stored}
+    finally:
+        supervisor.close()
+
+
+def test_only_supervisors_and_administrators_run_the_retention_purge(
+    profile: ProfileFixture,
+) -> None:
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        with pytest.raises(PermissionDenied):
+            counsellor.lifecycle.purge_due()
+        with pytest.raises(PermissionDenied):
+            counsellor.lifecycle.due_for_purge()
+        with pytest.raises(PermissionDenied):
+            counsellor.lifecycle.erasures()
+        with pytest.raises(PermissionDenied):
+            counsellor.records.id_for_case_number("AB-1")
+    finally:
+        counsellor.close()
 
 
 def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFixture) -> None:

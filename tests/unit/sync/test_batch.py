@@ -276,6 +276,35 @@ def test_payload_that_is_not_the_format_is_refused(
     assert info.value.reason == "payload_invalid"
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("answer", r"\ud800"),  # a lone surrogate: JSON allows it, UTF-8 storage does not
+        ("site", r"Köln\u0000Mitte"),  # NUL in a column PostgreSQL keeps as text
+        ("counsellor", r"a.schmidt\u001b[31m"),  # an escape sequence in a log-visible name
+    ],
+)
+def test_values_the_central_database_cannot_hold_are_refused_when_opened(
+    identity: DeviceIdentity, office: Office, where: str, value: str
+) -> None:
+    payload = make_payload(1)
+    plain_json = json.dumps(payload, ensure_ascii=True)
+    record = payload["records"][0]
+    if where == "answer":
+        marker = json.dumps(record["answers"], ensure_ascii=True)[:-1]
+        plain_json = plain_json.replace(marker, marker + ', "x": "' + value + '"', 1)
+    else:
+        old = json.dumps(record[where], ensure_ascii=True)
+        plain_json = plain_json.replace(old, '"' + value + '"', 1)
+    plain = plain_json.encode()
+    assert value.encode() in plain
+    header = _header_for(identity, payload, plain)
+    data = seal_custom(identity, header, zlib.compress(plain))
+    with pytest.raises(BatchError) as info:
+        _open(data, identity, office)
+    assert info.value.reason == "payload_invalid"
+
+
 # -- structure -----------------------------------------------------------------------------
 
 
