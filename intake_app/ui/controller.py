@@ -108,7 +108,8 @@ class AppController(QObject):
     def logout(self) -> None:
         wait_for_all()
         if isinstance(self.window, MainWindow):
-            self.window.shutdown_pages()
+            if not self.window.shutdown_pages():
+                return  # the user stays with the unsaved interview
             self.window.save_geometry()
             self.window.lock.stop()
         if self.workspace is not None:

@@ -5,6 +5,8 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -37,6 +39,8 @@ from intake_app.ui.record_page import RecordPage
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
+
+log = logging.getLogger("intake.ui")
 
 
 class EmptyState(QWidget):
@@ -139,6 +143,14 @@ class MainWindow(QMainWindow):
     def open_record(self, record_id: str) -> None:
         """Open a record: the interview for a draft, the record view otherwise."""
         if not self._leave_record_page():
+            QMessageBox.warning(
+                self,
+                _("Nicht gespeichert"),
+                _(
+                    "Die offene Aufnahme konnte noch nicht gespeichert werden. Sie bleibt "
+                    "offen, bis das Speichern gelingt."
+                ),
+            )
             return
         try:
             row = self.ws.records.get(record_id)
@@ -165,21 +177,26 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)
 
-    def _leave_record_page(self) -> bool:
-        """Save and remove the open interview or record view; False if the user stays."""
+    def _leave_record_page(self, *, discard: bool = False) -> bool:
+        """Save and remove the open interview or record view; False when its answers could
+        not be saved (the page stays). ``discard`` removes it all the same."""
         page = self.record_page
         if page is None:
             return True
         if isinstance(page, InterviewPage) and not page.shutdown():
-            return False
+            if not discard:
+                return False
+            page.discard()
+            log.warning("unsaved answers discarded on the user's decision")
         self.record_page = None
         self.stack.removeWidget(page)
         page.deleteLater()
         return True
 
     def show_list(self) -> None:
-        """Back to the case list (refreshed)."""
-        self._leave_record_page()
+        """Back to the case list (refreshed); an interview that cannot be saved stays."""
+        if not self._leave_record_page():
+            return
         if self.cases is not None:
             self.cases.refresh()
         self._update_page()
@@ -194,8 +211,28 @@ class MainWindow(QMainWindow):
         self.open_record(record_id)
 
     def shutdown_pages(self) -> bool:
-        """Save the open interview (log-out, program end); True when all is stored."""
-        return self._leave_record_page()
+        """Save the open interview (log-out, program end); True when the window may go.
+
+        When the answers cannot be saved, the user decides: stay (the retries go on) or
+        leave and lose the last changes.
+        """
+        if self._leave_record_page():
+            return True
+        answer = QMessageBox.warning(
+            self,
+            _("Nicht gespeichert"),
+            _(
+                "Die letzten Änderungen der offenen Aufnahme konnten nicht gespeichert "
+                "werden. Wenn Sie jetzt fortfahren, gehen sie verloren.\n\nTrotzdem "
+                "fortfahren? Mit „Nein“ bleibt die Aufnahme offen, und Intake versucht "
+                "weiter zu speichern."
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        return self._leave_record_page(discard=True)
 
     def _site_name(self) -> str:
         return str(self.ws.settings.get("site.name") or _("Intake"))

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -209,6 +210,8 @@ def test_autosave_says_disk_full_and_resumes(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """The interview keeps the typed answer, says why it is not saved, and saves it later."""
+    from PySide6.QtWidgets import QMessageBox
+
     from intake_app.ui.interview.inputs import TextInput
     from intake_app.ui.interview.page import InterviewPage
     from intake_app.ui.main import create_application
@@ -241,18 +244,45 @@ def test_autosave_says_disk_full_and_resumes(
             assert page.save_label.toolTip() == str(DISK_FULL)
             assert "Nicht gespeichert" in page.save_label.text()
             assert page.autosaver.dirty and page.autosaver.failing
+            # Leaving now would lose the answer: going back to the list keeps the page open
+            # and says why; log-out and program end ask, and "No" keeps the page.
+            _answer_next_message_box(QMessageBox.StandardButton.Ok)
+            page.close_page()
+            assert window.record_page is page
+            _answer_next_message_box(QMessageBox.StandardButton.No)
+            assert window.shutdown_pages() is False
+            assert window.record_page is page and page.autosaver.dirty
             filler.unlink()  # space returns; the retry (or the next change) saves
             with qtbot.waitSignal(page.autosaver.saved, timeout=10_000):
                 pass
             assert not page.autosaver.dirty
             assert ws.records.get(record_id).answers["family_name"] == "Al-Hassan"
             assert ws.db.integrity_check() == ["ok"]
+            assert window.shutdown_pages() is True  # saved: no question asked
+            assert window.record_page is None
         finally:
             if window is not None:  # gone before the workspace closes (as on log-out)
                 window.close()
                 with qtbot.waitSignal(window.destroyed, timeout=5000):
                     window.deleteLater()
             ws.close()
+
+
+def _answer_next_message_box(button: Any) -> None:
+    """Click ``button`` of the next message box once it is shown (they are modal)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        target = box.button(button)
+        assert target is not None, f"no {button} on the box: {box.text()}"
+        target.click()
+
+    QTimer.singleShot(20, click)
 
 
 # -- writing a batch ---------------------------------------------------------------------

@@ -74,6 +74,7 @@ class InterviewPage(QWidget):
         self.autosaver = Autosaver(self._save, self)
         self.autosaver.saved.connect(self._on_saved)
         self.autosaver.failed.connect(self._on_save_failed)
+        self.last_save_error = ""
 
         # header
         self.name_label = QLabel()
@@ -347,6 +348,7 @@ class InterviewPage(QWidget):
         self.save_label.setStyleSheet(f"color: {style.SUCCESS};")
 
     def _on_save_failed(self, exc: BaseException) -> None:
+        self.last_save_error = str(exc)
         self.save_label.setText(_("Nicht gespeichert – wird erneut versucht"))
         self.save_label.setStyleSheet(f"color: {style.DANGER}; font-weight: 600;")
         self.save_label.setToolTip(str(exc))
@@ -421,26 +423,31 @@ class InterviewPage(QWidget):
         self.finalised.emit(self.record_id)
 
     def close_page(self) -> None:
-        """Save and go back to the list (nothing is lost when saving failed: it says so)."""
+        """Save and go back to the list. When saving fails the page stays open (and keeps
+        trying), so the unsaved answers stay in front of the counsellor."""
         if not self.autosaver.flush():
-            answer = QMessageBox.warning(
+            QMessageBox.warning(
                 self,
                 _("Nicht gespeichert"),
                 _(
-                    "Die letzten Änderungen konnten nicht gespeichert werden. Trotzdem zur "
-                    "Liste? Intake versucht es weiter, solange das Programm läuft."
-                ),
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    "Die letzten Änderungen konnten nicht gespeichert werden:\n\n{error}\n\n"
+                    "Die Aufnahme bleibt offen, und Intake versucht es weiter."
+                ).format(error=self.last_save_error),
             )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
+            return
         self.closed.emit()
 
     def shutdown(self) -> bool:
-        """Save on program exit or log-out; True when everything is stored."""
+        """Save before the page goes (log-out, program end, another record); True when
+        everything is stored. When saving fails, the retries go on."""
         saved = self.autosaver.flush()
-        self.autosaver.stop()
+        if saved:
+            self.autosaver.stop()
         return saved
+
+    def discard(self) -> None:
+        """Stop saving: the user chose to leave although the last changes are not stored."""
+        self.autosaver.stop()
 
 
 def ask_revision_reason(parent: QWidget) -> str | None:
