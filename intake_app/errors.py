@@ -77,8 +77,10 @@ class SyncErrorKind(enum.StrEnum):
 
 
 class SyncError(IntakeError):
-    """A sync failed; ``kind`` says why."""
+    """A sync failed; ``kind`` says why; ``refusal`` is the office's reason code when it
+    answered with a refusal (``too_large``, ``batch_id_conflict`` ...)."""
 
-    def __init__(self, message: str, *, kind: SyncErrorKind) -> None:
+    def __init__(self, message: str, *, kind: SyncErrorKind, refusal: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.refusal = refusal

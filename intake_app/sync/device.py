@@ -430,6 +430,33 @@ class DeviceSync:
             )
         return result
 
+    def _refused(self, batch_id: str, reason: str, result: SyncResult) -> None:
+        """The office refused one batch for itself (too large, id taken): its items go back
+        into the outbox to be packed afresh, and the next batches are sent all the same."""
+        with self._db.write() as session:
+            batch = session.get(SyncBatch, batch_id)
+            if batch is None or batch.state not in UNANSWERED:
+                return
+            batch.state = "rejected"
+            batch.reason = reason
+            batch.answered_at = utcnow()
+            batch.data = b""
+            session.add(batch)
+            for item in session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id)):
+                item.state = "pending"
+                item.batch_id = None
+                item.last_error = reason
+                session.add(item)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SYNC_RECEIPT,
+                subject_type="batch",
+                subject_id=batch_id,
+                details={"status": "refused", "reason": reason},
+            )
+        result.rejected.append((batch_id, reason))
+
     @staticmethod
     def _set_record_state(session: Session, item: OutboxItem, state: SyncState) -> None:
         row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
@@ -482,7 +509,12 @@ class DeviceSync:
                     def on_receipt(_batch: BuiltBatch, receipt: Receipt) -> None:
                         self.apply_receipt(receipt, result)
 
-                    client.send_batches(batches, progress=progress, on_receipt=on_receipt)
+                    def on_refused(batch: BuiltBatch, exc: SyncError) -> None:
+                        self._refused(batch.batch_id, exc.refusal or "rejected", result)
+
+                    client.send_batches(
+                        batches, progress=progress, on_receipt=on_receipt, on_refused=on_refused
+                    )
                     result.batches_sent = len(batches)
                     for receipt in client.fetch_receipts():
                         self.apply_receipt(receipt, result)

@@ -97,6 +97,10 @@ def _refusal_reason(response: httpx.Response) -> str:
     return reason if isinstance(reason, str) else "unknown"
 
 
+# Refusals that concern one batch only (not the device, not the connection).
+BATCH_REFUSALS = frozenset({"too_large", "batch_id_conflict", "malformed"})
+
+
 def _refused(response: httpx.Response) -> SyncError:
     """Map a 4xx answer to a SyncError kind and a plain sentence."""
     reason = _refusal_reason(response)
@@ -118,6 +122,7 @@ def _refused(response: httpx.Response) -> SyncError:
     return SyncError(
         _("Die Zentrale hat die Sendung abgelehnt ({reason}).").format(reason=reason),
         kind=SyncErrorKind.REJECTED,
+        refusal=reason,
     )
 
 
@@ -311,17 +316,29 @@ class SyncClient:
         *,
         progress: ProgressCallback | None = None,
         on_receipt: Callable[[BuiltBatch, Receipt], None] | None = None,
+        on_refused: Callable[[BuiltBatch, SyncError], None] | None = None,
     ) -> list[Receipt]:
         """Send several batches in order with one overall progress.
 
         ``on_receipt`` is called after each verified receipt, so the caller can mark those
         records delivered at once; if a later batch fails, earlier ones stay delivered.
+        ``on_refused`` (when given) takes a batch the office refused for itself (too large,
+        its id taken) and the sending goes on with the next one, so that one batch never
+        blocks the others; without it, or for any other failure, the error is raised.
         """
         total = sum(len(b.data) for b in batches)
         done = 0
         receipts = []
         for batch in batches:
-            receipt = self.send_batch(batch, progress=progress, offset=done, total=total)
+            try:
+                receipt = self.send_batch(batch, progress=progress, offset=done, total=total)
+            except SyncError as exc:
+                if on_refused is None or exc.refusal not in BATCH_REFUSALS:
+                    raise
+                log.warning("batch refused by the office: %s", exc.refusal)
+                on_refused(batch, exc)
+                done += len(batch.data)
+                continue
             done += len(batch.data)
             receipts.append(receipt)
             if on_receipt is not None:

@@ -89,7 +89,7 @@ class Office:
             engine.dispose()
 
 
-def _start(home: Path, *, database_url: str) -> Iterator[Office]:
+def _start(home: Path, *, database_url: str, serve_args: tuple[str, ...] = ()) -> Iterator[Office]:
     env = {**os.environ, "INTAKE_CENTRAL_PASSPHRASE": PASSPHRASE, "PYTHONUNBUFFERED": "1"}
     init = subprocess.run(
         central_command("--home", str(home), "init", "--database-url", database_url),
@@ -104,7 +104,14 @@ def _start(home: Path, *, database_url: str) -> Iterator[Office]:
     with log.open("wb") as sink:
         process = subprocess.Popen(
             central_command(
-                "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)
+                "--home",
+                str(home),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *serve_args,
             ),
             env=env,
             stdout=sink,
@@ -141,6 +148,17 @@ def office(tmp_path: Path) -> Iterator[Office]:
     """An office on SQLite with its receiver running."""
     home = tmp_path / "office"
     yield from _start(home, database_url=f"sqlite:///{home / 'central.db'}")
+
+
+@pytest.fixture
+def strict_office(tmp_path: Path) -> Iterator[Office]:
+    """An office whose receiver takes batches of at most 100,000 bytes."""
+    home = tmp_path / "office"
+    yield from _start(
+        home,
+        database_url=f"sqlite:///{home / 'central.db'}",
+        serve_args=("--max-batch-bytes", "100000"),
+    )
 
 
 @pytest.fixture

@@ -481,3 +481,50 @@ def test_a_record_whose_form_is_missing_stays_on_the_device(
         assert [r[0] for r in central_records(office)] == [other_id]
     finally:
         ws.close()
+
+
+def test_a_batch_the_office_refuses_does_not_block_the_next(
+    profile: ProfileFixture, strict_office: Office, tmp_path: Path
+) -> None:
+    """A batch larger than the receiver takes (the office lowered its limit) is refused
+    with 413. The records in it go back into the outbox with the reason, and the batches
+    after it are still sent and delivered."""
+    import base64
+    import os
+
+    from intake_app.storage.models import RecordRevision
+    from intake_app.ui.sync_window import reason_text
+
+    office = strict_office
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        (big_id,) = finalised(ws, 1, seed=51)
+        with ws.db.write() as session:  # an answer far beyond the office's limit
+            revision = session.exec(
+                select(RecordRevision).where(RecordRevision.record_id == big_id)
+            ).one()
+            answers = json.loads(revision.answers)
+            answers["family_name"] = base64.b64encode(os.urandom(150_000)).decode()
+            revision.answers = json.dumps(answers)
+            session.add(revision)
+        (too_big,) = ws.sync.prepare("http")  # packed before the others
+        assert len(too_big.data) > 100_000
+        add_synthetic_intakes(ws, count=2, seed=52, complete_share=1.0)
+        small_ids = {s.id for s in ws.records.list(RecordQuery(status="complete"), limit=10)} - {
+            big_id
+        }
+        result = ws.sync.send(settings=FAST)
+        assert result.records_delivered == 2
+        assert result.rejected == [(too_big.batch_id, "too_large")]
+        with ws.db.read() as session:
+            refused = session.get(SyncBatch, too_big.batch_id)
+            (waiting,) = session.exec(select(OutboxItem).where(OutboxItem.state == "pending"))
+        assert refused is not None and (refused.state, refused.data) == ("rejected", b"")
+        assert (waiting.record_id, waiting.last_error) == (big_id, "too_large")
+        assert reason_text("too_large") == "Der Stapel war größer, als die Zentrale annimmt."
+        assert ws.sync.status().pending_records == 1
+        office.cli("import")
+        assert {r[0] for r in central_records(office)} == small_ids
+    finally:
+        ws.close()
