@@ -105,6 +105,7 @@ class Importer:
         lock = FileLock(str(self.home.import_lock), timeout=10)
         try:
             with lock:
+                self.store.sweep_temporary()
                 outcomes = self._import_stored()
                 if folder is not None:
                     outcomes += self._import_folder(Path(folder))

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,25 @@ class BatchStore:
         ]
         for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name)):
             yield path.parent.name, path.name[: -len(BATCH_SUFFIX)], path
+
+    def sweep_temporary(self, *, older_than: float = 3600.0) -> int:
+        """Remove temporary files a killed writer left behind (``.<name>.tmp``), once they
+        are older than ``older_than`` seconds (a receiver may be writing one right now).
+        They never hold an accepted batch: a batch counts only once renamed into place."""
+        if not self.home.batches_dir.is_dir():
+            return 0
+        limit = time.time() - older_than
+        removed = 0
+        for path in self.home.batches_dir.glob("*/.*.tmp"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        if removed:
+            log.info("removed %d temporary file(s) left by an interrupted write", removed)
+        return removed
 
     def quarantine(
         self,

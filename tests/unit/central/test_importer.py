@@ -388,3 +388,24 @@ def test_a_batch_the_database_refuses_is_quarantined_and_the_next_gets_in(
     assert central.count(db.records) == 2
     assert central.count(db.quarantine) == 1
     assert central.importer().run() == []
+
+
+def test_temporary_files_of_a_killed_writer_are_swept_once_old(central: Central) -> None:
+    """A write killed between creating its temporary file and renaming it leaves a hidden
+    ``.tmp`` file; the importer removes it once it is an hour old (a receiver may be writing
+    a fresh one at that moment) and never touches the batches."""
+    import os
+    import time
+
+    identity = central.enrol()
+    batch = build_batch(make_payload(1), identity=identity)
+    receive(central, batch)
+    folder = central.receiver().home.batches_dir / identity.device_id
+    old, fresh = folder / ".x.ibatch.old.tmp", folder / ".y.ibatch.new.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert [o.status for o in central.importer().run()] == ["imported"]
+    assert not old.exists() and fresh.exists()
+    assert (folder / f"{batch.batch_id}.ibatch").exists()
