@@ -285,6 +285,11 @@ class Workspace:
         with self.db.read() as session:
             return audit.verify(session)
 
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` ran (the key is gone)."""
+        return not self._key
+
     def close(self) -> None:
         """Audit the log-out and close the database."""
         try:

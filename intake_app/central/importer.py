@@ -237,16 +237,14 @@ class Importer:
                 received_at=received_at,
                 row_exists=row is not None,
             )
-        except (sa.exc.OperationalError, sa.exc.InterfaceError):
-            raise  # the database is away, full or locked: stop; the batch waits as it was
-        except (sa.exc.StatementError, UnicodeError, ValueError) as exc:
+        except Exception as exc:
+            if not _refused_by_the_data(exc):
+                raise  # the database is away, full, locked or misconfigured: stop; it waits
             # The database refused what this batch holds (a value it cannot store). The
             # transaction rolled back; the batch goes to quarantine so that the ones after
             # it still get in.
             log.error("batch could not be loaded: batch=%s (%s)", header.batch_id, type(exc))
-            if row is None:
-                self.store.discard(header.device_id, header.batch_id)
-            return self._quarantine_verified(
+            quarantined = self._quarantine_verified(
                 data,
                 batch,
                 outcome,
@@ -254,6 +252,9 @@ class Importer:
                 reason="load_failed",
                 row_exists=row is not None,
             )
+            if row is None:  # stored above for this run only; the quarantine holds it now
+                self.store.discard(header.device_id, header.batch_id)
+            return quarantined
         return outcome
 
     def _known_batch(
@@ -540,3 +541,15 @@ def _write_batch_row(
                 **values,
             )
         )
+
+
+def _refused_by_the_data(exc: BaseException) -> bool:
+    """True when the database refused a value of the batch (a constraint, a value it cannot
+    hold), as opposed to being unavailable or set up wrongly."""
+    if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        return False  # operational, programming, internal errors: not the batch's fault
+    if isinstance(exc, sa.exc.StatementError):
+        return isinstance(exc.orig, UnicodeError | ValueError | TypeError)
+    return isinstance(exc, UnicodeError | ValueError)

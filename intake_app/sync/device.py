@@ -53,7 +53,7 @@ from intake_app.sync.installed_forms import MemoryFormSource, installed_form_sou
 from intake_app.sync.outbox import exportable_answers, pack_pending
 from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.published_forms import PublishedForm
-from intake_app.sync.receipt import Receipt, ReceiptStatus
+from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
 from intake_app.sync.transport_folder import read_receipts, remove_answered_batches, write_batches
 from intake_app.sync.transport_http import HttpSettings, SyncClient
 
@@ -367,6 +367,13 @@ class DeviceSync:
                 return result
             if batch.state == "imported" and receipt.status == ReceiptStatus.STORED:
                 return result  # a late copy of an earlier answer
+            if batch.state == "withdrawn":
+                # Withdrawn for an erasure; a copy reached the office all the same. Its
+                # items were packed afresh, so only the answer is kept.
+                batch.receipt = receipt.raw
+                batch.answered_at = utcnow()
+                session.add(batch)
+                return result
             batch.state = receipt.status.value
             batch.answered_at = utcnow()
             batch.receipt = receipt.raw
@@ -391,6 +398,9 @@ class DeviceSync:
             else:
                 delivered = receipt.delivered_records
                 done_instructions = receipt.delivered_instructions
+                refused = {
+                    ref for ref, outcome in receipt.records if outcome == ItemResult.CONFLICT
+                }
                 for item in items:
                     if item.kind == OutboxKind.RECORD.value:
                         ref = RecordRef(item.record_id, int(item.revision or 0))
@@ -399,6 +409,15 @@ class DeviceSync:
                             item.delivered_at = utcnow()
                             self._set_record_state(session, item, SyncState.DELIVERED)
                             result.records_delivered += 1
+                        elif ref in refused:
+                            # The importer did not take it (the record id belongs to another
+                            # device): not delivered, whatever "stored" said before. It
+                            # stays in the outbox with the reason and is never purged.
+                            item.state = "pending"
+                            item.batch_id = None
+                            item.delivered_at = None
+                            item.last_error = ItemResult.CONFLICT.value
+                            self._set_record_state(session, item, SyncState.PENDING)
                     else:
                         kind = (
                             "erasure"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,13 +47,23 @@ def record_entry(
         "form_id": snapshot.form_id,
         "form_version": snapshot.form_version,
         "status": RecordStatus.COMPLETE.value,
-        "site": row.site or None,
-        "counsellor": owner.username if owner else None,
+        "site": plain_text(row.site) or None,
+        "counsellor": plain_text(owner.username) if owner else None,
         "created_at": _iso(row.created_at),
         "finalised_at": _iso(snapshot.finalised_at),
         "answers": exported,
         "consent": consent,
     }
+
+
+def plain_text(value: str | None) -> str:
+    """A short text for a central column: control characters (a pasted tab, a wrongly
+    decoded dash) become spaces, so one odd site name never blocks the outbox."""
+    if not value:
+        return ""
+    return " ".join(
+        "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in value).split()
+    )
 
 
 def instruction_entry(item: OutboxItem) -> dict[str, Any]:

@@ -229,13 +229,16 @@ class LockController(QObject):
         for window in QApplication.topLevelWidgets():
             if window.isVisible() and not isinstance(window, UnlockDialog):
                 self._covers.append(LockCover(window))
+        self._ask_password()
+        log.info("session locked")
+        self.locked.emit()
+
+    def _ask_password(self) -> None:
         self.dialog = UnlockDialog(self._ws, self._main)
         self.dialog.unlocked.connect(self._on_unlocked)
         self.dialog.logout.connect(self._on_logout)
         self.dialog.open()
         self.dialog.password.setFocus()
-        log.info("session locked")
-        self.locked.emit()
 
     def _remove_covers(self) -> None:
         for cover in self._covers:
@@ -253,11 +256,17 @@ class LockController(QObject):
         self.unlocked.emit()
 
     def _on_logout(self) -> None:
-        self._remove_covers()
         if self.dialog is not None:
             self.dialog.deleteLater()
         self.dialog = None
         self.logout_requested.emit()
+        if self._ws.is_closed:
+            self._remove_covers()
+            return
+        # The log-out did not go through (the user chose to keep an interview whose answers
+        # could not be saved yet): the windows stay covered and the password is asked again.
+        log.info("log-out from the lock cancelled; still locked")
+        self._ask_password()
 
     def stop(self) -> None:
         self.watcher.stop()

@@ -86,7 +86,8 @@ class AppController(QObject):
 
         wait_for_all()
         if isinstance(self.window, MainWindow):
-            self.window.shutdown_pages()
+            if not self.window.shutdown_pages():
+                return  # the user stays with the unsaved interview
             self.window.lock.stop()
         if self.workspace is not None:
             try:
@@ -118,6 +119,10 @@ class AppController(QObject):
         self.show_login()
 
     def _on_language_changed(self, code: str) -> None:
+        # The main window is built anew in the other language: save the open interview
+        # first (or let the user keep it when its answers cannot be saved).
+        if isinstance(self.window, MainWindow) and not self.window.shutdown_pages():
+            return
         self.profile.set_device_setting(
             "ui.language", code
         ) if self.profile.meta_path.exists() else None

@@ -528,3 +528,74 @@ def test_a_batch_the_office_refuses_does_not_block_the_next(
         assert {r[0] for r in central_records(office)} == small_ids
     finally:
         ws.close()
+
+
+def test_a_revision_the_importer_refuses_is_not_delivered_after_all(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """A profile copied to a second laptop (a restored backup) sends a record whose id
+    already belongs to the first. The receiver's "stored" first counts it as delivered;
+    the importer answers "conflict", and then the record is back in the outbox with the
+    reason, not delivered, and never purged."""
+    import shutil
+
+    from tests.conftest import ProfileFixture as Fixture
+
+    counsellor = profile.sign_in(COUNSELLOR)
+    try:
+        (record_id,) = finalised(counsellor, 1, seed=61)
+    finally:
+        counsellor.close()
+    copy_root = tmp_path / "copy"
+    shutil.copytree(profile.profile.root, copy_root)
+    from intake_app.storage.profile import Profile
+
+    second = Fixture(Profile(copy_root), profile.recovery_key)
+    enrol_device(profile, office, tmp_path, name="laptop-1")
+    enrol_device(second, office, tmp_path, name="laptop-2")
+    first_ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert first_ws.sync.send(settings=FAST).records_delivered == 1
+    finally:
+        first_ws.close()
+    office.cli("import")
+    ws = second.sign_in(COUNSELLOR)
+    try:
+        assert ws.sync.send(settings=FAST).records_delivered == 1  # "stored"
+        assert ws.records.get(record_id).sync_state == "delivered"
+        office.cli("import")
+        ws.sync.send(settings=FAST)  # fetches the import receipt: conflict
+        assert ws.records.get(record_id).sync_state == "pending"
+        with ws.db.read() as session:
+            (item,) = session.exec(select(OutboxItem))
+        assert (item.state, item.last_error) == ("pending", "conflict")
+    finally:
+        ws.close()
+
+
+def test_control_characters_in_the_site_name_do_not_block_the_outbox(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """A site name with a pasted tab or a wrongly decoded dash (C1 control) would make
+    every batch invalid; it is sent with spaces instead, and the records arrive."""
+    from intake_app.storage.models import RecordRow
+
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        (record_id,) = finalised(ws, 1, seed=63)
+        with ws.db.write() as session:
+            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+            row.site = "Köln\tMülheim \x93Nord\x94"
+            session.add(row)
+        assert ws.sync.send(settings=FAST).records_delivered == 1
+    finally:
+        ws.close()
+    office.cli("import")
+    engine = office.engine()
+    try:
+        with engine.connect() as conn:
+            sites = conn.execute(sa.select(central_db.records.c.site)).scalars().all()
+    finally:
+        engine.dispose()
+    assert sites == ["Köln Mülheim Nord"]

@@ -179,3 +179,57 @@ def test_windows_have_accessible_names_on_inputs(
     for field in login.findChildren(QLineEdit):
         assert field.accessibleName(), field.objectName()
     assert QApplication.instance() is not None
+
+
+def test_log_out_from_the_lock_with_unsaved_answers_keeps_the_session_locked(
+    qtbot, profile: ProfileFixture
+) -> None:
+    """The unlock dialog's "switch user" with an interview whose answers cannot be saved
+    (here: a supervisor erased the record meanwhile) asks first; "No" keeps the windows
+    covered and asks for the password again, "Yes" logs out."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from intake_app.storage.lifecycle import ErasureReason
+    from intake_app.ui.interview.page import InterviewPage
+    from tests.conftest import SUPERVISOR
+
+    def answer_next_box(button: QMessageBox.StandardButton) -> None:
+        def click() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(20, click)
+                return
+            box.button(button).click()
+
+        QTimer.singleShot(20, click)
+
+    controller = AppController(profile.profile)
+    controller.start()
+    window = _sign_in(qtbot, controller, COUNSELLOR, COUNSELLOR_PASSWORD)
+    record_id = window.ws.new_intake()
+    window.open_record(record_id)
+    page = window.record_page
+    assert isinstance(page, InterviewPage)
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        supervisor.lifecycle.erase(record_id, reason=ErasureReason.DUPLICATE)
+    finally:
+        supervisor.close()
+    page.autosaver.dirty = True  # an answer typed after the erasure
+    assert page.autosaver.flush() is False
+
+    window.lock.lock()
+    dialog = window.lock.dialog
+    assert isinstance(dialog, UnlockDialog)
+    answer_next_box(QMessageBox.StandardButton.No)
+    dialog.logout_button.click()
+    assert controller.window is window and not window.ws.is_closed
+    assert window.lock.is_locked and isinstance(window.lock.dialog, UnlockDialog)
+    assert any(c.isVisible() for c in window.findChildren(LockCover))
+    assert window.record_page is page
+
+    answer_next_box(QMessageBox.StandardButton.Yes)
+    window.lock.dialog.logout_button.click()
+    qtbot.waitUntil(lambda: isinstance(controller.window, LoginWindow), timeout=10_000)
+    controller.window.close()
