@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -80,13 +81,17 @@ class Office:
     def engine(self) -> sa.Engine:
         return db.create_db_engine(self.database_url)
 
-    def count(self, table: sa.Table) -> int:
+    def rows(self, statement: sa.Select[Any]) -> list[Any]:
+        """Run one query against the office database (its own short-lived engine)."""
         engine = self.engine()
         try:
             with engine.connect() as conn:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                return list(conn.execute(statement).all())
         finally:
             engine.dispose()
+
+    def count(self, table: sa.Table) -> int:
+        return int(self.rows(sa.select(sa.func.count()).select_from(table))[0][0])
 
 
 def _start(home: Path, *, database_url: str, serve_args: tuple[str, ...] = ()) -> Iterator[Office]:

@@ -50,18 +50,13 @@ def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: 
 
 
 def central_records(office: Office) -> list[tuple[str, int, dict]]:
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    central_db.records.c.record_id,
-                    central_db.records.c.revision,
-                    central_db.records.c.document,
-                )
-            ).all()
-    finally:
-        engine.dispose()
+    rows = office.rows(
+        sa.select(
+            central_db.records.c.record_id,
+            central_db.records.c.revision,
+            central_db.records.c.document,
+        )
+    )
     return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
 
@@ -592,10 +587,4 @@ def test_control_characters_in_the_site_name_do_not_block_the_outbox(
     finally:
         ws.close()
     office.cli("import")
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            sites = conn.execute(sa.select(central_db.records.c.site)).scalars().all()
-    finally:
-        engine.dispose()
-    assert sites == ["Köln Mülheim Nord"]
+    assert office.rows(sa.select(central_db.records.c.site)) == [("Köln Mülheim Nord",)]

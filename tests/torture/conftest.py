@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from intake_app.app import Workspace
+from intake_app.central import db as central_db
 from intake_app.cli import main as intake_app_main
 from tests.conftest import ADMIN_PASSWORD, ProfileFixture
 from tests.e2e.conftest import Office, office, pg_office  # noqa: F401 - fixtures
@@ -220,3 +222,24 @@ def copy_profile(profile: ProfileFixture, target: Path) -> ProfileFixture:
 
     shutil.copytree(profile.profile.root, target)
     return ProfileFixture(Profile(target), profile.recovery_key)
+
+
+# -- the office database -------------------------------------------------------------------
+
+
+def central_rows(office_: Office) -> list[tuple[str, int, str]]:
+    """(record id, revision, batch id) of every central record row."""
+    rows = office_.rows(
+        sa.select(
+            central_db.records.c.record_id,
+            central_db.records.c.revision,
+            central_db.records.c.batch_id,
+        )
+    )
+    return [(r[0], int(r[1]), r[2]) for r in rows]
+
+
+def central_batches(office_: Office) -> dict[str, str]:
+    """batch id -> status at the office."""
+    rows = office_.rows(sa.select(central_db.batches.c.batch_id, central_db.batches.c.status))
+    return {r[0]: r[1] for r in rows}

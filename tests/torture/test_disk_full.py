@@ -38,8 +38,15 @@ from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
 from tests.e2e.conftest import Office
-from tests.torture.conftest import ROOT, Figures, child_env, copy_profile, enrol_profile
-from tests.torture.test_kill_sync import central_rows, device_finalised
+from tests.torture.conftest import (
+    ROOT,
+    Figures,
+    central_rows,
+    child_env,
+    copy_profile,
+    enrol_profile,
+)
+from tests.torture.test_kill_sync import device_finalised
 
 pytestmark = pytest.mark.torture
 

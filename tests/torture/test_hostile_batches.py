@@ -33,9 +33,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from intake_app.central import db as central_db
 from intake_app.sync import keys
 from intake_app.sync.batch import BuiltBatch, build_batch
 from intake_app.sync.identity import DeviceIdentity
@@ -44,7 +42,7 @@ from intake_app.sync.receipt import ReceiptStatus
 from intake_app.sync.transport_folder import read_receipts
 from intake_app.sync.transport_http import SyncClient
 from tests.e2e.conftest import FAST, Office, central_command
-from tests.torture.conftest import Figures, Scale, Stopwatch
+from tests.torture.conftest import Figures, Scale, Stopwatch, central_batches, central_rows
 from tests.torture.helpers import forge
 from tests.unit.sync.factories import make_payload
 
@@ -116,22 +114,6 @@ class Genuine:
 
     def refs(self) -> set[tuple[str, int]]:
         return {tuple(ref) for b in self.batches.values() for ref in b.records}  # type: ignore[misc]
-
-
-def _central_refs(office: Office) -> list[tuple[str, int, str]]:
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    central_db.records.c.record_id,
-                    central_db.records.c.revision,
-                    central_db.records.c.batch_id,
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return [(r[0], int(r[1]), r[2]) for r in rows]
 
 
 def _quarantine_notes(office: Office) -> dict[str, str]:
@@ -299,15 +281,7 @@ def test_hostile_batches_are_refused_and_the_queue_flows(
     http_requests = len(flipped) + len(cuts) + len(special_list) + 1
 
     result = office.cli("import")
-    engine = office.engine()
-    with engine.connect() as conn:
-        statuses = {
-            row[0]: row[1]
-            for row in conn.execute(
-                sa.select(central_db.batches.c.batch_id, central_db.batches.c.status)
-            ).all()
-        }
-    engine.dispose()
+    statuses = central_batches(office)
     assert all(statuses[b] == "imported" for b in genuine.batches), result.stdout
     assert statuses[before_revocation.batch_id] == "imported"
     hostile_stored = [b for b in statuses if b not in genuine.batches]
@@ -386,7 +360,7 @@ def test_hostile_batches_are_refused_and_the_queue_flows(
     client.close()
     http.close()
 
-    rows = _central_refs(office)
+    rows = central_rows(office)
     pairs = Counter((r[0], r[1]) for r in rows)
     expected_refs = genuine.refs() | {tuple(r) for r in before_revocation.records}
     assert set(pairs) == expected_refs, "only genuine records may reach the database"

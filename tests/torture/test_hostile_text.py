@@ -235,17 +235,12 @@ def world(
         csv.field_size_limit(sys.maxsize)  # the reader's own limit (128 KiB), not the file's
         with out.open(encoding="utf-8-sig", newline="") as handle:
             csv_rows = {row["record_id"]: row for row in csv.DictReader(handle)}
-        engine = office.engine()
-        try:
-            with engine.connect() as conn:
-                central = {
-                    r[0]: json.loads(r[1])
-                    for r in conn.execute(
-                        sa.select(central_db.records.c.record_id, central_db.records.c.document)
-                    ).all()
-                }
-        finally:
-            engine.dispose()
+        central = {
+            r[0]: json.loads(r[1])
+            for r in office.rows(
+                sa.select(central_db.records.c.record_id, central_db.records.c.document)
+            )
+        }
         yield World(profile, form, records, saved, paths, central, csv_rows, seconds)
     finally:
         next(starter, None)

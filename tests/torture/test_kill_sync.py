@@ -45,7 +45,16 @@ from intake_app.sync.transport_folder import read_receipts, write_batches
 from intake_app.sync.transport_http import SyncClient
 from tests.conftest import ADMIN_PASSWORD, COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
 from tests.e2e.conftest import FAST, Office, central_command
-from tests.torture.conftest import ROOT, Figures, Scale, Stopwatch, child_env, enrol_profile
+from tests.torture.conftest import (
+    ROOT,
+    Figures,
+    Scale,
+    Stopwatch,
+    central_batches,
+    central_rows,
+    child_env,
+    enrol_profile,
+)
 from tests.unit.sync.factories import make_payload
 
 pytestmark = [pytest.mark.torture, pytest.mark.e2e]
@@ -85,50 +94,14 @@ class _Lines(threading.Thread):
             )
 
 
-def central_rows(office: Office) -> list[tuple[str, int, str]]:
-    """(record id, revision, batch id) of every central record row."""
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    central_db.records.c.record_id,
-                    central_db.records.c.revision,
-                    central_db.records.c.batch_id,
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return [(r[0], int(r[1]), r[2]) for r in rows]
-
-
 def _imported(office: Office) -> int:
     """How many batches the office has imported (polled while an import runs)."""
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(central_db.batches)
-                    .where(central_db.batches.c.status == "imported")
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
-
-
-def central_batches(office: Office) -> dict[str, str]:
-    """batch id -> status at the office."""
-    engine = office.engine()
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(central_db.batches.c.batch_id, central_db.batches.c.status)
-            ).all()
-    finally:
-        engine.dispose()
-    return {r[0]: r[1] for r in rows}
+    counted = office.rows(
+        sa.select(sa.func.count())
+        .select_from(central_db.batches)
+        .where(central_db.batches.c.status == "imported")
+    )
+    return int(counted[0][0])
 
 
 def device_finalised(profile: ProfileFixture) -> set[tuple[str, int]]:

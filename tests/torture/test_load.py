@@ -142,12 +142,7 @@ def test_receiver_under_concurrent_clients(
     assert failures == [], failures[:5]
     assert statuses == Counter({ReceiptStatus.STORED.value: len(all_batches)})
     assert delivered == sent_refs
-    central = office.engine()
-    try:
-        with central.connect() as conn:
-            stored = {r[0] for r in conn.execute(sa.select(central_db.batches.c.batch_id)).all()}
-    finally:
-        central.dispose()
+    stored = {r[0] for r in office.rows(sa.select(central_db.batches.c.batch_id))}
     assert stored == all_batches
     files = {p.stem for p in (office.home / "batches").rglob("*.ibatch")}
     assert files == all_batches
@@ -155,14 +150,7 @@ def test_receiver_under_concurrent_clients(
     with Stopwatch() as importing:
         result = office.cli("import")
     assert "0 in Quarantäne" in result.stdout
-    central = office.engine()
-    try:
-        with central.connect() as conn:
-            rows = conn.execute(
-                sa.select(central_db.records.c.record_id, central_db.records.c.revision)
-            ).all()
-    finally:
-        central.dispose()
+    rows = office.rows(sa.select(central_db.records.c.record_id, central_db.records.c.revision))
     pairs = Counter((r[0], int(r[1])) for r in rows)
     assert set(pairs) == sent_refs and all(n == 1 for n in pairs.values())
     p99 = percentile(latencies, 0.99)
