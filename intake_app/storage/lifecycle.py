@@ -48,6 +48,7 @@ from intake_app.storage.models import (
     User,
     utcnow,
 )
+from intake_app.storage.outbox_items import return_to_outbox
 from intake_app.storage.records import (
     OPEN_REFERRALS_SQL,
     RECOGNITION_PENDING_PKS,
@@ -349,12 +350,8 @@ class Lifecycle:
             batch = session.get(SyncBatch, batch_id)
             if batch is None or batch.state not in ("built", "sent"):
                 continue
-            for item in session.exec(
-                select(OutboxItem).where(OutboxItem.batch_id == batch_id)
-            ).all():
-                item.state = "pending"
-                item.batch_id = None
-                session.add(item)
+            items = session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
+            return_to_outbox(session, items.all(), last_error=None)
             batch.state = "withdrawn"
             batch.reason = "erasure"
             batch.data = b""

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 from intake_app.core.audit import AuditAction
 from intake_app.core.forms import FormRegistry, load_form
 from intake_app.core.permissions import Actor, Permission
-from intake_app.core.records import OutboxKind, RecordStatus, SyncState
+from intake_app.core.records import OutboxKind, SyncState
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import _
 from intake_app.storage import audit
@@ -36,10 +36,10 @@ from intake_app.storage.models import (
     Erasure,
     InstalledForm,
     OutboxItem,
-    RecordRow,
     SyncBatch,
     utcnow,
 )
+from intake_app.storage.outbox_items import return_to_outbox, set_record_sync_state
 from intake_app.storage.records import loads
 from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch
 from intake_app.sync.enrolment import (
@@ -387,13 +387,7 @@ class DeviceSync:
             ).all()
             if receipt.status == ReceiptStatus.REJECTED:
                 # nothing in a rejected batch counts as delivered: back into the outbox
-                for item in items:
-                    item.state = "pending"
-                    item.batch_id = None
-                    item.last_error = receipt.reason
-                    session.add(item)
-                    if item.kind == OutboxKind.RECORD.value:
-                        self._set_record_state(session, item, SyncState.PENDING)
+                return_to_outbox(session, items, last_error=receipt.reason)
                 result.rejected.append((receipt.batch_id, receipt.reason or "rejected"))
             else:
                 delivered = receipt.delivered_records
@@ -407,17 +401,13 @@ class DeviceSync:
                         if ref in delivered and item.state != "delivered":
                             item.state = "delivered"
                             item.delivered_at = utcnow()
-                            self._set_record_state(session, item, SyncState.DELIVERED)
+                            set_record_sync_state(session, item, SyncState.DELIVERED)
                             result.records_delivered += 1
                         elif ref in refused:
                             # The importer did not take it (the record id belongs to another
                             # device): not delivered, whatever "stored" said before. It
                             # stays in the outbox with the reason and is never purged.
-                            item.state = "pending"
-                            item.batch_id = None
-                            item.delivered_at = None
-                            item.last_error = ItemResult.CONFLICT.value
-                            self._set_record_state(session, item, SyncState.PENDING)
+                            return_to_outbox(session, [item], last_error=ItemResult.CONFLICT.value)
                     else:
                         kind = (
                             "erasure"
@@ -461,11 +451,8 @@ class DeviceSync:
             batch.answered_at = utcnow()
             batch.data = b""
             session.add(batch)
-            for item in session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id)):
-                item.state = "pending"
-                item.batch_id = None
-                item.last_error = reason
-                session.add(item)
+            items = session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
+            return_to_outbox(session, items.all(), last_error=reason)
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -475,18 +462,6 @@ class DeviceSync:
                 details={"status": "refused", "reason": reason},
             )
         result.rejected.append((batch_id, reason))
-
-    @staticmethod
-    def _set_record_state(session: Session, item: OutboxItem, state: SyncState) -> None:
-        row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
-        if row is None or row.status == RecordStatus.DRAFT.value:
-            return  # a newer revision is being edited; it will be sent on its own
-        if row.revision != item.revision:
-            return
-        row.sync_state = state.value
-        if state is SyncState.DELIVERED:
-            row.delivered_revision = row.revision
-        session.add(row)
 
     # -- HTTP --------------------------------------------------------------------------
 
