@@ -188,6 +188,28 @@ def build_batch(
         BatchError: ``payload_invalid`` for a payload that does not follow the format.
     """
     validate_payload(payload)
+    return _seal(
+        payload,
+        identity=identity,
+        batch_id=batch_id,
+        created=created,
+        compression=compression,
+        content_key=content_key,
+        nonce=nonce,
+    )
+
+
+def _seal(
+    payload: Mapping[str, Any],
+    *,
+    identity: DeviceIdentity,
+    batch_id: str | None = None,
+    created: datetime | None = None,
+    compression: str = "zlib",
+    content_key: bytes | None = None,
+    nonce: bytes | None = None,
+) -> BuiltBatch:
+    """:func:`build_batch` for a payload already checked by :func:`validate_payload`."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"unknown compression {compression!r}")
     plain = canonical_json({"records": payload["records"], "instructions": payload["instructions"]})
@@ -295,8 +317,9 @@ def build_batches(
     """Split an outbox payload by the size cap and build one batch per part."""
     recipients = 2 if identity.recovery_public_key else 1
     built = []
+    # split_payload checked the whole outbox; its parts are slices of it
     for part in split_payload(payload, max_batch_bytes=max_batch_bytes, recipients=recipients):
-        batch = build_batch(part, identity=identity, created=created)
+        batch = _seal(part, identity=identity, created=created)
         if len(batch.data) > max_batch_bytes:  # pragma: no cover - the bound above is safe
             raise BatchError("too_large")
         built.append(batch)

@@ -54,25 +54,6 @@ def _is_plain(value: str) -> bool:
     )
 
 
-def _has_lone_surrogate(value: object) -> bool:
-    """True when any string in a JSON value holds a lone surrogate (``"\\ud800"`` in JSON
-    decodes to one; it cannot be stored as UTF-8)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def validate_record(record: object) -> None:
     """Check one record's shape (id, revision, form, answers, consent)."""
     _check(isinstance(record, dict))
@@ -119,7 +100,6 @@ def validate_payload(payload: object) -> None:
         validate_record(record)
     for instruction in instructions:
         validate_instruction(instruction)
-    _check(not _has_lone_surrogate(payload))
     refs = record_refs(payload)
     _check(len(set(refs)) == len(refs))
     irefs = instruction_refs(payload)

@@ -17,6 +17,7 @@ receipt from being passed off as a form or an enrolment file.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,17 +46,42 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# A "\\udXXX" escape in the text: the only way JSON can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def strict_json_loads(data: bytes | str) -> Any:
-    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity.
+    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity, no lone surrogates
+    (``"\\ud800"`` decodes to a string that UTF-8 storage cannot hold).
 
     Raises:
         ValueError: for anything that is not such JSON (also for absurd nesting).
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-        return json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise ValueError("lone surrogate in a JSON string")
+    return value
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def canonical_json(value: Any) -> bytes:

@@ -121,7 +121,7 @@ def test_purposes_are_ticked_as_recorded(
         # yes/no, once in German and once in Turkish
         expected += [part["granted"], not part["granted"]] * 2
     assert boxes == expected
-    assert True in boxes and boxes.count(True) == len(boxes) // 2
+    assert any(boxes) and boxes.count(True) == len(boxes) // 2
 
 
 def test_an_undecided_sheet_has_empty_boxes(
