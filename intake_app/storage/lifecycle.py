@@ -319,15 +319,7 @@ class Lifecycle:
             .select_from(RecordRevision)
             .where(RecordRevision.record_id == record_id)
         ).one()
-        items = session.exec(
-            select(func.count())
-            .select_from(OutboxItem)
-            .where(
-                OutboxItem.record_id == record_id,
-                col(OutboxItem.state).in_(("batched", "delivered")),
-            )
-        ).one()
-        return bool(revisions or items)
+        return revisions > 0  # an outbox item exists only for a finalised revision
 
     @staticmethod
     def _withdraw_batches(session: Session, record_id: str) -> None:
