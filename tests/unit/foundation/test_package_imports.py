@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli_support": {"i18n"},
     "core": set(),
     "sync": set(),
-    "storage": {"core"},
+    "storage": {"core", "sync"},
     "device_sync": {"core", "storage", "sync"},
     "central": {"sync"},
     "app": {"core", "storage", "device_sync"},
