@@ -48,7 +48,28 @@ class Home:
 
     @property
     def keys_path(self) -> Path:
+        """The importer's key file (decryption keys): never on a receiver host."""
         return self.root / "keys.json"
+
+    @property
+    def root_key_path(self) -> Path:
+        """The offline root key (may be moved to removable media: ``--root-key``)."""
+        return self.root / "root-key.json"
+
+    @property
+    def root_public_path(self) -> Path:
+        """The root's public key, for checking published forms on any host."""
+        return self.root / "root-public.pem"
+
+    @property
+    def receiver_key_path(self) -> Path:
+        """The receiver's receipt key (``serve --receiver-key`` may name another file)."""
+        return self.root / "receiver-key.json"
+
+    @property
+    def key_set_path(self) -> Path:
+        """The key set signed by the root, as the receiver hands it to devices."""
+        return self.root / "keyset.json"
 
     @property
     def batches_dir(self) -> Path:

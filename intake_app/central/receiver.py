@@ -3,16 +3,19 @@
 For every ``POST /v1/batches`` it checks the size, the structure, that the device is
 registered and not revoked, that the batch is sealed to an office key, and the device
 signature; then it stores the sealed bytes durably (write, fsync, link) and answers with a
-``stored`` receipt signed by the office. The same batch again gets the same receipt (kept
-in the database). Refusals carry ``{"error": reason}`` and are logged with the reason,
-device id and batch id only. The receiver holds the office *signing* keys but never a
-decryption key; decryption and import are ``intake-central import``.
+``stored`` receipt signed by its receipt key. The same batch again gets the same receipt
+(kept in the database). Refusals carry ``{"error": reason}`` and are logged with the
+reason, device id and batch id only. The receiver holds one secret, its receipt key
+(``receiver-key.json``, under its own passphrase), certified by the office's root key; it
+holds no decryption key and cannot sign a key set, a form or an enrolment file
+(docs/security.md, "Central office: keys, receiver and importer"). It hands devices the
+key set that the root signed (``keyset.json``) as it is.
 
 It is stateless apart from the database and the batch folder, so several can run behind
 a proxy sharing both.
 
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
-``GET /v1/keys`` (the office key set, signed by each signing key), ``GET /v1/forms`` and
+``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
 ``GET /v1/forms/{id}/{version}`` (published forms), ``GET /v1/receipts`` (import receipts
 for the asking device, signed request header).
 """
@@ -34,21 +37,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from intake_app import __version__
-from intake_app.errors import ConflictError, KnownError
-from intake_app.sync import device_auth
+from intake_app.errors import ConflictError, KnownError, ProfileError
+from intake_app.i18n import _
+from intake_app.sync import device_auth, keys
 from intake_app.sync.batch import MAX_BATCH_BYTES, SealedBatch, parse_batch, verify_signature
 from intake_app.sync.enrolment import build_confirmation, read_registration
-from intake_app.sync.errors import BatchError, EnrolmentError
-from intake_app.sync.identity import KEY_SET_TYPE, OfficeKeySet
+from intake_app.sync.errors import BatchError, EnrolmentError, SignatureError
+from intake_app.sync.identity import OfficeKeySet, verify_key_set_document
 from intake_app.sync.published_forms import build_form_index, is_safe_name
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
-from intake_app.sync.signed import sign_document
 from intake_app.sync.transport_http import encode_blobs
 
 from .db import batches, devices
 from .forms import form_path, index_entries
 from .home import Home
-from .keystore import KeyStore
 from .registry import get_device, register_device, utcnow
 from .store import BatchStore
 
@@ -86,14 +88,11 @@ class Receiver:
 
     home: Home
     engine: Engine
-    signing_keys: dict[str, ec.EllipticCurvePrivateKey]
-    current_signing_kid: str
+    signing_key: ec.EllipticCurvePrivateKey
     key_set: OfficeKeySet
+    key_set_document: bytes
+    root_public: dict[str, ec.EllipticCurvePublicKey]
     max_batch_bytes: int = MAX_BATCH_BYTES
-
-    @property
-    def signing_key(self) -> ec.EllipticCurvePrivateKey:
-        return self.signing_keys[self.current_signing_kid]
 
     @property
     def known_office_keys(self) -> set[str]:
@@ -231,18 +230,12 @@ class Receiver:
         return build_confirmation(registration, signing_key=self.signing_key)
 
     def key_documents(self) -> bytes:
-        """The key set, signed once by each signing key (devices pick one they trust)."""
-        content = {"format": "intake-office-keys", "version": 1, **self.key_set.to_content()}
-        documents = [
-            sign_document(KEY_SET_TYPE, content, private_key=private)
-            for private in self.signing_keys.values()
-        ]
-        return encode_blobs("documents", documents)
+        """The key set as the root signed it (the receiver cannot sign one)."""
+        return encode_blobs("documents", [self.key_set_document])
 
     def form_index(self) -> bytes:
-        trusted = {kid: k.public_key() for kid, k in self.signing_keys.items()}
         return build_form_index(
-            index_entries(self.home, trusted=trusted), signing_key=self.signing_key
+            index_entries(self.home, trusted=self.root_public), signing_key=self.signing_key
         )
 
     def public_key_for(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
@@ -390,16 +383,41 @@ def load_receiver(
     home: Home,
     *,
     engine: Engine,
-    signing_keys: dict[str, ec.EllipticCurvePrivateKey],
-    current_signing_kid: str,
+    receipt_key: ec.EllipticCurvePrivateKey,
     max_batch_bytes: int = MAX_BATCH_BYTES,
 ) -> Receiver:
-    """Build the receiver from an unlocked set of signing keys and the public key set."""
+    """Build the receiver from its unlocked receipt key and the root-signed key set.
+
+    Raises:
+        ProfileError: ``keyset.json`` or ``root-public.pem`` is missing or damaged.
+    """
+    try:
+        document = home.key_set_path.read_bytes()
+        root = keys.public_key_from_pem(home.root_public_path.read_bytes())
+        root_public = {keys.signing_key_id(root): root}
+        key_set = verify_key_set_document(document, root=root)
+    except (OSError, ValueError, SignatureError):
+        raise ProfileError(
+            _(
+                "Der Schlüsselsatz der Zentrale (keyset.json, root-public.pem) fehlt oder ist "
+                "nicht gültig. Veröffentlichen Sie ihn mit »intake-central keys publish«."
+            ),
+            kind="corrupt",
+        ) from None
+    if keys.signing_key_id(receipt_key.public_key()) not in key_set.signing_keys:
+        raise ProfileError(
+            _(
+                "Der Schlüssel dieses Empfangsservers steht nicht im Schlüsselsatz der "
+                "Zentrale (gesperrt oder noch nicht veröffentlicht)."
+            ),
+            kind="receiver_keys",
+        )
     return Receiver(
         home=home,
         engine=engine,
-        signing_keys=signing_keys,
-        current_signing_kid=current_signing_kid,
-        key_set=KeyStore(home.keys_path).public_key_set(),
+        signing_key=receipt_key,
+        key_set=key_set,
+        key_set_document=document,
+        root_public=root_public,
         max_batch_bytes=max_batch_bytes,
     )

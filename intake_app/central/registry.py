@@ -105,7 +105,7 @@ def enrol_device(
     name: str,
     server_url: str,
     key_set: OfficeKeySet,
-    signing_key: ec.EllipticCurvePrivateKey,
+    root_key: ec.EllipticCurvePrivateKey,
     out: Path,
     valid_for: timedelta = DEFAULT_VALIDITY,
     now: datetime | None = None,
@@ -159,7 +159,7 @@ def enrol_device(
                 token=token,
                 expires=expires,
                 key_set=key_set,
-                signing_key=signing_key,
+                root_key=root_key,
             )
             atomic_write_bytes(out, data)
             written = True

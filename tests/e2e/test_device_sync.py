@@ -18,10 +18,11 @@ from intake_app.app import Workspace
 from intake_app.central import db as central_db
 from intake_app.cli import main
 from intake_app.demo.data import add_synthetic_intakes
-from intake_app.errors import SyncError
+from intake_app.errors import PermissionDenied, SyncError
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
-from tests.conftest import ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
+from intake_app.sync import keys
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
 from tests.e2e.conftest import FAST, Office
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,8 @@ def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: 
             str(pw),
             "enrol",
             str(enrolment),
+            "--fingerprint",
+            office.fingerprint,
         ]
     )
     assert code == 0
@@ -325,7 +328,19 @@ def test_offline_registration_through_answer_and_confirmation_files(
     base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
     answer = tmp_path / "answer.json"
     assert (
-        main([*base, "enrol", str(enrolment), "--offline", "--registration-out", str(answer)]) == 0
+        main(
+            [
+                *base,
+                "enrol",
+                str(enrolment),
+                "--fingerprint",
+                office.fingerprint,
+                "--offline",
+                "--registration-out",
+                str(answer),
+            ]
+        )
+        == 0
     )
     ws = profile.sign_in(COUNSELLOR)
     try:
@@ -588,3 +603,54 @@ def test_control_characters_in_the_site_name_do_not_block_the_outbox(
         ws.close()
     office.cli("import")
     assert office.rows(sa.select(central_db.records.c.site)) == [("Köln Mülheim Nord",)]
+
+
+def test_enrol_shows_the_fingerprint_and_goes_on_only_when_it_is_confirmed(
+    profile: ProfileFixture, office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrolment = tmp_path / "e.json"
+    office.cli(
+        "enrol", "--device", "laptop-fp", "--server-url", office.url, "--out", str(enrolment)
+    )
+    pw = tmp_path / "admin.pw"
+    pw.write_text(ADMIN_PASSWORD, "utf-8")
+    base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
+    # no --fingerprint and no terminal to ask on: shown, but nothing enrolled
+    code = main([*base, "enrol", str(enrolment)])
+    captured = capsys.readouterr()
+    assert code == 2 and office.fingerprint in captured.out
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert not ws.sync.status().enrolled
+    finally:
+        ws.close()
+    code = main([*base, "enrol", str(enrolment), "--fingerprint", office.fingerprint.lower()])
+    assert code == 0
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        status = ws.sync.status()
+        assert status.enrolled and status.registered
+        assert keys.format_fingerprint(status.office_fingerprint) == office.fingerprint
+    finally:
+        ws.close()
+
+
+def test_a_server_address_given_to_one_sync_does_not_stick(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrol_device(profile, office, tmp_path)
+    admin = profile.sign_in(ADMIN)
+    try:
+        admin.sync.set_server_url("http://127.0.0.1:9")  # an administrator's choice
+    finally:
+        admin.close()
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 1, seed=77)
+        with pytest.raises(PermissionDenied):
+            ws.sync.set_server_url(office.url)
+        result = ws.sync.send(settings=FAST, server_url=office.url)
+        assert result.records_delivered == 1
+        assert ws.sync.status().server_url == "http://127.0.0.1:9"
+    finally:
+        ws.close()

@@ -221,6 +221,7 @@ def test_recovery_key_alone_opens_batches(central: Central, tmp_path: Path) -> N
 
     public = write_recovery_key(tmp_path / "recovery.json", passphrase="offline safe passphrase")
     KeyStore(central.home.keys_path).add_recovery_key(public)
+    central.publish()
     identity = central.enrol()
     assert identity.recovery_public_key == public
     batch = build_batch(make_payload(2), identity=identity)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.central import db
 from intake_app.central.receiver import create_app
@@ -161,9 +162,11 @@ def test_receiver_holds_no_decryption_key(sqlite_central: Central) -> None:
     values = [getattr(receiver, f.name) for f in dataclasses.fields(receiver)]
     flat = values + [v for value in values if isinstance(value, dict) for v in value.values()]
     assert not any(isinstance(v, EncryptionPrivateKey) for v in flat)
-    assert set(receiver.signing_keys) == {
-        keys.signing_key_id(sqlite_central.keys.signing_key.public_key())
-    }
+    private = [v for v in flat if isinstance(v, ec.EllipticCurvePrivateKey)]
+    assert [keys.signing_key_id(k.public_key()) for k in private] == [
+        keys.signing_key_id(sqlite_central.receipt_key.public_key())
+    ]
+    assert keys.signing_key_id(receiver.signing_key.public_key()) != sqlite_central.fingerprint
 
 
 def test_health_and_unknown_routes(client: httpx.Client) -> None:
