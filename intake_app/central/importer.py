@@ -35,7 +35,7 @@ from intake_app.i18n import _
 from intake_app.sync.batch import SealedBatch, open_batch, parse_batch, verify_signature
 from intake_app.sync.errors import BatchError
 from intake_app.sync.keys import EncryptionPrivateKey
-from intake_app.sync.receipt import ReceiptStatus, build_receipt
+from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_folder import (
     list_batch_files,
     receipt_file_name,
@@ -237,6 +237,18 @@ class Importer:
                 received_at=received_at,
                 row_exists=row is not None,
             )
+            if ItemResult.CONFLICT in outcome.counts:
+                # Records or instructions naming ids another device owns were refused one
+                # by one; the batch goes to the quarantine list too, for the office to see.
+                self._note_quarantine(
+                    data,
+                    batch.sha384,
+                    batch_id=header.batch_id,
+                    device_id=header.device_id,
+                    source=source,
+                    reason="record_conflict",
+                    name=outcome.name,
+                )
         except Exception as exc:
             if not _refused_by_the_data(exc):
                 raise  # the database is away, full, locked or misconfigured: stop; it waits

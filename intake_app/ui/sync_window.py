@@ -72,6 +72,10 @@ REASON_LABELS = {
         "bitte die IT der Zentrale verständigen."
     ),
     "erasure": N_("Wegen einer Löschung zurückgezogen."),
+    "record_conflict": N_(
+        "Eine Akte in diesem Stapel gehört einem anderen Gerät oder liegt der Zentrale schon "
+        "in anderer Fassung vor; sie wurde nicht übernommen und nicht verändert."
+    ),
 }
 
 
