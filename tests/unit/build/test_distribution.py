@@ -53,9 +53,7 @@ def test_the_desktop_package_names_no_server_dependency() -> None:
     central = {canonicalize_name(req.name) for req in _requirements("central")}
     assert {"uvicorn", "starlette", "psycopg"} <= central
     # the tests run the office: the test extra brings the central extra along
-    assert any(
-        req.name == "intake" and "central" in req.extras for req in _requirements("test")
-    )
+    assert any(req.name == "intake" and "central" in req.extras for req in _requirements("test"))
 
 
 def test_every_module_of_the_desktop_program_imports_without_the_server_packages() -> None:
@@ -144,7 +142,7 @@ def test_each_lock_file_pins_every_dependency_with_hashes_and_fits_pyproject() -
     build_system = [Requirement(text) for text in _pyproject()["build-system"]["requires"]]
     for name, requirements in wanted.items():
         pins = _lock(name)
-        for package, (version, hashes) in pins.items():
+        for package, (_version, hashes) in pins.items():
             assert hashes, f"requirements/{name}.txt: {package} has no hash"
         for req in [*requirements, *build_system]:
             if req.name == "intake":
