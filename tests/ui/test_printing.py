@@ -27,7 +27,6 @@ from tests.unit.reports import reportkit as kit
 from tests.unit.reports.test_service import add_record
 
 
-@pytest.fixture
 def _pages(dialog: PdfPreviewDialog) -> list[str]:
     """The text of each page of the preview's document."""
     document = dialog.document
@@ -35,6 +34,7 @@ def _pages(dialog: PdfPreviewDialog) -> list[str]:
     return [document.getAllText(p).text() for p in range(document.pageCount())]
 
 
+@pytest.fixture
 def record_ids(profile: ProfileFixture) -> list[str]:
     ws = profile.sign_in(COUNSELLOR)
     try:
