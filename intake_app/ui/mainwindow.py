@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
         self.record_page = page
         self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)
+        if isinstance(page, InterviewPage):
+            page.focus_current()
 
     def _leave_record_page(self, *, discard: bool = False) -> bool:
         """Save and remove the open interview or record view; False when its answers could
