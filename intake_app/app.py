@@ -23,6 +23,8 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.device_sync.device import DeviceSync
+from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.errors import AuthError
 from intake_app.i18n import _
 from intake_app.storage import audit, settings_repo, users
@@ -34,8 +36,6 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.vault import UserKeys, Vault
-from intake_app.sync.device import DeviceSync
-from intake_app.sync.installed_forms import installed_form_sources
 
 log = logging.getLogger("intake.core")
 
