@@ -7,7 +7,7 @@ from PySide6.QtCharts import QStackedBarSeries
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.storage.records import RecordQuery
 from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.mainwindow import MainWindow
