@@ -138,7 +138,7 @@ def test_expiring_permits_are_highlighted(qtbot, counsellor: Workspace) -> None:
     bald = model.index(rows["Bald"], CaseListModel.RESIDENCE)
     spaet = model.index(rows["Spaet"], CaseListModel.RESIDENCE)
     assert model.data(bald, Qt.ItemDataRole.BackgroundRole) is not None
-    assert "8 Wochen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
+    assert "56 Tagen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
     assert model.data(spaet, Qt.ItemDataRole.BackgroundRole) is None
     only = counsellor.records.list(RecordQuery(expiring_only=True))
     assert [s.family_name for s in only] == ["Bald"]
