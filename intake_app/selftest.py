@@ -100,7 +100,7 @@ def _add_counsellor(state: _State) -> str:
 
 
 def _fill_record(state: _State) -> str:
-    from intake_app.core.demo_data import generate
+    from intake_app.demo.data import generate
 
     ws: Workspace = state.counsellor
     form = ws.current_form()

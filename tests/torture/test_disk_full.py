@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import KnownError, SyncError, SyncErrorKind
 from intake_app.storage.atomic import disk_full_error
 from intake_app.storage.models import OutboxItem, SyncBatch
