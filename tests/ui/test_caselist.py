@@ -190,7 +190,7 @@ def test_arabic_and_persian_spellings_find_each_other(
 
 
 def test_one_warning_period_setting_is_read_everywhere(
-    qtbot, profile: ProfileFixture, counsellor: Workspace
+    qtbot: QtBot, profile: ProfileFixture, counsellor: Workspace
 ) -> None:
     """The list filter, the row highlight, the overview, the interview's computed flag and
     the printout all follow ``records.expiry_warning_days``."""
