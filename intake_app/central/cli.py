@@ -388,10 +388,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.statistics:
         if args.min_count < 1:
             raise UsageError(_("--min-count muss mindestens 1 sein."))
-        cells = export_statistics(engine, Path(args.out), min_count=args.min_count)
+        cells = export_statistics(
+            engine, Path(args.out), min_count=args.min_count, separator=args.separator
+        )
         _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
         return 0
-    rows, withheld = export_records(engine, Path(args.out))
+    rows, withheld = export_records(engine, Path(args.out), separator=args.separator)
     _out(
         _("{n} Datensätze exportiert ({w} ohne personenbezogene Daten): {out}").format(
             n=rows, w=withheld, out=args.out
@@ -580,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--statistics", action="store_true")
     p.add_argument("--min-count", type=int, default=1)
+    p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("forms", parents=[common])
