@@ -171,14 +171,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     created_root = not home.root.exists()
     url = getattr(args, "database_url", None) or os.environ.get(DATABASE_URL_ENV) or None
     try:
-        home.root.mkdir(parents=True, exist_ok=True)
+        home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         home.make_folders()
         db.upgrade(db.create_db_engine(url or home.default_database_url()))
         _root_store, root_key = RootKey.create(root_path, passphrase=root_secret)
         atomic_write_bytes(
             home.root_public_path,
             keys.public_key_to_pem(root_key.public_key()).encode("ascii"),
-            mode=0o644,
         )
         store, office = KeyStore.create(home.keys_path, passphrase=passphrase)
         _receiver, receipt_key = ReceiverKey.create(
@@ -625,6 +624,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``intake-central``; returns the exit code."""
+    if os.name == "posix":
+        # Everything the office writes (keys, database, locks, logs, batches, exports) is
+        # for the office account alone, whatever umask the shell set.
+        os.umask(0o077)
     set_language(language_from_environment())
     parser = build_parser()
     handlers: list[logging.Handler] = []
