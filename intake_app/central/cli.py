@@ -318,7 +318,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the receiver with uvicorn until interrupted (receipt key only)."""
     import uvicorn
 
-    from .receiver import create_app, load_receiver
+    from .receiver import Limits, create_app, guarded_protocol, load_receiver
 
     home = _home(args)
     home.require()
@@ -326,11 +326,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     receipt_key = ReceiverKey(key_file).unlock(_receiver_passphrase(args))
     engine = _engine(args, home)
     handlers = setup_logging(home, to_stderr=True)
+    limits = Limits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
+        unauthenticated_bytes=args.unauthenticated_mib * 1024 * 1024,
+        device_rate=args.device_rate,
+    )
     receiver = load_receiver(
         home,
         engine=engine,
         receipt_key=receipt_key,
         max_batch_bytes=args.max_batch_bytes,
+        limits=limits,
     )
     log.info("receiver starting on %s:%d", args.host, args.port)
     uvicorn.run(
@@ -340,6 +348,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+        http=guarded_protocol(limits),
+        limit_concurrency=limits.max_connections,
     )
     remove_logging(handlers)
     return 0
@@ -569,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8470)
     p.add_argument("--max-batch-bytes", type=int, default=MAX_BATCH_BYTES)
     p.add_argument("--receiver-key", metavar="FILE")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--body-timeout", type=float, default=120.0, metavar="SECONDS")
+    p.add_argument("--max-connections", type=int, default=200)
+    p.add_argument("--unauthenticated-mib", type=int, default=64, metavar="MIB")
+    p.add_argument("--device-rate", type=float, default=2.0, metavar="PER_SECOND")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("import", parents=[common])

@@ -22,10 +22,14 @@ for the asking device, signed request header).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import h11
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
@@ -35,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from intake_app import __version__
 from intake_app.errors import ConflictError, KnownError, ProfileError
@@ -58,6 +63,10 @@ log = logging.getLogger("intake.central")
 
 MAX_SMALL_BODY = 64 * 1024
 _STATUS = {
+    "timeout": 408,
+    "length_required": 411,
+    "busy": 503,
+    "rate_limited": 429,
     "too_large": 413,
     "unknown_device": 403,
     "not_registered": 403,
@@ -82,6 +91,63 @@ class Refusal(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one unauthenticated or slow client may take from a receiver process
+    (docs/central-office.md, "Limits"). Requests over a limit get 408, 411, 429 or 503 and
+    are cheap to refuse; devices retry 429 and 503 with back-off."""
+
+    #: Seconds a client has to send the request line and headers.
+    header_timeout: float = 10.0
+    #: Seconds for a whole request body, and the longest pause between two of its pieces.
+    body_timeout: float = 120.0
+    body_idle_timeout: float = 20.0
+    #: Connections and requests served at once (uvicorn answers 503 beyond).
+    max_connections: int = 200
+    #: Body bytes of requests without a valid device signature read at the same time.
+    unauthenticated_bytes: int = 64 * 1024 * 1024
+    #: Batches one device may post: a burst, then this many per second.
+    device_burst: int = 60
+    device_rate: float = 2.0
+
+
+class _Budget:
+    """Body bytes reserved by unauthenticated requests being read (one event loop)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def reserve(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.used = max(0, self.used - size)
+
+
+class _RateLimiter:
+    """A token bucket per device id."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, device_id: str) -> bool:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(device_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[device_id] = (tokens, now)
+            return False
+        self._buckets[device_id] = (tokens - 1.0, now)
+        if len(self._buckets) > 100_000:  # forget idle devices rather than grow without end
+            self._buckets.clear()
+        return True
+
+
 @dataclass(slots=True)
 class Receiver:
     """Everything the routes need, built once by :func:`create_app`."""
@@ -93,6 +159,7 @@ class Receiver:
     key_set_document: bytes
     root_public: dict[str, ec.EllipticCurvePublicKey]
     max_batch_bytes: int = MAX_BATCH_BYTES
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def known_office_keys(self) -> set[str]:
@@ -100,13 +167,27 @@ class Receiver:
 
     # -- batches ---------------------------------------------------------------------------
 
-    def accept_batch(self, data: bytes) -> bytes:
-        """Verify and store one batch; return the (possibly earlier) stored receipt."""
+    def accept_batch(
+        self,
+        data: bytes,
+        *,
+        signed_by: str | None = None,
+        allow: Callable[[str], bool] | None = None,
+    ) -> bytes:
+        """Verify and store one batch; return the (possibly earlier) stored receipt.
+
+        ``signed_by`` is the device whose request signature was checked (its batch must be
+        its own); ``allow`` is the rate limit for unsigned requests.
+        """
         try:
             batch = parse_batch(data, max_size=self.max_batch_bytes)
         except BatchError as exc:
             raise Refusal(exc.reason) from None
         header = batch.header
+        if signed_by is not None and header.device_id != signed_by:
+            raise Refusal("device_key_mismatch")
+        if allow is not None and not allow(header.device_id):
+            raise Refusal("rate_limited")
         if header.office_key_id not in self.known_office_keys:
             raise Refusal("unknown_office_key")
         with self.engine.connect() as conn:
@@ -266,21 +347,53 @@ def _refuse(reason: str, *, route: str, extra: dict[str, Any] | None = None) -> 
     return JSONResponse({"error": reason}, status_code=status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(
+    request: Request, limit: int, limits: Limits, *, declared_only: bool = False
+) -> bytes:
+    """The body, within ``limit`` bytes and the time limits.
+
+    With ``declared_only`` the body must announce its length (411 otherwise); it is read
+    into one buffer of that size, so a flood of uploads leaves no scattered pieces behind.
+    """
     declared = request.headers.get("content-length")
+    size: int | None = None
     if declared is not None:
         if not declared.isdigit():
             raise Refusal("malformed")
-        if int(declared) > limit:
-            raise Refusal("too_large")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
+        size = int(declared)
         if size > limit:
             raise Refusal("too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    elif declared_only:
+        raise Refusal("length_required")
+    buffer = bytearray(size) if size is not None else bytearray()
+    filled = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.body_timeout
+    pieces = request.stream().__aiter__()
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise Refusal("timeout")
+        try:
+            chunk = await asyncio.wait_for(
+                pieces.__anext__(), min(limits.body_idle_timeout, remaining)
+            )
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise Refusal("timeout") from None
+        if not chunk:
+            continue
+        if filled + len(chunk) > (size if size is not None else limit):
+            raise Refusal("too_large" if size is None else "malformed")
+        if size is not None:
+            buffer[filled : filled + len(chunk)] = chunk
+        else:
+            buffer += chunk
+        filled += len(chunk)
+    if size is not None and filled != size:
+        raise ClientDisconnect()
+    return bytes(buffer) if size is None else bytes(memoryview(buffer)[:filled])
 
 
 def _peek_ids(data: bytes) -> dict[str, Any]:
@@ -308,24 +421,70 @@ def create_app(receiver: Receiver) -> Starlette:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "batch_format": 1}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    budget = _Budget(receiver.limits.unauthenticated_bytes)
+    rates = _RateLimiter(receiver.limits.device_burst, receiver.limits.device_rate)
+
     async def post_batch(request: Request) -> Response:
         data = b""
+        reserved = 0
         try:
-            data = await _read_body(request, receiver.max_batch_bytes)
-            receipt = await run_in_threadpool(receiver.accept_batch, data)
+            # A device that signs the request is known before its body is read; any
+            # other upload counts against a shared budget of unauthenticated bytes.
+            device_id = None
+            if request.headers.get(device_auth.HEADER):
+                device_id = await run_in_threadpool(
+                    lambda: device_auth.check_header(
+                        request.headers.get(device_auth.HEADER),
+                        method="POST",
+                        path="/v1/batches",
+                        public_key_for=receiver.public_key_for,
+                    )
+                )
+                if device_id is not None and not rates.allow(device_id):
+                    raise Refusal("rate_limited")
+            if device_id is None:
+                # Unsigned or not verified (unknown, revoked or pending devices): the batch
+                # itself tells why it is refused, read within the shared budget.
+                declared = request.headers.get("content-length", "")
+                if not declared.isdigit():
+                    raise Refusal("length_required")
+                if int(declared) > receiver.max_batch_bytes:
+                    raise Refusal("too_large")
+                reserved = int(declared)
+                if not budget.reserve(reserved):
+                    reserved = 0
+                    raise Refusal("busy")
+            data = await _read_body(
+                request, receiver.max_batch_bytes, receiver.limits, declared_only=True
+            )
+            if reserved:
+                budget.release(reserved)
+                reserved = 0
+            receipt = await run_in_threadpool(
+                receiver.accept_batch,
+                data,
+                signed_by=device_id,
+                allow=None if device_id else rates.allow,
+            )
         except ClientDisconnect:
             log.warning("upload cut off by the client; nothing stored")
             return Response(status_code=400)
         except Refusal as refusal:
-            return _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
+            response = _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
+            if refusal.reason in ("busy", "rate_limited"):
+                response.headers["Retry-After"] = "5"
+            return response
         except SQLAlchemyError:
             log.exception("database error while receiving a batch")
             return _refuse("database", route="batch")
+        finally:
+            if reserved:
+                budget.release(reserved)
         return Response(receipt, media_type="application/json")
 
     async def post_register(request: Request) -> Response:
         try:
-            data = await _read_body(request, MAX_SMALL_BODY)
+            data = await _read_body(request, MAX_SMALL_BODY, receiver.limits)
             confirmation = await run_in_threadpool(receiver.register, data)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -385,6 +544,7 @@ def load_receiver(
     engine: Engine,
     receipt_key: ec.EllipticCurvePrivateKey,
     max_batch_bytes: int = MAX_BATCH_BYTES,
+    limits: Limits | None = None,
 ) -> Receiver:
     """Build the receiver from its unlocked receipt key and the root-signed key set.
 
@@ -420,4 +580,51 @@ def load_receiver(
         key_set_document=document,
         root_public=root_public,
         max_batch_bytes=max_batch_bytes,
+        limits=limits or Limits(),
     )
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a time limit for request lines and headers: a
+    client that keeps a connection open without completing its headers is cut off after
+    ``header_timeout`` seconds (a slow-header client cannot tie up connections)."""
+
+    header_timeout: float = Limits.header_timeout
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state in (h11.IDLE, h11.DONE) and not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state not in (h11.IDLE, h11.DONE):
+            self._cancel_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+
+def guarded_protocol(limits: Limits) -> type[GuardedH11Protocol]:
+    """The protocol class for uvicorn (``http=``) with ``limits.header_timeout``."""
+    return type("GuardedH11", (GuardedH11Protocol,), {"header_timeout": limits.header_timeout})

@@ -211,7 +211,8 @@ class SyncClient:
             response = self._client.request(
                 method, path, content=body() if body else None, headers=request_headers
             )
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
+                # 429: this device sent too much too fast; back off like for a busy office
                 raise _ServerError(response.status_code)
             return response
 
@@ -290,6 +291,7 @@ class SyncClient:
                 "Content-Type": BATCH_CONTENT_TYPE,
                 "Content-Length": str(len(batch.data)),
             },
+            device_signed=True,
         )
         if response.status_code != 200:
             raise _refused(response)
