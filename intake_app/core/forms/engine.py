@@ -34,6 +34,14 @@ from intake_app.core.forms.errors import ExpressionError
 from intake_app.core.forms.expressions import Binding, CompiledExpression, Evaluator
 from intake_app.core.forms.expressions.types import CEFR_LEVELS
 from intake_app.core.forms.model import Choice, Form, Question, QuestionType, Section
+from intake_app.core.forms.referral_consent import (
+    CONSENT_PURPOSE,
+    OTHER_SERVICE,
+    REFERRALS,
+    SERVICE,
+    SERVICE_NAME,
+    referral_problems,
+)
 from intake_app.core.forms.values import is_empty, to_json, to_runtime
 from intake_app.i18n import N_, translator
 
@@ -74,8 +82,10 @@ class _Run:
         lang: str,
         purposes: tuple[str, ...] | None,
         languages: tuple[str, ...],
+        organisation: Any = None,
     ) -> None:
         self.form = form
+        self.organisation = organisation
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
         self.lang = lang
@@ -469,7 +479,54 @@ class _Walker:
         for constraint in question.constraints:
             if self._condition(constraint.expression, context, f"{path}: constraint") is False:
                 self.error(path, constraint.message(self.run.lang))
+        if (
+            self.run.organisation is not None
+            and question.id == CONSENT_PURPOSE
+            and question.parent_id == REFERRALS
+        ):
+            self._referral_consent(question, context, path)
         return _Status.INVALID if path in self.state.errors else _Status.OK
+
+    def _referral_consent(self, question: Question, context: Context, path: str) -> None:
+        """The consent a referral names must cover its recipient and data on its date.
+
+        With the organisation known, this check replaces the form's own constraint on
+        the field: it judges on the referral's date (a referral made before a
+        withdrawal stays lawful) and says which consent is missing.
+        """
+        run = self.run
+        item = run.container(question.repeat_chain, context)
+        if item is None:
+            return
+        consent = next(
+            (
+                run.answers.get(q.id)
+                for section in run.form.sections
+                for q in section.questions
+                if q.type is QuestionType.CONSENT
+            ),
+            None,
+        )
+        recipient = ""
+        service = item.get(SERVICE)
+        if service == OTHER_SERVICE and isinstance(item.get(SERVICE_NAME), str):
+            recipient = str(item[SERVICE_NAME]).strip()
+        elif isinstance(service, str):
+            service_question = run.form.get(SERVICE)
+            choice = service_question.choice(service) if service_question else None
+            recipient = choice.label(run.lang) if choice else service
+        problems = referral_problems(
+            item,
+            consent,
+            run.organisation,
+            today=run.today,
+            tr=self.tr,
+            lang=run.lang,
+            recipient=recipient,
+        )
+        self.state.errors.pop(path, None)
+        for problem in problems:
+            self.error(path, problem)
 
     def repeat(self, group: Question, context: Context, path: str, section_id: str) -> _Status:
         raw = self.run.raw(group, context)
@@ -532,7 +589,15 @@ def evaluate(
     day = today or date.today()
     purposes = tuple(organisation.purpose_ids) if organisation is not None else None
     languages = tuple(organisation.languages) if organisation is not None else CONSENT_LANGUAGES
-    run = _Run(form, answers, today=day, lang=lang, purposes=purposes, languages=languages)
+    run = _Run(
+        form,
+        answers,
+        today=day,
+        lang=lang,
+        purposes=purposes,
+        languages=languages,
+        organisation=organisation,
+    )
     state = FormState(form, lang, day, _run=run)
     _Walker(run, state).walk()
     state.problems = run.problems

@@ -73,6 +73,8 @@ class Recipient:
     id: str
     name: str
     description: LocalText | None = None
+    #: the referral services (form section J, ``service``) this recipient stands for
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +442,9 @@ class _OrganisationReader:
             )
             if recipient is None:
                 continue
-            self.read.keys(recipient, ("id", "name", "description"), None, _("„recipients“"))
+            self.read.keys(
+                recipient, ("id", "name", "description", "services"), None, _("„recipients“")
+            )
             rid = self.read.identifier(recipient, "id", None, _("Ein Empfänger"))
             name = self.read.text(recipient, "name", None)
             if name is None:
@@ -450,8 +454,9 @@ class _OrganisationReader:
                     _("Empfänger ohne „name“; bitte die konkrete Stelle nennen."),
                 )
             description = self.local(recipient, "description", required=False)
+            services = self._services(recipient)
             if rid and name:
-                result.append(Recipient(rid, name, description))
+                result.append(Recipient(rid, name, description, services))
         if items is not None and not items:
             self.read.add(
                 items.line,
@@ -461,6 +466,28 @@ class _OrganisationReader:
                     "genannte Empfängerin oder einen Empfänger."
                 ),
             )
+        return tuple(result)
+
+    def _services(self, recipient: YMap) -> tuple[str, ...]:
+        raw = recipient.get("services")
+        if raw is None:
+            return ()
+        items = self.read.sequence(
+            raw, recipient.line_of("services"), None, _("„services“ eines Empfängers")
+        )
+        result = []
+        for index, item in enumerate(items or ()):
+            if not isinstance(item, str) or not ID_RE.fullmatch(item):
+                self.read.add(
+                    items.line_of(index) if items else 0,
+                    None,
+                    _(
+                        "„services“: „{value}“ ist keine Kennung einer Stelle aus den "
+                        "Vermittlungen (z. B. jobcenter)."
+                    ).format(value=item),
+                )
+                continue
+            result.append(str(item))
         return tuple(result)
 
     def _texts(self, mapping: YMap) -> dict[str, LocalText] | None:
