@@ -23,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, TableStyle
 
-from intake_app.reports import fonts
+from intake_app.reports import fonts, pdfa
 from intake_app.reports.flowables import draw_qr
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -321,6 +321,8 @@ class PagedCanvas(Canvas):  # type: ignore[misc]
                 )
             Canvas.showPage(self)
         self._held = []
+        lang = getattr(self._doc.Catalog, "Lang", None)
+        pdfa.apply(self, lang=str(getattr(lang, "s", lang) or "de"))
         Canvas.save(self)
 
 
