@@ -36,7 +36,9 @@ TEXT_KEYS = (
     "art9_consent",
     "art13_information",
 )
-OPTIONAL_TEXT_KEYS = ("interpreter_confirmation", "minors")
+OPTIONAL_TEXT_KEYS = ("interpreter_confirmation", "minors", "minors_15_17")
+#: Texts of the access export (Art. 15 GDPR), printed in German and English only.
+ACCESS_TEXT_KEYS = ("retention", "rights", "data_source")
 PLACEHOLDERS = ("controller", "dpo", "authority")
 
 
@@ -496,11 +498,20 @@ class _OrganisationReader:
         )
         if texts is None:
             return None
-        self.read.keys(texts, TEXT_KEYS + OPTIONAL_TEXT_KEYS, None, _("„texts“"))
+        self.read.keys(texts, TEXT_KEYS + OPTIONAL_TEXT_KEYS + ACCESS_TEXT_KEYS, None, _("„texts“"))
         result: dict[str, LocalText] = {}
         for key in TEXT_KEYS + OPTIONAL_TEXT_KEYS:
             text = self.local(texts, key, required=key in TEXT_KEYS)
             if text is not None:
+                result[key] = text
+        for key in ACCESS_TEXT_KEYS:
+            if texts.get(key) is None:
+                continue
+            text = self.read.local_text(
+                texts, key, None, languages=self.languages, required=REQUIRED_LANGUAGES
+            )
+            if text is not None:
+                self._placeholders(text, texts.line_of(key), key)
                 result[key] = text
         return result
 
