@@ -23,6 +23,8 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.device_sync.device import DeviceSync
+from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.errors import AuthError
 from intake_app.i18n import _
 from intake_app.storage import audit, settings_repo, users
@@ -33,9 +35,7 @@ from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.vault import Vault
-from intake_app.sync.device import DeviceSync
-from intake_app.sync.installed_forms import installed_form_sources
+from intake_app.storage.vault import UserKeys, Vault
 
 log = logging.getLogger("intake.core")
 
@@ -66,8 +66,11 @@ class Workspace:
         db_key: bytes,
         actor: Actor,
         result: SignInResult,
+        keys: UserKeys | None = None,
     ) -> None:
         self.profile = profile
+        #: The signed-in user's own keys (None after a sign-in with the recovery key).
+        self.keys = keys
         self.db = db
         self.vault = vault
         self.actor = actor
@@ -75,7 +78,12 @@ class Workspace:
         self._key = db_key
         self.locked = False
         self.accounts = Accounts(
-            db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
+            db=db,
+            vault=vault,
+            db_key=db_key,
+            actor=actor,
+            kdf_params=profile.kdf_params,
+            keys=keys,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
         self.sync = DeviceSync(
@@ -161,8 +169,10 @@ class Workspace:
             ProfileError: missing, damaged or newer profile.
         """
         vault = profile.vault()
-        key = vault.unlock(username, password)
-        return cls._open(profile, vault=vault, key=key, username=username, recovery=False)
+        keys = vault.unlock_user(username, password)
+        return cls._open(
+            profile, vault=vault, key=keys.profile_key, username=username, recovery=False, keys=keys
+        )
 
     @classmethod
     def recover(
@@ -188,7 +198,14 @@ class Workspace:
 
     @classmethod
     def _open(
-        cls, profile: Profile, *, vault: Vault, key: bytes, username: str, recovery: bool
+        cls,
+        profile: Profile,
+        *,
+        vault: Vault,
+        key: bytes,
+        username: str,
+        recovery: bool,
+        keys: UserKeys | None = None,
     ) -> Workspace:
         db, steps = profile.open_database(key)
         try:
@@ -237,7 +254,9 @@ class Workspace:
             db.close()
             raise
         log.info("signed in (role %s)", actor.role.value)
-        return cls(profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result)
+        return cls(
+            profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result, keys=keys
+        )
 
     # -- session life ------------------------------------------------------------------
 

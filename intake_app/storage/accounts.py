@@ -24,7 +24,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, users
 from intake_app.storage.database import Database
 from intake_app.storage.models import User, utcnow
-from intake_app.storage.vault import KdfParams, Vault
+from intake_app.storage.vault import KdfParams, UserKeys, Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +62,21 @@ class Accounts:
         db_key: the database key (held in memory while logged in).
         actor: who acts.
         kdf_params: Argon2id parameters for new wraps.
+        keys: the actor's own keys (a password change keeps her key pair with them).
     """
 
     def __init__(
-        self, *, db: Database, vault: Vault, db_key: bytes, actor: Actor, kdf_params: KdfParams
+        self,
+        *,
+        db: Database,
+        vault: Vault,
+        db_key: bytes,
+        actor: Actor,
+        kdf_params: KdfParams,
+        keys: UserKeys | None = None,
     ) -> None:
         self._db = db
+        self._keys = keys
         self._vault = vault
         self._key = db_key
         self._actor = actor
@@ -194,7 +203,13 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            self._vault.set_password(
+                user.username,
+                password,
+                db_key=self._key,
+                params=self._params,
+                keys=self._keys if user.id == self._actor.user_id else None,
+            )
             return UserInfo.of(user)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
@@ -224,5 +239,9 @@ class Accounts:
                 subject_id=str(user.id),
             )
             self._vault.set_password(
-                user.username, new_password, db_key=self._key, params=self._params
+                user.username,
+                new_password,
+                db_key=self._key,
+                params=self._params,
+                keys=self._keys,
             )
