@@ -80,6 +80,7 @@ MSG_ART9 = N_("Besondere Kategorien personenbezogener Daten (Gesundheit, nur als
 MSG_ART9_RECIPIENTS = N_("nur diese Beratungsstelle")
 MSG_OPEN_REFERRALS = N_("Offene Vermittlungen")
 MSG_RESIDENCE = N_("Aufenthalt")
+MSG_JOINT_CONTROLLER = N_("Gemeinsam verantwortlich: {name}.")
 MSG_VALID_UNTIL = N_("gültig bis {date}")
 MSG_GERMAN = N_("Deutschkenntnisse")
 MSG_CERTIFICATE = N_("Zertifikat: {names}")
@@ -523,12 +524,18 @@ class _Summary:
                 ]
             )
         )
-        return [
+        out: list[Flowable] = [
             head,
             Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
             Spacer(1, 3),
             table,
         ]
+        for party in org.joint_controllers:
+            text = tr(MSG_JOINT_CONTROLLER).format(name=party.name)
+            if party.responsibility is not None:
+                text += " " + party.responsibility.get(ctx.lang)
+            out.append(text_flowable(text, self.styles.note))
+        return out
 
     def _status(self, part: Any, withdrawn_on: str | None) -> tuple[str, str]:
         """The status text of one purpose and its kind (granted, refused, withdrawn…)."""
