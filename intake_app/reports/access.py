@@ -76,6 +76,8 @@ MSG_DECISION = N_("Ihre Entscheidung: {status}")
 MSG_RETENTION = N_("Speicherdauer")
 MSG_RIGHTS = N_("Ihre Rechte")
 MSG_SOURCE = N_("Herkunft der Daten")
+#: Headings of the organisation's texts for the access export.
+ACCESS_HEADINGS = {"retention": MSG_RETENTION, "rights": MSG_RIGHTS, "data_source": MSG_SOURCE}
 COLUMNS = {
     "revisions": (N_("Revision"), N_("Formularversion"), N_("abgeschlossen"), N_("Grund")),
     "consent_withdrawals": (N_("Zweck"), N_("widerrufen am"), N_("erfasst")),
@@ -258,18 +260,12 @@ def processing_information(
             status = _status(decided.get(purpose.id), withdrawn.get(purpose.id), tr, ctx)
             body(tr(MSG_DECISION).format(status=status))
         else:
-            head(
-                tr(
-                    {"retention": MSG_RETENTION, "rights": MSG_RIGHTS, "data_source": MSG_SOURCE}[
-                        key
-                    ]
-                )
-            )
+            head(tr(ACCESS_HEADINGS[key]))
             body(org.text(key, lang))
         return out
 
     keys = ["controller", "counselling", *(f"purpose:{pid}" for pid in org.purpose_ids)]
-    keys += [key for key in ("retention", "rights", "data_source") if key in org.texts]
+    keys += [key for key in ACCESS_HEADINGS if key in org.texts]
     data = [[text_flowable("Deutsch", styles.label), text_flowable("English", styles.label)]]
     data += [[cell("de", key), cell("en", key)] for key in keys]
     table = Table(data, colWidths=[CONTENT_WIDTH / 2] * 2, repeatRows=1, hAlign="LEFT")

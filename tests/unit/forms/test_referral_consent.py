@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from intake_app.demo.data import generate
 from intake_app.core.forms import Form, evaluate, load_organisation
 from intake_app.core.forms.errors import FormLoadError
 from intake_app.core.forms.referral_consent import purpose_choices, referral_problems
+from intake_app.demo.data import generate
 from tests.unit.forms.formkit import refugee_nurse
 
 ORGANISATION = load_organisation()
