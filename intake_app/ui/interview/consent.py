@@ -139,6 +139,7 @@ class ConsentInput(AnswerInput):
         self.art9_print = QCheckBox(
             self._t("Die Person verlangt, dass die Gesundheitsangabe auf Ausdrucken erscheint")
         )
+        self.art9_print.setAccessibleName(self.art9_print.text())
         self.art9_print.setEnabled(False)
         self.art9_print.toggled.connect(self._on_changed)
         self.texts.addWidget(self.art9_print, row, 0, 1, 2)
