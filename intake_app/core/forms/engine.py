@@ -43,6 +43,7 @@ from intake_app.core.forms.referral_consent import (
     referral_problems,
 )
 from intake_app.core.forms.values import is_empty, to_json, to_runtime
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
 
 Context = tuple[int, ...]
@@ -83,11 +84,13 @@ class _Run:
         purposes: tuple[str, ...] | None,
         languages: tuple[str, ...],
         organisation: Any = None,
+        expiry_warning_days: int = EXPIRY_WARNING_DAYS,
     ) -> None:
         self.form = form
         self.organisation = organisation
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
+        self.expiry_warning_days = expiry_warning_days
         self.lang = lang
         self.tr = translator(lang)
         self.purposes = purposes
@@ -319,6 +322,11 @@ class FormState:
     _run: _Run | None = field(default=None, repr=False)
     _tallies: dict[str, _Tally] = field(default_factory=dict, repr=False)
     _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list, repr=False)
+
+    @property
+    def expiry_warning_days(self) -> int:
+        """The warning period this evaluation used (``expiry_warning_days()``)."""
+        return self._run.expiry_warning_days if self._run is not None else EXPIRY_WARNING_DAYS
 
     def visible(self, qid: str, index_path: Context = ()) -> bool:
         """Whether question ``qid`` is shown at ``index_path`` (False for unknown ids)."""
@@ -575,6 +583,7 @@ def evaluate(
     today: date | None = None,
     lang: str = "de",
     organisation: Any = None,
+    expiry_warning_days: int | None = None,
 ) -> FormState:
     """Evaluate ``answers`` against ``form``.
 
@@ -585,6 +594,8 @@ def evaluate(
         lang: language of the messages and labels (``de`` or ``en``).
         organisation: an ``OrganisationConfig``; when given, the consent block must decide
             each of its purposes and use one of its languages.
+        expiry_warning_days: the setting ``records.expiry_warning_days``, returned by the
+            form's ``expiry_warning_days()`` (default: the setting's default).
     """
     day = today or date.today()
     purposes = tuple(organisation.purpose_ids) if organisation is not None else None
@@ -597,6 +608,7 @@ def evaluate(
         purposes=purposes,
         languages=languages,
         organisation=organisation,
+        expiry_warning_days=expiry_warning_days or EXPIRY_WARNING_DAYS,
     )
     state = FormState(form, lang, day, _run=run)
     _Walker(run, state).walk()
