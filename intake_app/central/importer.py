@@ -163,12 +163,12 @@ class Importer:
             if batch_id in known:
                 continue
             received = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-            data = read_bounded(path, MAX_BATCH_BYTES)
-            if data is None:
+            found = read_bounded(path, MAX_BATCH_BYTES)
+            if found is None:
                 log.error("stored batch file too large, not read: batch=%s", batch_id)
                 continue
             outcomes.append(
-                self.import_bytes(data, name=batch_id, source="http", received_at=received)
+                self.import_bytes(found, name=batch_id, source="http", received_at=received)
             )
         return outcomes
 

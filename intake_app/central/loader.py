@@ -109,7 +109,7 @@ def apply_payload(
         elif head is not None and head[1] != device_id:
             result = ItemResult.CONFLICT
         elif ref in present:
-            stored = stored_documents.get(ref)
+            stored = stored_documents.get(RecordRef(*ref))
             same = stored is not None and stored == _document(record)
             result = ItemResult.DUPLICATE if same else ItemResult.CONFLICT
         else:

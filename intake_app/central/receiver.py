@@ -587,10 +587,13 @@ def load_receiver(
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with a time limit for request lines and headers: a
     client that keeps a connection open without completing its headers is cut off after
-    ``header_timeout`` seconds (a slow-header client cannot tie up connections)."""
+    ``Limits.header_timeout`` seconds (a slow-header client cannot tie up connections)."""
 
-    header_timeout: float = Limits.header_timeout
     _header_timer: asyncio.TimerHandle | None = None
+
+    def header_limit(self) -> float:
+        """Seconds for the request line and headers (see :func:`guarded_protocol`)."""
+        return Limits().header_timeout
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -598,7 +601,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+        self._header_timer = self.loop.call_later(self.header_limit(), self._headers_late)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
@@ -627,4 +630,10 @@ class GuardedH11Protocol(H11Protocol):
 
 def guarded_protocol(limits: Limits) -> type[GuardedH11Protocol]:
     """The protocol class for uvicorn (``http=``) with ``limits.header_timeout``."""
-    return type("GuardedH11", (GuardedH11Protocol,), {"header_timeout": limits.header_timeout})
+    seconds = limits.header_timeout
+
+    class Guarded(GuardedH11Protocol):
+        def header_limit(self) -> float:
+            return seconds
+
+    return Guarded

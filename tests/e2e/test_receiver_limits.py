@@ -72,12 +72,12 @@ def test_slow_headers_are_cut_off(limited_office: Office) -> None:
     started = time.monotonic()
     for sock in sockets:
         sock.sendall(b"POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
-    closed = [_closed_by_server(sock, within=5) for sock in sockets]
+    closed = [_closed_by_server(sock, within=8) for sock in sockets]
     elapsed = time.monotonic() - started
     for sock in sockets:
         sock.close()
     assert all(closed)
-    assert elapsed < 8  # header limit 1 s, with room for a loaded machine
+    assert elapsed < 12  # header limit 1 s, with room for a loaded machine
 
 
 def test_unfinished_uploads_stay_within_the_budget_and_memory_comes_back(

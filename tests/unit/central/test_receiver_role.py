@@ -99,7 +99,7 @@ def test_two_receivers_under_their_own_role_share_one_database(
             thread.join(timeout=120)
     assert failures == []
     outcomes = central.importer().run()
-    assert sorted(o.batch_id for o in outcomes if o.status == "imported") == sorted(sent)
+    assert sorted(str(o.batch_id) for o in outcomes if o.status == "imported") == sorted(sent)
     with central.engine.connect() as conn:
         records = conn.execute(sa.select(sa.func.count()).select_from(db.records)).scalar_one()
         stored = conn.execute(sa.select(sa.func.count()).select_from(db.batches)).scalar_one()
