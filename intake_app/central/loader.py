@@ -8,8 +8,10 @@ cannot overwrite or erase another device's records). A revision the office alrea
 is answered ``duplicate`` only when it is byte for byte what the device sent; otherwise
 ``conflict``, so a device is never told "delivered" for a record the office holds in
 another form. An erasure or consent withdrawal for an id the office has not seen waits in
-``pending_instructions`` (answered ``received``) until the record arrives: from its owner
-it is then carried out, from any other device dropped. Erasure deletes every revision,
+``pending_instructions`` until the record arrives (the sender gets ``confirmed`` or
+``recorded``: the office holds nothing under that id, and what arrives from the sender
+later is erased); from the record's owner it is then carried out, from any other device
+dropped. Erasure deletes every revision,
 keeps one anonymised statistics row and blocks the id from coming back
 (docs/security.md, "Central office: keys, receiver and importer").
 """
@@ -298,7 +300,12 @@ def _apply_instructions(
                     received_at=now,
                 )
             )
-            results.append((ref, ItemResult.RECEIVED))
+            # For the sender the office now holds nothing under that id and never will
+            # from it: its erasure is confirmed, its withdrawal recorded.
+            pending_result = (
+                ItemResult.CONFIRMED if item["type"] == "erasure" else ItemResult.RECORDED
+            )
+            results.append((ref, pending_result))
             continue
         if item["type"] == "erasure":
             if record_id not in erased:
