@@ -25,15 +25,17 @@ from intake_app.core.forms import (
 from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.errors import AuthError
 from intake_app.i18n import _
-from intake_app.storage import audit, settings_repo, users
+from intake_app.storage import audit, integrity, settings_repo, users
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
+from intake_app.storage.integrity import StateReport
 from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.vault import Vault
+from intake_app.storage.user_keys import KeyBundleError, UserKeys
+from intake_app.storage.vault import Vault, recovery_secret
 from intake_app.sync.device import DeviceSync
 from intake_app.sync.installed_forms import installed_form_sources
 
@@ -49,6 +51,13 @@ class SignInResult:
 
     must_change_password: bool
     schema_steps: tuple[str, ...]
+    #: what in the signed state does not check (German, translated); empty when all does
+    integrity_messages: tuple[str, ...] = ()
+
+    @property
+    def safe_mode(self) -> bool:
+        """True when the profile opened although signatures do not check."""
+        return bool(self.integrity_messages)
 
 
 class Workspace:
@@ -74,6 +83,9 @@ class Workspace:
         self.sign_in_result = result
         self._key = db_key
         self.locked = False
+        #: the signed-in user's own keys (None while she has none yet)
+        self.keys: UserKeys | None = None
+        self.integrity: StateReport = StateReport(bootstrapped=False)
         self.accounts = Accounts(
             db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
         )
@@ -157,12 +169,13 @@ class Workspace:
         """Unlock the profile with a user's password and open a workspace.
 
         Raises:
-            AuthError: wrong name or password, deactivated account, or throttled.
+            AuthError: wrong name or password, deactivated account, throttled, or the
+                user's own signed row or key was changed outside the program.
             ProfileError: missing, damaged or newer profile.
         """
         vault = profile.vault()
-        key = vault.unlock(username, password)
-        return cls._open(profile, vault=vault, key=key, username=username, recovery=False)
+        key, secret = vault.unlock_user(username, password)
+        return cls._open(profile, vault=vault, key=key, username=username, secret=secret)
 
     @classmethod
     def recover(
@@ -171,7 +184,14 @@ class Workspace:
         """Open the profile with the recovery key and give an administrator a new password."""
         vault = profile.vault()
         key = vault.unlock_with_recovery(recovery_key)
-        workspace = cls._open(profile, vault=vault, key=key, username=username, recovery=True)
+        workspace = cls._open(
+            profile,
+            vault=vault,
+            key=key,
+            username=username,
+            secret=None,
+            recovery_secret=recovery_secret(recovery_key),
+        )
         try:
             if workspace.actor.role is not Role.ADMIN:
                 raise AuthError(
@@ -188,10 +208,18 @@ class Workspace:
 
     @classmethod
     def _open(
-        cls, profile: Profile, *, vault: Vault, key: bytes, username: str, recovery: bool
+        cls,
+        profile: Profile,
+        *,
+        vault: Vault,
+        key: bytes,
+        username: str,
+        secret: bytes | None,
+        recovery_secret: bytes | None = None,
     ) -> Workspace:
         db, steps = profile.open_database(key)
         try:
+            opened = _check_signed_state(db, username=username, secret=secret)
             with db.write() as session:
                 flushed = _flush_pending_events(session, vault)
                 if steps:
@@ -203,9 +231,12 @@ class Workspace:
                     )
                 settings_repo.upgrade_stored(session)
             vault.drop_pending_events(flushed)
+            refusal: AuthError | None = None
             with db.write() as session:
                 user = users.get_by_name(session, username=username)
-                if user is None or not user.active:
+                signed = opened.report.signed.get(user.id) if user and user.id else None
+                active = signed.active if signed is not None else bool(user and user.active)
+                if user is None or not active:
                     audit.append(
                         session,
                         actor=username if user else "?",
@@ -213,31 +244,69 @@ class Workspace:
                         details={"reason": "inactive" if user else "unknown"},
                     )
                     raise AuthError(_("Dieses Benutzerkonto ist deaktiviert oder unbekannt."))
-                user.last_login_at = utcnow()
-                session.add(user)
-                audit.append(
-                    session,
-                    actor=user.username,
-                    action=AuditAction.RECOVERY_USED if recovery else AuditAction.LOGIN,
-                    subject_type="user",
-                    subject_id=str(user.id),
-                )
                 assert user.id is not None
+                role = signed.role if signed is not None else user.role
+                keys = opened.keys
+                if opened.report.findings or opened.key_problem:
+                    # Reported in every case; the user's own changed row or key is refused
+                    # (docs/security.md, "Device: integrity of roles and the audit log").
+                    audit.append(
+                        session,
+                        actor=user.username,
+                        action=AuditAction.INTEGRITY_VIOLATION,
+                        subject_type="user",
+                        subject_id=str(user.id),
+                        details={
+                            "findings": [f.details() for f in opened.report.findings],
+                            "own_key": opened.key_problem,
+                        },
+                    )
+                if recovery_secret is None:
+                    refusal = _refusal(opened, user)
+                if refusal is None:
+                    keys = _maintain_keys(
+                        session,
+                        db=db,
+                        opened=opened,
+                        user=user,
+                        role=role,
+                        secret=secret,
+                        recovery_secret=recovery_secret,
+                    )
+                    user.last_login_at = utcnow()
+                    session.add(user)
+                    audit.append(
+                        session,
+                        actor=user.username,
+                        action=AuditAction.RECOVERY_USED
+                        if recovery_secret is not None
+                        else AuditAction.LOGIN,
+                        subject_type="user",
+                        subject_id=str(user.id),
+                    )
                 actor = Actor(
                     user_id=user.id,
                     username=user.username,
-                    role=Role(user.role),
+                    role=Role(role),
                     display_name=user.display_name,
                 )
                 result = SignInResult(
-                    must_change_password=user.must_change_password and not recovery,
+                    must_change_password=user.must_change_password and recovery_secret is None,
                     schema_steps=tuple(steps),
+                    integrity_messages=tuple(f.message() for f in opened.report.findings),
                 )
+            if refusal is not None:
+                raise refusal
         except BaseException:
             db.close()
             raise
         log.info("signed in (role %s)", actor.role.value)
-        return cls(profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result)
+        workspace = cls(profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result)
+        workspace.keys = keys
+        workspace.integrity = opened.report
+        workspace.accounts.keys = keys
+        workspace.accounts.recovery_secret = recovery_secret
+        return workspace
 
     # -- session life ------------------------------------------------------------------
 
@@ -297,6 +366,121 @@ class Workspace:
         finally:
             self.db.close()
             self._key = b""
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """What the sign-in learnt about the signed state before writing anything."""
+
+    report: StateReport
+    keys: UserKeys | None
+    key_problem: bool
+
+
+def _check_signed_state(db: Database, *, username: str, secret: bytes | None) -> _Opened:
+    """Unwrap the user's own keys and check the signed state; set the audit signer."""
+    with db.read() as session:
+        user = users.get_by_name(session, username=username)
+        keys: UserKeys | None = None
+        problem = False
+        if user is not None and secret is not None:
+            try:
+                keys = integrity.current_keys(session, user, secret)
+            except KeyBundleError:
+                problem = True
+        bound = keys.root_kid if keys is not None and keys.root_kid else None
+        report = integrity.check_state(session, bound_root=bound)
+        if user is not None and secret is not None and user.key_id:
+            # her row names a key: it must be the one her password unwraps
+            problem = problem or keys is None or keys.kid != user.key_id
+    if keys is not None and not problem:
+        db.audit_signer = integrity.signer_of(keys)
+    return _Opened(report=report, keys=None if problem else keys, key_problem=problem)
+
+
+def _refusal(opened: _Opened, user: Any) -> AuthError | None:
+    """Why this user may not sign in with the signed state as it is (None: she may)."""
+    report = opened.report
+    own = [
+        f
+        for f in report.findings
+        if f.user_id is None or (f.user_id == user.id and f.kind != "user_changed")
+    ]
+    if report.bootstrapped and user.id not in report.signed:
+        own += [f for f in report.findings if f.user_id == user.id]
+    if opened.key_problem:
+        return AuthError(
+            _(
+                "Ihr Schlüssel wurde außerhalb des Programms verändert; die Anmeldung wurde "
+                "abgelehnt und im Audit-Protokoll vermerkt. Bitte wenden Sie sich an die "
+                "Administration."
+            )
+        )
+    if own:
+        return AuthError(
+            " ".join(f.message() for f in own)
+            + " "
+            + _(
+                "Die Anmeldung wurde abgelehnt und im Audit-Protokoll vermerkt. Bitte wenden "
+                "Sie sich an die Administration."
+            )
+        )
+    return None
+
+
+def _maintain_keys(
+    session: Any,
+    *,
+    db: Database,
+    opened: _Opened,
+    user: Any,
+    role: str,
+    secret: bytes | None,
+    recovery_secret: bytes | None,
+) -> UserKeys | None:
+    """Give the user her key where she has none yet; sign a migrated profile's users;
+    certify keys made before that (docs/security.md, migration)."""
+    keys = opened.keys
+    report = opened.report
+    if secret is None:
+        return keys  # the recovery path issues her a new key with her new password
+    if not report.bootstrapped:
+        if role == Role.ADMIN.value and not report.findings:
+            keys, signed = integrity.bootstrap(session, admin=user, secret=secret, keys=keys)
+            db.audit_signer = session.info["audit_signer"] = integrity.signer_of(keys)
+            audit.append(
+                session,
+                actor=user.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                details={
+                    "root": keys.root_kid,
+                    "users": [{"id": u.id, "role": u.role, "active": u.active} for u in signed],
+                },
+            )
+            return keys
+        if keys is None:
+            keys = integrity.issue_key(
+                session, user=user, secret=secret, authority=None, root_kid=""
+            )
+    elif keys is None:
+        keys = integrity.issue_key(
+            session, user=user, secret=secret, authority=None, root_kid=report.root_kid
+        )
+    elif not keys.root_kid:
+        # made before the state was signed: bind the root now
+        keys = UserKeys(keys.signing_key, keys.kid, report.root_kid, keys.root_key)
+        integrity.rewrap(session, user_id=user.id, secret=secret, keys=keys)
+    db.audit_signer = session.info["audit_signer"] = integrity.signer_of(keys)
+    if report.bootstrapped and role == Role.ADMIN.value and keys.kid in report.signers:
+        done = integrity.certify_pending(session, integrity.Authority.of(keys))
+        if done:
+            audit.append(
+                session,
+                actor=user.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                details={"certified": [u.id for u in done]},
+            )
+    return keys
 
 
 def _flush_pending_events(session: Any, vault: Vault) -> int:

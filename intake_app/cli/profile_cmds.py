@@ -202,6 +202,14 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
     if report.ok:
         ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
         return 0
+    if report.broken_seq is None:
+        from intake_app.errors import IntakeError
+
+        raise IntakeError(
+            _("Audit-Protokoll beschädigt:")
+            + " "
+            + " ".join(problem.message() for problem in report.problems)
+        )
     reasons = {
         "hash": _("Inhalt verändert"),
         "prev_hash": _("Verkettung unterbrochen"),

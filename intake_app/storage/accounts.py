@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import (
@@ -21,9 +24,10 @@ from intake_app.core.permissions import (
 )
 from intake_app.errors import AuthError, ConflictError, NotFound, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import audit, users
+from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.database import Database
-from intake_app.storage.models import User, utcnow
+from intake_app.storage.models import TrustState, User, UserKey, utcnow
+from intake_app.storage.user_keys import UserKeys
 from intake_app.storage.vault import KdfParams, Vault
 
 
@@ -72,6 +76,64 @@ class Accounts:
         self._key = db_key
         self._actor = actor
         self._params = kdf_params
+        #: the actor's own keys (set at sign-in; None while she has none yet)
+        self.keys: UserKeys | None = None
+        #: set when the profile was opened with the recovery key
+        self.recovery_secret: bytes | None = None
+
+    # -- the signed state (docs/security.md, "Device: integrity of roles and the audit log")
+
+    def _authority(self) -> integrity.Authority | None:
+        """The actor's key, when it may sign user rows (a certified administrator's)."""
+        if self.keys is None:
+            return None
+        return integrity.Authority.of(self.keys)
+
+    def _root(self, session: Session) -> tuple[str, Any]:
+        """The root's id and, where the actor holds it, its private key."""
+        state = session.get(TrustState, 1)
+        if state is None:
+            return "", None
+        root = self.keys.root_key if self.keys is not None else None
+        return state.root_kid, root
+
+    def _issue(self, session: Session, user: User, secret: bytes) -> None:
+        """A new key pair for ``user`` under her new password; her row signed again."""
+        root_kid, root = self._root(session)
+        if not root_kid:
+            return  # not signed yet: she makes her key at her next sign-in
+        integrity.issue_key(
+            session,
+            user=user,
+            secret=secret,
+            authority=self._authority(),
+            root_kid=root_kid,
+            root_key=root,
+        )
+
+    def _sign(self, session: Session, user: User) -> None:
+        """Sign ``user`` as changed by the actor."""
+        authority = self._authority()
+        if authority is not None and session.get(TrustState, 1) is not None:
+            integrity.sign_row(user, authority)
+            session.add(user)
+
+    def _hand_over(self, session: Session, leaving: User) -> None:
+        """Sign again, with the actor's key, what a deactivated administrator had signed:
+        her key stops counting as a signer."""
+        authority = self._authority()
+        if authority is None or not leaving.key_id:
+            return
+        report = integrity.check_state(session)
+        for user in users.list_all(session):
+            if user.signed_by == leaving.key_id and user.id in report.signed:
+                values = report.signed[user.id]
+                user.role, user.active = values.role, values.active
+                integrity.sign_row(user, authority)
+                session.add(user)
+        for key in session.exec(select(UserKey).where(UserKey.certified_by == leaving.key_id)):
+            integrity.certify(key, authority)
+            session.add(key)
 
     def list_users(self) -> list[UserInfo]:
         """Every user (administrators only)."""
@@ -114,7 +176,8 @@ class Accounts:
                 subject_id=str(user.id),
                 details={"role": parsed_role.value},
             )
-            self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            secret = self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            self._issue(session, user, secret)
             return UserInfo.of(user)
 
     def _target(self, session: object, username: str) -> User:
@@ -140,6 +203,9 @@ class Accounts:
                 )
             user.active = False
             users.touch(session, user=user)
+            self._sign(session, user)
+            if user.role == Role.ADMIN.value:
+                self._hand_over(session, user)
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -170,7 +236,10 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            secret = self._vault.set_password(
+                user.username, password, db_key=self._key, params=self._params
+            )
+            self._issue(session, user, secret)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
@@ -194,7 +263,13 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            secret = self._vault.set_password(
+                user.username, password, db_key=self._key, params=self._params
+            )
+            if user.id == self._actor.user_id and self.keys is not None:
+                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.keys)
+            else:
+                self._issue(session, user, secret)
             return UserInfo.of(user)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
@@ -216,6 +291,15 @@ class Accounts:
             user.must_change_password = False
             user.updated_at = utcnow()
             session.add(user)
+            secret = self._vault.set_password(
+                user.username, new_password, db_key=self._key, params=self._params
+            )
+            if self.keys is not None:
+                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.keys)
+            elif self.recovery_secret is not None:
+                self.keys = self._recover_keys(session, user, secret)
+                session.info["audit_signer"] = integrity.signer_of(self.keys)
+                self._db.audit_signer = session.info["audit_signer"]
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -223,6 +307,63 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(
-                user.username, new_password, db_key=self._key, params=self._params
+
+    def _recover_keys(self, session: Session, user: User, secret: bytes) -> UserKeys:
+        """The recovery path: a new key for the administrator, certified by the root.
+
+        The root comes from its recovery wrap; where there is none (a profile signed before
+        its recovery key was ever used) or it does not open, a new root is made and wrapped
+        by the recovery key (docs/security.md explains what other users then see).
+        """
+        assert self.recovery_secret is not None
+        state = session.get(TrustState, 1)
+        root = None
+        if state is not None and state.root_recovery_wrap:
+            try:
+                root = user_keys.open_root_for_recovery(
+                    self.recovery_secret, state.root_recovery_wrap
+                )
+                if user_keys.key_id(root) != state.root_kid:
+                    root = None
+            except user_keys.KeyBundleError:
+                root = None
+        if state is None:  # never signed: sign everyone as they are, as an update does
+            keys, _signed = integrity.bootstrap(
+                session, admin=user, secret=secret, keys=None, recovery_secret=self.recovery_secret
             )
+            return keys
+        earlier = integrity.check_state(session)
+        if root is None:
+            session.delete(state)
+            session.flush()
+            root = integrity.create_root(session, recovery_secret=self.recovery_secret)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                details={"root": user_keys.key_id(root), "new_root": True},
+            )
+        root_kid = user_keys.key_id(root)
+        keys = integrity.issue_key(
+            session,
+            user=user,
+            secret=secret,
+            authority=integrity.Authority(root_kid, root),
+            root_kid=root_kid,
+            root_key=root,
+        )
+        authority = integrity.Authority.of(keys)
+        for other in users.list_all(session):
+            values = earlier.signed.get(other.id) if other.id is not None else None
+            if other.id == user.id or values is None or other.signed_by in (keys.kid,):
+                continue
+            if other.signed_by == root_kid:
+                continue  # still checks under the same root
+            other.role, other.active = values.role, values.active
+            integrity.sign_row(other, authority)
+            session.add(other)
+        for key in session.exec(select(UserKey)).all():
+            if key.user_id != user.id and key.certified_by != root_kid:
+                integrity.certify(key, authority)
+                session.add(key)
+        return keys

@@ -171,6 +171,8 @@ class Vault:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=30)
         self._clock = clock
+        #: the first user's own secret, set by :meth:`create` only
+        self.created_user_secret: bytes | None = None
 
     # -- file handling -----------------------------------------------------------------
 
@@ -246,9 +248,10 @@ class Vault:
         data["key_check"] = _b64(_key_check(data, db_key))
         data["recovery"] = vault._wrap_recovery(data, recovery_raw, db_key)
         ref = vault._ref(data, username)
-        data["entries"][ref] = vault._wrap_password(data, ref, password, db_key, params)
+        data["entries"][ref], kek = vault._wrap_password(data, ref, password, db_key, params)
         with vault._lock:
             vault._write(data)
+        vault.created_user_secret = user_secret(kek, ref)
         return vault, format_recovery_key(recovery_raw)
 
     # -- wrapping ----------------------------------------------------------------------
@@ -264,7 +267,7 @@ class Vault:
 
     def _wrap_password(
         self, data: dict[str, Any], ref: str, password: str, db_key: bytes, params: KdfParams
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], bytes]:
         salt = secrets.token_bytes(16)
         kek = _kdf(password, salt, params)
         nonce = secrets.token_bytes(12)
@@ -274,7 +277,7 @@ class Vault:
             "kdf": {**params.to_json(), "salt": _b64(salt)},
             "wrap": {"alg": "A256GCM", "nonce": _b64(nonce), "ciphertext": _b64(wrapped)},
             "updated": now,
-        }
+        }, kek
 
     def _wrap_recovery(self, data: dict[str, Any], raw: bytes, db_key: bytes) -> dict[str, Any]:
         salt = secrets.token_bytes(16)
@@ -324,6 +327,14 @@ class Vault:
             AuthError: wrong name or password (the same message for both), or the
                 throttle asks the user to wait (``retry_after`` says how long).
         """
+        return self.unlock_user(username, password)[0]
+
+    def unlock_user(self, username: str, password: str) -> tuple[bytes, bytes]:
+        """The database key and the user's own secret (see :func:`user_secret`).
+
+        Raises:
+            AuthError: as :meth:`unlock`.
+        """
         with self._lock:
             data = self._read()
             ref = self._ref(data, username)
@@ -343,6 +354,7 @@ class Vault:
                 )
             entry = data["entries"].get(ref)
             key: bytes | None = None
+            kek = b""
             if entry is not None:
                 params = KdfParams.from_json(entry["kdf"])
                 kek = _kdf(password, _unb64(entry["kdf"]["salt"]), params)
@@ -372,7 +384,7 @@ class Vault:
             if state:
                 del data["throttle"][ref]
                 self._write(data)
-            return key
+            return key, user_secret(kek, ref)
 
     def check_password(self, username: str, password: str) -> bool:
         """True when ``password`` unlocks ``username`` (throttled like a log-in)."""
@@ -428,13 +440,19 @@ class Vault:
         *,
         db_key: bytes,
         params: KdfParams = RFC9106_MINIMUM,
-    ) -> None:
-        """Add or replace the wrap for ``username`` (new user, password change or reset)."""
+    ) -> bytes:
+        """Add or replace the wrap for ``username`` (new user, password change or reset).
+
+        Returns:
+            the user's own secret under the new password (see :func:`user_secret`).
+        """
         with self._update() as data:
             ref = self._ref(data, username)
             self._verify_key(data, db_key)
-            data["entries"][ref] = self._wrap_password(data, ref, password, db_key, params)
+            entry, kek = self._wrap_password(data, ref, password, db_key, params)
+            data["entries"][ref] = entry
             data["throttle"].pop(ref, None)
+        return user_secret(kek, ref)
 
     def remove_user(self, username: str) -> None:
         """Delete the wrap for ``username``: the password no longer opens the profile."""
@@ -481,6 +499,24 @@ class Vault:
         data = self._read()
         state = data["throttle"].get(self._ref(data, username))
         return int(state["failures"]) if state else 0
+
+
+def user_secret(kek: bytes, ref: str) -> bytes:
+    """A secret only this user's password yields: it unwraps her signing key
+    (docs/security.md, "Device: integrity of roles and the audit log")."""
+    return HKDF(
+        algorithm=hashes.SHA384(),
+        length=KEY_BYTES,
+        salt=None,
+        info=b"intake user secret v1|" + ref.encode("ascii"),
+    ).derive(kek)
+
+
+def recovery_secret(recovery_key: str) -> bytes:
+    """A secret only the recovery key yields (it unwraps the profile's root signing key)."""
+    return HKDF(
+        algorithm=hashes.SHA384(), length=KEY_BYTES, salt=None, info=b"intake recovery secret v1"
+    ).derive(parse_recovery_key(recovery_key))
 
 
 def _key_check(data: dict[str, Any], db_key: bytes) -> bytes:
