@@ -38,6 +38,7 @@ from intake_app.storage.user_keys import KeyBundleError, UserKeys
 from intake_app.storage.vault import Vault, recovery_secret
 from intake_app.sync.device import DeviceSync
 from intake_app.sync.installed_forms import installed_form_sources
+from intake_app.sync.outbox import sent_audit_heads
 
 log = logging.getLogger("intake.core")
 
@@ -352,7 +353,8 @@ class Workspace:
         """Check the audit chain (supervisors and administrators)."""
         self.actor.require(Permission.VERIFY_AUDIT)
         with self.db.read() as session:
-            return audit.verify(session)
+            sent = [("batch", seq, digest) for seq, digest in sent_audit_heads(session)]
+            return audit.verify(session, anchors=sent)
 
     @property
     def is_closed(self) -> bool:

@@ -236,6 +236,9 @@ class SyncBatch(SQLModel, table=True):
     receipt: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = 0
+    # the newest audit entry the batch named (docs/batch-format.md §4)
+    audit_seq: int | None = None
+    audit_hash: str | None = Field(default=None, max_length=64)
 
 
 class InstalledForm(SQLModel, table=True):

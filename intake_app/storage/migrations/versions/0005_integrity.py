@@ -26,6 +26,9 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log") as batch:
         batch.add_column(sa.Column("signer", sa.String(32), nullable=True))
         batch.add_column(sa.Column("signature", sa.Text(), nullable=True))
+    with op.batch_alter_table("sync_batches") as batch:
+        batch.add_column(sa.Column("audit_seq", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("audit_hash", sa.String(64), nullable=True))
     op.create_table(
         "user_keys",
         sa.Column("kid", sa.String(32), primary_key=True),
@@ -54,6 +57,9 @@ def downgrade() -> None:
     op.drop_table("trust_state")
     op.drop_index("ix_user_keys_user_id", "user_keys")
     op.drop_table("user_keys")
+    with op.batch_alter_table("sync_batches") as batch:
+        batch.drop_column("audit_hash")
+        batch.drop_column("audit_seq")
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("signature")
         batch.drop_column("signer")
