@@ -162,7 +162,7 @@ def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
-    ws = ctx.workspace()
+    ws = ctx.workspace(changing_password=True)
     ws.accounts.change_own_password(old_password=ctx.password(), new_password=ctx.new_password())
     ctx.out(_("Passwort geändert."))
     return 0

@@ -207,24 +207,19 @@ class Finding:
         """A German sentence (translated) naming what was changed."""
         if self.kind == "user_changed" and self.signed:
             return _(
-                "Beim Benutzer „{name}“ wurde außerhalb des Programms {what} geändert "
-                "(unterschrieben: {signed}; jetzt in der Datenbank: {stored}). Es gilt der "
-                "unterschriebene Wert."
-            ).format(
-                name=self.username,
-                what=_("die Rolle oder der Status"),
-                signed=self.signed,
-                stored=self.stored,
-            )
+                "Beim Benutzer „{name}“ wurden Rolle oder Status außerhalb des Programms "
+                "geändert (unterschrieben: {signed}; jetzt in der Datenbank: {stored}). Es "
+                "gilt der unterschriebene Wert."
+            ).format(name=self.username, signed=self.signed, stored=self.stored)
         if self.kind == "user_changed":
             return _(
                 "Der Benutzer „{name}“ wurde außerhalb des Programms geändert; seine "
-                "Unterschrift passt nicht mehr. Er kann sich nicht anmelden, bis eine "
-                "Administratorin ihn neu einrichtet."
+                "Unterschrift passt nicht mehr. Er kann sich nicht anmelden, bis die "
+                "Administration ihn neu einrichtet."
             ).format(name=self.username)
         if self.kind == "user_unsigned":
             return _(
-                "Der Benutzer „{name}“ ist von keiner Administratorin unterschrieben "
+                "Der Benutzer „{name}“ ist nicht von der Administration unterschrieben "
                 "(außerhalb des Programms angelegt oder verändert). Er wird nicht anerkannt."
             ).format(name=self.username)
         if self.kind == "key_changed":
