@@ -363,7 +363,7 @@ class Accounts:
             integrity.sign_row(other, authority)
             session.add(other)
         for key in session.exec(select(UserKey)).all():
-            if key.user_id != user.id and key.certified_by != root_kid:
+            if key.user_id != user.id and integrity.key_certified(key, earlier.signers):
                 integrity.certify(key, authority)
                 session.add(key)
         return keys

@@ -299,7 +299,7 @@ def _signed_values(user: User, signers: dict[str, str]) -> SignedValues | None:
     return None
 
 
-def _key_certified(key: UserKey | None, signers: dict[str, str]) -> bool:
+def key_certified(key: UserKey | None, signers: dict[str, str]) -> bool:
     if key is None or not key.signature or key.certified_by not in signers:
         return False
     return user_keys.verify(
@@ -347,7 +347,7 @@ def check_state(session: Session, *, bound_root: str | None = None) -> StateRepo
                 and values.active
                 and kid
                 and kid not in signers
-                and _key_certified(keys.get(kid), signers)
+                and key_certified(keys.get(kid), signers)
                 and keys[kid].user_id == user.id
             ):
                 signers[kid] = keys[kid].public_key
@@ -372,7 +372,7 @@ def check_state(session: Session, *, bound_root: str | None = None) -> StateRepo
             )
         if user.key_id:
             key = keys.get(user.key_id)
-            if key is None or key.user_id != user.id or not _key_certified(key, signers):
+            if key is None or key.user_id != user.id or not key_certified(key, signers):
                 report.findings.append(Finding("key_changed", user.username, user.id))
     return report
 
