@@ -136,6 +136,9 @@ def iter_entries(session: Session, *, batch: int = 2000) -> Iterator[AuditEntry]
 #: Entries whose actor is not the signer by nature: failed log-ins are written by the next
 #: user who signs in, a schema upgrade by the system.
 _FOREIGN_ACTOR_ACTIONS = {"login_failed", "login_throttled", "schema_upgraded"}
+#: Entries written while nobody is signed in (a restore puts the files back first): they
+#: carry no signature; the next signed entry covers them through the chain.
+_WRITTEN_BEFORE_SIGN_IN = {"backup_restored"}
 
 
 def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) -> ChainReport:
@@ -170,7 +173,7 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
             after = row.seq
             hashes[row.seq] = row.hash
             if not row.signature:
-                if signing_began:
+                if signing_began and row.action not in _WRITTEN_BEFORE_SIGN_IN:
                     problems.append(AuditProblem("unsigned", row.seq))
                 continue
             signing_began = True
