@@ -34,7 +34,7 @@ from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.user_keys import KeyBundleError, UserKeys
+from intake_app.storage.user_keys import KeyBundleError, SigningKeys
 from intake_app.storage.vault import Vault, recovery_secret
 from intake_app.sync.device import DeviceSync
 from intake_app.sync.installed_forms import installed_form_sources
@@ -85,7 +85,7 @@ class Workspace:
         self._key = db_key
         self.locked = False
         #: the signed-in user's own keys (None while she has none yet)
-        self.keys: UserKeys | None = None
+        self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
         self.accounts = Accounts(
             db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
@@ -303,9 +303,9 @@ class Workspace:
             raise
         log.info("signed in (role %s)", actor.role.value)
         workspace = cls(profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result)
-        workspace.keys = keys
+        workspace.signing_keys = keys
         workspace.integrity = opened.report
-        workspace.accounts.keys = keys
+        workspace.accounts.signing_keys = keys
         workspace.accounts.recovery_secret = recovery_secret
         return workspace
 
@@ -375,7 +375,7 @@ class _Opened:
     """What the sign-in learnt about the signed state before writing anything."""
 
     report: StateReport
-    keys: UserKeys | None
+    keys: SigningKeys | None
     key_problem: bool
 
 
@@ -383,7 +383,7 @@ def _check_signed_state(db: Database, *, username: str, secret: bytes | None) ->
     """Unwrap the user's own keys and check the signed state; set the audit signer."""
     with db.read() as session:
         user = users.get_by_name(session, username=username)
-        keys: UserKeys | None = None
+        keys: SigningKeys | None = None
         problem = False
         if user is not None and secret is not None:
             try:
@@ -439,7 +439,7 @@ def _maintain_keys(
     role: str,
     secret: bytes | None,
     recovery_secret: bytes | None,
-) -> UserKeys | None:
+) -> SigningKeys | None:
     """Give the user her key where she has none yet; sign a migrated profile's users;
     certify keys made before that (docs/security.md, migration)."""
     keys = opened.keys
@@ -470,7 +470,7 @@ def _maintain_keys(
         )
     elif not keys.root_kid:
         # made before the state was signed: bind the root now
-        keys = UserKeys(keys.signing_key, keys.kid, report.root_kid, keys.root_key)
+        keys = SigningKeys(keys.signing_key, keys.kid, report.root_kid, keys.root_key)
         integrity.rewrap(session, user_id=user.id, secret=secret, keys=keys)
     db.audit_signer = session.info["audit_signer"] = integrity.signer_of(keys)
     if report.bootstrapped and role == Role.ADMIN.value and keys.kid in report.signers:

@@ -27,7 +27,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
-from intake_app.storage.user_keys import UserKeys
+from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import KdfParams, Vault
 
 
@@ -77,7 +77,7 @@ class Accounts:
         self._actor = actor
         self._params = kdf_params
         #: the actor's own keys (set at sign-in; None while she has none yet)
-        self.keys: UserKeys | None = None
+        self.signing_keys: SigningKeys | None = None
         #: set when the profile was opened with the recovery key
         self.recovery_secret: bytes | None = None
 
@@ -85,16 +85,16 @@ class Accounts:
 
     def _authority(self) -> integrity.Authority | None:
         """The actor's key, when it may sign user rows (a certified administrator's)."""
-        if self.keys is None:
+        if self.signing_keys is None:
             return None
-        return integrity.Authority.of(self.keys)
+        return integrity.Authority.of(self.signing_keys)
 
     def _root(self, session: Session) -> tuple[str, Any]:
         """The root's id and, where the actor holds it, its private key."""
         state = session.get(TrustState, 1)
         if state is None:
             return "", None
-        root = self.keys.root_key if self.keys is not None else None
+        root = self.signing_keys.root_key if self.signing_keys is not None else None
         return state.root_kid, root
 
     def _issue(self, session: Session, user: User, secret: bytes) -> None:
@@ -266,8 +266,8 @@ class Accounts:
             secret = self._vault.set_password(
                 user.username, password, db_key=self._key, params=self._params
             )
-            if user.id == self._actor.user_id and self.keys is not None:
-                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.keys)
+            if user.id == self._actor.user_id and self.signing_keys is not None:
+                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.signing_keys)
             else:
                 self._issue(session, user, secret)
             return UserInfo.of(user)
@@ -294,11 +294,11 @@ class Accounts:
             secret = self._vault.set_password(
                 user.username, new_password, db_key=self._key, params=self._params
             )
-            if self.keys is not None:
-                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.keys)
+            if self.signing_keys is not None:
+                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.signing_keys)
             elif self.recovery_secret is not None:
-                self.keys = self._recover_keys(session, user, secret)
-                session.info["audit_signer"] = integrity.signer_of(self.keys)
+                self.signing_keys = self._recover_keys(session, user, secret)
+                session.info["audit_signer"] = integrity.signer_of(self.signing_keys)
                 self._db.audit_signer = session.info["audit_signer"]
             audit.append(
                 session,
@@ -308,7 +308,7 @@ class Accounts:
                 subject_id=str(user.id),
             )
 
-    def _recover_keys(self, session: Session, user: User, secret: bytes) -> UserKeys:
+    def _recover_keys(self, session: Session, user: User, secret: bytes) -> SigningKeys:
         """The recovery path: a new key for the administrator, certified by the root.
 
         The root comes from its recovery wrap; where there is none (a profile signed before

@@ -30,7 +30,7 @@ from intake_app.core.permissions import Role
 from intake_app.i18n import _
 from intake_app.storage import user_keys
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
-from intake_app.storage.user_keys import Signer, UserKeys
+from intake_app.storage.user_keys import Signer, SigningKeys
 
 log = logging.getLogger("intake.storage")
 
@@ -75,7 +75,7 @@ class Authority:
     key: Any  # ec.EllipticCurvePrivateKey
 
     @classmethod
-    def of(cls, keys: UserKeys) -> Authority:
+    def of(cls, keys: SigningKeys) -> Authority:
         return cls(keys.kid, keys.signing_key)
 
 
@@ -94,7 +94,7 @@ def issue_key(
     root_kid: str,
     root_key: Any = None,
     signing_key: Any = None,
-) -> UserKeys:
+) -> SigningKeys:
     """Give ``user`` a (new) key pair wrapped with ``secret``; certify it and sign her row.
 
     Without an authority (before the profile's state is signed) the key is left pending:
@@ -103,7 +103,7 @@ def issue_key(
     """
     assert user.id is not None
     key = signing_key or user_keys.generate_key()
-    keys = UserKeys(
+    keys = SigningKeys(
         signing_key=key,
         kid=user_keys.key_id(key),
         root_kid=root_kid,
@@ -136,7 +136,7 @@ def certify(key: UserKey, authority: Authority) -> None:
     key.signature = user_keys.sign(authority.key, user_keys.USER_KEY_DOMAIN, key_payload(key))
 
 
-def rewrap(session: Session, *, user_id: int, secret: bytes, keys: UserKeys) -> None:
+def rewrap(session: Session, *, user_id: int, secret: bytes, keys: SigningKeys) -> None:
     """Wrap a user's current keys again (her password changed)."""
     row = session.get(UserKey, keys.kid)
     if row is None or row.user_id != user_id:
@@ -166,7 +166,7 @@ def create_root(session: Session, *, recovery_secret: bytes | None) -> Any:
     return root
 
 
-def current_keys(session: Session, user: User, secret: bytes | None) -> UserKeys | None:
+def current_keys(session: Session, user: User, secret: bytes | None) -> SigningKeys | None:
     """The user's unwrapped keys, or None when she has none yet.
 
     Raises:
@@ -396,9 +396,9 @@ def bootstrap(
     *,
     admin: User,
     secret: bytes,
-    keys: UserKeys | None,
+    keys: SigningKeys | None,
     recovery_secret: bytes | None = None,
-) -> tuple[UserKeys, list[User]]:
+) -> tuple[SigningKeys, list[User]]:
     """Sign an unsigned (migrated) profile's users as they are, with a new root.
 
     Done at the first sign-in of an administrator after the update (docs/security.md
@@ -456,7 +456,7 @@ def public_keys(session: Session) -> dict[str, UserKey]:
     return {k.kid: k for k in session.exec(select(UserKey)).all()}
 
 
-def signer_of(keys: UserKeys) -> Signer:
+def signer_of(keys: SigningKeys) -> Signer:
     return Signer(keys.kid, keys.signing_key)
 
 

@@ -119,7 +119,7 @@ def _load_private(der: bytes) -> ec.EllipticCurvePrivateKey:
 
 
 @dataclass(frozen=True, slots=True)
-class UserKeys:
+class SigningKeys:
     """A user's unwrapped keys: her signing key and the root she bound (and, for an
     administrator, the root's private key)."""
 
@@ -137,7 +137,7 @@ def _aad(user_id: int) -> bytes:
     return f"{BUNDLE_FORMAT}|user:{user_id}".encode("ascii")
 
 
-def seal_bundle(secret: bytes, *, user_id: int, keys: UserKeys) -> str:
+def seal_bundle(secret: bytes, *, user_id: int, keys: SigningKeys) -> str:
     """Wrap ``keys`` for the user with ``secret`` (her unwrapped key material)."""
     body = {
         "format": BUNDLE_FORMAT,
@@ -154,7 +154,7 @@ def seal_bundle(secret: bytes, *, user_id: int, keys: UserKeys) -> str:
     )
 
 
-def open_bundle(secret: bytes, blob: str, *, user_id: int) -> UserKeys:
+def open_bundle(secret: bytes, blob: str, *, user_id: int) -> SigningKeys:
     """Her signing key (and bound root) from her unwrapped key material.
 
     Raises:
@@ -172,7 +172,7 @@ def open_bundle(secret: bytes, blob: str, *, user_id: int) -> UserKeys:
         root_kid = str(body["root_kid"])
     except (InvalidTag, ValueError, KeyError, TypeError) as exc:
         raise KeyBundleError("bundle does not open") from exc
-    return UserKeys(signing_key=signing, kid=key_id(signing), root_kid=root_kid, root_key=root)
+    return SigningKeys(signing_key=signing, kid=key_id(signing), root_kid=root_kid, root_key=root)
 
 
 def seal_root_for_recovery(recovery_secret: bytes, root: ec.EllipticCurvePrivateKey) -> str:

@@ -14,7 +14,7 @@ import pytest
 import sqlcipher3
 
 from intake_app.app import Workspace
-from intake_app.core.audit import chain_hash, canonical_bytes
+from intake_app.core.audit import canonical_bytes, chain_hash
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError
 from intake_app.storage import user_keys
@@ -114,7 +114,7 @@ def test_her_own_signature_does_not_make_her_supervisor(profile: ProfileFixture)
     """She signs the edited row with her own key: only an administrator's key counts."""
     files = Files(profile)
     ws = profile.sign_in(COUNSELLOR)
-    keys = ws.keys
+    keys = ws.signing_keys
     ws.close()
     assert keys is not None
     row = files.sql(
