@@ -23,9 +23,12 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.device_sync.device import DeviceSync
+from intake_app.device_sync.installed_forms import installed_form_sources
+from intake_app.device_sync.outbox import sent_audit_heads
 from intake_app.errors import AuthError
 from intake_app.i18n import _
-from intake_app.storage import audit, integrity, settings_repo, users
+from intake_app.storage import audit, integrity, settings_repo, user_keys, users
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
@@ -34,11 +37,8 @@ from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.user_keys import KeyBundleError, SigningKeys
-from intake_app.storage.vault import Vault, recovery_secret
-from intake_app.sync.device import DeviceSync
-from intake_app.sync.installed_forms import installed_form_sources
-from intake_app.sync.outbox import sent_audit_heads
+from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
+from intake_app.storage.vault import UserKeys, Vault
 
 log = logging.getLogger("intake.core")
 
@@ -76,19 +76,27 @@ class Workspace:
         db_key: bytes,
         actor: Actor,
         result: SignInResult,
+        keys: UserKeys | None = None,
     ) -> None:
         self.profile = profile
+        #: The signed-in user's own keys (None after a sign-in with the recovery key).
+        self.keys = keys
         self.db = db
         self.vault = vault
         self.actor = actor
         self.sign_in_result = result
         self._key = db_key
         self.locked = False
-        #: the signed-in user's own keys (None while she has none yet)
+        #: her signing key (None while she has none yet; docs/security.md)
         self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
         self.accounts = Accounts(
-            db=db, vault=vault, db_key=db_key, actor=actor, kdf_params=profile.kdf_params
+            db=db,
+            vault=vault,
+            db_key=db_key,
+            actor=actor,
+            kdf_params=profile.kdf_params,
+            keys=keys,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
         self.sync = DeviceSync(
@@ -175,8 +183,10 @@ class Workspace:
             ProfileError: missing, damaged or newer profile.
         """
         vault = profile.vault()
-        key, secret = vault.unlock_user(username, password)
-        return cls._open(profile, vault=vault, key=key, username=username, secret=secret)
+        keys = vault.unlock_user(username, password)
+        return cls._open(
+            profile, vault=vault, key=keys.profile_key, username=username, recovery=False, keys=keys
+        )
 
     @classmethod
     def recover(
@@ -190,7 +200,7 @@ class Workspace:
             vault=vault,
             key=key,
             username=username,
-            secret=None,
+            recovery=True,
             recovery_secret=recovery_secret(recovery_key),
         )
         try:
@@ -215,12 +225,13 @@ class Workspace:
         vault: Vault,
         key: bytes,
         username: str,
-        secret: bytes | None,
+        recovery: bool,
+        keys: UserKeys | None = None,
         recovery_secret: bytes | None = None,
     ) -> Workspace:
         db, steps = profile.open_database(key)
         try:
-            opened = _check_signed_state(db, username=username, secret=secret)
+            opened = _check_signed_state(db, username=username, vault_keys=keys)
             with db.write() as session:
                 flushed = _flush_pending_events(session, vault)
                 if steps:
@@ -247,7 +258,7 @@ class Workspace:
                     raise AuthError(_("Dieses Benutzerkonto ist deaktiviert oder unbekannt."))
                 assert user.id is not None
                 role = signed.role if signed is not None else user.role
-                keys = opened.keys
+                signing = opened.keys
                 if opened.report.findings or opened.key_problem:
                     # Reported in every case; the user's own changed row or key is refused
                     # (docs/security.md, "Device: integrity of roles and the audit log").
@@ -262,26 +273,24 @@ class Workspace:
                             "own_key": opened.key_problem,
                         },
                     )
-                if recovery_secret is None:
+                if not recovery:
                     refusal = _refusal(opened, user)
                 if refusal is None:
-                    keys = _maintain_keys(
+                    signing = _maintain_keys(
                         session,
                         db=db,
+                        vault=vault,
                         opened=opened,
                         user=user,
                         role=role,
-                        secret=secret,
-                        recovery_secret=recovery_secret,
+                        vault_keys=keys,
                     )
                     user.last_login_at = utcnow()
                     session.add(user)
                     audit.append(
                         session,
                         actor=user.username,
-                        action=AuditAction.RECOVERY_USED
-                        if recovery_secret is not None
-                        else AuditAction.LOGIN,
+                        action=AuditAction.RECOVERY_USED if recovery else AuditAction.LOGIN,
                         subject_type="user",
                         subject_id=str(user.id),
                     )
@@ -292,7 +301,7 @@ class Workspace:
                     display_name=user.display_name,
                 )
                 result = SignInResult(
-                    must_change_password=user.must_change_password and recovery_secret is None,
+                    must_change_password=user.must_change_password and not recovery,
                     schema_steps=tuple(steps),
                     integrity_messages=tuple(f.message() for f in opened.report.findings),
                 )
@@ -302,11 +311,16 @@ class Workspace:
             db.close()
             raise
         log.info("signed in (role %s)", actor.role.value)
-        workspace = cls(profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result)
-        workspace.signing_keys = keys
+        workspace = cls(
+            profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result, keys=keys
+        )
+        workspace.signing_keys = signing
         workspace.integrity = opened.report
-        workspace.accounts.signing_keys = keys
+        workspace.accounts.signing_keys = signing
         workspace.accounts.recovery_secret = recovery_secret
+        if opened.adopted:
+            # the key an administrator granted is hers now, wrapped for her alone
+            vault.withdraw_sealed(username, user_keys.GRANT_NAME)
         return workspace
 
     # -- session life ------------------------------------------------------------------
@@ -377,27 +391,30 @@ class _Opened:
     report: StateReport
     keys: SigningKeys | None
     key_problem: bool
+    adopted: bool = False  # her key comes from an administrator's grant
 
 
-def _check_signed_state(db: Database, *, username: str, secret: bytes | None) -> _Opened:
-    """Unwrap the user's own keys and check the signed state; set the audit signer."""
+def _check_signed_state(db: Database, *, username: str, vault_keys: UserKeys | None) -> _Opened:
+    """Open the user's signing keys and check the signed state; set the audit signer."""
     with db.read() as session:
         user = users.get_by_name(session, username=username)
         keys: SigningKeys | None = None
-        problem = False
-        if user is not None and secret is not None:
+        problem = adopted = False
+        if user is not None and vault_keys is not None:
             try:
-                keys = integrity.current_keys(session, user, secret)
+                keys, adopted = integrity.current_keys(session, user, vault_keys)
             except KeyBundleError:
                 problem = True
         bound = keys.root_kid if keys is not None and keys.root_kid else None
         report = integrity.check_state(session, bound_root=bound)
-        if user is not None and secret is not None and user.key_id:
-            # her row names a key: it must be the one her password unwraps
+        if user is not None and vault_keys is not None and user.key_id:
+            # her row names a key: it must be the one her password opens
             problem = problem or keys is None or keys.kid != user.key_id
     if keys is not None and not problem:
         db.audit_signer = integrity.signer_of(keys)
-    return _Opened(report=report, keys=None if problem else keys, key_problem=problem)
+    return _Opened(
+        report=report, keys=None if problem else keys, key_problem=problem, adopted=adopted
+    )
 
 
 def _refusal(opened: _Opened, user: Any) -> AuthError | None:
@@ -434,18 +451,19 @@ def _maintain_keys(
     session: Any,
     *,
     db: Database,
+    vault: Vault,
     opened: _Opened,
     user: Any,
     role: str,
-    secret: bytes | None,
-    recovery_secret: bytes | None,
+    vault_keys: UserKeys | None,
 ) -> SigningKeys | None:
-    """Give the user her key where she has none yet; sign a migrated profile's users;
-    certify keys made before that (docs/security.md, migration)."""
+    """Give the user her key where she has none yet, take over a granted one, sign a
+    migrated profile's users, certify keys made before that (docs/security.md)."""
     keys = opened.keys
     report = opened.report
-    if secret is None:
+    if vault_keys is None:
         return keys  # the recovery path issues her a new key with her new password
+    secret = user_keys.secret_of(vault_keys)
     if not report.bootstrapped:
         if role == Role.ADMIN.value and not report.findings:
             keys, signed = integrity.bootstrap(session, admin=user, secret=secret, keys=keys)
@@ -468,9 +486,13 @@ def _maintain_keys(
         keys = integrity.issue_key(
             session, user=user, secret=secret, authority=None, root_kid=report.root_kid
         )
-    elif not keys.root_kid:
-        # made before the state was signed: bind the root now
-        keys = SigningKeys(keys.signing_key, keys.kid, report.root_kid, keys.root_key)
+    elif opened.adopted or not keys.root_kid:
+        # a granted key, or one made before the state was signed: wrap it for her alone
+        # and bind the root she trusts from now on
+        root = keys.root_key
+        if root is not None and user_keys.key_id(root) != report.root_kid:
+            root = None
+        keys = SigningKeys(keys.signing_key, keys.kid, report.root_kid, root)
         integrity.rewrap(session, user_id=user.id, secret=secret, keys=keys)
     db.audit_signer = session.info["audit_signer"] = integrity.signer_of(keys)
     if report.bootstrapped and role == Role.ADMIN.value and keys.kid in report.signers:

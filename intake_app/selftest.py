@@ -100,7 +100,7 @@ def _add_counsellor(state: _State) -> str:
 
 
 def _fill_record(state: _State) -> str:
-    from intake_app.core.demo_data import generate
+    from intake_app.demo.data import generate
 
     ws: Workspace = state.counsellor
     form = ws.current_form()
@@ -148,12 +148,12 @@ def _render_pdf(state: _State) -> str:
 def _seal_batch(state: _State) -> str:
     from sqlmodel import select
 
+    from intake_app.device_sync.outbox import record_entry
     from intake_app.storage.models import OutboxItem
     from intake_app.sync import keys
     from intake_app.sync.batch import build_batch, open_batch, parse_batch, verify_signature
     from intake_app.sync.identity import DeviceIdentity
     from intake_app.sync.keys import EncryptionPrivateKey
-    from intake_app.sync.outbox import record_entry
 
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)

@@ -28,7 +28,7 @@ from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
-from intake_app.storage.vault import KdfParams, Vault
+from intake_app.storage.vault import KdfParams, UserKeys, Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +66,21 @@ class Accounts:
         db_key: the database key (held in memory while logged in).
         actor: who acts.
         kdf_params: Argon2id parameters for new wraps.
+        keys: the actor's own keys (a password change keeps her key pair with them).
     """
 
     def __init__(
-        self, *, db: Database, vault: Vault, db_key: bytes, actor: Actor, kdf_params: KdfParams
+        self,
+        *,
+        db: Database,
+        vault: Vault,
+        db_key: bytes,
+        actor: Actor,
+        kdf_params: KdfParams,
+        keys: UserKeys | None = None,
     ) -> None:
         self._db = db
+        self._keys = keys
         self._vault = vault
         self._key = db_key
         self._actor = actor
@@ -97,15 +106,15 @@ class Accounts:
         root = self.signing_keys.root_key if self.signing_keys is not None else None
         return state.root_kid, root
 
-    def _issue(self, session: Session, user: User, secret: bytes) -> None:
-        """A new key pair for ``user`` under her new password; her row signed again."""
+    def _issue(self, session: Session, user: User) -> None:
+        """A new key pair for ``user``, sealed to her in the vault; her row signed again."""
         root_kid, root = self._root(session)
         if not root_kid:
             return  # not signed yet: she makes her key at her next sign-in
         integrity.issue_key(
             session,
             user=user,
-            secret=secret,
+            vault=self._vault,
             authority=self._authority(),
             root_kid=root_kid,
             root_key=root,
@@ -176,8 +185,8 @@ class Accounts:
                 subject_id=str(user.id),
                 details={"role": parsed_role.value},
             )
-            secret = self._vault.set_password(name, password, db_key=self._key, params=self._params)
-            self._issue(session, user, secret)
+            self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            self._issue(session, user)
             return UserInfo.of(user)
 
     def _target(self, session: object, username: str) -> User:
@@ -236,10 +245,8 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            secret = self._vault.set_password(
-                user.username, password, db_key=self._key, params=self._params
-            )
-            self._issue(session, user, secret)
+            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            self._issue(session, user)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
@@ -263,13 +270,16 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            secret = self._vault.set_password(
-                user.username, password, db_key=self._key, params=self._params
+            own = user.id == self._actor.user_id
+            self._vault.set_password(
+                user.username,
+                password,
+                db_key=self._key,
+                params=self._params,
+                keys=self._keys if own else None,
             )
-            if user.id == self._actor.user_id and self.signing_keys is not None:
-                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.signing_keys)
-            else:
-                self._issue(session, user, secret)
+            if not own or self._keys is None:
+                self._issue(session, user)
             return UserInfo.of(user)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
@@ -291,13 +301,16 @@ class Accounts:
             user.must_change_password = False
             user.updated_at = utcnow()
             session.add(user)
-            secret = self._vault.set_password(
-                user.username, new_password, db_key=self._key, params=self._params
+            # with her keys, the password wraps the same key pair: her signing key stays
+            self._vault.set_password(
+                user.username,
+                new_password,
+                db_key=self._key,
+                params=self._params,
+                keys=self._keys,
             )
-            if self.signing_keys is not None:
-                integrity.rewrap(session, user_id=user.id, secret=secret, keys=self.signing_keys)
-            elif self.recovery_secret is not None:
-                self.signing_keys = self._recover_keys(session, user, secret)
+            if self._keys is None and self.recovery_secret is not None:
+                self.signing_keys = self._recover_keys(session, user)
                 session.info["audit_signer"] = integrity.signer_of(self.signing_keys)
                 self._db.audit_signer = session.info["audit_signer"]
             audit.append(
@@ -308,7 +321,7 @@ class Accounts:
                 subject_id=str(user.id),
             )
 
-    def _recover_keys(self, session: Session, user: User, secret: bytes) -> SigningKeys:
+    def _recover_keys(self, session: Session, user: User) -> SigningKeys:
         """The recovery path: a new key for the administrator, certified by the root.
 
         The root comes from its recovery wrap; where there is none (a profile signed before
@@ -329,7 +342,11 @@ class Accounts:
                 root = None
         if state is None:  # never signed: sign everyone as they are, as an update does
             keys, _signed = integrity.bootstrap(
-                session, admin=user, secret=secret, keys=None, recovery_secret=self.recovery_secret
+                session,
+                admin=user,
+                keys=None,
+                vault=self._vault,
+                recovery_secret=self.recovery_secret,
             )
             return keys
         earlier = integrity.check_state(session)
@@ -347,7 +364,7 @@ class Accounts:
         keys = integrity.issue_key(
             session,
             user=user,
-            secret=secret,
+            vault=self._vault,
             authority=integrity.Authority(root_kid, root),
             root_kid=root_kid,
             root_key=root,

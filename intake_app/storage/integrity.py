@@ -89,17 +89,20 @@ def issue_key(
     session: Session,
     *,
     user: User,
-    secret: bytes,
     authority: Authority | None,
     root_kid: str,
     root_key: Any = None,
     signing_key: Any = None,
+    secret: bytes | None = None,
+    vault: Any = None,
 ) -> SigningKeys:
-    """Give ``user`` a (new) key pair wrapped with ``secret``; certify it and sign her row.
+    """Give ``user`` a (new) key pair; certify it and sign her row.
 
-    Without an authority (before the profile's state is signed) the key is left pending:
-    the next administrator to sign in certifies it. Earlier keys of the user stay (their
-    public halves check her older audit entries) but lose their wrapped private half.
+    With ``secret`` (her own, at her sign-in) the key is wrapped for her at once; with
+    ``vault`` it is sealed to her as a grant she takes over at her next sign-in. Without
+    an authority (before the profile's state is signed) the key is left pending: the next
+    administrator to sign in certifies it. Earlier keys of the user stay (their public
+    halves check her older audit entries) but lose their wrapped private half.
     """
     assert user.id is not None
     key = signing_key or user_keys.generate_key()
@@ -118,7 +121,11 @@ def issue_key(
         user_id=user.id,
         public_key=user_keys.public_text(key),
         created_at=_now(),
-        wrapped=user_keys.seal_bundle(secret, user_id=user.id, keys=keys),
+        wrapped=(
+            user_keys.seal_bundle(secret, user_id=user.id, keys=keys)
+            if secret is not None
+            else None
+        ),
     )
     if authority is not None:
         certify(row, authority)
@@ -127,6 +134,12 @@ def issue_key(
         session.add(user)
     session.add(row)
     session.flush()
+    if secret is None and vault is not None:
+        vault.seal_for_user(
+            user.username,
+            user_keys.GRANT_NAME,
+            user_keys.grant_bytes(keys.signing_key, keys.root_key),
+        )
     return keys
 
 
@@ -166,28 +179,39 @@ def create_root(session: Session, *, recovery_secret: bytes | None) -> Any:
     return root
 
 
-def current_keys(session: Session, user: User, secret: bytes | None) -> SigningKeys | None:
-    """The user's unwrapped keys, or None when she has none yet.
+def current_keys(session: Session, user: User, vault_keys: Any) -> tuple[SigningKeys | None, bool]:
+    """The user's signing keys, and whether they come from a grant she takes over now.
+
+    Returns ``(None, False)`` when she has none yet.
 
     Raises:
-        user_keys.KeyBundleError: her wrapped keys do not open with her secret.
+        user_keys.KeyBundleError: her wrapped keys do not open with her secret, or a
+            grant names a key that is not one of hers.
     """
-    if user.id is None:
-        return None
+    if user.id is None or vault_keys is None:
+        return None, False
+    grant = vault_keys.secret(user_keys.GRANT_NAME)
+    if grant is not None:
+        key, root = user_keys.read_grant(grant)
+        kid = user_keys.key_id(key)
+        row = session.get(UserKey, kid)
+        if row is None or row.user_id != user.id or row.public_key != user_keys.public_text(key):
+            raise user_keys.KeyBundleError("the grant is not one of her keys")
+        return SigningKeys(signing_key=key, kid=kid, root_kid="", root_key=root), True
     rows = session.exec(
         select(UserKey).where(UserKey.user_id == user.id, col(UserKey.wrapped).is_not(None))
     ).all()
     if not rows:
-        return None
-    if secret is None:
-        raise user_keys.KeyBundleError("no secret")
+        return None, False
     wanted = [r for r in rows if r.kid == user.key_id] or rows
-    keys = user_keys.open_bundle(secret, str(wanted[0].wrapped), user_id=user.id)
+    keys = user_keys.open_bundle(
+        user_keys.secret_of(vault_keys), str(wanted[0].wrapped), user_id=user.id
+    )
     if keys.kid != wanted[0].kid or user_keys.public_text(keys.signing_key) != (
         wanted[0].public_key
     ):
         raise user_keys.KeyBundleError("key id does not match")
-    return keys
+    return keys, False
 
 
 # -- checking ----------------------------------------------------------------------------
@@ -395,8 +419,9 @@ def bootstrap(
     session: Session,
     *,
     admin: User,
-    secret: bytes,
     keys: SigningKeys | None,
+    secret: bytes | None = None,
+    vault: Any = None,
     recovery_secret: bytes | None = None,
 ) -> tuple[SigningKeys, list[User]]:
     """Sign an unsigned (migrated) profile's users as they are, with a new root.
@@ -412,6 +437,7 @@ def bootstrap(
         session,
         user=admin,
         secret=secret,
+        vault=vault,
         authority=root_authority,
         root_kid=root_kid,
         root_key=root,

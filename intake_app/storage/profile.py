@@ -23,21 +23,15 @@ from typing import Any
 import platformdirs
 
 from intake_app import __version__
+from intake_app.atomic import atomic_write_bytes
 from intake_app.core import settings as declared
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
 from intake_app.storage import audit, integrity, migrate, settings_repo, user_keys, users
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.storage.database import Database
-from intake_app.storage.vault import (
-    RFC9106_MINIMUM,
-    KdfParams,
-    Vault,
-    new_database_key,
-    recovery_secret,
-)
+from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams, Vault, new_database_key
 
 log = logging.getLogger("intake.storage")
 
@@ -233,13 +227,14 @@ class Profile:
                 # The signed state: a root (wrapped by the recovery key) certifies the
                 # first administrator (docs/security.md, "Device: integrity of roles and
                 # the audit log").
-                root = integrity.create_root(session, recovery_secret=recovery_secret(recovery))
+                root = integrity.create_root(
+                    session, recovery_secret=user_keys.recovery_secret(recovery)
+                )
                 root_kid = user_keys.key_id(root)
-                assert _vault.created_user_secret is not None
                 own = integrity.issue_key(
                     session,
                     user=admin,
-                    secret=_vault.created_user_secret,
+                    vault=_vault,
                     authority=integrity.Authority(root_kid, root),
                     root_kid=root_kid,
                     root_key=root,

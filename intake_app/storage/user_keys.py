@@ -8,8 +8,11 @@ private key never lies in the clear: it is wrapped with AES-256-GCM under a key 
 profile's root key id, so a profile whose whole signed state was replaced is noticed at
 the next sign-in of any user (she did not bind that root).
 
-This module knows nothing about the database: :func:`open_bundle` is the one place
-that turns a user's unwrapped key material into her signing key.
+This module knows nothing about the database. :func:`secret_of` turns the keys the vault
+opened with her password into the secret her bundle is wrapped with; :func:`open_bundle`
+turns that into her signing key. An administrator who issues a user a key (new user,
+password reset) cannot wrap it so: she seals a *grant* to the user's public vault key
+(:func:`grant_bytes`), and the user moves it into her own bundle at her next sign-in.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ALG = "ecdsa-p384-sha384"
+#: the name of a signing-key grant sealed to a user in the vault
+GRANT_NAME = "signing_key"
+GRANT_FORMAT = "intake-signing-grant/1"
 BUNDLE_FORMAT = "intake-user-key/1"
 _WRAP_INFO = b"intake user signing key wrap v1"
 
@@ -217,3 +223,43 @@ class Signer:
 
     def sign_entry(self, seq: int, digest: str) -> str:
         return sign(self.key, AUDIT_DOMAIN, audit_message(seq, digest))
+
+
+def secret_of(vault_keys: Any) -> bytes:
+    """The secret a user's bundle is wrapped with: her vault private key, which only her
+    password (or nobody) opens (``storage.vault.UserKeys``)."""
+    return bytes(vault_keys.private.raw)
+
+
+def grant_bytes(key: ec.EllipticCurvePrivateKey, root: ec.EllipticCurvePrivateKey | None) -> bytes:
+    """A signing key (and, for an administrator, the root key) to seal to a user."""
+    return canonical(
+        {
+            "format": GRANT_FORMAT,
+            "key": _b64(_private_der(key)),
+            "root": _b64(_private_der(root)) if root is not None else None,
+        }
+    )
+
+
+def read_grant(data: bytes) -> tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePrivateKey | None]:
+    """The keys in a grant (KeyBundleError when it is none). Whoever can write the vault can
+    seal a grant: the caller checks the key against the signed state before using it."""
+    try:
+        body = json.loads(data)
+        if body.get("format") != GRANT_FORMAT:
+            raise KeyBundleError("not a grant")
+        key = _load_private(_unb64(body["key"]))
+        root = _load_private(_unb64(body["root"])) if body.get("root") else None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise KeyBundleError("grant unreadable") from exc
+    return key, root
+
+
+def recovery_secret(recovery_key: str) -> bytes:
+    """A secret only the recovery key yields (it unwraps the profile's root key)."""
+    from intake_app.storage.vault import parse_recovery_key
+
+    return HKDF(
+        algorithm=hashes.SHA384(), length=32, salt=None, info=b"intake recovery secret v1"
+    ).derive(parse_recovery_key(recovery_key))

@@ -1,4 +1,16 @@
-"""The key vault: user passwords and the recovery key each wrap the one database key.
+"""The key vault: each user's password opens her own key pair; keys are sealed to it.
+
+Version 2 (docs/security.md, "Device: keys and scopes"): every user has an HPKE key pair
+(MLKEM1024-P384, HKDF-SHA384, AES-256-GCM, the suite of the batches). Her password,
+stretched with Argon2id, wraps a small *bundle* with AES-256-GCM: her private key and any
+further secrets of her own. Everything she may open is *sealed* with HPKE to her public
+key and kept beside her entry: the profile key, and any named secret (for instance a
+personal signing key). Sealing needs only the public key, so another user can grant her a
+key without knowing her password, and a grant can be withdrawn by deleting it.
+
+Entries written by version 1 (the password wraps the profile key directly) are still
+read; they are upgraded to version 2 on the user's next sign-in, with the same
+Argon2id result, so that sign-in costs no second stretching.
 
 The database is encrypted (SQLCipher 4) with a random 256-bit key. That key is never
 stored in the clear: for each user, the password is stretched with Argon2id (RFC 9106,
@@ -43,14 +55,16 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from filelock import FileLock
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import AuthError, ProfileError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.kdf import RFC9106_MINIMUM, KdfParams
+from intake_app.sync.keys import SUITE, EncryptionPrivateKey, EncryptionPublicKey
 
 log = logging.getLogger("intake.storage")
 
 VAULT_FORMAT = "intake-vault"
-VAULT_VERSION = 1
+VAULT_VERSION = 2
 KEY_BYTES = 32
 RECOVERY_CHECK_BYTES = 2
 
@@ -59,36 +73,6 @@ FREE_ATTEMPTS = 5
 #: First waiting time after FREE_ATTEMPTS failures; it doubles with every further failure.
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 15 * 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class KdfParams:
-    """Argon2id parameters; the defaults are RFC 9106's second recommended option."""
-
-    iterations: int = 3
-    lanes: int = 4
-    memory_kib: int = 64 * 1024
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alg": "argon2id",
-            "iterations": self.iterations,
-            "lanes": self.lanes,
-            "memory_kib": self.memory_kib,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> KdfParams:
-        if data.get("alg") != "argon2id":
-            raise ProfileError(_("Der Schlüsseltresor verwendet ein unbekanntes Verfahren."))
-        return cls(
-            iterations=int(data["iterations"]),
-            lanes=int(data["lanes"]),
-            memory_kib=int(data["memory_kib"]),
-        )
-
-
-RFC9106_MINIMUM = KdfParams()
 
 
 def throttle_delay(failures: int) -> float:
@@ -150,6 +134,40 @@ def _recovery_kek(raw: bytes, salt: bytes) -> bytes:
     ).derive(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class UserKeys:
+    """A signed-in user's keys, opened from her vault entry (kept in memory only).
+
+    Attributes:
+        ref: her keyed name hash in the vault.
+        profile_key: the key of the profile database.
+        private: her HPKE private key.
+        sealed: further named secrets sealed to her (``seal_for_user``), opened.
+        bundle: further named values inside her password-wrapped bundle.
+    """
+
+    ref: str
+    profile_key: bytes
+    private: EncryptionPrivateKey
+    sealed: dict[str, bytes]
+    bundle: dict[str, Any]
+
+    def secret(self, name: str) -> bytes | None:
+        """A named secret sealed to her, or None."""
+        return self.sealed.get(name)
+
+
+def _damaged() -> ProfileError:
+    return ProfileError(
+        _(
+            "Ihr Eintrag im Schlüsseltresor (vault.json) wurde verändert oder ist beschädigt. "
+            "Es wurde nichts geändert. Stellen Sie vault.json aus einer Sicherung wieder her "
+            "oder lassen Sie Ihr Passwort von der Administration neu setzen."
+        ),
+        kind="corrupt",
+    )
+
+
 @dataclass(slots=True)
 class PendingEvent:
     """A security event that happened while the database was closed (a failed log-in)."""
@@ -171,8 +189,6 @@ class Vault:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=30)
         self._clock = clock
-        #: the first user's own secret, set by :meth:`create` only
-        self.created_user_secret: bytes | None = None
 
     # -- file handling -----------------------------------------------------------------
 
@@ -242,16 +258,16 @@ class Vault:
             "vault_id": str(uuid.uuid4()),
             "lookup_salt": _b64(secrets.token_bytes(16)),
             "entries": {},
+            "users": {},
             "throttle": {},
             "pending_events": [],
         }
         data["key_check"] = _b64(_key_check(data, db_key))
         data["recovery"] = vault._wrap_recovery(data, recovery_raw, db_key)
         ref = vault._ref(data, username)
-        data["entries"][ref], kek = vault._wrap_password(data, ref, password, db_key, params)
+        vault._put_user(data, ref, password, db_key, params, provisional=False)
         with vault._lock:
             vault._write(data)
-        vault.created_user_secret = user_secret(kek, ref)
         return vault, format_recovery_key(recovery_raw)
 
     # -- wrapping ----------------------------------------------------------------------
@@ -263,11 +279,51 @@ class Vault:
 
     @staticmethod
     def _aad(data: dict[str, Any], ref: str) -> bytes:
-        return f"{VAULT_FORMAT}|{VAULT_VERSION}|{data['vault_id']}|{ref}".encode("ascii")
+        # Version 1's binding; kept for its entries and for the recovery wrap.
+        return f"{VAULT_FORMAT}|1|{data['vault_id']}|{ref}".encode("ascii")
+
+    @staticmethod
+    def _bundle_aad(data: dict[str, Any], ref: str) -> bytes:
+        return f"{VAULT_FORMAT}|bundle|{data['vault_id']}|{ref}".encode("ascii")
+
+    @staticmethod
+    def _seal_info(data: dict[str, Any], ref: str, name: str) -> bytes:
+        return f"{VAULT_FORMAT}|sealed|{data['vault_id']}|{ref}|{name}".encode()
+
+    def _seal(self, data: dict[str, Any], ref: str, name: str, secret: bytes) -> str:
+        """Seal ``secret`` with HPKE to the public key of the user ``ref``."""
+        public = EncryptionPublicKey(_unb64(data["users"][ref]["public"]))
+        return _b64(SUITE.encrypt(secret, public.to_hpke(), info=self._seal_info(data, ref, name)))
+
+    def _new_user_entry(
+        self,
+        data: dict[str, Any],
+        ref: str,
+        *,
+        kek: bytes,
+        kdf: dict[str, Any],
+        private: EncryptionPrivateKey,
+        provisional: bool,
+    ) -> dict[str, Any]:
+        """A version-2 entry: the password (``kek``) wraps the bundle with the private key."""
+        bundle = json.dumps({"private": _b64(private.raw)}).encode("ascii")
+        nonce = secrets.token_bytes(12)
+        return {
+            "kdf": kdf,
+            "bundle": {
+                "alg": "A256GCM",
+                "nonce": _b64(nonce),
+                "ciphertext": _b64(AESGCM(kek).encrypt(nonce, bundle, self._bundle_aad(data, ref))),
+            },
+            "public": _b64(private.public_key().raw),
+            "provisional": provisional,
+            "sealed": {},
+            "updated": self._clock(),
+        }
 
     def _wrap_password(
         self, data: dict[str, Any], ref: str, password: str, db_key: bytes, params: KdfParams
-    ) -> tuple[dict[str, Any], bytes]:
+    ) -> dict[str, Any]:
         salt = secrets.token_bytes(16)
         kek = _kdf(password, salt, params)
         nonce = secrets.token_bytes(12)
@@ -277,7 +333,7 @@ class Vault:
             "kdf": {**params.to_json(), "salt": _b64(salt)},
             "wrap": {"alg": "A256GCM", "nonce": _b64(nonce), "ciphertext": _b64(wrapped)},
             "updated": now,
-        }, kek
+        }
 
     def _wrap_recovery(self, data: dict[str, Any], raw: bytes, db_key: bytes) -> dict[str, Any]:
         salt = secrets.token_bytes(16)
@@ -299,11 +355,13 @@ class Vault:
 
     def has_user(self, username: str) -> bool:
         data = self._read()
-        return self._ref(data, username) in data["entries"]
+        ref = self._ref(data, username)
+        return ref in data["entries"] or ref in data.get("users", {})
 
     def kdf_params(self, username: str) -> KdfParams:
         data = self._read()
-        entry = data["entries"][self._ref(data, username)]
+        ref = self._ref(data, username)
+        entry = data.get("users", {}).get(ref) or data["entries"][ref]
         return KdfParams.from_json(entry["kdf"])
 
     def user_ref(self, username: str) -> str:
@@ -321,19 +379,19 @@ class Vault:
     # -- unlocking ---------------------------------------------------------------------
 
     def unlock(self, username: str, password: str) -> bytes:
-        """Return the database key for a correct user name and password.
+        """Return the profile key for a correct user name and password.
 
         Raises:
             AuthError: wrong name or password (the same message for both), or the
                 throttle asks the user to wait (``retry_after`` says how long).
+            ProfileError: the user's entry in the vault was damaged or changed.
         """
-        return self.unlock_user(username, password)[0]
+        return self.unlock_user(username, password).profile_key
 
-    def unlock_user(self, username: str, password: str) -> tuple[bytes, bytes]:
-        """The database key and the user's own secret (see :func:`user_secret`).
+    def unlock_user(self, username: str, password: str) -> UserKeys:
+        """Open a user's keys with her password (see :meth:`unlock` for the errors).
 
-        Raises:
-            AuthError: as :meth:`unlock`.
+        An entry still in version 1's form is upgraded to a key pair on the way.
         """
         with self._lock:
             data = self._read()
@@ -352,20 +410,31 @@ class Vault:
                     ),
                     retry_after=wait,
                 )
-            entry = data["entries"].get(ref)
-            key: bytes | None = None
-            kek = b""
+            entry = data.get("users", {}).get(ref) or data["entries"].get(ref)
+            keys: UserKeys | None = None
+            upgraded = False
             if entry is not None:
-                params = KdfParams.from_json(entry["kdf"])
-                kek = _kdf(password, _unb64(entry["kdf"]["salt"]), params)
                 try:
-                    key = self._unwrap(entry, kek, self._aad(data, ref))
-                except InvalidTag:
-                    key = None
+                    params = KdfParams.from_json(entry["kdf"])
+                    kek = _kdf(password, _unb64(entry["kdf"]["salt"]), params)
+                except (KeyError, TypeError, ValueError, binascii.Error):
+                    raise _damaged() from None
+                if "bundle" in entry:
+                    keys = self._open_entry(data, ref, entry, kek)
+                else:
+                    try:
+                        key = self._unwrap(entry, kek, self._aad(data, ref))
+                    except InvalidTag:
+                        key = None
+                    except (KeyError, TypeError, ValueError, binascii.Error):
+                        raise _damaged() from None
+                    if key is not None:
+                        keys = self._upgrade_entry(data, ref, entry, kek, key)
+                        upgraded = True
             else:
                 # Spend the same time on an unknown name, so timing does not reveal users.
                 _kdf(password, b"\0" * 16, RFC9106_MINIMUM)
-            if key is None:
+            if keys is None:
                 failures = int(state["failures"]) + 1 if state else 1
                 data["throttle"][ref] = {
                     "failures": failures,
@@ -381,10 +450,55 @@ class Vault:
                 if delay:
                     message += " " + _("Nächster Versuch in {s} Sekunden.").format(s=int(delay))
                 raise AuthError(message, retry_after=delay)
-            if state:
-                del data["throttle"][ref]
+            if state or upgraded:
+                data["throttle"].pop(ref, None)
                 self._write(data)
-            return key, user_secret(kek, ref)
+            return keys
+
+    def _open_entry(
+        self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes
+    ) -> UserKeys | None:
+        """The keys of a version-2 entry; None for a wrong password."""
+        try:
+            wrap = entry["bundle"]
+            bundle_bytes = AESGCM(kek).decrypt(
+                _unb64(wrap["nonce"]), _unb64(wrap["ciphertext"]), self._bundle_aad(data, ref)
+            )
+        except InvalidTag:
+            return None
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise _damaged() from None
+        try:
+            bundle = json.loads(bundle_bytes)
+            private = EncryptionPrivateKey(_unb64(bundle["private"]))
+            if private.public_key().raw != _unb64(entry["public"]):
+                raise ValueError("public key does not match")
+            opened: dict[str, bytes] = {}
+            for name, sealed in entry.get("sealed", {}).items():
+                opened[name] = SUITE.decrypt(
+                    _unb64(sealed), private.to_hpke(), info=self._seal_info(data, ref, name)
+                )
+            profile_key = opened.pop("profile")
+        except Exception:  # any failure here means the entry was changed
+            log.error("a vault entry opened with the right password but does not check")
+            raise _damaged() from None
+        extra = {k: v for k, v in bundle.items() if k != "private"}
+        return UserKeys(
+            ref=ref, profile_key=profile_key, private=private, sealed=opened, bundle=extra
+        )
+
+    def _upgrade_entry(
+        self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes, key: bytes
+    ) -> UserKeys:
+        """Turn a version-1 entry into a key pair and a sealed profile key (same kek)."""
+        private = EncryptionPrivateKey.generate()
+        data.setdefault("users", {})[ref] = self._new_user_entry(
+            data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False
+        )
+        data["users"][ref]["sealed"]["profile"] = self._seal(data, ref, "profile", key)
+        data["entries"].pop(ref, None)
+        log.info("a vault entry was upgraded to a key pair")
+        return UserKeys(ref=ref, profile_key=key, private=private, sealed={}, bundle={})
 
     def check_password(self, username: str, password: str) -> bool:
         """True when ``password`` unlocks ``username`` (throttled like a log-in)."""
@@ -440,25 +554,107 @@ class Vault:
         *,
         db_key: bytes,
         params: KdfParams = RFC9106_MINIMUM,
-    ) -> bytes:
-        """Add or replace the wrap for ``username`` (new user, password change or reset).
+        keys: UserKeys | None = None,
+    ) -> None:
+        """Add or replace the entry for ``username`` (new user, password change or reset).
 
-        Returns:
-            the user's own secret under the new password (see :func:`user_secret`).
+        With ``keys`` (the user's own, opened at her sign-in) the password re-wraps her
+        key pair and everything sealed to her stays hers. Without them (a new user, or a
+        reset by an administrator) she gets a new key pair: whatever was sealed to the
+        old one is withdrawn and has to be granted again.
         """
         with self._update() as data:
             ref = self._ref(data, username)
             self._verify_key(data, db_key)
-            entry, kek = self._wrap_password(data, ref, password, db_key, params)
-            data["entries"][ref] = entry
+            self._put_user(data, ref, password, db_key, params, keys=keys)
             data["throttle"].pop(ref, None)
-        return user_secret(kek, ref)
+
+    def _put_user(
+        self,
+        data: dict[str, Any],
+        ref: str,
+        password: str,
+        profile_key: bytes,
+        params: KdfParams,
+        *,
+        keys: UserKeys | None = None,
+        provisional: bool = True,
+    ) -> None:
+        salt = secrets.token_bytes(16)
+        kek = _kdf(password, salt, params)
+        kdf = {**params.to_json(), "salt": _b64(salt)}
+        users_ = data.setdefault("users", {})
+        old = users_.get(ref)
+        if keys is not None and keys.ref == ref and old is not None:
+            entry = self._new_user_entry(
+                data, ref, kek=kek, kdf=kdf, private=keys.private, provisional=False
+            )
+            entry["sealed"] = dict(old.get("sealed", {}))
+            if keys.bundle:
+                self._rewrap_bundle(data, ref, entry, kek, keys)
+        else:
+            entry = self._new_user_entry(
+                data,
+                ref,
+                kek=kek,
+                kdf=kdf,
+                private=EncryptionPrivateKey.generate(),
+                provisional=provisional,
+            )
+        users_[ref] = entry
+        entry["sealed"]["profile"] = self._seal(data, ref, "profile", profile_key)
+        data["entries"].pop(ref, None)
+
+    def _rewrap_bundle(
+        self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes, keys: UserKeys
+    ) -> None:
+        bundle = {**keys.bundle, "private": _b64(keys.private.raw)}
+        nonce = secrets.token_bytes(12)
+        entry["bundle"] = {
+            "alg": "A256GCM",
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(
+                AESGCM(kek).encrypt(
+                    nonce, json.dumps(bundle).encode("ascii"), self._bundle_aad(data, ref)
+                )
+            ),
+        }
+
+    def seal_for_user(self, username: str, name: str, secret: bytes) -> None:
+        """Seal a named secret to a user's public key (she opens it at her next sign-in).
+
+        No password is needed: this is how one user grants another a key. ``profile``
+        is reserved for the profile key.
+        """
+        if name == "profile":
+            raise ValueError("the profile key is sealed by set_password")
+        with self._update() as data:
+            ref = self._ref(data, username)
+            if ref not in data.get("users", {}):
+                raise KeyError("no key pair for this user yet")
+            data["users"][ref]["sealed"][name] = self._seal(data, ref, name, secret)
+
+    def withdraw_sealed(self, username: str, name: str) -> None:
+        """Delete a named secret sealed to a user (she no longer receives it)."""
+        if name == "profile":
+            raise ValueError("remove the user instead")
+        with self._update() as data:
+            entry = data.get("users", {}).get(self._ref(data, username))
+            if entry is not None:
+                entry["sealed"].pop(name, None)
+
+    def public_key(self, username: str) -> EncryptionPublicKey | None:
+        """A user's public key (None while her entry is still in version 1's form)."""
+        data = self._read()
+        entry = data.get("users", {}).get(self._ref(data, username))
+        return EncryptionPublicKey(_unb64(entry["public"])) if entry else None
 
     def remove_user(self, username: str) -> None:
-        """Delete the wrap for ``username``: the password no longer opens the profile."""
+        """Delete the entry for ``username``: the password no longer opens the profile."""
         with self._update() as data:
             ref = self._ref(data, username)
             data["entries"].pop(ref, None)
+            data.get("users", {}).pop(ref, None)
             data["throttle"].pop(ref, None)
 
     def replace_recovery_key(self, *, db_key: bytes) -> str:
@@ -499,24 +695,6 @@ class Vault:
         data = self._read()
         state = data["throttle"].get(self._ref(data, username))
         return int(state["failures"]) if state else 0
-
-
-def user_secret(kek: bytes, ref: str) -> bytes:
-    """A secret only this user's password yields: it unwraps her signing key
-    (docs/security.md, "Device: integrity of roles and the audit log")."""
-    return HKDF(
-        algorithm=hashes.SHA384(),
-        length=KEY_BYTES,
-        salt=None,
-        info=b"intake user secret v1|" + ref.encode("ascii"),
-    ).derive(kek)
-
-
-def recovery_secret(recovery_key: str) -> bytes:
-    """A secret only the recovery key yields (it unwraps the profile's root signing key)."""
-    return HKDF(
-        algorithm=hashes.SHA384(), length=KEY_BYTES, salt=None, info=b"intake recovery secret v1"
-    ).derive(parse_recovery_key(recovery_key))
 
 
 def _key_check(data: dict[str, Any], db_key: bytes) -> bytes:

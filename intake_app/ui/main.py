@@ -18,6 +18,7 @@ from intake_app.storage.profile import Profile
 from intake_app.ui.controller import AppController
 from intake_app.ui.errors import install_excepthook
 from intake_app.ui.qt_i18n import install_qt_translator
+from intake_app.ui.rules import install as install_rules
 from intake_app.ui.style import apply_style
 
 log = logging.getLogger("intake.ui")
@@ -39,6 +40,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     apply_style(app)
+    install_rules(app)
     install_qt_translator(app, current_language())
     return app
 

@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
         self.record_page = page
         self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)
+        if isinstance(page, InterviewPage):
+            page.focus_current()
 
     def _leave_record_page(self, *, discard: bool = False) -> bool:
         """Save and remove the open interview or record view; False when its answers could
@@ -557,7 +559,7 @@ class MainWindow(QMainWindow):
 
         from PySide6.QtWidgets import QFileDialog
 
-        from intake_app.storage.atomic import atomic_write_bytes
+        from intake_app.atomic import atomic_write_bytes
 
         target, _filter = QFileDialog.getSaveFileName(
             parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
@@ -591,7 +593,8 @@ class MainWindow(QMainWindow):
             return
         from pathlib import Path
 
-        from intake_app.cli.lifecycle_cmds import export_person
+        # Deferred: the access report loads reportlab.
+        from intake_app.reports.access import export_person
 
         try:
             written = export_person(self.ws, record_id, Path(folder))

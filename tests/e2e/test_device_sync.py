@@ -17,7 +17,7 @@ from sqlmodel import select
 from intake_app.app import Workspace
 from intake_app.central import db as central_db
 from intake_app.cli import main
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import SyncError
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery

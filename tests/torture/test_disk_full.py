@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.atomic import disk_full_error
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import KnownError, SyncError, SyncErrorKind
-from intake_app.storage.atomic import disk_full_error
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.storage.records import RecordQuery
 from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.mainwindow import MainWindow

@@ -414,7 +414,7 @@ def test_settings_and_error_dialogs_are_usable_at_150_percent(
 def test_daily_backup_after_sign_in_runs_once_in_the_background(
     qtbot: QtBot, ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from intake_app.storage.atomic import disk_full_error
+    from intake_app.atomic import disk_full_error
     from intake_app.ui.ops import wait_for_all
 
     host = QWidget()

@@ -67,7 +67,7 @@ def test_vault_file_holds_no_key_and_no_user_name(vault_and_key: tuple[Vault, by
     raw = vault.path.read_bytes()
     assert key not in raw and key.hex().encode() not in raw
     assert b"admin" not in raw.lower()
-    entry = next(iter(json.loads(raw)["entries"].values()))
+    entry = next(iter(json.loads(raw)["users"].values()))
     # RFC 9106 second recommended option or stronger, stored beside the wrap
     assert entry["kdf"]["alg"] == "argon2id"
     assert entry["kdf"]["memory_kib"] >= 64 * 1024
@@ -200,7 +200,71 @@ def test_swapped_entries_do_not_open(vault_and_key: tuple[Vault, bytes, str]) ->
     vault.set_password("berater", "berater-pw-123", db_key=key)
     data = json.loads(vault.path.read_text("utf-8"))
     refs = {name: vault.user_ref(name) for name in ("admin", "berater")}
-    data["entries"][refs["admin"]] = data["entries"][refs["berater"]]
+    data["users"][refs["admin"]] = data["users"][refs["berater"]]
     vault.path.write_text(json.dumps(data), "utf-8")
     with pytest.raises(AuthError):
         vault.unlock("admin", "berater-pw-123")
+
+
+def test_each_user_has_her_own_key_pair_and_sealed_secrets(
+    vault_and_key: tuple[Vault, bytes, str],
+) -> None:
+    vault, key, _ = vault_and_key
+    vault.set_password("berater", "berater-pw-123", db_key=key)
+    vault.seal_for_user("berater", "signing", b"nur-fuer-berater")
+    admin = vault.unlock_user("admin", "richtiges-pw-1")
+    berater = vault.unlock_user("berater", "berater-pw-123")
+    assert admin.private.raw != berater.private.raw
+    assert berater.secret("signing") == b"nur-fuer-berater"
+    assert admin.secret("signing") is None
+    # changing her own password with her keys keeps what was sealed to her
+    vault.set_password("berater", "neues-pw-berater-4", db_key=key, keys=berater)
+    again = vault.unlock_user("berater", "neues-pw-berater-4")
+    assert again.private.raw == berater.private.raw
+    assert again.secret("signing") == b"nur-fuer-berater"
+    # a reset (no keys) gives a new key pair: grants to the old one are withdrawn
+    vault.set_password("berater", "reset-pw-berater-5", db_key=key)
+    reset = vault.unlock_user("berater", "reset-pw-berater-5")
+    assert reset.private.raw != berater.private.raw
+    assert reset.secret("signing") is None
+
+
+def test_a_version_1_entry_is_upgraded_at_sign_in(tmp_path: Path, clock: FakeClock) -> None:
+    """An entry as version 1 wrote it opens and becomes a key pair, same password."""
+    fixtures = Path(__file__).parents[2] / "fixtures" / "schemas" / "0004_lifecycle"
+    expected = json.loads((fixtures / "expected.json").read_text("utf-8"))
+    vault_path = tmp_path / "vault.json"
+    vault_path.write_bytes((fixtures / "vault.json").read_bytes())
+    old = json.loads(vault_path.read_text("utf-8"))
+    assert old["version"] == 1 and "users" not in old
+    vault = Vault(vault_path, clock=clock)
+    key = vault.unlock("admin", expected["password"])
+    data = json.loads(vault_path.read_text("utf-8"))
+    assert data["entries"] == {} or vault.user_ref("admin") not in data["entries"]
+    assert vault.user_ref("admin") in data["users"]
+    assert vault.unlock("admin", expected["password"]) == key
+    assert vault.unlock_with_recovery(expected["recovery_key"]) == key
+
+
+def test_a_changed_entry_gives_a_german_message_and_changes_nothing(
+    vault_and_key: tuple[Vault, bytes, str],
+) -> None:
+    vault, _, _ = vault_and_key
+    data = json.loads(vault.path.read_text("utf-8"))
+    entry = data["users"][vault.user_ref("admin")]
+    other = Vault.create(
+        vault.path.with_name("other.json"),
+        db_key=new_database_key(),
+        username="x",
+        password="anderes-pw-123",
+    )[0]
+    entry["public"] = json.loads(other.path.read_text("utf-8"))["users"][other.user_ref("x")][
+        "public"
+    ]
+    vault.path.write_text(json.dumps(data), "utf-8")
+    before = vault.path.read_bytes()
+    with pytest.raises(ProfileError) as info:
+        vault.unlock("admin", "richtiges-pw-1")
+    assert info.value.kind == "corrupt"
+    assert "Schlüsseltresor" in str(info.value)
+    assert vault.path.read_bytes() == before

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from intake_app.app import Workspace
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.storage.lifecycle import ErasureReason
 from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow, SyncBatch
