@@ -231,3 +231,58 @@ def test_every_entry_is_signed_by_the_acting_user(profile: ProfileFixture) -> No
         assert not ws.sign_in_result.safe_mode
     finally:
         ws.close()
+
+
+def test_an_older_profile_is_signed_at_the_first_administrator_sign_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A profile of schema 0004: a counsellor may work before the administrator signs in;
+    the administrator's sign-in signs every user as found (and says so in the audit log);
+    from then on an edited role is caught."""
+    import shutil
+    from pathlib import Path
+
+    from intake_app.storage.profile import Profile
+
+    source = Path(__file__).parents[2] / "fixtures" / "schemas" / "0004_lifecycle"
+    expected = json.loads((source / "expected.json").read_text("utf-8"))
+    shutil.copytree(source, tmp_path / "p")
+    profile = Profile(tmp_path / "p")
+    password = expected["password"]
+
+    ws = Workspace.sign_in(profile, username="berater", password=password)
+    assert ws.actor.role is Role.COUNSELLOR and not ws.sign_in_result.safe_mode
+    ws.close()
+    admin = Workspace.sign_in(profile, username="admin", password=password)
+    try:
+        assert not admin.sign_in_result.safe_mode
+        signed = [d for _a, action, d in _audit_actions(admin) if action == "integrity_signed"]
+        assert {u["role"] for u in signed[0]["users"]} == {"admin", "counsellor", "supervisor"}
+        assert admin.verify_audit().ok
+        with admin.db.read() as session:
+            from sqlalchemy import text
+
+            pending = session.execute(
+                text("SELECT count(*) FROM user_keys WHERE certified_by IS NULL")
+            ).scalar_one()
+        assert pending == 0  # the counsellor's key, made at her sign-in, is certified
+    finally:
+        admin.close()
+    ws = Workspace.sign_in(profile, username="berater", password=password)
+    try:
+        assert not ws.sign_in_result.safe_mode
+        assert ws.signing_keys is not None and ws.signing_keys.root_kid
+    finally:
+        ws.close()
+
+    key = profile.vault().unlock("berater", password)
+    conn = sqlcipher3.connect(str(profile.db_path))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("UPDATE users SET role = 'supervisor' WHERE username = 'berater'")
+        conn.commit()
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="berater", password=password)
+    try:
+        assert ws.actor.role is Role.COUNSELLOR and ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
