@@ -54,6 +54,8 @@ class SignInResult:
     schema_steps: tuple[str, ...]
     #: what in the signed state does not check (German, translated); empty when all does
     integrity_messages: tuple[str, ...] = ()
+    #: the recovery path writes its audit entries once the administrator has a key
+    deferred_audit: bool = False
 
     @property
     def safe_mode(self) -> bool:
@@ -212,6 +214,25 @@ class Workspace:
                     )
                 )
             workspace.accounts.set_own_password(new_password)
+            if workspace.sign_in_result.deferred_audit:
+                # her new key signs what the sign-in could not
+                with workspace.db.write() as session:
+                    flushed = _flush_pending_events(session, vault)
+                    if workspace.sign_in_result.schema_steps:
+                        audit.append(
+                            session,
+                            actor="system",
+                            action=AuditAction.SCHEMA_UPGRADED,
+                            details={"steps": list(workspace.sign_in_result.schema_steps)},
+                        )
+                    audit.append(
+                        session,
+                        actor=workspace.actor.username,
+                        action=AuditAction.RECOVERY_USED,
+                        subject_type="user",
+                        subject_id=str(workspace.actor.user_id),
+                    )
+                vault.drop_pending_events(flushed)
         except BaseException:
             workspace.close()
             raise
@@ -232,9 +253,12 @@ class Workspace:
         db, steps = profile.open_database(key)
         try:
             opened = _check_signed_state(db, username=username, vault_keys=keys)
+            # With the recovery key nobody's signing key is open yet: what would be written
+            # now waits until the recovering administrator has hers (see recover()).
+            deferred = recovery and db.audit_signer is None
             with db.write() as session:
-                flushed = _flush_pending_events(session, vault)
-                if steps:
+                flushed = 0 if deferred else _flush_pending_events(session, vault)
+                if steps and not deferred:
                     audit.append(
                         session,
                         actor="system",
@@ -287,13 +311,14 @@ class Workspace:
                     )
                     user.last_login_at = utcnow()
                     session.add(user)
-                    audit.append(
-                        session,
-                        actor=user.username,
-                        action=AuditAction.RECOVERY_USED if recovery else AuditAction.LOGIN,
-                        subject_type="user",
-                        subject_id=str(user.id),
-                    )
+                    if not deferred:
+                        audit.append(
+                            session,
+                            actor=user.username,
+                            action=AuditAction.RECOVERY_USED if recovery else AuditAction.LOGIN,
+                            subject_type="user",
+                            subject_id=str(user.id),
+                        )
                 actor = Actor(
                     user_id=user.id,
                     username=user.username,
@@ -303,6 +328,7 @@ class Workspace:
                 result = SignInResult(
                     must_change_password=user.must_change_password and not recovery,
                     schema_steps=tuple(steps),
+                    deferred_audit=deferred,
                     integrity_messages=tuple(f.message() for f in opened.report.findings),
                 )
             if refusal is not None:

@@ -286,3 +286,32 @@ def test_an_older_profile_is_signed_at_the_first_administrator_sign_in(tmp_path)
         assert ws.actor.role is Role.COUNSELLOR and ws.sign_in_result.safe_mode
     finally:
         ws.close()
+
+
+def test_the_recovery_key_gives_the_administrator_a_new_key_under_the_same_root(
+    profile: ProfileFixture,
+) -> None:
+    ws = profile.sign_in(ADMIN)
+    old_kid = ws.signing_keys.kid if ws.signing_keys else None
+    root = ws.integrity.root_kid
+    ws.close()
+    ws = Workspace.recover(
+        profile.profile,
+        recovery_key=profile.recovery_key,
+        username=ADMIN,
+        new_password="Neues-Admin-Passwort-2026",
+    )
+    ws.close()
+    ws = Workspace.sign_in(profile.profile, username=ADMIN, password="Neues-Admin-Passwort-2026")
+    try:
+        assert not ws.sign_in_result.safe_mode
+        assert ws.signing_keys is not None and ws.signing_keys.kid != old_kid
+        assert ws.integrity.root_kid == root and ws.signing_keys.root_key is not None
+        assert ws.verify_audit().ok
+    finally:
+        ws.close()
+    ws = profile.sign_in(COUNSELLOR)  # the others notice nothing: same root
+    try:
+        assert not ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
