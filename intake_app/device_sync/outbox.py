@@ -192,7 +192,7 @@ def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, st
         .order_by(col(SyncBatch.created_at).desc(), col(SyncBatch.audit_seq).desc())
         .limit(limit)
     ).all()
-    return [(int(seq), str(digest)) for seq, digest in rows]
+    return [(seq, str(digest)) for seq, digest in rows if seq is not None]
 
 
 def exportable_answers(

@@ -49,6 +49,7 @@ def test_a_cut_audit_log_is_reported_by_the_office_after_the_next_sync(
             (sent,) = session.exec(select(SyncBatch.audit_seq)).all()
     finally:
         ws.close()
+    assert sent is not None
     imported = office.cli("import").stdout
     assert "WARNUNG" not in imported
     listed = office.cli("devices", "list").stdout
