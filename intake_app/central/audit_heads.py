@@ -43,7 +43,7 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
         return None
     seq, digest = header.audit_head
     heads = device_audit_heads.c
-    known = dict(
+    known: dict[int, str] = dict(
         conn.execute(
             sa.select(heads.seq, heads.hash).where(heads.device_id == header.device_id)
         ).all()
@@ -103,7 +103,7 @@ class AuditState:
 def audit_states(engine: Engine) -> dict[str, AuditState]:
     """Per device id: the highest head seen and the problems noticed."""
     with engine.connect() as conn:
-        highest = dict(
+        highest: dict[str, int] = dict(
             conn.execute(
                 sa.select(
                     device_audit_heads.c.device_id, sa.func.max(device_audit_heads.c.seq)
@@ -116,7 +116,7 @@ def audit_states(engine: Engine) -> dict[str, AuditState]:
                 device_audit_problems.c.id
             )
         ).all():
-            problems.setdefault(device_id, []).append(kind)
+            problems.setdefault(str(device_id), []).append(str(kind))
     out = {}
     for device_id in set(highest) | set(problems):
         kinds = problems.get(device_id, [])

@@ -260,7 +260,7 @@ def test_an_older_profile_is_signed_at_the_first_administrator_sign_in(tmp_path)
         with admin.db.read() as session:
             from sqlalchemy import text
 
-            pending = session.execute(
+            pending: int = session.execute(
                 text("SELECT count(*) FROM user_keys WHERE certified_by IS NULL")
             ).scalar_one()
         assert pending == 0  # the counsellor's key, made at her sign-in, is certified
