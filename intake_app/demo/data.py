@@ -514,7 +514,7 @@ def persona_answers(
     if answers["has_children"]:
         # one to three children, at least 15 months apart, the first at 20 or later
         born = birth + timedelta(days=rng.randint(20 * 365, max(20 * 365, (age - 1) * 365)))
-        children = []
+        children: list[dict[str, Any]] = []
         while born < today - timedelta(days=60) and len(children) < 3:
             children.append({"child_birth_month": born.isoformat()[:7], "child_in_household": True})
             born += timedelta(days=rng.randint(15 * 30, 48 * 30))

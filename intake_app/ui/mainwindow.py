@@ -6,6 +6,7 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -254,8 +255,8 @@ class MainWindow(QMainWindow):
             *,
             shortcut: str | QKeySequence.StandardKey = "",
             enabled: bool = True,
-            slot=None,
-        ) -> QAction:  # type: ignore[no-untyped-def]
+            slot: Callable[[], object] | None = None,
+        ) -> QAction:
             act = QAction(text, self)
             act.setObjectName(key)
             if shortcut:

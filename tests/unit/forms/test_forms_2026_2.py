@@ -129,7 +129,9 @@ def test_legal_bases_match_the_table_of_the_law() -> None:
 
 
 def test_104c_label_says_deadline_and_no_extension() -> None:
-    label = NEW.question("legal_basis").choice("104c").label("de")
+    choice = NEW.question("legal_basis").choice("104c")
+    assert choice is not None
+    label = choice.label("de")
     assert "31.12.2025" in label
     assert "nicht verlängerbar" in label
 
@@ -219,7 +221,9 @@ def test_german_certificate_is_asked_unless_every_skill_is_none() -> None:
 
 
 def test_isced_0_fits_adults() -> None:
-    label = NEW.question("isced_level").choice("0").label("de")
+    choice = NEW.question("isced_level").choice("0")
+    assert choice is not None
+    label = choice.label("de")
     assert "weniger als Primarbereich" in label and "kein Abschluss" in label
     assert "Frühkindlich" not in label
 

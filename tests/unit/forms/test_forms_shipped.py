@@ -129,7 +129,9 @@ def test_value_sets_from_reference_files(intake_form: Form) -> None:
     isced = intake_form.question("isced_level")
     assert isced.value_set == "isced2011"
     assert isced.choice_values == tuple(str(level) for level in range(9))
-    assert isced.choice("6").label("en") == "ISCED 6 – Bachelor's or equivalent level"
+    six = isced.choice("6")
+    assert six is not None
+    assert six.label("en") == "ISCED 6 – Bachelor's or equivalent level"
 
 
 @pytest.mark.parametrize("name", sorted(PERSONAS))
