@@ -345,8 +345,8 @@ def test_every_input_has_an_accessible_name(qtbot: QtBot, window: MainWindow) ->
 
 
 def test_a_draft_under_an_older_form_version_opens_under_the_newest(
-    window: MainWindow, qtbot
-) -> None:  # type: ignore[no-untyped-def]
+    window: MainWindow, qtbot: QtBot
+) -> None:
     from tests.unit.forms.formkit import ukrainian_24_children
 
     ws = window.ws
