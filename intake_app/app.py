@@ -23,6 +23,7 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.core.records import RecordStatus
 from intake_app.device_sync.device import DeviceSync
 from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.device_sync.outbox import sent_audit_heads
@@ -168,6 +169,33 @@ class Workspace:
     def form_for(self, form_id: str, version: str) -> Form:
         """The form a record was given under."""
         return self.forms.get(form_id, version)
+
+    def upgrade_draft(self, record_id: str) -> list[str]:
+        """Move a draft given under an older form version to the newest one.
+
+        Answers move as the new version declares (renames, recodes, dates reduced to year
+        and month); whatever has no place in it is kept with the record's retired answers.
+        Returns the notes of the migration (empty when the record already uses the newest
+        version or is not a draft).
+        """
+        row = self.records.get(record_id)
+        versions = self.forms.versions(row.form_id)
+        if (
+            row.status != RecordStatus.DRAFT.value
+            or row.form_version not in versions
+            or row.form_version == versions[-1]
+        ):
+            return []
+        result = self.forms.upgrade(row.answers, row.form_id, row.form_version)
+        self.records.change_form_version(
+            record_id, form_version=result.version, answers=result.answers, retired=result.retired
+        )
+        return [
+            _("Die Aufnahme verwendet jetzt die Formularversion {version}.").format(
+                version=result.version
+            ),
+            *result.notes,
+        ]
 
     def new_intake(self) -> str:
         """Create a draft record under the current form; return its id."""

@@ -42,6 +42,7 @@ class AuditAction(enum.StrEnum):
     RECORD_READ = "record_read"
     RECORD_FINALISED = "record_finalised"
     RECORD_REVISED = "record_revised"
+    RECORD_FORM_UPGRADED = "record_form_upgraded"
     RECORD_CLOSED = "record_closed"
     RECORD_PRINTED = "record_printed"
     RECORD_EXPORTED = "record_exported"
