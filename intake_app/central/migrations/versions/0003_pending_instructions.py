@@ -1,7 +1,7 @@
 """Erasures and consent withdrawals for record ids the office has not seen yet wait here.
 
-Revision ID: 0002_pending_instructions
-Revises: 0001_central
+Revision ID: 0003_pending_instructions
+Revises: 0002_audit_heads
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_pending_instructions"
-down_revision = "0001_central"
+revision = "0003_pending_instructions"
+down_revision = "0002_audit_heads"
 branch_labels = None
 depends_on = None
 
