@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QTextCursor, QTextDocument, QWheelEvent
+from PySide6.QtGui import QStandardItemModel, QTextCursor, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -325,8 +325,10 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWi
         for p in org.purposes
     ]
     assert not set(offered) & set(org.purpose_ids)
-    assert not combo.model().item(2).isEnabled()
-    assert combo.model().item(1).isEnabled()
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    assert not model.item(2).isEnabled()
+    assert model.item(1).isEnabled()
     # chosen with the keyboard as a person does: the id is stored, the name is shown
     combo.setFocus()
     qtbot.keyClick(combo, Qt.Key.Key_Down)
