@@ -472,6 +472,14 @@ class MainWindow(QMainWindow):
                     n=report.checked
                 ),
             )
+        elif report.broken_seq is None:
+            QMessageBox.critical(
+                self,
+                _("Audit-Protokoll"),
+                " ".join(problem.message() for problem in report.problems)
+                + " "
+                + _("Bitte informieren Sie die oder den Datenschutzbeauftragten."),
+            )
         else:
             QMessageBox.critical(
                 self,
