@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -27,6 +27,7 @@ from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.ui.about import AboutDialog
+from intake_app.ui.actions import ActionRegistry
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.erase_dialog import EraseDialog
@@ -239,134 +240,94 @@ class MainWindow(QMainWindow):
     def _site_name(self) -> str:
         return str(self.ws.settings.get("site.name") or _("Intake"))
 
-    def _create_actions(self) -> dict[str, QAction]:
+    def _create_actions(self) -> ActionRegistry:
         actor = self.ws.actor
-
-        def action(
-            key: str,
-            text: str,
-            *,
-            shortcut: str | QKeySequence.StandardKey = "",
-            enabled: bool = True,
-            slot=None,
-        ) -> QAction:  # type: ignore[no-untyped-def]
-            act = QAction(text, self)
-            act.setObjectName(key)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-            act.setVisible(enabled)
-            if slot is not None:
-                act.triggered.connect(slot)
-            return act
-
-        return {
-            "new_intake": action(
-                "new_intake",
-                _("&Neue Aufnahme"),
-                shortcut="Ctrl+N",
-                enabled=actor.can(Permission.CREATE_RECORD),
-                slot=self._on_new_intake,
-            ),
-            "lock": action("lock", _("&Sperren"), shortcut="Ctrl+L", slot=self._on_lock),
-            "logout": action("logout", _("&Abmelden"), slot=self._on_logout),
-            "quit": action(
-                "quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close
-            ),
-            "settings": action(
-                "settings",
-                _("&Einstellungen …"),
-                enabled=actor.can(Permission.MANAGE_SETTINGS),
-                slot=self._on_settings,
-            ),
-            "users": action(
-                "users",
-                _("&Benutzer verwalten …"),
-                enabled=actor.can(Permission.MANAGE_USERS),
-                slot=self._on_users,
-            ),
-            "password": action(
-                "password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password
-            ),
-            "overview": action(
-                "overview",
-                _("Ü&bersicht"),
-                shortcut="Ctrl+U",
-                enabled=actor.can(Permission.VIEW_OVERVIEW),
-                slot=self.show_overview,
-            ),
-            "list": action(
-                "list",
-                _("&Aktenliste"),
-                shortcut="Ctrl+1",
-                enabled=actor.can(Permission.VIEW_OWN_RECORDS),
-                slot=self.show_list,
-            ),
-            "erase_by_case": action(
-                "erase_by_case",
-                _("Löschantrag nach Aktenzeichen …"),
-                enabled=actor.can(Permission.ERASE_RECORDS)
-                and not actor.can(Permission.VIEW_OWN_RECORDS),
-                slot=self._on_erase_by_case,
-            ),
-            "retention": action(
-                "retention",
-                _("Aufbewahrungsfristen jetzt anwenden"),
-                enabled=actor.can(Permission.MANAGE_SETTINGS)
-                or actor.can(Permission.VIEW_OVERVIEW),
-                slot=self.run_retention,
-            ),
-            "audit_verify": action(
-                "audit_verify",
-                _("A&udit-Protokoll prüfen"),
-                enabled=actor.can(Permission.VERIFY_AUDIT),
-                slot=self._on_verify_audit,
-            ),
-            "about": action("about", _("Ü&ber Intake"), slot=self._on_about),
-            "sync": action(
-                "sync",
-                _("Ü&bermittlung …"),
-                shortcut="Ctrl+Shift+S",
-                enabled=actor.can(Permission.SYNC) or actor.can(Permission.MANAGE_DEVICE),
-                slot=self.open_sync_window,
-            ),
-        }
+        registry = ActionRegistry(self)
+        add = registry.add
+        add(
+            "new_intake",
+            _("&Neue Aufnahme"),
+            shortcut="Ctrl+N",
+            visible=actor.can(Permission.CREATE_RECORD),
+            slot=self._on_new_intake,
+        )
+        add("lock", _("&Sperren"), shortcut="Ctrl+L", slot=self._on_lock)
+        add("logout", _("&Abmelden"), slot=self._on_logout)
+        add("quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close)
+        add(
+            "settings",
+            _("&Einstellungen …"),
+            visible=actor.can(Permission.MANAGE_SETTINGS),
+            slot=self._on_settings,
+        )
+        add(
+            "users",
+            _("&Benutzer verwalten …"),
+            visible=actor.can(Permission.MANAGE_USERS),
+            slot=self._on_users,
+        )
+        add("password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password)
+        add(
+            "overview",
+            _("Ü&bersicht"),
+            shortcut="Ctrl+U",
+            visible=actor.can(Permission.VIEW_OVERVIEW),
+            slot=self.show_overview,
+        )
+        add(
+            "list",
+            _("&Aktenliste"),
+            shortcut="Ctrl+1",
+            visible=actor.can(Permission.VIEW_OWN_RECORDS),
+            slot=self.show_list,
+        )
+        add(
+            "erase_by_case",
+            _("Löschantrag nach Aktenzeichen …"),
+            visible=actor.can(Permission.ERASE_RECORDS)
+            and not actor.can(Permission.VIEW_OWN_RECORDS),
+            slot=self._on_erase_by_case,
+        )
+        add(
+            "retention",
+            _("Aufbewahrungsfristen jetzt anwenden"),
+            visible=actor.can(Permission.MANAGE_SETTINGS) or actor.can(Permission.VIEW_OVERVIEW),
+            slot=self.run_retention,
+        )
+        add(
+            "audit_verify",
+            _("A&udit-Protokoll prüfen"),
+            visible=actor.can(Permission.VERIFY_AUDIT),
+            slot=self._on_verify_audit,
+        )
+        add("about", _("Ü&ber Intake"), slot=self._on_about)
+        add(
+            "sync",
+            _("Ü&bermittlung …"),
+            shortcut="Ctrl+Shift+S",
+            visible=actor.can(Permission.SYNC) or actor.can(Permission.MANAGE_DEVICE),
+            slot=self.open_sync_window,
+        )
+        return registry
 
     def _create_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu(_("&Datei"))
-        file_menu.addAction(self.actions_["new_intake"])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions_["lock"])
-        file_menu.addAction(self.actions_["logout"])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions_["quit"])
-
-        sync_menu = bar.addMenu(_("Ü&bermittlung"))
-        sync_menu.addAction(self.actions_["sync"])
-
-        admin_menu = bar.addMenu(_("&Verwaltung"))
-        admin_menu.addAction(self.actions_["settings"])
-        admin_menu.addAction(self.actions_["users"])
-        admin_menu.addAction(self.actions_["password"])
-        admin_menu.addAction(self.actions_["audit_verify"])
-        admin_menu.addSeparator()
-        admin_menu.addAction(self.actions_["erase_by_case"])
-        admin_menu.addAction(self.actions_["retention"])
-
-        view_menu = bar.addMenu(_("&Ansicht"))
-        view_menu.addAction(self.actions_["list"])
-        view_menu.addAction(self.actions_["overview"])
-        view_menu.addSeparator()
+        menu = self.actions_.add_menu
+        menu("file", bar.addMenu(_("&Datei")), ["new_intake", None, "lock", "logout", None, "quit"])
+        menu("sync", bar.addMenu(_("Ü&bermittlung")), ["sync"])
+        menu(
+            "admin",
+            bar.addMenu(_("&Verwaltung")),
+            ["settings", "users", "password", "audit_verify", None, "erase_by_case", "retention"],
+        )
+        view_menu = menu("view", bar.addMenu(_("&Ansicht")), ["list", "overview", None])
         language_menu = view_menu.addMenu(_("&Sprache"))
         for code in LANGUAGES:
             act = language_menu.addAction(LANGUAGE_NAMES[code])
             act.setCheckable(True)
             act.setChecked(code == current_language())
             act.triggered.connect(lambda _checked=False, c=code: self._on_language(c))
-
-        help_menu = bar.addMenu(_("&Hilfe"))
-        help_menu.addAction(self.actions_["about"])
-        self.menus = {"file": file_menu, "admin": admin_menu, "view": view_menu, "help": help_menu}
+        menu("help", bar.addMenu(_("&Hilfe")), ["about"])
 
     def _create_status_bar(self) -> None:
         actor = self.ws.actor
