@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
     def __init__(self, workspace: Workspace, *, autolock_minutes: float | None = None) -> None:
         super().__init__()
         self.ws = workspace
+        self.geometry_restored = False
         actor = workspace.actor
         self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
         self.setMinimumSize(960, 600)
@@ -371,7 +372,9 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         saved = self.ws.profile.read_meta().get("window", {}).get("main")
         if saved:
-            self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii")))
+            self.geometry_restored = self.restoreGeometry(
+                QByteArray.fromBase64(saved.encode("ascii"))
+            )
 
     def save_geometry(self) -> None:
         """Keep the window's size and place (base64 text in profile.json, never pickled)."""
