@@ -45,9 +45,11 @@ log = logging.getLogger("intake.ui")
 
 
 class EmptyState(QWidget):
-    """Shown while there are no records yet: what to do next, with one clear button."""
+    """The start page when the case list has nothing to show: for those who keep records,
+    what to do next with one clear button; for a role that sees no records (the
+    administration), what it does here instead of a claim that there are no intakes."""
 
-    def __init__(self, *, can_create: bool, role_note: str) -> None:
+    def __init__(self, *, can_create: bool, sees_records: bool, role_note: str) -> None:
         super().__init__()
         self.new_button = QPushButton(_("Neue Aufnahme beginnen"))
         self.new_button.setObjectName("primary")
@@ -61,15 +63,17 @@ class EmptyState(QWidget):
             )
         )
         text.setWordWrap(True)
+        text.setVisible(sees_records)
         shortcut = QLabel(_("Tastenkürzel: Strg+N"))
         shortcut.setObjectName("muted")
         shortcut.setVisible(can_create)
         note = QLabel(role_note)
-        note.setObjectName("muted")
+        note.setObjectName("muted" if sees_records else "")
         note.setWordWrap(True)
         note.setVisible(bool(role_note))
+        self.title = heading(_("Noch keine Aufnahmen") if sees_records else _("Verwaltung"))
         panel = card(
-            heading(_("Noch keine Aufnahmen")),
+            self.title,
             text,
             note,
             self.new_button,
@@ -108,7 +112,11 @@ class MainWindow(QMainWindow):
                 "Als Administration verwalten Sie Benutzer, Einstellungen und die Registrierung "
                 "des Geräts. Akten sehen nur Beratung und Leitung."
             )
-        self.empty = EmptyState(can_create=actor.can(Permission.CREATE_RECORD), role_note=role_note)
+        self.empty = EmptyState(
+            can_create=actor.can(Permission.CREATE_RECORD),
+            sees_records=actor.can(Permission.VIEW_OWN_RECORDS),
+            role_note=role_note,
+        )
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
         self.record_page: QWidget | None = None
@@ -357,13 +365,20 @@ class MainWindow(QMainWindow):
 
     def open_sync_window(self) -> None:
         """The sync window (send, USB stick, receipts, enrolment)."""
-        window = SyncWindow(self.ws, self)
-        window.changed.connect(self.refresh_sync_status)
-        window.changed.connect(self._refresh_list)
-        window.exec()
+        self.sync_window().exec()
         self.refresh_sync_status()
 
-    def _refresh_list(self) -> None:
+    def sync_window(self) -> SyncWindow:
+        """A sync window whose results show at once in the status bar, the list and an
+        open record view."""
+        window = SyncWindow(self.ws, self)
+        window.changed.connect(self.refresh_sync_status)
+        window.changed.connect(self._refresh_after_sync)
+        return window
+
+    def _refresh_after_sync(self) -> None:
+        if isinstance(self.record_page, RecordPage):
+            self.record_page.refresh_state()
         if self.cases is not None and self.record_page is None:
             self.cases.refresh()
 

@@ -141,6 +141,14 @@ class RecordPage(QWidget):
         escape = QShortcut(QKeySequence("Escape"), self)
         escape.activated.connect(self.closed)
 
+    def refresh_state(self) -> None:
+        """Read the record's state again (after a sync or receipts changed it)."""
+        try:
+            self.row = self.ws.records.get(self.record_id)
+        except IntakeError:
+            return  # erased meanwhile: the window goes back to the list on its own
+        self.meta.setText(self._meta_text())
+
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export, erase) to the documents row."""
         self.documents_row.insertWidget(self.documents_row.count() - 1, button)
