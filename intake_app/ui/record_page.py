@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QDate, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -106,6 +106,11 @@ class RecordPage(QWidget):
         actor = workspace.actor
         self.title = QLabel(display_name(index_fields(self.session.answers)))
         self.title.setObjectName("title")
+        self.title.setAlignment(  # a name in Arabic script stays at the start, like any name
+            Qt.AlignmentFlag.AlignLeft
+            | Qt.AlignmentFlag.AlignAbsolute
+            | Qt.AlignmentFlag.AlignVCenter
+        )
         self.meta = QLabel(self._meta_text())
         self.meta.setObjectName("muted")
         self.meta.setWordWrap(True)

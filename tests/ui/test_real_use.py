@@ -289,3 +289,61 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot, window: MainWindow) -
     stored = page.session.get("consent_purpose", (0,))
     assert stored == org.purposes[0].id
     assert combo.currentText() == org.purposes[0].label("de")
+
+
+def _x_of(browser, text: str) -> int:  # type: ignore[no-untyped-def]
+    """Where ``text`` starts on screen (its leftmost pixel) in a QTextBrowser."""
+    found = browser.document().find(text)
+    assert not found.isNull(), text
+    start = QTextCursor(found)
+    start.setPosition(found.selectionStart())
+    end = QTextCursor(found)
+    end.setPosition(found.selectionEnd())
+    return min(browser.cursorRect(start).x(), browser.cursorRect(end).x())
+
+
+def test_arabic_values_stand_beside_their_labels(qtbot, window: MainWindow) -> None:
+    page = _new_by_keyboard(qtbot, window)
+    _select_section(qtbot, page, "person")
+    for qid, text in (("family_name", "الحسن"), ("given_names", "ليلى")):
+        edit = page.views["person"].rows[(qid, ())].input.edit
+        edit.setFocus()
+        QApplication.sendEvent(edit, _input_method(text))  # typed through an input method
+    assert page.session.get("family_name", ()) == "الحسن"
+    qtbot.keyClick(page, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    review = page.review
+    qtbot.waitUntil(review.isVisible)
+    latin = _x_of(review, page.case_number)
+    arabic = _x_of(review, "الحسن")
+    assert abs(arabic - latin) < 40, (latin, arabic)
+    # the header shows the name where a Latin name would stand
+    assert page.name_label.alignment() & Qt.AlignmentFlag.AlignAbsolute
+
+
+def _input_method(text: str):  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QInputMethodEvent
+
+    event = QInputMethodEvent()
+    event.setCommitString(text)
+    return event
+
+
+def test_arabic_consent_text_is_right_aligned(qtbot, window: MainWindow) -> None:
+    from intake_app.ui.interview.consent import ConsentInput
+
+    page = _new_by_keyboard(qtbot, window)
+    _select_section(qtbot, page, "consent_section")
+    consent = page.views["consent_section"].rows[("consent", ())].input
+    assert isinstance(consent, ConsentInput)
+    consent.language.setFocus()
+    index = consent.language.findData("ar")
+    for _ in range(index):
+        qtbot.keyClick(consent.language, Qt.Key.Key_Down)
+    assert consent.language.currentData() == "ar"
+    labels = [label for label, _kind, _key in consent._client_labels]
+    assert labels
+    for label in labels:
+        assert label.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        alignment = label.alignment()
+        assert alignment & Qt.AlignmentFlag.AlignRight
+        assert alignment & Qt.AlignmentFlag.AlignAbsolute  # not mirrored back to the left

@@ -80,6 +80,12 @@ class InterviewPage(QWidget):
         # header
         self.name_label = QLabel()
         self.name_label.setObjectName("title")
+        # a name in Arabic script stays at the start of the header, like any other name
+        self.name_label.setAlignment(
+            Qt.AlignmentFlag.AlignLeft
+            | Qt.AlignmentFlag.AlignAbsolute
+            | Qt.AlignmentFlag.AlignVCenter
+        )
         self.meta_label = QLabel()
         self.meta_label.setObjectName("muted")
         self.save_label = QLabel()
