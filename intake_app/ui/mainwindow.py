@@ -143,8 +143,13 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._restore_geometry()
 
-    def _update_page(self, *_args: object) -> None:
-        """The case list when there are records (or a filter is active), else the empty state."""
+    def _update_page(self, *_args: object, force: bool = False) -> None:
+        """The case list when there are records (or a filter is active), else the empty state.
+
+        Only while one of the two is shown: a search finishing late never pulls the user
+        away from the overview or an open record."""
+        if not force and self.stack.currentWidget() not in (self.cases, self.empty):
+            return
         if self.cases is not None and (self.cases.model.total > 0 or self.cases.has_filters()):
             self.stack.setCurrentWidget(self.cases)
         else:
@@ -211,7 +216,7 @@ class MainWindow(QMainWindow):
             return
         if self.cases is not None:
             self.cases.refresh()
-        self._update_page()
+        self._update_page(force=True)
         if self.cases is not None and self.stack.currentWidget() is self.cases:
             self.cases.search.setFocus()
 

@@ -347,3 +347,26 @@ def test_arabic_consent_text_is_right_aligned(qtbot, window: MainWindow) -> None
         alignment = label.alignment()
         assert alignment & Qt.AlignmentFlag.AlignRight
         assert alignment & Qt.AlignmentFlag.AlignAbsolute  # not mirrored back to the left
+
+
+def test_a_late_search_result_does_not_pull_back_from_the_overview(
+    qtbot, profile: ProfileFixture
+) -> None:
+    from intake_app.ui.overview import OverviewPage
+    from tests.conftest import SUPERVISOR
+
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        win = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(win)
+        win.show()
+        assert win.cases is not None
+        win.stack.setCurrentWidget(win.cases)
+        qtbot.keyClicks(win.cases.search, "Me")  # starts the search a moment later
+        win.actions_["overview"].trigger()
+        qtbot.wait(1000)
+        assert isinstance(win.stack.currentWidget(), OverviewPage)
+        win.show_list()
+        assert win.stack.currentWidget() is win.cases
+    finally:
+        ws.close()
