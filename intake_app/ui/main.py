@@ -23,6 +23,8 @@ from intake_app.ui.style import apply_style
 
 log = logging.getLogger("intake.ui")
 
+DESKTOP_FILE_NAME = "intake"
+
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with the program's names, style and Qt translations."""
@@ -36,6 +38,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("Intake")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Intake")
+    # the Linux desktop entry packaging/linux/intake.desktop (window icon, task bar)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
     icon = resource("icons", "intake.svg")
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 from sqlmodel import select
 
 from intake_app.atomic import disk_full_error
@@ -212,7 +213,7 @@ def test_disk_full_while_saving_an_answer(
 @pytest.mark.parametrize("mode", [m for m in MODES if m == "tmpfs"])
 def test_autosave_says_disk_full_and_resumes(
     mode: str,
-    qtbot,
+    qtbot: QtBot,
     profile: ProfileFixture,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:

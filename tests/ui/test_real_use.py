@@ -3,14 +3,23 @@ Tab sequences and key presses on real widgets (no calls into the page's methods)
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
 
 from intake_app.core.display import answer_rows
-from intake_app.ui.interview.inputs import ComboChoiceInput, RadioChoiceInput, YesNoInput
+from intake_app.ui.interview.inputs import (
+    ComboChoiceInput,
+    MultiChoiceInput,
+    RadioChoiceInput,
+    YesNoInput,
+)
 from intake_app.ui.interview.page import REVIEW, InterviewPage
+from intake_app.ui.interview.section_view import QuestionRow
 from intake_app.ui.mainwindow import MainWindow
 from tests.conftest import COUNSELLOR, ProfileFixture
 
@@ -30,6 +39,12 @@ def window(qtbot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch):  # 
     yield win
     win.shutdown_pages()
     ws.close()
+
+
+def _focus_target(row: QuestionRow) -> QWidget:
+    """The widget that takes the focus for a question's answer."""
+    assert row.input is not None
+    return row.input.focus_target()
 
 
 def _new_by_keyboard(qtbot, window: MainWindow) -> InterviewPage:  # type: ignore[no-untyped-def]
@@ -67,7 +82,7 @@ def _focus(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
 
 
-def test_review_links_jump_to_the_question(qtbot, window: MainWindow) -> None:
+def test_review_links_jump_to_the_question(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     qtbot.keyClick(page, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert page.current_section() == REVIEW
@@ -77,7 +92,7 @@ def test_review_links_jump_to_the_question(qtbot, window: MainWindow) -> None:
     _click_link(qtbot, page.review, label)
     assert page.current_section() == "person"
     row = page.views["person"].rows[("family_name", ())]
-    assert QApplication.focusWidget() is row.input.focus_target()
+    assert QApplication.focusWidget() is _focus_target(row)
     # the heading of a section links to the section
     qtbot.keyClick(page, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     rows = list(answer_rows(page.session.form, page.session.state, "de", include_special=True))
@@ -102,7 +117,7 @@ def _wheel(widget: QWidget, steps: int = -3) -> None:
     QApplication.sendEvent(widget, event)
 
 
-def test_wheel_over_a_drop_down_scrolls_the_page(qtbot, window: MainWindow) -> None:
+def test_wheel_over_a_drop_down_scrolls_the_page(qtbot: QtBot, window: MainWindow) -> None:
     window.resize(1000, 600)
     page = _new_by_keyboard(qtbot, window)
     _select_section(qtbot, page, "language")
@@ -116,13 +131,15 @@ def test_wheel_over_a_drop_down_scrolls_the_page(qtbot, window: MainWindow) -> N
     assert bar.maximum() > 0, "the section must be longer than the window for this test"
     before = bar.value()
     _wheel(combo)
-    _wheel(combo.lineEdit())
+    line_edit = combo.lineEdit()
+    assert line_edit is not None
+    _wheel(line_edit)
     assert combo.currentIndex() == 0
     assert page.session.get("integration_course", ()) is None
     assert bar.value() > before  # the page scrolled instead
     # a field with the focus takes the wheel
-    qtbot.mouseClick(combo.lineEdit(), Qt.MouseButton.LeftButton)
-    assert combo.hasFocus() or combo.lineEdit().hasFocus()
+    qtbot.mouseClick(line_edit, Qt.MouseButton.LeftButton)
+    assert combo.hasFocus() or line_edit.hasFocus()
     _wheel(combo)
     assert combo.currentIndex() > 0
 
@@ -138,7 +155,7 @@ def _select_section(qtbot, page: InterviewPage, section_id: str) -> None:  # typ
     assert page.current_section() == section_id
 
 
-def test_value_fields_never_take_the_focus_from_the_wheel(qtbot, window: MainWindow) -> None:
+def test_value_fields_never_take_the_focus_from_the_wheel(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     for section in page.session.sections():
         page.show_section(section.id)
@@ -150,7 +167,7 @@ def test_value_fields_never_take_the_focus_from_the_wheel(qtbot, window: MainWin
     assert offenders == []
 
 
-def test_a_new_intake_starts_on_its_first_question(qtbot, window: MainWindow) -> None:
+def test_a_new_intake_starts_on_its_first_question(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     section = page.current_section()
     view = page.views[section]
@@ -159,16 +176,21 @@ def test_a_new_intake_starts_on_its_first_question(qtbot, window: MainWindow) ->
         for (qid, path), row in view.rows.items()
         if row.isVisible() and row.input is not None and page.session.get(qid, path) in (None, "")
     )
-    assert QApplication.focusWidget() is first.input.focus_target()
+    assert QApplication.focusWidget() is _focus_target(first)
 
 
-def _tab_walk(qtbot, start: QWidget, stop: set[QWidget], limit: int = 400) -> list[QWidget]:  # type: ignore[no-untyped-def]
+def _tab_walk(
+    qtbot: QtBot, start: QWidget, stop: AbstractSet[QWidget], limit: int = 400
+) -> list[QWidget]:
     """Press Tab from ``start`` until a widget of ``stop`` has the focus; the focus path."""
     start.setFocus(Qt.FocusReason.TabFocusReason)
-    path = [QApplication.focusWidget()]
+    first = QApplication.focusWidget()
+    assert first is not None, "nothing took the focus"
+    path = [first]
     for _ in range(limit):
-        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        qtbot.keyClick(path[-1], Qt.Key.Key_Tab)
         focus = QApplication.focusWidget()
+        assert focus is not None, f"Tab left the window after {path[-5:]}"
         path.append(focus)
         if focus in stop:
             return path
@@ -177,7 +199,7 @@ def _tab_walk(qtbot, start: QWidget, stop: set[QWidget], limit: int = 400) -> li
 
 @pytest.mark.parametrize("fill_some", [False, True])
 def test_tab_goes_through_every_section_then_to_the_navigation(
-    qtbot, window: MainWindow, fill_some: bool
+    qtbot: QtBot, window: MainWindow, fill_some: bool
 ) -> None:
     page = _new_by_keyboard(qtbot, window)
     if fill_some:  # repeat items added after the section was built
@@ -209,16 +231,16 @@ def _radio_sibling(widget: QWidget, fields: list[QWidget]) -> bool:
     return group is not None and any(w in group.buttons() for w in fields)
 
 
-def test_tab_from_a_new_repeat_item_stays_in_the_form(qtbot, window: MainWindow) -> None:
+def test_tab_from_a_new_repeat_item_stays_in_the_form(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     _select_section(qtbot, page, "person")
     view = page.views["person"]
     group = view.groups[("languages", ())]
     qtbot.mouseClick(group.add_button, Qt.MouseButton.LeftButton)
-    first = view.rows[("language", (0,))].input.focus_target()
+    first = _focus_target(view.rows[("language", (0,))])
     assert QApplication.focusWidget() is first
     # Tab on from the new item's first field: into the item, then the next question
-    street = view.rows[("address_street", ())].input.focus_target()
+    street = _focus_target(view.rows[("address_street", ())])
     path = _tab_walk(qtbot, first, {street, page.language_button, page.back_button})
     assert path[-1] is street
     # typing a space in the field types a space and nothing else
@@ -230,7 +252,7 @@ def test_tab_from_a_new_repeat_item_stays_in_the_form(qtbot, window: MainWindow)
 
 
 def test_radio_clear_button_is_no_tab_stop_and_space_keeps_the_answer(
-    qtbot, window: MainWindow
+    qtbot: QtBot, window: MainWindow
 ) -> None:
     page = _new_by_keyboard(qtbot, window)
     _select_section(qtbot, page, "person")
@@ -255,7 +277,7 @@ def test_radio_clear_button_is_no_tab_stop_and_space_keeps_the_answer(
     assert not button.isChecked()
 
 
-def test_yes_no_clear_button_is_no_tab_stop(qtbot, window: MainWindow) -> None:
+def test_yes_no_clear_button_is_no_tab_stop(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     for section in page.session.sections():
         page.show_section(section.id)
@@ -265,7 +287,7 @@ def test_yes_no_clear_button_is_no_tab_stop(qtbot, window: MainWindow) -> None:
                 assert not row.input.clear_button.focusPolicy() & Qt.FocusPolicy.TabFocus
 
 
-def test_referral_consent_is_chosen_by_purpose_name(qtbot, window: MainWindow) -> None:
+def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     org = page.ws.organisation
     _select_section(qtbot, page, "plan")
@@ -273,11 +295,12 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot, window: MainWindow) -
     group = view.groups[("referrals", ())]
     qtbot.mouseClick(group.add_button, Qt.MouseButton.LeftButton)
     passed = view.rows[("data_passed", (0,))].input
+    assert isinstance(passed, MultiChoiceInput)
     qtbot.mouseClick(next(iter(passed.boxes.values())), Qt.MouseButton.LeftButton)
     QApplication.processEvents()
     row = view.rows[("consent_purpose", (0,))]
     assert row.isVisible()
-    combo = row.input.focus_target()
+    combo = _focus_target(row)
     assert isinstance(combo, QComboBox)
     offered = [combo.itemText(i) for i in range(1, combo.count())]
     assert offered == [p.label("de") for p in org.purposes]

@@ -34,7 +34,16 @@ from intake_app.core.forms.errors import ExpressionError
 from intake_app.core.forms.expressions import Binding, CompiledExpression, Evaluator
 from intake_app.core.forms.expressions.types import CEFR_LEVELS
 from intake_app.core.forms.model import Choice, Form, Question, QuestionType, Section
+from intake_app.core.forms.referral_consent import (
+    CONSENT_PURPOSE,
+    OTHER_SERVICE,
+    REFERRALS,
+    SERVICE,
+    SERVICE_NAME,
+    referral_problems,
+)
 from intake_app.core.forms.values import is_empty, to_json, to_runtime
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
 
 Context = tuple[int, ...]
@@ -74,10 +83,14 @@ class _Run:
         lang: str,
         purposes: tuple[str, ...] | None,
         languages: tuple[str, ...],
+        organisation: Any = None,
+        expiry_warning_days: int = EXPIRY_WARNING_DAYS,
     ) -> None:
         self.form = form
+        self.organisation = organisation
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
+        self.expiry_warning_days = expiry_warning_days
         self.lang = lang
         self.tr = translator(lang)
         self.purposes = purposes
@@ -310,6 +323,11 @@ class FormState:
     _tallies: dict[str, _Tally] = field(default_factory=dict, repr=False)
     _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list, repr=False)
 
+    @property
+    def expiry_warning_days(self) -> int:
+        """The warning period this evaluation used (``expiry_warning_days()``)."""
+        return self._run.expiry_warning_days if self._run is not None else EXPIRY_WARNING_DAYS
+
     def visible(self, qid: str, index_path: Context = ()) -> bool:
         """Whether question ``qid`` is shown at ``index_path`` (False for unknown ids)."""
         question = self.form.get(qid)
@@ -469,7 +487,54 @@ class _Walker:
         for constraint in question.constraints:
             if self._condition(constraint.expression, context, f"{path}: constraint") is False:
                 self.error(path, constraint.message(self.run.lang))
+        if (
+            self.run.organisation is not None
+            and question.id == CONSENT_PURPOSE
+            and question.parent_id == REFERRALS
+        ):
+            self._referral_consent(question, context, path)
         return _Status.INVALID if path in self.state.errors else _Status.OK
+
+    def _referral_consent(self, question: Question, context: Context, path: str) -> None:
+        """The consent a referral names must cover its recipient and data on its date.
+
+        With the organisation known, this check replaces the form's own constraint on
+        the field: it judges on the referral's date (a referral made before a
+        withdrawal stays lawful) and says which consent is missing.
+        """
+        run = self.run
+        item = run.container(question.repeat_chain, context)
+        if item is None:
+            return
+        consent = next(
+            (
+                run.answers.get(q.id)
+                for section in run.form.sections
+                for q in section.questions
+                if q.type is QuestionType.CONSENT
+            ),
+            None,
+        )
+        recipient = ""
+        service = item.get(SERVICE)
+        if service == OTHER_SERVICE and isinstance(item.get(SERVICE_NAME), str):
+            recipient = str(item[SERVICE_NAME]).strip()
+        elif isinstance(service, str):
+            service_question = run.form.get(SERVICE)
+            choice = service_question.choice(service) if service_question else None
+            recipient = choice.label(run.lang) if choice else service
+        problems = referral_problems(
+            item,
+            consent,
+            run.organisation,
+            today=run.today,
+            tr=self.tr,
+            lang=run.lang,
+            recipient=recipient,
+        )
+        self.state.errors.pop(path, None)
+        for problem in problems:
+            self.error(path, problem)
 
     def repeat(self, group: Question, context: Context, path: str, section_id: str) -> _Status:
         raw = self.run.raw(group, context)
@@ -518,6 +583,7 @@ def evaluate(
     today: date | None = None,
     lang: str = "de",
     organisation: Any = None,
+    expiry_warning_days: int | None = None,
 ) -> FormState:
     """Evaluate ``answers`` against ``form``.
 
@@ -528,11 +594,22 @@ def evaluate(
         lang: language of the messages and labels (``de`` or ``en``).
         organisation: an ``OrganisationConfig``; when given, the consent block must decide
             each of its purposes and use one of its languages.
+        expiry_warning_days: the setting ``records.expiry_warning_days``, returned by the
+            form's ``expiry_warning_days()`` (default: the setting's default).
     """
     day = today or date.today()
     purposes = tuple(organisation.purpose_ids) if organisation is not None else None
     languages = tuple(organisation.languages) if organisation is not None else CONSENT_LANGUAGES
-    run = _Run(form, answers, today=day, lang=lang, purposes=purposes, languages=languages)
+    run = _Run(
+        form,
+        answers,
+        today=day,
+        lang=lang,
+        purposes=purposes,
+        languages=languages,
+        organisation=organisation,
+        expiry_warning_days=expiry_warning_days or EXPIRY_WARNING_DAYS,
+    )
     state = FormState(form, lang, day, _run=run)
     _Walker(run, state).walk()
     state.problems = run.problems

@@ -88,8 +88,8 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> list[str]:
                 target = node.module or ""
             found.append(target)
             found.extend(f"{target}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
+        for inner in ast.iter_child_nodes(node):
+            visit(inner)
 
     visit(tree)
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -282,8 +283,8 @@ def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
 
 def test_person_export_and_erase_commands(
     profile: ProfileFixture,
-    tmp_path,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import io
     import json as json_module
