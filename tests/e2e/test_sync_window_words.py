@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from intake_app.core.records import SyncState
 from intake_app.ui.main import create_application
@@ -19,14 +20,14 @@ from tests.e2e.test_device_sync import enrol_device, finalised
 pytestmark = pytest.mark.e2e
 
 
-def _send(qtbot, dialog: SyncWindow) -> str:  # type: ignore[no-untyped-def]
+def _send(qtbot: QtBot, dialog: SyncWindow) -> str:  # type: ignore[no-untyped-def]
     qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.operation is None, timeout=30_000)
     return dialog.error_label.text()
 
 
 def test_sync_reports_delivered_records_and_nothing_to_send(
-    qtbot, profile: ProfileFixture, office: Office, tmp_path: Path
+    qtbot: QtBot, profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     create_application()
     enrol_device(profile, office, tmp_path)
@@ -51,7 +52,7 @@ def test_sync_reports_delivered_records_and_nothing_to_send(
 
 
 def test_an_open_record_shows_its_new_state_after_a_sync(
-    qtbot, profile: ProfileFixture, office: Office, tmp_path: Path
+    qtbot: QtBot, profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     create_application()
     enrol_device(profile, office, tmp_path)

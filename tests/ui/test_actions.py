@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QKeySequence
+from pytestqt.qtbot import QtBot
 
 from intake_app.ui.mainwindow import MainWindow
 from tests.conftest import COUNSELLOR, ProfileFixture
 
 
 def test_actions_are_registered_once_and_shortcuts_are_unique(
-    qtbot, profile: ProfileFixture
+    qtbot: QtBot, profile: ProfileFixture
 ) -> None:
     ws = profile.sign_in(COUNSELLOR)
     window = MainWindow(ws, autolock_minutes=30)

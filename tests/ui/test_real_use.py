@@ -16,6 +16,7 @@ from intake_app.ui.interview.inputs import (
     ComboChoiceInput,
     MultiChoiceInput,
     RadioChoiceInput,
+    TextInput,
     YesNoInput,
 )
 from intake_app.ui.interview.page import REVIEW, InterviewPage
@@ -25,7 +26,7 @@ from tests.conftest import COUNSELLOR, ProfileFixture
 
 
 @pytest.fixture
-def window(qtbot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def window(qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(
         QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
     )
@@ -47,7 +48,7 @@ def _focus_target(row: QuestionRow) -> QWidget:
     return row.input.focus_target()
 
 
-def _new_by_keyboard(qtbot, window: MainWindow) -> InterviewPage:  # type: ignore[no-untyped-def]
+def _new_by_keyboard(qtbot: QtBot, window: MainWindow) -> InterviewPage:  # type: ignore[no-untyped-def]
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     page = window.record_page
     assert isinstance(page, InterviewPage)
@@ -55,7 +56,7 @@ def _new_by_keyboard(qtbot, window: MainWindow) -> InterviewPage:  # type: ignor
     return page
 
 
-def _click_link(qtbot, browser, text: str) -> None:  # type: ignore[no-untyped-def]
+def _click_link(qtbot: QtBot, browser, text: str) -> None:  # type: ignore[no-untyped-def]
     """Click with the mouse on the link whose text is ``text`` in a QTextBrowser."""
     document = browser.document()
     found = document.find(text, 0, QTextDocument.FindFlag.FindCaseSensitively)
@@ -77,7 +78,7 @@ def _click_link(qtbot, browser, text: str) -> None:  # type: ignore[no-untyped-d
     qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
-def _focus(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
+def _focus(qtbot: QtBot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
     widget.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
 
@@ -144,7 +145,7 @@ def test_wheel_over_a_drop_down_scrolls_the_page(qtbot: QtBot, window: MainWindo
     assert combo.currentIndex() > 0
 
 
-def _select_section(qtbot, page: InterviewPage, section_id: str) -> None:  # type: ignore[no-untyped-def]
+def _select_section(qtbot: QtBot, page: InterviewPage, section_id: str) -> None:  # type: ignore[no-untyped-def]
     """Choose a section in the section list with the keyboard."""
     page.nav.setFocus()
     qtbot.keyClick(page.nav, Qt.Key.Key_Home)
@@ -325,11 +326,13 @@ def _x_of(browser, text: str) -> int:  # type: ignore[no-untyped-def]
     return min(browser.cursorRect(start).x(), browser.cursorRect(end).x())
 
 
-def test_arabic_values_stand_beside_their_labels(qtbot, window: MainWindow) -> None:
+def test_arabic_values_stand_beside_their_labels(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     _select_section(qtbot, page, "person")
     for qid, text in (("family_name", "الحسن"), ("given_names", "ليلى")):
-        edit = page.views["person"].rows[(qid, ())].input.edit
+        field = page.views["person"].rows[(qid, ())].input
+        assert isinstance(field, TextInput)
+        edit = field.edit
         edit.setFocus()
         QApplication.sendEvent(edit, _input_method(text))  # typed through an input method
     assert page.session.get("family_name", ()) == "الحسن"
@@ -351,7 +354,7 @@ def _input_method(text: str):  # type: ignore[no-untyped-def]
     return event
 
 
-def test_arabic_consent_text_is_right_aligned(qtbot, window: MainWindow) -> None:
+def test_arabic_consent_text_is_right_aligned(qtbot: QtBot, window: MainWindow) -> None:
     from intake_app.ui.interview.consent import ConsentInput
 
     page = _new_by_keyboard(qtbot, window)
@@ -373,7 +376,7 @@ def test_arabic_consent_text_is_right_aligned(qtbot, window: MainWindow) -> None
 
 
 def test_a_late_search_result_does_not_pull_back_from_the_overview(
-    qtbot, profile: ProfileFixture
+    qtbot: QtBot, profile: ProfileFixture
 ) -> None:
     from intake_app.ui.overview import OverviewPage
     from tests.conftest import SUPERVISOR

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect, QSettings
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 
 from intake_app.app import Workspace
 from intake_app.ui import geometry
@@ -70,7 +72,7 @@ def _windows(profile: ProfileFixture, tmp_path) -> Iterator[tuple[str, Callable[
 
 
 def test_every_window_fits_a_laptop_screen(
-    qtbot, profile: ProfileFixture, tmp_path, font_scale: float
+    qtbot: QtBot, profile: ProfileFixture, tmp_path: Path, font_scale: float
 ) -> None:
     too_big = []
     sizes = []
@@ -99,7 +101,7 @@ def test_every_window_fits_a_laptop_screen(
     assert too_big == []
 
 
-def test_a_dialog_opens_again_at_the_size_it_was_left(qtbot) -> None:
+def test_a_dialog_opens_again_at_the_size_it_was_left(qtbot: QtBot) -> None:
     first = PdfPreviewDialog("Vorschau")
     qtbot.addWidget(first)
     first.show()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QSpinBox
+from pytestqt.qtbot import QtBot
 
 from intake_app.core.settings import SETTINGS
 from intake_app.demo.data import add_synthetic_intakes
+from intake_app.ui.interview.inputs import DateInput
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.interview.pickers import ReferenceInput
 from intake_app.ui.mainwindow import MainWindow
@@ -16,7 +18,7 @@ from intake_app.ui.settings_fields import SettingField
 from tests.conftest import ADMIN, COUNSELLOR, ProfileFixture
 
 
-def test_one_minute_is_singular(qtbot) -> None:
+def test_one_minute_is_singular(qtbot: QtBot) -> None:
     spec = next(s for s in SETTINGS if s.key == "security.autolock_minutes")
     field = SettingField(spec, 10)
     spin = field.input
@@ -33,7 +35,9 @@ def test_one_minute_is_singular(qtbot) -> None:
     assert spin.text() == "1 Minute"
 
 
-def test_administrator_is_not_told_there_are_no_intakes(qtbot, profile: ProfileFixture) -> None:
+def test_administrator_is_not_told_there_are_no_intakes(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
     counsellor = profile.sign_in(COUNSELLOR)
     add_synthetic_intakes(counsellor, count=3, seed=4)
     counsellor.close()
@@ -51,7 +55,9 @@ def test_administrator_is_not_told_there_are_no_intakes(qtbot, profile: ProfileF
         ws.close()
 
 
-def test_search_placeholder_follows_the_question_language(qtbot, profile: ProfileFixture) -> None:
+def test_search_placeholder_follows_the_question_language(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
     ws = profile.sign_in(COUNSELLOR)
     try:
         window = MainWindow(ws, autolock_minutes=30)
@@ -68,6 +74,7 @@ def test_search_placeholder_follows_the_question_language(qtbot, profile: Profil
         assert page.session.lang == "en"
         assert picker.edit.placeholderText() == "Type to search …"
         birth = page.views["person"].rows[("birth_date", ())].input
+        assert isinstance(birth, DateInput)
         assert birth.edit.placeholderText() == "DD.MM.YYYY"
         window.shutdown_pages()
     finally:
