@@ -26,6 +26,7 @@ from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.actions import ActionRegistry
 from intake_app.ui.autolock import LockController
@@ -351,8 +352,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.user_label.setAccessibleName(self.user_label.text())
-        self.sync_label = QLabel()
-        self.sync_label.setAccessibleName(_("Stand der Übermittlung"))
+        self.sync_label = LiveLabel(role=_("Stand der Übermittlung"))
         self.statusBar().addWidget(self.user_label, 1)
         self.statusBar().addPermanentWidget(self.sync_label)
         self._sync_timer = QTimer(self)

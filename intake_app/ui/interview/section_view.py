@@ -318,7 +318,13 @@ class SectionView(QScrollArea):
                 value = state.value(qid, path)
                 from intake_app.core.display import format_value
 
-                row.computed.setText(format_value(row.question, value, self.lang) or "–")
+                shown = format_value(row.question, value, self.lang) or "–"
+                row.computed.setText(shown)
+                # named by its caption: "Alter (berechnet): 34", not an unnamed "–"
+                empty = translator(self.lang)("noch nicht berechnet")
+                row.computed.setAccessibleName(
+                    f"{row.question.label(self.lang)}: {shown if shown != '–' else empty}"
+                )
             elif row.question.choice_filter is not None:
                 row.input.set_choices(state.choices_for(qid, path))
 
