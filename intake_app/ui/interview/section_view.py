@@ -331,6 +331,7 @@ class SectionView(QScrollArea):
     def retranslate(self, lang: str) -> None:
         self.lang = lang
         self.title.setText(self.section.label(lang))
+        self.setAccessibleName(self.section.label(lang))  # the scrollable page is focusable
         self.section_help.setText(self.section.help(lang))
         self.section_help.setVisible(bool(self.section.help(lang)))
         for row in self.rows.values():
