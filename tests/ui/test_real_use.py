@@ -4,10 +4,11 @@ Tab sequences and key presses on real widgets (no calls into the page's methods)
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from datetime import date
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QTextCursor, QTextDocument, QWheelEvent
+from PySide6.QtGui import QStandardItemModel, QTextCursor, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -291,6 +292,21 @@ def test_yes_no_clear_button_is_no_tab_stop(qtbot: QtBot, window: MainWindow) ->
 def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     org = page.ws.organisation
+    # consent recorded for every purpose but the second
+    refused = org.purposes[1]
+    page.session.set(
+        "consent",
+        (),
+        {
+            "date": date.today().isoformat(),
+            "language": "de",
+            "interpreter": False,
+            "purposes": {
+                p.id: {"granted": p.id != refused.id, "withdrawn_on": None} for p in org.purposes
+            },
+            "art9": {"granted": False, "withdrawn_on": None},
+        },
+    )
     _select_section(qtbot, page, "plan")
     view = page.views["plan"]
     group = view.groups[("referrals", ())]
@@ -304,8 +320,16 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWi
     combo = _focus_target(row)
     assert isinstance(combo, QComboBox)
     offered = [combo.itemText(i) for i in range(1, combo.count())]
-    assert offered == [p.label("de") for p in org.purposes]
+    # by name; a purpose without consent is marked and cannot be chosen
+    assert offered == [
+        p.label("de") if p is not refused else f"{p.label('de')} – keine Einwilligung"
+        for p in org.purposes
+    ]
     assert not set(offered) & set(org.purpose_ids)
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    assert not model.item(2).isEnabled()
+    assert model.item(1).isEnabled()
     # chosen with the keyboard as a person does: the id is stored, the name is shown
     combo.setFocus()
     qtbot.keyClick(combo, Qt.Key.Key_Down)

@@ -337,6 +337,7 @@ class PurposeInput(AnswerInput):
         self.combo = QComboBox()
         self.combo.setMinimumWidth(360)
         self._value: str | None = None
+        self._granted: frozenset[str] | None = None
         self._fill()
         self.combo.activated.connect(self._on_activated)
         layout = QHBoxLayout(self)
@@ -350,10 +351,18 @@ class PurposeInput(AnswerInput):
         self.combo.addItem("", None)
         purposes = list(self.org.purposes) if self.org is not None else []
         for purpose in purposes:
-            self.combo.addItem(purpose.label(self.lang), purpose.id)
+            granted = self._granted is None or purpose.id in self._granted
+            label = purpose.label(self.lang)
+            if not granted:
+                label = self._t("{purpose} – keine Einwilligung").format(purpose=label)
+            self.combo.addItem(label, purpose.id)
+            index = self.combo.count() - 1
             self.combo.setItemData(
-                self.combo.count() - 1, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
+                index, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
             )
+            item = self.combo.model().item(index)  # type: ignore[attr-defined]
+            if item is not None and not granted and purpose.id != self._value:
+                item.setEnabled(False)  # a purpose without consent cannot cover a transfer
         if self._value is not None and self.combo.findData(self._value) < 0:
             # a purpose the organisation no longer lists: shown, never silently replaced
             self.combo.addItem(
@@ -361,6 +370,13 @@ class PurposeInput(AnswerInput):
             )
         self.combo.setCurrentIndex(max(self.combo.findData(self._value), 0))
         self.combo.blockSignals(False)
+
+    def set_granted(self, granted: frozenset[str] | None) -> None:
+        """The purposes consented on the referral's date (None: not known); the others
+        are shown as without consent and cannot be chosen."""
+        if granted != self._granted:
+            self._granted = granted
+            self._fill()
 
     def _on_activated(self, index: int) -> None:
         value = self.combo.itemData(index)
