@@ -43,13 +43,24 @@ LANGUAGE_NAMES = {
 RTL = {"ar", "fa"}
 
 
+def set_direction(label: QLabel, rtl: bool) -> None:
+    """Right-to-left text starts at the right edge, every line of it (``AlignAbsolute``:
+    Qt mirrors a plain ``AlignRight`` to the left in a right-to-left layout)."""
+    if rtl:
+        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignTop
+        )
+    else:
+        label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+
 def _text_label(text: str, *, rtl: bool = False, muted: bool = False) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if rtl:
-        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
-        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+    set_direction(label, rtl)
     if muted:
         label.setObjectName("muted")
     return label
@@ -206,13 +217,7 @@ class ConsentInput(AnswerInput):
             else:
                 purpose = self.org.purpose(key)
                 label.setText(f"<b>{purpose.label(code)}</b><br>{purpose.description(code)}")
-            label.setLayoutDirection(
-                Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
-            )
-            label.setAlignment(
-                (Qt.AlignmentFlag.AlignRight if rtl else Qt.AlignmentFlag.AlignLeft)
-                | Qt.AlignmentFlag.AlignTop
-            )
+            set_direction(label, rtl)
 
     # -- value -------------------------------------------------------------------------
 

@@ -319,7 +319,13 @@ class SectionView(QScrollArea):
                 value = state.value(qid, path)
                 from intake_app.core.display import format_value
 
-                row.computed.setText(format_value(row.question, value, self.lang) or "–")
+                shown = format_value(row.question, value, self.lang) or "–"
+                row.computed.setText(shown)
+                # named by its caption: "Alter (berechnet): 34", not an unnamed "–"
+                empty = translator(self.lang)("noch nicht berechnet")
+                row.computed.setAccessibleName(
+                    f"{row.question.label(self.lang)}: {shown if shown != '–' else empty}"
+                )
             elif row.question.choice_filter is not None:
                 row.input.set_choices(state.choices_for(qid, path))
             elif isinstance(row.input, PurposeInput):
@@ -339,6 +345,7 @@ class SectionView(QScrollArea):
     def retranslate(self, lang: str) -> None:
         self.lang = lang
         self.title.setText(self.section.label(lang))
+        self.setAccessibleName(self.section.label(lang))  # the scrollable page is focusable
         self.section_help.setText(self.section.help(lang))
         self.section_help.setVisible(bool(self.section.help(lang)))
         for row in self.rows.values():
