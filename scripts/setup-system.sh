@@ -15,6 +15,8 @@ PACKAGES=(
   # the real-display tests: an X server, a window manager, typing and screenshots
   xvfb x11-utils openbox xdotool imagemagick
   libreoffice-calc-nogui  # soffice --headless: the CSV export opened as a spreadsheet stays text
+  # the screen-reader test: the accessibility bus and Python's AT-SPI client, in a D-Bus session
+  at-spi2-core python3-pyatspi dbus
 )
 
 missing=()

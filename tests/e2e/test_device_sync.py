@@ -28,7 +28,7 @@ from tests.e2e.conftest import FAST, Office
 
 pytestmark = pytest.mark.e2e
 
-FORMS = Path(__file__).parents[1] / "unit" / "forms" / "fixtures"
+SHIPPED_FORMS = Path(__file__).parents[2] / "forms"
 
 
 def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: str = "laptop-1"):  # type: ignore[no-untyped-def]
@@ -209,32 +209,45 @@ def test_hidden_special_category_answers_never_leave_the_device(
         ws.close()
 
 
+def _next_version(folder: Path) -> Path:
+    """Version 2026.3 of the interview: the shipped 2026.2 with nothing changed."""
+    text = (SHIPPED_FORMS / "intake-2026.2.yaml").read_text(encoding="utf-8")
+    head, rest = text.split('version: "2026.2"\n', 1)
+    rest = rest[rest.index("title:") :]
+    path = folder / "intake-2026.3.yaml"
+    path.write_text(
+        head + 'version: "2026.3"\nprevious_version: "2026.2"\n' + rest, encoding="utf-8"
+    )
+    return path
+
+
 def test_published_form_is_installed_and_used_for_new_intakes(
     profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     enrol_device(profile, office, tmp_path)
+    published = _next_version(tmp_path)
     office.cli(
         "forms",
         "publish",
-        str(FORMS / "intake-2026.2.yaml"),
+        str(published),
         "--form-id",
         "intake",
         "--form-version",
-        "2026.2",
+        "2026.3",
     )
     ws = profile.sign_in(COUNSELLOR)
     try:
-        assert ws.current_form().version == "2026.1"
-        result = ws.sync.send(settings=FAST)
-        assert result.forms_installed == ["intake 2026.2"]
         assert ws.current_form().version == "2026.2"
+        result = ws.sync.send(settings=FAST)
+        assert result.forms_installed == ["intake 2026.3"]
+        assert ws.current_form().version == "2026.3"
         record_id = ws.new_intake()
-        assert ws.records.get(record_id).form_version == "2026.2"
+        assert ws.records.get(record_id).form_version == "2026.3"
     finally:
         ws.close()
     again = profile.sign_in(COUNSELLOR)  # installed forms survive a restart
     try:
-        assert again.current_form().version == "2026.2"
+        assert again.current_form().version == "2026.3"
     finally:
         again.close()
 
