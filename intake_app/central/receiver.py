@@ -160,6 +160,7 @@ class Receiver:
     root_public: dict[str, ec.EllipticCurvePublicKey]
     max_batch_bytes: int = MAX_BATCH_BYTES
     limits: Limits = field(default_factory=Limits)
+    _key_cache: dict[str, tuple[ec.EllipticCurvePublicKey, float]] = field(default_factory=dict)
 
     @property
     def known_office_keys(self) -> set[str]:
@@ -319,6 +320,21 @@ class Receiver:
             index_entries(self.home, trusted=self.root_public), signing_key=self.signing_key
         )
 
+    def cached_public_key_for(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
+        """:meth:`public_key_for`, remembered for 30 s: only for the check before an
+        upload is read (``accept_batch`` looks the device up again, so a revocation still
+        takes effect at once)."""
+        now = time.monotonic()
+        found = self._key_cache.get(device_id)
+        if found is not None and found[1] > now:
+            return found[0]
+        public = self.public_key_for(device_id)
+        if public is not None:
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            self._key_cache[device_id] = (public, now + 30.0)
+        return public
+
     def public_key_for(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
         with self.engine.connect() as conn:
             device = get_device(conn, device_id)
@@ -437,7 +453,7 @@ def create_app(receiver: Receiver) -> Starlette:
                         request.headers.get(device_auth.HEADER),
                         method="POST",
                         path="/v1/batches",
-                        public_key_for=receiver.public_key_for,
+                        public_key_for=receiver.cached_public_key_for,
                     )
                 )
                 if device_id is not None and not rates.allow(device_id):
