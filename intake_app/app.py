@@ -7,6 +7,7 @@ in memory for as long as the user is signed in.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -23,17 +24,19 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
-from intake_app.errors import AuthError
+from intake_app.errors import AuthError, ConflictError, PermissionDenied
 from intake_app.i18n import _
-from intake_app.storage import audit, settings_repo, users
+from intake_app.storage import audit, relayout, settings_repo, users
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
+from intake_app.storage.scope import Scope, open_scope
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.site_records import SiteRecords
+from intake_app.storage.vault import LAYOUT, UserKeys, Vault
 from intake_app.sync.device import DeviceSync
 from intake_app.sync.installed_forms import installed_form_sources
 
@@ -49,6 +52,8 @@ class SignInResult:
 
     must_change_password: bool
     schema_steps: tuple[str, ...]
+    #: A new recovery key made while moving the profile to record stores (shown once).
+    new_recovery_key: str = ""
 
 
 class Workspace:
@@ -67,23 +72,33 @@ class Workspace:
         actor: Actor,
         result: SignInResult,
         keys: UserKeys | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.profile = profile
-        #: The signed-in user's own keys (None after a sign-in with the recovery key).
+        #: The signed-in user's keys (her own, or the recovery key's).
         self.keys = keys
-        self.db = db
+        #: The databases her keys open (docs/security.md, "Device: keys and scopes").
+        self.scope = scope or Scope(profile_db=db)
         self.vault = vault
         self.actor = actor
         self.sign_in_result = result
         self._key = db_key
         self.locked = False
+        self._compose()
+
+    def _compose(self) -> None:
+        """Build the services over the databases of :attr:`scope`."""
+        profile, actor, vault, db_key = self.profile, self.actor, self.vault, self._key
+        db = self.scope.home
+        self.db = db
         self.accounts = Accounts(
             db=db,
             vault=vault,
             db_key=db_key,
             actor=actor,
             kdf_params=profile.kdf_params,
-            keys=keys,
+            keys=self.keys,
+            on_own_password=self._own_password_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
         self.sync = DeviceSync(
@@ -99,12 +114,80 @@ class Workspace:
             actor=actor,
             retention_days=lambda: int(self.settings.get("retention.days_after_close")),
         )
-        self.records = RecordService(
-            db=db,
-            actor=actor,
-            site=str(self.settings.get("site.name") or ""),
-            device_prefix=profile.device_prefix,
+        site = str(self.settings.get("site.name") or "")
+
+        def records_of(store_db: Database) -> RecordService:
+            return RecordService(
+                db=store_db,
+                actor=actor,
+                site=site,
+                device_prefix=profile.device_prefix,
+                creates=store_db is not self.scope.profile_db,
+            )
+
+        self.records: RecordService | SiteRecords
+        if len(self.scope.stores) > 1:
+            self.records = SiteRecords(
+                services={sid: records_of(d) for sid, d in self.scope.stores.items()},
+                dbs=self.scope.stores,
+                actor=actor,
+                home=self.scope.own,
+                store_for_owner=self._store_for_owner,
+            )
+        else:
+            self.records = records_of(db)
+
+    def _own_password_changed(self, new_password: str) -> None:
+        """Open the keys again after the user chose her password (a new key pair when the
+        old one was provisional), and the stores they reach."""
+        if self.keys is None or self.keys.ref == "recovery" or self.actor.role is Role.ADMIN:
+            return
+        keys = self.vault.unlock_user(self.actor.username, new_password)
+        for store_db in self.scope.stores.values():
+            store_db.close()
+        self.keys = keys
+        self.scope = open_scope(
+            root=self.profile.root,
+            profile_db=self.scope.profile_db,
+            vault=self.vault,
+            keys=keys,
+            actor=self.actor,
         )
+        self._compose()
+
+    def _store_for_owner(self, owner_id: int) -> str | None:
+        """A store of ``owner_id`` that this workspace has open (for moving a case)."""
+        for sid, info in self.vault.stores().items():
+            if info.owner_id == owner_id and sid in self.scope.stores:
+                return sid
+        return None
+
+    def move_case(self, record_id: str, *, to_owner: int) -> None:
+        """Give a case to another counsellor (supervisors; the case changes store)."""
+        self.actor.require(Permission.EDIT_SITE_RECORDS)
+        if not isinstance(self.records, SiteRecords):
+            raise ConflictError(
+                _("Zum Verschieben braucht es den Zugang zu allen Akten des Standorts.")
+            )
+        self.records.move(record_id, to_owner=to_owner)
+
+    def grant_site_key(self, username: str) -> None:
+        """Give a supervisor the site key (only someone who holds it can: a supervisor, or
+        a sign-in with the recovery key)."""
+        site_key = self.keys.site_private() if self.keys is not None else None
+        if site_key is None:
+            raise PermissionDenied(
+                _(
+                    "Den Zugang zu allen Akten kann nur eine Leitung freigeben, die ihn selbst "
+                    "hat, oder eine Anmeldung mit dem Wiederherstellungsschlüssel."
+                )
+            )
+        with self.db.read() as session:
+            user = users.get_by_name(session, username=username)
+        if user is None or not user.active or user.role != Role.SUPERVISOR.value:
+            raise ConflictError(_("„{name}“ ist keine aktive Leitung.").format(name=username))
+        self.vault.grant_site_key(user.username, site_key)
+        self.audit(AuditAction.SITE_KEY_GRANTED, subject_type="user", subject_id=str(user.id))
 
     # -- forms and organisation --------------------------------------------------------
 
@@ -180,8 +263,15 @@ class Workspace:
     ) -> Workspace:
         """Open the profile with the recovery key and give an administrator a new password."""
         vault = profile.vault()
-        key = vault.unlock_with_recovery(recovery_key)
-        workspace = cls._open(profile, vault=vault, key=key, username=username, recovery=True)
+        keys = vault.unlock_recovery(recovery_key)
+        workspace = cls._open(
+            profile,
+            vault=vault,
+            key=keys.profile_key,
+            username=username,
+            recovery=True,
+            keys=keys if keys.private is not None else None,
+        )
         try:
             if workspace.actor.role is not Role.ADMIN:
                 raise AuthError(
@@ -207,6 +297,8 @@ class Workspace:
         recovery: bool,
         keys: UserKeys | None = None,
     ) -> Workspace:
+        if vault.layout() >= LAYOUT:
+            relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
         db, steps = profile.open_database(key)
         try:
             with db.write() as session:
@@ -250,12 +342,74 @@ class Workspace:
                     must_change_password=user.must_change_password and not recovery,
                     schema_steps=tuple(steps),
                 )
+            if vault.layout() < LAYOUT:
+                db, key, keys, result = cls._move_to_stores(
+                    profile, vault=vault, db=db, key=key, keys=keys, actor=actor, result=result
+                )
+            if keys is not None and actor.role is not Role.ADMIN:
+                scope = open_scope(
+                    root=profile.root, profile_db=db, vault=vault, keys=keys, actor=actor
+                )
+            else:
+                scope = Scope(profile_db=db)
         except BaseException:
             db.close()
             raise
         log.info("signed in (role %s)", actor.role.value)
         return cls(
-            profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result, keys=keys
+            profile=profile,
+            db=db,
+            vault=vault,
+            db_key=key,
+            actor=actor,
+            result=result,
+            keys=keys,
+            scope=scope,
+        )
+
+    @classmethod
+    def _move_to_stores(
+        cls,
+        profile: Profile,
+        *,
+        vault: Vault,
+        db: Database,
+        key: bytes,
+        keys: UserKeys | None,
+        actor: Actor,
+        result: SignInResult,
+    ) -> tuple[Database, bytes, UserKeys | None, SignInResult]:
+        """Move a layout-1 profile to record stores (docs/security.md); administrators only."""
+        if actor.role is not Role.ADMIN:
+            raise AuthError(
+                _(
+                    "Intake stellt nach dem Update die Verschlüsselung um. Bitte lassen Sie "
+                    "zuerst einmal eine Administratorin oder einen Administrator anmelden; "
+                    "danach können Sie sich wie gewohnt anmelden."
+                )
+            )
+        with db.read() as session:
+            owners = {u.id: u.username for u in users.list_all(session) if u.id is not None}
+        profile_key, recovery = relayout.move_to_layout_2(
+            root=profile.root, db=db, vault=vault, old_key=key, owners=owners
+        )
+        new_db, _steps = profile.open_database(profile_key)
+        if keys is not None and keys.private is not None:
+            keys = dataclasses.replace(keys, profile_key=profile_key, sealed={})
+        else:
+            keys = vault.unlock_recovery(recovery)
+        with new_db.write() as session:
+            audit.append(
+                session,
+                actor=actor.username,
+                action=AuditAction.KEYS_MIGRATED,
+                details={"stores": len(vault.stores())},
+            )
+        return (
+            new_db,
+            profile_key,
+            keys,
+            dataclasses.replace(result, new_recovery_key=recovery),
         )
 
     # -- session life ------------------------------------------------------------------
@@ -310,11 +464,11 @@ class Workspace:
         return not self._key
 
     def close(self) -> None:
-        """Audit the log-out and close the database."""
+        """Audit the log-out and close the databases."""
         try:
             self.audit(AuditAction.LOGOUT)
         finally:
-            self.db.close()
+            self.scope.close()
             self._key = b""
 
 

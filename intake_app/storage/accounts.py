@@ -8,6 +8,7 @@ written before the transaction commits; a failure of either leaves both as they 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,6 +64,8 @@ class Accounts:
         actor: who acts.
         kdf_params: Argon2id parameters for new wraps.
         keys: the actor's own keys (a password change keeps her key pair with them).
+        on_own_password: called with the new password after the actor changed her own
+            (the workspace opens the keys again: a provisional key pair was replaced).
     """
 
     def __init__(
@@ -74,9 +77,11 @@ class Accounts:
         actor: Actor,
         kdf_params: KdfParams,
         keys: UserKeys | None = None,
+        on_own_password: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
         self._keys = keys
+        self._on_own_password = on_own_password
         self._vault = vault
         self._key = db_key
         self._actor = actor
@@ -244,4 +249,7 @@ class Accounts:
                 db_key=self._key,
                 params=self._params,
                 keys=self._keys,
+                own=True,
             )
+        if self._on_own_password is not None:
+            self._on_own_password(new_password)

@@ -1,0 +1,147 @@
+"""What a signed-in user's keys open: the profile database and the record stores.
+
+docs/security.md, "Device: keys and scopes". A counsellor opens her own store(s); a
+supervisor who holds the site key opens every store of the site; an administrator opens
+only the profile database. The scope is computed from the keys, not from the role: a
+supervisor without the site key sees only her own store.
+
+Signing in also does the pending key work a signed-in user is able to do:
+
+- a user without a store of her own (counsellor, supervisor) gets a new, empty one once
+  she has chosen her own password (a provisional key pair, whose password an
+  administrator chose, is never given a store);
+- a store marked for a new key (after a password reset, a deactivation, or the move from
+  layout 1) is re-keyed by whoever opens it first: its owner, or a supervisor;
+- a store whose owner has no seal for it (after a reset, once she chose her password) is
+  sealed to her again by a supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake_app.core.audit import AuditAction
+from intake_app.core.permissions import Actor, Role
+from intake_app.storage import audit, users
+from intake_app.storage.database import Database
+from intake_app.storage.stores import (
+    client_schema,
+    create_store,
+    new_store_id,
+    new_store_key,
+    open_store,
+    rekey_store,
+    store_path,
+)
+from intake_app.storage.vault import UserKeys, Vault
+
+log = logging.getLogger("intake.storage")
+
+
+@dataclass
+class Scope:
+    """The open databases of one signed-in user.
+
+    Attributes:
+        profile_db: the profile database alone (users, settings, audit, device).
+        stores: every record store her keys open, by store id (each with the profile
+            database attached).
+        own: her own store that new records go to (None for administrators).
+    """
+
+    profile_db: Database
+    stores: dict[str, Database] = field(default_factory=dict)
+    own: str | None = None
+
+    @property
+    def home(self) -> Database:
+        """The database most services use: her own store, else the profile database."""
+        if self.own is not None and self.own in self.stores:
+            return self.stores[self.own]
+        return self.profile_db
+
+    def close(self) -> None:
+        for db in self.stores.values():
+            db.close()
+        self.profile_db.close()
+
+
+def _active_owner_names(profile_db: Database, vault: Vault) -> dict[int, str]:
+    """Names of active users who chose their own password (stores may be sealed to them)."""
+    with profile_db.read() as session:
+        rows = users.list_all(session)
+    return {
+        u.id: u.username
+        for u in rows
+        if u.id is not None and u.active and not vault.is_provisional(u.username)
+    }
+
+
+def open_scope(
+    *, root: Path, profile_db: Database, vault: Vault, keys: UserKeys, actor: Actor
+) -> Scope:
+    """Open every store ``keys`` reach, doing the pending key work first."""
+    scope = Scope(profile_db=profile_db)
+    try:
+        _fill(scope, root=root, vault=vault, keys=keys, actor=actor)
+    except BaseException:
+        for db in scope.stores.values():
+            db.engine.dispose()
+        raise
+    return scope
+
+
+def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Actor) -> None:
+    profile_db = scope.profile_db
+    infos = vault.stores()
+    site = keys.site_private()
+    owners = _active_owner_names(profile_db, vault) if site is not None else {}
+    known: dict[str, bytes] = {}
+    for sid, info in infos.items():
+        key = vault.open_store_key(keys, sid)
+        if key is None:
+            continue
+        path = store_path(root, sid)
+        if not path.is_file():
+            log.error("a store listed in the vault is missing")
+            continue
+        owner_name = owners.get(info.owner_id)
+        if info.owner_id == actor.user_id and not vault.is_provisional(actor.username):
+            owner_name = actor.username
+        if info.rekey and (site is not None or info.owner_id == actor.user_id):
+            new_key = new_store_key()
+            rekey_store(path, key, new_key)
+            vault.set_store_key(sid, key=new_key, owner=owner_name)
+            _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+            key = new_key
+        elif site is not None and owner_name is not None and not vault.owner_holds(sid, owner_name):
+            vault.set_store_key(sid, key=key, owner=owner_name)
+        known[sid] = key
+    own = [sid for sid, info in infos.items() if info.owner_id == actor.user_id and sid in known]
+    provisional = vault.is_provisional(actor.username)
+    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not provisional:
+        sid = new_store_id()
+        key = new_store_key()
+        create_store(store_path(root, sid), key, client_schema(profile_db))
+        vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
+        known[sid] = key
+        own = [sid]
+    for sid, key in known.items():
+        scope.stores[sid] = open_store(
+            store_path(root, sid), key, profile_db.path, keys.profile_key
+        )
+    scope.own = own[-1] if own else None
+
+
+def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: int) -> None:
+    with db.write() as session:
+        audit.append(
+            session,
+            actor=actor.username,
+            action=action,
+            subject_type="store",
+            subject_id=sid[:16],
+            details={"owner": owner_id},
+        )
