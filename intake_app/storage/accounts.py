@@ -162,6 +162,7 @@ class Accounts:
                 subject_id=str(user.id),
             )
             self._vault.remove_user(user.username)
+            self._withdraw_stores(user)
             return UserInfo.of(user)
 
     def reactivate(self, *, username: str, password: str) -> UserInfo:
@@ -215,7 +216,20 @@ class Accounts:
                 params=self._params,
                 keys=self._keys if user.id == self._actor.user_id else None,
             )
+            if user.id != self._actor.user_id:
+                self._withdraw_stores(user)
             return UserInfo.of(user)
+
+    def _withdraw_stores(self, user: User) -> None:
+        """Her stores get a new key before anything more is written to them.
+
+        docs/security.md, "Device: keys and scopes": the seals to her are withdrawn at
+        once; the next supervisor who signs in re-keys each store and seals the new key
+        to the site key (and to her again, once she has chosen her own password).
+        """
+        for sid, info in self._vault.stores().items():
+            if info.owner_id == user.id:
+                self._vault.mark_for_rekey(sid)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
         """Change the actor's own password after checking the old one."""

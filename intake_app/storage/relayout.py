@@ -168,6 +168,16 @@ def _export_profile(conn: sqlcipher3.Connection, path: Path, key: bytes) -> None
     try:
         conn.execute("SELECT sqlcipher_export('newprofile')")
         conn.execute("BEGIN IMMEDIATE")
+        # sqlcipher_export leaves out virtual tables (the search index): create them empty
+        exported = {
+            row[0] for row in conn.execute("SELECT name FROM newprofile.sqlite_master")
+        }
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
+        ).fetchall():
+            if name not in exported:
+                prefix = "CREATE VIRTUAL TABLE "
+                conn.execute(prefix + "newprofile." + str(sql)[len(prefix) :])
         # case numbers stay unique across the stores: keep the last one per prefix
         last: dict[str, int] = {}
         for (number,) in conn.execute("SELECT case_number FROM main.records").fetchall():

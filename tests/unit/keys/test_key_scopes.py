@@ -1,0 +1,214 @@
+"""A password opens exactly its user's scope: tried as an attacker with the files.
+
+Each test holds only the profile folder (or a copy), one password and the crypto
+library (tests/helpers/attacker.py); no program code path checks a permission for her.
+Canary names written by each user are then searched in everything her keys decrypt.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text as sql
+
+from intake_app.app import Workspace
+from intake_app.storage import users
+from intake_app.storage.backup import create_backup
+from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery
+from intake_app.storage.vault import KdfParams
+from tests.helpers.attacker import what_she_reads
+
+PW = "Schluessel-Test-2026"
+FAST = KdfParams(iterations=1, lanes=1, memory_kib=8 * 1024)
+USERS = {"anna": "counsellor", "berta": "counsellor", "leitung": "supervisor"}
+
+
+def own(name: str) -> str:
+    return f"{PW}-{name}-eigen"
+
+
+def write_record(profile: Profile, user: str, family_name: str) -> str:
+    ws = Workspace.sign_in(profile, username=user, password=own(user))
+    try:
+        record_id = ws.new_intake()
+        answers = dict(ws.records.get(record_id).answers)
+        answers["family_name"] = family_name
+        ws.records.save(record_id, answers=answers)
+        return record_id
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> tuple[Profile, str]:
+    """Admin, two counsellors and a supervisor (granted the site key with the recovery key);
+    every user chose her own password; anna and berta each wrote a record."""
+    profile = Profile(tmp_path / "profil", kdf_params=FAST)
+    recovery = profile.create(admin_name="admin", admin_password=own("admin"), site_name="Ort")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    for name, role in USERS.items():
+        ws.accounts.add_user(username=name, role=role, password=f"{PW}-{name}-start")
+    ws.close()
+    for name in USERS:
+        ws = Workspace.sign_in(profile, username=name, password=f"{PW}-{name}-start")
+        assert ws.sign_in_result.must_change_password
+        ws.accounts.set_own_password(own(name))
+        ws.close()
+    ws = Workspace.recover(
+        profile, recovery_key=recovery, username="admin", new_password=own("admin")
+    )
+    ws.grant_site_key("leitung")
+    ws.close()
+    write_record(profile, "anna", "Kanarienanna")
+    write_record(profile, "berta", "Kanarienberta")
+    return profile, recovery
+
+
+def test_a_counsellor_decrypts_nothing_of_a_colleague(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    text, opened = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienanna" in text, "the attack must reach her own records"
+    assert "Kanarienberta" not in text, f"anna decrypted berta's record in {opened}"
+    text, _ = what_she_reads(profile.root, "berta", own("berta"))
+    assert "Kanarienberta" in text and "Kanarienanna" not in text
+
+
+def test_an_administrator_decrypts_no_client_data(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    text, opened = what_she_reads(profile.root, "admin", own("admin"))
+    assert opened, "the administrator opens the profile database"
+    assert "Kanarien" not in text, f"the administrator decrypted client data in {opened}"
+
+
+def test_the_supervisor_and_the_recovery_key_read_every_record(
+    site: tuple[Profile, str],
+) -> None:
+    profile, recovery = site
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        names = {r.family_name for r in ws.records.list(RecordQuery(search="Kanarien"))}
+        assert names == {"Kanarienanna", "Kanarienberta"}
+        assert ws.records.count(RecordQuery()) == 2
+    finally:
+        ws.close()
+    keys = profile.vault().unlock_recovery(recovery)
+    assert keys.site_private() is not None
+
+
+def test_a_new_supervisor_gets_nothing_until_granted(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="neu", role="supervisor", password=f"{PW}-neu-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="neu", password=f"{PW}-neu-start")
+    ws.accounts.set_own_password(own("neu"))
+    assert ws.records.count(RecordQuery()) == 0
+    ws.close()
+    text, _ = what_she_reads(profile.root, "neu", own("neu"))
+    assert "Kanarien" not in text
+    # an existing supervisor grants the site key
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    ws.grant_site_key("neu")
+    ws.close()
+    text, _ = what_she_reads(profile.root, "neu", own("neu"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+
+
+def test_a_deactivated_counsellors_old_vault_opens_nothing_written_later(
+    site: tuple[Profile, str], tmp_path: Path
+) -> None:
+    profile, _ = site
+    old_vault = tmp_path / "alter-tresor.json"
+    shutil.copy2(profile.vault_path, old_vault)
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.deactivate(username="anna")
+    ws.close()
+    # the supervisor's next sign-in re-keys anna's store; then she writes into it
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    anna_record = next(
+        r.id for r in ws.records.list(RecordQuery()) if r.family_name == "Kanarienanna"
+    )
+    record = ws.records.get(anna_record)
+    answers = dict(record.answers)
+    answers["given_names"] = "Spaeternachtrag"
+    ws.records.save(anna_record, answers=answers)
+    ws.close()
+    write_record(profile, "berta", "Nachherberta")
+    text, opened = what_she_reads(profile.root, "anna", own("anna"), vault_path=old_vault)
+    assert "Spaeternachtrag" not in text, f"old vault opened later data in {opened}"
+    assert "Nachherberta" not in text
+    # and a backup made after the deactivation opens nothing with her credentials
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    info = create_backup(ws)
+    ws.close()
+    for vault_path in (info.path / "vault.json", old_vault):
+        text, opened = what_she_reads(info.path, "anna", own("anna"), vault_path=vault_path)
+        assert "Spaeternachtrag" not in text, f"a later backup opened for anna: {opened}"
+
+
+def test_a_reset_password_re_keys_what_she_could_read(
+    site: tuple[Profile, str], tmp_path: Path
+) -> None:
+    profile, _ = site
+    old_vault = tmp_path / "alter-tresor.json"
+    shutil.copy2(profile.vault_path, old_vault)
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.reset_password(username="anna", password=f"{PW}-anna-neu")
+    ws.close()
+    # the administrator chose the new password: it opens no client data
+    text, _ = what_she_reads(profile.root, "anna", f"{PW}-anna-neu")
+    assert "Kanarien" not in text
+    ws = Workspace.sign_in(profile, username="anna", password=f"{PW}-anna-neu")
+    ws.accounts.set_own_password(own("anna") + "2")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    ws.close()  # re-keys her store and seals it to her new key pair
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna") + "2")
+    try:
+        names = {r.family_name for r in ws.records.list(RecordQuery())}
+        assert "Kanarienanna" in names, "after the grant she reads her records again"
+        record_id = ws.new_intake()
+        answers = dict(ws.records.get(record_id).answers)
+        answers["family_name"] = "Nachreset"
+        ws.records.save(record_id, answers=answers)
+    finally:
+        ws.close()
+    text, _ = what_she_reads(profile.root, "anna", own("anna"), vault_path=old_vault)
+    assert "Nachreset" not in text
+
+
+def test_a_supervisor_moves_a_case_between_stores(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        with ws.db.read() as session:
+            berta = users.get_by_name(session, username="berta")
+        assert berta is not None and berta.id is not None
+        berta_id = berta.id
+        anna_record = next(
+            r.id for r in ws.records.list(RecordQuery()) if r.family_name == "Kanarienanna"
+        )
+        ws.move_case(anna_record, to_owner=berta_id)
+        assert ws.records.get(anna_record).owner_id == berta_id
+        with ws.db.read() as session:
+            moved = session.execute(
+                sql("SELECT count(*) FROM audit_log WHERE action = 'record_moved'")
+            ).scalar_one()
+        assert moved == 1
+    finally:
+        ws.close()
+    text, _ = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienanna" not in text, "the moved case left anna's store"
+    text, _ = what_she_reads(profile.root, "berta", own("berta"))
+    assert "Kanarienanna" in text
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        names = {r.family_name for r in ws.records.list(RecordQuery(search="Kanarienanna"))}
+        assert names == {"Kanarienanna"}
+    finally:
+        ws.close()
