@@ -33,7 +33,7 @@ from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
-from intake_app.storage.scope import Scope, open_scope
+from intake_app.storage.scope import Scope, open_scope, rekey_own_stores
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.site_records import SiteRecords
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
@@ -143,6 +143,12 @@ class Workspace:
         if self.keys is None or self.keys.ref == "recovery" or self.actor.role is Role.ADMIN:
             return
         keys = self.vault.unlock_user(self.actor.username, new_password)
+        if keys.private is not None and self.keys.private is not None:
+            if keys.private.raw != self.keys.private.raw:  # the provisional pair was replaced
+                rekey_own_stores(
+                    self.scope, root=self.profile.root, vault=self.vault, actor=self.actor
+                )
+                keys = self.vault.unlock_user(self.actor.username, new_password)
         for store_db in self.scope.stores.values():
             store_db.close()
         self.keys = keys

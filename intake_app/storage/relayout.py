@@ -167,17 +167,10 @@ def _export_profile(conn: sqlcipher3.Connection, path: Path, key: bytes) -> None
     conn.execute(f"ATTACH DATABASE ? AS newprofile KEY {_key_sql(key)}", (str(path),))
     try:
         conn.execute("SELECT sqlcipher_export('newprofile')")
+        # the export writes the schema table directly: attach again so it is read anew
+        conn.execute("DETACH DATABASE newprofile")
+        conn.execute(f"ATTACH DATABASE ? AS newprofile KEY {_key_sql(key)}", (str(path),))
         conn.execute("BEGIN IMMEDIATE")
-        # sqlcipher_export leaves out virtual tables (the search index): create them empty
-        exported = {
-            row[0] for row in conn.execute("SELECT name FROM newprofile.sqlite_master")
-        }
-        for name, sql in conn.execute(
-            "SELECT name, sql FROM main.sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
-        ).fetchall():
-            if name not in exported:
-                prefix = "CREATE VIRTUAL TABLE "
-                conn.execute(prefix + "newprofile." + str(sql)[len(prefix) :])
         # case numbers stay unique across the stores: keep the last one per prefix
         last: dict[str, int] = {}
         for (number,) in conn.execute("SELECT case_number FROM main.records").fetchall():

@@ -7,9 +7,9 @@ supervisor without the site key sees only her own store.
 
 Signing in also does the pending key work a signed-in user is able to do:
 
-- a user without a store of her own (counsellor, supervisor) gets a new, empty one once
-  she has chosen her own password (a provisional key pair, whose password an
-  administrator chose, is never given a store);
+- a user without a store of her own (counsellor, supervisor) gets a new, empty one (if
+  her password was chosen by an administrator, the store gets a new key when she
+  chooses her own, see :func:`rekey_own_stores`);
 - a store marked for a new key (after a password reset, a deactivation, or the move from
   layout 1) is re-keyed by whoever opens it first: its owner, or a supervisor;
 - a store whose owner has no seal for it (after a reset, once she chose her password) is
@@ -120,12 +120,12 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
     own = [sid for sid, info in infos.items() if info.owner_id == actor.user_id and sid in known]
-    provisional = vault.is_provisional(actor.username)
-    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not provisional:
+    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own:
         sid = new_store_id()
         key = new_store_key()
         create_store(store_path(root, sid), key, client_schema(profile_db))
         vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
+        keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
         known[sid] = key
         own = [sid]
     for sid, key in known.items():
@@ -145,3 +145,22 @@ def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: 
             subject_id=sid[:16],
             details={"owner": owner_id},
         )
+
+
+def rekey_own_stores(scope: Scope, *, root: Path, vault: Vault, actor: Actor) -> None:
+    """Give each of her open stores a new key sealed to her new key pair and the site.
+
+    Run when she replaces a provisional password (an administrator chose it and could
+    have opened what was sealed to it): nothing she writes from now on opens for it.
+    """
+    for sid, info in vault.stores().items():
+        store_db = scope.stores.get(sid)
+        if info.owner_id != actor.user_id or store_db is None:
+            continue
+        old_key = bytes.fromhex((store_db.engine.url.password or "")[2:-1])
+        store_db.close()
+        del scope.stores[sid]
+        new_key = new_store_key()
+        rekey_store(store_path(root, sid), old_key, new_key)
+        vault.set_store_key(sid, key=new_key, owner=actor.username)
+        _audit(scope.profile_db, actor, AuditAction.STORE_REKEYED, sid, actor.user_id)
