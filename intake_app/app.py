@@ -35,9 +35,9 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.scope import Scope, open_scope, rekey_own_stores
 from intake_app.storage.settings_repo import ProfileSettings
-from intake_app.storage.site_records import SiteRecords
+from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
-from intake_app.sync.device import DeviceSync
+from intake_app.sync.device import DeviceSync, SyncResult, SyncStatus
 from intake_app.sync.installed_forms import installed_form_sources
 
 log = logging.getLogger("intake.core")
@@ -54,6 +54,73 @@ class SignInResult:
     schema_steps: tuple[str, ...]
     #: A new recovery key made while moving the profile to record stores (shown once).
     new_recovery_key: str = ""
+
+
+class SiteSync:
+    """:class:`DeviceSync` over several record stores (a supervisor's workspace).
+
+    Each store keeps its own outbox and sealed batches (docs/security.md, "Device: keys
+    and scopes"); sending runs store by store, and the results add up. The office repeats
+    recent receipts, so a receipt for another store's batch is simply answered again when
+    that store is sent. Enrolment and forms are the device's: they go to the home store's
+    service (the profile database is attached to every store).
+    """
+
+    def __init__(self, *, home: DeviceSync, stores: dict[str, DeviceSync]) -> None:
+        self._home = home
+        self._stores = stores
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._home, name)
+
+    @staticmethod
+    def _merge(results: list[SyncResult]) -> SyncResult:
+        total = SyncResult()
+        for r in results:
+            total.registered_now = total.registered_now or r.registered_now
+            total.batches_sent += r.batches_sent
+            total.records_delivered += r.records_delivered
+            total.instructions_delivered += r.instructions_delivered
+            total.erasures_confirmed += r.erasures_confirmed
+            total.rejected += r.rejected
+            total.forms_installed += [
+                f for f in r.forms_installed if f not in total.forms_installed
+            ]
+            total.files_written += r.files_written
+            total.invalid_receipts += r.invalid_receipts
+        return total
+
+    def send(self, **kwargs: Any) -> SyncResult:
+        return self._merge([sync.send(**kwargs) for sync in self._stores.values()])
+
+    def write_to_folder(self, folder: Any) -> SyncResult:
+        return self._merge([sync.write_to_folder(folder) for sync in self._stores.values()])
+
+    def import_receipts(self, folder: Any) -> SyncResult:
+        return self._merge([sync.import_receipts(folder) for sync in self._stores.values()])
+
+    def prepare(self, transport: str) -> list[Any]:
+        return [batch for sync in self._stores.values() for batch in sync.prepare(transport)]
+
+    def apply_receipt(self, receipt: Any, result: SyncResult | None = None) -> SyncResult:
+        result = result or SyncResult()
+        for sync in self._stores.values():
+            sync.apply_receipt(receipt, result)
+        return result
+
+    def status(self) -> SyncStatus:
+        parts = [sync.status() for sync in self._stores.values()]
+        home = self._home.status()
+        batches = sorted(
+            (b for p in parts for b in p.batches), key=lambda b: b.created_at, reverse=True
+        )[:50]
+        return dataclasses.replace(
+            home,
+            pending_records=sum(p.pending_records for p in parts),
+            pending_instructions=sum(p.pending_instructions for p in parts),
+            awaiting_receipt=sum(p.awaiting_receipt for p in parts),
+            batches=tuple(batches),
+        )
 
 
 class Workspace:
@@ -101,19 +168,27 @@ class Workspace:
             on_own_password=self._own_password_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
-        self.sync = DeviceSync(
-            db=db,
-            actor=actor,
-            forms=lambda: self.forms,
-            organisation=lambda: self.organisation,
-            batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
-            on_forms_changed=self.reload_forms,
-        )
-        self.lifecycle = Lifecycle(
-            db=db,
-            actor=actor,
-            retention_days=lambda: int(self.settings.get("retention.days_after_close")),
-        )
+
+        def sync_of(store_db: Database) -> DeviceSync:
+            return DeviceSync(
+                db=store_db,
+                actor=actor,
+                forms=lambda: self.forms,
+                organisation=lambda: self.organisation,
+                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
+                on_forms_changed=self.reload_forms,
+            )
+
+        self.sync: DeviceSync | SiteSync = sync_of(db)
+
+        def lifecycle_of(store_db: Database) -> Lifecycle:
+            return Lifecycle(
+                db=store_db,
+                actor=actor,
+                retention_days=lambda: int(self.settings.get("retention.days_after_close")),
+            )
+
+        self.lifecycle: Lifecycle | SiteLifecycle = lifecycle_of(db)
         site = str(self.settings.get("site.name") or "")
 
         def records_of(store_db: Database) -> RecordService:
@@ -133,6 +208,17 @@ class Workspace:
                 actor=actor,
                 home=self.scope.own,
                 store_for_owner=self._store_for_owner,
+            )
+            self.sync = SiteSync(
+                home=self.sync,  # type: ignore[arg-type]
+                stores={
+                    sid: self.sync if d is db else sync_of(d)  # type: ignore[misc]
+                    for sid, d in self.scope.stores.items()
+                },
+            )
+            self.lifecycle = SiteLifecycle(
+                lifecycles={sid: lifecycle_of(d) for sid, d in self.scope.stores.items()},
+                records=self.records,
             )
         else:
             self.records = records_of(db)

@@ -93,6 +93,18 @@ class Context:
             self._workspace = Workspace.sign_in(
                 self.profile, username=self.username(), password=self.password()
             )
+            new_key = self._workspace.sign_in_result.new_recovery_key
+            if new_key:
+                # shown once: the profile just moved to record stores (docs/security.md)
+                print(
+                    _(
+                        "Intake hat die Verschlüsselung umgestellt. Der bisherige "
+                        "Wiederherstellungsschlüssel gilt nicht mehr. Neuer "
+                        "Wiederherstellungsschlüssel (bitte jetzt aufschreiben und sicher "
+                        "verwahren): {key}"
+                    ).format(key=new_key),
+                    file=sys.stderr,
+                )
         return self._workspace
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ import builtins
 import heapq
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from intake_app.core.audit import AuditAction
@@ -25,7 +26,8 @@ from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
-from intake_app.storage.models import ConsentWithdrawal, RecordRevision
+from intake_app.storage.lifecycle import ErasureReason, Lifecycle, Overview, PurgeResult
+from intake_app.storage.models import ConsentWithdrawal, Erasure, RecordRevision
 from intake_app.storage.record_queries import COUNT_CAP, Record, RecordQuery, RecordSummary
 from intake_app.storage.records import RecordService
 
@@ -283,4 +285,68 @@ def audit_move(db: Database, actor: Actor, record_id: str, from_owner: int, to_o
             subject_type="record",
             subject_id=record_id,
             details={"from": from_owner, "to": to_owner},
+        )
+
+
+class SiteLifecycle:
+    """:class:`~intake_app.storage.lifecycle.Lifecycle` over several stores.
+
+    Retention and the overview run over every store and add up; an erasure or an access
+    request goes to the store that holds the record.
+    """
+
+    def __init__(self, *, lifecycles: dict[str, Lifecycle], records: SiteRecords) -> None:
+        self._lifecycles = lifecycles
+        self._records = records
+
+    def _for(self, record_id: str) -> Lifecycle:
+        return self._lifecycles[self._records.store_of(record_id)]
+
+    def erase(self, record_id: str, *, reason: ErasureReason | str) -> bool:
+        return self._for(record_id).erase(record_id, reason=reason)
+
+    def person_export(self, record_id: str) -> dict[str, Any]:
+        return self._for(record_id).person_export(record_id)
+
+    def erasures(self) -> builtins.list[Erasure]:
+        return next(iter(self._lifecycles.values())).erasures()
+
+    def due_for_purge(self, *, today: date | None = None) -> tuple[builtins.list[str], int]:
+        due: builtins.list[str] = []
+        kept = 0
+        for lifecycle in self._lifecycles.values():
+            ids, undelivered = lifecycle.due_for_purge(today=today)
+            due += ids
+            kept += undelivered
+        return due, kept
+
+    def purge_due(self, *, today: date | None = None) -> PurgeResult:
+        purged = kept = 0
+        for lifecycle in self._lifecycles.values():
+            result = lifecycle.purge_due(today=today)
+            purged += result.purged
+            kept += result.kept_undelivered
+        return PurgeResult(purged=purged, kept_undelivered=kept)
+
+    def overview(self, *, today: date | None = None) -> Overview:
+        parts = [lifecycle.overview(today=today) for lifecycle in self._lifecycles.values()]
+        by_status: dict[str, int] = {}
+        months: dict[str, dict[str, int]] = {}
+        for part in parts:
+            for status, count in part.by_status.items():
+                by_status[status] = by_status.get(status, 0) + count
+            for month, counts in part.by_month:
+                slot = months.setdefault(month, {})
+                for status, count in counts.items():
+                    slot[status] = slot.get(status, 0) + count
+        return Overview(
+            by_status=by_status,
+            by_month=sorted(months.items()),
+            open_referrals=sum(p.open_referrals for p in parts),
+            records_with_open_referrals=sum(p.records_with_open_referrals for p in parts),
+            expiring_permits=sum(p.expiring_permits for p in parts),
+            recognition_pending=sum(p.recognition_pending for p in parts),
+            not_delivered=sum(p.not_delivered for p in parts),
+            # the anonymised traces live in the profile database: every store sees them all
+            removed_for_statistics=parts[0].removed_for_statistics if parts else 0,
         )
