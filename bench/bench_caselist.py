@@ -32,8 +32,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from sqlalchemy import text
 
 from intake_app.app import Workspace
-from intake_app.core.demo_data import generate
 from intake_app.core.records import index_fields
+from intake_app.demo.data import generate
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery, dumps
 

@@ -33,8 +33,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 
 from intake_app.app import Workspace
-from intake_app.core.demo_data import generate
 from intake_app.core.forms import load_organisation, load_shipped_forms
+from intake_app.demo.data import generate
 from intake_app.reports.batch import render_documents
 from intake_app.reports.common import PrintContext, RecordSource
 from intake_app.reports.consent_sheet import build_consent_sheet

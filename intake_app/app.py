@@ -24,6 +24,8 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.device_sync.device import DeviceSync, SyncResult, SyncStatus
+from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.errors import AuthError, ConflictError, PermissionDenied
 from intake_app.i18n import _
 from intake_app.storage import audit, relayout, settings_repo, users
@@ -37,8 +39,6 @@ from intake_app.storage.scope import Scope, open_scope, rekey_own_stores
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
-from intake_app.sync.device import DeviceSync, SyncResult, SyncStatus
-from intake_app.sync.installed_forms import installed_form_sources
 
 log = logging.getLogger("intake.core")
 
@@ -186,6 +186,7 @@ class Workspace:
                 db=store_db,
                 actor=actor,
                 retention_days=lambda: int(self.settings.get("retention.days_after_close")),
+                expiry_warning_days=lambda: self.expiry_warning_days,
             )
 
         self.lifecycle: Lifecycle | SiteLifecycle = lifecycle_of(db)
@@ -198,6 +199,7 @@ class Workspace:
                 site=site,
                 device_prefix=profile.device_prefix,
                 creates=store_db is not self.scope.profile_db,
+                expiry_warning_days=lambda: self.expiry_warning_days,
             )
 
         self.records: RecordService | SiteRecords
@@ -298,6 +300,12 @@ class Workspace:
             if (form.id, form.version) not in known:
                 extra.append(form)
         return FormRegistry([*shipped, *extra]) if extra else shipped
+
+    @property
+    def expiry_warning_days(self) -> int:
+        """The setting ``records.expiry_warning_days``: one warning period for the
+        interview, the case list, the overview and the printouts."""
+        return int(self.settings.get("records.expiry_warning_days"))
 
     def reload_forms(self) -> None:
         """Forget the cached forms (after new versions were installed)."""

@@ -3,10 +3,9 @@
 In a temporary folder: create a profile (the real SQLCipher database and migrations, with
 light Argon2id parameters so the test is quick), sign in, add a counsellor, fill and
 finalise a complete synthetic record, render its summary and consent sheet as PDF, seal a
-batch for a throw-away office key and open it again, build the central office's database,
-write and check a backup, and show the main window offscreen. One German line per step;
-exit status 0, or 1 with the failing step named. Nothing outside the temporary folder is
-touched, and the folder is deleted at the end.
+batch for a throw-away office key and open it again, write and check a backup, and show the
+main window offscreen. One German line per step; exit status 0, or 1 with the failing step
+named. Nothing outside the temporary folder is touched, and the folder is deleted at the end.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def _add_counsellor(state: _State) -> str:
 
 
 def _fill_record(state: _State) -> str:
-    from intake_app.core.demo_data import generate
+    from intake_app.demo.data import generate
 
     ws: Workspace = state.counsellor
     form = ws.current_form()
@@ -148,12 +147,12 @@ def _render_pdf(state: _State) -> str:
 def _seal_batch(state: _State) -> str:
     from sqlmodel import select
 
+    from intake_app.device_sync.outbox import record_entry
     from intake_app.storage.models import OutboxItem
     from intake_app.sync import keys
     from intake_app.sync.batch import build_batch, open_batch, parse_batch, verify_signature
     from intake_app.sync.identity import DeviceIdentity
     from intake_app.sync.keys import EncryptionPrivateKey
-    from intake_app.sync.outbox import record_entry
 
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)
@@ -187,19 +186,6 @@ def _seal_batch(state: _State) -> str:
     return _("Stapel {size} Bytes, HPKE ML-KEM-1024+P-384, ECDSA P-384").format(
         size=len(built.data)
     )
-
-
-def _central_database(state: _State) -> str:
-    from intake_app.central import db as central_db
-
-    engine = central_db.create_db_engine(f"sqlite:///{state.root / 'central.db'}")
-    try:
-        central_db.upgrade(engine)
-        revision = central_db.current_revision(engine)
-        _check(revision == central_db.head_revision(), "central schema not at head")
-    finally:
-        engine.dispose()
-    return _("Schema {revision}").format(revision=revision)
 
 
 def _backup(state: _State) -> str:
@@ -245,7 +231,6 @@ STEPS: tuple[tuple[str, Callable[[_State], str]], ...] = (
     ("Akte vollständig ausfüllen und abschließen", _fill_record),
     ("PDF erzeugen (Zusammenfassung und Einwilligung)", _render_pdf),
     ("Übermittlungsstapel versiegeln und wieder öffnen", _seal_batch),
-    ("Datenbank der Zentrale anlegen (Migrationen)", _central_database),
     ("Verschlüsselte Sicherung anlegen und prüfen", _backup),
     ("Hauptfenster ohne Bildschirm anzeigen", _main_window),
 )

@@ -121,7 +121,7 @@ def main() -> int:
     print(f"font {base} -> {font.pointSizeF()} pt")
 
     from intake_app.app import Workspace
-    from intake_app.core.demo_data import add_synthetic_intakes
+    from intake_app.demo.data import add_synthetic_intakes
     from intake_app.storage.profile import Profile
     from intake_app.storage.vault import KdfParams
 

@@ -5,9 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+scripts/install.sh desktop  # the versions of requirements/desktop.txt, hashes checked
 if [ $# -eq 0 ]; then
   exec .venv/bin/intake-app --demo
 fi

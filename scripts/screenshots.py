@@ -123,7 +123,7 @@ def _supervisor_window(state: dict[str, object]) -> QWidget:
     """A main window of a supervisor with 60 synthetic intakes (built once)."""
     if "supervisor_window" not in state:
         from intake_app.app import Workspace
-        from intake_app.core.demo_data import add_synthetic_intakes
+        from intake_app.demo.data import add_synthetic_intakes
         from intake_app.ui.mainwindow import MainWindow
 
         profile = state["profile"]

@@ -8,6 +8,12 @@ PACKAGES=(
   poppler-utils         # pdftotext / pdftoppm: checking and looking at generated PDFs
   fonts-noto-core       # open-licence fonts (Latin, Cyrillic, Arabic script) for the interface
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt offscreen
+  # Qt's xcb platform plugin (what `ldd libQt6XcbQpa.so.6` needs beyond the above)
+  libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+  libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
+  libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
+  # the real-display tests: an X server, a window manager, typing and screenshots
+  xvfb x11-utils openbox xdotool imagemagick
 )
 
 missing=()

@@ -39,9 +39,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake_app import __version__
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, IntakeError, UsageError
 from intake_app.i18n import _, language_from_environment, set_language
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.sync.batch import MAX_BATCH_BYTES
 from intake_app.sync.enrolment import build_confirmation, read_registration
 from intake_app.sync.keys import format_fingerprint

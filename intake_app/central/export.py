@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.atomic import atomic_write_bytes
 
 from .db import consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table

@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ProfileError, UsageError, ValidationError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger("intake.central")
 

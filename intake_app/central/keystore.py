@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from filelock import FileLock
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import AuthError, ConflictError, ProfileError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
-from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams
+from intake_app.kdf import RFC9106_MINIMUM, KdfParams
 from intake_app.sync import keys
 from intake_app.sync.identity import OfficeKeySet
 from intake_app.sync.keys import EncryptionPrivateKey, EncryptionPublicKey, b64, unb64

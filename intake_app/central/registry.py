@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Connection, Engine
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.sync import keys
 from intake_app.sync.enrolment import (
     Registration,

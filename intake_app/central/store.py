@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 from intake_app.errors import ConflictError
 from intake_app.i18n import _
-from intake_app.storage.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 
 from .home import Home
 

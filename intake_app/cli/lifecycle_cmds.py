@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from intake_app.errors import UsageError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.storage.lifecycle import ErasureReason
 
 
@@ -40,27 +38,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     run.set_defaults(handler=cmd_retention_run)
 
 
-def export_person(ws, record_id: str, folder: Path) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Write the access export (JSON, and PDF when the report module is available)."""
-    document = ws.lifecycle.person_export(record_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"auskunft-{document['record']['case_number']}"
-    written = [folder / f"{stem}.json"]
-    atomic_write_bytes(
-        written[0], json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-    )
-    from intake_app.reports.access import access_pdf
-
-    pdf = folder / f"{stem}.pdf"
-    atomic_write_bytes(pdf, access_pdf(ws, document))
-    written.append(pdf)
-    return written
-
-
 def cmd_person_export(ctx) -> int:  # type: ignore[no-untyped-def]
     out = Path(ctx.args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(_("--out muss ein Ordner sein: {path}").format(path=out))
+    # Deferred: the access report loads reportlab, which other commands do not need.
+    from intake_app.reports.access import export_person
+
     for path in export_person(ctx.workspace(), ctx.args.record, out):
         ctx.out(_("Geschrieben: {path}").format(path=path))
     return 0

@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_demo_data(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.core.demo_data import add_synthetic_intakes
+    from intake_app.demo.data import add_synthetic_intakes
 
     count = ctx.args.count
     if not 1 <= count <= 200_000:

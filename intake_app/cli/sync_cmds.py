@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import IntakeError, UsageError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -10,11 +10,14 @@ sent the record. The export itself is audited by the caller.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.i18n import N_
 from intake_app.reports import fonts
 from intake_app.reports.common import PrintContext, RecordSource
@@ -159,3 +162,21 @@ def access_pdf(ws: Workspace, document: dict[str, Any], *, lang: str = "de") -> 
         lang=lang,
     )
     return data
+
+
+def export_person(ws: Workspace, record_id: str, folder: Path) -> list[Path]:
+    """Write the access export into ``folder``: the JSON document and this PDF.
+
+    Shared by the record view and ``intake-app person export``.
+    """
+    document = ws.lifecycle.person_export(record_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"auskunft-{document['record']['case_number']}"
+    written = [folder / f"{stem}.json"]
+    atomic_write_bytes(
+        written[0], json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    )
+    pdf = folder / f"{stem}.pdf"
+    atomic_write_bytes(pdf, access_pdf(ws, document))
+    written.append(pdf)
+    return written

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
@@ -42,7 +43,6 @@ from intake_app.reports.batch import (
 from intake_app.reports.common import PrintContext, RecordSource
 from intake_app.reports.profiles import Profile
 from intake_app.storage import audit
-from intake_app.storage.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 from intake_app.storage.records import RecordQuery
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class ReportService:
             printed_by=actor.display_name or actor.username,
             printed_at=(now or datetime.now()).astimezone(),
             lang=normalise_language(lang),
+            expiry_warning_days=self.ws.expiry_warning_days,
         )
 
     def complete_record_ids(self) -> list[str]:
@@ -236,7 +237,7 @@ class ReportService:
     def save(self, rendered: RenderedPdf, path: Path) -> None:
         """Write the PDF to ``path`` (chosen explicitly by the user) and audit the export.
 
-        Like :func:`~intake_app.storage.atomic.atomic_write_bytes` (a temporary file in
+        Like :func:`~intake_app.atomic.atomic_write_bytes` (a temporary file in
         the same folder, fsync, rename), with the audit entry committed between writing
         and renaming: if the entry cannot be written, ``path`` is left as it was, so no
         export goes unrecorded and a failed save changes nothing.

@@ -39,12 +39,12 @@ import sqlcipher3
 from filelock import FileLock
 
 from intake_app import __version__
+from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError, KnownError, NotFound, ProfileError
 from intake_app.i18n import _
 from intake_app.storage import audit, migrate, users
-from intake_app.storage.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
 from intake_app.storage.database import Database, translate_db_error
 from intake_app.storage.profile import DB_FILE, META_FILE, VAULT_FILE, Profile
 from intake_app.storage.stores import STORES_DIR, store_path

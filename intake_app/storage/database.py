@@ -24,9 +24,9 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
+from intake_app.atomic import disk_full_error
 from intake_app.errors import KnownError, ProfileError
 from intake_app.i18n import _
-from intake_app.storage.atomic import disk_full_error
 
 log = logging.getLogger("intake.storage")
 

@@ -23,13 +23,13 @@ from typing import Any
 import platformdirs
 
 from intake_app import __version__
+from intake_app.atomic import atomic_write_bytes
 from intake_app.core import settings as declared
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
 from intake_app.storage import audit, migrate, settings_repo, users
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.storage.database import Database
 from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams, Vault, new_database_key
 

@@ -12,6 +12,7 @@ import builtins
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -89,6 +90,8 @@ class RecordService:
         device_prefix: four characters that make case numbers unique across devices.
         creates: False when ``db`` is the profile database (no store of her own is open
             yet): new records are refused rather than written where they do not belong.
+        expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
+            "expiring" filter of the list uses it).
     """
 
     def __init__(
@@ -99,12 +102,19 @@ class RecordService:
         site: str,
         device_prefix: str,
         creates: bool = True,
+        expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
         self._creates = creates
         self._actor = actor
         self._site = site
         self._prefix = device_prefix
+        self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
+
+    @property
+    def expiry_warning_days(self) -> int:
+        """The setting ``records.expiry_warning_days`` (list filter and highlights)."""
+        return int(self._warning_days())
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -426,7 +436,7 @@ class RecordService:
             clauses.append("records.residence_valid_until IS NOT NULL")
             clauses.append("records.residence_valid_until <= :expiry_limit")
             params["expiry_limit"] = (
-                date.today() + timedelta(days=EXPIRY_WARNING_DAYS)
+                date.today() + timedelta(days=self._warning_days())
             ).isoformat()
         if query.special == "open_referrals":
             clauses.append(f"records.pk IN ({OPEN_REFERRAL_PKS})")

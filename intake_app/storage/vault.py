@@ -55,9 +55,10 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from filelock import FileLock
 
+from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import AuthError, ConflictError, ProfileError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
+from intake_app.kdf import RFC9106_MINIMUM, KdfParams
 from intake_app.sync.keys import SUITE, EncryptionPrivateKey, EncryptionPublicKey
 
 log = logging.getLogger("intake.storage")
@@ -75,36 +76,6 @@ FREE_ATTEMPTS = 5
 #: First waiting time after FREE_ATTEMPTS failures; it doubles with every further failure.
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 15 * 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class KdfParams:
-    """Argon2id parameters; the defaults are RFC 9106's second recommended option."""
-
-    iterations: int = 3
-    lanes: int = 4
-    memory_kib: int = 64 * 1024
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alg": "argon2id",
-            "iterations": self.iterations,
-            "lanes": self.lanes,
-            "memory_kib": self.memory_kib,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> KdfParams:
-        if data.get("alg") != "argon2id":
-            raise ProfileError(_("Der Schlüsseltresor verwendet ein unbekanntes Verfahren."))
-        return cls(
-            iterations=int(data["iterations"]),
-            lanes=int(data["lanes"]),
-            memory_kib=int(data["memory_kib"]),
-        )
-
-
-RFC9106_MINIMUM = KdfParams()
 
 
 def throttle_delay(failures: int) -> float:

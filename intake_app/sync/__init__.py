@@ -1,8 +1,10 @@
-"""Sync: the batch format (seal + sign), receipts, enrolment, HTTP and folder transports.
+"""The wire protocol: the batch format (seal + sign), keys, signed documents, receipts,
+enrolment, HTTP and folder transports.
 
-Pure Python without Qt and without access to the device database: everything takes and
-returns bytes, dicts and dataclasses, so the device side (outbox, sync window), the command
-line and the central office share it. The format is specified in ``docs/batch-format.md``.
+Pure Python without Qt; it imports nothing of the device (``storage``, ``device_sync``) or
+of the office (``central``): everything takes and returns bytes, dicts and dataclasses, so
+the device side (:mod:`intake_app.device_sync`) and the central office both build on it
+(docs/architecture.md). The format is specified in ``docs/batch-format.md``.
 
 What the device side calls:
 

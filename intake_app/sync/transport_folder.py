@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from intake_app.atomic import DISK_FULL_ERRNOS
 from intake_app.errors import SyncError, SyncErrorKind
 from intake_app.i18n import _
-from intake_app.storage.atomic import DISK_FULL_ERRNOS
 from intake_app.sync.batch import BuiltBatch
 from intake_app.sync.errors import ReceiptError
 from intake_app.sync.identity import DeviceIdentity

@@ -192,7 +192,7 @@ def describe_error(exc: BaseException) -> ErrorMessage:
             "known",
         )
     if isinstance(exc, OSError):
-        from intake_app.storage.atomic import DISK_FULL_ERRNOS
+        from intake_app.atomic import DISK_FULL_ERRNOS
 
         if exc.errno in DISK_FULL_ERRNOS:
             return _known(KnownError(_("Der Datenträger ist voll."), kind="disk_full"))

@@ -18,9 +18,12 @@ from intake_app.storage.profile import Profile
 from intake_app.ui.controller import AppController
 from intake_app.ui.errors import install_excepthook
 from intake_app.ui.qt_i18n import install_qt_translator
+from intake_app.ui.rules import install as install_rules
 from intake_app.ui.style import apply_style
 
 log = logging.getLogger("intake.ui")
+
+DESKTOP_FILE_NAME = "intake"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -35,10 +38,13 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("Intake")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Intake")
+    # the Linux desktop entry packaging/linux/intake.desktop (window icon, task bar)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
     icon = resource("icons", "intake.svg")
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     apply_style(app)
+    install_rules(app)
     install_qt_translator(app, current_language())
     return app
 

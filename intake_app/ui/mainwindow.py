@@ -6,6 +6,7 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -176,6 +177,8 @@ class MainWindow(QMainWindow):
         self.record_page = page
         self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)
+        if isinstance(page, InterviewPage):
+            page.focus_current()
 
     def _leave_record_page(self, *, discard: bool = False) -> bool:
         """Save and remove the open interview or record view; False when its answers could
@@ -246,8 +249,8 @@ class MainWindow(QMainWindow):
             *,
             shortcut: str | QKeySequence.StandardKey = "",
             enabled: bool = True,
-            slot=None,
-        ) -> QAction:  # type: ignore[no-untyped-def]
+            slot: Callable[[], object] | None = None,
+        ) -> QAction:
             act = QAction(text, self)
             act.setObjectName(key)
             if shortcut:
@@ -549,7 +552,7 @@ class MainWindow(QMainWindow):
 
         from PySide6.QtWidgets import QFileDialog
 
-        from intake_app.storage.atomic import atomic_write_bytes
+        from intake_app.atomic import atomic_write_bytes
 
         target, _filter = QFileDialog.getSaveFileName(
             parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
@@ -583,7 +586,8 @@ class MainWindow(QMainWindow):
             return
         from pathlib import Path
 
-        from intake_app.cli.lifecycle_cmds import export_person
+        # Deferred: the access report loads reportlab.
+        from intake_app.reports.access import export_person
 
         try:
             written = export_person(self.ws, record_id, Path(folder))

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.assets import resource
+from intake_app.atomic import atomic_write_bytes
 from intake_app.core.forms import FormLoadError, OrganisationConfig, load_organisation
 from intake_app.core.forms.errors import FormIssue
 from intake_app.errors import ValidationError
 from intake_app.i18n import _
-from intake_app.storage.atomic import atomic_write_bytes
 from intake_app.ui.widgets import heading
 
 FILE_NAME = "organisation.yaml"

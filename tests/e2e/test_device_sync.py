@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pytestqt.qtbot import QtBot
 from sqlmodel import select
 
 from intake_app.app import Workspace
 from intake_app.central import db as central_db
 from intake_app.cli import main
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import SyncError
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
@@ -247,7 +248,7 @@ def test_sync_without_enrolment_says_so(profile: ProfileFixture) -> None:
 
 
 def test_sync_window_sends_with_progress(
-    qtbot,
+    qtbot: QtBot,
     profile: ProfileFixture,
     office: Office,
     tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -274,7 +275,8 @@ def test_sync_window_sends_with_progress(
         qtbot.waitUntil(lambda: dialog.operation is None, timeout=30_000)
         assert "zugestellt" in dialog.error_label.text()
         assert dialog.table.rowCount() == 1
-        assert dialog.table.item(0, 2).text() == "von der Zentrale gespeichert"
+        state = dialog.table.item(0, 2)
+        assert state is not None and state.text() == "von der Zentrale gespeichert"
         assert "alles übermittelt" in window.sync_label.text()
         window.close()
     finally:

@@ -26,6 +26,7 @@ def main() -> int:
 
     from intake_app.app import Workspace
     from intake_app.storage.profile import Profile
+    from intake_app.ui.interview.inputs import TextInput
     from intake_app.ui.interview.page import InterviewPage
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
@@ -38,7 +39,9 @@ def main() -> int:
     page = window.record_page
     assert isinstance(page, InterviewPage)
     page.show_section("person")
-    edit = page.views["person"].rows[("family_name", ())].input.edit
+    answer_input = page.views["person"].rows[("family_name", ())].input
+    assert isinstance(answer_input, TextInput)
+    edit = answer_input.edit
     edit.setFocus()
     position = {"n": 0}
 
@@ -47,7 +50,7 @@ def main() -> int:
         if n >= len(text):
             print("done", flush=True)
             return
-        QTest.keyClick(edit, text[n])
+        QTest.keyClicks(edit, text[n])  # one character
         position["n"] = n + 1
         print(f"typed {n + 1} {time.monotonic():.4f}", flush=True)
 

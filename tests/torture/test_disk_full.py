@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 from sqlmodel import select
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.atomic import disk_full_error
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import KnownError, SyncError, SyncErrorKind
-from intake_app.storage.atomic import disk_full_error
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
@@ -212,7 +213,7 @@ def test_disk_full_while_saving_an_answer(
 @pytest.mark.parametrize("mode", [m for m in MODES if m == "tmpfs"])
 def test_autosave_says_disk_full_and_resumes(
     mode: str,
-    qtbot,
+    qtbot: QtBot,
     profile: ProfileFixture,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from intake_app.core.demo_data import generate
 from intake_app.core.forms import load_organisation
+from intake_app.demo.data import generate
 from tests.torture.conftest import ROOT, Figures, Scale, Stopwatch, child_env
 from tests.torture.helpers.fuzz_targets import (
     SEED_FORMS,

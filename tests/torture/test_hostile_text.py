@@ -41,9 +41,9 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from intake_app.central import db as central_db
-from intake_app.core.demo_data import generate
 from intake_app.core.forms import Form, evaluate
 from intake_app.core.records import fts_query
+from intake_app.demo.data import generate
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.conftest import COUNSELLOR, ProfileFixture

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from intake_app.central import db as central_db
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.storage.models import OutboxItem, RecordRevision, SyncBatch
 from intake_app.storage.records import RecordQuery
 from intake_app.sync.batch import build_batch

@@ -76,7 +76,7 @@ def fill(qtbot: Any, row: QuestionRow, value: Any) -> None:
             texts = [entry.text for entry in widget._entries]
             match = next((t for t in texts if t.endswith(f"({code})")), None)
             assert match is not None, f"{code} not found by typing it; got {texts[:5]}"
-            widget.completer.activated[str].emit(match)
+            widget.completer.activated[str].emit(match)  # type: ignore[index]  # overloaded signal
     elif isinstance(widget, ConsentInput):
         fill_consent(qtbot, widget, value)
     else:  # pragma: no cover - a new input type needs a driver

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
 
 from intake_app.app import Workspace
 from intake_app.core.records import fold
@@ -44,20 +47,20 @@ def _fill(ws: Workspace, people: list[dict[str, str]]) -> list[str]:
 
 
 @pytest.fixture
-def counsellor(profile: ProfileFixture) -> Workspace:
+def counsellor(profile: ProfileFixture) -> Iterator[Workspace]:
     ws = profile.sign_in(COUNSELLOR)
     yield ws
     ws.close()
 
 
-def test_model_passes_qtmodeltester(qtmodeltester, counsellor: Workspace) -> None:
+def test_model_passes_qtmodeltester(qtmodeltester: ModelTester, counsellor: Workspace) -> None:
     _fill(counsellor, PEOPLE)
     model = CaseListModel(counsellor.records, show_owner=False)
     qtmodeltester.check(model)
     assert model.rowCount() == len(PEOPLE)
 
 
-def test_lazy_fetching_pages(qtbot, counsellor: Workspace) -> None:
+def test_lazy_fetching_pages(qtbot: QtBot, counsellor: Workspace) -> None:
     _fill(counsellor, [{"family_name": f"Person{i:04d}"} for i in range(PAGE_SIZE + 35)])
     model = CaseListModel(counsellor.records, show_owner=False)
     assert model.total == PAGE_SIZE + 35
@@ -83,7 +86,7 @@ def test_lazy_fetching_pages(qtbot, counsellor: Workspace) -> None:
         ("oeztuerk", "Öztürk"),
     ],
 )
-def test_search_as_you_type(qtbot, counsellor: Workspace, typed: str, expected: str) -> None:
+def test_search_as_you_type(qtbot: QtBot, counsellor: Workspace, typed: str, expected: str) -> None:
     _fill(counsellor, PEOPLE)
     page = CaseListPage(counsellor.records, counsellor.actor)
     qtbot.addWidget(page)
@@ -92,7 +95,7 @@ def test_search_as_you_type(qtbot, counsellor: Workspace, typed: str, expected: 
     assert page.model.summary(0).family_name == expected
 
 
-def test_search_by_case_number_and_no_hit(qtbot, counsellor: Workspace) -> None:
+def test_search_by_case_number_and_no_hit(qtbot: QtBot, counsellor: Workspace) -> None:
     ids = _fill(counsellor, PEOPLE)
     case_number = counsellor.records.get(ids[2]).case_number
     page = CaseListPage(counsellor.records, counsellor.actor)
@@ -105,7 +108,7 @@ def test_search_by_case_number_and_no_hit(qtbot, counsellor: Workspace) -> None:
     assert "0 Aufnahmen" in page.count_label.text()
 
 
-def test_status_filter_and_sorting(qtbot, counsellor: Workspace) -> None:
+def test_status_filter_and_sorting(qtbot: QtBot, counsellor: Workspace) -> None:
     ids = _fill(counsellor, PEOPLE)
     counsellor.records.finalise(ids[0], answers=PEOPLE[0])
     page = CaseListPage(counsellor.records, counsellor.actor)
@@ -123,7 +126,7 @@ def test_status_filter_and_sorting(qtbot, counsellor: Workspace) -> None:
     assert names == sorted(names)
 
 
-def test_expiring_permits_are_highlighted(qtbot, counsellor: Workspace) -> None:
+def test_expiring_permits_are_highlighted(qtbot: QtBot, counsellor: Workspace) -> None:
     soon = (date.today() + timedelta(days=20)).isoformat()
     later = (date.today() + timedelta(days=200)).isoformat()
     _fill(
@@ -138,13 +141,13 @@ def test_expiring_permits_are_highlighted(qtbot, counsellor: Workspace) -> None:
     bald = model.index(rows["Bald"], CaseListModel.RESIDENCE)
     spaet = model.index(rows["Spaet"], CaseListModel.RESIDENCE)
     assert model.data(bald, Qt.ItemDataRole.BackgroundRole) is not None
-    assert "8 Wochen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
+    assert "56 Tagen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
     assert model.data(spaet, Qt.ItemDataRole.BackgroundRole) is None
     only = counsellor.records.list(RecordQuery(expiring_only=True))
     assert [s.family_name for s in only] == ["Bald"]
 
 
-def test_counsellor_sees_own_supervisor_sees_all(qtbot, profile: ProfileFixture) -> None:
+def test_counsellor_sees_own_supervisor_sees_all(qtbot: QtBot, profile: ProfileFixture) -> None:
     mine = profile.sign_in(COUNSELLOR)
     _fill(mine, PEOPLE[:2])
     mine.close()
@@ -163,11 +166,12 @@ def test_counsellor_sees_own_supervisor_sees_all(qtbot, profile: ProfileFixture)
     mine.close()
 
 
-def test_main_window_switches_from_empty_state_to_list(qtbot, counsellor: Workspace) -> None:
+def test_main_window_switches_from_empty_state_to_list(qtbot: QtBot, counsellor: Workspace) -> None:
     window = MainWindow(counsellor, autolock_minutes=10)
     qtbot.addWidget(window)
     assert window.stack.currentWidget() is window.empty
     _fill(counsellor, PEOPLE[:1])
+    assert window.cases is not None
     window.cases.refresh()
     assert window.stack.currentWidget() is window.cases
     window.close()
@@ -183,3 +187,51 @@ def test_arabic_and_persian_spellings_find_each_other(
     _fill(counsellor, [{"family_name": stored}])
     hits = counsellor.records.list(RecordQuery(search=typed))
     assert [s.family_name for s in hits] == [stored]
+
+
+def test_one_warning_period_setting_is_read_everywhere(
+    qtbot: QtBot, profile: ProfileFixture, counsellor: Workspace
+) -> None:
+    """The list filter, the row highlight, the overview, the interview's computed flag and
+    the printout all follow ``records.expiry_warning_days``."""
+    from intake_app.core.interview import InterviewSession
+    from intake_app.reports.service import ReportService
+
+    in_100 = (date.today() + timedelta(days=100)).isoformat()
+    _fill(counsellor, [{"family_name": "Hundert", "residence_valid_until": in_100}])
+    model = CaseListModel(counsellor.records, show_owner=False)
+    assert (
+        model.data(model.index(0, CaseListModel.RESIDENCE), Qt.ItemDataRole.BackgroundRole) is None
+    )
+    assert counsellor.records.list(RecordQuery(expiring_only=True)) == []
+    admin = profile.sign_in()
+    try:
+        admin.settings.put("records.expiry_warning_days", 120)
+    finally:
+        admin.close()
+    assert counsellor.expiry_warning_days == 120
+    model = CaseListModel(counsellor.records, show_owner=False)
+    index = model.index(0, CaseListModel.RESIDENCE)
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is not None
+    assert "120 Tagen" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert [s.family_name for s in counsellor.records.list(RecordQuery(expiring_only=True))] == [
+        "Hundert"
+    ]
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    assert "120" in page.expiring.text()
+    form = counsellor.current_form()
+    session = InterviewSession(
+        form=form,
+        answers={"residence_document": "duldung", "residence_valid_until": in_100},
+        expiry_warning_days=counsellor.expiry_warning_days,
+    )
+    assert session.state.computed["residence_expiring"] is True
+    assert ReportService(counsellor).context().expiry_warning_days == 120
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        overview = supervisor.lifecycle.overview()
+    finally:
+        supervisor.close()
+    assert overview.expiry_warning_days == 120
+    assert overview.expiring_permits == 1

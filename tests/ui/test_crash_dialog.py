@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from intake_app import logs
+from intake_app.atomic import disk_full_error
 from intake_app.errors import (
     AuthError,
     KnownError,
@@ -22,7 +23,6 @@ from intake_app.errors import (
     ProfileError,
     ValidationError,
 )
-from intake_app.storage.atomic import disk_full_error
 from intake_app.storage.database import translate_db_error
 from intake_app.ui import errors as errors_module
 from intake_app.ui.crash_dialog import CrashDialog, describe_error, technical_details

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QWizard
+from pytestqt.qtbot import QtBot
 
 from intake_app.storage.profile import Profile
 from intake_app.ui.autolock import LockCover, UnlockDialog
@@ -19,7 +20,7 @@ from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
 PASSWORD = "Erstes-Admin-Pw-2026"
 
 
-def test_setup_wizard_creates_profile_and_shows_key_once(qtbot, tmp_path: Path) -> None:
+def test_setup_wizard_creates_profile_and_shows_key_once(qtbot: QtBot, tmp_path: Path) -> None:
     profile = Profile(tmp_path / "p")
     controller = AppController(profile)
     controller.start()
@@ -71,7 +72,9 @@ def _sign_in(qtbot, controller: AppController, user: str, password: str) -> Main
     return window
 
 
-def test_login_wrong_then_right_then_autolock_and_unlock(qtbot, profile: ProfileFixture) -> None:
+def test_login_wrong_then_right_then_autolock_and_unlock(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
     controller = AppController(profile.profile)
     controller.start()
     login = controller.window
@@ -118,7 +121,7 @@ def test_login_wrong_then_right_then_autolock_and_unlock(qtbot, profile: Profile
     window.close()
 
 
-def test_escape_does_not_unlock(qtbot, profile: ProfileFixture) -> None:
+def test_escape_does_not_unlock(qtbot: QtBot, profile: ProfileFixture) -> None:
     ws = profile.sign_in(COUNSELLOR)
     window = MainWindow(ws, autolock_minutes=10)
     qtbot.addWidget(window)
@@ -134,7 +137,7 @@ def test_escape_does_not_unlock(qtbot, profile: ProfileFixture) -> None:
     ws.close()
 
 
-def test_admin_sees_user_management_not_records(qtbot, profile: ProfileFixture) -> None:
+def test_admin_sees_user_management_not_records(qtbot: QtBot, profile: ProfileFixture) -> None:
     ws = profile.sign_in()
     window = MainWindow(ws, autolock_minutes=10)
     qtbot.addWidget(window)
@@ -166,13 +169,14 @@ def test_first_login_forces_password_change(qtbot, profile: ProfileFixture, monk
     _sign_in(qtbot, controller, "neu1", "Anfang-Pw-2026")
     assert shown == [True]
     controller.shutdown()
+    assert controller.window is not None
     controller.window.close()
     profile.sign_in("neu1", "Meins-Ganz-Neu-1").close()
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_windows_have_accessible_names_on_inputs(
-    qtbot, profile: ProfileFixture, language: str
+    qtbot: QtBot, profile: ProfileFixture, language: str
 ) -> None:
     login = LoginWindow(profile.profile)
     qtbot.addWidget(login)
@@ -182,7 +186,7 @@ def test_windows_have_accessible_names_on_inputs(
 
 
 def test_log_out_from_the_lock_with_unsaved_answers_keeps_the_session_locked(
-    qtbot, profile: ProfileFixture
+    qtbot: QtBot, profile: ProfileFixture
 ) -> None:
     """The unlock dialog's "switch user" with an interview whose answers cannot be saved
     (here: a supervisor erased the record meanwhile) asks first; "No" keeps the windows

@@ -4,17 +4,20 @@ resume after restart, finalise, a new revision, language switch, keyboard use.""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
-from sqlmodel import select
+from pytestqt.qtbot import QtBot
+from sqlmodel import col, select
 
 from intake_app.app import Workspace
 from intake_app.core.records import RecordStatus
 from intake_app.storage import audit
 from intake_app.storage.models import OutboxItem, RecordRevision
+from intake_app.ui.interview.inputs import DateInput, TextInput
 from intake_app.ui.interview.page import REVIEW, InterviewPage
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
@@ -27,7 +30,9 @@ UNTIL = TODAY + timedelta(days=30)
 
 
 @pytest.fixture
-def window(qtbot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
+def window(
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
     monkeypatch.setattr(
         QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
     )
@@ -52,7 +57,7 @@ def _stored(ws: Workspace, record_id: str) -> dict:
     return ws.records.get(record_id).answers
 
 
-def fill_required(qtbot, page: InterviewPage) -> None:
+def fill_required(qtbot: QtBot, page: InterviewPage) -> None:
     """A recognised refugee from Syria with a foreign nursing degree, as typed in the UI."""
     page.show_section("case")
     answer(qtbot, page, "access_route", "jobcenter")
@@ -90,6 +95,7 @@ def fill_required(qtbot, page: InterviewPage) -> None:
     assert not page.views["person"].rows[("level", (0,))].isVisible()
     answer(qtbot, page, "municipality", "Köln")
     answer(qtbot, page, "has_children", False)
+    answer(qtbot, page, "benefit_system", "sgb2")
 
     page.show_section("residence")
     answer(qtbot, page, "residence_document", "aufenthaltserlaubnis")
@@ -97,6 +103,7 @@ def fill_required(qtbot, page: InterviewPage) -> None:
     answer(qtbot, page, "residence_valid_until", UNTIL.strftime("%d.%m.%Y"))
     answer(qtbot, page, "work_permission", "erwerbstaetigkeit_gestattet")
     answer(qtbot, page, "residence_obligation", False)
+    answer(qtbot, page, "passport_status", "refugee_travel_document")
 
     page.show_section("language")
     for skill, level in (
@@ -107,12 +114,14 @@ def fill_required(qtbot, page: InterviewPage) -> None:
     ):
         answer(qtbot, page, f"german_{skill}", level)
     answer(qtbot, page, "has_german_certificate", False)
+    answer(qtbot, page, "integration_course_basis", "entitlement")
     answer(qtbot, page, "integration_course", "general")
     answer(qtbot, page, "integration_course_status", "running")
     answer(qtbot, page, "job_language_course", "none")
     answer(qtbot, page, "latin_literate", True)
 
     page.show_section("work")
+    answer(qtbot, page, "employment_status", "unemployed")
     answer(qtbot, page, "has_work_experience", False)
 
     page.show_section("goals")
@@ -132,7 +141,7 @@ def fill_required(qtbot, page: InterviewPage) -> None:
         answer(qtbot, page, qid, False)
 
 
-def test_happy_path_finalise(qtbot, window: MainWindow) -> None:
+def test_happy_path_finalise(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     record_id = page.record_id
     fill_required(qtbot, page)
@@ -167,7 +176,7 @@ def test_happy_path_finalise(qtbot, window: MainWindow) -> None:
     assert "record_created" in actions and "record_finalised" in actions
 
 
-def test_skip_logic_and_choice_filter(qtbot, window: MainWindow) -> None:
+def test_skip_logic_and_choice_filter(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     page.show_section("residence")
     view = page.views["residence"]
@@ -188,7 +197,7 @@ def test_skip_logic_and_choice_filter(qtbot, window: MainWindow) -> None:
     assert other.isVisible()
 
 
-def test_validation_messages_next_to_the_question(qtbot, window: MainWindow) -> None:
+def test_validation_messages_next_to_the_question(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     page.show_section("person")
     view = page.views["person"]
@@ -198,6 +207,7 @@ def test_validation_messages_next_to_the_question(qtbot, window: MainWindow) -> 
     assert row.error.isVisible() and row.error.text()
     assert "birth_date" in page.session.state.errors
     answer(qtbot, page, "birth_date", "31.02.1990")  # not a date: local message, not stored
+    assert isinstance(row.input, DateInput)
     assert "TT.MM.JJJJ" in row.input.problem.text()
     answer(qtbot, page, "birth_date", BIRTH.strftime("%d.%m.%Y"))
     assert not row.error.isVisible()
@@ -266,7 +276,7 @@ def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> Non
         revisions = session.exec(
             select(RecordRevision)
             .where(RecordRevision.record_id == record_id)
-            .order_by(RecordRevision.revision)
+            .order_by(col(RecordRevision.revision))
         ).all()
         assert [r.revision for r in revisions] == [1, 2]
         assert json.loads(revisions[0].answers)["residence_valid_until"] == UNTIL.isoformat()
@@ -288,7 +298,7 @@ def test_finalised_record_cannot_be_saved(window: MainWindow, qtbot) -> None:  #
         window.ws.records.save(page.record_id, answers={"family_name": "x"})
 
 
-def test_language_switch_and_keyboard(qtbot, window: MainWindow) -> None:
+def test_language_switch_and_keyboard(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     page.show_section("person")
     row = page.views["person"].rows[("family_name", ())]
@@ -306,12 +316,13 @@ def test_language_switch_and_keyboard(qtbot, window: MainWindow) -> None:
     assert page.current_section() == "residence"
     qtbot.keyClick(page, Qt.Key.Key_PageUp, Qt.KeyboardModifier.ControlModifier)
     assert page.current_section() == "person"
+    assert isinstance(row.input, TextInput)
     row.input.edit.setFocus()
     qtbot.keyClick(row.input.edit, Qt.Key.Key_Return)
     assert QApplication.focusWidget() is not row.input.edit
 
 
-def test_every_input_has_an_accessible_name(qtbot, window: MainWindow) -> None:
+def test_every_input_has_an_accessible_name(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     missing = []
     for section in page.session.sections():

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCharts import QStackedBarSeries
 from PySide6.QtWidgets import QDialog
+from pytestqt.qtbot import QtBot
 
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.storage.records import RecordQuery
 from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.mainwindow import MainWindow
@@ -27,14 +29,18 @@ def supervisor_window(qtbot, profile: ProfileFixture):  # type: ignore[no-untype
     ws.close()
 
 
-def test_overview_tiles_open_matching_lists(qtbot, supervisor_window: MainWindow) -> None:
+def test_overview_tiles_open_matching_lists(qtbot: QtBot, supervisor_window: MainWindow) -> None:
     window = supervisor_window
     window.actions_["overview"].trigger()
     page = window.overview
     assert isinstance(page, OverviewPage) and window.stack.currentWidget() is page
     overview = page.overview
     assert overview is not None and sum(overview.by_status.values()) == 25
-    assert page.chart.series() and page.chart.series()[0].count() == 3  # draft, complete, closed
+    series = page.chart.series()
+    assert series and isinstance(series[0], QStackedBarSeries)
+    assert series[0].count() == 3  # draft, complete, closed
+    cases = window.cases
+    assert cases is not None
     for key, expected in (
         ("open_referrals", overview.records_with_open_referrals),
         ("recognition_pending", overview.recognition_pending),
@@ -43,17 +49,17 @@ def test_overview_tiles_open_matching_lists(qtbot, supervisor_window: MainWindow
     ):
         window.show_overview()
         page.tiles[key].click()
-        assert window.stack.currentWidget() is window.cases
-        assert window.cases.model.total == expected, key
+        assert window.stack.currentWidget() is cases
+        assert cases.model.total == expected, key
     # the overview filter can be removed again
     window.show_overview()
     page.tiles["open_referrals"].click()
-    assert window.cases.special_button.isVisible()
-    window.cases.special_button.click()
-    assert window.cases.model.total == 25
+    assert cases.special_button.isVisible()
+    cases.special_button.click()
+    assert cases.model.total == 25
 
 
-def test_counsellor_has_no_overview(qtbot, profile: ProfileFixture) -> None:
+def test_counsellor_has_no_overview(qtbot: QtBot, profile: ProfileFixture) -> None:
     ws = profile.sign_in(COUNSELLOR)
     try:
         window = MainWindow(ws, autolock_minutes=30)
@@ -88,7 +94,9 @@ def test_erase_from_the_record_view(qtbot, supervisor_window: MainWindow, monkey
     assert record_id not in {s.id for s in ws.records.list(RecordQuery(), limit=100)}
 
 
-def test_overview_sheet_has_numbers_and_no_names(qtbot, supervisor_window: MainWindow) -> None:
+def test_overview_sheet_has_numbers_and_no_names(
+    qtbot: QtBot, supervisor_window: MainWindow
+) -> None:
     import io
 
     from pypdf import PdfReader
@@ -105,11 +113,12 @@ def test_overview_sheet_has_numbers_and_no_names(qtbot, supervisor_window: MainW
     assert not any(name and name in text for name in names)
 
 
-def test_printing_is_installed_for_supervisors(qtbot, supervisor_window: MainWindow) -> None:
+def test_printing_is_installed_for_supervisors(qtbot: QtBot, supervisor_window: MainWindow) -> None:
     assert supervisor_window.printing is not None
     assert "print" in supervisor_window.actions_
     record_id = supervisor_window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
     supervisor_window.open_record(record_id)
     page = supervisor_window.record_page
+    assert isinstance(page, RecordPage)
     texts = {b.text() for b in page.findChildren(type(page.back_button))}
     assert "Zusammenfassung drucken …" in texts and "Einwilligungsbogen drucken …" in texts

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtPrintSupport import QPrinter
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton
+from pytestqt.qtbot import QtBot
 
 from intake_app.app import Workspace
+from intake_app.core.forms.model import Form
 from intake_app.reports.service import ReportService
 from intake_app.storage import audit
 from intake_app.ui.mainwindow import MainWindow
@@ -23,6 +25,13 @@ from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.unit.reports import pdfcheck
 from tests.unit.reports import reportkit as kit
 from tests.unit.reports.test_service import add_record
+
+
+def _pages(dialog: PdfPreviewDialog) -> list[str]:
+    """The text of each page of the preview's document."""
+    document = dialog.document
+    assert document is not None
+    return [document.getAllText(p).text() for p in range(document.pageCount())]
 
 
 @pytest.fixture
@@ -55,7 +64,7 @@ def open_window(qtbot, profile: ProfileFixture, user: str) -> tuple[MainWindow, 
 
 @pytest.fixture
 def supervisor(
-    qtbot,
+    qtbot: QtBot,
     profile: ProfileFixture,
     record_ids: list[str],  # type: ignore[no-untyped-def]
     scratch: Path,
@@ -102,7 +111,7 @@ def pdf_files(*folders: Path) -> list[Path]:
 
 
 def test_preview_renders_from_memory_and_leaves_no_file(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
     scratch: Path,
@@ -127,7 +136,7 @@ def test_preview_renders_from_memory_and_leaves_no_file(
 
 
 def test_print_sends_every_page_and_is_audited(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
     tmp_path: Path,
@@ -156,7 +165,7 @@ def test_print_sends_every_page_and_is_audited(
 
 
 def test_cancelled_print_dialog_prints_nothing(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
@@ -169,7 +178,7 @@ def test_cancelled_print_dialog_prints_nothing(
 
 
 def test_save_as_pdf_is_explicit_and_audited(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
     tmp_path: Path,
@@ -194,16 +203,14 @@ def test_save_as_pdf_is_explicit_and_audited(
 
 
 def test_profile_and_language_are_chosen_in_the_preview(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
     controller.preview_record(record_ids[0])
     dialog = wait_for_preview(qtbot, controller)
-    assert kit.HEALTH_LABEL_DE not in "".join(
-        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())
-    )
+    assert kit.HEALTH_LABEL_DE not in "".join(_pages(dialog))
     profile_box, lang_box = _combos(dialog)
     profile_box.setCurrentIndex(profile_box.findData("special_categories"))
     qtbot.waitUntil(
@@ -213,16 +220,14 @@ def test_profile_and_language_are_chosen_in_the_preview(
         ),
         timeout=30_000,
     )
-    pages = [dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())]
+    pages = _pages(dialog)
     assert any(kit.HEALTH_LABEL_DE in page for page in pages)
     lang_box.setCurrentIndex(lang_box.findData("en"))
     qtbot.waitUntil(
         lambda: controller.dialogs[dialog][0].lang == "en" and not dialog.busy_label.isVisible(),
         timeout=30_000,
     )
-    assert "C. Residence status" in "".join(
-        dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount())
-    )
+    assert "C. Residence status" in "".join(_pages(dialog))
     reads = entries(window.ws, "record_read")
     assert [e.details["profile"] for e in reads] == [
         "standard",
@@ -240,7 +245,7 @@ def _combos(dialog: PdfPreviewDialog):  # type: ignore[no-untyped-def]
 
 
 def test_batch_is_built_off_the_gui_thread_into_one_document(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
@@ -254,18 +259,15 @@ def test_batch_is_built_off_the_gui_thread_into_one_document(
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ReportService, "render", spy)
-    assert window.cases is not None
-    window.cases.table.selectAll()
-    qtbot.waitUntil(lambda: len(window.cases.selected_ids()) == 3)
+    cases = window.cases
+    assert cases is not None
+    cases.table.selectAll()
+    qtbot.waitUntil(lambda: len(cases.selected_ids()) == 3)
     window.actions_["print"].trigger()
     dialog = wait_for_preview(qtbot, controller)
     assert threads and threads[0] is not threading.main_thread()
     assert "3 Zusammenfassungen" in dialog.windowTitle()
-    first_pages = [
-        p
-        for p in range(dialog.document.pageCount())
-        if "Seite 1 von" in dialog.document.getAllText(p).text()
-    ]
+    first_pages = [page for page in _pages(dialog) if "Seite 1 von" in page]
     assert len(first_pages) == 3
     reads = entries(window.ws, "record_read")
     assert sorted(e.subject_id for e in reads) == sorted(record_ids)
@@ -273,7 +275,7 @@ def test_batch_is_built_off_the_gui_thread_into_one_document(
 
 
 def test_batch_can_be_cancelled(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
@@ -297,7 +299,7 @@ def test_batch_can_be_cancelled(
 
 
 def test_nothing_selected_says_what_to_do(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -314,7 +316,7 @@ def test_nothing_selected_says_what_to_do(
 
 
 def test_consent_sheet_preview_in_the_client_language(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
@@ -332,12 +334,12 @@ def test_consent_sheet_preview_in_the_client_language(
         ),
         timeout=30_000,
     )
-    text = "".join(dialog.document.getAllText(p).text() for p in range(dialog.document.pageCount()))
+    text = "".join(_pages(dialog))
     assert window.ws.organisation.purpose("central_office").label("uk") in text
 
 
 def test_record_view_gets_print_buttons(
-    qtbot,
+    qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
@@ -354,7 +356,7 @@ def test_record_view_gets_print_buttons(
 
 
 def test_counsellor_prints_too_administrator_does_not(
-    qtbot,
+    qtbot: QtBot,
     profile: ProfileFixture,  # type: ignore[no-untyped-def]
     record_ids: list[str],
 ) -> None:
@@ -374,9 +376,9 @@ def test_counsellor_prints_too_administrator_does_not(
 
 
 def test_paint_pages_honours_the_page_range(
-    qapp,
+    qapp: QApplication,
     tmp_path: Path,
-    form,  # type: ignore[no-untyped-def]
+    form: Form,
 ) -> None:
     from intake_app.core.forms import load_organisation
     from intake_app.reports.summary import build_summary
@@ -392,13 +394,18 @@ def test_paint_pages_honours_the_page_range(
     printer.setPrintRange(QPrinter.PrintRange.PageRange)
     printer.setFromTo(2, 3)
     steps: list[tuple[int, int]] = []
-    assert paint_pages(data, printer, step=lambda d, t: steps.append((d, t)) or True) == 2
+
+    def step(done: int, total: int) -> bool:
+        steps.append((done, total))
+        return True
+
+    assert paint_pages(data, printer, step=step) == 2
     assert steps == [(0, 2), (1, 2), (2, 2)]
     assert len(pdfcheck.reader((tmp_path / "range.pdf").read_bytes()).pages) == 2
 
 
 @pytest.fixture
-def form():  # type: ignore[no-untyped-def]
+def form() -> Form:
     from intake_app.core.forms import load_shipped_forms
 
     return load_shipped_forms().get("intake", "2026.1")

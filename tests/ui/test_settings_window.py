@@ -320,7 +320,8 @@ def test_restore_dialog_checks_the_password_then_restores(
     dialog.password.setText(ADMIN_PASSWORD)
     dialog.ok_button.click()
     qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=30_000)
-    assert dialog.result_.restored.name == info.name  # type: ignore[union-attr]
+    assert dialog.result_ is not None
+    assert dialog.result_.restored.name == info.name
     admin = profile.sign_in(ADMIN)
     try:
         assert admin.settings.get("site.name") == "Köln-Mülheim"
@@ -394,6 +395,7 @@ def test_settings_and_error_dialogs_are_usable_at_150_percent(
         window.nav.setCurrentRow(row)
         _settle(qapp)
         page = window.pages.currentWidget()
+        assert page is not None
         assert _problems(page) == [], window.nav.item(row).text()
     assert _problems(window) == []
 
@@ -414,7 +416,7 @@ def test_settings_and_error_dialogs_are_usable_at_150_percent(
 def test_daily_backup_after_sign_in_runs_once_in_the_background(
     qtbot: QtBot, ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from intake_app.storage.atomic import disk_full_error
+    from intake_app.atomic import disk_full_error
     from intake_app.ui.ops import wait_for_all
 
     host = QWidget()

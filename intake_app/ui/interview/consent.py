@@ -10,6 +10,7 @@ that language is written so.
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date
 from typing import Any
 
@@ -19,13 +20,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
-from intake_app.core.forms.model import Question
+from intake_app.core.forms.model import Question, QuestionType
 from intake_app.ui.interview.inputs import AnswerInput, DateInput, parse_date
 
 LANGUAGE_NAMES = {
@@ -291,3 +293,69 @@ class ConsentInput(AnswerInput):
             if isinstance(widget, (QRadioButton, QComboBox)):
                 widget.setEnabled(not read_only)
         self.date.set_read_only(read_only)
+
+
+_PURPOSE_CHECK = re.compile(r"\bconsented\(\s*\w+\s*,\s*\.\s*\)")
+
+
+def asks_for_purpose(question: Question) -> bool:
+    """True for a text question that names a consent purpose (its rule is
+    ``consented(consent, .)``): it is asked with the purposes' names, not their ids."""
+    return question.type is QuestionType.TEXT and any(
+        _PURPOSE_CHECK.search(rule.expression.source) for rule in question.constraints
+    )
+
+
+class PurposeInput(AnswerInput):
+    """Choose a consent purpose of the organisation by its name; stores the purpose id."""
+
+    def __init__(self, question: Question, lang: str, organisation: Any) -> None:
+        super().__init__(question, lang)
+        self.org = organisation
+        self.combo = QComboBox()
+        self.combo.setMinimumWidth(360)
+        self._value: str | None = None
+        self._fill()
+        self.combo.activated.connect(self._on_activated)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo)
+        layout.addStretch(1)
+
+    def _fill(self) -> None:
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem("", None)
+        purposes = list(self.org.purposes) if self.org is not None else []
+        for purpose in purposes:
+            self.combo.addItem(purpose.label(self.lang), purpose.id)
+            self.combo.setItemData(
+                self.combo.count() - 1, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
+            )
+        if self._value is not None and self.combo.findData(self._value) < 0:
+            # a purpose the organisation no longer lists: shown, never silently replaced
+            self.combo.addItem(
+                self._t("{id} (nicht mehr vorgesehen)").format(id=self._value), self._value
+            )
+        self.combo.setCurrentIndex(max(self.combo.findData(self._value), 0))
+        self.combo.blockSignals(False)
+
+    def _on_activated(self, index: int) -> None:
+        value = self.combo.itemData(index)
+        if value != self._value:
+            self._value = value
+            self._emit(value)
+
+    def _show(self, value: Any) -> None:
+        self._value = None if value in (None, "") else str(value)
+        self._fill()
+
+    def focus_target(self) -> QWidget:
+        return self.combo
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.combo.setEnabled(not read_only)
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self._fill()

@@ -330,7 +330,9 @@ class DateInput(AnswerInput):
 
 
 class _ButtonsInput(AnswerInput):
-    """Radio buttons with a way back to "no answer" (a small clear button)."""
+    """Radio buttons with a way back to "no answer": a small clear button for the mouse
+    (no Tab stop, so Space never clears an answer by surprise) and the Delete key on the
+    chosen button for the keyboard."""
 
     def __init__(
         self, question: Question, lang: str, options: list[tuple[str, str]], *, columns: int = 0
@@ -341,8 +343,9 @@ class _ButtonsInput(AnswerInput):
         self.buttons: dict[str, QRadioButton] = {}
         self.clear_button = QToolButton()
         self.clear_button.setText("✕")
-        self.clear_button.setToolTip(self._t("Antwort entfernen"))
+        self.clear_button.setToolTip(self._t("Antwort entfernen (Entf)"))
         self.clear_button.setAccessibleName(self._t("Antwort entfernen"))
+        self.clear_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.clear_button.clicked.connect(self._on_clear)
         self._grid = QGridLayout()
         self._grid.setContentsMargins(0, 0, 0, 0)
@@ -361,11 +364,24 @@ class _ButtonsInput(AnswerInput):
             button = QRadioButton(label)
             button.setProperty("value", value)
             self.group.addButton(button, index)
+            button.installEventFilter(self)
             self.buttons[value] = button
             self._grid.addWidget(button, index // self._columns, index % self._columns)
 
     def _value_of(self, button_id: int) -> Any:
         return self.group.button(button_id).property("value")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+            and self.group.checkedButton() is not None
+            and watched.isEnabled()  # type: ignore[attr-defined]
+        ):
+            self._on_clear()
+            return True
+        return False
 
     def _on_clicked(self, button_id: int) -> None:
         self.clear_button.show()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -68,6 +69,7 @@ class InterviewPage(QWidget):
             answers=row.answers,
             organisation=workspace.organisation,
             lang=current_language(),
+            expiry_warning_days=workspace.expiry_warning_days,
         )
         self.position: dict[str, Any] = dict(row.position)
         self.views: dict[str, SectionView] = {}
@@ -280,6 +282,7 @@ class InterviewPage(QWidget):
             view.refresh()
             self.stack.setCurrentWidget(view)
             view.focus_first()
+        self._apply_tab_order()
         self.nav.blockSignals(True)
         self._select_nav(section_id)
         self.nav.blockSignals(False)
@@ -291,6 +294,37 @@ class InterviewPage(QWidget):
         if self.position.get("section") != section_id:
             self.position = {"section": section_id}
             self.autosaver.schedule()
+
+    def _apply_tab_order(self) -> None:
+        """Tab goes through the open section from the first to the last question, then to
+        the navigation buttons, the section list, and the header last."""
+        section = self.current_section()
+        if section == REVIEW:
+            fields: list[QWidget] = [self.review, self.finalise_button]
+        else:
+            fields = self.view(section).focus_chain()
+        chain = [
+            *fields,
+            self.prev_button,
+            self.next_button,
+            self.nav,
+            self.language_button,
+            self.back_button,
+        ]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def focus_current(self) -> None:
+        """Put the keyboard focus where work goes on: the remembered question, else the
+        first open question of the section (called once the page is on screen)."""
+        section = self.current_section()
+        if section == REVIEW:
+            self.review.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        question = self.position.get("question")
+        view = self.view(section)
+        if not (question and view.focus_path(str(question))):
+            view.focus_first()
 
     def step(self, direction: int) -> None:
         ids = self._section_ids()
@@ -331,6 +365,7 @@ class InterviewPage(QWidget):
         view = self.views.get(self.current_section())
         if view is not None:
             view.refresh()
+            self._apply_tab_order()
         self._update_header()
         self.autosaver.schedule()
         self.save_label.setText(_("Ungespeicherte Änderung …"))

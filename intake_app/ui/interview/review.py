@@ -6,6 +6,7 @@ Signals: ``jump(str, str)`` with section id and answer path of a linked question
 from __future__ import annotations
 
 import html
+from urllib.parse import quote, unquote
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser
@@ -53,7 +54,7 @@ class ReviewView(QTextBrowser):
             for section, path, label, why in problems:
                 section_label = session.form.section(section).label(lang) if section else ""
                 parts.append(
-                    f'<li><a href="jump:{html.escape(section)}|{html.escape(path)}">'
+                    f'<li><a href="{jump_href(section, path)}">'
                     f"{html.escape(label)}</a> – {html.escape(why)} "
                     f'<span style="color:#52606d">({html.escape(section_label)})</span></li>'
                 )
@@ -69,7 +70,7 @@ class ReviewView(QTextBrowser):
                 current = row.section_id
                 title = session.form.section(current).label(lang)
                 parts.append(
-                    f'<h3><a href="jump:{html.escape(current)}|">{html.escape(title)}</a></h3>'
+                    f'<h3><a href="{jump_href(current, "")}">{html.escape(title)}</a></h3>'
                     '<table cellspacing="0" cellpadding="3" width="100%">'
                 )
             indent = 16 * row.depth
@@ -88,7 +89,24 @@ class ReviewView(QTextBrowser):
         self.setHtml("".join(parts))
 
     def _on_anchor(self, url: QUrl) -> None:
-        text = url.toString()
-        if text.startswith("jump:"):
-            section, _sep, path = text[5:].partition("|")
-            self.jump.emit(section, path)
+        target = parse_jump(url)
+        if target is not None:
+            self.jump.emit(*target)
+
+
+def jump_href(section: str, path: str) -> str:
+    """The link to a question: ``jump:SECTION/PATH``, each part percent-encoded, so that
+    no character of an answer path is changed by the URL parser on the way back."""
+    return f"jump:{quote(section, safe='')}/{quote(path, safe='')}"
+
+
+def parse_jump(url: QUrl) -> tuple[str, str] | None:
+    """Section id and answer path of a link made by :func:`jump_href` (None: no jump link).
+
+    Read from the fully encoded form: Qt versions differ in which characters they decode
+    for display (6.11 keeps ``|`` encoded), the encoded form is the same everywhere."""
+    text = url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
+    if not text.startswith("jump:"):
+        return None
+    section, _sep, path = text[5:].partition("/")
+    return unquote(section), unquote(path)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from intake_app.core.forms.model import Question, QuestionType, Section
 from intake_app.core.interview import IndexPath, InterviewSession
 from intake_app.i18n import translator
-from intake_app.ui.interview.consent import ConsentInput
+from intake_app.ui.interview.consent import ConsentInput, PurposeInput, asks_for_purpose
 from intake_app.ui.interview.inputs import AnswerInput, make_input
 
 
@@ -61,6 +61,8 @@ class QuestionRow(QWidget):
             self.input = ConsentInput(question, lang, organisation)
         elif question.calculate is not None:
             self.input = None
+        elif organisation is not None and asks_for_purpose(question):
+            self.input = PurposeInput(question, lang, organisation)
         else:
             self.input = make_input(question, lang)
         if self.input is not None:
@@ -331,6 +333,15 @@ class SectionView(QScrollArea):
             group.retranslate(lang)
         self.refresh()
 
+    def focus_chain(self) -> list[QWidget]:
+        """The section's Tab stops from the first to the last question, in reading order
+        (the order of the layouts, not the order in which the widgets were created)."""
+        chain: list[QWidget] = []
+        inner = self.widget()
+        if inner is not None and inner.layout() is not None:
+            _walk_layout(inner.layout(), chain)
+        return chain
+
     def focus_path(self, path: str) -> bool:
         """Scroll to and focus the question with answer path ``path``."""
         for (qid, index_path), row in self.rows.items():
@@ -372,6 +383,19 @@ class SectionView(QScrollArea):
         self.session.remove_item(qid, tuple(index_path), index)
         self.answer_edited.emit("", (), None)
         self.refresh()
+
+
+def _walk_layout(layout: Any, chain: list[QWidget]) -> None:
+    for index in range(layout.count()):
+        item = layout.itemAt(index)
+        widget = item.widget()
+        if widget is not None:
+            if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.focusProxy() is None:
+                chain.append(widget)
+            if widget.layout() is not None:
+                _walk_layout(widget.layout(), chain)
+        elif item.layout() is not None:
+            _walk_layout(item.layout(), chain)
 
 
 def _escape(text: str) -> str:

@@ -33,6 +33,7 @@ from intake_app.core.forms.engine import _Run
 from intake_app.core.forms.expressions import compile_expression
 from intake_app.core.forms.linking import FormScope
 from intake_app.core.forms.registry import load_shipped_forms
+from intake_app.device_sync.device import MemoryFormSource
 from intake_app.sync import keys
 from intake_app.sync.batch import (
     BuiltBatch,
@@ -42,7 +43,6 @@ from intake_app.sync.batch import (
     utc_timestamp,
     verify_signature,
 )
-from intake_app.sync.device import MemoryFormSource
 from intake_app.sync.errors import BatchError
 from intake_app.sync.signed import canonical_json
 from tests.torture.helpers.forge import resign

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     for record_id in ids:
         ws.records.open(record_id)
     # finalise what the demo generator completes: the same canaries in complete records
-    from intake_app.core.demo_data import generate
+    from intake_app.demo.data import generate
 
     form = ws.current_form()
     import random

@@ -90,7 +90,7 @@ def test_oversized_batches_are_refused_before_reading_them(
     )
     assert _post(client, big.data) == (413, {"error": "too_large"})
 
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         yield big.data[: len(big.data) // 2]
         yield big.data[len(big.data) // 2 :]
 

@@ -18,7 +18,7 @@ def intake_form() -> Form:
 
 
 @pytest.fixture
-def write_form(tmp_path: Path) -> Callable[[str], Path]:
+def write_form(tmp_path: Path) -> Callable[..., Path]:
     """Write a (dedented) form text to a file and return its path."""
 
     def write(text: str, name: str = "form.yaml") -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from formkit import TODAY
@@ -311,7 +312,7 @@ sections:
 def test_consent_block_with_organisation(write_form: Callable[[str], Path]) -> None:
     form = load_form(write_form(CONSENT_FORM))
     organisation = load_organisation()
-    consent = {
+    consent: dict[str, Any] = {
         "date": "2026-03-01",
         "language": "tr",
         "interpreter": False,

@@ -341,7 +341,7 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("name", "text", "line", "qid", "fragment"), CASES, ids=[case[0] for case in CASES]
 )
 def test_each_mistake_has_its_message(
-    write_form: Callable[[str], Path],
+    write_form: Callable[..., Path],
     name: str,
     text: str,
     line: int,
@@ -368,14 +368,14 @@ def test_at_least_fifteen_kinds() -> None:
     assert len(CASES) >= 15
 
 
-def test_good_file_is_valid(write_form: Callable[[str], Path]) -> None:
+def test_good_file_is_valid(write_form: Callable[..., Path]) -> None:
     path = write_form(GOOD)
     assert check_files([path]) == []
     form = load_form(path)
     assert [q.id for q in form] == ["birth_date", "doc"]
 
 
-def test_error_is_a_validation_error_with_all_issues(write_form: Callable[[str], Path]) -> None:
+def test_error_is_a_validation_error_with_all_issues(write_form: Callable[..., Path]) -> None:
     path = write_form(
         _question(
             "      - id: x\n        type: datum\n        label: {de: X, en: X}\n"
@@ -389,7 +389,7 @@ def test_error_is_a_validation_error_with_all_issues(write_form: Callable[[str],
     assert "1 weitere" in str(caught.value)
 
 
-def test_check_files_lines(write_form: Callable[[str], Path]) -> None:
+def test_check_files_lines(write_form: Callable[..., Path]) -> None:
     good = write_form(GOOD, "good.yaml")
     bad = write_form(
         _question("      - id: x\n        type: datum\n        label: {de: X, en: X}\n"), "bad.yaml"
@@ -408,7 +408,7 @@ def test_check_files_missing_file(tmp_path: Path) -> None:
 
 
 def test_block_scalar_expression_error_points_at_its_line(
-    write_form: Callable[[str], Path],
+    write_form: Callable[..., Path],
 ) -> None:
     path = write_form(
         _question(
@@ -422,7 +422,7 @@ def test_block_scalar_expression_error_points_at_its_line(
     assert lines[0].endswith("(Spalte 15)")
 
 
-def test_several_problems_in_one_run(write_form: Callable[[str], Path]) -> None:
+def test_several_problems_in_one_run(write_form: Callable[..., Path]) -> None:
     text = GOOD.replace('version: "1"', "version: x") + (
         "      - id: y\n        type: text\n        label: {de: Y, en: Y}\n"
         "        relevant: doc = 'nope'\n"

@@ -1,4 +1,4 @@
-"""Only intake_app.ui imports Qt (DESIGN.md "Architecture: one rule")."""
+"""Only intake_app.ui imports Qt (docs/architecture.md, layers)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ def test_non_ui_packages_import_without_pyside6() -> None:
     code = (
         "import sys\n"
         "import intake_app.core, intake_app.storage, intake_app.sync, intake_app.reports\n"
+        "import intake_app.device_sync, intake_app.demo\n"
         "import intake_app.central, intake_app.cli, intake_app.app\n"
         "import pkgutil, importlib\n"
-        "for pkg in ('core', 'storage', 'sync', 'reports', 'central'):\n"
+        "for pkg in ('core', 'storage', 'sync', 'device_sync', 'reports', 'central'):\n"
         "    mod = importlib.import_module('intake_app.' + pkg)\n"
         "    for info in pkgutil.walk_packages(mod.__path__, mod.__name__ + '.'):\n"
         "        if '.migrations' in info.name:\n"

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from intake_app.app import Workspace
-from intake_app.core.demo_data import add_synthetic_intakes
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.storage.lifecycle import ErasureReason
 from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow, SyncBatch
@@ -293,8 +293,8 @@ def test_overview_numbers_and_their_lists(profile: ProfileFixture) -> None:
 
 def test_person_export_and_erase_commands(
     profile: ProfileFixture,
-    tmp_path,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import io
     import json as json_module

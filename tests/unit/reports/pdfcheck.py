@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject
@@ -21,7 +22,7 @@ def texts(data: bytes) -> list[str]:
     return [page.extract_text() or "" for page in reader(data).pages]
 
 
-def _resolve(obj: object) -> object:
+def _resolve(obj: object) -> Any:  # pypdf objects: dictionaries, arrays, streams
     return obj.get_object() if isinstance(obj, IndirectObject) else obj
 
 
@@ -54,7 +55,9 @@ _RECT = re.compile(rb"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re")
 def qr_modules(data: bytes, page_index: int, count: int) -> list[list[bool]]:
     """The QR code drawn in the footer of a page, read back from its rectangles."""
     page = reader(data).pages[page_index]
-    stream = page.get_contents().get_data()
+    contents = page.get_contents()
+    assert contents is not None, "the page draws nothing"
+    stream = contents.get_data()
     resources = _resolve(page.get("/Resources")) or {}
     xobjects = _resolve(resources.get("/XObject")) or {}
     for name, ref in xobjects.items():  # forms drawn on this page ("/Name Do")

@@ -12,8 +12,8 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from intake_app.core.demo_data import complete_answers
 from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.demo.data import complete_answers
 from intake_app.reports.common import PrintContext, RecordSource
 
 TODAY = date.today()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from intake_app.cli.lifecycle_cmds import export_person
-from intake_app.reports.access import access_pdf
+from intake_app.reports.access import access_pdf, export_person
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.unit.reports import pdfcheck
 from tests.unit.reports import reportkit as kit

@@ -63,7 +63,7 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         finally:
             user_ws.close()
     if records:
-        from intake_app.core.demo_data import fill_demo_profile
+        from intake_app.demo.data import fill_demo_profile
 
         fill_demo_profile(profile, count=records)
     return True

@@ -27,6 +27,8 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.forms import FormRegistry, load_form
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import OutboxKind, SyncState
+from intake_app.device_sync.installed_forms import MemoryFormSource, installed_form_sources
+from intake_app.device_sync.outbox import exportable_answers, pack_pending
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import _
 from intake_app.storage import audit
@@ -49,8 +51,6 @@ from intake_app.sync.enrolment import (
     verify_confirmation,
 )
 from intake_app.sync.identity import DeviceIdentity
-from intake_app.sync.installed_forms import MemoryFormSource, installed_form_sources
-from intake_app.sync.outbox import exportable_answers, pack_pending
 from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
