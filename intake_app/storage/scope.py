@@ -29,6 +29,7 @@ from intake_app.storage.database import Database
 from intake_app.storage.stores import (
     client_schema,
     create_store,
+    key_opens,
     new_store_id,
     new_store_key,
     open_store,
@@ -100,22 +101,28 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
     owners = _active_owner_names(profile_db, vault) if site is not None else {}
     known: dict[str, bytes] = {}
     for sid, info in infos.items():
-        key = vault.open_store_key(keys, sid)
-        if key is None:
-            continue
         path = store_path(root, sid)
+        candidates = vault.store_key_candidates(keys, sid)
+        if not candidates:
+            continue
         if not path.is_file():
             log.error("a store listed in the vault is missing")
+            continue
+        key = next((k for k in candidates if key_opens(path, k)), None)
+        if key is None:
+            log.error("no key of this user opens a store sealed to her")
             continue
         owner_name = owners.get(info.owner_id)
         if info.owner_id == actor.user_id and not vault.is_provisional(actor.username):
             owner_name = actor.username
-        if info.rekey and (site is not None or info.owner_id == actor.user_id):
-            new_key = new_store_key()
-            rekey_store(path, key, new_key)
-            vault.set_store_key(sid, key=new_key, owner=owner_name)
+        unfinished = key != candidates[0] and (site is not None or info.owner_id == actor.user_id)
+        if unfinished:  # a re-key was interrupted: finish it with the key already sealed
+            rekey_store(path, key, candidates[0])
+            vault.clear_previous(sid)
+            key = candidates[0]
+        elif info.rekey and (site is not None or info.owner_id == actor.user_id):
+            key = rekey(root, vault, sid, key, owner=owner_name)
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-            key = new_key
         elif site is not None and owner_name is not None and not vault.owner_holds(sid, owner_name):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
@@ -133,6 +140,19 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             store_path(root, sid), key, profile_db.path, keys.profile_key
         )
     scope.own = own[-1] if own else None
+
+
+def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | None) -> bytes:
+    """Give a store a new random key; return it.
+
+    The new key is sealed (with the old one kept beside it) before the file changes, and
+    the old one is forgotten after: a crash in between loses nothing.
+    """
+    new_key = new_store_key()
+    vault.set_store_key(sid, key=new_key, owner=owner, previous=old_key)
+    rekey_store(store_path(root, sid), old_key, new_key)
+    vault.clear_previous(sid)
+    return new_key
 
 
 def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: int) -> None:
@@ -160,7 +180,5 @@ def rekey_own_stores(scope: Scope, *, root: Path, vault: Vault, actor: Actor) ->
         old_key = bytes.fromhex((store_db.engine.url.password or "")[2:-1])
         store_db.close()
         del scope.stores[sid]
-        new_key = new_store_key()
-        rekey_store(store_path(root, sid), old_key, new_key)
-        vault.set_store_key(sid, key=new_key, owner=actor.username)
+        rekey(root, vault, sid, old_key, owner=actor.username)
         _audit(scope.profile_db, actor, AuditAction.STORE_REKEYED, sid, actor.user_id)

@@ -144,6 +144,19 @@ def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
     log.info("a record store was re-keyed")
 
 
+def key_opens(path: Path, key: bytes) -> bool:
+    """True when ``key`` decrypts the store file (its first page is checked)."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
 def open_store(path: Path, key: bytes, profile_path: Path, profile_key: bytes) -> Database:
     """A store as the main database with the profile database attached as ``profile``."""
     db = Database(path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)})

@@ -685,11 +685,62 @@ class Vault:
             if ref in data.get("users", {}):
                 data["users"][ref]["sealed"][name] = self._seal(data, ref, name, key)
 
-    def set_store_key(self, store_id: str, *, key: bytes, owner: str | None) -> None:
-        """After a re-key: seal the new key to the site and the owner; older seals go."""
+    def set_store_key(
+        self, store_id: str, *, key: bytes, owner: str | None, previous: bytes | None = None
+    ) -> None:
+        """Seal a store's new key to the site and the owner; older seals go.
+
+        Written *before* the file is re-keyed, with ``previous`` (the key the file still
+        has): until :meth:`clear_previous` the old key stays sealed beside the new one, so
+        a crash between this and the re-key loses nothing.
+        """
         with self._update() as data:
             owner_id = int(data["stores"][store_id]["owner"])
             self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key)
+            if previous is not None:
+                site = EncryptionPublicKey(_unb64(data["site"]["public"]))
+                data["stores"][store_id]["previous"] = _b64(
+                    SUITE.encrypt(
+                        previous, site.to_hpke(), info=self._store_info(data, store_id) + b"|prev"
+                    )
+                )
+                if owner is not None:
+                    ref = self._ref(data, owner)
+                    name = f"store-previous:{store_id}"
+                    if ref in data.get("users", {}):
+                        data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
+
+    def clear_previous(self, store_id: str) -> None:
+        """The file was re-keyed: forget its previous key."""
+        with self._update() as data:
+            entry = data.get("stores", {}).get(store_id)
+            if entry is not None:
+                entry.pop("previous", None)
+            for user in data.get("users", {}).values():
+                user["sealed"].pop(f"store-previous:{store_id}", None)
+
+    def store_key_candidates(self, keys: UserKeys, store_id: str) -> list[bytes]:
+        """The store's key for ``keys``, then its previous key while a re-key is unfinished."""
+        found = []
+        for name in (f"store:{store_id}", f"store-previous:{store_id}"):
+            if name in keys.sealed:
+                found.append(keys.sealed[name])
+        site = keys.site_private()
+        data = self._read()
+        entry = data.get("stores", {}).get(store_id)
+        if site is not None and entry is not None:
+            for field_, info in (
+                ("site", self._store_info(data, store_id)),
+                ("previous", self._store_info(data, store_id) + b"|prev"),
+            ):
+                if field_ not in entry:
+                    continue
+                try:
+                    found.append(SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info))
+                except Exception:  # a seal that does not open was changed
+                    log.error("a store key sealed to the site key does not open")
+                    raise _damaged() from None
+        return list(dict.fromkeys(found))
 
     def owner_holds(self, store_id: str, username: str) -> bool:
         """True when the store's key is sealed to ``username``."""
