@@ -242,3 +242,34 @@ def test_a_re_key_cut_off_half_way_loses_nothing(
         assert names == {"Kanarienanna", "Kanarienberta"}
     finally:
         ws.close()
+
+
+def test_the_command_line_follows_the_same_keys(
+    site: tuple[Profile, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from intake_app.cli import main
+
+    profile, _ = site
+
+    def run(user: str, *args: str) -> tuple[int, str]:
+        pw = tmp_path / f"pw-{user}"
+        pw.write_text(own(user), "utf-8")
+        code = main(
+            ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
+        )
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    code, out = run("anna", "records", "list")
+    assert code == 0 and "Kanarienanna" in out and "Kanarienberta" not in out
+    code, out = run("leitung", "records", "list")
+    assert code == 0 and "Kanarienanna" in out and "Kanarienberta" in out
+    record_id = next(line.split()[0] for line in out.splitlines() if "Kanarienberta" in line)
+    code, out = run("anna", "records", "move", "--record", record_id, "--to", "anna")
+    assert code != 0  # a counsellor moves nothing (and cannot even see the record)
+    code, out = run("leitung", "records", "move", "--record", record_id, "--to", "anna")
+    assert code == 0, out
+    code, out = run("anna", "records", "list")
+    assert "Kanarienberta" in out
+    code, out = run("admin", "users", "grant-site-key", "leitung")
+    assert code != 0  # the administrator does not hold the site key
