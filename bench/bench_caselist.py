@@ -265,6 +265,34 @@ print(f"{time.perf_counter() - t0:.3f}")
 """
 
 
+def bench_sign_in(profile: Profile, label: str, users: list[str]) -> None:
+    """Sign-in beside the Argon2id stretching alone (the budget is +0.3 s)."""
+    import secrets
+
+    from intake_app.storage.vault import _kdf
+
+    params = profile.vault().kdf_params(users[0])
+    parts = []
+    for user in users:
+        extra, totals = [], []
+        for _ in range(3):  # each sign-in beside an Argon2id run just before it
+            start = time.perf_counter()
+            _kdf(PASSWORD, secrets.token_bytes(16), params)
+            argon = time.perf_counter() - start
+            start = time.perf_counter()
+            ws = Workspace.sign_in(profile, username=user, password=PASSWORD)
+            total = time.perf_counter() - start
+            stores = len(ws.scope.stores)
+            ws.close()
+            totals.append(total)
+            extra.append(total - argon)
+        parts.append(
+            f"{user} ({stores} store(s)) {statistics.median(totals):.3f} s, "
+            f"beyond Argon2id +{statistics.median(extra):.3f} s"
+        )
+    print(f"[{label}] sign-in, median of 3: " + "; ".join(parts))
+
+
 def bench_startup(profile: Profile, label: str) -> None:
     def run(mode: str) -> float:
         out = (
@@ -305,6 +333,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             profile = build_profile(Path(tmp) / "profile", args.records, counsellors)
             bench_search(profile, label)
+            users = ["leitung", "admin"] + (["berater00"] if counsellors else [])
+            bench_sign_in(profile, label, users)
             bench_startup(profile, label)
     return 0
 

@@ -14,8 +14,8 @@ of counsellors.
 from __future__ import annotations
 
 import builtins
-import heapq
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -63,6 +63,7 @@ class SiteRecords:
         self._home = home
         self._where: dict[str, str] = {}
         self._store_for_owner = store_for_owner
+        self._cursor: _Cursor | None = None
 
     # -- routing -----------------------------------------------------------------------
 
@@ -98,7 +99,10 @@ class SiteRecords:
             "withdraw_consent",
         }:
             return self._routed(name)
-        raise AttributeError(name)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        # anything else (settings the services share) is the same in every store's service
+        return getattr(next(iter(self._services.values())), name)
 
     # -- creation ----------------------------------------------------------------------
 
@@ -125,19 +129,19 @@ class SiteRecords:
         return total
 
     def list(self, query: RecordQuery, *, offset: int = 0, limit: int = 200) -> list[RecordSummary]:
-        """One page of the merged case list: each store gives its first offset+limit rows."""
-        want = offset + limit
-        runs = []
-        for order, service in enumerate(self._services.values()):
-            rows = service.list_keyed(query, offset=0, limit=want)
-            runs.append([((key[0], order, key[1]), summary) for key, summary in rows])
-        merged = heapq.merge(*runs, key=lambda item: item[0], reverse=query.descending)
-        page: list[RecordSummary] = []
-        for index, (_key, summary) in enumerate(merged):
-            if index >= want:
-                break
-            if index >= offset:
-                page.append(summary)
+        """One page of the merged case list.
+
+        Every store hands out its rows in the list's order; the page is merged from their
+        heads. Reading on where the previous page ended (scrolling) continues from the
+        rows already fetched; any other offset starts again from the top.
+        """
+        cursor = self._cursor
+        if cursor is None or cursor.query != query or cursor.position != offset:
+            cursor = _Cursor(query, list(self._services))
+            if offset:
+                cursor.skip(self._services, offset)
+        page = cursor.take(self._services, limit)
+        self._cursor = cursor
         return page
 
     def id_for_case_number(self, case_number: str) -> str | None:
@@ -184,6 +188,54 @@ class SiteRecords:
         )
         self._where[record_id] = target
         audit_move(self._dbs[target], self._actor, record_id, from_owner, to_owner)
+
+
+class _Cursor:
+    """Where a merged case list stands in every store (rows fetched, not yet handed out)."""
+
+    CHUNK = 200
+
+    def __init__(self, query: RecordQuery, order: builtins.list[str]) -> None:
+        self.query = query
+        self.position = 0
+        self.order = {sid: n for n, sid in enumerate(order)}
+        self.buffers: dict[str, deque[tuple[tuple[Any, ...], RecordSummary]]] = {
+            sid: deque() for sid in order
+        }
+        self.fetched = dict.fromkeys(order, 0)
+        self.done = dict.fromkeys(order, False)
+
+    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
+        size = max(want, self.CHUNK)
+        rows = services[sid].list_keyed(self.query, offset=self.fetched[sid], limit=size)
+        self.fetched[sid] += len(rows)
+        if len(rows) < size:
+            self.done[sid] = True
+        order = self.order[sid]
+        self.buffers[sid].extend(((k[0], order, k[1]), summary) for k, summary in rows)
+
+    def take(self, services: dict[str, RecordService], limit: int) -> builtins.list[RecordSummary]:
+        page: builtins.list[RecordSummary] = []
+        pick = max if self.query.descending else min
+        while len(page) < limit:
+            for sid, buffer in self.buffers.items():
+                if not buffer and not self.done[sid]:
+                    self._fill(services, sid, limit - len(page))
+            heads = [(buffer[0][0], sid) for sid, buffer in self.buffers.items() if buffer]
+            if not heads:
+                break
+            _key, sid = pick(heads)
+            page.append(self.buffers[sid].popleft()[1])
+        self.position += len(page)
+        return page
+
+    def skip(self, services: dict[str, RecordService], count: int) -> None:
+        """Jump to ``count``: every store gives its first ``count`` rows, merged."""
+        for sid in self.buffers:
+            self._fill(services, sid, count)
+        while self.position < count:
+            if not self.take(services, min(1000, count - self.position)):
+                break
 
 
 def move_record(source: Database, target: Database, *, record_id: str, to_owner: int) -> int:

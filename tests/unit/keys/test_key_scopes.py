@@ -273,3 +273,27 @@ def test_the_command_line_follows_the_same_keys(
     assert "Kanarienberta" in out
     code, out = run("admin", "users", "grant-site-key", "leitung")
     assert code != 0  # the administrator does not hold the site key
+
+
+def test_the_merged_case_list_pages_in_order(site: tuple[Profile, str]) -> None:
+    """Paging through a supervisor's list over several stores gives one sorted order."""
+    profile, _ = site
+    for n, name in enumerate(["Zander", "Adler", "Maier", "Becker", "Yilmaz", "Otto"]):
+        write_record(profile, "anna" if n % 2 else "berta", name)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        for descending in (False, True):
+            query = RecordQuery(sort="name", descending=descending)
+            paged = []
+            offset = 0
+            while page := ws.records.list(query, offset=offset, limit=3):
+                paged += [r.family_name for r in page]
+                offset += len(page)
+            assert paged == sorted(paged, key=str.casefold, reverse=descending)
+            assert len(paged) == ws.records.count(query) == 8
+            # a jump to an offset gives the same rows as reading up to it
+            assert [r.family_name for r in ws.records.list(query, offset=5, limit=3)] == (
+                paged[5:8]
+            )
+    finally:
+        ws.close()
