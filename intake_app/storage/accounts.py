@@ -230,6 +230,9 @@ class Accounts:
         for sid, info in self._vault.stores().items():
             if info.owner_id == user.id:
                 self._vault.mark_for_rekey(sid)
+        if user.role == Role.SUPERVISOR.value and self._vault.layout() >= 2:
+            # she may hold the site key: a new one replaces it at the next supervisor sign-in
+            self._vault.request_site_rotation()
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
         """Change the actor's own password after checking the old one."""

@@ -98,6 +98,12 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
     profile_db = scope.profile_db
     infos = vault.stores()
     site = keys.site_private()
+    rotating = site is not None and vault.site_rotation_pending()
+    if rotating:
+        # a holder of the site key left: a new site key, and every store re-keyed to it
+        keys.sealed["site"] = vault.rotate_site(keys).raw
+        site = keys.site_private()
+    complete = True
     owners = _active_owner_names(profile_db, vault) if site is not None else {}
     known: dict[str, bytes] = {}
     for sid, info in infos.items():
@@ -107,10 +113,12 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             continue
         if not path.is_file():
             log.error("a store listed in the vault is missing")
+            complete = False
             continue
         key = next((k for k in candidates if key_opens(path, k)), None)
         if key is None:
             log.error("no key of this user opens a store sealed to her")
+            complete = False
             continue
         owner_name = owners.get(info.owner_id)
         if info.owner_id == actor.user_id and not vault.is_provisional(actor.username):
@@ -120,12 +128,15 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             rekey_store(path, key, candidates[0])
             vault.clear_previous(sid)
             key = candidates[0]
-        elif info.rekey and (site is not None or info.owner_id == actor.user_id):
+        elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
             key = rekey(root, vault, sid, key, owner=owner_name)
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
         elif site is not None and owner_name is not None and not vault.owner_holds(sid, owner_name):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
+    if rotating and complete:
+        vault.finish_site_rotation()
+        _audit(profile_db, actor, AuditAction.STORE_REKEYED, "site-key-rotated", actor.user_id)
     own = [sid for sid, info in infos.items() if info.owner_id == actor.user_id and sid in known]
     if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own:
         sid = new_store_id()

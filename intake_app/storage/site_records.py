@@ -142,7 +142,9 @@ class SiteRecords:
                 cursor.skip(self._services, offset)
         page = cursor.take(self._services, limit)
         self._cursor = cursor
-        return page
+        for sid, summary in page:  # the list knows where each record is
+            self._where[summary.id] = sid
+        return [summary for _sid, summary in page]
 
     def id_for_case_number(self, case_number: str) -> str | None:
         self._actor.require(Permission.ERASE_RECORDS)
@@ -214,8 +216,10 @@ class _Cursor:
         order = self.order[sid]
         self.buffers[sid].extend(((k[0], order, k[1]), summary) for k, summary in rows)
 
-    def take(self, services: dict[str, RecordService], limit: int) -> builtins.list[RecordSummary]:
-        page: builtins.list[RecordSummary] = []
+    def take(
+        self, services: dict[str, RecordService], limit: int
+    ) -> builtins.list[tuple[str, RecordSummary]]:
+        page: builtins.list[tuple[str, RecordSummary]] = []
         pick = max if self.query.descending else min
         while len(page) < limit:
             for sid, buffer in self.buffers.items():
@@ -225,7 +229,7 @@ class _Cursor:
             if not heads:
                 break
             _key, sid = pick(heads)
-            page.append(self.buffers[sid].popleft()[1])
+            page.append((sid, self.buffers[sid].popleft()[1]))
         self.position += len(page)
         return page
 

@@ -725,21 +725,22 @@ class Vault:
         for name in (f"store:{store_id}", f"store-previous:{store_id}"):
             if name in keys.sealed:
                 found.append(keys.sealed[name])
-        site = keys.site_private()
         data = self._read()
         entry = data.get("stores", {}).get(store_id)
-        if site is not None and entry is not None:
-            for field_, info in (
-                ("site", self._store_info(data, store_id)),
-                ("previous", self._store_info(data, store_id) + b"|prev"),
-            ):
-                if field_ not in entry:
-                    continue
-                try:
-                    found.append(SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info))
-                except Exception:  # a seal that does not open was changed
-                    log.error("a store key sealed to the site key does not open")
-                    raise _damaged() from None
+        if entry is not None:
+            for site in self._site_privates(data, keys):
+                for field_, info in (
+                    ("site", self._store_info(data, store_id)),
+                    ("previous", self._store_info(data, store_id) + b"|prev"),
+                ):
+                    if field_ not in entry:
+                        continue
+                    try:
+                        found.append(
+                            SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info)
+                        )
+                    except Exception:  # sealed to the other site key of a rotation
+                        log.debug("a store seal is for the other site key of a rotation")
         return list(dict.fromkeys(found))
 
     def owner_holds(self, store_id: str, username: str) -> bool:
@@ -786,6 +787,71 @@ class Vault:
         except Exception:  # a seal that does not open was changed
             log.error("a store key sealed to the site key does not open")
             raise _damaged() from None
+
+    @staticmethod
+    def _site_info(data: dict[str, Any]) -> bytes:
+        return f"{VAULT_FORMAT}|site-previous|{data['vault_id']}".encode("ascii")
+
+    def _site_privates(self, data: dict[str, Any], keys: UserKeys) -> list[EncryptionPrivateKey]:
+        """The site key ``keys`` hold, and during a rotation the previous one."""
+        site = keys.site_private()
+        if site is None:
+            return []
+        found = [site]
+        previous = data.get("site", {}).get("previous")
+        if previous is not None:
+            try:
+                found.append(
+                    EncryptionPrivateKey(
+                        SUITE.decrypt(_unb64(previous), site.to_hpke(), info=self._site_info(data))
+                    )
+                )
+            except Exception:  # she holds the previous key itself (rotation unfinished)
+                log.debug("the previous site key is not sealed to this one")
+        return found
+
+    def request_site_rotation(self) -> None:
+        """A holder of the site key left (deactivated, reset): the next supervisor who
+        signs in makes a new site key and re-keys every store (docs/security.md)."""
+        with self._update() as data:
+            data["site"]["rotate"] = True
+
+    def site_rotation_pending(self) -> bool:
+        return bool(self._read().get("site", {}).get("rotate"))
+
+    def rotate_site(self, keys: UserKeys) -> EncryptionPrivateKey:
+        """Make a new site key, seal it to every holder and the recovery key; return it.
+
+        The old site key is sealed to the new one until :meth:`finish_site_rotation`, so
+        stores not yet re-keyed stay readable. An unfinished rotation is continued, not
+        started again.
+        """
+        old = keys.site_private()
+        if old is None:
+            raise ValueError("only a holder of the site key rotates it")
+        with self._update() as data:
+            if "previous" in data["site"]:
+                return old
+            new = EncryptionPrivateKey.generate()
+            new_public = new.public_key()
+            data["site"] = {
+                "public": _b64(new_public.raw),
+                "rotate": True,
+                "previous": _b64(
+                    SUITE.encrypt(old.raw, new_public.to_hpke(), info=self._site_info(data))
+                ),
+            }
+            for ref, entry in data.get("users", {}).items():
+                if "site" in entry["sealed"]:
+                    entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
+            if "public" in data["recovery"]:
+                data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", new.raw)
+        return new
+
+    def finish_site_rotation(self) -> None:
+        with self._update() as data:
+            data["site"].pop("previous", None)
+            data["site"]["rotate"] = False
 
     def grant_site_key(self, username: str, site_private: EncryptionPrivateKey) -> None:
         """Seal the site key to a supervisor (she reads every record from her next sign-in).

@@ -297,3 +297,39 @@ def test_the_merged_case_list_pages_in_order(site: tuple[Profile, str]) -> None:
             )
     finally:
         ws.close()
+
+
+def test_a_former_supervisors_old_vault_opens_nothing_written_later(
+    site: tuple[Profile, str], tmp_path: Path
+) -> None:
+    """Deactivating a supervisor replaces the site key and re-keys every store."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
+    ws.accounts.set_own_password(own("zweite"))
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    ws.grant_site_key("zweite")
+    ws.close()
+    text, _ = what_she_reads(profile.root, "zweite", own("zweite"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+    old_vault = tmp_path / "alter-tresor.json"
+    shutil.copy2(profile.vault_path, old_vault)
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.deactivate(username="zweite")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    assert {r.family_name for r in ws.records.list(RecordQuery())} >= {
+        "Kanarienanna",
+        "Kanarienberta",
+    }
+    ws.close()
+    write_record(profile, "anna", "Nachderleitung")
+    text, opened = what_she_reads(profile.root, "zweite", own("zweite"), vault_path=old_vault)
+    assert "Nachderleitung" not in text, f"the old site key opened later data in {opened}"
+    # the current supervisor and the recovery key still read everything
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Nachderleitung" in text and "Kanarienberta" in text
+    assert not profile.vault().site_rotation_pending()
