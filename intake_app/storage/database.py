@@ -104,12 +104,13 @@ class Database:
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(self.engine, "connect", self._on_connect)
-        self._key = key
+        self._connected = False
         event.listen(self.engine, "begin", self._on_begin)
         self._writer = self.engine.execution_options(intake_write=True)
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy's pysqlcipher dialect has already sent the key on this connection.
+        self._connected = True
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cursor = dbapi_connection.cursor()
         try:
@@ -239,6 +240,9 @@ class Database:
 
     def close(self) -> None:
         """Checkpoint and close every pooled connection."""
+        if not self._connected:  # never used: nothing to fold back
+            self.engine.dispose()
+            return
         try:
             self.checkpoint()
         except (DatabaseError, OperationalError):  # pragma: no cover - closing anyway

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
+from intake_app.errors import ProfileError
 from intake_app.storage import audit, users
 from intake_app.storage.database import Database
 from intake_app.storage.stores import (
@@ -72,12 +73,9 @@ class Scope:
 def _active_owner_names(profile_db: Database, vault: Vault) -> dict[int, str]:
     """Names of active users who chose their own password (stores may be sealed to them)."""
     with profile_db.read() as session:
-        rows = users.list_all(session)
-    return {
-        u.id: u.username
-        for u in rows
-        if u.id is not None and u.active and not vault.is_provisional(u.username)
-    }
+        rows = [u for u in users.list_all(session) if u.id is not None and u.active]
+    provisional = vault.provisional_names([u.username for u in rows])
+    return {u.id: u.username for u in rows if u.username not in provisional and u.id}
 
 
 def open_scope(
@@ -106,22 +104,28 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
     complete = True
     owners = _active_owner_names(profile_db, vault) if site is not None else {}
     known: dict[str, bytes] = {}
+    key_map = vault.key_map(keys)  # the vault is read once, not once per store
+    holders = vault.seal_holders(owners)
+    me_provisional = vault.is_provisional(actor.username)
     for sid, info in infos.items():
         path = store_path(root, sid)
-        candidates = vault.store_key_candidates(keys, sid)
+        candidates = key_map.get(sid, [])
         if not candidates:
             continue
         if not path.is_file():
             log.error("a store listed in the vault is missing")
             complete = False
             continue
-        key = next((k for k in candidates if key_opens(path, k)), None)
+        if len(candidates) == 1:  # the usual case: opening the store below checks it
+            key: bytes | None = candidates[0]
+        else:
+            key = next((k for k in candidates if key_opens(path, k)), None)
         if key is None:
             log.error("no key of this user opens a store sealed to her")
             complete = False
             continue
         owner_name = owners.get(info.owner_id)
-        if info.owner_id == actor.user_id and not vault.is_provisional(actor.username):
+        if info.owner_id == actor.user_id and not me_provisional:
             owner_name = actor.username
         unfinished = key != candidates[0] and (site is not None or info.owner_id == actor.user_id)
         if unfinished:  # a re-key was interrupted: finish it with the key already sealed
@@ -131,7 +135,7 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
         elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
             key = rekey(root, vault, sid, key, owner=owner_name)
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-        elif site is not None and owner_name is not None and not vault.owner_holds(sid, owner_name):
+        elif site is not None and owner_name is not None and (sid, info.owner_id) not in holders:
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
     if rotating and complete:
@@ -147,9 +151,16 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
         known[sid] = key
         own = [sid]
     for sid, key in known.items():
-        scope.stores[sid] = open_store(
-            store_path(root, sid), key, profile_db.path, keys.profile_key
-        )
+        try:
+            scope.stores[sid] = open_store(
+                store_path(root, sid),
+                key,
+                profile_db.path,
+                keys.profile_key,
+                verify=sid in own or len(known) <= 2,
+            )
+        except ProfileError:
+            log.error("a store does not open with the key sealed for it; it is left out")
     scope.own = own[-1] if own else None
 
 

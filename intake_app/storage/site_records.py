@@ -123,7 +123,8 @@ class SiteRecords:
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         total = 0
         for service in self._services.values():
-            total += service.count(query, cap=cap)
+            # each store counts only as far as the cap still needs (as one database would)
+            total += service.count(query, cap=cap - total)
             if total > cap:
                 return cap + 1
         return total
@@ -195,7 +196,9 @@ class SiteRecords:
 class _Cursor:
     """Where a merged case list stands in every store (rows fetched, not yet handed out)."""
 
-    CHUNK = 200
+    #: Rows fetched from a store at a time: a page is spread over the stores, so each
+    #: gives a share; a store whose rows run out before the page is full gives more.
+    MIN_CHUNK = 25
 
     def __init__(self, query: RecordQuery, order: builtins.list[str]) -> None:
         self.query = query
@@ -208,7 +211,7 @@ class _Cursor:
         self.done = dict.fromkeys(order, False)
 
     def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
-        size = max(want, self.CHUNK)
+        size = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
         rows = services[sid].list_keyed(self.query, offset=self.fetched[sid], limit=size)
         self.fetched[sid] += len(rows)
         if len(rows) < size:

@@ -157,10 +157,17 @@ def key_opens(path: Path, key: bytes) -> bool:
     return True
 
 
-def open_store(path: Path, key: bytes, profile_path: Path, profile_key: bytes) -> Database:
-    """A store as the main database with the profile database attached as ``profile``."""
+def open_store(
+    path: Path, key: bytes, profile_path: Path, profile_key: bytes, *, verify: bool = True
+) -> Database:
+    """A store as the main database with the profile database attached as ``profile``.
+
+    ``verify=False`` connects on first use (a supervisor's sign-in opens every store; the
+    case list that follows connects to each anyway).
+    """
     db = Database(path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)})
-    db.verify_key()
+    if verify:
+        db.verify_key()
     return db
 
 

@@ -719,13 +719,15 @@ class Vault:
             for user in data.get("users", {}).values():
                 user["sealed"].pop(f"store-previous:{store_id}", None)
 
-    def store_key_candidates(self, keys: UserKeys, store_id: str) -> list[bytes]:
+    def store_key_candidates(
+        self, keys: UserKeys, store_id: str, *, data: dict[str, Any] | None = None
+    ) -> list[bytes]:
         """The store's key for ``keys``, then its previous key while a re-key is unfinished."""
         found = []
         for name in (f"store:{store_id}", f"store-previous:{store_id}"):
             if name in keys.sealed:
                 found.append(keys.sealed[name])
-        data = self._read()
+        data = data if data is not None else self._read()
         entry = data.get("stores", {}).get(store_id)
         if entry is not None:
             for site in self._site_privates(data, keys):
@@ -742,6 +744,37 @@ class Vault:
                     except Exception:  # sealed to the other site key of a rotation
                         log.debug("a store seal is for the other site key of a rotation")
         return list(dict.fromkeys(found))
+
+    def key_map(self, keys: UserKeys) -> dict[str, list[bytes]]:
+        """:meth:`store_key_candidates` for every store, reading the vault once."""
+        data = self._read()
+        return {
+            sid: self.store_key_candidates(keys, sid, data=data) for sid in data.get("stores", {})
+        }
+
+    def seal_holders(self, names: dict[int, str]) -> set[tuple[str, int]]:
+        """(store id, user id) for every store key sealed to one of ``names`` (by id)."""
+        data = self._read()
+        held = set()
+        for user_id, name in names.items():
+            entry = data.get("users", {}).get(self._ref(data, name))
+            if entry is None:
+                continue
+            for sealed in entry["sealed"]:
+                if sealed.startswith("store:"):
+                    held.add((sealed[len("store:") :], user_id))
+        return held
+
+    def provisional_names(self, names: list[str]) -> set[str]:
+        """Which of ``names`` have a provisional key pair (or none yet)."""
+        data = self._read()
+        users_ = data.get("users", {})
+        return {
+            name
+            for name in names
+            if users_.get(self._ref(data, name)) is None
+            or users_[self._ref(data, name)].get("provisional")
+        }
 
     def owner_holds(self, store_id: str, username: str) -> bool:
         """True when the store's key is sealed to ``username``."""
