@@ -186,6 +186,28 @@ class _NotdefForMissing(dict[int, int]):
         return 0
 
 
+#: Invisible format characters: zero-width non-joiner and joiner, left-to-right and
+#: right-to-left marks. Their job is done by shaping and reordering before drawing.
+_FORMAT_CHARACTERS = (0x200C, 0x200D, 0x200E, 0x200F)
+_ZERO_WIDTH_SPACE = 0x200B
+
+
+def _hide_format_characters(char_to_glyph: dict[int, int]) -> None:
+    """Draw ZWNJ, ZWJ, LRM and RLM with the font's empty zero-width glyph.
+
+    Noto Sans Arabic gives them visible glyphs (a thin stroke, meant for showing
+    formatting) that a shaping engine would hide; reportlab draws whatever the font
+    maps, so every Dari/Farsi word with a non-joiner ("می‌شود") showed a stroke. The
+    character code stays, so the text reads back with its ZWNJ.
+    """
+    empty = char_to_glyph.get(_ZERO_WIDTH_SPACE)
+    if empty is None:
+        return
+    for code in _FORMAT_CHARACTERS:
+        if code in char_to_glyph:
+            char_to_glyph[code] = empty
+
+
 def register_fonts() -> None:
     """Register the embedded fonts with reportlab (once per process; thread-safe)."""
     global _registered
@@ -198,6 +220,7 @@ def register_fonts() -> None:
             font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
             if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
                 font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
+            _hide_format_characters(font.face.charToGlyph)
             pdfmetrics.registerFont(font)
         for regular, bold in (
             (LATIN, LATIN_BOLD),

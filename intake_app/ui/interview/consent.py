@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -134,6 +135,15 @@ class ConsentInput(AnswerInput):
         self.art9.yes.toggled.connect(self._on_changed)
         self.art9.no.toggled.connect(self._on_changed)
         row = self._add_text(row, "art9_consent", decision=self.art9)
+        # the Art. 9 text promises: printed only when the person asks for it
+        self.art9_print = QCheckBox(
+            self._t("Die Person verlangt, dass die Gesundheitsangabe auf Ausdrucken erscheint")
+        )
+        self.art9_print.setAccessibleName(self.art9_print.text())
+        self.art9_print.setEnabled(False)
+        self.art9_print.toggled.connect(self._on_changed)
+        self.texts.addWidget(self.art9_print, row, 0, 1, 2)
+        row += 1
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -245,6 +255,11 @@ class ConsentInput(AnswerInput):
         else:
             old = value.get("art9") if isinstance(value.get("art9"), dict) else {}
             value["art9"] = {"granted": art9, "withdrawn_on": (old or {}).get("withdrawn_on")}
+            if art9 and self.art9_print.isChecked():
+                value["art9"]["print_requested_on"] = (old or {}).get(
+                    "print_requested_on"
+                ) or date.today().isoformat()
+        self.art9_print.setEnabled(art9 is True)
         value["organisation"] = self.org.id
         value["text_version"] = self.org.text_version
         meaningful = {k for k in value if k not in ("organisation", "text_version")}
@@ -276,6 +291,8 @@ class ConsentInput(AnswerInput):
             )
         art9 = self._value.get("art9")
         self.art9.set(art9.get("granted") if isinstance(art9, dict) else None)
+        self.art9_print.setChecked(isinstance(art9, dict) and bool(art9.get("print_requested_on")))
+        self.art9_print.setEnabled(isinstance(art9, dict) and art9.get("granted") is True)
 
     def fill_today(self) -> None:
         """Set today's date when none is given yet (a convenience on first show)."""
@@ -290,7 +307,7 @@ class ConsentInput(AnswerInput):
 
     def set_read_only(self, read_only: bool) -> None:
         for widget in self.findChildren(QWidget):
-            if isinstance(widget, (QRadioButton, QComboBox)):
+            if isinstance(widget, (QRadioButton, QComboBox, QCheckBox)):
                 widget.setEnabled(not read_only)
         self.date.set_read_only(read_only)
 
