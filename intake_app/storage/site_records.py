@@ -14,6 +14,7 @@ of counsellors.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -398,7 +399,20 @@ class SiteLifecycle:
                 slot = months.setdefault(month, {})
                 for status, count in counts.items():
                     slot[status] = slot.get(status, 0) + count
-        return Overview(
+        if not parts:
+            return Overview(
+                by_status={},
+                by_month=[],
+                open_referrals=0,
+                records_with_open_referrals=0,
+                expiring_permits=0,
+                recognition_pending=0,
+                not_delivered=0,
+                removed_for_statistics=0,
+            )
+        # every other field (settings, time) is the same in each part: the first one's
+        return dataclasses.replace(
+            parts[0],
             by_status=by_status,
             by_month=sorted(months.items()),
             open_referrals=sum(p.open_referrals for p in parts),
@@ -407,5 +421,5 @@ class SiteLifecycle:
             recognition_pending=sum(p.recognition_pending for p in parts),
             not_delivered=sum(p.not_delivered for p in parts),
             # the anonymised traces live in the profile database: every store sees them all
-            removed_for_statistics=parts[0].removed_for_statistics if parts else 0,
+            removed_for_statistics=parts[0].removed_for_statistics,
         )

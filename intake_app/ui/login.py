@@ -290,6 +290,8 @@ class RecoveryDialog(QDialog):
             self.error.setText(str(exc))
             return
         self.key.clear()
+        if self.workspace.sign_in_result.new_recovery_key:
+            show_new_recovery_key(self, self.workspace.sign_in_result.new_recovery_key)
         self.accept()
 
 
