@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from intake_app import __version__
-from intake_app.errors import IntakeError, UsageError
+from intake_app.errors import AuthError, IntakeError, UsageError
 from intake_app.i18n import _, language_from_environment, normalise_language, set_language
 from intake_app.logs import resolve_log_dir, setup_logging
 from intake_app.storage.profile import Profile, resolve_data_dir
@@ -84,16 +84,21 @@ class Context:
             confirm_prompt=_("Neues Passwort wiederholen: ") if confirm else None,
         )
 
-    def workspace(self):  # type: ignore[no-untyped-def]
-        """Sign in with ``--user`` and the password; the workspace is closed at exit."""
+    def workspace(self, *, changing_password: bool = False):  # type: ignore[no-untyped-def]
+        """Sign in with ``--user`` and the password; the workspace is closed at exit.
+
+        A user who must change her password is refused here until she has changed it
+        (``passwd`` passes ``changing_password``), as in the desktop program. Where the
+        signed state of the profile does not check, what was changed is said on stderr.
+        """
         from intake_app.app import Workspace
 
         if self._workspace is None:
             self.require_profile()
-            self._workspace = Workspace.sign_in(
+            workspace = Workspace.sign_in(
                 self.profile, username=self.username(), password=self.password()
             )
-            new_key = self._workspace.sign_in_result.new_recovery_key
+            new_key = workspace.sign_in_result.new_recovery_key
             if new_key:
                 # shown once: the profile just moved to record stores (docs/security.md)
                 print(
@@ -105,6 +110,17 @@ class Context:
                     ).format(key=new_key),
                     file=sys.stderr,
                 )
+            for message in workspace.sign_in_result.integrity_messages:
+                print(f"intake-app: {_('Warnung')}: {message}", file=sys.stderr)
+            if workspace.sign_in_result.must_change_password and not changing_password:
+                workspace.close()
+                raise AuthError(
+                    _(
+                        "Sie müssen zuerst Ihr Anfangspasswort ändern: intake-app passwd "
+                        "--user {name}"
+                    ).format(name=workspace.actor.username)
+                )
+            self._workspace = workspace
         return self._workspace
 
     def close(self) -> None:

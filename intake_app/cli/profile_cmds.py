@@ -180,7 +180,7 @@ def cmd_users_grant_site_key(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
-    ws = ctx.workspace()
+    ws = ctx.workspace(changing_password=True)
     ws.accounts.change_own_password(old_password=ctx.password(), new_password=ctx.new_password())
     ctx.out(_("Passwort geändert."))
     return 0
@@ -238,6 +238,14 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
     if report.ok:
         ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
         return 0
+    if report.broken_seq is None:
+        from intake_app.errors import IntakeError
+
+        raise IntakeError(
+            _("Audit-Protokoll beschädigt:")
+            + " "
+            + " ".join(problem.message() for problem in report.problems)
+        )
     reasons = {
         "hash": _("Inhalt verändert"),
         "prev_hash": _("Verkettung unterbrochen"),

@@ -64,6 +64,14 @@ class Scope:
             return self.stores[self.own]
         return self.profile_db
 
+    def share_signer(self, signer: object = None) -> None:
+        """Every store signs audit entries with the user's key, as the profile database does
+        (audit entries written in a store's session go to the attached profile database)."""
+        signer = signer if signer is not None else self.profile_db.audit_signer
+        self.profile_db.audit_signer = signer
+        for db in self.stores.values():
+            db.audit_signer = signer
+
     def close(self) -> None:
         for db in self.stores.values():
             db.close()

@@ -157,6 +157,12 @@ class MainWindow(QMainWindow):
             row = self.ws.records.get(record_id)
             page: QWidget
             if row.status == RecordStatus.DRAFT.value:
+                # a draft begun under an older form version continues under the newest
+                # (answers moved, the rest kept as retired answers; docs/forms.md)
+                notes = self.ws.upgrade_draft(record_id)
+                if notes:
+                    row = self.ws.records.get(record_id)
+                    self.statusBar().showMessage(" ".join(notes), 15000)
                 interview = InterviewPage(
                     self.ws, record_id, form=self.ws.form_for(row.form_id, row.form_version)
                 )
@@ -465,6 +471,14 @@ class MainWindow(QMainWindow):
                 _("Das Audit-Protokoll ist intakt ({n} Einträge geprüft).").format(
                     n=report.checked
                 ),
+            )
+        elif report.broken_seq is None:
+            QMessageBox.critical(
+                self,
+                _("Audit-Protokoll"),
+                " ".join(problem.message() for problem in report.problems)
+                + " "
+                + _("Bitte informieren Sie die oder den Datenschutzbeauftragten."),
             )
         else:
             QMessageBox.critical(

@@ -39,7 +39,6 @@ from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.reports import batch as report_batch
 from intake_app.reports.batch import Document, RenderedPdf
-from intake_app.reports.consent_sheet import SHEET_LANGUAGES
 from intake_app.reports.profiles import PROFILE_LABELS, Profile
 from intake_app.reports.service import Output, ReportService
 from intake_app.ui.errors import show_error
@@ -252,6 +251,10 @@ class PrintController(QObject):
                 )
             )
         else:
+            # Deferred: the consent sheet's module loads reportlab (docs/architecture.md,
+            # "Imports inside functions"); it is loaded by now, the sheet was just built.
+            from intake_app.reports.consent_sheet import SHEET_LANGUAGES
+
             languages = [
                 code
                 for code in SHEET_LANGUAGES

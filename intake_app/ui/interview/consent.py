@@ -33,7 +33,7 @@ from intake_app.ui.interview.inputs import AnswerInput, DateInput, parse_date
 
 LANGUAGE_NAMES = {
     "de": "Deutsch",
-    "en": "English",
+    "en": "English (Englisch)",
     "ar": "العربية (Arabisch)",
     "uk": "Українська (Ukrainisch)",
     "ru": "Русский (Russisch)",
