@@ -726,7 +726,9 @@ def _check_signed_state(db: Database, *, username: str, vault_keys: UserKeys | N
             except KeyBundleError:
                 problem = True
         bound = keys.root_kid if keys is not None and keys.root_kid else None
-        report = integrity.check_state(session, bound_root=bound)
+        report = integrity.check_state(
+            session, bound_root=bound, own_user_id=user.id if user is not None else None
+        )
         if user is not None and vault_keys is not None and user.key_id:
             # her row names a key: it must be the one her password opens
             problem = problem or keys is None or keys.kid != user.key_id

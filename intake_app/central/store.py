@@ -41,7 +41,7 @@ def write_new_file(path: Path, data: bytes) -> bool:
         KnownError: the disk is full (``kind="disk_full"``).
     """
     folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # 0700 whatever the umask
     if path.exists():
         return _same_or_conflict(path, data)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -287,8 +287,10 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     return runs
 
 
+@lru_cache(maxsize=16384)
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    """Width in points of ``text`` (already in visual order) drawn with :func:`font_runs`."""
+    """Width in points of ``text`` (already in visual order) drawn with :func:`font_runs`
+    (cached: labels and words repeat on every page and record)."""
     register_fonts()
     return sum(pdfmetrics.stringWidth(run, font, size) for font, run in font_runs(text, bold=bold))
 
@@ -319,13 +321,18 @@ def base_direction(text: str) -> str:
     return "L"
 
 
+@lru_cache(maxsize=8192)
 def shape(text: str) -> str:
-    """Arabic letters in their joining forms (logical order kept)."""
+    """Arabic letters in their joining forms (logical order kept).
+
+    Cached: a right-to-left paragraph measures each word while breaking lines, and the
+    reshaper reads its settings anew on every call."""
     if _ARABIC_RE.search(text) is None:
         return text
     return str(_RESHAPER.reshape(text))
 
 
+@lru_cache(maxsize=8192)
 def visual(text: str, *, rtl: bool) -> str:
     """One line of text, shaped and in visual (left-to-right drawing) order.
 

@@ -101,7 +101,7 @@ class _Metadata(pdfdoc.PDFStream):  # type: ignore[misc]
         )
 
     def format(self, document: pdfdoc.PDFDocument) -> bytes:
-        self.filters = []  # the document's compression must not touch it
+        self.filters: list[Any] = []  # the document's compression must not touch it
         self.dictionary["Length"] = len(self.content)
         return b"".join(
             [self.dictionary.format(document), b"\nstream\n", self.content, b"\nendstream"]

@@ -292,7 +292,7 @@ class _Summary:
         return out
 
     def _open_referrals(self) -> list[tuple[str, Emphasis | None]]:
-        out = []
+        out: list[tuple[str, Emphasis | None]] = []
         for index in self._items("referrals"):
             outcome = self._row(f"referrals[{index}].outcome")
             value = self.state.value("outcome", (index,)) if outcome is not None else None

@@ -331,8 +331,15 @@ def key_certified(key: UserKey | None, signers: dict[str, str]) -> bool:
     )
 
 
-def check_state(session: Session, *, bound_root: str | None = None) -> StateReport:
-    """Check every user row and key certificate against the root.
+def check_state(
+    session: Session, *, bound_root: str | None = None, own_user_id: int | None = None
+) -> StateReport:
+    """Check every user row against the root, and the key certificates that matter.
+
+    Each row's signature is checked once, as soon as its signer is known to count; an
+    administrator's key certificate when her key is to count; other certificates only
+    for ``own_user_id`` (the one signing in: her own sign-in checks hers), or for
+    everyone when None (``audit verify``, a recovery).
 
     Args:
         bound_root: the root id the signing-in user's own wrapped keys name (None when
@@ -356,26 +363,28 @@ def check_state(session: Session, *, bound_root: str | None = None) -> StateRepo
     keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
     signers: dict[str, str] = {state.root_kid: state.root_public}
     signed: dict[int, SignedValues] = {}
-    changed = True
-    while changed:  # an administrator's key counts once her row and certificate check
-        changed = False
-        for user in users_:
+    bad_certificates: set[int] = set()
+    waiting = [u for u in users_ if u.signature and u.signed_by]
+    progress = True
+    while progress:  # an administrator's key counts once her row and certificate check
+        progress = False
+        for user in list(waiting):
+            if user.signed_by not in signers:
+                continue
+            waiting.remove(user)
             assert user.id is not None
             values = _signed_values(user, signers)
             if values is None:
                 continue
             signed[user.id] = values
             kid = user.key_id
-            if (
-                values.role == Role.ADMIN.value
-                and values.active
-                and kid
-                and kid not in signers
-                and key_certified(keys.get(kid), signers)
-                and keys[kid].user_id == user.id
-            ):
-                signers[kid] = keys[kid].public_key
-                changed = True
+            if values.role == Role.ADMIN.value and values.active and kid and kid not in signers:
+                key = keys.get(kid)
+                if key is not None and key.user_id == user.id and key_certified(key, signers):
+                    signers[kid] = key.public_key
+                    progress = True
+                else:
+                    bad_certificates.add(user.id)
     report.signers, report.signed = signers, signed
     for user in users_:
         assert user.id is not None
@@ -394,7 +403,9 @@ def check_state(session: Session, *, bound_root: str | None = None) -> StateRepo
                     signed=_label(values.role, values.active),
                 )
             )
-        if user.key_id:
+        if user.id in bad_certificates:
+            report.findings.append(Finding("key_changed", user.username, user.id))
+        elif user.key_id and user.key_id not in signers and own_user_id in (None, user.id):
             key = keys.get(user.key_id)
             if key is None or key.user_id != user.id or not key_certified(key, signers):
                 report.findings.append(Finding("key_changed", user.username, user.id))

@@ -43,7 +43,8 @@ class AppController(QObject):
     def _replace(self, window: QWidget) -> None:
         old = self.window
         self.window = window
-        window.resize(1280, 800)
+        if not getattr(window, "geometry_restored", False):
+            window.resize(1280, 800)  # shrunk to the screen when shown (ui/geometry.py)
         window.show()
         if old is not None:
             old.hide()

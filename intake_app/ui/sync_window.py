@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -73,6 +72,10 @@ REASON_LABELS = {
         "bitte die IT der Zentrale verständigen."
     ),
     "erasure": N_("Wegen einer Löschung zurückgezogen."),
+    "record_conflict": N_(
+        "Eine Akte in diesem Stapel gehört einem anderen Gerät oder liegt der Zentrale schon "
+        "in anderer Fassung vor; sie wurde nicht übernommen und nicht verändert."
+    ),
 }
 
 
@@ -311,11 +314,7 @@ class SyncWindow(QDialog):
 
     def _on_sent(self, result: SyncResult) -> None:
         self._finish()
-        lines = [
-            _("{r} Akte(n) zugestellt, {i} Anweisung(en) bestätigt.").format(
-                r=result.records_delivered, i=result.instructions_delivered
-            )
-        ]
+        lines = sent_lines(result)
         if result.forms_installed:
             lines.append(
                 _("Neue Formularversion(en): {forms}").format(
@@ -404,18 +403,26 @@ class SyncWindow(QDialog):
         )
         if not name:
             return
-        fingerprint, ok = QInputDialog.getText(
+        try:
+            data = Path(name).read_bytes()
+            fingerprint = self.ws.sync.enrolment_fingerprint(data)
+        except (IntakeError, OSError) as exc:
+            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
+            return
+        answer = QMessageBox.question(
             self,
-            _("Fingerabdruck"),
+            _("Fingerabdruck der Zentrale"),
             _(
-                "Fingerabdruck des Zentralschlüssels (von der Zentrale mitgeteilt; leer lassen, "
-                "wenn keiner vorliegt):"
-            ),
+                "Fingerabdruck der Zentrale:\n\n{fp}\n\nStimmt er Zeichen für Zeichen mit dem "
+                "überein, den die Zentrale Ihnen mitgeteilt hat? Nur dann registrieren."
+            ).format(fp=fingerprint),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        if not ok:
+        if answer != QMessageBox.StandardButton.Yes:
             return
         try:
-            self.ws.sync.enrol(Path(name).read_bytes(), expected_fingerprint=fingerprint or None)
+            self.ws.sync.enrol(data, expected_fingerprint=fingerprint)
         except (IntakeError, OSError) as exc:
             show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
             return
@@ -461,3 +468,19 @@ class SyncWindow(QDialog):
             return
         self.refresh()
         self.changed.emit()
+
+
+def sent_lines(result: SyncResult) -> list[str]:
+    """What a sync run delivered, in words (nothing sent is said as such, not as "0")."""
+    lines: list[str] = []
+    if result.records_delivered:
+        n = result.records_delivered
+        lines.append(ngettext("{n} Akte zugestellt.", "{n} Akten zugestellt.", n).format(n=n))
+    if result.instructions_delivered:
+        n = result.instructions_delivered
+        lines.append(
+            ngettext("{n} Anweisung bestätigt.", "{n} Anweisungen bestätigt.", n).format(n=n)
+        )
+    if not lines and not result.rejected and not result.forms_installed:
+        lines.append(_("Es lag nichts zur Übermittlung vor."))
+    return lines

@@ -43,13 +43,24 @@ LANGUAGE_NAMES = {
 RTL = {"ar", "fa"}
 
 
+def set_direction(label: QLabel, rtl: bool) -> None:
+    """Right-to-left text starts at the right edge, every line of it (``AlignAbsolute``:
+    Qt mirrors a plain ``AlignRight`` to the left in a right-to-left layout)."""
+    if rtl:
+        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignTop
+        )
+    else:
+        label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+
 def _text_label(text: str, *, rtl: bool = False, muted: bool = False) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if rtl:
-        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
-        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+    set_direction(label, rtl)
     if muted:
         label.setObjectName("muted")
     return label
@@ -206,13 +217,7 @@ class ConsentInput(AnswerInput):
             else:
                 purpose = self.org.purpose(key)
                 label.setText(f"<b>{purpose.label(code)}</b><br>{purpose.description(code)}")
-            label.setLayoutDirection(
-                Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
-            )
-            label.setAlignment(
-                (Qt.AlignmentFlag.AlignRight if rtl else Qt.AlignmentFlag.AlignLeft)
-                | Qt.AlignmentFlag.AlignTop
-            )
+            set_direction(label, rtl)
 
     # -- value -------------------------------------------------------------------------
 
@@ -332,6 +337,7 @@ class PurposeInput(AnswerInput):
         self.combo = QComboBox()
         self.combo.setMinimumWidth(360)
         self._value: str | None = None
+        self._granted: frozenset[str] | None = None
         self._fill()
         self.combo.activated.connect(self._on_activated)
         layout = QHBoxLayout(self)
@@ -345,10 +351,18 @@ class PurposeInput(AnswerInput):
         self.combo.addItem("", None)
         purposes = list(self.org.purposes) if self.org is not None else []
         for purpose in purposes:
-            self.combo.addItem(purpose.label(self.lang), purpose.id)
+            granted = self._granted is None or purpose.id in self._granted
+            label = purpose.label(self.lang)
+            if not granted:
+                label = self._t("{purpose} – keine Einwilligung").format(purpose=label)
+            self.combo.addItem(label, purpose.id)
+            index = self.combo.count() - 1
             self.combo.setItemData(
-                self.combo.count() - 1, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
+                index, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
             )
+            item = self.combo.model().item(index)  # type: ignore[attr-defined]
+            if item is not None and not granted and purpose.id != self._value:
+                item.setEnabled(False)  # a purpose without consent cannot cover a transfer
         if self._value is not None and self.combo.findData(self._value) < 0:
             # a purpose the organisation no longer lists: shown, never silently replaced
             self.combo.addItem(
@@ -356,6 +370,13 @@ class PurposeInput(AnswerInput):
             )
         self.combo.setCurrentIndex(max(self.combo.findData(self._value), 0))
         self.combo.blockSignals(False)
+
+    def set_granted(self, granted: frozenset[str] | None) -> None:
+        """The purposes consented on the referral's date (None: not known); the others
+        are shown as without consent and cannot be chosen."""
+        if granted != self._granted:
+            self._granted = granted
+            self._fill()
 
     def _on_activated(self, index: int) -> None:
         value = self.combo.itemData(index)

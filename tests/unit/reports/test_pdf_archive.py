@@ -110,7 +110,7 @@ def test_every_font_is_embedded(documents: dict[str, bytes], kind: str) -> None:
     pdf = pikepdf.open(io.BytesIO(documents[kind]))
     seen = 0
     for number, page in enumerate(pdf.pages, start=1):
-        fonts = page.Resources.get("/Font", {})
+        fonts: Any = page.Resources.get("/Font", {})
         for name, font in fonts.items():
             seen += 1
             descriptor = font.get("/FontDescriptor")
