@@ -104,6 +104,8 @@ class Workspace:
             actor=actor,
             site=str(self.settings.get("site.name") or ""),
             device_prefix=profile.device_prefix,
+            form_for=self.form_for,
+            organisation=lambda: self.organisation,
         )
 
     # -- forms and organisation --------------------------------------------------------

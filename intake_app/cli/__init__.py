@@ -1,4 +1,6 @@
-"""The ``intake-app`` command line: one contract shared by all features (DESIGN.md).
+"""The ``intake-app`` command line: one contract shared by all features.
+
+The contract is docs/architecture.md, "Command line contract".
 
 Global options select the profile (``--data-dir``, env ``INTAKE_DATA_DIR``) and the user
 (``--user``, env ``INTAKE_USER``; password from ``--password-file``, env

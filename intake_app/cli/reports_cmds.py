@@ -1,4 +1,4 @@
-"""``intake-app export-pdf``: intake summaries as one PDF file (DESIGN.md).
+"""``intake-app export-pdf``: intake summaries as one PDF file (docs/architecture.md).
 
 ``--record ID`` exports one record, ``--all-complete`` every finalised record the user
 may see, one after another with page numbers per record. ``--lang en`` prints in

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import platformdirs
 
+from intake_app.atomic import atomic_write_bytes
+
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     # user name, role, display name, password
     ("admin", "admin", "Demo-Administration", "demo-admin-2026"),
@@ -47,8 +49,10 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         display_name=admin_display,
         site_name="Demo: Kommunales Integrationszentrum Musterstadt",
     )
-    (root / "DEMO").write_text(
-        "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n", "utf-8"
+    atomic_write_bytes(
+        root / "DEMO",
+        "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n".encode(),
+        mode=0o644,
     )
     ws = Workspace.sign_in(profile, username=admin_name, password=admin_password)
     try:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QDialog,
+    QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -22,11 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
-from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from intake_app.reports.access import export_person
+from intake_app.reports.overview_sheet import overview_pdf
+from intake_app.reports.service import Output, ReportService
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
@@ -35,8 +41,10 @@ from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.overview import OverviewPage
+from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
 from intake_app.ui.printing import install as install_printing
 from intake_app.ui.record_page import RecordPage
+from intake_app.ui.settings_window import open_settings
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
@@ -442,8 +450,6 @@ class MainWindow(QMainWindow):
         self.logout_requested.emit()
 
     def _on_settings(self) -> None:
-        from intake_app.ui.settings_window import open_settings
-
         try:
             open_settings(self.ws, self, on_language=self.language_changed.emit)
         except IntakeError as exc:
@@ -513,8 +519,6 @@ class MainWindow(QMainWindow):
         """Preview the overview as a sheet of anonymised numbers; print or save it."""
         if self.overview is None or self.overview.overview is None:
             return
-        from intake_app.reports.overview_sheet import overview_pdf
-        from intake_app.ui.print_preview import PdfPreviewDialog
 
         data = overview_pdf(
             self.overview.overview,
@@ -537,34 +541,22 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _print_pdf(self, parent: QWidget, data: bytes) -> None:
-        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
-
-        from intake_app.ui.print_preview import paint_pages
-
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         if QPrintDialog(printer, parent).exec() != QDialog.DialogCode.Accepted:
             return
         paint_pages(data, printer)
-        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "printer"})
+        ReportService(self.ws).overview_output(Output.PRINTER)
 
     def _save_pdf(self, parent: QWidget, data: bytes, name: str) -> None:
-        from pathlib import Path
-
-        from PySide6.QtWidgets import QFileDialog
-
-        from intake_app.atomic import atomic_write_bytes
-
         target, _filter = QFileDialog.getSaveFileName(
             parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
         )
         if not target:
             return
         try:
-            atomic_write_bytes(Path(target), data)
-        except (IntakeError, OSError) as exc:
-            show_error(parent, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
-            return
-        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "file"})
+            ReportService(self.ws).save_overview(data, Path(target))
+        except IntakeError as exc:
+            show_error(parent, exc)
 
     def add_record_actions(self, page: RecordPage) -> None:
         """Access export and erasure on the record view."""
@@ -579,16 +571,9 @@ class MainWindow(QMainWindow):
             page.add_action(erase)
 
     def _export_person(self, record_id: str) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))
         if not folder:
             return
-        from pathlib import Path
-
-        # Deferred: the access report loads reportlab.
-        from intake_app.reports.access import export_person
-
         try:
             written = export_person(self.ws, record_id, Path(folder))
         except IntakeError as exc:
@@ -621,8 +606,6 @@ class MainWindow(QMainWindow):
         self.show_list()
 
     def _on_erase_by_case(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
         case_number, ok = QInputDialog.getText(
             self, _("Löschantrag"), _("Aktenzeichen der zu löschenden Akte:")
         )
