@@ -62,8 +62,9 @@ def test_a_failing_step_is_named_and_exits_1(
     ctx = _Ctx()
     assert run_self_test(ctx) == 1
     failing = [line for line in ctx.lines if "FEHLER" in line]
-    assert len(failing) == 1 and failing[0].startswith("[5/10] PDF erzeugen")
+    total = len(STEPS) + 1  # the steps and the clean-up
+    assert len(failing) == 1 and failing[0].startswith(f"[5/{total}] PDF erzeugen")
     assert "Amal" not in failing[0]  # even a test message is scrubbed of quoted values
     assert ctx.lines[-1] == f"Selbsttest fehlgeschlagen bei: {STEPS[4][0]}"
-    assert not any(line.startswith("[6/10]") for line in ctx.lines)
+    assert not any(line.startswith(f"[6/{total}]") for line in ctx.lines)
     assert list(tmp_path.iterdir()) == []
