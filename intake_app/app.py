@@ -98,6 +98,7 @@ class Workspace:
             db=db,
             actor=actor,
             retention_days=lambda: int(self.settings.get("retention.days_after_close")),
+            expiry_warning_days=lambda: self.expiry_warning_days,
         )
         self.records = RecordService(
             db=db,
@@ -106,6 +107,7 @@ class Workspace:
             device_prefix=profile.device_prefix,
             form_for=self.form_for,
             organisation=lambda: self.organisation,
+            expiry_warning_days=lambda: self.expiry_warning_days,
         )
 
     # -- forms and organisation --------------------------------------------------------
@@ -125,6 +127,12 @@ class Workspace:
             if (form.id, form.version) not in known:
                 extra.append(form)
         return FormRegistry([*shipped, *extra]) if extra else shipped
+
+    @property
+    def expiry_warning_days(self) -> int:
+        """The setting ``records.expiry_warning_days``: one warning period for the
+        interview, the case list, the overview and the printouts."""
+        return int(self.settings.get("records.expiry_warning_days"))
 
     def reload_forms(self) -> None:
         """Forget the cached forms (after new versions were installed)."""

@@ -45,6 +45,7 @@ class InterviewSession:
         organisation: the consent configuration (its purposes must all be decided).
         lang: language of messages and labels.
         today: the date for ``today()`` (tests fix it).
+        expiry_warning_days: the setting ``records.expiry_warning_days``.
     """
 
     def __init__(
@@ -55,8 +56,10 @@ class InterviewSession:
         organisation: Any = None,
         lang: str = "de",
         today: date | None = None,
+        expiry_warning_days: int | None = None,
     ) -> None:
         self.form = form
+        self.expiry_warning_days = expiry_warning_days
         self.answers: dict[str, Any] = copy.deepcopy(answers)
         self.organisation = organisation
         self.lang = lang
@@ -74,6 +77,7 @@ class InterviewSession:
             today=self.today,
             lang=self.lang,
             organisation=self.organisation,
+            expiry_warning_days=self.expiry_warning_days,
         )
         return self.state
 

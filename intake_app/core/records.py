@@ -18,7 +18,8 @@ from typing import Any
 
 from intake_app.i18n import N_, _
 
-#: Residence permits expiring within this many days are highlighted.
+#: Default of the setting ``records.expiry_warning_days``: residence permits expiring
+#: within this many days are highlighted (interview, list, overview and printouts).
 EXPIRY_WARNING_DAYS = 8 * 7
 
 
@@ -205,12 +206,27 @@ def index_fields(answers: dict[str, Any]) -> IndexFields:
         family_name_latin=_text(answers, "family_name_latin"),
         given_names_latin=_text(answers, "given_names_latin"),
         birth_date=_iso_date(answers, "birth_date"),
-        residence_valid_until=_iso_date(answers, "residence_valid_until"),
+        residence_valid_until=_effective_expiry(answers),
     )
 
 
-def expiry_state(valid_until: str | None, *, today: date | None = None) -> str:
-    """``"expired"``, ``"soon"`` (within 8 weeks) or ``""`` for a residence permit."""
+def _effective_expiry(answers: dict[str, Any]) -> str | None:
+    """The date a residence permit really ends: the printed one, or the date until which a
+    regulation continues a § 24 permit (expiry warnings must not fire for those)."""
+    if answers.get("residence_continued") is True and answers.get("legal_basis") == "24":
+        continued = _iso_date(answers, "residence_continued_until")
+        if continued:
+            return continued
+    return _iso_date(answers, "residence_valid_until")
+
+
+def expiry_state(
+    valid_until: str | None,
+    *,
+    today: date | None = None,
+    warning_days: int = EXPIRY_WARNING_DAYS,
+) -> str:
+    """``"expired"``, ``"soon"`` (within ``warning_days``) or ``""`` for a residence permit."""
     if not valid_until:
         return ""
     try:
@@ -220,7 +236,7 @@ def expiry_state(valid_until: str | None, *, today: date | None = None) -> str:
     today = today or date.today()
     if until < today:
         return "expired"
-    if until <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+    if until <= today + timedelta(days=warning_days):
         return "soon"
     return ""
 

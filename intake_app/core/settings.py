@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.errors import ValidationError
 from intake_app.i18n import LANGUAGES, N_, _
 
@@ -162,6 +163,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
             "help": N_(
                 "Abgeschlossene Fälle, die die Zentrale bestätigt hat, werden nach dieser Frist "
                 "auf diesem Gerät gelöscht. Die Frist legt Ihr Träger im Löschkonzept fest."
+            ),
+            "suffix": N_(" Tage"),
+        },
+    ),
+    SettingSpec(
+        "records.expiry_warning_days",
+        int,
+        EXPIRY_WARNING_DAYS,
+        N_("Vorwarnzeit für ablaufende Aufenthaltstitel (Tage)"),
+        minimum=7,
+        maximum=365,
+        group=N_("Allgemein"),
+        extra={
+            "help": N_(
+                "So viele Tage vor dem Ablauf wird ein Aufenthaltstitel im Interview, in der "
+                "Fallliste, in der Übersicht und auf den Ausdrucken als „läuft bald ab“ markiert."
             ),
             "suffix": N_(" Tage"),
         },

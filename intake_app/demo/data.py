@@ -1,11 +1,15 @@
 """Realistic synthetic intakes for the demo profile, tests and benchmarks.
 
-Every person is invented. Names come in the scripts people write them in (Arabic, Dari,
-Cyrillic, Tigrinya's Latin transliteration, Turkish, Kurdish) with a Latin
-transliteration; residence situations follow typical cases (recognised refugee,
-§ 24 from Ukraine, Duldung, student under § 16b, Blue Card, asylum procedure). A
-generated record answers every section; the form engine checks it, and whatever a
-persona leaves open is filled with plausible values until the form is complete.
+Every person is invented. Given and family names are combined per country and gender,
+written in the script of the person's documents (Arabic, Dari, Cyrillic, Turkish, Latin)
+with a Latin transliteration, and no name is used twice in one run. Each persona is a
+typical legal situation with what goes with it: the documents' validity periods
+(an Aufenthaltsgestattung or Duldung for three or six months, § 60d for 30 months …),
+the benefits system, the integration-course access, coherent qualifications (a teacher's
+recognition at the district government, a carpenter's at the chamber of crafts), and
+consent and interpreter languages that fit the person. The form engine checks every
+record; whatever a persona leaves open is filled with plausible values until the form is
+complete.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from intake_app.app import Workspace
 from intake_app.core.forms import Form, evaluate, new_item
 from intake_app.core.forms.engine import FormState
 from intake_app.core.forms.model import Question, QuestionType
-from intake_app.core.forms.reference import reference_list
 
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     # user name, role, display name, password
@@ -39,61 +42,189 @@ class Name:
     gender: str = "female"
 
 
-NAMES: dict[str, list[Name]] = {
+# (native, Latin) pairs; Latin-only names give "" as native. Given names per gender.
+_FAMILY: dict[str, list[tuple[str, str]]] = {
     "SY": [
-        Name("الحسن", "ليلى", "Al-Hassan", "Layla"),
-        Name("خليل", "عمر", "Khalil", "Omar", "male"),
-        Name("حداد", "رنا", "Haddad", "Rana"),
-        Name("العلي", "محمد", "Al-Ali", "Mohammad", "male"),
-        Name("ناصر", "سلمى", "Nasser", "Salma"),
-    ],
-    "AF": [
-        Name("احمدی", "فرشته", "Ahmadi", "Fereshta"),
-        Name("حیدری", "مصطفی", "Haidari", "Mustafa", "male"),
-        Name("رحیمی", "زهرا", "Rahimi", "Zahra"),
-        Name("نوری", "علی", "Nuri", "Ali", "male"),
-    ],
-    "UA": [
-        Name("Шевченко", "Олена", "Shevchenko", "Olena"),
-        Name("Коваленко", "Андрій", "Kovalenko", "Andrii", "male"),
-        Name("Бондаренко", "Ірина", "Bondarenko", "Iryna"),
-        Name("Мельник", "Алёна", "Melnyk", "Alona"),
-        Name("Ткаченко", "Дмитро", "Tkachenko", "Dmytro", "male"),
-    ],
-    "ER": [
-        Name("Tesfay", "Selam"),
-        Name("Gebremedhin", "Yonas", gender="male"),
-        Name("Haile", "Mebrat"),
-    ],
-    "TR": [
-        Name("Yılmaz", "Zeynep"),
-        Name("Öztürk", "Emre", gender="male"),
-        Name("Kaya", "Elif"),
-        Name("Çelik", "Murat", gender="male"),
+        ("الحسن", "Al-Hassan"),
+        ("خليل", "Khalil"),
+        ("حداد", "Haddad"),
+        ("العلي", "Al-Ali"),
+        ("ناصر", "Nasser"),
+        ("الأحمد", "Al-Ahmad"),
+        ("شيخو", "Sheikho"),
+        ("درويش", "Darwish"),
     ],
     "IQ": [
-        Name("Xelîl", "Rojîn", "Khalil", "Rojin"),
-        Name("Ehmed", "Dilşad", "Ahmed", "Dilshad", "male"),
+        ("Xelîl", "Khalil"),
+        ("Ehmed", "Ahmed"),
+        ("Mûsa", "Musa"),
+        ("Silêman", "Sulaiman"),
+        ("Qasim", "Qasim"),
     ],
-    "IN": [
-        Name("Sharma", "Priya"),
-        Name("Reddy", "Arjun", gender="male"),
+    "AF": [
+        ("احمدی", "Ahmadi"),
+        ("حیدری", "Haidari"),
+        ("رحیمی", "Rahimi"),
+        ("نوری", "Nuri"),
+        ("صدیقی", "Sediqi"),
+        ("کریمی", "Karimi"),
+        ("هاشمی", "Hashimi"),
     ],
-    "NG": [
-        Name("Okafor", "Chiamaka"),
-        Name("Adeyemi", "Tunde", gender="male"),
+    "UA": [
+        ("Шевченко", "Shevchenko"),
+        ("Коваленко", "Kovalenko"),
+        ("Бондаренко", "Bondarenko"),
+        ("Мельник", "Melnyk"),
+        ("Ткаченко", "Tkachenko"),
+        ("Кравченко", "Kravchenko"),
+        ("Олійник", "Oliinyk"),
     ],
+    "ER": [
+        ("", "Tesfay"),
+        ("", "Gebremedhin"),
+        ("", "Haile"),
+        ("", "Kidane"),
+        ("", "Berhane"),
+        ("", "Woldu"),
+    ],
+    "TR": [
+        ("", "Yılmaz"),
+        ("", "Öztürk"),
+        ("", "Kaya"),
+        ("", "Çelik"),
+        ("", "Demir"),
+        ("", "Aydın"),
+    ],
+    "IR": [("رضایی", "Rezaei"), ("محمدی", "Mohammadi"), ("حسینی", "Hosseini"), ("کاظمی", "Kazemi")],
+    "IN": [("", "Sharma"), ("", "Reddy"), ("", "Iyer"), ("", "Patel"), ("", "Nair")],
+    "NG": [("", "Okafor"), ("", "Adeyemi"), ("", "Eze"), ("", "Balogun"), ("", "Nwosu")],
+    "GN": [("", "Diallo"), ("", "Bah"), ("", "Camara"), ("", "Barry"), ("", "Sow")],
+    "PL": [("", "Nowak"), ("", "Kowalczyk"), ("", "Wiśniewski"), ("", "Lewandowski")],
+    "RO": [("", "Popescu"), ("", "Ionescu"), ("", "Dumitru"), ("", "Stan")],
+    "XK": [("", "Krasniqi"), ("", "Gashi"), ("", "Berisha"), ("", "Hoxha")],
+    "AL": [("", "Shehu"), ("", "Dervishi"), ("", "Kola"), ("", "Leka")],
 }
+_GIVEN: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "SY": {
+        "female": [("ليلى", "Layla"), ("رنا", "Rana"), ("سلمى", "Salma"), ("نور", "Nour")],
+        "male": [("عمر", "Omar"), ("محمد", "Mohammad"), ("خالد", "Khaled"), ("يوسف", "Yousef")],
+    },
+    "IQ": {
+        "female": [("Rojîn", "Rojin"), ("Nalîn", "Nalin"), ("Hêvî", "Hevi")],
+        "male": [("Dilşad", "Dilshad"), ("Azad", "Azad"), ("Şêrko", "Sherko")],
+    },
+    "AF": {
+        "female": [
+            ("فرشته", "Fereshta"),
+            ("زهرا", "Zahra"),
+            ("مریم", "Maryam"),
+            ("نرگس", "Narges"),
+        ],
+        "male": [("مصطفی", "Mustafa"), ("علی", "Ali"), ("احمد", "Ahmad"), ("جواد", "Jawad")],
+    },
+    "UA": {
+        "female": [
+            ("Олена", "Olena"),
+            ("Ірина", "Iryna"),
+            ("Оксана", "Oksana"),
+            ("Наталія", "Nataliia"),
+        ],
+        "male": [
+            ("Андрій", "Andrii"),
+            ("Дмитро", "Dmytro"),
+            ("Олег", "Oleh"),
+            ("Сергій", "Serhii"),
+        ],
+    },
+    "ER": {
+        "female": [("", "Selam"), ("", "Mebrat"), ("", "Helen"), ("", "Senait")],
+        "male": [("", "Yonas"), ("", "Dawit"), ("", "Samuel"), ("", "Filmon")],
+    },
+    "TR": {
+        "female": [("", "Zeynep"), ("", "Elif"), ("", "Ayşe"), ("", "Merve")],
+        "male": [("", "Emre"), ("", "Murat"), ("", "Burak"), ("", "Kemal")],
+    },
+    "IR": {
+        "female": [("سارا", "Sara"), ("لیلا", "Leila"), ("شیرین", "Shirin")],
+        "male": [("رضا", "Reza"), ("امیر", "Amir"), ("حسین", "Hossein")],
+    },
+    "IN": {
+        "female": [("", "Priya"), ("", "Ananya"), ("", "Divya")],
+        "male": [("", "Arjun"), ("", "Rahul"), ("", "Vikram")],
+    },
+    "NG": {
+        "female": [("", "Chiamaka"), ("", "Ngozi"), ("", "Funmilayo")],
+        "male": [("", "Tunde"), ("", "Emeka"), ("", "Chinedu")],
+    },
+    "GN": {
+        "female": [("", "Fatoumata"), ("", "Mariama"), ("", "Aissatou")],
+        "male": [("", "Mamadou"), ("", "Alpha"), ("", "Ibrahima")],
+    },
+    "PL": {
+        "female": [("", "Agnieszka"), ("", "Katarzyna"), ("", "Magdalena")],
+        "male": [("", "Piotr"), ("", "Tomasz"), ("", "Paweł")],
+    },
+    "RO": {
+        "female": [("", "Ioana"), ("", "Elena"), ("", "Andreea")],
+        "male": [("", "Andrei"), ("", "Mihai"), ("", "Florin")],
+    },
+    "XK": {
+        "female": [("", "Arta"), ("", "Blerta"), ("", "Drita")],
+        "male": [("", "Arben"), ("", "Besnik"), ("", "Driton")],
+    },
+    "AL": {
+        "female": [("", "Erjona"), ("", "Klea"), ("", "Anisa")],
+        "male": [("", "Ergys"), ("", "Klodian"), ("", "Gentian")],
+    },
+}
+#: Female forms of Polish family names ending in -ski.
+_FEMININE = {"Wiśniewski": "Wiśniewska", "Lewandowski": "Lewandowska"}
 
-MOTHER_TONGUE = {
+#: Languages (ISO 639-3) per country: mother tongues to pick from, and the consent
+#: language (a client language of the organisation, else German) that fits them.
+MOTHER_TONGUES: dict[str, tuple[str, ...]] = {
+    "SY": ("apc", "apc", "kmr"),
+    "IQ": ("kmr", "ckb", "acm"),
+    "AF": ("prs", "prs", "pus", "haz"),
+    "UA": ("ukr", "ukr", "rus"),
+    "ER": ("tir",),
+    "TR": ("tur", "tur", "kmr"),
+    "IR": ("pes",),
+    "IN": ("hin", "tel", "tam", "mal"),
+    "NG": ("yor", "ibo", "pcm"),
+    "GN": ("fuf", "sus", "man"),
+    "PL": ("pol",),
+    "RO": ("ron",),
+    "XK": ("sqi",),
+    "AL": ("sqi",),
+}
+CONSENT_LANGUAGE: dict[str, str] = {
+    "apc": "ar",
+    "acm": "ar",
+    "ara": "ar",
+    "prs": "fa",
+    "pes": "fa",
+    "haz": "fa",
+    "ukr": "uk",
+    "rus": "ru",
+    "tur": "tr",
+}
+#: Second languages by country: a Kurdish speaker from Syria also speaks Arabic …
+SECOND_LANGUAGE: dict[str, str] = {
     "SY": "ara",
+    "IQ": "ara",
     "AF": "prs",
-    "UA": "ukr",
-    "ER": "tir",
+    "UA": "rus",
+    "ER": "ara",
     "TR": "tur",
-    "IQ": "kmr",
-    "IN": "hin",
-    "NG": "yor",
+    "IR": "eng",
+    "IN": "eng",
+    "NG": "eng",
+    "GN": "fra",
+    "PL": "eng",
+    "RO": "eng",
+    "XK": "srp",
+    "AL": "ita",
 }
 MUNICIPALITIES = [
     ("Köln", "05315000"),
@@ -104,24 +235,55 @@ MUNICIPALITIES = [
     ("Münster", "05515000"),
     ("Bochum", "05911000"),
     ("Aachen", "05334002"),
+    ("Gelsenkirchen", "05513000"),
+    ("Hagen", "05914000"),
 ]
-OCCUPATIONS = [
-    "81302",
-    "81313",
-    "25212",
-    "26112",
-    "29302",
-    "52122",
-    "43104",
-    "51312",
-    "63302",
-    "82102",
-    "71402",
-    "34202",
-    "83112",
-    "22102",
-    "93302",
-]
+#: Occupations used by the filler for any other occupation question.
+OCCUPATIONS = ["51312", "63302", "54101", "52122", "29302", "82102", "83112", "25212"]
+
+
+@dataclass(frozen=True, slots=True)
+class Qualification:
+    """A qualification with where it is recognised (coherent pairs only)."""
+
+    title: str
+    isced: str
+    kldb: str
+    regulated: str
+    body: str  # recognition body for this kind of qualification
+    reference: str
+
+
+QUALIFICATIONS = {
+    "nurse": Qualification(
+        "Bachelor of Nursing", "6", "81302", "yes", "state_authority", "Pflegefachfrau/-mann"
+    ),
+    "teacher": Qualification(
+        "Lehramt Mathematik (Sekundarstufe)",
+        "6",
+        "84124",
+        "yes",
+        "state_authority",
+        "Lehrkraft Sekundarstufe I",
+    ),
+    "doctor": Qualification(
+        "Doctor of Medicine", "7", "81404", "yes", "state_authority", "Arzt/Ärztin"
+    ),
+    "electrician": Qualification(
+        "Elektroinstallateur (Berufsschule)", "3", "26212", "no", "hwk", "Elektroniker/in"
+    ),
+    "carpenter": Qualification("Tischler (Lehre)", "3", "22342", "no", "hwk", "Tischler/in"),
+    "mechanic": Qualification(
+        "Kfz-Mechaniker (Berufsschule)", "3", "25212", "no", "hwk", "Kfz-Mechatroniker/in"
+    ),
+    "cook": Qualification("Koch (Berufsschule)", "4", "29302", "no", "ihk_fosa", "Koch/Köchin"),
+    "it": Qualification(
+        "Bachelor of Computer Science", "6", "43104", "no", "zab", "Informatiker/in (Hochschule)"
+    ),
+    "business": Qualification(
+        "Bachelor of Business Administration", "6", "72213", "no", "zab", "Betriebswirt/in"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,58 +296,103 @@ class Persona:
     legal_basis: str | None
     work_permission: str
     goal: str
+    months_valid: tuple[int, ...]  # validity periods the document is issued for
+    benefit: str
+    employment: tuple[str, ...]
+    course_basis: str
+    qualifications: tuple[str, ...] = ()
+    asylum_stages: tuple[str, ...] = ()
+    obligation: bool = False  # Wohnsitzauflage usual
 
 
 PERSONAS = (
     Persona(
-        "refugee",
-        ("SY", "AF", "ER", "IQ"),
-        "aufenthaltserlaubnis",
-        "25_2_refugee",
-        "erwerbstaetigkeit_gestattet",
-        "employment",
+        "refugee", ("SY", "AF", "ER", "IQ"), "aufenthaltserlaubnis", "25_2_refugee",
+        "erwerbstaetigkeit_erlaubt", "employment", (36,), "sgb2",
+        ("unemployed", "jobseeking", "marginal"), "entitlement",
+        ("nurse", "teacher", "electrician", "business", ""), obligation=True,
     ),
     Persona(
-        "ukraine_24",
-        ("UA",),
-        "aufenthaltserlaubnis",
-        "24",
-        "erwerbstaetigkeit_gestattet",
-        "employment",
+        "subsidiary", ("SY", "AF", "ER"), "aufenthaltserlaubnis", "25_2_subsidiary",
+        "erwerbstaetigkeit_erlaubt", "employment", (12, 24), "sgb2",
+        ("unemployed", "jobseeking"), "entitlement", ("mechanic", "cook", ""), obligation=True,
     ),
     Persona(
-        "duldung",
-        ("AF", "IQ", "NG"),
-        "duldung",
-        None,
-        "beschaeftigung_mit_erlaubnis",
-        "vocational_training",
+        "admission_23", ("AF",), "aufenthaltserlaubnis", "23", "erwerbstaetigkeit_erlaubt",
+        "employment", (36,), "sgb2", ("jobseeking",), "entitlement",
+        ("teacher", "doctor", "it"), obligation=True,
     ),
     Persona(
-        "student",
-        ("IN", "NG", "TR"),
-        "aufenthaltserlaubnis",
-        "16b",
-        "beschaeftigung_mit_erlaubnis",
-        "study",
+        "ukraine_24", ("UA",), "aufenthaltserlaubnis", "24", "erwerbstaetigkeit_erlaubt",
+        "employment", (24,), "sgb2", ("jobseeking", "employed", "marginal"), "entitlement",
+        ("teacher", "business", "nurse", "it", "electrician"),
     ),
     Persona(
-        "asylum",
-        ("SY", "AF", "ER", "TR"),
-        "aufenthaltsgestattung",
-        None,
-        "beschaeftigung_mit_erlaubnis",
-        "entry_qualification",
+        "asylum", ("SY", "AF", "ER", "TR", "IR"), "aufenthaltsgestattung", None,
+        "beschaeftigung_mit_erlaubnis", "entry_qualification", (3, 6), "asylblg",
+        ("not_allowed", "jobseeking"), "admission", ("", "mechanic"),
+        asylum_stages=("application_filed", "hearing_done", "dublin", "appeal_pending"),
+        obligation=True,
     ),
     Persona(
-        "blue_card",
-        ("IN", "TR", "UA"),
-        "blaue_karte",
-        "18g",
-        "erwerbstaetigkeit_gestattet",
-        "employment",
+        "duldung", ("AF", "IQ", "NG", "GN"), "duldung", None, "beschaeftigung_mit_erlaubnis",
+        "vocational_training", (3, 6), "asylblg", ("unemployed", "jobseeking"), "admission",
+        ("", "carpenter"), asylum_stages=("rejected_final", "follow_up_application"),
+        obligation=True,
     ),
-)
+    Persona(
+        "ausbildungsduldung", ("GN", "AF", "NG"), "ausbildungsduldung", None,
+        "beschaeftigung_erlaubt", "vocational_training", (24, 36), "none", ("training",),
+        "none", ("",), obligation=True,
+    ),
+    Persona(
+        "beschaeftigungsduldung", ("IQ", "AF"), "beschaeftigungsduldung", None,
+        "beschaeftigung_erlaubt", "employment", (30,), "none", ("employed",), "none", ("",),
+    ),
+    Persona(
+        "student", ("IN", "NG", "TR"), "aufenthaltserlaubnis", "16b", "other_wording", "study",
+        (24,), "none", ("school_study",), "none", ("it", "business"),
+    ),
+    Persona(
+        "blue_card", ("IN", "TR", "IR"), "blaue_karte", "18g", "erwerbstaetigkeit_erlaubt",
+        "employment", (48,), "none", ("employed",), "none", ("it", "doctor"),
+    ),
+    Persona(
+        "family_30", ("TR", "SY", "XK"), "aufenthaltserlaubnis", "30",
+        "erwerbstaetigkeit_erlaubt", "employment", (12, 36), "none",
+        ("not_seeking", "jobseeking"), "obligation", ("", "cook", "nurse"),
+    ),
+    Persona(
+        "westbalkan", ("XK", "AL"), "aufenthaltserlaubnis", "19c_westbalkan", "other_wording",
+        "employment", (24,), "none", ("employed",), "none", ("carpenter", "electrician", ""),
+    ),
+    Persona(
+        "eu_citizen", ("PL", "RO"), "eu_freizuegigkeit", None, "", "employment", (), "sgb2",
+        ("marginal", "unemployed"), "none", ("mechanic", "cook", ""),
+    ),
+)  # fmt: skip
+
+#: Wordings of "other_wording" per persona (the text in the supplementary sheet).
+_WORDINGS = {
+    "student": "Beschäftigung bis zu 140 ganze oder 280 halbe Tage im Jahr erlaubt",
+    "westbalkan": "Beschäftigung nur bei der im Zusatzblatt genannten Firma erlaubt",
+}
+_GERMAN = {  # (lowest, highest) CEFR index per persona: 0 none … 4 B2
+    "refugee": (1, 3),
+    "subsidiary": (1, 3),
+    "admission_23": (1, 3),
+    "ukraine_24": (1, 3),
+    "asylum": (0, 1),
+    "duldung": (0, 2),
+    "ausbildungsduldung": (2, 3),
+    "beschaeftigungsduldung": (2, 3),
+    "student": (3, 4),
+    "blue_card": (1, 3),
+    "family_30": (1, 2),
+    "westbalkan": (1, 2),
+    "eu_citizen": (0, 2),
+}
+_LEVELS = ["none", "A1", "A2", "B1", "B2"]
 
 
 def _pick(rng: random.Random, seq: list[Any] | tuple[Any, ...]) -> Any:
@@ -197,121 +404,289 @@ def _date_between(rng: random.Random, start: date, end: date) -> str:
     return (start + timedelta(days=rng.randint(0, span))).isoformat()
 
 
-def persona_answers(rng: random.Random, *, today: date) -> tuple[dict[str, Any], Persona]:
-    """The characteristic answers of one invented person."""
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, 28))
+
+
+def _name(rng: random.Random, country: str, used: set[tuple[str, str]] | None) -> Name:
+    for _attempt in range(40):
+        gender = _pick(rng, ["female", "male"])
+        family_native, family_latin = _pick(rng, _FAMILY[country])
+        given_native, given_latin = _pick(rng, _GIVEN[country][gender])
+        if gender == "female":
+            family_latin = _FEMININE.get(family_latin, family_latin)
+        if used is None or (family_latin, given_latin) not in used:
+            break
+    if used is not None:
+        used.add((family_latin, given_latin))
+    if family_native or given_native:
+        return Name(
+            family_native or family_latin,
+            given_native or given_latin,
+            family_latin,
+            given_latin,
+            gender,
+        )
+    return Name(family_latin, given_latin, gender=gender)
+
+
+def _validity(rng: random.Random, persona: Persona, intake: date, entry: date) -> dict[str, Any]:
+    """Document dates that fit the document: issued before the interview, for one of
+    the periods it is issued for. A § 24 permit printed with 4 March 2026 continues by
+    regulation where that date has passed."""
+    if not persona.months_valid:
+        return {}
+    months = _pick(rng, persona.months_valid)
+    earliest = max(entry, intake - timedelta(days=months * 30 - 7))
+    start = date.fromisoformat(_date_between(rng, earliest, intake))
+    answers: dict[str, Any] = {
+        "residence_valid_from": start.isoformat(),
+        "residence_valid_until": (_add_months(start, months) - timedelta(days=1)).isoformat(),
+    }
+    if persona.legal_basis == "24":
+        answers["residence_valid_until"] = "2026-03-04"
+        answers["residence_valid_from"] = min(start, date(2025, 3, 4)).isoformat()
+        answers["residence_continued"] = intake >= date(2025, 12, 1)
+        if answers["residence_continued"]:
+            answers["residence_continued_until"] = "2027-03-04"
+    return answers
+
+
+def persona_answers(
+    rng: random.Random, *, today: date, used_names: set[tuple[str, str]] | None = None
+) -> tuple[dict[str, Any], Persona]:
+    """The characteristic answers of one invented person (interview on ``today``)."""
     persona = _pick(rng, PERSONAS)
     country = _pick(rng, persona.countries)
-    name = _pick(rng, NAMES[country])
-    age = rng.randint(19, 58)
+    name = _name(rng, country, used_names)
+    age = rng.randint(19, 52) if persona.key != "ausbildungsduldung" else rng.randint(18, 26)
     birth = today.replace(year=today.year - age) - timedelta(days=rng.randint(0, 360))
+    years_here = {"eu_citizen": (1, 6), "westbalkan": (0, 2), "asylum": (0, 1)}.get(
+        persona.key, (1, 8)
+    )
+    entry = today - timedelta(days=rng.randint(years_here[0] * 365 + 30, years_here[1] * 365 + 90))
     town, ags = _pick(rng, MUNICIPALITIES)
-    iso3 = reference_list("country").get(country)
+    mother = _pick(rng, MOTHER_TONGUES[country])
+    second = SECOND_LANGUAGE[country]
+    low, high = _GERMAN[persona.key]
+    levels = [_LEVELS[rng.randint(low, high)] for _skill in range(4)]
+    interpreter = levels[2] in ("none", "A1") and mother not in ("eng", "fra")
     answers: dict[str, Any] = {
         "family_name": name.family,
         "given_names": name.given,
         "birth_date": birth.isoformat(),
         "gender": name.gender,
-        "nationalities": [country] if iso3 is not None else [],
-        "birth_country": country if iso3 is not None else None,
+        "nationalities": [country],
+        "birth_country": country if country != "XK" or age < 30 else "YUCS",
         "municipality": town,
         "municipality_ags": ags,
-        "household_size": rng.randint(1, 6),
+        "household_size": rng.randint(1, 5),
+        "entry_date": entry.isoformat() if persona.key != "eu_citizen" else None,
         "residence_document": persona.document,
-        "work_permission": persona.work_permission,
+        "work_permission": persona.work_permission or None,
+        "work_permission_text": _WORDINGS.get(persona.key),
+        "benefit_system": persona.benefit,
+        "benefit_body": {
+            "sgb2": f"Jobcenter {town}",
+            "asylblg": f"Sozialamt {town}",
+        }.get(persona.benefit),
+        "employment_status": _pick(rng, persona.employment),
+        "integration_course_basis": persona.course_basis,
         "goal_type": persona.goal,
-        "target_occupation": _pick(rng, OCCUPATIONS),
         "languages": [
-            {"language": MOTHER_TONGUE[country], "mother_tongue": True, "level": "C2"},
-            {"language": "eng", "mother_tongue": False, "level": _pick(rng, ["A2", "B1", "B2"])},
-        ],
-        "german_listening": _pick(rng, ["A1", "A2", "B1", "B2"]),
-        "german_reading": _pick(rng, ["A1", "A2", "B1"]),
-        "german_speaking": _pick(rng, ["A1", "A2", "B1"]),
-        "german_writing": _pick(rng, ["none", "A1", "A2", "B1"]),
-        "latin_literate": country not in ("SY", "AF") or rng.random() < 0.6,
-        "has_work_experience": True,
-        "work_experience": [
+            {"language": mother, "mother_tongue": True},
             {
-                "job_kldb": _pick(rng, OCCUPATIONS),
-                "job_country": country,
-                "job_from": _date_between(
-                    rng, birth + timedelta(days=18 * 365), today - timedelta(days=900)
-                ),
-                "job_current": False,
-                "job_to": _date_between(
-                    rng, today - timedelta(days=800), today - timedelta(days=100)
-                ),
-            }
+                "language": second if second != mother else "eng",
+                "mother_tongue": False,
+                "level": _pick(rng, ["A2", "B1", "B2"]),
+            },
         ],
+        "german_listening": levels[0],
+        "german_reading": levels[1],
+        "german_speaking": levels[2],
+        "german_writing": levels[3],
+        "latin_literate": country not in ("SY", "AF", "IQ", "IR", "ER") or rng.random() < 0.6,
         "access_route": _pick(rng, ["self", "jobcenter", "family_friends", "auslaenderbehoerde"]),
         "counselling_form": "in_person",
-        "interpreter_used": country not in ("TR", "IN", "NG") and rng.random() < 0.7,
+        "interpreter_used": interpreter,
+        "interpreter_language": mother if interpreter else None,
+        "contact_language": mother if interpreter else "deu",
+        "phone": f"+49 1{rng.randint(51, 79)} {rng.randint(1000000, 9999999)}",
+        "preferred_channel": _pick(rng, ["phone", "sms_messenger", "letter"]),
+        "mobility": _pick(rng, ["local", "commute_60", "nrw"]),
+        "next_appointment": (today + timedelta(days=rng.randint(7, 30))).isoformat(),
     }
-    # education, recognition, contacts, goals and the plan: every section answered
-    regulated = persona.key in ("refugee", "ukraine_24", "blue_card") and rng.random() < 0.6
-    status = _pick(rng, ["advised", "applied", "decided"]) if regulated else "not_started"
-    qualification: dict[str, Any] = {
-        "isced_level": _pick(rng, ["3", "4", "6", "7"]),
-        "qualification_title": _pick(
-            rng,
-            [
-                "Krankenpflege",
-                "Elektrotechnik",
-                "Lehramt",
-                "Betriebswirtschaft",
-                "Tischlerei",
-                "Informatik",
-            ],
-        ),
-        "qualification_country": country,
-        "certificate_held": _pick(rng, ["original", "copy", "none"]),
-        "field_kldb": _pick(rng, OCCUPATIONS),
-        "regulated": "yes" if regulated else _pick(rng, ["no", "unclear"]),
-        "recognition_status": status,
-    }
-    if status in ("applied", "decided"):
-        qualification["recognition_body"] = _pick(rng, ["ihk_fosa", "hwk", "state_authority"])
-        qualification["recognition_applied_on"] = _date_between(
-            rng, today - timedelta(days=300), today - timedelta(days=20)
-        )
-    if status == "decided":
-        qualification["recognition_outcome"] = _pick(rng, ["full", "partial"])
-        if qualification["recognition_outcome"] == "partial":
-            qualification["compensation_measure"] = "adaptation_course"
-    answers["qualifications"] = [qualification]
-    answers["referrals"] = [
-        {
-            "service": _pick(rng, ["jobcenter", "iq_recognition", "language_course", "mbe"]),
-            "date": _date_between(rng, today - timedelta(days=30), today),
-            "purpose": _pick(rng, ["Sprachkurs", "Anerkennungsberatung", "Bewerbungstraining"]),
-            "data_passed": ["contact", "language"],
-            "consent_purpose": "central_office",
-            "outcome": _pick(rng, ["open", "appointment_made", "started", "completed"]),
-        }
-        for _n in range(rng.randint(0, 2))
-    ]
-    answers["existing_contacts"] = [_pick(rng, ["jobcenter", "auslaenderbehoerde", "mbe"])]
-    answers["mobility"] = _pick(rng, ["local", "commute_60", "nrw"])
-    answers["driving_licence"] = _pick(rng, ["none", "foreign", "eu"])
-    answers["plan_steps"] = [
-        {"step": "Unterlagen für die Anerkennung sammeln", "responsible": "person"}
-    ]
-    answers["next_appointment"] = (today + timedelta(days=rng.randint(7, 30))).isoformat()
+    answers["has_children"] = age >= 24 and rng.random() < 0.4
+    if answers["has_children"]:
+        # one to three children, at least 15 months apart, the first at 20 or later
+        born = birth + timedelta(days=rng.randint(20 * 365, max(20 * 365, (age - 1) * 365)))
+        children: list[dict[str, Any]] = []
+        while born < today - timedelta(days=60) and len(children) < 3:
+            children.append({"child_birth_month": born.isoformat()[:7], "child_in_household": True})
+            born += timedelta(days=rng.randint(15 * 30, 48 * 30))
+        answers["children"] = children
+        answers["has_children"] = bool(children)
+        answers["household_size"] = len(children) + rng.randint(1, 2)
     if name.family_latin:
         answers["family_name_latin"] = name.family_latin
         answers["given_names_latin"] = name.given_latin
+    if persona.asylum_stages:
+        answers["asylum_stage"] = _pick(rng, persona.asylum_stages)
     if persona.legal_basis:
         answers["legal_basis"] = persona.legal_basis
-    if persona.document not in ("keines_unklar",):
-        answers["residence_valid_from"] = _date_between(
-            rng, today - timedelta(days=900), today - timedelta(days=30)
+    answers.update(_validity(rng, persona, today, entry))
+    if persona.document not in ("eu_freizuegigkeit", "keines_unklar"):
+        answers["residence_obligation"] = persona.obligation and rng.random() < 0.8
+        if answers["residence_obligation"]:
+            answers["residence_obligation_place"] = town
+    answers["passport_status"] = {
+        "refugee": "refugee_travel_document",
+        "subsidiary": "travel_document_foreigners",
+        "duldung": "no_passport_procuring",
+        "asylum": _pick(rng, ["national_passport", "no_passport_unreasonable"]),
+        "eu_citizen": "national_id",
+    }.get(persona.key, "national_passport")
+    if persona.employment and answers["employment_status"] in (
+        "employed",
+        "marginal",
+        "training",
+    ):
+        answers["employment_hours"] = {"marginal": 10, "training": 39}.get(
+            answers["employment_status"], rng.choice([30, 38, 40])
         )
-        real_today = date.today()  # permits are renewed: most are valid today
-        horizon = 50 if rng.random() < 0.12 else 900
-        answers["residence_valid_until"] = _date_between(
-            rng, real_today + timedelta(days=5), real_today + timedelta(days=horizon)
+    if persona.course_basis != "none":
+        answers["integration_course_voucher_date"] = _date_between(rng, entry, today)
+        answers["integration_course"] = "general" if levels[2] != "none" else "literacy"
+        answers["integration_course_status"] = (
+            "completed" if levels[2] in ("B1", "B2") else _pick(rng, ["running", "not_started"])
         )
+    else:
+        answers["integration_course"] = "none"
+    answers["job_language_course"] = "none"
+    answers["has_german_certificate"] = levels[2] in ("B1", "B2") and rng.random() < 0.7
+    if answers["has_german_certificate"]:
+        answers["german_certificates"] = [
+            {
+                "certificate_type": _pick(rng, ["dtz", "telc", "goethe"])
+                if persona.key != "student"
+                else "testdaf",
+                "certificate_level": "B1",
+                "certificate_seen": True,
+            }
+        ]
+    _qualification(rng, answers, persona, country, today)
     return {k: v for k, v in answers.items() if v is not None}, persona
+
+
+def _qualification(
+    rng: random.Random, answers: dict[str, Any], persona: Persona, country: str, today: date
+) -> None:
+    kind = _pick(rng, persona.qualifications) if persona.qualifications else ""
+    if not kind:
+        answers["qualifications"] = [
+            {
+                "isced_level": _pick(rng, ["1", "2"]),
+                "qualification_title": "Schulbesuch ohne Abschluss"
+                if rng.random() < 0.5
+                else "Mittelschule",
+                "qualification_country": country,
+                "certificate_held": _pick(rng, ["copy", "none"]),
+            }
+        ]
+        answers["target_occupation"] = _pick(rng, OCCUPATIONS)
+        answers["has_work_experience"] = rng.random() < 0.6
+        if answers["has_work_experience"]:
+            answers["work_experience"] = [_job(rng, answers["target_occupation"], country, today)]
+        return
+    q = QUALIFICATIONS[kind]
+    status = (
+        _pick(rng, ["advised", "applied", "decided"]) if q.regulated == "yes" else "not_started"
+    )
+    if persona.key == "student":
+        status = "decided"
+    item: dict[str, Any] = {
+        "isced_level": q.isced,
+        "qualification_title": q.title,
+        "qualification_country": country,
+        "certificate_held": _pick(rng, ["original", "original", "copy"]),
+        "translation_available": rng.random() < 0.6,
+        "field_kldb": q.kldb,
+        "regulated": q.regulated,
+        "reference_occupation": q.reference,
+        "recognition_status": status,
+    }
+    if status in ("advised", "applied", "decided"):
+        item["recognition_body"] = q.body
+        item["recognition_funding"] = [
+            "placement_budget" if answers.get("benefit_system") == "sgb2" else "recognition_grant"
+        ]
+    if status in ("applied", "decided"):
+        item["recognition_applied_on"] = _date_between(
+            rng, today - timedelta(days=300), today - timedelta(days=60)
+        )
+    if status == "applied":
+        item["recognition_documents_deadline"] = (
+            today + timedelta(days=rng.randint(14, 90))
+        ).isoformat()
+    if status == "decided":
+        item["recognition_notice_date"] = _date_between(
+            rng, date.fromisoformat(item.get("recognition_applied_on", today.isoformat())), today
+        )
+        item["recognition_outcome"] = "full" if persona.key == "student" else "partial"
+        if item["recognition_outcome"] == "partial":
+            item["compensation_measure"] = "adaptation_course"
+            item["compensation_measure_end"] = (
+                today + timedelta(days=rng.randint(90, 300))
+            ).isoformat()
+    answers["qualifications"] = [item]
+    answers["target_occupation"] = q.kldb
+    answers["has_work_experience"] = True
+    answers["work_experience"] = [_job(rng, q.kldb, country, today)]
+    if q.regulated == "yes" and status != "decided":
+        answers["referrals"] = [
+            {
+                "service": "iq_recognition",
+                "date": _date_between(rng, today - timedelta(days=30), today),
+                "purpose": "Anerkennungsberatung",
+                "data_passed": ["identity", "education"],
+                "consent_purpose": "recognition_counselling",
+                "outcome": _pick(rng, ["open", "appointment_made", "completed"]),
+            }
+        ]
+
+
+def _job(rng: random.Random, kldb: str, country: str, today: date) -> dict[str, Any]:
+    start = today - timedelta(days=rng.randint(6 * 365, 12 * 365))
+    return {
+        "job_kldb": kldb,
+        "job_country": country,
+        "job_from": start.isoformat(),
+        "job_current": False,
+        "job_to": (start + timedelta(days=rng.randint(365, 5 * 365))).isoformat(),
+    }
+
+
+def _fit(form: Form, answers: dict[str, Any]) -> dict[str, Any]:
+    """Only the answers ``form`` has questions for (a persona knows every version)."""
+
+    def fit(holder: dict[str, Any]) -> dict[str, Any]:
+        kept: dict[str, Any] = {}
+        for key, value in holder.items():
+            question = form.get(key)
+            if question is None:
+                continue
+            if question.type is QuestionType.REPEAT and isinstance(value, list):
+                value = [fit(item) if isinstance(item, dict) else item for item in value]
+            kept[key] = value
+        return kept
+
+    if form.get("child_birth_date") is not None:
+        for child in answers.get("children", []):
+            if "child_birth_month" in child:
+                child["child_birth_date"] = child.pop("child_birth_month") + "-01"
+    return fit(answers)
 
 
 # -- filling what a persona leaves open --------------------------------------------------
@@ -346,6 +721,8 @@ def _plausible(
         else:
             code = _pick(rng, OCCUPATIONS)
         return [code] if question.multiple else code
+    if question.id == "child_birth_month":
+        return _date_between(rng, today - timedelta(days=15 * 365), today)[:7]
     if kind in (QuestionType.TEXT, QuestionType.LONG_TEXT):
         return _pick(
             rng, ["siehe Gesprächsnotiz", "liegt vor", "wird nachgereicht", "mit Person besprochen"]
@@ -354,17 +731,29 @@ def _plausible(
 
 
 def consent_answer(
-    organisation: Any, *, today: date, language: str, rng: random.Random
+    organisation: Any,
+    *,
+    today: date,
+    language: str,
+    rng: random.Random,
+    interpreter_language: str | None = None,
+    needed: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A complete consent block: every purpose decided, Art. 9 decided."""
+    """A complete consent block: every purpose decided (those in ``needed`` granted),
+    Art. 9 decided; read in ``language`` (German where the organisation has no text in
+    it), with an interpreter when ``interpreter_language`` is given."""
     purposes = {
-        pid: {"granted": pid == "central_office" or rng.random() < 0.8, "withdrawn_on": None}
+        pid: {
+            "granted": pid == "central_office" or pid in needed or rng.random() < 0.8,
+            "withdrawn_on": None,
+        }
         for pid in organisation.purpose_ids
     }
     return {
         "date": today.isoformat(),
         "language": language if language in organisation.languages else "de",
-        "interpreter": language not in ("de", "en"),
+        "interpreter": interpreter_language is not None,
+        "interpreter_language": interpreter_language,
         "organisation": organisation.id,
         "text_version": organisation.text_version,
         "purposes": purposes,
@@ -414,7 +803,7 @@ def complete_answers(
                     answers,
                     question,
                     context,
-                    consent_answer(organisation, today=today, language="ar", rng=rng),
+                    consent_answer(organisation, today=today, language="de", rng=rng),
                 )
             else:
                 _set(answers, question, context, _plausible(question, state, context, rng, today))
@@ -442,15 +831,31 @@ def generate(
     complete: bool,
     case_number: str = "DEMO-0000-00000",
     counsellor: str = "Demo",
+    used_names: set[tuple[str, str]] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """One invented intake: (answers, is_complete). Drafts stop part-way."""
-    answers, _persona = persona_answers(rng, today=today)
+    """One invented intake: (answers, is_complete). Drafts stop part-way.
+
+    ``used_names`` (Latin family and given name) keeps one run free of apparent
+    duplicates: a name in it is not given to a second person.
+    """
+    answers, _persona = persona_answers(rng, today=today, used_names=used_names)
     answers["case_number"] = case_number
     answers["counsellor_name"] = counsellor
     answers.setdefault("intake_date", today.isoformat())
-    answers["consent"] = consent_answer(
-        organisation, today=today, language=_pick(rng, list(organisation.languages)), rng=rng
+    mother = answers["languages"][0]["language"]
+    interpreter = answers.get("interpreter_language")
+    needed = tuple(
+        str(referral.get("consent_purpose")) for referral in answers.get("referrals", [])
     )
+    answers["consent"] = consent_answer(
+        organisation,
+        today=today,
+        language=CONSENT_LANGUAGE.get(mother, "de"),
+        rng=rng,
+        interpreter_language=interpreter if isinstance(interpreter, str) else None,
+        needed=needed,
+    )
+    answers = _fit(form, answers)
     if not complete:
         # a draft: the first sections are done, the later ones are still open
         for key in (
@@ -507,6 +912,7 @@ def add_synthetic_intakes(
     organisation = workspace.organisation
     today = date.today()
     counsellor = workspace.actor.display_name or workspace.actor.username
+    used_names: set[tuple[str, str]] = set()
     for index in range(count):
         intake_day = today - timedelta(days=rng.randint(0, 330))
         wants_complete = rng.random() < complete_share
@@ -519,6 +925,7 @@ def add_synthetic_intakes(
             complete=wants_complete,
             case_number=row.case_number,
             counsellor=counsellor,
+            used_names=used_names,
         )
         workspace.records.save(row.id, answers=answers)
         if is_complete and wants_complete:

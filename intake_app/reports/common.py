@@ -15,6 +15,7 @@ from babel.dates import format_datetime
 
 from intake_app.core.display import babel_locale, format_iso_date
 from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
 from intake_app.reports.layout import PageInfo
 
@@ -68,6 +69,8 @@ class PrintContext:
     printed_at: datetime
     lang: str = "de"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the setting ``records.expiry_warning_days`` (expiry highlights)
+    expiry_warning_days: int = EXPIRY_WARNING_DAYS
 
     @property
     def today(self) -> date:

@@ -42,7 +42,12 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
         (tr("Noch nicht übermittelt"), overview.not_delivered),
         (tr("Offene Vermittlungen"), overview.open_referrals),
         (tr("Akten mit offenen Vermittlungen"), overview.records_with_open_referrals),
-        (tr("Aufenthaltstitel abgelaufen oder in 8 Wochen ablaufend"), overview.expiring_permits),
+        (
+            tr("Aufenthaltstitel abgelaufen oder in {n} Tagen ablaufend").format(
+                n=overview.expiry_warning_days
+            ),
+            overview.expiring_permits,
+        ),
         (tr("Anerkennungsverfahren offen"), overview.recognition_pending),
         (tr("Gelöscht (nur anonymer Statistikeintrag)"), overview.removed_for_statistics),
     ]

@@ -121,6 +121,7 @@ class ReportService:
             printed_by=actor.display_name or actor.username,
             printed_at=(now or datetime.now()).astimezone(),
             lang=normalise_language(lang),
+            expiry_warning_days=self.ws.expiry_warning_days,
         )
 
     def complete_record_ids(self) -> list[str]:

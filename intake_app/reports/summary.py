@@ -106,6 +106,7 @@ class _Summary:
             today=ctx.today,
             lang=ctx.lang,
             organisation=ctx.organisation,
+            expiry_warning_days=ctx.expiry_warning_days,
         )
         self.rows = [
             row

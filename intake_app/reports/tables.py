@@ -67,13 +67,18 @@ class Emphasis:
 
 
 def emphasis(row: AnswerRow, state: FormState, *, today: date, tr: Translate) -> Emphasis | None:
-    """Whether an answer needs attention: a residence permit expiring within 8 weeks or
-    expired, an open referral, an overdue next step."""
+    """Whether an answer needs attention: a residence permit expiring within the warning
+    period (the setting ``records.expiry_warning_days``) or expired, an open referral, an
+    overdue next step. A § 24 permit that a regulation continues counts from that date."""
     question = row.question
     context = row_context(row)
     value = state.value(question.id, context)
     if question.id in EXPIRY_QUESTIONS and isinstance(value, str):
-        kind = expiry_state(value, today=today)
+        if state.form.get("residence_continued_until") is not None:
+            continued = state.value("residence_continued_until")
+            if state.value("residence_continued") is True and isinstance(continued, str):
+                value = continued
+        kind = expiry_state(value, today=today, warning_days=state.expiry_warning_days)
         if kind == "expired":
             return Emphasis(DANGER_FILL, tr(MSG_EXPIRED))
         if kind == "soon":

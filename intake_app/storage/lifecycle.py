@@ -102,6 +102,8 @@ class Overview:
     not_delivered: int
     removed_for_statistics: int
     generated_at: datetime = field(default_factory=utcnow)
+    #: the warning period ``expiring_permits`` was counted with
+    expiry_warning_days: int = EXPIRY_WARNING_DAYS
 
 
 def _month(value: object) -> str | None:
@@ -134,12 +136,22 @@ class Lifecycle:
         db: the open database.
         actor: who acts.
         retention_days: returns the configured period after a case is closed.
+        expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
+            overview counts permits expiring within it).
     """
 
-    def __init__(self, *, db: Database, actor: Actor, retention_days: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        actor: Actor,
+        retention_days: Callable[[], int],
+        expiry_warning_days: Callable[[], int] | None = None,
+    ) -> None:
         self._db = db
         self._actor = actor
         self._retention_days = retention_days
+        self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
 
     # -- removing ----------------------------------------------------------------------
 
@@ -449,7 +461,8 @@ class Lifecycle:
         """The supervisor's numbers (all records of the site)."""
         self._actor.require(Permission.VIEW_OVERVIEW)
         today = today or date.today()
-        limit = (today + timedelta(days=EXPIRY_WARNING_DAYS)).isoformat()
+        warning_days = int(self._warning_days())
+        limit = (today + timedelta(days=warning_days)).isoformat()
         with self._db.read() as session:
             by_status = {
                 status: int(count)
@@ -496,6 +509,7 @@ class Lifecycle:
             open_referrals=int(referrals[0] or 0),
             records_with_open_referrals=int(referrals[1] or 0),
             expiring_permits=int(expiring),
+            expiry_warning_days=warning_days,
             recognition_pending=int(recognition),
             not_delivered=int(not_delivered),
             removed_for_statistics=int(removed),

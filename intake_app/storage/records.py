@@ -91,6 +91,8 @@ class RecordService:
         device_prefix: four characters that make case numbers unique across devices.
         form_for: the form a record was given under, by form id and version.
         organisation: the consent configuration in force (its purposes must be decided).
+        expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
+            "expiring" filter of the list uses it).
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class RecordService:
         device_prefix: str,
         form_for: Callable[[str, str], Form],
         organisation: Callable[[], OrganisationConfig],
+        expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
         self._actor = actor
@@ -109,6 +112,12 @@ class RecordService:
         self._prefix = device_prefix
         self._form_for = form_for
         self._organisation = organisation
+        self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
+
+    @property
+    def expiry_warning_days(self) -> int:
+        """The setting ``records.expiry_warning_days`` (list filter and highlights)."""
+        return int(self._warning_days())
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -311,7 +320,13 @@ class RecordService:
     def _require_complete(self, row: RecordRow, answers: dict[str, Any]) -> None:
         form = self._form_for(row.form_id, row.form_version)
         lang = current_language()
-        state = evaluate(form, answers, lang=lang, organisation=self._organisation())
+        state = evaluate(
+            form,
+            answers,
+            lang=lang,
+            organisation=self._organisation(),
+            expiry_warning_days=self.expiry_warning_days,
+        )
         if state.complete:
             return
         labels = [form.question(m.question_id).label(lang) for m in state.missing_required]
@@ -439,7 +454,7 @@ class RecordService:
             clauses.append("records.residence_valid_until IS NOT NULL")
             clauses.append("records.residence_valid_until <= :expiry_limit")
             params["expiry_limit"] = (
-                date.today() + timedelta(days=EXPIRY_WARNING_DAYS)
+                date.today() + timedelta(days=self._warning_days())
             ).isoformat()
         if query.special == "open_referrals":
             clauses.append(f"records.pk IN ({OPEN_REFERRAL_PKS})")

@@ -63,7 +63,9 @@ class CaseListPage(QWidget):
             for owner_id, name in owners:
                 self.owner.addItem(name, owner_id)
         self.owner.setVisible(supervisor)
-        self.expiring = QCheckBox(_("Aufenthalt läuft ab (8 Wochen)"))
+        self.expiring = QCheckBox(
+            _("Aufenthalt läuft ab ({n} Tage)").format(n=records.expiry_warning_days)
+        )
         self.expiring.setAccessibleName(_("Nur ablaufende Aufenthaltstitel zeigen"))
         self.new_button = QPushButton(_("&Neue Aufnahme"))
         self.new_button.setObjectName("primary")

@@ -73,6 +73,7 @@ class CaseListModel(QAbstractTableModel):
         self._exhausted = True
         self._query = RecordQuery()
         self._today = date.today()
+        self._warning_days = self._records.expiry_warning_days
         self.refresh()
 
     # -- querying ----------------------------------------------------------------------
@@ -100,6 +101,7 @@ class CaseListModel(QAbstractTableModel):
         """Reload from the database (after a save elsewhere)."""
         self.beginResetModel()
         self._today = date.today()
+        self._warning_days = self._records.expiry_warning_days
         self._total = self._records.count(self._query)
         self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
         self._exhausted = len(self._rows) < PAGE_SIZE
@@ -171,7 +173,11 @@ class CaseListModel(QAbstractTableModel):
             return item.id
         if role == self.StatusRole:
             return item.status.value
-        expiry = expiry_state(item.residence_valid_until, today=self._today)
+        expiry = expiry_state(
+            item.residence_valid_until,
+            today=self._today,
+            warning_days=self._warning_days,
+        )
         if role == Qt.ItemDataRole.BackgroundRole and expiry:
             return QBrush(QColor(style.HIGHLIGHT_ROW))
         if role == Qt.ItemDataRole.ForegroundRole and column == self.RESIDENCE and expiry:
@@ -180,7 +186,9 @@ class CaseListModel(QAbstractTableModel):
             return (
                 _("Aufenthaltstitel abgelaufen")
                 if expiry == "expired"
-                else _("Aufenthaltstitel läuft in den nächsten 8 Wochen ab")
+                else _("Aufenthaltstitel läuft in den nächsten {n} Tagen ab").format(
+                    n=self._warning_days
+                )
             )
         if role == Qt.ItemDataRole.AccessibleTextRole:
             text = self._display(item, column)

@@ -138,7 +138,10 @@ class OverviewPage(QWidget):
             "not_delivered": NumberTile(_("Noch nicht übermittelt"), warn=True),
             "open_referrals": NumberTile(_("Offene Vermittlungen"), warn=True),
             "expiring": NumberTile(
-                _("Aufenthaltstitel abgelaufen oder in 8 Wochen ablaufend"), warn=True
+                _("Aufenthaltstitel abgelaufen oder in {n} Tagen ablaufend").format(
+                    n=workspace.expiry_warning_days
+                ),
+                warn=True,
             ),
             "recognition_pending": NumberTile(_("Anerkennungsverfahren offen"), warn=True),
         }

@@ -102,6 +102,7 @@ class RecordPage(QWidget):
             answers=row.answers,
             organisation=workspace.organisation,
             lang=current_language(),
+            expiry_warning_days=workspace.expiry_warning_days,
         )
         actor = workspace.actor
         self.title = QLabel(display_name(index_fields(self.session.answers)))

@@ -144,7 +144,7 @@ def test_expiring_permits_are_highlighted(qtbot: QtBot, counsellor: Workspace) -
     bald = model.index(rows["Bald"], CaseListModel.RESIDENCE)
     spaet = model.index(rows["Spaet"], CaseListModel.RESIDENCE)
     assert model.data(bald, Qt.ItemDataRole.BackgroundRole) is not None
-    assert "8 Wochen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
+    assert "56 Tagen" in model.data(bald, Qt.ItemDataRole.ToolTipRole)
     assert model.data(spaet, Qt.ItemDataRole.BackgroundRole) is None
     only = counsellor.records.list(RecordQuery(expiring_only=True))
     assert [s.family_name for s in only] == ["Bald"]
@@ -190,3 +190,51 @@ def test_arabic_and_persian_spellings_find_each_other(
     _fill(counsellor, [{"family_name": stored}])
     hits = counsellor.records.list(RecordQuery(search=typed))
     assert [s.family_name for s in hits] == [stored]
+
+
+def test_one_warning_period_setting_is_read_everywhere(
+    qtbot: QtBot, profile: ProfileFixture, counsellor: Workspace
+) -> None:
+    """The list filter, the row highlight, the overview, the interview's computed flag and
+    the printout all follow ``records.expiry_warning_days``."""
+    from intake_app.core.interview import InterviewSession
+    from intake_app.reports.service import ReportService
+
+    in_100 = (date.today() + timedelta(days=100)).isoformat()
+    _fill(counsellor, [{"family_name": "Hundert", "residence_valid_until": in_100}])
+    model = CaseListModel(counsellor.records, show_owner=False)
+    assert (
+        model.data(model.index(0, CaseListModel.RESIDENCE), Qt.ItemDataRole.BackgroundRole) is None
+    )
+    assert counsellor.records.list(RecordQuery(expiring_only=True)) == []
+    admin = profile.sign_in()
+    try:
+        admin.settings.put("records.expiry_warning_days", 120)
+    finally:
+        admin.close()
+    assert counsellor.expiry_warning_days == 120
+    model = CaseListModel(counsellor.records, show_owner=False)
+    index = model.index(0, CaseListModel.RESIDENCE)
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is not None
+    assert "120 Tagen" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert [s.family_name for s in counsellor.records.list(RecordQuery(expiring_only=True))] == [
+        "Hundert"
+    ]
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    assert "120" in page.expiring.text()
+    form = counsellor.current_form()
+    session = InterviewSession(
+        form=form,
+        answers={"residence_document": "duldung", "residence_valid_until": in_100},
+        expiry_warning_days=counsellor.expiry_warning_days,
+    )
+    assert session.state.computed["residence_expiring"] is True
+    assert ReportService(counsellor).context().expiry_warning_days == 120
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        overview = supervisor.lifecycle.overview()
+    finally:
+        supervisor.close()
+    assert overview.expiry_warning_days == 120
+    assert overview.expiring_permits == 1

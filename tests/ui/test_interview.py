@@ -95,6 +95,7 @@ def fill_required(qtbot: QtBot, page: InterviewPage) -> None:
     assert not page.views["person"].rows[("level", (0,))].isVisible()
     answer(qtbot, page, "municipality", "Köln")
     answer(qtbot, page, "has_children", False)
+    answer(qtbot, page, "benefit_system", "sgb2")
 
     page.show_section("residence")
     answer(qtbot, page, "residence_document", "aufenthaltserlaubnis")
@@ -102,6 +103,7 @@ def fill_required(qtbot: QtBot, page: InterviewPage) -> None:
     answer(qtbot, page, "residence_valid_until", UNTIL.strftime("%d.%m.%Y"))
     answer(qtbot, page, "work_permission", "erwerbstaetigkeit_gestattet")
     answer(qtbot, page, "residence_obligation", False)
+    answer(qtbot, page, "passport_status", "refugee_travel_document")
 
     page.show_section("language")
     for skill, level in (
@@ -112,12 +114,14 @@ def fill_required(qtbot: QtBot, page: InterviewPage) -> None:
     ):
         answer(qtbot, page, f"german_{skill}", level)
     answer(qtbot, page, "has_german_certificate", False)
+    answer(qtbot, page, "integration_course_basis", "entitlement")
     answer(qtbot, page, "integration_course", "general")
     answer(qtbot, page, "integration_course_status", "running")
     answer(qtbot, page, "job_language_course", "none")
     answer(qtbot, page, "latin_literate", True)
 
     page.show_section("work")
+    answer(qtbot, page, "employment_status", "unemployed")
     answer(qtbot, page, "has_work_experience", False)
 
     page.show_section("goals")

@@ -35,6 +35,7 @@ from intake_app.core.forms.expressions import Binding, CompiledExpression, Evalu
 from intake_app.core.forms.expressions.types import CEFR_LEVELS
 from intake_app.core.forms.model import Choice, Form, Question, QuestionType, Section
 from intake_app.core.forms.values import is_empty, to_json, to_runtime
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
 
 Context = tuple[int, ...]
@@ -74,10 +75,12 @@ class _Run:
         lang: str,
         purposes: tuple[str, ...] | None,
         languages: tuple[str, ...],
+        expiry_warning_days: int = EXPIRY_WARNING_DAYS,
     ) -> None:
         self.form = form
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
+        self.expiry_warning_days = expiry_warning_days
         self.lang = lang
         self.tr = translator(lang)
         self.purposes = purposes
@@ -310,6 +313,11 @@ class FormState:
     _tallies: dict[str, _Tally] = field(default_factory=dict, repr=False)
     _visible_paths: list[tuple[str, Question, Context]] = field(default_factory=list, repr=False)
 
+    @property
+    def expiry_warning_days(self) -> int:
+        """The warning period this evaluation used (``expiry_warning_days()``)."""
+        return self._run.expiry_warning_days if self._run is not None else EXPIRY_WARNING_DAYS
+
     def visible(self, qid: str, index_path: Context = ()) -> bool:
         """Whether question ``qid`` is shown at ``index_path`` (False for unknown ids)."""
         question = self.form.get(qid)
@@ -518,6 +526,7 @@ def evaluate(
     today: date | None = None,
     lang: str = "de",
     organisation: Any = None,
+    expiry_warning_days: int | None = None,
 ) -> FormState:
     """Evaluate ``answers`` against ``form``.
 
@@ -528,11 +537,21 @@ def evaluate(
         lang: language of the messages and labels (``de`` or ``en``).
         organisation: an ``OrganisationConfig``; when given, the consent block must decide
             each of its purposes and use one of its languages.
+        expiry_warning_days: the setting ``records.expiry_warning_days``, returned by the
+            form's ``expiry_warning_days()`` (default: the setting's default).
     """
     day = today or date.today()
     purposes = tuple(organisation.purpose_ids) if organisation is not None else None
     languages = tuple(organisation.languages) if organisation is not None else CONSENT_LANGUAGES
-    run = _Run(form, answers, today=day, lang=lang, purposes=purposes, languages=languages)
+    run = _Run(
+        form,
+        answers,
+        today=day,
+        lang=lang,
+        purposes=purposes,
+        languages=languages,
+        expiry_warning_days=expiry_warning_days or EXPIRY_WARNING_DAYS,
+    )
     state = FormState(form, lang, day, _run=run)
     _Walker(run, state).walk()
     state.problems = run.problems

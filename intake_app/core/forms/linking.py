@@ -335,6 +335,26 @@ class Linker:
                             "Kennung tragen."
                         ).format(old=change.question),
                     )
+            elif change.kind is ChangeKind.YEAR_MONTH:
+                target = self._resolve(change.to or "")
+                if target is None or target.type is not QuestionType.TEXT:
+                    self.issues.add(
+                        change.line,
+                        None,
+                        _(
+                            "„year_month: {old}“: „{new}“ muss eine Textfrage dieses "
+                            "Formulars sein (sie bekommt JJJJ-MM)."
+                        ).format(old=change.question, new=change.to),
+                    )
+                if self._resolve(change.question) is not None:
+                    self.issues.add(
+                        change.line,
+                        None,
+                        _(
+                            "„year_month: {old}“: die alte Frage gibt es in diesem "
+                            "Formular noch; löschen Sie sie oder die Änderung."
+                        ).format(old=change.question),
+                    )
             elif change.kind is ChangeKind.REMOVE:
                 if self._resolve(change.question) is not None:
                     self.issues.add(

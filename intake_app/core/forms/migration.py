@@ -2,10 +2,12 @@
 
 A form file declares what changed since its ``previous_version``: renamed questions
 (their answers move to the new id), removed questions (their answers are *retired*:
-returned separately, so the caller stores them with the record's history), and recoded
-choice values. Answers the new version has no question for and that no change mentions
-are retired too, with a note. Values are otherwise kept as they are, even when the new
-version would reject them; the engine then shows them as errors for the counsellor.
+returned separately, so the caller stores them with the record's history), recoded
+choice values, and dates reduced to year and month (``year_month``: the new id gets
+``"YYYY-MM"``, the full date is retired). Answers the new version has no question for and
+that no change mentions are retired too, with a note. Values are otherwise kept as they
+are, even when the new version would reject them; the engine then shows them as errors
+for the counsellor.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def migrate_answers(answers: Mapping[str, Any], from_form: Form, to_form: Form) 
     for change in changes:
         if change.kind is ChangeKind.RENAME:
             _rename(data, change, result)
+        elif change.kind is ChangeKind.YEAR_MONTH:
+            _year_month(data, change, result)
     for change in changes:
         if change.kind is ChangeKind.RECODE:
             _recode(data, change, to_form, result)
@@ -129,6 +133,33 @@ def _rename(data: dict[str, Any], change: FormChange, result: MigrationResult) -
             _("„{old}“ heißt jetzt „{new}“ ({n} Antwort(en) übernommen).").format(
                 old=change.question, new=change.to, n=moved
             )
+        )
+
+
+def _year_month(data: dict[str, Any], change: FormChange, result: MigrationResult) -> None:
+    """Move a date to ``change.to`` as ``"YYYY-MM"``; the full date is retired, not lost."""
+    *chain, old = change.question.split(".")
+    new = (change.to or "").split(".")[-1]
+    moved = archived = 0
+    for prefix, holder in _groups(data, chain):
+        if old not in holder:
+            continue
+        value = holder.pop(old)
+        if not _present(value):
+            continue
+        result.retired[f"{prefix}{old}"] = value
+        archived += 1
+        text = value if isinstance(value, str) else ""
+        if len(text) >= 7 and text[:4].isdigit() and text[4] == "-" and text[5:7].isdigit():
+            if not _present(holder.get(new)):
+                holder[new] = text[:7]
+                moved += 1
+    if archived:
+        result.notes.append(
+            _(
+                "„{old}“: nur Jahr und Monat stehen jetzt unter „{new}“ ({n} Antwort(en)); "
+                "das vollständige Datum ist archiviert."
+            ).format(old=change.question, new=change.to, n=moved)
         )
 
 
@@ -197,7 +228,7 @@ def check_succession(previous: Form, form: Form) -> list[FormIssue]:
     declared = {
         change.question
         for change in form.changes
-        if change.kind in (ChangeKind.RENAME, ChangeKind.REMOVE)
+        if change.kind in (ChangeKind.RENAME, ChangeKind.REMOVE, ChangeKind.YEAR_MONTH)
     }
     for change in form.changes:
         old = _resolve(previous, change.question)

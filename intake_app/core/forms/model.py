@@ -200,6 +200,8 @@ class ChangeKind(enum.StrEnum):
     RENAME = "rename"
     REMOVE = "remove"
     RECODE = "recode"
+    # a full date becomes "YYYY-MM" under a new id; the full date is retired
+    YEAR_MONTH = "year_month"
 
 
 @dataclass(frozen=True, slots=True)

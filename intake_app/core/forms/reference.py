@@ -5,7 +5,12 @@
   user-assigned code used by the EU and German authorities).
 * ``language``: ISO 639-3 living languages (three-letter codes, so that Dari ``prs``,
   Kurmanji ``kmr`` and Sorani ``ckb`` can be told apart), names from CLDR where it has
-  them, else from the iso-codes translations shipped with ``pycountry``.
+  them, else from the iso-codes translations shipped with ``pycountry``. Search aliases
+  come from iso-codes (inverted names such as "Kurdish, Northern", with their German
+  translations), from CLDR (the name of each language in itself, e.g. "فارسی", and
+  regional names such as ``fa_AF`` "Dari"), and from :data:`LANGUAGE_NAMES`: the names
+  people use in counselling ("Farsi", "Kurmandschi", "Sorani", "Levantinisch") and
+  German names where neither source has one (no English label in a German list).
 * ``occupation``: KldB 2010 (revised 2020) occupational types (5 digits), and
   ``occupation_group``: its 3-digit groups; source: Bundesagentur für Arbeit, Statistik,
   Klassifikation der Berufe 2010 – überarbeitete Fassung 2020 (``forms/reference``).
@@ -19,6 +24,7 @@ import csv
 import functools
 import gettext
 import io
+import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -119,9 +125,10 @@ class ReferenceList:
     def search(self, query: str, lang: str = "de", limit: int = 50) -> list[ReferenceItem]:
         """Entries matching ``query`` by code or name, best first.
 
-        Order: exact code, code prefix, name starting with the query, a word of the name
-        starting with it, the query anywhere; within each, entries in the requested
-        language's name first, then common entries, then shorter names.
+        Order: exact code, code prefix, a whole name or alias, name starting with the
+        query, a word of the name starting with it, the query anywhere; within each,
+        entries in the requested language's name first, then common entries, then
+        shorter names.
         """
         needle = fold(query.strip())
         if not needle:
@@ -149,11 +156,13 @@ class ReferenceList:
         position = names.find(needle)
         if position < 0:
             return None
+        if f" | {names} | ".find(f" | {needle} | ") >= 0:
+            return 2  # a whole name or alias ("Farsi" for Dari as well as for Persian)
         if position == 0 or names.find(" | " + needle) >= 0:
-            return 2
-        if names[position - 1] in " -(/,":
             return 3
-        return 4
+        if names[position - 1] in " -(/,":
+            return 4
+        return 5
 
 
 # -- builders ------------------------------------------------------------------------------
@@ -199,12 +208,131 @@ def _build_countries() -> ReferenceList:
     )
 
 
+#: Names people use for languages common in counselling, per ISO 639-3 code: the German
+#: label, the English label (None: keep the CLDR/iso-codes one) and further search names.
+#: German labels are added where CLDR and iso-codes only have an English name.
+LANGUAGE_NAMES: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
+    "fas": ("Persisch (Farsi)", "Persian (Farsi)", ("Farsi", "Parsi", "Farsi/Dari")),
+    "pes": (
+        "Persisch (Iran, Farsi)",
+        "Iranian Persian (Farsi)",
+        ("Farsi", "Iranisch", "Persian", "Farsi/Dari"),
+    ),
+    "prs": (
+        "Dari (Afghanisches Persisch)",
+        "Dari (Afghan Persian)",
+        ("Farsi", "Afghanisch", "Farsi/Dari", "Parsi", "Persisch Afghanistan"),
+    ),
+    "haz": ("Hazaragi", None, ("Hazara", "Hazaragi-Dari")),
+    "tgk": (None, None, ("Tadschikisch-Persisch", "Tajik Persian")),
+    "kur": (None, None, ("Kurdî", "Kurdi")),
+    "kmr": (
+        "Kurmandschi (Nordkurdisch)",
+        "Kurmanji (Northern Kurdish)",
+        ("Kurmandschi", "Kurmanci", "Kurmanji", "Kurmancî", "Badini", "Behdini", "Bahdini"),
+    ),
+    "ckb": (
+        "Sorani (Zentralkurdisch)",
+        "Sorani (Central Kurdish)",
+        ("Sorani", "Soranî", "Kurdisch Sorani"),
+    ),
+    "sdh": ("Südkurdisch (Feyli, Kelhuri)", None, ("Feyli", "Faili", "Kalhori", "Kelhuri")),
+    "zza": ("Zazaki", "Zazaki", ("Zaza", "Dimli", "Kirmanjki")),
+    "apc": (
+        "Levantinisches Arabisch (Syrien, Libanon, Jordanien, Palästina)",
+        "Levantine Arabic (Syria, Lebanon, Jordan, Palestine)",
+        (
+            "Levantinisch",
+            "Syrisch-Arabisch",
+            "Syrisch",
+            "Libanesisch",
+            "Jordanisch",
+            "Palästinensisch",
+            "Schami",
+            "Shami",
+            "Syrian Arabic",
+        ),
+    ),
+    "acm": (
+        "Irakisches Arabisch (Mesopotamisch)",
+        "Iraqi Arabic (Mesopotamian)",
+        ("Irakisch", "Iraqi"),
+    ),
+    "afb": ("Golf-Arabisch", None, ("Khaleeji", "Kuwaitisch")),
+    "ary": (None, None, ("Darija", "Marokkanisch")),
+    "arq": ("Algerisches Arabisch", None, ("Darja", "Algerisch")),
+    "aeb": ("Tunesisches Arabisch", None, ("Tunesisch", "Tounsi")),
+    "ayl": ("Libysches Arabisch", None, ("Libysch",)),
+    "apd": (None, None, ("Sudanesisch",)),
+    "mey": ("Hassania-Arabisch", "Hassaniya Arabic", ("Hassania", "Hassaniya")),
+    "arb": (None, None, ("Hocharabisch", "Fusha", "Modern Standard Arabic")),
+    "tir": ("Tigrinya (Tigrinisch)", None, ("Tigrinisch", "Tigrigna", "Tigrinja")),
+    "tig": (None, None, ("Tigré",)),
+    "amh": (None, None, ("Amharic", "Amhara")),
+    "orm": (None, None, ("Afaan Oromoo", "Oromiffa")),
+    "som": (None, None, ("Somalisch",)),
+    "pus": (None, None, ("Paschto", "Pashto", "Pashtu", "Afghanisch")),
+    "bal": ("Belutschi", None, ("Belutschisch", "Balochi")),
+    "urd": (None, None, ("Urdu",)),
+    "pan": (None, None, ("Pandschabi", "Punjabi", "Panjabi")),
+    "ful": ("Ful (Fulfulde, Pulaar)", "Fula (Fulfulde, Pulaar)", ("Fulfulde", "Fulani", "Peul")),
+    "fuf": ("Pular (Guinea)", None, ("Pular", "Fula Guinea")),
+    "rom": ("Romani (Romanes)", "Romani", ("Romanes", "Romani chib", "Roma")),
+    "hbs": ("Serbokroatisch (Bosnisch, Kroatisch, Serbisch)", None, ("BKS", "Jugoslawisch")),
+    "sqi": (None, None, ("Shqip",)),
+    "aka": (None, None, ("Twi", "Asante")),
+    "pcm": (None, None, ("Pidgin", "Naija")),
+    "lin": (None, None, ("Kongolesisch",)),
+    "rhg": (None, None, ("Ruáingga",)),
+    "hyw": ("Westarmenisch", None, ("Western Armenian",)),
+    "gsg": ("Deutsche Gebärdensprache (DGS)", "German Sign Language (DGS)", ("DGS",)),
+}
+
+_SIGN_LANGUAGE = re.compile(r"(?P<name>.+) Sign Language(?P<abbr> \([A-Z]+\))?")
+
+
+def _german_label(label: str, english: str) -> str:
+    """A German label where the sources only have the English name of a sign language."""
+    match = _SIGN_LANGUAGE.fullmatch(label) if label == english else None
+    if match:
+        return f"Gebärdensprache ({match['name']}){match['abbr'] or ''}"
+    return label
+
+
+#: Languages whose own name (CLDR autonym) is a search alias: those common among the
+#: people counselled. Each costs a CLDR locale load (about 10 ms), so not all of CLDR.
+AUTONYM_LANGUAGES: tuple[str, ...] = (
+    "am", "ar", "az", "bg", "bn", "bs", "ckb", "el", "fa", "ff", "fr", "ha", "hi", "hr",
+    "hy", "ig", "ka", "kk", "ku", "ky", "ln", "mk", "ne", "om", "pa", "pl", "ps", "ro",
+    "ru", "sd", "so", "sq", "sr", "sw", "ta", "tg", "ti", "tk", "tr", "ug", "uk", "ur",
+    "uz", "vi", "wo", "yo", "zh",
+)  # fmt: skip
+
+
+def _autonyms() -> dict[str, str]:
+    """CLDR's name of a language in the language itself ("fa" -> "فارسی")."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for identifier in AUTONYM_LANGUAGES:
+        try:
+            name = Locale.parse(identifier).get_display_name(identifier)
+        except (ValueError, LookupError):  # pragma: no cover - a locale CLDR lacks
+            continue
+        if name:
+            names[identifier] = name
+    return names
+
+
 def _build_languages() -> ReferenceList:
     import pycountry
     from babel import Locale
 
     cldr = {lang: Locale(lang).languages for lang in ("de", "en")}
     iso_de = _translation("iso639-3", "de")
+    autonyms = _autonyms()
+    # regional CLDR names as aliases of the ISO 639-3 code they denote
+    regional = {"prs": ("fa_AF",), "arb": ("ar_001",)}
     items = []
     for language in pycountry.languages:
         if getattr(language, "type", "") != "L" or getattr(language, "scope", "") not in ("I", "M"):
@@ -216,12 +344,24 @@ def _build_languages() -> ReferenceList:
         english = next((cldr["en"][k] for k in keys if k in cldr["en"]), None)
         labels = {"de": german or iso_de(language.name), "en": english or language.name}
         aliases = [language.name, iso_de(language.name)]
+        inverted = getattr(language, "inverted_name", None)
+        if inverted:
+            aliases += [inverted, iso_de(inverted)]
+        aliases += [autonyms[key] for key in keys if key in autonyms]
+        for variant in regional.get(code, ()):
+            aliases += [cldr[lang][variant] for lang in ("de", "en") if variant in cldr[lang]]
         if alpha_2:
             aliases.append(alpha_2)
         bibliographic = getattr(language, "bibliographic", None)
         if bibliographic:
             aliases.append(bibliographic)
         rank = 0 if (alpha_2 or german) else 1
+        if code in LANGUAGE_NAMES:
+            de_name, en_name, extra = LANGUAGE_NAMES[code]
+            aliases += [labels["de"], labels["en"], *extra]
+            labels = {"de": de_name or labels["de"], "en": en_name or labels["en"]}
+            rank = 0
+        labels["de"] = _german_label(labels["de"], labels["en"])
         items.append(ReferenceItem(code, labels, tuple(dict.fromkeys(aliases)), rank))
     return ReferenceList(
         "language", items, source="ISO 639-3 (pycountry/iso-codes), Namen: Unicode CLDR (babel)"

@@ -15,7 +15,7 @@ PATH_RE = re.compile(r"[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63}){0,3}")
 def read_changes(
     read: Reader, tree: YMap, previous: str | None, languages: tuple[str, ...]
 ) -> list[FormChange]:
-    """The ``changes`` list of a form file: renames, removals and recodes."""
+    """The ``changes`` list of a form file: renames, removals, recodes and year_month."""
     value = tree.get("changes")
     if value is None:
         return []
@@ -37,14 +37,24 @@ def read_changes(
         if entry is None:
             continue
         read.keys(
-            entry, ("rename", "to", "remove", "recode", "values", "note"), None, _("einer Änderung")
+            entry,
+            ("rename", "to", "remove", "recode", "year_month", "values", "note"),
+            None,
+            _("einer Änderung"),
         )
-        kinds = [kind for kind in ("rename", "remove", "recode") if entry.get(kind) is not None]
+        kinds = [
+            kind
+            for kind in ("rename", "remove", "recode", "year_month")
+            if entry.get(kind) is not None
+        ]
         if len(kinds) != 1:
             read.add(
                 entry.line,
                 None,
-                _("Jede Änderung braucht genau eines von „rename“, „remove“ oder „recode“."),
+                _(
+                    "Jede Änderung braucht genau eines von „rename“, „remove“, „recode“ "
+                    "oder „year_month“."
+                ),
             )
             continue
         kind = ChangeKind(kinds[0])
@@ -52,15 +62,15 @@ def read_changes(
         note = read.local_text(entry, "note", None, languages=languages)
         if path is None:
             continue
-        if kind is ChangeKind.RENAME:
+        if kind in (ChangeKind.RENAME, ChangeKind.YEAR_MONTH):
             target = _path(read, entry, "to") if entry.get("to") is not None else None
             if target is None:
                 if entry.get("to") is None:
                     read.add(
                         entry.line,
                         None,
-                        _("„rename: {path}“ braucht „to:“ mit der neuen Kennung.").format(
-                            path=path
+                        _("„{kind}: {path}“ braucht „to:“ mit der neuen Kennung.").format(
+                            kind=kind.value, path=path
                         ),
                     )
                 continue
@@ -69,9 +79,9 @@ def read_changes(
                     entry.line_of("to"),
                     None,
                     _(
-                        "„rename“ kann eine Frage nicht in eine andere Gruppe verschieben "
+                        "„{kind}“ kann eine Frage nicht in eine andere Gruppe verschieben "
                         "(„{path}“ → „{to}“)."
-                    ).format(path=path, to=target),
+                    ).format(kind=kind.value, path=path, to=target),
                 )
                 continue
             changes.append(FormChange(kind, path, target, note=note, line=entry.line))

@@ -69,6 +69,7 @@ class InterviewPage(QWidget):
             answers=row.answers,
             organisation=workspace.organisation,
             lang=current_language(),
+            expiry_warning_days=workspace.expiry_warning_days,
         )
         self.position: dict[str, Any] = dict(row.position)
         self.views: dict[str, SectionView] = {}

@@ -24,6 +24,7 @@ from intake_app.core.forms.expressions.types import (
     Type,
     list_of,
 )
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 
 DAY = date(2026, 3, 2)
 
@@ -83,6 +84,7 @@ class MiniEnv:
     items: list[dict[str, Any]] = field(default_factory=list)
     today: date = DAY
     choice: tuple[Any, tuple[str, ...]] = (None, ())
+    expiry_warning_days: int = EXPIRY_WARNING_DAYS
 
     def value(self, binding: Binding, context: tuple[int, ...]) -> Any:
         if binding.qid == "items":

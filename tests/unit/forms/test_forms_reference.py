@@ -38,7 +38,7 @@ def test_countries_in_german_and_english() -> None:
 def test_languages_are_iso_639_3() -> None:
     languages = reference_list("language")
     assert len(languages) > 7000
-    assert languages.label("prs") == "Dari"
+    assert languages.label("prs") == "Dari (Afghanisches Persisch)"
     assert languages.label("ara") == "Arabisch" and languages.label("ara", "en") == "Arabic"
     assert languages.label("ukr") == "Ukrainisch"
     codes = [item.code for item in languages.search("kurd", limit=10)]
@@ -91,3 +91,73 @@ def test_search_is_fast_enough_for_typing() -> None:
     for query in ("a", "ar", "ara", "arab", "dari", "pers", "kurd", "tigr", "som", "ukr"):
         languages.search(query, limit=50)
     assert (time.perf_counter() - start) / 10 < 0.05
+
+
+#: What people say in counselling, in German and English, and the code it must find
+#: among the first three results.
+LANGUAGE_QUERIES = [
+    ("Farsi", "fas"),
+    ("Farsi", "pes"),
+    ("Farsi", "prs"),
+    ("Dari", "prs"),
+    ("Persisch", "fas"),
+    ("Kurmandschi", "kmr"),
+    ("Kurmanji", "kmr"),
+    ("Badini", "kmr"),
+    ("Nordkurdisch", "kmr"),
+    ("Sorani", "ckb"),
+    ("Zentralkurdisch", "ckb"),
+    ("Central Kurdish", "ckb"),
+    ("Levantinisch", "apc"),
+    ("Levantine", "apc"),
+    ("Syrisch-Arabisch", "apc"),
+    ("Irakisch", "acm"),
+    ("Darija", "ary"),
+    ("Tigrinya", "tir"),
+    ("Tigrinisch", "tir"),
+    ("Paschtu", "pus"),
+    ("Pashto", "pus"),
+    ("Somali", "som"),
+    ("Amharisch", "amh"),
+    ("Oromo", "orm"),
+    ("Romanes", "rom"),
+    ("Fulfulde", "ful"),
+    ("Zaza", "zza"),
+    ("Hazaragi", "haz"),
+    ("Belutschi", "bal"),
+    ("Ukrainisch", "ukr"),
+    ("Ukrainian", "ukr"),
+    ("Twi", "aka"),
+    ("DGS", "gsg"),
+    # the name in the language itself (CLDR)
+    ("فارسی", "fas"),
+    ("ትግርኛ", "tir"),
+    ("پښتو", "pus"),
+]
+
+
+@pytest.mark.parametrize(("query", "code"), LANGUAGE_QUERIES)
+def test_language_search_finds_the_names_people_use(query: str, code: str) -> None:
+    for lang in ("de", "en"):
+        found = [item.code for item in reference_list("language").search(query, lang, 3)]
+        assert code in found, (query, lang, found)
+
+
+def test_german_language_labels_are_german() -> None:
+    languages = reference_list("language")
+    assert languages.label("kmr") == "Kurmandschi (Nordkurdisch)"
+    assert languages.label("kmr", "en") == "Kurmanji (Northern Kurdish)"
+    assert languages.label("ckb") == "Sorani (Zentralkurdisch)"
+    assert languages.label("prs") == "Dari (Afghanisches Persisch)"
+    assert languages.label("apc").startswith("Levantinisches Arabisch")
+    assert languages.label("apc", "en").startswith("Levantine Arabic")
+    english_only = [
+        item.code
+        for item in languages.all()
+        if item.label("de").endswith("Sign Language")
+        or " Sign Language (" in item.label("de")
+        or item.label("de").endswith(" Arabic")
+        or item.label("de").endswith(" Kurdish")
+    ]
+    assert english_only == []
+    assert languages.label("psc") == "Gebärdensprache (Iranian)"

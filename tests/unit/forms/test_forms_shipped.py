@@ -76,7 +76,8 @@ def test_every_shipped_form_passes_the_check() -> None:
 
 def test_registry_holds_the_interview(intake_form: Form) -> None:
     registry = load_shipped_forms()
-    assert registry.latest("intake").version == "2026.1"
+    assert registry.latest("intake").version == "2026.2"
+    assert registry.latest("intake").previous_version == "2026.1"
     assert intake_form.title("de") == "Erstgespräch Arbeitsmarktintegration"
     assert intake_form.previous_version is None
 
@@ -179,7 +180,7 @@ def test_refugee_nurse_visibility_and_computed_values(intake_form: Form) -> None
         "age_years": 33,
         "children_count": 0,
         "residence_days_left": 60,
-        "residence_expiring": True,
+        "residence_expiring": False,
         "german_overall": "A2",
         "highest_isced": 6,
         "recognition_pending": True,
@@ -188,6 +189,12 @@ def test_refugee_nurse_visibility_and_computed_values(intake_form: Form) -> None
         "barriers_count": 0,
         "open_referrals": 1,
     }
+    # 60 days left: outside the default warning period (56 days), inside a longer one
+    longer = evaluate(intake_form, refugee_nurse(), today=TODAY, expiry_warning_days=60)
+    assert longer.computed["residence_expiring"] is True
+    assert longer.expiry_warning_days == 60
+    shorter = evaluate(intake_form, refugee_nurse(), today=TODAY, expiry_warning_days=59)
+    assert shorter.computed["residence_expiring"] is False
 
 
 def test_refugee_nurse_recognition_decided_needs_outcome(intake_form: Form) -> None:
@@ -419,4 +426,4 @@ def test_load_form_from_a_package_resource() -> None:
 
     form = load_form(form_resource("intake-2026.1.yaml"))
     assert form.key == ("intake", "2026.1")
-    assert len(list(form)) == len(list(load_shipped_forms().latest("intake")))
+    assert len(list(form)) == len(list(load_shipped_forms().get("intake", "2026.1")))

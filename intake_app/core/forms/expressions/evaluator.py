@@ -49,6 +49,8 @@ class Environment(Protocol):
     """What the evaluator needs from its surroundings (the engine, or a test)."""
 
     today: date
+    #: the setting ``records.expiry_warning_days`` (``expiry_warning_days()``)
+    expiry_warning_days: int
 
     def value(self, binding: Binding, context: tuple[int, ...]) -> Any:
         """The run-time value of a bound question at ``context`` (None when null)."""

@@ -39,6 +39,7 @@ from intake_app.core.forms.expressions.types import (
     Kind,
     Type,
 )
+from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import _
 
 if TYPE_CHECKING:
@@ -402,6 +403,14 @@ def _run_today(ev: Evaluator, node: Call, ctx: Context) -> date:
     return ev.env.today
 
 
+def _check_warning_days(checker: Checker, node: Call, scope: Scope) -> Type:
+    return INTEGER
+
+
+def _run_warning_days(ev: Evaluator, node: Call, ctx: Context) -> int:
+    return int(getattr(ev.env, "expiry_warning_days", EXPIRY_WARNING_DAYS))
+
+
 def _run_age(ev: Evaluator, node: Call, ctx: Context) -> int | None:
     born = _date(ev.eval(node.args[0], ctx))
     on = _date(ev.eval(node.args[1], ctx)) if len(node.args) > 1 else ev.env.today
@@ -612,6 +621,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
         FunctionSpec("today", 0, 0, "today()", _check_today, _run_today),
+        FunctionSpec(
+            "expiry_warning_days",
+            0,
+            0,
+            "expiry_warning_days()",
+            _check_warning_days,
+            _run_warning_days,
+        ),
         FunctionSpec("age", 1, 2, "age(datum[, stichtag])", _check_age, _run_age),
         FunctionSpec("date", 1, 1, "date('JJJJ-MM-TT')", _check_date, _run_date),
         FunctionSpec("year", 1, 1, "year(datum)", _check_date_part, _date_part("year")),

@@ -1,0 +1,124 @@
+"""The demo's synthetic intakes: complete under the current interview, varied, and
+coherent the way a KIM counsellor would expect (documents, periods, courses, bodies)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from intake_app.core.forms import evaluate, load_organisation, load_shipped_forms
+from intake_app.demo.data import CONSENT_LANGUAGE, PERSONAS, QUALIFICATIONS, generate
+
+ORGANISATION = load_organisation()
+FORM = load_shipped_forms().latest("intake")
+COUNT = 150
+
+
+@pytest.fixture(scope="module")
+def records() -> list[tuple[date, dict[str, Any], bool]]:
+    rng = random.Random(2026)
+    used: set[tuple[str, str]] = set()
+    result = []
+    for _index in range(COUNT):
+        day = date(2026, 11, 30) - timedelta(days=rng.randint(0, 330))
+        answers, complete = generate(
+            FORM, organisation=ORGANISATION, rng=rng, today=day, complete=True, used_names=used
+        )
+        result.append((day, answers, complete))
+    return result
+
+
+def _months(start: str, end: str) -> float:
+    return (date.fromisoformat(end) - date.fromisoformat(start)).days / 30.44
+
+
+def test_every_record_is_complete_without_errors(records: list[Any]) -> None:
+    for day, answers, complete in records:
+        state = evaluate(FORM, answers, today=day, organisation=ORGANISATION)
+        assert complete and state.complete and state.errors == {}, answers["case_number"]
+
+
+def test_no_person_appears_twice(records: list[Any]) -> None:
+    names = Counter(
+        (
+            a.get("family_name_latin") or a["family_name"],
+            a.get("given_names_latin") or a["given_names"],
+        )
+        for _d, a, _c in records
+    )
+    assert names.most_common(1)[0][1] == 1
+
+
+def test_the_personas_cover_the_legal_situations(records: list[Any]) -> None:
+    seen = {(a["residence_document"], a.get("legal_basis")) for _d, a, _c in records}
+    for wanted in (
+        ("eu_freizuegigkeit", None),
+        ("aufenthaltserlaubnis", "25_2_subsidiary"),
+        ("aufenthaltserlaubnis", "25_2_refugee"),
+        ("aufenthaltserlaubnis", "23"),
+        ("aufenthaltserlaubnis", "24"),
+        ("aufenthaltserlaubnis", "30"),
+        ("aufenthaltserlaubnis", "19c_westbalkan"),
+        ("ausbildungsduldung", None),
+        ("beschaeftigungsduldung", None),
+        ("aufenthaltsgestattung", None),
+        ("duldung", None),
+    ):
+        assert wanted in seen, wanted
+    assert len(PERSONAS) >= 13
+
+
+def test_languages_fit_the_person(records: list[Any]) -> None:
+    for _d, answers, _c in records:
+        mother = answers["languages"][0]["language"]
+        consent = answers["consent"]
+        assert consent["language"] == CONSENT_LANGUAGE.get(mother, "de"), mother
+        if answers["interpreter_used"]:
+            assert answers["interpreter_language"] == mother
+            assert consent["interpreter"] and consent["interpreter_language"] == mother
+        else:
+            assert not consent["interpreter"]
+
+
+def test_validity_periods_fit_the_document(records: list[Any]) -> None:
+    for _d, a, _c in records:
+        document = a["residence_document"]
+        if document == "eu_freizuegigkeit":
+            assert "residence_valid_until" not in a
+            continue
+        months = _months(a["residence_valid_from"], a["residence_valid_until"])
+        if document in ("aufenthaltsgestattung", "duldung"):
+            assert months <= 6.05, a
+        elif document == "beschaeftigungsduldung":
+            assert 29 <= months <= 30.5, a
+        elif a.get("legal_basis") == "25_2_refugee":
+            assert 35 <= months <= 36.5, a
+        elif a.get("legal_basis") == "24":
+            assert a["residence_valid_until"] == "2026-03-04"
+        assert a["residence_valid_from"] <= a["intake_date"]
+
+
+def test_combinations_are_coherent(records: list[Any]) -> None:
+    by_title = {q.title: q for q in QUALIFICATIONS.values()}
+    for _d, a, _c in records:
+        if a.get("legal_basis") == "16b":
+            assert a["integration_course"] == "none", a
+        for item in a.get("qualifications", []):
+            qualification = by_title.get(item["qualification_title"])
+            if qualification is None:
+                continue
+            if "Lehramt" in qualification.title or qualification.kldb.startswith("81"):
+                # teachers and health professions: the state authority, never a chamber
+                assert item.get("recognition_body", "state_authority") == "state_authority"
+            assert item["isced_level"] == qualification.isced
+        if a["residence_document"] in ("aufenthaltsgestattung", "duldung"):
+            assert a["benefit_system"] == "asylblg"
+        if a.get("legal_basis") in ("25_2_refugee", "25_2_subsidiary", "23", "24"):
+            assert a["benefit_system"] == "sgb2"
+        for index, child in enumerate(a.get("children", [])[1:], start=1):
+            previous = a["children"][index - 1]["child_birth_month"]
+            assert _months(previous + "-01", child["child_birth_month"] + "-01") >= 14
