@@ -214,6 +214,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the receiver with uvicorn until interrupted."""
+    # Deferred: uvicorn and starlette load only for the receiver, not for the other commands.
     import uvicorn
 
     from .receiver import create_app, load_receiver

@@ -52,6 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_export_pdf(ctx: Context) -> int:
     """Build the PDF in memory, then write it and its audit entries (or nothing)."""
+    # Deferred: the printouts load reportlab, which the other commands do not need.
     from intake_app.reports.profiles import Profile
     from intake_app.reports.service import ReportService
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from intake_app.core.display import format_value
 from intake_app.core.forms.model import Question, QuestionType, Section
 from intake_app.core.interview import IndexPath, InterviewSession
 from intake_app.i18n import translator
@@ -361,7 +362,6 @@ class SectionView(QScrollArea):
             row.set_errors(self.session.errors(qid, path))
             if row.input is None:
                 value = state.value(qid, path)
-                from intake_app.core.display import format_value
 
                 row.computed.setText(format_value(row.question, value, self.lang) or "–")
             elif row.question.choice_filter is not None:
