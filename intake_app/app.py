@@ -106,8 +106,6 @@ class Workspace:
             actor=actor,
             site=str(self.settings.get("site.name") or ""),
             device_prefix=profile.device_prefix,
-            form_for=self.form_for,
-            organisation=lambda: self.organisation,
             expiry_warning_days=lambda: self.expiry_warning_days,
         )
 

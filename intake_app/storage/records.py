@@ -20,8 +20,6 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.forms import Form, OrganisationConfig
-from intake_app.core.forms.engine import evaluate
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -32,7 +30,7 @@ from intake_app.core.records import (
     index_fields,
 )
 from intake_app.errors import ConflictError, NotFound, ValidationError
-from intake_app.i18n import _, current_language
+from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
@@ -89,8 +87,6 @@ class RecordService:
         actor: who acts.
         site: the site name stored on new records.
         device_prefix: four characters that make case numbers unique across devices.
-        form_for: the form a record was given under, by form id and version.
-        organisation: the consent configuration in force (its purposes must be decided).
         expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
             "expiring" filter of the list uses it).
     """
@@ -102,16 +98,12 @@ class RecordService:
         actor: Actor,
         site: str,
         device_prefix: str,
-        form_for: Callable[[str, str], Form],
-        organisation: Callable[[], OrganisationConfig],
         expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
         self._actor = actor
         self._site = site
         self._prefix = device_prefix
-        self._form_for = form_for
-        self._organisation = organisation
         self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
 
     @property
@@ -266,13 +258,9 @@ class RecordService:
     def finalise(self, record_id: str, *, answers: dict[str, Any]) -> Record:
         """Lock the record, snapshot the revision and queue it for the central office.
 
-        The one way to finalise, for the window, the command line and the self-test
-        alike: the form engine evaluates ``answers`` here, and a record with a required
-        answer missing or an answer in error is refused (nothing is changed).
+        The caller has checked with the form engine that nothing required is missing.
 
         Raises:
-            ValidationError: the answers are not complete; the message names what is
-                missing.
             ConflictError: the record is already finalised.
         """
         with self._db.write() as session:
@@ -280,7 +268,6 @@ class RecordService:
             self._actor.require_edit_record(row.owner_id)
             if row.status != RecordStatus.DRAFT.value:
                 raise ConflictError(_("Die Akte ist bereits abgeschlossen."))
-            self._require_complete(row, answers)
             now = utcnow()
             data = self._data(session, row)
             data.answers = dumps(answers)
@@ -316,30 +303,6 @@ class RecordService:
             )
             self._audit(session, AuditAction.RECORD_FINALISED, row.id, revision=row.revision)
             return Record.of(row, data)
-
-    def _require_complete(self, row: RecordRow, answers: dict[str, Any]) -> None:
-        form = self._form_for(row.form_id, row.form_version)
-        lang = current_language()
-        state = evaluate(
-            form,
-            answers,
-            lang=lang,
-            organisation=self._organisation(),
-            expiry_warning_days=self.expiry_warning_days,
-        )
-        if state.complete:
-            return
-        labels = [form.question(m.question_id).label(lang) for m in state.missing_required]
-        wrong = [path.rsplit(".", 1)[-1] for path in state.errors]  # "group[0].qid" -> qid
-        labels += [form.question(qid).label(lang) for qid in wrong if qid in form]
-        shown = ", ".join(f"„{label}“" for label in dict.fromkeys(labels[:3]))
-        raise ValidationError(
-            _(
-                "Die Akte kann noch nicht abgeschlossen werden: {count} Angaben fehlen oder "
-                "sind ungültig ({shown}). Bitte ergänzen oder korrigieren Sie sie im "
-                "Gespräch; danach lässt sich die Akte abschließen."
-            ).format(count=len(state.missing_required) + len(state.errors), shown=shown)
-        )
 
     def start_revision(self, record_id: str, *, reason: str) -> Record:
         """Open a finalised record for changes as the next revision (reason required)."""
