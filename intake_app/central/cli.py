@@ -47,6 +47,7 @@ from intake_app.sync.enrolment import build_confirmation, read_registration
 from intake_app.sync.keys import format_fingerprint
 
 from . import db
+from .audit_heads import AuditState, audit_states
 from .export import export_records, export_statistics
 from .forms import publish_form, published_forms
 from .home import DATABASE_URL_ENV, Home, read_passphrase, remove_logging, setup_logging
@@ -195,7 +196,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
         _out(_("Gerät »{name}« ist gesperrt.").format(name=device.name))
         return 0
     rows = list_devices(engine)
-    _out("\t".join(["name", "device_id", "status", "registered", "revoked", "last_batch"]))
+    audit = audit_states(engine)
+    _out("\t".join(["name", "device_id", "status", "registered", "revoked", "last_batch", "audit"]))
     for d in rows:
         _out(
             "\t".join(
@@ -206,10 +208,23 @@ def cmd_devices(args: argparse.Namespace) -> int:
                     d.registered_at.isoformat() if d.registered_at else "-",
                     d.revoked_at.isoformat() if d.revoked_at else "-",
                     d.last_batch_at.isoformat() if d.last_batch_at else "-",
+                    _audit_cell(audit.get(d.device_id)),
                 ]
             )
         )
     return 0
+
+
+def _audit_cell(state: AuditState | None) -> str:
+    """The device's audit log as the office knows it (docs/security.md)."""
+    if state is None:
+        return "-"
+    if state.problems:
+        kind = _("GEKÜRZT") if state.last_problem == "cut" else _("NEU GESCHRIEBEN")
+        return _("{kind}: {n} Befund(e), höchster gesehener Eintrag Nr. {seq}").format(
+            kind=kind, n=state.problems, seq=state.highest
+        )
+    return _("ok bis Nr. {seq}").format(seq=state.highest)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -274,6 +289,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items())) or "leer"
             _out(_("{batch}: importiert ({counts})").format(batch=label, counts=counts))
+        if outcome.audit is not None:
+            text = (
+                _(
+                    "{batch}: WARNUNG: Das Audit-Protokoll des Geräts wurde gekürzt (das Paket "
+                    "nennt Eintrag Nr. {seq}, die Zentrale kennt schon Nr. {known})."
+                )
+                if outcome.audit.kind == "cut"
+                else _(
+                    "{batch}: WARNUNG: Das Audit-Protokoll des Geräts wurde neu geschrieben "
+                    "(Eintrag Nr. {seq} ist ein anderer als zuvor gemeldet)."
+                )
+            )
+            _out(text.format(batch=label, seq=outcome.audit.seq, known=outcome.audit.known_seq))
     _out(_("{n} Paket(e) bearbeitet, {q} in Quarantäne.").format(n=len(outcomes), q=quarantined))
     return 0
 

@@ -140,6 +140,31 @@ quarantine = sa.Table(
 SCRIPT_LOCATION = "intake_app.central:migrations"
 
 
+# The audit heads each device named in its batches (docs/security.md, "Device: integrity
+# of roles and the audit log"): what the office saw, and what did not fit.
+device_audit_heads = sa.Table(
+    "device_audit_heads",
+    metadata,
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+device_audit_problems = sa.Table(
+    "device_audit_problems",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(36), nullable=False, index=True),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # cut | rewritten
+    sa.Column("seq", sa.BigInteger(), nullable=False),  # what the batch named
+    sa.Column("known_seq", sa.BigInteger(), nullable=False),  # what the office had seen
+    sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:

@@ -42,6 +42,7 @@ from intake_app.sync.transport_folder import (
     write_receipt_file,
 )
 
+from .audit_heads import AuditNote, note_audit_head
 from .db import batches, quarantine
 from .home import Home
 from .loader import apply_payload
@@ -68,6 +69,7 @@ class BatchOutcome:
     reason: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     receipt: bytes | None = None
+    audit: AuditNote | None = None  # the device's audit log was cut or rewritten
 
 
 class Importer:
@@ -485,6 +487,7 @@ class Importer:
             record_results, instruction_results = apply_payload(
                 conn, payload, batch_id=header.batch_id, device_id=header.device_id, now=now
             )
+            outcome.audit = note_audit_head(conn, header, now=now)
             receipt = build_receipt(
                 status=ReceiptStatus.IMPORTED,
                 batch_id=header.batch_id,

@@ -32,7 +32,7 @@ from intake_app.cli import (
     sync_cmds,
 )
 from intake_app.demo import default_demo_dir
-from intake_app.errors import IntakeError, UsageError
+from intake_app.errors import AuthError, IntakeError, UsageError
 from intake_app.i18n import _, language_from_environment, normalise_language, set_language
 from intake_app.logs import resolve_log_dir, setup_logging
 from intake_app.selftest import run_self_test
@@ -98,13 +98,29 @@ class Context:
             confirm_prompt=_("Neues Passwort wiederholen: ") if confirm else None,
         )
 
-    def workspace(self) -> Workspace:
-        """Sign in with ``--user`` and the password; the workspace is closed at exit."""
+    def workspace(self, *, changing_password: bool = False) -> Workspace:
+        """Sign in with ``--user`` and the password; the workspace is closed at exit.
+
+        A user who must change her password is refused here until she has changed it
+        (``passwd`` passes ``changing_password``), as in the desktop program. Where the
+        signed state of the profile does not check, what was changed is said on stderr.
+        """
         if self._workspace is None:
             self.require_profile()
-            self._workspace = Workspace.sign_in(
+            workspace = Workspace.sign_in(
                 self.profile, username=self.username(), password=self.password()
             )
+            for message in workspace.sign_in_result.integrity_messages:
+                print(f"intake-app: {_('Warnung')}: {message}", file=sys.stderr)
+            if workspace.sign_in_result.must_change_password and not changing_password:
+                workspace.close()
+                raise AuthError(
+                    _(
+                        "Sie müssen zuerst Ihr Anfangspasswort ändern: intake-app passwd "
+                        "--user {name}"
+                    ).format(name=workspace.actor.username)
+                )
+            self._workspace = workspace
         return self._workspace
 
     def close(self) -> None:

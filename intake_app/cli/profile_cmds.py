@@ -8,7 +8,7 @@ from pathlib import Path
 from intake_app.app import Workspace
 from intake_app.cli_support import add_new_password_option, table
 from intake_app.core.permissions import Role
-from intake_app.errors import IntakeError, UsageError
+from intake_app.errors import UsageError
 from intake_app.i18n import _, current_language
 
 
@@ -162,7 +162,7 @@ def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
-    ws = ctx.workspace()
+    ws = ctx.workspace(changing_password=True)
     ws.accounts.change_own_password(old_password=ctx.password(), new_password=ctx.new_password())
     ctx.out(_("Passwort geändert."))
     return 0
@@ -200,6 +200,14 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
     if report.ok:
         ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
         return 0
+    if report.broken_seq is None:
+        from intake_app.errors import IntakeError
+
+        raise IntakeError(
+            _("Audit-Protokoll beschädigt:")
+            + " "
+            + " ".join(problem.message() for problem in report.problems)
+        )
     reasons = {
         "hash": _("Inhalt verändert"),
         "prev_hash": _("Verkettung unterbrochen"),

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from intake_app.i18n import _
+
 GENESIS_HASH = "0" * 64
 
 
@@ -40,6 +42,7 @@ class AuditAction(enum.StrEnum):
     RECORD_READ = "record_read"
     RECORD_FINALISED = "record_finalised"
     RECORD_REVISED = "record_revised"
+    RECORD_FORM_UPGRADED = "record_form_upgraded"
     RECORD_CLOSED = "record_closed"
     RECORD_PRINTED = "record_printed"
     RECORD_EXPORTED = "record_exported"
@@ -55,6 +58,8 @@ class AuditAction(enum.StrEnum):
     BACKUP_CREATED = "backup_created"
     BACKUP_RESTORED = "backup_restored"
     DEMO_DATA = "demo_data"
+    INTEGRITY_VIOLATION = "integrity_violation"
+    INTEGRITY_SIGNED = "integrity_signed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +123,67 @@ def chain_hash(prev_hash: str, canonical: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditProblem:
+    """Something the signatures or an anchor reveal (docs/security.md, "Device: integrity
+    of roles and the audit log").
+
+    ``kind`` is one of ``signature`` (an entry's signature does not check), ``unsigned``
+    (an entry without signature where signatures are due), ``unknown_signer``,
+    ``actor_mismatch`` (signed by someone other than the actor named), ``cut`` (newest
+    entries removed: the anchor knows entries up to ``anchor_seq``, the log ends at
+    ``seq``), ``rewritten`` (the entry at the anchor's number is another one) and
+    ``anchor_signature`` (the anchor itself was changed).
+    """
+
+    kind: str
+    seq: int
+    anchor: str = ""  # "local" | "batch" (what was sent to the central office)
+    anchor_seq: int | None = None
+
+    def message(self) -> str:
+        """One German sentence (translated) for the user."""
+        where = _("gesendet an die Zentrale") if self.anchor == "batch" else _("lokal")
+        if self.kind == "cut":
+            return _(
+                "Die neuesten Einträge wurden gelöscht: der Anker ({where}) kennt Einträge bis "
+                "Nr. {anchor}, das Protokoll endet bei Nr. {seq}."
+            ).format(where=where, anchor=self.anchor_seq, seq=self.seq)
+        if self.kind == "rewritten":
+            return _(
+                "Eintrag Nr. {seq} ist nicht mehr der, den der Anker ({where}) kennt: das "
+                "Protokoll wurde neu geschrieben."
+            ).format(seq=self.seq, where=where)
+        if self.kind == "anchor_signature":
+            return _("Der lokale Anker des Audit-Protokolls wurde verändert.")
+        if self.kind == "unsigned":
+            return _("Eintrag Nr. {seq} trägt keine Unterschrift.").format(seq=self.seq)
+        if self.kind == "unknown_signer":
+            return _(
+                "Eintrag Nr. {seq} ist mit einem unbekannten Schlüssel unterschrieben."
+            ).format(seq=self.seq)
+        if self.kind == "actor_mismatch":
+            return _(
+                "Eintrag Nr. {seq} nennt eine andere Person als die, die ihn unterschrieben hat."
+            ).format(seq=self.seq)
+        return _("Die Unterschrift von Eintrag Nr. {seq} passt nicht zum Inhalt.").format(
+            seq=self.seq
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
-    """Result of a verification: ``broken_seq`` is None when the chain is intact."""
+    """Result of a verification: ``broken_seq`` is None when the chain is intact, and
+    ``problems`` lists what signatures and anchors reveal besides."""
 
     checked: int
     broken_seq: int | None = None
     reason: str = ""
+    problems: tuple[AuditProblem, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when every entry links to the one before."""
-        return self.broken_seq is None
+        """True when every entry links to the one before and nothing else is wrong."""
+        return self.broken_seq is None and not self.problems
 
 
 def verify_chain(entries: Iterable[AuditEntry]) -> ChainReport:

@@ -24,6 +24,7 @@ from intake_app.app import Workspace
 from intake_app.core.forms import Form, evaluate, new_item
 from intake_app.core.forms.engine import FormState
 from intake_app.core.forms.model import Question, QuestionType
+from intake_app.core.forms.referral_consent import granted_on, recipient_matches
 
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     # user name, role, display name, password
@@ -761,6 +762,27 @@ def consent_answer(
     }
 
 
+def _bind_referrals(answers: dict[str, Any], organisation: Any, *, today: date) -> None:
+    """Give each referral a consent that covers it, as a counsellor would: dated on or
+    after the consent, the data passed within a granted purpose naming the service, or
+    no data passed at all (only the service's address given to the person)."""
+    consent = answers.get("consent")
+    for referral in answers.get("referrals") or []:
+        referral["date"] = max(referral.get("date") or "", (consent or {}).get("date") or "")
+        referral["date"] = referral["date"] or today.isoformat()
+        referral.pop("consent_purpose", None)
+        for purpose in organisation.purposes:
+            if granted_on(consent, purpose.id, today) and recipient_matches(
+                purpose, referral.get("service")
+            ):
+                wanted = dict.fromkeys(["identity", *referral.get("data_passed", [])])
+                referral["data_passed"] = [c for c in wanted if c in purpose.data_categories]
+                referral["consent_purpose"] = purpose.id
+                break
+        else:
+            referral["data_passed"] = []
+
+
 def _set(answers: dict[str, Any], question: Question, context: tuple[int, ...], value: Any) -> None:
     holder = answers
     for group, index in zip(question.repeat_chain, context, strict=True):
@@ -855,6 +877,7 @@ def generate(
         interpreter_language=interpreter if isinstance(interpreter, str) else None,
         needed=needed,
     )
+    _bind_referrals(answers, organisation, today=today)
     answers = _fit(form, answers)
     if not complete:
         # a draft: the first sections are done, the later ones are still open

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlmodel import Session, col, func, select
 
 from intake_app.core.audit import AuditAction
@@ -55,7 +54,11 @@ from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
 from intake_app.sync.transport_folder import read_receipts, remove_answered_batches, write_batches
-from intake_app.sync.transport_http import HttpSettings, SyncClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from intake_app.sync.transport_http import HttpSettings, SyncClient
 
 log = logging.getLogger("intake.sync")
 
@@ -253,6 +256,10 @@ class DeviceSync:
         if not row.enrolment_token:  # pragma: no cover - token kept until registered
             raise SyncError(_("Die Registrierung ist unvollständig."), kind=SyncErrorKind.AUTH)
         registration = build_registration(identity, token=row.enrolment_token)
+        # Deferred: the HTTP client (httpx) loads when the device first goes online, not
+        # at start-up (docs/architecture.md, "Imports inside functions").
+        from intake_app.sync.transport_http import SyncClient
+
         with SyncClient(identity, settings=settings, cancel=cancel, transport=transport) as client:
             client.register(registration)
         self._mark_registered()
@@ -476,6 +483,9 @@ class DeviceSync:
     ) -> SyncResult:
         """Send the outbox over HTTP(S), collect receipts, fetch keys and new forms."""
         self._actor.require(Permission.SYNC)
+        # Deferred: the HTTP client (httpx), see register_online.
+        from intake_app.sync.transport_http import SyncClient
+
         with self._lock:
             result = SyncResult()
             identity = self._require_identity()

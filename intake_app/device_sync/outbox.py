@@ -19,7 +19,14 @@ from sqlmodel import Session, col, select
 from intake_app.core.forms import FormRegistry, evaluate
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.errors import IntakeError
-from intake_app.storage.models import OutboxItem, RecordRevision, RecordRow, SyncBatch, User
+from intake_app.storage.models import (
+    AuditLogEntry,
+    OutboxItem,
+    RecordRevision,
+    RecordRow,
+    SyncBatch,
+    User,
+)
 from intake_app.storage.records import loads
 from intake_app.sync.batch import build_batches
 from intake_app.sync.identity import DeviceIdentity
@@ -131,10 +138,12 @@ def pack_pending(
         by_ref.setdefault(ref, []).append(item)
     if not records and not instructions:
         return 0
+    head = audit_head(session)
     batches = build_batches(
         {"records": records, "instructions": instructions},
         identity=identity,
         max_batch_bytes=max_batch_bytes,
+        audit_head=head,
     )
     for batch in batches:
         session.add(
@@ -146,6 +155,8 @@ def pack_pending(
                 sha384=batch.sha384,
                 records=len(batch.records),
                 instructions=len(batch.instructions),
+                audit_seq=head[0] if head else None,
+                audit_hash=head[1] if head else None,
             )
         )
         for ref in (*batch.records, *batch.instructions):
@@ -155,6 +166,33 @@ def pack_pending(
                 session.add(item)
     log.info("built %d batch(es) for %s", len(batches), transport)
     return len(batches)
+
+
+def audit_head(session: Session) -> tuple[Any, ...] | None:
+    """The newest audit entry for the batch header, and the entry now at the number the
+    previous batch's head named: the office keeps what it saw and notices a log that was
+    cut or rewritten (docs/security.md, "Device: integrity of roles and the audit log")."""
+    head = session.exec(
+        select(AuditLogEntry).order_by(col(AuditLogEntry.seq).desc()).limit(1)
+    ).first()
+    if head is None:
+        return None
+    for seq, _digest in sent_audit_heads(session, limit=1):
+        at = session.get(AuditLogEntry, seq)
+        # gone: the number with an all-zero hash, which never matches
+        return (head.seq, head.hash, seq, at.hash if at is not None else "0" * 64)
+    return (head.seq, head.hash)
+
+
+def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, str]]:
+    """The audit heads named by the newest batches this device built (newest first)."""
+    rows = session.exec(
+        select(SyncBatch.audit_seq, SyncBatch.audit_hash)
+        .where(col(SyncBatch.audit_seq).is_not(None))
+        .order_by(col(SyncBatch.created_at).desc(), col(SyncBatch.audit_seq).desc())
+        .limit(limit)
+    ).all()
+    return [(seq, str(digest)) for seq, digest in rows if seq is not None]
 
 
 def exportable_answers(

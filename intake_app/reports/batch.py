@@ -11,16 +11,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from reportlab.platypus import Flowable, PageBreak
+from typing import TYPE_CHECKING
 
 from intake_app.errors import IntakeError
 from intake_app.i18n import N_, _
 from intake_app.reports.common import PrintContext, RecordSource
-from intake_app.reports.consent_sheet import client_language, consent_sheet_story
-from intake_app.reports.layout import make_styles, render
 from intake_app.reports.profiles import Profile, redaction_for
-from intake_app.reports.summary import MSG_TITLE, summary_story
+
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
 
 Progress = Callable[[int, int, str], None]
 CancelCheck = Callable[[], bool]
@@ -28,6 +27,7 @@ CancelCheck = Callable[[], bool]
 MSG_PREPARING = N_("Akte {n} von {total} wird vorbereitet …")
 MSG_LAYOUT = N_("Seiten werden gesetzt: Akte {n} von {total} …")
 MSG_BATCH_TITLE = N_("{n} Zusammenfassungen")
+MSG_BATCH_SHEETS = N_("{n} Einwilligungserklärungen")
 
 
 class Document(enum.StrEnum):
@@ -71,6 +71,24 @@ class RenderedPdf:
         return tuple(record.record_id for record in self.records)
 
 
+def document_title(
+    document: Document, sources: Sequence[RecordSource], *, tr: Callable[[str], str], lang: str
+) -> str:
+    """The PDF's title (what a viewer's title bar and an archive show) for its kind."""
+    # Deferred: the layout modules load reportlab, needed only when printing
+    # (docs/architecture.md, "Imports inside functions").
+    from intake_app.reports.consent_sheet import MSG_SHEET_TITLE
+    from intake_app.reports.summary import MSG_TITLE
+
+    if document is Document.CONSENT_SHEET:
+        if len(sources) == 1:
+            return f"{tr(MSG_SHEET_TITLE)} {sources[0].case_number}"
+        return tr(MSG_BATCH_SHEETS).format(n=len(sources))
+    if len(sources) == 1:
+        return f"{sources[0].form.title(lang)} – {tr(MSG_TITLE)} {sources[0].case_number}"
+    return tr(MSG_BATCH_TITLE).format(n=len(sources))
+
+
 def render_documents(
     sources: Sequence[RecordSource],
     *,
@@ -94,6 +112,14 @@ def render_documents(
     Raises:
         Cancelled: ``cancelled()`` returned True.
     """
+    # Deferred: reportlab and the layout modules load when the first document is printed,
+    # not at start-up (docs/architecture.md, "Imports inside functions").
+    from reportlab.platypus import PageBreak
+
+    from intake_app.reports.consent_sheet import client_language, consent_sheet_story
+    from intake_app.reports.layout import make_styles, render
+    from intake_app.reports.summary import summary_story
+
     count = len(sources)
     total = total_steps if total_steps is not None else 2 * count
     tr = ctx.tr
@@ -132,10 +158,7 @@ def render_documents(
                 step_offset + count + index, total, tr(MSG_LAYOUT).format(n=index + 1, total=count)
             )
 
-    if count == 1:
-        title = f"{sources[0].form.title(ctx.lang)} – {tr(MSG_TITLE)} {sources[0].case_number}"
-    else:
-        title = tr(MSG_BATCH_TITLE).format(n=count)
+    title = document_title(document, sources, tr=tr, lang=ctx.lang)
     data, pages = render(
         story,
         title=title,

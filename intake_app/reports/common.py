@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_datetime
 
@@ -17,7 +17,9 @@ from intake_app.core.display import babel_locale, format_iso_date
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
-from intake_app.reports.layout import PageInfo
+
+if TYPE_CHECKING:
+    from intake_app.reports.layout import PageInfo
 
 log = logging.getLogger("intake.reports")
 
@@ -106,6 +108,10 @@ def counsellor_of(source: RecordSource) -> str:
 
 def page_info(source: RecordSource, ctx: PrintContext, *, title: str, profile: str) -> PageInfo:
     """Header and footer texts for the pages of one record."""
+    # Deferred: the page layout loads reportlab, needed only when printing
+    # (docs/architecture.md, "Imports inside functions").
+    from intake_app.reports.layout import PageInfo
+
     tr = ctx.tr
     parts = [tr(MSG_CASE).format(case=source.case_number)]
     counsellor = counsellor_of(source)

@@ -5,9 +5,13 @@ categories and named recipients, the separate consent for special categories, th
 refusing has no effect, the right to withdraw, the Art. 13 information), so providers
 under the GDPR, the KDG or the DSG-EKD print their own legal texts. The German column is
 the binding version; the second column is the language the consent was given in (or
-the one asked for). Each purpose shows two boxes, "yes" and "no", ticked as recorded;
-a blank sheet (no decision yet) leaves them empty for the pen. Signature lines for the
-person (or the guardians), the counsellor and, where one helped, the interpreter.
+the one asked for). Each purpose shows two empty boxes, "yes" and "no", for the person
+to tick with a pen: the sheet is what the person signs, so nothing is pre-ticked. The
+decisions recorded in the program follow separately at the end, for the counsellor to
+compare with the signed sheet. The joint controllers (the state's case database) are
+named with their role; persons aged 15 to 17 get a note that they consent themselves
+(§ 36 SGB I). Signature lines for the person (or the guardians), the counsellor and,
+where one helped, the interpreter.
 
 The few fixed words of the sheet ("Ja, ich willige ein", "Unterschrift") are kept here
 in all client languages, because the gettext catalog holds only German and English.
@@ -129,13 +133,40 @@ SHEET_TEXTS: dict[str, dict[str, str]] = {
         "fa": "اطلاعات مربوط به حفاظت از داده‌ها",
     },
     "name": {
-        "de": "Name",
-        "en": "Name",
-        "ar": "الاسم",
-        "uk": "Ім'я",
-        "ru": "Имя",
-        "tr": "Ad soyad",
-        "fa": "نام",
+        "de": "Familienname, Vorname",
+        "en": "Family name, given name",
+        "ar": "اسم العائلة، الاسم الأول",
+        "uk": "Прізвище, ім'я",
+        "ru": "Фамилия, имя",
+        "tr": "Soyadı, adı",
+        "fa": "نام خانوادگی، نام",
+    },
+    "joint": {
+        "de": "Gemeinsam verantwortliche Stellen",
+        "en": "Joint controllers",
+        "ar": "الجهات المسؤولة بشكل مشترك",
+        "uk": "Спільні розпорядники даних",
+        "ru": "Совместные операторы данных",
+        "tr": "Ortak veri sorumluları",
+        "fa": "نهادهای مسئول مشترک",
+    },
+    "joint_rights": {
+        "de": "Ihre Rechte können Sie bei jeder der verantwortlichen Stellen geltend machen.",
+        "en": "You can exercise your rights with each of the controllers.",
+        "ar": "يمكنك ممارسة حقوقك لدى أي من الجهات المسؤولة.",
+        "uk": "Ви можете реалізувати свої права в будь-якого з розпорядників.",
+        "ru": "Вы можете осуществлять свои права у любого из операторов.",
+        "tr": "Haklarınızı sorumlu kurumların her birine karşı kullanabilirsiniz.",
+        "fa": "می‌توانید حقوق خود را نزد هر یک از نهادهای مسئول اعمال کنید.",
+    },
+    "tick": {
+        "de": "Bitte kreuzen Sie bei jedem Zweck selbst an: Ja oder Nein.",
+        "en": "Please tick yourself for each purpose: yes or no.",
+        "ar": "يرجى أن تضع علامة بنفسك عند كل غرض: نعم أو لا.",
+        "uk": "Будь ласка, самостійно позначте для кожної мети: так або ні.",
+        "ru": "Пожалуйста, отметьте сами для каждой цели: да или нет.",
+        "tr": "Lütfen her amaç için kendiniz işaretleyin: evet veya hayır.",
+        "fa": "لطفاً برای هر هدف خودتان علامت بزنید: بله یا خیر.",
     },
     "birth": {
         "de": "Geburtsdatum",
@@ -203,6 +234,23 @@ SHEET_TEXTS: dict[str, dict[str, str]] = {
 }
 WITHDRAWN = "widerrufen am {date}"
 GAP = 14.0
+#: The list separators of a language (Arabic script has its own comma).
+COMMA = {"ar": "، ", "fa": "، "}
+SEMICOLON = {"ar": "؛ ", "fa": "؛ "}
+#: Ages that consent alone in social law (§ 36 SGB I), with a note on the sheet.
+MINOR_AGES = range(15, 18)
+
+MSG_RECORDED = N_("Erfasste Entscheidungen – nur für die Beratungsstelle")
+MSG_RECORDED_NOTE = N_(
+    "So sind die Entscheidungen im Programm erfasst. Bitte mit den Kreuzen der Person "
+    "auf diesem Blatt vergleichen; bei Abweichungen gilt das unterschriebene Blatt."
+)
+MSG_RECORDED_GRANTED = N_("erteilt")
+MSG_RECORDED_REFUSED = N_("nicht erteilt")
+MSG_RECORDED_OPEN = N_("noch nicht erfasst")
+MSG_RECORDED_WITHDRAWN = N_("widerrufen am {date}")
+MSG_RECORDED_PRINT = N_("Gesundheitsangabe auf Ausdrucken verlangt am {date}")
+MSG_ART9_SHORT = N_("Besondere Kategorien (Art. 9)")
 
 
 class _Sheet:
@@ -294,51 +342,123 @@ class _Sheet:
         return part["granted"], part.get("withdrawn_on")
 
     def purpose(self, purpose: ConsentPurpose) -> Flowable:
-        stored = self.consent.get("purposes")
-        decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
-        granted, withdrawn = self._decision(decided.get(purpose.id))
-        recipients = "; ".join(r.name for r in purpose.recipients)
-
         def build(lang: str) -> list[Flowable]:
-            categories = ", ".join(
+            categories = COMMA.get(lang, ", ").join(
                 self.org.category_label(c, lang) for c in purpose.data_categories
             )
+            recipients = SEMICOLON.get(lang, "; ").join(r.name for r in purpose.recipients)
             return [
                 self.para(purpose.label(lang), lang, bold=True),
                 self.para(purpose.description(lang), lang),
                 self.para(f"{self.word('data', lang)}: {categories}", lang, small=True),
                 self.para(f"{self.word('recipients', lang)}: {recipients}", lang, small=True),
                 Spacer(1, 3),
-                *self.decision_lines(granted, withdrawn, lang),
+                *self.decision_lines(lang),
             ]
 
         return self.row(build)
 
     def special(self) -> Flowable:
-        granted, withdrawn = self._decision(self.consent.get("art9"))
-
         def build(lang: str) -> list[Flowable]:
             return [
                 self.heading("special", lang),
                 self.para(self.org.text("art9_consent", lang), lang),
                 Spacer(1, 3),
-                *self.decision_lines(granted, withdrawn, lang),
+                *self.decision_lines(lang),
             ]
 
         return self.row(build, shaded=True)
 
-    def decision_lines(
-        self, granted: bool | None, withdrawn: str | None, lang: str
-    ) -> list[Flowable]:
-        """The yes/no boxes of one decision, and on the German side the date of a withdrawal."""
-        out: list[Flowable] = [
-            self.choice(granted is True, "yes", lang),
-            self.choice(granted is False, "no", lang),
+    def decision_lines(self, lang: str) -> list[Flowable]:
+        """The two empty boxes of one decision, for the person to tick."""
+        return [self.choice(False, "yes", lang), self.choice(False, "no", lang)]
+
+    def recorded(self) -> list[Flowable]:
+        """The decisions as recorded in the program, apart from the boxes the person
+        ticks: for the counsellor, in the language of the printout."""
+        tr = self.ctx.tr
+        stored = self.consent.get("purposes")
+        decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        rows: list[tuple[str, Any]] = [
+            (purpose.label(self.ctx.lang), decided.get(purpose.id)) for purpose in self.org.purposes
         ]
-        if withdrawn and lang == "de":
-            date = self.ctx.date(str(withdrawn))
-            out.append(self.para(WITHDRAWN.format(date=date), lang, bold=True, color=DANGER))
-        return out
+        rows.append((tr(MSG_ART9_SHORT), self.consent.get("art9")))
+        data = []
+        for label, part in rows:
+            granted, withdrawn = self._decision(part)
+            if granted is None:
+                status = tr(MSG_RECORDED_OPEN)
+            elif withdrawn:
+                status = tr(MSG_RECORDED_WITHDRAWN).format(date=self.ctx.date(str(withdrawn)))
+            else:
+                status = tr(MSG_RECORDED_GRANTED if granted else MSG_RECORDED_REFUSED)
+            if isinstance(part, dict) and granted and part.get("print_requested_on"):
+                status += " · " + tr(MSG_RECORDED_PRINT).format(
+                    date=self.ctx.date(str(part["print_requested_on"]))
+                )
+            data.append(
+                [
+                    text_flowable(label, self.styles.cell),
+                    text_flowable(status, self.styles.cell, bold=bool(withdrawn)),
+                ]
+            )
+        table = Table(data, colWidths=[CONTENT_WIDTH * 0.55, CONTENT_WIDTH * 0.45], hAlign="LEFT")
+        table.setStyle(
+            table_style(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ]
+            )
+        )
+        style = self.styles.subheading.clone("recorded_h", textColor=MUTED)
+        return [
+            KeepTogether(
+                [
+                    HRFlowable(width="100%", thickness=0.6, color=MUTED, dash=[2, 2]),
+                    Paragraph(fonts.markup(tr(MSG_RECORDED)), style),
+                    Paragraph(fonts.markup(tr(MSG_RECORDED_NOTE)), self.styles.small),
+                    Spacer(1, 2),
+                    table,
+                ]
+            )
+        ]
+
+    def joint_controllers(self) -> Flowable | None:
+        """Who else is responsible (the state's case database) and for what."""
+        parties = self.org.joint_controllers
+        if not parties:
+            return None
+
+        def build(lang: str) -> list[Flowable]:
+            out: list[Flowable] = [self.heading("joint", lang)]
+            for party in parties:
+                out.append(self.para(party.name, lang, bold=True))
+                if party.contact():
+                    out.append(self.para(party.contact(), lang, small=True))
+                if party.responsibility is not None:
+                    out.append(self.para(party.responsibility.get(lang), lang))
+            out.append(self.para(self.word("joint_rights", lang), lang))
+            return out
+
+        return self.row(build)
+
+    def is_minor(self) -> bool:
+        """Whether the person was 15 to 17 years old on the day of the consent."""
+        from intake_app.core.forms.expressions.checker import parse_date_literal
+
+        born = self.source.answers.get("birth_date")
+        born_day = parse_date_literal(born) if isinstance(born, str) else None
+        given = self.consent.get("date")
+        on = parse_date_literal(given) if isinstance(given, str) else None
+        on = on or self.ctx.today
+        if born_day is None:
+            return False
+        age = on.year - born_day.year - ((on.month, on.day) < (born_day.month, born_day.day))
+        return age in MINOR_AGES
 
     def text_block(self, key: str, heading: str | None = None) -> Flowable:
         def build(lang: str) -> list[Flowable]:
@@ -453,17 +573,30 @@ class _Sheet:
             Spacer(1, 6),
             self.text_block("consent_intro"),
         ]
-        out.append(self.row(lambda lang: [self.heading("purposes", lang)]))
+        out.append(
+            self.row(
+                lambda lang: [
+                    self.heading("purposes", lang),
+                    self.para(self.word("tick", lang), lang),
+                ]
+            )
+        )
         out.extend(self.purpose(purpose) for purpose in self.org.purposes)
         out.append(self.special())
         out.append(self.text_block("refusal_no_effect", "voluntary"))
         out.append(self.text_block("withdrawal"))
         if self.consent.get("given_by") == "guardian" and "minors" in self.org.texts:
             out.append(self.text_block("minors"))
+        elif self.is_minor() and "minors_15_17" in self.org.texts:
+            out.append(self.text_block("minors_15_17"))
+        joint = self.joint_controllers()
+        if joint is not None:
+            out.append(joint)
         out.append(self.text_block("art13_information", "information"))
         if self.consent.get("interpreter") is True and "interpreter_confirmation" in self.org.texts:
             out.append(self.text_block("interpreter_confirmation"))
         out.append(self.signatures())
+        out.extend(self.recorded())
         return out
 
 

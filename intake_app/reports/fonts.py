@@ -186,6 +186,28 @@ class _NotdefForMissing(dict[int, int]):
         return 0
 
 
+#: Invisible format characters: zero-width non-joiner and joiner, left-to-right and
+#: right-to-left marks. Their job is done by shaping and reordering before drawing.
+_FORMAT_CHARACTERS = (0x200C, 0x200D, 0x200E, 0x200F)
+_ZERO_WIDTH_SPACE = 0x200B
+
+
+def _hide_format_characters(char_to_glyph: dict[int, int]) -> None:
+    """Draw ZWNJ, ZWJ, LRM and RLM with the font's empty zero-width glyph.
+
+    Noto Sans Arabic gives them visible glyphs (a thin stroke, meant for showing
+    formatting) that a shaping engine would hide; reportlab draws whatever the font
+    maps, so every Dari/Farsi word with a non-joiner ("می‌شود") showed a stroke. The
+    character code stays, so the text reads back with its ZWNJ.
+    """
+    empty = char_to_glyph.get(_ZERO_WIDTH_SPACE)
+    if empty is None:
+        return
+    for code in _FORMAT_CHARACTERS:
+        if code in char_to_glyph:
+            char_to_glyph[code] = empty
+
+
 def register_fonts() -> None:
     """Register the embedded fonts with reportlab (once per process; thread-safe)."""
     global _registered
@@ -198,6 +220,7 @@ def register_fonts() -> None:
             font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
             if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
                 font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
+            _hide_format_characters(font.face.charToGlyph)
             pdfmetrics.registerFont(font)
         for regular, bold in (
             (LATIN, LATIN_BOLD),
@@ -264,8 +287,10 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     return runs
 
 
+@lru_cache(maxsize=16384)
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    """Width in points of ``text`` (already in visual order) drawn with :func:`font_runs`."""
+    """Width in points of ``text`` (already in visual order) drawn with :func:`font_runs`
+    (cached: labels and words repeat on every page and record)."""
     register_fonts()
     return sum(pdfmetrics.stringWidth(run, font, size) for font, run in font_runs(text, bold=bold))
 
@@ -296,13 +321,18 @@ def base_direction(text: str) -> str:
     return "L"
 
 
+@lru_cache(maxsize=8192)
 def shape(text: str) -> str:
-    """Arabic letters in their joining forms (logical order kept)."""
+    """Arabic letters in their joining forms (logical order kept).
+
+    Cached: a right-to-left paragraph measures each word while breaking lines, and the
+    reshaper reads its settings anew on every call."""
     if _ARABIC_RE.search(text) is None:
         return text
     return str(_RESHAPER.reshape(text))
 
 
+@lru_cache(maxsize=8192)
 def visual(text: str, *, rtl: bool) -> str:
     """One line of text, shaped and in visual (left-to-right drawing) order.
 

@@ -23,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, TableStyle
 
-from intake_app.reports import fonts
+from intake_app.reports import fonts, pdfa
 from intake_app.reports.flowables import draw_qr
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -31,6 +31,8 @@ MARGIN_X = 18 * mm
 MARGIN_TOP = 27 * mm
 MARGIN_BOTTOM = 29 * mm
 QR_SIZE = 15 * mm
+#: Lines of text in the footer (who printed and when, the profile, the record).
+FOOTER_LINES = 4
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
 
 # The program's palette (ui/style.py), chosen for contrast; highlights also carry words,
@@ -200,6 +202,30 @@ def _fit(text: str, *, size: float, bold: bool, width: float) -> str:
     return text + "…"
 
 
+def _split(text: str, *, size: float, width: float) -> list[str]:
+    """One footer text on as many lines as it needs, broken after " · " (who and when,
+    then the profile) and, where a part is still too long, between words, so nothing is
+    cut off with an ellipsis."""
+
+    def fits(line: str) -> bool:
+        return fonts.text_width(fonts.visual(line, rtl=False), size) <= width
+
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and fits(f"{lines[-1]} · {part}"):
+            lines[-1] = f"{lines[-1]} · {part}"
+            continue
+        line = ""
+        for word in part.split(" "):
+            if line and not fits(f"{line} {word}"):
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return lines
+
+
 def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     """Header and footer of one page (page numbers follow in :class:`PagedCanvas`)."""
     canv.saveState()
@@ -254,22 +280,16 @@ def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     base = MARGIN_BOTTOM - 5 * mm
     canv.line(left, base, right, base)
     text_room = right - left - QR_SIZE - 32 * mm
-    draw_text(
-        canv,
-        left,
-        base - 4.5 * mm,
-        _fit(info.printed, size=7.6, bold=False, width=text_room),
-        size=7.6,
-        color=MUTED,
-    )
-    draw_text(
-        canv,
-        left,
-        base - 8.5 * mm,
-        _fit(info.reference, size=7.6, bold=False, width=text_room),
-        size=7.6,
-        color=MUTED,
-    )
+    lines = [*_split(info.printed, size=7.6, width=text_room), info.reference]
+    for number, line in enumerate(lines[:FOOTER_LINES]):
+        draw_text(
+            canv,
+            left,
+            base - (4.2 + 3.4 * number) * mm,
+            _fit(line, size=7.6, bold=False, width=text_room),
+            size=7.6,
+            color=MUTED,
+        )
     # the QR code is drawn once per record as a form XObject and placed on each page
     form = f"qr{info.record_id}"
     if not canv.hasForm(form):
@@ -321,6 +341,8 @@ class PagedCanvas(Canvas):  # type: ignore[misc]
                 )
             Canvas.showPage(self)
         self._held = []
+        lang = getattr(self._doc.Catalog, "Lang", None)
+        pdfa.apply(self, lang=str(getattr(lang, "s", lang) or "de"))
         Canvas.save(self)
 
 

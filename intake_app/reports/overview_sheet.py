@@ -12,7 +12,7 @@ from intake_app.core.display import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import translator
 from intake_app.reports import fonts
-from intake_app.reports.layout import make_styles, table_style
+from intake_app.reports.layout import PagedCanvas, make_styles, table_style
 from intake_app.storage.lifecycle import Overview
 
 
@@ -85,8 +85,11 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=tr("Übersicht des Standorts"),
+        title=f"{tr('Übersicht des Standorts')} {site}".strip(),
         author=printed_by,
+        subject=tr("Übersicht des Standorts"),
+        creator="Intake",
+        lang=lang,
         leftMargin=18 * mm,
         rightMargin=18 * mm,
         topMargin=18 * mm,
@@ -100,5 +103,7 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"Intake · {generated}")
         canvas.restoreState()
 
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    # the paged canvas starts in the embedded font (Helvetica would be the one font not
+    # embedded) and marks the file as PDF/A-2b (reports/pdfa.py)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=PagedCanvas)
     return buffer.getvalue()

@@ -3,9 +3,11 @@
 The standard profile leaves out every special-category question (GDPR Art. 9: health),
 its label and its answer. The profile "with special categories" is used only when the
 person printing asks for it, and even then only for records whose separate Art. 9
-consent is in force on the day of printing; for the others the printout falls back to
-the standard profile and says so. Questions marked ``print: false`` (internal notes)
-are never printed, whatever the profile.
+consent is in force on the day of printing and where the person asked for the health
+flag on printouts (the request is recorded with its date, as the Art. 9 consent text
+promises); for the others the printout falls back to the standard profile and says so.
+Questions marked ``print: false`` (internal notes) are never printed, whatever the
+profile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from intake_app.core.forms import art9_granted
+from intake_app.core.forms.consent import art9_print_requested
 from intake_app.core.forms.model import Question
 from intake_app.errors import UsageError
 from intake_app.i18n import N_, _
@@ -46,7 +48,8 @@ PROFILE_LABELS = {
 }
 MSG_SPECIAL_REFUSED = N_(
     "Besondere Kategorien wurden angefordert, sind aber nicht enthalten: Für diese Akte "
-    "liegt keine wirksame gesonderte Einwilligung (Art. 9) vor."
+    "liegt keine wirksame gesonderte Einwilligung (Art. 9) vor, oder die Person hat nicht "
+    "verlangt, dass die Angabe mitgedruckt wird."
 )
 
 
@@ -82,7 +85,8 @@ EVERYTHING = Redaction(Profile.SPECIAL, Profile.SPECIAL, everything=True)
 
 
 def redaction_for(requested: Profile, answers: dict[str, Any], *, on: date) -> Redaction:
-    """The profile in force for a record: special categories only with Art. 9 consent."""
-    if requested is Profile.SPECIAL and art9_granted(answers.get("consent"), on=on):
+    """The profile in force for a record: special categories only with Art. 9 consent and
+    the person's recorded request to print them."""
+    if requested is Profile.SPECIAL and art9_print_requested(answers.get("consent"), on=on):
         return Redaction(requested, Profile.SPECIAL)
     return Redaction(requested, Profile.STANDARD)

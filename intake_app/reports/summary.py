@@ -45,7 +45,14 @@ from intake_app.reports.profiles import (
     Redaction,
     redaction_for,
 )
-from intake_app.reports.tables import SectionRenderer, clip, emphasis
+from intake_app.reports.tables import (
+    OPEN_OUTCOMES,
+    Emphasis,
+    SectionRenderer,
+    clip,
+    emphasis,
+    marked,
+)
 
 MSG_TITLE = N_("Zusammenfassung")
 MSG_STATE = N_("Stand: Revision {revision} · {status}")
@@ -72,20 +79,31 @@ MSG_WITHDRAWN = N_("widerrufen am {date}")
 MSG_ART9 = N_("Besondere Kategorien personenbezogener Daten (Gesundheit, nur als Merkmal)")
 MSG_ART9_RECIPIENTS = N_("nur diese Beratungsstelle")
 MSG_OPEN_REFERRALS = N_("Offene Vermittlungen")
+MSG_RESIDENCE = N_("Aufenthalt")
+MSG_JOINT_CONTROLLER = N_("Gemeinsam verantwortlich: {name}.")
+MSG_VALID_UNTIL = N_("gültig bis {date}")
+MSG_GERMAN = N_("Deutschkenntnisse")
+MSG_CERTIFICATE = N_("Zertifikat: {names}")
+MSG_RECOGNITION = N_("Anerkennung")
+MSG_OPEN_ITEMS = N_("Offene Vermittlungen und Schritte")
+MSG_SINCE = N_("(vermittelt am {date})")
+MSG_DUE = N_("{step} – fällig am {date}")
+MSG_NEXT_APPOINTMENT = N_("Nächster Termin")
+MSG_OVERDUE = N_("überfällig")
+MSG_CONSENT_SCOPE = N_("Einwilligung (Umfang)")
+MSG_SCOPE_GRANTED = N_("erteilt: {names}")
+MSG_SCOPE_REFUSED = N_("nicht erteilt: {names}")
+MSG_SCOPE_WITHDRAWN = N_("widerrufen: {names}")
+MSG_SCOPE_ART9 = N_("besondere Kategorien: {status}")
+MSG_SCOPE_DATE = N_("(Einwilligung vom {date})")
+#: Lines of one fact in the overview box (the whole text stands in its section).
+MAX_FACT_LINES = 8
+#: The four German skills shown in the overview.
+GERMAN_SKILLS = ("german_listening", "german_reading", "german_speaking", "german_writing")
 
 #: Sections drawn as ticked flags rather than a table.
 FLAG_SECTIONS = frozenset({"circumstances"})
 CONSENT_QUESTION = "consent"
-#: Facts shown in the overview box, when answered and printable.
-OVERVIEW_QUESTIONS = (
-    "nationalities",
-    "residence_document",
-    "legal_basis",
-    "residence_valid_until",
-    "work_permission",
-    "goal_type",
-    "next_appointment",
-)
 
 
 class _Summary:
@@ -204,56 +222,220 @@ class _Summary:
             return f"{latin} ({name})" if name else latin
         return name
 
+    def _row(self, path: str) -> AnswerRow | None:
+        return self.by_path.get(path)
+
+    def _items(self, group: str) -> list[int]:
+        """Indexes of the printable items of a repeat group."""
+        prefix = f"{group}["
+        seen: dict[int, None] = {}
+        for path in self.by_path:
+            if path.startswith(prefix) and "]" in path:
+                seen[int(path[len(prefix) : path.index("]")])] = None
+        return sorted(seen)
+
+    def _residence(self) -> tuple[str, Emphasis | None] | None:
+        tr = self.tr
+        parts = [
+            row.text
+            for row in (self._row("residence_document"), self._row("legal_basis"))
+            if row is not None
+        ]
+        until = self._row("residence_valid_until")
+        mark = None
+        if until is not None:
+            parts.append(tr(MSG_VALID_UNTIL).format(date=until.text))
+            mark = emphasis(until, self.state, today=self.ctx.today, tr=tr)
+        return (" · ".join(parts), mark) if parts else None
+
+    def _german(self) -> str:
+        levels = [
+            f"{row.question.label(self.ctx.lang).split('–')[-1].strip()} {row.text}"
+            for row in (self._row(qid) for qid in GERMAN_SKILLS)
+            if row is not None
+        ]
+        certificates = []
+        for index in self._items("german_certificates"):
+            kind = self._row(f"german_certificates[{index}].certificate_type")
+            level = self._row(f"german_certificates[{index}].certificate_level")
+            text = " ".join(row.text for row in (kind, level) if row is not None)
+            if text:
+                certificates.append(text)
+        text = " · ".join(levels)
+        if certificates:
+            text += " · " + self.tr(MSG_CERTIFICATE).format(names=", ".join(certificates))
+        return text
+
+    def _recognition(self) -> list[str]:
+        out = []
+        for index in self._items("qualifications"):
+            status = self._row(f"qualifications[{index}].recognition_status")
+            if status is None:
+                continue
+            title = next(
+                (
+                    row.text
+                    for row in (
+                        self._row(f"qualifications[{index}].{qid}")
+                        for qid in ("reference_occupation", "qualification_title", "field_text")
+                    )
+                    if row is not None
+                ),
+                "",
+            )
+            details = [status.text]
+            for qid in ("recognition_applied_on", "recognition_outcome"):
+                row = self._row(f"qualifications[{index}].{qid}")
+                if row is not None:
+                    details.append(f"{row.question.label(self.ctx.lang)}: {row.text}")
+            out.append(f"{title}: {', '.join(details)}" if title else ", ".join(details))
+        return out
+
+    def _open_referrals(self) -> list[tuple[str, Emphasis | None]]:
+        out: list[tuple[str, Emphasis | None]] = []
+        for index in self._items("referrals"):
+            outcome = self._row(f"referrals[{index}].outcome")
+            value = self.state.value("outcome", (index,)) if outcome is not None else None
+            if outcome is None or value not in OPEN_OUTCOMES:
+                continue
+            service = self._row(f"referrals[{index}].service_name") or self._row(
+                f"referrals[{index}].service"
+            )
+            when = self._row(f"referrals[{index}].date")
+            text = " – ".join(row.text for row in (service, outcome) if row is not None)
+            if when is not None:
+                text += " " + self.tr(MSG_SINCE).format(date=when.text)
+            out.append((text, None))
+        for index in self._items("plan_steps"):
+            step = self._row(f"plan_steps[{index}].step")
+            deadline = self._row(f"plan_steps[{index}].deadline")
+            if step is None or deadline is None:
+                continue
+            mark = emphasis(deadline, self.state, today=self.ctx.today, tr=self.tr)
+            out.append((self.tr(MSG_DUE).format(step=step.text, date=deadline.text), mark))
+        return out
+
+    def _next_appointment(self) -> tuple[str, Emphasis | None] | None:
+        row = self._row("next_appointment")
+        if row is None:
+            return None
+        value = self.state.value("next_appointment")
+        mark = None
+        if isinstance(value, str) and value < self.ctx.today.isoformat():
+            mark = Emphasis(DANGER_FILL, self.tr(MSG_OVERDUE))
+        return row.text, mark
+
+    def _consent_scope(self) -> str:
+        """Granted purposes by name, then refused and withdrawn ones, then Art. 9."""
+        tr, org = self.tr, self.ctx.organisation
+        value = self.source.answers.get(CONSENT_QUESTION)
+        if not isinstance(value, dict) or not value.get("date"):
+            return tr(MSG_CONSENT_NONE)
+        stored = value.get("purposes")
+        decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        withdrawn = dict(self.source.withdrawals)
+        groups: dict[str, list[str]] = {"granted": [], "refused": [], "withdrawn": []}
+        for pid in org.purpose_ids:
+            _text, kind = self._status(decided.get(pid), withdrawn.get(pid))
+            if kind in groups:
+                groups[kind].append(self._purpose_label(pid))
+        parts = [tr(MSG_SCOPE_GRANTED).format(names=", ".join(groups["granted"]) or "–")]
+        if groups["refused"]:
+            parts.append(tr(MSG_SCOPE_REFUSED).format(names=", ".join(groups["refused"])))
+        if groups["withdrawn"]:
+            parts.append(tr(MSG_SCOPE_WITHDRAWN).format(names=", ".join(groups["withdrawn"])))
+        art9, _kind = self._status(value.get("art9"), withdrawn.get("art9"))
+        parts.append(tr(MSG_SCOPE_ART9).format(status=art9))
+        scope = "; ".join(parts)
+        return f"{scope} {tr(MSG_SCOPE_DATE).format(date=self.ctx.date(value.get('date')))}"
+
     def overview(self) -> list[Flowable]:
-        """Name, birth date and the facts a supervisor checks first, in a shaded box."""
+        """What a supervisor checks first, on the first page: person, residence with
+        expiry, work permission, German, recognition, open referrals and steps with their
+        dates, the next appointment and the scope of the consent."""
         tr, lang = self.tr, self.ctx.lang
-        facts: list[tuple[str, str, Any]] = []
+        facts: list[tuple[str, str, Emphasis | None, bool]] = []
         name = self._name()
         if name:
-            facts.append((tr(MSG_NAME), name, None))
-        birth = self.by_path.get("birth_date")
+            facts.append((tr(MSG_NAME), name, None, False))
+        birth = self._row("birth_date")
         if birth is not None:
             age = self.state.value("age_years") if "age_years" in self.form else None
             text = birth.text + (f" ({tr(MSG_AGE).format(age=age)})" if age is not None else "")
-            facts.append((tr(MSG_BIRTH), text, None))
-        for qid in OVERVIEW_QUESTIONS:
-            row = self.by_path.get(qid)
-            if row is not None:
-                mark = emphasis(row, self.state, today=self.ctx.today, tr=tr)
-                facts.append((row.question.label(lang), row.text, mark))
-        open_referrals = self.by_path.get("open_referrals")
-        if open_referrals is not None and open_referrals.text not in ("", "0"):
-            facts.append((tr(MSG_OPEN_REFERRALS), open_referrals.text, None))
-        if not facts:
-            return []
+            facts.append((tr(MSG_BIRTH), text, None, False))
+        residence = self._residence()
+        if residence is not None:
+            facts.append((tr(MSG_RESIDENCE), residence[0], residence[1], True))
+        work = self._row("work_permission")
+        if work is not None:
+            facts.append((work.question.label(lang), work.text, None, False))
+        goal = self._row("goal_type")
+        if goal is not None:
+            facts.append((goal.question.label(lang), goal.text, None, False))
+        german = self._german()
+        if german:
+            facts.append((tr(MSG_GERMAN), german, None, True))
+        recognition = self._recognition()
+        if recognition:
+            facts.append((tr(MSG_RECOGNITION), "\n".join(recognition), None, True))
+        for text, mark in self._open_referrals():
+            facts.append((tr(MSG_OPEN_ITEMS), text, mark, True))
+        appointment = self._next_appointment()
+        if appointment is not None:
+            facts.append((tr(MSG_NEXT_APPOINTMENT), appointment[0], appointment[1], False))
+        facts.append((tr(MSG_CONSENT_SCOPE), self._consent_scope(), None, True))
+        return [
+            Paragraph(fonts.markup(tr(MSG_OVERVIEW)), self.styles.heading),
+            self._fact_table(facts),
+        ]
+
+    def _fact_table(self, facts: list[tuple[str, str, Emphasis | None, bool]]) -> Table:
+        """Short facts two to a row, long ones across the box; highlights keep their word."""
         cells: list[list[Flowable | str]] = []
         commands: list[tuple[Any, ...]] = [
             ("BACKGROUND", (0, 0), (-1, -1), SHADE),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("BOX", (0, 0), (-1, -1), 0.6, BORDER),
             ("LINEBELOW", (0, 0), (-1, -2), 0.35, BORDER),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
             ("LEFTPADDING", (0, 0), (-1, -1), 5),
         ]
-        for index, (label, value, mark) in enumerate(facts):
-            shown = clip(value)
+        half_open = False
+        previous_label = ""
+        for label, value, mark, wide in facts:
+            lines = value.split("\n")
+            shown = "\n".join(clip(line, 300) for line in lines[:MAX_FACT_LINES])
+            if len(lines) > MAX_FACT_LINES:
+                shown += " …"
             if mark is not None:
-                shown = f"{shown} – {mark.word}"
-            cell: list[Flowable] = [
-                text_flowable(label, self.styles.label),
-                text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl),
-            ]
-            if index % 2 == 0:
+                shown = marked(shown, mark)
+            cell: list[Flowable] = []
+            if label != previous_label or not wide:
+                cell.append(text_flowable(label, self.styles.label))
+            previous_label = label
+            cell.append(text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl))
+            if wide:
                 cells.append([cell, ""])
-            else:
+                line = len(cells) - 1
+                commands.append(("SPAN", (0, line), (1, line)))
+                half_open = False
+                col = 0
+            elif half_open:
                 cells[-1][1] = cell
+                half_open = False
+                col = 1
+            else:
+                cells.append([cell, ""])
+                half_open = True
+                col = 0
             if mark is not None:
-                col, line = index % 2, index // 2
-                commands.append(("BACKGROUND", (col, line), (col, line), mark.fill))
+                line = len(cells) - 1
+                end = 1 if wide else col
+                commands.append(("BACKGROUND", (col, line), (end, line), mark.fill))
         table = Table(cells, colWidths=[CONTENT_WIDTH / 2] * 2, hAlign="LEFT")
         table.setStyle(table_style(commands))
-        return [Paragraph(fonts.markup(tr(MSG_OVERVIEW)), self.styles.heading), table]
+        return table
 
     def consent(self, title: str) -> list[Flowable]:
         """Scope, date, language, interpreter, and each purpose with its recipients."""
@@ -343,12 +525,18 @@ class _Summary:
                 ]
             )
         )
-        return [
+        out: list[Flowable] = [
             head,
             Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
             Spacer(1, 3),
             table,
         ]
+        for party in org.joint_controllers:
+            text = tr(MSG_JOINT_CONTROLLER).format(name=party.name)
+            if party.responsibility is not None:
+                text += " " + party.responsibility.get(ctx.lang)
+            out.append(text_flowable(text, self.styles.note))
+        return out
 
     def _status(self, part: Any, withdrawn_on: str | None) -> tuple[str, str]:
         """The status text of one purpose and its kind (granted, refused, withdrawn…)."""

@@ -97,6 +97,14 @@ def emphasis(row: AnswerRow, state: FormState, *, today: date, tr: Translate) ->
     return None
 
 
+def marked(text: str, mark: Emphasis) -> str:
+    """An answer with the word of its highlight, unless the answer already says it
+    ("Offen", not "Offen – offen")."""
+    if mark.word.casefold() in text.casefold():
+        return text
+    return f"{text} – {mark.word}"
+
+
 def is_long(text: str, limit: int) -> bool:
     """Whether an answer is too long or has too many lines for a table cell."""
     return len(text) > limit or text.count("\n") >= LONG_LINES
@@ -149,7 +157,7 @@ class SectionRenderer:
     def _value_cell(self, row: AnswerRow, mark: Emphasis | None) -> Flowable:
         text = self.text_of(row)
         if mark is not None:
-            text = f"{text} – {mark.word}"
+            text = marked(text, mark)
         return text_flowable(
             text, self.styles.cell, rtl_style=self.styles.cell_rtl, bold=mark is not None
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import (
@@ -21,9 +24,10 @@ from intake_app.core.permissions import (
 )
 from intake_app.errors import AuthError, ConflictError, NotFound, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import audit, users
+from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.database import Database
-from intake_app.storage.models import User, utcnow
+from intake_app.storage.models import TrustState, User, UserKey, utcnow
+from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import KdfParams, UserKeys, Vault
 
 
@@ -81,6 +85,64 @@ class Accounts:
         self._key = db_key
         self._actor = actor
         self._params = kdf_params
+        #: the actor's own keys (set at sign-in; None while she has none yet)
+        self.signing_keys: SigningKeys | None = None
+        #: set when the profile was opened with the recovery key
+        self.recovery_secret: bytes | None = None
+
+    # -- the signed state (docs/security.md, "Device: integrity of roles and the audit log")
+
+    def _authority(self) -> integrity.Authority | None:
+        """The actor's key, when it may sign user rows (a certified administrator's)."""
+        if self.signing_keys is None:
+            return None
+        return integrity.Authority.of(self.signing_keys)
+
+    def _root(self, session: Session) -> tuple[str, Any]:
+        """The root's id and, where the actor holds it, its private key."""
+        state = session.get(TrustState, 1)
+        if state is None:
+            return "", None
+        root = self.signing_keys.root_key if self.signing_keys is not None else None
+        return state.root_kid, root
+
+    def _issue(self, session: Session, user: User) -> None:
+        """A new key pair for ``user``, sealed to her in the vault; her row signed again."""
+        root_kid, root = self._root(session)
+        if not root_kid:
+            return  # not signed yet: she makes her key at her next sign-in
+        integrity.issue_key(
+            session,
+            user=user,
+            vault=self._vault,
+            authority=self._authority(),
+            root_kid=root_kid,
+            root_key=root,
+        )
+
+    def _sign(self, session: Session, user: User) -> None:
+        """Sign ``user`` as changed by the actor."""
+        authority = self._authority()
+        if authority is not None and session.get(TrustState, 1) is not None:
+            integrity.sign_row(user, authority)
+            session.add(user)
+
+    def _hand_over(self, session: Session, leaving: User) -> None:
+        """Sign again, with the actor's key, what a deactivated administrator had signed:
+        her key stops counting as a signer."""
+        authority = self._authority()
+        if authority is None or not leaving.key_id:
+            return
+        report = integrity.check_state(session)
+        for user in users.list_all(session):
+            if user.signed_by == leaving.key_id and user.id in report.signed:
+                values = report.signed[user.id]
+                user.role, user.active = values.role, values.active
+                integrity.sign_row(user, authority)
+                session.add(user)
+        for key in session.exec(select(UserKey).where(UserKey.certified_by == leaving.key_id)):
+            integrity.certify(key, authority)
+            session.add(key)
 
     def list_users(self) -> list[UserInfo]:
         """Every user (administrators only)."""
@@ -124,6 +186,7 @@ class Accounts:
                 details={"role": parsed_role.value},
             )
             self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            self._issue(session, user)
             return UserInfo.of(user)
 
     def _target(self, session: object, username: str) -> User:
@@ -149,6 +212,9 @@ class Accounts:
                 )
             user.active = False
             users.touch(session, user=user)
+            self._sign(session, user)
+            if user.role == Role.ADMIN.value:
+                self._hand_over(session, user)
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -180,6 +246,7 @@ class Accounts:
                 subject_id=str(user.id),
             )
             self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            self._issue(session, user)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
@@ -203,13 +270,16 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
+            own = user.id == self._actor.user_id
             self._vault.set_password(
                 user.username,
                 password,
                 db_key=self._key,
                 params=self._params,
-                keys=self._keys if user.id == self._actor.user_id else None,
+                keys=self._keys if own else None,
             )
+            if not own or self._keys is None:
+                self._issue(session, user)
             return UserInfo.of(user)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
@@ -231,13 +301,7 @@ class Accounts:
             user.must_change_password = False
             user.updated_at = utcnow()
             session.add(user)
-            audit.append(
-                session,
-                actor=self._actor.username,
-                action=AuditAction.PASSWORD_CHANGED,
-                subject_type="user",
-                subject_id=str(user.id),
-            )
+            # with her keys, the password wraps the same key pair: her signing key stays
             self._vault.set_password(
                 user.username,
                 new_password,
@@ -245,3 +309,78 @@ class Accounts:
                 params=self._params,
                 keys=self._keys,
             )
+            if self._keys is None and self.recovery_secret is not None:
+                self.signing_keys = self._recover_keys(session, user)
+                session.info["audit_signer"] = integrity.signer_of(self.signing_keys)
+                self._db.audit_signer = session.info["audit_signer"]
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.PASSWORD_CHANGED,
+                subject_type="user",
+                subject_id=str(user.id),
+            )
+
+    def _recover_keys(self, session: Session, user: User) -> SigningKeys:
+        """The recovery path: a new key for the administrator, certified by the root.
+
+        The root comes from its recovery wrap; where there is none (a profile signed before
+        its recovery key was ever used) or it does not open, a new root is made and wrapped
+        by the recovery key (docs/security.md explains what other users then see).
+        """
+        assert self.recovery_secret is not None
+        state = session.get(TrustState, 1)
+        root = None
+        if state is not None and state.root_recovery_wrap:
+            try:
+                root = user_keys.open_root_for_recovery(
+                    self.recovery_secret, state.root_recovery_wrap
+                )
+                if user_keys.key_id(root) != state.root_kid:
+                    root = None
+            except user_keys.KeyBundleError:
+                root = None
+        if state is None:  # never signed: sign everyone as they are, as an update does
+            keys, _signed = integrity.bootstrap(
+                session,
+                admin=user,
+                keys=None,
+                vault=self._vault,
+                recovery_secret=self.recovery_secret,
+            )
+            return keys
+        earlier = integrity.check_state(session)
+        if root is None:
+            session.delete(state)
+            session.flush()
+            root = integrity.create_root(session, recovery_secret=self.recovery_secret)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                details={"root": user_keys.key_id(root), "new_root": True},
+            )
+        root_kid = user_keys.key_id(root)
+        keys = integrity.issue_key(
+            session,
+            user=user,
+            vault=self._vault,
+            authority=integrity.Authority(root_kid, root),
+            root_kid=root_kid,
+            root_key=root,
+        )
+        authority = integrity.Authority.of(keys)
+        for other in users.list_all(session):
+            values = earlier.signed.get(other.id) if other.id is not None else None
+            if other.id == user.id or values is None or other.signed_by in (keys.kid,):
+                continue
+            if other.signed_by == root_kid:
+                continue  # still checks under the same root
+            other.role, other.active = values.role, values.active
+            integrity.sign_row(other, authority)
+            session.add(other)
+        for key in session.exec(select(UserKey)).all():
+            if key.user_id != user.id and integrity.key_certified(key, earlier.signers):
+                integrity.certify(key, authority)
+                session.add(key)
+        return keys

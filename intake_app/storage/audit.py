@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +14,14 @@ from intake_app.core.audit import (
     GENESIS_HASH,
     AuditAction,
     AuditEntry,
+    AuditProblem,
     ChainReport,
     canonical_bytes,
     chain_hash,
     verify_chain,
 )
-from intake_app.storage.models import AuditLogEntry
+from intake_app.storage import user_keys
+from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 
 
 def format_ts(moment: datetime | float | None = None) -> str:
@@ -65,7 +68,10 @@ def append(
             details=body,
         ),
     )
+    signer = session.info.get("audit_signer")
     row = AuditLogEntry(
+        signer=signer.kid if signer is not None else None,
+        signature=signer.sign_entry(seq, digest) if signer is not None else None,
         seq=seq,
         ts=stamp,
         actor=actor,
@@ -77,6 +83,16 @@ def append(
         hash=digest,
     )
     session.add(row)
+    if signer is not None:
+        # The local anchor: the newest entry, signed (docs/security.md, "Device: integrity
+        # of roles and the audit log").
+        # It only moves forward: after newest entries were removed, the log grows again
+        # from a lower number, and the anchor keeps naming what was there.
+        trust = session.get(TrustState, 1)
+        if trust is not None and seq > trust.anchor_seq:
+            trust.anchor_seq, trust.anchor_hash = seq, digest
+            trust.anchor_signer, trust.anchor_signature = row.signer, row.signature
+            session.add(trust)
     session.flush()
     return row
 
@@ -117,9 +133,86 @@ def iter_entries(session: Session, *, batch: int = 2000) -> Iterator[AuditEntry]
         after = rows[-1].seq
 
 
-def verify(session: Session) -> ChainReport:
-    """Check the whole chain; the report names the first broken entry."""
-    return verify_chain(iter_entries(session))
+#: Entries whose actor is not the signer by nature: failed log-ins are written by the next
+#: user who signs in, a schema upgrade by the system.
+_FOREIGN_ACTOR_ACTIONS = {"login_failed", "login_throttled", "schema_upgraded"}
+#: Entries written while nobody is signed in (a restore puts the files back first): they
+#: carry no signature; the next signed entry covers them through the chain.
+_WRITTEN_BEFORE_SIGN_IN = {"backup_restored"}
+
+
+def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) -> ChainReport:
+    """Check the whole chain, every entry's signature and every anchor.
+
+    Args:
+        anchors: further ``(source, seq, hash)`` points the log must still contain (the
+            heads this device sent to the central office).
+
+    The report names the first broken link and lists the problems the signatures and
+    anchors reveal (docs/security.md, "Device: integrity of roles and the audit log").
+    """
+    report = verify_chain(iter_entries(session))
+    keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
+    names = {u.id: u.username for u in session.exec(select(User)).all()}
+    publics: dict[str, Any] = {}
+    problems: list[AuditProblem] = []
+    signing_began = False
+    after = 0
+    head_seq, hashes = 0, {}  # every entry's hash by number (a few MB for 100,000)
+    while True:
+        rows = session.exec(
+            select(AuditLogEntry)
+            .where(AuditLogEntry.seq > after)
+            .order_by(col(AuditLogEntry.seq))
+            .limit(2000)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            head_seq = row.seq
+            after = row.seq
+            hashes[row.seq] = row.hash
+            if not row.signature:
+                if signing_began and row.action not in _WRITTEN_BEFORE_SIGN_IN:
+                    problems.append(AuditProblem("unsigned", row.seq))
+                continue
+            signing_began = True
+            key = keys.get(row.signer or "")
+            if key is None:
+                problems.append(AuditProblem("unknown_signer", row.seq))
+                continue
+            if key.kid not in publics:
+                publics[key.kid] = user_keys.load_public(key.public_key)
+            message = user_keys.audit_message(row.seq, row.hash)
+            if not user_keys.verify(
+                publics[key.kid], user_keys.AUDIT_DOMAIN, message, row.signature
+            ):
+                problems.append(AuditProblem("signature", row.seq))
+            elif row.action not in _FOREIGN_ACTOR_ACTIONS and names.get(key.user_id) != row.actor:
+                problems.append(AuditProblem("actor_mismatch", row.seq))
+    points: list[tuple[str, int, str]] = []
+    trust = session.get(TrustState, 1)
+    if trust is not None and trust.anchor_seq:
+        points.append(("local", trust.anchor_seq, trust.anchor_hash))
+        key = keys.get(trust.anchor_signer or "")
+        message = user_keys.audit_message(trust.anchor_seq, trust.anchor_hash)
+        if trust.anchor_signature and (
+            key is None
+            or not user_keys.verify(
+                key.public_key, user_keys.AUDIT_DOMAIN, message, trust.anchor_signature
+            )
+        ):
+            problems.append(AuditProblem("anchor_signature", head_seq, "local", trust.anchor_seq))
+    points += list(anchors)
+    for source, seq, digest in points:
+        if seq > head_seq:
+            problems.append(AuditProblem("cut", head_seq, source, seq))
+        elif seq in hashes and hashes[seq] != digest:
+            problems.append(AuditProblem("rewritten", seq, source, seq))
+        elif seq not in hashes and seq > 0:
+            problems.append(AuditProblem("cut", head_seq, source, seq))
+    unique = list(dict.fromkeys(problems))
+    return dataclasses.replace(report, problems=tuple(unique))
 
 
 def entries_for_subject(

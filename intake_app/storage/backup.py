@@ -465,11 +465,7 @@ def _check_staged_database(path: Path, key: bytes, *, username: str) -> None:
                 kind="corrupt",
             )
         current = migrate.current_revision(db)
-        try:
-            known = current is None or migrate.script_directory().get_revision(current) is not None
-        except Exception:
-            known = False
-        if not known:
+        if current is not None and not migrate.known_revision(current):
             raise ProfileError(
                 _(
                     "Diese Sicherung stammt von einer neueren Intake-Version. Bitte installieren "

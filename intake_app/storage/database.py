@@ -101,6 +101,8 @@ class Database:
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", self._on_begin)
         self._writer = self.engine.execution_options(intake_write=True)
+        #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
+        self.audit_signer: Any = None
 
     @staticmethod
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -167,6 +169,8 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session for one write transaction: committed on success, rolled back on error."""
         with Session(self._writer, expire_on_commit=False) as session:
+            # the signed-in user's key signs every audit entry of this session
+            session.info["audit_signer"] = self.audit_signer
             try:
                 yield session
                 session.commit()

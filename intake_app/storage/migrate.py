@@ -8,25 +8,34 @@ written by a newer program version is refused instead of being damaged.
 
 from __future__ import annotations
 
+import ast
+import functools
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from intake_app.errors import ProfileError
 from intake_app.i18n import _
 from intake_app.storage.database import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 log = logging.getLogger("intake.storage")
 
 SCRIPT_LOCATION = "intake_app.storage:migrations"
+VERSIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 
 def _config() -> Config:
+    # Deferred: alembic is imported only when a migration is due (docs/architecture.md,
+    # "Imports inside functions"); a start on the current schema never loads it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     return config
@@ -34,11 +43,48 @@ def _config() -> Config:
 
 def script_directory() -> ScriptDirectory:
     """Alembic's view of the migrations shipped in the package."""
+    # Deferred: alembic, see _config.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
+@functools.cache
+def _shipped_revisions() -> dict[str, str | None]:
+    """revision -> down_revision of every migration shipped, read from the files
+    without importing alembic."""
+    found: dict[str, str | None] = {}
+    for path in sorted(VERSIONS_DIR.glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text("utf-8")).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and node.value is not None:
+                        try:
+                            values[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            continue
+        revision = values.get("revision")
+        down = values.get("down_revision")
+        if isinstance(revision, str) and (down is None or isinstance(down, str)):
+            found[revision] = down
+    return found
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of the migrations this program ships."""
+    return revision in _shipped_revisions()
+
+
+@functools.cache
 def head_revision() -> str:
     """The newest schema revision this program knows."""
+    revisions = _shipped_revisions()
+    parents = set(revisions.values())
+    heads = [revision for revision in revisions if revision not in parents]
+    if len(heads) == 1:
+        return heads[0]
     head = script_directory().get_current_head()
     assert head is not None
     return head
@@ -47,7 +93,18 @@ def head_revision() -> str:
 def current_revision(db: Database) -> str | None:
     """The schema revision of the open database (None for an empty file)."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        exists = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        ).first()
+        if exists is None:
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        if len(rows) > 1:
+            # Deferred: alembic, see _config; it reports a database with several heads.
+            from alembic.runtime.migration import MigrationContext
+
+            return MigrationContext.configure(conn).get_current_revision()
+    return str(rows[0][0]) if rows else None
 
 
 def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head") -> list[str]:
@@ -59,22 +116,22 @@ def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head
     Raises:
         ProfileError: the database comes from a newer program version.
     """
-    scripts = script_directory()
     current = current_revision(db)
-    if current is not None:
-        try:
-            scripts.get_revision(current)
-        except Exception:
-            raise ProfileError(
-                _(
-                    "Das Profil stammt von einer neueren Intake-Version. Bitte installieren "
-                    "Sie die aktuelle Version; das Profil bleibt unverändert."
-                ),
-                kind="newer",
-            ) from None
-    wanted = (scripts.get_current_head() if target == "head" else target) or "head"
+    if current is not None and not known_revision(current):
+        raise ProfileError(
+            _(
+                "Das Profil stammt von einer neueren Intake-Version. Bitte installieren "
+                "Sie die aktuelle Version; das Profil bleibt unverändert."
+            ),
+            kind="newer",
+        )
+    wanted = head_revision() if target == "head" else target
     if current == wanted:
         return []
+    # Deferred: alembic, see _config; only reached when a migration is due.
+    from alembic import command
+
+    scripts = script_directory()
     steps = [rev.revision for rev in reversed(list(scripts.iterate_revisions(wanted, current)))]
     if current is not None and backup_dir is not None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -37,6 +37,41 @@ class User(UserBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # The signed state (docs/security.md, "Device: integrity of roles and the audit log"):
+    # the user's current key id, and an administrator's (or the root's) signature.
+    key_id: str | None = Field(default=None, max_length=32)
+    signed_by: str | None = Field(default=None, max_length=32)
+    signature: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class UserKey(SQLModel, table=True):
+    """A user's signing key: the public half, certified by an administrator or the root;
+    the private half wrapped for her alone (only while it is her current key)."""
+
+    __tablename__ = "user_keys"
+
+    kid: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(max_length=32)
+    certified_by: str | None = Field(default=None, max_length=32)
+    signature: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    wrapped: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class TrustState(SQLModel, table=True):
+    """The profile's root signing key and the local anchor of the audit log (one row)."""
+
+    __tablename__ = "trust_state"
+
+    id: int = Field(default=1, primary_key=True)
+    root_kid: str = Field(max_length=32)
+    root_public: str = Field(sa_column=Column(Text, nullable=False))
+    root_recovery_wrap: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    anchor_seq: int = 0
+    anchor_hash: str = Field(default="", max_length=64)
+    anchor_signer: str | None = Field(default=None, max_length=32)
+    anchor_signature: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AuditLogEntry(SQLModel, table=True):
@@ -53,6 +88,8 @@ class AuditLogEntry(SQLModel, table=True):
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    signer: str | None = Field(default=None, max_length=32)
+    signature: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class SettingValue(SQLModel, table=True):
@@ -199,6 +236,9 @@ class SyncBatch(SQLModel, table=True):
     receipt: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = 0
+    # the newest audit entry the batch named (docs/batch-format.md §4)
+    audit_seq: int | None = None
+    audit_hash: str | None = Field(default=None, max_length=64)
 
 
 class InstalledForm(SQLModel, table=True):

@@ -29,7 +29,7 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import audit, migrate, settings_repo, users
+from intake_app.storage import audit, integrity, migrate, settings_repo, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams, Vault, new_database_key
 
@@ -224,6 +224,22 @@ class Profile:
                     display_name=display_name,
                     must_change=False,
                 )
+                # The signed state: a root (wrapped by the recovery key) certifies the
+                # first administrator (docs/security.md, "Device: integrity of roles and
+                # the audit log").
+                root = integrity.create_root(
+                    session, recovery_secret=user_keys.recovery_secret(recovery)
+                )
+                root_kid = user_keys.key_id(root)
+                own = integrity.issue_key(
+                    session,
+                    user=admin,
+                    vault=_vault,
+                    authority=integrity.Authority(root_kid, root),
+                    root_kid=root_kid,
+                    root_key=root,
+                )
+                session.info["audit_signer"] = integrity.signer_of(own)
                 settings_repo.upgrade_stored(session)
                 if site_name:
                     settings_repo.put(session, key="site.name", value=site_name)

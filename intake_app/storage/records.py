@@ -244,6 +244,51 @@ class RecordService:
             self._reindex(session, row, answers)
             return row.updated_at
 
+    def change_form_version(
+        self,
+        record_id: str,
+        *,
+        form_version: str,
+        answers: dict[str, Any],
+        retired: dict[str, Any],
+    ) -> Record:
+        """Move a draft to a newer version of its form (docs/forms.md, section 8).
+
+        ``answers`` are the migrated answers; ``retired`` (answer path -> value) is what has
+        no place in the new version. It joins the record's retired answers under
+        ``"<old version>:<path>"``, so nothing is lost and an older retirement is never
+        overwritten.
+
+        Raises:
+            ConflictError: the record is finalised; open a new revision first.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            if row.status != RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
+                )
+            data = self._data(session, row)
+            kept = loads(data.retired_answers) if data.retired_answers else {}
+            for path, value in retired.items():
+                kept[f"{row.form_version}:{path}"] = value
+            previous = row.form_version
+            data.retired_answers = dumps(kept)
+            data.answers = dumps(answers)
+            session.add(data)
+            row.form_version = form_version
+            row.updated_at = utcnow()
+            self._reindex(session, row, answers)
+            self._audit(
+                session,
+                AuditAction.RECORD_FORM_UPGRADED,
+                row.id,
+                from_version=previous,
+                to_version=form_version,
+            )
+            return Record.of(row, data)
+
     def save_position(self, record_id: str, position: dict[str, Any]) -> None:
         """Remember where the user is in the interview (section, question)."""
         with self._db.write() as session:

@@ -79,6 +79,10 @@ _HEADER_KEYS = {
     "records",
     "instructions",
 }
+#: Optional header member: the newest audit entry of the device, ``{"seq": n, "hash": hex}``
+#: (docs/batch-format.md §4; docs/security.md, "Device: integrity of roles and the audit log").
+AUDIT_HEAD = "audit_head"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 # Fixed bytes besides header and ciphertext: prefix, recipient count, nonce, length, signature.
 _FIXED_OVERHEAD = _PREFIX.size + 1 + NONCE_BYTES + 4 + keys.SIGNATURE_BYTES
 _RECIPIENT_BYTES = KID_BYTES + 2 + SEALED_KEY_BYTES
@@ -100,6 +104,9 @@ class BatchHeader:
     payload_length: int
     records: tuple[RecordRef, ...]
     instructions: tuple[InstructionRef, ...]
+    audit_head: tuple[int, str] | None = None  # (seq, hash) of the newest audit entry
+    #: (seq, hash) now, at the number the previous batch's head named
+    audit_prev: tuple[int, str] | None = None
 
 
 class Recipient(NamedTuple):
@@ -173,6 +180,7 @@ def build_batch(
     compression: str = "zlib",
     content_key: bytes | None = None,
     nonce: bytes | None = None,
+    audit_head: tuple[Any, ...] | None = None,
 ) -> BuiltBatch:
     """Seal and sign one batch for the office key (and the recovery key, if configured).
 
@@ -183,6 +191,9 @@ def build_batch(
         created: the creation time for the header (now by default).
         compression: ``"zlib"`` (default) or ``"none"``.
         content_key, nonce: fixed values for test vectors only; random otherwise.
+        audit_head: the device's newest audit entry ``(seq, hash)``, if any, optionally
+            followed by ``prev_seq, prev_hash``: the entry now at the number the previous
+            batch's head named (docs/batch-format.md §4).
 
     Raises:
         BatchError: ``payload_invalid`` for a payload that does not follow the format.
@@ -196,6 +207,7 @@ def build_batch(
         compression=compression,
         content_key=content_key,
         nonce=nonce,
+        audit_head=audit_head,
     )
 
 
@@ -208,6 +220,7 @@ def _seal(
     compression: str = "zlib",
     content_key: bytes | None = None,
     nonce: bytes | None = None,
+    audit_head: tuple[Any, ...] | None = None,
 ) -> BuiltBatch:
     """:func:`build_batch` for a payload already checked by :func:`validate_payload`."""
     if compression not in COMPRESSIONS:
@@ -235,6 +248,10 @@ def _seal(
         "records": [list(ref) for ref in record_refs(payload)],
         "instructions": [list(ref) for ref in instruction_refs(payload)],
     }
+    if audit_head is not None:
+        header[AUDIT_HEAD] = {"seq": int(audit_head[0]), "hash": str(audit_head[1])}
+        if len(audit_head) == 4:
+            header[AUDIT_HEAD].update(prev_seq=int(audit_head[2]), prev_hash=str(audit_head[3]))
     header_bytes = canonical_json(header)
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise BatchError("too_large")
@@ -313,13 +330,14 @@ def build_batches(
     identity: DeviceIdentity,
     max_batch_bytes: int = MAX_BATCH_BYTES,
     created: datetime | None = None,
+    audit_head: tuple[Any, ...] | None = None,
 ) -> list[BuiltBatch]:
     """Split an outbox payload by the size cap and build one batch per part."""
     recipients = 2 if identity.recovery_public_key else 1
     built = []
     # split_payload checked the whole outbox; its parts are slices of it
     for part in split_payload(payload, max_batch_bytes=max_batch_bytes, recipients=recipients):
-        batch = _seal(part, identity=identity, created=created)
+        batch = _seal(part, identity=identity, created=created, audit_head=audit_head)
         if len(batch.data) > max_batch_bytes:  # pragma: no cover - the bound above is safe
             raise BatchError("too_large")
         built.append(batch)
@@ -347,7 +365,18 @@ def _parse_header(raw: bytes) -> BatchHeader:
     _require(isinstance(data, dict), "header_invalid")
     _require(data.get("format") == HEADER_FORMAT, "header_invalid")
     _require(data.get("version") == FORMAT_VERSION, "unsupported_version")
-    _require(set(data) == _HEADER_KEYS, "header_invalid")
+    _require(set(data) - {AUDIT_HEAD} == _HEADER_KEYS, "header_invalid")
+    audit_head = audit_prev = None
+    if AUDIT_HEAD in data:
+        head = data[AUDIT_HEAD]
+        _require(isinstance(head, dict), "header_invalid")
+        _require(
+            set(head) in ({"seq", "hash"}, {"seq", "hash", "prev_seq", "prev_hash"}),
+            "header_invalid",
+        )
+        audit_head = _audit_point(head["seq"], head["hash"])
+        if "prev_seq" in head:
+            audit_prev = _audit_point(head["prev_seq"], head["prev_hash"])
     for name in ("batch_id", "device_id"):
         _require(is_uuid(data[name]), "header_invalid")
     for name in ("device_key_id", "office_key_id"):
@@ -398,7 +427,15 @@ def _parse_header(raw: bytes) -> BatchHeader:
         payload_length=payload_length,
         records=tuple(records),
         instructions=tuple(instructions),
+        audit_head=audit_head,
+        audit_prev=audit_prev,
     )
+
+
+def _audit_point(seq: object, digest: object) -> tuple[int, str]:
+    number = _int(seq, low=1, high=2**63 - 1)
+    _require(isinstance(digest, str) and bool(_HEX64.fullmatch(digest)), "header_invalid")
+    return number, str(digest)
 
 
 def parse_batch(data: bytes, *, max_size: int = MAX_BATCH_BYTES) -> SealedBatch:

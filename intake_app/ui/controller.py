@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from intake_app.app import Workspace
 from intake_app.errors import IntakeError
-from intake_app.i18n import set_language
+from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.mainwindow import MainWindow
@@ -44,7 +44,8 @@ class AppController(QObject):
     def _replace(self, window: QWidget) -> None:
         old = self.window
         self.window = window
-        window.resize(1280, 800)
+        if not getattr(window, "geometry_restored", False):
+            window.resize(1280, 800)  # shrunk to the screen when shown (ui/geometry.py)
         window.show()
         if old is not None:
             old.hide()
@@ -70,6 +71,22 @@ class AppController(QObject):
     def _on_signed_in(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._last_user = workspace.actor.username
+        if workspace.sign_in_result.safe_mode:
+            # docs/security.md, "Device: integrity of roles and the audit log": say what
+            # was changed; nothing is repaired or deleted behind the user's back.
+            QMessageBox.warning(
+                self.window,
+                _("Sicherer Modus"),
+                _(
+                    "Die Unterschriften der Benutzerliste stimmen nicht. Intake arbeitet im "
+                    "sicheren Modus: geänderte Angaben gelten nicht, nichts wurde gelöscht, "
+                    "der Vorfall steht im Audit-Protokoll."
+                )
+                + "\n\n"
+                + "\n".join(workspace.sign_in_result.integrity_messages)
+                + "\n\n"
+                + _("Bitte informieren Sie die Administration."),
+            )
         if workspace.sign_in_result.must_change_password:
             dialog = ChangePasswordDialog(workspace, forced=True, parent=self.window)
             if dialog.exec() != QDialog.DialogCode.Accepted:

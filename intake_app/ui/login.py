@@ -28,6 +28,7 @@ from intake_app.demo import DEMO_USERS, is_demo_profile
 from intake_app.errors import AuthError, IntakeError, KnownError, ValidationError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.storage.profile import Profile
+from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
 from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
@@ -49,10 +50,9 @@ class LoginWindow(QWidget):
 
         self.username = QLineEdit(username)
         self.password = PasswordField(_("Passwort"))
-        self.error = QLabel()
+        self.error = LiveLabel(assertive=True)  # read as its text, announced (ui/a11y.py)
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.error.setAccessibleName(_("Fehlermeldung"))
         self.sign_in_button = QPushButton(_("&Anmelden"))
         self.sign_in_button.setObjectName("primary")
         self.sign_in_button.setDefault(True)

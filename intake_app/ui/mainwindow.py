@@ -6,11 +6,10 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QDialog,
@@ -33,7 +32,9 @@ from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.reports.access import export_person
 from intake_app.reports.overview_sheet import overview_pdf
 from intake_app.reports.service import Output, ReportService
+from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.about import AboutDialog
+from intake_app.ui.actions import ActionRegistry
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.erase_dialog import EraseDialog
@@ -53,9 +54,11 @@ log = logging.getLogger("intake.ui")
 
 
 class EmptyState(QWidget):
-    """Shown while there are no records yet: what to do next, with one clear button."""
+    """The start page when the case list has nothing to show: for those who keep records,
+    what to do next with one clear button; for a role that sees no records (the
+    administration), what it does here instead of a claim that there are no intakes."""
 
-    def __init__(self, *, can_create: bool, role_note: str) -> None:
+    def __init__(self, *, can_create: bool, sees_records: bool, role_note: str) -> None:
         super().__init__()
         self.new_button = QPushButton(_("Neue Aufnahme beginnen"))
         self.new_button.setObjectName("primary")
@@ -69,15 +72,17 @@ class EmptyState(QWidget):
             )
         )
         text.setWordWrap(True)
+        text.setVisible(sees_records)
         shortcut = QLabel(_("Tastenkürzel: Strg+N"))
         shortcut.setObjectName("muted")
         shortcut.setVisible(can_create)
         note = QLabel(role_note)
-        note.setObjectName("muted")
+        note.setObjectName("muted" if sees_records else "")
         note.setWordWrap(True)
         note.setVisible(bool(role_note))
+        self.title = heading(_("Noch keine Aufnahmen") if sees_records else _("Verwaltung"))
         panel = card(
-            heading(_("Noch keine Aufnahmen")),
+            self.title,
             text,
             note,
             self.new_button,
@@ -104,6 +109,7 @@ class MainWindow(QMainWindow):
     def __init__(self, workspace: Workspace, *, autolock_minutes: float | None = None) -> None:
         super().__init__()
         self.ws = workspace
+        self.geometry_restored = False
         actor = workspace.actor
         self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
         self.setMinimumSize(960, 600)
@@ -115,7 +121,11 @@ class MainWindow(QMainWindow):
                 "Als Administration verwalten Sie Benutzer, Einstellungen und die Registrierung "
                 "des Geräts. Akten sehen nur Beratung und Leitung."
             )
-        self.empty = EmptyState(can_create=actor.can(Permission.CREATE_RECORD), role_note=role_note)
+        self.empty = EmptyState(
+            can_create=actor.can(Permission.CREATE_RECORD),
+            sees_records=actor.can(Permission.VIEW_OWN_RECORDS),
+            role_note=role_note,
+        )
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
         self.record_page: QWidget | None = None
@@ -142,8 +152,13 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._restore_geometry()
 
-    def _update_page(self, *_args: object) -> None:
-        """The case list when there are records (or a filter is active), else the empty state."""
+    def _update_page(self, *_args: object, force: bool = False) -> None:
+        """The case list when there are records (or a filter is active), else the empty state.
+
+        Only while one of the two is shown: a search finishing late never pulls the user
+        away from the overview or an open record."""
+        if not force and self.stack.currentWidget() not in (self.cases, self.empty):
+            return
         if self.cases is not None and (self.cases.model.total > 0 or self.cases.has_filters()):
             self.stack.setCurrentWidget(self.cases)
         else:
@@ -165,6 +180,12 @@ class MainWindow(QMainWindow):
             row = self.ws.records.get(record_id)
             page: QWidget
             if row.status == RecordStatus.DRAFT.value:
+                # a draft begun under an older form version continues under the newest
+                # (answers moved, the rest kept as retired answers; docs/forms.md)
+                notes = self.ws.upgrade_draft(record_id)
+                if notes:
+                    row = self.ws.records.get(record_id)
+                    self.statusBar().showMessage(" ".join(notes), 15000)
                 interview = InterviewPage(
                     self.ws, record_id, form=self.ws.form_for(row.form_id, row.form_version)
                 )
@@ -210,7 +231,7 @@ class MainWindow(QMainWindow):
             return
         if self.cases is not None:
             self.cases.refresh()
-        self._update_page()
+        self._update_page(force=True)
         if self.cases is not None and self.stack.currentWidget() is self.cases:
             self.cases.search.setFocus()
 
@@ -248,134 +269,94 @@ class MainWindow(QMainWindow):
     def _site_name(self) -> str:
         return str(self.ws.settings.get("site.name") or _("Intake"))
 
-    def _create_actions(self) -> dict[str, QAction]:
+    def _create_actions(self) -> ActionRegistry:
         actor = self.ws.actor
-
-        def action(
-            key: str,
-            text: str,
-            *,
-            shortcut: str | QKeySequence.StandardKey = "",
-            enabled: bool = True,
-            slot: Callable[[], object] | None = None,
-        ) -> QAction:
-            act = QAction(text, self)
-            act.setObjectName(key)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-            act.setVisible(enabled)
-            if slot is not None:
-                act.triggered.connect(slot)
-            return act
-
-        return {
-            "new_intake": action(
-                "new_intake",
-                _("&Neue Aufnahme"),
-                shortcut="Ctrl+N",
-                enabled=actor.can(Permission.CREATE_RECORD),
-                slot=self._on_new_intake,
-            ),
-            "lock": action("lock", _("&Sperren"), shortcut="Ctrl+L", slot=self._on_lock),
-            "logout": action("logout", _("&Abmelden"), slot=self._on_logout),
-            "quit": action(
-                "quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close
-            ),
-            "settings": action(
-                "settings",
-                _("&Einstellungen …"),
-                enabled=actor.can(Permission.MANAGE_SETTINGS),
-                slot=self._on_settings,
-            ),
-            "users": action(
-                "users",
-                _("&Benutzer verwalten …"),
-                enabled=actor.can(Permission.MANAGE_USERS),
-                slot=self._on_users,
-            ),
-            "password": action(
-                "password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password
-            ),
-            "overview": action(
-                "overview",
-                _("Ü&bersicht"),
-                shortcut="Ctrl+U",
-                enabled=actor.can(Permission.VIEW_OVERVIEW),
-                slot=self.show_overview,
-            ),
-            "list": action(
-                "list",
-                _("&Aktenliste"),
-                shortcut="Ctrl+1",
-                enabled=actor.can(Permission.VIEW_OWN_RECORDS),
-                slot=self.show_list,
-            ),
-            "erase_by_case": action(
-                "erase_by_case",
-                _("Löschantrag nach Aktenzeichen …"),
-                enabled=actor.can(Permission.ERASE_RECORDS)
-                and not actor.can(Permission.VIEW_OWN_RECORDS),
-                slot=self._on_erase_by_case,
-            ),
-            "retention": action(
-                "retention",
-                _("Aufbewahrungsfristen jetzt anwenden"),
-                enabled=actor.can(Permission.MANAGE_SETTINGS)
-                or actor.can(Permission.VIEW_OVERVIEW),
-                slot=self.run_retention,
-            ),
-            "audit_verify": action(
-                "audit_verify",
-                _("A&udit-Protokoll prüfen"),
-                enabled=actor.can(Permission.VERIFY_AUDIT),
-                slot=self._on_verify_audit,
-            ),
-            "about": action("about", _("Ü&ber Intake"), slot=self._on_about),
-            "sync": action(
-                "sync",
-                _("Ü&bermittlung …"),
-                shortcut="Ctrl+Shift+S",
-                enabled=actor.can(Permission.SYNC) or actor.can(Permission.MANAGE_DEVICE),
-                slot=self.open_sync_window,
-            ),
-        }
+        registry = ActionRegistry(self)
+        add = registry.add
+        add(
+            "new_intake",
+            _("&Neue Aufnahme"),
+            shortcut="Ctrl+N",
+            visible=actor.can(Permission.CREATE_RECORD),
+            slot=self._on_new_intake,
+        )
+        add("lock", _("&Sperren"), shortcut="Ctrl+L", slot=self._on_lock)
+        add("logout", _("&Abmelden"), slot=self._on_logout)
+        add("quit", _("&Beenden"), shortcut=QKeySequence.StandardKey.Quit, slot=self.close)
+        add(
+            "settings",
+            _("&Einstellungen …"),
+            visible=actor.can(Permission.MANAGE_SETTINGS),
+            slot=self._on_settings,
+        )
+        add(
+            "users",
+            _("&Benutzer verwalten …"),
+            visible=actor.can(Permission.MANAGE_USERS),
+            slot=self._on_users,
+        )
+        add("password", _("Eigenes &Passwort ändern …"), slot=self._on_change_password)
+        add(
+            "overview",
+            _("Ü&bersicht"),
+            shortcut="Ctrl+U",
+            visible=actor.can(Permission.VIEW_OVERVIEW),
+            slot=self.show_overview,
+        )
+        add(
+            "list",
+            _("&Aktenliste"),
+            shortcut="Ctrl+1",
+            visible=actor.can(Permission.VIEW_OWN_RECORDS),
+            slot=self.show_list,
+        )
+        add(
+            "erase_by_case",
+            _("Löschantrag nach Aktenzeichen …"),
+            visible=actor.can(Permission.ERASE_RECORDS)
+            and not actor.can(Permission.VIEW_OWN_RECORDS),
+            slot=self._on_erase_by_case,
+        )
+        add(
+            "retention",
+            _("Aufbewahrungsfristen jetzt anwenden"),
+            visible=actor.can(Permission.MANAGE_SETTINGS) or actor.can(Permission.VIEW_OVERVIEW),
+            slot=self.run_retention,
+        )
+        add(
+            "audit_verify",
+            _("A&udit-Protokoll prüfen"),
+            visible=actor.can(Permission.VERIFY_AUDIT),
+            slot=self._on_verify_audit,
+        )
+        add("about", _("Ü&ber Intake"), slot=self._on_about)
+        add(
+            "sync",
+            _("Ü&bermittlung …"),
+            shortcut="Ctrl+Shift+S",
+            visible=actor.can(Permission.SYNC) or actor.can(Permission.MANAGE_DEVICE),
+            slot=self.open_sync_window,
+        )
+        return registry
 
     def _create_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu(_("&Datei"))
-        file_menu.addAction(self.actions_["new_intake"])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions_["lock"])
-        file_menu.addAction(self.actions_["logout"])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions_["quit"])
-
-        sync_menu = bar.addMenu(_("Ü&bermittlung"))
-        sync_menu.addAction(self.actions_["sync"])
-
-        admin_menu = bar.addMenu(_("&Verwaltung"))
-        admin_menu.addAction(self.actions_["settings"])
-        admin_menu.addAction(self.actions_["users"])
-        admin_menu.addAction(self.actions_["password"])
-        admin_menu.addAction(self.actions_["audit_verify"])
-        admin_menu.addSeparator()
-        admin_menu.addAction(self.actions_["erase_by_case"])
-        admin_menu.addAction(self.actions_["retention"])
-
-        view_menu = bar.addMenu(_("&Ansicht"))
-        view_menu.addAction(self.actions_["list"])
-        view_menu.addAction(self.actions_["overview"])
-        view_menu.addSeparator()
+        menu = self.actions_.add_menu
+        menu("file", bar.addMenu(_("&Datei")), ["new_intake", None, "lock", "logout", None, "quit"])
+        menu("sync", bar.addMenu(_("Ü&bermittlung")), ["sync"])
+        menu(
+            "admin",
+            bar.addMenu(_("&Verwaltung")),
+            ["settings", "users", "password", "audit_verify", None, "erase_by_case", "retention"],
+        )
+        view_menu = menu("view", bar.addMenu(_("&Ansicht")), ["list", "overview", None])
         language_menu = view_menu.addMenu(_("&Sprache"))
         for code in LANGUAGES:
             act = language_menu.addAction(LANGUAGE_NAMES[code])
             act.setCheckable(True)
             act.setChecked(code == current_language())
             act.triggered.connect(lambda _checked=False, c=code: self._on_language(c))
-
-        help_menu = bar.addMenu(_("&Hilfe"))
-        help_menu.addAction(self.actions_["about"])
-        self.menus = {"file": file_menu, "admin": admin_menu, "view": view_menu, "help": help_menu}
+        menu("help", bar.addMenu(_("&Hilfe")), ["about"])
 
     def _create_status_bar(self) -> None:
         actor = self.ws.actor
@@ -385,8 +366,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.user_label.setAccessibleName(self.user_label.text())
-        self.sync_label = QLabel()
-        self.sync_label.setAccessibleName(_("Stand der Übermittlung"))
+        self.sync_label = LiveLabel(role=_("Stand der Übermittlung"))
         self.statusBar().addWidget(self.user_label, 1)
         self.statusBar().addPermanentWidget(self.sync_label)
         self._sync_timer = QTimer(self)
@@ -404,13 +384,20 @@ class MainWindow(QMainWindow):
 
     def open_sync_window(self) -> None:
         """The sync window (send, USB stick, receipts, enrolment)."""
-        window = SyncWindow(self.ws, self)
-        window.changed.connect(self.refresh_sync_status)
-        window.changed.connect(self._refresh_list)
-        window.exec()
+        self.sync_window().exec()
         self.refresh_sync_status()
 
-    def _refresh_list(self) -> None:
+    def sync_window(self) -> SyncWindow:
+        """A sync window whose results show at once in the status bar, the list and an
+        open record view."""
+        window = SyncWindow(self.ws, self)
+        window.changed.connect(self.refresh_sync_status)
+        window.changed.connect(self._refresh_after_sync)
+        return window
+
+    def _refresh_after_sync(self) -> None:
+        if isinstance(self.record_page, RecordPage):
+            self.record_page.refresh_state()
         if self.cases is not None and self.record_page is None:
             self.cases.refresh()
 
@@ -419,7 +406,9 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         saved = self.ws.profile.read_meta().get("window", {}).get("main")
         if saved:
-            self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii")))
+            self.geometry_restored = self.restoreGeometry(
+                QByteArray.fromBase64(saved.encode("ascii"))
+            )
 
     def save_geometry(self) -> None:
         """Keep the window's size and place (base64 text in profile.json, never pickled)."""
@@ -471,6 +460,14 @@ class MainWindow(QMainWindow):
                 _("Das Audit-Protokoll ist intakt ({n} Einträge geprüft).").format(
                     n=report.checked
                 ),
+            )
+        elif report.broken_seq is None:
+            QMessageBox.critical(
+                self,
+                _("Audit-Protokoll"),
+                " ".join(problem.message() for problem in report.problems)
+                + " "
+                + _("Bitte informieren Sie die oder den Datenschutzbeauftragten."),
             )
         else:
             QMessageBox.critical(

@@ -211,7 +211,7 @@ class OverviewPage(QWidget):
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
-        months = overview.by_month[-MONTHS_SHOWN:]
+        months = consecutive_months(overview.by_month)[-MONTHS_SHOWN:]
         series = QStackedBarSeries()
         colours = {"draft": "#8fb3bf", "complete": style.PRIMARY, "closed": style.MUTED}
         for status in ("draft", "complete", "closed"):
@@ -228,10 +228,49 @@ class OverviewPage(QWidget):
         axis_y = QValueAxis()
         axis_y.setLabelFormat("%d")
         top = max((sum(c.values()) for _m, c in months), default=1)
-        axis_y.setRange(0, max(1, top))
-        axis_y.setTickCount(min(6, max(2, top + 1)))
+        step, ticks = whole_number_ticks(top)
+        axis_y.setRange(0, step * (ticks - 1))
+        axis_y.setTickCount(ticks)
         self.chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(axis_y)
+
+
+def whole_number_ticks(top: int, most: int = 6) -> tuple[int, int]:
+    """A step (1, 2, 5, 10, 20, 50 …) and a tick count so that every tick of an axis from
+    0 to at least ``top`` is a whole number of intakes: the labels read what the bars show
+    (with "%d" labels, ticks at 1.4, 2.8 … would be printed as 1, 2 …)."""
+    top = max(1, top)
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            ticks = -(-top // step) + 1
+            if ticks <= most:
+                return step, ticks
+        magnitude *= 10
+
+
+def consecutive_months(
+    by_month: list[tuple[str, dict[str, int]]],
+) -> list[tuple[str, dict[str, int]]]:
+    """Every month from the first to the last, months without intakes as empty bars, so
+    that neighbouring bars are neighbouring months."""
+    if not by_month:
+        return []
+    counts = dict(by_month)
+    try:
+        year, month = (int(part) for part in by_month[0][0].split("-"))
+        last_year, last_month = (int(part) for part in by_month[-1][0].split("-"))
+    except ValueError:
+        return list(by_month)
+    result: list[tuple[str, dict[str, int]]] = []
+    while (year, month) <= (last_year, last_month):
+        key = f"{year:04d}-{month:02d}"
+        result.append((key, counts.get(key, {})))
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    return result
 
 
 def _month_label(month: str) -> str:

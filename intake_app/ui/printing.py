@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -39,7 +39,6 @@ from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.reports import batch as report_batch
 from intake_app.reports.batch import Document, RenderedPdf
-from intake_app.reports.consent_sheet import SHEET_LANGUAGES
 from intake_app.reports.profiles import PROFILE_LABELS, Profile
 from intake_app.reports.service import Output, ReportService
 from intake_app.ui.errors import show_error
@@ -252,6 +251,10 @@ class PrintController(QObject):
                 )
             )
         else:
+            # Deferred: the consent sheet's module loads reportlab (docs/architecture.md,
+            # "Imports inside functions"); it is loaded by now, the sheet was just built.
+            from intake_app.reports.consent_sheet import SHEET_LANGUAGES
+
             languages = [
                 code
                 for code in SHEET_LANGUAGES
@@ -361,9 +364,6 @@ def install(window: MainWindow) -> PrintController | None:
     controller = PrintController(window.ws, window)
     if not controller.enabled:
         return None
-    action = QAction(_("&Drucken …"), window)
-    action.setObjectName("print")
-    action.setShortcut(QKeySequence(QKeySequence.StandardKey.Print))
 
     def on_print() -> None:
         page = window.record_page
@@ -373,14 +373,10 @@ def install(window: MainWindow) -> PrintController | None:
         elif window.cases is not None:
             controller.print_records(window.cases.selected_ids())
 
-    action.triggered.connect(on_print)
-    file_menu = window.menus["file"]
-    actions = file_menu.actions()
-    if len(actions) > 1:
-        file_menu.insertAction(actions[1], action)  # after "Neue Aufnahme"
-    else:
-        file_menu.addAction(action)
-    window.actions_["print"] = action
+    window.actions_.add(
+        "print", _("&Drucken …"), shortcut=QKeySequence.StandardKey.Print, slot=on_print
+    )
+    window.actions_.place("print", "file", after="new_intake")
     window.record_page_created.connect(controller.add_record_buttons)
     controller.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
     return controller

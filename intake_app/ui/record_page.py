@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QDate, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -107,6 +107,11 @@ class RecordPage(QWidget):
         actor = workspace.actor
         self.title = QLabel(display_name(index_fields(self.session.answers)))
         self.title.setObjectName("title")
+        self.title.setAlignment(  # a name in Arabic script stays at the start, like any name
+            Qt.AlignmentFlag.AlignLeft
+            | Qt.AlignmentFlag.AlignAbsolute
+            | Qt.AlignmentFlag.AlignVCenter
+        )
         self.meta = QLabel(self._meta_text())
         self.meta.setObjectName("muted")
         self.meta.setWordWrap(True)
@@ -141,6 +146,14 @@ class RecordPage(QWidget):
         self.close_case_button.clicked.connect(self._on_close_case)
         escape = QShortcut(QKeySequence("Escape"), self)
         escape.activated.connect(self.closed)
+
+    def refresh_state(self) -> None:
+        """Read the record's state again (after a sync or receipts changed it)."""
+        try:
+            self.row = self.ws.records.get(self.record_id)
+        except IntakeError:
+            return  # erased meanwhile: the window goes back to the list on its own
+        self.meta.setText(self._meta_text())
 
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export, erase) to the documents row."""

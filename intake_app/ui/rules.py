@@ -11,6 +11,7 @@
   own editing keys such as Ctrl+C, Ctrl+V or Ctrl+Z are none), the window's action wins.
   Typing without Ctrl or Alt always goes to the field, so typing never triggers a window
   action.
+- Every window fits the screen and remembers its geometry (:mod:`intake_app.ui.geometry`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QWidget,
 )
+
+from intake_app.ui.geometry import managed, on_first_show, on_hide
 
 _VALUE_WIDGETS = (QComboBox, QAbstractSpinBox, QAbstractSlider)
 
@@ -88,6 +91,12 @@ class InteractionRules(QObject):
                 and watched.focusPolicy() == Qt.FocusPolicy.WheelFocus
             ):
                 watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            return False
+        if kind == QEvent.Type.Show and isinstance(watched, QWidget) and managed(watched):
+            on_first_show(watched)
+            return False
+        if kind == QEvent.Type.Hide and isinstance(watched, QWidget) and managed(watched):
+            on_hide(watched)
             return False
         if kind == QEvent.Type.Wheel and isinstance(watched, QWidget):
             return self._wheel(watched, event)  # type: ignore[arg-type]

@@ -23,9 +23,24 @@ from PySide6.QtWidgets import (
 
 from intake_app.core.settings import SettingSpec
 from intake_app.errors import ValidationError
-from intake_app.i18n import LANGUAGE_NAMES, _
+from intake_app.i18n import LANGUAGE_NAMES, _, ngettext
 
 INT_LIMIT = 2_147_483_647  # QSpinBox holds a C int
+
+#: a unit after a number takes the singular or the plural form of the number shown
+PLURAL_SUFFIXES = {
+    " Minuten": (" Minute", " Minuten"),
+    " Tage": (" Tag", " Tage"),
+    " Bytes": (" Byte", " Bytes"),
+}
+
+
+def _set_suffix(spin: QSpinBox, suffix: str) -> None:
+    forms = PLURAL_SUFFIXES.get(suffix)
+    if forms is None:
+        spin.setSuffix(_(suffix))
+    else:
+        spin.setSuffix(ngettext(forms[0], forms[1], spin.value()))
 
 
 class SettingField(QObject):
@@ -93,8 +108,10 @@ class SettingField(QObject):
                 spec.minimum if spec.minimum is not None else -INT_LIMIT,
                 spec.maximum if spec.maximum is not None else INT_LIMIT,
             )
-            if spec.extra.get("suffix"):
-                spin.setSuffix(_(spec.extra["suffix"]))
+            suffix = spec.extra.get("suffix")
+            if suffix:
+                _set_suffix(spin, suffix)
+                spin.valueChanged.connect(lambda _v: _set_suffix(spin, suffix))
             spin.setSingleStep(int(spec.extra.get("step", 1)))
             spin.setGroupSeparatorShown(True)
             spin.setKeyboardTracking(False)

@@ -311,11 +311,7 @@ class SyncWindow(QDialog):
 
     def _on_sent(self, result: SyncResult) -> None:
         self._finish()
-        lines = [
-            _("{r} Akte(n) zugestellt, {i} Anweisung(en) bestätigt.").format(
-                r=result.records_delivered, i=result.instructions_delivered
-            )
-        ]
+        lines = sent_lines(result)
         if result.forms_installed:
             lines.append(
                 _("Neue Formularversion(en): {forms}").format(
@@ -461,3 +457,19 @@ class SyncWindow(QDialog):
             return
         self.refresh()
         self.changed.emit()
+
+
+def sent_lines(result: SyncResult) -> list[str]:
+    """What a sync run delivered, in words (nothing sent is said as such, not as "0")."""
+    lines: list[str] = []
+    if result.records_delivered:
+        n = result.records_delivered
+        lines.append(ngettext("{n} Akte zugestellt.", "{n} Akten zugestellt.", n).format(n=n))
+    if result.instructions_delivered:
+        n = result.instructions_delivered
+        lines.append(
+            ngettext("{n} Anweisung bestätigt.", "{n} Anweisungen bestätigt.", n).format(n=n)
+        )
+    if not lines and not result.rejected and not result.forms_installed:
+        lines.append(_("Es lag nichts zur Übermittlung vor."))
+    return lines

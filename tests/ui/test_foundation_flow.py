@@ -14,6 +14,7 @@ from intake_app.ui.autolock import LockCover, UnlockDialog
 from intake_app.ui.controller import AppController
 from intake_app.ui.login import LoginWindow
 from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.ops import wait_for_all
 from intake_app.ui.setup_wizard import SetupWizard
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
 
@@ -90,6 +91,7 @@ def test_login_wrong_then_right_then_autolock_and_unlock(
     assert "nicht registriert" in window.sync_label.text()
     assert window.actions_["new_intake"].isVisible()
     assert not window.actions_["users"].isVisible()  # counsellors do not manage users
+    wait_for_all(30_000)  # the day's backup after sign-in is written (and audited) first
 
     # input in progress: a field with unsaved text somewhere in the window
     scratch = QLineEdit(window)

@@ -342,3 +342,22 @@ def test_every_input_has_an_accessible_name(qtbot: QtBot, window: MainWindow) ->
                 ):
                     missing.append(f"{section.id}: {type(widget).__name__}")
     assert missing == []
+
+
+def test_a_draft_under_an_older_form_version_opens_under_the_newest(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    from tests.unit.forms.formkit import ukrainian_24_children
+
+    ws = window.ws
+    row = ws.records.create(form_id="intake", form_version="2026.1")
+    ws.records.save(row.id, answers=ukrainian_24_children())
+    window.open_record(row.id)
+    page = window.record_page
+    assert isinstance(page, InterviewPage)
+    assert page.session.form.version == "2026.2"
+    assert page.session.answers["children"][0]["child_birth_month"] == "2015-09"
+    assert "2026.2" in window.statusBar().currentMessage()
+    assert ws.records.get(row.id).retired_answers["2026.1:children[0].child_birth_date"] == (
+        "2015-09-01"
+    )

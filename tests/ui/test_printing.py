@@ -70,7 +70,7 @@ def supervisor(
     scratch: Path,
 ) -> Iterator[tuple[MainWindow, PrintController]]:
     window, ws = open_window(qtbot, profile, SUPERVISOR)
-    controller = install(window)
+    controller = window.printing  # the main window installs printing once
     assert controller is not None
     yield window, controller
     for dialog in list(controller.dialogs):
@@ -362,13 +362,14 @@ def test_counsellor_prints_too_administrator_does_not(
 ) -> None:
     window, ws = open_window(qtbot, profile, COUNSELLOR)
     try:
-        assert install(window) is not None
+        assert window.printing is not None
         assert "print" in window.actions_
     finally:
         window.shutdown_pages()
         ws.close()
     window, ws = open_window(qtbot, profile, ADMIN)
     try:
+        assert window.printing is None
         assert install(window) is None
         assert "print" not in window.actions_
     finally:

@@ -102,6 +102,17 @@ def test_program_starts_signs_in_and_opens_an_interview(  # type: ignore[no-unty
         main = _wait_window(env, "Köln-Mülheim", timeout=90)
         _xdotool(env, "windowactivate", "--sync", main)
         time.sleep(1.0)
+        # the whole window, navigation buttons included, is on the 1366x768 screen
+        info = subprocess.run(
+            ["xwininfo", "-id", main], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        place = dict(
+            (k.strip(), v.strip())
+            for k, v in (ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
+        )
+        x, y = int(place["Absolute upper-left X"]), int(place["Absolute upper-left Y"])
+        width, height = int(place["Width"]), int(place["Height"])
+        assert x >= 0 and y >= 0 and x + width <= 1366 and y + height <= 768, place
         _xdotool(env, "key", "ctrl+n")
         time.sleep(2.0)
         shot = _screenshot(env, tmp_path / "interview.png")

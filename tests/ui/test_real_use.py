@@ -4,10 +4,11 @@ Tab sequences and key presses on real widgets (no calls into the page's methods)
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from datetime import date
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QTextCursor, QTextDocument, QWheelEvent
+from PySide6.QtGui import QStandardItemModel, QTextCursor, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -16,6 +17,7 @@ from intake_app.ui.interview.inputs import (
     ComboChoiceInput,
     MultiChoiceInput,
     RadioChoiceInput,
+    TextInput,
     YesNoInput,
 )
 from intake_app.ui.interview.page import REVIEW, InterviewPage
@@ -25,7 +27,7 @@ from tests.conftest import COUNSELLOR, ProfileFixture
 
 
 @pytest.fixture
-def window(qtbot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def window(qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(
         QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
     )
@@ -47,7 +49,7 @@ def _focus_target(row: QuestionRow) -> QWidget:
     return row.input.focus_target()
 
 
-def _new_by_keyboard(qtbot, window: MainWindow) -> InterviewPage:  # type: ignore[no-untyped-def]
+def _new_by_keyboard(qtbot: QtBot, window: MainWindow) -> InterviewPage:  # type: ignore[no-untyped-def]
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     page = window.record_page
     assert isinstance(page, InterviewPage)
@@ -55,7 +57,7 @@ def _new_by_keyboard(qtbot, window: MainWindow) -> InterviewPage:  # type: ignor
     return page
 
 
-def _click_link(qtbot, browser, text: str) -> None:  # type: ignore[no-untyped-def]
+def _click_link(qtbot: QtBot, browser, text: str) -> None:  # type: ignore[no-untyped-def]
     """Click with the mouse on the link whose text is ``text`` in a QTextBrowser."""
     document = browser.document()
     found = document.find(text, 0, QTextDocument.FindFlag.FindCaseSensitively)
@@ -77,7 +79,7 @@ def _click_link(qtbot, browser, text: str) -> None:  # type: ignore[no-untyped-d
     qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
-def _focus(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
+def _focus(qtbot: QtBot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
     widget.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
 
@@ -144,7 +146,7 @@ def test_wheel_over_a_drop_down_scrolls_the_page(qtbot: QtBot, window: MainWindo
     assert combo.currentIndex() > 0
 
 
-def _select_section(qtbot, page: InterviewPage, section_id: str) -> None:  # type: ignore[no-untyped-def]
+def _select_section(qtbot: QtBot, page: InterviewPage, section_id: str) -> None:  # type: ignore[no-untyped-def]
     """Choose a section in the section list with the keyboard."""
     page.nav.setFocus()
     qtbot.keyClick(page.nav, Qt.Key.Key_Home)
@@ -290,6 +292,21 @@ def test_yes_no_clear_button_is_no_tab_stop(qtbot: QtBot, window: MainWindow) ->
 def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWindow) -> None:
     page = _new_by_keyboard(qtbot, window)
     org = page.ws.organisation
+    # consent recorded for every purpose but the second
+    refused = org.purposes[1]
+    page.session.set(
+        "consent",
+        (),
+        {
+            "date": date.today().isoformat(),
+            "language": "de",
+            "interpreter": False,
+            "purposes": {
+                p.id: {"granted": p.id != refused.id, "withdrawn_on": None} for p in org.purposes
+            },
+            "art9": {"granted": False, "withdrawn_on": None},
+        },
+    )
     _select_section(qtbot, page, "plan")
     view = page.views["plan"]
     group = view.groups[("referrals", ())]
@@ -303,8 +320,16 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWi
     combo = _focus_target(row)
     assert isinstance(combo, QComboBox)
     offered = [combo.itemText(i) for i in range(1, combo.count())]
-    assert offered == [p.label("de") for p in org.purposes]
+    # by name; a purpose without consent is marked and cannot be chosen
+    assert offered == [
+        p.label("de") if p is not refused else f"{p.label('de')} – keine Einwilligung"
+        for p in org.purposes
+    ]
     assert not set(offered) & set(org.purpose_ids)
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    assert not model.item(2).isEnabled()
+    assert model.item(1).isEnabled()
     # chosen with the keyboard as a person does: the id is stored, the name is shown
     combo.setFocus()
     qtbot.keyClick(combo, Qt.Key.Key_Down)
@@ -312,3 +337,86 @@ def test_referral_consent_is_chosen_by_purpose_name(qtbot: QtBot, window: MainWi
     stored = page.session.get("consent_purpose", (0,))
     assert stored == org.purposes[0].id
     assert combo.currentText() == org.purposes[0].label("de")
+
+
+def _x_of(browser, text: str) -> int:  # type: ignore[no-untyped-def]
+    """Where ``text`` starts on screen (its leftmost pixel) in a QTextBrowser."""
+    found = browser.document().find(text)
+    assert not found.isNull(), text
+    start = QTextCursor(found)
+    start.setPosition(found.selectionStart())
+    end = QTextCursor(found)
+    end.setPosition(found.selectionEnd())
+    return min(browser.cursorRect(start).x(), browser.cursorRect(end).x())
+
+
+def test_arabic_values_stand_beside_their_labels(qtbot: QtBot, window: MainWindow) -> None:
+    page = _new_by_keyboard(qtbot, window)
+    _select_section(qtbot, page, "person")
+    for qid, text in (("family_name", "الحسن"), ("given_names", "ليلى")):
+        field = page.views["person"].rows[(qid, ())].input
+        assert isinstance(field, TextInput)
+        edit = field.edit
+        edit.setFocus()
+        QApplication.sendEvent(edit, _input_method(text))  # typed through an input method
+    assert page.session.get("family_name", ()) == "الحسن"
+    qtbot.keyClick(page, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    review = page.review
+    qtbot.waitUntil(review.isVisible)
+    latin = _x_of(review, page.case_number)
+    arabic = _x_of(review, "الحسن")
+    assert abs(arabic - latin) < 40, (latin, arabic)
+    # the header shows the name where a Latin name would stand
+    assert page.name_label.alignment() & Qt.AlignmentFlag.AlignAbsolute
+
+
+def _input_method(text: str):  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QInputMethodEvent
+
+    event = QInputMethodEvent()
+    event.setCommitString(text)
+    return event
+
+
+def test_arabic_consent_text_is_right_aligned(qtbot: QtBot, window: MainWindow) -> None:
+    from intake_app.ui.interview.consent import ConsentInput
+
+    page = _new_by_keyboard(qtbot, window)
+    _select_section(qtbot, page, "consent_section")
+    consent = page.views["consent_section"].rows[("consent", ())].input
+    assert isinstance(consent, ConsentInput)
+    consent.language.setFocus()
+    index = consent.language.findData("ar")
+    for _ in range(index):
+        qtbot.keyClick(consent.language, Qt.Key.Key_Down)
+    assert consent.language.currentData() == "ar"
+    labels = [label for label, _kind, _key in consent._client_labels]
+    assert labels
+    for label in labels:
+        assert label.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        alignment = label.alignment()
+        assert alignment & Qt.AlignmentFlag.AlignRight
+        assert alignment & Qt.AlignmentFlag.AlignAbsolute  # not mirrored back to the left
+
+
+def test_a_late_search_result_does_not_pull_back_from_the_overview(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
+    from intake_app.ui.overview import OverviewPage
+    from tests.conftest import SUPERVISOR
+
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        win = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(win)
+        win.show()
+        assert win.cases is not None
+        win.stack.setCurrentWidget(win.cases)
+        qtbot.keyClicks(win.cases.search, "Me")  # starts the search a moment later
+        win.actions_["overview"].trigger()
+        qtbot.wait(1000)
+        assert isinstance(win.stack.currentWidget(), OverviewPage)
+        win.show_list()
+        assert win.stack.currentWidget() is win.cases
+    finally:
+        ws.close()

@@ -34,9 +34,14 @@ def shortcut_from_search(profile_dir: Path, username: str, password: str) -> str
     window.cases.search.setFocus()
     QTest.keyClicks(window.cases.search, "Me")
     QTest.keyClick(window.cases.search, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
-    QApplication.processEvents()
+    QTest.qWait(1500)  # the search started by typing finishes meanwhile
     shown = window.stack.currentWidget()
-    result = "OK" if isinstance(shown, OverviewPage) else f"still on {type(shown).__name__}"
+    result = (
+        "OK"
+        if isinstance(shown, OverviewPage)
+        else f"still on {type(shown).__name__} (active: {window.isActiveWindow()}, "
+        f"focus: {QApplication.focusWidget()})"
+    )
     if result == "OK":
         window.show_list()
         window.cases.search.setText("Meyer")

@@ -14,7 +14,8 @@ Stored shape (all dates ISO ``YYYY-MM-DD``)::
         "central_office": {"granted": true, "withdrawn_on": null},
         "jobcenter_language_course": {"granted": false, "withdrawn_on": null}
       },
-      "art9": {"granted": false, "withdrawn_on": null}   # special categories, Art. 9 (2)(a)
+      "art9": {"granted": false, "withdrawn_on": null,   # special categories, Art. 9 (2)(a)
+               "print_requested_on": null}   # the person asked for them on printouts
     }
 
 A purpose counts as consented from ``date`` until the day before ``withdrawn_on``.
@@ -66,6 +67,10 @@ MSG_WITHDRAWN_NOT_GRANTED = N_(
     "Zweck „{purpose}“: ein Widerruf ist nur möglich, wenn die Einwilligung erteilt war."
 )
 MSG_KEY = N_("Unbekannte Angabe „{key}“ in der Einwilligung.")
+MSG_PRINT_REQUEST = N_(
+    "Der Wunsch, die Gesundheitsangabe mitzudrucken, braucht ein gültiges Datum ab der "
+    "Einwilligung und eine erteilte Einwilligung für besondere Kategorien."
+)
 
 
 def _part(name: str, value: Any, given: date | None, tr: Translate) -> list[str]:
@@ -141,6 +146,16 @@ def validate_consent(
         complete = False
     else:
         errors.extend(_part("art9", art9, given, tr))
+        requested = art9.get("print_requested_on") if isinstance(art9, dict) else None
+        if requested is not None:
+            day = parse_date_literal(requested) if isinstance(requested, str) else None
+            if (
+                day is None
+                or art9.get("granted") is not True
+                or (given is not None and day < given)
+                or day > today
+            ):
+                errors.append(tr(MSG_PRINT_REQUEST))
     return complete and not errors, errors
 
 
@@ -168,6 +183,21 @@ def granted_purposes(consent: Any, *, on: date | None = None) -> frozenset[str]:
 def art9_granted(consent: Any, *, on: date | None = None) -> bool:
     """Whether the separate consent for special categories is in force on ``on``."""
     return isinstance(consent, dict) and _active(consent.get("art9"), on or date.today())
+
+
+def art9_print_requested(consent: Any, *, on: date | None = None) -> bool:
+    """Whether the person asked for the special categories on printouts (the request is
+    recorded with its date) and the Art. 9 consent is in force on ``on``.
+
+    The Art. 9 consent text promises that the health flag is printed only when the
+    person asks for it; the printout profile "with special categories" needs both.
+    """
+    day = on or date.today()
+    if not art9_granted(consent, on=day):
+        return False
+    requested = consent["art9"].get("print_requested_on")
+    when = parse_date_literal(requested) if isinstance(requested, str) else None
+    return when is not None and when <= day
 
 
 def withdraw(consent: dict[str, Any], purpose: str, *, on: date) -> dict[str, Any]:

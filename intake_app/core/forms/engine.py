@@ -34,6 +34,14 @@ from intake_app.core.forms.errors import ExpressionError
 from intake_app.core.forms.expressions import Binding, CompiledExpression, Evaluator
 from intake_app.core.forms.expressions.types import CEFR_LEVELS
 from intake_app.core.forms.model import Choice, Form, Question, QuestionType, Section
+from intake_app.core.forms.referral_consent import (
+    CONSENT_PURPOSE,
+    OTHER_SERVICE,
+    REFERRALS,
+    SERVICE,
+    SERVICE_NAME,
+    referral_problems,
+)
 from intake_app.core.forms.values import is_empty, to_json, to_runtime
 from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
@@ -75,9 +83,11 @@ class _Run:
         lang: str,
         purposes: tuple[str, ...] | None,
         languages: tuple[str, ...],
+        organisation: Any = None,
         expiry_warning_days: int = EXPIRY_WARNING_DAYS,
     ) -> None:
         self.form = form
+        self.organisation = organisation
         self.answers = answers if isinstance(answers, Mapping) else {}
         self.today = today
         self.expiry_warning_days = expiry_warning_days
@@ -477,7 +487,54 @@ class _Walker:
         for constraint in question.constraints:
             if self._condition(constraint.expression, context, f"{path}: constraint") is False:
                 self.error(path, constraint.message(self.run.lang))
+        if (
+            self.run.organisation is not None
+            and question.id == CONSENT_PURPOSE
+            and question.parent_id == REFERRALS
+        ):
+            self._referral_consent(question, context, path)
         return _Status.INVALID if path in self.state.errors else _Status.OK
+
+    def _referral_consent(self, question: Question, context: Context, path: str) -> None:
+        """The consent a referral names must cover its recipient and data on its date.
+
+        With the organisation known, this check replaces the form's own constraint on
+        the field: it judges on the referral's date (a referral made before a
+        withdrawal stays lawful) and says which consent is missing.
+        """
+        run = self.run
+        item = run.container(question.repeat_chain, context)
+        if item is None:
+            return
+        consent = next(
+            (
+                run.answers.get(q.id)
+                for section in run.form.sections
+                for q in section.questions
+                if q.type is QuestionType.CONSENT
+            ),
+            None,
+        )
+        recipient = ""
+        service = item.get(SERVICE)
+        if service == OTHER_SERVICE and isinstance(item.get(SERVICE_NAME), str):
+            recipient = str(item[SERVICE_NAME]).strip()
+        elif isinstance(service, str):
+            service_question = run.form.get(SERVICE)
+            choice = service_question.choice(service) if service_question else None
+            recipient = choice.label(run.lang) if choice else service
+        problems = referral_problems(
+            item,
+            consent,
+            run.organisation,
+            today=run.today,
+            tr=self.tr,
+            lang=run.lang,
+            recipient=recipient,
+        )
+        self.state.errors.pop(path, None)
+        for problem in problems:
+            self.error(path, problem)
 
     def repeat(self, group: Question, context: Context, path: str, section_id: str) -> _Status:
         raw = self.run.raw(group, context)
@@ -550,6 +607,7 @@ def evaluate(
         lang=lang,
         purposes=purposes,
         languages=languages,
+        organisation=organisation,
         expiry_warning_days=expiry_warning_days or EXPIRY_WARNING_DAYS,
     )
     state = FormState(form, lang, day, _run=run)

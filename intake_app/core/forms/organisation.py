@@ -36,7 +36,9 @@ TEXT_KEYS = (
     "art9_consent",
     "art13_information",
 )
-OPTIONAL_TEXT_KEYS = ("interpreter_confirmation", "minors")
+OPTIONAL_TEXT_KEYS = ("interpreter_confirmation", "minors", "minors_15_17")
+#: Texts of the access export (Art. 15 GDPR), printed in German and English only.
+ACCESS_TEXT_KEYS = ("retention", "rights", "data_source")
 PLACEHOLDERS = ("controller", "dpo", "authority")
 
 
@@ -73,6 +75,8 @@ class Recipient:
     id: str
     name: str
     description: LocalText | None = None
+    #: the referral services (form section J, ``service``) this recipient stands for
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +444,9 @@ class _OrganisationReader:
             )
             if recipient is None:
                 continue
-            self.read.keys(recipient, ("id", "name", "description"), None, _("„recipients“"))
+            self.read.keys(
+                recipient, ("id", "name", "description", "services"), None, _("„recipients“")
+            )
             rid = self.read.identifier(recipient, "id", None, _("Ein Empfänger"))
             name = self.read.text(recipient, "name", None)
             if name is None:
@@ -450,8 +456,9 @@ class _OrganisationReader:
                     _("Empfänger ohne „name“; bitte die konkrete Stelle nennen."),
                 )
             description = self.local(recipient, "description", required=False)
+            services = self._services(recipient)
             if rid and name:
-                result.append(Recipient(rid, name, description))
+                result.append(Recipient(rid, name, description, services))
         if items is not None and not items:
             self.read.add(
                 items.line,
@@ -463,17 +470,48 @@ class _OrganisationReader:
             )
         return tuple(result)
 
+    def _services(self, recipient: YMap) -> tuple[str, ...]:
+        raw = recipient.get("services")
+        if raw is None:
+            return ()
+        items = self.read.sequence(
+            raw, recipient.line_of("services"), None, _("„services“ eines Empfängers")
+        )
+        result = []
+        for index, item in enumerate(items or ()):
+            if not isinstance(item, str) or not ID_RE.fullmatch(item):
+                self.read.add(
+                    items.line_of(index) if items else 0,
+                    None,
+                    _(
+                        "„services“: „{value}“ ist keine Kennung einer Stelle aus den "
+                        "Vermittlungen (z. B. jobcenter)."
+                    ).format(value=item),
+                )
+                continue
+            result.append(str(item))
+        return tuple(result)
+
     def _texts(self, mapping: YMap) -> dict[str, LocalText] | None:
         texts = self.read.mapping(
             mapping.get("texts"), mapping.line_of("texts"), None, _("„texts“")
         )
         if texts is None:
             return None
-        self.read.keys(texts, TEXT_KEYS + OPTIONAL_TEXT_KEYS, None, _("„texts“"))
+        self.read.keys(texts, TEXT_KEYS + OPTIONAL_TEXT_KEYS + ACCESS_TEXT_KEYS, None, _("„texts“"))
         result: dict[str, LocalText] = {}
         for key in TEXT_KEYS + OPTIONAL_TEXT_KEYS:
             text = self.local(texts, key, required=key in TEXT_KEYS)
             if text is not None:
+                result[key] = text
+        for key in ACCESS_TEXT_KEYS:
+            if texts.get(key) is None:
+                continue
+            text = self.read.local_text(
+                texts, key, None, languages=self.languages, required=REQUIRED_LANGUAGES
+            )
+            if text is not None:
+                self._placeholders(text, texts.line_of(key), key)
                 result[key] = text
         return result
 

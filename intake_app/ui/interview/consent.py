@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -32,7 +33,7 @@ from intake_app.ui.interview.inputs import AnswerInput, DateInput, parse_date
 
 LANGUAGE_NAMES = {
     "de": "Deutsch",
-    "en": "English",
+    "en": "English (Englisch)",
     "ar": "العربية (Arabisch)",
     "uk": "Українська (Ukrainisch)",
     "ru": "Русский (Russisch)",
@@ -42,13 +43,24 @@ LANGUAGE_NAMES = {
 RTL = {"ar", "fa"}
 
 
+def set_direction(label: QLabel, rtl: bool) -> None:
+    """Right-to-left text starts at the right edge, every line of it (``AlignAbsolute``:
+    Qt mirrors a plain ``AlignRight`` to the left in a right-to-left layout)."""
+    if rtl:
+        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignTop
+        )
+    else:
+        label.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+
 def _text_label(text: str, *, rtl: bool = False, muted: bool = False) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if rtl:
-        label.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
-        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+    set_direction(label, rtl)
     if muted:
         label.setObjectName("muted")
     return label
@@ -134,6 +146,15 @@ class ConsentInput(AnswerInput):
         self.art9.yes.toggled.connect(self._on_changed)
         self.art9.no.toggled.connect(self._on_changed)
         row = self._add_text(row, "art9_consent", decision=self.art9)
+        # the Art. 9 text promises: printed only when the person asks for it
+        self.art9_print = QCheckBox(
+            self._t("Die Person verlangt, dass die Gesundheitsangabe auf Ausdrucken erscheint")
+        )
+        self.art9_print.setAccessibleName(self.art9_print.text())
+        self.art9_print.setEnabled(False)
+        self.art9_print.toggled.connect(self._on_changed)
+        self.texts.addWidget(self.art9_print, row, 0, 1, 2)
+        row += 1
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -196,13 +217,7 @@ class ConsentInput(AnswerInput):
             else:
                 purpose = self.org.purpose(key)
                 label.setText(f"<b>{purpose.label(code)}</b><br>{purpose.description(code)}")
-            label.setLayoutDirection(
-                Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
-            )
-            label.setAlignment(
-                (Qt.AlignmentFlag.AlignRight if rtl else Qt.AlignmentFlag.AlignLeft)
-                | Qt.AlignmentFlag.AlignTop
-            )
+            set_direction(label, rtl)
 
     # -- value -------------------------------------------------------------------------
 
@@ -245,6 +260,11 @@ class ConsentInput(AnswerInput):
         else:
             old = value.get("art9") if isinstance(value.get("art9"), dict) else {}
             value["art9"] = {"granted": art9, "withdrawn_on": (old or {}).get("withdrawn_on")}
+            if art9 and self.art9_print.isChecked():
+                value["art9"]["print_requested_on"] = (old or {}).get(
+                    "print_requested_on"
+                ) or date.today().isoformat()
+        self.art9_print.setEnabled(art9 is True)
         value["organisation"] = self.org.id
         value["text_version"] = self.org.text_version
         meaningful = {k for k in value if k not in ("organisation", "text_version")}
@@ -276,6 +296,8 @@ class ConsentInput(AnswerInput):
             )
         art9 = self._value.get("art9")
         self.art9.set(art9.get("granted") if isinstance(art9, dict) else None)
+        self.art9_print.setChecked(isinstance(art9, dict) and bool(art9.get("print_requested_on")))
+        self.art9_print.setEnabled(isinstance(art9, dict) and art9.get("granted") is True)
 
     def fill_today(self) -> None:
         """Set today's date when none is given yet (a convenience on first show)."""
@@ -290,7 +312,7 @@ class ConsentInput(AnswerInput):
 
     def set_read_only(self, read_only: bool) -> None:
         for widget in self.findChildren(QWidget):
-            if isinstance(widget, (QRadioButton, QComboBox)):
+            if isinstance(widget, (QRadioButton, QComboBox, QCheckBox)):
                 widget.setEnabled(not read_only)
         self.date.set_read_only(read_only)
 
@@ -315,6 +337,7 @@ class PurposeInput(AnswerInput):
         self.combo = QComboBox()
         self.combo.setMinimumWidth(360)
         self._value: str | None = None
+        self._granted: frozenset[str] | None = None
         self._fill()
         self.combo.activated.connect(self._on_activated)
         layout = QHBoxLayout(self)
@@ -328,10 +351,18 @@ class PurposeInput(AnswerInput):
         self.combo.addItem("", None)
         purposes = list(self.org.purposes) if self.org is not None else []
         for purpose in purposes:
-            self.combo.addItem(purpose.label(self.lang), purpose.id)
+            granted = self._granted is None or purpose.id in self._granted
+            label = purpose.label(self.lang)
+            if not granted:
+                label = self._t("{purpose} – keine Einwilligung").format(purpose=label)
+            self.combo.addItem(label, purpose.id)
+            index = self.combo.count() - 1
             self.combo.setItemData(
-                self.combo.count() - 1, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
+                index, purpose.description(self.lang), Qt.ItemDataRole.ToolTipRole
             )
+            item = self.combo.model().item(index)  # type: ignore[attr-defined]
+            if item is not None and not granted and purpose.id != self._value:
+                item.setEnabled(False)  # a purpose without consent cannot cover a transfer
         if self._value is not None and self.combo.findData(self._value) < 0:
             # a purpose the organisation no longer lists: shown, never silently replaced
             self.combo.addItem(
@@ -339,6 +370,13 @@ class PurposeInput(AnswerInput):
             )
         self.combo.setCurrentIndex(max(self.combo.findData(self._value), 0))
         self.combo.blockSignals(False)
+
+    def set_granted(self, granted: frozenset[str] | None) -> None:
+        """The purposes consented on the referral's date (None: not known); the others
+        are shown as without consent and cannot be chosen."""
+        if granted != self._granted:
+            self._granted = granted
+            self._fill()
 
     def _on_activated(self, index: int) -> None:
         value = self.combo.itemData(index)

@@ -328,6 +328,12 @@ class DateInput(AnswerInput):
         self.edit.setReadOnly(read_only)
         self.button.setEnabled(not read_only)
 
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self.edit.setPlaceholderText("TT.MM.JJJJ" if lang == "de" else "DD.MM.YYYY")
+        self.button.setToolTip(self._t("Kalender öffnen (Alt+Pfeil nach unten)"))
+        self.button.setAccessibleName(self._t("Kalender öffnen"))
+
 
 class _ButtonsInput(AnswerInput):
     """Radio buttons with a way back to "no answer": a small clear button for the mouse

@@ -37,6 +37,7 @@ from intake_app.core.records import RecordStatus, display_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui import style
+from intake_app.ui.a11y import LiveLabel, announce
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.autosave import Autosaver
 from intake_app.ui.interview.review import ReviewView
@@ -81,10 +82,16 @@ class InterviewPage(QWidget):
         # header
         self.name_label = QLabel()
         self.name_label.setObjectName("title")
+        # a name in Arabic script stays at the start of the header, like any other name
+        self.name_label.setAlignment(
+            Qt.AlignmentFlag.AlignLeft
+            | Qt.AlignmentFlag.AlignAbsolute
+            | Qt.AlignmentFlag.AlignVCenter
+        )
         self.meta_label = QLabel()
         self.meta_label.setObjectName("muted")
-        self.save_label = QLabel()
-        self.save_label.setAccessibleName(_("Speicherstand"))
+        # read as "Gespeichert 07:57" (its text), with "Speicherstand" as description
+        self.save_label = LiveLabel(role=_("Speicherstand"), speak=False)
         self.save_label.setMinimumWidth(180)
         self.save_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.language_button = QPushButton()
@@ -379,12 +386,17 @@ class InterviewPage(QWidget):
 
     def _on_saved(self, when: datetime) -> None:
         local = when.astimezone() if when.tzinfo else when
+        recovered = bool(self.last_save_error)
+        self.last_save_error = ""
         self.save_label.setText(_("Gespeichert {time}").format(time=local.strftime("%H:%M:%S")))
+        if recovered:  # after a failure the counsellor hears that all is stored again
+            announce(self.save_label, self.save_label.text())
         self.save_label.setStyleSheet(f"color: {style.SUCCESS};")
 
     def _on_save_failed(self, exc: BaseException) -> None:
         self.last_save_error = str(exc)
         self.save_label.setText(_("Nicht gespeichert – wird erneut versucht"))
+        announce(self.save_label, self.save_label.text(), assertive=True)
         self.save_label.setStyleSheet(f"color: {style.DANGER}; font-weight: 600;")
         self.save_label.setToolTip(str(exc))
 

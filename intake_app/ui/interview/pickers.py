@@ -198,6 +198,7 @@ class ReferenceInput(AnswerInput):
 
     def retranslate(self, lang: str) -> None:
         super().retranslate(lang)
+        self.edit.setPlaceholderText(self._t("Tippen zum Suchen …"))
         self._show(
             list(self._codes) if self.multiple else (self._codes[0] if self._codes else None)
         )

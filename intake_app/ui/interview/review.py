@@ -82,7 +82,7 @@ class ReviewView(QTextBrowser):
                 continue
             parts.append(
                 f'<tr><td width="40%" style="padding-left:{indent}px;color:#52606d">'
-                f"{html.escape(row.label)}</td><td>{html.escape(row.text)}</td></tr>"
+                f"{html.escape(row.label)}</td><td>{value_html(row.text)}</td></tr>"
             )
         if current is not None:
             parts.append("</table>")
@@ -92,6 +92,14 @@ class ReviewView(QTextBrowser):
         target = parse_jump(url)
         if target is not None:
             self.jump.emit(*target)
+
+
+def value_html(text: str) -> str:
+    """An answer in its own direction, beside its label: a left-to-right paragraph (so the
+    value starts where the other values start) holding the answer as a first-strong
+    isolate (U+2068 … U+2069), so Arabic or Persian reads right to left in itself
+    instead of being pushed to the far edge of the page."""
+    return f'<p dir="ltr">\u2068{html.escape(text)}\u2069</p>'
 
 
 def jump_href(section: str, path: str) -> str:

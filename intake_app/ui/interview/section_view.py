@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.core.display import format_value
 from intake_app.core.forms.model import Question, QuestionType, Section
+from intake_app.core.forms.referral_consent import purpose_choices
 from intake_app.core.interview import IndexPath, InterviewSession
 from intake_app.i18n import translator
 from intake_app.ui.interview.consent import ConsentInput, PurposeInput, asks_for_purpose
@@ -363,13 +364,33 @@ class SectionView(QScrollArea):
             if row.input is None:
                 value = state.value(qid, path)
 
-                row.computed.setText(format_value(row.question, value, self.lang) or "–")
+                shown = format_value(row.question, value, self.lang) or "–"
+                row.computed.setText(shown)
+                # named by its caption: "Alter (berechnet): 34", not an unnamed "–"
+                empty = translator(self.lang)("noch nicht berechnet")
+                row.computed.setAccessibleName(
+                    f"{row.question.label(self.lang)}: {shown if shown != '–' else empty}"
+                )
             elif row.question.choice_filter is not None:
                 row.input.set_choices(state.choices_for(qid, path))
+            elif isinstance(row.input, PurposeInput):
+                row.input.set_granted(self._granted_for(path))
+
+    def _granted_for(self, path: IndexPath) -> frozenset[str] | None:
+        """Purposes consented on the date of the referral at ``path`` (engine:
+        core/forms/referral_consent.py)."""
+        if self.organisation is None or "consent" not in self.session.form:
+            return None
+        consent = self.session.get("consent")
+        referral = {"date": self.session.get("date", path)} if "date" in self.session.form else {}
+        return frozenset(
+            choice.id for choice in purpose_choices(consent, self.organisation, referral=referral)
+        )
 
     def retranslate(self, lang: str) -> None:
         self.lang = lang
         self.title.setText(self.section.label(lang))
+        self.setAccessibleName(self.section.label(lang))  # the scrollable page is focusable
         self.section_help.setText(self.section.help(lang))
         self.section_help.setVisible(bool(self.section.help(lang)))
         for row in self.rows.values():

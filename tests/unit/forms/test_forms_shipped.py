@@ -229,13 +229,16 @@ def test_refugee_nurse_referral_needs_consent_for_its_purpose(intake_form: Form)
     state = state_of(intake_form, answers)
     assert state.errors == {
         "referrals[0].consent_purpose": [
-            "Für diesen Zweck liegt keine (oder eine widerrufene) Einwilligung vor; ohne sie "
-            "dürfen keine Daten weitergegeben werden."
+            "Die Einwilligung „Anerkennungsberatung“ wurde am 02.03.2026 widerrufen; seitdem "
+            "dürfen dafür keine Daten mehr weitergegeben werden."
         ]
     }
     assert not state.complete
     english = state_of(intake_form, answers, lang="en")
-    assert english.errors["referrals[0].consent_purpose"][0].startswith("There is no consent")
+    assert english.errors["referrals[0].consent_purpose"] == [
+        "The consent “Recognition counselling” was withdrawn on 02/03/2026; since then no "
+        "data may be passed on for it."
+    ]
 
 
 # -- a student under § 16b -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from intake_app.cli import main
 from tests.conftest import ADMIN_PASSWORD, ProfileFixture
@@ -193,3 +194,48 @@ def test_forms_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 2
     lines = err.strip().splitlines()
     assert lines and all(line.startswith(f"{bad}:") for line in lines)
+
+
+def test_a_user_who_must_change_her_password_is_refused_until_she_has(
+    profile: ProfileFixture, tmp_path: Path, pwfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    initial = tmp_path / "initial.txt"
+    initial.write_text("Anfangs-Passwort-2026\n", "utf-8")
+    changed = tmp_path / "changed.txt"
+    changed.write_text("Eigenes-Passwort-2026\n", "utf-8")
+    root = str(profile.profile.root)
+    code, _out, err = run(
+        capsys,
+        *("--data-dir", root, "--user", "admin", "--password-file", str(pwfile)),
+        *("users", "add", "samira", "--role", "counsellor", "--new-password-file", str(initial)),
+    )
+    assert code == 0, err
+    as_samira = ["--data-dir", root, "--user", "samira", "--password-file", str(initial)]
+    code, out, err = run(capsys, *as_samira, "records", "list")
+    assert code != 0 and out == ""
+    assert "intake-app passwd --user samira" in err and len(err.strip().splitlines()) == 1
+    code, _out, err = run(capsys, *as_samira, "passwd", "--new-password-file", str(changed))
+    assert code == 0, err
+    as_samira[-1] = str(changed)
+    code, _out, err = run(capsys, *as_samira, "records", "list")
+    assert code == 0, err
+
+
+def test_the_command_line_says_what_was_changed_in_the_signed_state(
+    profile: ProfileFixture, pwfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = profile.sign_in()
+    try:
+        with ws.db.write() as session:
+            session.execute(text("UPDATE users SET role = 'admin' WHERE username = 'berater'"))
+    finally:
+        ws.close()
+    code, out, err = run(
+        capsys,
+        *("--data-dir", str(profile.profile.root), "--user", "admin"),
+        *("--password-file", str(pwfile), "users", "list"),
+    )
+    assert code == 0
+    assert "Warnung" in err and "berater" in err and "Administration" in err
+    line = next(line for line in out.splitlines() if line.startswith("berater"))
+    assert "admin" in line  # shown as stored: nothing is hidden or rewritten

@@ -49,7 +49,12 @@ def consent(
             pid: {"granted": pid not in refused, "withdrawn_on": None}
             for pid in organisation.purpose_ids
         },
-        "art9": {"granted": art9, "withdrawn_on": None},
+        "art9": {
+            "granted": art9,
+            "withdrawn_on": None,
+            # the person asked for the health flag on printouts (the Art. 9 text's promise)
+            "print_requested_on": (TODAY - timedelta(days=20)).isoformat() if art9 else None,
+        },
     }
 
 

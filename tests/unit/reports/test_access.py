@@ -25,7 +25,23 @@ def test_access_pdf_holds_everything(profile: ProfileFixture, tmp_path: Path) ->
         assert "Auskunft nach Art. 15 DSGVO" in text
         assert kit.HEALTH_LABEL_DE in text  # special categories belong to the person too
         assert kit.INTERNAL_NOTE in text and kit.DEBTS_NOTE in text
-        assert "Abgeschlossene Revisionen" in text and "record_finalised" in text
+        assert "Abgeschlossene Revisionen" in text and "Akte abgeschlossen" in text
+        # codes are shown by their meaning, never raw
+        for code in ("record_created", "record_finalised", "record_read", "pending"):
+            assert code not in text, code
+        # purposes, recipients, retention, rights and source, in German and English
+        flat = " ".join(text.split())
+        org = ws.organisation
+        for lang in ("de", "en"):
+            for purpose in org.purposes:
+                assert purpose.label(lang) in flat
+            for key in ("retention", "rights", "data_source"):
+                assert " ".join(org.text(key, lang).split()[:6]) in flat, (key, lang)
+        for words in ("Speicherdauer", "Storage period", "Ihre Rechte", "Your rights"):
+            assert words in flat
+        assert "Herkunft der Daten" in flat and "Source of the data" in flat
+        assert org.purposes[1].recipients[0].name.split(" (")[0] in flat
+        assert org.joint_controllers[0].name.split(" (")[0] in flat
         for number, page in enumerate(pages, start=1):
             assert f"Seite {number} von {len(pages)}" in page
         written = export_person(ws, record_id, tmp_path / "auskunft")

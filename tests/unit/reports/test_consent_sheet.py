@@ -1,15 +1,20 @@
-"""The consent sheet: German beside the client's language, ticks as recorded, signatures."""
+"""The consent sheet: German beside the client's language, empty boxes, signatures."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from reportlab.platypus import Flowable, Table
 
 from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.core.forms.model import LocalText
 from intake_app.reports.consent_sheet import (
     SHEET_LANGUAGES,
     SHEET_TEXTS,
@@ -108,20 +113,25 @@ def _walk(flowables: list[Any]) -> Iterator[Flowable]:
             yield item
 
 
-def test_purposes_are_ticked_as_recorded(
+def test_the_person_ticks_the_boxes_and_the_record_stands_apart(
     form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
 ) -> None:
     story = consent_sheet_story(
         kit.source(form, answers), ctx=kit.context(organisation), client_lang="tr"
     )
     boxes = [f.checked for f in _walk(story) if isinstance(f, TickBox)]
-    expected: list[bool] = []
-    for pid in [*organisation.purpose_ids, "art9"]:
-        part = answers["consent"]["art9"] if pid == "art9" else answers["consent"]["purposes"][pid]
-        # yes/no, once in German and once in Turkish
-        expected += [part["granted"], not part["granted"]] * 2
-    assert boxes == expected
-    assert any(boxes) and boxes.count(True) == len(boxes) // 2
+    # yes/no per purpose and Art. 9, once in German and once in Turkish, none pre-ticked
+    assert len(boxes) == (len(organisation.purpose_ids) + 1) * 4
+    assert not any(boxes)
+    text = sheet_text(form, organisation, answers, "tr")
+    recorded = text[text.index("Erfasste Entscheidungen – nur für die Beratungsstelle") :]
+    for purpose in organisation.purposes:
+        granted = answers["consent"]["purposes"][purpose.id]["granted"]
+        line = next(line for line in recorded.splitlines() if purpose.label("de") in line)
+        assert line.endswith("nicht erteilt" if not granted else "erteilt"), line
+    assert "Gesundheitsangabe auf Ausdrucken verlangt am" in " ".join(recorded.split())
+    # the recorded block follows the signatures
+    assert text.index(SHEET_TEXTS["sign_person"]["de"]) < text.index("Erfasste Entscheidungen")
 
 
 def test_an_undecided_sheet_has_empty_boxes(
@@ -154,7 +164,8 @@ def test_withdrawal_is_noted(
     consent = kit.consent(organisation, art9=True)
     consent["purposes"]["central_office"]["withdrawn_on"] = kit.TODAY.isoformat()
     text = sheet_text(form, organisation, dict(answers, consent=consent), "en")
-    assert "widerrufen am" in text
+    recorded = text[text.index("Erfasste Entscheidungen") :]
+    assert "widerrufen am" in recorded
 
 
 def test_fonts_embedded_and_pages_numbered(
@@ -175,3 +186,110 @@ def test_every_client_language_has_every_fixed_word() -> None:
     for key, texts in SHEET_TEXTS.items():
         assert set(texts) == set(SHEET_LANGUAGES), key
         assert all(value.strip() for value in texts.values()), key
+
+
+def test_joint_controller_and_art13_information(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    text = " ".join(sheet_text(form, organisation, answers, "en").split())
+    joint = organisation.joint_controllers[0]
+    assert "Gemeinsam verantwortliche Stellen" in text and "Joint controllers" in text
+    assert "Landesdatenbank Kommunales Integrationsmanagement (KIM)" in joint.name
+    assert " ".join(joint.name.split()[:4]) in text
+    assert "Datenschutzgesetz Nordrhein-Westfalen (DSG NRW)" in text
+    assert "(TIntG NRW)" in text
+    # Art. 20 only for what is passed on with consent; what follows from not answering
+    assert "für die Daten, die wir mit Ihrer Einwilligung weitergeben, außerdem" in text
+    assert "Sie müssen keine Angaben machen." in text
+
+
+def _born(years: int) -> str:
+    day = kit.TODAY - timedelta(days=20)
+    return day.replace(year=day.year - years).isoformat()
+
+
+def test_a_note_for_persons_aged_15_to_17(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    note = words(organisation.text("minors_15_17", "de"), 6)
+    young = dict(answers, birth_date=_born(16))
+    text = " ".join(sheet_text(form, organisation, young, "fa").split())
+    assert note in text
+    # § 36 SGB I in Dari/Farsi is "ماده ۳۶" (article), not "بند" (clause); poppler keeps the
+    # digits of a right-to-left line in reading order
+    assert "ماده ۳۶" in organisation.text("minors_15_17", "fa")
+    data = build_consent_sheet(
+        kit.source(form, young), ctx=kit.context(organisation), client_lang="fa"
+    )
+    poppler = subprocess.run(
+        ["pdftotext", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+    assert "۳۶" in poppler and "ماده" in poppler and "بند ۳۶" not in poppler
+    adult = dict(answers, birth_date=_born(18))
+    assert note not in " ".join(sheet_text(form, organisation, adult, "fa").split())
+
+
+def test_client_labels_ask_for_family_and_given_name_and_arabic_lists_use_arabic_commas(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    text = sheet_text(form, organisation, answers, "ar")
+    assert "Familienname, Vorname" in text
+    assert "اسم العائلة" in text
+    purpose = organisation.purpose("jobcenter_language_course")
+    arabic = [organisation.category_label(c, "ar") for c in purpose.data_categories]
+    parts = " ".join(rtl_parts(text))
+    assert "،" in parts
+    assert all(label.split()[0] in parts for label in arabic)
+    assert not any(f"{label}," in text for label in arabic)
+
+
+def _render(data: bytes, tmp: Path) -> bytes:
+    pdf = tmp / "sheet.pdf"
+    pdf.write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(tmp / "page")],
+        check=True,
+    )
+    return b"".join(path.read_bytes() for path in sorted(tmp.glob("page*.png")))
+
+
+def test_a_dari_sheet_shows_no_stray_strokes(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """Every ZWNJ of a Dari/Farsi sheet is invisible: the pages look exactly as with an
+    invisible zero-width space in its place (which shapes the same), and the text still
+    reads back with the ZWNJ."""
+    source = kit.source(form, answers)
+    data = build_consent_sheet(source, ctx=kit.context(organisation), client_lang="fa")
+    assert "\u200c" in "".join(pdfcheck.texts(data))
+    spaced = dataclasses.replace(
+        organisation,
+        texts={
+            key: LocalText(
+                {lang: value.replace("\u200c", "\u200b") for lang, value in text.texts.items()}
+            )
+            for key, text in organisation.texts.items()
+        },
+        purposes=tuple(
+            dataclasses.replace(
+                purpose,
+                label_text=LocalText(
+                    {k: v.replace("\u200c", "\u200b") for k, v in purpose.label_text.texts.items()}
+                ),
+                description_text=LocalText(
+                    {
+                        k: v.replace("\u200c", "\u200b")
+                        for k, v in purpose.description_text.texts.items()
+                    }
+                ),
+            )
+            for purpose in organisation.purposes
+        ),
+        _purposes={},
+    )
+    ctx = dataclasses.replace(kit.context(organisation), organisation=spaced)
+    reference = build_consent_sheet(source, ctx=ctx, client_lang="fa")
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    assert _render(data, first) == _render(reference, second)

@@ -459,3 +459,43 @@ def test_answers_with_many_lines_leave_the_tables(
     data = build_summary(kit.source(form, tall), ctx=kit.context(organisation))
     text = "\n".join(pdfcheck.texts(data))
     assert text.count("Zeile 399") >= 3
+
+
+def test_the_warning_period_setting_decides_the_highlight(
+    form: Form, organisation: OrganisationConfig
+) -> None:
+    import dataclasses
+
+    answers = kit.rich_answers(form, organisation, expiring_in=100)
+    default = kit.context(organisation)
+    longer = dataclasses.replace(default, expiry_warning_days=120)
+    source = kit.source(form, answers)
+    assert "läuft in" not in "\n".join(pdfcheck.texts(build_summary(source, ctx=default)))
+    text = "\n".join(pdfcheck.texts(build_summary(source, ctx=longer)))
+    assert "läuft in 100 Tagen ab" in text
+
+
+def test_a_section_24_permit_continued_by_regulation_is_not_highlighted(
+    organisation: OrganisationConfig,
+) -> None:
+    from intake_app.core.forms import load_shipped_forms
+
+    form = load_shipped_forms().get("intake", "2026.2")
+    answers = kit.rich_answers(form, organisation, expiring_in=10)
+    answers.update(
+        {
+            "legal_basis": "24",
+            "residence_continued": True,
+            "residence_continued_until": (kit.TODAY + timedelta(days=365)).isoformat(),
+        }
+    )
+    text = "\n".join(
+        pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
+    )
+    assert "läuft in" not in text and "abgelaufen" not in text
+    answers["residence_continued"] = False
+    del answers["residence_continued_until"]
+    text = "\n".join(
+        pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
+    )
+    assert "läuft in 10 Tagen ab" in text

@@ -401,3 +401,40 @@ def test_a_record_bigger_than_the_cap_is_refused(identity: DeviceIdentity) -> No
 
 def test_empty_outbox_builds_no_batch(identity: DeviceIdentity) -> None:
     assert build_batches({"records": [], "instructions": []}, identity=identity) == []
+
+
+# -- the audit head (optional header member) ----------------------------------------------
+
+
+def test_the_audit_head_travels_in_the_header(identity: DeviceIdentity, office: Office) -> None:
+    payload = make_payload(1)
+    built = build_batch(payload, identity=identity, audit_head=(41, "ab" * 32, 37, "cd" * 32))
+    header = parse_batch(built.data).header
+    assert header.audit_head == (41, "ab" * 32)
+    assert header.audit_prev == (37, "cd" * 32)
+    assert _open(built.data, identity, office) == payload
+    plain = build_batch(payload, identity=identity)
+    assert parse_batch(plain.data).header.audit_head is None  # older devices send none
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {"seq": 0, "hash": "ab" * 32},
+        {"seq": "7", "hash": "ab" * 32},
+        {"seq": 7, "hash": "AB" * 32},
+        {"seq": 7, "hash": "ab" * 32 + "\n"},
+        {"seq": 7},
+        {"seq": 7, "hash": "ab" * 32, "prev_seq": 3},
+        {"seq": 7, "hash": "ab" * 32, "who": "x"},
+        [7, "ab" * 32],
+    ],
+)
+def test_a_malformed_audit_head_is_header_invalid(identity: DeviceIdentity, head: object) -> None:
+    payload = make_payload(1)
+    plain = canonical_json(payload)
+    header = _header_for(identity, payload, plain) | {"audit_head": head}
+    data = seal_custom(identity, header, zlib.compress(plain))
+    with pytest.raises(BatchError) as caught:
+        parse_batch(data)
+    assert caught.value.reason == "header_invalid"

@@ -1,0 +1,80 @@
+"""The sync window says what it did in words a counsellor reads without arithmetic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from intake_app.core.records import SyncState
+from intake_app.ui.main import create_application
+from intake_app.ui.mainwindow import MainWindow
+from intake_app.ui.record_page import RecordPage
+from intake_app.ui.sync_window import SyncWindow
+from tests.conftest import COUNSELLOR, ProfileFixture
+from tests.e2e.conftest import Office
+from tests.e2e.test_device_sync import enrol_device, finalised
+
+pytestmark = pytest.mark.e2e
+
+
+def _send(qtbot: QtBot, dialog: SyncWindow) -> str:  # type: ignore[no-untyped-def]
+    qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.operation is None, timeout=30_000)
+    return dialog.error_label.text()
+
+
+def test_sync_reports_delivered_records_and_nothing_to_send(
+    qtbot: QtBot, profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    create_application()
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 1, seed=5)
+        window = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(window)
+        dialog = SyncWindow(ws, window)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        first = _send(qtbot, dialog)
+        assert "1 Akte zugestellt." in first
+        assert "(n)" not in first
+        again = _send(qtbot, dialog)
+        assert "0 " not in again
+        assert "Es lag nichts zur Übermittlung vor." in again
+        dialog.close()
+        window.close()
+    finally:
+        ws.close()
+
+
+def test_an_open_record_shows_its_new_state_after_a_sync(
+    qtbot: QtBot, profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    create_application()
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        (record_id,) = finalised(ws, 1, seed=6)
+        window = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(window)
+        window.show()
+        window.open_record(record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        before = page.meta.text()
+        assert SyncState.PENDING.label in before
+        dialog = window.sync_window()  # as the menu opens it
+        qtbot.addWidget(dialog)
+        dialog.show()
+        _send(qtbot, dialog)
+        dialog.close()
+        stored = ws.records.get(record_id).sync_state
+        assert stored != SyncState.PENDING.value
+        assert SyncState(stored).label in page.meta.text()
+        window.close()
+    finally:
+        ws.close()

@@ -1,0 +1,48 @@
+"""A screen reader's view (AT-SPI) of the log-in window, the case list and an interview
+section: every focusable widget has a name, every input a label, and the log-in error is
+read as its text. Runs on a real X display in its own D-Bus session."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
+from tests.ui.xsession import x_session
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def test_screen_reader_tree(profile: ProfileFixture) -> None:
+    with x_session() as env:
+        done = subprocess.run(
+            [
+                "dbus-run-session",
+                "--",
+                "bash",
+                str(HERE / "atspi_session.sh"),
+                sys.executable,
+                str(profile.profile.root),
+                COUNSELLOR,
+                COUNSELLOR_PASSWORD,
+                "falsches-passwort",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    error = done.stderr.split("READY", 1)[1].strip().splitlines()[0]
+    frames = {f["name"].split(" — ")[0] for f in report["frames"]}
+    assert {"Anmeldung", "Aktenliste", "Gespräch"} <= frames, (frames, report["apps"])
+    assert report["count"] > 100  # the whole tree was walked, not an empty shell
+    assert report["unnamed_focusable"] == []
+    assert report["unlabelled_inputs"] == []
+    assert error and error in {label["name"] for label in report["labels"]}
+    assert "Fehlermeldung" not in {label["name"] for label in report["labels"]}

@@ -1,0 +1,90 @@
+"""The office's memory of each device's audit heads: cut and rewritten logs (SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from intake_app.central import db
+from intake_app.central.audit_heads import GONE, audit_states, note_audit_head
+from intake_app.central.registry import utcnow
+from intake_app.sync.batch import BatchHeader
+from tests.unit.central.harness import pg_schema_url
+
+DEVICE = str(uuid.uuid4())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        engine = db.open_database(f"sqlite:///{tmp_path / 'c.db'}", create=True)
+        yield engine
+        engine.dispose()
+        return
+    with pg_schema_url() as url:
+        engine = db.open_database(url, create=True)
+        yield engine
+        engine.dispose()
+
+
+def _header(seq: int, digest: str, prev: tuple[int, str] | None = None) -> BatchHeader:
+    return BatchHeader(
+        batch_id=str(uuid.uuid4()),
+        device_id=DEVICE,
+        device_key_id="0" * 32,
+        office_key_id="0" * 32,
+        recovery_key_id=None,
+        created="2026-12-05T10:00:00Z",
+        record_count=0,
+        instruction_count=0,
+        compression="none",
+        payload_length=2,
+        records=(),
+        instructions=(),
+        audit_head=(seq, digest),
+        audit_prev=prev,
+    )
+
+
+def _note(engine: sa.Engine, header: BatchHeader):  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        return note_audit_head(conn, header, now=utcnow())
+
+
+def test_a_growing_log_is_fine(engine: sa.Engine) -> None:
+    assert _note(engine, _header(10, "a" * 64)) is None
+    assert _note(engine, _header(10, "a" * 64)) is None  # two batches of one sync
+    assert _note(engine, _header(25, "b" * 64, prev=(10, "a" * 64))) is None
+    state = audit_states(engine)[DEVICE]
+    assert state.highest == 25 and state.problems == 0
+
+
+def test_a_head_below_the_highest_is_a_cut(engine: sa.Engine) -> None:
+    _note(engine, _header(25, "b" * 64))
+    note = _note(engine, _header(22, "c" * 64, prev=(25, GONE)))
+    assert note is not None and note.kind == "cut" and note.known_seq == 25
+    state = audit_states(engine)[DEVICE]
+    assert state.problems == 1 and state.last_problem == "cut" and state.highest == 25
+
+
+def test_a_known_number_with_another_hash_is_a_rewrite(engine: sa.Engine) -> None:
+    _note(engine, _header(25, "b" * 64))
+    # the log was cut and has grown past the old head since: the previous head's number
+    # now holds another entry
+    note = _note(engine, _header(31, "d" * 64, prev=(25, "e" * 64)))
+    assert note is not None and note.kind == "rewritten" and note.seq == 25
+    assert audit_states(engine)[DEVICE].last_problem == "rewritten"
+
+
+def test_a_batch_without_audit_head_is_not_judged(engine: sa.Engine) -> None:
+    header = _header(1, "a" * 64)
+    header = BatchHeader(
+        **{**{f: getattr(header, f) for f in header.__dataclass_fields__}, "audit_head": None}
+    )
+    assert _note(engine, header) is None
+    assert DEVICE not in audit_states(engine)
