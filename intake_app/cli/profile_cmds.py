@@ -8,7 +8,7 @@ from pathlib import Path
 from intake_app.app import Workspace
 from intake_app.cli_support import add_new_password_option, table
 from intake_app.core.permissions import Role
-from intake_app.errors import UsageError
+from intake_app.errors import IntakeError, UsageError
 from intake_app.i18n import _, current_language
 
 
@@ -201,8 +201,6 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
         ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
         return 0
     if report.broken_seq is None:
-        from intake_app.errors import IntakeError
-
         raise IntakeError(
             _("Audit-Protokoll beschädigt:")
             + " "

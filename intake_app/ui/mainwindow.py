@@ -29,9 +29,6 @@ from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
-from intake_app.reports.access import export_person
-from intake_app.reports.overview_sheet import overview_pdf
-from intake_app.reports.service import Output, ReportService
 from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.actions import ActionRegistry
@@ -517,6 +514,9 @@ class MainWindow(QMainWindow):
         if self.overview is None or self.overview.overview is None:
             return
 
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.overview_sheet import overview_pdf
+
         data = overview_pdf(
             self.overview.overview,
             site=str(self.ws.settings.get("site.name") or ""),
@@ -542,6 +542,9 @@ class MainWindow(QMainWindow):
         if QPrintDialog(printer, parent).exec() != QDialog.DialogCode.Accepted:
             return
         paint_pages(data, printer)
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.service import Output, ReportService
+
         ReportService(self.ws).overview_output(Output.PRINTER)
 
     def _save_pdf(self, parent: QWidget, data: bytes, name: str) -> None:
@@ -550,6 +553,9 @@ class MainWindow(QMainWindow):
         )
         if not target:
             return
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.service import ReportService
+
         try:
             ReportService(self.ws).save_overview(data, Path(target))
         except IntakeError as exc:
@@ -571,6 +577,9 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))
         if not folder:
             return
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.access import export_person
+
         try:
             written = export_person(self.ws, record_id, Path(folder))
         except IntakeError as exc:
