@@ -24,18 +24,21 @@ import httpx
 
 from intake_app.central import db
 from intake_app.central.home import Home
-from intake_app.central.keystore import KeyStore
+from intake_app.central.keystore import KeyStore, ReceiverKey, RootKey, publish_key_set
 from intake_app.central.registry import enrol_device, register_device
-from intake_app.storage.vault import KdfParams
+from intake_app.kdf import KdfParams
+from intake_app.sync import keys as sync_keys
 from intake_app.sync.enrolment import (
     build_registration,
     create_identity,
     read_enrolment,
     read_registration,
 )
-from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.identity import DeviceIdentity, verify_key_set_document
 
 PASSPHRASE = "benchmark office passphrase"
+ROOT_PASSPHRASE = "benchmark root key passphrase"
+RECEIVER_PASSPHRASE = "benchmark receiver passphrase"
 SITES = ("Köln-Mülheim", "Düsseldorf-Mitte", "Bielefeld", "Dortmund-Nord", "Aachen")
 DOCUMENTS = ("duldung_60a", "aufenthaltsgestattung_55", "aufenthaltserlaubnis_25_2", "fiktion_81")
 GOALS = ("employment", "vocational_training", "study", "entry_qualification")
@@ -50,6 +53,13 @@ def office(root: Path, *, database_url: str | None = None) -> tuple[Home, KeySto
     url = database_url or home.default_database_url()
     db.upgrade(db.create_db_engine(url))
     store, _keys = KeyStore.create(home.keys_path, passphrase=PASSPHRASE, params=KdfParams())
+    _root, root_key = RootKey.create(home.root_key_path, passphrase=ROOT_PASSPHRASE)
+    home.root_public_path.write_text(sync_keys.public_key_to_pem(root_key.public_key()))
+    _receiver, receipt_key = ReceiverKey.create(
+        home.receiver_key_path, passphrase=RECEIVER_PASSPHRASE, root_key=root_key
+    )
+    store.add_receiver_key(receipt_key.public_key())
+    publish_key_set(store, root_key=root_key, out=home.key_set_path)
     home.write_config({"format": "intake-central", "version": 1, "database_url": url})
     return home, store, url
 
@@ -64,7 +74,8 @@ def enrol_many(
 ) -> list[DeviceIdentity]:
     """Enrol and register several devices with one unlock of the office keys."""
     engine = db.create_db_engine(url)
-    keys = store.unlock(PASSPHRASE)
+    root_key = RootKey(home.root_key_path).unlock(ROOT_PASSPHRASE)
+    key_set = verify_key_set_document(home.key_set_path.read_bytes(), root=root_key.public_key())
     identities = []
     for name in names:
         out = home.root / f"enrol-{name}.json"
@@ -72,8 +83,8 @@ def enrol_many(
             engine,
             name=name,
             server_url=server_url,
-            key_set=store.public_key_set(),
-            signing_key=keys.signing_key,
+            key_set=key_set,
+            root_key=root_key,
             out=out,
             valid_for=timedelta(days=1),
         )
@@ -152,7 +163,7 @@ def free_port() -> int:
 def receiver(home: Home) -> Iterator[str]:
     """Run ``intake-central serve`` for ``home`` in a subprocess; yields its URL."""
     port = free_port()
-    env = {**os.environ, "INTAKE_CENTRAL_PASSPHRASE": PASSPHRASE}
+    env = {**os.environ, "INTAKE_RECEIVER_PASSPHRASE": RECEIVER_PASSPHRASE}
     log = (home.root / "serve.log").open("wb")
     process = subprocess.Popen(
         [

@@ -17,10 +17,11 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from _office import PASSPHRASE, enrol, office, payload, rate
+from _office import PASSPHRASE, RECEIVER_PASSPHRASE, enrol, office, payload, rate
 
 from intake_app.central import db
 from intake_app.central.importer import Importer
+from intake_app.central.keystore import ReceiverKey
 from intake_app.central.receiver import load_receiver
 from intake_app.sync.batch import build_batches
 
@@ -36,8 +37,8 @@ def run(label: str, root: Path, url: str, *, records: int, batch_records: int) -
         {"records": data["records"][i : i + batch_records], "instructions": []}
         for i in range(0, records, batch_records)
     ]
-    signing, current = store.unlock_signing(PASSPHRASE)
-    receiver = load_receiver(home, engine=engine, signing_keys=signing, current_signing_kid=current)
+    receipt_key = ReceiverKey(home.receiver_key_path).unlock(RECEIVER_PASSPHRASE)
+    receiver = load_receiver(home, engine=engine, receipt_key=receipt_key)
     for part in parts:
         for batch in build_batches(part, identity=identity):
             receiver.accept_batch(batch.data)

@@ -102,7 +102,7 @@ def atomic_write_bytes(
     folder = path.parent
     tmp: Path | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new folder is private
         tmp = _durable_temp(folder, path.name, data, mode)
         if before_replace is not None:
             before_replace()
@@ -130,7 +130,7 @@ def atomic_create_bytes(path: Path, data: bytes, *, mode: int | None = 0o600) ->
     folder = path.parent
     tmp: Path | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new folder is private
         tmp = _durable_temp(folder, path.name, data, mode)
         try:
             os.link(tmp, path)

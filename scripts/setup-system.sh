@@ -14,6 +14,7 @@ PACKAGES=(
   libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
   # the real-display tests: an X server, a window manager, typing and screenshots
   xvfb x11-utils openbox xdotool imagemagick
+  libreoffice-calc-nogui  # soffice --headless: the CSV export opened as a spreadsheet stays text
   # the screen-reader test: the accessibility bus and Python's AT-SPI client, in a D-Bus session
   at-spi2-core python3-pyatspi dbus
 )

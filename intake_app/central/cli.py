@@ -35,15 +35,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake_app import __version__
 from intake_app.atomic import atomic_write_bytes
-from intake_app.errors import ConflictError, IntakeError, UsageError
+from intake_app.errors import ConflictError, IntakeError, ProfileError, UsageError
 from intake_app.i18n import _, language_from_environment, set_language
+from intake_app.sync import keys
 from intake_app.sync.batch import MAX_BATCH_BYTES
-from intake_app.sync.enrolment import build_confirmation, read_registration
+from intake_app.sync.enrolment import build_confirmation, check_server_url, read_registration
+from intake_app.sync.errors import SignatureError
+from intake_app.sync.identity import OfficeKeySet, verify_key_set_document
 from intake_app.sync.keys import format_fingerprint
 
 from . import db
@@ -52,13 +56,22 @@ from .export import export_records, export_statistics
 from .forms import publish_form, published_forms
 from .home import DATABASE_URL_ENV, Home, read_passphrase, remove_logging, setup_logging
 from .importer import Importer
-from .keystore import KeyStore, read_recovery_key, write_recovery_key
+from .keystore import (
+    KeyStore,
+    ReceiverKey,
+    RootKey,
+    publish_key_set,
+    read_recovery_key,
+    write_recovery_key,
+)
 from .registry import enrol_device, list_devices, register_device, revoke_device
 
 log = logging.getLogger("intake.central")
 
 HOME_ENV = "INTAKE_CENTRAL_HOME"
 RECOVERY_PASSPHRASE_ENV = "INTAKE_RECOVERY_PASSPHRASE"
+ROOT_PASSPHRASE_ENV = "INTAKE_ROOT_PASSPHRASE"
+RECEIVER_PASSPHRASE_ENV = "INTAKE_RECEIVER_PASSPHRASE"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +96,50 @@ def _passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
     return read_passphrase(Path(path) if path else None, confirm=confirm)
 
 
+def _root_passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    path = getattr(args, "root_passphrase_file", None)
+    return read_passphrase(
+        Path(path) if path else None,
+        env=ROOT_PASSPHRASE_ENV,
+        confirm=confirm,
+        prompt=_("Passphrase des Wurzelschlüssels: "),
+    )
+
+
+def _receiver_passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    path = getattr(args, "receiver_passphrase_file", None)
+    return read_passphrase(
+        Path(path) if path else None,
+        env=RECEIVER_PASSPHRASE_ENV,
+        confirm=confirm,
+        prompt=_("Passphrase des Empfangsservers: "),
+    )
+
+
+def _root(args: argparse.Namespace, home: Home) -> RootKey:
+    path = getattr(args, "root_key", None)
+    return RootKey(Path(path) if path else home.root_key_path)
+
+
+def _unlock_root(args: argparse.Namespace, home: Home) -> ec.EllipticCurvePrivateKey:
+    return _root(args, home).unlock(_root_passphrase(args))
+
+
+def _publish(home: Home, store: KeyStore, root_key: ec.EllipticCurvePrivateKey) -> None:
+    key_set = publish_key_set(store, root_key=root_key, out=home.key_set_path)
+    _out(_("Schlüsselsatz Nr. {serial} veröffentlicht.").format(serial=key_set.serial))
+
+
+def _distinct(*secrets: str) -> None:
+    if len(set(secrets)) != len(secrets):
+        raise UsageError(
+            _(
+                "Wurzelschlüssel, Import und Empfangsserver brauchen verschiedene Passphrasen: "
+                "wer den Empfangsserver übernimmt, darf damit nichts anderes öffnen können."
+            )
+        )
+
+
 def _engine(args: argparse.Namespace, home: Home) -> Engine:
     return db.open_database(home.database_url(getattr(args, "database_url", None)))
 
@@ -100,18 +157,35 @@ def _out(text: str) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """Create the home folder, the office keys and the database schema."""
+    """Create the home folder, the root key, the importer's and the receiver's keys, the
+    first key set and the database schema."""
     home = _home(args)
     if home.exists() or home.keys_path.exists():
         raise ConflictError(_("{home} ist schon eingerichtet.").format(home=home.root))
+    root_path = _root(args, home).path
+    if root_path.exists():
+        raise ConflictError(_("Die Datei {path} gibt es schon.").format(path=root_path))
+    root_secret = _root_passphrase(args, confirm=True)
     passphrase = _passphrase(args, confirm=True)
+    receiver_secret = _receiver_passphrase(args, confirm=True)
+    _distinct(root_secret, passphrase, receiver_secret)
     created_root = not home.root.exists()
     url = getattr(args, "database_url", None) or os.environ.get(DATABASE_URL_ENV) or None
     try:
-        home.root.mkdir(parents=True, exist_ok=True)
+        home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         home.make_folders()
         db.upgrade(db.create_db_engine(url or home.default_database_url()))
-        _store, keys = KeyStore.create(home.keys_path, passphrase=passphrase)
+        _root_store, root_key = RootKey.create(root_path, passphrase=root_secret)
+        atomic_write_bytes(
+            home.root_public_path,
+            keys.public_key_to_pem(root_key.public_key()).encode("ascii"),
+        )
+        store, office = KeyStore.create(home.keys_path, passphrase=passphrase)
+        _receiver, receipt_key = ReceiverKey.create(
+            home.receiver_key_path, passphrase=receiver_secret, root_key=root_key
+        )
+        store.add_receiver_key(receipt_key.public_key())
+        publish_key_set(store, root_key=root_key, out=home.key_set_path)
         home.write_config(
             {
                 "format": "intake-central",
@@ -124,32 +198,45 @@ def cmd_init(args: argparse.Namespace) -> int:
         if created_root:
             shutil.rmtree(home.root, ignore_errors=True)
         else:
-            home.keys_path.unlink(missing_ok=True)
+            for path in (
+                home.keys_path,
+                root_path,
+                home.receiver_key_path,
+                home.key_set_path,
+                home.root_public_path,
+            ):
+                path.unlink(missing_ok=True)
         raise
     _out(_("Zentrale eingerichtet in {home}.").format(home=home.root))
-    _out(_("Verschlüsselungsschlüssel: {kid}").format(kid=keys.current_encryption_kid))
+    _out(_("Verschlüsselungsschlüssel: {kid}").format(kid=office.current_encryption_kid))
     _out(
-        _("Signaturschlüssel (Fingerabdruck für die Geräteanmeldung): {fp}").format(
-            fp=format_fingerprint(keys.current_signing_kid)
+        _("Wurzelschlüssel (Fingerabdruck für die Geräteanmeldung): {fp}").format(
+            fp=format_fingerprint(keys.signing_key_id(root_key.public_key()))
         )
+    )
+    _out(
+        _(
+            "Bewahren Sie {root} offline auf (z. B. auf einem verschlüsselten USB-Stick); "
+            "der Empfangsserver braucht nur {receiver}, keyset.json und root-public.pem."
+        ).format(root=root_path.name, receiver=home.receiver_key_path.name)
     )
     return 0
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    """Write an enrolment file for a new device."""
+    """Write an enrolment file for a new device (signed by the root)."""
     home = _home(args)
-    store = _keystore(home)
+    home.require()
     if args.valid_days < 1 or args.valid_days > 90:
         raise UsageError(_("--valid-days muss zwischen 1 und 90 liegen."))
     engine = _engine(args, home)
-    keys = store.unlock(_passphrase(args))
+    root_key = _unlock_root(args, home)
     device = enrol_device(
         engine,
         name=args.device,
         server_url=args.server_url,
-        key_set=store.public_key_set(),
-        signing_key=keys.signing_key,
+        key_set=_published_key_set(home),
+        root_key=root_key,
         out=Path(args.out),
         valid_for=timedelta(days=args.valid_days),
     )
@@ -160,10 +247,25 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     )
     _out(
         _("Fingerabdruck der Zentrale: {fp}").format(
-            fp=format_fingerprint(keys.current_signing_kid)
+            fp=format_fingerprint(keys.signing_key_id(root_key.public_key()))
         )
     )
     return 0
+
+
+def _published_key_set(home: Home) -> OfficeKeySet:
+    """The key set last signed by the root (what devices get on enrolment)."""
+    try:
+        root = keys.public_key_from_pem(home.root_public_path.read_bytes())
+        return verify_key_set_document(home.key_set_path.read_bytes(), root=root)
+    except (OSError, ValueError, SignatureError):
+        raise ProfileError(
+            _(
+                "Der Schlüsselsatz der Zentrale (keyset.json) fehlt oder ist nicht gültig. "
+                "Veröffentlichen Sie ihn mit »intake-central keys publish«."
+            ),
+            kind="corrupt",
+        ) from None
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -228,23 +330,31 @@ def _audit_cell(state: AuditState | None) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the receiver with uvicorn until interrupted."""
+    """Run the receiver with uvicorn until interrupted (receipt key only)."""
     # Deferred: uvicorn and starlette load only for the receiver, not for the other commands.
     import uvicorn
 
-    from .receiver import create_app, load_receiver
+    from .receiver import Limits, create_app, guarded_protocol, load_receiver
 
     home = _home(args)
-    store = _keystore(home)
-    signing, current = store.unlock_signing(_passphrase(args))
+    home.require()
+    key_file = Path(args.receiver_key) if args.receiver_key else home.receiver_key_path
+    receipt_key = ReceiverKey(key_file).unlock(_receiver_passphrase(args))
     engine = _engine(args, home)
     handlers = setup_logging(home, to_stderr=True)
+    limits = Limits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
+        unauthenticated_bytes=args.unauthenticated_mib * 1024 * 1024,
+        device_rate=args.device_rate,
+    )
     receiver = load_receiver(
         home,
         engine=engine,
-        signing_keys=signing,
-        current_signing_kid=current,
+        receipt_key=receipt_key,
         max_batch_bytes=args.max_batch_bytes,
+        limits=limits,
     )
     log.info("receiver starting on %s:%d", args.host, args.port)
     uvicorn.run(
@@ -254,6 +364,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+        http=guarded_protocol(limits),
+        limit_concurrency=limits.max_connections,
     )
     remove_logging(handlers)
     return 0
@@ -314,10 +426,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.statistics:
         if args.min_count < 1:
             raise UsageError(_("--min-count muss mindestens 1 sein."))
-        cells = export_statistics(engine, Path(args.out), min_count=args.min_count)
+        cells = export_statistics(
+            engine, Path(args.out), min_count=args.min_count, separator=args.separator
+        )
         _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
         return 0
-    rows, withheld = export_records(engine, Path(args.out))
+    rows, withheld = export_records(engine, Path(args.out), separator=args.separator)
     _out(
         _("{n} Datensätze exportiert ({w} ohne personenbezogene Daten): {out}").format(
             n=rows, w=withheld, out=args.out
@@ -329,15 +443,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_forms(args: argparse.Namespace) -> int:
     """Publish a signed form version, or list the published ones."""
     home = _home(args)
-    store = _keystore(home)
+    home.require()
     if args.forms_command == "publish":
-        keys = store.unlock(_passphrase(args))
         form = publish_form(
             home,
             source=Path(args.file),
             form_id=args.form_id,
             version=args.form_version,
-            signing_key=keys.signing_key,
+            signing_key=_unlock_root(args, home),
         )
         _out(
             _("Formular {form} {version} veröffentlicht.").format(
@@ -345,8 +458,8 @@ def cmd_forms(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    trusted = dict(store.public_key_set().signing_keys)
-    for form in published_forms(home, trusted=trusted):
+    root = _root(args, home).public_key()
+    for form in published_forms(home, trusted={keys.signing_key_id(root): root}):
         _out(f"{form.form_id}\t{form.version}\t{form.published_at}\t{form.sha384[:16]}")
     return 0
 
@@ -358,14 +471,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.keys_command == "rotate":
         if not (args.encryption or args.signing):
             args.encryption = args.signing = True
+        root_key = _unlock_root(args, home)
         new = store.rotate(
             passphrase=_passphrase(args), encryption=args.encryption, signing=args.signing
         )
         for kid in new:
             _out(_("Neuer Schlüssel: {kid}").format(kid=kid))
+        _publish(home, store, root_key)
         return 0
     if args.keys_command == "recovery":
-        store.unlock_signing(_passphrase(args))  # only the office may add a recipient
+        root_key = _unlock_root(args, home)  # only the root may add a recipient
         secret = read_passphrase(
             Path(args.recovery_passphrase_file) if args.recovery_passphrase_file else None,
             env=RECOVERY_PASSPHRASE_ENV,
@@ -379,12 +494,39 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 kid=public.key_id, out=args.out
             )
         )
+        _publish(home, store, root_key)
         return 0
-    if args.keys_command == "receiver-copy":
-        store.unlock_signing(_passphrase(args))
-        store.write_receiver_copy(Path(args.out))
-        _out(_("Schlüsseldatei für den Empfangsserver geschrieben: {out}").format(out=args.out))
+    if args.keys_command == "receiver-key":
+        root_key = _unlock_root(args, home)
+        secret = _receiver_passphrase(args, confirm=True)
+        _receiver, receipt_key = ReceiverKey.create(
+            Path(args.out), passphrase=secret, root_key=root_key
+        )
+        kid = store.add_receiver_key(receipt_key.public_key())
+        _out(
+            _("Schlüssel für einen Empfangsserver {kid} geschrieben: {out}").format(
+                kid=kid, out=args.out
+            )
+        )
+        _publish(home, store, root_key)
         return 0
+    if args.keys_command == "revoke":
+        root_key = _unlock_root(args, home)
+        store.revoke_receipt_key(args.kid)
+        _out(_("Schlüssel {kid} gesperrt.").format(kid=args.kid))
+        _publish(home, store, root_key)
+        return 0
+    if args.keys_command == "publish":
+        root_key = _unlock_root(args, home)
+        server_url = check_server_url(args.server_url) if args.server_url else None
+        key_set = publish_key_set(
+            store, root_key=root_key, out=home.key_set_path, server_url=server_url
+        )
+        _out(_("Schlüsselsatz Nr. {serial} veröffentlicht.").format(serial=key_set.serial))
+        return 0
+    root = _root(args, home)
+    if root.exists():
+        _out(f"root\t{root.kid}\tcurrent\t-")
     for row in store.describe():
         _out(f"{row['kind']}\t{row['kid']}\t{row['status']}\t{row['created']}")
     return 0
@@ -427,10 +569,16 @@ def cmd_db(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--passphrase-file", default=argparse.SUPPRESS, metavar="FILE")
+    common.add_argument("--root-passphrase-file", default=argparse.SUPPRESS, metavar="FILE")
+    common.add_argument("--receiver-passphrase-file", default=argparse.SUPPRESS, metavar="FILE")
+    common.add_argument("--root-key", default=argparse.SUPPRESS, metavar="FILE")
     common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL")
     parser = _Parser(prog="intake-central", description=_("Zentrale von Intake"))
     parser.add_argument("--home", metavar="DIR")
     parser.add_argument("--passphrase-file", metavar="FILE")
+    parser.add_argument("--root-passphrase-file", metavar="FILE")
+    parser.add_argument("--receiver-passphrase-file", metavar="FILE")
+    parser.add_argument("--root-key", metavar="FILE")
     parser.add_argument("--database-url", metavar="URL")
     parser.add_argument("--version", action="version", version=f"intake-central {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -459,6 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8470)
     p.add_argument("--max-batch-bytes", type=int, default=MAX_BATCH_BYTES)
+    p.add_argument("--receiver-key", metavar="FILE")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--body-timeout", type=float, default=120.0, metavar="SECONDS")
+    p.add_argument("--max-connections", type=int, default=200)
+    p.add_argument("--unauthenticated-mib", type=int, default=64, metavar="MIB")
+    p.add_argument("--device-rate", type=float, default=2.0, metavar="PER_SECOND")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("import", parents=[common])
@@ -471,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--statistics", action="store_true")
     p.add_argument("--min-count", type=int, default=1)
+    p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("forms", parents=[common])
@@ -491,8 +646,12 @@ def build_parser() -> argparse.ArgumentParser:
     recovery = ksub.add_parser("recovery", parents=[common])
     recovery.add_argument("--out", required=True, metavar="FILE")
     recovery.add_argument("--recovery-passphrase-file", metavar="FILE")
-    receiver_copy = ksub.add_parser("receiver-copy", parents=[common])
-    receiver_copy.add_argument("--out", required=True, metavar="FILE")
+    receiver_key = ksub.add_parser("receiver-key", parents=[common])
+    receiver_key.add_argument("--out", required=True, metavar="FILE")
+    revoke_key = ksub.add_parser("revoke", parents=[common])
+    revoke_key.add_argument("kid")
+    publish_keys = ksub.add_parser("publish", parents=[common])
+    publish_keys.add_argument("--server-url", metavar="URL")
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("quarantine", parents=[common])
@@ -509,6 +668,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``intake-central``; returns the exit code."""
+    if os.name == "posix":
+        # Everything the office writes (keys, database, locks, logs, batches, exports) is
+        # for the office account alone, whatever umask the shell set.
+        os.umask(0o077)
     set_language(language_from_environment())
     parser = build_parser()
     handlers: list[logging.Handler] = []

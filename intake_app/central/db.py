@@ -124,6 +124,17 @@ erased_statistics = sa.Table(
     sa.Column("referrals", sa.Text(), nullable=False),  # JSON list of services
 )
 
+pending_instructions = sa.Table(
+    "pending_instructions",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("record_id", sa.String(36), nullable=False, index=True),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("instruction", sa.Text(), nullable=False),  # the instruction as JSON
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 quarantine = sa.Table(
     "quarantine",
     metadata,

@@ -4,8 +4,11 @@
 is respected: personal data (the answers) are exported only when the ``central_office``
 purpose is granted and not withdrawn, neither in the record's own consent state nor by a
 later withdrawal instruction; otherwise the row keeps only administrative columns and says
-``personal_data=withheld``. Each purpose's state is a column. Cells that a spreadsheet
-would run as a formula are prefixed with ``'``.
+``personal_data=withheld``. Each purpose's state is a column. Every cell is quoted, and
+text that a spreadsheet would run as a formula gets a ``'`` in front: at the start of the
+cell and after every character a spreadsheet may split on (``,``, ``;``, tab, line
+break, ``|``), so the file stays text whatever separator Excel or LibreOffice assume
+(``--separator ';'`` writes the form German Excel opens directly).
 
 **Statistics CSV** (``export --statistics``): counts by site and month of intakes,
 residence documents, goal types and referral services, over all records including the
@@ -49,6 +52,9 @@ FIXED_COLUMNS = (
 CENTRAL_PURPOSE = "central_office"
 _MONTH = re.compile(r"^\d{4}-\d{2}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A formula character after something a spreadsheet may split a line on.
+_SPLIT_FORMULA = re.compile(r"([,;\t\r\n|])([ ]*)(?=[=+\-@])")
+SEPARATORS = (",", ";")
 
 
 def _month(value: object) -> str | None:
@@ -154,11 +160,20 @@ def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
 
 
 def _safe_cell(value: str) -> str:
-    """Keep spreadsheets from running a cell as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Keep spreadsheets from running a cell, or any piece of it, as a formula."""
+    value = _SPLIT_FORMULA.sub(r"\1\2'", value)
+    if value.startswith(_FORMULA_START) or value.lstrip(" ").startswith(("=", "+", "-", "@")):
+        return "'" + value
+    return value
 
 
-def export_records(engine: Engine, out: Path) -> tuple[int, int]:
+def _writer(buffer: io.StringIO, separator: str) -> Any:
+    if separator not in SEPARATORS:
+        raise ValueError(f"unsupported separator {separator!r}")
+    return csv.writer(buffer, delimiter=separator, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+
+
+def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[int, int]:
     """Write the records CSV; returns (rows, rows with personal data withheld)."""
     withdrawals = _withdrawals(engine)
     purposes: set[str] = set()
@@ -173,7 +188,7 @@ def export_records(engine: Engine, out: Path) -> tuple[int, int]:
     consent_columns = [f"consent.{p}" for p in sorted(purposes)]
     answers = [f"answers.{c}" for c in sorted(answer_columns)]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = _writer(buffer, separator)
     writer.writerow([*FIXED_COLUMNS, *consent_columns, *answers])
     rows = withheld = 0
     for document in _latest_documents(engine):
@@ -219,11 +234,13 @@ def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
     return counts
 
 
-def export_statistics(engine: Engine, out: Path, *, min_count: int = 1) -> int:
+def export_statistics(
+    engine: Engine, out: Path, *, min_count: int = 1, separator: str = ","
+) -> int:
     """Write the statistics CSV; counts below ``min_count`` show as ``<min_count``."""
     counts = statistics(engine)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = _writer(buffer, separator)
     writer.writerow(["site", "month", "dimension", "value", "count"])
     for (site, month, dimension, value), count in sorted(counts.items()):
         shown = str(count) if count >= min_count else f"<{min_count}"

@@ -26,6 +26,7 @@ from typing import Any
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ProfileError, UsageError, ValidationError
 from intake_app.i18n import _
+from intake_app.logs import SafeFormatter
 
 log = logging.getLogger("intake.central")
 
@@ -48,7 +49,28 @@ class Home:
 
     @property
     def keys_path(self) -> Path:
+        """The importer's key file (decryption keys): never on a receiver host."""
         return self.root / "keys.json"
+
+    @property
+    def root_key_path(self) -> Path:
+        """The offline root key (may be moved to removable media: ``--root-key``)."""
+        return self.root / "root-key.json"
+
+    @property
+    def root_public_path(self) -> Path:
+        """The root's public key, for checking published forms on any host."""
+        return self.root / "root-public.pem"
+
+    @property
+    def receiver_key_path(self) -> Path:
+        """The receiver's receipt key (``serve --receiver-key`` may name another file)."""
+        return self.root / "receiver-key.json"
+
+    @property
+    def key_set_path(self) -> Path:
+        """The key set signed by the root, as the receiver hands it to devices."""
+        return self.root / "keyset.json"
 
     @property
     def batches_dir(self) -> Path:
@@ -127,9 +149,24 @@ class Home:
         if os.name == "posix":
             os.chmod(self.root, 0o700)
         for folder in (self.batches_dir, self.quarantine_dir, self.forms_dir, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             if os.name == "posix":
                 os.chmod(folder, 0o700)
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotated log whose files are created 0600, whatever the umask."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        def opener(path: str, flags: int) -> int:
+            return os.open(path, flags, 0o600)
+
+        stream = open(
+            self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=opener
+        )
+        if os.name == "posix":
+            os.chmod(self.baseFilename, 0o600)
+        return stream
 
 
 def setup_logging(home: Home, *, to_stderr: bool = False) -> list[logging.Handler]:
@@ -140,15 +177,16 @@ def setup_logging(home: Home, *, to_stderr: bool = False) -> list[logging.Handle
     root = logging.getLogger("intake")
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
-    home.log_dir.mkdir(parents=True, exist_ok=True)
-    handler: logging.Handler = logging.handlers.RotatingFileHandler(
+    home.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handler: logging.Handler = _PrivateRotatingFileHandler(
         home.log_dir / "central.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Tracebacks scrubbed as on the device: exception messages can carry personal data.
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     added = [handler]
     if to_stderr:
         console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        console.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
         added.append(console)
     for item in added:
         root.addHandler(item)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,10 +33,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from intake_app.errors import ConflictError, KnownError
 from intake_app.i18n import _
-from intake_app.sync.batch import SealedBatch, open_batch, parse_batch, verify_signature
+from intake_app.sync.batch import (
+    MAX_BATCH_BYTES,
+    SealedBatch,
+    open_batch,
+    parse_batch,
+    verify_signature,
+)
 from intake_app.sync.errors import BatchError
 from intake_app.sync.keys import EncryptionPrivateKey
-from intake_app.sync.receipt import ReceiptStatus, build_receipt
+from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_folder import (
     list_batch_files,
     receipt_file_name,
@@ -50,6 +57,16 @@ from .registry import as_utc, get_device, utcnow
 from .store import BatchStore
 
 log = logging.getLogger("intake.central")
+
+
+def read_bounded(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it is larger than ``limit`` (checked before reading,
+    and the read stops after ``limit + 1`` bytes even if the file grows meanwhile)."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > limit:
+            return None
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 class _Quarantine(Exception):
@@ -148,10 +165,12 @@ class Importer:
             if batch_id in known:
                 continue
             received = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+            found = read_bounded(path, MAX_BATCH_BYTES)
+            if found is None:
+                log.error("stored batch file too large, not read: batch=%s", batch_id)
+                continue
             outcomes.append(
-                self.import_bytes(
-                    path.read_bytes(), name=batch_id, source="http", received_at=received
-                )
+                self.import_bytes(found, name=batch_id, source="http", received_at=received)
             )
         return outcomes
 
@@ -163,9 +182,16 @@ class Importer:
         outcomes = []
         for path in list_batch_files(folder):
             try:
-                data = path.read_bytes()
+                data = read_bounded(path, MAX_BATCH_BYTES)
             except OSError:
                 log.error("batch file unreadable: %s", path.name)
+                continue
+            if data is None:
+                # Checked before reading: a file of any size on a stick never fills memory.
+                log.error("batch file too large, not read: %s", path.name)
+                outcomes.append(
+                    BatchOutcome(name=path.name, status="quarantined", reason="too_large")
+                )
                 continue
             outcome = self.import_bytes(data, name=path.name, source="folder", received_at=utcnow())
             if outcome.receipt is not None and outcome.batch_id is not None:
@@ -239,6 +265,18 @@ class Importer:
                 received_at=received_at,
                 row_exists=row is not None,
             )
+            if ItemResult.CONFLICT in outcome.counts:
+                # Records or instructions naming ids another device owns were refused one
+                # by one; the batch goes to the quarantine list too, for the office to see.
+                self._note_quarantine(
+                    data,
+                    batch.sha384,
+                    batch_id=header.batch_id,
+                    device_id=header.device_id,
+                    source=source,
+                    reason="record_conflict",
+                    name=outcome.name,
+                )
         except Exception as exc:
             if not _refused_by_the_data(exc):
                 raise  # the database is away, full, locked or misconfigured: stop; it waits

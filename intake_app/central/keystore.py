@@ -1,4 +1,15 @@
-"""The office key file: HPKE and ECDSA key pairs, private halves wrapped under a passphrase.
+"""The office's key files, each wrapped under its own passphrase (own salt):
+
+* ``root-key.json`` (:class:`RootKey`): the offline root key (ECDSA P-384). It signs key
+  sets, published forms, enrolment files and the receiver's receipt-key certificate; it is
+  unlocked only to set up, enrol, rotate and publish, and can live on removable media.
+* ``keys.json`` (:class:`KeyStore`): the importer's keys: the HPKE decryption keys and the
+  importer's receipt key. It also lists the public halves of the receiver receipt keys,
+  the recovery key and the serial of the last key set.
+* ``receiver-key.json`` (:class:`ReceiverKey`): the receiver's only secret, its online
+  receipt key, with the root's certificate for it. It opens nothing.
+
+See docs/security.md, "Central office: keys, receiver and importer".
 
 The passphrase is stretched with Argon2id (RFC 9106 second recommended option, as in the
 device vault) into a key-encryption key; each private key is wrapped with AES-256-GCM
@@ -33,11 +44,16 @@ from intake_app.errors import AuthError, ConflictError, ProfileError
 from intake_app.i18n import _
 from intake_app.kdf import RFC9106_MINIMUM, KdfParams
 from intake_app.sync import keys
-from intake_app.sync.identity import OfficeKeySet
+from intake_app.sync.errors import SignatureError
+from intake_app.sync.identity import OfficeKeySet, build_key_set_document
 from intake_app.sync.keys import EncryptionPrivateKey, EncryptionPublicKey, b64, unb64
+from intake_app.sync.signed import read_document, sign_document
 
 KEYS_FORMAT = "intake-central-keys"
 RECOVERY_FORMAT = "intake-recovery-key"
+ROOT_FORMAT = "intake-root-key"
+RECEIVER_FORMAT = "intake-receiver-key"
+CERTIFICATE_TYPE = "receipt-key-certificate"
 KEYS_VERSION = 1
 _CHECK = b"intake-central-keys check"
 
@@ -147,6 +163,8 @@ class KeyStore:
             "encryption_keys": [],
             "signing_keys": [],
             "recovery_keys": [],
+            "receiver_keys": [],
+            "key_set_serial": 0,
         }
         store._add_encryption(data, kek)
         store._add_signing(data, kek)
@@ -215,20 +233,61 @@ class KeyStore:
             )
             self._write(data)
 
-    def write_receiver_copy(self, path: Path) -> None:
-        """Write a key file for a receiver host: signing keys and public keys only.
+    def add_receiver_key(self, public: ec.EllipticCurvePublicKey) -> str:
+        """List a receiver's receipt key (public half) for the next key set."""
+        kid = keys.signing_key_id(public)
+        with self._lock:
+            data = self._read()
+            data.setdefault("receiver_keys", []).append(
+                {
+                    "kid": kid,
+                    "status": "current",
+                    "created": _now(),
+                    "public_pem": keys.public_key_to_pem(public),
+                }
+            )
+            self._write(data)
+        return kid
 
-        A receiver (``serve``) on another machine then cannot decrypt anything, even with
-        the passphrase. Refuses to overwrite an existing file.
+    def revoke_receipt_key(self, kid: str) -> None:
+        """Leave a receipt key (receiver or importer) out of every later key set.
+
+        Raises:
+            ConflictError: no such key, or the importer's only current receipt key.
         """
-        target = Path(path)
-        if target.exists():
-            raise ConflictError(_("Die Datei {path} gibt es schon.").format(path=target))
-        data = self._read()
-        for entry in data["encryption_keys"]:
-            entry.pop("private", None)
-        data["role"] = "receiver"
-        atomic_write_bytes(target, json.dumps(data, indent=1).encode("utf-8"))
+        with self._lock:
+            data = self._read()
+            for entry in [*data.get("receiver_keys", []), *data["signing_keys"]]:
+                if entry["kid"] == kid:
+                    if entry in data["signing_keys"] and entry["status"] == "current":
+                        raise ConflictError(
+                            _(
+                                "Der aktuelle Quittungsschlüssel des Imports kann nicht "
+                                "gesperrt werden; erneuern Sie ihn zuerst mit »keys rotate "
+                                "--signing«."
+                            )
+                        )
+                    entry["status"] = "revoked"
+                    self._write(data)
+                    return
+        raise ConflictError(_("Einen Schlüssel {kid} gibt es nicht.").format(kid=kid))
+
+    def next_key_set(self, *, server_url: str | None = None) -> OfficeKeySet:
+        """The public key set with the next serial number (counted in keys.json)."""
+        with self._lock:
+            data = self._read()
+            data["key_set_serial"] = int(data.get("key_set_serial", 0)) + 1
+            self._write(data)
+        key_set = self.public_key_set()
+        return OfficeKeySet(
+            encryption_keys=key_set.encryption_keys,
+            current_encryption_key_id=key_set.current_encryption_key_id,
+            signing_keys=key_set.signing_keys,
+            recovery_key=key_set.recovery_key,
+            serial=key_set.serial,
+            issued=_now(),
+            server_url=server_url,
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -240,24 +299,6 @@ class KeyStore:
         """
         data = self._read()
         return self._unlock_data(data, self._kek(data, passphrase))
-
-    def unlock_signing(self, passphrase: str) -> tuple[dict[str, ec.EllipticCurvePrivateKey], str]:
-        """Only the signing keys and the current signing key id (for the receiver, which
-        must never hold a decryption key).
-
-        Raises:
-            AuthError: wrong passphrase.
-        """
-        data = self._read()
-        kek = self._kek(data, passphrase)
-        signing = {}
-        current = ""
-        for entry in data["signing_keys"]:
-            raw = unwrap(kek, entry["private"], _aad("signing", entry["kid"]))
-            signing[entry["kid"]] = keys.signing_private_from_bytes(raw)
-            if entry["status"] == "current":
-                current = entry["kid"]
-        return signing, current
 
     def _unlock_data(self, data: dict[str, Any], kek: bytes) -> OfficeKeys:
         encryption = {}
@@ -305,13 +346,16 @@ class KeyStore:
         }
         current = next(e["kid"] for e in data["encryption_keys"] if e["status"] == "current")
         signing = {
-            e["kid"]: keys.public_key_from_pem(e["public_pem"]) for e in data["signing_keys"]
+            e["kid"]: keys.public_key_from_pem(e["public_pem"])
+            for e in [*data["signing_keys"], *data.get("receiver_keys", [])]
+            if e["status"] != "revoked"
         }
         return OfficeKeySet(
             encryption_keys=encryption,
             current_encryption_key_id=current,
             signing_keys=signing,
             recovery_key=self._current_recovery(data),
+            serial=int(data.get("key_set_serial", 0)),
         )
 
     def describe(self) -> list[dict[str, str]]:
@@ -321,9 +365,10 @@ class KeyStore:
         for kind, name in (
             ("encryption", "encryption_keys"),
             ("signing", "signing_keys"),
+            ("receiver", "receiver_keys"),
             ("recovery", "recovery_keys"),
         ):
-            for entry in data[name]:
+            for entry in data.get(name, []):
                 rows.append(
                     {
                         "kind": kind,
@@ -384,3 +429,188 @@ def read_recovery_key(path: Path, *, passphrase: str) -> EncryptionPrivateKey:
     except InvalidTag:
         raise AuthError(_("Die Passphrase des Wiederherstellungsschlüssels ist falsch.")) from None
     return EncryptionPrivateKey(raw)
+
+
+# -- the root key and the receiver's key ----------------------------------------------------
+
+
+def _read_json_file(path: Path, fmt: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(
+            _("Die Datei {path} fehlt ({what}).").format(path=path, what=what), kind="missing"
+        ) from None
+    except (OSError, ValueError):
+        raise ProfileError(
+            _("Die Datei {path} ist beschädigt ({what}).").format(path=path, what=what),
+            kind="corrupt",
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ProfileError(
+            _("Die Datei {path} ist keine Datei der Art »{what}«.").format(path=path, what=what),
+            kind="corrupt",
+        )
+    return data
+
+
+def _write_new_key_file(path: Path, data: dict[str, Any]) -> None:
+    target = Path(path)
+    if target.exists():
+        raise ConflictError(_("Die Datei {path} gibt es schon.").format(path=target))
+    atomic_write_bytes(target, json.dumps(data, indent=1).encode("utf-8"))
+
+
+def _wrap_signing_key(
+    fmt: str, private: ec.EllipticCurvePrivateKey, passphrase: str, params: KdfParams
+) -> dict[str, Any]:
+    salt = secrets.token_bytes(16)
+    kek = derive_kek(passphrase, salt, params)
+    public = private.public_key()
+    kid = keys.signing_key_id(public)
+    return {
+        "format": fmt,
+        "version": KEYS_VERSION,
+        "kid": kid,
+        "created": _now(),
+        "public_pem": keys.public_key_to_pem(public),
+        "kdf": {**params.to_json(), "salt": b64(salt)},
+        "private": wrap(kek, keys.signing_private_to_bytes(private), _aad(fmt, kid)),
+    }
+
+
+def _unwrap_signing_key(
+    data: dict[str, Any], passphrase: str, fmt: str, wrong: str
+) -> ec.EllipticCurvePrivateKey:
+    try:
+        params = KdfParams.from_json(data["kdf"])
+        salt = unb64(data["kdf"]["salt"])
+        kid = str(data["kid"])
+    except (KeyError, TypeError, ValueError):
+        raise ProfileError(
+            _("Eine Schlüsseldatei der Zentrale ist beschädigt."), kind="corrupt"
+        ) from None
+    kek = derive_kek(passphrase, salt, params)
+    try:
+        raw = unwrap(kek, data["private"], _aad(fmt, kid))
+    except InvalidTag:
+        raise AuthError(wrong) from None
+    return keys.signing_private_from_bytes(raw)
+
+
+class RootKey:
+    """``root-key.json``: the offline root key under its own passphrase."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @classmethod
+    def create(
+        cls, path: Path, *, passphrase: str, params: KdfParams = RFC9106_MINIMUM
+    ) -> tuple[RootKey, ec.EllipticCurvePrivateKey]:
+        private = keys.generate_signing_key()
+        _write_new_key_file(path, _wrap_signing_key(ROOT_FORMAT, private, passphrase, params))
+        return cls(path), private
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        data = _read_json_file(self.path, ROOT_FORMAT, _("Wurzelschlüssel"))
+        return keys.public_key_from_pem(data["public_pem"])
+
+    @property
+    def kid(self) -> str:
+        return keys.signing_key_id(self.public_key())
+
+    def unlock(self, passphrase: str) -> ec.EllipticCurvePrivateKey:
+        """The root's private key.
+
+        Raises:
+            AuthError: wrong passphrase.
+        """
+        data = _read_json_file(self.path, ROOT_FORMAT, _("Wurzelschlüssel"))
+        return _unwrap_signing_key(
+            data, passphrase, ROOT_FORMAT, _("Die Passphrase des Wurzelschlüssels ist falsch.")
+        )
+
+
+def build_certificate(
+    public: ec.EllipticCurvePublicKey, *, role: str, root_key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """The root's certificate for a receipt key (kept in the receiver's key file)."""
+    content = {
+        "format": "intake-receipt-key-certificate",
+        "version": 1,
+        "role": role,
+        "key": keys.signing_public_to_json(public),
+        "issued": _now(),
+    }
+    return sign_document(CERTIFICATE_TYPE, content, private_key=root_key)
+
+
+class ReceiverKey:
+    """``receiver-key.json``: the receiver's receipt key under the receiver's passphrase."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        passphrase: str,
+        root_key: ec.EllipticCurvePrivateKey,
+        params: KdfParams = RFC9106_MINIMUM,
+    ) -> tuple[ReceiverKey, ec.EllipticCurvePrivateKey]:
+        private = keys.generate_signing_key()
+        data = _wrap_signing_key(RECEIVER_FORMAT, private, passphrase, params)
+        data["certificate"] = build_certificate(
+            private.public_key(), role="receiver", root_key=root_key
+        ).decode("utf-8")
+        _write_new_key_file(path, data)
+        return cls(path), private
+
+    def unlock(self, passphrase: str) -> ec.EllipticCurvePrivateKey:
+        """The receipt key, after checking the root's certificate for it.
+
+        Raises:
+            AuthError: wrong passphrase. ProfileError: no file, or no valid certificate.
+        """
+        data = _read_json_file(self.path, RECEIVER_FORMAT, _("Schlüssel des Empfangsservers"))
+        private = _unwrap_signing_key(
+            data,
+            passphrase,
+            RECEIVER_FORMAT,
+            _("Die Passphrase des Empfangsservers ist falsch."),
+        )
+        try:
+            document = read_document(
+                str(data.get("certificate", "")).encode("utf-8"), doc_type=CERTIFICATE_TYPE
+            )
+            content = document.content()
+            certified = keys.signing_public_from_json(content["key"])
+        except (SignatureError, KeyError, ValueError, TypeError):
+            certified = None
+        if certified is None or keys.signing_key_id(certified) != keys.signing_key_id(
+            private.public_key()
+        ):
+            raise ProfileError(
+                _("Der Schlüssel des Empfangsservers hat kein gültiges Zertifikat."),
+                kind="corrupt",
+            )
+        return private
+
+
+def publish_key_set(
+    store: KeyStore,
+    *,
+    root_key: ec.EllipticCurvePrivateKey,
+    out: Path,
+    server_url: str | None = None,
+) -> OfficeKeySet:
+    """Sign the next key set with the root and write it to ``out`` (``keyset.json``)."""
+    key_set = store.next_key_set(server_url=server_url)
+    atomic_write_bytes(Path(out), build_key_set_document(key_set, root_key=root_key))
+    return key_set

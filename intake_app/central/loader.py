@@ -4,8 +4,16 @@ Record revisions are inserted by (record id, revision) and never overwritten;
 ``record_heads`` only moves forward, so an old revision arriving late never rolls a record
 back. A record id belongs to the device that first sent it: revisions or instructions for
 it from another device are answered ``conflict`` and not applied (an enrolled device
-cannot overwrite or erase another device's records). Erasure deletes every revision,
-keeps one anonymised statistics row and blocks the id from coming back.
+cannot overwrite or erase another device's records). A revision the office already holds
+is answered ``duplicate`` only when it is byte for byte what the device sent; otherwise
+``conflict``, so a device is never told "delivered" for a record the office holds in
+another form. An erasure or consent withdrawal for an id the office has not seen waits in
+``pending_instructions`` until the record arrives (the sender gets ``confirmed`` or
+``recorded``: the office holds nothing under that id, and what arrives from the sender
+later is erased); from the record's owner it is then carried out, from any other device
+dropped. Erasure deletes every revision,
+keeps one anonymised statistics row and blocks the id from coming back
+(docs/security.md, "Central office: keys, receiver and importer").
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ from sqlalchemy.engine import Connection
 from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.receipt import ItemResult
 
-from .db import consent_withdrawals, erased_statistics, erasures, record_heads
+from .db import (
+    consent_withdrawals,
+    erased_statistics,
+    erasures,
+    pending_instructions,
+    record_heads,
+)
 from .db import records as records_table
 from .export import statistics_row
 
@@ -79,6 +93,12 @@ def apply_payload(
             records_table.c.revision,
         )
     }
+    sent_again = {
+        RecordRef(r["id"], r["revision"])
+        for r in payload["records"]
+        if (r["id"], r["revision"]) in present
+    }
+    stored_documents = _documents(conn, sent_again) if sent_again else {}
     record_results: list[tuple[RecordRef, ItemResult]] = []
     inserts: list[dict[str, Any]] = []
     new_heads: dict[str, int] = {}
@@ -91,7 +111,9 @@ def apply_payload(
         elif head is not None and head[1] != device_id:
             result = ItemResult.CONFLICT
         elif ref in present:
-            result = ItemResult.DUPLICATE
+            stored = stored_documents.get(RecordRef(*ref))
+            same = stored is not None and stored == _document(record)
+            result = ItemResult.DUPLICATE if same else ItemResult.CONFLICT
         else:
             result = ItemResult.ACCEPTED
             inserts.append(_record_row(record, batch_id=batch_id, device_id=device_id, now=now))
@@ -118,6 +140,9 @@ def apply_payload(
         )
     for record_id in new_heads:
         heads[record_id] = (new_heads[record_id], device_id)
+    erased_by_pending = _apply_pending(
+        conn, list(new_heads), heads=heads, erased=erased, device_id=device_id, now=now
+    )
     instruction_results = _apply_instructions(
         conn,
         payload["instructions"],
@@ -127,7 +152,7 @@ def apply_payload(
         device_id=device_id,
         now=now,
     )
-    erased_now = {
+    erased_now = erased_by_pending | {
         ref.record_id
         for ref, result in instruction_results
         if ref.type == "erasure" and result == ItemResult.CONFIRMED
@@ -163,9 +188,86 @@ def _record_row(
         "counsellor": text("counsellor", 200),
         "created_at": text("created_at", 40),
         "finalised_at": text("finalised_at", 40),
-        "document": json.dumps(record, ensure_ascii=False, sort_keys=True),
+        "document": _document(record),
         "imported_at": now,
     }
+
+
+def _document(record: Mapping[str, Any]) -> str:
+    """How a record revision is stored (and compared when it is sent again)."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def _documents(conn: Connection, refs: set[RecordRef]) -> dict[RecordRef, str]:
+    found: dict[RecordRef, str] = {}
+    wanted = sorted(refs, key=lambda r: (r.record_id, r.revision))
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        condition = sa.or_(
+            *(
+                (records_table.c.record_id == ref.record_id)
+                & (records_table.c.revision == ref.revision)
+                for ref in chunk
+            )
+        )
+        for row in conn.execute(
+            sa.select(
+                records_table.c.record_id, records_table.c.revision, records_table.c.document
+            ).where(condition)
+        ):
+            found[RecordRef(row.record_id, row.revision)] = row.document
+    return found
+
+
+def _apply_pending(
+    conn: Connection,
+    record_ids: list[str],
+    *,
+    heads: dict[str, tuple[int, str]],
+    erased: set[str],
+    device_id: str,
+    now: datetime,
+) -> set[str]:
+    """Carry out the waiting instructions of the owner of records that just arrived; drop
+    those of other devices. Returns the record ids erased."""
+    erased_now: set[str] = set()
+    if not record_ids:
+        return erased_now
+    rows = _select_in(
+        conn,
+        pending_instructions.c.record_id,
+        record_ids,
+        pending_instructions.c.id,
+        pending_instructions.c.record_id,
+        pending_instructions.c.device_id,
+        pending_instructions.c.batch_id,
+        pending_instructions.c.instruction,
+    )
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.device_id != device_id:
+            log.warning(
+                "waiting instruction of another device dropped: device=%s batch=%s",
+                row.device_id,
+                row.batch_id,
+            )
+            continue
+        item = json.loads(row.instruction)
+        if row.record_id in erased:
+            continue
+        if item["type"] == "erasure":
+            _erase(
+                conn, row.record_id, item=item, batch_id=row.batch_id, device_id=device_id, now=now
+            )
+            erased.add(row.record_id)
+            erased_now.add(row.record_id)
+            heads.pop(row.record_id, None)
+        else:
+            _record_withdrawal(conn, item, batch_id=row.batch_id, now=now)
+    for chunk in _chunks(record_ids):
+        conn.execute(
+            pending_instructions.delete().where(pending_instructions.c.record_id.in_(chunk))
+        )
+    return erased_now
 
 
 def _apply_instructions(
@@ -186,6 +288,24 @@ def _apply_instructions(
         head = heads.get(record_id)
         if head is not None and head[1] != device_id:
             results.append((ref, ItemResult.CONFLICT))
+            continue
+        if head is None and record_id not in erased:
+            # Not seen yet: it waits for the record, whose sender decides who may erase it.
+            conn.execute(
+                pending_instructions.insert().values(
+                    record_id=record_id,
+                    device_id=device_id,
+                    batch_id=batch_id,
+                    instruction=json.dumps(dict(item), ensure_ascii=False, sort_keys=True),
+                    received_at=now,
+                )
+            )
+            # For the sender the office now holds nothing under that id and never will
+            # from it: its erasure is confirmed, its withdrawal recorded.
+            pending_result = (
+                ItemResult.CONFIRMED if item["type"] == "erasure" else ItemResult.RECORDED
+            )
+            results.append((ref, pending_result))
             continue
         if item["type"] == "erasure":
             if record_id not in erased:

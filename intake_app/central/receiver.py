@@ -3,26 +3,33 @@
 For every ``POST /v1/batches`` it checks the size, the structure, that the device is
 registered and not revoked, that the batch is sealed to an office key, and the device
 signature; then it stores the sealed bytes durably (write, fsync, link) and answers with a
-``stored`` receipt signed by the office. The same batch again gets the same receipt (kept
-in the database). Refusals carry ``{"error": reason}`` and are logged with the reason,
-device id and batch id only. The receiver holds the office *signing* keys but never a
-decryption key; decryption and import are ``intake-central import``.
+``stored`` receipt signed by its receipt key. The same batch again gets the same receipt
+(kept in the database). Refusals carry ``{"error": reason}`` and are logged with the
+reason, device id and batch id only. The receiver holds one secret, its receipt key
+(``receiver-key.json``, under its own passphrase), certified by the office's root key; it
+holds no decryption key and cannot sign a key set, a form or an enrolment file
+(docs/security.md, "Central office: keys, receiver and importer"). It hands devices the
+key set that the root signed (``keyset.json``) as it is.
 
 It is stateless apart from the database and the batch folder, so several can run behind
 a proxy sharing both.
 
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
-``GET /v1/keys`` (the office key set, signed by each signing key), ``GET /v1/forms`` and
+``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
 ``GET /v1/forms/{id}/{version}`` (published forms), ``GET /v1/receipts`` (import receipts
 for the asking device, signed request header).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import h11
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
@@ -32,23 +39,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from intake_app import __version__
-from intake_app.errors import ConflictError, KnownError
-from intake_app.sync import device_auth
+from intake_app.errors import ConflictError, KnownError, ProfileError
+from intake_app.i18n import _
+from intake_app.sync import device_auth, keys
 from intake_app.sync.batch import MAX_BATCH_BYTES, SealedBatch, parse_batch, verify_signature
 from intake_app.sync.enrolment import build_confirmation, read_registration
-from intake_app.sync.errors import BatchError, EnrolmentError
-from intake_app.sync.identity import KEY_SET_TYPE, OfficeKeySet
+from intake_app.sync.errors import BatchError, EnrolmentError, SignatureError
+from intake_app.sync.identity import OfficeKeySet, verify_key_set_document
 from intake_app.sync.published_forms import build_form_index, is_safe_name
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
-from intake_app.sync.signed import sign_document
 from intake_app.sync.transport_http import encode_blobs
 
 from .db import batches, devices
 from .forms import form_path, index_entries
 from .home import Home
-from .keystore import KeyStore
 from .registry import get_device, register_device, utcnow
 from .store import BatchStore
 
@@ -56,6 +63,10 @@ log = logging.getLogger("intake.central")
 
 MAX_SMALL_BODY = 64 * 1024
 _STATUS = {
+    "timeout": 408,
+    "length_required": 411,
+    "busy": 503,
+    "rate_limited": 429,
     "too_large": 413,
     "unknown_device": 403,
     "not_registered": 403,
@@ -80,20 +91,75 @@ class Refusal(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one unauthenticated or slow client may take from a receiver process
+    (docs/central-office.md, "Limits"). Requests over a limit get 408, 411, 429 or 503 and
+    are cheap to refuse; devices retry 429 and 503 with back-off."""
+
+    #: Seconds a client has to send the request line and headers.
+    header_timeout: float = 10.0
+    #: Seconds for a whole request body, and the longest pause between two of its pieces.
+    body_timeout: float = 120.0
+    body_idle_timeout: float = 20.0
+    #: Connections and requests served at once (uvicorn answers 503 beyond).
+    max_connections: int = 200
+    #: Body bytes of requests without a valid device signature read at the same time.
+    unauthenticated_bytes: int = 64 * 1024 * 1024
+    #: Batches one device may post: a burst, then this many per second.
+    device_burst: int = 60
+    device_rate: float = 2.0
+
+
+class _Budget:
+    """Body bytes reserved by unauthenticated requests being read (one event loop)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def reserve(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.used = max(0, self.used - size)
+
+
+class _RateLimiter:
+    """A token bucket per device id."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, device_id: str) -> bool:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(device_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[device_id] = (tokens, now)
+            return False
+        self._buckets[device_id] = (tokens - 1.0, now)
+        if len(self._buckets) > 100_000:  # forget idle devices rather than grow without end
+            self._buckets.clear()
+        return True
+
+
 @dataclass(slots=True)
 class Receiver:
     """Everything the routes need, built once by :func:`create_app`."""
 
     home: Home
     engine: Engine
-    signing_keys: dict[str, ec.EllipticCurvePrivateKey]
-    current_signing_kid: str
+    signing_key: ec.EllipticCurvePrivateKey
     key_set: OfficeKeySet
+    key_set_document: bytes
+    root_public: dict[str, ec.EllipticCurvePublicKey]
     max_batch_bytes: int = MAX_BATCH_BYTES
-
-    @property
-    def signing_key(self) -> ec.EllipticCurvePrivateKey:
-        return self.signing_keys[self.current_signing_kid]
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def known_office_keys(self) -> set[str]:
@@ -101,13 +167,27 @@ class Receiver:
 
     # -- batches ---------------------------------------------------------------------------
 
-    def accept_batch(self, data: bytes) -> bytes:
-        """Verify and store one batch; return the (possibly earlier) stored receipt."""
+    def accept_batch(
+        self,
+        data: bytes,
+        *,
+        signed_by: str | None = None,
+        allow: Callable[[str], bool] | None = None,
+    ) -> bytes:
+        """Verify and store one batch; return the (possibly earlier) stored receipt.
+
+        ``signed_by`` is the device whose request signature was checked (its batch must be
+        its own); ``allow`` is the rate limit for unsigned requests.
+        """
         try:
             batch = parse_batch(data, max_size=self.max_batch_bytes)
         except BatchError as exc:
             raise Refusal(exc.reason) from None
         header = batch.header
+        if signed_by is not None and header.device_id != signed_by:
+            raise Refusal("device_key_mismatch")
+        if allow is not None and not allow(header.device_id):
+            raise Refusal("rate_limited")
         if header.office_key_id not in self.known_office_keys:
             raise Refusal("unknown_office_key")
         with self.engine.connect() as conn:
@@ -231,18 +311,12 @@ class Receiver:
         return build_confirmation(registration, signing_key=self.signing_key)
 
     def key_documents(self) -> bytes:
-        """The key set, signed once by each signing key (devices pick one they trust)."""
-        content = {"format": "intake-office-keys", "version": 1, **self.key_set.to_content()}
-        documents = [
-            sign_document(KEY_SET_TYPE, content, private_key=private)
-            for private in self.signing_keys.values()
-        ]
-        return encode_blobs("documents", documents)
+        """The key set as the root signed it (the receiver cannot sign one)."""
+        return encode_blobs("documents", [self.key_set_document])
 
     def form_index(self) -> bytes:
-        trusted = {kid: k.public_key() for kid, k in self.signing_keys.items()}
         return build_form_index(
-            index_entries(self.home, trusted=trusted), signing_key=self.signing_key
+            index_entries(self.home, trusted=self.root_public), signing_key=self.signing_key
         )
 
     def public_key_for(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
@@ -273,21 +347,53 @@ def _refuse(reason: str, *, route: str, extra: dict[str, Any] | None = None) -> 
     return JSONResponse({"error": reason}, status_code=status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(
+    request: Request, limit: int, limits: Limits, *, declared_only: bool = False
+) -> bytes:
+    """The body, within ``limit`` bytes and the time limits.
+
+    With ``declared_only`` the body must announce its length (411 otherwise); it is read
+    into one buffer of that size, so a flood of uploads leaves no scattered pieces behind.
+    """
     declared = request.headers.get("content-length")
+    size: int | None = None
     if declared is not None:
         if not declared.isdigit():
             raise Refusal("malformed")
-        if int(declared) > limit:
-            raise Refusal("too_large")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
+        size = int(declared)
         if size > limit:
             raise Refusal("too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    elif declared_only:
+        raise Refusal("length_required")
+    buffer = bytearray(size) if size is not None else bytearray()
+    filled = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.body_timeout
+    pieces = request.stream().__aiter__()
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise Refusal("timeout")
+        try:
+            chunk = await asyncio.wait_for(
+                pieces.__anext__(), min(limits.body_idle_timeout, remaining)
+            )
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise Refusal("timeout") from None
+        if not chunk:
+            continue
+        if filled + len(chunk) > (size if size is not None else limit):
+            raise Refusal("too_large" if size is None else "malformed")
+        if size is not None:
+            buffer[filled : filled + len(chunk)] = chunk
+        else:
+            buffer += chunk
+        filled += len(chunk)
+    if size is not None and filled != size:
+        raise ClientDisconnect()
+    return bytes(buffer) if size is None else bytes(memoryview(buffer)[:filled])
 
 
 def _peek_ids(data: bytes) -> dict[str, Any]:
@@ -315,24 +421,70 @@ def create_app(receiver: Receiver) -> Starlette:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "batch_format": 1}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    budget = _Budget(receiver.limits.unauthenticated_bytes)
+    rates = _RateLimiter(receiver.limits.device_burst, receiver.limits.device_rate)
+
     async def post_batch(request: Request) -> Response:
         data = b""
+        reserved = 0
         try:
-            data = await _read_body(request, receiver.max_batch_bytes)
-            receipt = await run_in_threadpool(receiver.accept_batch, data)
+            # A device that signs the request is known before its body is read; any
+            # other upload counts against a shared budget of unauthenticated bytes.
+            device_id = None
+            if request.headers.get(device_auth.HEADER):
+                device_id = await run_in_threadpool(
+                    lambda: device_auth.check_header(
+                        request.headers.get(device_auth.HEADER),
+                        method="POST",
+                        path="/v1/batches",
+                        public_key_for=receiver.public_key_for,
+                    )
+                )
+                if device_id is not None and not rates.allow(device_id):
+                    raise Refusal("rate_limited")
+            if device_id is None:
+                # Unsigned or not verified (unknown, revoked or pending devices): the batch
+                # itself tells why it is refused, read within the shared budget.
+                declared = request.headers.get("content-length", "")
+                if not declared.isdigit():
+                    raise Refusal("length_required")
+                if int(declared) > receiver.max_batch_bytes:
+                    raise Refusal("too_large")
+                reserved = int(declared)
+                if not budget.reserve(reserved):
+                    reserved = 0
+                    raise Refusal("busy")
+            data = await _read_body(
+                request, receiver.max_batch_bytes, receiver.limits, declared_only=True
+            )
+            if reserved:
+                budget.release(reserved)
+                reserved = 0
+            receipt = await run_in_threadpool(
+                receiver.accept_batch,
+                data,
+                signed_by=device_id,
+                allow=None if device_id else rates.allow,
+            )
         except ClientDisconnect:
             log.warning("upload cut off by the client; nothing stored")
             return Response(status_code=400)
         except Refusal as refusal:
-            return _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
+            response = _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
+            if refusal.reason in ("busy", "rate_limited"):
+                response.headers["Retry-After"] = "5"
+            return response
         except SQLAlchemyError:
             log.exception("database error while receiving a batch")
             return _refuse("database", route="batch")
+        finally:
+            if reserved:
+                budget.release(reserved)
         return Response(receipt, media_type="application/json")
 
     async def post_register(request: Request) -> Response:
         try:
-            data = await _read_body(request, MAX_SMALL_BODY)
+            data = await _read_body(request, MAX_SMALL_BODY, receiver.limits)
             confirmation = await run_in_threadpool(receiver.register, data)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -390,16 +542,98 @@ def load_receiver(
     home: Home,
     *,
     engine: Engine,
-    signing_keys: dict[str, ec.EllipticCurvePrivateKey],
-    current_signing_kid: str,
+    receipt_key: ec.EllipticCurvePrivateKey,
     max_batch_bytes: int = MAX_BATCH_BYTES,
+    limits: Limits | None = None,
 ) -> Receiver:
-    """Build the receiver from an unlocked set of signing keys and the public key set."""
+    """Build the receiver from its unlocked receipt key and the root-signed key set.
+
+    Raises:
+        ProfileError: ``keyset.json`` or ``root-public.pem`` is missing or damaged.
+    """
+    try:
+        document = home.key_set_path.read_bytes()
+        root = keys.public_key_from_pem(home.root_public_path.read_bytes())
+        root_public = {keys.signing_key_id(root): root}
+        key_set = verify_key_set_document(document, root=root)
+    except (OSError, ValueError, SignatureError):
+        raise ProfileError(
+            _(
+                "Der Schlüsselsatz der Zentrale (keyset.json, root-public.pem) fehlt oder ist "
+                "nicht gültig. Veröffentlichen Sie ihn mit »intake-central keys publish«."
+            ),
+            kind="corrupt",
+        ) from None
+    if keys.signing_key_id(receipt_key.public_key()) not in key_set.signing_keys:
+        raise ProfileError(
+            _(
+                "Der Schlüssel dieses Empfangsservers steht nicht im Schlüsselsatz der "
+                "Zentrale (gesperrt oder noch nicht veröffentlicht)."
+            ),
+            kind="receiver_keys",
+        )
     return Receiver(
         home=home,
         engine=engine,
-        signing_keys=signing_keys,
-        current_signing_kid=current_signing_kid,
-        key_set=KeyStore(home.keys_path).public_key_set(),
+        signing_key=receipt_key,
+        key_set=key_set,
+        key_set_document=document,
+        root_public=root_public,
         max_batch_bytes=max_batch_bytes,
+        limits=limits or Limits(),
     )
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a time limit for request lines and headers: a
+    client that keeps a connection open without completing its headers is cut off after
+    ``Limits.header_timeout`` seconds (a slow-header client cannot tie up connections)."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def header_limit(self) -> float:
+        """Seconds for the request line and headers (see :func:`guarded_protocol`)."""
+        return Limits().header_timeout
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_limit(), self._headers_late)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state in (h11.IDLE, h11.DONE) and not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state not in (h11.IDLE, h11.DONE):
+            self._cancel_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+
+def guarded_protocol(limits: Limits) -> type[GuardedH11Protocol]:
+    """The protocol class for uvicorn (``http=``) with ``limits.header_timeout``."""
+    seconds = limits.header_timeout
+
+    class Guarded(GuardedH11Protocol):
+        def header_limit(self) -> float:
+            return seconds
+
+    return Guarded

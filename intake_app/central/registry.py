@@ -105,7 +105,7 @@ def enrol_device(
     name: str,
     server_url: str,
     key_set: OfficeKeySet,
-    signing_key: ec.EllipticCurvePrivateKey,
+    root_key: ec.EllipticCurvePrivateKey,
     out: Path,
     valid_for: timedelta = DEFAULT_VALIDITY,
     now: datetime | None = None,
@@ -159,7 +159,7 @@ def enrol_device(
                 token=token,
                 expires=expires,
                 key_set=key_set,
-                signing_key=signing_key,
+                root_key=root_key,
             )
             atomic_write_bytes(out, data)
             written = True
@@ -212,9 +212,15 @@ def register_device(
                 "expired",
                 _("Die Registrierungsdatei ist abgelaufen. Bitte fordern Sie eine neue an."),
             )
-        conn.execute(
+        # The token is spent by whichever request updates the row first: the condition on
+        # token_used_at makes concurrent registrations with one token register one key.
+        claimed = conn.execute(
             devices.update()
-            .where(devices.c.device_id == device.device_id)
+            .where(
+                devices.c.device_id == device.device_id,
+                devices.c.token_used_at.is_(None),
+                devices.c.status == "pending",
+            )
             .values(
                 status="active",
                 public_key_pem=keys.public_key_to_pem(registration.public_key),
@@ -222,8 +228,14 @@ def register_device(
                 registered_at=now,
                 token_used_at=now,
             )
-        )
+        ).rowcount
         record = get_device(conn, device.device_id)
+        if claimed != 1:
+            if record is not None and record.key_id == registration.key_id:
+                return record
+            raise EnrolmentError(
+                "token_used", _("Dieser Registrierungscode wurde schon verwendet.")
+            )
     assert record is not None
     log.info("device registered: %s", record.device_id)
     return record

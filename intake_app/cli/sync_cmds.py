@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from intake_app.atomic import atomic_write_bytes
@@ -17,7 +18,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     enrol.add_argument("file", nargs="?", metavar="FILE", help=_("Registrierungsdatei"))
     enrol.add_argument(
-        "--fingerprint", help=_("Fingerabdruck des Zentralschlüssels zum Abgleich (empfohlen)")
+        "--fingerprint",
+        help=_(
+            "Fingerabdruck der Zentrale zum Abgleich (ohne ihn wird er angezeigt und nachgefragt)"
+        ),
     )
     enrol.add_argument(
         "--offline",
@@ -38,7 +42,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
     sync = commands.add_parser("sync", help=_("Abgeschlossene Akten an die Zentrale übermitteln"))
     target = sync.add_mutually_exclusive_group()
-    target.add_argument("--server-url", metavar="URL", help=_("Adresse der Zentrale"))
+    target.add_argument(
+        "--server-url",
+        metavar="URL",
+        help=_("Adresse der Zentrale nur für diese Übermittlung (wird nicht gespeichert)"),
+    )
+    target.add_argument(
+        "--set-server-url",
+        metavar="URL",
+        help=_("Gespeicherte Adresse der Zentrale ändern (Administration)"),
+    )
     target.add_argument(
         "--to-dir", metavar="DIR", help=_("Übermittlungsdateien in einen Ordner schreiben")
     )
@@ -58,7 +71,24 @@ def cmd_enrol(ctx) -> int:  # type: ignore[no-untyped-def]
         return 0
     if not args.file:
         raise UsageError(_("Bitte die Registrierungsdatei der Zentrale angeben."))
-    identity = ws.sync.enrol(_read(args.file), expected_fingerprint=args.fingerprint)
+    data = _read(args.file)
+    shown = ws.sync.enrolment_fingerprint(data)
+    ctx.out(_("Fingerabdruck der Zentrale: {fp}").format(fp=shown))
+    confirmed = args.fingerprint
+    if not confirmed:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                _(
+                    "Bitte vergleichen Sie den Fingerabdruck mit dem, den die Zentrale Ihnen "
+                    "mitgeteilt hat, und geben Sie ihn mit --fingerprint an."
+                )
+            )
+        answer = input(_("Stimmt er mit dem überein, den die Zentrale mitgeteilt hat? [ja/nein] "))
+        if answer.strip().lower() not in {"j", "ja", "y", "yes"}:
+            ctx.out(_("Abgebrochen: das Gerät wurde nicht registriert."))
+            return 1
+        confirmed = shown
+    identity = ws.sync.enrol(data, expected_fingerprint=confirmed)
     ctx.out(
         _("Gerät „{name}“ registriert (Kennung {id}).").format(
             name=identity.device_name, id=identity.device_id
@@ -121,6 +151,10 @@ def cmd_sync(ctx) -> int:  # type: ignore[no-untyped-def]
                     id=batch_id, reason=reason
                 )
             )
+        return 0
+    if args.set_server_url:
+        ws.sync.set_server_url(args.set_server_url)
+        ctx.out(_("Adresse der Zentrale gespeichert."))
         return 0
     server_url = args.server_url or ws.settings.get("sync.server_url") or None
     result = ws.sync.send(server_url=server_url)

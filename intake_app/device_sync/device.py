@@ -45,11 +45,14 @@ from intake_app.storage.records import loads
 from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch
 from intake_app.sync.enrolment import (
     build_registration,
+    check_server_url,
     create_identity,
     read_enrolment,
     verify_confirmation,
 )
+from intake_app.sync.errors import EnrolmentError
 from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.keys import format_fingerprint
 from intake_app.sync.payload import InstructionRef, RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
@@ -182,14 +185,37 @@ class DeviceSync:
             )
         return identity
 
-    def enrol(self, data: bytes, *, expected_fingerprint: str | None = None) -> DeviceIdentity:
-        """Import the office's enrolment file: create the device key pair, keep it here.
+    def enrolment_fingerprint(self, data: bytes) -> str:
+        """The office root key fingerprint in an enrolment file, for the administrator to
+        compare with the one the office gave (before :meth:`enrol`).
 
         Raises:
-            EnrolmentError: the file is damaged, forged, for another office or expired.
+            EnrolmentError: the file is damaged, forged or expired.
+        """
+        self._actor.require(Permission.MANAGE_DEVICE)
+        return format_fingerprint(read_enrolment(data).office_fingerprint)
+
+    def enrol(self, data: bytes, *, expected_fingerprint: str) -> DeviceIdentity:
+        """Import the office's enrolment file: create the device key pair, keep it here.
+
+        ``expected_fingerprint`` is the office root key fingerprint the administrator
+        confirmed; the device pins that root key (docs/security.md, "Central office: keys,
+        receiver and importer").
+
+        Raises:
+            EnrolmentError: the file is damaged, forged, for another office or expired, or
+                the fingerprint does not match.
             ConflictError: the device is already enrolled.
         """
         self._actor.require(Permission.MANAGE_DEVICE)
+        if not expected_fingerprint or not expected_fingerprint.strip():
+            raise EnrolmentError(
+                "fingerprint_missing",
+                _(
+                    "Bitte bestätigen Sie den Fingerabdruck der Zentrale, bevor das Gerät "
+                    "registriert wird."
+                ),
+            )
         enrolment = read_enrolment(data, expected_fingerprint=expected_fingerprint)
         identity = create_identity(enrolment)
         with self._db.write() as session:
@@ -211,6 +237,21 @@ class DeviceSync:
             )
         log.info("device enrolled")
         return identity
+
+    def set_server_url(self, url: str) -> None:
+        """An administrator moves the device to another receiver address (audited)."""
+        self._actor.require(Permission.MANAGE_DEVICE)
+        identity = _with_url(self._require_identity(), url)
+        self._store_identity(identity)
+        with self._db.write() as session:
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SETTINGS_CHANGED,
+                subject_type="device",
+                subject_id=identity.device_id,
+                details={"setting": "server_url"},
+            )
 
     def registration_file(self) -> bytes:
         """The signed registration request for the office (offline registration)."""
@@ -317,7 +358,7 @@ class DeviceSync:
             registered=row.registered,
             device_name=identity.device_name,
             server_url=identity.server_url,
-            office_fingerprint=identity.current_office_key_id,
+            office_fingerprint=identity.office_fingerprint or identity.current_office_key_id,
             pending_records=pending_records,
             pending_instructions=pending_instructions,
             awaiting_receipt=int(awaiting),
@@ -488,8 +529,11 @@ class DeviceSync:
 
         with self._lock:
             result = SyncResult()
-            identity = self._require_identity()
+            stored = self._require_identity()
+            identity = stored
             if server_url:
+                # For this run only: the stored address changes through an administrator
+                # (set_server_url) or a key set signed by the root, never through a sync.
                 identity = _with_url(identity, server_url)
             try:
                 with self._db.read() as session:
@@ -502,7 +546,12 @@ class DeviceSync:
                 ) as client:
                     try:
                         identity = client.fetch_office_keys()
-                        self._store_identity(identity)
+                        moved = identity.server_url != (server_url or stored.server_url)
+                        self._store_identity(
+                            identity
+                            if moved or not server_url
+                            else dataclasses.replace(identity, server_url=stored.server_url)
+                        )
                     except SyncError as exc:
                         if exc.kind is not SyncErrorKind.REJECTED:
                             raise
@@ -664,4 +713,5 @@ class DeviceSync:
 
 
 def _with_url(identity: DeviceIdentity, url: str) -> DeviceIdentity:
+    check_server_url(url)
     return dataclasses.replace(identity, server_url=url.rstrip("/"))

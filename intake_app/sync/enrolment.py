@@ -1,11 +1,12 @@
 """Device enrolment: the office's enrolment file, the device's registration request.
 
 1. The office writes an **enrolment file** (signed document, type ``"enrolment"``): device
-   id and name, server URL, a one-time token, its expiry, and the office public keys with
-   their ids. The device cannot know the office key before, so the signature is checked
-   against the signing key inside the file and the key's fingerprint is shown to the
-   administrator to compare with the one ``intake-central init`` printed (or passed in as
-   ``expected_fingerprint``).
+   id and name, server URL, a one-time token, its expiry, the office's public key set and
+   the office's root public key, signed by that root key. The device cannot know the root
+   key before, so the signature is checked against the root key inside the file and the
+   key's fingerprint must be confirmed by the administrator against the one
+   ``intake-central init`` printed (``expected_fingerprint``); the device then pins that
+   root key and checks every later key set, form and receipt key against it.
 2. The device creates its ECDSA P-384 key pair (:func:`create_identity`) and a
    **registration request** (type ``"registration"``) signed with the new key (proof of
    possession) that carries the token and the public key. It goes to the office online
@@ -19,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from intake_app.sync.signed import read_document, sign_document
 ENROLMENT_TYPE = "enrolment"
 REGISTRATION_TYPE = "registration"
 CONFIRMATION_TYPE = "registration-confirmation"
+ENROLMENT_VERSION = 2
 TOKEN_BYTES = 32
 MAX_NAME = 100
 
@@ -89,6 +91,7 @@ class Enrolment:
     expires: datetime
     key_set: OfficeKeySet
     office_fingerprint: str
+    root_public_key: ec.EllipticCurvePublicKey
 
 
 def build_enrolment(
@@ -99,20 +102,21 @@ def build_enrolment(
     token: str,
     expires: datetime,
     key_set: OfficeKeySet,
-    signing_key: ec.EllipticCurvePrivateKey,
+    root_key: ec.EllipticCurvePrivateKey,
 ) -> bytes:
-    """The office side: sign an enrolment file."""
+    """The office side: sign an enrolment file with the root key."""
     content = {
         "format": "intake-enrolment",
-        "version": 1,
+        "version": ENROLMENT_VERSION,
         "device_id": device_id,
         "device_name": device_name,
         "server_url": check_server_url(server_url),
         "token": token,
         "expires": utc_timestamp(expires),
-        **key_set.to_content(),
+        **replace(key_set, server_url=None).to_content(),
+        "root_key": keys.signing_public_to_json(root_key.public_key()),
     }
-    return sign_document(ENROLMENT_TYPE, content, private_key=signing_key)
+    return sign_document(ENROLMENT_TYPE, content, private_key=root_key)
 
 
 def read_enrolment(
@@ -123,8 +127,9 @@ def read_enrolment(
     Args:
         data: the file's bytes.
         now: the current time (tests pass a fixed one).
-        expected_fingerprint: the office signing key id the administrator was given;
-            spaces and case are ignored.
+        expected_fingerprint: the office root key id the administrator was given;
+            spaces and case are ignored. The caller shows :attr:`Enrolment.office_fingerprint`
+            and goes on only after the administrator confirmed it.
 
     Raises:
         EnrolmentError: ``malformed``, ``bad_signature``, ``fingerprint_mismatch`` or
@@ -133,10 +138,11 @@ def read_enrolment(
     try:
         document = read_document(data, doc_type=ENROLMENT_TYPE)
         content = document.content()
-        key_set = OfficeKeySet.from_content(content)
-        document.verify(key_set.signing_keys)
-    except SignatureError as exc:
-        reason = "bad_signature" if exc.reason == "bad_signature" else "malformed"
+        key_set = replace(OfficeKeySet.from_content(content), server_url=None)
+        root = keys.signing_public_from_json(content.get("root_key"))
+        document.verify({keys.signing_key_id(root): root})
+    except (SignatureError, ValueError, TypeError) as exc:
+        reason = "bad_signature" if getattr(exc, "reason", "") == "bad_signature" else "malformed"
         raise EnrolmentError(reason) from None
     if expected_fingerprint is not None:
         wanted = "".join(expected_fingerprint.split()).lower()
@@ -146,7 +152,11 @@ def read_enrolment(
                 _("Der Fingerabdruck des Zentralschlüssels stimmt nicht überein."),
             )
     try:
-        if content.get("format") != "intake-enrolment" or content.get("version") != 1:
+        if (
+            content.get("format") != "intake-enrolment"
+            or content.get("version") != ENROLMENT_VERSION
+            or key_set.serial < 1
+        ):
             raise ValueError("not an enrolment")
         expires = parse_timestamp(content["expires"])
         device_id, token = content["device_id"], content["token"]
@@ -169,6 +179,7 @@ def read_enrolment(
         expires=expires,
         key_set=key_set,
         office_fingerprint=document.kid,
+        root_public_key=root,
     )
 
 
@@ -185,6 +196,8 @@ def create_identity(enrolment: Enrolment) -> DeviceIdentity:
         server_url=enrolment.server_url,
         current_office_key_id=key_set.current_encryption_key_id,
         recovery_public_key=key_set.recovery_key,
+        root_public_key=enrolment.root_public_key,
+        key_set_serial=key_set.serial,
     )
 
 

@@ -7,7 +7,11 @@ side stores :meth:`DeviceIdentity.to_json` inside its encrypted profile database
 private key and never goes anywhere else.
 
 An :class:`OfficeKeySet` is the public half of the office's keys as published in enrolment
-files and in the signed key-set document (``GET /v1/keys``) after a key rotation.
+files and in the key-set document (``GET /v1/keys``). Both are signed by the office's
+offline root key, which the device pins at enrolment (docs/security.md, "Central office:
+keys, receiver and importer"): the receiver holds only a receipt key and can neither
+publish a key set nor add a recipient. Every key set carries a serial number; a device
+refuses a key set older than the one it holds.
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from intake_app.sync import keys
 from intake_app.sync.errors import SignatureError
 from intake_app.sync.keys import EncryptionPublicKey
+from intake_app.sync.signed import read_document, sign_document
 
 IDENTITY_FORMAT = "intake-device-identity"
-IDENTITY_VERSION = 1
+IDENTITY_VERSION = 2
+#: Identities written before the root key existed (read, never written).
+IDENTITY_VERSIONS = (1, 2)
 KEY_SET_TYPE = "office-keys"
+KEY_SET_FORMAT = "intake-office-keys"
+KEY_SET_VERSION = 2
 
 
 def is_uuid(value: object) -> bool:
@@ -45,17 +54,29 @@ class OfficeKeySet:
 
     encryption_keys: Mapping[str, EncryptionPublicKey]
     current_encryption_key_id: str
+    #: The receipt keys (receiver and importer): they sign receipts, registration
+    #: confirmations and the form index, never a key set, a form or an enrolment file.
     signing_keys: Mapping[str, ec.EllipticCurvePublicKey]
     recovery_key: EncryptionPublicKey | None = None
+    #: Counts up with every key set the root signs; 0 for key sets from before the root.
+    serial: int = 0
+    issued: str = ""
+    #: A new server address, when the root moves the devices to another receiver.
+    server_url: str | None = None
 
     def to_content(self) -> dict[str, Any]:
         """The JSON form used inside enrolment files and key-set documents."""
-        return {
+        content: dict[str, Any] = {
             "encryption_keys": [k.to_json() for k in self.encryption_keys.values()],
             "current_encryption_key": self.current_encryption_key_id,
             "signing_keys": [keys.signing_public_to_json(k) for k in self.signing_keys.values()],
             "recovery_key": self.recovery_key.to_json() if self.recovery_key else None,
+            "serial": self.serial,
+            "issued": self.issued,
         }
+        if self.server_url:
+            content["server_url"] = self.server_url
+        return content
 
     @classmethod
     def from_content(cls, content: Mapping[str, Any]) -> OfficeKeySet:
@@ -68,17 +89,54 @@ class OfficeKeySet:
                 EncryptionPublicKey.from_json(recovery_json) if recovery_json is not None else None
             )
             current = content["current_encryption_key"]
+            serial = content.get("serial", 0)
+            issued = content.get("issued", "")
+            server_url = content.get("server_url")
         except (KeyError, TypeError, ValueError):
             raise SignatureError("malformed") from None
         encryption_keys = {k.key_id: k for k in enc}
         if current not in encryption_keys or not sig:
+            raise SignatureError("malformed")
+        if type(serial) is not int or serial < 0 or not isinstance(issued, str):
+            raise SignatureError("malformed")
+        if server_url is not None and not isinstance(server_url, str):
             raise SignatureError("malformed")
         return cls(
             encryption_keys=encryption_keys,
             current_encryption_key_id=current,
             signing_keys={keys.signing_key_id(k): k for k in sig},
             recovery_key=recovery,
+            serial=serial,
+            issued=issued,
+            server_url=server_url,
         )
+
+
+def build_key_set_document(key_set: OfficeKeySet, *, root_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The office side: the key set signed by the root key (``GET /v1/keys``)."""
+    content = {"format": KEY_SET_FORMAT, "version": KEY_SET_VERSION, **key_set.to_content()}
+    return sign_document(KEY_SET_TYPE, content, private_key=root_key)
+
+
+def verify_key_set_document(
+    data: bytes, *, root: ec.EllipticCurvePublicKey, min_serial: int = 0
+) -> OfficeKeySet:
+    """The device side: check a key set against the pinned root key.
+
+    Raises:
+        SignatureError: ``unknown_key`` (not signed by the root, e.g. by a receipt key),
+            ``bad_signature``, ``malformed`` or ``older`` (serial below ``min_serial``).
+    """
+    root_kid = keys.signing_key_id(root)
+    content = read_document(data, doc_type=KEY_SET_TYPE).verify({root_kid: root})
+    if content.get("format") != KEY_SET_FORMAT or content.get("version") != KEY_SET_VERSION:
+        raise SignatureError("malformed")
+    key_set = OfficeKeySet.from_content(content)
+    if key_set.serial < 1:
+        raise SignatureError("malformed")
+    if key_set.serial < min_serial:
+        raise SignatureError("older")
+    return key_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +152,9 @@ class DeviceIdentity:
         server_url: base URL of the central receiver.
         current_office_key_id: the encryption key new batches are sealed to.
         recovery_public_key: a second recipient for every batch, if configured.
+        root_public_key: the office root key pinned at enrolment (None for identities
+            from before the root key: they accept no new key set and need re-enrolment).
+        key_set_serial: the serial of the key set the device holds.
     """
 
     device_id: str
@@ -104,6 +165,21 @@ class DeviceIdentity:
     server_url: str
     current_office_key_id: str
     recovery_public_key: EncryptionPublicKey | None = None
+    root_public_key: ec.EllipticCurvePublicKey | None = None
+    key_set_serial: int = 0
+
+    @property
+    def office_fingerprint(self) -> str:
+        """The root key id (what the administrator confirmed at enrolment)."""
+        if self.root_public_key is None:
+            return ""
+        return keys.signing_key_id(self.root_public_key)
+
+    def root_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """The pinned root as a trusted-key mapping (empty before the root key existed)."""
+        if self.root_public_key is None:
+            return {}
+        return {self.office_fingerprint: self.root_public_key}
 
     def signing_key(self) -> ec.EllipticCurvePrivateKey:
         """The device's private signing key."""
@@ -127,23 +203,24 @@ class DeviceIdentity:
             current_encryption_key_id=self.current_office_key_id,
             signing_keys=dict(self.office_signing_keys),
             recovery_key=self.recovery_public_key,
+            serial=self.key_set_serial,
         )
 
     def with_key_set(self, key_set: OfficeKeySet) -> DeviceIdentity:
-        """A copy that trusts ``key_set`` (after the office rotated keys).
+        """A copy that trusts ``key_set``, which the caller verified against the root.
 
-        Signing keys the device already trusted stay trusted, so receipts signed before a
-        rotation still verify.
+        The receipt keys are replaced, not added to: a receipt key the root no longer
+        lists (a revoked receiver) is trusted no more. A server address in the key set
+        (signed by the root) becomes the device's.
         """
-        signing = dict(self.office_signing_keys)
-        signing.update(key_set.signing_keys)
-        encryption = dict(key_set.encryption_keys)
         return replace(
             self,
-            office_encryption_keys=encryption,
-            office_signing_keys=signing,
+            office_encryption_keys=dict(key_set.encryption_keys),
+            office_signing_keys=dict(key_set.signing_keys),
             current_office_key_id=key_set.current_encryption_key_id,
             recovery_public_key=key_set.recovery_key,
+            key_set_serial=key_set.serial,
+            server_url=key_set.server_url.rstrip("/") if key_set.server_url else self.server_url,
         )
 
     def to_json(self) -> str:
@@ -156,6 +233,11 @@ class DeviceIdentity:
             "private_key_pem": self.private_key_pem.decode("ascii"),
             "server_url": self.server_url,
             **self.key_set().to_content(),
+            "root_key": (
+                keys.signing_public_to_json(self.root_public_key)
+                if self.root_public_key is not None
+                else None
+            ),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -165,11 +247,15 @@ class DeviceIdentity:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != IDENTITY_FORMAT:
             raise ValueError("not a device identity")
-        if data.get("version") != IDENTITY_VERSION:
+        if data.get("version") not in IDENTITY_VERSIONS:
             raise ValueError("unsupported device identity version")
         try:
-            key_set = OfficeKeySet.from_content(data)
-        except SignatureError as exc:
+            content = dict(data)
+            content.pop("server_url", None)  # the device's own address, not a key-set move
+            key_set = OfficeKeySet.from_content(content)
+            root_json = data.get("root_key")
+            root = keys.signing_public_from_json(root_json) if root_json is not None else None
+        except (SignatureError, ValueError, TypeError) as exc:
             raise ValueError("damaged office keys in the device identity") from exc
         pem = str(data["private_key_pem"]).encode("ascii")
         keys.private_key_from_pem(pem)
@@ -184,4 +270,6 @@ class DeviceIdentity:
             server_url=str(data["server_url"]),
             current_office_key_id=key_set.current_encryption_key_id,
             recovery_public_key=key_set.recovery_key,
+            root_public_key=root,
+            key_set_serial=key_set.serial,
         )

@@ -40,14 +40,14 @@ from intake_app.sync import device_auth
 from intake_app.sync.batch import BuiltBatch
 from intake_app.sync.enrolment import verify_confirmation
 from intake_app.sync.errors import EnrolmentError, ReceiptError, SignatureError
-from intake_app.sync.identity import DeviceIdentity, OfficeKeySet
+from intake_app.sync.identity import DeviceIdentity, verify_key_set_document
 from intake_app.sync.published_forms import (
     PublishedForm,
     verify_form_index,
     verify_published_form,
 )
 from intake_app.sync.receipt import Receipt, verify_receipt
-from intake_app.sync.signed import read_document, strict_json_loads
+from intake_app.sync.signed import strict_json_loads
 
 log = logging.getLogger("intake.sync")
 
@@ -211,7 +211,8 @@ class SyncClient:
             response = self._client.request(
                 method, path, content=body() if body else None, headers=request_headers
             )
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
+                # 429: this device sent too much too fast; back off like for a busy office
                 raise _ServerError(response.status_code)
             return response
 
@@ -290,6 +291,7 @@ class SyncClient:
                 "Content-Type": BATCH_CONTENT_TYPE,
                 "Content-Length": str(len(batch.data)),
             },
+            device_signed=True,
         )
         if response.status_code != 200:
             raise _refused(response)
@@ -370,22 +372,41 @@ class SyncClient:
     # -- keys and forms --------------------------------------------------------------------
 
     def fetch_office_keys(self) -> DeviceIdentity:
-        """The identity updated with the office's current public keys (after a rotation).
+        """The identity updated with the office's current key set (after a rotation).
 
-        The key set must be signed by an office key the device already trusts.
+        The key set must be signed by the root key pinned at enrolment, and must not be
+        older than the one the device holds (docs/security.md, "Central office: keys,
+        receiver and importer"); a receiver cannot hand out keys of its own.
+
+        Raises:
+            SyncError: ``AUTH`` when no key set verifies or the office offers an older one.
         """
         response = self._request("GET", "/v1/keys")
         if response.status_code != 200:
             raise _refused(response)
+        root = self.identity.root_public_key
+        if root is None:
+            log.warning("identity without a root key: office keys are not refreshed")
+            return self.identity
+        older = False
         for blob in self._json_list(response, "documents"):
             try:
-                document = read_document(blob, doc_type="office-keys")
-                if document.kid not in self.identity.office_signing_keys:
-                    continue
-                content = document.verify(self.identity.office_signing_keys)
-                return self.identity.with_key_set(OfficeKeySet.from_content(content))
+                key_set = verify_key_set_document(
+                    blob, root=root, min_serial=self.identity.key_set_serial
+                )
             except SignatureError as exc:
-                log.error("office key set did not verify: %s", exc.reason)
+                older = older or exc.reason == "older"
+                log.error("office key set refused: %s", exc.reason)
+                continue
+            return self.identity.with_key_set(key_set)
+        if older:
+            raise SyncError(
+                _(
+                    "Die Zentrale bietet einen älteren Schlüsselsatz an, als dieses Gerät "
+                    "schon hat. Es wurde nichts gesendet. Bitte melden Sie das der Zentrale."
+                ),
+                kind=SyncErrorKind.AUTH,
+            )
         raise SyncError(
             _("Die Schlüssel der Zentrale konnten nicht bestätigt werden."),
             kind=SyncErrorKind.AUTH,
@@ -419,8 +440,13 @@ class SyncClient:
             if reply.status_code != 200:
                 raise _refused(reply)
             try:
+                # A form is signed by the root (publishing is an offline step); the index
+                # only lists them and is signed by a receipt key.
                 form = verify_published_form(
-                    reply.content, trusted=trusted, form_id=entry.form_id, version=entry.version
+                    reply.content,
+                    trusted=self.identity.root_keys(),
+                    form_id=entry.form_id,
+                    version=entry.version,
                 )
             except SignatureError as exc:
                 raise SyncError(

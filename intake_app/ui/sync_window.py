@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -73,6 +72,10 @@ REASON_LABELS = {
         "bitte die IT der Zentrale verständigen."
     ),
     "erasure": N_("Wegen einer Löschung zurückgezogen."),
+    "record_conflict": N_(
+        "Eine Akte in diesem Stapel gehört einem anderen Gerät oder liegt der Zentrale schon "
+        "in anderer Fassung vor; sie wurde nicht übernommen und nicht verändert."
+    ),
 }
 
 
@@ -400,18 +403,26 @@ class SyncWindow(QDialog):
         )
         if not name:
             return
-        fingerprint, ok = QInputDialog.getText(
+        try:
+            data = Path(name).read_bytes()
+            fingerprint = self.ws.sync.enrolment_fingerprint(data)
+        except (IntakeError, OSError) as exc:
+            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
+            return
+        answer = QMessageBox.question(
             self,
-            _("Fingerabdruck"),
+            _("Fingerabdruck der Zentrale"),
             _(
-                "Fingerabdruck des Zentralschlüssels (von der Zentrale mitgeteilt; leer lassen, "
-                "wenn keiner vorliegt):"
-            ),
+                "Fingerabdruck der Zentrale:\n\n{fp}\n\nStimmt er Zeichen für Zeichen mit dem "
+                "überein, den die Zentrale Ihnen mitgeteilt hat? Nur dann registrieren."
+            ).format(fp=fingerprint),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        if not ok:
+        if answer != QMessageBox.StandardButton.Yes:
             return
         try:
-            self.ws.sync.enrol(Path(name).read_bytes(), expected_fingerprint=fingerprint or None)
+            self.ws.sync.enrol(data, expected_fingerprint=fingerprint)
         except (IntakeError, OSError) as exc:
             show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
             return

@@ -21,12 +21,15 @@ import pytest
 import sqlalchemy as sa
 
 from intake_app.central import db
+from intake_app.sync import keys
 from intake_app.sync.enrolment import build_registration, create_identity, read_enrolment
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.transport_http import HttpSettings, register_online
 from tests.unit.central.harness import free_port, pg_schema_url
 
 PASSPHRASE = "end to end office passphrase"
+ROOT_PASSPHRASE = "end to end root key passphrase"
+RECEIVER_PASSPHRASE = "end to end receiver passphrase"
 FAST = HttpSettings(
     connect_timeout=2,
     read_timeout=10,
@@ -78,6 +81,12 @@ class Office:
             )
         return identity, enrolment.token
 
+    @property
+    def fingerprint(self) -> str:
+        """The root key fingerprint ``init`` printed (what an administrator confirms)."""
+        root = keys.public_key_from_pem((self.home / "root-public.pem").read_bytes())
+        return keys.format_fingerprint(keys.signing_key_id(root))
+
     def engine(self) -> sa.Engine:
         return db.create_db_engine(self.database_url)
 
@@ -95,7 +104,13 @@ class Office:
 
 
 def _start(home: Path, *, database_url: str, serve_args: tuple[str, ...] = ()) -> Iterator[Office]:
-    env = {**os.environ, "INTAKE_CENTRAL_PASSPHRASE": PASSPHRASE, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "INTAKE_CENTRAL_PASSPHRASE": PASSPHRASE,
+        "INTAKE_ROOT_PASSPHRASE": ROOT_PASSPHRASE,
+        "INTAKE_RECEIVER_PASSPHRASE": RECEIVER_PASSPHRASE,
+        "PYTHONUNBUFFERED": "1",
+    }
     init = subprocess.run(
         central_command("--home", str(home), "init", "--database-url", database_url),
         env=env,

@@ -19,15 +19,16 @@ from intake_app.app import Workspace
 from intake_app.central import db as central_db
 from intake_app.cli import main
 from intake_app.demo.data import add_synthetic_intakes
-from intake_app.errors import SyncError
+from intake_app.errors import PermissionDenied, SyncError
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
-from tests.conftest import ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
+from intake_app.sync import keys
+from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
 from tests.e2e.conftest import FAST, Office
 
 pytestmark = pytest.mark.e2e
 
-FORMS = Path(__file__).parents[1] / "unit" / "forms" / "fixtures"
+SHIPPED_FORMS = Path(__file__).parents[2] / "forms"
 
 
 def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: str = "laptop-1"):  # type: ignore[no-untyped-def]
@@ -45,6 +46,8 @@ def enrol_device(profile: ProfileFixture, office: Office, tmp_path: Path, name: 
             str(pw),
             "enrol",
             str(enrolment),
+            "--fingerprint",
+            office.fingerprint,
         ]
     )
     assert code == 0
@@ -206,32 +209,45 @@ def test_hidden_special_category_answers_never_leave_the_device(
         ws.close()
 
 
+def _next_version(folder: Path) -> Path:
+    """Version 2026.3 of the interview: the shipped 2026.2 with nothing changed."""
+    text = (SHIPPED_FORMS / "intake-2026.2.yaml").read_text(encoding="utf-8")
+    head, rest = text.split('version: "2026.2"\n', 1)
+    rest = rest[rest.index("title:") :]
+    path = folder / "intake-2026.3.yaml"
+    path.write_text(
+        head + 'version: "2026.3"\nprevious_version: "2026.2"\n' + rest, encoding="utf-8"
+    )
+    return path
+
+
 def test_published_form_is_installed_and_used_for_new_intakes(
     profile: ProfileFixture, office: Office, tmp_path: Path
 ) -> None:
     enrol_device(profile, office, tmp_path)
+    published = _next_version(tmp_path)
     office.cli(
         "forms",
         "publish",
-        str(FORMS / "intake-2026.2.yaml"),
+        str(published),
         "--form-id",
         "intake",
         "--form-version",
-        "2026.2",
+        "2026.3",
     )
     ws = profile.sign_in(COUNSELLOR)
     try:
-        assert ws.current_form().version == "2026.1"
-        result = ws.sync.send(settings=FAST)
-        assert result.forms_installed == ["intake 2026.2"]
         assert ws.current_form().version == "2026.2"
+        result = ws.sync.send(settings=FAST)
+        assert result.forms_installed == ["intake 2026.3"]
+        assert ws.current_form().version == "2026.3"
         record_id = ws.new_intake()
-        assert ws.records.get(record_id).form_version == "2026.2"
+        assert ws.records.get(record_id).form_version == "2026.3"
     finally:
         ws.close()
     again = profile.sign_in(COUNSELLOR)  # installed forms survive a restart
     try:
-        assert again.current_form().version == "2026.2"
+        assert again.current_form().version == "2026.3"
     finally:
         again.close()
 
@@ -327,7 +343,19 @@ def test_offline_registration_through_answer_and_confirmation_files(
     base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
     answer = tmp_path / "answer.json"
     assert (
-        main([*base, "enrol", str(enrolment), "--offline", "--registration-out", str(answer)]) == 0
+        main(
+            [
+                *base,
+                "enrol",
+                str(enrolment),
+                "--fingerprint",
+                office.fingerprint,
+                "--offline",
+                "--registration-out",
+                str(answer),
+            ]
+        )
+        == 0
     )
     ws = profile.sign_in(COUNSELLOR)
     try:
@@ -590,3 +618,54 @@ def test_control_characters_in_the_site_name_do_not_block_the_outbox(
         ws.close()
     office.cli("import")
     assert office.rows(sa.select(central_db.records.c.site)) == [("Köln Mülheim Nord",)]
+
+
+def test_enrol_shows_the_fingerprint_and_goes_on_only_when_it_is_confirmed(
+    profile: ProfileFixture, office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrolment = tmp_path / "e.json"
+    office.cli(
+        "enrol", "--device", "laptop-fp", "--server-url", office.url, "--out", str(enrolment)
+    )
+    pw = tmp_path / "admin.pw"
+    pw.write_text(ADMIN_PASSWORD, "utf-8")
+    base = ["--data-dir", str(profile.profile.root), "--user", "admin", "--password-file", str(pw)]
+    # no --fingerprint and no terminal to ask on: shown, but nothing enrolled
+    code = main([*base, "enrol", str(enrolment)])
+    captured = capsys.readouterr()
+    assert code == 2 and office.fingerprint in captured.out
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        assert not ws.sync.status().enrolled
+    finally:
+        ws.close()
+    code = main([*base, "enrol", str(enrolment), "--fingerprint", office.fingerprint.lower()])
+    assert code == 0
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        status = ws.sync.status()
+        assert status.enrolled and status.registered
+        assert keys.format_fingerprint(status.office_fingerprint) == office.fingerprint
+    finally:
+        ws.close()
+
+
+def test_a_server_address_given_to_one_sync_does_not_stick(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    enrol_device(profile, office, tmp_path)
+    admin = profile.sign_in(ADMIN)
+    try:
+        admin.sync.set_server_url("http://127.0.0.1:9")  # an administrator's choice
+    finally:
+        admin.close()
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 1, seed=77)
+        with pytest.raises(PermissionDenied):
+            ws.sync.set_server_url(office.url)
+        result = ws.sync.send(settings=FAST, server_url=office.url)
+        assert result.records_delivered == 1
+        assert ws.sync.status().server_url == "http://127.0.0.1:9"
+    finally:
+        ws.close()

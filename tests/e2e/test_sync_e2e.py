@@ -324,7 +324,8 @@ def test_struct_layout_matches_the_spec(office: Office) -> None:
 
 
 def test_receiver_host_without_decryption_keys(office: Office, tmp_path: Path) -> None:
-    """A second receiver with a receiver-only key file, sharing database and batch folder."""
+    """A second receiver with a key file of its own (its receipt key only, under its own
+    passphrase), sharing database and batch folder."""
     import json
     import time
 
@@ -334,7 +335,25 @@ def test_receiver_host_without_decryption_keys(office: Office, tmp_path: Path) -
     identity, _ = office.enrol("laptop-edge")
     edge = tmp_path / "edge"
     edge.mkdir()
-    office.cli("keys", "receiver-copy", "--out", str(edge / "keys.json"))
+    edge_env = {**office.env, "INTAKE_RECEIVER_PASSPHRASE": "the edge receiver passphrase"}
+    subprocess.run(
+        central_command(
+            "--home",
+            str(office.home),
+            "keys",
+            "receiver-key",
+            "--out",
+            str(edge / "receiver-key.json"),
+        ),
+        env=edge_env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    for name in ("keyset.json", "root-public.pem"):
+        (edge / name).write_bytes((office.home / name).read_bytes())
+    edge_data = (edge / "receiver-key.json").read_text()
+    assert "encryption" not in edge_data and len(json.loads(edge_data)["kdf"]["salt"]) > 0
     config = {
         "format": "intake-central",
         "version": 1,
@@ -349,11 +368,11 @@ def test_receiver_host_without_decryption_keys(office: Office, tmp_path: Path) -
         text=True,
         timeout=120,
     )
-    assert denied.returncode == 1 and "Empfangsserver" in denied.stderr
+    assert denied.returncode == 1 and "keys.json" in denied.stderr
     port = free_port()
     process = subprocess.Popen(
         central_command("--home", str(edge), "serve", "--port", str(port)),
-        env=office.env,
+        env=edge_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -367,8 +386,13 @@ def test_receiver_host_without_decryption_keys(office: Office, tmp_path: Path) -
                 time.sleep(0.1)
         edge_identity = replace(identity, server_url=url)
         with SyncClient(edge_identity, settings=FAST) as client:
-            receipt = client.send_batch(build_batch(make_payload(3), identity=identity))
+            # the new receiver's key reaches the device in the key set the root signed
+            edge_identity = client.fetch_office_keys()
+        assert edge_identity.key_set_serial == identity.key_set_serial + 1
+        with SyncClient(edge_identity, settings=FAST) as client:
+            receipt = client.send_batch(build_batch(make_payload(3), identity=edge_identity))
         assert receipt.status == ReceiptStatus.STORED
+        assert receipt.office_key_id not in identity.office_signing_keys
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -190,6 +190,8 @@ def enrol_profile(profile: ProfileFixture, office_: Office, folder: Path, name: 
             str(password),
             "enrol",
             str(enrolment),
+            "--fingerprint",
+            office_.fingerprint,
         ]
     )
     assert code == 0, "enrolment through intake-app enrol failed"

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from intake_app.central import db as central_db
 from intake_app.central.home import Home
-from intake_app.central.keystore import KeyStore
+from intake_app.central.keystore import RootKey
 from intake_app.central.registry import enrol_device, register_device
 from intake_app.sync.batch import BuiltBatch, build_batch
 from intake_app.sync.enrolment import (
@@ -32,10 +32,10 @@ from intake_app.sync.enrolment import (
     read_enrolment,
     read_registration,
 )
-from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.identity import DeviceIdentity, verify_key_set_document
 from intake_app.sync.receipt import ReceiptStatus
 from intake_app.sync.transport_http import HttpSettings, SyncClient
-from tests.e2e.conftest import PASSPHRASE, Office
+from tests.e2e.conftest import ROOT_PASSPHRASE, Office
 from tests.torture.conftest import Figures, Scale, Stopwatch
 from tests.unit.sync.factories import make_payload
 
@@ -45,8 +45,8 @@ pytestmark = [pytest.mark.torture, pytest.mark.e2e]
 def enrol_many(office: Office, count: int) -> list[DeviceIdentity]:
     """Enrol and register ``count`` devices with one unlock of the office keys."""
     home = Home(office.home)
-    store = KeyStore(home.keys_path)
-    keys = store.unlock(PASSPHRASE)
+    root_key = RootKey(home.root_key_path).unlock(ROOT_PASSPHRASE)
+    key_set = verify_key_set_document(home.key_set_path.read_bytes(), root=root_key.public_key())
     engine = office.engine()
     identities = []
     try:
@@ -57,8 +57,8 @@ def enrol_many(office: Office, count: int) -> list[DeviceIdentity]:
                 engine,
                 name=name,
                 server_url=office.url,
-                key_set=store.public_key_set(),
-                signing_key=keys.signing_key,
+                key_set=key_set,
+                root_key=root_key,
                 out=out,
                 valid_for=timedelta(days=1),
             )

@@ -21,25 +21,35 @@ from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 
 from intake_app.central import db
 from intake_app.central.home import Home
 from intake_app.central.importer import Importer
-from intake_app.central.keystore import KeyStore, OfficeKeys
+from intake_app.central.keystore import (
+    KeyStore,
+    OfficeKeys,
+    ReceiverKey,
+    RootKey,
+    publish_key_set,
+)
 from intake_app.central.receiver import Receiver, create_app, load_receiver
 from intake_app.central.registry import enrol_device, register_device
-from intake_app.storage.vault import KdfParams
+from intake_app.kdf import KdfParams
+from intake_app.sync import keys as sync_keys
 from intake_app.sync.enrolment import (
     build_registration,
     create_identity,
     read_enrolment,
     read_registration,
 )
-from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, verify_key_set_document
 
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=8 * 1024)
 PASSPHRASE = "test passphrase for the office"
+ROOT_PASSPHRASE = "test passphrase for the root key"
+RECEIVER_PASSPHRASE = "test passphrase for the receiver"
 PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
 
 
@@ -73,6 +83,23 @@ class Central:
     keys: OfficeKeys
     store: KeyStore
     url: str
+    root_key: ec.EllipticCurvePrivateKey
+    receipt_key: ec.EllipticCurvePrivateKey
+
+    @property
+    def fingerprint(self) -> str:
+        return sync_keys.signing_key_id(self.root_key.public_key())
+
+    def publish(self, *, server_url: str | None = None) -> OfficeKeySet:
+        """Sign the next key set with the root (after a rotation or revocation)."""
+        return publish_key_set(
+            self.store, root_key=self.root_key, out=self.home.key_set_path, server_url=server_url
+        )
+
+    def published_key_set(self) -> OfficeKeySet:
+        return verify_key_set_document(
+            self.home.key_set_path.read_bytes(), root=self.root_key.public_key()
+        )
 
     def enrol(
         self,
@@ -88,8 +115,8 @@ class Central:
             self.engine,
             name=name,
             server_url=server_url,
-            key_set=self.store.public_key_set(),
-            signing_key=self.keys.signing_key,
+            key_set=self.published_key_set(),
+            root_key=self.root_key,
             out=out,
             valid_for=timedelta(days=1),
         )
@@ -101,14 +128,7 @@ class Central:
         return identity
 
     def receiver(self, **kwargs: Any) -> Receiver:
-        signing, current = self.store.unlock_signing(PASSPHRASE)
-        return load_receiver(
-            self.home,
-            engine=self.engine,
-            signing_keys=signing,
-            current_signing_kid=current,
-            **kwargs,
-        )
+        return load_receiver(self.home, engine=self.engine, receipt_key=self.receipt_key, **kwargs)
 
     def importer(self, **extra_keys: Any) -> Importer:
         keys = self.store.unlock(PASSPHRASE)
@@ -132,8 +152,25 @@ def make_central(root: Path, *, url: str | None = None) -> Central:
     engine = db.create_db_engine(database_url)
     db.upgrade(engine)
     store, keys = KeyStore.create(home.keys_path, passphrase=PASSPHRASE, params=FAST_KDF)
+    _root, root_key = RootKey.create(
+        home.root_key_path, passphrase=ROOT_PASSPHRASE, params=FAST_KDF
+    )
+    home.root_public_path.write_text(sync_keys.public_key_to_pem(root_key.public_key()))
+    _receiver, receipt_key = ReceiverKey.create(
+        home.receiver_key_path, passphrase=RECEIVER_PASSPHRASE, root_key=root_key, params=FAST_KDF
+    )
+    store.add_receiver_key(receipt_key.public_key())
+    publish_key_set(store, root_key=root_key, out=home.key_set_path)
     home.write_config({"format": "intake-central", "version": 1, "database_url": database_url})
-    return Central(home=home, engine=engine, keys=keys, store=store, url=database_url)
+    return Central(
+        home=home,
+        engine=engine,
+        keys=keys,
+        store=store,
+        url=database_url,
+        root_key=root_key,
+        receipt_key=receipt_key,
+    )
 
 
 def free_port() -> int:

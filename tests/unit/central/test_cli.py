@@ -14,11 +14,15 @@ from intake_app.sync.transport_folder import read_receipts, write_batches
 from tests.unit.sync.factories import make_payload
 
 PASSPHRASE = "a long office passphrase"
+ROOT_PASSPHRASE = "a long passphrase for the root key"
+RECEIVER_PASSPHRASE = "a long passphrase for the receiver"
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTAKE_CENTRAL_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("INTAKE_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
+    monkeypatch.setenv("INTAKE_RECEIVER_PASSPHRASE", RECEIVER_PASSPHRASE)
     monkeypatch.delenv("INTAKE_CENTRAL_HOME", raising=False)
     monkeypatch.delenv("INTAKE_CENTRAL_DATABASE_URL", raising=False)
 
@@ -71,7 +75,7 @@ def test_usage_errors_exit_2_with_one_line(
 def test_wrong_passphrase_changes_nothing(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("INTAKE_CENTRAL_PASSPHRASE", "not the passphrase")
+    monkeypatch.setenv("INTAKE_ROOT_PASSPHRASE", "not the passphrase")
     out = tmp_path / "e.json"
     code, _out, err = run(
         capsys,
@@ -87,7 +91,7 @@ def test_wrong_passphrase_changes_nothing(
     )
     assert code == 1 and "Passphrase" in err and err.count("\n") == 1
     assert not out.exists()
-    monkeypatch.setenv("INTAKE_CENTRAL_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("INTAKE_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
     code, listing, _err = run(capsys, "--home", str(home), "devices", "list")
     assert code == 0 and "l1" not in listing
 

@@ -221,6 +221,7 @@ def test_recovery_key_alone_opens_batches(central: Central, tmp_path: Path) -> N
 
     public = write_recovery_key(tmp_path / "recovery.json", passphrase="offline safe passphrase")
     KeyStore(central.home.keys_path).add_recovery_key(public)
+    central.publish()
     identity = central.enrol()
     assert identity.recovery_public_key == public
     batch = build_batch(make_payload(2), identity=identity)
@@ -409,3 +410,22 @@ def test_temporary_files_of_a_killed_writer_are_swept_once_old(central: Central)
     assert [o.status for o in central.importer().run()] == ["imported"]
     assert not old.exists() and fresh.exists()
     assert (folder / f"{batch.batch_id}.ibatch").exists()
+
+
+def test_a_huge_file_on_a_stick_is_not_read(sqlite_central: Central, tmp_path: Path) -> None:
+    import tracemalloc
+
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    huge = stick / f"{uuid.uuid4()}.ibatch"
+    with huge.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)  # sparse: takes no disk, 64 MiB when read
+    tracemalloc.start()
+    try:
+        outcomes = sqlite_central.importer().run(folder=stick)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(o.status, o.reason) for o in outcomes] == [("quarantined", "too_large")]
+    assert peak < 16 * 1024 * 1024
+    assert huge.exists()  # left where it was, for the office to look at

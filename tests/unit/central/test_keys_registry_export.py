@@ -53,8 +53,6 @@ def test_wrong_passphrase_is_an_auth_error(tmp_path: Path) -> None:
     store, _ = KeyStore.create(tmp_path / "keys.json", passphrase=PASSPHRASE, params=FAST_KDF)
     with pytest.raises(AuthError):
         store.unlock("not the passphrase")
-    with pytest.raises(AuthError):
-        store.unlock_signing("not the passphrase")
 
 
 def test_rotation_keeps_old_keys(tmp_path: Path) -> None:
@@ -71,19 +69,59 @@ def test_rotation_keeps_old_keys(tmp_path: Path) -> None:
     assert statuses[first.current_encryption_kid] == "retained"
 
 
-def test_receiver_copy_cannot_decrypt(tmp_path: Path) -> None:
-    from intake_app.errors import ProfileError
+def test_root_importer_and_receiver_keys_are_separate_files_with_own_secrets(
+    tmp_path: Path,
+) -> None:
+    from intake_app.central.keystore import ReceiverKey, RootKey
 
     store, office = KeyStore.create(tmp_path / "keys.json", passphrase=PASSPHRASE, params=FAST_KDF)
-    store.write_receiver_copy(tmp_path / "receiver-keys.json")
-    copy = KeyStore(tmp_path / "receiver-keys.json")
-    signing, current = copy.unlock_signing(PASSPHRASE)
-    assert current == office.current_signing_kid and set(signing) == {current}
-    assert copy.public_key_set().current_encryption_key_id == office.current_encryption_kid
-    with pytest.raises(ProfileError) as info:
-        copy.unlock(PASSPHRASE)
-    assert info.value.kind == "receiver_keys"
-    assert "ciphertext" not in json.dumps(json.loads(copy.path.read_text())["encryption_keys"])
+    root_file, root = RootKey.create(
+        tmp_path / "root.json", passphrase="the root passphrase", params=FAST_KDF
+    )
+    receiver_file, receipt = ReceiverKey.create(
+        tmp_path / "receiver.json",
+        passphrase="the receiver passphrase",
+        root_key=root,
+        params=FAST_KDF,
+    )
+    files = [json.loads((tmp_path / n).read_text()) for n in ("keys.json", "root.json")]
+    receiver_data = json.loads((tmp_path / "receiver.json").read_text())
+    salts = {files[0]["kdf"]["salt"], files[1]["kdf"]["salt"], receiver_data["kdf"]["salt"]}
+    assert len(salts) == 3
+    # the receiver's file holds one signing key and nothing that decrypts
+    assert set(receiver_data) == {
+        "format",
+        "version",
+        "kid",
+        "created",
+        "public_pem",
+        "kdf",
+        "private",
+        "certificate",
+    }
+    assert "encryption" not in json.dumps(receiver_data)
+    with pytest.raises(AuthError):
+        receiver_file.unlock(PASSPHRASE)
+    with pytest.raises(AuthError):
+        root_file.unlock("the receiver passphrase")
+    assert keys.signing_key_id(
+        receiver_file.unlock("the receiver passphrase").public_key()
+    ) == keys.signing_key_id(receipt.public_key())
+    assert root_file.kid == keys.signing_key_id(root.public_key())
+    assert office.current_encryption_kid in store.public_key_set().encryption_keys
+
+
+def test_revoked_receipt_key_leaves_the_key_set(tmp_path: Path) -> None:
+    store, office = KeyStore.create(tmp_path / "keys.json", passphrase=PASSPHRASE, params=FAST_KDF)
+    receiver = keys.generate_signing_key()
+    kid = store.add_receiver_key(receiver.public_key())
+    first = store.next_key_set()
+    assert kid in first.signing_keys and first.serial == 1
+    store.revoke_receipt_key(kid)
+    second = store.next_key_set()
+    assert kid not in second.signing_keys and second.serial == 2
+    with pytest.raises(ConflictError):
+        store.revoke_receipt_key(office.current_signing_kid)
 
 
 def test_key_file_is_not_replaced(tmp_path: Path) -> None:
@@ -112,8 +150,8 @@ def _enrol(central: Central, name: str, out: Path, **kwargs: object) -> None:
         central.engine,
         name=name,
         server_url="https://intake.example.org",
-        key_set=central.store.public_key_set(),
-        signing_key=central.keys.signing_key,
+        key_set=central.published_key_set(),
+        root_key=central.root_key,
         out=out,
         **kwargs,  # type: ignore[arg-type]
     )

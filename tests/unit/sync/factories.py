@@ -31,6 +31,12 @@ class Office:
     signing: ec.EllipticCurvePrivateKey
     recovery: EncryptionPrivateKey | None = None
     extra_signing: dict[str, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    root: ec.EllipticCurvePrivateKey = field(default_factory=keys.generate_signing_key)
+    serial: int = 1
+
+    @property
+    def root_kid(self) -> str:
+        return keys.signing_key_id(self.root.public_key())
 
     @property
     def signing_kid(self) -> str:
@@ -42,6 +48,8 @@ class Office:
             current_encryption_key_id=self.current,
             signing_keys={self.signing_kid: self.signing.public_key()},
             recovery_key=self.recovery.public_key() if self.recovery else None,
+            serial=self.serial,
+            issued="2026-01-01T00:00:00Z",
         )
 
     def trusted(self) -> dict[str, ec.EllipticCurvePublicKey]:
@@ -76,6 +84,8 @@ def make_identity(
         server_url=server_url,
         current_office_key_id=key_set.current_encryption_key_id,
         recovery_public_key=key_set.recovery_key,
+        root_public_key=office.root.public_key(),
+        key_set_serial=key_set.serial,
     )
 
 

@@ -49,7 +49,7 @@ def _enrolment(
         token=token or new_token(),
         expires=expires or NOW + timedelta(days=7),
         key_set=office.key_set(),
-        signing_key=office.signing,
+        root_key=office.root,
     )
 
 
@@ -61,7 +61,7 @@ def test_enrolment_file_carries_keys_url_and_token(office: Office) -> None:
     assert enrolment.key_set.current_encryption_key_id == office.current
     assert office.recovery is not None
     assert enrolment.key_set.recovery_key == office.recovery.public_key()
-    assert enrolment.office_fingerprint == office.signing_kid
+    assert enrolment.office_fingerprint == office.root_kid
 
 
 def test_expired_enrolment_is_refused(office: Office) -> None:
@@ -74,7 +74,7 @@ def test_expired_enrolment_is_refused(office: Office) -> None:
 
 def test_fingerprint_is_compared_when_given(office: Office) -> None:
     data = _enrolment(office)
-    fingerprint = keys.format_fingerprint(office.signing_kid)
+    fingerprint = keys.format_fingerprint(office.root_kid)
     assert read_enrolment(data, now=NOW, expected_fingerprint=fingerprint).device_name
     with pytest.raises(EnrolmentError) as info:
         read_enrolment(data, now=NOW, expected_fingerprint="0000 " * 8)

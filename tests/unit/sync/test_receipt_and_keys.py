@@ -225,20 +225,25 @@ def test_identity_round_trips_through_json(identity: DeviceIdentity, office: Off
     assert "PRIVATE KEY" not in repr(again)
 
 
-def test_identity_learns_rotated_keys_and_keeps_old_signers(identity: DeviceIdentity) -> None:
+def test_identity_takes_the_receipt_keys_of_a_new_key_set(identity: DeviceIdentity) -> None:
     rotated = make_office()
     updated = identity.with_key_set(
         OfficeKeySet(
             encryption_keys={k: v.public_key() for k, v in rotated.encryption.items()},
             current_encryption_key_id=rotated.current,
             signing_keys={rotated.signing_kid: rotated.signing.public_key()},
+            serial=2,
         )
     )
     assert updated.current_office_key_id == rotated.current
-    assert set(updated.office_signing_keys) == set(identity.office_signing_keys) | {
-        rotated.signing_kid
-    }
+    # a receipt key the root no longer lists (a revoked receiver) is trusted no more
+    assert set(updated.office_signing_keys) == {rotated.signing_kid}
+    assert updated.key_set_serial == 2
     assert updated.device_id == identity.device_id
+    assert updated.root_public_key is identity.root_public_key
+    again = DeviceIdentity.from_json(updated.to_json())
+    assert again.key_set_serial == 2
+    assert again.office_fingerprint == identity.office_fingerprint
 
 
 def test_damaged_identity_is_refused(identity: DeviceIdentity) -> None:

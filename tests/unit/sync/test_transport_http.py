@@ -257,7 +257,7 @@ def test_keys_forms_and_import_receipts(live: tuple[Central, Flaky, str], tmp_pa
         source=source,
         form_id="intake",
         version="2026.2",
-        signing_key=central.keys.signing_key,
+        signing_key=central.root_key,
     )
     batch = build_batch(make_payload(2), identity=identity)
     with SyncClient(identity, settings=FAST) as client:
@@ -277,13 +277,15 @@ def test_keys_forms_and_import_receipts(live: tuple[Central, Flaky, str], tmp_pa
 def test_device_learns_rotated_keys(central: Central) -> None:
     identity = central.enrol()
     KeyStore(central.home.keys_path).rotate(passphrase=PASSPHRASE, encryption=True, signing=True)
+    central.publish()
     with serve(receiver_app(central)) as url:
         identity = replace(identity, server_url=url)
         with SyncClient(identity, settings=FAST) as client:
             updated = client.fetch_office_keys()
         assert updated.current_office_key_id != identity.current_office_key_id
-        assert len(updated.office_signing_keys) == 2
+        assert updated.key_set_serial == identity.key_set_serial + 1
+        # the importer's old and new receipt keys and the receiver's
+        assert len(updated.office_signing_keys) == 3
         with SyncClient(updated, settings=FAST) as client:
             receipt = client.send_batch(build_batch(make_payload(1), identity=updated))
         assert receipt.office_key_id in updated.office_signing_keys
-        assert receipt.office_key_id not in identity.office_signing_keys
