@@ -7,6 +7,7 @@ in memory for as long as the user is signed in.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ from intake_app.core.forms import (
 )
 from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.core.records import RecordStatus
-from intake_app.device_sync.device import DeviceSync
+from intake_app.device_sync.device import DeviceSync, SyncResult, SyncStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.device_sync.outbox import sent_audit_heads
-from intake_app.errors import AuthError
+from intake_app.errors import AuthError, ConflictError, PermissionDenied
 from intake_app.i18n import _
-from intake_app.storage import audit, integrity, settings_repo, user_keys, users
+from intake_app.storage import audit, integrity, relayout, settings_repo, user_keys, users
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
@@ -38,9 +39,11 @@ from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
+from intake_app.storage.scope import Scope, open_scope, rekey_own_stores
 from intake_app.storage.settings_repo import ProfileSettings
+from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
-from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.vault import LAYOUT, UserKeys, Vault
 
 log = logging.getLogger("intake.core")
 
@@ -54,6 +57,9 @@ class SignInResult:
 
     must_change_password: bool
     schema_steps: tuple[str, ...]
+    #: A new recovery key made while moving the profile to record stores (shown once).
+    new_recovery_key: str = ""
+
     #: what in the signed state does not check (German, translated); empty when all does
     integrity_messages: tuple[str, ...] = ()
     #: the recovery path writes its audit entries once the administrator has a key
@@ -63,6 +69,73 @@ class SignInResult:
     def safe_mode(self) -> bool:
         """True when the profile opened although signatures do not check."""
         return bool(self.integrity_messages)
+
+
+class SiteSync:
+    """:class:`DeviceSync` over several record stores (a supervisor's workspace).
+
+    Each store keeps its own outbox and sealed batches (docs/security.md, "Device: keys
+    and scopes"); sending runs store by store, and the results add up. The office repeats
+    recent receipts, so a receipt for another store's batch is simply answered again when
+    that store is sent. Enrolment and forms are the device's: they go to the home store's
+    service (the profile database is attached to every store).
+    """
+
+    def __init__(self, *, home: DeviceSync, stores: dict[str, DeviceSync]) -> None:
+        self._home = home
+        self._stores = stores
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._home, name)
+
+    @staticmethod
+    def _merge(results: list[SyncResult]) -> SyncResult:
+        total = SyncResult()
+        for r in results:
+            total.registered_now = total.registered_now or r.registered_now
+            total.batches_sent += r.batches_sent
+            total.records_delivered += r.records_delivered
+            total.instructions_delivered += r.instructions_delivered
+            total.erasures_confirmed += r.erasures_confirmed
+            total.rejected += r.rejected
+            total.forms_installed += [
+                f for f in r.forms_installed if f not in total.forms_installed
+            ]
+            total.files_written += r.files_written
+            total.invalid_receipts += r.invalid_receipts
+        return total
+
+    def send(self, **kwargs: Any) -> SyncResult:
+        return self._merge([sync.send(**kwargs) for sync in self._stores.values()])
+
+    def write_to_folder(self, folder: Any) -> SyncResult:
+        return self._merge([sync.write_to_folder(folder) for sync in self._stores.values()])
+
+    def import_receipts(self, folder: Any) -> SyncResult:
+        return self._merge([sync.import_receipts(folder) for sync in self._stores.values()])
+
+    def prepare(self, transport: str) -> list[Any]:
+        return [batch for sync in self._stores.values() for batch in sync.prepare(transport)]
+
+    def apply_receipt(self, receipt: Any, result: SyncResult | None = None) -> SyncResult:
+        result = result or SyncResult()
+        for sync in self._stores.values():
+            sync.apply_receipt(receipt, result)
+        return result
+
+    def status(self) -> SyncStatus:
+        parts = [sync.status() for sync in self._stores.values()]
+        home = self._home.status()
+        batches = sorted(
+            (b for p in parts for b in p.batches), key=lambda b: b.created_at, reverse=True
+        )[:50]
+        return dataclasses.replace(
+            home,
+            pending_records=sum(p.pending_records for p in parts),
+            pending_instructions=sum(p.pending_instructions for p in parts),
+            awaiting_receipt=sum(p.awaiting_receipt for p in parts),
+            batches=tuple(batches),
+        )
 
 
 class Workspace:
@@ -81,11 +154,13 @@ class Workspace:
         actor: Actor,
         result: SignInResult,
         keys: UserKeys | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.profile = profile
-        #: The signed-in user's own keys (None after a sign-in with the recovery key).
+        #: The signed-in user's keys (her own, or the recovery key's).
         self.keys = keys
-        self.db = db
+        #: The databases her keys open (docs/security.md, "Device: keys and scopes").
+        self.scope = scope or Scope(profile_db=db)
         self.vault = vault
         self.actor = actor
         self.sign_in_result = result
@@ -94,36 +169,150 @@ class Workspace:
         #: her signing key (None while she has none yet; docs/security.md)
         self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
+        self._compose()
+
+    def _compose(self) -> None:
+        """Build the services over the databases of :attr:`scope`."""
+        profile, actor, vault, db_key = self.profile, self.actor, self.vault, self._key
+        db = self.scope.home
+        self.db = db
         self.accounts = Accounts(
             db=db,
             vault=vault,
             db_key=db_key,
             actor=actor,
             kdf_params=profile.kdf_params,
-            keys=keys,
+            keys=self.keys if self.keys is None or self.keys.ref != "recovery" else None,
+            on_own_password=self._own_password_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
-        self.sync = DeviceSync(
-            db=db,
-            actor=actor,
-            forms=lambda: self.forms,
-            organisation=lambda: self.organisation,
-            batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
-            on_forms_changed=self.reload_forms,
+
+        def sync_of(store_db: Database) -> DeviceSync:
+            return DeviceSync(
+                db=store_db,
+                actor=actor,
+                forms=lambda: self.forms,
+                organisation=lambda: self.organisation,
+                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
+                on_forms_changed=self.reload_forms,
+            )
+
+        self.sync: DeviceSync | SiteSync = sync_of(db)
+
+        def lifecycle_of(store_db: Database) -> Lifecycle:
+            return Lifecycle(
+                db=store_db,
+                actor=actor,
+                retention_days=lambda: int(self.settings.get("retention.days_after_close")),
+                expiry_warning_days=lambda: self.expiry_warning_days,
+            )
+
+        self.lifecycle: Lifecycle | SiteLifecycle = lifecycle_of(db)
+        site = str(self.settings.get("site.name") or "")
+
+        def records_of(store_db: Database) -> RecordService:
+            return RecordService(
+                db=store_db,
+                actor=actor,
+                site=site,
+                device_prefix=profile.device_prefix,
+                creates=store_db is not self.scope.profile_db,
+                expiry_warning_days=lambda: self.expiry_warning_days,
+            )
+
+        self.records: RecordService | SiteRecords
+        if len(self.scope.stores) > 1:
+            self.records = SiteRecords(
+                services={sid: records_of(d) for sid, d in self.scope.stores.items()},
+                dbs=self.scope.stores,
+                actor=actor,
+                home=self.scope.own,
+                store_for_owner=self._store_for_owner,
+            )
+            self.sync = SiteSync(
+                home=self.sync,  # type: ignore[arg-type]
+                stores={
+                    sid: self.sync if d is db else sync_of(d)  # type: ignore[misc]
+                    for sid, d in self.scope.stores.items()
+                },
+            )
+            self.lifecycle = SiteLifecycle(
+                lifecycles={sid: lifecycle_of(d) for sid, d in self.scope.stores.items()},
+                records=self.records,
+            )
+        else:
+            self.records = records_of(db)
+
+    def _own_password_changed(self, new_password: str) -> None:
+        """Open the keys again after the user chose her password (a new key pair when the
+        old one was provisional), and the stores they reach."""
+        if self.keys is None or self.keys.ref == "recovery" or self.actor.role is Role.ADMIN:
+            return
+        keys = self.vault.unlock_user(self.actor.username, new_password)
+        if keys.private is not None and self.keys.private is not None:
+            if keys.private.raw != self.keys.private.raw:  # the provisional pair was replaced
+                rekey_own_stores(
+                    self.scope, root=self.profile.root, vault=self.vault, actor=self.actor
+                )
+                keys = self.vault.unlock_user(self.actor.username, new_password)
+                signing = self.accounts.signing_keys
+                if signing is not None:  # her signing key is wrapped under her key pair
+                    with self.scope.profile_db.write() as session:
+                        integrity.rewrap(
+                            session,
+                            user_id=self.actor.user_id,
+                            secret=user_keys.secret_of(keys),
+                            keys=signing,
+                        )
+        for store_db in self.scope.stores.values():
+            store_db.close()
+        self.keys = keys
+        accounts = self.accounts
+        self.scope = open_scope(
+            root=self.profile.root,
+            profile_db=self.scope.profile_db,
+            vault=self.vault,
+            keys=keys,
+            actor=self.actor,
         )
-        self.lifecycle = Lifecycle(
-            db=db,
-            actor=actor,
-            retention_days=lambda: int(self.settings.get("retention.days_after_close")),
-            expiry_warning_days=lambda: self.expiry_warning_days,
-        )
-        self.records = RecordService(
-            db=db,
-            actor=actor,
-            site=str(self.settings.get("site.name") or ""),
-            device_prefix=profile.device_prefix,
-            expiry_warning_days=lambda: self.expiry_warning_days,
-        )
+        self.scope.share_signer(self.db.audit_signer)
+        self._compose()
+        self.accounts.signing_keys = accounts.signing_keys
+        self.accounts.recovery_secret = accounts.recovery_secret
+
+    def _store_for_owner(self, owner_id: int) -> str | None:
+        """A store of ``owner_id`` that this workspace has open (for moving a case)."""
+        for sid, info in self.vault.stores().items():
+            if info.owner_id == owner_id and sid in self.scope.stores:
+                return sid
+        return None
+
+    def move_case(self, record_id: str, *, to_owner: int) -> None:
+        """Give a case to another counsellor (supervisors; the case changes store)."""
+        self.actor.require(Permission.EDIT_SITE_RECORDS)
+        if not isinstance(self.records, SiteRecords):
+            raise ConflictError(
+                _("Zum Verschieben braucht es den Zugang zu allen Akten des Standorts.")
+            )
+        self.records.move(record_id, to_owner=to_owner)
+
+    def grant_site_key(self, username: str) -> None:
+        """Give a supervisor the site key (only someone who holds it can: a supervisor, or
+        a sign-in with the recovery key)."""
+        site_key = self.keys.site_private() if self.keys is not None else None
+        if site_key is None:
+            raise PermissionDenied(
+                _(
+                    "Den Zugang zu allen Akten kann nur eine Leitung freigeben, die ihn selbst "
+                    "hat, oder eine Anmeldung mit dem Wiederherstellungsschlüssel."
+                )
+            )
+        with self.db.read() as session:
+            user = users.get_by_name(session, username=username)
+        if user is None or not user.active or user.role != Role.SUPERVISOR.value:
+            raise ConflictError(_("„{name}“ ist keine aktive Leitung.").format(name=username))
+        self.vault.grant_site_key(user.username, site_key)
+        self.audit(AuditAction.SITE_KEY_GRANTED, subject_type="user", subject_id=str(user.id))
 
     # -- forms and organisation --------------------------------------------------------
 
@@ -231,13 +420,14 @@ class Workspace:
     ) -> Workspace:
         """Open the profile with the recovery key and give an administrator a new password."""
         vault = profile.vault()
-        key = vault.unlock_with_recovery(recovery_key)
+        keys = vault.unlock_recovery(recovery_key)
         workspace = cls._open(
             profile,
             vault=vault,
-            key=key,
+            key=keys.profile_key,
             username=username,
             recovery=True,
+            keys=keys if keys.private is not None else None,
             recovery_secret=recovery_secret(recovery_key),
         )
         try:
@@ -285,9 +475,13 @@ class Workspace:
         keys: UserKeys | None = None,
         recovery_secret: bytes | None = None,
     ) -> Workspace:
+        if vault.layout() >= LAYOUT:
+            relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
         db, steps = profile.open_database(key)
         try:
-            opened = _check_signed_state(db, username=username, vault_keys=keys)
+            # the recovery key's keys open stores, never a user's signing key
+            own_keys = keys if keys is not None and keys.ref != "recovery" else None
+            opened = _check_signed_state(db, username=username, vault_keys=own_keys)
             # With the recovery key nobody's signing key is open yet: what would be written
             # now waits until the recovering administrator has hers (see recover()).
             deferred = recovery and db.audit_signer is None
@@ -342,7 +536,7 @@ class Workspace:
                         opened=opened,
                         user=user,
                         role=role,
-                        vault_keys=keys,
+                        vault_keys=own_keys,
                     )
                     user.last_login_at = utcnow()
                     session.add(user)
@@ -368,12 +562,30 @@ class Workspace:
                 )
             if refusal is not None:
                 raise refusal
+            if vault.layout() < LAYOUT:
+                db, key, keys, result = cls._move_to_stores(
+                    profile, vault=vault, db=db, key=key, keys=keys, actor=actor, result=result
+                )
+            if keys is not None and actor.role is not Role.ADMIN:
+                scope = open_scope(
+                    root=profile.root, profile_db=db, vault=vault, keys=keys, actor=actor
+                )
+            else:
+                scope = Scope(profile_db=db)
+            scope.share_signer()
         except BaseException:
             db.close()
             raise
         log.info("signed in (role %s)", actor.role.value)
         workspace = cls(
-            profile=profile, db=db, vault=vault, db_key=key, actor=actor, result=result, keys=keys
+            profile=profile,
+            db=db,
+            vault=vault,
+            db_key=key,
+            actor=actor,
+            result=result,
+            keys=keys,
+            scope=scope,
         )
         workspace.signing_keys = signing
         workspace.integrity = opened.report
@@ -383,6 +595,52 @@ class Workspace:
             # the key an administrator granted is hers now, wrapped for her alone
             vault.withdraw_sealed(username, user_keys.GRANT_NAME)
         return workspace
+
+    @classmethod
+    def _move_to_stores(
+        cls,
+        profile: Profile,
+        *,
+        vault: Vault,
+        db: Database,
+        key: bytes,
+        keys: UserKeys | None,
+        actor: Actor,
+        result: SignInResult,
+    ) -> tuple[Database, bytes, UserKeys | None, SignInResult]:
+        """Move a layout-1 profile to record stores (docs/security.md); administrators only."""
+        if actor.role is not Role.ADMIN:
+            raise AuthError(
+                _(
+                    "Intake stellt nach dem Update die Verschlüsselung um. Bitte lassen Sie "
+                    "zuerst einmal eine Administratorin oder einen Administrator anmelden; "
+                    "danach können Sie sich wie gewohnt anmelden."
+                )
+            )
+        with db.read() as session:
+            owners = {u.id: u.username for u in users.list_all(session) if u.id is not None}
+        profile_key, recovery = relayout.move_to_layout_2(
+            root=profile.root, db=db, vault=vault, old_key=key, owners=owners
+        )
+        new_db, _steps = profile.open_database(profile_key)
+        new_db.audit_signer = db.audit_signer  # the same user signs on
+        if keys is not None and keys.private is not None:
+            keys = dataclasses.replace(keys, profile_key=profile_key, sealed={})
+        else:
+            keys = vault.unlock_recovery(recovery)
+        with new_db.write() as session:
+            audit.append(
+                session,
+                actor=actor.username,
+                action=AuditAction.KEYS_MIGRATED,
+                details={"stores": len(vault.stores())},
+            )
+        return (
+            new_db,
+            profile_key,
+            keys,
+            dataclasses.replace(result, new_recovery_key=recovery),
+        )
 
     # -- session life ------------------------------------------------------------------
 
@@ -437,11 +695,11 @@ class Workspace:
         return not self._key
 
     def close(self) -> None:
-        """Audit the log-out and close the database."""
+        """Audit the log-out and close the databases."""
         try:
             self.audit(AuditAction.LOGOUT)
         finally:
-            self.db.close()
+            self.scope.close()
             self._key = b""
 
 

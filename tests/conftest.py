@@ -92,6 +92,10 @@ def _profile_template(tmp_path_factory: pytest.TempPathFactory) -> ProfileFixtur
         user_ws = Workspace.sign_in(prof, username=name, password=password)
         user_ws.accounts.set_own_password(password)
         user_ws.close()
+    # the supervisor receives the site key (docs/security.md): here through the recovery key
+    ws = Workspace.recover(prof, recovery_key=recovery, username=ADMIN, new_password=ADMIN_PASSWORD)
+    ws.grant_site_key(SUPERVISOR)
+    ws.close()
     shutil.rmtree(prof.logs_dir, ignore_errors=True)
     return ProfileFixture(prof, recovery)
 

@@ -110,6 +110,18 @@ class Context:
             workspace = Workspace.sign_in(
                 self.profile, username=self.username(), password=self.password()
             )
+            new_key = workspace.sign_in_result.new_recovery_key
+            if new_key:
+                # shown once: the profile just moved to record stores (docs/security.md)
+                print(
+                    _(
+                        "Intake hat die Verschlüsselung umgestellt. Der bisherige "
+                        "Wiederherstellungsschlüssel gilt nicht mehr. Neuer "
+                        "Wiederherstellungsschlüssel (bitte jetzt aufschreiben und sicher "
+                        "verwahren): {key}"
+                    ).format(key=new_key),
+                    file=sys.stderr,
+                )
             for message in workspace.sign_in_result.integrity_messages:
                 print(f"intake-app: {_('Warnung')}: {message}", file=sys.stderr)
             if workspace.sign_in_result.must_change_password and not changing_password:

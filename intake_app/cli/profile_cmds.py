@@ -59,6 +59,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_new_password_option(reset)
     reset.set_defaults(handler=cmd_users_reset)
 
+    grant = users_cmds.add_parser(
+        "grant-site-key",
+        help=_("Einer Leitung den Zugang zu allen Akten des Standorts geben (Leitungen)"),
+    )
+    grant.add_argument("name", metavar="NAME")
+    grant.set_defaults(handler=cmd_users_grant_site_key)
+
     passwd = commands.add_parser("passwd", help=_("Das eigene Passwort ändern"))
     add_new_password_option(passwd)
     passwd.set_defaults(handler=cmd_passwd)
@@ -72,6 +79,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--recovery-key-file",
         metavar="FILE",
         help=_("Datei mit dem Wiederherstellungsschlüssel (sonst Variable INTAKE_RECOVERY_KEY)"),
+    )
+    recover.add_argument(
+        "--grant-site-key",
+        metavar="NAME",
+        help=_("Dabei einer Leitung den Zugang zu allen Akten des Standorts geben"),
     )
     add_new_password_option(recover)
     recover.set_defaults(handler=cmd_recover)
@@ -161,6 +173,12 @@ def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
+def cmd_users_grant_site_key(ctx) -> int:  # type: ignore[no-untyped-def]
+    ctx.workspace().grant_site_key(ctx.args.name)
+    ctx.out(_("„{name}“ hat jetzt Zugang zu allen Akten des Standorts.").format(name=ctx.args.name))
+    return 0
+
+
 def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
     ws = ctx.workspace(changing_password=True)
     ws.accounts.change_own_password(old_password=ctx.password(), new_password=ctx.new_password())
@@ -190,7 +208,25 @@ def cmd_recover(ctx) -> int:  # type: ignore[no-untyped-def]
     ws = Workspace.recover(
         ctx.profile, recovery_key=key, username=ctx.args.admin, new_password=ctx.new_password()
     )
-    ws.close()
+    try:
+        if ctx.args.grant_site_key:
+            ws.grant_site_key(ctx.args.grant_site_key)
+            ctx.out(
+                _("„{name}“ hat jetzt Zugang zu allen Akten des Standorts.").format(
+                    name=ctx.args.grant_site_key
+                )
+            )
+        if ws.sign_in_result.new_recovery_key:
+            ctx.out(
+                _(
+                    "Intake hat die Verschlüsselung umgestellt. Der bisherige "
+                    "Wiederherstellungsschlüssel gilt nicht mehr. Neuer "
+                    "Wiederherstellungsschlüssel (bitte jetzt aufschreiben und sicher "
+                    "verwahren): {key}"
+                ).format(key=ws.sign_in_result.new_recovery_key)
+            )
+    finally:
+        ws.close()
     ctx.out(_("Neues Passwort für „{name}“ gesetzt.").format(name=ctx.args.admin))
     return 0
 

@@ -30,6 +30,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     lst.add_argument("--status", choices=STATUSES, help=_("nur Akten mit diesem Status"))
     lst.add_argument("--search", default="", help=_("Suche nach Name, Aktenzeichen, Datum"))
     lst.set_defaults(handler=cmd_records_list)
+    move = sub.add_parser(
+        "move", help=_("Eine Akte einer anderen Beraterin oder einem anderen Berater geben")
+    )
+    move.add_argument("--record", required=True, metavar=_("KENNUNG"))
+    move.add_argument("--to", required=True, metavar="NAME", help=_("Benutzername"))
+    move.set_defaults(handler=cmd_records_move)
 
 
 def cmd_demo_data(ctx) -> int:  # type: ignore[no-untyped-def]
@@ -66,4 +72,17 @@ def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
         offset += len(page)
     for line in table((_("Kennung"), _("Status"), _("Revision"), _("Name")), rows):
         ctx.out(line)
+    return 0
+
+
+def cmd_records_move(ctx) -> int:  # type: ignore[no-untyped-def]
+    from intake_app.storage import users
+
+    ws = ctx.workspace()
+    with ws.db.read() as session:
+        target = users.get_by_name(session, username=ctx.args.to)
+    if target is None or not target.active or target.id is None:
+        raise UsageError(_("Es gibt keinen aktiven Benutzer „{name}“.").format(name=ctx.args.to))
+    ws.move_case(ctx.args.record, to_owner=target.id)
+    ctx.out(_("Akte {id} an „{name}“ übergeben.").format(id=ctx.args.record, name=target.username))
     return 0

@@ -58,6 +58,10 @@ class AuditAction(enum.StrEnum):
     BACKUP_CREATED = "backup_created"
     BACKUP_RESTORED = "backup_restored"
     DEMO_DATA = "demo_data"
+    RECORD_MOVED = "record_moved"
+    SITE_KEY_GRANTED = "site_key_granted"
+    STORE_REKEYED = "store_rekeyed"
+    KEYS_MIGRATED = "keys_migrated"
     INTEGRITY_VIOLATION = "integrity_violation"
     INTEGRITY_SIGNED = "integrity_signed"
 

@@ -8,6 +8,7 @@ written before the transaction commits; a failure of either leaves both as they 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,8 @@ class Accounts:
         actor: who acts.
         kdf_params: Argon2id parameters for new wraps.
         keys: the actor's own keys (a password change keeps her key pair with them).
+        on_own_password: called with the new password after the actor changed her own
+            (the workspace opens the keys again: a provisional key pair was replaced).
     """
 
     def __init__(
@@ -78,9 +81,11 @@ class Accounts:
         actor: Actor,
         kdf_params: KdfParams,
         keys: UserKeys | None = None,
+        on_own_password: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
         self._keys = keys
+        self._on_own_password = on_own_password
         self._vault = vault
         self._key = db_key
         self._actor = actor
@@ -223,6 +228,7 @@ class Accounts:
                 subject_id=str(user.id),
             )
             self._vault.remove_user(user.username)
+            self._withdraw_stores(user)
             return UserInfo.of(user)
 
     def reactivate(self, *, username: str, password: str) -> UserInfo:
@@ -280,7 +286,23 @@ class Accounts:
             )
             if not own or self._keys is None:
                 self._issue(session, user)
+            if user.id != self._actor.user_id:
+                self._withdraw_stores(user)
             return UserInfo.of(user)
+
+    def _withdraw_stores(self, user: User) -> None:
+        """Her stores get a new key before anything more is written to them.
+
+        docs/security.md, "Device: keys and scopes": the seals to her are withdrawn at
+        once; the next supervisor who signs in re-keys each store and seals the new key
+        to the site key (and to her again, once she has chosen her own password).
+        """
+        for sid, info in self._vault.stores().items():
+            if info.owner_id == user.id:
+                self._vault.mark_for_rekey(sid)
+        if user.role == Role.SUPERVISOR.value and self._vault.layout() >= 2:
+            # she may hold the site key: a new one replaces it at the next supervisor sign-in
+            self._vault.request_site_rotation()
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
         """Change the actor's own password after checking the old one."""
@@ -308,6 +330,7 @@ class Accounts:
                 db_key=self._key,
                 params=self._params,
                 keys=self._keys,
+                own=True,
             )
             if self._keys is None and self.recovery_secret is not None:
                 self.signing_keys = self._recover_keys(session, user)
@@ -320,6 +343,8 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
+        if self._on_own_password is not None:
+            self._on_own_password(new_password)
 
     def _recover_keys(self, session: Session, user: User) -> SigningKeys:
         """The recovery path: a new key for the administrator, certified by the root.

@@ -2,19 +2,22 @@
 
 A backup is one folder ``backups/<UTC time stamp>/`` with
 
-- ``intake.db``: a consistent copy of the database made with SQLite's online backup API,
-  still encrypted with the database key (SQLCipher), switched to a self-contained
+- ``intake.db``: a consistent copy of the profile database made with SQLite's online
+  backup API, still encrypted with its key (SQLCipher), switched to a self-contained
   rollback journal and checked with ``PRAGMA quick_check``;
-- ``vault.json``: the wrapped database key (user passwords and the recovery key as they
-  were at backup time; the vault holds no key in the clear);
+- ``stores/``: every record store, each still under its own key;
+- ``vault.json``: the keys as they were at backup time, wrapped and sealed (the vault
+  holds no key in the clear);
 - ``profile.json`` and, when present, ``organisation.yaml``: non-personal configuration;
 - ``manifest.json``: time, reason, program and schema version, and a SHA-256 per file.
 
 The folder is written under a temporary name and renamed when complete, so a backup is
 either whole or absent. A restore never loses the present state: the current files are
-first moved into a backup of their own (reason ``before_restore``). Because the database
-key never changes (a new password only re-wraps it), any backup of a profile opens with
-the key of that profile; users sign in with the passwords that were valid at backup time.
+first moved into a backup of their own (reason ``before_restore``).
+
+A backup opens for exactly the keys that could read its content when it was made
+(docs/security.md, "Device: keys and scopes"). Users sign in with the passwords valid at
+backup time.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, migrate, users
 from intake_app.storage.database import Database, translate_db_error
 from intake_app.storage.profile import DB_FILE, META_FILE, VAULT_FILE, Profile
+from intake_app.storage.stores import STORES_DIR, store_path
 from intake_app.storage.vault import Vault
 
 if TYPE_CHECKING:
@@ -159,6 +163,17 @@ def _unique_folder(parent: Path, base: str) -> Path:
     return candidate
 
 
+def _present_files(folder: Path) -> list[str]:
+    """The files of a backup or profile folder: FILES, then every record store."""
+    names = [name for name in FILES if (folder / name).is_file()]
+    stores = folder / STORES_DIR
+    if stores.is_dir():
+        for path in sorted(stores.iterdir()):
+            if path.is_file() and (path.name.endswith(".db") or path.name.endswith(".db-wal")):
+                names.append(f"{STORES_DIR}/{path.name}")
+    return names
+
+
 def _write_manifest(
     folder: Path,
     *,
@@ -169,8 +184,7 @@ def _write_manifest(
 ) -> None:
     files = {
         name: {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
-        for name in FILES
-        if (folder / name).is_file()
+        for name in _present_files(folder)
     }
     manifest = {
         "format": BACKUP_FORMAT,
@@ -335,9 +349,11 @@ def create_backup(ws: Workspace, *, reason: BackupReason = BackupReason.MANUAL) 
     partial = root / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
     partial.mkdir()
     try:
-        key = _key_of(ws.db)
-        ws.db.copy_to(partial / DB_FILE)
+        profile_db = ws.scope.profile_db
+        key = _key_of(profile_db)
+        profile_db.copy_to(partial / DB_FILE)
         _finish_db_copy(partial / DB_FILE, key)
+        _copy_stores(ws, partial)
         _copy_locked(profile.vault_path, partial / VAULT_FILE, Path(f"{profile.vault_path}.lock"))
         if profile.meta_path.is_file():
             shutil.copy2(profile.meta_path, partial / META_FILE)
@@ -380,6 +396,30 @@ def create_backup(ws: Workspace, *, reason: BackupReason = BackupReason.MANUAL) 
     log.info("backup %s written (%s, %d bytes)", info.name, reason.value, info.size)
     prune_backups(profile, keep_days=int(ws.settings.get("backup.keep_days")))
     return info
+
+
+def _copy_stores(ws: Workspace, partial: Path) -> None:
+    """Copy every record store, still encrypted under its own key (docs/security.md).
+
+    A store this workspace has open is copied with SQLite's backup API and checked; the
+    others (their keys are not hers) are copied as files, with their WAL if there is one.
+    Whoever reads the backup needs the keys that could read each store when it was made.
+    """
+    target = partial / STORES_DIR
+    target.mkdir()
+    for sid in ws.vault.stores():
+        source = store_path(ws.profile.root, sid)
+        if not source.is_file():
+            continue
+        open_db = ws.scope.stores.get(sid)
+        if open_db is not None:
+            open_db.copy_to(target / source.name)
+            _finish_db_copy(target / source.name, _key_of(open_db))
+            continue
+        shutil.copy2(source, target / source.name)
+        wal = Path(str(source) + "-wal")
+        if wal.is_file() and wal.stat().st_size:
+            shutil.copy2(wal, target / wal.name)
 
 
 def backup_due(profile: Profile, *, now: datetime | None = None) -> bool:
@@ -501,6 +541,9 @@ def _move_current_aside(profile: Profile, *, created: datetime) -> BackupInfo:
             if source.is_file():
                 os.replace(source, partial / name)
                 moved.append(name)
+        if (profile.root / STORES_DIR).is_dir():
+            os.replace(profile.root / STORES_DIR, partial / STORES_DIR)
+            moved.append(STORES_DIR)
     except BaseException:
         for name in moved:  # put back what was already moved
             os.replace(partial / name, profile.root / name)
@@ -550,6 +593,7 @@ def restore_backup(
     try:
         try:
             for name in backup.files:
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(backup.path / name, staging / name)
             _check_staged_database(staging / DB_FILE, key, username=username)
             for leftover in (DB_FILE + "-wal", DB_FILE + "-shm"):
@@ -565,6 +609,8 @@ def restore_backup(
                     for name in FILES:
                         if (staging / name).is_file():
                             os.replace(staging / name, profile.root / name)
+                    if (staging / STORES_DIR).is_dir():
+                        os.replace(staging / STORES_DIR, profile.root / STORES_DIR)
                     fsync_dir(profile.root)
                 except BaseException:
                     _put_back(profile, safety)
@@ -598,6 +644,8 @@ def _put_back(profile: Profile, safety: BackupInfo) -> None:
     with contextlib.suppress(OSError):
         for name in FILES:
             (profile.root / name).unlink(missing_ok=True)
+        shutil.rmtree(profile.root / STORES_DIR, ignore_errors=True)
         for name in safety.files:
+            (profile.root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(safety.path / name, profile.root / name)
     log.error("restore failed while swapping files; the previous state was put back")

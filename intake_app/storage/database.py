@@ -80,12 +80,17 @@ class Database:
     Args:
         path: the database file.
         key: the raw 256-bit database key (from the vault).
+        attach: further encrypted files to ATTACH on every connection, by schema name,
+            with their keys (a record store opens with the profile database attached).
     """
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(
+        self, path: Path, key: bytes, *, attach: dict[str, tuple[Path, bytes]] | None = None
+    ) -> None:
         if len(key) != 32:
             raise ValueError("the database key must be 32 bytes")
         self.path = Path(path)
+        self.attached = dict(attach or {})
         url = URL.create(
             "sqlite+pysqlcipher",
             password=f"x'{key.hex()}'",
@@ -99,22 +104,29 @@ class Database:
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(self.engine, "connect", self._on_connect)
+        self._connected = False
         event.listen(self.engine, "begin", self._on_begin)
         self._writer = self.engine.execution_options(intake_write=True)
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
 
-    @staticmethod
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy's pysqlcipher dialect has already sent the key on this connection.
+        self._connected = True
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
+            for name, (path, key) in self.attached.items():
+                cursor.execute(
+                    f"ATTACH DATABASE ? AS {name} KEY ?",  # name: a fixed identifier
+                    (str(path), f"x'{key.hex()}'"),
+                )
+            for schema in ("main", *self.attached):
+                cursor.execute(f"PRAGMA {schema}.journal_mode = WAL")
+                cursor.execute(f"PRAGMA {schema}.synchronous = FULL")
+                cursor.execute(f"PRAGMA {schema}.secure_delete = ON")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute("PRAGMA temp_store = MEMORY")
         finally:
             cursor.close()
@@ -199,6 +211,8 @@ class Database:
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file and empty it (before a copy, on close)."""
         self._outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
+        for name in self.attached:
+            self._outside_transaction(f"PRAGMA {name}.wal_checkpoint(TRUNCATE)")
 
     def copy_to(self, target: Path) -> None:
         """Write a consistent encrypted copy of the database (SQLite's online backup).
@@ -230,6 +244,9 @@ class Database:
 
     def close(self) -> None:
         """Checkpoint and close every pooled connection."""
+        if not self._connected:  # never used: nothing to fold back
+            self.engine.dispose()
+            return
         try:
             self.checkpoint()
         except (DatabaseError, OperationalError):  # pragma: no cover - closing anyway

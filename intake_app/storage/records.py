@@ -39,6 +39,7 @@ from intake_app.storage.models import (
     RecordData,
     RecordRevision,
     RecordRow,
+    SettingValue,
     User,
     utcnow,
 )
@@ -87,6 +88,8 @@ class RecordService:
         actor: who acts.
         site: the site name stored on new records.
         device_prefix: four characters that make case numbers unique across devices.
+        creates: False when ``db`` is the profile database (no store of her own is open
+            yet): new records are refused rather than written where they do not belong.
         expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
             "expiring" filter of the list uses it).
     """
@@ -98,9 +101,11 @@ class RecordService:
         actor: Actor,
         site: str,
         device_prefix: str,
+        creates: bool = True,
         expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
+        self._creates = creates
         self._actor = actor
         self._site = site
         self._prefix = device_prefix
@@ -147,6 +152,16 @@ class RecordService:
             )
         ).one()
         seq = int(str(last).rsplit("-", 1)[1]) + 1 if last else 1
+        # Case numbers are unique across every store of the device: the last one handed
+        # out is kept in the profile database (a number, nothing about the person).
+        counter_key = f"case_sequence.{prefix}"
+        counter = session.get(SettingValue, counter_key)
+        if counter is not None:
+            seq = max(seq, int(json.loads(counter.value)) + 1)
+        else:
+            counter = SettingValue(key=counter_key, value="0")
+        counter.value = json.dumps(seq)
+        session.add(counter)
         return f"{prefix}{seq:05d}"
 
     @staticmethod
@@ -173,6 +188,13 @@ class RecordService:
     ) -> Record:
         """Start a new intake (a draft, revision 1) owned by the actor."""
         self._actor.require(Permission.CREATE_RECORD)
+        if not self._creates:
+            raise ConflictError(
+                _(
+                    "Für Ihr Konto ist noch kein Aktenspeicher geöffnet. Bitte wählen Sie "
+                    "zuerst ein eigenes Passwort und melden Sie sich neu an."
+                )
+            )
         with self._db.write() as session:
             case_number = self._next_case_number(session)
             initial = dict(answers or {})
@@ -523,6 +545,16 @@ class RecordService:
         limit: int = 200,
     ) -> list[RecordSummary]:
         """One page of the case list, sorted as asked."""
+        return [summary for _key, summary in self.list_keyed(query, offset=offset, limit=limit)]
+
+    def list_keyed(
+        self,
+        query: RecordQuery,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> builtins.list[tuple[tuple[Any, ...], RecordSummary]]:
+        """:meth:`list` with each row's sort key (value, pk), to merge several stores."""
         where, params = self._where(query)
         sort = query.sort if query.sort in SORT_COLUMNS else "updated"
         column = SORT_COLUMNS[sort]
@@ -534,12 +566,23 @@ class RecordService:
             # Only fixed fragments are formatted in (sort column and index come from the
             # tables above); every value is a bound parameter.
             sql = (
-                f"SELECT {_SUMMARY_COLUMNS} FROM {source} "  # noqa: S608
+                f"SELECT {_SUMMARY_COLUMNS}, {column}, records.pk FROM {source} "  # noqa: S608
                 "JOIN users ON users.id = records.owner_id "
                 f"WHERE {where} ORDER BY {column} {direction}, "
                 f"records.pk {direction} LIMIT :limit OFFSET :offset"
             )
-            return [_summary(row) for row in session.execute(text(sql), params).all()]
+            return [
+                (((0, "") if row[-2] is None else (1, row[-2]), row[-1]), _summary(row))
+                for row in session.execute(text(sql), params).all()
+            ]
+
+    def holds(self, record_id: str) -> bool:
+        """True when the record is in this store (no permission check: only its id)."""
+        with self._db.read() as session:
+            return (
+                session.exec(select(RecordRow.pk).where(RecordRow.id == record_id)).first()
+                is not None
+            )
 
     def id_for_case_number(self, case_number: str) -> str | None:
         """The id of the record with ``case_number`` (for erasure by administrators)."""

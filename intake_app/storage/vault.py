@@ -56,7 +56,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from filelock import FileLock
 
 from intake_app.atomic import atomic_write_bytes
-from intake_app.errors import AuthError, ProfileError
+from intake_app.errors import AuthError, ConflictError, ProfileError
 from intake_app.i18n import _
 from intake_app.kdf import RFC9106_MINIMUM, KdfParams
 from intake_app.sync.keys import SUITE, EncryptionPrivateKey, EncryptionPublicKey
@@ -65,6 +65,9 @@ log = logging.getLogger("intake.storage")
 
 VAULT_FORMAT = "intake-vault"
 VAULT_VERSION = 2
+#: Profile layout 2: one record store per owner (docs/security.md, "Device: keys and
+#: scopes"). Layout 1 is the single database every password opened.
+LAYOUT = 2
 KEY_BYTES = 32
 RECOVERY_CHECK_BYTES = 2
 
@@ -148,13 +151,27 @@ class UserKeys:
 
     ref: str
     profile_key: bytes
-    private: EncryptionPrivateKey
+    private: EncryptionPrivateKey | None
     sealed: dict[str, bytes]
     bundle: dict[str, Any]
 
     def secret(self, name: str) -> bytes | None:
         """A named secret sealed to her, or None."""
         return self.sealed.get(name)
+
+    def site_private(self) -> EncryptionPrivateKey | None:
+        """The site key, when it was granted to her (supervisors, recovery)."""
+        raw = self.sealed.get("site")
+        return EncryptionPrivateKey(raw) if raw is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """A record store as the vault lists it."""
+
+    store_id: str
+    owner_id: int
+    rekey: bool
 
 
 def _damaged() -> ProfileError:
@@ -263,7 +280,11 @@ class Vault:
             "pending_events": [],
         }
         data["key_check"] = _b64(_key_check(data, db_key))
-        data["recovery"] = vault._wrap_recovery(data, recovery_raw, db_key)
+        data["layout"] = LAYOUT
+        site = EncryptionPrivateKey.generate()
+        data["site"] = {"public": _b64(site.public_key().raw)}
+        data["stores"] = {}
+        data["recovery"] = vault._new_recovery(data, recovery_raw, db_key, site)
         ref = vault._ref(data, username)
         vault._put_user(data, ref, password, db_key, params, provisional=False)
         with vault._lock:
@@ -291,9 +312,30 @@ class Vault:
         return f"{VAULT_FORMAT}|sealed|{data['vault_id']}|{ref}|{name}".encode()
 
     def _seal(self, data: dict[str, Any], ref: str, name: str, secret: bytes) -> str:
-        """Seal ``secret`` with HPKE to the public key of the user ``ref``."""
-        public = EncryptionPublicKey(_unb64(data["users"][ref]["public"]))
+        """Seal ``secret`` with HPKE to the public key of the user ``ref`` (or recovery)."""
+        holder = data["recovery"] if ref == "recovery" else data["users"][ref]
+        public = EncryptionPublicKey(_unb64(holder["public"]))
         return _b64(SUITE.encrypt(secret, public.to_hpke(), info=self._seal_info(data, ref, name)))
+
+    def _new_recovery(
+        self, data: dict[str, Any], raw: bytes, profile_key: bytes, site: EncryptionPrivateKey
+    ) -> dict[str, Any]:
+        """The recovery key's entry: its raw key wraps a key pair that opens everything."""
+        private = EncryptionPrivateKey.generate()
+        salt = secrets.token_bytes(16)
+        nonce = secrets.token_bytes(12)
+        wrapped = AESGCM(_recovery_kek(raw, salt)).encrypt(
+            nonce, private.raw, self._aad(data, "recovery")
+        )
+        data["recovery"] = {
+            "kdf": {"alg": "hkdf-sha384", "salt": _b64(salt)},
+            "wrap": {"alg": "A256GCM", "nonce": _b64(nonce), "ciphertext": _b64(wrapped)},
+            "public": _b64(private.public_key().raw),
+            "sealed": {},
+        }
+        data["recovery"]["sealed"]["profile"] = self._seal(data, "recovery", "profile", profile_key)
+        data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", site.raw)
+        return data["recovery"]
 
     def _new_user_entry(
         self,
@@ -490,15 +532,41 @@ class Vault:
     def _upgrade_entry(
         self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes, key: bytes
     ) -> UserKeys:
-        """Turn a version-1 entry into a key pair and a sealed profile key (same kek)."""
+        """Turn a version-1 entry into a key pair and a sealed profile key (same kek).
+
+        In layout 2, ``key`` is the old database key: it opens only the user's legacy
+        grant (docs/security.md), whose keys are then sealed to her new key pair.
+        """
+        grant: dict[str, bytes] = {"profile": key}
+        if int(data.get("layout", 1)) >= LAYOUT:
+            legacy = data.get("legacy", {}).get(ref)
+            if legacy is None:
+                raise AuthError(
+                    _(
+                        "Ihr Konto wurde bei der Umstellung nicht übernommen. Bitte lassen "
+                        "Sie Ihr Passwort von der Administration neu setzen."
+                    )
+                )
+            try:
+                plain = AESGCM(self._legacy_key(data, key, ref)).decrypt(
+                    _unb64(legacy["nonce"]),
+                    _unb64(legacy["ciphertext"]),
+                    self._aad(data, "legacy:" + ref),
+                )
+                grant = {k: _unb64(v) for k, v in json.loads(plain).items()}
+            except Exception:  # a legacy grant that does not open was changed
+                raise _damaged() from None
         private = EncryptionPrivateKey.generate()
         data.setdefault("users", {})[ref] = self._new_user_entry(
             data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False
         )
-        data["users"][ref]["sealed"]["profile"] = self._seal(data, ref, "profile", key)
+        for name, secret in grant.items():
+            data["users"][ref]["sealed"][name] = self._seal(data, ref, name, secret)
         data["entries"].pop(ref, None)
+        data.get("legacy", {}).pop(ref, None)
         log.info("a vault entry was upgraded to a key pair")
-        return UserKeys(ref=ref, profile_key=key, private=private, sealed={}, bundle={})
+        profile_key = grant.pop("profile")
+        return UserKeys(ref=ref, profile_key=profile_key, private=private, sealed=grant, bundle={})
 
     def check_password(self, username: str, password: str) -> bool:
         """True when ``password`` unlocks ``username`` (throttled like a log-in)."""
@@ -509,7 +577,11 @@ class Vault:
         return True
 
     def unlock_with_recovery(self, recovery_key: str) -> bytes:
-        """Return the database key for a correct recovery key (throttled like a user)."""
+        """Return the profile key for a correct recovery key (throttled like a user)."""
+        return self.unlock_recovery(recovery_key).profile_key
+
+    def unlock_recovery(self, recovery_key: str) -> UserKeys:
+        """Open the recovery key's keys: the profile key and the site key (everything)."""
         raw = parse_recovery_key(recovery_key)
         with self._lock:
             data = self._read()
@@ -524,9 +596,9 @@ class Vault:
                     retry_after=wait,
                 )
             entry = data["recovery"]
-            kek = _recovery_kek(raw, _unb64(entry["kdf"]["salt"]))
             try:
-                key = self._unwrap(entry, kek, self._aad(data, "recovery"))
+                kek = _recovery_kek(raw, _unb64(entry["kdf"]["salt"]))
+                opened = self._unwrap(entry, kek, self._aad(data, "recovery"))
             except InvalidTag:
                 failures = int(state["failures"]) + 1 if state else 1
                 data["throttle"]["recovery"] = {
@@ -541,9 +613,378 @@ class Vault:
                 raise AuthError(
                     _("Der Wiederherstellungsschlüssel passt nicht zu diesem Profil.")
                 ) from None
+            except (KeyError, TypeError, ValueError, binascii.Error):
+                raise _damaged() from None
             data["throttle"].pop("recovery", None)
             self._write(data)
-            return key
+        if "public" not in entry:  # layout 1: the recovery key wraps the one key
+            return UserKeys(ref="recovery", profile_key=opened, private=None, sealed={}, bundle={})
+        try:
+            private = EncryptionPrivateKey(opened)
+            sealed = {
+                name: SUITE.decrypt(
+                    _unb64(value), private.to_hpke(), info=self._seal_info(data, "recovery", name)
+                )
+                for name, value in entry["sealed"].items()
+            }
+            profile_key = sealed.pop("profile")
+        except Exception:  # any failure here means the entry was changed
+            raise _damaged() from None
+        return UserKeys(
+            ref="recovery", profile_key=profile_key, private=private, sealed=sealed, bundle={}
+        )
+
+    # -- the site key and the record stores (layout 2) --------------------------------
+
+    def layout(self) -> int:
+        """1: one database for everything; 2: one record store per owner."""
+        return int(self._read().get("layout", 1))
+
+    @staticmethod
+    def _store_info(data: dict[str, Any], store_id: str) -> bytes:
+        return f"{VAULT_FORMAT}|store|{data['vault_id']}|{store_id}".encode("ascii")
+
+    def site_public(self) -> EncryptionPublicKey:
+        return EncryptionPublicKey(_unb64(self._read()["site"]["public"]))
+
+    def stores(self) -> dict[str, StoreInfo]:
+        """Every record store by id: its owner and whether it must get a new key."""
+        return {
+            sid: StoreInfo(sid, int(entry["owner"]), bool(entry.get("rekey")))
+            for sid, entry in self._read().get("stores", {}).items()
+        }
+
+    def add_store(
+        self, store_id: str, *, owner_id: int, owner: str | None, key: bytes, rekey: bool = False
+    ) -> None:
+        """Register a store: its key sealed to the site key and to its owner (if given)."""
+        with self._update() as data:
+            self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key, rekey=rekey)
+
+    def _put_store(
+        self,
+        data: dict[str, Any],
+        store_id: str,
+        *,
+        owner_id: int,
+        owner: str | None,
+        key: bytes,
+        rekey: bool = False,
+    ) -> None:
+        site = EncryptionPublicKey(_unb64(data["site"]["public"]))
+        data.setdefault("stores", {})[store_id] = {
+            "owner": owner_id,
+            "site": _b64(SUITE.encrypt(key, site.to_hpke(), info=self._store_info(data, store_id))),
+            "rekey": rekey,
+        }
+        name = f"store:{store_id}"
+        for user in data.get("users", {}).values():
+            user["sealed"].pop(name, None)
+        if owner is not None:
+            ref = self._ref(data, owner)
+            if ref in data.get("users", {}):
+                data["users"][ref]["sealed"][name] = self._seal(data, ref, name, key)
+
+    def set_store_key(
+        self, store_id: str, *, key: bytes, owner: str | None, previous: bytes | None = None
+    ) -> None:
+        """Seal a store's new key to the site and the owner; older seals go.
+
+        Written *before* the file is re-keyed, with ``previous`` (the key the file still
+        has): until :meth:`clear_previous` the old key stays sealed beside the new one, so
+        a crash between this and the re-key loses nothing.
+        """
+        with self._update() as data:
+            owner_id = int(data["stores"][store_id]["owner"])
+            self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key)
+            if previous is not None:
+                site = EncryptionPublicKey(_unb64(data["site"]["public"]))
+                data["stores"][store_id]["previous"] = _b64(
+                    SUITE.encrypt(
+                        previous, site.to_hpke(), info=self._store_info(data, store_id) + b"|prev"
+                    )
+                )
+                if owner is not None:
+                    ref = self._ref(data, owner)
+                    name = f"store-previous:{store_id}"
+                    if ref in data.get("users", {}):
+                        data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
+
+    def clear_previous(self, store_id: str) -> None:
+        """The file was re-keyed: forget its previous key."""
+        with self._update() as data:
+            entry = data.get("stores", {}).get(store_id)
+            if entry is not None:
+                entry.pop("previous", None)
+            for user in data.get("users", {}).values():
+                user["sealed"].pop(f"store-previous:{store_id}", None)
+
+    def store_key_candidates(
+        self, keys: UserKeys, store_id: str, *, data: dict[str, Any] | None = None
+    ) -> list[bytes]:
+        """The store's key for ``keys``, then its previous key while a re-key is unfinished."""
+        found = []
+        for name in (f"store:{store_id}", f"store-previous:{store_id}"):
+            if name in keys.sealed:
+                found.append(keys.sealed[name])
+        data = data if data is not None else self._read()
+        entry = data.get("stores", {}).get(store_id)
+        if entry is not None:
+            for site in self._site_privates(data, keys):
+                for field_, info in (
+                    ("site", self._store_info(data, store_id)),
+                    ("previous", self._store_info(data, store_id) + b"|prev"),
+                ):
+                    if field_ not in entry:
+                        continue
+                    try:
+                        found.append(
+                            SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info)
+                        )
+                    except Exception:  # sealed to the other site key of a rotation
+                        log.debug("a store seal is for the other site key of a rotation")
+        return list(dict.fromkeys(found))
+
+    def key_map(self, keys: UserKeys) -> dict[str, list[bytes]]:
+        """:meth:`store_key_candidates` for every store, reading the vault once."""
+        data = self._read()
+        return {
+            sid: self.store_key_candidates(keys, sid, data=data) for sid in data.get("stores", {})
+        }
+
+    def seal_holders(self, names: dict[int, str]) -> set[tuple[str, int]]:
+        """(store id, user id) for every store key sealed to one of ``names`` (by id)."""
+        data = self._read()
+        held = set()
+        for user_id, name in names.items():
+            entry = data.get("users", {}).get(self._ref(data, name))
+            if entry is None:
+                continue
+            for sealed in entry["sealed"]:
+                if sealed.startswith("store:"):
+                    held.add((sealed[len("store:") :], user_id))
+        return held
+
+    def provisional_names(self, names: list[str]) -> set[str]:
+        """Which of ``names`` have a provisional key pair (or none yet)."""
+        data = self._read()
+        users_ = data.get("users", {})
+        return {
+            name
+            for name in names
+            if users_.get(self._ref(data, name)) is None
+            or users_[self._ref(data, name)].get("provisional")
+        }
+
+    def owner_holds(self, store_id: str, username: str) -> bool:
+        """True when the store's key is sealed to ``username``."""
+        data = self._read()
+        entry = data.get("users", {}).get(self._ref(data, username))
+        return entry is not None and f"store:{store_id}" in entry["sealed"]
+
+    def change_store_owner(self, store_id: str, *, owner_id: int) -> None:
+        with self._update() as data:
+            data["stores"][store_id]["owner"] = owner_id
+
+    def mark_for_rekey(self, store_id: str) -> None:
+        """The store's key may be known to someone who must not read what comes next.
+
+        Its owner's seal is withdrawn; whoever opens it next (a supervisor) re-keys it
+        before anything else is written.
+        """
+        with self._update() as data:
+            entry = data.get("stores", {}).get(store_id)
+            if entry is None:
+                return
+            entry["rekey"] = True
+            name = f"store:{store_id}"
+            for user in data.get("users", {}).values():
+                user["sealed"].pop(name, None)
+
+    def open_store_key(self, keys: UserKeys, store_id: str) -> bytes | None:
+        """The key of a store for ``keys``: sealed to her, or through the site key."""
+        own = keys.sealed.get(f"store:{store_id}")
+        if own is not None:
+            return own
+        site = keys.site_private()
+        if site is None:
+            return None
+        data = self._read()
+        entry = data.get("stores", {}).get(store_id)
+        if entry is None:
+            return None
+        try:
+            return SUITE.decrypt(
+                _unb64(entry["site"]), site.to_hpke(), info=self._store_info(data, store_id)
+            )
+        except Exception:  # a seal that does not open was changed
+            log.error("a store key sealed to the site key does not open")
+            raise _damaged() from None
+
+    @staticmethod
+    def _site_info(data: dict[str, Any]) -> bytes:
+        return f"{VAULT_FORMAT}|site-previous|{data['vault_id']}".encode("ascii")
+
+    def _site_privates(self, data: dict[str, Any], keys: UserKeys) -> list[EncryptionPrivateKey]:
+        """The site key ``keys`` hold, and during a rotation the previous one."""
+        site = keys.site_private()
+        if site is None:
+            return []
+        found = [site]
+        previous = data.get("site", {}).get("previous")
+        if previous is not None:
+            try:
+                found.append(
+                    EncryptionPrivateKey(
+                        SUITE.decrypt(_unb64(previous), site.to_hpke(), info=self._site_info(data))
+                    )
+                )
+            except Exception:  # she holds the previous key itself (rotation unfinished)
+                log.debug("the previous site key is not sealed to this one")
+        return found
+
+    def request_site_rotation(self) -> None:
+        """A holder of the site key left (deactivated, reset): the next supervisor who
+        signs in makes a new site key and re-keys every store (docs/security.md)."""
+        with self._update() as data:
+            data["site"]["rotate"] = True
+
+    def site_rotation_pending(self) -> bool:
+        return bool(self._read().get("site", {}).get("rotate"))
+
+    def rotate_site(self, keys: UserKeys) -> EncryptionPrivateKey:
+        """Make a new site key, seal it to every holder and the recovery key; return it.
+
+        The old site key is sealed to the new one until :meth:`finish_site_rotation`, so
+        stores not yet re-keyed stay readable. An unfinished rotation is continued, not
+        started again.
+        """
+        old = keys.site_private()
+        if old is None:
+            raise ValueError("only a holder of the site key rotates it")
+        with self._update() as data:
+            if "previous" in data["site"]:
+                return old
+            new = EncryptionPrivateKey.generate()
+            new_public = new.public_key()
+            data["site"] = {
+                "public": _b64(new_public.raw),
+                "rotate": True,
+                "previous": _b64(
+                    SUITE.encrypt(old.raw, new_public.to_hpke(), info=self._site_info(data))
+                ),
+            }
+            for ref, entry in data.get("users", {}).items():
+                if "site" in entry["sealed"]:
+                    entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
+            if "public" in data["recovery"]:
+                data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", new.raw)
+        return new
+
+    def finish_site_rotation(self) -> None:
+        with self._update() as data:
+            data["site"].pop("previous", None)
+            data["site"]["rotate"] = False
+
+    def grant_site_key(self, username: str, site_private: EncryptionPrivateKey) -> None:
+        """Seal the site key to a supervisor (she reads every record from her next sign-in).
+
+        Refused while her key pair is provisional (someone else chose her password).
+        """
+        with self._update() as data:
+            if _b64(site_private.public_key().raw) != data["site"]["public"]:
+                raise ValueError("this is not the site key of this profile")
+            ref = self._ref(data, username)
+            entry = data.get("users", {}).get(ref)
+            if entry is None or entry.get("provisional"):
+                raise ConflictError(
+                    _(
+                        "„{name}“ muss sich erst einmal anmelden und ein eigenes Passwort "
+                        "wählen; danach kann der Zugang freigegeben werden."
+                    ).format(name=username)
+                )
+            entry["sealed"]["site"] = self._seal(data, ref, "site", site_private.raw)
+
+    def is_provisional(self, username: str) -> bool:
+        """True while someone else chose the user's password (new user, reset)."""
+        data = self._read()
+        entry = data.get("users", {}).get(self._ref(data, username))
+        return bool(entry is None or entry.get("provisional"))
+
+    # -- moving a layout-1 profile to layout 2 ------------------------------------------
+
+    def move_to_layout_2(
+        self,
+        *,
+        old_key: bytes,
+        profile_key: bytes,
+        site: EncryptionPrivateKey,
+        stores: dict[str, tuple[int, bytes]],
+        owners: dict[int, str],
+    ) -> str:
+        """Rewrite the vault for layout 2; return the new recovery key (shown once).
+
+        ``stores`` maps store id to (owner id, key); ``owners`` maps user ids to names.
+        Users whose entries are still in version 1's form get a *legacy grant*: the
+        profile key and their own store keys, encrypted under a key derived from the old
+        database key and their name hash. Only the old key opens it (as it opened
+        everything before); their first sign-in turns it into seals to a key pair of
+        their own and re-keys their stores (docs/security.md).
+        """
+        raw = secrets.token_bytes(KEY_BYTES)
+        with self._update() as data:
+            if int(data.get("layout", 1)) >= LAYOUT:
+                raise ConflictError(_("Das Profil wurde bereits umgestellt."))
+            data["layout"] = LAYOUT
+            data["key_check"] = _b64(_key_check(data, profile_key))
+            data["site"] = {"public": _b64(site.public_key().raw)}
+            data["stores"] = {}
+            self._new_recovery(data, raw, profile_key, site)
+            legacy_names: dict[str, dict[str, bytes]] = {}
+            for ref in data["entries"]:
+                legacy_names[ref] = {"profile": profile_key}
+            for ref, entry in data.get("users", {}).items():
+                entry["sealed"] = {
+                    k: v for k, v in entry["sealed"].items() if not k.startswith("store:")
+                }
+                entry["sealed"]["profile"] = self._seal(data, ref, "profile", profile_key)
+                entry["sealed"].pop("site", None)
+            for store_id, (owner_id, key) in stores.items():
+                owner = owners.get(owner_id)
+                self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key)
+                if owner is not None:
+                    ref = self._ref(data, owner)
+                    if ref in legacy_names:
+                        legacy_names[ref][f"store:{store_id}"] = key
+                        data["stores"][store_id]["rekey"] = True
+            data["legacy"] = {
+                ref: self._legacy_grant(data, old_key, ref, grant)
+                for ref, grant in legacy_names.items()
+            }
+        return format_recovery_key(raw)
+
+    @staticmethod
+    def _legacy_key(data: dict[str, Any], old_key: bytes, ref: str) -> bytes:
+        return HKDF(
+            algorithm=hashes.SHA384(),
+            length=KEY_BYTES,
+            salt=data["vault_id"].encode("ascii"),
+            info=f"intake legacy grant v1|{ref}".encode("ascii"),
+        ).derive(old_key)
+
+    def _legacy_grant(
+        self, data: dict[str, Any], old_key: bytes, ref: str, grant: dict[str, bytes]
+    ) -> dict[str, str]:
+        nonce = secrets.token_bytes(12)
+        plain = json.dumps({k: _b64(v) for k, v in grant.items()}).encode("ascii")
+        return {
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(
+                AESGCM(self._legacy_key(data, old_key, ref)).encrypt(
+                    nonce, plain, self._aad(data, "legacy:" + ref)
+                )
+            ),
+        }
 
     # -- changes (the caller holds the database key, i.e. is logged in) ---------------
 
@@ -555,8 +996,11 @@ class Vault:
         db_key: bytes,
         params: KdfParams = RFC9106_MINIMUM,
         keys: UserKeys | None = None,
+        own: bool = False,
     ) -> None:
         """Add or replace the entry for ``username`` (new user, password change or reset).
+
+        ``own``: she chose this password herself (not provisional).
 
         With ``keys`` (the user's own, opened at her sign-in) the password re-wraps her
         key pair and everything sealed to her stays hers. Without them (a new user, or a
@@ -566,7 +1010,7 @@ class Vault:
         with self._update() as data:
             ref = self._ref(data, username)
             self._verify_key(data, db_key)
-            self._put_user(data, ref, password, db_key, params, keys=keys)
+            self._put_user(data, ref, password, db_key, params, keys=keys, provisional=not own)
             data["throttle"].pop(ref, None)
 
     def _put_user(
@@ -585,7 +1029,21 @@ class Vault:
         kdf = {**params.to_json(), "salt": _b64(salt)}
         users_ = data.setdefault("users", {})
         old = users_.get(ref)
-        if keys is not None and keys.ref == ref and old is not None:
+        if keys is not None and keys.ref == ref and old is not None and old.get("provisional"):
+            # She now chooses her own password: a fresh key pair the administrator never
+            # had; what she holds is sealed to it anew (docs/security.md).
+            entry = self._new_user_entry(
+                data,
+                ref,
+                kek=kek,
+                kdf=kdf,
+                private=EncryptionPrivateKey.generate(),
+                provisional=False,
+            )
+            users_[ref] = entry
+            for name, secret in keys.sealed.items():
+                entry["sealed"][name] = self._seal(data, ref, name, secret)
+        elif keys is not None and keys.ref == ref and old is not None:
             entry = self._new_user_entry(
                 data, ref, kek=kek, kdf=kdf, private=keys.private, provisional=False
             )
@@ -655,14 +1113,26 @@ class Vault:
             ref = self._ref(data, username)
             data["entries"].pop(ref, None)
             data.get("users", {}).pop(ref, None)
+            data.get("legacy", {}).pop(ref, None)
             data["throttle"].pop(ref, None)
 
-    def replace_recovery_key(self, *, db_key: bytes) -> str:
-        """Make a new recovery key (the old one stops working); return it formatted."""
+    def replace_recovery_key(
+        self, *, db_key: bytes, site_private: EncryptionPrivateKey | None = None
+    ) -> str:
+        """Make a new recovery key (the old one stops working); return it formatted.
+
+        In layout 2 the new recovery key must also hold the site key, so only someone
+        who holds it (a sign-in with the recovery key) can replace it.
+        """
         raw = secrets.token_bytes(KEY_BYTES)
         with self._update() as data:
             self._verify_key(data, db_key)
-            data["recovery"] = self._wrap_recovery(data, raw, db_key)
+            if int(data.get("layout", 1)) >= LAYOUT:
+                if site_private is None:
+                    raise ValueError("the site key is needed to replace the recovery key")
+                self._new_recovery(data, raw, db_key, site_private)
+            else:
+                data["recovery"] = self._wrap_recovery(data, raw, db_key)
         return format_recovery_key(raw)
 
     def _verify_key(self, data: dict[str, Any], db_key: bytes) -> None:

@@ -159,6 +159,8 @@ class LoginWindow(QWidget):
     def _on_signed_in(self, workspace: Workspace) -> None:
         self._set_busy(False)
         self.password.clear()
+        if workspace.sign_in_result.new_recovery_key:
+            show_new_recovery_key(self, workspace.sign_in_result.new_recovery_key)
         self.signed_in.emit(workspace)
 
     def _on_failed(self, exc: BaseException) -> None:
@@ -216,6 +218,24 @@ class LoginWindow(QWidget):
             self.language_changed.emit(code)
 
 
+def show_new_recovery_key(parent: QWidget, key: str) -> None:
+    """Show, once, the recovery key made when the profile moved to record stores."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(_("Neuer Wiederherstellungsschlüssel"))
+    box.setText(
+        _(
+            "Intake hat die Verschlüsselung umgestellt: jede Beraterin und jeder Berater hat "
+            "jetzt einen eigenen Aktenspeicher. Der bisherige Wiederherstellungsschlüssel gilt "
+            "nicht mehr. Bitte schreiben Sie den neuen jetzt auf und verwahren Sie ihn sicher; "
+            "er wird nur dieses eine Mal angezeigt."
+        )
+    )
+    box.setInformativeText(key)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.exec()
+
+
 class RecoveryDialog(QDialog):
     """Open the profile with the recovery key and set a new administrator password."""
 
@@ -270,6 +290,8 @@ class RecoveryDialog(QDialog):
             self.error.setText(str(exc))
             return
         self.key.clear()
+        if self.workspace.sign_in_result.new_recovery_key:
+            show_new_recovery_key(self, self.workspace.sign_in_result.new_recovery_key)
         self.accept()
 
 

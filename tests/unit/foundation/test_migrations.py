@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from intake_app.app import Workspace
-from intake_app.errors import ProfileError
+from intake_app.errors import AuthError, ProfileError
 from intake_app.storage import migrate
 from intake_app.storage.profile import Profile
+from intake_app.storage.vault import Vault
+from tests.helpers.attacker import dump_everything
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
 RELEASED = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -26,10 +28,17 @@ def test_there_is_a_fixture_for_the_newest_schema() -> None:
 
 @pytest.mark.parametrize("revision", RELEASED)
 def test_upgrade_from_released_schema(revision: str, tmp_path: Path) -> None:
+    """An older profile upgrades its schema and moves to record stores at the first
+    sign-in of an administrator (docs/security.md): nothing is lost, the old single-key
+    files are gone, and the old key opens nothing."""
     source = FIXTURES / revision
     expected = json.loads((source / "expected.json").read_text("utf-8"))
     shutil.copytree(source, tmp_path / "p")
     profile = Profile(tmp_path / "p")
+    old_key = Vault(tmp_path / "p" / "vault.json").unlock("admin", expected["password"])
+    shutil.copy2(source / "vault.json", tmp_path / "p" / "vault.json")  # as it was
+    with pytest.raises(AuthError):  # not before an administrator moved the profile
+        Workspace.sign_in(profile, username="berater", password=expected["password"])
     ws = Workspace.sign_in(profile, username="admin", password=expected["password"])
     try:
         assert migrate.current_revision(ws.db) == migrate.head_revision()
@@ -39,16 +48,34 @@ def test_upgrade_from_released_schema(revision: str, tmp_path: Path) -> None:
         assert ws.db.integrity_check() == ["ok"]
         assert ws.verify_audit().ok
         if revision != migrate.head_revision():
-            assert ws.sign_in_result.schema_steps, "an old schema must have been upgraded"
-            backups = list(profile.backups_dir.glob(f"before-upgrade-{revision}-*.db"))
-            assert len(backups) == 1
+            with ws.db.read() as session:
+                upgraded = session.execute(
+                    text("SELECT count(*) FROM audit_log WHERE action = 'schema_upgraded'")
+                ).scalar_one()
+            assert upgraded, "an old schema must have been upgraded"
+        new_recovery = ws.sign_in_result.new_recovery_key
+        assert new_recovery
+        # the administrator reads no client data any more
+        with ws.db.read() as session:
+            assert session.execute(text("SELECT count(*) FROM records")).scalar_one() == 0
+    finally:
+        ws.close()
+    # the old single-key files are gone: the old key opens no file of the folder
+    assert not list(profile.backups_dir.glob("before-upgrade-*"))
+    _text, opened = dump_everything(profile.root, [old_key])
+    assert opened == []
+    # the counsellor signs in with her old password and finds everything
+    ws = Workspace.sign_in(profile, username="berater", password=expected["password"])
+    try:
         for check in expected.get("checks", []):
             with ws.db.read() as session:
                 assert session.execute(text(check["sql"])).scalar_one() == check["value"], check
     finally:
         ws.close()
-    # the recovery key of the old profile still opens the upgraded one
-    assert profile.vault().unlock_with_recovery(expected["recovery_key"])
+    # the old recovery key is replaced by the one shown at the move
+    with pytest.raises(AuthError):
+        profile.vault().unlock_with_recovery(expected["recovery_key"])
+    assert profile.vault().unlock_recovery(new_recovery).site_private() is not None
 
 
 def test_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:

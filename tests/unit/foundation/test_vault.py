@@ -128,7 +128,11 @@ def test_another_profiles_recovery_key_does_not_fit(
 
 def test_new_recovery_key_replaces_the_old(vault_and_key: tuple[Vault, bytes, str]) -> None:
     vault, key, old = vault_and_key
-    new = vault.replace_recovery_key(db_key=key)
+    with pytest.raises(ValueError):  # without the site key it cannot hold everything
+        vault.replace_recovery_key(db_key=key)
+    site = vault.unlock_recovery(old).site_private()
+    new = vault.replace_recovery_key(db_key=key, site_private=site)
+    assert vault.unlock_recovery(new).site_private() == site
     assert vault.unlock_with_recovery(new) == key
     with pytest.raises(AuthError):
         vault.unlock_with_recovery(old)
@@ -217,10 +221,17 @@ def test_each_user_has_her_own_key_pair_and_sealed_secrets(
     assert admin.private.raw != berater.private.raw
     assert berater.secret("signing") == b"nur-fuer-berater"
     assert admin.secret("signing") is None
-    # changing her own password with her keys keeps what was sealed to her
-    vault.set_password("berater", "neues-pw-berater-4", db_key=key, keys=berater)
-    again = vault.unlock_user("berater", "neues-pw-berater-4")
-    assert again.private.raw == berater.private.raw
+    # her first own password replaces the provisional key pair (the administrator chose
+    # the old password) and keeps what was sealed to her
+    vault.set_password("berater", "neues-pw-berater-4", db_key=key, keys=berater, own=True)
+    own = vault.unlock_user("berater", "neues-pw-berater-4")
+    assert own.private.raw != berater.private.raw
+    assert own.secret("signing") == b"nur-fuer-berater"
+    assert not vault.is_provisional("berater")
+    # later changes of her own password keep her key pair
+    vault.set_password("berater", "wieder-neu-pw-6", db_key=key, keys=own, own=True)
+    again = vault.unlock_user("berater", "wieder-neu-pw-6")
+    assert again.private.raw == own.private.raw
     assert again.secret("signing") == b"nur-fuer-berater"
     # a reset (no keys) gives a new key pair: grants to the old one are withdrawn
     vault.set_password("berater", "reset-pw-berater-5", db_key=key)

@@ -84,6 +84,15 @@ def _key(profile: ProfileFixture) -> bytes:
     return profile.profile.vault().unlock(ADMIN, ADMIN_PASSWORD)
 
 
+def _store_file(ws: Workspace, record_id: str) -> tuple[Path, bytes]:
+    """The store file that holds ``record_id`` and its key (records live in stores)."""
+    records = ws.records
+    sid = records.store_of(record_id) if hasattr(records, "store_of") else ws.scope.own
+    assert sid is not None
+    db = ws.scope.stores[sid]
+    return db.path, bytes.fromhex((db.engine.url.password or "")[2:-1])
+
+
 def test_retention_purges_only_delivered_records_past_the_period(
     profile: ProfileFixture,
 ) -> None:
@@ -98,8 +107,8 @@ def test_retention_purges_only_delivered_records_past_the_period(
         _close_long_ago(supervisor, undelivered, days=800)  # never delivered: must stay
         _pretend_delivered(supervisor, recent)
         _close_long_ago(supervisor, recent, days=10)  # delivered, but within the period
-        key = _key(profile)
-        assert plaintext_contains(profile.profile.db_path, key, _needles())  # present now
+        store, key = _store_file(supervisor, old_delivered)
+        assert plaintext_contains(store, key, _needles())  # present now
         result = supervisor.lifecycle.purge_due()
         assert result.purged == 1 and result.kept_undelivered == 1
         remaining = {s.id for s in supervisor.records.list(RecordQuery())}
@@ -110,8 +119,8 @@ def test_retention_purges_only_delivered_records_past_the_period(
         assert supervisor.records.list(RecordQuery(search=CANARY_FAMILY)) == []
     finally:
         supervisor.close()
-    assert first_page_is_valid(profile.profile.db_path, key)
-    assert plaintext_contains(profile.profile.db_path, key, _needles()) == []
+    assert first_page_is_valid(store, key)
+    assert plaintext_contains(store, key, _needles()) == []
     assert scan(profile.profile.root, [CANARY_FAMILY, CANARY_GIVEN]) == []
 
 
@@ -164,11 +173,13 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
         counsellor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST)
     counsellor.close()
     supervisor = profile.sign_in(SUPERVISOR)
+    store, key = _store_file(supervisor, record_id)
+    store_db = supervisor.scope.stores[supervisor.records.store_of(record_id)]
     try:
         with pytest.raises(ValidationError):
             supervisor.lifecycle.erase(record_id, reason="weil ich es sage")
         assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST) is True
-        with supervisor.db.read() as session:
+        with store_db.read() as session:  # the counsellor's store
             items = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
             erasure = session.get(Erasure, record_id)
         assert [i.kind for i in items] == ["erasure"]
@@ -188,8 +199,7 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
         assert erased and erased[0].details == {"reason": "request", "central": True}
     finally:
         supervisor.close()
-    key = _key(profile)
-    assert plaintext_contains(profile.profile.db_path, key, _needles()) == []
+    assert plaintext_contains(store, key, _needles()) == []
 
 
 def test_erasure_of_a_record_that_never_left_needs_no_instruction(

@@ -1,0 +1,214 @@
+"""What a signed-in user's keys open: the profile database and the record stores.
+
+docs/security.md, "Device: keys and scopes". A counsellor opens her own store(s); a
+supervisor who holds the site key opens every store of the site; an administrator opens
+only the profile database. The scope is computed from the keys, not from the role: a
+supervisor without the site key sees only her own store.
+
+Signing in also does the pending key work a signed-in user is able to do:
+
+- a user without a store of her own (counsellor, supervisor) gets a new, empty one (if
+  her password was chosen by an administrator, the store gets a new key when she
+  chooses her own, see :func:`rekey_own_stores`);
+- a store marked for a new key (after a password reset, a deactivation, or the move from
+  layout 1) is re-keyed by whoever opens it first: its owner, or a supervisor;
+- a store whose owner has no seal for it (after a reset, once she chose her password) is
+  sealed to her again by a supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake_app.core.audit import AuditAction
+from intake_app.core.permissions import Actor, Role
+from intake_app.errors import ProfileError
+from intake_app.storage import audit, users
+from intake_app.storage.database import Database
+from intake_app.storage.stores import (
+    client_schema,
+    create_store,
+    key_opens,
+    new_store_id,
+    new_store_key,
+    open_store,
+    rekey_store,
+    store_path,
+)
+from intake_app.storage.vault import UserKeys, Vault
+
+log = logging.getLogger("intake.storage")
+
+
+@dataclass
+class Scope:
+    """The open databases of one signed-in user.
+
+    Attributes:
+        profile_db: the profile database alone (users, settings, audit, device).
+        stores: every record store her keys open, by store id (each with the profile
+            database attached).
+        own: her own store that new records go to (None for administrators).
+    """
+
+    profile_db: Database
+    stores: dict[str, Database] = field(default_factory=dict)
+    own: str | None = None
+
+    @property
+    def home(self) -> Database:
+        """The database most services use: her own store, else the profile database."""
+        if self.own is not None and self.own in self.stores:
+            return self.stores[self.own]
+        return self.profile_db
+
+    def share_signer(self, signer: object = None) -> None:
+        """Every store signs audit entries with the user's key, as the profile database does
+        (audit entries written in a store's session go to the attached profile database)."""
+        signer = signer if signer is not None else self.profile_db.audit_signer
+        self.profile_db.audit_signer = signer
+        for db in self.stores.values():
+            db.audit_signer = signer
+
+    def close(self) -> None:
+        for db in self.stores.values():
+            db.close()
+        self.profile_db.close()
+
+
+def _active_owner_names(profile_db: Database, vault: Vault) -> dict[int, str]:
+    """Names of active users who chose their own password (stores may be sealed to them)."""
+    with profile_db.read() as session:
+        rows = [u for u in users.list_all(session) if u.id is not None and u.active]
+    provisional = vault.provisional_names([u.username for u in rows])
+    return {u.id: u.username for u in rows if u.username not in provisional and u.id}
+
+
+def open_scope(
+    *, root: Path, profile_db: Database, vault: Vault, keys: UserKeys, actor: Actor
+) -> Scope:
+    """Open every store ``keys`` reach, doing the pending key work first."""
+    scope = Scope(profile_db=profile_db)
+    try:
+        _fill(scope, root=root, vault=vault, keys=keys, actor=actor)
+    except BaseException:
+        for db in scope.stores.values():
+            db.engine.dispose()
+        raise
+    return scope
+
+
+def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Actor) -> None:
+    profile_db = scope.profile_db
+    infos = vault.stores()
+    site = keys.site_private()
+    rotating = site is not None and vault.site_rotation_pending()
+    if rotating:
+        # a holder of the site key left: a new site key, and every store re-keyed to it
+        keys.sealed["site"] = vault.rotate_site(keys).raw
+        site = keys.site_private()
+    complete = True
+    owners = _active_owner_names(profile_db, vault) if site is not None else {}
+    known: dict[str, bytes] = {}
+    key_map = vault.key_map(keys)  # the vault is read once, not once per store
+    holders = vault.seal_holders(owners)
+    me_provisional = vault.is_provisional(actor.username)
+    for sid, info in infos.items():
+        path = store_path(root, sid)
+        candidates = key_map.get(sid, [])
+        if not candidates:
+            continue
+        if not path.is_file():
+            log.error("a store listed in the vault is missing")
+            complete = False
+            continue
+        if len(candidates) == 1:  # the usual case: opening the store below checks it
+            key: bytes | None = candidates[0]
+        else:
+            key = next((k for k in candidates if key_opens(path, k)), None)
+        if key is None:
+            log.error("no key of this user opens a store sealed to her")
+            complete = False
+            continue
+        owner_name = owners.get(info.owner_id)
+        if info.owner_id == actor.user_id and not me_provisional:
+            owner_name = actor.username
+        unfinished = key != candidates[0] and (site is not None or info.owner_id == actor.user_id)
+        if unfinished:  # a re-key was interrupted: finish it with the key already sealed
+            rekey_store(path, key, candidates[0])
+            vault.clear_previous(sid)
+            key = candidates[0]
+        elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
+            key = rekey(root, vault, sid, key, owner=owner_name)
+            _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+        elif site is not None and owner_name is not None and (sid, info.owner_id) not in holders:
+            vault.set_store_key(sid, key=key, owner=owner_name)
+        known[sid] = key
+    if rotating and complete:
+        vault.finish_site_rotation()
+        _audit(profile_db, actor, AuditAction.STORE_REKEYED, "site-key-rotated", actor.user_id)
+    own = [sid for sid, info in infos.items() if info.owner_id == actor.user_id and sid in known]
+    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own:
+        sid = new_store_id()
+        key = new_store_key()
+        create_store(store_path(root, sid), key, client_schema(profile_db))
+        vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
+        keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
+        known[sid] = key
+        own = [sid]
+    for sid, key in known.items():
+        try:
+            scope.stores[sid] = open_store(
+                store_path(root, sid),
+                key,
+                profile_db.path,
+                keys.profile_key,
+                verify=sid in own or len(known) <= 2,
+            )
+        except ProfileError:
+            log.error("a store does not open with the key sealed for it; it is left out")
+    scope.own = own[-1] if own else None
+
+
+def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | None) -> bytes:
+    """Give a store a new random key; return it.
+
+    The new key is sealed (with the old one kept beside it) before the file changes, and
+    the old one is forgotten after: a crash in between loses nothing.
+    """
+    new_key = new_store_key()
+    vault.set_store_key(sid, key=new_key, owner=owner, previous=old_key)
+    rekey_store(store_path(root, sid), old_key, new_key)
+    vault.clear_previous(sid)
+    return new_key
+
+
+def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: int) -> None:
+    with db.write() as session:
+        audit.append(
+            session,
+            actor=actor.username,
+            action=action,
+            subject_type="store",
+            subject_id=sid[:16],
+            details={"owner": owner_id},
+        )
+
+
+def rekey_own_stores(scope: Scope, *, root: Path, vault: Vault, actor: Actor) -> None:
+    """Give each of her open stores a new key sealed to her new key pair and the site.
+
+    Run when she replaces a provisional password (an administrator chose it and could
+    have opened what was sealed to it): nothing she writes from now on opens for it.
+    """
+    for sid, info in vault.stores().items():
+        store_db = scope.stores.get(sid)
+        if info.owner_id != actor.user_id or store_db is None:
+            continue
+        old_key = bytes.fromhex((store_db.engine.url.password or "")[2:-1])
+        store_db.close()
+        del scope.stores[sid]
+        rekey(root, vault, sid, old_key, owner=actor.username)
+        _audit(scope.profile_db, actor, AuditAction.STORE_REKEYED, sid, actor.user_id)

@@ -1,0 +1,425 @@
+"""Records over several stores: a supervisor's case list and search across the site.
+
+docs/security.md, "Device: keys and scopes": each counsellor's records are in a store of
+their own. A user whose keys open several stores (a supervisor with the site key) gets
+this service: it asks every store's :class:`RecordService` and merges the answers (the
+case list by its sort key, counts by sum), and sends a change to the store that holds
+the record. New records go to the user's own store.
+
+Each store is a separate connection with the profile database attached; SQLite allows
+only ten attached files per connection, so one connection per store scales to any number
+of counsellors.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from intake_app.core.audit import AuditAction
+from intake_app.core.permissions import Actor, Permission
+from intake_app.errors import ConflictError, NotFound
+from intake_app.i18n import _
+from intake_app.storage import audit
+from intake_app.storage.database import Database
+from intake_app.storage.lifecycle import ErasureReason, Lifecycle, Overview, PurgeResult
+from intake_app.storage.models import ConsentWithdrawal, Erasure, RecordRevision
+from intake_app.storage.record_queries import COUNT_CAP, Record, RecordQuery, RecordSummary
+from intake_app.storage.records import RecordService
+
+log = logging.getLogger("intake.storage")
+
+#: Rows of a record, table by table, keyed by the record's id or by its row number.
+_BY_ID = ("record_revisions", "consent_withdrawals", "outbox")
+
+
+class SiteRecords:
+    """The record operations of :class:`RecordService`, over several stores.
+
+    Args:
+        services: one record service per store, by store id.
+        home: the store new records go to (None: the user creates none).
+        dbs: the store databases, by store id.
+        actor: who acts.
+        store_for_owner: the store of a counsellor (for moving a case to her).
+    """
+
+    def __init__(
+        self,
+        *,
+        services: dict[str, RecordService],
+        dbs: dict[str, Database],
+        actor: Actor,
+        home: str | None,
+        store_for_owner: Callable[[int], str | None] | None = None,
+    ) -> None:
+        self._services = services
+        self._dbs = dbs
+        self._actor = actor
+        self._home = home
+        self._where: dict[str, str] = {}
+        self._store_for_owner = store_for_owner
+        self._cursor: _Cursor | None = None
+
+    # -- routing -----------------------------------------------------------------------
+
+    def store_of(self, record_id: str) -> str:
+        """The store that holds ``record_id``."""
+        sid = self._where.get(record_id)
+        if sid is not None and self._services[sid].holds(record_id):
+            return sid
+        for sid, service in self._services.items():
+            if service.holds(record_id):
+                self._where[record_id] = sid
+                return sid
+        raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+
+    def service_for(self, record_id: str) -> RecordService:
+        return self._services[self.store_of(record_id)]
+
+    def _routed(self, name: str) -> Callable[..., Any]:
+        def call(record_id: str, *args: Any, **kwargs: Any) -> Any:
+            return getattr(self.service_for(record_id), name)(record_id, *args, **kwargs)
+
+        return call
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {
+            "open",
+            "get",
+            "save",
+            "save_position",
+            "finalise",
+            "start_revision",
+            "close_case",
+            "withdraw_consent",
+        }:
+            return self._routed(name)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        # anything else (settings the services share) is the same in every store's service
+        return getattr(next(iter(self._services.values())), name)
+
+    # -- creation ----------------------------------------------------------------------
+
+    def create(
+        self, *, form_id: str, form_version: str, answers: dict[str, Any] | None = None
+    ) -> Record:
+        if self._home is None:
+            self._actor.require(Permission.CREATE_RECORD)
+            raise ConflictError(_("Für dieses Konto gibt es keinen eigenen Aktenspeicher."))
+        record = self._services[self._home].create(
+            form_id=form_id, form_version=form_version, answers=answers
+        )
+        self._where[record.id] = self._home
+        return record
+
+    # -- lists -------------------------------------------------------------------------
+
+    def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
+        total = 0
+        for service in self._services.values():
+            # each store counts only as far as the cap still needs (as one database would)
+            total += service.count(query, cap=cap - total)
+            if total > cap:
+                return cap + 1
+        return total
+
+    def list(self, query: RecordQuery, *, offset: int = 0, limit: int = 200) -> list[RecordSummary]:
+        """One page of the merged case list.
+
+        Every store hands out its rows in the list's order; the page is merged from their
+        heads. Reading on where the previous page ended (scrolling) continues from the
+        rows already fetched; any other offset starts again from the top.
+        """
+        cursor = self._cursor
+        if cursor is None or cursor.query != query or cursor.position != offset:
+            cursor = _Cursor(query, list(self._services))
+            if offset:
+                cursor.skip(self._services, offset)
+        page = cursor.take(self._services, limit)
+        self._cursor = cursor
+        for sid, summary in page:  # the list knows where each record is
+            self._where[summary.id] = sid
+        return [summary for _sid, summary in page]
+
+    def id_for_case_number(self, case_number: str) -> str | None:
+        self._actor.require(Permission.ERASE_RECORDS)
+        for service in self._services.values():
+            found = service.id_for_case_number(case_number)
+            if found is not None:
+                return found
+        return None
+
+    def owners(self) -> builtins.list[tuple[int, str]]:
+        self._actor.require(Permission.VIEW_SITE_RECORDS)
+        seen: dict[int, str] = {}
+        for service in self._services.values():
+            seen.update(service.owners())
+        return sorted(seen.items(), key=lambda item: item[1].casefold())
+
+    def revisions(self, record_id: str) -> builtins.list[RecordRevision]:
+        return self.service_for(record_id).revisions(record_id)
+
+    def withdrawals(self, record_id: str) -> builtins.list[ConsentWithdrawal]:
+        return self.service_for(record_id).withdrawals(record_id)
+
+    # -- moving a case between counsellors ---------------------------------------------
+
+    def move(self, record_id: str, *, to_owner: int) -> None:
+        """Give a case to another counsellor: it moves into her store (audited).
+
+        The rows are copied into the target store and deleted from the source (secure
+        delete overwrites them) on one connection that has both stores attached.
+        """
+        self._actor.require(Permission.EDIT_SITE_RECORDS)
+        source = self.store_of(record_id)
+        target = self._store_for_owner(to_owner) if self._store_for_owner else None
+        if target is None or target not in self._dbs:
+            raise ConflictError(
+                _(
+                    "Für diese Beraterin oder diesen Berater gibt es noch keinen "
+                    "Aktenspeicher. Sie oder er muss sich zuerst einmal anmelden."
+                )
+            )
+        from_owner = move_record(
+            self._dbs[source], self._dbs[target], record_id=record_id, to_owner=to_owner
+        )
+        self._where[record_id] = target
+        audit_move(self._dbs[target], self._actor, record_id, from_owner, to_owner)
+
+
+class _Cursor:
+    """Where a merged case list stands in every store (rows fetched, not yet handed out)."""
+
+    #: Rows fetched from a store at a time: a page is spread over the stores, so each
+    #: gives a share; a store whose rows run out before the page is full gives more.
+    MIN_CHUNK = 25
+
+    def __init__(self, query: RecordQuery, order: builtins.list[str]) -> None:
+        self.query = query
+        self.position = 0
+        self.order = {sid: n for n, sid in enumerate(order)}
+        self.buffers: dict[str, deque[tuple[tuple[Any, ...], RecordSummary]]] = {
+            sid: deque() for sid in order
+        }
+        self.fetched = dict.fromkeys(order, 0)
+        self.done = dict.fromkeys(order, False)
+
+    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
+        size = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
+        rows = services[sid].list_keyed(self.query, offset=self.fetched[sid], limit=size)
+        self.fetched[sid] += len(rows)
+        if len(rows) < size:
+            self.done[sid] = True
+        order = self.order[sid]
+        self.buffers[sid].extend(((k[0], order, k[1]), summary) for k, summary in rows)
+
+    def take(
+        self, services: dict[str, RecordService], limit: int
+    ) -> builtins.list[tuple[str, RecordSummary]]:
+        page: builtins.list[tuple[str, RecordSummary]] = []
+        pick = max if self.query.descending else min
+        while len(page) < limit:
+            for sid, buffer in self.buffers.items():
+                if not buffer and not self.done[sid]:
+                    self._fill(services, sid, limit - len(page))
+            heads = [(buffer[0][0], sid) for sid, buffer in self.buffers.items() if buffer]
+            if not heads:
+                break
+            _key, sid = pick(heads)
+            page.append((sid, self.buffers[sid].popleft()[1]))
+        self.position += len(page)
+        return page
+
+    def skip(self, services: dict[str, RecordService], count: int) -> None:
+        """Jump to ``count``: every store gives its first ``count`` rows, merged."""
+        for sid in self.buffers:
+            self._fill(services, sid, count)
+        while self.position < count:
+            if not self.take(services, min(1000, count - self.position)):
+                break
+
+
+def move_record(source: Database, target: Database, *, record_id: str, to_owner: int) -> int:
+    """Copy one record's rows from ``source`` to ``target``, delete them in ``source``.
+
+    Returns the previous owner's id. Both files change in one transaction of one
+    connection (in WAL mode SQLite keeps each file atomic, not the pair: a crash in the
+    commit can leave the record in both stores, never in none).
+    """
+    raw = source.engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert conn is not None
+        conn.execute(
+            "ATTACH DATABASE ? AS move_target KEY ?",
+            (str(target.path), target.engine.url.password),
+        )
+        try:
+            return _move_rows(conn, record_id=record_id, to_owner=to_owner)
+        finally:
+            conn.execute("DETACH DATABASE move_target")
+    finally:
+        raw.close()
+
+
+def _columns(conn: Any, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
+
+
+def _move_rows(conn: Any, *, record_id: str, to_owner: int) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT pk, owner_id FROM main.records WHERE id = ?", (record_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+        old_pk, old_owner = row
+        if old_owner == to_owner:
+            raise ConflictError(_("Die Akte gehört bereits dieser Person."))
+        sending = conn.execute(
+            "SELECT count(*) FROM main.outbox WHERE record_id = ? AND state != 'pending' "
+            "AND state != 'delivered'",
+            (record_id,),
+        ).fetchone()[0]
+        if sending:
+            raise ConflictError(
+                _(
+                    "Die Akte wird gerade an die Zentrale übermittelt. Bitte verschieben Sie "
+                    "sie nach der nächsten Synchronisation."
+                )
+            )
+        cols = [c for c in _columns(conn, "records") if c != "pk"]
+        names = ", ".join(cols)
+        values = ", ".join("?" if c == "owner_id" else c for c in cols)
+        cur = conn.execute(
+            f"INSERT INTO move_target.records ({names}) "  # noqa: S608 - names from PRAGMA
+            f"SELECT {values} FROM main.records WHERE pk = ?",
+            (to_owner, old_pk),
+        )
+        new_pk = cur.lastrowid
+        data_cols = [c for c in _columns(conn, "record_data") if c != "pk"]
+        dnames = ", ".join(data_cols)
+        conn.execute(
+            f"INSERT INTO move_target.record_data (pk, {dnames}) "  # noqa: S608
+            f"SELECT ?, {dnames} FROM main.record_data WHERE pk = ?",
+            (new_pk, old_pk),
+        )
+        conn.execute(
+            "INSERT INTO move_target.records_fts (rowid, terms) "
+            "SELECT ?, terms FROM main.records_fts WHERE rowid = ?",
+            (new_pk, old_pk),
+        )
+        for table in _BY_ID:
+            tcols = [c for c in _columns(conn, table) if c != "id" or table == "record_revisions"]
+            tnames = ", ".join(tcols)
+            conn.execute(
+                f"INSERT INTO move_target.{table} ({tnames}) "  # noqa: S608
+                f"SELECT {tnames} FROM main.{table} WHERE record_id = ?",
+                (record_id,),
+            )
+            conn.execute(f"DELETE FROM main.{table} WHERE record_id = ?", (record_id,))  # noqa: S608
+        conn.execute("DELETE FROM main.records_fts WHERE rowid = ?", (old_pk,))
+        conn.execute("DELETE FROM main.record_data WHERE pk = ?", (old_pk,))
+        conn.execute("DELETE FROM main.records WHERE pk = ?", (old_pk,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(old_owner)
+
+
+def audit_move(db: Database, actor: Actor, record_id: str, from_owner: int, to_owner: int) -> None:
+    with db.write() as session:
+        audit.append(
+            session,
+            actor=actor.username,
+            action=AuditAction.RECORD_MOVED,
+            subject_type="record",
+            subject_id=record_id,
+            details={"from": from_owner, "to": to_owner},
+        )
+
+
+class SiteLifecycle:
+    """:class:`~intake_app.storage.lifecycle.Lifecycle` over several stores.
+
+    Retention and the overview run over every store and add up; an erasure or an access
+    request goes to the store that holds the record.
+    """
+
+    def __init__(self, *, lifecycles: dict[str, Lifecycle], records: SiteRecords) -> None:
+        self._lifecycles = lifecycles
+        self._records = records
+
+    def _for(self, record_id: str) -> Lifecycle:
+        return self._lifecycles[self._records.store_of(record_id)]
+
+    def erase(self, record_id: str, *, reason: ErasureReason | str) -> bool:
+        return self._for(record_id).erase(record_id, reason=reason)
+
+    def person_export(self, record_id: str) -> dict[str, Any]:
+        return self._for(record_id).person_export(record_id)
+
+    def erasures(self) -> builtins.list[Erasure]:
+        return next(iter(self._lifecycles.values())).erasures()
+
+    def due_for_purge(self, *, today: date | None = None) -> tuple[builtins.list[str], int]:
+        due: builtins.list[str] = []
+        kept = 0
+        for lifecycle in self._lifecycles.values():
+            ids, undelivered = lifecycle.due_for_purge(today=today)
+            due += ids
+            kept += undelivered
+        return due, kept
+
+    def purge_due(self, *, today: date | None = None) -> PurgeResult:
+        purged = kept = 0
+        for lifecycle in self._lifecycles.values():
+            result = lifecycle.purge_due(today=today)
+            purged += result.purged
+            kept += result.kept_undelivered
+        return PurgeResult(purged=purged, kept_undelivered=kept)
+
+    def overview(self, *, today: date | None = None) -> Overview:
+        parts = [lifecycle.overview(today=today) for lifecycle in self._lifecycles.values()]
+        by_status: dict[str, int] = {}
+        months: dict[str, dict[str, int]] = {}
+        for part in parts:
+            for status, count in part.by_status.items():
+                by_status[status] = by_status.get(status, 0) + count
+            for month, counts in part.by_month:
+                slot = months.setdefault(month, {})
+                for status, count in counts.items():
+                    slot[status] = slot.get(status, 0) + count
+        if not parts:
+            return Overview(
+                by_status={},
+                by_month=[],
+                open_referrals=0,
+                records_with_open_referrals=0,
+                expiring_permits=0,
+                recognition_pending=0,
+                not_delivered=0,
+                removed_for_statistics=0,
+            )
+        # every other field (settings, time) is the same in each part: the first one's
+        return dataclasses.replace(
+            parts[0],
+            by_status=by_status,
+            by_month=sorted(months.items()),
+            open_referrals=sum(p.open_referrals for p in parts),
+            records_with_open_referrals=sum(p.records_with_open_referrals for p in parts),
+            expiring_permits=sum(p.expiring_permits for p in parts),
+            recognition_pending=sum(p.recognition_pending for p in parts),
+            not_delivered=sum(p.not_delivered for p in parts),
+            # the anonymised traces live in the profile database: every store sees them all
+            removed_for_statistics=parts[0].removed_for_statistics,
+        )

@@ -1,0 +1,188 @@
+"""Record stores: one SQLCipher file per owner, with its own random key.
+
+docs/security.md, "Device: keys and scopes": everything about a person (answers, list
+columns, search index, revisions, consent withdrawals, outbox items, sealed batches)
+lives in the store of the counsellor who owns the record, under a key that only she,
+the site key (supervisors) and the recovery key can open. The profile
+database keeps users, settings, the audit log and the device identity; its copies of the
+record tables stay empty.
+
+A store is opened as the *main* database of a connection with the profile database
+ATTACHed as ``profile``. SQLite resolves a table name without a schema in ``main`` first,
+so the code that reads and writes records needs no schema names: ``records`` is the
+store's table, ``users`` and ``audit_log`` are the profile's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import uuid
+from pathlib import Path
+
+import sqlcipher3
+
+from intake_app.storage.database import Database
+
+log = logging.getLogger("intake.storage")
+
+STORES_DIR = "stores"
+PROFILE_SCHEMA = "profile"
+
+#: The tables that hold data about people; they live in the stores only.
+CLIENT_TABLES = (
+    "records",
+    "record_data",
+    "record_revisions",
+    "consent_withdrawals",
+    "outbox",
+    "sync_batches",
+    "records_fts",
+)
+
+# A foreign key to the profile's users table cannot be declared across files (SQLite
+# checks a parent table in the child's own file); the owner is checked by the code.
+_USERS_FK = re.compile(
+    r",?\s*(CONSTRAINT\s+\w+\s+)?FOREIGN\s+KEY\s*\(\s*\w+\s*\)\s*REFERENCES\s+\"?users\"?\s*"
+    r"\(\s*\"?id\"?\s*\)(\s+ON\s+DELETE\s+\w+)?",
+    re.IGNORECASE,
+)
+
+
+def new_store_id() -> str:
+    """A random name for a store file (it says nothing about its owner)."""
+    return uuid.uuid4().hex
+
+
+def new_store_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def store_path(root: Path, store_id: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{32}", store_id):
+        raise ValueError("not a store id")
+    return root / STORES_DIR / f"{store_id}.db"
+
+
+def _key_sql(key: bytes) -> str:
+    return f"\"x'{key.hex()}'\""
+
+
+def client_schema(profile_db: Database) -> list[str]:
+    """The DDL of the record tables, taken from the (migrated) profile database.
+
+    The profile database is brought to the newest schema by Alembic; a store is created
+    with exactly the same tables and indexes, less the foreign keys to ``users``.
+    """
+    with profile_db.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
+        ).all()
+    statements = []
+    for kind, name, table, sql in rows:
+        if table not in CLIENT_TABLES:
+            continue
+        if kind == "table" and name != table:
+            continue
+        if name.startswith("records_fts_"):  # FTS5's shadow tables come with the table
+            continue
+        statements.append(_USERS_FK.sub("", sql) if kind == "table" else sql)
+    return statements
+
+
+def create_store(path: Path, key: bytes, schema: list[str]) -> None:
+    """Create an empty store file with the record tables (nothing is left on failure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path.parent, 0o700)
+    if path.exists():
+        raise FileExistsError(path)
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    conn = sqlcipher3.connect(str(tmp))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN")
+        for statement in schema:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except BaseException:
+        conn.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp) + suffix).unlink(missing_ok=True)
+    os.replace(tmp, path)
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+
+
+def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
+    """Re-encrypt a store file with a new key (SQLCipher's rekey), WAL folded in first.
+
+    Pages written after this are readable only with ``new_key``; an old copy of the file
+    still opens with the old key (what it holds was readable with that key anyway).
+    """
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = {_key_sql(old_key)}")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute(f"PRAGMA rekey = {_key_sql(new_key)}")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    log.info("a record store was re-keyed")
+
+
+def key_opens(path: Path, key: bytes) -> bool:
+    """True when ``key`` decrypts the store file (its first page is checked)."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def open_store(
+    path: Path, key: bytes, profile_path: Path, profile_key: bytes, *, verify: bool = True
+) -> Database:
+    """A store as the main database with the profile database attached as ``profile``.
+
+    ``verify=False`` connects on first use (a supervisor's sign-in opens every store; the
+    case list that follows connects to each anyway).
+    """
+    db = Database(path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)})
+    if verify:
+        db.verify_key()
+    return db
+
+
+def shred(path: Path) -> None:
+    """Overwrite a file with random bytes, flush it and delete it (best effort on SSDs)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    with open(path, "r+b") as fh:
+        remaining = size
+        while remaining > 0:
+            chunk = min(remaining, 1 << 20)
+            fh.write(secrets.token_bytes(chunk))
+            remaining -= chunk
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()

@@ -1,0 +1,95 @@
+"""An attacker with the profile folder, one password and the crypto library.
+
+No program, no permission checks: she opens ``vault.json`` with her password (the
+project's own vault code is as good as any), collects every key that opens for her
+(her seals, and through a site key every store seal), and tries every key on every file
+of the folder with SQLCipher. What decrypts is dumped as text, to be scanned for canary
+names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import sqlcipher3
+
+from intake_app.storage.vault import Vault
+
+
+def keys_for(vault_path: Path, username: str, password: str) -> list[bytes]:
+    """Every 32-byte key ``username``'s password yields from this vault file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "vault.json"
+        shutil.copy2(vault_path, copy)
+        vault = Vault(copy)
+        found = [vault.unlock(username, password)]
+        unlock_user = getattr(vault, "unlock_user", None)
+        if unlock_user is None:  # a single-key vault: the password opens the one key
+            return found
+        keys = unlock_user(username, password)
+        found += [v for v in keys.sealed.values() if len(v) == 32]
+        data = json.loads(copy.read_text("utf-8"))
+        for store_id in data.get("stores", {}):
+            key = vault.open_store_key(keys, store_id)
+            if key is not None:
+                found.append(key)
+    return list(dict.fromkeys(found))
+
+
+def dump_everything(root: Path, keys: list[bytes]) -> tuple[str, list[str]]:
+    """Try every key on every file under ``root``; return the decrypted text and files."""
+    texts: list[str] = []
+    opened: list[str] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name.endswith(("-wal", "-shm", ".lock", ".json", ".log", ".yaml")):
+            continue
+        for key in keys:
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = Path(tmp) / "x.db"
+                shutil.copy2(path, copy)
+                wal = Path(str(path) + "-wal")
+                if wal.is_file():
+                    shutil.copy2(wal, Path(str(copy) + "-wal"))
+                conn = sqlcipher3.connect(str(copy))
+                try:
+                    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlcipher3.DatabaseError:
+                    conn.close()
+                    continue
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    try:
+                        rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+                    except sqlcipher3.OperationalError:  # a virtual table's module
+                        continue
+                    texts.extend(
+                        " ".join(
+                            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                            for v in row
+                        )
+                        for row in rows
+                    )
+                conn.close()
+                opened.append(str(path.relative_to(root)))
+                break
+    return "\n".join(texts), opened
+
+
+def what_she_reads(
+    root: Path, username: str, password: str, *, vault_path: Path | None = None
+) -> tuple[str, list[str]]:
+    """Everything ``username`` decrypts in ``root`` with ``password`` (and a vault file)."""
+    try:
+        keys = keys_for(vault_path or root / "vault.json", username, password)
+    except Exception:  # the password opens nothing in this vault
+        return "", []
+    return dump_everything(root, keys)
