@@ -19,6 +19,7 @@ from intake_app.core.forms import (
     FormLoadError,
     FormRegistry,
     OrganisationConfig,
+    initial_answers,
     load_form,
     load_organisation,
     load_shipped_forms,
@@ -388,8 +389,6 @@ class Workspace:
 
     def new_intake(self) -> str:
         """Create a draft record under the current form; return its id."""
-        from intake_app.core.forms import initial_answers
-
         form = self.current_form()
         answers = initial_answers(form)
         site = str(self.settings.get("site.name") or "")

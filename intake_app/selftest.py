@@ -20,13 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from intake_app.app import Workspace
+from intake_app.demo.data import generate
+from intake_app.device_sync.outbox import record_entry
 from intake_app.i18n import _
 from intake_app.logs import safe_traceback, scrub
-
-if TYPE_CHECKING:
-    from intake_app.app import Workspace
+from intake_app.storage import migrate
+from intake_app.storage.backup import create_backup, verify_files
+from intake_app.storage.models import OutboxItem
+from intake_app.storage.profile import Profile
+from intake_app.storage.vault import KdfParams
+from intake_app.sync import keys
+from intake_app.sync.batch import build_batch, open_batch, parse_batch, verify_signature
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.core")
 
@@ -60,9 +69,6 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _create_profile(state: _State) -> str:
-    from intake_app.storage.profile import Profile
-    from intake_app.storage.vault import KdfParams
-
     profile = Profile(state.root / "profile", kdf_params=KdfParams(1, 1, 8 * 1024))
     profile.create(admin_name=ADMIN, admin_password=PASSWORD, site_name="Selbsttest")
     header = profile.db_path.read_bytes()[:16]
@@ -72,9 +78,6 @@ def _create_profile(state: _State) -> str:
 
 
 def _sign_in(state: _State) -> str:
-    from intake_app.app import Workspace
-    from intake_app.storage import migrate
-
     ws = Workspace.sign_in(state.profile, username=ADMIN, password=PASSWORD)
     state.workspaces.append(ws)
     state.admin = ws
@@ -86,8 +89,6 @@ def _sign_in(state: _State) -> str:
 
 
 def _add_counsellor(state: _State) -> str:
-    from intake_app.app import Workspace
-
     state.admin.accounts.add_user(
         username=COUNSELLOR, role="counsellor", password=PASSWORD, display_name="Selbsttest"
     )
@@ -99,8 +100,6 @@ def _add_counsellor(state: _State) -> str:
 
 
 def _fill_record(state: _State) -> str:
-    from intake_app.demo.data import generate
-
     ws: Workspace = state.counsellor
     form = ws.current_form()
     for seed in range(20):
@@ -130,6 +129,7 @@ def _render_pdf(state: _State) -> str:
 
     from pypdf import PdfReader
 
+    # Deferred: the printouts load reportlab, which the other steps do not need.
     from intake_app.reports.service import ReportService
 
     service = ReportService(state.counsellor)
@@ -146,13 +146,6 @@ def _render_pdf(state: _State) -> str:
 
 def _seal_batch(state: _State) -> str:
     from sqlmodel import select
-
-    from intake_app.device_sync.outbox import record_entry
-    from intake_app.storage.models import OutboxItem
-    from intake_app.sync import keys
-    from intake_app.sync.batch import build_batch, open_batch, parse_batch, verify_signature
-    from intake_app.sync.identity import DeviceIdentity
-    from intake_app.sync.keys import EncryptionPrivateKey
 
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)
@@ -189,8 +182,6 @@ def _seal_batch(state: _State) -> str:
 
 
 def _backup(state: _State) -> str:
-    from intake_app.storage.backup import create_backup, verify_files
-
     info = create_backup(state.admin)
     verify_files(info)
     return _("Sicherung {name}, {kb} kB").format(name=info.name, kb=info.size // 1024)
@@ -198,6 +189,7 @@ def _backup(state: _State) -> str:
 
 def _main_window(state: _State) -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # Deferred: Qt loads only here, after QT_QPA_PLATFORM is set for a run without a screen.
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
     from intake_app.ui.qt_i18n import install_qt_translator

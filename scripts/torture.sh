@@ -11,9 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-system.sh
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+scripts/install.sh ci  # the versions of requirements/ci.txt, hashes checked
 # coverage-guided fuzzing where a wheel exists; hypothesis fuzzes in any case
 .venv/bin/python -m pip install -q --disable-pip-version-check atheris >/dev/null 2>&1 \
   || echo "torture: atheris does not install here; fuzzing with hypothesis only" >&2

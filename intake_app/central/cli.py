@@ -331,6 +331,7 @@ def _audit_cell(state: AuditState | None) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the receiver with uvicorn until interrupted (receipt key only)."""
+    # Deferred: uvicorn and starlette load only for the receiver, not for the other commands.
     import uvicorn
 
     from .receiver import Limits, create_app, guarded_protocol, load_receiver

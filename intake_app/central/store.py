@@ -12,14 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
+from intake_app.atomic import atomic_create_bytes, atomic_write_bytes
 from intake_app.errors import ConflictError
 from intake_app.i18n import _
 
@@ -40,31 +38,9 @@ def write_new_file(path: Path, data: bytes) -> bool:
         ConflictError: the file exists with other bytes.
         KnownError: the disk is full (``kind="disk_full"``).
     """
-    folder = path.parent
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # 0700 whatever the umask
-    if path.exists():
+    if path.exists() or not atomic_create_bytes(path, data):
         return _same_or_conflict(path, data)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if os.name == "posix":
-            os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _same_or_conflict(path, data)
-        fsync_dir(folder)
-        return True
-    except OSError as exc:
-        if exc.errno in DISK_FULL_ERRNOS:
-            raise disk_full_error() from exc
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
+    return True
 
 
 def _same_or_conflict(path: Path, data: bytes) -> bool:
@@ -150,8 +126,8 @@ class BatchStore:
             "sha384": digest,
             "quarantined_at": stamp,
         }
-        (self.home.quarantine_dir / (name + ".json")).write_text(
-            json.dumps(note, indent=1), encoding="utf-8"
+        atomic_write_bytes(
+            self.home.quarantine_dir / (name + ".json"), json.dumps(note, indent=1).encode("utf-8")
         )
         log.warning("batch quarantined: reason=%s batch=%s", reason, batch_id or "-")
         return name

@@ -1,4 +1,6 @@
-"""The ``intake-app`` command line: one contract shared by all features (DESIGN.md).
+"""The ``intake-app`` command line: one contract shared by all features.
+
+The contract is docs/architecture.md, "Command line contract".
 
 Global options select the profile (``--data-dir``, env ``INTAKE_DATA_DIR``) and the user
 (``--user``, env ``INTAKE_USER``; password from ``--password-file``, env
@@ -19,9 +21,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from intake_app import __version__
+from intake_app.app import Workspace
+from intake_app.cli import (
+    backup_cmds,
+    forms_cmds,
+    lifecycle_cmds,
+    profile_cmds,
+    records_cmds,
+    reports_cmds,
+    sync_cmds,
+)
+from intake_app.demo import default_demo_dir
 from intake_app.errors import AuthError, IntakeError, UsageError
 from intake_app.i18n import _, language_from_environment, normalise_language, set_language
 from intake_app.logs import resolve_log_dir, setup_logging
+from intake_app.selftest import run_self_test
 from intake_app.storage.profile import Profile, resolve_data_dir
 
 log = logging.getLogger("intake.core")
@@ -84,15 +98,13 @@ class Context:
             confirm_prompt=_("Neues Passwort wiederholen: ") if confirm else None,
         )
 
-    def workspace(self, *, changing_password: bool = False):  # type: ignore[no-untyped-def]
+    def workspace(self, *, changing_password: bool = False) -> Workspace:
         """Sign in with ``--user`` and the password; the workspace is closed at exit.
 
         A user who must change her password is refused here until she has changed it
         (``passwd`` passes ``changing_password``), as in the desktop program. Where the
         signed state of the profile does not check, what was changed is said on stderr.
         """
-        from intake_app.app import Workspace
-
         if self._workspace is None:
             self.require_profile()
             workspace = Workspace.sign_in(
@@ -190,16 +202,6 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every command group registered."""
-    from intake_app.cli import (
-        backup_cmds,
-        forms_cmds,
-        lifecycle_cmds,
-        profile_cmds,
-        records_cmds,
-        reports_cmds,
-        sync_cmds,
-    )
-
     parser = _Parser(
         prog="intake-app",
         description=_("Intake – Erstgespräche verschlüsselt erfassen, drucken und übermitteln."),
@@ -254,8 +256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo and not known.data_dir and not os.environ.get("INTAKE_DATA_DIR"):
-        from intake_app.demo import default_demo_dir
-
         data_dir, explicit = default_demo_dir(), True
     try:
         setup_logging(resolve_log_dir(data_dir, explicit_profile=explicit))
@@ -265,10 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler | None = getattr(args, "handler", None)
     try:
         if args.self_test:
-            from intake_app.selftest import run_self_test
-
             return run_self_test(ctx)
         if handler is None:
+            # Deferred: Qt loads only for the desktop program, not for a command.
             from intake_app.ui.main import run_gui
 
             return run_gui(data_dir=data_dir, demo=args.demo)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 
 from intake_app.cli_support import table
+from intake_app.errors import NotFound
 from intake_app.i18n import _
+from intake_app.storage.backup import (
+    BackupReason,
+    create_backup,
+    find_backup,
+    latest_backup,
+    list_backups,
+    restore_backup,
+    unlock_for_restore,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,7 +42,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_backup_create(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.storage.backup import BackupReason, create_backup
 
     info = create_backup(ctx.workspace(), reason=BackupReason.MANUAL)
     ctx.out(_("Sicherung „{name}“ angelegt in {path}.").format(name=info.name, path=info.path))
@@ -40,7 +49,6 @@ def cmd_backup_create(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_backup_list(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.storage.backup import list_backups
 
     ctx.require_profile()
     backups = list_backups(ctx.profile)
@@ -64,13 +72,6 @@ def cmd_backup_list(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_backup_restore(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.errors import NotFound
-    from intake_app.storage.backup import (
-        find_backup,
-        latest_backup,
-        restore_backup,
-        unlock_for_restore,
-    )
 
     if ctx.args.name == "latest":
         info = latest_backup(ctx.profile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from intake_app.core.forms import check_files
 from intake_app.i18n import _
 
 
@@ -20,8 +21,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_forms_check(ctx) -> int:  # type: ignore[no-untyped-def]
     import sys
-
-    from intake_app.core.forms import check_files
 
     problems = check_files([Path(name) for name in ctx.args.files])
     for line in problems:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from intake_app.app import Workspace
 from intake_app.cli_support import add_new_password_option, table
 from intake_app.core.permissions import Role
-from intake_app.errors import UsageError
-from intake_app.i18n import _
+from intake_app.errors import IntakeError, UsageError
+from intake_app.i18n import _, current_language
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,7 +95,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_init(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.i18n import current_language
 
     password = ctx.password()
     recovery = ctx.profile.create(
@@ -189,8 +189,6 @@ def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
 def cmd_recover(ctx) -> int:  # type: ignore[no-untyped-def]
     import os
 
-    from intake_app.app import Workspace
-
     ctx.require_profile()
     if ctx.args.recovery_key_file:
         try:
@@ -239,8 +237,6 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
         ctx.out(_("Audit-Protokoll intakt: {n} Einträge geprüft.").format(n=report.checked))
         return 0
     if report.broken_seq is None:
-        from intake_app.errors import IntakeError
-
         raise IntakeError(
             _("Audit-Protokoll beschädigt:")
             + " "
@@ -252,7 +248,6 @@ def cmd_audit_verify(ctx) -> int:  # type: ignore[no-untyped-def]
         "gap": _("Eintrag fehlt"),
     }
     raise_line = _("Audit-Protokoll beschädigt: erster fehlerhafter Eintrag Nr. {seq} ({reason}).")
-    from intake_app.errors import IntakeError
 
     raise IntakeError(
         raise_line.format(seq=report.broken_seq, reason=reasons.get(report.reason, report.reason))

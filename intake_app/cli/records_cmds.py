@@ -7,8 +7,10 @@ import argparse
 from intake_app.cli_support import table
 from intake_app.core.audit import AuditAction
 from intake_app.core.records import display_name
+from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import UsageError
 from intake_app.i18n import _
+from intake_app.storage import users
 from intake_app.storage.records import RecordQuery
 
 STATUSES = ("draft", "complete", "closed", "delivered")
@@ -38,7 +40,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_demo_data(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.demo.data import add_synthetic_intakes
 
     count = ctx.args.count
     if not 1 <= count <= 200_000:
@@ -76,7 +77,6 @@ def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_records_move(ctx) -> int:  # type: ignore[no-untyped-def]
-    from intake_app.storage import users
 
     ws = ctx.workspace()
     with ws.db.read() as session:

@@ -1,4 +1,4 @@
-"""``intake-app export-pdf``: intake summaries as one PDF file (DESIGN.md).
+"""``intake-app export-pdf``: intake summaries as one PDF file (docs/architecture.md).
 
 ``--record ID`` exports one record, ``--all-complete`` every finalised record the user
 may see, one after another with page numbers per record. ``--lang en`` prints in
@@ -52,6 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_export_pdf(ctx: Context) -> int:
     """Build the PDF in memory, then write it and its audit entries (or nothing)."""
+    # Deferred: the printouts load reportlab, which the other commands do not need.
     from intake_app.reports.profiles import Profile
     from intake_app.reports.service import ReportService
 

@@ -15,7 +15,7 @@ from intake_app.i18n import N_, _
 
 
 class Role(enum.StrEnum):
-    """The three roles of DESIGN.md."""
+    """The three roles (docs/architecture.md, "Roles")."""
 
     COUNSELLOR = "counsellor"
     SUPERVISOR = "supervisor"

@@ -1,7 +1,8 @@
 """The demo profile a newcomer opens with ``intake-app --demo``.
 
 It lives in its own folder (never the real profile), has one user per role with the
-passwords shown below and on the log-in window, and is filled with synthetic intakes.
+passwords of ``DEMO_USERS`` (shown on the log-in window too), and is filled with synthetic
+intakes (``demo/data.py``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from pathlib import Path
 
 import platformdirs
 
-DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
-    # user name, role, display name, password
-    ("admin", "admin", "Demo-Administration", "demo-admin-2026"),
-    ("leitung", "supervisor", "Sabine Leitner", "demo-leitung-2026"),
-    ("beratung", "counsellor", "Jonas Berger", "demo-beratung-2026"),
-)
+from intake_app.app import Workspace
+from intake_app.atomic import atomic_write_bytes
+from intake_app.demo.data import DEMO_USERS, fill_demo_profile
+from intake_app.storage.profile import Profile
+
+__all__ = ["DEMO_USERS", "default_demo_dir", "ensure_demo_profile", "is_demo_profile"]
 
 
 def default_demo_dir() -> Path:
@@ -34,9 +35,6 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     Users get their demo passwords without the first-log-in change, so a newcomer can
     look around at once; ``records`` synthetic intakes are spread over the users.
     """
-    from intake_app.app import Workspace
-    from intake_app.storage.profile import Profile
-
     profile = Profile(root)
     if profile.exists():
         return False
@@ -47,8 +45,10 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         display_name=admin_display,
         site_name="Demo: Kommunales Integrationszentrum Musterstadt",
     )
-    (root / "DEMO").write_text(
-        "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n", "utf-8"
+    atomic_write_bytes(
+        root / "DEMO",
+        "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n".encode(),
+        mode=0o644,
     )
     ws = Workspace.sign_in(profile, username=admin_name, password=admin_password)
     try:
@@ -63,7 +63,5 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         finally:
             user_ws.close()
     if records:
-        from intake_app.demo.data import fill_demo_profile
-
         fill_demo_profile(profile, count=records)
     return True

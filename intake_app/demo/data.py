@@ -20,10 +20,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from intake_app.app import Workspace
 from intake_app.core.forms import Form, evaluate, new_item
 from intake_app.core.forms.engine import FormState
 from intake_app.core.forms.model import Question, QuestionType
 from intake_app.core.forms.referral_consent import granted_on, recipient_matches
+
+DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
+    # user name, role, display name, password
+    ("admin", "admin", "Demo-Administration", "demo-admin-2026"),
+    ("leitung", "supervisor", "Sabine Leitner", "demo-leitung-2026"),
+    ("beratung", "counsellor", "Jonas Berger", "demo-beratung-2026"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -897,9 +905,6 @@ def fill_demo_profile(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Create ``count`` intakes in a demo profile, spread over its demo users."""
-    from intake_app.app import Workspace
-    from intake_app.demo import DEMO_USERS
-
     created = 0
     owners = [(name, password) for name, role, _d, password in DEMO_USERS if role != "admin"]
     per_owner = [

@@ -33,6 +33,7 @@ from reportlab.platypus import (
 )
 
 from intake_app.core.forms import ConsentPurpose
+from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.i18n import N_
 from intake_app.reports import fonts
 from intake_app.reports.common import PrintContext, RecordSource, page_info
@@ -448,7 +449,6 @@ class _Sheet:
 
     def is_minor(self) -> bool:
         """Whether the person was 15 to 17 years old on the day of the consent."""
-        from intake_app.core.forms.expressions.checker import parse_date_literal
 
         born = self.source.answers.get("birth_date")
         born_day = parse_date_literal(born) if isinstance(born, str) else None

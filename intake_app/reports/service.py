@@ -7,7 +7,8 @@ their own), reads the records, builds the PDF in memory and writes the audit ent
 * a preview on screen is a read of the whole record (``record_read``, via "preview");
 * sending it to a printer is ``record_printed``;
 * saving it as a file is ``record_exported`` (written atomically; the file only takes
-  its place once the audit entry is committed, so no export goes unrecorded).
+  its place once the audit entry is committed, so no export goes unrecorded);
+* the supervisor's overview sheet (numbers only) printed or saved is ``overview_printed``.
 
 Audit entries name the record id, the document, the profile (requested and in force),
 the language and the batch, never a name, an answer or a file path (a file name may
@@ -18,15 +19,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import tempfile
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
+from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
@@ -237,38 +236,44 @@ class ReportService:
     def save(self, rendered: RenderedPdf, path: Path) -> None:
         """Write the PDF to ``path`` (chosen explicitly by the user) and audit the export.
 
-        Like :func:`~intake_app.atomic.atomic_write_bytes` (a temporary file in
-        the same folder, fsync, rename), with the audit entry committed between writing
-        and renaming: if the entry cannot be written, ``path`` is left as it was, so no
+        With :func:`~intake_app.atomic.atomic_write_bytes` (a temporary file in the
+        same folder, fsync, rename), the audit entry committed between writing and
+        renaming: if the entry cannot be written, ``path`` is left as it was, so no
         export goes unrecorded and a failed save changes nothing.
         """
         path = Path(path)
         folder = path.parent
         if not folder.is_dir():
             raise UsageError(_("Den Ordner {folder} gibt es nicht.").format(folder=folder))
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(rendered.data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if os.name == "posix":
-                os.chmod(tmp, 0o600)
-            self.record_output(rendered, output=Output.FILE)
-            os.replace(tmp, path)
-            fsync_dir(folder)
+            atomic_write_bytes(
+                path,
+                rendered.data,
+                before_replace=lambda: self.record_output(rendered, output=Output.FILE),
+            )
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno in DISK_FULL_ERRNOS:
-                raise disk_full_error() from exc
-            raise KnownError(
-                _("Die Datei {path} kann nicht geschrieben werden: {reason}").format(
-                    path=path, reason=exc.strerror or exc
-                ),
-                kind="write_failed",
-            ) from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            raise _write_failed(path, exc) from exc
         log.info("exported %s for %d record(s)", rendered.document.value, len(rendered.records))
+
+    # -- the overview sheet (anonymised numbers, no record) ------------------------------
+
+    def overview_output(self, output: Output) -> None:
+        """Audit the overview sheet going to a printer (``overview_printed``)."""
+        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": output.value})
+
+    def save_overview(self, data: bytes, path: Path) -> None:
+        """Write the overview sheet to ``path``; audited before the file takes its place."""
+        path = Path(path)
+        try:
+            atomic_write_bytes(path, data, before_replace=lambda: self.overview_output(Output.FILE))
+        except OSError as exc:
+            raise _write_failed(path, exc) from exc
+
+
+def _write_failed(path: Path, exc: OSError) -> KnownError:
+    return KnownError(
+        _("Die Datei {path} kann nicht geschrieben werden: {reason}").format(
+            path=path, reason=exc.strerror or exc
+        ),
+        kind="write_failed",
+    )

@@ -39,7 +39,7 @@ import sqlcipher3
 from filelock import FileLock
 
 from intake_app import __version__
-from intake_app.atomic import DISK_FULL_ERRNOS, disk_full_error, fsync_dir
+from intake_app.atomic import DISK_FULL_ERRNOS, atomic_write_bytes, disk_full_error, fsync_dir
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError, KnownError, NotFound, ProfileError
@@ -196,11 +196,11 @@ def _write_manifest(
         "profile_id": profile_id,
         "files": files,
     }
-    path = folder / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True), "utf-8")
-    for name in (*files, MANIFEST):
+    for name in files:
         _fsync_file(folder / name)
-    fsync_dir(folder)
+    atomic_write_bytes(  # fsyncs the folder too
+        folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+    )
 
 
 def read_backup(folder: Path) -> BackupInfo | None:

@@ -326,6 +326,9 @@ class RecordService:
         """Lock the record, snapshot the revision and queue it for the central office.
 
         The caller has checked with the form engine that nothing required is missing.
+
+        Raises:
+            ConflictError: the record is already finalised.
         """
         with self._db.write() as session:
             row = self._load(session, record_id)

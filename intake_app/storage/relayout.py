@@ -95,10 +95,12 @@ def move_to_layout_2(
 
     db.checkpoint()
     schema = client_schema(db)
-    with db.engine.connect() as conn:
+    with db.engine.connect() as connection:
         owner_ids = [
             int(row[0])
-            for row in conn.exec_driver_sql("SELECT DISTINCT owner_id FROM records ORDER BY 1")
+            for row in connection.exec_driver_sql(
+                "SELECT DISTINCT owner_id FROM records ORDER BY 1"
+            )
         ]
     stores: dict[str, tuple[int, bytes]] = {}
     raw = db.engine.raw_connection()
@@ -177,11 +179,11 @@ def _export_profile(conn: sqlcipher3.Connection, path: Path, key: bytes) -> None
             prefix, _sep, seq = str(number).rpartition("-")
             if seq.isdigit():
                 last[prefix] = max(last.get(prefix, 0), int(seq))
-        for prefix, seq in last.items():
+        for prefix, last_seq in last.items():
             conn.execute(
                 "INSERT OR REPLACE INTO newprofile.settings (key, value, updated_at) "
                 "VALUES (?, ?, datetime('now'))",
-                (f"case_sequence.{prefix}-", str(seq)),
+                (f"case_sequence.{prefix}-", str(last_seq)),
             )
         for table in CLIENT_TABLES:
             conn.execute(f"DELETE FROM newprofile.{table}")  # noqa: S608 - fixed names

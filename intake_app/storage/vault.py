@@ -1044,6 +1044,7 @@ class Vault:
             for name, secret in keys.sealed.items():
                 entry["sealed"][name] = self._seal(data, ref, name, secret)
         elif keys is not None and keys.ref == ref and old is not None:
+            assert keys.private is not None  # unlocked keys hold the private key
             entry = self._new_user_entry(
                 data, ref, kek=kek, kdf=kdf, private=keys.private, provisional=False
             )
@@ -1066,6 +1067,7 @@ class Vault:
     def _rewrap_bundle(
         self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes, keys: UserKeys
     ) -> None:
+        assert keys.private is not None  # unlocked keys hold the private key
         bundle = {**keys.bundle, "private": _b64(keys.private.raw)}
         nonce = secrets.token_bytes(12)
         entry["bundle"] = {

@@ -9,17 +9,14 @@ and the same SHA-384); a batch file nobody answered is never deleted.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intake_app.atomic import DISK_FULL_ERRNOS
+from intake_app.atomic import DISK_FULL_ERRNOS, atomic_write_bytes
 from intake_app.errors import SyncError, SyncErrorKind
 from intake_app.i18n import _
 from intake_app.sync.batch import BuiltBatch
@@ -68,32 +65,10 @@ def write_file_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary dot file, fsync and rename.
 
     Works on FAT-formatted sticks and SMB shares: no permission changes, and a folder
-    that cannot be fsynced is tolerated (the rename itself is atomic there too).
+    that cannot be fsynced is tolerated (the rename itself is atomic there too). A full
+    disk comes back as the ``OSError`` itself, for this module's own message.
     """
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name == "posix":
-        try:
-            dir_fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError as exc:  # some file systems refuse to fsync a folder
-            if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
-                raise
-        finally:
-            os.close(dir_fd)
+    atomic_write_bytes(path, data, mode=None, translate_disk_full=False)
 
 
 def write_batches(folder: Path, batches: Iterable[BuiltBatch]) -> list[Path]:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from intake_app.core.permissions import Actor, Permission
 from intake_app.i18n import _, ngettext
 from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService
+from intake_app.storage.site_records import SiteRecords
 from intake_app.ui.caselist_model import CaseListModel
 
 SEARCH_DELAY_MS = 150
@@ -35,7 +36,7 @@ class CaseListPage(QWidget):
     open_requested = Signal(str)
     new_requested = Signal()
 
-    def __init__(self, records: RecordService, actor: Actor) -> None:
+    def __init__(self, records: RecordService | SiteRecords, actor: Actor) -> None:
         super().__init__()
         self._actor = actor
         supervisor = actor.can(Permission.VIEW_SITE_RECORDS)

@@ -20,6 +20,7 @@ from intake_app.core.display import format_timestamp
 from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
 from intake_app.i18n import _, current_language
 from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, RecordSummary
+from intake_app.storage.site_records import SiteRecords
 from intake_app.ui import style
 
 PAGE_SIZE = 200
@@ -64,7 +65,9 @@ class CaseListModel(QAbstractTableModel):
     RecordIdRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
 
-    def __init__(self, records: RecordService, *, show_owner: bool, parent: Any = None) -> None:
+    def __init__(
+        self, records: RecordService | SiteRecords, *, show_owner: bool, parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self._records = records
         self._show_owner = show_owner

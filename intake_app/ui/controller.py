@@ -19,6 +19,7 @@ from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.ops import wait_for_all
 from intake_app.ui.qt_i18n import install_qt_translator
+from intake_app.ui.settings_backup import offer_restore, start_daily_backup
 from intake_app.ui.setup_wizard import SetupWizard
 
 log = logging.getLogger("intake.ui")
@@ -92,15 +93,12 @@ class AppController(QObject):
                 self.logout()
                 return
         self.show_main()
-        from intake_app.ui.settings_backup import start_daily_backup
 
         if self.window is not None:
             start_daily_backup(self.window, workspace)
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""
-        from intake_app.ui.settings_backup import offer_restore
-
         wait_for_all()
         if isinstance(self.window, MainWindow):
             if not self.window.shutdown_pages():

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app import __version__
+from intake_app.atomic import DISK_FULL_ERRNOS
 from intake_app.errors import (
     AuthError,
     IntakeError,
@@ -192,8 +193,6 @@ def describe_error(exc: BaseException) -> ErrorMessage:
             "known",
         )
     if isinstance(exc, OSError):
-        from intake_app.atomic import DISK_FULL_ERRNOS
-
         if exc.errno in DISK_FULL_ERRNOS:
             return _known(KnownError(_("Der Datenträger ist voll."), kind="disk_full"))
     return ErrorMessage(

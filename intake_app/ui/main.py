@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from intake_app import __version__
 from intake_app.assets import resource
+from intake_app.demo import ensure_demo_profile
 from intake_app.i18n import current_language
 from intake_app.storage.backup import latest_backup
 from intake_app.storage.profile import Profile
@@ -53,8 +54,6 @@ def run_gui(*, data_dir: Path, demo: bool = False) -> int:
     """Run the desktop program on the profile in ``data_dir`` until it is closed."""
     app = create_application()
     if demo:
-        from intake_app.demo import ensure_demo_profile
-
         ensure_demo_profile(data_dir)
     controller = AppController(Profile(data_dir))
 

@@ -6,11 +6,15 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QDialog,
+    QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -21,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
-from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
@@ -36,8 +39,10 @@ from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.overview import OverviewPage
+from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
 from intake_app.ui.printing import install as install_printing
 from intake_app.ui.record_page import RecordPage
+from intake_app.ui.settings_window import open_settings
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
 from intake_app.ui.widgets import card, centred_column, heading
@@ -431,8 +436,6 @@ class MainWindow(QMainWindow):
         self.logout_requested.emit()
 
     def _on_settings(self) -> None:
-        from intake_app.ui.settings_window import open_settings
-
         try:
             open_settings(self.ws, self, on_language=self.language_changed.emit)
         except IntakeError as exc:
@@ -510,8 +513,9 @@ class MainWindow(QMainWindow):
         """Preview the overview as a sheet of anonymised numbers; print or save it."""
         if self.overview is None or self.overview.overview is None:
             return
+
+        # Deferred: reportlab loads only when printing or exporting.
         from intake_app.reports.overview_sheet import overview_pdf
-        from intake_app.ui.print_preview import PdfPreviewDialog
 
         data = overview_pdf(
             self.overview.overview,
@@ -534,34 +538,28 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _print_pdf(self, parent: QWidget, data: bytes) -> None:
-        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
-
-        from intake_app.ui.print_preview import paint_pages
-
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         if QPrintDialog(printer, parent).exec() != QDialog.DialogCode.Accepted:
             return
         paint_pages(data, printer)
-        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "printer"})
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.service import Output, ReportService
+
+        ReportService(self.ws).overview_output(Output.PRINTER)
 
     def _save_pdf(self, parent: QWidget, data: bytes, name: str) -> None:
-        from pathlib import Path
-
-        from PySide6.QtWidgets import QFileDialog
-
-        from intake_app.atomic import atomic_write_bytes
-
         target, _filter = QFileDialog.getSaveFileName(
             parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
         )
         if not target:
             return
+        # Deferred: reportlab loads only when printing or exporting.
+        from intake_app.reports.service import ReportService
+
         try:
-            atomic_write_bytes(Path(target), data)
-        except (IntakeError, OSError) as exc:
-            show_error(parent, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
-            return
-        self.ws.audit(AuditAction.OVERVIEW_PRINTED, details={"output": "file"})
+            ReportService(self.ws).save_overview(data, Path(target))
+        except IntakeError as exc:
+            show_error(parent, exc)
 
     def add_record_actions(self, page: RecordPage) -> None:
         """Access export and erasure on the record view."""
@@ -576,14 +574,10 @@ class MainWindow(QMainWindow):
             page.add_action(erase)
 
     def _export_person(self, record_id: str) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))
         if not folder:
             return
-        from pathlib import Path
-
-        # Deferred: the access report loads reportlab.
+        # Deferred: reportlab loads only when printing or exporting.
         from intake_app.reports.access import export_person
 
         try:
@@ -618,8 +612,6 @@ class MainWindow(QMainWindow):
         self.show_list()
 
     def _on_erase_by_case(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
         case_number, ok = QInputDialog.getText(
             self, _("Löschantrag"), _("Aktenzeichen der zu löschenden Akte:")
         )

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from intake_app.errors import IntakeError
 from intake_app.i18n import _
+from intake_app.ui.errors import show_error
 
 log = logging.getLogger("intake.ui")
 
@@ -135,8 +136,6 @@ class Operation(QObject):
             if self._on_failure is not None:
                 self._on_failure(exc)
             elif not isinstance(exc, Cancelled):
-                from intake_app.ui.errors import show_error
-
                 show_error(None, exc)
         finally:
             self._finish()

@@ -22,6 +22,7 @@ from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import PermissionDenied, SyncError
 from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
+from intake_app.storage.site_records import SiteRecords
 from intake_app.sync import keys
 from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, ProfileFixture
 from tests.e2e.conftest import FAST, Office
@@ -430,6 +431,7 @@ def test_erasure_withdraws_a_batch_still_waiting_for_its_receipt(
     supervisor = profile.sign_in(SUPERVISOR)
     try:
         # the batch and the outbox are in the counsellor's record store (docs/security.md)
+        assert isinstance(supervisor.records, SiteRecords)
         store = supervisor.scope.stores[supervisor.records.store_of(kept_id)]
         assert supervisor.lifecycle.erase(erased_id, reason=ErasureReason.REQUEST) is True
         with store.read() as session:

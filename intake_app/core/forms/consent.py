@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from intake_app.core.forms.expressions.checker import parse_date_literal
+from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.core.forms.model import CLIENT_LANGUAGES, REQUIRED_LANGUAGES
 from intake_app.i18n import N_
 

@@ -25,7 +25,14 @@ from intake_app.core.forms.model import (
 )
 from intake_app.core.forms.reference import REFERENCE_NAMES
 from intake_app.core.forms.schema_changes import read_changes
-from intake_app.core.forms.schema_common import ID_RE, LANGUAGE_RE, Issues, Reader, suggestion
+from intake_app.core.forms.schema_common import (
+    ID_RE,
+    LANGUAGE_RE,
+    Issues,
+    Reader,
+    parse_bool,
+    suggestion,
+)
 from intake_app.core.forms.yamlload import YMap, YText, line_of
 from intake_app.i18n import _
 
@@ -733,6 +740,4 @@ def parse_required(value: Any) -> bool:
     """True when ``required`` is a plain yes/no (not an expression)."""
     if value is None:
         return True
-    from intake_app.core.forms.schema_common import parse_bool
-
     return parse_bool(value) is not None or not isinstance(value, YText)

@@ -16,8 +16,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from intake_app.core.forms.expressions.checker import parse_date_literal
-from intake_app.core.forms.expressions.evaluator import MAX_MAGNITUDE
+from intake_app.core.forms.expressions.scalars import MAX_MAGNITUDE, parse_date_literal
 from intake_app.core.forms.expressions.types import CEFR_LEVELS, CEFR_RANK
 from intake_app.core.forms.model import Question, QuestionType
 from intake_app.core.forms.reference import reference_list

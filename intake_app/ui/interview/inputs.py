@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.assets import resource
-from intake_app.core.forms.model import Choice, Question, QuestionType
+from intake_app.core.forms.model import Choice, Question
 from intake_app.i18n import translator
 
 MANY_CHOICES = 6
@@ -610,35 +610,3 @@ class NoteInput(AnswerInput):
 
     def _show(self, value: Any) -> None:
         return
-
-
-def make_input(question: Question, lang: str) -> AnswerInput:
-    """The fitting input for ``question`` (repeat groups and consent are built elsewhere)."""
-    from intake_app.ui.interview.pickers import ReferenceInput
-
-    kind = question.type
-    if kind is QuestionType.TEXT:
-        return TextInput(question, lang)
-    if kind is QuestionType.LONG_TEXT:
-        return LongTextInput(question, lang)
-    if kind is QuestionType.INTEGER:
-        return IntegerInput(question, lang)
-    if kind is QuestionType.DECIMAL:
-        return DecimalInput(question, lang)
-    if kind is QuestionType.DATE:
-        return DateInput(question, lang)
-    if kind is QuestionType.YES_NO:
-        return YesNoInput(question, lang)
-    if kind is QuestionType.CEFR:
-        return CefrInput(question, lang)
-    if kind is QuestionType.CHOICE:
-        if len(question.choices) > MANY_CHOICES:
-            return ComboChoiceInput(question, lang)
-        return RadioChoiceInput(question, lang)
-    if kind is QuestionType.MULTI_CHOICE:
-        return MultiChoiceInput(question, lang)
-    if kind is QuestionType.REFERENCE:
-        return ReferenceInput(question, lang)
-    if kind is QuestionType.NOTE:
-        return NoteInput(question, lang)
-    raise ValueError(f"no input for {kind}")

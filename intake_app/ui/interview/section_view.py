@@ -23,12 +23,58 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from intake_app.core.display import format_value
 from intake_app.core.forms.model import Question, QuestionType, Section
 from intake_app.core.forms.referral_consent import purpose_choices
 from intake_app.core.interview import IndexPath, InterviewSession
 from intake_app.i18n import translator
 from intake_app.ui.interview.consent import ConsentInput, PurposeInput, asks_for_purpose
-from intake_app.ui.interview.inputs import AnswerInput, make_input
+from intake_app.ui.interview.inputs import (
+    MANY_CHOICES,
+    AnswerInput,
+    CefrInput,
+    ComboChoiceInput,
+    DateInput,
+    DecimalInput,
+    IntegerInput,
+    LongTextInput,
+    MultiChoiceInput,
+    NoteInput,
+    RadioChoiceInput,
+    TextInput,
+    YesNoInput,
+)
+from intake_app.ui.interview.pickers import ReferenceInput
+
+
+def make_input(question: Question, lang: str) -> AnswerInput:
+    """The fitting input for ``question`` (repeat groups and consent are built elsewhere)."""
+    kind = question.type
+    if kind is QuestionType.TEXT:
+        return TextInput(question, lang)
+    if kind is QuestionType.LONG_TEXT:
+        return LongTextInput(question, lang)
+    if kind is QuestionType.INTEGER:
+        return IntegerInput(question, lang)
+    if kind is QuestionType.DECIMAL:
+        return DecimalInput(question, lang)
+    if kind is QuestionType.DATE:
+        return DateInput(question, lang)
+    if kind is QuestionType.YES_NO:
+        return YesNoInput(question, lang)
+    if kind is QuestionType.CEFR:
+        return CefrInput(question, lang)
+    if kind is QuestionType.CHOICE:
+        if len(question.choices) > MANY_CHOICES:
+            return ComboChoiceInput(question, lang)
+        return RadioChoiceInput(question, lang)
+    if kind is QuestionType.MULTI_CHOICE:
+        return MultiChoiceInput(question, lang)
+    if kind is QuestionType.REFERENCE:
+        return ReferenceInput(question, lang)
+    if kind is QuestionType.NOTE:
+        return NoteInput(question, lang)
+    raise ValueError(f"no input for {kind}")
 
 
 class QuestionRow(QWidget):
@@ -317,7 +363,6 @@ class SectionView(QScrollArea):
             row.set_errors(self.session.errors(qid, path))
             if row.input is None:
                 value = state.value(qid, path)
-                from intake_app.core.display import format_value
 
                 shown = format_value(row.question, value, self.lang) or "–"
                 row.computed.setText(shown)

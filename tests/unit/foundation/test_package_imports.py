@@ -45,7 +45,6 @@ ALLOWED: dict[str, set[str]] = {
         "device_sync",
         "reports",
         "demo",
-        "central",
         "ui",
     },
     "cli": {"app", "core", "storage", "reports", "demo", "selftest", "ui"},

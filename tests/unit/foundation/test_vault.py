@@ -11,12 +11,14 @@ from intake_app.errors import AuthError, ProfileError
 from intake_app.storage.vault import (
     FREE_ATTEMPTS,
     KdfParams,
+    UserKeys,
     Vault,
     format_recovery_key,
     new_database_key,
     parse_recovery_key,
     throttle_delay,
 )
+from intake_app.sync.keys import EncryptionPrivateKey
 
 
 class FakeClock:
@@ -28,6 +30,11 @@ class FakeClock:
 
 
 @pytest.fixture
+def _private(keys: UserKeys) -> EncryptionPrivateKey:
+    assert keys.private is not None
+    return keys.private
+
+
 def clock() -> FakeClock:
     return FakeClock()
 
@@ -218,25 +225,25 @@ def test_each_user_has_her_own_key_pair_and_sealed_secrets(
     vault.seal_for_user("berater", "signing", b"nur-fuer-berater")
     admin = vault.unlock_user("admin", "richtiges-pw-1")
     berater = vault.unlock_user("berater", "berater-pw-123")
-    assert admin.private.raw != berater.private.raw
+    assert _private(admin).raw != _private(berater).raw
     assert berater.secret("signing") == b"nur-fuer-berater"
     assert admin.secret("signing") is None
     # her first own password replaces the provisional key pair (the administrator chose
     # the old password) and keeps what was sealed to her
     vault.set_password("berater", "neues-pw-berater-4", db_key=key, keys=berater, own=True)
     own = vault.unlock_user("berater", "neues-pw-berater-4")
-    assert own.private.raw != berater.private.raw
+    assert _private(own).raw != _private(berater).raw
     assert own.secret("signing") == b"nur-fuer-berater"
     assert not vault.is_provisional("berater")
     # later changes of her own password keep her key pair
     vault.set_password("berater", "wieder-neu-pw-6", db_key=key, keys=own, own=True)
     again = vault.unlock_user("berater", "wieder-neu-pw-6")
-    assert again.private.raw == own.private.raw
+    assert _private(again).raw == _private(own).raw
     assert again.secret("signing") == b"nur-fuer-berater"
     # a reset (no keys) gives a new key pair: grants to the old one are withdrawn
     vault.set_password("berater", "reset-pw-berater-5", db_key=key)
     reset = vault.unlock_user("berater", "reset-pw-berater-5")
-    assert reset.private.raw != berater.private.raw
+    assert _private(reset).raw != _private(berater).raw
     assert reset.secret("signing") is None
 
 

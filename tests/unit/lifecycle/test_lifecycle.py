@@ -15,6 +15,7 @@ from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.storage.lifecycle import ErasureReason
 from intake_app.storage.models import ActivityRecord, Erasure, OutboxItem, RecordRow, SyncBatch
 from intake_app.storage.records import RecordQuery
+from intake_app.storage.site_records import SiteRecords
 from tests.conftest import ADMIN, ADMIN_PASSWORD, COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.helpers.canary import scan
 from tests.helpers.sqlcipher_pages import first_page_is_valid, plaintext_contains
@@ -174,6 +175,7 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
     counsellor.close()
     supervisor = profile.sign_in(SUPERVISOR)
     store, key = _store_file(supervisor, record_id)
+    assert isinstance(supervisor.records, SiteRecords)
     store_db = supervisor.scope.stores[supervisor.records.store_of(record_id)]
     try:
         with pytest.raises(ValidationError):

@@ -1,4 +1,5 @@
-"""``intake-app export-pdf``: the DESIGN.md contract (exit codes, one line, nothing on failure)."""
+"""``intake-app export-pdf``: the command line contract of docs/architecture.md (exit codes,
+one line, nothing on failure)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,11 @@ expression exist. Anything wrong raises :class:`ExpressionError` with the column
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Protocol
 
 from intake_app.core.forms.errors import ExpressionError
+from intake_app.core.forms.expressions.functions import FUNCTIONS, suggest
 from intake_app.core.forms.expressions.nodes import (
     Binary,
     Binding,
@@ -25,6 +25,7 @@ from intake_app.core.forms.expressions.nodes import (
     SelfRef,
     Unary,
 )
+from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.core.forms.expressions.types import (
     BOOL,
     CEFR_LEVELS,
@@ -39,7 +40,6 @@ from intake_app.core.forms.expressions.types import (
 )
 from intake_app.i18n import _
 
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DOMAIN_LIST_LIMIT = 12
 
 
@@ -61,16 +61,6 @@ class Scope(Protocol):
     def choice_type(self) -> Type | None:
         """The type of ``choice`` inside a choice filter; None elsewhere."""
         ...
-
-
-def parse_date_literal(text: str) -> date | None:
-    """``'2024-01-31'`` as a date, or None when it is not a valid ISO date."""
-    if not _DATE_RE.fullmatch(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def format_domain(domain: frozenset[str]) -> str:
@@ -120,8 +110,6 @@ class Checker:
         if isinstance(node, ListLiteral):
             return self._list(node, scope)
         if isinstance(node, Call):
-            from intake_app.core.forms.expressions.functions import FUNCTIONS, suggest
-
             spec = FUNCTIONS.get(node.name)
             if spec is None:
                 raise self.error(

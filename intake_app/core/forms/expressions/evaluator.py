@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import Decimal
 from typing import Any, Protocol
 
 from intake_app.core.forms.errors import ExpressionError
+from intake_app.core.forms.expressions.functions import FUNCTIONS
 from intake_app.core.forms.expressions.nodes import (
     Binary,
     Binding,
@@ -32,15 +33,16 @@ from intake_app.core.forms.expressions.nodes import (
     SelfRef,
     Unary,
 )
+from intake_app.core.forms.expressions.scalars import (
+    DECIMAL_CONTEXT,
+    check_magnitude,
+    is_number,
+)
 from intake_app.i18n import _
 
-MAX_MAGNITUDE = 10**15
 MAX_TEXT_LENGTH = 10_000
 MAX_TREE_DEPTH = 200
 MAX_DAYS = 3_000_000
-DECIMAL_CONTEXT = Context(
-    prec=28, Emax=999, Emin=-999, traps=[InvalidOperation, DivisionByZero, Overflow]
-)
 
 
 class Environment(Protocol):
@@ -65,19 +67,6 @@ class Environment(Protocol):
     def choice_tags(self) -> tuple[str, ...]:
         """The tags of the choice being filtered."""
         ...
-
-
-def is_number(value: Any) -> bool:
-    """True for ``int`` (not ``bool``) and finite ``Decimal``."""
-    kind = type(value)
-    return kind is int or (kind is Decimal and value.is_finite())
-
-
-def check_magnitude(value: int | Decimal) -> int | Decimal:
-    """Return ``value`` unless it is too large for a form (a guard against blow-ups)."""
-    if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-        raise ExpressionError(_("Eine Zahl liegt außerhalb des erlaubten Bereichs (±10^15)."))
-    return value
 
 
 def _type_error(op: str, left: Any, right: Any = None) -> ExpressionError:
@@ -339,8 +328,6 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _call(evaluator: Evaluator, node: Call, context: tuple[int, ...]) -> Any:
-    from intake_app.core.forms.expressions.functions import FUNCTIONS
-
     spec = FUNCTIONS.get(node.name)
     if spec is None:
         raise ExpressionError(_("Unbekannte Funktion „{name}“.").format(name=node.name))

@@ -17,12 +17,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from intake_app.core.forms.errors import ExpressionError
-from intake_app.core.forms.expressions.checker import parse_date_literal
-from intake_app.core.forms.expressions.evaluator import (
-    DECIMAL_CONTEXT,
-    check_magnitude,
-    is_number,
-)
 from intake_app.core.forms.expressions.helpers import (
     add_months,
     consent_part,
@@ -30,6 +24,12 @@ from intake_app.core.forms.expressions.helpers import (
     is_latin_text,
 )
 from intake_app.core.forms.expressions.nodes import Call, Literal
+from intake_app.core.forms.expressions.scalars import (
+    DECIMAL_CONTEXT,
+    check_magnitude,
+    is_number,
+    parse_date_literal,
+)
 from intake_app.core.forms.expressions.types import (
     BOOL,
     DATE,

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from intake_app.core.forms.errors import ExpressionError
-from intake_app.core.forms.expressions.checker import parse_date_literal
+from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.i18n import _
 
 
