@@ -35,7 +35,7 @@ from intake_app.storage.records import RecordService
 log = logging.getLogger("intake.storage")
 
 #: Rows of a record, table by table, keyed by the record's id or by its row number.
-_BY_ID = ("record_revisions", "consent_withdrawals", "outbox")
+_BY_ID = ("record_revisions", "consent_withdrawals", "case_events", "outbox")
 
 
 class SiteRecords:
@@ -97,7 +97,11 @@ class SiteRecords:
             "finalise",
             "start_revision",
             "close_case",
+            "reopen_case",
             "withdraw_consent",
+            "add_contact",
+            "case_events",
+            "update_answers",
         }:
             return self._routed(name)
         if name.startswith("_"):
