@@ -197,6 +197,30 @@ class BatchStore:
         log.warning("batch quarantined: reason=%s batch=%s", reason, batch_id or "-")
         return name
 
+    def quarantine_note_only(
+        self, path: Path, *, sha384: str, size: int, reason: str, source: str
+    ) -> str:
+        """List a file too large to copy: a reason file names where it was found (the file
+        itself stays there, untouched); return the note's base name."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{stamp}-{sha384[:16]}{BATCH_SUFFIX}"
+        note = {
+            "reason": reason,
+            "source": source,
+            "batch_id": None,
+            "device_id": None,
+            "original_name": path.name,
+            "kept_at": str(path),
+            "size": size,
+            "sha384": sha384,
+            "quarantined_at": stamp,
+        }
+        atomic_write_bytes(
+            self.home.quarantine_dir / (name + ".json"), json.dumps(note, indent=1).encode("utf-8")
+        )
+        log.warning("batch file too large, listed in the quarantine without a copy: %s", name)
+        return name
+
     def discard(self, device_id: str, batch_id: str) -> None:
         """Remove a stored batch after it was copied into the quarantine."""
         if self.in_database:

@@ -905,6 +905,16 @@ class Vault:
                 )
             entry["sealed"]["site"] = self._seal(data, ref, "site", site_private.raw)
 
+    def site_key_holders(self, names: list[str]) -> set[str]:
+        """Which of ``names`` have the site key sealed to them."""
+        data = self._read()
+        users_ = data.get("users", {})
+        return {
+            name
+            for name in names
+            if "site" in users_.get(self._ref(data, name), {}).get("sealed", {})
+        }
+
     def is_provisional(self, username: str) -> bool:
         """True while someone else chose the user's password (new user, reset)."""
         data = self._read()
