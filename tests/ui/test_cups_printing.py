@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
@@ -104,11 +105,16 @@ def base_fonts(pdf: pikepdf.Pdf, pages: range | None = None) -> set[str]:
     for index, page in enumerate(pdf.pages):
         if pages is not None and index not in pages:
             continue
-        fonts = page.obj.get("/Resources", {}).get("/Font", {})
+        fonts: Any = page.obj.get("/Resources", pikepdf.Dictionary()).get("/Font", {})
         for font in fonts.values():
             name = str(font.get("/BaseFont", ""))
             names.add(re.sub(r"^/?([A-Z]{6}\+)?", "", name))
     return names
+
+
+def _xobjects(page: Any) -> list[Any]:
+    resources: Any = page.obj.get("/Resources", pikepdf.Dictionary())
+    return list(resources.get("/XObject", {}).values())
 
 
 def page_texts(path: Path) -> list[str]:
@@ -194,7 +200,7 @@ def test_summary_goes_to_cups_as_vector_pdf_on_a4(
         assert not any(
             "/Image" in str(xobj.get("/Subtype", ""))
             for page in result.pages
-            for xobj in page.obj.get("/Resources", {}).get("/XObject", {}).values()
+            for xobj in _xobjects(page)
         )
     exported = Path(scratch.parent / "exported.pdf")
     exported.write_bytes(rendered.data)

@@ -292,6 +292,7 @@ def test_batch_can_be_cancelled(
     monkeypatch.setattr(controller.service, "source", slow)
     with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
         controller.print_records(record_ids)
+        assert controller.operation is not None
         controller.operation.cancel()
         gate.set()
     assert blocker.args == ["Drucken abgebrochen."]
