@@ -50,7 +50,7 @@ log = logging.getLogger("intake.storage")
 
 #: Rows of a record keyed by its id (the record itself, its data and its search entry are
 #: keyed by the row number ``pk``).
-_BY_ID = ("record_revisions", "consent_withdrawals", "outbox")
+_BY_ID = ("record_revisions", "consent_withdrawals", "case_events", "outbox")
 _JOURNAL_GLOB = "move-*.json"
 
 

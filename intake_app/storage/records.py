@@ -20,6 +20,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
+from intake_app.core.followup import Contact, EventKind
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -34,6 +35,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
+    CaseEvent,
     ConsentWithdrawal,
     OutboxItem,
     RecordData,
@@ -78,6 +80,14 @@ __all__ = [
     "dumps",
     "loads",
 ]
+
+
+def _intake_date(row: RecordRow, answers: dict[str, Any]) -> date:
+    """The day of the intake: as answered, else the day the record was created."""
+    try:
+        return date.fromisoformat(str(answers.get("intake_date")))
+    except ValueError:
+        return row.created_at.date()
 
 
 class RecordService:
@@ -462,6 +472,67 @@ class RecordService:
                     )
                 )
             self._audit(session, AuditAction.CONSENT_WITHDRAWN, row.id, purpose=purpose)
+
+    # -- after the intake: case events (core/followup.py) -------------------------------
+
+    def _add_event(
+        self, session: Session, row: RecordRow, kind: EventKind, on: date, data: dict[str, Any]
+    ) -> CaseEvent:
+        event = CaseEvent(
+            event_id=str(uuid.uuid4()),
+            record_id=row.id,
+            kind=kind.value,
+            occurred_on=on.isoformat(),
+            data=dumps(data),
+            recorded_by=self._actor.user_id,
+        )
+        session.add(event)
+        row.updated_at = utcnow()
+        session.add(row)
+        session.flush()
+        return event
+
+    @staticmethod
+    def _require_case(row: RecordRow) -> None:
+        """A case exists once the intake was finalised (revision 1 as a draft is not one)."""
+        if row.finalised_at is None:
+            raise ConflictError(
+                _("Das Erstgespräch ist noch nicht abgeschlossen; schließen Sie es zuerst ab.")
+            )
+
+    def add_contact(self, record_id: str, contact: Contact) -> CaseEvent:
+        """Record a follow-up contact (checked by ``core.followup.check_contact``).
+
+        Raises:
+            ConflictError: the intake is not finalised yet, or the case is closed.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            self._require_case(row)
+            if row.status == RecordStatus.CLOSED.value:
+                raise ConflictError(
+                    _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen.")
+                )
+            intake = _intake_date(row, loads(self._data(session, row).answers))
+            if contact.on < intake:
+                raise ValidationError(_("Der Kontakt liegt vor dem Erstgespräch."))
+            event = self._add_event(session, row, EventKind.CONTACT, contact.on, contact.to_json())
+            # the audit log keeps no free text and no topics: only that a contact was added
+            self._audit(session, AuditAction.CONTACT_RECORDED, row.id, event=event.event_id)
+            return event
+
+    def case_events(self, record_id: str) -> builtins.list[CaseEvent]:
+        """Every case event of a record, in the order they happened (then were recorded)."""
+        with self._db.read() as session:
+            self._load(session, record_id)
+            return builtins.list(
+                session.exec(
+                    select(CaseEvent)
+                    .where(CaseEvent.record_id == record_id)
+                    .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+                ).all()
+            )
 
     # -- lists -------------------------------------------------------------------------
 

@@ -89,7 +89,11 @@ class SiteRecords:
             "finalise",
             "start_revision",
             "close_case",
+            "reopen_case",
             "withdraw_consent",
+            "add_contact",
+            "case_events",
+            "update_answers",
         }:
             return self._routed(name)
         if name.startswith("_"):

@@ -9,7 +9,9 @@ Signals: ``closed()``; ``revise_requested(str)``; ``changed(str)``.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -29,15 +32,22 @@ from PySide6.QtWidgets import (
 
 from intake_app.app import Workspace
 from intake_app.core.display import format_iso_date
+from intake_app.core.followup import describe_event
 from intake_app.core.interview import InterviewSession
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
+from intake_app.ui.followup_dialogs import ContactDialog
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
 from intake_app.ui.widgets import add_row, ok_cancel_buttons
+
+
+def loads_event(text: str) -> dict[str, Any]:
+    value = json.loads(text or "{}")
+    return value if isinstance(value, dict) else {}
 
 
 class WithdrawConsentDialog(QDialog):
@@ -120,14 +130,32 @@ class RecordPage(QWidget):
         self.revise_button = QPushButton(_("Ändern (neue Revision) …"))
         self.withdraw_button = QPushButton(_("Einwilligung widerrufen …"))
         self.close_case_button = QPushButton(_("Fall beenden"))
+        self.contact_button = QPushButton(_("&Kontakt eintragen …"))
+        self.contact_button.setAccessibleName(_("Kontakt eintragen"))
+        self.history_label = QLabel(_("&Verlauf (Revisionen und Kontakte):"))
+        self.history = QListWidget()
+        self.history.setAccessibleName(_("Verlauf"))
+        self.history.setAccessibleDescription(
+            _("Revisionen, Kontakte und Änderungen, neueste zuerst")
+        )
+        self.history.setMaximumHeight(180)
+        self.history.setWordWrap(True)
+        self.history_label.setBuddy(self.history)
         can_edit = actor.can_edit_record(row.owner_id)
+        self._can_edit = can_edit
         self.revise_button.setVisible(can_edit)
         self.withdraw_button.setVisible(can_edit)
         self.close_case_button.setVisible(
             actor.can(Permission.CLOSE_RECORDS) and row.status == RecordStatus.COMPLETE.value
         )
         self.actions_row = QHBoxLayout()
-        for button in (self.revise_button, self.withdraw_button, self.close_case_button):
+        self._update_buttons()
+        for button in (
+            self.contact_button,
+            self.revise_button,
+            self.withdraw_button,
+            self.close_case_button,
+        ):
             self.actions_row.addWidget(button)
         self.actions_row.addStretch(1)
         self.actions_row.addWidget(self.back_button)
@@ -138,12 +166,16 @@ class RecordPage(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
         layout.addWidget(self.review, 1)
+        layout.addWidget(self.history_label)
+        layout.addWidget(self.history)
         layout.addLayout(self.documents_row)
         layout.addLayout(self.actions_row)
         self.back_button.clicked.connect(self.closed)
         self.revise_button.clicked.connect(self._on_revise)
         self.withdraw_button.clicked.connect(self._on_withdraw)
         self.close_case_button.clicked.connect(self._on_close_case)
+        self.contact_button.clicked.connect(self._on_contact)
+        self.fill_history()
         escape = QShortcut(QKeySequence("Escape"), self)
         escape.activated.connect(self.closed)
 
@@ -154,6 +186,37 @@ class RecordPage(QWidget):
         except IntakeError:
             return  # erased meanwhile: the window goes back to the list on its own
         self.meta.setText(self._meta_text())
+        self._update_buttons()
+        self.fill_history()
+
+    def _update_buttons(self) -> None:
+        row = self.row
+        self.contact_button.setVisible(
+            self._can_edit
+            and row.finalised_at is not None
+            and row.status != RecordStatus.CLOSED.value
+        )
+
+    def history_lines(self) -> list[str]:
+        """The timeline as shown: revisions and case events, newest first."""
+        lang = current_language()
+        entries: list[tuple[str, int, str]] = []
+        for rev in self.ws.records.revisions(self.record_id):
+            day = rev.finalised_at.date().isoformat()
+            text = _("Revision {n} abgeschlossen").format(n=rev.revision)
+            if rev.reason:
+                text += f" – {rev.reason}"
+            entries.append((day, 0, text))
+        for n, event in enumerate(self.ws.records.case_events(self.record_id), start=1):
+            data = loads_event(event.data)
+            entries.append((event.occurred_on, n, describe_event(event.kind, data, lang)))
+        entries.sort(reverse=True)
+        return [f"{format_iso_date(day, lang)} · {text}" for day, _n, text in entries]
+
+    def fill_history(self) -> None:
+        self.history.clear()
+        for line in self.history_lines():
+            self.history.addItem(line)
 
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export, erase) to the documents row."""
@@ -225,6 +288,18 @@ class RecordPage(QWidget):
         except IntakeError as exc:
             show_error(self, exc)
             return
+        self.changed.emit(self.record_id)
+
+    def _on_contact(self) -> None:
+        dialog = ContactDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            self.ws.records.add_contact(self.record_id, dialog.contact())
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.refresh_state()
         self.changed.emit(self.record_id)
 
     def _on_close_case(self) -> None:
