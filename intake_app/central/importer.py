@@ -111,7 +111,7 @@ class Importer:
         self.engine = engine
         self.decryption_keys = dict(decryption_keys)
         self.signing_key = signing_key
-        self.store = BatchStore(home)
+        self.store = BatchStore(home, engine)
 
     # -- entry points ----------------------------------------------------------------------
 
