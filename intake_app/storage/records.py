@@ -20,7 +20,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.followup import Contact, EventKind
+from intake_app.core.followup import Contact, EventKind, Update
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -521,6 +521,51 @@ class RecordService:
             # the audit log keeps no free text and no topics: only that a contact was added
             self._audit(session, AuditAction.CONTACT_RECORDED, row.id, event=event.event_id)
             return event
+
+    def update_answers(self, record_id: str, update: Update) -> CaseEvent:
+        """Apply a small update (``core.followup.check_update``) without a new revision.
+
+        The answers change in place (the list columns and search index with them); the
+        case event keeps the old and new value of each question, who and when. The
+        finalised revision stays as it was: the central office gets the update as such.
+
+        Raises:
+            ConflictError: the intake is not finalised, a revision is being edited, or
+                the case is closed.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            self._require_case(row)
+            if row.status == RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _(
+                        "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
+                        "Angaben dort."
+                    )
+                )
+            if row.status == RecordStatus.CLOSED.value:
+                raise ConflictError(_("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."))
+            data = self._data(session, row)
+            data.answers = dumps(update.answers)
+            session.add(data)
+            self._reindex(session, row, update.answers)
+            event = self._add_event(session, row, EventKind.UPDATE, update.on, update.to_json())
+            self._audit(
+                session,
+                AuditAction.RECORD_UPDATED,
+                row.id,
+                event=event.event_id,
+                target=update.target,
+                fields=sorted(update.changes),
+            )
+            return event
+
+    def user_names(self) -> dict[int, str]:
+        """Display names of the device's users (who recorded what in a case's history)."""
+        with self._db.read() as session:
+            rows = session.exec(select(User.id, User.display_name, User.username)).all()
+        return {uid: display or name for uid, display, name in rows if uid is not None}
 
     def case_events(self, record_id: str) -> builtins.list[CaseEvent]:
         """Every case event of a record, in the order they happened (then were recorded)."""

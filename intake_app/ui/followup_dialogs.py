@@ -1,4 +1,5 @@
-"""Small dialogs for a case after the intake (core/followup.py): a follow-up contact.
+"""Small dialogs for a case after the intake (core/followup.py): a follow-up contact, an
+update without a revision.
 
 Keyboard first: the date has the focus, Tab goes through form, interpreter, topics (Space
 ticks one), note and next appointment, Enter saves. Every field has a label with an
@@ -8,6 +9,7 @@ Alt+letter and an accessible name (docs/accessibility.md).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -24,7 +26,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from intake_app.core.followup import NOTE_MAX, Contact, ContactMode, check_contact, contact_topics
+from intake_app.core.followup import (
+    NOTE_MAX,
+    UPDATE_TARGETS,
+    Contact,
+    ContactMode,
+    Update,
+    check_contact,
+    check_update,
+    contact_topics,
+    update_choices,
+)
+from intake_app.core.forms.model import Form, QuestionType
 from intake_app.errors import ValidationError
 from intake_app.i18n import _, current_language
 from intake_app.ui.a11y import LiveLabel
@@ -136,5 +149,155 @@ class ContactDialog(QDialog):
         self.accept()
 
     def contact(self) -> Contact:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class UpdateDialog(QDialog):
+    """Change a referral's outcome, a plan step, a recognition procedure or the residence
+    document without a new revision (core/followup.py, ``check_update``).
+
+    ``targets``: (target key, item index or None, label) of what can be changed;
+    ``current``: for each of them, the current answers of the item.
+    """
+
+    def __init__(
+        self,
+        form: Form,
+        answers: dict[str, Any],
+        parent: QWidget | None = None,
+        *,
+        today: date | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Angaben aktualisieren"))
+        self._form = form
+        self._answers = answers
+        self._today = today or date.today()
+        self._lang = current_language()
+        self.what = QComboBox()
+        self._choices = update_choices(form, answers, self._lang)
+        for n, (_key, _index, label) in enumerate(self._choices):
+            self.what.addItem(label, n)
+        self.date = date_edit(latest=QDate.currentDate())
+        self.fields_box = QWidget()
+        self.fields_form = QFormLayout(self.fields_box)
+        self.fields_form.setContentsMargins(0, 0, 0, 0)
+        self.inputs: dict[str, QWidget] = {}
+        form_layout = QFormLayout()
+        add_row(form_layout, _("&Was:"), self.what, accessible=_("Was wird aktualisiert"))
+        add_row(form_layout, _("&Stand vom:"), self.date, accessible=_("Datum der Änderung"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Änderung speichern"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form_layout)
+        layout.addWidget(self.fields_box)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.what.currentIndexChanged.connect(self._build_fields)
+        self._build_fields()
+        self._result: Update | None = None
+        self.what.setFocus()
+
+    def chosen(self) -> tuple[str | None, int | None]:
+        """The target and item index chosen in "Was"."""
+        n = self.what.currentData()
+        if not isinstance(n, int) or not 0 <= n < len(self._choices):
+            return None, None
+        key, index, _label = self._choices[n]
+        return key, index
+
+    def select(self, target: str, index: int | None) -> None:
+        for n, (key, item, _label) in enumerate(self._choices):
+            if key == target and item == index:
+                self.what.setCurrentIndex(n)
+
+    def _item(self) -> dict[str, Any]:
+        key, index = self.chosen()
+        spec = UPDATE_TARGETS.get(key or "")
+        if spec is None:
+            return {}
+        if spec.group is None:
+            return self._answers
+        items = self._answers.get(spec.group) or []
+        return items[index] if index is not None and index < len(items) else {}
+
+    def _build_fields(self) -> None:
+        while self.fields_form.rowCount():
+            self.fields_form.removeRow(0)
+        self.inputs = {}
+        key, _index = self.chosen()
+        spec = UPDATE_TARGETS.get(key or "")
+        if spec is None:
+            return
+        current = self._item()
+        for name in spec.fields:
+            try:
+                question = self._form.question(name)
+            except KeyError:
+                continue
+            value = current.get(name)
+            field: QWidget
+            if question.type == QuestionType.DATE:
+                edit = date_edit()
+                edit.setMinimumDate(QDate(1900, 1, 1))
+                edit.setSpecialValueText(_("(kein Datum)"))
+                if value:
+                    day = date.fromisoformat(str(value))
+                    edit.setDate(QDate(day.year, day.month, day.day))
+                else:
+                    edit.setDate(edit.minimumDate())
+                field = edit
+            elif question.choices:
+                box = QComboBox()
+                box.addItem(_("(keine Angabe)"), None)
+                for choice in question.choices:
+                    box.addItem(choice.label(self._lang), choice.value)
+                found = box.findData(value)
+                box.setCurrentIndex(max(found, 0))
+                field = box
+            else:
+                line = QLineEdit("" if value is None else str(value))
+                field = line
+            label = question.label(self._lang)
+            add_row(self.fields_form, f"{label}:", field, accessible=label)
+            self.inputs[name] = field
+
+    def values(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, field in self.inputs.items():
+            if isinstance(field, QDateEdit):
+                result[name] = None if field.date() == field.minimumDate() else to_date(field)
+            elif isinstance(field, QComboBox):
+                result[name] = field.currentData()
+            elif isinstance(field, QLineEdit):
+                result[name] = field.text().strip() or None
+        current = self._item()
+        # only what the user changed: an untouched empty field stays absent
+        return {
+            name: value
+            for name, value in result.items()
+            if (value.isoformat() if isinstance(value, date) else value) != current.get(name)
+        }
+
+    def _check(self) -> None:
+        key, index = self.chosen()
+        try:
+            self._result = check_update(
+                self._form,
+                self._answers,
+                target=str(key),
+                index=index,
+                values=self.values(),
+                on=to_date(self.date),
+                lang=self._lang,
+                today=self._today,
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def checked_update(self) -> Update:
         assert self._result is not None, "only after the dialog was accepted"
         return self._result

@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractSpinBox, QDialog, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 from intake_app.core.followup import check_contact
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.i18n import set_language
 from intake_app.storage.records import RecordQuery
-from intake_app.ui.followup_dialogs import ContactDialog
+from intake_app.ui.followup_dialogs import ContactDialog, UpdateDialog
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, ProfileFixture
@@ -134,3 +134,36 @@ def test_the_timeline_speaks_english(qtbot: QtBot, counsellor_window: MainWindow
         assert "Contact (phone)" in text.replace("Phone", "phone")
     finally:
         set_language("de")
+
+
+def test_the_update_dialog_changes_a_referral_outcome(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
+    from tests.unit.followup.test_updates import case_with_plan, form_and_answers
+
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = case_with_plan(ws)
+        form, answers = form_and_answers(ws, record_id)
+        dialog = UpdateDialog(form, answers)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert dialog.what.currentText() == "Vermittlung 1: Jobcenter"
+        outcome = dialog.inputs["outcome"]
+        assert outcome.accessibleName() == "Ergebnis"
+        unnamed = [type(w).__name__ for w in _inputs(dialog) if not w.accessibleName()]
+        assert unnamed == []
+        assert isinstance(outcome, QComboBox)
+        outcome.setCurrentIndex(outcome.findData("completed"))
+        dialog.buttons.buttons()[0].click()
+        assert dialog.result() == QDialog.DialogCode.Accepted
+        ws.records.update_answers(record_id, dialog.checked_update())
+        assert ws.records.get(record_id).answers["referrals"][0]["outcome"] == "completed"
+        # the residence entry offers the document's questions, each named
+        dialog = UpdateDialog(form, ws.records.get(record_id).answers)
+        qtbot.addWidget(dialog)
+        dialog.select("residence", None)
+        assert "residence_valid_until" in dialog.inputs
+        assert all(w.accessibleName() for w in dialog.inputs.values())
+    finally:
+        ws.close()
