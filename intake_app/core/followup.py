@@ -25,6 +25,7 @@ from typing import Any
 
 from intake_app.assets import form_resource
 from intake_app.core.forms.engine import evaluate
+from intake_app.core.forms.reference import reference_list
 from intake_app.core.forms.yamlload import YList, YMap, load_located
 from intake_app.errors import ValidationError
 from intake_app.i18n import N_, _
@@ -338,7 +339,9 @@ def check_closure(
     if kldb is not None:
         if not re.fullmatch(r"\d{5}", kldb):
             raise ValidationError(_("Der KldB-Code hat fünf Ziffern, z. B. 81302."))
-        if known_kldb is not None and kldb not in known_kldb:
+        if known_kldb is None:
+            known_kldb = reference_list("occupation").codes()
+        if kldb not in known_kldb:
             raise ValidationError(
                 _("Den KldB-Code {code} gibt es in der Berufsliste nicht.").format(code=kldb)
             )
@@ -389,7 +392,10 @@ def describe_event(kind: str, data: dict[str, Any], lang: str, form: Any = None)
             reason = str(data.get("reason"))
         parts = [_("Fall beendet: {reason}").format(reason=reason)]
         if data.get("kldb"):
-            parts.append(_("KldB {code}").format(code=data["kldb"]))
+            code = str(data["kldb"])
+            title = reference_list("occupation").get(code)
+            shown = f"{code} {title.label(lang)}" if title is not None else code
+            parts.append(_("KldB {code}").format(code=shown))
         if data.get("hours"):
             parts.append(_("{n} Wochenstunden").format(n=data["hours"]))
         if data.get("contract"):

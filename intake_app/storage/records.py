@@ -13,14 +13,14 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.followup import Contact, EventKind, Update
+from intake_app.core.followup import Closure, Contact, EventKind, Update
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -405,17 +405,53 @@ class RecordService:
             self._audit(session, AuditAction.RECORD_REVISED, row.id, revision=row.revision)
             return Record.of(row, self._data(session, row))
 
-    def close_case(self, record_id: str) -> Record:
-        """Mark a finalised case as ended (supervisors); retention counts from here."""
+    def close_case(self, record_id: str, closure: Closure) -> Record:
+        """End a finalised case (supervisors) with a reason, a date and the outcome
+        (``core.followup.check_closure``).
+
+        The retention period (``storage/lifecycle.py``) counts from the closing date: the
+        record's ``closed_at`` is that day.
+
+        Raises:
+            ConflictError: the record is a draft or already closed.
+            ValidationError: the closing date is before the intake.
+        """
         self._actor.require(Permission.CLOSE_RECORDS)
         with self._db.write() as session:
             row = self._load(session, record_id)
             if row.status != RecordStatus.COMPLETE.value:
                 raise ConflictError(_("Nur abgeschlossene Akten können beendet werden."))
+            if closure.on < _intake_date(row, loads(self._data(session, row).answers)):
+                raise ValidationError(_("Das Fallende liegt vor dem Erstgespräch."))
             row.status = RecordStatus.CLOSED.value
-            row.closed_at = utcnow()
-            session.add(row)
-            self._audit(session, AuditAction.RECORD_CLOSED, row.id)
+            row.closed_at = datetime.combine(closure.on, time.min, UTC)
+            event = self._add_event(session, row, EventKind.CLOSURE, closure.on, closure.to_json())
+            self._audit(
+                session,
+                AuditAction.RECORD_CLOSED,
+                row.id,
+                event=event.event_id,
+                reason=closure.reason.value,
+            )
+            return Record.of(row, self._data(session, row))
+
+    def reopen_case(self, record_id: str, *, on: date, reason: str) -> Record:
+        """Open a closed case again (supervisors; ``core.followup.check_reopening``).
+
+        The retention period stops: it starts again at the next closing.
+        """
+        self._actor.require(Permission.CLOSE_RECORDS)
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            if row.status != RecordStatus.CLOSED.value:
+                raise ConflictError(_("Nur beendete Fälle können wieder eröffnet werden."))
+            if row.closed_at is not None and on < row.closed_at.date():
+                raise ValidationError(_("Die Wiedereröffnung liegt vor dem Fallende."))
+            row.status = RecordStatus.COMPLETE.value
+            row.closed_at = None
+            event = self._add_event(session, row, EventKind.REOPENING, on, {"reason": reason})
+            # the reason stays with the case event; the audit log keeps no free text
+            self._audit(session, AuditAction.RECORD_REOPENED, row.id, event=event.event_id)
             return Record.of(row, self._data(session, row))
 
     def withdraw_consent(

@@ -19,20 +19,28 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from intake_app.core.followup import (
+    HOURS_MAX,
     NOTE_MAX,
     UPDATE_TARGETS,
+    Closure,
+    ClosureReason,
     Contact,
     ContactMode,
+    ContractType,
     Update,
+    check_closure,
     check_contact,
+    check_reopening,
     check_update,
     contact_topics,
     update_choices,
@@ -299,5 +307,125 @@ class UpdateDialog(QDialog):
         self.accept()
 
     def checked_update(self) -> Update:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class CloseCaseDialog(QDialog):
+    """End a case: reason, date, for a job or training place the occupation (KldB), hours
+    and contract, and a closing note; :meth:`closure` is the checked result."""
+
+    def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Fall beenden"))
+        self._today = today or date.today()
+        self.reason = QComboBox()
+        for reason in ClosureReason:
+            self.reason.addItem(reason.label, reason.value)
+        self.date = date_edit(latest=QDate.currentDate())
+        self.kldb = QLineEdit()
+        self.kldb.setMaxLength(5)
+        self.kldb.setPlaceholderText(_("z. B. 81302"))
+        self.hours = QSpinBox()
+        self.hours.setRange(0, HOURS_MAX)
+        self.hours.setSpecialValueText(_("(keine Angabe)"))
+        self.contract = QComboBox()
+        self.contract.addItem(_("(keine Angabe)"), None)
+        for kind in ContractType:
+            self.contract.addItem(kind.label, kind.value)
+        self.note = QLineEdit()
+        self.note.setMaxLength(NOTE_MAX)
+        explain = QLabel(
+            _(
+                "Ab dem Datum des Fallendes läuft die Aufbewahrungsfrist; danach wird die Akte "
+                "auf diesem Gerät gelöscht, sobald sie übermittelt ist. Ein beendeter Fall "
+                "kann mit Begründung wieder eröffnet werden."
+            )
+        )
+        explain.setWordWrap(True)
+        form = QFormLayout()
+        add_row(form, _("&Grund:"), self.reason, accessible=_("Grund für das Fallende"))
+        add_row(form, _("&Datum:"), self.date, accessible=_("Datum des Fallendes"))
+        add_row(form, _("&Beruf (KldB-Code):"), self.kldb, accessible=_("Beruf als KldB-Code"))
+        add_row(form, _("&Wochenstunden:"), self.hours, accessible=_("Wochenstunden"))
+        add_row(form, _("&Vertragsart:"), self.contract, accessible=_("Vertragsart"))
+        add_row(form, _("&Notiz (kurz):"), self.note, accessible=_("Notiz zum Fallende"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Fall beenden"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.reason.currentIndexChanged.connect(self._details_enabled)
+        self._details_enabled()
+        self._result: Closure | None = None
+        self.reason.setFocus()
+
+    def _details_enabled(self) -> None:
+        reason = ClosureReason(self.reason.currentData())
+        on = reason in (
+            ClosureReason.EMPLOYMENT,
+            ClosureReason.TRAINING,
+            ClosureReason.SELF_EMPLOYMENT,
+        )
+        for widget in (self.kldb, self.hours, self.contract):
+            widget.setEnabled(on)
+
+    def _check(self) -> None:
+        details = self.kldb.isEnabled()
+        try:
+            self._result = check_closure(
+                on=to_date(self.date),
+                reason=str(self.reason.currentData()),
+                kldb=self.kldb.text() if details else None,
+                hours=self.hours.value() or None if details else None,
+                contract=self.contract.currentData() if details else None,
+                note=self.note.text(),
+                today=self._today,
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def closure(self) -> Closure:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class ReopenDialog(QDialog):
+    """Reopen a closed case: the date and a reason."""
+
+    def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Fall wieder eröffnen"))
+        self._today = today or date.today()
+        self.date = date_edit(latest=QDate.currentDate())
+        self.reason = QLineEdit()
+        self.reason.setMaxLength(NOTE_MAX)
+        form = QFormLayout()
+        add_row(form, _("&Datum:"), self.date, accessible=_("Datum der Wiedereröffnung"))
+        add_row(form, _("&Grund:"), self.reason, accessible=_("Grund der Wiedereröffnung"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Wieder eröffnen"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self._result: tuple[date, str] | None = None
+        self.reason.setFocus()
+
+    def _check(self) -> None:
+        try:
+            self._result = check_reopening(
+                on=to_date(self.date), reason=self.reason.text(), today=self._today
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def reopening(self) -> tuple[date, str]:
         assert self._result is not None, "only after the dialog was accepted"
         return self._result

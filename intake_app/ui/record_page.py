@@ -39,7 +39,12 @@ from intake_app.core.records import RecordStatus, SyncState, display_name, index
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
-from intake_app.ui.followup_dialogs import ContactDialog, UpdateDialog
+from intake_app.ui.followup_dialogs import (
+    CloseCaseDialog,
+    ContactDialog,
+    ReopenDialog,
+    UpdateDialog,
+)
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
 from intake_app.ui.widgets import add_row, ok_cancel_buttons
@@ -129,7 +134,10 @@ class RecordPage(QWidget):
         self.back_button = QPushButton(_("Zur Liste"))
         self.revise_button = QPushButton(_("Ändern (neue Revision) …"))
         self.withdraw_button = QPushButton(_("Einwilligung widerrufen …"))
-        self.close_case_button = QPushButton(_("Fall beenden"))
+        self.close_case_button = QPushButton(_("Fall &beenden …"))
+        self.close_case_button.setAccessibleName(_("Fall beenden"))
+        self.reopen_button = QPushButton(_("Fall wieder &eröffnen …"))
+        self.reopen_button.setAccessibleName(_("Fall wieder eröffnen"))
         self.contact_button = QPushButton(_("&Kontakt eintragen …"))
         self.contact_button.setAccessibleName(_("Kontakt eintragen"))
         self.update_button = QPushButton(_("Angaben &aktualisieren …"))
@@ -147,9 +155,6 @@ class RecordPage(QWidget):
         self._can_edit = can_edit
         self.revise_button.setVisible(can_edit)
         self.withdraw_button.setVisible(can_edit)
-        self.close_case_button.setVisible(
-            actor.can(Permission.CLOSE_RECORDS) and row.status == RecordStatus.COMPLETE.value
-        )
         self.actions_row = QHBoxLayout()
         self._update_buttons()
         for button in (
@@ -158,6 +163,7 @@ class RecordPage(QWidget):
             self.revise_button,
             self.withdraw_button,
             self.close_case_button,
+            self.reopen_button,
         ):
             self.actions_row.addWidget(button)
         self.actions_row.addStretch(1)
@@ -178,6 +184,7 @@ class RecordPage(QWidget):
         self.withdraw_button.clicked.connect(self._on_withdraw)
         self.close_case_button.clicked.connect(self._on_close_case)
         self.contact_button.clicked.connect(self._on_contact)
+        self.reopen_button.clicked.connect(self._on_reopen)
         self.update_button.clicked.connect(self._on_update)
         self.fill_history()
         escape = QShortcut(QKeySequence("Escape"), self)
@@ -201,6 +208,9 @@ class RecordPage(QWidget):
             and row.status != RecordStatus.CLOSED.value
         )
         self.update_button.setVisible(self._can_edit and row.status == RecordStatus.COMPLETE.value)
+        closes = self.ws.actor.can(Permission.CLOSE_RECORDS)
+        self.close_case_button.setVisible(closes and row.status == RecordStatus.COMPLETE.value)
+        self.reopen_button.setVisible(closes and row.status == RecordStatus.CLOSED.value)
 
     def history_lines(self) -> list[str]:
         """The timeline as shown: revisions and case events, newest first."""
@@ -327,19 +337,26 @@ class RecordPage(QWidget):
         self.refresh_state()
 
     def _on_close_case(self) -> None:
-        answer = QMessageBox.question(
-            self,
-            _("Fall beenden"),
-            _(
-                "Den Fall als beendet markieren? Ab heute läuft die Aufbewahrungsfrist; "
-                "danach wird die Akte auf diesem Gerät gelöscht, sobald sie übermittelt ist."
-            ),
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        dialog = CloseCaseDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         try:
-            self.ws.records.close_case(self.record_id)
+            self.ws.records.close_case(self.record_id, dialog.closure())
         except IntakeError as exc:
             show_error(self, exc)
             return
         self.changed.emit(self.record_id)
+        self.refresh_state()
+
+    def _on_reopen(self) -> None:
+        dialog = ReopenDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        on, reason = dialog.reopening()
+        try:
+            self.ws.records.reopen_case(self.record_id, on=on, reason=reason)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
+        self.refresh_state()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from intake_app.app import Workspace
-from intake_app.core.followup import check_update, describe_event, update_choices
+from intake_app.core.followup import check_closure, check_update, describe_event, update_choices
 from intake_app.errors import ConflictError, ValidationError
 from intake_app.reports.service import ReportService
 from intake_app.storage.records import RecordQuery
@@ -194,7 +194,7 @@ def test_no_update_while_a_revision_is_open_or_after_closing(profile: ProfileFix
         ws.close()
     sup = profile.sign_in(SUPERVISOR)
     try:
-        sup.records.close_case(record_id)
+        sup.records.close_case(record_id, check_closure(on=TODAY, reason="other"))
         with pytest.raises(ConflictError, match="beendet"):
             sup.records.update_answers(record_id, update)
     finally:
