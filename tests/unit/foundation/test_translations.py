@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from intake_app.i18n import catalog, set_language
+from intake_app.i18n import catalog, language_from_environment, set_language
 
 ROOT = Path(__file__).parents[3]
 PO = ROOT / "resources" / "locale" / "en" / "LC_MESSAGES" / "intake.po"
@@ -69,3 +70,26 @@ def test_switching_language_switches_messages() -> None:
         )
     finally:
         set_language("de")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"LANG": "C.UTF-8"}, "de"),
+        ({"LANG": "C.utf8"}, "de"),
+        ({"LANG": "POSIX"}, "de"),
+        ({"LC_ALL": "C", "LANG": "en_GB.UTF-8"}, "de"),
+        ({"LANG": "en_GB.UTF-8"}, "en"),
+        ({"LC_MESSAGES": "en_US.UTF-8", "LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "de"),
+        ({"INTAKE_LANG": "en", "LANG": "C.UTF-8"}, "en"),
+    ],
+)
+def test_the_c_and_posix_locales_give_german(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: str
+) -> None:
+    for name in ("INTAKE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert language_from_environment() == expected
