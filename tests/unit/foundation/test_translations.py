@@ -93,3 +93,22 @@ def test_the_c_and_posix_locales_give_german(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert language_from_environment() == expected
+
+
+#: A translation call inside an f-string's braces: the message extractor does not see it,
+#: so it would never reach the catalog (the English interface would show German).
+_CALL_IN_FSTRING = re.compile(r"""\bf(["']).*?\{[^}]*\b(?:_|tr|_t|ngettext)\(\s*["']""")
+
+
+def test_no_message_hides_inside_an_f_string() -> None:
+    hidden = []
+    for path in sorted((ROOT / "intake_app").rglob("*.py")):
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if _CALL_IN_FSTRING.search(line):
+                hidden.append(f"{path.relative_to(ROOT)}:{number}")
+    assert hidden == [], f"translation calls inside f-strings (not extracted): {hidden}"
+
+
+def test_the_check_sees_a_call_inside_an_f_string() -> None:
+    assert _CALL_IN_FSTRING.search("""x = f"<h2>{html.escape(tr('Noch offen'))}</h2>\"""")
+    assert not _CALL_IN_FSTRING.search("""x = f"<h2>{still_open}</h2>\"""")
