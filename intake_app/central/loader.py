@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from intake_app.sync.payload import InstructionRef, RecordRef
@@ -50,10 +51,18 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + CHUNK]
 
 
+def _one_of(conn: Connection, column: sa.Column[Any], ids: list[str]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``: one parameter instead of one
+    per id, so the statement is the same for every batch and cheap to send."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, ids, type_=ARRAY(sa.String)))
+    return column.in_(ids)
+
+
 def _select_in(conn: Connection, column: sa.Column[Any], ids: list[str], *cols: Any) -> list[Any]:
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows += conn.execute(sa.select(*cols).where(column.in_(chunk))).all()
+        rows += conn.execute(sa.select(*cols).where(_one_of(conn, column, chunk))).all()
     return rows
 
 
@@ -83,12 +92,14 @@ def apply_payload(
             record_heads.c.device_id,
         )
     }
+    # Revisions are stored only for records with a head (both are written and erased
+    # together), so only those ids are looked up.
     present = {
         (r.record_id, r.revision)
         for r in _select_in(
             conn,
             records_table.c.record_id,
-            ids,
+            sorted(heads),
             records_table.c.record_id,
             records_table.c.revision,
         )
@@ -126,10 +137,11 @@ def apply_payload(
                 moved_heads[ref.record_id] = ref.revision
         record_results.append((ref, result))
     if inserts:
-        conn.execute(records_table.insert(), inserts)
+        _insert_many(conn, records_table, inserts)
     if new_heads:
-        conn.execute(
-            record_heads.insert(),
+        _insert_many(
+            conn,
+            record_heads,
             [{"record_id": k, "revision": v, "device_id": device_id} for k, v in new_heads.items()],
         )
     for record_id, revision in moved_heads.items():
@@ -167,6 +179,28 @@ def apply_payload(
         for ref, result in record_results
     ]
     return record_results, instruction_results
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` inside the caller's transaction; on PostgreSQL with ``COPY``, which
+    sends the rows as one stream instead of one statement each."""
+    if conn.dialect.name != "postgresql" or len(rows) < 20:
+        conn.execute(table.insert(), rows)
+        return
+    import psycopg  # deferred: PostgreSQL only
+
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except psycopg.Error as exc:
+        # Reported like any statement's error, so that a value the database refuses
+        # quarantines the batch (load_failed) and an unreachable database stops the run.
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from None
 
 
 def _record_row(
@@ -233,6 +267,8 @@ def _apply_pending(
     erased_now: set[str] = set()
     if not record_ids:
         return erased_now
+    if conn.execute(sa.select(pending_instructions.c.id).limit(1)).first() is None:
+        return erased_now  # nothing waits (the common case): no lookup, no delete
     rows = _select_in(
         conn,
         pending_instructions.c.record_id,
@@ -265,7 +301,9 @@ def _apply_pending(
             _record_withdrawal(conn, item, batch_id=row.batch_id, now=now)
     for chunk in _chunks(record_ids):
         conn.execute(
-            pending_instructions.delete().where(pending_instructions.c.record_id.in_(chunk))
+            pending_instructions.delete().where(
+                _one_of(conn, pending_instructions.c.record_id, chunk)
+            )
         )
     return erased_now
 

@@ -8,6 +8,7 @@ Answers and consent are opaque JSON objects here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -47,11 +48,13 @@ def _is_text(value: object, *, limit: int = 200) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit and _is_plain(value)
 
 
+# Control characters (C0, DEL, C1) and surrogates: none may be in a column's text.
+_NOT_PLAIN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _is_plain(value: str) -> bool:
     """No control characters and no lone surrogates in a short text that becomes a column."""
-    return not any(
-        ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in value
-    )
+    return _NOT_PLAIN.search(value) is None
 
 
 def validate_record(record: object) -> None:
