@@ -29,9 +29,18 @@ from intake_app.core.records import RecordStatus
 from intake_app.device_sync.device import DeviceSync, SyncResult, SyncStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.device_sync.outbox import sent_audit_heads
-from intake_app.errors import AuthError, ConflictError, PermissionDenied
+from intake_app.errors import AuthError, ConflictError, NotFound, PermissionDenied
 from intake_app.i18n import _
-from intake_app.storage import audit, integrity, relayout, settings_repo, user_keys, users
+from intake_app.storage import (
+    audit,
+    integrity,
+    moves,
+    profile_key,
+    relayout,
+    settings_repo,
+    user_keys,
+    users,
+)
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
@@ -184,6 +193,7 @@ class Workspace:
             kdf_params=profile.kdf_params,
             keys=self.keys if self.keys is None or self.keys.ref != "recovery" else None,
             on_own_password=self._own_password_changed,
+            on_profile_key=self._profile_key_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
 
@@ -227,7 +237,6 @@ class Workspace:
                 dbs=self.scope.stores,
                 actor=actor,
                 home=self.scope.own,
-                store_for_owner=self._store_for_owner,
             )
             self.sync = SiteSync(
                 home=self.sync,  # type: ignore[arg-type]
@@ -242,6 +251,12 @@ class Workspace:
             )
         else:
             self.records = records_of(db)
+
+    def _profile_key_changed(self, key: bytes) -> None:
+        """The profile database has a new key (a user left): keep it for this session."""
+        self._key = key
+        if self.keys is not None:
+            self.keys = dataclasses.replace(self.keys, profile_key=key)
 
     def _own_password_changed(self, new_password: str) -> None:
         """Open the keys again after the user chose her password (a new key pair when the
@@ -287,14 +302,96 @@ class Workspace:
                 return sid
         return None
 
+    # -- keys a supervisor hands on (docs/security.md, "Granting and revoking") ----------
+
+    def move_targets(self, record_id: str) -> list[tuple[int, str]]:
+        """Who a case can be given to: (user id, shown name) of every active counsellor
+        or supervisor with a record store open here, except its current owner."""
+        self.actor.require(Permission.EDIT_SITE_RECORDS)
+        owner = self.records.get(record_id).owner_id
+        with self.db.read() as session:
+            people = [
+                u
+                for u in users.list_all(session)
+                if u.active
+                and u.id is not None
+                and u.id != owner
+                and u.role in (Role.COUNSELLOR.value, Role.SUPERVISOR.value)
+            ]
+        return sorted(
+            (
+                (u.id, u.display_name or u.username)
+                for u in people
+                if u.id is not None and self._store_for_owner(u.id) is not None
+            ),
+            key=lambda item: item[1].casefold(),
+        )
+
     def move_case(self, record_id: str, *, to_owner: int) -> None:
-        """Give a case to another counsellor (supervisors; the case changes store)."""
+        """Give a case to another counsellor (supervisors; the case changes store).
+
+        The steps are ordered so that a crash leaves the case in exactly one store once the
+        next supervisor signs in (``storage/moves.py``); the move is audited.
+        """
         self.actor.require(Permission.EDIT_SITE_RECORDS)
         if not isinstance(self.records, SiteRecords):
             raise ConflictError(
                 _("Zum Verschieben braucht es den Zugang zu allen Akten des Standorts.")
             )
-        self.records.move(record_id, to_owner=to_owner)
+        with self.db.read() as session:
+            target_user = users.get_by_id(session, user_id=to_owner)
+        if target_user is None or not target_user.active:
+            raise ConflictError(_("Die Akte kann nur an ein aktives Konto übergeben werden."))
+        source = self.records.store_of(record_id)
+        target = self._store_for_owner(to_owner)
+        if target is None:
+            raise ConflictError(
+                _(
+                    "Für diese Beraterin oder diesen Berater gibt es noch keinen "
+                    "Aktenspeicher. Sie oder er muss sich zuerst einmal anmelden."
+                )
+            )
+        moves.move(
+            self.profile.root,
+            self.scope.stores,
+            record_id=record_id,
+            source=source,
+            target=target,
+            to_owner=to_owner,
+            actor=self.actor.username,
+        )
+
+    def move_case_to(self, record_id: str, username: str) -> str:
+        """:meth:`move_case` by user name (the command line); return the name."""
+        with self.db.read() as session:
+            target = users.get_by_name(session, username=username)
+        if target is None or not target.active or target.id is None:
+            raise NotFound(_("Es gibt keinen aktiven Benutzer „{name}“.").format(name=username))
+        self.move_case(record_id, to_owner=target.id)
+        return target.username
+
+    def holds_site_key(self) -> bool:
+        """True when this sign-in holds the site key (and so can grant it)."""
+        return self.keys is not None and self.keys.site_private() is not None
+
+    def site_key_candidates(self) -> list[tuple[str, str]]:
+        """Supervisors who may be given the site key: (user name, shown name) of every
+        active supervisor who chose her own password and does not hold it yet."""
+        if not self.holds_site_key():
+            return []
+        with self.db.read() as session:
+            people = [
+                u
+                for u in users.list_all(session)
+                if u.active and u.role == Role.SUPERVISOR.value and u.id != self.actor.user_id
+            ]
+        holders = self.vault.site_key_holders([u.username for u in people])
+        provisional = self.vault.provisional_names([u.username for u in people])
+        return [
+            (u.username, u.display_name or u.username)
+            for u in people
+            if u.username not in holders and u.username not in provisional
+        ]
 
     def grant_site_key(self, username: str) -> None:
         """Give a supervisor the site key (only someone who holds it can: a supervisor, or
@@ -477,6 +574,10 @@ class Workspace:
     ) -> Workspace:
         if vault.layout() >= LAYOUT:
             relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
+            settled = profile_key.settle(profile.db_path, vault, key)
+            if settled != key:  # a re-key asked for when someone left was not finished
+                key = settled
+                keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
         db, steps = profile.open_database(key)
         try:
             # the recovery key's keys open stores, never a user's signing key
@@ -573,6 +674,10 @@ class Workspace:
             else:
                 scope = Scope(profile_db=db)
             scope.share_signer()
+            if len(scope.stores) > 1:
+                # a move interrupted by a crash is finished by the next workspace that
+                # opens both of its stores (storage/moves.py)
+                moves.finish_moves(profile.root, scope.stores, actor=actor.username)
         except BaseException:
             db.close()
             raise
@@ -685,9 +790,14 @@ class Workspace:
     def verify_audit(self) -> ChainReport:
         """Check the audit chain (supervisors and administrators)."""
         self.actor.require(Permission.VERIFY_AUDIT)
+        # every store keeps the heads its own batches named (docs/security.md, "Signed
+        # audit entries and anchors"): a supervisor's check uses the heads of all of them
+        sent: list[tuple[str, int, str]] = []
+        for store_db in list(self.scope.stores.values()) or [self.db]:
+            with store_db.read() as session:
+                sent += [("batch", seq, digest) for seq, digest in sent_audit_heads(session)]
         with self.db.read() as session:
-            sent = [("batch", seq, digest) for seq, digest in sent_audit_heads(session)]
-            return audit.verify(session, anchors=sent)
+            return audit.verify(session, anchors=list(dict.fromkeys(sent)))
 
     @property
     def is_closed(self) -> bool:

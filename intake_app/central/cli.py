@@ -6,7 +6,7 @@
     intake-central --home DIR enrol --device NAME --server-url URL --out FILE [--valid-days N]
     intake-central --home DIR register FILE [--out CONFIRMATION]
     intake-central --home DIR devices list | devices revoke NAME
-    intake-central --home DIR serve --host 127.0.0.1 --port P [--database-url URL]
+    intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
     intake-central --home DIR export --out FILE [--statistics [--min-count N]]
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
@@ -14,7 +14,7 @@
                                         | keys recovery --out FILE
                                         | keys receiver-copy --out FILE
     intake-central --home DIR quarantine list
-    intake-central --home DIR db upgrade
+    intake-central --home DIR db upgrade | db receiver-role --role NAME [--role-password-file F]
 
 The home folder can also come from ``INTAKE_CENTRAL_HOME``, the passphrase from
 ``--passphrase-file`` or ``INTAKE_CENTRAL_PASSPHRASE``, the database from
@@ -54,7 +54,14 @@ from . import db
 from .audit_heads import AuditState, audit_states
 from .export import export_records, export_statistics
 from .forms import publish_form, published_forms
-from .home import DATABASE_URL_ENV, Home, read_passphrase, remove_logging, setup_logging
+from .home import (
+    DATABASE_URL_ENV,
+    Home,
+    read_passphrase,
+    read_secret_file,
+    remove_logging,
+    setup_logging,
+)
 from .importer import Importer
 from .keystore import (
     KeyStore,
@@ -336,6 +343,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .receiver import Limits, create_app, guarded_protocol, load_receiver
 
+    # Deferred: the worker processes need uvicorn too.
+    from .workers import run_workers
+
     home = _home(args)
     home.require()
     key_file = Path(args.receiver_key) if args.receiver_key else home.receiver_key_path
@@ -356,8 +366,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_batch_bytes=args.max_batch_bytes,
         limits=limits,
     )
-    log.info("receiver starting on %s:%d", args.host, args.port)
-    uvicorn.run(
+    workers = max(1, args.workers)
+    log.info("receiver starting on %s:%d (%d worker(s))", args.host, args.port, workers)
+    config = uvicorn.Config(
         create_app(receiver),
         host=args.host,
         port=args.port,
@@ -367,6 +378,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http=guarded_protocol(limits),
         limit_concurrency=limits.max_connections,
     )
+    if workers == 1 or os.name != "posix":
+        uvicorn.Server(config).run()
+    else:
+        code = run_workers(config, workers=workers, engine=engine)
+        remove_logging(handlers)
+        return code
     remove_logging(handlers)
     return 0
 
@@ -555,9 +572,24 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """Upgrade the central schema to this program's version."""
+    """Upgrade the central schema to this program's version, or set up the receiver's
+    database role."""
     home = _home(args)
     home.require()
+    if args.db_command == "receiver-role":
+        password = (
+            read_secret_file(Path(args.role_password_file)) if args.role_password_file else None
+        )
+        engine = _engine(args, home)
+        schema = db.set_up_receiver_role(engine, args.role, password=password)
+        engine.dispose()
+        _out(
+            _(
+                "Rolle »{role}« für den Empfangsserver eingerichtet (Schema {schema}): "
+                "Geräte lesen, Pakete speichern; keine Rechte an Datensätzen."
+            ).format(role=args.role, schema=schema)
+        )
+        return 0
     db.upgrade(db.create_db_engine(home.database_url(getattr(args, "database_url", None))))
     _out(_("Datenbank auf Stand {rev}.").format(rev=db.head_revision()))
     return 0
@@ -613,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--unauthenticated-mib", type=int, default=64, metavar="MIB")
     p.add_argument("--device-rate", type=float, default=2.0, metavar="PER_SECOND")
+    p.add_argument("--workers", type=int, default=1, metavar="N")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("import", parents=[common])
@@ -662,6 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", parents=[common])
     dbsub = p.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     dbsub.add_parser("upgrade", parents=[common])
+    role = dbsub.add_parser("receiver-role", parents=[common])
+    role.add_argument("--role", required=True, metavar="NAME")
+    role.add_argument("--role-password-file", metavar="FILE")
     p.set_defaults(func=cmd_db)
     return parser
 

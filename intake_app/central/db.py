@@ -13,6 +13,7 @@ back. Erased records leave only an anonymised row in ``erased_statistics``.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,6 +65,17 @@ batches = sa.Table(
     sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("reason", sa.String(40), nullable=True),
     sa.Index("ix_batches_status", "status", "received_at"),
+)
+
+# The sealed bytes of each batch the receiver stored, on PostgreSQL (docs/security.md,
+# "Central office: keys, receiver and importer"): ciphertext, written in the same
+# transaction as the batch's row. SQLite installations keep them in ``batches/``.
+batch_blobs = sa.Table(
+    "batch_blobs",
+    metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
 )
 
 records = sa.Table(
@@ -264,6 +276,84 @@ def check_schema(engine: Engine) -> None:
             ).format(current=current or "leer"),
             kind="schema",
         )
+
+
+#: What a receiver may do, table by table (docs/central-office.md, "A database role of its
+#: own"): read the schema version and the devices, register a device, note its last batch,
+#: store a batch with its receipt. It cannot read or change a stored batch, and has no
+#: privilege at all on records, consent withdrawals, erasures or statistics.
+RECEIVER_PRIVILEGES: tuple[tuple[str, str], ...] = (
+    ("alembic_version", "SELECT"),
+    ("devices", "SELECT"),
+    (
+        "devices",
+        "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at)",
+    ),
+    ("batches", "SELECT, INSERT"),
+    ("batches", "UPDATE (stored_receipt)"),
+    ("batch_blobs", "INSERT"),
+)
+
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def set_up_receiver_role(engine: Engine, role: str, *, password: str | None = None) -> str:
+    """Create (or correct) the PostgreSQL role a receiver logs in with, in the schema of
+    ``engine``: it gets :data:`RECEIVER_PRIVILEGES` and loses every other privilege on the
+    schema's tables. Returns the schema name.
+
+    Raises:
+        UsageError: not PostgreSQL, or the role name is not a plain lower-case name.
+    """
+    if not _ROLE_NAME.fullmatch(role):
+        raise UsageError(
+            _(
+                "Der Rollenname darf nur Kleinbuchstaben, Ziffern und _ enthalten "
+                "(höchstens 63 Zeichen)."
+            )
+        )
+    if engine.dialect.name != "postgresql":
+        raise UsageError(_("Eine eigene Rolle für den Empfangsserver gibt es nur mit PostgreSQL."))
+    from psycopg import sql  # deferred: only this command composes SQL with literals
+
+    check_schema(engine)
+    with engine.begin() as conn:
+        schema = str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
+        owner = str(conn.exec_driver_sql("SELECT current_user").scalar_one())
+        if role == owner:
+            raise UsageError(
+                _("Der Empfangsserver braucht eine andere Rolle als die des Importers.")
+            )
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}
+        ).first()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        name, where = sql.Identifier(role), sql.Identifier(schema)
+        if exists is None:
+            cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(name))
+        if password is not None:
+            # Only the SCRAM verifier reaches the server (and any statement log).
+            verifier = conn.connection.dbapi_connection.pgconn.encrypt_password(  # type: ignore[union-attr]
+                password.encode("utf-8"), role.encode("utf-8"), b"scram-sha-256"
+            )
+            cursor.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    name, sql.Literal(verifier.decode("ascii"))
+                )
+            )
+        cursor.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(where, name))
+        cursor.execute(
+            sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(where, name)
+        )
+        cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(where, name))
+        for table, privilege in RECEIVER_PRIVILEGES:
+            cursor.execute(
+                sql.SQL("GRANT " + privilege + " ON {}.{} TO {}").format(
+                    where, sql.Identifier(table), name
+                )
+            )
+    log.info("receiver role set up: role=%s schema=%s", role, schema)
+    return schema
 
 
 def open_database(url: str, *, create: bool = False) -> Engine:

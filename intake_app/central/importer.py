@@ -111,7 +111,7 @@ class Importer:
         self.engine = engine
         self.decryption_keys = dict(decryption_keys)
         self.signing_key = signing_key
-        self.store = BatchStore(home)
+        self.store = BatchStore(home, engine)
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -188,10 +188,7 @@ class Importer:
                 continue
             if data is None:
                 # Checked before reading: a file of any size on a stick never fills memory.
-                log.error("batch file too large, not read: %s", path.name)
-                outcomes.append(
-                    BatchOutcome(name=path.name, status="quarantined", reason="too_large")
-                )
+                outcomes.append(self._quarantine_oversized(path))
                 continue
             outcome = self.import_bytes(data, name=path.name, source="folder", received_at=utcnow())
             if outcome.receipt is not None and outcome.batch_id is not None:
@@ -386,6 +383,39 @@ class Importer:
                 )
             )
         return True
+
+    def _quarantine_oversized(self, path: Path) -> BatchOutcome:
+        """A file over the batch limit: hashed in chunks (never held in memory), listed in
+        the quarantine with a note; the file stays where it was, so nothing is lost."""
+        reason = "too_large"
+        digest = hashlib.sha384()
+        size = 0
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        with self.engine.connect() as conn:
+            seen = conn.execute(
+                sa.select(quarantine.c.id).where(quarantine.c.sha384 == sha).limit(1)
+            ).first()
+        if seen is None:
+            file_name = self.store.quarantine_note_only(
+                path, sha384=sha, size=size, reason=reason, source="folder"
+            )
+            with self.engine.begin() as conn:
+                conn.execute(
+                    quarantine.insert().values(
+                        sha384=sha,
+                        batch_id=None,
+                        device_id=None,
+                        source="folder",
+                        reason=reason,
+                        file_name=file_name,
+                        quarantined_at=utcnow(),
+                    )
+                )
+        return BatchOutcome(name=path.name, status="quarantined", reason=reason)
 
     def _quarantine_changed_at_rest(self, data: bytes, row: sa.Row) -> BatchOutcome:
         """A stored batch whose bytes changed since the receiver verified them."""

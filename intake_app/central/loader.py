@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from intake_app.sync.payload import InstructionRef, RecordRef
@@ -50,10 +51,18 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + CHUNK]
 
 
+def _one_of(conn: Connection, column: sa.Column[Any], ids: list[str]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``: one parameter instead of one
+    per id, so the statement is the same for every batch and cheap to send."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, ids, type_=ARRAY(sa.String)))
+    return column.in_(ids)
+
+
 def _select_in(conn: Connection, column: sa.Column[Any], ids: list[str], *cols: Any) -> list[Any]:
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows += conn.execute(sa.select(*cols).where(column.in_(chunk))).all()
+        rows += conn.execute(sa.select(*cols).where(_one_of(conn, column, chunk))).all()
     return rows
 
 
@@ -69,8 +78,15 @@ def apply_payload(
     ids = sorted(
         {r["id"] for r in payload["records"]} | {i["record_id"] for i in payload["instructions"]}
     )
-    erased = {
-        r.record_id for r in _select_in(conn, erasures.c.record_id, ids, erasures.c.record_id)
+    # Who erased each id: only the device that erased a record is told ``erased`` for it;
+    # anyone else naming it gets ``conflict`` (docs/security.md, "What an attacker can and
+    # cannot do": a rogue device's erasure never makes another device count a record as
+    # delivered).
+    erased: dict[str, str] = {
+        r.record_id: r.device_id
+        for r in _select_in(
+            conn, erasures.c.record_id, ids, erasures.c.record_id, erasures.c.device_id
+        )
     }
     heads = {
         r.record_id: (r.revision, r.device_id)
@@ -83,12 +99,14 @@ def apply_payload(
             record_heads.c.device_id,
         )
     }
+    # Revisions are stored only for records with a head (both are written and erased
+    # together), so only those ids are looked up.
     present = {
         (r.record_id, r.revision)
         for r in _select_in(
             conn,
             records_table.c.record_id,
-            ids,
+            sorted(heads),
             records_table.c.record_id,
             records_table.c.revision,
         )
@@ -107,7 +125,8 @@ def apply_payload(
         ref = RecordRef(record["id"], record["revision"])
         head = heads.get(ref.record_id)
         if ref.record_id in erased:
-            result = ItemResult.ERASED
+            owner = erased[ref.record_id]
+            result = ItemResult.ERASED if owner == device_id else ItemResult.CONFLICT
         elif head is not None and head[1] != device_id:
             result = ItemResult.CONFLICT
         elif ref in present:
@@ -126,10 +145,11 @@ def apply_payload(
                 moved_heads[ref.record_id] = ref.revision
         record_results.append((ref, result))
     if inserts:
-        conn.execute(records_table.insert(), inserts)
+        _insert_many(conn, records_table, inserts)
     if new_heads:
-        conn.execute(
-            record_heads.insert(),
+        _insert_many(
+            conn,
+            record_heads,
             [{"record_id": k, "revision": v, "device_id": device_id} for k, v in new_heads.items()],
         )
     for record_id, revision in moved_heads.items():
@@ -167,6 +187,28 @@ def apply_payload(
         for ref, result in record_results
     ]
     return record_results, instruction_results
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` inside the caller's transaction; on PostgreSQL with ``COPY``, which
+    sends the rows as one stream instead of one statement each."""
+    if conn.dialect.name != "postgresql" or len(rows) < 20:
+        conn.execute(table.insert(), rows)
+        return
+    import psycopg  # deferred: PostgreSQL only
+
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except psycopg.Error as exc:
+        # Reported like any statement's error, so that a value the database refuses
+        # quarantines the batch (load_failed) and an unreachable database stops the run.
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from None
 
 
 def _record_row(
@@ -224,7 +266,7 @@ def _apply_pending(
     record_ids: list[str],
     *,
     heads: dict[str, tuple[int, str]],
-    erased: set[str],
+    erased: dict[str, str],
     device_id: str,
     now: datetime,
 ) -> set[str]:
@@ -233,6 +275,8 @@ def _apply_pending(
     erased_now: set[str] = set()
     if not record_ids:
         return erased_now
+    if conn.execute(sa.select(pending_instructions.c.id).limit(1)).first() is None:
+        return erased_now  # nothing waits (the common case): no lookup, no delete
     rows = _select_in(
         conn,
         pending_instructions.c.record_id,
@@ -258,14 +302,16 @@ def _apply_pending(
             _erase(
                 conn, row.record_id, item=item, batch_id=row.batch_id, device_id=device_id, now=now
             )
-            erased.add(row.record_id)
+            erased[row.record_id] = device_id
             erased_now.add(row.record_id)
             heads.pop(row.record_id, None)
         else:
             _record_withdrawal(conn, item, batch_id=row.batch_id, now=now)
     for chunk in _chunks(record_ids):
         conn.execute(
-            pending_instructions.delete().where(pending_instructions.c.record_id.in_(chunk))
+            pending_instructions.delete().where(
+                _one_of(conn, pending_instructions.c.record_id, chunk)
+            )
         )
     return erased_now
 
@@ -275,7 +321,7 @@ def _apply_instructions(
     instructions: Iterable[Mapping[str, Any]],
     *,
     heads: dict[str, tuple[int, str]],
-    erased: set[str],
+    erased: dict[str, str],
     batch_id: str,
     device_id: str,
     now: datetime,
@@ -307,10 +353,14 @@ def _apply_instructions(
             )
             results.append((ref, pending_result))
             continue
+        if record_id in erased and erased[record_id] != device_id:
+            # Erased by its owner; another device naming it is told nothing was done for it.
+            results.append((ref, ItemResult.CONFLICT))
+            continue
         if item["type"] == "erasure":
             if record_id not in erased:
                 _erase(conn, record_id, item=item, batch_id=batch_id, device_id=device_id, now=now)
-                erased.add(record_id)
+                erased[record_id] = device_id
                 heads.pop(record_id, None)
             results.append((ref, ItemResult.CONFIRMED))
         elif record_id in erased:

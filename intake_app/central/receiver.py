@@ -11,8 +11,9 @@ holds no decryption key and cannot sign a key set, a form or an enrolment file
 (docs/security.md, "Central office: keys, receiver and importer"). It hands devices the
 key set that the root signed (``keyset.json``) as it is.
 
-It is stateless apart from the database and the batch folder, so several can run behind
-a proxy sharing both.
+It is stateless apart from the database (and, with SQLite, the batch folder): on
+PostgreSQL the sealed batches are stored in the database, so several receivers on several
+hosts can run behind one proxy sharing nothing else.
 
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
 ``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
@@ -57,7 +58,7 @@ from .db import batches, devices
 from .forms import form_path, index_entries
 from .home import Home
 from .registry import get_device, register_device, utcnow
-from .store import BatchStore
+from .store import BatchStore, insert_blob
 
 log = logging.getLogger("intake.central")
 
@@ -211,14 +212,15 @@ class Receiver:
             raise Refusal(exc.reason) from None
         if existing is not None:
             return self._existing_receipt(existing, batch)
-        store = BatchStore(self.home)
-        try:
-            store.store(device_id=header.device_id, batch_id=header.batch_id, data=data)
-        except ConflictError:
-            raise Refusal("batch_id_conflict") from None
-        except (OSError, KnownError):
-            log.exception("could not store a batch")
-            raise Refusal("storage") from None
+        store = BatchStore(self.home, self.engine)
+        if not store.in_database:
+            try:
+                store.store(device_id=header.device_id, batch_id=header.batch_id, data=data)
+            except ConflictError:
+                raise Refusal("batch_id_conflict") from None
+            except (OSError, KnownError):
+                log.exception("could not store a batch")
+                raise Refusal("storage") from None
         receipt = build_receipt(
             status=ReceiptStatus.STORED,
             batch_id=header.batch_id,
@@ -243,6 +245,11 @@ class Receiver:
                         stored_receipt=receipt.decode("utf-8"),
                     )
                 )
+                if store.in_database:
+                    # The sealed bytes commit with their row: stored means both or neither.
+                    insert_blob(
+                        conn, device_id=header.device_id, batch_id=header.batch_id, data=data
+                    )
                 conn.execute(
                     devices.update()
                     .where(devices.c.device_id == header.device_id)

@@ -10,7 +10,6 @@ from intake_app.core.records import display_name
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import UsageError
 from intake_app.i18n import _
-from intake_app.storage import users
 from intake_app.storage.records import RecordQuery
 
 STATUSES = ("draft", "complete", "closed", "delivered")
@@ -77,12 +76,6 @@ def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_records_move(ctx) -> int:  # type: ignore[no-untyped-def]
-
-    ws = ctx.workspace()
-    with ws.db.read() as session:
-        target = users.get_by_name(session, username=ctx.args.to)
-    if target is None or not target.active or target.id is None:
-        raise UsageError(_("Es gibt keinen aktiven Benutzer „{name}“.").format(name=ctx.args.to))
-    ws.move_case(ctx.args.record, to_owner=target.id)
-    ctx.out(_("Akte {id} an „{name}“ übergeben.").format(id=ctx.args.record, name=target.username))
+    name = ctx.workspace().move_case_to(ctx.args.record, ctx.args.to)
+    ctx.out(_("Akte {id} an „{name}“ übergeben.").format(id=ctx.args.record, name=name))
     return 0

@@ -38,6 +38,7 @@ from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     ActivityRecord,
+    CaseEvent,
     ConsentWithdrawal,
     Erasure,
     OutboxItem,
@@ -162,7 +163,7 @@ class Lifecycle:
         answers = loads(data.answers) if data else {}
         session.add(activity_of(row, answers, reason=reason))
         session.execute(text("DELETE FROM records_fts WHERE rowid = :pk"), {"pk": row.pk})
-        for model in (RecordRevision, ConsentWithdrawal, OutboxItem):
+        for model in (RecordRevision, ConsentWithdrawal, CaseEvent, OutboxItem):
             for item in session.exec(select(model).where(model.record_id == row.id)).all():
                 session.delete(item)
         if data is not None:
@@ -391,6 +392,11 @@ class Lifecycle:
                 .where(ConsentWithdrawal.record_id == record_id)
                 .order_by(col(ConsentWithdrawal.id))
             ).all()
+            events = session.exec(
+                select(CaseEvent)
+                .where(CaseEvent.record_id == record_id)
+                .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+            ).all()
             entries = audit.entries_for_subject(
                 session, subject_type="record", subject_id=record_id
             )
@@ -440,6 +446,15 @@ class Lifecycle:
                     "recorded_at": _iso(w.recorded_at),
                 }
                 for w in withdrawals
+            ],
+            "case_events": [
+                {
+                    "kind": event.kind,
+                    "date": event.occurred_on,
+                    "recorded_at": _iso(event.recorded_at),
+                    "details": loads(event.data),
+                }
+                for event in events
             ],
             "transmissions": [
                 {

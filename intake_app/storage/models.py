@@ -179,6 +179,23 @@ class ConsentWithdrawal(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class CaseEvent(SQLModel, table=True):
+    """Something that happened to a case after the intake (``core.followup``): a contact,
+    a small update of the answers, a closure or a reopening. Append-only; ``event_id`` is
+    the event's name on the way to the central office (docs/batch-format.md §5)."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    record_id: str = Field(max_length=36, index=True)
+    kind: str = Field(max_length=16)  # contact | update | closure | reopening
+    occurred_on: str = Field(max_length=10)
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    recorded_by: int = Field(foreign_key="users.id")
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
 class OutboxItem(SQLModel, table=True):
     """Something to deliver to the central office: a record revision or an instruction."""
 

@@ -13,13 +13,14 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
+from intake_app.core.followup import Closure, Contact, EventKind, Update
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -34,6 +35,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
+    CaseEvent,
     ConsentWithdrawal,
     OutboxItem,
     RecordData,
@@ -82,6 +84,14 @@ __all__ = [
     "dumps",
     "loads",
 ]
+
+
+def _intake_date(row: RecordRow, answers: dict[str, Any]) -> date:
+    """The day of the intake: as answered, else the day the record was created."""
+    try:
+        return date.fromisoformat(str(answers.get("intake_date")))
+    except ValueError:
+        return row.created_at.date()
 
 
 class RecordService:
@@ -401,17 +411,53 @@ class RecordService:
             self._audit(session, AuditAction.RECORD_REVISED, row.id, revision=row.revision)
             return Record.of(row, self._data(session, row))
 
-    def close_case(self, record_id: str) -> Record:
-        """Mark a finalised case as ended (supervisors); retention counts from here."""
+    def close_case(self, record_id: str, closure: Closure) -> Record:
+        """End a finalised case (supervisors) with a reason, a date and the outcome
+        (``core.followup.check_closure``).
+
+        The retention period (``storage/lifecycle.py``) counts from the closing date: the
+        record's ``closed_at`` is that day.
+
+        Raises:
+            ConflictError: the record is a draft or already closed.
+            ValidationError: the closing date is before the intake.
+        """
         self._actor.require(Permission.CLOSE_RECORDS)
         with self._db.write() as session:
             row = self._load(session, record_id)
             if row.status != RecordStatus.COMPLETE.value:
                 raise ConflictError(_("Nur abgeschlossene Akten können beendet werden."))
+            if closure.on < _intake_date(row, loads(self._data(session, row).answers)):
+                raise ValidationError(_("Das Fallende liegt vor dem Erstgespräch."))
             row.status = RecordStatus.CLOSED.value
-            row.closed_at = utcnow()
-            session.add(row)
-            self._audit(session, AuditAction.RECORD_CLOSED, row.id)
+            row.closed_at = datetime.combine(closure.on, time.min, UTC)
+            event = self._add_event(session, row, EventKind.CLOSURE, closure.on, closure.to_json())
+            self._audit(
+                session,
+                AuditAction.RECORD_CLOSED,
+                row.id,
+                event=event.event_id,
+                reason=closure.reason.value,
+            )
+            return Record.of(row, self._data(session, row))
+
+    def reopen_case(self, record_id: str, *, on: date, reason: str) -> Record:
+        """Open a closed case again (supervisors; ``core.followup.check_reopening``).
+
+        The retention period stops: it starts again at the next closing.
+        """
+        self._actor.require(Permission.CLOSE_RECORDS)
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            if row.status != RecordStatus.CLOSED.value:
+                raise ConflictError(_("Nur beendete Fälle können wieder eröffnet werden."))
+            if row.closed_at is not None and on < row.closed_at.date():
+                raise ValidationError(_("Die Wiedereröffnung liegt vor dem Fallende."))
+            row.status = RecordStatus.COMPLETE.value
+            row.closed_at = None
+            event = self._add_event(session, row, EventKind.REOPENING, on, {"reason": reason})
+            # the reason stays with the case event; the audit log keeps no free text
+            self._audit(session, AuditAction.RECORD_REOPENED, row.id, event=event.event_id)
             return Record.of(row, self._data(session, row))
 
     def withdraw_consent(
@@ -468,6 +514,112 @@ class RecordService:
                     )
                 )
             self._audit(session, AuditAction.CONSENT_WITHDRAWN, row.id, purpose=purpose)
+
+    # -- after the intake: case events (core/followup.py) -------------------------------
+
+    def _add_event(
+        self, session: Session, row: RecordRow, kind: EventKind, on: date, data: dict[str, Any]
+    ) -> CaseEvent:
+        event = CaseEvent(
+            event_id=str(uuid.uuid4()),
+            record_id=row.id,
+            kind=kind.value,
+            occurred_on=on.isoformat(),
+            data=dumps(data),
+            recorded_by=self._actor.user_id,
+        )
+        session.add(event)
+        row.updated_at = utcnow()
+        session.add(row)
+        session.flush()
+        return event
+
+    @staticmethod
+    def _require_case(row: RecordRow) -> None:
+        """A case exists once the intake was finalised (revision 1 as a draft is not one)."""
+        if row.finalised_at is None:
+            raise ConflictError(
+                _("Das Erstgespräch ist noch nicht abgeschlossen; schließen Sie es zuerst ab.")
+            )
+
+    def add_contact(self, record_id: str, contact: Contact) -> CaseEvent:
+        """Record a follow-up contact (checked by ``core.followup.check_contact``).
+
+        Raises:
+            ConflictError: the intake is not finalised yet, or the case is closed.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            self._require_case(row)
+            if row.status == RecordStatus.CLOSED.value:
+                raise ConflictError(
+                    _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen.")
+                )
+            intake = _intake_date(row, loads(self._data(session, row).answers))
+            if contact.on < intake:
+                raise ValidationError(_("Der Kontakt liegt vor dem Erstgespräch."))
+            event = self._add_event(session, row, EventKind.CONTACT, contact.on, contact.to_json())
+            # the audit log keeps no free text and no topics: only that a contact was added
+            self._audit(session, AuditAction.CONTACT_RECORDED, row.id, event=event.event_id)
+            return event
+
+    def update_answers(self, record_id: str, update: Update) -> CaseEvent:
+        """Apply a small update (``core.followup.check_update``) without a new revision.
+
+        The answers change in place (the list columns and search index with them); the
+        case event keeps the old and new value of each question, who and when. The
+        finalised revision stays as it was: the central office gets the update as such.
+
+        Raises:
+            ConflictError: the intake is not finalised, a revision is being edited, or
+                the case is closed.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            self._require_case(row)
+            if row.status == RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _(
+                        "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
+                        "Angaben dort."
+                    )
+                )
+            if row.status == RecordStatus.CLOSED.value:
+                raise ConflictError(_("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."))
+            data = self._data(session, row)
+            data.answers = dumps(update.answers)
+            session.add(data)
+            self._reindex(session, row, update.answers)
+            event = self._add_event(session, row, EventKind.UPDATE, update.on, update.to_json())
+            self._audit(
+                session,
+                AuditAction.RECORD_UPDATED,
+                row.id,
+                event=event.event_id,
+                target=update.target,
+                fields=sorted(update.changes),
+            )
+            return event
+
+    def user_names(self) -> dict[int, str]:
+        """Display names of the device's users (who recorded what in a case's history)."""
+        with self._db.read() as session:
+            rows = session.exec(select(User.id, User.display_name, User.username)).all()
+        return {uid: display or name for uid, display, name in rows if uid is not None}
+
+    def case_events(self, record_id: str) -> builtins.list[CaseEvent]:
+        """Every case event of a record, in the order they happened (then were recorded)."""
+        with self._db.read() as session:
+            self._load(session, record_id)
+            return builtins.list(
+                session.exec(
+                    select(CaseEvent)
+                    .where(CaseEvent.record_id == record_id)
+                    .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+                ).all()
+            )
 
     # -- lists -------------------------------------------------------------------------
 

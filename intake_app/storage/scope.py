@@ -22,15 +22,18 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import DatabaseError
+
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
 from intake_app.errors import ProfileError
 from intake_app.storage import audit, users
-from intake_app.storage.database import Database
+from intake_app.storage.database import Database, key_opens
 from intake_app.storage.stores import (
+    client_objects,
     client_schema,
     create_store,
-    key_opens,
+    ensure_client_tables,
     new_store_id,
     new_store_key,
     open_store,
@@ -158,9 +161,10 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
         keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
         known[sid] = key
         own = [sid]
+    objects = client_objects(profile_db)
     for sid, key in known.items():
         try:
-            scope.stores[sid] = open_store(
+            store_db = open_store(
                 store_path(root, sid),
                 key,
                 profile_db.path,
@@ -169,6 +173,14 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             )
         except ProfileError:
             log.error("a store does not open with the key sealed for it; it is left out")
+            continue
+        try:  # a store written by an older version gets the record tables added since
+            ensure_client_tables(store_db, objects)
+        except DatabaseError:
+            store_db.engine.dispose()
+            log.error("a store does not open with the key sealed for it; it is left out")
+            continue
+        scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
 
 

@@ -21,11 +21,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Permission
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
-from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.lifecycle import ErasureReason, Lifecycle, Overview, PurgeResult
 from intake_app.storage.models import ConsentWithdrawal, Erasure, RecordRevision
@@ -41,9 +39,6 @@ from intake_app.storage.records import RecordService
 
 log = logging.getLogger("intake.storage")
 
-#: Rows of a record, table by table, keyed by the record's id or by its row number.
-_BY_ID = ("record_revisions", "consent_withdrawals", "outbox")
-
 
 class SiteRecords:
     """The record operations of :class:`RecordService`, over several stores.
@@ -53,7 +48,6 @@ class SiteRecords:
         home: the store new records go to (None: the user creates none).
         dbs: the store databases, by store id.
         actor: who acts.
-        store_for_owner: the store of a counsellor (for moving a case to her).
     """
 
     def __init__(
@@ -63,14 +57,12 @@ class SiteRecords:
         dbs: dict[str, Database],
         actor: Actor,
         home: str | None,
-        store_for_owner: Callable[[int], str | None] | None = None,
     ) -> None:
         self._services = services
         self._dbs = dbs
         self._actor = actor
         self._home = home
         self._where: dict[str, str] = {}
-        self._store_for_owner = store_for_owner
         self._cursor: _Cursor | None = None
 
     # -- routing -----------------------------------------------------------------------
@@ -104,7 +96,11 @@ class SiteRecords:
             "finalise",
             "start_revision",
             "close_case",
+            "reopen_case",
             "withdraw_consent",
+            "add_contact",
+            "case_events",
+            "update_answers",
         }:
             return self._routed(name)
         if name.startswith("_"):
@@ -176,30 +172,6 @@ class SiteRecords:
     def withdrawals(self, record_id: str) -> builtins.list[ConsentWithdrawal]:
         return self.service_for(record_id).withdrawals(record_id)
 
-    # -- moving a case between counsellors ---------------------------------------------
-
-    def move(self, record_id: str, *, to_owner: int) -> None:
-        """Give a case to another counsellor: it moves into her store (audited).
-
-        The rows are copied into the target store and deleted from the source (secure
-        delete overwrites them) on one connection that has both stores attached.
-        """
-        self._actor.require(Permission.EDIT_SITE_RECORDS)
-        source = self.store_of(record_id)
-        target = self._store_for_owner(to_owner) if self._store_for_owner else None
-        if target is None or target not in self._dbs:
-            raise ConflictError(
-                _(
-                    "Für diese Beraterin oder diesen Berater gibt es noch keinen "
-                    "Aktenspeicher. Sie oder er muss sich zuerst einmal anmelden."
-                )
-            )
-        from_owner = move_record(
-            self._dbs[source], self._dbs[target], record_id=record_id, to_owner=to_owner
-        )
-        self._where[record_id] = target
-        audit_move(self._dbs[target], self._actor, record_id, from_owner, to_owner)
-
 
 class _Cursor:
     """Where a merged case list stands in every store (rows fetched, not yet handed out).
@@ -260,108 +232,6 @@ class _Cursor:
         while self.position < count:
             if not self.take(services, min(1000, count - self.position)):
                 break
-
-
-def move_record(source: Database, target: Database, *, record_id: str, to_owner: int) -> int:
-    """Copy one record's rows from ``source`` to ``target``, delete them in ``source``.
-
-    Returns the previous owner's id. Both files change in one transaction of one
-    connection (in WAL mode SQLite keeps each file atomic, not the pair: a crash in the
-    commit can leave the record in both stores, never in none).
-    """
-    raw = source.engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        assert conn is not None
-        conn.execute(
-            "ATTACH DATABASE ? AS move_target KEY ?",
-            (str(target.path), target.engine.url.password),
-        )
-        try:
-            return _move_rows(conn, record_id=record_id, to_owner=to_owner)
-        finally:
-            conn.execute("DETACH DATABASE move_target")
-    finally:
-        raw.close()
-
-
-def _columns(conn: Any, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
-
-
-def _move_rows(conn: Any, *, record_id: str, to_owner: int) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute(
-            "SELECT pk, owner_id FROM main.records WHERE id = ?", (record_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
-        old_pk, old_owner = row
-        if old_owner == to_owner:
-            raise ConflictError(_("Die Akte gehört bereits dieser Person."))
-        sending = conn.execute(
-            "SELECT count(*) FROM main.outbox WHERE record_id = ? AND state != 'pending' "
-            "AND state != 'delivered'",
-            (record_id,),
-        ).fetchone()[0]
-        if sending:
-            raise ConflictError(
-                _(
-                    "Die Akte wird gerade an die Zentrale übermittelt. Bitte verschieben Sie "
-                    "sie nach der nächsten Synchronisation."
-                )
-            )
-        cols = [c for c in _columns(conn, "records") if c != "pk"]
-        names = ", ".join(cols)
-        values = ", ".join("?" if c == "owner_id" else c for c in cols)
-        cur = conn.execute(
-            f"INSERT INTO move_target.records ({names}) "  # noqa: S608 - names from PRAGMA
-            f"SELECT {values} FROM main.records WHERE pk = ?",
-            (to_owner, old_pk),
-        )
-        new_pk = cur.lastrowid
-        data_cols = [c for c in _columns(conn, "record_data") if c != "pk"]
-        dnames = ", ".join(data_cols)
-        conn.execute(
-            f"INSERT INTO move_target.record_data (pk, {dnames}) "  # noqa: S608
-            f"SELECT ?, {dnames} FROM main.record_data WHERE pk = ?",
-            (new_pk, old_pk),
-        )
-        conn.execute(
-            "INSERT INTO move_target.records_fts (rowid, terms) "
-            "SELECT ?, terms FROM main.records_fts WHERE rowid = ?",
-            (new_pk, old_pk),
-        )
-        for table in _BY_ID:
-            tcols = [c for c in _columns(conn, table) if c != "id" or table == "record_revisions"]
-            tnames = ", ".join(tcols)
-            conn.execute(
-                f"INSERT INTO move_target.{table} ({tnames}) "  # noqa: S608
-                f"SELECT {tnames} FROM main.{table} WHERE record_id = ?",
-                (record_id,),
-            )
-            conn.execute(f"DELETE FROM main.{table} WHERE record_id = ?", (record_id,))  # noqa: S608
-        conn.execute("DELETE FROM main.records_fts WHERE rowid = ?", (old_pk,))
-        conn.execute("DELETE FROM main.record_data WHERE pk = ?", (old_pk,))
-        conn.execute("DELETE FROM main.records WHERE pk = ?", (old_pk,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return int(old_owner)
-
-
-def audit_move(db: Database, actor: Actor, record_id: str, from_owner: int, to_owner: int) -> None:
-    with db.write() as session:
-        audit.append(
-            session,
-            actor=actor.username,
-            action=AuditAction.RECORD_MOVED,
-            subject_type="record",
-            subject_id=record_id,
-            details={"from": from_owner, "to": to_owner},
-        )
 
 
 class SiteLifecycle:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-from intake_app.storage.database import Database
+from intake_app.storage.database import Database, rekey_file
 
 log = logging.getLogger("intake.storage")
 
@@ -37,6 +37,7 @@ CLIENT_TABLES = (
     "record_data",
     "record_revisions",
     "consent_withdrawals",
+    "case_events",
     "outbox",
     "sync_batches",
     "records_fts",
@@ -76,12 +77,17 @@ def client_schema(profile_db: Database) -> list[str]:
     The profile database is brought to the newest schema by Alembic; a store is created
     with exactly the same tables and indexes, less the foreign keys to ``users``.
     """
+    return [sql for _name, sql in client_objects(profile_db)]
+
+
+def client_objects(profile_db: Database) -> list[tuple[str, str]]:
+    """:func:`client_schema` with the name of each table or index it creates."""
     with profile_db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
             "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
         ).all()
-    statements = []
+    statements: list[tuple[str, str]] = []
     for kind, name, table, sql in rows:
         if table not in CLIENT_TABLES:
             continue
@@ -89,8 +95,27 @@ def client_schema(profile_db: Database) -> list[str]:
             continue
         if name.startswith("records_fts_"):  # FTS5's shadow tables come with the table
             continue
-        statements.append(_USERS_FK.sub("", sql) if kind == "table" else sql)
+        statements.append((name, _USERS_FK.sub("", sql) if kind == "table" else sql))
     return statements
+
+
+def ensure_client_tables(store: Database, objects: list[tuple[str, str]]) -> list[str]:
+    """Create the record tables and indexes a store made by an older version lacks.
+
+    A migration that adds a client table (Alembic runs on the profile database) reaches
+    the stores here, when they are opened: what is missing is created in one
+    transaction. Returns the names created (empty when the store is current).
+    """
+    with store.engine.connect() as conn:
+        have = {row[0] for row in conn.exec_driver_sql("SELECT name FROM main.sqlite_master").all()}
+        missing = [(name, sql) for name, sql in objects if name not in have]
+        if not missing:
+            return []
+        for _name, sql in missing:
+            conn.exec_driver_sql(sql)
+        conn.commit()
+    log.info("a record store got %d new table(s) or index(es)", len(missing))
+    return [name for name, _sql in missing]
 
 
 def create_store(path: Path, key: bytes, schema: list[str]) -> None:
@@ -125,36 +150,9 @@ def create_store(path: Path, key: bytes, schema: list[str]) -> None:
 
 
 def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
-    """Re-encrypt a store file with a new key (SQLCipher's rekey), WAL folded in first.
-
-    Pages written after this are readable only with ``new_key``; an old copy of the file
-    still opens with the old key (what it holds was readable with that key anyway).
-    """
-    conn = sqlcipher3.connect(str(path))
-    try:
-        conn.isolation_level = None
-        conn.execute(f"PRAGMA key = {_key_sql(old_key)}")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute(f"PRAGMA rekey = {_key_sql(new_key)}")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
+    """Re-encrypt a store file with a new key (SQLCipher's rekey), WAL folded in first."""
+    rekey_file(path, old_key, new_key)
     log.info("a record store was re-keyed")
-
-
-def key_opens(path: Path, key: bytes) -> bool:
-    """True when ``key`` decrypts the store file (its first page is checked)."""
-    conn = sqlcipher3.connect(str(path))
-    try:
-        conn.execute(f"PRAGMA key = {_key_sql(key)}")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlcipher3.DatabaseError:
-        return False
-    finally:
-        conn.close()
-    return True
 
 
 def open_store(

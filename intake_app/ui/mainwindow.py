@@ -37,6 +37,7 @@ from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
+from intake_app.ui.key_dialogs import add_move_button, install_key_actions
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.overview import OverviewPage
 from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         self._create_menus()
         self._create_status_bar()
         self.printing = install_printing(self)
+        install_key_actions(self)
 
         minutes = autolock_minutes
         if minutes is None:
@@ -572,6 +574,7 @@ class MainWindow(QMainWindow):
             erase.setToolTip(_("Die Akte auf Antrag löschen (Art. 17 DSGVO)"))
             erase.clicked.connect(lambda: self._erase(page.record_id))
             page.add_action(erase)
+        add_move_button(self, page)
 
     def _export_person(self, record_id: str) -> None:
         folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))

@@ -203,3 +203,14 @@ def test_recovery_key_command(
     assert (code, err) == (0, "")
     code, listing, _err = run(capsys, "--home", str(home), "keys", "list")
     assert "recovery" in listing and json.loads(out.read_text())["kid"] in listing
+
+
+def test_receiver_role_needs_postgresql_and_a_plain_name(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--home", str(home), "db", "receiver-role", "--role", "edge")
+    assert code == 2 and out == "" and "PostgreSQL" in err and err.count("\n") == 1
+    code, _out, err = run(
+        capsys, "--home", str(home), "db", "receiver-role", "--role", "edge; DROP TABLE x"
+    )
+    assert code == 2 and "Rollenname" in err and err.count("\n") == 1

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from intake_app.central import db
 from intake_app.central.keystore import KeyStore
 from intake_app.central.registry import revoke_device
+from intake_app.central.store import BatchStore
 from intake_app.sync import keys
 from intake_app.sync.batch import BuiltBatch, build_batch
 from intake_app.sync.identity import DeviceIdentity
@@ -167,16 +168,28 @@ def test_stored_batch_changed_at_rest_is_moved_to_quarantine(central: Central) -
     identity = central.enrol()
     batch, follower = (build_batch(make_payload(1, seed=s), identity=identity) for s in (1, 2))
     receive(central, batch, follower)
-    path = central.receiver().home.batches_dir / identity.device_id / f"{batch.batch_id}.ibatch"
-    data = bytearray(path.read_bytes())
+    store = BatchStore(central.home, central.engine)
+    # Where the batch is kept depends on the database: a file (SQLite) or a row (PostgreSQL).
+    assert store.in_database == (central.engine.dialect.name == "postgresql")
+    path = central.home.batches_dir / identity.device_id / f"{batch.batch_id}.ibatch"
+    assert path.exists() != store.in_database
+    data = bytearray(store.read(identity.device_id, batch.batch_id))
     data[-200] ^= 0x01
-    path.write_bytes(bytes(data))
+    if store.in_database:
+        with central.engine.begin() as conn:
+            conn.execute(
+                db.batch_blobs.update()
+                .where(db.batch_blobs.c.batch_id == batch.batch_id)
+                .values(data=bytes(data))
+            )
+    else:
+        path.write_bytes(bytes(data))
     outcomes = central.importer().run()
     assert [(o.status, o.reason) for o in outcomes] == [
         ("quarantined", "changed_at_rest"),
         ("imported", None),
     ]
-    assert not path.exists()
+    assert not store.exists(identity.device_id, batch.batch_id)
     with central.engine.connect() as conn:
         row = conn.execute(
             sa.select(db.batches).where(db.batches.c.batch_id == batch.batch_id)
@@ -327,8 +340,6 @@ def test_a_device_cannot_touch_another_devices_records(central: Central) -> None
 def test_batch_stored_but_not_registered_in_the_database_is_found(central: Central) -> None:
     identity = central.enrol()
     batch = build_batch(make_payload(2), identity=identity)
-    from intake_app.central.store import BatchStore
-
     BatchStore(central.home).store(
         device_id=identity.device_id, batch_id=batch.batch_id, data=batch.data
     )
@@ -401,7 +412,8 @@ def test_temporary_files_of_a_killed_writer_are_swept_once_old(central: Central)
     identity = central.enrol()
     batch = build_batch(make_payload(1), identity=identity)
     receive(central, batch)
-    folder = central.receiver().home.batches_dir / identity.device_id
+    folder = central.home.batches_dir / identity.device_id
+    folder.mkdir(exist_ok=True)  # on PostgreSQL the batch itself is in the database
     old, fresh = folder / ".x.ibatch.old.tmp", folder / ".y.ibatch.new.tmp"
     for path in (old, fresh):
         path.write_bytes(b"partial")
@@ -409,7 +421,7 @@ def test_temporary_files_of_a_killed_writer_are_swept_once_old(central: Central)
     os.utime(old, (two_hours_ago, two_hours_ago))
     assert [o.status for o in central.importer().run()] == ["imported"]
     assert not old.exists() and fresh.exists()
-    assert (folder / f"{batch.batch_id}.ibatch").exists()
+    assert BatchStore(central.home, central.engine).exists(identity.device_id, batch.batch_id)
 
 
 def test_a_huge_file_on_a_stick_is_not_read(sqlite_central: Central, tmp_path: Path) -> None:

@@ -20,13 +20,49 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
 RELEASED = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _layout(revision: str) -> int:
+    vault = json.loads((FIXTURES / revision / "vault.json").read_text("utf-8"))
+    return int(vault.get("layout", 1))
+
+
+#: Fixtures written before the record stores (layout 1) move to them at the upgrade.
+SINGLE_KEY = [r for r in RELEASED if _layout(r) == 1]
+#: Fixtures with record stores: their stores get what later schemas add.
+WITH_STORES = [r for r in RELEASED if _layout(r) >= 2]
+
+
 def test_there_is_a_fixture_for_the_newest_schema() -> None:
     assert migrate.head_revision() in RELEASED, (
         "a migration was added without a fixture: run tests/fixtures/make_schema_fixture.py"
     )
 
 
-@pytest.mark.parametrize("revision", RELEASED)
+@pytest.mark.parametrize("revision", WITH_STORES)
+def test_upgrade_of_a_profile_with_record_stores(revision: str, tmp_path: Path) -> None:
+    """A profile with record stores upgrades the profile database at the first sign-in
+    and each store when it is opened (storage/stores.py): nothing is lost."""
+    source = FIXTURES / revision
+    expected = json.loads((source / "expected.json").read_text("utf-8"))
+    shutil.copytree(source, tmp_path / "p")
+    profile = Profile(tmp_path / "p")
+    ws = Workspace.sign_in(profile, username="admin", password=expected["password"])
+    try:
+        assert migrate.current_revision(ws.db) == migrate.head_revision()
+        assert [u.username for u in ws.accounts.list_users()] == expected["users"]
+        assert ws.verify_audit().ok
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="berater", password=expected["password"])
+    try:
+        assert ws.db.integrity_check() == ["ok"]
+        for check in expected.get("checks", []):
+            with ws.db.read() as session:
+                assert session.execute(text(check["sql"])).scalar_one() == check["value"], check
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("revision", SINGLE_KEY)
 def test_upgrade_from_released_schema(revision: str, tmp_path: Path) -> None:
     """An older profile upgrades its schema and moves to record stores at the first
     sign-in of an administrator (docs/security.md): nothing is lost, the old single-key

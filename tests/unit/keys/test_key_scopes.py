@@ -18,54 +18,8 @@ from intake_app.storage import users
 from intake_app.storage.backup import create_backup
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from intake_app.storage.vault import KdfParams
 from tests.helpers.attacker import what_she_reads
-
-PW = "Schluessel-Test-2026"
-FAST = KdfParams(iterations=1, lanes=1, memory_kib=8 * 1024)
-USERS = {"anna": "counsellor", "berta": "counsellor", "leitung": "supervisor"}
-
-
-def own(name: str) -> str:
-    return f"{PW}-{name}-eigen"
-
-
-def write_record(profile: Profile, user: str, family_name: str) -> str:
-    ws = Workspace.sign_in(profile, username=user, password=own(user))
-    try:
-        record_id = ws.new_intake()
-        answers = dict(ws.records.get(record_id).answers)
-        answers["family_name"] = family_name
-        ws.records.save(record_id, answers=answers)
-        return record_id
-    finally:
-        ws.close()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> tuple[Profile, str]:
-    """Admin, two counsellors and a supervisor (granted the site key with the recovery key);
-    every user chose her own password; anna and berta each wrote a record."""
-    profile = Profile(tmp_path / "profil", kdf_params=FAST)
-    recovery = profile.create(admin_name="admin", admin_password=own("admin"), site_name="Ort")
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    for name, role in USERS.items():
-        ws.accounts.add_user(username=name, role=role, password=f"{PW}-{name}-start")
-    ws.close()
-    for name in USERS:
-        ws = Workspace.sign_in(profile, username=name, password=f"{PW}-{name}-start")
-        assert ws.sign_in_result.must_change_password
-        ws.accounts.set_own_password(own(name))
-        ws.close()
-    ws = Workspace.recover(
-        profile, recovery_key=recovery, username="admin", new_password=own("admin")
-    )
-    if hasattr(ws, "grant_site_key"):  # (a single-key profile has nothing to grant)
-        ws.grant_site_key("leitung")
-    ws.close()
-    write_record(profile, "anna", "Kanarienanna")
-    write_record(profile, "berta", "Kanarienberta")
-    return profile, recovery
+from tests.helpers.key_site import PW, own, write_record
 
 
 def test_a_counsellor_decrypts_nothing_of_a_colleague(site: tuple[Profile, str]) -> None:

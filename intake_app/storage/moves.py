@@ -1,0 +1,338 @@
+"""Moving a case from one counsellor's record store to another's, in steps a crash cannot
+break (docs/security.md, "Device: keys and scopes", "Moving a case").
+
+SQLite keeps each file atomic, not a pair of files. So a move never writes both stores in
+one transaction; it runs four steps, each one atomic in one file, in this order:
+
+1. **journal**: ``stores/move-<id>.json`` is written (temporary file, fsync, rename). It
+   names only random ids: the move, the record, both stores, both owners' user ids and
+   the supervisor's name.
+2. **copy**: the record's rows are inserted into the target store (one transaction of the
+   target file; the source is attached and only read).
+3. **delete**: the rows are deleted from the source store (one transaction of the source
+   file; ``secure_delete`` overwrites them).
+4. **audit**: ``record_moved`` is written (naming the move's id), then the journal is
+   removed.
+
+A journal left behind means a move was confirmed but not finished. The next workspace
+whose keys open both stores (a supervisor with the site key, the recovery key) finishes
+it before anything else reads the stores (:func:`finish_moves`):
+
+- neither store holds the record (it was erased meanwhile): the journal goes;
+- only the source holds it (killed before step 2 committed): steps 2-4 run;
+- both hold it (killed between 2 and 3): if the source's copy was changed after the copy
+  was made, the target's copy is replaced by it first; then steps 3-4 run;
+- only the target holds it: step 4 runs, unless its audit entry is already written.
+
+So the case is in exactly one store once the journal is gone, never in none; while a
+journal is there, the case may be in both, and the journal says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from intake_app.atomic import atomic_write_bytes
+from intake_app.core.audit import AuditAction
+from intake_app.errors import ConflictError, NotFound
+from intake_app.i18n import _
+from intake_app.storage import audit
+from intake_app.storage.database import Database
+from intake_app.storage.stores import STORES_DIR
+
+log = logging.getLogger("intake.storage")
+
+#: Rows of a record keyed by its id (the record itself, its data and its search entry are
+#: keyed by the row number ``pk``).
+_BY_ID = ("record_revisions", "consent_withdrawals", "case_events", "outbox")
+_JOURNAL_GLOB = "move-*.json"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveJournal:
+    """What a move is about to do (written before the first store changes)."""
+
+    move: str
+    record: str
+    source: str
+    target: str
+    from_owner: int
+    to_owner: int
+    actor: str
+    ts: float
+
+    def path(self, root: Path) -> Path:
+        return root / STORES_DIR / f"move-{self.move}.json"
+
+    def write(self, root: Path) -> None:
+        atomic_write_bytes(self.path(root), json.dumps(asdict(self)).encode("utf-8"))
+
+    @classmethod
+    def read(cls, path: Path) -> MoveJournal | None:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            return cls(
+                move=str(data["move"]),
+                record=str(data["record"]),
+                source=str(data["source"]),
+                target=str(data["target"]),
+                from_owner=int(data["from_owner"]),
+                to_owner=int(data["to_owner"]),
+                actor=str(data["actor"]),
+                ts=float(data["ts"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            log.error("a move journal does not read; it is left for the administrator")
+            return None
+
+
+def _columns(conn: Any, schema: str, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
+def _driver(db: Database) -> tuple[Any, Any]:
+    raw = db.engine.raw_connection()
+    conn = raw.driver_connection
+    assert conn is not None
+    return raw, conn
+
+
+def _holds(db: Database, record_id: str) -> tuple[int, str, int] | None:
+    """(pk, updated_at, owner_id) of the record in this store, or None."""
+    raw, conn = _driver(db)
+    try:
+        row = conn.execute(
+            "SELECT pk, updated_at, owner_id FROM main.records WHERE id = ?", (record_id,)
+        ).fetchone()
+    finally:
+        raw.close()
+    return (int(row[0]), str(row[1]), int(row[2])) if row else None
+
+
+def check_movable(source: Database, record_id: str, *, to_owner: int) -> int:
+    """Refuse a move that cannot be done now; return the current owner's id."""
+    raw, conn = _driver(source)
+    try:
+        row = conn.execute(
+            "SELECT owner_id FROM main.records WHERE id = ?", (record_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+        if int(row[0]) == to_owner:
+            raise ConflictError(_("Die Akte gehört bereits dieser Person."))
+        sending = conn.execute(
+            "SELECT count(*) FROM main.outbox WHERE record_id = ? AND state != 'pending' "
+            "AND state != 'delivered'",
+            (record_id,),
+        ).fetchone()[0]
+    finally:
+        raw.close()
+    if sending:
+        raise ConflictError(
+            _(
+                "Die Akte wird gerade an die Zentrale übermittelt. Bitte verschieben Sie "
+                "sie nach der nächsten Synchronisation."
+            )
+        )
+    return int(row[0])
+
+
+def copy_rows(source: Database, target: Database, *, record_id: str, to_owner: int) -> None:
+    """Step 2: the record's rows into ``target`` (one transaction of the target file).
+
+    Rows the target already holds for this record (an earlier, interrupted copy) are
+    replaced.
+    """
+    raw, conn = _driver(target)
+    try:
+        conn.execute(
+            "ATTACH DATABASE ? AS move_source KEY ?",
+            (str(source.path), source.engine.url.password),
+        )
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                _delete_in(conn, record_id)
+                row = conn.execute(
+                    "SELECT pk FROM move_source.records WHERE id = ?", (record_id,)
+                ).fetchone()
+                if row is None:
+                    raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+                old_pk = row[0]
+                cols = [c for c in _columns(conn, "main", "records") if c != "pk"]
+                names = ", ".join(cols)
+                values = ", ".join("?" if c == "owner_id" else c for c in cols)
+                cur = conn.execute(
+                    f"INSERT INTO main.records ({names}) "  # noqa: S608 - names from PRAGMA
+                    f"SELECT {values} FROM move_source.records WHERE pk = ?",
+                    (to_owner, old_pk),
+                )
+                new_pk = cur.lastrowid
+                dcols = ", ".join(c for c in _columns(conn, "main", "record_data") if c != "pk")
+                conn.execute(
+                    f"INSERT INTO main.record_data (pk, {dcols}) "  # noqa: S608
+                    f"SELECT ?, {dcols} FROM move_source.record_data WHERE pk = ?",
+                    (new_pk, old_pk),
+                )
+                conn.execute(
+                    "INSERT INTO main.records_fts (rowid, terms) "
+                    "SELECT ?, terms FROM move_source.records_fts WHERE rowid = ?",
+                    (new_pk, old_pk),
+                )
+                for table in _BY_ID:
+                    tcols = [
+                        c
+                        for c in _columns(conn, "main", table)
+                        if c != "id" or table == "record_revisions"
+                    ]
+                    tnames = ", ".join(tcols)
+                    conn.execute(
+                        f"INSERT INTO main.{table} ({tnames}) "  # noqa: S608
+                        f"SELECT {tnames} FROM move_source.{table} WHERE record_id = ?",
+                        (record_id,),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.execute("DETACH DATABASE move_source")
+    finally:
+        raw.close()
+
+
+def _delete_in(conn: Any, record_id: str) -> None:
+    """Delete the record's rows in the connection's main file (inside its transaction)."""
+    row = conn.execute("SELECT pk FROM main.records WHERE id = ?", (record_id,)).fetchone()
+    for table in _BY_ID:
+        conn.execute(f"DELETE FROM main.{table} WHERE record_id = ?", (record_id,))  # noqa: S608
+    if row is not None:
+        conn.execute("DELETE FROM main.records_fts WHERE rowid = ?", (row[0],))
+        conn.execute("DELETE FROM main.record_data WHERE pk = ?", (row[0],))
+        conn.execute("DELETE FROM main.records WHERE pk = ?", (row[0],))
+
+
+def delete_rows(source: Database, *, record_id: str) -> None:
+    """Step 3: the record's rows out of ``source`` (one transaction; overwritten)."""
+    raw, conn = _driver(source)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _delete_in(conn, record_id)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        raw.close()
+
+
+def _audited(db: Database, journal: MoveJournal) -> bool:
+    with db.read() as session:
+        return any(
+            entry.action == AuditAction.RECORD_MOVED.value
+            and entry.details.get("move") == journal.move
+            for entry in audit.entries_for_subject(
+                session, subject_type="record", subject_id=journal.record
+            )
+        )
+
+
+def audit_and_close(
+    db: Database, root: Path, journal: MoveJournal, *, actor: str, resumed: bool
+) -> None:
+    """Step 4: ``record_moved`` in the audit log, then the journal goes.
+
+    ``actor`` is who writes (and signs) the entry: the supervisor who moves, or whoever
+    finishes an interrupted move (the entry then names who confirmed it).
+    """
+    if not (resumed and _audited(db, journal)):
+        with db.write() as session:
+            audit.append(
+                session,
+                actor=actor,
+                action=AuditAction.RECORD_MOVED,
+                subject_type="record",
+                subject_id=journal.record,
+                details={
+                    "from": journal.from_owner,
+                    "to": journal.to_owner,
+                    "move": journal.move,
+                    **({"finished_later": True, "moved_by": journal.actor} if resumed else {}),
+                },
+            )
+    remove_journal(root, journal)
+
+
+def remove_journal(root: Path, journal: MoveJournal) -> None:
+    """The move is finished and audited: its journal goes."""
+    journal.path(root).unlink(missing_ok=True)
+
+
+def move(
+    root: Path,
+    dbs: dict[str, Database],
+    *,
+    record_id: str,
+    source: str,
+    target: str,
+    to_owner: int,
+    actor: str,
+) -> MoveJournal:
+    """Move a record from store ``source`` to store ``target`` (steps 1-4 above)."""
+    if source == target:
+        raise ConflictError(_("Die Akte gehört bereits dieser Person."))
+    from_owner = check_movable(dbs[source], record_id, to_owner=to_owner)
+    journal = MoveJournal(
+        move=uuid.uuid4().hex,
+        record=record_id,
+        source=source,
+        target=target,
+        from_owner=from_owner,
+        to_owner=to_owner,
+        actor=actor,
+        ts=time.time(),
+    )
+    journal.write(root)
+    copy_rows(dbs[source], dbs[target], record_id=record_id, to_owner=to_owner)
+    delete_rows(dbs[source], record_id=record_id)
+    audit_and_close(dbs[target], root, journal, actor=actor, resumed=False)
+    return journal
+
+
+def pending(root: Path) -> list[MoveJournal]:
+    """The journals of moves not finished, oldest first."""
+    folder = root / STORES_DIR
+    if not folder.is_dir():
+        return []
+    found = [MoveJournal.read(p) for p in folder.glob(_JOURNAL_GLOB)]
+    return sorted((j for j in found if j is not None), key=lambda j: j.ts)
+
+
+def finish_moves(root: Path, dbs: dict[str, Database], *, actor: str) -> list[MoveJournal]:
+    """Finish every interrupted move whose two stores are open here; return them."""
+    done = []
+    for journal in pending(root):
+        source, target = dbs.get(journal.source), dbs.get(journal.target)
+        if source is None or target is None:
+            continue  # someone who opens both stores finishes it
+        in_source = _holds(source, journal.record)
+        in_target = _holds(target, journal.record)
+        if in_source is None and in_target is None:
+            log.warning("an interrupted move's record is gone (erased); its journal is removed")
+            journal.path(root).unlink(missing_ok=True)
+            continue
+        if in_source is not None:
+            if in_target is None or in_source[1] > in_target[1]:
+                copy_rows(source, target, record_id=journal.record, to_owner=journal.to_owner)
+            delete_rows(source, record_id=journal.record)
+        audit_and_close(target, root, journal, actor=actor, resumed=True)
+        log.info("an interrupted move was finished")
+        done.append(journal)
+    return done

@@ -1,0 +1,87 @@
+"""Audit entries written through record-store connections: signed by the acting user,
+checked by ``audit verify``, a removed newest entry reported.
+
+The attacker's part works on the files alone (the administrator's password opens the
+profile database, tests/helpers/attacker.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlcipher3
+
+from intake_app.app import Workspace
+from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery
+from tests.helpers.attacker import keys_for
+from tests.helpers.key_site import own, write_record
+
+
+def _profile_sql(profile: Profile, statement: str, params: tuple = ()) -> list[tuple]:
+    """Raw SQL on the profile database with the key the administrator's password opens."""
+    (key,) = keys_for(profile.vault_path, "admin", own("admin"))[:1]
+    conn = sqlcipher3.connect(str(profile.db_path))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        rows = conn.execute(statement, params).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def _cli(
+    profile: Profile, tmp_path: Path, capsys: pytest.CaptureFixture[str], user: str, *args: str
+) -> tuple[int, str]:
+    from intake_app.cli import main
+
+    pw = tmp_path / f"pw-{user}"
+    pw.write_text(own(user), "utf-8")
+    code = main(
+        ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
+    )
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_store_entries_are_signed_by_the_acting_user_and_verify(
+    site: tuple[Profile, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile, _ = site
+    write_record(profile, "anna", "Kanarienanna-zwei")
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert len(ws.scope.stores) >= 3  # her own and both counsellors'
+        for summary in ws.records.list(RecordQuery()):
+            ws.records.open(summary.id)  # audited reads through other stores' connections
+    finally:
+        ws.close()
+    rows = _profile_sql(
+        profile,
+        "SELECT a.seq, a.actor, a.action, a.signer, u.username FROM audit_log a "
+        "LEFT JOIN user_keys k ON k.kid = a.signer LEFT JOIN users u ON u.id = k.user_id "
+        "ORDER BY a.seq",
+    )
+    record_entries = [r for r in rows if r[2].startswith("record_")]
+    assert {r[1] for r in record_entries} >= {"anna", "berta", "leitung"}
+    for seq, actor, action, signer, signer_name in record_entries:
+        assert signer, f"entry {seq} ({action} by {actor}) is not signed"
+        assert signer_name == actor, f"entry {seq} by {actor} is signed by {signer_name}"
+    code, out = _cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
+    assert code == 0 and "intakt" in out, out
+
+    # the newest entry removed with the files and one password: the command's own sign-in
+    # writes the next entry at that number, so the anchor finds another entry there
+    (head,) = _profile_sql(profile, "SELECT max(seq) FROM audit_log")[0]
+    _profile_sql(profile, "DELETE FROM audit_log WHERE seq = ?", (head,))
+    code, out = _cli(profile, tmp_path, capsys, "admin", "audit", "verify")
+    assert code != 0, out
+    assert f"Nr. {head}" in out and "Anker (lokal)" in out, out
+    # two entries removed: the log ends below the anchor even after the sign-in's entry
+    (head2,) = _profile_sql(profile, "SELECT max(seq) FROM audit_log")[0]
+    _profile_sql(profile, "DELETE FROM audit_log WHERE seq >= ?", (head2 - 2,))
+    code, out = _cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
+    assert code != 0 and "gelöscht" in out, out
