@@ -231,7 +231,8 @@ class CaseListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             text = texts[column]
             if column == self.RESIDENCE and expiry:
-                text = f"{text} ({_('läuft bald ab') if expiry == 'soon' else _('abgelaufen')})"
+                state = _("läuft bald ab") if expiry == "soon" else _("abgelaufen")
+                text = f"{text} ({state})"
             return text
         return None
 
