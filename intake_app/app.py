@@ -35,6 +35,7 @@ from intake_app.storage import (
     audit,
     integrity,
     moves,
+    profile_key,
     relayout,
     settings_repo,
     user_keys,
@@ -192,6 +193,7 @@ class Workspace:
             kdf_params=profile.kdf_params,
             keys=self.keys if self.keys is None or self.keys.ref != "recovery" else None,
             on_own_password=self._own_password_changed,
+            on_profile_key=self._profile_key_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
 
@@ -224,6 +226,8 @@ class Workspace:
                 actor=actor,
                 site=site,
                 device_prefix=profile.device_prefix,
+                form_for=self.form_for,
+                organisation=lambda: self.organisation,
                 creates=store_db is not self.scope.profile_db,
                 expiry_warning_days=lambda: self.expiry_warning_days,
             )
@@ -249,6 +253,12 @@ class Workspace:
             )
         else:
             self.records = records_of(db)
+
+    def _profile_key_changed(self, key: bytes) -> None:
+        """The profile database has a new key (a user left): keep it for this session."""
+        self._key = key
+        if self.keys is not None:
+            self.keys = dataclasses.replace(self.keys, profile_key=key)
 
     def _own_password_changed(self, new_password: str) -> None:
         """Open the keys again after the user chose her password (a new key pair when the
@@ -566,6 +576,10 @@ class Workspace:
     ) -> Workspace:
         if vault.layout() >= LAYOUT:
             relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
+            settled = profile_key.settle(profile.db_path, vault, key)
+            if settled != key:  # a re-key asked for when someone left was not finished
+                key = settled
+                keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
         db, steps = profile.open_database(key)
         try:
             # the recovery key's keys open stores, never a user's signing key

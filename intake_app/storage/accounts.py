@@ -8,6 +8,7 @@ written before the transaction commits; a failure of either leaves both as they 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from intake_app.core.permissions import (
 )
 from intake_app.errors import AuthError, ConflictError, NotFound, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import audit, integrity, user_keys, users
+from intake_app.storage import audit, integrity, profile_key, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
@@ -70,6 +71,8 @@ class Accounts:
         keys: the actor's own keys (a password change keeps her key pair with them).
         on_own_password: called with the new password after the actor changed her own
             (the workspace opens the keys again: a provisional key pair was replaced).
+        on_profile_key: called with the profile database's new key after a deactivation
+            or a reset gave it one.
     """
 
     def __init__(
@@ -82,8 +85,10 @@ class Accounts:
         kdf_params: KdfParams,
         keys: UserKeys | None = None,
         on_own_password: Callable[[str], None] | None = None,
+        on_profile_key: Callable[[bytes], None] | None = None,
     ) -> None:
         self._db = db
+        self._on_profile_key = on_profile_key
         self._keys = keys
         self._on_own_password = on_own_password
         self._vault = vault
@@ -229,7 +234,9 @@ class Accounts:
             )
             self._vault.remove_user(user.username)
             self._withdraw_stores(user)
-            return UserInfo.of(user)
+            info = UserInfo.of(user)
+        self._rekey_profile()
+        return info
 
     def reactivate(self, *, username: str, password: str) -> UserInfo:
         """Reactivate a user with a new initial password."""
@@ -286,9 +293,13 @@ class Accounts:
             )
             if not own or self._keys is None:
                 self._issue(session, user)
-            if user.id != self._actor.user_id:
+            withdrawn = user.id != self._actor.user_id
+            if withdrawn:
                 self._withdraw_stores(user)
-            return UserInfo.of(user)
+            info = UserInfo.of(user)
+        if withdrawn:
+            self._rekey_profile()
+        return info
 
     def _withdraw_stores(self, user: User) -> None:
         """Her stores get a new key before anything more is written to them.
@@ -303,6 +314,19 @@ class Accounts:
         if user.role == Role.SUPERVISOR.value and self._vault.layout() >= 2:
             # she may hold the site key: a new one replaces it at the next supervisor sign-in
             self._vault.request_site_rotation()
+        # the profile database gets a new key once this transaction has committed
+        self._vault.request_profile_rekey()
+
+    def _rekey_profile(self) -> None:
+        """A new key for the profile database (docs/security.md, "Granting and revoking"):
+        what is written from now on does not open for the keys of the one who left."""
+        if self._vault.layout() < 2:
+            return
+        self._key = profile_key.rekey_open(self._db, self._vault, self._key)
+        if self._keys is not None:
+            self._keys = dataclasses.replace(self._keys, profile_key=self._key)
+        if self._on_profile_key is not None:
+            self._on_profile_key(self._key)
 
     def change_own_password(self, *, old_password: str, new_password: str) -> None:
         """Change the actor's own password after checking the old one."""

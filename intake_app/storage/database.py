@@ -91,6 +91,11 @@ class Database:
             raise ValueError("the database key must be 32 bytes")
         self.path = Path(path)
         self.attached = dict(attach or {})
+        self._build(key)
+        #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
+        self.audit_signer: Any = None
+
+    def _build(self, key: bytes) -> None:
         url = URL.create(
             "sqlite+pysqlcipher",
             password=f"x'{key.hex()}'",
@@ -107,8 +112,6 @@ class Database:
         self._connected = False
         event.listen(self.engine, "begin", self._on_begin)
         self._writer = self.engine.execution_options(intake_write=True)
-        #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
-        self.audit_signer: Any = None
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy's pysqlcipher dialect has already sent the key on this connection.
@@ -178,6 +181,23 @@ class Database:
                 raise
 
     @contextmanager
+    def raw_read(self) -> Iterator[Any]:
+        """The driver connection itself, for read-only queries on hot paths (the case
+        list's keystrokes): no ORM session, each statement its own read transaction."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            yield driver
+        except (DatabaseError, OperationalError, sqlcipher3.DatabaseError) as exc:
+            known = translate_db_error(getattr(exc, "orig", None) or exc)
+            if known is not None:
+                raise known from exc
+            raise
+        finally:
+            raw.close()
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A session for one write transaction: committed on success, rolled back on error."""
         with Session(self._writer, expire_on_commit=False) as session:
@@ -242,6 +262,19 @@ class Database:
         """Rebuild the file so freed pages leave it (after a purge)."""
         self._outside_transaction("VACUUM")
 
+    def change_key(self, new_key: bytes) -> None:
+        """Re-encrypt the file under ``new_key`` and go on with it (docs/security.md,
+        "Granting and revoking"): the pooled connections are closed first, the WAL folded
+        in, and the engine is built again with the new key."""
+        if self.attached:
+            raise ValueError("a connection with attached files does not change its key")
+        old_key = bytes.fromhex((self.engine.url.password or "")[2:-1])
+        if self._connected:
+            self.checkpoint()
+        self.engine.dispose()
+        rekey_file(self.path, old_key, new_key)
+        self._build(new_key)
+
     def close(self) -> None:
         """Checkpoint and close every pooled connection."""
         if not self._connected:  # never used: nothing to fold back
@@ -252,6 +285,42 @@ class Database:
         except (DatabaseError, OperationalError):  # pragma: no cover - closing anyway
             log.warning("checkpoint on close failed")
         self.engine.dispose()
+
+
+def _key_sql(key: bytes) -> str:
+    return f"\"x'{key.hex()}'\""
+
+
+def rekey_file(path: Path, old_key: bytes, new_key: bytes) -> None:
+    """Re-encrypt a SQLCipher file with a new key (SQLCipher's rekey), WAL folded in first.
+
+    Pages written after this are readable only with ``new_key``; an old copy of the file
+    still opens with the old key (what it holds was readable with that key anyway).
+    """
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = {_key_sql(old_key)}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute(f"PRAGMA rekey = {_key_sql(new_key)}")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def key_opens(path: Path, key: bytes) -> bool:
+    """True when ``key`` decrypts the SQLCipher file (its first page is checked)."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+    return True
 
 
 def _key_pragma(engine: Engine) -> str:

@@ -28,13 +28,12 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
 from intake_app.errors import ProfileError
 from intake_app.storage import audit, users
-from intake_app.storage.database import Database
+from intake_app.storage.database import Database, key_opens
 from intake_app.storage.stores import (
     client_objects,
     client_schema,
     create_store,
     ensure_client_tables,
-    key_opens,
     new_store_id,
     new_store_key,
     open_store,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-from intake_app.storage.database import Database
+from intake_app.storage.database import Database, rekey_file
 
 log = logging.getLogger("intake.storage")
 
@@ -150,36 +150,9 @@ def create_store(path: Path, key: bytes, schema: list[str]) -> None:
 
 
 def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
-    """Re-encrypt a store file with a new key (SQLCipher's rekey), WAL folded in first.
-
-    Pages written after this are readable only with ``new_key``; an old copy of the file
-    still opens with the old key (what it holds was readable with that key anyway).
-    """
-    conn = sqlcipher3.connect(str(path))
-    try:
-        conn.isolation_level = None
-        conn.execute(f"PRAGMA key = {_key_sql(old_key)}")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute(f"PRAGMA rekey = {_key_sql(new_key)}")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
+    """Re-encrypt a store file with a new key (SQLCipher's rekey), WAL folded in first."""
+    rekey_file(path, old_key, new_key)
     log.info("a record store was re-keyed")
-
-
-def key_opens(path: Path, key: bytes) -> bool:
-    """True when ``key`` decrypts the store file (its first page is checked)."""
-    conn = sqlcipher3.connect(str(path))
-    try:
-        conn.execute(f"PRAGMA key = {_key_sql(key)}")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlcipher3.DatabaseError:
-        return False
-    finally:
-        conn.close()
-    return True
 
 
 def open_store(

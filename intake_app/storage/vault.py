@@ -1158,6 +1158,71 @@ class Vault:
         else:
             data["key_check"] = _b64(_key_check(data, db_key))
 
+    # -- a new profile key (docs/security.md, "Granting and revoking") -----------------
+
+    @staticmethod
+    def _previous_aad(data: dict[str, Any]) -> bytes:
+        return f"{VAULT_FORMAT}|profile-previous|{data['vault_id']}".encode("ascii")
+
+    def request_profile_rekey(self) -> None:
+        """Someone who held the profile key lost her entry (deactivation, reset): the
+        profile database gets a new key; whoever signs in next does it if the one who
+        asked could not finish."""
+        with self._update() as data:
+            if int(data.get("layout", 1)) >= LAYOUT:
+                data["profile_rekey_due"] = True
+
+    def begin_profile_rekey(self, *, old_key: bytes, new_key: bytes) -> None:
+        """Seal ``new_key`` as the profile key to every user and the recovery key, before
+        the file changes; the old key is kept, encrypted under the new one, until
+        :meth:`finish_profile_rekey` (a crash in between loses nothing).
+
+        Legacy grants (users not signed in since the move to record stores) are
+        withdrawn: they open with the old single key, which every former user knew; those
+        users get a new password from the administration.
+        """
+        if len(new_key) != KEY_BYTES:
+            raise ValueError("database key must be 32 bytes")
+        with self._update() as data:
+            self._verify_key(data, old_key)
+            data["key_check"] = _b64(_key_check(data, new_key))
+            for ref, entry in data.get("users", {}).items():
+                entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
+            if "public" in data.get("recovery", {}):
+                data["recovery"]["sealed"]["profile"] = self._seal(
+                    data, "recovery", "profile", new_key
+                )
+            data.pop("legacy", None)
+            nonce = secrets.token_bytes(12)
+            data["profile_previous"] = {
+                "nonce": _b64(nonce),
+                "ciphertext": _b64(
+                    AESGCM(new_key).encrypt(nonce, old_key, self._previous_aad(data))
+                ),
+            }
+            data.pop("profile_rekey_due", None)
+
+    def finish_profile_rekey(self) -> None:
+        """The file has the new key: forget the old one."""
+        with self._update() as data:
+            data.pop("profile_previous", None)
+
+    def profile_rekey_state(self, profile_key: bytes) -> tuple[bytes | None, bool]:
+        """(the previous profile key while a re-key is unfinished, whether one is due)."""
+        data = self._read()
+        previous = data.get("profile_previous")
+        old: bytes | None = None
+        if previous is not None:
+            try:
+                old = AESGCM(profile_key).decrypt(
+                    _unb64(previous["nonce"]),
+                    _unb64(previous["ciphertext"]),
+                    self._previous_aad(data),
+                )
+            except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error):
+                raise _damaged() from None
+        return old, bool(data.get("profile_rekey_due"))
+
     # -- events for the audit log -----------------------------------------------------
 
     def pending_events(self) -> list[PendingEvent]:

@@ -29,12 +29,12 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
 def _private(keys: UserKeys) -> EncryptionPrivateKey:
     assert keys.private is not None
     return keys.private
 
 
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 

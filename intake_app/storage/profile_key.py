@@ -1,0 +1,52 @@
+"""A new key for the profile database when someone who held it leaves.
+
+docs/security.md, "Granting and revoking": every user's keys open the profile database
+(users, settings, the audit log). When a user is deactivated or her password is reset by
+the administration, the profile database gets a new random key at once, sealed to every
+remaining user and the recovery key: her old password, her old copy of the vault or an
+old backup open at most what the file held before.
+
+The order makes a crash harmless: the new key is sealed (the old one kept, encrypted
+under the new) before the file is re-encrypted, and the old one is dropped after. The
+next sign-in finishes an interrupted re-key (:func:`settle`), or does one that was asked
+for but not begun.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from intake_app.storage.database import Database, key_opens, rekey_file
+from intake_app.storage.vault import Vault, new_database_key
+
+log = logging.getLogger("intake.storage")
+
+
+def rekey_open(db: Database, vault: Vault, key: bytes) -> bytes:
+    """Give the open profile database a new key; return it."""
+    new_key = new_database_key()
+    vault.begin_profile_rekey(old_key=key, new_key=new_key)
+    db.change_key(new_key)
+    vault.finish_profile_rekey()
+    log.info("the profile database was re-keyed")
+    return new_key
+
+
+def settle(path: Path, vault: Vault, key: bytes) -> bytes:
+    """Before the profile database opens: finish or do a pending re-key; return the key
+    that opens the file now."""
+    previous, due = vault.profile_rekey_state(key)
+    if previous is not None:
+        if not key_opens(path, key) and key_opens(path, previous):
+            rekey_file(path, previous, key)  # the crash came before the file changed
+        vault.finish_profile_rekey()
+        log.info("an interrupted re-key of the profile database was finished")
+    if due:
+        new_key = new_database_key()
+        vault.begin_profile_rekey(old_key=key, new_key=new_key)
+        rekey_file(path, key, new_key)
+        vault.finish_profile_rekey()
+        log.info("the profile database was re-keyed as asked")
+        key = new_key
+    return key
