@@ -21,6 +21,8 @@ from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.followup import Closure, Contact, EventKind, Update
+from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.core.forms.engine import evaluate
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -31,7 +33,7 @@ from intake_app.core.records import (
     index_fields,
 )
 from intake_app.errors import ConflictError, NotFound, ValidationError
-from intake_app.i18n import _
+from intake_app.i18n import _, current_language
 from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
@@ -102,6 +104,10 @@ class RecordService:
         actor: who acts.
         site: the site name stored on new records.
         device_prefix: four characters that make case numbers unique across devices.
+        form_for: the form a record was given under, by form id and version (finalising
+            evaluates the answers with it).
+        organisation: the consent configuration in force (finalising requires each of
+            its purposes to be decided).
         creates: False when ``db`` is the profile database (no store of her own is open
             yet): new records are refused rather than written where they do not belong.
         expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
@@ -115,10 +121,14 @@ class RecordService:
         actor: Actor,
         site: str,
         device_prefix: str,
+        form_for: Callable[[str, str], Form],
+        organisation: Callable[[], OrganisationConfig],
         creates: bool = True,
         expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
+        self._form_for = form_for
+        self._organisation = organisation
         self._creates = creates
         self._actor = actor
         self._site = site
@@ -341,9 +351,14 @@ class RecordService:
     def finalise(self, record_id: str, *, answers: dict[str, Any]) -> Record:
         """Lock the record, snapshot the revision and queue it for the central office.
 
-        The caller has checked with the form engine that nothing required is missing.
+        The one way to finalise, for the window, the command line, the self-test and the
+        demo data alike (docs/architecture.md, "Business operations"): the form engine
+        evaluates ``answers`` here, and a record with a required answer missing or an
+        answer in error is refused with nothing changed. The caller is not trusted.
 
         Raises:
+            ValidationError: the answers are not complete; the message names what is
+                missing or wrong.
             ConflictError: the record is already finalised.
         """
         with self._db.write() as session:
@@ -351,6 +366,7 @@ class RecordService:
             self._actor.require_edit_record(row.owner_id)
             if row.status != RecordStatus.DRAFT.value:
                 raise ConflictError(_("Die Akte ist bereits abgeschlossen."))
+            self._require_complete(row, answers)
             now = utcnow()
             data = self._data(session, row)
             data.answers = dumps(answers)
@@ -386,6 +402,35 @@ class RecordService:
             )
             self._audit(session, AuditAction.RECORD_FINALISED, row.id, revision=row.revision)
             return Record.of(row, data)
+
+    def _require_complete(self, row: RecordRow, answers: dict[str, Any]) -> None:
+        """Refuse answers the form engine does not call complete, naming the first few
+        questions that are missing or wrong (in the current language)."""
+        form = self._form_for(row.form_id, row.form_version)
+        lang = current_language()
+        state = evaluate(
+            form,
+            answers,
+            lang=lang,
+            organisation=self._organisation(),
+            expiry_warning_days=self.expiry_warning_days,
+        )
+        if state.complete:
+            return
+        labels = [form.question(m.question_id).label(lang) for m in state.missing_required]
+        wrong = [path.rsplit(".", 1)[-1].split("[", 1)[0] for path in state.errors]
+        labels += [form.question(qid).label(lang) for qid in wrong if qid in form]
+        named = list(dict.fromkeys(labels))
+        shown = ", ".join(f"„{label}“" for label in named[:3])
+        if len(named) > 3:
+            shown += ", …"
+        raise ValidationError(
+            _(
+                "Die Akte kann noch nicht abgeschlossen werden: {count} Angaben fehlen oder "
+                "sind ungültig ({shown}). Bitte ergänzen oder korrigieren Sie sie im "
+                "Gespräch; danach lässt sich die Akte abschließen."
+            ).format(count=len(state.missing_required) + len(state.errors), shown=shown)
+        )
 
     def start_revision(self, record_id: str, *, reason: str) -> Record:
         """Open a finalised record for changes as the next revision (reason required)."""

@@ -34,6 +34,7 @@ from PySide6.QtPrintSupport import QPrinter
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import IntakeError
 from intake_app.i18n import _
+from intake_app.ui.print_preview import MemoryPdf
 
 #: the resolution pages are rasterised at where the PDF cannot go to the printer as it is
 RASTER_DPI = 150
@@ -135,6 +136,7 @@ def page_count(data: bytes) -> int:
 
 def write_pages(data: bytes, request: PrintRequest) -> PrintResult:
     """ "Print to file": the chosen pages of the vector PDF, written atomically."""
+    # Deferred: pypdf is needed only when printing.
     from pypdf import PdfReader, PdfWriter
 
     assert request.to_file is not None
@@ -220,9 +222,6 @@ def paint_pages(
     For systems without CUPS. ``step(done, total)`` is called before each page; returning
     False aborts the job (``printer.abort()``).
     """
-    # Deferred: the print preview module holds the in-memory PDF reader.
-    from intake_app.ui.print_preview import MemoryPdf
-
     request = request or request_from(printer, 0)
     pdf = MemoryPdf(data)
     try:
