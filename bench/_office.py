@@ -160,7 +160,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def receiver(home: Home) -> Iterator[str]:
+def receiver(home: Home, *, workers: int = 1) -> Iterator[str]:
     """Run ``intake-central serve`` for ``home`` in a subprocess; yields its URL."""
     port = free_port()
     env = {**os.environ, "INTAKE_RECEIVER_PASSPHRASE": RECEIVER_PASSPHRASE}
@@ -175,6 +175,8 @@ def receiver(home: Home) -> Iterator[str]:
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=log,
@@ -197,6 +199,27 @@ def receiver(home: Home) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@contextlib.contextmanager
+def pg_schema(base_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards); yields a URL that uses it."""
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
 
 
 def rate(count: float, seconds: float) -> str:
