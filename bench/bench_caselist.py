@@ -267,7 +267,7 @@ print(f"{time.perf_counter() - t0:.3f}")
 
 
 MEMORY = """
-import os, resource, sys, time
+import os, sys
 os.environ['QT_QPA_PLATFORM'] = 'offscreen'
 from pathlib import Path
 from PySide6.QtWidgets import QApplication
@@ -275,11 +275,16 @@ from intake_app.app import Workspace
 from intake_app.storage.profile import Profile
 from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.main import create_application
+def status(field):  # VmHWM (peak) and VmRSS of this process image: ru_maxrss would
+    # keep the parent's peak across fork and exec
+    for line in open('/proc/self/status'):
+        if line.startswith(field + ':'):
+            return int(line.split()[1]) / 1024
 def now():
-    return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+    return status('VmRSS')
 create_application()
 ws = Workspace.sign_in(Profile(Path(sys.argv[1])), username='leitung', password=sys.argv[2])
-signed_in_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+signed_in_peak = status('VmHWM')
 page = CaseListPage(ws.records, ws.actor)
 page.resize(1366, 700)
 page.show()
@@ -291,7 +296,7 @@ for typed in ('A', 'Al', 'Al-Hassan', 'B', 'BNCH-2026-0421', ''):
 while page.model.canFetchMore() and page.model.rowCount() < 2000:
     page.model.fetchMore()
 QApplication.processEvents()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = status('VmHWM')
 print(f"{peak:.0f} {signed_in_peak:.0f} {now():.0f}")
 """
 
