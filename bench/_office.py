@@ -175,13 +175,13 @@ def receiver(home: Home, *, workers: int = 1) -> Iterator[str]:
             "serve",
             "--port",
             str(port),
-            "--workers",
-            str(workers),
+            *(["--workers", str(workers)] if workers != 1 else []),
         ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    RECEIVER_PID[:] = [process.pid]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -220,6 +220,27 @@ def pg_schema(base_url: str) -> Iterator[str]:
 
 
 PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
+
+
+#: The process id of the receiver that :func:`receiver` started last.
+RECEIVER_PID: list[int] = []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its direct children (the workers), from
+    /proc: a figure that does not depend on how busy the rest of the machine is."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def rate(count: float, seconds: float) -> str:

@@ -8,8 +8,9 @@ single-machine set-up), PostgreSQL with one worker, and PostgreSQL with ``--work
 worker processes (batches stored in the database). Each client is a device of its own
 that sends a bounded number of batches as fast as the receiver answers. Afterwards every
 receipt is verified, the stored batches are counted, and the importer must load every
-record exactly once. PostgreSQL is ``--pg-url`` or ``INTAKE_TEST_PG_URL``; a fresh schema
-is used and dropped afterwards.
+record exactly once. ``cpu/batch`` is the receiver processes' CPU time per batch while
+the clients send, which does not depend on what else the machine runs. PostgreSQL is
+``--pg-url`` or ``INTAKE_TEST_PG_URL``; a fresh schema is used and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from _office import PASSPHRASE, PG_DEFAULT, enrol_many, office, payload, pg_schema, receiver
+from _office import (
+    PASSPHRASE,
+    PG_DEFAULT,
+    RECEIVER_PID,
+    cpu_seconds,
+    enrol_many,
+    office,
+    payload,
+    pg_schema,
+    receiver,
+)
 
 from intake_app.central import db
 from intake_app.central.importer import Importer
@@ -46,6 +57,7 @@ class Result:
     stored: int
     loaded: int
     expected: int
+    cpu: float
 
     @property
     def per_second(self) -> float:
@@ -97,10 +109,12 @@ def run(
         for thread in threads:
             thread.start()
         start.wait()
+        cpu_before = cpu_seconds(RECEIVER_PID[0])
         began = time.perf_counter()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - began
+        cpu = cpu_seconds(RECEIVER_PID[0]) - cpu_before
 
     engine = db.create_db_engine(url)
     with engine.connect() as conn:
@@ -116,7 +130,7 @@ def run(
     engine.dispose()
     sent = args.clients * args.batches
     return Result(
-        label, workers, sent, seconds, latencies, failures, stored, loaded, sent * args.records
+        label, workers, sent, seconds, latencies, failures, stored, loaded, sent * args.records, cpu
     )
 
 
@@ -151,7 +165,7 @@ def main() -> None:
     )
     print(
         f"{'receiver':<15} {'workers':>7} {'batches/s':>10} {'records/s':>10} "
-        f"{'median':>8} {'p95':>8} {'failed':>6} {'stored':>7} {'lost':>6}"
+        f"{'median':>8} {'p95':>8} {'cpu/batch':>9} {'failed':>6} {'stored':>7} {'lost':>6}"
     )
     problems = []
     for r in results:
@@ -160,7 +174,8 @@ def main() -> None:
         print(
             f"{r.label:<15} {r.workers:>7} {r.per_second:>10,.0f} "
             f"{r.per_second * args.records:>10,.0f} {statistics.median(ordered) * 1000:>6.0f}ms "
-            f"{p95 * 1000:>6.0f}ms {len(r.failures):>6} {r.stored:>7} {r.expected - r.loaded:>6}"
+            f"{p95 * 1000:>6.0f}ms {r.cpu / r.sent * 1000:>7.2f}ms "
+            f"{len(r.failures):>6} {r.stored:>7} {r.expected - r.loaded:>6}"
         )
         if r.failures or r.loaded != r.expected or r.stored != r.sent:
             problems.append(r)
