@@ -135,6 +135,7 @@ def page_count(data: bytes) -> int:
 
 def write_pages(data: bytes, request: PrintRequest) -> PrintResult:
     """ "Print to file": the chosen pages of the vector PDF, written atomically."""
+    # Deferred: pypdf is needed only when printing.
     from pypdf import PdfReader, PdfWriter
 
     assert request.to_file is not None
