@@ -291,6 +291,7 @@ class Workspace:
             vault=self.vault,
             keys=keys,
             actor=self.actor,
+            report=self.integrity,
         )
         self.scope.share_signer(self.db.audit_signer)
         self._compose()
@@ -671,8 +672,18 @@ class Workspace:
                 )
             if keys is not None and actor.role is not Role.ADMIN:
                 scope = open_scope(
-                    root=profile.root, profile_db=db, vault=vault, keys=keys, actor=actor
+                    root=profile.root,
+                    profile_db=db,
+                    vault=vault,
+                    keys=keys,
+                    actor=actor,
+                    report=opened.report,
                 )
+                if scope.findings:  # the profile opens in safe mode, naming what was changed
+                    result = dataclasses.replace(
+                        result,
+                        integrity_messages=result.integrity_messages + tuple(scope.findings),
+                    )
             else:
                 scope = Scope(profile_db=db)
             scope.share_signer()
