@@ -158,7 +158,8 @@ def _fill(
     profile_db = scope.profile_db
     infos = vault.stores()
     site = keys.site_private()
-    owners, site_names = _recipients(profile_db, vault, report)
+    # only a holder of the site key hands keys on to others
+    owners, site_names = _recipients(profile_db, vault, report) if site is not None else ({}, set())
     allowed: set[str] | None = None
     intruders: set[str] = set()
     if site is not None and report is not None and report.bootstrapped:
@@ -188,6 +189,7 @@ def _fill(
     holders = vault.seal_holders(owners)
     me_provisional = vault.is_provisional(actor.username)
     bad_owner: set[str] = set()
+    snapshot = vault.snapshot()  # each store's entry changes only in its own step below
     for sid, info in infos.items():
         path = store_path(root, sid)
         candidates = key_map.get(sid, [])
@@ -207,7 +209,7 @@ def _fill(
             continue
         # the owner a key may be sealed to: named by someone who held the store's key
         # (docs/security.md, "Store owners"), and active by her signed row
-        confirmed = vault.owner_confirmed(sid, key)
+        confirmed = vault.owner_confirmed(sid, key, data=snapshot)
         own_seal = candidates[0] == keys.sealed.get(f"store:{sid}")
         if confirmed is None and own_seal and info.owner_id == actor.user_id:
             vault.confirm_owner(sid, key)  # an older store opened by its owner herself

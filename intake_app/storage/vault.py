@@ -753,13 +753,19 @@ class Vault:
         expected = self._owner_mac(data, store_id, int(entry.get("owner", -1)), key)
         return hmac.compare_digest(given, expected)
 
-    def owner_confirmed(self, store_id: str, key: bytes) -> bool | None:
+    def snapshot(self) -> dict[str, Any]:
+        """The vault as read now (for several look-ups that need not read it again)."""
+        return self._read()
+
+    def owner_confirmed(
+        self, store_id: str, key: bytes, *, data: dict[str, Any] | None = None
+    ) -> bool | None:
         """Whether the store's owner was named by someone holding its key.
 
         True: confirmed; False: a confirmation is there but does not check (the owner was
         changed in the file); None: none yet (a store made before owners were confirmed).
         """
-        data = self._read()
+        data = data if data is not None else self._read()
         entry = data.get("stores", {}).get(store_id)
         if entry is None:
             return False
