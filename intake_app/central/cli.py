@@ -306,7 +306,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
         return 0
     rows = list_devices(engine)
     audit = audit_states(engine)
-    _out("\t".join(["name", "device_id", "status", "registered", "revoked", "last_batch", "audit"]))
+    _out(
+        "\t".join(
+            ["name", "device_id", "status", "registered", "revoked", "last_batch", "audit", "key"]
+        )
+    )
     for d in rows:
         _out(
             "\t".join(
@@ -318,10 +322,19 @@ def cmd_devices(args: argparse.Namespace) -> int:
                     d.revoked_at.isoformat() if d.revoked_at else "-",
                     d.last_batch_at.isoformat() if d.last_batch_at else "-",
                     _audit_cell(audit.get(d.device_id)),
+                    _key_cell(d.key_trusted),
                 ]
             )
         )
     return 0
+
+
+def _key_cell(trusted: bool | None) -> str:
+    """Whether the registered key is the one the importer trusts (docs/security.md,
+    "Device keys the importer trusts"); a mismatch quarantines the device's batches."""
+    if trusted is None:
+        return "-"
+    return "ok" if trusted else _("SCHLÜSSEL ABWEICHEND (device_key_mismatch)")
 
 
 def _audit_cell(state: AuditState | None) -> str:
@@ -357,7 +370,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         body_timeout=args.body_timeout,
         max_connections=args.max_connections,
         unauthenticated_bytes=args.unauthenticated_mib * 1024 * 1024,
+        body_bytes=args.body_mib * 1024 * 1024,
+        device_uploads=args.device_uploads,
         device_rate=args.device_rate,
+        client_failure_rate=args.client_failure_rate,
     )
     receiver = load_receiver(
         home,
@@ -645,6 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--unauthenticated-mib", type=int, default=64, metavar="MIB")
     p.add_argument("--device-rate", type=float, default=2.0, metavar="PER_SECOND")
+    p.add_argument("--body-mib", type=int, default=256, metavar="MIB")
+    p.add_argument("--device-uploads", type=int, default=2, metavar="N")
+    p.add_argument("--client-failure-rate", type=float, default=2.0, metavar="PER_SECOND")
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.set_defaults(func=cmd_serve)
 

@@ -47,7 +47,24 @@ devices = sa.Table(
     sa.Column("registered_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_batch_at", sa.DateTime(timezone=True), nullable=True),
+    #: The device's proof over its key, keyed with its token (checked by the importer).
+    sa.Column("registration_proof", sa.String(96), nullable=True),
     sa.UniqueConstraint("name", name="uq_devices_name"),
+)
+
+#: The device keys the importer trusts, written only by office commands (``enrol``,
+#: ``import``); a receiver's role has no privilege on it (docs/security.md, "Device keys
+#: the importer trusts"). ``proof_key`` checks the registration proof until the key is
+#: pinned; a key in ``devices`` that differs from ``public_key_pem`` is not trusted.
+device_pins = sa.Table(
+    "device_pins",
+    metadata,
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("proof_key", sa.String(96), nullable=True),
+    sa.Column("public_key_pem", sa.Text(), nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 batches = sa.Table(
@@ -287,7 +304,8 @@ RECEIVER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("devices", "SELECT"),
     (
         "devices",
-        "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at)",
+        "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at, "
+        "registration_proof)",
     ),
     ("batches", "SELECT, INSERT"),
     ("batches", "UPDATE (stored_receipt)"),
