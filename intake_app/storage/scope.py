@@ -41,6 +41,7 @@ from intake_app.storage.stores import (
     store_path,
 )
 from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.vault_trust import VaultTrust
 
 log = logging.getLogger("intake.storage")
 
@@ -90,12 +91,22 @@ def _active_owner_names(profile_db: Database, vault: Vault) -> dict[int, str]:
 
 
 def open_scope(
-    *, root: Path, profile_db: Database, vault: Vault, keys: UserKeys, actor: Actor
+    *,
+    root: Path,
+    profile_db: Database,
+    vault: Vault,
+    keys: UserKeys,
+    actor: Actor,
+    trust: VaultTrust | None = None,
 ) -> Scope:
-    """Open every store ``keys`` reach, doing the pending key work first."""
+    """Open every store ``keys`` reach, doing the pending key work first.
+
+    ``trust`` says whose vault public key may receive a store or the site key (docs/
+    security.md, "Signed vault keys"); without it, every key is taken as it is.
+    """
     scope = Scope(profile_db=profile_db)
     try:
-        _fill(scope, root=root, vault=vault, keys=keys, actor=actor)
+        _fill(scope, root=root, vault=vault, keys=keys, actor=actor, trust=trust)
     except BaseException:
         for db in scope.stores.values():
             db.engine.dispose()
@@ -103,14 +114,31 @@ def open_scope(
     return scope
 
 
-def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Actor) -> None:
+def _fill(
+    scope: Scope,
+    *,
+    root: Path,
+    vault: Vault,
+    keys: UserKeys,
+    actor: Actor,
+    trust: VaultTrust | None,
+) -> None:
     profile_db = scope.profile_db
+
+    def sealable(name: str | None) -> str | None:
+        """``name`` when a store key may be sealed to her vault key, else None."""
+        if name is None or name == actor.username or trust is None or trust.trusted(name):
+            return name
+        return None
+
     infos = vault.stores()
     site = keys.site_private()
     rotating = site is not None and vault.site_rotation_pending()
     if rotating:
         # a holder of the site key left: a new site key, and every store re-keyed to it
-        keys.sealed["site"] = vault.rotate_site(keys).raw
+        keys.sealed["site"] = vault.rotate_site(
+            keys, trusted=trust.trusted_ref if trust is not None else None
+        ).raw
         site = keys.site_private()
     complete = True
     owners = _active_owner_names(profile_db, vault) if site is not None else {}
@@ -144,11 +172,20 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             vault.clear_previous(sid)
             key = candidates[0]
         elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
-            key = rekey(root, vault, sid, key, owner=owner_name)
+            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-        elif site is not None and owner_name is not None and (sid, info.owner_id) not in holders:
+        elif (
+            site is not None
+            and owner_name is not None
+            and (sid, info.owner_id) not in holders
+            and sealable(owner_name) is not None
+        ):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
+    if site is not None and not rotating:
+        missing = vault.missing_site_wraps(list(known))
+        if missing:  # the next sign-in opens them without HPKE (storage/vault.py)
+            vault.remember_site_wraps(site, {sid: known[sid] for sid in missing})
     if rotating and complete:
         vault.finish_site_rotation()
         _audit(profile_db, actor, AuditAction.STORE_REKEYED, "site-key-rotated", actor.user_id)
