@@ -227,6 +227,8 @@ class Workspace:
                 actor=actor,
                 site=site,
                 device_prefix=profile.device_prefix,
+                form_for=self.form_for,
+                organisation=lambda: self.organisation,
                 creates=store_db is not self.scope.profile_db,
                 expiry_warning_days=lambda: self.expiry_warning_days,
             )

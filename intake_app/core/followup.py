@@ -15,6 +15,7 @@ This module checks what a user typed and turns it into plain values; storing the
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import re
@@ -23,6 +24,8 @@ from datetime import date
 from typing import Any
 
 from intake_app.assets import form_resource
+from intake_app.core.forms.engine import evaluate
+from intake_app.core.forms.reference import reference_list
 from intake_app.core.forms.yamlload import YList, YMap, load_located
 from intake_app.errors import ValidationError
 from intake_app.i18n import N_, _
@@ -336,7 +339,9 @@ def check_closure(
     if kldb is not None:
         if not re.fullmatch(r"\d{5}", kldb):
             raise ValidationError(_("Der KldB-Code hat fünf Ziffern, z. B. 81302."))
-        if known_kldb is not None and kldb not in known_kldb:
+        if known_kldb is None:
+            known_kldb = reference_list("occupation").codes()
+        if kldb not in known_kldb:
             raise ValidationError(
                 _("Den KldB-Code {code} gibt es in der Berufsliste nicht.").format(code=kldb)
             )
@@ -358,8 +363,9 @@ def check_reopening(*, on: date, reason: str, today: date | None = None) -> tupl
 # -- describing events (timeline, printouts) --------------------------------------------
 
 
-def describe_event(kind: str, data: dict[str, Any], lang: str) -> str:
-    """One line about a case event, without its date (the caller shows that)."""
+def describe_event(kind: str, data: dict[str, Any], lang: str, form: Any = None) -> str:
+    """One line about a case event, without its date (the caller shows that); ``form``
+    names the questions and choices of an update."""
     if kind == EventKind.CONTACT.value:
         try:
             mode = ContactMode(str(data.get("mode"))).label
@@ -386,7 +392,10 @@ def describe_event(kind: str, data: dict[str, Any], lang: str) -> str:
             reason = str(data.get("reason"))
         parts = [_("Fall beendet: {reason}").format(reason=reason)]
         if data.get("kldb"):
-            parts.append(_("KldB {code}").format(code=data["kldb"]))
+            code = str(data["kldb"])
+            title = reference_list("occupation").get(code)
+            shown = f"{code} {title.label(lang)}" if title is not None else code
+            parts.append(_("KldB {code}").format(code=shown))
         if data.get("hours"):
             parts.append(_("{n} Wochenstunden").format(n=data["hours"]))
         if data.get("contract"):
@@ -400,26 +409,38 @@ def describe_event(kind: str, data: dict[str, Any], lang: str) -> str:
     if kind == EventKind.REOPENING.value:
         return _("Fall wieder eröffnet: {reason}").format(reason=data.get("reason", ""))
     if kind == EventKind.UPDATE.value:
-        return describe_update(data, lang)
+        return describe_update(data, lang, form)
     return str(kind)
 
 
-def describe_update(data: dict[str, Any], lang: str) -> str:
-    """An update as "what: field old → new, …" (filled in by the update kinds below)."""
+def describe_update(data: dict[str, Any], lang: str, form: Any = None) -> str:
+    """An update as "what: question old → new, …"."""
     changes = data.get("changes") or {}
-    what = str(data.get("target", ""))
+    spec = UPDATE_TARGETS.get(str(data.get("target", "")))
+    what = spec.label if spec is not None else str(data.get("target", ""))
+    if spec is not None and spec.group is not None and data.get("index") is not None:
+        what = f"{what} {int(data['index']) + 1}"
     shown = ", ".join(
-        f"{name}: {_shown(old)} → {_shown(new)}" for name, (old, new) in sorted(changes.items())
+        f"{_question_label(form, name, lang)}: {_shown(form, name, old, lang)} → "
+        f"{_shown(form, name, new, lang)}"
+        for name, (old, new) in sorted(changes.items())
     )
     return _("Aktualisiert ({what}): {changes}").format(what=what, changes=shown)
 
 
-def _shown(value: object) -> str:
+def _question_label(form: Any, name: str, lang: str) -> str:
+    try:
+        return str(form.question(name).label(lang))
+    except (KeyError, AttributeError):
+        return name
+
+
+def _shown(form: Any, name: str, value: object, lang: str) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return _german_date(value)
-    return str(value)
+    return choice_label(form, name, value, lang)
 
 
 def _german_date(iso: object) -> str:
@@ -427,3 +448,198 @@ def _german_date(iso: object) -> str:
         return date.fromisoformat(str(iso)).strftime("%d.%m.%Y")
     except ValueError:
         return str(iso)
+
+
+# -- small updates without a revision ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTarget:
+    """A part of the answers a small update may change: a repeat group's item (``group``)
+    or top-level questions (``group`` None), and which of their questions."""
+
+    key: str
+    group: str | None
+    fields: tuple[str, ...]
+    label_text: str
+
+    @property
+    def label(self) -> str:
+        return _(self.label_text)
+
+
+UPDATE_TARGETS: dict[str, UpdateTarget] = {
+    target.key: target
+    for target in (
+        UpdateTarget("referral", "referrals", ("outcome",), N_("Vermittlung")),
+        UpdateTarget(
+            "plan_step", "plan_steps", ("deadline", "responsible"), N_("Nächster Schritt")
+        ),
+        UpdateTarget(
+            "recognition",
+            "qualifications",
+            (
+                "recognition_status",
+                "recognition_body",
+                "recognition_applied_on",
+                "recognition_documents_deadline",
+                "recognition_notice_date",
+                "recognition_outcome",
+            ),
+            N_("Anerkennung"),
+        ),
+        UpdateTarget(
+            "residence",
+            None,
+            (
+                "residence_document",
+                "legal_basis",
+                "residence_valid_from",
+                "residence_valid_until",
+                "work_permission",
+            ),
+            N_("Aufenthaltsdokument"),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A checked update: the answers after it and what changed (question -> old, new)."""
+
+    target: str
+    index: int | None
+    on: date
+    answers: dict[str, Any]
+    changes: dict[str, tuple[Any, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "index": self.index,
+            "changes": {name: [old, new] for name, (old, new) in self.changes.items()},
+        }
+
+
+def check_update(
+    form: Any,
+    answers: dict[str, Any],
+    *,
+    target: str,
+    index: int | None,
+    values: dict[str, Any],
+    on: date,
+    lang: str = "de",
+    today: date | None = None,
+) -> Update:
+    """Apply ``values`` to a copy of ``answers`` and check the result with the form engine.
+
+    Only the questions of the target may change; a value the form refuses (a choice it
+    does not offer, a date in the wrong order, …) is refused with the form's own message,
+    so the answers stay as consistent as after an interview.
+    """
+    today = today or date.today()
+    _not_future(on, today, _("Das Datum der Änderung"))
+    spec = UPDATE_TARGETS.get(target)
+    if spec is None:
+        raise ValidationError(_("Unbekannte Art der Aktualisierung „{kind}“.").format(kind=target))
+    unknown = sorted(set(values) - set(spec.fields))
+    if unknown:
+        raise ValidationError(
+            _("Diese Angaben lassen sich nicht ohne neue Revision ändern: {names}.").format(
+                names=", ".join(unknown)
+            )
+        )
+    new = copy.deepcopy(answers)
+    if spec.group is None:
+        holder = new
+        prefix = ""
+    else:
+        items = new.get(spec.group)
+        if not isinstance(items, list) or index is None or not 0 <= index < len(items):
+            raise ValidationError(_("Diesen Eintrag gibt es in der Akte nicht."))
+        holder = items[index]
+        if not isinstance(holder, dict):
+            raise ValidationError(_("Diesen Eintrag gibt es in der Akte nicht."))
+        prefix = f"{spec.group}[{index}]."
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name, value in values.items():
+        value = value.isoformat() if isinstance(value, date) else value
+        value = None if value == "" else value
+        old = holder.get(name)
+        if old != value:
+            changes[name] = (old, value)
+            if value is None:
+                holder.pop(name, None)
+            else:
+                holder[name] = value
+    if not changes:
+        raise ValidationError(_("Es wurde nichts geändert."))
+    before = evaluate(form, answers, today=today, lang=lang)
+    after = evaluate(form, new, today=today, lang=lang)
+    for path, messages in after.errors.items():
+        if path.startswith(prefix) and path[len(prefix) :] in changes and messages:
+            if before.errors.get(path) != messages:
+                raise ValidationError(messages[0])
+    for path, messages in after.errors.items():
+        if path not in before.errors and messages:
+            raise ValidationError(messages[0])
+    hidden = {path for path in after.hidden_answers if path not in before.hidden_answers}
+    for name in changes:
+        if f"{prefix}{name}" in hidden:
+            raise ValidationError(
+                _(
+                    "Die Angabe „{name}“ passt nicht zu den übrigen Antworten (die Frage "
+                    "wird dort nicht gestellt)."
+                ).format(name=_question_label(form, name, lang))
+            )
+    return Update(target=target, index=index, on=on, answers=new, changes=changes)
+
+
+def update_choices(
+    form: Any, answers: dict[str, Any], lang: str
+) -> list[tuple[str, int | None, str]]:
+    """What a small update can change in this record: (target, item index, label)."""
+    result: list[tuple[str, int | None, str]] = []
+    for spec in UPDATE_TARGETS.values():
+        if spec.group is None:
+            result.append((spec.key, None, spec.label))
+            continue
+        items = answers.get(spec.group)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            if (
+                spec.key == "recognition"
+                and item.get("regulated") != "yes"
+                and not any(item.get(name) for name in spec.fields)
+            ):
+                continue  # no recognition procedure for this qualification
+            result.append(
+                (spec.key, index, f"{spec.label} {index + 1}: {_item_name(form, spec, item, lang)}")
+            )
+    return result
+
+
+def _item_name(form: Any, spec: UpdateTarget, item: dict[str, Any], lang: str) -> str:
+    """A short name of a repeat item: its service, step or occupation."""
+    for name in ("service", "step", "reference_occupation", "title", "qualification"):
+        value = item.get(name)
+        if value:
+            return choice_label(form, name, value, lang)
+    return "–"
+
+
+def choice_label(form: Any, name: str, value: Any, lang: str) -> str:
+    """The label of ``value`` if question ``name`` offers it as a choice, else the value."""
+    try:
+        question = form.question(name)
+    except (KeyError, AttributeError):
+        return str(value)
+    for choice in getattr(question, "choices", ()):
+        if choice.value == value:
+            return str(choice.label(lang))
+    return str(value)

@@ -85,7 +85,7 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"{tr('Übersicht des Standorts')} {site}".strip(),
+        title=(tr("Übersicht des Standorts") + " " + str(site)).strip(),
         author=printed_by,
         subject=tr("Übersicht des Standorts"),
         creator="Intake",

@@ -1,4 +1,5 @@
-"""Small dialogs for a case after the intake (core/followup.py): a follow-up contact.
+"""Small dialogs for a case after the intake (core/followup.py): a follow-up contact, an
+update without a revision.
 
 Keyboard first: the date has the focus, Tab goes through form, interpreter, topics (Space
 ticks one), note and next appointment, Enter saves. Every field has a label with an
@@ -8,6 +9,7 @@ Alt+letter and an accessible name (docs/accessibility.md).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -17,14 +19,33 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from intake_app.core.followup import NOTE_MAX, Contact, ContactMode, check_contact, contact_topics
+from intake_app.core.followup import (
+    HOURS_MAX,
+    NOTE_MAX,
+    UPDATE_TARGETS,
+    Closure,
+    ClosureReason,
+    Contact,
+    ContactMode,
+    ContractType,
+    Update,
+    check_closure,
+    check_contact,
+    check_reopening,
+    check_update,
+    contact_topics,
+    update_choices,
+)
+from intake_app.core.forms.model import Form, QuestionType
 from intake_app.errors import ValidationError
 from intake_app.i18n import _, current_language
 from intake_app.ui.a11y import LiveLabel
@@ -136,5 +157,275 @@ class ContactDialog(QDialog):
         self.accept()
 
     def contact(self) -> Contact:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class UpdateDialog(QDialog):
+    """Change a referral's outcome, a plan step, a recognition procedure or the residence
+    document without a new revision (core/followup.py, ``check_update``).
+
+    ``targets``: (target key, item index or None, label) of what can be changed;
+    ``current``: for each of them, the current answers of the item.
+    """
+
+    def __init__(
+        self,
+        form: Form,
+        answers: dict[str, Any],
+        parent: QWidget | None = None,
+        *,
+        today: date | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Angaben aktualisieren"))
+        self._form = form
+        self._answers = answers
+        self._today = today or date.today()
+        self._lang = current_language()
+        self.what = QComboBox()
+        self._choices = update_choices(form, answers, self._lang)
+        for n, (_key, _index, label) in enumerate(self._choices):
+            self.what.addItem(label, n)
+        self.date = date_edit(latest=QDate.currentDate())
+        self.fields_box = QWidget()
+        self.fields_form = QFormLayout(self.fields_box)
+        self.fields_form.setContentsMargins(0, 0, 0, 0)
+        self.inputs: dict[str, QWidget] = {}
+        form_layout = QFormLayout()
+        add_row(form_layout, _("&Was:"), self.what, accessible=_("Was wird aktualisiert"))
+        add_row(form_layout, _("&Stand vom:"), self.date, accessible=_("Datum der Änderung"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Änderung speichern"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form_layout)
+        layout.addWidget(self.fields_box)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.what.currentIndexChanged.connect(self._build_fields)
+        self._build_fields()
+        self._result: Update | None = None
+        self.what.setFocus()
+
+    def chosen(self) -> tuple[str | None, int | None]:
+        """The target and item index chosen in "Was"."""
+        n = self.what.currentData()
+        if not isinstance(n, int) or not 0 <= n < len(self._choices):
+            return None, None
+        key, index, _label = self._choices[n]
+        return key, index
+
+    def select(self, target: str, index: int | None) -> None:
+        for n, (key, item, _label) in enumerate(self._choices):
+            if key == target and item == index:
+                self.what.setCurrentIndex(n)
+
+    def _item(self) -> dict[str, Any]:
+        key, index = self.chosen()
+        spec = UPDATE_TARGETS.get(key or "")
+        if spec is None:
+            return {}
+        if spec.group is None:
+            return self._answers
+        items = self._answers.get(spec.group) or []
+        return items[index] if index is not None and index < len(items) else {}
+
+    def _build_fields(self) -> None:
+        while self.fields_form.rowCount():
+            self.fields_form.removeRow(0)
+        self.inputs = {}
+        key, _index = self.chosen()
+        spec = UPDATE_TARGETS.get(key or "")
+        if spec is None:
+            return
+        current = self._item()
+        for name in spec.fields:
+            try:
+                question = self._form.question(name)
+            except KeyError:
+                continue
+            value = current.get(name)
+            field: QWidget
+            if question.type == QuestionType.DATE:
+                edit = date_edit()
+                edit.setMinimumDate(QDate(1900, 1, 1))
+                edit.setSpecialValueText(_("(kein Datum)"))
+                if value:
+                    day = date.fromisoformat(str(value))
+                    edit.setDate(QDate(day.year, day.month, day.day))
+                else:
+                    edit.setDate(edit.minimumDate())
+                field = edit
+            elif question.choices:
+                box = QComboBox()
+                box.addItem(_("(keine Angabe)"), None)
+                for choice in question.choices:
+                    box.addItem(choice.label(self._lang), choice.value)
+                found = box.findData(value)
+                box.setCurrentIndex(max(found, 0))
+                field = box
+            else:
+                line = QLineEdit("" if value is None else str(value))
+                field = line
+            label = question.label(self._lang)
+            add_row(self.fields_form, f"{label}:", field, accessible=label)
+            self.inputs[name] = field
+
+    def values(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, field in self.inputs.items():
+            if isinstance(field, QDateEdit):
+                result[name] = None if field.date() == field.minimumDate() else to_date(field)
+            elif isinstance(field, QComboBox):
+                result[name] = field.currentData()
+            elif isinstance(field, QLineEdit):
+                result[name] = field.text().strip() or None
+        current = self._item()
+        # only what the user changed: an untouched empty field stays absent
+        return {
+            name: value
+            for name, value in result.items()
+            if (value.isoformat() if isinstance(value, date) else value) != current.get(name)
+        }
+
+    def _check(self) -> None:
+        key, index = self.chosen()
+        try:
+            self._result = check_update(
+                self._form,
+                self._answers,
+                target=str(key),
+                index=index,
+                values=self.values(),
+                on=to_date(self.date),
+                lang=self._lang,
+                today=self._today,
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def checked_update(self) -> Update:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class CloseCaseDialog(QDialog):
+    """End a case: reason, date, for a job or training place the occupation (KldB), hours
+    and contract, and a closing note; :meth:`closure` is the checked result."""
+
+    def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Fall beenden"))
+        self._today = today or date.today()
+        self.reason = QComboBox()
+        for reason in ClosureReason:
+            self.reason.addItem(reason.label, reason.value)
+        self.date = date_edit(latest=QDate.currentDate())
+        self.kldb = QLineEdit()
+        self.kldb.setMaxLength(5)
+        self.kldb.setPlaceholderText(_("z. B. 81302"))
+        self.hours = QSpinBox()
+        self.hours.setRange(0, HOURS_MAX)
+        self.hours.setSpecialValueText(_("(keine Angabe)"))
+        self.contract = QComboBox()
+        self.contract.addItem(_("(keine Angabe)"), None)
+        for kind in ContractType:
+            self.contract.addItem(kind.label, kind.value)
+        self.note = QLineEdit()
+        self.note.setMaxLength(NOTE_MAX)
+        explain = QLabel(
+            _(
+                "Ab dem Datum des Fallendes läuft die Aufbewahrungsfrist; danach wird die Akte "
+                "auf diesem Gerät gelöscht, sobald sie übermittelt ist. Ein beendeter Fall "
+                "kann mit Begründung wieder eröffnet werden."
+            )
+        )
+        explain.setWordWrap(True)
+        form = QFormLayout()
+        add_row(form, _("&Grund:"), self.reason, accessible=_("Grund für das Fallende"))
+        add_row(form, _("&Datum:"), self.date, accessible=_("Datum des Fallendes"))
+        add_row(form, _("&Beruf (KldB-Code):"), self.kldb, accessible=_("Beruf als KldB-Code"))
+        add_row(form, _("&Wochenstunden:"), self.hours, accessible=_("Wochenstunden"))
+        add_row(form, _("&Vertragsart:"), self.contract, accessible=_("Vertragsart"))
+        add_row(form, _("&Notiz (kurz):"), self.note, accessible=_("Notiz zum Fallende"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Fall beenden"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.reason.currentIndexChanged.connect(self._details_enabled)
+        self._details_enabled()
+        self._result: Closure | None = None
+        self.reason.setFocus()
+
+    def _details_enabled(self) -> None:
+        reason = ClosureReason(self.reason.currentData())
+        on = reason in (
+            ClosureReason.EMPLOYMENT,
+            ClosureReason.TRAINING,
+            ClosureReason.SELF_EMPLOYMENT,
+        )
+        for widget in (self.kldb, self.hours, self.contract):
+            widget.setEnabled(on)
+
+    def _check(self) -> None:
+        details = self.kldb.isEnabled()
+        try:
+            self._result = check_closure(
+                on=to_date(self.date),
+                reason=str(self.reason.currentData()),
+                kldb=self.kldb.text() if details else None,
+                hours=self.hours.value() or None if details else None,
+                contract=self.contract.currentData() if details else None,
+                note=self.note.text(),
+                today=self._today,
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def closure(self) -> Closure:
+        assert self._result is not None, "only after the dialog was accepted"
+        return self._result
+
+
+class ReopenDialog(QDialog):
+    """Reopen a closed case: the date and a reason."""
+
+    def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Fall wieder eröffnen"))
+        self._today = today or date.today()
+        self.date = date_edit(latest=QDate.currentDate())
+        self.reason = QLineEdit()
+        self.reason.setMaxLength(NOTE_MAX)
+        form = QFormLayout()
+        add_row(form, _("&Datum:"), self.date, accessible=_("Datum der Wiedereröffnung"))
+        add_row(form, _("&Grund:"), self.reason, accessible=_("Grund der Wiedereröffnung"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Wieder eröffnen"), on_accept=self._check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self._result: tuple[date, str] | None = None
+        self.reason.setFocus()
+
+    def _check(self) -> None:
+        try:
+            self._result = check_reopening(
+                on=to_date(self.date), reason=self.reason.text(), today=self._today
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+    def reopening(self) -> tuple[date, str]:
         assert self._result is not None, "only after the dialog was accepted"
         return self._result

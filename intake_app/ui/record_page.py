@@ -39,7 +39,12 @@ from intake_app.core.records import RecordStatus, SyncState, display_name, index
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
-from intake_app.ui.followup_dialogs import ContactDialog
+from intake_app.ui.followup_dialogs import (
+    CloseCaseDialog,
+    ContactDialog,
+    ReopenDialog,
+    UpdateDialog,
+)
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
 from intake_app.ui.widgets import add_row, ok_cancel_buttons
@@ -129,9 +134,14 @@ class RecordPage(QWidget):
         self.back_button = QPushButton(_("Zur Liste"))
         self.revise_button = QPushButton(_("Ändern (neue Revision) …"))
         self.withdraw_button = QPushButton(_("Einwilligung widerrufen …"))
-        self.close_case_button = QPushButton(_("Fall beenden"))
+        self.close_case_button = QPushButton(_("Fall &beenden …"))
+        self.close_case_button.setAccessibleName(_("Fall beenden"))
+        self.reopen_button = QPushButton(_("Fall wieder &eröffnen …"))
+        self.reopen_button.setAccessibleName(_("Fall wieder eröffnen"))
         self.contact_button = QPushButton(_("&Kontakt eintragen …"))
         self.contact_button.setAccessibleName(_("Kontakt eintragen"))
+        self.update_button = QPushButton(_("Angaben &aktualisieren …"))
+        self.update_button.setAccessibleName(_("Angaben aktualisieren"))
         self.history_label = QLabel(_("&Verlauf (Revisionen und Kontakte):"))
         self.history = QListWidget()
         self.history.setAccessibleName(_("Verlauf"))
@@ -145,16 +155,15 @@ class RecordPage(QWidget):
         self._can_edit = can_edit
         self.revise_button.setVisible(can_edit)
         self.withdraw_button.setVisible(can_edit)
-        self.close_case_button.setVisible(
-            actor.can(Permission.CLOSE_RECORDS) and row.status == RecordStatus.COMPLETE.value
-        )
         self.actions_row = QHBoxLayout()
         self._update_buttons()
         for button in (
             self.contact_button,
+            self.update_button,
             self.revise_button,
             self.withdraw_button,
             self.close_case_button,
+            self.reopen_button,
         ):
             self.actions_row.addWidget(button)
         self.actions_row.addStretch(1)
@@ -175,6 +184,8 @@ class RecordPage(QWidget):
         self.withdraw_button.clicked.connect(self._on_withdraw)
         self.close_case_button.clicked.connect(self._on_close_case)
         self.contact_button.clicked.connect(self._on_contact)
+        self.reopen_button.clicked.connect(self._on_reopen)
+        self.update_button.clicked.connect(self._on_update)
         self.fill_history()
         escape = QShortcut(QKeySequence("Escape"), self)
         escape.activated.connect(self.closed)
@@ -196,20 +207,29 @@ class RecordPage(QWidget):
             and row.finalised_at is not None
             and row.status != RecordStatus.CLOSED.value
         )
+        self.update_button.setVisible(self._can_edit and row.status == RecordStatus.COMPLETE.value)
+        closes = self.ws.actor.can(Permission.CLOSE_RECORDS)
+        self.close_case_button.setVisible(closes and row.status == RecordStatus.COMPLETE.value)
+        self.reopen_button.setVisible(closes and row.status == RecordStatus.CLOSED.value)
 
     def history_lines(self) -> list[str]:
         """The timeline as shown: revisions and case events, newest first."""
         lang = current_language()
+        form = self.session.form
+        names = self.ws.records.user_names()
         entries: list[tuple[str, int, str]] = []
         for rev in self.ws.records.revisions(self.record_id):
             day = rev.finalised_at.date().isoformat()
             text = _("Revision {n} abgeschlossen").format(n=rev.revision)
             if rev.reason:
                 text += f" – {rev.reason}"
+            text += " · " + names.get(rev.finalised_by, "?")
             entries.append((day, 0, text))
         for n, event in enumerate(self.ws.records.case_events(self.record_id), start=1):
             data = loads_event(event.data)
-            entries.append((event.occurred_on, n, describe_event(event.kind, data, lang)))
+            text = describe_event(event.kind, data, lang, form)
+            text += " · " + names.get(event.recorded_by, "?")
+            entries.append((event.occurred_on, n, text))
         entries.sort(reverse=True)
         return [f"{format_iso_date(day, lang)} · {text}" for day, _n, text in entries]
 
@@ -302,20 +322,41 @@ class RecordPage(QWidget):
         self.refresh_state()
         self.changed.emit(self.record_id)
 
-    def _on_close_case(self) -> None:
-        answer = QMessageBox.question(
-            self,
-            _("Fall beenden"),
-            _(
-                "Den Fall als beendet markieren? Ab heute läuft die Aufbewahrungsfrist; "
-                "danach wird die Akte auf diesem Gerät gelöscht, sobald sie übermittelt ist."
-            ),
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+    def _on_update(self) -> None:
+        record = self.ws.records.get(self.record_id)
+        form = self.ws.form_for(record.form_id, record.form_version)
+        dialog = UpdateDialog(form, dict(record.answers), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         try:
-            self.ws.records.close_case(self.record_id)
+            self.ws.records.update_answers(self.record_id, dialog.checked_update())
         except IntakeError as exc:
             show_error(self, exc)
             return
         self.changed.emit(self.record_id)
+        self.refresh_state()
+
+    def _on_close_case(self) -> None:
+        dialog = CloseCaseDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            self.ws.records.close_case(self.record_id, dialog.closure())
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
+        self.refresh_state()
+
+    def _on_reopen(self) -> None:
+        dialog = ReopenDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        on, reason = dialog.reopening()
+        try:
+            self.ws.records.reopen_case(self.record_id, on=on, reason=reason)
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
+        self.refresh_state()

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractSpinBox, QDialog, QWidget
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 from intake_app.core.followup import check_contact
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.i18n import set_language
 from intake_app.storage.records import RecordQuery
-from intake_app.ui.followup_dialogs import ContactDialog
+from intake_app.ui.followup_dialogs import (
+    CloseCaseDialog,
+    ContactDialog,
+    ReopenDialog,
+    UpdateDialog,
+)
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
-from tests.conftest import COUNSELLOR, ProfileFixture
+from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
 
 
 @pytest.fixture
@@ -134,3 +140,150 @@ def test_the_timeline_speaks_english(qtbot: QtBot, counsellor_window: MainWindow
         assert "Contact (phone)" in text.replace("Phone", "phone")
     finally:
         set_language("de")
+
+
+def test_the_update_dialog_changes_a_referral_outcome(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
+    from tests.unit.followup.test_updates import case_with_plan, form_and_answers
+
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = case_with_plan(ws)
+        form, answers = form_and_answers(ws, record_id)
+        dialog = UpdateDialog(form, answers)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert dialog.what.currentText() == "Vermittlung 1: Jobcenter"
+        outcome = dialog.inputs["outcome"]
+        assert outcome.accessibleName() == "Ergebnis"
+        unnamed = [type(w).__name__ for w in _inputs(dialog) if not w.accessibleName()]
+        assert unnamed == []
+        assert isinstance(outcome, QComboBox)
+        outcome.setCurrentIndex(outcome.findData("completed"))
+        dialog.buttons.buttons()[0].click()
+        assert dialog.result() == QDialog.DialogCode.Accepted
+        ws.records.update_answers(record_id, dialog.checked_update())
+        assert ws.records.get(record_id).answers["referrals"][0]["outcome"] == "completed"
+        # the residence entry offers the document's questions, each named
+        dialog = UpdateDialog(form, ws.records.get(record_id).answers)
+        qtbot.addWidget(dialog)
+        dialog.select("residence", None)
+        assert "residence_valid_until" in dialog.inputs
+        assert all(w.accessibleName() for w in dialog.inputs.values())
+    finally:
+        ws.close()
+
+
+def _run_dialog(monkeypatch: pytest.MonkeyPatch, cls: type, fill: Any) -> None:
+    """Replace ``cls.exec`` by filling the dialog's fields and pressing its OK button."""
+
+    def run(dialog: QDialog) -> int:
+        fill(dialog)
+        dialog.buttons.buttons()[0].click()  # type: ignore[attr-defined]
+        assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()  # type: ignore[attr-defined]
+        return int(dialog.result())
+
+    monkeypatch.setattr(cls, "exec", run)
+
+
+def test_a_case_from_intake_to_reopening(
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake, three contacts, the referral accepted, employment, closed, reopened: each
+    step through its dialog on the record page, the timeline telling the whole story."""
+    from tests.unit.followup.test_updates import INTAKE, case_with_plan
+
+    ws = profile.sign_in(COUNSELLOR)
+    record_id = case_with_plan(ws)
+    window = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        for n, (days, mode) in enumerate(((3, "in_person"), (10, "phone"), (20, "video"))):
+            day = INTAKE + timedelta(days=days)
+
+            def contact(
+                dialog: ContactDialog, day: date = day, mode: str = mode, n: int = n
+            ) -> None:
+                dialog.date.setDate(QDate(day.year, day.month, day.day))
+                dialog.mode.setCurrentIndex(dialog.mode.findData(mode))
+                dialog.topics.item(n).setCheckState(Qt.CheckState.Checked)
+                dialog.note.setText(f"Kontakt {n + 1}")
+
+            _run_dialog(monkeypatch, ContactDialog, contact)
+            window.open_record(record_id)
+            page = window.record_page
+            assert isinstance(page, RecordPage)
+            page.contact_button.click()
+
+        def accepted(dialog: UpdateDialog) -> None:
+            dialog.select("referral", 0)
+            day = INTAKE + timedelta(days=25)
+            dialog.date.setDate(QDate(day.year, day.month, day.day))
+            box = dialog.inputs["outcome"]
+            assert isinstance(box, QComboBox)
+            box.setCurrentIndex(box.findData("started"))
+
+        _run_dialog(monkeypatch, UpdateDialog, accepted)
+        window.open_record(record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        assert not page.close_case_button.isVisible()  # a counsellor does not close
+        page.update_button.click()
+    finally:
+        window.shutdown_pages()
+        ws.close()
+    sup = profile.sign_in(SUPERVISOR)
+    window = MainWindow(sup, autolock_minutes=30)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        closed_on = INTAKE + timedelta(days=30)
+
+        def employment(dialog: CloseCaseDialog) -> None:
+            dialog.reason.setCurrentIndex(dialog.reason.findData("employment"))
+            assert dialog.kldb.isEnabled()
+            dialog.date.setDate(QDate(closed_on.year, closed_on.month, closed_on.day))
+            dialog.kldb.setText("81302")
+            dialog.hours.setValue(30)
+            dialog.contract.setCurrentIndex(dialog.contract.findData("permanent"))
+            dialog.note.setText("Stelle im Krankenhaus")
+
+        _run_dialog(monkeypatch, CloseCaseDialog, employment)
+        window.open_record(record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        page.close_case_button.click()
+        assert sup.records.get(record_id).status == "closed"
+
+        def reopen(dialog: ReopenDialog) -> None:
+            dialog.reason.setText("Probezeit nicht bestanden")
+
+        _run_dialog(monkeypatch, ReopenDialog, reopen)
+        window.open_record(record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        assert page.reopen_button.isVisible() and not page.close_case_button.isVisible()
+        page.reopen_button.click()
+        window.open_record(record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        everything = list(reversed(page.history_lines()))  # oldest first
+        # (the test's intake was finalised today, after the back-dated events)
+        assert sum("Revision 1 abgeschlossen" in line for line in everything) == 1
+        lines = [line for line in everything if "Revision" not in line]
+        story = [line.split(" · ")[1] for line in lines]
+        assert [s.split(" – ")[0] for s in story[0:3]] == [
+            "Kontakt (Persönlich)",
+            "Kontakt (Telefon)",
+            "Kontakt (Video)",
+        ]
+        assert story[3] == "Aktualisiert (Vermittlung 1): Ergebnis: Offen → Begonnen"
+        assert story[4].startswith("Fall beendet: Beschäftigung – KldB 81302")
+        assert story[5] == "Fall wieder eröffnet: Probezeit nicht bestanden"
+        assert lines[4].endswith(" · leitung") and lines[0].endswith(" · berater")
+        assert sup.records.get(record_id).status == "complete"
+    finally:
+        window.shutdown_pages()
+        sup.close()

@@ -18,7 +18,8 @@ from intake_app.core.forms.model import Form
 from intake_app.reports.service import ReportService
 from intake_app.storage import audit
 from intake_app.ui.mainwindow import MainWindow
-from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+from intake_app.ui.print_preview import PdfPreviewDialog
+from intake_app.ui.print_system import paint_pages
 from intake_app.ui.printing import PrintController, install
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
@@ -135,7 +136,7 @@ def test_preview_renders_from_memory_and_leaves_no_file(
     assert pdf_files(scratch, profile.profile.root, home) == []
 
 
-def test_print_sends_every_page_and_is_audited(
+def test_print_to_file_writes_the_vector_pdf_and_is_audited(
     qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
@@ -157,9 +158,9 @@ def test_print_sends_every_page_and_is_audited(
     dialog = wait_for_preview(qtbot, controller)
     with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
         dialog.print_button.click()
-    assert "an den Drucker gesendet" in blocker.args[0]
     _job, rendered = controller.dialogs[dialog]
-    assert len(pdfcheck.reader(target.read_bytes()).pages) == rendered.pages
+    assert blocker.args[0] == f"{rendered.pages} Seiten in {target} gedruckt."
+    assert target.read_bytes() == rendered.data  # the vector PDF itself, no page images
     (printed,) = entries(window.ws, "record_printed")
     assert printed.subject_id == record_ids[1] and printed.details["output"] == "printer"
 
@@ -291,6 +292,7 @@ def test_batch_can_be_cancelled(
     monkeypatch.setattr(controller.service, "source", slow)
     with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
         controller.print_records(record_ids)
+        assert controller.operation is not None
         controller.operation.cancel()
         gate.set()
     assert blocker.args == ["Drucken abgebrochen."]

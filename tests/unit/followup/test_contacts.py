@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from intake_app.app import Workspace
-from intake_app.core.followup import check_contact, contact_topics, describe_event
+from intake_app.core.followup import check_closure, check_contact, contact_topics, describe_event
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from intake_app.storage import users
@@ -124,7 +124,7 @@ def test_no_contact_before_finalising_or_after_closing(profile: ProfileFixture) 
         ws.close()
     sup = profile.sign_in(SUPERVISOR)
     try:
-        sup.records.close_case(record_id)
+        sup.records.close_case(record_id, check_closure(on=TODAY, reason="other"))
         with pytest.raises(ConflictError, match="beendet"):
             sup.records.add_contact(record_id, check_contact(on=TODAY, mode="phone"))
     finally:

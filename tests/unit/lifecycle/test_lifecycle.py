@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from intake_app.app import Workspace
+from intake_app.core.followup import check_closure
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.storage.lifecycle import ErasureReason
@@ -66,7 +67,7 @@ def _pretend_delivered(ws: Workspace, record_id: str, *, batch_state: str = "imp
 
 
 def _close_long_ago(ws: Workspace, record_id: str, days: int) -> None:
-    ws.records.close_case(record_id)
+    ws.records.close_case(record_id, check_closure(on=date.today(), reason="moved_away"))
     with ws.db.write() as session:
         row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
         row.closed_at = datetime.now(UTC) - timedelta(days=days)
