@@ -295,6 +295,7 @@ class Workspace:
             keys=keys,
             actor=self.actor,
             trust=VaultTrust(self.scope.profile_db, self.vault),
+            report=self.integrity,
         )
         self.scope.share_signer(self.db.audit_signer)
         self._compose()
@@ -692,7 +693,13 @@ class Workspace:
                     keys=keys,
                     actor=actor,
                     trust=VaultTrust(db, vault, opened.report),
+                    report=opened.report,
                 )
+                if scope.findings:  # the profile opens in safe mode, naming what was changed
+                    result = dataclasses.replace(
+                        result,
+                        integrity_messages=result.integrity_messages + tuple(scope.findings),
+                    )
             else:
                 scope = Scope(profile_db=db)
             scope.share_signer()

@@ -684,13 +684,28 @@ class Vault:
         owner: str | None,
         key: bytes,
         rekey: bool = False,
+        previous: bytes | None = None,
     ) -> None:
         site = EncryptionPublicKey(_unb64(data["site"]["public"]))
-        data.setdefault("stores", {})[store_id] = {
+        before = data.setdefault("stores", {}).get(store_id)
+        data["stores"][store_id] = {
             "owner": owner_id,
             "site": _b64(SUITE.encrypt(key, site.to_hpke(), info=self._store_info(data, store_id))),
             "rekey": rekey,
         }
+        # the owner is a fact made with the store's key (docs/security.md, "Store owners"):
+        # written when the caller names the owner, or carried over when the old key
+        # confirmed the same owner; never taken from the plain ``owner`` field alone
+        confirmed = owner is not None or (
+            before is not None
+            and previous is not None
+            and int(before.get("owner", -1)) == owner_id
+            and self._owner_mac_ok(data, store_id, before, previous)
+        )
+        if confirmed:
+            data["stores"][store_id]["owner_mac"] = _b64(
+                self._owner_mac(data, store_id, owner_id, key)
+            )
         name = f"store:{store_id}"
         for user in data.get("users", {}).values():
             user["sealed"].pop(name, None)
@@ -710,7 +725,9 @@ class Vault:
         """
         with self._update() as data:
             owner_id = int(data["stores"][store_id]["owner"])
-            self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key)
+            self._put_store(
+                data, store_id, owner_id=owner_id, owner=owner, key=key, previous=previous or key
+            )
             if previous is not None:
                 site = EncryptionPublicKey(_unb64(data["site"]["public"]))
                 data["stores"][store_id]["previous"] = _b64(
@@ -723,6 +740,63 @@ class Vault:
                     name = f"store-previous:{store_id}"
                     if ref in data.get("users", {}):
                         data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
+
+    @staticmethod
+    def _owner_mac(data: dict[str, Any], store_id: str, owner_id: int, key: bytes) -> bytes:
+        """HMAC-SHA384 over (vault, store, owner) under a key derived from the store key:
+        only someone who can read the store can name its owner."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=None,
+            info=f"{VAULT_FORMAT}|owner-key|{data['vault_id']}|{store_id}".encode("ascii"),
+        ).derive(key)
+        message = f"{VAULT_FORMAT}|owner|{data['vault_id']}|{store_id}|{owner_id}"
+        return hmac.new(mac_key, message.encode("ascii"), hashlib.sha384).digest()
+
+    def _owner_mac_ok(
+        self, data: dict[str, Any], store_id: str, entry: dict[str, Any], key: bytes
+    ) -> bool:
+        stored = entry.get("owner_mac")
+        if not isinstance(stored, str):
+            return False
+        try:
+            given = _unb64(stored)
+        except (ValueError, binascii.Error):
+            return False
+        expected = self._owner_mac(data, store_id, int(entry.get("owner", -1)), key)
+        return hmac.compare_digest(given, expected)
+
+    def owner_confirmed(self, store_id: str, key: bytes) -> bool | None:
+        """Whether the store's owner was named by someone holding its key.
+
+        True: confirmed; False: a confirmation is there but does not check (the owner was
+        changed in the file); None: none yet (a store made before owners were confirmed).
+        """
+        data = self._read()
+        entry = data.get("stores", {}).get(store_id)
+        if entry is None:
+            return False
+        if "owner_mac" not in entry:
+            return None
+        return self._owner_mac_ok(data, store_id, entry, key)
+
+    def confirm_owner(self, store_id: str, key: bytes) -> None:
+        """Write the owner confirmation of an older store (its owner opened it herself)."""
+        with self._update() as data:
+            entry = data.get("stores", {}).get(store_id)
+            if entry is not None and "owner_mac" not in entry:
+                entry["owner_mac"] = _b64(self._owner_mac(data, store_id, int(entry["owner"]), key))
+
+    def site_seal_refs(self) -> set[str]:
+        """The vault references of every entry with a ``site`` seal (the recovery key aside)."""
+        data = self._read()
+        return {ref for ref, e in data.get("users", {}).items() if "site" in e.get("sealed", {})}
+
+    def refs_for(self, names: list[str]) -> dict[str, str]:
+        """Vault reference -> user name for ``names``."""
+        data = self._read()
+        return {self._ref(data, name): name for name in names}
 
     def clear_previous(self, store_id: str) -> None:
         """The file was re-keyed: forget its previous key."""
@@ -929,9 +1003,18 @@ class Vault:
         return bool(self._snapshot().get("site", {}).get("rotate"))
 
     def rotate_site(
-        self, keys: UserKeys, *, trusted: Callable[[str], bool] | None = None
+        self,
+        keys: UserKeys,
+        *,
+        holders: set[str] | None = None,
+        trusted: Callable[[str], bool] | None = None,
     ) -> EncryptionPrivateKey:
         """Make a new site key, seal it to every holder and the recovery key; return it.
+
+        ``holders``: the vault references that may hold it (active supervisors by their
+        signed rows, docs/security.md "Who receives a key"); every other entry's ``site``
+        seal is dropped, whatever the file says. None keeps every holder (a profile whose
+        signed state does not exist yet).
 
         The old site key is sealed to the new one until :meth:`finish_site_rotation`, so
         stores not yet re-keyed stay readable. An unfinished rotation is continued, not
@@ -953,13 +1036,17 @@ class Vault:
                 ),
             }
             for ref, entry in data.get("users", {}).items():
-                if "site" in entry["sealed"]:
-                    if trusted is not None and not trusted(ref):
-                        # her public key does not carry her signature: no new site key
-                        log.error("the site key is not sealed to a vault key not signed")
-                        entry["sealed"].pop("site", None)
-                        continue
-                    entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
+                if "site" not in entry["sealed"]:
+                    continue
+                if holders is not None and ref not in holders:
+                    del entry["sealed"]["site"]
+                    continue
+                if trusted is not None and not trusted(ref):
+                    # her public key does not carry her signature: no new site key
+                    log.error("the site key is not sealed to a vault key not signed")
+                    del entry["sealed"]["site"]
+                    continue
+                entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
             if "public" in data["recovery"]:
                 data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", new.raw)
         return new

@@ -58,7 +58,7 @@ class LoginWindow(QMainWindow):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.note = LiveLabel()  # what happened at log-out (jobs waited for or cancelled)
-        self.note.setObjectName("hint")
+        self.note.setObjectName("muted")
         self.note.setWordWrap(True)
         self.note.hide()
         self.sign_in_button = QPushButton(_("&Anmelden"))

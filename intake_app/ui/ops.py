@@ -152,6 +152,8 @@ class Operation(QObject):
         takes longer than :data:`PROGRESS_AFTER_MS`; its cancel button cancels the work."""
         dialog = QProgressDialog(text, _("Abbrechen"), 0, 0, parent)
         dialog.setWindowTitle(self.label)
+        # wide enough for its title and a longer label ("Abgelaufene Akten werden …")
+        dialog.setMinimumWidth(dialog.fontMetrics().averageCharWidth() * 48)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(PROGRESS_AFTER_MS)
         dialog.setAutoClose(False)

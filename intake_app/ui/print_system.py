@@ -5,8 +5,8 @@ Where the system has CUPS (Linux, macOS), the vector PDF goes to it as it is, wi
 written to a private temporary file (mode 0600) for ``lp`` to read and removed as soon as
 ``lp`` has handed it to the print system; nothing but that random file name appears in
 the command line (no names, no case numbers). Only where there is no such path (Windows)
-are the pages rasterised onto the printer: at 150 dpi in grey, so that a batch of 20
-pages stays well under 5 MB.
+are the pages rasterised onto the printer: at 150 dpi in grey (a grey print job), so that
+a batch of 20 pages stays well under 5 MB (bench/bench_print.py).
 
 Everything here runs in the background worker (``ui/ops.py``); a ``QPrinter`` may be
 painted on outside the GUI thread.
@@ -216,6 +216,7 @@ def paint_pages(
     *,
     step: Callable[[int, int], bool] | None = None,
     dpi: int = RASTER_DPI,
+    grey: bool = True,
 ) -> int:
     """Rasterise the pages of a PDF onto ``printer`` (grey, ``dpi``); the pages painted.
 
@@ -229,6 +230,8 @@ def paint_pages(
             raise IntakeError(_("Das Dokument konnte nicht gelesen werden."))
         pages = list(request.pages(pdf.page_count))
         printer.setCopyCount(request.copies)
+        if grey:  # the job in grey: the driver (and Qt's own engine) then keeps it small
+            printer.setColorMode(QPrinter.ColorMode.GrayScale)
         painter = QPainter()
         if not painter.begin(printer):
             raise IntakeError(_("Der Drucker konnte nicht angesprochen werden."))
@@ -244,7 +247,8 @@ def paint_pages(
                 size = pdf.document.pagePointSize(page)
                 image_size = QSize(round(size.width() * dpi / 72), round(size.height() * dpi / 72))
                 image = pdf.document.render(page, image_size, QPdfDocumentRenderOptions())
-                image = image.convertToFormat(QImage.Format.Format_Grayscale8)
+                if grey:
+                    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
                 painter.drawImage(_fit(image, target_area), image)
                 painted += 1
         finally:

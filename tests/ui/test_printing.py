@@ -412,3 +412,46 @@ def form() -> Form:
     from intake_app.core.forms import load_shipped_forms
 
     return load_shipped_forms().get("intake", "2026.1")
+
+
+def twenty_pages(form: Form) -> bytes:
+    """A 20-page batch of summaries, as a supervisor prints them."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from intake_app.core.forms import load_organisation
+    from intake_app.reports.summary import build_summary
+
+    organisation = load_organisation()
+    one = build_summary(
+        kit.source(form, kit.rich_answers(form, organisation)), ctx=kit.context(organisation)
+    )
+    writer = PdfWriter()
+    while len(writer.pages) < 20:
+        for page in PdfReader(io.BytesIO(one)).pages:
+            if len(writer.pages) < 20:
+                writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_rasterised_batch_of_twenty_pages_stays_under_5_mb(
+    qapp: QApplication, tmp_path: Path, form: Form
+) -> None:
+    """Where there is no CUPS, pages go as images: grey at 150 dpi, not 300 dpi colour."""
+    from intake_app.ui.print_system import RASTER_DPI, new_printer
+
+    data = twenty_pages(form)
+    printer = new_printer()
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    target = tmp_path / "raster.pdf"
+    printer.setOutputFileName(str(target))
+    assert paint_pages(data, printer) == 20
+    assert RASTER_DPI == 150
+    assert target.stat().st_size < 2 * 1024 * 1024  # 5 MB is the limit; 0.7 MB measured
+    pages = pdfcheck.reader(target.read_bytes()).pages
+    assert len(pages) == 20
+    width, height = (round(float(v)) for v in pages[0].mediabox[2:])
+    assert (width, height) == (595, 842)  # A4
