@@ -19,6 +19,9 @@ import os
 import threading
 from collections.abc import Callable
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
 from intake_app.assets import resource
 
 DOMAIN = "intake"
@@ -42,9 +45,6 @@ def _load_catalog(language: str) -> gettext.NullTranslations:
             return gettext.GNUTranslations(handle)
     if not po.is_file():
         return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
     buffer = io.BytesIO()

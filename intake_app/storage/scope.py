@@ -284,12 +284,14 @@ def _fill(
             )
         except ProfileError:
             log.error("a store does not open with the key sealed for it; it is left out")
+            scope.findings.append(_unreadable_store())
             continue
         try:  # a store written by an older version gets the record tables added since
             ensure_client_tables(store_db, objects)
         except DatabaseError:
             store_db.engine.dispose()
             log.error("a store does not open with the key sealed for it; it is left out")
+            scope.findings.append(_unreadable_store())
             continue
         scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
@@ -340,6 +342,14 @@ _KEY_FINDINGS = {
         "weitergegeben."
     ),
 }
+
+
+def _unreadable_store() -> str:
+    return _(
+        "Ein Aktenspeicher lässt sich mit seinem Schlüssel nicht öffnen (die Datei wurde "
+        "ausgetauscht oder ist beschädigt). Seine Akten fehlen in der Liste; es wurde "
+        "nichts gelöscht. Bitte informieren Sie die Administration."
+    )
 
 
 def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: int) -> None:

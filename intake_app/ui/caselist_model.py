@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
 from intake_app.i18n import _, current_language
 from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, RecordSummary

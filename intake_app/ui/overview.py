@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import _, current_language, ngettext
 from intake_app.storage.lifecycle import Overview

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.app import Workspace
 from intake_app.atomic import atomic_write_bytes
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.permissions import Permission
 from intake_app.device_sync.device import SyncResult, SyncStatus
 from intake_app.errors import IntakeError, SyncError, SyncErrorKind
