@@ -195,7 +195,7 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) < 20:
         conn.execute(table.insert(), rows)
         return
-    import psycopg  # deferred: PostgreSQL only
+    import psycopg  # Deferred: PostgreSQL only
 
     columns = list(rows[0])
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
