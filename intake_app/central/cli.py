@@ -56,7 +56,9 @@ from .export import export_records, export_statistics
 from .forms import publish_form, published_forms
 from .home import (
     DATABASE_URL_ENV,
+    PASSPHRASE_ENV,
     Home,
+    forget_environment_variable,
     read_passphrase,
     read_secret_file,
     remove_logging,
@@ -363,6 +365,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     home.require()
     key_file = Path(args.receiver_key) if args.receiver_key else home.receiver_key_path
     receipt_key = ReceiverKey(key_file).unlock(_receiver_passphrase(args))
+    # A long-running receiver keeps no passphrase in its environment (/proc/<pid>/environ)
+    # nor hands one to a child (docs/central-office.md, passphrases).
+    for name in (RECEIVER_PASSPHRASE_ENV, ROOT_PASSPHRASE_ENV, PASSPHRASE_ENV):
+        forget_environment_variable(name)
     engine = _engine(args, home)
     handlers = setup_logging(home, to_stderr=True)
     limits = Limits(

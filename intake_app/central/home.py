@@ -254,7 +254,6 @@ def read_passphrase(
         value = read_secret_file(passphrase_file)
     elif os.environ.get(env):
         value = os.environ[env]
-        forget_environment_variable(env)
     elif sys.stdin.isatty():
         value = getpass.getpass(prompt or _("Passphrase der Zentrale: "))
         if confirm and getpass.getpass(_("Passphrase wiederholen: ")) != value:
