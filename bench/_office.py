@@ -160,7 +160,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def receiver(home: Home) -> Iterator[str]:
+def receiver(home: Home, *, workers: int = 1) -> Iterator[str]:
     """Run ``intake-central serve`` for ``home`` in a subprocess; yields its URL."""
     port = free_port()
     env = {**os.environ, "INTAKE_RECEIVER_PASSPHRASE": RECEIVER_PASSPHRASE}
@@ -175,11 +175,13 @@ def receiver(home: Home) -> Iterator[str]:
             "serve",
             "--port",
             str(port),
+            *(["--workers", str(workers)] if workers != 1 else []),
         ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    RECEIVER_PID[:] = [process.pid]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -197,6 +199,48 @@ def receiver(home: Home) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@contextlib.contextmanager
+def pg_schema(base_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards); yields a URL that uses it."""
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
+
+
+#: The process id of the receiver that :func:`receiver` started last.
+RECEIVER_PID: list[int] = []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its direct children (the workers), from
+    /proc: a figure that does not depend on how busy the rest of the machine is."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def rate(count: float, seconds: float) -> str:

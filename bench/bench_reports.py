@@ -113,6 +113,9 @@ def service_batch(root: Path, batch: list[RecordSource]) -> tuple[ReportService,
     ws.accounts.add_user(username="leitung", role="supervisor", password=PASSWORD)
     ws.close()
     ws = Workspace.sign_in(profile, username="leitung", password=PASSWORD)
+    ws.accounts.set_own_password(PASSWORD)  # her own password: her store is created
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=PASSWORD)
     ids = []
     for source in batch:
         row = ws.records.create(

@@ -144,3 +144,19 @@ def atomic_create_bytes(path: Path, data: bytes, *, mode: int | None = 0o600) ->
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def make_private(path: Path) -> None:
+    """Restrict a file (0600) or a folder and everything in it (0700/0600) to its owner,
+    whatever the umask was when they were made (docs/security.md, "What is stored where")."""
+    if os.name != "posix" or not path.exists():
+        return
+    if path.is_file():
+        os.chmod(path, 0o600)
+        return
+    os.chmod(path, 0o700)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o700)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)

@@ -19,6 +19,9 @@ import os
 import threading
 from collections.abc import Callable
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
 from intake_app.assets import resource
 
 DOMAIN = "intake"
@@ -42,9 +45,6 @@ def _load_catalog(language: str) -> gettext.NullTranslations:
             return gettext.GNUTranslations(handle)
     if not po.is_file():
         return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
     buffer = io.BytesIO()
@@ -97,8 +97,13 @@ def language_from_environment() -> str:
         return normalise_language(explicit)
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
-        if value and value not in ("C", "POSIX", "C.UTF-8"):
-            return normalise_language(value)
+        if not value:
+            continue
+        if value.split(".")[0] in ("C", "POSIX"):
+            # The C and POSIX locales name no language. Python's own lookup would map
+            # C.UTF-8 to en_US, so it is not asked: German, the program's language.
+            return DEFAULT_LANGUAGE
+        return normalise_language(value)
     try:
         system = locale.getlocale()[0]
     except ValueError:  # pragma: no cover - broken locale settings

@@ -127,8 +127,12 @@ def resolve_log_dir(data_dir: Path | None, *, explicit_profile: bool) -> Path:
 def setup_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
     """Send the ``intake`` loggers to a rotated file in ``log_dir``; return the file path."""
     global _installed
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = log_dir / LOG_FILE
+    if os.name == "posix":  # the folder and the file are private whatever the umask
+        os.chmod(log_dir, 0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+        os.chmod(path, 0o600)
     root = logging.getLogger("intake")
     if _installed is not None:
         root.removeHandler(_installed)

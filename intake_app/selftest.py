@@ -10,6 +10,7 @@ named. Nothing outside the temporary folder is touched, and the folder is delete
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
@@ -22,11 +23,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import select
+
 from intake_app.app import Workspace
 from intake_app.demo.data import generate
 from intake_app.device_sync.outbox import record_entry
 from intake_app.i18n import _
 from intake_app.logs import safe_traceback, scrub
+from intake_app.reports.service import ReportService
 from intake_app.storage import migrate
 from intake_app.storage.backup import create_backup, verify_files
 from intake_app.storage.models import OutboxItem
@@ -125,12 +129,8 @@ def _fill_record(state: _State) -> str:
 
 
 def _render_pdf(state: _State) -> str:
-    import io
-
+    # Deferred: pypdf reads the printout back; the other steps do not need it.
     from pypdf import PdfReader
-
-    # Deferred: the printouts load reportlab, which the other steps do not need.
-    from intake_app.reports.service import ReportService
 
     service = ReportService(state.counsellor)
     summary = service.summary(state.record_id)
@@ -145,8 +145,6 @@ def _render_pdf(state: _State) -> str:
 
 
 def _seal_batch(state: _State) -> str:
-    from sqlmodel import select
-
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)
     with ws.db.read() as session:

@@ -17,6 +17,8 @@ PACKAGES=(
   libreoffice-calc-nogui  # soffice --headless: the CSV export opened as a spreadsheet stays text
   # the screen-reader test: the accessibility bus and Python's AT-SPI client, in a D-Bus session
   at-spi2-core python3-pyatspi dbus
+  # printing: the program hands its PDFs to CUPS (lp); the print test prints to a cups-pdf queue
+  cups cups-client cups-bsd printer-driver-cups-pdf
 )
 
 missing=()

@@ -328,7 +328,7 @@ def set_up_receiver_role(engine: Engine, role: str, *, password: str | None = No
         )
     if engine.dialect.name != "postgresql":
         raise UsageError(_("Eine eigene Rolle für den Empfangsserver gibt es nur mit PostgreSQL."))
-    from psycopg import sql  # deferred: only this command composes SQL with literals
+    from psycopg import sql  # Deferred: only this command composes SQL with literals
 
     check_schema(engine)
     with engine.begin() as conn:

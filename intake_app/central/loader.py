@@ -79,8 +79,15 @@ def apply_payload(
     ids = sorted(
         {r["id"] for r in payload["records"]} | {i["record_id"] for i in payload["instructions"]}
     )
-    erased = {
-        r.record_id for r in _select_in(conn, erasures.c.record_id, ids, erasures.c.record_id)
+    # Who erased each id: only the device that erased a record is told ``erased`` for it;
+    # anyone else naming it gets ``conflict`` (docs/security.md, "What an attacker can and
+    # cannot do": a rogue device's erasure never makes another device count a record as
+    # delivered).
+    erased: dict[str, str] = {
+        r.record_id: r.device_id
+        for r in _select_in(
+            conn, erasures.c.record_id, ids, erasures.c.record_id, erasures.c.device_id
+        )
     }
     heads = {
         r.record_id: (r.revision, r.device_id)
@@ -119,7 +126,8 @@ def apply_payload(
         ref = RecordRef(record["id"], record["revision"])
         head = heads.get(ref.record_id)
         if ref.record_id in erased:
-            result = ItemResult.ERASED
+            owner = erased[ref.record_id]
+            result = ItemResult.ERASED if owner == device_id else ItemResult.CONFLICT
         elif head is not None and head[1] != device_id:
             result = ItemResult.CONFLICT
         elif ref in present:
@@ -188,7 +196,7 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) < 20:
         conn.execute(table.insert(), rows)
         return
-    import psycopg  # deferred: PostgreSQL only
+    import psycopg  # Deferred: PostgreSQL only
 
     columns = list(rows[0])
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
@@ -259,7 +267,7 @@ def _apply_pending(
     record_ids: list[str],
     *,
     heads: dict[str, tuple[int, str]],
-    erased: set[str],
+    erased: dict[str, str],
     device_id: str,
     now: datetime,
 ) -> set[str]:
@@ -297,7 +305,7 @@ def _apply_pending(
             _erase(
                 conn, row.record_id, item=item, batch_id=row.batch_id, device_id=device_id, now=now
             )
-            erased.add(row.record_id)
+            erased[row.record_id] = device_id
             erased_now.add(row.record_id)
             heads.pop(row.record_id, None)
         else:
@@ -316,7 +324,7 @@ def _apply_instructions(
     instructions: Iterable[Mapping[str, Any]],
     *,
     heads: dict[str, tuple[int, str]],
-    erased: set[str],
+    erased: dict[str, str],
     batch_id: str,
     device_id: str,
     now: datetime,
@@ -347,10 +355,14 @@ def _apply_instructions(
             )
             results.append((ref, pending_result))
             continue
+        if record_id in erased and erased[record_id] != device_id:
+            # Erased by its owner; another device naming it is told nothing was done for it.
+            results.append((ref, ItemResult.CONFLICT))
+            continue
         if item["type"] == "erasure":
             if record_id not in erased:
                 _erase(conn, record_id, item=item, batch_id=batch_id, device_id=device_id, now=now)
-                erased.add(record_id)
+                erased[record_id] = device_id
                 heads.pop(record_id, None)
             results.append((ref, ItemResult.CONFIRMED))
         elif record_id in erased:

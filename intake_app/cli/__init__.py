@@ -47,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {_('Fehler')}: {message}\n")
+        error = _("Fehler")
+        self.exit(2, f"{self.prog}: {error}: {message}\n")
 
 
 class Context:
@@ -123,7 +124,8 @@ class Context:
                     file=sys.stderr,
                 )
             for message in workspace.sign_in_result.integrity_messages:
-                print(f"intake-app: {_('Warnung')}: {message}", file=sys.stderr)
+                warning = _("Warnung")
+                print(f"intake-app: {warning}: {message}", file=sys.stderr)
             if workspace.sign_in_result.must_change_password and not changing_password:
                 workspace.close()
                 raise AuthError(
@@ -281,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"intake-app: {_('Abgebrochen.')}", file=sys.stderr)
+        print("intake-app: " + _("Abgebrochen."), file=sys.stderr)
         return 130
     except Exception as exc:
         log.exception("unexpected error in command %s", getattr(args, "command", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from intake_app.core.forms import check_files
@@ -20,8 +21,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_forms_check(ctx) -> int:  # type: ignore[no-untyped-def]
-    import sys
-
     problems = check_files([Path(name) for name in ctx.args.files])
     for line in problems:
         print(line, file=sys.stderr)

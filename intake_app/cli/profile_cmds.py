@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from intake_app.app import Workspace
@@ -187,8 +188,6 @@ def cmd_passwd(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_recover(ctx) -> int:  # type: ignore[no-untyped-def]
-    import os
-
     ctx.require_profile()
     if ctx.args.recovery_key_file:
         try:

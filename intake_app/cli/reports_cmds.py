@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from intake_app.errors import NotFound, UsageError
 from intake_app.i18n import LANGUAGES, _
+from intake_app.reports.profiles import Profile
+from intake_app.reports.service import ReportService
 
 if TYPE_CHECKING:
     from intake_app.cli import Context
@@ -52,10 +54,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_export_pdf(ctx: Context) -> int:
     """Build the PDF in memory, then write it and its audit entries (or nothing)."""
-    # Deferred: the printouts load reportlab, which the other commands do not need.
-    from intake_app.reports.profiles import Profile
-    from intake_app.reports.service import ReportService
-
     args = ctx.args
     out = Path(args.out)
     if out.is_dir():

@@ -9,46 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from intake_app.core.formats import babel_locale, format_iso_date
 from intake_app.core.forms import Form, FormState
 from intake_app.core.forms.model import Question, QuestionType
 from intake_app.core.forms.reference import reference_list
 from intake_app.i18n import N_, translator
 
 CEFR_NONE = N_("keine Kenntnisse")
-
-
-def babel_locale(lang: str) -> str:
-    """Babel locale for a language code."""
-    return {"de": "de_DE", "en": "en_GB"}.get(lang, lang)
-
-
-def format_iso_date(value: str | None, lang: str = "de") -> str:
-    """ "1990-04-01" -> "01.04.1990" (de) / "01/04/1990" (en); other text unchanged."""
-    if not value:
-        return ""
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return str(value)
-    pattern = "dd.MM.yyyy" if lang == "de" else "dd/MM/yyyy"
-    return format_date(day, pattern, locale=babel_locale(lang))
-
-
-def format_timestamp(moment: datetime | None, lang: str = "de") -> str:
-    """A moment in local time: "24.11.2026 17:30" (de) / "24/11/2026 17:30" (en)."""
-    if moment is None:
-        return "–"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    pattern = "dd.MM.yyyy HH:mm" if lang == "de" else "dd/MM/yyyy HH:mm"
-    return format_datetime(moment.astimezone(), pattern, locale=babel_locale(lang))
 
 
 def _reference_label(question: Question, code: str, lang: str) -> str:

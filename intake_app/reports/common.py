@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_datetime
 
-from intake_app.core.display import babel_locale, format_iso_date
+from intake_app.core.formats import babel_locale, format_iso_date
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator

@@ -109,6 +109,13 @@ def _to_unicode_target(code: int) -> str:
 
 def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
     """A ToUnicode CMap for one subset (like reportlab's, with base letters)."""
+    return _cached_cmap(fontname, tuple(subset))
+
+
+@lru_cache(maxsize=256)
+def _cached_cmap(fontname: str, subset: tuple[int, ...]) -> str:
+    """:func:`_to_unicode_cmap`, made once per subset: a batch or the next printout with
+    the same letters (every page's header and footer) reuses it."""
     lines = []
     for index, code in enumerate(subset):
         target = _to_unicode_target(code).encode("utf-16-be").hex().upper()

@@ -8,7 +8,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import translator
 from intake_app.reports import fonts
@@ -85,7 +85,7 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"{tr('Übersicht des Standorts')} {site}".strip(),
+        title=(tr("Übersicht des Standorts") + " " + str(site)).strip(),
         author=printed_by,
         subject=tr("Übersicht des Standorts"),
         creator="Intake",

@@ -39,7 +39,13 @@ import sqlcipher3
 from filelock import FileLock
 
 from intake_app import __version__
-from intake_app.atomic import DISK_FULL_ERRNOS, atomic_write_bytes, disk_full_error, fsync_dir
+from intake_app.atomic import (
+    DISK_FULL_ERRNOS,
+    atomic_write_bytes,
+    disk_full_error,
+    fsync_dir,
+    make_private,
+)
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError, KnownError, NotFound, ProfileError
@@ -367,6 +373,7 @@ def create_backup(ws: Workspace, *, reason: BackupReason = BackupReason.MANUAL) 
             schema=migrate.current_revision(ws.db),
             profile_id=profile.profile_id,
         )
+        make_private(partial)
         target = _unique_folder(root, created.strftime(_STAMP))
         os.replace(partial, target)
         fsync_dir(root)
@@ -557,6 +564,7 @@ def _move_current_aside(profile: Profile, *, created: datetime) -> BackupInfo:
         schema=None,
         profile_id=profile_id,
     )
+    make_private(partial)
     target = _unique_folder(root, created.strftime(_STAMP) + "-before-restore")
     os.replace(partial, target)
     fsync_dir(root)

@@ -181,6 +181,23 @@ class Database:
                 raise
 
     @contextmanager
+    def raw_read(self) -> Iterator[Any]:
+        """The driver connection itself, for read-only queries on hot paths (the case
+        list's keystrokes): no ORM session, each statement its own read transaction."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            yield driver
+        except (DatabaseError, OperationalError, sqlcipher3.DatabaseError) as exc:
+            known = translate_db_error(getattr(exc, "orig", None) or exc)
+            if known is not None:
+                raise known from exc
+            raise
+        finally:
+            raw.close()
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A session for one write transaction: committed on success, rolled back on error."""
         with Session(self._writer, expire_on_commit=False) as session:

@@ -23,7 +23,7 @@ from typing import Any
 import platformdirs
 
 from intake_app import __version__
-from intake_app.atomic import atomic_write_bytes
+from intake_app.atomic import atomic_write_bytes, make_private
 from intake_app.core import settings as declared
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
@@ -170,6 +170,7 @@ class Profile:
         except BaseException:
             db.engine.dispose()
             raise
+        make_private(self.db_path)  # 0600 whatever the umask
         return db, steps
 
     # -- creation ----------------------------------------------------------------------

@@ -181,6 +181,13 @@ def _summary(row: Sequence[Any]) -> RecordSummary:
     )
 
 
+def row_key(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The sort key of a row of :meth:`RecordService.list_rows` (value, pk); an empty
+    value sorts before every other, as SQLite sorts NULL."""
+    value = row[-2]
+    return ((0, "") if value is None else (1, value), row[-1])
+
+
 def loads(value: str) -> dict[str, Any]:
     """Parse stored JSON that must be an object."""
     data = json.loads(value or "{}")

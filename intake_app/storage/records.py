@@ -21,6 +21,8 @@ from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.followup import Closure, Contact, EventKind, Update, travelling_data
+from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.core.forms.engine import evaluate
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -31,7 +33,7 @@ from intake_app.core.records import (
     index_fields,
 )
 from intake_app.errors import ConflictError, NotFound, ValidationError
-from intake_app.i18n import _
+from intake_app.i18n import _, current_language
 from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
@@ -60,9 +62,13 @@ from intake_app.storage.record_queries import (  # re-exported for callers
     _summary,
     dumps,
     loads,
+    row_key,
 )
 
 log = logging.getLogger("intake.storage")
+
+#: The search as a condition on the records table.
+_MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
 
 
 __all__ = [
@@ -98,6 +104,10 @@ class RecordService:
         actor: who acts.
         site: the site name stored on new records.
         device_prefix: four characters that make case numbers unique across devices.
+        form_for: the form a record was given under, by form id and version (finalising
+            evaluates the answers with it).
+        organisation: the consent configuration in force (finalising requires each of
+            its purposes to be decided).
         creates: False when ``db`` is the profile database (no store of her own is open
             yet): new records are refused rather than written where they do not belong.
         expiry_warning_days: returns the setting ``records.expiry_warning_days`` (the
@@ -111,15 +121,21 @@ class RecordService:
         actor: Actor,
         site: str,
         device_prefix: str,
+        form_for: Callable[[str, str], Form],
+        organisation: Callable[[], OrganisationConfig],
         creates: bool = True,
         expiry_warning_days: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
+        self._form_for = form_for
+        self._organisation = organisation
         self._creates = creates
         self._actor = actor
         self._site = site
         self._prefix = device_prefix
         self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
+        #: search text -> matches counted up to BROAD_SEARCH + 1 (see :meth:`_breadth`)
+        self._breadths: dict[str, int] = {}
 
     @property
     def expiry_warning_days(self) -> int:
@@ -174,8 +190,8 @@ class RecordService:
         session.add(counter)
         return f"{prefix}{seq:05d}"
 
-    @staticmethod
-    def _reindex(session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
+    def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
+        self._breadths.clear()  # the search index changes
         fields = index_fields(answers)
         row.family_name = fields.family_name
         row.given_names = fields.given_names
@@ -335,9 +351,14 @@ class RecordService:
     def finalise(self, record_id: str, *, answers: dict[str, Any]) -> Record:
         """Lock the record, snapshot the revision and queue it for the central office.
 
-        The caller has checked with the form engine that nothing required is missing.
+        The one way to finalise, for the window, the command line, the self-test and the
+        demo data alike (docs/architecture.md, "Business operations"): the form engine
+        evaluates ``answers`` here, and a record with a required answer missing or an
+        answer in error is refused with nothing changed. The caller is not trusted.
 
         Raises:
+            ValidationError: the answers are not complete; the message names what is
+                missing or wrong.
             ConflictError: the record is already finalised.
         """
         with self._db.write() as session:
@@ -345,6 +366,7 @@ class RecordService:
             self._actor.require_edit_record(row.owner_id)
             if row.status != RecordStatus.DRAFT.value:
                 raise ConflictError(_("Die Akte ist bereits abgeschlossen."))
+            self._require_complete(row, answers)
             now = utcnow()
             data = self._data(session, row)
             data.answers = dumps(answers)
@@ -380,6 +402,35 @@ class RecordService:
             )
             self._audit(session, AuditAction.RECORD_FINALISED, row.id, revision=row.revision)
             return Record.of(row, data)
+
+    def _require_complete(self, row: RecordRow, answers: dict[str, Any]) -> None:
+        """Refuse answers the form engine does not call complete, naming the first few
+        questions that are missing or wrong (in the current language)."""
+        form = self._form_for(row.form_id, row.form_version)
+        lang = current_language()
+        state = evaluate(
+            form,
+            answers,
+            lang=lang,
+            organisation=self._organisation(),
+            expiry_warning_days=self.expiry_warning_days,
+        )
+        if state.complete:
+            return
+        labels = [form.question(m.question_id).label(lang) for m in state.missing_required]
+        wrong = [path.rsplit(".", 1)[-1].split("[", 1)[0] for path in state.errors]
+        labels += [form.question(qid).label(lang) for qid in wrong if qid in form]
+        named = list(dict.fromkeys(labels))
+        shown = ", ".join(f"„{label}“" for label in named[:3])
+        if len(named) > 3:
+            shown += ", …"
+        raise ValidationError(
+            _(
+                "Die Akte kann noch nicht abgeschlossen werden: {count} Angaben fehlen oder "
+                "sind ungültig ({shown}). Bitte ergänzen oder korrigieren Sie sie im "
+                "Gespräch; danach lässt sich die Akte abschließen."
+            ).format(count=len(state.missing_required) + len(state.errors), shown=shown)
+        )
 
     def start_revision(self, record_id: str, *, reason: str) -> Record:
         """Open a finalised record for changes as the next revision (reason required)."""
@@ -669,44 +720,58 @@ class RecordService:
         if query.search and match is None:
             clauses.append("0")
         elif match is not None:
-            clauses.append(
-                "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
-            )
+            clauses.append(_MATCH_CLAUSE)
             params["match"] = match
         where = " AND ".join(clauses) if clauses else "1"
         return where, params
 
-    def _breadth(self, session: Session, match: str) -> int:
-        """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap)."""
-        return int(
-            session.execute(
-                text(
-                    "SELECT count(*) FROM (SELECT 1 FROM records_fts "
-                    "WHERE records_fts MATCH :match LIMIT :cap)"
-                ),
-                {"match": match, "cap": BROAD_SEARCH + 1},
-            ).scalar_one()
-        )
+    def _breadth(self, conn: Any, match: str) -> int:
+        """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap).
 
-    def _plan(self, session: Session, query: RecordQuery, params: dict[str, Any]) -> bool:
+        Remembered per search text until the next change in this store: typing runs the
+        same search for the count and for the page, and scrolling runs it again.
+        """
+        known = self._breadths.get(match)
+        if known is None:
+            known = int(
+                conn.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM records_fts "
+                    "WHERE records_fts MATCH ? LIMIT ?)",
+                    (match, BROAD_SEARCH + 1),
+                ).fetchone()[0]
+            )
+            if len(self._breadths) > 64:
+                self._breadths.clear()
+            self._breadths[match] = known
+        return known
+
+    def _plan(self, conn: Any, query: RecordQuery, params: dict[str, Any]) -> bool:
         """True when the query should walk the sort index (a broad search)."""
         match = params.get("match")
-        return match is not None and self._breadth(session, match) > BROAD_SEARCH
+        return match is not None and self._breadth(conn, match) > BROAD_SEARCH
 
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         """How many records match, counted up to ``cap`` (the list shows "more than")."""
         where, params = self._where(query)
         params["cap"] = cap + 1
-        with self._db.read() as session:
-            walk = self._plan(session, query, params)
+        with self._db.raw_read() as conn:
+            if where == _MATCH_CLAUSE:
+                # a search and nothing else: the search index counts on its own
+                breadth = self._breadth(conn, params["match"])
+                if breadth <= BROAD_SEARCH:
+                    return min(breadth, cap + 1)
+                return int(
+                    conn.execute(
+                        "SELECT count(*) FROM (SELECT 1 FROM records_fts "
+                        "WHERE records_fts MATCH :match LIMIT :cap)",
+                        params,
+                    ).fetchone()[0]
+                )
+            walk = self._plan(conn, query, params)
             source = "records INDEXED BY ix_records_updated" if walk else "records"
-            return int(
-                session.execute(
-                    # ``where`` and ``source`` are fixed fragments; values are bound parameters
-                    text(f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT :cap)"),  # noqa: S608
-                    params,
-                ).scalar_one()
-            )
+            # ``where`` and ``source`` are fixed fragments; values are bound parameters
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT :cap)"  # noqa: S608
+            return int(conn.execute(sql, params).fetchone()[0])
 
     def list(
         self,
@@ -716,7 +781,7 @@ class RecordService:
         limit: int = 200,
     ) -> list[RecordSummary]:
         """One page of the case list, sorted as asked."""
-        return [summary for _key, summary in self.list_keyed(query, offset=offset, limit=limit)]
+        return [_summary(row) for row in self.list_rows(query, offset=offset, limit=limit)]
 
     def list_keyed(
         self,
@@ -726,13 +791,27 @@ class RecordService:
         limit: int = 200,
     ) -> builtins.list[tuple[tuple[Any, ...], RecordSummary]]:
         """:meth:`list` with each row's sort key (value, pk), to merge several stores."""
+        return [
+            (row_key(row), _summary(row))
+            for row in self.list_rows(query, offset=offset, limit=limit)
+        ]
+
+    def list_rows(
+        self,
+        query: RecordQuery,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> builtins.list[tuple[Any, ...]]:
+        """One page as database rows: the summary columns, then the sort value and the
+        pk (see :func:`row_key`); turned into summaries only when shown."""
         where, params = self._where(query)
         sort = query.sort if query.sort in SORT_COLUMNS else "updated"
         column = SORT_COLUMNS[sort]
         direction = "DESC" if query.descending else "ASC"
         params.update(offset=offset, limit=limit)
-        with self._db.read() as session:
-            walk = self._plan(session, query, params)
+        with self._db.raw_read() as conn:
+            walk = self._plan(conn, query, params)
             source = f"records INDEXED BY {SORT_INDEXES[sort]}" if walk else "records"
             # Only fixed fragments are formatted in (sort column and index come from the
             # tables above); every value is a bound parameter.
@@ -742,10 +821,7 @@ class RecordService:
                 f"WHERE {where} ORDER BY {column} {direction}, "
                 f"records.pk {direction} LIMIT :limit OFFSET :offset"
             )
-            return [
-                (((0, "") if row[-2] is None else (1, row[-2]), row[-1]), _summary(row))
-                for row in session.execute(text(sql), params).all()
-            ]
+            return conn.execute(sql, params).fetchall()  # type: ignore[no-any-return]
 
     def holds(self, record_id: str) -> bool:
         """True when the record is in this store (no permission check: only its id)."""

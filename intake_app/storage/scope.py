@@ -27,8 +27,10 @@ from sqlalchemy.exc import DatabaseError
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
 from intake_app.errors import ProfileError
+from intake_app.i18n import _
 from intake_app.storage import audit, users
 from intake_app.storage.database import Database, key_opens
+from intake_app.storage.integrity import StateReport
 from intake_app.storage.stores import (
     client_objects,
     client_schema,
@@ -41,6 +43,7 @@ from intake_app.storage.stores import (
     store_path,
 )
 from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.vault_trust import VaultTrust
 
 log = logging.getLogger("intake.storage")
 
@@ -59,6 +62,8 @@ class Scope:
     profile_db: Database
     stores: dict[str, Database] = field(default_factory=dict)
     own: str | None = None
+    #: what in the vault file the signed state does not allow (German, translated)
+    findings: list[str] = field(default_factory=list)
 
     @property
     def home(self) -> Database:
@@ -81,21 +86,63 @@ class Scope:
         self.profile_db.close()
 
 
-def _active_owner_names(profile_db: Database, vault: Vault) -> dict[int, str]:
-    """Names of active users who chose their own password (stores may be sealed to them)."""
+def _recipients(
+    profile_db: Database, vault: Vault, report: StateReport | None
+) -> tuple[dict[int, str], set[str]]:
+    """Who may receive a key (docs/security.md, "Who receives a key").
+
+    Returns (user id -> name of every user a store may be sealed to, names of those who
+    may hold the site key). Both come from the signed user rows: the role and active flag
+    their signatures cover, never the plain columns; a user whose row or key does not
+    check receives nothing. A profile whose signed state does not exist yet (before its
+    first administrator sign-in) falls back to the columns.
+    """
     with profile_db.read() as session:
-        rows = [u for u in users.list_all(session) if u.id is not None and u.active]
-    provisional = vault.provisional_names([u.username for u in rows])
-    return {u.id: u.username for u in rows if u.username not in provisional and u.id}
+        rows = [u for u in users.list_all(session) if u.id is not None]
+    signed_state = report is not None and report.bootstrapped
+    chosen: dict[int, tuple[str, str]] = {}
+    for u in rows:
+        assert u.id is not None
+        if signed_state:
+            assert report is not None
+            signed = report.signed.get(u.id)
+            if signed is None or report.findings_for(u.id):
+                continue
+            role, active = signed.role, signed.active
+        else:
+            role, active = u.role, bool(u.active)
+        if active:
+            chosen[u.id] = (u.username, role)
+    provisional = vault.provisional_names([name for name, _role in chosen.values()])
+    owners = {uid: name for uid, (name, _role) in chosen.items() if name not in provisional}
+    site = {
+        name
+        for uid, (name, role) in chosen.items()
+        if uid in owners and role == Role.SUPERVISOR.value
+    }
+    return owners, site
 
 
 def open_scope(
-    *, root: Path, profile_db: Database, vault: Vault, keys: UserKeys, actor: Actor
+    *,
+    root: Path,
+    profile_db: Database,
+    vault: Vault,
+    keys: UserKeys,
+    actor: Actor,
+    trust: VaultTrust | None = None,
+    report: StateReport | None = None,
 ) -> Scope:
-    """Open every store ``keys`` reach, doing the pending key work first."""
+    """Open every store ``keys`` reach, doing the pending key work first.
+
+    ``report``: the signed state checked at sign-in; every key handed on goes only to
+    whom it names (docs/security.md, "Who receives a key"). ``trust`` says whose vault
+    public key may receive a store or the site key (docs/security.md, "Signed vault
+    keys"); without it, every public key is taken as it is.
+    """
     scope = Scope(profile_db=profile_db)
     try:
-        _fill(scope, root=root, vault=vault, keys=keys, actor=actor)
+        _fill(scope, root=root, vault=vault, keys=keys, actor=actor, trust=trust, report=report)
     except BaseException:
         for db in scope.stores.values():
             db.engine.dispose()
@@ -103,21 +150,59 @@ def open_scope(
     return scope
 
 
-def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Actor) -> None:
+def _fill(
+    scope: Scope,
+    *,
+    root: Path,
+    vault: Vault,
+    keys: UserKeys,
+    actor: Actor,
+    trust: VaultTrust | None,
+    report: StateReport | None,
+) -> None:
     profile_db = scope.profile_db
+
+    def sealable(name: str | None) -> str | None:
+        """``name`` when a store key may be sealed to her vault key, else None."""
+        if name is None or name == actor.username or trust is None or trust.trusted(name):
+            return name
+        return None
+
     infos = vault.stores()
     site = keys.site_private()
-    rotating = site is not None and vault.site_rotation_pending()
+    owners, site_names = _recipients(profile_db, vault, report)
+    allowed: set[str] | None = None
+    intruders: set[str] = set()
+    if site is not None and report is not None and report.bootstrapped:
+        allowed = set(vault.refs_for(sorted(site_names)))
+        intruders = vault.site_seal_refs() - allowed
+        if actor.role is not Role.SUPERVISOR or actor.username not in site_names:
+            # the site key reached someone whose signed row does not allow it: she gets
+            # no more than her own store, and it is reported
+            _report(scope, profile_db, actor, "site_key_not_allowed", actor.username)
+            site = None
+            keys.sealed.pop("site", None)
+    rotating = site is not None and (vault.site_rotation_pending() or bool(intruders))
     if rotating:
-        # a holder of the site key left: a new site key, and every store re-keyed to it
-        keys.sealed["site"] = vault.rotate_site(keys).raw
+        if intruders:
+            # a site seal in the vault for someone the signed state does not name: never
+            # honoured; a new site key goes only to whom it names
+            _report(scope, profile_db, actor, "site_key_holder_unsigned", f"{len(intruders)}")
+        # a holder of the site key left (or one was planted): a new site key, sealed only
+        # to active supervisors by their signed rows whose vault key carries their
+        # signature, and every store re-keyed to it
+        keys.sealed["site"] = vault.rotate_site(
+            keys, holders=allowed, trusted=trust.trusted_ref if trust is not None else None
+        ).raw
         site = keys.site_private()
     complete = True
-    owners = _active_owner_names(profile_db, vault) if site is not None else {}
+    if site is None:
+        owners = {}
     known: dict[str, bytes] = {}
     key_map = vault.key_map(keys)  # the vault is read once, not once per store
     holders = vault.seal_holders(owners)
     me_provisional = vault.is_provisional(actor.username)
+    bad_owner: set[str] = set()
     for sid, info in infos.items():
         path = store_path(root, sid)
         candidates = key_map.get(sid, [])
@@ -135,25 +220,51 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             log.error("no key of this user opens a store sealed to her")
             complete = False
             continue
-        owner_name = owners.get(info.owner_id)
-        if info.owner_id == actor.user_id and not me_provisional:
+        # the owner a key may be sealed to: named by someone who held the store's key
+        # (docs/security.md, "Store owners"), and active by her signed row
+        confirmed = vault.owner_confirmed(sid, key)
+        own_seal = candidates[0] == keys.sealed.get(f"store:{sid}")
+        if confirmed is None and own_seal and info.owner_id == actor.user_id:
+            vault.confirm_owner(sid, key)  # an older store opened by its owner herself
+            confirmed = True
+        elif confirmed is False:
+            _report(scope, profile_db, actor, "store_owner_changed", sid[:16])
+        owner_name = owners.get(info.owner_id) if confirmed else None
+        if info.owner_id == actor.user_id and not me_provisional and confirmed is not False:
             owner_name = actor.username
+        if confirmed is False:
+            bad_owner.add(sid)
         unfinished = key != candidates[0] and (site is not None or info.owner_id == actor.user_id)
         if unfinished:  # a re-key was interrupted: finish it with the key already sealed
             rekey_store(path, key, candidates[0])
             vault.clear_previous(sid)
             key = candidates[0]
         elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
-            key = rekey(root, vault, sid, key, owner=owner_name)
+            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-        elif site is not None and owner_name is not None and (sid, info.owner_id) not in holders:
+        elif (
+            site is not None
+            and owner_name is not None
+            and (sid, info.owner_id) not in holders
+            and sealable(owner_name) is not None
+        ):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
+    if site is not None and not rotating:
+        missing = vault.missing_site_wraps(list(known))
+        if missing:  # the next sign-in opens them without HPKE (storage/vault.py)
+            vault.remember_site_wraps(site, {sid: known[sid] for sid in missing})
     if rotating and complete:
         vault.finish_site_rotation()
         _audit(profile_db, actor, AuditAction.STORE_REKEYED, "site-key-rotated", actor.user_id)
-    own = [sid for sid, info in infos.items() if info.owner_id == actor.user_id and sid in known]
-    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own:
+    own = [
+        sid
+        for sid, info in infos.items()
+        if info.owner_id == actor.user_id and sid in known and sid not in bad_owner
+    ]
+    # no store for a key pair someone else chose: what is moved to her waits until she
+    # chose her own password (docs/security.md, "Who receives a key")
+    if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not me_provisional:
         sid = new_store_id()
         key = new_store_key()
         create_store(store_path(root, sid), key, client_schema(profile_db))
@@ -173,12 +284,14 @@ def _fill(scope: Scope, *, root: Path, vault: Vault, keys: UserKeys, actor: Acto
             )
         except ProfileError:
             log.error("a store does not open with the key sealed for it; it is left out")
+            scope.findings.append(_unreadable_store())
             continue
         try:  # a store written by an older version gets the record tables added since
             ensure_client_tables(store_db, objects)
         except DatabaseError:
             store_db.engine.dispose()
             log.error("a store does not open with the key sealed for it; it is left out")
+            scope.findings.append(_unreadable_store())
             continue
         scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
@@ -195,6 +308,48 @@ def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | No
     rekey_store(store_path(root, sid), old_key, new_key)
     vault.clear_previous(sid)
     return new_key
+
+
+def _report(scope: Scope, db: Database, actor: Actor, kind: str, subject: str) -> None:
+    """A key the vault file offers that the signed state does not allow: never honoured,
+    written to the audit log and shown at sign-in (the profile opens in safe mode)."""
+    log.error("the vault names a key holder the signed state does not allow (%s)", kind)
+    scope.findings.append(_KEY_FINDINGS[kind]())
+    with db.write() as session:
+        audit.append(
+            session,
+            actor=actor.username,
+            action=AuditAction.INTEGRITY_VIOLATION,
+            subject_type="vault",
+            subject_id=subject,
+            details={"findings": [{"kind": kind}]},
+        )
+
+
+_KEY_FINDINGS = {
+    "site_key_not_allowed": lambda: _(
+        "Der Standortschlüssel wurde außerhalb des Programms einem Konto gegeben, dem er "
+        "laut den unterschriebenen Benutzerdaten nicht zusteht. Er wird nicht verwendet."
+    ),
+    "site_key_holder_unsigned": lambda: _(
+        "In der Schlüsseldatei (vault.json) steht der Standortschlüssel bei einem Konto, "
+        "dem er laut den unterschriebenen Benutzerdaten nicht zusteht. Er wurde dort "
+        "entfernt und durch einen neuen ersetzt."
+    ),
+    "store_owner_changed": lambda: _(
+        "Die Inhaberin oder der Inhaber eines Aktenspeichers wurde in der Schlüsseldatei "
+        "(vault.json) außerhalb des Programms geändert. Der Schlüssel wird niemandem "
+        "weitergegeben."
+    ),
+}
+
+
+def _unreadable_store() -> str:
+    return _(
+        "Ein Aktenspeicher lässt sich mit seinem Schlüssel nicht öffnen (die Datei wurde "
+        "ausgetauscht oder ist beschädigt). Seine Akten fehlen in der Liste; es wurde "
+        "nichts gelöscht. Bitte informieren Sie die Administration."
+    )
 
 
 def _audit(db: Database, actor: Actor, action: AuditAction, sid: str, owner_id: int) -> None:

@@ -27,7 +27,14 @@ from intake_app.i18n import _
 from intake_app.storage.database import Database
 from intake_app.storage.lifecycle import ErasureReason, Lifecycle, Overview, PurgeResult
 from intake_app.storage.models import ConsentWithdrawal, Erasure, RecordRevision
-from intake_app.storage.record_queries import COUNT_CAP, Record, RecordQuery, RecordSummary
+from intake_app.storage.record_queries import (
+    COUNT_CAP,
+    Record,
+    RecordQuery,
+    RecordSummary,
+    _summary,
+    row_key,
+)
 from intake_app.storage.records import RecordService
 
 log = logging.getLogger("intake.storage")
@@ -167,30 +174,39 @@ class SiteRecords:
 
 
 class _Cursor:
-    """Where a merged case list stands in every store (rows fetched, not yet handed out)."""
+    """Where a merged case list stands in every store (rows fetched, not yet handed out).
 
-    #: Rows fetched from a store at a time: a page is spread over the stores, so each
-    #: gives a share; a store whose rows run out before the page is full gives more.
+    Rows stay database rows until they are handed out; only those become summaries.
+    """
+
+    #: Rows fetched from a store at first: a page is spread over the stores, so each
+    #: gives a share; a store whose rows run out before the page is full gives more,
+    #: twice as many each time (few queries also when one store holds the whole page).
     MIN_CHUNK = 25
 
     def __init__(self, query: RecordQuery, order: builtins.list[str]) -> None:
         self.query = query
         self.position = 0
         self.order = {sid: n for n, sid in enumerate(order)}
-        self.buffers: dict[str, deque[tuple[tuple[Any, ...], RecordSummary]]] = {
+        self.buffers: dict[str, deque[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {
             sid: deque() for sid in order
         }
         self.fetched = dict.fromkeys(order, 0)
         self.done = dict.fromkeys(order, False)
+        self.chunk = dict.fromkeys(order, 0)
 
     def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
-        size = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
-        rows = services[sid].list_keyed(self.query, offset=self.fetched[sid], limit=size)
+        share = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
+        size = max(share, 2 * self.chunk[sid])
+        self.chunk[sid] = size
+        rows = services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size)
         self.fetched[sid] += len(rows)
         if len(rows) < size:
             self.done[sid] = True
         order = self.order[sid]
-        self.buffers[sid].extend(((k[0], order, k[1]), summary) for k, summary in rows)
+        for row in rows:
+            value, pk = row_key(row)
+            self.buffers[sid].append(((value, order, pk), row))
 
     def take(
         self, services: dict[str, RecordService], limit: int
@@ -205,7 +221,7 @@ class _Cursor:
             if not heads:
                 break
             _key, sid = pick(heads)
-            page.append((sid, self.buffers[sid].popleft()[1]))
+            page.append((sid, _summary(self.buffers[sid].popleft()[1])))
         self.position += len(page)
         return page
 

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from intake_app.storage.vault import parse_recovery_key
+
 ALG = "ecdsa-p384-sha384"
 #: the name of a signing-key grant sealed to a user in the vault
 GRANT_NAME = "signing_key"
@@ -207,6 +209,8 @@ def open_root_for_recovery(recovery_secret: bytes, blob: str) -> ec.EllipticCurv
 AUDIT_DOMAIN = "intake-audit-entry/1"
 USER_ROW_DOMAIN = "intake-user-row/1"
 USER_KEY_DOMAIN = "intake-user-key/1"
+#: a user's vault (HPKE) public key, signed by her own signing key (docs/security.md)
+VAULT_KEY_DOMAIN = "intake-vault-key/1"
 
 
 def audit_message(seq: int, digest: str) -> bytes:
@@ -258,8 +262,6 @@ def read_grant(data: bytes) -> tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurv
 
 def recovery_secret(recovery_key: str) -> bytes:
     """A secret only the recovery key yields (it unwraps the profile's root key)."""
-    from intake_app.storage.vault import parse_recovery_key
-
     return HKDF(
         algorithm=hashes.SHA384(), length=32, salt=None, info=b"intake recovery secret v1"
     ).derive(parse_recovery_key(recovery_key))

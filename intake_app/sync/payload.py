@@ -58,6 +58,22 @@ def _is_text(value: object, *, limit: int = 200) -> bool:
 _NOT_PLAIN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+# Answer keys and consent purposes are a form's field and purpose ids (the form schema's
+# id pattern); they become CSV column names at the office, so nothing else is accepted
+# (docs/central-office.md, "Exports").
+_FIELD_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _keys_are_ids(value: object) -> bool:
+    """Every key of ``value``, and of the objects nested in it, is a field id."""
+    if not isinstance(value, dict):
+        return True
+    return all(
+        isinstance(key, str) and _FIELD_ID.fullmatch(key) is not None and _keys_are_ids(item)
+        for key, item in value.items()
+    )
+
+
 def _is_plain(value: str) -> bool:
     """No control characters and no lone surrogates in a short text that becomes a column."""
     return _NOT_PLAIN.search(value) is None
@@ -76,6 +92,7 @@ def validate_record(record: object) -> None:
     purposes = record["consent"].get("purposes", {})
     _check(isinstance(purposes, dict))
     _check(all(isinstance(state, dict) for state in purposes.values()))
+    _check(_keys_are_ids(record["answers"]) and _keys_are_ids(purposes))
 
 
 def validate_instruction(instruction: object) -> None:
@@ -96,7 +113,8 @@ def validate_instruction(instruction: object) -> None:
         recorded = instruction.get("recorded_at")
         _check(recorded is None or (isinstance(recorded, str) and _is_plain(recorded)))
     else:
-        _check(_is_text(instruction.get("purpose")))
+        purpose = instruction.get("purpose")
+        _check(isinstance(purpose, str) and _FIELD_ID.fullmatch(purpose) is not None)
         _check(isinstance(instruction.get("withdrawn_on"), str))
         revision = instruction.get("revision")
         _check(revision is None or _is_revision(revision))

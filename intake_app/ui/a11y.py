@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QTextDocumentFragment
 from PySide6.QtWidgets import QLabel, QWidget
 
 
@@ -52,6 +52,4 @@ class LiveLabel(QLabel):
 def _plain(text: str) -> str:
     if "<" not in text:
         return text
-    from PySide6.QtGui import QTextDocumentFragment
-
     return QTextDocumentFragment.fromHtml(text).toPlainText()

@@ -12,11 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus, SyncState, display_name, expiry_state
 from intake_app.i18n import _, current_language
 from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, RecordSummary
@@ -26,6 +25,19 @@ from intake_app.ui import style
 PAGE_SIZE = 200
 
 Index = QModelIndex | QPersistentModelIndex
+
+#: The roles this model answers (see :meth:`CaseListModel.data`); filled in below.
+_ROLES: frozenset[int] = frozenset()
+
+#: The roles whose answer depends on the residence permit's expiry.
+_EXPIRY_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.AccessibleTextRole,
+    }
+)
 
 
 def babel_locale() -> str:
@@ -41,9 +53,10 @@ def format_iso_date(value: str | None) -> str:
         day = date.fromisoformat(value)
     except ValueError:
         return value
-    return format_date(
-        day, "dd.MM.yyyy" if current_language() == "de" else "dd/MM/yyyy", locale=babel_locale()
-    )
+    # what Babel writes for the patterns "dd.MM.yyyy" and "dd/MM/yyyy", without its
+    # pattern parser on every painted cell
+    sep = "." if current_language() == "de" else "/"
+    return f"{day.day:02d}{sep}{day.month:02d}{sep}{day.year:04d}"
 
 
 class CaseListModel(QAbstractTableModel):
@@ -72,6 +85,9 @@ class CaseListModel(QAbstractTableModel):
         self._records = records
         self._show_owner = show_owner
         self._rows: list[RecordSummary] = []
+        #: per loaded row: the texts of its columns and its expiry state, made when the
+        #: row is first painted (a repaint asks for every cell and role again)
+        self._shown: dict[int, tuple[tuple[str, ...], str | None]] = {}
         self._total = 0
         self._exhausted = True
         self._query = RecordQuery()
@@ -98,13 +114,17 @@ class CaseListModel(QAbstractTableModel):
     def set_query(self, query: RecordQuery) -> None:
         """Run a new search / filter / sort and start again from the first page."""
         self._query = query
-        self.refresh()
+        self._reload()
 
     def refresh(self) -> None:
-        """Reload from the database (after a save elsewhere)."""
+        """Reload from the database (after a save elsewhere), settings included."""
+        self._warning_days = self._records.expiry_warning_days
+        self._reload()
+
+    def _reload(self) -> None:
         self.beginResetModel()
         self._today = date.today()
-        self._warning_days = self._records.expiry_warning_days
+        self._shown = {}
         self._total = self._records.count(self._query)
         self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
         self._exhausted = len(self._rows) < PAGE_SIZE
@@ -165,22 +185,37 @@ class CaseListModel(QAbstractTableModel):
                 return row
         return -1
 
+    def _row_texts(self, row: int) -> tuple[tuple[str, ...], str | None]:
+        shown = self._shown.get(row)
+        if shown is None:
+            item = self._rows[row]
+            shown = (
+                tuple(self._display(item, column) for column in range(8)),
+                expiry_state(
+                    item.residence_valid_until,
+                    today=self._today,
+                    warning_days=self._warning_days,
+                ),
+            )
+            self._shown[row] = shown
+        return shown
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+        if role not in _ROLES:  # most roles a repaint asks for (font, alignment …)
             return None
-        item = self._rows[index.row()]
+        row = index.row()
+        if not index.isValid() or not (0 <= row < len(self._rows)):
+            return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, column)
+            return self._row_texts(row)[0][column]
         if role == self.RecordIdRole:
-            return item.id
+            return self._rows[row].id
         if role == self.StatusRole:
-            return item.status.value
-        expiry = expiry_state(
-            item.residence_valid_until,
-            today=self._today,
-            warning_days=self._warning_days,
-        )
+            return self._rows[row].status.value
+        if role not in _EXPIRY_ROLES:
+            return None
+        texts, expiry = self._row_texts(row)
         if role == Qt.ItemDataRole.BackgroundRole and expiry:
             return QBrush(QColor(style.HIGHLIGHT_ROW))
         if role == Qt.ItemDataRole.ForegroundRole and column == self.RESIDENCE and expiry:
@@ -194,9 +229,10 @@ class CaseListModel(QAbstractTableModel):
                 )
             )
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            text = self._display(item, column)
+            text = texts[column]
             if column == self.RESIDENCE and expiry:
-                text = f"{text} ({_('läuft bald ab') if expiry == 'soon' else _('abgelaufen')})"
+                state = _("läuft bald ab") if expiry == "soon" else _("abgelaufen")
+                text = f"{text} ({state})"
             return text
         return None
 
@@ -239,3 +275,13 @@ class CaseListModel(QAbstractTableModel):
     @property
     def show_owner(self) -> bool:
         return self._show_owner
+
+
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        CaseListModel.RecordIdRole,
+        CaseListModel.StatusRole,
+        *_EXPIRY_ROLES,
+    }
+)

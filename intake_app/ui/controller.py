@@ -17,7 +17,7 @@ from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.mainwindow import MainWindow
-from intake_app.ui.ops import wait_for_all
+from intake_app.ui.ops import finish_running, wait_for_all
 from intake_app.ui.qt_i18n import install_qt_translator
 from intake_app.ui.settings_backup import offer_restore, start_daily_backup
 from intake_app.ui.setup_wizard import SetupWizard
@@ -99,7 +99,7 @@ class AppController(QObject):
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""
-        wait_for_all()
+        finish_running(parent or self.window, _("Wiederherstellung"))
         if isinstance(self.window, MainWindow):
             if not self.window.shutdown_pages():
                 return  # the user stays with the unsaved interview
@@ -122,7 +122,10 @@ class AppController(QObject):
         self._replace(main)
 
     def logout(self) -> None:
-        wait_for_all()
+        """Sign out: running background jobs are waited for or cancelled first (a
+        dialog names them), then the interview is saved and the workspace closed; the
+        log-in window says what happened to the jobs."""
+        note = finish_running(self.window, _("Abmelden"))
         if isinstance(self.window, MainWindow):
             if not self.window.shutdown_pages():
                 return  # the user stays with the unsaved interview
@@ -132,6 +135,8 @@ class AppController(QObject):
             self.workspace.close()
             self.workspace = None
         self.show_login()
+        if note and isinstance(self.window, LoginWindow):
+            self.window.show_note(_("Abgemeldet. {what}").format(what=note))
 
     def _on_language_changed(self, code: str) -> None:
         # The main window is built anew in the other language: save the open interview
@@ -152,6 +157,7 @@ class AppController(QObject):
 
     def shutdown(self) -> None:
         """Close the workspace when the program ends."""
+        finish_running(self.window, _("Beenden"))
         wait_for_all()
         if isinstance(self.window, MainWindow):
             self.window.shutdown_pages()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMainWindow,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -34,8 +35,11 @@ from intake_app.ui.ops import CancelToken, run_op
 from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
 
 
-class LoginWindow(QWidget):
-    """Sign in to the profile. Signals: ``signed_in(object)``, ``language_changed(str)``."""
+class LoginWindow(QMainWindow):
+    """Sign in to the profile. Signals: ``signed_in(object)``, ``language_changed(str)``.
+
+    A main window (not a bare widget): screen readers hear it as a window ("frame"), as
+    every other top-level window of the program (docs/accessibility.md)."""
 
     signed_in = Signal(object)
     language_changed = Signal(str)
@@ -53,6 +57,10 @@ class LoginWindow(QWidget):
         self.error = LiveLabel(assertive=True)  # read as its text, announced (ui/a11y.py)
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
+        self.note = LiveLabel()  # what happened at log-out (jobs waited for or cancelled)
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.sign_in_button = QPushButton(_("&Anmelden"))
         self.sign_in_button.setObjectName("primary")
         self.sign_in_button.setDefault(True)
@@ -85,6 +93,7 @@ class LoginWindow(QWidget):
         panel = card(
             heading(_("Intake")),
             heading(_("Erstgespräche in der Integrationsberatung"), kind="subtitle"),
+            self.note,
             form_host,
             self.error,
             button_host,
@@ -98,7 +107,9 @@ class LoginWindow(QWidget):
         language_row.addWidget(language_label)
         language_row.addWidget(self.language)
 
-        outer = QVBoxLayout(self)
+        host = QWidget()
+        self.setCentralWidget(host)
+        outer = QVBoxLayout(host)
         outer.addStretch(1)
         centre = QHBoxLayout()
         centre.addStretch(1)
@@ -154,7 +165,14 @@ class LoginWindow(QWidget):
         def work(_token: CancelToken) -> Workspace:
             return Workspace.sign_in(self._profile, username=name, password=password)
 
-        run_op(self, work, on_success=self._on_signed_in, on_failure=self._on_failed)
+        run_op(
+            self,
+            work,
+            on_success=self._on_signed_in,
+            on_failure=self._on_failed,
+            label=_("Anmelden"),
+            cancellable=False,
+        )
 
     def _on_signed_in(self, workspace: Workspace) -> None:
         self._set_busy(False)
@@ -197,6 +215,11 @@ class LoginWindow(QWidget):
         self.sign_in_button.setEnabled(False)
         self.sign_in_button.setText(_("Warten: {s} s").format(s=self._wait_left))
         self._wait_left -= 1
+
+    def show_note(self, text: str) -> None:
+        """A line above the form (read and announced): what happened at log-out."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy

@@ -6,11 +6,12 @@ Signals: ``logout_requested()``, ``language_changed(str)``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -28,7 +29,8 @@ from intake_app.app import Workspace
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
-from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
+from intake_app.storage.lifecycle import PurgeResult
 from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.about import AboutDialog
 from intake_app.ui.actions import ActionRegistry
@@ -39,8 +41,9 @@ from intake_app.ui.errors import show_error
 from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.key_dialogs import add_move_button, install_key_actions
 from intake_app.ui.login import ChangePasswordDialog
+from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
 from intake_app.ui.overview import OverviewPage
-from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+from intake_app.ui.printing import PrintController
 from intake_app.ui.printing import install as install_printing
 from intake_app.ui.record_page import RecordPage
 from intake_app.ui.settings_window import open_settings
@@ -512,56 +515,16 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.cases)
 
     def _on_print_overview(self) -> None:
-        """Preview the overview as a sheet of anonymised numbers; print or save it."""
+        """Preview the overview as a sheet of anonymised numbers; print or save it
+        through the one print path (``ui/printing.py``)."""
         if self.overview is None or self.overview.overview is None:
             return
-
-        # Deferred: reportlab loads only when printing or exporting.
-        from intake_app.reports.overview_sheet import overview_pdf
-
-        data = overview_pdf(
-            self.overview.overview,
-            site=str(self.ws.settings.get("site.name") or ""),
-            printed_by=self.ws.actor.display_name or self.ws.actor.username,
-            lang=current_language(),
-        )
-        dialog = PdfPreviewDialog(_("Übersicht – Vorschau"), self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-
-        def on_print() -> None:
-            self._print_pdf(dialog, data)
-
-        def on_save() -> None:
-            self._save_pdf(dialog, data, "uebersicht.pdf")
-
-        dialog.print_requested.connect(on_print)
-        dialog.save_requested.connect(on_save)
-        dialog.show_pdf(data)
-        dialog.open()
-
-    def _print_pdf(self, parent: QWidget, data: bytes) -> None:
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        if QPrintDialog(printer, parent).exec() != QDialog.DialogCode.Accepted:
-            return
-        paint_pages(data, printer)
-        # Deferred: reportlab loads only when printing or exporting.
-        from intake_app.reports.service import Output, ReportService
-
-        ReportService(self.ws).overview_output(Output.PRINTER)
-
-    def _save_pdf(self, parent: QWidget, data: bytes, name: str) -> None:
-        target, _filter = QFileDialog.getSaveFileName(
-            parent, _("Als PDF speichern"), name, "PDF (*.pdf)"
-        )
-        if not target:
-            return
-        # Deferred: reportlab loads only when printing or exporting.
-        from intake_app.reports.service import ReportService
-
-        try:
-            ReportService(self.ws).save_overview(data, Path(target))
-        except IntakeError as exc:
-            show_error(parent, exc)
+        controller = self.printing
+        if controller is None:  # a role that prints no records still prints the overview
+            controller = PrintController(self.ws, self)
+            controller.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.printing_sheets = controller
+        controller.preview_overview(self.overview.overview)
 
     def add_record_actions(self, page: RecordPage) -> None:
         """Access export and erasure on the record view."""
@@ -580,39 +543,91 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, _("Ordner für die Auskunft wählen"))
         if not folder:
             return
-        # Deferred: reportlab loads only when printing or exporting.
-        from intake_app.reports.access import export_person
+        ws = self.ws
 
-        try:
-            written = export_person(self.ws, record_id, Path(folder))
-        except IntakeError as exc:
-            show_error(self, exc)
-            return
-        QMessageBox.information(
+        def work(_token: CancelToken) -> list[Path]:
+            # Deferred: reportlab loads only when printing or exporting.
+            from intake_app.reports.access import export_person
+
+            return export_person(ws, record_id, Path(folder))
+
+        def done(written: list[Path]) -> None:
+            QMessageBox.information(
+                self,
+                _("Auskunft"),
+                _("Die Auskunft wurde geschrieben:\n{files}").format(
+                    files="\n".join(str(p) for p in written)
+                ),
+            )
+
+        self.run_job(
+            work,
+            done,
+            label=_("Auskunft exportieren"),
+            text=_("Die Auskunft wird geschrieben …"),
+        )
+
+    def run_job(
+        self,
+        work: Callable[[CancelToken], Any],
+        on_success: Callable[[Any], None],
+        *,
+        label: str,
+        text: str,
+        lock_page: bool = False,
+    ) -> Operation:
+        """Blocking work through the background helper (``ui/ops.py``): a progress dialog
+        after 200 ms, errors in words; with ``lock_page`` the page cannot be used until
+        the work is done (it changes what the page shows)."""
+        if lock_page:
+            self.stack.setEnabled(False)
+
+        def finish() -> None:
+            self.stack.setEnabled(True)
+
+        def succeeded(result: object) -> None:
+            finish()
+            on_success(result)
+
+        def failed(exc: BaseException) -> None:
+            finish()
+            if not isinstance(exc, Cancelled):
+                show_error(self, exc)
+
+        return run_op(
             self,
-            _("Auskunft"),
-            _("Die Auskunft wurde geschrieben:\n{files}").format(
-                files="\n".join(str(p) for p in written)
-            ),
+            work,
+            on_success=succeeded,
+            on_failure=failed,
+            label=label,
+            progress=self,
+            progress_text=text,
+            cancellable=False,
         )
 
     def _erase(self, record_id: str) -> None:
         dialog = EraseDialog(self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        try:
-            central = self.ws.lifecycle.erase(record_id, reason=dialog.reason())
-        except IntakeError as exc:
-            show_error(self, exc)
-            return
-        self.statusBar().showMessage(
-            _("Akte gelöscht; die Zentrale wird bei der nächsten Übermittlung unterrichtet.")
-            if central
-            else _("Akte gelöscht."),
-            10_000,
+        reason = dialog.reason()
+        lifecycle = self.ws.lifecycle
+
+        def work(_token: CancelToken) -> bool:
+            return lifecycle.erase(record_id, reason=reason)
+
+        def done(central: bool) -> None:
+            self.statusBar().showMessage(
+                _("Akte gelöscht; die Zentrale wird bei der nächsten Übermittlung unterrichtet.")
+                if central
+                else _("Akte gelöscht."),
+                10_000,
+            )
+            self.refresh_sync_status()
+            self.show_list()
+
+        self.run_job(
+            work, done, label=_("Akte löschen"), text=_("Die Akte wird gelöscht …"), lock_page=True
         )
-        self.refresh_sync_status()
-        self.show_list()
 
     def _on_erase_by_case(self) -> None:
         case_number, ok = QInputDialog.getText(
@@ -630,19 +645,34 @@ class MainWindow(QMainWindow):
 
     def run_retention(self) -> None:
         """Purge delivered, closed cases whose retention period has ended."""
-        try:
-            result = self.ws.lifecycle.purge_due()
-        except IntakeError as exc:
-            show_error(self, exc)
-            return
-        QMessageBox.information(
-            self,
-            _("Aufbewahrungsfristen"),
-            _(
-                "{n} Akte(n) gelöscht; {k} beendete Akte(n) warten noch auf die Übermittlung."
-            ).format(n=result.purged, k=result.kept_undelivered),
+        lifecycle = self.ws.lifecycle
+
+        def work(_token: CancelToken) -> PurgeResult:
+            return lifecycle.purge_due()
+
+        def done(result: PurgeResult) -> None:
+            QMessageBox.information(
+                self,
+                _("Aufbewahrungsfristen"),
+                ngettext("{n} Akte gelöscht.", "{n} Akten gelöscht.", result.purged).format(
+                    n=result.purged
+                )
+                + " "
+                + ngettext(
+                    "{n} beendete Akte wartet noch auf die Übermittlung.",
+                    "{n} beendete Akten warten noch auf die Übermittlung.",
+                    result.kept_undelivered,
+                ).format(n=result.kept_undelivered),
+            )
+            self.show_list()
+
+        self.run_job(
+            work,
+            done,
+            label=_("Aufbewahrungsfristen anwenden"),
+            text=_("Abgelaufene Akten werden gelöscht …"),
+            lock_page=True,
         )
-        self.show_list()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.shutdown_pages():

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
-from intake_app.i18n import _, current_language
+from intake_app.i18n import _, current_language, ngettext
 from intake_app.storage.lifecycle import Overview
 from intake_app.storage.records import RecordQuery
 from intake_app.ui import style
@@ -193,17 +193,24 @@ class OverviewPage(QWidget):
         for status in ("draft", "complete", "closed"):
             self.tiles[status].set_value(overview.by_status.get(status, 0))
         self.tiles["not_delivered"].set_value(overview.not_delivered)
+        records = overview.records_with_open_referrals
         self.tiles["open_referrals"].set_value(
             overview.open_referrals,
-            detail=_("in {n} Akten").format(n=overview.records_with_open_referrals),
+            detail=ngettext("in {n} Akte", "in {n} Akten", records).format(n=records)
+            if records
+            else "",
         )
         self.tiles["expiring"].set_value(overview.expiring_permits)
         self.tiles["recognition_pending"].set_value(overview.recognition_pending)
+        removed = overview.removed_for_statistics
         self.removed_label.setText(
-            _(
-                "Nach Ablauf der Aufbewahrung oder auf Antrag gelöscht: {n} Akte(n); für die "
-                "Statistik bleibt nur ein anonymer Eintrag."
-            ).format(n=overview.removed_for_statistics)
+            ngettext(
+                "Nach Ablauf der Aufbewahrung oder auf Antrag gelöscht: {n} Akte; für die "
+                "Statistik bleibt nur ein anonymer Eintrag.",
+                "Nach Ablauf der Aufbewahrung oder auf Antrag gelöscht: {n} Akten; für die "
+                "Statistik bleibt nur ein anonymer Eintrag.",
+                removed,
+            ).format(n=removed)
         )
         self._fill_chart(overview)
 

@@ -1,9 +1,8 @@
 """The print preview: a PDF shown from memory, printed through the system dialog.
 
-The PDF never touches the disk: the bytes go into a ``QBuffer`` that ``QPdfDocument``
-reads, and closing the dialog closes the document and drops the buffer. Printing renders
-each page into an image at the printer's resolution (at most 300 dpi) and paints it
-onto the ``QPrinter``, one page per step, so a long batch can be cancelled.
+The PDF is not written to disk for the preview: the bytes go into a ``QBuffer`` that
+``QPdfDocument`` reads, and closing the dialog closes the document and drops the buffer.
+Printing itself is ``ui/print_system.py`` (the vector PDF to CUPS).
 
 Signals: :class:`PdfPreviewDialog` ``print_requested()``, ``save_requested()``,
 ``options_changed()``.
@@ -12,13 +11,11 @@ Signals: :class:`PdfPreviewDialog` ``print_requested()``, ``save_requested()``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPainter, QShortcut
-from PySide6.QtPdf import QPdfDocument, QPdfDocumentRenderOptions
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
-from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -32,8 +29,6 @@ from PySide6.QtWidgets import (
 from intake_app.i18n import _, ngettext
 
 log = logging.getLogger("intake.ui")
-
-MAX_PRINT_DPI = 300
 
 
 class MemoryPdf:
@@ -62,61 +57,6 @@ class MemoryPdf:
         self._buffer.close()
         self._buffer.setData(QByteArray())
         self._bytes.clear()
-
-
-def paint_pages(
-    data: bytes,
-    printer: QPrinter,
-    *,
-    step: Callable[[int, int], bool] | None = None,
-) -> int:
-    """Paint the pages of a PDF onto ``printer``; returns the number of pages painted.
-
-    Honours the page range chosen in the print dialog. ``step(done, total)`` is called
-    before each page; returning False aborts the job (``printer.abort()``).
-    """
-    pdf = MemoryPdf(data)
-    try:
-        if not pdf.ok:
-            raise RuntimeError(f"PDF could not be loaded: {pdf.document.status()}")
-        count = pdf.page_count
-        first, last = 1, count
-        if printer.printRange() == QPrinter.PrintRange.PageRange and printer.fromPage() > 0:
-            first = max(1, printer.fromPage())
-            last = min(count, printer.toPage() or count)
-        pages = list(range(first - 1, last))
-        dpi = min(printer.resolution(), MAX_PRINT_DPI)
-        painter = QPainter()
-        if not painter.begin(printer):
-            raise RuntimeError("the printer could not be opened")
-        painted = 0
-        try:
-            target_area = printer.pageLayout().paintRectPixels(printer.resolution())
-            for index, page in enumerate(pages):
-                if step is not None and not step(index, len(pages)):
-                    printer.abort()
-                    return painted
-                if index:
-                    printer.newPage()
-                size = pdf.document.pagePointSize(page)
-                image_size = QSize(round(size.width() * dpi / 72), round(size.height() * dpi / 72))
-                image = pdf.document.render(page, image_size, QPdfDocumentRenderOptions())
-                painter.drawImage(_fit(image, target_area), image)
-                painted += 1
-        finally:
-            painter.end()
-        if step is not None:
-            step(len(pages), len(pages))
-        return painted
-    finally:
-        pdf.close()
-
-
-def _fit(image: QImage, area: QRect) -> QRect:
-    """The largest rectangle of ``image``'s shape inside ``area``, centred at the top."""
-    scale = min(area.width() / image.width(), area.height() / image.height())
-    width, height = round(image.width() * scale), round(image.height() * scale)
-    return QRect(area.x() + (area.width() - width) // 2, area.y(), width, height)
 
 
 class PdfPreviewDialog(QDialog):

@@ -3,9 +3,14 @@
 :class:`PrintController` is the one object the main window needs. Every PDF is built
 off the GUI thread (``run_op``) with a progress dialog that can cancel, then shown in a
 preview (:class:`~intake_app.ui.print_preview.PdfPreviewDialog`) from memory. From the
-preview the user prints through the system dialog or saves a PDF to a place they choose;
-nothing is written anywhere else. The service writes the audit entries: opening the
-preview is a read, printing and saving are a print and an export.
+preview the user prints through the system dialog or saves a PDF to a place they choose.
+The service writes the audit entries: opening the preview is a read, printing and saving
+are a print and an export.
+
+There is one print path for everything printed (summaries, consent sheets, the overview
+sheet): :meth:`PrintController.print_pdf`. It asks the system print dialog (A4 preset),
+writes the audit entry, and hands the vector PDF to the print system in the background
+with progress and a clear message when it fails (``ui/print_system.py``).
 
 Wiring (see :func:`install`): a menu action "Drucken …" (Ctrl+P) prints the open record
 or the records selected in the case list; each record view gets the buttons
@@ -29,23 +34,24 @@ from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QFileDialog,
     QMessageBox,
-    QProgressDialog,
     QPushButton,
     QWidget,
 )
 
 from intake_app.app import Workspace
 from intake_app.errors import IntakeError
-from intake_app.i18n import _, current_language
+from intake_app.i18n import _, current_language, ngettext
 from intake_app.reports import batch as report_batch
 from intake_app.reports.batch import Document, RenderedPdf
 from intake_app.reports.profiles import PROFILE_LABELS, Profile
 from intake_app.reports.service import Output, ReportService
 from intake_app.ui.errors import show_error
-from intake_app.ui.ops import Cancelled, run_op
-from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
+from intake_app.ui.print_preview import PdfPreviewDialog
+from intake_app.ui.print_system import PrintResult, new_printer, request_from, send
 
 if TYPE_CHECKING:
+    from intake_app.storage.lifecycle import Overview
     from intake_app.ui.mainwindow import MainWindow
     from intake_app.ui.record_page import RecordPage
 
@@ -74,8 +80,8 @@ class PrintJob:
 
 
 def ask_printer(parent: QWidget, pages: int) -> QPrinter | None:
-    """The system print dialog; the chosen printer, or None when cancelled."""
-    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    """The system print dialog (A4 preset); the chosen printer, or None when cancelled."""
+    printer = new_printer()
     printer.setFromTo(1, pages)
     dialog = QPrintDialog(printer, parent)
     dialog.setWindowTitle(_("Drucken"))
@@ -117,6 +123,10 @@ class PrintController(QObject):
         self.window = parent
         self.service = ReportService(workspace)
         self.dialogs: dict[PdfPreviewDialog, tuple[PrintJob, RenderedPdf]] = {}
+        #: previews of the overview sheet and their PDFs
+        self.sheets: dict[PdfPreviewDialog, bytes] = {}
+        self.operation: Operation | None = None
+        self.print_operation: Operation | None = None
         # replaceable in tests (the system dialogs cannot run offscreen)
         self.ask_printer: Callable[[QWidget, int], QPrinter | None] = ask_printer
         self.ask_save_path: Callable[[QWidget, str], Path | None] = ask_save_path
@@ -170,16 +180,8 @@ class PrintController(QObject):
     def _start(self, job: PrintJob, dialog: PdfPreviewDialog | None = None) -> None:
         """Build ``job`` in the background; show it in ``dialog`` (or a new preview)."""
         service = self.service
-        progress = QProgressDialog(
-            _("PDF wird erstellt …"), _("Abbrechen"), 0, 0, dialog or self.window
-        )
-        progress.setWindowTitle(_("Drucken"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300 if len(job.record_ids) > 1 else 800)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
 
-        def work(token: Any) -> RenderedPdf:
+        def work(token: CancelToken) -> RenderedPdf:
             return service.render(
                 job.record_ids,
                 document=job.document,
@@ -191,7 +193,6 @@ class PrintController(QObject):
             )
 
         def on_success(rendered: RenderedPdf) -> None:
-            progress.close()
             try:
                 service.record_output(rendered, output=Output.PREVIEW)
             except IntakeError as exc:
@@ -204,7 +205,6 @@ class PrintController(QObject):
                 dialog.show_pdf(rendered.data)
 
         def on_failure(exc: BaseException) -> None:
-            progress.close()
             if dialog is not None:
                 dialog.set_busy(False)
             if isinstance(exc, (Cancelled, report_batch.Cancelled)):
@@ -214,16 +214,15 @@ class PrintController(QObject):
 
         if dialog is not None:
             dialog.set_busy(True)
-
-        def on_progress(done: int, total: int, text: str) -> None:
-            progress.setMaximum(total)
-            progress.setValue(done)
-            if text:
-                progress.setLabelText(text)
-
-        self.operation = run_op(self, work, on_success=on_success, on_failure=on_failure)
-        self.operation.progressed.connect(on_progress)
-        progress.canceled.connect(self.operation.cancel)
+        self.operation = run_op(
+            self,
+            work,
+            on_success=on_success,
+            on_failure=on_failure,
+            label=_("PDF erstellen"),
+            progress=dialog or self.window,
+            progress_text=_("PDF wird erstellt …"),
+        )
 
     def _show(self, job: PrintJob, rendered: RenderedPdf) -> PdfPreviewDialog:
         count = len(job.record_ids)
@@ -295,41 +294,96 @@ class PrintController(QObject):
     # -- output --------------------------------------------------------------------------
 
     def print_dialog(self, dialog: PdfPreviewDialog) -> bool:
-        """Print what ``dialog`` shows through the system print dialog."""
+        """Print what ``dialog`` shows (a summary, consent sheet or the overview sheet)."""
+        if dialog in self.sheets:
+            data = self.sheets[dialog]
+            return self.print_pdf(
+                dialog,
+                data,
+                dialog.document.pageCount() if dialog.document else 1,
+                audit=lambda: self.service.overview_output(Output.PRINTER),
+            )
         _job, rendered = self.dialogs[dialog]
         pages = rendered.pages or (dialog.document.pageCount() if dialog.document else 1)
-        printer = self.ask_printer(dialog, pages)
+        return self.print_pdf(
+            dialog,
+            rendered.data,
+            pages,
+            audit=lambda: self.service.record_output(rendered, output=Output.PRINTER),
+        )
+
+    def print_pdf(
+        self, parent: QWidget, data: bytes, pages: int, *, audit: Callable[[], None]
+    ) -> bool:
+        """The one print path: the system print dialog, the audit entry, then the PDF to
+        the print system in the background (progress after 200 ms, errors in words).
+        False when the user cancelled the dialog or the audit entry failed."""
+        printer = self.ask_printer(parent, pages)
         if printer is None:
             return False
+        request = request_from(printer, pages)
         try:
-            self.service.record_output(rendered, output=Output.PRINTER)
+            audit()
         except IntakeError as exc:
-            show_error(dialog, exc)
+            show_error(parent, exc)
             return False
-        progress = QProgressDialog(
-            _("Seiten werden an den Drucker gesendet …"), _("Abbrechen"), 0, pages, dialog
+
+        def work(token: CancelToken) -> PrintResult:
+            def step(done: int, total: int) -> bool:
+                token.progress(done, total, "")
+                return not token.cancelled
+
+            return send(data, request, printer, step=step)
+
+        def on_success(result: PrintResult) -> None:
+            if result.how == "file":
+                text = ngettext(
+                    "{n} Seite in {path} gedruckt.", "{n} Seiten in {path} gedruckt.", result.pages
+                ).format(n=result.pages, path=request.to_file)
+            else:
+                text = ngettext(
+                    "{n} Seite an den Drucker gesendet.",
+                    "{n} Seiten an den Drucker gesendet.",
+                    result.pages,
+                ).format(n=result.pages)
+                if result.copies > 1:
+                    text += " " + _("{n} Exemplare.").format(n=result.copies)
+            self.message.emit(text)
+
+        def on_failure(exc: BaseException) -> None:
+            if isinstance(exc, Cancelled):
+                self.message.emit(_("Drucken abgebrochen."))
+                return
+            if not isinstance(exc, IntakeError):
+                log.error("printing failed: %s", type(exc).__name__)
+                exc = IntakeError(_("Der Drucker konnte nicht angesprochen werden."))
+            show_error(parent, exc)
+            self.message.emit(_("Nicht gedruckt."))
+
+        self.print_operation = run_op(
+            self,
+            work,
+            on_success=on_success,
+            on_failure=on_failure,
+            label=_("Drucken"),
+            progress=parent,
+            progress_text=_("Wird an den Drucker gesendet …"),
         )
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(500)
-
-        def step(done: int, total: int) -> bool:
-            progress.setMaximum(total)
-            progress.setValue(done)
-            return not progress.wasCanceled()
-
-        try:
-            painted = paint_pages(rendered.data, printer, step=step)
-        except RuntimeError:
-            log.exception("printing failed")
-            show_error(dialog, IntakeError(_("Der Drucker konnte nicht angesprochen werden.")))
-            return False
-        finally:
-            progress.close()
-        self.message.emit(_("{n} Seite(n) an den Drucker gesendet.").format(n=painted))
         return True
 
     def save_dialog(self, dialog: PdfPreviewDialog) -> bool:
         """Save what ``dialog`` shows to a file the user chooses."""
+        if dialog in self.sheets:
+            path = self.ask_save_path(dialog, _("Uebersicht-{day}.pdf").format(day=date.today()))
+            if path is None:
+                return False
+            try:
+                self.service.save_overview(self.sheets[dialog], path)
+            except IntakeError as exc:
+                show_error(dialog, exc)
+                return False
+            self.message.emit(_("PDF gespeichert: {path}").format(path=path))
+            return True
         _job, rendered = self.dialogs[dialog]
         path = self.ask_save_path(dialog, suggested_name(rendered))
         if path is None:
@@ -341,6 +395,55 @@ class PrintController(QObject):
             return False
         self.message.emit(_("PDF gespeichert: {path}").format(path=path))
         return True
+
+    # -- the overview sheet --------------------------------------------------------------
+
+    def preview_overview(self, overview: Overview) -> None:
+        """Build the overview sheet (anonymised numbers) in the background and show it;
+        printed and saved through the same paths as every other printout."""
+        site = str(self.ws.settings.get("site.name") or "")
+        printed_by = self.ws.actor.display_name or self.ws.actor.username
+        lang = current_language()
+
+        def work(_token: CancelToken) -> bytes:
+            # Deferred: reportlab loads only when printing (docs/architecture.md).
+            from intake_app.reports.overview_sheet import overview_pdf
+
+            return overview_pdf(overview, site=site, printed_by=printed_by, lang=lang)
+
+        def on_success(data: bytes) -> None:
+            dialog = PdfPreviewDialog(_("Übersicht – Vorschau"), self.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            self.sheets[dialog] = data
+
+            def on_print() -> None:
+                self.print_dialog(dialog)
+
+            def on_save() -> None:
+                self.save_dialog(dialog)
+
+            def on_finished(_result: int) -> None:
+                self.sheets.pop(dialog, None)
+
+            dialog.print_requested.connect(on_print)
+            dialog.save_requested.connect(on_save)
+            dialog.finished.connect(on_finished)
+            dialog.show_pdf(data)
+            dialog.open()
+
+        def on_failure(exc: BaseException) -> None:
+            if not isinstance(exc, Cancelled):
+                show_error(self.window, exc)
+
+        self.operation = run_op(
+            self,
+            work,
+            on_success=on_success,
+            on_failure=on_failure,
+            label=_("PDF erstellen"),
+            progress=self.window,
+            progress_text=_("PDF wird erstellt …"),
+        )
 
 
 def suggested_name(rendered: RenderedPdf) -> str:

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
-from intake_app.core.display import format_iso_date
 from intake_app.core.followup import describe_event
+from intake_app.core.formats import format_iso_date
 from intake_app.core.interview import InterviewSession
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields

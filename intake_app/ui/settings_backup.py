@@ -164,7 +164,14 @@ class BackupPage(QWidget):
         def work(_token: CancelToken) -> BackupInfo:
             return create_backup(ws, reason=BackupReason.MANUAL)
 
-        run_op(self, work, on_success=self._on_backup_done, on_failure=self._on_backup_failed)
+        run_op(
+            self,
+            work,
+            on_success=self._on_backup_done,
+            on_failure=self._on_backup_failed,
+            label=_("Sicherung"),
+            cancellable=False,
+        )
 
     def _on_backup_done(self, info: BackupInfo) -> None:
         self.backup_button.setEnabled(True)
@@ -283,7 +290,14 @@ class RestoreDialog(QDialog):
             key = unlock_for_restore(profile, info, username=name, password=password)
             return restore_backup(profile, info, key=key, username=name)
 
-        run_op(self, work, on_success=self._on_done, on_failure=self._on_failed)
+        run_op(
+            self,
+            work,
+            on_success=self._on_done,
+            on_failure=self._on_failed,
+            label=_("Wiederherstellung"),
+            cancellable=False,
+        )
 
     def _on_done(self, result: RestoreResult) -> None:
         self.password.clear()
@@ -331,4 +345,10 @@ def start_daily_backup(parent: QWidget, workspace: Workspace) -> None:
     def work(_token: CancelToken) -> BackupInfo | None:
         return backup_if_due(workspace)
 
-    run_op(parent, work, on_failure=lambda exc: show_error(parent, exc))
+    run_op(
+        parent,
+        work,
+        on_failure=lambda exc: show_error(parent, exc),
+        label=_("Tägliche Sicherung"),
+        cancellable=False,
+    )

@@ -9,8 +9,10 @@ Signals: ``changed()`` after anything that changes what is pending.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.app import Workspace
 from intake_app.atomic import atomic_write_bytes
-from intake_app.core.display import format_timestamp
+from intake_app.core.formats import format_timestamp
 from intake_app.core.permissions import Permission
 from intake_app.device_sync.device import SyncResult, SyncStatus
 from intake_app.errors import IntakeError, SyncError, SyncErrorKind
@@ -253,9 +255,10 @@ class SyncWindow(QDialog):
         )
         self.error_label.setVisible(bool(status.last_error))
         registered_needed = status.enrolled and not status.registered
-        self.enrol_button.setEnabled(not status.enrolled)
-        self.answer_file_button.setEnabled(registered_needed)
-        self.confirmation_button.setEnabled(registered_needed)
+        idle = self.operation is None
+        self.enrol_button.setEnabled(not status.enrolled and idle)
+        self.answer_file_button.setEnabled(registered_needed and idle)
+        self.confirmation_button.setEnabled(registered_needed and idle)
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setEnabled(status.enrolled and self.operation is None)
         self.no_batches.setVisible(not status.batches)
@@ -296,7 +299,13 @@ class SyncWindow(QDialog):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.show()
-        self.operation = run_op(self, work, on_success=self._on_sent, on_failure=self._on_failed)
+        self.operation = run_op(
+            self,
+            work,
+            on_success=self._on_sent,
+            on_failure=self._on_failed,
+            label=_("An die Zentrale senden"),
+        )
         self.operation.progressed.connect(self._on_progress)
         self.refresh()
 
@@ -355,45 +364,104 @@ class SyncWindow(QDialog):
         folder = QFileDialog.getExistingDirectory(self, title)
         return Path(folder) if folder else None
 
+    def _run(
+        self,
+        work: Callable[[CancelToken], Any],
+        on_success: Callable[[Any], None],
+        *,
+        label: str,
+        text: str,
+    ) -> None:
+        """Blocking work through the background helper: the buttons wait while it runs,
+        a progress dialog appears after 200 ms, errors are shown in words."""
+
+        def succeeded(result: object) -> None:
+            self.operation = None
+            self.refresh()
+            on_success(result)
+
+        def failed(exc: BaseException) -> None:
+            self.operation = None
+            self.refresh()
+            if isinstance(exc, OSError):
+                exc = IntakeError(str(exc))
+            show_error(self, exc)
+
+        self.operation = run_op(
+            self,
+            work,
+            on_success=succeeded,
+            on_failure=failed,
+            label=label,
+            progress=self,
+            progress_text=text,
+            cancellable=False,
+        )
+        self.refresh()
+
     def _on_folder(self) -> None:
         folder = self._choose_folder(_("Ordner oder USB-Stick für die Übermittlung"))
         if folder is None:
             return
-        try:
-            result = self.ws.sync.write_to_folder(folder)
-        except IntakeError as exc:
-            show_error(self, exc)
-            return
-        QMessageBox.information(
-            self,
-            _("Übermittlung"),
-            _(
-                "{n} Datei(en) in {folder} geschrieben. Die Zentrale liest sie ein und legt "
-                "Quittungen in denselben Ordner."
-            ).format(n=result.batches_sent, folder=folder),
+        sync = self.ws.sync
+
+        def done(result: SyncResult) -> None:
+            QMessageBox.information(
+                self,
+                _("Übermittlung"),
+                ngettext(
+                    "{n} Datei in {folder} geschrieben.",
+                    "{n} Dateien in {folder} geschrieben.",
+                    result.batches_sent,
+                ).format(n=result.batches_sent, folder=folder)
+                + " "
+                + _("Die Zentrale liest sie ein und legt Quittungen in denselben Ordner."),
+            )
+            self.changed.emit()
+
+        self._run(
+            lambda _token: sync.write_to_folder(folder),
+            done,
+            label=_("Auf USB-Stick schreiben"),
+            text=_("Stapel werden in den Ordner geschrieben …"),
         )
-        self.refresh()
-        self.changed.emit()
 
     def _on_receipts(self) -> None:
         folder = self._choose_folder(_("Ordner mit den Quittungen der Zentrale"))
         if folder is None:
             return
-        try:
-            result = self.ws.sync.import_receipts(folder)
-        except IntakeError as exc:
-            show_error(self, exc)
-            return
-        text = _("{r} Akte(n) als übermittelt bestätigt, {i} Anweisung(en) bestätigt.").format(
-            r=result.records_delivered, i=result.instructions_delivered
+        sync = self.ws.sync
+
+        def done(result: SyncResult) -> None:
+            text = " ".join(
+                [
+                    ngettext(
+                        "{n} Akte als übermittelt bestätigt.",
+                        "{n} Akten als übermittelt bestätigt.",
+                        result.records_delivered,
+                    ).format(n=result.records_delivered),
+                    ngettext(
+                        "{n} Anweisung bestätigt.",
+                        "{n} Anweisungen bestätigt.",
+                        result.instructions_delivered,
+                    ).format(n=result.instructions_delivered),
+                ]
+            )
+            if result.invalid_receipts:
+                text += " " + ngettext(
+                    "{n} Quittungsdatei war ungültig und wurde nicht verwendet.",
+                    "{n} Quittungsdateien waren ungültig und wurden nicht verwendet.",
+                    len(result.invalid_receipts),
+                ).format(n=len(result.invalid_receipts))
+            self.changed.emit()
+            QMessageBox.information(self, _("Quittungen"), text)
+
+        self._run(
+            lambda _token: sync.import_receipts(folder),
+            done,
+            label=_("Quittungen einlesen"),
+            text=_("Quittungen werden eingelesen …"),
         )
-        if result.invalid_receipts:
-            text += " " + _(
-                "{n} Quittungsdatei(en) waren ungültig und wurden nicht verwendet."
-            ).format(n=len(result.invalid_receipts))
-        QMessageBox.information(self, _("Quittungen"), text)
-        self.refresh()
-        self.changed.emit()
 
     # -- enrolment (administrators) ----------------------------------------------------
 
@@ -403,12 +471,20 @@ class SyncWindow(QDialog):
         )
         if not name:
             return
-        try:
+        sync = self.ws.sync
+
+        def read(_token: CancelToken) -> tuple[bytes, str]:
             data = Path(name).read_bytes()
-            fingerprint = self.ws.sync.enrolment_fingerprint(data)
-        except (IntakeError, OSError) as exc:
-            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
-            return
+            return data, sync.enrolment_fingerprint(data)
+
+        self._run(
+            read,
+            lambda found: self._confirm_enrolment(*found),
+            label=_("Gerät registrieren"),
+            text=_("Die Registrierungsdatei wird gelesen …"),
+        )
+
+    def _confirm_enrolment(self, data: bytes, fingerprint: str) -> None:
         answer = QMessageBox.question(
             self,
             _("Fingerabdruck der Zentrale"),
@@ -421,16 +497,24 @@ class SyncWindow(QDialog):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        try:
-            self.ws.sync.enrol(data, expected_fingerprint=fingerprint)
-        except (IntakeError, OSError) as exc:
-            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
-            return
-        self.refresh()
-        self.changed.emit()
+        sync = self.ws.sync
+
+        def enrolled(_result: object) -> None:
+            self.changed.emit()
+            self._register_online()
+
+        self._run(
+            lambda _token: sync.enrol(data, expected_fingerprint=fingerprint),
+            enrolled,
+            label=_("Gerät registrieren"),
+            text=_("Das Gerät wird registriert …"),
+        )
+
+    def _register_online(self) -> None:
+        sync = self.ws.sync
 
         def work(_token: CancelToken) -> None:
-            self.ws.sync.register_online()
+            sync.register_online()
 
         def failed(exc: BaseException) -> None:
             self.error_label.setText(
@@ -442,7 +526,13 @@ class SyncWindow(QDialog):
             self.error_label.show()
             self.refresh()
 
-        run_op(self, work, on_success=lambda _r: self.refresh(), on_failure=failed)
+        run_op(
+            self,
+            work,
+            on_success=lambda _r: self.refresh(),
+            on_failure=failed,
+            label=_("Registrierung bestätigen"),
+        )
 
     def _on_answer_file(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(
@@ -450,10 +540,13 @@ class SyncWindow(QDialog):
         )
         if not name:
             return
-        try:
-            atomic_write_bytes(Path(name), self.ws.sync.registration_file())
-        except IntakeError as exc:
-            show_error(self, exc)
+        sync = self.ws.sync
+        self._run(
+            lambda _token: atomic_write_bytes(Path(name), sync.registration_file()),
+            lambda _result: None,
+            label=_("Antwortdatei schreiben"),
+            text=_("Die Antwortdatei wird geschrieben …"),
+        )
 
     def _on_confirmation(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(
@@ -461,13 +554,17 @@ class SyncWindow(QDialog):
         )
         if not name:
             return
-        try:
-            self.ws.sync.import_confirmation(Path(name).read_bytes())
-        except (IntakeError, OSError) as exc:
-            show_error(self, exc if isinstance(exc, IntakeError) else IntakeError(str(exc)))
-            return
-        self.refresh()
-        self.changed.emit()
+        sync = self.ws.sync
+
+        def done(_result: object) -> None:
+            self.changed.emit()
+
+        self._run(
+            lambda _token: sync.import_confirmation(Path(name).read_bytes()),
+            done,
+            label=_("Bestätigung einlesen"),
+            text=_("Die Bestätigung wird eingelesen …"),
+        )
 
 
 def sent_lines(result: SyncResult) -> list[str]:

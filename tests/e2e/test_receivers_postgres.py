@@ -28,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from intake_app.central import db
+from intake_app.central.registry import revoke_device
 from intake_app.sync.batch import build_batch
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.receipt import ReceiptStatus
@@ -212,10 +213,16 @@ def test_two_receivers_share_one_postgresql_and_cannot_read_records(
             db.batches.update().values(status="imported"),
             db.batch_blobs.delete(),
             db.devices.update().values(name="taken-over"),
+            # the columns it needs to register a device cannot replace a registered key
+            db.devices.update().values(public_key_pem="-----BEGIN PUBLIC KEY-----"),
         ):
             with engine.begin() as conn, pytest.raises(sa.exc.ProgrammingError) as info:
                 conn.execute(statement)
-            assert "permission denied" in str(info.value)
+            assert "permission denied" in str(info.value) or "cannot be replaced" in str(info.value)
+        revoke_device(central.engine, "laptop-00")
+        with engine.begin() as conn, pytest.raises(sa.exc.ProgrammingError) as info:
+            conn.execute(db.devices.update().values(status="active"))
+        assert "stays revoked" in str(info.value)
         with engine.connect() as conn:  # what it needs, it may
             assert conn.execute(sa.select(sa.func.count()).select_from(db.devices)).scalar_one()
     finally:

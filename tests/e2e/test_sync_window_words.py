@@ -78,3 +78,59 @@ def test_an_open_record_shows_its_new_state_after_a_sync(
         window.close()
     finally:
         ws.close()
+
+
+def test_usb_stick_and_receipts_run_in_the_background(
+    qtbot: QtBot,
+    profile: ProfileFixture,
+    office: Office,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from intake_app.device_sync.device import DeviceSync
+
+    create_application()
+    enrol_device(profile, office, tmp_path)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    threads: dict[str, threading.Thread] = {}
+    for name in ("write_to_folder", "import_receipts"):
+        original = getattr(DeviceSync, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            threads[_name] = threading.current_thread()
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DeviceSync, name, spy)
+    shown: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda _p, _t, text: shown.append(text))
+    )
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 2, seed=7)
+        window = MainWindow(ws, autolock_minutes=30)
+        qtbot.addWidget(window)
+        dialog = window.sync_window()
+        qtbot.addWidget(dialog)
+        dialog._choose_folder = lambda _title: stick  # type: ignore[method-assign,assignment]
+        dialog.show()
+        qtbot.mouseClick(dialog.folder_button, Qt.MouseButton.LeftButton)
+        assert not dialog.receipts_button.isEnabled()  # one job at a time
+        qtbot.waitUntil(lambda: dialog.operation is None and bool(shown), timeout=30_000)
+        assert threads["write_to_folder"] is not threading.main_thread()
+        assert shown[0].startswith("1 Datei in ")
+        office.cli("import", "--from-dir", str(stick))
+        qtbot.mouseClick(dialog.receipts_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.operation is None and len(shown) == 2, timeout=30_000)
+        assert threads["import_receipts"] is not threading.main_thread()
+        assert shown[1].startswith("2 Akten als übermittelt bestätigt.")
+        assert "(n)" not in shown[1]
+        dialog.close()
+        window.close()
+    finally:
+        ws.close()

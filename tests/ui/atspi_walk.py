@@ -59,6 +59,10 @@ def walk(node: Any, frame: str, report: dict[str, Any], depth: int = 0) -> None:
             report["unnamed_focusable"].append(entry)
         if role in INPUT_ROLES and not (name.strip() or labelled):
             report["unlabelled_inputs"].append(entry)
+        if role in INPUT_ROLES:
+            entry["description"] = node.description or ""
+            entry["required"] = states.contains(pyatspi.STATE_REQUIRED)
+            report["inputs"].append(entry)
         if role == pyatspi.ROLE_LABEL:
             report["labels"].append(entry)
         report["count"] += 1
@@ -80,6 +84,7 @@ def main() -> None:
         "unnamed_focusable": [],
         "unlabelled_inputs": [],
         "labels": [],
+        "inputs": [],
         "apps": [],
     }
     for app in desktop:

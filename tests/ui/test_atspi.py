@@ -46,3 +46,15 @@ def test_screen_reader_tree(profile: ProfileFixture) -> None:
     assert report["unlabelled_inputs"] == []
     assert error and error in {label["name"] for label in report["labels"]}
     assert "Fehlermeldung" not in {label["name"] for label in report["labels"]}
+    # every top-level window is heard as a window ("frame"), the log-in window too
+    assert {f["role"] for f in report["frames"]} == {"frame"}, report["frames"]
+    # required inputs say so: Qt 6's accessibility state has no "required" flag (its
+    # AT-SPI bridge never sets STATE_REQUIRED), so it is the first word of the description
+    interview = [i for i in report["inputs"] if i["frame"].startswith("Gespräch")]
+    required = {i["name"] for i in interview if i["description"].startswith("Pflichtangabe")}
+    assert {"Familienname", "Vornamen", "Geburtsdatum", "Wohnort (Gemeinde)"} <= required
+    assert "Postleitzahl" not in required
+    # computed values are named by their caption, never a bare "–"
+    names = {label["name"] for label in report["labels"] if label["frame"].startswith("Gespr")}
+    assert any(name.startswith("Alter (berechnet): ") for name in names), names
+    assert "–" not in names and "" not in names

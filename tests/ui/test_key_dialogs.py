@@ -5,6 +5,8 @@ password decrypts) and in the audit log."""
 
 from __future__ import annotations
 
+import random
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from intake_app.app import Workspace
+from intake_app.core.forms import evaluate
+from intake_app.demo.data import generate
 from intake_app.storage import audit, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
@@ -51,7 +55,22 @@ def test_a_supervisor_moves_a_case_from_the_record_view(
     profile, _ = site
     ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
     record_id = ws.records.list(RecordQuery())[0].id
-    ws.records.finalise(record_id, answers=ws.records.get(record_id).answers)  # a record view
+    record = ws.records.get(record_id)
+    form = ws.form_for(record.form_id, record.form_version)
+    for seed in range(20):  # complete answers under her name: a finalised record's view
+        answers, complete = generate(
+            form,
+            organisation=ws.organisation,
+            rng=random.Random(seed),
+            today=date.today(),
+            complete=True,
+            case_number=record.case_number,
+        )
+        answers["family_name"] = record.answers["family_name"]
+        if complete and evaluate(form, answers, organisation=ws.organisation).complete:
+            break
+    ws.records.save(record_id, answers=answers)
+    ws.records.finalise(record_id, answers=answers)
     ws.close()
     window = _window(qtbot, profile, "leitung")
     try:

@@ -89,7 +89,7 @@ def test_erase_from_the_record_view(qtbot, supervisor_window: MainWindow, monkey
 
     monkeypatch.setattr(EraseDialog, "exec", confirm)
     buttons["Löschen …"].click()
-    assert window.record_page is None
+    qtbot.waitUntil(lambda: window.record_page is None, timeout=20_000)  # in the background
     assert ws.records.id_for_case_number("nonexistent") is None
     assert record_id not in {s.id for s in ws.records.list(RecordQuery(), limit=100)}
 

@@ -18,7 +18,8 @@ from intake_app.core.forms.model import Form
 from intake_app.reports.service import ReportService
 from intake_app.storage import audit
 from intake_app.ui.mainwindow import MainWindow
-from intake_app.ui.print_preview import PdfPreviewDialog, paint_pages
+from intake_app.ui.print_preview import PdfPreviewDialog
+from intake_app.ui.print_system import paint_pages
 from intake_app.ui.printing import PrintController, install
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
@@ -135,7 +136,7 @@ def test_preview_renders_from_memory_and_leaves_no_file(
     assert pdf_files(scratch, profile.profile.root, home) == []
 
 
-def test_print_sends_every_page_and_is_audited(
+def test_print_to_file_writes_the_vector_pdf_and_is_audited(
     qtbot: QtBot,
     supervisor: tuple[MainWindow, PrintController],
     record_ids: list[str],  # type: ignore[no-untyped-def]
@@ -157,9 +158,9 @@ def test_print_sends_every_page_and_is_audited(
     dialog = wait_for_preview(qtbot, controller)
     with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
         dialog.print_button.click()
-    assert "an den Drucker gesendet" in blocker.args[0]
     _job, rendered = controller.dialogs[dialog]
-    assert len(pdfcheck.reader(target.read_bytes()).pages) == rendered.pages
+    assert blocker.args[0] == f"{rendered.pages} Seiten in {target} gedruckt."
+    assert target.read_bytes() == rendered.data  # the vector PDF itself, no page images
     (printed,) = entries(window.ws, "record_printed")
     assert printed.subject_id == record_ids[1] and printed.details["output"] == "printer"
 
@@ -291,6 +292,7 @@ def test_batch_can_be_cancelled(
     monkeypatch.setattr(controller.service, "source", slow)
     with qtbot.waitSignal(controller.message, timeout=30_000) as blocker:
         controller.print_records(record_ids)
+        assert controller.operation is not None
         controller.operation.cancel()
         gate.set()
     assert blocker.args == ["Drucken abgebrochen."]
@@ -410,3 +412,46 @@ def form() -> Form:
     from intake_app.core.forms import load_shipped_forms
 
     return load_shipped_forms().get("intake", "2026.1")
+
+
+def twenty_pages(form: Form) -> bytes:
+    """A 20-page batch of summaries, as a supervisor prints them."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from intake_app.core.forms import load_organisation
+    from intake_app.reports.summary import build_summary
+
+    organisation = load_organisation()
+    one = build_summary(
+        kit.source(form, kit.rich_answers(form, organisation)), ctx=kit.context(organisation)
+    )
+    writer = PdfWriter()
+    while len(writer.pages) < 20:
+        for page in PdfReader(io.BytesIO(one)).pages:
+            if len(writer.pages) < 20:
+                writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_rasterised_batch_of_twenty_pages_stays_under_5_mb(
+    qapp: QApplication, tmp_path: Path, form: Form
+) -> None:
+    """Where there is no CUPS, pages go as images: grey at 150 dpi, not 300 dpi colour."""
+    from intake_app.ui.print_system import RASTER_DPI, new_printer
+
+    data = twenty_pages(form)
+    printer = new_printer()
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    target = tmp_path / "raster.pdf"
+    printer.setOutputFileName(str(target))
+    assert paint_pages(data, printer) == 20
+    assert RASTER_DPI == 150
+    assert target.stat().st_size < 2 * 1024 * 1024  # 5 MB is the limit; 0.7 MB measured
+    pages = pdfcheck.reader(target.read_bytes()).pages
+    assert len(pages) == 20
+    width, height = (round(float(v)) for v in pages[0].mediabox[2:])
+    assert (width, height) == (595, 842)  # A4

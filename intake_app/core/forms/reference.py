@@ -30,6 +30,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from babel import Locale
+
 from intake_app.assets import form_resource
 from intake_app.i18n import _
 
@@ -169,6 +171,8 @@ class ReferenceList:
 
 
 def _translation(domain: str, lang: str) -> Callable[[str], str]:
+    # Deferred: pycountry (its databases) loads when a country or language list is first
+    # built, not at start-up (docs/architecture.md, "Imports inside functions").
     import pycountry
 
     try:
@@ -178,8 +182,8 @@ def _translation(domain: str, lang: str) -> Callable[[str], str]:
 
 
 def _build_countries() -> ReferenceList:
+    # Deferred: pycountry, see _translation.
     import pycountry
-    from babel import Locale
 
     cldr = {lang: Locale(lang).territories for lang in ("de", "en")}
     iso_de = _translation("iso3166-1", "de")
@@ -311,8 +315,6 @@ AUTONYM_LANGUAGES: tuple[str, ...] = (
 
 def _autonyms() -> dict[str, str]:
     """CLDR's name of a language in the language itself ("fa" -> "فارسی")."""
-    from babel import Locale
-
     names: dict[str, str] = {}
     for identifier in AUTONYM_LANGUAGES:
         try:
@@ -325,8 +327,8 @@ def _autonyms() -> dict[str, str]:
 
 
 def _build_languages() -> ReferenceList:
+    # Deferred: pycountry, see _translation.
     import pycountry
-    from babel import Locale
 
     cldr = {lang: Locale(lang).languages for lang in ("de", "en")}
     iso_de = _translation("iso639-3", "de")

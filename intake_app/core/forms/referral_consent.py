@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from intake_app.core.formats import format_iso_date
 from intake_app.core.forms.consent import MSG_SHAPE
 from intake_app.core.forms.expressions.checker import parse_date_literal
 from intake_app.i18n import N_, translator
@@ -300,6 +301,4 @@ def _missing(
 
 
 def _format(day: date, lang: str) -> str:
-    from intake_app.core.display import format_iso_date
-
     return format_iso_date(day.isoformat(), lang)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from intake_app.core.forms.model import (
@@ -525,8 +526,6 @@ class FormBuilder:
             question.default = entry["default"]  # typed and checked by the linker
 
     def _number_bound(self, entry: YMap, key: str, question: Question) -> Any:
-        from decimal import Decimal, InvalidOperation
-
         value = entry.get(key)
         if value is None:
             return None

@@ -50,7 +50,8 @@ class ReviewView(QTextBrowser):
                 (missing.section_id, missing.path, question.label(lang), tr("fehlt noch"))
             )
         if problems:
-            parts.append(f"<h2>{html.escape(tr('Noch offen'))} ({len(problems)})</h2><ul>")
+            still_open = html.escape(tr("Noch offen"))
+            parts.append(f"<h2>{still_open} ({len(problems)})</h2><ul>")
             for section, path, label, why in problems:
                 section_label = session.form.section(section).label(lang) if section else ""
                 parts.append(

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from intake_app.central import db
 from intake_app.central.export import export_records
-from intake_app.sync.batch import build_batch
-from tests.unit.central.harness import Central
+from intake_app.central.loader import apply_payload
+from intake_app.sync.batch import _seal, build_batch
+from intake_app.sync.transport_http import SyncClient
+from tests.e2e.conftest import FAST
+from tests.unit.central.harness import Central, receiver_app, serve
 from tests.unit.central.test_importer import payload_of, receive
 from tests.unit.sync.factories import make_record
 
@@ -89,3 +96,82 @@ def test_no_cell_becomes_a_formula_whatever_the_separator(
         shown = " ".join(text for _formula, text in cells)
         assert "=1+1" in shown  # the text is still there, as text
         assert "2" != shown.strip()
+
+
+HOSTILE_KEYS = ['zz",=2*3,', "k;=1+1", "=3+3"]
+
+
+def test_answer_keys_that_are_not_field_ids_are_refused(central: Central) -> None:
+    """Answer keys and consent purposes become column names: a device sending anything but
+    a form's field ids gets its batch quarantined as ``payload_invalid``, and nothing of it
+    is stored."""
+    identity = central.enrol()
+    for key in HOSTILE_KEYS:
+        record = make_record(family_name="Kopf")
+        record["answers"][key] = "x"
+        withdrawal_of_odd_purpose = {
+            "type": "consent_withdrawal",
+            "record_id": record["id"],
+            "purpose": "p;=5+5",
+            "withdrawn_on": "2026-12-01",
+        }
+        purpose = make_record(family_name="Zweck")
+        purpose["consent"]["purposes"][key] = {"granted": True}
+        for payload in (
+            payload_of(record),
+            payload_of(purpose),
+            payload_of(instructions=[withdrawal_of_odd_purpose]),
+        ):
+            with serve(receiver_app(central)) as url:
+                device = replace(identity, server_url=url)
+                with SyncClient(device, settings=FAST) as client:
+                    # sealed as a modified device would, without the program's own check
+                    client.send_batch(_seal(payload, identity=device))
+            outcomes = central.importer().run()
+            assert [o.status for o in outcomes] == ["quarantined"], key
+            assert [o.reason for o in outcomes] == ["payload_invalid"], key
+    assert central.count(db.records) == 0
+
+
+def test_the_header_row_stays_text_in_libreoffice_with_its_default_options(
+    sqlite_central: Central, tmp_path: Path
+) -> None:
+    """Records imported before answer keys were checked may carry any key: the header row is
+    guarded like every cell, also when LibreOffice opens a ``;`` file splitting on ``,``."""
+    identity = sqlite_central.enrol()
+    record = make_record(family_name="Alt")
+    for key in HOSTILE_KEYS:
+        record["answers"][key] = "x"
+    record["consent"]["purposes"]['p",=5+5'] = {"granted": True}
+    with sqlite_central.engine.begin() as conn:
+        apply_payload(
+            conn,
+            payload_of(record),
+            batch_id=str(uuid.uuid4()),
+            device_id=identity.device_id,
+            now=datetime.now(UTC),
+        )
+    out = tmp_path / "semi.csv"
+    export_records(sqlite_central.engine, out, separator=";")
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is missing: run scripts/setup-system.sh"
+    converted = tmp_path / "out"
+    result = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            "fods",
+            "--outdir",
+            str(converted),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    cells = _cells(converted / "semi.fods")
+    assert any("2*3" in text for _formula, text in cells)  # still there, as text
+    assert [c for c in cells if c[0]] == []

@@ -148,3 +148,50 @@ def test_a_revision_held_in_another_form_is_not_reported_delivered(central: Cent
     assert [r for _ref, r in same_receipt.records] == [ItemResult.DUPLICATE]
     names = [d["answers"]["family_name"] for d in _documents(central, record["id"])]
     assert names == ["Erste Fassung"]
+
+
+def test_a_rogue_erasing_ids_read_from_a_genuine_batch_never_makes_it_delivered(
+    central: Central,
+) -> None:
+    """The record ids of a batch are readable in its header: a rogue device that sends
+    decoys under those ids and erases them first owns and erases only its decoys; the
+    genuine batch is answered ``conflict`` (not ``erased``), so its device keeps its
+    records and sends them again."""
+    genuine = central.enrol("laptop-genuine")
+    rogue = central.enrol("laptop-rogue")
+    records = [make_record(family_name=f"Echt {n}") for n in range(3)]
+    decoys = [{**r, "answers": {**r["answers"], "family_name": "Köder"}} for r in records]
+    with serve(receiver_app(central)) as url:
+        attack = _send(
+            rogue,
+            url,
+            _payload(*decoys, instructions=[erasure(r["id"]) for r in records]),
+        )
+        central.importer().run()
+        first = _send(genuine, url, _payload(*records))
+        central.importer().run()
+        genuine_receipt = _receipt(genuine, url, first)
+        rogue_receipt = _receipt(rogue, url, attack)
+    assert {result for _ref, result in rogue_receipt.instructions} == {ItemResult.CONFIRMED}
+    assert [result for _ref, result in genuine_receipt.records] == [ItemResult.CONFLICT] * 3
+    assert genuine_receipt.delivered_records == frozenset()
+    with central.engine.connect() as conn:
+        reasons = conn.execute(sa.select(db.quarantine.c.reason, db.quarantine.c.device_id)).all()
+    assert ("record_conflict", genuine.device_id) in [(r.reason, r.device_id) for r in reasons]
+
+
+def test_a_withdrawal_or_erasure_naming_an_id_another_device_erased_is_a_conflict(
+    central: Central,
+) -> None:
+    owner = central.enrol("laptop-owner")
+    rogue = central.enrol("laptop-rogue")
+    record = make_record(family_name="Gelöscht")
+    with serve(receiver_app(central)) as url:
+        _send(owner, url, _payload(record, instructions=[erasure(record["id"])]))
+        central.importer().run()
+        later = _send(
+            rogue, url, _payload(instructions=[erasure(record["id"]), withdrawal(record["id"])])
+        )
+        central.importer().run()
+        receipt = _receipt(rogue, url, later)
+    assert [result for _ref, result in receipt.instructions] == [ItemResult.CONFLICT] * 2

@@ -4,6 +4,7 @@ kept with old and new value, who and when; the summary shows the current state."
 from __future__ import annotations
 
 import json
+import random
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy import text
 
 from intake_app.app import Workspace
 from intake_app.core.followup import check_closure, check_update, describe_event, update_choices
+from intake_app.core.forms import evaluate
+from intake_app.demo.data import generate
 from intake_app.errors import ConflictError, ValidationError
 from intake_app.reports.service import ReportService
 from intake_app.storage.records import RecordQuery
@@ -23,34 +26,57 @@ INTAKE = TODAY - timedelta(days=40)
 
 
 def case_with_plan(ws: Workspace) -> str:
-    """A finalised intake with a referral, a plan step, a qualification under recognition
-    and a residence permit."""
+    """A finalised intake with a referral to the Jobcenter, a plan step, a qualification
+    under recognition and a residence permit; the other answers are synthetic and valid,
+    so that the intake is complete."""
     record = ws.records.create(form_id="intake", form_version="2026.2")
-    answers = dict(ws.records.get(record.id).answers)
-    answers.update(
-        intake_date=INTAKE.isoformat(),
-        family_name="Updatetest",
-        given_names="Rana",
-        residence_document="aufenthaltserlaubnis",
-        residence_valid_until=(TODAY + timedelta(days=300)).isoformat(),
-        referrals=[
-            {
-                "service": "jobcenter",
-                "date": INTAKE.isoformat(),
-                "purpose": "Vermittlung in Arbeit",
-                "outcome": "open",
-            }
-        ],
-        plan_steps=[{"step": "Zeugnisse übersetzen lassen", "responsible": "person"}],
-        qualifications=[
-            {
-                "qualification_country": "SY",
-                "isced_level": "6",
-                "regulated": "yes",
-                "recognition_status": "advised",
-            }
-        ],
-    )
+    form = ws.form_for("intake", "2026.2")
+    for seed in range(60):
+        answers, complete = generate(
+            form,
+            organisation=ws.organisation,
+            rng=random.Random(seed),
+            today=INTAKE,
+            complete=True,
+            case_number=record.case_number,
+        )
+        if not complete or answers.get("residence_document") != "aufenthaltserlaubnis":
+            continue
+        if not (answers.get("referrals") and answers.get("qualifications")):
+            continue
+        # the Jobcenter referral passes what its consent purpose covers, and that is granted
+        answers["consent"]["purposes"]["jobcenter_language_course"].update(granted=True)
+        answers.update(
+            intake_date=INTAKE.isoformat(),
+            family_name="Updatetest",
+            given_names="Rana",
+            residence_valid_until=(TODAY + timedelta(days=300)).isoformat(),
+            referrals=[
+                {
+                    "service": "jobcenter",
+                    "date": INTAKE.isoformat(),
+                    "purpose": "Vermittlung in Arbeit",
+                    "data_passed": ["identity", "residence", "language"],
+                    "consent_purpose": "jobcenter_language_course",
+                    "outcome": "open",
+                }
+            ],
+            plan_steps=[{"step": "Zeugnisse übersetzen lassen", "responsible": "person"}],
+            qualifications=[
+                {
+                    **answers["qualifications"][0],
+                    "qualification_country": "SY",
+                    "isced_level": "6",
+                    "regulated": "yes",
+                    "recognition_status": "advised",
+                }
+            ],
+        )
+        state = evaluate(form, answers, organisation=ws.organisation)
+        if state.complete and json.dumps(answers).count('"open"') == 1:
+            break
+    else:
+        pytest.fail("no complete synthetic intake with a residence permit and a qualification")
     ws.records.save(record.id, answers=answers)
     ws.records.finalise(record.id, answers=answers)
     return record.id
