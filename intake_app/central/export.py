@@ -10,6 +10,12 @@ cell and after every character a spreadsheet may split on (``,``, ``;``, tab, li
 break, ``|``), so the file stays text whatever separator Excel or LibreOffice assume
 (``--separator ';'`` writes the form German Excel opens directly).
 
+**Case events CSV** (``export --events --out FILE``): one row per case event (contact,
+update, closure, reopening; docs/batch-format.md §5) of a record the office holds: record
+id, event id, kind, date, and the details as JSON. The details follow the record's
+consent like the answers do: without the ``central_office`` purpose they say
+``withheld``; kind and date stay (they are what the statistics count).
+
 **Statistics CSV** (``export --statistics``): counts by site and month of intakes,
 residence documents, goal types and referral services, over all records including the
 anonymised rows that erasures leave behind. No ids, no names, no free text.
@@ -32,7 +38,7 @@ from sqlalchemy.engine import Engine
 
 from intake_app.atomic import atomic_write_bytes
 
-from .db import consent_withdrawals, erased_statistics, record_heads
+from .db import case_events, consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table
 
 log = logging.getLogger("intake.central")
@@ -210,6 +216,48 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
         rows += 1
     atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
     log.info("records exported: rows=%d withheld=%d", rows, withheld)
+    return rows, withheld
+
+
+EVENT_COLUMNS = ("record_id", "event_id", "kind", "occurred_on", "recorded_at", "details")
+
+
+def export_events(engine: Engine, out: Path, *, separator: str = ",") -> tuple[int, int]:
+    """Write the case events CSV; returns (rows, rows whose details were withheld)."""
+    withdrawals = _withdrawals(engine)
+    allowed = {
+        document["id"]: personal_data_allowed(
+            consent_states(document, withdrawals.get(document["id"], {}))
+        )
+        for document in _latest_documents(engine)
+    }
+    buffer = io.StringIO()
+    writer = _writer(buffer, separator)
+    writer.writerow(EVENT_COLUMNS)
+    rows = withheld = 0
+    with engine.connect() as conn:
+        events = conn.execute(
+            sa.select(case_events).order_by(
+                case_events.c.record_id, case_events.c.occurred_on, case_events.c.recorded_at
+            )
+        ).all()
+    for event in events:
+        if event.record_id not in allowed:
+            continue  # its record has not arrived yet (or was erased)
+        details = event.data if allowed[event.record_id] else "withheld"
+        withheld += 0 if allowed[event.record_id] else 1
+        cells = [
+            event.record_id,
+            event.event_id,
+            event.kind,
+            event.occurred_on,
+            event.recorded_at or "",
+            details,
+        ]
+        writer.writerow([_safe_cell(str(c)) for c in cells])
+        rows += 1
+    atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
+    log.info("case events exported: rows=%d withheld=%d", rows, withheld)
     return rows, withheld
 
 

@@ -183,3 +183,26 @@ def test_a_user_with_the_initial_password_gets_no_store_and_no_moved_case(
     # the administrator knows the initial password: it opens no client data
     text, opened = what_she_reads(profile.root, "clara", start)
     assert "Kanarien" not in text, opened
+
+
+def test_a_counsellor_whose_store_was_swapped_is_told_not_shown_an_empty_list(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ids = {u.username: u.id for u in ws.accounts.list_users()}
+    ws.close()
+    stores = json.loads(profile.vault_path.read_text("utf-8"))["stores"]
+    anna = next(s for s, e in stores.items() if e["owner"] == ids["anna"])
+    berta = next(s for s, e in stores.items() if e["owner"] == ids["berta"])
+    a, b = (profile.root / "stores" / f"{sid}.db" for sid in (anna, berta))
+    tmp = a.with_suffix(".swap")
+    a.rename(tmp)
+    b.rename(a)
+    tmp.rename(b)
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    try:
+        assert ws.records.count(RecordQuery()) == 0  # berta's file does not open for her
+        assert any("Aktenspeicher" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
