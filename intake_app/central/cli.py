@@ -8,7 +8,7 @@
     intake-central --home DIR devices list | devices revoke NAME
     intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
-    intake-central --home DIR export --out FILE [--statistics [--min-count N]]
+    intake-central --home DIR export --out FILE [--statistics [--min-count N] | --events]
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
     intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
                                         | keys recovery --out FILE
@@ -52,7 +52,7 @@ from intake_app.sync.keys import format_fingerprint
 
 from . import db
 from .audit_heads import AuditState, audit_states
-from .export import export_records, export_statistics
+from .export import export_events, export_records, export_statistics
 from .forms import publish_form, published_forms
 from .home import (
     DATABASE_URL_ENV,
@@ -470,6 +470,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
         return 0
+    if args.events:
+        rows, withheld = export_events(engine, Path(args.out), separator=args.separator)
+        _out(
+            _("{n} Fallereignisse exportiert ({w} ohne Einzelheiten): {out}").format(
+                n=rows, w=withheld, out=args.out
+            )
+        )
+        return 0
     rows, withheld = export_records(engine, Path(args.out), separator=args.separator)
     _out(
         _("{n} Datensätze exportiert ({w} ohne personenbezogene Daten): {out}").format(
@@ -681,7 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", parents=[common])
     p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--statistics", action="store_true")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--statistics", action="store_true")
+    kind.add_argument("--events", action="store_true")
     p.add_argument("--min-count", type=int, default=1)
     p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)

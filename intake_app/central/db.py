@@ -153,6 +153,20 @@ erased_statistics = sa.Table(
     sa.Column("referrals", sa.Text(), nullable=False),  # JSON list of services
 )
 
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("record_id", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("occurred_on", sa.String(10), nullable=False),
+    sa.Column("data", sa.Text(), nullable=False),  # the event's details as JSON
+    sa.Column("recorded_at", sa.String(40), nullable=True),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 pending_instructions = sa.Table(
     "pending_instructions",
     metadata,

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from intake_app.sync.batch import utc_timestamp
 from intake_app.sync.errors import ReceiptError, SignatureError
 from intake_app.sync.identity import is_uuid
-from intake_app.sync.payload import MAX_REVISION, InstructionRef, RecordRef
+from intake_app.sync.payload import INSTRUCTION_TYPES, MAX_REVISION, InstructionRef, RecordRef
 from intake_app.sync.signed import read_document, sign_document
 
 RECEIPT_TYPE = "receipt"
@@ -186,7 +186,7 @@ def _parse_content(content: Mapping[str, Any]) -> dict[str, Any]:
     for entry in content["instructions"] if isinstance(content["instructions"], list) else [None]:
         if not (isinstance(entry, list) and len(entry) == 4 and is_uuid(entry[1])):
             raise _fail()
-        if entry[0] not in ("erasure", "consent_withdrawal") or not isinstance(entry[2], str):
+        if entry[0] not in INSTRUCTION_TYPES or not isinstance(entry[2], str):
             raise _fail()
         if entry[3] not in _INSTRUCTION_RESULTS:
             raise _fail()
