@@ -4,8 +4,8 @@ Devices registered before this revision have no proof: their key as it stands no
 pinned (docs/security.md, "Device keys the importer trusts"). A device still pending must
 be enrolled again (its token's proof key was never kept).
 
-Revision ID: 0005_device_pins
-Revises: 0004_batch_blobs
+Revision ID: 0006_device_pins
+Revises: 0005_case_events
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_device_pins"
-down_revision = "0004_batch_blobs"
+revision = "0006_device_pins"
+down_revision = "0005_case_events"
 branch_labels = None
 depends_on = None
 
