@@ -3,9 +3,13 @@
     .venv/bin/python bench/bench_sign_in.py [--counsellors 20] [--records 2000] [--repeat 5]
 
 Prints, from one run, for each user (the supervisor with the site key, a counsellor, the
-administrator): the median time of ``Workspace.sign_in`` and of a bare Argon2id
-stretching with the same parameters run just before it, and the difference. The budget
-(docs/security.md, "Device: keys and scopes") is at most 0.3 s beyond Argon2id.
+administrator): the median time of ``Workspace.sign_in``, of a bare Argon2id stretching
+with the same parameters run just before it, and of the Argon2id stretching inside that
+very sign-in (timed around the vault's call), and the sign-in beyond that stretching.
+The last is the figure the budget (docs/security.md, "Device: keys and scopes") is about:
+at most 0.3 s beyond Argon2id. On a shared machine the separate Argon2id run varies by
+tenths of a second from one run to the next; the stretching inside the sign-in does not
+have that noise.
 """
 
 from __future__ import annotations
@@ -19,8 +23,22 @@ import time
 from pathlib import Path
 
 from intake_app.app import Workspace
+from intake_app.storage import vault as vault_module
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import _kdf
+
+_inside: list[float] = []
+
+
+def _timed_kdf(*args: object) -> bytes:
+    start = time.perf_counter()
+    try:
+        return _kdf(*args)  # type: ignore[arg-type]
+    finally:
+        _inside.append(time.perf_counter() - start)
+
+
+vault_module._kdf = _timed_kdf  # the sign-in's own stretching, timed
 
 PASSWORD = "Bench-Passwort-2026"
 BUDGET = 0.3
@@ -51,21 +69,30 @@ def build(root: Path, counsellors: int, records: int) -> Profile:
     return profile
 
 
-def measure(profile: Profile, user: str, repeat: int) -> tuple[float, float, float, int]:
+def measure(profile: Profile, user: str, repeat: int) -> dict[str, float]:
     params = profile.vault().kdf_params(user)
-    argon, total = [], []
+    argon, total, inside = [], [], []
     stores = 0
     for _ in range(repeat):
         start = time.perf_counter()
         _kdf(PASSWORD, secrets.token_bytes(16), params)
         argon.append(time.perf_counter() - start)
+        _inside.clear()
         start = time.perf_counter()
         ws = Workspace.sign_in(profile, username=user, password=PASSWORD)
         total.append(time.perf_counter() - start)
+        inside.append(sum(_inside))
         stores = len(ws.scope.stores)
         ws.close()
-    extra = [t - a for t, a in zip(total, argon, strict=True)]
-    return statistics.median(total), statistics.median(argon), statistics.median(extra), stores
+    med = statistics.median
+    return {
+        "total": med(total),
+        "argon": med(argon),
+        "inside": med(inside),
+        "beyond_separate": med([t - a for t, a in zip(total, argon, strict=True)]),
+        "beyond": med([t - a for t, a in zip(total, inside, strict=True)]),
+        "stores": stores,
+    }
 
 
 def main() -> int:
@@ -82,12 +109,13 @@ def main() -> int:
         )
         worst = 0.0
         for user in ("leitung", "berater00", "admin"):
-            total, argon, extra, stores = measure(profile, user, args.repeat)
-            worst = max(worst, extra)
+            m = measure(profile, user, args.repeat)
+            worst = max(worst, m["beyond"])
             print(
-                f"  {user:10s} {stores:3d} store(s)  sign-in {total:6.3f}  "
-                f"Argon2id alone {argon:6.3f}  beyond Argon2id +{extra:.3f} "
-                f"({extra / argon:.2f}x Argon2id)"
+                f"  {user:10s} {int(m['stores']):3d} store(s)  sign-in {m['total']:6.3f}  "
+                f"Argon2id inside {m['inside']:6.3f} (alone {m['argon']:6.3f})  "
+                f"beyond Argon2id +{m['beyond']:.3f} ({m['beyond'] / m['inside']:.2f}x "
+                f"Argon2id; against the separate run +{m['beyond_separate']:.3f})"
             )
         verdict = "inside" if worst <= BUDGET else "OVER"
         print(f"  budget +{BUDGET:.1f} s beyond Argon2id: {verdict} (worst +{worst:.3f})")

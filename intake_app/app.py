@@ -53,6 +53,7 @@ from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
+from intake_app.storage.vault_trust import VaultTrust
 
 log = logging.getLogger("intake.core")
 
@@ -285,12 +286,15 @@ class Workspace:
             store_db.close()
         self.keys = keys
         accounts = self.accounts
+        if accounts.signing_keys is not None:  # her new vault key, signed for others to seal to
+            _sign_own_vault_key(self.vault, self.actor.username, accounts.signing_keys)
         self.scope = open_scope(
             root=self.profile.root,
             profile_db=self.scope.profile_db,
             vault=self.vault,
             keys=keys,
             actor=self.actor,
+            trust=VaultTrust(self.scope.profile_db, self.vault),
             report=self.integrity,
         )
         self.scope.share_signer(self.db.audit_signer)
@@ -411,6 +415,15 @@ class Workspace:
             user = users.get_by_name(session, username=username)
         if user is None or not user.active or user.role != Role.SUPERVISOR.value:
             raise ConflictError(_("„{name}“ ist keine aktive Leitung.").format(name=username))
+        if not VaultTrust(self.scope.profile_db, self.vault).trusted(user.username):
+            # docs/security.md, "Signed vault keys"
+            raise ConflictError(
+                _(
+                    "Der Schlüssel von „{name}“ im Schlüsseltresor (vault.json) trägt nicht "
+                    "ihre Unterschrift: Er wurde verändert, oder sie hat sich seit dem Update "
+                    "noch nicht angemeldet. Der Zugang wurde nicht freigegeben."
+                ).format(name=user.username)
+            )
         self.vault.grant_site_key(user.username, site_key)
         self.audit(AuditAction.SITE_KEY_GRANTED, subject_type="user", subject_id=str(user.id))
 
@@ -670,6 +683,8 @@ class Workspace:
                 db, key, keys, result = cls._move_to_stores(
                     profile, vault=vault, db=db, key=key, keys=keys, actor=actor, result=result
                 )
+            if own_keys is not None and signing is not None:
+                _sign_own_vault_key(vault, username, signing)
             if keys is not None and actor.role is not Role.ADMIN:
                 scope = open_scope(
                     root=profile.root,
@@ -677,6 +692,7 @@ class Workspace:
                     vault=vault,
                     keys=keys,
                     actor=actor,
+                    trust=VaultTrust(db, vault, opened.report),
                     report=opened.report,
                 )
                 if scope.findings:  # the profile opens in safe mode, naming what was changed
@@ -949,6 +965,16 @@ def _maintain_keys(
                 details={"certified": [u.id for u in done]},
             )
     return keys
+
+
+def _sign_own_vault_key(vault: Vault, username: str, signing: SigningKeys) -> None:
+    """Her vault public key, signed with her signing key: others seal keys to it only
+    then (docs/security.md, "Signed vault keys")."""
+    vault.sign_own_public(
+        username,
+        signing.kid,
+        lambda message: user_keys.sign(signing.signing_key, user_keys.VAULT_KEY_DOMAIN, message),
+    )
 
 
 def _flush_pending_events(session: Any, vault: Vault) -> int:

@@ -8,7 +8,7 @@
     intake-central --home DIR devices list | devices revoke NAME
     intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
-    intake-central --home DIR export --out FILE [--statistics [--min-count N]]
+    intake-central --home DIR export --out FILE [--statistics [--min-count N] | --events]
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
     intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
                                         | keys recovery --out FILE
@@ -52,11 +52,13 @@ from intake_app.sync.keys import format_fingerprint
 
 from . import db
 from .audit_heads import AuditState, audit_states
-from .export import export_records, export_statistics
+from .export import export_events, export_records, export_statistics
 from .forms import publish_form, published_forms
 from .home import (
     DATABASE_URL_ENV,
+    PASSPHRASE_ENV,
     Home,
+    forget_environment_variable,
     read_passphrase,
     read_secret_file,
     remove_logging,
@@ -306,7 +308,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
         return 0
     rows = list_devices(engine)
     audit = audit_states(engine)
-    _out("\t".join(["name", "device_id", "status", "registered", "revoked", "last_batch", "audit"]))
+    _out(
+        "\t".join(
+            ["name", "device_id", "status", "registered", "revoked", "last_batch", "audit", "key"]
+        )
+    )
     for d in rows:
         _out(
             "\t".join(
@@ -318,10 +324,19 @@ def cmd_devices(args: argparse.Namespace) -> int:
                     d.revoked_at.isoformat() if d.revoked_at else "-",
                     d.last_batch_at.isoformat() if d.last_batch_at else "-",
                     _audit_cell(audit.get(d.device_id)),
+                    _key_cell(d.key_trusted),
                 ]
             )
         )
     return 0
+
+
+def _key_cell(trusted: bool | None) -> str:
+    """Whether the registered key is the one the importer trusts (docs/security.md,
+    "Device keys the importer trusts"); a mismatch quarantines the device's batches."""
+    if trusted is None:
+        return "-"
+    return "ok" if trusted else _("SCHLÜSSEL ABWEICHEND (device_key_mismatch)")
 
 
 def _audit_cell(state: AuditState | None) -> str:
@@ -350,6 +365,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     home.require()
     key_file = Path(args.receiver_key) if args.receiver_key else home.receiver_key_path
     receipt_key = ReceiverKey(key_file).unlock(_receiver_passphrase(args))
+    # A long-running receiver keeps no passphrase in its environment (/proc/<pid>/environ)
+    # nor hands one to a child (docs/central-office.md, passphrases).
+    for name in (RECEIVER_PASSPHRASE_ENV, ROOT_PASSPHRASE_ENV, PASSPHRASE_ENV):
+        forget_environment_variable(name)
     engine = _engine(args, home)
     handlers = setup_logging(home, to_stderr=True)
     limits = Limits(
@@ -357,7 +376,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         body_timeout=args.body_timeout,
         max_connections=args.max_connections,
         unauthenticated_bytes=args.unauthenticated_mib * 1024 * 1024,
+        body_bytes=args.body_mib * 1024 * 1024,
+        device_uploads=args.device_uploads,
         device_rate=args.device_rate,
+        client_failure_rate=args.client_failure_rate,
     )
     receiver = load_receiver(
         home,
@@ -447,6 +469,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             engine, Path(args.out), min_count=args.min_count, separator=args.separator
         )
         _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
+        return 0
+    if args.events:
+        rows, withheld = export_events(engine, Path(args.out), separator=args.separator)
+        _out(
+            _("{n} Fallereignisse exportiert ({w} ohne Einzelheiten): {out}").format(
+                n=rows, w=withheld, out=args.out
+            )
+        )
         return 0
     rows, withheld = export_records(engine, Path(args.out), separator=args.separator)
     _out(
@@ -645,6 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--unauthenticated-mib", type=int, default=64, metavar="MIB")
     p.add_argument("--device-rate", type=float, default=2.0, metavar="PER_SECOND")
+    p.add_argument("--body-mib", type=int, default=256, metavar="MIB")
+    p.add_argument("--device-uploads", type=int, default=2, metavar="N")
+    p.add_argument("--client-failure-rate", type=float, default=2.0, metavar="PER_SECOND")
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.set_defaults(func=cmd_serve)
 
@@ -656,7 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", parents=[common])
     p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--statistics", action="store_true")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--statistics", action="store_true")
+    kind.add_argument("--events", action="store_true")
     p.add_argument("--min-count", type=int, default=1)
     p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)

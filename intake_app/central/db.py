@@ -47,7 +47,24 @@ devices = sa.Table(
     sa.Column("registered_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_batch_at", sa.DateTime(timezone=True), nullable=True),
+    #: The device's proof over its key, keyed with its token (checked by the importer).
+    sa.Column("registration_proof", sa.String(96), nullable=True),
     sa.UniqueConstraint("name", name="uq_devices_name"),
+)
+
+#: The device keys the importer trusts, written only by office commands (``enrol``,
+#: ``import``); a receiver's role has no privilege on it (docs/security.md, "Device keys
+#: the importer trusts"). ``proof_key`` checks the registration proof until the key is
+#: pinned; a key in ``devices`` that differs from ``public_key_pem`` is not trusted.
+device_pins = sa.Table(
+    "device_pins",
+    metadata,
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("proof_key", sa.String(96), nullable=True),
+    sa.Column("public_key_pem", sa.Text(), nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 batches = sa.Table(
@@ -134,6 +151,20 @@ erased_statistics = sa.Table(
     sa.Column("residence_document", sa.String(100), nullable=True),
     sa.Column("goal_type", sa.String(100), nullable=True),
     sa.Column("referrals", sa.Text(), nullable=False),  # JSON list of services
+)
+
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("record_id", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("occurred_on", sa.String(10), nullable=False),
+    sa.Column("data", sa.Text(), nullable=False),  # the event's details as JSON
+    sa.Column("recorded_at", sa.String(40), nullable=True),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 pending_instructions = sa.Table(
@@ -287,7 +318,8 @@ RECEIVER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("devices", "SELECT"),
     (
         "devices",
-        "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at)",
+        "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at, "
+        "registration_proof)",
     ),
     ("batches", "SELECT, INSERT"),
     ("batches", "UPDATE (stored_receipt)"),

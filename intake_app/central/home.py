@@ -210,6 +210,33 @@ def read_secret_file(path: Path) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def forget_environment_variable(name: str) -> None:
+    """Remove a secret from this process's environment once it has been read.
+
+    ``os.environ.pop`` alone unsets the variable, but ``/proc/<pid>/environ`` shows the
+    environment block the process started with, where the value stays; so its bytes there
+    are overwritten first (glibc's ``environ`` still points at them). Child processes no
+    longer inherit it either (docs/central-office.md: passphrases).
+    """
+    try:
+        import ctypes  # deferred: only when a secret came from the environment
+
+        libc = ctypes.CDLL(None)
+        entries = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, "environ")
+        prefix = name.encode() + b"="
+        index = 0
+        while entries[index] is not None:
+            entry = entries[index]
+            if entry is not None and entry.startswith(prefix):
+                address = ctypes.cast(entries, ctypes.POINTER(ctypes.c_void_p))[index]
+                if address:
+                    ctypes.memset(address + len(prefix), 0, len(entry) - len(prefix))
+            index += 1
+    except (OSError, ValueError, AttributeError):
+        pass
+    os.environ.pop(name, None)
+
+
 def read_passphrase(
     passphrase_file: Path | None,
     *,

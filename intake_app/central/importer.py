@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from intake_app.errors import ConflictError, KnownError
 from intake_app.i18n import _
+from intake_app.sync import keys
 from intake_app.sync.batch import (
     MAX_BATCH_BYTES,
     SealedBatch,
@@ -53,7 +54,7 @@ from .audit_heads import AuditNote, note_audit_head
 from .db import batches, quarantine
 from .home import Home
 from .loader import apply_payload
-from .registry import as_utc, get_device, utcnow
+from .registry import as_utc, get_device, pin_device_key, pin_revoked_at, utcnow
 from .store import BatchStore
 
 log = logging.getLogger("intake.central")
@@ -327,19 +328,31 @@ class Importer:
         return None
 
     def _check_device(self, batch: SealedBatch, *, received_at: datetime) -> None:
+        """The batch must be signed with the device key the importer trusts: pinned in its
+        own table, or proven with the enrolment token at first sight, never simply the key
+        the receiver's table holds (docs/security.md, "Device keys the importer trusts")."""
         header = batch.header
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             device = get_device(conn, header.device_id)
-        if device is None:
-            raise _Quarantine("unknown_device")
-        public = device.public_key()
-        if public is None:
+            if device is None:
+                raise _Quarantine("unknown_device")
+            trusted, registered = pin_device_key(conn, header.device_id)
+            revoked_at = pin_revoked_at(conn, header.device_id)
+        if registered is None:
             raise _Quarantine("not_registered")
+        if trusted is None or trusted != registered:
+            log.warning(
+                "device key not the one the importer trusts: device=%s batch=%s",
+                header.device_id,
+                header.batch_id,
+            )
+            raise _Quarantine("device_key_mismatch")
         try:
-            verify_signature(batch, public)
+            verify_signature(batch, keys.public_key_from_pem(trusted))
         except BatchError as exc:
             raise _Quarantine(exc.reason) from None
-        if device.revoked_at is not None and as_utc(received_at) >= device.revoked_at:  # type: ignore[operator]
+        revoked = [t for t in (device.revoked_at, revoked_at) if t is not None]
+        if revoked and as_utc(received_at) >= min(revoked):  # type: ignore[operator]
             raise _Quarantine("revoked_device")
 
     # -- quarantine ------------------------------------------------------------------------

@@ -287,6 +287,7 @@ class KeyStore:
             serial=key_set.serial,
             issued=_now(),
             server_url=server_url,
+            importer_keys=key_set.importer_keys,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -350,10 +351,12 @@ class KeyStore:
             for e in [*data["signing_keys"], *data.get("receiver_keys", [])]
             if e["status"] != "revoked"
         }
+        importer = frozenset(e["kid"] for e in data["signing_keys"] if e["status"] != "revoked")
         return OfficeKeySet(
             encryption_keys=encryption,
             current_encryption_key_id=current,
             signing_keys=signing,
+            importer_keys=importer,
             recovery_key=self._current_recovery(data),
             serial=int(data.get("key_set_serial", 0)),
         )

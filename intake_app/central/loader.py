@@ -28,10 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from intake_app.sync.payload import InstructionRef, RecordRef
+from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 from intake_app.sync.receipt import ItemResult
 
 from .db import (
+    case_events,
     consent_withdrawals,
     erased_statistics,
     erasures,
@@ -298,7 +299,9 @@ def _apply_pending(
         item = json.loads(row.instruction)
         if row.record_id in erased:
             continue
-        if item["type"] == "erasure":
+        if item["type"] == "case_event":
+            _record_case_event(conn, item, batch_id=row.batch_id, device_id=device_id, now=now)
+        elif item["type"] == "erasure":
             _erase(
                 conn, row.record_id, item=item, batch_id=row.batch_id, device_id=device_id, now=now
             )
@@ -329,8 +332,7 @@ def _apply_instructions(
     results: list[tuple[InstructionRef, ItemResult]] = []
     for item in instructions:
         record_id = item["record_id"]
-        purpose = "" if item["type"] == "erasure" else item["purpose"]
-        ref = InstructionRef(item["type"], record_id, purpose)
+        ref = instruction_ref(item)
         head = heads.get(record_id)
         if head is not None and head[1] != device_id:
             results.append((ref, ItemResult.CONFLICT))
@@ -365,10 +367,51 @@ def _apply_instructions(
             results.append((ref, ItemResult.CONFIRMED))
         elif record_id in erased:
             results.append((ref, ItemResult.ERASED))
+        elif item["type"] == "case_event":
+            result = _record_case_event(conn, item, batch_id=batch_id, device_id=device_id, now=now)
+            results.append((ref, result))
         else:
             _record_withdrawal(conn, item, batch_id=batch_id, now=now)
             results.append((ref, ItemResult.RECORDED))
     return results
+
+
+def _case_event_document(item: Mapping[str, Any]) -> str:
+    return json.dumps(item.get("data") or {}, ensure_ascii=False, sort_keys=True)
+
+
+def _record_case_event(
+    conn: Connection, item: Mapping[str, Any], *, batch_id: str, device_id: str, now: datetime
+) -> ItemResult:
+    """Store a case event once, by its id: the same event again is a duplicate, another
+    event under a known id a conflict (docs/batch-format.md §6)."""
+    data = _case_event_document(item)
+    existing = conn.execute(
+        sa.select(
+            case_events.c.record_id,
+            case_events.c.kind,
+            case_events.c.occurred_on,
+            case_events.c.data,
+        ).where(case_events.c.event_id == item["event_id"])
+    ).first()
+    if existing is not None:
+        same = tuple(existing) == (item["record_id"], item["kind"], item["occurred_on"], data)
+        return ItemResult.DUPLICATE if same else ItemResult.CONFLICT
+    recorded = item.get("recorded_at")
+    conn.execute(
+        case_events.insert().values(
+            event_id=item["event_id"],
+            record_id=item["record_id"],
+            kind=item["kind"],
+            occurred_on=item["occurred_on"],
+            data=data,
+            recorded_at=recorded[:40] if isinstance(recorded, str) else None,
+            device_id=device_id,
+            batch_id=batch_id,
+            imported_at=now,
+        )
+    )
+    return ItemResult.RECORDED
 
 
 def _erase(
@@ -395,6 +438,7 @@ def _erase(
     conn.execute(records_table.delete().where(records_table.c.record_id == record_id))
     conn.execute(record_heads.delete().where(record_heads.c.record_id == record_id))
     conn.execute(consent_withdrawals.delete().where(consent_withdrawals.c.record_id == record_id))
+    conn.execute(case_events.delete().where(case_events.c.record_id == record_id))
     requested = item.get("requested_at")
     conn.execute(
         erasures.insert().values(

@@ -107,9 +107,17 @@ class Limits:
     max_connections: int = 200
     #: Body bytes of requests without a valid device signature read at the same time.
     unauthenticated_bytes: int = 64 * 1024 * 1024
+    #: Body bytes of all uploads, signed or not, read at the same time.
+    body_bytes: int = 256 * 1024 * 1024
+    #: Uploads of one signed device read at the same time.
+    device_uploads: int = 2
     #: Batches one device may post: a burst, then this many per second.
     device_burst: int = 60
     device_rate: float = 2.0
+    #: Refused requests without a verified device signature one client address may make:
+    #: a burst, then this many per second (behind a proxy: all such clients together).
+    client_failure_burst: int = 60
+    client_failure_rate: float = 2.0
 
 
 class _Budget:
@@ -135,6 +143,11 @@ class _RateLimiter:
     def __init__(self, burst: int, rate: float) -> None:
         self.burst, self.rate = burst, rate
         self._buckets: dict[str, tuple[float, float]] = {}
+
+    def has_tokens(self, key: str) -> bool:
+        """Whether ``key`` could spend now (spends nothing)."""
+        tokens, last = self._buckets.get(key, (float(self.burst), time.monotonic()))
+        return min(float(self.burst), tokens + (time.monotonic() - last) * self.rate) >= 1.0
 
     def allow(self, device_id: str) -> bool:
         now = time.monotonic()
@@ -190,8 +203,6 @@ class Receiver:
         header = batch.header
         if signed_by is not None and header.device_id != signed_by:
             raise Refusal("device_key_mismatch")
-        if allow is not None and not allow(header.device_id):
-            raise Refusal("rate_limited")
         if header.office_key_id not in self.known_office_keys:
             raise Refusal("unknown_office_key")
         store = BatchStore(self.home, self.engine)
@@ -217,6 +228,10 @@ class Receiver:
                 verify_signature(batch, public)
             except BatchError as exc:
                 raise Refusal(exc.reason) from None
+            # The device's rate is spent only once its signature verified: nobody without
+            # its key can use up its budget (docs/central-office.md, "Limits").
+            if allow is not None and not allow(header.device_id):
+                raise Refusal("rate_limited")
             if existing is not None:
                 return self._existing_receipt(existing, batch)
             if not store.in_database:
@@ -469,6 +484,28 @@ def _peek_ids(data: bytes) -> dict[str, Any]:
     return {"device": header.device_id, "batch": header.batch_id}
 
 
+def _return_freed_memory() -> None:
+    """Make glibc serve large buffers from their own mappings, given back when freed.
+
+    Its default threshold grows after the first large free, after which 8 MB bodies come
+    from the heap and stay with the process after a flood (docs/central-office.md,
+    "Limits"). Not glibc (or no ctypes): nothing to do.
+    """
+    try:
+        import ctypes  # deferred: only the receiver tunes the allocator
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        if name is None:
+            return
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 1024 * 1024)
+        libc.mallopt(m_trim_threshold, 4 * 1024 * 1024)
+    except (OSError, AttributeError):
+        return
+
+
 def create_app(receiver: Receiver) -> Starlette:
     """The ASGI app around ``receiver`` (serve it with uvicorn)."""
 
@@ -485,16 +522,25 @@ def create_app(receiver: Receiver) -> Starlette:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "batch_format": 1}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    _return_freed_memory()
     budget = _Budget(receiver.limits.unauthenticated_bytes)
+    bodies = _Budget(receiver.limits.body_bytes)
+    uploading: dict[str, int] = {}
     rates = _RateLimiter(receiver.limits.device_burst, receiver.limits.device_rate)
+    # Refused requests without a verified device signature, per client address (not per
+    # the device id they claim).
+    failures = _RateLimiter(
+        receiver.limits.client_failure_burst, receiver.limits.client_failure_rate
+    )
 
     async def post_batch(request: Request) -> Response:
         data = b""
-        reserved = 0
+        reserved = body_reserved = 0
+        device_id = counted = None
+        client = request.client.host if request.client else "-"
         try:
             # A device that signs the request is known before its body is read; any
             # other upload counts against a shared budget of unauthenticated bytes.
-            device_id = None
             signed = request.headers.get(device_auth.HEADER)
             if signed:
                 device_id = receiver.known_upload(signed)
@@ -502,21 +548,33 @@ def create_app(receiver: Receiver) -> Starlette:
                     device_id = await run_in_threadpool(receiver.check_upload, signed)
                 if device_id is not None and not rates.allow(device_id):
                     raise Refusal("rate_limited")
-            if device_id is None:
+            if device_id is None and not failures.has_tokens(client):
+                raise Refusal("rate_limited")
+            declared = request.headers.get("content-length", "")
+            if not declared.isdigit():
+                raise Refusal("length_required")
+            if int(declared) > receiver.max_batch_bytes:
+                raise Refusal("too_large")
+            if device_id is not None:
+                # A signed device may read a few bodies at once, not as many as it likes.
+                if uploading.get(device_id, 0) >= receiver.limits.device_uploads:
+                    raise Refusal("busy")
+                uploading[device_id] = uploading.get(device_id, 0) + 1
+                counted = device_id
+            else:
                 # Unsigned or not verified (unknown, revoked or pending devices): the batch
                 # itself tells why it is refused, read within the shared budget.
-                declared = request.headers.get("content-length", "")
-                if not declared.isdigit():
-                    raise Refusal("length_required")
-                if int(declared) > receiver.max_batch_bytes:
-                    raise Refusal("too_large")
-                reserved = int(declared)
-                if not budget.reserve(reserved):
-                    reserved = 0
+                if not budget.reserve(int(declared)):
                     raise Refusal("busy")
+                reserved = int(declared)
+            if not bodies.reserve(int(declared)):
+                raise Refusal("busy")
+            body_reserved = int(declared)
             data = await _read_body(
                 request, receiver.max_batch_bytes, receiver.limits, declared_only=True
             )
+            bodies.release(body_reserved)
+            body_reserved = 0
             if reserved:
                 budget.release(reserved)
                 reserved = 0
@@ -530,6 +588,8 @@ def create_app(receiver: Receiver) -> Starlette:
             log.warning("upload cut off by the client; nothing stored")
             return Response(status_code=400)
         except Refusal as refusal:
+            if device_id is None and refusal.reason not in ("busy", "rate_limited"):
+                failures.allow(client)
             response = _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
             if refusal.reason in ("busy", "rate_limited"):
                 response.headers["Retry-After"] = "5"
@@ -540,6 +600,12 @@ def create_app(receiver: Receiver) -> Starlette:
         finally:
             if reserved:
                 budget.release(reserved)
+            if body_reserved:
+                bodies.release(body_reserved)
+            if counted is not None:
+                uploading[counted] -= 1
+                if not uploading[counted]:
+                    del uploading[counted]
         return Response(receipt, media_type="application/json")
 
     async def post_register(request: Request) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,12 +30,14 @@ from intake_app.sync.enrolment import (
     check_device_name,
     check_server_url,
     new_token,
+    registration_proof,
+    registration_proof_key,
     token_hash,
 )
 from intake_app.sync.errors import EnrolmentError
 from intake_app.sync.identity import OfficeKeySet
 
-from .db import devices
+from .db import device_pins, devices
 
 log = logging.getLogger("intake.central")
 
@@ -67,6 +69,9 @@ class DeviceRecord:
     revoked_at: datetime | None
     last_batch_at: datetime | None
     token_expires: datetime | None
+    #: False when the key in ``devices`` is not the one the importer pinned or can prove
+    #: (``devices list``: key mismatch); None when that was not looked up.
+    key_trusted: bool | None = None
 
     def public_key(self) -> ec.EllipticCurvePublicKey | None:
         return keys.public_key_from_pem(self.public_key_pem) if self.public_key_pem else None
@@ -94,9 +99,68 @@ def get_device(conn: Connection, device_id: str) -> DeviceRecord | None:
 
 
 def list_devices(engine: Engine) -> list[DeviceRecord]:
+    """Every device, with whether its registered key is the one the importer trusts."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(devices).order_by(devices.c.name)).all()
-    return [_record(r) for r in rows]
+        pins = {r.device_id: r for r in conn.execute(sa.select(device_pins)).all()}
+    out = []
+    for row in rows:
+        record = _record(row)
+        if record.public_key_pem is not None:
+            trusted = trusted_key_pem(pins.get(record.device_id), row) == record.public_key_pem
+            record = replace(record, key_trusted=trusted)
+        out.append(record)
+    return out
+
+
+def trusted_key_pem(pin: sa.Row | None, device: sa.Row) -> str | None:
+    """The device key the importer may trust (docs/security.md, "Device keys the importer
+    trusts"): the pinned one, or, before the first pin, the registered key if its
+    registration proof (keyed with the token the office issued) verifies. None otherwise."""
+    if pin is None:
+        return None
+    if pin.public_key_pem is not None:
+        return str(pin.public_key_pem)
+    pem = device._mapping["public_key_pem"]
+    proof = device._mapping["registration_proof"]
+    if pin.proof_key is None or pem is None or proof is None:
+        return None
+    expected = registration_proof(
+        bytes.fromhex(pin.proof_key), device_id=device._mapping["device_id"], public_key_pem=pem
+    )
+    return str(pem) if hmac.compare_digest(expected, str(proof)) else None
+
+
+def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | None]:
+    """The key the importer trusts for ``device_id`` and the key registered now, pinning the
+    registered key when its proof verifies (inside the caller's transaction)."""
+    device = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    if device is None:
+        return None, None
+    pin = conn.execute(sa.select(device_pins).where(device_pins.c.device_id == device_id)).first()
+    trusted = trusted_key_pem(pin, device)
+    registered = device._mapping["public_key_pem"]
+    if pin is not None and pin.public_key_pem is None and trusted is not None:
+        conn.execute(
+            device_pins.update()
+            .where(device_pins.c.device_id == device_id, device_pins.c.public_key_pem.is_(None))
+            .values(
+                public_key_pem=trusted,
+                key_id=device._mapping["key_id"],
+                pinned_at=utcnow(),
+                proof_key=None,
+            )
+        )
+        log.info("device key pinned: %s", device_id)
+    return trusted, registered
+
+
+def pin_revoked_at(conn: Connection, device_id: str) -> datetime | None:
+    """When the office revoked the device, from the importer's own table."""
+    value = conn.execute(
+        sa.select(device_pins.c.revoked_at).where(device_pins.c.device_id == device_id)
+    ).scalar_one_or_none()
+    return as_utc(value)
 
 
 def enrol_device(
@@ -152,6 +216,12 @@ def enrol_device(
                 conn.execute(
                     devices.update().where(devices.c.device_id == device_id).values(**values)
                 )
+            # The importer keeps the key of the registration proof (the receiver gets only
+            # the token's hash): a key the receiver writes into ``devices`` without that
+            # proof is never trusted (docs/security.md, "Device keys the importer trusts").
+            proof_key = registration_proof_key(token).hex()
+            conn.execute(device_pins.delete().where(device_pins.c.device_id == device_id))
+            conn.execute(device_pins.insert().values(device_id=device_id, proof_key=proof_key))
             data = build_enrolment(
                 device_id=device_id,
                 device_name=name,
@@ -197,7 +267,7 @@ def register_device(
             )
         ).one()
         stored = row.token_hash or ""
-        if not hmac.compare_digest(stored, token_hash(registration.token)):
+        if not hmac.compare_digest(stored, registration.token_hash):
             raise EnrolmentError(
                 "token_invalid", _("Der Registrierungscode passt nicht zu diesem Gerät.")
             )
@@ -225,6 +295,7 @@ def register_device(
                 status="active",
                 public_key_pem=keys.public_key_to_pem(registration.public_key),
                 key_id=registration.key_id,
+                registration_proof=registration.key_proof,
                 registered_at=now,
                 token_used_at=now,
             )
@@ -257,6 +328,25 @@ def revoke_device(engine: Engine, name: str, *, now: datetime | None = None) -> 
                 devices.update()
                 .where(devices.c.device_id == device.device_id)
                 .values(status="revoked", revoked_at=now or utcnow(), token_hash=None)
+            )
+        revoked = conn.execute(
+            sa.select(devices.c.revoked_at).where(devices.c.device_id == device.device_id)
+        ).scalar_one()
+        pinned = conn.execute(
+            sa.select(device_pins.c.device_id).where(device_pins.c.device_id == device.device_id)
+        ).first()
+        if pinned is None:
+            conn.execute(
+                device_pins.insert().values(device_id=device.device_id, revoked_at=revoked)
+            )
+        else:
+            conn.execute(
+                device_pins.update()
+                .where(
+                    device_pins.c.device_id == device.device_id,
+                    device_pins.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=revoked)
             )
         record = get_device(conn, device.device_id)
     assert record is not None

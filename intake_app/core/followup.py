@@ -360,6 +360,15 @@ def check_reopening(*, on: date, reason: str, today: date | None = None) -> tupl
     return on, text
 
 
+def travelling_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What of a case event's details goes to the central office: all but free text (the
+    closing reason is a key from a fixed list and travels; a reopening's reason does not)."""
+    result = {key: value for key, value in data.items() if key != "note"}
+    if kind == EventKind.REOPENING.value:
+        result.pop("reason", None)
+    return result
+
+
 # -- describing events (timeline, printouts) --------------------------------------------
 
 

@@ -67,6 +67,7 @@ class OutboxKind(enum.StrEnum):
     RECORD = "record"
     CONSENT_WITHDRAWAL = "consent_withdrawal"
     ERASURE = "erasure"
+    CASE_EVENT = "case_event"
 
 
 # -- search ----------------------------------------------------------------------------

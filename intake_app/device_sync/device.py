@@ -27,7 +27,7 @@ from intake_app.core.forms import FormRegistry, load_form
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import OutboxKind, SyncState
 from intake_app.device_sync.installed_forms import MemoryFormSource, installed_form_sources
-from intake_app.device_sync.outbox import exportable_answers, pack_pending
+from intake_app.device_sync.outbox import exportable_answers, outbox_instruction_ref, pack_pending
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import _
 from intake_app.storage import audit
@@ -41,7 +41,6 @@ from intake_app.storage.models import (
     utcnow,
 )
 from intake_app.storage.outbox_items import return_to_outbox, set_record_sync_state
-from intake_app.storage.records import loads
 from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch
 from intake_app.sync.enrolment import (
     build_registration,
@@ -53,7 +52,7 @@ from intake_app.sync.enrolment import (
 from intake_app.sync.errors import EnrolmentError
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.keys import format_fingerprint
-from intake_app.sync.payload import InstructionRef, RecordRef
+from intake_app.sync.payload import RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
 from intake_app.sync.transport_folder import read_receipts, remove_answered_batches, write_batches
@@ -457,15 +456,7 @@ class DeviceSync:
                             # stays in the outbox with the reason and is never purged.
                             return_to_outbox(session, [item], last_error=ItemResult.CONFLICT.value)
                     else:
-                        kind = (
-                            "erasure"
-                            if item.kind == OutboxKind.ERASURE.value
-                            else ("consent_withdrawal")
-                        )
-                        purpose = (
-                            "" if kind == "erasure" else loads(item.payload).get("purpose", "")
-                        )
-                        if InstructionRef(kind, item.record_id, purpose) in done_instructions:
+                        if outbox_instruction_ref(item) in done_instructions:
                             if item.state != "delivered":
                                 item.state = "delivered"
                                 item.delivered_at = utcnow()

@@ -30,7 +30,7 @@ from intake_app.storage.models import (
 from intake_app.storage.records import loads
 from intake_app.sync.batch import build_batches
 from intake_app.sync.identity import DeviceIdentity
-from intake_app.sync.payload import InstructionRef, RecordRef
+from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 
 log = logging.getLogger("intake.sync")
 
@@ -75,6 +75,8 @@ def plain_text(value: str | None) -> str:
 
 def instruction_entry(item: OutboxItem) -> dict[str, Any]:
     extra = loads(item.payload)
+    if item.kind == OutboxKind.CASE_EVENT.value:
+        return {"type": "case_event", "record_id": item.record_id, **extra}
     if item.kind == OutboxKind.ERASURE.value:
         return {
             "type": "erasure",
@@ -89,6 +91,11 @@ def instruction_entry(item: OutboxItem) -> dict[str, Any]:
         "purpose": extra["purpose"],
         "withdrawn_on": extra["withdrawn_on"],
     }
+
+
+def outbox_instruction_ref(item: OutboxItem) -> InstructionRef:
+    """How a receipt names an instruction of the outbox."""
+    return instruction_ref(instruction_entry(item))
 
 
 def pack_pending(
@@ -129,7 +136,7 @@ def pack_pending(
             records.append(entry)
         else:
             entry = instruction_entry(item)
-            ref = InstructionRef(entry["type"], item.record_id, entry.get("purpose") or "")
+            ref = instruction_ref(entry)
             if ref in seen:
                 by_ref[ref].append(item)
                 continue

@@ -20,7 +20,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.followup import Closure, Contact, EventKind, Update
+from intake_app.core.followup import Closure, Contact, EventKind, Update, travelling_data
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.forms.engine import evaluate
 from intake_app.core.permissions import Actor, Permission
@@ -577,6 +577,25 @@ class RecordService:
         row.updated_at = utcnow()
         session.add(row)
         session.flush()
+        # the central office gets every case event, without its free text (docs/batch-format.md
+        # §5): notes and reasons stay on the device
+        session.add(
+            OutboxItem(
+                kind=OutboxKind.CASE_EVENT.value,
+                record_id=row.id,
+                revision=row.revision,
+                payload=json.dumps(
+                    {
+                        "event_id": event.event_id,
+                        "kind": event.kind,
+                        "occurred_on": event.occurred_on,
+                        "data": travelling_data(kind.value, data),
+                        "recorded_at": event.recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    },
+                    sort_keys=True,
+                ),
+            )
+        )
         return event
 
     @staticmethod

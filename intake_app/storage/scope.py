@@ -43,6 +43,7 @@ from intake_app.storage.stores import (
     store_path,
 )
 from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.vault_trust import VaultTrust
 
 log = logging.getLogger("intake.storage")
 
@@ -129,16 +130,19 @@ def open_scope(
     vault: Vault,
     keys: UserKeys,
     actor: Actor,
+    trust: VaultTrust | None = None,
     report: StateReport | None = None,
 ) -> Scope:
     """Open every store ``keys`` reach, doing the pending key work first.
 
     ``report``: the signed state checked at sign-in; every key handed on goes only to
-    whom it names (docs/security.md, "Who receives a key").
+    whom it names (docs/security.md, "Who receives a key"). ``trust`` says whose vault
+    public key may receive a store or the site key (docs/security.md, "Signed vault
+    keys"); without it, every public key is taken as it is.
     """
     scope = Scope(profile_db=profile_db)
     try:
-        _fill(scope, root=root, vault=vault, keys=keys, actor=actor, report=report)
+        _fill(scope, root=root, vault=vault, keys=keys, actor=actor, trust=trust, report=report)
     except BaseException:
         for db in scope.stores.values():
             db.engine.dispose()
@@ -153,9 +157,17 @@ def _fill(
     vault: Vault,
     keys: UserKeys,
     actor: Actor,
+    trust: VaultTrust | None,
     report: StateReport | None,
 ) -> None:
     profile_db = scope.profile_db
+
+    def sealable(name: str | None) -> str | None:
+        """``name`` when a store key may be sealed to her vault key, else None."""
+        if name is None or name == actor.username or trust is None or trust.trusted(name):
+            return name
+        return None
+
     infos = vault.stores()
     site = keys.site_private()
     # only a holder of the site key hands keys on to others
@@ -178,8 +190,11 @@ def _fill(
             # honoured; a new site key goes only to whom it names
             _report(scope, profile_db, actor, "site_key_holder_unsigned", f"{len(intruders)}")
         # a holder of the site key left (or one was planted): a new site key, sealed only
-        # to active supervisors by their signed rows, and every store re-keyed to it
-        keys.sealed["site"] = vault.rotate_site(keys, holders=allowed).raw
+        # to active supervisors by their signed rows whose vault key carries their
+        # signature, and every store re-keyed to it
+        keys.sealed["site"] = vault.rotate_site(
+            keys, holders=allowed, trusted=trust.trusted_ref if trust is not None else None
+        ).raw
         site = keys.site_private()
     complete = True
     if site is None:
@@ -227,11 +242,20 @@ def _fill(
             vault.clear_previous(sid)
             key = candidates[0]
         elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
-            key = rekey(root, vault, sid, key, owner=owner_name)
+            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-        elif site is not None and owner_name is not None and (sid, info.owner_id) not in holders:
+        elif (
+            site is not None
+            and owner_name is not None
+            and (sid, info.owner_id) not in holders
+            and sealable(owner_name) is not None
+        ):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
+    if site is not None and not rotating:
+        missing = vault.missing_site_wraps(list(known))
+        if missing:  # the next sign-in opens them without HPKE (storage/vault.py)
+            vault.remember_site_wraps(site, {sid: known[sid] for sid in missing})
     if rotating and complete:
         vault.finish_site_rotation()
         _audit(profile_db, actor, AuditAction.STORE_REKEYED, "site-key-rotated", actor.user_id)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlcipher3
 
+from intake_app.atomic import atomic_create_bytes
 from intake_app.storage.database import Database, rekey_file
 
 log = logging.getLogger("intake.storage")
@@ -144,9 +145,14 @@ def create_store(path: Path, key: bytes, schema: list[str]) -> None:
     conn.close()
     for suffix in ("-wal", "-shm"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, path)
-    if os.name == "posix":
-        os.chmod(path, 0o600)
+    # The empty store (a few pages) takes its place through atomic.py, private, synced and
+    # never over an existing store (docs/architecture.md, "Files on disk").
+    try:
+        data = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+    if not atomic_create_bytes(path, data, mode=0o600):
+        raise FileExistsError(path)
 
 
 def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:

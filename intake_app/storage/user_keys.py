@@ -209,6 +209,8 @@ def open_root_for_recovery(recovery_secret: bytes, blob: str) -> ec.EllipticCurv
 AUDIT_DOMAIN = "intake-audit-entry/1"
 USER_ROW_DOMAIN = "intake-user-row/1"
 USER_KEY_DOMAIN = "intake-user-key/1"
+#: a user's vault (HPKE) public key, signed by her own signing key (docs/security.md)
+VAULT_KEY_DOMAIN = "intake-vault-key/1"
 
 
 def audit_message(seq: int, digest: str) -> bytes:

@@ -206,6 +206,7 @@ class Vault:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=30)
         self._clock = clock
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     # -- file handling -----------------------------------------------------------------
 
@@ -236,6 +237,19 @@ class Vault:
                 kind="newer",
             )
         return data
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The vault for a query that only looks: parsed again only when the file changed
+        (every write replaces the file, so its inode, size or time differ). Callers must
+        not change what they get."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return self._read()  # raises the missing-vault message
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._cache is None or self._cache[0] != signature:
+            self._cache = (signature, self._read())
+        return self._cache[1]
 
     def _write(self, data: dict[str, Any]) -> None:
         payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
@@ -396,23 +410,23 @@ class Vault:
     # -- queries -----------------------------------------------------------------------
 
     def has_user(self, username: str) -> bool:
-        data = self._read()
+        data = self._snapshot()
         ref = self._ref(data, username)
         return ref in data["entries"] or ref in data.get("users", {})
 
     def kdf_params(self, username: str) -> KdfParams:
-        data = self._read()
+        data = self._snapshot()
         ref = self._ref(data, username)
         entry = data.get("users", {}).get(ref) or data["entries"][ref]
         return KdfParams.from_json(entry["kdf"])
 
     def user_ref(self, username: str) -> str:
         """The keyed hash that stands for ``username`` in this vault."""
-        return self._ref(self._read(), username)
+        return self._ref(self._snapshot(), username)
 
     def seconds_until_allowed(self, username: str) -> float:
         """How long ``username`` has to wait before the next log-in attempt."""
-        data = self._read()
+        data = self._snapshot()
         state = data["throttle"].get(self._ref(data, username))
         if not state:
             return 0.0
@@ -638,20 +652,20 @@ class Vault:
 
     def layout(self) -> int:
         """1: one database for everything; 2: one record store per owner."""
-        return int(self._read().get("layout", 1))
+        return int(self._snapshot().get("layout", 1))
 
     @staticmethod
     def _store_info(data: dict[str, Any], store_id: str) -> bytes:
         return f"{VAULT_FORMAT}|store|{data['vault_id']}|{store_id}".encode("ascii")
 
     def site_public(self) -> EncryptionPublicKey:
-        return EncryptionPublicKey(_unb64(self._read()["site"]["public"]))
+        return EncryptionPublicKey(_unb64(self._snapshot()["site"]["public"]))
 
     def stores(self) -> dict[str, StoreInfo]:
         """Every record store by id: its owner and whether it must get a new key."""
         return {
             sid: StoreInfo(sid, int(entry["owner"]), bool(entry.get("rekey")))
-            for sid, entry in self._read().get("stores", {}).items()
+            for sid, entry in self._snapshot().get("stores", {}).items()
         }
 
     def add_store(
@@ -807,7 +821,7 @@ class Vault:
         for name in (f"store:{store_id}", f"store-previous:{store_id}"):
             if name in keys.sealed:
                 found.append(keys.sealed[name])
-        data = data if data is not None else self._read()
+        data = data if data is not None else self._snapshot()
         entry = data.get("stores", {}).get(store_id)
         if entry is not None:
             for site in self._site_privates(data, keys):
@@ -817,6 +831,11 @@ class Vault:
                 ):
                     if field_ not in entry:
                         continue
+                    if field_ == "site" and "site_wrap" in entry:
+                        wrapped = self._open_site_wrap(data, store_id, entry["site_wrap"], site)
+                        if wrapped is not None:
+                            found.append(wrapped)
+                            continue
                     try:
                         found.append(
                             SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info)
@@ -825,16 +844,73 @@ class Vault:
                         log.debug("a store seal is for the other site key of a rotation")
         return list(dict.fromkeys(found))
 
+    # A store key sealed to the site key costs one HPKE decryption (ML-KEM-1024 + P-384) to
+    # open; a supervisor opens every store at sign-in. So a holder of the site key also
+    # keeps each store key wrapped with AES-256-GCM under a key derived from the site's
+    # private key (HKDF-SHA384): only holders of the site key can open or write such a
+    # wrap, exactly as with the seal (docs/security.md, "The key hierarchy"). Any change
+    # of a store's key rewrites its entry without the wrap; a new site key derives another
+    # wrapping key, so an old wrap no longer opens and the seal is used again.
+
+    @staticmethod
+    def _site_wrap_key(data: dict[str, Any], site: EncryptionPrivateKey) -> bytes:
+        return HKDF(
+            algorithm=hashes.SHA384(),
+            length=KEY_BYTES,
+            salt=data["vault_id"].encode("ascii"),
+            info=b"intake site store wrap v1",
+        ).derive(site.raw)
+
+    def _open_site_wrap(
+        self, data: dict[str, Any], store_id: str, wrap: Any, site: EncryptionPrivateKey
+    ) -> bytes | None:
+        try:
+            return AESGCM(self._site_wrap_key(data, site)).decrypt(
+                _unb64(wrap["nonce"]),
+                _unb64(wrap["ciphertext"]),
+                self._store_info(data, store_id) + b"|wrap",
+            )
+        except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error):
+            return None  # wrapped under another site key (a rotation), or changed
+
+    def missing_site_wraps(self, store_ids: list[str]) -> list[str]:
+        """Which of ``store_ids`` have no wrap under the site key yet (and no re-key open)."""
+        stores_ = self._snapshot().get("stores", {})
+        return [
+            sid
+            for sid in store_ids
+            if sid in stores_ and "site_wrap" not in stores_[sid] and "previous" not in stores_[sid]
+        ]
+
+    def remember_site_wraps(self, site: EncryptionPrivateKey, store_keys: dict[str, bytes]) -> None:
+        """Keep ``store_keys`` (opened through the site key's seals) wrapped under the site
+        key for the next sign-in."""
+        with self._update() as data:
+            if _b64(site.public_key().raw) != data["site"]["public"]:
+                return  # a rotation began meanwhile
+            wrap_key = self._site_wrap_key(data, site)
+            for sid, key in store_keys.items():
+                entry = data.get("stores", {}).get(sid)
+                if entry is None or "site_wrap" in entry or "previous" in entry:
+                    continue
+                nonce = secrets.token_bytes(12)
+                entry["site_wrap"] = {
+                    "nonce": _b64(nonce),
+                    "ciphertext": _b64(
+                        AESGCM(wrap_key).encrypt(nonce, key, self._store_info(data, sid) + b"|wrap")
+                    ),
+                }
+
     def key_map(self, keys: UserKeys) -> dict[str, list[bytes]]:
         """:meth:`store_key_candidates` for every store, reading the vault once."""
-        data = self._read()
+        data = self._snapshot()
         return {
             sid: self.store_key_candidates(keys, sid, data=data) for sid in data.get("stores", {})
         }
 
     def seal_holders(self, names: dict[int, str]) -> set[tuple[str, int]]:
         """(store id, user id) for every store key sealed to one of ``names`` (by id)."""
-        data = self._read()
+        data = self._snapshot()
         held = set()
         for user_id, name in names.items():
             entry = data.get("users", {}).get(self._ref(data, name))
@@ -847,7 +923,7 @@ class Vault:
 
     def provisional_names(self, names: list[str]) -> set[str]:
         """Which of ``names`` have a provisional key pair (or none yet)."""
-        data = self._read()
+        data = self._snapshot()
         users_ = data.get("users", {})
         return {
             name
@@ -858,7 +934,7 @@ class Vault:
 
     def owner_holds(self, store_id: str, username: str) -> bool:
         """True when the store's key is sealed to ``username``."""
-        data = self._read()
+        data = self._snapshot()
         entry = data.get("users", {}).get(self._ref(data, username))
         return entry is not None and f"store:{store_id}" in entry["sealed"]
 
@@ -889,7 +965,7 @@ class Vault:
         site = keys.site_private()
         if site is None:
             return None
-        data = self._read()
+        data = self._snapshot()
         entry = data.get("stores", {}).get(store_id)
         if entry is None:
             return None
@@ -930,10 +1006,14 @@ class Vault:
             data["site"]["rotate"] = True
 
     def site_rotation_pending(self) -> bool:
-        return bool(self._read().get("site", {}).get("rotate"))
+        return bool(self._snapshot().get("site", {}).get("rotate"))
 
     def rotate_site(
-        self, keys: UserKeys, *, holders: set[str] | None = None
+        self,
+        keys: UserKeys,
+        *,
+        holders: set[str] | None = None,
+        trusted: Callable[[str], bool] | None = None,
     ) -> EncryptionPrivateKey:
         """Make a new site key, seal it to every holder and the recovery key; return it.
 
@@ -967,6 +1047,11 @@ class Vault:
                 if holders is not None and ref not in holders:
                     del entry["sealed"]["site"]
                     continue
+                if trusted is not None and not trusted(ref):
+                    # her public key does not carry her signature: no new site key
+                    log.error("the site key is not sealed to a vault key not signed")
+                    del entry["sealed"]["site"]
+                    continue
                 entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
             if "public" in data["recovery"]:
                 data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", new.raw)
@@ -998,7 +1083,7 @@ class Vault:
 
     def site_key_holders(self, names: list[str]) -> set[str]:
         """Which of ``names`` have the site key sealed to them."""
-        data = self._read()
+        data = self._snapshot()
         users_ = data.get("users", {})
         return {
             name
@@ -1006,9 +1091,54 @@ class Vault:
             if "site" in users_.get(self._ref(data, name), {}).get("sealed", {})
         }
 
+    # -- signed vault keys (docs/security.md, "Signed vault keys") ---------------------
+
+    @staticmethod
+    def _public_message(data: dict[str, Any], ref: str, public: str) -> bytes:
+        return f"{VAULT_FORMAT}|public|{data['vault_id']}|{ref}|{public}".encode("ascii")
+
+    def public_key_claim(self, username: str) -> tuple[bytes, str, str] | None:
+        """(the message her signature must cover, the key id, the signature) for the public
+        key now in ``username``'s entry; None when it carries no signature."""
+        data = self._snapshot()
+        ref = self._ref(data, username)
+        entry = data.get("users", {}).get(ref)
+        if entry is None:
+            return None
+        claim = entry.get("public_sig")
+        if not isinstance(claim, dict) or claim.get("public") != entry.get("public"):
+            return None
+        return (
+            self._public_message(data, ref, str(entry["public"])),
+            str(claim.get("kid", "")),
+            str(claim.get("sig", "")),
+        )
+
+    def sign_own_public(self, username: str, kid: str, sign: Callable[[bytes], str]) -> None:
+        """Sign the user's own vault public key with her signing key (``sign`` signs a
+        message); written only when the key or the signing key changed."""
+        data = self._snapshot()
+        ref = self._ref(data, username)
+        entry = data.get("users", {}).get(ref)
+        if entry is None:
+            return
+        claim = entry.get("public_sig")
+        if isinstance(claim, dict) and claim.get("public") == entry["public"]:
+            if claim.get("kid") == kid:
+                return
+        with self._update() as fresh:
+            entry = fresh.get("users", {}).get(ref)
+            if entry is None:
+                return
+            entry["public_sig"] = {
+                "public": entry["public"],
+                "kid": kid,
+                "sig": sign(self._public_message(fresh, ref, str(entry["public"]))),
+            }
+
     def is_provisional(self, username: str) -> bool:
         """True while someone else chose the user's password (new user, reset)."""
-        data = self._read()
+        data = self._snapshot()
         entry = data.get("users", {}).get(self._ref(data, username))
         return bool(entry is None or entry.get("provisional"))
 
@@ -1206,7 +1336,7 @@ class Vault:
 
     def public_key(self, username: str) -> EncryptionPublicKey | None:
         """A user's public key (None while her entry is still in version 1's form)."""
-        data = self._read()
+        data = self._snapshot()
         entry = data.get("users", {}).get(self._ref(data, username))
         return EncryptionPublicKey(_unb64(entry["public"])) if entry else None
 
@@ -1300,7 +1430,7 @@ class Vault:
 
     def profile_rekey_state(self, profile_key: bytes) -> tuple[bytes | None, bool]:
         """(the previous profile key while a re-key is unfinished, whether one is due)."""
-        data = self._read()
+        data = self._snapshot()
         previous = data.get("profile_previous")
         old: bytes | None = None
         if previous is not None:
@@ -1320,17 +1450,19 @@ class Vault:
         """The events recorded while the database was closed, oldest first."""
         return [
             PendingEvent(float(e["ts"]), str(e["action"]), str(e["user_ref"]))
-            for e in self._read()["pending_events"]
+            for e in self._snapshot()["pending_events"]
         ]
 
     def drop_pending_events(self, count: int) -> None:
         """Forget the oldest ``count`` events once they are safely in the audit log."""
+        if count <= 0:
+            return  # nothing to forget: the file is not written
         with self._update() as data:
             data["pending_events"] = data["pending_events"][count:]
 
     def failures(self, username: str) -> int:
         """Failed log-ins in a row for ``username`` since the last success."""
-        data = self._read()
+        data = self._snapshot()
         state = data["throttle"].get(self._ref(data, username))
         return int(state["failures"]) if state else 0
 

@@ -39,6 +39,7 @@ from intake_app.sync.identity import DeviceIdentity, is_uuid
 from intake_app.sync.keys import EncryptionPrivateKey
 from intake_app.sync.payload import (
     INSTRUCTION_TYPES,
+    INSTRUCTION_TYPES_V1,
     InstructionRef,
     RecordRef,
     instruction_refs,
@@ -48,7 +49,9 @@ from intake_app.sync.payload import (
 from intake_app.sync.signed import canonical_json, strict_json_loads
 
 MAGIC = b"INTAKEB\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions a reader accepts: 1 (devices before case events) and 2 (docs/batch-format.md).
+READABLE_VERSIONS = (1, 2)
 HEADER_FORMAT = "intake-batch"
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_HEADER_BYTES = 2 * 1024 * 1024
@@ -181,6 +184,7 @@ def build_batch(
     content_key: bytes | None = None,
     nonce: bytes | None = None,
     audit_head: tuple[Any, ...] | None = None,
+    version: int = FORMAT_VERSION,
 ) -> BuiltBatch:
     """Seal and sign one batch for the office key (and the recovery key, if configured).
 
@@ -194,11 +198,17 @@ def build_batch(
         audit_head: the device's newest audit entry ``(seq, hash)``, if any, optionally
             followed by ``prev_seq, prev_hash``: the entry now at the number the previous
             batch's head named (docs/batch-format.md §4).
+        version: the format version written (1 only to test readers with what older
+            devices send; such a batch carries no case events).
 
     Raises:
         BatchError: ``payload_invalid`` for a payload that does not follow the format.
     """
     validate_payload(payload)
+    if version not in READABLE_VERSIONS or (
+        version < 2 and any(i["type"] not in INSTRUCTION_TYPES_V1 for i in payload["instructions"])
+    ):
+        raise BatchError("payload_invalid")
     return _seal(
         payload,
         identity=identity,
@@ -208,6 +218,7 @@ def build_batch(
         content_key=content_key,
         nonce=nonce,
         audit_head=audit_head,
+        version=version,
     )
 
 
@@ -221,6 +232,7 @@ def _seal(
     content_key: bytes | None = None,
     nonce: bytes | None = None,
     audit_head: tuple[Any, ...] | None = None,
+    version: int = FORMAT_VERSION,
 ) -> BuiltBatch:
     """:func:`build_batch` for a payload already checked by :func:`validate_payload`."""
     if compression not in COMPRESSIONS:
@@ -234,7 +246,7 @@ def _seal(
     created_text = utc_timestamp(created)
     header: dict[str, Any] = {
         "format": HEADER_FORMAT,
-        "version": FORMAT_VERSION,
+        "version": version,
         "batch_id": batch_id,
         "device_id": identity.device_id,
         "device_key_id": identity.key_id,
@@ -261,7 +273,7 @@ def _seal(
         raise ValueError("content key must be 32 bytes and nonce 12 bytes")
     ciphertext = AESGCM(content_key).encrypt(nonce, body, header_bytes)
     targets = [identity.office_key()] + ([recovery] if recovery else [])
-    parts = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)), header_bytes]
+    parts = [_PREFIX.pack(MAGIC, version, len(header_bytes)), header_bytes]
     parts.append(bytes([len(targets)]))
     for target in targets:
         sealed = keys.SUITE.encrypt(content_key, target.to_hpke(), info=header_bytes)
@@ -357,15 +369,17 @@ def _int(value: object, *, low: int, high: int) -> int:
     return value  # type: ignore[return-value]
 
 
-def _parse_header(raw: bytes) -> BatchHeader:
+def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
     try:
         data = strict_json_loads(raw)
     except ValueError:
         raise BatchError("header_invalid") from None
     _require(isinstance(data, dict), "header_invalid")
     _require(data.get("format") == HEADER_FORMAT, "header_invalid")
-    _require(data.get("version") == FORMAT_VERSION, "unsupported_version")
+    version = data.get("version")
+    _require(type(version) is int and version == binary_version, "unsupported_version")
     _require(set(data) - {AUDIT_HEAD} == _HEADER_KEYS, "header_invalid")
+    types = INSTRUCTION_TYPES if version >= 2 else INSTRUCTION_TYPES_V1
     audit_head = audit_prev = None
     if AUDIT_HEAD in data:
         head = data[AUDIT_HEAD]
@@ -408,10 +422,11 @@ def _parse_header(raw: bytes) -> BatchHeader:
     instructions = []
     for entry in instructions_raw:
         _require(isinstance(entry, list) and len(entry) == 3, "header_invalid")
-        _require(entry[0] in INSTRUCTION_TYPES and is_uuid(entry[1]), "header_invalid")
+        _require(entry[0] in types and is_uuid(entry[1]), "header_invalid")
         purpose = entry[2]
         _require(isinstance(purpose, str) and len(purpose) <= 200, "header_invalid")
         _require((purpose == "") == (entry[0] == "erasure"), "header_invalid")
+        _require(entry[0] != "case_event" or is_uuid(purpose), "header_invalid")
         instructions.append(InstructionRef(entry[0], entry[1], purpose))
     _require(len(set(instructions)) == len(instructions), "header_invalid")
     return BatchHeader(
@@ -451,13 +466,13 @@ def parse_batch(data: bytes, *, max_size: int = MAX_BATCH_BYTES) -> SealedBatch:
     _require(len(data) >= _PREFIX.size, "truncated")
     magic, version, header_len = _PREFIX.unpack_from(data, 0)
     _require(magic == MAGIC, "bad_magic")
-    _require(version == FORMAT_VERSION, "unsupported_version")
+    _require(version in READABLE_VERSIONS, "unsupported_version")
     _require(0 < header_len <= MAX_HEADER_BYTES, "header_invalid")
     pos = _PREFIX.size
     _require(len(data) >= pos + header_len + 1, "truncated")
     header_bytes = data[pos : pos + header_len]
     pos += header_len
-    header = _parse_header(header_bytes)
+    header = _parse_header(header_bytes, version)
     count = data[pos]
     pos += 1
     expected = [header.office_key_id] + ([header.recovery_key_id] if header.recovery_key_id else [])

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from intake_app.i18n import _
 from intake_app.sync import keys
@@ -38,6 +41,7 @@ ENROLMENT_TYPE = "enrolment"
 REGISTRATION_TYPE = "registration"
 CONFIRMATION_TYPE = "registration-confirmation"
 ENROLMENT_VERSION = 2
+REGISTRATION_VERSION = 2
 TOKEN_BYTES = 32
 MAX_NAME = 100
 
@@ -50,6 +54,22 @@ def new_token() -> str:
 def token_hash(token: str) -> str:
     """What the office stores instead of the token (SHA-384, hex)."""
     return hashlib.sha384(b"intake-enrolment-token/1\n" + token.encode("ascii")).hexdigest()
+
+
+def registration_proof_key(token: str) -> bytes:
+    """The key of the registration proof, derived from the token (HKDF-SHA384). The importer
+    keeps it from ``enrol`` in a table only it can write; the receiver never sees the token
+    nor this key (docs/security.md, "Device keys the importer trusts")."""
+    return HKDF(
+        algorithm=hashes.SHA384(), length=48, salt=None, info=b"intake-registration-proof/1"
+    ).derive(token.encode("ascii"))
+
+
+def registration_proof(proof_key: bytes, *, device_id: str, public_key_pem: str) -> str:
+    """HMAC-SHA384 over the device id and its public key, keyed with the token's proof key:
+    only who holds the token (the device, and the importer that issued it) can make it."""
+    message = f"intake-device-key/1\n{device_id}\n{public_key_pem}".encode()
+    return hmac.new(proof_key, message, hashlib.sha384).hexdigest()
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -198,23 +218,41 @@ def create_identity(enrolment: Enrolment) -> DeviceIdentity:
         recovery_public_key=key_set.recovery_key,
         root_public_key=enrolment.root_public_key,
         key_set_serial=key_set.serial,
+        office_importer_keys=key_set.importer_keys,
     )
 
 
 def build_registration(
     identity: DeviceIdentity, *, token: str, created: datetime | None = None
 ) -> bytes:
-    """The registration request (online body or offline file), signed by the device key."""
+    """The registration request (online body or offline file), signed by the device key.
+
+    It carries not the token but its hash (what the office stores, to spend it once) and a
+    proof keyed with the token over the new public key, which the importer checks before it
+    trusts the key; the receiver can check neither nor forge the proof.
+    """
+    public = identity.public_key()
     content = {
         "format": "intake-registration",
-        "version": 1,
+        "version": REGISTRATION_VERSION,
         "device_id": identity.device_id,
         "device_name": identity.device_name,
-        "token": token,
-        "public_key": keys.signing_public_to_json(identity.public_key()),
+        "token_hash": token_hash(token),
+        "key_proof": registration_proof(
+            registration_proof_key(token),
+            device_id=identity.device_id,
+            public_key_pem=keys.public_key_to_pem(public),
+        ),
+        "public_key": keys.signing_public_to_json(public),
         "created": utc_timestamp(created),
     }
     return sign_document(REGISTRATION_TYPE, content, private_key=identity.signing_key())
+
+
+def _is_hex384(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 96 and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +261,8 @@ class Registration:
 
     device_id: str
     device_name: str
-    token: str
+    token_hash: str
+    key_proof: str
     public_key: ec.EllipticCurvePublicKey
     key_id: str
     created: str
@@ -238,13 +277,16 @@ def read_registration(data: bytes) -> Registration:
     try:
         document = read_document(data, doc_type=REGISTRATION_TYPE)
         content = document.content()
-        if content.get("format") != "intake-registration" or content.get("version") != 1:
+        if (
+            content.get("format") != "intake-registration"
+            or content.get("version") != REGISTRATION_VERSION
+        ):
             raise SignatureError("malformed")
         public = keys.signing_public_from_json(content["public_key"])
         kid = keys.signing_key_id(public)
         document.verify({kid: public})
-        device_id, token = content["device_id"], content["token"]
-        if not is_uuid(device_id) or not isinstance(token, str) or not token:
+        device_id, claim, proof = content["device_id"], content["token_hash"], content["key_proof"]
+        if not is_uuid(device_id) or not _is_hex384(claim) or not _is_hex384(proof):
             raise SignatureError("malformed")
         parse_timestamp(content["created"])
         name = str(content["device_name"])
@@ -256,7 +298,8 @@ def read_registration(data: bytes) -> Registration:
     return Registration(
         device_id=device_id,
         device_name=name,
-        token=token,
+        token_hash=claim,
+        key_proof=proof,
         public_key=public,
         key_id=kid,
         created=content["created"],

@@ -61,6 +61,10 @@ class OfficeKeySet:
     issued: str = ""
     #: A new server address, when the root moves the devices to another receiver.
     server_url: str | None = None
+    #: The ids of the importer's receipt keys among ``signing_keys``: only these may sign
+    #: ``imported`` / ``rejected`` receipts; the others (receivers) only ``stored``
+    #: (docs/security.md, "What devices trust").
+    importer_keys: frozenset[str] = frozenset()
 
     def to_content(self) -> dict[str, Any]:
         """The JSON form used inside enrolment files and key-set documents."""
@@ -71,6 +75,7 @@ class OfficeKeySet:
             "recovery_key": self.recovery_key.to_json() if self.recovery_key else None,
             "serial": self.serial,
             "issued": self.issued,
+            "importer_keys": sorted(self.importer_keys),
         }
         if self.server_url:
             content["server_url"] = self.server_url
@@ -90,6 +95,7 @@ class OfficeKeySet:
             serial = content.get("serial", 0)
             issued = content.get("issued", "")
             server_url = content.get("server_url")
+            importer_keys = content.get("importer_keys", [])
         except (KeyError, TypeError, ValueError):
             raise SignatureError("malformed") from None
         encryption_keys = {k.key_id: k for k in enc}
@@ -99,10 +105,16 @@ class OfficeKeySet:
             raise SignatureError("malformed")
         if server_url is not None and not isinstance(server_url, str):
             raise SignatureError("malformed")
+        signing_keys = {keys.signing_key_id(k): k for k in sig}
+        if not isinstance(importer_keys, list) or not all(
+            isinstance(kid, str) and kid in signing_keys for kid in importer_keys
+        ):
+            raise SignatureError("malformed")
         return cls(
             encryption_keys=encryption_keys,
             current_encryption_key_id=current,
-            signing_keys={keys.signing_key_id(k): k for k in sig},
+            signing_keys=signing_keys,
+            importer_keys=frozenset(importer_keys),
             recovery_key=recovery,
             serial=serial,
             issued=issued,
@@ -165,6 +177,8 @@ class DeviceIdentity:
     recovery_public_key: EncryptionPublicKey | None = None
     root_public_key: ec.EllipticCurvePublicKey | None = None
     key_set_serial: int = 0
+    #: Which of ``office_signing_keys`` are the importer's (final receipts).
+    office_importer_keys: frozenset[str] = frozenset()
 
     @property
     def office_fingerprint(self) -> str:
@@ -202,6 +216,7 @@ class DeviceIdentity:
             signing_keys=dict(self.office_signing_keys),
             recovery_key=self.recovery_public_key,
             serial=self.key_set_serial,
+            importer_keys=self.office_importer_keys,
         )
 
     def with_key_set(self, key_set: OfficeKeySet) -> DeviceIdentity:
@@ -218,6 +233,7 @@ class DeviceIdentity:
             current_office_key_id=key_set.current_encryption_key_id,
             recovery_public_key=key_set.recovery_key,
             key_set_serial=key_set.serial,
+            office_importer_keys=key_set.importer_keys,
             server_url=key_set.server_url.rstrip("/") if key_set.server_url else self.server_url,
         )
 
@@ -270,4 +286,5 @@ class DeviceIdentity:
             recovery_public_key=key_set.recovery_key,
             root_public_key=root,
             key_set_serial=key_set.serial,
+            office_importer_keys=key_set.importer_keys,
         )

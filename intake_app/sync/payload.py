@@ -1,4 +1,5 @@
-"""The payload a batch carries: finalised records and instructions (erasure, withdrawal).
+"""The payload a batch carries: finalised records and instructions (erasure, withdrawal,
+case event).
 
 The device side produces ``{"records": [...], "instructions": [...]}``; this module checks
 that shape (on building and again after decrypting centrally) and names each item by a
@@ -16,7 +17,12 @@ from intake_app.sync.errors import BatchError
 from intake_app.sync.identity import is_uuid
 
 MAX_REVISION = 2**31 - 1
-INSTRUCTION_TYPES = ("erasure", "consent_withdrawal")
+INSTRUCTION_TYPES = ("erasure", "consent_withdrawal", "case_event")
+#: Instruction types a version 1 batch may carry (``case_event`` came with version 2).
+INSTRUCTION_TYPES_V1 = ("erasure", "consent_withdrawal")
+#: What a case event is (docs/batch-format.md §5).
+CASE_EVENT_KINDS = ("contact", "update", "closure", "reopening")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OPTIONAL_TEXT = ("status", "site", "counsellor", "created_at", "finalised_at")
 
 
@@ -90,7 +96,7 @@ def validate_record(record: object) -> None:
 
 
 def validate_instruction(instruction: object) -> None:
-    """Check one instruction: an erasure request or a consent withdrawal."""
+    """Check one instruction: an erasure request, a consent withdrawal or a case event."""
     _check(isinstance(instruction, dict))
     assert isinstance(instruction, dict)
     kind = instruction.get("type")
@@ -98,6 +104,14 @@ def validate_instruction(instruction: object) -> None:
     if kind == "erasure":
         _check(isinstance(instruction.get("requested_at"), str))
         _check(instruction.get("reason") is None or isinstance(instruction.get("reason"), str))
+    elif kind == "case_event":
+        _check(is_uuid(instruction.get("event_id")))
+        _check(instruction.get("kind") in CASE_EVENT_KINDS)
+        day = instruction.get("occurred_on")
+        _check(isinstance(day, str) and _DAY.match(day) is not None)
+        _check(isinstance(instruction.get("data"), dict))
+        recorded = instruction.get("recorded_at")
+        _check(recorded is None or (isinstance(recorded, str) and _is_plain(recorded)))
     else:
         purpose = instruction.get("purpose")
         _check(isinstance(purpose, str) and _FIELD_ID.fullmatch(purpose) is not None)
@@ -132,9 +146,17 @@ def record_refs(payload: Mapping[str, Any]) -> tuple[RecordRef, ...]:
     return tuple(RecordRef(r["id"], r["revision"]) for r in payload["records"])
 
 
+def instruction_ref(item: Mapping[str, Any]) -> InstructionRef:
+    """An instruction's name: its type, record id and purpose (``""`` for an erasure, the
+    event id for a case event)."""
+    kind = item["type"]
+    if kind == "erasure":
+        return InstructionRef(kind, item["record_id"], "")
+    if kind == "case_event":
+        return InstructionRef(kind, item["record_id"], item["event_id"])
+    return InstructionRef(kind, item["record_id"], item["purpose"])
+
+
 def instruction_refs(payload: Mapping[str, Any]) -> tuple[InstructionRef, ...]:
     """The (type, record id, purpose) of every instruction, in payload order."""
-    return tuple(
-        InstructionRef(i["type"], i["record_id"], "" if i["type"] == "erasure" else i["purpose"])
-        for i in payload["instructions"]
-    )
+    return tuple(instruction_ref(i) for i in payload["instructions"])

@@ -20,7 +20,7 @@ that the receipt answers this device, this batch id and these exact bytes (SHA-3
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from intake_app.sync.batch import utc_timestamp
 from intake_app.sync.errors import ReceiptError, SignatureError
 from intake_app.sync.identity import is_uuid
-from intake_app.sync.payload import MAX_REVISION, InstructionRef, RecordRef
+from intake_app.sync.payload import INSTRUCTION_TYPES, MAX_REVISION, InstructionRef, RecordRef
 from intake_app.sync.signed import read_document, sign_document
 
 RECEIPT_TYPE = "receipt"
@@ -186,11 +186,16 @@ def _parse_content(content: Mapping[str, Any]) -> dict[str, Any]:
     for entry in content["instructions"] if isinstance(content["instructions"], list) else [None]:
         if not (isinstance(entry, list) and len(entry) == 4 and is_uuid(entry[1])):
             raise _fail()
-        if entry[0] not in ("erasure", "consent_withdrawal") or not isinstance(entry[2], str):
+        if entry[0] not in INSTRUCTION_TYPES or not isinstance(entry[2], str):
             raise _fail()
         if entry[3] not in _INSTRUCTION_RESULTS:
             raise _fail()
         instructions.append((InstructionRef(entry[0], entry[1], entry[2]), ItemResult(entry[3])))
+    if status == ReceiptStatus.STORED and any(
+        result != ItemResult.RECEIVED for _ref, result in (*records, *instructions)
+    ):
+        # A receiver's word is "received", nothing more: no "erased", no "confirmed".
+        raise _fail()
     reason = content["reason"]
     if reason is not None and not isinstance(reason, str):
         raise _fail()
@@ -215,6 +220,7 @@ def verify_receipt(
     device_id: str | None = None,
     batch_id: str | None = None,
     batch_sha384: str | None = None,
+    importer_keys: Collection[str] | None = None,
 ) -> Receipt:
     """Check a receipt's signature and, where given, that it answers this device and batch.
 
@@ -222,10 +228,14 @@ def verify_receipt(
         data: the receipt as received (HTTP body or receipt file).
         trusted: the office signing keys the device trusts, by key id.
         device_id, batch_id, batch_sha384: what the receipt must name.
+        importer_keys: the key ids that may sign a final (``imported`` / ``rejected``)
+            receipt; a receiver's key signs only ``stored`` (docs/security.md, "What
+            devices trust"). Devices always pass it; ``None`` (office tools) trusts any.
 
     Raises:
         ReceiptError: ``malformed``, ``unknown_key``, ``bad_signature``, ``wrong_device``,
-            ``wrong_batch`` or ``wrong_digest``; nothing else, whatever the bytes.
+            ``wrong_batch``, ``wrong_digest`` or ``not_importer`` (a final receipt signed
+            by a key that is not the importer's); nothing else, whatever the bytes.
     """
     try:
         document = read_document(data, doc_type=RECEIPT_TYPE)
@@ -235,6 +245,12 @@ def verify_receipt(
     except SignatureError as exc:
         raise ReceiptError(exc.reason) from None
     fields = _parse_content(content)
+    if (
+        importer_keys is not None
+        and fields["status"] != ReceiptStatus.STORED
+        and document.kid not in importer_keys
+    ):
+        raise _fail("not_importer")
     if device_id is not None and fields["device_id"] != device_id:
         raise _fail("wrong_device")
     if batch_id is not None and fields["batch_id"] != batch_id:

@@ -134,7 +134,11 @@ def read_receipts(
         try:
             if path.stat().st_size > MAX_RECEIPT_BYTES:
                 raise ReceiptError("too_large")
-            receipt = verify_receipt(path.read_bytes(), trusted=identity.office_signing_keys)
+            receipt = verify_receipt(
+                path.read_bytes(),
+                trusted=identity.office_signing_keys,
+                importer_keys=identity.office_importer_keys,
+            )
         except ReceiptError as exc:
             result.invalid.append((path, exc.reason))
             continue

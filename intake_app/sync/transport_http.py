@@ -310,6 +310,7 @@ class SyncClient:
             receipt = verify_receipt(
                 response.content,
                 trusted=self.identity.office_signing_keys,
+                importer_keys=self.identity.office_importer_keys,
                 device_id=self.identity.device_id,
                 batch_id=batch.batch_id,
                 batch_sha384=batch.sha384,
@@ -373,6 +374,7 @@ class SyncClient:
                     verify_receipt(
                         blob,
                         trusted=self.identity.office_signing_keys,
+                        importer_keys=self.identity.office_importer_keys,
                         device_id=self.identity.device_id,
                     )
                 )

@@ -28,6 +28,7 @@ import random
 import subprocess
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from intake_app.sync.keys import EncryptionPrivateKey
 from intake_app.sync.receipt import ReceiptStatus
 from intake_app.sync.transport_folder import read_receipts
 from intake_app.sync.transport_http import SyncClient
-from tests.e2e.conftest import FAST, Office, central_command
+from tests.e2e.conftest import FAST, Office, _start, central_command
 from tests.torture.conftest import Figures, Scale, Stopwatch, central_batches, central_rows
 from tests.torture.helpers import forge
 from tests.unit.sync.factories import make_payload
@@ -96,6 +97,18 @@ SIGNATURE_ONLY = {
     "recipient1_sealed_key",
     "recipient2_sealed_key",
 }
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    """The office of ``tests.e2e.conftest``, whose receiver lets one address (this test)
+    send thousands of refused batches: the test counts reasons, not the rate limit."""
+    home = tmp_path / "office"
+    yield from _start(
+        home,
+        database_url=f"sqlite:///{home / 'central.db'}",
+        serve_args=("--client-failure-rate", "100000"),
+    )
 
 
 class Genuine:

@@ -36,6 +36,7 @@ from intake_app.core.forms.registry import load_shipped_forms
 from intake_app.device_sync.device import MemoryFormSource
 from intake_app.sync import keys
 from intake_app.sync.batch import (
+    FORMAT_VERSION,
     BuiltBatch,
     build_batch,
     open_batch,
@@ -134,7 +135,10 @@ class BatchTarget:
         targets = [self.identity.office_key()]
         if self.identity.recovery_public_key:
             targets.append(self.identity.recovery_public_key)
-        parts = [struct.pack(">8sHI", b"INTAKEB\x00", 1, len(header_bytes)), header_bytes]
+        parts = [
+            struct.pack(">8sHI", b"INTAKEB\x00", FORMAT_VERSION, len(header_bytes)),
+            header_bytes,
+        ]
         parts.append(bytes([len(targets)]))
         for target in targets:
             sealed = keys.SUITE.encrypt(content_key, target.to_hpke(), info=header_bytes)

@@ -8,11 +8,13 @@ office: keys, receiver and importer").
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from intake_app.central import db
 from intake_app.central.forms import publish_form
 from intake_app.central.receiver import create_app
 from intake_app.errors import SyncError, SyncErrorKind
@@ -25,6 +27,9 @@ from intake_app.sync.identity import (
     verify_key_set_document,
 )
 from intake_app.sync.keys import EncryptionPrivateKey
+from intake_app.sync.payload import InstructionRef
+from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
+from intake_app.sync.transport_folder import RECEIPT_SUFFIX, read_receipts
 from intake_app.sync.transport_http import SyncClient
 from tests.e2e.conftest import FAST
 from tests.unit.central.harness import Central, serve
@@ -152,3 +157,62 @@ def test_a_root_signed_key_set_can_move_the_server(central: Central) -> None:
             moved = client.fetch_office_keys()
     assert moved.server_url == "https://neu.example.org"
     assert DeviceIdentity.from_json(moved.to_json()).server_url == "https://neu.example.org"
+
+
+def test_final_receipts_signed_by_the_receiver_key_are_refused(
+    central: Central, tmp_path: Path
+) -> None:
+    """A taken-over receiver signs with its own receipt key: an ``imported`` receipt it
+    forges (served as the import answer, or left on a stick) and a ``stored`` receipt that
+    claims an erasure was confirmed are refused by the device, which keeps its records;
+    the importer's genuine receipt is taken."""
+    identity = central.enrol()
+    receiver = central.receiver()
+    batch = build_batch(make_payload(3), identity=identity)
+    forged_imported = build_receipt(
+        status=ReceiptStatus.IMPORTED,
+        batch_id=batch.batch_id,
+        device_id=identity.device_id,
+        batch_sha384=batch.sha384,
+        records=[(ref, ItemResult.ACCEPTED) for ref in parse_batch(batch.data).header.records],
+        instructions=[],
+        signing_key=receiver.signing_key,
+    )
+    forged_stored = build_receipt(
+        status=ReceiptStatus.STORED,
+        batch_id=batch.batch_id,
+        device_id=identity.device_id,
+        batch_sha384=batch.sha384,
+        records=[],
+        instructions=[(InstructionRef("erasure", str(uuid.uuid4()), ""), ItemResult.CONFIRMED)],
+        signing_key=receiver.signing_key,
+    )
+    with serve(create_app(receiver)) as url:
+        device = replace(identity, server_url=url)
+        with SyncClient(device, settings=FAST) as client:
+            assert client.send_batch(batch).status == ReceiptStatus.STORED
+            # the receiver's database role may write the import answer of a stored batch
+            with central.engine.begin() as conn:
+                conn.execute(
+                    db.batches.update()
+                    .where(db.batches.c.batch_id == batch.batch_id)
+                    .values(status="imported", import_receipt=forged_imported.decode())
+                )
+            assert client.fetch_receipts() == []
+            with central.engine.begin() as conn:
+                conn.execute(
+                    db.batches.update()
+                    .where(db.batches.c.batch_id == batch.batch_id)
+                    .values(status="stored", import_receipt=None)
+                )
+            central.importer().run()
+            genuine = client.fetch_receipts()
+    assert [(r.batch_id, r.status) for r in genuine] == [(batch.batch_id, ReceiptStatus.IMPORTED)]
+    assert genuine[0].office_key_id in identity.office_importer_keys
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    for name, receipt in (("a", forged_imported), ("b", forged_stored)):
+        (stick / f"intake-{name}{RECEIPT_SUFFIX}").write_bytes(receipt)
+    found = read_receipts(stick, identity=identity)
+    assert found.receipts == []
+    assert sorted(reason for _path, reason in found.invalid) == ["malformed", "not_importer"]

@@ -7,11 +7,14 @@ import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlmodel import select
 
 from intake_app.app import Workspace
 from intake_app.core.followup import check_closure, check_reopening, describe_event
 from intake_app.errors import ConflictError, PermissionDenied, ValidationError
+from intake_app.storage.models import OutboxItem
 from intake_app.storage.records import RecordQuery
+from intake_app.storage.site_records import SiteRecords
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
 from tests.unit.followup.test_updates import INTAKE, TODAY, case_with_plan
 from tests.unit.lifecycle.test_lifecycle import _pretend_delivered
@@ -73,6 +76,15 @@ def test_closing_starts_retention_and_reopening_stops_it(profile: ProfileFixture
         assert _closed_at(sup, record_id) == datetime.combine(closed_on, time.min, UTC)
         with pytest.raises(ConflictError):
             sup.records.close_case(record_id, check_closure(on=TODAY, reason="other"))
+        # the closing itself waits in the outbox: pretend the office confirmed it too
+        assert isinstance(sup.records, SiteRecords)
+        store = sup.scope.stores[sup.records.store_of(record_id)]
+        with store.write() as session:
+            for item in session.exec(select(OutboxItem)).all():
+                if item.kind == "case_event":
+                    item.state = "delivered"
+                    item.batch_id = session.exec(select(OutboxItem.batch_id)).first()
+                    session.add(item)
         days = sup.settings.get("retention.days_after_close")
         assert isinstance(days, int)
         due_day = closed_on + timedelta(days=days + 1)

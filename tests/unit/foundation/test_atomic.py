@@ -21,9 +21,9 @@ ALLOWED = {
     # A backup is a folder: its files are copied (SQLite's backup API, shutil), fsynced one
     # by one, and the folder is renamed into place as a whole.
     "storage/backup.py": "backup and restore move whole folders",
-    # Record store files: written by SQLCipher's export and moved into place whole; still
-    # to be brought onto atomic.py.
-    "storage/stores.py": "record store databases moved into place",
+    # Shredding overwrites a record store in place with random bytes and syncs it before
+    # deleting it; new stores go through atomic.py.
+    "storage/stores.py": "shred overwrites a file in place before deleting it",
     # A print job: a private temporary file (0600) that ``lp`` reads and that is removed
     # as soon as CUPS has the job; nothing is kept, so there is nothing to make durable.
     "ui/print_system.py": "the temporary file handed to CUPS",

@@ -50,6 +50,7 @@ class Office:
             recovery_key=self.recovery.public_key() if self.recovery else None,
             serial=self.serial,
             issued="2026-01-01T00:00:00Z",
+            importer_keys=frozenset({self.signing_kid}),
         )
 
     def trusted(self) -> dict[str, ec.EllipticCurvePublicKey]:
@@ -86,6 +87,7 @@ def make_identity(
         recovery_public_key=key_set.recovery_key,
         root_public_key=office.root.public_key(),
         key_set_serial=key_set.serial,
+        office_importer_keys=key_set.importer_keys,
     )
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from intake_app.sync import batch as batch_module
 from intake_app.sync import keys
 from intake_app.sync.batch import (
+    FORMAT_VERSION,
     MAGIC,
     build_batch,
     build_batches,
@@ -54,6 +55,12 @@ def _open(data: bytes, identity: DeviceIdentity, office: Office) -> dict[str, An
     return open_batch(sealed, office.encryption)
 
 
+def _version_of(header: Any) -> int:
+    """The binary version to go with ``header``: its own when it names a plausible one."""
+    version = header.get("version") if isinstance(header, dict) else None
+    return version if type(version) is int and 0 <= version < 2**16 else FORMAT_VERSION
+
+
 def seal_custom(
     identity: DeviceIdentity,
     header: dict[str, Any],
@@ -70,7 +77,7 @@ def seal_custom(
     sealed = keys.SUITE.encrypt(content_key, target.to_hpke(), info=header_bytes)
     signed = b"".join(
         [
-            struct.pack(">8sHI", MAGIC, 1, len(header_bytes)),
+            struct.pack(">8sHI", MAGIC, _version_of(header), len(header_bytes)),
             header_bytes,
             b"\x01",
             bytes.fromhex(target.key_id),
@@ -223,7 +230,7 @@ def test_header_is_bound_into_seal_and_aead(identity: DeviceIdentity, office: Of
     second = parse_batch(build_batch(make_payload(2, seed=2), identity=identity).data)
     spliced_signed = b"".join(
         [
-            struct.pack(">8sHI", MAGIC, 1, len(second.header_bytes)),
+            struct.pack(">8sHI", MAGIC, FORMAT_VERSION, len(second.header_bytes)),
             second.header_bytes,
             first.signed[14 + len(first.header_bytes) :],
         ]
@@ -327,13 +334,47 @@ def test_trailing_bytes_are_refused(identity: DeviceIdentity) -> None:
 
 def test_unknown_version_and_magic(identity: DeviceIdentity) -> None:
     data = bytearray(build_batch(make_payload(1), identity=identity).data)
-    newer = bytes(data[:8]) + b"\x00\x02" + bytes(data[10:])
+    newer = bytes(data[:8]) + b"\x00\x03" + bytes(data[10:])
     with pytest.raises(BatchError) as info:
         parse_batch(newer)
+    assert info.value.reason == "unsupported_version"
+    older_prefix = bytes(data[:8]) + b"\x00\x01" + bytes(data[10:])  # header still says 2
+    with pytest.raises(BatchError) as info:
+        parse_batch(older_prefix)
     assert info.value.reason == "unsupported_version"
     with pytest.raises(BatchError) as info:
         parse_batch(b"PK\x03\x04" + bytes(data[4:]))
     assert info.value.reason == "bad_magic"
+
+
+def test_a_version_1_batch_is_still_read_and_carries_no_case_events(
+    identity: DeviceIdentity, office: Office
+) -> None:
+    payload = make_payload(2)
+    old = build_batch(payload, identity=identity, version=1)
+    assert old.data[8:10] == b"\x00\x01"
+    assert _open(old.data, identity, office)["records"] == payload["records"]
+    event = {
+        "type": "case_event",
+        "record_id": payload["records"][0]["id"],
+        "event_id": "5a1e7c2b-9d3f-4e6a-8b0c-1f2e3d4c5b6a",
+        "kind": "contact",
+        "occurred_on": "2026-11-27",
+        "data": {"mode": "phone"},
+    }
+    with_event = {"records": payload["records"], "instructions": [event]}
+    with pytest.raises(BatchError) as info:
+        build_batch(with_event, identity=identity, version=1)
+    assert info.value.reason == "payload_invalid"
+    opened = _open(build_batch(with_event, identity=identity).data, identity, office)
+    assert opened["instructions"] == [event]
+    # a version 1 header that names a case event is refused before anything is opened
+    header = json.loads(parse_batch(build_batch(with_event, identity=identity).data).header_bytes)
+    header["version"] = 1
+    forged = seal_custom(identity, header, b"{}")
+    with pytest.raises(BatchError) as info:
+        parse_batch(forged)
+    assert info.value.reason == "header_invalid"
 
 
 def test_size_limit(identity: DeviceIdentity) -> None:

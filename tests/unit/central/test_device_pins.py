@@ -1,0 +1,134 @@
+"""A taken-over receiver may write the ``devices`` table, but the importer trusts only the
+device key it pinned, or one proven with the enrolment token it issued (docs/security.md,
+"Device keys the importer trusts"). Played as the attacker: the receiver swaps a device's
+key, or registers a pending device with a key of its own, and posts batches through a real
+receiver on 127.0.0.1; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from intake_app.central import db
+from intake_app.central.registry import list_devices
+from intake_app.sync import keys
+from intake_app.sync.batch import build_batch
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.receipt import ReceiptStatus
+from intake_app.sync.transport_http import SyncClient
+from tests.e2e.conftest import FAST
+from tests.e2e.test_receivers_postgres import office  # noqa: F401 (the role's fixture)
+from tests.unit.central.harness import Central, receiver_app, serve
+from tests.unit.sync.factories import erasure, make_record
+
+
+def _post(identity: DeviceIdentity, url: str, payload: dict[str, Any]) -> str:
+    device = replace(identity, server_url=url)
+    batch = build_batch(payload, identity=device)
+    with SyncClient(device, settings=FAST) as client:
+        assert client.send_batch(batch).status == ReceiptStatus.STORED
+    return batch.batch_id
+
+
+def _as_attacker(identity: DeviceIdentity) -> DeviceIdentity:
+    return replace(identity, private_key_pem=keys.private_key_to_pem(keys.generate_signing_key()))
+
+
+def _swap_key(central: Central, device_id: str, attacker: DeviceIdentity) -> None:
+    """What the receiver's role may do: rewrite the device's key in ``devices``."""
+    with central.engine.begin() as conn:
+        conn.execute(
+            db.devices.update()
+            .where(db.devices.c.device_id == device_id)
+            .values(
+                public_key_pem=keys.public_key_to_pem(attacker.public_key()),
+                key_id=attacker.key_id,
+            )
+        )
+
+
+def _names(central: Central) -> list[str]:
+    with central.engine.connect() as conn:
+        rows = conn.execute(sa.select(db.records.c.document)).all()
+    return sorted(json.loads(r.document)["answers"]["family_name"] for r in rows)
+
+
+def test_a_key_swapped_by_the_receiver_is_quarantined_and_reported(central: Central) -> None:
+    genuine = central.enrol("laptop-genuine")
+    record = make_record(family_name="Echt")
+    with serve(receiver_app(central)) as url:
+        _post(genuine, url, {"records": [record], "instructions": []})
+        assert [o.status for o in central.importer().run()] == ["imported"]
+        attacker = _as_attacker(genuine)
+        if central.engine.dialect.name == "postgresql":
+            # PostgreSQL refuses to replace a registered key in the table itself (a
+            # trigger); the importer's pin is the second, key-based guard tested on SQLite.
+            with pytest.raises(sa.exc.ProgrammingError, match="cannot be replaced"):
+                _swap_key(central, genuine.device_id, attacker)
+            return
+        _swap_key(central, genuine.device_id, attacker)
+        forged = {**record, "revision": 2, "answers": {**record["answers"], "family_name": "X"}}
+        _post(attacker, url, {"records": [forged], "instructions": [erasure(record["id"])]})
+        outcomes = central.importer().run()
+    assert [(o.status, o.reason) for o in outcomes] == [("quarantined", "device_key_mismatch")]
+    assert _names(central) == ["Echt"]
+    assert central.count(db.erasures) == 0
+    [listed] = list_devices(central.engine)
+    assert listed.key_trusted is False
+
+
+def test_a_pending_device_registered_by_the_receiver_is_not_trusted(central: Central) -> None:
+    """The receiver knows the token's hash (it spends the token) but not the token: it can
+    put a key of its own into ``devices``, not the proof the importer checks."""
+    genuine = central.enrol("laptop-pending", register=False)
+    attacker = _as_attacker(genuine)
+    with central.engine.begin() as conn:
+        conn.execute(
+            db.devices.update()
+            .where(db.devices.c.device_id == genuine.device_id)
+            .values(
+                status="active",
+                public_key_pem=keys.public_key_to_pem(attacker.public_key()),
+                key_id=attacker.key_id,
+                registration_proof="0" * 96,
+                token_used_at=sa.func.now(),
+            )
+        )
+    with serve(receiver_app(central)) as url:
+        _post(attacker, url, {"records": [make_record(family_name="X")], "instructions": []})
+        outcomes = central.importer().run()
+    assert [(o.status, o.reason) for o in outcomes] == [("quarantined", "device_key_mismatch")]
+    assert central.count(db.records) == 0
+
+
+def test_the_genuine_key_is_pinned_at_first_sight(central: Central) -> None:
+    genuine = central.enrol("laptop-new")
+    with serve(receiver_app(central)) as url:
+        _post(genuine, url, {"records": [make_record(family_name="Neu")], "instructions": []})
+        assert [o.status for o in central.importer().run()] == ["imported"]
+    with central.engine.connect() as conn:
+        pin = conn.execute(sa.select(db.device_pins)).one()
+    assert pin.public_key_pem == keys.public_key_to_pem(genuine.public_key())
+    assert pin.proof_key is None  # not needed any more once the key is pinned
+    [listed] = list_devices(central.engine)
+    assert listed.key_trusted is True
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statement", ["SELECT * FROM device_pins", "DELETE FROM device_pins"])
+def test_the_receiver_role_has_no_privilege_on_the_pins(
+    office: tuple[Central, str, str],  # noqa: F811
+    statement: str,
+) -> None:
+    _central, _role, as_role = office
+    engine = sa.create_engine(as_role)
+    try:
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            with engine.begin() as conn:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
