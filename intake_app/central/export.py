@@ -199,7 +199,8 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     answers = [f"answers.{c}" for c in sorted(answer_columns)]
     buffer = io.StringIO()
     writer = _writer(buffer, separator)
-    writer.writerow([*FIXED_COLUMNS, *consent_columns, *answers])
+    # Column names come from what devices sent: guarded like every cell.
+    writer.writerow([_safe_cell(c) for c in (*FIXED_COLUMNS, *consent_columns, *answers)])
     rows = withheld = 0
     for document in _latest_documents(engine):
         states = consent_states(document, withdrawals.get(document["id"], {}))
