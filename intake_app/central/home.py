@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import json
 import logging
@@ -219,8 +220,6 @@ def forget_environment_variable(name: str) -> None:
     longer inherit it either (docs/central-office.md: passphrases).
     """
     try:
-        import ctypes  # deferred: only when a secret came from the environment
-
         libc = ctypes.CDLL(None)
         entries = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, "environ")
         prefix = name.encode() + b"="

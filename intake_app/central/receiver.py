@@ -24,6 +24,8 @@ for the asking device, signed request header).
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import time
 from collections.abc import Callable
@@ -492,9 +494,6 @@ def _return_freed_memory() -> None:
     "Limits"). Not glibc (or no ctypes): nothing to do.
     """
     try:
-        import ctypes  # deferred: only the receiver tunes the allocator
-        import ctypes.util
-
         name = ctypes.util.find_library("c")
         if name is None:
             return

@@ -42,7 +42,7 @@ def test_case_events_reach_the_office_once_without_free_text(
     enrol_device(profile, office, tmp_path)
     ws = profile.sign_in(COUNSELLOR)
     try:
-        record_id = case_with_plan(ws)
+        record_id = case_with_plan(ws, central_office=False)
         ws.records.add_contact(
             record_id,
             check_contact(

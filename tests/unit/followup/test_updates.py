@@ -25,10 +25,11 @@ TODAY = date.today()
 INTAKE = TODAY - timedelta(days=40)
 
 
-def case_with_plan(ws: Workspace) -> str:
+def case_with_plan(ws: Workspace, *, central_office: bool = True) -> str:
     """A finalised intake with a referral to the Jobcenter, a plan step, a qualification
     under recognition and a residence permit; the other answers are synthetic and valid,
-    so that the intake is complete."""
+    so that the intake is complete. ``central_office=False``: the person refused that the
+    central office sees her personal data."""
     record = ws.records.create(form_id="intake", form_version="2026.2")
     form = ws.form_for("intake", "2026.2")
     for seed in range(60):
@@ -46,6 +47,7 @@ def case_with_plan(ws: Workspace) -> str:
             continue
         # the Jobcenter referral passes what its consent purpose covers, and that is granted
         answers["consent"]["purposes"]["jobcenter_language_course"].update(granted=True)
+        answers["consent"]["purposes"]["central_office"].update(granted=central_office)
         answers.update(
             intake_date=INTAKE.isoformat(),
             family_name="Updatetest",

@@ -101,14 +101,15 @@ def test_retention_purges_only_delivered_records_past_the_period(
     supervisor = profile.sign_in(SUPERVISOR)
     try:
         old_delivered = _canary_record(supervisor)
-        _pretend_delivered(supervisor, old_delivered)
+        # the closing is itself news for the centre (a case event): delivered after it
         _close_long_ago(supervisor, old_delivered, days=800)
+        _pretend_delivered(supervisor, old_delivered)
         add_synthetic_intakes(supervisor, count=2, seed=9, complete_share=1.0)
         others = [s.id for s in supervisor.records.list(RecordQuery(status="complete"))]
         undelivered, recent = others[0], others[1]
         _close_long_ago(supervisor, undelivered, days=800)  # never delivered: must stay
-        _pretend_delivered(supervisor, recent)
         _close_long_ago(supervisor, recent, days=10)  # delivered, but within the period
+        _pretend_delivered(supervisor, recent)
         store, key = _store_file(supervisor, old_delivered)
         assert plaintext_contains(store, key, _needles())  # present now
         result = supervisor.lifecycle.purge_due()
@@ -135,14 +136,32 @@ def test_retention_keeps_what_the_centre_has_stored_but_not_imported(
     try:
         add_synthetic_intakes(supervisor, count=2, seed=21, complete_share=1.0)
         stored, imported = [s.id for s in supervisor.records.list(RecordQuery(status="complete"))]
-        _pretend_delivered(supervisor, stored, batch_state="stored")
-        _pretend_delivered(supervisor, imported, batch_state="imported")
         for record_id in (stored, imported):
             _close_long_ago(supervisor, record_id, days=800)
+        _pretend_delivered(supervisor, stored, batch_state="stored")
+        _pretend_delivered(supervisor, imported, batch_state="imported")
         assert supervisor.lifecycle.due_for_purge() == ([imported], 1)
         result = supervisor.lifecycle.purge_due()
         assert (result.purged, result.kept_undelivered) == (1, 1)
         assert {s.id for s in supervisor.records.list(RecordQuery())} == {stored}
+    finally:
+        supervisor.close()
+
+
+def test_retention_keeps_a_record_whose_closing_the_centre_has_not_heard_of(
+    profile: ProfileFixture,
+) -> None:
+    """The record reached the centre, then the case was closed: the closing waits in the
+    outbox, so the device's copy is still the only one that knows the outcome."""
+    supervisor = profile.sign_in(SUPERVISOR)
+    try:
+        add_synthetic_intakes(supervisor, count=1, seed=23, complete_share=1.0)
+        (record_id,) = [s.id for s in supervisor.records.list(RecordQuery(status="complete"))]
+        _pretend_delivered(supervisor, record_id)
+        _close_long_ago(supervisor, record_id, days=800)
+        assert supervisor.lifecycle.due_for_purge() == ([], 1)
+        _pretend_delivered(supervisor, record_id)  # the closing reached the centre too
+        assert supervisor.lifecycle.due_for_purge() == ([record_id], 0)
     finally:
         supervisor.close()
 
