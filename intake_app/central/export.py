@@ -3,8 +3,12 @@
 **Records CSV** (``export --out FILE``): one row per record, its highest revision. Consent
 is respected: personal data (the answers) are exported only when the ``central_office``
 purpose is granted and not withdrawn, neither in the record's own consent state nor by a
-later withdrawal instruction; otherwise the row keeps only administrative columns and says
-``personal_data=withheld``. Each purpose's state is a column. Every cell is quoted, and
+later withdrawal instruction, and the device sent more than the statistics minimum;
+otherwise the row keeps only administrative columns and says ``personal_data=withheld``.
+``data_scope`` says what the device sent (``central_office``, ``statistics`` or ``full``
+for records from before the data minimisation; docs/batch-format.md §5): answers the
+device withheld (contact details, internal notes, health …) have no column at all.
+Each purpose's state is a column. Every cell is quoted, and
 text that a spreadsheet would run as a formula gets a ``'`` in front: at the start of the
 cell and after every character a spreadsheet may split on (``,``, ``;``, tab, line
 break, ``|``), so the file stays text whatever separator Excel or LibreOffice assume
@@ -40,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from intake_app.atomic import atomic_write_bytes
+from intake_app.sync.minimum import SCOPE_STATISTICS, SCOPES
 
 from .db import case_events, consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table
@@ -58,6 +63,7 @@ FIXED_COLUMNS = (
     "created_at",
     "finalised_at",
     "personal_data",
+    "data_scope",
 )
 CENTRAL_PURPOSE = "central_office"
 _MONTH = re.compile(r"^\d{4}-\d{2}")
@@ -155,6 +161,18 @@ def personal_data_allowed(states: Mapping[str, str]) -> bool:
     return states.get(CENTRAL_PURPOSE, "not_granted").startswith("granted")
 
 
+def data_scope(document: Mapping[str, Any]) -> str:
+    """What the device sent (docs/batch-format.md §5): ``central_office`` (the answers of
+    the purpose's data categories and the minimum), ``statistics`` (the minimum only) or
+    ``full`` (a record sent before devices reduced records)."""
+    scope = document.get("scope")
+    return scope if scope in SCOPES else "full"
+
+
+def _allowed(document: Mapping[str, Any], states: Mapping[str, str]) -> bool:
+    return personal_data_allowed(states) and data_scope(document) != SCOPE_STATISTICS
+
+
 def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -191,7 +209,7 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     for document in _latest_documents(engine):
         states = consent_states(document, withdrawals.get(document["id"], {}))
         purposes.update(states)
-        if personal_data_allowed(states):
+        if _allowed(document, states):
             flat: dict[str, str] = {}
             _flatten(document.get("answers", {}), "", flat)
             answer_columns.update(flat)
@@ -204,7 +222,7 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
     rows = withheld = 0
     for document in _latest_documents(engine):
         states = consent_states(document, withdrawals.get(document["id"], {}))
-        allowed = personal_data_allowed(states)
+        allowed = _allowed(document, states)
         flat = {}
         if allowed:
             _flatten(document.get("answers", {}), "", flat)
@@ -213,6 +231,7 @@ def export_records(engine: Engine, out: Path, *, separator: str = ",") -> tuple[
         fixed = {name: document.get(name) for name in FIXED_COLUMNS}
         fixed["record_id"] = document["id"]
         fixed["personal_data"] = "yes" if allowed else "withheld"
+        fixed["data_scope"] = data_scope(document)
         cells = [("" if fixed[n] is None else str(fixed[n])) for n in FIXED_COLUMNS]
         cells += [states.get(c[len("consent.") :], "") for c in consent_columns]
         cells += [flat.get(c[len("answers.") :], "") for c in answers]
@@ -230,8 +249,8 @@ def export_events(engine: Engine, out: Path, *, separator: str = ",") -> tuple[i
     """Write the case events CSV; returns (rows, rows whose details were withheld)."""
     withdrawals = _withdrawals(engine)
     allowed = {
-        document["id"]: personal_data_allowed(
-            consent_states(document, withdrawals.get(document["id"], {}))
+        document["id"]: _allowed(
+            document, consent_states(document, withdrawals.get(document["id"], {}))
         )
         for document in _latest_documents(engine)
     }

@@ -13,7 +13,10 @@ another form. An erasure or consent withdrawal for an id the office has not seen
 later is erased); from the record's owner it is then carried out, from any other device
 dropped. Erasure deletes every revision,
 keeps one anonymised statistics row and blocks the id from coming back
-(docs/security.md, "Central office: keys, receiver and importer").
+(docs/security.md, "Central office: keys, receiver and importer"). A withdrawal of the
+``central_office`` purpose reduces every revision it covers to the statistics minimum
+(intake_app/sync/minimum.py), and so does a covered revision that arrives after it
+(docs/security.md, "What reaches the central office").
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from intake_app.sync.minimum import SCOPE_CENTRAL_OFFICE, statistics_record
 from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 from intake_app.sync.receipt import ItemResult
 
@@ -118,6 +122,7 @@ def apply_payload(
         if (r["id"], r["revision"]) in present
     }
     stored_documents = _documents(conn, sent_again) if sent_again else {}
+    withdrawn = _office_withdrawals(conn, ids)
     record_results: list[tuple[RecordRef, ItemResult]] = []
     inserts: list[dict[str, Any]] = []
     new_heads: dict[str, int] = {}
@@ -132,10 +137,16 @@ def apply_payload(
             result = ItemResult.CONFLICT
         elif ref in present:
             stored = stored_documents.get(RecordRef(*ref))
-            same = stored is not None and stored == _document(record)
+            # a revision reduced after a withdrawal is the same one, reduced
+            same = stored is not None and stored in (
+                _document(record),
+                _document(statistics_record(record)),
+            )
             result = ItemResult.DUPLICATE if same else ItemResult.CONFLICT
         else:
             result = ItemResult.ACCEPTED
+            if _covered_by_withdrawal(withdrawn.get(ref.record_id, _NOT_WITHDRAWN), ref.revision):
+                record = statistics_record(record)
             inserts.append(_record_row(record, batch_id=batch_id, device_id=device_id, now=now))
             present.add(ref)
             current = head[0] if head else new_heads.get(ref.record_id)
@@ -188,6 +199,32 @@ def apply_payload(
         for ref, result in record_results
     ]
     return record_results, instruction_results
+
+
+def _office_withdrawals(conn: Connection, ids: list[str]) -> dict[str, int | None]:
+    """The recorded withdrawals of the central office purpose: record id → revision."""
+    rows = _select_in(
+        conn,
+        consent_withdrawals.c.record_id,
+        ids,
+        consent_withdrawals.c.record_id,
+        consent_withdrawals.c.purpose,
+        consent_withdrawals.c.revision,
+    )
+    return {r.record_id: r.revision for r in rows if r.purpose == SCOPE_CENTRAL_OFFICE}
+
+
+_NOT_WITHDRAWN = object()
+
+
+def _covered_by_withdrawal(revision_withdrawn: object, revision: int) -> bool:
+    """A withdrawal covers the revision it names and every older one (all without one);
+    a newer revision carries its own consent (docs/central-office.md, export)."""
+    if revision_withdrawn is _NOT_WITHDRAWN:
+        return False
+    return revision_withdrawn is None or (
+        isinstance(revision_withdrawn, int) and revision_withdrawn >= revision
+    )
 
 
 def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -474,3 +511,30 @@ def _record_withdrawal(
         )
     elif (item.get("revision") or 0) >= (existing.revision or 0):
         conn.execute(consent_withdrawals.update().where(key).values(**values))
+    if item["purpose"] == SCOPE_CENTRAL_OFFICE:
+        _reduce_stored(conn, item["record_id"], item.get("revision"))
+
+
+def _reduce_stored(conn: Connection, record_id: str, revision: object) -> None:
+    """Reduce the stored revisions a central office withdrawal covers to the statistics
+    minimum: the office keeps no personal data it may no longer hold (docs/security.md)."""
+    query = sa.select(records_table.c.revision, records_table.c.document).where(
+        records_table.c.record_id == record_id
+    )
+    if isinstance(revision, int):
+        query = query.where(records_table.c.revision <= revision)
+    reduced = 0
+    for row in conn.execute(query).all():
+        document = _document(statistics_record(json.loads(row.document)))
+        if document != row.document:
+            conn.execute(
+                records_table.update()
+                .where(
+                    records_table.c.record_id == record_id,
+                    records_table.c.revision == row.revision,
+                )
+                .values(document=document)
+            )
+            reduced += 1
+    if reduced:
+        log.info("record reduced to the statistics minimum: revisions=%d", reduced)

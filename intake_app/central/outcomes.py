@@ -25,14 +25,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from intake_app.sync.minimum import age_group, groups_of, nationality_group
+
 #: Closing reasons that count as work or training (the integration outcome).
 WORK_OR_TRAINING = ("employment", "training", "study", "self_employment")
 #: Bands of days for the durations (upper bounds, inclusive).
 DAY_BANDS = ((30, "0-30"), (90, "31-90"), (180, "91-180"), (365, "181-365"))
-#: EU member states (ISO 3166-1 alpha-2): the nationality group "eu".
-EU = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
 RESIDENCE_GROUPS = {
     "aufenthaltserlaubnis": "residence_permit",
     "blaue_karte": "residence_permit",
@@ -68,32 +66,6 @@ def band(days: int) -> str:
         if days <= limit:
             return name
     return "over 365"
-
-
-def age_group(birth: date | None, on: date | None) -> str:
-    if birth is None or on is None:
-        return "unknown"
-    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-    if age < 25:
-        return "under 25"
-    if age < 35:
-        return "25-34"
-    if age < 45:
-        return "35-44"
-    if age < 55:
-        return "45-54"
-    return "55 and over"
-
-
-def nationality_group(value: object) -> str:
-    codes = [str(c).upper() for c in value] if isinstance(value, list) else []
-    if not codes:
-        return "unknown"
-    if any(code in EU for code in codes):
-        return "eu"
-    if set(codes) <= {"STATELESS", "UNCLEAR", "XX"}:
-        return "stateless_or_unclear"
-    return "third_country"
 
 
 def residence_group(value: object) -> str:
@@ -140,6 +112,7 @@ def case_facts(document: Mapping[str, Any], events: Sequence[Mapping[str, Any]])
     referrals = [r for r in answers.get("referrals") or [] if isinstance(r, dict)]
     referral_days = [d for d in (_day(r.get("date")) for r in referrals) if d is not None]
     site = document.get("site")
+    groups = _groups(document, intake)
     return {
         "site": site[:100] if isinstance(site, str) else "",
         "intake": intake,
@@ -148,10 +121,24 @@ def case_facts(document: Mapping[str, Any], events: Sequence[Mapping[str, Any]])
         "first_referral": min(referral_days) if referral_days else None,
         "referrals": [(str(r.get("service", "")), str(r.get("outcome") or "")) for r in referrals],
         "gender": str(answers.get("gender") or "unknown"),
-        "age_group": age_group(_day(answers.get("birth_date")), intake),
+        # worked out on the device, so a record without the central office purpose
+        # carries neither date of birth nor nationalities (intake_app/sync/minimum.py)
+        "age_group": groups["age_group"],
         "residence_group": residence_group(answers.get("residence_document")),
-        "nationality_group": nationality_group(answers.get("nationalities")),
+        "nationality_group": groups["nationality_group"],
     }
+
+
+def _groups(document: Mapping[str, Any], intake: date | None) -> dict[str, str]:
+    answers = document.get("answers") if isinstance(document.get("answers"), dict) else {}
+    assert isinstance(answers, dict)
+    if "birth_date" in answers or "nationalities" in answers:
+        # the full answers are here: the groups follow from them
+        return {
+            "age_group": age_group(_day(answers.get("birth_date")), intake),
+            "nationality_group": nationality_group(answers.get("nationalities")),
+        }
+    return groups_of(document)
 
 
 def outcome_counts(cases: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str, str, str]]:

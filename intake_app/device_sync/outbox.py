@@ -3,7 +3,10 @@
 Called inside the write transaction that also marks the items as batched, so a batch
 never contains a record that was erased a moment before. Hidden answers (special
 categories without Art. 9 consent, answers to questions a person skipped) never leave
-the device.
+the device. Before a record revision is sealed it is reduced to what may go
+(docs/security.md, "What reaches the central office"): with the ``central_office``
+purpose in force, the answers of the data categories that purpose names plus the
+statistics minimum; without it, the statistics minimum only (intake_app/sync/minimum.py).
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 import copy
 import logging
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from intake_app.core.forms import FormRegistry, evaluate
+from intake_app.core.forms.organisation import CENTRAL_OFFICE
+from intake_app.core.forms.transfer import covered_answers, purpose_in_force
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.errors import IntakeError
 from intake_app.storage.models import (
     AuditLogEntry,
+    ConsentWithdrawal,
     OutboxItem,
     RecordRevision,
     RecordRow,
@@ -30,6 +36,13 @@ from intake_app.storage.models import (
 from intake_app.storage.records import loads
 from intake_app.sync.batch import build_batches
 from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.minimum import (
+    SCOPE_CENTRAL_OFFICE,
+    SCOPE_STATISTICS,
+    minimal_consent,
+    statistics_answers,
+    statistics_groups,
+)
 from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 
 log = logging.getLogger("intake.sync")
@@ -48,6 +61,20 @@ def record_entry(
         forms, snapshot.form_id, snapshot.form_version, answers, organisation
     )
     consent = answers.get("consent") if isinstance(answers.get("consent"), dict) else {}
+    created_at = _iso(row.created_at)
+    groups = statistics_groups(exported, created_at=created_at)
+    minimum = statistics_answers(exported)
+    purpose = None
+    if not _withdrawn_since(session, row.id, snapshot.finalised_at):
+        purpose = purpose_in_force(consent, organisation, CENTRAL_OFFICE, on=date.today())
+    if purpose is not None:
+        form = forms.get(snapshot.form_id, snapshot.form_version)
+        sent = covered_answers(form, exported, purpose, consent, on=date.today())
+        for name, value in minimum.items():
+            sent.setdefault(name, value)
+        scope = SCOPE_CENTRAL_OFFICE
+    else:
+        sent, consent, scope = minimum, minimal_consent(consent), SCOPE_STATISTICS
     return {
         "id": row.id,
         "revision": snapshot.revision,
@@ -56,11 +83,32 @@ def record_entry(
         "status": RecordStatus.COMPLETE.value,
         "site": plain_text(row.site) or None,
         "counsellor": plain_text(owner.username) if owner else None,
-        "created_at": _iso(row.created_at),
+        "created_at": created_at,
         "finalised_at": _iso(snapshot.finalised_at),
-        "answers": exported,
+        "answers": sent,
         "consent": consent,
+        "scope": scope,
+        "groups": groups,
     }
+
+
+def _withdrawn_since(session: Session, record_id: str, finalised_at: datetime) -> bool:
+    """Whether the central office purpose was withdrawn after this revision was finalised
+    (the revision's own consent still says granted)."""
+    for withdrawal in session.exec(
+        select(ConsentWithdrawal).where(
+            ConsentWithdrawal.record_id == record_id,
+            ConsentWithdrawal.purpose == CENTRAL_OFFICE,
+        )
+    ).all():
+        recorded = withdrawal.recorded_at
+        if recorded.tzinfo is None and finalised_at.tzinfo is not None:
+            recorded = recorded.replace(tzinfo=finalised_at.tzinfo)
+        elif recorded.tzinfo is not None and finalised_at.tzinfo is None:
+            finalised_at = finalised_at.replace(tzinfo=recorded.tzinfo)
+        if recorded >= finalised_at:
+            return True
+    return False
 
 
 def plain_text(value: str | None) -> str:

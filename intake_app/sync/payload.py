@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from intake_app.sync.errors import BatchError
 from intake_app.sync.identity import is_uuid
+from intake_app.sync.minimum import GROUP_NAMES, SCOPES
 
 MAX_REVISION = 2**31 - 1
 INSTRUCTION_TYPES = ("erasure", "consent_withdrawal", "case_event")
@@ -93,6 +94,13 @@ def validate_record(record: object) -> None:
     _check(isinstance(purposes, dict))
     _check(all(isinstance(state, dict) for state in purposes.values()))
     _check(_keys_are_ids(record["answers"]) and _keys_are_ids(purposes))
+    # Since the data minimisation (docs/batch-format.md §5): which scope the device sent,
+    # and the statistics groups it worked out; both optional for older devices.
+    _check(record.get("scope") is None or record["scope"] in SCOPES)
+    groups = record.get("groups")
+    _check(groups is None or isinstance(groups, dict))
+    if isinstance(groups, dict):
+        _check(all(name in GROUP_NAMES and _is_text(value) for name, value in groups.items()))
 
 
 def validate_instruction(instruction: object) -> None:

@@ -108,6 +108,11 @@ class Question:
     multiple: bool = False
     special_category: bool = False
     print: bool = True
+    #: the organisation's data category the answer belongs to (docs/security.md, "What
+    #: reaches the central office"); inherited from the repeat group or the section
+    data_category: str | None = None
+    #: an internal note of the counselling service: never passed on
+    internal: bool = False
     children: tuple[Question, ...] = ()
     min: Any = None
     max: Any = None
@@ -179,6 +184,7 @@ class Section:
     help_text: LocalText | None = None
     relevant: CompiledExpression | None = None
     line: int = 0
+    data_category: str | None = None
 
     def label(self, lang: str = "de") -> str:
         """The section title in ``lang``."""

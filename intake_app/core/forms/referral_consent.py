@@ -15,7 +15,7 @@ known, so an uncovered transfer keeps the record from being finalised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -128,6 +128,12 @@ def recipient_matches(purpose: ConsentPurpose, service: str | None, name: str = 
     return False
 
 
+def uncovered_categories(purpose: ConsentPurpose, categories: Iterable[str]) -> list[str]:
+    """The data categories of ``categories`` that ``purpose`` does not name: the one check
+    for a referral's data and for what reaches the central office (docs/security.md)."""
+    return [category for category in categories if category not in purpose.data_categories]
+
+
 def _categories(referral: Mapping[str, Any]) -> tuple[str, ...]:
     raw = referral.get(DATA_PASSED)
     if isinstance(raw, str):
@@ -160,7 +166,7 @@ def _covers(
                 recipients="; ".join(r.name for r in purpose.recipients),
             )
         )
-    outside = [c for c in _categories(referral) if c not in purpose.data_categories]
+    outside = uncovered_categories(purpose, _categories(referral))
     if outside:
         problems.append(
             tr(MSG_CATEGORIES).format(

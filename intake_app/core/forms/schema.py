@@ -53,7 +53,7 @@ TOP_KEYS = (
     "value_sets",
     "sections",
 )
-SECTION_KEYS = ("id", "label", "help", "relevant", "questions")
+SECTION_KEYS = ("id", "label", "help", "relevant", "data_category", "questions")
 COMMON_KEYS = (
     "id",
     "type",
@@ -63,6 +63,8 @@ COMMON_KEYS = (
     "print",
     "special_category",
     "client_facing",
+    "data_category",
+    "internal",
 )
 _ANSWER = ("required", "constraint", "constraint_message", "constraints", "default")
 TYPE_KEYS: dict[QuestionType, tuple[str, ...]] = {
@@ -365,11 +367,20 @@ class FormBuilder:
         label = read.local_text(entry, "label", None, languages=self.languages)
         help_text = read.local_text(entry, "help", None, languages=self.languages)
         questions = self._questions(entry, section_id or "", (), None)
+        category = self._category(entry, None)
         if section_id is None or label is None:
             return None
-        section = Section(section_id, label, tuple(questions), help_text, line=entry.line)
+        _inherit_category(questions, category)
+        section = Section(
+            section_id, label, tuple(questions), help_text, line=entry.line, data_category=category
+        )
         self._expression(entry, "relevant", section, "relevant", None)
         return section
+
+    def _category(self, entry: YMap, qid: str | None) -> str | None:
+        if entry.get("data_category") is None:
+            return None
+        return self.read.identifier(entry, "data_category", qid, _("„data_category“"))
 
     def _questions(
         self, entry: YMap, section_id: str, chain: tuple[str, ...], owner: str | None
@@ -462,6 +473,8 @@ class FormBuilder:
         )
         question.special_category = read.boolean(entry, "special_category", qid, False)
         question.print = read.boolean(entry, "print", qid, not question.special_category)
+        question.data_category = self._category(entry, qid)
+        question.internal = read.boolean(entry, "internal", qid, False)
         self._type_details(entry, question)
         self._expressions(entry, question)
         return question
@@ -740,3 +753,14 @@ def parse_required(value: Any) -> bool:
     if value is None:
         return True
     return parse_bool(value) is not None or not isinstance(value, YText)
+
+
+def _inherit_category(
+    questions: list[Question] | tuple[Question, ...], category: str | None
+) -> None:
+    """A question without its own data category has its repeat group's, else its
+    section's (docs/forms.md, "Data categories")."""
+    for question in questions:
+        if question.data_category is None:
+            question.data_category = category
+        _inherit_category(question.children, question.data_category)

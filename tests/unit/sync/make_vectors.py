@@ -68,6 +68,8 @@ PAYLOAD: dict[str, Any] = {
                 "interpreter": True,
                 "date": "2026-11-20",
             },
+            "scope": "central_office",
+            "groups": {"age_group": "35-44", "nationality_group": "third_country"},
         }
     ],
     "instructions": [
