@@ -28,7 +28,6 @@ from intake_app.core.forms.referral_consent import granted_on, recipient_matches
 from intake_app.demo.users import DEMO_USERS
 
 
-
 @dataclass(frozen=True, slots=True)
 class Name:
     family: str

@@ -207,9 +207,7 @@ class LoginWindow(QMainWindow):
         self.error.clear()
 
         def work(_token: CancelToken) -> Workspace:
-            return sign_in(
-                self._profile, username=name, password=password, preload=self._preload
-            )
+            return sign_in(self._profile, username=name, password=password, preload=self._preload)
 
         run_op(
             self,

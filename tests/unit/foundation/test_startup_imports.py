@@ -127,3 +127,30 @@ def test_signing_in_through_the_log_in_window_opens_the_main_window(tmp_path: Pa
     loaded = _modules_after(code, str(tmp_path / "p"), PASSWORD)
     assert {"sqlalchemy", "intake_app.app", "intake_app.ui.mainwindow"} <= loaded
     assert sorted({m.split(".")[0] for m in loaded} & set(NOT_AT_START)) == []
+
+
+def test_the_command_line_loads_the_commands_only_for_a_command() -> None:
+    """``intake-app`` without a command starts the desktop program: its parser needs only
+    the program's own options, and the command groups (SQLAlchemy) stay unloaded."""
+    code = (
+        "from intake_app.cli import build_parser\n"
+        "args, rest = build_parser(commands=False).parse_known_args(['--demo'])\n"
+        "assert args.demo and rest == []\n"
+    )
+    loaded = _modules_after(code)
+    assert {"sqlalchemy", "sqlmodel", "intake_app.app", "intake_app.cli.profile_cmds"} & (
+        loaded
+    ) == set()
+    full = _modules_after("from intake_app.cli import build_parser\nbuild_parser()\n")
+    assert {"sqlalchemy", "intake_app.cli.profile_cmds"} <= full
+
+
+def test_help_lists_the_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "intake_app", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "export-pdf" in done.stdout and "sync" in done.stdout
