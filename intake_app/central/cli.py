@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake_app import __version__
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, IntakeError, ProfileError, UsageError
+from intake_app.figures.disclosure import MIN_COUNT
 from intake_app.i18n import _, language_from_environment, set_language
 from intake_app.sync import keys
 from intake_app.sync.batch import MAX_BATCH_BYTES
@@ -715,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--statistics", action="store_true")
     kind.add_argument("--events", action="store_true")
-    p.add_argument("--min-count", type=int, default=1)
+    p.add_argument("--min-count", type=int, default=MIN_COUNT)
     p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)
 
