@@ -85,7 +85,7 @@ def _database_text(office: Office) -> str:
 
 def _statistics(office: Office, tmp_path: Path) -> dict[tuple[str, str], int]:
     out = tmp_path / "statistics.csv"
-    office.cli("export", "--statistics", "--out", str(out))
+    office.cli("export", "--statistics", "--min-count", "1", "--out", str(out))
     counts: dict[tuple[str, str], int] = {}
     with out.open(encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle):
