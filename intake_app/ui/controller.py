@@ -15,6 +15,7 @@ from intake_app.app import Workspace
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
+from intake_app.ui import key_dialogs
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.ops import finish_running, wait_for_all
@@ -96,6 +97,10 @@ class AppController(QObject):
 
         if self.window is not None:
             start_daily_backup(self.window, workspace)
+        if isinstance(self.window, MainWindow):
+            # waiting confirmations of reset passwords, or how to get the site key
+            # (docs/security.md, "Password reset", "Site key grants")
+            key_dialogs.after_sign_in(self.window)
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""
