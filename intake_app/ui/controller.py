@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
-from intake_app.ui import key_dialogs
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.ops import finish_running, wait_for_all
 from intake_app.ui.qt_i18n import install_qt_translator
@@ -118,10 +117,14 @@ class AppController(QObject):
             from intake_app.ui.settings_backup import start_daily_backup
 
             start_daily_backup(self.window, workspace)
-        if isinstance(self.window, MainWindow):
-            # waiting confirmations of reset passwords, or how to get the site key
-            # (docs/security.md, "Password reset", "Site key grants")
-            key_dialogs.after_sign_in(self.window)
+            # Deferred like the backup jobs (docs/architecture.md, "Start-up"): waiting
+            # confirmations of reset passwords, or how to get the site key
+            # (docs/security.md, "Password reset", "Site key grants").
+            from intake_app.ui.key_dialogs import after_sign_in
+            from intake_app.ui.mainwindow import MainWindow
+
+            if isinstance(self.window, MainWindow):
+                after_sign_in(self.window)
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""
