@@ -18,7 +18,8 @@ hosts can run behind one proxy sharing nothing else.
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
 ``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
 ``GET /v1/forms/{id}/{version}`` (published forms), ``GET /v1/receipts`` (import receipts
-for the asking device, signed request header).
+for the asking device, signed request header), ``GET /v1/handovers`` (hand-overs the
+importer sealed for the asking device, signed request header).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from intake_app.sync.published_forms import build_form_index, is_safe_name
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_http import encode_blobs
 
-from .db import batches, devices
+from .db import batches, devices, handovers
 from .forms import form_path, index_entries
 from .home import Home
 from .registry import get_device, register_device, utcnow
@@ -417,6 +418,22 @@ class Receiver:
             ).all()
         return encode_blobs("receipts", [str(r.import_receipt).encode("utf-8") for r in rows])
 
+    def sealed_handovers(self, device_id: str) -> bytes:
+        """Hand-overs sealed for ``device_id`` (ciphertext the importer signed; the device
+        takes each in once, by its id)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(handovers.c.document)
+                .where(
+                    handovers.c.to_device_id == device_id,
+                    handovers.c.status == "sealed",
+                    handovers.c.document.is_not(None),
+                )
+                .order_by(handovers.c.handover_id)
+                .limit(1000)
+            ).all()
+        return encode_blobs("handovers", [str(r.document).encode("utf-8") for r in rows])
+
 
 # -- HTTP plumbing -------------------------------------------------------------------------
 
@@ -651,6 +668,20 @@ def create_app(receiver: Receiver) -> Starlette:
         body = await run_in_threadpool(receiver.import_receipts, device_id)
         return Response(body, media_type="application/json")
 
+    async def get_handovers(request: Request) -> Response:
+        device_id = await run_in_threadpool(
+            lambda: device_auth.check_header(
+                request.headers.get(device_auth.HEADER),
+                method="GET",
+                path="/v1/handovers",
+                public_key_for=receiver.public_key_for,
+            )
+        )
+        if device_id is None:
+            return _refuse("bad_signature", route="handovers")
+        body = await run_in_threadpool(receiver.sealed_handovers, device_id)
+        return Response(body, media_type="application/json")
+
     routes = [
         Route("/v1/health", health, methods=["GET"]),
         Route("/v1/batches", post_batch, methods=["POST"]),
@@ -659,6 +690,7 @@ def create_app(receiver: Receiver) -> Starlette:
         Route("/v1/forms", get_forms, methods=["GET"]),
         Route("/v1/forms/{form_id}/{version}", get_form, methods=["GET"]),
         Route("/v1/receipts", get_receipts, methods=["GET"]),
+        Route("/v1/handovers", get_handovers, methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
