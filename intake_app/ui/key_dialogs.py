@@ -33,7 +33,7 @@ from intake_app.i18n import _
 from intake_app.storage.site_grants import no_site_key_note
 from intake_app.storage.site_records import SiteRecords
 from intake_app.ui.errors import show_error
-from intake_app.ui.widgets import add_row, ok_cancel_buttons
+from intake_app.ui.widgets import add_row, error_label, ok_cancel_buttons
 
 if TYPE_CHECKING:
     from intake_app.ui.mainwindow import MainWindow
@@ -79,9 +79,7 @@ class MoveCaseDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = error_label()
         form = QFormLayout()
         add_row(form, _("Bisher:"), self.owner)
         add_row(form, _("&Übergeben an:"), self.target)
@@ -140,9 +138,7 @@ class GrantSiteKeyDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = error_label()
         form = QFormLayout()
         add_row(form, _("&Leitung:"), self.person)
         self.buttons = ok_cancel_buttons(self, _("Zugang freigeben"), on_accept=self._on_accept)
@@ -205,9 +201,7 @@ class ConfirmOwnersDialog(QDialog):
             box.toggled.connect(self._update)
             self.boxes.append((username, box))
             layout.addWidget(box)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = error_label()
         if not self.boxes:
             self.error.setText(_("Es wartet keine Bestätigung."))
         self.buttons = ok_cancel_buttons(self, _("Akten freigeben"), on_accept=self._on_accept)
