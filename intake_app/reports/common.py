@@ -7,6 +7,7 @@ storage), so the PDF builders need no database and can be tested and benchmarked
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from intake_app.core.formats import babel_locale, format_iso_date
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
+from intake_app.reports import fonts
 
 if TYPE_CHECKING:
     from intake_app.reports.layout import PageInfo
@@ -131,3 +133,25 @@ def page_info(source: RecordSource, ctx: PrintContext, *, title: str, profile: s
         ),
         page_of=tr(MSG_PAGE_OF),
     )
+
+
+def person_name(answers: Mapping[str, Any]) -> str:
+    """ "Family, Given", the Latin transliteration first, the original script after.
+
+    Names in Arabic script are joined with the Arabic comma (U+060C), as every list in
+    those languages.
+    """
+
+    def text(key: str) -> str:
+        value = answers.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    def join(family: str, given: str) -> str:
+        comma = "، " if fonts.base_direction(family + given) == "R" else ", "
+        return comma.join(part for part in (family, given) if part)
+
+    name = join(text("family_name"), text("given_names"))
+    latin = join(text("family_name_latin"), text("given_names_latin"))
+    if latin and latin != name:
+        return f"{latin} ({name})" if name else latin
+    return name

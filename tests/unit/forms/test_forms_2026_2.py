@@ -349,13 +349,18 @@ def test_section_81_5a_is_asked_on_top_of_3_or_4() -> None:
     assert fresh.visible("fiktion_81_5a")
     assert NEW.question("fiktion_81_5a").type.value == "yes_no"
     both = state_of(
-        {"residence_document": "fiktionsbescheinigung", "fiktion_paragraph": "81_4",
-         "fiktion_81_5a": True}
+        {
+            "residence_document": "fiktionsbescheinigung",
+            "fiktion_paragraph": "81_4",
+            "fiktion_81_5a": True,
+        }
     )
     assert "fiktion_paragraph" not in both.errors and "fiktion_81_5a" not in both.errors
     assert not both.visible("fiktion_paragraph_5a_recorded")
     # a record that chose (5a) as the subsection keeps its answer and is asked to check it
-    earlier = state_of({"residence_document": "fiktionsbescheinigung", "fiktion_paragraph": "81_5a"})
+    earlier = state_of(
+        {"residence_document": "fiktionsbescheinigung", "fiktion_paragraph": "81_5a"}
+    )
     assert "fiktion_paragraph" not in earlier.errors
     assert earlier.visible("fiktion_paragraph_5a_recorded")
     assert not state_of({"residence_document": "duldung"}).visible("fiktion_81_5a")
