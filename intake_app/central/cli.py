@@ -30,7 +30,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake_app import __version__
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, IntakeError, ProfileError, UsageError
+from intake_app.figures.disclosure import MIN_COUNT
 from intake_app.i18n import _, language_from_environment, set_language
 from intake_app.sync import keys
 from intake_app.sync.batch import MAX_BATCH_BYTES
@@ -81,6 +82,18 @@ HOME_ENV = "INTAKE_CENTRAL_HOME"
 RECOVERY_PASSPHRASE_ENV = "INTAKE_RECOVERY_PASSPHRASE"
 ROOT_PASSPHRASE_ENV = "INTAKE_ROOT_PASSPHRASE"
 RECEIVER_PASSPHRASE_ENV = "INTAKE_RECEIVER_PASSPHRASE"
+
+
+def _transition_end(text: str) -> float:
+    """``--old-device-auth-until YYYY-MM-DD``: the end of that day (UTC) as Unix time."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("Datum im Format JJJJ-MM-TT erwartet (expected YYYY-MM-DD): {text}").format(text=text)
+        ) from None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return (start + timedelta(days=1)).timestamp()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -380,6 +393,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         device_uploads=args.device_uploads,
         device_rate=args.device_rate,
         client_failure_rate=args.client_failure_rate,
+        old_device_auth_until=args.old_device_auth_until,
+        refusal_log_seconds=args.refusal_log_seconds,
     )
     receiver = load_receiver(
         home,
@@ -390,6 +405,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     workers = max(1, args.workers)
     log.info("receiver starting on %s:%d (%d worker(s))", args.host, args.port, workers)
+    if limits.old_device_auth_until is not None:
+        log.info(
+            "old device request header (no body named) honoured until %s UTC",
+            datetime.fromtimestamp(limits.old_device_auth_until, UTC).isoformat(),
+        )
     config = uvicorn.Config(
         create_app(receiver),
         host=args.host,
@@ -678,6 +698,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-mib", type=int, default=256, metavar="MIB")
     p.add_argument("--device-uploads", type=int, default=2, metavar="N")
     p.add_argument("--client-failure-rate", type=float, default=2.0, metavar="PER_SECOND")
+    p.add_argument("--refusal-log-seconds", type=float, default=60.0, metavar="SECONDS")
+    p.add_argument(
+        "--old-device-auth-until", type=_transition_end, default=None, metavar="YYYY-MM-DD"
+    )
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.set_defaults(func=cmd_serve)
 
@@ -692,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--statistics", action="store_true")
     kind.add_argument("--events", action="store_true")
-    p.add_argument("--min-count", type=int, default=1)
+    p.add_argument("--min-count", type=int, default=MIN_COUNT)
     p.add_argument("--separator", choices=[",", ";"], default=",")
     p.set_defaults(func=cmd_export)
 

@@ -33,17 +33,27 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from intake_app.atomic import atomic_write_bytes
+from intake_app.figures.disclosure import MIN_COUNT, hidden_cells
+from intake_app.figures.outcomes import GROUPS, case_facts, events_by_record, outcome_counts
+from intake_app.figures.summary import (
+    SheetCells,
+    Summary,
+    median_days,
+    render,
+    sheet_cells,
+    site_durations,
+)
 
 from .db import case_events, consent_withdrawals, erased_statistics, record_heads
 from .db import records as records_table
-from .outcomes import case_facts, events_by_record, outcome_counts
 
 log = logging.getLogger("intake.central")
 
@@ -265,8 +275,9 @@ def export_events(engine: Engine, out: Path, *, separator: str = ",") -> tuple[i
     return rows, withheld
 
 
-def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
-    """Counts keyed by (site, month, dimension, value) over live and erased records."""
+def _counts_and_facts(
+    engine: Engine,
+) -> tuple[Counter[tuple[str, str, str, str]], list[dict[str, Any]]]:
     counts: Counter[tuple[str, str, str, str]] = Counter()
 
     def add(row: Mapping[str, Any]) -> None:
@@ -277,32 +288,183 @@ def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
         for service in row["referrals"]:
             counts[(site, month, "referral", service)] += 1
 
-    with engine.connect() as conn:
-        events = events_by_record(conn.execute(sa.select(case_events)).all())
     facts = []
     for document in _latest_documents(engine):
         add(statistics_row(document))
-        facts.append(case_facts(document, events.get(document["id"], [])))
-    counts.update(outcome_counts(facts))
     with engine.connect() as conn:
         for row in conn.execute(sa.select(erased_statistics)).all():
             data = dict(row._mapping)
             data["referrals"] = json.loads(data["referrals"])
             add(data)
-    return counts
+    facts = outcome_facts(engine)
+    counts.update(outcome_counts(facts))
+    return counts, facts
+
+
+def outcome_facts(engine: Engine) -> list[dict[str, Any]]:
+    """The facts of every record the office holds (``figures/outcomes.py``), as the sheet
+    and the outcome dimensions count them."""
+    with engine.connect() as conn:
+        events = events_by_record(conn.execute(sa.select(case_events)).all())
+    return [case_facts(doc, events.get(doc["id"], [])) for doc in _latest_documents(engine)]
+
+
+def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
+    """Counts keyed by (site, month, dimension, value) over live and erased records."""
+    return _counts_and_facts(engine)[0]
+
+
+#: Parts that add up to a sum another cell of the same site and month shows
+#: (docs/central-office.md §6, "Small cells").
+_NOT_WORK = ("moved_away", "unreachable", "other_service", "ended_by_person", "other")
+
+
+def sum_lines(
+    counts: Mapping[tuple[str, str, str, str], int],
+) -> list[tuple[tuple[str, str, str, str], list[tuple[str, str, str, str]]]]:
+    """Every sum in the statistics CSV with its parts, per site and month."""
+    values: dict[tuple[str, str, str], list[str]] = {}
+    for site, month, dimension, value in counts:
+        values.setdefault((site, month, dimension), []).append(value)
+    lines = []
+
+    def parts_of(site: str, month: str, dimension: str) -> list[tuple[str, str, str, str]]:
+        return [(site, month, dimension, v) for v in values.get((site, month, dimension), [])]
+
+    for site, month in sorted({(s, m) for s, m, _d, _v in counts}):
+
+        def parts(dimension: str, site: str = site, month: str = month) -> list[Any]:
+            return parts_of(site, month, dimension)
+
+        opened = (site, month, "cases_opened", "")
+        closed = (site, month, "cases_closed", "")
+        intakes = (site, month, "intakes", "")
+        not_work = [(site, month, "closure_reason", r) for r in _NOT_WORK]
+        for group in GROUPS:
+            lines.append((opened, parts(f"opened_by_{group}")))
+            lines.append((closed, parts(f"work_or_training_by_{group}") + not_work))
+        lines.append((closed, parts("closure_reason")))
+        lines.append((closed, parts("days_to_work_or_training") + not_work))
+        lines.append((intakes, parts("residence_document")))
+        lines.append((intakes, parts("goal_type")))
+        # the records referred to a service are, but for a second referral to the same
+        # service, the sum of that service's referrals by outcome
+        for service in values.get((site, month, "referral"), []):
+            outcomes = [
+                (site, month, "referral_outcome", v)
+                for v in values.get((site, month, "referral_outcome"), [])
+                if v.startswith(f"{service} / ")
+            ]
+            lines.append(((site, month, "referral", service), outcomes))
+    return lines
+
+
+MEDIANS = (
+    ("median_days_to_first_referral", "n_referral", "days_to_first_referral"),
+    ("median_days_to_work_or_training", "n_work", "days_to_work_or_training"),
+)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The statistics CSV's counts and the sheet's, hidden together: what one shows
+    cannot give away what the other hides (docs/central-office.md §6, "Small cells")."""
+
+    counts: dict[tuple[str, str, str, str], int]
+    durations: dict[str, dict[str, list[int]]]
+    sheet: SheetCells
+    hidden: dict[Any, str]
+    min_count: int
+
+    def summary(self) -> Summary:
+        return render(self.sheet, self.hidden, self.min_count)
+
+
+def statistics_tables(engine: Engine, *, min_count: int = MIN_COUNT) -> Tables:
+    """Count everything once and hide the small cells of the CSV and the sheet together."""
+    counter, facts = _counts_and_facts(engine)
+    counts = dict(counter)
+    lines: list[tuple[Any, list[Any]]] = list(sum_lines(counter))
+    durations = {}
+    for site in sorted({f["site"] for f in facts}):
+        durations[site] = site_durations([f for f in facts if f["site"] == site])
+        for dimension, name, bands in MEDIANS:
+            if durations[site][name]:
+                key = (site, "", dimension, "")
+                counts[key] = len(durations[site][name])
+                lines.append((key, [k for k in counter if k[0] == site and k[2] == bands]))
+    sheet = sheet_cells(facts)
+    lines += sheet.lines
+    # the sheet counts the whole period over every site: each of its cells is the sum of
+    # the CSV's cells of every site and month
+    by_dimension: dict[tuple[str, str], list[Any]] = {}
+    for key in counter:
+        by_dimension.setdefault((key[2], key[3]), []).append(key)
+    links: dict[Any, tuple[str, str] | None] = {
+        ("opened", "*"): ("cases_opened", ""),
+        ("closed", "*"): ("cases_closed", ""),
+        ("n_referral",): None,
+        ("n_work",): None,
+    }
+    for sheet_key in sheet.cells:
+        key = cast(Any, sheet_key)
+        parts: list[Any] = []
+        tag = key[0] if isinstance(key, tuple) else None
+        if key in links:
+            link = links[key]
+            if link is not None:
+                parts = by_dimension.get(link, [])
+            else:
+                bands = dict((n, b) for _d, n, b in MEDIANS)[key[0]]
+                parts = [k for k in counter if k[2] == bands]
+        elif tag in ("opened", "closed") and key[1] != "*":
+            parts = [k for k in counter if k[1] == key[1] and k[2] == f"cases_{tag}"]
+        elif tag == "reason":
+            parts = by_dimension.get(("closure_reason", key[1]), [])
+        elif tag in ("opened_by", "work_by"):
+            prefix = "opened_by" if tag == "opened_by" else "work_or_training_by"
+            parts = by_dimension.get((f"{prefix}_{key[1]}", key[2]), [])
+        elif tag == "ref" and "*" not in key[1:]:
+            parts = by_dimension.get(("referral_outcome", f"{key[1]} / {key[2]}"), [])
+        if parts:
+            lines.append((key, parts))
+    cells: dict[Any, int] = {**counts, **sheet.cells}
+    # ``intakes`` counts erased records too: the erased of a month are not shown, but may
+    # be 0, and then ``intakes`` is ``cases_opened``
+    for site, month, dimension, _value in counter:
+        if dimension == "intakes":
+            opened = counter.get((site, month, "cases_opened", ""), 0)
+            erased = (site, month, "erased (not shown)", "")
+            cells[erased] = counter[(site, month, "intakes", "")] - opened
+            lines.append(
+                ((site, month, "intakes", ""), [(site, month, "cases_opened", ""), erased])
+            )
+    hidden = hidden_cells(cells, lines, min_count=min_count)
+    return Tables(counts, durations, sheet, hidden, min_count)
 
 
 def export_statistics(
-    engine: Engine, out: Path, *, min_count: int = 1, separator: str = ","
+    engine: Engine, out: Path, *, min_count: int = MIN_COUNT, separator: str = ","
 ) -> int:
-    """Write the statistics CSV; counts below ``min_count`` show as ``<min_count``."""
-    counts = statistics(engine)
+    """Write the statistics CSV; counts from 1 to ``min_count - 1`` show as ``<min_count``,
+    and a count that would give one of them away from a sum as ``x``
+    (``figures/disclosure.py``). Returns the number of rows."""
+    tables = statistics_tables(engine, min_count=min_count)
+    hidden = tables.hidden
     buffer = io.StringIO()
     writer = _writer(buffer, separator)
     writer.writerow(["site", "month", "dimension", "value", "count"])
-    for (site, month, dimension, value), count in sorted(counts.items()):
-        shown = str(count) if count >= min_count else f"<{min_count}"
+    rows = 0
+    for key, count in sorted(tables.counts.items()):
+        site, month, dimension, value = key
+        shown = hidden.get(key, str(count))
+        if dimension.startswith("median_"):
+            # the median of the whole period in ``value``, the cases it is taken over in
+            # ``count``; without enough cases neither is shown
+            name = next(n for d, n, _b in MEDIANS if d == dimension)
+            value = "" if key in hidden else median_days(tables.durations[site][name])
         writer.writerow([_safe_cell(site), month, dimension, _safe_cell(value), shown])
+        rows += 1
     atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
-    log.info("statistics exported: cells=%d", len(counts))
-    return len(counts)
+    log.info("statistics exported: rows=%d hidden=%d", rows, len(hidden))
+    return rows

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from intake_app.central.outcomes import case_facts, outcome_counts
+from intake_app.figures.disclosure import hidden_cells
+from intake_app.figures.outcomes import case_facts, outcome_counts
+from intake_app.figures.summary import build_summary
 
 
 def _doc(intake: str, **answers: Any) -> dict[str, Any]:
@@ -115,3 +117,139 @@ def test_outcome_figures_match_the_hand_count() -> None:
     got = {(month, dim, value): n for (site, month, dim, value), n in counts.items()}
     assert {site for site, *_rest in counts} == {"Bielefeld"}
     assert got == BY_HAND
+
+
+# -- the sheet and small cells -------------------------------------------------------------
+
+#: eight more cases alike: intake 15 January, referred to the Jobcenter after 10 days
+#: (started), a permanent full-time job after 59 days (15 March)
+ALIKE = (
+    _doc(
+        "2026-01-15",
+        gender="female",
+        birth_date="1990-01-01",
+        residence_document="aufenthaltserlaubnis",
+        nationalities=["SY"],
+        referrals=[{"service": "jobcenter", "date": "2026-01-25", "outcome": "started"}],
+    ),
+    [_ev("closure", "2026-03-15", reason="employment", contract="permanent", hours=39)],
+)
+TWELVE = [*CASES, *[ALIKE] * 8]
+
+
+def _sheet(cases: list[Any], min_count: int) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    summary = build_summary((case_facts(d, e) for d, e in cases), min_count=min_count)
+    return {b.key: [(r.label, r.cells) for r in b.rows] for b in summary.blocks}
+
+
+def test_the_sheet_of_four_cases_unsuppressed() -> None:
+    sheet = _sheet(CASES, 1)
+    assert sheet["months"] == [
+        ("2026-01", ("2", "0")),
+        ("2026-02", ("2", "0")),
+        ("2026-03", ("0", "1")),
+        ("2026-04", ("0", "0")),
+        ("2026-05", ("0", "1")),
+        ("2026-06", ("0", "1")),
+        ("Insgesamt", ("4", "3")),
+    ]
+    reasons = dict(sheet["reasons"])
+    assert (reasons["Arbeitsaufnahme"], reasons["Ausbildung"], reasons["Umgezogen"]) == (
+        ("1",),
+        ("1",),
+        ("1",),
+    )
+    assert reasons["Insgesamt"] == ("3",) and reasons["Studium"] == ("0",)
+    # to the first referral: 10, 95 and 0 days; to work or training: 64 and 140 days
+    assert sheet["durations"] == [
+        ("Vom Erstgespräch bis zur ersten Vermittlung", ("10", "3")),
+        ("Vom Erstgespräch bis zu Arbeit oder Ausbildung", ("102", "2")),
+    ]
+    assert sheet["referrals"] == [
+        ("Jobcenter", ("0", "0", "1", "0", "1", "0", "2")),
+        ("IQ-Anerkennungsberatung", ("0", "0", "0", "1", "0", "0", "1")),
+        ("Insgesamt", ("0", "0", "1", "1", "1", "0", "3")),
+    ]
+    assert dict(sheet["by_gender"])["weiblich"] == ("3", "2")
+    assert dict(sheet["by_age_group"])["unbekannt"] == ("1", "1")
+    assert dict(sheet["by_nationality_group"])["EU-Staat"] == ("1", "1")
+
+
+def test_the_sheet_of_twelve_cases_hides_small_cells_and_what_gives_them_away() -> None:
+    """Counted by hand: 12 cases, 11 closed (9 employment, 1 training, 1 moved away)."""
+    sheet = _sheet(TWELVE, 5)
+    # January's 10 would give away February's 2 with the total of 12
+    assert sheet["months"] == [
+        ("2026-01", ("x", "0")),
+        ("2026-02", ("<5", "0")),
+        ("2026-03", ("0", "9")),
+        ("2026-04", ("0", "0")),
+        ("2026-05", ("0", "<5")),
+        ("2026-06", ("0", "<5")),
+        ("Insgesamt", ("12", "11")),
+    ]
+    reasons = dict(sheet["reasons"])
+    # work or training (10, shown below) less training (1) would give employment away
+    assert reasons["Arbeitsaufnahme"] == ("x",) and reasons["Ausbildung"] == ("<5",)
+    assert reasons["Umgezogen"] == ("<5",) and reasons["Insgesamt"] == ("11",)
+    assert sheet["contracts"][0] == ("Unbefristet", ("x",))
+    assert dict(sheet["contracts"])["ohne Angabe"] == ("<5",)
+    assert sheet["hours"] == [
+        ("Vollzeit (ab 35 Stunden)", ("x",)),
+        ("Teilzeit (unter 35 Stunden)", ("0",)),
+        ("ohne Angabe", ("<5",)),
+        ("Insgesamt", ("10",)),
+    ]
+    # days to the first referral: 0, 10 (nine times), 95; to work: 59 (eight times), 64, 140
+    assert sheet["durations"] == [
+        ("Vom Erstgespräch bis zur ersten Vermittlung", ("10", "11")),
+        ("Vom Erstgespräch bis zu Arbeit oder Ausbildung", ("59", "10")),
+    ]
+    assert sheet["referrals"] == [
+        ("Jobcenter", ("0", "0", "x", "0", "<5", "0", "x")),
+        ("IQ-Anerkennungsberatung", ("0", "0", "0", "<5", "0", "0", "<5")),
+        ("Insgesamt", ("0", "0", "x", "<5", "<5", "0", "11")),
+    ]
+    assert dict(sheet["by_gender"])["weiblich"] == ("x", "10")
+    assert dict(sheet["by_gender"])["männlich"] == ("<5", "0")
+    assert dict(sheet["by_age_group"])["35 bis 44"] == ("9", "x")
+    assert dict(sheet["by_age_group"])["unbekannt"] == ("<5", "<5")
+    assert dict(sheet["by_residence_group"])["Aufenthaltserlaubnis, Visum, Fiktion"] == ("9", "x")
+    assert dict(sheet["by_nationality_group"])["Drittstaat"] == ("x", "x")
+    assert dict(sheet["by_nationality_group"])["Insgesamt"] == ("12", "10")
+
+
+def test_no_hidden_cell_can_be_recomputed_from_a_sum_line() -> None:
+    summary = build_summary((case_facts(d, e) for d, e in TWELVE), min_count=5)
+    for block in summary.blocks:
+        if block.key == "durations":
+            continue
+        columns = len(block.rows[0].cells)
+        total = next(r for r in block.rows if r.total)
+        parts = [r for r in block.rows if not r.total]
+        lines = [[r.cells[i] for r in parts] + [total.cells[i]] for i in range(columns)]
+        if block.key == "referrals":
+            lines += [list(r.cells) for r in block.rows]
+        for line in lines:
+            hidden = sum(1 for cell in line[:-1] if not cell.isdigit())
+            assert hidden != 1 or not line[-1].isdigit(), (block.key, line)
+
+
+def test_hiding_small_cells() -> None:
+    cells = {"total": 12, "a": 10, "b": 2, "c": 0}
+    assert hidden_cells(cells, [("total", ["a", "b", "c"])]) == {"b": "<5", "a": "x"}
+    assert hidden_cells(cells, [("total", ["a", "b", "c"])], min_count=1) == {}
+    # two small parts hide each other; a sum of small parts is itself small
+    assert hidden_cells({"t": 4, "a": 2, "b": 2}, [("t", ["a", "b"])]) == {
+        "t": "<5",
+        "a": "<5",
+        "b": "<5",
+    }
+    # no other part to hide: the sum goes
+    assert hidden_cells(
+        {"t": 7, "a": 3, "b": 0, "u": 20, "v": 13}, [("t", ["a", "b"]), ("u", ["t", "v"])]
+    ) == {
+        "a": "<5",
+        "t": "x",
+        "v": "x",
+    }

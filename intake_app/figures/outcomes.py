@@ -1,5 +1,9 @@
 """Outcome figures of the programme from records and their case events (docs/central-office.md §6).
 
+One computation for both sides: the office counts the records it holds
+(``central/export.py``), a device the records of the site its user can read
+(``storage/lifecycle.py``, the supervisor's overview).
+
 Every figure is a count in a cell (period, dimension, value); nothing names a person. The
 facts of one case are read from its latest revision with its small updates applied (a
 referral's outcome as it stands now) and its case events (closing, reopening):
@@ -145,6 +149,10 @@ def case_facts(document: Mapping[str, Any], events: Sequence[Mapping[str, Any]])
         "intake": intake,
         "closed_on": closed_on,
         "reason": str(closure.get("reason")) if closure else None,
+        "contract": str(closure.get("contract") or "") if closure else "",
+        "hours": closure.get("hours")
+        if closure and isinstance(closure.get("hours"), int)
+        else None,
         "first_referral": min(referral_days) if referral_days else None,
         "referrals": [(str(r.get("service", "")), str(r.get("outcome") or "")) for r in referrals],
         "gender": str(answers.get("gender") or "unknown"),
