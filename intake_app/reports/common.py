@@ -7,6 +7,7 @@ storage), so the PDF builders need no database and can be tested and benchmarked
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +19,6 @@ from intake_app.core.formats import babel_locale, format_iso_date
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.records import EXPIRY_WARNING_DAYS
 from intake_app.i18n import N_, translator
-from intake_app.reports import fonts
 
 if TYPE_CHECKING:
     from intake_app.reports.layout import PageInfo
@@ -135,6 +135,17 @@ def page_info(source: RecordSource, ctx: PrintContext, *, title: str, profile: s
     )
 
 
+def _right_to_left(text: str) -> bool:
+    """Whether the first strong letter is right-to-left (rule P2 of UAX #9)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return False
+        if kind in ("R", "AL"):
+            return True
+    return False
+
+
 def person_name(answers: Mapping[str, Any]) -> str:
     """ "Family, Given", the Latin transliteration first, the original script after.
 
@@ -147,7 +158,7 @@ def person_name(answers: Mapping[str, Any]) -> str:
         return value.strip() if isinstance(value, str) else ""
 
     def join(family: str, given: str) -> str:
-        comma = "، " if fonts.base_direction(family + given) == "R" else ", "
+        comma = "، " if _right_to_left(family + given) else ", "
         return comma.join(part for part in (family, given) if part)
 
     name = join(text("family_name"), text("given_names"))

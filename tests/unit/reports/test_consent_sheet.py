@@ -321,3 +321,20 @@ def test_a_dari_sheet_shows_no_stray_strokes(
     first.mkdir()
     second.mkdir()
     assert _render(data, first) == _render(reference, second)
+
+
+def test_a_name_in_arabic_script_is_joined_with_the_arabic_comma(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    from intake_app.reports.common import person_name
+
+    assert person_name({"family_name": "کریمی", "given_names": "احمد"}) == "کریمی، احمد"
+    assert person_name({"family_name": "Karimi", "given_names": "Ahmad"}) == "Karimi, Ahmad"
+    dari = {
+        k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")
+    }
+    dari.update(family_name="کریمی", given_names="احمد")
+    text = sheet_text(form, organisation, dari, "fa")
+    line = next(line for line in text.splitlines() if "کریمی" in line)
+    assert "احمد" in line and "،" in line
+    assert "," not in line.split("/")[-1], line
