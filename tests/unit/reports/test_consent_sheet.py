@@ -330,9 +330,7 @@ def test_a_name_in_arabic_script_is_joined_with_the_arabic_comma(
 
     assert person_name({"family_name": "کریمی", "given_names": "احمد"}) == "کریمی، احمد"
     assert person_name({"family_name": "Karimi", "given_names": "Ahmad"}) == "Karimi, Ahmad"
-    dari = {
-        k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")
-    }
+    dari = {k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")}
     dari.update(family_name="کریمی", given_names="احمد")
     text = sheet_text(form, organisation, dari, "fa")
     line = next(line for line in text.splitlines() if "کریمی" in line)
