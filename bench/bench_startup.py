@@ -6,11 +6,12 @@ Prints, from one run (each start is a fresh interpreter, bare and Intake alterna
 both see the same load on the machine):
 - a bare PySide6 window: interpreter start, QApplication, one QMainWindow shown;
 - Intake: interpreter start, the GUI entry point imported, the log-in window shown, the
-  password typed and signed in through the log-in window (Argon2id, database opened),
-  the main window with the case list shown; split into imports, log-in window, sign-in
-  and main window;
+  password typed and signed in through the log-in window (Argon2id, database opened, the
+  main window's modules loaded beside Argon2id), the main window with the case list
+  shown; split into imports, log-in window, sign-in and main window;
 - the Argon2id cost of one sign-in with the profile's parameters, alone;
 - the budget (bare + Argon2id + 0.25 s) and whether the start stays inside it;
+- the peak memory of the started program when the log-in window is shown and at the end;
 - which heavy packages the started program has loaded (none of alembic, reportlab,
   httpx or the office's server packages should be).
 """
@@ -45,10 +46,13 @@ print(time.time())
 INTAKE = """
 import json, sys, time
 marks = {}
+def hwm():  # peak resident memory of this process image, MiB
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
 from intake_app.ui.main import create_application
 from intake_app.storage.profile import Profile
 from intake_app.ui.controller import AppController
-from intake_app.ui.mainwindow import MainWindow
 marks["imports"] = time.time()
 app = create_application()
 controller = AppController(Profile(__import__("pathlib").Path(sys.argv[1])))
@@ -56,11 +60,12 @@ controller.start()
 for _ in range(3):
     app.processEvents()
 marks["login"] = time.time()
+peak_login = hwm()
 login = controller.window
 login.username.setText("admin")
 login.password.setText(sys.argv[2])
 login.sign_in_button.click()
-while not isinstance(controller.window, MainWindow):
+while type(controller.window).__name__ != "MainWindow":
     app.processEvents()
     time.sleep(0.001)
 marks["signed_in"] = time.time()
@@ -69,7 +74,7 @@ for _ in range(3):
 assert controller.window.isVisible()
 marks["main"] = time.time()
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[3].split(",")))
-print(json.dumps({"marks": marks, "heavy": heavy}))
+print(json.dumps({"marks": marks, "heavy": heavy, "peak": [peak_login, hwm()]}))
 controller.shutdown()
 """
 
@@ -89,7 +94,7 @@ def bare_once() -> float:
     return float(done.stdout.strip().splitlines()[-1]) - started
 
 
-def intake_once(data_dir: Path) -> tuple[dict[str, float], list[str]]:
+def intake_once(data_dir: Path) -> tuple[dict[str, float], list[str], list[float]]:
     started = time.time()
     done = subprocess.run(
         [sys.executable, "-c", INTAKE, str(data_dir), PASSWORD, ",".join(HEAVY)],
@@ -100,7 +105,7 @@ def intake_once(data_dir: Path) -> tuple[dict[str, float], list[str]]:
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     marks = {name: at - started for name, at in result["marks"].items()}
-    return marks, result["heavy"]
+    return marks, result["heavy"], result["peak"]
 
 
 def argon2_cost(repeat: int) -> float:
@@ -130,10 +135,12 @@ def main() -> int:
         bare: list[float] = []
         runs: list[dict[str, float]] = []
         heavy: list[str] = []
+        peaks: list[list[float]] = []
         for _ in range(args.repeat):
             bare.append(bare_once())
-            marks, heavy = intake_once(data_dir)
+            marks, heavy, peak = intake_once(data_dir)
             runs.append(marks)
+            peaks.append(peak)
         kdf = argon2_cost(args.repeat)
 
     def med(name: str) -> float:
@@ -152,6 +159,12 @@ def main() -> int:
     print(f"    main window shown             {med('main') - med('signed_in'):7.3f}")
     verdict = "inside" if total <= budget else "OVER"
     print(f"  budget bare + Argon2id + 0.25   {budget:7.3f}   {verdict} by {budget - total:+.3f}")
+    login_peak = statistics.median(p[0] for p in peaks)
+    main_peak = statistics.median(p[1] for p in peaks)
+    print(
+        f"  peak memory (VmHWM): log-in window shown {login_peak:.0f} MiB, "
+        f"main window shown {main_peak:.0f} MiB (Argon2id's working memory included)"
+    )
     print(f"  heavy packages loaded: {', '.join(heavy) or 'none'} (of {', '.join(HEAVY)})")
     return 0
 

@@ -523,6 +523,18 @@ class Workspace:
         """
         vault = profile.vault()
         keys = vault.unlock_user(username, password)
+        return cls.open_unlocked(profile, vault=vault, keys=keys, username=username)
+
+    @classmethod
+    def open_unlocked(
+        cls, profile: Profile, *, vault: Vault, keys: UserKeys, username: str
+    ) -> Workspace:
+        """Open a workspace with the keys ``vault.unlock_user(username, ...)`` returned.
+
+        The desktop program unlocks first (Argon2id needs only the vault) while the rest of
+        the program loads beside it (docs/architecture.md, "Start-up"); :meth:`sign_in`
+        does both in a row.
+        """
         return cls._open(
             profile, vault=vault, key=keys.profile_key, username=username, recovery=False, keys=keys
         )

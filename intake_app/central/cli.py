@@ -31,7 +31,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,6 +56,7 @@ from . import db
 from .audit_heads import AuditState, audit_states
 from .export import export_events, export_records, export_statistics, export_statistics_pdf
 from .forms import publish_form, published_forms
+from .handovers import refusal_text, set_recipient
 from .home import (
     DATABASE_URL_ENV,
     PASSPHRASE_ENV,
@@ -83,6 +84,18 @@ HOME_ENV = "INTAKE_CENTRAL_HOME"
 RECOVERY_PASSPHRASE_ENV = "INTAKE_RECOVERY_PASSPHRASE"
 ROOT_PASSPHRASE_ENV = "INTAKE_ROOT_PASSPHRASE"
 RECEIVER_PASSPHRASE_ENV = "INTAKE_RECEIVER_PASSPHRASE"
+
+
+def _transition_end(text: str) -> float:
+    """``--old-device-auth-until YYYY-MM-DD``: the end of that day (UTC) as Unix time."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("Datum im Format JJJJ-MM-TT erwartet (expected YYYY-MM-DD): {text}").format(text=text)
+        ) from None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return (start + timedelta(days=1)).timestamp()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -308,6 +321,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
         device = revoke_device(engine, args.name)
         _out(_("Gerät »{name}« ist gesperrt.").format(name=device.name))
         return 0
+    if args.devices_command == "recipient":
+        set_recipient(engine, device_name=args.name, recipient=args.recipient, purpose=args.purpose)
+        _out(
+            _(
+                "Gerät »{name}« übernimmt Fälle für die Empfangsstelle „{recipient}“ "
+                "(Einwilligungszweck „{purpose}“)."
+            ).format(name=args.name, recipient=args.recipient, purpose=args.purpose)
+        )
+        return 0
     rows = list_devices(engine)
     audit = audit_states(engine)
     _out(
@@ -382,6 +404,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         device_uploads=args.device_uploads,
         device_rate=args.device_rate,
         client_failure_rate=args.client_failure_rate,
+        old_device_auth_until=args.old_device_auth_until,
+        refusal_log_seconds=args.refusal_log_seconds,
     )
     receiver = load_receiver(
         home,
@@ -392,6 +416,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     workers = max(1, args.workers)
     log.info("receiver starting on %s:%d (%d worker(s))", args.host, args.port, workers)
+    if limits.old_device_auth_until is not None:
+        log.info(
+            "old device request header (no body named) honoured until %s UTC",
+            datetime.fromtimestamp(limits.old_device_auth_until, UTC).isoformat(),
+        )
     config = uvicorn.Config(
         create_app(receiver),
         host=args.host,
@@ -455,6 +484,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                 )
             )
             _out(text.format(batch=label, seq=outcome.audit.seq, known=outcome.audit.known_seq))
+        for handover_id, reason in outcome.handovers_refused:
+            _out(
+                _("{batch}: Übergabe {handover} abgelehnt: {reason}").format(
+                    batch=label, handover=handover_id, reason=refusal_text(reason)
+                )
+            )
     _out(_("{n} Paket(e) bearbeitet, {q} in Quarantäne.").format(n=len(outcomes), q=quarantined))
     return 0
 
@@ -682,6 +717,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", parents=[common])
     revoke = dsub.add_parser("revoke", parents=[common])
     revoke.add_argument("name")
+    recipient = dsub.add_parser("recipient", parents=[common])
+    recipient.add_argument("name")
+    recipient.add_argument("recipient")
+    recipient.add_argument("--purpose", required=True)
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("serve", parents=[common])
@@ -697,6 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-mib", type=int, default=256, metavar="MIB")
     p.add_argument("--device-uploads", type=int, default=2, metavar="N")
     p.add_argument("--client-failure-rate", type=float, default=2.0, metavar="PER_SECOND")
+    p.add_argument("--refusal-log-seconds", type=float, default=60.0, metavar="SECONDS")
+    p.add_argument(
+        "--old-device-auth-until", type=_transition_end, default=None, metavar="YYYY-MM-DD"
+    )
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.set_defaults(func=cmd_serve)
 

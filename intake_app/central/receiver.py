@@ -18,17 +18,21 @@ hosts can run behind one proxy sharing nothing else.
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
 ``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
 ``GET /v1/forms/{id}/{version}`` (published forms), ``GET /v1/receipts`` (import receipts
-for the asking device, signed request header).
+for the asking device, signed request header), ``GET /v1/handovers`` (hand-overs the
+importer sealed for the asking device, signed request header).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
+import hashlib
+import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +60,7 @@ from intake_app.sync.published_forms import build_form_index, is_safe_name
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_http import encode_blobs
 
-from .db import batches, devices
+from .db import batches, devices, handovers
 from .forms import form_path, index_entries
 from .home import Home
 from .registry import get_device, register_device, utcnow
@@ -77,6 +81,9 @@ _STATUS = {
     "bad_signature": 401,
     "device_key_mismatch": 401,
     "unsigned": 401,
+    "replayed": 401,
+    "body_length_mismatch": 400,
+    "body_digest_mismatch": 400,
     "batch_id_conflict": 409,
     "token_used": 409,
     "token_invalid": 403,
@@ -84,6 +91,11 @@ _STATUS = {
     "storage": 503,
     "database": 503,
 }
+
+
+#: Refusals of a request whose header verified but which the device itself would not send
+#: (a header used again, or with another body): counted against the client address.
+_NOT_THE_DEVICE = frozenset({"replayed", "body_length_mismatch", "body_digest_mismatch"})
 
 
 class Refusal(Exception):
@@ -120,6 +132,13 @@ class Limits:
     #: a burst, then this many per second (behind a proxy: all such clients together).
     client_failure_burst: int = 60
     client_failure_rate: float = 2.0
+    #: Until when (Unix time) the old request header that names no body is honoured,
+    #: for devices that were offline during the update; None: not at all. Outside it,
+    #: such an upload is read like an unsigned one (docs/security.md, signed requests).
+    old_device_auth_until: float | None = None
+    #: Refusals are logged once per route, reason and client address in this many
+    #: seconds, with the count (docs/central-office.md, "Limits").
+    refusal_log_seconds: float = 60.0
 
 
 class _Budget:
@@ -137,6 +156,29 @@ class _Budget:
 
     def release(self, size: int) -> None:
         self.used = max(0, self.used - size)
+
+
+class _Nonces:
+    """Nonces of signed request headers seen by this process while they are fresh: each
+    header is honoured once (docs/security.md, signed requests)."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._seen: dict[str, float] = {}
+        self._prune_at = 1024
+
+    def use(self, checked: device_auth.CheckedHeader) -> bool:
+        """Whether the header's nonce is new (it is remembered from now on)."""
+        key = f"{checked.device_id}.{checked.nonce}"
+        now = time.time()
+        if len(self._seen) >= self._prune_at:
+            self._seen = {k: until for k, until in self._seen.items() if until > now}
+            self._prune_at = max(1024, 2 * len(self._seen))
+        if key in self._seen or len(self._seen) >= self.limit:
+            return False
+        # past this moment the time stamp alone refuses the header
+        self._seen[key] = checked.stamp + device_auth.MAX_SKEW_SECONDS + 1
+        return True
 
 
 class _RateLimiter:
@@ -178,7 +220,6 @@ class Receiver:
     limits: Limits = field(default_factory=Limits)
     _key_cache: dict[str, tuple[ec.EllipticCurvePublicKey, float]] = field(default_factory=dict)
     _pem_keys: dict[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
-    _auth_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @property
     def known_office_keys(self) -> set[str]:
@@ -191,12 +232,14 @@ class Receiver:
         data: bytes,
         *,
         signed_by: str | None = None,
+        body_signed_with: ec.EllipticCurvePublicKey | None = None,
         allow: Callable[[str], bool] | None = None,
     ) -> bytes:
         """Verify and store one batch; return the (possibly earlier) stored receipt.
 
         ``signed_by`` is the device whose request signature was checked (its batch must be
-        its own); ``allow`` is the rate limit for unsigned requests.
+        its own); ``body_signed_with`` the key that signed a request header naming these
+        very bytes (length and SHA-384); ``allow`` is the rate limit for unsigned requests.
         """
         try:
             batch = parse_batch(data, max_size=self.max_batch_bytes)
@@ -226,10 +269,17 @@ class Receiver:
             public = self._device_key(device.public_key_pem)
             if device.status != "active" or public is None:
                 raise Refusal("not_registered")
-            try:
-                verify_signature(batch, public)
-            except BatchError as exc:
-                raise Refusal(exc.reason) from None
+            # A request header that the device's registered key signed over these very
+            # bytes authenticates them as the batch signature would; the batch signature
+            # is then left to the importer, which checks it in any case
+            # (docs/security.md, signed requests). Anything else is checked here.
+            if body_signed_with is None or body_signed_with is not public:
+                try:
+                    verify_signature(batch, public)
+                except BatchError as exc:
+                    raise Refusal(exc.reason) from None
+            elif keys.signing_key_id(public) != header.device_key_id:
+                raise Refusal("device_key_mismatch")
             # The device's rate is spent only once its signature verified: nobody without
             # its key can use up its budget (docs/central-office.md, "Limits").
             if allow is not None and not allow(header.device_id):
@@ -363,27 +413,33 @@ class Receiver:
             found = self._pem_keys[pem] = keys.public_key_from_pem(pem)
         return found
 
-    def known_upload(self, value: str) -> str | None:
-        """The device of an upload header verified in the last 30 s (no I/O, no signature
-        check): a device sends the same header for all its uploads within one second."""
-        found = self._auth_cache.get(value)
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
+    def accepts_old_header(self) -> bool:
+        """Whether the transition for the old request header (no body named) is on."""
+        until = self.limits.old_device_auth_until
+        return until is not None and time.time() < until
 
-    def check_upload(self, value: str | None) -> str | None:
-        """Check an upload's ``Intake-Device-Auth`` header; remember it when valid, for as
-        long as it is fresh, at most 30 s."""
-        device_id = device_auth.check_header(
-            value, method="POST", path="/v1/batches", public_key_for=self.cached_public_key_for
+    def check_request(
+        self, value: str | None, *, method: str, path: str, cached: bool = False
+    ) -> tuple[device_auth.CheckedHeader | None, ec.EllipticCurvePublicKey | None]:
+        """Check a request's ``Intake-Device-Auth`` header (signature and time; the nonce
+        is the caller's); also return the key it verified with. ``cached``: the device key
+        may be up to 30 s old (only for the check before an upload is read;
+        ``accept_batch`` looks the device up again)."""
+        lookup = self.cached_public_key_for if cached else self.public_key_for
+        used: list[ec.EllipticCurvePublicKey | None] = [None]
+
+        def public_key_for(device_id: str) -> ec.EllipticCurvePublicKey | None:
+            used[0] = lookup(device_id)
+            return used[0]
+
+        checked = device_auth.check_header(
+            value,
+            method=method,
+            path=path,
+            public_key_for=public_key_for,
+            accept_v1=self.accepts_old_header(),
         )
-        if device_id is not None and value is not None:
-            stamp = int(value.split(".")[1])
-            fresh_for = stamp + device_auth.MAX_SKEW_SECONDS - time.time()
-            if len(self._auth_cache) > 10_000:
-                self._auth_cache.clear()
-            self._auth_cache[value] = (device_id, time.monotonic() + min(30.0, fresh_for))
-        return device_id
+        return checked, used[0] if checked is not None else None
 
     def cached_public_key_for(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
         """:meth:`public_key_for`, remembered for 30 s: only for the check before an
@@ -417,25 +473,134 @@ class Receiver:
             ).all()
         return encode_blobs("receipts", [str(r.import_receipt).encode("utf-8") for r in rows])
 
+    def sealed_handovers(self, device_id: str) -> bytes:
+        """Hand-overs sealed for ``device_id`` (ciphertext the importer signed; the device
+        takes each in once, by its id)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(handovers.c.document)
+                .where(
+                    handovers.c.to_device_id == device_id,
+                    handovers.c.status == "sealed",
+                    handovers.c.document.is_not(None),
+                )
+                .order_by(handovers.c.handover_id)
+                .limit(1000)
+            ).all()
+        return encode_blobs("handovers", [str(r.document).encode("utf-8") for r in rows])
+
 
 # -- HTTP plumbing -------------------------------------------------------------------------
 
 
-def _refuse(reason: str, *, route: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+class RefusalLog:
+    """Refusals logged at a rate: per route, reason and client address, the first one of
+    an interval at once (with the batch and device id when the body names them), every
+    further one only counted, and one line with the count when the interval ends. A flood
+    of refused requests thus writes a few lines a minute (docs/central-office.md,
+    "Limits"). Beyond ``max_keys`` keys in one interval, further addresses are pooled
+    under ``*``. Lines carry the reason, the route, the client address and ids, never a
+    request's content.
+    """
+
+    def __init__(self, interval: float = 60.0, *, max_keys: int = 100) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._ends = time.monotonic() + interval
+
+    def note(self, route: str, reason: str, client: str, details: str = "") -> None:
+        """One refusal (call from the event loop)."""
+        if time.monotonic() >= self._ends:
+            self.flush()
+        key = (route, reason, client)
+        if key not in self._counts and len(self._counts) >= self.max_keys:
+            key = (route, reason, "*")
+        more = self._counts.get(key)
+        if more is None:
+            self._counts[key] = 0
+            log.warning(
+                "refused %s: reason=%s client=%s%s",
+                route,
+                reason,
+                key[2],
+                details and " " + details,
+            )
+        else:
+            self._counts[key] = more + 1
+
+    def flush(self) -> None:
+        """End the interval: one line per key that was refused more than once."""
+        seconds = self.interval - max(0.0, self._ends - time.monotonic())
+        for (route, reason, client), more in self._counts.items():
+            if more:
+                log.warning(
+                    "refused %s: reason=%s client=%s: %d more in %.0f s",
+                    route,
+                    reason,
+                    client,
+                    more,
+                    seconds,
+                )
+        self._counts.clear()
+        self._ends = time.monotonic() + self.interval
+
+    async def run(self) -> None:
+        """Close each interval on time, also when no further refusal comes."""
+        while True:
+            await asyncio.sleep(max(0.01, self._ends - time.monotonic()))
+            if time.monotonic() >= self._ends:
+                self.flush()
+
+
+class _InvalidRequests(logging.Filter):
+    """uvicorn's line for every malformed HTTP request goes through the refusal log."""
+
+    def __init__(self, refusals: RefusalLog) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid HTTP request"):
+            self.refusals.note("http", "invalid_request", "-")
+            return False
+        return True
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def _refuse(
+    reason: str,
+    *,
+    route: str,
+    request: Request,
+    refusals: RefusalLog,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     status = _STATUS.get(reason, 400)
     details = " ".join(f"{k}={v}" for k, v in (extra or {}).items())
-    log.warning("refused %s: reason=%s %s", route, reason, details)
+    refusals.note(route, reason, _client(request), details)
     return JSONResponse({"error": reason}, status_code=status)
 
 
 async def _read_body(
-    request: Request, limit: int, limits: Limits, *, declared_only: bool = False
+    request: Request,
+    limit: int,
+    limits: Limits,
+    *,
+    declared_only: bool = False,
+    sha384: bytes | None = None,
 ) -> bytes:
     """The body, within ``limit`` bytes and the time limits.
 
     With ``declared_only`` the body must announce its length (411 otherwise); it is read
     into one buffer of that size, so a flood of uploads leaves no scattered pieces behind.
+    With ``sha384`` (what the signed request header names) the digest is computed while
+    the body streams in; another body is refused as ``body_digest_mismatch``.
     """
+    hasher = hashlib.sha384() if sha384 is not None else None
     declared = request.headers.get("content-length")
     size: int | None = None
     if declared is not None:
@@ -471,9 +636,14 @@ async def _read_body(
             buffer[filled : filled + len(chunk)] = chunk
         else:
             buffer += chunk
+        if hasher is not None:
+            hasher.update(chunk)
         filled += len(chunk)
     if size is not None and filled != size:
         raise ClientDisconnect()
+    if hasher is not None and sha384 is not None:
+        if not hmac.compare_digest(hasher.digest(), sha384):
+            raise Refusal("body_digest_mismatch")
     return bytes(buffer) if size is None else bytes(memoryview(buffer)[:filled])
 
 
@@ -522,6 +692,8 @@ def create_app(receiver: Receiver) -> Starlette:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     _return_freed_memory()
+    refusals = RefusalLog(receiver.limits.refusal_log_seconds)
+    invalid_requests = _InvalidRequests(refusals)
     budget = _Budget(receiver.limits.unauthenticated_bytes)
     bodies = _Budget(receiver.limits.body_bytes)
     uploading: dict[str, int] = {}
@@ -532,24 +704,40 @@ def create_app(receiver: Receiver) -> Starlette:
         receiver.limits.client_failure_burst, receiver.limits.client_failure_rate
     )
 
+    nonces = _Nonces()
+
     async def post_batch(request: Request) -> Response:
         data = b""
         reserved = body_reserved = 0
         device_id = counted = None
-        client = request.client.host if request.client else "-"
+        body_sha384: bytes | None = None
+        body_key: ec.EllipticCurvePublicKey | None = None
+        client = _client(request)
         try:
             # A device that signs the request is known before its body is read; any
             # other upload counts against a shared budget of unauthenticated bytes.
+            declared = request.headers.get("content-length", "")
             signed = request.headers.get(device_auth.HEADER)
             if signed:
-                device_id = receiver.known_upload(signed)
-                if device_id is None:
-                    device_id = await run_in_threadpool(receiver.check_upload, signed)
-                if device_id is not None and not rates.allow(device_id):
-                    raise Refusal("rate_limited")
+                checked, header_key = await run_in_threadpool(
+                    lambda: receiver.check_request(
+                        signed, method="POST", path="/v1/batches", cached=True
+                    )
+                )
+                if checked is not None and checked.version == 2:
+                    # once per nonce, with the body it names (docs/security.md)
+                    if not nonces.use(checked):
+                        raise Refusal("replayed")
+                    if declared != str(checked.length):
+                        raise Refusal("body_length_mismatch")
+                    body_sha384 = checked.sha384
+                    body_key = header_key
+                if checked is not None:
+                    device_id = checked.device_id
+                    if not rates.allow(device_id):
+                        raise Refusal("rate_limited")
             if device_id is None and not failures.has_tokens(client):
                 raise Refusal("rate_limited")
-            declared = request.headers.get("content-length", "")
             if not declared.isdigit():
                 raise Refusal("length_required")
             if int(declared) > receiver.max_batch_bytes:
@@ -570,7 +758,11 @@ def create_app(receiver: Receiver) -> Starlette:
                 raise Refusal("busy")
             body_reserved = int(declared)
             data = await _read_body(
-                request, receiver.max_batch_bytes, receiver.limits, declared_only=True
+                request,
+                receiver.max_batch_bytes,
+                receiver.limits,
+                declared_only=True,
+                sha384=body_sha384,
             )
             bodies.release(body_reserved)
             body_reserved = 0
@@ -581,21 +773,31 @@ def create_app(receiver: Receiver) -> Starlette:
                 receiver.accept_batch,
                 data,
                 signed_by=device_id,
+                body_signed_with=body_key,
                 allow=None if device_id else rates.allow,
             )
         except ClientDisconnect:
-            log.warning("upload cut off by the client; nothing stored")
+            # nothing stored
+            refusals.note("batch", "cut_off", client)
             return Response(status_code=400)
         except Refusal as refusal:
-            if device_id is None and refusal.reason not in ("busy", "rate_limited"):
+            if (
+                device_id is None and refusal.reason not in ("busy", "rate_limited")
+            ) or refusal.reason in _NOT_THE_DEVICE:
                 failures.allow(client)
-            response = _refuse(refusal.reason, route="batch", extra=_peek_ids(data))
+            response = _refuse(
+                refusal.reason,
+                route="batch",
+                request=request,
+                refusals=refusals,
+                extra=_peek_ids(data),
+            )
             if refusal.reason in ("busy", "rate_limited"):
                 response.headers["Retry-After"] = "5"
             return response
         except SQLAlchemyError:
             log.exception("database error while receiving a batch")
-            return _refuse("database", route="batch")
+            return _refuse("database", route="batch", request=request, refusals=refusals)
         finally:
             if reserved:
                 budget.release(reserved)
@@ -614,7 +816,7 @@ def create_app(receiver: Receiver) -> Starlette:
         except ClientDisconnect:
             return Response(status_code=400)
         except Refusal as refusal:
-            return _refuse(refusal.reason, route="register")
+            return _refuse(refusal.reason, route="register", request=request, refusals=refusals)
         return Response(confirmation, media_type="application/json")
 
     async def get_keys(request: Request) -> Response:
@@ -637,18 +839,40 @@ def create_app(receiver: Receiver) -> Starlette:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return Response(data, media_type="application/json")
 
-    async def get_receipts(request: Request) -> Response:
-        device_id = await run_in_threadpool(
-            lambda: device_auth.check_header(
-                request.headers.get(device_auth.HEADER),
-                method="GET",
-                path="/v1/receipts",
-                public_key_for=receiver.public_key_for,
+    async def signed_get(request: Request, path: str, route: str) -> str | Response:
+        """The device a signed GET comes from, or the refusal to answer with."""
+        checked, _key = await run_in_threadpool(
+            lambda: receiver.check_request(
+                request.headers.get(device_auth.HEADER), method="GET", path=path
             )
         )
-        if device_id is None:
-            return _refuse("bad_signature", route="receipts")
-        body = await run_in_threadpool(receiver.import_receipts, device_id)
+        reason = None
+        if checked is None:
+            reason = "bad_signature"
+        elif checked.version == 2 and not nonces.use(checked):
+            reason = "replayed"
+        elif checked.version == 2 and (
+            checked.length != 0 or checked.sha384 != device_auth.EMPTY_SHA384
+        ):
+            reason = "body_digest_mismatch"
+        if checked is None or reason is not None:
+            return _refuse(
+                reason or "bad_signature", route=route, request=request, refusals=refusals
+            )
+        return checked.device_id
+
+    async def get_receipts(request: Request) -> Response:
+        device = await signed_get(request, "/v1/receipts", "receipts")
+        if isinstance(device, Response):
+            return device
+        body = await run_in_threadpool(receiver.import_receipts, device)
+        return Response(body, media_type="application/json")
+
+    async def get_handovers(request: Request) -> Response:
+        device = await signed_get(request, "/v1/handovers", "handovers")
+        if isinstance(device, Response):
+            return device
+        body = await run_in_threadpool(receiver.sealed_handovers, device)
         return Response(body, media_type="application/json")
 
     routes = [
@@ -659,8 +883,22 @@ def create_app(receiver: Receiver) -> Starlette:
         Route("/v1/forms", get_forms, methods=["GET"]),
         Route("/v1/forms/{form_id}/{version}", get_form, methods=["GET"]),
         Route("/v1/receipts", get_receipts, methods=["GET"]),
+        Route("/v1/handovers", get_handovers, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addFilter(invalid_requests)
+        ticker = asyncio.get_running_loop().create_task(refusals.run())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            uvicorn_log.removeFilter(invalid_requests)
+            refusals.flush()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def load_receiver(

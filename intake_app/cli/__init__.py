@@ -18,25 +18,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from intake_app import __version__
-from intake_app.app import Workspace
-from intake_app.cli import (
-    backup_cmds,
-    forms_cmds,
-    lifecycle_cmds,
-    profile_cmds,
-    records_cmds,
-    reports_cmds,
-    sync_cmds,
-)
+from intake_app.cli import forms_cmds, sync_cmds
 from intake_app.demo import default_demo_dir
 from intake_app.errors import AuthError, IntakeError, UsageError
 from intake_app.i18n import _, language_from_environment, normalise_language, set_language
 from intake_app.logs import resolve_log_dir, setup_logging
-from intake_app.selftest import run_self_test
 from intake_app.storage.profile import Profile, resolve_data_dir
+
+if TYPE_CHECKING:
+    from intake_app.app import Workspace
 
 log = logging.getLogger("intake.core")
 
@@ -106,6 +99,10 @@ class Context:
         (``passwd`` passes ``changing_password``), as in the desktop program. Where the
         signed state of the profile does not check, what was changed is said on stderr.
         """
+        # Deferred: the storage stack (SQLAlchemy) loads for a command that signs in, not
+        # before the desktop program's log-in window (docs/architecture.md, "Start-up").
+        from intake_app.app import Workspace
+
         if self._workspace is None:
             self.require_profile()
             workspace = Workspace.sign_in(
@@ -202,8 +199,9 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every command group registered."""
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The full parser with every command group registered (``commands=False``: only the
+    options of the program itself, enough to start the desktop program)."""
     parser = _Parser(
         prog="intake-app",
         description=_("Intake – Erstgespräche verschlüsselt erfassen, drucken und übermitteln."),
@@ -220,7 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("Selbsttest des installierten Programms ausführen und beenden"),
     )
-    commands = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_SubParser)
+    if not commands:
+        return parser
+    # Deferred: the command groups load the storage stack (SQLAlchemy), which the desktop
+    # program loads only at sign-in (docs/architecture.md, "Start-up").
+    import intake_app.cli.backup_cmds as backup_cmds
+    import intake_app.cli.lifecycle_cmds as lifecycle_cmds
+    import intake_app.cli.profile_cmds as profile_cmds
+    import intake_app.cli.records_cmds as records_cmds
+    import intake_app.cli.reports_cmds as reports_cmds
+
+    groups = parser.add_subparsers(dest="command", metavar=_("BEFEHL"), parser_class=_SubParser)
     for module in (
         profile_cmds,
         forms_cmds,
@@ -230,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         lifecycle_cmds,
         backup_cmds,
     ):
-        module.register(commands)
+        module.register(groups)
     return parser
 
 
@@ -255,8 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = resolve_data_dir(known.data_dir)
     _choose_language(data_dir)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # Without a command (the desktop program) the program's own options are enough: the
+    # command groups and what they load are not imported (docs/architecture.md, "Start-up").
+    rest = ["--help"] if {"-h", "--help"} & set(argv) else []
+    if not rest:
+        args, rest = build_parser(commands=False).parse_known_args(argv)
+    if rest:
+        args = build_parser().parse_args(argv)
     if args.demo and not known.data_dir and not os.environ.get("INTAKE_DATA_DIR"):
         data_dir, explicit = default_demo_dir(), True
     try:
@@ -267,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler | None = getattr(args, "handler", None)
     try:
         if args.self_test:
+            # Deferred: the self-test loads every part of the program (SQLAlchemy, reportlab).
+            from intake_app.selftest import run_self_test
+
             return run_self_test(ctx)
         if handler is None:
             # Deferred: Qt loads only for the desktop program, not for a command.

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
-from intake_app.app import Workspace
 from intake_app.atomic import atomic_write_bytes
-from intake_app.demo.data import DEMO_USERS, fill_demo_profile
+from intake_app.demo.users import DEMO_USERS, MARKER, is_demo_profile
 from intake_app.storage.profile import Profile
 
 __all__ = ["DEMO_USERS", "default_demo_dir", "ensure_demo_profile", "is_demo_profile"]
@@ -24,17 +23,17 @@ def default_demo_dir() -> Path:
     return Path(platformdirs.user_data_dir("Intake-Demo", appauthor=False))
 
 
-def is_demo_profile(root: Path) -> bool:
-    """True for a folder created by :func:`ensure_demo_profile`."""
-    return (root / "DEMO").is_file()
-
-
 def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     """Create the demo profile in ``root`` unless it exists; True when it was created.
 
     Users get their demo passwords without the first-log-in change, so a newcomer can
     look around at once; ``records`` synthetic intakes are spread over the users.
     """
+    # Deferred: the records and the form engine (SQLAlchemy) load only when the demo
+    # profile is made, not on every start (docs/architecture.md, "Start-up").
+    from intake_app.app import Workspace
+    from intake_app.demo.data import fill_demo_profile
+
     profile = Profile(root)
     if profile.exists():
         return False
@@ -46,7 +45,7 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         site_name="Demo: Kommunales Integrationszentrum Musterstadt",
     )
     atomic_write_bytes(
-        root / "DEMO",
+        root / MARKER,
         "Demo-Profil mit erfundenen Personen. Nicht für echte Daten verwenden.\n".encode(),
         mode=0o644,
     )

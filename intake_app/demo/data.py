@@ -25,13 +25,7 @@ from intake_app.core.forms import Form, evaluate, new_item
 from intake_app.core.forms.engine import FormState
 from intake_app.core.forms.model import Question, QuestionType
 from intake_app.core.forms.referral_consent import granted_on, recipient_matches
-
-DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
-    # user name, role, display name, password
-    ("admin", "admin", "Demo-Administration", "demo-admin-2026"),
-    ("leitung", "supervisor", "Sabine Leitner", "demo-leitung-2026"),
-    ("beratung", "counsellor", "Jonas Berger", "demo-beratung-2026"),
-)
+from intake_app.demo.users import DEMO_USERS
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -29,9 +29,11 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import audit, integrity, migrate, settings_repo, user_keys, users
-from intake_app.storage.database import Database
+from intake_app.storage import user_keys
 from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams, Vault, new_database_key
+
+if TYPE_CHECKING:
+    from intake_app.storage.database import Database
 
 log = logging.getLogger("intake.storage")
 
@@ -163,10 +165,15 @@ class Profile:
         Returns:
             the open database and the migration steps applied (empty if none).
         """
+        # Deferred: SQLAlchemy loads when a database is opened, so the log-in window
+        # and Argon2id need only the vault (docs/architecture.md, "Start-up").
+        from intake_app.storage.database import Database
+        from intake_app.storage.migrate import upgrade
+
         db = Database(self.db_path, key)
         try:
             db.verify_key()
-            steps = migrate.upgrade(db, backup_dir=self.backups_dir)
+            steps = upgrade(db, backup_dir=self.backups_dir)
         except BaseException:
             db.engine.dispose()
             raise
@@ -192,6 +199,15 @@ class Profile:
             ProfileError: the folder already holds a profile.
             ValidationError: the name or password does not meet the rules.
         """
+        # Deferred: SQLAlchemy loads when a database is made (docs/architecture.md,
+        # "Start-up").
+        import intake_app.storage.audit as audit
+        import intake_app.storage.integrity as integrity
+        import intake_app.storage.migrate as migrate
+        import intake_app.storage.settings_repo as settings_repo
+        import intake_app.storage.users as users
+        from intake_app.storage.database import Database
+
         name = check_username(admin_name)
         check_password_policy(admin_password, username=name)
         if self.vault_path.exists() or self.db_path.exists():

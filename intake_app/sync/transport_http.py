@@ -20,7 +20,6 @@ import binascii
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,7 +153,6 @@ class SyncClient:
             write=self.settings.write_timeout,
             pool=self.settings.pool_timeout,
         )
-        self._auth_headers: dict[tuple[str, str], tuple[int, str]] = {}
         self._client = httpx.Client(
             base_url=identity.server_url,
             timeout=timeout,
@@ -164,16 +162,11 @@ class SyncClient:
             follow_redirects=False,
         )
 
-    def _auth_header(self, method: str, path: str) -> str:
-        """The signed request header; one signature serves the requests of one second
-        (the header names the second, docs/security.md, "Central office")."""
-        stamp = int(time.time())
-        cached = self._auth_headers.get((method, path))
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        value = device_auth.make_header(self.identity, method=method, path=path, now=stamp)
-        self._auth_headers[(method, path)] = (stamp, value)
-        return value
+    def _auth_header(self, method: str, path: str, body: bytes) -> str:
+        """The signed request header for exactly ``body``, with a fresh nonce: one
+        signature serves one request (docs/security.md, "Central office", signed
+        requests)."""
+        return device_auth.make_header(self.identity, method=method, path=path, body=body)
 
     def close(self) -> None:
         self._client.close()
@@ -207,10 +200,12 @@ class SyncClient:
         body: Callable[[], Iterator[bytes]] | None = None,
         headers: dict[str, str] | None = None,
         device_signed: bool = False,
+        signed_body: bytes = b"",
     ) -> httpx.Response:
         """One request with retries; returns any non-5xx answer; raises SyncError.
 
-        ``device_signed`` adds the device-auth header (fresh for every attempt).
+        ``device_signed`` adds the device-auth header over ``signed_body`` (the bytes
+        ``body`` yields), signed anew for every attempt.
         """
 
         def once() -> httpx.Response:
@@ -218,7 +213,7 @@ class SyncClient:
                 raise _Cancelled()
             request_headers = dict(headers or {})
             if device_signed:
-                request_headers[device_auth.HEADER] = self._auth_header(method, path)
+                request_headers[device_auth.HEADER] = self._auth_header(method, path, signed_body)
             response = self._client.request(
                 method, path, content=body() if body else None, headers=request_headers
             )
@@ -303,6 +298,7 @@ class SyncClient:
                 "Content-Length": str(len(batch.data)),
             },
             device_signed=True,
+            signed_body=batch.data,
         )
         if response.status_code != 200:
             raise _refused(response)
@@ -381,6 +377,14 @@ class SyncClient:
             except ReceiptError as exc:
                 log.error("an import receipt did not verify: %s", exc.reason)
         return receipts
+
+    def fetch_handovers(self) -> list[bytes]:
+        """The hand-overs the office sealed for this device, as signed documents (the
+        caller verifies and opens each, :func:`intake_app.sync.handover.open_handover`)."""
+        response = self._request("GET", "/v1/handovers", device_signed=True)
+        if response.status_code != 200:
+            raise _refused(response)
+        return self._json_list(response, "handovers")
 
     # -- keys and forms --------------------------------------------------------------------
 

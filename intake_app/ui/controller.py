@@ -7,22 +7,29 @@ passes it into the main window (no global registry).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
-from intake_app.app import Workspace
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
-from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.ops import finish_running, wait_for_all
 from intake_app.ui.qt_i18n import install_qt_translator
-from intake_app.ui.settings_backup import offer_restore, start_daily_backup
-from intake_app.ui.setup_wizard import SetupWizard
+
+if TYPE_CHECKING:
+    from intake_app.app import Workspace
+    from intake_app.ui.mainwindow import MainWindow
 
 log = logging.getLogger("intake.ui")
+
+
+def _load_main_window() -> None:
+    # Deferred: the main window and the storage stack behind it load at sign-in, in a
+    # thread beside Argon2id (ui/login.py; docs/architecture.md, "Start-up").
+    import intake_app.ui.mainwindow  # noqa: F401
 
 
 class AppController(QObject):
@@ -33,7 +40,14 @@ class AppController(QObject):
         self.profile = profile
         self.window: QWidget | None = None
         self.workspace: Workspace | None = None
+        self._main: MainWindow | None = None
         self._last_user = ""
+
+    @property
+    def main_window(self) -> MainWindow | None:
+        """The main window when it is the one shown (its module loads at sign-in)."""
+        main = self._main
+        return main if main is not None and self.window is main else None
 
     def start(self) -> None:
         if self.profile.exists():
@@ -52,6 +66,9 @@ class AppController(QObject):
             old.deleteLater()
 
     def show_setup(self) -> None:
+        # Deferred: the set-up wizard is shown once per profile, never on a normal start.
+        from intake_app.ui.setup_wizard import SetupWizard
+
         wizard = SetupWizard(self.profile)
         wizard.profile_created.connect(self._on_profile_created)
         wizard.rejected.connect(QApplication.quit)
@@ -62,7 +79,7 @@ class AppController(QObject):
         self.show_login()
 
     def show_login(self) -> None:
-        login = LoginWindow(self.profile, username=self._last_user)
+        login = LoginWindow(self.profile, username=self._last_user, preload=_load_main_window)
         login.signed_in.connect(self._on_signed_in)
         login.restore_requested.connect(lambda: self.restore_from_backup(login))
         login.language_changed.connect(self._on_language_changed)
@@ -95,15 +112,23 @@ class AppController(QObject):
         self.show_main()
 
         if self.window is not None:
+            # Deferred: the backup jobs and their dialogs load after the sign-in
+            # (docs/architecture.md, "Start-up").
+            from intake_app.ui.settings_backup import start_daily_backup
+
             start_daily_backup(self.window, workspace)
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""
+        # Deferred: the restore dialog and the backups load when a restore is asked for.
+        from intake_app.ui.settings_backup import offer_restore
+
         finish_running(parent or self.window, _("Wiederherstellung"))
-        if isinstance(self.window, MainWindow):
-            if not self.window.shutdown_pages():
+        main = self.main_window
+        if main is not None:
+            if not main.shutdown_pages():
                 return  # the user stays with the unsaved interview
-            self.window.lock.stop()
+            main.lock.stop()
         if self.workspace is not None:
             try:
                 self.workspace.close()
@@ -114,8 +139,12 @@ class AppController(QObject):
         self.show_login()
 
     def show_main(self) -> None:
+        # Deferred: loaded at sign-in by _load_main_window, beside Argon2id.
+        from intake_app.ui.mainwindow import MainWindow
+
         assert self.workspace is not None
         main = MainWindow(self.workspace)
+        self._main = main
         main.logout_requested.connect(self.logout)
         main.language_changed.connect(self._on_language_changed)
         main.destroyed.connect(lambda: None)
@@ -126,11 +155,12 @@ class AppController(QObject):
         dialog names them), then the interview is saved and the workspace closed; the
         log-in window says what happened to the jobs."""
         note = finish_running(self.window, _("Abmelden"))
-        if isinstance(self.window, MainWindow):
-            if not self.window.shutdown_pages():
+        main = self.main_window
+        if main is not None:
+            if not main.shutdown_pages():
                 return  # the user stays with the unsaved interview
-            self.window.save_geometry()
-            self.window.lock.stop()
+            main.save_geometry()
+            main.lock.stop()
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None
@@ -141,7 +171,8 @@ class AppController(QObject):
     def _on_language_changed(self, code: str) -> None:
         # The main window is built anew in the other language: save the open interview
         # first (or let the user keep it when its answers cannot be saved).
-        if isinstance(self.window, MainWindow) and not self.window.shutdown_pages():
+        main = self.main_window
+        if main is not None and not main.shutdown_pages():
             return
         self.profile.set_device_setting(
             "ui.language", code
@@ -150,7 +181,7 @@ class AppController(QObject):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             install_qt_translator(app, code)
-        if self.workspace is not None and isinstance(self.window, MainWindow):
+        if self.workspace is not None and main is not None:
             self.show_main()
         else:
             self.show_login()
@@ -159,9 +190,10 @@ class AppController(QObject):
         """Close the workspace when the program ends."""
         finish_running(self.window, _("Beenden"))
         wait_for_all()
-        if isinstance(self.window, MainWindow):
-            self.window.shutdown_pages()
-            self.window.save_geometry()
+        main = self.main_window
+        if main is not None:
+            main.shutdown_pages()
+            main.save_geometry()
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None

@@ -7,6 +7,9 @@ Signals (of :class:`LoginWindow`): ``signed_in(object)`` with the new
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -24,8 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from intake_app.app import Workspace
-from intake_app.demo import DEMO_USERS, is_demo_profile
+from intake_app.demo.users import DEMO_USERS, is_demo_profile
 from intake_app.errors import AuthError, IntakeError, KnownError, ValidationError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from intake_app.storage.profile import Profile
@@ -33,6 +35,41 @@ from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
 from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
+
+if TYPE_CHECKING:
+    from intake_app.app import Workspace
+
+
+def _load_workspace() -> None:
+    # Deferred: the storage stack (SQLAlchemy, the form engine, the records) loads at
+    # sign-in, beside Argon2id (docs/architecture.md, "Start-up").
+    import intake_app.app  # noqa: F401
+
+
+def sign_in(
+    profile: Profile,
+    *,
+    username: str,
+    password: str,
+    preload: Callable[[], None] = _load_workspace,
+) -> Workspace:
+    """Sign in as :meth:`Workspace.sign_in` does, with the program loading beside Argon2id.
+
+    Argon2id needs only the vault and releases the GIL while it runs, so a second thread
+    runs ``preload`` (imports of the storage stack, and of the main window when the
+    controller asks) meanwhile (docs/architecture.md, "Start-up").
+    """
+    loader = threading.Thread(target=preload, name="intake-load", daemon=True)
+    loader.start()
+    vault = profile.vault()
+    try:
+        keys = vault.unlock_user(username, password)
+    finally:
+        loader.join()
+    # Deferred: loaded by the thread above, beside Argon2id.
+    from intake_app.app import Workspace
+
+    return Workspace.open_unlocked(profile, vault=vault, keys=keys, username=username)
 
 
 class LoginWindow(QMainWindow):
@@ -45,9 +82,16 @@ class LoginWindow(QMainWindow):
     language_changed = Signal(str)
     restore_requested = Signal()
 
-    def __init__(self, profile: Profile, *, username: str = "") -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        username: str = "",
+        preload: Callable[[], None] = _load_workspace,
+    ) -> None:
         super().__init__()
         self._profile = profile
+        self._preload = preload
         self._wait_left = 0
         self._busy = False
         self.setWindowTitle(_("Intake – Anmeldung"))
@@ -163,7 +207,7 @@ class LoginWindow(QMainWindow):
         self.error.clear()
 
         def work(_token: CancelToken) -> Workspace:
-            return Workspace.sign_in(self._profile, username=name, password=password)
+            return sign_in(self._profile, username=name, password=password, preload=self._preload)
 
         run_op(
             self,
@@ -302,6 +346,10 @@ class RecoveryDialog(QDialog):
         if self.new.text() != self.repeat.text():
             self.error.setText(_("Die beiden Passwörter stimmen nicht überein."))
             return
+        # Deferred: the recovery opens the database (SQLAlchemy, docs/architecture.md,
+        # "Start-up").
+        from intake_app.app import Workspace
+
         try:
             self.workspace = Workspace.recover(
                 self._profile,

@@ -14,7 +14,6 @@ from intake_app import __version__
 from intake_app.assets import resource
 from intake_app.demo import ensure_demo_profile
 from intake_app.i18n import current_language
-from intake_app.storage.backup import latest_backup
 from intake_app.storage.profile import Profile
 from intake_app.ui.controller import AppController
 from intake_app.ui.errors import install_excepthook
@@ -58,6 +57,9 @@ def run_gui(*, data_dir: Path, demo: bool = False) -> int:
     controller = AppController(Profile(data_dir))
 
     def backup_label() -> str:
+        # Deferred: only the crash dialog asks, and the backups need SQLAlchemy.
+        from intake_app.storage.backup import latest_backup
+
         latest = latest_backup(controller.profile)
         return latest.label() if latest else ""
 

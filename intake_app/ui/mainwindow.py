@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
+from intake_app.core.audit import ChainReport
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus
 from intake_app.errors import IntakeError
@@ -45,7 +46,7 @@ from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
 from intake_app.ui.overview import OverviewPage
 from intake_app.ui.printing import PrintController
 from intake_app.ui.printing import install as install_printing
-from intake_app.ui.record_page import RecordPage
+from intake_app.ui.record_page import RecordData, RecordPage, load_record
 from intake_app.ui.settings_window import open_settings
 from intake_app.ui.sync_window import SyncWindow, status_text
 from intake_app.ui.users_dialog import UsersDialog
@@ -130,6 +131,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
         self.record_page: QWidget | None = None
+        #: the background read of the record being opened (None when none is running)
+        self.opening: Operation | None = None
         self.overview: OverviewPage | None = None
         if actor.can(Permission.VIEW_OWN_RECORDS):
             self.cases = CaseListPage(workspace.records, actor)
@@ -166,8 +169,13 @@ class MainWindow(QMainWindow):
         else:
             self.stack.setCurrentWidget(self.empty)
 
-    def open_record(self, record_id: str) -> None:
-        """Open a record: the interview for a draft, the record view otherwise."""
+    def open_record(self, record_id: str) -> Operation | None:
+        """Open a record: the interview for a draft, the record view otherwise.
+
+        The record is read through the background helper (docs/architecture.md,
+        "Background work"): a progress dialog after 200 ms, log-out waits for the read or
+        cancels it; the page appears when the read is done. Returns the read's operation
+        (None when the open interview could not be left)."""
         if not self._leave_record_page():
             QMessageBox.warning(
                 self,
@@ -177,11 +185,55 @@ class MainWindow(QMainWindow):
                     "offen, bis das Speichern gelingt."
                 ),
             )
+            return None
+        if self.opening is not None:
+            self.opening.cancel()  # the later choice wins; the earlier read is dropped
+        ws = self.ws
+
+        def work(token: CancelToken) -> tuple[Any, RecordData | None]:
+            row = ws.records.get(record_id)
+            token.raise_if_cancelled()
+            if row.status == RecordStatus.DRAFT.value:
+                return row, None
+            data = load_record(ws, record_id)  # the audited read of the record view
+            token.raise_if_cancelled()
+            return row, data
+
+        def done(result: tuple[Any, RecordData | None]) -> None:
+            if self.opening is not operation:
+                return
+            self.opening = None
+            self.statusBar().clearMessage()
+            row, data = result
+            self._show_record(record_id, row, data)
+
+        def failed(exc: BaseException) -> None:
+            if self.opening is operation:
+                self.opening = None
+                self.statusBar().clearMessage()
+            if not isinstance(exc, Cancelled):
+                show_error(self, exc)
+
+        self.statusBar().showMessage(_("Die Akte wird geöffnet …"))
+        operation = run_op(
+            self,
+            work,
+            on_success=done,
+            on_failure=failed,
+            label=_("Akte öffnen"),
+            progress=self,
+            progress_text=_("Die Akte wird gelesen …"),
+        )
+        self.opening = operation
+        return operation
+
+    def _show_record(self, record_id: str, row: Any, data: RecordData | None) -> None:
+        """Show the record read by :meth:`open_record` (on the GUI thread)."""
+        if not self._leave_record_page():
             return
         try:
-            row = self.ws.records.get(record_id)
             page: QWidget
-            if row.status == RecordStatus.DRAFT.value:
+            if data is None:
                 # a draft begun under an older form version continues under the newest
                 # (answers moved, the rest kept as retired answers; docs/forms.md)
                 notes = self.ws.upgrade_draft(record_id)
@@ -195,7 +247,7 @@ class MainWindow(QMainWindow):
                 interview.finalised.connect(self._on_finalised)
                 page = interview
             else:
-                view = RecordPage(self.ws, record_id)
+                view = RecordPage(self.ws, record_id, data)
                 self.add_record_actions(view)
                 view.closed.connect(self.show_list)
                 view.revise_requested.connect(self.open_record)
@@ -210,6 +262,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(page)
         if isinstance(page, InterviewPage):
             page.focus_current()
+        else:
+            page.setFocus()
 
     def _leave_record_page(self, *, discard: bool = False) -> bool:
         """Save and remove the open interview or record view; False when its answers could
@@ -429,10 +483,12 @@ class MainWindow(QMainWindow):
             return
         try:
             record_id = self.ws.new_intake()
+            row = self.ws.records.get(record_id)
         except IntakeError as exc:
             show_error(self, exc)
             return
-        self.open_record(record_id)
+        # the new, empty draft opens at once: the counsellor types its first answer next
+        self._show_record(record_id, row, None)
 
     def _on_lock(self) -> None:
         self.lock.lock()
@@ -454,7 +510,21 @@ class MainWindow(QMainWindow):
         ChangePasswordDialog(self.ws, forced=False, parent=self).exec()
 
     def _on_verify_audit(self) -> None:
-        report = self.ws.verify_audit()
+        """Check the audit chain through the background helper (it reads every entry and
+        checks each signature: seconds on a long log)."""
+        ws = self.ws
+
+        def work(_token: CancelToken) -> ChainReport:
+            return ws.verify_audit()
+
+        self.run_job(
+            work,
+            self._show_audit_report,
+            label=_("Audit-Protokoll prüfen"),
+            text=_("Das Audit-Protokoll wird geprüft …"),
+        )
+
+    def _show_audit_report(self, report: ChainReport) -> None:
         if report.ok:
             QMessageBox.information(
                 self,

@@ -8,6 +8,7 @@ Signals: ``list_requested(object)`` with a :class:`RecordQuery` for the case lis
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCharts import (
     QBarCategoryAxis,
     QBarSet,
@@ -44,6 +45,9 @@ from intake_app.i18n import _, current_language, ngettext
 from intake_app.storage.lifecycle import Overview
 from intake_app.storage.records import RecordQuery
 from intake_app.ui import style
+from intake_app.ui.a11y import LiveLabel
+from intake_app.ui.errors import show_error
+from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
 from intake_app.ui.widgets import heading
 
 MONTHS_SHOWN = 12
@@ -127,8 +131,10 @@ class OverviewPage(QWidget):
         super().__init__()
         self.ws = workspace
         self.overview: Overview | None = None
+        #: the count running in the background (None when none is)
+        self.loading: Operation | None = None
         self.title = heading(_("Übersicht des Standorts"))
-        self.generated = QLabel()
+        self.generated = LiveLabel(role=_("Stand der Übersicht"))
         self.generated.setObjectName("muted")
         self.refresh_button = QPushButton(_("&Aktualisieren"))
         self.print_button = QPushButton(_("&Drucken …"))
@@ -202,11 +208,54 @@ class OverviewPage(QWidget):
         layout.addWidget(self.tabs, 1)
         self.refresh_button.clicked.connect(self.refresh)
         self.print_button.clicked.connect(self.print_requested)
+        self.print_button.setEnabled(False)  # until the first count is there
         self.refresh()
 
-    def refresh(self) -> None:
-        overview = self.ws.lifecycle.overview()
+    def refresh(self) -> Operation | None:
+        """Count again through the background helper (the overview reads every record of
+        the site; docs/architecture.md, "Background work"); the numbers change when the
+        count is done. None while a count is running already."""
+        if self.loading is not None:
+            return None
+        lifecycle = self.ws.lifecycle
+        self.refresh_button.setEnabled(False)
+        self.generated.setText(_("Die Übersicht wird berechnet …"))
+
+        def work(_token: CancelToken) -> Overview:
+            return lifecycle.overview()
+
+        def done(overview: Overview) -> None:
+            if shiboken6.isValid(self):
+                self.loading = None
+                self.refresh_button.setEnabled(True)
+                self.show_overview(overview)
+
+        def failed(exc: BaseException) -> None:
+            if not shiboken6.isValid(self):
+                return
+            self.loading = None
+            self.refresh_button.setEnabled(True)
+            if isinstance(exc, Cancelled):
+                self.generated.setText(_("Nicht aktualisiert."))
+            else:
+                self.generated.setText(str(exc))
+                show_error(self, exc)
+
+        self.loading = run_op(
+            None,
+            work,
+            on_success=done,
+            on_failure=failed,
+            label=_("Übersicht berechnen"),
+            progress=self,
+            progress_text=_("Die Übersicht wird berechnet …"),
+        )
+        return self.loading
+
+    def show_overview(self, overview: Overview) -> None:
+        """Show the numbers and the chart of ``overview`` (GUI thread)."""
         self.overview = overview
+        self.print_button.setEnabled(True)
         self.generated.setText(
             _("Stand: {when}").format(
                 when=format_timestamp(overview.generated_at, current_language())

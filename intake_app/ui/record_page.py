@@ -10,14 +10,14 @@ Signals: ``closed()``; ``revise_requested(str)``; ``changed(str)``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -47,7 +47,11 @@ from intake_app.ui.followup_dialogs import (
 )
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
-from intake_app.ui.widgets import add_row, ok_cancel_buttons
+from intake_app.ui.widgets import DateField, add_row, ok_cancel_buttons
+
+if TYPE_CHECKING:
+    from intake_app.storage.models import CaseEvent, ConsentWithdrawal, RecordRevision
+    from intake_app.storage.record_queries import Record
 
 
 def loads_event(text: str) -> dict[str, Any]:
@@ -64,9 +68,7 @@ class WithdrawConsentDialog(QDialog):
         self.purpose = QComboBox()
         for pid, label in purposes:
             self.purpose.addItem(label, pid)
-        self.date = QDateEdit(QDate.currentDate())
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("dd.MM.yyyy")
+        self.date = DateField()
         self.date.setMaximumDate(QDate.currentDate())
         self.note = QLineEdit()
         form = QFormLayout()
@@ -80,11 +82,11 @@ class WithdrawConsentDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
+        self.buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(form)
-        layout.addWidget(buttons)
+        layout.addWidget(self.buttons)
 
     def chosen(self) -> tuple[str, date, str]:
         qdate = self.date.date()
@@ -93,6 +95,32 @@ class WithdrawConsentDialog(QDialog):
             date(qdate.year(), qdate.month(), qdate.day()),
             self.note.text().strip(),
         )
+
+
+@dataclass
+class RecordData:
+    """What the record view shows, read in one go by :func:`load_record` (in the
+    background helper's worker, docs/architecture.md "Background work")."""
+
+    row: Record
+    revisions: list[RecordRevision] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+    withdrawals: list[ConsentWithdrawal] = field(default_factory=list)
+
+
+def load_record(workspace: Workspace, record_id: str, *, audited: bool = True) -> RecordData:
+    """Read a record with its timeline (``audited``: the read is written to the audit
+    log, as when the record view opens). Touches no widget: safe in the worker thread."""
+    records = workspace.records
+    row = records.open(record_id) if audited else records.get(record_id)
+    return RecordData(
+        row=row,
+        revisions=records.revisions(record_id),
+        events=records.case_events(record_id),
+        names=records.user_names(),
+        withdrawals=records.withdrawals(record_id),
+    )
 
 
 class RecordPage(QWidget):
@@ -105,11 +133,16 @@ class RecordPage(QWidget):
     revise_requested = Signal(str)
     changed = Signal(str)
 
-    def __init__(self, workspace: Workspace, record_id: str) -> None:
+    def __init__(
+        self, workspace: Workspace, record_id: str, data: RecordData | None = None
+    ) -> None:
+        """``data``: the record as read by :func:`load_record` (the main window reads it in
+        the background); without it the page reads it itself."""
         super().__init__()
         self.ws = workspace
         self.record_id = record_id
-        row = workspace.records.open(record_id)  # audited read
+        self.data = data if data is not None else load_record(workspace, record_id)
+        row = self.data.row
         self.row = row
         form = workspace.form_for(row.form_id, row.form_version)
         self.session = InterviewSession(
@@ -193,9 +226,10 @@ class RecordPage(QWidget):
     def refresh_state(self) -> None:
         """Read the record's state again (after a sync or receipts changed it)."""
         try:
-            self.row = self.ws.records.get(self.record_id)
+            self.data = load_record(self.ws, self.record_id, audited=False)
         except IntakeError:
             return  # erased meanwhile: the window goes back to the list on its own
+        self.row = self.data.row
         self.meta.setText(self._meta_text())
         self._update_buttons()
         self.fill_history()
@@ -216,16 +250,16 @@ class RecordPage(QWidget):
         """The timeline as shown: revisions and case events, newest first."""
         lang = current_language()
         form = self.session.form
-        names = self.ws.records.user_names()
+        names = self.data.names
         entries: list[tuple[str, int, str]] = []
-        for rev in self.ws.records.revisions(self.record_id):
+        for rev in self.data.revisions:
             day = rev.finalised_at.date().isoformat()
             text = _("Revision {n} abgeschlossen").format(n=rev.revision)
             if rev.reason:
                 text += f" – {rev.reason}"
             text += " · " + names.get(rev.finalised_by, "?")
             entries.append((day, 0, text))
-        for n, event in enumerate(self.ws.records.case_events(self.record_id), start=1):
+        for n, event in enumerate(self.data.events, start=1):
             data = loads_event(event.data)
             text = describe_event(event.kind, data, lang, form)
             text += " · " + names.get(event.recorded_by, "?")
@@ -256,7 +290,7 @@ class RecordPage(QWidget):
                     date=format_iso_date(row.finalised_at.date().isoformat(), current_language())
                 )
             )
-        withdrawals = self.ws.records.withdrawals(self.record_id)
+        withdrawals = self.data.withdrawals
         if withdrawals:
             parts.append(_("{n} Einwilligung(en) widerrufen").format(n=len(withdrawals)))
         return " · ".join(parts)

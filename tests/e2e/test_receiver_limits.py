@@ -157,8 +157,9 @@ def test_unfinished_uploads_stay_within_the_budget_and_memory_comes_back(
 def test_signed_uploads_of_one_device_are_bounded_and_memory_comes_back(
     limited_office: Office,
 ) -> None:
-    """A stolen or rogue device signs its requests: 30 unfinished 8 MB uploads with one
-    signature header are read at most two at a time; the rest are told "busy"."""
+    """A stolen or rogue device signs its requests: 30 unfinished 8 MB uploads, each with
+    a header of its own naming an 8 MB body, are read at most two at a time; the rest are
+    told "busy"."""
     identity, _ = limited_office.enrol("laptop-rogue")
     pid = limited_office.process.pid
     baseline = _rss_kib(pid)
@@ -173,11 +174,12 @@ def test_signed_uploads_of_one_device_are_bounded_and_memory_comes_back(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    auth = device_auth.make_header(identity, method="POST", path="/v1/batches")
+    announced = b"\0" * DECLARED
     answers: list[bytes] = []
     lock = threading.Lock()
 
     def unfinished_signed_upload() -> None:
+        auth = device_auth.make_header(identity, method="POST", path="/v1/batches", body=announced)
         sock = _connect(limited_office)
         try:
             sock.sendall(
@@ -246,7 +248,7 @@ def test_unsigned_junk_naming_a_device_does_not_use_up_its_rate(limited_office: 
             headers={
                 "Content-Type": "application/vnd.intake.batch",
                 device_auth.HEADER: device_auth.make_header(
-                    identity, method="POST", path="/v1/batches"
+                    identity, method="POST", path="/v1/batches", body=genuine.data
                 ),
             },
         )

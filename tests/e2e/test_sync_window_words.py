@@ -16,6 +16,7 @@ from intake_app.ui.sync_window import SyncWindow
 from tests.conftest import COUNSELLOR, ProfileFixture
 from tests.e2e.conftest import Office
 from tests.e2e.test_device_sync import enrol_device, finalised
+from tests.helpers.opening import open_record_now
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +63,7 @@ def test_an_open_record_shows_its_new_state_after_a_sync(
         window = MainWindow(ws, autolock_minutes=30)
         qtbot.addWidget(window)
         window.show()
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         before = page.meta.text()

@@ -30,12 +30,13 @@ def main() -> int:
     from intake_app.ui.interview.page import InterviewPage
     from intake_app.ui.main import create_application
     from intake_app.ui.mainwindow import MainWindow
+    from tests.helpers.opening import open_record_now
 
     app = create_application()
     ws = Workspace.sign_in(Profile(Path(profile_dir)), username=user, password=password)
     window = MainWindow(ws, autolock_minutes=60)
     window.show()
-    window.open_record(record_id)
+    open_record_now(window, record_id)
     page = window.record_page
     assert isinstance(page, InterviewPage)
     page.show_section("person")

@@ -39,6 +39,7 @@ from intake_app.storage.models import OutboxItem, SyncBatch
 from intake_app.storage.records import RecordQuery
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
 from tests.e2e.conftest import Office
+from tests.helpers.opening import open_record_now
 from tests.torture.conftest import (
     ROOT,
     Figures,
@@ -234,7 +235,7 @@ def test_autosave_says_disk_full_and_resumes(
             record_id = ws.new_intake()
             window = MainWindow(ws, autolock_minutes=60)
             window.show()
-            window.open_record(record_id)
+            open_record_now(window, record_id)
             page = window.record_page
             assert isinstance(page, InterviewPage)
             page.show_section("person")

@@ -25,6 +25,7 @@ from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.ops import CancelToken, WaitDialog, run_op
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, SUPERVISOR, ProfileFixture
+from tests.helpers.opening import open_record_now
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[thre
 
 def _record_page(window: MainWindow) -> RecordPage:
     record_id = window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
-    window.open_record(record_id)
+    open_record_now(window, record_id)
     page = window.record_page
     assert isinstance(page, RecordPage)
     return page
@@ -250,4 +251,102 @@ def test_logout_without_jobs_says_nothing_more(qtbot: QtBot, profile: ProfileFix
     login = controller.window
     assert isinstance(login, LoginWindow)
     assert not login.note.isVisible()
+    login.close()
+
+
+def test_audit_verification_runs_in_the_background(
+    qtbot: QtBot, supervisor_window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = supervisor_window
+    threads = _spy(monkeypatch, Workspace, "verify_audit")
+    shown: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda _p, _t, text: shown.append(text))
+    )
+    window.actions_["audit_verify"].trigger()
+    assert [job.label for job in ops.running()] == ["Audit-Protokoll prüfen"]
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    assert threads and threads[0] is not threading.main_thread()
+    assert shown[0].startswith("Das Audit-Protokoll ist intakt")
+
+
+def test_overview_is_counted_in_the_background(
+    qtbot: QtBot, supervisor_window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = supervisor_window
+    threads = _spy(monkeypatch, Lifecycle, "overview")
+    window.actions_["overview"].trigger()
+    page = window.overview
+    assert page is not None and window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: page.overview is not None, timeout=30_000)
+    counted = len(threads)
+    assert counted and threading.main_thread() not in threads
+    assert page.overview is not None and sum(page.overview.by_status.values()) == 6
+    assert page.print_button.isEnabled() and page.refresh_button.isEnabled()
+    assert page.generated.text().startswith("Stand: ")
+    # "Aktualisieren" counts again, in the background too
+    qtbot.mouseClick(page.refresh_button, Qt.MouseButton.LeftButton)
+    assert not page.refresh_button.isEnabled()
+    assert page.generated.accessibleName() == "Die Übersicht wird berechnet …"
+    qtbot.waitUntil(page.refresh_button.isEnabled, timeout=30_000)
+    assert len(threads) > counted and threading.main_thread() not in threads
+
+
+def test_the_record_is_read_in_the_background(
+    qtbot: QtBot, supervisor_window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = supervisor_window
+    records = window.ws.records
+    threads = _spy(monkeypatch, records, "open")
+    record_id = records.list(RecordQuery(status="complete"), limit=1)[0].id
+    assert window.cases is not None
+    window.cases.open_requested.emit(record_id)  # as a double click on the row does
+    assert window.record_page is None  # the page appears when the record has been read
+    assert [job.label for job in ops.running()] == ["Akte öffnen"]
+    qtbot.waitUntil(lambda: isinstance(window.record_page, RecordPage), timeout=30_000)
+    assert threads and threads[0] is not threading.main_thread()
+    page = window.record_page
+    assert isinstance(page, RecordPage) and page.record_id == record_id
+    assert page.history_lines()  # the timeline came with the read
+
+
+def test_logout_cancels_opening_a_record_and_no_page_appears(
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    controller, window = _signed_in(qtbot, profile)
+    add_synthetic_intakes(window.ws, count=2, seed=3, complete_share=1.0)
+    record_id = window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
+    gate = threading.Event()
+    records = window.ws.records
+    original = records.open
+
+    def slow_open(rid: str) -> object:
+        gate.wait(30)  # a long read (a large record on a slow disk)
+        return original(rid)
+
+    monkeypatch.setattr(records, "open", slow_open)
+    operation = window.open_record(record_id)
+    assert operation is not None
+    # feedback while it reads: the status bar at once, the progress dialog after 200 ms
+    assert window.statusBar().currentMessage() == "Die Akte wird geöffnet …"
+    qtbot.waitUntil(
+        lambda: operation.progress_dialog is not None and operation.progress_dialog.isVisible(),
+        timeout=5_000,
+    )
+    progress = operation.progress_dialog
+    assert progress is not None and progress.labelText() == "Die Akte wird gelesen …"
+    pages: list[object] = []
+    window.record_page_created.connect(pages.append)
+
+    def cancel(dialog: WaitDialog) -> None:
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
+
+    _when_waiting(cancel)
+    window.actions_["logout"].trigger()
+    assert operation.done
+    assert pages == []  # the cancelled read opened no page
+    login = controller.window
+    assert isinstance(login, LoginWindow)
+    assert login.note.text() == "Abgemeldet. Abgebrochen: Akte öffnen."
     login.close()

@@ -228,6 +228,7 @@ def test_overview_sheet_takes_the_same_print_path(
     controller = main.printing
     assert isinstance(controller, PrintController)
     controller.ask_printer = _queue_printer(queue)
+    qtbot.waitUntil(page.print_button.isEnabled, timeout=30_000)  # counted in the background
     page.print_button.click()
     qtbot.waitUntil(lambda: bool(controller.sheets), timeout=30_000)
     dialog: PdfPreviewDialog = next(iter(controller.sheets))

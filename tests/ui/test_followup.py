@@ -23,6 +23,7 @@ from intake_app.ui.followup_dialogs import (
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.helpers.opening import open_record_now
 
 
 @pytest.fixture
@@ -44,7 +45,8 @@ def _inputs(dialog: QDialog) -> list[QWidget]:
         for w in dialog.findChildren(QWidget)
         if w.focusPolicy() != Qt.FocusPolicy.NoFocus
         and w.isVisibleTo(dialog)
-        and type(w).__name__ in {"QDateEdit", "QComboBox", "QCheckBox", "QListWidget", "QLineEdit"}
+        and type(w).__name__
+        in {"QDateEdit", "DateField", "QComboBox", "QCheckBox", "QListWidget", "QLineEdit"}
         and not isinstance(w.parent(), QAbstractSpinBox)  # a date field's own line edit
     ]
 
@@ -106,7 +108,7 @@ def test_the_record_page_shows_contacts_in_its_timeline(
 ) -> None:
     window = counsellor_window
     record_id = window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
-    window.open_record(record_id)
+    open_record_now(window, record_id)
     page = window.record_page
     assert isinstance(page, RecordPage)
     assert page.contact_button.isVisible()
@@ -133,7 +135,7 @@ def test_the_timeline_speaks_english(qtbot: QtBot, counsellor_window: MainWindow
     window.ws.records.add_contact(record_id, check_contact(on=date.today(), mode="phone"))
     set_language("en")
     try:
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         text = " ".join(page.history_lines())
@@ -212,7 +214,7 @@ def test_a_case_from_intake_to_reopening(
                 dialog.note.setText(f"Kontakt {n + 1}")
 
             _run_dialog(monkeypatch, ContactDialog, contact)
-            window.open_record(record_id)
+            open_record_now(window, record_id)
             page = window.record_page
             assert isinstance(page, RecordPage)
             page.contact_button.click()
@@ -226,7 +228,7 @@ def test_a_case_from_intake_to_reopening(
             box.setCurrentIndex(box.findData("started"))
 
         _run_dialog(monkeypatch, UpdateDialog, accepted)
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         assert not page.close_case_button.isVisible()  # a counsellor does not close
@@ -251,7 +253,7 @@ def test_a_case_from_intake_to_reopening(
             dialog.note.setText("Stelle im Krankenhaus")
 
         _run_dialog(monkeypatch, CloseCaseDialog, employment)
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         page.close_case_button.click()
@@ -261,12 +263,12 @@ def test_a_case_from_intake_to_reopening(
             dialog.reason.setText("Probezeit nicht bestanden")
 
         _run_dialog(monkeypatch, ReopenDialog, reopen)
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         assert page.reopen_button.isVisible() and not page.close_case_button.isVisible()
         page.reopen_button.click()
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         everything = list(reversed(page.history_lines()))  # oldest first

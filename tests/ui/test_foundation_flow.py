@@ -17,6 +17,7 @@ from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.ops import wait_for_all
 from intake_app.ui.setup_wizard import SetupWizard
 from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
+from tests.helpers.opening import open_record_now
 
 PASSWORD = "Erstes-Admin-Pw-2026"
 
@@ -214,7 +215,7 @@ def test_log_out_from_the_lock_with_unsaved_answers_keeps_the_session_locked(
     controller.start()
     window = _sign_in(qtbot, controller, COUNSELLOR, COUNSELLOR_PASSWORD)
     record_id = window.ws.new_intake()
-    window.open_record(record_id)
+    open_record_now(window, record_id)
     page = window.record_page
     assert isinstance(page, InterviewPage)
     supervisor = profile.sign_in(SUPERVISOR)

@@ -22,6 +22,7 @@ from intake_app.ui.interview.page import REVIEW, InterviewPage
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, ProfileFixture
+from tests.helpers.opening import open_record_now
 from tests.ui.interview_driver import add_item, answer
 
 TODAY = date.today()
@@ -156,7 +157,7 @@ def test_happy_path_finalise(qtbot: QtBot, window: MainWindow) -> None:
     assert page.session.state.errors == {}
     assert page.finalise_button.isEnabled()
     qtbot.mouseClick(page.finalise_button, Qt.MouseButton.LeftButton)
-    assert isinstance(window.record_page, RecordPage)
+    qtbot.waitUntil(lambda: isinstance(window.record_page, RecordPage), timeout=30_000)
     ws = window.ws
     row = ws.records.get(record_id)
     assert row.status == RecordStatus.COMPLETE.value
@@ -241,7 +242,7 @@ def test_autosave_and_resume_after_restart(qtbot, profile: ProfileFixture, monke
     second = MainWindow(ws2, autolock_minutes=30)
     qtbot.addWidget(second)
     second.show()
-    second.open_record(record_id)
+    open_record_now(second, record_id)
     resumed = second.record_page
     assert isinstance(resumed, InterviewPage)
     assert resumed.current_section() == "residence"
@@ -257,6 +258,7 @@ def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> Non
     fill_required(qtbot, page)
     page.show_section(REVIEW)
     page.finalise()
+    qtbot.waitUntil(lambda: isinstance(window.record_page, RecordPage), timeout=30_000)
     record_page = window.record_page
     assert isinstance(record_page, RecordPage)
     monkeypatch.setattr(
@@ -264,6 +266,7 @@ def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> Non
         lambda parent: "Aufenthaltstitel verlängert",
     )
     qtbot.mouseClick(record_page.revise_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(window.record_page, InterviewPage), timeout=30_000)
     page2 = window.record_page
     assert isinstance(page2, InterviewPage) and page2.revision == 2
     page2.show_section("residence")
@@ -352,7 +355,7 @@ def test_a_draft_under_an_older_form_version_opens_under_the_newest(
     ws = window.ws
     row = ws.records.create(form_id="intake", form_version="2026.1")
     ws.records.save(row.id, answers=ukrainian_24_children())
-    window.open_record(row.id)
+    open_record_now(window, row.id)
     page = window.record_page
     assert isinstance(page, InterviewPage)
     assert page.session.form.version == "2026.2"

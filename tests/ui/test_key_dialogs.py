@@ -24,6 +24,7 @@ from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.helpers.attacker import what_she_reads
 from tests.helpers.key_site import PW, build_site, own
+from tests.helpers.opening import open_record_now
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_a_supervisor_moves_a_case_from_the_record_view(
     window = _window(qtbot, profile, "leitung")
     try:
         ws = window.ws
-        window.open_record(record_id)
+        open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
         button = next(b for b in page.findChildren(QPushButton) if b.text() == "Akte ü&bergeben …")

@@ -16,6 +16,7 @@ from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.overview import OverviewPage
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.helpers.opening import open_record_now, overview_now, wait_done
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def test_overview_tiles_open_matching_lists(qtbot: QtBot, supervisor_window: Mai
     window.actions_["overview"].trigger()
     page = window.overview
     assert isinstance(page, OverviewPage) and window.stack.currentWidget() is page
+    wait_done(page.loading)  # counted in the background
     overview = page.overview
     assert overview is not None and sum(overview.by_status.values()) == 25
     series = page.chart.series()
@@ -49,12 +51,12 @@ def test_overview_tiles_open_matching_lists(qtbot: QtBot, supervisor_window: Mai
         ("expiring", overview.expiring_permits),
         ("draft", overview.by_status.get("draft", 0)),
     ):
-        window.show_overview()
+        overview_now(window)
         page.tiles[key].click()
         assert window.stack.currentWidget() is cases
         assert cases.model.total == expected, key
     # the overview filter can be removed again
-    window.show_overview()
+    overview_now(window)
     page.tiles["open_referrals"].click()
     assert cases.special_button.isVisible()
     cases.special_button.click()
@@ -76,7 +78,7 @@ def test_erase_from_the_record_view(qtbot, supervisor_window: MainWindow, monkey
     window = supervisor_window
     ws = window.ws
     record_id = ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
-    window.open_record(record_id)
+    open_record_now(window, record_id)
     page = window.record_page
     assert isinstance(page, RecordPage)
     buttons = {b.text().replace("&", ""): b for b in page.findChildren(type(page.back_button))}
@@ -119,7 +121,7 @@ def test_printing_is_installed_for_supervisors(qtbot: QtBot, supervisor_window: 
     assert supervisor_window.printing is not None
     assert "print" in supervisor_window.actions_
     record_id = supervisor_window.ws.records.list(RecordQuery(status="complete"), limit=1)[0].id
-    supervisor_window.open_record(record_id)
+    open_record_now(supervisor_window, record_id)
     page = supervisor_window.record_page
     assert isinstance(page, RecordPage)
     texts = {b.text() for b in page.findChildren(type(page.back_button))}

@@ -23,6 +23,7 @@ from intake_app.ui.print_system import paint_pages
 from intake_app.ui.printing import PrintController, install
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.helpers.opening import open_record_now
 from tests.unit.reports import pdfcheck
 from tests.unit.reports import reportkit as kit
 from tests.unit.reports.test_service import add_record
@@ -346,7 +347,7 @@ def test_record_view_gets_print_buttons(
     record_ids: list[str],  # type: ignore[no-untyped-def]
 ) -> None:
     window, controller = supervisor
-    window.open_record(record_ids[0])
+    open_record_now(window, record_ids[0])
     page = window.record_page
     assert isinstance(page, RecordPage)
     labels = [b.text() for b in page.findChildren(QPushButton)]

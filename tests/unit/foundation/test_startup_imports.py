@@ -66,3 +66,91 @@ def test_signing_in_on_a_current_profile_loads_no_heavy_package(tmp_path: Path) 
         "assert window.isVisible()\n"
     )
     assert _loaded_after(code, str(tmp_path / "p"), PASSWORD) == []
+
+
+def _modules_after(code: str, *args: str) -> set[str]:
+    probe = "import json, sys\n" + code + "\nprint(json.dumps(sorted(sys.modules)))\n"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+SHOW_LOGIN = (
+    "from pathlib import Path\n"
+    "from intake_app.storage.profile import Profile\n"
+    "from intake_app.ui.controller import AppController\n"
+    "from intake_app.ui.main import create_application\n"
+    "app = create_application()\n"
+    "controller = AppController(Profile(Path(sys.argv[1])))\n"
+    "controller.start()\n"
+    "app.processEvents()\n"
+    "assert controller.window is not None and controller.window.isVisible()\n"
+)
+
+
+def test_the_log_in_window_shows_without_the_database_stack(tmp_path: Path) -> None:
+    """SQLAlchemy and the main window load at sign-in, beside Argon2id (docs/architecture.md,
+    "Start-up"), not before the log-in window is shown."""
+    Profile(tmp_path / "p").create(admin_name="admin", admin_password=PASSWORD)
+    loaded = _modules_after(SHOW_LOGIN, str(tmp_path / "p"))
+    assert "intake_app.ui.login" in loaded
+    assert {
+        "sqlalchemy",
+        "sqlmodel",
+        "intake_app.app",
+        "intake_app.ui.mainwindow",
+    } & loaded == set()
+
+
+def test_signing_in_through_the_log_in_window_opens_the_main_window(tmp_path: Path) -> None:
+    Profile(tmp_path / "p").create(admin_name="admin", admin_password=PASSWORD)
+    code = SHOW_LOGIN + (
+        "import time\n"
+        "login = controller.window\n"
+        "login.username.setText('admin')\n"
+        "login.password.setText(sys.argv[2])\n"
+        "login.sign_in_button.click()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while controller.main_window is None and time.monotonic() < deadline:\n"
+        "    app.processEvents()\n"
+        "    time.sleep(0.01)\n"
+        "assert controller.main_window is not None and controller.main_window.isVisible()\n"
+        "controller.shutdown()\n"
+    )
+    loaded = _modules_after(code, str(tmp_path / "p"), PASSWORD)
+    assert {"sqlalchemy", "intake_app.app", "intake_app.ui.mainwindow"} <= loaded
+    assert sorted({m.split(".")[0] for m in loaded} & set(NOT_AT_START)) == []
+
+
+def test_the_command_line_loads_the_commands_only_for_a_command() -> None:
+    """``intake-app`` without a command starts the desktop program: its parser needs only
+    the program's own options, and the command groups (SQLAlchemy) stay unloaded."""
+    code = (
+        "from intake_app.cli import build_parser\n"
+        "args, rest = build_parser(commands=False).parse_known_args(['--demo'])\n"
+        "assert args.demo and rest == []\n"
+    )
+    loaded = _modules_after(code)
+    assert {"sqlalchemy", "sqlmodel", "intake_app.app", "intake_app.cli.profile_cmds"} & (
+        loaded
+    ) == set()
+    full = _modules_after("from intake_app.cli import build_parser\nbuild_parser()\n")
+    assert {"sqlalchemy", "intake_app.cli.profile_cmds"} <= full
+
+
+def test_help_lists_the_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "intake_app", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "export-pdf" in done.stdout and "sync" in done.stdout
