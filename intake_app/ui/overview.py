@@ -221,14 +221,16 @@ class OverviewPage(QWidget):
         self.refresh_button.setEnabled(False)
         self.generated.setText(_("Die Übersicht wird berechnet …"))
 
-        def work(_token: CancelToken) -> Overview:
-            return lifecycle.overview()
+        def work(_token: CancelToken) -> tuple[Overview, Summary]:
+            # the outcome figures too: the office's computation over the site's cases
+            outcomes = build_summary(lifecycle.outcome_facts(), min_count=MIN_COUNT)
+            return lifecycle.overview(), outcomes
 
-        def done(overview: Overview) -> None:
+        def done(result: tuple[Overview, Summary]) -> None:
             if shiboken6.isValid(self):
                 self.loading = None
                 self.refresh_button.setEnabled(True)
-                self.show_overview(overview)
+                self.show_overview(*result)
 
         def failed(exc: BaseException) -> None:
             if not shiboken6.isValid(self):
@@ -252,8 +254,9 @@ class OverviewPage(QWidget):
         )
         return self.loading
 
-    def show_overview(self, overview: Overview) -> None:
-        """Show the numbers and the chart of ``overview`` (GUI thread)."""
+    def show_overview(self, overview: Overview, outcomes: Summary | None = None) -> None:
+        """Show the numbers and the chart of ``overview`` and the ``outcomes`` (GUI
+        thread)."""
         self.overview = overview
         self.print_button.setEnabled(True)
         self.generated.setText(
@@ -284,8 +287,9 @@ class OverviewPage(QWidget):
             ).format(n=removed)
         )
         self._fill_chart(overview)
-        self.outcomes = build_summary(self.ws.lifecycle.outcome_facts(), min_count=MIN_COUNT)
-        self.outcome_view.show_summary(self.outcomes)
+        if outcomes is not None:
+            self.outcomes = outcomes
+            self.outcome_view.show_summary(outcomes)
 
     def _fill_chart(self, overview: Overview) -> None:
         self.chart.removeAllSeries()

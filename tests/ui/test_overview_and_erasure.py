@@ -159,6 +159,7 @@ def test_overview_shows_the_outcomes_with_small_cells_hidden(
     window.actions_["overview"].trigger()
     page = window.overview
     assert isinstance(page, OverviewPage)
+    wait_done(page.loading)  # counted in the background
     page.tabs.setCurrentIndex(1)
     view = page.outcome_view
     reasons = view.tables["reasons"]
