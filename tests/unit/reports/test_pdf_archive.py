@@ -106,7 +106,37 @@ KINDS = ("summary", "summaries", "sheet", "sheets", "overview", "outcomes")
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_pdfa_2b_metadata_output_intent_language(documents: dict[str, bytes], kind: str) -> None:
-    pdf = pikepdf.open(io.BytesIO(documents[kind]))
+    check_pdfa_2b(documents[kind])
+
+
+def test_the_access_export_is_pdfa_2b_with_fonts_embedded(profile: Any) -> None:
+    from intake_app.reports.access import access_pdf
+    from tests.conftest import COUNSELLOR, SUPERVISOR
+    from tests.unit.reports.test_service import add_record
+
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = add_record(ws)
+    finally:
+        ws.close()
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        data = access_pdf(ws, ws.lifecycle.person_export(record_id))
+    finally:
+        ws.close()
+    check_pdfa_2b(data)
+    pdf = pikepdf.open(io.BytesIO(data))
+    assert "Auskunft" in str(pdf.docinfo.Title)
+    for number, page in enumerate(pdf.pages, start=1):
+        for name, font in page.Resources.get("/Font", {}).items():
+            descriptor = font.get("/FontDescriptor")
+            assert descriptor is not None, f"page {number}: {name}"
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def check_pdfa_2b(data: bytes) -> None:
+    """XMP metadata of PDF/A-2b, the sRGB output intent, the document language."""
+    pdf = pikepdf.open(io.BytesIO(data))
     root = pdf.Root
     assert str(root.Lang) == "de"
     assert pdf.trailer.get("/Encrypt") is None
