@@ -8,6 +8,7 @@ Alt+letter and an accessible name (docs/accessibility.md).
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from typing import Any
 
@@ -48,23 +49,12 @@ from intake_app.core.followup import (
 from intake_app.core.forms.model import Form, QuestionType
 from intake_app.errors import ValidationError
 from intake_app.i18n import _, current_language
-from intake_app.ui.a11y import LiveLabel
-from intake_app.ui.widgets import add_row, ok_cancel_buttons
-
-
-def error_label() -> LiveLabel:
-    """Where a dialog says what is wrong (read as its text and announced)."""
-    label = LiveLabel(assertive=True)
-    label.setObjectName("error")
-    label.setWordWrap(True)
-    return label
+from intake_app.ui.widgets import DateField, add_row, error_label, ok_cancel_buttons
 
 
 def date_edit(*, latest: QDate | None = None) -> QDateEdit:
     """A German date field (dd.MM.yyyy) with a calendar, today preset."""
-    edit = QDateEdit(QDate.currentDate())
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("dd.MM.yyyy")
+    edit = DateField()
     if latest is not None:
         edit.setMaximumDate(latest)
     return edit
@@ -118,7 +108,7 @@ class ContactDialog(QDialog):
         add_row(form, _("&Themen:"), self.topics)
         self.topics.setAccessibleDescription(_("Leertaste kreuzt ein Thema an oder ab."))
         add_row(form, _("&Notiz (kurz):"), self.note, accessible=_("Notiz"))
-        add_row(form, _("Nächster &Termin:"), next_row, accessible=_("Nächster Termin"))
+        add_row(form, _("Nächster Te&rmin:"), next_row, accessible=_("Nächster Termin"))
         self.next_date.setAccessibleName(_("Datum des nächsten Termins"))
         self.error = error_label()
         self.buttons = ok_cancel_buttons(self, _("Kontakt speichern"), on_accept=self._check)
@@ -270,6 +260,11 @@ class UpdateDialog(QDialog):
             label = question.label(self._lang)
             add_row(self.fields_form, f"{label}:", field, accessible=label)
             self.inputs[name] = field
+        # fields made after the dialog was built would come after its buttons in the
+        # Tab order: what, date, the fields in order, then the buttons (docs/accessibility.md)
+        chain = [self.what, self.date, *self.inputs.values(), *self.buttons.buttons()]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def values(self) -> dict[str, Any]:
         result: dict[str, Any] = {}

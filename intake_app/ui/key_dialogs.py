@@ -31,7 +31,7 @@ from intake_app.errors import IntakeError
 from intake_app.i18n import _
 from intake_app.storage.site_records import SiteRecords
 from intake_app.ui.errors import show_error
-from intake_app.ui.widgets import add_row, ok_cancel_buttons
+from intake_app.ui.widgets import add_row, error_label, ok_cancel_buttons
 
 if TYPE_CHECKING:
     from intake_app.ui.mainwindow import MainWindow
@@ -77,9 +77,7 @@ class MoveCaseDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = error_label()
         form = QFormLayout()
         add_row(form, _("Bisher:"), self.owner)
         add_row(form, _("&Übergeben an:"), self.target)
@@ -138,9 +136,7 @@ class GrantSiteKeyDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = error_label()
         form = QFormLayout()
         add_row(form, _("&Leitung:"), self.person)
         self.buttons = ok_cancel_buttons(self, _("Zugang freigeben"), on_accept=self._on_accept)

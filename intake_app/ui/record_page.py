@@ -18,7 +18,6 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -48,7 +47,7 @@ from intake_app.ui.followup_dialogs import (
 )
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
-from intake_app.ui.widgets import add_row, ok_cancel_buttons
+from intake_app.ui.widgets import DateField, add_row, ok_cancel_buttons
 
 if TYPE_CHECKING:
     from intake_app.storage.models import CaseEvent, ConsentWithdrawal, RecordRevision
@@ -69,9 +68,7 @@ class WithdrawConsentDialog(QDialog):
         self.purpose = QComboBox()
         for pid, label in purposes:
             self.purpose.addItem(label, pid)
-        self.date = QDateEdit(QDate.currentDate())
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("dd.MM.yyyy")
+        self.date = DateField()
         self.date.setMaximumDate(QDate.currentDate())
         self.note = QLineEdit()
         form = QFormLayout()
@@ -85,11 +82,11 @@ class WithdrawConsentDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
+        self.buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(form)
-        layout.addWidget(buttons)
+        layout.addWidget(self.buttons)
 
     def chosen(self) -> tuple[str, date, str]:
         qdate = self.date.date()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QAction, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.assets import resource_path
 from intake_app.i18n import _
+from intake_app.ui.a11y import LiveLabel
 
 
 class PasswordField(QLineEdit):
@@ -49,6 +51,36 @@ class PasswordField(QLineEdit):
         self._toggle.setToolTip(text)
         self._toggle.setText(text)
         self._toggle.setIcon(self._shown_icon if shown else self._hidden_icon)
+
+
+class DateField(QDateEdit):
+    """A date field (dd.MM.yyyy, with a calendar) that Tab leaves at once.
+
+    A plain QDateEdit takes Tab for its own day, month and year, so one date costs three
+    Tabs, and on its special value ("(kein Datum)") Tab only selects the text and the
+    focus never leaves: a keyboard trap. Here Tab and Shift+Tab go to the next and the
+    previous field as everywhere else; inside the date the arrow keys and the typed dot
+    move between day, month and year."""
+
+    def __init__(self, value: QDate | None = None) -> None:
+        super().__init__(value if value is not None else QDate.currentDate())
+        self.setCalendarPopup(True)
+        self.setDisplayFormat("dd.MM.yyyy")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and not (
+            event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            forward = event.key() == Qt.Key.Key_Tab and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+            QWidget.focusNextPrevChild(self, forward)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def focusNextPrevChild(self, forward: bool) -> bool:
+        return QWidget.focusNextPrevChild(self, forward)
 
 
 def heading(text: str, *, kind: str = "title") -> QLabel:
@@ -85,6 +117,14 @@ def add_row(form: QFormLayout, label: str, field: QWidget, *, accessible: str = 
     field.setAccessibleName(accessible or label.replace("&", "").rstrip(":"))
     form.addRow(caption, field)
     return caption
+
+
+def error_label() -> LiveLabel:
+    """Where a dialog says what is wrong (read as its text and announced assertively)."""
+    label = LiveLabel(assertive=True)
+    label.setObjectName("error")
+    label.setWordWrap(True)
+    return label
 
 
 def centred_column(inner: QWidget, *, width: int) -> QWidget:

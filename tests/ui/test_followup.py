@@ -45,7 +45,8 @@ def _inputs(dialog: QDialog) -> list[QWidget]:
         for w in dialog.findChildren(QWidget)
         if w.focusPolicy() != Qt.FocusPolicy.NoFocus
         and w.isVisibleTo(dialog)
-        and type(w).__name__ in {"QDateEdit", "QComboBox", "QCheckBox", "QListWidget", "QLineEdit"}
+        and type(w).__name__
+        in {"QDateEdit", "DateField", "QComboBox", "QCheckBox", "QListWidget", "QLineEdit"}
         and not isinstance(w.parent(), QAbstractSpinBox)  # a date field's own line edit
     ]
 

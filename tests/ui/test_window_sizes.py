@@ -67,6 +67,11 @@ def _windows(profile: ProfileFixture, tmp_path) -> Iterator[tuple[str, Callable[
     yield "unlock", lambda: UnlockDialog(ws(COUNSELLOR))
     yield "password", lambda: ChangePasswordDialog(ws(COUNSELLOR), forced=False)
     yield "recovery", lambda: RecoveryDialog(profile.profile)
+    # after the intake: contact, update, closing, reopening, withdrawal, hand-over, access
+    from tests.ui.test_dialog_rules import new_dialogs
+    from tests.unit.followup.test_updates import case_with_plan
+
+    yield from new_dialogs(ws(SUPERVISOR), case_with_plan(ws(SUPERVISOR)))
     for workspace in workspaces.values():
         workspace.close()
 
