@@ -55,6 +55,7 @@ from . import db
 from .audit_heads import AuditState, audit_states
 from .export import export_events, export_records, export_statistics
 from .forms import publish_form, published_forms
+from .handovers import refusal_text, set_recipient
 from .home import (
     DATABASE_URL_ENV,
     PASSPHRASE_ENV,
@@ -319,6 +320,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
         device = revoke_device(engine, args.name)
         _out(_("Gerät »{name}« ist gesperrt.").format(name=device.name))
         return 0
+    if args.devices_command == "recipient":
+        set_recipient(engine, device_name=args.name, recipient=args.recipient, purpose=args.purpose)
+        _out(
+            _(
+                "Gerät »{name}« übernimmt Fälle für die Empfangsstelle „{recipient}“ "
+                "(Einwilligungszweck „{purpose}“)."
+            ).format(name=args.name, recipient=args.recipient, purpose=args.purpose)
+        )
+        return 0
     rows = list_devices(engine)
     audit = audit_states(engine)
     _out(
@@ -473,6 +483,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                 )
             )
             _out(text.format(batch=label, seq=outcome.audit.seq, known=outcome.audit.known_seq))
+        for handover_id, reason in outcome.handovers_refused:
+            _out(
+                _("{batch}: Übergabe {handover} abgelehnt: {reason}").format(
+                    batch=label, handover=handover_id, reason=refusal_text(reason)
+                )
+            )
     _out(_("{n} Paket(e) bearbeitet, {q} in Quarantäne.").format(n=len(outcomes), q=quarantined))
     return 0
 
@@ -683,6 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", parents=[common])
     revoke = dsub.add_parser("revoke", parents=[common])
     revoke.add_argument("name")
+    recipient = dsub.add_parser("recipient", parents=[common])
+    recipient.add_argument("name")
+    recipient.add_argument("recipient")
+    recipient.add_argument("--purpose", required=True)
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("serve", parents=[common])

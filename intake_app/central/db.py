@@ -167,6 +167,48 @@ case_events = sa.Table(
     sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: Each device's HPKE key for hand-overs, taken from a batch the device signed with its
+#: pinned key; written only by the importer (docs/security.md, "Hand-over through the
+#: office").
+device_encryption_keys = sa.Table(
+    "device_encryption_keys",
+    metadata,
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("public_key", sa.Text(), nullable=False),  # base64 of the 1,665 bytes
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Which device takes over cases for a recipient of the organisation file, and under which
+#: consent purpose that recipient is named; set by the office (``devices recipient``).
+handover_recipients = sa.Table(
+    "handover_recipients",
+    metadata,
+    sa.Column("recipient_id", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(36), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Hand-overs: sealed for the receiving device (``document``) or refused (``reason``).
+handovers = sa.Table(
+    "handovers",
+    metadata,
+    sa.Column("handover_id", sa.String(36), primary_key=True),
+    sa.Column("record_id", sa.String(36), nullable=False, index=True),
+    sa.Column("from_device_id", sa.String(36), nullable=False),
+    sa.Column("to_device_id", sa.String(36), nullable=True, index=True),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sealed | refused
+    sa.Column("reason", sa.String(40), nullable=True),
+    sa.Column("document", sa.Text(), nullable=True),
+    sa.Column("request", sa.Text(), nullable=False),  # the instruction as JSON
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 pending_instructions = sa.Table(
     "pending_instructions",
     metadata,
@@ -324,6 +366,8 @@ RECEIVER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("batches", "SELECT, INSERT"),
     ("batches", "UPDATE (stored_receipt)"),
     ("batch_blobs", "INSERT"),
+    # sealed hand-overs are handed to the receiving device; only ciphertext and ids
+    ("handovers", "SELECT (handover_id, to_device_id, status, document)"),
 )
 
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

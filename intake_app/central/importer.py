@@ -88,6 +88,8 @@ class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     receipt: bytes | None = None
     audit: AuditNote | None = None  # the device's audit log was cut or rewritten
+    #: hand-overs the office refused: (hand-over id, reason tag of central/handovers.py)
+    handovers_refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Importer:
@@ -565,9 +567,17 @@ class Importer:
         header = batch.header
         now = utcnow()
         with self.engine.begin() as conn:
+            refused: list[tuple[str, str]] = []
             record_results, instruction_results = apply_payload(
-                conn, payload, batch_id=header.batch_id, device_id=header.device_id, now=now
+                conn,
+                payload,
+                batch_id=header.batch_id,
+                device_id=header.device_id,
+                now=now,
+                signing_key=self.signing_key,
+                refused=refused,
             )
+            outcome.handovers_refused = refused
             outcome.audit = note_audit_head(conn, header, now=now)
             receipt = build_receipt(
                 status=ReceiptStatus.IMPORTED,

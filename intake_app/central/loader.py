@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -36,11 +37,13 @@ from .db import (
     consent_withdrawals,
     erased_statistics,
     erasures,
+    handovers,
     pending_instructions,
     record_heads,
 )
 from .db import records as records_table
 from .export import statistics_row
+from .handovers import apply_handover, register_device_key
 
 log = logging.getLogger("intake.central")
 
@@ -74,10 +77,18 @@ def apply_payload(
     batch_id: str,
     device_id: str,
     now: datetime,
+    signing_key: ec.EllipticCurvePrivateKey | None = None,
+    refused: list[tuple[str, str]] | None = None,
 ) -> tuple[list[tuple[RecordRef, ItemResult]], list[tuple[InstructionRef, ItemResult]]]:
-    """Load one decrypted payload inside the caller's transaction; return the results."""
+    """Load one decrypted payload inside the caller's transaction; return the results.
+
+    ``signing_key`` (the importer's) seals hand-overs; without it a hand-over is refused
+    as ``no_signing_key``. Refused hand-overs are added to ``refused`` as (hand-over id,
+    reason).
+    """
     ids = sorted(
-        {r["id"] for r in payload["records"]} | {i["record_id"] for i in payload["instructions"]}
+        {r["id"] for r in payload["records"]}
+        | {i["record_id"] for i in payload["instructions"] if i["type"] != "device_key"}
     )
     # Who erased each id: only the device that erased a record is told ``erased`` for it;
     # anyone else naming it gets ``conflict`` (docs/security.md, "What an attacker can and
@@ -172,6 +183,8 @@ def apply_payload(
         batch_id=batch_id,
         device_id=device_id,
         now=now,
+        signing_key=signing_key,
+        refused=refused if refused is not None else [],
     )
     erased_now = erased_by_pending | {
         ref.record_id
@@ -328,12 +341,44 @@ def _apply_instructions(
     batch_id: str,
     device_id: str,
     now: datetime,
+    signing_key: ec.EllipticCurvePrivateKey | None,
+    refused: list[tuple[str, str]],
 ) -> list[tuple[InstructionRef, ItemResult]]:
     results: list[tuple[InstructionRef, ItemResult]] = []
     for item in instructions:
         record_id = item["record_id"]
         ref = instruction_ref(item)
+        if item["type"] == "device_key":
+            result = register_device_key(
+                conn, item, device_id=device_id, batch_id=batch_id, now=now
+            )
+            results.append((ref, result))
+            continue
         head = heads.get(record_id)
+        if item["type"] == "handover" and head is not None and head[1] == device_id:
+            if signing_key is None:
+                results.append((ref, ItemResult.REFUSED))
+                refused.append((item["handover_id"], "no_signing_key"))
+                continue
+            result, reason = apply_handover(
+                conn,
+                item,
+                head_revision=head[0],
+                device_id=device_id,
+                batch_id=batch_id,
+                now=now,
+                signing_key=signing_key,
+            )
+            if reason:
+                refused.append((item["handover_id"], reason))
+            results.append((ref, result))
+            continue
+        if item["type"] == "handover" and head is None and record_id not in erased:
+            # A hand-over never waits: the record must be at the office already (it travels
+            # in the same batch or an earlier one).
+            results.append((ref, ItemResult.REFUSED))
+            refused.append((item["handover_id"], "record_missing"))
+            continue
         if head is not None and head[1] != device_id:
             results.append((ref, ItemResult.CONFLICT))
             continue
@@ -439,6 +484,8 @@ def _erase(
     conn.execute(record_heads.delete().where(record_heads.c.record_id == record_id))
     conn.execute(consent_withdrawals.delete().where(consent_withdrawals.c.record_id == record_id))
     conn.execute(case_events.delete().where(case_events.c.record_id == record_id))
+    # a sealed hand-over still waiting at the office goes too
+    conn.execute(handovers.delete().where(handovers.c.record_id == record_id))
     requested = item.get("requested_at")
     conn.execute(
         erasures.insert().values(

@@ -18,7 +18,8 @@ hosts can run behind one proxy sharing nothing else.
 Other routes: ``GET /v1/health``, ``POST /v1/register`` (online device registration),
 ``GET /v1/keys`` (the office key set, signed by the root), ``GET /v1/forms`` and
 ``GET /v1/forms/{id}/{version}`` (published forms), ``GET /v1/receipts`` (import receipts
-for the asking device, signed request header).
+for the asking device, signed request header), ``GET /v1/handovers`` (hand-overs the
+importer sealed for the asking device, signed request header).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from intake_app.sync.published_forms import build_form_index, is_safe_name
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_http import encode_blobs
 
-from .db import batches, devices
+from .db import batches, devices, handovers
 from .forms import form_path, index_entries
 from .home import Home
 from .registry import get_device, register_device, utcnow
@@ -473,6 +474,22 @@ class Receiver:
             ).all()
         return encode_blobs("receipts", [str(r.import_receipt).encode("utf-8") for r in rows])
 
+    def sealed_handovers(self, device_id: str) -> bytes:
+        """Hand-overs sealed for ``device_id`` (ciphertext the importer signed; the device
+        takes each in once, by its id)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(handovers.c.document)
+                .where(
+                    handovers.c.to_device_id == device_id,
+                    handovers.c.status == "sealed",
+                    handovers.c.document.is_not(None),
+                )
+                .order_by(handovers.c.handover_id)
+                .limit(1000)
+            ).all()
+        return encode_blobs("handovers", [str(r.document).encode("utf-8") for r in rows])
+
 
 # -- HTTP plumbing -------------------------------------------------------------------------
 
@@ -823,10 +840,11 @@ def create_app(receiver: Receiver) -> Starlette:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return Response(data, media_type="application/json")
 
-    async def get_receipts(request: Request) -> Response:
+    async def signed_get(request: Request, path: str, route: str) -> str | Response:
+        """The device a signed GET comes from, or the refusal to answer with."""
         checked, _key = await run_in_threadpool(
             lambda: receiver.check_request(
-                request.headers.get(device_auth.HEADER), method="GET", path="/v1/receipts"
+                request.headers.get(device_auth.HEADER), method="GET", path=path
             )
         )
         reason = None
@@ -843,9 +861,22 @@ def create_app(receiver: Receiver) -> Starlette:
             reason = "body_digest_mismatch"
         if checked is None or reason is not None:
             return _refuse(
-                reason or "bad_signature", route="receipts", request=request, refusals=refusals
+                reason or "bad_signature", route=route, request=request, refusals=refusals
             )
-        body = await run_in_threadpool(receiver.import_receipts, checked.device_id)
+        return checked.device_id
+
+    async def get_receipts(request: Request) -> Response:
+        device = await signed_get(request, "/v1/receipts", "receipts")
+        if isinstance(device, Response):
+            return device
+        body = await run_in_threadpool(receiver.import_receipts, device)
+        return Response(body, media_type="application/json")
+
+    async def get_handovers(request: Request) -> Response:
+        device = await signed_get(request, "/v1/handovers", "handovers")
+        if isinstance(device, Response):
+            return device
+        body = await run_in_threadpool(receiver.sealed_handovers, device)
         return Response(body, media_type="application/json")
 
     routes = [
@@ -856,6 +887,7 @@ def create_app(receiver: Receiver) -> Starlette:
         Route("/v1/forms", get_forms, methods=["GET"]),
         Route("/v1/forms/{form_id}/{version}", get_form, methods=["GET"]),
         Route("/v1/receipts", get_receipts, methods=["GET"]),
+        Route("/v1/handovers", get_handovers, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager

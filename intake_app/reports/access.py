@@ -297,6 +297,8 @@ def access_pdf(ws: Workspace, document: dict[str, Any], *, lang: str = "de") -> 
         printed_by=actor.display_name or actor.username,
         printed_at=datetime.now().astimezone(),
         lang=lang,
+        # the one warning period of the settings, as on every other printout
+        expiry_warning_days=ws.expiry_warning_days,
     )
     finalised = record.get("finalised_at")
     source = RecordSource(

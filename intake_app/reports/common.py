@@ -7,6 +7,8 @@ storage), so the PDF builders need no database and can be tested and benchmarked
 from __future__ import annotations
 
 import logging
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -131,3 +133,36 @@ def page_info(source: RecordSource, ctx: PrintContext, *, title: str, profile: s
         ),
         page_of=tr(MSG_PAGE_OF),
     )
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether the first strong letter is right-to-left (rule P2 of UAX #9)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return False
+        if kind in ("R", "AL"):
+            return True
+    return False
+
+
+def person_name(answers: Mapping[str, Any]) -> str:
+    """ "Family, Given", the Latin transliteration first, the original script after.
+
+    Names in Arabic script are joined with the Arabic comma (U+060C), as every list in
+    those languages.
+    """
+
+    def text(key: str) -> str:
+        value = answers.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    def join(family: str, given: str) -> str:
+        comma = "، " if _right_to_left(family + given) else ", "
+        return comma.join(part for part in (family, given) if part)
+
+    name = join(text("family_name"), text("given_names"))
+    latin = join(text("family_name_latin"), text("given_names_latin"))
+    if latin and latin != name:
+        return f"{latin} ({name})" if name else latin
+    return name

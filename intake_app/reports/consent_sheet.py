@@ -36,7 +36,7 @@ from intake_app.core.forms import ConsentPurpose
 from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.i18n import N_
 from intake_app.reports import fonts
-from intake_app.reports.common import PrintContext, RecordSource, page_info
+from intake_app.reports.common import PrintContext, RecordSource, page_info, person_name
 from intake_app.reports.flowables import SideBySide, TickBox, text_flowable
 from intake_app.reports.layout import (
     BORDER,
@@ -475,10 +475,7 @@ class _Sheet:
             value = answers.get(key)
             return value.strip() if isinstance(value, str) else ""
 
-        name = ", ".join(p for p in (text("family_name"), text("given_names")) if p)
-        latin = ", ".join(p for p in (text("family_name_latin"), text("given_names_latin")) if p)
-        if latin and latin != name:
-            name = f"{latin} ({name})" if name else latin
+        name = person_name(answers)
         birth = self.ctx.date(text("birth_date")) if text("birth_date") else ""
         rows = [("name", clip(name)), ("birth", birth), ("case", self.source.case_number)]
         label_width = 70.0
@@ -527,6 +524,13 @@ class _Sheet:
                     HRFlowable(width="100%", thickness=0.8, color=TEXT, spaceAfter=2),
                 ]
                 parts += [self.para(self.word(key, lang), lang, small=True) for lang in self.langs]
+                guardian = self.consent.get("guardian_name")
+                if key == "sign_guardian" and isinstance(guardian, str) and guardian.strip():
+                    parts.append(
+                        text_flowable(
+                            clip(guardian.strip()), self.styles.bold, rtl_style=self.styles.bold_rtl
+                        )
+                    )
                 row.append(parts)
             while len(row) < 2:
                 row.append("")

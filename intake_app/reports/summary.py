@@ -24,7 +24,7 @@ from intake_app.core.forms.reference import reference_list
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import N_
 from intake_app.reports import fonts
-from intake_app.reports.common import PrintContext, RecordSource, page_info
+from intake_app.reports.common import PrintContext, RecordSource, page_info, person_name
 from intake_app.reports.flowables import text_flowable
 from intake_app.reports.layout import (
     BORDER,
@@ -68,6 +68,7 @@ MSG_WITH_INTERPRETER = N_("mit Dolmetschung")
 MSG_WITH_INTERPRETER_LANG = N_("mit Dolmetschung ({language})")
 MSG_WITHOUT_INTERPRETER = N_("ohne Dolmetschung")
 MSG_BY_GUARDIAN = N_("erteilt durch die Sorgeberechtigten")
+MSG_BY_GUARDIAN_NAMED = N_("erteilt durch die Sorgeberechtigten ({name})")
 MSG_TEXT_VERSION = N_("Textfassung {version}")
 MSG_PURPOSE = N_("Zweck und Daten")
 MSG_RECIPIENTS = N_("Empfänger")
@@ -82,6 +83,7 @@ MSG_OPEN_REFERRALS = N_("Offene Vermittlungen")
 MSG_RESIDENCE = N_("Aufenthalt")
 MSG_JOINT_CONTROLLER = N_("Gemeinsam verantwortlich: {name}.")
 MSG_VALID_UNTIL = N_("gültig bis {date}")
+MSG_CONTINUED_UNTIL = N_("gilt per Verordnung fort bis {date}")
 MSG_GERMAN = N_("Deutschkenntnisse")
 MSG_CERTIFICATE = N_("Zertifikat: {names}")
 MSG_RECOGNITION = N_("Anerkennung")
@@ -206,21 +208,7 @@ class _Summary:
 
     def _name(self) -> str:
         """ "Family, Given", the Latin transliteration first, the original script after."""
-        answers = self.source.answers
-
-        def text(key: str) -> str:
-            value = answers.get(key)
-            return value.strip() if isinstance(value, str) else ""
-
-        def join(family: str, given: str) -> str:
-            comma = "، " if fonts.base_direction(family + given) == "R" else ", "
-            return comma.join(part for part in (family, given) if part)
-
-        name = join(text("family_name"), text("given_names"))
-        latin = join(text("family_name_latin"), text("given_names_latin"))
-        if latin and latin != name:
-            return f"{latin} ({name})" if name else latin
-        return name
+        return person_name(self.source.answers)
 
     def _row(self, path: str) -> AnswerRow | None:
         return self.by_path.get(path)
@@ -245,6 +233,11 @@ class _Summary:
         mark = None
         if until is not None:
             parts.append(tr(MSG_VALID_UNTIL).format(date=until.text))
+            # a § 24 permit continued by regulation: the date that counts (the highlight
+            # below already uses it, docs/architecture.md on expiry warnings)
+            continued = self._row("residence_continued_until")
+            if continued is not None and self.state.value("residence_continued") is True:
+                parts.append(tr(MSG_CONTINUED_UNTIL).format(date=continued.text))
             mark = emphasis(until, self.state, today=self.ctx.today, tr=tr)
         return (" · ".join(parts), mark) if parts else None
 
@@ -462,7 +455,11 @@ class _Summary:
         elif value.get("interpreter") is False:
             parts.append(tr(MSG_WITHOUT_INTERPRETER))
         if value.get("given_by") == "guardian":
-            parts.append(tr(MSG_BY_GUARDIAN))
+            guardian = value.get("guardian_name")
+            if isinstance(guardian, str) and guardian.strip():
+                parts.append(tr(MSG_BY_GUARDIAN_NAMED).format(name=guardian.strip()))
+            else:
+                parts.append(tr(MSG_BY_GUARDIAN))
         if value.get("text_version"):
             parts.append(tr(MSG_TEXT_VERSION).format(version=value["text_version"]))
         withdrawn = dict(self.source.withdrawals)

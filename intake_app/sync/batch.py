@@ -40,6 +40,7 @@ from intake_app.sync.keys import EncryptionPrivateKey
 from intake_app.sync.payload import (
     INSTRUCTION_TYPES,
     INSTRUCTION_TYPES_V1,
+    INSTRUCTION_TYPES_V2,
     InstructionRef,
     RecordRef,
     instruction_refs,
@@ -49,9 +50,10 @@ from intake_app.sync.payload import (
 from intake_app.sync.signed import canonical_json, strict_json_loads
 
 MAGIC = b"INTAKEB\x00"
-FORMAT_VERSION = 2
-#: Versions a reader accepts: 1 (devices before case events) and 2 (docs/batch-format.md).
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: Versions a reader accepts: 1 (devices before case events), 2 (before hand-overs) and 3
+#: (docs/batch-format.md §11).
+READABLE_VERSIONS = (1, 2, 3)
 HEADER_FORMAT = "intake-batch"
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_HEADER_BYTES = 2 * 1024 * 1024
@@ -198,15 +200,15 @@ def build_batch(
         audit_head: the device's newest audit entry ``(seq, hash)``, if any, optionally
             followed by ``prev_seq, prev_hash``: the entry now at the number the previous
             batch's head named (docs/batch-format.md §4).
-        version: the format version written (1 only to test readers with what older
-            devices send; such a batch carries no case events).
+        version: the format version written (1 and 2 only to test readers with what older
+            devices send; such batches carry no hand-overs, version 1 no case events).
 
     Raises:
         BatchError: ``payload_invalid`` for a payload that does not follow the format.
     """
     validate_payload(payload)
-    if version not in READABLE_VERSIONS or (
-        version < 2 and any(i["type"] not in INSTRUCTION_TYPES_V1 for i in payload["instructions"])
+    if version not in READABLE_VERSIONS or any(
+        i["type"] not in instruction_types(version) for i in payload["instructions"]
     ):
         raise BatchError("payload_invalid")
     return _seal(
@@ -369,6 +371,13 @@ def _int(value: object, *, low: int, high: int) -> int:
     return value  # type: ignore[return-value]
 
 
+def instruction_types(version: int) -> tuple[str, ...]:
+    """The instruction types a batch of ``version`` may carry (docs/batch-format.md §11)."""
+    if version >= 3:
+        return INSTRUCTION_TYPES
+    return INSTRUCTION_TYPES_V2 if version == 2 else INSTRUCTION_TYPES_V1
+
+
 def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
     try:
         data = strict_json_loads(raw)
@@ -379,7 +388,7 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
     version = data.get("version")
     _require(type(version) is int and version == binary_version, "unsupported_version")
     _require(set(data) - {AUDIT_HEAD} == _HEADER_KEYS, "header_invalid")
-    types = INSTRUCTION_TYPES if version >= 2 else INSTRUCTION_TYPES_V1
+    types = instruction_types(version)
     audit_head = audit_prev = None
     if AUDIT_HEAD in data:
         head = data[AUDIT_HEAD]

@@ -219,6 +219,7 @@ def create_identity(enrolment: Enrolment) -> DeviceIdentity:
         root_public_key=enrolment.root_public_key,
         key_set_serial=key_set.serial,
         office_importer_keys=key_set.importer_keys,
+        encryption_key=keys.EncryptionPrivateKey.generate().raw,
     )
 
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.sync import keys
 from intake_app.sync.errors import SignatureError
-from intake_app.sync.keys import EncryptionPublicKey
+from intake_app.sync.keys import EncryptionPrivateKey, EncryptionPublicKey
 from intake_app.sync.signed import read_document, sign_document
 
 IDENTITY_FORMAT = "intake-device-identity"
@@ -179,6 +179,10 @@ class DeviceIdentity:
     key_set_serial: int = 0
     #: Which of ``office_signing_keys`` are the importer's (final receipts).
     office_importer_keys: frozenset[str] = frozenset()
+    #: The device's HPKE private key (112 bytes) that the office seals hand-overs to; None
+    #: for identities from before hand-overs (one is made at the next sync,
+    #: docs/security.md, "Hand-over through the office").
+    encryption_key: bytes | None = field(default=None, repr=False)
 
     @property
     def office_fingerprint(self) -> str:
@@ -204,6 +208,16 @@ class DeviceIdentity:
     def key_id(self) -> str:
         """The key id of the device's signing key (named in every batch header)."""
         return keys.signing_key_id(self.public_key())
+
+    def encryption_private_key(self) -> EncryptionPrivateKey | None:
+        """The device's own HPKE key pair for hand-overs, if it has one."""
+        return EncryptionPrivateKey(self.encryption_key) if self.encryption_key else None
+
+    def with_encryption_key(self) -> DeviceIdentity:
+        """A copy with a fresh HPKE key pair for hand-overs (kept if it has one already)."""
+        if self.encryption_key is not None:
+            return self
+        return replace(self, encryption_key=EncryptionPrivateKey.generate().raw)
 
     def office_key(self) -> EncryptionPublicKey:
         """The office encryption key that new batches are sealed to."""
@@ -253,6 +267,8 @@ class DeviceIdentity:
                 else None
             ),
         }
+        if self.encryption_key is not None:
+            data["encryption_key"] = keys.b64(self.encryption_key)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -275,6 +291,8 @@ class DeviceIdentity:
         keys.private_key_from_pem(pem)
         if not is_uuid(data["device_id"]):
             raise ValueError("device id is not a UUID")
+        own = data.get("encryption_key")
+        encryption_key = EncryptionPrivateKey(keys.unb64(own)).raw if own is not None else None
         return cls(
             device_id=data["device_id"],
             device_name=str(data["device_name"]),
@@ -287,4 +305,5 @@ class DeviceIdentity:
             root_public_key=root,
             key_set_serial=key_set.serial,
             office_importer_keys=key_set.importer_keys,
+            encryption_key=encryption_key,
         )

@@ -1,5 +1,5 @@
 """The payload a batch carries: finalised records and instructions (erasure, withdrawal,
-case event).
+case event, hand-over, device encryption key).
 
 The device side produces ``{"records": [...], "instructions": [...]}``; this module checks
 that shape (on building and again after decrypting centrally) and names each item by a
@@ -15,11 +15,15 @@ from typing import Any, NamedTuple
 
 from intake_app.sync.errors import BatchError
 from intake_app.sync.identity import is_uuid
+from intake_app.sync.keys import EncryptionPublicKey
 
 MAX_REVISION = 2**31 - 1
-INSTRUCTION_TYPES = ("erasure", "consent_withdrawal", "case_event")
+INSTRUCTION_TYPES = ("erasure", "consent_withdrawal", "case_event", "handover", "device_key")
 #: Instruction types a version 1 batch may carry (``case_event`` came with version 2).
 INSTRUCTION_TYPES_V1 = ("erasure", "consent_withdrawal")
+#: Instruction types a version 2 batch may carry (``handover`` and ``device_key`` came with
+#: version 3).
+INSTRUCTION_TYPES_V2 = ("erasure", "consent_withdrawal", "case_event")
 #: What a case event is (docs/batch-format.md §5).
 CASE_EVENT_KINDS = ("contact", "update", "closure", "reopening")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -104,6 +108,21 @@ def validate_instruction(instruction: object) -> None:
     if kind == "erasure":
         _check(isinstance(instruction.get("requested_at"), str))
         _check(instruction.get("reason") is None or isinstance(instruction.get("reason"), str))
+    elif kind == "handover":
+        _check(is_uuid(instruction.get("handover_id")))
+        for name in ("recipient", "purpose"):
+            value = instruction.get(name)
+            _check(isinstance(value, str) and _FIELD_ID.fullmatch(value) is not None)
+        requested = instruction.get("requested_at")
+        _check(isinstance(requested, str) and _is_text(requested, limit=40))
+    elif kind == "device_key":
+        key = instruction.get("key")
+        _check(isinstance(key, dict) and set(key) == {"kid", "alg", "key"})
+        assert isinstance(key, dict)
+        try:
+            EncryptionPublicKey.from_json(key)
+        except ValueError:
+            _check(False)
     elif kind == "case_event":
         _check(is_uuid(instruction.get("event_id")))
         _check(instruction.get("kind") in CASE_EVENT_KINDS)
@@ -148,12 +167,17 @@ def record_refs(payload: Mapping[str, Any]) -> tuple[RecordRef, ...]:
 
 def instruction_ref(item: Mapping[str, Any]) -> InstructionRef:
     """An instruction's name: its type, record id and purpose (``""`` for an erasure, the
-    event id for a case event)."""
+    event id for a case event, the hand-over id for a hand-over, the key id for a device
+    key, whose "record id" is the device id; docs/batch-format.md §5)."""
     kind = item["type"]
     if kind == "erasure":
         return InstructionRef(kind, item["record_id"], "")
     if kind == "case_event":
         return InstructionRef(kind, item["record_id"], item["event_id"])
+    if kind == "handover":
+        return InstructionRef(kind, item["record_id"], item["handover_id"])
+    if kind == "device_key":
+        return InstructionRef(kind, item["record_id"], item["key"]["kid"])
     return InstructionRef(kind, item["record_id"], item["purpose"])
 
 

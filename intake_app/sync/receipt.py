@@ -9,7 +9,7 @@ signed with an office ECDSA P-384 key. Three statuses:
 * ``imported``: the importer decrypted the batch and loaded it. Records are ``accepted``
   (new), ``duplicate`` (already there), ``erased`` (the person's data was erased centrally)
   or ``conflict`` (the record id belongs to another device); erasures are ``confirmed``,
-  withdrawals ``recorded``.
+  withdrawals ``recorded``, hand-overs ``sealed`` or ``refused``.
 * ``rejected``: the batch went to quarantine (``reason`` says why). Nothing in it counts
   as delivered; the device sends its records again in a new batch.
 
@@ -56,6 +56,10 @@ class ItemResult(enum.StrEnum):
     CONFLICT = "conflict"
     CONFIRMED = "confirmed"
     RECORDED = "recorded"
+    #: a hand-over the office sealed for the receiving device (docs/batch-format.md §5)
+    SEALED = "sealed"
+    #: a hand-over the office refused (consent missing or withdrawn, no such recipient)
+    REFUSED = "refused"
 
 
 #: Results after which the device may treat a record revision as delivered.
@@ -70,6 +74,8 @@ _INSTRUCTION_RESULTS = frozenset(
         ItemResult.RECORDED,
         ItemResult.ERASED,
         ItemResult.CONFLICT,
+        ItemResult.SEALED,
+        ItemResult.REFUSED,
     }
 )
 _CONTENT_KEYS = {

@@ -378,6 +378,14 @@ class SyncClient:
                 log.error("an import receipt did not verify: %s", exc.reason)
         return receipts
 
+    def fetch_handovers(self) -> list[bytes]:
+        """The hand-overs the office sealed for this device, as signed documents (the
+        caller verifies and opens each, :func:`intake_app.sync.handover.open_handover`)."""
+        response = self._request("GET", "/v1/handovers", device_signed=True)
+        if response.status_code != 200:
+            raise _refused(response)
+        return self._json_list(response, "handovers")
+
     # -- keys and forms --------------------------------------------------------------------
 
     def fetch_office_keys(self) -> DeviceIdentity:

@@ -49,7 +49,7 @@ from intake_app.core.followup import (
 from intake_app.core.forms.model import Form, QuestionType
 from intake_app.errors import ValidationError
 from intake_app.i18n import _, current_language
-from intake_app.ui.widgets import DateField, add_row, error_label, ok_cancel_buttons
+from intake_app.ui.widgets import DateField, add_row, error_label, ok_cancel_buttons, room_for_title
 
 
 def date_edit(*, latest: QDate | None = None) -> QDateEdit:
@@ -71,6 +71,7 @@ class ContactDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Kontakt eintragen"))
+        room_for_title(self)
         self._today = today or date.today()
         self.date = date_edit(latest=QDate.currentDate())
         self.mode = QComboBox()
@@ -169,6 +170,7 @@ class UpdateDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Angaben aktualisieren"))
+        room_for_title(self)
         self._form = form
         self._answers = answers
         self._today = today or date.today()
@@ -313,6 +315,7 @@ class CloseCaseDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Fall beenden"))
+        room_for_title(self)
         self._today = today or date.today()
         self.reason = QComboBox()
         for reason in ClosureReason:
@@ -395,6 +398,7 @@ class ReopenDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Fall wieder eröffnen"))
+        room_for_title(self)
         self._today = today or date.today()
         self.date = date_edit(latest=QDate.currentDate())
         self.reason = QLineEdit()

@@ -31,7 +31,7 @@ from intake_app.errors import IntakeError
 from intake_app.i18n import _
 from intake_app.storage.site_records import SiteRecords
 from intake_app.ui.errors import show_error
-from intake_app.ui.widgets import add_row, error_label, ok_cancel_buttons
+from intake_app.ui.widgets import add_row, error_label, ok_cancel_buttons, room_for_title
 
 if TYPE_CHECKING:
     from intake_app.ui.mainwindow import MainWindow
@@ -57,6 +57,7 @@ class MoveCaseDialog(QDialog):
         self.record_id = record_id
         self.moved_to: int | None = None
         self.setWindowTitle(_("Akte übergeben"))
+        room_for_title(self)
         row = ws.records.get(record_id)
         names = ws.accounts.user_names()
         self.owner = QLabel(names.get(row.owner_id, "?"))
@@ -123,6 +124,7 @@ class GrantSiteKeyDialog(QDialog):
         self._ws = ws
         self.granted: str | None = None
         self.setWindowTitle(_("Zugang zu allen Akten freigeben"))
+        room_for_title(self)
         self.person = QComboBox()
         self.person.setAccessibleName(_("Leitung, die den Zugang erhält"))
         for username, name in ws.site_key_candidates():

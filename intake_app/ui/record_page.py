@@ -47,7 +47,7 @@ from intake_app.ui.followup_dialogs import (
 )
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
-from intake_app.ui.widgets import DateField, add_row, ok_cancel_buttons
+from intake_app.ui.widgets import DateField, add_row, ok_cancel_buttons, room_for_title
 
 if TYPE_CHECKING:
     from intake_app.storage.models import CaseEvent, ConsentWithdrawal, RecordRevision
@@ -65,6 +65,7 @@ class WithdrawConsentDialog(QDialog):
     def __init__(self, purposes: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Einwilligung widerrufen"))
+        room_for_title(self)
         self.purpose = QComboBox()
         for pid, label in purposes:
             self.purpose.addItem(label, pid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QAction, QIcon, QKeyEvent
+from PySide6.QtGui import QAction, QFontMetrics, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
@@ -81,6 +81,20 @@ class DateField(QDateEdit):
 
     def focusNextPrevChild(self, forward: bool) -> bool:
         return QWidget.focusNextPrevChild(self, forward)
+
+
+#: room beside a window's title for the window manager's icon and buttons, in pixels
+TITLE_BUTTONS_ROOM = 140
+
+
+def room_for_title(window: QWidget) -> None:
+    """Make ``window`` at least as wide as its title (with the application name the window
+    manager adds, in bold), so that the title is never cut ("Fall wieder er… nen")."""
+    font = window.font()
+    font.setBold(True)
+    title = f"{window.windowTitle()} — {_('Intake')}"
+    width = QFontMetrics(font).horizontalAdvance(title) + TITLE_BUTTONS_ROOM
+    window.setMinimumWidth(max(window.minimumWidth(), width))
 
 
 def heading(text: str, *, kind: str = "title") -> QLabel:

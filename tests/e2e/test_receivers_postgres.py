@@ -205,13 +205,22 @@ def test_two_receivers_share_one_postgresql_and_cannot_read_records(
             db.pending_instructions,
             db.quarantine,
             db.batch_blobs,
+            db.device_encryption_keys,
+            db.handover_recipients,
         ):
             with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as info:
                 conn.execute(sa.select(sa.func.count()).select_from(table))
             assert "permission denied" in str(info.value), table.name
+        # of a hand-over only what it hands to the receiving device: no record id, no
+        # sender, no request
+        for column in (db.handovers.c.record_id, db.handovers.c.request):
+            with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as info:
+                conn.execute(sa.select(column))
+            assert "permission denied" in str(info.value), column.name
         for statement in (
             db.batches.update().values(status="imported"),
             db.batch_blobs.delete(),
+            db.handovers.update().values(status="sealed"),
             db.devices.update().values(name="taken-over"),
             # the columns it needs to register a device cannot replace a registered key
             db.devices.update().values(public_key_pem="-----BEGIN PUBLIC KEY-----"),

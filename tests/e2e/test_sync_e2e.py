@@ -316,11 +316,11 @@ def test_postgresql_end_to_end(pg_office: Office, tmp_path: Path) -> None:
 
 def test_struct_layout_matches_the_spec(office: Office) -> None:
     """The prefix is magic, version u16, header length u32 (big-endian) as documented
-    (docs/batch-format.md §3: version 2 since case events travel)."""
+    (docs/batch-format.md §3: version 3 since hand-overs travel)."""
     identity, _ = office.enrol("laptop-spec")
     data = build_batch(make_payload(1), identity=identity).data
     magic, version, header_len = struct.unpack(">8sHI", data[:14])
-    assert (magic, version) == (b"INTAKEB\x00", 2)
+    assert (magic, version) == (b"INTAKEB\x00", 3)
     assert data[14 : 14 + header_len].startswith(b'{"batch_id":')
 
 

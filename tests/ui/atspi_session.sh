@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Inside a D-Bus session (dbus-run-session): the accessibility bus, the program's windows
 # (tests/ui/atspi_app.py), then the AT-SPI walk of them; prints the walk's JSON report.
-# Arguments: PYTHON PROFILE_DIR USER PASSWORD WRONG_PASSWORD
+# Arguments: PYTHON PROFILE_DIR USER PASSWORD WRONG_PASSWORD (the log-in, case list and
+# interview: tests/ui/atspi_app.py), or PYTHON --dialogs PROFILE_DIR USER PASSWORD (the
+# record view and the dialogs of a case: tests/ui/dialogs_app.py)
 set -euo pipefail
 py=$1; shift
+module=tests.ui.atspi_app
+if [ "${1:-}" = "--dialogs" ]; then module=tests.ui.dialogs_app; shift; fi
 launcher=""
 for candidate in /usr/libexec/at-spi-bus-launcher /usr/lib/at-spi2-core/at-spi-bus-launcher; do
   [ -x "$candidate" ] && launcher=$candidate && break
@@ -13,7 +17,7 @@ done
 bus=$!
 sleep 1
 out=$(mktemp)
-QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1 QT_ACCESSIBILITY=1 "$py" -m tests.ui.atspi_app "$@" >"$out" 2>&1 &
+QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1 QT_ACCESSIBILITY=1 "$py" -m "$module" "$@" >"$out" 2>&1 &
 app=$!
 for _ in $(seq 1 240); do
   grep -q '^READY' "$out" && break

@@ -88,6 +88,11 @@ def fill_consent(qtbot: Any, widget: ConsentInput, value: dict[str, Any]) -> Non
     type_text(qtbot, widget.date.edit, value["date"])
     widget.language.setCurrentIndex(widget.language.findData(value["language"]))
     click(qtbot, widget.interpreter.yes if value["interpreter"] else widget.interpreter.no)
+    if value.get("given_by") == "guardian":
+        click(qtbot, widget.given_by.no)
+        type_text(qtbot, widget.guardian_name, value.get("guardian_name", ""))
+    elif value.get("given_by") == "person":
+        click(qtbot, widget.given_by.yes)
     for pid, granted in value["purposes"].items():
         decision = widget.purposes[pid]
         click(qtbot, decision.yes if granted else decision.no)

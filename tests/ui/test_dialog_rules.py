@@ -10,7 +10,7 @@ from functools import partial
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, QSize, Qt
-from PySide6.QtGui import QAccessible, QInputMethodEvent, QWheelEvent
+from PySide6.QtGui import QAccessible, QFontMetrics, QInputMethodEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -293,3 +293,18 @@ def test_each_dialog_opens_again_at_the_size_it_was_left(
             wrong.append(f"{name}: {size} -> {(second.width(), second.height())}")
         second.close()
     assert wrong == []
+
+
+def test_each_title_has_room(qtbot: QtBot, dialogs: list[tuple[str, Maker]]) -> None:
+    """Seen on a real display: "Fall wieder er… nen — Intake" in a dialog narrower than
+    its title with the window manager's buttons."""
+    cut = []
+    for name, make in dialogs:
+        dialog = _show(qtbot, make)
+        font = dialog.font()
+        font.setBold(True)
+        title = QFontMetrics(font).horizontalAdvance(f"{dialog.windowTitle()} — Intake")
+        if dialog.width() < title + 100:
+            cut.append(f"{name}: {dialog.width()} px for a title of {title} px")
+        dialog.close()
+    assert cut == [], "\n".join(cut)

@@ -252,6 +252,37 @@ def test_autosave_and_resume_after_restart(qtbot, profile: ProfileFixture, monke
     ws2.close()
 
 
+def test_consent_given_by_a_legal_guardian(qtbot: QtBot, window: MainWindow) -> None:
+    page = _new(window)
+    record_id = page.record_id
+    page.show_section("consent_section")
+    purposes = {pid: True for pid in page.ws.organisation.purpose_ids}
+    consent = {
+        "date": TODAY.strftime("%d.%m.%Y"),
+        "language": "fa",
+        "interpreter": False,
+        "given_by": "guardian",
+        "guardian_name": "Karimi Ahmad",
+        "purposes": purposes,
+        "art9": False,
+    }
+    answer(qtbot, page, "consent", consent)
+    qtbot.waitUntil(
+        lambda: (
+            _stored(window.ws, record_id).get("consent", {}).get("guardian_name") == "Karimi Ahmad"
+        ),
+        timeout=1500,
+    )
+    stored = _stored(window.ws, record_id)["consent"]
+    assert stored["given_by"] == "guardian"
+    answer(qtbot, page, "consent", dict(consent, given_by="person"))
+    qtbot.waitUntil(
+        lambda: _stored(window.ws, record_id)["consent"].get("given_by") == "person",
+        timeout=1500,
+    )
+    assert "guardian_name" not in _stored(window.ws, record_id)["consent"]
+
+
 def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     page = _new(window)
     record_id = page.record_id

@@ -7,7 +7,8 @@ Stored shape (all dates ISO ``YYYY-MM-DD``)::
       "language": "ar",                # language of the text version used (required)
       "interpreter": true,             # an interpreter explained it (required)
       "interpreter_language": "prs",   # ISO 639-3, optional
-      "given_by": "person",            # or "guardian" (under 15, § 36 SGB I), optional
+      "given_by": "person",            # or "guardian" (under 15, § 1629 BGB), optional
+      "guardian_name": "…",            # the guardian who consented (with "guardian")
       "organisation": "nrw-default",   # id of the organisation configuration, optional
       "text_version": "2026-01",       # version of its consent texts, optional
       "purposes": {                    # one entry per purpose id of the organisation
@@ -41,6 +42,7 @@ KEYS = frozenset(
         "interpreter",
         "interpreter_language",
         "given_by",
+        "guardian_name",
         "organisation",
         "text_version",
         "purposes",
@@ -56,6 +58,10 @@ MSG_FUTURE = N_("Das Datum der Einwilligung liegt in der Zukunft.")
 MSG_LANGUAGE = N_("Bitte die Sprache der verwendeten Fassung angeben ({languages}).")
 MSG_INTERPRETER = N_("Bitte angeben, ob eine Dolmetscherin oder ein Dolmetscher erklärt hat.")
 MSG_GIVEN_BY = N_("„Erteilt durch“ muss „person“ oder „guardian“ sein.")
+MSG_GUARDIAN_NAME = N_(
+    "Bitte den Namen der oder des Sorgeberechtigten angeben, die oder der eingewilligt hat "
+    "(höchstens 200 Zeichen)."
+)
 MSG_PURPOSE = N_("Zweck „{purpose}“: bitte „erteilt“ oder „nicht erteilt“ festhalten.")
 MSG_UNKNOWN_PURPOSE = N_(
     "Der Zweck „{purpose}“ gehört nicht zur Einwilligungserklärung dieser Stelle."
@@ -126,6 +132,11 @@ def validate_consent(
         errors.append(tr(MSG_INTERPRETER))
     if raw.get("given_by") is not None and raw["given_by"] not in GIVEN_BY:
         errors.append(tr(MSG_GIVEN_BY))
+    guardian = raw.get("guardian_name")
+    if guardian is not None and (not isinstance(guardian, str) or len(guardian) > 200):
+        errors.append(tr(MSG_GUARDIAN_NAME))
+    elif raw.get("given_by") == "guardian" and not (guardian or "").strip():
+        complete = False  # consent by a guardian names the guardian
     decided = raw.get("purposes")
     if decided is None:
         decided = {}

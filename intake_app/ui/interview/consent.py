@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -103,6 +104,7 @@ class ConsentInput(AnswerInput):
         super().__init__(question, lang)
         self.org = organisation
         self._value: dict[str, Any] = {}
+        self._read_only = False
         self.date = DateInput(question, lang)
         self.date.set_accessible(self._t("Datum der Einwilligung"), "")
         self.language = QComboBox()
@@ -113,6 +115,18 @@ class ConsentInput(AnswerInput):
         self.interpreter = _Decision(
             self._t("Ja, gedolmetscht"), self._t("Nein"), self._t("Dolmetschung")
         )
+        # who consents: the person, or for a person under 15 the legal guardian
+        # (docs/forms.md, section 5); the sheet prints the guardian's note and line
+        self.given_by = _Decision(
+            self._t("die Person selbst"),
+            self._t("gesetzliche Vertretung (Sorgeberechtigte, bei unter 15 Jahren)"),
+            self._t("Einwilligung erteilt durch"),
+        )
+        self.guardian_name = QLineEdit()
+        self.guardian_name.setMaxLength(200)
+        self.guardian_name.setPlaceholderText(self._t("Name der oder des Sorgeberechtigten"))
+        self.guardian_name.setAccessibleName(self._t("Name der oder des Sorgeberechtigten"))
+        self.guardian_name.setEnabled(False)
         top = QGridLayout()
         top.addWidget(QLabel(self._t("Datum:")), 0, 0)
         top.addWidget(self.date, 0, 1)
@@ -120,6 +134,10 @@ class ConsentInput(AnswerInput):
         top.addWidget(self.language, 1, 1)
         top.addWidget(QLabel(self._t("Dolmetschung:")), 2, 0)
         top.addWidget(self.interpreter, 2, 1)
+        top.addWidget(QLabel(self._t("Erteilt durch:")), 3, 0)
+        top.addWidget(self.given_by, 3, 1)
+        top.addWidget(QLabel(self._t("Sorgeberechtigte Person:")), 4, 0)
+        top.addWidget(self.guardian_name, 4, 1)
         top.setColumnStretch(2, 1)
 
         self.texts = QGridLayout()
@@ -164,6 +182,9 @@ class ConsentInput(AnswerInput):
         self.language.currentIndexChanged.connect(self._on_language)
         self.interpreter.yes.toggled.connect(self._on_changed)
         self.interpreter.no.toggled.connect(self._on_changed)
+        self.given_by.yes.toggled.connect(self._on_changed)
+        self.given_by.no.toggled.connect(self._on_changed)
+        self.guardian_name.textEdited.connect(self._on_changed)
 
     # -- layout ------------------------------------------------------------------------
 
@@ -242,6 +263,17 @@ class ConsentInput(AnswerInput):
             value.pop("interpreter", None)
         else:
             value["interpreter"] = interpreter
+        by_person = self.given_by.value()
+        if by_person is None:
+            value.pop("given_by", None)
+        else:
+            value["given_by"] = "person" if by_person else "guardian"
+        guardian = self.guardian_name.text().strip()
+        if by_person is False and guardian:
+            value["guardian_name"] = guardian
+        else:
+            value.pop("guardian_name", None)
+        self.guardian_name.setEnabled(by_person is False and not self._read_only)
         purposes = dict(value.get("purposes") or {})
         for pid, decision in self.purposes.items():
             granted = decision.value()
@@ -286,6 +318,13 @@ class ConsentInput(AnswerInput):
         self._refresh_client_texts()
         interpreter = self._value.get("interpreter")
         self.interpreter.set(interpreter if isinstance(interpreter, bool) else None)
+        given_by = self._value.get("given_by")
+        self.given_by.set(
+            True if given_by == "person" else False if given_by == "guardian" else None
+        )
+        guardian = self._value.get("guardian_name")
+        self.guardian_name.setText(guardian if isinstance(guardian, str) else "")
+        self.guardian_name.setEnabled(given_by == "guardian" and not self._read_only)
         purposes = self._value.get("purposes") or {}
         for pid, decision in self.purposes.items():
             state = purposes.get(pid)
@@ -311,9 +350,11 @@ class ConsentInput(AnswerInput):
         self.language.setAccessibleDescription(description)
 
     def set_read_only(self, read_only: bool) -> None:
+        self._read_only = read_only
         for widget in self.findChildren(QWidget):
             if isinstance(widget, (QRadioButton, QComboBox, QCheckBox)):
                 widget.setEnabled(not read_only)
+        self.guardian_name.setEnabled(not read_only and self._value.get("given_by") == "guardian")
         self.date.set_read_only(read_only)
 
 

@@ -87,27 +87,30 @@ LEGAL_BASES: dict[str, tuple[str, set[str]]] = {
     "unclear": ("Unklar", {AE, BK, NE, FB, VISA}),
 }
 
-GESTATTUNG, DULDUNG, DULDUNG_60B, NONE = (
+ANKUNFT, GESTATTUNG, DULDUNG, DULDUNG_60B, NONE = (
+    "ankunftsnachweis",
     "aufenthaltsgestattung",
     "duldung",
     "duldung_60b",
     "keines_unklar",
 )
 
-#: Asylum stages and the documents a person at that stage can hold (AsylG §§ 55, 67, 71;
-#: AufenthG § 60a): no Aufenthaltsgestattung without an asylum request, none after a
-#: final rejection.
+#: Asylum stages and the documents a person at that stage can hold (AsylG §§ 55, 63, 63a,
+#: 67, 71; AufenthG §§ 25, 60a): before the application only the Ankunftsnachweis, the
+#: Aufenthaltsgestattung only once the application is made (§ 63 Abs. 1 AsylG), none after
+#: a final rejection; protection granted and the title applied for: usually a
+#: Fiktionsbescheinigung (§ 25 Abs. 1 Satz 3, Abs. 2 Satz 2 AufenthG).
 ASYLUM_STAGES: dict[str, set[str]] = {
     "no_application": {DULDUNG, DULDUNG_60B, NONE},
-    "arrival_certificate": {GESTATTUNG, NONE},
+    "arrival_certificate": {ANKUNFT, NONE},
     "application_filed": {GESTATTUNG, NONE},
     "dublin": {GESTATTUNG, DULDUNG, DULDUNG_60B, NONE},
     "hearing_done": {GESTATTUNG, NONE},
-    "protection_granted_title_applied": {GESTATTUNG, NONE},
+    "protection_granted_title_applied": {GESTATTUNG, FB, NONE},
     "appeal_pending": {GESTATTUNG, DULDUNG, DULDUNG_60B, NONE},
     "rejected_final": {DULDUNG, DULDUNG_60B, NONE},
     "follow_up_application": {GESTATTUNG, DULDUNG, DULDUNG_60B, NONE},
-    "unclear": {GESTATTUNG, DULDUNG, DULDUNG_60B, NONE},
+    "unclear": {ANKUNFT, GESTATTUNG, DULDUNG, DULDUNG_60B, NONE},
 }
 
 
@@ -155,10 +158,36 @@ def test_asylum_stages_match_the_documents() -> None:
     state = state_of({"residence_document": "aufenthaltsgestattung"})
     offered = {choice.value for choice in state.choices_for("asylum_stage")}
     assert "no_application" not in offered and "rejected_final" not in offered
+    assert "arrival_certificate" not in offered
     assert {"dublin", "follow_up_application", "protection_granted_title_applied"} <= offered
+    state = state_of({"residence_document": "ankunftsnachweis"})
+    offered = {choice.value for choice in state.choices_for("asylum_stage")}
+    assert offered == {"arrival_certificate", "unclear"}
+    assert "ankunftsnachweis" in {c.value for c in NEW.question("residence_document").choices}
     state = state_of({"residence_document": "duldung"})
     offered = {choice.value for choice in state.choices_for("asylum_stage")}
     assert {"no_application", "rejected_final", "dublin"} <= offered
+
+
+def test_protection_granted_with_a_fiktionsbescheinigung() -> None:
+    state = state_of({"residence_document": "fiktionsbescheinigung"})
+    assert state.visible("asylum_stage")
+    offered = {choice.value for choice in state.choices_for("asylum_stage")}
+    assert offered == {"protection_granted_title_applied"}
+    assert not state.required("asylum_stage")
+    state = state_of(
+        {
+            "residence_document": "fiktionsbescheinigung",
+            "legal_basis": "25_2_refugee",
+            "asylum_stage": "protection_granted_title_applied",
+        }
+    )
+    assert "asylum_stage" not in state.errors
+    assert state_of({"residence_document": "aufenthaltsgestattung"}).required("asylum_stage")
+    wrong = state_of(
+        {"residence_document": "aufenthaltsgestattung", "asylum_stage": "arrival_certificate"}
+    )
+    assert "asylum_stage" in wrong.errors
 
 
 def test_work_permissions_are_document_wordings_without_hints() -> None:
@@ -313,6 +342,30 @@ def test_contact_channel_needs_its_contact_detail() -> None:
     assert "phone" in state_of({"phone": "abc"}).errors
 
 
+def test_section_81_5a_is_asked_on_top_of_3_or_4() -> None:
+    fresh = state_of({"residence_document": "fiktionsbescheinigung"})
+    offered = {choice.value for choice in fresh.choices_for("fiktion_paragraph")}
+    assert offered == {"81_3_1", "81_3_2", "81_4", "unclear"}
+    assert fresh.visible("fiktion_81_5a")
+    assert NEW.question("fiktion_81_5a").type.value == "yes_no"
+    both = state_of(
+        {
+            "residence_document": "fiktionsbescheinigung",
+            "fiktion_paragraph": "81_4",
+            "fiktion_81_5a": True,
+        }
+    )
+    assert "fiktion_paragraph" not in both.errors and "fiktion_81_5a" not in both.errors
+    assert not both.visible("fiktion_paragraph_5a_recorded")
+    # a record that chose (5a) as the subsection keeps its answer and is asked to check it
+    earlier = state_of(
+        {"residence_document": "fiktionsbescheinigung", "fiktion_paragraph": "81_5a"}
+    )
+    assert "fiktion_paragraph" not in earlier.errors
+    assert earlier.visible("fiktion_paragraph_5a_recorded")
+    assert not state_of({"residence_document": "duldung"}).visible("fiktion_81_5a")
+
+
 def test_fiktion_paragraph_only_for_a_fiktionsbescheinigung() -> None:
     assert state_of({"residence_document": "fiktionsbescheinigung"}).visible("fiktion_paragraph")
     assert not state_of({"residence_document": "duldung"}).visible("fiktion_paragraph")
@@ -423,3 +476,13 @@ def test_form_keeps_version_1_for_old_records() -> None:
     assert isinstance(OLD, Form) and OLD.version == "2026.1"
     assert OLD.get("child_birth_date") is not None
     assert REGISTRY.latest("intake").version == "2026.2"
+
+
+def test_printed_labels_of_version_2026_1_are_correct() -> None:
+    old = REGISTRY.get("intake", "2026.1")
+    permissions = {c.value: c.label("de") for c in old.question("work_permission").choices}
+    assert all("auch „erlaubt“" not in label for label in permissions.values())
+    assert permissions["erwerbstaetigkeit_gestattet"] == "Erwerbstätigkeit erlaubt oder gestattet"
+    bases = {c.value: c.label("de") for c in old.question("legal_basis").choices}
+    assert "im Anschluss an Aufenthalte im Bundesgebiet" in bases["20"]
+    assert "31.12.2025" in bases["104c"] and "nicht verlängerbar" in bases["104c"]

@@ -7,10 +7,10 @@ import pytest
 from intake_app.core.forms import Form, OrganisationConfig, load_organisation, load_shipped_forms
 
 
-@pytest.fixture(scope="session")
-def form() -> Form:
-    """The shipped intake interview."""
-    return load_shipped_forms().get("intake", "2026.1")
+@pytest.fixture(scope="session", params=["2026.1", "2026.2"])
+def form(request: pytest.FixtureRequest) -> Form:
+    """The shipped intake interview, in both shipped versions."""
+    return load_shipped_forms().get("intake", request.param)
 
 
 @pytest.fixture(scope="session")

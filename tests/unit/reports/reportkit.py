@@ -12,7 +12,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from intake_app.core.forms import Form, OrganisationConfig
+from intake_app.core.forms import Form, OrganisationConfig, load_shipped_forms
 from intake_app.demo.data import complete_answers
 from intake_app.reports.common import PrintContext, RecordSource
 
@@ -192,6 +192,10 @@ def rich_answers(
     }
     if art9:
         answers["health_limitation"] = True
+    if form.version != "2026.1":
+        # the same person, moved to the newer version as a stored record would be
+        registry = load_shipped_forms()
+        answers = registry.upgrade(answers, form.id, "2026.1", form.version).answers
     state = complete_answers(
         form, answers, organisation=organisation, rng=random.Random(7), today=TODAY
     )

@@ -49,3 +49,34 @@ def test_access_pdf_holds_everything(profile: ProfileFixture, tmp_path: Path) ->
         assert written[1].read_bytes().startswith(b"%PDF")
     finally:
         ws.close()
+
+
+def test_access_pdf_follows_the_warning_period_setting(profile: ProfileFixture) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        form = ws.current_form()
+        answers = kit.rich_answers(form, ws.organisation, expiring_in=100)
+        record_id = ws.records.create(
+            form_id=form.id, form_version=form.version, answers=answers
+        ).id
+        ws.records.finalise(record_id, answers=answers)
+    finally:
+        ws.close()
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        document = ws.lifecycle.person_export(record_id)
+        assert "läuft in" not in "\n".join(pdfcheck.texts(access_pdf(ws, document)))
+    finally:
+        ws.close()
+    admin = profile.sign_in()
+    try:
+        admin.settings.put("records.expiry_warning_days", 120)
+    finally:
+        admin.close()
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        document = ws.lifecycle.person_export(record_id)
+        text = "\n".join(pdfcheck.texts(access_pdf(ws, document)))
+        assert "läuft in 100 Tagen ab" in text
+    finally:
+        ws.close()

@@ -150,10 +150,17 @@ def test_signature_lines(
     for key in ("place_date", "sign_person", "sign_counsellor", "sign_interpreter"):
         assert SHEET_TEXTS[key]["de"] in text and SHEET_TEXTS[key]["ru"] in text
     guardian = dict(
-        answers, consent=dict(answers["consent"], given_by="guardian", interpreter=False)
+        answers,
+        consent=dict(
+            answers["consent"],
+            given_by="guardian",
+            guardian_name="Petrenko Iryna",
+            interpreter=False,
+        ),
     )
     text = sheet_text(form, organisation, guardian, "ru")
     assert SHEET_TEXTS["sign_guardian"]["de"] in text
+    assert "Petrenko Iryna" in text
     assert SHEET_TEXTS["sign_interpreter"]["de"] not in text
     assert words(organisation.text("minors", "de")) in text
 
@@ -206,6 +213,27 @@ def test_joint_controller_and_art13_information(
 def _born(years: int) -> str:
     day = kit.TODAY - timedelta(days=20)
     return day.replace(year=day.year - years).isoformat()
+
+
+def test_the_note_for_15_to_17_rests_on_understanding_not_on_section_36(
+    organisation: OrganisationConfig,
+) -> None:
+    german = " ".join(organisation.text("minors_15_17", "de").split())
+    assert "müssen nicht unterschreiben" not in german
+    assert "Art. 7 und 8 DSGVO" in german and "verstehen" in german
+    assert "Sorgeberechtigten zu informieren" in german
+    # § 36 SGB I only for applications for benefits, with both halves of it
+    assert "Anträge auf Sozialleistungen" in german and "einschränken (§ 36 SGB I)" in german
+    digits = {"fa": ("۷", "۸", "۳۶"), "ar": ("7", "8", "36")}
+    for lang in ("en", "ar", "uk", "ru", "tr", "fa"):
+        text = organisation.text("minors_15_17", lang)
+        for number in digits.get(lang, ("7", "8", "36")):
+            assert number in text, (lang, number)
+        assert "SGB I" in text or "الضمان الاجتماعي" in text, lang
+    for lang in ("de", "en", "ar", "uk", "ru", "tr", "fa"):
+        under_15 = organisation.text("minors", lang)
+        assert "1629" in under_15 or "۱۶۲۹" in under_15, lang
+        assert "36" not in under_15 and "۳۶" not in under_15, lang
 
 
 def test_a_note_for_persons_aged_15_to_17(
@@ -293,3 +321,20 @@ def test_a_dari_sheet_shows_no_stray_strokes(
     first.mkdir()
     second.mkdir()
     assert _render(data, first) == _render(reference, second)
+
+
+def test_a_name_in_arabic_script_is_joined_with_the_arabic_comma(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any]
+) -> None:
+    from intake_app.reports.common import person_name
+
+    assert person_name({"family_name": "کریمی", "given_names": "احمد"}) == "کریمی، احمد"
+    assert person_name({"family_name": "Karimi", "given_names": "Ahmad"}) == "Karimi, Ahmad"
+    dari = {
+        k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")
+    }
+    dari.update(family_name="کریمی", given_names="احمد")
+    text = sheet_text(form, organisation, dari, "fa")
+    line = next(line for line in text.splitlines() if "کریمی" in line)
+    assert "احمد" in line and "،" in line
+    assert "," not in line.split("/")[-1], line

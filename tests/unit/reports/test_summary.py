@@ -67,7 +67,6 @@ def test_every_section_has_its_heading_in_form_order(standard_text: str) -> None
         "nicht erteilt",
         # residence and work permission
         "§ 25 Abs. 2 – Flüchtlingseigenschaft",
-        "„Erwerbstätigkeit gestattet“",
         # languages, qualifications and recognition (a repeat group as a table)
         "Sprachen (außer Deutsch)",
         "Bachelor Krankenpflege",
@@ -86,6 +85,13 @@ def test_every_section_has_its_heading_in_form_order(standard_text: str) -> None
 )
 def test_content_of_each_section(standard_text: str, expected: str) -> None:
     assert expected in standard_text
+
+
+def test_work_permission_prints_its_label(form: Form, standard_text: str) -> None:
+    choice = form.question("work_permission").choice("erwerbstaetigkeit_gestattet")
+    assert choice is not None
+    assert choice.label("de") in " ".join(standard_text.split())
+    assert "auch „erlaubt“" not in standard_text
 
 
 def test_a_consent_purpose_id_reads_as_the_purpose(standard_text: str) -> None:
@@ -263,7 +269,7 @@ def test_no_special_category_text_in_standard_profile(
         assert secret in special_text
 
 
-def test_header_footer_and_page_numbers_on_every_page(standard_pdf: bytes) -> None:
+def test_header_footer_and_page_numbers_on_every_page(form: Form, standard_pdf: bytes) -> None:
     pages = pdfcheck.texts(standard_pdf)
     total = len(pages)
     assert total >= 3
@@ -272,7 +278,7 @@ def test_header_footer_and_page_numbers_on_every_page(standard_pdf: bytes) -> No
         assert "Vertraulich – personenbezogene Daten" in text
         assert "Fallnummer KM01-2026-00042" in text
         assert f"Akte {kit.RECORD_ID}" in text
-        assert "Formular intake 2026.1" in text
+        assert f"Formular intake {form.version}" in text
         assert "Gedruckt von Leitung Beispiel" in text
 
 
@@ -493,6 +499,16 @@ def test_a_section_24_permit_continued_by_regulation_is_not_highlighted(
         pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
     )
     assert "läuft in" not in text and "abgelaufen" not in text
+    # the first page shows the date that counts, next to the printed one
+    first = " ".join(
+        pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))[
+            0
+        ].split()
+    )
+    continued = (kit.TODAY + timedelta(days=365)).strftime("%d.%m.%Y")
+    printed = (kit.TODAY + timedelta(days=10)).strftime("%d.%m.%Y")
+    assert f"gültig bis {printed}" in first
+    assert f"gilt per Verordnung fort bis {continued}" in first
     answers["residence_continued"] = False
     del answers["residence_continued_until"]
     text = "\n".join(

@@ -334,11 +334,11 @@ def test_trailing_bytes_are_refused(identity: DeviceIdentity) -> None:
 
 def test_unknown_version_and_magic(identity: DeviceIdentity) -> None:
     data = bytearray(build_batch(make_payload(1), identity=identity).data)
-    newer = bytes(data[:8]) + b"\x00\x03" + bytes(data[10:])
+    newer = bytes(data[:8]) + b"\x00\x04" + bytes(data[10:])
     with pytest.raises(BatchError) as info:
         parse_batch(newer)
     assert info.value.reason == "unsupported_version"
-    older_prefix = bytes(data[:8]) + b"\x00\x01" + bytes(data[10:])  # header still says 2
+    older_prefix = bytes(data[:8]) + b"\x00\x02" + bytes(data[10:])  # header still says 3
     with pytest.raises(BatchError) as info:
         parse_batch(older_prefix)
     assert info.value.reason == "unsupported_version"
@@ -375,6 +375,44 @@ def test_a_version_1_batch_is_still_read_and_carries_no_case_events(
     with pytest.raises(BatchError) as info:
         parse_batch(forged)
     assert info.value.reason == "header_invalid"
+
+
+def test_a_version_2_batch_carries_no_hand_over_or_device_key(
+    identity: DeviceIdentity, office: Office
+) -> None:
+    payload = make_payload(1)
+    record_id = payload["records"][0]["id"]
+    handover = {
+        "type": "handover",
+        "record_id": record_id,
+        "handover_id": "7c2d4e6f-8a0b-4c1d-9e2f-3a4b5c6d7e8f",
+        "recipient": "site_bonn",
+        "purpose": "handover_sites",
+        "requested_at": "2026-12-01T10:00:00Z",
+    }
+    key = EncryptionPrivateKey.generate().public_key().to_json()
+    device_key = {"type": "device_key", "record_id": identity.device_id, "key": key}
+    with_handover = {"records": payload["records"], "instructions": [handover, device_key]}
+    assert _open(build_batch(payload, identity=identity, version=2).data, identity, office)
+    with pytest.raises(BatchError) as info:
+        build_batch(with_handover, identity=identity, version=2)
+    assert info.value.reason == "payload_invalid"
+    built = build_batch(with_handover, identity=identity)
+    assert built.data[8:10] == b"\x00\x03"
+    assert _open(built.data, identity, office)["instructions"] == [handover, device_key]
+    header = json.loads(parse_batch(built.data).header_bytes)
+    assert header["instructions"][1] == ["device_key", identity.device_id, key["kid"]]
+    header["version"] = 2
+    with pytest.raises(BatchError) as info:
+        parse_batch(seal_custom(identity, header, b"{}"))
+    assert info.value.reason == "header_invalid"
+    # a key that is not an HPKE key, or an id that is not a field id, is refused
+    for broken in (
+        dict(device_key, key=dict(key, key=key["key"][:-8] + "AAAAAAA=")),
+        dict(handover, recipient="Site Bonn"),
+    ):
+        with pytest.raises(BatchError):
+            build_batch({"records": [], "instructions": [broken]}, identity=identity)
 
 
 def test_size_limit(identity: DeviceIdentity) -> None:

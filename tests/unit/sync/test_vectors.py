@@ -67,7 +67,7 @@ def test_layout_and_primitives_recomputed(vectors: dict[str, Any]) -> None:
     data = bytes.fromhex(vectors["batch"])
     header = vectors["header_bytes"].encode("utf-8")
     magic, version, header_len = struct.unpack(">8sHI", data[:14])
-    assert (magic, version, header_len) == (b"INTAKEB\x00", 2, len(header))
+    assert (magic, version, header_len) == (b"INTAKEB\x00", 3, len(header))
     assert data[14 : 14 + header_len] == header
     pos = 14 + header_len
     assert data[pos] == 1
