@@ -38,6 +38,7 @@ from intake_app.storage import (
     profile_key,
     relayout,
     settings_repo,
+    site_grants,
     user_keys,
     users,
 )
@@ -296,6 +297,7 @@ class Workspace:
             actor=self.actor,
             trust=VaultTrust(self.scope.profile_db, self.vault),
             report=self.integrity,
+            signer=accounts.signing_keys,
         )
         self.scope.share_signer(self.db.audit_signer)
         self._compose()
@@ -424,8 +426,98 @@ class Workspace:
                     "noch nicht angemeldet. Der Zugang wurde nicht freigegeben."
                 ).format(name=user.username)
             )
-        self.vault.grant_site_key(user.username, site_key)
-        self.audit(AuditAction.SITE_KEY_GRANTED, subject_type="user", subject_id=str(user.id))
+        # a signed grant, checked before anything is sealed (docs/security.md, "Site key
+        # grants"): by her own signing key, or by the recovery key
+        recovery = self.keys is not None and self.keys.ref == "recovery"
+        if recovery and self.accounts.recovery_secret is not None:
+            via, signing_key = (
+                site_grants.VIA_RECOVERY,
+                site_grants.recovery_signing_key(self.accounts.recovery_secret),
+            )
+        elif not recovery and self.accounts.signing_keys is not None:
+            via, signing_key = site_grants.VIA_SUPERVISOR, self.accounts.signing_keys.signing_key
+        else:
+            raise PermissionDenied(
+                _(
+                    "Den Zugang zu allen Akten kann nur eine Leitung freigeben, die ihn selbst "
+                    "hat, oder eine Anmeldung mit dem Wiederherstellungsschlüssel."
+                )
+            )
+        with self.db.read() as session:
+            report = integrity.check_state(session)
+            grant = site_grants.make_grant(
+                self.vault, grantee=user, signing_key=signing_key, via=via
+            )
+            if report.bootstrapped and not site_grants.GrantChecker(
+                session, self.vault, report
+            ).check(self.vault.user_ref(user.username), grant):
+                raise ConflictError(
+                    _(
+                        "Die Freigabe für „{name}“ lässt sich nicht mit den unterschriebenen "
+                        "Benutzerdaten prüfen (Rolle, Schlüssel oder Unterschrift stimmen "
+                        "nicht). Der Zugang wurde nicht freigegeben."
+                    ).format(name=user.username)
+                )
+        self.vault.grant_site_key(user.username, site_key, grant=grant)
+        self.audit(
+            AuditAction.SITE_KEY_GRANTED,
+            subject_type="user",
+            subject_id=str(user.id),
+            details={"via": via, "by": grant["by"]},
+        )
+
+    def owners_awaiting_confirmation(self) -> list[tuple[str, str]]:
+        """Users whose password an administrator reset and who chose their own since:
+        (user name, shown name). Their earlier records are sealed to them again only when a
+        supervisor confirms it (docs/security.md, "Password reset")."""
+        if not self.scope.awaiting or not self.holds_site_key():
+            return []
+        ids = set(self.scope.awaiting.values())
+        with self.db.read() as session:
+            people = [u for u in users.list_all(session) if u.id in ids]
+        trust = VaultTrust(self.scope.profile_db, self.vault, self.integrity)
+        return sorted(
+            (
+                (u.username, u.display_name or u.username)
+                for u in people
+                if u.username not in self.vault.provisional_names([u.username])
+                and trust.trusted(u.username)
+            ),
+            key=lambda item: item[1].casefold(),
+        )
+
+    def confirm_owner(self, username: str) -> int:
+        """A supervisor confirms that ``username`` herself chose her password after a reset:
+        her earlier stores are sealed to her key pair again; return how many (audited)."""
+        self.actor.require(Permission.EDIT_SITE_RECORDS)
+        if username not in {name for name, _shown in self.owners_awaiting_confirmation()}:
+            raise ConflictError(
+                _(
+                    "Für „{name}“ wartet keine Bestätigung (oder sie hat noch kein eigenes "
+                    "Passwort gewählt)."
+                ).format(name=username)
+            )
+        with self.db.read() as session:
+            user = users.get_by_name(session, username=username)
+        assert user is not None and user.id is not None
+        done = 0
+        for sid, owner_id in list(self.scope.awaiting.items()):
+            store_db = self.scope.stores.get(sid)
+            if owner_id != user.id or store_db is None:
+                continue
+            key = bytes.fromhex((store_db.engine.url.password or "")[2:-1])
+            if self.vault.owner_confirmed(sid, key) is not True:
+                continue
+            self.vault.set_store_key(sid, key=key, owner=user.username)
+            del self.scope.awaiting[sid]
+            done += 1
+        self.audit(
+            AuditAction.STORE_OWNER_CONFIRMED,
+            subject_type="user",
+            subject_id=str(user.id),
+            details={"stores": done},
+        )
+        return done
 
     # -- forms and organisation --------------------------------------------------------
 
@@ -706,6 +798,7 @@ class Workspace:
                     actor=actor,
                     trust=VaultTrust(db, vault, opened.report),
                     report=opened.report,
+                    signer=signing,
                 )
                 if scope.findings:  # the profile opens in safe mode, naming what was changed
                     result = dataclasses.replace(

@@ -11,6 +11,7 @@ from intake_app.cli_support import add_new_password_option, table
 from intake_app.core.permissions import Role
 from intake_app.errors import IntakeError, UsageError
 from intake_app.i18n import _, current_language
+from intake_app.storage.site_grants import reset_note, supervisor_created_note
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,6 +67,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     grant.add_argument("name", metavar="NAME")
     grant.set_defaults(handler=cmd_users_grant_site_key)
+
+    confirm = users_cmds.add_parser(
+        "confirm-reset",
+        help=_(
+            "Bestätigen, dass eine Person nach dem Zurücksetzen ihr Passwort selbst gewählt "
+            "hat: ihre bisherigen Akten werden wieder freigegeben (Leitungen)"
+        ),
+    )
+    confirm.add_argument("name", metavar="NAME")
+    confirm.set_defaults(handler=cmd_users_confirm_reset)
 
     passwd = commands.add_parser("passwd", help=_("Das eigene Passwort ändern"))
     add_new_password_option(passwd)
@@ -132,6 +143,8 @@ def cmd_users_add(ctx) -> int:  # type: ignore[no-untyped-def]
             "Anmeldung geändert werden."
         ).format(name=user.username, role=user.role.label)
     )
+    if user.role is Role.SUPERVISOR:
+        ctx.out(supervisor_created_note(user.username))
     return 0
 
 
@@ -171,6 +184,19 @@ def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
     ws = ctx.workspace()
     user = ws.accounts.reset_password(username=ctx.args.name, password=ctx.new_password())
     ctx.out(_("Neues Anfangspasswort für „{name}“ gesetzt.").format(name=user.username))
+    if user.role is not Role.ADMIN and user.username != ws.actor.username:
+        ctx.out(reset_note(user.username))
+    return 0
+
+
+def cmd_users_confirm_reset(ctx) -> int:  # type: ignore[no-untyped-def]
+    ws = ctx.workspace()
+    count = ws.confirm_owner(ctx.args.name)
+    ctx.out(
+        _(
+            "Die bisherigen Akten von „{name}“ sind wieder freigegeben ({count} Aktenspeicher)."
+        ).format(name=ctx.args.name, count=count)
+    )
     return 0
 
 

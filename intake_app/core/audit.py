@@ -63,6 +63,8 @@ class AuditAction(enum.StrEnum):
     DEMO_DATA = "demo_data"
     RECORD_MOVED = "record_moved"
     SITE_KEY_GRANTED = "site_key_granted"
+    SITE_GRANTS_SIGNED = "site_grants_signed"
+    STORE_OWNER_CONFIRMED = "store_owner_confirmed"
     STORE_REKEYED = "store_rekeyed"
     KEYS_MIGRATED = "keys_migrated"
     INTEGRITY_VIOLATION = "integrity_violation"

@@ -31,6 +31,13 @@ from intake_app.i18n import _
 from intake_app.storage import audit, users
 from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
+from intake_app.storage.models import User
+from intake_app.storage.site_grants import (
+    VIA_MIGRATED,
+    grants_were_made,
+    make_grant,
+    valid_grants,
+)
 from intake_app.storage.stores import (
     client_objects,
     client_schema,
@@ -42,8 +49,10 @@ from intake_app.storage.stores import (
     rekey_store,
     store_path,
 )
+from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import UserKeys, Vault
 from intake_app.storage.vault_trust import VaultTrust
+from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.storage")
 
@@ -64,6 +73,9 @@ class Scope:
     own: str | None = None
     #: what in the vault file the signed state does not allow (German, translated)
     findings: list[str] = field(default_factory=list)
+    #: stores (id -> owner id) sealed to their owner again only when a supervisor
+    #: confirms it: the owner's key pair was replaced by a password reset
+    awaiting: dict[str, int] = field(default_factory=dict)
 
     @property
     def home(self) -> Database:
@@ -132,17 +144,28 @@ def open_scope(
     actor: Actor,
     trust: VaultTrust | None = None,
     report: StateReport | None = None,
+    signer: SigningKeys | None = None,
 ) -> Scope:
     """Open every store ``keys`` reach, doing the pending key work first.
 
     ``report``: the signed state checked at sign-in; every key handed on goes only to
     whom it names (docs/security.md, "Who receives a key"). ``trust`` says whose vault
     public key may receive a store or the site key (docs/security.md, "Signed vault
-    keys"); without it, every public key is taken as it is.
+    keys"); without it, every public key is taken as it is. ``signer``: her own signing
+    keys (a supervisor signs the grants of the holders an older profile has).
     """
     scope = Scope(profile_db=profile_db)
     try:
-        _fill(scope, root=root, vault=vault, keys=keys, actor=actor, trust=trust, report=report)
+        _fill(
+            scope,
+            root=root,
+            vault=vault,
+            keys=keys,
+            actor=actor,
+            trust=trust,
+            report=report,
+            signer=signer,
+        )
     except BaseException:
         for db in scope.stores.values():
             db.engine.dispose()
@@ -159,6 +182,7 @@ def _fill(
     actor: Actor,
     trust: VaultTrust | None,
     report: StateReport | None,
+    signer: SigningKeys | None = None,
 ) -> None:
     profile_db = scope.profile_db
 
@@ -175,9 +199,24 @@ def _fill(
     allowed: set[str] | None = None
     intruders: set[str] = set()
     if site is not None and report is not None and report.bootstrapped:
-        allowed = set(vault.refs_for(sorted(site_names)))
+        # only supervisors by their signed rows who hold a signed grant (docs/security.md,
+        # "Site key grants")
+        granted = _granted(
+            scope,
+            vault=vault,
+            site=site,
+            report=report,
+            actor=actor,
+            signer=signer,
+            site_names=site_names,
+        )
+        allowed = set(vault.refs_for(sorted(site_names))) & granted
         intruders = vault.site_seal_refs() - allowed
-        if actor.role is not Role.SUPERVISOR or actor.username not in site_names:
+        if (
+            actor.role is not Role.SUPERVISOR
+            or actor.username not in site_names
+            or vault.user_ref(actor.username) not in allowed
+        ):
             # the site key reached someone whose signed row does not allow it: she gets
             # no more than her own store, and it is reported
             _report(scope, profile_db, actor, "site_key_not_allowed", actor.username)
@@ -226,12 +265,27 @@ def _fill(
         # (docs/security.md, "Store owners"), and active by her signed row
         confirmed = vault.owner_confirmed(sid, key, data=snapshot)
         own_seal = candidates[0] == keys.sealed.get(f"store:{sid}")
-        if confirmed is None and own_seal and info.owner_id == actor.user_id:
-            vault.confirm_owner(sid, key)  # an older store opened by its owner herself
+        if (
+            confirmed is not False
+            and own_seal
+            and info.owner_id == actor.user_id
+            and not me_provisional
+            and not vault.owner_key_current(sid, actor.username, data=snapshot)
+        ):
+            # an older store opened by its owner herself: confirmed, naming her key
+            vault.confirm_owner(sid, key, owner=actor.username)
             confirmed = True
         elif confirmed is False:
             _report(scope, profile_db, actor, "store_owner_changed", sid[:16])
         owner_name = owners.get(info.owner_id) if confirmed else None
+        if owner_name is not None and info.owner_id != actor.user_id:
+            # sealed to her only while the confirmation names the key pair she has now
+            # (or she holds it already); a reset gave her a new one: a supervisor confirms
+            # first (docs/security.md, "Password reset")
+            current = vault.owner_key_current(sid, owner_name, data=snapshot)
+            if current is False or (current is None and (sid, info.owner_id) not in holders):
+                scope.awaiting[sid] = info.owner_id
+                owner_name = None
         if info.owner_id == actor.user_id and not me_provisional and confirmed is not False:
             owner_name = actor.username
         if confirmed is False:
@@ -299,6 +353,63 @@ def _fill(
     scope.own = own[-1] if own else None
 
 
+def _granted(
+    scope: Scope,
+    *,
+    vault: Vault,
+    site: EncryptionPrivateKey,
+    report: StateReport,
+    actor: Actor,
+    signer: SigningKeys | None,
+    site_names: set[str],
+) -> set[str]:
+    """The vault references whose site key grant checks (docs/security.md, "Site key
+    grants").
+
+    A profile from before grants came in has none: the first supervisor who signs in with
+    the site key signs a grant (``migrated``) for herself and every supervisor the vault
+    names as a holder, audited with their ids. A vault without grants on a profile whose
+    audit log shows grants was changed: reported, and nobody is allowed.
+    """
+    profile_db = scope.profile_db
+    with profile_db.read() as session:
+        valid = valid_grants(session, vault, site, report)
+        made_before = valid is None and grants_were_made(session)
+    if valid is not None:
+        return set(valid)
+    if made_before:
+        _report(scope, profile_db, actor, "site_grants_removed", "grants")
+        return set()
+    if signer is None or actor.role is not Role.SUPERVISOR or actor.username not in site_names:
+        return set()
+    refs = vault.refs_for(sorted(site_names))
+    holders = (vault.site_seal_refs() & set(refs)) | {vault.user_ref(actor.username)}
+    with profile_db.write() as session:
+        people: list[User] = [
+            u
+            for u in users.list_all(session)
+            if u.id is not None and vault.user_ref(u.username) in holders
+        ]
+        records = {
+            vault.user_ref(u.username): make_grant(
+                vault, grantee=u, signing_key=signer.signing_key, via=VIA_MIGRATED
+            )
+            for u in people
+        }
+        vault.put_site_grants(site, records)
+        audit.append(
+            session,
+            actor=actor.username,
+            action=AuditAction.SITE_GRANTS_SIGNED,
+            subject_type="vault",
+            subject_id="site",
+            details={"via": VIA_MIGRATED, "users": sorted(u.id for u in people if u.id)},
+        )
+    with profile_db.read() as session:
+        valid = valid_grants(session, vault, site, report)
+    return set(valid or {})
+
+
 def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | None) -> bytes:
     """Give a store a new random key; return it.
 
@@ -337,6 +448,12 @@ _KEY_FINDINGS = {
         "In der Schlüsseldatei (vault.json) steht der Standortschlüssel bei einem Konto, "
         "dem er laut den unterschriebenen Benutzerdaten nicht zusteht. Er wurde dort "
         "entfernt und durch einen neuen ersetzt."
+    ),
+    "site_grants_removed": lambda: _(
+        "Die unterschriebenen Freigaben des Standortschlüssels fehlen in der "
+        "Schlüsseldatei (vault.json); sie wurden außerhalb des Programms entfernt. Bis der "
+        "Zugang mit dem Wiederherstellungsschlüssel neu freigegeben ist, erhält niemand "
+        "den Standortschlüssel."
     ),
     "store_owner_changed": lambda: _(
         "Die Inhaberin oder der Inhaber eines Aktenspeichers wurde in der Schlüsseldatei "

@@ -296,7 +296,9 @@ class Vault:
         data["key_check"] = _b64(_key_check(data, db_key))
         data["layout"] = LAYOUT
         site = EncryptionPrivateKey.generate()
-        data["site"] = {"public": _b64(site.public_key().raw)}
+        # no grant yet: the site key goes to a supervisor only by a signed grant
+        # (docs/security.md, "Site key grants")
+        data["site"] = {"public": _b64(site.public_key().raw), "grants": {}}
         data["stores"] = {}
         data["recovery"] = vault._new_recovery(data, recovery_raw, db_key, site)
         ref = vault._ref(data, username)
@@ -696,15 +698,24 @@ class Vault:
         # the owner is a fact made with the store's key (docs/security.md, "Store owners"):
         # written when the caller names the owner, or carried over when the old key
         # confirmed the same owner; never taken from the plain ``owner`` field alone
-        confirmed = owner is not None or (
+        carried = (
             before is not None
             and previous is not None
             and int(before.get("owner", -1)) == owner_id
             and self._owner_mac_ok(data, store_id, before, previous)
         )
-        if confirmed:
+        # the owner's vault key the confirmation names (docs/security.md, "Password reset"):
+        # the one she has now when the caller names her, else the one confirmed before
+        owner_key: str | None = None
+        if owner is not None:
+            owner_key = self._public_digest(data, self._ref(data, owner))
+        elif carried and before is not None and isinstance(before.get("owner_key"), str):
+            owner_key = before["owner_key"]
+        if owner is not None or carried:
+            if owner_key is not None:
+                data["stores"][store_id]["owner_key"] = owner_key
             data["stores"][store_id]["owner_mac"] = _b64(
-                self._owner_mac(data, store_id, owner_id, key)
+                self._owner_mac(data, store_id, owner_id, key, owner_key)
             )
         name = f"store:{store_id}"
         for user in data.get("users", {}).values():
@@ -742,9 +753,23 @@ class Vault:
                         data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
 
     @staticmethod
-    def _owner_mac(data: dict[str, Any], store_id: str, owner_id: int, key: bytes) -> bytes:
-        """HMAC-SHA384 over (vault, store, owner) under a key derived from the store key:
-        only someone who can read the store can name its owner."""
+    def _public_digest(data: dict[str, Any], ref: str) -> str | None:
+        entry = data.get("users", {}).get(ref)
+        if entry is None or "public" not in entry:
+            return None
+        return hashlib.sha256(str(entry["public"]).encode("ascii")).hexdigest()
+
+    @staticmethod
+    def _owner_mac(
+        data: dict[str, Any],
+        store_id: str,
+        owner_id: int,
+        key: bytes,
+        owner_key: str | None = None,
+    ) -> bytes:
+        """HMAC-SHA384 over (vault, store, owner[, her vault key's digest]) under a key
+        derived from the store key: only someone who can read the store can name its owner
+        and the key pair of hers it may be sealed to."""
         mac_key = HKDF(
             algorithm=hashes.SHA384(),
             length=48,
@@ -752,6 +777,8 @@ class Vault:
             info=f"{VAULT_FORMAT}|owner-key|{data['vault_id']}|{store_id}".encode("ascii"),
         ).derive(key)
         message = f"{VAULT_FORMAT}|owner|{data['vault_id']}|{store_id}|{owner_id}"
+        if owner_key is not None:
+            message += f"|{owner_key}"
         return hmac.new(mac_key, message.encode("ascii"), hashlib.sha384).digest()
 
     def _owner_mac_ok(
@@ -764,7 +791,14 @@ class Vault:
             given = _unb64(stored)
         except (ValueError, binascii.Error):
             return False
-        expected = self._owner_mac(data, store_id, int(entry.get("owner", -1)), key)
+        owner_key = entry.get("owner_key")
+        expected = self._owner_mac(
+            data,
+            store_id,
+            int(entry.get("owner", -1)),
+            key,
+            owner_key if isinstance(owner_key, str) else None,
+        )
         return hmac.compare_digest(given, expected)
 
     def snapshot(self) -> dict[str, Any]:
@@ -787,12 +821,34 @@ class Vault:
             return None
         return self._owner_mac_ok(data, store_id, entry, key)
 
-    def confirm_owner(self, store_id: str, key: bytes) -> None:
-        """Write the owner confirmation of an older store (its owner opened it herself)."""
+    def confirm_owner(self, store_id: str, key: bytes, *, owner: str | None = None) -> None:
+        """Write the owner confirmation of an older store (its owner opened it herself);
+        with ``owner`` (her name) it names her vault key as it is now."""
         with self._update() as data:
             entry = data.get("stores", {}).get(store_id)
-            if entry is not None and "owner_mac" not in entry:
-                entry["owner_mac"] = _b64(self._owner_mac(data, store_id, int(entry["owner"]), key))
+            if entry is None or ("owner_mac" in entry and owner is None):
+                return
+            owner_key = self._public_digest(data, self._ref(data, owner)) if owner else None
+            if owner_key is not None:
+                entry["owner_key"] = owner_key
+            entry["owner_mac"] = _b64(
+                self._owner_mac(data, store_id, int(entry["owner"]), key, owner_key)
+            )
+
+    def owner_key_current(
+        self, store_id: str, username: str, *, data: dict[str, Any] | None = None
+    ) -> bool | None:
+        """Whether the store's confirmation names ``username``'s vault key as it is now.
+
+        None: the confirmation names no key (written before keys were named). False: it
+        names another one: her key pair was replaced (a password reset), so the store is
+        sealed to her again only when a supervisor confirms it (docs/security.md).
+        """
+        data = data if data is not None else self._read()
+        entry = data.get("stores", {}).get(store_id)
+        if entry is None or not isinstance(entry.get("owner_key"), str):
+            return None
+        return entry["owner_key"] == self._public_digest(data, self._ref(data, username))
 
     def site_seal_refs(self) -> set[str]:
         """The vault references of every entry with a ``site`` seal (the recovery key aside)."""
@@ -1034,6 +1090,7 @@ class Vault:
                 return old
             new = EncryptionPrivateKey.generate()
             new_public = new.public_key()
+            grants = data["site"].get("grants")
             data["site"] = {
                 "public": _b64(new_public.raw),
                 "rotate": True,
@@ -1041,6 +1098,14 @@ class Vault:
                     SUITE.encrypt(old.raw, new_public.to_hpke(), info=self._site_info(data))
                 ),
             }
+            if isinstance(grants, dict):
+                # the grants of the holders that stay, authenticated under the new key;
+                # every other grant goes (docs/security.md, "Site key grants")
+                data["site"]["grants"] = {
+                    ref: self._with_grant_mac(data, ref, record, new)
+                    for ref, record in grants.items()
+                    if isinstance(record, dict) and (holders is None or ref in holders)
+                }
             for ref, entry in data.get("users", {}).items():
                 if "site" not in entry["sealed"]:
                     continue
@@ -1062,10 +1127,19 @@ class Vault:
             data["site"].pop("previous", None)
             data["site"]["rotate"] = False
 
-    def grant_site_key(self, username: str, site_private: EncryptionPrivateKey) -> None:
+    def grant_site_key(
+        self,
+        username: str,
+        site_private: EncryptionPrivateKey,
+        *,
+        grant: dict[str, Any] | None = None,
+    ) -> None:
         """Seal the site key to a supervisor (she reads every record from her next sign-in).
 
-        Refused while her key pair is provisional (someone else chose her password).
+        ``grant``: the signed grant record (``storage/site_grants.py``), kept beside the
+        site key and authenticated with it; later rotations seal only to holders of a
+        grant that checks. Refused while her key pair is provisional (someone else chose
+        her password).
         """
         with self._update() as data:
             if _b64(site_private.public_key().raw) != data["site"]["public"]:
@@ -1079,7 +1153,90 @@ class Vault:
                         "wählen; danach kann der Zugang freigegeben werden."
                     ).format(name=username)
                 )
+            if grant is not None:
+                grants = data["site"].setdefault("grants", {})
+                grants[ref] = self._with_grant_mac(data, ref, grant, site_private)
             entry["sealed"]["site"] = self._seal(data, ref, "site", site_private.raw)
+
+    # -- site key grants (docs/security.md, "Site key grants") -------------------------
+
+    @staticmethod
+    def _grant_mac(
+        data: dict[str, Any], ref: str, record: dict[str, Any], site: EncryptionPrivateKey
+    ) -> bytes:
+        """HMAC-SHA384 over the grant under a key derived from the site key: only a holder
+        of the site key (a supervisor who was granted it, the recovery key) makes one."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=data["vault_id"].encode("ascii"),
+            info=b"intake site grant mac v1",
+        ).derive(site.raw)
+        body = {k: v for k, v in record.items() if k != "mac"}
+        message = json.dumps(
+            {"vault": data["vault_id"], "ref": ref, "grant": body},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        return hmac.new(mac_key, message, hashlib.sha384).digest()
+
+    def _with_grant_mac(
+        self, data: dict[str, Any], ref: str, record: dict[str, Any], site: EncryptionPrivateKey
+    ) -> dict[str, Any]:
+        out = {k: v for k, v in record.items() if k != "mac"}
+        out["mac"] = _b64(self._grant_mac(data, ref, out, site))
+        return out
+
+    def site_grants(self, site: EncryptionPrivateKey) -> dict[str, dict[str, Any]] | None:
+        """The grant records whose authentication checks under ``site``, by vault reference.
+
+        None when the vault has no grants at all (a profile from before grants existed).
+        A record that was changed, or made without the site key, is left out.
+        """
+        data = self._snapshot()
+        grants = data.get("site", {}).get("grants")
+        if not isinstance(grants, dict):
+            return None
+        found = {}
+        for ref, record in grants.items():
+            if not isinstance(record, dict) or not isinstance(record.get("mac"), str):
+                continue
+            try:
+                given = _unb64(record["mac"])
+            except (ValueError, binascii.Error):
+                continue
+            if hmac.compare_digest(given, self._grant_mac(data, ref, record, site)):
+                found[ref] = dict(record)
+        return found
+
+    def put_site_grants(
+        self, site: EncryptionPrivateKey, records: dict[str, dict[str, Any]]
+    ) -> None:
+        """Write grant records (the first sign-in of a holder after grants came in)."""
+        with self._update() as data:
+            if _b64(site.public_key().raw) != data["site"]["public"]:
+                raise ValueError("this is not the site key of this profile")
+            grants = data["site"].setdefault("grants", {})
+            for ref, record in records.items():
+                grants[ref] = self._with_grant_mac(data, ref, record, site)
+
+    def public_digest(self, username: str) -> str | None:
+        """SHA-256 of the user's vault public key as stored (what a grant binds)."""
+        data = self._snapshot()
+        return self._public_digest(data, self._ref(data, username))
+
+    def public_digests(self) -> dict[str, str]:
+        """:meth:`public_digest` for every entry, by vault reference."""
+        data = self._snapshot()
+        return {
+            ref: hashlib.sha256(str(entry["public"]).encode("ascii")).hexdigest()
+            for ref, entry in data.get("users", {}).items()
+            if "public" in entry
+        }
+
+    @property
+    def vault_id(self) -> str:
+        return str(self._snapshot()["vault_id"])
 
     def site_key_holders(self, names: list[str]) -> set[str]:
         """Which of ``names`` have the site key sealed to them."""
@@ -1168,7 +1325,7 @@ class Vault:
                 raise ConflictError(_("Das Profil wurde bereits umgestellt."))
             data["layout"] = LAYOUT
             data["key_check"] = _b64(_key_check(data, profile_key))
-            data["site"] = {"public": _b64(site.public_key().raw)}
+            data["site"] = {"public": _b64(site.public_key().raw), "grants": {}}
             data["stores"] = {}
             self._new_recovery(data, raw, profile_key, site)
             legacy_names: dict[str, dict[str, bytes]] = {}

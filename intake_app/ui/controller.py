@@ -117,6 +117,14 @@ class AppController(QObject):
             from intake_app.ui.settings_backup import start_daily_backup
 
             start_daily_backup(self.window, workspace)
+            # Deferred like the backup jobs (docs/architecture.md, "Start-up"): waiting
+            # confirmations of reset passwords, or how to get the site key
+            # (docs/security.md, "Password reset", "Site key grants").
+            from intake_app.ui.key_dialogs import after_sign_in
+            from intake_app.ui.mainwindow import MainWindow
+
+            if isinstance(self.window, MainWindow):
+                after_sign_in(self.window)
 
     def restore_from_backup(self, parent: QWidget | None = None) -> None:
         """Close everything, offer the last backups, then show the log-in again."""

@@ -1,5 +1,6 @@
 """What a supervisor hands on with her keys: a case to another counsellor, the site key to
-another supervisor (docs/security.md, "Granting and revoking").
+another supervisor, a reset colleague's earlier records back to her (docs/security.md,
+"Granting and revoking", "Site key grants", "Password reset").
 
 The dialogs only ask and confirm; the work is the workspace's (``Workspace.move_case``,
 ``Workspace.grant_site_key``), the same the command line uses. Both actions are shown only
@@ -29,6 +30,7 @@ from intake_app.core.permissions import Permission, Role
 from intake_app.core.records import display_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _
+from intake_app.storage.site_grants import no_site_key_note
 from intake_app.storage.site_records import SiteRecords
 from intake_app.ui.errors import show_error
 from intake_app.ui.widgets import add_row, error_label, ok_cancel_buttons, room_for_title
@@ -165,6 +167,104 @@ class GrantSiteKeyDialog(QDialog):
         self.accept()
 
 
+class ConfirmOwnersDialog(QDialog):
+    """A supervisor confirms, per person, that she spoke to someone whose password the
+    administration reset: only then are that person's earlier records sealed to her new
+    key pair (docs/security.md, "Password reset")."""
+
+    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ws = ws
+        self.confirmed: list[str] = []
+        self.setWindowTitle(_("Zurückgesetzte Passwörter bestätigen"))
+        explain = QLabel(
+            _(
+                "Die Administration hat das Passwort der folgenden Personen zurückgesetzt. "
+                "Ihre bisherigen Akten bleiben verschlossen, bis eine Leitung bestätigt, "
+                "dass die Person das neue Passwort selbst gewählt hat. Bestätigen Sie nur, "
+                "wenn Sie mit der Person selbst gesprochen haben (persönlich oder am "
+                "Telefon) und sie sich seit dem Zurücksetzen selbst angemeldet hat. Wenn "
+                "nicht: Lassen Sie das Häkchen weg und informieren Sie die "
+                "Datenschutzbeauftragte."
+            )
+        )
+        explain.setWordWrap(True)
+        self.boxes: list[tuple[str, QCheckBox]] = []
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        for username, name in ws.owners_awaiting_confirmation():
+            shown = f"{name} ({username})" if name != username else name
+            box = QCheckBox(
+                _("Ich habe mit {name} gesprochen; das neue Passwort ist ihr eigenes.").format(
+                    name=shown
+                )
+            )
+            box.setAccessibleName(_("Bestätigung für {name}").format(name=shown))
+            box.toggled.connect(self._update)
+            self.boxes.append((username, box))
+            layout.addWidget(box)
+        self.error = error_label()
+        if not self.boxes:
+            self.error.setText(_("Es wartet keine Bestätigung."))
+        self.buttons = ok_cancel_buttons(self, _("Akten freigeben"), on_accept=self._on_accept)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        if cancel is not None:
+            cancel.setText(_("Später"))
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(520)
+        self._update()
+
+    def _update(self) -> None:
+        self.ok_button.setEnabled(any(box.isChecked() for _name, box in self.boxes))
+
+    def _on_accept(self) -> None:
+        for username, box in self.boxes:
+            if not box.isChecked() or username in self.confirmed:
+                continue
+            try:
+                self._ws.confirm_owner(username)
+            except IntakeError as exc:
+                self.error.setText(str(exc))
+                return
+            self.confirmed.append(username)
+        self.accept()
+
+
+def can_confirm_owners(ws: Workspace) -> bool:
+    """True for a supervisor with the site key for whom a confirmation waits."""
+    return can_grant_site_key(ws) and bool(ws.owners_awaiting_confirmation())
+
+
+def confirm_owners(window: MainWindow) -> bool:
+    """Ask the supervisor to confirm reset passwords; True when at least one was."""
+    dialog = ConfirmOwnersDialog(window.ws, window)
+    if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.confirmed:
+        return False
+    window.statusBar().showMessage(
+        _("Die bisherigen Akten von {names} sind wieder freigegeben.").format(
+            names=", ".join(f"„{n}“" for n in dialog.confirmed)
+        ),
+        8000,
+    )
+    window.actions_["confirm_owners"].setVisible(can_confirm_owners(window.ws))
+    return True
+
+
+def after_sign_in(window: MainWindow) -> None:
+    """At a supervisor's sign-in: ask for waiting confirmations; tell a supervisor who
+    has no site key yet how she gets it."""
+    ws = window.ws
+    if ws.actor.role is not Role.SUPERVISOR:
+        return
+    if not ws.holds_site_key():
+        window.statusBar().showMessage(no_site_key_note(), 0)
+        return
+    if ws.owners_awaiting_confirmation():
+        confirm_owners(window)
+
+
 def move_case(window: MainWindow, record_id: str | None = None) -> bool:
     """Ask for the counsellor and move the case (the open record, else the one selected
     in the case list); True when it moved."""
@@ -220,8 +320,15 @@ def install_key_actions(window: MainWindow) -> None:
         visible=can_grant_site_key(ws),
         slot=lambda: grant_site_key(window),
     )
+    window.actions_.add(
+        "confirm_owners",
+        _("Zurückgesetzte Passwörter &bestätigen …"),
+        visible=can_confirm_owners(ws),
+        slot=lambda: confirm_owners(window),
+    )
     window.actions_.place("move_case", "admin", after="audit_verify")
     window.actions_.place("grant_site_key", "admin", after="move_case")
+    window.actions_.place("confirm_owners", "admin", after="grant_site_key")
 
 
 def add_move_button(window: MainWindow, page: RecordPage) -> None:

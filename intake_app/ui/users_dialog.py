@@ -25,6 +25,7 @@ from intake_app.core.permissions import Role
 from intake_app.errors import IntakeError, ValidationError
 from intake_app.i18n import _, current_language
 from intake_app.storage.accounts import UserInfo
+from intake_app.storage.site_grants import reset_note, supervisor_created_note
 from intake_app.ui.errors import show_error
 from intake_app.ui.widgets import PasswordField, add_row, ok_cancel_buttons
 
@@ -101,6 +102,11 @@ class AddUserDialog(QDialog):
         except IntakeError as exc:
             self.error.setText(str(exc))
             return
+        if self.role.currentData() == Role.SUPERVISOR.value:
+            # docs/security.md, "Site key grants": creating the account gives no site key
+            QMessageBox.information(
+                self, _("Leitung angelegt"), supervisor_created_note(self.username.text())
+            )
         self.accept()
 
 
@@ -211,6 +217,11 @@ class UsersDialog(QDialog):
             self._ws.accounts.reset_password(username=user.username, password=password)
         except IntakeError as exc:
             show_error(self, exc)
+        else:
+            if user.id != self._ws.actor.user_id and user.role is not Role.ADMIN:
+                QMessageBox.information(
+                    self, _("Passwort zurückgesetzt"), reset_note(user.username)
+                )
         self.refresh()
 
     def _on_deactivate(self) -> None:

@@ -92,7 +92,8 @@ def room_for_title(window: QWidget) -> None:
     manager adds, in bold), so that the title is never cut ("Fall wieder er… nen")."""
     font = window.font()
     font.setBold(True)
-    title = f"{window.windowTitle()} — {_('Intake')}"
+    program = _("Intake")
+    title = f"{window.windowTitle()} — {program}"
     width = QFontMetrics(font).horizontalAdvance(title) + TITLE_BUTTONS_ROOM
     window.setMinimumWidth(max(window.minimumWidth(), width))
 

@@ -19,7 +19,12 @@ from intake_app.demo.data import generate
 from intake_app.storage import audit, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from intake_app.ui.key_dialogs import GrantSiteKeyDialog, MoveCaseDialog
+from intake_app.ui.key_dialogs import (
+    ConfirmOwnersDialog,
+    GrantSiteKeyDialog,
+    MoveCaseDialog,
+    after_sign_in,
+)
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.helpers.attacker import what_she_reads
@@ -236,3 +241,52 @@ def test_dialog_refusal_is_shown_not_lost(
         assert _actions(ws, "record_moved") == []
     finally:
         _close(window)
+
+
+def test_a_supervisor_confirms_a_reset_counsellor_in_the_dialog(
+    qtbot: QtBot, site: tuple[Profile, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a reset, anna's earlier records reach her new key pair only when a supervisor
+    ticks the confirmation; "Später" leaves them locked."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.reset_password(username="anna", password=f"{PW}-anna-reset")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="anna", password=f"{PW}-anna-reset")
+    ws.accounts.set_own_password(own("anna") + "2")
+    ws.close()
+    Workspace.sign_in(profile, username="leitung", password=own("leitung")).close()
+    shown: list[int] = []
+
+    def later(dialog: ConfirmOwnersDialog) -> int:
+        assert [name for name, _box in dialog.boxes] == ["anna"]
+        assert not dialog.ok_button.isEnabled()  # nothing ticked
+        shown.append(1)
+        dialog.reject()
+        return dialog.result()
+
+    monkeypatch.setattr(ConfirmOwnersDialog, "exec", later)
+    window = _window(qtbot, profile, "leitung")
+    try:
+        after_sign_in(window)  # what the program does right after her sign-in
+        assert shown == [1]
+        assert window.actions_["confirm_owners"].isVisible()
+    finally:
+        _close(window)
+    assert "Kanarienanna" not in what_she_reads(profile.root, "anna", own("anna") + "2")[0]
+
+    def confirm(dialog: ConfirmOwnersDialog) -> int:
+        dialog.boxes[0][1].setChecked(True)
+        assert dialog.ok_button.isEnabled()
+        dialog.ok_button.click()
+        return dialog.result()
+
+    monkeypatch.setattr(ConfirmOwnersDialog, "exec", confirm)
+    window = _window(qtbot, profile, "leitung")
+    try:
+        window.actions_["confirm_owners"].trigger()
+        assert _actions(window.ws, "store_owner_confirmed")[-1].actor == "leitung"
+        assert not window.actions_["confirm_owners"].isVisible()
+    finally:
+        _close(window)
+    assert "Kanarienanna" in what_she_reads(profile.root, "anna", own("anna") + "2")[0]

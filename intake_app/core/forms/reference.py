@@ -290,17 +290,70 @@ LANGUAGE_NAMES: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
     "rhg": (None, None, ("Ruáingga",)),
     "hyw": ("Westarmenisch", None, ("Western Armenian",)),
     "gsg": ("Deutsche Gebärdensprache (DGS)", "German Sign Language (DGS)", ("DGS",)),
+    "run": (None, None, ("Kirundi", "Ikirundi", "Burundisch")),
 }
 
 _SIGN_LANGUAGE = re.compile(r"(?P<name>.+) Sign Language(?P<abbr> \([A-Z]+\))?")
 
 
-def _german_label(label: str, english: str) -> str:
-    """A German label where the sources only have the English name of a sign language."""
-    match = _SIGN_LANGUAGE.fullmatch(label) if label == english else None
+#: Compass words of English language names and their German prefix ("Northern Katang"
+#: -> "Nord-Katang", "Marghi South" -> "Süd-Marghi").
+_COMPASS = {
+    "Northern": "Nord", "North": "Nord", "Southern": "Süd", "South": "Süd",
+    "Eastern": "Ost", "East": "Ost", "Western": "West", "West": "West",
+    "Northwest": "Nordwest", "Northeast": "Nordost", "Southwest": "Südwest",
+    "Southeast": "Südost", "Central": "Zentral",
+}  # fmt: skip
+#: Last words of English language names and their German form ("Leizhou Chinese" ->
+#: "Leizhou-Chinesisch").
+_KIND = {"Chinese": "Chinesisch", "Pidgin": "Pidgin", "Creole": "Kreolisch"}
+#: Words that show a label is still English after the rules: such a label is marked.
+_ENGLISH_WORDS = re.compile(
+    r"\b(?:" + "|".join([*(w for w in _COMPASS if w != "West"), "Chinese", "Creole", "Bay",
+    "Valley", "River", "Lake", "Plains", "Straits", "New", "Sign Language"]) + r")\b"
+)  # fmt: skip
+#: Marks a name that exists only in English (no German name in CLDR or iso-codes).
+ENGLISH_NAME_MARK = " (engl. Name)"
+_PARENTHESIS = re.compile(r"\((?P<inner>[^()]+)\)")
+
+
+def _german_label(label: str, english: str, territories: dict[str, str]) -> str:
+    """A German label where CLDR and iso-codes have only the English name.
+
+    Sign languages become "Gebärdensprache (…)", country names in brackets are
+    translated from CLDR ("(South Sudan)" -> "(Südsudan)"), compass words become German
+    prefixes and "Chinese", "Pidgin", "Creole" German endings. What is still English then
+    is marked with ``ENGLISH_NAME_MARK``, so the German list shows no English name as if it
+    were German (the English name stays a search alias).
+    """
+    if label != english:
+        if label.startswith("Gebärdensprache ("):
+            return _PARENTHESIS.sub(
+                lambda m: f"({territories.get(m['inner'], m['inner'])})", label, count=1
+            )
+        return label
+    match = _SIGN_LANGUAGE.fullmatch(label)
     if match:
-        return f"Gebärdensprache ({match['name']}){match['abbr'] or ''}"
-    return label
+        name = territories.get(match["name"], match["name"])
+        return f"Gebärdensprache ({name}){match['abbr'] or ''}"
+    text = _PARENTHESIS.sub(lambda m: f"({territories.get(m['inner'], m['inner'])})", label)
+    head, bracket, rest = text.partition(" (")
+    words = head.split(" ")
+    prefix = ""
+    if len(words) > 1 and words[0] in _COMPASS:
+        prefix, words = _COMPASS[words[0]], words[1:]
+    elif len(words) > 1 and words[-1] in _COMPASS:
+        prefix, words = _COMPASS[words[-1]], words[:-1]
+    suffix = ""
+    if len(words) > 1 and words[-1] in _KIND:
+        suffix, words = _KIND[words[-1]], words[:-1]
+    if prefix or suffix:
+        core = "-".join(words)
+        head = "-".join(part for part in (prefix, core, suffix) if part)
+    text = head + (bracket + rest if bracket else "")
+    if _ENGLISH_WORDS.search(text):
+        text += ENGLISH_NAME_MARK
+    return text
 
 
 #: Languages whose own name (CLDR autonym) is a search alias: those common among the
@@ -331,6 +384,12 @@ def _build_languages() -> ReferenceList:
     import pycountry
 
     cldr = {lang: Locale(lang).languages for lang in ("de", "en")}
+    german_territories = Locale("de").territories
+    territories = {
+        name: german_territories[code]
+        for code, name in Locale("en").territories.items()
+        if code in german_territories
+    }
     iso_de = _translation("iso639-3", "de")
     autonyms = _autonyms()
     # regional CLDR names as aliases of the ISO 639-3 code they denote
@@ -363,7 +422,7 @@ def _build_languages() -> ReferenceList:
             aliases += [labels["de"], labels["en"], *extra]
             labels = {"de": de_name or labels["de"], "en": en_name or labels["en"]}
             rank = 0
-        labels["de"] = _german_label(labels["de"], labels["en"])
+        labels["de"] = _german_label(labels["de"], labels["en"], territories)
         items.append(ReferenceItem(code, labels, tuple(dict.fromkeys(aliases)), rank))
     return ReferenceList(
         "language", items, source="ISO 639-3 (pycountry/iso-codes), Namen: Unicode CLDR (babel)"

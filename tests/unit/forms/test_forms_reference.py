@@ -129,6 +129,7 @@ LANGUAGE_QUERIES = [
     ("Ukrainian", "ukr"),
     ("Twi", "aka"),
     ("DGS", "gsg"),
+    ("Kirundi", "run"),
     # the name in the language itself (CLDR)
     ("فارسی", "fas"),
     ("ትግርኛ", "tir"),
@@ -161,3 +162,30 @@ def test_german_language_labels_are_german() -> None:
     ]
     assert english_only == []
     assert languages.label("psc") == "Gebärdensprache (Iranian)"
+
+
+def test_no_english_name_poses_as_german() -> None:
+    import re
+
+    from intake_app.core.forms.reference import ENGLISH_NAME_MARK
+
+    languages = reference_list("language")
+    assert languages.label("ncq") == "Nord-Katang"
+    assert languages.label("ncq", "en") == "Northern Katang"
+    assert languages.label("kue") == "Kuman (Papua-Neuguinea)"
+    assert languages.label("lgo") == "Lango (Südsudan)"
+    assert languages.label("luh") == "Leizhou-Chinesisch"
+    assert languages.label("mfm") == "Süd-Marghi"
+    english = re.compile(
+        r"\b(?:Northern|Southern|Eastern|Western|North|South|East|Central|Chinese|Creole"
+        r"|Bay|Valley|River|Lake|Plains|Straits)\b"
+    )
+    posing = [
+        item.label("de")
+        for item in languages.all()
+        if english.search(item.label("de")) and not item.label("de").endswith(ENGLISH_NAME_MARK)
+    ]
+    # German names of iso-codes' German translation that keep a place name
+    assert posing == ["Plains-Cree", "Plains-Indianer Gebärdensprache", "Südwest-Bay"]
+    # the English name still finds the language in the German list
+    assert "ncq" in [item.code for item in languages.search("Northern Katang", "de", 3)]

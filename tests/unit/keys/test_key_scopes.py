@@ -122,11 +122,20 @@ def test_a_reset_password_re_keys_what_she_could_read(
     ws.accounts.set_own_password(own("anna") + "2")
     ws.close()
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    ws.close()  # re-keys her store and seals it to her new key pair
+    ws.close()  # re-keys her store, sealed to the site key only
+    text, _ = what_she_reads(profile.root, "anna", own("anna") + "2")
+    assert "Kanarienanna" not in text, "sealed to her new key pair without a confirmation"
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:  # the supervisor spoke to anna and confirms
+        assert [name for name, _shown in ws.owners_awaiting_confirmation()] == ["anna"]
+        assert ws.confirm_owner("anna") == 1
+        assert ws.owners_awaiting_confirmation() == []
+    finally:
+        ws.close()
     ws = Workspace.sign_in(profile, username="anna", password=own("anna") + "2")
     try:
         names = {r.family_name for r in ws.records.list(RecordQuery())}
-        assert "Kanarienanna" in names, "after the grant she reads her records again"
+        assert "Kanarienanna" in names, "after the confirmation she reads her records again"
         record_id = ws.new_intake()
         answers = dict(ws.records.get(record_id).answers)
         answers["family_name"] = "Nachreset"

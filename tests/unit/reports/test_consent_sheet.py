@@ -330,11 +330,28 @@ def test_a_name_in_arabic_script_is_joined_with_the_arabic_comma(
 
     assert person_name({"family_name": "کریمی", "given_names": "احمد"}) == "کریمی، احمد"
     assert person_name({"family_name": "Karimi", "given_names": "Ahmad"}) == "Karimi, Ahmad"
-    dari = {
-        k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")
-    }
+    dari = {k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")}
     dari.update(family_name="کریمی", given_names="احمد")
     text = sheet_text(form, organisation, dari, "fa")
     line = next(line for line in text.splitlines() if "کریمی" in line)
     assert "احمد" in line and "،" in line
     assert "," not in line.split("/")[-1], line
+
+
+def test_a_zero_width_joiner_on_a_dari_sheet_joins_and_stays_invisible(
+    form: Form, organisation: OrganisationConfig, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """U+200D after a letter gives it its joining form ("ه‍" as in the abbreviation
+    „ه‍.ش“) and draws nothing itself: the page looks exactly as with the joined letter
+    written directly, and not as with the letter standing alone."""
+    base = {k: v for k, v in answers.items() if k not in ("family_name_latin", "given_names_latin")}
+
+    def page(given: str, folder: str) -> bytes:
+        source = kit.source(form, dict(base, family_name="کریمی", given_names=given))
+        data = build_consent_sheet(source, ctx=kit.context(organisation), client_lang="fa")
+        (tmp_path / folder).mkdir()
+        return _render(data, tmp_path / folder)
+
+    joined = page("احمد ه\u200d", "zwj")
+    assert joined == page("احمد \ufeeb", "initial")  # heh in its joining (initial) form
+    assert joined != page("احمد \ufee9", "isolated")  # the test sees a wrong form

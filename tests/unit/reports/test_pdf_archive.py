@@ -60,7 +60,30 @@ def _overview() -> bytes:
         not_delivered=2,
         removed_for_statistics=1,
     )
-    return overview_pdf(overview, site="Köln-Mülheim", printed_by="Leitung", lang="de")
+    return overview_pdf(
+        overview, site="Köln-Mülheim", printed_by="Leitung", lang="de", outcomes=_outcomes()
+    )
+
+
+def _outcomes() -> Any:
+    from intake_app.figures.outcomes import case_facts
+    from intake_app.figures.summary import build_summary
+    from tests.unit.central.test_outcomes import TWELVE
+
+    return build_summary(case_facts(doc, events) for doc, events in TWELVE)
+
+
+def _outcome_sheet() -> bytes:
+    from datetime import UTC, datetime
+
+    from intake_app.figures.sheet import sheet_pdf
+
+    return sheet_pdf(
+        _outcomes(),
+        scope="Alle Standorte",
+        printed_by="intake-central",
+        generated=datetime(2026, 12, 6, tzinfo=UTC),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +97,46 @@ def documents(sources: list[Any], organisation: OrganisationConfig) -> dict[str,
         ).data,
         "sheets": render_documents(sources, ctx=ctx, document=Document.CONSENT_SHEET).data,
         "overview": _overview(),
+        "outcomes": _outcome_sheet(),
     }
 
 
-KINDS = ("summary", "summaries", "sheet", "sheets", "overview")
+KINDS = ("summary", "summaries", "sheet", "sheets", "overview", "outcomes")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_pdfa_2b_metadata_output_intent_language(documents: dict[str, bytes], kind: str) -> None:
-    pdf = pikepdf.open(io.BytesIO(documents[kind]))
+    check_pdfa_2b(documents[kind])
+
+
+def test_the_access_export_is_pdfa_2b_with_fonts_embedded(profile: Any) -> None:
+    from intake_app.reports.access import access_pdf
+    from tests.conftest import COUNSELLOR, SUPERVISOR
+    from tests.unit.reports.test_service import add_record
+
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = add_record(ws)
+    finally:
+        ws.close()
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        data = access_pdf(ws, ws.lifecycle.person_export(record_id))
+    finally:
+        ws.close()
+    check_pdfa_2b(data)
+    pdf = pikepdf.open(io.BytesIO(data))
+    assert "Auskunft" in str(pdf.docinfo.Title)
+    for number, page in enumerate(pdf.pages, start=1):
+        for name, font in page.Resources.get("/Font", {}).items():
+            descriptor = font.get("/FontDescriptor")
+            assert descriptor is not None, f"page {number}: {name}"
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def check_pdfa_2b(data: bytes) -> None:
+    """XMP metadata of PDF/A-2b, the sRGB output intent, the document language."""
+    pdf = pikepdf.open(io.BytesIO(data))
     root = pdf.Root
     assert str(root.Lang) == "de"
     assert pdf.trailer.get("/Encrypt") is None
@@ -131,9 +185,10 @@ def test_each_pdf_is_titled_for_its_kind(documents: dict[str, bytes]) -> None:
     assert title("sheet") == "Einwilligungserklärung KM01-2026-00001"
     assert title("sheets") == "2 Einwilligungserklärungen"
     assert title("overview") == "Übersicht des Standorts Köln-Mülheim"
+    assert title("outcomes") == "Ergebnisse der Begleitung Alle Standorte"
 
 
-@pytest.mark.parametrize("kind", ("summaries", "sheets"))
+@pytest.mark.parametrize("kind", ("summaries", "sheets", "outcomes"))
 def test_no_raw_codes_no_empty_pages(documents: dict[str, bytes], kind: str) -> None:
     pages = pdfcheck.texts(documents[kind])
     for number, text in enumerate(pages, start=1):
