@@ -8,7 +8,8 @@
     intake-central --home DIR devices list | devices revoke NAME
     intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
-    intake-central --home DIR export --out FILE [--statistics [--min-count N] | --events]
+    intake-central --home DIR export --out FILE [--events]
+    intake-central --home DIR export --statistics [--out CSV] [--pdf SHEET] [--min-count N]
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
     intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
                                         | keys recovery --out FILE
@@ -53,7 +54,7 @@ from intake_app.sync.keys import format_fingerprint
 
 from . import db
 from .audit_heads import AuditState, audit_states
-from .export import export_events, export_records, export_statistics
+from .export import export_events, export_records, export_statistics, export_statistics_pdf
 from .forms import publish_form, published_forms
 from .handovers import refusal_text, set_recipient
 from .home import (
@@ -501,11 +502,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.statistics:
         if args.min_count < 1:
             raise UsageError(_("--min-count muss mindestens 1 sein."))
-        cells = export_statistics(
-            engine, Path(args.out), min_count=args.min_count, separator=args.separator
-        )
-        _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
+        if not args.out and not args.pdf:
+            raise UsageError(_("Bitte --out DATEI (CSV) oder --pdf DATEI (Bogen) angeben."))
+        if args.out:
+            cells = export_statistics(
+                engine, Path(args.out), min_count=args.min_count, separator=args.separator
+            )
+            _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
+        if args.pdf:
+            export_statistics_pdf(engine, Path(args.pdf), min_count=args.min_count, lang=args.lang)
+            _out(_("Ergebnisbogen geschrieben: {out}").format(out=args.pdf))
+        if args.min_count < MIN_COUNT:
+            _out(
+                _(
+                    "Achtung: Zahlen ab {n} werden gezeigt. Nur für die Arbeit in der "
+                    "Zentralstelle, nicht zur Weitergabe."
+                ).format(n=args.min_count)
+            )
         return 0
+    if args.pdf:
+        raise UsageError(_("--pdf gibt es nur mit --statistics."))
+    if not args.out:
+        raise UsageError(_("Bitte --out DATEI angeben."))
     if args.events:
         rows, withheld = export_events(engine, Path(args.out), separator=args.separator)
         _out(
@@ -732,7 +750,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", parents=[common])
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", metavar="FILE")
+    p.add_argument("--pdf", metavar="FILE")
+    p.add_argument("--lang", choices=["de", "en"], default="de")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--statistics", action="store_true")
     kind.add_argument("--events", action="store_true")

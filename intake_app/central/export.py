@@ -38,6 +38,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,6 +56,7 @@ from intake_app.figures.summary import (
     sheet_cells,
     site_durations,
 )
+from intake_app.i18n import N_, translator
 from intake_app.sync.minimum import SCOPE_STATISTICS, SCOPES
 
 from .db import case_events, consent_withdrawals, erased_statistics, record_heads
@@ -487,3 +489,24 @@ def export_statistics(
     atomic_write_bytes(Path(out), buffer.getvalue().encode("utf-8-sig"))
     log.info("statistics exported: rows=%d hidden=%d", rows, len(hidden))
     return rows
+
+
+def export_statistics_pdf(
+    engine: Engine, out: Path, *, min_count: int = MIN_COUNT, lang: str = "de"
+) -> Summary:
+    """Write the outcome statistics sheet of every record the office holds (PDF/A-2b),
+    its cells hidden together with the CSV's (:func:`statistics_tables`)."""
+    # Deferred: reportlab loads only when a sheet is printed.
+    from intake_app.figures.sheet import sheet_pdf
+
+    summary = statistics_tables(engine, min_count=min_count).summary()
+    data = sheet_pdf(
+        summary,
+        scope=translator(lang)(N_("Alle Standorte (Zentralstelle)")),
+        printed_by="intake-central",
+        generated=datetime.now(UTC),
+        lang=lang,
+    )
+    atomic_write_bytes(Path(out), data)
+    log.info("statistics sheet written: blocks=%d", len(summary.blocks))
+    return summary

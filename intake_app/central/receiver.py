@@ -82,6 +82,7 @@ _STATUS = {
     "device_key_mismatch": 401,
     "unsigned": 401,
     "replayed": 401,
+    "device_auth_outdated": 401,
     "body_length_mismatch": 400,
     "body_digest_mismatch": 400,
     "batch_id_conflict": 409,
@@ -848,7 +849,10 @@ def create_app(receiver: Receiver) -> Starlette:
         )
         reason = None
         if checked is None:
-            reason = "bad_signature"
+            header = request.headers.get(device_auth.HEADER) or ""
+            # the header of a device that has not been updated since the transition ended
+            old = header.count(".") == 2 and not receiver.accepts_old_header()
+            reason = "device_auth_outdated" if old else "bad_signature"
         elif checked.version == 2 and not nonces.use(checked):
             reason = "replayed"
         elif checked.version == 2 and (

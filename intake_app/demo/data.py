@@ -56,6 +56,21 @@ _FAMILY: dict[str, list[tuple[str, str]]] = {
         ("Silêman", "Sulaiman"),
         ("Qasim", "Qasim"),
     ],
+    # Iraq: Kurmanji (Badini) names in Latin script, Sorani names in Arabic script (as
+    # Sorani is written), Iraqi Arabic names in Arabic script: the name fits the language
+    "IQ-ckb": [
+        ("ئەحمەد", "Ahmad"),
+        ("کەریم", "Karim"),
+        ("عەزیز", "Aziz"),
+        ("مەحموود", "Mahmud"),
+        ("ڕەسووڵ", "Rasul"),
+    ],
+    "IQ-acm": [
+        ("الجبوري", "Al-Jubouri"),
+        ("العبيدي", "Al-Obaidi"),
+        ("الساعدي", "Al-Saadi"),
+        ("التميمي", "Al-Tamimi"),
+    ],
     "AF": [
         ("احمدی", "Ahmadi"),
         ("حیدری", "Haidari"),
@@ -107,6 +122,14 @@ _GIVEN: dict[str, dict[str, list[tuple[str, str]]]] = {
     "IQ": {
         "female": [("Rojîn", "Rojin"), ("Nalîn", "Nalin"), ("Hêvî", "Hevi")],
         "male": [("Dilşad", "Dilshad"), ("Azad", "Azad"), ("Şêrko", "Sherko")],
+    },
+    "IQ-ckb": {
+        "female": [("ژیان", "Zhian"), ("شیلان", "Shilan"), ("نازدار", "Nazdar")],
+        "male": [("ئاوات", "Awat"), ("هێمن", "Hemin"), ("ڕێباز", "Rebaz")],
+    },
+    "IQ-acm": {
+        "female": [("زينب", "Zainab"), ("هدى", "Huda"), ("مريم", "Maryam")],
+        "male": [("علي", "Ali"), ("حسين", "Hussein"), ("مصطفى", "Mustafa")],
     },
     "AF": {
         "female": [
@@ -271,7 +294,7 @@ QUALIFICATIONS = {
     "mechanic": Qualification(
         "Kfz-Mechaniker (Berufsschule)", "3", "25212", "no", "hwk", "Kfz-Mechatroniker/in"
     ),
-    "cook": Qualification("Koch (Berufsschule)", "4", "29302", "no", "ihk_fosa", "Koch/Köchin"),
+    "cook": Qualification("Koch (Berufsschule)", "3", "29302", "no", "ihk_fosa", "Koch/Köchin"),
     "it": Qualification(
         "Bachelor of Computer Science", "6", "43104", "no", "zab", "Informatiker/in (Hochschule)"
     ),
@@ -388,6 +411,10 @@ _GERMAN = {  # (lowest, highest) CEFR index per persona: 0 none … 4 B2
     "eu_citizen": (0, 2),
 }
 _LEVELS = ["none", "A1", "A2", "B1", "B2"]
+#: Ages (lowest, highest) per persona where they differ from 19–52.
+_AGES = {"ausbildungsduldung": (18, 26), "student": (19, 30), "blue_card": (25, 52)}
+#: The lowest age at which a qualification of an ISCED level is usually finished.
+_MIN_AGE_FOR_LEVEL = {"3": 19, "4": 20, "5": 21, "6": 22, "7": 24, "8": 27}
 
 
 def _pick(rng: random.Random, seq: list[Any] | tuple[Any, ...]) -> Any:
@@ -455,15 +482,30 @@ def persona_answers(
     """The characteristic answers of one invented person (interview on ``today``)."""
     persona = _pick(rng, PERSONAS)
     country = _pick(rng, persona.countries)
-    name = _name(rng, country, used_names)
-    age = rng.randint(19, 52) if persona.key != "ausbildungsduldung" else rng.randint(18, 26)
+    mother = _pick(rng, MOTHER_TONGUES[country])
+    name = _name(
+        rng, f"{country}-{mother}" if f"{country}-{mother}" in _FAMILY else country, used_names
+    )
+    kind = _pick(rng, persona.qualifications) if persona.qualifications else ""
+    # the age fits the document and the degree: no Blue Card at 16, no doctorate at 20
+    low, high = _AGES.get(persona.key, (19, 52))
+    if kind:
+        low = max(low, _MIN_AGE_FOR_LEVEL.get(QUALIFICATIONS[kind].isced, 19))
+        low = max(low, 27 if kind == "doctor" else low)
+    age = rng.randint(low, max(low, high))
     birth = today.replace(year=today.year - age) - timedelta(days=rng.randint(0, 360))
+    if used_names is not None:
+        # no near-twins: one family name is not born twice in the same year in one run
+        family = name.family_latin or name.family
+        while (f"born:{family}", str(birth.year)) in used_names:
+            birth = birth.replace(year=birth.year - 1, day=min(birth.day, 28))
+            age += 1
+        used_names.add((f"born:{family}", str(birth.year)))
     years_here = {"eu_citizen": (1, 6), "westbalkan": (0, 2), "asylum": (0, 1)}.get(
         persona.key, (1, 8)
     )
     entry = today - timedelta(days=rng.randint(years_here[0] * 365 + 30, years_here[1] * 365 + 90))
     town, ags = _pick(rng, MUNICIPALITIES)
-    mother = _pick(rng, MOTHER_TONGUES[country])
     second = SECOND_LANGUAGE[country]
     low, high = _GERMAN[persona.key]
     levels = [_LEVELS[rng.randint(low, high)] for _skill in range(4)]
@@ -553,7 +595,13 @@ def persona_answers(
         )
     if persona.course_basis != "none":
         answers["integration_course_voucher_date"] = _date_between(rng, entry, today)
-        answers["integration_course"] = "general" if levels[2] != "none" else "literacy"
+        # a literacy course only for someone without a vocational or higher qualification
+        # who does not read the Latin alphabet
+        answers["integration_course"] = (
+            "literacy"
+            if levels[2] == "none" and not kind and not answers["latin_literate"]
+            else "general"
+        )
         answers["integration_course_status"] = (
             "completed" if levels[2] in ("B1", "B2") else _pick(rng, ["running", "not_started"])
         )
@@ -571,21 +619,24 @@ def persona_answers(
                 "certificate_seen": True,
             }
         ]
-    _qualification(rng, answers, persona, country, today)
+    _qualification(rng, answers, persona, kind, country, today)
     return {k: v for k, v in answers.items() if v is not None}, persona
 
 
 def _qualification(
-    rng: random.Random, answers: dict[str, Any], persona: Persona, country: str, today: date
+    rng: random.Random,
+    answers: dict[str, Any],
+    persona: Persona,
+    kind: str,
+    country: str,
+    today: date,
 ) -> None:
-    kind = _pick(rng, persona.qualifications) if persona.qualifications else ""
     if not kind:
+        level, title = _pick(rng, [("1", "Grundschule"), ("2", "Mittelschule")])
         answers["qualifications"] = [
             {
-                "isced_level": _pick(rng, ["1", "2"]),
-                "qualification_title": "Schulbesuch ohne Abschluss"
-                if rng.random() < 0.5
-                else "Mittelschule",
+                "isced_level": level,
+                "qualification_title": title,
                 "qualification_country": country,
                 "certificate_held": _pick(rng, ["copy", "none"]),
             }
@@ -733,13 +784,16 @@ def consent_answer(
     rng: random.Random,
     interpreter_language: str | None = None,
     needed: tuple[str, ...] = (),
+    refuse_central: bool = False,
 ) -> dict[str, Any]:
     """A complete consent block: every purpose decided (those in ``needed`` granted),
     Art. 9 decided; read in ``language`` (German where the organisation has no text in
     it), with an interpreter when ``interpreter_language`` is given."""
     purposes = {
         pid: {
-            "granted": pid == "central_office" or pid in needed or rng.random() < 0.8,
+            "granted": (not refuse_central)
+            if pid == "central_office"
+            else pid in needed or rng.random() < 0.8,
             "withdrawn_on": None,
         }
         for pid in organisation.purpose_ids
@@ -848,11 +902,14 @@ def generate(
     case_number: str = "DEMO-0000-00000",
     counsellor: str = "Demo",
     used_names: set[tuple[str, str]] | None = None,
+    central_refusals: float = 0.0,
 ) -> tuple[dict[str, Any], bool]:
     """One invented intake: (answers, is_complete). Drafts stop part-way.
 
     ``used_names`` (Latin family and given name) keeps one run free of apparent
-    duplicates: a name in it is not given to a second person.
+    duplicates: a name in it is not given to a second person. ``central_refusals`` is the
+    share of people who refuse the transfer to the central office (their records stay on
+    the device).
     """
     answers, _persona = persona_answers(rng, today=today, used_names=used_names)
     answers["case_number"] = case_number
@@ -870,6 +927,7 @@ def generate(
         rng=rng,
         interpreter_language=interpreter if isinstance(interpreter, str) else None,
         needed=needed,
+        refuse_central=central_refusals > 0 and rng.random() < central_refusals,
     )
     _bind_referrals(answers, organisation, today=today)
     answers = _fit(form, answers)
@@ -908,7 +966,7 @@ def fill_demo_profile(
         ws = Workspace.sign_in(profile, username=name, password=password)
         try:
             created += add_synthetic_intakes(
-                ws, count=share, seed=seed + created, progress=progress
+                ws, count=share, seed=seed + created, progress=progress, central_refusals=0.12
             )
         finally:
             ws.close()
@@ -922,6 +980,7 @@ def add_synthetic_intakes(
     seed: int = 2026,
     complete_share: float = 0.6,
     progress: Callable[[int, int], None] | None = None,
+    central_refusals: float = 0.0,
 ) -> int:
     """Create ``count`` synthetic intakes owned by the workspace's user."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
@@ -943,6 +1002,7 @@ def add_synthetic_intakes(
             case_number=row.case_number,
             counsellor=counsellor,
             used_names=used_names,
+            central_refusals=central_refusals,
         )
         workspace.records.save(row.id, answers=answers)
         if is_complete and wants_complete:

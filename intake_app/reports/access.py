@@ -19,7 +19,7 @@ from reportlab.platypus import Flowable, Paragraph, Table
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.i18n import N_, translator
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.common import PrintContext, RecordSource
 from intake_app.reports.consent_sheet import MSG_ART9_SHORT
 from intake_app.reports.flowables import text_flowable

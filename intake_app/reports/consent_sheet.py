@@ -35,7 +35,7 @@ from reportlab.platypus import (
 from intake_app.core.forms import ConsentPurpose
 from intake_app.core.forms.expressions.scalars import parse_date_literal
 from intake_app.i18n import N_
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.common import PrintContext, RecordSource, page_info, person_name
 from intake_app.reports.flowables import SideBySide, TickBox, text_flowable
 from intake_app.reports.layout import (

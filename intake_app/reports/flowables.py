@@ -19,7 +19,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 
 #: Long texts are cut into paragraphs of about this many characters (at a space where
 #: possible), so that a very long answer flows over many pages in linear time.

@@ -23,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, TableStyle
 
-from intake_app.reports import fonts, pdfa
+from intake_app.pdf import fonts, pdfa
 from intake_app.reports.flowables import draw_qr
 
 PAGE_WIDTH, PAGE_HEIGHT = A4

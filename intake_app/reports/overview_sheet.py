@@ -6,18 +6,28 @@ import io
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table
 
 from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
+from intake_app.figures.sheet import sheet_story
+from intake_app.figures.summary import Summary
 from intake_app.i18n import translator
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.layout import PagedCanvas, make_styles, table_style
 from intake_app.storage.lifecycle import Overview
 
 
-def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = "de") -> bytes:
-    """One or two A4 pages with the overview's numbers and the intakes per month."""
+def overview_pdf(
+    overview: Overview,
+    *,
+    site: str,
+    printed_by: str,
+    lang: str = "de",
+    outcomes: Summary | None = None,
+) -> bytes:
+    """One or two A4 pages with the overview's numbers and the intakes per month, then the
+    outcome figures (``figures/sheet.py``, small cells hidden) when given."""
     tr = translator(lang)
     styles = make_styles(size=10)
     generated = format_timestamp(overview.generated_at, lang)
@@ -81,6 +91,12 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
         ),
     )
     story.append(months)
+    if outcomes is not None:
+        story += [
+            PageBreak(),
+            Paragraph(fonts.markup(tr("Ergebnisse der Begleitung")), styles.title),
+            *sheet_story(outcomes, lang=lang),
+        ]
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -104,6 +120,6 @@ def overview_pdf(overview: Overview, *, site: str, printed_by: str, lang: str = 
         canvas.restoreState()
 
     # the paged canvas starts in the embedded font (Helvetica would be the one font not
-    # embedded) and marks the file as PDF/A-2b (reports/pdfa.py)
+    # embedded) and marks the file as PDF/A-2b (pdf/pdfa.py)
     doc.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=PagedCanvas)
     return buffer.getvalue()

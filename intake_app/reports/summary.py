@@ -23,7 +23,7 @@ from intake_app.core.forms.model import QuestionType
 from intake_app.core.forms.reference import reference_list
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import N_
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.common import PrintContext, RecordSource, page_info, person_name
 from intake_app.reports.flowables import text_flowable
 from intake_app.reports.layout import (

@@ -21,7 +21,7 @@ from intake_app.core.forms import Form, FormState
 from intake_app.core.forms.model import QuestionType
 from intake_app.core.records import expiry_state
 from intake_app.i18n import N_
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.flowables import TickBox, text_flowable, text_flowables
 from intake_app.reports.layout import (
     BORDER,

@@ -33,6 +33,7 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import EXPIRY_WARNING_DAYS, OutboxKind, RecordStatus, SyncState
 from intake_app.errors import NotFound, ValidationError
+from intake_app.figures.outcomes import case_facts
 from intake_app.i18n import N_, _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
@@ -529,6 +530,40 @@ class Lifecycle:
             not_delivered=int(not_delivered),
             removed_for_statistics=int(removed),
         )
+
+    def outcome_facts(self) -> list[dict[str, Any]]:
+        """The facts the outcome figures count (``figures/outcomes.py``, the office's own
+        computation) of every case in this store: records whose intake was finalised, with
+        their closings and reopenings. The answers are the current ones (small updates are
+        applied in place on the device), so update events are not applied again."""
+        self._actor.require(Permission.VIEW_OVERVIEW)
+        with self._db.read() as session:
+            rows = session.exec(
+                select(RecordRow.id, RecordRow.site, RecordRow.created_at, RecordData.answers)
+                .join(RecordData, col(RecordData.pk) == col(RecordRow.pk))
+                .where(col(RecordRow.finalised_at).is_not(None))
+            ).all()
+            events: dict[str, list[dict[str, Any]]] = {}
+            for event in session.exec(
+                select(CaseEvent)
+                .where(col(CaseEvent.kind).in_(("closure", "reopening")))
+                .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+            ).all():
+                events.setdefault(event.record_id, []).append(
+                    {
+                        "kind": event.kind,
+                        "occurred_on": event.occurred_on,
+                        "at": event.recorded_at.isoformat(),
+                        "data": loads(event.data),
+                    }
+                )
+        return [
+            case_facts(
+                {"site": site, "created_at": created.isoformat(), "answers": loads(answers)},
+                events.get(record_id, []),
+            )
+            for record_id, site, created, answers in rows
+        ]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -274,6 +274,13 @@ class SiteLifecycle:
             kept += result.kept_undelivered
         return PurgeResult(purged=purged, kept_undelivered=kept)
 
+    def outcome_facts(self) -> builtins.list[dict[str, Any]]:
+        """The facts of the cases in every store the user reads (the outcome figures)."""
+        facts: builtins.list[dict[str, Any]] = []
+        for lifecycle in self._lifecycles.values():
+            facts += lifecycle.outcome_facts()
+        return facts
+
     def overview(self, *, today: date | None = None) -> Overview:
         parts = [lifecycle.overview(today=today) for lifecycle in self._lifecycles.values()]
         by_status: dict[str, int] = {}

@@ -594,7 +594,7 @@ class MainWindow(QMainWindow):
             controller = PrintController(self.ws, self)
             controller.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
             self.printing_sheets = controller
-        controller.preview_overview(self.overview.overview)
+        controller.preview_overview(self.overview.overview, self.overview.outcomes)
 
     def add_record_actions(self, page: RecordPage) -> None:
         """Access export and erasure on the record view."""

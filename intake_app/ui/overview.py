@@ -1,4 +1,6 @@
-"""The supervisor's overview: what needs action, each number opening its list, a chart.
+"""The supervisor's overview: what needs action, each number opening its list, a chart;
+and, on a second tab, the programme's outcome figures of the site's cases
+(``figures/summary.py``, the office's own computation, small cells hidden).
 
 Signals: ``list_requested(object)`` with a :class:`RecordQuery` for the case list;
 ``print_requested()``.
@@ -18,11 +20,17 @@ from PySide6.QtCharts import (
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +38,9 @@ from PySide6.QtWidgets import (
 from intake_app.app import Workspace
 from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
+from intake_app.figures.disclosure import MIN_COUNT
+from intake_app.figures.sheet_text import legend, number
+from intake_app.figures.summary import Block, Summary, build_summary
 from intake_app.i18n import _, current_language, ngettext
 from intake_app.storage.lifecycle import Overview
 from intake_app.storage.records import RecordQuery
@@ -179,11 +190,22 @@ class OverviewPage(QWidget):
         self.removed_label.setObjectName("muted")
         self.removed_label.setWordWrap(True)
 
+        self.outcomes: Summary | None = None
+        self.outcome_view = OutcomeView()
+        work = QWidget()
+        work_layout = QVBoxLayout(work)
+        work_layout.setContentsMargins(0, 6, 0, 0)
+        work_layout.addLayout(grid)
+        work_layout.addWidget(self.chart_view, 1)
+        work_layout.addWidget(self.removed_label)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(work, _("Arbeits&stand"))
+        self.tabs.addTab(self.outcome_view, _("&Ergebnisse"))
+        self.tabs.setAccessibleName(_("Übersicht: Arbeitsstand und Ergebnisse"))
+
         layout = QVBoxLayout(self)
         layout.addLayout(head)
-        layout.addLayout(grid)
-        layout.addWidget(self.chart_view, 1)
-        layout.addWidget(self.removed_label)
+        layout.addWidget(self.tabs, 1)
         self.refresh_button.clicked.connect(self.refresh)
         self.print_button.clicked.connect(self.print_requested)
         self.print_button.setEnabled(False)  # until the first count is there
@@ -199,14 +221,16 @@ class OverviewPage(QWidget):
         self.refresh_button.setEnabled(False)
         self.generated.setText(_("Die Übersicht wird berechnet …"))
 
-        def work(_token: CancelToken) -> Overview:
-            return lifecycle.overview()
+        def work(_token: CancelToken) -> tuple[Overview, Summary]:
+            # the outcome figures too: the office's computation over the site's cases
+            outcomes = build_summary(lifecycle.outcome_facts(), min_count=MIN_COUNT)
+            return lifecycle.overview(), outcomes
 
-        def done(overview: Overview) -> None:
+        def done(result: tuple[Overview, Summary]) -> None:
             if shiboken6.isValid(self):
                 self.loading = None
                 self.refresh_button.setEnabled(True)
-                self.show_overview(overview)
+                self.show_overview(*result)
 
         def failed(exc: BaseException) -> None:
             if not shiboken6.isValid(self):
@@ -230,8 +254,9 @@ class OverviewPage(QWidget):
         )
         return self.loading
 
-    def show_overview(self, overview: Overview) -> None:
-        """Show the numbers and the chart of ``overview`` (GUI thread)."""
+    def show_overview(self, overview: Overview, outcomes: Summary | None = None) -> None:
+        """Show the numbers and the chart of ``overview`` and the ``outcomes`` (GUI
+        thread)."""
         self.overview = overview
         self.print_button.setEnabled(True)
         self.generated.setText(
@@ -262,6 +287,9 @@ class OverviewPage(QWidget):
             ).format(n=removed)
         )
         self._fill_chart(overview)
+        if outcomes is not None:
+            self.outcomes = outcomes
+            self.outcome_view.show_summary(outcomes)
 
     def _fill_chart(self, overview: Overview) -> None:
         self.chart.removeAllSeries()
@@ -289,6 +317,89 @@ class OverviewPage(QWidget):
         axis_y.setTickCount(ticks)
         self.chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(axis_y)
+
+
+class OutcomeView(QScrollArea):
+    """The outcome figures: one small read-only table per block, two side by side, the
+    legend of ``<5`` and ``x`` above them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.tables: dict[str, QTableWidget] = {}
+        self.legend = QLabel()
+        self.legend.setObjectName("muted")
+        self.legend.setWordWrap(True)
+        inner = QWidget()
+        self.grid = QGridLayout(inner)
+        self.grid.setSpacing(14)
+        self.grid.addWidget(self.legend, 0, 0, 1, 2)
+        self.setWidget(inner)
+
+    def show_summary(self, summary: Summary) -> None:
+        lang = current_language()
+        self.legend.setText(legend(_, summary.min_count))
+        row, column = 1, 0
+        for block in summary.blocks:
+            table = self.tables.get(block.key)
+            wide = block.key == "referrals"  # the table of referrals takes a whole row
+            if wide and column:
+                row, column = row + 1, 0
+            if table is None:
+                table = _block_table()
+                self.tables[block.key] = table
+                box = QWidget()
+                box_layout = QVBoxLayout(box)
+                box_layout.setContentsMargins(0, 0, 0, 0)
+                title = QLabel(f"<b>{_(block.title)}</b>")
+                title.setBuddy(table)
+                box_layout.addWidget(title)
+                box_layout.addWidget(table)
+                box_layout.addStretch(1)
+                self.grid.addWidget(box, row, column, 1, 2 if wide else 1)
+            if wide:
+                row += 1
+            else:
+                row, column = (row + 1, 0) if column else (row, 1)
+            _fill_table(table, block, lang)
+
+
+def _block_table() -> QTableWidget:
+    table = QTableWidget()
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.verticalHeader().setVisible(False)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    table.setAlternatingRowColors(True)
+    return table
+
+
+def _fill_table(table: QTableWidget, block: Block, lang: str) -> None:
+    table.setAccessibleName(_(block.title))
+    table.setColumnCount(len(block.header))
+    table.setRowCount(len(block.rows))
+    table.setHorizontalHeaderLabels([_(h) if h else "" for h in block.header])
+    for row_index, row in enumerate(block.rows):
+        label = QTableWidgetItem(_(row.label) if row.label else "")
+        font = label.font()
+        font.setBold(row.total)
+        label.setFont(font)
+        table.setItem(row_index, 0, label)
+        for column, cell in enumerate(row.cells, start=1):
+            item = QTableWidgetItem(number(cell, lang))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setFont(font)
+            table.setItem(row_index, column, item)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in range(1, len(block.header)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    table.resizeRowsToContents()
+    height = header.height() + sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(height + 2 * table.frameWidth() + 2)
 
 
 def whole_number_ticks(top: int, most: int = 6) -> tuple[int, int]:

@@ -51,6 +51,7 @@ from intake_app.ui.print_preview import PdfPreviewDialog
 from intake_app.ui.print_system import PrintResult, new_printer, request_from, send
 
 if TYPE_CHECKING:
+    from intake_app.figures.summary import Summary
     from intake_app.storage.lifecycle import Overview
     from intake_app.ui.mainwindow import MainWindow
     from intake_app.ui.record_page import RecordPage
@@ -398,9 +399,10 @@ class PrintController(QObject):
 
     # -- the overview sheet --------------------------------------------------------------
 
-    def preview_overview(self, overview: Overview) -> None:
-        """Build the overview sheet (anonymised numbers) in the background and show it;
-        printed and saved through the same paths as every other printout."""
+    def preview_overview(self, overview: Overview, outcomes: Summary | None = None) -> None:
+        """Build the overview sheet (anonymised numbers, then the outcome figures with
+        small cells hidden) in the background and show it; printed and saved through the
+        same paths as every other printout."""
         site = str(self.ws.settings.get("site.name") or "")
         printed_by = self.ws.actor.display_name or self.ws.actor.username
         lang = current_language()
@@ -409,7 +411,9 @@ class PrintController(QObject):
             # Deferred: reportlab loads only when printing (docs/architecture.md).
             from intake_app.reports.overview_sheet import overview_pdf
 
-            return overview_pdf(overview, site=site, printed_by=printed_by, lang=lang)
+            return overview_pdf(
+                overview, site=site, printed_by=printed_by, lang=lang, outcomes=outcomes
+            )
 
         def on_success(data: bytes) -> None:
             dialog = PdfPreviewDialog(_("Übersicht – Vorschau"), self.window)

@@ -147,7 +147,7 @@ def test_the_old_header_outside_the_transition_counts_as_unsigned(office: Office
                 )
             },
         )
-    assert (receipts.status_code, _reason(receipts)) == (401, "bad_signature")
+    assert (receipts.status_code, _reason(receipts)) == (401, "device_auth_outdated")
     assert office.count(db.batches) == 2
 
 

@@ -32,6 +32,7 @@ from intake_app.ui.print_preview import PdfPreviewDialog
 from intake_app.ui.print_system import new_printer
 from intake_app.ui.printing import PrintController
 from tests.conftest import SUPERVISOR, ProfileFixture
+from tests.ui.test_overview_and_erasure import close_cases
 from tests.unit.reports import reportkit as kit
 from tests.unit.reports.test_service import add_record
 
@@ -221,7 +222,8 @@ def test_overview_sheet_takes_the_same_print_path(
 ) -> None:
     main, ws, scratch = window
     queue, out = cups_queue
-    add_synthetic_intakes(ws, count=6, seed=3)
+    add_synthetic_intakes(ws, count=14, seed=3, complete_share=1.0)
+    close_cases(ws)  # seven closed: six for employment, one moved away
     main.actions_["overview"].trigger()
     page = main.overview
     assert page is not None
@@ -242,6 +244,9 @@ def test_overview_sheet_takes_the_same_print_path(
         assert (round(box[2]), round(box[3])) == A4
     text = "".join(page_texts(printed))
     assert {"bersicht", "Standorts", "anonymisierte"} <= words(text)
+    # the outcome figures follow, small cells hidden as on the screen
+    assert {"Ergebnisse", "Begleitung", "Arbeitsaufnahme", "Vermittlungen"} <= words(text)
+    assert re.search(r"Arbeitsaufnahme\s+x\s", text) and re.search(r"Umgezogen\s+<5\s", text)
     names = {s.family_name for s in ws.records.list(RecordQuery(), limit=100)}
     assert not any(name and name in text for name in names)
     with ws.db.read() as session:

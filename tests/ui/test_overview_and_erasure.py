@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PySide6.QtCharts import QStackedBarSeries
 from PySide6.QtWidgets import QDialog
@@ -124,3 +126,77 @@ def test_printing_is_installed_for_supervisors(qtbot: QtBot, supervisor_window: 
     assert isinstance(page, RecordPage)
     texts = {b.text() for b in page.findChildren(type(page.back_button))}
     assert "Zusammenfassung drucken …" in texts and "Einwilligungsbogen drucken …" in texts
+
+
+def close_cases(ws) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Close seven of the finalised cases: six for employment (permanent, 39 hours), one
+    because the person moved away. Returns the counts by hand."""
+    from datetime import date
+
+    from intake_app.core.followup import check_closure
+
+    ids = [s.id for s in ws.records.list(RecordQuery(status="complete"), limit=100)]
+    assert len(ids) >= 7
+    today = date.today()
+    for record_id in ids[:6]:
+        ws.records.close_case(
+            record_id,
+            check_closure(
+                on=today, reason="employment", kldb="81302", hours=39, contract="permanent"
+            ),
+        )
+    ws.records.close_case(ids[6], check_closure(on=today, reason="moved_away"))
+    return {"cases": len(ids), "closed": 7}
+
+
+def test_overview_shows_the_outcomes_with_small_cells_hidden(
+    qtbot: QtBot, supervisor_window: MainWindow
+) -> None:
+    from intake_app.figures.summary import build_summary
+
+    window = supervisor_window
+    counted = close_cases(window.ws)
+    window.actions_["overview"].trigger()
+    page = window.overview
+    assert isinstance(page, OverviewPage)
+    wait_done(page.loading)  # counted in the background
+    page.tabs.setCurrentIndex(1)
+    view = page.outcome_view
+    reasons = view.tables["reasons"]
+
+    def column(table, index: int = 1) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        return {
+            table.item(r, 0).text(): table.item(r, index).text() for r in range(table.rowCount())
+        }
+
+    # 7 closed: 6 for employment would give the one who moved away away with the total
+    assert column(reasons)["Arbeitsaufnahme"] == "x"
+    assert column(reasons)["Umgezogen"] == "<5"
+    assert column(reasons)["Insgesamt"] == "7"
+    assert column(reasons)["Studium"] == "0"
+    months = column(view.tables["months"])
+    assert months["Insgesamt"] == str(counted["cases"])  # finalised intakes, no drafts
+    assert column(view.tables["months"], 2)["Insgesamt"] == "7"
+    # what the window shows is the summary of the site's facts, cell by cell
+    summary = build_summary(window.ws.lifecycle.outcome_facts())
+    for block in summary.blocks:
+        table = view.tables[block.key]
+        assert table.rowCount() == len(block.rows)
+        for r, row in enumerate(block.rows):
+            items = [table.item(r, c + 1) for c in range(len(row.cells))]
+            assert tuple(i.text() if i else "" for i in items) == tuple(
+                cell.replace(".", ",") for cell in row.cells
+            )
+    assert "weniger als 5" in view.legend.text()
+    # the printed overview carries the same figures
+    import io
+
+    from pypdf import PdfReader
+
+    from intake_app.reports.overview_sheet import overview_pdf
+
+    assert page.overview is not None
+    data = overview_pdf(page.overview, site="Köln", printed_by="Sabine", outcomes=page.outcomes)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert "Ergebnisse der Begleitung" in text and "Gründe für das Fallende" in text
+    assert re.search(r"Arbeitsaufnahme\s+x\s", text) and re.search(r"Umgezogen\s+<5\s", text)

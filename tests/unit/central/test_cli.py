@@ -147,6 +147,23 @@ def test_office_workflow(home: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys, "--home", str(home), "export", "--statistics", "--out", str(tmp_path / "s.csv")
     )
     assert code == 0 and (tmp_path / "s.csv").exists()
+    code, out, _err = run(
+        capsys,
+        "--home",
+        str(home),
+        "export",
+        "--statistics",
+        "--pdf",
+        str(tmp_path / "s.pdf"),
+        "--min-count",
+        "1",
+    )
+    assert code == 0 and (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")
+    assert "Nur für die Arbeit in der Zentralstelle" in out  # counts below 5 are shown
+    code, _out, err = run(capsys, "--home", str(home), "export", "--pdf", str(tmp_path / "r.pdf"))
+    assert code == 2 and "--statistics" in err and not (tmp_path / "r.pdf").exists()
+    code, _out, err = run(capsys, "--home", str(home), "export", "--statistics")
+    assert code == 2 and "--pdf" in err
 
     form = tmp_path / "intake.yaml"
     form.write_text("id: intake\n")

@@ -6,11 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
-from intake_app.central.export import export_events, export_statistics
+import pikepdf
+
+from intake_app.central.export import (
+    export_events,
+    export_statistics,
+    export_statistics_pdf,
+    statistics_tables,
+)
 from intake_app.sync.batch import build_batch
 from tests.unit.central.harness import Central
 from tests.unit.central.test_importer import payload_of, receive
@@ -112,3 +121,103 @@ def test_event_details_are_exported_with_consent(central: Central, tmp_path: Pat
     assert mine[1]["occurred_on"] == "2026-03-15"
     theirs = [r for r in rows if r["record_id"] == refused]
     assert [(r["kind"], r["details"]) for r in theirs] == [("closure", "withheld")]
+
+
+def _layout_text(path: Path) -> str:
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def _row(text: str, label: str, *cells: str) -> bool:
+    """A line of the sheet: the label, then the cells in order, separated by spaces."""
+    pattern = re.escape(label) + "".join(r"\s+" + re.escape(cell) for cell in cells) + r"\s*$"
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def test_statistics_sheet_pdf_reads_back(central: Central, tmp_path: Path) -> None:
+    """Every block of the sheet, read back from the PDF, with the hand-counted figures
+    (test_outcomes) hidden as the CSV hides them."""
+    load_cases(central, TWELVE)
+    out = tmp_path / "sheet.pdf"
+    summary = export_statistics_pdf(central.engine, out)
+    text = _layout_text(out)
+    titles = [
+        "Fälle je Monat",
+        "Gründe für das Fallende",
+        "Arbeit oder Ausbildung: Vertrag",
+        "Arbeit oder Ausbildung: Wochenstunden",
+        "Dauer in Tagen (Median)",
+        "Vermittlungen nach Stelle und Ergebnis",
+        "Geschlecht",
+        "Altersgruppe beim Erstgespräch",
+        "Aufenthaltsgruppe",
+        "Staatsangehörigkeitsgruppe",
+    ]
+    assert [b.title for b in summary.blocks] == titles
+    for title in titles:
+        assert title in text
+    assert "Zeitraum: 2026-01 bis 2026-06" in text and "Alle Standorte" in text
+    # months
+    assert _row(text, "2026-01", "x", "0") and _row(text, "2026-02", "<5", "0")
+    assert _row(text, "2026-03", "0", "x") and _row(text, "2026-05", "0", "<5")
+    assert _row(text, "Insgesamt", "12", "11")
+    # reasons, contract, hours
+    assert _row(text, "Arbeitsaufnahme", "x") and _row(text, "Umgezogen", "<5")
+    assert _row(text, "Insgesamt", "11")
+    assert _row(text, "Unbefristet", "x") and _row(text, "Vollzeit (ab 35 Stunden)", "x")
+    assert _row(text, "Insgesamt", "10")
+    # medians: 10 days (11 cases) to the first referral, 59 days (10 cases) to work
+    assert _row(text, "Vom Erstgespräch bis zur ersten Vermittlung", "10", "11")
+    assert _row(text, "Vom Erstgespräch bis zu Arbeit oder Ausbildung", "59", "10")
+    # referrals by service and outcome
+    assert _row(text, "Jobcenter", "0", "0", "x", "0", "<5", "0", "x")
+    assert _row(text, "IQ-Anerkennungsberatung", "0", "0", "0", "<5", "0", "0", "<5")
+    assert _row(text, "Insgesamt", "0", "0", "x", "<5", "<5", "0", "11")
+    # groups
+    assert _row(text, "weiblich", "x", "10") and _row(text, "männlich", "<5", "0")
+    assert _row(text, "35 bis 44", "x", "x") and _row(text, "unter 25", "<5", "0")
+    assert _row(text, "Aufenthaltserlaubnis, Visum, Fiktion", "x", "x")
+    assert _row(text, "Drittstaat", "x", "x") and _row(text, "EU-Staat", "<5", "<5")
+    assert _row(text, "Insgesamt", "12", "10")
+    # no count from 1 to 4 stands in a cell anywhere on the sheet
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("Seite "))
+    assert re.findall(r"\s([1-4])(?=\s*$|\s{2})", body, re.MULTILINE) == []
+    # PDF/A-2b like every printout
+    with pikepdf.open(out) as pdf:
+        assert str(pdf.Root.Lang) == "de" and len(pdf.Root.OutputIntents) == 1
+        meta = pdf.open_metadata()
+        assert meta["{http://www.aiim.org/pdfa/ns/id/}part"] == "2"
+        assert meta["{http://www.aiim.org/pdfa/ns/id/}conformance"] == "B"
+    # in English, with every count shown when the office asks for it
+    export_statistics_pdf(central.engine, out, min_count=1, lang="en")
+    text = _layout_text(out)
+    assert "Cases per month" in text and "Referrals by service and outcome" in text
+    assert _row(text, "2026-01", "10", "0") and _row(text, "2026-02", "2", "0")
+    assert _row(text, "male", "1", "0")
+
+
+def test_the_csv_and_the_sheet_give_nothing_away_together(central: Central, tmp_path: Path) -> None:
+    """Every figure of the sheet is a sum of CSV cells: where one of the two is hidden,
+    at least one more cell of that sum is hidden as well."""
+    load_cases(central, TWELVE)
+    tables = statistics_tables(central.engine)
+    hidden = tables.hidden
+    sheet = tables.sheet
+    checked = 0
+    for key in sheet.cells:
+        if not (isinstance(key, tuple) and key[0] in ("reason", "opened_by", "work_by")):
+            continue
+        dimension = {
+            "reason": "closure_reason",
+            "opened_by": f"opened_by_{key[1]}" if key[0] == "opened_by" else "",
+            "work_by": f"work_or_training_by_{key[1]}" if key[0] == "work_by" else "",
+        }[key[0]]
+        value = key[1] if key[0] == "reason" else key[2]
+        parts = [k for k in tables.counts if k[2] == dimension and k[3] == value]
+        members = [key, *parts]
+        if any(m in hidden for m in members):
+            assert sum(1 for m in members if m in hidden) >= 2, (key, parts)
+            checked += 1
+    assert checked >= 5

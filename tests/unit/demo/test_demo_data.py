@@ -122,3 +122,60 @@ def test_combinations_are_coherent(records: list[Any]) -> None:
         for index, child in enumerate(a.get("children", [])[1:], start=1):
             previous = a["children"][index - 1]["child_birth_month"]
             assert _months(previous + "-01", child["child_birth_month"] + "-01") >= 14
+
+
+def _age(day: date, answers: dict[str, Any]) -> int:
+    born = date.fromisoformat(answers["birth_date"])
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def test_ages_fit_documents_and_degrees(records: list[Any]) -> None:
+    minimum = {"6": 22, "7": 24, "8": 27}
+    for day, answers, _c in records:
+        age = _age(day, answers)
+        if answers["residence_document"] == "blaue_karte":
+            assert age >= 25, answers["case_number"]
+        for item in answers.get("qualifications", []):
+            assert age >= minimum.get(item["isced_level"], 0), (item, age)
+            if item["qualification_title"] == QUALIFICATIONS["doctor"].title:
+                assert age >= 27, age
+
+
+def test_courses_and_isced_levels_fit_the_qualification(records: list[Any]) -> None:
+    fitting = {"Grundschule": "1", "Mittelschule": "2", "Koch (Berufsschule)": "3"}
+    for _d, answers, _c in records:
+        items = answers.get("qualifications", [])
+        for item in items:
+            title = item["qualification_title"]
+            if title in fitting:
+                assert item["isced_level"] == fitting[title], item
+        if answers.get("integration_course") == "literacy":
+            assert all(item["isced_level"] in ("0", "1", "2") for item in items), items
+
+
+def test_names_fit_the_language_and_no_near_twins(records: list[Any]) -> None:
+    sorani = [a for _d, a, _c in records if a["languages"][0]["language"] == "ckb"]
+    assert sorani
+    for answers in sorani:  # Sorani is written in Arabic script
+        assert any("\u0600" <= char <= "\u06ff" for char in answers["family_name"]), answers
+    twins = Counter(
+        (a.get("family_name_latin") or a["family_name"], a["birth_date"][:4])
+        for _d, a, _c in records
+    )
+    assert twins.most_common(1)[0][1] == 1
+
+
+def test_some_people_refuse_the_central_office() -> None:
+    rng = random.Random(5)
+    refused = 0
+    for _index in range(40):
+        answers, _complete = generate(
+            FORM,
+            organisation=ORGANISATION,
+            rng=rng,
+            today=date(2026, 11, 30),
+            complete=True,
+            central_refusals=0.3,
+        )
+        refused += answers["consent"]["purposes"]["central_office"]["granted"] is False
+    assert 0 < refused < 40

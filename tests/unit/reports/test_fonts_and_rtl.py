@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from reportlab.pdfbase import pdfmetrics
 
-from intake_app.reports import fonts
+from intake_app.pdf import fonts
 from intake_app.reports.flowables import RtlParagraph, chunks, qr_matrix
 from intake_app.reports.layout import make_styles
 

@@ -60,7 +60,30 @@ def _overview() -> bytes:
         not_delivered=2,
         removed_for_statistics=1,
     )
-    return overview_pdf(overview, site="Köln-Mülheim", printed_by="Leitung", lang="de")
+    return overview_pdf(
+        overview, site="Köln-Mülheim", printed_by="Leitung", lang="de", outcomes=_outcomes()
+    )
+
+
+def _outcomes() -> Any:
+    from intake_app.figures.outcomes import case_facts
+    from intake_app.figures.summary import build_summary
+    from tests.unit.central.test_outcomes import TWELVE
+
+    return build_summary(case_facts(doc, events) for doc, events in TWELVE)
+
+
+def _outcome_sheet() -> bytes:
+    from datetime import UTC, datetime
+
+    from intake_app.figures.sheet import sheet_pdf
+
+    return sheet_pdf(
+        _outcomes(),
+        scope="Alle Standorte",
+        printed_by="intake-central",
+        generated=datetime(2026, 12, 6, tzinfo=UTC),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +97,11 @@ def documents(sources: list[Any], organisation: OrganisationConfig) -> dict[str,
         ).data,
         "sheets": render_documents(sources, ctx=ctx, document=Document.CONSENT_SHEET).data,
         "overview": _overview(),
+        "outcomes": _outcome_sheet(),
     }
 
 
-KINDS = ("summary", "summaries", "sheet", "sheets", "overview")
+KINDS = ("summary", "summaries", "sheet", "sheets", "overview", "outcomes")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -161,9 +185,10 @@ def test_each_pdf_is_titled_for_its_kind(documents: dict[str, bytes]) -> None:
     assert title("sheet") == "Einwilligungserklärung KM01-2026-00001"
     assert title("sheets") == "2 Einwilligungserklärungen"
     assert title("overview") == "Übersicht des Standorts Köln-Mülheim"
+    assert title("outcomes") == "Ergebnisse der Begleitung Alle Standorte"
 
 
-@pytest.mark.parametrize("kind", ("summaries", "sheets"))
+@pytest.mark.parametrize("kind", ("summaries", "sheets", "outcomes"))
 def test_no_raw_codes_no_empty_pages(documents: dict[str, bytes], kind: str) -> None:
     pages = pdfcheck.texts(documents[kind])
     for number, text in enumerate(pages, start=1):
