@@ -29,7 +29,7 @@ from tests.unit.lifecycle.test_lifecycle import _pretend_delivered
         ({"reason": "employment", "hours": 90}, "zwischen 1 und 60"),
         ({"reason": "employment", "contract": "lifetime"}, "Vertragsart"),
         ({"reason": "retired"}, "Unbekannter Grund"),
-        ({"reason": "other", "on": TODAY + timedelta(days=1)}, "Zukunft"),
+        ({"reason": "other", "on": TODAY + timedelta(days=30)}, "Zukunft"),  # also past midnight
     ],
 )
 def test_bad_closings_are_refused(kwargs: dict, words: str) -> None:

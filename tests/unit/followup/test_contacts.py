@@ -48,7 +48,7 @@ def test_topics_come_from_the_form_files() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"on": TODAY + timedelta(days=1)}, "Zukunft"),
+        ({"on": TODAY + timedelta(days=30)}, "Zukunft"),  # also past midnight
         ({"mode": "fax"}, "Kontaktform"),
         ({"topics": ["astrology"]}, "Thema"),
         ({"note": "x" * 501}, "zu lang"),
