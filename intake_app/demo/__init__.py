@@ -38,7 +38,7 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     if profile.exists():
         return False
     admin_name, _role, admin_display, admin_password = DEMO_USERS[0]
-    profile.create(
+    recovery_key = profile.create(
         admin_name=admin_name,
         admin_password=admin_password,
         display_name=admin_display,
@@ -61,6 +61,18 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
             user_ws.accounts.set_own_password(password)
         finally:
             user_ws.close()
+    # The demo supervisor reviews every record of the site, so she receives the site key,
+    # as a real profile's first supervisor does: through the recovery key (docs/security.md,
+    # "Site key grants"). The demo's recovery key is not kept.
+    ws = Workspace.recover(
+        profile, recovery_key=recovery_key, username=admin_name, new_password=admin_password
+    )
+    try:
+        for name, role, _display, _password in DEMO_USERS[1:]:
+            if role == "supervisor":
+                ws.grant_site_key(name)
+    finally:
+        ws.close()
     if records:
         fill_demo_profile(profile, count=records)
     return True

@@ -6,12 +6,19 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from intake_app.app import Workspace
 from intake_app.core.forms import evaluate, load_organisation, load_shipped_forms
+from intake_app.demo import ensure_demo_profile
 from intake_app.demo.data import CONSENT_LANGUAGE, PERSONAS, QUALIFICATIONS, generate
+from intake_app.demo.users import DEMO_USERS
+from intake_app.errors import PermissionDenied
+from intake_app.storage.profile import Profile
+from intake_app.storage.record_queries import RecordQuery
 
 ORGANISATION = load_organisation()
 FORM = load_shipped_forms().latest("intake")
@@ -179,3 +186,20 @@ def test_some_people_refuse_the_central_office() -> None:
         )
         refused += answers["consent"]["purposes"]["central_office"]["granted"] is False
     assert 0 < refused < 40
+
+
+def test_the_demo_profile_shows_each_role_what_it_may_see(tmp_path: Path) -> None:
+    """The README's first steps: the demo supervisor reviews every record of the site (she
+    holds a signed site-key grant), the counsellor her own, the administrator none."""
+    assert ensure_demo_profile(tmp_path / "demo", records=6)
+    profile = Profile(tmp_path / "demo")
+    seen: dict[str, int | str] = {}
+    for name, role, _display, password in DEMO_USERS:
+        ws = Workspace.sign_in(profile, username=name, password=password)
+        try:
+            seen[role] = len(ws.records.list(RecordQuery()))
+        except PermissionDenied:
+            seen[role] = "denied"
+        finally:
+            ws.close()
+    assert seen == {"supervisor": 6, "counsellor": 3, "admin": "denied"}
