@@ -49,6 +49,8 @@ from pypdf import PdfReader
 
 from intake_app.central import db as central_db
 from intake_app.core.forms import Form, Question, evaluate
+from intake_app.core.forms.organisation import CENTRAL_OFFICE
+from intake_app.core.forms.transfer import covered_answers, purpose_in_force
 from intake_app.core.records import fts_query
 from intake_app.demo.data import generate
 from intake_app.storage.profile import Profile
@@ -173,6 +175,7 @@ class World:
     central: dict[str, dict[str, Any]]  # record id -> central document
     csv_rows: dict[str, dict[str, str]]  # record id -> export row
     seconds: dict[str, float]
+    travels: dict[str, set[str]]  # sample -> answers the central-office consent covers
 
 
 def _valid_answers(form: Form, organisation: Any, case_number: str) -> dict[str, Any]:
@@ -263,6 +266,7 @@ def world(
         records: dict[str, str] = {}
         saved: dict[str, dict[str, Any]] = {}
         paths: dict[str, list[tuple[str, bool, str]]] = {}
+        travels: dict[str, set[str]] = {}
         try:
             form = ws.current_form()
             with Stopwatch() as watch:
@@ -275,6 +279,13 @@ def world(
                     ws.records.save(row.id, answers=answers)
                     ws.records.finalise(row.id, answers=answers)
                     records[name], saved[name], paths[name] = row.id, answers, where
+                    purpose = purpose_in_force(
+                        answers["consent"], ws.organisation, CENTRAL_OFFICE, on=date.today()
+                    )
+                    assert purpose is not None  # the synthetic person granted it
+                    travels[name] = set(
+                        covered_answers(form, answers, purpose, answers["consent"], on=date.today())
+                    )
             seconds["database"] = watch.seconds
             with Stopwatch() as watch:
                 result = ws.sync.send(settings=FAST)
@@ -298,7 +309,7 @@ def world(
                 sa.select(central_db.records.c.record_id, central_db.records.c.document)
             )
         }
-        yield World(profile, form, records, saved, paths, central, csv_rows, seconds)
+        yield World(profile, form, records, saved, paths, central, csv_rows, seconds, travels)
     finally:
         next(starter, None)
 
@@ -379,11 +390,31 @@ def test_pdf_shows_hostile_text(world: World, name: str, figures: Figures) -> No
 # -- batch and central office ------------------------------------------------------------
 
 
+def _top(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_batch_carries_hostile_text_to_the_central_database(world: World, name: str) -> None:
+    """Text the central-office consent covers arrives unchanged; text it does not cover
+    (case administration, internal notes) never leaves the device (docs/security.md,
+    "What reaches the central office")."""
     document = world.central[world.records[name]]
     for path, _printed, text in world.paths[name]:
-        assert _get(document["answers"], path) == text, path
+        if _top(path) in world.travels[name]:
+            assert _get(document["answers"], path) == text, path
+        else:
+            assert _top(path) not in document["answers"], path
+
+
+def test_hostile_text_reaches_the_central_database_at_all(world: World) -> None:
+    travelled = [
+        path
+        for name, paths in world.paths.items()
+        for path, _printed, _text in paths
+        if _top(path) in world.travels[name]
+    ]
+    assert len(travelled) >= len(SAMPLES)
 
 
 def _guarded(text: str) -> str:
@@ -401,6 +432,9 @@ def test_central_export_keeps_hostile_text(world: World, name: str, figures: Fig
     row = world.csv_rows[world.records[name]]
     assert row["personal_data"] == "yes"
     for path, _printed, sample in world.paths[name]:
+        if _top(path) not in world.travels[name]:
+            assert not any(key.startswith(f"answers.{_top(path)}") for key in row), path
+            continue
         if "[" in path:  # inside a repeat group: the whole group is one JSON cell
             group = path.split("[", 1)[0]
             cell = row[f"answers.{group}"]
