@@ -18,21 +18,26 @@ from intake_app.central.export import (
     export_events,
     export_statistics,
     export_statistics_pdf,
+    statistics,
     statistics_tables,
 )
+from intake_app.figures.outcomes import Period
 from intake_app.sync.batch import build_batch
 from tests.unit.central.harness import Central
 from tests.unit.central.test_importer import payload_of, receive
 from tests.unit.central.test_outcomes import TWELVE
-from tests.unit.sync.factories import make_record
+from tests.unit.sync.factories import erasure, make_record
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
 
 
-def load_cases(central: Central, cases: list[Any], *, consent: bool = True) -> list[str]:
-    """Send each hand-counted case as a finalised record with its case events."""
+def load_cases(
+    central: Central, cases: list[Any], *, consent: bool = True, erase: tuple[int, ...] = ()
+) -> list[str]:
+    """Send each hand-counted case as a finalised record with its case events; then erase
+    the cases at the indexes ``erase`` (the office keeps their anonymised rows)."""
     records, instructions = [], []
     for document, events in cases:
         record = make_record(central_consent=consent)
@@ -57,6 +62,9 @@ def load_cases(central: Central, cases: list[Any], *, consent: bool = True) -> l
     receive(
         central, build_batch(payload_of(*records, instructions=instructions), identity=identity)
     )
+    if erase:
+        erasures = [erasure(records[i]["id"]) for i in erase]
+        receive(central, build_batch(payload_of(instructions=erasures), identity=identity))
     central.importer().run()
     return [r["id"] for r in records]
 
@@ -275,3 +283,24 @@ def test_a_reporting_period_on_the_command_line(
     code = main(["--home", home, "export", "--events", "--out", str(out), *quarter])
     assert code == 2 and "--statistics" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_erased_records_count_in_a_period_by_whole_months(central: Central) -> None:
+    """An erased record's anonymised row keeps only the month of its intake: it counts in
+    a period holding that whole month, and not in one that starts within it."""
+    from datetime import date
+
+    load_cases(central, TWELVE, erase=(1,))  # R2, opened 25 January
+    january = ("Bielefeld", "2026-01")
+
+    def counts(period: Period) -> tuple[int, int]:
+        got = statistics(central.engine, period)
+        return got[(*january, "intakes", "")], got[(*january, "cases_opened", "")]
+
+    # R1 (10 January), the eight alike (15 January) and R2, erased
+    assert counts(Period()) == (10, 9)
+    assert counts(Period(date(2026, 1, 1), date(2026, 3, 31))) == (10, 9)
+    assert counts(Period(None, date(2026, 1, 31))) == (10, 9)
+    # from 11 January: not R1, and R2's row cannot tell whether it lies in the period
+    assert counts(Period(date(2026, 1, 11), date(2026, 3, 31))) == (8, 8)
+    assert counts(Period(date(2026, 2, 1), None)) == (0, 0)
