@@ -144,6 +144,35 @@ class SyncResult:
     #: hand-overs not taken in: (hand-over id or file, reason)
     handovers_failed: list[tuple[str, str]] = field(default_factory=list)
 
+    def handover_lines(self) -> list[str]:
+        """What a sync run did with hand-overs, in words (for the sync window and the command
+        line); empty when there was nothing."""
+        lines = []
+        if self.handovers_taken:
+            lines.append(
+                _("{n} Akte(n) von einem anderen Standort übernommen.").format(
+                    n=len(self.handovers_taken)
+                )
+            )
+        if self.handovers_sealed:
+            lines.append(
+                _("{n} Übergabe(n) von der Zentrale bestätigt; der Fall ist hier beendet.").format(
+                    n=len(self.handovers_sealed)
+                )
+            )
+        if self.handovers_refused:
+            lines.append(
+                _(
+                    "{n} Übergabe(n) von der Zentrale abgelehnt; der Fall bleibt hier offen. Den "
+                    "Grund nennt die Zentrale."
+                ).format(n=len(self.handovers_refused))
+            )
+        for name, reason in self.handovers_failed:
+            lines.append(
+                _("Übergabe {name} nicht übernommen: {reason}").format(name=name, reason=reason)
+            )
+        return lines
+
 
 class DeviceSync:
     """Sync on behalf of a signed-in user.
@@ -365,6 +394,7 @@ class DeviceSync:
         pending_instructions = int(
             counts.get(OutboxKind.CONSENT_WITHDRAWAL.value, 0)
             + counts.get(OutboxKind.ERASURE.value, 0)
+            + counts.get(OutboxKind.HANDOVER.value, 0)
         )
         if row is None:
             return SyncStatus(
