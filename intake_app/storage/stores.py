@@ -190,15 +190,40 @@ def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
     log.info("a record store was re-keyed")
 
 
+#: Page cache shared by the stores one user has open (KiB). A single store keeps the
+#: default of the SQLCipher build (8,000 KiB per connection); a supervisor's twenty stores
+#: share this budget, so the memory does not grow with the number of counsellors she
+#: reads (issue 17: peak memory with 20 stores).
+STORE_CACHE_BUDGET_KIB = 4 * 1024
+STORE_CACHE_MIN_KIB = 128
+
+
+def store_cache_kib(stores: int) -> int | None:
+    """The page cache of each connection to one of ``stores`` open stores, in KiB (None:
+    the build's default, for a single store)."""
+    if stores <= 1:
+        return None
+    return max(STORE_CACHE_MIN_KIB, STORE_CACHE_BUDGET_KIB // stores)
+
+
 def open_store(
-    path: Path, key: bytes, profile_path: Path, profile_key: bytes, *, verify: bool = True
+    path: Path,
+    key: bytes,
+    profile_path: Path,
+    profile_key: bytes,
+    *,
+    verify: bool = True,
+    cache_kib: int | None = None,
 ) -> Database:
     """A store as the main database with the profile database attached as ``profile``.
 
     ``verify=False`` connects on first use (a supervisor's sign-in opens every store; the
-    case list that follows connects to each anyway).
+    case list that follows connects to each anyway). ``cache_kib``: see
+    :func:`store_cache_kib`.
     """
-    db = Database(path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)})
+    db = Database(
+        path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)}, cache_kib=cache_kib
+    )
     if verify:
         db.verify_key()
     return db
