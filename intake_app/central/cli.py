@@ -6,6 +6,8 @@
     intake-central --home DIR enrol --device NAME --server-url URL --out FILE [--valid-days N]
     intake-central --home DIR register FILE [--out CONFIRMATION]
     intake-central --home DIR devices list | devices revoke NAME
+                                       | devices recipient NAME RECIPIENT --purpose PURPOSE
+    intake-central --home DIR handovers export --device NAME --out DIR
     intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
     intake-central --home DIR export --out FILE [--events]
@@ -54,12 +56,13 @@ from intake_app.sync.enrolment import build_confirmation, check_server_url, read
 from intake_app.sync.errors import SignatureError
 from intake_app.sync.identity import OfficeKeySet, verify_key_set_document
 from intake_app.sync.keys import format_fingerprint
+from intake_app.sync.transport_folder import write_handover_files
 
 from . import db
 from .audit_heads import AuditState, audit_states
 from .export import export_events, export_records, export_statistics, export_statistics_pdf
 from .forms import publish_form, published_forms
-from .handovers import refusal_text, set_recipient
+from .handovers import refusal_text, sealed_for, set_recipient
 from .home import (
     DATABASE_URL_ENV,
     PASSPHRASE_ENV,
@@ -377,6 +380,21 @@ def _audit_cell(state: AuditState | None) -> str:
             kind=kind, n=state.problems, seq=state.highest
         )
     return _("ok bis Nr. {seq}").format(seq=state.highest)
+
+
+def cmd_handovers(args: argparse.Namespace) -> int:
+    """Write the hand-overs sealed for one device into a folder (USB stick)."""
+    home = _home(args)
+    home.require()
+    engine = _engine(args, home)
+    documents = sealed_for(engine, device_name=args.device)
+    written = write_handover_files(Path(args.out), documents)
+    _out(
+        _("{n} Übergabe(n) für Gerät »{name}« nach {folder} geschrieben.").format(
+            n=len(written), name=args.device, folder=args.out
+        )
+    )
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -766,6 +784,13 @@ def build_parser() -> argparse.ArgumentParser:
     recipient.add_argument("recipient")
     recipient.add_argument("--purpose", required=True)
     p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("handovers", parents=[common])
+    hsub = p.add_subparsers(dest="handovers_command", required=True, parser_class=_Parser)
+    export_handovers = hsub.add_parser("export", parents=[common])
+    export_handovers.add_argument("--device", required=True, metavar="NAME")
+    export_handovers.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_handovers)
 
     p = sub.add_parser("serve", parents=[common])
     p.add_argument("--host", default="127.0.0.1")
