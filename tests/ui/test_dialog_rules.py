@@ -6,6 +6,7 @@ wheel and typing; what a screen reader reads through Qt's accessibility interfac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from functools import partial
 
 import pytest
@@ -36,6 +37,7 @@ from intake_app.ui.followup_dialogs import (
 )
 from intake_app.ui.key_dialogs import GrantSiteKeyDialog, MoveCaseDialog
 from intake_app.ui.record_page import WithdrawConsentDialog
+from intake_app.ui.widgets import DateField
 from tests.conftest import SUPERVISOR, ProfileFixture
 
 Maker = Callable[[], QDialog]
@@ -276,6 +278,54 @@ def test_the_wheel_never_changes_a_field_that_has_the_focus(
         dialog.close()
     assert changed == []
     assert checked >= 4
+
+
+def _type_date(qtbot: QtBot, field: QWidget, text: str) -> None:
+    """Click into a date field, delete what it shows and type ``text`` key by key."""
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=QPoint(8, field.height() // 2))
+    qtbot.keyClick(field, Qt.Key.Key_End)
+    for _ in range(12):
+        qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(field, text)
+
+
+def test_every_date_of_a_dialog_is_typed_as_day_month_year(
+    qtbot: QtBot, dialogs: list[tuple[str, Maker]]
+) -> None:
+    """The contact date could not be typed (digits did nothing): every date field of the
+    dialogs takes TT.MM.JJJJ typed, as a date question of the interview does."""
+    day = date.today() - timedelta(days=3)
+    problems = []
+    checked = 0
+    for name, make in dialogs:
+        dialog = _show(qtbot, make)
+        variants: list[Callable[[], None]] = [lambda: None]
+        if isinstance(dialog, UpdateDialog):
+            variants += [
+                partial(dialog.what.setCurrentIndex, n) for n in range(dialog.what.count())
+            ]
+        if isinstance(dialog, ContactDialog):
+            variants.append(partial(dialog.has_next.setChecked, True))
+        for change in variants:
+            change()
+            QApplication.processEvents()
+            fields = [
+                w
+                for w in dialog.findChildren(QWidget)
+                if isinstance(w, (DateField, QDateEdit)) and w.isVisibleTo(dialog)
+            ]
+            for field in fields:
+                if not field.isEnabled():
+                    continue
+                for typed in (day.strftime("%d.%m.%Y"), day.strftime("%d%m%Y")):
+                    _type_date(qtbot, field, typed)
+                    got = field.date()  # type: ignore[attr-defined]
+                    if (got.year(), got.month(), got.day()) != (day.year, day.month, day.day):
+                        problems.append(f"{name}: {_name(field)} typed {typed!r} reads {got}")
+                checked += 1
+        dialog.close()
+    assert problems == [], "\n".join(problems)
+    assert checked >= 6
 
 
 def test_typing_german_and_arabic_only_types(
