@@ -427,10 +427,19 @@ def draw_tick_box(
     canv.restoreState()
 
 
+#: The mask of every QR code. Any of the eight masks is valid and every reader tries
+#: them all; choosing the "best" one means laying the code out eight times and scoring
+#: each in pure Python, which was most of the time of a record's footer (a batch draws a
+#: new code per record).
+QR_MASK = 2
+
+
 @lru_cache(maxsize=512)
 def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
     """The modules of a QR code for ``data`` (error correction M, no quiet zone)."""
-    code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code = qrcode.QRCode(
+        border=0, error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=QR_MASK
+    )
     code.add_data(data)
     code.make(fit=True)
     return tuple(tuple(bool(cell) for cell in row) for row in code.get_matrix())
