@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 import qrcode
 from reportlab.lib.colors import Color, black
@@ -182,13 +183,21 @@ class TextLine(Flowable):  # type: ignore[misc]
     Most answers are short ("Ja", a date, a country); drawing them without the
     paragraph machinery makes a summary several times faster. The result looks the same:
     same font, size, colour and first baseline.
+
+    Args:
+        like_paragraph: the baseline one font size below the top, where a reportlab
+            ``Paragraph`` puts it (headings that used to be paragraphs); otherwise the
+            font's ascent below the top (table cells).
     """
 
-    def __init__(self, text: str, style: ParagraphStyle, *, bold: bool = False) -> None:
+    def __init__(
+        self, text: str, style: ParagraphStyle, *, bold: bool = False, like_paragraph: bool = False
+    ) -> None:
         super().__init__()
         self.text = text
         self.style = style
         self.bold = bold or _is_bold(style)
+        self.like_paragraph = like_paragraph
         self._para: Paragraph | None = None
         self._shown: str | None = None
         self._fits_width = -1.0
@@ -227,16 +236,33 @@ class TextLine(Flowable):  # type: ignore[misc]
     def getSpaceAfter(self) -> float:
         return float(self.style.spaceAfter)
 
+    @property
+    def direct(self) -> bool:
+        """Whether the text, as last wrapped, is drawn as one line (not a paragraph)."""
+        return self._para is None and self._shown is not None
+
+    def _runs(self) -> tuple[list[tuple[str, str]], float]:
+        """The font runs of the line and the baseline's distance below the top."""
+        assert self._shown is not None
+        size = self.style.fontSize
+        runs = fonts.font_runs(self._shown, bold=self.bold)
+        if self.like_paragraph:
+            return runs, size
+        ascent = max((_ascent(font, size) for font, _run in runs), default=size)
+        return runs, ascent
+
+    def write(self, writer: LineWriter, x: float, y: float) -> None:
+        """Add the line, wrapped at its lower left corner ``(x, y)``, to a text object
+        shared with other lines (a table's cells); only when :attr:`direct`."""
+        runs, ascent = self._runs()
+        writer.line(x, y + self.height - ascent, runs, self.style.fontSize, self.style.textColor)
+
     def draw(self) -> None:
         if self._para is not None:
             self._para.drawOn(self.canv, 0, 0)
             return
-        assert self._shown is not None
+        runs, ascent = self._runs()
         size = self.style.fontSize
-        runs = fonts.font_runs(self._shown, bold=self.bold)
-        ascent = (
-            max(pdfmetrics.getAscentDescent(font, size)[0] for font, _run in runs) if runs else size
-        )
         canv: Canvas = self.canv
         canv.setFillColor(self.style.textColor)
         text = canv.beginText(0, self.height - ascent)
@@ -244,6 +270,19 @@ class TextLine(Flowable):  # type: ignore[misc]
             text.setFont(font, size)
             text.textOut(run)
         canv.drawText(text)
+
+
+@lru_cache(maxsize=256)
+def _ascent(font: str, size: float) -> float:
+    return float(pdfmetrics.getAscentDescent(font, size)[0])
+
+
+class LineWriter(Protocol):
+    """Sets lines of text into one shared text object (see :mod:`grid`)."""
+
+    def line(
+        self, x: float, y: float, runs: list[tuple[str, str]], size: float, color: Color
+    ) -> None: ...
 
 
 def text_flowable(
