@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
@@ -31,7 +32,7 @@ from intake_app.reports.flowables import TextLine
 #: the table's font (8.5 pt, leading 1.2), so rows keep the height they had.
 EMPTY_CELL = 8.5 * 1.2
 
-Cell = Flowable | Sequence[Flowable] | str | None
+Cell: TypeAlias = "Flowable | Sequence[Flowable] | str | None"
 
 
 @dataclass(slots=True)
@@ -234,7 +235,10 @@ class Grid(Flowable):  # type: ignore[misc]
         if style.box is not None:
             canv.setLineWidth(style.box[0])
             canv.setStrokeColor(style.box[1])
-            edges = [(0, self.height, 0, 0), (self.width, self.height, self.width, 0)]
+            edges: list[tuple[float, float, float, float]] = [
+                (0, self.height, 0, 0),
+                (self.width, self.height, self.width, 0),
+            ]
             if not self.open_top or style.repeat:
                 edges.append((0, self.height, self.width, self.height))
             if not self.open_bottom:
