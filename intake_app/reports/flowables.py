@@ -9,9 +9,10 @@ put them on the last line).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import qrcode
 from reportlab.lib.colors import Color, black
@@ -21,6 +22,13 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 
 from intake_app.pdf import fonts
+
+#: Plain text that one font draws and a ``Paragraph`` breaks only at spaces (no no-break
+#: space, no soft hyphen, no other white space): :class:`TextLine` breaks it itself.
+_PLAIN = re.compile(
+    "[\u0020-\u007e\u00a1-\u00ac\u00ae-\u024f\u0400-\u04ff"
+    "\u2013\u2014\u2018-\u201e\u2022\u2026\u20ac]*"
+)
 
 #: Long texts are cut into paragraphs of about this many characters (at a space where
 #: possible), so that a very long answer flows over many pages in linear time.
@@ -201,6 +209,8 @@ class TextLine(Flowable):  # type: ignore[misc]
         self._para: Paragraph | None = None
         self._shown: str | None = None
         self._fits_width = -1.0
+        #: the lines of a text that wraps, broken here: (room left, line)
+        self._broken: list[tuple[float, str]] | None = None
 
     def _paragraph(self) -> Paragraph:
         if self._para is None:
@@ -218,9 +228,49 @@ class TextLine(Flowable):  # type: ignore[misc]
             self._fits_width = fonts.text_width(self._shown, self.style.fontSize, bold=self.bold)
         return self._fits_width <= width
 
+    def _break(self, width: float) -> list[tuple[float, str]] | None:
+        """Lines as a reportlab ``Paragraph`` breaks them (greedy, spaces may shrink by
+        ``style.spaceShrinkage``), for plain text in one font; None for anything else
+        (several fonts or directions, a word wider than the column, hyphenation)."""
+        style = self.style
+        if (
+            self._para is not None
+            or style.hyphenationLang
+            or style.fontName not in (fonts.LATIN, fonts.LATIN_BOLD)
+            or _PLAIN.fullmatch(self.text) is None
+        ):
+            return None
+        size = style.fontSize
+        space = fonts.text_width(" ", size, bold=self.bold)
+        shrink = style.spaceShrinkage * space
+        lines: list[tuple[float, str]] = []
+        words: list[str] = []
+        used = -space
+        for word in self.text.split():
+            word_width = fonts.text_width(word, size, bold=self.bold)
+            wider = used + space + word_width
+            if wider > width + shrink * len(words):
+                if word_width > width:
+                    return None
+                if words:
+                    lines.append((width - used, " ".join(words)))
+                    words, used = [word], word_width
+                    continue
+            words.append(word)
+            used = wider
+        if words:
+            lines.append((width - used, " ".join(words)))
+        return lines
+
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self._broken = None
         if self._fits(availWidth):
             self.width, self.height = availWidth, self.style.leading
+            return self.width, self.height
+        broken = self._break(availWidth)
+        if broken:
+            self._broken = broken
+            self.width, self.height = availWidth, len(broken) * self.style.leading
             return self.width, self.height
         self.width, self.height = self._paragraph().wrap(availWidth, availHeight)
         return self.width, self.height
@@ -228,7 +278,11 @@ class TextLine(Flowable):  # type: ignore[misc]
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
         if self._fits(availWidth):
             return [self] if availHeight >= self.style.leading else []
-        return list(self._paragraph().split(availWidth, availHeight))
+        # only a text that does not fit the rest of the page comes here: reportlab's
+        # paragraph splits it
+        paragraph = self._paragraph()
+        paragraph.wrap(availWidth, availHeight)
+        return list(paragraph.split(availWidth, availHeight))
 
     def getSpaceBefore(self) -> float:
         return float(self.style.spaceBefore)
@@ -252,24 +306,32 @@ class TextLine(Flowable):  # type: ignore[misc]
         return runs, ascent
 
     def write(self, writer: LineWriter, x: float, y: float) -> None:
-        """Add the line, wrapped at its lower left corner ``(x, y)``, to a text object
+        """Add the text, wrapped at its lower left corner ``(x, y)``, to a text object
         shared with other lines (a table's cells); only when :attr:`direct`."""
-        runs, ascent = self._runs()
-        writer.line(x, y + self.height - ascent, runs, self.style.fontSize, self.style.textColor)
-
-    def draw(self) -> None:
-        if self._para is not None:
-            self._para.drawOn(self.canv, 0, 0)
+        style = self.style
+        size = style.fontSize
+        if self._broken is not None:
+            # as a paragraph sets it: first baseline one font size below the top, spaces
+            # of a line that uses the allowed shrinkage narrowed evenly
+            font = fonts.LATIN_BOLD if self.bold else fonts.LATIN
+            top = y + self.height - size
+            for index, (room, line) in enumerate(self._broken):
+                spaces = line.count(" ")
+                squeeze = room / spaces if room < -1e-8 and spaces else 0.0
+                writer.line(
+                    x, top - index * style.leading, [(font, line)], size, style.textColor, squeeze
+                )
             return
         runs, ascent = self._runs()
-        size = self.style.fontSize
-        canv: Canvas = self.canv
-        canv.setFillColor(self.style.textColor)
-        text = canv.beginText(0, self.height - ascent)
-        for font, run in runs:
-            text.setFont(font, size)
-            text.textOut(run)
-        canv.drawText(text)
+        writer.line(x, y + self.height - ascent, runs, size, style.textColor)
+
+    def draw(self) -> None:
+        if self._para is not None and self._broken is None:
+            self._para.drawOn(self.canv, 0, 0)
+            return
+        writer = _CanvasLines(self.canv)
+        self.write(writer, 0, 0)
+        writer.flush()
 
 
 @lru_cache(maxsize=256)
@@ -281,8 +343,48 @@ class LineWriter(Protocol):
     """Sets lines of text into one shared text object (see :mod:`grid`)."""
 
     def line(
-        self, x: float, y: float, runs: list[tuple[str, str]], size: float, color: Color
+        self,
+        x: float,
+        y: float,
+        runs: list[tuple[str, str]],
+        size: float,
+        color: Color,
+        word_space: float = 0.0,
     ) -> None: ...
+
+
+class _CanvasLines:
+    """A :class:`LineWriter` for one flowable's own text object."""
+
+    def __init__(self, canv: Canvas) -> None:
+        self.canv = canv
+        self.text: Any = None
+
+    def line(
+        self,
+        x: float,
+        y: float,
+        runs: list[tuple[str, str]],
+        size: float,
+        color: Color,
+        word_space: float = 0.0,
+    ) -> None:
+        if self.text is None:
+            self.canv.setFillColor(color)
+            self.text = self.canv.beginText(x, y)
+        else:
+            self.text.setTextOrigin(x, y)
+        if word_space:
+            self.text.setWordSpace(word_space)
+        for font, run in runs:
+            self.text.setFont(font, size)
+            self.text.textOut(run)
+        if word_space:
+            self.text.setWordSpace(0)
+
+    def flush(self) -> None:
+        if self.text is not None:
+            self.canv.drawText(self.text)
 
 
 def text_flowable(

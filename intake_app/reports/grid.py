@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from reportlab.lib.colors import Color
+from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable
@@ -256,6 +257,19 @@ class Grid(Flowable):  # type: ignore[misc]
         canv.restoreState()
 
 
+_FILLS: dict[tuple[float, float, float], str] = {}
+
+
+def _fill(color: Color) -> str:
+    """The fill colour operator for an RGB colour, as reportlab writes it (made once per
+    colour: labels and values alternate their colour on every row)."""
+    rgb = (color.red, color.green, color.blue)
+    op = _FILLS.get(rgb)
+    if op is None:
+        op = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+    return op
+
+
 class _TextWriter:
     """Writes lines into one text object, setting font and colour only when they change."""
 
@@ -275,18 +289,31 @@ class _TextWriter:
             self.text = None
 
     def line(
-        self, x: float, y: float, runs: list[tuple[str, str]], size: float, color: Color
+        self,
+        x: float,
+        y: float,
+        runs: list[tuple[str, str]],
+        size: float,
+        color: Color,
+        word_space: float = 0.0,
     ) -> None:
         text = self.text
         if text is None:
             text = self.text = self.canv.beginText(0, 0)
             self.font, self.size, self.color = "", 0.0, None
         if color is not self.color:
-            text.setFillColor(color)
+            if type(color) is Color:
+                text._code.append(_fill(color))  # what text.setFillColor(color) writes
+            else:
+                text.setFillColor(color)
             self.color = color
         text.setTextOrigin(x, y)
+        if word_space:
+            text.setWordSpace(word_space)
         for font, run in runs:
             if font != self.font or size != self.size:
                 text.setFont(font, size)
                 self.font, self.size = font, size
             text.textOut(run)
+        if word_space:
+            text.setWordSpace(0)
