@@ -114,6 +114,10 @@ class SiteSync:
             ]
             total.files_written += r.files_written
             total.invalid_receipts += r.invalid_receipts
+            total.handovers_sealed += r.handovers_sealed
+            total.handovers_refused += r.handovers_refused
+            total.handovers_taken += r.handovers_taken
+            total.handovers_failed += r.handovers_failed
         return total
 
     def send(self, **kwargs: Any) -> SyncResult:
@@ -199,7 +203,11 @@ class Workspace:
         )
         self.settings = ProfileSettings(db=db, actor=actor)
 
-        def sync_of(store_db: Database) -> DeviceSync:
+        def sync_of(store_db: Database, *, home: bool = False) -> DeviceSync:
+            # Hand-overs from other sites are taken into the store of whoever runs the
+            # sync (her own store; an administrator has none, so they wait at the office):
+            # docs/security.md, "Hand-over through the office".
+            owns_store = home and store_db is not self.scope.profile_db
             return DeviceSync(
                 db=store_db,
                 actor=actor,
@@ -207,9 +215,9 @@ class Workspace:
                 organisation=lambda: self.organisation,
                 batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
                 on_forms_changed=self.reload_forms,
+                home=home,
+                take_handover=records_of(store_db).take_handover if owns_store else None,
             )
-
-        self.sync: DeviceSync | SiteSync = sync_of(db)
 
         def lifecycle_of(store_db: Database) -> Lifecycle:
             return Lifecycle(
@@ -234,6 +242,7 @@ class Workspace:
                 expiry_warning_days=lambda: self.expiry_warning_days,
             )
 
+        self.sync: DeviceSync | SiteSync = sync_of(db, home=True)
         self.records: RecordService | SiteRecords
         if len(self.scope.stores) > 1:
             self.records = SiteRecords(
