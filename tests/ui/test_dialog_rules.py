@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, QSize, Qt
-from PySide6.QtGui import QAccessible, QFontMetrics, QInputMethodEvent, QWheelEvent
+from PySide6.QtGui import QAccessible, QColor, QFontMetrics, QInputMethodEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -330,6 +330,55 @@ def test_every_date_of_a_dialog_is_typed_as_day_month_year(
         dialog.close()
     assert problems == [], "\n".join(problems)
     assert checked >= 6
+
+
+def _luminance(colour: QColor) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (
+        0.2126 * channel(colour.redF())
+        + 0.7152 * channel(colour.greenF())
+        + 0.0722 * channel(colour.blueF())
+    )
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("editable", [False, True])
+def test_the_highlighted_entry_of_a_drop_down_list_is_readable(
+    qtbot: QtBot, editable: bool
+) -> None:
+    """The highlighted entry of a drop-down's open list was an empty white box: it is
+    drawn on the highlight colour, with its text in a readable contrast (WCAG AA)."""
+    combo = QComboBox()
+    combo.setEditable(editable)
+    combo.addItems(["Deutsch", "Englisch", "العربية (Arabisch)", "Türkçe (Türkisch)"])
+    combo.setCurrentIndex(1)
+    qtbot.addWidget(combo)
+    combo.show()
+    qtbot.waitExposed(combo)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(1, 0))
+    QApplication.processEvents()
+    image = view.viewport().grab().toImage()
+    rect = view.visualRect(combo.model().index(1, 0)).intersected(image.rect())
+    y = rect.center().y()
+    background = image.pixelColor(rect.right() - 4, y)
+    assert _contrast(background, QColor("white")) > 3, background.name()  # highlighted
+    row = [
+        image.pixelColor(x, yy)
+        for x in range(rect.left(), rect.right())
+        for yy in range(rect.top() + 2, rect.bottom() - 1)
+    ]
+    best = max(_contrast(background, colour) for colour in row)
+    assert best >= 4.5, f"the text of the highlighted entry is not readable ({best:.1f}:1)"
+    combo.hidePopup()
 
 
 def test_typing_german_and_arabic_only_types(
