@@ -36,7 +36,7 @@ from intake_app.ui.followup_dialogs import (
     UpdateDialog,
 )
 from intake_app.ui.key_dialogs import GrantSiteKeyDialog, MoveCaseDialog
-from intake_app.ui.record_page import WithdrawConsentDialog
+from intake_app.ui.record_page import HandoverDialog, WithdrawConsentDialog
 from intake_app.ui.widgets import DateField
 from tests.conftest import SUPERVISOR, ProfileFixture
 
@@ -56,6 +56,10 @@ def new_dialogs(ws: Workspace, record_id: str) -> Iterator[tuple[str, Maker]]:
     yield (
         "withdraw consent",
         lambda: WithdrawConsentDialog([("a", "Beratung"), ("b", "Vermittlung in Arbeit")]),
+    )
+    yield (
+        "hand over to another site",
+        lambda: HandoverDialog([("site_bonn", "Beratungsstelle Bonn"), ("site_aachen", "Aachen")]),
     )
     yield "move case", lambda: MoveCaseDialog(ws, record_id)
     yield "grant site key", lambda: GrantSiteKeyDialog(ws)
