@@ -4,6 +4,9 @@ resume after restart, finalise, a new revision, language switch, keyboard use.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -469,3 +472,40 @@ def test_a_draft_under_an_older_form_version_opens_under_the_newest(
     assert ws.records.get(row.id).retired_answers["2026.1:children[0].child_birth_date"] == (
         "2015-09-01"
     )
+
+
+_PRELOADED = """
+import threading
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+# the login window preloads the main window in the background worker
+loader = threading.Thread(target=lambda: __import__("intake_app.ui.mainwindow"))
+loader.start()
+loader.join()
+from intake_app.core.forms import load_shipped_forms
+from intake_app.ui.interview.inputs import DateInput, TextInput
+form = load_shipped_forms().get("intake", "2026.3")
+fields = [
+    TextInput(form.question("family_name"), "de"),
+    DateInput(form.question("birth_date"), "de"),
+]
+print("built", len(fields))
+"""
+
+
+def test_fields_take_their_enter_filter_after_a_background_preload() -> None:
+    """The interview's modules are first imported by the worker that preloads the main
+    window; its fields still take the shared Enter filter (85 warnings "Cannot filter
+    events for objects in a different thread" at run time)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PRELOADED],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "built 2" in done.stdout
+    assert "different thread" not in done.stderr

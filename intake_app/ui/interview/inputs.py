@@ -59,7 +59,19 @@ class _EnterMovesOn(QObject):
         return False
 
 
-_ENTER = _EnterMovesOn()
+_ENTER: _EnterMovesOn | None = None
+
+
+def enter_moves_on() -> _EnterMovesOn:
+    """The one filter for Enter, made on first use by the thread that builds the fields
+    (the GUI thread). Made at import, it belonged to whichever thread imported this
+    module first (the login window preloads the main window in the background worker),
+    and Qt refused it on every field: "Cannot filter events for objects in a different
+    thread", and Enter did not move on."""
+    global _ENTER
+    if _ENTER is None:
+        _ENTER = _EnterMovesOn()
+    return _ENTER
 
 
 class AnswerInput(QWidget):
@@ -117,7 +129,7 @@ class TextInput(AnswerInput):
         self.edit = QLineEdit()
         if question.max_length:
             self.edit.setMaxLength(question.max_length)
-        self.edit.installEventFilter(_ENTER)
+        self.edit.installEventFilter(enter_moves_on())
         self.edit.textEdited.connect(lambda text: self._emit(text if text.strip() else None))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -266,7 +278,7 @@ class DateInput(AnswerInput):
         self.edit = QLineEdit()
         self.edit.setPlaceholderText("TT.MM.JJJJ" if lang == "de" else "DD.MM.YYYY")
         self.edit.setMaximumWidth(160)
-        self.edit.installEventFilter(_ENTER)
+        self.edit.installEventFilter(enter_moves_on())
         self.edit.installEventFilter(self)
         self.button = QToolButton()
         self.button.setIcon(QIcon(str(resource("icons", "calendar.svg"))))

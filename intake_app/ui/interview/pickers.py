@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from intake_app.core.forms.model import Question
 from intake_app.core.forms.reference import ReferenceList, reference_list
-from intake_app.ui.interview.inputs import _ENTER, AnswerInput
+from intake_app.ui.interview.inputs import AnswerInput, enter_moves_on
 
 RESULTS = 40
 
@@ -61,7 +61,7 @@ class ReferenceInput(AnswerInput):
         self.edit.textEdited.connect(self._on_typed)
         self.edit.editingFinished.connect(self._on_editing_finished)
         if not self.multiple:
-            self.edit.installEventFilter(_ENTER)
+            self.edit.installEventFilter(enter_moves_on())
         self.chips = QVBoxLayout()
         self.chips.setContentsMargins(0, 0, 0, 0)
         self.chips.setSpacing(2)
