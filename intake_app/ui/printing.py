@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QDir, QObject, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
@@ -93,9 +93,21 @@ def ask_printer(parent: QWidget, pages: int) -> QPrinter | None:
     return printer
 
 
+def save_folder() -> Path:
+    """Where "save as" opens: the user's documents folder, else the home folder.
+
+    Qt names a documents folder even where none exists (a fresh account), and its file
+    dialog then opens in the working directory, the program's folder: a confidential PDF
+    would be offered a place next to the code."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    if documents and Path(documents).is_dir():
+        return Path(documents)
+    return Path(QDir.homePath())
+
+
 def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
     """An explicit "save as" dialog; the chosen path, or None when cancelled."""
-    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = save_folder()
     path, _filter = QFileDialog.getSaveFileName(
         parent, _("Als PDF speichern"), str(Path(folder) / suggested), _("PDF-Dateien (*.pdf)")
     )

@@ -456,3 +456,21 @@ def test_rasterised_batch_of_twenty_pages_stays_under_5_mb(
     assert len(pages) == 20
     width, height = (round(float(v)) for v in pages[0].mediabox[2:])
     assert (width, height) == (595, 842)  # A4
+
+
+def test_save_as_opens_in_the_documents_folder_else_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Als PDF speichern" opened in the program's folder where the account has no
+    documents folder: it opens in the documents folder, else in the home folder, never
+    in the working directory."""
+    from intake_app.ui.printing import save_folder
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(tmp_path)
+    assert save_folder() == home
+    (home / "Documents").mkdir()
+    assert save_folder() == home / "Documents"
