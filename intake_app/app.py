@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from intake_app.core.audit import AuditAction, ChainReport
 from intake_app.core.forms import (
@@ -26,9 +26,8 @@ from intake_app.core.forms import (
 )
 from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.core.records import RecordStatus
-from intake_app.device_sync.device import DeviceSync, SyncResult, SyncStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
-from intake_app.device_sync.outbox import sent_audit_heads
+from intake_app.device_sync.status import SyncResult, SyncStatus, merge_status, read_status
 from intake_app.errors import AuthError, ConflictError, NotFound, PermissionDenied
 from intake_app.i18n import _
 from intake_app.storage import (
@@ -55,6 +54,9 @@ from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
 from intake_app.storage.vault_trust import VaultTrust
+
+if TYPE_CHECKING:
+    from intake_app.device_sync.device import DeviceSync
 
 log = logging.getLogger("intake.core")
 
@@ -135,18 +137,7 @@ class SiteSync:
         return result
 
     def status(self) -> SyncStatus:
-        parts = [sync.status() for sync in self._stores.values()]
-        home = self._home.status()
-        batches = sorted(
-            (b for p in parts for b in p.batches), key=lambda b: b.created_at, reverse=True
-        )[:50]
-        return dataclasses.replace(
-            home,
-            pending_records=sum(p.pending_records for p in parts),
-            pending_instructions=sum(p.pending_instructions for p in parts),
-            awaiting_receipt=sum(p.awaiting_receipt for p in parts),
-            batches=tuple(batches),
-        )
+        return merge_status(self._home.status(), [sync.status() for sync in self._stores.values()])
 
 
 class Workspace:
@@ -198,18 +189,7 @@ class Workspace:
             on_profile_key=self._profile_key_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
-
-        def sync_of(store_db: Database) -> DeviceSync:
-            return DeviceSync(
-                db=store_db,
-                actor=actor,
-                forms=lambda: self.forms,
-                organisation=lambda: self.organisation,
-                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
-                on_forms_changed=self.reload_forms,
-            )
-
-        self.sync: DeviceSync | SiteSync = sync_of(db)
+        self._sync: DeviceSync | SiteSync | None = None  # built on first use (see sync)
 
         def lifecycle_of(store_db: Database) -> Lifecycle:
             return Lifecycle(
@@ -242,19 +222,58 @@ class Workspace:
                 actor=actor,
                 home=self.scope.own,
             )
-            self.sync = SiteSync(
-                home=self.sync,  # type: ignore[arg-type]
-                stores={
-                    sid: self.sync if d is db else sync_of(d)  # type: ignore[misc]
-                    for sid, d in self.scope.stores.items()
-                },
-            )
             self.lifecycle = SiteLifecycle(
                 lifecycles={sid: lifecycle_of(d) for sid, d in self.scope.stores.items()},
                 records=self.records,
             )
         else:
             self.records = records_of(db)
+
+    @property
+    def sync(self) -> DeviceSync | SiteSync:
+        """Sending, receipts, enrolment and installed forms over the record stores."""
+        if self._sync is None:
+            self._sync = self._compose_sync()
+        return self._sync
+
+    def _compose_sync(self) -> DeviceSync | SiteSync:
+        # Deferred: the sync stack (batches, sealing, receipts, enrolment) loads when the
+        # user first sends or opens the sync window, not at sign-in; the status bar reads
+        # through sync_status() (docs/architecture.md, "Start-up").
+        from intake_app.device_sync.device import DeviceSync
+
+        actor, db = self.actor, self.scope.home
+
+        def sync_of(store_db: Database) -> DeviceSync:
+            return DeviceSync(
+                db=store_db,
+                actor=actor,
+                forms=lambda: self.forms,
+                organisation=lambda: self.organisation,
+                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
+                on_forms_changed=self.reload_forms,
+            )
+
+        home = sync_of(db)
+        if len(self.scope.stores) <= 1:
+            return home
+        return SiteSync(
+            home=home,
+            stores={sid: home if d is db else sync_of(d) for sid, d in self.scope.stores.items()},
+        )
+
+    def sync_status(self) -> SyncStatus:
+        """What waits for the central office, as :meth:`DeviceSync.status` tells it, read
+        without loading the sync stack (the main window's status bar at sign-in)."""
+        if self._sync is not None:
+            return self._sync.status()
+        db = self.scope.home
+        home = read_status(db)
+        if len(self.scope.stores) <= 1:
+            return home
+        return merge_status(
+            home, [home if d is db else read_status(d) for d in self.scope.stores.values()]
+        )
 
     def _profile_key_changed(self, key: bytes) -> None:
         """The profile database has a new key (a user left): keep it for this session."""
@@ -926,6 +945,10 @@ class Workspace:
         self.actor.require(Permission.VERIFY_AUDIT)
         # every store keeps the heads its own batches named (docs/security.md, "Signed
         # audit entries and anchors"): a supervisor's check uses the heads of all of them
+        # Deferred: the outbox and batch code load when sending or checking, not at
+        # sign-in (docs/architecture.md, "Start-up").
+        from intake_app.device_sync.outbox import sent_audit_heads
+
         sent: list[tuple[str, int, str]] = []
         for store_db in list(self.scope.stores.values()) or [self.db]:
             with store_db.read() as session:

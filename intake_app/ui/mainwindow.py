@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
     def refresh_sync_status(self) -> None:
         """Show what waits for the central office in the status bar."""
         try:
-            self.sync_label.setText(status_text(self.ws.sync.status()))
+            self.sync_label.setText(status_text(self.ws.sync_status()))
         except IntakeError as exc:
             self.sync_label.setText(str(exc))
 
