@@ -116,6 +116,10 @@ class SiteSync:
             ]
             total.files_written += r.files_written
             total.invalid_receipts += r.invalid_receipts
+            total.handovers_sealed += r.handovers_sealed
+            total.handovers_refused += r.handovers_refused
+            total.handovers_taken += r.handovers_taken
+            total.handovers_failed += r.handovers_failed
         return total
 
     def send(self, **kwargs: Any) -> SyncResult:
@@ -189,7 +193,27 @@ class Workspace:
             on_profile_key=self._profile_key_changed,
         )
         self.settings = ProfileSettings(db=db, actor=actor)
-        self._sync: DeviceSync | SiteSync | None = None  # built on first use (see sync)
+
+        def sync_of(store_db: Database, *, home: bool = False) -> DeviceSync:
+            # Hand-overs from other sites are taken into the store of whoever runs the
+            # sync (her own store; an administrator has none, so they wait at the office):
+            # docs/security.md, "Hand-over through the office".
+            owns_store = home and store_db is not self.scope.profile_db
+            # Deferred: the sync stack (batches, sealing, receipts, enrolment) loads when
+            # the user first sends or opens the sync window, not at sign-in; the status
+            # bar reads through sync_status() (docs/architecture.md, "Start-up").
+            from intake_app.device_sync.device import DeviceSync
+
+            return DeviceSync(
+                db=store_db,
+                actor=actor,
+                forms=lambda: self.forms,
+                organisation=lambda: self.organisation,
+                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
+                on_forms_changed=self.reload_forms,
+                home=home,
+                take_handover=records_of(store_db).take_handover if owns_store else None,
+            )
 
         def lifecycle_of(store_db: Database) -> Lifecycle:
             return Lifecycle(
@@ -214,6 +238,19 @@ class Workspace:
                 expiry_warning_days=lambda: self.expiry_warning_days,
             )
 
+        def compose_sync() -> DeviceSync | SiteSync:
+            home = sync_of(db, home=True)
+            if len(self.scope.stores) <= 1:
+                return home
+            return SiteSync(
+                home=home,
+                stores={
+                    sid: home if d is db else sync_of(d) for sid, d in self.scope.stores.items()
+                },
+            )
+
+        self._compose_sync = compose_sync
+        self._sync: DeviceSync | SiteSync | None = None  # built on first use (see sync)
         self.records: RecordService | SiteRecords
         if len(self.scope.stores) > 1:
             self.records = SiteRecords(
@@ -231,36 +268,11 @@ class Workspace:
 
     @property
     def sync(self) -> DeviceSync | SiteSync:
-        """Sending, receipts, enrolment and installed forms over the record stores."""
+        """Sending, receipts, enrolment and installed forms over the record stores, built
+        on first use (docs/architecture.md, "Start-up")."""
         if self._sync is None:
             self._sync = self._compose_sync()
         return self._sync
-
-    def _compose_sync(self) -> DeviceSync | SiteSync:
-        # Deferred: the sync stack (batches, sealing, receipts, enrolment) loads when the
-        # user first sends or opens the sync window, not at sign-in; the status bar reads
-        # through sync_status() (docs/architecture.md, "Start-up").
-        from intake_app.device_sync.device import DeviceSync
-
-        actor, db = self.actor, self.scope.home
-
-        def sync_of(store_db: Database) -> DeviceSync:
-            return DeviceSync(
-                db=store_db,
-                actor=actor,
-                forms=lambda: self.forms,
-                organisation=lambda: self.organisation,
-                batch_limit=lambda: int(self.settings.get("sync.batch_max_bytes")),
-                on_forms_changed=self.reload_forms,
-            )
-
-        home = sync_of(db)
-        if len(self.scope.stores) <= 1:
-            return home
-        return SiteSync(
-            home=home,
-            stores={sid: home if d is db else sync_of(d) for sid, d in self.scope.stores.items()},
-        )
 
     def sync_status(self) -> SyncStatus:
         """What waits for the central office, as :meth:`DeviceSync.status` tells it, read

@@ -6,10 +6,13 @@
     intake-central --home DIR enrol --device NAME --server-url URL --out FILE [--valid-days N]
     intake-central --home DIR register FILE [--out CONFIRMATION]
     intake-central --home DIR devices list | devices revoke NAME
+                                       | devices recipient NAME RECIPIENT --purpose PURPOSE
+    intake-central --home DIR handovers export --device NAME --out DIR
     intake-central --home DIR serve --host 127.0.0.1 --port P [--workers N] [--database-url URL]
     intake-central --home DIR import [--from-dir DIR] [--recovery-key FILE]
     intake-central --home DIR export --out FILE [--events]
     intake-central --home DIR export --statistics [--out CSV] [--pdf SHEET] [--min-count N]
+                                     [--from YYYY-MM-DD] [--to YYYY-MM-DD]
     intake-central --home DIR forms publish FILE --form-id ID --form-version V | forms list
     intake-central --home DIR keys list | keys rotate [--encryption] [--signing]
                                         | keys recovery --out FILE
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -44,6 +48,7 @@ from intake_app import __version__
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, IntakeError, ProfileError, UsageError
 from intake_app.figures.disclosure import MIN_COUNT
+from intake_app.figures.outcomes import Period
 from intake_app.i18n import _, language_from_environment, set_language
 from intake_app.sync import keys
 from intake_app.sync.batch import MAX_BATCH_BYTES
@@ -51,12 +56,13 @@ from intake_app.sync.enrolment import build_confirmation, check_server_url, read
 from intake_app.sync.errors import SignatureError
 from intake_app.sync.identity import OfficeKeySet, verify_key_set_document
 from intake_app.sync.keys import format_fingerprint
+from intake_app.sync.transport_folder import write_handover_files
 
 from . import db
 from .audit_heads import AuditState, audit_states
 from .export import export_events, export_records, export_statistics, export_statistics_pdf
 from .forms import publish_form, published_forms
-from .handovers import refusal_text, set_recipient
+from .handovers import refusal_text, sealed_for, set_recipient
 from .home import (
     DATABASE_URL_ENV,
     PASSPHRASE_ENV,
@@ -81,6 +87,7 @@ from .registry import enrol_device, list_devices, register_device, revoke_device
 log = logging.getLogger("intake.central")
 
 HOME_ENV = "INTAKE_CENTRAL_HOME"
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECOVERY_PASSPHRASE_ENV = "INTAKE_RECOVERY_PASSPHRASE"
 ROOT_PASSPHRASE_ENV = "INTAKE_ROOT_PASSPHRASE"
 RECEIVER_PASSPHRASE_ENV = "INTAKE_RECEIVER_PASSPHRASE"
@@ -375,6 +382,21 @@ def _audit_cell(state: AuditState | None) -> str:
     return _("ok bis Nr. {seq}").format(seq=state.highest)
 
 
+def cmd_handovers(args: argparse.Namespace) -> int:
+    """Write the hand-overs sealed for one device into a folder (USB stick)."""
+    home = _home(args)
+    home.require()
+    engine = _engine(args, home)
+    documents = sealed_for(engine, device_name=args.device)
+    written = write_handover_files(Path(args.out), documents)
+    _out(
+        _("{n} Übergabe(n) für Gerät »{name}« nach {folder} geschrieben.").format(
+            n=len(written), name=args.device, folder=args.out
+        )
+    )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the receiver with uvicorn until interrupted (receipt key only)."""
     # Deferred: uvicorn and starlette load only for the receiver, not for the other commands.
@@ -494,8 +516,42 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period_day(text: str | None, option: str) -> date | None:
+    """A day of ``--from``/``--to`` (YYYY-MM-DD), or None when not given."""
+    if text is None:
+        return None
+    try:
+        if not _ISO_DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            _(
+                "{option}: Datum im Format JJJJ-MM-TT erwartet, zum Beispiel 2026-01-01 "
+                "(expected a date YYYY-MM-DD, e.g. 2026-01-01): {text}"
+            ).format(option=option, text=text)
+        ) from None
+
+
+def _period(args: argparse.Namespace) -> Period:
+    """The reporting period of ``--from`` and ``--to`` (both days inclusive)."""
+    start = _period_day(args.period_from, "--from")
+    end = _period_day(args.period_to, "--to")
+    if start is not None and end is not None and start > end:
+        raise UsageError(
+            _(
+                "Der Zeitraum endet vor seinem Anfang: --from {start} liegt nach --to {end} "
+                "(the period ends before it starts)."
+            ).format(start=start.isoformat(), end=end.isoformat())
+        )
+    return Period(start, end)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the records CSV or the statistics CSV."""
+    if not args.statistics and (args.period_from or args.period_to):
+        raise UsageError(_("--from und --to gibt es nur mit --statistics."))
+    period = _period(args)
     home = _home(args)
     home.require()
     engine = _engine(args, home)
@@ -506,11 +562,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(_("Bitte --out DATEI (CSV) oder --pdf DATEI (Bogen) angeben."))
         if args.out:
             cells = export_statistics(
-                engine, Path(args.out), min_count=args.min_count, separator=args.separator
+                engine,
+                Path(args.out),
+                min_count=args.min_count,
+                separator=args.separator,
+                period=period,
             )
             _out(_("Statistik mit {n} Zeilen geschrieben: {out}").format(n=cells, out=args.out))
         if args.pdf:
-            export_statistics_pdf(engine, Path(args.pdf), min_count=args.min_count, lang=args.lang)
+            export_statistics_pdf(
+                engine, Path(args.pdf), min_count=args.min_count, lang=args.lang, period=period
+            )
             _out(_("Ergebnisbogen geschrieben: {out}").format(out=args.pdf))
         if args.min_count < MIN_COUNT:
             _out(
@@ -723,6 +785,13 @@ def build_parser() -> argparse.ArgumentParser:
     recipient.add_argument("--purpose", required=True)
     p.set_defaults(func=cmd_devices)
 
+    p = sub.add_parser("handovers", parents=[common])
+    hsub = p.add_subparsers(dest="handovers_command", required=True, parser_class=_Parser)
+    export_handovers = hsub.add_parser("export", parents=[common])
+    export_handovers.add_argument("--device", required=True, metavar="NAME")
+    export_handovers.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_handovers)
+
     p = sub.add_parser("serve", parents=[common])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8470)
@@ -758,6 +827,8 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--events", action="store_true")
     p.add_argument("--min-count", type=int, default=MIN_COUNT)
     p.add_argument("--separator", choices=[",", ";"], default=",")
+    p.add_argument("--from", dest="period_from", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="period_to", metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("forms", parents=[common])

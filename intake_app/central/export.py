@@ -47,7 +47,15 @@ from sqlalchemy.engine import Engine
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.figures.disclosure import MIN_COUNT, hidden_cells
-from intake_app.figures.outcomes import GROUPS, case_facts, events_by_record, outcome_counts
+from intake_app.figures.outcomes import (
+    GROUPS,
+    Period,
+    case_facts,
+    events_by_record,
+    in_period,
+    intake_day,
+    outcome_counts,
+)
 from intake_app.figures.summary import (
     SheetCells,
     Summary,
@@ -297,8 +305,11 @@ def export_events(engine: Engine, out: Path, *, separator: str = ",") -> tuple[i
 
 
 def _counts_and_facts(
-    engine: Engine,
+    engine: Engine, period: Period | None = None
 ) -> tuple[Counter[tuple[str, str, str, str]], list[dict[str, Any]]]:
+    """The counts of the CSV and the facts of the cases that count in ``period``
+    (``figures/outcomes.py``; docs/central-office.md §6, "Reporting period")."""
+    period = period or Period()
     counts: Counter[tuple[str, str, str, str]] = Counter()
 
     def add(row: Mapping[str, Any]) -> None:
@@ -309,15 +320,18 @@ def _counts_and_facts(
         for service in row["referrals"]:
             counts[(site, month, "referral", service)] += 1
 
-    facts = []
     for document in _latest_documents(engine):
-        add(statistics_row(document))
+        if period.holds(intake_day(document)):
+            add(statistics_row(document))
     with engine.connect() as conn:
         for row in conn.execute(sa.select(erased_statistics)).all():
-            data = dict(row._mapping)
-            data["referrals"] = json.loads(data["referrals"])
-            add(data)
-    facts = outcome_facts(engine)
+            # an erased record's row keeps only the month of its intake: it counts when
+            # the whole month lies in the period
+            if period.holds_month(row.month):
+                data = dict(row._mapping)
+                data["referrals"] = json.loads(data["referrals"])
+                add(data)
+    facts = in_period(outcome_facts(engine), period)
     counts.update(outcome_counts(facts))
     return counts, facts
 
@@ -330,9 +344,9 @@ def outcome_facts(engine: Engine) -> list[dict[str, Any]]:
     return [case_facts(doc, events.get(doc["id"], [])) for doc in _latest_documents(engine)]
 
 
-def statistics(engine: Engine) -> Counter[tuple[str, str, str, str]]:
+def statistics(engine: Engine, period: Period | None = None) -> Counter[tuple[str, str, str, str]]:
     """Counts keyed by (site, month, dimension, value) over live and erased records."""
-    return _counts_and_facts(engine)[0]
+    return _counts_and_facts(engine, period)[0]
 
 
 #: Parts that add up to a sum another cell of the same site and month shows
@@ -401,9 +415,13 @@ class Tables:
         return render(self.sheet, self.hidden, self.min_count)
 
 
-def statistics_tables(engine: Engine, *, min_count: int = MIN_COUNT) -> Tables:
-    """Count everything once and hide the small cells of the CSV and the sheet together."""
-    counter, facts = _counts_and_facts(engine)
+def statistics_tables(
+    engine: Engine, *, min_count: int = MIN_COUNT, period: Period | None = None
+) -> Tables:
+    """Count everything once (of what lies in ``period``; none: everything) and hide the
+    small cells of the CSV and the sheet together."""
+    period = period or Period()
+    counter, facts = _counts_and_facts(engine, period)
     counts = dict(counter)
     lines: list[tuple[Any, list[Any]]] = list(sum_lines(counter))
     durations = {}
@@ -414,7 +432,7 @@ def statistics_tables(engine: Engine, *, min_count: int = MIN_COUNT) -> Tables:
                 key = (site, "", dimension, "")
                 counts[key] = len(durations[site][name])
                 lines.append((key, [k for k in counter if k[0] == site and k[2] == bands]))
-    sheet = sheet_cells(facts)
+    sheet = sheet_cells(facts, period)
     lines += sheet.lines
     # the sheet counts the whole period over every site: each of its cells is the sum of
     # the CSV's cells of every site and month
@@ -465,12 +483,17 @@ def statistics_tables(engine: Engine, *, min_count: int = MIN_COUNT) -> Tables:
 
 
 def export_statistics(
-    engine: Engine, out: Path, *, min_count: int = MIN_COUNT, separator: str = ","
+    engine: Engine,
+    out: Path,
+    *,
+    min_count: int = MIN_COUNT,
+    separator: str = ",",
+    period: Period | None = None,
 ) -> int:
-    """Write the statistics CSV; counts from 1 to ``min_count - 1`` show as ``<min_count``,
-    and a count that would give one of them away from a sum as ``x``
-    (``figures/disclosure.py``). Returns the number of rows."""
-    tables = statistics_tables(engine, min_count=min_count)
+    """Write the statistics CSV of ``period`` (none: everything); counts from 1 to
+    ``min_count - 1`` show as ``<min_count``, and a count that would give one of them
+    away from a sum as ``x`` (``figures/disclosure.py``). Returns the number of rows."""
+    tables = statistics_tables(engine, min_count=min_count, period=period)
     hidden = tables.hidden
     buffer = io.StringIO()
     writer = _writer(buffer, separator)
@@ -492,14 +515,20 @@ def export_statistics(
 
 
 def export_statistics_pdf(
-    engine: Engine, out: Path, *, min_count: int = MIN_COUNT, lang: str = "de"
+    engine: Engine,
+    out: Path,
+    *,
+    min_count: int = MIN_COUNT,
+    lang: str = "de",
+    period: Period | None = None,
 ) -> Summary:
-    """Write the outcome statistics sheet of every record the office holds (PDF/A-2b),
-    its cells hidden together with the CSV's (:func:`statistics_tables`)."""
+    """Write the outcome statistics sheet of every record the office holds (PDF/A-2b), of
+    ``period`` (none: everything; its header names it), its cells hidden together with
+    the CSV's (:func:`statistics_tables`)."""
     # Deferred: reportlab loads only when a sheet is printed.
     from intake_app.figures.sheet import sheet_pdf
 
-    summary = statistics_tables(engine, min_count=min_count).summary()
+    summary = statistics_tables(engine, min_count=min_count, period=period).summary()
     data = sheet_pdf(
         summary,
         scope=translator(lang)(N_("Alle Standorte (Zentralstelle)")),

@@ -280,3 +280,28 @@ def set_recipient(engine: Engine, *, device_name: str, recipient: str, purpose: 
         if updated.rowcount == 0:
             conn.execute(handover_recipients.insert().values(recipient_id=recipient, **values))
     return str(found.device_id)
+
+
+def sealed_for(engine: Engine, *, device_name: str) -> list[tuple[str, bytes]]:
+    """The hand-overs sealed for the device called ``device_name``: (id, signed document),
+    for the folder transport (``handovers export``; only ciphertext the device opens).
+
+    Raises:
+        NotFound: no device of that name.
+    """
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(devices.c.device_id).where(devices.c.name == device_name)
+        ).first()
+        if found is None:
+            raise NotFound(_("Es gibt kein Gerät namens »{name}«.").format(name=device_name))
+        rows = conn.execute(
+            sa.select(handovers_table.c.handover_id, handovers_table.c.document)
+            .where(
+                handovers_table.c.to_device_id == found.device_id,
+                handovers_table.c.status == ItemResult.SEALED.value,
+                handovers_table.c.document.is_not(None),
+            )
+            .order_by(handovers_table.c.handover_id)
+        ).all()
+    return [(str(row.handover_id), str(row.document).encode("utf-8")) for row in rows]

@@ -68,6 +68,10 @@ class OutboxKind(enum.StrEnum):
     CONSENT_WITHDRAWAL = "consent_withdrawal"
     ERASURE = "erasure"
     CASE_EVENT = "case_event"
+    #: a hand-over to another site through the office (docs/batch-format.md §5)
+    HANDOVER = "handover"
+    #: the device's own HPKE public key, sent once (docs/batch-format.md §5)
+    DEVICE_KEY = "device_key"
 
 
 # -- search ----------------------------------------------------------------------------

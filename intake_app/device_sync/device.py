@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from intake_app.device_sync.status import (
 )
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import _
-from intake_app.storage import audit
+from intake_app.storage import audit, handovers
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     DeviceRow,
@@ -55,13 +56,20 @@ from intake_app.sync.enrolment import (
     read_enrolment,
     verify_confirmation,
 )
-from intake_app.sync.errors import EnrolmentError
+from intake_app.sync.errors import EnrolmentError, SignatureError
+from intake_app.sync.handover import Handover, open_handover
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.keys import format_fingerprint
 from intake_app.sync.payload import RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
-from intake_app.sync.transport_folder import read_receipts, remove_answered_batches, write_batches
+from intake_app.sync.transport_folder import (
+    read_handover_files,
+    read_receipts,
+    remove_answered_batches,
+    remove_files,
+    write_batches,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -95,6 +103,10 @@ class DeviceSync:
         organisation: the consent configuration.
         batch_limit: returns the size cap per batch in bytes.
         on_forms_changed: called after new forms were installed.
+        home: True for the signed-in user's own database: it sends the device's hand-over
+            key (made here for identities enrolled before hand-overs existed).
+        take_handover: takes an opened hand-over into the user's store (returns the new
+            record id, None when taken before); None: hand-overs are not fetched here.
     """
 
     def __init__(
@@ -106,6 +118,8 @@ class DeviceSync:
         organisation: Callable[[], Any],
         batch_limit: Callable[[], int] = lambda: MAX_BATCH_BYTES,
         on_forms_changed: Callable[[], None] = lambda: None,
+        home: bool = False,
+        take_handover: Callable[[Handover], str | None] | None = None,
     ) -> None:
         self._db = db
         self._actor = actor
@@ -113,6 +127,8 @@ class DeviceSync:
         self._organisation = organisation
         self._batch_limit = batch_limit
         self._on_forms_changed = on_forms_changed
+        self._home = home
+        self._take_handover = take_handover
         self._lock = threading.Lock()
 
     # -- identity ----------------------------------------------------------------------
@@ -289,10 +305,85 @@ class DeviceSync:
     def prepare(self, transport: str) -> list[BuiltBatch]:
         """Pack what is pending and return every batch still waiting for a receipt."""
         self._actor.require(Permission.SYNC)
-        identity = self._require_identity()
+        identity = self._own_encryption_key(self._require_identity())
         with self._db.write() as session:
+            if self._takes_handovers():
+                _queue_device_key(session, identity)
             self._build_pending(session, identity, transport)
         return self._unanswered(transport)
+
+    # -- hand-overs (docs/security.md, "Hand-over through the office") ---------------------
+
+    def _takes_handovers(self) -> bool:
+        """Whether this device sends its hand-over key: from the home database, and only
+        where the organisation file names sites to hand cases over to (``handover``
+        purposes); the programme's sites that exchange cases all have one."""
+        if not self._home:
+            return False
+        recipients = getattr(self._organisation(), "handover_recipients", None)
+        return bool(recipients()) if callable(recipients) else False
+
+    def _own_encryption_key(self, identity: DeviceIdentity) -> DeviceIdentity:
+        """The identity with the device's own HPKE key pair: one is made (and kept in the
+        encrypted profile) for a device enrolled before hand-overs existed."""
+        if identity.encryption_key is not None or not self._takes_handovers():
+            return identity
+        identity = identity.with_encryption_key()
+        private = identity.encryption_private_key()
+        assert private is not None
+        with self._db.write() as session:
+            row = self._device(session)
+            assert row is not None
+            stored = DeviceIdentity.from_json(row.identity)
+            if stored.encryption_key is not None:  # another sync made one meanwhile
+                return stored
+            row.identity = identity.to_json()
+            session.add(row)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SETTINGS_CHANGED,
+                subject_type="device",
+                subject_id=identity.device_id,
+                details={"setting": "handover_key", "key": private.key_id},
+            )
+        log.info("device hand-over key made")
+        return identity
+
+    def _take_in(self, documents: list[tuple[str, bytes]], result: SyncResult) -> list[str]:
+        """Verify, open and take in hand-over documents (name, bytes); returns the names of
+        those that are done (taken in now or before). Another device's documents (a shared
+        stick) are skipped silently; damaged or forged ones are listed in ``result``."""
+        identity = self._require_identity()
+        private = identity.encryption_private_key()
+        if private is None or self._take_handover is None:
+            return []
+        trusted = {
+            kid: key
+            for kid, key in identity.office_signing_keys.items()
+            if kid in identity.office_importer_keys
+        }
+        done = []
+        for name, data in documents:
+            try:
+                opened = open_handover(
+                    data, device_id=identity.device_id, private_key=private, trusted=trusted
+                )
+            except SignatureError as exc:
+                if exc.reason != "wrong_device":
+                    log.warning("a hand-over document was refused: %s", exc.reason)
+                    result.handovers_failed.append((name, exc.reason))
+                continue
+            try:
+                record_id = self._take_handover(opened)
+            except IntakeError as exc:
+                log.error("a hand-over was not taken in: %s", type(exc).__name__)
+                result.handovers_failed.append((opened.handover_id, str(exc)))
+                continue
+            if record_id is not None:
+                result.handovers_taken.append(record_id)
+            done.append(name)
+        return done
 
     # -- receipts ----------------------------------------------------------------------
 
@@ -339,6 +430,7 @@ class DeviceSync:
                 refused = {
                     ref for ref, outcome in receipt.records if outcome == ItemResult.CONFLICT
                 }
+                answers = dict(receipt.instructions)
                 for item in items:
                     if item.kind == OutboxKind.RECORD.value:
                         ref = RecordRef(item.record_id, int(item.revision or 0))
@@ -353,11 +445,30 @@ class DeviceSync:
                             # stays in the outbox with the reason and is never purged.
                             return_to_outbox(session, [item], last_error=ItemResult.CONFLICT.value)
                     else:
-                        if outbox_instruction_ref(item) in done_instructions:
+                        iref = outbox_instruction_ref(item)
+                        if iref in done_instructions:
                             if item.state != "delivered":
                                 item.state = "delivered"
                                 item.delivered_at = utcnow()
-                                result.instructions_delivered += 1
+                                # the device's own key is no instruction about a case
+                                if item.kind != OutboxKind.DEVICE_KEY.value:
+                                    result.instructions_delivered += 1
+                        outcome = answers.get(iref)
+                        if item.kind == OutboxKind.HANDOVER.value and outcome in (
+                            ItemResult.SEALED,
+                            ItemResult.REFUSED,
+                        ):
+                            sealed = outcome == ItemResult.SEALED
+                            if handovers.apply_outcome(
+                                session,
+                                item,
+                                sealed=sealed,
+                                actor=self._actor.username,
+                                user_id=self._actor.user_id,
+                            ):
+                                (
+                                    result.handovers_sealed if sealed else result.handovers_refused
+                                ).append(item.record_id)
                     session.add(item)
                 for record_id in receipt.confirmed_erasures:
                     erasure = session.get(Erasure, record_id)
@@ -417,7 +528,7 @@ class DeviceSync:
 
         with self._lock:
             result = SyncResult()
-            stored = self._require_identity()
+            stored = self._own_encryption_key(self._require_identity())
             identity = stored
             if server_url:
                 # For this run only: the stored address changes through an administrator
@@ -460,6 +571,9 @@ class DeviceSync:
                     for receipt in client.fetch_receipts():
                         self.apply_receipt(receipt, result)
                     result.forms_installed = self._install_forms(client)
+                    if self._take_handover is not None:
+                        documents = client.fetch_handovers()
+                        self._take_in([(f"#{i}", d) for i, d in enumerate(documents)], result)
             except IntakeError as exc:
                 self._record_outcome(error=str(exc))
                 raise
@@ -595,9 +709,42 @@ class DeviceSync:
                 self.apply_receipt(receipt, result)
                 applied.append(receipt)
         remove_answered_batches(Path(folder), applied)
+        if self._take_handover is not None:
+            self.import_handovers(Path(folder), result)
         if applied:
             self._record_outcome(error=None)
         return result
+
+    def import_handovers(self, folder: Path, result: SyncResult | None = None) -> SyncResult:
+        """Take in the hand-over files the office wrote into ``folder`` for this device
+        (``intake-central handovers export``); a file taken in is removed from the folder."""
+        self._actor.require(Permission.SYNC)
+        result = result or SyncResult()
+        files = read_handover_files(Path(folder))
+        result.handovers_failed += [(str(path), reason) for path, reason in files.invalid]
+        done = self._take_in([(str(path), data) for path, data in files.documents], result)
+        remove_files([Path(name) for name in done])
+        return result
+
+
+def _queue_device_key(session: Session, identity: DeviceIdentity) -> None:
+    """Queue the device's hand-over key (once per key: a newer key is sent again)."""
+    private = identity.encryption_private_key()
+    if private is None:
+        return
+    public = private.public_key()
+    for item in session.exec(
+        select(OutboxItem).where(OutboxItem.kind == OutboxKind.DEVICE_KEY.value)
+    ).all():
+        if json.loads(item.payload).get("key", {}).get("kid") == public.key_id:
+            return
+    session.add(
+        OutboxItem(
+            kind=OutboxKind.DEVICE_KEY.value,
+            record_id=identity.device_id,
+            payload=json.dumps({"key": public.to_json()}, sort_keys=True),
+        )
+    )
 
 
 def _with_url(identity: DeviceIdentity, url: str) -> DeviceIdentity:

@@ -125,6 +125,17 @@ def instruction_entry(item: OutboxItem) -> dict[str, Any]:
     extra = loads(item.payload)
     if item.kind == OutboxKind.CASE_EVENT.value:
         return {"type": "case_event", "record_id": item.record_id, **extra}
+    if item.kind == OutboxKind.HANDOVER.value:
+        return {
+            "type": "handover",
+            "record_id": item.record_id,
+            "handover_id": extra["handover_id"],
+            "recipient": extra["recipient"],
+            "purpose": extra["purpose"],
+            "requested_at": extra["requested_at"],
+        }
+    if item.kind == OutboxKind.DEVICE_KEY.value:
+        return {"type": "device_key", "record_id": item.record_id, "key": extra["key"]}
     if item.kind == OutboxKind.ERASURE.value:
         return {
             "type": "erasure",

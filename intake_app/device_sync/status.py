@@ -72,6 +72,13 @@ class SyncResult:
     forms_installed: list[str] = field(default_factory=list)
     files_written: list[Path] = field(default_factory=list)
     invalid_receipts: list[tuple[str, str]] = field(default_factory=list)
+    #: record ids of this device whose hand-over the office sealed (closed here) / refused
+    handovers_sealed: list[str] = field(default_factory=list)
+    handovers_refused: list[str] = field(default_factory=list)
+    #: new record ids of cases taken in from hand-overs
+    handovers_taken: list[str] = field(default_factory=list)
+    #: hand-overs not taken in: (hand-over id or file, reason)
+    handovers_failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def device_row(session: Session) -> DeviceRow | None:

@@ -18,6 +18,21 @@ referral's outcome as it stands now) and its case events (closing, reopening):
   group (at intake), residence group and nationality group.
 
 A case that was reopened counts as closed only if it was closed again after that.
+
+**A reporting period** (:class:`Period`, from and to days, both inclusive; none: every
+case) selects, for each figure, by the day that figure is counted under
+(docs/central-office.md §6, "Reporting period"):
+
+- the figures of the cases opened (``cases_opened``, ``opened_by_<group>``,
+  ``days_to_first_referral``): the cases whose intake lies in the period;
+- the figures of the closings (``cases_closed``, ``closure_reason``, contract and hours,
+  ``days_to_work_or_training``, ``work_or_training_by_<group>``): the cases whose
+  (last) closing lies in the period;
+- ``referral_outcome``: the referrals dated in the period (a referral without a date by
+  its case's intake), under the month of its case's intake as without a period.
+
+A case counts in a period when any of the three does; a case or referral without a day
+counts only without a period. Durations and outcomes are taken as the records stand now.
 """
 
 from __future__ import annotations
@@ -26,7 +41,8 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from intake_app.sync.minimum import age_group, groups_of, nationality_group
@@ -42,6 +58,9 @@ RESIDENCE_GROUPS = {
     "fiktionsbescheinigung": "residence_permit",
     "niederlassungserlaubnis": "settled",
     "daueraufenthalt_eu": "settled",
+    # the Ankunftsnachweis (§ 63a AsylG) is held before the asylum application is made:
+    # in the asylum procedure like the Aufenthaltsgestattung (forms/reference/residence-2026.2.yaml)
+    "ankunftsnachweis": "asylum_procedure",
     "aufenthaltsgestattung": "asylum_procedure",
     "duldung": "tolerated",
     "duldung_60a": "tolerated",
@@ -49,8 +68,45 @@ RESIDENCE_GROUPS = {
     "ausbildungsduldung": "tolerated",
     "beschaeftigungsduldung": "tolerated",
     "eu_freizuegigkeit": "eu_free_movement",
+    "keines_unklar": "none_or_unclear",
 }
 GROUPS = ("gender", "age_group", "residence_group", "nationality_group")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A reporting period: ``start`` to ``end``, both days inclusive; an end left open
+    reaches as far as the records do. ``Period()`` is every case, as without a period."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError("the period ends before it starts")
+
+    @property
+    def everything(self) -> bool:
+        return self.start is None and self.end is None
+
+    def holds(self, day: date | None) -> bool:
+        """Whether ``day`` lies in the period (no day: only when the period is everything)."""
+        if self.everything:
+            return True
+        if day is None:
+            return False
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+    def holds_month(self, month: str | None) -> bool:
+        """Whether the whole month ``YYYY-MM`` lies in the period (for rows that keep only
+        the month, such as the anonymised row of an erased record)."""
+        if self.everything:
+            return True
+        first = _day(f"{month}-01") if month else None
+        if first is None:
+            return False
+        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return self.holds(first) and self.holds(following - timedelta(days=1))
 
 
 def _day(value: object) -> date | None:
@@ -70,6 +126,13 @@ def band(days: int) -> str:
         if days <= limit:
             return name
     return "over 365"
+
+
+def intake_day(document: Mapping[str, Any]) -> date | None:
+    """The day of a record's intake: the answer, else the day the record was made."""
+    answers = document.get("answers") if isinstance(document.get("answers"), dict) else {}
+    assert isinstance(answers, dict)
+    return _day(answers.get("intake_date")) or _day(document.get("created_at"))
 
 
 def residence_group(value: object) -> str:
@@ -106,7 +169,7 @@ def case_facts(document: Mapping[str, Any], events: Sequence[Mapping[str, Any]])
     answers = document.get("answers") if isinstance(document.get("answers"), dict) else {}
     assert isinstance(answers, dict)
     answers = current_answers(answers, events)
-    intake = _day(answers.get("intake_date")) or _day(document.get("created_at"))
+    intake = intake_day({"answers": answers, "created_at": document.get("created_at")})
     closed_on = closure = None
     for event in sorted(events, key=lambda e: (str(e.get("occurred_on")), str(e.get("at", "")))):
         if event.get("kind") == "closure":
@@ -128,6 +191,8 @@ def case_facts(document: Mapping[str, Any], events: Sequence[Mapping[str, Any]])
         else None,
         "first_referral": min(referral_days) if referral_days else None,
         "referrals": [(str(r.get("service", "")), str(r.get("outcome") or "")) for r in referrals],
+        "referral_days": [_day(r.get("date")) for r in referrals],
+        "opened": True,
         "gender": str(answers.get("gender") or "unknown"),
         # worked out on the device, so a record without the central office purpose
         # carries neither date of birth nor nationalities (intake_app/sync/minimum.py)
@@ -149,10 +214,47 @@ def _groups(document: Mapping[str, Any], intake: date | None) -> dict[str, str]:
     return groups_of(document)
 
 
-def outcome_counts(cases: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str, str, str]]:
-    """Counts keyed by (site, month, dimension, value) over the facts of every case."""
-    counts: Counter[tuple[str, str, str, str]] = Counter()
+def in_period(
+    cases: Iterable[Mapping[str, Any]], period: Period | None = None
+) -> list[dict[str, Any]]:
+    """The facts of the cases that count in ``period``, each with only what lies in it
+    (see the module's docstring): ``opened`` says whether the intake does, a closing
+    outside the period is left out, and so are the referrals dated outside it."""
+    if period is None or period.everything:
+        return [dict(case) for case in cases]
+    result = []
     for case in cases:
+        intake = case["intake"]
+        opened = period.holds(intake)
+        closed = case["closed_on"] is not None and period.holds(case["closed_on"])
+        days = case.get("referral_days") or [None] * len(case["referrals"])
+        kept = [
+            (referral, day)
+            for referral, day in zip(case["referrals"], days, strict=True)
+            if period.holds(day or intake)
+        ]
+        if not (opened or closed or kept):
+            continue
+        view = dict(case)
+        view["opened"] = opened
+        view["referrals"] = [referral for referral, _day in kept]
+        view["referral_days"] = [day for _referral, day in kept]
+        if not opened:
+            # the days to the first referral count with the cases opened in the period
+            view["first_referral"] = None
+        if not closed:
+            view.update(closed_on=None, reason=None, contract="", hours=None)
+        result.append(view)
+    return result
+
+
+def outcome_counts(
+    cases: Iterable[Mapping[str, Any]], period: Period | None = None
+) -> Counter[tuple[str, str, str, str]]:
+    """Counts keyed by (site, month, dimension, value) over the facts of every case (of
+    what lies in ``period``)."""
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    for case in in_period(cases, period):
         _add_case(counts, case)
     return counts
 
@@ -167,9 +269,10 @@ def _add_case(counts: Counter[tuple[str, str, str, str]], case: Mapping[str, Any
 
 def _count_case(counts: Counter[tuple[str, str, str]], case: Mapping[str, Any]) -> None:
     intake, closed_on, reason = case["intake"], case["closed_on"], case["reason"]
-    counts[(_month(intake), "cases_opened", "")] += 1
-    for group in GROUPS:
-        counts[(_month(intake), f"opened_by_{group}", case[group])] += 1
+    if case.get("opened", True):
+        counts[(_month(intake), "cases_opened", "")] += 1
+        for group in GROUPS:
+            counts[(_month(intake), f"opened_by_{group}", case[group])] += 1
     if case["first_referral"] is not None and intake is not None:
         days = max(0, (case["first_referral"] - intake).days)
         counts[(_month(intake), "days_to_first_referral", band(days))] += 1

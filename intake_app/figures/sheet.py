@@ -34,7 +34,7 @@ from intake_app.i18n import translator
 from intake_app.pdf import fonts
 from intake_app.pdf.canvas import ArchiveCanvas
 
-from .sheet_text import label, legend, number
+from .sheet_text import label, legend, number, period_text
 from .summary import Block, Summary
 
 PRIMARY = HexColor("#1f5f73")
@@ -143,7 +143,8 @@ def sheet_pdf(
     generated: datetime,
     lang: str = "de",
 ) -> bytes:
-    """The sheet on its own, A4, PDF/A-2b: title, scope, period, then every block."""
+    """The sheet on its own, A4, PDF/A-2b: title, scope, period (the reporting period
+    asked for, both days inclusive, else the months of the cases), then every block."""
     tr = translator(lang)
     styles = _styles(8.5)
     pattern = "dd.MM.yyyy HH:mm" if lang == "de" else "dd/MM/yyyy HH:mm"
@@ -151,13 +152,7 @@ def sheet_pdf(
         generated.astimezone(), pattern, locale="de_DE" if lang == "de" else "en_GB"
     )
     title = tr("Ergebnisse der Begleitung")
-    period = (
-        tr("Zeitraum: {first} bis {last}").format(
-            first=summary.first_month, last=summary.last_month
-        )
-        if summary.first_month
-        else tr("Keine Fälle")
-    )
+    period = period_text(tr, summary, lang)
     story: list[Flowable] = [
         Paragraph(fonts.markup(title), styles["title"]),
         Paragraph(fonts.markup(scope), styles["heading"]),

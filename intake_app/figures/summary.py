@@ -22,7 +22,7 @@ from typing import Any
 from intake_app.i18n import N_
 
 from .disclosure import MIN_COUNT, SECONDARY, hidden_cells, primary
-from .outcomes import GROUPS, WORK_OR_TRAINING
+from .outcomes import GROUPS, WORK_OR_TRAINING, Period, in_period
 
 REASONS = {
     "employment": N_("Arbeitsaufnahme"),
@@ -96,7 +96,7 @@ GROUP_VALUES = {
     "residence_group": {
         "residence_permit": N_("Aufenthaltserlaubnis, Visum, Fiktion"),
         "settled": N_("Niederlassungserlaubnis, Daueraufenthalt"),
-        "asylum_procedure": N_("Im Asylverfahren (Gestattung)"),
+        "asylum_procedure": N_("Im Asylverfahren (Gestattung, Ankunftsnachweis)"),
         "tolerated": N_("Duldung"),
         "eu_free_movement": N_("EU-Freizügigkeit"),
         "none_or_unclear": N_("Kein Dokument oder ungeklärt"),
@@ -109,6 +109,8 @@ GROUP_VALUES = {
     },
 }
 TOTAL = N_("Insgesamt")
+#: A period of up to this many months shows every month of it (else those with cases).
+MONTHS_OF_A_PERIOD = 36
 FULL_TIME_HOURS = 35
 
 
@@ -134,13 +136,16 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """The whole sheet: the blocks, how many cases it counts and the threshold used."""
+    """The whole sheet: the blocks, how many cases it counts and the threshold used;
+    ``first_month`` to ``last_month`` are the months shown, ``period`` the reporting
+    period asked for (``Period()``: every case)."""
 
     blocks: tuple[Block, ...]
     cases: int
     min_count: int
     first_month: str = ""
     last_month: str = ""
+    period: Period = field(default_factory=Period)
     #: how many cells are hidden as small (``<N``) and as giving one away (``x``)
     hidden: dict[str, int] = field(default_factory=dict)
 
@@ -208,6 +213,7 @@ class SheetCells:
     def __init__(self) -> None:
         self.cases = 0
         self.first_month = self.last_month = ""
+        self.period = Period()
         self.cells: dict[Hashable, int] = {}
         self.lines: list[tuple[Hashable, list[Hashable]]] = []
         self.layout: list[tuple[str, str, tuple[str, ...], list[tuple[str, list[Any], bool]]]] = []
@@ -220,26 +226,41 @@ class SheetCells:
         self.lines.append((total, list(parts)))
 
 
-def build_summary(facts: Iterable[Mapping[str, Any]], *, min_count: int = MIN_COUNT) -> Summary:
-    """The sheet over the facts of every case counted (one site's, or the office's)."""
-    sheet = sheet_cells(facts)
+def build_summary(
+    facts: Iterable[Mapping[str, Any]],
+    *,
+    min_count: int = MIN_COUNT,
+    period: Period | None = None,
+) -> Summary:
+    """The sheet over the facts of every case counted (one site's, or the office's), of
+    what lies in ``period`` (``figures/outcomes.py``; none: every case)."""
+    sheet = sheet_cells(facts, period)
     return render(sheet, hidden_cells(sheet.cells, sheet.lines, min_count=min_count), min_count)
 
 
-def sheet_cells(facts: Iterable[Mapping[str, Any]]) -> SheetCells:
+def sheet_cells(facts: Iterable[Mapping[str, Any]], period: Period | None = None) -> SheetCells:
     """Every count of the sheet with its sum lines, nothing hidden yet."""
-    cases = list(facts)
+    period = period or Period()
+    cases = in_period(facts, period)
     b = SheetCells()
+    b.period = period
     b.cases = len(cases)
-    opened = Counter(_month(c["intake"]) for c in cases)
+    opened_cases = [c for c in cases if c.get("opened", True)]
+    opened = Counter(_month(c["intake"]) for c in opened_cases)
     closed_cases = [c for c in cases if c["closed_on"] is not None]
     closed = Counter(_month(c["closed_on"]) for c in closed_cases)
     work = [c for c in closed_cases if c["reason"] in WORK_OR_TRAINING]
     all_months = sorted(m for m in set(opened) | set(closed) if m)
-    months = _months(all_months[0], all_months[-1]) if all_months else []
+    span = list(all_months)
+    if period.start is not None and period.end is not None:
+        first, last = _month(period.start), _month(period.end)
+        if len(_months(first, last)) <= MONTHS_OF_A_PERIOD:
+            # a quarter or a year shows each of its months, with cases or without
+            span = [m for m in span if first <= m <= last] + [first, last]
+    months = _months(min(span), max(span)) if span else []
     if "" in opened or "" in closed:
         months.append("")
-    opened_total = b.cell(("opened", "*"), len(cases))
+    opened_total = b.cell(("opened", "*"), len(opened_cases))
     closed_total = b.cell(("closed", "*"), len(closed_cases))
     work_total = b.cell(("work", "*"), len(work))
 
@@ -354,7 +375,7 @@ def sheet_cells(facts: Iterable[Mapping[str, Any]]) -> SheetCells:
 
     # 6. breakdowns by group: cases opened, and closed for work or training
     for group in GROUPS:
-        opened_by = Counter(str(c[group]) for c in cases)
+        opened_by = Counter(str(c[group]) for c in opened_cases)
         work_by = Counter(str(c[group]) for c in work)
         known = GROUP_VALUES[group]
         keys = _ordered(known, opened_by)
@@ -382,8 +403,8 @@ def sheet_cells(facts: Iterable[Mapping[str, Any]]) -> SheetCells:
             )
         )
 
-    b.first_month = all_months[0] if all_months else ""
-    b.last_month = all_months[-1] if all_months else ""
+    b.first_month = min(span) if span else ""
+    b.last_month = max(span) if span else ""
     return b
 
 
@@ -416,6 +437,7 @@ def render(b: SheetCells, hidden: Mapping[Hashable, str], min_count: int) -> Sum
         min_count=min_count,
         first_month=b.first_month,
         last_month=b.last_month,
+        period=b.period,
         hidden={
             "small": counted.get(primary(min_count), 0),
             "secondary": counted.get(SECONDARY, 0),

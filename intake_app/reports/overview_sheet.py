@@ -11,6 +11,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.figures.sheet import sheet_story
+from intake_app.figures.sheet_text import period_text
 from intake_app.figures.summary import Summary
 from intake_app.i18n import translator
 from intake_app.pdf import fonts
@@ -95,6 +96,7 @@ def overview_pdf(
         story += [
             PageBreak(),
             Paragraph(fonts.markup(tr("Ergebnisse der Begleitung")), styles.title),
+            Paragraph(fonts.markup(period_text(tr, outcomes, lang)), styles.note),
             *sheet_story(outcomes, lang=lang),
         ]
     buffer = io.BytesIO()

@@ -20,9 +20,10 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
-from intake_app.core.followup import Closure, Contact, EventKind, Update, travelling_data
+from intake_app.core.followup import Closure, Contact, EventKind, Update
 from intake_app.core.forms import Form, OrganisationConfig
 from intake_app.core.forms.engine import evaluate
+from intake_app.core.handover import check_handover
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import (
     EXPIRY_WARNING_DAYS,
@@ -34,8 +35,9 @@ from intake_app.core.records import (
 )
 from intake_app.errors import ConflictError, NotFound, ValidationError
 from intake_app.i18n import _, current_language
-from intake_app.storage import audit
+from intake_app.storage import audit, handovers
 from intake_app.storage.database import Database
+from intake_app.storage.handovers import add_case_event
 from intake_app.storage.models import (
     CaseEvent,
     ConsentWithdrawal,
@@ -64,6 +66,7 @@ from intake_app.storage.record_queries import (  # re-exported for callers
     loads,
     row_key,
 )
+from intake_app.sync.handover import Handover
 
 log = logging.getLogger("intake.storage")
 
@@ -559,44 +562,14 @@ class RecordService:
                     )
                 )
             self._audit(session, AuditAction.CONSENT_WITHDRAWN, row.id, purpose=purpose)
+            handovers.cancel_unsent(session, row.id, purpose=purpose, actor=self._actor.username)
 
     # -- after the intake: case events (core/followup.py) -------------------------------
 
     def _add_event(
         self, session: Session, row: RecordRow, kind: EventKind, on: date, data: dict[str, Any]
     ) -> CaseEvent:
-        event = CaseEvent(
-            event_id=str(uuid.uuid4()),
-            record_id=row.id,
-            kind=kind.value,
-            occurred_on=on.isoformat(),
-            data=dumps(data),
-            recorded_by=self._actor.user_id,
-        )
-        session.add(event)
-        row.updated_at = utcnow()
-        session.add(row)
-        session.flush()
-        # the central office gets every case event, without its free text (docs/batch-format.md
-        # §5): notes and reasons stay on the device
-        session.add(
-            OutboxItem(
-                kind=OutboxKind.CASE_EVENT.value,
-                record_id=row.id,
-                revision=row.revision,
-                payload=json.dumps(
-                    {
-                        "event_id": event.event_id,
-                        "kind": event.kind,
-                        "occurred_on": event.occurred_on,
-                        "data": travelling_data(kind.value, data),
-                        "recorded_at": event.recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    },
-                    sort_keys=True,
-                ),
-            )
-        )
-        return event
+        return add_case_event(session, row, kind, on, data, user_id=self._actor.user_id)
 
     @staticmethod
     def _require_case(row: RecordRow) -> None:
@@ -666,6 +639,168 @@ class RecordService:
                 fields=sorted(update.changes),
             )
             return event
+
+    # -- hand-over to another site through the office (storage/handovers.py) ----------
+
+    def request_handover(self, record_id: str, *, recipient: str) -> str:
+        """Ask the office to hand the case over to ``recipient`` (a site of a ``handover``
+        purpose of the organisation file); returns the hand-over id.
+
+        Whoever may edit the record may ask (its counsellor, a supervisor): the consent it
+        rests on is part of the record. The request travels in the next batch.
+
+        Raises:
+            HandoverRefused: the recipient is unknown, or the person's consent to it is
+                missing or withdrawn (the message says which).
+            ConflictError: the intake is not finalised, a new revision is being edited,
+                the case is closed, or a hand-over of it is already on its way.
+        """
+        with self._db.write() as session:
+            row = self._load(session, record_id)
+            self._actor.require_edit_record(row.owner_id)
+            self._require_case(row)
+            if row.status == RecordStatus.DRAFT.value:
+                raise ConflictError(
+                    _(
+                        "Die Akte wird gerade geändert. Bitte schließen Sie die Änderung ab, "
+                        "bevor Sie die Akte übergeben."
+                    )
+                )
+            if row.status == RecordStatus.CLOSED.value:
+                raise ConflictError(_("Ein beendeter Fall kann nicht übergeben werden."))
+            if handovers.open_request(session, row.id) is not None:
+                raise ConflictError(_("Eine Übergabe dieser Akte ist schon unterwegs."))
+            answers = loads(self._data(session, row).answers)
+            target = check_handover(
+                answers.get("consent"), self._organisation(), recipient, on=date.today()
+            )
+            return handovers.add_request(
+                session,
+                row,
+                actor=self._actor.username,
+                recipient=target.recipient.id,
+                purpose=target.purpose.id,
+            )
+
+    def handover_requests(self, record_id: str) -> builtins.list[dict[str, Any]]:
+        """The record's hand-over requests (id, recipient, purpose, requested_at and, once
+        the office answered, outcome), oldest first."""
+        with self._db.read() as session:
+            row = self._load(session, record_id)
+            return [
+                {**json.loads(item.payload), "state": item.state}
+                for item in handovers.handover_items(session, row.id)
+            ]
+
+    def take_handover(self, handover: Handover) -> str | None:
+        """Take a case the office sealed for this device into the actor's store; returns
+        the new record id, or None when this hand-over was taken in before (on any store
+        of this device).
+
+        The case gets a new record id and case number here (the old id stays with the
+        sending device at the office); its revision reason and the audit log name where
+        it came from. Its case events come along as its history and do not travel again.
+
+        Raises:
+            ConflictError: the actor has no record store open.
+            FormLoadError: the record's form version is not installed on this device
+                (the hand-over waits at the office and is taken at a later sync).
+        """
+        self._actor.require(Permission.CREATE_RECORD)
+        if not self._creates:
+            raise ConflictError(
+                _("Für Ihr Konto ist noch kein Aktenspeicher geöffnet; die Übergabe wartet.")
+            )
+        record = handover.record
+        self._form_for(str(record.get("form_id")), str(record.get("form_version")))
+        with self._db.write() as session:
+            if handovers.taken_in(session, handover.handover_id) is not None:
+                return None
+            now = utcnow()
+            case_number = self._next_case_number(session)
+            answers = dict(record.get("answers") or {})
+            answers["consent"] = record.get("consent") or {}
+            answers["case_number"] = case_number
+            answers["counsellor_name"] = self._actor.display_name or self._actor.username
+            reason = _(
+                "Übernommen über die Zentrale von Standort {site} (Übergabe {id}, "
+                "frühere Akte {record})."
+            ).format(
+                site=record.get("site") or "?",
+                id=handover.handover_id,
+                record=record.get("id"),
+            )
+            row = RecordRow(
+                id=str(uuid.uuid4()),
+                status=RecordStatus.COMPLETE.value,
+                sync_state=SyncState.PENDING.value,
+                form_id=str(record["form_id"]),
+                form_version=str(record["form_version"]),
+                owner_id=self._actor.user_id,
+                site=self._site,
+                case_number=case_number,
+                revision_reason=reason,
+                created_at=now,
+                updated_at=now,
+                finalised_at=now,
+            )
+            session.add(row)
+            session.flush()
+            assert row.pk is not None
+            data = RecordData(pk=row.pk, answers=dumps(answers))
+            session.add(data)
+            self._reindex(session, row, answers)
+            session.add(
+                RecordRevision(
+                    record_id=row.id,
+                    revision=1,
+                    form_id=row.form_id,
+                    form_version=row.form_version,
+                    answers=data.answers,
+                    reason=reason,
+                    finalised_at=now,
+                    finalised_by=self._actor.user_id,
+                )
+            )
+            session.add(OutboxItem(kind=OutboxKind.RECORD.value, record_id=row.id, revision=1))
+            known = set(session.exec(select(CaseEvent.event_id)).all())
+            for event in handover.events:
+                if event.get("event_id") in known:
+                    continue
+                try:
+                    recorded = datetime.strptime(
+                        str(event.get("recorded_at")), "%Y-%m-%dT%H:%M:%SZ"
+                    ).replace(tzinfo=UTC)
+                except ValueError:
+                    recorded = now
+                session.add(
+                    CaseEvent(
+                        event_id=str(event["event_id"]),
+                        record_id=row.id,
+                        kind=str(event["kind"]),
+                        occurred_on=str(event["occurred_on"]),
+                        data=dumps(event.get("data") or {}),
+                        recorded_by=self._actor.user_id,
+                        recorded_at=recorded,
+                    )
+                )
+            provenance = {
+                "handover": handover.handover_id,
+                "from_device": handover.from_device_id,
+                "from_record": record.get("id"),
+                "recipient": handover.recipient,
+                "purpose": handover.purpose,
+            }
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.HANDOVER_RECEIVED,
+                subject_type=handovers.SUBJECT,
+                subject_id=handover.handover_id,
+                details={"record": row.id, **provenance},
+            )
+            self._audit(session, AuditAction.HANDOVER_RECEIVED, row.id, **provenance)
+            return row.id
 
     def user_names(self) -> dict[int, str]:
         """Display names of the device's users (who recorded what in a case's history)."""

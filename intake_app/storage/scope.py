@@ -31,7 +31,6 @@ from intake_app.i18n import _
 from intake_app.storage import audit, users
 from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
-from intake_app.storage.models import User
 from intake_app.storage.site_grants import (
     VIA_MIGRATED,
     grants_were_made,
@@ -211,7 +210,11 @@ def _fill(
             site_names=site_names,
         )
         allowed = set(vault.refs_for(sorted(site_names))) & granted
-        intruders = vault.site_seal_refs() - allowed
+        # a seal of a holder from before grants who has not signed in since is left
+        # alone (she takes hers over herself, see _granted); any other seal without a
+        # grant was planted: a new site key
+        waiting = vault.site_pending(site) & set(vault.refs_for(sorted(site_names)))
+        intruders = vault.site_seal_refs() - allowed - waiting
         if (
             actor.role is not Role.SUPERVISOR
             or actor.username not in site_names
@@ -366,44 +369,56 @@ def _granted(
     """The vault references whose site key grant checks (docs/security.md, "Site key
     grants").
 
-    A profile from before grants came in has none: the first supervisor who signs in with
-    the site key signs a grant (``migrated``) for herself and every supervisor the vault
-    names as a holder, audited with their ids. A vault without grants on a profile whose
-    audit log shows grants was changed: reported, and nobody is allowed.
+    A profile from before grants came in has none. The first supervisor (by her signed
+    row) whose own seal of this profile's site key opens signs a grant for herself alone
+    (``migrated``), and lists the other supervisors by their signed rows whose entries
+    carry a site seal as *pending*, authenticated under the site key. A pending
+    supervisor whose own seal opens takes hers over the same way at her first sign-in.
+    Nobody is ever granted on the file's word: a ``site`` entry in ``vault.json`` can be
+    written by whoever writes the file, and only its owner can tell whether it opens;
+    she proves it by opening it, so taking over a grant gives nobody anything new.
+
+    A vault without grants on a profile whose audit log shows grants is reported (they
+    were removed outside the program) and handled as above; the audit log decides
+    nothing here, since whoever writes the profile database can change it.
     """
     profile_db = scope.profile_db
     with profile_db.read() as session:
         valid = valid_grants(session, vault, site, report)
-        made_before = valid is None and grants_were_made(session)
-    if valid is not None:
-        return set(valid)
-    if made_before:
+        removed = valid is None and grants_were_made(session)
+    if removed:
         _report(scope, profile_db, actor, "site_grants_removed", "grants")
-        return set()
-    if signer is None or actor.role is not Role.SUPERVISOR or actor.username not in site_names:
-        return set()
-    refs = vault.refs_for(sorted(site_names))
-    holders = (vault.site_seal_refs() & set(refs)) | {vault.user_ref(actor.username)}
+    own_ref = vault.user_ref(actor.username)
+    if valid is not None and own_ref in valid:
+        return set(valid)
+    first = valid is None
+    if (
+        signer is None
+        or actor.role is not Role.SUPERVISOR
+        or actor.username not in site_names
+        or site.public_key().raw != vault.site_public().raw
+        or (not first and own_ref not in vault.site_pending(site))
+    ):
+        return set(valid or {})
+    pending = vault.site_pending(site)
+    if first:
+        signed_refs = set(vault.refs_for(sorted(site_names)))
+        pending = vault.site_seal_refs() & signed_refs
+    pending.discard(own_ref)
     with profile_db.write() as session:
-        people: list[User] = [
-            u
-            for u in users.list_all(session)
-            if u.id is not None and vault.user_ref(u.username) in holders
-        ]
-        records = {
-            vault.user_ref(u.username): make_grant(
-                vault, grantee=u, signing_key=signer.signing_key, via=VIA_MIGRATED
-            )
-            for u in people
-        }
-        vault.put_site_grants(site, records)
+        me = users.get_by_name(session, username=actor.username)
+        if me is None or me.id is None:
+            return set(valid or {})
+        record = make_grant(vault, grantee=me, signing_key=signer.signing_key, via=VIA_MIGRATED)
+        vault.put_site_grants(site, {own_ref: record})
+        vault.put_site_pending(site, pending)
         audit.append(
             session,
             actor=actor.username,
             action=AuditAction.SITE_GRANTS_SIGNED,
             subject_type="vault",
             subject_id="site",
-            details={"via": VIA_MIGRATED, "users": sorted(u.id for u in people if u.id)},
+            details={"via": VIA_MIGRATED, "users": [me.id]},
         )
     with profile_db.read() as session:
         valid = valid_grants(session, vault, site, report)
@@ -451,9 +466,9 @@ _KEY_FINDINGS = {
     ),
     "site_grants_removed": lambda: _(
         "Die unterschriebenen Freigaben des Standortschlüssels fehlen in der "
-        "Schlüsseldatei (vault.json); sie wurden außerhalb des Programms entfernt. Bis der "
-        "Zugang mit dem Wiederherstellungsschlüssel neu freigegeben ist, erhält niemand "
-        "den Standortschlüssel."
+        "Schlüsseldatei (vault.json); sie wurden außerhalb des Programms entfernt. Eine "
+        "Leitung, die den Standortschlüssel schon hatte, erhält ihre Freigabe bei ihrer "
+        "Anmeldung zurück; alle anderen brauchen eine neue Freigabe durch eine Leitung."
     ),
     "store_owner_changed": lambda: _(
         "Die Inhaberin oder der Inhaber eines Aktenspeichers wurde in der Schlüsseldatei "

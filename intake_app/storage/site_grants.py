@@ -183,7 +183,10 @@ def valid_grants(
 
 def grants_were_made(session: Session) -> bool:
     """True when the audit log shows that this profile has had signed grants (so a vault
-    without any was changed, not merely made before grants came in)."""
+    without any was changed, not merely made before grants came in).
+
+    Used only to report the removal: whoever writes the profile database can change the
+    audit log, so no key decision rests on it (docs/security.md, "Site key grants")."""
     entry = session.exec(
         select(AuditLogEntry.seq)
         .where(

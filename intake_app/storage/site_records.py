@@ -101,6 +101,8 @@ class SiteRecords:
             "add_contact",
             "case_events",
             "update_answers",
+            "request_handover",
+            "handover_requests",
         }:
             return self._routed(name)
         if name.startswith("_"):

@@ -1220,6 +1220,40 @@ class Vault:
             for ref, record in records.items():
                 grants[ref] = self._with_grant_mac(data, ref, record, site)
 
+    def site_pending(self, site: EncryptionPrivateKey) -> set[str]:
+        """The vault references of supervisors who held the site key before grants came
+        in and have not taken it over yet (their first sign-in since), as the first holder
+        who took hers over wrote them, authenticated under the site key. Empty when the
+        list is missing or does not check: a reference written by anyone else counts for
+        nothing."""
+        data = self._snapshot()
+        pending = data.get("site", {}).get("pending")
+        if not isinstance(pending, dict) or not isinstance(pending.get("mac"), str):
+            return set()
+        refs = pending.get("refs")
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            return set()
+        try:
+            given = _unb64(pending["mac"])
+        except (ValueError, binascii.Error):
+            return set()
+        body = {"refs": sorted(refs)}
+        if not hmac.compare_digest(given, self._grant_mac(data, "pending", body, site)):
+            return set()
+        return set(refs)
+
+    def put_site_pending(self, site: EncryptionPrivateKey, refs: set[str]) -> None:
+        """Write (or, with an empty set, remove) the list :meth:`site_pending` reads."""
+        with self._update() as data:
+            if _b64(site.public_key().raw) != data["site"]["public"]:
+                raise ValueError("this is not the site key of this profile")
+            if not refs:
+                data["site"].pop("pending", None)
+                return
+            data["site"]["pending"] = self._with_grant_mac(
+                data, "pending", {"refs": sorted(refs)}, site
+            )
+
     def public_digest(self, username: str) -> str | None:
         """SHA-256 of the user's vault public key as stored (what a grant binds)."""
         data = self._snapshot()

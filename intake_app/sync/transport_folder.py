@@ -28,6 +28,9 @@ log = logging.getLogger("intake.sync")
 
 BATCH_SUFFIX = ".ibatch"
 RECEIPT_SUFFIX = ".receipt.json"
+#: A hand-over the office sealed for one device (docs/batch-format.md §10).
+HANDOVER_SUFFIX = ".ihandover"
+MAX_HANDOVER_BYTES = 64 * 1024 * 1024
 MAX_RECEIPT_BYTES = 16 * 1024 * 1024
 _BATCH_NAME = re.compile(
     r"^intake-(\d{8}T\d{6}Z)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
@@ -45,6 +48,11 @@ def batch_file_name(batch: BuiltBatch) -> str:
 def receipt_file_name(batch_id: str) -> str:
     """The receipt file that answers a batch."""
     return f"intake-{batch_id}{RECEIPT_SUFFIX}"
+
+
+def handover_file_name(handover_id: str) -> str:
+    """The file that carries one sealed hand-over."""
+    return f"intake-handover-{handover_id}{HANDOVER_SUFFIX}"
 
 
 def batch_id_from_name(name: str) -> str | None:
@@ -187,7 +195,64 @@ def remove_answered_batches(folder: Path, receipts: Iterable[Receipt]) -> list[P
     return removed
 
 
+@dataclass(slots=True)
+class FolderHandovers:
+    """What :func:`read_handover_files` found: the documents (still to be verified by the
+    device, :func:`intake_app.sync.handover.open_handover`) and files it could not read."""
+
+    documents: list[tuple[Path, bytes]] = field(default_factory=list)
+    invalid: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def read_handover_files(folder: Path) -> FolderHandovers:
+    """Read the hand-over files in ``folder`` (no temporary dot files), by name."""
+    result = FolderHandovers()
+    try:
+        candidates = sorted(Path(folder).glob("intake-handover-*" + HANDOVER_SUFFIX))
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    for path in candidates:
+        try:
+            if path.stat().st_size > MAX_HANDOVER_BYTES:
+                result.invalid.append((path, "too_large"))
+                continue
+            result.documents.append((path, path.read_bytes()))
+        except OSError:
+            result.invalid.append((path, "unreadable"))
+    return result
+
+
+def remove_files(paths: Iterable[Path]) -> None:
+    """Delete files the device has dealt with (a hand-over taken in)."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("a hand-over file could not be removed from the folder")
+
+
 # -- the office side ------------------------------------------------------------------------
+
+
+def write_handover_files(folder: Path, documents: Iterable[tuple[str, bytes]]) -> list[Path]:
+    """Write sealed hand-overs (id, signed document) into ``folder`` atomically; a file
+    already there with the same bytes is left alone."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SyncError(
+            _("Der Ordner {folder} existiert nicht.").format(folder=folder),
+            kind=SyncErrorKind.STORAGE,
+        )
+    written = []
+    try:
+        for handover_id, data in documents:
+            path = folder / handover_file_name(handover_id)
+            if not (path.is_file() and path.read_bytes() == data):
+                write_file_atomically(path, data)
+            written.append(path)
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    return written
 
 
 def list_batch_files(folder: Path) -> list[Path]:

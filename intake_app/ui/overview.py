@@ -1,12 +1,17 @@
 """The supervisor's overview: what needs action, each number opening its list, a chart;
 and, on a second tab, the programme's outcome figures of the site's cases
-(``figures/summary.py``, the office's own computation, small cells hidden).
+(``figures/summary.py``, the office's own computation, small cells hidden), of a reporting
+period chosen above them (every case, this or last year, a quarter, or from/to days;
+``figures/outcomes.py`` says what counts in a period).
 
 Signals: ``list_requested(object)`` with a :class:`RecordQuery` for the case list;
 ``print_requested()``.
 """
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
 
 import shiboken6
 from PySide6.QtCharts import (
@@ -17,10 +22,12 @@ from PySide6.QtCharts import (
     QStackedBarSeries,
     QValueAxis,
 )
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QDateEdit,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -39,7 +46,8 @@ from intake_app.app import Workspace
 from intake_app.core.formats import format_timestamp
 from intake_app.core.records import RecordStatus
 from intake_app.figures.disclosure import MIN_COUNT
-from intake_app.figures.sheet_text import legend, number
+from intake_app.figures.outcomes import Period
+from intake_app.figures.sheet_text import legend, number, period_text
 from intake_app.figures.summary import Block, Summary, build_summary
 from intake_app.i18n import _, current_language, ngettext
 from intake_app.storage.lifecycle import Overview
@@ -191,7 +199,11 @@ class OverviewPage(QWidget):
         self.removed_label.setWordWrap(True)
 
         self.outcomes: Summary | None = None
+        #: the facts of the site's cases of the last count (no names): a period chosen
+        #: is counted from them at once
+        self.outcome_facts: list[dict[str, Any]] | None = None
         self.outcome_view = OutcomeView()
+        self.outcome_view.period_changed.connect(self._count_period)
         work = QWidget()
         work_layout = QVBoxLayout(work)
         work_layout.setContentsMargins(0, 6, 0, 0)
@@ -221,16 +233,24 @@ class OverviewPage(QWidget):
         self.refresh_button.setEnabled(False)
         self.generated.setText(_("Die Übersicht wird berechnet …"))
 
-        def work(_token: CancelToken) -> tuple[Overview, Summary]:
-            # the outcome figures too: the office's computation over the site's cases
-            outcomes = build_summary(lifecycle.outcome_facts(), min_count=MIN_COUNT)
-            return lifecycle.overview(), outcomes
+        period = self.outcome_view.period
 
-        def done(result: tuple[Overview, Summary]) -> None:
+        def work(_token: CancelToken) -> tuple[Overview, Summary, list[dict[str, Any]]]:
+            # the outcome figures too: the office's computation over the site's cases
+            facts = lifecycle.outcome_facts()
+            outcomes = build_summary(facts, min_count=MIN_COUNT, period=period)
+            return lifecycle.overview(), outcomes, facts
+
+        def done(result: tuple[Overview, Summary, list[dict[str, Any]]]) -> None:
             if shiboken6.isValid(self):
                 self.loading = None
                 self.refresh_button.setEnabled(True)
-                self.show_overview(*result)
+                overview, outcomes, facts = result
+                self.outcome_facts = facts
+                self.show_overview(overview, outcomes)
+                if outcomes.period != self.outcome_view.period:
+                    # chosen while counting
+                    self._count_period(self.outcome_view.period)
 
         def failed(exc: BaseException) -> None:
             if not shiboken6.isValid(self):
@@ -291,6 +311,14 @@ class OverviewPage(QWidget):
             self.outcomes = outcomes
             self.outcome_view.show_summary(outcomes)
 
+    def _count_period(self, period: Period) -> None:
+        """Show the outcome figures of ``period`` (counted from the facts of the last
+        count; printed as shown)."""
+        if self.outcome_facts is None:
+            return  # the count running counts the period chosen
+        self.outcomes = build_summary(self.outcome_facts, min_count=MIN_COUNT, period=period)
+        self.outcome_view.show_summary(self.outcomes)
+
     def _fill_chart(self, overview: Overview) -> None:
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
@@ -319,28 +347,177 @@ class OverviewPage(QWidget):
         series.attachAxis(axis_y)
 
 
-class OutcomeView(QScrollArea):
-    """The outcome figures: one small read-only table per block, two side by side, the
-    legend of ``<5`` and ``x`` above them."""
+def quarter(year: int, number: int) -> Period:
+    """The ``number``-th quarter (1 to 4) of ``year``."""
+    start = date(year, 3 * number - 2, 1)
+    end = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period(start, date.fromordinal(end.toordinal() - 1))
 
-    def __init__(self) -> None:
+
+def period_choices(today: date) -> list[tuple[str, Period | None]]:
+    """The periods offered: every case, this year, last year, the quarters of this year
+    so far and of last year (latest first), and last one's own days (``None``)."""
+    choices: list[tuple[str, Period | None]] = [
+        (_("Alle Fälle"), Period()),
+        (
+            _("Dieses Jahr ({year})").format(year=today.year),
+            Period(date(today.year, 1, 1), date(today.year, 12, 31)),
+        ),
+        (
+            _("Letztes Jahr ({year})").format(year=today.year - 1),
+            Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        ),
+    ]
+    current = (today.month - 1) // 3 + 1
+    for year, first in ((today.year, current), (today.year - 1, 4)):
+        for nth in range(first, 0, -1):
+            choices.append((_("{n}. Quartal {year}").format(n=nth, year=year), quarter(year, nth)))
+    choices.append((_("Eigener Zeitraum (von – bis)"), None))
+    return choices
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _day(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class PeriodChooser(QWidget):
+    """The reporting period of the outcome figures: a list of the usual periods, and two
+    days (both inclusive) with a button for a period of one's own. Keyboard: Alt+Z reaches
+    the list, Alt+N and Alt+I reach the days, Alt+W applies them.
+    Signals: ``changed(object)`` with the :class:`Period` chosen."""
+
+    changed = Signal(object)
+
+    def __init__(self, today: date | None = None) -> None:
+        super().__init__()
+        today = today or date.today()
+        self.period = Period()
+        self.choice = QComboBox()
+        self.choice.setAccessibleName(_("Zeitraum der Ergebnisse"))
+        for text, period in period_choices(today):
+            self.choice.addItem(text, period)
+        label = QLabel(_("&Zeitraum:"))
+        label.setBuddy(self.choice)
+        self.start = self._day_edit(date(today.year, 1, 1), _("Erster Tag des Zeitraums"))
+        self.end = self._day_edit(today, _("Letzter Tag des Zeitraums"))
+        start_label = QLabel(_("vo&n"))
+        start_label.setBuddy(self.start)
+        end_label = QLabel(_("b&is"))
+        end_label.setBuddy(self.end)
+        self.apply_button = QPushButton(_("An&wenden"))
+        self.apply_button.setAccessibleDescription(
+            _("Zeigt die Ergebnisse vom ersten bis zum letzten Tag, beide eingeschlossen")
+        )
+        self.error = LiveLabel(assertive=True)
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.own = [start_label, self.start, end_label, self.end, self.apply_button]
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(label)
+        row.addWidget(self.choice)
+        for widget in self.own:
+            row.addWidget(widget)
+            widget.setVisible(False)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+        self.choice.currentIndexChanged.connect(self._chosen)
+        self.apply_button.clicked.connect(self.apply_days)
+        for edit in (self.start, self.end):
+            edit.editingFinished.connect(self._edited)
+
+    @staticmethod
+    def _day_edit(day: date, name: str) -> QDateEdit:
+        edit = QDateEdit(_qdate(day))
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("dd.MM.yyyy" if current_language() == "de" else "dd/MM/yyyy")
+        edit.setAccessibleName(name)
+        return edit
+
+    def _chosen(self, _index: int) -> None:
+        period = self.choice.currentData()
+        own = period is None
+        for widget in self.own:
+            widget.setVisible(own)
+        if own:
+            self.apply_days()
+        else:
+            self._set(period)
+
+    def _edited(self) -> None:
+        # Enter in a day applies it, as the button does
+        if self.choice.currentData() is None and (self.start.hasFocus() or self.end.hasFocus()):
+            self.apply_days()
+
+    def apply_days(self) -> bool:
+        """Choose the days of the two fields; a period ending before it starts is refused
+        with a message (the figures shown stay those of the period named above them)."""
+        start, end = _day(self.start.date()), _day(self.end.date())
+        if start > end:
+            self.error.setText(
+                _(
+                    "Der Zeitraum endet vor seinem Anfang: „bis“ ({end}) liegt vor „von“ "
+                    "({start}). Bitte die Tage prüfen."
+                ).format(start=self.start.text(), end=self.end.text())
+            )
+            self.error.show()
+            return False
+        self._set(Period(start, end))
+        return True
+
+    def _set(self, period: Period) -> None:
+        self.error.clear()
+        self.error.hide()
+        if period != self.period:
+            self.period = period
+            self.changed.emit(period)
+
+
+class OutcomeView(QScrollArea):
+    """The outcome figures: the period chosen, then one small read-only table per block,
+    two side by side, the legend of ``<5`` and ``x`` above them.
+    Signals: ``period_changed(object)`` with a :class:`Period`."""
+
+    period_changed = Signal(object)
+
+    def __init__(self, today: date | None = None) -> None:
         super().__init__()
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.tables: dict[str, QTableWidget] = {}
+        self.chooser = PeriodChooser(today)
+        self.chooser.changed.connect(self.period_changed)
+        self.shown_period = LiveLabel(role=_("Zeitraum der gezeigten Ergebnisse"))
+        self.shown_period.setWordWrap(True)
         self.legend = QLabel()
         self.legend.setObjectName("muted")
         self.legend.setWordWrap(True)
         inner = QWidget()
         self.grid = QGridLayout(inner)
         self.grid.setSpacing(14)
-        self.grid.addWidget(self.legend, 0, 0, 1, 2)
+        self.grid.addWidget(self.chooser, 0, 0, 1, 2)
+        self.grid.addWidget(self.shown_period, 1, 0, 1, 2)
+        self.grid.addWidget(self.legend, 2, 0, 1, 2)
         self.setWidget(inner)
+
+    @property
+    def period(self) -> Period:
+        """The period chosen."""
+        return self.chooser.period
 
     def show_summary(self, summary: Summary) -> None:
         lang = current_language()
+        self.shown_period.setText(period_text(_, summary, lang))
         self.legend.setText(legend(_, summary.min_count))
-        row, column = 1, 0
+        row, column = 3, 0
         for block in summary.blocks:
             table = self.tables.get(block.key)
             wide = block.key == "referrals"  # the table of referrals takes a whole row

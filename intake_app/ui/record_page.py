@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from intake_app.app import Workspace
 from intake_app.core.followup import describe_event
 from intake_app.core.formats import format_iso_date
+from intake_app.core.handover import handover_targets
 from intake_app.core.interview import InterviewSession
 from intake_app.core.permissions import Permission
 from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields
@@ -108,6 +109,7 @@ class RecordData:
     events: list[CaseEvent] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
     withdrawals: list[ConsentWithdrawal] = field(default_factory=list)
+    handovers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_record(workspace: Workspace, record_id: str, *, audited: bool = True) -> RecordData:
@@ -121,7 +123,40 @@ def load_record(workspace: Workspace, record_id: str, *, audited: bool = True) -
         events=records.case_events(record_id),
         names=records.user_names(),
         withdrawals=records.withdrawals(record_id),
+        handovers=records.handover_requests(record_id),
     )
+
+
+class HandoverDialog(QDialog):
+    """Choose the site a case goes to through the central office (docs/security.md,
+    "Hand-over through the office")."""
+
+    def __init__(self, targets: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("An anderen Standort übergeben"))
+        room_for_title(self)
+        self.recipient = QComboBox()
+        for rid, name in targets:
+            self.recipient.addItem(name, rid)
+        form = QFormLayout()
+        add_row(form, _("&Empfangsstelle:"), self.recipient)
+        explain = QLabel(
+            _(
+                "Die Akte geht mit der nächsten Übermittlung über die Zentrale an die "
+                "gewählte Stelle, wenn die Person der Weitergabe dorthin zugestimmt hat. "
+                "Sobald die Zentrale die Übergabe bestätigt, wird der Fall hier beendet "
+                "(„Andere Stelle hat übernommen“)."
+            )
+        )
+        explain.setWordWrap(True)
+        self.buttons = ok_cancel_buttons(self, _("Übergabe anfragen"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+    def chosen(self) -> str:
+        return str(self.recipient.currentData())
 
 
 class RecordPage(QWidget):
@@ -176,6 +211,8 @@ class RecordPage(QWidget):
         self.contact_button.setAccessibleName(_("Kontakt eintragen"))
         self.update_button = QPushButton(_("Angaben &aktualisieren …"))
         self.update_button.setAccessibleName(_("Angaben aktualisieren"))
+        self.handover_button = QPushButton(_("An anderen &Standort übergeben …"))
+        self.handover_button.setAccessibleName(_("An anderen Standort übergeben"))
         self.history_label = QLabel(_("&Verlauf (Revisionen und Kontakte):"))
         self.history = QListWidget()
         self.history.setAccessibleName(_("Verlauf"))
@@ -198,6 +235,7 @@ class RecordPage(QWidget):
             self.withdraw_button,
             self.close_case_button,
             self.reopen_button,
+            self.handover_button,
         ):
             self.actions_row.addWidget(button)
         self.actions_row.addStretch(1)
@@ -220,6 +258,7 @@ class RecordPage(QWidget):
         self.contact_button.clicked.connect(self._on_contact)
         self.reopen_button.clicked.connect(self._on_reopen)
         self.update_button.clicked.connect(self._on_update)
+        self.handover_button.clicked.connect(self._on_handover)
         self.fill_history()
         escape = QShortcut(QKeySequence("Escape"), self)
         escape.activated.connect(self.closed)
@@ -246,6 +285,11 @@ class RecordPage(QWidget):
         closes = self.ws.actor.can(Permission.CLOSE_RECORDS)
         self.close_case_button.setVisible(closes and row.status == RecordStatus.COMPLETE.value)
         self.reopen_button.setVisible(closes and row.status == RecordStatus.CLOSED.value)
+        self.handover_button.setVisible(
+            self._can_edit
+            and row.status == RecordStatus.COMPLETE.value
+            and bool(self._handover_targets())
+        )
 
     def history_lines(self) -> list[str]:
         """The timeline as shown: revisions and case events, newest first."""
@@ -265,8 +309,36 @@ class RecordPage(QWidget):
             text = describe_event(event.kind, data, lang, form)
             text += " · " + names.get(event.recorded_by, "?")
             entries.append((event.occurred_on, n, text))
+        targets = dict(self._handover_targets())
+        for n, request in enumerate(self.data.handovers, start=len(entries) + 1):
+            name = targets.get(request.get("recipient", ""), request.get("recipient", "?"))
+            outcome = request.get("outcome")
+            if outcome == "sealed":
+                text = _("Übergabe an {name}: von der Zentrale bestätigt").format(name=name)
+            elif outcome == "refused":
+                text = _("Übergabe an {name}: von der Zentrale abgelehnt").format(name=name)
+            else:
+                text = _("Übergabe an {name} angefragt").format(name=name)
+            day = str(request.get("requested_at", ""))[:10]
+            entries.append((day, n, text))
         entries.sort(reverse=True)
         return [f"{format_iso_date(day, lang)} · {text}" for day, _n, text in entries]
+
+    def _handover_targets(self) -> list[tuple[str, str]]:
+        """(recipient id, name) of the sites a case can be handed over to."""
+        return [(t.recipient.id, t.recipient.name) for t in handover_targets(self.ws.organisation)]
+
+    def _on_handover(self) -> None:
+        dialog = HandoverDialog(self._handover_targets(), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            self.ws.records.request_handover(self.record_id, recipient=dialog.chosen())
+        except IntakeError as exc:
+            show_error(self, exc)
+            return
+        self.changed.emit(self.record_id)
+        self.refresh_state()
 
     def fill_history(self) -> None:
         self.history.clear()

@@ -200,3 +200,101 @@ def test_overview_shows_the_outcomes_with_small_cells_hidden(
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert "Ergebnisse der Begleitung" in text and "Gründe für das Fallende" in text
     assert re.search(r"Arbeitsaufnahme\s+x\s", text) and re.search(r"Umgezogen\s+<5\s", text)
+
+
+def test_the_outcomes_of_a_period_chosen_by_keyboard(
+    qtbot: QtBot, supervisor_window: MainWindow
+) -> None:
+    """The period list above the outcome figures: reached with Alt+Z, chosen with the
+    arrow keys; the figures are those of the period, cell by cell; a period of one's own
+    ending before it starts is refused with a message and changes nothing."""
+    import io
+    from datetime import date
+
+    from pypdf import PdfReader
+    from PySide6.QtCore import QDate, Qt
+    from PySide6.QtWidgets import QLabel
+
+    from intake_app.figures.outcomes import Period
+    from intake_app.figures.summary import build_summary
+    from intake_app.reports.overview_sheet import overview_pdf
+
+    window = supervisor_window
+    close_cases(window.ws)
+    window.actions_["overview"].trigger()
+    page = window.overview
+    assert isinstance(page, OverviewPage)
+    wait_done(page.loading)
+    page.tabs.setCurrentIndex(1)
+    view = page.outcome_view
+    chooser = view.chooser
+    facts = window.ws.lifecycle.outcome_facts()
+
+    def shown() -> dict[str, list[tuple[str, ...]]]:
+        return {
+            key: [
+                tuple(
+                    item.text() if (item := table.item(r, c)) else ""
+                    for c in range(1, table.columnCount())
+                )
+                for r in range(table.rowCount())
+            ]
+            for key, table in view.tables.items()
+        }
+
+    def expected(period: Period) -> dict[str, list[tuple[str, ...]]]:
+        summary = build_summary(facts, period=period)
+        return {
+            b.key: [tuple(c.replace(".", ",") for c in row.cells) for row in b.rows]
+            for b in summary.blocks
+        }
+
+    assert page.outcomes is not None and page.outcomes.period == Period()
+    everything = shown()
+    assert everything == expected(Period())
+    # every field has a name and a label with a mnemonic that reaches it
+    buddies = {label.buddy(): label.text() for label in view.findChildren(QLabel) if label.buddy()}
+    assert buddies[chooser.choice] == "&Zeitraum:"
+    assert chooser.choice.accessibleName() == "Zeitraum der Ergebnisse"
+    assert chooser.start.accessibleName() and chooser.end.accessibleName()
+    window.activateWindow()
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(chooser.choice.hasFocus)
+    # down once: this year, with the seven cases closed today
+    qtbot.keyClick(chooser.choice, Qt.Key.Key_Down)
+    year = date.today().year
+    this_year = Period(date(year, 1, 1), date(year, 12, 31))
+    assert chooser.choice.currentText() == f"Dieses Jahr ({year})"
+    assert page.outcomes.period == this_year
+    assert shown() == expected(this_year)
+    assert shown()["months"][-1][1] == "7"
+    assert view.shown_period.text() == f"Zeitraum: 01.01.{year} bis 31.12.{year}"
+    assert page.overview is not None
+    data = overview_pdf(page.overview, site="Köln", printed_by="Sabine", outcomes=page.outcomes)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert f"Zeitraum: 01.01.{year} bis 31.12.{year}" in text
+    # down again: last year, when nothing was closed
+    qtbot.keyClick(chooser.choice, Qt.Key.Key_Down)
+    last_year = Period(date(year - 1, 1, 1), date(year - 1, 12, 31))
+    assert page.outcomes.period == last_year and shown() == expected(last_year)
+    assert shown()["months"][-1][1] == "0"
+
+    # a period of one's own: from the first intake on
+    qtbot.keyClick(chooser.choice, Qt.Key.Key_End)
+    assert chooser.start.isVisible() and chooser.apply_button.isVisible()
+    first = min(f["intake"] for f in facts if f["intake"] is not None)
+    chooser.start.setDate(QDate(first.year, first.month, first.day))
+    chooser.end.setDate(QDate(first.year, first.month, first.day).addDays(-1))
+    before = page.outcomes
+    qtbot.mouseClick(chooser.apply_button, Qt.MouseButton.LeftButton)
+    assert chooser.error.isVisible() and "endet vor seinem Anfang" in chooser.error.text()
+    assert page.outcomes is before
+    chooser.end.setDate(QDate(date.today().year + 1, 12, 31))
+    chooser.end.setFocus()
+    qtbot.keyClick(chooser.end, Qt.Key.Key_Return)
+    assert not chooser.error.isVisible()
+    own = Period(first, date(date.today().year + 1, 12, 31))
+    assert page.outcomes.period == own
+    assert shown() == expected(own)
+    # from the first intake on: every case, the totals as without a period
+    assert shown()["months"][-1][0] == everything["months"][-1][0]

@@ -88,6 +88,10 @@ class ConsentPurpose:
     description_text: LocalText
     data_categories: tuple[str, ...]
     recipients: tuple[Recipient, ...]
+    #: ``handover: true``: the recipients are sites or municipalities of the programme that
+    #: take a case over through the central office (docs/security.md, "Hand-over through
+    #: the office"); a hand-over to one of them needs this purpose granted.
+    handover: bool = False
 
     def label(self, lang: str = "de") -> str:
         """Short name of the purpose."""
@@ -132,6 +136,16 @@ class OrganisationConfig:
     def purpose(self, purpose_id: str) -> ConsentPurpose:
         """The purpose with ``purpose_id``; raises ``KeyError``."""
         return self._purposes[purpose_id]
+
+    def handover_recipients(self) -> tuple[tuple[ConsentPurpose, Recipient], ...]:
+        """Every site or municipality a case can be handed over to, with the purpose
+        (``handover: true``) under which the person consents to it."""
+        return tuple(
+            (purpose, recipient)
+            for purpose in self.purposes
+            if purpose.handover
+            for recipient in purpose.recipients
+        )
 
     def category_label(self, category: str, lang: str = "de") -> str:
         """The name of a data category."""
@@ -378,7 +392,7 @@ class _OrganisationReader:
                 continue
             read.keys(
                 entry,
-                ("id", "label", "description", "data_categories", "recipients"),
+                ("id", "label", "description", "data_categories", "recipients", "handover"),
                 None,
                 _("einem Zweck"),
             )
@@ -394,9 +408,12 @@ class _OrganisationReader:
             description = self.local(entry, "description")
             cats = self._purpose_categories(entry, categories)
             recipients = self._recipients(entry)
+            handover = read.boolean(entry, "handover", None, False)
             if purpose_id and label and description and cats and recipients:
                 seen.add(purpose_id)
-                purposes.append(ConsentPurpose(purpose_id, label, description, cats, recipients))
+                purposes.append(
+                    ConsentPurpose(purpose_id, label, description, cats, recipients, handover)
+                )
         if CENTRAL_OFFICE not in seen:
             read.add(
                 items.line,

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+import pytest
+
+from intake_app.core.forms import load_shipped_forms
 from intake_app.figures.disclosure import hidden_cells
-from intake_app.figures.outcomes import case_facts, outcome_counts
-from intake_app.figures.summary import build_summary
+from intake_app.figures.outcomes import (
+    RESIDENCE_GROUPS,
+    Period,
+    case_facts,
+    outcome_counts,
+    residence_group,
+)
+from intake_app.figures.summary import GROUP_VALUES, build_summary
 
 
 def _doc(intake: str, **answers: Any) -> dict[str, Any]:
@@ -137,8 +147,12 @@ ALIKE = (
 TWELVE = [*CASES, *[ALIKE] * 8]
 
 
-def _sheet(cases: list[Any], min_count: int) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
-    summary = build_summary((case_facts(d, e) for d, e in cases), min_count=min_count)
+def _sheet(
+    cases: list[Any], min_count: int, period: Period | None = None
+) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    summary = build_summary(
+        (case_facts(d, e) for d, e in cases), min_count=min_count, period=period
+    )
     return {b.key: [(r.label, r.cells) for r in b.rows] for b in summary.blocks}
 
 
@@ -253,3 +267,141 @@ def test_hiding_small_cells() -> None:
         "t": "x",
         "v": "x",
     }
+
+
+# -- a reporting period --------------------------------------------------------------------
+
+Q1, Q2 = Period(date(2026, 1, 1), date(2026, 3, 31)), Period(date(2026, 4, 1), date(2026, 6, 30))
+
+#: The second quarter of the twelve cases, counted by hand: nothing was opened; R2 was
+#: closed (moved away, 2 May) and its referral dated 30 April counts (under the month of
+#: its intake, January); R4 was closed for training on 30 June, 140 days after its
+#: intake (its referral of 10 February does not count); R1, R3 and the eight alike have
+#: nothing in the quarter (closed 15 March, reopened 1 March, closed 15 March).
+Q2_BY_HAND = {
+    ("2026-05", "cases_closed", ""): 1,
+    ("2026-06", "cases_closed", ""): 1,
+    ("2026-05", "closure_reason", "moved_away"): 1,
+    ("2026-06", "closure_reason", "training"): 1,
+    ("2026-06", "days_to_work_or_training", "91-180"): 1,
+    ("2026-01", "referral_outcome", "iq_recognition / completed"): 1,
+    ("2026-06", "work_or_training_by_gender", "female"): 1,
+    ("2026-06", "work_or_training_by_age_group", "unknown"): 1,
+    ("2026-06", "work_or_training_by_residence_group", "none_or_unclear"): 1,
+    ("2026-06", "work_or_training_by_nationality_group", "eu"): 1,
+}
+
+
+def test_a_quarter_counts_what_lies_in_it_by_hand() -> None:
+    counts = outcome_counts((case_facts(d, e) for d, e in TWELVE), Q2)
+    assert {(m, d, v): n for (_s, m, d, v), n in counts.items()} == Q2_BY_HAND
+    # without a period, or with one holding every day, everything as before
+    everything = outcome_counts(case_facts(d, e) for d, e in TWELVE)
+    wide = outcome_counts((case_facts(d, e) for d, e in TWELVE), Period(date(2000, 1, 1), None))
+    assert everything == wide
+    assert outcome_counts((case_facts(d, e) for d, e in CASES), Period()) == outcome_counts(
+        case_facts(d, e) for d, e in CASES
+    )
+
+
+def test_the_sheet_of_a_quarter() -> None:
+    sheet = _sheet(TWELVE, 1, Q2)
+    # every month of the quarter, with cases or without
+    assert sheet["months"] == [
+        ("2026-04", ("0", "0")),
+        ("2026-05", ("0", "1")),
+        ("2026-06", ("0", "1")),
+        ("Insgesamt", ("0", "2")),
+    ]
+    reasons = dict(sheet["reasons"])
+    assert reasons["Umgezogen"] == ("1",) and reasons["Ausbildung"] == ("1",)
+    assert reasons["Arbeitsaufnahme"] == ("0",) and reasons["Insgesamt"] == ("2",)
+    assert dict(sheet["contracts"])["ohne Angabe"] == ("1",)
+    # no case opened in the quarter: no days to a first referral; 140 days to training
+    assert sheet["durations"] == [
+        ("Vom Erstgespräch bis zur ersten Vermittlung", ("–", "0")),
+        ("Vom Erstgespräch bis zu Arbeit oder Ausbildung", ("140", "1")),
+    ]
+    assert sheet["referrals"] == [
+        ("IQ-Anerkennungsberatung", ("0", "0", "0", "1", "0", "0", "1")),
+        ("Insgesamt", ("0", "0", "0", "1", "0", "0", "1")),
+    ]
+    assert dict(sheet["by_gender"])["weiblich"] == ("0", "1")
+    assert dict(sheet["by_gender"])["Insgesamt"] == ("0", "1")
+    # the first quarter: all twelve opened, R1 and the eight alike closed on 15 March;
+    # the referrals of January and February (nine started, one declined), not R2's of April
+    sheet = _sheet(TWELVE, 1, Q1)
+    assert sheet["months"] == [
+        ("2026-01", ("10", "0")),
+        ("2026-02", ("2", "0")),
+        ("2026-03", ("0", "9")),
+        ("Insgesamt", ("12", "9")),
+    ]
+    assert sheet["referrals"] == [
+        ("Jobcenter", ("0", "0", "9", "0", "1", "0", "10")),
+        ("Insgesamt", ("0", "0", "9", "0", "1", "0", "10")),
+    ]
+    # days to the first referral with the cases opened: 0, 10 (nine times), 95 (R2's, of
+    # April, as the records stand now)
+    assert sheet["durations"][0] == ("Vom Erstgespräch bis zur ersten Vermittlung", ("10", "11"))
+    # small cells are hidden in a period as everywhere
+    hidden = _sheet(TWELVE, 5, Q2)
+    assert hidden["months"][-1] == ("Insgesamt", ("0", "<5"))
+    assert dict(hidden["reasons"])["Umgezogen"] == ("<5",)
+
+
+def test_both_days_of_a_period_are_in_it() -> None:
+    closed_on_15_march = 9  # R1 and the eight alike
+    one_day = Period(date(2026, 3, 15), date(2026, 3, 15))
+    counts = outcome_counts((case_facts(d, e) for d, e in TWELVE), one_day)
+    assert counts[("Bielefeld", "2026-03", "cases_closed", "")] == closed_on_15_march
+    before = Period(date(2026, 1, 10), date(2026, 3, 14))
+    counts = outcome_counts((case_facts(d, e) for d, e in TWELVE), before)
+    assert counts[("Bielefeld", "2026-03", "cases_closed", "")] == 0
+    assert counts[("Bielefeld", "2026-01", "cases_opened", "")] == 10  # from R1's 10 January
+    after = Period(date(2026, 1, 11), None)
+    counts = outcome_counts((case_facts(d, e) for d, e in TWELVE), after)
+    assert counts[("Bielefeld", "2026-01", "cases_opened", "")] == 9  # not R1
+    assert counts[("Bielefeld", "2026-03", "cases_closed", "")] == 9
+    # a case without a date counts only without a period
+    undated = case_facts({"site": "Bielefeld", "answers": {}}, [])
+    assert outcome_counts([undated])[("Bielefeld", "", "cases_opened", "")] == 1
+    assert not outcome_counts([undated], Q1)
+    # whole months (the rows of erased records keep only the month)
+    assert Q1.holds_month("2026-01") and Q1.holds_month("2026-03")
+    assert not Q1.holds_month("2026-04") and not Q1.holds_month("")
+    assert not Period(date(2026, 1, 2), date(2026, 3, 31)).holds_month("2026-01")
+    assert Period(None, date(2024, 2, 29)).holds_month("2024-02")
+    assert not Period(None, date(2024, 2, 28)).holds_month("2024-02")
+    with pytest.raises(ValueError):
+        Period(date(2026, 4, 1), date(2026, 3, 31))
+
+
+# -- residence groups ----------------------------------------------------------------------
+
+
+def test_every_residence_document_of_the_shipped_forms_has_a_group() -> None:
+    """An option the figures do not know would be counted as "none or unclear"."""
+    checked = set()
+    for form in load_shipped_forms():
+        question = form.get("residence_document")
+        if question is None:
+            continue
+        for value in question.choice_values:
+            assert value in RESIDENCE_GROUPS, (form.key, value)
+            checked.add(value)
+    assert "ankunftsnachweis" in checked and len(checked) >= 14
+    assert set(RESIDENCE_GROUPS.values()) <= set(GROUP_VALUES["residence_group"])
+
+
+def test_the_arrival_certificate_is_in_the_asylum_procedure() -> None:
+    assert residence_group("ankunftsnachweis") == "asylum_procedure"
+    assert residence_group("aufenthaltsgestattung") == "asylum_procedure"
+    assert residence_group("keines_unklar") == "none_or_unclear"
+    assert residence_group("") == residence_group(None) == "none_or_unclear"
+    assert residence_group("unknown_document") == "none_or_unclear"
+    facts = case_facts(_doc("2026-03-02", residence_document="ankunftsnachweis"), [])
+    sheet = build_summary([facts], min_count=1)
+    groups = dict((r.label, r.cells) for r in sheet.block("by_residence_group").rows)
+    assert groups["Im Asylverfahren (Gestattung, Ankunftsnachweis)"] == ("1", "0")
+    assert groups["Kein Dokument oder ungeklärt"] == ("0", "0")

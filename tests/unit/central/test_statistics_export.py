@@ -18,21 +18,26 @@ from intake_app.central.export import (
     export_events,
     export_statistics,
     export_statistics_pdf,
+    statistics,
     statistics_tables,
 )
+from intake_app.figures.outcomes import Period
 from intake_app.sync.batch import build_batch
 from tests.unit.central.harness import Central
 from tests.unit.central.test_importer import payload_of, receive
 from tests.unit.central.test_outcomes import TWELVE
-from tests.unit.sync.factories import make_record
+from tests.unit.sync.factories import erasure, make_record
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
 
 
-def load_cases(central: Central, cases: list[Any], *, consent: bool = True) -> list[str]:
-    """Send each hand-counted case as a finalised record with its case events."""
+def load_cases(
+    central: Central, cases: list[Any], *, consent: bool = True, erase: tuple[int, ...] = ()
+) -> list[str]:
+    """Send each hand-counted case as a finalised record with its case events; then erase
+    the cases at the indexes ``erase`` (the office keeps their anonymised rows)."""
     records, instructions = [], []
     for document, events in cases:
         record = make_record(central_consent=consent)
@@ -57,6 +62,9 @@ def load_cases(central: Central, cases: list[Any], *, consent: bool = True) -> l
     receive(
         central, build_batch(payload_of(*records, instructions=instructions), identity=identity)
     )
+    if erase:
+        erasures = [erasure(records[i]["id"]) for i in erase]
+        receive(central, build_batch(payload_of(instructions=erasures), identity=identity))
     central.importer().run()
     return [r["id"] for r in records]
 
@@ -221,3 +229,78 @@ def test_the_csv_and_the_sheet_give_nothing_away_together(central: Central, tmp_
             assert sum(1 for m in members if m in hidden) >= 2, (key, parts)
             checked += 1
     assert checked >= 5
+
+
+def test_a_reporting_period_on_the_command_line(
+    sqlite_central: Central, tmp_path: Path, capsys: Any
+) -> None:
+    """``--from``/``--to`` for the CSV and the sheet: the second quarter of the twelve
+    cases as counted by hand (test_outcomes.Q2_BY_HAND); bad or reversed days are refused
+    with exit code 2 and nothing is written."""
+    from intake_app.central.cli import main
+    from tests.unit.central.test_outcomes import Q2_BY_HAND
+
+    load_cases(sqlite_central, TWELVE)
+    home = str(sqlite_central.home.root)
+    out, pdf = tmp_path / "q2.csv", tmp_path / "q2.pdf"
+    quarter = ["--from", "2026-04-01", "--to", "2026-06-30"]
+    both = ["--out", str(out), "--pdf", str(pdf)]
+    code = main(["--home", home, "export", "--statistics", *both, "--min-count", "1", *quarter])
+    assert code == 0, capsys.readouterr().err
+    rows = {(r["month"], r["dimension"], r["value"]): r["count"] for r in _rows(out)}
+    outcomes = {k: int(v) for k, v in rows.items() if not k[1].startswith("median_")}
+    assert outcomes == Q2_BY_HAND
+    # no intake in the quarter: none of the intake dimensions; 140 days to training
+    assert rows[("", "median_days_to_work_or_training", "140")] == "1"
+    text = _layout_text(pdf)
+    assert "Zeitraum: 01.04.2026 bis 30.06.2026" in text
+    assert _row(text, "2026-04", "0", "0") and _row(text, "2026-06", "0", "1")
+    assert _row(text, "Insgesamt", "0", "2")
+    code = main(["--home", home, "export", "--statistics", "--pdf", str(pdf), "--lang", "en"])
+    assert code == 0 and "Period: 2026-01 to 2026-06" in _layout_text(pdf)
+    code = main(
+        ["--home", home, "export", "--statistics", "--pdf", str(pdf), "--lang", "en", *quarter]
+    )
+    assert code == 0 and "Period: 01/04/2026 to 30/06/2026" in _layout_text(pdf)
+    capsys.readouterr()
+
+    before = out.read_bytes()
+    refused = [
+        ["--from", "2026-13-01"],
+        ["--to", "30.06.2026"],
+        ["--from", "2026-4-1"],
+        ["--from", "2026-07-01", "--to", "2026-06-30"],
+    ]
+    for days in refused:
+        code = main(["--home", home, "export", "--statistics", "--out", str(out), *days])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, (days, err)
+        if "2026-07-01" in days:
+            assert "endet vor seinem Anfang" in err and "ends before it starts" in err
+        else:
+            assert "JJJJ-MM-TT" in err and "YYYY-MM-DD" in err and days[1] in err
+    assert out.read_bytes() == before
+    code = main(["--home", home, "export", "--events", "--out", str(out), *quarter])
+    assert code == 2 and "--statistics" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_erased_records_count_in_a_period_by_whole_months(central: Central) -> None:
+    """An erased record's anonymised row keeps only the month of its intake: it counts in
+    a period holding that whole month, and not in one that starts within it."""
+    from datetime import date
+
+    load_cases(central, TWELVE, erase=(1,))  # R2, opened 25 January
+    january = ("Bielefeld", "2026-01")
+
+    def counts(period: Period) -> tuple[int, int]:
+        got = statistics(central.engine, period)
+        return got[(*january, "intakes", "")], got[(*january, "cases_opened", "")]
+
+    # R1 (10 January), the eight alike (15 January) and R2, erased
+    assert counts(Period()) == (10, 9)
+    assert counts(Period(date(2026, 1, 1), date(2026, 3, 31))) == (10, 9)
+    assert counts(Period(None, date(2026, 1, 31))) == (10, 9)
+    # from 11 January: not R1, and R2's row cannot tell whether it lies in the period
+    assert counts(Period(date(2026, 1, 11), date(2026, 3, 31))) == (8, 8)
+    assert counts(Period(date(2026, 2, 1), None)) == (0, 0)

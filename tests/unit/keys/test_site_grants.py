@@ -162,12 +162,13 @@ def test_a_reset_supervisor_loses_her_grant(site: tuple[Profile, str]) -> None:
     assert "Kanarienberta" in text
 
 
-def test_removed_grants_are_reported_and_give_nobody_the_site_key(
+def test_removed_grants_are_reported_and_give_an_account_the_administrator_made_nothing(
     site: tuple[Profile, str],
 ) -> None:
-    """Deleting every grant would look like a profile from before grants: the audit log
-    says otherwise, so nobody is taken as a holder and it is reported."""
-    profile, recovery = site
+    """Deleting every grant makes the vault look like one from before grants: the audit
+    log says otherwise, so it is reported. The supervisor who holds the key keeps it (she
+    opens her seal), and the account the administrator made gets nothing."""
+    profile, _ = site
     _admin_makes_a_supervisor(profile, "fremd")
 
     def change(v: dict[str, Any]) -> None:
@@ -180,23 +181,86 @@ def test_removed_grants_are_reported_and_give_nobody_the_site_key(
     ws = _supervisor_signs_in(profile)
     try:
         assert any("Freigaben" in m for m in ws.sign_in_result.integrity_messages)
-        assert not ws.holds_site_key()
+        assert ws.holds_site_key()
+        assert ws.records.count(RecordQuery()) == 2
     finally:
         ws.close()
     text, _ = what_she_reads(profile.root, "fremd", ADMIN_CHOSEN)
     assert "Kanarien" not in text
     assert _entries(profile, "integrity_violation")
-    # the recovery key grants it again
-    ws = Workspace.recover(
-        profile, recovery_key=recovery, username="admin", new_password=own("admin")
-    )
-    ws.grant_site_key("leitung")
-    ws.close()
+    grants = json.loads(profile.vault_path.read_text("utf-8"))["site"]["grants"]
+    assert list(grants) == [Vault(profile.vault_path).user_ref("leitung")]
+
+
+def test_grants_removed_with_the_audit_log_changed_give_an_administrators_account_nothing(
+    site: tuple[Profile, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack on the migration: the administrator makes a supervisor whose password she
+    chose, deletes the grants, plants a ``site`` entry for that account and hides the
+    grant entries of the audit log (drops the trigger, edits them, re-creates it; here the
+    audit query is made to find nothing). The real supervisor signs in, then a rotation
+    runs as when someone leaves: the account never reads a record."""
+    profile, _ = site
+    _admin_makes_a_supervisor(profile, "fremd")
+
+    def change(v: dict[str, Any]) -> None:
+        del v["site"]["grants"]
+        ref = Vault(profile.vault_path).user_ref("fremd")
+        v["users"][ref]["sealed"]["site"] = v["users"][ref]["sealed"]["profile"]
+
+    _edit(profile.vault_path, change)
+    monkeypatch.setattr(scope_module, "grants_were_made", lambda session: False)
     ws = _supervisor_signs_in(profile)
     try:
         assert ws.records.count(RecordQuery()) == 2
     finally:
         ws.close()
+    vault = Vault(profile.vault_path)
+    grants = json.loads(profile.vault_path.read_text("utf-8"))["site"]["grants"]
+    assert list(grants) == [vault.user_ref("leitung")], "only she was granted, by herself"
+    text, opened = what_she_reads(profile.root, "fremd", ADMIN_CHOSEN)
+    assert "Kanarien" not in text, opened
+    # a rotation (someone left): the new site key goes to grant holders only
+    vault.request_site_rotation()
+    _supervisor_signs_in(profile).close()
+    text, opened = what_she_reads(profile.root, "fremd", ADMIN_CHOSEN)
+    assert "Kanarien" not in text, f"the planted entry received the new site key: {opened}"
+    assert (
+        "site"
+        not in json.loads(profile.vault_path.read_text("utf-8"))["users"][vault.user_ref("fremd")][
+            "sealed"
+        ]
+    )
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+
+
+def test_a_pending_list_written_without_the_site_key_counts_for_nothing(
+    site: tuple[Profile, str],
+) -> None:
+    """The administrator adds the account she made to the list of holders still to take
+    over their grant: the list is authenticated under the site key, so it is ignored, the
+    planted seal is reported and a new site key leaves the account out."""
+    profile, _ = site
+    _admin_makes_a_supervisor(profile, "fremd")
+    ref = Vault(profile.vault_path).user_ref("fremd")
+
+    def change(v: dict[str, Any]) -> None:
+        v["site"]["pending"] = {
+            "refs": [ref],
+            "mac": v["site"]["grants"][next(iter(v["site"]["grants"]))]["mac"],
+        }
+        v["users"][ref]["sealed"]["site"] = v["users"][ref]["sealed"]["profile"]
+
+    _edit(profile.vault_path, change)
+    ws = _supervisor_signs_in(profile)
+    try:
+        assert any("Standortschlüssel" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+    text, _ = what_she_reads(profile.root, "fremd", ADMIN_CHOSEN)
+    assert "Kanarien" not in text
+    assert "site" not in json.loads(profile.vault_path.read_text("utf-8"))["users"][ref]["sealed"]
 
 
 def test_an_older_profiles_holders_get_signed_grants_at_the_first_sign_in(
@@ -205,6 +269,16 @@ def test_an_older_profiles_holders_get_signed_grants_at_the_first_sign_in(
     """A profile from before grants: its holders are taken over once, signed by the first
     holder who signs in, audited; after that an account without a grant gets nothing."""
     profile, _ = site
+    # a second holder, granted before grants came in
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
+    ws.accounts.set_own_password(own("zweite"))
+    ws.close()
+    ws = _supervisor_signs_in(profile)
+    ws.grant_site_key("zweite")
+    ws.close()
 
     # the vault as the previous version wrote it: holders, no grants, nothing audited
     def older(v: dict[str, Any]) -> None:
@@ -219,11 +293,24 @@ def test_an_older_profiles_holders_get_signed_grants_at_the_first_sign_in(
         assert not ws.sign_in_result.integrity_messages
     finally:
         ws.close()
+    grants = json.loads(profile.vault_path.read_text("utf-8"))["site"]["grants"]
+    vault = Vault(profile.vault_path)
+    assert list(grants) == [vault.user_ref("leitung")], "each holder signs only her own"
+    assert grants[next(iter(grants))]["via"] == "migrated"
+    # the second holder keeps the key meanwhile, and takes her grant over herself
+    text, _ = what_she_reads(profile.root, "zweite", own("zweite"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+    ws = _supervisor_signs_in(profile, "zweite")
+    try:
+        assert ws.records.count(RecordQuery()) == 2
+        assert not ws.sign_in_result.integrity_messages
+    finally:
+        ws.close()
     monkeypatch.undo()
     grants = json.loads(profile.vault_path.read_text("utf-8"))["site"]["grants"]
-    assert list(grants) == [Vault(profile.vault_path).user_ref("leitung")]
-    assert grants[next(iter(grants))]["via"] == "migrated"
-    assert _entries(profile, "site_grants_signed")
+    assert set(grants) == {vault.user_ref("leitung"), vault.user_ref("zweite")}
+    assert "pending" not in json.loads(profile.vault_path.read_text("utf-8"))["site"]
+    assert len(_entries(profile, "site_grants_signed")) == 2
     _admin_makes_a_supervisor(profile, "fremd")
     _plant_site_seal_and_rotation(profile, "fremd")
     _supervisor_signs_in(profile).close()
