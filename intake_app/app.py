@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,7 @@ class Workspace:
         #: her signing key (None while she has none yet; docs/security.md)
         self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
+        self._sync_lock = threading.Lock()
         self._compose()
 
     def _compose(self) -> None:
@@ -270,9 +272,10 @@ class Workspace:
     def sync(self) -> DeviceSync | SiteSync:
         """Sending, receipts, enrolment and installed forms over the record stores, built
         on first use (docs/architecture.md, "Start-up")."""
-        if self._sync is None:
-            self._sync = self._compose_sync()
-        return self._sync
+        with self._sync_lock:  # one service per workspace, whichever thread asks first
+            if self._sync is None:
+                self._sync = self._compose_sync()
+            return self._sync
 
     def sync_status(self) -> SyncStatus:
         """What waits for the central office, as :meth:`DeviceSync.status` tells it, read
