@@ -36,6 +36,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     move.add_argument("--record", required=True, metavar=_("KENNUNG"))
     move.add_argument("--to", required=True, metavar="NAME", help=_("Benutzername"))
     move.set_defaults(handler=cmd_records_move)
+    handover = sub.add_parser(
+        "handover",
+        help=_("Eine Akte über die Zentrale an einen anderen Standort übergeben"),
+    )
+    handover.add_argument("--record", required=True, metavar=_("KENNUNG"))
+    handover.add_argument(
+        "--to",
+        required=True,
+        metavar=_("EMPFANGSSTELLE"),
+        help=_("Kennung aus der Organisationsdatei"),
+    )
+    handover.set_defaults(handler=cmd_records_handover)
 
 
 def cmd_demo_data(ctx) -> int:  # type: ignore[no-untyped-def]
@@ -78,4 +90,15 @@ def cmd_records_list(ctx) -> int:  # type: ignore[no-untyped-def]
 def cmd_records_move(ctx) -> int:  # type: ignore[no-untyped-def]
     name = ctx.workspace().move_case_to(ctx.args.record, ctx.args.to)
     ctx.out(_("Akte {id} an „{name}“ übergeben.").format(id=ctx.args.record, name=name))
+    return 0
+
+
+def cmd_records_handover(ctx) -> int:  # type: ignore[no-untyped-def]
+    handover_id = ctx.workspace().records.request_handover(ctx.args.record, recipient=ctx.args.to)
+    ctx.out(
+        _(
+            "Übergabe {handover} der Akte {id} an „{to}“ angefragt; sie geht mit der nächsten "
+            "Übermittlung an die Zentrale."
+        ).format(handover=handover_id, id=ctx.args.record, to=ctx.args.to)
+    )
     return 0

@@ -476,13 +476,31 @@ class UpdateTarget:
     def label(self) -> str:
         return _(self.label_text)
 
+    def fields_of(self, form: Any) -> tuple[str, ...]:
+        """The fields of this target that ``form`` has: a record keeps the form version it
+        was finalised under, and older versions lack fields added later (a plan step's
+        status came with 2026.3)."""
+        return tuple(name for name in self.fields if _in_group(form, name, self.group))
+
+
+def _in_group(form: Any, name: str, group: str | None) -> bool:
+    """Whether ``form`` has question ``name`` in repeat group ``group`` (None: top level)."""
+    try:
+        question = form.question(name)
+    except (KeyError, AttributeError):
+        return False
+    return getattr(question, "parent_id", None) == group
+
 
 UPDATE_TARGETS: dict[str, UpdateTarget] = {
     target.key: target
     for target in (
         UpdateTarget("referral", "referrals", ("outcome",), N_("Vermittlung")),
         UpdateTarget(
-            "plan_step", "plan_steps", ("deadline", "responsible"), N_("Nächster Schritt")
+            "plan_step",
+            "plan_steps",
+            ("status", "status_date", "deadline", "responsible"),
+            N_("Nächster Schritt"),
         ),
         UpdateTarget(
             "recognition",
@@ -544,9 +562,11 @@ def check_update(
 ) -> Update:
     """Apply ``values`` to a copy of ``answers`` and check the result with the form engine.
 
-    Only the questions of the target may change; a value the form refuses (a choice it
-    does not offer, a date in the wrong order, …) is refused with the form's own message,
-    so the answers stay as consistent as after an interview.
+    Only the questions of the target that the record's form version has may change; a
+    value the form refuses (a choice it does not offer, a date in the wrong order, …) is
+    refused with the form's own message, so the answers stay as consistent as after an
+    interview. A plan step's new status without a date of its own is dated by the update
+    (``on``), and the event names that date as a change like any other.
     """
     today = today or date.today()
     _not_future(on, today, _("Das Datum der Änderung"))
@@ -560,6 +580,22 @@ def check_update(
                 names=", ".join(unknown)
             )
         )
+    missing = [name for name in values if name not in spec.fields_of(form)]
+    if missing:
+        raise ValidationError(
+            _(
+                "Diese Angaben gibt es in der Formularversion {version} der Akte nicht: "
+                "{names}. Sie lassen sich erst nach einer neuen Revision erfassen."
+            ).format(version=getattr(form, "version", "?"), names=", ".join(sorted(missing)))
+        )
+    values = dict(values)
+    if (
+        "status" in values
+        and values["status"] not in (None, "")
+        and "status_date" not in values
+        and "status_date" in spec.fields_of(form)
+    ):
+        values["status_date"] = on
     new = copy.deepcopy(answers)
     if spec.group is None:
         holder = new
@@ -612,6 +648,8 @@ def update_choices(
     """What a small update can change in this record: (target, item index, label)."""
     result: list[tuple[str, int | None, str]] = []
     for spec in UPDATE_TARGETS.values():
+        if not spec.fields_of(form):
+            continue  # nothing of it in this form version
         if spec.group is None:
             result.append((spec.key, None, spec.label))
             continue

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from intake_app.core.records import OutboxKind
+from intake_app.i18n import _
 from intake_app.storage.database import Database
 from intake_app.storage.models import DeviceRow, OutboxItem, SyncBatch
 from intake_app.sync.identity import DeviceIdentity
@@ -79,6 +80,35 @@ class SyncResult:
     handovers_taken: list[str] = field(default_factory=list)
     #: hand-overs not taken in: (hand-over id or file, reason)
     handovers_failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def handover_lines(self) -> list[str]:
+        """What a sync run did with hand-overs, in words (for the sync window and the command
+        line); empty when there was nothing."""
+        lines = []
+        if self.handovers_taken:
+            lines.append(
+                _("{n} Akte(n) von einem anderen Standort übernommen.").format(
+                    n=len(self.handovers_taken)
+                )
+            )
+        if self.handovers_sealed:
+            lines.append(
+                _("{n} Übergabe(n) von der Zentrale bestätigt; der Fall ist hier beendet.").format(
+                    n=len(self.handovers_sealed)
+                )
+            )
+        if self.handovers_refused:
+            lines.append(
+                _(
+                    "{n} Übergabe(n) von der Zentrale abgelehnt; der Fall bleibt hier offen. Den "
+                    "Grund nennt die Zentrale."
+                ).format(n=len(self.handovers_refused))
+            )
+        for name, reason in self.handovers_failed:
+            lines.append(
+                _("Übergabe {name} nicht übernommen: {reason}").format(name=name, reason=reason)
+            )
+        return lines
 
 
 def device_row(session: Session) -> DeviceRow | None:

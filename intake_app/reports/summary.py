@@ -52,6 +52,7 @@ from intake_app.reports.tables import (
     clip,
     emphasis,
     marked,
+    step_finished,
 )
 
 MSG_TITLE = N_("Zusammenfassung")
@@ -90,6 +91,7 @@ MSG_RECOGNITION = N_("Anerkennung")
 MSG_OPEN_ITEMS = N_("Offene Vermittlungen und Schritte")
 MSG_SINCE = N_("(vermittelt am {date})")
 MSG_DUE = N_("{step} – fällig am {date}")
+MSG_DUE_STATUS = N_("{step} ({status}) – fällig am {date}")
 MSG_NEXT_APPOINTMENT = N_("Nächster Termin")
 MSG_OVERDUE = N_("überfällig")
 MSG_CONSENT_SCOPE = N_("Einwilligung (Umfang)")
@@ -302,10 +304,17 @@ class _Summary:
         for index in self._items("plan_steps"):
             step = self._row(f"plan_steps[{index}].step")
             deadline = self._row(f"plan_steps[{index}].deadline")
-            if step is None or deadline is None:
-                continue
+            if step is None or deadline is None or step_finished(self.state, (index,)):
+                continue  # a step done or dropped is no longer open (its row in J says so)
             mark = emphasis(deadline, self.state, today=self.ctx.today, tr=self.tr)
-            out.append((self.tr(MSG_DUE).format(step=step.text, date=deadline.text), mark))
+            status = self._row(f"plan_steps[{index}].status")
+            if status is not None and self.state.value("status", (index,)) != "open":
+                text = self.tr(MSG_DUE_STATUS).format(
+                    step=step.text, status=status.text, date=deadline.text
+                )
+            else:
+                text = self.tr(MSG_DUE).format(step=step.text, date=deadline.text)
+            out.append((text, mark))
         return out
 
     def _next_appointment(self) -> tuple[str, Emphasis | None] | None:

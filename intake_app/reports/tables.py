@@ -46,6 +46,8 @@ EXPIRY_QUESTIONS = frozenset({"residence_valid_until"})
 PURPOSE_QUESTIONS = frozenset({"consent_purpose"})
 #: Referral outcomes that count as open.
 OPEN_OUTCOMES = frozenset({"open", "appointment_made"})
+#: States of a plan step (form version 2026.3 on) after which its deadline no longer counts.
+FINISHED_STEPS = frozenset({"done", "dropped"})
 
 MSG_EXPIRED = N_("abgelaufen")
 MSG_EXPIRES_IN = N_("läuft in {n} Tagen ab")
@@ -89,12 +91,21 @@ def emphasis(row: AnswerRow, state: FormState, *, today: date, tr: Translate) ->
         return Emphasis(WARN_FILL, tr(MSG_OPEN))
     if (
         question.parent_id == "plan_steps"
-        and question.type is QuestionType.DATE
+        and question.id == "deadline"
         and isinstance(value, str)
         and value < today.isoformat()
+        and not step_finished(state, context)
     ):
         return Emphasis(WARN_FILL, tr(MSG_OVERDUE))
     return None
+
+
+def step_finished(state: FormState, context: tuple[int, ...]) -> bool:
+    """Whether the plan step at ``context`` is done or dropped (its ``status``, form
+    version 2026.3 on; a step of an older version has none and is never finished)."""
+    if state.form.get("status") is None:
+        return False
+    return state.value("status", context) in FINISHED_STEPS
 
 
 def marked(text: str, mark: Emphasis) -> str:

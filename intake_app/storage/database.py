@@ -31,6 +31,8 @@ from intake_app.i18n import _
 log = logging.getLogger("intake.storage")
 
 BUSY_TIMEOUT_MS = 30_000
+#: Page cache (KiB) for a file attached beside a store with its own cache size.
+ATTACHED_CACHE_KIB = 128
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -85,12 +87,20 @@ class Database:
     """
 
     def __init__(
-        self, path: Path, key: bytes, *, attach: dict[str, tuple[Path, bytes]] | None = None
+        self,
+        path: Path,
+        key: bytes,
+        *,
+        attach: dict[str, tuple[Path, bytes]] | None = None,
+        cache_kib: int | None = None,
     ) -> None:
         if len(key) != 32:
             raise ValueError("the database key must be 32 bytes")
         self.path = Path(path)
         self.attached = dict(attach or {})
+        #: page cache of each connection for the main file, in KiB (None: SQLite's 2 MiB);
+        #: a supervisor's twenty record stores share one budget (storage/scope.py)
+        self.cache_kib = cache_kib
         self._build(key)
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
@@ -129,6 +139,12 @@ class Database:
                 cursor.execute(f"PRAGMA {schema}.journal_mode = WAL")
                 cursor.execute(f"PRAGMA {schema}.synchronous = FULL")
                 cursor.execute(f"PRAGMA {schema}.secure_delete = ON")
+            if self.cache_kib is not None:
+                # a negative size is in KiB; the attached files (the profile database
+                # beside a store: users, settings) are read a few rows at a time
+                cursor.execute(f"PRAGMA main.cache_size = {-int(self.cache_kib)}")
+                for name in self.attached:
+                    cursor.execute(f"PRAGMA {name}.cache_size = {-ATTACHED_CACHE_KIB}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA temp_store = MEMORY")
         finally:

@@ -46,6 +46,7 @@ from intake_app.storage.stores import (
     new_store_key,
     open_store,
     rekey_store,
+    store_cache_kib,
     store_path,
 )
 from intake_app.storage.user_keys import SigningKeys
@@ -340,6 +341,7 @@ def _fill(
                 profile_db.path,
                 keys.profile_key,
                 verify=sid in own or len(known) <= 2,
+                cache_kib=store_cache_kib(len(known)),
             )
         except ProfileError:
             log.error("a store does not open with the key sealed for it; it is left out")

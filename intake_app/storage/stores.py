@@ -100,23 +100,52 @@ def client_objects(profile_db: Database) -> list[tuple[str, str]]:
     return statements
 
 
+#: Tables a migration may define anew (the search index's options): a store whose table
+#: was made by an older definition gets it rebuilt, with these columns copied over.
+REBUILT_TABLES = {"records_fts": "rowid, terms"}
+
+
 def ensure_client_tables(store: Database, objects: list[tuple[str, str]]) -> list[str]:
     """Create the record tables and indexes a store made by an older version lacks.
 
     A migration that adds a client table (Alembic runs on the profile database) reaches
-    the stores here, when they are opened: what is missing is created in one
-    transaction. Returns the names created (empty when the store is current).
+    the stores here, when they are opened: what is missing is created, and a table of
+    :data:`REBUILT_TABLES` whose definition changed (migration 0007 gave the search index
+    prefixes of one letter) is rebuilt with its rows copied, all in one transaction.
+    Returns the names created or rebuilt (empty when the store is current).
     """
     with store.engine.connect() as conn:
-        have = {row[0] for row in conn.exec_driver_sql("SELECT name FROM main.sqlite_master").all()}
+        have: dict[str, str | None] = {
+            name: sql
+            for name, sql in conn.exec_driver_sql("SELECT name, sql FROM main.sqlite_master")
+        }
         missing = [(name, sql) for name, sql in objects if name not in have]
-        if not missing:
+        rebuilt = [
+            (name, sql)
+            for name, sql in objects
+            if name in REBUILT_TABLES and name in have and have[name] != sql
+        ]
+        if not missing and not rebuilt:
             return []
         for _name, sql in missing:
             conn.exec_driver_sql(sql)
+        for name, sql in rebuilt:
+            # names and columns are fixed identifiers from REBUILT_TABLES, never input
+            old = f"{name}_rebuilt"
+            columns = REBUILT_TABLES[name]
+            conn.exec_driver_sql(f"ALTER TABLE main.{name} RENAME TO {old}")
+            conn.exec_driver_sql(sql)
+            conn.exec_driver_sql(
+                f"INSERT INTO main.{name} ({columns}) SELECT {columns} FROM main.{old}"  # noqa: S608
+            )
+            conn.exec_driver_sql(f"DROP TABLE main.{old}")
+            conn.exec_driver_sql(f"INSERT INTO main.{name} ({name}) VALUES ('optimize')")  # noqa: S608
         conn.commit()
-    log.info("a record store got %d new table(s) or index(es)", len(missing))
-    return [name for name, _sql in missing]
+    if missing:
+        log.info("a record store got %d new table(s) or index(es)", len(missing))
+    if rebuilt:
+        log.info("a record store's search index was rebuilt (%d table(s))", len(rebuilt))
+    return [name for name, _sql in missing + rebuilt]
 
 
 def create_store(path: Path, key: bytes, schema: list[str]) -> None:
@@ -161,15 +190,40 @@ def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
     log.info("a record store was re-keyed")
 
 
+#: Page cache shared by the stores one user has open (KiB). A single store keeps the
+#: default of the SQLCipher build (8,000 KiB per connection); a supervisor's twenty stores
+#: share this budget, so the memory does not grow with the number of counsellors she
+#: reads (issue 17: peak memory with 20 stores).
+STORE_CACHE_BUDGET_KIB = 4 * 1024
+STORE_CACHE_MIN_KIB = 128
+
+
+def store_cache_kib(stores: int) -> int | None:
+    """The page cache of each connection to one of ``stores`` open stores, in KiB (None:
+    the build's default, for a single store)."""
+    if stores <= 1:
+        return None
+    return max(STORE_CACHE_MIN_KIB, STORE_CACHE_BUDGET_KIB // stores)
+
+
 def open_store(
-    path: Path, key: bytes, profile_path: Path, profile_key: bytes, *, verify: bool = True
+    path: Path,
+    key: bytes,
+    profile_path: Path,
+    profile_key: bytes,
+    *,
+    verify: bool = True,
+    cache_kib: int | None = None,
 ) -> Database:
     """A store as the main database with the profile database attached as ``profile``.
 
     ``verify=False`` connects on first use (a supervisor's sign-in opens every store; the
-    case list that follows connects to each anyway).
+    case list that follows connects to each anyway). ``cache_kib``: see
+    :func:`store_cache_kib`.
     """
-    db = Database(path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)})
+    db = Database(
+        path, key, attach={PROFILE_SCHEMA: (profile_path, profile_key)}, cache_kib=cache_kib
+    )
     if verify:
         db.verify_key()
     return db

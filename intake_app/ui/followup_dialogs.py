@@ -231,11 +231,10 @@ class UpdateDialog(QDialog):
         if spec is None:
             return
         current = self._item()
-        for name in spec.fields:
-            try:
-                question = self._form.question(name)
-            except KeyError:
-                continue
+        # only the fields the record's form version has (a plan step's status and its
+        # date came with 2026.3; a record of 2026.2 offers deadline and responsible)
+        for name in spec.fields_of(self._form):
+            question = self._form.question(name)
             value = current.get(name)
             field: QWidget
             if question.type == QuestionType.DATE:

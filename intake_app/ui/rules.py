@@ -1,9 +1,12 @@
 """Rules of interaction that hold on every screen, installed once on the application.
 
-- The mouse wheel scrolls the page. A drop-down, spin box or slider under the pointer
-  takes the wheel only while it has the keyboard focus; otherwise the wheel goes to the
-  scroll area around it, so an answer never changes while the counsellor scrolls past it
-  (and autosave never stores such a change).
+- The mouse wheel scrolls the page and never changes a value. A drop-down, date or
+  number field or slider under the pointer never takes the wheel, whether or not it has
+  the keyboard focus: the wheel goes to the scroll area around it (or nowhere in a dialog
+  without one), so an answer never changes while the counsellor scrolls past it (and
+  autosave never stores such a change). The keyboard (arrow keys) still changes a
+  focused field. The rule is an application-wide event filter, so every field of every
+  window and dialog has it, including fields made later.
 - Such fields never take the focus from the wheel alone (``WheelFocus`` becomes
   ``StrongFocus``), so a turn of the wheel does not first focus and then change them.
 - Global shortcuts work whatever has the focus: when a text field would claim a key
@@ -58,11 +61,6 @@ def _scroll_area(widget: QWidget) -> QAbstractScrollArea | None:
     return None
 
 
-def _has_focus(widget: QWidget) -> bool:
-    focus = QApplication.focusWidget()
-    return focus is not None and (focus is widget or widget.isAncestorOf(focus))
-
-
 def _portable(key: QKeySequence) -> str:
     return key.toString(QKeySequence.SequenceFormat.PortableText)
 
@@ -106,7 +104,7 @@ class InteractionRules(QObject):
 
     def _wheel(self, watched: QWidget, event: QWheelEvent) -> bool:
         field = _value_widget(watched)
-        if field is None or _has_focus(field):
+        if field is None:
             return False
         area = _scroll_area(field)
         if area is not None:

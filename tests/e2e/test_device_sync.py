@@ -210,14 +210,19 @@ def test_hidden_special_category_answers_never_leave_the_device(
         ws.close()
 
 
+#: The newest shipped version of the interview and the one the office publishes after it.
+LATEST, NEXT = "2026.3", "2026.4"
+
+
 def _next_version(folder: Path) -> Path:
-    """Version 2026.3 of the interview: the shipped 2026.2 with nothing changed."""
-    text = (SHIPPED_FORMS / "intake-2026.2.yaml").read_text(encoding="utf-8")
-    head, rest = text.split('version: "2026.2"\n', 1)
-    rest = rest[rest.index("title:") :]
-    path = folder / "intake-2026.3.yaml"
+    """Version NEXT of the interview: the shipped LATEST with nothing changed."""
+    text = (SHIPPED_FORMS / f"intake-{LATEST}.yaml").read_text(encoding="utf-8")
+    head, rest = text.split(f'version: "{LATEST}"\n', 1)
+    rest = rest[rest.index("\ntitle:") + 1 :]
+    path = folder / f"intake-{NEXT}.yaml"
     path.write_text(
-        head + 'version: "2026.3"\nprevious_version: "2026.2"\n' + rest, encoding="utf-8"
+        head + f'version: "{NEXT}"\nprevious_version: "{LATEST}"\nchanges: []\n' + rest,
+        encoding="utf-8",
     )
     return path
 
@@ -234,21 +239,21 @@ def test_published_form_is_installed_and_used_for_new_intakes(
         "--form-id",
         "intake",
         "--form-version",
-        "2026.3",
+        NEXT,
     )
     ws = profile.sign_in(COUNSELLOR)
     try:
-        assert ws.current_form().version == "2026.2"
+        assert ws.current_form().version == LATEST
         result = ws.sync.send(settings=FAST)
-        assert result.forms_installed == ["intake 2026.3"]
-        assert ws.current_form().version == "2026.3"
+        assert result.forms_installed == [f"intake {NEXT}"]
+        assert ws.current_form().version == NEXT
         record_id = ws.new_intake()
-        assert ws.records.get(record_id).form_version == "2026.3"
+        assert ws.records.get(record_id).form_version == NEXT
     finally:
         ws.close()
     again = profile.sign_in(COUNSELLOR)  # installed forms survive a restart
     try:
-        assert again.current_form().version == "2026.3"
+        assert again.current_form().version == NEXT
     finally:
         again.close()
 

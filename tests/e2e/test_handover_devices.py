@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from intake_app.app import Workspace
 from intake_app.central import db as central_db
+from intake_app.cli import main
 from intake_app.core.followup import check_contact
 from intake_app.core.handover import HandoverRefused
 from intake_app.core.records import RecordStatus
@@ -29,7 +30,7 @@ from intake_app.storage import audit
 from intake_app.storage.models import DeviceRow, OutboxItem
 from intake_app.storage.profile import Profile
 from intake_app.sync.identity import DeviceIdentity
-from tests.conftest import ADMIN, COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.conftest import ADMIN, COUNSELLOR, COUNSELLOR_PASSWORD, SUPERVISOR, ProfileFixture
 from tests.e2e.conftest import FAST, Office
 from tests.e2e.test_device_sync import enrol_device
 from tests.unit.followup.test_updates import INTAKE, case_with_plan
@@ -251,7 +252,10 @@ def test_a_case_goes_from_koeln_to_bonn_through_the_office(
 
 
 def test_a_hand_over_comes_by_usb_stick(
-    devices: tuple[ProfileFixture, ProfileFixture], office: Office, tmp_path: Path
+    devices: tuple[ProfileFixture, ProfileFixture],
+    office: Office,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     koeln, bonn = devices
     ws = bonn.sign_in(SUPERVISOR)
@@ -265,18 +269,27 @@ def test_a_hand_over_comes_by_usb_stick(
     ws = koeln.sign_in(COUNSELLOR)
     try:
         record_id = consented_case(ws)
-        ws.records.request_handover(record_id, recipient="site_bonn")
-        ws.sync.write_to_folder(stick)
     finally:
         ws.close()
+    # asked for on the command line this time, and the answer is said there too
+    password = tmp_path / "counsellor.pw"
+    password.write_text(COUNSELLOR_PASSWORD, "utf-8")
+    cli = ["--data-dir", str(koeln.profile.root), "--user", COUNSELLOR]
+    cli += ["--password-file", str(password)]
+    assert main([*cli, "records", "handover", "--record", record_id, "--to", "site_bonn"]) == 0
+    assert "angefragt" in capsys.readouterr().out
+    assert main([*cli, "sync", "--to-dir", str(stick)]) == 0
     office.cli("import", "--from-dir", str(stick))
     office.cli("handovers", "export", "--device", "laptop-bonn", "--out", str(stick))
     # a stick shared with device A: A's receipts and B's hand-over side by side
+    capsys.readouterr()
+    assert main([*cli, "sync", "--import-receipts", str(stick)]) == 0
+    assert "von der Zentrale bestätigt" in capsys.readouterr().out
     ws = koeln.sign_in(COUNSELLOR)
     try:
+        assert ws.records.get(record_id).status == RecordStatus.CLOSED
         result = ws.sync.import_receipts(stick)
-        assert result.handovers_sealed == [record_id]
-        assert result.handovers_taken == []  # A takes nothing sealed for B
+        assert result.handovers_sealed == [] and result.handovers_taken == []  # nothing for A
     finally:
         ws.close()
     assert len(list(stick.glob("*.ihandover"))) == 1

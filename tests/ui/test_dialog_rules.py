@@ -243,6 +243,41 @@ def test_the_wheel_never_changes_a_field_that_has_no_focus(
     assert changed == []
 
 
+def test_the_wheel_never_changes_a_field_that_has_the_focus(
+    qtbot: QtBot, dialogs: list[tuple[str, Maker]]
+) -> None:
+    """The contact date scrolled from 06.12. to 04.12. while it had the focus: the wheel
+    changes no field of a dialog, focused or not; the keyboard still does."""
+    changed = []
+    checked = 0
+    for name, make in dialogs:
+        dialog = _show(qtbot, make)
+        if isinstance(dialog, ContactDialog):
+            dialog.has_next.setChecked(True)
+            QApplication.processEvents()
+        values = [
+            w
+            for w in dialog.findChildren(QWidget)
+            if isinstance(w, (QComboBox, QAbstractSpinBox)) and w.isVisibleTo(dialog)
+        ]
+        for widget in values:
+            if not widget.isEnabled():
+                continue
+            widget.setFocus(Qt.FocusReason.MouseFocusReason)
+            QApplication.processEvents()
+            before = _value(widget)
+            _wheel(widget)
+            inner = widget.findChild(QLineEdit)
+            if inner is not None:
+                _wheel(inner)
+            if _value(widget) != before:
+                changed.append(f"{name}: {_name(widget)}")
+            checked += 1
+        dialog.close()
+    assert changed == []
+    assert checked >= 4
+
+
 def test_typing_german_and_arabic_only_types(
     qtbot: QtBot, dialogs: list[tuple[str, Maker]]
 ) -> None:

@@ -289,3 +289,52 @@ def test_a_case_from_intake_to_reopening(
     finally:
         window.shutdown_pages()
         sup.close()
+
+
+def test_a_plan_step_status_through_the_dialog_onto_the_timeline(
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Form version 2026.3: the dialog offers a plan step's status and its date, each
+    named; the record page's timeline shows the update. A record of 2026.2 is offered
+    only the fields its version has."""
+    from tests.unit.followup.test_updates import TODAY, case_with_plan, form_and_answers
+
+    ws = profile.sign_in(COUNSELLOR)
+    old_id = case_with_plan(ws)
+    record_id = case_with_plan(ws, version="2026.3")
+    window = MainWindow(ws, autolock_minutes=30)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        form, answers = form_and_answers(ws, old_id)
+        dialog = UpdateDialog(form, answers)
+        qtbot.addWidget(dialog)
+        dialog.select("plan_step", 0)
+        assert list(dialog.inputs) == ["deadline", "responsible"]
+
+        def done(dialog: UpdateDialog) -> None:
+            dialog.select("plan_step", 0)
+            assert list(dialog.inputs) == ["status", "status_date", "deadline", "responsible"]
+            assert dialog.inputs["status"].accessibleName() == "Stand"
+            assert dialog.inputs["status_date"].accessibleName() == "Stand seit"
+            box = dialog.inputs["status"]
+            assert isinstance(box, QComboBox)
+            assert box.currentData() == "in_progress"
+            box.setCurrentIndex(box.findData("done"))
+
+        _run_dialog(monkeypatch, UpdateDialog, done)
+        open_record_now(window, record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        page.update_button.click()
+        step = ws.records.get(record_id).answers["plan_steps"][0]
+        assert (step["status"], step["status_date"]) == ("done", TODAY.isoformat())
+        open_record_now(window, record_id)
+        page = window.record_page
+        assert isinstance(page, RecordPage)
+        text = "\n".join(page.history_lines())
+        assert "Aktualisiert (Nächster Schritt 1): Stand: In Arbeit → Erledigt" in text
+        assert f"Stand seit: {(TODAY - timedelta(days=40)).strftime('%d.%m.%Y')} → " in text
+    finally:
+        window.shutdown_pages()
+        ws.close()

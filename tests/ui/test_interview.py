@@ -389,9 +389,9 @@ def test_a_draft_under_an_older_form_version_opens_under_the_newest(
     open_record_now(window, row.id)
     page = window.record_page
     assert isinstance(page, InterviewPage)
-    assert page.session.form.version == "2026.2"
+    assert page.session.form.version == "2026.3"
     assert page.session.answers["children"][0]["child_birth_month"] == "2015-09"
-    assert "2026.2" in window.statusBar().currentMessage()
+    assert "2026.3" in window.statusBar().currentMessage()
     assert ws.records.get(row.id).retired_answers["2026.1:children[0].child_birth_date"] == (
         "2015-09-01"
     )

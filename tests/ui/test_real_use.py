@@ -139,11 +139,43 @@ def test_wheel_over_a_drop_down_scrolls_the_page(qtbot: QtBot, window: MainWindo
     assert combo.currentIndex() == 0
     assert page.session.get("integration_course", ()) is None
     assert bar.value() > before  # the page scrolled instead
-    # a field with the focus takes the wheel
+    # a field with the focus does not take the wheel either: the page scrolls on
     qtbot.mouseClick(line_edit, Qt.MouseButton.LeftButton)
     assert combo.hasFocus() or line_edit.hasFocus()
+    bar.setValue(0)
     _wheel(combo)
+    _wheel(line_edit)
+    assert combo.currentIndex() == 0
+    assert page.session.get("integration_course", ()) is None
+    assert bar.value() > 0
+    # the keyboard still changes the focused field
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
     assert combo.currentIndex() > 0
+
+
+def test_wheel_over_a_focused_chosen_answer_keeps_it(qtbot: QtBot, window: MainWindow) -> None:
+    """A drop-down whose answer was chosen keeps the focus; the wheel over it scrolls and
+    neither changes nor clears the answer (report: a passport answer cleared by the wheel)."""
+    window.resize(1000, 600)
+    page = _new_by_keyboard(qtbot, window)
+    _select_section(qtbot, page, "language")
+    QApplication.processEvents()
+    view = page.views["language"]
+    combo = view.rows[("integration_course", ())].input.combo  # type: ignore[union-attr]
+    combo.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    chosen = page.session.get("integration_course", ())
+    index = combo.currentIndex()
+    assert chosen is not None and index > 0
+    assert combo.hasFocus()
+    bar = view.verticalScrollBar()
+    for steps in (3, -3, 3):  # up clears an answer of the first item, down moves on
+        bar.setValue(bar.maximum() // 2)
+        middle = bar.value()
+        _wheel(combo, steps)
+        assert combo.currentIndex() == index
+        assert page.session.get("integration_course", ()) == chosen
+        assert bar.value() != middle  # the page scrolled
 
 
 def _select_section(qtbot: QtBot, page: InterviewPage, section_id: str) -> None:  # type: ignore[no-untyped-def]

@@ -66,8 +66,16 @@ MSG_RECIPIENT = N_(
 MSG_CATEGORIES = N_("Die Einwilligung „{purpose}“ deckt diese Daten nicht ab: {categories}.")
 MSG_MISSING = N_("Es fehlt die Einwilligung „{purposes}“.")
 MSG_NONE_FITS = N_(
-    "Keine Einwilligung dieser Stelle erlaubt, {categories} an {recipient} weiterzugeben; "
-    "die Weitergabe ist so nicht zulässig."
+    "Auch keine andere Einwilligung dieser Stelle erlaubt die Weitergabe von {categories} an "
+    "{recipient}; bitte diese Angaben abwählen."
+)
+MSG_NO_RECIPIENT = N_(
+    "Keine Einwilligung dieser Stelle nennt {recipient} als Empfänger; dorthin dürfen keine "
+    "Daten weitergegeben werden."
+)
+MSG_NOT_TOGETHER = N_(
+    "Keine einzelne Einwilligung dieser Stelle deckt alle gewählten Daten zusammen für "
+    "{recipient} ab; bitte nur Daten wählen, die eine Einwilligung abdeckt."
 )
 MSG_PICK = N_("Die erteilte Einwilligung „{purposes}“ deckt diese Weitergabe ab; bitte sie wählen.")
 MSG_THIS_SERVICE = N_("diese Stelle")
@@ -298,12 +306,39 @@ def _missing(
         if not fitting:
             return []
     elif not fitting:
-        categories = ", ".join(org.category_label(c, lang) for c in _categories(referral))
-        return [tr(MSG_NONE_FITS).format(categories=categories, recipient=shown)]
+        return [_none_fits(referral, org, tr, lang, shown)]
     granted = [p for p in fitting if granted_on(consent, p.id, day)]
     if granted:
         return [tr(MSG_PICK).format(purposes="“ / „".join(p.label(lang) for p in granted))]
     return [tr(MSG_MISSING).format(purposes="“ / „".join(p.label(lang) for p in fitting))]
+
+
+def _none_fits(
+    referral: Mapping[str, Any], org: OrganisationConfig, tr: Translate, lang: str, shown: str
+) -> str:
+    """Why no purpose of the organisation covers the referral, naming only what is true:
+    no purpose names the recipient; or the data that no purpose for this recipient names;
+    or, when each datum is named by one of them, that none names them all together."""
+    service = referral.get(SERVICE)
+    name = referral.get(SERVICE_NAME)
+    for_recipient = [
+        p
+        for p in org.purposes
+        if recipient_matches(
+            p, service if isinstance(service, str) else None, name if isinstance(name, str) else ""
+        )
+    ]
+    if not for_recipient:
+        return tr(MSG_NO_RECIPIENT).format(recipient=shown)
+    blocked = [
+        c for c in _categories(referral) if all(c not in p.data_categories for p in for_recipient)
+    ]
+    if blocked:
+        quoted = ", ".join(f"„{org.category_label(c, lang)}“" for c in blocked)
+        if lang != "de":
+            quoted = ", ".join(f"“{org.category_label(c, lang)}”" for c in blocked)
+        return tr(MSG_NONE_FITS).format(categories=quoted, recipient=shown)
+    return tr(MSG_NOT_TOGETHER).format(recipient=shown)
 
 
 def _format(day: date, lang: str) -> str:

@@ -231,3 +231,40 @@ def test_receiver_role_needs_postgresql_and_a_plain_name(
         capsys, "--home", str(home), "db", "receiver-role", "--role", "edge; DROP TABLE x"
     )
     assert code == 2 and "Rollenname" in err and err.count("\n") == 1
+
+
+def test_the_office_publishes_form_2026_3_and_an_older_device_can_install_it(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Version 2026.3 (plan step status) is published like any form version; a device that
+    ships only 2026.1 and 2026.2 loads it with its own reference files (it includes no
+    new one) and checks it against 2026.2, as ``install_form`` does."""
+    import hashlib
+
+    from intake_app.assets import form_path
+    from intake_app.core.forms import FormRegistry, load_form
+    from intake_app.device_sync.installed_forms import MemoryFormSource
+
+    source = Path(str(form_path("intake-2026.3.yaml")))
+    code, _out, err = run(
+        capsys,
+        "--home",
+        str(home),
+        "forms",
+        "publish",
+        str(source),
+        "--form-id",
+        "intake",
+        "--form-version",
+        "2026.3",
+    )
+    assert (code, err) == (0, "")
+    code, out, _err = run(capsys, "--home", str(home), "forms", "list")  # verifies signatures
+    (line,) = [row for row in out.splitlines() if row.startswith("intake\t2026.3\t")]
+    content = source.read_bytes()
+    assert line.endswith(hashlib.sha384(content).hexdigest()[:16])
+    installed = load_form(MemoryFormSource("installed/intake-2026.3.yaml", content).as_source())
+    older = [load_form(form_path(f"intake-{v}.yaml")) for v in ("2026.1", "2026.2")]
+    registry = FormRegistry([*older, installed])
+    assert registry.check() == []
+    assert registry.latest("intake").question("status").parent_id == "plan_steps"

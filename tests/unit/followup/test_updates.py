@@ -25,13 +25,17 @@ TODAY = date.today()
 INTAKE = TODAY - timedelta(days=40)
 
 
-def case_with_plan(ws: Workspace, *, central_office: bool = True) -> str:
+def case_with_plan(ws: Workspace, *, central_office: bool = True, version: str = "2026.2") -> str:
     """A finalised intake with a referral to the Jobcenter, a plan step, a qualification
     under recognition and a residence permit; the other answers are synthetic and valid,
     so that the intake is complete. ``central_office=False``: the person refused that the
-    central office sees her personal data."""
-    record = ws.records.create(form_id="intake", form_version="2026.2")
-    form = ws.form_for("intake", "2026.2")
+    central office sees her personal data. ``version``: the form version (from 2026.3 the
+    plan step is "in progress" since the intake)."""
+    record = ws.records.create(form_id="intake", form_version=version)
+    form = ws.form_for("intake", version)
+    step: dict[str, Any] = {"step": "Zeugnisse übersetzen lassen", "responsible": "person"}
+    if "status" in form:
+        step.update(status="in_progress", status_date=INTAKE.isoformat())
     for seed in range(60):
         answers, complete = generate(
             form,
@@ -63,7 +67,7 @@ def case_with_plan(ws: Workspace, *, central_office: bool = True) -> str:
                     "outcome": "open",
                 }
             ],
-            plan_steps=[{"step": "Zeugnisse übersetzen lassen", "responsible": "person"}],
+            plan_steps=[dict(step)],
             qualifications=[
                 {
                     **answers["qualifications"][0],

@@ -76,8 +76,10 @@ def test_every_shipped_form_passes_the_check() -> None:
 
 def test_registry_holds_the_interview(intake_form: Form) -> None:
     registry = load_shipped_forms()
-    assert registry.latest("intake").version == "2026.2"
-    assert registry.latest("intake").previous_version == "2026.1"
+    assert registry.versions("intake") == ["2026.1", "2026.2", "2026.3"]
+    assert registry.latest("intake").version == "2026.3"
+    assert registry.latest("intake").previous_version == "2026.2"
+    assert registry.get("intake", "2026.2").previous_version == "2026.1"
     assert intake_form.title("de") == "Erstgespräch Arbeitsmarktintegration"
     assert intake_form.previous_version is None
 

@@ -47,7 +47,10 @@ def test_a_granted_purpose_for_another_recipient_does_not_cover(intake_form: For
         "Zentralstelle des Landesprogramms Arbeitsmarktintegration NRW (Beispiel), "
         "Düsseldorf)."
     )
-    assert "Keine Einwilligung dieser Stelle erlaubt" in errors[-1]
+    assert errors[-1] == (
+        "Keine Einwilligung dieser Stelle nennt Migrationsberatung für Erwachsene (MBE) als "
+        "Empfänger; dorthin dürfen keine Daten weitergegeben werden."
+    )
     assert not evaluate(intake_form, answers, today=TODAY, organisation=ORGANISATION).complete
 
 
@@ -55,10 +58,16 @@ def test_data_outside_the_purpose_are_named(intake_form: Form) -> None:
     answers = _answers(data_passed=["identity", "education", "residence"])
     assert _errors(intake_form, answers) == [
         "Die Einwilligung „Anerkennungsberatung“ deckt diese Daten nicht ab: Aufenthaltsstatus.",
-        "Keine Einwilligung dieser Stelle erlaubt, Name und Geburtsdatum, Schul- und "
-        "Berufsabschlüsse, Anerkennung, Aufenthaltsstatus an IQ-Anerkennungsberatung "
-        "weiterzugeben; die Weitergabe ist so nicht zulässig.",
+        # only the datum no consent allows is named, not the covered ones (new-user report)
+        "Auch keine andere Einwilligung dieser Stelle erlaubt die Weitergabe von "
+        "„Aufenthaltsstatus“ an IQ-Anerkennungsberatung; bitte diese Angaben abwählen.",
     ]
+    assert _errors(intake_form, answers, lang="en")[-1] == (
+        "No other consent of this service allows passing on “Residence status” to IQ "
+        "recognition counselling either; please untick these data."
+    )
+    # without the datum, the transfer is covered
+    assert _errors(intake_form, _answers(data_passed=["identity", "education"])) == []
 
 
 def test_the_missing_consent_is_named(intake_form: Form) -> None:

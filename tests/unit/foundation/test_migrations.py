@@ -37,6 +37,34 @@ def test_there_is_a_fixture_for_the_newest_schema() -> None:
     )
 
 
+def _assert_search_index_current(ws: Workspace) -> None:
+    """The store's search index has the newest definition (prefixes of one to four
+    letters, migration 0007) and still finds every record, by a one-letter prefix of its
+    case number among others."""
+    with ws.scope.profile_db.read() as session:
+        wanted = session.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'records_fts'")
+        ).scalar_one()
+    assert "prefix = '1 2 3 4'" in wanted
+    with ws.db.read() as session:
+        assert (
+            session.execute(
+                text("SELECT sql FROM main.sqlite_master WHERE name = 'records_fts'")
+            ).scalar_one()
+            == wanted
+        )
+        records = session.execute(text("SELECT pk, case_number FROM records")).all()
+        assert session.execute(text("SELECT count(*) FROM records_fts")).scalar_one() == len(
+            records
+        )
+        for pk, case_number in records:
+            found = session.execute(
+                text("SELECT rowid FROM records_fts WHERE records_fts MATCH :m AND rowid = :pk"),
+                {"m": f'"{case_number[0].lower()}"*', "pk": pk},
+            ).all()
+            assert found == [(pk,)], case_number
+
+
 @pytest.mark.parametrize("revision", WITH_STORES)
 def test_upgrade_of_a_profile_with_record_stores(revision: str, tmp_path: Path) -> None:
     """A profile with record stores upgrades the profile database at the first sign-in
@@ -58,6 +86,7 @@ def test_upgrade_of_a_profile_with_record_stores(revision: str, tmp_path: Path) 
         for check in expected.get("checks", []):
             with ws.db.read() as session:
                 assert session.execute(text(check["sql"])).scalar_one() == check["value"], check
+        _assert_search_index_current(ws)
     finally:
         ws.close()
 
@@ -106,6 +135,7 @@ def test_upgrade_from_released_schema(revision: str, tmp_path: Path) -> None:
         for check in expected.get("checks", []):
             with ws.db.read() as session:
                 assert session.execute(text(check["sql"])).scalar_one() == check["value"], check
+        _assert_search_index_current(ws)
     finally:
         ws.close()
     # the old recovery key is replaced by the one shown at the move
@@ -128,3 +158,53 @@ def test_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
         Workspace.sign_in(profile, username="admin", password=expected["password"])
     assert info.value.kind == "newer"
     assert profile.db_path.read_bytes() == before
+
+
+def test_a_store_with_the_old_search_index_gets_it_rebuilt(tmp_path: Path) -> None:
+    """A store written before migration 0007 (search index with prefixes of two and three
+    letters) gets the new index when it is opened, every row copied, in one transaction;
+    a current store is left alone."""
+    from intake_app.storage.database import Database
+    from intake_app.storage.stores import create_store, ensure_client_tables, new_store_key
+
+    old_sql = (
+        "CREATE VIRTUAL TABLE records_fts USING fts5("
+        "terms, tokenize = \"unicode61 remove_diacritics 2\", prefix = '2 3')"
+    )
+    new_sql = old_sql.replace("'2 3'", "'1 2 3 4'")
+    key = new_store_key()
+    path = tmp_path / "old.db"
+    create_store(path, key, [old_sql])
+    db = Database(path, key)
+    try:
+        with db.write() as session:
+            for pk, terms in [(1, "muller mueller jana"), (7, "حيدري bnch 2026 00042")]:
+                session.execute(
+                    text("INSERT INTO records_fts (rowid, terms) VALUES (:pk, :terms)"),
+                    {"pk": pk, "terms": terms},
+                )
+        assert ensure_client_tables(db, [("records_fts", new_sql)]) == ["records_fts"]
+        assert ensure_client_tables(db, [("records_fts", new_sql)]) == []
+        with db.read() as session:
+            assert (
+                session.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'records_fts'")
+                ).scalar_one()
+                == new_sql
+            )
+            names = [
+                row[0]
+                for row in session.execute(
+                    text("SELECT name FROM sqlite_master WHERE name LIKE 'records_fts%'")
+                )
+            ]
+            assert not [name for name in names if "rebuilt" in name]
+            rows = session.execute(text("SELECT rowid, terms FROM records_fts ORDER BY rowid"))
+            assert rows.all() == [(1, "muller mueller jana"), (7, "حيدري bnch 2026 00042")]
+            for match, pks in [('"m"*', [1]), ('"ح"*', [7]), ('"bnch"* "0004"*', [7])]:
+                found = session.execute(
+                    text("SELECT rowid FROM records_fts WHERE records_fts MATCH :m"), {"m": match}
+                )
+                assert [row[0] for row in found] == pks, match
+    finally:
+        db.engine.dispose()

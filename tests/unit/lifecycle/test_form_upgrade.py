@@ -1,6 +1,7 @@
-"""A record given under interview version 2026.1 opens under it, and a draft moves to
-2026.2 in a real (SQLCipher) profile with nothing lost: the answers that have no place in
-the new version are kept with the record's retired answers, and the move is audited."""
+"""A record given under an older interview version opens under it, and a draft moves to
+the newest (2026.1 through 2026.2 to 2026.3) in a real (SQLCipher) profile with nothing
+lost: the answers that have no place in the new version are kept with the record's retired
+answers, and the move is audited."""
 
 from __future__ import annotations
 
@@ -21,17 +22,17 @@ def _old_draft(ws: Workspace, name: str) -> str:
     return row.id
 
 
-def test_a_draft_under_2026_1_opens_and_moves_to_2026_2(profile: ProfileFixture) -> None:
+def test_a_draft_under_2026_1_opens_and_moves_to_the_newest(profile: ProfileFixture) -> None:
     ws = profile.sign_in(COUNSELLOR)
     try:
         record_id = _old_draft(ws, "ukrainian_24_children")
         row = ws.records.get(record_id)
         assert ws.form_for(row.form_id, row.form_version).get("child_birth_date") is not None
         notes = ws.upgrade_draft(record_id)
-        assert "Formularversion 2026.2" in notes[0]
+        assert "Formularversion 2026.3" in notes[0]
         assert any("archiviert" in note for note in notes[1:])
         row = ws.records.get(record_id)
-        assert row.form_version == "2026.2"
+        assert row.form_version == "2026.3"
         assert [c["child_birth_month"] for c in row.answers["children"]] == ["2015-09", "2021-02"]
         assert row.retired_answers == {
             "2026.1:children[0].child_birth_date": "2015-09-01",
@@ -49,7 +50,7 @@ def test_a_draft_under_2026_1_opens_and_moves_to_2026_2(profile: ProfileFixture)
         upgraded = [e for e in entries if e.action == "record_form_upgraded"]
         assert upgraded and upgraded[0].details == {
             "from_version": "2026.1",
-            "to_version": "2026.2",
+            "to_version": "2026.3",
         }
     finally:
         ws.close()
@@ -65,7 +66,7 @@ def test_a_finalised_record_keeps_its_version(profile: ProfileFixture) -> None:
         ws.records.start_revision(record_id, reason="Titel verlängert")
         assert ws.upgrade_draft(record_id)
         row = ws.records.get(record_id)
-        assert row.form_version == "2026.2"
+        assert row.form_version == "2026.3"
         assert row.retired_answers == {}
         assert ws.records.revisions(record_id)[0].form_version == "2026.1"
     finally:

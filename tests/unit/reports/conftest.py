@@ -7,9 +7,9 @@ import pytest
 from intake_app.core.forms import Form, OrganisationConfig, load_organisation, load_shipped_forms
 
 
-@pytest.fixture(scope="session", params=["2026.1", "2026.2"])
+@pytest.fixture(scope="session", params=["2026.1", "2026.2", "2026.3"])
 def form(request: pytest.FixtureRequest) -> Form:
-    """The shipped intake interview, in both shipped versions."""
+    """The shipped intake interview, in every shipped version."""
     return load_shipped_forms().get("intake", request.param)
 
 

@@ -515,3 +515,60 @@ def test_a_section_24_permit_continued_by_regulation_is_not_highlighted(
         pdfcheck.texts(build_summary(kit.source(form, answers), ctx=kit.context(organisation)))
     )
     assert "läuft in 10 Tagen ab" in text
+
+
+def test_plan_steps_print_their_status_and_a_finished_step_is_not_overdue(
+    organisation: OrganisationConfig,
+) -> None:
+    """Form version 2026.3: the status and its date stand in section J; a step done or
+    dropped leaves the open items of the first page and its past deadline is no longer
+    "überfällig"; a step in progress says so there."""
+    from intake_app.core.forms import load_shipped_forms
+
+    form = load_shipped_forms().get("intake", "2026.3")
+    answers = kit.rich_answers(form, organisation)
+    past = (kit.TODAY - timedelta(days=5)).isoformat()
+    answers["plan_steps"] = [
+        {
+            "step": "Übersetzung der Zeugnisse einreichen",
+            "deadline": past,
+            "responsible": "person",
+            "status": "done",
+            "status_date": (kit.TODAY - timedelta(days=6)).isoformat(),
+        },
+        {
+            "step": "Termin IQ-Beratung wahrnehmen",
+            "deadline": past,
+            "responsible": "person",
+            "status": "dropped",
+            "status_date": (kit.TODAY - timedelta(days=1)).isoformat(),
+        },
+    ]
+
+    def pages() -> list[str]:
+        pdf = build_summary(kit.source(form, answers), ctx=kit.context(organisation))
+        return [" ".join(page.split()) for page in pdfcheck.texts(pdf)]
+
+    text = " ".join(pages())
+    assert "Stand" in text and "Erledigt" in text and "Entfallen" in text
+    assert (kit.TODAY - timedelta(days=6)).strftime("%d.%m.%Y") in text
+    assert "überfällig" not in text
+    assert "fällig am" not in pages()[0]
+    answers["plan_steps"][1].update(status="in_progress")
+    first = pages()[0]
+    due = (kit.TODAY - timedelta(days=5)).strftime("%d.%m.%Y")
+    assert f"Termin IQ-Beratung wahrnehmen (In Arbeit) – fällig am {due}" in first
+    assert "überfällig" in first
+    assert "Übersetzung der Zeugnisse einreichen" not in first
+
+
+def test_a_plan_step_of_2026_2_without_status_stays_open(organisation: OrganisationConfig) -> None:
+    from intake_app.core.forms import load_shipped_forms
+
+    form = load_shipped_forms().get("intake", "2026.2")
+    answers = kit.rich_answers(form, organisation)
+    answers["plan_steps"][0]["deadline"] = (kit.TODAY - timedelta(days=5)).isoformat()
+    pdf = build_summary(kit.source(form, answers), ctx=kit.context(organisation))
+    first = " ".join(pdfcheck.texts(pdf)[0].split())
+    assert "Übersetzung der Zeugnisse einreichen – fällig am" in first
+    assert "überfällig" in first
