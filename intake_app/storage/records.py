@@ -72,6 +72,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("intake.storage")
 
+#: In a store of fewer than BROAD_SEARCH * SMALL_STORE_SHARE records, a search that
+#: matches more than one record in SMALL_STORE_SHARE (at least MIN_BROAD_SEARCH) is broad.
+SMALL_STORE_SHARE = 50
+MIN_BROAD_SEARCH = 50
+
 #: The search as a condition on the records table.
 _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
 
@@ -883,9 +888,22 @@ class RecordService:
         return known
 
     def _plan(self, conn: Any, query: RecordQuery, params: dict[str, Any]) -> bool:
-        """True when the query should walk the sort index (a broad search)."""
+        """True when the query should walk the sort index (a broad search).
+
+        Broad means more than BROAD_SEARCH matches, or more than one in
+        SMALL_STORE_SHARE of a smaller store (a counsellor's store of a supervisor's
+        list): there the sort index (a few pages) finds the first rows of a page sooner
+        than fetching every match's row from pages all over the file to sort them.
+        """
         match = params.get("match")
-        return match is not None and self._breadth(conn, match) > BROAD_SEARCH
+        if match is None:
+            return False
+        breadth = self._breadth(conn, match)
+        if breadth > BROAD_SEARCH:
+            return True
+        # the highest pk: the size of the store, read from the end of the table
+        size = int(conn.execute("SELECT coalesce(max(pk), 0) FROM records").fetchone()[0])
+        return breadth > max(MIN_BROAD_SEARCH, size // SMALL_STORE_SHARE)
 
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         """How many records match, counted up to ``cap`` (the list shows "more than")."""

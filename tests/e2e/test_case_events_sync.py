@@ -140,3 +140,56 @@ def test_case_events_reach_the_office_once_without_free_text(
         sup.close()
     office.cli("import")
     assert central_events(office) == []
+
+
+def test_a_plan_step_status_of_form_2026_3_reaches_the_office(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """The office takes the record of version 2026.3 and the update of a plan step's
+    status and date as it takes any update; its events export names both."""
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        record_id = case_with_plan(ws, version="2026.3")
+        record = ws.records.get(record_id)
+        form = ws.form_for(record.form_id, record.form_version)
+        on = INTAKE + timedelta(days=12)
+        ws.records.update_answers(
+            record_id,
+            check_update(
+                form,
+                dict(record.answers),
+                target="plan_step",
+                index=0,
+                values={"status": "done"},
+                on=on,
+            ),
+        )
+        sent = ws.sync.send(settings=FAST)
+        assert sent.records_delivered == 1 and sent.instructions_delivered == 1
+    finally:
+        ws.close()
+    office.cli("import")
+    (event,) = central_events(office)
+    assert event[:3] == (record_id, "update", on.isoformat())
+    assert event[3] == {
+        "target": "plan_step",
+        "index": 0,
+        "changes": {
+            "status": ["in_progress", "done"],
+            "status_date": [INTAKE.isoformat(), on.isoformat()],
+        },
+    }
+    versions = office.rows(sa.select(central_db.records.c.form_version))
+    assert [row[0] for row in versions] == ["2026.3"]
+    out = tmp_path / "events.csv"
+    office.cli("export", "--events", "--out", str(out))
+    with out.open(encoding="utf-8-sig") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert json.loads(row["details"])["changes"]["status"] == ["in_progress", "done"]
+    # the statistics count the case (plan steps are no figure of their own)
+    stats = tmp_path / "statistics.csv"
+    office.cli("export", "--statistics", "--min-count", "1", "--out", str(stats))
+    with stats.open(encoding="utf-8-sig") as handle:
+        counted = [r for r in csv.DictReader(handle) if r["dimension"] == "cases_opened"]
+    assert sum(int(r["count"]) for r in counted) == 1

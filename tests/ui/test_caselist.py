@@ -238,3 +238,30 @@ def test_one_warning_period_setting_is_read_everywhere(
         supervisor.close()
     assert overview.expiry_warning_days == 120
     assert overview.expiring_permits == 1
+
+
+def test_a_search_matching_many_records_of_a_small_store_walks_the_sort_index(
+    counsellor: Workspace,
+) -> None:
+    """More than one record in SMALL_STORE_SHARE of a small store matching: the page is
+    found by walking the sort index (storage/records.py, _plan), with the same rows in the
+    same order as the search index would give them."""
+    from intake_app.storage.records import SMALL_STORE_SHARE, RecordService
+
+    people = [
+        {"family_name": f"Kanarien{i:03d}" if i % 2 else f"Fink{i:03d}", "given_names": "Eva"}
+        for i in range(2 * SMALL_STORE_SHARE + 20)
+    ]
+    _fill(counsellor, people)
+    wanted = sorted(p["family_name"] for p in people if p["family_name"].startswith("Kanarien"))
+    service = counsellor.records
+    assert isinstance(service, RecordService)  # her own store only
+    for typed in ("kanarien", "KANAR", "kan"):
+        query = RecordQuery(search=typed, sort="name", descending=False)
+        _where, params = service._where(query)
+        with counsellor.db.raw_read() as conn:
+            assert service._plan(conn, query, params), typed
+        assert service.count(query) == len(wanted)
+        assert [s.family_name for s in service.list(query, limit=200)] == wanted
+        page = service.list(query, offset=10, limit=5)
+        assert [s.family_name for s in page] == wanted[10:15]

@@ -252,6 +252,49 @@ def test_autosave_and_resume_after_restart(qtbot, profile: ProfileFixture, monke
     ws2.close()
 
 
+def test_opening_and_moving_through_a_draft_saves_nothing(qtbot: QtBot, window: MainWindow) -> None:
+    """Opening a draft, moving through its sections, the review (Ctrl+R) and its links
+    change neither the answers' save time ("Letzte Änderung") nor any revision data; the
+    next real change of an answer is saved."""
+    page = _new(window)
+    record_id = page.record_id
+    page.show_section("person")
+    answer(qtbot, page, "family_name", "Shehu")
+    answer(qtbot, page, "given_names", "Klodian")
+    assert page.autosaver.flush()
+    window.show_list()
+    ws = window.ws
+    before = ws.records.get(record_id)
+    revisions = [(r.revision, r.finalised_at, r.answers) for r in ws.records.revisions(record_id)]
+    QApplication.processEvents()
+
+    open_record_now(window, record_id)
+    opened = window.record_page
+    assert isinstance(opened, InterviewPage)
+    opened.focus_current()
+    for _step in range(3):
+        opened.step(1)
+    qtbot.keyClick(opened, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert opened.current_section() == REVIEW
+    opened._on_jump("person", "family_name")  # a review link
+    qtbot.wait(1200)  # longer than the autosave's longest delay
+    assert opened.autosaver.flush()
+    assert "Gespeichert" not in opened.save_label.text()
+    after = ws.records.get(record_id)
+    assert after.updated_at == before.updated_at
+    assert after.answers == before.answers
+    assert after.revision == before.revision
+    assert [
+        (r.revision, r.finalised_at, r.answers) for r in ws.records.revisions(record_id)
+    ] == revisions
+    # where the counsellor was is still remembered for resuming
+    assert after.position.get("section") == "person"
+    # a real change is saved with a new time
+    answer(qtbot, opened, "given_names", "Klodian Arben")
+    qtbot.waitUntil(lambda: "Gespeichert" in opened.save_label.text(), timeout=1500)
+    assert ws.records.get(record_id).updated_at > before.updated_at
+
+
 def test_consent_given_by_a_legal_guardian(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     record_id = page.record_id

@@ -4,7 +4,8 @@ A change (re)starts a short timer; a second timer bounds the delay from the firs
 change, so continuous typing still saves at least once a second. A failed save (a full
 disk, a locked database) keeps the answers in memory, says so, and retries.
 
-Signals: ``saved(object)`` with the time; ``failed(object)`` with the exception.
+Signals: ``saved(object)`` with the time (None when the save changed no answer and so
+set no save time); ``failed(object)`` with the exception.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Autosaver(QObject):
     saved = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, save: Callable[[], datetime], parent: QObject | None = None) -> None:
+    def __init__(self, save: Callable[[], datetime | None], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._save = save
         self.dirty = False

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from intake_app.assets import resource
 from intake_app.core.forms.model import Choice, Question
 from intake_app.i18n import translator
+from intake_app.ui.widgets import parse_date
 
 MANY_CHOICES = 6
 CEFR = ("none", "A1", "A2", "B1", "B2", "C1", "C2")
@@ -203,26 +204,6 @@ class DecimalInput(TextInput):
         current = self.edit.text().replace(",", ".").strip()
         if current != str(value if value is not None else ""):
             self.edit.setText(text)
-
-
-_DATE_PATTERNS = (
-    re.compile(r"(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})"),
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
-    re.compile(r"(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})"),
-)
-
-
-def parse_date(text: str) -> date | None:
-    """Read a date typed as 01.04.1990, 1.4.1990, 1990-04-01 or 01041990."""
-    text = text.strip()
-    for pattern in _DATE_PATTERNS:
-        match = pattern.fullmatch(text)
-        if match:
-            try:
-                return date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                return None
-    return None
 
 
 class DateInput(AnswerInput):

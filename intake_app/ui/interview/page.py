@@ -73,6 +73,11 @@ class InterviewPage(QWidget):
             expiry_warning_days=workspace.expiry_warning_days,
         )
         self.position: dict[str, Any] = dict(row.position)
+        # what the store holds: opening, moving between sections and the review only
+        # remember the position, without a save time ("Letzte Änderung" stays the time
+        # of the last changed answer)
+        self._stored_answers: dict[str, Any] = self.session.answers_for_storage()
+        self._answers_changed = False
         self.views: dict[str, SectionView] = {}
         self.autosaver = Autosaver(self._save, self)
         self.autosaver.saved.connect(self._on_saved)
@@ -374,17 +379,27 @@ class InterviewPage(QWidget):
             view.refresh()
             self._apply_tab_order()
         self._update_header()
+        self._answers_changed = True
         self.autosaver.schedule()
         self.save_label.setText(_("Ungespeicherte Änderung …"))
 
-    def _save(self) -> datetime:
-        return self.ws.records.save(
-            self.record_id,
-            answers=self.session.answers_for_storage(),
-            position=self.position,
-        )
+    def _save(self) -> datetime | None:
+        """Store the answers when one changed, else only the position (no save time)."""
+        answers = self.session.answers_for_storage()
+        if not self._answers_changed or answers == self._stored_answers:
+            self.ws.records.save_position(self.record_id, self.position)
+            self._answers_changed = False
+            return None
+        when = self.ws.records.save(self.record_id, answers=answers, position=self.position)
+        self._stored_answers = answers
+        self._answers_changed = False
+        return when
 
-    def _on_saved(self, when: datetime) -> None:
+    def _on_saved(self, when: datetime | None) -> None:
+        if when is None:  # only the position was remembered: nothing to report
+            if self.save_label.text() == _("Ungespeicherte Änderung …"):
+                self.save_label.setText("")
+            return
         local = when.astimezone() if when.tzinfo else when
         recovered = bool(self.last_save_error)
         self.last_save_error = ""

@@ -93,7 +93,8 @@ def test_without_the_purpose_in_force_nothing_is_covered(org: OrganisationConfig
 
 def test_every_question_of_the_shipped_forms_is_placed(form: Form) -> None:
     registry = load_shipped_forms()
-    for version in ("2026.1", "2026.2"):
+    assert registry.versions("intake") == ["2026.1", "2026.2", "2026.3"]
+    for version in registry.versions("intake"):
         shipped = registry.get("intake", version)
         categories = {q.id: q.data_category for q in shipped}
         assert categories["address_street"] == categories["municipality"] == "contact"
@@ -103,3 +104,6 @@ def test_every_question_of_the_shipped_forms_is_placed(form: Form) -> None:
         assert categories["health_limitation"] == "health"
         assert categories["service"] == "goals"  # a repeat child has its group's category
         assert {q.id for q in shipped if q.internal} == {"counsellor_notes", "debts_note"}
+    # a plan step's status (2026.3) belongs to the plan, like the step itself
+    newest = {q.id: q.data_category for q in registry.get("intake", "2026.3")}
+    assert newest["status"] == newest["status_date"] == newest["step"] == "goals"
