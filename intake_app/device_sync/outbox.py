@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from intake_app.core.followup import UPDATE_TARGETS
 from intake_app.core.forms import FormRegistry, evaluate
 from intake_app.core.forms.organisation import CENTRAL_OFFICE
 from intake_app.core.forms.transfer import covered_answers, purpose_in_force
@@ -152,6 +153,51 @@ def instruction_entry(item: OutboxItem) -> dict[str, Any]:
     }
 
 
+def minimised_update(
+    session: Session,
+    item: OutboxItem,
+    entry: dict[str, Any],
+    *,
+    forms: FormRegistry,
+    organisation: Any,
+    cache: dict[tuple[str, int], dict[str, Any] | None],
+) -> dict[str, Any]:
+    """An update event reduced to what its record may send now (docs/security.md, "What
+    reaches the central office"): a changed answer travels only where the record's own
+    revision, as it would be sent today, carries that question; the rest of the update
+    (its target and item) travels without it.
+
+    Raises:
+        IntakeError: the record's form version is not available here (fail closed).
+    """
+    key = (item.record_id, int(item.revision or 0))
+    if key not in cache:
+        record = record_entry(session, item, forms=forms, organisation=organisation)
+        cache[key] = record["answers"] if record is not None else None
+    answers = cache[key] or {}
+    data = dict(entry.get("data") or {})
+    given = data.get("changes")
+    changes: dict[str, Any] = given if isinstance(given, dict) else {}
+    group = _UPDATE_GROUPS.get(str(data.get("target")))
+    if group is None:
+        allowed = set(answers)
+    else:
+        items = answers.get(group)
+        allowed = {
+            name
+            for one in (items if isinstance(items, list) else [])
+            if isinstance(one, dict)
+            for name in one
+        }
+    data["changes"] = {name: value for name, value in changes.items() if name in allowed}
+    return {**entry, "data": data}
+
+
+#: The repeat group each update target changes an item of; a target not named changes
+#: top-level answers.
+_UPDATE_GROUPS = {key: t.group for key, t in UPDATE_TARGETS.items() if t.group is not None}
+
+
 def outbox_instruction_ref(item: OutboxItem) -> InstructionRef:
     """How a receipt names an instruction of the outbox."""
     return instruction_ref(instruction_entry(item))
@@ -174,6 +220,7 @@ def pack_pending(
     instructions: list[dict[str, Any]] = []
     by_ref: dict[Any, list[OutboxItem]] = {}
     seen: set[Any] = set()
+    sent: dict[tuple[str, int], dict[str, Any] | None] = {}
     for item in items:
         if item.kind == OutboxKind.RECORD.value:
             ref: Any = RecordRef(item.record_id, int(item.revision or 0))
@@ -195,6 +242,16 @@ def pack_pending(
             records.append(entry)
         else:
             entry = instruction_entry(item)
+            if entry["type"] == "case_event" and entry.get("kind") == "update":
+                try:
+                    entry = minimised_update(
+                        session, item, entry, forms=forms, organisation=organisation, cache=sent
+                    )
+                except IntakeError as exc:  # as for records: fail closed, shown, kept
+                    log.error("case event not packed: %s", type(exc).__name__)
+                    item.last_error = str(exc)
+                    session.add(item)
+                    continue
             ref = instruction_ref(entry)
             if ref in seen:
                 by_ref[ref].append(item)

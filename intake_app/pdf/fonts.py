@@ -152,6 +152,28 @@ class _ReadableTTFont(TTFont):  # type: ignore[misc]
     Same as :meth:`TTFont.addObjects` of reportlab 4/5, except for the ToUnicode map.
     """
 
+    def splitString(
+        self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8"
+    ) -> list[tuple[int, bytes]]:
+        """The text as ``(subset, codes)`` runs, remembered per document: a label, a
+        heading or a word of the footer comes back on every page and record, and its
+        letters keep their codes for the whole document (the subsets only grow)."""
+        state = self.state.get(doc)
+        cache: dict[str, list[tuple[int, bytes]]] | None = (
+            getattr(state, "intake_runs", None) if state is not None else None
+        )
+        if cache is not None:
+            runs = cache.get(text)
+            if runs is not None:
+                return runs
+        runs = TTFont.splitString(self, text, doc, encoding)
+        if cache is None and isinstance(text, str):
+            cache = {}
+            self.state[doc].intake_runs = cache
+        if cache is not None:
+            cache[text] = runs
+        return runs
+
     def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
         try:
             state = self.state[doc]

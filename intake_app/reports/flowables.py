@@ -9,8 +9,10 @@ put them on the last line).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any, Protocol
 
 import qrcode
 from reportlab.lib.colors import Color, black
@@ -20,6 +22,13 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 
 from intake_app.pdf import fonts
+
+#: Plain text that one font draws and a ``Paragraph`` breaks only at spaces (no no-break
+#: space, no soft hyphen, no other white space): :class:`TextLine` breaks it itself.
+_PLAIN = re.compile(
+    "[\u0020-\u007e\u00a1-\u00ac\u00ae-\u024f\u0400-\u04ff"
+    "\u2013\u2014\u2018-\u201e\u2022\u2026\u20ac]*"
+)
 
 #: Long texts are cut into paragraphs of about this many characters (at a space where
 #: possible), so that a very long answer flows over many pages in linear time.
@@ -182,16 +191,26 @@ class TextLine(Flowable):  # type: ignore[misc]
     Most answers are short ("Ja", a date, a country); drawing them without the
     paragraph machinery makes a summary several times faster. The result looks the same:
     same font, size, colour and first baseline.
+
+    Args:
+        like_paragraph: the baseline one font size below the top, where a reportlab
+            ``Paragraph`` puts it (headings that used to be paragraphs); otherwise the
+            font's ascent below the top (table cells).
     """
 
-    def __init__(self, text: str, style: ParagraphStyle, *, bold: bool = False) -> None:
+    def __init__(
+        self, text: str, style: ParagraphStyle, *, bold: bool = False, like_paragraph: bool = False
+    ) -> None:
         super().__init__()
         self.text = text
         self.style = style
         self.bold = bold or _is_bold(style)
+        self.like_paragraph = like_paragraph
         self._para: Paragraph | None = None
         self._shown: str | None = None
         self._fits_width = -1.0
+        #: the lines of a text that wraps, broken here: (room left, line)
+        self._broken: list[tuple[float, str]] | None = None
 
     def _paragraph(self) -> Paragraph:
         if self._para is None:
@@ -209,9 +228,49 @@ class TextLine(Flowable):  # type: ignore[misc]
             self._fits_width = fonts.text_width(self._shown, self.style.fontSize, bold=self.bold)
         return self._fits_width <= width
 
+    def _break(self, width: float) -> list[tuple[float, str]] | None:
+        """Lines as a reportlab ``Paragraph`` breaks them (greedy, spaces may shrink by
+        ``style.spaceShrinkage``), for plain text in one font; None for anything else
+        (several fonts or directions, a word wider than the column, hyphenation)."""
+        style = self.style
+        if (
+            self._para is not None
+            or style.hyphenationLang
+            or style.fontName not in (fonts.LATIN, fonts.LATIN_BOLD)
+            or _PLAIN.fullmatch(self.text) is None
+        ):
+            return None
+        size = style.fontSize
+        space = fonts.text_width(" ", size, bold=self.bold)
+        shrink = style.spaceShrinkage * space
+        lines: list[tuple[float, str]] = []
+        words: list[str] = []
+        used = -space
+        for word in self.text.split():
+            word_width = fonts.text_width(word, size, bold=self.bold)
+            wider = used + space + word_width
+            if wider > width + shrink * len(words):
+                if word_width > width:
+                    return None
+                if words:
+                    lines.append((width - used, " ".join(words)))
+                    words, used = [word], word_width
+                    continue
+            words.append(word)
+            used = wider
+        if words:
+            lines.append((width - used, " ".join(words)))
+        return lines
+
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self._broken = None
         if self._fits(availWidth):
             self.width, self.height = availWidth, self.style.leading
+            return self.width, self.height
+        broken = self._break(availWidth)
+        if broken:
+            self._broken = broken
+            self.width, self.height = availWidth, len(broken) * self.style.leading
             return self.width, self.height
         self.width, self.height = self._paragraph().wrap(availWidth, availHeight)
         return self.width, self.height
@@ -219,7 +278,11 @@ class TextLine(Flowable):  # type: ignore[misc]
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
         if self._fits(availWidth):
             return [self] if availHeight >= self.style.leading else []
-        return list(self._paragraph().split(availWidth, availHeight))
+        # only a text that does not fit the rest of the page comes here: reportlab's
+        # paragraph splits it
+        paragraph = self._paragraph()
+        paragraph.wrap(availWidth, availHeight)
+        return list(paragraph.split(availWidth, availHeight))
 
     def getSpaceBefore(self) -> float:
         return float(self.style.spaceBefore)
@@ -227,23 +290,101 @@ class TextLine(Flowable):  # type: ignore[misc]
     def getSpaceAfter(self) -> float:
         return float(self.style.spaceAfter)
 
-    def draw(self) -> None:
-        if self._para is not None:
-            self._para.drawOn(self.canv, 0, 0)
-            return
+    @property
+    def direct(self) -> bool:
+        """Whether the text, as last wrapped, is drawn as one line (not a paragraph)."""
+        return self._para is None and self._shown is not None
+
+    def _runs(self) -> tuple[list[tuple[str, str]], float]:
+        """The font runs of the line and the baseline's distance below the top."""
         assert self._shown is not None
         size = self.style.fontSize
         runs = fonts.font_runs(self._shown, bold=self.bold)
-        ascent = (
-            max(pdfmetrics.getAscentDescent(font, size)[0] for font, _run in runs) if runs else size
-        )
-        canv: Canvas = self.canv
-        canv.setFillColor(self.style.textColor)
-        text = canv.beginText(0, self.height - ascent)
+        if self.like_paragraph:
+            return runs, size
+        ascent = max((_ascent(font, size) for font, _run in runs), default=size)
+        return runs, ascent
+
+    def write(self, writer: LineWriter, x: float, y: float) -> None:
+        """Add the text, wrapped at its lower left corner ``(x, y)``, to a text object
+        shared with other lines (a table's cells); only when :attr:`direct`."""
+        style = self.style
+        size = style.fontSize
+        if self._broken is not None:
+            # as a paragraph sets it: first baseline one font size below the top, spaces
+            # of a line that uses the allowed shrinkage narrowed evenly
+            font = fonts.LATIN_BOLD if self.bold else fonts.LATIN
+            top = y + self.height - size
+            for index, (room, line) in enumerate(self._broken):
+                spaces = line.count(" ")
+                squeeze = room / spaces if room < -1e-8 and spaces else 0.0
+                writer.line(
+                    x, top - index * style.leading, [(font, line)], size, style.textColor, squeeze
+                )
+            return
+        runs, ascent = self._runs()
+        writer.line(x, y + self.height - ascent, runs, size, style.textColor)
+
+    def draw(self) -> None:
+        if self._para is not None and self._broken is None:
+            self._para.drawOn(self.canv, 0, 0)
+            return
+        writer = _CanvasLines(self.canv)
+        self.write(writer, 0, 0)
+        writer.flush()
+
+
+@lru_cache(maxsize=256)
+def _ascent(font: str, size: float) -> float:
+    return float(pdfmetrics.getAscentDescent(font, size)[0])
+
+
+class LineWriter(Protocol):
+    """Sets lines of text into one shared text object (see :mod:`grid`)."""
+
+    def line(
+        self,
+        x: float,
+        y: float,
+        runs: list[tuple[str, str]],
+        size: float,
+        color: Color,
+        word_space: float = 0.0,
+    ) -> None: ...
+
+
+class _CanvasLines:
+    """A :class:`LineWriter` for one flowable's own text object."""
+
+    def __init__(self, canv: Canvas) -> None:
+        self.canv = canv
+        self.text: Any = None
+
+    def line(
+        self,
+        x: float,
+        y: float,
+        runs: list[tuple[str, str]],
+        size: float,
+        color: Color,
+        word_space: float = 0.0,
+    ) -> None:
+        if self.text is None:
+            self.canv.setFillColor(color)
+            self.text = self.canv.beginText(x, y)
+        else:
+            self.text.setTextOrigin(x, y)
+        if word_space:
+            self.text.setWordSpace(word_space)
         for font, run in runs:
-            text.setFont(font, size)
-            text.textOut(run)
-        canv.drawText(text)
+            self.text.setFont(font, size)
+            self.text.textOut(run)
+        if word_space:
+            self.text.setWordSpace(0)
+
+    def flush(self) -> None:
+        if self.text is not None:
+            self.canv.drawText(self.text)
 
 
 def text_flowable(
@@ -427,10 +568,19 @@ def draw_tick_box(
     canv.restoreState()
 
 
+#: The mask of every QR code. Any of the eight masks is valid and every reader tries
+#: them all; choosing the "best" one means laying the code out eight times and scoring
+#: each in pure Python, which was most of the time of a record's footer (a batch draws a
+#: new code per record).
+QR_MASK = 2
+
+
 @lru_cache(maxsize=512)
 def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
     """The modules of a QR code for ``data`` (error correction M, no quiet zone)."""
-    code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code = qrcode.QRCode(
+        border=0, error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=QR_MASK
+    )
     code.add_data(data)
     code.make(fit=True)
     return tuple(tuple(bool(cell) for cell in row) for row in code.get_matrix())

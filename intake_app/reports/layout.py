@@ -227,7 +227,24 @@ def _split(text: str, *, size: float, width: float) -> list[str]:
 
 
 def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
-    """Header and footer of one page (page numbers follow in :class:`PagedCanvas`)."""
+    """Header and footer of one page (page numbers follow in :class:`PagedCanvas`).
+
+    They are the same on every page of a record, so they are drawn once per record as a
+    form XObject (with the record's QR code) and placed on each of its pages.
+    """
+    forms: dict[PageInfo, str] | None = getattr(canv, "intake_forms", None)
+    if forms is None:
+        forms = canv.intake_forms = {}
+    name = forms.get(info)
+    if name is None:
+        name = forms[info] = f"IntakePage{len(forms)}"
+        canv.beginForm(name)
+        _draw_header_footer(canv, info)
+        canv.endForm()
+    canv.doForm(name)
+
+
+def _draw_header_footer(canv: Canvas, info: PageInfo) -> None:
     canv.saveState()
     top = PAGE_HEIGHT - 12 * mm
     left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
@@ -290,13 +307,7 @@ def draw_header_footer(canv: Canvas, info: PageInfo) -> None:
             size=7.6,
             color=MUTED,
         )
-    # the QR code is drawn once per record as a form XObject and placed on each page
-    form = f"qr{info.record_id}"
-    if not canv.hasForm(form):
-        canv.beginForm(form)
-        draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE, size=QR_SIZE)
-        canv.endForm()
-    canv.doForm(form)
+    draw_qr(canv, info.record_id, x=right - QR_SIZE, y=base - 2 * mm - QR_SIZE, size=QR_SIZE)
     canv.restoreState()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reportlab.lib.colors import Color
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table
+from reportlab.platypus import Flowable, Spacer
 
 from intake_app.core.display import AnswerRow, answer_rows
 from intake_app.core.forms import FormState, evaluate
@@ -23,9 +23,9 @@ from intake_app.core.forms.model import QuestionType
 from intake_app.core.forms.reference import reference_list
 from intake_app.core.records import RecordStatus
 from intake_app.i18n import N_
-from intake_app.pdf import fonts
 from intake_app.reports.common import PrintContext, RecordSource, page_info, person_name
-from intake_app.reports.flowables import text_flowable
+from intake_app.reports.flowables import TextLine, text_flowable
+from intake_app.reports.grid import Grid, GridStyle
 from intake_app.reports.layout import (
     BORDER,
     CONTENT_WIDTH,
@@ -36,7 +36,6 @@ from intake_app.reports.layout import (
     Styles,
     make_styles,
     render,
-    table_style,
 )
 from intake_app.reports.profiles import (
     MSG_SPECIAL_REFUSED,
@@ -108,6 +107,16 @@ GERMAN_SKILLS = ("german_listening", "german_reading", "german_speaking", "germa
 #: Sections drawn as ticked flags rather than a table.
 FLAG_SECTIONS = frozenset({"circumstances"})
 CONSENT_QUESTION = "consent"
+
+#: The overview box, the table of consent purposes.
+FACTS = GridStyle(
+    padding=(5, 6, 2.5, 3),
+    background=SHADE,
+    box=(0.6, BORDER),
+    rule=(0.35, BORDER),
+    rule_last=False,
+)
+PURPOSES = GridStyle(padding=(3, 6, 2.2, 2.6), rule=(0.35, BORDER), header_fill=SHADE, repeat=1)
 
 
 class _Summary:
@@ -181,8 +190,8 @@ class _Summary:
             )
         state = tr(MSG_STATE).format(revision=src.revision, status=status_text)
         out: list[Flowable] = [
-            Paragraph(fonts.markup(heading), self.styles.title),
-            Paragraph(fonts.markup(state), self.styles.small),
+            TextLine(heading, self.styles.title, like_paragraph=True),
+            TextLine(state, self.styles.small, like_paragraph=True),
         ]
         if status is RecordStatus.DRAFT:
             out.append(self._banner(tr(MSG_DRAFT), DANGER_FILL))
@@ -191,22 +200,12 @@ class _Summary:
         out.append(Spacer(1, 4))
         return out
 
-    def _banner(self, text: str, fill: Color) -> Table:
-        table = Table(
-            [[Paragraph(f"<b>{fonts.markup(text)}</b>", self.styles.cell)]],
-            colWidths=[CONTENT_WIDTH],
+    def _banner(self, text: str, fill: Color) -> Grid:
+        return Grid(
+            [[TextLine(text, self.styles.cell, bold=True, like_paragraph=True)]],
+            [CONTENT_WIDTH],
+            GridStyle(padding=(6, 6, 3, 4), background=fill, box=(0.6, DANGER)),
         )
-        table.setStyle(
-            table_style(
-                [
-                    ("BACKGROUND", (0, 0), (-1, -1), fill),
-                    ("BOX", (0, 0), (-1, -1), 0.6, DANGER),
-                    ("TOPPADDING", (0, 0), (-1, -1), 3),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-                ]
-            )
-        )
-        return table
 
     def _name(self) -> str:
         """ "Family, Given", the Latin transliteration first, the original script after."""
@@ -387,22 +386,15 @@ class _Summary:
             facts.append((tr(MSG_NEXT_APPOINTMENT), appointment[0], appointment[1], False))
         facts.append((tr(MSG_CONSENT_SCOPE), self._consent_scope(), None, True))
         return [
-            Paragraph(fonts.markup(tr(MSG_OVERVIEW)), self.styles.heading),
+            TextLine(tr(MSG_OVERVIEW), self.styles.heading, like_paragraph=True),
             self._fact_table(facts),
         ]
 
-    def _fact_table(self, facts: list[tuple[str, str, Emphasis | None, bool]]) -> Table:
+    def _fact_table(self, facts: list[tuple[str, str, Emphasis | None, bool]]) -> Grid:
         """Short facts two to a row, long ones across the box; highlights keep their word."""
-        cells: list[list[Flowable | str]] = []
-        commands: list[tuple[Any, ...]] = [
-            ("BACKGROUND", (0, 0), (-1, -1), SHADE),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BOX", (0, 0), (-1, -1), 0.6, BORDER),
-            ("LINEBELOW", (0, 0), (-1, -2), 0.35, BORDER),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-        ]
+        cells: list[list[list[Flowable] | str]] = []
+        wide_rows: list[int] = []
+        fills: list[tuple[int, int, int, Color]] = []
         half_open = False
         previous_label = ""
         for label, value, mark, wide in facts:
@@ -419,8 +411,7 @@ class _Summary:
             cell.append(text_flowable(shown, self.styles.bold, rtl_style=self.styles.bold_rtl))
             if wide:
                 cells.append([cell, ""])
-                line = len(cells) - 1
-                commands.append(("SPAN", (0, line), (1, line)))
+                wide_rows.append(len(cells) - 1)
                 half_open = False
                 col = 0
             elif half_open:
@@ -434,18 +425,16 @@ class _Summary:
             if mark is not None:
                 line = len(cells) - 1
                 end = 1 if wide else col
-                commands.append(("BACKGROUND", (col, line), (end, line), mark.fill))
-        table = Table(cells, colWidths=[CONTENT_WIDTH / 2] * 2, hAlign="LEFT")
-        table.setStyle(table_style(commands))
-        return table
+                fills.append((line, col, end, mark.fill))
+        return Grid(cells, [CONTENT_WIDTH / 2] * 2, FACTS, wide=wide_rows, fills=fills)
 
     def consent(self, title: str) -> list[Flowable]:
         """Scope, date, language, interpreter, and each purpose with its recipients."""
         tr, ctx, org = self.tr, self.ctx, self.ctx.organisation
         value = self.source.answers.get(CONSENT_QUESTION)
-        head = Paragraph(fonts.markup(title), self.styles.heading)
+        head = TextLine(title, self.styles.heading, like_paragraph=True)
         if not isinstance(value, dict) or not value.get("date"):
-            return [head, Paragraph(fonts.markup(tr(MSG_CONSENT_NONE)), self.styles.body)]
+            return [head, TextLine(tr(MSG_CONSENT_NONE), self.styles.body, like_paragraph=True)]
         parts = [
             tr(MSG_CONSENT_GIVEN).format(
                 date=ctx.date(value.get("date")), language=ctx.language_name(value.get("language"))
@@ -479,7 +468,6 @@ class _Summary:
                 text_flowable(tr(MSG_STATUS), self.styles.label),
             ]
         ]
-        commands: list[tuple[Any, ...]] = []
         stored = value.get("purposes")
         decided: dict[str, Any] = stored if isinstance(stored, dict) else {}
         ids = list(org.purpose_ids) + [pid for pid in decided if pid not in org.purpose_ids]
@@ -497,8 +485,6 @@ class _Summary:
             cell = [text_flowable(label, self.styles.cell, bold=kind == "granted")]
             if categories:
                 cell.append(text_flowable(categories, self.styles.small))
-            if kind == "withdrawn":
-                commands.append(("TEXTCOLOR", (2, len(data)), (2, len(data)), DANGER))
             data.append(
                 [
                     cell,
@@ -515,25 +501,10 @@ class _Summary:
             ]
         )
         unit = CONTENT_WIDTH / 100
-        table = Table(
-            data, colWidths=[unit * 46, unit * 34, unit * 20], repeatRows=1, hAlign="LEFT"
-        )
-        table.setStyle(
-            table_style(
-                [
-                    ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                    ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
-                    *commands,
-                ]
-            )
-        )
+        table = Grid(data, [unit * 46, unit * 34, unit * 20], PURPOSES)
         out: list[Flowable] = [
             head,
-            Paragraph(fonts.markup(" · ".join(parts)), self.styles.body),
+            TextLine(" · ".join(parts), self.styles.body, like_paragraph=True),
             Spacer(1, 3),
             table,
         ]
@@ -576,7 +547,7 @@ class _Summary:
                 continue
             if not rows:
                 continue
-            out.append(Paragraph(fonts.markup(section.label(lang)), self.styles.heading))
+            out.append(TextLine(section.label(lang), self.styles.heading, like_paragraph=True))
             if section.id in FLAG_SECTIONS:
                 out.extend(self.sections.flags(rows))
             else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from reportlab.lib.colors import Color
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table
+from reportlab.platypus import Flowable, Spacer
 
 from intake_app.core.display import AnswerRow
 from intake_app.core.forms import Form, FormState
@@ -22,7 +22,8 @@ from intake_app.core.forms.model import QuestionType
 from intake_app.core.records import expiry_state
 from intake_app.i18n import N_
 from intake_app.pdf import fonts
-from intake_app.reports.flowables import TickBox, text_flowable, text_flowables
+from intake_app.reports.flowables import TextLine, TickBox, text_flowable, text_flowables
+from intake_app.reports.grid import Grid, GridStyle
 from intake_app.reports.layout import (
     BORDER,
     CONTENT_WIDTH,
@@ -31,7 +32,6 @@ from intake_app.reports.layout import (
     SHADE,
     WARN_FILL,
     Styles,
-    table_style,
 )
 
 #: Answers longer than this (or with more lines) leave the table and are set as
@@ -58,6 +58,13 @@ MSG_SEE_BELOW = N_("(siehe unten)")
 MSG_NO = N_("Nr.")
 
 Translate = Callable[[str], str]
+
+#: Label and value; a repeat group with a row per item (its heading row repeats on the
+#: next page); one item of a wide group; the ticked flags.
+KEY_VALUES = GridStyle(padding=(3, 3, 2.2, 2.6), rule=(0.35, BORDER))
+COLUMNS = GridStyle(padding=(3, 3, 2.2, 2.6), rule=(0.35, BORDER), header_fill=SHADE, repeat=1)
+CARD = GridStyle(padding=(3, 3, 2, 2.4), rule=(0.3, BORDER), box=(0.5, BORDER), header_fill=SHADE)
+FLAGS = GridStyle(padding=(3, 6, 3, 3), rule=(0.35, BORDER))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,23 +206,19 @@ class SectionRenderer:
     def _table(self, data: list[list[Flowable]], fills: list[tuple[int, Color]]) -> list[Flowable]:
         if not data:
             return []
-        table = Table(data, colWidths=[CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.64], hAlign="LEFT")
-        commands = [
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
+        return [
+            Grid(
+                data,
+                [CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.64],
+                KEY_VALUES,
+                fills=[(index, 1, 1, fill) for index, fill in fills],
+            )
         ]
-        commands += [("BACKGROUND", (1, index), (1, index), fill) for index, fill in fills]
-        table.setStyle(table_style(commands))
-        return [table]
 
     def long_answer(self, label: str, text: str) -> list[Flowable]:
         """A long answer as its label and paragraphs that may run over pages."""
         return [
-            Paragraph(fonts.markup(label), self.styles.subheading),
+            TextLine(label, self.styles.subheading, like_paragraph=True),
             *text_flowables(text, self.styles.body, rtl_style=self.styles.body_rtl),
             Spacer(1, 4),
         ]
@@ -239,7 +242,7 @@ class SectionRenderer:
                 if child.question.id not in columns and not child.is_group_item:
                     columns.append(child.question.id)
         title = self.form.question(group_id).label(self._lang())
-        head = Paragraph(fonts.markup(title), self.styles.subheading)
+        head = TextLine(title, self.styles.subheading, like_paragraph=True)
         if not nested and not long and len(columns) <= MAX_COLUMNS:
             table = self._columns(columns, items)
             if table is not None:
@@ -252,9 +255,7 @@ class SectionRenderer:
     def _lang(self) -> str:
         return self.state.lang
 
-    def _columns(
-        self, columns: list[str], items: list[tuple[str, list[AnswerRow]]]
-    ) -> Table | None:
+    def _columns(self, columns: list[str], items: list[tuple[str, list[AnswerRow]]]) -> Grid | None:
         """One row per item; None when the columns cannot fit without breaking words."""
         lang = self._lang()
         header: list[Flowable] = [text_flowable(self.tr(MSG_NO), self.styles.label)]
@@ -280,20 +281,9 @@ class SectionRenderer:
         widths = column_widths(texts, self.styles.cell.fontSize, CONTENT_WIDTH - number)
         if widths is None:
             return None
-        widths = [number, *widths]
-        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
-        commands = [
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
-        ]
-        commands += [("BACKGROUND", (c, r), (c, r), fill) for c, r, fill in fills]
-        table.setStyle(table_style(commands))
-        return table
+        return Grid(
+            data, [number, *widths], COLUMNS, fills=[(r, c, c, fill) for c, r, fill in fills]
+        )
 
     def _card(self, label: str, children: list[AnswerRow]) -> list[Flowable]:
         """One item of a wide group: a heading row and label/value pairs side by side."""
@@ -327,20 +317,13 @@ class SectionRenderer:
             second = pairs[start + 1] if start + 1 < len(pairs) else ("", "")
             data.append([first[0], first[1], second[0], second[1]])
         unit = CONTENT_WIDTH / 100
-        table = Table(data, colWidths=[unit * 22, unit * 28, unit * 22, unit * 28], hAlign="LEFT")
-        commands = [
-            ("SPAN", (0, 0), (-1, 0)),
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BOX", (0, 0), (-1, -1), 0.5, BORDER),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.3, BORDER),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.4),
-        ]
-        commands += [("BACKGROUND", (c, r), (c, r), fill) for c, r, fill in fills]
-        table.setStyle(table_style(commands))
+        table = Grid(
+            data,
+            [unit * 22, unit * 28, unit * 22, unit * 28],
+            CARD,
+            wide=[0],
+            fills=[(r, c, c, fill) for c, r, fill in fills],
+        )
         out: list[Flowable] = [table]
         for child in long_rows:
             out.extend(self.long_answer(f"{label}: {child.label}", child.text))
@@ -367,8 +350,8 @@ class SectionRenderer:
                 others.append(row)
         out: list[Flowable] = []
         if flags:
-            cells: list[list[Flowable | str]] = []
-            styles = []
+            cells: list[list[Flowable | list[Flowable] | str]] = []
+            fills: list[tuple[int, int, int, Color]] = []
             for index, (checked, label, notes) in enumerate(flags):
                 parts: list[Flowable] = [text_flowable(label, self.styles.cell, bold=checked)]
                 parts += [text_flowable(note, self.styles.note) for note in notes]
@@ -379,31 +362,10 @@ class SectionRenderer:
                 else:
                     cells[-1][2:] = [TickBox(checked, color=DANGER if checked else BORDER), parts]
                 if checked:
-                    styles.append(
-                        (
-                            "BACKGROUND",
-                            ((index % 2) * 2, index // 2),
-                            ((index % 2) * 2 + 1, index // 2),
-                            WARN_FILL,
-                        )
-                    )
+                    first = (index % 2) * 2
+                    fills.append((index // 2, first, first + 1, WARN_FILL))
             unit = CONTENT_WIDTH / 100
-            table = Table(
-                cells, colWidths=[unit * 5, unit * 45, unit * 5, unit * 45], hAlign="LEFT"
-            )
-            table.setStyle(
-                table_style(
-                    [
-                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                        ("LINEBELOW", (0, 0), (-1, -1), 0.35, BORDER),
-                        ("TOPPADDING", (0, 0), (-1, -1), 3),
-                        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                        *styles,
-                    ]
-                )
-            )
-            out.append(table)
+            out.append(Grid(cells, [unit * 5, unit * 45, unit * 5, unit * 45], FLAGS, fills=fills))
         for row in long_notes:
             out.extend(self.long_answer(row.label, row.text))
         out.extend(self.key_values(others))

@@ -194,6 +194,8 @@ def _fill(
 
     infos = vault.stores()
     site = keys.site_private()
+    if site is not None:
+        site = _check_site_key(scope, profile_db, actor, vault, keys, site)
     # only a holder of the site key hands keys on to others
     owners, site_names = _recipients(profile_db, vault, report) if site is not None else ({}, set())
     allowed: set[str] | None = None
@@ -252,6 +254,11 @@ def _fill(
         path = store_path(root, sid)
         candidates = key_map.get(sid, [])
         if not candidates:
+            if site is not None:
+                # a holder of the site key opens every store: this one's key was sealed to
+                # another site key (docs/security.md, "The site public key")
+                log.error("a store is not sealed to the site key")
+                scope.findings.append(_unreadable_store())
             continue
         if not path.is_file():
             log.error("a store listed in the vault is missing")
@@ -310,6 +317,12 @@ def _fill(
         ):
             vault.set_store_key(sid, key=key, owner=owner_name)
         known[sid] = key
+    if site is not None:
+        vault.pin_stores(known)
+    if vault.site_key_mismatch:
+        # a store's pin names another site key than the file: sealed to the pinned one
+        _report(scope, profile_db, actor, "site_public_changed", "site")
+        vault.site_key_mismatch.clear()
     if site is not None and not rotating:
         missing = vault.missing_site_wraps(list(known))
         if missing:  # the next sign-in opens them without HPKE (storage/vault.py)
@@ -356,6 +369,54 @@ def _fill(
             continue
         scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
+
+
+def _check_site_key(
+    scope: Scope,
+    profile_db: Database,
+    actor: Actor,
+    vault: Vault,
+    keys: UserKeys,
+    site: EncryptionPrivateKey,
+) -> EncryptionPrivateKey | None:
+    """The site key she opened, checked against what only holders of store keys write
+    (docs/security.md, "The site public key"); None when it is not this site's.
+
+    - Her own stores' pins (MAC'd under their keys) must name it, or the previous site
+      key during a rotation, and it must open the site seal of at least one other store
+      where there are any: a site key sealed to her by someone else (anyone can seal to
+      a public key) is not taken, and it is reported.
+    - From then on this session seals to its public half; a file that names another
+      site public key is corrected, and it is reported.
+    - The recovery key's public key must carry its MAC under the site key (a profile
+      from before gets it now); one changed outside the program is reported and gets no
+      new site key (``Vault.rotate_site``).
+    """
+    known = vault.known_site_publics(keys)
+    own = {name[len("store:") :] for name in keys.sealed if name.startswith("store:")}
+    pinned_elsewhere = any(
+        pinned is not None and pinned not in known
+        for pinned in (vault.pinned_site_public(sid, keys.sealed[f"store:{sid}"]) for sid in own)
+    )
+    if pinned_elsewhere or vault.site_opens_any(keys, exclude=own) is False:
+        _report(scope, profile_db, actor, "site_key_not_site", actor.username)
+        keys.sealed.pop("site", None)
+        return None
+    if vault.trust_site_public(site):
+        _report(scope, profile_db, actor, "site_public_changed", "site")
+    digest = keys.site_recovery_digest()
+    if digest is not None:
+        if not vault.recovery_digest_matches(digest):
+            _report(scope, profile_db, actor, "recovery_public_changed", "recovery")
+    elif vault.has_recovery_public():
+        # a seal from before the seals named the recovery key: its MAC decides (written
+        # now where missing), and a new site key follows, sealed with the digest, so that
+        # an old copy of such a seal opens nothing current
+        if vault.check_recovery_public(site):
+            vault.request_site_rotation()
+        else:
+            _report(scope, profile_db, actor, "recovery_public_changed", "recovery")
+    return site
 
 
 def _granted(
@@ -457,6 +518,22 @@ def _report(scope: Scope, db: Database, actor: Actor, kind: str, subject: str) -
 
 
 _KEY_FINDINGS = {
+    "site_key_not_site": lambda: _(
+        "Der Standortschlüssel, der Ihnen in der Schlüsseldatei (vault.json) gegeben "
+        "wurde, ist nicht der dieses Standorts; er wurde außerhalb des Programms "
+        "eingesetzt und wird nicht verwendet. Sie sehen nur Ihre eigenen Akten."
+    ),
+    "site_public_changed": lambda: _(
+        "Der öffentliche Standortschlüssel in der Schlüsseldatei (vault.json) wurde "
+        "außerhalb des Programms geändert. Aktenschlüssel werden nur dem echten "
+        "Standortschlüssel gegeben; die Datei wurde berichtigt, soweit möglich."
+    ),
+    "recovery_public_changed": lambda: _(
+        "Der öffentliche Schlüssel des Wiederherstellungsschlüssels in der Schlüsseldatei "
+        "(vault.json) wurde außerhalb des Programms geändert. Ein neuer Standortschlüssel "
+        "wird ihm nicht gegeben, bis die Datei wieder den echten nennt. Bitte informieren "
+        "Sie die IT und den Datenschutz."
+    ),
     "site_key_not_allowed": lambda: _(
         "Der Standortschlüssel wurde außerhalb des Programms einem Konto gegeben, dem er "
         "laut den unterschriebenen Benutzerdaten nicht zusteht. Er wird nicht verwendet."

@@ -59,7 +59,12 @@ from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import AuthError, ConflictError, ProfileError
 from intake_app.i18n import _
 from intake_app.kdf import RFC9106_MINIMUM, KdfParams
-from intake_app.sync.keys import SUITE, EncryptionPrivateKey, EncryptionPublicKey
+from intake_app.sync.keys import (
+    ENCRYPTION_PRIVATE_BYTES,
+    SUITE,
+    EncryptionPrivateKey,
+    EncryptionPublicKey,
+)
 
 log = logging.getLogger("intake.storage")
 
@@ -162,7 +167,15 @@ class UserKeys:
     def site_private(self) -> EncryptionPrivateKey | None:
         """The site key, when it was granted to her (supervisors, recovery)."""
         raw = self.sealed.get("site")
-        return EncryptionPrivateKey(raw) if raw is not None else None
+        return EncryptionPrivateKey(raw[:ENCRYPTION_PRIVATE_BYTES]) if raw is not None else None
+
+    def site_recovery_digest(self) -> bytes | None:
+        """The SHA-256 of the recovery key's public key that came sealed with the site key
+        (docs/security.md, "The site public key"); None for a seal from before."""
+        raw = self.sealed.get("site")
+        if raw is None or len(raw) != ENCRYPTION_PRIVATE_BYTES + 32:
+            return None
+        return raw[ENCRYPTION_PRIVATE_BYTES:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +220,15 @@ class Vault:
         self._lock = FileLock(str(path) + ".lock", timeout=30)
         self._clock = clock
         self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        #: the site public key this session seals new stores to, set by a holder of the
+        #: site key from the private key she opened (never from the file); see
+        #: :meth:`trust_site_public`
+        self._trusted_site: bytes | None = None
+        #: the public half of the site key this session made (a rotation)
+        self._rotated_site: bytes | None = None
+        #: stores whose pinned site key differs from the file's (a counsellor sealed to
+        #: the pinned one); read and reported by storage/scope.py
+        self.site_key_mismatch: set[str] = set()
 
     # -- file handling -----------------------------------------------------------------
 
@@ -350,7 +372,10 @@ class Vault:
             "sealed": {},
         }
         data["recovery"]["sealed"]["profile"] = self._seal(data, "recovery", "profile", profile_key)
-        data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", site.raw)
+        data["recovery"]["sealed"]["site"] = self._seal(
+            data, "recovery", "site", self._site_payload(data, site.raw)
+        )
+        data["recovery"]["mac"] = _b64(self._recovery_mac(data, site))
         return data["recovery"]
 
     def _new_user_entry(
@@ -688,12 +713,17 @@ class Vault:
         rekey: bool = False,
         previous: bytes | None = None,
     ) -> None:
-        site = EncryptionPublicKey(_unb64(data["site"]["public"]))
         before = data.setdefault("stores", {}).get(store_id)
+        site_raw = self._site_public_to_seal(data, store_id, before, previous)
+        site = EncryptionPublicKey(site_raw)
         data["stores"][store_id] = {
             "owner": owner_id,
             "site": _b64(SUITE.encrypt(key, site.to_hpke(), info=self._store_info(data, store_id))),
             "rekey": rekey,
+            "site_pin": {
+                "public": _b64(site_raw),
+                "mac": _b64(self._site_pin_mac(data, store_id, site_raw, key)),
+            },
         }
         # the owner is a fact made with the store's key (docs/security.md, "Store owners"):
         # written when the caller names the owner, or carried over when the old key
@@ -740,7 +770,7 @@ class Vault:
                 data, store_id, owner_id=owner_id, owner=owner, key=key, previous=previous or key
             )
             if previous is not None:
-                site = EncryptionPublicKey(_unb64(data["site"]["public"]))
+                site = EncryptionPublicKey(_unb64(data["stores"][store_id]["site_pin"]["public"]))
                 data["stores"][store_id]["previous"] = _b64(
                     SUITE.encrypt(
                         previous, site.to_hpke(), info=self._store_info(data, store_id) + b"|prev"
@@ -751,6 +781,197 @@ class Vault:
                     name = f"store-previous:{store_id}"
                     if ref in data.get("users", {}):
                         data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
+
+    # -- which site public key a store key is sealed to (docs/security.md, "The site
+    # public key") ------------------------------------------------------------------------
+
+    @staticmethod
+    def _site_pin_mac(data: dict[str, Any], store_id: str, site_raw: bytes, key: bytes) -> bytes:
+        """HMAC-SHA384 over (vault, store, site public key) under a key derived from the
+        store key: only someone who can read the store names the site key it goes to."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=None,
+            info=f"{VAULT_FORMAT}|site-pin|{data['vault_id']}|{store_id}".encode("ascii"),
+        ).derive(key)
+        message = f"{VAULT_FORMAT}|site-pin|{data['vault_id']}|{store_id}|".encode("ascii")
+        return hmac.new(mac_key, message + site_raw, hashlib.sha384).digest()
+
+    def _pinned_site(
+        self, data: dict[str, Any], store_id: str, entry: dict[str, Any], key: bytes
+    ) -> bytes | None:
+        """The site public key the store's pin names, when its MAC checks under ``key``."""
+        pin = entry.get("site_pin")
+        if not isinstance(pin, dict):
+            return None
+        try:
+            raw = _unb64(pin["public"])
+            given = _unb64(pin["mac"])
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            return None
+        if not hmac.compare_digest(given, self._site_pin_mac(data, store_id, raw, key)):
+            return None
+        return raw
+
+    def _site_public_to_seal(
+        self,
+        data: dict[str, Any],
+        store_id: str,
+        before: dict[str, Any] | None,
+        previous: bytes | None,
+    ) -> bytes:
+        """The site public key a store key is sealed to.
+
+        In this order: the key a rotation in this session made; the key the store's pin
+        names (MAC'd under the store's key, so only someone who could read the store wrote
+        it), even when the file names another one (noted in :attr:`site_key_mismatch` and
+        reported); the public half of the site key a holder opened in this session; the
+        file's, for a store without a pin opened by someone without the site key (a new
+        store of a counsellor, or one from before pins): the one place the file is trusted
+        (docs/security.md, "The site public key").
+        """
+        file_raw = _unb64(data["site"]["public"])
+        if self._rotated_site is not None:
+            return self._rotated_site
+        if before is not None and previous is not None:
+            pinned = self._pinned_site(data, store_id, before, previous)
+            if pinned is not None:
+                if pinned != file_raw:
+                    log.error("the site public key in the vault differs from the store's pin")
+                    self.site_key_mismatch.add(store_id)
+                return pinned
+        if self._trusted_site is not None:
+            return self._trusted_site
+        return file_raw
+
+    def pinned_site_public(self, store_id: str, key: bytes) -> bytes | None:
+        """The site public key the store's pin names, when it checks under ``key``."""
+        data = self._snapshot()
+        entry = data.get("stores", {}).get(store_id)
+        return None if entry is None else self._pinned_site(data, store_id, entry, key)
+
+    def site_opens_any(self, keys: UserKeys, *, exclude: set[str]) -> bool | None:
+        """Whether the site key ``keys`` hold opens the site seal of any store not in
+        ``exclude``; None when there is no such store. A real site key opens all of
+        them (or, during a rotation, through the previous key); one sealed to her by
+        someone who does not hold it opens none."""
+        data = self._snapshot()
+        others = [sid for sid in data.get("stores", {}) if sid not in exclude]
+        if not others:
+            return None
+        sites = self._site_privates(data, keys)
+        for sid in others:
+            entry = data["stores"][sid]
+            for site in sites:
+                if "site_wrap" in entry and self._open_site_wrap(
+                    data, sid, entry["site_wrap"], site
+                ):
+                    return True
+                for field_, info in (
+                    ("site", self._store_info(data, sid)),
+                    ("previous", self._store_info(data, sid) + b"|prev"),
+                ):
+                    if field_ not in entry:
+                        continue
+                    try:
+                        SUITE.decrypt(_unb64(entry[field_]), site.to_hpke(), info=info)
+                    except Exception:  # sealed to another key
+                        log.debug("a store seal is not for this site key")
+                        continue
+                    return True
+        return False
+
+    def known_site_publics(self, keys: UserKeys) -> set[bytes]:
+        """The public halves of the site keys ``keys`` hold: the site key and, during a
+        rotation, the previous one (sealed to it, so nobody without it can name one)."""
+        return {k.public_key().raw for k in self._site_privates(self._snapshot(), keys)}
+
+    def pin_stores(self, store_keys: dict[str, bytes]) -> None:
+        """Give stores opened by a holder of the site key a pin where they have none (a
+        profile from before pins), naming the key this session trusts."""
+        if self._trusted_site is None:
+            return
+        with self._update() as data:
+            for sid, key in store_keys.items():
+                entry = data.get("stores", {}).get(sid)
+                if entry is None or "site_pin" in entry or "previous" in entry:
+                    continue
+                entry["site_pin"] = {
+                    "public": _b64(self._trusted_site),
+                    "mac": _b64(self._site_pin_mac(data, sid, self._trusted_site, key)),
+                }
+
+    def trust_site_public(self, site: EncryptionPrivateKey) -> bool:
+        """A holder of the site key opened it: from now on this session seals to its public
+        half, and the file names it again if it named another (returns True then: the
+        caller reports it)."""
+        raw = site.public_key().raw
+        self._trusted_site = raw
+        if self._snapshot()["site"]["public"] == _b64(raw):
+            return False
+        with self._update() as data:
+            data["site"]["public"] = _b64(raw)
+        return True
+
+    @staticmethod
+    def _site_payload(data: dict[str, Any], site_raw: bytes) -> bytes:
+        """What a ``site`` seal holds: the site key and the SHA-256 of the recovery key's
+        public key, so that a holder (who alone can make such a seal) vouches for it."""
+        public = data.get("recovery", {}).get("public")
+        if public is None:
+            return site_raw
+        return site_raw + hashlib.sha256(_unb64(public)).digest()
+
+    def recovery_digest_matches(self, digest: bytes) -> bool:
+        """Whether the file's recovery public key is the one ``digest`` names."""
+        public = self._snapshot().get("recovery", {}).get("public")
+        return public is not None and hmac.compare_digest(
+            digest, hashlib.sha256(_unb64(public)).digest()
+        )
+
+    def has_recovery_public(self) -> bool:
+        return "public" in self._snapshot().get("recovery", {})
+
+    @staticmethod
+    def _recovery_mac(data: dict[str, Any], site: EncryptionPrivateKey) -> bytes:
+        """HMAC-SHA384 over the recovery key's public key under a key derived from the
+        site key: only a holder of the site key names the recovery key it goes to."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=data["vault_id"].encode("ascii"),
+            info=b"intake recovery public mac v1",
+        ).derive(site.raw)
+        message = f"{VAULT_FORMAT}|recovery|{data['vault_id']}|".encode("ascii")
+        public = _unb64(data["recovery"]["public"])
+        return hmac.new(mac_key, message + public, hashlib.sha384).digest()
+
+    def _recovery_ok(self, data: dict[str, Any], site: EncryptionPrivateKey) -> bool | None:
+        """Whether the recovery key's public key checks under ``site``; None when the vault
+        has no MAC for it yet (a profile from before)."""
+        recovery = data.get("recovery", {})
+        if "public" not in recovery:
+            return None
+        mac = recovery.get("mac")
+        if not isinstance(mac, str):
+            return None
+        try:
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            return False
+        return hmac.compare_digest(given, self._recovery_mac(data, site))
+
+    def check_recovery_public(self, site: EncryptionPrivateKey) -> bool:
+        """At a holder's sign-in: True when the recovery key's public key checks (a profile
+        from before gets its MAC now, the first holder's sign-in after the update);
+        False when it was changed outside the program."""
+        ok = self._recovery_ok(self._snapshot(), site)
+        if ok is None and "public" in self._snapshot().get("recovery", {}):
+            with self._update() as data:
+                data["recovery"]["mac"] = _b64(self._recovery_mac(data, site))
+            return True
+        return ok is not False
 
     @staticmethod
     def _public_digest(data: dict[str, Any], ref: str) -> str | None:
@@ -1090,6 +1311,19 @@ class Vault:
                 return old
             new = EncryptionPrivateKey.generate()
             new_public = new.public_key()
+            # the recovery key's public key as the rotating holder's seal names it (or, for
+            # a seal from before, as its MAC under the old site key names it)
+            digest = keys.site_recovery_digest()
+            recovery_public = data["recovery"].get("public")
+            if digest is not None:
+                recovery_ok = recovery_public is not None and hmac.compare_digest(
+                    digest, hashlib.sha256(_unb64(recovery_public)).digest()
+                )
+            else:
+                recovery_ok = self._recovery_ok(data, old) is not False
+                if recovery_ok and recovery_public is not None:
+                    digest = hashlib.sha256(_unb64(recovery_public)).digest()
+            payload = new.raw + digest if digest is not None else new.raw
             grants = data["site"].get("grants")
             data["site"] = {
                 "public": _b64(new_public.raw),
@@ -1117,9 +1351,19 @@ class Vault:
                     log.error("the site key is not sealed to a vault key not signed")
                     del entry["sealed"]["site"]
                     continue
-                entry["sealed"]["site"] = self._seal(data, ref, "site", new.raw)
+                entry["sealed"]["site"] = self._seal(data, ref, "site", payload)
             if "public" in data["recovery"]:
-                data["recovery"]["sealed"]["site"] = self._seal(data, "recovery", "site", new.raw)
+                if recovery_ok:
+                    data["recovery"]["sealed"]["site"] = self._seal(
+                        data, "recovery", "site", payload
+                    )
+                    data["recovery"]["mac"] = _b64(self._recovery_mac(data, new))
+                else:
+                    # its public key was changed outside the program: the new site key
+                    # does not go to it (docs/security.md, "The site public key")
+                    log.error("the recovery key's public key does not check; not sealed")
+                    data["recovery"]["sealed"].pop("site", None)
+            self._trusted_site = self._rotated_site = new_public.raw
         return new
 
     def finish_site_rotation(self) -> None:
@@ -1156,7 +1400,9 @@ class Vault:
             if grant is not None:
                 grants = data["site"].setdefault("grants", {})
                 grants[ref] = self._with_grant_mac(data, ref, grant, site_private)
-            entry["sealed"]["site"] = self._seal(data, ref, "site", site_private.raw)
+            entry["sealed"]["site"] = self._seal(
+                data, ref, "site", self._site_payload(data, site_private.raw)
+            )
 
     # -- site key grants (docs/security.md, "Site key grants") -------------------------
 

@@ -16,7 +16,6 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -52,15 +51,21 @@ from intake_app.i18n import _, current_language
 from intake_app.ui.widgets import DateField, add_row, error_label, ok_cancel_buttons, room_for_title
 
 
-def date_edit(*, latest: QDate | None = None) -> QDateEdit:
-    """A German date field (dd.MM.yyyy) with a calendar, today preset."""
-    edit = DateField()
+def date_edit(*, latest: QDate | None = None, optional: bool = False) -> DateField:
+    """A date field typed as TT.MM.JJJJ or picked from a calendar, today preset (empty
+    when ``optional``)."""
+    edit = DateField(optional=optional)
     if latest is not None:
         edit.setMaximumDate(latest)
     return edit
 
 
-def to_date(edit: QDateEdit) -> date:
+def to_date(edit: DateField) -> date:
+    """The date of ``edit``; ValidationError (in words) when its text is no date."""
+    problem = edit.problem()
+    if problem:
+        edit.setFocus()
+        raise ValidationError(problem)
     value = edit.date()
     return date(value.year(), value.month(), value.day())
 
@@ -238,14 +243,12 @@ class UpdateDialog(QDialog):
             value = current.get(name)
             field: QWidget
             if question.type == QuestionType.DATE:
-                edit = date_edit()
+                edit = date_edit(optional=True)
                 edit.setMinimumDate(QDate(1900, 1, 1))
-                edit.setSpecialValueText(_("(kein Datum)"))
+                edit.setPlaceholderText(_("TT.MM.JJJJ (leer: kein Datum)"))
                 if value:
                     day = date.fromisoformat(str(value))
                     edit.setDate(QDate(day.year, day.month, day.day))
-                else:
-                    edit.setDate(edit.minimumDate())
                 field = edit
             elif question.choices:
                 box = QComboBox()
@@ -270,8 +273,8 @@ class UpdateDialog(QDialog):
     def values(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, field in self.inputs.items():
-            if isinstance(field, QDateEdit):
-                result[name] = None if field.date() == field.minimumDate() else to_date(field)
+            if isinstance(field, DateField):
+                result[name] = None if field.is_empty() else to_date(field)
             elif isinstance(field, QComboBox):
                 result[name] = field.currentData()
             elif isinstance(field, QLineEdit):

@@ -48,7 +48,13 @@ from intake_app.ui.followup_dialogs import (
 )
 from intake_app.ui.interview.page import ask_revision_reason
 from intake_app.ui.interview.review import ReviewView
-from intake_app.ui.widgets import DateField, add_row, ok_cancel_buttons, room_for_title
+from intake_app.ui.widgets import (
+    DateField,
+    add_row,
+    error_label,
+    ok_cancel_buttons,
+    room_for_title,
+)
 
 if TYPE_CHECKING:
     from intake_app.storage.models import CaseEvent, ConsentWithdrawal, RecordRevision
@@ -84,11 +90,21 @@ class WithdrawConsentDialog(QDialog):
             )
         )
         explain.setWordWrap(True)
-        self.buttons = ok_cancel_buttons(self, _("Widerruf speichern"))
+        self.error = error_label()
+        self.buttons = ok_cancel_buttons(self, _("Widerruf speichern"), on_accept=self._check)
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(form)
+        layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+
+    def _check(self) -> None:
+        problem = self.date.problem()
+        if problem:
+            self.error.setText(problem)
+            self.date.setFocus()
+            return
+        self.accept()
 
     def chosen(self) -> tuple[str, date, str]:
         qdate = self.date.date()

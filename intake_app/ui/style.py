@@ -59,6 +59,8 @@ QPushButton#primary:disabled {{ background: #c9d8dd; border-color: #b4c7ce; colo
 QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: top right;
                         width: 1.6em; border-left: 1px solid {BORDER}; }}
 QComboBox::down-arrow {{ image: url("{down}"); width: 0.75em; height: 0.75em; }}
+QComboBox::item:selected {{ color: white; background: {PRIMARY}; border: none; }}
+QComboBox QAbstractItemView {{ selection-background-color: {PRIMARY}; selection-color: white; }}
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 1.4em; }}
 QAbstractSpinBox::up-arrow {{ image: url("{up}"); width: 0.6em; height: 0.6em; }}
 QAbstractSpinBox::down-arrow {{ image: url("{down}"); width: 0.6em; height: 0.6em; }}

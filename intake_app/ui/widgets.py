@@ -1,14 +1,16 @@
-"""Small reusable widgets: password field, headings, cards, form rows with buddies,
-the OK/cancel button row of a dialog."""
+"""Small reusable widgets: password field, date field, headings, cards, form rows with
+buddies, the OK/cancel button row of a dialog."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import date
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QAction, QFontMetrics, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
-    QDateEdit,
+    QCalendarWidget,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -16,8 +18,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
 from intake_app.assets import resource_path
@@ -53,34 +57,147 @@ class PasswordField(QLineEdit):
         self._toggle.setIcon(self._shown_icon if shown else self._hidden_icon)
 
 
-class DateField(QDateEdit):
-    """A date field (dd.MM.yyyy, with a calendar) that Tab leaves at once.
+_DATE_PATTERNS = (
+    re.compile(r"(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})"),
+    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
+    re.compile(r"(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})"),
+)
 
-    A plain QDateEdit takes Tab for its own day, month and year, so one date costs three
-    Tabs, and on its special value ("(kein Datum)") Tab only selects the text and the
-    focus never leaves: a keyboard trap. Here Tab and Shift+Tab go to the next and the
-    previous field as everywhere else; inside the date the arrow keys and the typed dot
-    move between day, month and year."""
 
-    def __init__(self, value: QDate | None = None) -> None:
-        super().__init__(value if value is not None else QDate.currentDate())
-        self.setCalendarPopup(True)
-        self.setDisplayFormat("dd.MM.yyyy")
+def parse_date(text: str) -> date | None:
+    """Read a date typed as 01.04.1990, 1.4.1990, 1990-04-01 or 01041990."""
+    text = text.strip()
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            try:
+                return date(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                return None
+    return None
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class DateField(QLineEdit):
+    """A date typed as TT.MM.JJJJ (also 1.4.2026, 01042026 or 2026-04-01) or picked from a
+    calendar (the button in the field or Alt+Down), as a date question of the interview.
+
+    A QDateEdit takes no typed date as a whole (digits typed over its text do nothing) and
+    changes its day on the mouse wheel; this is a text field like the interview's. It
+    keeps the few calls of QDateEdit the dialogs use: :meth:`date` (a null QDate while the
+    text is not a date), :meth:`setDate`, minimum and maximum; :meth:`problem` says what
+    is wrong with the text, in words. ``optional``: an empty field means "no date"."""
+
+    dateChanged = Signal(QDate)
+
+    def __init__(self, value: QDate | None = None, *, optional: bool = False) -> None:
+        super().__init__()
+        self._optional = optional
+        self._minimum = QDate(1900, 1, 1)
+        self._maximum = QDate(9999, 12, 31)
+        self.setPlaceholderText(_("TT.MM.JJJJ"))
+        self.setMaxLength(10)
+        self.setMaximumWidth(self.fontMetrics().horizontalAdvance("00.00.00000") + 60)
+        self._calendar_action = QAction(
+            QIcon(str(resource_path("icons", "calendar.svg"))),
+            _("Kalender öffnen (Alt+Pfeil nach unten)"),
+            self,
+        )
+        self._calendar_action.setToolTip(_("Kalender öffnen (Alt+Pfeil nach unten)"))
+        self._calendar_action.triggered.connect(self.open_calendar)
+        self.addAction(self._calendar_action, QLineEdit.ActionPosition.TrailingPosition)
+        self.calendar = QCalendarWidget()
+        self.calendar.setGridVisible(True)
+        self.calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
+        self._menu = QMenu(self)
+        holder = QWidgetAction(self._menu)
+        holder.setDefaultWidget(self.calendar)
+        self._menu.addAction(holder)
+        self.calendar.activated.connect(self._on_picked)
+        self.calendar.clicked.connect(self._on_picked)
+        self.textEdited.connect(self._on_text)
+        if value is not None or not optional:
+            self.setDate(value if value is not None else QDate.currentDate())
+
+    # -- the calls of QDateEdit that the dialogs use ------------------------------------
+
+    def date(self) -> QDate:
+        """The date typed or picked; a null QDate when the text is empty or no date."""
+        day = parse_date(self.text())
+        return _qdate(day) if day is not None else QDate()
+
+    def setDate(self, value: QDate) -> None:
+        if value.isNull() or not value.isValid():
+            self.clear()
+            return
+        self.setText(value.toString("dd.MM.yyyy"))
+        self.dateChanged.emit(value)
+
+    def setMinimumDate(self, value: QDate) -> None:
+        self._minimum = value
+        self.calendar.setMinimumDate(value)
+
+    def minimumDate(self) -> QDate:
+        return self._minimum
+
+    def setMaximumDate(self, value: QDate) -> None:
+        self._maximum = value
+        self.calendar.setMaximumDate(value)
+
+    def maximumDate(self) -> QDate:
+        return self._maximum
+
+    def is_empty(self) -> bool:
+        return not self.text().strip()
+
+    def problem(self) -> str:
+        """What is wrong with the text, in words ("" when it is a date in range, or empty in
+        an optional field)."""
+        if self.is_empty():
+            return "" if self._optional else _("Bitte ein Datum als TT.MM.JJJJ eingeben.")
+        value = self.date()
+        if value.isNull():
+            return _("„{text}“ ist kein Datum; bitte als TT.MM.JJJJ eingeben.").format(
+                text=self.text().strip()
+            )
+        if value < self._minimum:
+            return _("Das Datum darf nicht vor dem {day} liegen.").format(
+                day=self._minimum.toString("dd.MM.yyyy")
+            )
+        if value > self._maximum:
+            return _("Das Datum darf nicht nach dem {day} liegen.").format(
+                day=self._maximum.toString("dd.MM.yyyy")
+            )
+        return ""
+
+    # -- calendar ------------------------------------------------------------------------
+
+    def open_calendar(self) -> None:
+        value = self.date()
+        if not value.isNull():
+            self.calendar.setSelectedDate(value)
+        self._menu.popup(self.mapToGlobal(self.rect().bottomLeft()))
+        self.calendar.setFocus()
+
+    def _on_picked(self, value: QDate) -> None:
+        self._menu.hide()
+        self.setDate(value)
+        self.setFocus()
+
+    def _on_text(self, _text: str) -> None:
+        value = self.date()
+        if not value.isNull():
+            self.dateChanged.emit(value)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and not (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            forward = event.key() == Qt.Key.Key_Tab and not (
-                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-            )
-            QWidget.focusNextPrevChild(self, forward)
+        if event.key() == Qt.Key.Key_Down and event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            self.open_calendar()
             event.accept()
             return
         super().keyPressEvent(event)
-
-    def focusNextPrevChild(self, forward: bool) -> bool:
-        return QWidget.focusNextPrevChild(self, forward)
 
 
 #: room beside a window's title for the window manager's icon and buttons, in pixels

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,3 +193,43 @@ def test_a_plan_step_status_of_form_2026_3_reaches_the_office(
     with stats.open(encoding="utf-8-sig") as handle:
         counted = [r for r in csv.DictReader(handle) if r["dimension"] == "cases_opened"]
     assert sum(int(r["count"]) for r in counted) == 1
+
+
+def test_an_update_carries_only_what_its_record_may_send(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """Without the central office's purpose a record sends only the statistics minimum,
+    and so do its updates: a new residence end date and a plan step's deadline stay on
+    the device (the office learns that an update happened, to what), a referral's
+    outcome, which the minimum holds, travels."""
+    enrol_device(profile, office, tmp_path)
+    ws = profile.sign_in(COUNSELLOR)
+    new_until = (INTAKE + timedelta(days=700)).isoformat()
+    try:
+        record_id = case_with_plan(ws, central_office=False)
+        for target, values in (
+            ("residence", {"residence_valid_until": date.fromisoformat(new_until)}),
+            ("plan_step", {"deadline": INTAKE + timedelta(days=40)}),
+            ("referral", {"outcome": "started"}),
+        ):
+            record = ws.records.get(record_id)
+            form = ws.form_for(record.form_id, record.form_version)
+            ws.records.update_answers(
+                record_id,
+                check_update(
+                    form,
+                    dict(record.answers),
+                    target=target,
+                    index=None if target == "residence" else 0,
+                    values=values,
+                    on=INTAKE + timedelta(days=9),
+                ),
+            )
+        assert ws.sync.send(settings=FAST).instructions_delivered == 3
+    finally:
+        ws.close()
+    office.cli("import")
+    events = central_events(office)
+    assert [e[3]["target"] for e in events] == ["residence", "plan_step", "referral"]
+    assert [e[3]["changes"] for e in events] == [{}, {}, {"outcome": ["open", "started"]}]
+    assert new_until not in json.dumps(events)

@@ -6,11 +6,12 @@ wheel and typing; what a screen reader reads through Qt's accessibility interfac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from functools import partial
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, QSize, Qt
-from PySide6.QtGui import QAccessible, QFontMetrics, QInputMethodEvent, QWheelEvent
+from PySide6.QtGui import QAccessible, QColor, QFontMetrics, QInputMethodEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -35,7 +36,8 @@ from intake_app.ui.followup_dialogs import (
     UpdateDialog,
 )
 from intake_app.ui.key_dialogs import GrantSiteKeyDialog, MoveCaseDialog
-from intake_app.ui.record_page import WithdrawConsentDialog
+from intake_app.ui.record_page import HandoverDialog, WithdrawConsentDialog
+from intake_app.ui.widgets import DateField
 from tests.conftest import SUPERVISOR, ProfileFixture
 
 Maker = Callable[[], QDialog]
@@ -54,6 +56,10 @@ def new_dialogs(ws: Workspace, record_id: str) -> Iterator[tuple[str, Maker]]:
     yield (
         "withdraw consent",
         lambda: WithdrawConsentDialog([("a", "Beratung"), ("b", "Vermittlung in Arbeit")]),
+    )
+    yield (
+        "hand over to another site",
+        lambda: HandoverDialog([("site_bonn", "Beratungsstelle Bonn"), ("site_aachen", "Aachen")]),
     )
     yield "move case", lambda: MoveCaseDialog(ws, record_id)
     yield "grant site key", lambda: GrantSiteKeyDialog(ws)
@@ -276,6 +282,103 @@ def test_the_wheel_never_changes_a_field_that_has_the_focus(
         dialog.close()
     assert changed == []
     assert checked >= 4
+
+
+def _type_date(qtbot: QtBot, field: QWidget, text: str) -> None:
+    """Click into a date field, delete what it shows and type ``text`` key by key."""
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=QPoint(8, field.height() // 2))
+    qtbot.keyClick(field, Qt.Key.Key_End)
+    for _ in range(12):
+        qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(field, text)
+
+
+def test_every_date_of_a_dialog_is_typed_as_day_month_year(
+    qtbot: QtBot, dialogs: list[tuple[str, Maker]]
+) -> None:
+    """The contact date could not be typed (digits did nothing): every date field of the
+    dialogs takes TT.MM.JJJJ typed, as a date question of the interview does."""
+    day = date.today() - timedelta(days=3)
+    problems = []
+    checked = 0
+    for name, make in dialogs:
+        dialog = _show(qtbot, make)
+        variants: list[Callable[[], None]] = [lambda: None]
+        if isinstance(dialog, UpdateDialog):
+            variants += [
+                partial(dialog.what.setCurrentIndex, n) for n in range(dialog.what.count())
+            ]
+        if isinstance(dialog, ContactDialog):
+            variants.append(partial(dialog.has_next.setChecked, True))
+        for change in variants:
+            change()
+            QApplication.processEvents()
+            fields = [
+                w
+                for w in dialog.findChildren(QWidget)
+                if isinstance(w, (DateField, QDateEdit)) and w.isVisibleTo(dialog)
+            ]
+            for field in fields:
+                if not field.isEnabled():
+                    continue
+                for typed in (day.strftime("%d.%m.%Y"), day.strftime("%d%m%Y")):
+                    _type_date(qtbot, field, typed)
+                    got = field.date()  # type: ignore[attr-defined]
+                    if (got.year(), got.month(), got.day()) != (day.year, day.month, day.day):
+                        problems.append(f"{name}: {_name(field)} typed {typed!r} reads {got}")
+                checked += 1
+        dialog.close()
+    assert problems == [], "\n".join(problems)
+    assert checked >= 6
+
+
+def _luminance(colour: QColor) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (
+        0.2126 * channel(colour.redF())
+        + 0.7152 * channel(colour.greenF())
+        + 0.0722 * channel(colour.blueF())
+    )
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("editable", [False, True])
+def test_the_highlighted_entry_of_a_drop_down_list_is_readable(
+    qtbot: QtBot, editable: bool
+) -> None:
+    """The highlighted entry of a drop-down's open list was an empty white box: it is
+    drawn on the highlight colour, with its text in a readable contrast (WCAG AA)."""
+    combo = QComboBox()
+    combo.setEditable(editable)
+    combo.addItems(["Deutsch", "Englisch", "العربية (Arabisch)", "Türkçe (Türkisch)"])
+    combo.setCurrentIndex(1)
+    qtbot.addWidget(combo)
+    combo.show()
+    qtbot.waitExposed(combo)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(1, 0))
+    QApplication.processEvents()
+    image = view.viewport().grab().toImage()
+    rect = view.visualRect(combo.model().index(1, 0)).intersected(image.rect())
+    y = rect.center().y()
+    background = image.pixelColor(rect.right() - 4, y)
+    assert _contrast(background, QColor("white")) > 3, background.name()  # highlighted
+    row = [
+        image.pixelColor(x, yy)
+        for x in range(rect.left(), rect.right())
+        for yy in range(rect.top() + 2, rect.bottom() - 1)
+    ]
+    best = max(_contrast(background, colour) for colour in row)
+    assert best >= 4.5, f"the text of the highlighted entry is not readable ({best:.1f}:1)"
+    combo.hidePopup()
 
 
 def test_typing_german_and_arabic_only_types(

@@ -91,6 +91,36 @@ def test_a_contact_is_entered_with_the_keyboard_alone(qtbot: QtBot) -> None:
     assert contact.note == "Bewerbungen besprochen"
 
 
+def test_a_contact_s_dates_are_typed(qtbot: QtBot) -> None:
+    """Both dates of a contact are typed as TT.MM.JJJJ (also 1.12.2026 or 01122026); a
+    text that is no date is explained in the dialog, and nothing is saved."""
+    today = date.today()
+    on = today - timedelta(days=2)
+    later = today + timedelta(days=14)
+    dialog = ContactDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    dialog.date.setFocus()
+    dialog.date.selectAll()
+    qtbot.keyClicks(dialog.date, f"{on.day}.{on.month}.{on.year}")
+    dialog.has_next.setChecked(True)
+    dialog.next_date.setFocus()
+    dialog.next_date.selectAll()
+    qtbot.keyClicks(dialog.next_date, "31.02.")  # not a date
+    dialog.buttons.buttons()[0].click()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert "kein Datum" in dialog.error.text() and "TT.MM.JJJJ" in dialog.error.text()
+    dialog.next_date.selectAll()
+    qtbot.keyClicks(dialog.next_date, later.strftime("%d%m%Y"))
+    dialog.buttons.buttons()[0].click()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    contact = dialog.contact()
+    assert contact.on == on
+    assert contact.next_appointment == later
+
+
 def test_a_bad_entry_is_explained_in_the_dialog(qtbot: QtBot) -> None:
     dialog = ContactDialog()
     qtbot.addWidget(dialog)

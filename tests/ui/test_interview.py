@@ -295,6 +295,37 @@ def test_opening_and_moving_through_a_draft_saves_nothing(qtbot: QtBot, window: 
     assert ws.records.get(record_id).updated_at > before.updated_at
 
 
+def test_a_child_s_birth_month_is_typed_as_month_and_year(qtbot: QtBot, window: MainWindow) -> None:
+    """ "05.2019" was refused ("JJJJ-MM"): the birth month is typed as MM.JJJJ like every
+    other date (JJJJ-MM still works), stored as JJJJ-MM, with the hint to match."""
+    page = _new(window)
+    page.show_section("person")
+    answer(qtbot, page, "has_children", True)
+    view = page.views["person"]
+    if ("child_birth_month", (0,)) not in view.rows:
+        add_item(qtbot, page, "children")
+    row = view.rows[("child_birth_month", (0,))]
+    assert "MM.JJJJ" in row.input.edit.placeholderText()  # type: ignore[union-attr]
+    label = page.session.form.question("child_birth_month").label("de")
+    assert "MM.JJJJ" in label and "JJJJ-MM" not in label
+
+    def typed(text: str) -> object:
+        answer(qtbot, page, "child_birth_month", text, (0,))
+        return page.session.get("child_birth_month", (0,))
+
+    for text, stored in (("05.2019", "2019-05"), ("5.2019", "2019-05"), ("2020-11", "2020-11")):
+        assert typed(text) == stored, text
+        assert page.session.errors("child_birth_month", (0,)) == [], text
+        assert row.input.edit.text() == text  # type: ignore[union-attr]  # as typed
+    assert typed("13.2019") == "13.2019"  # no month: the form says what is wrong
+    assert page.session.errors("child_birth_month", (0,)) == [
+        "Bitte Monat und Jahr als MM.JJJJ eingeben, z. B. 05.2019."
+    ]
+    # a stored month is shown as MM.JJJJ
+    row.input.set_value("2018-03")  # type: ignore[union-attr]
+    assert row.input.edit.text() == "03.2018"  # type: ignore[union-attr]
+
+
 def test_consent_given_by_a_legal_guardian(qtbot: QtBot, window: MainWindow) -> None:
     page = _new(window)
     record_id = page.record_id

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from intake_app.assets import resource
 from intake_app.core.forms.model import Choice, Question
 from intake_app.i18n import translator
+from intake_app.ui.widgets import parse_date
 
 MANY_CHOICES = 6
 CEFR = ("none", "A1", "A2", "B1", "B2", "C1", "C2")
@@ -134,6 +135,58 @@ class TextInput(AnswerInput):
         self.edit.setReadOnly(read_only)
 
 
+#: the check of a text question that stores a year and month as JJJJ-MM (forms 2026.2 on)
+_YEAR_MONTH_CHECK = "[0-9]{2}-(0[1-9]|1[0-2])"
+_MONTH_YEAR = re.compile(r"(?P<m>\d{1,2})[./](?P<y>\d{4})")
+
+
+def is_year_month(question: Question) -> bool:
+    """Whether ``question`` is a text question that stores a year and month (JJJJ-MM)."""
+    return any(_YEAR_MONTH_CHECK in c.expression.source for c in question.constraints)
+
+
+class YearMonthInput(TextInput):
+    """A month and year typed as MM.JJJJ like every other date (05.2019, also 5.2019 or
+    5/2019), or as JJJJ-MM; stored as JJJJ-MM, which the form's checks and calculations
+    read. Anything else is stored as typed, so the form says what is wrong."""
+
+    def __init__(self, question: Question, lang: str) -> None:
+        super().__init__(question, lang)
+        self.edit.setMaxLength(max(question.max_length or 0, 7))
+        self.edit.setMaximumWidth(160)
+        self.edit.setPlaceholderText(self._t("MM.JJJJ"))
+        self.edit.textEdited.disconnect()
+        self.edit.textEdited.connect(self._on_text)
+
+    @staticmethod
+    def stored(text: str) -> str | None:
+        """The value to store for ``text``: JJJJ-MM for a month typed as MM.JJJJ."""
+        text = text.strip()
+        if not text:
+            return None
+        match = _MONTH_YEAR.fullmatch(text)
+        if match and 1 <= int(match["m"]) <= 12:
+            return f"{match['y']}-{int(match['m']):02d}"
+        return text
+
+    def _on_text(self, text: str) -> None:
+        self._emit(self.stored(text))
+
+    def _show(self, value: Any) -> None:
+        if value is None:
+            if self.stored(self.edit.text()) is not None:
+                self.edit.clear()
+            return
+        if self.stored(self.edit.text()) == value:
+            return  # what is typed already means this value
+        match = re.fullmatch(r"(\d{4})-(\d{2})", str(value))
+        self.edit.setText(f"{match[2]}.{match[1]}" if match else str(value))
+
+    def retranslate(self, lang: str) -> None:
+        super().retranslate(lang)
+        self.edit.setPlaceholderText(self._t("MM.JJJJ"))
+
+
 class LongTextInput(AnswerInput):
     def __init__(self, question: Question, lang: str) -> None:
         super().__init__(question, lang)
@@ -203,26 +256,6 @@ class DecimalInput(TextInput):
         current = self.edit.text().replace(",", ".").strip()
         if current != str(value if value is not None else ""):
             self.edit.setText(text)
-
-
-_DATE_PATTERNS = (
-    re.compile(r"(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})"),
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
-    re.compile(r"(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})"),
-)
-
-
-def parse_date(text: str) -> date | None:
-    """Read a date typed as 01.04.1990, 1.4.1990, 1990-04-01 or 01041990."""
-    text = text.strip()
-    for pattern in _DATE_PATTERNS:
-        match = pattern.fullmatch(text)
-        if match:
-            try:
-                return date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                return None
-    return None
 
 
 class DateInput(AnswerInput):

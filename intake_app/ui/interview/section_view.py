@@ -42,7 +42,9 @@ from intake_app.ui.interview.inputs import (
     NoteInput,
     RadioChoiceInput,
     TextInput,
+    YearMonthInput,
     YesNoInput,
+    is_year_month,
 )
 from intake_app.ui.interview.pickers import ReferenceInput
 
@@ -51,6 +53,8 @@ def make_input(question: Question, lang: str) -> AnswerInput:
     """The fitting input for ``question`` (repeat groups and consent are built elsewhere)."""
     kind = question.type
     if kind is QuestionType.TEXT:
+        if is_year_month(question):
+            return YearMonthInput(question, lang)
         return TextInput(question, lang)
     if kind is QuestionType.LONG_TEXT:
         return LongTextInput(question, lang)
