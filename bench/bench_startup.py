@@ -1,6 +1,6 @@
 """Start-up to a usable main window, beside a bare PySide6 window and the Argon2id cost.
 
-    .venv/bin/python bench/bench_startup.py [--repeat 5]
+    .venv/bin/python bench/bench_startup.py [--repeat 5] [--baseline DIR]
 
 Prints, from one run (each start is a fresh interpreter, bare and Intake alternating, so
 both see the same load on the machine):
@@ -14,6 +14,11 @@ both see the same load on the machine):
 - the peak memory of the started program when the log-in window is shown and at the end;
 - which heavy packages the started program has loaded (none of alembic, reportlab,
   httpx or the office's server packages should be).
+
+With ``--baseline DIR`` (another checkout of Intake, e.g. ``git archive main | tar -x -C
+DIR``) the same starts run from that checkout too, in turn with this one and the bare
+window (bare, baseline, this checkout, bare, ...), on the same profile: the figures of
+both and their ratio (this / baseline) come from one run on the same machine load.
 """
 
 from __future__ import annotations
@@ -94,7 +99,10 @@ def bare_once() -> float:
     return float(done.stdout.strip().splitlines()[-1]) - started
 
 
-def intake_once(data_dir: Path) -> tuple[dict[str, float], list[str], list[float]]:
+def intake_once(
+    data_dir: Path, tree: Path | None = None
+) -> tuple[dict[str, float], list[str], list[float]]:
+    """One start; ``tree`` runs another checkout's intake_app (first on the path)."""
     started = time.time()
     done = subprocess.run(
         [sys.executable, "-c", INTAKE, str(data_dir), PASSWORD, ",".join(HEAVY)],
@@ -102,6 +110,7 @@ def intake_once(data_dir: Path) -> tuple[dict[str, float], list[str], list[float
         text=True,
         env=env(),
         check=True,
+        cwd=tree,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     marks = {name: at - started for name, at in result["marks"].items()}
@@ -120,52 +129,80 @@ def argon2_cost(repeat: int) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+def report(name: str, runs: list[dict[str, float]], bare_s: float, kdf: float) -> float:
+    def med(mark: str) -> float:
+        return statistics.median(run[mark] for run in runs)
 
-    from intake_app.storage.profile import Profile
-
-    with tempfile.TemporaryDirectory(prefix="intake-bench-start-") as tmp:
-        data_dir = Path(tmp) / "profile"
-        Profile(data_dir).create(admin_name="admin", admin_password=PASSWORD, site_name="Bench")
-        intake_once(data_dir)  # warm the file cache and the compiled modules once
-        bare_once()
-        bare: list[float] = []
-        runs: list[dict[str, float]] = []
-        heavy: list[str] = []
-        peaks: list[list[float]] = []
-        for _ in range(args.repeat):
-            bare.append(bare_once())
-            marks, heavy, peak = intake_once(data_dir)
-            runs.append(marks)
-            peaks.append(peak)
-        kdf = argon2_cost(args.repeat)
-
-    def med(name: str) -> float:
-        return statistics.median(run[name] for run in runs)
-
-    bare_s = statistics.median(bare)
     total = med("main")
     budget = bare_s + kdf + 0.25
-    print(f"start-up, median of {args.repeat} fresh processes (seconds)")
-    print(f"  bare PySide6 window             {bare_s:7.3f}")
-    print(f"  Argon2id sign-in cost (alone)   {kdf:7.3f}")
-    print(f"  Intake to usable main window    {total:7.3f}   ({total / bare_s:.1f}x bare)")
+    print(f"  {name} to usable main window {total:7.3f}   ({total / bare_s:.1f}x bare)")
     print(f"    interpreter + imports         {med('imports'):7.3f}")
     print(f"    log-in window shown           {med('login') - med('imports'):7.3f}")
     print(f"    sign-in (Argon2id, database)  {med('signed_in') - med('login'):7.3f}")
     print(f"    main window shown             {med('main') - med('signed_in'):7.3f}")
     verdict = "inside" if total <= budget else "OVER"
-    print(f"  budget bare + Argon2id + 0.25   {budget:7.3f}   {verdict} by {budget - total:+.3f}")
-    login_peak = statistics.median(p[0] for p in peaks)
-    main_peak = statistics.median(p[1] for p in peaks)
-    print(
-        f"  peak memory (VmHWM): log-in window shown {login_peak:.0f} MiB, "
-        f"main window shown {main_peak:.0f} MiB (Argon2id's working memory included)"
+    print(f"    budget bare + Argon2id + 0.25 {budget:7.3f}   {verdict} by {budget - total:+.3f}")
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout, started in turn with this one"
     )
-    print(f"  heavy packages loaded: {', '.join(heavy) or 'none'} (of {', '.join(HEAVY)})")
+    args = parser.parse_args()
+
+    from intake_app.storage.profile import Profile
+
+    trees: dict[str, Path | None] = {"Intake": None}
+    if args.baseline is not None:
+        trees = {"baseline": args.baseline.resolve(), "Intake": None}
+    with tempfile.TemporaryDirectory(prefix="intake-bench-start-") as tmp:
+        data_dir = Path(tmp) / "profile"
+        Profile(data_dir).create(admin_name="admin", admin_password=PASSWORD, site_name="Bench")
+        for tree in trees.values():
+            intake_once(data_dir, tree)  # warm the file cache and the compiled modules once
+        bare_once()
+        bare: list[float] = []
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        heavy: dict[str, list[str]] = {}
+        peaks: dict[str, list[list[float]]] = {name: [] for name in trees}
+        for _ in range(args.repeat):
+            bare.append(bare_once())
+            for name, tree in trees.items():
+                marks, heavy[name], peak = intake_once(data_dir, tree)
+                runs[name].append(marks)
+                peaks[name].append(peak)
+        kdf = argon2_cost(args.repeat)
+
+    bare_s = statistics.median(bare)
+    print(f"start-up, median of {args.repeat} fresh processes each, in turn (seconds)")
+    print(f"  bare PySide6 window             {bare_s:7.3f}")
+    print(f"  Argon2id sign-in cost (alone)   {kdf:7.3f}")
+    totals = {name: report(f"{name:<8}", runs[name], bare_s, kdf) for name in trees}
+    if args.baseline is not None:
+        pairs = [
+            new["main"] / old["main"]
+            for old, new in zip(runs["baseline"], runs["Intake"], strict=True)
+        ]
+        print(
+            f"  Intake / baseline: {totals['Intake'] / totals['baseline']:.2f} "
+            f"(median of the {len(pairs)} pairs {statistics.median(pairs):.2f}; "
+            f"beyond bare + Argon2id "
+            f"{totals['baseline'] - bare_s - kdf:+.3f} -> {totals['Intake'] - bare_s - kdf:+.3f})"
+        )
+    for name in trees:
+        login_peak = statistics.median(p[0] for p in peaks[name])
+        main_peak = statistics.median(p[1] for p in peaks[name])
+        print(
+            f"  {name} peak memory (VmHWM): log-in window shown {login_peak:.0f} MiB, "
+            f"main window shown {main_peak:.0f} MiB (Argon2id's working memory included)"
+        )
+        print(
+            f"  {name} heavy packages loaded: {', '.join(heavy[name]) or 'none'} "
+            f"(of {', '.join(HEAVY)})"
+        )
     return 0
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from intake_app.core.audit import AuditAction, ChainReport
 from intake_app.core.forms import (
@@ -26,9 +27,8 @@ from intake_app.core.forms import (
 )
 from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.core.records import RecordStatus
-from intake_app.device_sync.device import DeviceSync, SyncResult, SyncStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
-from intake_app.device_sync.outbox import sent_audit_heads
+from intake_app.device_sync.status import SyncResult, SyncStatus, merge_status, read_status
 from intake_app.errors import AuthError, ConflictError, NotFound, PermissionDenied
 from intake_app.i18n import _
 from intake_app.storage import (
@@ -55,6 +55,9 @@ from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault
 from intake_app.storage.vault_trust import VaultTrust
+
+if TYPE_CHECKING:
+    from intake_app.device_sync.device import DeviceSync
 
 log = logging.getLogger("intake.core")
 
@@ -139,18 +142,7 @@ class SiteSync:
         return result
 
     def status(self) -> SyncStatus:
-        parts = [sync.status() for sync in self._stores.values()]
-        home = self._home.status()
-        batches = sorted(
-            (b for p in parts for b in p.batches), key=lambda b: b.created_at, reverse=True
-        )[:50]
-        return dataclasses.replace(
-            home,
-            pending_records=sum(p.pending_records for p in parts),
-            pending_instructions=sum(p.pending_instructions for p in parts),
-            awaiting_receipt=sum(p.awaiting_receipt for p in parts),
-            batches=tuple(batches),
-        )
+        return merge_status(self._home.status(), [sync.status() for sync in self._stores.values()])
 
 
 class Workspace:
@@ -184,6 +176,7 @@ class Workspace:
         #: her signing key (None while she has none yet; docs/security.md)
         self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
+        self._sync_lock = threading.Lock()
         self._compose()
 
     def _compose(self) -> None:
@@ -208,6 +201,11 @@ class Workspace:
             # sync (her own store; an administrator has none, so they wait at the office):
             # docs/security.md, "Hand-over through the office".
             owns_store = home and store_db is not self.scope.profile_db
+            # Deferred: the sync stack (batches, sealing, receipts, enrolment) loads when
+            # the user first sends or opens the sync window, not at sign-in; the status
+            # bar reads through sync_status() (docs/architecture.md, "Start-up").
+            from intake_app.device_sync.device import DeviceSync
+
             return DeviceSync(
                 db=store_db,
                 actor=actor,
@@ -242,7 +240,19 @@ class Workspace:
                 expiry_warning_days=lambda: self.expiry_warning_days,
             )
 
-        self.sync: DeviceSync | SiteSync = sync_of(db, home=True)
+        def compose_sync() -> DeviceSync | SiteSync:
+            home = sync_of(db, home=True)
+            if len(self.scope.stores) <= 1:
+                return home
+            return SiteSync(
+                home=home,
+                stores={
+                    sid: home if d is db else sync_of(d) for sid, d in self.scope.stores.items()
+                },
+            )
+
+        self._compose_sync = compose_sync
+        self._sync: DeviceSync | SiteSync | None = None  # built on first use (see sync)
         self.records: RecordService | SiteRecords
         if len(self.scope.stores) > 1:
             self.records = SiteRecords(
@@ -251,19 +261,34 @@ class Workspace:
                 actor=actor,
                 home=self.scope.own,
             )
-            self.sync = SiteSync(
-                home=self.sync,  # type: ignore[arg-type]
-                stores={
-                    sid: self.sync if d is db else sync_of(d)  # type: ignore[misc]
-                    for sid, d in self.scope.stores.items()
-                },
-            )
             self.lifecycle = SiteLifecycle(
                 lifecycles={sid: lifecycle_of(d) for sid, d in self.scope.stores.items()},
                 records=self.records,
             )
         else:
             self.records = records_of(db)
+
+    @property
+    def sync(self) -> DeviceSync | SiteSync:
+        """Sending, receipts, enrolment and installed forms over the record stores, built
+        on first use (docs/architecture.md, "Start-up")."""
+        with self._sync_lock:  # one service per workspace, whichever thread asks first
+            if self._sync is None:
+                self._sync = self._compose_sync()
+            return self._sync
+
+    def sync_status(self) -> SyncStatus:
+        """What waits for the central office, as :meth:`DeviceSync.status` tells it, read
+        without loading the sync stack (the main window's status bar at sign-in)."""
+        if self._sync is not None:
+            return self._sync.status()
+        db = self.scope.home
+        home = read_status(db)
+        if len(self.scope.stores) <= 1:
+            return home
+        return merge_status(
+            home, [home if d is db else read_status(d) for d in self.scope.stores.values()]
+        )
 
     def _profile_key_changed(self, key: bytes) -> None:
         """The profile database has a new key (a user left): keep it for this session."""
@@ -935,6 +960,10 @@ class Workspace:
         self.actor.require(Permission.VERIFY_AUDIT)
         # every store keeps the heads its own batches named (docs/security.md, "Signed
         # audit entries and anchors"): a supervisor's check uses the heads of all of them
+        # Deferred: the outbox and batch code load when sending or checking, not at
+        # sign-in (docs/architecture.md, "Start-up").
+        from intake_app.device_sync.outbox import sent_audit_heads
+
         sent: list[tuple[str, int, str]] = []
         for store_db in list(self.scope.stores.values()) or [self.db]:
             with store_db.read() as session:

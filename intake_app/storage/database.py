@@ -99,7 +99,7 @@ class Database:
         self.path = Path(path)
         self.attached = dict(attach or {})
         #: page cache of each connection for the main file, in KiB (None: SQLite's 2 MiB);
-        #: a supervisor's twenty record stores share one budget (storage/scope.py)
+        #: smaller for each of a supervisor's record stores (storage/stores.py)
         self.cache_kib = cache_kib
         self._build(key)
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
@@ -66,7 +66,9 @@ from intake_app.storage.record_queries import (  # re-exported for callers
     loads,
     row_key,
 )
-from intake_app.sync.handover import Handover
+
+if TYPE_CHECKING:
+    from intake_app.sync.handover import Handover
 
 log = logging.getLogger("intake.storage")
 

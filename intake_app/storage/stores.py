@@ -190,20 +190,19 @@ def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:
     log.info("a record store was re-keyed")
 
 
-#: Page cache shared by the stores one user has open (KiB). A single store keeps the
-#: default of the SQLCipher build (8,000 KiB per connection); a supervisor's twenty stores
-#: share this budget, so the memory does not grow with the number of counsellors she
-#: reads (issue 17: peak memory with 20 stores).
-STORE_CACHE_BUDGET_KIB = 4 * 1024
-STORE_CACHE_MIN_KIB = 128
+#: Page cache of each connection to a store when a user has several open (KiB). A single
+#: store keeps the default of the SQLCipher build (8,000 KiB per connection); a
+#: supervisor's twenty stores would otherwise fill up to 160 MiB between them over a
+#: session (the overview reads every store). 2 MiB holds what a keystroke of the case
+#: list reads again in a counsellor's store: smaller caches (1 MiB, or a 4 MiB budget
+#: shared by all stores) doubled the CPU time per keystroke in bench/bench_caselist.py.
+STORE_CACHE_SEVERAL_KIB = 2048
 
 
 def store_cache_kib(stores: int) -> int | None:
     """The page cache of each connection to one of ``stores`` open stores, in KiB (None:
     the build's default, for a single store)."""
-    if stores <= 1:
-        return None
-    return max(STORE_CACHE_MIN_KIB, STORE_CACHE_BUDGET_KIB // stores)
+    return None if stores <= 1 else STORE_CACHE_SEVERAL_KIB
 
 
 def open_store(

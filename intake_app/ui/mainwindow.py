@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
@@ -33,24 +33,22 @@ from intake_app.errors import IntakeError
 from intake_app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
 from intake_app.storage.lifecycle import PurgeResult
 from intake_app.ui.a11y import LiveLabel
-from intake_app.ui.about import AboutDialog
 from intake_app.ui.actions import ActionRegistry
 from intake_app.ui.autolock import LockController
 from intake_app.ui.caselist import CaseListPage
-from intake_app.ui.erase_dialog import EraseDialog
 from intake_app.ui.errors import show_error
-from intake_app.ui.interview.page import InterviewPage
 from intake_app.ui.key_dialogs import add_move_button, install_key_actions
 from intake_app.ui.login import ChangePasswordDialog
 from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
-from intake_app.ui.overview import OverviewPage
 from intake_app.ui.printing import PrintController
 from intake_app.ui.printing import install as install_printing
-from intake_app.ui.record_page import RecordData, RecordPage, load_record
-from intake_app.ui.settings_window import open_settings
-from intake_app.ui.sync_window import SyncWindow, status_text
-from intake_app.ui.users_dialog import UsersDialog
+from intake_app.ui.sync_window import status_text
 from intake_app.ui.widgets import card, centred_column, heading
+
+if TYPE_CHECKING:
+    from intake_app.ui.overview import OverviewPage
+    from intake_app.ui.record_page import RecordData, RecordPage
+    from intake_app.ui.sync_window import SyncWindow
 
 log = logging.getLogger("intake.ui")
 
@@ -189,6 +187,9 @@ class MainWindow(QMainWindow):
         if self.opening is not None:
             self.opening.cancel()  # the later choice wins; the earlier read is dropped
         ws = self.ws
+        # Deferred: the record view loads when the first record is opened, not with the
+        # case list (docs/architecture.md, "Start-up"); here, on the GUI thread.
+        from intake_app.ui.record_page import load_record
 
         def work(token: CancelToken) -> tuple[Any, RecordData | None]:
             row = ws.records.get(record_id)
@@ -231,6 +232,11 @@ class MainWindow(QMainWindow):
         """Show the record read by :meth:`open_record` (on the GUI thread)."""
         if not self._leave_record_page():
             return
+        # Deferred: the interview and the record view load when the first record is
+        # opened, not with the case list (docs/architecture.md, "Start-up").
+        from intake_app.ui.interview.page import InterviewPage
+        from intake_app.ui.record_page import RecordPage
+
         try:
             page: QWidget
             if data is None:
@@ -271,6 +277,9 @@ class MainWindow(QMainWindow):
         page = self.record_page
         if page is None:
             return True
+        # Deferred: loaded already, as the open page is an interview or a record view.
+        from intake_app.ui.interview.page import InterviewPage
+
         if isinstance(page, InterviewPage) and not page.shutdown():
             if not discard:
                 return False
@@ -434,7 +443,7 @@ class MainWindow(QMainWindow):
     def refresh_sync_status(self) -> None:
         """Show what waits for the central office in the status bar."""
         try:
-            self.sync_label.setText(status_text(self.ws.sync.status()))
+            self.sync_label.setText(status_text(self.ws.sync_status()))
         except IntakeError as exc:
             self.sync_label.setText(str(exc))
 
@@ -446,12 +455,18 @@ class MainWindow(QMainWindow):
     def sync_window(self) -> SyncWindow:
         """A sync window whose results show at once in the status bar, the list and an
         open record view."""
+        # Deferred: the sync window loads when it is opened (docs/architecture.md, "Start-up").
+        from intake_app.ui.sync_window import SyncWindow
+
         window = SyncWindow(self.ws, self)
         window.changed.connect(self.refresh_sync_status)
         window.changed.connect(self._refresh_after_sync)
         return window
 
     def _refresh_after_sync(self) -> None:
+        # Deferred: the record view loads when the first record is opened.
+        from intake_app.ui.record_page import RecordPage
+
         if isinstance(self.record_page, RecordPage):
             self.record_page.refresh_state()
         if self.cases is not None and self.record_page is None:
@@ -497,6 +512,10 @@ class MainWindow(QMainWindow):
         self.logout_requested.emit()
 
     def _on_settings(self) -> None:
+        # Deferred: the settings window loads when it is opened (docs/architecture.md,
+        # "Start-up").
+        from intake_app.ui.settings_window import open_settings
+
         try:
             open_settings(self.ws, self, on_language=self.language_changed.emit)
         except IntakeError as exc:
@@ -504,6 +523,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
 
     def _on_users(self) -> None:
+        # Deferred: the user management loads when it is opened.
+        from intake_app.ui.users_dialog import UsersDialog
+
         UsersDialog(self.ws, self).exec()
 
     def _on_change_password(self) -> None:
@@ -552,6 +574,9 @@ class MainWindow(QMainWindow):
             )
 
     def _on_about(self) -> None:
+        # Deferred: the about dialog loads when it is opened.
+        from intake_app.ui.about import AboutDialog
+
         AboutDialog(
             cipher_version=self.ws.db.cipher_version(),
             profile_path=str(self.ws.profile.root),
@@ -569,6 +594,10 @@ class MainWindow(QMainWindow):
         if not self._leave_record_page():
             return
         if self.overview is None:
+            # Deferred: the overview and its figures load when it is first shown
+            # (docs/architecture.md, "Start-up").
+            from intake_app.ui.overview import OverviewPage
+
             self.overview = OverviewPage(self.ws)
             self.overview.list_requested.connect(self._on_overview_list)
             self.overview.back_button.clicked.connect(self.show_list)
@@ -676,6 +705,9 @@ class MainWindow(QMainWindow):
         )
 
     def _erase(self, record_id: str) -> None:
+        # Deferred: the erasure dialog loads when it is opened.
+        from intake_app.ui.erase_dialog import EraseDialog
+
         dialog = EraseDialog(self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return

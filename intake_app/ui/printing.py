@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDir, QObject, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QFileDialog,
     QMessageBox,
@@ -47,13 +46,15 @@ from intake_app.reports.profiles import PROFILE_LABELS, Profile
 from intake_app.reports.service import Output, ReportService
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import Cancelled, CancelToken, Operation, run_op
-from intake_app.ui.print_preview import PdfPreviewDialog
-from intake_app.ui.print_system import PrintResult, new_printer, request_from, send
 
 if TYPE_CHECKING:
+    from PySide6.QtPrintSupport import QPrinter
+
     from intake_app.figures.summary import Summary
     from intake_app.storage.lifecycle import Overview
     from intake_app.ui.mainwindow import MainWindow
+    from intake_app.ui.print_preview import PdfPreviewDialog
+    from intake_app.ui.print_system import PrintResult
     from intake_app.ui.record_page import RecordPage
 
 log = logging.getLogger("intake.ui")
@@ -82,6 +83,12 @@ class PrintJob:
 
 def ask_printer(parent: QWidget, pages: int) -> QPrinter | None:
     """The system print dialog (A4 preset); the chosen printer, or None when cancelled."""
+    # Deferred: Qt's print support loads when something is printed, not with the main
+    # window (docs/architecture.md, "Start-up").
+    from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog
+
+    from intake_app.ui.print_system import new_printer
+
     printer = new_printer()
     printer.setFromTo(1, pages)
     dialog = QPrintDialog(printer, parent)
@@ -245,6 +252,10 @@ class PrintController(QObject):
             title = _("{n} Zusammenfassungen – Vorschau").format(n=count)
         else:
             title = _("Zusammenfassung – Vorschau")
+        # Deferred: the PDF preview (QtPdf) loads when the first preview opens, not with
+        # the main window (docs/architecture.md, "Start-up").
+        from intake_app.ui.print_preview import PdfPreviewDialog
+
         dialog = PdfPreviewDialog(title, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.dialogs[dialog] = (job, rendered)
@@ -331,6 +342,10 @@ class PrintController(QObject):
         """The one print path: the system print dialog, the audit entry, then the PDF to
         the print system in the background (progress after 200 ms, errors in words).
         False when the user cancelled the dialog or the audit entry failed."""
+        # Deferred: the print system loads when something is printed (docs/architecture.md,
+        # "Start-up"); here, on the GUI thread, before the work below needs it.
+        from intake_app.ui.print_system import request_from, send
+
         printer = self.ask_printer(parent, pages)
         if printer is None:
             return False
@@ -428,6 +443,9 @@ class PrintController(QObject):
             )
 
         def on_success(data: bytes) -> None:
+            # Deferred: the PDF preview (QtPdf) loads when the first preview opens.
+            from intake_app.ui.print_preview import PdfPreviewDialog
+
             dialog = PdfPreviewDialog(_("Übersicht – Vorschau"), self.window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
             self.sheets[dialog] = data

@@ -35,7 +35,7 @@ from intake_app.app import Workspace
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.formats import format_timestamp
 from intake_app.core.permissions import Permission
-from intake_app.device_sync.device import SyncResult, SyncStatus
+from intake_app.device_sync.status import SyncResult, SyncStatus
 from intake_app.errors import IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import N_, _, current_language, ngettext
 from intake_app.ui import style
