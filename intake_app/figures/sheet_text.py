@@ -23,11 +23,11 @@ def label(tr: Callable[[str], str], text: str) -> str:
 
 
 def legend(tr: Callable[[str], str], min_count: int) -> str:
-    """What ``<5``, ``x`` and ``–`` mean."""
+    """What ``0``, ``<5``, ``x`` and ``–`` mean (``–`` stands only for a median)."""
     return tr(
-        "„<{n}“: weniger als {n} Fälle, nicht gezeigt. „x“: nicht gezeigt, damit sich "
-        "ein kleiner Wert nicht aus einer Summe errechnen lässt. „–“: kein Fall. "
-        "Ein Median wird erst ab {n} Fällen gezeigt."
+        "„0“: kein Fall. „<{n}“: weniger als {n} Fälle, nicht gezeigt. „x“: nicht gezeigt, "
+        "damit sich ein kleiner Wert nicht aus einer Summe errechnen lässt. „–“ als Median: "
+        "kein Median, da weniger als {n} Fälle (ein Median wird erst ab {n} Fällen gezeigt)."
     ).format(n=min_count)
 
 

@@ -415,7 +415,9 @@ def render(b: SheetCells, hidden: Mapping[Hashable, str], min_count: int) -> Sum
         if isinstance(item, tuple) and item and item[0] == "median":
             _tag, values, count_key = item
             if not values or count_key in hidden:
-                return "–" if not values else hidden[count_key]
+                # no median: no case, or too few to show one ("<5" is a count, so a
+                # median read "<5" looked like "under 5 days"); the legend says so
+                return "–"
             return median_days(values)
         return hidden.get(item, str(b.cells[item]))
 

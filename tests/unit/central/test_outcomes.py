@@ -16,6 +16,7 @@ from intake_app.figures.outcomes import (
     outcome_counts,
     residence_group,
 )
+from intake_app.figures.sheet_text import legend
 from intake_app.figures.summary import GROUP_VALUES, build_summary
 
 
@@ -405,3 +406,16 @@ def test_the_arrival_certificate_is_in_the_asylum_procedure() -> None:
     groups = dict((r.label, r.cells) for r in sheet.block("by_residence_group").rows)
     assert groups["Im Asylverfahren (Gestattung, Ankunftsnachweis)"] == ("1", "0")
     assert groups["Kein Dokument oder ungeklärt"] == ("0", "0")
+
+
+def test_a_median_of_too_few_cases_reads_as_no_median() -> None:
+    """A hidden count's median read "<5", like "under 5 days": it reads "–", which the
+    legend explains as "no median" (and "0" as "no case")."""
+    sheet = _sheet(TWELVE, 5, Q2)
+    assert sheet["durations"] == [
+        ("Vom Erstgespräch bis zur ersten Vermittlung", ("–", "0")),
+        ("Vom Erstgespräch bis zu Arbeit oder Ausbildung", ("–", "<5")),
+    ]
+    text = legend(lambda s: s, 5)
+    assert "„0“: kein Fall" in text and "„–“ als Median: kein Median" in text
+    assert "„–“: kein Fall" not in text
