@@ -50,6 +50,11 @@ def test_global_shortcut_from_a_text_field(x_env, profile: ProfileFixture) -> No
     assert result == "OK"
 
 
+def test_the_real_wheel_never_changes_a_focused_field(x_env, profile: ProfileFixture) -> None:  # type: ignore[no-untyped-def]
+    result = _check(x_env, "wheel_over_focused_fields", str(profile.profile.root), SUPERVISOR, "")
+    assert result == "OK"
+
+
 def _xdotool(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=30)
     return done.stdout.strip()

@@ -7,15 +7,17 @@ the line), which the offscreen platform does not have, so these checks need the 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 
 from intake_app.app import Workspace
 from intake_app.storage.profile import Profile
+from intake_app.ui.followup_dialogs import CloseCaseDialog
 from intake_app.ui.main import create_application
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.overview import OverviewPage
@@ -55,7 +57,50 @@ def shortcut_from_search(profile_dir: Path, username: str, password: str) -> str
     return result
 
 
-CHECKS = {"shortcut_from_search": shortcut_from_search}
+def _wheel_with_xdotool(widget: QWidget, button: str, times: int) -> None:
+    """Turn the real mouse wheel (X button 4 up, 5 down) over ``widget``."""
+    centre = widget.mapToGlobal(widget.rect().center())
+    subprocess.run(
+        ["xdotool", "mousemove", "--sync", str(centre.x()), str(centre.y())],
+        check=True,
+        timeout=30,
+    )
+    QTest.qWait(200)
+    for _ in range(times):
+        subprocess.run(["xdotool", "click", button], check=True, timeout=30)
+        QTest.qWait(120)
+
+
+def wheel_over_focused_fields(_profile_dir: Path, _username: str, _password: str) -> str:
+    """The real mouse wheel over a focused drop-down and number field of a dialog (the
+    contact date once moved from 06.12. to 04.12. this way) changes nothing."""
+    dialog = CloseCaseDialog()
+    dialog.reason.setCurrentIndex(dialog.reason.findData("employment"))
+    dialog.show()
+    dialog.activateWindow()
+    if not QTest.qWaitForWindowActive(dialog, 10_000):
+        return "the dialog never became active"
+    problems = []
+    for field in (dialog.reason, dialog.contract, dialog.hours):
+        field.setFocus(Qt.FocusReason.MouseFocusReason)
+        QTest.qWait(100)
+        if not field.hasFocus():
+            problems.append(f"{field.accessibleName()} did not take the focus")
+            continue
+        before = field.currentIndex() if isinstance(field, QComboBox) else field.value()
+        _wheel_with_xdotool(field, "5", 3)
+        _wheel_with_xdotool(field, "4", 2)
+        after = field.currentIndex() if isinstance(field, QComboBox) else field.value()
+        if after != before:
+            problems.append(f"{field.accessibleName()}: {before} became {after}")
+    dialog.close()
+    return "OK" if not problems else "; ".join(problems)
+
+
+CHECKS = {
+    "shortcut_from_search": shortcut_from_search,
+    "wheel_over_focused_fields": wheel_over_focused_fields,
+}
 
 
 def main() -> int:
