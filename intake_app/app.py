@@ -492,7 +492,12 @@ class Workspace:
                         "nicht). Der Zugang wurde nicht freigegeben."
                     ).format(name=user.username)
                 )
-        self.vault.grant_site_key(user.username, site_key, grant=grant)
+        self.vault.grant_site_key(
+            user.username,
+            site_key,
+            grant=grant,
+            recovery_digest=self.keys.site_recovery_digest() if self.keys is not None else None,
+        )
         self.audit(
             AuditAction.SITE_KEY_GRANTED,
             subject_type="user",

@@ -45,9 +45,11 @@ from intake_app.storage.stores import (
     new_store_id,
     new_store_key,
     open_store,
+    read_store_pin,
     rekey_store,
     store_cache_kib,
     store_path,
+    write_store_pin,
 )
 from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import UserKeys, Vault
@@ -195,7 +197,7 @@ def _fill(
     infos = vault.stores()
     site = keys.site_private()
     if site is not None:
-        site = _check_site_key(scope, profile_db, actor, vault, keys, site)
+        site = _check_site_key(scope, profile_db, actor, vault, keys, site, root=root)
     # only a holder of the site key hands keys on to others
     owners, site_names = _recipients(profile_db, vault, report) if site is not None else ({}, set())
     allowed: set[str] | None = None
@@ -311,6 +313,18 @@ def _fill(
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
         elif (
             site is not None
+            and info.owner_id != actor.user_id
+            and owner_name is not None
+            and sealable(owner_name) is not None
+            and not vault.held_confirmed(sid, key, site)
+        ):
+            # a key its owner made (a new store, or her own re-key): she sealed it to the
+            # site key the file named then, which may not have been the site's; a holder
+            # gives it a new key once (docs/security.md, "The site public key")
+            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
+            _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+        elif (
+            site is not None
             and owner_name is not None
             and (sid, info.owner_id) not in holders
             and sealable(owner_name) is not None
@@ -319,6 +333,7 @@ def _fill(
         known[sid] = key
     if site is not None:
         vault.pin_stores(known)
+        vault.confirm_held(site, known)
     if vault.site_key_mismatch:
         # a store's pin names another site key than the file: sealed to the pinned one
         _report(scope, profile_db, actor, "site_public_changed", "site")
@@ -340,7 +355,8 @@ def _fill(
     if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not me_provisional:
         sid = new_store_id()
         key = new_store_key()
-        create_store(store_path(root, sid), key, client_schema(profile_db))
+        site_public = vault.site_public_for_new_store()
+        create_store(store_path(root, sid), key, client_schema(profile_db), site_public=site_public)
         vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
         keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
         known[sid] = key
@@ -378,6 +394,8 @@ def _check_site_key(
     vault: Vault,
     keys: UserKeys,
     site: EncryptionPrivateKey,
+    *,
+    root: Path,
 ) -> EncryptionPrivateKey | None:
     """The site key she opened, checked against what only holders of store keys write
     (docs/security.md, "The site public key"); None when it is not this site's.
@@ -394,10 +412,15 @@ def _check_site_key(
     """
     known = vault.known_site_publics(keys)
     own = {name[len("store:") :] for name in keys.sealed if name.startswith("store:")}
-    pinned_elsewhere = any(
-        pinned is not None and pinned not in known
-        for pinned in (vault.pinned_site_public(sid, keys.sealed[f"store:{sid}"]) for sid in own)
-    )
+    pins = [vault.pinned_site_public(sid, keys.sealed[f"store:{sid}"]) for sid in own]
+    for sid in own:
+        path = store_path(root, sid)
+        if path.is_file():
+            try:
+                pins.append(read_store_pin(path, keys.sealed[f"store:{sid}"]))
+            except Exception:  # a store that does not open is reported where it is opened
+                log.debug("a store's own pin could not be read")
+    pinned_elsewhere = any(pinned is not None and pinned not in known for pinned in pins)
     if pinned_elsewhere or vault.site_opens_any(keys, exclude=own) is False:
         _report(scope, profile_db, actor, "site_key_not_site", actor.username)
         keys.sealed.pop("site", None)
@@ -494,9 +517,15 @@ def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | No
     The new key is sealed (with the old one kept beside it) before the file changes, and
     the old one is forgotten after: a crash in between loses nothing.
     """
+    path = store_path(root, sid)
+    # the site public key pinned inside the store decides where its new key is sealed
+    # (docs/security.md, "The site public key"); a store from before pins gets one now
+    pinned = read_store_pin(path, old_key)
     new_key = new_store_key()
-    vault.set_store_key(sid, key=new_key, owner=owner, previous=old_key)
-    rekey_store(store_path(root, sid), old_key, new_key)
+    used = vault.set_store_key(sid, key=new_key, owner=owner, previous=old_key, site_public=pinned)
+    rekey_store(path, old_key, new_key)
+    if pinned != used:
+        write_store_pin(path, new_key, used)
     vault.clear_previous(sid)
     return new_key
 

@@ -148,8 +148,11 @@ def ensure_client_tables(store: Database, objects: list[tuple[str, str]]) -> lis
     return [name for name, _sql in missing + rebuilt]
 
 
-def create_store(path: Path, key: bytes, schema: list[str]) -> None:
-    """Create an empty store file with the record tables (nothing is left on failure)."""
+def create_store(
+    path: Path, key: bytes, schema: list[str], *, site_public: bytes | None = None
+) -> None:
+    """Create an empty store file with the record tables (nothing is left on failure);
+    ``site_public``: the site public key its key is sealed to, pinned inside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.name == "posix":
         os.chmod(path.parent, 0o700)
@@ -165,6 +168,9 @@ def create_store(path: Path, key: bytes, schema: list[str]) -> None:
         conn.execute("BEGIN")
         for statement in schema:
             conn.execute(statement)
+        if site_public is not None:
+            for statement, args in _pin_statements(site_public):
+                conn.execute(statement, args)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except BaseException:
@@ -182,6 +188,54 @@ def create_store(path: Path, key: bytes, schema: list[str]) -> None:
         tmp.unlink(missing_ok=True)
     if not atomic_create_bytes(path, data, mode=0o600):
         raise FileExistsError(path)
+
+
+#: The site public key a store's key is sealed to, kept inside the store itself, where only
+#: someone who holds the store's key reads or writes it (docs/security.md, "The site
+#: public key"): the vault's copy can be deleted by whoever writes vault.json, this one
+#: cannot.
+_PIN_TABLE = "intake_site_pin"
+
+
+def _pin_statements(public: bytes) -> list[tuple[str, tuple[bytes, ...]]]:
+    return [
+        (
+            "CREATE TABLE IF NOT EXISTS intake_site_pin "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), site_public BLOB NOT NULL)",
+            (),
+        ),
+        ("INSERT OR REPLACE INTO intake_site_pin (id, site_public) VALUES (1, ?)", (public,)),
+    ]
+
+
+def read_store_pin(path: Path, key: bytes) -> bytes | None:
+    """The site public key pinned inside the store; None for a store from before pins."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        found = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (_PIN_TABLE,)
+        ).fetchone()
+        if found is None:
+            return None
+        row = conn.execute("SELECT site_public FROM intake_site_pin WHERE id = 1").fetchone()
+        return bytes(row[0]) if row is not None else None
+    finally:
+        conn.close()
+
+
+def write_store_pin(path: Path, key: bytes, public: bytes) -> None:
+    """Pin ``public`` inside the store (one transaction)."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute("BEGIN IMMEDIATE")
+        for statement, args in _pin_statements(public):
+            conn.execute(statement, args)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def rekey_store(path: Path, old_key: bytes, new_key: bytes) -> None:

@@ -712,9 +712,10 @@ class Vault:
         key: bytes,
         rekey: bool = False,
         previous: bytes | None = None,
-    ) -> None:
+        site_public: bytes | None = None,
+    ) -> bytes:
         before = data.setdefault("stores", {}).get(store_id)
-        site_raw = self._site_public_to_seal(data, store_id, before, previous)
+        site_raw = self._site_public_to_seal(data, store_id, before, previous, site_public)
         site = EncryptionPublicKey(site_raw)
         data["stores"][store_id] = {
             "owner": owner_id,
@@ -754,10 +755,17 @@ class Vault:
             ref = self._ref(data, owner)
             if ref in data.get("users", {}):
                 data["users"][ref]["sealed"][name] = self._seal(data, ref, name, key)
+        return site_raw
 
     def set_store_key(
-        self, store_id: str, *, key: bytes, owner: str | None, previous: bytes | None = None
-    ) -> None:
+        self,
+        store_id: str,
+        *,
+        key: bytes,
+        owner: str | None,
+        previous: bytes | None = None,
+        site_public: bytes | None = None,
+    ) -> bytes:
         """Seal a store's new key to the site and the owner; older seals go.
 
         Written *before* the file is re-keyed, with ``previous`` (the key the file still
@@ -766,8 +774,14 @@ class Vault:
         """
         with self._update() as data:
             owner_id = int(data["stores"][store_id]["owner"])
-            self._put_store(
-                data, store_id, owner_id=owner_id, owner=owner, key=key, previous=previous or key
+            used = self._put_store(
+                data,
+                store_id,
+                owner_id=owner_id,
+                owner=owner,
+                key=key,
+                previous=previous or key,
+                site_public=site_public,
             )
             if previous is not None:
                 site = EncryptionPublicKey(_unb64(data["stores"][store_id]["site_pin"]["public"]))
@@ -781,6 +795,7 @@ class Vault:
                     name = f"store-previous:{store_id}"
                     if ref in data.get("users", {}):
                         data["users"][ref]["sealed"][name] = self._seal(data, ref, name, previous)
+        return used
 
     # -- which site public key a store key is sealed to (docs/security.md, "The site
     # public key") ------------------------------------------------------------------------
@@ -820,20 +835,33 @@ class Vault:
         store_id: str,
         before: dict[str, Any] | None,
         previous: bytes | None,
+        inside: bytes | None = None,
     ) -> bytes:
         """The site public key a store key is sealed to.
 
-        In this order: the key a rotation in this session made; the key the store's pin
+        In this order: the key a rotation in this session made; the public half of the
+        site key a holder opened and checked in this session; the key the store's pin
         names (MAC'd under the store's key, so only someone who could read the store wrote
         it), even when the file names another one (noted in :attr:`site_key_mismatch` and
-        reported); the public half of the site key a holder opened in this session; the
-        file's, for a store without a pin opened by someone without the site key (a new
-        store of a counsellor, or one from before pins): the one place the file is trusted
-        (docs/security.md, "The site public key").
+        reported); the file's, for a store without a pin opened by someone without the
+        site key (a new store of a counsellor, or one from before pins): the one place the
+        file is trusted (docs/security.md, "The site public key").
         """
         file_raw = _unb64(data["site"]["public"])
         if self._rotated_site is not None:
             return self._rotated_site
+        if self._trusted_site is not None:
+            # a holder whose site key checked (storage/scope.py, _check_site_key)
+            if inside is not None and inside != self._trusted_site:
+                log.error("a store's own pin names another site key than the site's")
+                self.site_key_mismatch.add(store_id)
+            return self._trusted_site
+        if inside is not None:
+            # pinned inside the store file itself: nobody without its key removes that
+            if inside != file_raw:
+                log.error("the site public key in the vault differs from the store's own pin")
+                self.site_key_mismatch.add(store_id)
+            return inside
         if before is not None and previous is not None:
             pinned = self._pinned_site(data, store_id, before, previous)
             if pinned is not None:
@@ -841,9 +869,15 @@ class Vault:
                     log.error("the site public key in the vault differs from the store's pin")
                     self.site_key_mismatch.add(store_id)
                 return pinned
+        return file_raw
+
+    def site_public_for_new_store(self) -> bytes:
+        """The site public key a new store is sealed to (and pinned with)."""
+        if self._rotated_site is not None:
+            return self._rotated_site
         if self._trusted_site is not None:
             return self._trusted_site
-        return file_raw
+        return _unb64(self._snapshot()["site"]["public"])
 
     def pinned_site_public(self, store_id: str, key: bytes) -> bytes | None:
         """The site public key the store's pin names, when it checks under ``key``."""
@@ -886,6 +920,52 @@ class Vault:
         """The public halves of the site keys ``keys`` hold: the site key and, during a
         rotation, the previous one (sealed to it, so nobody without it can name one)."""
         return {k.public_key().raw for k in self._site_privates(self._snapshot(), keys)}
+
+    @staticmethod
+    def _held_mac(
+        data: dict[str, Any], store_id: str, key: bytes, site: EncryptionPrivateKey
+    ) -> bytes:
+        """HMAC-SHA384 over (vault, store, SHA-256 of its key) under a key derived from the
+        site key: a holder of the site key made or checked this key of the store."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=data["vault_id"].encode("ascii"),
+            info=b"intake store held mac v1",
+        ).derive(site.raw)
+        message = f"{VAULT_FORMAT}|held|{data['vault_id']}|{store_id}|".encode("ascii")
+        return hmac.new(mac_key, message + hashlib.sha256(key).digest(), hashlib.sha384).digest()
+
+    def held_confirmed(self, store_id: str, key: bytes, site: EncryptionPrivateKey) -> bool:
+        """Whether a holder of the site key made or checked the store's current key; False
+        for a store its owner made or re-keyed since (docs/security.md, "The site public
+        key": such a key may have been sealed to a site key the file named wrongly)."""
+        data = self._snapshot()
+        entry = data.get("stores", {}).get(store_id)
+        mac = entry.get("held") if entry is not None else None
+        if not isinstance(mac, str):
+            return False
+        try:
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            return False
+        return hmac.compare_digest(given, self._held_mac(data, store_id, key, site))
+
+    def confirm_held(self, site: EncryptionPrivateKey, store_keys: dict[str, bytes]) -> None:
+        """Write :meth:`held_confirmed`'s MAC for ``store_keys`` where it does not check."""
+        data = self._snapshot()
+        stale = {
+            sid: key
+            for sid, key in store_keys.items()
+            if sid in data.get("stores", {}) and not self.held_confirmed(sid, key, site)
+        }
+        if not stale:
+            return
+        with self._update() as data:
+            for sid, key in stale.items():
+                entry = data.get("stores", {}).get(sid)
+                if entry is not None:
+                    entry["held"] = _b64(self._held_mac(data, sid, key, site))
 
     def pin_stores(self, store_keys: dict[str, bytes]) -> None:
         """Give stores opened by a holder of the site key a pin where they have none (a
@@ -1265,7 +1345,7 @@ class Vault:
             return []
         found = [site]
         previous = data.get("site", {}).get("previous")
-        if previous is not None:
+        if previous is not None and self._previous_ok(data, site):
             try:
                 found.append(
                     EncryptionPrivateKey(
@@ -1275,6 +1355,29 @@ class Vault:
             except Exception:  # she holds the previous key itself (rotation unfinished)
                 log.debug("the previous site key is not sealed to this one")
         return found
+
+    @staticmethod
+    def _previous_mac(data: dict[str, Any], site: EncryptionPrivateKey) -> bytes:
+        """HMAC-SHA384 over the sealed previous site key under a key derived from the new
+        one: anyone can seal something to the site's public key, only a holder of the
+        site key made this rotation (docs/security.md, "The site public key")."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=data["vault_id"].encode("ascii"),
+            info=b"intake site previous mac v1",
+        ).derive(site.raw)
+        return hmac.new(mac_key, _unb64(data["site"]["previous"]), hashlib.sha384).digest()
+
+    def _previous_ok(self, data: dict[str, Any], site: EncryptionPrivateKey) -> bool:
+        mac = data.get("site", {}).get("previous_mac")
+        if not isinstance(mac, str) or "previous" not in data.get("site", {}):
+            return False
+        try:
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            return False
+        return hmac.compare_digest(given, self._previous_mac(data, site))
 
     def request_site_rotation(self) -> None:
         """A holder of the site key left (deactivated, reset): the next supervisor who
@@ -1307,8 +1410,11 @@ class Vault:
         if old is None:
             raise ValueError("only a holder of the site key rotates it")
         with self._update() as data:
-            if "previous" in data["site"]:
+            if "previous" in data["site"] and self._previous_ok(data, old):
                 return old
+            if "previous" in data["site"]:
+                # written by someone who does not hold the site key: not a rotation
+                log.error("a previous site key without its MAC; a new rotation starts")
             new = EncryptionPrivateKey.generate()
             new_public = new.public_key()
             # the recovery key's public key as the rotating holder's seal names it (or, for
@@ -1332,6 +1438,7 @@ class Vault:
                     SUITE.encrypt(old.raw, new_public.to_hpke(), info=self._site_info(data))
                 ),
             }
+            data["site"]["previous_mac"] = _b64(self._previous_mac(data, new))
             if isinstance(grants, dict):
                 # the grants of the holders that stay, authenticated under the new key;
                 # every other grant goes (docs/security.md, "Site key grants")
@@ -1369,6 +1476,7 @@ class Vault:
     def finish_site_rotation(self) -> None:
         with self._update() as data:
             data["site"].pop("previous", None)
+            data["site"].pop("previous_mac", None)
             data["site"]["rotate"] = False
 
     def grant_site_key(
@@ -1377,8 +1485,13 @@ class Vault:
         site_private: EncryptionPrivateKey,
         *,
         grant: dict[str, Any] | None = None,
+        recovery_digest: bytes | None = None,
     ) -> None:
         """Seal the site key to a supervisor (she reads every record from her next sign-in).
+
+        ``recovery_digest``: the recovery key's digest as the granting holder's own seal
+        names it; it goes into the new seal (never the file's, which anyone can change
+        while she works; docs/security.md, "The site public key").
 
         ``grant``: the signed grant record (``storage/site_grants.py``), kept beside the
         site key and authenticated with it; later rotations seal only to holders of a
@@ -1400,9 +1513,12 @@ class Vault:
             if grant is not None:
                 grants = data["site"].setdefault("grants", {})
                 grants[ref] = self._with_grant_mac(data, ref, grant, site_private)
-            entry["sealed"]["site"] = self._seal(
-                data, ref, "site", self._site_payload(data, site_private.raw)
+            payload = (
+                site_private.raw + recovery_digest
+                if recovery_digest is not None
+                else self._site_payload(data, site_private.raw)
             )
+            entry["sealed"]["site"] = self._seal(data, ref, "site", payload)
 
     # -- site key grants (docs/security.md, "Site key grants") -------------------------
 

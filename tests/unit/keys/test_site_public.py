@@ -19,8 +19,8 @@ from intake_app.storage import vault as vault_module
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
 from intake_app.sync.keys import ENCRYPTION_PRIVATE_BYTES, SUITE, EncryptionPrivateKey
-from tests.helpers.attacker import what_she_reads
-from tests.helpers.key_site import own
+from tests.helpers.attacker import dump_everything, what_she_reads
+from tests.helpers.key_site import PW, own, write_record
 
 
 def _b64(raw: bytes) -> str:
@@ -159,3 +159,133 @@ def test_site_seals_name_the_recovery_key(site: tuple[Profile, str]) -> None:
     assert len(opened.sealed["site"]) == ENCRYPTION_PRIVATE_BYTES + 32
     digest = opened.site_recovery_digest()
     assert digest is not None and vault.recovery_digest_matches(digest)
+
+
+def test_a_deleted_pin_leaves_the_pin_inside_the_store(site: tuple[Profile, str]) -> None:
+    """She deletes the pins in ``vault.json`` too: the store itself keeps the site key it is
+    sealed to, which nobody without its key removes, so the counsellors' re-keys still go
+    to the real site key."""
+    profile, _ = site
+    mine = EncryptionPrivateKey.generate()
+
+    def change(v: dict[str, Any]) -> None:
+        v["site"]["public"] = _b64(mine.public_key().raw)
+        for entry in v["stores"].values():
+            entry.pop("site_pin", None)
+            entry["rekey"] = True
+
+    _edit(profile.vault_path, change)
+    for name in ("anna", "berta"):
+        messages = _sign_in(profile, name)
+        assert any("Standortschlüssel" in m for m in messages), messages
+    assert _store_keys_for(profile, mine) == []
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+
+
+def test_a_grant_names_the_recovery_key_of_the_granting_seal(site: tuple[Profile, str]) -> None:
+    """She swaps the recovery public key while the supervisor's program is open, just
+    before the supervisor grants the site key to a colleague: the new seal names the
+    recovery key of the supervisor's own seal, so the colleague's rotation leaves her key
+    out."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
+    ws.accounts.set_own_password(own("zweite"))
+    ws.close()
+    mine = EncryptionPrivateKey.generate()
+    real: dict[str, str] = {}
+
+    def swap(v: dict[str, Any]) -> None:
+        real["public"] = v["recovery"]["public"]
+        v["recovery"]["public"] = _b64(mine.public_key().raw)
+        v["recovery"].pop("mac", None)
+
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        _edit(profile.vault_path, swap)
+        ws.grant_site_key("zweite")
+    finally:
+        ws.close()
+    Vault(profile.vault_path).request_site_rotation()
+    messages = _sign_in(profile, "zweite")
+    assert any("Wiederherstellungsschlüssel" in m for m in messages), messages
+    assert _site_sealed_to_recovery(profile, mine) is None
+
+
+def test_a_forged_previous_site_key_does_not_stop_a_rotation(site: tuple[Profile, str]) -> None:
+    """A supervisor leaves with a copy of the vault; the administrator plants a "previous
+    site key" (anyone can seal one to the site's public key) so that the rotation looks
+    unfinished: it is not taken as one, the site key is replaced, and her copy opens no
+    store."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
+    ws.accounts.set_own_password(own("zweite"))
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    ws.grant_site_key("zweite")
+    ws.close()
+    _sign_in(profile, "zweite")
+    kept = Vault(profile.vault_path).unlock_user("zweite", own("zweite")).site_private()
+    assert kept is not None
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.deactivate(username="zweite")
+    ws.close()
+    vault = Vault(profile.vault_path)
+
+    def plant(v: dict[str, Any]) -> None:
+        public = vault_module.EncryptionPublicKey(base64.b64decode(v["site"]["public"]))
+        v["site"]["previous"] = _b64(
+            SUITE.encrypt(
+                EncryptionPrivateKey.generate().raw, public.to_hpke(), info=vault._site_info(v)
+            )
+        )
+
+    _edit(profile.vault_path, plant)
+    _sign_in(profile, "leitung")
+    assert _store_keys_for(profile, kept) == [], "her old site key still opens a store"
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienanna" in text and "Kanarienberta" in text
+
+
+def test_a_new_counsellors_store_sealed_to_a_swapped_key_gets_a_new_key(
+    site: tuple[Profile, str],
+) -> None:
+    """Trust on first use: she swaps the site public key while a new counsellor signs in
+    for the first time, takes the new store's key with her own key, and covers up (seals
+    it to the real site key, restores the file). The next holder sign-in reports it and
+    gives the store a new key: her copy opens nothing written after."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="clara", role="counsellor", password=f"{PW}-clara-start")
+    ws.close()
+    mine = EncryptionPrivateKey.generate()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    real, before = data["site"]["public"], set(data["stores"])
+    _edit(profile.vault_path, lambda v: v["site"].update(public=_b64(mine.public_key().raw)))
+    ws = Workspace.sign_in(profile, username="clara", password=f"{PW}-clara-start")
+    ws.accounts.set_own_password(own("clara"))
+    ws.close()
+    taken = _store_keys_for(profile, mine)
+    assert len(taken) == 1, "trust on first use: the new store went to the file's key"
+
+    def cover_up(v: dict[str, Any]) -> None:
+        (sid,) = [s for s in v["stores"] if s not in before]
+        info = f"{vault_module.VAULT_FORMAT}|store|{v['vault_id']}|{sid}".encode("ascii")
+        public = vault_module.EncryptionPublicKey(base64.b64decode(real))
+        v["stores"][sid]["site"] = _b64(SUITE.encrypt(taken[0], public.to_hpke(), info=info))
+        v["stores"][sid].pop("site_pin", None)
+        v["site"]["public"] = real
+
+    _edit(profile.vault_path, cover_up)
+    messages = _sign_in(profile, "leitung")
+    assert any("Standortschlüssel" in m for m in messages), messages
+    write_record(profile, "clara", "Kanarienclara")
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienclara" in text
+    assert "Kanarienclara" not in dump_everything(profile.root, taken)[0]
