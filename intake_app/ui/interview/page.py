@@ -99,6 +99,10 @@ class InterviewPage(QWidget):
         self.save_label = LiveLabel(role=_("Speicherstand"), speak=False)
         self.save_label.setMinimumWidth(180)
         self.save_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # the time the draft was last saved, until this visit saves a change: never an
+        # empty label (a screen reader reads it as nothing)
+        self._saved_text = self._saved_at(getattr(row, "updated_at", None))
+        self.save_label.setText(self._saved_text)
         self.language_button = QPushButton()
         self.language_button.setToolTip(
             _("Fragen auf Deutsch oder Englisch anzeigen (Strg+Umschalt+L)")
@@ -395,15 +399,26 @@ class InterviewPage(QWidget):
         self._answers_changed = False
         return when
 
-    def _on_saved(self, when: datetime | None) -> None:
-        if when is None:  # only the position was remembered: nothing to report
-            if self.save_label.text() == _("Ungespeicherte Änderung …"):
-                self.save_label.setText("")
-            return
+    @staticmethod
+    def _saved_at(when: datetime | None) -> str:
+        """ "Gespeichert 14:03:12", with the date when it was not today."""
+        if when is None:
+            return ""
         local = when.astimezone() if when.tzinfo else when
+        shown = local.strftime("%H:%M:%S")
+        if local.date() != datetime.now().date():
+            shown = local.strftime("%d.%m.%Y %H:%M")
+        return _("Gespeichert {time}").format(time=shown)
+
+    def _on_saved(self, when: datetime | None) -> None:
+        if when is None:  # only the position was remembered: nothing new to report
+            if self.save_label.text() == _("Ungespeicherte Änderung …"):
+                self.save_label.setText(self._saved_text)
+            return
         recovered = bool(self.last_save_error)
         self.last_save_error = ""
-        self.save_label.setText(_("Gespeichert {time}").format(time=local.strftime("%H:%M:%S")))
+        self._saved_text = self._saved_at(when)
+        self.save_label.setText(self._saved_text)
         if recovered:  # after a failure the counsellor hears that all is stored again
             announce(self.save_label, self.save_label.text())
         self.save_label.setStyleSheet(f"color: {style.SUCCESS};")
