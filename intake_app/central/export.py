@@ -425,13 +425,20 @@ def statistics_tables(
     counts = dict(counter)
     lines: list[tuple[Any, list[Any]]] = list(sum_lines(counter))
     durations = {}
-    for site in sorted({f["site"] for f in facts}):
-        durations[site] = site_durations([f for f in facts if f["site"] == site])
+    # grouped once: per site, a scan of every fact and every count grew with sites × cases
+    facts_by_site: dict[str, list[dict[str, Any]]] = {}
+    for fact in facts:
+        facts_by_site.setdefault(fact["site"], []).append(fact)
+    keys_by_site_dimension: dict[tuple[str, str], list[Any]] = {}
+    for counted in counter:
+        keys_by_site_dimension.setdefault((counted[0], counted[2]), []).append(counted)
+    for site in sorted(facts_by_site):
+        durations[site] = site_durations(facts_by_site[site])
         for dimension, name, bands in MEDIANS:
             if durations[site][name]:
                 key = (site, "", dimension, "")
                 counts[key] = len(durations[site][name])
-                lines.append((key, [k for k in counter if k[0] == site and k[2] == bands]))
+                lines.append((key, list(keys_by_site_dimension.get((site, bands), []))))
     sheet = sheet_cells(facts, period)
     lines += sheet.lines
     # the sheet counts the whole period over every site: each of its cells is the sum of
