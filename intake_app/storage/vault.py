@@ -922,19 +922,29 @@ class Vault:
         return {k.public_key().raw for k in self._site_privates(self._snapshot(), keys)}
 
     @staticmethod
+    def _site_mac(
+        data: dict[str, Any], site: EncryptionPrivateKey, info: bytes, message: bytes
+    ) -> bytes:
+        """HMAC-SHA384 of ``message`` under a key derived (HKDF-SHA384, salt the vault id)
+        from the site key: only a holder of the site key makes one."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=data["vault_id"].encode("ascii"),
+            info=info,
+        ).derive(site.raw)
+        return hmac.new(mac_key, message, hashlib.sha384).digest()
+
+    @staticmethod
     def _held_mac(
         data: dict[str, Any], store_id: str, key: bytes, site: EncryptionPrivateKey
     ) -> bytes:
         """HMAC-SHA384 over (vault, store, SHA-256 of its key) under a key derived from the
         site key: a holder of the site key made or checked this key of the store."""
-        mac_key = HKDF(
-            algorithm=hashes.SHA384(),
-            length=48,
-            salt=data["vault_id"].encode("ascii"),
-            info=b"intake store held mac v1",
-        ).derive(site.raw)
         message = f"{VAULT_FORMAT}|held|{data['vault_id']}|{store_id}|".encode("ascii")
-        return hmac.new(mac_key, message + hashlib.sha256(key).digest(), hashlib.sha384).digest()
+        return Vault._site_mac(
+            data, site, b"intake store held mac v1", message + hashlib.sha256(key).digest()
+        )
 
     def held_confirmed(self, store_id: str, key: bytes, site: EncryptionPrivateKey) -> bool:
         """Whether a holder of the site key made or checked the store's current key; False
@@ -1017,15 +1027,9 @@ class Vault:
     def _recovery_mac(data: dict[str, Any], site: EncryptionPrivateKey) -> bytes:
         """HMAC-SHA384 over the recovery key's public key under a key derived from the
         site key: only a holder of the site key names the recovery key it goes to."""
-        mac_key = HKDF(
-            algorithm=hashes.SHA384(),
-            length=48,
-            salt=data["vault_id"].encode("ascii"),
-            info=b"intake recovery public mac v1",
-        ).derive(site.raw)
         message = f"{VAULT_FORMAT}|recovery|{data['vault_id']}|".encode("ascii")
         public = _unb64(data["recovery"]["public"])
-        return hmac.new(mac_key, message + public, hashlib.sha384).digest()
+        return Vault._site_mac(data, site, b"intake recovery public mac v1", message + public)
 
     def _recovery_ok(self, data: dict[str, Any], site: EncryptionPrivateKey) -> bool | None:
         """Whether the recovery key's public key checks under ``site``; None when the vault
@@ -1361,13 +1365,8 @@ class Vault:
         """HMAC-SHA384 over the sealed previous site key under a key derived from the new
         one: anyone can seal something to the site's public key, only a holder of the
         site key made this rotation (docs/security.md, "The site public key")."""
-        mac_key = HKDF(
-            algorithm=hashes.SHA384(),
-            length=48,
-            salt=data["vault_id"].encode("ascii"),
-            info=b"intake site previous mac v1",
-        ).derive(site.raw)
-        return hmac.new(mac_key, _unb64(data["site"]["previous"]), hashlib.sha384).digest()
+        previous = _unb64(data["site"]["previous"])
+        return Vault._site_mac(data, site, b"intake site previous mac v1", previous)
 
     def _previous_ok(self, data: dict[str, Any], site: EncryptionPrivateKey) -> bool:
         mac = data.get("site", {}).get("previous_mac")
@@ -1528,19 +1527,13 @@ class Vault:
     ) -> bytes:
         """HMAC-SHA384 over the grant under a key derived from the site key: only a holder
         of the site key (a supervisor who was granted it, the recovery key) makes one."""
-        mac_key = HKDF(
-            algorithm=hashes.SHA384(),
-            length=48,
-            salt=data["vault_id"].encode("ascii"),
-            info=b"intake site grant mac v1",
-        ).derive(site.raw)
         body = {k: v for k, v in record.items() if k != "mac"}
         message = json.dumps(
             {"vault": data["vault_id"], "ref": ref, "grant": body},
             sort_keys=True,
             separators=(",", ":"),
         ).encode("utf-8")
-        return hmac.new(mac_key, message, hashlib.sha384).digest()
+        return Vault._site_mac(data, site, b"intake site grant mac v1", message)
 
     def _with_grant_mac(
         self, data: dict[str, Any], ref: str, record: dict[str, Any], site: EncryptionPrivateKey

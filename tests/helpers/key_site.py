@@ -61,3 +61,17 @@ def build_site(tmp_path: Path) -> tuple[Profile, str]:
     write_record(profile, "anna", "Kanarienanna")
     write_record(profile, "berta", "Kanarienberta")
     return profile, recovery
+
+
+def granted_second_supervisor(profile: Profile, name: str = "zweite") -> None:
+    """The administrator creates a second supervisor, who chooses her own password (her
+    ``own`` one), and the granted supervisor ``leitung`` grants her the site key."""
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username=name, role="supervisor", password=f"{PW}-{name}-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username=name, password=f"{PW}-{name}-start")
+    ws.accounts.set_own_password(own(name))
+    ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    ws.grant_site_key(name)
+    ws.close()

@@ -19,7 +19,7 @@ from intake_app.storage.backup import create_backup
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import what_she_reads
-from tests.helpers.key_site import PW, own, write_record
+from tests.helpers.key_site import PW, granted_second_supervisor, own, write_record
 
 
 def test_a_counsellor_decrypts_nothing_of_a_colleague(site: tuple[Profile, str]) -> None:
@@ -267,15 +267,7 @@ def test_a_former_supervisors_old_vault_opens_nothing_written_later(
 ) -> None:
     """Deactivating a supervisor replaces the site key and re-keys every store."""
     profile, _ = site
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
-    ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
-    ws.accounts.set_own_password(own("zweite"))
-    ws.close()
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    ws.grant_site_key("zweite")
-    ws.close()
+    granted_second_supervisor(profile)
     text, _ = what_she_reads(profile.root, "zweite", own("zweite"))
     assert "Kanarienanna" in text and "Kanarienberta" in text
     old_vault = tmp_path / "alter-tresor.json"

@@ -24,7 +24,7 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from intake_app.storage.vault import Vault
 from tests.helpers.attacker import what_she_reads
-from tests.helpers.key_site import PW, own
+from tests.helpers.key_site import PW, granted_second_supervisor, own
 
 ADMIN_CHOSEN = f"{PW}-von-der-admin-gewaehlt"
 
@@ -133,15 +133,7 @@ def test_a_reset_supervisor_loses_her_grant(site: tuple[Profile, str]) -> None:
     herself: the grant named the supervisor's earlier keys, so no later site key reaches
     the keys the administrator now holds."""
     profile, _ = site
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
-    ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
-    ws.accounts.set_own_password(own("zweite"))
-    ws.close()
-    ws = _supervisor_signs_in(profile)
-    ws.grant_site_key("zweite")
-    ws.close()
+    granted_second_supervisor(profile)
     text, _ = what_she_reads(profile.root, "zweite", own("zweite"))
     assert "Kanarienberta" in text, "the grant works"
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
@@ -270,15 +262,7 @@ def test_an_older_profiles_holders_get_signed_grants_at_the_first_sign_in(
     holder who signs in, audited; after that an account without a grant gets nothing."""
     profile, _ = site
     # a second holder, granted before grants came in
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
-    ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
-    ws.accounts.set_own_password(own("zweite"))
-    ws.close()
-    ws = _supervisor_signs_in(profile)
-    ws.grant_site_key("zweite")
-    ws.close()
+    granted_second_supervisor(profile)
 
     # the vault as the previous version wrote it: holders, no grants, nothing audited
     def older(v: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
 from intake_app.sync.keys import ENCRYPTION_PRIVATE_BYTES, SUITE, EncryptionPrivateKey
 from tests.helpers.attacker import dump_everything, what_she_reads
-from tests.helpers.key_site import PW, own, write_record
+from tests.helpers.key_site import PW, granted_second_supervisor, own, write_record
 
 
 def _b64(raw: bytes) -> str:
@@ -221,15 +221,7 @@ def test_a_forged_previous_site_key_does_not_stop_a_rotation(site: tuple[Profile
     unfinished: it is not taken as one, the site key is replaced, and her copy opens no
     store."""
     profile, _ = site
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    ws.accounts.add_user(username="zweite", role="supervisor", password=f"{PW}-zweite-start")
-    ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=f"{PW}-zweite-start")
-    ws.accounts.set_own_password(own("zweite"))
-    ws.close()
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    ws.grant_site_key("zweite")
-    ws.close()
+    granted_second_supervisor(profile)
     _sign_in(profile, "zweite")
     kept = Vault(profile.vault_path).unlock_user("zweite", own("zweite")).site_private()
     assert kept is not None
