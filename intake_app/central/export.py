@@ -444,8 +444,12 @@ def statistics_tables(
     # the sheet counts the whole period over every site: each of its cells is the sum of
     # the CSV's cells of every site and month
     by_dimension: dict[tuple[str, str], list[Any]] = {}
+    by_month_dimension: dict[tuple[str, str], list[Any]] = {}
+    by_dimension_only: dict[str, list[Any]] = {}
     for key in counter:
         by_dimension.setdefault((key[2], key[3]), []).append(key)
+        by_month_dimension.setdefault((key[1], key[2]), []).append(key)
+        by_dimension_only.setdefault(key[2], []).append(key)
     links: dict[Any, tuple[str, str] | None] = {
         ("opened", "*"): ("cases_opened", ""),
         ("closed", "*"): ("cases_closed", ""),
@@ -462,9 +466,9 @@ def statistics_tables(
                 parts = by_dimension.get(link, [])
             else:
                 bands = dict((n, b) for _d, n, b in MEDIANS)[key[0]]
-                parts = [k for k in counter if k[2] == bands]
+                parts = list(by_dimension_only.get(bands, []))
         elif tag in ("opened", "closed") and key[1] != "*":
-            parts = [k for k in counter if k[1] == key[1] and k[2] == f"cases_{tag}"]
+            parts = list(by_month_dimension.get((key[1], f"cases_{tag}"), []))
         elif tag == "reason":
             parts = by_dimension.get(("closure_reason", key[1]), [])
         elif tag in ("opened_by", "work_by"):
