@@ -402,7 +402,17 @@ class Workspace:
             target=target,
             to_owner=to_owner,
             actor=self.actor.username,
+            key=self._journal_key(),
         )
+
+    def _journal_key(self) -> bytes:
+        """The key move journals are authenticated with (``storage/moves.py``)."""
+        site = self.keys.site_private() if self.keys is not None else None
+        if site is None:
+            raise ConflictError(
+                _("Zum Verschieben braucht es den Zugang zu allen Akten des Standorts.")
+            )
+        return moves.journal_key(site.raw, self.vault.vault_id)
 
     def move_case_to(self, record_id: str, username: str) -> str:
         """:meth:`move_case` by user name (the command line); return the name."""
@@ -850,7 +860,21 @@ class Workspace:
             if len(scope.stores) > 1:
                 # a move interrupted by a crash is finished by the next workspace that
                 # opens both of its stores (storage/moves.py)
-                moves.finish_moves(profile.root, scope.stores, actor=actor.username)
+                site = keys.site_private() if keys is not None else None
+                _done, refused = moves.finish_moves(
+                    profile.root,
+                    scope.stores,
+                    actor=actor.username,
+                    key=moves.journal_key(site.raw, vault.vault_id) if site else None,
+                )
+                if refused:
+                    result = dataclasses.replace(
+                        result,
+                        integrity_messages=(
+                            *result.integrity_messages,
+                            moves.refused_journal_note(),
+                        ),
+                    )
         except BaseException:
             db.close()
             raise

@@ -30,6 +30,8 @@ journal is there, the case may be in both, and the journal says so.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -37,6 +39,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
@@ -66,6 +71,22 @@ class MoveJournal:
     to_owner: int
     actor: str
     ts: float
+    #: HMAC-SHA384 over the other fields under a key derived from the site key (see
+    #: :func:`journal_key`): only a holder of the site key writes a journal that is
+    #: followed (docs/security.md, "Moving a case")
+    mac: str = ""
+
+    def body(self) -> bytes:
+        fields = {k: v for k, v in asdict(self).items() if k != "mac"}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    def signed(self, key: bytes) -> MoveJournal:
+        digest = hmac.new(key, self.body(), hashlib.sha384).hexdigest()
+        return MoveJournal(**{**asdict(self), "mac": digest})
+
+    def checks(self, key: bytes) -> bool:
+        digest = hmac.new(key, self.body(), hashlib.sha384).hexdigest()
+        return bool(self.mac) and hmac.compare_digest(self.mac, digest)
 
     def path(self, root: Path) -> Path:
         return root / STORES_DIR / f"move-{self.move}.json"
@@ -86,6 +107,7 @@ class MoveJournal:
                 to_owner=int(data["to_owner"]),
                 actor=str(data["actor"]),
                 ts=float(data["ts"]),
+                mac=str(data.get("mac", "")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             log.error("a move journal does not read; it is left for the administrator")
@@ -275,6 +297,16 @@ def remove_journal(root: Path, journal: MoveJournal) -> None:
     journal.path(root).unlink(missing_ok=True)
 
 
+def journal_key(site_raw: bytes, vault_id: str) -> bytes:
+    """The key move journals are authenticated with (HKDF-SHA384 of the site key)."""
+    return HKDF(
+        algorithm=hashes.SHA384(),
+        length=48,
+        salt=vault_id.encode("ascii"),
+        info=b"intake move journal mac v1",
+    ).derive(site_raw)
+
+
 def move(
     root: Path,
     dbs: dict[str, Database],
@@ -284,6 +316,7 @@ def move(
     target: str,
     to_owner: int,
     actor: str,
+    key: bytes,
 ) -> MoveJournal:
     """Move a record from store ``source`` to store ``target`` (steps 1-4 above)."""
     if source == target:
@@ -298,7 +331,7 @@ def move(
         to_owner=to_owner,
         actor=actor,
         ts=time.time(),
-    )
+    ).signed(key)
     journal.write(root)
     copy_rows(dbs[source], dbs[target], record_id=record_id, to_owner=to_owner)
     delete_rows(dbs[source], record_id=record_id)
@@ -315,10 +348,22 @@ def pending(root: Path) -> list[MoveJournal]:
     return sorted((j for j in found if j is not None), key=lambda j: j.ts)
 
 
-def finish_moves(root: Path, dbs: dict[str, Database], *, actor: str) -> list[MoveJournal]:
-    """Finish every interrupted move whose two stores are open here; return them."""
+def finish_moves(
+    root: Path, dbs: dict[str, Database], *, actor: str, key: bytes | None
+) -> tuple[list[MoveJournal], int]:
+    """Finish every interrupted move whose two stores are open here; return them, and how
+    many journals were refused: one whose MAC does not check under ``key`` (the site
+    key's, :func:`journal_key`) was not written by a holder of the site key and is never
+    followed (it is left for the administration and reported)."""
     done = []
+    refused = 0
     for journal in pending(root):
+        if key is None:
+            continue  # a holder of the site key finishes it
+        if not journal.checks(key):
+            log.error("a move journal is not authenticated; it is not followed")
+            refused += 1
+            continue
         source, target = dbs.get(journal.source), dbs.get(journal.target)
         if source is None or target is None:
             continue  # someone who opens both stores finishes it
@@ -335,4 +380,13 @@ def finish_moves(root: Path, dbs: dict[str, Database], *, actor: str) -> list[Mo
         audit_and_close(target, root, journal, actor=actor, resumed=True)
         log.info("an interrupted move was finished")
         done.append(journal)
-    return done
+    return done, refused
+
+
+def refused_journal_note() -> str:
+    """What a supervisor is told when a move journal was not written by the program."""
+    return _(
+        "Im Profilordner liegt ein Übergabe-Protokoll einer Akte, das nicht vom Programm "
+        "stammt (stores/move-….json); es wird nicht ausgeführt. Bitte informieren Sie die "
+        "Administration und den Datenschutz."
+    )

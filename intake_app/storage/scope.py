@@ -251,6 +251,7 @@ def _fill(
     holders = vault.seal_holders(owners)
     me_provisional = vault.is_provisional(actor.username)
     bad_owner: set[str] = set()
+    made_here: set[str] = set()  # stores whose key a holder made in this sign-in
     snapshot = vault.snapshot()  # each store's entry changes only in its own step below
     for sid, info in infos.items():
         path = store_path(root, sid)
@@ -311,6 +312,7 @@ def _fill(
         elif (info.rekey or rotating) and (site is not None or info.owner_id == actor.user_id):
             key = rekey(root, vault, sid, key, owner=sealable(owner_name))
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+            made_here.add(sid)
         elif (
             site is not None
             and info.owner_id != actor.user_id
@@ -323,6 +325,7 @@ def _fill(
             # gives it a new key once (docs/security.md, "The site public key")
             key = rekey(root, vault, sid, key, owner=sealable(owner_name))
             _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+            made_here.add(sid)
         elif (
             site is not None
             and owner_name is not None
@@ -333,7 +336,9 @@ def _fill(
         known[sid] = key
     if site is not None:
         vault.pin_stores(known)
-        vault.confirm_held(site, known)
+        # vouched for only where she made the key herself: a key she merely found (a store
+        # planted with a key of someone else's choosing) is never vouched for
+        vault.confirm_held(site, {sid: known[sid] for sid in made_here if sid in known})
     if vault.site_key_mismatch:
         # a store's pin names another site key than the file: sealed to the pinned one
         _report(scope, profile_db, actor, "site_public_changed", "site")
@@ -358,6 +363,8 @@ def _fill(
         site_public = vault.site_public_for_new_store()
         create_store(store_path(root, sid), key, client_schema(profile_db), site_public=site_public)
         vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
+        if site is not None:  # a holder made this key herself
+            vault.confirm_held(site, {sid: key})
         keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
         known[sid] = key
         own = [sid]

@@ -419,3 +419,49 @@ def test_a_median_of_too_few_cases_reads_as_no_median() -> None:
     text = legend(lambda s: s, 5)
     assert "„0“: kein Fall" in text and "„–“ als Median: kein Median" in text
     assert "„–“: kein Fall" not in text
+
+
+def test_current_answers_apply_updates_and_leave_the_record_alone() -> None:
+    """The updates of a case apply in order to a copy: the stored answers stay as they
+    are, whatever the figures do with theirs."""
+    from intake_app.figures.outcomes import current_answers
+
+    answers = {
+        "residence_document": "duldung_60a",
+        "referrals": [{"service": "jobcenter", "outcome": "open"}, {"service": "iq"}],
+    }
+    events = [
+        {
+            "kind": "update",
+            "data": {
+                "target": "referral",
+                "index": 0,
+                "changes": {"outcome": ["open", "accepted"]},
+            },
+        },
+        {"kind": "contact", "data": {}},
+        {
+            "kind": "update",
+            "data": {
+                "target": "referral",
+                "index": 0,
+                "changes": {"outcome": ["accepted", "started"]},
+            },
+        },
+        {
+            "kind": "update",
+            "data": {
+                "target": "residence",
+                "index": None,
+                "changes": {"residence_document": ["duldung_60a", "aufenthaltserlaubnis"]},
+            },
+        },
+    ]
+    result = current_answers(answers, events)
+    assert result["referrals"][0]["outcome"] == "started"
+    assert result["residence_document"] == "aufenthaltserlaubnis"
+    assert result["referrals"][1] is answers["referrals"][1]  # unchanged items are shared
+    assert answers == {
+        "residence_document": "duldung_60a",
+        "referrals": [{"service": "jobcenter", "outcome": "open"}, {"service": "iq"}],
+    }

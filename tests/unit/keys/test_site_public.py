@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from intake_app.app import Workspace
+from intake_app.storage import audit, users
 from intake_app.storage import vault as vault_module
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
@@ -281,3 +284,43 @@ def test_a_new_counsellors_store_sealed_to_a_swapped_key_gets_a_new_key(
     text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
     assert "Kanarienclara" in text
     assert "Kanarienclara" not in dump_everything(profile.root, taken)[0]
+
+
+def test_a_move_journal_not_written_by_the_program_is_not_followed(
+    site: tuple[Profile, str],
+) -> None:
+    """A counsellor (her own password, write access to the folder) writes a move journal
+    that sends a colleague's case to her own store, in the supervisor's name: the
+    supervisor's sign-in does not follow it (it carries no MAC under the site key), and
+    says so."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    with ws.db.read() as session:
+        ids = {u.username: u.id for u in users.list_all(session)}
+        created = [
+            e.subject_id
+            for e in audit.iter_entries(session)
+            if e.action == "record_created" and e.actor == "anna"
+        ]
+    ws.close()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    by_owner = {entry["owner"]: sid for sid, entry in data["stores"].items()}
+    journal = {
+        "move": uuid.uuid4().hex,
+        "record": created[0],
+        "source": by_owner[ids["anna"]],
+        "target": by_owner[ids["berta"]],
+        "from_owner": ids["anna"],
+        "to_owner": ids["berta"],
+        "actor": "leitung",
+        "ts": time.time(),
+    }
+    (profile.root / "stores" / f"move-{journal['move']}.json").write_text(
+        json.dumps(journal), "utf-8"
+    )
+    messages = _sign_in(profile, "leitung")
+    assert any("Übergabe-Protokoll" in m for m in messages), messages
+    text, _ = what_she_reads(profile.root, "berta", own("berta"))
+    assert "Kanarienanna" not in text
+    text, _ = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienanna" in text
