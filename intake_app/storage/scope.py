@@ -315,19 +315,6 @@ def _fill(
             made_here.add(sid)
         elif (
             site is not None
-            and info.owner_id != actor.user_id
-            and owner_name is not None
-            and sealable(owner_name) is not None
-            and not vault.held_confirmed(sid, key, site)
-        ):
-            # a key its owner made (a new store, or her own re-key): she sealed it to the
-            # site key the file named then, which may not have been the site's; a holder
-            # gives it a new key once (docs/security.md, "The site public key")
-            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
-            _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
-            made_here.add(sid)
-        elif (
-            site is not None
             and owner_name is not None
             and (sid, info.owner_id) not in holders
             and sealable(owner_name) is not None
