@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,10 @@ class Database:
         #: smaller for each of a supervisor's record stores (storage/stores.py)
         self.cache_kib = cache_kib
         self._build(key)
+        #: the keys the vault names for this file now (storage/scope.py): another program
+        #: window may give a store a new key while this one has it open
+        #: (docs/security.md, "Granting and revoking")
+        self.key_source: Callable[[], list[bytes]] | None = None
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
 
@@ -191,7 +195,7 @@ class Database:
             try:
                 yield session
             except (DatabaseError, OperationalError) as exc:
-                known = translate_db_error(exc.orig or exc)
+                known = self._known_error(exc.orig or exc)
                 if known is not None:
                     raise known from exc
                 raise
@@ -206,7 +210,7 @@ class Database:
             assert driver is not None
             yield driver
         except (DatabaseError, OperationalError, sqlcipher3.DatabaseError) as exc:
-            known = translate_db_error(getattr(exc, "orig", None) or exc)
+            known = self._known_error(getattr(exc, "orig", None) or exc)
             if known is not None:
                 raise known from exc
             raise
@@ -224,13 +228,42 @@ class Database:
                 session.commit()
             except (DatabaseError, OperationalError) as exc:
                 session.rollback()
-                known = translate_db_error(exc.orig or exc)
+                known = self._known_error(exc.orig or exc)
                 if known is not None:
                     raise known from exc
                 raise
             except BaseException:
                 session.rollback()
                 raise
+
+    def _known_error(self, exc: BaseException) -> KnownError | None:
+        """:func:`translate_db_error`, except that a file another window gave a new key
+        is opened again with it: the step is then refused once, with a message saying
+        to repeat it, and nothing written is lost (the transaction was rolled back)."""
+        known = translate_db_error(exc)
+        if known is None or known.kind != "corrupt" or not self._take_new_key():
+            return known
+        return KnownError(
+            _(
+                "Die Akten wurden inzwischen in einem anderen Intake-Fenster neu "
+                "verschlüsselt. Ihre Eingaben sind erhalten; bitte wiederholen Sie den "
+                "letzten Schritt."
+            ),
+            kind="rekeyed",
+        )
+
+    def _take_new_key(self) -> bool:
+        """Rebuild the engine with the key the vault names now, when it opens the file."""
+        if self.key_source is None:
+            return False
+        current = bytes.fromhex((self.engine.url.password or "")[2:-1])
+        for key in self.key_source():
+            if key != current and key_opens(self.path, key):
+                log.warning("a database was given a new key by another window; reopened")
+                self.engine.dispose()
+                self._build(key)
+                return True
+        return False
 
     # -- maintenance -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ Signing in also does the pending key work a signed-in user is able to do:
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,6 +316,19 @@ def _fill(
             made_here.add(sid)
         elif (
             site is not None
+            and info.owner_id != actor.user_id
+            and owner_name is not None
+            and sealable(owner_name) is not None
+            and not vault.held_confirmed(sid, key, site)
+        ):
+            # a key its owner made (a new store, or her own re-key): she sealed it to the
+            # site key the file named then, which may not have been the site's; a holder
+            # gives it a new key once (docs/security.md, "The site public key")
+            key = rekey(root, vault, sid, key, owner=sealable(owner_name))
+            _audit(profile_db, actor, AuditAction.STORE_REKEYED, sid, info.owner_id)
+            made_here.add(sid)
+        elif (
+            site is not None
             and owner_name is not None
             and (sid, info.owner_id) not in holders
             and sealable(owner_name) is not None
@@ -377,6 +391,8 @@ def _fill(
             log.error("a store does not open with the key sealed for it; it is left out")
             scope.findings.append(_unreadable_store())
             continue
+        # a store another window re-keys meanwhile is opened again with its new key
+        store_db.key_source = functools.partial(vault.current_store_keys, keys, sid)
         scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
 

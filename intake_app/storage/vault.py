@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -1317,6 +1317,32 @@ class Vault:
             name = f"store:{store_id}"
             for user in data.get("users", {}).values():
                 user["sealed"].pop(name, None)
+
+    def current_store_keys(self, keys: UserKeys, store_id: str) -> list[bytes]:
+        """The store's keys for ``keys`` as the file names them now: another program
+        window may have re-keyed the store since her sign-in (a supervisor's, or a site key
+        rotation). Her own seal is opened again with her private key, and
+        :attr:`UserKeys.sealed` takes the new key, so that what she seals later names it."""
+        data = self._snapshot()
+        found: list[bytes] = []
+        name = f"store:{store_id}"
+        sealed = data.get("users", {}).get(keys.ref, {}).get("sealed", {}).get(name)
+        if sealed is not None and keys.private is not None:
+            try:
+                opened = SUITE.decrypt(
+                    _unb64(sealed),
+                    keys.private.to_hpke(),
+                    info=self._seal_info(data, keys.ref, name),
+                )
+            except Exception:  # a seal that does not open names nothing
+                log.error("a store seal to the signed-in user does not open")
+            else:
+                keys.sealed[name] = opened
+                found.append(opened)
+        others = {k: v for k, v in keys.sealed.items() if not k.startswith("store")}
+        without_own = replace(keys, sealed=others)
+        found.extend(self.store_key_candidates(without_own, store_id, data=data))
+        return list(dict.fromkeys(found))
 
     def open_store_key(self, keys: UserKeys, store_id: str) -> bytes | None:
         """The key of a store for ``keys``: sealed to her, or through the site key."""

@@ -314,6 +314,7 @@ class MainWindow(QMainWindow):
         leave and lose the last changes.
         """
         if self._leave_record_page():
+            self._drop_opening()
             return True
         answer = QMessageBox.warning(
             self,
@@ -329,7 +330,17 @@ class MainWindow(QMainWindow):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        return self._leave_record_page(discard=True)
+        left = self._leave_record_page(discard=True)
+        if left:
+            self._drop_opening()
+        return left
+
+    def _drop_opening(self) -> None:
+        """A record still being read when the window goes is never shown: its workspace
+        closes next, and another user's sign-in may re-key the store it was read from."""
+        if self.opening is not None:
+            self.opening.cancel()
+            self.opening = None
 
     def _site_name(self) -> str:
         return str(self.ws.settings.get("site.name") or _("Intake"))

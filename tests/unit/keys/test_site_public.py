@@ -22,8 +22,8 @@ from intake_app.storage import vault as vault_module
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
 from intake_app.sync.keys import ENCRYPTION_PRIVATE_BYTES, SUITE, EncryptionPrivateKey
-from tests.helpers.attacker import what_she_reads
-from tests.helpers.key_site import PW, granted_second_supervisor, own
+from tests.helpers.attacker import dump_everything, what_she_reads
+from tests.helpers.key_site import PW, granted_second_supervisor, own, write_record
 
 
 def _b64(raw: bytes) -> str:
@@ -246,6 +246,44 @@ def test_a_forged_previous_site_key_does_not_stop_a_rotation(site: tuple[Profile
     assert _store_keys_for(profile, kept) == [], "her old site key still opens a store"
     text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
     assert "Kanarienanna" in text and "Kanarienberta" in text
+
+
+def test_a_new_counsellors_store_sealed_to_a_swapped_key_gets_a_new_key(
+    site: tuple[Profile, str],
+) -> None:
+    """Trust on first use: she swaps the site public key while a new counsellor signs in
+    for the first time, takes the new store's key with her own key, and covers up (seals
+    it to the real site key, restores the file). The next holder sign-in reports it and
+    gives the store a new key: her copy opens nothing written after."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="clara", role="counsellor", password=f"{PW}-clara-start")
+    ws.close()
+    mine = EncryptionPrivateKey.generate()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    real, before = data["site"]["public"], set(data["stores"])
+    _edit(profile.vault_path, lambda v: v["site"].update(public=_b64(mine.public_key().raw)))
+    ws = Workspace.sign_in(profile, username="clara", password=f"{PW}-clara-start")
+    ws.accounts.set_own_password(own("clara"))
+    ws.close()
+    taken = _store_keys_for(profile, mine)
+    assert len(taken) == 1, "trust on first use: the new store went to the file's key"
+
+    def cover_up(v: dict[str, Any]) -> None:
+        (sid,) = [s for s in v["stores"] if s not in before]
+        info = f"{vault_module.VAULT_FORMAT}|store|{v['vault_id']}|{sid}".encode("ascii")
+        public = vault_module.EncryptionPublicKey(base64.b64decode(real))
+        v["stores"][sid]["site"] = _b64(SUITE.encrypt(taken[0], public.to_hpke(), info=info))
+        v["stores"][sid].pop("site_pin", None)
+        v["site"]["public"] = real
+
+    _edit(profile.vault_path, cover_up)
+    messages = _sign_in(profile, "leitung")
+    assert any("Standortschlüssel" in m for m in messages), messages
+    write_record(profile, "clara", "Kanarienclara")
+    text, _ = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanarienclara" in text
+    assert "Kanarienclara" not in dump_everything(profile.root, taken)[0]
 
 
 def test_a_move_journal_not_written_by_the_program_is_not_followed(

@@ -1,0 +1,65 @@
+"""A store re-keyed while another program window has it open (docs/security.md,
+"Granting and revoking"): the open window takes the new key from the vault, the step
+that hit the change is refused once with a message, and nothing is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake_app.app import Workspace
+from intake_app.errors import KnownError
+from intake_app.storage.database import key_opens
+from intake_app.storage.profile import Profile
+from tests.helpers.attacker import what_she_reads
+from tests.helpers.key_site import PW, own
+
+
+def _key_of(ws: Workspace) -> bytes:
+    own_store = ws.scope.stores[ws.scope.own or ""]
+    return bytes.fromhex((own_store.engine.url.password or "")[2:-1])
+
+
+def test_a_store_re_keyed_by_another_window_is_opened_again_and_loses_nothing(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    ws.accounts.add_user(username="clara", role="counsellor", password=f"{PW}-clara-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="clara", password=f"{PW}-clara-start")
+    ws.accounts.set_own_password(own("clara"))
+    ws.close()
+
+    clara = Workspace.sign_in(profile, username="clara", password=own("clara"))
+    try:
+        record_id = clara.new_intake()
+        answers = dict(clara.records.get(record_id).answers)
+        answers["family_name"] = "Kanarienclara"
+        clara.records.save(record_id, answers=answers)
+        before = _key_of(clara)
+        store = clara.scope.stores[clara.scope.own or ""].path
+        # her store's key was made by its owner: the supervisor's sign-in in another
+        # window gives it a new one (docs/security.md, "The site public key")
+        leitung = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+        leitung.close()
+        assert not key_opens(store, before), "the supervisor's sign-in re-keyed the store"
+
+        answers["family_name"] = "Kanarienclara-Zwei"
+        with pytest.raises(KnownError) as refused:
+            clara.records.save(record_id, answers=answers)
+        assert refused.value.kind == "rekeyed"
+        assert "wiederholen" in str(refused.value)
+        clara.records.save(record_id, answers=answers)  # the repeated step goes through
+        assert clara.records.get(record_id).answers["family_name"] == "Kanarienclara-Zwei"
+        assert _key_of(clara) != before
+    finally:
+        clara.close()
+    for name in ("clara", "leitung"):
+        text, _names = what_she_reads(profile.root, name, own(name))
+        assert "Kanarienclara-Zwei" in text, name
+    # what she sealed to herself names the new key: her next sign-in opens the store
+    again = Workspace.sign_in(profile, username="clara", password=own("clara"))
+    try:
+        assert again.records.get(record_id).answers["family_name"] == "Kanarienclara-Zwei"
+    finally:
+        again.close()
