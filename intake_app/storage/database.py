@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlcipher3
 from sqlalchemy import URL, create_engine, event, text
@@ -76,6 +76,16 @@ def translate_db_error(exc: BaseException) -> KnownError | None:
     return None
 
 
+class KeySource(Protocol):
+    """Where an open database finds the key its file has now (storage/scope.py)."""
+
+    def changed(self) -> bool:
+        """Whether the keys may have changed since the last call (cheap: a file's stat)."""
+
+    def keys(self) -> list[bytes]:
+        """The keys that may open the file now."""
+
+
 class Database:
     """An open, encrypted profile database.
 
@@ -105,7 +115,7 @@ class Database:
         #: the keys the vault names for this file now (storage/scope.py): another program
         #: window may give a store a new key while this one has it open
         #: (docs/security.md, "Granting and revoking")
-        self.key_source: Callable[[], list[bytes]] | None = None
+        self.key_source: KeySource | None = None
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
 
@@ -191,6 +201,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading (a deferred transaction, rolled back at the end)."""
+        self._follow_key()
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -204,6 +215,7 @@ class Database:
     def raw_read(self) -> Iterator[Any]:
         """The driver connection itself, for read-only queries on hot paths (the case
         list's keystrokes): no ORM session, each statement its own read transaction."""
+        self._follow_key()
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
@@ -220,6 +232,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session for one write transaction: committed on success, rolled back on error."""
+        self._follow_key()
         with Session(self._writer, expire_on_commit=False) as session:
             # the signed-in user's key signs every audit entry of this session
             session.info["audit_signer"] = self.audit_signer
@@ -252,12 +265,25 @@ class Database:
             kind="rekeyed",
         )
 
+    def _follow_key(self) -> None:
+        """Before a transaction: when the keys may have changed (the vault file did), and
+        the file no longer opens with this engine's key, take the one that opens it. A
+        re-key between this check and the transaction is caught by :meth:`_known_error`."""
+        source = self.key_source
+        if source is None or not source.changed():
+            return
+        if not key_opens(self.path, self._current_key()):
+            self._take_new_key()
+
+    def _current_key(self) -> bytes:
+        return bytes.fromhex((self.engine.url.password or "")[2:-1])
+
     def _take_new_key(self) -> bool:
         """Rebuild the engine with the key the vault names now, when it opens the file."""
         if self.key_source is None:
             return False
-        current = bytes.fromhex((self.engine.url.password or "")[2:-1])
-        for key in self.key_source():
+        current = self._current_key()
+        for key in self.key_source.keys():
             if key != current and key_opens(self.path, key):
                 log.warning("a database was given a new key by another window; reopened")
                 self.engine.dispose()
@@ -317,7 +343,7 @@ class Database:
         in, and the engine is built again with the new key."""
         if self.attached:
             raise ValueError("a connection with attached files does not change its key")
-        old_key = bytes.fromhex((self.engine.url.password or "")[2:-1])
+        old_key = self._current_key()
         if self._connected:
             self.checkpoint()
         self.engine.dispose()

@@ -18,11 +18,11 @@ Signing in also does the pending key work a signed-in user is able to do:
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlcipher3
 from sqlalchemy.exc import DatabaseError
 
 from intake_app.core.audit import AuditAction
@@ -49,6 +49,7 @@ from intake_app.storage.stores import (
     read_store_pin,
     rekey_store,
     store_cache_kib,
+    store_identity,
     store_path,
     write_store_pin,
 )
@@ -356,6 +357,9 @@ def _fill(
         for sid, info in infos.items()
         if info.owner_id == actor.user_id and sid in known and sid not in bad_owner
     ]
+    names_own = keys.private is not None and keys.ref != "recovery" and not me_provisional
+    if own and names_own:
+        own = _named_own(vault, keys, root, own, known)
     # no store for a key pair someone else chose: what is moved to her waits until she
     # chose her own password (docs/security.md, "Who receives a key")
     if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not me_provisional:
@@ -369,6 +373,10 @@ def _fill(
         keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
         known[sid] = key
         own = [sid]
+        if names_own:
+            identity = store_identity(store_path(root, sid), key, create=True)
+            assert identity is not None
+            vault.name_own_stores(keys, {sid: identity})
     objects = client_objects(profile_db)
     for sid, key in known.items():
         try:
@@ -392,9 +400,57 @@ def _fill(
             scope.findings.append(_unreadable_store())
             continue
         # a store another window re-keys meanwhile is opened again with its new key
-        store_db.key_source = functools.partial(vault.current_store_keys, keys, sid)
+        store_db.key_source = _StoreKeys(vault, keys, sid)
         scope.stores[sid] = store_db
     scope.own = own[-1] if own else None
+
+
+class _StoreKeys:
+    """A store's keys as the vault names them now (``Database.key_source``)."""
+
+    def __init__(self, vault: Vault, keys: UserKeys, store_id: str) -> None:
+        self._vault, self._keys, self._store_id = vault, keys, store_id
+        self._seen = vault.file_signature()
+
+    def changed(self) -> bool:
+        now = self._vault.file_signature()
+        if now == self._seen:
+            return False
+        self._seen = now
+        return True
+
+    def keys(self) -> list[bytes]:
+        return self._vault.current_store_keys(self._keys, self._store_id)
+
+
+def _named_own(
+    vault: Vault, keys: UserKeys, root: Path, own: list[str], known: dict[str, bytes]
+) -> list[str]:
+    """Of the stores with her owner id, those her entry names as her own (docs/security.md,
+    "Her own stores"): new records go only there. A store someone else made and sealed to
+    her (she could not tell it from her own) is read, never written to with new records.
+    An entry from before names her stores now, once."""
+    named: list[str] = []
+    first: dict[str, bytes] = {}
+    for sid in own:
+        path = store_path(root, sid)
+        try:
+            identity = store_identity(path, known[sid])
+        except sqlcipher3.DatabaseError:  # does not open: opening it below reports it
+            named.append(sid)
+            continue
+        verdict = vault.own_store_named(keys, sid, identity)
+        if verdict is None:
+            found = identity or store_identity(path, known[sid], create=True)
+            assert found is not None
+            first[sid] = found
+            named.append(sid)
+        elif verdict:
+            named.append(sid)
+        else:
+            log.warning("a store with her owner id is not named as hers; new records go elsewhere")
+    vault.name_own_stores(keys, first)
+    return named
 
 
 def _check_site_key(

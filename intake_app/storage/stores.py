@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlcipher3
 
 from intake_app.atomic import atomic_create_bytes
-from intake_app.storage.database import Database, rekey_file
+from intake_app.storage.database import BUSY_TIMEOUT_MS, Database, rekey_file
 
 log = logging.getLogger("intake.storage")
 
@@ -171,6 +171,8 @@ def create_store(
         if site_public is not None:
             for statement, args in _pin_statements(site_public):
                 conn.execute(statement, args)
+        for statement, args in _identity_statements(secrets.token_bytes(32)):
+            conn.execute(statement, args)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except BaseException:
@@ -220,6 +222,50 @@ def read_store_pin(path: Path, key: bytes) -> bytes | None:
             return None
         row = conn.execute("SELECT site_public FROM intake_site_pin WHERE id = 1").fetchone()
         return bytes(row[0]) if row is not None else None
+    finally:
+        conn.close()
+
+
+#: A random value made with the store and kept inside it, where only someone who holds
+#: its key reads it; a re-key keeps it. Her own stores are named by it in her vault entry,
+#: under a MAC only her private key makes (docs/security.md, "Her own stores"): a store
+#: someone else made and sealed to her cannot carry it.
+_IDENTITY_TABLE = "intake_store_identity"
+
+
+def _identity_statements(identity: bytes) -> list[tuple[str, tuple[bytes, ...]]]:
+    return [
+        (
+            "CREATE TABLE IF NOT EXISTS intake_store_identity "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), identity BLOB NOT NULL)",
+            (),
+        ),
+        ("INSERT OR IGNORE INTO intake_store_identity (id, identity) VALUES (1, ?)", (identity,)),
+    ]
+
+
+def store_identity(path: Path, key: bytes, *, create: bool = False) -> bytes | None:
+    """The store's identity (see above); ``create``: give a store from before one now."""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = {_key_sql(key)}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        found = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (_IDENTITY_TABLE,)
+        ).fetchone()
+        if found is not None:
+            row = conn.execute("SELECT identity FROM intake_store_identity WHERE id = 1").fetchone()
+            if row is not None:
+                return bytes(row[0])
+        if not create:
+            return None
+        conn.execute("BEGIN IMMEDIATE")
+        for statement, args in _identity_statements(secrets.token_bytes(32)):
+            conn.execute(statement, args)
+        conn.execute("COMMIT")
+        row = conn.execute("SELECT identity FROM intake_store_identity WHERE id = 1").fetchone()
+        return bytes(row[0])
     finally:
         conn.close()
 

@@ -260,6 +260,14 @@ class Vault:
             )
         return data
 
+    def file_signature(self) -> tuple[int, int, int] | None:
+        """The file's (time, size, inode): every write replaces it, so a change shows."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def _snapshot(self) -> dict[str, Any]:
         """The vault for a query that only looks: parsed again only when the file changed
         (every write replaces the file, so its inode, size or time differ). Callers must
@@ -401,6 +409,9 @@ class Vault:
             "public": _b64(private.public_key().raw),
             "provisional": provisional,
             "sealed": {},
+            # her own stores, named under her key (own_store_named); empty for a new key
+            # pair, absent only in an entry from before (docs/security.md, "Her own stores")
+            "own_stores": {},
             "updated": self._clock(),
         }
 
@@ -601,6 +612,8 @@ class Vault:
         data.setdefault("users", {})[ref] = self._new_user_entry(
             data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False
         )
+        # the stores of her legacy grant are hers: named at her first sign-in
+        data["users"][ref].pop("own_stores")
         for name, secret in grant.items():
             data["users"][ref]["sealed"][name] = self._seal(data, ref, name, secret)
         data["entries"].pop(ref, None)
@@ -1318,6 +1331,55 @@ class Vault:
             for user in data.get("users", {}).values():
                 user["sealed"].pop(name, None)
 
+    # -- her own stores (docs/security.md, "Her own stores") ---------------------------
+
+    def _own_store_mac(
+        self, data: dict[str, Any], keys: UserKeys, store_id: str, identity: bytes
+    ) -> bytes:
+        assert keys.private is not None
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=KEY_BYTES,
+            salt=None,
+            info=f"{VAULT_FORMAT}|own-stores|{data['vault_id']}|{keys.ref}".encode("ascii"),
+        ).derive(keys.private.raw)
+        message = store_id.encode("ascii") + b"|" + identity
+        return hmac.new(mac_key, message, hashlib.sha256).digest()
+
+    def own_store_named(self, keys: UserKeys, store_id: str, identity: bytes | None) -> bool | None:
+        """Whether her entry names the store as her own, by the identity inside it, under
+        a MAC from her private key (which only her password opens); None for an entry
+        from before stores were named (the first sign-in after the update names them)."""
+        if keys.private is None:
+            return False
+        data = self._snapshot()
+        entry = data.get("users", {}).get(keys.ref)
+        if entry is None:
+            return False
+        named = entry.get("own_stores")
+        if not isinstance(named, dict):
+            return None
+        given = named.get(store_id)
+        if identity is None or not isinstance(given, str):
+            return False
+        try:
+            mac = _unb64(given)
+        except (ValueError, binascii.Error):
+            return False
+        return hmac.compare_digest(mac, self._own_store_mac(data, keys, store_id, identity))
+
+    def name_own_stores(self, keys: UserKeys, identities: dict[str, bytes]) -> None:
+        """Name stores as hers in her entry (a store she made, or hers at the update)."""
+        if keys.private is None or not identities:
+            return
+        with self._update() as data:
+            entry = data.get("users", {}).get(keys.ref)
+            if entry is None:
+                return
+            named = entry.setdefault("own_stores", {})
+            for sid, identity in identities.items():
+                named[sid] = _b64(self._own_store_mac(data, keys, sid, identity))
+
     def current_store_keys(self, keys: UserKeys, store_id: str) -> list[bytes]:
         """The store's keys for ``keys`` as the file names them now: another program
         window may have re-keyed the store since her sign-in (a supervisor's, or a site key
@@ -1844,6 +1906,8 @@ class Vault:
                 provisional=False,
             )
             users_[ref] = entry
+            if "own_stores" not in old:  # an entry from before: her stores are named next
+                entry.pop("own_stores")
             for name, secret in keys.sealed.items():
                 entry["sealed"][name] = self._seal(data, ref, name, secret)
         elif keys is not None and keys.ref == ref and old is not None:
@@ -1852,6 +1916,10 @@ class Vault:
                 data, ref, kek=kek, kdf=kdf, private=keys.private, provisional=False
             )
             entry["sealed"] = dict(old.get("sealed", {}))
+            if "own_stores" in old:  # the same key pair: what it named stays named
+                entry["own_stores"] = dict(old["own_stores"])
+            else:
+                entry.pop("own_stores")
             if keys.bundle:
                 self._rewrap_bundle(data, ref, entry, kek, keys)
         else:

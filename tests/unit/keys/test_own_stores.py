@@ -1,0 +1,80 @@
+"""Her own stores are named in her vault entry under a MAC from her private key
+(docs/security.md, "Her own stores").
+
+The attacker is an administrator with the files, her own password and the program's own
+code: she makes a store with a key of her choosing and seals it to a counsellor, who
+cannot tell it from her own, and waits for the counsellor's next records.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from intake_app.app import Workspace
+from intake_app.storage.database import key_opens
+from intake_app.storage.profile import Profile
+from intake_app.storage.stores import client_schema, create_store, new_store_key, store_path
+from intake_app.storage.vault import Vault
+from tests.helpers.attacker import dump_everything, what_she_reads
+from tests.helpers.key_site import own, write_record
+
+
+def _plant_store_for(profile: Profile, name: str) -> bytes:
+    """A store made and keyed by the administrator, sealed to ``name`` and the site key,
+    with an id that sorts after every real one."""
+    ws = Workspace.sign_in(profile, username=name, password=own(name))
+    user_id = ws.actor.user_id
+    ws.close()
+    admin = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    schema = client_schema(admin.scope.profile_db)
+    admin.close()
+    key = new_store_key()
+    sid = "f" * 32
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    site_public = base64.b64decode(data["site"]["public"])
+    create_store(store_path(profile.root, sid), key, schema, site_public=site_public)
+    Vault(profile.vault_path).add_store(sid, owner_id=user_id, owner=name, key=key)
+    return key
+
+
+def test_a_store_planted_for_a_counsellor_gets_none_of_her_new_records(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    planted = _plant_store_for(profile, "anna")
+    write_record(profile, "anna", "Kanarienneu")
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienneu" in text, "her record is kept, in her own store"
+    assert "Kanarienneu" not in dump_everything(profile.root, [planted])[0]
+    # the next sign-in still does not take the planted store for hers
+    write_record(profile, "anna", "Kanarienzwei")
+    assert "Kanarienzwei" not in dump_everything(profile.root, [planted])[0]
+
+
+def test_her_own_store_stays_hers_through_a_password_change_and_a_re_key(
+    site: tuple[Profile, str],
+) -> None:
+    """The naming survives what honest users do: her own password change (the same key
+    pair) and a holder's re-key of her store (the identity inside it is kept)."""
+    profile, _ = site
+    first = write_record(profile, "anna", "Kanarieneins")
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    store_before = ws.scope.own
+    ws.accounts.set_own_password(own("anna") + "-neu")
+    assert ws.scope.own == store_before
+    own_db = ws.scope.stores[store_before or ""]
+    path, key_before = own_db.path, bytes.fromhex((own_db.engine.url.password or "")[2:-1])
+    ws.close()
+    # a holder's sign-in gives the store she made a new key (docs/security.md, "The site
+    # public key")
+    Workspace.sign_in(profile, username="leitung", password=own("leitung")).close()
+    assert not key_opens(path, key_before)
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna") + "-neu")
+    try:
+        assert ws.scope.own == store_before
+        second = ws.new_intake()
+        assert ws.records.get(first).answers["family_name"] == "Kanarieneins"
+        assert ws.records.get(second) is not None
+    finally:
+        ws.close()
