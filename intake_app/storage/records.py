@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -80,6 +81,28 @@ MIN_BROAD_SEARCH = 50
 #: The search as a condition on the records table.
 _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
 
+#: A broad search first looks for its page among this many times as many rows at the top
+#: of the sort order (see :meth:`RecordService.list_rows`).
+HEAD_FACTOR = 4
+
+#: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
+_PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
+_PREFIX_WORD = re.compile(r'"([^"]+)"\*')
+
+
+def _narrows(match: str, wider: str) -> bool:
+    """True when every record ``match`` finds is also found by ``wider``.
+
+    Both are searches of prefix words (all must match): each word of ``wider`` is the
+    start of some word of ``match`` ("Shev" then "Shevc", "Al" then "Al-H"), so a record
+    with words starting with those of ``match`` has words starting with those of
+    ``wider``. Anything else (a date phrase) is never taken to narrow.
+    """
+    if not (_PREFIX_WORDS.fullmatch(match) and _PREFIX_WORDS.fullmatch(wider)):
+        return False
+    words = _PREFIX_WORD.findall(match)
+    return all(any(word.startswith(w) for word in words) for w in _PREFIX_WORD.findall(wider))
+
 
 __all__ = [
     "BROAD_SEARCH",
@@ -146,6 +169,11 @@ class RecordService:
         self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
         #: search text -> matches counted up to BROAD_SEARCH + 1 (see :meth:`_breadth`)
         self._breadths: dict[str, int] = {}
+        #: the latest searches that matched nothing here (a narrower one needs no query)
+        self._misses: builtins.list[str] = []
+        #: the latest broad searches whose page was not among the first rows of the sort
+        #: order (see :meth:`list_rows`), with what else they asked
+        self._sparse_heads: builtins.list[tuple[Any, ...]] = []
 
     @property
     def expiry_warning_days(self) -> int:
@@ -200,8 +228,14 @@ class RecordService:
         session.add(counter)
         return f"{prefix}{seq:05d}"
 
+    def forget_searches(self) -> None:
+        """Count searches afresh (the list reloads after a change made elsewhere)."""
+        self._breadths.clear()
+        self._misses.clear()
+        self._sparse_heads.clear()
+
     def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
-        self._breadths.clear()  # the search index changes
+        self.forget_searches()  # the search index changes
         fields = index_fields(answers)
         row.family_name = fields.family_name
         row.given_names = fields.given_names
@@ -830,6 +864,12 @@ class RecordService:
     # -- lists -------------------------------------------------------------------------
 
     def _where(self, query: RecordQuery) -> tuple[str, dict[str, Any]]:
+        clauses, params = self._filters(query)
+        where = " AND ".join(clauses) if clauses else "1"
+        return where, params
+
+    def _filters(self, query: RecordQuery) -> tuple[builtins.list[str], dict[str, Any]]:
+        """The conditions of ``query``, the search (if any) last, and their values."""
         clauses: list[str] = []
         params: dict[str, Any] = {}
         scope = self._actor.record_scope_owner()
@@ -864,16 +904,21 @@ class RecordService:
         elif match is not None:
             clauses.append(_MATCH_CLAUSE)
             params["match"] = match
-        where = " AND ".join(clauses) if clauses else "1"
-        return where, params
+        return clauses, params
 
     def _breadth(self, conn: Any, match: str) -> int:
         """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap).
 
-        Remembered per search text until the next change in this store: typing runs the
-        same search for the count and for the page, and scrolling runs it again.
+        Remembered per search text until the next change in this store (or until the list
+        reloads after a change elsewhere, :meth:`forget_searches`): typing runs the same
+        search for the count and for the page, and scrolling runs it again. A search that
+        narrows one that found nothing here finds nothing either, without a query: typing
+        on in a supervisor's list asks only the stores that still have matches.
         """
         known = self._breadths.get(match)
+        if known is None and any(_narrows(match, miss) for miss in self._misses):
+            known = 0
+            self._breadths[match] = known
         if known is None:
             known = int(
                 conn.execute(
@@ -885,6 +930,8 @@ class RecordService:
             if len(self._breadths) > 64:
                 self._breadths.clear()
             self._breadths[match] = known
+            if known == 0:
+                self._misses = [*self._misses[-7:], match]
         return known
 
     def _plan(self, conn: Any, query: RecordQuery, params: dict[str, Any]) -> bool:
@@ -910,6 +957,8 @@ class RecordService:
         where, params = self._where(query)
         params["cap"] = cap + 1
         with self._db.raw_read() as conn:
+            if "match" in params and self._breadth(conn, params["match"]) == 0:
+                return 0  # nothing here matches the search, whatever else is asked
             if where == _MATCH_CLAUSE:
                 # a search and nothing else: the search index counts on its own
                 breadth = self._breadth(conn, params["match"])
@@ -959,24 +1008,61 @@ class RecordService:
         limit: int = 200,
     ) -> builtins.list[tuple[Any, ...]]:
         """One page as database rows: the summary columns, then the sort value and the
-        pk (see :func:`row_key`); turned into summaries only when shown."""
-        where, params = self._where(query)
+        pk (see :func:`row_key`); turned into summaries only when shown.
+
+        A search that matches nothing in this store asks nothing more. A broad search
+        (:meth:`_plan`) first looks for its page among the first HEAD_FACTOR times as many
+        rows of the sort order: the search index checks its matches against those few
+        rows instead of collecting every match (a one-letter search matches most of the
+        store). When they hold the whole page, that is the page (every other match comes
+        after them in the sort order); otherwise the sort index is walked with all
+        matches, and a narrower search of the same list skips the first step.
+        """
+        clauses, params = self._filters(query)
+        where = " AND ".join(clauses) if clauses else "1"
         sort = query.sort if query.sort in SORT_COLUMNS else "updated"
         column = SORT_COLUMNS[sort]
         direction = "DESC" if query.descending else "ASC"
+        order = f"ORDER BY {column} {direction}, records.pk {direction}"
         params.update(offset=offset, limit=limit)
         with self._db.raw_read() as conn:
+            match = params.get("match")
+            if match is not None and self._breadth(conn, match) == 0:
+                return []
             walk = self._plan(conn, query, params)
-            source = f"records INDEXED BY {SORT_INDEXES[sort]}" if walk else "records"
+            index = SORT_INDEXES[sort]
             # Only fixed fragments are formatted in (sort column and index come from the
-            # tables above); every value is a bound parameter.
-            sql = (
-                f"SELECT {_SUMMARY_COLUMNS}, {column}, records.pk FROM {source} "  # noqa: S608
-                "JOIN users ON users.id = records.owner_id "
-                f"WHERE {where} ORDER BY {column} {direction}, "
-                f"records.pk {direction} LIMIT :limit OFFSET :offset"
-            )
-            return conn.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+            # tables above, the conditions from _filters); every value is a bound parameter.
+
+            def select_rows(source: str, where: str) -> str:
+                return (
+                    f"SELECT {_SUMMARY_COLUMNS}, {column}, records.pk FROM {source} "  # noqa: S608
+                    f"JOIN users ON users.id = records.owner_id WHERE {where} "
+                    f"{order} LIMIT :limit OFFSET :offset"
+                )
+
+            if walk and match is not None:
+                rest = " AND ".join(clauses[:-1]) or "1"  # the search is the last clause
+                head = HEAD_FACTOR * (offset + limit)
+                values = tuple(sorted((k, v) for k, v in params.items() if k != "match"))
+                key = (match, rest, sort, direction, head, values)
+                sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
+                if not sparse:
+                    in_head = (
+                        "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts "  # noqa: S608
+                        "MATCH :match AND +rowid IN (SELECT records.pk FROM records "
+                        f"INDEXED BY {index} WHERE {rest} {order} LIMIT :head))"
+                    )
+                    # the sort index again, to read only the rows of the page
+                    rows = conn.execute(
+                        select_rows(f"records INDEXED BY {index}", in_head),
+                        {**params, "head": head},
+                    ).fetchall()
+                    if len(rows) == limit:
+                        return rows  # type: ignore[no-any-return]
+                    self._sparse_heads = [*self._sparse_heads[-7:], key]
+            source = f"records INDEXED BY {index}" if walk else "records"
+            return conn.execute(select_rows(source, where), params).fetchall()  # type: ignore[no-any-return]
 
     def holds(self, record_id: str) -> bool:
         """True when the record is in this store (no permission check: only its id)."""

@@ -126,6 +126,12 @@ class SiteRecords:
 
     # -- lists -------------------------------------------------------------------------
 
+    def forget_searches(self) -> None:
+        """Count searches afresh in every store (see :meth:`RecordService.forget_searches`)."""
+        self._cursor = None
+        for service in self._services.values():
+            service.forget_searches()
+
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         total = 0
         for service in self._services.values():
@@ -140,10 +146,11 @@ class SiteRecords:
 
         Every store hands out its rows in the list's order; the page is merged from their
         heads. Reading on where the previous page ended (scrolling) continues from the
-        rows already fetched; any other offset starts again from the top.
+        rows already fetched; any other offset, and the first page (a reload), starts again
+        from the top.
         """
         cursor = self._cursor
-        if cursor is None or cursor.query != query or cursor.position != offset:
+        if cursor is None or not offset or cursor.query != query or cursor.position != offset:
             cursor = _Cursor(query, list(self._services))
             if offset:
                 cursor.skip(self._services, offset)

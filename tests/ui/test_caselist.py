@@ -265,3 +265,85 @@ def test_a_search_matching_many_records_of_a_small_store_walks_the_sort_index(
         assert [s.family_name for s in service.list(query, limit=200)] == wanted
         page = service.list(query, offset=10, limit=5)
         assert [s.family_name for s in page] == wanted[10:15]
+
+
+def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
+    counsellor: Workspace,
+) -> None:
+    """storage/records.py, list_rows: a broad search looks for its page among the first
+    HEAD_FACTOR times as many rows of the sort order, and walks all matches when they do
+    not hold the page; either way the rows and their order are those of every match
+    sorted (here computed in Python)."""
+    from intake_app.storage.records import HEAD_FACTOR, RecordService
+
+    people = [
+        {"family_name": f"Fink{i:03d}" if i % 10 == 0 else f"Kanarien{i:03d}"} for i in range(200)
+    ] + [{"family_name": f"Zeisig{i:03d}"} for i in range(60)]
+    _fill(counsellor, people)
+    service = counsellor.records
+    assert isinstance(service, RecordService)
+    names = sorted(p["family_name"] for p in people)
+    took_head = fell_back = 0
+    for typed, prefix in (("kanarien", "Kanarien"), ("zeis", "Zeisig"), ("ZEISIG0", "Zeisig0")):
+        for descending in (False, True):
+            wanted = [n for n in names if n.startswith(prefix)]
+            wanted = wanted[::-1] if descending else wanted
+            query = RecordQuery(search=typed, sort="name", descending=descending)
+            for offset, limit in ((0, 20), (0, 200), (15, 10), (len(wanted) - 5, 20)):
+                before = len(service._sparse_heads)
+                rows = service.list(query, offset=offset, limit=limit)
+                assert [s.family_name for s in rows] == wanted[offset : offset + limit], (
+                    typed,
+                    descending,
+                    offset,
+                    limit,
+                )
+                fell_back += len(service._sparse_heads) > before
+                took_head += len(rows) == limit and len(service._sparse_heads) == before
+            assert service.count(query) == len(wanted)
+    # both ways were taken: Zeisig comes last in ascending order (not among the first
+    # rows), first in descending order
+    assert took_head and fell_back, (took_head, fell_back, HEAD_FACTOR)
+    # the same with another condition besides the search (it applies to the first rows)
+    drafts = RecordQuery(search="kanarien", status="draft", sort="name", descending=False)
+    assert [s.family_name for s in service.list(drafts, limit=30)] == [
+        n for n in names if n.startswith("Kanarien")
+    ][:30]
+    assert service.list(RecordQuery(search="kanarien", status="complete"), limit=30) == []
+
+
+def test_a_search_narrowing_one_without_matches_asks_nothing_until_the_list_reloads(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
+    """A supervisor's list over several stores (storage/site_records.py): a store where a
+    search found nothing is not asked again while the search narrows, and the list's
+    reload after a change elsewhere asks it again."""
+    from intake_app.storage.records import _narrows
+
+    assert _narrows('"shevc"*', '"shev"*')
+    assert _narrows('"al"* "h"*', '"al"*')
+    assert _narrows('"al"* "h"*', '"h"*')
+    assert not _narrows('"shev"*', '"shevc"*')
+    assert not _narrows('"al"*', '"al"* "h"*')
+    assert not _narrows('"01 04 1990"', '"01"*')
+    mine = profile.sign_in(COUNSELLOR)
+    _fill(mine, PEOPLE[:2])
+    supervisor = profile.sign_in(SUPERVISOR)
+    _fill(supervisor, PEOPLE[2:])
+    page = CaseListPage(supervisor.records, supervisor.actor)
+    qtbot.addWidget(page)
+    for typed, total in (("Ö", 1), ("Öz", 1), ("Özt", 1), ("Xy", 0), ("Xylo", 0)):
+        page.search.setText(typed)
+        page.apply_filters()
+        assert page.model.total == total, typed
+        assert page.count_label.text() == f"{total} Aufnahme{'n' if total != 1 else ''}"
+    # a record the counsellor adds in her own window (not through this list's services)
+    _fill(mine, [{"family_name": "Xylophon", "given_names": "Ida"}])
+    page.search.setText("Xylop")
+    page.apply_filters()
+    assert page.model.total == 0  # "Xylo" found nothing here, so "Xylop" asks no store
+    page.refresh()  # what the main window does after a change elsewhere
+    assert page.model.total == 1
+    assert page.model.summary(0).family_name == "Xylophon"
+    mine.close()
+    supervisor.close()
