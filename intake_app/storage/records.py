@@ -84,6 +84,8 @@ _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts 
 #: A broad search first looks for its page among this many times as many rows at the top
 #: of the sort order (see :meth:`RecordService.list_rows`).
 HEAD_FACTOR = 4
+#: ... or, where the search matches a smaller share of the store, up to this many rows.
+HEAD_ROWS = 1_000
 
 #: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
 _PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
@@ -174,6 +176,7 @@ class RecordService:
         #: the latest broad searches whose page was not among the first rows of the sort
         #: order (see :meth:`list_rows`), with what else they asked
         self._sparse_heads: builtins.list[tuple[Any, ...]] = []
+        self._size: int | None = None
 
     @property
     def expiry_warning_days(self) -> int:
@@ -233,6 +236,7 @@ class RecordService:
         self._breadths.clear()
         self._misses.clear()
         self._sparse_heads.clear()
+        self._size = None
 
     def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
         self.forget_searches()  # the search index changes
@@ -934,6 +938,12 @@ class RecordService:
                 self._misses = [*self._misses[-7:], match]
         return known
 
+    def _records_in_store(self, conn: Any) -> int:
+        """How many records this store holds (remembered as the search counts are)."""
+        if self._size is None:
+            self._size = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+        return self._size
+
     def _plan(self, conn: Any, query: RecordQuery, params: dict[str, Any]) -> bool:
         """True when the query should walk the sort index (a broad search).
 
@@ -1010,13 +1020,14 @@ class RecordService:
         """One page as database rows: the summary columns, then the sort value and the
         pk (see :func:`row_key`); turned into summaries only when shown.
 
-        A search that matches nothing in this store asks nothing more. A broad search
-        (:meth:`_plan`) first looks for its page among the first HEAD_FACTOR times as many
-        rows of the sort order: the search index checks its matches against those few
-        rows instead of collecting every match (a one-letter search matches most of the
-        store). When they hold the whole page, that is the page (every other match comes
-        after them in the sort order); otherwise the sort index is walked with all
-        matches, and a narrower search of the same list skips the first step.
+        A search that matches nothing in this store asks nothing more. A search that
+        matches more than twice the rows asked for first looks for its page among the
+        first rows of the sort order (HEAD_FACTOR times the rows asked for, or as many as
+        its share of the store suggests): the search index checks its matches against
+        those rows instead of collecting every match and reading their rows (a one-letter
+        search matches most of the store). When they hold the whole page, that is the page
+        (every other match comes after them in the sort order); otherwise the query of
+        :meth:`_plan` runs, and a narrower search of the same list skips the first step.
         """
         clauses, params = self._filters(query)
         where = " AND ".join(clauses) if clauses else "1"
@@ -1041,9 +1052,18 @@ class RecordService:
                     f"{order} LIMIT :limit OFFSET :offset"
                 )
 
-            if walk and match is not None:
+            need = offset + limit
+            breadth = 0 if match is None else self._breadth(conn, match)
+            if match is not None and breadth > 2 * need:
                 rest = " AND ".join(clauses[:-1]) or "1"  # the search is the last clause
-                head = HEAD_FACTOR * (offset + limit)
+                # HEAD_FACTOR times the rows of the page; where fewer matches were counted,
+                # twice as many rows as hold the page if the matches are spread evenly over
+                # the sort order, up to HEAD_ROWS
+                head = HEAD_FACTOR * need
+                size = None
+                if breadth <= BROAD_SEARCH:
+                    size = self._records_in_store(conn)
+                    head = max(head, min(2 * need * size // breadth, HEAD_ROWS))
                 values = tuple(sorted((k, v) for k, v in params.items() if k != "match"))
                 key = (match, rest, sort, direction, head, values)
                 sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
@@ -1058,7 +1078,7 @@ class RecordService:
                         select_rows(f"records INDEXED BY {index}", in_head),
                         {**params, "head": head},
                     ).fetchall()
-                    if len(rows) == limit:
+                    if len(rows) == limit or (size is not None and head >= size):  # all: exact
                         return rows  # type: ignore[no-any-return]
                     self._sparse_heads = [*self._sparse_heads[-7:], key]
             source = f"records INDEXED BY {index}" if walk else "records"

@@ -270,11 +270,11 @@ def test_a_search_matching_many_records_of_a_small_store_walks_the_sort_index(
 def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
     counsellor: Workspace,
 ) -> None:
-    """storage/records.py, list_rows: a broad search looks for its page among the first
-    HEAD_FACTOR times as many rows of the sort order, and walks all matches when they do
-    not hold the page; either way the rows and their order are those of every match
-    sorted (here computed in Python)."""
-    from intake_app.storage.records import HEAD_FACTOR, RecordService
+    """storage/records.py, list_rows: a search matching more than twice the rows asked
+    for looks for its page among the first rows of the sort order, and runs the query of
+    _plan when they do not hold the page; either way the rows and their order are those
+    of every match sorted (here computed in Python)."""
+    from intake_app.storage.records import RecordService
 
     people = [
         {"family_name": f"Fink{i:03d}" if i % 10 == 0 else f"Kanarien{i:03d}"} for i in range(200)
@@ -303,7 +303,7 @@ def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
             assert service.count(query) == len(wanted)
     # both ways were taken: Zeisig comes last in ascending order (not among the first
     # rows), first in descending order
-    assert took_head and fell_back, (took_head, fell_back, HEAD_FACTOR)
+    assert took_head and fell_back, (took_head, fell_back)
     # the same with another condition besides the search (it applies to the first rows)
     drafts = RecordQuery(search="kanarien", status="draft", sort="name", descending=False)
     assert [s.family_name for s in service.list(drafts, limit=30)] == [
