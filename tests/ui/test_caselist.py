@@ -347,3 +347,35 @@ def test_a_search_narrowing_one_without_matches_asks_nothing_until_the_list_relo
     assert page.model.summary(0).family_name == "Xylophon"
     mine.close()
     supervisor.close()
+
+
+def test_a_supervisors_list_merges_the_stores_in_order_page_by_page(
+    profile: ProfileFixture,
+) -> None:
+    """storage/site_records.py: every store hands out its rows in the list's order and
+    the pages are merged from their heads; scrolling on, jumping and searching give the
+    rows of one sorted list."""
+    mine = profile.sign_in(COUNSELLOR)
+    _fill(mine, [{"family_name": f"Amsel{i:03d}"} for i in range(0, 90, 3)])
+    mine.close()
+    supervisor = profile.sign_in(SUPERVISOR)
+    _fill(supervisor, [{"family_name": f"Amsel{i:03d}"} for i in range(90) if i % 3])
+    names = [f"Amsel{i:03d}" for i in range(90)]
+    try:
+        for descending in (False, True):
+            wanted = names[::-1] if descending else names
+            query = RecordQuery(sort="name", descending=descending)
+            got: list[str] = []
+            while len(got) < len(wanted) + 7:  # scrolling on, past the end
+                page = supervisor.records.list(query, offset=len(got), limit=7)
+                if not page:
+                    break
+                got += [s.family_name for s in page]
+            assert got == wanted
+            jumped = supervisor.records.list(query, offset=40, limit=11)
+            assert [s.family_name for s in jumped] == wanted[40:51]
+            search = RecordQuery(search="amsel0", sort="name", descending=descending)
+            found = [s.family_name for s in supervisor.records.list(search, limit=200)]
+            assert found == [n for n in wanted if n.startswith("Amsel0")]
+    finally:
+        supervisor.close()
