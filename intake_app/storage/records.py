@@ -86,6 +86,8 @@ _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts 
 HEAD_FACTOR = 4
 #: ... or, where the search matches a smaller share of the store, up to this many rows.
 HEAD_ROWS = 1_000
+#: In a store of up to this many records the page is read by walking the sort index.
+WALK_ROWS = 20_000
 
 #: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
 _PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
@@ -236,7 +238,6 @@ class RecordService:
         self._breadths.clear()
         self._misses.clear()
         self._sparse_heads.clear()
-        self._size = None
 
     def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
         self.forget_searches()  # the search index changes
@@ -261,6 +262,7 @@ class RecordService:
         self, *, form_id: str, form_version: str, answers: dict[str, Any] | None = None
     ) -> Record:
         """Start a new intake (a draft, revision 1) owned by the actor."""
+        self._size = None  # (see _records_in_store)
         self._actor.require(Permission.CREATE_RECORD)
         if not self._creates:
             raise ConflictError(
@@ -939,7 +941,9 @@ class RecordService:
         return known
 
     def _records_in_store(self, conn: Any) -> int:
-        """How many records this store holds (remembered as the search counts are)."""
+        """How many records this store holds, counted once (and after a new record): it
+        only sizes how many first rows a search looks at, so a count grown stale through a
+        change elsewhere costs time, never a row."""
         if self._size is None:
             self._size = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
         return self._size
@@ -1060,25 +1064,41 @@ class RecordService:
                 # twice as many rows as hold the page if the matches are spread evenly over
                 # the sort order, up to HEAD_ROWS
                 head = HEAD_FACTOR * need
-                size = None
                 if breadth <= BROAD_SEARCH:
-                    size = self._records_in_store(conn)
-                    head = max(head, min(2 * need * size // breadth, HEAD_ROWS))
+                    head = max(
+                        head, min(2 * need * self._records_in_store(conn) // breadth, HEAD_ROWS)
+                    )
                 values = tuple(sorted((k, v) for k, v in params.items() if k != "match"))
                 key = (match, rest, sort, direction, head, values)
                 sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
                 if not sparse:
                     in_head = (
-                        "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts "  # noqa: S608
-                        "MATCH :match AND +rowid IN (SELECT records.pk FROM records "
-                        f"INDEXED BY {index} WHERE {rest} {order} LIMIT :head))"
+                        "SELECT rowid FROM records_fts WHERE records_fts MATCH :match "
+                        "AND +rowid IN (SELECT pk FROM head)"
                     )
-                    # the sort index again, to read only the rows of the page
-                    rows = conn.execute(
-                        select_rows(f"records INDEXED BY {index}", in_head),
-                        {**params, "head": head},
-                    ).fetchall()
-                    if len(rows) == limit or (size is not None and head >= size):  # all: exact
+                    first_rows = (
+                        "WITH head(pk, value) AS ("  # noqa: S608
+                        f"SELECT records.pk, {column} FROM records INDEXED BY {index} "
+                        f"WHERE {rest} {order} LIMIT :head) "
+                    )
+                    if self._records_in_store(conn) <= WALK_ROWS:
+                        # the sort index again, reading only the rows of the page (when the
+                        # first rows hold fewer matches, it is walked to its end: in a
+                        # store of a few thousand records that is still quick)
+                        sql = first_rows + select_rows(
+                            f"records INDEXED BY {index}", f"records.pk IN ({in_head})"
+                        )
+                    else:
+                        # the page sorted by the values the first rows came with, and
+                        # only its own rows read
+                        sql = first_rows + select_rows(
+                            "records",
+                            f"records.pk IN (SELECT head.pk FROM head WHERE head.pk IN "
+                            f"({in_head}) ORDER BY head.value {direction}, "
+                            f"head.pk {direction} LIMIT :limit OFFSET :offset)",
+                        )
+                    rows = conn.execute(sql, {**params, "head": head}).fetchall()
+                    if len(rows) == limit:
                         return rows  # type: ignore[no-any-return]
                     self._sparse_heads = [*self._sparse_heads[-7:], key]
             source = f"records INDEXED BY {index}" if walk else "records"

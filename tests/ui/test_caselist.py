@@ -267,14 +267,20 @@ def test_a_search_matching_many_records_of_a_small_store_walks_the_sort_index(
         assert [s.family_name for s in page] == wanted[10:15]
 
 
+@pytest.mark.parametrize("walk_rows", [20_000, 0], ids=["walking the index", "sorting"])
 def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
-    counsellor: Workspace,
+    counsellor: Workspace, monkeypatch: pytest.MonkeyPatch, walk_rows: int
 ) -> None:
     """storage/records.py, list_rows: a search matching more than twice the rows asked
     for looks for its page among the first rows of the sort order, and runs the query of
     _plan when they do not hold the page; either way the rows and their order are those
-    of every match sorted (here computed in Python)."""
+    of every match sorted (here computed in Python). The page is read from the first
+    rows by walking the sort index again (a store of up to WALK_ROWS records) or by
+    sorting their sort values (a larger one: WALK_ROWS 0 here)."""
+    from intake_app.storage import records
     from intake_app.storage.records import RecordService
+
+    monkeypatch.setattr(records, "WALK_ROWS", walk_rows)
 
     people = [
         {"family_name": f"Fink{i:03d}" if i % 10 == 0 else f"Kanarien{i:03d}"} for i in range(200)
