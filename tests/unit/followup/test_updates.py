@@ -232,6 +232,13 @@ def test_no_update_while_a_revision_is_open_or_after_closing(profile: ProfileFix
         # a contact is no change to the answers: it may be added during a revision
         ws.records.add_contact(record_id, check_contact(on=TODAY, mode="phone"))
         ws.records.finalise(record_id, answers=answers)
+        # a finalised record's answers change only in a new revision
+        with pytest.raises(ConflictError, match="Für Änderungen öffnen Sie eine neue Revision"):
+            ws.records.save(record_id, answers=answers)
+        with pytest.raises(ConflictError, match="Für Änderungen öffnen Sie eine neue Revision"):
+            ws.records.change_form_version(
+                record_id, form_version="2026.3", answers=answers, retired={}
+            )
     finally:
         ws.close()
     sup = profile.sign_in(SUPERVISOR)
