@@ -14,6 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from time import monotonic
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,10 @@ HEAD_FACTOR = 4
 HEAD_ROWS = 1_000
 #: In a store of up to this many records the page is read by walking the sort index.
 WALK_ROWS = 20_000
+
+#: Seconds for which search counts are remembered (see :meth:`RecordService._breadth`):
+#: a change made elsewhere (another window, a move) shows at the latest after this long.
+SEARCH_MEMORY = 20.0
 
 #: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
 _PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
@@ -179,6 +184,7 @@ class RecordService:
         #: order (see :meth:`list_rows`), with what else they asked
         self._sparse_heads: builtins.list[tuple[Any, ...]] = []
         self._size: int | None = None
+        self._remembered_since = monotonic()
 
     @property
     def expiry_warning_days(self) -> int:
@@ -238,6 +244,7 @@ class RecordService:
         self._breadths.clear()
         self._misses.clear()
         self._sparse_heads.clear()
+        self._remembered_since = monotonic()
 
     def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
         self.forget_searches()  # the search index changes
@@ -923,12 +930,15 @@ class RecordService:
     def _breadth(self, conn: Any, match: str) -> int:
         """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap).
 
-        Remembered per search text until the next change in this store (or until the list
-        reloads after a change elsewhere, :meth:`forget_searches`): typing runs the same
-        search for the count and for the page, and scrolling runs it again. A search that
+        Remembered per search text until the next change in this store, until the list
+        reloads after a change elsewhere (:meth:`forget_searches`), until a list without a
+        search is asked for, or for SEARCH_MEMORY seconds: typing runs the same search for
+        the count and for the page, and scrolling runs it again. A search that
         narrows one that found nothing here finds nothing either, without a query: typing
         on in a supervisor's list asks only the stores that still have matches.
         """
+        if monotonic() - self._remembered_since > SEARCH_MEMORY:
+            self.forget_searches()
         known = self._breadths.get(match)
         if known is None and any(_narrows(match, miss) for miss in self._misses):
             known = 0
@@ -1050,7 +1060,9 @@ class RecordService:
         params.update(offset=offset, limit=limit)
         with self._db.raw_read() as conn:
             match = params.get("match")
-            if match is not None and self._breadth(conn, match) == 0:
+            if match is None:
+                self.forget_searches()  # the search was cleared: the next one counts afresh
+            elif self._breadth(conn, match) == 0:
                 return []
             walk = self._plan(conn, query, params)
             index = SORT_INDEXES[sort]
@@ -1077,7 +1089,9 @@ class RecordService:
                         head, min(2 * need * self._records_in_store(conn) // breadth, HEAD_ROWS)
                     )
                 values = tuple(sorted((k, v) for k, v in params.items() if k != "match"))
-                key = (match, rest, sort, direction, head, values)
+                # (a narrower search whose matches were not among the first rows either
+                # looks no further there, however many rows its share would suggest)
+                key = (match, rest, sort, direction, values)
                 sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
                 if not sparse:
                     in_head = (

@@ -319,11 +319,12 @@ def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
 
 
 def test_a_search_narrowing_one_without_matches_asks_nothing_until_the_list_reloads(
-    qtbot: QtBot, profile: ProfileFixture
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A supervisor's list over several stores (storage/site_records.py): a store where a
-    search found nothing is not asked again while the search narrows, and the list's
-    reload after a change elsewhere asks it again."""
+    search found nothing is not asked again while the search narrows; the list's reload
+    after a change elsewhere, a cleared search and SEARCH_MEMORY seconds ask it again."""
+    from intake_app.storage import records
     from intake_app.storage.records import _narrows
 
     assert _narrows('"shevc"*', '"shev"*')
@@ -351,6 +352,21 @@ def test_a_search_narrowing_one_without_matches_asks_nothing_until_the_list_relo
     page.refresh()  # what the main window does after a change elsewhere
     assert page.model.total == 1
     assert page.model.summary(0).family_name == "Xylophon"
+
+    def shown(typed: str) -> int:
+        page.search.setText(typed)
+        page.apply_filters()
+        return page.model.total
+
+    assert shown("Zaunk") == 0
+    _fill(mine, [{"family_name": "Zaunkönig"}])
+    assert shown("Zaunko") == 0  # (remembered)
+    assert shown("") == 6
+    assert shown("Zaunko") == 1  # a cleared search forgets
+    assert shown("Quit") == 0
+    _fill(mine, [{"family_name": "Quitte"}])
+    monkeypatch.setattr(records, "SEARCH_MEMORY", 0.0)
+    assert shown("Quitt") == 1  # remembered no longer than SEARCH_MEMORY
     mine.close()
     supervisor.close()
 
