@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Protocol
 
 import qrcode
 from reportlab.lib.colors import Color, black
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph
 
 from intake_app.pdf import fonts
@@ -329,7 +330,7 @@ class TextLine(Flowable):  # type: ignore[misc]
         if self._para is not None and self._broken is None:
             self._para.drawOn(self.canv, 0, 0)
             return
-        writer = _CanvasLines(self.canv)
+        writer = LineWriter(self.canv)
         self.write(writer, 0, 0)
         writer.flush()
 
@@ -339,26 +340,73 @@ def _ascent(font: str, size: float) -> float:
     return float(pdfmetrics.getAscentDescent(font, size)[0])
 
 
-class LineWriter(Protocol):
-    """Sets lines of text into one shared text object (see :mod:`grid`)."""
-
-    def line(
-        self,
-        x: float,
-        y: float,
-        runs: list[tuple[str, str]],
-        size: float,
-        color: Color,
-        word_space: float = 0.0,
-    ) -> None: ...
+_FILLS: dict[tuple[float, float, float], str] = {}
 
 
-class _CanvasLines:
-    """A :class:`LineWriter` for one flowable's own text object."""
+def _fill(color: Color) -> str:
+    """The fill colour operator for an RGB colour, as reportlab writes it (made once per
+    colour: labels and values alternate their colour on every row)."""
+    rgb = (color.red, color.green, color.blue)
+    op = _FILLS.get(rgb)
+    if op is None:
+        op = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+    return op
+
+
+@lru_cache(maxsize=64)
+def _font_size_ops(size: float) -> str:
+    """What reportlab writes after a subset's name when a text object changes font:
+    the size and the default leading (1.2 times the size) of ``setFont``."""
+    return f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
+
+
+class _Shown:
+    """Per document (kept on the canvas): each text in each font as the subset runs and
+    text operators reportlab writes for it, and the PDF names of the subsets.
+
+    A label, a heading, "Ja" or a country comes back on every page and record; its
+    letters keep their codes for the whole document, so its operators are made once."""
+
+    __slots__ = ("names", "runs")
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], tuple[tuple[int, str], ...]] = {}
+        self.names: dict[tuple[str, int], str] = {}
+
+
+def _shown(canv: Canvas) -> _Shown:
+    known: _Shown | None = getattr(canv, "intake_shown", None)
+    if known is None or getattr(canv, "intake_shown_doc", None) is not canv._doc:
+        known = canv.intake_shown = _Shown()
+        canv.intake_shown_doc = canv._doc
+    return known
+
+
+class LineWriter:
+    """Sets lines of text into one shared text object: a table's cells (see
+    :mod:`grid`) or the lines of one :class:`TextLine`.
+
+    Font and colour are written only when they change, and the text operators of each
+    text come from a per-document table (:class:`_Shown`), so the output is what
+    reportlab's ``setFont`` and ``textOut`` write, without redoing that work per line.
+    """
+
+    __slots__ = ("canv", "color", "font", "shown", "size", "subset", "text")
 
     def __init__(self, canv: Canvas) -> None:
         self.canv = canv
-        self.text: Any = None
+        self.text: PDFTextObject | None = None
+        self.font = ""
+        self.size = 0.0
+        self.subset = -1
+        self.color: Color | None = None
+        self.shown = _shown(canv)
+
+    def flush(self) -> None:
+        """Put the lines written so far on the canvas."""
+        if self.text is not None:
+            self.canv.drawText(self.text)
+            self.text = None
 
     def line(
         self,
@@ -369,22 +417,60 @@ class _CanvasLines:
         color: Color,
         word_space: float = 0.0,
     ) -> None:
-        if self.text is None:
+        """One line whose baseline starts at ``(x, y)``: ``runs`` of ``(font, text)``."""
+        text = self.text
+        start = text is None
+        if text is None:
+            # the colour set before the text object, which starts at the line's origin
             self.canv.setFillColor(color)
-            self.text = self.canv.beginText(x, y)
-        else:
-            self.text.setTextOrigin(x, y)
+            text = self.text = self.canv.beginText(x, y)
+            self.font, self.size, self.color = "", 0.0, color
+        code = text._code
+        if color is not self.color:
+            if type(color) is Color:
+                code.append(_fill(color))  # what text.setFillColor(color) writes
+            else:
+                text.setFillColor(color)
+            self.color = color
+        if not start:
+            if self.canv.bottomup:
+                code.append(f"1 0 0 1 {fp_str(x, y)} Tm")  # what text.setTextOrigin writes
+            else:
+                text.setTextOrigin(x, y)
         if word_space:
-            self.text.setWordSpace(word_space)
+            text.setWordSpace(word_space)
         for font, run in runs:
-            self.text.setFont(font, size)
-            self.text.textOut(run)
+            if font != self.font or size != self.size:
+                text.setFont(font, size)
+                self.font, self.size, self.subset = font, size, -1
+            self._out(text, font, run, size)
         if word_space:
-            self.text.setWordSpace(0)
+            text.setWordSpace(0)
 
-    def flush(self) -> None:
-        if self.text is not None:
-            self.canv.drawText(self.text)
+    def _out(self, text: PDFTextObject, font: str, run: str, size: float) -> None:
+        """``text.textOut(run)`` in an embedded font, from the per-document table."""
+        shown = self.shown
+        ops = shown.runs.get((font, run))
+        if ops is None:
+            face = pdfmetrics.getFont(font)
+            if not face._dynamicFont:
+                text.textOut(run)
+                return
+            doc = self.canv._doc
+            ops = shown.runs[(font, run)] = tuple(
+                (subset, f"({escapePDF(chunk)}) Tj") for subset, chunk in face.splitString(run, doc)
+            )
+        code = text._code
+        for subset, op in ops:
+            if subset != self.subset:
+                name = shown.names.get((font, subset))
+                if name is None:
+                    name = shown.names[(font, subset)] = pdfmetrics.getFont(
+                        font
+                    ).getSubsetInternalName(subset, self.canv._doc)
+                code.append(f"{name} {_font_size_ops(size)}")
+                self.subset = subset
+            code.append(op)
 
 
 def text_flowable(
