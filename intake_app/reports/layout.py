@@ -9,6 +9,7 @@ are drawn when the document is saved, once the number of pages is known.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections import Counter
 from collections.abc import Callable
@@ -357,6 +358,23 @@ class PagedCanvas(Canvas):  # type: ignore[misc]
         Canvas.save(self)
 
 
+_ATOMS = (int, float, str, bool, type(None))
+
+
+class _BodyFrame(Frame):  # type: ignore[misc]
+    """The page's frame, copied cheaply: reportlab deep-copies the frame each time it
+    measures a heading kept with what follows (``keepWithNext``); a frame holds mostly
+    numbers, so only its other attributes are copied deeply (the same copy, without
+    ``copy.deepcopy`` visiting every number)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _BodyFrame:
+        clone = copy.copy(self)
+        for key, value in self.__dict__.items():
+            if type(value) not in _ATOMS:
+                setattr(clone, key, copy.deepcopy(value, memo))
+        return clone
+
+
 class IntakeDocTemplate(BaseDocTemplate):  # type: ignore[misc]
     """A4 with one frame; header and footer per record; a hook per record started.
 
@@ -388,7 +406,7 @@ class IntakeDocTemplate(BaseDocTemplate):  # type: ignore[misc]
             lang=lang,
             invariant=False,
         )
-        frame = Frame(
+        frame = _BodyFrame(
             MARGIN_X,
             MARGIN_BOTTOM,
             CONTENT_WIDTH,
