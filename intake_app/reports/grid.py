@@ -143,7 +143,10 @@ class Grid(Flowable):  # type: ignore[misc]
             width = self._cell_width(row, column)
             total = 0.0
             for flowable in cell:
-                _w, h = flowable.wrapOn(canv, width, 72000)
+                if type(flowable) is TextLine:  # needs no canvas to measure
+                    _w, h = flowable.wrap(width, 72000)
+                else:
+                    _w, h = flowable.wrapOn(canv, width, 72000)
                 sizes.append(h)
                 total += h + flowable.getSpaceBefore() + flowable.getSpaceAfter()
             total -= cell[0].getSpaceBefore() + cell[-1].getSpaceAfter()
