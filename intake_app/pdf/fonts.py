@@ -166,12 +166,25 @@ class _ReadableTTFont(TTFont):  # type: ignore[misc]
             runs = cache.get(text)
             if runs is not None:
                 return runs
+            # letters that all have a code in the first subset already: the same bytes
+            # reportlab's loop over the letters gives, translated in one step
+            first: set[str] = state.intake_first
+            if text and isinstance(text, str) and first.issuperset(text):
+                runs = cache[text] = [(0, text.translate(state.assignments).encode("latin-1"))]
+                return runs
         runs = TTFont.splitString(self, text, doc, encoding)
         if cache is None and isinstance(text, str):
-            cache = {}
-            self.state[doc].intake_runs = cache
+            state = self.state[doc]
+            cache = state.intake_runs = {}
+            state.intake_first = set()
         if cache is not None:
             cache[text] = runs
+        if cache is not None and isinstance(text, str):
+            assignments = state.assignments
+            for char in set(text):
+                code = assignments.get(ord(char))
+                if code is not None and code < 256 and char != "\xa0":
+                    state.intake_first.add(char)
         return runs
 
     def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
