@@ -313,6 +313,13 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     """Split ``text`` into ``(font, text)`` runs, keeping the order of the characters."""
     if _LATIN_ONLY.fullmatch(text):  # the common case: one run in Noto Sans
         return [(LATIN_BOLD if bold else LATIN, text)] if text else []
+    return list(_mixed_runs(text, bold))
+
+
+@lru_cache(maxsize=4096)
+def _mixed_runs(text: str, bold: bool) -> tuple[tuple[str, str], ...]:
+    """:func:`font_runs` of text in several fonts, made once per text: a right-to-left
+    line is measured and drawn, and the same lines come back on every record."""
     runs: list[tuple[str, str]] = []
     for char in text:
         font = font_for(char, bold=bold)
@@ -326,7 +333,7 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
             runs[-1] = (runs[-1][0], runs[-1][1] + char)
         else:
             runs.append((font, char))
-    return runs
+    return tuple(runs)
 
 
 @lru_cache(maxsize=16384)

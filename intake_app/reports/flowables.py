@@ -40,6 +40,54 @@ def _is_bold(style: ParagraphStyle) -> bool:
     return style.fontName in (fonts.LATIN_BOLD, fonts.ARABIC_BOLD)
 
 
+@lru_cache(maxsize=1024)
+def _rtl_lines(
+    text: str, size: float, bold: bool, width: float
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Greedy line breaking of right-to-left text on logical words (shaping does not
+    cross spaces); returns the logical lines and the same lines in visual order.
+
+    Made once per text, size and width: the consent texts in Arabic and Dari/Farsi are
+    the same on every record's sheet, and resolving their directions is the slow part."""
+    space = fonts.text_width(" ", size, bold=bold)
+
+    def word_width(word: str) -> float:
+        return fonts.text_width(fonts.visual(word, rtl=True), size, bold=bold)
+
+    lines: list[str] = []
+    shown: list[str] = []
+    for hard in text.split("\n"):
+        words = hard.split()
+        if not words:
+            lines.append("")
+            shown.append("")
+            continue
+        paragraph: list[str] = []
+        current: list[str] = []
+        used = 0.0
+        for word in words:
+            measured = word_width(word)
+            while measured > width and len(word) > 1:  # a word wider than the column
+                cut = max(1, int(len(word) * width / measured) - 1)
+                if current:
+                    paragraph.append(" ".join(current))
+                    current, used = [], 0.0
+                paragraph.append(word[:cut])
+                word = word[cut:]
+                measured = word_width(word)
+            extra = measured if not current else used + space + measured
+            if current and extra > width:
+                paragraph.append(" ".join(current))
+                current, used = [word], measured
+            else:
+                current.append(word)
+                used = extra
+        paragraph.append(" ".join(current))
+        lines.extend(paragraph)
+        shown.extend(fonts.visual_lines(paragraph, rtl=True))
+    return tuple(lines), tuple(shown)
+
+
 class RtlParagraph(Flowable):  # type: ignore[misc]
     """A right-to-left paragraph (Arabic, Dari/Farsi), shaped, wrapped and split.
 
@@ -68,50 +116,10 @@ class RtlParagraph(Flowable):  # type: ignore[misc]
         self._lines_width = lines_width
         self._avail = 0.0
 
-    def _space(self) -> float:
-        return fonts.text_width(" ", self.style.fontSize, bold=_is_bold(self.style))
-
-    def _word_width(self, word: str) -> float:
-        return fonts.text_width(
-            fonts.visual(word, rtl=True), self.style.fontSize, bold=_is_bold(self.style)
-        )
-
     def _break(self, width: float) -> tuple[list[str], list[str]]:
-        """Greedy line breaking on logical words (shaping does not cross spaces);
-        returns the logical lines and the same lines in visual order."""
-        space = self._space()
-        lines: list[str] = []
-        shown: list[str] = []
-        for hard in self.text.split("\n"):
-            words = hard.split()
-            if not words:
-                lines.append("")
-                shown.append("")
-                continue
-            paragraph: list[str] = []
-            current: list[str] = []
-            used = 0.0
-            for word in words:
-                size = self._word_width(word)
-                while size > width and len(word) > 1:  # a word wider than the column
-                    cut = max(1, int(len(word) * width / size) - 1)
-                    if current:
-                        paragraph.append(" ".join(current))
-                        current, used = [], 0.0
-                    paragraph.append(word[:cut])
-                    word = word[cut:]
-                    size = self._word_width(word)
-                extra = size if not current else used + space + size
-                if current and extra > width:
-                    paragraph.append(" ".join(current))
-                    current, used = [word], size
-                else:
-                    current.append(word)
-                    used = extra
-            paragraph.append(" ".join(current))
-            lines.extend(paragraph)
-            shown.extend(fonts.visual_lines(paragraph, rtl=True))
-        return lines, shown
+        """The logical lines and the same lines in visual order (see :func:`_rtl_lines`)."""
+        lines, shown = _rtl_lines(self.text, self.style.fontSize, _is_bold(self.style), width)
+        return list(lines), list(shown)
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         if self._lines is None or self._lines_width != availWidth:
