@@ -10,9 +10,11 @@ are drawn when the document is saved, once the number of pages is known.
 from __future__ import annotations
 
 import copy
+import gc
 import io
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -452,5 +454,25 @@ def render(
     """
     buffer = io.BytesIO()
     doc = IntakeDocTemplate(buffer, title=title, author=author, lang=lang, on_record=on_record)
-    doc.build(story, canvasmaker=PagedCanvas)
+    with collector_paused():
+        doc.build(story, canvasmaker=PagedCanvas)
     return buffer.getvalue(), int(doc.page)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a printout is laid out.
+
+    Laying out allocates many small objects (flowables, their lines, the page's
+    operators) that all live until the PDF is written; the collector's passes over them
+    found nothing to free and were about a tenth of the time of a batch. Cycles made
+    meanwhile are collected once it runs again. If the collector was already paused (a
+    printout built inside another), it stays paused."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

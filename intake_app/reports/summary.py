@@ -34,6 +34,7 @@ from intake_app.reports.layout import (
     SHADE,
     RecordStart,
     Styles,
+    collector_paused,
     make_styles,
     render,
 )
@@ -597,7 +598,8 @@ def build_summary(
     source: RecordSource, *, ctx: PrintContext, profile: Profile = Profile.STANDARD
 ) -> bytes:
     """One record's summary as PDF bytes (nothing is written to disk)."""
-    story = summary_story(source, ctx=ctx, profile=profile)
+    with collector_paused():  # see layout.collector_paused
+        story = summary_story(source, ctx=ctx, profile=profile)
     data, _pages = render(
         story,
         title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
