@@ -128,10 +128,20 @@ def render_documents(
         if cancelled is not None and cancelled():
             raise Cancelled
 
+    def on_record(index: int) -> None:
+        check()
+        if progress is not None:
+            progress(
+                step_offset + count + index, total, tr(MSG_LAYOUT).format(n=index + 1, total=count)
+            )
+
+    title = document_title(document, sources, tr=tr, lang=ctx.lang)
     styles = make_styles() if document is Document.SUMMARY else make_styles(size=8.6)
     story: list[Flowable] = []
     rendered: list[RenderedRecord] = []
-    with collector_paused():  # see layout.collector_paused
+    # one pause of the collector for making the story and laying it out: the layout
+    # consumes the story, so the collector finds little left when it runs again
+    with collector_paused():
         for index, source in enumerate(sources):
             check()
             if progress is not None:
@@ -152,22 +162,13 @@ def render_documents(
                 )
                 effective = Profile.STANDARD
             rendered.append(RenderedRecord(source.record_id, effective, source.case_number))
-
-    def on_record(index: int) -> None:
-        check()
-        if progress is not None:
-            progress(
-                step_offset + count + index, total, tr(MSG_LAYOUT).format(n=index + 1, total=count)
-            )
-
-    title = document_title(document, sources, tr=tr, lang=ctx.lang)
-    data, pages = render(
-        story,
-        title=title,
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-        on_record=on_record,
-    )
+        data, pages = render(
+            story,
+            title=title,
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+            on_record=on_record,
+        )
     check()
     if progress is not None:
         progress(total, total, "")

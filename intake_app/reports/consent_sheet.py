@@ -637,10 +637,10 @@ def build_consent_sheet(
     """One consent sheet as PDF bytes (nothing is written to disk)."""
     with collector_paused():  # see layout.collector_paused
         story = consent_sheet_story(source, ctx=ctx, client_lang=client_lang)
-    data, _pages = render(
-        story,
-        title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-    )
+        data, _pages = render(
+            story,
+            title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+        )
     return data

@@ -600,10 +600,10 @@ def build_summary(
     """One record's summary as PDF bytes (nothing is written to disk)."""
     with collector_paused():  # see layout.collector_paused
         story = summary_story(source, ctx=ctx, profile=profile)
-    data, _pages = render(
-        story,
-        title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-    )
+        data, _pages = render(
+            story,
+            title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+        )
     return data
