@@ -23,6 +23,7 @@ Rules the engine applies (see ``docs/forms.md``):
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -95,7 +96,9 @@ class _Run:
         self.tr = translator(lang)
         self.purposes = purposes
         self.languages = languages
-        self.evaluator = Evaluator(self)
+        # the evaluator sees the run through a weak proxy: no reference cycle, so a
+        # finished evaluation is freed at once, not by the cycle collector
+        self.evaluator = Evaluator(weakref.proxy(self))
         self.sections = {section.id: section for section in form.sections}
         self._visible: dict[tuple[str, Context], bool] = {}
         self._section_visible: dict[str, bool] = {}
