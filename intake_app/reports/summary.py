@@ -11,6 +11,7 @@ flags. Special-category questions appear only under the profile that includes th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -160,14 +161,11 @@ class _Summary:
             styles=styles,
             tr=self.tr,
             today=ctx.today,
-            purpose_label=self._purpose_label,
+            purpose_label=functools.partial(_purpose_label, ctx),  # no cycle back to self
         )
 
     def _purpose_label(self, purpose_id: str) -> str:
-        try:
-            return self.ctx.organisation.purpose(purpose_id).label(self.ctx.lang)
-        except KeyError:
-            return purpose_id
+        return _purpose_label(self.ctx, purpose_id)
 
     def _printable(self, row: AnswerRow) -> bool:
         return self.printable[row.question.id]
@@ -561,6 +559,14 @@ class _Summary:
             else:
                 out.extend(self.sections.section(rows))
         return out
+
+
+def _purpose_label(ctx: PrintContext, purpose_id: str) -> str:
+    """A consent purpose by its name in the printout's language (its id if unknown)."""
+    try:
+        return ctx.organisation.purpose(purpose_id).label(ctx.lang)
+    except KeyError:
+        return purpose_id
 
 
 def _consent_sections(form: Form) -> frozenset[str]:
