@@ -146,18 +146,21 @@ def _cached_cmap(fontname: str, subset: tuple[int, ...]) -> str:
     )
 
 
-class _ReadableTTFont(TTFont):  # type: ignore[misc]
+class ReadableTTFont(TTFont):  # type: ignore[misc]
     """A TrueType font whose subsets read back as typed letters (see module docstring).
 
     Same as :meth:`TTFont.addObjects` of reportlab 4/5, except for the ToUnicode map.
     """
 
     def splitString(
-        self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8"
+        self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8", remember: bool = True
     ) -> list[tuple[int, bytes]]:
         """The text as ``(subset, codes)`` runs, remembered per document: a label, a
         heading or a word of the footer comes back on every page and record, and its
-        letters keep their codes for the whole document (the subsets only grow)."""
+        letters keep their codes for the whole document (the subsets only grow).
+
+        ``remember=False``: the caller keeps what it makes of the runs itself (the
+        printouts' line writer), so they are not kept here a second time."""
         state = self.state.get(doc)
         cache: dict[str, list[tuple[int, bytes]]] | None = (
             getattr(state, "intake_runs", None) if state is not None else None
@@ -170,14 +173,16 @@ class _ReadableTTFont(TTFont):  # type: ignore[misc]
             # reportlab's loop over the letters gives, translated in one step
             first: set[str] = state.intake_first
             if text and isinstance(text, str) and first.issuperset(text):
-                runs = cache[text] = [(0, text.translate(state.assignments).encode("latin-1"))]
+                runs = [(0, text.translate(state.assignments).encode("latin-1"))]
+                if remember:
+                    cache[text] = runs
                 return runs
         runs = TTFont.splitString(self, text, doc, encoding)
         if cache is None and isinstance(text, str):
             state = self.state[doc]
             cache = state.intake_runs = {}
             state.intake_first = set()
-        if cache is not None:
+        if cache is not None and remember:
             cache[text] = runs
         if cache is not None and isinstance(text, str):
             assignments = state.assignments
@@ -259,7 +264,7 @@ def register_fonts() -> None:
         if _registered:
             return
         for name, filename in FONT_FILES.items():
-            font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
+            font = ReadableTTFont(name, str(resource_path("fonts", filename)))
             if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
                 font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
             _hide_format_characters(font.face.charToGlyph)

@@ -370,7 +370,8 @@ def _font_size_ops(size: float) -> str:
 
 class _Shown:
     """Per document (kept on the canvas): each text in each font as the subset runs and
-    text operators reportlab writes for it, and the PDF names of the subsets.
+    text operators reportlab writes for it, and the operators that select a subset at a
+    size.
 
     A label, a heading, "Ja" or a country comes back on every page and record; its
     letters keep their codes for the whole document, so its operators are made once."""
@@ -378,8 +379,9 @@ class _Shown:
     __slots__ = ("names", "runs")
 
     def __init__(self) -> None:
-        self.runs: dict[tuple[str, str], tuple[tuple[int, str], ...]] = {}
-        self.names: dict[tuple[str, int], str] = {}
+        #: font -> text -> ``(subset, text operator)`` runs
+        self.runs: dict[str, dict[str, tuple[tuple[int, str], ...]]] = {}
+        self.names: dict[tuple[str, int, float], str] = {}
 
 
 def _shown(canv: Canvas) -> _Shown:
@@ -430,7 +432,11 @@ class LineWriter:
         start = text is None
         if text is None:
             # the colour set before the text object, which starts at the line's origin
-            self.canv.setFillColor(color)
+            if type(color) is Color:
+                self.canv._code.append(_fill(color))  # what canv.setFillColor(color) writes
+                self.canv._fillColorObj = color
+            else:
+                self.canv.setFillColor(color)
             text = self.text = self.canv.beginText(x, y)
             self.font, self.size, self.color = "", 0.0, color
         code = text._code
@@ -458,25 +464,29 @@ class LineWriter:
     def _out(self, text: PDFTextObject, font: str, run: str, size: float) -> None:
         """``text.textOut(run)`` in an embedded font, from the per-document table."""
         shown = self.shown
-        ops = shown.runs.get((font, run))
+        table = shown.runs.get(font)
+        if table is None:
+            table = shown.runs[font] = {}
+        ops = table.get(run)
         if ops is None:
             face = pdfmetrics.getFont(font)
             if not face._dynamicFont:
                 text.textOut(run)
                 return
             doc = self.canv._doc
-            ops = shown.runs[(font, run)] = tuple(
-                (subset, f"({escapePDF(chunk)}) Tj") for subset, chunk in face.splitString(run, doc)
-            )
+            if isinstance(face, fonts.ReadableTTFont):
+                split = face.splitString(run, doc, remember=False)  # kept here instead
+            else:
+                split = face.splitString(run, doc)
+            ops = table[run] = tuple((sub, f"({escapePDF(chunk)}) Tj") for sub, chunk in split)
         code = text._code
         for subset, op in ops:
             if subset != self.subset:
-                name = shown.names.get((font, subset))
-                if name is None:
-                    name = shown.names[(font, subset)] = pdfmetrics.getFont(
-                        font
-                    ).getSubsetInternalName(subset, self.canv._doc)
-                code.append(f"{name} {_font_size_ops(size)}")
+                select = shown.names.get((font, subset, size))
+                if select is None:
+                    name = pdfmetrics.getFont(font).getSubsetInternalName(subset, self.canv._doc)
+                    select = shown.names[(font, subset, size)] = f"{name} {_font_size_ops(size)}"
+                code.append(select)
                 self.subset = subset
             code.append(op)
 
