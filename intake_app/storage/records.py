@@ -271,6 +271,14 @@ class RecordService:
 
     # -- saving ------------------------------------------------------------------------
 
+    @staticmethod
+    def _require_draft(row: RecordRow) -> None:
+        """Answers change only in a draft: a finalised record needs a new revision first."""
+        if row.status != RecordStatus.DRAFT.value:
+            raise ConflictError(
+                _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
+            )
+
     def save(
         self,
         record_id: str,
@@ -289,10 +297,7 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            if row.status != RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
-                )
+            self._require_draft(row)
             data = self._data(session, row)
             data.answers = dumps(answers)
             if position is not None:
@@ -323,10 +328,7 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            if row.status != RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
-                )
+            self._require_draft(row)
             data = self._data(session, row)
             kept = loads(data.retired_answers) if data.retired_answers else {}
             for path, value in retired.items():
@@ -586,6 +588,16 @@ class RecordService:
                 _("Das Erstgespräch ist noch nicht abgeschlossen; schließen Sie es zuerst ab.")
             )
 
+    @classmethod
+    def _require_open_case(cls, row: RecordRow, draft_msg: str | None, closed_msg: str) -> None:
+        """A case (:meth:`_require_case`) that is open: ``closed_msg`` refuses a closed
+        one, ``draft_msg`` a new revision being edited (None lets that through)."""
+        cls._require_case(row)
+        if draft_msg is not None and row.status == RecordStatus.DRAFT.value:
+            raise ConflictError(draft_msg)
+        if row.status == RecordStatus.CLOSED.value:
+            raise ConflictError(closed_msg)
+
     def add_contact(self, record_id: str, contact: Contact) -> CaseEvent:
         """Record a follow-up contact (checked by ``core.followup.check_contact``).
 
@@ -595,11 +607,11 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(
-                    _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen.")
-                )
+            self._require_open_case(
+                row,
+                None,
+                _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen."),
+            )
             intake = _intake_date(row, loads(self._data(session, row).answers))
             if contact.on < intake:
                 raise ValidationError(_("Der Kontakt liegt vor dem Erstgespräch."))
@@ -622,16 +634,14 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _(
-                        "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
-                        "Angaben dort."
-                    )
-                )
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(_("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."))
+            self._require_open_case(
+                row,
+                _(
+                    "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
+                    "Angaben dort."
+                ),
+                _("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."),
+            )
             data = self._data(session, row)
             data.answers = dumps(update.answers)
             session.add(data)
@@ -665,16 +675,14 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _(
-                        "Die Akte wird gerade geändert. Bitte schließen Sie die Änderung ab, "
-                        "bevor Sie die Akte übergeben."
-                    )
-                )
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(_("Ein beendeter Fall kann nicht übergeben werden."))
+            self._require_open_case(
+                row,
+                _(
+                    "Die Akte wird gerade geändert. Bitte schließen Sie die Änderung ab, "
+                    "bevor Sie die Akte übergeben."
+                ),
+                _("Ein beendeter Fall kann nicht übergeben werden."),
+            )
             if handovers.open_request(session, row.id) is not None:
                 raise ConflictError(_("Eine Übergabe dieser Akte ist schon unterwegs."))
             answers = loads(self._data(session, row).answers)
