@@ -62,6 +62,9 @@ def _is_newer(first: object, second: object) -> bool:
 
 def catalog(language: str) -> gettext.NullTranslations:
     """Return the (cached) translations for ``language``; German needs none."""
+    known = _catalogs.get(language)  # the common case: asked for by its code, loaded
+    if known is not None:
+        return known
     language = normalise_language(language)
     with _lock:
         if language not in _catalogs:

@@ -146,18 +146,21 @@ def _cached_cmap(fontname: str, subset: tuple[int, ...]) -> str:
     )
 
 
-class _ReadableTTFont(TTFont):  # type: ignore[misc]
+class ReadableTTFont(TTFont):  # type: ignore[misc]
     """A TrueType font whose subsets read back as typed letters (see module docstring).
 
     Same as :meth:`TTFont.addObjects` of reportlab 4/5, except for the ToUnicode map.
     """
 
     def splitString(
-        self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8"
+        self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8", remember: bool = True
     ) -> list[tuple[int, bytes]]:
         """The text as ``(subset, codes)`` runs, remembered per document: a label, a
         heading or a word of the footer comes back on every page and record, and its
-        letters keep their codes for the whole document (the subsets only grow)."""
+        letters keep their codes for the whole document (the subsets only grow).
+
+        ``remember=False``: the caller keeps what it makes of the runs itself (the
+        printouts' line writer), so they are not kept here a second time."""
         state = self.state.get(doc)
         cache: dict[str, list[tuple[int, bytes]]] | None = (
             getattr(state, "intake_runs", None) if state is not None else None
@@ -166,12 +169,27 @@ class _ReadableTTFont(TTFont):  # type: ignore[misc]
             runs = cache.get(text)
             if runs is not None:
                 return runs
+            # letters that all have a code in the first subset already: the same bytes
+            # reportlab's loop over the letters gives, translated in one step
+            first: set[str] = state.intake_first
+            if text and isinstance(text, str) and first.issuperset(text):
+                runs = [(0, text.translate(state.assignments).encode("latin-1"))]
+                if remember:
+                    cache[text] = runs
+                return runs
         runs = TTFont.splitString(self, text, doc, encoding)
         if cache is None and isinstance(text, str):
-            cache = {}
-            self.state[doc].intake_runs = cache
-        if cache is not None:
+            state = self.state[doc]
+            cache = state.intake_runs = {}
+            state.intake_first = set()
+        if cache is not None and remember:
             cache[text] = runs
+        if cache is not None and isinstance(text, str):
+            assignments = state.assignments
+            for char in set(text):
+                code = assignments.get(ord(char))
+                if code is not None and code < 256 and char != "\xa0":
+                    state.intake_first.add(char)
         return runs
 
     def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
@@ -246,7 +264,7 @@ def register_fonts() -> None:
         if _registered:
             return
         for name, filename in FONT_FILES.items():
-            font = _ReadableTTFont(name, str(resource_path("fonts", filename)))
+            font = ReadableTTFont(name, str(resource_path("fonts", filename)))
             if name in (LATIN, LATIN_BOLD):  # the last resort draws what no font has
                 font.face.charToGlyph = _NotdefForMissing(font.face.charToGlyph)
             _hide_format_characters(font.face.charToGlyph)
@@ -300,6 +318,13 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
     """Split ``text`` into ``(font, text)`` runs, keeping the order of the characters."""
     if _LATIN_ONLY.fullmatch(text):  # the common case: one run in Noto Sans
         return [(LATIN_BOLD if bold else LATIN, text)] if text else []
+    return list(_mixed_runs(text, bold))
+
+
+@lru_cache(maxsize=4096)
+def _mixed_runs(text: str, bold: bool) -> tuple[tuple[str, str], ...]:
+    """:func:`font_runs` of text in several fonts, made once per text: a right-to-left
+    line is measured and drawn, and the same lines come back on every record."""
     runs: list[tuple[str, str]] = []
     for char in text:
         font = font_for(char, bold=bold)
@@ -313,7 +338,7 @@ def font_runs(text: str, *, bold: bool = False) -> list[tuple[str, str]]:
             runs[-1] = (runs[-1][0], runs[-1][1] + char)
         else:
             runs.append((font, char))
-    return runs
+    return tuple(runs)
 
 
 @lru_cache(maxsize=16384)

@@ -117,7 +117,7 @@ def render_documents(
     from reportlab.platypus import PageBreak
 
     from intake_app.reports.consent_sheet import client_language, consent_sheet_story
-    from intake_app.reports.layout import make_styles, render
+    from intake_app.reports.layout import collector_paused, make_styles, render
     from intake_app.reports.summary import summary_story
 
     count = len(sources)
@@ -128,29 +128,6 @@ def render_documents(
         if cancelled is not None and cancelled():
             raise Cancelled
 
-    styles = make_styles() if document is Document.SUMMARY else make_styles(size=8.6)
-    story: list[Flowable] = []
-    rendered: list[RenderedRecord] = []
-    for index, source in enumerate(sources):
-        check()
-        if progress is not None:
-            progress(step_offset + index, total, tr(MSG_PREPARING).format(n=index + 1, total=count))
-        if story:
-            story.append(PageBreak())
-        if document is Document.SUMMARY:
-            story.extend(
-                summary_story(source, ctx=ctx, profile=profile, index=index, styles=styles)
-            )
-            effective = redaction_for(profile, source.answers, on=ctx.today).effective
-        else:
-            story.extend(
-                consent_sheet_story(
-                    source, ctx=ctx, client_lang=client_lang, index=index, styles=styles
-                )
-            )
-            effective = Profile.STANDARD
-        rendered.append(RenderedRecord(source.record_id, effective, source.case_number))
-
     def on_record(index: int) -> None:
         check()
         if progress is not None:
@@ -159,13 +136,39 @@ def render_documents(
             )
 
     title = document_title(document, sources, tr=tr, lang=ctx.lang)
-    data, pages = render(
-        story,
-        title=title,
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-        on_record=on_record,
-    )
+    styles = make_styles() if document is Document.SUMMARY else make_styles(size=8.6)
+    story: list[Flowable] = []
+    rendered: list[RenderedRecord] = []
+    # one pause of the collector for making the story and laying it out: the layout
+    # consumes the story, so the collector finds little left when it runs again
+    with collector_paused():
+        for index, source in enumerate(sources):
+            check()
+            if progress is not None:
+                text = tr(MSG_PREPARING).format(n=index + 1, total=count)
+                progress(step_offset + index, total, text)
+            if story:
+                story.append(PageBreak())
+            if document is Document.SUMMARY:
+                story.extend(
+                    summary_story(source, ctx=ctx, profile=profile, index=index, styles=styles)
+                )
+                effective = redaction_for(profile, source.answers, on=ctx.today).effective
+            else:
+                story.extend(
+                    consent_sheet_story(
+                        source, ctx=ctx, client_lang=client_lang, index=index, styles=styles
+                    )
+                )
+                effective = Profile.STANDARD
+            rendered.append(RenderedRecord(source.record_id, effective, source.case_number))
+        data, pages = render(
+            story,
+            title=title,
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+            on_record=on_record,
+        )
     check()
     if progress is not None:
         progress(total, total, "")

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_datetime
@@ -91,8 +92,7 @@ class PrintContext:
 
     def time(self) -> str:
         """The moment of printing, e.g. ``24.11.2026, 17:30``."""
-        pattern = "dd.MM.yyyy, HH:mm" if self.lang == "de" else "dd/MM/yyyy, HH:mm"
-        return format_datetime(self.printed_at, pattern, locale=babel_locale(self.lang))
+        return _moment(self.printed_at, self.printed_at.isoformat(), self.lang)
 
     def language_name(self, code: str | None) -> str:
         """The name of a consent language (``"ar"`` -> ``"Arabisch"``)."""
@@ -100,6 +100,15 @@ class PrintContext:
             return ""
         name = LANGUAGE_NAMES.get(code)
         return self.tr(name) if name else code
+
+
+@lru_cache(maxsize=32)
+def _moment(moment: datetime, iso: str, lang: str) -> str:
+    """The moment of printing as text: the same for every record of a print job (each
+    record's footer states it), so Babel formats it once. ``iso`` (with the offset) is
+    part of the key: equal moments in other time zones read differently."""
+    pattern = "dd.MM.yyyy, HH:mm" if lang == "de" else "dd/MM/yyyy, HH:mm"
+    return format_datetime(moment, pattern, locale=babel_locale(lang))
 
 
 def counsellor_of(source: RecordSource) -> str:

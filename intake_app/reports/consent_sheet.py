@@ -48,6 +48,7 @@ from intake_app.reports.layout import (
     TEXT,
     RecordStart,
     Styles,
+    collector_paused,
     make_styles,
     render,
     table_style,
@@ -634,11 +635,12 @@ def build_consent_sheet(
     source: RecordSource, *, ctx: PrintContext, client_lang: str | None = None
 ) -> bytes:
     """One consent sheet as PDF bytes (nothing is written to disk)."""
-    story = consent_sheet_story(source, ctx=ctx, client_lang=client_lang)
-    data, _pages = render(
-        story,
-        title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-    )
+    with collector_paused():  # see layout.collector_paused
+        story = consent_sheet_story(source, ctx=ctx, client_lang=client_lang)
+        data, _pages = render(
+            story,
+            title=f"{ctx.tr(MSG_SHEET_TITLE)} {source.case_number}",
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+        )
     return data

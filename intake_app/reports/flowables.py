@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Protocol
 
 import qrcode
 from reportlab.lib.colors import Color, black
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph
 
 from intake_app.pdf import fonts
@@ -37,6 +38,54 @@ CHUNK = 2000
 
 def _is_bold(style: ParagraphStyle) -> bool:
     return style.fontName in (fonts.LATIN_BOLD, fonts.ARABIC_BOLD)
+
+
+@lru_cache(maxsize=1024)
+def _rtl_lines(
+    text: str, size: float, bold: bool, width: float
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Greedy line breaking of right-to-left text on logical words (shaping does not
+    cross spaces); returns the logical lines and the same lines in visual order.
+
+    Made once per text, size and width: the consent texts in Arabic and Dari/Farsi are
+    the same on every record's sheet, and resolving their directions is the slow part."""
+    space = fonts.text_width(" ", size, bold=bold)
+
+    def word_width(word: str) -> float:
+        return fonts.text_width(fonts.visual(word, rtl=True), size, bold=bold)
+
+    lines: list[str] = []
+    shown: list[str] = []
+    for hard in text.split("\n"):
+        words = hard.split()
+        if not words:
+            lines.append("")
+            shown.append("")
+            continue
+        paragraph: list[str] = []
+        current: list[str] = []
+        used = 0.0
+        for word in words:
+            measured = word_width(word)
+            while measured > width and len(word) > 1:  # a word wider than the column
+                cut = max(1, int(len(word) * width / measured) - 1)
+                if current:
+                    paragraph.append(" ".join(current))
+                    current, used = [], 0.0
+                paragraph.append(word[:cut])
+                word = word[cut:]
+                measured = word_width(word)
+            extra = measured if not current else used + space + measured
+            if current and extra > width:
+                paragraph.append(" ".join(current))
+                current, used = [word], measured
+            else:
+                current.append(word)
+                used = extra
+        paragraph.append(" ".join(current))
+        lines.extend(paragraph)
+        shown.extend(fonts.visual_lines(paragraph, rtl=True))
+    return tuple(lines), tuple(shown)
 
 
 class RtlParagraph(Flowable):  # type: ignore[misc]
@@ -67,50 +116,10 @@ class RtlParagraph(Flowable):  # type: ignore[misc]
         self._lines_width = lines_width
         self._avail = 0.0
 
-    def _space(self) -> float:
-        return fonts.text_width(" ", self.style.fontSize, bold=_is_bold(self.style))
-
-    def _word_width(self, word: str) -> float:
-        return fonts.text_width(
-            fonts.visual(word, rtl=True), self.style.fontSize, bold=_is_bold(self.style)
-        )
-
     def _break(self, width: float) -> tuple[list[str], list[str]]:
-        """Greedy line breaking on logical words (shaping does not cross spaces);
-        returns the logical lines and the same lines in visual order."""
-        space = self._space()
-        lines: list[str] = []
-        shown: list[str] = []
-        for hard in self.text.split("\n"):
-            words = hard.split()
-            if not words:
-                lines.append("")
-                shown.append("")
-                continue
-            paragraph: list[str] = []
-            current: list[str] = []
-            used = 0.0
-            for word in words:
-                size = self._word_width(word)
-                while size > width and len(word) > 1:  # a word wider than the column
-                    cut = max(1, int(len(word) * width / size) - 1)
-                    if current:
-                        paragraph.append(" ".join(current))
-                        current, used = [], 0.0
-                    paragraph.append(word[:cut])
-                    word = word[cut:]
-                    size = self._word_width(word)
-                extra = size if not current else used + space + size
-                if current and extra > width:
-                    paragraph.append(" ".join(current))
-                    current, used = [word], size
-                else:
-                    current.append(word)
-                    used = extra
-            paragraph.append(" ".join(current))
-            lines.extend(paragraph)
-            shown.extend(fonts.visual_lines(paragraph, rtl=True))
-        return lines, shown
+        """The logical lines and the same lines in visual order (see :func:`_rtl_lines`)."""
+        lines, shown = _rtl_lines(self.text, self.style.fontSize, _is_bold(self.style), width)
+        return list(lines), list(shown)
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         if self._lines is None or self._lines_width != availWidth:
@@ -329,7 +338,7 @@ class TextLine(Flowable):  # type: ignore[misc]
         if self._para is not None and self._broken is None:
             self._para.drawOn(self.canv, 0, 0)
             return
-        writer = _CanvasLines(self.canv)
+        writer = LineWriter(self.canv)
         self.write(writer, 0, 0)
         writer.flush()
 
@@ -339,26 +348,75 @@ def _ascent(font: str, size: float) -> float:
     return float(pdfmetrics.getAscentDescent(font, size)[0])
 
 
-class LineWriter(Protocol):
-    """Sets lines of text into one shared text object (see :mod:`grid`)."""
-
-    def line(
-        self,
-        x: float,
-        y: float,
-        runs: list[tuple[str, str]],
-        size: float,
-        color: Color,
-        word_space: float = 0.0,
-    ) -> None: ...
+_FILLS: dict[tuple[float, float, float], str] = {}
 
 
-class _CanvasLines:
-    """A :class:`LineWriter` for one flowable's own text object."""
+def _fill(color: Color) -> str:
+    """The fill colour operator for an RGB colour, as reportlab writes it (made once per
+    colour: labels and values alternate their colour on every row)."""
+    rgb = (color.red, color.green, color.blue)
+    op = _FILLS.get(rgb)
+    if op is None:
+        op = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+    return op
+
+
+@lru_cache(maxsize=64)
+def _font_size_ops(size: float) -> str:
+    """What reportlab writes after a subset's name when a text object changes font:
+    the size and the default leading (1.2 times the size) of ``setFont``."""
+    return f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
+
+
+class _Shown:
+    """Per document (kept on the canvas): each text in each font as the subset runs and
+    text operators reportlab writes for it, and the operators that select a subset at a
+    size.
+
+    A label, a heading, "Ja" or a country comes back on every page and record; its
+    letters keep their codes for the whole document, so its operators are made once."""
+
+    __slots__ = ("names", "runs")
+
+    def __init__(self) -> None:
+        #: font -> text -> ``(subset, text operator)`` runs
+        self.runs: dict[str, dict[str, tuple[tuple[int, str], ...]]] = {}
+        self.names: dict[tuple[str, int, float], str] = {}
+
+
+def _shown(canv: Canvas) -> _Shown:
+    known: _Shown | None = getattr(canv, "intake_shown", None)
+    if known is None or getattr(canv, "intake_shown_doc", None) is not canv._doc:
+        known = canv.intake_shown = _Shown()
+        canv.intake_shown_doc = canv._doc
+    return known
+
+
+class LineWriter:
+    """Sets lines of text into one shared text object: a table's cells (see
+    :mod:`grid`) or the lines of one :class:`TextLine`.
+
+    Font and colour are written only when they change, and the text operators of each
+    text come from a per-document table (:class:`_Shown`), so the output is what
+    reportlab's ``setFont`` and ``textOut`` write, without redoing that work per line.
+    """
+
+    __slots__ = ("canv", "color", "font", "shown", "size", "subset", "text")
 
     def __init__(self, canv: Canvas) -> None:
         self.canv = canv
-        self.text: Any = None
+        self.text: PDFTextObject | None = None
+        self.font = ""
+        self.size = 0.0
+        self.subset = -1
+        self.color: Color | None = None
+        self.shown = _shown(canv)
+
+    def flush(self) -> None:
+        """Put the lines written so far on the canvas."""
+        if self.text is not None:
+            self.canv.drawText(self.text)
+            self.text = None
 
     def line(
         self,
@@ -369,22 +427,68 @@ class _CanvasLines:
         color: Color,
         word_space: float = 0.0,
     ) -> None:
-        if self.text is None:
-            self.canv.setFillColor(color)
-            self.text = self.canv.beginText(x, y)
-        else:
-            self.text.setTextOrigin(x, y)
+        """One line whose baseline starts at ``(x, y)``: ``runs`` of ``(font, text)``."""
+        text = self.text
+        start = text is None
+        if text is None:
+            # the colour set before the text object, which starts at the line's origin
+            if type(color) is Color:
+                self.canv._code.append(_fill(color))  # what canv.setFillColor(color) writes
+                self.canv._fillColorObj = color
+            else:
+                self.canv.setFillColor(color)
+            text = self.text = self.canv.beginText(x, y)
+            self.font, self.size, self.color = "", 0.0, color
+        code = text._code
+        if color is not self.color:
+            if type(color) is Color:
+                code.append(_fill(color))  # what text.setFillColor(color) writes
+            else:
+                text.setFillColor(color)
+            self.color = color
+        if not start:
+            if self.canv.bottomup:
+                code.append(f"1 0 0 1 {fp_str(x, y)} Tm")  # what text.setTextOrigin writes
+            else:
+                text.setTextOrigin(x, y)
         if word_space:
-            self.text.setWordSpace(word_space)
+            text.setWordSpace(word_space)
         for font, run in runs:
-            self.text.setFont(font, size)
-            self.text.textOut(run)
+            if font != self.font or size != self.size:
+                text.setFont(font, size)
+                self.font, self.size, self.subset = font, size, -1
+            self._out(text, font, run, size)
         if word_space:
-            self.text.setWordSpace(0)
+            text.setWordSpace(0)
 
-    def flush(self) -> None:
-        if self.text is not None:
-            self.canv.drawText(self.text)
+    def _out(self, text: PDFTextObject, font: str, run: str, size: float) -> None:
+        """``text.textOut(run)`` in an embedded font, from the per-document table."""
+        shown = self.shown
+        table = shown.runs.get(font)
+        if table is None:
+            table = shown.runs[font] = {}
+        ops = table.get(run)
+        if ops is None:
+            face = pdfmetrics.getFont(font)
+            if not face._dynamicFont:
+                text.textOut(run)
+                return
+            doc = self.canv._doc
+            if isinstance(face, fonts.ReadableTTFont):
+                split = face.splitString(run, doc, remember=False)  # kept here instead
+            else:
+                split = face.splitString(run, doc)
+            ops = table[run] = tuple((sub, f"({escapePDF(chunk)}) Tj") for sub, chunk in split)
+        code = text._code
+        for subset, op in ops:
+            if subset != self.subset:
+                select = shown.names.get((font, subset, size))
+                if select is None:
+                    name = pdfmetrics.getFont(font).getSubsetInternalName(subset, self.canv._doc)
+                    select = shown.names[(font, subset, size)] = f"{name} {_font_size_ops(size)}"
+                code.append(select)
+                self.subset = subset
+            code.append(op)
 
 
 def text_flowable(

@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from reportlab.lib.colors import Color
-from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable
 
-from intake_app.reports.flowables import TextLine
+from intake_app.reports.flowables import LineWriter, TextLine
 
 #: The height of an empty cell: reportlab's ``Table`` gives an empty string one line of
 #: the table's font (8.5 pt, leading 1.2), so rows keep the height they had.
@@ -145,7 +143,10 @@ class Grid(Flowable):  # type: ignore[misc]
             width = self._cell_width(row, column)
             total = 0.0
             for flowable in cell:
-                _w, h = flowable.wrapOn(canv, width, 72000)
+                if type(flowable) is TextLine:  # needs no canvas to measure
+                    _w, h = flowable.wrap(width, 72000)
+                else:
+                    _w, h = flowable.wrapOn(canv, width, 72000)
                 sizes.append(h)
                 total += h + flowable.getSpaceBefore() + flowable.getSpaceAfter()
             total -= cell[0].getSpaceBefore() + cell[-1].getSpaceAfter()
@@ -212,7 +213,7 @@ class Grid(Flowable):  # type: ignore[misc]
         # cells: one-line texts into one text object, anything else drawn on its own
         # (which closes the text object first: the content keeps the reading order,
         # label before value, which is the order text extraction reads back)
-        writer = _TextWriter(canv)
+        writer = LineWriter(canv)
         for index, row in enumerate(self.rows):
             cells = row.cells[:1] if row.wide else row.cells
             for column, cell in enumerate(cells):
@@ -255,65 +256,3 @@ class Grid(Flowable):  # type: ignore[misc]
                 canv.setStrokeColor(style.rule[1])
                 canv.lines(rules)
         canv.restoreState()
-
-
-_FILLS: dict[tuple[float, float, float], str] = {}
-
-
-def _fill(color: Color) -> str:
-    """The fill colour operator for an RGB colour, as reportlab writes it (made once per
-    colour: labels and values alternate their colour on every row)."""
-    rgb = (color.red, color.green, color.blue)
-    op = _FILLS.get(rgb)
-    if op is None:
-        op = _FILLS[rgb] = f"{fp_str(rgb)} rg"
-    return op
-
-
-class _TextWriter:
-    """Writes lines into one text object, setting font and colour only when they change."""
-
-    __slots__ = ("canv", "color", "font", "size", "text")
-
-    def __init__(self, canv: Canvas) -> None:
-        self.canv = canv
-        self.text: PDFTextObject | None = None
-        self.font = ""
-        self.size = 0.0
-        self.color: Color | None = None
-
-    def flush(self) -> None:
-        """Put the lines written so far on the canvas."""
-        if self.text is not None:
-            self.canv.drawText(self.text)
-            self.text = None
-
-    def line(
-        self,
-        x: float,
-        y: float,
-        runs: list[tuple[str, str]],
-        size: float,
-        color: Color,
-        word_space: float = 0.0,
-    ) -> None:
-        text = self.text
-        if text is None:
-            text = self.text = self.canv.beginText(0, 0)
-            self.font, self.size, self.color = "", 0.0, None
-        if color is not self.color:
-            if type(color) is Color:
-                text._code.append(_fill(color))  # what text.setFillColor(color) writes
-            else:
-                text.setFillColor(color)
-            self.color = color
-        text.setTextOrigin(x, y)
-        if word_space:
-            text.setWordSpace(word_space)
-        for font, run in runs:
-            if font != self.font or size != self.size:
-                text.setFont(font, size)
-                self.font, self.size = font, size
-            text.textOut(run)
-        if word_space:
-            text.setWordSpace(0)

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from intake_app.core.forms.consent import art9_print_requested
-from intake_app.core.forms.model import Question
+from intake_app.core.forms.model import Form, Question
 from intake_app.errors import UsageError
 from intake_app.i18n import N_, _
 
@@ -78,6 +78,16 @@ class Redaction:
         if question.special_category:
             return self.include_special
         return question.print
+
+    def printable(self, form: Form) -> dict[str, bool]:
+        """Question id -> whether the question and every group around it may appear."""
+        return {
+            question.id: all(
+                self.prints(q)
+                for q in (*(form.question(group) for group in question.repeat_chain), question)
+            )
+            for question in form.iter_questions()
+        }
 
 
 #: What an access request shows: everything stored about the person.

@@ -11,6 +11,7 @@ flags. Special-category questions appear only under the profile that includes th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from reportlab.lib.colors import Color
 from reportlab.platypus import Flowable, Spacer
 
 from intake_app.core.display import AnswerRow, answer_rows
-from intake_app.core.forms import FormState, evaluate
+from intake_app.core.forms import Form, FormState, evaluate
 from intake_app.core.forms.model import QuestionType
 from intake_app.core.forms.reference import reference_list
 from intake_app.core.records import RecordStatus
@@ -34,6 +35,7 @@ from intake_app.reports.layout import (
     SHADE,
     RecordStart,
     Styles,
+    collector_paused,
     make_styles,
     render,
 )
@@ -139,6 +141,12 @@ class _Summary:
             organisation=ctx.organisation,
             expiry_warning_days=ctx.expiry_warning_days,
         )
+        #: question id -> whether it prints (itself and its enclosing groups), made once
+        #: per form version and kind of redaction
+        self.printable: dict[str, bool] = self.form.derived(
+            f"summary.printable.{redaction.effective.value}.{redaction.everything}",
+            redaction.printable,
+        )
         self.rows = [
             row
             for row in answer_rows(
@@ -153,19 +161,14 @@ class _Summary:
             styles=styles,
             tr=self.tr,
             today=ctx.today,
-            purpose_label=self._purpose_label,
+            purpose_label=functools.partial(_purpose_label, ctx),  # no cycle back to self
         )
 
     def _purpose_label(self, purpose_id: str) -> str:
-        try:
-            return self.ctx.organisation.purpose(purpose_id).label(self.ctx.lang)
-        except KeyError:
-            return purpose_id
+        return _purpose_label(self.ctx, purpose_id)
 
     def _printable(self, row: AnswerRow) -> bool:
-        question = row.question
-        chain = [self.form.question(group) for group in question.repeat_chain]
-        return all(self.redaction.prints(q) for q in (*chain, question))
+        return self.printable[row.question.id]
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -536,10 +539,13 @@ class _Summary:
         info = page_info(self.source, self.ctx, title=title, profile=profile)
         out: list[Flowable] = [RecordStart(info, index), *self.title(title), *self.overview()]
         lang = self.ctx.lang
+        by_section: dict[str, list[AnswerRow]] = {}
+        for row in self.rows:
+            by_section.setdefault(row.section_id, []).append(row)
+        consent_sections = self.form.derived("summary.consent_sections", _consent_sections)
         for section in self.form.sections:
-            rows = [row for row in self.rows if row.section_id == section.id]
-            has_consent = any(q.type is QuestionType.CONSENT for q in section.walk())
-            if has_consent:
+            rows = by_section.get(section.id, [])
+            if section.id in consent_sections:
                 out.extend(self.consent(section.label(lang)))
                 rows = [row for row in rows if row.question.type is not QuestionType.CONSENT]
                 if rows:
@@ -553,6 +559,23 @@ class _Summary:
             else:
                 out.extend(self.sections.section(rows))
         return out
+
+
+def _purpose_label(ctx: PrintContext, purpose_id: str) -> str:
+    """A consent purpose by its name in the printout's language (its id if unknown)."""
+    try:
+        return ctx.organisation.purpose(purpose_id).label(ctx.lang)
+    except KeyError:
+        return purpose_id
+
+
+def _consent_sections(form: Form) -> frozenset[str]:
+    """The sections that hold a consent block (once per form version)."""
+    return frozenset(
+        section.id
+        for section in form.sections
+        if any(q.type is QuestionType.CONSENT for q in section.walk())
+    )
 
 
 def summary_story(
@@ -581,11 +604,12 @@ def build_summary(
     source: RecordSource, *, ctx: PrintContext, profile: Profile = Profile.STANDARD
 ) -> bytes:
     """One record's summary as PDF bytes (nothing is written to disk)."""
-    story = summary_story(source, ctx=ctx, profile=profile)
-    data, _pages = render(
-        story,
-        title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
-        author=ctx.organisation.name(ctx.lang),
-        lang=ctx.lang,
-    )
+    with collector_paused():  # see layout.collector_paused
+        story = summary_story(source, ctx=ctx, profile=profile)
+        data, _pages = render(
+            story,
+            title=f"{source.form.title(ctx.lang)} – {ctx.tr(MSG_TITLE)} {source.case_number}",
+            author=ctx.organisation.name(ctx.lang),
+            lang=ctx.lang,
+        )
     return data

@@ -11,8 +11,10 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
+from time import monotonic
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +82,36 @@ MIN_BROAD_SEARCH = 50
 #: The search as a condition on the records table.
 _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
 
+#: A broad search first looks for its page among this many times as many rows at the top
+#: of the sort order (see :meth:`RecordService.list_rows`).
+HEAD_FACTOR = 4
+#: ... or, where the search matches a smaller share of the store, up to this many rows.
+HEAD_ROWS = 1_000
+#: In a store of up to this many records the page is read by walking the sort index.
+WALK_ROWS = 20_000
+
+#: Seconds for which search counts are remembered (see :meth:`RecordService._breadth`):
+#: a change made elsewhere (another window, a move) shows at the latest after this long.
+SEARCH_MEMORY = 20.0
+
+#: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
+_PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
+_PREFIX_WORD = re.compile(r'"([^"]+)"\*')
+
+
+def _narrows(match: str, wider: str) -> bool:
+    """True when every record ``match`` finds is also found by ``wider``.
+
+    Both are searches of prefix words (all must match): each word of ``wider`` is the
+    start of some word of ``match`` ("Shev" then "Shevc", "Al" then "Al-H"), so a record
+    with words starting with those of ``match`` has words starting with those of
+    ``wider``. Anything else (a date phrase) is never taken to narrow.
+    """
+    if not (_PREFIX_WORDS.fullmatch(match) and _PREFIX_WORDS.fullmatch(wider)):
+        return False
+    words = _PREFIX_WORD.findall(match)
+    return all(any(word.startswith(w) for word in words) for w in _PREFIX_WORD.findall(wider))
+
 
 __all__ = [
     "BROAD_SEARCH",
@@ -146,6 +178,13 @@ class RecordService:
         self._warning_days = expiry_warning_days or (lambda: EXPIRY_WARNING_DAYS)
         #: search text -> matches counted up to BROAD_SEARCH + 1 (see :meth:`_breadth`)
         self._breadths: dict[str, int] = {}
+        #: the latest searches that matched nothing here (a narrower one needs no query)
+        self._misses: builtins.list[str] = []
+        #: the latest broad searches whose page was not among the first rows of the sort
+        #: order (see :meth:`list_rows`), with what else they asked
+        self._sparse_heads: builtins.list[tuple[Any, ...]] = []
+        self._size: int | None = None
+        self._remembered_since = monotonic()
 
     @property
     def expiry_warning_days(self) -> int:
@@ -200,8 +239,15 @@ class RecordService:
         session.add(counter)
         return f"{prefix}{seq:05d}"
 
+    def forget_searches(self) -> None:
+        """Count searches afresh (the list reloads after a change made elsewhere)."""
+        self._breadths.clear()
+        self._misses.clear()
+        self._sparse_heads.clear()
+        self._remembered_since = monotonic()
+
     def _reindex(self, session: Session, row: RecordRow, answers: dict[str, Any]) -> None:
-        self._breadths.clear()  # the search index changes
+        self.forget_searches()  # the search index changes
         fields = index_fields(answers)
         row.family_name = fields.family_name
         row.given_names = fields.given_names
@@ -223,6 +269,7 @@ class RecordService:
         self, *, form_id: str, form_version: str, answers: dict[str, Any] | None = None
     ) -> Record:
         """Start a new intake (a draft, revision 1) owned by the actor."""
+        self._size = None  # (see _records_in_store)
         self._actor.require(Permission.CREATE_RECORD)
         if not self._creates:
             raise ConflictError(
@@ -271,6 +318,14 @@ class RecordService:
 
     # -- saving ------------------------------------------------------------------------
 
+    @staticmethod
+    def _require_draft(row: RecordRow) -> None:
+        """Answers change only in a draft: a finalised record needs a new revision first."""
+        if row.status != RecordStatus.DRAFT.value:
+            raise ConflictError(
+                _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
+            )
+
     def save(
         self,
         record_id: str,
@@ -289,10 +344,7 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            if row.status != RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
-                )
+            self._require_draft(row)
             data = self._data(session, row)
             data.answers = dumps(answers)
             if position is not None:
@@ -323,10 +375,7 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            if row.status != RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _("Die Akte ist abgeschlossen. Für Änderungen öffnen Sie eine neue Revision.")
-                )
+            self._require_draft(row)
             data = self._data(session, row)
             kept = loads(data.retired_answers) if data.retired_answers else {}
             for path, value in retired.items():
@@ -586,6 +635,16 @@ class RecordService:
                 _("Das Erstgespräch ist noch nicht abgeschlossen; schließen Sie es zuerst ab.")
             )
 
+    @classmethod
+    def _require_open_case(cls, row: RecordRow, draft_msg: str | None, closed_msg: str) -> None:
+        """A case (:meth:`_require_case`) that is open: ``closed_msg`` refuses a closed
+        one, ``draft_msg`` a new revision being edited (None lets that through)."""
+        cls._require_case(row)
+        if draft_msg is not None and row.status == RecordStatus.DRAFT.value:
+            raise ConflictError(draft_msg)
+        if row.status == RecordStatus.CLOSED.value:
+            raise ConflictError(closed_msg)
+
     def add_contact(self, record_id: str, contact: Contact) -> CaseEvent:
         """Record a follow-up contact (checked by ``core.followup.check_contact``).
 
@@ -595,11 +654,11 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(
-                    _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen.")
-                )
+            self._require_open_case(
+                row,
+                None,
+                _("Der Fall ist beendet. Eröffnen Sie ihn wieder, um Kontakte einzutragen."),
+            )
             intake = _intake_date(row, loads(self._data(session, row).answers))
             if contact.on < intake:
                 raise ValidationError(_("Der Kontakt liegt vor dem Erstgespräch."))
@@ -622,16 +681,14 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _(
-                        "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
-                        "Angaben dort."
-                    )
-                )
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(_("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."))
+            self._require_open_case(
+                row,
+                _(
+                    "Die Akte wird gerade als neue Revision bearbeitet; ändern Sie die "
+                    "Angaben dort."
+                ),
+                _("Der Fall ist beendet. Eröffnen Sie ihn zuerst wieder."),
+            )
             data = self._data(session, row)
             data.answers = dumps(update.answers)
             session.add(data)
@@ -665,16 +722,14 @@ class RecordService:
         with self._db.write() as session:
             row = self._load(session, record_id)
             self._actor.require_edit_record(row.owner_id)
-            self._require_case(row)
-            if row.status == RecordStatus.DRAFT.value:
-                raise ConflictError(
-                    _(
-                        "Die Akte wird gerade geändert. Bitte schließen Sie die Änderung ab, "
-                        "bevor Sie die Akte übergeben."
-                    )
-                )
-            if row.status == RecordStatus.CLOSED.value:
-                raise ConflictError(_("Ein beendeter Fall kann nicht übergeben werden."))
+            self._require_open_case(
+                row,
+                _(
+                    "Die Akte wird gerade geändert. Bitte schließen Sie die Änderung ab, "
+                    "bevor Sie die Akte übergeben."
+                ),
+                _("Ein beendeter Fall kann nicht übergeben werden."),
+            )
             if handovers.open_request(session, row.id) is not None:
                 raise ConflictError(_("Eine Übergabe dieser Akte ist schon unterwegs."))
             answers = loads(self._data(session, row).answers)
@@ -830,6 +885,12 @@ class RecordService:
     # -- lists -------------------------------------------------------------------------
 
     def _where(self, query: RecordQuery) -> tuple[str, dict[str, Any]]:
+        clauses, params = self._filters(query)
+        where = " AND ".join(clauses) if clauses else "1"
+        return where, params
+
+    def _filters(self, query: RecordQuery) -> tuple[builtins.list[str], dict[str, Any]]:
+        """The conditions of ``query``, the search (if any) last, and their values."""
         clauses: list[str] = []
         params: dict[str, Any] = {}
         scope = self._actor.record_scope_owner()
@@ -864,16 +925,24 @@ class RecordService:
         elif match is not None:
             clauses.append(_MATCH_CLAUSE)
             params["match"] = match
-        where = " AND ".join(clauses) if clauses else "1"
-        return where, params
+        return clauses, params
 
     def _breadth(self, conn: Any, match: str) -> int:
         """How many records a search matches, counted up to BROAD_SEARCH + 1 (cheap).
 
-        Remembered per search text until the next change in this store: typing runs the
-        same search for the count and for the page, and scrolling runs it again.
+        Remembered per search text until the next change in this store, until the list
+        reloads after a change elsewhere (:meth:`forget_searches`), until a list without a
+        search is asked for, or for SEARCH_MEMORY seconds: typing runs the same search for
+        the count and for the page, and scrolling runs it again. A search that
+        narrows one that found nothing here finds nothing either, without a query: typing
+        on in a supervisor's list asks only the stores that still have matches.
         """
+        if monotonic() - self._remembered_since > SEARCH_MEMORY:
+            self.forget_searches()
         known = self._breadths.get(match)
+        if known is None and any(_narrows(match, miss) for miss in self._misses):
+            known = 0
+            self._breadths[match] = known
         if known is None:
             known = int(
                 conn.execute(
@@ -885,7 +954,17 @@ class RecordService:
             if len(self._breadths) > 64:
                 self._breadths.clear()
             self._breadths[match] = known
+            if known == 0:
+                self._misses = [*self._misses[-7:], match]
         return known
+
+    def _records_in_store(self, conn: Any) -> int:
+        """How many records this store holds, counted once (and after a new record): it
+        only sizes how many first rows a search looks at, so a count grown stale through a
+        change elsewhere costs time, never a row."""
+        if self._size is None:
+            self._size = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+        return self._size
 
     def _plan(self, conn: Any, query: RecordQuery, params: dict[str, Any]) -> bool:
         """True when the query should walk the sort index (a broad search).
@@ -910,6 +989,8 @@ class RecordService:
         where, params = self._where(query)
         params["cap"] = cap + 1
         with self._db.raw_read() as conn:
+            if "match" in params and self._breadth(conn, params["match"]) == 0:
+                return 0  # nothing here matches the search, whatever else is asked
             if where == _MATCH_CLAUSE:
                 # a search and nothing else: the search index counts on its own
                 breadth = self._breadth(conn, params["match"])
@@ -959,24 +1040,91 @@ class RecordService:
         limit: int = 200,
     ) -> builtins.list[tuple[Any, ...]]:
         """One page as database rows: the summary columns, then the sort value and the
-        pk (see :func:`row_key`); turned into summaries only when shown."""
-        where, params = self._where(query)
+        pk (see :func:`row_key`); turned into summaries only when shown.
+
+        A search that matches nothing in this store asks nothing more. A search that
+        matches more than twice the rows asked for first looks for its page among the
+        first rows of the sort order (HEAD_FACTOR times the rows asked for, or as many as
+        its share of the store suggests): the search index checks its matches against
+        those rows instead of collecting every match and reading their rows (a one-letter
+        search matches most of the store). When they hold the whole page, that is the page
+        (every other match comes after them in the sort order); otherwise the query of
+        :meth:`_plan` runs, and a narrower search of the same list skips the first step.
+        """
+        clauses, params = self._filters(query)
+        where = " AND ".join(clauses) if clauses else "1"
         sort = query.sort if query.sort in SORT_COLUMNS else "updated"
         column = SORT_COLUMNS[sort]
         direction = "DESC" if query.descending else "ASC"
+        order = f"ORDER BY {column} {direction}, records.pk {direction}"
         params.update(offset=offset, limit=limit)
         with self._db.raw_read() as conn:
+            match = params.get("match")
+            if match is None:
+                self.forget_searches()  # the search was cleared: the next one counts afresh
+            elif self._breadth(conn, match) == 0:
+                return []
             walk = self._plan(conn, query, params)
-            source = f"records INDEXED BY {SORT_INDEXES[sort]}" if walk else "records"
+            index = SORT_INDEXES[sort]
             # Only fixed fragments are formatted in (sort column and index come from the
-            # tables above); every value is a bound parameter.
-            sql = (
-                f"SELECT {_SUMMARY_COLUMNS}, {column}, records.pk FROM {source} "  # noqa: S608
-                "JOIN users ON users.id = records.owner_id "
-                f"WHERE {where} ORDER BY {column} {direction}, "
-                f"records.pk {direction} LIMIT :limit OFFSET :offset"
-            )
-            return conn.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+            # tables above, the conditions from _filters); every value is a bound parameter.
+
+            def select_rows(source: str, where: str) -> str:
+                return (
+                    f"SELECT {_SUMMARY_COLUMNS}, {column}, records.pk FROM {source} "  # noqa: S608
+                    f"JOIN users ON users.id = records.owner_id WHERE {where} "
+                    f"{order} LIMIT :limit OFFSET :offset"
+                )
+
+            need = offset + limit
+            breadth = 0 if match is None else self._breadth(conn, match)
+            if match is not None and breadth > 2 * need:
+                rest = " AND ".join(clauses[:-1]) or "1"  # the search is the last clause
+                # HEAD_FACTOR times the rows of the page; where fewer matches were counted,
+                # twice as many rows as hold the page if the matches are spread evenly over
+                # the sort order, up to HEAD_ROWS
+                head = HEAD_FACTOR * need
+                if breadth <= BROAD_SEARCH:
+                    head = max(
+                        head, min(2 * need * self._records_in_store(conn) // breadth, HEAD_ROWS)
+                    )
+                values = tuple(sorted((k, v) for k, v in params.items() if k != "match"))
+                # (a narrower search whose matches were not among the first rows either
+                # looks no further there, however many rows its share would suggest)
+                key = (match, rest, sort, direction, values)
+                sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
+                if not sparse:
+                    in_head = (
+                        "SELECT rowid FROM records_fts WHERE records_fts MATCH :match "
+                        "AND +rowid IN (SELECT pk FROM head)"
+                    )
+                    first_rows = (
+                        "WITH head(pk, value) AS ("  # noqa: S608
+                        f"SELECT records.pk, {column} FROM records INDEXED BY {index} "
+                        f"WHERE {rest} {order} LIMIT :head) "
+                    )
+                    if self._records_in_store(conn) <= WALK_ROWS:
+                        # the sort index again, reading only the rows of the page (when the
+                        # first rows hold fewer matches, it is walked to its end: in a
+                        # store of a few thousand records that is still quick)
+                        sql = first_rows + select_rows(
+                            f"records INDEXED BY {index}", f"records.pk IN ({in_head})"
+                        )
+                    else:
+                        # the page sorted by the values the first rows came with, and
+                        # only its own rows read
+                        sql = first_rows + select_rows(
+                            "records",
+                            f"records.pk IN (SELECT head.pk FROM head WHERE head.pk IN "
+                            f"({in_head}) ORDER BY head.value {direction}, "
+                            f"head.pk {direction} LIMIT :limit OFFSET :offset)",
+                        )
+                    rows = conn.execute(sql, {**params, "head": head}).fetchall()
+                    if len(rows) == limit:
+                        return rows  # type: ignore[no-any-return]
+                    self._sparse_heads = [*self._sparse_heads[-7:], key]
+            source = f"records INDEXED BY {index}" if walk else "records"
+            return conn.execute(select_rows(source, where), params).fetchall()  # type: ignore[no-any-return]
 
     def holds(self, record_id: str) -> bool:
         """True when the record is in this store (no permission check: only its id)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import heapq
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -126,6 +127,12 @@ class SiteRecords:
 
     # -- lists -------------------------------------------------------------------------
 
+    def forget_searches(self) -> None:
+        """Count searches afresh in every store (see :meth:`RecordService.forget_searches`)."""
+        self._cursor = None
+        for service in self._services.values():
+            service.forget_searches()
+
     def count(self, query: RecordQuery, *, cap: int = COUNT_CAP) -> int:
         total = 0
         for service in self._services.values():
@@ -140,10 +147,11 @@ class SiteRecords:
 
         Every store hands out its rows in the list's order; the page is merged from their
         heads. Reading on where the previous page ended (scrolling) continues from the
-        rows already fetched; any other offset starts again from the top.
+        rows already fetched; any other offset, and the first page (a reload), starts again
+        from the top.
         """
         cursor = self._cursor
-        if cursor is None or cursor.query != query or cursor.position != offset:
+        if cursor is None or not offset or cursor.query != query or cursor.position != offset:
             cursor = _Cursor(query, list(self._services))
             if offset:
                 cursor.skip(self._services, offset)
@@ -173,6 +181,22 @@ class SiteRecords:
 
     def withdrawals(self, record_id: str) -> builtins.list[ConsentWithdrawal]:
         return self.service_for(record_id).withdrawals(record_id)
+
+
+def _ascending(key: Any) -> Any:
+    return key
+
+
+class _Descending:
+    """A sort key that orders the other way round (for a heap of the largest first)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(other.key < self.key)
 
 
 class _Cursor:
@@ -214,16 +238,23 @@ class _Cursor:
         self, services: dict[str, RecordService], limit: int
     ) -> builtins.list[tuple[str, RecordSummary]]:
         page: builtins.list[tuple[str, RecordSummary]] = []
-        pick = max if self.query.descending else min
-        while len(page) < limit:
-            for sid, buffer in self.buffers.items():
-                if not buffer and not self.done[sid]:
-                    self._fill(services, sid, limit - len(page))
-            heads = [(buffer[0][0], sid) for sid, buffer in self.buffers.items() if buffer]
-            if not heads:
-                break
-            _key, sid = pick(heads)
-            page.append((sid, _summary(self.buffers[sid].popleft()[1])))
+        wrap: Callable[[Any], Any] = _Descending if self.query.descending else _ascending
+        # every store's next row, in the list's order (keys are unique: store and pk)
+        heads: builtins.list[tuple[Any, str]] = []
+        for sid, buffer in self.buffers.items():
+            if not buffer and not self.done[sid] and limit:
+                self._fill(services, sid, limit)
+            if buffer:
+                heads.append((wrap(buffer[0][0]), sid))
+        heapq.heapify(heads)
+        while heads and len(page) < limit:
+            _key, sid = heapq.heappop(heads)
+            buffer = self.buffers[sid]
+            page.append((sid, _summary(buffer.popleft()[1])))
+            if not buffer and not self.done[sid] and len(page) < limit:
+                self._fill(services, sid, limit - len(page))
+            if buffer:
+                heapq.heappush(heads, (wrap(buffer[0][0]), sid))
         self.position += len(page)
         return page
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +79,9 @@ def write_file_atomically(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, mode=None, translate_disk_full=False)
 
 
-def write_batches(folder: Path, batches: Iterable[BuiltBatch]) -> list[Path]:
-    """Write batch files into ``folder`` (which must exist); return their paths.
-
-    A file that is already there with the same bytes is left alone, so writing the same
-    outbox twice is harmless.
+def _write_files(folder: Path, files: Iterable[tuple[str, bytes]]) -> list[Path]:
+    """Write files (name, bytes) into ``folder`` (which must exist) atomically; return
+    their paths. A file that is already there with the same bytes is left alone.
 
     Raises:
         SyncError: ``kind=STORAGE`` when the folder is missing, full or read-only.
@@ -96,13 +94,46 @@ def write_batches(folder: Path, batches: Iterable[BuiltBatch]) -> list[Path]:
         )
     written = []
     try:
-        for batch in batches:
-            path = folder / batch_file_name(batch)
-            if not (path.is_file() and path.read_bytes() == batch.data):
-                write_file_atomically(path, batch.data)
+        for name, data in files:
+            path = folder / name
+            if not (path.is_file() and path.read_bytes() == data):
+                write_file_atomically(path, data)
             written.append(path)
     except OSError as exc:
         raise _storage_error(exc) from exc
+    return written
+
+
+def _read_files(folder: Path, pattern: str, max_bytes: int) -> Iterator[tuple[Path, bytes | str]]:
+    """Each file in ``folder`` that matches ``pattern``, by name, with its bytes, or with
+    why it was not read: ``"too_large"`` (over ``max_bytes``) or ``"unreadable"``.
+
+    Raises:
+        SyncError: ``kind=STORAGE`` when the folder cannot be listed.
+    """
+    try:
+        candidates = sorted(Path(folder).glob(pattern))
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    for path in candidates:
+        data: bytes | str
+        try:
+            data = path.read_bytes() if path.stat().st_size <= max_bytes else "too_large"
+        except OSError:
+            data = "unreadable"
+        yield path, data
+
+
+def write_batches(folder: Path, batches: Iterable[BuiltBatch]) -> list[Path]:
+    """Write batch files into ``folder`` (which must exist); return their paths.
+
+    A file that is already there with the same bytes is left alone, so writing the same
+    outbox twice is harmless.
+
+    Raises:
+        SyncError: ``kind=STORAGE`` when the folder is missing, full or read-only.
+    """
+    written = _write_files(folder, ((batch_file_name(b), b.data) for b in batches))
     log.info("wrote %d batch file(s) to a folder", len(written))
     return written
 
@@ -134,24 +165,18 @@ def read_receipts(
     or forged files are listed in ``invalid`` with the reason and never raise.
     """
     result = FolderReceipts()
-    try:
-        candidates = sorted(Path(folder).glob("intake-*" + RECEIPT_SUFFIX))
-    except OSError as exc:
-        raise _storage_error(exc) from exc
-    for path in candidates:
+    for path, data in _read_files(folder, "intake-*" + RECEIPT_SUFFIX, MAX_RECEIPT_BYTES):
+        if isinstance(data, str):
+            result.invalid.append((path, data))
+            continue
         try:
-            if path.stat().st_size > MAX_RECEIPT_BYTES:
-                raise ReceiptError("too_large")
             receipt = verify_receipt(
-                path.read_bytes(),
+                data,
                 trusted=identity.office_signing_keys,
                 importer_keys=identity.office_importer_keys,
             )
         except ReceiptError as exc:
             result.invalid.append((path, exc.reason))
-            continue
-        except OSError:
-            result.invalid.append((path, "unreadable"))
             continue
         if receipt.device_id != identity.device_id:
             continue
@@ -207,18 +232,13 @@ class FolderHandovers:
 def read_handover_files(folder: Path) -> FolderHandovers:
     """Read the hand-over files in ``folder`` (no temporary dot files), by name."""
     result = FolderHandovers()
-    try:
-        candidates = sorted(Path(folder).glob("intake-handover-*" + HANDOVER_SUFFIX))
-    except OSError as exc:
-        raise _storage_error(exc) from exc
-    for path in candidates:
-        try:
-            if path.stat().st_size > MAX_HANDOVER_BYTES:
-                result.invalid.append((path, "too_large"))
-                continue
-            result.documents.append((path, path.read_bytes()))
-        except OSError:
-            result.invalid.append((path, "unreadable"))
+    for path, data in _read_files(
+        folder, "intake-handover-*" + HANDOVER_SUFFIX, MAX_HANDOVER_BYTES
+    ):
+        if isinstance(data, str):
+            result.invalid.append((path, data))
+        else:
+            result.documents.append((path, data))
     return result
 
 
@@ -237,22 +257,7 @@ def remove_files(paths: Iterable[Path]) -> None:
 def write_handover_files(folder: Path, documents: Iterable[tuple[str, bytes]]) -> list[Path]:
     """Write sealed hand-overs (id, signed document) into ``folder`` atomically; a file
     already there with the same bytes is left alone."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SyncError(
-            _("Der Ordner {folder} existiert nicht.").format(folder=folder),
-            kind=SyncErrorKind.STORAGE,
-        )
-    written = []
-    try:
-        for handover_id, data in documents:
-            path = folder / handover_file_name(handover_id)
-            if not (path.is_file() and path.read_bytes() == data):
-                write_file_atomically(path, data)
-            written.append(path)
-    except OSError as exc:
-        raise _storage_error(exc) from exc
-    return written
+    return _write_files(folder, ((handover_file_name(i), data) for i, data in documents))
 
 
 def list_batch_files(folder: Path) -> list[Path]:

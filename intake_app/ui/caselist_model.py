@@ -119,15 +119,18 @@ class CaseListModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Reload from the database (after a save elsewhere), settings included."""
         self._warning_days = self._records.expiry_warning_days
+        self._records.forget_searches()
         self._reload()
 
     def _reload(self) -> None:
         self.beginResetModel()
         self._today = date.today()
         self._shown = {}
-        self._total = self._records.count(self._query)
+        # the first page first: when it is not full, it is every match, and its length
+        # is the count; only a full page asks for a count (capped at COUNT_CAP)
         self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
         self._exhausted = len(self._rows) < PAGE_SIZE
+        self._total = len(self._rows) if self._exhausted else self._records.count(self._query)
         self.endResetModel()
         self.total_changed.emit(self._total)
 

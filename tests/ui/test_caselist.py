@@ -265,3 +265,139 @@ def test_a_search_matching_many_records_of_a_small_store_walks_the_sort_index(
         assert [s.family_name for s in service.list(query, limit=200)] == wanted
         page = service.list(query, offset=10, limit=5)
         assert [s.family_name for s in page] == wanted[10:15]
+
+
+@pytest.mark.parametrize("walk_rows", [20_000, 0], ids=["walking the index", "sorting"])
+def test_a_broad_search_takes_its_page_from_the_first_rows_of_the_sort_order(
+    counsellor: Workspace, monkeypatch: pytest.MonkeyPatch, walk_rows: int
+) -> None:
+    """storage/records.py, list_rows: a search matching more than twice the rows asked
+    for looks for its page among the first rows of the sort order, and runs the query of
+    _plan when they do not hold the page; either way the rows and their order are those
+    of every match sorted (here computed in Python). The page is read from the first
+    rows by walking the sort index again (a store of up to WALK_ROWS records) or by
+    sorting their sort values (a larger one: WALK_ROWS 0 here)."""
+    from intake_app.storage import records
+    from intake_app.storage.records import RecordService
+
+    monkeypatch.setattr(records, "WALK_ROWS", walk_rows)
+
+    people = [
+        {"family_name": f"Fink{i:03d}" if i % 10 == 0 else f"Kanarien{i:03d}"} for i in range(200)
+    ] + [{"family_name": f"Zeisig{i:03d}"} for i in range(60)]
+    _fill(counsellor, people)
+    service = counsellor.records
+    assert isinstance(service, RecordService)
+    names = sorted(p["family_name"] for p in people)
+    took_head = fell_back = 0
+    for typed, prefix in (("kanarien", "Kanarien"), ("zeis", "Zeisig"), ("ZEISIG0", "Zeisig0")):
+        for descending in (False, True):
+            wanted = [n for n in names if n.startswith(prefix)]
+            wanted = wanted[::-1] if descending else wanted
+            query = RecordQuery(search=typed, sort="name", descending=descending)
+            for offset, limit in ((0, 20), (0, 200), (15, 10), (len(wanted) - 5, 20)):
+                before = len(service._sparse_heads)
+                rows = service.list(query, offset=offset, limit=limit)
+                assert [s.family_name for s in rows] == wanted[offset : offset + limit], (
+                    typed,
+                    descending,
+                    offset,
+                    limit,
+                )
+                fell_back += len(service._sparse_heads) > before
+                took_head += len(rows) == limit and len(service._sparse_heads) == before
+            assert service.count(query) == len(wanted)
+    # both ways were taken: Zeisig comes last in ascending order (not among the first
+    # rows), first in descending order
+    assert took_head and fell_back, (took_head, fell_back)
+    # the same with another condition besides the search (it applies to the first rows)
+    drafts = RecordQuery(search="kanarien", status="draft", sort="name", descending=False)
+    assert [s.family_name for s in service.list(drafts, limit=30)] == [
+        n for n in names if n.startswith("Kanarien")
+    ][:30]
+    assert service.list(RecordQuery(search="kanarien", status="complete"), limit=30) == []
+
+
+def test_a_search_narrowing_one_without_matches_asks_nothing_until_the_list_reloads(
+    qtbot: QtBot, profile: ProfileFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor's list over several stores (storage/site_records.py): a store where a
+    search found nothing is not asked again while the search narrows; the list's reload
+    after a change elsewhere, a cleared search and SEARCH_MEMORY seconds ask it again."""
+    from intake_app.storage import records
+    from intake_app.storage.records import _narrows
+
+    assert _narrows('"shevc"*', '"shev"*')
+    assert _narrows('"al"* "h"*', '"al"*')
+    assert _narrows('"al"* "h"*', '"h"*')
+    assert not _narrows('"shev"*', '"shevc"*')
+    assert not _narrows('"al"*', '"al"* "h"*')
+    assert not _narrows('"01 04 1990"', '"01"*')
+    mine = profile.sign_in(COUNSELLOR)
+    _fill(mine, PEOPLE[:2])
+    supervisor = profile.sign_in(SUPERVISOR)
+    _fill(supervisor, PEOPLE[2:])
+    page = CaseListPage(supervisor.records, supervisor.actor)
+    qtbot.addWidget(page)
+    for typed, total in (("Ö", 1), ("Öz", 1), ("Özt", 1), ("Xy", 0), ("Xylo", 0)):
+        page.search.setText(typed)
+        page.apply_filters()
+        assert page.model.total == total, typed
+        assert page.count_label.text() == f"{total} Aufnahme{'n' if total != 1 else ''}"
+    # a record the counsellor adds in her own window (not through this list's services)
+    _fill(mine, [{"family_name": "Xylophon", "given_names": "Ida"}])
+    page.search.setText("Xylop")
+    page.apply_filters()
+    assert page.model.total == 0  # "Xylo" found nothing here, so "Xylop" asks no store
+    page.refresh()  # what the main window does after a change elsewhere
+    assert page.model.total == 1
+    assert page.model.summary(0).family_name == "Xylophon"
+
+    def shown(typed: str) -> int:
+        page.search.setText(typed)
+        page.apply_filters()
+        return page.model.total
+
+    assert shown("Zaunk") == 0
+    _fill(mine, [{"family_name": "Zaunkönig"}])
+    assert shown("Zaunko") == 0  # (remembered)
+    assert shown("") == 6
+    assert shown("Zaunko") == 1  # a cleared search forgets
+    assert shown("Quit") == 0
+    _fill(mine, [{"family_name": "Quitte"}])
+    monkeypatch.setattr(records, "SEARCH_MEMORY", 0.0)
+    assert shown("Quitt") == 1  # remembered no longer than SEARCH_MEMORY
+    mine.close()
+    supervisor.close()
+
+
+def test_a_supervisors_list_merges_the_stores_in_order_page_by_page(
+    profile: ProfileFixture,
+) -> None:
+    """storage/site_records.py: every store hands out its rows in the list's order and
+    the pages are merged from their heads; scrolling on, jumping and searching give the
+    rows of one sorted list."""
+    mine = profile.sign_in(COUNSELLOR)
+    _fill(mine, [{"family_name": f"Amsel{i:03d}"} for i in range(0, 90, 3)])
+    mine.close()
+    supervisor = profile.sign_in(SUPERVISOR)
+    _fill(supervisor, [{"family_name": f"Amsel{i:03d}"} for i in range(90) if i % 3])
+    names = [f"Amsel{i:03d}" for i in range(90)]
+    try:
+        for descending in (False, True):
+            wanted = names[::-1] if descending else names
+            query = RecordQuery(sort="name", descending=descending)
+            got: list[str] = []
+            while len(got) < len(wanted) + 7:  # scrolling on, past the end
+                page = supervisor.records.list(query, offset=len(got), limit=7)
+                if not page:
+                    break
+                got += [s.family_name for s in page]
+            assert got == wanted
+            jumped = supervisor.records.list(query, offset=40, limit=11)
+            assert [s.family_name for s in jumped] == wanted[40:51]
+            search = RecordQuery(search="amsel0", sort="name", descending=descending)
+            found = [s.family_name for s in supervisor.records.list(search, limit=200)]
+            assert found == [n for n in wanted if n.startswith("Amsel0")]
+    finally:
+        supervisor.close()

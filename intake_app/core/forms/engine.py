@@ -23,6 +23,7 @@ Rules the engine applies (see ``docs/forms.md``):
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -95,7 +96,9 @@ class _Run:
         self.tr = translator(lang)
         self.purposes = purposes
         self.languages = languages
-        self.evaluator = Evaluator(self)
+        # the evaluator sees the run through a weak proxy: no reference cycle, so a
+        # finished evaluation is freed at once, not by the cycle collector
+        self.evaluator = Evaluator(weakref.proxy(self))
         self.sections = {section.id: section for section in form.sections}
         self._visible: dict[tuple[str, Context], bool] = {}
         self._section_visible: dict[str, bool] = {}
@@ -386,6 +389,24 @@ class FormState:
                 yield path, question, context
 
 
+def _known_ids(form: Form) -> dict[str, frozenset[str]]:
+    """The answer keys the form knows: ``""`` -> the top-level question ids, a repeat
+    group's id -> its children's ids (once per form version, see ``Form.derived``)."""
+
+    def make(form: Form) -> dict[str, frozenset[str]]:
+        known = {
+            "": frozenset(
+                question.id for section in form.sections for question in section.questions
+            )
+        }
+        for question in form.iter_questions():
+            if question.type is QuestionType.REPEAT:
+                known[question.id] = frozenset(child.id for child in question.children)
+        return known
+
+    return form.derived("engine.known_ids", make)
+
+
 class _Walker:
     """The full pass of :func:`evaluate` that fills a :class:`FormState`."""
 
@@ -406,12 +427,11 @@ class _Walker:
                     self._note_hidden(question, (), holder)
                 continue
             self.questions(section.questions, (), holder, section.id)
-        known = {
-            question.id for section in self.run.form.sections for question in section.questions
-        }
-        self._unknown(self.run.answers, known, "")
+        self._unknown(self.run.answers, _known_ids(self.run.form)[""], "")
 
-    def _unknown(self, holder: Mapping[str, Any] | None, known: set[str], prefix: str) -> None:
+    def _unknown(
+        self, holder: Mapping[str, Any] | None, known: frozenset[str], prefix: str
+    ) -> None:
         if holder is None:
             return
         for key, value in holder.items():
@@ -547,7 +567,7 @@ class _Walker:
             self.error(path, self.tr(MSG_TOO_MANY).format(n=group.max))
         if group.min and 0 < count < group.min:
             self.error(path, self.tr(MSG_TOO_FEW).format(n=group.min))
-        known = {child.id for child in group.children}
+        known = _known_ids(self.run.form)[group.id]
         for index, item in enumerate(items[: group.max or 100]):
             item_context = (*context, index)
             item_path = f"{path}[{index}]"

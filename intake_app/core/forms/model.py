@@ -7,11 +7,13 @@ read-only afterwards; the engine and the UI only read them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from intake_app.core.forms.expressions import CompiledExpression
+
+T = TypeVar("T")
 
 #: Languages every label must have (interface languages).
 REQUIRED_LANGUAGES: tuple[str, ...] = ("de", "en")
@@ -242,6 +244,7 @@ class Form:
     source: str = ""
     _index: dict[str, Question] = field(default_factory=dict, repr=False)
     _sections: dict[str, Section] = field(default_factory=dict, repr=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -250,6 +253,17 @@ class Form:
         """Rebuild the lookup tables (the loader calls this after building)."""
         self._index = {question.id: question for question in self.iter_questions()}
         self._sections = {section.id: section for section in self.sections}
+        self._derived = {}
+
+    def derived(self, name: str, make: Callable[[Form], T]) -> T:
+        """What ``make`` computes from this form version, computed once: the engine and
+        the printouts ask the same of the form for every record (which ids a section
+        holds, which section has the consent block). Forms are read-only once loaded."""
+        try:
+            return cast(T, self._derived[name])
+        except KeyError:
+            value = self._derived[name] = make(self)
+            return value
 
     def title(self, lang: str = "de") -> str:
         """The form's title in ``lang``."""

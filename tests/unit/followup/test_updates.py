@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import text
 
 from intake_app.app import Workspace
-from intake_app.core.followup import check_closure, check_update, describe_event, update_choices
+from intake_app.core.followup import (
+    check_closure,
+    check_contact,
+    check_update,
+    describe_event,
+    update_choices,
+)
 from intake_app.core.forms import evaluate
 from intake_app.demo.data import generate
 from intake_app.errors import ConflictError, ValidationError
@@ -221,13 +227,28 @@ def test_no_update_while_a_revision_is_open_or_after_closing(profile: ProfileFix
         ws.records.start_revision(record_id, reason="Adresse geändert")
         with pytest.raises(ConflictError, match="neue Revision"):
             ws.records.update_answers(record_id, update)
+        with pytest.raises(ConflictError, match="bevor Sie die Akte übergeben"):
+            ws.records.request_handover(record_id, recipient="site_bonn")
+        # a contact is no change to the answers: it may be added during a revision
+        ws.records.add_contact(record_id, check_contact(on=TODAY, mode="phone"))
         ws.records.finalise(record_id, answers=answers)
+        # a finalised record's answers change only in a new revision
+        with pytest.raises(ConflictError, match="Für Änderungen öffnen Sie eine neue Revision"):
+            ws.records.save(record_id, answers=answers)
+        with pytest.raises(ConflictError, match="Für Änderungen öffnen Sie eine neue Revision"):
+            ws.records.change_form_version(
+                record_id, form_version="2026.3", answers=answers, retired={}
+            )
     finally:
         ws.close()
     sup = profile.sign_in(SUPERVISOR)
     try:
         sup.records.close_case(record_id, check_closure(on=TODAY, reason="other"))
-        with pytest.raises(ConflictError, match="beendet"):
+        with pytest.raises(ConflictError, match="Eröffnen Sie ihn zuerst wieder"):
             sup.records.update_answers(record_id, update)
+        with pytest.raises(ConflictError, match="Ein beendeter Fall kann nicht übergeben"):
+            sup.records.request_handover(record_id, recipient="site_bonn")
+        with pytest.raises(ConflictError, match="um Kontakte einzutragen"):
+            sup.records.add_contact(record_id, check_contact(on=TODAY, mode="phone"))
     finally:
         sup.close()

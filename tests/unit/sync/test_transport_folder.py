@@ -12,13 +12,18 @@ from intake_app.sync.batch import BuiltBatch, build_batch
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.receipt import ItemResult, ReceiptStatus, build_receipt
 from intake_app.sync.transport_folder import (
+    MAX_HANDOVER_BYTES,
+    MAX_RECEIPT_BYTES,
     batch_file_name,
     batch_id_from_name,
+    handover_file_name,
     list_batch_files,
+    read_handover_files,
     read_receipts,
     receipt_file_name,
     remove_answered_batches,
     write_batches,
+    write_handover_files,
     write_receipt_file,
 )
 from tests.unit.sync.factories import Office, make_identity, make_office, make_payload
@@ -146,3 +151,45 @@ def test_garbage_receipt_files_are_reported_not_raised(
     (tmp_path / "intake-x.receipt.json").write_bytes(b"\x00\x01garbage")
     found = read_receipts(tmp_path, identity=identity)
     assert found.receipts == [] and found.invalid[0][1] == "malformed"
+
+
+def test_oversized_and_unreadable_files_are_reported_by_name(
+    tmp_path: Path, identity: DeviceIdentity
+) -> None:
+    # sparse files: larger than the limit on disk, without the bytes
+    with (tmp_path / "intake-big.receipt.json").open("wb") as handle:
+        handle.truncate(MAX_RECEIPT_BYTES + 1)
+    with (tmp_path / handover_file_name("big")).open("wb") as handle:
+        handle.truncate(MAX_HANDOVER_BYTES + 1)
+    # a folder where a file is expected cannot be read
+    (tmp_path / "intake-dir.receipt.json").mkdir()
+    (tmp_path / handover_file_name("dir")).mkdir()
+    (tmp_path / "intake-x.receipt.json").write_bytes(b"garbage")
+    write_handover_files(tmp_path, [("ok", b"sealed")])
+
+    found = read_receipts(tmp_path, identity=identity)
+    assert found.receipts == []
+    assert [(p.name, reason) for p, reason in found.invalid] == [
+        ("intake-big.receipt.json", "too_large"),
+        ("intake-dir.receipt.json", "unreadable"),
+        ("intake-x.receipt.json", "malformed"),
+    ]
+    files = read_handover_files(tmp_path)
+    assert [(p.name, data) for p, data in files.documents] == [
+        (handover_file_name("ok"), b"sealed")
+    ]
+    assert [(p.name, reason) for p, reason in files.invalid] == [
+        (handover_file_name("big"), "too_large"),
+        (handover_file_name("dir"), "unreadable"),
+    ]
+
+
+def test_handover_files_are_written_once_and_need_the_folder(tmp_path: Path) -> None:
+    paths = write_handover_files(tmp_path, [("a", b"first"), ("b", b"second")])
+    assert [p.name for p in paths] == [handover_file_name("a"), handover_file_name("b")]
+    before = paths[0].stat().st_mtime_ns
+    assert write_handover_files(tmp_path, [("a", b"first")]) == [paths[0]]
+    assert paths[0].stat().st_mtime_ns == before and paths[0].read_bytes() == b"first"
+    with pytest.raises(SyncError) as info:
+        write_handover_files(tmp_path / "stick-not-mounted", [("a", b"first")])
+    assert info.value.kind == SyncErrorKind.STORAGE
