@@ -35,10 +35,10 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 from intake_app.app import Workspace
 from intake_app.core.forms import load_organisation, load_shipped_forms
 from intake_app.demo.data import generate
+from intake_app.pdf.fonts import register_fonts
 from intake_app.reports.batch import render_documents
 from intake_app.reports.common import PrintContext, RecordSource
 from intake_app.reports.consent_sheet import build_consent_sheet
-from intake_app.pdf.fonts import register_fonts
 from intake_app.reports.service import ReportService
 from intake_app.reports.summary import build_summary
 from intake_app.storage.profile import Profile

@@ -14,8 +14,8 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from time import monotonic
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, text
