@@ -1115,7 +1115,8 @@ class RecordService:
                         # only its own rows read
                         sql = first_rows + select_rows(
                             "records",
-                            f"records.pk IN (SELECT head.pk FROM head WHERE head.pk IN "
+                            # fixed SQL: the subquery and direction are constants here
+                            f"records.pk IN (SELECT head.pk FROM head WHERE head.pk IN "  # noqa: S608
                             f"({in_head}) ORDER BY head.value {direction}, "
                             f"head.pk {direction} LIMIT :limit OFFSET :offset)",
                         )
