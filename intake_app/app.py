@@ -65,6 +65,15 @@ DEFAULT_FORM = "intake"
 ORGANISATION_FILE = "organisation.yaml"
 
 
+def _erased_back_note(count: int) -> str:
+    return _(
+        "In einem Aktenspeicher lagen wieder Akten, die gelöscht worden waren ({count}); "
+        "eine ältere Kopie der Datei wurde zurückgelegt. Sie wurden erneut gelöscht. Akten, "
+        "die seit dieser Kopie geschrieben wurden, können fehlen. Bitte informieren Sie die "
+        "Administration und den Datenschutz."
+    ).format(count=count)
+
+
 @dataclass(frozen=True, slots=True)
 class SignInResult:
     """What the log-in window needs to know besides the workspace."""
@@ -875,6 +884,17 @@ class Workspace:
                             moves.refused_journal_note(),
                         ),
                     )
+            # an erased record in a store again (an older copy of the file put back) is
+            # erased once more and reported (docs/security.md)
+            back = sum(
+                Lifecycle.erase_again(store_db, actor=actor.username)
+                for store_db in scope.stores.values()
+            )
+            if back:
+                result = dataclasses.replace(
+                    result,
+                    integrity_messages=(*result.integrity_messages, _erased_back_note(back)),
+                )
         except BaseException:
             db.close()
             raise

@@ -131,6 +131,15 @@ def activity_of(row: RecordRow, answers: dict[str, Any], *, reason: str) -> Acti
     )
 
 
+def _compact(db: Database) -> None:
+    """Make deleted data leave the file: merge the search index, checkpoint, VACUUM."""
+    with db.write() as session:
+        session.execute(text("INSERT INTO records_fts(records_fts) VALUES('optimize')"))
+    db.checkpoint()
+    db.vacuum()
+    db.checkpoint()
+
+
 class Lifecycle:
     """Retention, erasure, access requests and the overview for one actor.
 
@@ -172,13 +181,36 @@ class Lifecycle:
         session.delete(row)
         session.flush()
 
+    @staticmethod
+    def erase_again(db: Database, *, actor: str) -> int:
+        """Erase once more what the profile lists as erased but a store holds again: an
+        older copy of the store file was put back (docs/security.md, "An older copy of
+        a store file"). Each is audited as an integrity finding; returns how many."""
+        erased = select(Erasure.record_id)
+        with db.read() as session:
+            back = list(session.exec(select(RecordRow.id).where(col(RecordRow.id).in_(erased))))
+        if not back:
+            return 0
+        with db.write() as session:
+            for record_id in back:
+                row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+                if row is None:
+                    continue
+                Lifecycle._remove(session, row, reason="erasure")
+                audit.append(
+                    session,
+                    actor=actor,
+                    action=AuditAction.INTEGRITY_VIOLATION,
+                    subject_type="record",
+                    subject_id=record_id,
+                    details={"findings": [{"kind": "erased_record_back"}]},
+                )
+        log.error("a store held %d erased record(s) again; erased again", len(back))
+        _compact(db)
+        return len(back)
+
     def _compact(self) -> None:
-        """Make deleted data leave the file: merge the search index, checkpoint, VACUUM."""
-        with self._db.write() as session:
-            session.execute(text("INSERT INTO records_fts(records_fts) VALUES('optimize')"))
-        self._db.checkpoint()
-        self._db.vacuum()
-        self._db.checkpoint()
+        _compact(self._db)
 
     @staticmethod
     def _held_centrally(session: Session, row: RecordRow) -> bool:
