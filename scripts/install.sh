@@ -22,3 +22,6 @@ if ! out=$("${pip[@]}" --no-deps --no-build-isolation -e . 2>&1); then
   echo "$out" >&2
   exit 1
 fi
+# compileall writes the bytecode even with PYTHONDONTWRITEBYTECODE set; __pycache__ is in
+# .gitignore. Python checks each file's time stamp, so an edited module is compiled afresh.
+"$PY" -m compileall -q intake_app resources forms
