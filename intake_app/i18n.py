@@ -19,9 +19,6 @@ import os
 import threading
 from collections.abc import Callable
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 from intake_app.assets import resource
 
 DOMAIN = "intake"
@@ -45,6 +42,11 @@ def _load_catalog(language: str) -> gettext.NullTranslations:
             return gettext.GNUTranslations(handle)
     if not po.is_file():
         return gettext.NullTranslations()
+    # Deferred: Babel compiles the .po source only in a checkout without .mo files, and
+    # only for a language other than German (docs/architecture.md, "Start-up").
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
     buffer = io.BytesIO()

@@ -53,7 +53,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from filelock import FileLock
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import AuthError, ConflictError, ProfileError
@@ -216,6 +215,10 @@ class Vault:
     """
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        # Deferred: filelock loads asyncio; the log-in window needs no vault object, the
+        # sign-in does (docs/architecture.md, "Start-up").
+        from filelock import FileLock
+
         self.path = path
         self._lock = FileLock(str(path) + ".lock", timeout=30)
         self._clock = clock

@@ -15,17 +15,15 @@ import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication, QWidget
 
 from intake_app.errors import IntakeError, KnownError
 from intake_app.logs import enable_fault_log, safe_traceback
-from intake_app.ui.crash_dialog import (
-    CrashDialog,
-    RestoreHandler,
-    describe_error,
-    technical_details,
-)
+
+if TYPE_CHECKING:
+    from intake_app.ui.crash_dialog import CrashDialog, RestoreHandler
 
 log = logging.getLogger("intake.ui")
 
@@ -36,6 +34,8 @@ _showing = False
 
 def message_for(exc: BaseException) -> tuple[str, str]:
     """Title and text for an exception, in the current language."""
+    from intake_app.ui.crash_dialog import describe_error  # Deferred: only on an error
+
     message = describe_error(exc)
     return message.title, message.text
 
@@ -49,6 +49,10 @@ def _log(exc: BaseException) -> None:
 
 def create_dialog(parent: QWidget | None, exc: BaseException) -> CrashDialog:
     """The dialog :func:`show_error` would show for ``exc`` (not yet shown)."""
+    # Deferred: the dialog loads on the first error, not at start-up (docs/architecture.md,
+    # "Start-up").
+    from intake_app.ui.crash_dialog import CrashDialog, describe_error, technical_details
+
     message = describe_error(exc)
     restore = message.offer_restore and _restore_handler is not None
     label = ""

@@ -14,9 +14,10 @@ DEFERRED = re.compile(r"#.*\bDeferred\b")
 #: optional server package), and most runs of the program never need it
 #: (docs/architecture.md, "Imports inside functions"). Measured with ``python -X
 #: importtime``: reportlab.platypus 290 ms, alembic 1.3 s, httpx 115 ms, pypdf 98 ms,
-#: pycountry 18 ms; sqlmodel with SQLAlchemy 1.1 s on a loaded machine (0.43 s idle), which
-#: the log-in window does without; Qt and the receiver's server packages belong to one
-#: program only.
+#: pycountry 18 ms, filelock 52 ms (it loads asyncio), babel.messages 22 ms (Babel's
+#: dates and numbers are light); sqlmodel with SQLAlchemy 1.1 s on a loaded machine (0.43 s
+#: idle), which the log-in window does without; Qt and the receiver's server packages
+#: belong to one program only.
 HEAVY = frozenset(
     {
         "reportlab",
@@ -30,8 +31,15 @@ HEAVY = frozenset(
         "alembic",
         "pypdf",
         "pycountry",
+        "filelock",
+        "babel.messages",
     }
 )
+
+
+def _is_heavy(target: str) -> bool:
+    """``target`` is a module of :data:`HEAVY` or inside one."""
+    return any(target == name or target.startswith(name + ".") for name in HEAVY)
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -150,7 +158,7 @@ def _heavy_modules() -> set[str]:
         for target, local, _line in _imports(path, name, is_package):
             if local:
                 continue
-            if target.split(".")[0] in HEAVY:
+            if _is_heavy(target):
                 heavy.add(name)
             while target and target not in modules:
                 target = target.rpartition(".")[0]
@@ -212,7 +220,7 @@ def test_an_import_inside_a_function_only_defers_a_heavy_module() -> None:
     modules = _modules()
     light = []
     for name, line, target, _lines in _local_imports():
-        if target.split(".")[0] in HEAVY:
+        if _is_heavy(target):
             continue
         while target and target not in modules and target.startswith("intake_app"):
             target = target.rpartition(".")[0]
