@@ -17,6 +17,7 @@ from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.ops import finish_running, wait_for_all
+from intake_app.ui.preload import Preloader
 from intake_app.ui.qt_i18n import install_qt_translator
 
 if TYPE_CHECKING:
@@ -27,8 +28,9 @@ log = logging.getLogger("intake.ui")
 
 
 def _load_main_window() -> None:
-    # Deferred: the main window and the storage stack behind it load at sign-in, in a
-    # thread beside Argon2id (ui/login.py; docs/architecture.md, "Start-up").
+    # Deferred: the main window and the storage stack behind it load in a thread from
+    # when the log-in window is shown, beside the typing and Argon2id (ui/login.py,
+    # ui/preload.py; docs/architecture.md, "Start-up").
     import intake_app.ui.mainwindow  # noqa: F401
 
 
@@ -42,6 +44,8 @@ class AppController(QObject):
         self.workspace: Workspace | None = None
         self._main: MainWindow | None = None
         self._last_user = ""
+        #: the one background load of the main window (started by the log-in window)
+        self.loader = Preloader(_load_main_window)
 
     @property
     def main_window(self) -> MainWindow | None:
@@ -79,7 +83,7 @@ class AppController(QObject):
         self.show_login()
 
     def show_login(self) -> None:
-        login = LoginWindow(self.profile, username=self._last_user, preload=_load_main_window)
+        login = LoginWindow(self.profile, username=self._last_user, loader=self.loader)
         login.signed_in.connect(self._on_signed_in)
         login.restore_requested.connect(lambda: self.restore_from_backup(login))
         login.language_changed.connect(self._on_language_changed)
@@ -147,7 +151,7 @@ class AppController(QObject):
         self.show_login()
 
     def show_main(self) -> None:
-        # Deferred: loaded at sign-in by _load_main_window, beside Argon2id.
+        # Deferred: loaded by self.loader (_load_main_window) before the sign-in ends.
         from intake_app.ui.mainwindow import MainWindow
 
         assert self.workspace is not None

@@ -7,11 +7,10 @@ Signals (of :class:`LoginWindow`): ``signed_in(object)`` with the new
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -34,6 +33,7 @@ from intake_app.storage.profile import Profile
 from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
+from intake_app.ui.preload import Preloader
 from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 
 def _load_workspace() -> None:
-    # Deferred: the storage stack (SQLAlchemy, the form engine, the records) loads at
-    # sign-in, beside Argon2id (docs/architecture.md, "Start-up").
+    # Deferred: the storage stack (SQLAlchemy, the form engine, the records) loads in the
+    # background once the log-in window is shown (docs/architecture.md, "Start-up").
     import intake_app.app  # noqa: F401
 
 
@@ -51,22 +51,24 @@ def sign_in(
     *,
     username: str,
     password: str,
-    preload: Callable[[], None] = _load_workspace,
+    loader: Preloader | None = None,
 ) -> Workspace:
     """Sign in as :meth:`Workspace.sign_in` does, with the program loading beside Argon2id.
 
-    Argon2id needs only the vault and releases the GIL while it runs, so a second thread
-    runs ``preload`` (imports of the storage stack, and of the main window when the
-    controller asks) meanwhile (docs/architecture.md, "Start-up").
+    Argon2id needs only the vault and releases the GIL while it runs, so the ``loader``
+    thread (imports of the storage stack, and of the main window when the controller
+    asks), started when the log-in window was shown or else here, runs meanwhile; the
+    sign-in waits for it and fails with its failure (docs/architecture.md, "Start-up").
     """
-    loader = threading.Thread(target=preload, name="intake-load", daemon=True)
+    loader = loader or Preloader(_load_workspace)
     loader.start()
     vault = profile.vault()
     try:
         keys = vault.unlock_user(username, password)
     finally:
-        loader.join()
-    # Deferred: loaded by the thread above, beside Argon2id.
+        loader.wait()
+    loader.join()
+    # Deferred: loaded by the loader thread, beside the typing and Argon2id.
     from intake_app.app import Workspace
 
     return Workspace.open_unlocked(profile, vault=vault, keys=keys, username=username)
@@ -87,11 +89,12 @@ class LoginWindow(QMainWindow):
         profile: Profile,
         *,
         username: str = "",
-        preload: Callable[[], None] = _load_workspace,
+        loader: Preloader | None = None,
     ) -> None:
         super().__init__()
         self._profile = profile
-        self._preload = preload
+        #: loads the program behind the window; started once the window is shown
+        self.loader = loader or Preloader(_load_workspace)
         self._wait_left = 0
         self._busy = False
         self.setWindowTitle(_("Intake – Anmeldung"))
@@ -193,6 +196,20 @@ class LoginWindow(QMainWindow):
         row.addStretch(1)
         return row
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self.loader.started:
+            # in case the window is not painted soon (covered, on another desktop)
+            QTimer.singleShot(200, self.loader.start)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if not self.loader.started:
+            # Once the window is painted, not before: the loader holds the GIL for most
+            # of its time, and the first paint runs Python (the event filter of
+            # ui/rules.py) for every widget (docs/architecture.md, "Start-up").
+            QTimer.singleShot(0, self.loader.start)
+
     # -- slots -------------------------------------------------------------------------
 
     def _on_sign_in(self) -> None:
@@ -207,7 +224,7 @@ class LoginWindow(QMainWindow):
         self.error.clear()
 
         def work(_token: CancelToken) -> Workspace:
-            return sign_in(self._profile, username=name, password=password, preload=self._preload)
+            return sign_in(self._profile, username=name, password=password, loader=self.loader)
 
         run_op(
             self,

@@ -1,0 +1,60 @@
+"""Load the program behind the log-in window in the background, once.
+
+The log-in window needs none of the storage stack or the main window; a counsellor needs
+seconds to type her password. So the log-in window starts :class:`Preloader` as soon as
+it is shown, and the sign-in waits for the same load instead of starting it
+(docs/architecture.md, "Start-up").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+class Preloader:
+    """Runs ``load`` in one background thread, at most once per preloader.
+
+    :meth:`start` may be called any number of times from any thread; :meth:`join` starts
+    the load if nobody has, waits for it and raises what it raised, so a failed load
+    fails the sign-in that needs it, as a failed import there would.
+    """
+
+    def __init__(self, load: Callable[[], None], *, name: str = "intake-load") -> None:
+        self._load = load
+        self._name = name
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the load has been started (it may still be running)."""
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the load in its thread unless it has been started already."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except BaseException as exc:  # kept for join(), which raises it where it matters
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the load, starting it if nobody has."""
+        self.start()
+        thread = self._thread
+        assert thread is not None
+        thread.join()
+
+    def join(self) -> None:
+        """Wait for the load (starting it if needed); raise what it raised."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
