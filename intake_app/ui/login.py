@@ -196,13 +196,13 @@ class LoginWindow(QMainWindow):
         row.addStretch(1)
         return row
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self.loader.started:
             # in case the window is not painted soon (covered, on another desktop)
             QTimer.singleShot(200, self.loader.start)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self.loader.started:
             # Once the window is painted, not before: the loader holds the GIL for most

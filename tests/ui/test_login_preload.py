@@ -91,7 +91,7 @@ class _Seen(QObject):
         super().__init__()
         self.wheels = 0
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Wheel:
             self.wheels += 1
         return False
