@@ -72,6 +72,13 @@ def _shipped_revisions() -> dict[str, str | None]:
     return found
 
 
+def read_shipped_revisions() -> None:
+    """Read the shipped migrations now (kept for the process), so that the sign-in finds
+    them read: the log-in window's background load calls this (docs/architecture.md,
+    "Start-up")."""
+    _shipped_revisions()
+
+
 def known_revision(revision: str) -> bool:
     """Whether ``revision`` is one of the migrations this program ships."""
     return revision in _shipped_revisions()

@@ -17,7 +17,7 @@ from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.ops import finish_running, wait_for_all
-from intake_app.ui.preload import Preloader
+from intake_app.ui.preload import Preloader, load_storage
 from intake_app.ui.qt_i18n import install_qt_translator
 
 if TYPE_CHECKING:
@@ -28,9 +28,10 @@ log = logging.getLogger("intake.ui")
 
 
 def _load_main_window() -> None:
-    # Deferred: the main window and the storage stack behind it load in a thread from
-    # when the log-in window is shown, beside the typing and Argon2id (ui/login.py,
-    # ui/preload.py; docs/architecture.md, "Start-up").
+    """What the sign-in needs (ui/preload.py), and the main window's modules."""
+    load_storage()
+    # Deferred: the main window loads in the log-in window's background load (ui/preload.py;
+    # docs/architecture.md, "Start-up").
     import intake_app.ui.mainwindow  # noqa: F401
 
 

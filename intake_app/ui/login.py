@@ -33,17 +33,11 @@ from intake_app.storage.profile import Profile
 from intake_app.ui.a11y import LiveLabel
 from intake_app.ui.errors import show_error
 from intake_app.ui.ops import CancelToken, run_op
-from intake_app.ui.preload import Preloader
+from intake_app.ui.preload import Preloader, load_storage
 from intake_app.ui.widgets import PasswordField, add_row, card, heading, ok_cancel_buttons
 
 if TYPE_CHECKING:
     from intake_app.app import Workspace
-
-
-def _load_workspace() -> None:
-    # Deferred: the storage stack (SQLAlchemy, the form engine, the records) loads in the
-    # background once the log-in window is shown (docs/architecture.md, "Start-up").
-    import intake_app.app  # noqa: F401
 
 
 def sign_in(
@@ -60,7 +54,7 @@ def sign_in(
     asks), started when the log-in window was shown or else here, runs meanwhile; the
     sign-in waits for it and fails with its failure (docs/architecture.md, "Start-up").
     """
-    loader = loader or Preloader(_load_workspace)
+    loader = loader or Preloader(load_storage)
     loader.start()
     vault = profile.vault()
     try:
@@ -94,7 +88,7 @@ class LoginWindow(QMainWindow):
         super().__init__()
         self._profile = profile
         #: loads the program behind the window; started once the window is shown
-        self.loader = loader or Preloader(_load_workspace)
+        self.loader = loader or Preloader(load_storage)
         self._wait_left = 0
         self._busy = False
         self.setWindowTitle(_("Intake – Anmeldung"))

@@ -58,3 +58,16 @@ class Preloader:
         self.wait()
         if self._error is not None:
             raise self._error
+
+
+def load_storage() -> None:
+    """Load what a sign-in needs beyond the vault: the storage stack (SQLAlchemy, the form
+    engine, the records), the vault's file lock, and the list of shipped migrations."""
+    # Deferred: all of it loads behind the log-in window, not before it is shown
+    # (docs/architecture.md, "Start-up").
+    import filelock  # noqa: F401  # the vault's lock, made at sign-in
+
+    import intake_app.app  # noqa: F401
+    from intake_app.storage.migrate import read_shipped_revisions
+
+    read_shipped_revisions()
