@@ -8,8 +8,12 @@ it is shown, and the sign-in waits for the same load instead of starting it
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
+
+#: whether a load has frozen the objects it made (gc.freeze), done once per process
+_frozen = False
 
 
 class Preloader:
@@ -18,6 +22,12 @@ class Preloader:
     :meth:`start` may be called any number of times from any thread; :meth:`join` starts
     the load if nobody has, waits for it and raises what it raised, so a failed load
     fails the sign-in that needs it, as a failed import there would.
+
+    The load makes the program's long-lived objects (modules, classes, functions): the
+    cyclic garbage collector pauses while it runs (it would scan them again and again,
+    about 0.1 s in all), and the first load of the process then freezes what exists
+    (``gc.freeze``), so that no later collection scans them either (a full one took
+    75 ms at the first sign-in).
     """
 
     def __init__(self, load: Callable[[], None], *, name: str = "intake-load") -> None:
@@ -41,10 +51,19 @@ class Preloader:
             self._thread.start()
 
     def _run(self) -> None:
+        global _frozen
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self._load()
         except BaseException as exc:  # kept for join(), which raises it where it matters
             self._error = exc
+        finally:
+            if not _frozen:
+                _frozen = True
+                gc.freeze()
+            if collecting:
+                gc.enable()
 
     def wait(self) -> None:
         """Wait for the load, starting it if nobody has."""
@@ -71,3 +90,4 @@ def load_storage() -> None:
     from intake_app.storage.migrate import read_shipped_revisions
 
     read_shipped_revisions()
+

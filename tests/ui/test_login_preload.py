@@ -4,6 +4,7 @@ failure of it fails the sign-in."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 
@@ -41,6 +42,21 @@ def test_the_load_runs_once_however_often_it_is_started() -> None:
     loader.start()
     loader.join()
     assert runs == ["intake-load"]
+
+
+def test_the_collector_pauses_during_the_load_and_runs_after_it() -> None:
+    assert gc.isenabled()
+    during: list[bool] = []
+    Preloader(lambda: during.append(gc.isenabled())).join()
+    assert during == [False]
+    assert gc.isenabled()
+
+    def broken() -> None:
+        raise RuntimeError("the program could not be loaded")
+
+    with pytest.raises(RuntimeError):
+        Preloader(broken).join()
+    assert gc.isenabled()
 
 
 def test_join_starts_the_load_when_nobody_did() -> None:
