@@ -90,4 +90,3 @@ def load_storage() -> None:
     from intake_app.storage.migrate import read_shipped_revisions
 
     read_shipped_revisions()
-
