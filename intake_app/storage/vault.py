@@ -398,17 +398,18 @@ class Vault:
         kdf: dict[str, Any],
         private: EncryptionPrivateKey,
         provisional: bool,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A version-2 entry: the password (``kek``) wraps the bundle with the private key."""
-        bundle = json.dumps({"private": _b64(private.raw)}).encode("ascii")
-        nonce = secrets.token_bytes(12)
+        """A version-2 entry: the password (``kek``) wraps the bundle with the private key.
+
+        ``extra``: further bundle values; by default ``stores_named``, which says that her
+        entry names her own stores, so that one without ``own_stores`` is not taken for
+        an entry from before (docs/security.md, "Her own stores")."""
         return {
             "kdf": kdf,
-            "bundle": {
-                "alg": "A256GCM",
-                "nonce": _b64(nonce),
-                "ciphertext": _b64(AESGCM(kek).encrypt(nonce, bundle, self._bundle_aad(data, ref))),
-            },
+            "bundle": self._wrap_bundle(
+                data, ref, kek, private, {"stores_named": True} if extra is None else extra
+            ),
             "public": _b64(private.public_key().raw),
             "provisional": provisional,
             "sealed": {},
@@ -518,6 +519,14 @@ class Vault:
                     raise _damaged() from None
                 if "bundle" in entry:
                     keys = self._open_entry(data, ref, entry, kek)
+                    if keys is not None and not keys.bundle.get("stores_named"):
+                        # an entry from before: this sign-in names her stores (the keys
+                        # returned say so), every later one finds them named
+                        assert keys.private is not None
+                        entry["bundle"] = self._wrap_bundle(
+                            data, ref, kek, keys.private, {**keys.bundle, "stores_named": True}
+                        )
+                        upgraded = True
                 else:
                     try:
                         key = self._unwrap(entry, kek, self._aad(data, ref))
@@ -615,7 +624,8 @@ class Vault:
         data.setdefault("users", {})[ref] = self._new_user_entry(
             data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False
         )
-        # the stores of her legacy grant are hers: named at her first sign-in
+        # the stores of her legacy grant are hers: named at this sign-in (the keys returned
+        # carry no stores_named), found named at every later one
         data["users"][ref].pop("own_stores")
         for name, secret in grant.items():
             data["users"][ref]["sealed"][name] = self._seal(data, ref, name, secret)
@@ -800,6 +810,9 @@ class Vault:
                 site_public=site_public,
             )
             if previous is not None:
+                data["stores"][store_id]["rekey_vouch"] = _b64(
+                    self._rekey_vouch_mac(data, store_id, previous, key)
+                )
                 site = EncryptionPublicKey(_unb64(data["stores"][store_id]["site_pin"]["public"]))
                 data["stores"][store_id]["previous"] = _b64(
                     SUITE.encrypt(
@@ -1181,12 +1194,46 @@ class Vault:
         data = self._read()
         return {self._ref(data, name): name for name in names}
 
+    @staticmethod
+    def _rekey_vouch_mac(data: dict[str, Any], store_id: str, previous: bytes, key: bytes) -> bytes:
+        """HMAC-SHA384 over (vault, store, SHA-256 of the new key) under a key derived from
+        the key the file has now: only someone who can open the store names its next key."""
+        mac_key = HKDF(
+            algorithm=hashes.SHA384(),
+            length=48,
+            salt=None,
+            info=f"{VAULT_FORMAT}|rekey-vouch|{data['vault_id']}|{store_id}".encode("ascii"),
+        ).derive(previous)
+        message = f"{VAULT_FORMAT}|rekey-vouch|{data['vault_id']}|{store_id}|".encode("ascii")
+        return hmac.new(mac_key, message + hashlib.sha256(key).digest(), hashlib.sha384).digest()
+
+    def rekey_vouched(
+        self, store_id: str, previous: bytes, key: bytes, *, data: dict[str, Any] | None = None
+    ) -> bool:
+        """Whether an unfinished re-key from ``previous`` (the key that opens the file) to
+        ``key`` was begun by someone who could open the store (:meth:`set_store_key`).
+
+        Anyone can seal a key of her choosing to a user or the site key; finishing a
+        re-key to such a key would hand the store to whoever chose it (docs/security.md,
+        "Granting and revoking")."""
+        data = data if data is not None else self._snapshot()
+        entry = data.get("stores", {}).get(store_id)
+        mac = entry.get("rekey_vouch") if entry is not None else None
+        if not isinstance(mac, str):
+            return False
+        try:
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            return False
+        return hmac.compare_digest(given, self._rekey_vouch_mac(data, store_id, previous, key))
+
     def clear_previous(self, store_id: str) -> None:
         """The file was re-keyed: forget its previous key."""
         with self._update() as data:
             entry = data.get("stores", {}).get(store_id)
             if entry is not None:
                 entry.pop("previous", None)
+                entry.pop("rekey_vouch", None)
             for user in data.get("users", {}).values():
                 user["sealed"].pop(f"store-previous:{store_id}", None)
 
@@ -1360,8 +1407,13 @@ class Vault:
         if entry is None:
             return False
         named = entry.get("own_stores")
-        if not isinstance(named, dict):
+        if named is None and not keys.bundle.get("stores_named"):
             return None
+        if not isinstance(named, dict):
+            # taken out, or made no mapping, outside the program: her bundle (which only
+            # her password opens) says her stores were named, so none counts as named
+            log.warning("her entry's named stores were removed outside the program")
+            return False
         given = named.get(store_id)
         if identity is None or not isinstance(given, str):
             return False
@@ -1379,7 +1431,9 @@ class Vault:
             entry = data.get("users", {}).get(keys.ref)
             if entry is None:
                 return
-            named = entry.setdefault("own_stores", {})
+            named = entry.get("own_stores")
+            if not isinstance(named, dict):
+                named = entry["own_stores"] = {}
             for sid, identity in identities.items():
                 named[sid] = _b64(self._own_store_mac(data, keys, sid, identity))
 
@@ -1900,6 +1954,7 @@ class Vault:
         if keys is not None and keys.ref == ref and old is not None and old.get("provisional"):
             # She now chooses her own password: a fresh key pair the administrator never
             # had; what she holds is sealed to it anew (docs/security.md).
+            before = "own_stores" not in old and not keys.bundle.get("stores_named")
             entry = self._new_user_entry(
                 data,
                 ref,
@@ -1907,24 +1962,31 @@ class Vault:
                 kdf=kdf,
                 private=EncryptionPrivateKey.generate(),
                 provisional=False,
+                extra={"stores_named": not before},
             )
             users_[ref] = entry
-            if "own_stores" not in old:  # an entry from before: her stores are named next
+            if before:  # an entry from before: her stores are named next
                 entry.pop("own_stores")
             for name, secret in keys.sealed.items():
                 entry["sealed"][name] = self._seal(data, ref, name, secret)
         elif keys is not None and keys.ref == ref and old is not None:
             assert keys.private is not None  # unlocked keys hold the private key
+            named = old.get("own_stores")
+            before = named is None and not keys.bundle.get("stores_named")
             entry = self._new_user_entry(
-                data, ref, kek=kek, kdf=kdf, private=keys.private, provisional=False
+                data,
+                ref,
+                kek=kek,
+                kdf=kdf,
+                private=keys.private,
+                provisional=False,
+                extra={**keys.bundle, "stores_named": not before},
             )
             entry["sealed"] = dict(old.get("sealed", {}))
-            if "own_stores" in old:  # the same key pair: what it named stays named
-                entry["own_stores"] = dict(old["own_stores"])
-            else:
+            if isinstance(named, dict):  # the same key pair: what it named stays named
+                entry["own_stores"] = dict(named)
+            elif before:
                 entry.pop("own_stores")
-            if keys.bundle:
-                self._rewrap_bundle(data, ref, entry, kek, keys)
         else:
             entry = self._new_user_entry(
                 data,
@@ -1938,13 +2000,18 @@ class Vault:
         entry["sealed"]["profile"] = self._seal(data, ref, "profile", profile_key)
         data["entries"].pop(ref, None)
 
-    def _rewrap_bundle(
-        self, data: dict[str, Any], ref: str, entry: dict[str, Any], kek: bytes, keys: UserKeys
-    ) -> None:
-        assert keys.private is not None  # unlocked keys hold the private key
-        bundle = {**keys.bundle, "private": _b64(keys.private.raw)}
+    def _wrap_bundle(
+        self,
+        data: dict[str, Any],
+        ref: str,
+        kek: bytes,
+        private: EncryptionPrivateKey,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The bundle (her private key and ``extra``) wrapped by the password's ``kek``."""
+        bundle = {**extra, "private": _b64(private.raw)}
         nonce = secrets.token_bytes(12)
-        entry["bundle"] = {
+        return {
             "alg": "A256GCM",
             "nonce": _b64(nonce),
             "ciphertext": _b64(

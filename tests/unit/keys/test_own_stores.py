@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from intake_app.app import Workspace
 from intake_app.storage.database import key_opens
 from intake_app.storage.profile import Profile
@@ -78,3 +80,57 @@ def test_her_own_store_stays_hers_through_a_password_change_and_a_re_key(
         assert ws.records.get(second) is not None
     finally:
         ws.close()
+
+
+def _entry_of(profile: Profile, name: str) -> tuple[dict[str, object], dict[str, object]]:
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    ref = Vault(profile.vault_path).user_ref(name)
+    return data, data["users"][ref]
+
+
+@pytest.mark.parametrize("change", ["removed", "list", "string"])
+def test_her_names_taken_out_of_her_entry_name_no_planted_store(
+    site: tuple[Profile, str], change: str
+) -> None:
+    """An entry without ``own_stores`` is one from before only while her bundle (which
+    only her password opens) says so: taking the names out, or making them something
+    other than a mapping, does not let her next sign-in name the planted store."""
+    profile, _ = site
+    planted = _plant_store_for(profile, "anna")
+    data, entry = _entry_of(profile, "anna")
+    if change == "removed":
+        entry.pop("own_stores")
+    else:
+        entry["own_stores"] = [] if change == "list" else "alle"
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+    write_record(profile, "anna", "Kanarienohne")
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienohne" in text, "her record is kept, in a store of her own"
+    assert "Kanarienohne" not in dump_everything(profile.root, [planted])[0]
+    write_record(profile, "anna", "Kanariendanach")
+    assert "Kanariendanach" not in dump_everything(profile.root, [planted])[0]
+
+
+def test_a_new_key_sealed_by_someone_who_cannot_open_the_store_is_never_taken(
+    site: tuple[Profile, str],
+) -> None:
+    """The administrator seals a key of her choosing to the supervisor as the new key of
+    anna's store, as if a re-key were unfinished: the supervisor's sign-in would finish
+    it and hand the store to that key. It is refused and reported; the store keeps its
+    key, and the supervisor still reads it."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    sid = ws.scope.own or ""
+    ws.close()
+    chosen = new_store_key()
+    Vault(profile.vault_path).seal_for_user("leitung", f"store:{sid}", chosen)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("niemand eingetragen hat" in f for f in ws.scope.findings)
+        assert sid in ws.scope.stores, "the store still opens for the supervisor"
+    finally:
+        ws.close()
+    assert not key_opens(store_path(profile.root, sid), chosen)
+    assert "Kanarienanna" not in dump_everything(profile.root, [chosen])[0]
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienanna" in text, "her store still opens for her"
