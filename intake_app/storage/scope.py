@@ -307,6 +307,12 @@ def _fill(
         if confirmed is False:
             bad_owner.add(sid)
         unfinished = key != candidates[0] and (site is not None or info.owner_id == actor.user_id)
+        if unfinished and not vault.rekey_vouched(sid, key, candidates[0], data=snapshot):
+            # a key someone sealed without being able to open the store (anyone can seal
+            # to a public key): the file keeps the key that opens it (docs/security.md,
+            # "Granting and revoking")
+            _report(scope, profile_db, actor, "store_key_unvouched", sid[:16])
+            unfinished = False
         if unfinished:  # a re-key was interrupted: finish it with the key already sealed
             rekey_store(path, key, candidates[0])
             vault.clear_previous(sid)
@@ -643,6 +649,12 @@ _KEY_FINDINGS = {
         "Schlüsseldatei (vault.json); sie wurden außerhalb des Programms entfernt. Eine "
         "Leitung, die den Standortschlüssel schon hatte, erhält ihre Freigabe bei ihrer "
         "Anmeldung zurück; alle anderen brauchen eine neue Freigabe durch eine Leitung."
+    ),
+    "store_key_unvouched": lambda: _(
+        "Für einen Aktenspeicher steht in der Schlüsseldatei (vault.json) ein neuer "
+        "Schlüssel, den niemand eingetragen hat, der den Speicher öffnen kann; er wurde "
+        "außerhalb des Programms eingesetzt. Der Speicher behält seinen Schlüssel. Bitte "
+        "informieren Sie die IT und den Datenschutz."
     ),
     "store_owner_changed": lambda: _(
         "Die Inhaberin oder der Inhaber eines Aktenspeichers wurde in der Schlüsseldatei "
