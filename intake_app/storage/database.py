@@ -31,6 +31,8 @@ from intake_app.i18n import _
 log = logging.getLogger("intake.storage")
 
 BUSY_TIMEOUT_MS = 30_000
+#: A record store's identity table (storage/stores.py): a random id made with the store.
+STORE_IDENTITY_TABLE = "intake_store_identity"
 #: Page cache (KiB) for a file attached beside a store with its own cache size.
 ATTACHED_CACHE_KIB = 128
 
@@ -111,6 +113,10 @@ class Database:
         #: page cache of each connection for the main file, in KiB (None: SQLite's 2 MiB);
         #: smaller for each of a supervisor's record stores (storage/stores.py)
         self.cache_kib = cache_kib
+        #: the identity inside the file at its first connection (a record store's, else
+        #: None): a new key is followed only to the same store (:meth:`_take_new_key`)
+        self._identity: bytes | None = None
+        self._identity_read = False
         self._build(key)
         #: the keys the vault names for this file now (storage/scope.py): another program
         #: window may give a store a new key while this one has it open
@@ -161,6 +167,9 @@ class Database:
                     cursor.execute(f"PRAGMA {name}.cache_size = {-ATTACHED_CACHE_KIB}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA temp_store = MEMORY")
+            if not self._identity_read:
+                self._identity = _read_identity(cursor)
+                self._identity_read = True
         finally:
             cursor.close()
 
@@ -284,12 +293,33 @@ class Database:
             return False
         current = self._current_key()
         for key in self.key_source.keys():
-            if key != current and key_opens(self.path, key):
-                log.warning("a database was given a new key by another window; reopened")
-                self.engine.dispose()
-                self._build(key)
-                return True
+            if key == current or not key_opens(self.path, key):
+                continue
+            if not self._same_store(key):
+                # a file someone put in the store's place, with a key she sealed to this
+                # user: never written to (docs/security.md, "Her own stores")
+                log.error("a key opens a file in a store's place that is not the store")
+                continue
+            log.warning("a database was given a new key by another window; reopened")
+            self.engine.dispose()
+            self._build(key)
+            return True
         return False
+
+    def _same_store(self, key: bytes) -> bool:
+        """Whether the file holds, under ``key``, the identity it held when first opened
+        (a file without one, such as the profile database, is not checked)."""
+        if self._identity is None:
+            return True
+        conn = sqlcipher3.connect(str(self.path))
+        try:
+            conn.execute(f"PRAGMA key = {_key_sql(key)}")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return _read_identity(conn.cursor()) == self._identity
+        except sqlcipher3.DatabaseError:
+            return False
+        finally:
+            conn.close()
 
     # -- maintenance -------------------------------------------------------------------
 
@@ -360,6 +390,18 @@ class Database:
         except (DatabaseError, OperationalError):  # pragma: no cover - closing anyway
             log.warning("checkpoint on close failed")
         self.engine.dispose()
+
+
+def _read_identity(cursor: Any) -> bytes | None:
+    """A record store's identity through an open connection's cursor; None elsewhere."""
+    found = cursor.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = ?",
+        (STORE_IDENTITY_TABLE,),
+    ).fetchone()
+    if found is None:
+        return None
+    row = cursor.execute("SELECT identity FROM main.intake_store_identity WHERE id = 1").fetchone()
+    return bytes(row[0]) if row is not None else None
 
 
 def _key_sql(key: bytes) -> str:

@@ -25,7 +25,12 @@ from pathlib import Path
 import sqlcipher3
 
 from intake_app.atomic import atomic_create_bytes
-from intake_app.storage.database import BUSY_TIMEOUT_MS, Database, rekey_file
+from intake_app.storage.database import (
+    BUSY_TIMEOUT_MS,
+    STORE_IDENTITY_TABLE,
+    Database,
+    rekey_file,
+)
 
 log = logging.getLogger("intake.storage")
 
@@ -230,7 +235,7 @@ def read_store_pin(path: Path, key: bytes) -> bytes | None:
 #: its key reads it; a re-key keeps it. Her own stores are named by it in her vault entry,
 #: under a MAC only her private key makes (docs/security.md, "Her own stores"): a store
 #: someone else made and sealed to her cannot carry it.
-_IDENTITY_TABLE = "intake_store_identity"
+_IDENTITY_TABLE = STORE_IDENTITY_TABLE
 
 
 def _identity_statements(identity: bytes) -> list[tuple[str, tuple[bytes, ...]]]:

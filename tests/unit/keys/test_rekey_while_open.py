@@ -4,13 +4,20 @@ is lost."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from intake_app.app import Workspace
 from intake_app.errors import KnownError
 from intake_app.storage.database import key_opens
 from intake_app.storage.profile import Profile
-from tests.helpers.attacker import what_she_reads
+from intake_app.storage.stores import client_schema, create_store, new_store_key, store_path
+from intake_app.storage.vault import Vault
+from tests.helpers.attacker import dump_everything, what_she_reads
 from tests.helpers.key_site import PW, own
 
 
@@ -71,3 +78,39 @@ def test_a_store_re_keyed_by_another_window_is_opened_again_and_loses_nothing(
         assert again.records.get(record_id).answers["family_name"] == "Kanarienclara-Zwei"
     finally:
         again.close()
+
+
+def test_an_open_window_does_not_follow_a_key_to_a_file_put_in_her_stores_place(
+    site: tuple[Profile, str],
+) -> None:
+    """While anna's window is open, the administrator puts a store of her own making (a
+    key she chose, every record table) in the place of anna's store file and seals its
+    key to anna, as another window's re-key would. The open window does not follow that
+    key: the step is refused, and nothing anna writes reaches the planted file."""
+    profile, _ = site
+    anna = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    try:
+        sid = anna.scope.own or ""
+        path = store_path(profile.root, sid)
+        schema = client_schema(anna.scope.profile_db)
+        vault_data = json.loads(profile.vault_path.read_text("utf-8"))
+        site_public = base64.b64decode(vault_data["site"]["public"])
+        chosen = new_store_key()
+        planted = path.with_name("planted.db")
+        create_store(planted, chosen, schema, site_public=site_public)
+        kept = path.with_name("kept.db")
+        os.replace(path, kept)
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        os.replace(planted, path)
+        Vault(profile.vault_path).seal_for_user("anna", f"store:{sid}", chosen)
+        try:
+            record_id = anna.new_intake()
+            answers = dict(anna.records.get(record_id).answers)
+            answers["family_name"] = "Kanarienfremd"
+            anna.records.save(record_id, answers=answers)
+        except KnownError:  # refused where no connection still holds her own file
+            pass
+    finally:
+        anna.close()
+    assert "Kanarienfremd" not in dump_everything(profile.root, [chosen])[0]
