@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,22 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def _stored_mac(value: object) -> bytes | None:
+    """A MAC as the vault file holds it (base64); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _unb64(value)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _mac_matches(value: object, expected: Callable[[], bytes]) -> bool:
+    """Whether the file's ``value`` is the MAC ``expected`` computes (only then computed)."""
+    given = _stored_mac(value)
+    return given is not None and hmac.compare_digest(given, expected())
 
 
 def format_recovery_key(raw: bytes) -> str:
@@ -982,13 +999,7 @@ class Vault:
         data = self._snapshot()
         entry = data.get("stores", {}).get(store_id)
         mac = entry.get("held") if entry is not None else None
-        if not isinstance(mac, str):
-            return False
-        try:
-            given = _unb64(mac)
-        except (ValueError, binascii.Error):
-            return False
-        return hmac.compare_digest(given, self._held_mac(data, store_id, key, site))
+        return _mac_matches(mac, lambda: self._held_mac(data, store_id, key, site))
 
     def confirm_held(self, site: EncryptionPrivateKey, store_keys: dict[str, bytes]) -> None:
         """Write :meth:`held_confirmed`'s MAC for ``store_keys`` where it does not check."""
@@ -1069,11 +1080,7 @@ class Vault:
         mac = recovery.get("mac")
         if not isinstance(mac, str):
             return None
-        try:
-            given = _unb64(mac)
-        except (ValueError, binascii.Error):
-            return False
-        return hmac.compare_digest(given, self._recovery_mac(data, site))
+        return _mac_matches(mac, lambda: self._recovery_mac(data, site))
 
     def check_recovery_public(self, site: EncryptionPrivateKey) -> bool:
         """At a holder's sign-in: True when the recovery key's public key checks (a profile
@@ -1118,22 +1125,17 @@ class Vault:
     def _owner_mac_ok(
         self, data: dict[str, Any], store_id: str, entry: dict[str, Any], key: bytes
     ) -> bool:
-        stored = entry.get("owner_mac")
-        if not isinstance(stored, str):
-            return False
-        try:
-            given = _unb64(stored)
-        except (ValueError, binascii.Error):
-            return False
         owner_key = entry.get("owner_key")
-        expected = self._owner_mac(
-            data,
-            store_id,
-            int(entry.get("owner", -1)),
-            key,
-            owner_key if isinstance(owner_key, str) else None,
+        return _mac_matches(
+            entry.get("owner_mac"),
+            lambda: self._owner_mac(
+                data,
+                store_id,
+                int(entry.get("owner", -1)),
+                key,
+                owner_key if isinstance(owner_key, str) else None,
+            ),
         )
-        return hmac.compare_digest(given, expected)
 
     def snapshot(self) -> dict[str, Any]:
         """The vault as read now (for several look-ups that need not read it again)."""
@@ -1219,13 +1221,7 @@ class Vault:
         data = data if data is not None else self._snapshot()
         entry = data.get("stores", {}).get(store_id)
         mac = entry.get("rekey_vouch") if entry is not None else None
-        if not isinstance(mac, str):
-            return False
-        try:
-            given = _unb64(mac)
-        except (ValueError, binascii.Error):
-            return False
-        return hmac.compare_digest(given, self._rekey_vouch_mac(data, store_id, previous, key))
+        return _mac_matches(mac, lambda: self._rekey_vouch_mac(data, store_id, previous, key))
 
     def clear_previous(self, store_id: str) -> None:
         """The file was re-keyed: forget its previous key."""
@@ -1414,14 +1410,11 @@ class Vault:
             # her password opens) says her stores were named, so none counts as named
             log.warning("her entry's named stores were removed outside the program")
             return False
-        given = named.get(store_id)
-        if identity is None or not isinstance(given, str):
+        if identity is None:
             return False
-        try:
-            mac = _unb64(given)
-        except (ValueError, binascii.Error):
-            return False
-        return hmac.compare_digest(mac, self._own_store_mac(data, keys, store_id, identity))
+        return _mac_matches(
+            named.get(store_id), lambda: self._own_store_mac(data, keys, store_id, identity)
+        )
 
     def name_own_stores(self, keys: UserKeys, identities: dict[str, bytes]) -> None:
         """Name stores as hers in her entry (a store she made, or hers at the update)."""
@@ -1514,14 +1507,10 @@ class Vault:
         return Vault._site_mac(data, site, b"intake site previous mac v1", previous)
 
     def _previous_ok(self, data: dict[str, Any], site: EncryptionPrivateKey) -> bool:
-        mac = data.get("site", {}).get("previous_mac")
-        if not isinstance(mac, str) or "previous" not in data.get("site", {}):
+        if "previous" not in data.get("site", {}):
             return False
-        try:
-            given = _unb64(mac)
-        except (ValueError, binascii.Error):
-            return False
-        return hmac.compare_digest(given, self._previous_mac(data, site))
+        mac = data["site"].get("previous_mac")
+        return _mac_matches(mac, lambda: self._previous_mac(data, site))
 
     def request_site_rotation(self) -> None:
         """A holder of the site key left (deactivated, reset): the next supervisor who
@@ -1699,13 +1688,9 @@ class Vault:
             return None
         found = {}
         for ref, record in grants.items():
-            if not isinstance(record, dict) or not isinstance(record.get("mac"), str):
-                continue
-            try:
-                given = _unb64(record["mac"])
-            except (ValueError, binascii.Error):
-                continue
-            if hmac.compare_digest(given, self._grant_mac(data, ref, record, site)):
+            if isinstance(record, dict) and _mac_matches(
+                record.get("mac"), partial(self._grant_mac, data, ref, record, site)
+            ):
                 found[ref] = dict(record)
         return found
 
@@ -1728,17 +1713,15 @@ class Vault:
         nothing."""
         data = self._snapshot()
         pending = data.get("site", {}).get("pending")
-        if not isinstance(pending, dict) or not isinstance(pending.get("mac"), str):
+        if not isinstance(pending, dict):
             return set()
         refs = pending.get("refs")
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             return set()
-        try:
-            given = _unb64(pending["mac"])
-        except (ValueError, binascii.Error):
-            return set()
         body = {"refs": sorted(refs)}
-        if not hmac.compare_digest(given, self._grant_mac(data, "pending", body, site)):
+        if not _mac_matches(
+            pending.get("mac"), lambda: self._grant_mac(data, "pending", body, site)
+        ):
             return set()
         return set(refs)
 
