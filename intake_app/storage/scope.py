@@ -18,6 +18,8 @@ Signing in also does the pending key work a signed-in user is able to do:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,14 +368,27 @@ def _fill(
     names_own = keys.private is not None and keys.ref != "recovery" and not me_provisional
     if own and names_own:
         own = _named_own(vault, keys, root, own, known)
+    # the site public key she can vouch for: a holder's checked one, else the one her own
+    # named stores pin inside them, else what her bundle remembers from an earlier sign-in
+    # (docs/security.md, "The site public key")
+    remembered = _remembered_site(keys) if names_own else None
+    vouched = vault.checked_site_public() or (_named_pin(vault, own, known) if names_own else None)
+    vouched = vouched or remembered
     # no store for a key pair someone else chose: what is moved to her waits until she
     # chose her own password (docs/security.md, "Who receives a key")
     if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not me_provisional:
         sid = new_store_id()
         key = new_store_key()
-        site_public = vault.site_public_for_new_store()
+        site_public = vault.site_public_for_new_store(vouched)
+        if site_public != vault.site_public().raw:
+            # the file names another site key than the one she vouches for: her new store
+            # is not sealed to it
+            _report(scope, profile_db, actor, "site_public_changed", "site")
+        vouched = site_public
         create_store(store_path(root, sid), key, client_schema(profile_db), site_public=site_public)
-        vault.add_store(sid, owner_id=actor.user_id, owner=actor.username, key=key)
+        vault.add_store(
+            sid, owner_id=actor.user_id, owner=actor.username, key=key, site_public=site_public
+        )
         if site is not None:  # a holder made this key herself
             vault.confirm_held(site, {sid: key})
         keys.sealed[f"store:{sid}"] = key  # sealed to her now; kept for a password change
@@ -383,6 +398,8 @@ def _fill(
             identity = store_identity(store_path(root, sid), key, create=True)
             assert identity is not None
             vault.name_own_stores(keys, {sid: identity})
+    if names_own and vouched is not None and vouched != remembered:
+        vault.put_bundle_values(keys, {"site_public": _b64(vouched)})
     objects = client_objects(profile_db)
     for sid, key in known.items():
         try:
@@ -427,6 +444,30 @@ class _StoreKeys:
 
     def keys(self) -> list[bytes]:
         return self._vault.current_store_keys(self._keys, self._store_id)
+
+
+def _remembered_site(keys: UserKeys) -> bytes | None:
+    """The site public key her bundle (which only her password writes) remembers."""
+    value = keys.bundle.get("site_public")
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _named_pin(vault: Vault, own: list[str], known: dict[str, bytes]) -> bytes | None:
+    """The site public key her named own stores are pinned to, when they agree on one:
+    the pin carries a MAC under the store's key, and nobody without her key names a store
+    as hers, so whoever planted a store cannot make its pin count here."""
+    pins = {vault.pinned_site_public(sid, known[sid]) for sid in own if sid in known}
+    pins.discard(None)
+    return pins.pop() if len(pins) == 1 else None
 
 
 def _named_own(

@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,8 @@ class UserKeys:
         private: her HPKE private key.
         sealed: further named secrets sealed to her (``seal_for_user``), opened.
         bundle: further named values inside her password-wrapped bundle.
+        kek: the key her password gave, kept for this sign-in so that she can write
+            values into her bundle (:meth:`Vault.put_bundle_values`); None for recovery.
     """
 
     ref: str
@@ -175,6 +177,7 @@ class UserKeys:
     private: EncryptionPrivateKey | None
     sealed: dict[str, bytes]
     bundle: dict[str, Any]
+    kek: bytes | None = field(default=None, repr=False)
 
     def secret(self, name: str) -> bytes | None:
         """A named secret sealed to her, or None."""
@@ -607,7 +610,7 @@ class Vault:
             raise _damaged() from None
         extra = {k: v for k, v in bundle.items() if k != "private"}
         return UserKeys(
-            ref=ref, profile_key=profile_key, private=private, sealed=opened, bundle=extra
+            ref=ref, profile_key=profile_key, private=private, sealed=opened, bundle=extra, kek=kek
         )
 
     def _upgrade_entry(
@@ -650,7 +653,9 @@ class Vault:
         data.get("legacy", {}).pop(ref, None)
         log.info("a vault entry was upgraded to a key pair")
         profile_key = grant.pop("profile")
-        return UserKeys(ref=ref, profile_key=profile_key, private=private, sealed=grant, bundle={})
+        return UserKeys(
+            ref=ref, profile_key=profile_key, private=private, sealed=grant, bundle={}, kek=kek
+        )
 
     def check_password(self, username: str, password: str) -> bool:
         """True when ``password`` unlocks ``username`` (throttled like a log-in)."""
@@ -739,11 +744,29 @@ class Vault:
         }
 
     def add_store(
-        self, store_id: str, *, owner_id: int, owner: str | None, key: bytes, rekey: bool = False
+        self,
+        store_id: str,
+        *,
+        owner_id: int,
+        owner: str | None,
+        key: bytes,
+        rekey: bool = False,
+        site_public: bytes | None = None,
     ) -> None:
-        """Register a store: its key sealed to the site key and to its owner (if given)."""
+        """Register a store: its key sealed to the site key and to its owner (if given).
+
+        ``site_public``: the site public key pinned inside the new store
+        (:meth:`site_public_for_new_store`), which the key is sealed to."""
         with self._update() as data:
-            self._put_store(data, store_id, owner_id=owner_id, owner=owner, key=key, rekey=rekey)
+            self._put_store(
+                data,
+                store_id,
+                owner_id=owner_id,
+                owner=owner,
+                key=key,
+                rekey=rekey,
+                site_public=site_public,
+            )
 
     def _put_store(
         self,
@@ -917,13 +940,40 @@ class Vault:
                 return pinned
         return file_raw
 
-    def site_public_for_new_store(self) -> bytes:
-        """The site public key a new store is sealed to (and pinned with)."""
-        if self._rotated_site is not None:
-            return self._rotated_site
-        if self._trusted_site is not None:
-            return self._trusted_site
-        return _unb64(self._snapshot()["site"]["public"])
+    def site_public_for_new_store(self, known: bytes | None = None) -> bytes:
+        """The site public key a new store is sealed to (and pinned with): a holder's
+        checked one, else ``known`` (what her named stores pin, or her bundle remembers),
+        else the file's (her very first store: docs/security.md, "The site public key")."""
+        return self.checked_site_public() or known or _unb64(self._snapshot()["site"]["public"])
+
+    def checked_site_public(self) -> bytes | None:
+        """The site public key this session checked (a holder's) or made (a rotation)."""
+        return self._rotated_site or self._trusted_site
+
+    def put_bundle_values(self, keys: UserKeys, values: dict[str, Any]) -> bool:
+        """Write ``values`` into her password-wrapped bundle (nobody without her password
+        can change them); False when her entry no longer opens with this sign-in's key
+        (her password changed since), which is then left as it is."""
+        if keys.kek is None or keys.private is None:
+            return False
+        with self._update() as data:
+            entry = data.get("users", {}).get(keys.ref)
+            if entry is None or "bundle" not in entry:
+                return False
+            try:
+                wrap = entry["bundle"]
+                AESGCM(keys.kek).decrypt(
+                    _unb64(wrap["nonce"]),
+                    _unb64(wrap["ciphertext"]),
+                    self._bundle_aad(data, keys.ref),
+                )
+            except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error):
+                return False
+            keys.bundle.update(values)
+            entry["bundle"] = self._wrap_bundle(
+                data, keys.ref, keys.kek, keys.private, dict(keys.bundle)
+            )
+        return True
 
     def pinned_site_public(self, store_id: str, key: bytes) -> bytes | None:
         """The site public key the store's pin names, when it checks under ``key``."""

@@ -18,6 +18,7 @@ from intake_app.storage.database import key_opens
 from intake_app.storage.profile import Profile
 from intake_app.storage.stores import client_schema, create_store, new_store_key, store_path
 from intake_app.storage.vault import Vault
+from intake_app.sync.keys import SUITE, EncryptionPrivateKey
 from tests.helpers.attacker import dump_everything, what_she_reads
 from tests.helpers.key_site import own, write_record
 
@@ -134,3 +135,58 @@ def test_a_new_key_sealed_by_someone_who_cannot_open_the_store_is_never_taken(
     assert "Kanarienanna" not in dump_everything(profile.root, [chosen])[0]
     text, _names = what_she_reads(profile.root, "anna", own("anna"))
     assert "Kanarienanna" in text, "her store still opens for her"
+
+
+def _site_sealed_keys(profile: Profile, private: EncryptionPrivateKey) -> list[bytes]:
+    """Every store key in the vault file sealed to ``private``'s public key as the site's."""
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    found = []
+    for sid, entry in data["stores"].items():
+        try:
+            found.append(
+                SUITE.decrypt(
+                    base64.b64decode(entry["site"]),
+                    private.to_hpke(),
+                    info=Vault._store_info(data, sid),
+                )
+            )
+        except Exception:  # sealed to another key
+            continue
+    return found
+
+
+@pytest.mark.parametrize("names", ["emptied", "removed"])
+def test_her_new_store_is_not_sealed_to_a_site_key_swapped_into_the_file(
+    site: tuple[Profile, str], names: str
+) -> None:
+    """Whoever writes the folder takes her names away (so that she gets a new store) and
+    puts a site public key of her own into the file: the new store is sealed to the site
+    key her bundle remembers, the change is reported, and nothing she writes opens with
+    the swapped key, before or after a supervisor's sign-in."""
+    profile, _ = site
+    mine = EncryptionPrivateKey.generate()
+    data, entry = _entry_of(profile, "anna")
+    if names == "emptied":
+        entry["own_stores"] = {}
+    else:
+        entry.pop("own_stores")
+    site_entry = data["site"]
+    assert isinstance(site_entry, dict)
+    site_entry["public"] = base64.b64encode(mine.public_key().raw).decode("ascii")
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    try:
+        assert any("Standortschlüssel" in f for f in ws.scope.findings)
+    finally:
+        ws.close()
+    write_record(profile, "anna", "Kanariengetauscht")
+    assert (
+        "Kanariengetauscht"
+        not in dump_everything(profile.root, _site_sealed_keys(profile, mine))[0]
+    )
+    Workspace.sign_in(profile, username="leitung", password=own("leitung")).close()
+    write_record(profile, "anna", "Kanariennachher")
+    text = dump_everything(profile.root, _site_sealed_keys(profile, mine))[0]
+    assert "Kanariengetauscht" not in text and "Kanariennachher" not in text
+    leitung_reads, _names = what_she_reads(profile.root, "leitung", own("leitung"))
+    assert "Kanariengetauscht" in leitung_reads, "the real supervisor reads her new store"
