@@ -348,9 +348,20 @@ class Workspace:
         self.accounts.recovery_secret = accounts.recovery_secret
 
     def _store_for_owner(self, owner_id: int) -> str | None:
-        """A store of ``owner_id`` that this workspace has open (for moving a case)."""
+        """A store of ``owner_id`` that this workspace has open (for moving a case), whose
+        key a holder of the site key made and whose owner someone holding its key
+        confirmed: anyone can list a store of her own making for a counsellor and seal it
+        to the site key, and a case moved there would open for her (docs/security.md,
+        "Granting and revoking")."""
+        site = self.keys.site_private() if self.keys is not None else None
+        if site is None:
+            return None
         for sid, info in self.vault.stores().items():
-            if info.owner_id == owner_id and sid in self.scope.stores:
+            store_db = self.scope.stores.get(sid)
+            if info.owner_id != owner_id or store_db is None:
+                continue
+            key = store_db.current_key()
+            if self.vault.held_confirmed(sid, key, site) and self.vault.owner_confirmed(sid, key):
                 return sid
         return None
 

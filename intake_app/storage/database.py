@@ -281,17 +281,18 @@ class Database:
         source = self.key_source
         if source is None or not source.changed():
             return
-        if not key_opens(self.path, self._current_key()):
+        if not key_opens(self.path, self.current_key()):
             self._take_new_key()
 
-    def _current_key(self) -> bytes:
+    def current_key(self) -> bytes:
+        """The raw key this engine opens the file with."""
         return bytes.fromhex((self.engine.url.password or "")[2:-1])
 
     def _take_new_key(self) -> bool:
         """Rebuild the engine with the key the vault names now, when it opens the file."""
         if self.key_source is None:
             return False
-        current = self._current_key()
+        current = self.current_key()
         for key in self.key_source.keys():
             if key == current or not key_opens(self.path, key):
                 continue
@@ -373,7 +374,7 @@ class Database:
         in, and the engine is built again with the new key."""
         if self.attached:
             raise ValueError("a connection with attached files does not change its key")
-        old_key = self._current_key()
+        old_key = self.current_key()
         if self._connected:
             self.checkpoint()
         self.engine.dispose()

@@ -368,6 +368,11 @@ def _fill(
     names_own = keys.private is not None and keys.ref != "recovery" and not me_provisional
     if own and names_own:
         own = _named_own(vault, keys, root, own, known)
+        if site is not None and own:
+            # a holder vouches for the keys of her own named stores (she made them; their
+            # pins name the site key she holds, see _check_site_key): a case may be moved
+            # there (Workspace._store_for_owner)
+            vault.confirm_held(site, {sid: known[sid] for sid in own})
     # the site public key she can vouch for: a holder's checked one, else the one her own
     # named stores pin inside them, else what her bundle remembers from an earlier sign-in
     # (docs/security.md, "The site public key")

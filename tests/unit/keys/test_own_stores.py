@@ -190,3 +190,34 @@ def test_her_new_store_is_not_sealed_to_a_site_key_swapped_into_the_file(
     assert "Kanariengetauscht" not in text and "Kanariennachher" not in text
     leitung_reads, _names = what_she_reads(profile.root, "leitung", own("leitung"))
     assert "Kanariengetauscht" in leitung_reads, "the real supervisor reads her new store"
+
+
+def test_a_case_is_never_moved_into_a_store_planted_for_its_new_counsellor(
+    site: tuple[Profile, str],
+) -> None:
+    """The administrator lists a store of her own making for anna, before anna's own,
+    sealed to the real site key and without an owner confirmation (as a store from before
+    confirmations): the supervisor's sign-in opens it. A case the supervisor moves to anna
+    goes to anna's own store, never into the planted one."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienumzug")
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    anna_id = ws.actor.user_id
+    schema = client_schema(ws.scope.profile_db)
+    ws.close()
+    planted = new_store_key()
+    sid = "0" * 32  # listed before every real store
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    site_public = base64.b64decode(data["site"]["public"])
+    create_store(store_path(profile.root, sid), planted, schema, site_public=site_public)
+    Vault(profile.vault_path).add_store(sid, owner_id=anna_id, owner=None, key=planted)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert sid in ws.scope.stores, "the planted store opens with the site key"
+        assert anna_id in {uid for uid, _name in ws.move_targets(record_id)}
+        ws.move_case(record_id, to_owner=anna_id)
+    finally:
+        ws.close()
+    assert "Kanarienumzug" not in dump_everything(profile.root, [planted])[0]
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienumzug" in text, "the case is in anna's own store"
