@@ -142,6 +142,7 @@ class AuditProblem:
 
     ``kind`` is one of ``signature`` (an entry's signature does not check), ``unsigned``
     (an entry without signature where signatures are due), ``unknown_signer``,
+    ``uncertified_signer`` (a key no administrator certified from the root),
     ``actor_mismatch`` (signed by someone other than the actor named), ``cut`` (newest
     entries removed: the anchor knows entries up to ``anchor_seq``, the log ends at
     ``seq``), ``rewritten`` (the entry at the anchor's number is another one) and
@@ -173,6 +174,11 @@ class AuditProblem:
         if self.kind == "unknown_signer":
             return _(
                 "Eintrag Nr. {seq} ist mit einem unbekannten Schlüssel unterschrieben."
+            ).format(seq=self.seq)
+        if self.kind == "uncertified_signer":
+            return _(
+                "Eintrag Nr. {seq} ist mit einem Schlüssel unterschrieben, den keine "
+                "Administration bestätigt hat: er wurde außerhalb des Programms eingetragen."
             ).format(seq=self.seq)
         if self.kind == "actor_mismatch":
             return _(

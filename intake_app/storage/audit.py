@@ -20,7 +20,7 @@ from intake_app.core.audit import (
     chain_hash,
     verify_chain,
 )
-from intake_app.storage import user_keys
+from intake_app.storage import integrity, user_keys
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 
 
@@ -153,6 +153,8 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
     """
     report = verify_chain(iter_entries(session))
     keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
+    # only keys certified from the root sign (None: the profile's state is not signed yet)
+    certified = integrity.certified_key_ids(session)
     names = {u.id: u.username for u in session.exec(select(User)).all()}
     publics: dict[str, Any] = {}
     problems: list[AuditProblem] = []
@@ -181,6 +183,9 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
             if key is None:
                 problems.append(AuditProblem("unknown_signer", row.seq))
                 continue
+            if certified is not None and key.kid not in certified:
+                problems.append(AuditProblem("uncertified_signer", row.seq))
+                continue
             if key.kid not in publics:
                 publics[key.kid] = user_keys.load_public(key.public_key)
             message = user_keys.audit_message(row.seq, row.hash)
@@ -198,6 +203,7 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
         message = user_keys.audit_message(trust.anchor_seq, trust.anchor_hash)
         if trust.anchor_signature and (
             key is None
+            or (certified is not None and key.kid not in certified)
             or not user_keys.verify(
                 key.public_key, user_keys.AUDIT_DOMAIN, message, trust.anchor_signature
             )

@@ -331,6 +331,35 @@ def key_certified(key: UserKey | None, signers: dict[str, str]) -> bool:
     )
 
 
+def certified_key_ids(session: Session) -> set[str] | None:
+    """Every user key certified along a chain from the profile's root: by the root, or by
+    a key of a user whose signed row says administrator, itself certified so. Old keys
+    and the keys of deactivated administrators count: they were current when they signed.
+    A key row someone added to the database (whoever holds the profile key can) counts
+    for nothing (``audit verify``). None before the profile's state is signed."""
+    state = session.get(TrustState, 1)
+    if state is None:
+        return None
+    report = check_state(session)
+    admins = {uid for uid, values in report.signed.items() if values.role == Role.ADMIN.value}
+    keys = list(session.exec(select(UserKey)).all())
+    authorities: dict[str, str] = {state.root_kid: state.root_public}
+    certified: set[str] = set()
+    progress = True
+    while progress:  # an administrator's key certifies others once her own checks
+        progress = False
+        for key in keys:
+            if key.kid in certified or str(key.certified_by) not in authorities:
+                continue
+            if not key_certified(key, authorities):
+                continue
+            certified.add(key.kid)
+            if key.user_id in admins:
+                authorities[key.kid] = key.public_key
+                progress = True
+    return certified
+
+
 def check_state(
     session: Session, *, bound_root: str | None = None, own_user_id: int | None = None
 ) -> StateReport:

@@ -403,8 +403,19 @@ def _fill(
             identity = store_identity(store_path(root, sid), key, create=True)
             assert identity is not None
             vault.name_own_stores(keys, {sid: identity})
+    remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
-        vault.put_bundle_values(keys, {"site_public": _b64(vouched)})
+        remember["site_public"] = _b64(vouched)
+    if (
+        names_own
+        and actor.role in (Role.COUNSELLOR, Role.SUPERVISOR)
+        and not keys.bundle.get("stores_named")
+    ):
+        # an entry from before named her stores now: from here on, an entry without
+        # names is one whose names were taken out (docs/security.md, "Her own stores")
+        remember["stores_named"] = True
+    if remember:
+        vault.put_bundle_values(keys, remember)
     objects = client_objects(profile_db)
     for sid, key in known.items():
         try:

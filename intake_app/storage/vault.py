@@ -539,14 +539,6 @@ class Vault:
                     raise _damaged() from None
                 if "bundle" in entry:
                     keys = self._open_entry(data, ref, entry, kek)
-                    if keys is not None and not keys.bundle.get("stores_named"):
-                        # an entry from before: this sign-in names her stores (the keys
-                        # returned say so), every later one finds them named
-                        assert keys.private is not None
-                        entry["bundle"] = self._wrap_bundle(
-                            data, ref, kek, keys.private, {**keys.bundle, "stores_named": True}
-                        )
-                        upgraded = True
                 else:
                     try:
                         key = self._unwrap(entry, kek, self._aad(data, ref))
@@ -642,10 +634,10 @@ class Vault:
                 raise _damaged() from None
         private = EncryptionPrivateKey.generate()
         data.setdefault("users", {})[ref] = self._new_user_entry(
-            data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False
+            data, ref, kek=kek, kdf=entry["kdf"], private=private, provisional=False, extra={}
         )
-        # the stores of her legacy grant are hers: named at this sign-in (the keys returned
-        # carry no stores_named), found named at every later one
+        # the stores of her legacy grant are hers: named at her first sign-in that opens
+        # them, which then writes stores_named into her bundle
         data["users"][ref].pop("own_stores")
         for name, secret in grant.items():
             data["users"][ref]["sealed"][name] = self._seal(data, ref, name, secret)
