@@ -18,11 +18,13 @@ A journal left behind means a move was confirmed but not finished. The next work
 whose keys open both stores (a supervisor with the site key, the recovery key) finishes
 it before anything else reads the stores (:func:`finish_moves`):
 
+- its ``record_moved`` entry is in the audit log: the move was finished, and the journal
+  only goes (left by a crash after step 4, or a copy put back to move the case again);
 - neither store holds the record (it was erased meanwhile): the journal goes;
 - only the source holds it (killed before step 2 committed): steps 2-4 run;
 - both hold it (killed between 2 and 3): if the source's copy was changed after the copy
   was made, the target's copy is replaced by it first; then steps 3-4 run;
-- only the target holds it: step 4 runs, unless its audit entry is already written.
+- only the target holds it: step 4 runs.
 
 So the case is in exactly one store once the journal is gone, never in none; while a
 journal is there, the case may be in both, and the journal says so.
@@ -367,6 +369,12 @@ def finish_moves(
         source, target = dbs.get(journal.source), dbs.get(journal.target)
         if source is None or target is None:
             continue  # someone who opens both stores finishes it
+        if _audited(target, journal):
+            # the move was finished and audited; only its journal was left (a crash), or
+            # a copy of it was put back to move the case again: it is only removed
+            log.warning("a move journal of a finished move was left or put back; removed")
+            journal.path(root).unlink(missing_ok=True)
+            continue
         in_source = _holds(source, journal.record)
         in_target = _holds(target, journal.record)
         if in_source is None and in_target is None:
