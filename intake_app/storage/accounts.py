@@ -9,6 +9,7 @@ written before the transaction commits; a failure of either leaves both as they 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +232,7 @@ class Accounts:
                 action=AuditAction.USER_DEACTIVATED,
                 subject_type="user",
                 subject_id=str(user.id),
+                details=self._site_left(user),
             )
             self._vault.remove_user(user.username)
             self._withdraw_stores(user)
@@ -282,6 +284,7 @@ class Accounts:
                 action=AuditAction.PASSWORD_RESET,
                 subject_type="user",
                 subject_id=str(user.id),
+                details=self._site_left(user) if user.id != self._actor.user_id else {},
             )
             own = user.id == self._actor.user_id
             self._vault.set_password(
@@ -300,6 +303,16 @@ class Accounts:
         if withdrawn:
             self._rekey_profile()
         return info
+
+    def _site_left(self, user: User) -> dict[str, str]:
+        """For a supervisor who leaves (deactivation, reset): the SHA-256 of the site public
+        key she may hold, in the signed audit entry. A holder's next sign-in makes a new
+        site key while the site still has that one, whatever the vault file says: she
+        kept the site key, and anything authenticated with it only she can rewrite
+        (docs/security.md, "A holder who left")."""
+        if user.role != Role.SUPERVISOR.value or self._vault.layout() < 2:
+            return {}
+        return {"site": hashlib.sha256(self._vault.site_public().raw).hexdigest()}
 
     def _withdraw_stores(self, user: User) -> None:
         """Her stores get a new key before anything more is written to them.

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlcipher3
+from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from intake_app.core.audit import AuditAction
@@ -234,7 +237,36 @@ def _fill(
             _report(scope, profile_db, actor, "site_key_not_allowed", actor.username)
             site = None
             keys.sealed.pop("site", None)
-    rotating = site is not None and (vault.site_rotation_pending() or bool(intruders))
+    # what her bundle (only her password writes it) remembers of the site key from her
+    # last sign-in: a former holder still has the site key and can rewrite whatever the
+    # vault authenticates with it (docs/security.md, "A holder's memory")
+    memory = _site_memory(keys) if site is not None else None
+    fresh = False
+    audit_head = 0
+    if site is not None:
+        # a supervisor left while the site had this key (the signed audit entry of her
+        # deactivation or reset names it): a new site key now, even if the file's
+        # rotation request was taken out or a "previous" key was put in
+        left, audit_head = _holder_left(
+            profile_db, site.public_key().raw, after=memory.audit_seq if memory else 0
+        )
+        fresh = left
+    if site is not None and memory is not None:
+        if memory.recovery is not None and keys.site_recovery_digest() != memory.recovery:
+            # her seal names another recovery key than the one she saw: it was sealed to
+            # her anew outside the program; the site key goes only to the one she knows
+            _report(scope, profile_db, actor, "recovery_public_changed", "recovery")
+            keys.sealed["site"] = site.raw + memory.recovery
+        if (
+            allowed is not None
+            and memory.public == site.public_key().raw
+            and memory.holders - allowed
+        ):
+            # someone who held this very site key at her last sign-in holds it no longer
+            # by the signed state: a new site key now, whatever the file says of a rotation
+            fresh = True
+    recovery_digest = keys.site_recovery_digest()
+    rotating = site is not None and (vault.site_rotation_pending() or bool(intruders) or fresh)
     if rotating:
         if intruders:
             # a site seal in the vault for someone the signed state does not name: never
@@ -244,8 +276,13 @@ def _fill(
         # to active supervisors by their signed rows whose vault key carries their
         # signature, and every store re-keyed to it
         keys.sealed["site"] = vault.rotate_site(
-            keys, holders=allowed, trusted=trust.trusted_ref if trust is not None else None
+            keys,
+            holders=allowed,
+            trusted=trust.trusted_ref if trust is not None else None,
+            fresh=fresh,
         ).raw
+        if recovery_digest is not None:
+            keys.sealed["site"] += recovery_digest
         site = keys.site_private()
     complete = True
     if site is None:
@@ -406,6 +443,15 @@ def _fill(
     remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
         remember["site_public"] = _b64(vouched)
+    if names_own and site is not None:
+        seen = _SiteMemory(
+            site.public_key().raw,
+            frozenset(allowed if allowed is not None else ()),
+            keys.site_recovery_digest() or (memory.recovery if memory is not None else None),
+            audit_head,
+        )
+        if seen != memory:
+            remember["site_seen"] = seen.to_json()
     if (
         names_own
         and actor.role in (Role.COUNSELLOR, Role.SUPERVISOR)
@@ -460,6 +506,75 @@ class _StoreKeys:
 
     def keys(self) -> list[bytes]:
         return self._vault.current_store_keys(self._keys, self._store_id)
+
+
+@dataclass(frozen=True)
+class _SiteMemory:
+    """What a holder's bundle remembers of the site key from her last sign-in."""
+
+    public: bytes
+    holders: frozenset[str]
+    recovery: bytes | None
+    audit_seq: int = 0  # the audit log's newest entry then
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "public": _b64(self.public),
+            "holders": sorted(self.holders),
+            "recovery": _b64(self.recovery) if self.recovery is not None else None,
+            "audit_seq": self.audit_seq,
+        }
+
+
+def _site_memory(keys: UserKeys) -> _SiteMemory | None:
+    value = keys.bundle.get("site_seen")
+    if not isinstance(value, dict):
+        return None
+    try:
+        holders = value["holders"]
+        recovery = value.get("recovery")
+        audit_seq = value.get("audit_seq", 0)
+        if not isinstance(audit_seq, int):
+            return None
+        if not isinstance(holders, list) or not all(isinstance(h, str) for h in holders):
+            return None
+        return _SiteMemory(
+            base64.b64decode(str(value["public"]).encode("ascii"), validate=True),
+            frozenset(holders),
+            base64.b64decode(recovery.encode("ascii"), validate=True)
+            if isinstance(recovery, str)
+            else None,
+            audit_seq,
+        )
+    except (KeyError, ValueError, binascii.Error):
+        return None
+
+
+def _holder_left(profile_db: Database, site_public: bytes, *, after: int) -> tuple[bool, int]:
+    """Whether an audit entry after number ``after`` says a supervisor left while the site
+    had ``site_public`` (storage/accounts.py, ``_site_left``); and the newest number.
+
+    Only users of the profile write its database, and a supervisor who left has no key
+    to its current one; a counsellor who writes such an entry only causes one more new
+    site key."""
+    digest = hashlib.sha256(site_public).hexdigest()
+    with profile_db.read() as session:
+        rows = session.execute(
+            text(
+                "SELECT details FROM audit_log WHERE seq > :after "
+                "AND action IN ('user_deactivated', 'password_reset')"
+            ),
+            {"after": after},
+        ).all()
+        head = session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_log")).scalar_one()
+    for (details,) in rows:
+        try:
+            named = json.loads(details).get("site") if isinstance(details, str) else None
+        except (ValueError, AttributeError):
+            continue
+        if named == digest:
+            return True, int(head)
+    return False, int(head)
 
 
 def _remembered_site(keys: UserKeys) -> bytes | None:

@@ -1527,18 +1527,26 @@ class Vault:
         site = keys.site_private()
         if site is None:
             return []
-        found = [site]
+        return [site, *self._previous_sites(data, site)]
+
+    def _previous_sites(
+        self, data: dict[str, Any], site: EncryptionPrivateKey
+    ) -> list[EncryptionPrivateKey]:
+        """The earlier site keys of an unfinished rotation, sealed to ``site`` (one, or
+        several when a rotation had to start afresh before the last one finished)."""
         previous = data.get("site", {}).get("previous")
-        if previous is not None and self._previous_ok(data, site):
-            try:
-                found.append(
-                    EncryptionPrivateKey(
-                        SUITE.decrypt(_unb64(previous), site.to_hpke(), info=self._site_info(data))
-                    )
-                )
-            except Exception:  # she holds the previous key itself (rotation unfinished)
-                log.debug("the previous site key is not sealed to this one")
-        return found
+        if previous is None or not self._previous_ok(data, site):
+            return []
+        try:
+            raw = SUITE.decrypt(_unb64(previous), site.to_hpke(), info=self._site_info(data))
+        except Exception:  # she holds the previous key itself (rotation unfinished)
+            log.debug("the previous site key is not sealed to this one")
+            return []
+        size = ENCRYPTION_PRIVATE_BYTES
+        if not raw or len(raw) % size:
+            log.error("a previous site key of the wrong length")
+            return []
+        return [EncryptionPrivateKey(raw[i : i + size]) for i in range(0, len(raw), size)]
 
     @staticmethod
     def _previous_mac(data: dict[str, Any], site: EncryptionPrivateKey) -> bytes:
@@ -1569,6 +1577,7 @@ class Vault:
         *,
         holders: set[str] | None = None,
         trusted: Callable[[str], bool] | None = None,
+        fresh: bool = False,
     ) -> EncryptionPrivateKey:
         """Make a new site key, seal it to every holder and the recovery key; return it.
 
@@ -1579,15 +1588,18 @@ class Vault:
 
         The old site key is sealed to the new one until :meth:`finish_site_rotation`, so
         stores not yet re-keyed stay readable. An unfinished rotation is continued, not
-        started again.
+        started again, unless ``fresh``: someone who held the current site key left, and a
+        "previous" key authenticated with it proves nothing (she could write it). A fresh
+        rotation keeps every earlier key of an unfinished one sealed to the new key.
         """
         old = keys.site_private()
         if old is None:
             raise ValueError("only a holder of the site key rotates it")
         with self._update() as data:
-            if "previous" in data["site"] and self._previous_ok(data, old):
+            earlier = self._previous_sites(data, old)
+            if earlier and not fresh:
                 return old
-            if "previous" in data["site"]:
+            if "previous" in data["site"] and not earlier:
                 # written by someone who does not hold the site key: not a rotation
                 log.error("a previous site key without its MAC; a new rotation starts")
             new = EncryptionPrivateKey.generate()
@@ -1610,7 +1622,11 @@ class Vault:
                 "public": _b64(new_public.raw),
                 "rotate": True,
                 "previous": _b64(
-                    SUITE.encrypt(old.raw, new_public.to_hpke(), info=self._site_info(data))
+                    SUITE.encrypt(
+                        b"".join(key.raw for key in [old, *earlier]),
+                        new_public.to_hpke(),
+                        info=self._site_info(data),
+                    )
                 ),
             }
             data["site"]["previous_mac"] = _b64(self._previous_mac(data, new))

@@ -1,0 +1,117 @@
+"""A supervisor who left keeps the site key she held (docs/security.md, "A holder who
+left"): with it she can rewrite whatever the vault authenticates with that key, and
+nothing in the file alone can be trusted to say that a new site key is due. The next
+holder's sign-in makes one all the same, from the signed audit entry of her deactivation
+and from what the holder's own bundle remembers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from intake_app.app import Workspace
+from intake_app.storage.profile import Profile
+from intake_app.storage.vault import UserKeys, Vault
+from intake_app.sync.keys import SUITE, EncryptionPrivateKey
+from tests.helpers.attacker import dump_everything, what_she_reads
+from tests.helpers.key_site import granted_second_supervisor, own, write_record
+
+
+def _store_keys_through(profile: Profile, site: EncryptionPrivateKey) -> list[bytes]:
+    vault = Vault(profile.vault_path)
+    keys = UserKeys(ref="x", profile_key=b"", private=None, sealed={"site": site.raw}, bundle={})
+    found = []
+    for sid in vault.stores():
+        try:
+            key = vault.open_store_key(keys, sid)
+        except Exception:  # sealed to another site key
+            continue
+        if key is not None:
+            found.append(key)
+    return found
+
+
+@pytest.mark.parametrize("tamper", ["rotation_request_removed", "previous_key_planted"])
+@pytest.mark.parametrize("remembered", [False, True], ids=["first-sign-in", "remembered"])
+def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signed_in(
+    site: tuple[Profile, str], tamper: str, remembered: bool
+) -> None:
+    profile, _ = site
+    granted_second_supervisor(profile, "zweite")
+    if remembered:  # zweite signed in as a holder while leitung still held the key
+        Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
+    kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
+    assert kept is not None
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="leitung")
+    finally:
+        ws.close()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    if tamper == "rotation_request_removed":
+        data["site"]["rotate"] = False
+    else:  # an "unfinished rotation", authenticated with the key she kept
+        junk = EncryptionPrivateKey.generate()
+        data["site"]["previous"] = base64.b64encode(
+            SUITE.encrypt(junk.raw, kept.public_key().to_hpke(), info=Vault._site_info(data))
+        ).decode("ascii")
+        data["site"]["previous_mac"] = base64.b64encode(Vault._previous_mac(data, kept)).decode(
+            "ascii"
+        )
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+    Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
+    after = json.loads(profile.vault_path.read_text("utf-8"))
+    assert after["site"]["public"] != base64.b64encode(kept.public_key().raw).decode("ascii")
+    write_record(profile, "anna", "Kanariennachher")
+    text = dump_everything(profile.root, _store_keys_through(profile, kept))[0]
+    assert "Kanariennachher" not in text
+    # every record, from before and after, stays readable for the site, with the new key
+    text, _names = what_she_reads(profile.root, "zweite", own("zweite"))
+    assert all(name in text for name in ("Kanarienanna", "Kanarienberta", "Kanariennachher"))
+
+
+def test_a_recovery_key_swapped_into_her_seal_gets_no_new_site_key(
+    site: tuple[Profile, str],
+) -> None:
+    """leitung, who left, seals the site key she kept to zweite anew, naming a recovery
+    key of her own, and puts that key's public half into the file with its MAC: zweite's
+    bundle remembers the real one, the change is reported, and the new site key does not
+    go to the swapped one."""
+    profile, _ = site
+    granted_second_supervisor(profile, "zweite")
+    Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
+    kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
+    assert kept is not None
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="leitung")
+    finally:
+        ws.close()
+    mine = EncryptionPrivateKey.generate()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    data["recovery"]["public"] = base64.b64encode(mine.public_key().raw).decode("ascii")
+    data["recovery"]["mac"] = base64.b64encode(Vault._recovery_mac(data, kept)).decode("ascii")
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+    vault = Vault(profile.vault_path)
+    digest = hashlib.sha256(mine.public_key().raw).digest()
+    vault.seal_for_user("zweite", "site", kept.raw + digest)
+    ws = Workspace.sign_in(profile, username="zweite", password=own("zweite"))
+    try:
+        assert any("Wiederherstellungsschlüssels" in f for f in ws.scope.findings)
+    finally:
+        ws.close()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    sealed = data["recovery"]["sealed"].get("site")
+    if sealed is not None:
+        with pytest.raises(Exception):  # noqa: B017 - any failure to open will do
+            SUITE.decrypt(
+                base64.b64decode(sealed),
+                mine.to_hpke(),
+                info=Vault._seal_info(data, "recovery", "site"),
+            )
+    write_record(profile, "anna", "Kanarienwiederher")
+    text = dump_everything(profile.root, _store_keys_through(profile, kept))[0]
+    assert "Kanarienwiederher" not in text
