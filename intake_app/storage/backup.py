@@ -22,9 +22,12 @@ backup time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import enum
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -54,7 +57,7 @@ from intake_app.storage import audit, migrate, users
 from intake_app.storage.database import Database, translate_db_error
 from intake_app.storage.profile import DB_FILE, META_FILE, VAULT_FILE, Profile
 from intake_app.storage.stores import STORES_DIR, store_path
-from intake_app.storage.vault import Vault
+from intake_app.storage.vault import Vault, key_check
 
 if TYPE_CHECKING:
     from intake_app.app import Workspace
@@ -479,16 +482,21 @@ def unlock_for_restore(
     """Check a user's password and return the database key for a restore.
 
     The password is checked against the current vault (throttled like a log-in); when the
-    current vault is missing or damaged, against the vault in the backup.
+    current vault is missing or damaged, or the profile database has had a new key since
+    the backup (someone left: docs/security.md, "Granting and revoking"), against the
+    vault in the backup: after a restore, the passwords of backup time count.
 
     Raises:
         AuthError: wrong name or password.
     """
     try:
-        return profile.vault().unlock(username, password)
+        key = profile.vault().unlock(username, password)
     except ProfileError as exc:
         if exc.kind not in ("missing", "corrupt"):
             raise
+    else:
+        if _opens_backup(backup, key):
+            return key
     staging = profile.tmp_dir / f"{STAGING_PREFIX}vault-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
@@ -496,6 +504,16 @@ def unlock_for_restore(
         return Vault(staging / VAULT_FILE).unlock(username, password)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _opens_backup(backup: BackupInfo, key: bytes) -> bool:
+    """Whether ``key`` is the database key of the backup, by its vault's key check."""
+    try:
+        data = json.loads((backup.path / VAULT_FILE).read_text("utf-8"))
+        expected = base64.b64decode(data["key_check"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError, binascii.Error):
+        return True  # nothing to compare with: the check of the staged database decides
+    return hmac.compare_digest(expected, key_check(data, key))
 
 
 def _check_staged_database(path: Path, key: bytes, *, username: str) -> None:

@@ -239,7 +239,7 @@ def _fill(
             keys.sealed.pop("site", None)
     # what her bundle (only her password writes it) remembers of the site key from her
     # last sign-in: a former holder still has the site key and can rewrite whatever the
-    # vault authenticates with it (docs/security.md, "A holder's memory")
+    # vault authenticates with it (docs/security.md, "A holder who left")
     memory = _site_memory(keys) if site is not None else None
     fresh = False
     audit_head = 0

@@ -346,7 +346,7 @@ class Vault:
             "throttle": {},
             "pending_events": [],
         }
-        data["key_check"] = _b64(_key_check(data, db_key))
+        data["key_check"] = _b64(key_check(data, db_key))
         data["layout"] = LAYOUT
         site = EncryptionPrivateKey.generate()
         # no grant yet: the site key goes to a supervisor only by a signed grant
@@ -1899,7 +1899,7 @@ class Vault:
             if int(data.get("layout", 1)) >= LAYOUT:
                 raise ConflictError(_("Das Profil wurde bereits umgestellt."))
             data["layout"] = LAYOUT
-            data["key_check"] = _b64(_key_check(data, profile_key))
+            data["key_check"] = _b64(key_check(data, profile_key))
             data["site"] = {"public": _b64(site.public_key().raw), "grants": {}}
             data["stores"] = {}
             self._new_recovery(data, raw, profile_key, site)
@@ -2125,10 +2125,10 @@ class Vault:
             raise ValueError("database key must be 32 bytes")
         if "key_check" in data:
             expected = _unb64(data["key_check"])
-            if not hmac.compare_digest(expected, _key_check(data, db_key)):
+            if not hmac.compare_digest(expected, key_check(data, db_key)):
                 raise ValueError("database key does not belong to this vault")
         else:
-            data["key_check"] = _b64(_key_check(data, db_key))
+            data["key_check"] = _b64(key_check(data, db_key))
 
     # -- a new profile key (docs/security.md, "Granting and revoking") -----------------
 
@@ -2157,7 +2157,7 @@ class Vault:
             raise ValueError("database key must be 32 bytes")
         with self._update() as data:
             self._verify_key(data, old_key)
-            data["key_check"] = _b64(_key_check(data, new_key))
+            data["key_check"] = _b64(key_check(data, new_key))
             for ref, entry in data.get("users", {}).items():
                 entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
             if "public" in data.get("recovery", {}):
@@ -2218,7 +2218,7 @@ class Vault:
         return int(state["failures"]) if state else 0
 
 
-def _key_check(data: dict[str, Any], db_key: bytes) -> bytes:
+def key_check(data: dict[str, Any], db_key: bytes) -> bytes:
     """A value that tells whether a key belongs to this vault, and nothing about the key."""
     return hmac.new(db_key, f"key-check|{data['vault_id']}".encode("ascii"), "sha256").digest()
 

@@ -314,3 +314,20 @@ def test_backup_folders_from_another_profile_are_refused(
     key = unlock_for_restore(profile.profile, foreign, username=ADMIN, password=ADMIN_PASSWORD)
     with pytest.raises(ProfileError, match="anderen Profil"):
         restore_backup(profile.profile, foreign, key=key, username=ADMIN)
+
+
+def test_a_backup_from_before_someone_left_is_restored_with_the_passwords_of_then(
+    profile: ProfileFixture,
+) -> None:
+    """A deactivation gives the profile database a new key: the current vault's key does
+    not open a backup made before, so the password is checked against the backup's vault
+    (the restore brings back the state of backup time, accounts included)."""
+    info = _backup(profile)
+    ws = profile.sign_in(ADMIN)
+    try:
+        ws.accounts.deactivate(username=COUNSELLOR)
+    finally:
+        ws.close()
+    _restore(profile, info)
+    ws = profile.sign_in(COUNSELLOR, COUNSELLOR_PASSWORD)
+    ws.close()
