@@ -312,7 +312,11 @@ class Accounts:
         (docs/security.md, "A holder who left")."""
         if user.role != Role.SUPERVISOR.value or self._vault.layout() < 2:
             return {}
-        return {"site": hashlib.sha256(self._vault.site_public().raw).hexdigest()}
+        details = {"site": hashlib.sha256(self._vault.site_public().raw).hexdigest()}
+        recovery = self._vault.recovery_digest()
+        if recovery is not None:  # the one a new site key goes to (she could swap it)
+            details["recovery"] = recovery.hex()
+        return details
 
     def _withdraw_stores(self, user: User) -> None:
         """Her stores get a new key before anything more is written to them.

@@ -243,22 +243,26 @@ def _fill(
     memory = _site_memory(keys) if site is not None else None
     fresh = False
     audit_head = 0
+    known_recovery = memory.recovery if memory is not None else None
     if site is not None:
         # a supervisor left while the site had this key (the signed audit entry of her
-        # deactivation or reset names it): a new site key now, even if the file's
-        # rotation request was taken out or a "previous" key was put in
+        # deactivation or reset names it, and the recovery key then): a new site key now,
+        # even if the file's rotation request was taken out or a "previous" key put in
         left, audit_head = _holder_left(
             profile_db, site.public_key().raw, after=memory.audit_seq if memory else 0
         )
-        fresh = left
-    if site is not None and memory is not None:
-        if memory.recovery is not None and keys.site_recovery_digest() != memory.recovery:
+        if left is not None:
+            fresh = True
+            known_recovery = known_recovery or left or None
+    if site is not None:
+        if known_recovery is not None and keys.site_recovery_digest() != known_recovery:
             # her seal names another recovery key than the one she saw: it was sealed to
             # her anew outside the program; the site key goes only to the one she knows
             _report(scope, profile_db, actor, "recovery_public_changed", "recovery")
-            keys.sealed["site"] = site.raw + memory.recovery
+            keys.sealed["site"] = site.raw + known_recovery
         if (
-            allowed is not None
+            memory is not None
+            and allowed is not None
             and memory.public == site.public_key().raw
             and memory.holders - allowed
         ):
@@ -550,9 +554,12 @@ def _site_memory(keys: UserKeys) -> _SiteMemory | None:
         return None
 
 
-def _holder_left(profile_db: Database, site_public: bytes, *, after: int) -> tuple[bool, int]:
+def _holder_left(
+    profile_db: Database, site_public: bytes, *, after: int
+) -> tuple[bytes | None, int]:
     """Whether an audit entry after number ``after`` says a supervisor left while the site
-    had ``site_public`` (storage/accounts.py, ``_site_left``); and the newest number.
+    had ``site_public`` (storage/accounts.py, ``_site_left``): the recovery key's digest it
+    names then (empty bytes when it names none), else None; and the newest number.
 
     Only users of the profile write its database, and a supervisor who left has no key
     to its current one; a counsellor who writes such an entry only causes one more new
@@ -569,12 +576,14 @@ def _holder_left(profile_db: Database, site_public: bytes, *, after: int) -> tup
         head = session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_log")).scalar_one()
     for (details,) in rows:
         try:
-            named = json.loads(details).get("site") if isinstance(details, str) else None
+            values = json.loads(details) if isinstance(details, str) else {}
+            if values.get("site") != digest:
+                continue
+            recovery = bytes.fromhex(str(values.get("recovery", "")))
         except (ValueError, AttributeError):
             continue
-        if named == digest:
-            return True, int(head)
-    return False, int(head)
+        return recovery, int(head)
+    return None, int(head)
 
 
 def _remembered_site(keys: UserKeys) -> bytes | None:

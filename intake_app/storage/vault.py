@@ -1102,6 +1102,11 @@ class Vault:
             digest, hashlib.sha256(_unb64(public)).digest()
         )
 
+    def recovery_digest(self) -> bytes | None:
+        """The SHA-256 of the recovery public key the file names (None: it names none)."""
+        public = self._snapshot().get("recovery", {}).get("public")
+        return hashlib.sha256(_unb64(public)).digest() if isinstance(public, str) else None
+
     def has_recovery_public(self) -> bool:
         return "public" in self._snapshot().get("recovery", {})
 

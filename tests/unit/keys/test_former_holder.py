@@ -73,16 +73,18 @@ def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signe
     assert all(name in text for name in ("Kanarienanna", "Kanarienberta", "Kanariennachher"))
 
 
+@pytest.mark.parametrize("remembered", [False, True], ids=["first-sign-in", "remembered"])
 def test_a_recovery_key_swapped_into_her_seal_gets_no_new_site_key(
-    site: tuple[Profile, str],
+    site: tuple[Profile, str], remembered: bool
 ) -> None:
     """leitung, who left, seals the site key she kept to zweite anew, naming a recovery
     key of her own, and puts that key's public half into the file with its MAC: zweite's
-    bundle remembers the real one, the change is reported, and the new site key does not
-    go to the swapped one."""
+    bundle remembers the real one, or the signed entry of leitung's deactivation names it;
+    the change is reported, and the new site key does not go to the swapped one."""
     profile, _ = site
     granted_second_supervisor(profile, "zweite")
-    Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
+    if remembered:  # her bundle remembers the recovery key; else the signed entry names it
+        Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
     kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
     assert kept is not None
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
