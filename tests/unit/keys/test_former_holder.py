@@ -34,14 +34,12 @@ def _store_keys_through(profile: Profile, site: EncryptionPrivateKey) -> list[by
     return found
 
 
-@pytest.mark.parametrize("tamper", ["rotation_request_removed", "previous_key_planted"])
-@pytest.mark.parametrize("remembered", [False, True], ids=["first-sign-in", "remembered"])
-def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signed_in(
-    site: tuple[Profile, str], tamper: str, remembered: bool
-) -> None:
-    profile, _ = site
+def _leitung_leaves(profile: Profile, *, remembered: bool) -> EncryptionPrivateKey:
+    """leitung grants zweite the site key, keeps it herself and is deactivated; return the
+    site key she kept. ``remembered``: zweite signed in as a holder before that, so her
+    bundle remembers the site key, its holders and the recovery key."""
     granted_second_supervisor(profile, "zweite")
-    if remembered:  # zweite signed in as a holder while leitung still held the key
+    if remembered:
         Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
     kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
     assert kept is not None
@@ -50,6 +48,16 @@ def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signe
         ws.accounts.deactivate(username="leitung")
     finally:
         ws.close()
+    return kept
+
+
+@pytest.mark.parametrize("tamper", ["rotation_request_removed", "previous_key_planted"])
+@pytest.mark.parametrize("remembered", [False, True], ids=["first-sign-in", "remembered"])
+def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signed_in(
+    site: tuple[Profile, str], tamper: str, remembered: bool
+) -> None:
+    profile, _ = site
+    kept = _leitung_leaves(profile, remembered=remembered)
     data = json.loads(profile.vault_path.read_text("utf-8"))
     if tamper == "rotation_request_removed":
         data["site"]["rotate"] = False
@@ -82,16 +90,7 @@ def test_a_recovery_key_swapped_into_her_seal_gets_no_new_site_key(
     bundle remembers the real one, or the signed entry of leitung's deactivation names it;
     the change is reported, and the new site key does not go to the swapped one."""
     profile, _ = site
-    granted_second_supervisor(profile, "zweite")
-    if remembered:  # her bundle remembers the recovery key; else the signed entry names it
-        Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
-    kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
-    assert kept is not None
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    try:
-        ws.accounts.deactivate(username="leitung")
-    finally:
-        ws.close()
+    kept = _leitung_leaves(profile, remembered=remembered)
     mine = EncryptionPrivateKey.generate()
     data = json.loads(profile.vault_path.read_text("utf-8"))
     data["recovery"]["public"] = base64.b64encode(mine.public_key().raw).decode("ascii")
