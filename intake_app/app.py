@@ -49,11 +49,11 @@ from intake_app.storage.lifecycle import Lifecycle
 from intake_app.storage.models import utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
-from intake_app.storage.scope import Scope, open_scope, rekey_own_stores
+from intake_app.storage.scope import Scope, open_scope, rekey_own_stores, remember_recovery
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
-from intake_app.storage.vault import LAYOUT, UserKeys, Vault
+from intake_app.storage.vault import LAYOUT, UserKeys, Vault, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
 
 if TYPE_CHECKING:
@@ -763,7 +763,9 @@ class Workspace:
     ) -> Workspace:
         if vault.layout() >= LAYOUT:
             relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
-            settled = profile_key.settle(profile.db_path, vault, key)
+            settled = profile_key.settle(
+                profile.db_path, vault, key, recovery_digest=remembered_recovery(keys)
+            )
             if settled != key:  # a re-key asked for when someone left was not finished
                 key = settled
                 keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
@@ -876,6 +878,8 @@ class Workspace:
                     )
             else:
                 scope = Scope(profile_db=db)
+                if own_keys is not None and not vault.is_provisional(username):
+                    remember_recovery(vault, own_keys)
             scope.share_signer()
             if len(scope.stores) > 1:
                 # a move interrupted by a crash is finished by the next workspace that

@@ -31,7 +31,7 @@ from intake_app.storage import audit, integrity, profile_key, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
-from intake_app.storage.vault import KdfParams, UserKeys, Vault
+from intake_app.storage.vault import KdfParams, UserKeys, Vault, remembered_recovery
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +313,7 @@ class Accounts:
         if user.role != Role.SUPERVISOR.value or self._vault.layout() < 2:
             return {}
         details = {"site": hashlib.sha256(self._vault.site_public().raw).hexdigest()}
-        recovery = self._vault.recovery_digest()
+        recovery = remembered_recovery(self._keys) or self._vault.recovery_digest()
         if recovery is not None:  # the one a new site key goes to (she could swap it)
             details["recovery"] = recovery.hex()
         return details
@@ -339,7 +339,9 @@ class Accounts:
         what is written from now on does not open for the keys of the one who left."""
         if self._vault.layout() < 2:
             return
-        self._key = profile_key.rekey_open(self._db, self._vault, self._key)
+        self._key = profile_key.rekey_open(
+            self._db, self._vault, self._key, recovery_digest=remembered_recovery(self._keys)
+        )
         if self._keys is not None:
             self._keys = dataclasses.replace(self._keys, profile_key=self._key)
         if self._on_profile_key is not None:

@@ -23,17 +23,20 @@ from intake_app.storage.vault import Vault, new_database_key
 log = logging.getLogger("intake.storage")
 
 
-def rekey_open(db: Database, vault: Vault, key: bytes) -> bytes:
-    """Give the open profile database a new key; return it."""
+def rekey_open(
+    db: Database, vault: Vault, key: bytes, *, recovery_digest: bytes | None = None
+) -> bytes:
+    """Give the open profile database a new key; return it (``recovery_digest``: see
+    :meth:`Vault.begin_profile_rekey`)."""
     new_key = new_database_key()
-    vault.begin_profile_rekey(old_key=key, new_key=new_key)
+    vault.begin_profile_rekey(old_key=key, new_key=new_key, recovery_digest=recovery_digest)
     db.change_key(new_key)
     vault.finish_profile_rekey()
     log.info("the profile database was re-keyed")
     return new_key
 
 
-def settle(path: Path, vault: Vault, key: bytes) -> bytes:
+def settle(path: Path, vault: Vault, key: bytes, *, recovery_digest: bytes | None = None) -> bytes:
     """Before the profile database opens: finish or do a pending re-key; return the key
     that opens the file now."""
     previous, due = vault.profile_rekey_state(key)
@@ -44,7 +47,7 @@ def settle(path: Path, vault: Vault, key: bytes) -> bytes:
         log.info("an interrupted re-key of the profile database was finished")
     if due:
         new_key = new_database_key()
-        vault.begin_profile_rekey(old_key=key, new_key=new_key)
+        vault.begin_profile_rekey(old_key=key, new_key=new_key, recovery_digest=recovery_digest)
         rekey_file(path, key, new_key)
         vault.finish_profile_rekey()
         log.info("the profile database was re-keyed as asked")

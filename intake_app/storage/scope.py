@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from intake_app.storage.stores import (
     write_store_pin,
 )
 from intake_app.storage.user_keys import SigningKeys
-from intake_app.storage.vault import UserKeys, Vault
+from intake_app.storage.vault import UserKeys, Vault, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
 from intake_app.sync.keys import EncryptionPrivateKey
 
@@ -243,14 +242,12 @@ def _fill(
     memory = _site_memory(keys) if site is not None else None
     fresh = False
     audit_head = 0
-    known_recovery = memory.recovery if memory is not None else None
+    known_recovery = remembered_recovery(keys) or (memory.recovery if memory else None)
     if site is not None:
-        # a supervisor left while the site had this key (the signed audit entry of her
-        # deactivation or reset names it, and the recovery key then): a new site key now,
-        # even if the file's rotation request was taken out or a "previous" key put in
-        left, audit_head = _holder_left(
-            profile_db, site.public_key().raw, after=memory.audit_seq if memory else 0
-        )
+        # a supervisor left since her last sign-in (the signed audit entry of her
+        # deactivation or reset, which also names the recovery key then): a new site key
+        # now, even if the file's rotation request was taken out or a "previous" key put in
+        left, audit_head = _holder_left(profile_db, after=memory.audit_seq if memory else 0)
         if left is not None:
             fresh = True
             known_recovery = known_recovery or left or None
@@ -447,6 +444,12 @@ def _fill(
     remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
         remember["site_public"] = _b64(vouched)
+    if names_own and remembered_recovery(keys) is None:
+        # the recovery key she trusts from now on: her seal's, else the file's as it is
+        # at her first sign-in after the update (docs/security.md, "A holder who left")
+        first = known_recovery or keys.site_recovery_digest() or vault.recovery_digest()
+        if first is not None:
+            remember["recovery_seen"] = _b64(first)
     if names_own and site is not None:
         seen = _SiteMemory(
             site.public_key().raw,
@@ -554,17 +557,18 @@ def _site_memory(keys: UserKeys) -> _SiteMemory | None:
         return None
 
 
-def _holder_left(
-    profile_db: Database, site_public: bytes, *, after: int
-) -> tuple[bytes | None, int]:
-    """Whether an audit entry after number ``after`` says a supervisor left while the site
-    had ``site_public`` (storage/accounts.py, ``_site_left``): the recovery key's digest it
-    names then (empty bytes when it names none), else None; and the newest number.
+def _holder_left(profile_db: Database, *, after: int) -> tuple[bytes | None, int]:
+    """Whether an audit entry after number ``after`` says a supervisor left
+    (storage/accounts.py, ``_site_left``): the recovery key's digest the newest such entry
+    names (empty bytes when it names none), else None; and the newest number.
+
+    Any such entry counts, whichever site key it names: the file she could write before
+    she left may have named another one then. A holder who signs in for the first time
+    after the update therefore makes one new site key if a supervisor ever left.
 
     Only users of the profile write its database, and a supervisor who left has no key
     to its current one; a counsellor who writes such an entry only causes one more new
     site key."""
-    digest = hashlib.sha256(site_public).hexdigest()
     with profile_db.read() as session:
         rows = session.execute(
             text(
@@ -574,16 +578,26 @@ def _holder_left(
             {"after": after},
         ).all()
         head = session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_log")).scalar_one()
+    found: bytes | None = None
     for (details,) in rows:
         try:
             values = json.loads(details) if isinstance(details, str) else {}
-            if values.get("site") != digest:
-                continue
-            recovery = bytes.fromhex(str(values.get("recovery", "")))
+            if "site" not in values:
+                continue  # not a supervisor
+            found = bytes.fromhex(str(values.get("recovery", "")))
         except (ValueError, AttributeError):
             continue
-        return recovery, int(head)
-    return None, int(head)
+    return found, int(head)
+
+
+def remember_recovery(vault: Vault, keys: UserKeys) -> None:
+    """An administrator's sign-in (no stores): her bundle remembers the recovery key the
+    file names at her first sign-in after the update, so that a profile re-key she does
+    later seals the new key only to that one (``Vault.begin_profile_rekey``)."""
+    if remembered_recovery(keys) is None:
+        digest = vault.recovery_digest()
+        if digest is not None:
+            vault.put_bundle_values(keys, {"recovery_seen": _b64(digest)})
 
 
 def _remembered_site(keys: UserKeys) -> bytes | None:

@@ -114,6 +114,18 @@ def _mac_matches(value: object, expected: Callable[[], bytes]) -> bool:
     return given is not None and hmac.compare_digest(given, expected())
 
 
+def remembered_recovery(keys: UserKeys | None) -> bytes | None:
+    """The recovery key's digest her bundle remembers (``recovery_seen``, written at her
+    sign-in: storage/scope.py); None when it remembers none."""
+    value = keys.bundle.get("recovery_seen") if keys is not None else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return _unb64(value)
+    except (ValueError, binascii.Error):
+        return None
+
+
 def format_recovery_key(raw: bytes) -> str:
     """Show a recovery key as base32 in groups of five with a two-byte check sum."""
     check = hashlib.sha256(raw).digest()[:RECOVERY_CHECK_BYTES]
@@ -2149,7 +2161,9 @@ class Vault:
             if int(data.get("layout", 1)) >= LAYOUT:
                 data["profile_rekey_due"] = True
 
-    def begin_profile_rekey(self, *, old_key: bytes, new_key: bytes) -> None:
+    def begin_profile_rekey(
+        self, *, old_key: bytes, new_key: bytes, recovery_digest: bytes | None = None
+    ) -> None:
         """Seal ``new_key`` as the profile key to every user and the recovery key, before
         the file changes; the old key is kept, encrypted under the new one, until
         :meth:`finish_profile_rekey` (a crash in between loses nothing).
@@ -2157,6 +2171,11 @@ class Vault:
         Legacy grants (users not signed in since the move to record stores) are
         withdrawn: they open with the old single key, which every former user knew; those
         users get a new password from the administration.
+
+        ``recovery_digest``: the recovery key's digest as the user who re-keys remembers it
+        (her bundle); a file that names another recovery public key gets no seal of the new
+        key (anyone who writes the folder can put a key of her own there), and it is logged
+        (docs/security.md, "A holder who left").
         """
         if len(new_key) != KEY_BYTES:
             raise ValueError("database key must be 32 bytes")
@@ -2165,10 +2184,17 @@ class Vault:
             data["key_check"] = _b64(key_check(data, new_key))
             for ref, entry in data.get("users", {}).items():
                 entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
-            if "public" in data.get("recovery", {}):
+            public = data.get("recovery", {}).get("public")
+            if public is not None and (
+                recovery_digest is None
+                or hmac.compare_digest(recovery_digest, hashlib.sha256(_unb64(public)).digest())
+            ):
                 data["recovery"]["sealed"]["profile"] = self._seal(
                     data, "recovery", "profile", new_key
                 )
+            elif public is not None:
+                log.error("the recovery key's public key is not the one remembered; not sealed")
+                data["recovery"]["sealed"].pop("profile", None)
             data.pop("legacy", None)
             nonce = secrets.token_bytes(12)
             data["profile_previous"] = {

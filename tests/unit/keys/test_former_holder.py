@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -34,15 +35,19 @@ def _store_keys_through(profile: Profile, site: EncryptionPrivateKey) -> list[by
     return found
 
 
-def _leitung_leaves(profile: Profile, *, remembered: bool) -> EncryptionPrivateKey:
+def _leitung_leaves(
+    profile: Profile, *, remembered: bool, just_before: Callable[[], None] = lambda: None
+) -> EncryptionPrivateKey:
     """leitung grants zweite the site key, keeps it herself and is deactivated; return the
     site key she kept. ``remembered``: zweite signed in as a holder before that, so her
-    bundle remembers the site key, its holders and the recovery key."""
+    bundle remembers the site key, its holders and the recovery key. ``just_before`` runs
+    right before the deactivation."""
     granted_second_supervisor(profile, "zweite")
     if remembered:
         Workspace.sign_in(profile, username="zweite", password=own("zweite")).close()
     kept = Vault(profile.vault_path).unlock_user("leitung", own("leitung")).site_private()
     assert kept is not None
+    just_before()
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
         ws.accounts.deactivate(username="leitung")
@@ -51,15 +56,34 @@ def _leitung_leaves(profile: Profile, *, remembered: bool) -> EncryptionPrivateK
     return kept
 
 
-@pytest.mark.parametrize("tamper", ["rotation_request_removed", "previous_key_planted"])
+@pytest.mark.parametrize(
+    "tamper", ["rotation_request_removed", "previous_key_planted", "another_site_key_named"]
+)
 @pytest.mark.parametrize("remembered", [False, True], ids=["first-sign-in", "remembered"])
 def test_a_supervisor_who_left_reads_nothing_written_after_the_next_holder_signed_in(
     site: tuple[Profile, str], tamper: str, remembered: bool
 ) -> None:
     profile, _ = site
-    kept = _leitung_leaves(profile, remembered=remembered)
+    real = json.loads(profile.vault_path.read_text("utf-8"))["site"]["public"]
+
+    def name_another_site_key() -> None:
+        # before she leaves, the file names another site key, so that the signed entry of
+        # her departure names that one; she puts the real one back afterwards
+        data = json.loads(profile.vault_path.read_text("utf-8"))
+        junk = EncryptionPrivateKey.generate().public_key().raw
+        data["site"]["public"] = base64.b64encode(junk).decode("ascii")
+        profile.vault_path.write_text(json.dumps(data), "utf-8")
+
+    kept = _leitung_leaves(
+        profile,
+        remembered=remembered,
+        just_before=name_another_site_key if tamper == "another_site_key_named" else lambda: None,
+    )
     data = json.loads(profile.vault_path.read_text("utf-8"))
-    if tamper == "rotation_request_removed":
+    if tamper == "another_site_key_named":
+        data["site"]["public"] = real
+        data["site"]["rotate"] = False
+    elif tamper == "rotation_request_removed":
         data["site"]["rotate"] = False
     else:  # an "unfinished rotation", authenticated with the key she kept
         junk = EncryptionPrivateKey.generate()
@@ -116,3 +140,31 @@ def test_a_recovery_key_swapped_into_her_seal_gets_no_new_site_key(
     write_record(profile, "anna", "Kanarienwiederher")
     text = dump_everything(profile.root, _store_keys_through(profile, kept))[0]
     assert "Kanarienwiederher" not in text
+
+
+def test_a_profile_re_key_never_seals_the_new_key_to_a_swapped_recovery_key(
+    site: tuple[Profile, str],
+) -> None:
+    """Whoever writes the folder puts a recovery public key of her own into the file (no
+    MAC is needed for that): the administrator's next deactivation re-keys the profile
+    database, and the new key is sealed only to the recovery key her bundle remembers."""
+    profile, _ = site
+    Workspace.sign_in(profile, username="admin", password=own("admin")).close()
+    mine = EncryptionPrivateKey.generate()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    data["recovery"]["public"] = base64.b64encode(mine.public_key().raw).decode("ascii")
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="berta")
+    finally:
+        ws.close()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    sealed = data["recovery"]["sealed"].get("profile")
+    if sealed is not None:
+        with pytest.raises(Exception):  # noqa: B017 - any failure to open will do
+            SUITE.decrypt(
+                base64.b64decode(sealed),
+                mine.to_hpke(),
+                info=Vault._seal_info(data, "recovery", "profile"),
+            )
