@@ -64,6 +64,10 @@ from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.storage")
 
+#: How far the audit log may grow past what a holder's bundle remembers before it is
+#: written again (storage/scope.py, ``_SiteMemory``): the next sign-in reads only that far.
+AUDIT_STEP = 500
+
 
 @dataclass
 class Scope:
@@ -457,7 +461,15 @@ def _fill(
             keys.site_recovery_digest() or (memory.recovery if memory is not None else None),
             audit_head,
         )
-        if seen != memory:
+        # written when what she saw changed, or the log grew by more than AUDIT_STEP
+        # entries since (each sign-in adds some: a rewrite of her bundle every time would
+        # cost a vault write for nothing)
+        if (
+            memory is None
+            or (seen.public, seen.holders, seen.recovery)
+            != (memory.public, memory.holders, memory.recovery)
+            or seen.audit_seq - memory.audit_seq > AUDIT_STEP
+        ):
             remember["site_seen"] = seen.to_json()
     if (
         names_own
