@@ -7,6 +7,9 @@ intakes (``demo/data.py``).
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import platformdirs
@@ -23,20 +26,40 @@ def default_demo_dir() -> Path:
     return Path(platformdirs.user_data_dir("Intake-Demo", appauthor=False))
 
 
+#: Beside the demo folder while the demo profile is being made.
+_PARTIAL = ".partial-"
+
+
 def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
     """Create the demo profile in ``root`` unless it exists; True when it was created.
 
     Users get their demo passwords without the first-log-in change, so a newcomer can
     look around at once; ``records`` synthetic intakes are spread over the users.
+
+    It is made in a folder beside ``root`` and renamed into place when complete: a start
+    killed while making it leaves no half-filled demo profile behind (the next start
+    removes what was begun, synthetic data only, and makes it anew).
     """
+    if Profile(root).exists():
+        return False
+    root.parent.mkdir(parents=True, exist_ok=True)
+    for begun in root.parent.glob(f"{root.name}{_PARTIAL}*"):
+        shutil.rmtree(begun, ignore_errors=True)
+    building = root.with_name(f"{root.name}{_PARTIAL}{uuid.uuid4().hex}")
+    _make_demo_profile(building, records=records)
+    if root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
+    os.replace(building, root)
+    return True
+
+
+def _make_demo_profile(root: Path, *, records: int) -> None:
     # Deferred: the records and the form engine (SQLAlchemy) load only when the demo
     # profile is made, not on every start (docs/architecture.md, "Start-up").
     from intake_app.app import Workspace
     from intake_app.demo.data import fill_demo_profile
 
     profile = Profile(root)
-    if profile.exists():
-        return False
     admin_name, _role, admin_display, admin_password = DEMO_USERS[0]
     recovery_key = profile.create(
         admin_name=admin_name,
@@ -75,4 +98,3 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         ws.close()
     if records:
         fill_demo_profile(profile, count=records)
-    return True

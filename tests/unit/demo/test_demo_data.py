@@ -203,3 +203,31 @@ def test_the_demo_profile_shows_each_role_what_it_may_see(tmp_path: Path) -> Non
         finally:
             ws.close()
     assert seen == {"supervisor": 6, "counsellor": 3, "admin": "denied"}
+
+
+def test_a_start_killed_while_making_the_demo_leaves_no_half_filled_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made beside its folder and renamed into place when complete: a start that dies while
+    filling it leaves no demo profile that opens with records missing, and the next start
+    removes what was begun and makes it anew."""
+    import intake_app.demo.data as demo_data
+
+    def dies(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt  # as a kill would stop it half-way
+
+    monkeypatch.setattr(demo_data, "fill_demo_profile", dies)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_demo_profile(tmp_path / "demo", records=6)
+    assert not Profile(tmp_path / "demo").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("demo.partial-")]
+    monkeypatch.undo()
+    assert ensure_demo_profile(tmp_path / "demo", records=6)
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    ws = Workspace.sign_in(
+        Profile(tmp_path / "demo"), username="leitung", password="demo-leitung-2026"
+    )
+    try:
+        assert len(ws.records.list(RecordQuery())) == 6
+    finally:
+        ws.close()
