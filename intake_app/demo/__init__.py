@@ -16,6 +16,8 @@ import platformdirs
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.demo.users import DEMO_USERS, MARKER, is_demo_profile
+from intake_app.errors import ProfileError
+from intake_app.i18n import _
 from intake_app.storage.profile import Profile
 
 __all__ = ["DEMO_USERS", "default_demo_dir", "ensure_demo_profile", "is_demo_profile"]
@@ -28,6 +30,8 @@ def default_demo_dir() -> Path:
 
 #: Beside the demo folder while the demo profile is being made.
 _PARTIAL = ".partial-"
+#: The program's log folder inside a profile folder (intake_app/logs.py), kept in place.
+_LOGS = "logs"
 
 
 def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
@@ -47,10 +51,40 @@ def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
         shutil.rmtree(begun, ignore_errors=True)
     building = root.with_name(f"{root.name}{_PARTIAL}{uuid.uuid4().hex}")
     _make_demo_profile(building, records=records)
-    if root.is_dir() and not any(root.iterdir()):
-        root.rmdir()
-    os.replace(building, root)
+    _move_into_place(building, root)
     return True
+
+
+def _move_into_place(building: Path, root: Path) -> None:
+    """Move the finished demo profile into ``root``, its vault last: only then does the
+    folder hold a profile (``Profile.exists``). ``root`` may hold the program's log
+    folder already, and what an earlier, killed move left there (the same names, which
+    go first); a folder with anything else in it is not used."""
+    root.mkdir(parents=True, exist_ok=True)
+    ours = {entry.name for entry in building.iterdir()} | {_LOGS}
+    others = sorted(entry.name for entry in root.iterdir() if entry.name not in ours)
+    if others:
+        shutil.rmtree(building, ignore_errors=True)
+        raise ProfileError(
+            _(
+                "Der Ordner {path} enthält schon andere Dateien ({names}); das Demo-Profil "
+                "wird dort nicht angelegt. Bitte wählen Sie einen leeren Ordner."
+            ).format(path=root, names=", ".join(others[:3])),
+            kind="exists",
+        )
+    for leftover in root.iterdir():
+        if leftover.name == _LOGS:
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    vault = Profile(building).vault_path
+    for entry in sorted(building.iterdir()):
+        if entry != vault and entry.name != _LOGS:
+            os.replace(entry, root / entry.name)
+    os.replace(vault, root / vault.name)
+    shutil.rmtree(building, ignore_errors=True)
 
 
 def _make_demo_profile(root: Path, *, records: int) -> None:

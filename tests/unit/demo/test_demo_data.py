@@ -16,7 +16,7 @@ from intake_app.core.forms import evaluate, load_organisation, load_shipped_form
 from intake_app.demo import ensure_demo_profile
 from intake_app.demo.data import CONSENT_LANGUAGE, PERSONAS, QUALIFICATIONS, generate
 from intake_app.demo.users import DEMO_USERS
-from intake_app.errors import PermissionDenied
+from intake_app.errors import PermissionDenied, ProfileError
 from intake_app.storage.profile import Profile
 from intake_app.storage.record_queries import RecordQuery
 
@@ -217,6 +217,7 @@ def test_a_start_killed_while_making_the_demo_leaves_no_half_filled_demo(
         raise KeyboardInterrupt  # as a kill would stop it half-way
 
     monkeypatch.setattr(demo_data, "fill_demo_profile", dies)
+    (tmp_path / "demo" / "logs").mkdir(parents=True)  # the program logs there already
     with pytest.raises(KeyboardInterrupt):
         ensure_demo_profile(tmp_path / "demo", records=6)
     assert not Profile(tmp_path / "demo").exists()
@@ -224,6 +225,7 @@ def test_a_start_killed_while_making_the_demo_leaves_no_half_filled_demo(
     monkeypatch.undo()
     assert ensure_demo_profile(tmp_path / "demo", records=6)
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    assert (tmp_path / "demo" / "logs").is_dir()
     ws = Workspace.sign_in(
         Profile(tmp_path / "demo"), username="leitung", password="demo-leitung-2026"
     )
@@ -231,3 +233,13 @@ def test_a_start_killed_while_making_the_demo_leaves_no_half_filled_demo(
         assert len(ws.records.list(RecordQuery())) == 6
     finally:
         ws.close()
+
+
+def test_the_demo_is_never_made_in_a_folder_with_other_files(tmp_path: Path) -> None:
+    (tmp_path / "Dokumente").mkdir()
+    (tmp_path / "Dokumente" / "brief.odt").write_text("nicht löschen", "utf-8")
+    with pytest.raises(ProfileError) as refused:
+        ensure_demo_profile(tmp_path / "Dokumente", records=0)
+    assert "brief.odt" in str(refused.value)
+    assert (tmp_path / "Dokumente" / "brief.odt").read_text("utf-8") == "nicht löschen"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dokumente"]
