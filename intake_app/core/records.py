@@ -246,6 +246,17 @@ def expiry_state(
     return ""
 
 
+#: LEFT-TO-RIGHT MARK. A heading that starts with it is laid out left to right even when the
+#: name begins in Arabic script, so it reads "Family, Given (Latin)" in that order.
+LRM = "\u200e"
+
+
+def heading_name(fields: IndexFields | Any) -> str:
+    """:func:`display_name` for a heading of its own (a label, not a table cell whose
+    direction the list sets): the family name first, whatever its script."""
+    return LRM + display_name(fields)
+
+
 def display_name(fields: IndexFields | Any) -> str:
     """ "Family, Given" with the Latin transliteration in brackets when it differs."""
     family = getattr(fields, "family_name", "") or ""

@@ -36,7 +36,12 @@ from intake_app.core.formats import format_iso_date
 from intake_app.core.handover import handover_targets
 from intake_app.core.interview import InterviewSession
 from intake_app.core.permissions import Permission
-from intake_app.core.records import RecordStatus, SyncState, display_name, index_fields
+from intake_app.core.records import (
+    RecordStatus,
+    SyncState,
+    heading_name,
+    index_fields,
+)
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
@@ -205,7 +210,7 @@ class RecordPage(QWidget):
             expiry_warning_days=workspace.expiry_warning_days,
         )
         actor = workspace.actor
-        self.title = QLabel(display_name(index_fields(self.session.answers)))
+        self.title = QLabel(heading_name(index_fields(self.session.answers)))
         self.title.setObjectName("title")
         self.title.setAlignment(  # a name in Arabic script stays at the start, like any name
             Qt.AlignmentFlag.AlignLeft

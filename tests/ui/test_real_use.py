@@ -398,8 +398,10 @@ def test_arabic_values_stand_beside_their_labels(qtbot: QtBot, window: MainWindo
     latin = _x_of(review, page.case_number)
     arabic = _x_of(review, "الحسن")
     assert abs(arabic - latin) < 40, (latin, arabic)
-    # the header shows the name where a Latin name would stand
+    # the header shows the name where a Latin name would stand, family name first
     assert page.name_label.alignment() & Qt.AlignmentFlag.AlignAbsolute
+    # (a left-to-right mark first: laid out left to right although it starts in Arabic)
+    assert page.name_label.text() == "\u200eالحسن, ليلى"
 
 
 def _input_method(text: str):  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from intake_app.app import Workspace
 from intake_app.core.forms import Form
 from intake_app.core.interview import InterviewSession
-from intake_app.core.records import RecordStatus, display_name, index_fields
+from intake_app.core.records import RecordStatus, heading_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui import style
@@ -432,7 +432,7 @@ class InterviewPage(QWidget):
 
     def _update_header(self) -> None:
         fields = index_fields(self.session.answers)
-        self.name_label.setText(display_name(fields))
+        self.name_label.setText(heading_name(fields))
         status = _("Entwurf")
         if self.revision > 1:
             status = _("Entwurf, Revision {n}").format(n=self.revision)
