@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
-from intake_app.atomic import atomic_write_bytes
+from intake_app.atomic import atomic_write_bytes, fsync_dir
 from intake_app.demo.users import DEMO_USERS, MARKER, is_demo_profile
 from intake_app.errors import ProfileError
 from intake_app.i18n import _
@@ -84,6 +84,7 @@ def _move_into_place(building: Path, root: Path) -> None:
         if entry != vault and entry.name != _LOGS:
             os.replace(entry, root / entry.name)
     os.replace(vault, root / vault.name)
+    fsync_dir(root)
     shutil.rmtree(building, ignore_errors=True)
 
 

@@ -21,6 +21,9 @@ ALLOWED = {
     # A backup is a folder: its files are copied (SQLite's backup API, shutil), fsynced one
     # by one, and the folder is renamed into place as a whole.
     "storage/backup.py": "backup and restore move whole folders",
+    # The demo profile (synthetic data) is made in a folder beside its own and moved into
+    # place entry by entry, its vault last, so that a killed start leaves no half-made demo.
+    "demo/__init__.py": "the finished demo profile is moved into its folder",
     # Shredding overwrites a record store in place with random bytes and syncs it before
     # deleting it; new stores go through atomic.py.
     "storage/stores.py": "shred overwrites a file in place before deleting it",
