@@ -168,7 +168,7 @@ class Database:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA temp_store = MEMORY")
             if not self._identity_read:
-                self._identity = _read_identity(cursor)
+                self._identity = read_identity(cursor)
                 self._identity_read = True
         finally:
             cursor.close()
@@ -294,12 +294,7 @@ class Database:
             return False
         current = self.current_key()
         for key in self.key_source.keys():
-            if key == current or not key_opens(self.path, key):
-                continue
-            if not self._same_store(key):
-                # a file someone put in the store's place, with a key she sealed to this
-                # user: never written to (docs/security.md, "Her own stores")
-                log.error("a key opens a file in a store's place that is not the store")
+            if key == current or not self._opens_same_store(key):
                 continue
             log.warning("a database was given a new key by another window; reopened")
             self.engine.dispose()
@@ -307,20 +302,24 @@ class Database:
             return True
         return False
 
-    def _same_store(self, key: bytes) -> bool:
-        """Whether the file holds, under ``key``, the identity it held when first opened
-        (a file without one, such as the profile database, is not checked)."""
-        if self._identity is None:
-            return True
+    def _opens_same_store(self, key: bytes) -> bool:
+        """Whether ``key`` opens the file and it holds the identity it held when first
+        opened (a file without one, such as the profile database, is not compared): a
+        file someone put in a store's place, with a key she sealed to this user, is
+        never written to (docs/security.md, "Her own stores")."""
         conn = sqlcipher3.connect(str(self.path))
         try:
             conn.execute(f"PRAGMA key = {_key_sql(key)}")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            return _read_identity(conn.cursor()) == self._identity
+            identity = read_identity(conn.cursor())  # reads the first page: checks the key
         except sqlcipher3.DatabaseError:
             return False
         finally:
             conn.close()
+        if self._identity is not None and identity != self._identity:
+            log.error("a key opens a file in a store's place that is not the store")
+            return False
+        return True
 
     # -- maintenance -------------------------------------------------------------------
 
@@ -393,7 +392,7 @@ class Database:
         self.engine.dispose()
 
 
-def _read_identity(cursor: Any) -> bytes | None:
+def read_identity(cursor: Any) -> bytes | None:
     """A record store's identity through an open connection's cursor; None elsewhere."""
     found = cursor.execute(
         "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = ?",

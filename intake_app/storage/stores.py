@@ -27,8 +27,8 @@ import sqlcipher3
 from intake_app.atomic import atomic_create_bytes
 from intake_app.storage.database import (
     BUSY_TIMEOUT_MS,
-    STORE_IDENTITY_TABLE,
     Database,
+    read_identity,
     rekey_file,
 )
 
@@ -231,13 +231,11 @@ def read_store_pin(path: Path, key: bytes) -> bytes | None:
         conn.close()
 
 
-#: A random value made with the store and kept inside it, where only someone who holds
-#: its key reads it; a re-key keeps it. Her own stores are named by it in her vault entry,
-#: under a MAC only her private key makes (docs/security.md, "Her own stores"): a store
-#: someone else made and sealed to her cannot carry it.
-_IDENTITY_TABLE = STORE_IDENTITY_TABLE
-
-
+# The store's identity (table STORE_IDENTITY_TABLE, storage/database.py): a random value
+# made with the store and kept inside it, where only someone who holds its key reads it; a
+# re-key keeps it. Her own stores are named by it in her vault entry, under a MAC only her
+# private key makes (docs/security.md, "Her own stores"): a store someone else made and
+# sealed to her cannot carry it.
 def _identity_statements(identity: bytes) -> list[tuple[str, tuple[bytes, ...]]]:
     return [
         (
@@ -256,21 +254,14 @@ def store_identity(path: Path, key: bytes, *, create: bool = False) -> bytes | N
         conn.isolation_level = None
         conn.execute(f"PRAGMA key = {_key_sql(key)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        found = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (_IDENTITY_TABLE,)
-        ).fetchone()
-        if found is not None:
-            row = conn.execute("SELECT identity FROM intake_store_identity WHERE id = 1").fetchone()
-            if row is not None:
-                return bytes(row[0])
-        if not create:
-            return None
+        identity = read_identity(conn.cursor())
+        if identity is not None or not create:
+            return identity
         conn.execute("BEGIN IMMEDIATE")
         for statement, args in _identity_statements(secrets.token_bytes(32)):
             conn.execute(statement, args)
         conn.execute("COMMIT")
-        row = conn.execute("SELECT identity FROM intake_store_identity WHERE id = 1").fetchone()
-        return bytes(row[0])
+        return read_identity(conn.cursor())
     finally:
         conn.close()
 
