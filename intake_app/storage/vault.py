@@ -98,8 +98,8 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def _stored_mac(value: object) -> bytes | None:
-    """A MAC as the vault file holds it (base64); None for anything else."""
+def _stored_bytes(value: object) -> bytes | None:
+    """Bytes as the vault file or a bundle holds them (base64); None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -110,20 +110,19 @@ def _stored_mac(value: object) -> bytes | None:
 
 def _mac_matches(value: object, expected: Callable[[], bytes]) -> bool:
     """Whether the file's ``value`` is the MAC ``expected`` computes (only then computed)."""
-    given = _stored_mac(value)
+    given = _stored_bytes(value)
     return given is not None and hmac.compare_digest(given, expected())
+
+
+def bundle_bytes(keys: UserKeys, name: str) -> bytes | None:
+    """Bytes her bundle (which only her password writes) holds under ``name``."""
+    return _stored_bytes(keys.bundle.get(name))
 
 
 def remembered_recovery(keys: UserKeys | None) -> bytes | None:
     """The recovery key's digest her bundle remembers (``recovery_seen``, written at her
     sign-in: storage/scope.py); None when it remembers none."""
-    value = keys.bundle.get("recovery_seen") if keys is not None else None
-    if not isinstance(value, str):
-        return None
-    try:
-        return _unb64(value)
-    except (ValueError, binascii.Error):
-        return None
+    return bundle_bytes(keys, "recovery_seen") if keys is not None else None
 
 
 def format_recovery_key(raw: bytes) -> str:
@@ -590,16 +589,13 @@ class Vault:
     ) -> UserKeys | None:
         """The keys of a version-2 entry; None for a wrong password."""
         try:
-            wrap = entry["bundle"]
-            bundle_bytes = AESGCM(kek).decrypt(
-                _unb64(wrap["nonce"]), _unb64(wrap["ciphertext"]), self._bundle_aad(data, ref)
-            )
+            plain = self._unwrap_bundle(data, ref, entry["bundle"], kek)
         except InvalidTag:
             return None
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise _damaged() from None
         try:
-            bundle = json.loads(bundle_bytes)
+            bundle = json.loads(plain)
             private = EncryptionPrivateKey(_unb64(bundle["private"]))
             if private.public_key().raw != _unb64(entry["public"]):
                 raise ValueError("public key does not match")
@@ -965,12 +961,7 @@ class Vault:
             if entry is None or "bundle" not in entry:
                 return False
             try:
-                wrap = entry["bundle"]
-                AESGCM(keys.kek).decrypt(
-                    _unb64(wrap["nonce"]),
-                    _unb64(wrap["ciphertext"]),
-                    self._bundle_aad(data, keys.ref),
-                )
+                self._unwrap_bundle(data, keys.ref, entry["bundle"], keys.kek)
             except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error):
                 return False
             keys.bundle.update(values)
@@ -1099,25 +1090,30 @@ class Vault:
         return True
 
     @staticmethod
+    def _recovery_digest_of(data: dict[str, Any]) -> bytes | None:
+        """The SHA-256 of the recovery public key ``data`` names (None: it names none)."""
+        public = data.get("recovery", {}).get("public")
+        return hashlib.sha256(_unb64(public)).digest() if isinstance(public, str) else None
+
+    @staticmethod
+    def _names_recovery(data: dict[str, Any], digest: bytes) -> bool:
+        """Whether the recovery public key ``data`` names is the one ``digest`` names."""
+        found = Vault._recovery_digest_of(data)
+        return found is not None and hmac.compare_digest(digest, found)
+
+    @staticmethod
     def _site_payload(data: dict[str, Any], site_raw: bytes) -> bytes:
         """What a ``site`` seal holds: the site key and the SHA-256 of the recovery key's
         public key, so that a holder (who alone can make such a seal) vouches for it."""
-        public = data.get("recovery", {}).get("public")
-        if public is None:
-            return site_raw
-        return site_raw + hashlib.sha256(_unb64(public)).digest()
+        return site_raw + (Vault._recovery_digest_of(data) or b"")
 
     def recovery_digest_matches(self, digest: bytes) -> bool:
         """Whether the file's recovery public key is the one ``digest`` names."""
-        public = self._snapshot().get("recovery", {}).get("public")
-        return public is not None and hmac.compare_digest(
-            digest, hashlib.sha256(_unb64(public)).digest()
-        )
+        return self._names_recovery(self._snapshot(), digest)
 
     def recovery_digest(self) -> bytes | None:
         """The SHA-256 of the recovery public key the file names (None: it names none)."""
-        public = self._snapshot().get("recovery", {}).get("public")
-        return hashlib.sha256(_unb64(public)).digest() if isinstance(public, str) else None
+        return self._recovery_digest_of(self._snapshot())
 
     def has_recovery_public(self) -> bool:
         return "public" in self._snapshot().get("recovery", {})
@@ -1624,15 +1620,12 @@ class Vault:
             # the recovery key's public key as the rotating holder's seal names it (or, for
             # a seal from before, as its MAC under the old site key names it)
             digest = keys.site_recovery_digest()
-            recovery_public = data["recovery"].get("public")
             if digest is not None:
-                recovery_ok = recovery_public is not None and hmac.compare_digest(
-                    digest, hashlib.sha256(_unb64(recovery_public)).digest()
-                )
+                recovery_ok = self._names_recovery(data, digest)
             else:
                 recovery_ok = self._recovery_ok(data, old) is not False
-                if recovery_ok and recovery_public is not None:
-                    digest = hashlib.sha256(_unb64(recovery_public)).digest()
+                if recovery_ok:
+                    digest = self._recovery_digest_of(data)
             payload = new.raw + digest if digest is not None else new.raw
             grants = data["site"].get("grants")
             data["site"] = {
@@ -2058,6 +2051,14 @@ class Vault:
         entry["sealed"]["profile"] = self._seal(data, ref, "profile", profile_key)
         data["entries"].pop(ref, None)
 
+    def _unwrap_bundle(
+        self, data: dict[str, Any], ref: str, wrap: dict[str, Any], kek: bytes
+    ) -> bytes:
+        """The bundle's plaintext (InvalidTag: not this ``kek``)."""
+        return AESGCM(kek).decrypt(
+            _unb64(wrap["nonce"]), _unb64(wrap["ciphertext"]), self._bundle_aad(data, ref)
+        )
+
     def _wrap_bundle(
         self,
         data: dict[str, Any],
@@ -2186,8 +2187,7 @@ class Vault:
                 entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
             public = data.get("recovery", {}).get("public")
             if public is not None and (
-                recovery_digest is None
-                or hmac.compare_digest(recovery_digest, hashlib.sha256(_unb64(public)).digest())
+                recovery_digest is None or self._names_recovery(data, recovery_digest)
             ):
                 data["recovery"]["sealed"]["profile"] = self._seal(
                     data, "recovery", "profile", new_key
