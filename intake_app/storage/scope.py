@@ -58,7 +58,7 @@ from intake_app.storage.stores import (
     write_store_pin,
 )
 from intake_app.storage.user_keys import SigningKeys
-from intake_app.storage.vault import UserKeys, Vault, remembered_recovery
+from intake_app.storage.vault import UserKeys, Vault, bundle_bytes, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
 from intake_app.sync.keys import EncryptionPrivateKey
 
@@ -255,7 +255,6 @@ def _fill(
         if left is not None:
             fresh = True
             known_recovery = known_recovery or left or None
-    if site is not None:
         if known_recovery is not None and keys.site_recovery_digest() != known_recovery:
             # her seal names another recovery key than the one she saw: it was sealed to
             # her anew outside the program; the site key goes only to the one she knows
@@ -418,7 +417,7 @@ def _fill(
     # the site public key she can vouch for: a holder's checked one, else the one her own
     # named stores pin inside them, else what her bundle remembers from an earlier sign-in
     # (docs/security.md, "The site public key")
-    remembered = _remembered_site(keys) if names_own else None
+    remembered = bundle_bytes(keys, "site_public") if names_own else None
     vouched = vault.checked_site_public() or (_named_pin(vault, own, known) if names_own else None)
     vouched = vouched or remembered
     # no store for a key pair someone else chose: what is moved to her waits until she
@@ -448,12 +447,8 @@ def _fill(
     remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
         remember["site_public"] = _b64(vouched)
-    if names_own and remembered_recovery(keys) is None:
-        # the recovery key she trusts from now on: her seal's, else the file's as it is
-        # at her first sign-in after the update (docs/security.md, "A holder who left")
-        first = known_recovery or keys.site_recovery_digest() or vault.recovery_digest()
-        if first is not None:
-            remember["recovery_seen"] = _b64(first)
+    if names_own:
+        remember.update(_recovery_to_remember(vault, keys, known_recovery))
     if names_own and site is not None:
         seen = _SiteMemory(
             site.public_key().raw,
@@ -602,25 +597,25 @@ def _holder_left(profile_db: Database, *, after: int) -> tuple[bytes | None, int
     return found, int(head)
 
 
+def _recovery_to_remember(
+    vault: Vault, keys: UserKeys, known: bytes | None = None
+) -> dict[str, str]:
+    """``recovery_seen`` for her bundle when it remembers no recovery key yet: ``known``,
+    else her seal's, else the file's as it is at her first sign-in after the update
+    (docs/security.md, "A holder who left"); nothing when it remembers one."""
+    if remembered_recovery(keys) is not None:
+        return {}
+    first = known or keys.site_recovery_digest() or vault.recovery_digest()
+    return {"recovery_seen": _b64(first)} if first is not None else {}
+
+
 def remember_recovery(vault: Vault, keys: UserKeys) -> None:
-    """An administrator's sign-in (no stores): her bundle remembers the recovery key the
-    file names at her first sign-in after the update, so that a profile re-key she does
-    later seals the new key only to that one (``Vault.begin_profile_rekey``)."""
-    if remembered_recovery(keys) is None:
-        digest = vault.recovery_digest()
-        if digest is not None:
-            vault.put_bundle_values(keys, {"recovery_seen": _b64(digest)})
-
-
-def _remembered_site(keys: UserKeys) -> bytes | None:
-    """The site public key her bundle (which only her password writes) remembers."""
-    value = keys.bundle.get("site_public")
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
-    except (ValueError, binascii.Error):
-        return None
+    """An administrator's sign-in (no stores): her bundle remembers the recovery key, so
+    that a profile re-key she does later seals the new key only to that one
+    (``Vault.begin_profile_rekey``)."""
+    values = _recovery_to_remember(vault, keys)
+    if values:
+        vault.put_bundle_values(keys, values)
 
 
 def _b64(raw: bytes) -> str:
