@@ -56,6 +56,21 @@ def _leitung_leaves(
     return kept
 
 
+def _assert_recovery_seal_does_not_open(
+    profile: Profile, name: str, private: EncryptionPrivateKey
+) -> None:
+    """The recovery key's seal ``name`` is gone, or does not open with ``private``."""
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    sealed = data["recovery"]["sealed"].get(name)
+    if sealed is not None:
+        with pytest.raises(Exception):  # noqa: B017 - any failure to open will do
+            SUITE.decrypt(
+                base64.b64decode(sealed),
+                private.to_hpke(),
+                info=Vault._seal_info(data, "recovery", name),
+            )
+
+
 @pytest.mark.parametrize(
     "tamper", ["rotation_request_removed", "previous_key_planted", "another_site_key_named"]
 )
@@ -128,15 +143,7 @@ def test_a_recovery_key_swapped_into_her_seal_gets_no_new_site_key(
         assert any("Wiederherstellungsschlüssels" in f for f in ws.scope.findings)
     finally:
         ws.close()
-    data = json.loads(profile.vault_path.read_text("utf-8"))
-    sealed = data["recovery"]["sealed"].get("site")
-    if sealed is not None:
-        with pytest.raises(Exception):  # noqa: B017 - any failure to open will do
-            SUITE.decrypt(
-                base64.b64decode(sealed),
-                mine.to_hpke(),
-                info=Vault._seal_info(data, "recovery", "site"),
-            )
+    _assert_recovery_seal_does_not_open(profile, "site", mine)
     write_record(profile, "anna", "Kanarienwiederher")
     text = dump_everything(profile.root, _store_keys_through(profile, kept))[0]
     assert "Kanarienwiederher" not in text
@@ -159,12 +166,4 @@ def test_a_profile_re_key_never_seals_the_new_key_to_a_swapped_recovery_key(
         ws.accounts.deactivate(username="berta")
     finally:
         ws.close()
-    data = json.loads(profile.vault_path.read_text("utf-8"))
-    sealed = data["recovery"]["sealed"].get("profile")
-    if sealed is not None:
-        with pytest.raises(Exception):  # noqa: B017 - any failure to open will do
-            SUITE.decrypt(
-                base64.b64decode(sealed),
-                mine.to_hpke(),
-                info=Vault._seal_info(data, "recovery", "profile"),
-            )
+    _assert_recovery_seal_does_not_open(profile, "profile", mine)
