@@ -113,6 +113,10 @@ class SafeFormatter(logging.Formatter):
         return scrub(stack_info)
 
 
+#: The log folder inside a profile folder chosen explicitly (:func:`resolve_log_dir`).
+PROFILE_LOG_FOLDER = "logs"
+
+
 def resolve_log_dir(data_dir: Path | None, *, explicit_profile: bool) -> Path:
     """``INTAKE_LOG_DIR``; else the profile's ``logs`` folder when a profile folder was
     chosen explicitly (tests, portable installs); else the platformdirs log folder."""
@@ -120,7 +124,7 @@ def resolve_log_dir(data_dir: Path | None, *, explicit_profile: bool) -> Path:
     if env:
         return Path(env)
     if explicit_profile and data_dir is not None:
-        return data_dir / "logs"
+        return data_dir / PROFILE_LOG_FOLDER
     return Path(platformdirs.user_log_dir("Intake", appauthor=False))
 
 

@@ -18,6 +18,7 @@ from intake_app.atomic import atomic_write_bytes, fsync_dir
 from intake_app.demo.users import DEMO_USERS, MARKER, is_demo_profile
 from intake_app.errors import ProfileError
 from intake_app.i18n import _
+from intake_app.logs import PROFILE_LOG_FOLDER
 from intake_app.storage.profile import Profile
 
 __all__ = ["DEMO_USERS", "default_demo_dir", "ensure_demo_profile", "is_demo_profile"]
@@ -30,8 +31,6 @@ def default_demo_dir() -> Path:
 
 #: Beside the demo folder while the demo profile is being made.
 _PARTIAL = ".partial-"
-#: The program's log folder inside a profile folder (intake_app/logs.py), kept in place.
-_LOGS = "logs"
 
 
 def ensure_demo_profile(root: Path, *, records: int = 60) -> bool:
@@ -61,7 +60,7 @@ def _move_into_place(building: Path, root: Path) -> None:
     folder already, and what an earlier, killed move left there (the same names, which
     go first); a folder with anything else in it is not used."""
     root.mkdir(parents=True, exist_ok=True)
-    ours = {entry.name for entry in building.iterdir()} | {_LOGS}
+    ours = {entry.name for entry in building.iterdir()} | {PROFILE_LOG_FOLDER}
     others = sorted(entry.name for entry in root.iterdir() if entry.name not in ours)
     if others:
         shutil.rmtree(building, ignore_errors=True)
@@ -73,7 +72,7 @@ def _move_into_place(building: Path, root: Path) -> None:
             kind="exists",
         )
     for leftover in root.iterdir():
-        if leftover.name == _LOGS:
+        if leftover.name == PROFILE_LOG_FOLDER:
             continue
         if leftover.is_dir():
             shutil.rmtree(leftover)
@@ -81,7 +80,7 @@ def _move_into_place(building: Path, root: Path) -> None:
             leftover.unlink()
     vault = Profile(building).vault_path
     for entry in sorted(building.iterdir()):
-        if entry != vault and entry.name != _LOGS:
+        if entry != vault and entry.name != PROFILE_LOG_FOLDER:
             os.replace(entry, root / entry.name)
     os.replace(vault, root / vault.name)
     fsync_dir(root)
