@@ -81,7 +81,9 @@ class Preloader:
 
 def load_storage() -> None:
     """Load what a sign-in needs beyond the vault: the storage stack (SQLAlchemy, the form
-    engine, the records), the vault's file lock, and the list of shipped migrations."""
+    engine, the records), the vault's file lock, and the list of shipped migrations; and
+    do SQLAlchemy's own once-per-process work: its SQLite dialect (imported when the first
+    engine is made) and the set-up of the mapped classes (done at the first query)."""
     # Deferred: all of it loads behind the log-in window, not before it is shown
     # (docs/architecture.md, "Start-up").
     import filelock  # noqa: F401  # the vault's lock, made at sign-in
@@ -90,3 +92,7 @@ def load_storage() -> None:
     from intake_app.storage.migrate import read_shipped_revisions
 
     read_shipped_revisions()
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
