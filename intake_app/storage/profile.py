@@ -29,11 +29,11 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role, check_password_policy, check_username
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
-from intake_app.storage import user_keys
-from intake_app.storage.vault import RFC9106_MINIMUM, KdfParams, Vault, new_database_key
+from intake_app.kdf import RFC9106_MINIMUM, KdfParams
 
 if TYPE_CHECKING:
     from intake_app.storage.database import Database
+    from intake_app.storage.vault import Vault
 
 log = logging.getLogger("intake.storage")
 
@@ -66,6 +66,9 @@ class Profile:
     Args:
         root: the folder.
         kdf_params: Argon2id parameters for new password wraps (RFC 9106 or stronger).
+
+    The log-in window needs only the paths: the vault and its cryptography load with the
+    sign-in, behind the log-in window (docs/architecture.md, "Start-up").
     """
 
     def __init__(self, root: Path, *, kdf_params: KdfParams = RFC9106_MINIMUM) -> None:
@@ -99,6 +102,9 @@ class Profile:
         return self.root / "tmp"
 
     def vault(self) -> Vault:
+        # Deferred: the vault's cryptography loads behind the log-in window (class doc).
+        from intake_app.storage.vault import Vault
+
         return Vault(self.vault_path)
 
     def exists(self) -> bool:
@@ -199,14 +205,16 @@ class Profile:
             ProfileError: the folder already holds a profile.
             ValidationError: the name or password does not meet the rules.
         """
-        # Deferred: SQLAlchemy loads when a database is made (docs/architecture.md,
-        # "Start-up").
+        # Deferred: SQLAlchemy loads when a database is made, the vault's cryptography
+        # with the sign-in (docs/architecture.md, "Start-up").
         import intake_app.storage.audit as audit
         import intake_app.storage.integrity as integrity
         import intake_app.storage.migrate as migrate
         import intake_app.storage.settings_repo as settings_repo
+        import intake_app.storage.user_keys as user_keys
         import intake_app.storage.users as users
         from intake_app.storage.database import Database
+        from intake_app.storage.vault import Vault, new_database_key
 
         name = check_username(admin_name)
         check_password_policy(admin_password, username=name)

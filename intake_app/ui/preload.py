@@ -92,6 +92,7 @@ def load_storage() -> None:
     from intake_app.storage.migrate import read_shipped_revisions
 
     read_shipped_revisions()
+    # Deferred like the rest of this load (see above).
     import sqlalchemy.dialects.sqlite  # noqa: F401
     from sqlalchemy.orm import configure_mappers
 
