@@ -120,7 +120,7 @@ class UnlockDialog(QDialog):
         super().__init__(parent)
         self._ws = workspace
         self._wait = 0
-        self.setWindowTitle(_("Intake ist gesperrt"))
+        self.setWindowTitle(_("Gesperrt"))  # Qt adds " — Intake" (ui/main.py)
         self.setWindowModality(Qt.WindowModality.ApplicationModal)
         self.setWindowFlag(Qt.WindowType.WindowCloseButtonHint, False)
         who = workspace.actor.display_name or workspace.actor.username

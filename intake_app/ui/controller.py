@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, set_language
 from intake_app.storage.profile import Profile
+from intake_app.ui.geometry import centre
 from intake_app.ui.login import ChangePasswordDialog, LoginWindow
 from intake_app.ui.ops import finish_running, wait_for_all
 from intake_app.ui.preload import Preloader, load_storage
@@ -64,7 +65,8 @@ class AppController(QObject):
         old = self.window
         self.window = window
         if not getattr(window, "geometry_restored", False):
-            window.resize(1280, 800)  # shrunk to the screen when shown (ui/geometry.py)
+            window.resize(1280, 800)
+            centre(window, near=old)  # on the screen of the window it replaces
         window.show()
         if old is not None:
             old.hide()

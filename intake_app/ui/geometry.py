@@ -62,6 +62,21 @@ def fit(window: QWidget, area: QRect) -> None:
         window.move(x, y)
 
 
+def centre(window: QWidget, near: QWidget | None = None) -> None:
+    """Move ``window`` (at its size, shrunk to fit) to the middle of the free area of the
+    screen ``near`` is on (the window it replaces), else of its own screen: a window
+    manager would otherwise put it where it likes, on a large screen even partly below
+    its edge."""
+    area = available_area(near if near is not None else window)
+    width = min(window.width(), area.width() - FRAME_ALLOWANCE[0])
+    height = min(window.height(), area.height() - FRAME_ALLOWANCE[1])
+    if (width, height) != (window.width(), window.height()):
+        window.resize(max(width, window.minimumWidth()), max(height, window.minimumHeight()))
+    x = area.left() + max(0, (area.width() - window.width() - FRAME_ALLOWANCE[0]) // 2)
+    y = area.top() + max(0, (area.height() - window.height() - FRAME_ALLOWANCE[1]) // 2)
+    window.move(x, y)
+
+
 def restore(window: QWidget) -> bool:
     """Give ``window`` its remembered size and place; False when there is none."""
     text = QSettings().value(f"{GROUP}/{key(window)}")

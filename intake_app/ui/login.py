@@ -91,7 +91,7 @@ class LoginWindow(QMainWindow):
         self.loader = loader or Preloader(load_storage)
         self._wait_left = 0
         self._busy = False
-        self.setWindowTitle(_("Intake – Anmeldung"))
+        self.setWindowTitle(_("Anmeldung"))  # Qt adds " — Intake" (ui/main.py)
 
         self.username = QLineEdit(username)
         self.password = PasswordField(_("Passwort"))

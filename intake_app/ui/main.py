@@ -35,6 +35,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
         )
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("Intake")
+    # Qt appends it to every window title (" — Intake" on Linux, " - Intake" on Windows),
+    # so no title names the program itself.
     app.setApplicationDisplayName("Intake")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Intake")

@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.ws = workspace
         self.geometry_restored = False
         actor = workspace.actor
-        self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
+        self.setWindowTitle(self._site_name())
         self.setMinimumSize(960, 600)
 
         self.stack = QStackedWidget()
@@ -343,7 +343,8 @@ class MainWindow(QMainWindow):
             self.opening = None
 
     def _site_name(self) -> str:
-        return str(self.ws.settings.get("site.name") or _("Intake"))
+        """The window's title: the site's name (Qt adds the program's name, ui/main.py)."""
+        return str(self.ws.settings.get("site.name") or "Intake")
 
     def _create_actions(self) -> ActionRegistry:
         actor = self.ws.actor
@@ -531,7 +532,7 @@ class MainWindow(QMainWindow):
             open_settings(self.ws, self, on_language=self.language_changed.emit)
         except IntakeError as exc:
             show_error(self, exc)
-        self.setWindowTitle(_("Intake – {site}").format(site=self._site_name()))
+        self.setWindowTitle(self._site_name())
 
     def _on_users(self) -> None:
         # Deferred: the user management loads when it is opened.

@@ -146,3 +146,59 @@ def test_program_starts_signs_in_and_opens_an_interview(  # type: ignore[no-unty
     assert len(rows) == 1, output
     # the typed name landed in the interview's first question (the focus starts there)
     assert "Meyer" in answers.values(), answers
+
+
+def _placement(env: dict[str, str], window: str) -> tuple[int, int, int, int]:
+    info = subprocess.run(
+        ["xwininfo", "-id", window], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    place = dict(
+        (k.strip(), v.strip())
+        for k, v in (ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
+    )
+    return (
+        int(place["Absolute upper-left X"]),
+        int(place["Absolute upper-left Y"]),
+        int(place["Width"]),
+        int(place["Height"]),
+    )
+
+
+def test_on_a_large_screen_the_main_window_opens_in_the_middle_named_once(  # type: ignore[no-untyped-def]
+    profile: ProfileFixture,
+) -> None:
+    """1920x1080: the window manager placed the main window where it liked (once partly
+    below the screen's edge), and every title said "Intake" twice (Qt adds the program's
+    name to each title)."""
+    with x_session("1920x1080") as env:
+        program = subprocess.Popen(
+            [sys.executable, "-m", "intake_app", "--data-dir", str(profile.profile.root)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            login = _wait_window(env, "Anmeldung")
+            assert _xdotool(env, "getwindowname", login) == "Anmeldung — Intake"
+            _xdotool(env, "windowactivate", "--sync", login)
+            time.sleep(1.0)
+            _xdotool(env, "key", "--clearmodifiers", "ctrl+a")
+            _xdotool(env, "type", "--delay", "20", COUNSELLOR)
+            _xdotool(env, "key", "Return")
+            _xdotool(env, "type", "--delay", "20", COUNSELLOR_PASSWORD)
+            _xdotool(env, "key", "Return")
+            main = _wait_window(env, "Köln-Mülheim", timeout=90)
+            time.sleep(1.5)  # the window manager has framed and placed it
+            title = _xdotool(env, "getwindowname", main)
+            assert title.endswith(" — Intake") and title.count("Intake") == 1, title
+            x, y, width, height = _placement(env, main)
+            assert x >= 0 and y >= 0 and x + width <= 1920 and y + height <= 1080
+            assert abs(x - (1920 - width) // 2) <= 40, (x, width)
+            assert abs(y - (1080 - height) // 2) <= 60, (y, height)
+            _xdotool(env, "key", "ctrl+q")
+            program.wait(60)
+        finally:
+            if program.poll() is None:
+                program.kill()
+                program.wait(10)
