@@ -94,7 +94,7 @@ def test_program_starts_signs_in_and_opens_an_interview(  # type: ignore[no-unty
         text=True,
     )
     try:
-        login = _wait_window(env, "Intake")
+        login = _wait_window(env, "Anmeldung")
         _xdotool(env, "windowactivate", "--sync", login)
         time.sleep(1.0)
         shot = _screenshot(env, tmp_path / "login.png")
