@@ -401,3 +401,76 @@ def test_a_supervisors_list_merges_the_stores_in_order_page_by_page(
             assert found == [n for n in wanted if n.startswith("Amsel0")]
     finally:
         supervisor.close()
+
+
+def test_a_case_number_search_finds_what_the_search_index_finds(
+    counsellor: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start of a case number is looked up on the case numbers' own index
+    (core.records.case_number_start, storage/records.py): the same rows, in the same order,
+    with the same count, as the search index gives; lower case as upper."""
+    from intake_app.storage import records
+    from intake_app.storage.records import RecordService
+
+    service = counsellor.records
+    assert isinstance(service, RecordService)
+    # the device's characters come from the profile's random id; four digits would be
+    # searched as words (see the next test), so this device has letters
+    monkeypatch.setattr(service, "_prefix", "C0FE")
+    _fill(counsellor, [{"family_name": f"Zeisig{(i * 37) % 120:03d}"} for i in range(120)])
+    every = service.list(RecordQuery(sort="name", descending=False), limit=200)
+    assert {s.case_number[:5] for s in every} == {"C0FE-"}
+    first = every[0].case_number
+    stem = first.rsplit("-", 1)[0]  # PREFIX-YEAR
+    one = every[7].case_number
+    typed_cases = [one, one[:-1], one[:-2], one[:-3], f"{stem}-", stem.lower(), stem[:6]]
+    found: dict[tuple[str, bool], tuple[list[str], int]] = {}
+    for typed in typed_cases:
+        for descending in (False, True):
+            query = RecordQuery(search=typed, sort="name", descending=descending)
+            where, _params = service._where(query)
+            assert "case_number" in where and "MATCH" not in where, typed
+            wanted = sorted(
+                (s for s in every if s.case_number.startswith(typed.upper())),
+                key=lambda s: s.family_name,
+                reverse=descending,
+            )
+            assert wanted, typed
+            rows = service.list(query, limit=200)
+            assert [s.id for s in rows] == [s.id for s in wanted], typed
+            assert [s.id for s in service.list(query, offset=3, limit=5)] == [
+                s.id for s in wanted[3:8]
+            ]
+            found[typed, descending] = ([s.id for s in rows], service.count(query))
+            assert found[typed, descending][1] == len(wanted)
+    # the search index, asked the same, answers the same
+    monkeypatch.setattr(records, "case_number_start", lambda _text: None)
+    service.forget_searches()
+    for (typed, descending), (ids, count) in found.items():
+        query = RecordQuery(search=typed, sort="name", descending=descending)
+        assert "MATCH" in service._where(query)[0]
+        assert [s.id for s in service.list(query, limit=200)] == ids, typed
+        assert service.count(query) == count
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Al-Hassan",
+        "Jean-Pierre",
+        "2026",
+        "CFFF",
+        "12.03.1990",
+        "12-03-1990",
+        "1990-04",
+        "1990-04-01",
+        "1234-2026-00001",  # a device of four digits: its numbers look like dates
+        "ab-c1",
+        "CFFF-20261",
+        "CFFF-26-001",
+    ],
+)
+def test_what_is_not_the_start_of_a_case_number_is_searched_as_words(typed: str) -> None:
+    from intake_app.core.records import case_number_start
+
+    assert case_number_start(typed) is None
