@@ -157,27 +157,6 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{word}"*' for word in words)
 
 
-#: The start of a case number ("CFFF-2026-00" of "CFFF-2026-00060", ``RecordService.
-#: _next_case_number``): the device's four characters with at least one letter (all
-#: digits would also be the start of a date, "1990-04"), a dash and digits of the year,
-#: then a dash and digits of the number. No name is written so.
-_CASE_NUMBER_START = re.compile(r"(?=[0-9]*[A-Z])[A-Z0-9]{4}-(?:\d{1,4}|\d{4}-\d{0,8})")
-
-
-def case_number_start(text: str) -> str | None:
-    """What the user typed, upper-cased, when it is the start of a case number; else None.
-
-    The case list finds such a search by the case numbers' own index instead of the
-    search index: the records whose case number starts so, which are what the search
-    index finds for it (a case number is indexed as its parts, and every typed part is the
-    start of one), without the search index merging the long lists of "2026" and of the
-    device's characters that every record of the year has. A device whose four
-    characters are all digits is searched on the search index, as any other text.
-    """
-    typed = text.strip().upper()
-    return typed if _CASE_NUMBER_START.fullmatch(typed) else None
-
-
 # -- values copied from the answers into list columns -----------------------------------
 
 

@@ -32,7 +32,6 @@ from intake_app.core.records import (
     OutboxKind,
     RecordStatus,
     SyncState,
-    case_number_start,
     fts_query,
     index_fields,
 )
@@ -82,9 +81,6 @@ MIN_BROAD_SEARCH = 50
 
 #: The search as a condition on the records table.
 _MATCH_CLAUSE = "records.pk IN (SELECT rowid FROM records_fts WHERE records_fts MATCH :match)"
-#: a search for the start of a case number (core.records.case_number_start): a range of
-#: the case numbers' unique index
-_CASE_CLAUSE = "records.case_number >= :case_from AND records.case_number < :case_to"
 
 #: A broad search first looks for its page among this many times as many rows at the top
 #: of the sort order (see :meth:`RecordService.list_rows`).
@@ -923,13 +919,8 @@ class RecordService:
             clauses.append(
                 "records.status IN ('complete', 'closed') AND records.sync_state != 'delivered'"
             )
-        case_start = case_number_start(query.search) if query.search else None
-        match = fts_query(query.search) if query.search and case_start is None else None
-        if case_start is not None:
-            clauses.append(_CASE_CLAUSE)
-            params["case_from"] = case_start
-            params["case_to"] = case_start + "\U0010ffff"  # above every continuation
-        elif query.search and match is None:
+        match = fts_query(query.search) if query.search else None
+        if query.search and match is None:
             clauses.append("0")
         elif match is not None:
             clauses.append(_MATCH_CLAUSE)
@@ -984,18 +975,9 @@ class RecordService:
         than fetching every match's row from pages all over the file to sort them.
         """
         match = params.get("match")
-        if match is not None:
-            breadth = self._breadth(conn, match)
-        elif "case_from" in params:  # counted on the case numbers' index, as far as needed
-            breadth = int(
-                conn.execute(
-                    f"SELECT count(*) FROM (SELECT 1 FROM records WHERE {_CASE_CLAUSE} "  # noqa: S608
-                    "LIMIT :over)",
-                    {**params, "over": BROAD_SEARCH + 1},
-                ).fetchone()[0]
-            )
-        else:
+        if match is None:
             return False
+        breadth = self._breadth(conn, match)
         if breadth > BROAD_SEARCH:
             return True
         # the highest pk: the size of the store, read from the end of the table
@@ -1018,13 +1000,6 @@ class RecordService:
                     conn.execute(
                         "SELECT count(*) FROM (SELECT 1 FROM records_fts "
                         "WHERE records_fts MATCH :match LIMIT :cap)",
-                        params,
-                    ).fetchone()[0]
-                )
-            if where == _CASE_CLAUSE:  # the case numbers' index counts on its own
-                return int(
-                    conn.execute(
-                        f"SELECT count(*) FROM (SELECT 1 FROM records WHERE {where} LIMIT :cap)",  # noqa: S608
                         params,
                     ).fetchone()[0]
                 )
@@ -1086,8 +1061,7 @@ class RecordService:
         with self._db.raw_read() as conn:
             match = params.get("match")
             if match is None:
-                if not query.search:  # the search was cleared: the next one counts afresh
-                    self.forget_searches()
+                self.forget_searches()  # the search was cleared: the next one counts afresh
             elif self._breadth(conn, match) == 0:
                 return []
             walk = self._plan(conn, query, params)
