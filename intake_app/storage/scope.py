@@ -18,8 +18,6 @@ Signing in also does the pending key work a signed-in user is able to do:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 from dataclasses import dataclass, field
@@ -60,7 +58,7 @@ from intake_app.storage.stores import (
 from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import UserKeys, Vault, bundle_bytes, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
-from intake_app.sync.keys import EncryptionPrivateKey
+from intake_app.sync.keys import EncryptionPrivateKey, b64, unb64
 
 log = logging.getLogger("intake.storage")
 
@@ -446,7 +444,7 @@ def _fill(
             vault.name_own_stores(keys, {sid: identity})
     remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
-        remember["site_public"] = _b64(vouched)
+        remember["site_public"] = b64(vouched)
     if names_own:
         remember.update(_recovery_to_remember(vault, keys, known_recovery))
     if names_own and site is not None:
@@ -533,9 +531,9 @@ class _SiteMemory:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "public": _b64(self.public),
+            "public": b64(self.public),
             "holders": sorted(self.holders),
-            "recovery": _b64(self.recovery) if self.recovery is not None else None,
+            "recovery": b64(self.recovery) if self.recovery is not None else None,
             "audit_seq": self.audit_seq,
         }
 
@@ -553,14 +551,12 @@ def _site_memory(keys: UserKeys) -> _SiteMemory | None:
         if not isinstance(holders, list) or not all(isinstance(h, str) for h in holders):
             return None
         return _SiteMemory(
-            base64.b64decode(str(value["public"]).encode("ascii"), validate=True),
+            unb64(value["public"]),
             frozenset(holders),
-            base64.b64decode(recovery.encode("ascii"), validate=True)
-            if isinstance(recovery, str)
-            else None,
+            unb64(recovery) if isinstance(recovery, str) else None,
             audit_seq,
         )
-    except (KeyError, ValueError, binascii.Error):
+    except (KeyError, ValueError):
         return None
 
 
@@ -606,7 +602,7 @@ def _recovery_to_remember(
     if remembered_recovery(keys) is not None:
         return {}
     first = known or keys.site_recovery_digest() or vault.recovery_digest()
-    return {"recovery_seen": _b64(first)} if first is not None else {}
+    return {"recovery_seen": b64(first)} if first is not None else {}
 
 
 def remember_recovery(vault: Vault, keys: UserKeys) -> None:
@@ -616,10 +612,6 @@ def remember_recovery(vault: Vault, keys: UserKeys) -> None:
     values = _recovery_to_remember(vault, keys)
     if values:
         vault.put_bundle_values(keys, values)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _named_pin(vault: Vault, own: list[str], known: dict[str, bytes]) -> bytes | None:

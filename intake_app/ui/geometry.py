@@ -50,16 +50,21 @@ def fit(window: QWidget, area: QRect) -> None:
     inner = window.geometry()
     extra_w = max(frame.width() - inner.width(), FRAME_ALLOWANCE[0])
     extra_h = max(frame.height() - inner.height(), FRAME_ALLOWANCE[1])
-    width = min(window.width(), area.width() - extra_w)
-    height = min(window.height(), area.height() - extra_h)
-    width = max(width, window.minimumWidth())
-    height = max(height, window.minimumHeight())
-    if (width, height) != (window.width(), window.height()):
-        window.resize(width, height)
+    width, height = _shrink(window, area, extra_w, extra_h)
     x = min(max(window.x(), area.left()), max(area.left(), area.right() - width - extra_w))
     y = min(max(window.y(), area.top()), max(area.top(), area.bottom() - height - extra_h))
     if (x, y) != (window.x(), window.y()):
         window.move(x, y)
+
+
+def _shrink(window: QWidget, area: QRect, extra_w: int, extra_h: int) -> tuple[int, int]:
+    """Shrink ``window`` to ``area`` less a frame of ``extra_w`` x ``extra_h`` (never below
+    its minimum size); return its size."""
+    width = max(min(window.width(), area.width() - extra_w), window.minimumWidth())
+    height = max(min(window.height(), area.height() - extra_h), window.minimumHeight())
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+    return width, height
 
 
 def centre(window: QWidget, near: QWidget | None = None) -> None:
@@ -68,12 +73,9 @@ def centre(window: QWidget, near: QWidget | None = None) -> None:
     manager would otherwise put it where it likes, on a large screen even partly below
     its edge."""
     area = available_area(near if near is not None else window)
-    width = min(window.width(), area.width() - FRAME_ALLOWANCE[0])
-    height = min(window.height(), area.height() - FRAME_ALLOWANCE[1])
-    if (width, height) != (window.width(), window.height()):
-        window.resize(max(width, window.minimumWidth()), max(height, window.minimumHeight()))
-    x = area.left() + max(0, (area.width() - window.width() - FRAME_ALLOWANCE[0]) // 2)
-    y = area.top() + max(0, (area.height() - window.height() - FRAME_ALLOWANCE[1]) // 2)
+    width, height = _shrink(window, area, *FRAME_ALLOWANCE)
+    x = area.left() + max(0, (area.width() - width - FRAME_ALLOWANCE[0]) // 2)
+    y = area.top() + max(0, (area.height() - height - FRAME_ALLOWANCE[1]) // 2)
     window.move(x, y)
 
 

@@ -87,13 +87,11 @@ def load_storage() -> None:
     # Deferred: all of it loads behind the log-in window, not before it is shown
     # (docs/architecture.md, "Start-up").
     import filelock  # noqa: F401  # the vault's lock, made at sign-in
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
 
     import intake_app.app  # noqa: F401
     from intake_app.storage.migrate import read_shipped_revisions
 
     read_shipped_revisions()
-    # Deferred like the rest of this load (see above).
-    import sqlalchemy.dialects.sqlite  # noqa: F401
-    from sqlalchemy.orm import configure_mappers
-
     configure_mappers()

@@ -36,12 +36,7 @@ from intake_app.core.formats import format_iso_date
 from intake_app.core.handover import handover_targets
 from intake_app.core.interview import InterviewSession
 from intake_app.core.permissions import Permission
-from intake_app.core.records import (
-    RecordStatus,
-    SyncState,
-    heading_name,
-    index_fields,
-)
+from intake_app.core.records import RecordStatus, SyncState, heading_name, index_fields
 from intake_app.errors import IntakeError
 from intake_app.i18n import _, current_language
 from intake_app.ui.errors import show_error
