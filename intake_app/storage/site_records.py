@@ -208,7 +208,7 @@ class _Cursor:
     #: Rows fetched from a store at first: a page is spread over the stores, so each
     #: gives a share; a store whose rows run out before the page is full gives more,
     #: twice as many each time (few queries also when one store holds the whole page).
-    MIN_CHUNK = 25
+    MIN_CHUNK = 10
 
     def __init__(self, query: RecordQuery, order: builtins.list[str]) -> None:
         self.query = query

@@ -22,7 +22,13 @@ from intake_app.storage.records import COUNT_CAP, RecordQuery, RecordService, Re
 from intake_app.storage.site_records import SiteRecords
 from intake_app.ui import style
 
+#: Rows read when the list scrolls on.
 PAGE_SIZE = 200
+#: Rows read when the list (re)loads: more than the tallest window shows (Qt asks for the
+#: next page itself while the last row is in view). A search at every keystroke reads
+#: this page from every store a supervisor reads; a smaller one is the larger part of
+#: what a keystroke costs there (docs/architecture.md, "The case list and its search").
+FIRST_PAGE = 60
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -128,8 +134,8 @@ class CaseListModel(QAbstractTableModel):
         self._shown = {}
         # the first page first: when it is not full, it is every match, and its length
         # is the count; only a full page asks for a count (capped at COUNT_CAP)
-        self._rows = self._records.list(self._query, offset=0, limit=PAGE_SIZE)
-        self._exhausted = len(self._rows) < PAGE_SIZE
+        self._rows = self._records.list(self._query, offset=0, limit=FIRST_PAGE)
+        self._exhausted = len(self._rows) < FIRST_PAGE
         self._total = len(self._rows) if self._exhausted else self._records.count(self._query)
         self.endResetModel()
         self.total_changed.emit(self._total)

@@ -15,7 +15,7 @@ from intake_app.core.records import fold
 from intake_app.demo.data import add_synthetic_intakes
 from intake_app.storage.records import RecordQuery
 from intake_app.ui.caselist import CaseListPage
-from intake_app.ui.caselist_model import PAGE_SIZE, CaseListModel
+from intake_app.ui.caselist_model import FIRST_PAGE, PAGE_SIZE, CaseListModel
 from intake_app.ui.mainwindow import MainWindow
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
 
@@ -62,14 +62,33 @@ def test_model_passes_qtmodeltester(qtmodeltester: ModelTester, counsellor: Work
 
 
 def test_lazy_fetching_pages(qtbot: QtBot, counsellor: Workspace) -> None:
-    _fill(counsellor, [{"family_name": f"Person{i:04d}"} for i in range(PAGE_SIZE + 35)])
+    _fill(
+        counsellor, [{"family_name": f"Person{i:04d}"} for i in range(FIRST_PAGE + PAGE_SIZE + 35)]
+    )
     model = CaseListModel(counsellor.records, show_owner=False)
-    assert model.total == PAGE_SIZE + 35
-    assert model.rowCount() == PAGE_SIZE
+    assert model.total == FIRST_PAGE + PAGE_SIZE + 35
+    assert model.rowCount() == FIRST_PAGE
     assert model.canFetchMore()
     model.fetchMore()
-    assert model.rowCount() == PAGE_SIZE + 35
+    assert model.rowCount() == FIRST_PAGE + PAGE_SIZE
+    model.fetchMore()
+    assert model.rowCount() == FIRST_PAGE + PAGE_SIZE + 35
     assert not model.canFetchMore()
+    names = [model.data(model.index(row, CaseListModel.NAME)) for row in range(model.rowCount())]
+    assert len(set(names)) == model.total  # every record once, none skipped at a page edge
+
+
+def test_a_window_taller_than_the_first_page_reads_on_until_it_is_full(
+    qtbot: QtBot, counsellor: Workspace
+) -> None:
+    _fill(counsellor, [{"family_name": f"Person{i:04d}"} for i in range(FIRST_PAGE + 40)])
+    page = CaseListPage(counsellor.records, counsellor.actor)
+    qtbot.addWidget(page)
+    page.table.verticalHeader().setDefaultSectionSize(40)
+    page.resize(1200, FIRST_PAGE * 40 + 600)  # room for more rows than the first page
+    page.show()
+    qtbot.waitUntil(lambda: page.model.rowCount() == FIRST_PAGE + 40)
+    assert page.table.viewport().height() > FIRST_PAGE * 40  # the first page did not fill it
 
 
 @pytest.mark.parametrize(
