@@ -116,7 +116,9 @@ class UnlockDialog(QDialog):
     unlocked = Signal()
     logout = Signal()
 
-    def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, workspace: Workspace, parent: QWidget | None = None, *, idle: bool = True
+    ) -> None:
         super().__init__(parent)
         self._ws = workspace
         self._wait = 0
@@ -124,12 +126,19 @@ class UnlockDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.ApplicationModal)
         self.setWindowFlag(Qt.WindowType.WindowCloseButtonHint, False)
         who = workspace.actor.display_name or workspace.actor.username
-        text = QLabel(
+        # why it is locked: after a time without input, or because she locked it herself
+        message = (
             _(
                 "Gesperrt wegen Inaktivität. Ihre Eingaben sind erhalten.\n"
                 "Bitte geben Sie das Passwort von {name} ein."
-            ).format(name=who)
+            )
+            if idle
+            else _(
+                "Gesperrt. Ihre Eingaben sind erhalten.\n"
+                "Bitte geben Sie das Passwort von {name} ein."
+            )
         )
+        text = QLabel(message.format(name=who))
         text.setWordWrap(True)
         self.password = PasswordField(_("Passwort"))
         self.error = QLabel()
@@ -213,17 +222,20 @@ class LockController(QObject):
         self._main = main_window
         self._covers: list[LockCover] = []
         self.dialog: UnlockDialog | None = None
+        self._idle = False
         self.watcher = InactivityWatcher(minutes, self)
-        self.watcher.idle.connect(self.lock)
+        self.watcher.idle.connect(lambda: self.lock(idle=True))
 
     @property
     def is_locked(self) -> bool:
         return self.dialog is not None
 
-    def lock(self) -> None:
-        """Cover every visible window and ask for the password."""
+    def lock(self, *, idle: bool = False) -> None:
+        """Cover every visible window and ask for the password (``idle``: because there
+        was no input for the set time, which the dialog says; else the user locked it)."""
         if self.is_locked:
             return
+        self._idle = idle
         self.watcher.pause()
         self._ws.lock()
         for window in QApplication.topLevelWidgets():
@@ -234,7 +246,7 @@ class LockController(QObject):
         self.locked.emit()
 
     def _ask_password(self) -> None:
-        self.dialog = UnlockDialog(self._ws, self._main)
+        self.dialog = UnlockDialog(self._ws, self._main, idle=self._idle)
         self.dialog.unlocked.connect(self._on_unlocked)
         self.dialog.logout.connect(self._on_logout)
         self.dialog.open()

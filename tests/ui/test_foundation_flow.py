@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLineEdit, QWizard
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWizard
 from pytestqt.qtbot import QtBot
 
 from intake_app.storage.profile import Profile
@@ -105,6 +106,7 @@ def test_login_wrong_then_right_then_autolock_and_unlock(
     dialog = window.lock.dialog
     assert isinstance(dialog, UnlockDialog)
     assert dialog.isModal()
+    assert "Gesperrt wegen Inaktivität." in _dialog_text(dialog)
     qtbot.keyClicks(dialog.password, "falsch-falsch-1")
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     assert window.lock.is_locked and "falsch" in dialog.error.text()
@@ -122,6 +124,30 @@ def test_login_wrong_then_right_then_autolock_and_unlock(
     assert actions[-3:] == ["lock", "login_failed", "unlock"]
     controller.shutdown()
     window.close()
+
+
+def _dialog_text(dialog: UnlockDialog) -> str:
+    return " ".join(label.text() for label in dialog.findChildren(QLabel))
+
+
+def test_a_lock_she_chose_does_not_say_inactivity(qtbot: QtBot, profile: ProfileFixture) -> None:
+    ws = profile.sign_in(COUNSELLOR)
+    window = MainWindow(ws, autolock_minutes=10)
+    qtbot.addWidget(window)
+    window.show()
+    (lock,) = [a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence("Ctrl+L")]
+    lock.trigger()  # "Sperren" in the menu, Ctrl+L
+    qtbot.waitUntil(lambda: window.lock.is_locked)
+    dialog = window.lock.dialog
+    assert isinstance(dialog, UnlockDialog)
+    text = _dialog_text(dialog)
+    assert "Gesperrt. Ihre Eingaben sind erhalten." in text
+    assert "Inaktivität" not in text
+    qtbot.keyClicks(dialog.password, COUNSELLOR_PASSWORD)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert not window.lock.is_locked
+    window.close()
+    ws.close()
 
 
 def test_escape_does_not_unlock(qtbot: QtBot, profile: ProfileFixture) -> None:
