@@ -39,6 +39,7 @@ class AuditAction(enum.StrEnum):
     SETTINGS_CHANGED = "settings_changed"
     SCHEMA_UPGRADED = "schema_upgraded"
     RECORD_CREATED = "record_created"
+    RECORD_DISCARDED = "record_discarded"
     RECORD_READ = "record_read"
     RECORD_FINALISED = "record_finalised"
     RECORD_REVISED = "record_revised"

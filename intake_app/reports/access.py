@@ -103,6 +103,7 @@ ACTION_LABELS = {
     "settings_changed": N_("Einstellungen geändert"),
     "schema_upgraded": N_("Datenbank aktualisiert"),
     "record_created": N_("Akte angelegt"),
+    "record_discarded": N_("Leere Aufnahme verworfen (nichts eingegeben)"),
     "record_read": N_("Akte geöffnet"),
     "record_finalised": N_("Akte abgeschlossen"),
     "record_revised": N_("Akte geändert (neue Revision)"),

@@ -316,6 +316,63 @@ class RecordService:
             row = self._load(session, record_id)
             return Record.of(row, self._data(session, row))
 
+    def discard_new(self, record_id: str, *, created_with: dict[str, Any]) -> bool:
+        """Remove a new intake nothing was entered into; True when it was removed.
+
+        A counsellor who starts an intake and leaves it without a single answer (a click
+        on "Neue Aufnahme" by mistake) should not find an empty record in her list. The
+        record goes only while it is exactly as it was made: its own draft, revision 1,
+        never sent, its answers still ``created_with`` (what the program filled in when it
+        was made), no retired answers, and nothing about it recorded, printed or exported
+        (no case event, revision, consent withdrawal or outbox item; no print or export in
+        the audit log). Its rows go in one transaction, and ``record_discarded`` is audited
+        with its case number: the number is not handed out again, and the gap it leaves
+        in the sequence is explained there. Anything else keeps the record.
+        """
+        with self._db.write() as session:
+            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+            if row is None or row.owner_id != self._actor.user_id:
+                return False
+            if (
+                row.status != RecordStatus.DRAFT.value
+                or row.revision != 1
+                or row.sync_state != SyncState.LOCAL.value
+            ):
+                return False
+            data = session.get(RecordData, row.pk)
+            if data is None or loads(data.answers) != created_with:
+                return False
+            if loads(data.retired_answers or "{}"):
+                return False
+            for model in (CaseEvent, RecordRevision, ConsentWithdrawal, OutboxItem):
+                if session.exec(select(model).where(model.record_id == record_id)).first():
+                    return False
+            shown = session.execute(
+                text(
+                    "SELECT 1 FROM audit_log WHERE subject_type = 'record' AND subject_id = :id "
+                    "AND action IN ('record_printed', 'record_exported', 'person_exported') "
+                    "LIMIT 1"
+                ),
+                {"id": record_id},
+            ).first()
+            if shown is not None:
+                return False
+            self.forget_searches()
+            self._size = None  # (see _records_in_store)
+            session.execute(text("DELETE FROM records_fts WHERE rowid = :pk"), {"pk": row.pk})
+            session.delete(data)
+            session.delete(row)
+            session.flush()
+            self._audit(
+                session,
+                AuditAction.RECORD_DISCARDED,
+                record_id,
+                case_number=row.case_number,
+                reason="nothing_entered",
+            )
+        log.info("an untouched new intake was discarded")
+        return True
+
     # -- saving ------------------------------------------------------------------------
 
     @staticmethod

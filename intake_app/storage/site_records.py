@@ -104,6 +104,7 @@ class SiteRecords:
             "update_answers",
             "request_handover",
             "handover_requests",
+            "discard_new",
         }:
             return self._routed(name)
         if name.startswith("_"):

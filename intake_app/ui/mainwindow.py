@@ -129,6 +129,9 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.empty)
         self.cases: CaseListPage | None = None
         self.record_page: QWidget | None = None
+        #: the intake made with "Neue Aufnahme" that is open now, and the answers it was
+        #: made with (discarded when left untouched, see _leave_record_page)
+        self._new_draft: tuple[str, dict[str, Any]] | None = None
         #: the background read of the record being opened (None when none is running)
         self.opening: Operation | None = None
         self.overview: OverviewPage | None = None
@@ -288,7 +291,27 @@ class MainWindow(QMainWindow):
         self.record_page = None
         self.stack.removeWidget(page)
         page.deleteLater()
+        new, self._new_draft = self._new_draft, None
+        if isinstance(page, InterviewPage) and new is not None and new[0] == page.record_id:
+            self._discard_if_untouched(*new)
         return True
+
+    def _discard_if_untouched(self, record_id: str, created_with: dict[str, Any]) -> None:
+        """A new intake left without a single answer is removed, not kept as an empty
+        record in the list (``RecordService.discard_new`` says when)."""
+        try:
+            case_number = created_with.get("case_number", "")
+            if self.ws.records.discard_new(record_id, created_with=created_with):
+                self.statusBar().showMessage(
+                    _(
+                        "Die neue Aufnahme {case} wurde verworfen, weil nichts eingegeben "
+                        "wurde."
+                    ).format(case=case_number),
+                    10000,
+                )
+        except IntakeError:
+            # it stays in the list as the draft it is; nothing is lost
+            log.exception("an untouched new intake could not be discarded")
 
     def show_list(self) -> None:
         """Back to the case list (refreshed); an interview that cannot be saved stays."""
@@ -514,8 +537,11 @@ class MainWindow(QMainWindow):
         except IntakeError as exc:
             show_error(self, exc)
             return
-        # the new, empty draft opens at once: the counsellor types its first answer next
+        # the new, empty draft opens at once: the counsellor types its first answer next;
+        # left without one, it is discarded (_leave_record_page)
         self._show_record(record_id, row, None)
+        if self.record_page is not None:
+            self._new_draft = (record_id, dict(row.answers))
 
     def _on_lock(self) -> None:
         self.lock.lock()

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from intake_app.app import Workspace
 from intake_app.core.records import RecordStatus
+from intake_app.errors import NotFound
 from intake_app.storage import audit
 from intake_app.storage.models import OutboxItem, RecordRevision
 from intake_app.ui.interview.inputs import DateInput, TextInput
@@ -253,6 +254,31 @@ def test_autosave_and_resume_after_restart(qtbot, profile: ProfileFixture, monke
     assert resumed.views["residence"].rows[("asylum_stage", ())].isVisible()
     second.close()
     ws2.close()
+
+
+def test_a_new_intake_left_without_an_answer_is_discarded(qtbot: QtBot, window: MainWindow) -> None:
+    """ "Neue Aufnahme" by mistake, then back to the list: no empty record stays behind,
+    the status bar says so; with one answer typed, the record stays."""
+    page = _new(window)
+    empty_id, case_number = page.record_id, _stored(window.ws, page.record_id)["case_number"]
+    page.show_section("person")  # looked around, typed nothing
+    window.show_list()
+    assert case_number in window.statusBar().currentMessage()
+    assert "verworfen" in window.statusBar().currentMessage()
+    assert window.cases is not None
+    shown = {window.cases.model.summary(r).id for r in range(window.cases.model.rowCount())}
+    assert empty_id not in shown
+    with pytest.raises(NotFound):
+        window.ws.records.get(empty_id)
+
+    page = _new(window)
+    kept_id = page.record_id
+    page.show_section("person")
+    answer(qtbot, page, "family_name", "Shehu")
+    window.show_list()
+    assert _stored(window.ws, kept_id)["family_name"] == "Shehu"
+    shown = {window.cases.model.summary(r).id for r in range(window.cases.model.rowCount())}
+    assert kept_id in shown
 
 
 def test_opening_and_moving_through_a_draft_saves_nothing(qtbot: QtBot, window: MainWindow) -> None:
