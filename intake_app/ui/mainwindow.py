@@ -304,8 +304,7 @@ class MainWindow(QMainWindow):
             if self.ws.records.discard_new(record_id, created_with=created_with):
                 self.statusBar().showMessage(
                     _(
-                        "Die neue Aufnahme {case} wurde verworfen, weil nichts eingegeben "
-                        "wurde."
+                        "Die neue Aufnahme {case} wurde verworfen, weil nichts eingegeben wurde."
                     ).format(case=case_number),
                     10000,
                 )
