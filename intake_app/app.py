@@ -37,6 +37,7 @@ from intake_app.storage import (
     moves,
     profile_key,
     relayout,
+    schema_guard,
     settings_repo,
     site_grants,
     user_keys,
@@ -818,6 +819,18 @@ class Workspace:
                             "own_key": opened.key_problem,
                         },
                     )
+                if db.removed_code:
+                    # code planted in the profile database, removed before it could run
+                    audit.append(
+                        session,
+                        actor=user.username,
+                        action=AuditAction.INTEGRITY_VIOLATION,
+                        subject_type="database",
+                        subject_id="profile",
+                        details={
+                            "findings": [{"kind": "planted_code", "objects": db.removed_code}]
+                        },
+                    )
                 if not recovery:
                     refusal = _refusal(opened, user)
                 if refusal is None:
@@ -850,7 +863,12 @@ class Workspace:
                     must_change_password=user.must_change_password and not recovery,
                     schema_steps=tuple(steps),
                     deferred_audit=deferred,
-                    integrity_messages=tuple(f.message() for f in opened.report.findings),
+                    integrity_messages=tuple(f.message() for f in opened.report.findings)
+                    + (
+                        (schema_guard.removed_message(db.removed_code, store=False),)
+                        if db.removed_code
+                        else ()
+                    ),
                 )
             if refusal is not None:
                 raise refusal

@@ -53,7 +53,7 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError, KnownError, NotFound, ProfileError
 from intake_app.i18n import _
-from intake_app.storage import audit, migrate, users
+from intake_app.storage import audit, migrate, schema_guard, users
 from intake_app.storage.database import Database, translate_db_error
 from intake_app.storage.profile import DB_FILE, META_FILE, VAULT_FILE, Profile
 from intake_app.storage.stores import STORES_DIR, store_path
@@ -312,7 +312,7 @@ def prune_backups(profile: Profile, *, keep_days: int, now: datetime | None = No
 
 def _finish_db_copy(path: Path, key: bytes) -> None:
     """Make the copied database self-contained (no WAL) and check it page by page."""
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.execute(_key_pragma(key))
         conn.execute("PRAGMA journal_mode = DELETE").fetchall()

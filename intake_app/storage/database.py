@@ -27,6 +27,7 @@ from sqlmodel import Session
 from intake_app.atomic import disk_full_error
 from intake_app.errors import KnownError, ProfileError
 from intake_app.i18n import _
+from intake_app.storage import schema_guard
 
 log = logging.getLogger("intake.storage")
 
@@ -49,6 +50,11 @@ def _is_disk_full(exc: BaseException) -> bool:
     return "database or disk is full" in text_ or "disk i/o error" in text_
 
 
+#: What SQLite says when a connection refuses code from a file's schema
+#: (storage/schema_guard.py): the authorizer's refusals, and trusted_schema's.
+_PLANTED_CODE = ("not authorized", "is prohibited", "unsafe use of")
+
+
 def translate_db_error(exc: BaseException) -> KnownError | None:
     """Map an environment problem of SQLite to a plain message (None: a bug)."""
     message = str(exc).lower()
@@ -61,6 +67,18 @@ def translate_db_error(exc: BaseException) -> KnownError | None:
                 "Sie andere Intake-Fenster und versuchen Sie es erneut."
             ),
             kind="locked",
+        )
+    if any(sign in message for sign in _PLANTED_CODE):
+        # a trigger, view or schema function someone put into a file outside the program
+        # (storage/schema_guard.py): it did not run, and this step was not done
+        return KnownError(
+            _(
+                "In der Datenbank steht Programmcode, der außerhalb von Intake eingefügt "
+                "wurde. Er wurde nicht ausgeführt, und dieser Schritt wurde nicht "
+                "gespeichert. Bitte melden Sie sich ab und wieder an (die Anmeldung "
+                "entfernt den Code) und informieren Sie die Administration."
+            ),
+            kind="planted_code",
         )
     if "file is not a database" in message or "malformed" in message:
         return ProfileError(
@@ -124,6 +142,9 @@ class Database:
         self.key_source: KeySource | None = None
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
+        #: triggers and views found planted in the file when it was opened and removed
+        #: (storage/schema_guard.py), for the sign-in to report
+        self.removed_code: list[str] = []
 
     def _build(self, key: bytes) -> None:
         url = URL.create(
@@ -146,6 +167,9 @@ class Database:
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy's pysqlcipher dialect has already sent the key on this connection.
         self._connected = True
+        # before anything else: no code from the files' schemas runs on this connection
+        # (storage/schema_guard.py)
+        schema_guard.harden(dbapi_connection)
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cursor = dbapi_connection.cursor()
         try:
@@ -193,6 +217,17 @@ class Database:
             if known is not None:
                 raise known from None
             raise
+
+    def remove_planted(self) -> list[str]:
+        """Take out the triggers and views someone put into this file outside the program
+        (storage/schema_guard.py); what was removed, for the caller to report."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            return schema_guard.remove_planted(driver, "main")
+        finally:
+            raw.close()
 
     def integrity_check(self) -> list[str]:
         """``PRAGMA integrity_check`` lines; ``["ok"]`` for a healthy database."""
@@ -307,7 +342,7 @@ class Database:
         opened (a file without one, such as the profile database, is not compared): a
         file someone put in a store's place, with a key she sealed to this user, is
         never written to (docs/security.md, "Her own stores")."""
-        conn = sqlcipher3.connect(str(self.path))
+        conn = schema_guard.connect(self.path)
         try:
             conn.execute(f"PRAGMA key = {_key_sql(key)}")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -351,7 +386,7 @@ class Database:
         tmp.unlink(missing_ok=True)
         raw = self.engine.raw_connection()
         try:
-            dest = sqlcipher3.connect(str(tmp))
+            dest = schema_guard.connect(tmp)
             try:
                 dest.execute(_key_pragma(self.engine))
                 source = raw.driver_connection
@@ -414,7 +449,7 @@ def rekey_file(path: Path, old_key: bytes, new_key: bytes) -> None:
     Pages written after this are readable only with ``new_key``; an old copy of the file
     still opens with the old key (what it holds was readable with that key anyway).
     """
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.isolation_level = None
         conn.execute(f"PRAGMA key = {_key_sql(old_key)}")
@@ -429,7 +464,7 @@ def rekey_file(path: Path, old_key: bytes, new_key: bytes) -> None:
 
 def key_opens(path: Path, key: bytes) -> bool:
     """True when ``key`` decrypts the SQLCipher file (its first page is checked)."""
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.execute(f"PRAGMA key = {_key_sql(key)}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -179,6 +179,9 @@ class Profile:
         db = Database(self.db_path, key)
         try:
             db.verify_key()
+            # code someone planted in the file goes before anything is written to it;
+            # the sign-in reports it (storage/schema_guard.py)
+            db.removed_code = db.remove_planted()
             steps = upgrade(db, backup_dir=self.backups_dir)
         except BaseException:
             db.engine.dispose()

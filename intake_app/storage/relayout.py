@@ -25,6 +25,7 @@ from pathlib import Path
 
 import sqlcipher3
 
+from intake_app.storage import schema_guard
 from intake_app.storage.database import Database
 from intake_app.storage.stores import (
     CLIENT_TABLES,
@@ -193,7 +194,7 @@ def _export_profile(conn: sqlcipher3.Connection, path: Path, key: bytes) -> None
         raise
     finally:
         conn.execute("DETACH DATABASE newprofile")
-    fresh = sqlcipher3.connect(str(path))
+    fresh = schema_guard.connect(path)
     try:
         fresh.isolation_level = None
         fresh.execute(f"PRAGMA key = {_key_sql(key)}")

@@ -31,7 +31,7 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
 from intake_app.errors import ProfileError
 from intake_app.i18n import _
-from intake_app.storage import audit, users
+from intake_app.storage import audit, schema_guard, users
 from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
 from intake_app.storage.site_grants import (
@@ -490,6 +490,7 @@ def _fill(
             scope.findings.append(_unreadable_store())
             continue
         try:  # a store written by an older version gets the record tables added since
+            _remove_planted(scope, profile_db, store_db, actor, sid)
             ensure_client_tables(store_db, objects)
         except DatabaseError:
             store_db.engine.dispose()
@@ -856,6 +857,27 @@ _KEY_FINDINGS = {
         "weitergegeben."
     ),
 }
+
+
+def _remove_planted(
+    scope: Scope, profile_db: Database, store_db: Database, actor: Actor, sid: str
+) -> None:
+    """Triggers and views someone put into a store (as earlier versions copied them from
+    the profile database into every store) are removed before the store is used, shown at
+    sign-in and audited (storage/schema_guard.py)."""
+    removed = store_db.remove_planted()
+    if not removed:
+        return
+    scope.findings.append(schema_guard.removed_message(removed, store=True))
+    with profile_db.write() as session:
+        audit.append(
+            session,
+            actor=actor.username,
+            action=AuditAction.INTEGRITY_VIOLATION,
+            subject_type="store",
+            subject_id=sid[:16],
+            details={"findings": [{"kind": "planted_code", "objects": removed}]},
+        )
 
 
 def _unreadable_store() -> str:

@@ -22,9 +22,8 @@ import secrets
 import uuid
 from pathlib import Path
 
-import sqlcipher3
-
 from intake_app.atomic import atomic_create_bytes
+from intake_app.storage import schema_guard
 from intake_app.storage.database import (
     BUSY_TIMEOUT_MS,
     Database,
@@ -95,8 +94,8 @@ def client_objects(profile_db: Database) -> list[tuple[str, str]]:
         ).all()
     statements: list[tuple[str, str]] = []
     for kind, name, table, sql in rows:
-        if table not in CLIENT_TABLES:
-            continue
+        if table not in CLIENT_TABLES or kind not in ("table", "index"):
+            continue  # never a trigger or a view: code in the profile database runs nowhere
         if kind == "table" and name != table:
             continue
         if name.startswith("records_fts_"):  # FTS5's shadow tables come with the table
@@ -165,7 +164,7 @@ def create_store(
         raise FileExistsError(path)
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
-    conn = sqlcipher3.connect(str(tmp))
+    conn = schema_guard.connect(tmp)
     try:
         conn.isolation_level = None
         conn.execute(f"PRAGMA key = {_key_sql(key)}")
@@ -217,7 +216,7 @@ def _pin_statements(public: bytes) -> list[tuple[str, tuple[bytes, ...]]]:
 
 def read_store_pin(path: Path, key: bytes) -> bytes | None:
     """The site public key pinned inside the store; None for a store from before pins."""
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.execute(f"PRAGMA key = {_key_sql(key)}")
         found = conn.execute(
@@ -249,7 +248,7 @@ def _identity_statements(identity: bytes) -> list[tuple[str, tuple[bytes, ...]]]
 
 def store_identity(path: Path, key: bytes, *, create: bool = False) -> bytes | None:
     """The store's identity (see above); ``create``: give a store from before one now."""
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.isolation_level = None
         conn.execute(f"PRAGMA key = {_key_sql(key)}")
@@ -268,7 +267,7 @@ def store_identity(path: Path, key: bytes, *, create: bool = False) -> bytes | N
 
 def write_store_pin(path: Path, key: bytes, public: bytes) -> None:
     """Pin ``public`` inside the store (one transaction)."""
-    conn = sqlcipher3.connect(str(path))
+    conn = schema_guard.connect(path)
     try:
         conn.isolation_level = None
         conn.execute(f"PRAGMA key = {_key_sql(key)}")

@@ -1,0 +1,250 @@
+"""Code put into a database file runs in nobody's session (storage/schema_guard.py).
+
+Tried as attacker run 12 did: a counsellor (or the administrator) holds the profile
+database's key and writes SQL into it outside the program, with her own SQLCipher
+connection: a trigger that copies the store open as ``main`` into the profile database
+(``sqlcipher_export``), a trigger that changes what a colleague saves, a trigger that
+drops audit entries, a CHECK constraint that calls ``sqlcipher_export``. Her colleague then
+works as usual. Nothing of the colleague's records reaches the attacker, nothing is
+changed or left out of the audit log, and the sign-in removes and reports the code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sqlcipher3
+from sqlalchemy import text
+
+from intake_app.app import Workspace
+from intake_app.errors import KnownError
+from intake_app.storage import audit
+from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery
+from tests.helpers.attacker import keys_for, what_she_reads
+from tests.helpers.key_site import own, write_record
+
+#: the condition attacker run 12 used: only on a connection where a store is ``main``
+_ON_A_STORE = "EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'profile')"
+
+
+def _profile_db(profile: Profile, user: str) -> sqlcipher3.Connection:
+    """The attacker's own connection to the profile database, with her own key."""
+    key = keys_for(profile.root / "vault.json", user, own(user))[0]
+    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    conn.isolation_level = None
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
+def _plant_export(profile: Profile, user: str) -> None:
+    conn = _profile_db(profile, user)
+    try:
+        # the profile's empty copies of the record tables would collide with the export
+        for table in ("records_fts", "records", "record_data", "record_revisions"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(
+            f"CREATE TRIGGER zz_export AFTER INSERT ON audit_log WHEN {_ON_A_STORE} "
+            "BEGIN SELECT sqlcipher_export('profile', 'main'); END"
+        )
+    finally:
+        conn.close()
+
+
+def _triggers(profile: Profile, user: str) -> set[str]:
+    conn = _profile_db(profile, user)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    finally:
+        conn.close()
+    return {name for (name,) in rows}
+
+
+def _findings(ws: Workspace) -> list[dict]:
+    with ws.scope.profile_db.read() as session:
+        return [
+            finding
+            for entry in audit.iter_entries(session)
+            if entry.action == "integrity_violation"
+            for finding in entry.details.get("findings", [])
+            if finding.get("kind") == "planted_code"
+        ]
+
+
+def test_a_counsellors_export_trigger_copies_nothing_of_a_colleague(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    _plant_export(profile, "anna")
+    assert "zz_export" in _triggers(profile, "anna")
+
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any("Programmcode" in m for m in ws.sign_in_result.integrity_messages)
+        assert _findings(ws) == [{"kind": "planted_code", "objects": ["trigger zz_export"]}]
+    finally:
+        ws.close()
+    assert "zz_export" not in _triggers(profile, "anna")
+    write_record(profile, "berta", "Kanarienberta-danach")
+
+    text_, _opened = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienanna" in text_, "the attack must reach her own records"
+    assert "Kanarienberta" not in text_
+
+
+def test_code_planted_while_she_works_does_not_run_and_her_step_is_refused(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    record_id = ws.new_intake()
+    answers = dict(ws.records.get(record_id).answers)
+    ws.records.save(record_id, answers={**answers, "family_name": "Kanarienberta-2"})
+    _plant_export(profile, "anna")  # while berta is signed in
+    with pytest.raises(KnownError, match="Programmcode"):
+        ws.records.open(record_id)  # an audited read: the trigger's table is written
+    with pytest.raises(KnownError, match="Programmcode"):
+        ws.close()  # the log-out entry cannot be written either; the session closes
+    assert ws.is_closed
+    text_, _opened = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienberta" not in text_
+    # her next sign-in removes it, and her work goes on
+    write_record(profile, "berta", "Kanarienberta-3")
+
+
+def test_a_check_constraint_that_exports_is_refused(site: tuple[Profile, str]) -> None:
+    """Not a trigger: the audit log rebuilt with a CHECK constraint that calls
+    ``sqlcipher_export`` on every entry written. SQLite refuses the function there."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        (sql,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
+        ).fetchone()
+        checked = re.sub(
+            r"\)\s*$", ", CHECK (sqlcipher_export('profile', 'main') IS NULL OR 1))", sql
+        )
+        conn.execute("ALTER TABLE audit_log RENAME TO audit_old")
+        conn.execute(checked)
+        conn.execute("INSERT INTO audit_log SELECT * FROM audit_old")
+        conn.execute("DROP TABLE audit_old")
+        for table in ("records_fts", "records", "record_data", "record_revisions"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    finally:
+        conn.close()
+    with pytest.raises(KnownError, match="Programmcode"):
+        write_record(profile, "berta", "Kanarienberta-geprueft")
+    text_, _opened = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienberta" not in text_
+
+
+def _store_triggers(profile: Profile, path: Path) -> set[str]:
+    """The triggers inside a store file, read with the supervisor's keys."""
+    for key in keys_for(profile.root / "vault.json", "leitung", own("leitung")):
+        conn = sqlcipher3.connect(str(path))
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        except sqlcipher3.DatabaseError:
+            continue
+        finally:
+            conn.close()
+        return {name for (name,) in rows}
+    raise AssertionError(f"no key of the supervisor opens {path}")
+
+
+def test_a_trigger_on_the_record_tables_reaches_no_store(site: tuple[Profile, str]) -> None:
+    """Attacker run 12: a trigger on the profile database's (empty) record_data was copied
+    into every store that was opened, and rewrote what colleagues saved."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        conn.execute(
+            "CREATE TRIGGER zz_tamper AFTER UPDATE ON record_data BEGIN "
+            "UPDATE record_data SET answers = json_set(answers, '$.given_names', 'FORGED') "
+            "WHERE pk = new.pk; END"
+        )
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        record_id = ws.new_intake()
+        answers = dict(ws.records.get(record_id).answers)
+        ws.records.save(record_id, answers={**answers, "given_names": "Echt"})
+        assert ws.records.get(record_id).answers["given_names"] == "Echt"
+    finally:
+        ws.close()
+    for path in (profile.root / "stores").glob("*.db"):
+        assert "zz_tamper" not in _store_triggers(profile, path)
+
+
+def test_a_trigger_already_inside_a_store_is_removed_and_reported(
+    site: tuple[Profile, str],
+) -> None:
+    """A store that got such a trigger from an earlier version: its owner's sign-in takes
+    it out before anything is written, and says so."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    store = ws.scope.home
+    record_id = ws.new_intake()
+    ws.close()
+    conn = sqlcipher3.connect(str(store.path))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{store.current_key().hex()}'\"")
+        conn.execute(
+            "CREATE TRIGGER zz_tamper AFTER UPDATE ON record_data BEGIN "
+            "UPDATE record_data SET answers = json_set(answers, '$.given_names', 'FORGED') "
+            "WHERE pk = new.pk; END"
+        )
+    finally:
+        conn.close()
+    assert "zz_tamper" in _store_triggers(profile, store.path)
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any("Aktenspeicher" in m for m in ws.sign_in_result.integrity_messages)
+        assert _findings(ws) == [{"kind": "planted_code", "objects": ["trigger zz_tamper"]}]
+        answers = dict(ws.records.get(record_id).answers)
+        ws.records.save(record_id, answers={**answers, "given_names": "Echt"})
+        assert ws.records.get(record_id).answers["given_names"] == "Echt"
+    finally:
+        ws.close()
+    assert "zz_tamper" not in _store_triggers(profile, store.path)
+
+
+def test_audit_entries_cannot_be_made_to_vanish(site: tuple[Profile, str]) -> None:
+    """A trigger that drops the entries of chosen actions (RAISE(IGNORE)): the entry is
+    never dropped; the step that would write it is refused instead."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        record_id = ws.records.list(RecordQuery())[0].id
+        conn = _profile_db(profile, "anna")
+        try:
+            conn.execute(
+                "CREATE TRIGGER zz_quiet BEFORE INSERT ON audit_log "
+                "WHEN new.action = 'record_read' BEGIN SELECT RAISE(IGNORE); END"
+            )
+        finally:
+            conn.close()
+        with ws.scope.profile_db.read() as session:
+            before = session.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'record_read'")
+            ).scalar_one()
+        with pytest.raises(KnownError, match="Programmcode"):
+            ws.records.open(record_id)  # an audited read
+    finally:
+        with pytest.raises(KnownError, match="Programmcode"):
+            ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert _findings(ws) == [{"kind": "planted_code", "objects": ["trigger zz_quiet"]}]
+        ws.records.open(record_id)
+        with ws.scope.profile_db.read() as session:
+            after = session.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'record_read'")
+            ).scalar_one()
+        assert after == before + 1
+    finally:
+        ws.close()
