@@ -23,6 +23,7 @@ from intake_app.storage import audit
 from intake_app.storage.models import OutboxItem, RecordRevision
 from intake_app.ui.interview.inputs import DateInput, TextInput
 from intake_app.ui.interview.page import REVIEW, InterviewPage
+from intake_app.ui.interview.pickers import ReferenceInput
 from intake_app.ui.mainwindow import MainWindow
 from intake_app.ui.record_page import RecordPage
 from tests.conftest import COUNSELLOR, ProfileFixture
@@ -159,9 +160,13 @@ def test_happy_path_finalise(qtbot: QtBot, window: MainWindow) -> None:
     page.show_section(REVIEW)
     assert [m.path for m in page.session.state.missing_required] == []
     assert page.session.state.errors == {}
+    assert 'href="jump:person' in page.review.toHtml()  # the headings lead to the sections
     assert page.finalise_button.isEnabled()
     qtbot.mouseClick(page.finalise_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: isinstance(window.record_page, RecordPage), timeout=30_000)
+    # the finished record's view: the same headings, but nothing to follow
+    shown = window.record_page.review.toHtml()
+    assert "B. Person" in shown and "href=" not in shown
     ws = window.ws
     row = ws.records.get(record_id)
     assert row.status == RecordStatus.COMPLETE.value
@@ -279,6 +284,45 @@ def test_a_new_intake_left_without_an_answer_is_discarded(qtbot: QtBot, window: 
     assert _stored(window.ws, kept_id)["family_name"] == "Shehu"
     shown = {window.cases.model.summary(r).id for r in range(window.cases.model.rowCount())}
     assert kept_id in shown
+
+
+def test_escape_closes_a_list_of_suggestions_not_the_interview(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Escape over the suggestions of a country field closes the suggestions; the
+    interview stays open with what was typed. The next Escape leaves the interview."""
+    page = _new(window)
+    page.show_section("person")
+    answer(qtbot, page, "family_name", "Haddad")
+    widget = page.views["person"].rows[("nationalities", ())].input
+    assert isinstance(widget, ReferenceInput)
+    widget.edit.setFocus()
+    qtbot.keyClicks(widget.edit, "Syr")
+    popup = widget.completer.popup()
+    qtbot.waitUntil(popup.isVisible)
+    qtbot.keyClick(widget.edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not popup.isVisible())
+    assert window.record_page is page
+    assert widget.edit.text() == "Syr"
+    qtbot.keyClick(widget.edit, Qt.Key.Key_Escape)
+    assert window.record_page is None
+    assert _stored(window.ws, page.record_id)["family_name"] == "Haddad"
+
+
+def test_the_review_link_to_a_missing_list_of_jobs_goes_to_its_add_button(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    page = _new(window)
+    page.show_section("work")
+    answer(qtbot, page, "has_work_experience", True)
+    page.show_section(REVIEW)
+    (missing,) = [
+        m for m in page.session.state.missing_required if m.question_id == "work_experience"
+    ]
+    assert f'href="jump:work/{missing.path}"' in page.review.toHtml()
+    page._on_jump("work", missing.path)  # what clicking the link does
+    group = page.views["work"].groups[("work_experience", ())]
+    assert QApplication.focusWidget() is group.add_button
 
 
 def test_opening_and_moving_through_a_draft_saves_nothing(qtbot: QtBot, window: MainWindow) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -189,7 +190,7 @@ class InterviewPage(QWidget):
             ("Ctrl+R", lambda: self.show_section(REVIEW)),
             ("Ctrl+S", self.autosaver.flush),
             ("Ctrl+Shift+L", self.toggle_language),
-            ("Escape", self.close_page),
+            ("Escape", self._on_escape),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -498,6 +499,16 @@ class InterviewPage(QWidget):
             return
         self.autosaver.stop()
         self.finalised.emit(self.record_id)
+
+    def _on_escape(self) -> None:
+        """Escape closes an open list of suggestions (a country, an occupation) and only
+        then the interview: the shortcut is seen before the list, which would otherwise
+        never get the key."""
+        popup = QApplication.activePopupWidget()
+        if popup is not None:
+            popup.hide()
+            return
+        self.close_page()
 
     def close_page(self) -> None:
         """Save and go back to the list. When saving fails the page stays open (and keeps
