@@ -215,7 +215,7 @@ class RecordPage(QWidget):
         self.meta = QLabel(self._meta_text())
         self.meta.setObjectName("muted")
         self.meta.setWordWrap(True)
-        self.review = ReviewView(self.session, include_special=True)
+        self.review = ReviewView(self.session, include_special=True, links=False)
         self.back_button = QPushButton(_("Zur Liste"))
         self.revise_button = QPushButton(_("Ändern (neue Revision) …"))
         self.withdraw_button = QPushButton(_("Einwilligung widerrufen …"))

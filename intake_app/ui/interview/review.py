@@ -21,10 +21,15 @@ class ReviewView(QTextBrowser):
 
     jump = Signal(str, str)
 
-    def __init__(self, session: InterviewSession, *, include_special: bool = True) -> None:
+    def __init__(
+        self, session: InterviewSession, *, include_special: bool = True, links: bool = True
+    ) -> None:
         super().__init__()
         self.session = session
         self.include_special = include_special
+        #: headings and open questions as links to the question (the interview's review
+        #: page); a finished record's view has nowhere to go, so it shows plain text
+        self.links = links
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
         self.anchorClicked.connect(self._on_anchor)
@@ -55,8 +60,7 @@ class ReviewView(QTextBrowser):
             for section, path, label, why in problems:
                 section_label = session.form.section(section).label(lang) if section else ""
                 parts.append(
-                    f'<li><a href="{jump_href(section, path)}">'
-                    f"{html.escape(label)}</a> – {html.escape(why)} "
+                    f"<li>{self._linked(html.escape(label), section, path)} – {html.escape(why)} "
                     f'<span style="color:#52606d">({html.escape(section_label)})</span></li>'
                 )
             parts.append("</ul>")
@@ -71,7 +75,7 @@ class ReviewView(QTextBrowser):
                 current = row.section_id
                 title = session.form.section(current).label(lang)
                 parts.append(
-                    f'<h3><a href="{jump_href(current, "")}">{html.escape(title)}</a></h3>'
+                    f"<h3>{self._linked(html.escape(title), current, '')}</h3>"
                     '<table cellspacing="0" cellpadding="3" width="100%">'
                 )
             indent = 16 * row.depth
@@ -88,6 +92,12 @@ class ReviewView(QTextBrowser):
         if current is not None:
             parts.append("</table>")
         self.setHtml("".join(parts))
+
+    def _linked(self, text: str, section: str, path: str) -> str:
+        """``text`` (already escaped) as a link to the question, where links lead somewhere."""
+        if not self.links:
+            return text
+        return f'<a href="{jump_href(section, path)}">{text}</a>'
 
     def _on_anchor(self, url: QUrl) -> None:
         target = parse_jump(url)
