@@ -419,6 +419,12 @@ class SectionView(QScrollArea):
                 self.ensureWidgetVisible(row)
                 row.focus()
                 return True
+        # a list of items (jobs, degrees) that still lacks one: its "add" button
+        for (qid, index_path), group in self.groups.items():
+            if self.session.path(qid, index_path) == path and group.isVisible():
+                self.ensureWidgetVisible(group.add_button)
+                group.add_button.setFocus(Qt.FocusReason.OtherFocusReason)
+                return True
         return False
 
     def focus_first(self) -> None:
