@@ -1030,7 +1030,18 @@ class Workspace:
         Raises:
             AuthError: the password is wrong or the user must wait.
         """
-        self.vault.unlock(self.actor.username, password)
+        try:
+            self.vault.unlock(self.actor.username, password)
+        except AuthError as exc:
+            if exc.kind != "wrong":
+                raise
+            # the name is not asked for here: the message speaks of the password only
+            message = _("Das Passwort ist falsch.")
+            if exc.retry_after:
+                message += " " + _("Nächster Versuch in {s} Sekunden.").format(
+                    s=int(exc.retry_after)
+                )
+            raise AuthError(message, retry_after=exc.retry_after, kind="wrong") from None
         self.locked = False
         with self.db.write() as session:
             flushed = _flush_pending_events(session, self.vault)

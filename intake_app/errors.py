@@ -48,9 +48,11 @@ class ProfileError(KnownError):
 class AuthError(IntakeError):
     """Wrong user name or password, a deactivated account, or a throttled log-in."""
 
-    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+    def __init__(self, message: str, *, retry_after: float = 0.0, kind: str = "") -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: "wrong": the name or password did not open the vault entry
+        self.kind = kind
 
 
 class PermissionDenied(IntakeError):

@@ -578,7 +578,7 @@ class Vault:
                 delay = throttle_delay(failures)
                 if delay:
                     message += " " + _("Nächster Versuch in {s} Sekunden.").format(s=int(delay))
-                raise AuthError(message, retry_after=delay)
+                raise AuthError(message, retry_after=delay, kind="wrong")
             if state or upgraded:
                 data["throttle"].pop(ref, None)
                 self._write(data)

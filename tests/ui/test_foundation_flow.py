@@ -109,7 +109,8 @@ def test_login_wrong_then_right_then_autolock_and_unlock(
     assert "Gesperrt wegen Inaktivität." in _dialog_text(dialog)
     qtbot.keyClicks(dialog.password, "falsch-falsch-1")
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
-    assert window.lock.is_locked and "falsch" in dialog.error.text()
+    assert window.lock.is_locked and "Das Passwort ist falsch." in dialog.error.text()
+    assert "Benutzername" not in dialog.error.text()  # no name is asked for here
     window.lock.watcher.set_minutes(10)
     qtbot.keyClicks(dialog.password, COUNSELLOR_PASSWORD)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
