@@ -65,9 +65,14 @@ class CaseListPage(QWidget):
                 self.owner.addItem(name, owner_id)
         self.owner.setVisible(supervisor)
         self.expiring = QCheckBox(
-            _("Aufenthalt läuft ab ({n} Tage)").format(n=records.expiry_warning_days)
+            # the filter shows permits that ran out as well (as the overview's card says)
+            _("Aufenthalt abgelaufen oder läuft ab ({n} Tage)").format(
+                n=records.expiry_warning_days
+            )
         )
-        self.expiring.setAccessibleName(_("Nur ablaufende Aufenthaltstitel zeigen"))
+        self.expiring.setAccessibleName(
+            _("Nur abgelaufene und bald ablaufende Aufenthaltstitel zeigen")
+        )
         self.new_button = QPushButton(_("&Neue Aufnahme"))
         self.new_button.setObjectName("primary")
         self.new_button.setVisible(actor.can(Permission.CREATE_RECORD))
@@ -208,6 +213,16 @@ class CaseListPage(QWidget):
     def refresh(self) -> None:
         """Reload, keeping filters and sorting (after a record was saved or finalised)."""
         self.model.refresh()
+
+    def show_record(self, record_id: str | None) -> None:
+        """Select the row of ``record_id`` and scroll it into view, when the list has
+        loaded it; otherwise show the top of the list."""
+        row = self.model.row_of(record_id) if record_id else -1
+        if row < 0:
+            self.table.scrollToTop()
+            return
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
 
     def _on_total(self, total: int) -> None:
         if self.model.total_is_capped:

@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
 
     def _show_record(self, record_id: str, row: Any, data: RecordData | None) -> None:
         """Show the record read by :meth:`open_record` (on the GUI thread)."""
+        self.statusBar().clearMessage()  # a note about the page before is old now
         if not self._leave_record_page():
             return
         # Deferred: the interview and the record view load when the first record is
@@ -313,11 +314,14 @@ class MainWindow(QMainWindow):
             log.exception("an untouched new intake could not be discarded")
 
     def show_list(self) -> None:
-        """Back to the case list (refreshed); an interview that cannot be saved stays."""
+        """Back to the case list (refreshed); an interview that cannot be saved stays.
+        The record just left is selected and in view (when it is still there)."""
+        left = getattr(self.record_page, "record_id", None)
         if not self._leave_record_page():
             return
         if self.cases is not None:
             self.cases.refresh()
+            self.cases.show_record(left)
         self._update_page(force=True)
         if self.cases is not None and self.stack.currentWidget() is self.cases:
             self.cases.search.setFocus()

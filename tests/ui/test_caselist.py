@@ -18,6 +18,7 @@ from intake_app.ui.caselist import CaseListPage
 from intake_app.ui.caselist_model import FIRST_PAGE, PAGE_SIZE, CaseListModel
 from intake_app.ui.mainwindow import MainWindow
 from tests.conftest import COUNSELLOR, SUPERVISOR, ProfileFixture
+from tests.helpers.opening import open_record_now
 
 PEOPLE = [
     {"family_name": "Müller", "given_names": "Jana", "birth_date": "1990-04-01"},
@@ -196,6 +197,37 @@ def test_main_window_switches_from_empty_state_to_list(qtbot: QtBot, counsellor:
     assert window.cases is not None
     window.cases.refresh()
     assert window.stack.currentWidget() is window.cases
+    window.close()
+
+
+def test_back_from_a_record_the_list_shows_and_selects_it(
+    qtbot: QtBot, counsellor: Workspace
+) -> None:
+    """Back from a record far down the list, the list shows that record, selected, not
+    wherever it was scrolled before."""
+    ids = []
+    for i in range(50):  # records of the real form, so that they open
+        record_id = counsellor.new_intake()
+        made = counsellor.records.get(record_id).answers
+        counsellor.records.save(record_id, answers={**made, "family_name": f"Person{i:03d}"})
+        ids.append(record_id)
+    window = MainWindow(counsellor, autolock_minutes=10)
+    qtbot.addWidget(window)
+    window.resize(1100, 600)
+    window.show()
+    assert window.cases is not None
+    table, model = window.cases.table, window.cases.model
+    row = model.rowCount() - 1
+    record_id = model.summary(row).id
+    assert record_id in ids
+    open_record_now(window, record_id)
+    assert window.record_page is not None
+    window.show_list()
+    assert window.stack.currentWidget() is window.cases
+    assert table.currentIndex().row() == row
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [row]
+    shown = table.visualRect(model.index(row, 0))
+    assert table.viewport().rect().intersects(shown)
     window.close()
 
 
