@@ -1151,30 +1151,32 @@ class RecordService:
                 key = (match, rest, sort, direction, values)
                 sparse = any(k[1:] == key[1:] and _narrows(match, k[0]) for k in self._sparse_heads)
                 if not sparse:
-                    in_head = (
-                        "SELECT rowid FROM records_fts WHERE records_fts MATCH :match "
-                        "AND +rowid IN (SELECT pk FROM head)"
-                    )
+                    # the first rows of the sort order, as a subquery (not a WITH clause:
+                    # the connection refuses anything that names its source, see
+                    # storage/schema_guard.py)
                     first_rows = (
-                        "WITH head(pk, value) AS ("  # noqa: S608
-                        f"SELECT records.pk, {column} FROM records INDEXED BY {index} "
-                        f"WHERE {rest} {order} LIMIT :head) "
+                        f"SELECT records.pk AS pk, {column} AS value "  # noqa: S608
+                        f"FROM records INDEXED BY {index} WHERE {rest} {order} LIMIT :head"
+                    )
+                    in_head = (
+                        "SELECT rowid FROM records_fts WHERE records_fts MATCH :match "  # noqa: S608
+                        f"AND +rowid IN (SELECT pk FROM ({first_rows}))"
                     )
                     if self._records_in_store(conn) <= WALK_ROWS:
                         # the sort index again, reading only the rows of the page (when the
                         # first rows hold fewer matches, it is walked to its end: in a
                         # store of a few thousand records that is still quick)
-                        sql = first_rows + select_rows(
+                        sql = select_rows(
                             f"records INDEXED BY {index}", f"records.pk IN ({in_head})"
                         )
                     else:
                         # the page sorted by the values the first rows came with, and
                         # only its own rows read
-                        sql = first_rows + select_rows(
+                        sql = select_rows(
                             "records",
                             # fixed SQL: the subquery and direction are constants here
-                            f"records.pk IN (SELECT head.pk FROM head WHERE head.pk IN "  # noqa: S608
-                            f"({in_head}) ORDER BY head.value {direction}, "
+                            f"records.pk IN (SELECT head.pk FROM ({first_rows}) AS head "  # noqa: S608
+                            f"WHERE head.pk IN ({in_head}) ORDER BY head.value {direction}, "
                             f"head.pk {direction} LIMIT :limit OFFSET :offset)",
                         )
                     rows = conn.execute(sql, {**params, "head": head}).fetchall()
