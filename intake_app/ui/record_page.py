@@ -66,6 +66,12 @@ def loads_event(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+#: The history box shows up to this many entries before it scrolls ...
+HISTORY_LINES = 6
+#: ... and is never taller than this (pixels; a long entry wraps).
+HISTORY_MAX_HEIGHT = 180
+
+
 class WithdrawConsentDialog(QDialog):
     """Choose a granted purpose and the date the person withdrew it."""
 
@@ -235,7 +241,6 @@ class RecordPage(QWidget):
         self.history.setAccessibleDescription(
             _("Revisionen, Kontakte und Änderungen, neueste zuerst")
         )
-        self.history.setMaximumHeight(180)
         self.history.setWordWrap(True)
         self.history_label.setBuddy(self.history)
         can_edit = actor.can_edit_record(row.owner_id)
@@ -360,6 +365,13 @@ class RecordPage(QWidget):
         self.history.clear()
         for line in self.history_lines():
             self.history.addItem(line)
+        # as tall as its entries (up to six lines, then it scrolls): the answers above get
+        # the rest of the window, not an empty box below them
+        rows = max(1, min(self.history.count(), HISTORY_LINES))
+        line = self.history.sizeHintForRow(0) if self.history.count() else 0
+        line = line or self.history.fontMetrics().lineSpacing() + 4
+        frame = 2 * self.history.frameWidth() + 4
+        self.history.setFixedHeight(min(rows * line + frame, HISTORY_MAX_HEIGHT))
 
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export, erase) to the documents row."""

@@ -145,6 +145,8 @@ def test_the_record_page_shows_contacts_in_its_timeline(
     assert page.history.accessibleName() == "Verlauf"
     before = page.history.count()
     assert before >= 1 and "Revision 1 abgeschlossen" in page.history.item(0).text()
+    height = page.history.height()  # as tall as its entries: the answers get the rest
+    assert height < 120
 
     def fill(dialog: ContactDialog) -> int:
         dialog.mode.setCurrentIndex(dialog.mode.findData("video"))
@@ -155,6 +157,7 @@ def test_the_record_page_shows_contacts_in_its_timeline(
     monkeypatch.setattr(ContactDialog, "exec", fill)
     page.contact_button.click()
     assert page.history.count() == before + 1
+    assert page.history.height() > height  # one entry more, one line taller
     lines = [page.history.item(i).text() for i in range(page.history.count())]
     assert any("Kontakt (Video)" in line and "Jobcenter vorbereitet" in line for line in lines)
 
