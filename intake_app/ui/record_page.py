@@ -368,10 +368,10 @@ class RecordPage(QWidget):
         # as tall as its entries (up to six lines, then it scrolls): the answers above get
         # the rest of the window, not an empty box below them
         rows = max(1, min(self.history.count(), HISTORY_LINES))
-        line = self.history.sizeHintForRow(0) if self.history.count() else 0
-        line = line or self.history.fontMetrics().lineSpacing() + 4
+        row_height = self.history.sizeHintForRow(0) if self.history.count() else 0
+        row_height = row_height or self.history.fontMetrics().lineSpacing() + 4
         frame = 2 * self.history.frameWidth() + 4
-        self.history.setFixedHeight(min(rows * line + frame, HISTORY_MAX_HEIGHT))
+        self.history.setFixedHeight(min(rows * row_height + frame, HISTORY_MAX_HEIGHT))
 
     def add_action(self, button: QPushButton) -> None:
         """Add a button of another feature (print, export, erase) to the documents row."""

@@ -165,7 +165,9 @@ def test_happy_path_finalise(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.mouseClick(page.finalise_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: isinstance(window.record_page, RecordPage), timeout=30_000)
     # the finished record's view: the same headings, but nothing to follow
-    shown = window.record_page.review.toHtml()
+    finished = window.record_page
+    assert isinstance(finished, RecordPage)
+    shown = finished.review.toHtml()
     assert "B. Person" in shown and "href=" not in shown
     ws = window.ws
     row = ws.records.get(record_id)
@@ -299,6 +301,7 @@ def test_escape_closes_a_list_of_suggestions_not_the_interview(
     widget.edit.setFocus()
     qtbot.keyClicks(widget.edit, "Syr")
     popup = widget.completer.popup()
+    assert popup is not None
     qtbot.waitUntil(popup.isVisible)
     qtbot.keyClick(widget.edit, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not popup.isVisible())
