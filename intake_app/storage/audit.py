@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import (
@@ -20,7 +21,7 @@ from intake_app.core.audit import (
     chain_hash,
     verify_chain,
 )
-from intake_app.storage import integrity, user_keys
+from intake_app.storage import integrity, schema_guard, user_keys
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 
 
@@ -89,12 +90,29 @@ def append(
         # It only moves forward: after newest entries were removed, the log grows again
         # from a lower number, and the anchor keeps naming what was there.
         trust = session.get(TrustState, 1)
-        if trust is not None and seq > trust.anchor_seq:
+        if trust is not None and seq > trust.anchor_seq and _anchor_holds(session, trust):
             trust.anchor_seq, trust.anchor_hash = seq, digest
             trust.anchor_signer, trust.anchor_signature = row.signer, row.signature
             session.add(trust)
     session.flush()
+    # A table definition changed outside the program can drop a row without an error
+    # (a conflict clause): nothing is done whose entry is not stored (storage/schema_guard.py)
+    stored = session.execute(
+        text("SELECT hash FROM audit_log WHERE seq = :seq"), {"seq": seq}
+    ).scalar()
+    if stored != digest:
+        raise schema_guard.refused()
     return row
+
+
+def _anchor_holds(session: Session, trust: TrustState) -> bool:
+    """Whether the entry the anchor names is still in the log as it was. When it is not
+    (the newest entries were removed, and a sign-in wrote new ones at their numbers), the
+    anchor stays where it is: moving it past them would lose what ``verify`` reports."""
+    if not trust.anchor_seq:
+        return True
+    named = session.get(AuditLogEntry, trust.anchor_seq)
+    return named is not None and named.hash == trust.anchor_hash
 
 
 def to_entry(row: AuditLogEntry) -> AuditEntry:

@@ -71,15 +71,7 @@ def translate_db_error(exc: BaseException) -> KnownError | None:
     if any(sign in message for sign in _PLANTED_CODE):
         # a trigger, view or schema function someone put into a file outside the program
         # (storage/schema_guard.py): it did not run, and this step was not done
-        return KnownError(
-            _(
-                "In der Datenbank steht Programmcode, der außerhalb von Intake eingefügt "
-                "wurde. Er wurde nicht ausgeführt, und dieser Schritt wurde nicht "
-                "gespeichert. Bitte melden Sie sich ab und wieder an (die Anmeldung "
-                "entfernt den Code) und informieren Sie die Administration."
-            ),
-            kind="planted_code",
-        )
+        return schema_guard.refused()
     if "file is not a database" in message or "malformed" in message:
         return ProfileError(
             _(
@@ -226,6 +218,17 @@ class Database:
             driver = raw.driver_connection
             assert driver is not None
             return schema_guard.remove_planted(driver, "main")
+        finally:
+            raw.close()
+
+    def restore_schema(self, objects: tuple[schema_guard.SchemaObject, ...]) -> list[str]:
+        """Put back tables, indexes and triggers someone changed in this file outside the
+        program (storage/schema_guard.py); what was put back, for the caller to report."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            return schema_guard.restore_schema(driver, objects)
         finally:
             raw.close()
 

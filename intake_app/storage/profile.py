@@ -30,6 +30,7 @@ from intake_app.core.permissions import Role, check_password_policy, check_usern
 from intake_app.errors import ProfileError, ValidationError
 from intake_app.i18n import _
 from intake_app.kdf import RFC9106_MINIMUM, KdfParams
+from intake_app.storage.schema_snapshot import PROFILE
 
 if TYPE_CHECKING:
     from intake_app.storage.database import Database
@@ -183,6 +184,8 @@ class Profile:
             # the sign-in reports it (storage/schema_guard.py)
             db.removed_code = db.remove_planted()
             steps = upgrade(db, backup_dir=self.backups_dir)
+            # and table definitions someone changed: put back as the program makes them
+            db.removed_code += db.restore_schema(PROFILE)
         except BaseException:
             db.engine.dispose()
             raise

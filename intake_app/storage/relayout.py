@@ -95,7 +95,7 @@ def move_to_layout_2(
     new_profile.unlink(missing_ok=True)
 
     db.checkpoint()
-    schema = client_schema(db)
+    schema = client_schema()
     with db.engine.connect() as connection:
         owner_ids = [
             int(row[0])

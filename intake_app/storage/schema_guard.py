@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlcipher3
 
+from intake_app.errors import KnownError
 from intake_app.i18n import _
 
 log = logging.getLogger("intake.storage")
@@ -112,6 +113,116 @@ def remove_planted(conn: Any, schema: str = "main") -> list[str]:
     return [f"{kind} {name}" for kind, name in found]
 
 
+#: One object of :mod:`intake_app.storage.schema_snapshot`: (type, name, table,
+#: definitions the program ever wrote; the first is a new profile's).
+SchemaObject = tuple[str, str, str, tuple[str, ...]]
+
+#: The search index and its shadow tables are one object (FTS5 makes the shadows).
+_FTS = "records_fts"
+
+
+def _columns(conn: Any, table: str) -> list[str]:
+    """The stored columns of ``table`` (not generated ones), in order."""
+    rows = conn.execute(f"PRAGMA main.table_xinfo({_quoted(table)})").fetchall()
+    return [row[1] for row in rows if row[6] == 0]
+
+
+def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
+    """Put back every table, index and trigger of ``objects`` whose definition in the
+    file is none the program ever wrote; their names, for the caller to report.
+
+    Not code, yet it changes data on its own: a conflict clause (``NOT NULL ON CONFLICT
+    IGNORE`` on a generated column drops audit entries, ``ON CONFLICT REPLACE`` on a
+    unique pair deletes records), a default, a search index with other options. A
+    changed table is made again as the program defines it and its rows are copied over
+    (the columns both have); a changed or missing index or trigger is made again; an
+    index the program does not make is dropped. Tables it does not know are left alone
+    (the program never reads them). Runs before the file is otherwise used, with no
+    code of the file running (see :func:`harden`; call :func:`remove_planted` first).
+    """
+    expected = {(kind, name): (table, sqls) for kind, name, table, sqls in objects}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    have = {(kind, name): (table, sql) for kind, name, table, sql in rows}
+    tables: list[str] = []
+    for (kind, name), (_table, sql) in have.items():
+        known = expected.get((kind, name))
+        if kind != "table" or known is None or sql in known[1]:
+            continue
+        whole = _FTS if name.startswith(_FTS + "_") else name
+        if whole not in tables and ("table", whole) in expected:
+            tables.append(whole)
+    stale: list[tuple[str, str]] = []  # indexes and triggers to make again
+    for (kind, name), (table, sqls) in expected.items():
+        if kind not in ("index", "trigger") or ("table", table) not in have:
+            continue
+        current = have.get((kind, name))
+        if table in tables or current is None or current[1] not in sqls:
+            stale.append((kind, name))
+    extra = [
+        name
+        for (kind, name), (table, _sql) in have.items()
+        if kind == "index" and (kind, name) not in expected
+    ]
+    if not tables and not stale and not extra:
+        return []
+    conn.execute("PRAGMA foreign_keys = OFF")  # (outside a transaction, as SQLite wants)
+    conn.execute("PRAGMA legacy_alter_table = ON")  # a rename touches no other table
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in tables:
+            old = table + "__changed"
+            conn.execute(f"ALTER TABLE main.{_quoted(table)} RENAME TO {_quoted(old)}")
+            conn.execute(expected[("table", table)][1][0])
+            if table == _FTS:
+                common = ["rowid", "terms"] if "terms" in _columns(conn, old) else []
+            else:
+                kept = set(_columns(conn, old))
+                common = [c for c in _columns(conn, table) if c in kept]
+            if common:
+                names = ", ".join(_quoted(c) if c != "rowid" else c for c in common)
+                conn.execute(
+                    f"INSERT INTO main.{_quoted(table)} ({names}) "  # noqa: S608 - quoted names
+                    f"SELECT {names} FROM main.{_quoted(old)}"
+                )
+            conn.execute(f"DROP TABLE main.{_quoted(old)}")
+        for name in extra:
+            conn.execute(f"DROP INDEX IF EXISTS main.{_quoted(name)}")
+        for kind, name in stale:
+            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
+            conn.execute(expected[(kind, name)][1][0])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("PRAGMA legacy_alter_table = OFF")
+        conn.execute("PRAGMA foreign_keys = ON")
+    changed = [f"table {t}" for t in tables] + [f"index {n}" for n in extra]
+    changed += [
+        f"{k} {n}"
+        for k, n in stale
+        if ("table", expected[(k, n)][0]) not in {("table", t) for t in tables}
+    ]
+    log.error("put back %d schema object(s) changed outside the program", len(changed))
+    return changed
+
+
+def refused() -> KnownError:
+    """The error of a step that something planted in a file kept from being done."""
+    return KnownError(
+        _(
+            "In der Datenbank steht Programmcode, der außerhalb von Intake eingefügt "
+            "wurde. Er wurde nicht ausgeführt, und dieser Schritt wurde nicht "
+            "gespeichert. Bitte melden Sie sich ab und wieder an (die Anmeldung "
+            "entfernt den Code) und informieren Sie die Administration."
+        ),
+        kind="planted_code",
+    )
+
+
 def removed_message(objects: list[str], *, store: bool) -> str:
     """What the sign-in says about code it removed (safe mode)."""
     where = _("einem Aktenspeicher") if store else _("der Profil-Datenbank")
@@ -123,4 +234,13 @@ def removed_message(objects: list[str], *, store: bool) -> str:
     ).format(where=where, names=", ".join(objects))
 
 
-__all__ = ["OWN_TRIGGERS", "connect", "harden", "planted", "remove_planted", "removed_message"]
+__all__ = [
+    "OWN_TRIGGERS",
+    "connect",
+    "harden",
+    "planted",
+    "refused",
+    "remove_planted",
+    "removed_message",
+    "restore_schema",
+]

@@ -34,6 +34,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, schema_guard, users
 from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
+from intake_app.storage.schema_snapshot import STORE
 from intake_app.storage.site_grants import (
     VIA_MIGRATED,
     grants_were_made,
@@ -420,6 +421,10 @@ def _fill(
     vouched = vouched or remembered
     # no store for a key pair someone else chose: what is moved to her waits until she
     # chose her own password (docs/security.md, "Who receives a key")
+    if names_own and vault.named_own_store_ids(keys) - set(infos):
+        # a store her entry names as hers is gone from the file: what is in it is not
+        # shown, and she is told (docs/security.md, "Her own stores")
+        _report(scope, profile_db, actor, "own_store_missing", "stores")
     if actor.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not own and not me_provisional:
         sid = new_store_id()
         key = new_store_key()
@@ -429,7 +434,7 @@ def _fill(
             # is not sealed to it
             _report(scope, profile_db, actor, "site_public_changed", "site")
         vouched = site_public
-        create_store(store_path(root, sid), key, client_schema(profile_db), site_public=site_public)
+        create_store(store_path(root, sid), key, client_schema(), site_public=site_public)
         vault.add_store(
             sid, owner_id=actor.user_id, owner=actor.username, key=key, site_public=site_public
         )
@@ -474,7 +479,7 @@ def _fill(
         remember["stores_named"] = True
     if remember:
         vault.put_bundle_values(keys, remember)
-    objects = client_objects(profile_db)
+    objects = client_objects()
     for sid, key in known.items():
         try:
             store_db = open_store(
@@ -851,6 +856,12 @@ _KEY_FINDINGS = {
         "außerhalb des Programms eingesetzt. Der Speicher behält seinen Schlüssel. Bitte "
         "informieren Sie die IT und den Datenschutz."
     ),
+    "own_store_missing": lambda: _(
+        "Ein eigener Aktenspeicher fehlt in der Schlüsseldatei (vault.json); er wurde "
+        "außerhalb des Programms entfernt. Die Akten darin werden nicht angezeigt, "
+        "gelöscht wurde nichts. Neue Aufnahmen gehen in einen neuen Speicher. Bitte "
+        "informieren Sie die Administration und den Datenschutz."
+    ),
     "store_owner_changed": lambda: _(
         "Die Inhaberin oder der Inhaber eines Aktenspeichers wurde in der Schlüsseldatei "
         "(vault.json) außerhalb des Programms geändert. Der Schlüssel wird niemandem "
@@ -865,7 +876,7 @@ def _remove_planted(
     """Triggers and views someone put into a store (as earlier versions copied them from
     the profile database into every store) are removed before the store is used, shown at
     sign-in and audited (storage/schema_guard.py)."""
-    removed = store_db.remove_planted()
+    removed = store_db.remove_planted() + store_db.restore_schema(STORE)
     if not removed:
         return
     scope.findings.append(schema_guard.removed_message(removed, store=True))

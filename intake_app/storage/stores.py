@@ -30,6 +30,7 @@ from intake_app.storage.database import (
     read_identity,
     rekey_file,
 )
+from intake_app.storage.schema_snapshot import STORE
 
 log = logging.getLogger("intake.storage")
 
@@ -76,32 +77,29 @@ def _key_sql(key: bytes) -> str:
     return f"\"x'{key.hex()}'\""
 
 
-def client_schema(profile_db: Database) -> list[str]:
-    """The DDL of the record tables, taken from the (migrated) profile database.
+def client_schema() -> list[str]:
+    """The DDL of the record tables and their indexes, as the program defines them.
 
-    The profile database is brought to the newest schema by Alembic; a store is created
-    with exactly the same tables and indexes, less the foreign keys to ``users``.
-    """
-    return [sql for _name, sql in client_objects(profile_db)]
+    Taken from the program's own schema snapshot (storage/schema_snapshot.py), never from
+    the profile database: every user holds that file's key, and a table definition
+    written into it would otherwise reach every store that is made or extended
+    (docs/security.md, "Code inside a database file")."""
+    return [sql for _name, sql in client_objects()]
 
 
-def client_objects(profile_db: Database) -> list[tuple[str, str]]:
-    """:func:`client_schema` with the name of each table or index it creates."""
-    with profile_db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-            "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
-        ).all()
-    statements: list[tuple[str, str]] = []
-    for kind, name, table, sql in rows:
-        if table not in CLIENT_TABLES or kind not in ("table", "index"):
-            continue  # never a trigger or a view: code in the profile database runs nowhere
-        if kind == "table" and name != table:
-            continue
-        if name.startswith("records_fts_"):  # FTS5's shadow tables come with the table
-            continue
-        statements.append((name, _USERS_FK.sub("", sql) if kind == "table" else sql))
-    return statements
+def client_objects() -> list[tuple[str, str]]:
+    """:func:`client_schema` with the name of each table or index it creates: tables
+    first, then indexes, as a new store has them (FTS5 makes its own shadow tables)."""
+    chosen = [
+        (kind, name, sqls[0])
+        for kind, name, table, sqls in STORE
+        if table in CLIENT_TABLES
+        and kind in ("table", "index")
+        and (kind == "index" or name == table)
+    ]
+    return [(name, sql) for kind, name, sql in chosen if kind == "table"] + [
+        (name, sql) for kind, name, sql in chosen if kind == "index"
+    ]
 
 
 #: Tables a migration may define anew (the search index's options): a store whose table

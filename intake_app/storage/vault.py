@@ -1447,6 +1447,13 @@ class Vault:
         message = store_id.encode("ascii") + b"|" + identity
         return hmac.new(mac_key, message, hashlib.sha256).digest()
 
+    def named_own_store_ids(self, keys: UserKeys) -> set[str]:
+        """The ids of the stores her entry names as her own (whatever the file says of
+        the stores themselves)."""
+        entry = self._snapshot().get("users", {}).get(keys.ref, {})
+        named = entry.get("own_stores")
+        return set(named) if isinstance(named, dict) else set()
+
     def own_store_named(self, keys: UserKeys, store_id: str, identity: bytes | None) -> bool | None:
         """Whether her entry names the store as her own, by the identity inside it, under
         a MAC from her private key (which only her password opens); None for an entry

@@ -183,7 +183,7 @@ def test_a_store_of_an_older_version_gets_the_new_table(
 ) -> None:
     ws = profile.sign_in(COUNSELLOR)
     try:
-        objects = client_objects(ws.scope.profile_db)
+        objects = client_objects()
     finally:
         ws.close()
     old = [(name, sql) for name, sql in objects if "case_events" not in name]

@@ -38,9 +38,17 @@ class Files:
         conn = sqlcipher3.connect(str(self.profile.db_path))
         try:
             conn.execute(f"PRAGMA key = \"x'{self.key.hex()}'\"")
-            conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-            conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+            # the audit log's guards are taken out for the statement and put back as they
+            # were, as a careful attacker would (the sign-in notices a missing guard)
+            guards = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'audit_log'"
+            ).fetchall()
+            for name, _sql in guards:
+                conn.execute(f"DROP TRIGGER {name}")
             rows = conn.execute(statement, params).fetchall()
+            for _name, sql in guards:
+                conn.execute(sql)
             conn.commit()
             return rows
         finally:

@@ -30,7 +30,7 @@ def _plant_store_for(profile: Profile, name: str) -> bytes:
     user_id = ws.actor.user_id
     ws.close()
     admin = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    schema = client_schema(admin.scope.profile_db)
+    schema = client_schema()
     admin.close()
     key = new_store_key()
     sid = "f" * 32
@@ -203,7 +203,7 @@ def test_a_case_is_never_moved_into_a_store_planted_for_its_new_counsellor(
     record_id = write_record(profile, "berta", "Kanarienumzug")
     ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
     anna_id = ws.actor.user_id
-    schema = client_schema(ws.scope.profile_db)
+    schema = client_schema()
     ws.close()
     planted = new_store_key()
     sid = "0" * 32  # listed before every real store

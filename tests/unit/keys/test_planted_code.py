@@ -11,6 +11,7 @@ changed or left out of the audit log, and the sign-in removes and reports the co
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -246,5 +247,168 @@ def test_audit_entries_cannot_be_made_to_vanish(site: tuple[Profile, str]) -> No
                 text("SELECT count(*) FROM audit_log WHERE action = 'record_read'")
             ).scalar_one()
         assert after == before + 1
+    finally:
+        ws.close()
+
+
+# -- table definitions (attacker run 13): no code, yet they change data on their own --
+
+
+def _audit_log_dropping(profile: Profile, action: str) -> None:
+    """The audit log rebuilt by anna with one more column: generated, NOT NULL, and ON
+    CONFLICT IGNORE, so that every new entry of ``action`` is dropped without an error."""
+    conn = _profile_db(profile, "anna")
+    try:
+        objects = conn.execute(
+            "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'audit_log' AND sql NOT NULL"
+        ).fetchall()
+        (ddl,) = [sql for kind, sql in objects if kind == "table"]
+        newest = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        dropping = (
+            f"g INTEGER GENERATED ALWAYS AS (CASE WHEN action = '{action}' AND seq > {newest} "
+            "THEN NULL ELSE 1 END) VIRTUAL NOT NULL ON CONFLICT IGNORE, "
+        )
+        at = ddl.index("PRIMARY KEY (seq)")
+        rebuilt = (ddl[:at] + dropping + ddl[at:]).replace("audit_log", "audit_log_new", 1)
+        columns = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(audit_log)"))
+        conn.execute("BEGIN")
+        conn.execute(rebuilt)
+        conn.execute(f"INSERT INTO audit_log_new ({columns}) SELECT {columns} FROM audit_log")
+        conn.execute("DROP TABLE audit_log")
+        conn.execute("ALTER TABLE audit_log_new RENAME TO audit_log")
+        for kind, sql in objects:
+            if kind != "table":
+                conn.execute(sql)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _reads(ws: Workspace) -> int:
+    with ws.scope.profile_db.read() as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'record_read'")
+            ).scalar_one()
+        )
+
+
+def test_an_audit_log_that_drops_entries_is_put_back_at_sign_in(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    _audit_log_dropping(profile, "record_read")
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("audit_log" in m for m in ws.sign_in_result.integrity_messages)
+        before = _reads(ws)
+        for summary in ws.records.list(RecordQuery()):
+            ws.records.open(summary.id)
+        assert _reads(ws) == before + 2  # every read is in the log
+        assert ws.verify_audit().ok
+    finally:
+        ws.close()
+
+
+def test_an_audit_entry_dropped_while_she_works_refuses_the_step(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        record_id = ws.records.list(RecordQuery())[0].id
+        before = _reads(ws)
+        _audit_log_dropping(profile, "record_read")  # while leitung is signed in
+        with pytest.raises(KnownError, match="Programmcode"):
+            ws.records.open(record_id)  # read, but its entry would be dropped: refused
+        assert _reads(ws) == before
+    finally:
+        ws.close()
+
+
+def test_record_tables_redefined_in_the_profile_reach_no_store(
+    site: tuple[Profile, str],
+) -> None:
+    """anna redefines the profile's (empty) ``records``: a forged default birth date and
+    a unique pair that makes a second draft delete the first (ON CONFLICT REPLACE). A
+    colleague's new store is made as the program defines it."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        objects = conn.execute(
+            "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'records' AND sql NOT NULL"
+        ).fetchall()
+        (ddl,) = [sql for kind, sql in objects if kind == "table"]
+        poisoned = ddl.replace(
+            "birth_date VARCHAR(10),",
+            "birth_date VARCHAR(10) NOT NULL ON CONFLICT REPLACE DEFAULT '1901-01-01',",
+        ).replace(
+            "PRIMARY KEY (pk),", "PRIMARY KEY (pk), UNIQUE (owner_id, status) ON CONFLICT REPLACE,"
+        )
+        assert poisoned != ddl
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("BEGIN")
+        conn.execute("DROP TABLE records")
+        conn.execute(poisoned)
+        for kind, sql in objects:
+            if kind == "index":
+                conn.execute(sql)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    assert any("records" in m for m in ws.sign_in_result.integrity_messages)
+    ws.accounts.add_user(username="carla", role="counsellor", password=f"{own('carla')}-start")
+    ws.close()
+    ws = Workspace.sign_in(profile, username="carla", password=f"{own('carla')}-start")
+    ws.accounts.set_own_password(own("carla"))
+    ws.close()
+    first = write_record(profile, "carla", "Kanariencarla-Eins")
+    second = write_record(profile, "carla", "Kanariencarla-Zwei")
+    ws = Workspace.sign_in(profile, username="carla", password=own("carla"))
+    try:
+        assert {r.id for r in ws.records.list(RecordQuery())} == {first, second}
+        assert ws.records.get(second).answers.get("birth_date") is None
+    finally:
+        ws.close()
+
+
+def test_a_search_index_redefined_in_the_profile_changes_no_store(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        conn.execute("DROP TABLE records_fts")
+        conn.execute(
+            "CREATE VIRTUAL TABLE records_fts USING fts5(terms, "
+            "tokenize = \"unicode61 categories 'Co'\", prefix = '1 2 3 4')"
+        )
+    finally:
+        conn.close()
+    for user in ("berta", "leitung"):
+        ws = Workspace.sign_in(profile, username=user, password=own(user))
+        ws.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        names = {r.family_name for r in ws.records.list(RecordQuery(search="Kanarien"))}
+        assert names == {"Kanarienanna", "Kanarienberta"}
+    finally:
+        ws.close()
+
+
+def test_her_store_taken_out_of_the_vault_is_reported(site: tuple[Profile, str]) -> None:
+    """Attacker run 13: berta's store entry deleted from vault.json. She gets a new, empty
+    store to work in (made as the program defines it), and is told what happened."""
+    profile, _ = site
+    path = profile.root / "vault.json"
+    data = json.loads(path.read_text("utf-8"))
+    ref = profile.vault().user_ref("berta")
+    for sid in data["users"][ref]["own_stores"]:
+        del data["stores"][sid]
+    path.write_text(json.dumps(data), "utf-8")
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any("fehlt in der Schlüsseldatei" in m for m in ws.sign_in_result.integrity_messages)
     finally:
         ws.close()

@@ -92,7 +92,7 @@ def test_an_open_window_does_not_follow_a_key_to_a_file_put_in_her_stores_place(
     try:
         sid = anna.scope.own or ""
         path = store_path(profile.root, sid)
-        schema = client_schema(anna.scope.profile_db)
+        schema = client_schema()
         vault_data = json.loads(profile.vault_path.read_text("utf-8"))
         site_public = base64.b64decode(vault_data["site"]["public"])
         chosen = new_store_key()
