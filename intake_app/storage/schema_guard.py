@@ -227,8 +227,9 @@ def removed_message(objects: list[str], *, store: bool) -> str:
     """What the sign-in says about code it removed (safe mode)."""
     where = _("einem Aktenspeicher") if store else _("der Profil-Datenbank")
     return _(
-        "In {where} stand Programmcode, der außerhalb von Intake eingefügt wurde ({names}). "
-        "Er wurde nicht ausgeführt und ist entfernt. Bitte informieren Sie die "
+        "In {where} wurden Programmcode oder Tabellendefinitionen außerhalb von Intake "
+        "eingefügt oder geändert ({names}). Nichts davon wurde ausgeführt; es ist entfernt "
+        "oder so wiederhergestellt, wie Intake es anlegt. Bitte informieren Sie die "
         "Administration und den Datenschutz: jemand mit Zugang zu den Dateien hat "
         "versucht, Akten mitzulesen oder zu verändern."
     ).format(where=where, names=", ".join(objects))
