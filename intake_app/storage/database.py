@@ -213,22 +213,20 @@ class Database:
     def remove_planted(self) -> list[str]:
         """Take out the triggers and views someone put into this file outside the program
         (storage/schema_guard.py); what was removed, for the caller to report."""
-        raw = self.engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            assert driver is not None
-            return schema_guard.remove_planted(driver, "main")
-        finally:
-            raw.close()
+        return self._on_driver(schema_guard.remove_planted)
 
-    def restore_schema(self, objects: tuple[schema_guard.SchemaObject, ...]) -> list[str]:
-        """Put back tables, indexes and triggers someone changed in this file outside the
-        program (storage/schema_guard.py); what was put back, for the caller to report."""
+    def guard_schema(self, objects: tuple[schema_guard.SchemaObject, ...]) -> list[str]:
+        """Take out code and put back table definitions someone changed in this file
+        outside the program (storage/schema_guard.py); what was done, for the caller to
+        report."""
+        return self._on_driver(lambda conn: schema_guard.guard_file(conn, objects))
+
+    def _on_driver(self, work: Any) -> Any:
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
             assert driver is not None
-            return schema_guard.restore_schema(driver, objects)
+            return work(driver)
         finally:
             raw.close()
 

@@ -185,7 +185,7 @@ class Profile:
             db.removed_code = db.remove_planted()
             steps = upgrade(db, backup_dir=self.backups_dir)
             # and table definitions someone changed: put back as the program makes them
-            db.removed_code += db.restore_schema(PROFILE)
+            db.removed_code += db.guard_schema(PROFILE)
         except BaseException:
             db.engine.dispose()
             raise

@@ -210,6 +210,46 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     return changed
 
 
+_EXPECTED: dict[int, dict[tuple[str, str], tuple[str, frozenset[str]]]] = {}
+
+
+def _expected(
+    objects: tuple[SchemaObject, ...],
+) -> dict[tuple[str, str], tuple[str, frozenset[str]]]:
+    """``objects`` by (type, name): the table and the accepted definitions (made once)."""
+    found = _EXPECTED.get(id(objects))
+    if found is None:
+        found = {(kind, name): (table, frozenset(sqls)) for kind, name, table, sqls in objects}
+        _EXPECTED[id(objects)] = found
+    return found
+
+
+def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
+    """:func:`remove_planted`, then :func:`restore_schema`: what was removed or put back.
+
+    The file's schema is read once; when everything in it is as the program makes it
+    (every sign-in but one after an attack), nothing more is done."""
+    expected = _expected(objects)
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    tables = {name for kind, name, _table, _sql in rows if kind == "table"}
+    present = {(kind, name) for kind, name, _table, _sql in rows}
+    as_made = all(
+        (kind, name) in expected and sql in expected[(kind, name)][1]
+        for kind, name, table, sql in rows
+        if kind != "table" or (kind, name) in expected
+    ) and all(
+        key in present
+        for key, (table, _sqls) in expected.items()
+        if key[0] in ("index", "trigger") and table in tables
+    )
+    if as_made:
+        return []
+    return remove_planted(conn) + restore_schema(conn, objects)
+
+
 def refused() -> KnownError:
     """The error of a step that something planted in a file kept from being done."""
     return KnownError(
@@ -238,6 +278,7 @@ def removed_message(objects: list[str], *, store: bool) -> str:
 __all__ = [
     "OWN_TRIGGERS",
     "connect",
+    "guard_file",
     "harden",
     "planted",
     "refused",

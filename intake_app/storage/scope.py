@@ -876,7 +876,7 @@ def _remove_planted(
     """Triggers and views someone put into a store (as earlier versions copied them from
     the profile database into every store) are removed before the store is used, shown at
     sign-in and audited (storage/schema_guard.py)."""
-    removed = store_db.remove_planted() + store_db.restore_schema(STORE)
+    removed = store_db.guard_schema(STORE)
     if not removed:
         return
     scope.findings.append(schema_guard.removed_message(removed, store=True))
