@@ -806,15 +806,27 @@ def _report(scope: Scope, db: Database, actor: Actor, kind: str, subject: str) -
     """A key the vault file offers that the signed state does not allow: never honoured,
     written to the audit log and shown at sign-in (the profile opens in safe mode)."""
     log.error("the vault names a key holder the signed state does not allow (%s)", kind)
-    scope.findings.append(_KEY_FINDINGS[kind]())
+    _finding(scope, db, actor, _KEY_FINDINGS[kind](), ("vault", subject), {"kind": kind})
+
+
+def _finding(
+    scope: Scope,
+    db: Database,
+    actor: Actor,
+    message: str,
+    subject: tuple[str, str],
+    finding: dict[str, object],
+) -> None:
+    """Show ``message`` at sign-in (safe mode) and audit the finding."""
+    scope.findings.append(message)
     with db.write() as session:
         audit.append(
             session,
             actor=actor.username,
             action=AuditAction.INTEGRITY_VIOLATION,
-            subject_type="vault",
-            subject_id=subject,
-            details={"findings": [{"kind": kind}]},
+            subject_type=subject[0],
+            subject_id=subject[1],
+            details={"findings": [finding]},
         )
 
 
@@ -877,17 +889,14 @@ def _remove_planted(
     the profile database into every store) are removed before the store is used, shown at
     sign-in and audited (storage/schema_guard.py)."""
     removed = store_db.guard_schema(STORE)
-    if not removed:
-        return
-    scope.findings.append(schema_guard.removed_message(removed, store=True))
-    with profile_db.write() as session:
-        audit.append(
-            session,
-            actor=actor.username,
-            action=AuditAction.INTEGRITY_VIOLATION,
-            subject_type="store",
-            subject_id=sid[:16],
-            details={"findings": [{"kind": "planted_code", "objects": removed}]},
+    if removed:
+        _finding(
+            scope,
+            profile_db,
+            actor,
+            schema_guard.removed_message(removed, store=True),
+            ("store", sid[:16]),
+            {"kind": "planted_code", "objects": removed},
         )
 
 
