@@ -221,6 +221,11 @@ class Database:
         report."""
         return self._on_driver(lambda conn: schema_guard.guard_file(conn, objects))
 
+    def recheck_indexes(self) -> list[str]:
+        """Rebuild the indexes of the tables that decide who someone is, when their
+        entries were changed outside the program (storage/schema_guard.py)."""
+        return self._on_driver(schema_guard.recheck_indexes)
+
     def _on_driver(self, work: Any) -> Any:
         raw = self.engine.raw_connection()
         try:

@@ -186,6 +186,7 @@ class Profile:
             steps = upgrade(db, backup_dir=self.backups_dir)
             # and table definitions someone changed: put back as the program makes them
             db.removed_code += db.guard_schema(PROFILE)
+            db.removed_code += db.recheck_indexes()
         except BaseException:
             db.engine.dispose()
             raise

@@ -143,7 +143,7 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     expected = {(kind, name): (table, sqls) for kind, name, table, sqls in objects}
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
-        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        "WHERE sql IS NOT NULL AND substr(name, 1, 7) <> 'sqlite_'"
     ).fetchall()
     have = {(kind, name): (table, sql) for kind, name, table, sql in rows}
     tables: list[str] = []
@@ -232,7 +232,7 @@ def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     expected = _expected(objects)
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
-        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        "WHERE sql IS NOT NULL AND substr(name, 1, 7) <> 'sqlite_'"
     ).fetchall()
     tables = {name for kind, name, _table, _sql in rows if kind == "table"}
     present = {(kind, name) for kind, name, _table, _sql in rows}
@@ -248,6 +248,30 @@ def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     if as_made:
         return []
     return remove_planted(conn) + restore_schema(conn, objects)
+
+
+#: Small tables whose rows decide who someone is and what she may do: their indexes are
+#: checked against the rows at every sign-in (see :func:`recheck_indexes`).
+CHECKED_TABLES = ("users", "user_keys", "settings", "trust_state")
+
+
+def recheck_indexes(conn: Any, tables: tuple[str, ...] = CHECKED_TABLES) -> list[str]:
+    """Rebuild the indexes of ``tables`` whose entries do not match the rows; their tables.
+
+    SQLite takes an index's word for a match: an index whose entries were changed outside
+    the program (its definition untouched, its pages pointed elsewhere) could hand back
+    another user's row for a name. ``PRAGMA integrity_check(table)`` compares them;
+    ``REINDEX`` makes them again from the rows."""
+    damaged = []
+    for table in tables:
+        rows = conn.execute(f"PRAGMA main.integrity_check({_quoted(table)})").fetchall()
+        if [row[0] for row in rows] != ["ok"]:
+            damaged.append(table)
+    for table in damaged:
+        conn.execute(f"REINDEX main.{_quoted(table)}")
+    if damaged:
+        log.error("rebuilt the indexes of %d table(s) changed outside the program", len(damaged))
+    return [f"index of {table}" for table in damaged]
 
 
 def refused() -> KnownError:
@@ -280,6 +304,7 @@ __all__ = [
     "connect",
     "guard_file",
     "harden",
+    "recheck_indexes",
     "planted",
     "refused",
     "remove_planted",

@@ -14,7 +14,11 @@ def username_key(username: str) -> str:
 
 def get_by_name(session: Session, *, username: str) -> User | None:
     """The user called ``username`` (any case), or None."""
-    return session.exec(select(User).where(User.username_key == username_key(username))).first()
+    key = username_key(username)
+    found = session.exec(select(User).where(User.username_key == key)).first()
+    # SQLite takes the index's word for the match: an index changed outside the program
+    # could hand back another user's row (docs/security.md, "Code inside a database file")
+    return found if found is not None and found.username_key == key else None
 
 
 def get_by_id(session: Session, *, user_id: int) -> User | None:

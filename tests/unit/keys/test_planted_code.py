@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from intake_app.app import Workspace
 from intake_app.errors import KnownError
-from intake_app.storage import audit
+from intake_app.storage import audit, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import keys_for, what_she_reads
@@ -410,5 +410,65 @@ def test_her_store_taken_out_of_the_vault_is_reported(site: tuple[Profile, str])
     ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
     try:
         assert any("fehlt in der Schlüsseldatei" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+
+
+def test_an_index_whose_entries_were_changed_hands_back_no_other_user(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 14: the index on user names keeps its definition, but its pages are
+    pointed at entries anna wrote (``writable_schema``), so that the name "berta" finds
+    anna's row. The sign-in makes the index again from the rows, and a name lookup
+    checks the row it gets."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        rows = conn.execute("SELECT username_key, id FROM users").fetchall()
+        anna = next(uid for key, uid in rows if key == "anna")
+        forged = [(key, anna if key == "berta" else uid) for key, uid in rows]
+        conn.execute("CREATE TABLE zz_forge (c0, c1, PRIMARY KEY (c0, c1)) WITHOUT ROWID")
+        conn.executemany("INSERT INTO zz_forge VALUES (?, ?)", forged)
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'zz_forge'"
+        ).fetchone()
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("BEGIN")
+        conn.execute(
+            "UPDATE sqlite_master SET rootpage = ? WHERE name = 'ix_users_username_key'", (root,)
+        )
+        conn.execute("DELETE FROM sqlite_master WHERE name = 'zz_forge'")
+        (version,) = conn.execute("PRAGMA schema_version").fetchone()
+        conn.execute("COMMIT")
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+        conn.execute("PRAGMA writable_schema = OFF")
+        (found,) = conn.execute("SELECT id FROM users WHERE username_key = 'berta'").fetchone()
+        assert found == anna  # the forged index answers for berta with anna's row
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("index of users" in m for m in ws.sign_in_result.integrity_messages)
+        with ws.scope.profile_db.read() as session:
+            row = users.get_by_name(session, username="berta")
+            assert row is not None and row.username_key == "berta"
+    finally:
+        ws.close()
+
+
+def test_an_index_named_like_sqlites_own_is_checked_too(site: tuple[Profile, str]) -> None:
+    """Attacker run 14: "sqliteX…" passed a LIKE 'sqlite_%' filter ("_" matches any
+    character); a unique index of that name on the audit log's actor stopped every
+    colleague's second step. It is removed and reported like any index the program
+    does not make."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        conn.execute("CREATE INDEX sqliteXonce ON audit_log (actor, action)")
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any("index sqliteXonce" in m for m in ws.sign_in_result.integrity_messages)
     finally:
         ws.close()
