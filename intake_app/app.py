@@ -29,7 +29,7 @@ from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.core.records import RecordStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.device_sync.status import SyncResult, SyncStatus, merge_status, read_status
-from intake_app.errors import AuthError, ConflictError, NotFound, PermissionDenied
+from intake_app.errors import AuthError, ConflictError, IntakeError, NotFound, PermissionDenied
 from intake_app.i18n import _
 from intake_app.storage import (
     audit,
@@ -1019,10 +1019,14 @@ class Workspace:
             )
 
     def lock(self) -> None:
-        """Mark the session locked (the window covers itself) and audit it."""
+        """Mark the session locked (the window covers itself) and audit it. The session
+        locks also when the entry cannot be written: the screen is covered all the same."""
         if not self.locked:
             self.locked = True
-            self.audit(AuditAction.LOCK)
+            try:
+                self.audit(AuditAction.LOCK)
+            except IntakeError:
+                log.exception("the lock could not be written to the audit log; locked anyway")
 
     def unlock(self, password: str) -> None:
         """Unlock with the signed-in user's password (throttled like a log-in).
@@ -1042,11 +1046,11 @@ class Workspace:
                     s=int(exc.retry_after)
                 )
             raise AuthError(message, retry_after=exc.retry_after, kind="wrong") from None
-        self.locked = False
         with self.db.write() as session:
             flushed = _flush_pending_events(session, self.vault)
             audit.append(session, actor=self.actor.username, action=AuditAction.UNLOCK)
         self.vault.drop_pending_events(flushed)
+        self.locked = False  # only once the unlock is in the log
 
     def verify_audit(self) -> ChainReport:
         """Check the audit chain (supervisors and administrators)."""
@@ -1070,9 +1074,13 @@ class Workspace:
         return not self._key
 
     def close(self) -> None:
-        """Audit the log-out and close the databases."""
+        """Audit the log-out and close the databases. The session closes also when the
+        entry cannot be written (a full disk, a file changed outside the program): a
+        log-out that stopped half-way would leave the records on the screen."""
         try:
             self.audit(AuditAction.LOGOUT)
+        except IntakeError:
+            log.exception("the log-out could not be written to the audit log; closing anyway")
         finally:
             self.scope.close()
             self._key = b""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlcipher3
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWizard
@@ -125,6 +126,35 @@ def test_login_wrong_then_right_then_autolock_and_unlock(
     assert actions[-3:] == ["lock", "login_failed", "unlock"]
     controller.shutdown()
     window.close()
+
+
+def test_a_log_out_that_cannot_be_audited_still_leaves_no_records_on_screen(
+    qtbot: QtBot, profile: ProfileFixture
+) -> None:
+    """Code planted in the profile database while she works refuses every audited step,
+    the log-out's entry too. The log-out goes through all the same: the log-in window,
+    not the case list, is what the next person at the shared PC sees."""
+    controller = AppController(profile.profile)
+    controller.start()
+    window = _sign_in(qtbot, controller, COUNSELLOR, COUNSELLOR_PASSWORD)
+    wait_for_all(30_000)
+    key = profile.profile.vault().unlock(COUNSELLOR, COUNSELLOR_PASSWORD)
+    conn = sqlcipher3.connect(str(profile.profile.db_path))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("CREATE TRIGGER zz_planted AFTER INSERT ON audit_log BEGIN SELECT 1; END")
+        conn.commit()
+    finally:
+        conn.close()
+    window.lock.lock()
+    dialog = window.lock.dialog
+    assert isinstance(dialog, UnlockDialog)
+    dialog.logout_button.click()
+    qtbot.waitUntil(lambda: isinstance(controller.window, LoginWindow), timeout=10_000)
+    assert not window.isVisible()
+    login = controller.window
+    assert isinstance(login, LoginWindow)
+    login.close()
 
 
 def _dialog_text(dialog: UnlockDialog) -> str:

@@ -106,8 +106,7 @@ def test_code_planted_while_she_works_does_not_run_and_her_step_is_refused(
     _plant_export(profile, "anna")  # while berta is signed in
     with pytest.raises(KnownError, match="Programmcode"):
         ws.records.open(record_id)  # an audited read: the trigger's table is written
-    with pytest.raises(KnownError, match="Programmcode"):
-        ws.close()  # the log-out entry cannot be written either; the session closes
+    ws.close()  # the log-out entry cannot be written either: the session closes all the same
     assert ws.is_closed
     text_, _opened = what_she_reads(profile.root, "anna", own("anna"))
     assert "Kanarienberta" not in text_
@@ -236,8 +235,7 @@ def test_audit_entries_cannot_be_made_to_vanish(site: tuple[Profile, str]) -> No
         with pytest.raises(KnownError, match="Programmcode"):
             ws.records.open(record_id)  # an audited read
     finally:
-        with pytest.raises(KnownError, match="Programmcode"):
-            ws.close()
+        ws.close()
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     try:
         assert _findings(ws) == [{"kind": "planted_code", "objects": ["trigger zz_quiet"]}]
