@@ -102,9 +102,10 @@ class AppController(QObject):
                 self.window,
                 _("Sicherer Modus"),
                 _(
-                    "Die Unterschriften der Benutzerliste stimmen nicht. Intake arbeitet im "
-                    "sicheren Modus: geänderte Angaben gelten nicht, nichts wurde gelöscht, "
-                    "der Vorfall steht im Audit-Protokoll."
+                    "Intake hat Änderungen an seinen Dateien gefunden, die außerhalb des "
+                    "Programms gemacht wurden, und arbeitet im sicheren Modus: geänderte "
+                    "Angaben gelten nicht, nichts wurde gelöscht, der Vorfall steht im "
+                    "Audit-Protokoll."
                 )
                 + "\n\n"
                 + "\n".join(workspace.sign_in_result.integrity_messages)
