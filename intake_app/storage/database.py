@@ -134,8 +134,9 @@ class Database:
         self.key_source: KeySource | None = None
         #: signs audit entries (a ``user_keys.Signer``); set at sign-in (docs/security.md)
         self.audit_signer: Any = None
-        #: triggers and views found planted in the file when it was opened and removed
-        #: (storage/schema_guard.py), for the sign-in to report
+        #: what the opening found changed outside the program and removed or put back
+        #: (planted code, table definitions, index entries; storage/schema_guard.py), for
+        #: the sign-in to report
         self.removed_code: list[str] = []
 
     def _build(self, key: bytes) -> None:
@@ -366,13 +367,7 @@ class Database:
 
     def _outside_transaction(self, sql: str) -> None:
         """Run a statement that SQLite refuses inside a transaction (VACUUM, checkpoint)."""
-        raw = self.engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            assert driver is not None
-            driver.execute(sql)  # isolation_level None: autocommit
-        finally:
-            raw.close()
+        self._on_driver(lambda driver: driver.execute(sql))  # isolation_level None: autocommit
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file and empty it (before a copy, on close)."""

@@ -33,23 +33,12 @@ import sqlcipher3
 
 from intake_app.errors import KnownError
 from intake_app.i18n import _
+from intake_app.storage.schema_snapshot import PROFILE
 
 log = logging.getLogger("intake.storage")
 
-#: The triggers the program makes (migration 0001), exactly as SQLite keeps them.
-OWN_TRIGGERS = {
-    "audit_log_no_update": (
-        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
-    ),
-    "audit_log_no_delete": (
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
-    ),
-}
-
-#: The schema objects whose code SQLite would run for someone else (sqlite_master types).
-CODE_TYPES = ("trigger", "view")
+#: The triggers the program makes (the audit log's guards), with each definition it wrote.
+OWN_TRIGGERS = {name: frozenset(sqls) for kind, name, _table, sqls in PROFILE if kind == "trigger"}
 
 
 def _authorize(
@@ -75,17 +64,15 @@ def connect(path: object) -> Any:
     return conn
 
 
-def planted(conn: Any, schema: str = "main") -> list[tuple[str, str]]:
-    """The triggers and views in ``schema`` that the program did not make: (type, name)."""
-    # ``schema`` is a fixed identifier ("main" or an attached file's name), never input
+def planted(conn: Any) -> list[tuple[str, str]]:
+    """The triggers and views in the file that the program did not make: (type, name)."""
     rows = conn.execute(
-        f"SELECT type, name, sql FROM {schema}.sqlite_master "  # noqa: S608
-        "WHERE type IN ('trigger', 'view')"
+        "SELECT type, name, sql FROM main.sqlite_master WHERE type IN ('trigger', 'view')"
     ).fetchall()
     return [
         (kind, name)
         for kind, name, sql in rows
-        if not (kind == "trigger" and OWN_TRIGGERS.get(name) == sql)
+        if not (kind == "trigger" and sql in OWN_TRIGGERS.get(name, ()))
     ]
 
 
@@ -93,18 +80,18 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def remove_planted(conn: Any, schema: str = "main") -> list[str]:
+def remove_planted(conn: Any) -> list[str]:
     """Drop the triggers and views of :func:`planted` (one transaction); their names.
 
     Dropping runs none of their code. The caller reports what was removed."""
-    found = planted(conn, schema)
+    found = planted(conn)
     if not found:
         return []
     conn.execute("BEGIN IMMEDIATE")
     try:
         for kind, name in found:
             # kind is 'trigger' or 'view' (from the query above); the name is quoted
-            conn.execute(f"DROP {kind.upper()} IF EXISTS {schema}.{_quoted(name)}")
+            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -127,6 +114,33 @@ def _columns(conn: Any, table: str) -> list[str]:
     return [row[1] for row in rows if row[6] == 0]
 
 
+#: (type, name) -> (table, accepted definitions, the one a new profile has), per snapshot
+_EXPECTED: dict[int, dict[tuple[str, str], tuple[str, frozenset[str], str]]] = {}
+
+
+def _expected(
+    objects: tuple[SchemaObject, ...],
+) -> dict[tuple[str, str], tuple[str, frozenset[str], str]]:
+    """``objects`` by (type, name), made once per snapshot."""
+    found = _EXPECTED.get(id(objects))
+    if found is None:
+        found = {
+            (kind, name): (table, frozenset(sqls), sqls[0]) for kind, name, table, sqls in objects
+        }
+        _EXPECTED[id(objects)] = found
+    return found
+
+
+def _schema_rows(conn: Any) -> list[tuple[str, str, str, str]]:
+    """(type, name, table, definition) of every object in the file but SQLite's own
+    (compared as a prefix: in LIKE, "_" matches any character)."""
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
+        "WHERE sql IS NOT NULL AND substr(name, 1, 7) <> 'sqlite_'"
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
 def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     """Put back every table, index and trigger of ``objects`` whose definition in the
     file is none the program ever wrote; their names, for the caller to report.
@@ -140,12 +154,8 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     (the program never reads them). Runs before the file is otherwise used, with no
     code of the file running (see :func:`harden`; call :func:`remove_planted` first).
     """
-    expected = {(kind, name): (table, sqls) for kind, name, table, sqls in objects}
-    rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
-        "WHERE sql IS NOT NULL AND substr(name, 1, 7) <> 'sqlite_'"
-    ).fetchall()
-    have = {(kind, name): (table, sql) for kind, name, table, sql in rows}
+    expected = _expected(objects)
+    have = {(kind, name): (table, sql) for kind, name, table, sql in _schema_rows(conn)}
     tables: list[str] = []
     for (kind, name), (_table, sql) in have.items():
         known = expected.get((kind, name))
@@ -155,7 +165,7 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
         if whole not in tables and ("table", whole) in expected:
             tables.append(whole)
     stale: list[tuple[str, str]] = []  # indexes and triggers to make again
-    for (kind, name), (table, sqls) in expected.items():
+    for (kind, name), (table, sqls, _made) in expected.items():
         if kind not in ("index", "trigger") or ("table", table) not in have:
             continue
         current = have.get((kind, name))
@@ -175,7 +185,7 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
         for table in tables:
             old = table + "__changed"
             conn.execute(f"ALTER TABLE main.{_quoted(table)} RENAME TO {_quoted(old)}")
-            conn.execute(expected[("table", table)][1][0])
+            conn.execute(expected[("table", table)][2])
             if table == _FTS:
                 common = ["rowid", "terms"] if "terms" in _columns(conn, old) else []
             else:
@@ -192,7 +202,7 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
             conn.execute(f"DROP INDEX IF EXISTS main.{_quoted(name)}")
         for kind, name in stale:
             conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
-            conn.execute(expected[(kind, name)][1][0])
+            conn.execute(expected[(kind, name)][2])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -201,27 +211,10 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
         conn.execute("PRAGMA legacy_alter_table = OFF")
         conn.execute("PRAGMA foreign_keys = ON")
     changed = [f"table {t}" for t in tables] + [f"index {n}" for n in extra]
-    changed += [
-        f"{k} {n}"
-        for k, n in stale
-        if ("table", expected[(k, n)][0]) not in {("table", t) for t in tables}
-    ]
+    # an index or trigger made again with its rebuilt table is part of that table's fix
+    changed += [f"{k} {n}" for k, n in stale if expected[(k, n)][0] not in tables]
     log.error("put back %d schema object(s) changed outside the program", len(changed))
     return changed
-
-
-_EXPECTED: dict[int, dict[tuple[str, str], tuple[str, frozenset[str]]]] = {}
-
-
-def _expected(
-    objects: tuple[SchemaObject, ...],
-) -> dict[tuple[str, str], tuple[str, frozenset[str]]]:
-    """``objects`` by (type, name): the table and the accepted definitions (made once)."""
-    found = _EXPECTED.get(id(objects))
-    if found is None:
-        found = {(kind, name): (table, frozenset(sqls)) for kind, name, table, sqls in objects}
-        _EXPECTED[id(objects)] = found
-    return found
 
 
 def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
@@ -230,19 +223,16 @@ def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     The file's schema is read once; when everything in it is as the program makes it
     (every sign-in but one after an attack), nothing more is done."""
     expected = _expected(objects)
-    rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
-        "WHERE sql IS NOT NULL AND substr(name, 1, 7) <> 'sqlite_'"
-    ).fetchall()
+    rows = _schema_rows(conn)
     tables = {name for kind, name, _table, _sql in rows if kind == "table"}
     present = {(kind, name) for kind, name, _table, _sql in rows}
     as_made = all(
         (kind, name) in expected and sql in expected[(kind, name)][1]
-        for kind, name, table, sql in rows
+        for kind, name, _table, sql in rows
         if kind != "table" or (kind, name) in expected
     ) and all(
         key in present
-        for key, (table, _sqls) in expected.items()
+        for key, (table, _sqls, _made) in expected.items()
         if key[0] in ("index", "trigger") and table in tables
     )
     if as_made:

@@ -93,9 +93,7 @@ def client_objects() -> list[tuple[str, str]]:
     chosen = [
         (kind, name, sqls[0])
         for kind, name, table, sqls in STORE
-        if table in CLIENT_TABLES
-        and kind in ("table", "index")
-        and (kind == "index" or name == table)
+        if table in CLIENT_TABLES and kind in ("table", "index")  # (FTS5 shadows: their own)
     ]
     return [(name, sql) for kind, name, sql in chosen if kind == "table"] + [
         (name, sql) for kind, name, sql in chosen if kind == "index"
