@@ -495,7 +495,7 @@ def _fill(
             scope.findings.append(_unreadable_store())
             continue
         try:  # a store written by an older version gets the record tables added since
-            _remove_planted(scope, profile_db, store_db, actor, sid)
+            _guard_store_schema(scope, profile_db, store_db, actor, sid)
             ensure_client_tables(store_db, objects)
         except DatabaseError:
             store_db.engine.dispose()
@@ -805,7 +805,7 @@ def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | No
 def _report(scope: Scope, db: Database, actor: Actor, kind: str, subject: str) -> None:
     """A key the vault file offers that the signed state does not allow: never honoured,
     written to the audit log and shown at sign-in (the profile opens in safe mode)."""
-    log.error("the vault names a key holder the signed state does not allow (%s)", kind)
+    log.error("the vault file was changed outside the program (%s)", kind)
     _finding(scope, db, actor, _KEY_FINDINGS[kind](), ("vault", subject), {"kind": kind})
 
 
@@ -882,12 +882,12 @@ _KEY_FINDINGS = {
 }
 
 
-def _remove_planted(
+def _guard_store_schema(
     scope: Scope, profile_db: Database, store_db: Database, actor: Actor, sid: str
 ) -> None:
-    """Triggers and views someone put into a store (as earlier versions copied them from
-    the profile database into every store) are removed before the store is used, shown at
-    sign-in and audited (storage/schema_guard.py)."""
+    """Code in a store (earlier versions copied triggers from the profile database into
+    every store) is removed, and table definitions not the program's are put back, before
+    the store is used; shown at sign-in and audited (storage/schema_guard.py)."""
     removed = store_db.guard_schema(STORE)
     if removed:
         _finding(
