@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -226,21 +226,34 @@ PG_DEFAULT = "postgresql+psycopg:///intake_test?host=/var/run/postgresql"
 RECEIVER_PID: list[int] = []
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its direct children (the workers), from
-    /proc: a figure that does not depend on how busy the rest of the machine is."""
+def _proc_cpu(match: Callable[[int, str, list[str]], bool]) -> float:
+    """User and system CPU seconds of the processes ``match(pid, name, stat fields)``
+    selects, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
         except OSError:
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
+        fields = tail.split()
+        if match(int(entry.name), head.split("(", 1)[1], fields):
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL server process on the machine (its backends
+    serve the receiver and the importer while a bench runs)."""
+    return _proc_cpu(lambda _pid, name, _fields: name == "postgres")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its direct children (the workers), from
+    /proc: a figure that does not depend on how busy the rest of the machine is."""
+    return _proc_cpu(lambda entry, _name, fields: entry == pid or int(fields[1]) == pid)
 
 
 def rate(count: float, seconds: float) -> str:

@@ -9,7 +9,10 @@ worker processes (batches stored in the database). Each client is a device of it
 that sends a bounded number of batches as fast as the receiver answers. Afterwards every
 receipt is verified, the stored batches are counted, and the importer must load every
 record exactly once. ``cpu/batch`` is the receiver processes' CPU time per batch while
-the clients send, which does not depend on what else the machine runs. PostgreSQL is
+the clients send, which does not depend on what else the machine runs. Beside it, the CPU
+time per batch of the clients (this process) and of the PostgreSQL server, and from their
+sum the most batches per second this machine's cores could carry with nothing else
+running (the ceiling), and the receiver's alone. PostgreSQL is
 ``--pg-url`` or ``INTAKE_TEST_PG_URL``; a fresh schema is used and dropped afterwards.
 """
 
@@ -35,6 +38,7 @@ from _office import (
     office,
     payload,
     pg_schema,
+    postgres_cpu_seconds,
     receiver,
 )
 
@@ -58,6 +62,9 @@ class Result:
     loaded: int
     expected: int
     cpu: float
+    #: CPU seconds of the 50 clients (this process) and of PostgreSQL while they sent
+    client_cpu: float
+    pg_cpu: float
 
     @property
     def per_second(self) -> float:
@@ -110,11 +117,14 @@ def run(
             thread.start()
         start.wait()
         cpu_before = cpu_seconds(RECEIVER_PID[0])
+        clients_before, pg_before = time.process_time(), postgres_cpu_seconds()
         began = time.perf_counter()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - began
         cpu = cpu_seconds(RECEIVER_PID[0]) - cpu_before
+        client_cpu = time.process_time() - clients_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
 
     engine = db.create_db_engine(url)
     with engine.connect() as conn:
@@ -130,7 +140,18 @@ def run(
     engine.dispose()
     sent = args.clients * args.batches
     return Result(
-        label, workers, sent, seconds, latencies, failures, stored, loaded, sent * args.records, cpu
+        label,
+        workers,
+        sent,
+        seconds,
+        latencies,
+        failures,
+        stored,
+        loaded,
+        sent * args.records,
+        cpu,
+        client_cpu,
+        pg_cpu,
     )
 
 
@@ -179,6 +200,22 @@ def main() -> None:
         )
         if r.failures or r.loaded != r.expected or r.stored != r.sent:
             problems.append(r)
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU per batch while sending, and the most this machine's {cores} cores could "
+        "carry (cores / CPU per batch)"
+    )
+    print(
+        f"{'receiver':<15} {'workers':>7} {'receiver':>9} {'clients':>8} {'database':>9} "
+        f"{'all':>7} {'ceiling':>9} {'receiver alone':>15}"
+    )
+    for r in results:
+        own, clients, pg = (x / r.sent * 1000 for x in (r.cpu, r.client_cpu, r.pg_cpu))
+        total = own + clients + pg
+        print(
+            f"{r.label:<15} {r.workers:>7} {own:>7.2f}ms {clients:>6.2f}ms {pg:>7.2f}ms "
+            f"{total:>5.2f}ms {cores * 1000 / total:>7,.0f}/s {cores * 1000 / own:>13,.0f}/s"
+        )
     if len(results) > 1:
         base = results[0].per_second
         print(
