@@ -29,16 +29,17 @@ from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from intake_app import __version__
-from intake_app.core.audit import AuditAction
-from intake_app.core.permissions import Actor, Permission
+from intake_app.core.audit import AuditAction, chain_hash
+from intake_app.core.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from intake_app.core.records import EXPIRY_WARNING_DAYS, OutboxKind, RecordStatus, SyncState
 from intake_app.errors import NotFound, ValidationError
 from intake_app.figures.outcomes import case_facts
 from intake_app.i18n import N_, _
-from intake_app.storage import audit
+from intake_app.storage import audit, integrity, user_keys
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     ActivityRecord,
+    AuditLogEntry,
     CaseEvent,
     ConsentWithdrawal,
     Erasure,
@@ -48,6 +49,7 @@ from intake_app.storage.models import (
     RecordRow,
     SyncBatch,
     User,
+    UserKey,
     utcnow,
 )
 from intake_app.storage.outbox_items import return_to_outbox
@@ -89,6 +91,17 @@ class PurgeResult:
 
     purged: int
     kept_undelivered: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedAgain:
+    """What :meth:`Lifecycle.erase_again` found in one store."""
+
+    #: records a genuine erasure had removed, back in the store: erased again
+    erased: int = 0
+    #: records listed in ``erasures`` without a signed erasure by someone entitled to it
+    #: (entered outside the program): nothing deleted, reported
+    unconfirmed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,32 +195,48 @@ class Lifecycle:
         session.flush()
 
     @staticmethod
-    def erase_again(db: Database, *, actor: str) -> int:
+    def erase_again(db: Database, *, actor: str) -> ErasedAgain:
         """Erase once more what the profile lists as erased but a store holds again: an
         older copy of the store file was put back (docs/security.md, "An older copy of
-        a store file"). Each is audited as an integrity finding; returns how many."""
+        a store file"). Whoever holds the profile key can write ``erasures``, so a row
+        counts only when a signed erasure by someone entitled to it backs it
+        (:func:`_backed_erasures`); any other is reported and nothing is deleted. Each is
+        audited as an integrity finding."""
         erased = select(Erasure.record_id)
-        with db.read() as session:
+        with db.read() as session:  # at every sign-in: usually nothing is back
             back = list(session.exec(select(RecordRow.id).where(col(RecordRow.id).in_(erased))))
         if not back:
-            return 0
+            return ErasedAgain()
+        again, unconfirmed = 0, 0
         with db.write() as session:
-            for record_id in back:
-                row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
-                if row is None:
-                    continue
-                Lifecycle._remove(session, row, reason="erasure")
+            rows = session.exec(select(RecordRow).where(col(RecordRow.id).in_(back))).all()
+            backed = _backed_erasures(session, {row.id: row.owner_id for row in rows})
+            for row in rows:
+                record_id = row.id
+                if record_id in backed:
+                    Lifecycle._remove(session, row, reason="erasure")
+                    again += 1
+                    kind = "erased_record_back"
+                else:
+                    unconfirmed += 1
+                    kind = "erasure_unconfirmed"
                 audit.append(
                     session,
                     actor=actor,
                     action=AuditAction.INTEGRITY_VIOLATION,
                     subject_type="record",
                     subject_id=record_id,
-                    details={"findings": [{"kind": "erased_record_back"}]},
+                    details={"findings": [{"kind": kind}]},
                 )
-        log.error("a store held %d erased record(s) again; erased again", len(back))
-        _compact(db)
-        return len(back)
+        if unconfirmed:
+            log.error(
+                "%d erasure(s) listed without a signed erasure behind them; nothing deleted",
+                unconfirmed,
+            )
+        if again:
+            log.error("a store held %d erased record(s) again; erased again", again)
+            _compact(db)
+        return ErasedAgain(erased=again, unconfirmed=unconfirmed)
 
     def _compact(self) -> None:
         _compact(self._db)
@@ -596,6 +625,56 @@ class Lifecycle:
             )
             for record_id, site, created, answers in rows
         ]
+
+
+def _may_erase_others(role: str) -> bool:
+    try:
+        return Permission.ERASE_RECORDS in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
+    """The ids among ``owners`` (record id -> owner id in its store) whose erasure the
+    signed audit log backs (docs/security.md, "An older copy of a store file"): a
+    ``record_erased`` entry for the record whose content matches its hash, whose
+    signature checks with a key certified along the chain from the root, and whose signer
+    is the record's owner or has a *signed* role that may erase records. Any counsellor
+    can sign an entry of her own and write ``erasures``; neither makes her entitled.
+    Before the profile's state is signed nothing can be checked, so nothing is backed."""
+    entries = session.exec(
+        select(AuditLogEntry).where(
+            AuditLogEntry.action == AuditAction.RECORD_ERASED.value,
+            AuditLogEntry.subject_type == "record",
+            col(AuditLogEntry.subject_id).in_(list(owners)),
+            col(AuditLogEntry.signature).is_not(None),
+        )
+    ).all()
+    if not entries:
+        return set()
+    certified = integrity.certified_key_ids(session)
+    if not certified:
+        return set()
+    signed = integrity.check_state(session).signed
+    kids = {entry.signer for entry in entries if entry.signer in certified}
+    keys = {k.kid: k for k in session.exec(select(UserKey).where(col(UserKey.kid).in_(kids)))}
+    backed: set[str] = set()
+    for entry in entries:
+        key = keys.get(entry.signer or "")
+        if key is None or entry.subject_id in backed:
+            continue
+        values = signed.get(key.user_id)
+        if key.user_id != owners[entry.subject_id] and (
+            values is None or not _may_erase_others(values.role)
+        ):
+            continue
+        content = audit.to_entry(entry)
+        if chain_hash(content.prev_hash, content.canonical()) != entry.hash:
+            continue  # a signed entry of another kind, rewritten: the signature covers the hash
+        message = user_keys.audit_message(entry.seq, entry.hash)
+        if user_keys.verify(key.public_key, user_keys.AUDIT_DOMAIN, message, str(entry.signature)):
+            backed.add(entry.subject_id)
+    return backed
 
 
 def _iso(moment: datetime | None) -> str | None:
