@@ -814,6 +814,10 @@ class Vault:
             data["stores"][store_id]["owner_mac"] = _b64(
                 self._owner_mac(data, store_id, owner_id, key, owner_key)
             )
+        # her signature names the store's identity, which a re-key keeps (storage/owners.py)
+        if before is not None and int(before.get("owner", -1)) == owner_id:
+            if isinstance(before.get("owner_sig"), dict):
+                data["stores"][store_id]["owner_sig"] = before["owner_sig"]
         name = f"store:{store_id}"
         for user in data.get("users", {}).values():
             user["sealed"].pop(name, None)
@@ -1061,6 +1065,30 @@ class Vault:
                 entry = data.get("stores", {}).get(sid)
                 if entry is not None:
                     entry["held"] = _b64(self._held_mac(data, sid, key, site))
+
+    def owner_signature(self, store_id: str) -> tuple[int, str, str] | None:
+        """The store's owner id and her signature of it (key id, signature), if it has
+        one (storage/owners.py)."""
+        entry = self._snapshot().get("stores", {}).get(store_id)
+        signed = entry.get("owner_sig") if entry is not None else None
+        if not isinstance(signed, dict):
+            return None
+        kid, sig = signed.get("kid"), signed.get("sig")
+        if not isinstance(kid, str) or not isinstance(sig, str):
+            return None
+        try:
+            return int(entry["owner"]), kid, sig
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put_owner_signatures(self, owner_id: int, signatures: dict[str, tuple[str, str]]) -> None:
+        """Write the owner signatures (store id -> key id, signature) of stores whose
+        entry names ``owner_id`` (storage/owners.py)."""
+        with self._update() as data:
+            for sid, (kid, sig) in signatures.items():
+                entry = data.get("stores", {}).get(sid)
+                if entry is not None and int(entry.get("owner", -1)) == owner_id:
+                    entry["owner_sig"] = {"kid": kid, "sig": sig}
 
     def pin_stores(self, store_keys: dict[str, bytes]) -> None:
         """Give stores opened by a holder of the site key a pin where they have none (a
