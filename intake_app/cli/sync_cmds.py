@@ -38,6 +38,22 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="FILE",
         help=_("Bestätigung der Zentrale zu einer Antwortdatei einlesen"),
     )
+    enrol.add_argument(
+        "--confirm-office",
+        action="store_true",
+        help=_(
+            "Die Schlüssel der Zentrale erneut bestätigen (nach dem Update oder wenn sie "
+            "außerhalb des Programms geändert wurden); mit --fingerprint"
+        ),
+    )
+    enrol.add_argument(
+        "--key-set",
+        metavar="FILE",
+        help=_(
+            "Schlüsselsatz der Zentrale (keyset.json) für --confirm-office; ohne ihn wird er "
+            "über das Netz geholt"
+        ),
+    )
     enrol.set_defaults(handler=cmd_enrol)
 
     sync = commands.add_parser("sync", help=_("Abgeschlossene Akten an die Zentrale übermitteln"))
@@ -68,6 +84,25 @@ def cmd_enrol(ctx) -> int:  # type: ignore[no-untyped-def]
     if args.confirmation:
         ws.sync.import_confirmation(_read(args.confirmation))
         ctx.out(_("Die Zentrale hat dieses Gerät bestätigt; es kann jetzt übermitteln."))
+        return 0
+    if args.confirm_office:
+        if not args.fingerprint:
+            raise UsageError(
+                _(
+                    "Bitte geben Sie mit --fingerprint den Fingerabdruck an, den die Zentrale "
+                    "Ihnen mitgeteilt hat."
+                )
+            )
+        identity = ws.sync.confirm_office(
+            expected_fingerprint=args.fingerprint,
+            document=_read(args.key_set) if args.key_set else None,
+        )
+        ctx.out(
+            _(
+                "Die Schlüssel der Zentrale sind bestätigt (Schlüsselsatz Nr. {serial}); "
+                "das Gerät kann wieder übermitteln."
+            ).format(serial=identity.key_set_serial)
+        )
         return 0
     if not args.file:
         raise UsageError(_("Bitte die Registrierungsdatei der Zentrale angeben."))

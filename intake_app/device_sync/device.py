@@ -25,6 +25,7 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.forms import FormRegistry, load_form
 from intake_app.core.permissions import Actor, Permission
 from intake_app.core.records import OutboxKind, SyncState
+from intake_app.device_sync import pin
 from intake_app.device_sync.installed_forms import MemoryFormSource, installed_form_sources
 from intake_app.device_sync.outbox import exportable_answers, outbox_instruction_ref, pack_pending
 from intake_app.device_sync.status import (
@@ -37,7 +38,7 @@ from intake_app.device_sync.status import (
 )
 from intake_app.errors import ConflictError, IntakeError, SyncError, SyncErrorKind
 from intake_app.i18n import _
-from intake_app.storage import audit, handovers
+from intake_app.storage import audit, handovers, integrity
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     DeviceRow,
@@ -58,8 +59,8 @@ from intake_app.sync.enrolment import (
 )
 from intake_app.sync.errors import EnrolmentError, SignatureError
 from intake_app.sync.handover import Handover, open_handover
-from intake_app.sync.identity import DeviceIdentity
-from intake_app.sync.keys import format_fingerprint
+from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, verify_key_set_document
+from intake_app.sync.keys import EncryptionPrivateKey, format_fingerprint
 from intake_app.sync.payload import RecordRef
 from intake_app.sync.published_forms import PublishedForm
 from intake_app.sync.receipt import ItemResult, Receipt, ReceiptStatus
@@ -107,6 +108,9 @@ class DeviceSync:
             key (made here for identities enrolled before hand-overs existed).
         take_handover: takes an opened hand-over into the user's store (returns the new
             record id, None when taken before); None: hand-overs are not fetched here.
+        site_key: the site key of the signed-in user (supervisors): it opens the device's
+            hand-over key, so only her sync makes that key and takes hand-overs in
+            (docs/security.md, "Hand-over through the office").
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class DeviceSync:
         on_forms_changed: Callable[[], None] = lambda: None,
         home: bool = False,
         take_handover: Callable[[Handover], str | None] | None = None,
+        site_key: Callable[[], EncryptionPrivateKey | None] = lambda: None,
     ) -> None:
         self._db = db
         self._actor = actor
@@ -129,6 +134,7 @@ class DeviceSync:
         self._on_forms_changed = on_forms_changed
         self._home = home
         self._take_handover = take_handover
+        self._site_key = site_key
         self._lock = threading.Lock()
 
     # -- identity ----------------------------------------------------------------------
@@ -152,7 +158,146 @@ class DeviceSync:
                 ),
                 kind=SyncErrorKind.NOT_ENROLLED,
             )
+        self._check_office(identity)
         return identity
+
+    def _check_office(self, identity: DeviceIdentity) -> None:
+        """Refuse to seal or send anything unless the office keys are the ones an
+        administrator confirmed at enrolment, or the office root signed since
+        (device_sync/pin.py; docs/security.md, "The office the device seals to")."""
+        with self._db.read() as session:
+            signers = integrity.check_state(session).signers
+        found = pin.problem(identity, signers)
+        if found is None:
+            return
+        if found == "unsigned":
+            raise SyncError(
+                _(
+                    "Die Schlüssel der Zentrale auf diesem Gerät sind noch nicht von der "
+                    "Administration bestätigt („Übermittlung an die Zentrale“ › "
+                    "„Schlüssel der Zentrale bestätigen …“). Bis dahin wird nichts "
+                    "gesendet; alles bleibt im Postausgang."
+                ),
+                kind=SyncErrorKind.AUTH,
+            )
+        log.error("the office keys in the device identity were changed outside the program")
+        with self._db.write() as session:
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type="device",
+                subject_id=identity.device_id,
+                details={"findings": [{"kind": "office_keys_changed"}]},
+            )
+        raise SyncError(
+            _(
+                "Die Schlüssel der Zentrale auf diesem Gerät wurden außerhalb des Programms "
+                "geändert. Es wurde nichts verschlüsselt oder gesendet, und nichts ist "
+                "verloren: alles bleibt im Postausgang. Bitte informieren Sie die "
+                "Administration."
+            ),
+            kind=SyncErrorKind.AUTH,
+        )
+
+    def office_fingerprint(self) -> str:
+        """The pinned office root's fingerprint as the office reads it out (groups of four),
+        or "" when the device is not enrolled or has no root."""
+        identity = self.identity()
+        return format_fingerprint(identity.office_fingerprint) if identity else ""
+
+    def office_check(self) -> str | None:
+        """Whether the office keys need an administrator's confirmation
+        (device_sync/pin.py): ``unsigned`` (enrolled before they were signed), ``changed``
+        (changed outside the program), or None (they check, or not enrolled)."""
+        identity = self.identity()
+        if identity is None:
+            return None
+        with self._db.read() as session:
+            signers = integrity.check_state(session).signers
+        return pin.problem(identity, signers)
+
+    def confirm_office(
+        self,
+        *,
+        expected_fingerprint: str,
+        document: bytes | None = None,
+        cancel: threading.Event | None = None,
+        transport: httpx.BaseTransport | None = None,
+        settings: HttpSettings | None = None,
+    ) -> DeviceIdentity:
+        """An administrator confirms the office again, as at enrolment: the root key
+        pinned here must have the fingerprint the office gave her, and the office keys are
+        taken from a key-set document that root signed (``document``: the office's
+        key-set file; without it, fetched from the office over the network). Her
+        signature then covers them (docs/security.md, "The office the device seals to").
+
+        Raises:
+            EnrolmentError: the fingerprint does not match the pinned root.
+            SyncError: not enrolled, no key set signed by that root, or no network.
+        """
+        self._actor.require(Permission.MANAGE_DEVICE)
+        identity = self.identity()
+        signer = self._db.audit_signer
+        if identity is None or identity.root_public_key is None or signer is None:
+            raise SyncError(
+                _(
+                    "Dieses Gerät kann so nicht bestätigt werden. Bitte registrieren Sie es "
+                    "mit einer neuen Registrierungsdatei der Zentrale."
+                ),
+                kind=SyncErrorKind.NOT_ENROLLED,
+            )
+        if "".join(expected_fingerprint.split()).lower() != identity.office_fingerprint:
+            raise EnrolmentError(
+                "fingerprint_mismatch",
+                _(
+                    "Der Fingerabdruck der Zentrale auf diesem Gerät stimmt nicht mit dem "
+                    "überein, den Sie angegeben haben. Es wurde nichts bestätigt. Bitte "
+                    "informieren Sie die Zentrale; das Gerät muss neu registriert werden."
+                ),
+            )
+        if document is not None:
+            documents = [document]
+        else:
+            # Deferred: the HTTP client (httpx) loads when the device goes online.
+            from intake_app.sync.transport_http import SyncClient
+
+            with SyncClient(
+                identity, settings=settings, cancel=cancel, transport=transport
+            ) as client:
+                documents = client.key_set_documents()
+        best: tuple[OfficeKeySet, bytes] | None = None
+        for blob in documents:
+            try:
+                key_set = verify_key_set_document(blob, root=identity.root_public_key)
+            except SignatureError:
+                continue
+            if best is None or key_set.serial > best[0].serial:
+                best = (key_set, blob)
+        if best is None:
+            raise SyncError(
+                _(
+                    "Der Schlüsselsatz ist nicht vom Schlüssel der Zentrale unterschrieben, "
+                    "dessen Fingerabdruck Sie bestätigt haben. Es wurde nichts bestätigt."
+                ),
+                kind=SyncErrorKind.AUTH,
+            )
+        confirmed = pin.sign(identity.with_key_set(*best), kid=signer.kid, key=signer.key)
+        with self._db.write() as session:
+            row = self._device(session)
+            assert row is not None
+            row.identity = confirmed.to_json()
+            session.add(row)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                subject_type="device",
+                subject_id=confirmed.device_id,
+                details={"office_key": confirmed.office_fingerprint, "serial": best[0].serial},
+            )
+        log.info("office keys confirmed by an administrator")
+        return confirmed
 
     def enrolment_fingerprint(self, data: bytes) -> str:
         """The office root key fingerprint in an enrolment file, for the administrator to
@@ -187,6 +332,9 @@ class DeviceSync:
             )
         enrolment = read_enrolment(data, expected_fingerprint=expected_fingerprint)
         identity = create_identity(enrolment)
+        signer = self._db.audit_signer
+        if signer is not None:  # else the next administrator's sign-in signs it
+            identity = pin.sign(identity, kid=signer.kid, key=signer.key)
         with self._db.write() as session:
             if self._device(session) is not None:
                 raise ConflictError(
@@ -324,20 +472,32 @@ class DeviceSync:
         return bool(recipients()) if callable(recipients) else False
 
     def _own_encryption_key(self, identity: DeviceIdentity) -> DeviceIdentity:
-        """The identity with the device's own HPKE key pair: one is made (and kept in the
-        encrypted profile) for a device enrolled before hand-overs existed."""
-        if identity.encryption_key is not None or not self._takes_handovers():
+        """The identity with the device's hand-over key pair sealed to the site key: a
+        supervisor's sync makes one, or seals the one an identity from before kept in plain
+        (the same pair: the office knows its public half). A sync without the site key
+        leaves the identity as it is (docs/security.md, "Hand-over through the office")."""
+        if not self._takes_handovers():
             return identity
-        identity = identity.with_encryption_key()
-        private = identity.encryption_private_key()
-        assert private is not None
+        if identity.encryption_sealed is not None and identity.encryption_key is None:
+            return identity
+        site = self._site_key()
+        if site is None:
+            return identity
+        sealed = identity.with_sealed_encryption_key(site.public_key())
+        public = sealed.encryption_public_key()
+        assert public is not None
         with self._db.write() as session:
             row = self._device(session)
             assert row is not None
             stored = DeviceIdentity.from_json(row.identity)
-            if stored.encryption_key is not None:  # another sync made one meanwhile
-                return stored
-            row.identity = identity.to_json()
+            if stored.encryption_sealed is not None and stored.encryption_key is None:
+                return stored  # another sync sealed it meanwhile
+            row.identity = dataclasses.replace(
+                stored,
+                encryption_key=None,
+                encryption_public=sealed.encryption_public,
+                encryption_sealed=sealed.encryption_sealed,
+            ).to_json()
             session.add(row)
             audit.append(
                 session,
@@ -345,19 +505,19 @@ class DeviceSync:
                 action=AuditAction.SETTINGS_CHANGED,
                 subject_type="device",
                 subject_id=identity.device_id,
-                details={"setting": "handover_key", "key": private.key_id},
+                details={"setting": "handover_key", "key": public.key_id, "sealed": True},
             )
-        log.info("device hand-over key made")
-        return identity
+        log.info("device hand-over key sealed to the site key")
+        return DeviceIdentity.from_json(row.identity)
 
     def _take_in(self, documents: list[tuple[str, bytes]], result: SyncResult) -> list[str]:
         """Verify, open and take in hand-over documents (name, bytes); returns the names of
         those that are done (taken in now or before). Another device's documents (a shared
         stick) are skipped silently; damaged or forged ones are listed in ``result``."""
         identity = self._require_identity()
-        private = identity.encryption_private_key()
+        private = identity.open_encryption_key(self._site_key())
         if private is None or self._take_handover is None:
-            return []
+            return []  # they wait at the office for a sync with the site key
         trusted = {
             kid: key
             for kid, key in identity.office_signing_keys.items()
@@ -571,7 +731,10 @@ class DeviceSync:
                     for receipt in client.fetch_receipts():
                         self.apply_receipt(receipt, result)
                     result.forms_installed = self._install_forms(client)
-                    if self._take_handover is not None:
+                    if (
+                        self._take_handover is not None
+                        and identity.open_encryption_key(self._site_key()) is not None
+                    ):
                         documents = client.fetch_handovers()
                         self._take_in([(f"#{i}", d) for i, d in enumerate(documents)], result)
             except IntakeError as exc:
@@ -729,10 +892,9 @@ class DeviceSync:
 
 def _queue_device_key(session: Session, identity: DeviceIdentity) -> None:
     """Queue the device's hand-over key (once per key: a newer key is sent again)."""
-    private = identity.encryption_private_key()
-    if private is None:
+    public = identity.encryption_public_key()
+    if public is None:
         return
-    public = private.public_key()
     for item in session.exec(
         select(OutboxItem).where(OutboxItem.kind == OutboxKind.DEVICE_KEY.value)
     ).all():

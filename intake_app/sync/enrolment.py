@@ -204,7 +204,9 @@ def read_enrolment(
 
 
 def create_identity(enrolment: Enrolment) -> DeviceIdentity:
-    """Create the device's key pair and its identity for an enrolment."""
+    """Create the device's key pair and its identity for an enrolment. The hand-over key
+    pair is not made here (an administrator's session): a supervisor's first sync makes it,
+    sealed to the site key (docs/security.md, "Hand-over through the office")."""
     private = keys.generate_signing_key()
     key_set = enrolment.key_set
     return DeviceIdentity(
@@ -219,7 +221,6 @@ def create_identity(enrolment: Enrolment) -> DeviceIdentity:
         root_public_key=enrolment.root_public_key,
         key_set_serial=key_set.serial,
         office_importer_keys=key_set.importer_keys,
-        encryption_key=keys.EncryptionPrivateKey.generate().raw,
     )
 
 

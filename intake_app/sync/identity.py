@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.sync import keys
@@ -179,10 +180,21 @@ class DeviceIdentity:
     key_set_serial: int = 0
     #: Which of ``office_signing_keys`` are the importer's (final receipts).
     office_importer_keys: frozenset[str] = frozenset()
-    #: The device's HPKE private key (112 bytes) that the office seals hand-overs to; None
-    #: for identities from before hand-overs (one is made at the next sync,
-    #: docs/security.md, "Hand-over through the office").
+    #: The device's HPKE private key (112 bytes) that the office seals hand-overs to, in
+    #: plain: only in identities from before it was sealed to the site key (a supervisor's
+    #: next sync seals it and drops this; docs/security.md, "Hand-over through the office").
     encryption_key: bytes | None = field(default=None, repr=False)
+    #: The public half of the hand-over key pair (what the office seals to).
+    encryption_public: bytes | None = None
+    #: The hand-over private key sealed (HPKE) to the site key: only supervisors (and the
+    #: recovery key) open it, and with it the hand-overs (``open_encryption_key``).
+    encryption_sealed: bytes | None = field(default=None, repr=False)
+    #: The administrator's signature of the device id, the pinned root and the key set at
+    #: enrolment (``kid``, ``sig``, ``key_set``: device_sync/pin.py); None before it.
+    pin: Mapping[str, Any] | None = None
+    #: The root-signed key-set document the office keys were last taken from (None while
+    #: they are the ones of the enrolment); the device checks it again before it seals.
+    key_set_document: bytes | None = None
 
     @property
     def office_fingerprint(self) -> str:
@@ -210,14 +222,62 @@ class DeviceIdentity:
         return keys.signing_key_id(self.public_key())
 
     def encryption_private_key(self) -> EncryptionPrivateKey | None:
-        """The device's own HPKE key pair for hand-overs, if it has one."""
+        """The hand-over private key kept in plain (an identity from before it was sealed
+        to the site key), if any; see :meth:`open_encryption_key`."""
         return EncryptionPrivateKey(self.encryption_key) if self.encryption_key else None
 
-    def with_encryption_key(self) -> DeviceIdentity:
-        """A copy with a fresh HPKE key pair for hand-overs (kept if it has one already)."""
+    def encryption_public_key(self) -> EncryptionPublicKey | None:
+        """The public half of the device's hand-over key pair, if it has one."""
+        if self.encryption_public is not None:
+            return EncryptionPublicKey(self.encryption_public)
+        private = self.encryption_private_key()
+        return private.public_key() if private is not None else None
+
+    def _sealed_info(self) -> bytes:
+        return f"intake-device-handover-key/1|{self.device_id}".encode("ascii")
+
+    def open_encryption_key(self, site: EncryptionPrivateKey | None) -> EncryptionPrivateKey | None:
+        """The hand-over private key: opened with the site key, or kept in plain by an
+        identity from before; None without the site key (or when it does not open)."""
         if self.encryption_key is not None:
+            return self.encryption_private_key()
+        if self.encryption_sealed is None or site is None:
+            return None
+        try:
+            raw = keys.SUITE.decrypt(
+                self.encryption_sealed, site.to_hpke(), info=self._sealed_info()
+            )
+            private = EncryptionPrivateKey(raw)
+        except (InvalidTag, ValueError):  # not sealed to this site key, or damaged
+            return None
+        public = self.encryption_public_key()
+        return private if public is not None and private.key_id == public.key_id else None
+
+    def with_encryption_key(self) -> DeviceIdentity:
+        """A copy with a fresh HPKE key pair for hand-overs in plain (kept if it has one
+        already): identities from before hand-overs were sealed to the site key."""
+        if self.encryption_key is not None or self.encryption_sealed is not None:
             return self
         return replace(self, encryption_key=EncryptionPrivateKey.generate().raw)
+
+    def with_sealed_encryption_key(self, site: EncryptionPublicKey) -> DeviceIdentity:
+        """A copy whose hand-over private key is sealed to the site key ``site``: the one it
+        has (kept in plain before, or opened by the caller and given back here), else a
+        fresh one; nothing of it stays in plain."""
+        private = self.encryption_private_key() or EncryptionPrivateKey.generate()
+        return self.sealed_with(private, site)
+
+    def sealed_with(
+        self, private: EncryptionPrivateKey, site: EncryptionPublicKey
+    ) -> DeviceIdentity:
+        """A copy with ``private`` as the hand-over key, sealed to ``site`` only."""
+        sealed = keys.SUITE.encrypt(private.raw, site.to_hpke(), info=self._sealed_info())
+        return replace(
+            self,
+            encryption_key=None,
+            encryption_public=private.public_key().raw,
+            encryption_sealed=sealed,
+        )
 
     def office_key(self) -> EncryptionPublicKey:
         """The office encryption key that new batches are sealed to."""
@@ -233,8 +293,9 @@ class DeviceIdentity:
             importer_keys=self.office_importer_keys,
         )
 
-    def with_key_set(self, key_set: OfficeKeySet) -> DeviceIdentity:
-        """A copy that trusts ``key_set``, which the caller verified against the root.
+    def with_key_set(self, key_set: OfficeKeySet, document: bytes | None = None) -> DeviceIdentity:
+        """A copy that trusts ``key_set``, which the caller verified against the root in
+        ``document`` (kept, so that the device can check it again before it seals).
 
         The receipt keys are replaced, not added to: a receipt key the root no longer
         lists (a revoked receiver) is trusted no more. A server address in the key set
@@ -242,6 +303,7 @@ class DeviceIdentity:
         """
         return replace(
             self,
+            key_set_document=document,
             office_encryption_keys=dict(key_set.encryption_keys),
             office_signing_keys=dict(key_set.signing_keys),
             current_office_key_id=key_set.current_encryption_key_id,
@@ -269,6 +331,14 @@ class DeviceIdentity:
         }
         if self.encryption_key is not None:
             data["encryption_key"] = keys.b64(self.encryption_key)
+        if self.encryption_public is not None:
+            data["encryption_public"] = keys.b64(self.encryption_public)
+        if self.encryption_sealed is not None:
+            data["encryption_sealed"] = keys.b64(self.encryption_sealed)
+        if self.pin is not None:
+            data["pin"] = dict(self.pin)
+        if self.key_set_document is not None:
+            data["key_set_document"] = keys.b64(self.key_set_document)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -293,7 +363,14 @@ class DeviceIdentity:
             raise ValueError("device id is not a UUID")
         own = data.get("encryption_key")
         encryption_key = EncryptionPrivateKey(keys.unb64(own)).raw if own is not None else None
+        pin = data.get("pin")
+        document = data.get("key_set_document")
+        public, sealed = data.get("encryption_public"), data.get("encryption_sealed")
         return cls(
+            encryption_public=keys.unb64(public) if isinstance(public, str) else None,
+            encryption_sealed=keys.unb64(sealed) if isinstance(sealed, str) else None,
+            pin=dict(pin) if isinstance(pin, dict) else None,
+            key_set_document=keys.unb64(document) if isinstance(document, str) else None,
             device_id=data["device_id"],
             device_name=str(data["device_name"]),
             private_key_pem=pem,

@@ -388,6 +388,13 @@ class SyncClient:
 
     # -- keys and forms --------------------------------------------------------------------
 
+    def key_set_documents(self) -> list[bytes]:
+        """The key-set documents the office offers (``GET /v1/keys``), not checked yet."""
+        response = self._request("GET", "/v1/keys")
+        if response.status_code != 200:
+            raise _refused(response)
+        return self._json_list(response, "documents")
+
     def fetch_office_keys(self) -> DeviceIdentity:
         """The identity updated with the office's current key set (after a rotation).
 
@@ -398,15 +405,12 @@ class SyncClient:
         Raises:
             SyncError: ``AUTH`` when no key set verifies or the office offers an older one.
         """
-        response = self._request("GET", "/v1/keys")
-        if response.status_code != 200:
-            raise _refused(response)
         root = self.identity.root_public_key
         if root is None:
             log.warning("identity without a root key: office keys are not refreshed")
             return self.identity
         older = False
-        for blob in self._json_list(response, "documents"):
+        for blob in self.key_set_documents():
             try:
                 key_set = verify_key_set_document(
                     blob, root=root, min_serial=self.identity.key_set_serial
@@ -415,7 +419,7 @@ class SyncClient:
                 older = older or exc.reason == "older"
                 log.error("office key set refused: %s", exc.reason)
                 continue
-            return self.identity.with_key_set(key_set)
+            return self.identity.with_key_set(key_set, blob)
         if older:
             raise SyncError(
                 _(

@@ -144,8 +144,20 @@ class SyncWindow(QDialog):
         self.enrol_button = QPushButton(_("Gerät &registrieren …"))
         self.answer_file_button = QPushButton(_("&Antwortdatei schreiben …"))
         self.confirmation_button = QPushButton(_("&Bestätigung einlesen …"))
-        for button in (self.enrol_button, self.answer_file_button, self.confirmation_button):
+        self.office_button = QPushButton(_("Schlüssel der &Zentrale bestätigen …"))
+        admin_buttons = (
+            self.enrol_button,
+            self.answer_file_button,
+            self.confirmation_button,
+            self.office_button,
+        )
+        for button in admin_buttons:
             button.setVisible(actor.can(Permission.MANAGE_DEVICE))
+        #: why nothing can be sent until an administrator confirms the office keys
+        self.office_label = QLabel()
+        self.office_label.setObjectName("error")
+        self.office_label.setWordWrap(True)
+        self.office_label.hide()
         can_sync = actor.can(Permission.SYNC)
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setVisible(can_sync)
@@ -166,6 +178,7 @@ class SyncWindow(QDialog):
         info.addWidget(self.device_label, 1, 0, 1, 2)
         info.addWidget(self.last_label, 2, 0, 1, 2)
         info.addWidget(self.error_label, 3, 0, 1, 2)
+        info.addWidget(self.office_label, 4, 0, 1, 2)
         actions = QHBoxLayout()
         for button in (
             self.send_button,
@@ -176,7 +189,7 @@ class SyncWindow(QDialog):
             actions.addWidget(button)
         actions.addStretch(1)
         admin_row = QHBoxLayout()
-        for button in (self.enrol_button, self.answer_file_button, self.confirmation_button):
+        for button in admin_buttons:
             admin_row.addWidget(button)
         admin_row.addStretch(1)
         close = QPushButton(_("Schließen"))
@@ -212,6 +225,7 @@ class SyncWindow(QDialog):
         self.enrol_button.clicked.connect(self._on_enrol)
         self.answer_file_button.clicked.connect(self._on_answer_file)
         self.confirmation_button.clicked.connect(self._on_confirmation)
+        self.office_button.clicked.connect(self._on_confirm_office)
         self.resize(900, 560)
         self.refresh()
 
@@ -259,6 +273,25 @@ class SyncWindow(QDialog):
         self.enrol_button.setEnabled(not status.enrolled and idle)
         self.answer_file_button.setEnabled(registered_needed and idle)
         self.confirmation_button.setEnabled(registered_needed and idle)
+        office = self.ws.sync.office_check() if status.enrolled else None
+        self.office_button.setEnabled(office is not None and idle)
+        self.office_label.setVisible(office is not None)
+        if office == "changed":
+            self.office_label.setText(
+                _(
+                    "Die Schlüssel der Zentrale auf diesem Gerät wurden außerhalb des "
+                    "Programms geändert. Es wird nichts gesendet, bis die Administration sie "
+                    "bestätigt hat; alles bleibt im Postausgang."
+                )
+            )
+        elif office == "unsigned":
+            self.office_label.setText(
+                _(
+                    "Die Administration muss die Schlüssel der Zentrale einmal bestätigen "
+                    "(„Schlüssel der Zentrale bestätigen …“). Bis dahin wird nichts gesendet; "
+                    "alles bleibt im Postausgang."
+                )
+            )
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setEnabled(status.enrolled and self.operation is None)
         self.no_batches.setVisible(not status.batches)
@@ -509,6 +542,86 @@ class SyncWindow(QDialog):
             label=_("Gerät registrieren"),
             text=_("Das Gerät wird registriert …"),
         )
+
+    def _on_confirm_office(self) -> None:
+        """Confirm the office keys again (docs/security.md, "The office the device seals
+        to"): the administrator compares the pinned root's fingerprint with the one the
+        office gave her; the key set comes from the office, or from its keyset.json."""
+        fingerprint = self.ws.sync.office_fingerprint()
+        answer = QMessageBox.question(
+            self,
+            _("Fingerabdruck der Zentrale"),
+            _(
+                "Fingerabdruck der Zentrale auf diesem Gerät:\n\n{fp}\n\nStimmt er Zeichen "
+                "für Zeichen mit dem überein, den die Zentrale Ihnen mitgeteilt hat? Nur dann "
+                "bestätigen. Sonst informieren Sie die Zentrale: das Gerät muss neu "
+                "registriert werden."
+            ).format(fp=fingerprint or "—"),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        sync = self.ws.sync
+
+        def confirmed(_result: object) -> None:
+            self.changed.emit()
+            QMessageBox.information(
+                self,
+                _("Schlüssel der Zentrale"),
+                _("Die Schlüssel der Zentrale sind bestätigt; das Gerät kann wieder senden."),
+            )
+
+        def from_file() -> None:
+            name, _filter = QFileDialog.getOpenFileName(
+                self,
+                _("Schlüsselsatz der Zentrale (keyset.json)"),
+                "",
+                _("Schlüsselsatz (*.json);;Alle (*)"),
+            )
+            if not name:
+                return
+            self._run(
+                lambda _token: sync.confirm_office(
+                    expected_fingerprint=fingerprint, document=Path(name).read_bytes()
+                ),
+                confirmed,
+                label=_("Schlüssel der Zentrale bestätigen"),
+                text=_("Der Schlüsselsatz wird geprüft …"),
+            )
+
+        def failed(exc: BaseException) -> None:
+            self.operation = None
+            self.refresh()
+            if isinstance(exc, SyncError) and exc.kind is SyncErrorKind.NETWORK:
+                answer = QMessageBox.question(
+                    self,
+                    _("Schlüssel der Zentrale"),
+                    _(
+                        "Die Zentrale ist nicht erreichbar ({reason}). Möchten Sie den "
+                        "Schlüsselsatz der Zentrale (keyset.json) von einem USB-Stick lesen?"
+                    ).format(reason=exc),
+                )
+                if answer == QMessageBox.StandardButton.Yes:
+                    from_file()
+                return
+            show_error(self, exc)
+
+        def succeeded(result: object) -> None:
+            self.operation = None
+            self.refresh()
+            confirmed(result)
+
+        self.operation = run_op(
+            self,
+            lambda token: sync.confirm_office(expected_fingerprint=fingerprint, cancel=token.event),
+            on_success=succeeded,
+            on_failure=failed,
+            label=_("Schlüssel der Zentrale bestätigen"),
+            progress=self,
+            progress_text=_("Der Schlüsselsatz wird von der Zentrale geholt …"),
+        )
+        self.refresh()
 
     def _register_online(self) -> None:
         sync = self.ws.sync
