@@ -123,6 +123,8 @@ class Context:
             for message in workspace.sign_in_result.integrity_messages:
                 warning = _("Warnung")
                 print(f"intake-app: {warning}: {message}", file=sys.stderr)
+            for message in workspace.sign_in_result.notices:
+                print(f"intake-app: {message}", file=sys.stderr)
             if workspace.sign_in_result.must_change_password and not changing_password:
                 workspace.close()
                 raise AuthError(

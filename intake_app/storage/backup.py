@@ -8,7 +8,9 @@ A backup is one folder ``backups/<UTC time stamp>/`` with
 - ``stores/``: every record store, each still under its own key;
 - ``vault.json``: the keys as they were at backup time, wrapped and sealed (the vault
   holds no key in the clear);
-- ``profile.json`` and, when present, ``organisation.yaml``: non-personal configuration;
+- ``profile.json`` and, when present, ``organisation.yaml`` with its administrator's
+  signature ``organisation.yaml.sig`` (docs/security.md, "The organisation file"):
+  non-personal configuration;
 - ``manifest.json``: time, reason, program and schema version, and a SHA-256 per file.
 
 The folder is written under a temporary name and renamed when complete, so a backup is
@@ -68,10 +70,18 @@ BACKUP_FORMAT = "intake-backup"
 BACKUP_VERSION = 1
 MANIFEST = "manifest.json"
 ORGANISATION_FILE = "organisation.yaml"
+ORGANISATION_SIGNATURE = ORGANISATION_FILE + ".sig"
 PARTIAL_PREFIX = ".partial-"
 STAGING_PREFIX = "restore-"
 #: Files a backup may hold besides the manifest, in the order they are restored.
-FILES = (DB_FILE, DB_FILE + "-wal", VAULT_FILE, META_FILE, ORGANISATION_FILE)
+FILES = (
+    DB_FILE,
+    DB_FILE + "-wal",
+    VAULT_FILE,
+    META_FILE,
+    ORGANISATION_FILE,
+    ORGANISATION_SIGNATURE,
+)
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -366,9 +376,9 @@ def create_backup(ws: Workspace, *, reason: BackupReason = BackupReason.MANUAL) 
         _copy_locked(profile.vault_path, partial / VAULT_FILE, Path(f"{profile.vault_path}.lock"))
         if profile.meta_path.is_file():
             shutil.copy2(profile.meta_path, partial / META_FILE)
-        organisation = profile.root / ORGANISATION_FILE
-        if organisation.is_file():
-            shutil.copy2(organisation, partial / ORGANISATION_FILE)
+        for name in (ORGANISATION_FILE, ORGANISATION_SIGNATURE):  # the file counts signed
+            if (profile.root / name).is_file():
+                shutil.copy2(profile.root / name, partial / name)
         _write_manifest(
             partial,
             created=created,

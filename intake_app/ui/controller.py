@@ -112,6 +112,10 @@ class AppController(QObject):
                 + "\n\n"
                 + _("Bitte informieren Sie die Administration."),
             )
+        if workspace.sign_in_result.notices:
+            QMessageBox.information(
+                self.window, _("Hinweis"), "\n\n".join(workspace.sign_in_result.notices)
+            )
         if workspace.sign_in_result.must_change_password:
             dialog = ChangePasswordDialog(workspace, forced=True, parent=self.window)
             if dialog.exec() != QDialog.DialogCode.Accepted:

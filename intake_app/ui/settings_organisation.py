@@ -3,9 +3,11 @@
 The organisation file (controller, data protection officer, supervisory authority,
 consent purposes and recipients, legal texts in every client language) is non-personal
 configuration in ``<profile>/organisation.yaml``; without it the shipped template
-``resources/config/organisation-default.yaml`` is used. :class:`OrganisationFile` holds
-the logic without Qt; :class:`OrganisationPage` is its page in the settings window.
-Signals (page): ``changed()``.
+``resources/config/organisation-default.yaml`` is used. The file counts only with an
+administrator's signature beside it (:mod:`intake_app.storage.organisation_seal`): saving
+here signs it with her key; a file changed outside the program is shown as not in force.
+:class:`OrganisationFile` holds the logic without Qt; :class:`OrganisationPage` is its page
+in the settings window. Signals (page): ``changed()``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QTextCursor
@@ -31,12 +34,15 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.assets import resource
-from intake_app.atomic import atomic_write_bytes
 from intake_app.core.forms import FormLoadError, OrganisationConfig, load_organisation
 from intake_app.core.forms.errors import FormIssue
-from intake_app.errors import ValidationError
+from intake_app.errors import PermissionDenied, ValidationError
 from intake_app.i18n import _
+from intake_app.storage.organisation_seal import UPDATE, Seal
 from intake_app.ui.widgets import heading
+
+if TYPE_CHECKING:
+    from intake_app.app import Workspace
 
 FILE_NAME = "organisation.yaml"
 DEFAULT_PARTS = ("config", "organisation-default.yaml")
@@ -66,18 +72,37 @@ class OrganisationFile:
 
     Args:
         root: the profile folder.
+        workspace: the administrator's workspace: it tells whether the file's signature
+            counts, and signs what is saved (without one nothing can be saved).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, workspace: Workspace | None = None) -> None:
         self.path = Path(root) / FILE_NAME
+        self._ws = workspace
+
+    def seal(self) -> Seal | None:
+        """The file as found with its signature (None without a workspace)."""
+        return self._ws.organisation_seal() if self._ws is not None else None
 
     @property
     def is_custom(self) -> bool:
-        """True when the profile has its own file (else the shipped template is used)."""
-        return self.path.is_file()
+        """True when the profile's own file is in use (else the shipped template is)."""
+        if not self.path.is_file():
+            return False
+        seal = self.seal()
+        return seal is None or seal.counts
+
+    @property
+    def refused(self) -> bool:
+        """True when the profile has a file whose signature does not count."""
+        seal = self.seal()
+        return seal is not None and seal.refused
 
     def read_text(self) -> str:
-        """The text in use: the profile's file, else the shipped template."""
+        """The text in use: the profile's signed file, else the shipped template."""
+        seal = self.seal()
+        if seal is not None:
+            return seal.data.decode("utf-8-sig", "replace") if seal.counts else default_text()
         if self.is_custom:
             return self.path.read_text("utf-8-sig")
         return default_text()
@@ -96,9 +121,22 @@ class OrganisationFile:
         return load_organisation(_TextSource(text))  # type: ignore[arg-type]
 
     def save(self, text: str) -> OrganisationConfig:
-        """Check ``text`` and write it atomically as the profile's organisation file."""
+        """Check ``text`` and write it atomically as the profile's organisation file,
+        signed with the administrator's key.
+
+        Raises:
+            FormLoadError: the text is not a valid organisation file.
+            PermissionDenied: no administrator's key is at hand.
+        """
         config = self.check(text)
-        atomic_write_bytes(self.path, text.encode("utf-8"), mode=0o644)
+        if self._ws is None:
+            raise PermissionDenied(
+                _(
+                    "Die Organisationsdatei wird nur mit der Unterschrift einer "
+                    "Administratorin oder eines Administrators gespeichert."
+                )
+            )
+        self._ws.save_organisation(text.encode("utf-8"))
         return config
 
 
@@ -341,9 +379,23 @@ class OrganisationPage(QWidget):
     # -- helpers -------------------------------------------------------------------------
 
     def _show_source(self) -> None:
+        seal = self.file.seal()
         if self.file.is_custom:
+            text = _("In Gebrauch: die Datei dieses Profils ({path}).").format(path=self.file.path)
+            if seal is not None and seal.how == UPDATE:
+                text += " " + _(
+                    "Sie wurde bei der ersten Anmeldung der Administration nach dem Update so "
+                    "unterschrieben, wie sie vorlag."
+                )
+            self.source.setText(text)
+        elif seal is not None and seal.refused:
             self.source.setText(
-                _("In Gebrauch: die Datei dieses Profils ({path}).").format(path=self.file.path)
+                _(
+                    "In Gebrauch: die mitgelieferte Vorlage (Musterstadt). Die Datei dieses "
+                    "Profils ({path}) trägt keine gültige Unterschrift der Administration: Sie "
+                    "wurde außerhalb des Programms geändert und gilt nicht. Um sie freizugeben, "
+                    "laden Sie sie mit „Datei laden …“, prüfen den Inhalt und speichern."
+                ).format(path=self.file.path)
             )
         else:
             self.source.setText(

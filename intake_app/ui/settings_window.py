@@ -184,7 +184,7 @@ class SettingsWindow(QDialog):
         self.nav.setFixedWidth(widest + 8)
 
     def _add_organisation_page(self) -> None:
-        self.organisation = OrganisationPage(OrganisationFile(self.ws.profile.root))
+        self.organisation = OrganisationPage(OrganisationFile(self.ws.profile.root, self.ws))
         self.organisation.changed.connect(self._on_changed)
         self._page_of[ORGANISATION_PAGE] = self.pages.count()
         self._add_page(_("Träger und Einwilligung"), self.organisation)
