@@ -22,7 +22,6 @@ from intake_app.core.forms import (
     OrganisationConfig,
     initial_answers,
     load_form,
-    load_organisation,
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
@@ -35,6 +34,8 @@ from intake_app.storage import (
     audit,
     integrity,
     moves,
+    organisation_seal,
+    owners,
     profile_key,
     relayout,
     schema_guard,
@@ -53,12 +54,14 @@ from intake_app.storage.records import RecordService
 from intake_app.storage.scope import Scope, open_scope, rekey_own_stores, remember_recovery
 from intake_app.storage.settings_repo import ProfileSettings
 from intake_app.storage.site_records import SiteLifecycle, SiteRecords
+from intake_app.storage.stores import store_identity, store_path
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
 
 if TYPE_CHECKING:
     from intake_app.device_sync.device import DeviceSync
+    from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.core")
 
@@ -71,6 +74,15 @@ def _erased_back_note(count: int) -> str:
         "In einem Aktenspeicher lagen wieder Akten, die gelöscht worden waren ({count}); "
         "eine ältere Kopie der Datei wurde zurückgelegt. Sie wurden erneut gelöscht. Akten, "
         "die seit dieser Kopie geschrieben wurden, können fehlen. Bitte informieren Sie die "
+        "Administration und den Datenschutz."
+    ).format(count=count)
+
+
+def _unconfirmed_erasure_note(count: int) -> str:
+    return _(
+        "In der Profildatenbank wurde außerhalb des Programms eine Löschung von Akten "
+        "eingetragen ({count}), die keine berechtigte, unterschriebene Löschung im "
+        "Audit-Protokoll belegt. Es wurde nichts gelöscht. Bitte informieren Sie die "
         "Administration und den Datenschutz."
     ).format(count=count)
 
@@ -88,6 +100,8 @@ class SignInResult:
     integrity_messages: tuple[str, ...] = ()
     #: the recovery path writes its audit entries once the administrator has a key
     deferred_audit: bool = False
+    #: what she should know that is no finding (German, translated): the update window
+    notices: tuple[str, ...] = ()
 
     @property
     def safe_mode(self) -> bool:
@@ -207,9 +221,10 @@ class Workspace:
         self.settings = ProfileSettings(db=db, actor=actor)
 
         def sync_of(store_db: Database, *, home: bool = False) -> DeviceSync:
-            # Hand-overs from other sites are taken into the store of whoever runs the
-            # sync (her own store; an administrator has none, so they wait at the office):
-            # docs/security.md, "Hand-over through the office".
+            # Hand-overs from other sites are taken into the store of a supervisor who runs
+            # the sync (her own store; the device's hand-over key opens only with the site
+            # key, so they wait at the office for her): docs/security.md, "Hand-over
+            # through the office".
             owns_store = home and store_db is not self.scope.profile_db
             # Deferred: the sync stack (batches, sealing, receipts, enrolment) loads when
             # the user first sends or opens the sync window, not at sign-in; the status
@@ -225,6 +240,7 @@ class Workspace:
                 on_forms_changed=self.reload_forms,
                 home=home,
                 take_handover=records_of(store_db).take_handover if owns_store else None,
+                site_key=self._site_key,
             )
 
         def lifecycle_of(store_db: Database) -> Lifecycle:
@@ -348,21 +364,46 @@ class Workspace:
         self.accounts.signing_keys = accounts.signing_keys
         self.accounts.recovery_secret = accounts.recovery_secret
 
-    def _store_for_owner(self, owner_id: int) -> str | None:
+    def _site_key(self) -> EncryptionPrivateKey | None:
+        """The site key of this sign-in (supervisors, the recovery path), else None."""
+        return self.keys.site_private() if self.keys is not None else None
+
+    def _certified_keys(self) -> dict[int, dict[str, str]]:
+        """Every user's keys certified along the chain from the profile's root (user id ->
+        key id -> public key), old ones too: a store's owner signature may be older."""
+        with self.db.read() as session:
+            certified = integrity.certified_key_ids(session) or set()
+            found = integrity.public_keys(session)
+        by_user: dict[int, dict[str, str]] = {}
+        for kid, key in found.items():
+            if kid in certified:
+                by_user.setdefault(key.user_id, {})[kid] = key.public_key
+        return by_user
+
+    def _store_for_owner(
+        self, owner_id: int, certified: dict[int, dict[str, str]] | None = None
+    ) -> str | None:
         """A store of ``owner_id`` that this workspace has open (for moving a case), whose
-        key a holder of the site key made and whose owner someone holding its key
-        confirmed: anyone can list a store of her own making for a counsellor and seal it
-        to the site key, and a case moved there would open for her (docs/security.md,
-        "Granting and revoking")."""
+        key a holder of the site key made and whose owner signed it as hers: anyone can
+        list a store of her own making for a counsellor and seal it to the site key, and
+        whoever holds a store's key can relabel it, and a case moved there would open for
+        her (docs/security.md, "Granting and revoking", "Store owners"). ``certified``:
+        :meth:`_certified_keys`, when the caller asks for several owners."""
         site = self.keys.site_private() if self.keys is not None else None
         if site is None:
             return None
+        keys_of = (certified if certified is not None else self._certified_keys()).get(owner_id, {})
         for sid, info in self.vault.stores().items():
             store_db = self.scope.stores.get(sid)
-            if info.owner_id != owner_id or store_db is None:
+            if info.owner_id != owner_id or store_db is None or not keys_of:
                 continue
             key = store_db.current_key()
-            if self.vault.held_confirmed(sid, key, site) and self.vault.owner_confirmed(sid, key):
+            if not self.vault.held_confirmed(sid, key, site):
+                continue
+            identity = store_identity(store_path(self.profile.root, sid), key)
+            if owners.signed_by_owner(
+                self.vault, sid, owner_id=owner_id, identity=identity, owner_keys=keys_of
+            ):
                 return sid
         return None
 
@@ -382,11 +423,12 @@ class Workspace:
                 and u.id != owner
                 and u.role in (Role.COUNSELLOR.value, Role.SUPERVISOR.value)
             ]
+        certified = self._certified_keys()
         return sorted(
             (
                 (u.id, u.display_name or u.username)
                 for u in people
-                if u.id is not None and self._store_for_owner(u.id) is not None
+                if u.id is not None and self._store_for_owner(u.id, certified) is not None
             ),
             key=lambda item: item[1].casefold(),
         )
@@ -619,9 +661,26 @@ class Workspace:
 
     @functools.cached_property
     def organisation(self) -> OrganisationConfig:
-        """Consent purposes and legal texts: the profile's own file, else the default."""
-        own = self.profile.root / ORGANISATION_FILE
-        return load_organisation(own if own.is_file() else None)
+        """Consent purposes and legal texts: the profile's own file when an administrator
+        signed it, else the shipped default (docs/security.md, "The organisation file")."""
+        return organisation_seal.load(self.organisation_seal(), self.profile.root)
+
+    def organisation_seal(self) -> organisation_seal.Seal:
+        """The profile's organisation file as found, and whether its signature counts."""
+        return organisation_seal.current(self.profile.root, self.scope.profile_db, self.integrity)
+
+    def save_organisation(self, data: bytes) -> None:
+        """Store ``data`` (checked by the caller) as the profile's organisation file,
+        signed with the administrator's key; the caller audits the change."""
+        self.actor.require(Permission.MANAGE_SETTINGS)
+        organisation_seal.save(
+            self.scope.profile_db,
+            self.profile.root,
+            data,
+            keys=self.accounts.signing_keys,
+            actor=self.actor.username,
+        )
+        self.reload_organisation()
 
     def reload_organisation(self) -> None:
         """Forget the cached organisation configuration (after the settings changed it)."""
@@ -878,6 +937,14 @@ class Workspace:
                 )
             if own_keys is not None and signing is not None:
                 _sign_own_vault_key(vault, username, signing)
+            findings, notices = organisation_seal.at_sign_in(
+                db, profile.root, actor=actor, keys=signing, report=opened.report
+            )
+            result = dataclasses.replace(  # docs/security.md, "The organisation file"
+                result,
+                integrity_messages=result.integrity_messages + findings,
+                notices=result.notices + notices,
+            )
             if keys is not None and actor.role is not Role.ADMIN:
                 scope = open_scope(
                     root=profile.root,
@@ -918,15 +985,20 @@ class Workspace:
                         ),
                     )
             # an erased record in a store again (an older copy of the file put back) is
-            # erased once more and reported (docs/security.md)
-            back = sum(
+            # erased once more and reported; an erasure the signed audit log does not back
+            # was entered outside the program: reported, nothing deleted (docs/security.md)
+            found = [
                 Lifecycle.erase_again(store_db, actor=actor.username)
                 for store_db in scope.stores.values()
+            ]
+            back = sum(f.erased for f in found)
+            unconfirmed = sum(f.unconfirmed for f in found)
+            notes = ((_erased_back_note(back),) if back else ()) + (
+                (_unconfirmed_erasure_note(unconfirmed),) if unconfirmed else ()
             )
-            if back:
+            if notes:
                 result = dataclasses.replace(
-                    result,
-                    integrity_messages=(*result.integrity_messages, _erased_back_note(back)),
+                    result, integrity_messages=(*result.integrity_messages, *notes)
                 )
         except BaseException:
             db.close()

@@ -84,8 +84,11 @@ def refusal_text(reason: str | None) -> str:
 def register_device_key(
     conn: Connection, item: Mapping[str, Any], *, device_id: str, batch_id: str, now: datetime
 ) -> ItemResult:
-    """Keep the device's hand-over key from a batch it signed (a newer key replaces the
-    older one); a key naming another device is a conflict."""
+    """Keep the device's hand-over key from a batch it signed, the first one only: every
+    user of a device holds its signing key, so a later, other key may be anyone's on it
+    (docs/security.md, "Hand-over through the office"); it is refused as a conflict and
+    logged, as is a key naming another device. The device keeps its key pair (sealed to
+    its site key); a device that needs a new one is enrolled again."""
     if item["record_id"] != device_id:
         return ItemResult.CONFLICT
     public = keys.EncryptionPublicKey.from_json(item["key"])
@@ -105,12 +108,13 @@ def register_device_key(
         return ItemResult.RECORDED
     if existing.key_id == public.key_id:
         return ItemResult.DUPLICATE
-    conn.execute(
-        device_encryption_keys.update()
-        .where(device_encryption_keys.c.device_id == device_id)
-        .values(**values)
+    log.warning(
+        "device %s announced another hand-over key (%s, batch %s); the first one stays",
+        device_id,
+        public.key_id,
+        batch_id,
     )
-    return ItemResult.RECORDED
+    return ItemResult.CONFLICT
 
 
 def _request_document(item: Mapping[str, Any]) -> str:

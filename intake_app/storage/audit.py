@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from intake_app.core.audit import (
@@ -242,10 +242,19 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
 def entries_for_subject(
     session: Session, *, subject_type: str, subject_id: str
 ) -> list[AuditEntry]:
-    """Every entry about one subject (a record), oldest first."""
+    """Every entry about one subject (a record), oldest first.
+
+    Read from the table itself, not through the subject index: whoever holds the profile
+    key can make an index's pages name other rows than its table holds, and SQLite takes
+    an index's word for a match, so an Art. 15 export, a hand-over's or a move's check
+    could miss entries (docs/security.md, "Code inside a database file"). ``coalesce``
+    keeps the planner off the index; the scan reads the log once (rare steps only)."""
     rows = session.exec(
         select(AuditLogEntry)
-        .where(AuditLogEntry.subject_type == subject_type, AuditLogEntry.subject_id == subject_id)
+        .where(
+            func.coalesce(AuditLogEntry.subject_type, "") == subject_type,
+            func.coalesce(AuditLogEntry.subject_id, "") == subject_id,
+        )
         .order_by(col(AuditLogEntry.seq))
     ).all()
     return [to_entry(row) for row in rows]

@@ -26,6 +26,7 @@ from pathlib import Path
 import sqlcipher3
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+from sqlmodel import select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
@@ -34,6 +35,8 @@ from intake_app.i18n import _
 from intake_app.storage import audit, schema_guard, users
 from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
+from intake_app.storage.models import DeviceRow
+from intake_app.storage.owners import sign_own
 from intake_app.storage.schema_snapshot import STORE
 from intake_app.storage.site_grants import (
     VIA_MIGRATED,
@@ -59,6 +62,7 @@ from intake_app.storage.stores import (
 from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import UserKeys, Vault, bundle_bytes, remembered_recovery
 from intake_app.storage.vault_trust import VaultTrust
+from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.keys import EncryptionPrivateKey, b64, unb64
 
 log = logging.getLogger("intake.storage")
@@ -278,6 +282,7 @@ def _fill(
         # a holder of the site key left (or one was planted): a new site key, sealed only
         # to active supervisors by their signed rows whose vault key carries their
         # signature, and every store re-keyed to it
+        previous_site = site
         keys.sealed["site"] = vault.rotate_site(
             keys,
             holders=allowed,
@@ -287,6 +292,8 @@ def _fill(
         if recovery_digest is not None:
             keys.sealed["site"] += recovery_digest
         site = keys.site_private()
+        if site is not None and previous_site is not None:
+            _reseal_handover_key(profile_db, previous_site, site)
     complete = True
     if site is None:
         owners = {}
@@ -407,7 +414,11 @@ def _fill(
     ]
     names_own = keys.private is not None and keys.ref != "recovery" and not me_provisional
     if own and names_own:
-        own = _named_own(vault, keys, root, own, known)
+        own, identities = _named_own(vault, keys, root, own, known)
+        if signer is not None and identities:
+            # she signs which stores are hers, so that nobody relabels one as hers
+            # (storage/owners.py; docs/security.md, "Store owners")
+            sign_own(vault, signer, owner_id=actor.user_id, identities=identities)
         if site is not None and own:
             # a holder vouches for the keys of her own named stores (she made them; their
             # pins name the site key she holds, see _check_site_key): a case may be moved
@@ -447,6 +458,8 @@ def _fill(
             identity = store_identity(store_path(root, sid), key, create=True)
             assert identity is not None
             vault.name_own_stores(keys, {sid: identity})
+            if signer is not None:
+                sign_own(vault, signer, owner_id=actor.user_id, identities={sid: identity})
     remember: dict[str, object] = {}
     if names_own and vouched is not None and vouched != remembered:
         remember["site_public"] = b64(vouched)
@@ -631,12 +644,13 @@ def _named_pin(vault: Vault, own: list[str], known: dict[str, bytes]) -> bytes |
 
 def _named_own(
     vault: Vault, keys: UserKeys, root: Path, own: list[str], known: dict[str, bytes]
-) -> list[str]:
+) -> tuple[list[str], dict[str, bytes]]:
     """Of the stores with her owner id, those her entry names as her own (docs/security.md,
-    "Her own stores"): new records go only there. A store someone else made and sealed to
-    her (she could not tell it from her own) is read, never written to with new records.
-    An entry from before names her stores now, once."""
+    "Her own stores"): new records go only there, with the identity of each that opened. A
+    store someone else made and sealed to her (she could not tell it from her own) is read,
+    never written to with new records. An entry from before names her stores now, once."""
     named: list[str] = []
+    identities: dict[str, bytes] = {}
     first: dict[str, bytes] = {}
     for sid in own:
         path = store_path(root, sid)
@@ -649,14 +663,16 @@ def _named_own(
         if verdict is None:
             found = identity or store_identity(path, known[sid], create=True)
             assert found is not None
-            first[sid] = found
+            first[sid] = identities[sid] = found
             named.append(sid)
         elif verdict:
+            if identity is not None:
+                identities[sid] = identity
             named.append(sid)
         else:
             log.warning("a store with her owner id is not named as hers; new records go elsewhere")
     vault.name_own_stores(keys, first)
-    return named
+    return named, identities
 
 
 def _check_site_key(
@@ -800,6 +816,24 @@ def rekey(root: Path, vault: Vault, sid: str, old_key: bytes, *, owner: str | No
         write_store_pin(path, new_key, used)
     vault.clear_previous(sid)
     return new_key
+
+
+def _reseal_handover_key(
+    profile_db: Database, old: EncryptionPrivateKey, new: EncryptionPrivateKey
+) -> None:
+    """A new site key: the device's hand-over key is sealed to it instead of the old one
+    (docs/security.md, "Hand-over through the office"); nothing to do when the device has
+    none or it does not open with the old key."""
+    with profile_db.write() as session:
+        row = session.exec(select(DeviceRow)).first()
+        if row is None:
+            return
+        identity = DeviceIdentity.from_json(row.identity)
+        private = identity.open_encryption_key(old)
+        if private is None:
+            return
+        row.identity = identity.sealed_with(private, new.public_key()).to_json()
+        session.add(row)
 
 
 def _report(scope: Scope, db: Database, actor: Actor, kind: str, subject: str) -> None:

@@ -30,9 +30,11 @@ from intake_app.storage import audit
 from intake_app.storage.models import DeviceRow, OutboxItem
 from intake_app.storage.profile import Profile
 from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.keys import EncryptionPrivateKey
 from tests.conftest import ADMIN, COUNSELLOR, COUNSELLOR_PASSWORD, SUPERVISOR, ProfileFixture
 from tests.e2e.conftest import FAST, Office
 from tests.e2e.test_device_sync import enrol_device
+from tests.helpers.organisation import sign_organisation
 from tests.unit.followup.test_updates import INTAKE, case_with_plan
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +69,8 @@ def with_handover_purpose(root: Path) -> None:
     text = default.read_text("utf-8")
     head, tail = text.split("\ntexts:", 1)
     (root / "organisation.yaml").write_text(head + HANDOVER_PURPOSE + "\ntexts:" + tail, "utf-8")
+    if (root / "vault.json").is_file():  # a profile: signed as its administrator saves it
+        sign_organisation(Profile(root))
 
 
 def second_device(template: ProfileFixture, tmp_path: Path) -> ProfileFixture:
@@ -86,14 +90,19 @@ def consented_case(ws: Workspace, *, granted: bool = True) -> str:
     return record_id
 
 
-def forget_encryption_key(profile: ProfileFixture) -> None:
-    """Make the device look enrolled before device encryption keys existed."""
+def keep_encryption_key_in_plain(profile: ProfileFixture) -> None:
+    """Make the device look enrolled when the hand-over key pair was kept in plain."""
     ws = profile.sign_in(ADMIN)
     try:
         with ws.db.write() as session:
             row = session.exec(select(DeviceRow)).one()
             identity = DeviceIdentity.from_json(row.identity)
-            row.identity = dataclasses.replace(identity, encryption_key=None).to_json()
+            row.identity = dataclasses.replace(
+                identity,
+                encryption_key=EncryptionPrivateKey.generate().raw,
+                encryption_public=None,
+                encryption_sealed=None,
+            ).to_json()
             session.add(row)
     finally:
         ws.close()
@@ -129,9 +138,20 @@ def test_a_case_goes_from_koeln_to_bonn_through_the_office(
     devices: tuple[ProfileFixture, ProfileFixture], office: Office, tmp_path: Path
 ) -> None:
     koeln, bonn = devices
-    # B was enrolled before device keys existed: it makes a key pair and sends it once
-    forget_encryption_key(bonn)
+    # B was enrolled before hand-over keys were sealed to the site key: its key pair is in
+    # plain in the profile database, which every user opens
+    keep_encryption_key_in_plain(bonn)
+    plain = device_identity(bonn).encryption_private_key()
+    assert plain is not None
+    # a counsellor's sync neither seals it nor takes hand-overs in (she has no site key)
     ws = bonn.sign_in(COUNSELLOR)
+    try:
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    assert device_identity(bonn).encryption_private_key() is not None
+    # the supervisor's sync seals the same key pair to the site key and sends it once
+    ws = bonn.sign_in(SUPERVISOR)
     try:
         ws.sync.send(settings=FAST)
         ws.sync.send(settings=FAST)
@@ -141,10 +161,14 @@ def test_a_case_goes_from_koeln_to_bonn_through_the_office(
     finally:
         ws.close()
     office.cli("import")
-    b_key = device_identity(bonn).encryption_private_key()
-    assert b_key is not None
+    sealed = device_identity(bonn)
+    assert sealed.encryption_private_key() is None and sealed.encryption_sealed is not None
+    assert "encryption_key" not in json.loads(sealed.to_json())
+    assert sealed.open_encryption_key(None) is None
+    public = sealed.encryption_public_key()
+    assert public is not None and public.key_id == plain.key_id
     assert [r.key_id for r in office.rows(sa.select(central_db.device_encryption_keys))] == [
-        b_key.key_id
+        plain.key_id
     ]
 
     # A: a consented case with a contact, and two that may not go
@@ -211,8 +235,14 @@ def test_a_case_goes_from_koeln_to_bonn_through_the_office(
     finally:
         ws.close()
 
-    # B fetches it over HTTP and takes it in, once
+    # a counsellor of B cannot open it: it waits at the office
     ws = bonn.sign_in(COUNSELLOR)
+    try:
+        assert ws.sync.send(settings=FAST).handovers_taken == []
+    finally:
+        ws.close()
+    # B's supervisor fetches it over HTTP and takes it in, once
+    ws = bonn.sign_in(SUPERVISOR)
     try:
         taken = ws.sync.send(settings=FAST).handovers_taken
         assert len(taken) == 1

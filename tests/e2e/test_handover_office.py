@@ -9,6 +9,7 @@ again (docs/security.md, "Hand-over through the office").
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -29,6 +30,12 @@ pytestmark = pytest.mark.e2e
 
 PURPOSE = "handover_sites"
 RECIPIENT = "site_bonn"
+
+
+def with_handover_key(identity: DeviceIdentity) -> DeviceIdentity:
+    """The device with its hand-over key pair (on a device a supervisor's sync makes it,
+    sealed to the site key; here the test holds it)."""
+    return identity.with_encryption_key()
 
 
 def key_instruction(identity: DeviceIdentity) -> dict[str, Any]:
@@ -85,8 +92,8 @@ def fetch(identity: DeviceIdentity) -> list[bytes]:
 
 def test_a_case_goes_from_device_a_to_device_b_once(office: Office) -> None:
     device_a, _ = office.enrol("laptop-koeln")
-    device_b, _ = office.enrol("laptop-bonn")
-    device_c, _ = office.enrol("laptop-aachen")
+    device_b = with_handover_key(office.enrol("laptop-bonn")[0])
+    device_c = with_handover_key(office.enrol("laptop-aachen")[0])
     office.cli("devices", "recipient", "laptop-bonn", RECIPIENT, "--purpose", PURPOSE)
     # device B's hand-over key travels in a batch it signed
     send(device_b, {"records": [], "instructions": [key_instruction(device_b)]})
@@ -154,7 +161,7 @@ def test_a_case_goes_from_device_a_to_device_b_once(office: Office) -> None:
 
 def test_refused_without_consent_or_after_a_withdrawal(office: Office) -> None:
     device_a, _ = office.enrol("laptop-koeln")
-    device_b, _ = office.enrol("laptop-bonn")
+    device_b = with_handover_key(office.enrol("laptop-bonn")[0])
     office.cli("devices", "recipient", "laptop-bonn", RECIPIENT, "--purpose", PURPOSE)
     send(device_b, {"records": [], "instructions": [key_instruction(device_b)]})
     refused_record = consented_record(granted=False)
@@ -223,3 +230,20 @@ def test_no_key_no_recipient_no_hand_over(office: Office) -> None:
         first["handover_id"]: ItemResult.REFUSED,
         second["handover_id"]: ItemResult.REFUSED,
     }
+
+
+def test_the_first_hand_over_key_stays(office: Office) -> None:
+    """Every user of a device holds its signing key, so a later, other hand-over key in a
+    batch it signed may be anyone's on it: the office keeps the first one (docs/security.md,
+    "Hand-over through the office")."""
+    device_b = with_handover_key(office.enrol("laptop-bonn")[0])
+    send(device_b, {"records": [], "instructions": [key_instruction(device_b)]})
+    office.cli("import")
+    someone_else = dataclasses.replace(device_b, encryption_key=None).with_encryption_key()
+    send(device_b, {"records": [], "instructions": [key_instruction(someone_else)]})
+    office.cli("import")
+    first = device_b.encryption_private_key()
+    assert first is not None
+    assert [row.key_id for row in office.rows(sa.select(db.device_encryption_keys))] == [
+        first.key_id
+    ]

@@ -412,6 +412,23 @@ def test_her_store_taken_out_of_the_vault_is_reported(site: tuple[Profile, str])
         ws.close()
 
 
+def _forge_index(conn: sqlcipher3.Connection, index: str, entries: list[tuple]) -> None:
+    """Keep the index's definition, point its pages at a b-tree holding ``entries`` (its
+    columns, then the rowid), as attacker run 14 did (``writable_schema``)."""
+    columns = ", ".join(f"c{i}" for i in range(len(entries[0])))
+    conn.execute(f"CREATE TABLE zz_forge ({columns}, PRIMARY KEY ({columns})) WITHOUT ROWID")
+    conn.executemany(f"INSERT INTO zz_forge VALUES ({', '.join('?' for _ in entries[0])})", entries)
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'zz_forge'").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("BEGIN")
+    conn.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", (root, index))
+    conn.execute("DELETE FROM sqlite_master WHERE name = 'zz_forge'")
+    (version,) = conn.execute("PRAGMA schema_version").fetchone()
+    conn.execute("COMMIT")
+    conn.execute(f"PRAGMA schema_version = {version + 1}")
+    conn.execute("PRAGMA writable_schema = OFF")
+
+
 def test_an_index_whose_entries_were_changed_hands_back_no_other_user(
     site: tuple[Profile, str],
 ) -> None:
@@ -425,21 +442,7 @@ def test_an_index_whose_entries_were_changed_hands_back_no_other_user(
         rows = conn.execute("SELECT username_key, id FROM users").fetchall()
         anna = next(uid for key, uid in rows if key == "anna")
         forged = [(key, anna if key == "berta" else uid) for key, uid in rows]
-        conn.execute("CREATE TABLE zz_forge (c0, c1, PRIMARY KEY (c0, c1)) WITHOUT ROWID")
-        conn.executemany("INSERT INTO zz_forge VALUES (?, ?)", forged)
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'zz_forge'"
-        ).fetchone()
-        conn.execute("PRAGMA writable_schema = ON")
-        conn.execute("BEGIN")
-        conn.execute(
-            "UPDATE sqlite_master SET rootpage = ? WHERE name = 'ix_users_username_key'", (root,)
-        )
-        conn.execute("DELETE FROM sqlite_master WHERE name = 'zz_forge'")
-        (version,) = conn.execute("PRAGMA schema_version").fetchone()
-        conn.execute("COMMIT")
-        conn.execute(f"PRAGMA schema_version = {version + 1}")
-        conn.execute("PRAGMA writable_schema = OFF")
+        _forge_index(conn, "ix_users_username_key", forged)
         (found,) = conn.execute("SELECT id FROM users WHERE username_key = 'berta'").fetchone()
         assert found == anna  # the forged index answers for berta with anna's row
     finally:
@@ -468,5 +471,44 @@ def test_an_index_named_like_sqlites_own_is_checked_too(site: tuple[Profile, str
     ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
     try:
         assert any("index sqliteXonce" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+
+
+def test_a_forged_audit_subject_index_hides_nothing_from_an_access_export(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 15: the audit log's subject index, not compared with its rows at
+    sign-in (too large), is forged to leave out a colleague's record; the Art. 15 export
+    reads the log itself and lists every entry about the record."""
+    profile, _ = site
+    conn = _profile_db(profile, "anna")
+    try:
+        (record,) = conn.execute(
+            "SELECT subject_id FROM audit_log WHERE actor = 'berta' AND subject_type = 'record' "
+            "LIMIT 1"
+        ).fetchone()
+        (held,) = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE +subject_id = ?", (record,)
+        ).fetchone()
+        entries = [
+            (kind, subject, seq)
+            for seq, kind, subject in conn.execute(
+                "SELECT seq, subject_type, subject_id FROM audit_log"
+            )
+            if subject != record
+        ]
+        _forge_index(conn, "ix_audit_log_subject", entries)
+        (seen,) = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE subject_type = 'record' AND subject_id = ?",
+            (record,),
+        ).fetchone()
+        assert held > 0 and seen == 0  # the forged index hides them from an indexed look-up
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        export = ws.lifecycle.person_export(record)
+        assert len(export["audit"]) >= held
     finally:
         ws.close()
