@@ -294,6 +294,9 @@ class SyncWindow(QDialog):
             )
         for button in (self.send_button, self.folder_button, self.receipts_button):
             button.setEnabled(status.enrolled and self.operation is None)
+        if office is not None:  # nothing can be sealed: the label above says why
+            self.send_button.setEnabled(False)
+            self.folder_button.setEnabled(False)
         self.no_batches.setVisible(not status.batches)
         self.spacer.setVisible(not status.batches)
         self.table.setVisible(bool(status.batches))
@@ -598,9 +601,10 @@ class SyncWindow(QDialog):
                     self,
                     _("Schlüssel der Zentrale"),
                     _(
-                        "Die Zentrale ist nicht erreichbar ({reason}). Möchten Sie den "
-                        "Schlüsselsatz der Zentrale (keyset.json) von einem USB-Stick lesen?"
-                    ).format(reason=exc),
+                        "Die Zentrale ist nicht erreichbar. Möchten Sie den Schlüsselsatz der "
+                        "Zentrale (keyset.json) von einem USB-Stick lesen? Die Zentrale gibt "
+                        "ihn Ihnen."
+                    ),
                 )
                 if answer == QMessageBox.StandardButton.Yes:
                     from_file()
