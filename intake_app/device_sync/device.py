@@ -331,7 +331,7 @@ class DeviceSync:
                 ),
             )
         enrolment = read_enrolment(data, expected_fingerprint=expected_fingerprint)
-        identity = create_identity(enrolment)
+        identity = dataclasses.replace(create_identity(enrolment), enrolment_document=data)
         signer = self._db.audit_signer
         if signer is not None:  # else the next administrator's sign-in signs it
             identity = pin.sign(identity, kid=signer.kid, key=signer.key)
@@ -478,7 +478,11 @@ class DeviceSync:
         leaves the identity as it is (docs/security.md, "Hand-over through the office")."""
         if not self._takes_handovers():
             return identity
-        if identity.encryption_sealed is not None and identity.encryption_key is None:
+        if identity.encryption_sealed is not None:
+            if identity.encryption_key is not None:
+                # a plain key beside the sealed one was put there outside the program
+                # (attacker run 16): never used or sealed, dropped and reported
+                return self._drop_plain_key(identity)
             return identity
         site = self._site_key()
         if site is None:
@@ -509,6 +513,27 @@ class DeviceSync:
             )
         log.info("device hand-over key sealed to the site key")
         return DeviceIdentity.from_json(row.identity)
+
+    def _drop_plain_key(self, identity: DeviceIdentity) -> DeviceIdentity:
+        with self._db.write() as session:
+            row = self._device(session)
+            assert row is not None
+            stored = DeviceIdentity.from_json(row.identity)
+            if stored.encryption_key is None:
+                return stored
+            stored = dataclasses.replace(stored, encryption_key=None)
+            row.identity = stored.to_json()
+            session.add(row)
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type="device",
+                subject_id=identity.device_id,
+                details={"findings": [{"kind": "handover_key_planted"}]},
+            )
+        log.error("a plain hand-over key beside the sealed one was dropped")
+        return stored
 
     def _take_in(self, documents: list[tuple[str, bytes]], result: SyncResult) -> list[str]:
         """Verify, open and take in hand-over documents (name, bytes); returns the names of

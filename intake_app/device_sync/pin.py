@@ -5,7 +5,8 @@ office's encryption keys in it decide who can open every batch; a counsellor who
 own key there would read what her colleagues send. So the administrator who enrols the
 device signs the device id, the office root key she confirmed and the key set of the
 enrolment file (``pin``), with her certified key; a later key set counts only with the
-root-signed document it came in. Before anything is sealed to the office, the identity is
+root-signed document it came in, and the enrolment's key set only with the enrolment file the root
+signed. Before anything is sealed to the office, the identity is
 checked against the signers of the profile (its root and its active administrators,
 ``integrity.check_state``): a counsellor's own key is no signer, and she cannot make a
 document the office root signed (docs/security.md, "The office the device seals to").
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.storage import user_keys
 from intake_app.sync import keys
+from intake_app.sync.enrolment import enrolment_key_set
 from intake_app.sync.errors import SignatureError
 from intake_app.sync.identity import DeviceIdentity, verify_key_set_document
 
@@ -66,14 +68,23 @@ def problem(identity: DeviceIdentity, signers: Mapping[str, str]) -> str | None:
         return "changed"
     if not user_keys.verify(public, DOMAIN, _payload(identity, pinned), sig):
         return "changed"
+    # the keys themselves only with the office root's word for them: the enrolment file
+    # or a later key-set document (an administrator's signature alone would let her add a
+    # recipient of her own, attacker run 16)
     current = _core(identity.key_set().to_content())
-    if current == _core(pinned):
-        return None
-    document, root = identity.key_set_document, identity.root_public_key
-    if document is None or root is None:
+    root = identity.root_public_key
+    if root is None:
         return "changed"
-    try:
-        signed = verify_key_set_document(document, root=root, min_serial=pinned.get("serial", 0))
-    except SignatureError:
-        return "changed"
-    return None if _core(signed.to_content()) == current else "changed"
+    for document, read in (
+        (identity.key_set_document, verify_key_set_document),
+        (identity.enrolment_document, enrolment_key_set),
+    ):
+        if document is None:
+            continue
+        try:
+            signed = read(document, root=root)
+        except SignatureError:
+            continue
+        if _core(signed.to_content()) == current:
+            return None
+    return "changed"

@@ -628,10 +628,14 @@ class Lifecycle:
 
 
 def _may_erase_others(role: str) -> bool:
+    """Whether a signed role erases records of others: one that may erase and holds the
+    site's records (a supervisor). The administrator's role may ask for an erasure but
+    holds no client data, so her signature backs none (attacker run 16)."""
     try:
-        return Permission.ERASE_RECORDS in ROLE_PERMISSIONS[Role(role)]
+        granted = ROLE_PERMISSIONS[Role(role)]
     except ValueError:
         return False
+    return Permission.ERASE_RECORDS in granted and Permission.VIEW_SITE_RECORDS in granted
 
 
 def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:

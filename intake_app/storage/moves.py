@@ -324,6 +324,15 @@ def move(
     if source == target:
         raise ConflictError(_("Die Akte gehört bereits dieser Person."))
     from_owner = check_movable(dbs[source], record_id, to_owner=to_owner)
+    if _holds(dbs[target], record_id) is not None:
+        # a record of that id is there already: someone gave one of hers a colleague's
+        # id (attacker run 16); the copy below would replace it, so nothing moves
+        raise ConflictError(
+            _(
+                "Im Aktenspeicher der Zielperson liegt schon eine Akte mit dieser Kennung. "
+                "Die Akte wird nicht verschoben. Bitte informieren Sie die Administration."
+            )
+        )
     journal = MoveJournal(
         move=uuid.uuid4().hex,
         record=record_id,

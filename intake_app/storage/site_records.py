@@ -22,9 +22,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Permission
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
+from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.lifecycle import ErasureReason, Lifecycle, Overview, PurgeResult
 from intake_app.storage.models import ConsentWithdrawal, Erasure, RecordRevision
@@ -64,20 +66,54 @@ class SiteRecords:
         self._actor = actor
         self._home = home
         self._where: dict[str, str] = {}
+        #: ids found in exactly one store (see :meth:`store_of`)
+        self._unique: set[str] = set()
         self._cursor: _Cursor | None = None
 
     # -- routing -----------------------------------------------------------------------
 
     def store_of(self, record_id: str) -> str:
-        """The store that holds ``record_id``."""
+        """The store that holds ``record_id``.
+
+        Record ids are unique within a store, not across them: whoever holds a store's key
+        can give a record of hers a colleague's id (attacker run 16), and a supervisor who
+        opened or moved "the" record would then reach the wrong one. So the first look-up
+        of an id asks every store; an id that two stores hold is refused and reported.
+        """
         sid = self._where.get(record_id)
-        if sid is not None and self._services[sid].holds(record_id):
+        if sid is not None and record_id in self._unique and self._services[sid].holds(record_id):
             return sid
-        for sid, service in self._services.items():
-            if service.holds(record_id):
-                self._where[record_id] = sid
-                return sid
-        raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+        holders = [sid for sid, service in self._services.items() if service.holds(record_id)]
+        if not holders:
+            raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
+        if len(holders) > 1:
+            self._report_twice(record_id, holders)
+            raise ConflictError(
+                _(
+                    "Eine Akte mit dieser Kennung liegt in zwei Aktenspeichern; eine davon "
+                    "wurde außerhalb des Programms angelegt. Sie wird nicht geöffnet, nicht "
+                    "verschoben und nicht geändert. Bitte informieren Sie die Administration."
+                )
+            )
+        self._where[record_id] = holders[0]
+        self._unique.add(record_id)
+        return holders[0]
+
+    def _report_twice(self, record_id: str, holders: list[str]) -> None:
+        log.error("a record id is held by %d stores", len(holders))
+        with self._dbs[holders[0]].write() as session:
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type="record",
+                subject_id=record_id,
+                details={
+                    "findings": [
+                        {"kind": "record_in_two_stores", "stores": [s[:16] for s in holders]}
+                    ]
+                },
+            )
 
     def service_for(self, record_id: str) -> RecordService:
         return self._services[self.store_of(record_id)]

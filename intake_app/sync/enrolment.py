@@ -203,6 +203,21 @@ def read_enrolment(
     )
 
 
+def enrolment_key_set(data: bytes, *, root: ec.EllipticCurvePublicKey) -> OfficeKeySet:
+    """The office key set of an enrolment file that ``root`` signed, whatever its age:
+    the device keeps the file as the root's word for the keys it was enrolled with
+    (device_sync/pin.py).
+
+    Raises:
+        SignatureError: not signed by ``root``, or not an enrolment file.
+    """
+    document = read_document(data, doc_type=ENROLMENT_TYPE)
+    content = document.verify({keys.signing_key_id(root): root})
+    if content.get("format") != "intake-enrolment":
+        raise SignatureError("malformed")
+    return replace(OfficeKeySet.from_content(content), server_url=None)
+
+
 def create_identity(enrolment: Enrolment) -> DeviceIdentity:
     """Create the device's key pair and its identity for an enrolment. The hand-over key
     pair is not made here (an administrator's session): a supervisor's first sync makes it,

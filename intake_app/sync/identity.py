@@ -195,6 +195,9 @@ class DeviceIdentity:
     #: The root-signed key-set document the office keys were last taken from (None while
     #: they are the ones of the enrolment); the device checks it again before it seals.
     key_set_document: bytes | None = None
+    #: The enrolment file (signed by the office root): the root's word for the keys the
+    #: device was enrolled with.
+    enrolment_document: bytes | None = field(default=None, repr=False)
 
     @property
     def office_fingerprint(self) -> str:
@@ -239,10 +242,10 @@ class DeviceIdentity:
     def open_encryption_key(self, site: EncryptionPrivateKey | None) -> EncryptionPrivateKey | None:
         """The hand-over private key: opened with the site key, or kept in plain by an
         identity from before; None without the site key (or when it does not open)."""
-        if self.encryption_key is not None:
-            return self.encryption_private_key()
-        if self.encryption_sealed is None or site is None:
-            return None
+        if self.encryption_sealed is None:
+            return self.encryption_private_key()  # an identity from before, or none
+        if site is None:
+            return None  # a plain key beside a sealed one is nobody's to use
         try:
             raw = keys.SUITE.decrypt(
                 self.encryption_sealed, site.to_hpke(), info=self._sealed_info()
@@ -339,6 +342,8 @@ class DeviceIdentity:
             data["pin"] = dict(self.pin)
         if self.key_set_document is not None:
             data["key_set_document"] = keys.b64(self.key_set_document)
+        if self.enrolment_document is not None:
+            data["enrolment_document"] = keys.b64(self.enrolment_document)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -366,7 +371,9 @@ class DeviceIdentity:
         pin = data.get("pin")
         document = data.get("key_set_document")
         public, sealed = data.get("encryption_public"), data.get("encryption_sealed")
+        enrolment = data.get("enrolment_document")
         return cls(
+            enrolment_document=keys.unb64(enrolment) if isinstance(enrolment, str) else None,
             encryption_public=keys.unb64(public) if isinstance(public, str) else None,
             encryption_sealed=keys.unb64(sealed) if isinstance(sealed, str) else None,
             pin=dict(pin) if isinstance(pin, dict) else None,

@@ -238,3 +238,52 @@ def test_a_key_set_the_office_root_signed_later_counts(
         assert ws.sync.office_check() == "changed"
     finally:
         ws.close()
+
+
+def test_a_plain_hand_over_key_beside_the_sealed_one_is_never_used(
+    site: tuple[Profile, str], office: Central, tmp_path: Path
+) -> None:
+    """Attacker run 16: she put a plain hand-over key of her own beside the sealed one;
+    the device preferred it, and a supervisor's sync sealed hers for good. The sealed key
+    is the device's; a plain one beside it opens nothing and is never sealed."""
+    site_key = EncryptionPrivateKey.generate()
+    genuine = EncryptionPrivateKey.generate()
+    mine = EncryptionPrivateKey.generate()
+    _enrol(site[0], office, tmp_path)
+    ws = Workspace.sign_in(site[0], username="admin", password=own("admin"))
+    identity = ws.sync.identity()
+    ws.close()
+    assert identity is not None
+    sealed = identity.sealed_with(genuine, site_key.public_key())
+    planted = replace(sealed, encryption_key=mine.raw)
+    again = DeviceIdentity.from_json(planted.to_json())
+    opened = again.open_encryption_key(site_key)
+    assert opened is not None and opened.key_id == genuine.key_id
+    assert again.open_encryption_key(None) is None
+    assert again.encryption_public_key() == genuine.public_key()
+    resealed = again.sealed_with(opened, EncryptionPrivateKey.generate().public_key())
+    assert resealed.encryption_key is None
+
+
+def test_the_administrator_adds_no_recipient_of_her_own(
+    site: tuple[Profile, str], office: Central, tmp_path: Path
+) -> None:
+    """Attacker run 16: the administrator is a signer; she put her own key in as the
+    batches' recovery recipient (the office's key kept) and signed the identity again.
+    Office keys count only with the office root's word for them, so nothing is sealed."""
+    profile, _ = site
+    _enrol(profile, office, tmp_path)
+    mine = EncryptionPrivateKey.generate()
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    signer = ws.db.audit_signer
+    ws.close()
+
+    def add_recipient(identity: DeviceIdentity) -> DeviceIdentity:
+        changed = replace(identity, recovery_public_key=mine.public_key())
+        return pin.sign(changed, kid=signer.kid, key=signer.key)
+
+    _identity_sql(profile, "admin", add_recipient)
+    _finalise_one(profile, "berta", seed=11)
+    with pytest.raises(SyncError, match="außerhalb des Programms"):
+        _write(profile, "berta", tmp_path / "usb")
+    assert not list((tmp_path / "usb").iterdir())

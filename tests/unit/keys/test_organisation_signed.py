@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlcipher3
 from sqlmodel import select
 
 from intake_app.app import Workspace
@@ -30,7 +31,9 @@ from intake_app.storage import audit, backup, integrity, organisation_seal, user
 from intake_app.storage.models import OutboxItem
 from intake_app.storage.profile import Profile
 from intake_app.ui.settings_organisation import OrganisationFile, default_text
+from tests.helpers.attacker import keys_for
 from tests.helpers.key_site import FAST, build_site, own
+from tests.unit.keys.test_planted_code import _forge_index
 
 TEMPLATE = default_text()
 #: the attacker's file: the central office purpose releases the contact details too
@@ -396,3 +399,36 @@ def test_a_backup_carries_the_signature_and_a_restore_puts_it_back(
         assert "contact" in ws.organisation.purpose(CENTRAL_OFFICE).data_categories
     finally:
         ws.close()
+
+
+def test_a_forged_audit_index_does_not_reopen_the_update_window(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 16: anna made the audit log's subject index hide the entry that closed
+    the update window, and put an unsigned file in place; the administrator's next sign-in
+    signed it "as found". The window's entry is now looked up in the log itself."""
+    profile, _ = site
+    key = keys_for(profile.root / "vault.json", "anna", own("anna"))[0]
+    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        entries = [
+            (kind, subject, seq)
+            for seq, kind, subject in conn.execute(
+                "SELECT seq, subject_type, subject_id FROM audit_log"
+            )
+            if (kind, subject) != organisation_seal.SUBJECT
+        ]
+        assert len(entries) < conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        _forge_index(conn, "ix_audit_log_subject", entries)
+    finally:
+        conn.close()
+    (profile.root / "organisation.yaml").write_text(EVIL, "utf-8")
+    admin = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        assert admin.sign_in_result.safe_mode
+        assert not (profile.root / "organisation.yaml.sig").exists()
+        assert "contact" not in admin.organisation.purpose(CENTRAL_OFFICE).data_categories
+    finally:
+        admin.close()

@@ -111,6 +111,27 @@ def test_her_own_signed_erasure_entry_does_not_entitle_her(site: tuple[Profile, 
     _berta_signs_in_and_keeps(profile, record_id)
 
 
+def test_the_administrators_signed_erasure_entry_does_not_count(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 16: the administrator's role may ask for an erasure, but she holds no
+    client data; her signed ``record_erased`` entry and a planted row erase nothing."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
+    _plant_erasures(profile, "berta")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.audit(
+            AuditAction.RECORD_ERASED,
+            subject_type="record",
+            subject_id=record_id,
+            details={"reason": "request", "central": False},
+        )
+    finally:
+        ws.close()
+    _berta_signs_in_and_keeps(profile, record_id)
+
+
 def test_her_signed_erasure_entry_relabelled_as_the_supervisors_does_not_count(
     site: tuple[Profile, str],
 ) -> None:
