@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -267,3 +267,40 @@ def recent(session: Session, *, limit: int = 200, action: str | None = None) -> 
         query = query.where(AuditLogEntry.action == action)
     rows = session.exec(query.order_by(col(AuditLogEntry.seq).desc()).limit(limit)).all()
     return [to_entry(row) for row in rows]
+
+
+def entitled_entries(
+    session: Session,
+    rows: Iterable[AuditLogEntry],
+    entitled: Callable[[int, str | None], bool],
+) -> list[AuditLogEntry]:
+    """Of ``rows``, the entries a decision may rest on: content matching its hash, signed
+    with a key certified along the chain from the profile's root, by a user for whom
+    ``entitled(user_id, signed_role)`` holds (her role as her *signed* row says, None
+    when it does not check). Whoever holds the profile key can append an entry signed with
+    her own certified key, so the entitlement is what makes an entry count
+    (docs/security.md, "Code inside a database file")."""
+    rows = [row for row in rows if row.signature and row.signer]
+    if not rows:
+        return []
+    certified = integrity.certified_key_ids(session)
+    if not certified:
+        return []
+    signed = integrity.check_state(session).signed
+    kids = {row.signer for row in rows if row.signer in certified}
+    keys = {k.kid: k for k in session.exec(select(UserKey).where(col(UserKey.kid).in_(kids)))}
+    found: list[AuditLogEntry] = []
+    for row in rows:
+        key = keys.get(row.signer or "")
+        if key is None:
+            continue
+        values = signed.get(key.user_id)
+        if not entitled(key.user_id, values.role if values is not None else None):
+            continue
+        content = to_entry(row)
+        if chain_hash(content.prev_hash, content.canonical()) != row.hash:
+            continue  # another entry, rewritten: the signature covers the hash only
+        message = user_keys.audit_message(row.seq, row.hash)
+        if user_keys.verify(key.public_key, user_keys.AUDIT_DOMAIN, message, str(row.signature)):
+            found.append(row)
+    return found

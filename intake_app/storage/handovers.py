@@ -24,14 +24,15 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.followup import EventKind, check_closure, travelling_data
+from intake_app.core.permissions import Role
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.i18n import _
 from intake_app.storage import audit
-from intake_app.storage.models import CaseEvent, OutboxItem, RecordRow, utcnow
+from intake_app.storage.models import AuditLogEntry, CaseEvent, OutboxItem, RecordRow, utcnow
 
 #: Subject type of the audit entries that name a hand-over by its id.
 SUBJECT = "handover"
@@ -188,10 +189,26 @@ def apply_outcome(
 
 
 def taken_in(session: Session, handover_id: str) -> str | None:
-    """The record id a hand-over became on this device, or None when not taken in yet."""
-    for entry in audit.entries_for_subject(session, subject_type=SUBJECT, subject_id=handover_id):
-        if entry.action == AuditAction.HANDOVER_RECEIVED.value:
-            return str(entry.details.get("record", ""))
+    """The record id a hand-over became on this device, or None when not taken in yet.
+
+    Only a ``handover_received`` entry signed by a supervisor counts: hand-overs are taken
+    in with the site key, and whoever holds the profile key can append an entry of her own
+    that would make a hand-over look taken in, so that nobody took it (attacker run 17).
+    The log itself is read, not its subject index (``entries_for_subject``)."""
+    rows = session.exec(
+        select(AuditLogEntry).where(
+            func.coalesce(AuditLogEntry.subject_type, "") == SUBJECT,
+            func.coalesce(AuditLogEntry.subject_id, "") == handover_id,
+            AuditLogEntry.action == AuditAction.HANDOVER_RECEIVED.value,
+        )
+    ).all()
+
+    def supervisor(_user_id: int, role: str | None) -> bool:
+        return role == Role.SUPERVISOR.value
+
+    for row in audit.entitled_entries(session, rows, supervisor):
+        details = json.loads(row.details or "{}")
+        return str(details.get("record", ""))
     return None
 
 

@@ -29,13 +29,13 @@ from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from intake_app import __version__
-from intake_app.core.audit import AuditAction, chain_hash
+from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from intake_app.core.records import EXPIRY_WARNING_DAYS, OutboxKind, RecordStatus, SyncState
 from intake_app.errors import NotFound, ValidationError
 from intake_app.figures.outcomes import case_facts
 from intake_app.i18n import N_, _
-from intake_app.storage import audit, integrity, user_keys
+from intake_app.storage import audit
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     ActivityRecord,
@@ -49,7 +49,6 @@ from intake_app.storage.models import (
     RecordRow,
     SyncBatch,
     User,
-    UserKey,
     utcnow,
 )
 from intake_app.storage.outbox_items import return_to_outbox
@@ -646,7 +645,7 @@ def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
     is the record's owner or has a *signed* role that may erase records. Any counsellor
     can sign an entry of her own and write ``erasures``; neither makes her entitled.
     Before the profile's state is signed nothing can be checked, so nothing is backed."""
-    entries = session.exec(
+    rows = session.exec(
         select(AuditLogEntry).where(
             AuditLogEntry.action == AuditAction.RECORD_ERASED.value,
             AuditLogEntry.subject_type == "record",
@@ -654,30 +653,15 @@ def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
             col(AuditLogEntry.signature).is_not(None),
         )
     ).all()
-    if not entries:
-        return set()
-    certified = integrity.certified_key_ids(session)
-    if not certified:
-        return set()
-    signed = integrity.check_state(session).signed
-    kids = {entry.signer for entry in entries if entry.signer in certified}
-    keys = {k.kid: k for k in session.exec(select(UserKey).where(col(UserKey.kid).in_(kids)))}
     backed: set[str] = set()
-    for entry in entries:
-        key = keys.get(entry.signer or "")
-        if key is None or entry.subject_id in backed:
-            continue
-        values = signed.get(key.user_id)
-        if key.user_id != owners[entry.subject_id] and (
-            values is None or not _may_erase_others(values.role)
-        ):
-            continue
-        content = audit.to_entry(entry)
-        if chain_hash(content.prev_hash, content.canonical()) != entry.hash:
-            continue  # a signed entry of another kind, rewritten: the signature covers the hash
-        message = user_keys.audit_message(entry.seq, entry.hash)
-        if user_keys.verify(key.public_key, user_keys.AUDIT_DOMAIN, message, str(entry.signature)):
-            backed.add(entry.subject_id)
+    for row in rows:
+        owner = owners[row.subject_id]
+
+        def may(user_id: int, role: str | None, owner: int = owner) -> bool:
+            return user_id == owner or (role is not None and _may_erase_others(role))
+
+        if row.subject_id not in backed and audit.entitled_entries(session, [row], may):
+            backed.add(row.subject_id)
     return backed
 
 

@@ -17,8 +17,10 @@ import builtins
 import dataclasses
 import heapq
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -99,8 +101,10 @@ class SiteRecords:
         self._unique.add(record_id)
         return holders[0]
 
-    def _report_twice(self, record_id: str, holders: list[str]) -> None:
-        log.error("a record id is held by %d stores", len(holders))
+    def _report_twice(
+        self, record_id: str, holders: list[str], *, kind: str = "record_in_two_stores"
+    ) -> None:
+        log.error("%s: %d stores", kind, len(holders))
         with self._dbs[holders[0]].write() as session:
             audit.append(
                 session,
@@ -108,11 +112,7 @@ class SiteRecords:
                 action=AuditAction.INTEGRITY_VIOLATION,
                 subject_type="record",
                 subject_id=record_id,
-                details={
-                    "findings": [
-                        {"kind": "record_in_two_stores", "stores": [s[:16] for s in holders]}
-                    ]
-                },
+                details={"findings": [{"kind": kind, "stores": [s[:16] for s in holders]}]},
             )
 
     def service_for(self, record_id: str) -> RecordService:
@@ -195,15 +195,33 @@ class SiteRecords:
         page = cursor.take(self._services, limit)
         self._cursor = cursor
         for sid, summary in page:  # the list knows where each record is
+            if self._where.get(summary.id, sid) != sid:
+                # another store lists this id now: it is looked up again (store_of)
+                self._unique.discard(summary.id)
             self._where[summary.id] = sid
         return [summary for _sid, summary in page]
 
     def id_for_case_number(self, case_number: str) -> str | None:
+        """The record with this case number; a number two records hold (one of them given
+        it outside the program, attacker run 17) is refused and reported, never resolved
+        to whichever store comes first."""
         self._actor.require(Permission.ERASE_RECORDS)
-        for service in self._services.values():
-            found = service.id_for_case_number(case_number)
-            if found is not None:
-                return found
+        found = {
+            sid: record_id
+            for sid, service in self._services.items()
+            if (record_id := service.id_for_case_number(case_number)) is not None
+        }
+        if len(found) > 1 or len(set(found.values())) > 1:
+            self._report_twice(next(iter(found.values())), list(found), kind="case_number_twice")
+            raise ConflictError(
+                _(
+                    "Dieses Aktenzeichen tragen zwei Akten; eine davon wurde außerhalb des "
+                    "Programms angelegt. Es wird nichts gelöscht. Bitte informieren Sie die "
+                    "Administration."
+                )
+            )
+        for record_id in found.values():
+            return record_id
         return None
 
     def owners(self) -> builtins.list[tuple[int, str]]:
@@ -236,6 +254,19 @@ class _Descending:
         return bool(other.key < self.key)
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that read several stores at once (one per core, made when first used)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(
+            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="intake-stores"
+        )
+    return _POOL
+
+
 class _Cursor:
     """Where a merged case list stands in every store (rows fetched, not yet handed out).
 
@@ -258,11 +289,13 @@ class _Cursor:
         self.done = dict.fromkeys(order, False)
         self.chunk = dict.fromkeys(order, 0)
 
-    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
+    def _size(self, sid: str, want: int) -> int:
         share = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
         size = max(share, 2 * self.chunk[sid])
         self.chunk[sid] = size
-        rows = services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size)
+        return size
+
+    def _put(self, sid: str, rows: builtins.list[Any], size: int) -> None:
         self.fetched[sid] += len(rows)
         if len(rows) < size:
             self.done[sid] = True
@@ -271,6 +304,28 @@ class _Cursor:
             value, pk = row_key(row)
             self.buffers[sid].append(((value, order, pk), row))
 
+    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
+        size = self._size(sid, want)
+        self._put(
+            sid, services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size), size
+        )
+
+    def _fill_all(
+        self, services: dict[str, RecordService], sids: builtins.list[str], want: int
+    ) -> None:
+        """:meth:`_fill` for every store in ``sids`` at once: SQLite reads without the GIL,
+        so the stores' queries (a broad search decodes each store's index lists) run on
+        the machine's cores side by side; the rows are put in order here."""
+        sizes = {sid: self._size(sid, want) for sid in sids}
+        jobs = {
+            sid: _pool().submit(
+                services[sid].list_rows, self.query, offset=self.fetched[sid], limit=size
+            )
+            for sid, size in sizes.items()
+        }
+        for sid, job in jobs.items():
+            self._put(sid, job.result(), sizes[sid])
+
     def take(
         self, services: dict[str, RecordService], limit: int
     ) -> builtins.list[tuple[str, RecordSummary]]:
@@ -278,6 +333,9 @@ class _Cursor:
         wrap: Callable[[Any], Any] = _Descending if self.query.descending else _ascending
         # every store's next row, in the list's order (keys are unique: store and pk)
         heads: builtins.list[tuple[Any, str]] = []
+        empty = [sid for sid, buf in self.buffers.items() if not buf and not self.done[sid]]
+        if limit and len(empty) > 1:
+            self._fill_all(services, empty, limit)
         for sid, buffer in self.buffers.items():
             if not buffer and not self.done[sid] and limit:
                 self._fill(services, sid, limit)

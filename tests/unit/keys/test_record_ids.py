@@ -14,9 +14,11 @@ import pytest
 import sqlcipher3
 
 from intake_app.app import Workspace
+from intake_app.core.audit import AuditAction
 from intake_app.errors import ConflictError
-from intake_app.storage import audit
+from intake_app.storage import audit, handovers
 from intake_app.storage.profile import Profile
+from intake_app.storage.records import RecordQuery
 from intake_app.storage.vault import Vault
 from tests.helpers.key_site import own, write_record
 
@@ -78,5 +80,84 @@ def test_an_id_in_two_stores_is_neither_opened_nor_moved(site: tuple[Profile, st
     ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
     try:
         assert ws.records.get(record_id).answers["family_name"] == "Kanarienberta-echt"
+    finally:
+        ws.close()
+
+
+def test_an_id_made_twice_while_the_supervisor_works_is_refused_too(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 17: the supervisor had opened the record (its id then was in one
+    store); anna gave a draft of hers the same id meanwhile, and a reload of the list
+    pointed the id at her store."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-echt")
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert ws.records.get(record_id).answers["family_name"] == "Kanarienberta-echt"
+        _give_her_draft_the_id(profile, record_id)
+        ws.records.list(RecordQuery(), limit=100)
+        with pytest.raises(ConflictError, match="zwei Aktenspeichern"):
+            ws.records.get(record_id)
+    finally:
+        ws.close()
+
+
+def test_a_case_number_two_records_hold_is_refused(site: tuple[Profile, str]) -> None:
+    """Attacker run 17: anna gave a draft of hers (with its own id) berta's case number,
+    so that an erasure by case number deleted her decoy."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-echt")
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    case = ws.records.get(record_id).case_number
+    ws.close()
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    draft = ws.new_intake()
+    anna = ws.actor.user_id
+    ws.close()
+    vault = Vault(profile.root / "vault.json")
+    keys = vault.unlock_user("anna", own("anna"))
+    (sid,) = [s for s, info in vault.stores().items() if info.owner_id == anna]
+    key = vault.open_store_key(keys, sid)
+    assert key is not None
+    conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+    try:
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("UPDATE records SET case_number = ? WHERE id = ?", (case, draft))
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        with pytest.raises(ConflictError, match="Aktenzeichen"):
+            ws.records.id_for_case_number(case)
+    finally:
+        ws.close()
+
+
+def test_a_hand_over_counts_as_taken_in_only_by_a_supervisors_entry(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 17: anna appended a ``handover_received`` entry of her own (signed with
+    her certified key), and the supervisor's sync then took the hand-over in nowhere."""
+    profile, _ = site
+    handover_id = "0b1c8e4e-5d0e-4f43-9a51-3d2b8f5c7a10"
+    for user, record in (("anna", "decoy"), ("leitung", "taken")):
+        ws = Workspace.sign_in(profile, username=user, password=own(user))
+        try:
+            with ws.db.read() as session:
+                assert handovers.taken_in(session, handover_id) is None
+            ws.audit(
+                AuditAction.HANDOVER_RECEIVED,
+                subject_type=handovers.SUBJECT,
+                subject_id=handover_id,
+                details={"record": record},
+            )
+        finally:
+            ws.close()
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        with ws.db.read() as session:
+            assert handovers.taken_in(session, handover_id) == "taken"
     finally:
         ws.close()
