@@ -17,10 +17,8 @@ import builtins
 import dataclasses
 import heapq
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -254,19 +252,6 @@ class _Descending:
         return bool(other.key < self.key)
 
 
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The threads that read several stores at once (one per core, made when first used)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(
-            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="intake-stores"
-        )
-    return _POOL
-
-
 class _Cursor:
     """Where a merged case list stands in every store (rows fetched, not yet handed out).
 
@@ -310,22 +295,6 @@ class _Cursor:
             sid, services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size), size
         )
 
-    def _fill_all(
-        self, services: dict[str, RecordService], sids: builtins.list[str], want: int
-    ) -> None:
-        """:meth:`_fill` for every store in ``sids`` at once: SQLite reads without the GIL,
-        so the stores' queries (a broad search decodes each store's index lists) run on
-        the machine's cores side by side; the rows are put in order here."""
-        sizes = {sid: self._size(sid, want) for sid in sids}
-        jobs = {
-            sid: _pool().submit(
-                services[sid].list_rows, self.query, offset=self.fetched[sid], limit=size
-            )
-            for sid, size in sizes.items()
-        }
-        for sid, job in jobs.items():
-            self._put(sid, job.result(), sizes[sid])
-
     def take(
         self, services: dict[str, RecordService], limit: int
     ) -> builtins.list[tuple[str, RecordSummary]]:
@@ -333,9 +302,6 @@ class _Cursor:
         wrap: Callable[[Any], Any] = _Descending if self.query.descending else _ascending
         # every store's next row, in the list's order (keys are unique: store and pk)
         heads: builtins.list[tuple[Any, str]] = []
-        empty = [sid for sid, buf in self.buffers.items() if not buf and not self.done[sid]]
-        if limit and len(empty) > 1:
-            self._fill_all(services, empty, limit)
         for sid, buffer in self.buffers.items():
             if not buffer and not self.done[sid] and limit:
                 self._fill(services, sid, limit)
