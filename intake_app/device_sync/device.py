@@ -182,13 +182,11 @@ class DeviceSync:
             )
         log.error("the office keys in the device identity were changed outside the program")
         with self._db.write() as session:
-            audit.append(
+            self._device_audit(
                 session,
-                actor=self._actor.username,
-                action=AuditAction.INTEGRITY_VIOLATION,
-                subject_type="device",
-                subject_id=identity.device_id,
-                details={"findings": [{"kind": "office_keys_changed"}]},
+                identity.device_id,
+                AuditAction.INTEGRITY_VIOLATION,
+                {"findings": [{"kind": "office_keys_changed"}]},
             )
         raise SyncError(
             _(
@@ -198,6 +196,18 @@ class DeviceSync:
                 "Administration."
             ),
             kind=SyncErrorKind.AUTH,
+        )
+
+    def _device_audit(
+        self, session: Session, device_id: str, action: AuditAction, details: dict[str, Any]
+    ) -> None:
+        audit.append(
+            session,
+            actor=self._actor.username,
+            action=action,
+            subject_type="device",
+            subject_id=device_id,
+            details=details,
         )
 
     def office_fingerprint(self) -> str:
@@ -288,13 +298,11 @@ class DeviceSync:
             assert row is not None
             row.identity = confirmed.to_json()
             session.add(row)
-            audit.append(
+            self._device_audit(
                 session,
-                actor=self._actor.username,
-                action=AuditAction.INTEGRITY_SIGNED,
-                subject_type="device",
-                subject_id=confirmed.device_id,
-                details={"office_key": confirmed.office_fingerprint, "serial": best[0].serial},
+                confirmed.device_id,
+                AuditAction.INTEGRITY_SIGNED,
+                {"office_key": confirmed.office_fingerprint, "serial": best[0].serial},
             )
         log.info("office keys confirmed by an administrator")
         return confirmed
@@ -503,13 +511,11 @@ class DeviceSync:
                 encryption_sealed=sealed.encryption_sealed,
             ).to_json()
             session.add(row)
-            audit.append(
+            self._device_audit(
                 session,
-                actor=self._actor.username,
-                action=AuditAction.SETTINGS_CHANGED,
-                subject_type="device",
-                subject_id=identity.device_id,
-                details={"setting": "handover_key", "key": public.key_id, "sealed": True},
+                identity.device_id,
+                AuditAction.SETTINGS_CHANGED,
+                {"setting": "handover_key", "key": public.key_id, "sealed": True},
             )
         log.info("device hand-over key sealed to the site key")
         return DeviceIdentity.from_json(row.identity)
@@ -524,13 +530,11 @@ class DeviceSync:
             stored = dataclasses.replace(stored, encryption_key=None)
             row.identity = stored.to_json()
             session.add(row)
-            audit.append(
+            self._device_audit(
                 session,
-                actor=self._actor.username,
-                action=AuditAction.INTEGRITY_VIOLATION,
-                subject_type="device",
-                subject_id=identity.device_id,
-                details={"findings": [{"kind": "handover_key_planted"}]},
+                identity.device_id,
+                AuditAction.INTEGRITY_VIOLATION,
+                {"findings": [{"kind": "handover_key_planted"}]},
             )
         log.error("a plain hand-over key beside the sealed one was dropped")
         return stored

@@ -23,6 +23,19 @@ from intake_app.storage.vault import Vault
 from tests.helpers.key_site import own, write_record
 
 
+def _her_store(profile: Profile, anna: int) -> sqlcipher3.Connection:
+    """anna's own connection to her store, opened with her password alone."""
+    vault = Vault(profile.root / "vault.json")
+    keys = vault.unlock_user("anna", own("anna"))
+    (sid,) = [s for s, info in vault.stores().items() if info.owner_id == anna]
+    key = vault.open_store_key(keys, sid)
+    assert key is not None
+    conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+    conn.isolation_level = None
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
 def _give_her_draft_the_id(profile: Profile, record_id: str) -> None:
     """The attack: anna's own draft, renamed in her store to berta's id and case number."""
     ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
@@ -35,15 +48,8 @@ def _give_her_draft_the_id(profile: Profile, record_id: str) -> None:
     ws.records.save(draft, answers=answers)
     anna = ws.actor.user_id
     ws.close()
-    vault = Vault(profile.root / "vault.json")
-    keys = vault.unlock_user("anna", own("anna"))
-    (sid,) = [s for s, info in vault.stores().items() if info.owner_id == anna]
-    key = vault.open_store_key(keys, sid)
-    assert key is not None
-    conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+    conn = _her_store(profile, anna)
     try:
-        conn.isolation_level = None
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("BEGIN")
         for table in ("record_revisions", "consent_withdrawals", "outbox", "case_events"):
             conn.execute(
@@ -115,15 +121,8 @@ def test_a_case_number_two_records_hold_is_refused(site: tuple[Profile, str]) ->
     draft = ws.new_intake()
     anna = ws.actor.user_id
     ws.close()
-    vault = Vault(profile.root / "vault.json")
-    keys = vault.unlock_user("anna", own("anna"))
-    (sid,) = [s for s, info in vault.stores().items() if info.owner_id == anna]
-    key = vault.open_store_key(keys, sid)
-    assert key is not None
-    conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+    conn = _her_store(profile, anna)
     try:
-        conn.isolation_level = None
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("UPDATE records SET case_number = ? WHERE id = ?", (case, draft))
     finally:
         conn.close()
