@@ -39,6 +39,7 @@ import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -390,6 +391,17 @@ def finish_moves(
             log.warning("an interrupted move's record is gone (erased); its journal is removed")
             journal.path(root).unlink(missing_ok=True)
             continue
+        if in_source is not None and _changed_after(in_source[1], journal.ts):
+            # the record changed in the source store after the move began: the journal is
+            # older than the case (a copy put back with its closing entry deleted, attacker
+            # run 17, or a move its owner overtook); the move is not finished, the copy it
+            # made is taken back unless changed since, and it is reported
+            if in_target is not None and not _changed_after(in_target[1], journal.ts):
+                delete_rows(target, record_id=journal.record)
+            _report_stale(source, journal, actor=actor)
+            journal.path(root).unlink(missing_ok=True)
+            refused += 1
+            continue
         if in_source is not None:
             if in_target is None or in_source[1] > in_target[1]:
                 copy_rows(source, target, record_id=journal.record, to_owner=journal.to_owner)
@@ -400,10 +412,35 @@ def finish_moves(
     return done, refused
 
 
+def _changed_after(updated_at: str, ts: float) -> bool:
+    """Whether a record's ``updated_at`` (UTC, whole seconds) is after the moment ``ts``."""
+    try:
+        moment = datetime.fromisoformat(updated_at)
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() > ts + 1
+
+
+def _report_stale(db: Database, journal: MoveJournal, *, actor: str) -> None:
+    log.error("a move journal older than its record's last change is not followed")
+    with db.write() as session:
+        audit.append(
+            session,
+            actor=actor,
+            action=AuditAction.INTEGRITY_VIOLATION,
+            subject_type="record",
+            subject_id=journal.record,
+            details={"findings": [{"kind": "move_journal_stale", "move": journal.move}]},
+        )
+
+
 def refused_journal_note() -> str:
-    """What a supervisor is told when a move journal was not written by the program."""
+    """What a supervisor is told when a move journal was not written by the program, or
+    is older than its record's last change."""
     return _(
-        "Im Profilordner liegt ein Übergabe-Protokoll einer Akte, das nicht vom Programm "
-        "stammt (stores/move-….json); es wird nicht ausgeführt. Bitte informieren Sie die "
-        "Administration und den Datenschutz."
+        "Im Profilordner lag ein Übergabe-Protokoll einer Akte, das nicht vom Programm "
+        "stammt oder älter ist als die Akte (stores/move-….json); es wird nicht ausgeführt. "
+        "Bitte informieren Sie die Administration und den Datenschutz."
     )

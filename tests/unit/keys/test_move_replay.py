@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.storage import moves
 from intake_app.storage.profile import Profile
-from tests.helpers.attacker import what_she_reads
+from tests.helpers.attacker import keys_for, what_she_reads
 from tests.helpers.key_site import own, write_record
 
 
@@ -57,6 +60,80 @@ def test_a_journal_of_a_finished_move_put_back_moves_nothing(
     shutil.copy2(journal, put_back)
     Workspace.sign_in(profile, username="leitung", password=own("leitung")).close()
     assert not put_back.exists(), "the journal of a finished move is removed"
+    text, _names = what_she_reads(profile.root, "berta", own("berta"))
+    assert "Kanarienzurueck" not in text
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienzurueck" in text
+
+
+def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
+    site: tuple[Profile, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacker run 17: as above, and the ``record_moved`` entry that closed the first
+    move is deleted from the audit log (its guard taken out and put back). The journal is
+    older than the case's last change, so the next supervisor sign-in does not follow it
+    and reports it; the case stays with anna."""
+    profile, _ = site
+    record_id = write_record(profile, "anna", "Kanarienhin")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    copy_rows = moves.copy_rows
+
+    def copy_and_keep_the_journal(*args: Any, **kwargs: Any) -> None:
+        for journal in (profile.root / "stores").glob("move-*.json"):
+            shutil.copy2(journal, kept / journal.name)
+        copy_rows(*args, **kwargs)
+
+    monkeypatch.setattr(moves, "copy_rows", copy_and_keep_the_journal)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        ws.move_case_to(record_id, "berta")
+    finally:
+        ws.close()
+    monkeypatch.setattr(moves, "copy_rows", copy_rows)
+    [journal] = list(kept.iterdir())
+    move_id = json.loads(journal.read_text("utf-8"))["move"]
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        ws.move_case_to(record_id, "anna")
+    finally:
+        ws.close()
+    time.sleep(2.1)  # her change comes after the move began (updated_at has whole seconds)
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    try:
+        answers = dict(ws.records.get(record_id).answers)
+        answers["family_name"] = "Kanarienzurueck"
+        ws.records.save(record_id, answers=answers)
+    finally:
+        ws.close()
+    # the attack: the journal back, and the entry that closed that move deleted
+    key = keys_for(profile.root / "vault.json", "berta", own("berta"))[0]
+    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        guards = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name = 'audit_log_no_delete'"
+        ).fetchall()
+        for name, _sql in guards:
+            conn.execute(f"DROP TRIGGER {name}")
+        deleted = conn.execute(
+            "DELETE FROM audit_log WHERE action = 'record_moved' AND details LIKE ?",
+            (f"%{move_id}%",),
+        ).rowcount
+        for _name, sql in guards:
+            conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+    assert deleted == 1
+    put_back = profile.root / "stores" / journal.name
+    shutil.copy2(journal, put_back)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("Übergabe-Protokoll" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+    assert not put_back.exists()
     text, _names = what_she_reads(profile.root, "berta", own("berta"))
     assert "Kanarienzurueck" not in text
     text, _names = what_she_reads(profile.root, "anna", own("anna"))
