@@ -495,6 +495,21 @@ class DeviceSync:
         site = self._site_key()
         if site is None:
             return identity
+        announced = self._announced_keys()
+        current = identity.encryption_public_key()
+        if announced and (current is None or current.key_id not in announced):
+            # this store's outbox sent the office another hand-over key, which a sync of
+            # hers sealed: the sealed key was taken out and a plain one (or none) put in
+            # its place outside the program (attacker run 17); nothing is sealed
+            with self._db.write() as session:
+                self._device_audit(
+                    session,
+                    identity.device_id,
+                    AuditAction.INTEGRITY_VIOLATION,
+                    {"findings": [{"kind": "handover_key_replaced"}]},
+                )
+            log.error("the device's hand-over key was replaced outside the program")
+            return identity
         sealed = identity.with_sealed_encryption_key(site.public_key())
         public = sealed.encryption_public_key()
         assert public is not None
@@ -519,6 +534,19 @@ class DeviceSync:
             )
         log.info("device hand-over key sealed to the site key")
         return DeviceIdentity.from_json(row.identity)
+
+    def _announced_keys(self) -> set[str]:
+        """The ids of the hand-over keys this store's outbox sent or queued for the office."""
+        with self._db.read() as session:
+            items = session.exec(
+                select(OutboxItem).where(OutboxItem.kind == OutboxKind.DEVICE_KEY.value)
+            ).all()
+        found = set()
+        for item in items:
+            kid = json.loads(item.payload).get("key", {}).get("kid")
+            if isinstance(kid, str):
+                found.add(kid)
+        return found
 
     def _drop_plain_key(self, identity: DeviceIdentity) -> DeviceIdentity:
         with self._db.write() as session:

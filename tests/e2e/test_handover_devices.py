@@ -341,3 +341,36 @@ def test_a_hand_over_comes_by_usb_stick(
         assert not path.exists() and damaged.exists()
     finally:
         ws.close()
+
+
+def test_a_sealed_hand_over_key_swapped_for_a_plain_one_is_not_sealed(
+    devices: tuple[ProfileFixture, ProfileFixture], office: Office
+) -> None:
+    """Attacker run 17: the sealed hand-over key taken out and a plain pair of her own put
+    in, so that the device looked enrolled before keys were sealed; the supervisor's next
+    sync sealed hers. Her sync sent the office the first key, so it refuses, and says so."""
+    _koeln, bonn = devices
+    ws = bonn.sign_in(SUPERVISOR)
+    try:
+        ws.sync.send(settings=FAST)  # makes, seals and sends the device's key
+    finally:
+        ws.close()
+    genuine = device_identity(bonn).encryption_public_key()
+    assert genuine is not None
+    keep_encryption_key_in_plain(bonn)  # the swap, as whoever holds the profile key can
+    ws = bonn.sign_in(SUPERVISOR)
+    try:
+        ws.sync.send(settings=FAST)
+        with ws.db.read() as session:
+            kinds = [
+                finding.get("kind")
+                for entry in audit.iter_entries(session)
+                if entry.action == "integrity_violation"
+                for finding in entry.details.get("findings", [])
+            ]
+    finally:
+        ws.close()
+    assert "handover_key_replaced" in kinds
+    swapped = device_identity(bonn)
+    assert swapped.encryption_sealed is None  # hers was not sealed
+    assert swapped.encryption_public_key() != genuine
