@@ -937,6 +937,12 @@ class Workspace:
                 )
             if own_keys is not None and signing is not None:
                 _sign_own_vault_key(vault, username, signing)
+            if vault.layout() >= LAYOUT and opened.report.bootstrapped and not deferred:
+                key, keys, note = _profile_seals_checked(db, vault, key, keys, opened.report)
+                if note is not None:
+                    result = dataclasses.replace(
+                        result, integrity_messages=(*result.integrity_messages, note)
+                    )
             findings, notices = organisation_seal.at_sign_in(
                 db, profile.root, actor=actor, keys=signing, report=opened.report
             )
@@ -1281,6 +1287,49 @@ def _maintain_keys(
                 details={"certified": [u.id for u in done]},
             )
     return keys
+
+
+def _profile_seals_checked(
+    db: Database, vault: Vault, key: bytes, keys: UserKeys | None, report: StateReport
+) -> tuple[bytes, UserKeys | None, str | None]:
+    """The profile key is sealed only to users the signed state names as active: an entry
+    someone put back into the vault (a former colleague's old one, attacker run 18) got
+    the new key at the next re-key. Such a seal makes the profile database a new key at
+    once, sealed only to them, and it is reported (docs/security.md, "A holder who left")."""
+    with db.read() as session:
+        names = [
+            u.username
+            for u in users.list_all(session)
+            if u.id is not None and u.id in report.signed and report.signed[u.id].active
+        ]
+    allowed = set(vault.refs_for(names))
+    extra = vault.profile_holders() - allowed
+    if not extra:
+        return key, keys, None
+    log.error("the profile key is sealed to %d vault entries nobody signed", len(extra))
+    key = profile_key.rekey_open(
+        db, vault, key, recovery_digest=remembered_recovery(keys), only=allowed
+    )
+    keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
+    with db.write() as session:
+        audit.append(
+            session,
+            actor="system",
+            action=AuditAction.INTEGRITY_VIOLATION,
+            subject_type="vault",
+            subject_id="profile",
+            details={"findings": [{"kind": "profile_key_holder_unsigned", "count": len(extra)}]},
+        )
+    return (
+        key,
+        keys,
+        _(
+            "In der Schlüsseldatei (vault.json) war der Schlüssel der Profildatenbank bei einem "
+            "Eintrag, der laut den unterschriebenen Benutzerdaten kein aktives Konto ist. Die "
+            "Profildatenbank hat jetzt einen neuen Schlüssel, nur für die aktiven Konten. Bitte "
+            "informieren Sie die Administration."
+        ),
+    )
 
 
 def _sign_own_vault_key(vault: Vault, username: str, signing: SigningKeys) -> None:

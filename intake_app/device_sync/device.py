@@ -496,7 +496,10 @@ class DeviceSync:
         if site is None:
             return identity
         announced = self._announced_keys()
-        current = identity.encryption_public_key()
+        plain = identity.encryption_private_key()
+        # the pair's own public half, not the field beside it (attacker run 18 kept the
+        # genuine public field beside a private key of her own)
+        current = plain.public_key() if plain is not None else identity.encryption_public_key()
         if announced and (current is None or current.key_id not in announced):
             # this store's outbox sent the office another hand-over key, which a sync of
             # hers sealed: the sealed key was taken out and a plain one (or none) put in

@@ -272,14 +272,14 @@ def recent(session: Session, *, limit: int = 200, action: str | None = None) -> 
 def entitled_entries(
     session: Session,
     rows: Iterable[AuditLogEntry],
-    entitled: Callable[[int, str | None], bool],
+    entitled: Callable[[int, str], bool],
 ) -> list[AuditLogEntry]:
     """Of ``rows``, the entries a decision may rest on: content matching its hash, signed
     with a key certified along the chain from the profile's root, by a user for whom
-    ``entitled(user_id, signed_role)`` holds (her role as her *signed* row says, None
-    when it does not check). Whoever holds the profile key can append an entry signed with
-    her own certified key, so the entitlement is what makes an entry count
-    (docs/security.md, "Code inside a database file")."""
+    ``entitled(user_id, signed_role)`` holds (her role as her *signed* row says), with the
+    key that row names now, while it says active. Whoever holds the profile key can append
+    an entry signed with her own certified key, so the entitlement is what makes an entry
+    count (docs/security.md, "Code inside a database file")."""
     rows = [row for row in rows if row.signature and row.signer]
     if not rows:
         return []
@@ -289,13 +289,24 @@ def entitled_entries(
     signed = integrity.check_state(session).signed
     kids = {row.signer for row in rows if row.signer in certified}
     keys = {k.kid: k for k in session.exec(select(UserKey).where(col(UserKey.kid).in_(kids)))}
+    # only the key her signed row names now, and only while that row says active: the
+    # profile root, which every administrator holds, certifies any key for anyone, and a
+    # former colleague's old key stays certified (attacker run 18)
+    current = {
+        u.id: u.key_id
+        for u in session.exec(
+            select(User).where(col(User.id).in_({k.user_id for k in keys.values()}))
+        )
+    }
     found: list[AuditLogEntry] = []
     for row in rows:
         key = keys.get(row.signer or "")
-        if key is None:
+        if key is None or current.get(key.user_id) != key.kid:
             continue
         values = signed.get(key.user_id)
-        if not entitled(key.user_id, values.role if values is not None else None):
+        if values is None or not values.active:
+            continue
+        if not entitled(key.user_id, values.role):
             continue
         content = to_entry(row)
         if chain_hash(content.prev_hash, content.canonical()) != row.hash:

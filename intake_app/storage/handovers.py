@@ -203,7 +203,7 @@ def taken_in(session: Session, handover_id: str) -> str | None:
         )
     ).all()
 
-    def supervisor(_user_id: int, role: str | None) -> bool:
+    def supervisor(_user_id: int, role: str) -> bool:
         return role == Role.SUPERVISOR.value
 
     for row in audit.entitled_entries(session, rows, supervisor):

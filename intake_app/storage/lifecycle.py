@@ -657,8 +657,8 @@ def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
     for row in rows:
         owner = owners[row.subject_id]
 
-        def may(user_id: int, role: str | None, owner: int = owner) -> bool:
-            return user_id == owner or (role is not None and _may_erase_others(role))
+        def may(user_id: int, role: str, owner: int = owner) -> bool:
+            return user_id == owner or _may_erase_others(role)
 
         if row.subject_id not in backed and audit.entitled_entries(session, [row], may):
             backed.add(row.subject_id)

@@ -402,8 +402,17 @@ def finish_moves(
             journal.path(root).unlink(missing_ok=True)
             refused += 1
             continue
+        if in_source is not None and in_target is not None and in_source[1] != in_target[1]:
+            # the copy a move makes carries the source's time of change: a target row of
+            # another time is not this move's copy (attacker run 18 planted one with a
+            # time in the future), so neither is deleted; the id in two stores is refused
+            # and reported wherever it is opened (SiteRecords.store_of)
+            _report_stale(source, journal, actor=actor, kind="move_journal_conflict")
+            journal.path(root).unlink(missing_ok=True)
+            refused += 1
+            continue
         if in_source is not None:
-            if in_target is None or in_source[1] > in_target[1]:
+            if in_target is None:
                 copy_rows(source, target, record_id=journal.record, to_owner=journal.to_owner)
             delete_rows(source, record_id=journal.record)
         audit_and_close(target, root, journal, actor=actor, resumed=True)
@@ -423,8 +432,10 @@ def _changed_after(updated_at: str, ts: float) -> bool:
     return moment.timestamp() > ts + 1
 
 
-def _report_stale(db: Database, journal: MoveJournal, *, actor: str) -> None:
-    log.error("a move journal older than its record's last change is not followed")
+def _report_stale(
+    db: Database, journal: MoveJournal, *, actor: str, kind: str = "move_journal_stale"
+) -> None:
+    log.error("a move journal is not followed (%s)", kind)
     with db.write() as session:
         audit.append(
             session,
@@ -432,7 +443,7 @@ def _report_stale(db: Database, journal: MoveJournal, *, actor: str) -> None:
             action=AuditAction.INTEGRITY_VIOLATION,
             subject_type="record",
             subject_id=journal.record,
-            details={"findings": [{"kind": "move_journal_stale", "move": journal.move}]},
+            details={"findings": [{"kind": kind, "move": journal.move}]},
         )
 
 

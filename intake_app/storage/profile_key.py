@@ -24,12 +24,19 @@ log = logging.getLogger("intake.storage")
 
 
 def rekey_open(
-    db: Database, vault: Vault, key: bytes, *, recovery_digest: bytes | None = None
+    db: Database,
+    vault: Vault,
+    key: bytes,
+    *,
+    recovery_digest: bytes | None = None,
+    only: set[str] | None = None,
 ) -> bytes:
-    """Give the open profile database a new key; return it (``recovery_digest``: see
-    :meth:`Vault.begin_profile_rekey`)."""
+    """Give the open profile database a new key; return it (``recovery_digest``, ``only``:
+    see :meth:`Vault.begin_profile_rekey`)."""
     new_key = new_database_key()
-    vault.begin_profile_rekey(old_key=key, new_key=new_key, recovery_digest=recovery_digest)
+    vault.begin_profile_rekey(
+        old_key=key, new_key=new_key, recovery_digest=recovery_digest, only=only
+    )
     db.change_key(new_key)
     vault.finish_profile_rekey()
     log.info("the profile database was re-keyed")

@@ -2197,8 +2197,22 @@ class Vault:
             if int(data.get("layout", 1)) >= LAYOUT:
                 data["profile_rekey_due"] = True
 
+    def profile_holders(self) -> set[str]:
+        """The vault references of every user entry with a seal of the profile key."""
+        data = self._read()
+        return {
+            ref
+            for ref, entry in data.get("users", {}).items()
+            if "profile" in entry.get("sealed", {})
+        }
+
     def begin_profile_rekey(
-        self, *, old_key: bytes, new_key: bytes, recovery_digest: bytes | None = None
+        self,
+        *,
+        old_key: bytes,
+        new_key: bytes,
+        recovery_digest: bytes | None = None,
+        only: set[str] | None = None,
     ) -> None:
         """Seal ``new_key`` as the profile key to every user and the recovery key, before
         the file changes; the old key is kept, encrypted under the new one, until
@@ -2207,6 +2221,9 @@ class Vault:
         Legacy grants (users not signed in since the move to record stores) are
         withdrawn: they open with the old single key, which every former user knew; those
         users get a new password from the administration.
+
+        ``only``: the vault references that get the new key (the users the signed state
+        names as active); every other entry's seal of the profile key is dropped.
 
         ``recovery_digest``: the recovery key's digest as the user who re-keys remembers it
         (her bundle); a file that names another recovery public key gets no seal of the new
@@ -2219,6 +2236,9 @@ class Vault:
             self._verify_key(data, old_key)
             data["key_check"] = _b64(key_check(data, new_key))
             for ref, entry in data.get("users", {}).items():
+                if only is not None and ref not in only:
+                    entry["sealed"].pop("profile", None)
+                    continue
                 entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
             public = data.get("recovery", {}).get("public")
             if public is not None and (

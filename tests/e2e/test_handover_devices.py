@@ -90,8 +90,9 @@ def consented_case(ws: Workspace, *, granted: bool = True) -> str:
     return record_id
 
 
-def keep_encryption_key_in_plain(profile: ProfileFixture) -> None:
-    """Make the device look enrolled when the hand-over key pair was kept in plain."""
+def keep_encryption_key_in_plain(profile: ProfileFixture, *, keep_public: bool = False) -> None:
+    """Make the device look enrolled when the hand-over key pair was kept in plain
+    (``keep_public``: the public field beside it left as it was)."""
     ws = profile.sign_in(ADMIN)
     try:
         with ws.db.write() as session:
@@ -100,7 +101,7 @@ def keep_encryption_key_in_plain(profile: ProfileFixture) -> None:
             row.identity = dataclasses.replace(
                 identity,
                 encryption_key=EncryptionPrivateKey.generate().raw,
-                encryption_public=None,
+                encryption_public=identity.encryption_public if keep_public else None,
                 encryption_sealed=None,
             ).to_json()
             session.add(row)
@@ -343,12 +344,15 @@ def test_a_hand_over_comes_by_usb_stick(
         ws.close()
 
 
+@pytest.mark.parametrize("keep_public", [False, True])
 def test_a_sealed_hand_over_key_swapped_for_a_plain_one_is_not_sealed(
-    devices: tuple[ProfileFixture, ProfileFixture], office: Office
+    devices: tuple[ProfileFixture, ProfileFixture], office: Office, keep_public: bool
 ) -> None:
     """Attacker run 17: the sealed hand-over key taken out and a plain pair of her own put
     in, so that the device looked enrolled before keys were sealed; the supervisor's next
-    sync sealed hers. Her sync sent the office the first key, so it refuses, and says so."""
+    sync sealed hers. Her sync sent the office the first key, so it refuses, and says so.
+    Run 18 kept the genuine public field beside her private key: the pair's own public
+    half is compared."""
     _koeln, bonn = devices
     ws = bonn.sign_in(SUPERVISOR)
     try:
@@ -357,7 +361,8 @@ def test_a_sealed_hand_over_key_swapped_for_a_plain_one_is_not_sealed(
         ws.close()
     genuine = device_identity(bonn).encryption_public_key()
     assert genuine is not None
-    keep_encryption_key_in_plain(bonn)  # the swap, as whoever holds the profile key can
+    # the swap, as whoever holds the profile key can
+    keep_encryption_key_in_plain(bonn, keep_public=keep_public)
     ws = bonn.sign_in(SUPERVISOR)
     try:
         ws.sync.send(settings=FAST)
@@ -373,4 +378,5 @@ def test_a_sealed_hand_over_key_swapped_for_a_plain_one_is_not_sealed(
     assert "handover_key_replaced" in kinds
     swapped = device_identity(bonn)
     assert swapped.encryption_sealed is None  # hers was not sealed
-    assert swapped.encryption_public_key() != genuine
+    plain = swapped.encryption_private_key()
+    assert plain is not None and plain.public_key() != genuine

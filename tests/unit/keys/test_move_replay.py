@@ -15,6 +15,7 @@ import sqlcipher3
 from intake_app.app import Workspace
 from intake_app.storage import moves
 from intake_app.storage.profile import Profile
+from intake_app.storage.vault import Vault
 from tests.helpers.attacker import keys_for, what_she_reads
 from tests.helpers.key_site import own, write_record
 
@@ -66,13 +67,16 @@ def test_a_journal_of_a_finished_move_put_back_moves_nothing(
     assert "Kanarienzurueck" in text
 
 
+@pytest.mark.parametrize("planted", [False, True])
 def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
-    site: tuple[Profile, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: tuple[Profile, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: bool
 ) -> None:
     """Attacker run 17: as above, and the ``record_moved`` entry that closed the first
     move is deleted from the audit log (its guard taken out and put back). The journal is
     older than the case's last change, so the next supervisor sign-in does not follow it
-    and reports it; the case stays with anna."""
+    and reports it; the case stays with anna. Run 18 (``planted``) left the case unchanged
+    and put a record of that id with a time of change in the future into berta's store:
+    a target row that is not the move's own copy is never taken for it."""
     profile, _ = site
     record_id = write_record(profile, "anna", "Kanarienhin")
     kept = tmp_path / "kept"
@@ -98,12 +102,16 @@ def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
         ws.move_case_to(record_id, "anna")
     finally:
         ws.close()
-    time.sleep(2.1)  # her change comes after the move began (updated_at has whole seconds)
+    if planted:
+        _plant_future_copy(profile, record_id)
+    else:
+        time.sleep(2.1)  # her change comes after the move began (whole seconds)
     ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
     try:
         answers = dict(ws.records.get(record_id).answers)
         answers["family_name"] = "Kanarienzurueck"
-        ws.records.save(record_id, answers=answers)
+        if not planted:
+            ws.records.save(record_id, answers=answers)
     finally:
         ws.close()
     # the attack: the journal back, and the entry that closed that move deleted
@@ -134,7 +142,32 @@ def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
     finally:
         ws.close()
     assert not put_back.exists()
-    text, _names = what_she_reads(profile.root, "berta", own("berta"))
-    assert "Kanarienzurueck" not in text
+    canary = "Kanarienhin" if planted else "Kanarienzurueck"
     text, _names = what_she_reads(profile.root, "anna", own("anna"))
-    assert "Kanarienzurueck" in text
+    assert canary in text, "the case stays in anna's store"
+    if not planted:
+        text, _names = what_she_reads(profile.root, "berta", own("berta"))
+        assert canary not in text
+
+
+def _plant_future_copy(profile: Profile, record_id: str) -> None:
+    """berta gives a draft of hers the case's id and a time of change in 2099."""
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    draft = ws.new_intake()
+    berta = ws.actor.user_id
+    ws.close()
+    vault = Vault(profile.root / "vault.json")
+    keys = vault.unlock_user("berta", own("berta"))
+    (sid,) = [s for s, info in vault.stores().items() if info.owner_id == berta]
+    key = vault.open_store_key(keys, sid)
+    assert key is not None
+    conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute(
+            "UPDATE records SET id = ?, updated_at = '2099-01-01 00:00:00.000000' WHERE id = ?",
+            (record_id, draft),
+        )
+        conn.commit()
+    finally:
+        conn.close()

@@ -17,7 +17,8 @@ import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
-from intake_app.storage import audit, user_keys
+from intake_app.storage import audit, integrity, user_keys, users
+from intake_app.storage.models import UserKey
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import keys_for, what_she_reads
@@ -270,3 +271,43 @@ def test_a_genuine_erasure_brought_back_is_erased_again_and_a_planted_one_is_not
     text_ = what_she_reads(profile.root, "berta", own("berta"))[0]
     assert "Kanarienberta-weg" not in text_
     assert "Kanarienberta-bleibt" in text_
+
+
+def test_a_key_the_administrator_certified_for_the_supervisor_backs_no_erasure(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 18: every administrator holds the profile root, which certifies any
+    key for anyone. She certified a fresh key for the supervisor and signed the erasure
+    entry with it. Only the key the supervisor's signed row names counts."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
+    _plant_erasures(profile, "berta")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        keys = ws.accounts.signing_keys
+        assert keys is not None and keys.root_key is not None
+        with ws.db.write() as session:
+            leitung = users.get_by_name(session, username="leitung")
+            assert leitung is not None and leitung.id is not None
+            minted = user_keys.generate_key()
+            row = UserKey(
+                kid=user_keys.key_id(minted),
+                user_id=leitung.id,
+                public_key=user_keys.public_text(minted),
+                created_at="2026-01-01T00:00:00Z",
+                certified_by=keys.root_kid,
+            )
+            row.signature = user_keys.sign(
+                keys.root_key, user_keys.USER_KEY_DOMAIN, integrity.key_payload(row)
+            )
+            session.add(row)
+        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        ws.audit(
+            AuditAction.RECORD_ERASED,
+            subject_type="record",
+            subject_id=record_id,
+            details={"reason": "request", "central": False},
+        )
+    finally:
+        ws.close()
+    _berta_signs_in_and_keeps(profile, record_id)
