@@ -28,28 +28,7 @@ def test_a_journal_of_a_finished_move_put_back_moves_nothing(
     supervisor sign-in removes it and leaves the case with anna."""
     profile, _ = site
     record_id = write_record(profile, "anna", "Kanarienhin")
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    copy_rows = moves.copy_rows
-
-    def copy_and_keep_the_journal(*args: Any, **kwargs: Any) -> None:
-        for journal in (profile.root / "stores").glob("move-*.json"):
-            shutil.copy2(journal, kept / journal.name)
-        copy_rows(*args, **kwargs)
-
-    monkeypatch.setattr(moves, "copy_rows", copy_and_keep_the_journal)
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    try:
-        ws.move_case_to(record_id, "berta")
-    finally:
-        ws.close()
-    monkeypatch.setattr(moves, "copy_rows", copy_rows)
-    [journal] = list(kept.iterdir())
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    try:
-        ws.move_case_to(record_id, "anna")
-    finally:
-        ws.close()
+    journal = _moved_there_and_back(profile, record_id, tmp_path, monkeypatch)
     ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
     try:
         answers = dict(ws.records.get(record_id).answers)
@@ -79,29 +58,8 @@ def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
     a target row that is not the move's own copy is never taken for it."""
     profile, _ = site
     record_id = write_record(profile, "anna", "Kanarienhin")
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    copy_rows = moves.copy_rows
-
-    def copy_and_keep_the_journal(*args: Any, **kwargs: Any) -> None:
-        for journal in (profile.root / "stores").glob("move-*.json"):
-            shutil.copy2(journal, kept / journal.name)
-        copy_rows(*args, **kwargs)
-
-    monkeypatch.setattr(moves, "copy_rows", copy_and_keep_the_journal)
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    try:
-        ws.move_case_to(record_id, "berta")
-    finally:
-        ws.close()
-    monkeypatch.setattr(moves, "copy_rows", copy_rows)
-    [journal] = list(kept.iterdir())
+    journal = _moved_there_and_back(profile, record_id, tmp_path, monkeypatch)
     move_id = json.loads(journal.read_text("utf-8"))["move"]
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    try:
-        ws.move_case_to(record_id, "anna")
-    finally:
-        ws.close()
     if planted:
         _plant_future_copy(profile, record_id)
     else:
@@ -171,3 +129,33 @@ def _plant_future_copy(profile: Profile, record_id: str) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def _moved_there_and_back(
+    profile: Profile, record_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The supervisor moves anna's case to berta, who keeps a copy of the move's journal
+    (copied as the move runs), and back to anna; returns the kept copy."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    copy_rows = moves.copy_rows
+
+    def copy_and_keep_the_journal(*args: Any, **kwargs: Any) -> None:
+        for journal in (profile.root / "stores").glob("move-*.json"):
+            shutil.copy2(journal, kept / journal.name)
+        copy_rows(*args, **kwargs)
+
+    monkeypatch.setattr(moves, "copy_rows", copy_and_keep_the_journal)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        ws.move_case_to(record_id, "berta")
+    finally:
+        ws.close()
+    monkeypatch.setattr(moves, "copy_rows", copy_rows)
+    [journal] = list(kept.iterdir())
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        ws.move_case_to(record_id, "anna")
+    finally:
+        ws.close()
+    return journal
