@@ -369,15 +369,23 @@ class Workspace:
         return self.keys.site_private() if self.keys is not None else None
 
     def _certified_keys(self) -> dict[int, dict[str, str]]:
-        """Every user's keys certified along the chain from the profile's root (user id ->
-        key id -> public key), old ones too: a store's owner signature may be older."""
+        """Each active user's current key (user id -> key id -> public key): the one her
+        signed row names, certified along the chain from the profile's root. Not any
+        certified key of hers: every administrator holds the root, which certifies any key
+        for anyone (attacker run 18). Her own sign-in signs her stores again with it."""
         with self.db.read() as session:
             certified = integrity.certified_key_ids(session) or set()
             found = integrity.public_keys(session)
+            signed = integrity.check_state(session).signed
+            rows = users.list_all(session)
         by_user: dict[int, dict[str, str]] = {}
-        for kid, key in found.items():
-            if kid in certified:
-                by_user.setdefault(key.user_id, {})[kid] = key.public_key
+        for user in rows:
+            values = signed.get(user.id) if user.id is not None else None
+            key = found.get(user.key_id or "")
+            if values is None or not values.active or key is None or key.kid not in certified:
+                continue
+            if key.user_id == user.id:
+                by_user[key.user_id] = {key.kid: key.public_key}
         return by_user
 
     def _store_for_owner(
