@@ -369,24 +369,12 @@ class Workspace:
         return self.keys.site_private() if self.keys is not None else None
 
     def _certified_keys(self) -> dict[int, dict[str, str]]:
-        """Each active user's current key (user id -> key id -> public key): the one her
-        signed row names, certified along the chain from the profile's root. Not any
-        certified key of hers: every administrator holds the root, which certifies any key
-        for anyone (attacker run 18). Her own sign-in signs her stores again with it."""
+        """Each active user's current key (user id -> key id -> public key), as
+        :func:`integrity.speaking_keys` finds it. Her own sign-in signs her stores again
+        with it."""
         with self.db.read() as session:
-            certified = integrity.certified_key_ids(session) or set()
-            found = integrity.public_keys(session)
-            signed = integrity.check_state(session).signed
-            rows = users.list_all(session)
-        by_user: dict[int, dict[str, str]] = {}
-        for user in rows:
-            values = signed.get(user.id) if user.id is not None else None
-            key = found.get(user.key_id or "")
-            if values is None or not values.active or key is None or key.kid not in certified:
-                continue
-            if key.user_id == user.id:
-                by_user[key.user_id] = {key.kid: key.public_key}
-        return by_user
+            keys = integrity.speaking_keys(session)
+        return {uid: {key.kid: key.public_key} for uid, (key, _values) in keys.items()}
 
     def _store_for_owner(
         self, owner_id: int, certified: dict[int, dict[str, str]] | None = None

@@ -283,29 +283,13 @@ def entitled_entries(
     rows = [row for row in rows if row.signature and row.signer]
     if not rows:
         return []
-    certified = integrity.certified_key_ids(session)
-    if not certified:
-        return []
-    signed = integrity.check_state(session).signed
-    kids = {row.signer for row in rows if row.signer in certified}
-    keys = {k.kid: k for k in session.exec(select(UserKey).where(col(UserKey.kid).in_(kids)))}
-    # only the key her signed row names now, and only while that row says active: the
-    # profile root, which every administrator holds, certifies any key for anyone, and a
-    # former colleague's old key stays certified (attacker run 18)
-    current = {
-        u.id: u.key_id
-        for u in session.exec(
-            select(User).where(col(User.id).in_({k.user_id for k in keys.values()}))
-        )
-    }
+    by_kid = {key.kid: (key, values) for key, values in integrity.speaking_keys(session).values()}
     found: list[AuditLogEntry] = []
     for row in rows:
-        key = keys.get(row.signer or "")
-        if key is None or current.get(key.user_id) != key.kid:
+        signer = by_kid.get(row.signer or "")
+        if signer is None:
             continue
-        values = signed.get(key.user_id)
-        if values is None or not values.active:
-            continue
+        key, values = signer
         if not entitled(key.user_id, values.role):
             continue
         content = to_entry(row)

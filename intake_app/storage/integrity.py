@@ -331,16 +331,17 @@ def key_certified(key: UserKey | None, signers: dict[str, str]) -> bool:
     )
 
 
-def certified_key_ids(session: Session) -> set[str] | None:
+def certified_key_ids(session: Session, report: StateReport | None = None) -> set[str] | None:
     """Every user key certified along a chain from the profile's root: by the root, or by
     a key of a user whose signed row says administrator, itself certified so. Old keys
     and the keys of deactivated administrators count: they were current when they signed.
     A key row someone added to the database (whoever holds the profile key can) counts
-    for nothing (``audit verify``). None before the profile's state is signed."""
+    for nothing (``audit verify``). None before the profile's state is signed.
+    ``report``: :func:`check_state`'s, when the caller has it already."""
     state = session.get(TrustState, 1)
     if state is None:
         return None
-    report = check_state(session)
+    report = report if report is not None else check_state(session)
     admins = {uid for uid, values in report.signed.items() if values.role == Role.ADMIN.value}
     keys = list(session.exec(select(UserKey)).all())
     authorities: dict[str, str] = {state.root_kid: state.root_public}
@@ -439,6 +440,28 @@ def check_state(
             if key is None or key.user_id != user.id or not key_certified(key, signers):
                 report.findings.append(Finding("key_changed", user.username, user.id))
     return report
+
+
+def speaking_keys(session: Session) -> dict[int, tuple[UserKey, SignedValues]]:
+    """User id -> the key her signed row names now, with her signed values, for every
+    user whose row says active and whose key is certified along the chain from the root:
+    the only key that speaks for her in a decision. Not any certified key of hers: the
+    root, which every administrator holds, certifies any key for anyone, and a former
+    colleague's old key stays certified (attacker run 18)."""
+    report = check_state(session)
+    certified = certified_key_ids(session, report)
+    if not certified:
+        return {}
+    keys = public_keys(session)
+    found: dict[int, tuple[UserKey, SignedValues]] = {}
+    for user in session.exec(select(User)).all():
+        values = report.signed.get(user.id) if user.id is not None else None
+        key = keys.get(user.key_id or "")
+        if values is None or not values.active or key is None or key.kid not in certified:
+            continue
+        if key.user_id == user.id:
+            found[user.id] = (key, values)
+    return found
 
 
 def pending_keys(session: Session) -> list[tuple[User, UserKey]]:

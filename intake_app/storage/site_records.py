@@ -274,13 +274,11 @@ class _Cursor:
         self.done = dict.fromkeys(order, False)
         self.chunk = dict.fromkeys(order, 0)
 
-    def _size(self, sid: str, want: int) -> int:
+    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
         share = max(self.MIN_CHUNK, 2 * want // max(1, len(self.buffers)))
         size = max(share, 2 * self.chunk[sid])
         self.chunk[sid] = size
-        return size
-
-    def _put(self, sid: str, rows: builtins.list[Any], size: int) -> None:
+        rows = services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size)
         self.fetched[sid] += len(rows)
         if len(rows) < size:
             self.done[sid] = True
@@ -288,12 +286,6 @@ class _Cursor:
         for row in rows:
             value, pk = row_key(row)
             self.buffers[sid].append(((value, order, pk), row))
-
-    def _fill(self, services: dict[str, RecordService], sid: str, want: int) -> None:
-        size = self._size(sid, want)
-        self._put(
-            sid, services[sid].list_rows(self.query, offset=self.fetched[sid], limit=size), size
-        )
 
     def take(
         self, services: dict[str, RecordService], limit: int
