@@ -13,9 +13,12 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import sqlcipher3
 
+from intake_app.storage import integrity, user_keys, users
+from intake_app.storage.models import UserKey
 from intake_app.storage.vault import Vault
 
 
@@ -93,3 +96,27 @@ def what_she_reads(
     except Exception:  # the password opens nothing in this vault
         return "", []
     return dump_everything(root, keys)
+
+
+def mint_key(ws: Any, username: str) -> tuple[UserKey, Any]:
+    """As an administrator with the profile root (``ws`` is her workspace): a fresh key
+    for ``username``, certified by the root and stored beside her own keys; returns the
+    key row and its private key. Her signed row is left as it is."""
+    keys = ws.accounts.signing_keys
+    assert keys is not None and keys.root_key is not None
+    with ws.db.write() as session:
+        user = users.get_by_name(session, username=username)
+        assert user is not None and user.id is not None
+        minted = user_keys.generate_key()
+        row = UserKey(
+            kid=user_keys.key_id(minted),
+            user_id=user.id,
+            public_key=user_keys.public_text(minted),
+            created_at="2026-01-01T00:00:00Z",
+            certified_by=keys.root_kid,
+        )
+        row.signature = user_keys.sign(
+            keys.root_key, user_keys.USER_KEY_DOMAIN, integrity.key_payload(row)
+        )
+        session.add(row)
+    return row, minted

@@ -17,11 +17,10 @@ import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
-from intake_app.storage import audit, integrity, user_keys, users
-from intake_app.storage.models import UserKey
+from intake_app.storage import audit, user_keys
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from tests.helpers.attacker import keys_for, what_she_reads
+from tests.helpers.attacker import keys_for, mint_key, what_she_reads
 from tests.helpers.key_site import own, write_record
 
 
@@ -56,6 +55,17 @@ def _plant_erasures(profile: Profile, of: str) -> list[str]:
         conn.close()
     assert ids
     return ids
+
+
+def _sign_erasure(ws: Workspace, record_id: str) -> None:
+    """A ``record_erased`` entry for the record, as the program writes one, signed in
+    ``ws``'s session."""
+    ws.audit(
+        AuditAction.RECORD_ERASED,
+        subject_type="record",
+        subject_id=record_id,
+        details={"reason": "request", "central": False},
+    )
 
 
 def _findings(ws: Workspace, kind: str) -> list[str]:
@@ -107,12 +117,7 @@ def test_a_signed_erasure_entry_of_someone_not_entitled_erases_nothing(
     _plant_erasures(profile, "berta")
     ws = Workspace.sign_in(profile, username=signer, password=own(signer))
     try:
-        ws.audit(
-            AuditAction.RECORD_ERASED,
-            subject_type="record",
-            subject_id=record_id,
-            details={"reason": "request", "central": False},
-        )
+        _sign_erasure(ws, record_id)
     finally:
         ws.close()
     _berta_signs_in_and_keeps(profile, record_id)
@@ -284,30 +289,9 @@ def test_a_key_the_administrator_certified_for_the_supervisor_backs_no_erasure(
     _plant_erasures(profile, "berta")
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        keys = ws.accounts.signing_keys
-        assert keys is not None and keys.root_key is not None
-        with ws.db.write() as session:
-            leitung = users.get_by_name(session, username="leitung")
-            assert leitung is not None and leitung.id is not None
-            minted = user_keys.generate_key()
-            row = UserKey(
-                kid=user_keys.key_id(minted),
-                user_id=leitung.id,
-                public_key=user_keys.public_text(minted),
-                created_at="2026-01-01T00:00:00Z",
-                certified_by=keys.root_kid,
-            )
-            row.signature = user_keys.sign(
-                keys.root_key, user_keys.USER_KEY_DOMAIN, integrity.key_payload(row)
-            )
-            session.add(row)
+        row, minted = mint_key(ws, "leitung")
         ws.db.audit_signer = user_keys.Signer(row.kid, minted)
-        ws.audit(
-            AuditAction.RECORD_ERASED,
-            subject_type="record",
-            subject_id=record_id,
-            details={"reason": "request", "central": False},
-        )
+        _sign_erasure(ws, record_id)
     finally:
         ws.close()
     _berta_signs_in_and_keeps(profile, record_id)

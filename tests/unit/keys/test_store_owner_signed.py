@@ -15,11 +15,10 @@ import hashlib
 import json
 
 from intake_app.app import Workspace
-from intake_app.storage import integrity, user_keys, users
-from intake_app.storage.models import UserKey
+from intake_app.storage import users
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
-from tests.helpers.attacker import dump_everything
+from tests.helpers.attacker import dump_everything, mint_key
 from tests.helpers.key_site import own
 
 CANARY = "Kanarienleitung"
@@ -155,23 +154,10 @@ def test_a_key_the_administrator_certified_for_her_does_not_sign_her_stores(
     profile, _ = site
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        keys = ws.accounts.signing_keys
-        assert keys is not None and keys.root_key is not None
-        with ws.db.write() as session:
+        mint_key(ws, "berta")
+        with ws.db.read() as session:
             berta = users.get_by_name(session, username="berta")
             assert berta is not None and berta.id is not None
-            minted = user_keys.generate_key()
-            row = UserKey(
-                kid=user_keys.key_id(minted),
-                user_id=berta.id,
-                public_key=user_keys.public_text(minted),
-                created_at="2026-01-01T00:00:00Z",
-                certified_by=keys.root_kid,
-            )
-            row.signature = user_keys.sign(
-                keys.root_key, user_keys.USER_KEY_DOMAIN, integrity.key_payload(row)
-            )
-            session.add(row)
             berta_id, current = berta.id, berta.key_id
     finally:
         ws.close()
