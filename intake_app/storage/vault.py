@@ -2199,7 +2199,7 @@ class Vault:
 
     def profile_holders(self) -> set[str]:
         """The vault references of every user entry with a seal of the profile key."""
-        data = self._read()
+        data = self._snapshot()  # read at every sign-in: parsed again only when it changed
         return {
             ref
             for ref, entry in data.get("users", {}).items()
