@@ -32,6 +32,7 @@ from intake_app.errors import AuthError, ConflictError, IntakeError, NotFound, P
 from intake_app.i18n import _
 from intake_app.storage import (
     audit,
+    handovers,
     integrity,
     moves,
     organisation_seal,
@@ -41,6 +42,7 @@ from intake_app.storage import (
     schema_guard,
     settings_repo,
     site_grants,
+    store_marks,
     user_keys,
     users,
 )
@@ -57,7 +59,7 @@ from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.stores import store_identity, store_path
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault, remembered_recovery
-from intake_app.storage.vault_trust import VaultTrust
+from intake_app.storage.vault_trust import VaultTrust, profile_recipients, withheld_message
 
 if TYPE_CHECKING:
     from intake_app.device_sync.device import DeviceSync
@@ -264,6 +266,8 @@ class Workspace:
                 organisation=lambda: self.organisation,
                 creates=store_db is not self.scope.profile_db,
                 expiry_warning_days=lambda: self.expiry_warning_days,
+                identities=self.store_identities,
+                handover_held=self._handover_held,
             )
 
         def compose_sync() -> DeviceSync | SiteSync:
@@ -293,6 +297,21 @@ class Workspace:
             )
         else:
             self.records = records_of(db)
+
+    def store_identities(self) -> list[bytes]:
+        """The identities of the record stores open in this scope (``store_marks``)."""
+        return _identities(self.scope)
+
+    def _handover_held(self, record_id: str, handover_id: str) -> bool:
+        """Whether a record store open here holds ``record_id`` taken in from
+        ``handover_id`` (``handovers.taken_in``)."""
+        for store_db in self.scope.stores.values():
+            if store_db is self.scope.profile_db:
+                continue
+            with store_db.read() as session:
+                if handovers.held_in(session, record_id, handover_id):
+                    return True
+        return False
 
     @property
     def sync(self) -> DeviceSync | SiteSync:
@@ -326,6 +345,8 @@ class Workspace:
         """Open the keys again after the user chose her password (a new key pair when the
         old one was provisional), and the stores they reach."""
         if self.keys is None or self.keys.ref == "recovery" or self.actor.role is Role.ADMIN:
+            if self.accounts.signing_keys is not None:  # her entry, signed for profile re-keys
+                _sign_own_vault_key(self.vault, self.actor.username, self.accounts.signing_keys)
             return
         keys = self.vault.unlock_user(self.actor.username, new_password)
         if keys.private is not None and self.keys.private is not None:
@@ -819,12 +840,7 @@ class Workspace:
     ) -> Workspace:
         if vault.layout() >= LAYOUT:
             relayout.finish_if_interrupted(profile.db_path, profile.backups_dir)
-            settled = profile_key.settle(
-                profile.db_path, vault, key, recovery_digest=remembered_recovery(keys)
-            )
-            if settled != key:  # a re-key asked for when someone left was not finished
-                key = settled
-                keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
+            profile_key.settle(profile.db_path, vault, key)  # a re-key begun, not finished
         db, steps = profile.open_database(key)
         try:
             # the recovery key's keys open stores, never a user's signing key
@@ -939,6 +955,12 @@ class Workspace:
                     result = dataclasses.replace(
                         result, integrity_messages=(*result.integrity_messages, note)
                     )
+            elif vault.layout() >= LAYOUT and vault.profile_rekey_state(key)[1]:
+                # a re-key asked for, before the signed state exists: every entry gets it
+                key = profile_key.rekey_open(
+                    db, vault, key, recovery_digest=remembered_recovery(keys)
+                )
+                keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
             findings, notices = organisation_seal.at_sign_in(
                 db, profile.root, actor=actor, keys=signing, report=opened.report
             )
@@ -990,7 +1012,9 @@ class Workspace:
             # erased once more and reported; an erasure the signed audit log does not back
             # was entered outside the program: reported, nothing deleted (docs/security.md)
             found = [
-                Lifecycle.erase_again(store_db, actor=actor.username)
+                Lifecycle.erase_again(
+                    store_db, actor=actor.username, identities=lambda: _identities(scope)
+                )
                 for store_db in scope.stores.values()
             ]
             back = sum(f.erased for f in found)
@@ -1288,44 +1312,65 @@ def _maintain_keys(
 def _profile_seals_checked(
     db: Database, vault: Vault, key: bytes, keys: UserKeys | None, report: StateReport
 ) -> tuple[bytes, UserKeys | None, str | None]:
-    """The profile key is sealed only to users the signed state names as active: an entry
-    someone put back into the vault (a former colleague's old one, attacker run 18) got
-    the new key at the next re-key. Such a seal makes the profile database a new key at
-    once, sealed only to them, and it is reported (docs/security.md, "A holder who left")."""
+    """The profile key is sealed only to active users by the signed state whose vault
+    public key carries a signature that checks (docs/security.md, "Signed vault keys").
+
+    A seal to an entry of anyone else (a former colleague's old entry put back, attacker
+    run 18) makes the profile database a new key at once; so does a re-key someone asked
+    for (a deactivation, a reset). The new key goes only to those recipients: a former
+    colleague's public key put into an active colleague's entry gets nothing (attacker
+    run 19). Both are reported."""
     with db.read() as session:
         names = [
             u.username
             for u in users.list_all(session)
             if u.id is not None and u.id in report.signed and report.signed[u.id].active
         ]
-    allowed = set(vault.refs_for(names))
-    extra = vault.profile_holders() - allowed
-    if not extra:
+    extra = vault.profile_holders() - set(vault.refs_for(names))
+    due = vault.profile_rekey_state(key)[1]
+    if not extra and not due:
         return key, keys, None
-    log.error("the profile key is sealed to %d vault entries nobody signed", len(extra))
+    recipients = profile_recipients(db, vault, report)
+    if extra:
+        log.error("the profile key is sealed to %d vault entries nobody signed", len(extra))
     key = profile_key.rekey_open(
-        db, vault, key, recovery_digest=remembered_recovery(keys), only=allowed
+        db, vault, key, recovery_digest=remembered_recovery(keys), only=recipients.refs
     )
     keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
-    with db.write() as session:
-        audit.append(
-            session,
-            actor="system",
-            action=AuditAction.INTEGRITY_VIOLATION,
-            subject_type="vault",
-            subject_id="profile",
-            details={"findings": [{"kind": "profile_key_holder_unsigned", "count": len(extra)}]},
+    findings: list[dict[str, Any]] = []
+    if extra:
+        findings.append({"kind": "profile_key_holder_unsigned", "count": len(extra)})
+    if recipients.withheld:
+        findings.append({"kind": "profile_key_withheld", "users": recipients.withheld})
+    if findings:
+        with db.write() as session:
+            audit.append(
+                session,
+                actor="system",
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type="vault",
+                subject_id="profile",
+                details={"findings": findings},
+            )
+    notes: list[str] = []
+    if extra:
+        notes.append(
+            _(
+                "In der Schlüsseldatei (vault.json) war der Schlüssel der Profildatenbank bei "
+                "einem Eintrag, der laut den unterschriebenen Benutzerdaten kein aktives Konto "
+                "ist. Die Profildatenbank hat jetzt einen neuen Schlüssel, nur für die aktiven "
+                "Konten. Bitte informieren Sie die Administration."
+            )
         )
-    return (
-        key,
-        keys,
-        _(
-            "In der Schlüsseldatei (vault.json) war der Schlüssel der Profildatenbank bei einem "
-            "Eintrag, der laut den unterschriebenen Benutzerdaten kein aktives Konto ist. Die "
-            "Profildatenbank hat jetzt einen neuen Schlüssel, nur für die aktiven Konten. Bitte "
-            "informieren Sie die Administration."
-        ),
-    )
+    if recipients.withheld:
+        notes.append(withheld_message(recipients.withheld))
+    return key, keys, " ".join(notes) if notes else None
+
+
+def _identities(scope: Scope) -> list[bytes]:
+    """The identities of the record stores open in ``scope`` (``store_marks``)."""
+    found = (store_marks.identity_of(d) for d in scope.stores.values() if d is not scope.profile_db)
+    return [identity for identity in found if identity is not None]
 
 
 def _sign_own_vault_key(vault: Vault, username: str, signing: SigningKeys) -> None:

@@ -58,6 +58,10 @@ class Context:
         """Print a line of normal output."""
         print(text)
 
+    def err(self, text: str) -> None:
+        """Print a line that needs attention on stderr."""
+        print(f"intake-app: {text}", file=sys.stderr)
+
     def require_profile(self) -> None:
         """Fail with a clear message when there is no profile in the data folder."""
         if not self.profile.exists():

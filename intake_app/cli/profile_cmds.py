@@ -12,6 +12,7 @@ from intake_app.core.permissions import Role
 from intake_app.errors import IntakeError, UsageError
 from intake_app.i18n import _, current_language
 from intake_app.storage.site_grants import reset_note, supervisor_created_note
+from intake_app.storage.vault_trust import withheld_message
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -168,9 +169,17 @@ def cmd_users_list(ctx) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_users_deactivate(ctx) -> int:  # type: ignore[no-untyped-def]
-    user = ctx.workspace().accounts.deactivate(username=ctx.args.name)
+    ws = ctx.workspace()
+    user = ws.accounts.deactivate(username=ctx.args.name)
     ctx.out(_("Benutzer „{name}“ deaktiviert.").format(name=user.username))
+    _tell_withheld(ctx, ws)
     return 0
+
+
+def _tell_withheld(ctx, ws) -> None:  # type: ignore[no-untyped-def]
+    """Accounts the profile re-key left out (docs/security.md, "Signed vault keys")."""
+    if ws.accounts.withheld:
+        ctx.err(withheld_message(ws.accounts.withheld))
 
 
 def cmd_users_reactivate(ctx) -> int:  # type: ignore[no-untyped-def]
@@ -186,6 +195,7 @@ def cmd_users_reset(ctx) -> int:  # type: ignore[no-untyped-def]
     ctx.out(_("Neues Anfangspasswort für „{name}“ gesetzt.").format(name=user.username))
     if user.role is not Role.ADMIN and user.username != ws.actor.username:
         ctx.out(reset_note(user.username))
+    _tell_withheld(ctx, ws)
     return 0
 
 

@@ -32,6 +32,7 @@ from intake_app.storage.database import Database
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import KdfParams, UserKeys, Vault, remembered_recovery
+from intake_app.storage.vault_trust import profile_recipients
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,9 @@ class Accounts:
         self.signing_keys: SigningKeys | None = None
         #: set when the profile was opened with the recovery key
         self.recovery_secret: bytes | None = None
+        #: active users the last profile re-key left out (no signed vault key): they need
+        #: a new password (docs/security.md, "Signed vault keys")
+        self.withheld: list[str] = []
 
     # -- the signed state (docs/security.md, "Device: integrity of roles and the audit log")
 
@@ -116,6 +120,19 @@ class Accounts:
             return "", None
         root = self.signing_keys.root_key if self.signing_keys is not None else None
         return state.root_kid, root
+
+    def _vouch(self, username: str) -> None:
+        """The provisional key pair she just made for ``username``, signed with her own
+        key: a profile re-key before that user's first sign-in seals the new key to it
+        (docs/security.md, "Signed vault keys"). The user signs her own at sign-in."""
+        keys = self.signing_keys
+        if keys is None:
+            return  # no signed state yet: every entry receives the key
+        self._vault.sign_own_public(
+            username,
+            keys.kid,
+            lambda message: user_keys.sign(keys.signing_key, user_keys.VAULT_KEY_DOMAIN, message),
+        )
 
     def _issue(self, session: Session, user: User) -> None:
         """A new key pair for ``user``, sealed to her in the vault; her row signed again."""
@@ -197,6 +214,7 @@ class Accounts:
                 details={"role": parsed_role.value},
             )
             self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            self._vouch(name)
             self._issue(session, user)
             return UserInfo.of(user)
 
@@ -209,6 +227,7 @@ class Accounts:
     def deactivate(self, *, username: str) -> UserInfo:
         """Deactivate a user: their password no longer opens the profile."""
         self._actor.require(Permission.MANAGE_USERS)
+        self.withheld = []
         with self._db.write() as session:
             user = self._target(session, username)
             if user.id == self._actor.user_id:
@@ -261,12 +280,14 @@ class Accounts:
                 subject_id=str(user.id),
             )
             self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            self._vouch(user.username)
             self._issue(session, user)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
         """Give a user a new initial password (re-wrap; the database is not re-encrypted)."""
         self._actor.require(Permission.MANAGE_USERS)
+        self.withheld = []
         with self._db.write() as session:
             user = self._target(session, username)
             if not user.active:
@@ -294,6 +315,8 @@ class Accounts:
                 params=self._params,
                 keys=self._keys if own else None,
             )
+            if not own:
+                self._vouch(user.username)
             if not own or self._keys is None:
                 self._issue(session, user)
             withdrawn = user.id != self._actor.user_id
@@ -339,9 +362,27 @@ class Accounts:
         what is written from now on does not open for the keys of the one who left."""
         if self._vault.layout() < 2:
             return
+        recipients = profile_recipients(self._db, self._vault)
         self._key = profile_key.rekey_open(
-            self._db, self._vault, self._key, recovery_digest=remembered_recovery(self._keys)
+            self._db,
+            self._vault,
+            self._key,
+            recovery_digest=remembered_recovery(self._keys),
+            only=recipients.refs,
         )
+        self.withheld = recipients.withheld
+        if recipients.withheld:
+            with self._db.write() as session:
+                audit.append(
+                    session,
+                    actor=self._actor.username,
+                    action=AuditAction.INTEGRITY_VIOLATION,
+                    subject_type="vault",
+                    subject_id="profile",
+                    details={
+                        "findings": [{"kind": "profile_key_withheld", "users": recipients.withheld}]
+                    },
+                )
         if self._keys is not None:
             self._keys = dataclasses.replace(self._keys, profile_key=self._key)
         if self._on_profile_key is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -31,8 +32,15 @@ from intake_app.core.followup import EventKind, check_closure, travelling_data
 from intake_app.core.permissions import Role
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.i18n import _
-from intake_app.storage import audit
-from intake_app.storage.models import AuditLogEntry, CaseEvent, OutboxItem, RecordRow, utcnow
+from intake_app.storage import audit, store_marks
+from intake_app.storage.models import (
+    AuditLogEntry,
+    CaseEvent,
+    OutboxItem,
+    RecordRevision,
+    RecordRow,
+    utcnow,
+)
 
 #: Subject type of the audit entries that name a hand-over by its id.
 SUBJECT = "handover"
@@ -188,13 +196,26 @@ def apply_outcome(
     return True
 
 
-def taken_in(session: Session, handover_id: str) -> str | None:
+def taken_in(
+    session: Session,
+    handover_id: str,
+    identities: Iterable[bytes] = (),
+    held: Callable[[str, str], bool] | None = None,
+) -> str | None:
     """The record id a hand-over became on this device, or None when not taken in yet.
 
-    Only a ``handover_received`` entry signed by a supervisor counts: hand-overs are taken
-    in with the site key, and whoever holds the profile key can append an entry of her own
-    that would make a hand-over look taken in, so that nobody took it (attacker run 17).
-    The log itself is read, not its subject index (``entries_for_subject``)."""
+    Only a ``handover_received`` entry signed by a supervisor and marked with the identity
+    of one of the stores open here (``identities``, ``store_marks``) counts: hand-overs
+    are taken in with the site key, and whoever holds the profile key can append an entry
+    of her own that would make a hand-over look taken in, so that nobody took it
+    (attacker run 17); the administrator can make a key she minted speak for a
+    supervisor, but cannot mark (attacker run 19). The log itself is read, not its
+    subject index (``entries_for_subject``).
+
+    An entry from before marks (no ``mark`` at all) counts when ``held(record,
+    handover_id)`` says a store open here holds that record, taken in from this hand-over
+    (its first revision names it): the administrator writes no store."""
+    identities = list(identities)
     rows = session.exec(
         select(AuditLogEntry).where(
             func.coalesce(AuditLogEntry.subject_type, "") == SUBJECT,
@@ -208,8 +229,19 @@ def taken_in(session: Session, handover_id: str) -> str | None:
 
     for row in audit.entitled_entries(session, rows, supervisor):
         details = json.loads(row.details or "{}")
-        return str(details.get("record", ""))
+        record = str(details.get("record", ""))
+        if store_marks.checks(details.get("mark"), identities, "handover", handover_id, record):
+            return record
+        if "mark" not in details and held is not None and held(record, handover_id):
+            return record
     return None
+
+
+def held_in(session: Session, record_id: str, handover_id: str) -> bool:
+    """Whether the store of ``session`` holds ``record_id`` as taken in from
+    ``handover_id`` (its first revision's reason names the hand-over)."""
+    first = session.get(RecordRevision, (record_id, 1))
+    return first is not None and handover_id in (first.reason or "")
 
 
 def cancel_unsent(session: Session, record_id: str, *, purpose: str, actor: str) -> int:

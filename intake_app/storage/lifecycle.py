@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from intake_app.core.records import EXPIRY_WARNING_DAYS, OutboxKind, RecordStatu
 from intake_app.errors import NotFound, ValidationError
 from intake_app.figures.outcomes import case_facts
 from intake_app.i18n import N_, _
-from intake_app.storage import audit
+from intake_app.storage import audit, store_marks
 from intake_app.storage.database import Database
 from intake_app.storage.models import (
     ActivityRecord,
@@ -194,13 +194,16 @@ class Lifecycle:
         session.flush()
 
     @staticmethod
-    def erase_again(db: Database, *, actor: str) -> ErasedAgain:
+    def erase_again(
+        db: Database, *, actor: str, identities: Callable[[], Iterable[bytes]] = tuple
+    ) -> ErasedAgain:
         """Erase once more what the profile lists as erased but a store holds again: an
         older copy of the store file was put back (docs/security.md, "An older copy of
         a store file"). Whoever holds the profile key can write ``erasures``, so a row
-        counts only when a signed erasure by someone entitled to it backs it
-        (:func:`_backed_erasures`); any other is reported and nothing is deleted. Each is
-        audited as an integrity finding."""
+        counts only when a signed erasure by someone entitled to it backs it, marked with
+        the identity of one of the stores open here (``identities()``, asked only when a
+        record is back; :func:`_backed_erasures`); any other is reported and nothing is
+        deleted. Each is audited as an integrity finding."""
         erased = select(Erasure.record_id)
         with db.read() as session:  # at every sign-in: usually nothing is back
             back = list(session.exec(select(RecordRow.id).where(col(RecordRow.id).in_(erased))))
@@ -209,7 +212,9 @@ class Lifecycle:
         again, unconfirmed = 0, 0
         with db.write() as session:
             rows = session.exec(select(RecordRow).where(col(RecordRow.id).in_(back))).all()
-            backed = _backed_erasures(session, {row.id: row.owner_id for row in rows})
+            backed = _backed_erasures(
+                session, {row.id: row.owner_id for row in rows}, list(identities())
+            )
             for row in rows:
                 record_id = row.id
                 if record_id in backed:
@@ -367,13 +372,17 @@ class Lifecycle:
                         ),
                     )
                 )
+            details: dict[str, Any] = {"reason": why.value, "central": left_device}
+            identity = store_marks.identity_in(session)
+            if identity is not None:  # what backs erasing it again (docs/security.md)
+                details["mark"] = store_marks.mark(identity, "erasure", record_id)
             audit.append(
                 session,
                 actor=self._actor.username,
                 action=AuditAction.RECORD_ERASED,
                 subject_type="record",
                 subject_id=record_id,
-                details={"reason": why.value, "central": left_device},
+                details=details,
             )
         self._compact()
         log.info("record erased (central instruction: %s)", left_device)
@@ -637,13 +646,15 @@ def _may_erase_others(role: str) -> bool:
     return Permission.ERASE_RECORDS in granted and Permission.VIEW_SITE_RECORDS in granted
 
 
-def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
+def _backed_erasures(session: Session, owners: dict[str, int], identities: list[bytes]) -> set[str]:
     """The ids among ``owners`` (record id -> owner id in its store) whose erasure the
     signed audit log backs (docs/security.md, "An older copy of a store file"): a
     ``record_erased`` entry for the record whose content matches its hash, whose
-    signature checks with a key certified along the chain from the root, and whose signer
-    is the record's owner or has a *signed* role that may erase records. Any counsellor
-    can sign an entry of her own and write ``erasures``; neither makes her entitled.
+    signature checks with a key certified along the chain from the root, whose signer
+    is the record's owner or has a *signed* role that may erase records, and which
+    carries the mark of a store among ``identities`` (``store_marks``). Any counsellor
+    can sign an entry of her own and write ``erasures``, and the administrator can make a
+    key speak for a supervisor; neither can mark it for a store she does not hold.
     Before the profile's state is signed nothing can be checked, so nothing is backed."""
     rows = session.exec(
         select(AuditLogEntry).where(
@@ -660,7 +671,12 @@ def _backed_erasures(session: Session, owners: dict[str, int]) -> set[str]:
         def may(user_id: int, role: str, owner: int = owner) -> bool:
             return user_id == owner or _may_erase_others(role)
 
-        if row.subject_id not in backed and audit.entitled_entries(session, [row], may):
+        if row.subject_id in backed:
+            continue
+        found = json.loads(row.details or "{}").get("mark")
+        if not store_marks.checks(found, identities, "erasure", row.subject_id):
+            continue
+        if audit.entitled_entries(session, [row], may):
             backed.add(row.subject_id)
     return backed
 

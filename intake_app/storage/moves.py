@@ -10,16 +10,23 @@ one transaction; it runs four steps, each one atomic in one file, in this order:
 2. **copy**: the record's rows are inserted into the target store (one transaction of the
    target file; the source is attached and only read).
 3. **delete**: the rows are deleted from the source store (one transaction of the source
-   file; ``secure_delete`` overwrites them).
-4. **audit**: ``record_moved`` is written (naming the move's id), then the journal is
-   removed.
+   file; ``secure_delete`` overwrites them), and the source notes the move as ``deleted``
+   in the same transaction (table ``intake_moves_done``).
+4. **audit**: the target notes the move as ``closed``, ``record_moved`` is written
+   (naming the move's id), then the journal is removed.
 
 A journal left behind means a move was confirmed but not finished. The next workspace
 whose keys open both stores (a supervisor with the site key, the recovery key) finishes
 it before anything else reads the stores (:func:`finish_moves`):
 
-- its ``record_moved`` entry is in the audit log: the move was finished, and the journal
-  only goes (left by a crash after step 4, or a copy put back to move the case again);
+- the target noted it ``closed``, or its ``record_moved`` entry is in the audit log: the
+  move was finished, and the journal only goes (left by a crash after step 4, or a copy
+  put back to move the case again);
+- the source noted it ``deleted``: step 4 runs, unless the source holds the record again
+  (a case moved back, and the journal put back to move it once more: attacker run 19);
+  then nothing is copied or deleted, and it is reported. The notes are written under
+  each store's own key: whoever puts a journal back holds at most one of the two stores,
+  and cannot remove the note from the other;
 - neither store holds the record (it was erased meanwhile): the journal goes;
 - only the source holds it (killed before step 2 committed): steps 2-4 run;
 - both hold it (killed between 2 and 3): if the source's copy was changed after the copy
@@ -52,7 +59,7 @@ from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
-from intake_app.storage.stores import STORES_DIR
+from intake_app.storage.stores import MOVES_DONE_SQL, STORES_DIR
 
 log = logging.getLogger("intake.storage")
 
@@ -243,19 +250,65 @@ def _delete_in(conn: Any, record_id: str) -> None:
         conn.execute("DELETE FROM main.records WHERE pk = ?", (row[0],))
 
 
-def delete_rows(source: Database, *, record_id: str) -> None:
-    """Step 3: the record's rows out of ``source`` (one transaction; overwritten)."""
+def delete_rows(source: Database, *, record_id: str, move: str | None = None) -> None:
+    """Step 3: the record's rows out of ``source`` (one transaction; overwritten);
+    ``move``: the move this step belongs to, noted in the same transaction."""
     raw, conn = _driver(source)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
             _delete_in(conn, record_id)
+            if move is not None:
+                _note(conn, move, "deleted")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     finally:
         raw.close()
+
+
+def _note(conn: Any, move: str, step: str) -> None:
+    """Note in the connection's store that ``step`` of ``move`` is done (inside its
+    transaction; stores from before get the table now)."""
+    conn.execute(MOVES_DONE_SQL)
+    conn.execute(
+        "INSERT OR REPLACE INTO main.intake_moves_done (move, step, ts) VALUES (?, ?, ?)",
+        (move, step, time.time()),
+    )
+
+
+def note_closed(target: Database, move: str) -> None:
+    """The target store notes that ``move`` is closed (one transaction)."""
+    raw, conn = _driver(target)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _note(conn, move, "closed")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        raw.close()
+
+
+def noted(db: Database, move: str) -> str | None:
+    """The step of ``move`` this store noted as done, or None."""
+    raw, conn = _driver(db)
+    try:
+        found = conn.execute(
+            "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = ?",
+            ("intake_moves_done",),
+        ).fetchone()
+        if found is None:
+            return None
+        row = conn.execute(
+            "SELECT step FROM main.intake_moves_done WHERE move = ?", (move,)
+        ).fetchone()
+    finally:
+        raw.close()
+    return str(row[0]) if row else None
 
 
 def _audited(db: Database, journal: MoveJournal) -> bool:
@@ -277,6 +330,7 @@ def audit_and_close(
     ``actor`` is who writes (and signs) the entry: the supervisor who moves, or whoever
     finishes an interrupted move (the entry then names who confirmed it).
     """
+    note_closed(db, journal.move)
     if not (resumed and _audited(db, journal)):
         with db.write() as session:
             audit.append(
@@ -346,7 +400,7 @@ def move(
     ).signed(key)
     journal.write(root)
     copy_rows(dbs[source], dbs[target], record_id=record_id, to_owner=to_owner)
-    delete_rows(dbs[source], record_id=record_id)
+    delete_rows(dbs[source], record_id=record_id, move=journal.move)
     audit_and_close(dbs[target], root, journal, actor=actor, resumed=False)
     return journal
 
@@ -379,14 +433,32 @@ def finish_moves(
         source, target = dbs.get(journal.source), dbs.get(journal.target)
         if source is None or target is None:
             continue  # someone who opens both stores finishes it
+        in_source = _holds(source, journal.record)
+        in_target = _holds(target, journal.record)
         if _audited(target, journal):
-            # the move was finished and audited; only its journal was left (a crash), or
-            # a copy of it was put back to move the case again: it is only removed
+            # the move was finished; only its journal was left (a crash), or a copy of it
+            # was put back to move the case again: it is only removed
             log.warning("a move journal of a finished move was left or put back; removed")
             journal.path(root).unlink(missing_ok=True)
             continue
-        in_source = _holds(source, journal.record)
-        in_target = _holds(target, journal.record)
+        if noted(target, journal.move) == "closed":
+            # closed in the target, its entry not written (a crash) or deleted since
+            audit_and_close(target, root, journal, actor=actor, resumed=True)
+            done.append(journal)
+            continue
+        if noted(source, journal.move) == "deleted":
+            # its record left the source store (step 3 is done), and the source says so in
+            # a note only a holder of its key removes: only step 4 is left. A record the
+            # source holds again is not this move's, and nothing is copied or deleted
+            # (a journal put back, attacker run 19)
+            if in_source is not None:
+                _report_stale(source, journal, actor=actor, kind="move_journal_replayed")
+                journal.path(root).unlink(missing_ok=True)
+                refused += 1
+                continue
+            audit_and_close(target, root, journal, actor=actor, resumed=True)
+            done.append(journal)
+            continue
         if in_source is None and in_target is None:
             log.warning("an interrupted move's record is gone (erased); its journal is removed")
             journal.path(root).unlink(missing_ok=True)
@@ -414,7 +486,7 @@ def finish_moves(
         if in_source is not None:
             if in_target is None:
                 copy_rows(source, target, record_id=journal.record, to_owner=journal.to_owner)
-            delete_rows(source, record_id=journal.record)
+            delete_rows(source, record_id=journal.record, move=journal.move)
         audit_and_close(target, root, journal, actor=actor, resumed=True)
         log.info("an interrupted move was finished")
         done.append(journal)

@@ -9,7 +9,7 @@ old backup open at most what the file held before.
 The order makes a crash harmless: the new key is sealed (the old one kept, encrypted
 under the new) before the file is re-encrypted, and the old one is dropped after. The
 next sign-in finishes an interrupted re-key (:func:`settle`), or does one that was asked
-for but not begun.
+for but not begun (after the file is open).
 """
 
 from __future__ import annotations
@@ -43,20 +43,14 @@ def rekey_open(
     return new_key
 
 
-def settle(path: Path, vault: Vault, key: bytes, *, recovery_digest: bytes | None = None) -> bytes:
-    """Before the profile database opens: finish or do a pending re-key; return the key
-    that opens the file now."""
-    previous, due = vault.profile_rekey_state(key)
+def settle(path: Path, vault: Vault, key: bytes) -> None:
+    """Before the profile database opens: finish an interrupted re-key (``key``, the one
+    the vault gives now, opens the file afterwards). A re-key that was asked for but not
+    begun is done once the file is open and the signed state says who receives the new
+    key (``app._profile_seals_checked``, docs/security.md, "Signed vault keys")."""
+    previous, _due = vault.profile_rekey_state(key)
     if previous is not None:
         if not key_opens(path, key) and key_opens(path, previous):
             rekey_file(path, previous, key)  # the crash came before the file changed
         vault.finish_profile_rekey()
         log.info("an interrupted re-key of the profile database was finished")
-    if due:
-        new_key = new_database_key()
-        vault.begin_profile_rekey(old_key=key, new_key=new_key, recovery_digest=recovery_digest)
-        rekey_file(path, key, new_key)
-        vault.finish_profile_rekey()
-        log.info("the profile database was re-keyed as asked")
-        key = new_key
-    return key

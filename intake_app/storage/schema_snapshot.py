@@ -494,4 +494,12 @@ STORE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "CREATE TABLE intake_store_identity (id INTEGER PRIMARY KEY CHECK (id = 1), identity BLOB NOT NULL)",
         ),
     ),
+    (
+        "table",
+        "intake_moves_done",
+        "intake_moves_done",
+        (
+            "CREATE TABLE intake_moves_done (move TEXT PRIMARY KEY, step TEXT NOT NULL, ts REAL NOT NULL)",
+        ),
+    ),
 )

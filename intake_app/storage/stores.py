@@ -173,6 +173,7 @@ def create_store(
                 conn.execute(statement, args)
         for statement, args in _identity_statements(secrets.token_bytes(32)):
             conn.execute(statement, args)
+        conn.execute(MOVES_DONE_SQL)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except BaseException:
@@ -191,6 +192,16 @@ def create_store(
     if not atomic_create_bytes(path, data, mode=0o600):
         raise FileExistsError(path)
 
+
+#: The moves whose steps in this store are done (docs/security.md, "Moving a case"): the
+#: source store notes a move when its record leaves it, the target when the move is
+#: closed, each in the transaction of that step, under the store's own key. A move journal
+#: put back later is never followed again: at least one of its two stores is not the
+#: attacker's, and she cannot remove the note from it (storage/moves.py).
+MOVES_DONE_SQL = (
+    "CREATE TABLE IF NOT EXISTS intake_moves_done "
+    "(move TEXT PRIMARY KEY, step TEXT NOT NULL, ts REAL NOT NULL)"
+)
 
 #: The site public key a store's key is sealed to, kept inside the store itself, where only
 #: someone who holds the store's key reads or writes it (docs/security.md, "The site

@@ -13,9 +13,12 @@ are.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlmodel import select
 
+from intake_app.core.permissions import Role
+from intake_app.i18n import _
 from intake_app.storage import integrity, user_keys, users
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
@@ -42,14 +45,14 @@ class VaultTrust:
         self._refs: dict[str, str] | None = None
 
     @property
-    def _report(self) -> StateReport:
+    def report(self) -> StateReport:
         if self._given is None:
             with self._db.read() as session:
                 self._given = integrity.check_state(session)
         return self._given
 
     def trusted(self, username: str) -> bool:
-        if not self._report.bootstrapped:
+        if not self.report.bootstrapped:
             return True
         if username not in self._known:
             self._known[username] = self._check(username)
@@ -76,11 +79,91 @@ class VaultTrust:
             key = session.exec(select(UserKey).where(UserKey.kid == kid)).first()
         if user is None or user.id is None or key is None:
             return False
-        values = self._report.signed.get(user.id)
+        values = self.report.signed.get(user.id)
         if values is None or not values.active or user.key_id != kid or key.user_id != user.id:
             return False
-        if kid not in self._report.signers and not integrity.key_certified(
-            key, self._report.signers
-        ):
+        if kid not in self.report.signers and not integrity.key_certified(key, self.report.signers):
             return False
         return user_keys.verify(key.public_key, user_keys.VAULT_KEY_DOMAIN, message, signature)
+
+    def may_hold_profile(self, username: str) -> bool:
+        """May a new profile key be sealed to ``username``'s vault public key? Her own
+        signature (:meth:`trusted`), or, while her entry is provisional (an administrator
+        set the password and made the pair), the signature of an active administrator by
+        her signed row (docs/security.md, "Signed vault keys")."""
+        if self.trusted(username):
+            return True
+        if not self._vault.is_provisional(username):
+            return False
+        claim = self._vault.public_key_claim(username)
+        if claim is None:
+            return False
+        message, kid, signature = claim
+        with self._db.read() as session:
+            speaking = integrity.speaking_keys(session)
+        for key, values in speaking.values():
+            if key.kid == kid and values.role == Role.ADMIN.value:
+                return user_keys.verify(
+                    key.public_key, user_keys.VAULT_KEY_DOMAIN, message, signature
+                )
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRecipients:
+    """Who receives a new profile key (docs/security.md, "Signed vault keys")."""
+
+    #: vault references that may receive it; None: every entry (no signed state yet)
+    refs: set[str] | None
+    #: active users by signed row left out: their entry's public key carries no signature
+    #: that checks (planted, or not signed in since signed vault keys); they need a new
+    #: password from the administration
+    withheld: list[str]
+    #: vault references of every active user by signed row
+    active: set[str]
+
+
+def profile_recipients(
+    profile_db: Database, vault: Vault, report: StateReport | None = None
+) -> ProfileRecipients:
+    """The entries a new profile key is sealed to: active users by their signed rows whose
+    vault public key carries a signature that checks. Not every entry, nor every active
+    user's: someone who writes the folder could put a former colleague's public key into
+    an active colleague's entry, and the next re-key would seal the new key to her
+    (attacker run 19)."""
+    trust = VaultTrust(profile_db, vault, report)
+    state = trust.report
+    with profile_db.read() as session:
+        names = [
+            u.username
+            for u in users.list_all(session)
+            if u.id is not None and u.id in state.signed and state.signed[u.id].active
+        ]
+    refs = vault.refs_for(names)
+    active = set(refs)
+    if not state.bootstrapped:
+        return ProfileRecipients(None, [], active)
+    allowed: set[str] = set()
+    withheld: list[str] = []
+    for ref, name in refs.items():
+        if not vault.has_user(name):
+            continue  # no entry: nothing to seal to
+        if trust.may_hold_profile(name):
+            allowed.add(ref)
+        else:
+            withheld.append(name)
+    if withheld:
+        log.error(
+            "%d active users' vault keys carry no signature: no new profile key", len(withheld)
+        )
+    return ProfileRecipients(allowed, sorted(withheld), active)
+
+
+def withheld_message(names: list[str]) -> str:
+    """What a user who re-keyed the profile database is told about those left out."""
+    return _(
+        "Die Profildatenbank hat einen neuen Schlüssel. Diese Konten haben ihn nicht "
+        "erhalten, weil ihr Schlüssel in der Schlüsseldatei (vault.json) keine gültige "
+        "Unterschrift trägt: {names}. Die Administration vergibt ihnen ein neues Passwort; "
+        "danach melden sie sich wieder an."
+    ).format(names=", ".join(names))

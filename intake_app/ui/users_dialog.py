@@ -26,6 +26,7 @@ from intake_app.errors import IntakeError, ValidationError
 from intake_app.i18n import _, current_language
 from intake_app.storage.accounts import UserInfo
 from intake_app.storage.site_grants import reset_note, supervisor_created_note
+from intake_app.storage.vault_trust import withheld_message
 from intake_app.ui.errors import show_error
 from intake_app.ui.widgets import PasswordField, add_row, ok_cancel_buttons
 
@@ -222,7 +223,15 @@ class UsersDialog(QDialog):
                 QMessageBox.information(
                     self, _("Passwort zurückgesetzt"), reset_note(user.username)
                 )
+            self._tell_withheld()
         self.refresh()
+
+    def _tell_withheld(self) -> None:
+        """Accounts the profile re-key just left out (docs/security.md, "Signed vault keys")."""
+        if self._ws.accounts.withheld:
+            QMessageBox.information(
+                self, _("Neuer Schlüssel"), withheld_message(self._ws.accounts.withheld)
+            )
 
     def _on_deactivate(self) -> None:
         user = self.selected()
@@ -242,6 +251,8 @@ class UsersDialog(QDialog):
             self._ws.accounts.deactivate(username=user.username)
         except IntakeError as exc:
             show_error(self, exc)
+        else:
+            self._tell_withheld()
         self.refresh()
 
     def _on_reactivate(self) -> None:

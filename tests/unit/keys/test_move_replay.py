@@ -73,7 +73,91 @@ def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
     finally:
         ws.close()
     # the attack: the journal back, and the entry that closed that move deleted
-    key = keys_for(profile.root / "vault.json", "berta", own("berta"))[0]
+    _delete_closing_entry(profile, move_id)
+    put_back = profile.root / "stores" / journal.name
+    shutil.copy2(journal, put_back)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("Übergabe-Protokoll" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+    assert not put_back.exists()
+    canary = "Kanarienhin" if planted else "Kanarienzurueck"
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert canary in text, "the case stays in anna's store"
+    if not planted:
+        text, _names = what_she_reads(profile.root, "berta", own("berta"))
+        assert canary not in text
+
+
+def test_a_journal_put_back_while_the_case_is_unchanged_moves_nothing(
+    site: tuple[Profile, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacker run 19: the case moved to berta and back to anna is left unchanged; berta
+    deletes the entry that closed the first move, puts its journal back and gives a draft
+    of hers the case's id and the very time of change anna's copy has (she read it while
+    the case was hers). The rows looked like the first move's interrupted copy, so the
+    next supervisor sign-in deleted anna's real record. Now anna's store noted that move's
+    record as gone from it, a note berta cannot remove: nothing is deleted, and it is
+    reported."""
+    profile, _ = site
+    record_id = write_record(profile, "anna", "Kanarienhin")
+    journal = _moved_there_and_back(profile, record_id, tmp_path, monkeypatch)
+    move_id = json.loads(journal.read_text("utf-8"))["move"]
+    _plant_future_copy(profile, record_id, updated_at=_anna_time(profile, record_id))
+    _delete_closing_entry(profile, move_id)
+    put_back = profile.root / "stores" / journal.name
+    shutil.copy2(journal, put_back)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert any("Übergabe-Protokoll" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+    assert not put_back.exists()
+    text, _names = what_she_reads(profile.root, "anna", own("anna"))
+    assert "Kanarienhin" in text, "anna's record is not deleted"
+
+
+def _anna_time(profile: Profile, record_id: str) -> str:
+    vault = Vault(profile.root / "vault.json")
+    keys = vault.unlock_user("anna", own("anna"))
+    for sid in vault.stores():
+        key = vault.open_store_key(keys, sid)
+        if key is None:
+            continue
+        conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            row = conn.execute(
+                "SELECT updated_at FROM records WHERE id = ?", (record_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        if row is not None:
+            return str(row[0])
+    raise AssertionError("anna holds the case")
+
+
+def _delete_closing_entry(profile: Profile, move_id: str) -> None:
+    """The ``record_moved`` entry of ``move_id`` out of the audit log (its guard taken
+    out and put back), and the move's note out of berta's own store, with her keys."""
+    keys = keys_for(profile.root / "vault.json", "berta", own("berta"))
+    notes = 0
+    for path in (profile.root / "stores").glob("*.db"):
+        for key in keys:
+            conn = sqlcipher3.connect(str(path))
+            try:
+                conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+                notes += conn.execute(
+                    "DELETE FROM intake_moves_done WHERE move = ?", (move_id,)
+                ).rowcount
+                conn.commit()
+            except sqlcipher3.DatabaseError:
+                continue
+            finally:
+                conn.close()
+    assert notes == 1, "berta's store noted the first move closed"
+    key = keys[0]
     conn = sqlcipher3.connect(str(profile.root / "intake.db"))
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
@@ -92,24 +176,12 @@ def test_a_journal_put_back_with_its_closing_entry_deleted_moves_nothing(
     finally:
         conn.close()
     assert deleted == 1
-    put_back = profile.root / "stores" / journal.name
-    shutil.copy2(journal, put_back)
-    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
-    try:
-        assert any("Übergabe-Protokoll" in m for m in ws.sign_in_result.integrity_messages)
-    finally:
-        ws.close()
-    assert not put_back.exists()
-    canary = "Kanarienhin" if planted else "Kanarienzurueck"
-    text, _names = what_she_reads(profile.root, "anna", own("anna"))
-    assert canary in text, "the case stays in anna's store"
-    if not planted:
-        text, _names = what_she_reads(profile.root, "berta", own("berta"))
-        assert canary not in text
 
 
-def _plant_future_copy(profile: Profile, record_id: str) -> None:
-    """berta gives a draft of hers the case's id and a time of change in 2099."""
+def _plant_future_copy(
+    profile: Profile, record_id: str, *, updated_at: str = "2099-01-01 00:00:00.000000"
+) -> None:
+    """berta gives a draft of hers the case's id and a time of change (in 2099)."""
     ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
     draft = ws.new_intake()
     berta = ws.actor.user_id
@@ -123,8 +195,8 @@ def _plant_future_copy(profile: Profile, record_id: str) -> None:
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(
-            "UPDATE records SET id = ?, updated_at = '2099-01-01 00:00:00.000000' WHERE id = ?",
-            (record_id, draft),
+            "UPDATE records SET id = ?, updated_at = ? WHERE id = ?",
+            (record_id, updated_at, draft),
         )
         conn.commit()
     finally:

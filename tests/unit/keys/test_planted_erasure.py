@@ -17,7 +17,7 @@ import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
-from intake_app.storage import audit, user_keys
+from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import keys_for, mint_key, what_she_reads
@@ -290,6 +290,33 @@ def test_a_key_the_administrator_certified_for_the_supervisor_backs_no_erasure(
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
         row, minted = mint_key(ws, "leitung")
+        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        _sign_erasure(ws, record_id)
+    finally:
+        ws.close()
+    _berta_signs_in_and_keeps(profile, record_id)
+
+
+def test_a_supervisors_row_the_administrator_signed_anew_backs_no_erasure(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 19: the administrator signs user rows. She made the supervisor's row
+    name a key she minted with the profile root and signed the erasure entry with it; the
+    row says so until berta's next sign-in. The entry carries no mark of berta's store
+    (the administrator holds no store key), so it erases nothing."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
+    _plant_erasures(profile, "berta")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        row, minted = mint_key(ws, "leitung")
+        with ws.db.write() as session:
+            user = users.get_by_name(session, username="leitung")
+            assert user is not None
+            user.key_id = row.kid
+            assert ws.accounts.signing_keys is not None
+            integrity.sign_row(user, integrity.Authority.of(ws.accounts.signing_keys))
+            session.add(user)
         ws.db.audit_signer = user_keys.Signer(row.kid, minted)
         _sign_erasure(ws, record_id)
     finally:

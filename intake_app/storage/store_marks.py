@@ -1,0 +1,64 @@
+"""Marks made with a record store's identity (docs/security.md, "Decisions the site's
+keys back").
+
+Some entries of the profile database's audit log decide what happens to client data: a
+``record_erased`` entry makes a record that comes back in an older copy of a store be
+erased again, and a ``handover_received`` entry makes a hand-over count as taken in. A
+signature is not enough to back them: the administrator signs user rows, so she can make
+a key she minted speak for a supervisor (attacker run 19). These entries also carry a
+mark, an HMAC-SHA384 under a key derived from the identity of the store that held the
+record. The identity is a random value kept inside the store (``stores.py``), read only
+with the store's key, and kept through a re-key: the record's owner and the supervisors
+make and check marks; the administrator, and a colleague for another's store, cannot.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import text
+
+from intake_app.storage.database import STORE_IDENTITY_TABLE, Database
+
+_INFO = b"intake store mark v1|"
+
+
+def mark(identity: bytes, purpose: str, *parts: str) -> str:
+    """The mark of (``purpose``, ``parts``) under the store ``identity`` (hex)."""
+    key = HKDF(
+        algorithm=hashes.SHA384(), length=48, salt=None, info=_INFO + purpose.encode("ascii")
+    ).derive(identity)
+    message = "\x1f".join(parts).encode("utf-8")
+    return hmac.new(key, message, "sha384").hexdigest()
+
+
+def checks(found: Any, identities: Iterable[bytes], purpose: str, *parts: str) -> bool:
+    """Whether ``found`` (a mark read from an entry) is the mark of one of ``identities``."""
+    if not isinstance(found, str) or not found:
+        return False
+    return any(hmac.compare_digest(found, mark(i, purpose, *parts)) for i in identities)
+
+
+def identity_in(session: Any) -> bytes | None:
+    """The identity of the store a session's ``main`` schema is (None: a profile
+    database, or a store from before identities)."""
+    exists = session.execute(
+        text("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": STORE_IDENTITY_TABLE},
+    ).first()
+    if exists is None:
+        return None
+    row = session.execute(
+        text(f"SELECT identity FROM main.{STORE_IDENTITY_TABLE} WHERE id = 1")  # noqa: S608
+    ).first()
+    return bytes(row[0]) if row is not None else None
+
+
+def identity_of(db: Database) -> bytes | None:
+    """:func:`identity_in` for an open store."""
+    with db.read() as session:
+        return identity_in(session)
