@@ -225,8 +225,9 @@ def reset_note(name: str) -> str:
     """What the administration is told when it resets a counsellor's or supervisor's
     password."""
     return _(
-        "Das Passwort von „{name}“ ist zurückgesetzt. Ihre bisherigen Akten bleiben "
-        "verschlossen, bis sie ein eigenes Passwort gewählt hat und eine Leitung bestätigt, "
-        "mit ihr gesprochen zu haben (Verwaltung → „Zurückgesetzte Passwörter bestätigen "
-        "…“). Eine Leitung braucht danach auch den Zugang zu allen Akten neu."
+        "Das Passwort von „{name}“ ist zurückgesetzt. Die Akten dieses Kontos bleiben "
+        "verschlossen, bis die Person ein eigenes Passwort gewählt hat und eine Leitung "
+        "bestätigt, mit ihr gesprochen zu haben (bei der Anmeldung der Leitung: Verwaltung → "
+        "„Zurückgesetzte Passwörter bestätigen …“). War das Konto eine Leitung, gibt ihr "
+        "danach eine andere Leitung den Zugang zu allen Akten neu."
     ).format(name=name)

@@ -52,6 +52,8 @@ class NewPasswordDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+        # wide enough for the title with a long user name and a long passphrase
+        self.setMinimumWidth(max(440, self.fontMetrics().horizontalAdvance(title) + 160))
 
     def _on_accept(self) -> None:
         if self.password.text() != self.repeat.text():
@@ -244,6 +246,8 @@ class UsersDialog(QDialog):
                 "„{name}“ deaktivieren? Das Passwort öffnet das Profil danach nicht mehr; "
                 "die Akten der Person bleiben erhalten."
             ).format(name=user.username),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,  # Enter does not deactivate by accident
         )
         if answer != QMessageBox.StandardButton.Yes:
             return

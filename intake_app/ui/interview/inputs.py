@@ -131,9 +131,15 @@ class TextInput(AnswerInput):
             self.edit.setMaxLength(question.max_length)
         self.edit.installEventFilter(enter_moves_on())
         self.edit.textEdited.connect(lambda text: self._emit(text if text.strip() else None))
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.edit)
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.addWidget(self.edit)
+
+    def _narrow(self, width: int) -> None:
+        """A field for a short value: ``width`` wide, at the start of the row under its
+        label (a layout centres a widget narrower than its slot)."""
+        self.edit.setMaximumWidth(width)
+        self._row.addStretch(1)
 
     def _show(self, value: Any) -> None:
         text = "" if value is None else str(value)
@@ -165,7 +171,7 @@ class YearMonthInput(TextInput):
     def __init__(self, question: Question, lang: str) -> None:
         super().__init__(question, lang)
         self.edit.setMaxLength(max(question.max_length or 0, 7))
-        self.edit.setMaximumWidth(160)
+        self._narrow(160)
         self.edit.setPlaceholderText(self._t("MM.JJJJ"))
         self.edit.textEdited.disconnect()
         self.edit.textEdited.connect(self._on_text)
@@ -231,7 +237,7 @@ class IntegerInput(TextInput):
     def __init__(self, question: Question, lang: str) -> None:
         super().__init__(question, lang)
         self.edit.setValidator(QIntValidator(-1_000_000_000, 1_000_000_000, self))
-        self.edit.setMaximumWidth(160)
+        self._narrow(160)
         self.edit.textEdited.disconnect()
         self.edit.textEdited.connect(self._on_text)
 
@@ -246,7 +252,7 @@ class IntegerInput(TextInput):
 class DecimalInput(TextInput):
     def __init__(self, question: Question, lang: str) -> None:
         super().__init__(question, lang)
-        self.edit.setMaximumWidth(160)
+        self._narrow(160)
         self.edit.setPlaceholderText("0,0" if lang == "de" else "0.0")
         self.edit.textEdited.disconnect()
         self.edit.textEdited.connect(self._on_text)
@@ -302,6 +308,7 @@ class DateInput(AnswerInput):
         self.calendar.activated.connect(self._on_picked)
         self.calendar.clicked.connect(self._on_picked)
         self.edit.textEdited.connect(self._on_text)
+        self.edit.editingFinished.connect(self._tidy)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.edit)
@@ -339,6 +346,13 @@ class DateInput(AnswerInput):
 
     def _format(self, day: date) -> str:
         return day.strftime("%d.%m.%Y")
+
+    def _tidy(self) -> None:
+        """A date typed another way (15031990, 15.3.90) is shown as TT.MM.JJJJ once the
+        field is left; the stored answer is the same."""
+        day = parse_date(self.edit.text())
+        if day is not None and self.edit.text() != self._format(day):
+            self.edit.setText(self._format(day))
 
     def _on_text(self, text: str) -> None:
         if not text.strip():

@@ -36,7 +36,7 @@ from intake_app.core.forms import Form
 from intake_app.core.interview import InterviewSession
 from intake_app.core.records import RecordStatus, heading_name, index_fields
 from intake_app.errors import IntakeError
-from intake_app.i18n import _, current_language
+from intake_app.i18n import _, current_language, translator
 from intake_app.ui import style
 from intake_app.ui.a11y import LiveLabel, announce
 from intake_app.ui.errors import show_error
@@ -237,7 +237,9 @@ class InterviewPage(QWidget):
             section_id = item.data(Qt.ItemDataRole.UserRole)
             if section_id == REVIEW:
                 done = self.session.complete
-                item.setText(("✔ " if done else "→ ") + _("Überprüfen und abschließen"))
+                # in the questions' language, like the sections above it
+                title = translator(lang)("Überprüfen und abschließen")
+                item.setText(("✔ " if done else "→ ") + title)
                 continue
             status = self.session.section_status(section_id)
             section = self.session.form.section(section_id)

@@ -208,7 +208,13 @@ class RepeatGroup(QFrame):
         self.retranslate(view.lang)
 
     def retranslate(self, lang: str) -> None:
-        self.title.setText(f"<b>{_escape(self.question.label(lang))}</b>")
+        # the same marker as a required question's (the review lists it as missing)
+        marker = (
+            ' <span style="color:#b91c1c" title="required">*</span>'
+            if self.question.required
+            else ""
+        )
+        self.title.setText(f"<b>{_escape(self.question.label(lang))}</b>{marker}")
         self.help.setText(self.question.help(lang))
         self.help.setVisible(bool(self.question.help(lang)))
         tr = translator(lang)

@@ -1,0 +1,51 @@
+"""Short fields sit under their label, dates read as TT.MM.JJJJ once left, and a required
+repeat group carries the required marker (found by a new counsellor on a real display)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from intake_app.core.forms import load_shipped_forms
+from intake_app.ui.interview.inputs import DateInput, IntegerInput
+
+
+def test_a_number_field_starts_under_its_label(qtbot: QtBot) -> None:
+    form = load_shipped_forms().get("intake", "2026.3")
+    holder = QWidget()
+    field = IntegerInput(form.question("school_years"), "de")
+    field.setParent(holder)
+    field.resize(700, 40)
+    holder.resize(700, 40)
+    qtbot.addWidget(holder)
+    holder.show()
+    qtbot.waitExposed(holder)
+    assert field.edit.width() <= 160
+    assert field.edit.geometry().left() == 0, "not centred in the row"
+
+
+def test_a_date_typed_as_digits_is_shown_with_dots_once_left(qtbot: QtBot) -> None:
+    form = load_shipped_forms().get("intake", "2026.3")
+    field = DateInput(form.question("birth_date"), "de")
+    qtbot.addWidget(field)
+    stored: list[object] = []
+    field.edited.connect(lambda value: stored.append(value))
+    field.edit.setText("15031990")
+    field._on_text("15031990")
+    field.edit.editingFinished.emit()
+    assert field.edit.text() == "15.03.1990"
+    assert stored[-1] == "1990-03-15"
+
+
+def test_a_required_repeat_group_carries_the_required_marker(qtbot: QtBot) -> None:
+    form = load_shipped_forms().get("intake", "2026.3")
+    languages = form.question("languages")
+    assert languages.required
+    from intake_app.ui.interview.section_view import RepeatGroup
+
+    class _View:
+        lang = "de"
+
+    group = RepeatGroup(_View(), languages, ())  # type: ignore[arg-type]
+    qtbot.addWidget(group)
+    assert 'title="required">*' in group.title.text()
