@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from intake_app.core.audit import AuditAction, ChainReport
 from intake_app.core.forms import (
@@ -50,7 +50,7 @@ from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
 from intake_app.storage.lifecycle import Lifecycle
-from intake_app.storage.models import utcnow
+from intake_app.storage.models import RecordRevision, utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.scope import Scope, open_scope, rekey_own_stores, remember_recovery
@@ -66,6 +66,10 @@ if TYPE_CHECKING:
     from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.core")
+
+#: The note in a supervisor's own store that this device keeps its hand-overs taken in
+#: under the site key (``Workspace.handovers_taken``)
+HANDOVERS_LIST_NOTE = "handovers_list"
 
 DEFAULT_FORM = "intake"
 ORGANISATION_FILE = "organisation.yaml"
@@ -266,8 +270,8 @@ class Workspace:
                 organisation=lambda: self.organisation,
                 creates=store_db is not self.scope.profile_db,
                 expiry_warning_days=lambda: self.expiry_warning_days,
-                identities=self.store_identities,
-                handover_held=self._handover_held,
+                handovers_taken=self.handovers_taken,
+                note_handover=self._note_handover,
             )
 
         def compose_sync() -> DeviceSync | SiteSync:
@@ -298,20 +302,94 @@ class Workspace:
         else:
             self.records = records_of(db)
 
-    def store_identities(self) -> list[bytes]:
-        """The identities of the record stores open in this scope (``store_marks``)."""
-        return _identities(self.scope)
+    # -- hand-overs taken in (docs/security.md, "Hand-over through the office") ------
+
+    def handovers_taken(self) -> dict[str, str]:
+        """Hand-over id -> record, for every hand-over this device took in: the list under
+        the site key in the vault, which only a holder of the site key writes (whoever
+        holds the profile key can sign an audit entry, and the administrator can make a
+        key speak for a supervisor: attacker runs 17, 19 and 20).
+
+        A profile from before the list builds it once from its audit log
+        (``handovers.taken_before_lists``), and notes inside every store open here that it
+        did: a list later deleted from the vault is noticed, never built again.
+
+        Raises:
+            ConflictError: no site key here, or the list was changed or deleted outside
+                the program (reported; the hand-overs wait at the office).
+        """
+        site = self._site_key()
+        if site is None:
+            raise ConflictError(_("Übergaben nimmt nur eine Leitung mit Zugang zu allen Akten an."))
+        try:
+            taken = self.vault.site_handovers(site)
+        except ValueError:
+            self._handovers_list_refused("handovers_list_changed")
+        if taken is not None:
+            return taken
+        if self._handovers_list_noted():
+            self._handovers_list_refused("handovers_list_removed")
+        with self.db.read() as session:
+            taken = handovers.taken_before_lists(session, self._handover_held)
+        self.vault.put_site_handovers(site, taken)
+        self._note_handovers_list()
+        return taken
+
+    def _note_handover(self, handover_id: str, record_id: str) -> None:
+        """A hand-over just taken in goes into the list under the site key."""
+        site = self._site_key()
+        assert site is not None  # taken in only with the site key
+        taken = self.handovers_taken()
+        taken[handover_id] = record_id
+        self.vault.put_site_handovers(site, taken)
 
     def _handover_held(self, record_id: str, handover_id: str) -> bool:
         """Whether a record store open here holds ``record_id`` taken in from
-        ``handover_id`` (``handovers.taken_in``)."""
-        for store_db in self.scope.stores.values():
-            if store_db is self.scope.profile_db:
-                continue
+        ``handover_id`` (its first revision names it)."""
+        for store_db in self._stores():
             with store_db.read() as session:
-                if handovers.held_in(session, record_id, handover_id):
+                first = session.get(RecordRevision, (record_id, 1))
+                if first is not None and handover_id in (first.reason or ""):
                     return True
         return False
+
+    def _stores(self) -> list[Database]:
+        return [d for d in self.scope.stores.values() if d is not self.scope.profile_db]
+
+    def _handovers_list_noted(self) -> bool:
+        """Whether a store open here notes that this device keeps the list."""
+        for store_db in self._stores():
+            with store_db.read() as session:
+                if store_marks.site_note(session, HANDOVERS_LIST_NOTE) is not None:
+                    return True
+        return False
+
+    def _note_handovers_list(self) -> None:
+        """Note in every store open here that the device keeps the list from now on (a
+        note survives in every store whose key the one who deletes the list lacks)."""
+        for store_db in self._stores():
+            with store_db.write() as session:
+                store_marks.put_site_note(session, HANDOVERS_LIST_NOTE, "1")
+
+    def _handovers_list_refused(self, kind: str) -> NoReturn:
+        log.error("the list of hand-overs taken in was %s outside the program", kind)
+        with self.db.write() as session:
+            audit.append(
+                session,
+                actor=self.actor.username,
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type="vault",
+                subject_id="handovers",
+                details={"findings": [{"kind": kind}]},
+            )
+        raise ConflictError(
+            _(
+                "Die Liste der angenommenen Übergaben in der Schlüsseldatei (vault.json) "
+                "wurde außerhalb des Programms geändert oder gelöscht. Es wird keine "
+                "Übergabe angenommen; sie warten bei der Zentrale. Bitte informieren Sie die "
+                "Administration: Sie stellt vault.json aus einer Sicherung wieder her."
+            )
+        )
 
     @property
     def sync(self) -> DeviceSync | SiteSync:
@@ -958,7 +1036,11 @@ class Workspace:
             elif vault.layout() >= LAYOUT and vault.profile_rekey_state(key)[1]:
                 # a re-key asked for, before the signed state exists: every entry gets it
                 key = profile_key.rekey_open(
-                    db, vault, key, recovery_digest=remembered_recovery(keys)
+                    db,
+                    vault,
+                    key,
+                    recovery_digest=remembered_recovery(keys),
+                    trust_recovery_file=True,
                 )
                 keys = dataclasses.replace(keys, profile_key=key) if keys is not None else None
             findings, notices = organisation_seal.at_sign_in(
@@ -1012,9 +1094,7 @@ class Workspace:
             # erased once more and reported; an erasure the signed audit log does not back
             # was entered outside the program: reported, nothing deleted (docs/security.md)
             found = [
-                Lifecycle.erase_again(
-                    store_db, actor=actor.username, identities=lambda: _identities(scope)
-                )
+                Lifecycle.erase_again(store_db, actor=actor.username)
                 for store_db in scope.stores.values()
             ]
             back = sum(f.erased for f in found)
@@ -1328,7 +1408,9 @@ def _profile_seals_checked(
         ]
     extra = vault.profile_holders() - set(vault.refs_for(names))
     due = vault.profile_rekey_state(key)[1]
-    if not extra and not due:
+    if not extra and (not due or remembered_recovery(keys) is None):
+        # a re-key asked for waits for a sign-in that remembers the recovery key, which
+        # is sealed the new key then (Vault.begin_profile_rekey)
         return key, keys, None
     recipients = profile_recipients(db, vault, report)
     if extra:
@@ -1365,12 +1447,6 @@ def _profile_seals_checked(
     if recipients.withheld:
         notes.append(withheld_message(recipients.withheld))
     return key, keys, " ".join(notes) if notes else None
-
-
-def _identities(scope: Scope) -> list[bytes]:
-    """The identities of the record stores open in ``scope`` (``store_marks``)."""
-    found = (store_marks.identity_of(d) for d in scope.stores.values() if d is not scope.profile_db)
-    return [identity for identity in found if identity is not None]
 
 
 def _sign_own_vault_key(vault: Vault, username: str, signing: SigningKeys) -> None:

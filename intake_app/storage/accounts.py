@@ -213,7 +213,13 @@ class Accounts:
                 subject_id=str(user.id),
                 details={"role": parsed_role.value},
             )
-            self._vault.set_password(name, password, db_key=self._key, params=self._params)
+            self._vault.set_password(
+                name,
+                password,
+                db_key=self._key,
+                params=self._params,
+                recovery_seen=remembered_recovery(self._keys),
+            )
             self._vouch(name)
             self._issue(session, user)
             return UserInfo.of(user)
@@ -279,7 +285,13 @@ class Accounts:
                 subject_type="user",
                 subject_id=str(user.id),
             )
-            self._vault.set_password(user.username, password, db_key=self._key, params=self._params)
+            self._vault.set_password(
+                user.username,
+                password,
+                db_key=self._key,
+                params=self._params,
+                recovery_seen=remembered_recovery(self._keys),
+            )
             self._vouch(user.username)
             self._issue(session, user)
             return UserInfo.of(user)
@@ -314,6 +326,7 @@ class Accounts:
                 db_key=self._key,
                 params=self._params,
                 keys=self._keys if own else None,
+                recovery_seen=None if own else remembered_recovery(self._keys),
             )
             if not own:
                 self._vouch(user.username)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -32,7 +32,7 @@ from intake_app.core.followup import EventKind, check_closure, travelling_data
 from intake_app.core.permissions import Role
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.i18n import _
-from intake_app.storage import audit, store_marks
+from intake_app.storage import audit
 from intake_app.storage.models import (
     AuditLogEntry,
     CaseEvent,
@@ -196,30 +196,15 @@ def apply_outcome(
     return True
 
 
-def taken_in(
-    session: Session,
-    handover_id: str,
-    identities: Iterable[bytes] = (),
-    held: Callable[[str, str], bool] | None = None,
-) -> str | None:
-    """The record id a hand-over became on this device, or None when not taken in yet.
-
-    Only a ``handover_received`` entry signed by a supervisor and marked with the identity
-    of one of the stores open here (``identities``, ``store_marks``) counts: hand-overs
-    are taken in with the site key, and whoever holds the profile key can append an entry
-    of her own that would make a hand-over look taken in, so that nobody took it
-    (attacker run 17); the administrator can make a key she minted speak for a
-    supervisor, but cannot mark (attacker run 19). The log itself is read, not its
-    subject index (``entries_for_subject``).
-
-    An entry from before marks (no ``mark`` at all) counts when ``held(record,
-    handover_id)`` says a store open here holds that record, taken in from this hand-over
-    (its first revision names it): the administrator writes no store."""
-    identities = list(identities)
+def taken_before_lists(session: Session, held: Callable[[str, str], bool]) -> dict[str, str]:
+    """Hand-over id -> record, for the hand-overs a profile from before the site-keyed list
+    took in (``Workspace.handovers_taken`` builds the list from it once): a
+    ``handover_received`` entry signed by a supervisor (``audit.entitled_entries``) whose
+    record a store open here holds as taken in from that hand-over (``held``: its first
+    revision names it). The log itself is read, not its subject index."""
     rows = session.exec(
         select(AuditLogEntry).where(
             func.coalesce(AuditLogEntry.subject_type, "") == SUBJECT,
-            func.coalesce(AuditLogEntry.subject_id, "") == handover_id,
             AuditLogEntry.action == AuditAction.HANDOVER_RECEIVED.value,
         )
     ).all()
@@ -227,14 +212,13 @@ def taken_in(
     def supervisor(_user_id: int, role: str) -> bool:
         return role == Role.SUPERVISOR.value
 
+    found: dict[str, str] = {}
     for row in audit.entitled_entries(session, rows, supervisor):
-        details = json.loads(row.details or "{}")
-        record = str(details.get("record", ""))
-        if store_marks.checks(details.get("mark"), identities, "handover", handover_id, record):
-            return record
-        if "mark" not in details and held is not None and held(record, handover_id):
-            return record
-    return None
+        handover_id = str(row.subject_id or "")
+        record = str(json.loads(row.details or "{}").get("record", ""))
+        if handover_id and handover_id not in found and held(record, handover_id):
+            found[handover_id] = record
+    return found
 
 
 def held_in(session: Session, record_id: str, handover_id: str) -> bool:

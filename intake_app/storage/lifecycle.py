@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -194,16 +194,13 @@ class Lifecycle:
         session.flush()
 
     @staticmethod
-    def erase_again(
-        db: Database, *, actor: str, identities: Callable[[], Iterable[bytes]] = tuple
-    ) -> ErasedAgain:
+    def erase_again(db: Database, *, actor: str) -> ErasedAgain:
         """Erase once more what the profile lists as erased but a store holds again: an
         older copy of the store file was put back (docs/security.md, "An older copy of
         a store file"). Whoever holds the profile key can write ``erasures``, so a row
         counts only when a signed erasure by someone entitled to it backs it, marked with
-        the identity of one of the stores open here (``identities()``, asked only when a
-        record is back; :func:`_backed_erasures`); any other is reported and nothing is
-        deleted. Each is audited as an integrity finding."""
+        the identity of this very store (:func:`_backed_erasures`); any other is reported
+        and nothing is deleted. Each is audited as an integrity finding."""
         erased = select(Erasure.record_id)
         with db.read() as session:  # at every sign-in: usually nothing is back
             back = list(session.exec(select(RecordRow.id).where(col(RecordRow.id).in_(erased))))
@@ -213,7 +210,7 @@ class Lifecycle:
         with db.write() as session:
             rows = session.exec(select(RecordRow).where(col(RecordRow.id).in_(back))).all()
             backed = _backed_erasures(
-                session, {row.id: row.owner_id for row in rows}, list(identities())
+                session, {row.id: row.owner_id for row in rows}, store_marks.identity_in(session)
             )
             for row in rows:
                 record_id = row.id
@@ -646,15 +643,17 @@ def _may_erase_others(role: str) -> bool:
     return Permission.ERASE_RECORDS in granted and Permission.VIEW_SITE_RECORDS in granted
 
 
-def _backed_erasures(session: Session, owners: dict[str, int], identities: list[bytes]) -> set[str]:
+def _backed_erasures(session: Session, owners: dict[str, int], identity: bytes | None) -> set[str]:
     """The ids among ``owners`` (record id -> owner id in its store) whose erasure the
     signed audit log backs (docs/security.md, "An older copy of a store file"): a
     ``record_erased`` entry for the record whose content matches its hash, whose
     signature checks with a key certified along the chain from the root, whose signer
     is the record's owner or has a *signed* role that may erase records, and which
-    carries the mark of a store among ``identities`` (``store_marks``). Any counsellor
-    can sign an entry of her own and write ``erasures``, and the administrator can make a
-    key speak for a supervisor; neither can mark it for a store she does not hold.
+    carries the mark of the store the record is back in (``identity``,
+    ``store_marks``). Any counsellor can sign an entry of her own and write
+    ``erasures``, and the administrator can make a key speak for a supervisor, or make
+    a supervisor's account and its store; neither can mark an entry for a store she
+    never opened (attacker runs 19 and 20).
     Before the profile's state is signed nothing can be checked, so nothing is backed."""
     rows = session.exec(
         select(AuditLogEntry).where(
@@ -674,7 +673,7 @@ def _backed_erasures(session: Session, owners: dict[str, int], identities: list[
         if row.subject_id in backed:
             continue
         found = json.loads(row.details or "{}").get("mark")
-        if not store_marks.checks(found, identities, "erasure", row.subject_id):
+        if identity is None or not store_marks.checks(found, [identity], "erasure", row.subject_id):
             continue
         if audit.entitled_entries(session, [row], may):
             backed.add(row.subject_id)

@@ -30,12 +30,17 @@ def rekey_open(
     *,
     recovery_digest: bytes | None = None,
     only: set[str] | None = None,
+    trust_recovery_file: bool = False,
 ) -> bytes:
-    """Give the open profile database a new key; return it (``recovery_digest``, ``only``:
-    see :meth:`Vault.begin_profile_rekey`)."""
+    """Give the open profile database a new key; return it (``recovery_digest``, ``only``,
+    ``trust_recovery_file``: see :meth:`Vault.begin_profile_rekey`)."""
     new_key = new_database_key()
     vault.begin_profile_rekey(
-        old_key=key, new_key=new_key, recovery_digest=recovery_digest, only=only
+        old_key=key,
+        new_key=new_key,
+        recovery_digest=recovery_digest,
+        only=only,
+        trust_recovery_file=trust_recovery_file,
     )
     db.change_key(new_key)
     vault.finish_profile_rekey()

@@ -37,7 +37,7 @@ from intake_app.core.records import (
 )
 from intake_app.errors import ConflictError, NotFound, ValidationError
 from intake_app.i18n import _, current_language
-from intake_app.storage import audit, handovers, store_marks
+from intake_app.storage import audit, handovers
 from intake_app.storage.database import Database
 from intake_app.storage.handovers import add_case_event
 from intake_app.storage.models import (
@@ -167,15 +167,14 @@ class RecordService:
         organisation: Callable[[], OrganisationConfig],
         creates: bool = True,
         expiry_warning_days: Callable[[], int] | None = None,
-        identities: Callable[[], list[bytes]] | None = None,
-        handover_held: Callable[[str, str], bool] | None = None,
+        handovers_taken: Callable[[], dict[str, str]] | None = None,
+        note_handover: Callable[[str, str], None] | None = None,
     ) -> None:
         self._db = db
-        #: the identities of every store open in this scope (``store_marks``)
-        self._identities = identities or (lambda: [])
-        #: whether a store open in this scope holds a record taken in from a hand-over
-        #: (``handovers.taken_in``)
-        self._handover_held = handover_held
+        #: the hand-overs this device took in (hand-over id -> record), as the list under
+        #: the site key says (``Workspace.handovers_taken``), and how one is added to it
+        self._handovers_taken = handovers_taken or (lambda: {})
+        self._note_handover = note_handover
         self._form_for = form_for
         self._organisation = organisation
         self._creates = creates
@@ -840,10 +839,7 @@ class RecordService:
         record = handover.record
         self._form_for(str(record.get("form_id")), str(record.get("form_version")))
         with self._db.write() as session:
-            found = handovers.taken_in(
-                session, handover.handover_id, self._identities(), self._handover_held
-            )
-            if found is not None:
+            if handover.handover_id in self._handovers_taken():
                 return None
             now = utcnow()
             case_number = self._next_case_number(session)
@@ -920,22 +916,21 @@ class RecordService:
                 "recipient": handover.recipient,
                 "purpose": handover.purpose,
             }
-            identity = store_marks.identity_in(session)
-            marked = (
-                {"mark": store_marks.mark(identity, "handover", handover.handover_id, row.id)}
-                if identity is not None
-                else {}
-            )
             audit.append(
                 session,
                 actor=self._actor.username,
                 action=AuditAction.HANDOVER_RECEIVED,
                 subject_type=handovers.SUBJECT,
                 subject_id=handover.handover_id,
-                details={"record": row.id, **provenance, **marked},
+                details={"record": row.id, **provenance},
             )
             self._audit(session, AuditAction.HANDOVER_RECEIVED, row.id, **provenance)
-            return row.id
+            taken = row.id
+        # into the list under the site key once the record is there: a crash in between
+        # leaves the hand-over to be taken in again (twice, never lost)
+        if self._note_handover is not None:
+            self._note_handover(handover.handover_id, taken)
+        return taken
 
     def user_names(self) -> dict[int, str]:
         """Display names of the device's users (who recorded what in a case's history)."""

@@ -502,4 +502,10 @@ STORE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "CREATE TABLE intake_moves_done (move TEXT PRIMARY KEY, step TEXT NOT NULL, ts REAL NOT NULL)",
         ),
     ),
+    (
+        "table",
+        "intake_site_notes",
+        "intake_site_notes",
+        ("CREATE TABLE intake_site_notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    ),
 )

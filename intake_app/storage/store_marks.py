@@ -1,15 +1,19 @@
-"""Marks made with a record store's identity (docs/security.md, "Decisions the site's
-keys back").
+"""Marks made with a record store's identity, and notes kept inside a store
+(docs/security.md, "Decisions the site's keys back").
 
-Some entries of the profile database's audit log decide what happens to client data: a
-``record_erased`` entry makes a record that comes back in an older copy of a store be
-erased again, and a ``handover_received`` entry makes a hand-over count as taken in. A
-signature is not enough to back them: the administrator signs user rows, so she can make
-a key she minted speak for a supervisor (attacker run 19). These entries also carry a
-mark, an HMAC-SHA384 under a key derived from the identity of the store that held the
-record. The identity is a random value kept inside the store (``stores.py``), read only
-with the store's key, and kept through a re-key: the record's owner and the supervisors
-make and check marks; the administrator, and a colleague for another's store, cannot.
+A ``record_erased`` entry of the profile database's audit log makes a record that comes
+back in an older copy of a store be erased again. A signature is not enough to back it:
+the administrator signs user rows, so she can make a key she minted speak for a
+supervisor (attacker run 19). So the entry also carries a mark, an HMAC-SHA384 under a
+key derived from the identity of the store that held the record, and only a mark of the
+store the record is back in counts. The identity is a random value kept inside the store
+(``stores.py``), read only with the store's key, and kept through a re-key: the record's
+owner and the supervisors make and check marks; the administrator cannot, nor a
+colleague for another's store, nor anyone through a store of an account she made
+(attacker run 20).
+
+A store's notes (table ``intake_site_notes``) are facts its owner wrote where only a
+holder of its key removes them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import text
 
 from intake_app.storage.database import STORE_IDENTITY_TABLE, Database
+from intake_app.storage.stores import SITE_NOTES_SQL
 
 _INFO = b"intake store mark v1|"
 
@@ -62,3 +67,26 @@ def identity_of(db: Database) -> bytes | None:
     """:func:`identity_in` for an open store."""
     with db.read() as session:
         return identity_in(session)
+
+
+def site_note(session: Any, name: str) -> str | None:
+    """The note ``name`` in the store of ``session`` (None: not noted)."""
+    exists = session.execute(
+        text("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": "intake_site_notes"},
+    ).first()
+    if exists is None:
+        return None
+    row = session.execute(
+        text("SELECT value FROM main.intake_site_notes WHERE name = :name"), {"name": name}
+    ).first()
+    return str(row[0]) if row is not None else None
+
+
+def put_site_note(session: Any, name: str, value: str) -> None:
+    """Note ``name`` in the store of ``session`` (inside its transaction)."""
+    session.execute(text(SITE_NOTES_SQL))
+    session.execute(
+        text("INSERT OR REPLACE INTO main.intake_site_notes (name, value) VALUES (:n, :v)"),
+        {"n": name, "v": value},
+    )

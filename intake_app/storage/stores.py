@@ -174,6 +174,7 @@ def create_store(
         for statement, args in _identity_statements(secrets.token_bytes(32)):
             conn.execute(statement, args)
         conn.execute(MOVES_DONE_SQL)
+        conn.execute(SITE_NOTES_SQL)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except BaseException:
@@ -201,6 +202,14 @@ def create_store(
 MOVES_DONE_SQL = (
     "CREATE TABLE IF NOT EXISTS intake_moves_done "
     "(move TEXT PRIMARY KEY, step TEXT NOT NULL, ts REAL NOT NULL)"
+)
+
+#: Facts a holder of the site key notes inside her own store, where only a holder of its
+#: key removes them (docs/security.md, "Hand-over through the office"): that the device
+#: keeps a list of the hand-overs it took in, so that a list deleted from vault.json is
+#: noticed instead of being built again from what the audit log says.
+SITE_NOTES_SQL = (
+    "CREATE TABLE IF NOT EXISTS intake_site_notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 )
 
 #: The site public key a store's key is sealed to, kept inside the store itself, where only

@@ -1663,6 +1663,7 @@ class Vault:
                     digest = self._recovery_digest_of(data)
             payload = new.raw + digest if digest is not None else new.raw
             grants = data["site"].get("grants")
+            handovers = data["site"].get("handovers")
             data["site"] = {
                 "public": _b64(new_public.raw),
                 "rotate": True,
@@ -1675,6 +1676,19 @@ class Vault:
                 ),
             }
             data["site"]["previous_mac"] = _b64(self._previous_mac(data, new))
+            if isinstance(handovers, dict):
+                # the hand-overs taken in, authenticated under the new key when the list
+                # checks under the old one; a list that does not stays as it is, and is
+                # refused and reported at the next sync (docs/security.md)
+                taken = handovers.get("taken")
+                if isinstance(taken, dict) and _mac_matches(
+                    handovers.get("mac"), lambda: self._handovers_mac(data, taken, old)
+                ):
+                    handovers = {
+                        "taken": taken,
+                        "mac": _b64(self._handovers_mac(data, taken, new)),
+                    }
+                data["site"]["handovers"] = handovers
             if isinstance(grants, dict):
                 # the grants of the holders that stay, authenticated under the new key;
                 # every other grant goes (docs/security.md, "Site key grants")
@@ -1827,6 +1841,49 @@ class Vault:
         ):
             return set()
         return set(refs)
+
+    # -- hand-overs taken in (docs/security.md, "Hand-over through the office") --------
+
+    @staticmethod
+    def _handovers_mac(
+        data: dict[str, Any], taken: dict[str, str], site: EncryptionPrivateKey
+    ) -> bytes:
+        message = json.dumps(
+            {"vault": data["vault_id"], "taken": taken}, sort_keys=True, separators=(",", ":")
+        ).encode("utf-8")
+        return Vault._site_mac(data, site, b"intake handovers taken mac v1", message)
+
+    def site_handovers(self, site: EncryptionPrivateKey) -> dict[str, str] | None:
+        """Hand-over id -> the record it became, for every hand-over this device took in,
+        as holders of the site key wrote the list (HMAC under the site key). None when
+        there is no list (a profile from before it).
+
+        Raises:
+            ValueError: the list does not check under ``site`` (changed outside the
+                program).
+        """
+        data = self._snapshot()
+        found = data.get("site", {}).get("handovers")
+        if found is None:
+            return None
+        taken = found.get("taken") if isinstance(found, dict) else None
+        if not isinstance(taken, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in taken.items()
+        ):
+            raise ValueError("the list of hand-overs taken in is damaged")
+        if not _mac_matches(found.get("mac"), lambda: self._handovers_mac(data, taken, site)):
+            raise ValueError("the list of hand-overs taken in does not check")
+        return dict(taken)
+
+    def put_site_handovers(self, site: EncryptionPrivateKey, taken: dict[str, str]) -> None:
+        """Write the list :meth:`site_handovers` reads (authenticated under ``site``)."""
+        with self._update() as data:
+            if _b64(site.public_key().raw) != data["site"]["public"]:
+                raise ValueError("this is not the site key of this profile")
+            data["site"]["handovers"] = {
+                "taken": dict(taken),
+                "mac": _b64(self._handovers_mac(data, dict(taken), site)),
+            }
 
     def put_site_pending(self, site: EncryptionPrivateKey, refs: set[str]) -> None:
         """Write (or, with an empty set, remove) the list :meth:`site_pending` reads."""
@@ -2005,10 +2062,16 @@ class Vault:
         params: KdfParams = RFC9106_MINIMUM,
         keys: UserKeys | None = None,
         own: bool = False,
+        recovery_seen: bytes | None = None,
     ) -> None:
         """Add or replace the entry for ``username`` (new user, password change or reset).
 
         ``own``: she chose this password herself (not provisional).
+
+        ``recovery_seen``: for a new key pair (a new user, a reset), the recovery key's
+        digest as the administrator who sets the password remembers it; the new bundle
+        remembers it too, so that her first sign-in does not take the file's word for it
+        (docs/security.md, "A holder who left").
 
         With ``keys`` (the user's own, opened at her sign-in) the password re-wraps her
         key pair and everything sealed to her stays hers. Without them (a new user, or a
@@ -2018,7 +2081,16 @@ class Vault:
         with self._update() as data:
             ref = self._ref(data, username)
             self._verify_key(data, db_key)
-            self._put_user(data, ref, password, db_key, params, keys=keys, provisional=not own)
+            self._put_user(
+                data,
+                ref,
+                password,
+                db_key,
+                params,
+                keys=keys,
+                provisional=not own,
+                recovery_seen=recovery_seen,
+            )
             data["throttle"].pop(ref, None)
 
     def _put_user(
@@ -2031,6 +2103,7 @@ class Vault:
         *,
         keys: UserKeys | None = None,
         provisional: bool = True,
+        recovery_seen: bytes | None = None,
     ) -> None:
         salt = secrets.token_bytes(16)
         kek = _kdf(password, salt, params)
@@ -2041,6 +2114,11 @@ class Vault:
             # She now chooses her own password: a fresh key pair the administrator never
             # had; what she holds is sealed to it anew (docs/security.md).
             before = "own_stores" not in old and not keys.bundle.get("stores_named")
+            remembered = (
+                {"recovery_seen": keys.bundle["recovery_seen"]}
+                if "recovery_seen" in keys.bundle
+                else {}
+            )
             entry = self._new_user_entry(
                 data,
                 ref,
@@ -2048,7 +2126,7 @@ class Vault:
                 kdf=kdf,
                 private=EncryptionPrivateKey.generate(),
                 provisional=False,
-                extra={"stores_named": not before},
+                extra={"stores_named": not before, **remembered},
             )
             users_[ref] = entry
             if before:  # an entry from before: her stores are named next
@@ -2081,6 +2159,10 @@ class Vault:
                 kdf=kdf,
                 private=EncryptionPrivateKey.generate(),
                 provisional=provisional,
+                extra={
+                    "stores_named": True,
+                    **({"recovery_seen": _b64(recovery_seen)} if recovery_seen else {}),
+                },
             )
         users_[ref] = entry
         entry["sealed"]["profile"] = self._seal(data, ref, "profile", profile_key)
@@ -2213,6 +2295,7 @@ class Vault:
         new_key: bytes,
         recovery_digest: bytes | None = None,
         only: set[str] | None = None,
+        trust_recovery_file: bool = False,
     ) -> None:
         """Seal ``new_key`` as the profile key to every user and the recovery key, before
         the file changes; the old key is kept, encrypted under the new one, until
@@ -2228,7 +2311,9 @@ class Vault:
         ``recovery_digest``: the recovery key's digest as the user who re-keys remembers it
         (her bundle); a file that names another recovery public key gets no seal of the new
         key (anyone who writes the folder can put a key of her own there), and it is logged
-        (docs/security.md, "A holder who left").
+        (docs/security.md, "A holder who left"). Without a digest the new key goes to the
+        recovery key only with ``trust_recovery_file`` (a profile whose signed state does
+        not exist yet); otherwise a re-key stays due, for a sign-in that remembers one.
         """
         if len(new_key) != KEY_BYTES:
             raise ValueError("database key must be 32 bytes")
@@ -2241,12 +2326,21 @@ class Vault:
                     continue
                 entry["sealed"]["profile"] = self._seal(data, ref, "profile", new_key)
             public = data.get("recovery", {}).get("public")
+            again = False
             if public is not None and (
-                recovery_digest is None or self._names_recovery(data, recovery_digest)
+                (recovery_digest is None and trust_recovery_file)
+                or (recovery_digest is not None and self._names_recovery(data, recovery_digest))
             ):
                 data["recovery"]["sealed"]["profile"] = self._seal(
                     data, "recovery", "profile", new_key
                 )
+            elif public is not None and recovery_digest is None:
+                # she remembers no recovery key (a user from before who never signed in
+                # since): the file's word is not taken (attacker run 20 put her own key
+                # there); a sign-in that remembers one re-keys again and seals to it
+                log.warning("no recovery key remembered: the new profile key waits for one")
+                data["recovery"]["sealed"].pop("profile", None)
+                again = True
             elif public is not None:
                 log.error("the recovery key's public key is not the one remembered; not sealed")
                 data["recovery"]["sealed"].pop("profile", None)
@@ -2258,7 +2352,10 @@ class Vault:
                     AESGCM(new_key).encrypt(nonce, old_key, self._previous_aad(data))
                 ),
             }
-            data.pop("profile_rekey_due", None)
+            if again:
+                data["profile_rekey_due"] = True
+            else:
+                data.pop("profile_rekey_due", None)
 
     def finish_profile_rekey(self) -> None:
         """The file has the new key: forget the old one."""

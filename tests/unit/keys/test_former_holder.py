@@ -167,3 +167,38 @@ def test_a_profile_re_key_never_seals_the_new_key_to_a_swapped_recovery_key(
     finally:
         ws.close()
     _assert_recovery_seal_does_not_open(profile, "profile", mine)
+
+
+@pytest.mark.parametrize("who", ["new", "reset"])
+def test_a_first_sign_in_never_seals_the_new_profile_key_to_a_planted_recovery_key(
+    site: tuple[Profile, str], who: str
+) -> None:
+    """Attacker run 20: after she left, a former colleague put a recovery public key of her
+    own into the file and set the plain re-key flag, just before a new (or reset) user's
+    first sign-in. That sign-in remembered no recovery key and sealed the new profile key
+    to hers. Now the administrator gives the new bundle the recovery key she remembers,
+    so the planted one gets nothing."""
+    profile, _ = site
+    name = "clara" if who == "new" else "anna"
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="berta")
+        if who == "new":
+            ws.accounts.add_user(username=name, role="counsellor", password=own("start"))
+        else:
+            ws.accounts.reset_password(username=name, password=own("start"))
+    finally:
+        ws.close()
+    mine = EncryptionPrivateKey.generate()
+    data = json.loads(profile.vault_path.read_text("utf-8"))
+    data["recovery"]["public"] = base64.b64encode(mine.public_key().raw).decode("ascii")
+    data["profile_rekey_due"] = True
+    profile.vault_path.write_text(json.dumps(data), "utf-8")
+
+    ws = Workspace.sign_in(profile, username=name, password=own("start"))
+    try:
+        ws.accounts.set_own_password(own(name) + "-neu")
+    finally:
+        ws.close()
+    _assert_recovery_seal_does_not_open(profile, "profile", mine)
+    assert "profile_rekey_due" not in json.loads(profile.vault_path.read_text("utf-8"))

@@ -17,7 +17,7 @@ import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
-from intake_app.storage import audit, integrity, user_keys, users
+from intake_app.storage import audit, integrity, store_marks, user_keys, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import keys_for, mint_key, what_she_reads
@@ -321,4 +321,44 @@ def test_a_supervisors_row_the_administrator_signed_anew_backs_no_erasure(
         _sign_erasure(ws, record_id)
     finally:
         ws.close()
+    _berta_signs_in_and_keeps(profile, record_id)
+
+
+def test_an_erasure_marked_with_another_store_erases_nothing(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 20: the administrator made a supervisor's account, signed in as it,
+    read the identity of its own store (which every holder of the site key opens) and
+    marked the erasure entry with it. Only the mark of the store the record is in counts,
+    at berta's sign-in and at the supervisor's, who opens both stores."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
+    _plant_erasures(profile, "berta")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="geist", password=own("geist-start"))
+    try:
+        ws.accounts.set_own_password(own("geist"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="geist", password=own("geist"))
+    try:
+        identity = store_marks.identity_of(ws.scope.home)
+        assert identity is not None
+        ws.audit(
+            AuditAction.RECORD_ERASED,
+            subject_type="record",
+            subject_id=record_id,
+            details={
+                "reason": "request",
+                "central": False,
+                "mark": store_marks.mark(identity, "erasure", record_id),
+            },
+        )
+    finally:
+        ws.close()
+    Workspace.sign_in(profile, username="leitung", password=own("leitung")).close()
     _berta_signs_in_and_keeps(profile, record_id)

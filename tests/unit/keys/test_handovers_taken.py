@@ -1,0 +1,186 @@
+"""Which hand-overs this device took in is kept under the site key, not in the audit log
+(``Workspace.handovers_taken``; docs/security.md, "Hand-over through the office").
+
+The office offers every hand-over sealed to the device at each sync; the device takes in
+those it has not taken before. Attacker run 17 appended a ``handover_received`` entry of
+her own (a counsellor), run 19 one signed with a key the administrator minted for the
+supervisor and named in the supervisor's row she signed anew, and run 20 one of a
+supervisor's account the administrator made herself: each made a hand-over look taken in,
+so that nobody took it. Now only the list in the vault, authenticated with an HMAC under
+the site key, says so. It is built once from the audit log when a profile from before has
+none; a list changed or deleted later is refused and reported.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from intake_app.app import Workspace
+from intake_app.core.audit import AuditAction
+from intake_app.errors import ConflictError
+from intake_app.storage import audit, handovers, integrity, user_keys, users
+from intake_app.storage.models import RecordRevision
+from intake_app.storage.profile import Profile
+from intake_app.storage.site_records import SiteRecords
+from tests.helpers.attacker import mint_key
+from tests.helpers.key_site import granted_second_supervisor, own, write_record
+
+H = "0b1c8e4e-5d0e-4f43-9a51-3d2b8f5c7a10"
+
+
+def _entry(ws: Workspace, handover_id: str, record: str) -> None:
+    """A ``handover_received`` entry as the program writes one, signed in ``ws``."""
+    ws.audit(
+        AuditAction.HANDOVER_RECEIVED,
+        subject_type=handovers.SUBJECT,
+        subject_id=handover_id,
+        details={"record": record},
+    )
+
+
+def _taken(profile: Profile, user: str = "leitung") -> dict[str, str]:
+    ws = Workspace.sign_in(profile, username=user, password=own(user))
+    try:
+        return ws.handovers_taken()
+    finally:
+        ws.close()
+
+
+def _findings(profile: Profile, kind: str) -> int:
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        with ws.db.read() as session:
+            return sum(
+                1
+                for entry in audit.iter_entries(session)
+                if entry.action == "integrity_violation"
+                for finding in entry.details.get("findings", [])
+                if finding.get("kind") == kind
+            )
+    finally:
+        ws.close()
+
+
+def _vault(profile: Profile) -> dict:  # type: ignore[type-arg]
+    return json.loads((profile.root / "vault.json").read_text("utf-8"))
+
+
+def _write_vault(profile: Profile, data: dict) -> None:  # type: ignore[type-arg]
+    (profile.root / "vault.json").write_text(json.dumps(data), "utf-8")
+
+
+def test_a_counsellors_entry_takes_in_nothing(site: tuple[Profile, str]) -> None:
+    """Attacker run 17: anna's own signed entry."""
+    profile, _ = site
+    assert _taken(profile) == {}  # the supervisor's first sync after the update
+    ws = Workspace.sign_in(profile, username="anna", password=own("anna"))
+    try:
+        _entry(ws, H, "decoy")
+        with pytest.raises(ConflictError):
+            ws.handovers_taken()  # without the site key there is no list to read
+    finally:
+        ws.close()
+    assert H not in _taken(profile)
+
+
+def test_what_the_administrator_signs_takes_in_nothing(site: tuple[Profile, str]) -> None:
+    """Attacker runs 19 and 20: the supervisor's row signed anew to name a key the
+    administrator minted, and a supervisor's account she made and signed in as."""
+    profile, _ = site
+    granted_second_supervisor(profile)
+    assert _taken(profile) == {}
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        row, minted = mint_key(ws, "leitung")
+        with ws.db.write() as session:
+            user = users.get_by_name(session, username="leitung")
+            assert user is not None and ws.accounts.signing_keys is not None
+            user.key_id = row.kid
+            integrity.sign_row(user, integrity.Authority.of(ws.accounts.signing_keys))
+            session.add(user)
+        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        _entry(ws, H, "nowhere")
+        ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="geist", password=own("geist-start"))
+    try:
+        ws.accounts.set_own_password(own("geist"))
+        _entry(ws, "5d2e8b1c-0b1c-4f43-9a51-3d2b8f5c7a10", "nowhere")
+    finally:
+        ws.close()
+    assert _taken(profile, "zweite") == {}
+
+
+def test_a_hand_over_taken_in_before_the_list_stays_taken_in(
+    site: tuple[Profile, str],
+) -> None:
+    """A profile from before the list: a supervisor's entry counts once, when the list is
+    built, and only for a record a store holds as taken in from that hand-over."""
+    profile, _ = site
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
+    other = "9e1f0a2b-0b1c-4f43-9a51-3d2b8f5c7a10"
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert isinstance(ws.records, SiteRecords)
+        store_db = ws.scope.stores[ws.records.store_of(record_id)]
+        with store_db.write() as session:
+            session.merge(
+                RecordRevision(
+                    record_id=record_id,
+                    revision=1,
+                    form_id="f",
+                    form_version="1",
+                    answers="{}",
+                    reason=f"Übernommen über die Zentrale (Übergabe {H}, frühere Akte x).",
+                    finalised_at=datetime.now(UTC),
+                    finalised_by=ws.actor.user_id,
+                )
+            )
+        _entry(ws, H, record_id)
+        _entry(ws, other, record_id)  # the record was not taken in from this one
+        assert ws.handovers_taken() == {H: record_id}
+    finally:
+        ws.close()
+    assert "handovers" in _vault(profile)["site"]
+    assert _taken(profile) == {H: record_id}
+
+
+def test_a_list_changed_or_deleted_outside_the_program_is_refused_and_reported(
+    site: tuple[Profile, str],
+) -> None:
+    profile, _ = site
+    assert _taken(profile) == {}
+    data = _vault(profile)
+    data["site"]["handovers"]["taken"][H] = "nowhere"  # without the site key's MAC
+    _write_vault(profile, data)
+    with pytest.raises(ConflictError, match=r"vault\.json"):
+        _taken(profile)
+    assert _findings(profile, "handovers_list_changed") == 1
+    data["site"].pop("handovers")  # deleted: the stores' notes say there was one
+    _write_vault(profile, data)
+    with pytest.raises(ConflictError, match=r"vault\.json"):
+        _taken(profile)
+    assert _findings(profile, "handovers_list_removed") == 1
+
+
+def test_the_list_survives_a_new_site_key(site: tuple[Profile, str]) -> None:
+    """A supervisor leaves, the site key is replaced: the list is authenticated anew."""
+    profile, _ = site
+    granted_second_supervisor(profile)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        ws._note_handover(H, "taken")
+        public = _vault(profile)["site"]["public"]
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="zweite")
+    finally:
+        ws.close()
+    assert _taken(profile) == {H: "taken"}
+    assert _vault(profile)["site"]["public"] != public, "the site key was replaced"
