@@ -207,6 +207,8 @@ class Workspace:
         self.signing_keys: SigningKeys | None = None
         self.integrity: StateReport = StateReport(bootstrapped=False)
         self._sync_lock = threading.Lock()
+        #: what checking the list of hand-overs taken in found (Workspace.handovers_taken)
+        self.handover_findings: list[str] = []
         self._compose()
 
     def _compose(self) -> None:
@@ -308,11 +310,15 @@ class Workspace:
         """Hand-over id -> record, for every hand-over this device took in: the list under
         the site key in the vault, which only a holder of the site key writes (whoever
         holds the profile key can sign an audit entry, and the administrator can make a
-        key speak for a supervisor: attacker runs 17, 19 and 20).
+        key speak for a supervisor, or make a supervisor's account: attacker runs 17, 19
+        and 20).
 
-        A profile from before the list builds it once from its audit log
-        (``handovers.taken_before_lists``), and notes inside every store open here that it
-        did: a list later deleted from the vault is noticed, never built again.
+        A profile from before the list builds it once, at a holder's first sign-in, from
+        its audit log (``handovers.taken_before_lists``, only entries of supervisors who
+        hold a grant of the site key), and notes inside every store open here that it did:
+        a list later deleted from the vault is noticed, never built again. After a new
+        site key the list is checked against the stores (whoever held the old key could
+        write it until then: attacker run 21).
 
         Raises:
             ConflictError: no site key here, or the list was changed or deleted outside
@@ -322,18 +328,90 @@ class Workspace:
         if site is None:
             raise ConflictError(_("Übergaben nimmt nur eine Leitung mit Zugang zu allen Akten an."))
         try:
-            taken = self.vault.site_handovers(site)
+            found = self.vault.site_handovers(site)
         except ValueError:
             self._handovers_list_refused("handovers_list_changed")
-        if taken is not None:
+        if found is not None:
+            taken, checked = found
+            if not checked:
+                taken = self._checked_handovers(taken)
+                self.vault.put_site_handovers(site, taken)
             return taken
         if self._handovers_list_noted():
             self._handovers_list_refused("handovers_list_removed")
+        if not self._stores():  # (an administrator's recovery: built at a holder's sign-in)
+            raise ConflictError(_("Übergaben nimmt nur eine Leitung mit Zugang zu allen Akten an."))
+        granted = self._granted_supervisors(site)
         with self.db.read() as session:
-            taken = handovers.taken_before_lists(session, self._handover_held)
+            taken = handovers.taken_before_lists(
+                session,
+                self._handover_held,
+                (lambda user_id: user_id in granted) if granted is not None else None,
+            )
         self.vault.put_site_handovers(site, taken)
         self._note_handovers_list()
         return taken
+
+    def _granted_supervisors(self, site: EncryptionPrivateKey) -> set[int] | None:
+        """User ids of the users whose grant of the site key checks under ``site`` (or
+        who held it before grants and have not taken theirs over); None for a profile
+        from before grants."""
+        grants = self.vault.site_grants(site)
+        if grants is None:
+            return None
+        refs = set(grants) | self.vault.site_pending(site)
+        with self.db.read() as session:
+            return {
+                u.id
+                for u in users.list_all(session)
+                if u.id is not None and self.vault.user_ref(u.username) in refs
+            }
+
+    def _checked_handovers(self, taken: dict[str, str]) -> dict[str, str]:
+        """Of a list carried over from an earlier site key, the entries a store backs: its
+        record is held as taken in from that hand-over, or the audit log says it was
+        erased or purged and a supervisor with a grant of the site key signed that she
+        took the hand-over in as that record. Any other entry was written by whoever held
+        the old key (she knows which records were erased); it is dropped (the office's
+        copy is taken in again) and reported."""
+        site = self._site_key()
+        granted = self._granted_supervisors(site) if site is not None else None
+        with self.db.read() as session:
+            gone = handovers.records_gone(session)
+            signed = handovers.signed_takes(
+                session, (lambda user_id: user_id in granted) if granted is not None else None
+            )
+        kept = {
+            handover_id: record
+            for handover_id, record in taken.items()
+            if self._handover_held(record, handover_id)
+            or (record in gone and record in signed.get(handover_id, set()))
+        }
+        if len(kept) != len(taken):
+            log.error("%d hand-overs in the list are backed by no store", len(taken) - len(kept))
+            self.handover_findings.append(
+                _(
+                    "Die Liste der angenommenen Übergaben in der Schlüsseldatei (vault.json) "
+                    "nannte Übergaben, die kein Aktenspeicher belegt ({n}); sie wurde mit dem "
+                    "alten Schlüssel für alle Akten geändert. Diese Übergaben werden bei der "
+                    "nächsten Übermittlung angenommen, wenn die Zentrale sie noch bereithält. "
+                    "Bitte informieren Sie die Administration und den Datenschutz."
+                ).format(n=len(taken) - len(kept))
+            )
+            with self.db.write() as session:
+                audit.append(
+                    session,
+                    actor=self.actor.username,
+                    action=AuditAction.INTEGRITY_VIOLATION,
+                    subject_type="vault",
+                    subject_id="handovers",
+                    details={
+                        "findings": [
+                            {"kind": "handovers_list_unbacked", "count": len(taken) - len(kept)}
+                        ]
+                    },
+                )
+        return kept
 
     def _note_handover(self, handover_id: str, record_id: str) -> None:
         """A hand-over just taken in goes into the list under the site key."""
@@ -1127,6 +1205,20 @@ class Workspace:
         if opened.adopted:
             # the key an administrator granted is hers now, wrapped for her alone
             vault.withdraw_sealed(username, user_keys.GRANT_NAME)
+        if workspace._site_key() is not None and workspace._stores():
+            # the list of hand-overs taken in exists from a holder's first sign-in on, and
+            # is checked after a new site key (docs/security.md, "Hand-over through the
+            # office"): not first when a hand-over arrives (attacker run 21)
+            try:
+                workspace.handovers_taken()
+                listed = tuple(workspace.handover_findings)
+            except ConflictError as exc:
+                listed = (str(exc),)
+            if listed:
+                workspace.sign_in_result = dataclasses.replace(
+                    workspace.sign_in_result,
+                    integrity_messages=(*workspace.sign_in_result.integrity_messages, *listed),
+                )
         return workspace
 
     @classmethod

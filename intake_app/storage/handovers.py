@@ -37,7 +37,6 @@ from intake_app.storage.models import (
     AuditLogEntry,
     CaseEvent,
     OutboxItem,
-    RecordRevision,
     RecordRow,
     utcnow,
 )
@@ -196,12 +195,25 @@ def apply_outcome(
     return True
 
 
-def taken_before_lists(session: Session, held: Callable[[str, str], bool]) -> dict[str, str]:
-    """Hand-over id -> record, for the hand-overs a profile from before the site-keyed list
-    took in (``Workspace.handovers_taken`` builds the list from it once): a
-    ``handover_received`` entry signed by a supervisor (``audit.entitled_entries``) whose
-    record a store open here holds as taken in from that hand-over (``held``: its first
-    revision names it). The log itself is read, not its subject index."""
+def records_gone(session: Session) -> set[str]:
+    """Ids of the records the audit log names as erased or purged (the log itself is read,
+    not its action index)."""
+    rows = session.exec(
+        select(AuditLogEntry.subject_id).where(
+            func.coalesce(AuditLogEntry.action, "").in_(
+                [AuditAction.RECORD_ERASED.value, AuditAction.RECORD_PURGED.value]
+            )
+        )
+    ).all()
+    return {row for row in rows if row}
+
+
+def signed_takes(
+    session: Session, may_sign: Callable[[int], bool] | None = None
+) -> dict[str, set[str]]:
+    """Hand-over id -> the records ``handover_received`` entries name for it, of the
+    entries signed by a supervisor who may sign them (``may_sign``, see
+    :func:`taken_before_lists`)."""
     rows = session.exec(
         select(AuditLogEntry).where(
             func.coalesce(AuditLogEntry.subject_type, "") == SUBJECT,
@@ -209,23 +221,35 @@ def taken_before_lists(session: Session, held: Callable[[str, str], bool]) -> di
         )
     ).all()
 
-    def supervisor(_user_id: int, role: str) -> bool:
-        return role == Role.SUPERVISOR.value
+    def supervisor(user_id: int, role: str) -> bool:
+        return role == Role.SUPERVISOR.value and (may_sign is None or may_sign(user_id))
 
-    found: dict[str, str] = {}
+    found: dict[str, set[str]] = {}
     for row in audit.entitled_entries(session, rows, supervisor):
-        handover_id = str(row.subject_id or "")
         record = str(json.loads(row.details or "{}").get("record", ""))
-        if handover_id and handover_id not in found and held(record, handover_id):
-            found[handover_id] = record
+        found.setdefault(str(row.subject_id or ""), set()).add(record)
     return found
 
 
-def held_in(session: Session, record_id: str, handover_id: str) -> bool:
-    """Whether the store of ``session`` holds ``record_id`` as taken in from
-    ``handover_id`` (its first revision's reason names the hand-over)."""
-    first = session.get(RecordRevision, (record_id, 1))
-    return first is not None and handover_id in (first.reason or "")
+def taken_before_lists(
+    session: Session,
+    held: Callable[[str, str], bool],
+    may_sign: Callable[[int], bool] | None = None,
+) -> dict[str, str]:
+    """Hand-over id -> record, for the hand-overs a profile from before the site-keyed list
+    took in (``Workspace.handovers_taken`` builds the list from it once): a
+    ``handover_received`` entry signed by a supervisor (``audit.entitled_entries``) whose
+    record a store open here holds as taken in from that hand-over (``held``: its first
+    revision names it). ``may_sign``: whether a user's entries count (the supervisors who
+    hold a grant of the site key: a supervisor's account the administrator made, who has
+    none, would otherwise do: attacker run 21). The log itself is read, not its subject
+    index."""
+    found: dict[str, str] = {}
+    for handover_id, records in signed_takes(session, may_sign).items():
+        for record in sorted(records):
+            if handover_id and handover_id not in found and held(record, handover_id):
+                found[handover_id] = record
+    return found
 
 
 def cancel_unsent(session: Session, record_id: str, *, purpose: str, actor: str) -> int:

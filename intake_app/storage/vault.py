@@ -1680,13 +1680,22 @@ class Vault:
                 # the hand-overs taken in, authenticated under the new key when the list
                 # checks under the old one; a list that does not stays as it is, and is
                 # refused and reported at the next sync (docs/security.md)
+                # (still marked as checked under the old key: the next holder checks it,
+                # since whoever held the old key could write it)
                 taken = handovers.get("taken")
-                if isinstance(taken, dict) and _mac_matches(
-                    handovers.get("mac"), lambda: self._handovers_mac(data, taken, old)
+                checked = handovers.get("checked")
+                if (
+                    isinstance(taken, dict)
+                    and isinstance(checked, str)
+                    and _mac_matches(
+                        handovers.get("mac"),
+                        lambda: self._handovers_mac(data, taken, checked, old),
+                    )
                 ):
                     handovers = {
                         "taken": taken,
-                        "mac": _b64(self._handovers_mac(data, taken, new)),
+                        "checked": checked,
+                        "mac": _b64(self._handovers_mac(data, taken, checked, new)),
                     }
                 data["site"]["handovers"] = handovers
             if isinstance(grants, dict):
@@ -1846,17 +1855,22 @@ class Vault:
 
     @staticmethod
     def _handovers_mac(
-        data: dict[str, Any], taken: dict[str, str], site: EncryptionPrivateKey
+        data: dict[str, Any], taken: dict[str, str], checked: str, site: EncryptionPrivateKey
     ) -> bytes:
         message = json.dumps(
-            {"vault": data["vault_id"], "taken": taken}, sort_keys=True, separators=(",", ":")
+            {"vault": data["vault_id"], "taken": taken, "checked": checked},
+            sort_keys=True,
+            separators=(",", ":"),
         ).encode("utf-8")
         return Vault._site_mac(data, site, b"intake handovers taken mac v1", message)
 
-    def site_handovers(self, site: EncryptionPrivateKey) -> dict[str, str] | None:
-        """Hand-over id -> the record it became, for every hand-over this device took in,
-        as holders of the site key wrote the list (HMAC under the site key). None when
-        there is no list (a profile from before it).
+    def site_handovers(self, site: EncryptionPrivateKey) -> tuple[dict[str, str], bool] | None:
+        """(hand-over id -> the record it became, for every hand-over this device took in;
+        whether the list was checked against the stores under this very site key), as
+        holders of the site key wrote it (HMAC under the site key). None when there is no
+        list (a profile from before it). A site key rotation carries the list over
+        (:meth:`rotate_site`) unchecked: whoever held the old key could write it until
+        then, so the next holder checks it (``Workspace.handovers_taken``).
 
         Raises:
             ValueError: the list does not check under ``site`` (changed outside the
@@ -1867,22 +1881,30 @@ class Vault:
         if found is None:
             return None
         taken = found.get("taken") if isinstance(found, dict) else None
-        if not isinstance(taken, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in taken.items()
+        checked = found.get("checked") if isinstance(found, dict) else None
+        if (
+            not isinstance(taken, dict)
+            or not isinstance(checked, str)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in taken.items())
         ):
             raise ValueError("the list of hand-overs taken in is damaged")
-        if not _mac_matches(found.get("mac"), lambda: self._handovers_mac(data, taken, site)):
+        if not _mac_matches(
+            found.get("mac"), lambda: self._handovers_mac(data, taken, checked, site)
+        ):
             raise ValueError("the list of hand-overs taken in does not check")
-        return dict(taken)
+        return dict(taken), checked == data["site"]["public"]
 
     def put_site_handovers(self, site: EncryptionPrivateKey, taken: dict[str, str]) -> None:
-        """Write the list :meth:`site_handovers` reads (authenticated under ``site``)."""
+        """Write the list :meth:`site_handovers` reads (authenticated under ``site``, and
+        checked under it)."""
         with self._update() as data:
-            if _b64(site.public_key().raw) != data["site"]["public"]:
+            checked = _b64(site.public_key().raw)
+            if checked != data["site"]["public"]:
                 raise ValueError("this is not the site key of this profile")
             data["site"]["handovers"] = {
                 "taken": dict(taken),
-                "mac": _b64(self._handovers_mac(data, dict(taken), site)),
+                "checked": checked,
+                "mac": _b64(self._handovers_mac(data, dict(taken), checked, site)),
             }
 
     def put_site_pending(self, site: EncryptionPrivateKey, refs: set[str]) -> None:

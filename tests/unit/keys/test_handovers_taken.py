@@ -13,10 +13,13 @@ none; a list changed or deleted later is refused and reported.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction
@@ -25,7 +28,8 @@ from intake_app.storage import audit, handovers, integrity, user_keys, users
 from intake_app.storage.models import RecordRevision
 from intake_app.storage.profile import Profile
 from intake_app.storage.site_records import SiteRecords
-from tests.helpers.attacker import mint_key
+from intake_app.storage.vault import Vault
+from tests.helpers.attacker import keys_for, mint_key
 from tests.helpers.key_site import granted_second_supervisor, own, write_record
 
 H = "0b1c8e4e-5d0e-4f43-9a51-3d2b8f5c7a10"
@@ -70,6 +74,28 @@ def _vault(profile: Profile) -> dict:  # type: ignore[type-arg]
 
 def _write_vault(profile: Profile, data: dict) -> None:  # type: ignore[type-arg]
     (profile.root / "vault.json").write_text(json.dumps(data), "utf-8")
+
+
+def _as_before_the_list(profile: Profile) -> None:
+    """The profile as a version before the list left it: no list, no notes in the stores
+    (taken out with the supervisor's keys, which open every store)."""
+    data = _vault(profile)
+    data["site"].pop("handovers", None)
+    _write_vault(profile, data)
+    removed = 0
+    for path in (profile.root / "stores").glob("*.db"):
+        for key in keys_for(profile.root / "vault.json", "leitung", own("leitung")):
+            conn = sqlcipher3.connect(str(path))
+            try:
+                conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+                removed += conn.execute("DELETE FROM intake_site_notes").rowcount
+                conn.commit()
+                break
+            except sqlcipher3.DatabaseError:
+                continue
+            finally:
+                conn.close()
+    assert removed >= 1
 
 
 def test_a_counsellors_entry_takes_in_nothing(site: tuple[Profile, str]) -> None:
@@ -119,34 +145,112 @@ def test_a_hand_over_taken_in_before_the_list_stays_taken_in(
     site: tuple[Profile, str],
 ) -> None:
     """A profile from before the list: a supervisor's entry counts once, when the list is
-    built, and only for a record a store holds as taken in from that hand-over."""
+    built at a holder's sign-in, and only for a record a store holds as taken in from
+    that hand-over; an entry of a supervisor's account the administrator made (it holds
+    no grant of the site key) counts for nothing (attacker run 21)."""
     profile, _ = site
     record_id = write_record(profile, "berta", "Kanarienberta-2")
     other = "9e1f0a2b-0b1c-4f43-9a51-3d2b8f5c7a10"
+    decoy = "77aa0a2b-0b1c-4f43-9a51-3d2b8f5c7a10"
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     try:
         assert isinstance(ws.records, SiteRecords)
-        store_db = ws.scope.stores[ws.records.store_of(record_id)]
-        with store_db.write() as session:
-            session.merge(
-                RecordRevision(
-                    record_id=record_id,
-                    revision=1,
-                    form_id="f",
-                    form_version="1",
-                    answers="{}",
-                    reason=f"Übernommen über die Zentrale (Übergabe {H}, frühere Akte x).",
-                    finalised_at=datetime.now(UTC),
-                    finalised_by=ws.actor.user_id,
-                )
-            )
+        _first_revision(ws.scope.stores[ws.records.store_of(record_id)], record_id, H, ws)
         _entry(ws, H, record_id)
         _entry(ws, other, record_id)  # the record was not taken in from this one
-        assert ws.handovers_taken() == {H: record_id}
     finally:
         ws.close()
-    assert "handovers" in _vault(profile)["site"]
-    assert _taken(profile) == {H: record_id}
+    geist_record = _geist_plants(profile, decoy)
+    _as_before_the_list(profile)
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert "handovers" in _vault(profile)["site"], "built at her sign-in"
+        assert ws.handovers_taken() == {H: record_id}
+        assert ws._handover_held(geist_record, decoy), "the decoy is there, and not counted"
+    finally:
+        ws.close()
+
+
+def _first_revision(store_db: Any, record_id: str, handover_id: str, ws: Workspace) -> None:
+    with store_db.write() as session:
+        session.merge(
+            RecordRevision(
+                record_id=record_id,
+                revision=1,
+                form_id="f",
+                form_version="1",
+                answers="{}",
+                reason=f"Übernommen über die Zentrale (Übergabe {handover_id}, frühere Akte x).",
+                finalised_at=datetime.now(UTC),
+                finalised_by=ws.actor.user_id,
+            )
+        )
+
+
+def _geist_plants(profile: Profile, handover_id: str) -> str:
+    """The administrator makes a supervisor's account, signs in as it and gives a record
+    of its own store a first revision naming the hand-over, with a signed entry."""
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="geist", password=own("geist-start"))
+    try:
+        ws.accounts.set_own_password(own("geist"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="geist", password=own("geist"))
+    try:
+        record_id = ws.new_intake()
+        _first_revision(ws.scope.home, record_id, handover_id, ws)
+        _entry(ws, handover_id, record_id)
+        return record_id
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("named", ["nothing", "an erased record"])
+def test_entries_a_former_holder_wrote_with_the_old_site_key_are_dropped(
+    site: tuple[Profile, str], named: str
+) -> None:
+    """Attacker run 21: a supervisor who left kept the site key. Before the next holder's
+    sign-in replaced it she added an entry to the list under the old key, and the
+    rotation carried it over. Now the next holder checks a carried list against the
+    stores: the entry is dropped and reported, also when it names a record she knew was
+    erased (no supervisor signed that a hand-over became it)."""
+    profile, _ = site
+    granted_second_supervisor(profile)
+    record = "nothing"
+    if named != "nothing":
+        record = write_record(profile, "berta", "Kanarienberta-2")
+        ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+        try:
+            ws.lifecycle.erase(record, reason="request")
+        finally:
+            ws.close()
+    kept = Vault(profile.vault_path).unlock_user("zweite", own("zweite")).site_private()
+    assert kept is not None
+    assert _taken(profile) == {}
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="zweite")
+    finally:
+        ws.close()
+    vault = Vault(profile.vault_path)
+    found = vault.site_handovers(kept)
+    assert found is not None
+    vault.put_site_handovers(kept, {**found[0], H: record})
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert _vault(profile)["site"]["public"] != base64.b64encode(kept.public_key().raw).decode(
+            "ascii"
+        ), "the site key was replaced"
+        assert H not in ws.handovers_taken()
+        assert any("kein Aktenspeicher belegt" in m for m in ws.sign_in_result.integrity_messages)
+    finally:
+        ws.close()
+    assert _findings(profile, "handovers_list_unbacked") == 1
 
 
 def test_a_list_changed_or_deleted_outside_the_program_is_refused_and_reported(
@@ -159,21 +263,25 @@ def test_a_list_changed_or_deleted_outside_the_program_is_refused_and_reported(
     _write_vault(profile, data)
     with pytest.raises(ConflictError, match=r"vault\.json"):
         _taken(profile)
-    assert _findings(profile, "handovers_list_changed") == 1
+    assert _findings(profile, "handovers_list_changed") >= 1  # (each sign-in tells it)
     data["site"].pop("handovers")  # deleted: the stores' notes say there was one
     _write_vault(profile, data)
     with pytest.raises(ConflictError, match=r"vault\.json"):
         _taken(profile)
-    assert _findings(profile, "handovers_list_removed") == 1
+    assert _findings(profile, "handovers_list_removed") >= 1
 
 
 def test_the_list_survives_a_new_site_key(site: tuple[Profile, str]) -> None:
-    """A supervisor leaves, the site key is replaced: the list is authenticated anew."""
+    """A supervisor leaves, the site key is replaced: the list is checked against the
+    stores and authenticated anew; what a store backs stays."""
     profile, _ = site
     granted_second_supervisor(profile)
+    record_id = write_record(profile, "berta", "Kanarienberta-2")
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     try:
-        ws._note_handover(H, "taken")
+        assert isinstance(ws.records, SiteRecords)
+        _first_revision(ws.scope.stores[ws.records.store_of(record_id)], record_id, H, ws)
+        ws._note_handover(H, record_id)
         public = _vault(profile)["site"]["public"]
     finally:
         ws.close()
@@ -182,5 +290,6 @@ def test_the_list_survives_a_new_site_key(site: tuple[Profile, str]) -> None:
         ws.accounts.deactivate(username="zweite")
     finally:
         ws.close()
-    assert _taken(profile) == {H: "taken"}
+    assert _taken(profile) == {H: record_id}
     assert _vault(profile)["site"]["public"] != public, "the site key was replaced"
+    assert _findings(profile, "handovers_list_unbacked") == 0
