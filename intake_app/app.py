@@ -398,19 +398,9 @@ class Workspace:
                     "Bitte informieren Sie die Administration und den Datenschutz."
                 ).format(n=len(taken) - len(kept))
             )
-            with self.db.write() as session:
-                audit.append(
-                    session,
-                    actor=self.actor.username,
-                    action=AuditAction.INTEGRITY_VIOLATION,
-                    subject_type="vault",
-                    subject_id="handovers",
-                    details={
-                        "findings": [
-                            {"kind": "handovers_list_unbacked", "count": len(taken) - len(kept)}
-                        ]
-                    },
-                )
+            self._handovers_finding(
+                {"kind": "handovers_list_unbacked", "count": len(taken) - len(kept)}
+            )
         return kept
 
     def _note_handover(self, handover_id: str, record_id: str) -> None:
@@ -449,8 +439,8 @@ class Workspace:
             with store_db.write() as session:
                 store_marks.put_site_note(session, HANDOVERS_LIST_NOTE, "1")
 
-    def _handovers_list_refused(self, kind: str) -> NoReturn:
-        log.error("the list of hand-overs taken in was %s outside the program", kind)
+    def _handovers_finding(self, finding: dict[str, Any]) -> None:
+        """``integrity_violation`` about the list of hand-overs taken in."""
         with self.db.write() as session:
             audit.append(
                 session,
@@ -458,8 +448,12 @@ class Workspace:
                 action=AuditAction.INTEGRITY_VIOLATION,
                 subject_type="vault",
                 subject_id="handovers",
-                details={"findings": [{"kind": kind}]},
+                details={"findings": [finding]},
             )
+
+    def _handovers_list_refused(self, kind: str) -> NoReturn:
+        log.error("the list of hand-overs taken in was %s outside the program", kind)
+        self._handovers_finding({"kind": kind})
         raise ConflictError(
             _(
                 "Die Liste der angenommenen Übergaben in der Schlüsseldatei (vault.json) "

@@ -45,6 +45,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,13 +254,22 @@ def _delete_in(conn: Any, record_id: str) -> None:
 def delete_rows(source: Database, *, record_id: str, move: str | None = None) -> None:
     """Step 3: the record's rows out of ``source`` (one transaction; overwritten);
     ``move``: the move this step belongs to, noted in the same transaction."""
-    raw, conn = _driver(source)
+
+    def step(conn: Any) -> None:
+        _delete_in(conn, record_id)
+        if move is not None:
+            _note(conn, move, "deleted")
+
+    _in_transaction(source, step)
+
+
+def _in_transaction(db: Database, step: Callable[[Any], None]) -> None:
+    """Run ``step`` on a driver connection of ``db`` in one immediate transaction."""
+    raw, conn = _driver(db)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _delete_in(conn, record_id)
-            if move is not None:
-                _note(conn, move, "deleted")
+            step(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -280,17 +290,7 @@ def _note(conn: Any, move: str, step: str) -> None:
 
 def note_closed(target: Database, move: str) -> None:
     """The target store notes that ``move`` is closed (one transaction)."""
-    raw, conn = _driver(target)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            _note(conn, move, "closed")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        raw.close()
+    _in_transaction(target, lambda conn: _note(conn, move, "closed"))
 
 
 def noted(db: Database, move: str) -> str | None:

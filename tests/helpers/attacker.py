@@ -17,9 +17,11 @@ from typing import Any
 
 import sqlcipher3
 
+from intake_app.app import Workspace
 from intake_app.storage import integrity, user_keys, users
 from intake_app.storage.models import UserKey
 from intake_app.storage.vault import Vault
+from tests.helpers.key_site import own
 
 
 def keys_for(vault_path: Path, username: str, password: str) -> list[bytes]:
@@ -120,3 +122,35 @@ def mint_key(ws: Any, username: str) -> tuple[UserKey, Any]:
         )
         session.add(row)
     return row, minted
+
+
+def admin_made_supervisor(profile: Any, name: str = "geist") -> None:
+    """As the administrator: a supervisor's account she makes and signs in as, setting
+    its own password (``own(name)`` of tests/helpers/key_site.py) herself. It holds no
+    grant of the site key; its own store opens to every holder of it."""
+
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.add_user(username=name, role="supervisor", password=own(f"{name}-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username=name, password=own(f"{name}-start"))
+    try:
+        ws.accounts.set_own_password(own(name))
+    finally:
+        ws.close()
+
+
+def profile_opens_with(profile: Any, keys: list[bytes]) -> bool:
+    """Whether one of ``keys`` opens the profile database (SQLCipher alone)."""
+    for key in keys:
+        conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return True
+        except sqlcipher3.DatabaseError:
+            continue
+        finally:
+            conn.close()
+    return False

@@ -15,27 +15,11 @@ import json
 import shutil
 from pathlib import Path
 
-import sqlcipher3
-
 from intake_app.app import Workspace
 from intake_app.errors import ProfileError
 from intake_app.storage.profile import Profile
-from tests.helpers.attacker import keys_for
+from tests.helpers.attacker import keys_for, profile_opens_with
 from tests.helpers.key_site import own
-
-
-def _opens(profile: Profile, keys: list[bytes]) -> bool:
-    for key in keys:
-        conn = sqlcipher3.connect(str(profile.root / "intake.db"))
-        try:
-            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return True
-        except sqlcipher3.DatabaseError:
-            continue
-        finally:
-            conn.close()
-    return False
 
 
 def test_a_former_colleagues_entry_put_back_opens_nothing_written_later(
@@ -68,5 +52,7 @@ def test_a_former_colleagues_entry_put_back_opens_nothing_written_later(
         hers = keys_for(profile.root / "vault.json", "berta", own("berta"))
     except ProfileError:  # her entry without the profile seal no longer opens at all
         hers = []
-    assert not _opens(profile, hers)
-    assert _opens(profile, keys_for(profile.root / "vault.json", "leitung", own("leitung")))
+    assert not profile_opens_with(profile, hers)
+    assert profile_opens_with(
+        profile, keys_for(profile.root / "vault.json", "leitung", own("leitung"))
+    )

@@ -18,25 +18,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import SUITE, Vault
-from tests.helpers.attacker import keys_for
+from tests.helpers.attacker import keys_for, profile_opens_with
 from tests.helpers.key_site import own
-
-
-def _opens(profile: Profile, key: bytes) -> bool:
-    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
-    try:
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return True
-    except sqlcipher3.DatabaseError:
-        return False
-    finally:
-        conn.close()
 
 
 def _her_private(kept: Path, tmp_path: Path) -> object:
@@ -118,6 +105,6 @@ def test_a_former_colleagues_key_in_an_active_entry_gets_no_new_profile_key(
         # dora, new and not signed in yet, got the new key: the administrator signed
         # her provisional key pair when she made it
         Workspace.sign_in(profile, username="dora", password=own("dora")).close()
-    assert not any(_opens(profile, key) for key in _what_her_key_opens(profile, her_private))
+    assert not profile_opens_with(profile, _what_her_key_opens(profile, her_private))
     leitung = keys_for(profile.root / "vault.json", "leitung", own("leitung"))
-    assert any(_opens(profile, key) for key in leitung)
+    assert profile_opens_with(profile, leitung)

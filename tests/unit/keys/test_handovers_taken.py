@@ -29,7 +29,7 @@ from intake_app.storage.models import RecordRevision
 from intake_app.storage.profile import Profile
 from intake_app.storage.site_records import SiteRecords
 from intake_app.storage.vault import Vault
-from tests.helpers.attacker import keys_for, mint_key
+from tests.helpers.attacker import admin_made_supervisor, keys_for, mint_key
 from tests.helpers.key_site import granted_second_supervisor, own, write_record
 
 H = "0b1c8e4e-5d0e-4f43-9a51-3d2b8f5c7a10"
@@ -190,16 +190,7 @@ def _first_revision(store_db: Any, record_id: str, handover_id: str, ws: Workspa
 def _geist_plants(profile: Profile, handover_id: str) -> str:
     """The administrator makes a supervisor's account, signs in as it and gives a record
     of its own store a first revision naming the hand-over, with a signed entry."""
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    try:
-        ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
-    finally:
-        ws.close()
-    ws = Workspace.sign_in(profile, username="geist", password=own("geist-start"))
-    try:
-        ws.accounts.set_own_password(own("geist"))
-    finally:
-        ws.close()
+    admin_made_supervisor(profile)
     ws = Workspace.sign_in(profile, username="geist", password=own("geist"))
     try:
         record_id = ws.new_intake()

@@ -20,7 +20,7 @@ from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
 from intake_app.storage import audit, integrity, store_marks, user_keys, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from tests.helpers.attacker import keys_for, mint_key, what_she_reads
+from tests.helpers.attacker import admin_made_supervisor, keys_for, mint_key, what_she_reads
 from tests.helpers.key_site import own, write_record
 
 
@@ -334,16 +334,7 @@ def test_an_erasure_marked_with_another_store_erases_nothing(
     profile, _ = site
     record_id = write_record(profile, "berta", "Kanarienberta-2")
     _plant_erasures(profile, "berta")
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    try:
-        ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
-    finally:
-        ws.close()
-    ws = Workspace.sign_in(profile, username="geist", password=own("geist-start"))
-    try:
-        ws.accounts.set_own_password(own("geist"))
-    finally:
-        ws.close()
+    admin_made_supervisor(profile)
     ws = Workspace.sign_in(profile, username="geist", password=own("geist"))
     try:
         identity = store_marks.identity_of(ws.scope.home)
