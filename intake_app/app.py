@@ -335,7 +335,7 @@ class Workspace:
             taken, checked = found
             if not checked:
                 taken = self._checked_handovers(taken)
-                self.vault.put_site_handovers(site, taken)
+                self._put_handovers(site, taken)
             return taken
         if self._handovers_list_noted():
             self._handovers_list_refused("handovers_list_removed")
@@ -348,7 +348,7 @@ class Workspace:
                 self._handover_held,
                 (lambda user_id: user_id in granted) if granted is not None else None,
             )
-        self.vault.put_site_handovers(site, taken)
+        self._put_handovers(site, taken)
         self._note_handovers_list()
         return taken
 
@@ -368,24 +368,29 @@ class Workspace:
             }
 
     def _checked_handovers(self, taken: dict[str, str]) -> dict[str, str]:
-        """Of a list carried over from an earlier site key, the entries a store backs: its
-        record is held as taken in from that hand-over, or the audit log says it was
-        erased or purged and a supervisor with a grant of the site key signed that she
-        took the hand-over in as that record. Any other entry was written by whoever held
-        the old key (she knows which records were erased); it is dropped (the office's
-        copy is taken in again) and reported."""
+        """A list carried over from an earlier site key, as far as the profile database
+        backs it. Whoever held the old key could write the list until the new key came,
+        and she held every store's key too, so neither the list nor the stores prove
+        anything (attacker runs 21 and 22). She lost the profile key when she left: the
+        list stands as it is when its digest is the one the newest ``integrity_signed``
+        entry about it names, signed by an active supervisor who holds a grant. Otherwise
+        an entry stays only when such a supervisor signed that the hand-over became that
+        record, and the record is in a store as taken in from it, or the log names it
+        erased or purged. Any other entry is dropped (the office's copy is taken in
+        again) and reported."""
         site = self._site_key()
         granted = self._granted_supervisors(site) if site is not None else None
+        may_sign = (lambda user_id: user_id in granted) if granted is not None else None
         with self.db.read() as session:
+            if handovers.latest_signed_digest(session, may_sign) == handovers.list_digest(taken):
+                return taken
             gone = handovers.records_gone(session)
-            signed = handovers.signed_takes(
-                session, (lambda user_id: user_id in granted) if granted is not None else None
-            )
+            signed = handovers.signed_takes(session, may_sign)
         kept = {
             handover_id: record
             for handover_id, record in taken.items()
-            if self._handover_held(record, handover_id)
-            or (record in gone and record in signed.get(handover_id, set()))
+            if record in signed.get(handover_id, set())
+            and (record in gone or self._handover_held(record, handover_id))
         }
         if len(kept) != len(taken):
             log.error("%d hand-overs in the list are backed by no store", len(taken) - len(kept))
@@ -409,15 +414,33 @@ class Workspace:
         assert site is not None  # taken in only with the site key
         taken = self.handovers_taken()
         taken[handover_id] = record_id
+        self._put_handovers(site, taken)
+
+    def _put_handovers(self, site: EncryptionPrivateKey, taken: dict[str, str]) -> None:
+        """Write the list under the site key, and its digest into the signed audit log,
+        which whoever holds only the old site key cannot write (``_checked_handovers``)."""
         self.vault.put_site_handovers(site, taken)
+        with self.db.write() as session:
+            audit.append(
+                session,
+                actor=self.actor.username,
+                action=AuditAction.INTEGRITY_SIGNED,
+                subject_type="vault",
+                subject_id=handovers.LIST_SUBJECT,
+                details={"digest": handovers.list_digest(taken)},
+            )
 
     def _handover_held(self, record_id: str, handover_id: str) -> bool:
         """Whether a record store open here holds ``record_id`` taken in from
-        ``handover_id`` (its first revision names it)."""
+        ``handover_id`` (the record, and its first revision naming it)."""
         for store_db in self._stores():
             with store_db.read() as session:
                 first = session.get(RecordRevision, (record_id, 1))
-                if first is not None and handover_id in (first.reason or ""):
+                if (
+                    first is not None
+                    and handover_id in (first.reason or "")
+                    and handovers.record_exists(session, record_id)
+                ):
                     return True
         return False
 

@@ -121,16 +121,18 @@ class Accounts:
         root = self.signing_keys.root_key if self.signing_keys is not None else None
         return state.root_kid, root
 
-    def _vouch(self, username: str) -> None:
-        """The provisional key pair she just made for ``username``, signed with her own
-        key: a profile re-key before that user's first sign-in seals the new key to it
-        (docs/security.md, "Signed vault keys"). The user signs her own at sign-in."""
+    def _vouch(self, user: User) -> None:
+        """The provisional key pair she just made for ``user``, signed with her own key
+        together with the signing key just issued to the user: a profile re-key before
+        that user's first sign-in seals the new key to it (docs/security.md, "Signed
+        vault keys"). The user signs her own at sign-in."""
         keys = self.signing_keys
-        if keys is None:
+        if keys is None or not user.key_id:
             return  # no signed state yet: every entry receives the key
-        self._vault.sign_own_public(
-            username,
+        self._vault.vouch_provisional(
+            user.username,
             keys.kid,
+            user.key_id,
             lambda message: user_keys.sign(keys.signing_key, user_keys.VAULT_KEY_DOMAIN, message),
         )
 
@@ -220,8 +222,8 @@ class Accounts:
                 params=self._params,
                 recovery_seen=remembered_recovery(self._keys),
             )
-            self._vouch(name)
             self._issue(session, user)
+            self._vouch(user)
             return UserInfo.of(user)
 
     def _target(self, session: object, username: str) -> User:
@@ -292,8 +294,8 @@ class Accounts:
                 params=self._params,
                 recovery_seen=remembered_recovery(self._keys),
             )
-            self._vouch(user.username)
             self._issue(session, user)
+            self._vouch(user)
             return UserInfo.of(user)
 
     def reset_password(self, *, username: str, password: str) -> UserInfo:
@@ -328,10 +330,10 @@ class Accounts:
                 keys=self._keys if own else None,
                 recovery_seen=None if own else remembered_recovery(self._keys),
             )
-            if not own:
-                self._vouch(user.username)
             if not own or self._keys is None:
                 self._issue(session, user)
+            if not own:
+                self._vouch(user)
             withdrawn = user.id != self._actor.user_id
             if withdrawn:
                 self._withdraw_stores(user)

@@ -19,6 +19,7 @@ its audit entry in the attached profile database):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -195,6 +196,11 @@ def apply_outcome(
     return True
 
 
+def record_exists(session: Session, record_id: str) -> bool:
+    """Whether the store of ``session`` holds a record ``record_id``."""
+    return session.exec(select(RecordRow.pk).where(RecordRow.id == record_id)).first() is not None
+
+
 def records_gone(session: Session) -> set[str]:
     """Ids of the records the audit log names as erased or purged (the log itself is read,
     not its action index)."""
@@ -206,6 +212,39 @@ def records_gone(session: Session) -> set[str]:
         )
     ).all()
     return {row for row in rows if row}
+
+
+LIST_SUBJECT = "handovers"
+
+
+def list_digest(taken: dict[str, str]) -> str:
+    """SHA-256 of the list of hand-overs taken in (hand-over id -> record), canonical."""
+    body = json.dumps(taken, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(body).hexdigest()
+
+
+def latest_signed_digest(
+    session: Session, may_sign: Callable[[int], bool] | None = None
+) -> str | None:
+    """The digest of the list as the newest ``integrity_signed`` entry about it says,
+    of the entries signed by a supervisor who may sign them (see :func:`signed_takes`);
+    the log itself is read, not its indexes."""
+    rows = session.exec(
+        select(AuditLogEntry).where(
+            func.coalesce(AuditLogEntry.subject_type, "") == "vault",
+            func.coalesce(AuditLogEntry.subject_id, "") == LIST_SUBJECT,
+            func.coalesce(AuditLogEntry.action, "") == AuditAction.INTEGRITY_SIGNED.value,
+        )
+    ).all()
+
+    def supervisor(user_id: int, role: str) -> bool:
+        return role == Role.SUPERVISOR.value and (may_sign is None or may_sign(user_id))
+
+    signed = audit.entitled_entries(session, rows, supervisor)
+    if not signed:
+        return None
+    newest = max(signed, key=lambda row: row.seq)
+    return str(json.loads(newest.details or "{}").get("digest", "")) or None
 
 
 def signed_takes(

@@ -1992,6 +1992,52 @@ class Vault:
                 "sig": sign(self._public_message(fresh, ref, str(entry["public"]))),
             }
 
+    @staticmethod
+    def _vouch_message(data: dict[str, Any], ref: str, public: str, for_kid: str) -> bytes:
+        return Vault._public_message(data, ref, public) + f"|provisional|{for_kid}".encode("ascii")
+
+    def vouch_provisional(
+        self, username: str, kid: str, for_kid: str, sign: Callable[[bytes], str]
+    ) -> None:
+        """An administrator signs the provisional key pair she just made for ``username``
+        (``kid``: her key; ``for_kid``: the signing key she just issued to the user, which
+        a later reset replaces, so that a copy of this entry put back after a reset does
+        not count: attacker run 22)."""
+        with self._update() as data:
+            ref = self._ref(data, username)
+            entry = data.get("users", {}).get(ref)
+            if entry is None:
+                return
+            public = str(entry["public"])
+            entry["public_sig"] = {
+                "public": public,
+                "kid": kid,
+                "for": for_kid,
+                "sig": sign(self._vouch_message(data, ref, public, for_kid)),
+            }
+
+    def provisional_claim(self, username: str) -> tuple[bytes, str, str, str] | None:
+        """(message, signer's key id, signature, the user's key id it names) of the
+        administrator's signature over ``username``'s provisional key pair, as the entry
+        is now; None when the entry carries none."""
+        data = self._snapshot()
+        ref = self._ref(data, username)
+        entry = data.get("users", {}).get(ref)
+        if entry is None or not entry.get("provisional"):
+            return None
+        claim = entry.get("public_sig")
+        if not isinstance(claim, dict) or claim.get("public") != entry.get("public"):
+            return None
+        for_kid = str(claim.get("for", ""))
+        if not for_kid:
+            return None
+        return (
+            self._vouch_message(data, ref, str(entry["public"]), for_kid),
+            str(claim.get("kid", "")),
+            str(claim.get("sig", "")),
+            for_kid,
+        )
+
     def is_provisional(self, username: str) -> bool:
         """True while someone else chose the user's password (new user, reset)."""
         data = self._snapshot()

@@ -90,17 +90,19 @@ class VaultTrust:
         """May a new profile key be sealed to ``username``'s vault public key? Her own
         signature (:meth:`trusted`), or, while her entry is provisional (an administrator
         set the password and made the pair), the signature of an active administrator by
-        her signed row (docs/security.md, "Signed vault keys")."""
+        her signed row over the pair and the signing key her signed row names now (a
+        reset issues a new one: docs/security.md, "Signed vault keys")."""
         if self.trusted(username):
             return True
-        if not self._vault.is_provisional(username):
-            return False
-        claim = self._vault.public_key_claim(username)
+        claim = self._vault.provisional_claim(username)
         if claim is None:
             return False
-        message, kid, signature = claim
+        message, kid, signature, for_kid = claim
         with self._db.read() as session:
+            user = users.get_by_name(session, username=username)
             speaking = integrity.speaking_keys(session)
+        if user is None or user.key_id != for_kid:
+            return False  # made before her key was issued again (a reset since)
         for key, values in speaking.values():
             if key.kid == kid and values.role == Role.ADMIN.value:
                 return user_keys.verify(

@@ -130,13 +130,26 @@ class ReferenceList:
         Order: exact code, code prefix, a whole name or alias, name starting with the
         query, a word of the name starting with it, the query anywhere; within each,
         entries in the requested language's name first, then common entries, then
-        shorter names.
+        shorter names. A word that matches nothing is tried shorter, down to its first
+        four letters (a job title against the occupation groups' names).
         """
         needle = fold(query.strip())
         if not needle:
             return self._items[:limit] if limit else list(self._items)
         if self._keys is None:
             self._keys = [self._search_keys(item) for item in self._items]
+        found = self._matches(needle, lang)
+        # nothing for the whole word: its stem ("Bäcker" finds the "Back-" occupations,
+        # "Elektriker" the "Elektro-" ones), never shorter than four letters
+        shorter = needle
+        while not found and len(shorter) > 4 and needle.isalpha():
+            shorter = shorter[:-1]
+            found = self._matches(shorter, lang)
+        return found[:limit] if limit else found
+
+    def _matches(self, needle: str, lang: str) -> list[ReferenceItem]:
+        """Entries matching the folded ``needle``, best first (see :meth:`search`)."""
+        assert self._keys is not None
         scored: list[tuple[int, int, int, str, ReferenceItem]] = []
         for item, (codes, names) in zip(self._items, self._keys, strict=True):
             score = self._score(needle, codes, names)
@@ -146,8 +159,7 @@ class ReferenceList:
             in_lang = 0 if needle in fold(label) else 1
             scored.append((score, in_lang, item.rank, label, item))
         scored.sort(key=lambda entry: (entry[0], entry[1], entry[2], len(entry[3]), entry[3]))
-        result = [entry[4] for entry in scored]
-        return result[:limit] if limit else result
+        return [entry[4] for entry in scored]
 
     @staticmethod
     def _score(needle: str, codes: tuple[str, ...], names: str) -> int | None:

@@ -108,3 +108,47 @@ def test_a_former_colleagues_key_in_an_active_entry_gets_no_new_profile_key(
     assert not profile_opens_with(profile, _what_her_key_opens(profile, her_private))
     leitung = keys_for(profile.root / "vault.json", "leitung", own("leitung"))
     assert profile_opens_with(profile, leitung)
+
+
+def test_her_first_days_entry_put_back_after_a_reset_gets_no_new_profile_key(
+    site: tuple[Profile, str], tmp_path: Path
+) -> None:
+    """Attacker run 22: carla kept a copy of her provisional entry from her first day
+    (the administrator's signature over its key pair in it) and the first password.
+    After a reset locked her out, she put that entry back; the next re-key sealed the new
+    profile key to it. Now the administrator's signature names the signing key she
+    issued with the pair, which the reset replaced: the entry counts for nothing."""
+    profile, _ = site
+    first = own("carla-start")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.add_user(username="carla", role="counsellor", password=first)
+        carla_ref = ws.vault.user_ref("carla")
+    finally:
+        ws.close()
+    day_one = json.loads((profile.root / "vault.json").read_text("utf-8"))["users"][carla_ref]
+    ws = Workspace.sign_in(profile, username="carla", password=first)
+    try:
+        ws.accounts.set_own_password(own("carla"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.reset_password(username="carla", password=own("carla-reset"))
+    finally:
+        ws.close()
+    # the attack: her first day's entry back; the next re-key comes with a deactivation
+    data = json.loads((profile.root / "vault.json").read_text("utf-8"))
+    data["users"][carla_ref] = day_one
+    (profile.root / "vault.json").write_text(json.dumps(data), "utf-8")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.deactivate(username="berta")
+        assert ws.accounts.withheld == ["carla"]
+    finally:
+        ws.close()
+    try:
+        hers = keys_for(profile.root / "vault.json", "carla", first)
+    except Exception:
+        hers = []
+    assert not profile_opens_with(profile, hers)

@@ -28,7 +28,7 @@ from intake_app.storage import audit, handovers, integrity, user_keys, users
 from intake_app.storage.models import RecordRevision
 from intake_app.storage.profile import Profile
 from intake_app.storage.site_records import SiteRecords
-from intake_app.storage.vault import Vault
+from intake_app.storage.vault import UserKeys, Vault
 from tests.helpers.attacker import admin_made_supervisor, keys_for, mint_key
 from tests.helpers.key_site import granted_second_supervisor, own, write_record
 
@@ -201,20 +201,22 @@ def _geist_plants(profile: Profile, handover_id: str) -> str:
         ws.close()
 
 
-@pytest.mark.parametrize("named", ["nothing", "an erased record"])
+@pytest.mark.parametrize("named", ["nothing", "an erased record", "a record she backed"])
 def test_entries_a_former_holder_wrote_with_the_old_site_key_are_dropped(
     site: tuple[Profile, str], named: str
 ) -> None:
     """Attacker run 21: a supervisor who left kept the site key. Before the next holder's
     sign-in replaced it she added an entry to the list under the old key, and the
-    rotation carried it over. Now the next holder checks a carried list against the
-    stores: the entry is dropped and reported, also when it names a record she knew was
-    erased (no supervisor signed that a hand-over became it)."""
+    rotation carried it over. Now the list stands only with the digest the signed audit
+    log names, which she can no longer write: the entry is dropped and reported, also
+    when it names a record she knew was erased, and (run 22) when she gave a colleague's
+    record a first revision naming the hand-over, with the store keys she still held."""
     profile, _ = site
     granted_second_supervisor(profile)
     record = "nothing"
     if named != "nothing":
         record = write_record(profile, "berta", "Kanarienberta-2")
+    if named == "an erased record":
         ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
         try:
             ws.lifecycle.erase(record, reason="request")
@@ -232,6 +234,8 @@ def test_entries_a_former_holder_wrote_with_the_old_site_key_are_dropped(
     found = vault.site_handovers(kept)
     assert found is not None
     vault.put_site_handovers(kept, {**found[0], H: record})
+    if named == "a record she backed":
+        _back_with_the_old_site_key(profile, kept, record)
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     try:
         assert _vault(profile)["site"]["public"] != base64.b64encode(kept.public_key().raw).decode(
@@ -242,6 +246,36 @@ def test_entries_a_former_holder_wrote_with_the_old_site_key_are_dropped(
     finally:
         ws.close()
     assert _findings(profile, "handovers_list_unbacked") == 1
+
+
+def _back_with_the_old_site_key(profile: Profile, site_key: Any, record_id: str) -> None:
+    """With the site key she kept, the store that holds ``record_id`` opens (it is not
+    re-keyed before the next holder's sign-in): its first revision now names the
+    hand-over."""
+    vault = Vault(profile.vault_path)
+    through = UserKeys(
+        ref="x", profile_key=b"", private=None, sealed={"site": site_key.raw}, bundle={}
+    )
+    done = 0
+    for sid in vault.stores():
+        key = vault.open_store_key(through, sid)
+        if key is None:
+            continue
+        conn = sqlcipher3.connect(str(profile.root / "stores" / f"{sid}.db"))
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            if conn.execute("SELECT 1 FROM records WHERE id = ?", (record_id,)).fetchone():
+                conn.execute(
+                    "INSERT OR REPLACE INTO record_revisions (record_id, revision, form_id, "
+                    "form_version, answers, reason, finalised_at, finalised_by) VALUES "
+                    "(?, 1, 'f', '1', '{}', ?, '2026-01-01 00:00:00', 1)",
+                    (record_id, f"Übernommen über die Zentrale (Übergabe {H})"),
+                )
+                conn.commit()
+                done += 1
+        finally:
+            conn.close()
+    assert done == 1
 
 
 def test_a_list_changed_or_deleted_outside_the_program_is_refused_and_reported(
