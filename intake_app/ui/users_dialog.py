@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from babel.dates import format_datetime
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from intake_app.app import Workspace
+from intake_app.core.formats import format_timestamp
 from intake_app.core.permissions import Role
 from intake_app.errors import IntakeError, ValidationError
 from intake_app.i18n import _, current_language
@@ -164,20 +164,17 @@ class UsersDialog(QDialog):
     def refresh(self) -> None:
         self._users = self._ws.accounts.list_users()
         self.table.setRowCount(len(self._users))
-        locale = "de_DE" if current_language() == "de" else "en_GB"
+        lang = current_language()
         for row, user in enumerate(self._users):
-            last = (
-                format_datetime(user.last_login_at, "short", locale=locale)
-                if user.last_login_at
-                else "–"
-            )
-            values = (
-                user.username,
-                user.display_name,
-                user.role.label,
-                _("aktiv") if user.active else _("deaktiviert"),
-                last,
-            )
+            # the same form as the case list's times
+            last = format_timestamp(user.last_login_at, lang) if user.last_login_at else "–"
+            if not user.active:
+                state = _("deaktiviert")
+            elif user.must_change_password:
+                state = _("aktiv, Anfangspasswort noch nicht geändert")
+            else:
+                state = _("aktiv")
+            values = (user.username, user.display_name, user.role.label, state, last)
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if not user.active:
