@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -317,8 +318,10 @@ class Workspace:
         its audit log (``handovers.taken_before_lists``, only entries of supervisors who
         hold a grant of the site key), and notes inside every store open here that it did:
         a list later deleted from the vault is noticed, never built again. After a new
-        site key the list is checked against the stores (whoever held the old key could
-        write it until then: attacker run 21).
+        site key, and whenever its digest is not the newest one the signed audit log
+        names, the list is checked entry by entry (``_checked_handovers``: whoever held
+        the old key could write it until then, attacker run 21; a holder of the site key
+        wrote it outside the program, run 23).
 
         Raises:
             ConflictError: no site key here, or the list was changed or deleted outside
@@ -333,7 +336,9 @@ class Workspace:
             self._handovers_list_refused("handovers_list_changed")
         if found is not None:
             taken, checked = found
-            if not checked:
+            if not checked or not self._list_signed(taken):
+                # carried over from an earlier site key, or changed without its signed
+                # digest (a holder of the site key outside the program: attacker run 23)
                 taken = self._checked_handovers(taken)
                 self._put_handovers(site, taken)
             return taken
@@ -341,16 +346,27 @@ class Workspace:
             self._handovers_list_refused("handovers_list_removed")
         if not self._stores():  # (an administrator's recovery: built at a holder's sign-in)
             raise ConflictError(_("Übergaben nimmt nur eine Leitung mit Zugang zu allen Akten an."))
-        granted = self._granted_supervisors(site)
         with self.db.read() as session:
             taken = handovers.taken_before_lists(
-                session,
-                self._handover_held,
-                (lambda user_id: user_id in granted) if granted is not None else None,
+                session, self._handover_held, self._may_sign_takes()
             )
         self._put_handovers(site, taken)
         self._note_handovers_list()
         return taken
+
+    def _list_signed(self, taken: dict[str, str]) -> bool:
+        """Whether the newest digest of the list an active supervisor holding a grant
+        signed is this list's (``handovers.latest_signed_digest``)."""
+        with self.db.read() as session:
+            signed = handovers.latest_signed_digest(session, self._may_sign_takes())
+        return signed == handovers.list_digest(taken)
+
+    def _may_sign_takes(self) -> Callable[[int], bool] | None:
+        """Whose signed take-ins and list digests count: supervisors holding a grant of
+        the site key (None: a profile from before grants, any supervisor)."""
+        site = self._site_key()
+        granted = self._granted_supervisors(site) if site is not None else None
+        return (lambda user_id: user_id in granted) if granted is not None else None
 
     def _granted_supervisors(self, site: EncryptionPrivateKey) -> set[int] | None:
         """User ids of the users whose grant of the site key checks under ``site`` (or
@@ -368,22 +384,21 @@ class Workspace:
             }
 
     def _checked_handovers(self, taken: dict[str, str]) -> dict[str, str]:
-        """A list carried over from an earlier site key, as far as the profile database
-        backs it. Whoever held the old key could write the list until the new key came,
+        """The list, as far as the profile database backs it: carried over from an
+        earlier site key (whoever held the old key could write it until the new key came,
         and she held every store's key too, so neither the list nor the stores prove
-        anything (attacker runs 21 and 22). She lost the profile key when she left: the
-        list stands as it is when its digest is the one the newest ``integrity_signed``
-        entry about it names, signed by an active supervisor who holds a grant. Otherwise
+        anything: attacker runs 21 and 22; she lost the profile key when she left), or
+        changed by a holder of the site key outside the program (run 23). The list stands
+        as it is when its digest is the one the newest ``integrity_signed`` entry about
+        it names, signed by an active supervisor who holds a grant. Otherwise
         an entry stays only when such a supervisor signed that the hand-over became that
         record, and the record is in a store as taken in from it, or the log names it
         erased or purged. Any other entry is dropped (the office's copy is taken in
         again) and reported."""
-        site = self._site_key()
-        granted = self._granted_supervisors(site) if site is not None else None
-        may_sign = (lambda user_id: user_id in granted) if granted is not None else None
+        if self._list_signed(taken):
+            return taken
+        may_sign = self._may_sign_takes()
         with self.db.read() as session:
-            if handovers.latest_signed_digest(session, may_sign) == handovers.list_digest(taken):
-                return taken
             gone = handovers.records_gone(session)
             signed = handovers.signed_takes(session, may_sign)
         kept = {

@@ -49,3 +49,24 @@ def test_a_required_repeat_group_carries_the_required_marker(qtbot: QtBot) -> No
     group = RepeatGroup(_View(), languages, ())  # type: ignore[arg-type]
     qtbot.addWidget(group)
     assert 'title="required">*' in group.title.text()
+
+
+def test_occupation_suggestions_are_wide_enough_to_tell_apart(qtbot: QtBot) -> None:
+    """The occupations differ at the end of their long names; the list of suggestions
+    was as narrow as the field and cut them there."""
+    from intake_app.ui.interview.pickers import ReferenceInput
+
+    form = load_shipped_forms().get("intake", "2026.3")
+    question = form.question("target_occupation")
+    assert question.reference == "occupation"
+    field = ReferenceInput(question, "de")
+    qtbot.addWidget(field)
+    field.show()
+    field.edit.setText("Bäcker")
+    field._on_typed("Bäcker")
+    popup = field.completer.popup()
+    assert popup is not None
+    texts = field._model.stringList()
+    assert texts, "the job title finds its occupations"
+    widest = max(popup.fontMetrics().horizontalAdvance(t) for t in texts)
+    assert popup.minimumWidth() >= min(widest + 48, 900) > field.edit.width()

@@ -139,13 +139,24 @@ class ReferenceList:
         if self._keys is None:
             self._keys = [self._search_keys(item) for item in self._items]
         found = self._matches(needle, lang)
-        # nothing for the whole word: its stem ("Bäcker" finds the "Back-" occupations,
-        # "Elektriker" the "Elektro-" ones), never shorter than four letters
-        shorter = needle
-        while not found and len(shorter) > 4 and needle.isalpha():
-            shorter = shorter[:-1]
-            found = self._matches(shorter, lang)
+        if not found and needle.isalpha():
+            found = self._stem_matches(needle, lang)
         return found[:limit] if limit else found
+
+    def _stem_matches(self, needle: str, lang: str) -> list[ReferenceItem]:
+        """Nothing for the whole word: its stem, never shorter than four letters (a job
+        title against the occupation groups' names: "Bäcker" finds the "Back-"
+        occupations, "Elektriker" the "Bauelektrik" ones), also with umlauts spelled out
+        ("Baecker")."""
+        plain = needle.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+        for word in dict.fromkeys((needle, plain)):
+            shorter = word
+            while len(shorter) > 4:
+                shorter = shorter[:-1]
+                found = self._matches(shorter, lang)
+                if found:
+                    return found
+        return []
 
     def _matches(self, needle: str, lang: str) -> list[ReferenceItem]:
         """Entries matching the folded ``needle``, best first (see :meth:`search`)."""

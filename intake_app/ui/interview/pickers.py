@@ -105,12 +105,26 @@ class ReferenceInput(AnswerInput):
 
     def _on_typed(self, text: str) -> None:
         self._entries = self._search(text)
-        self._model.setStringList([entry.text for entry in self._entries])
+        texts = [entry.text for entry in self._entries]
+        self._model.setStringList(texts)
         if text.strip():
+            self._fit_popup(texts)
             self.completer.complete()
         elif not self.multiple and self._codes:
             self._codes = []
             self._emit(None)
+
+    def _fit_popup(self, texts: list[str]) -> None:
+        """Suggestions as wide as the longest (up to 900 px), cut in the middle if need
+        be: occupations differ at the end of their names ("– fachlich ausgerichtete
+        Tätigkeiten (29222)"), which a cut at the end hid."""
+        popup = self.completer.popup()
+        if popup is None:
+            return
+        popup.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        metrics = popup.fontMetrics()
+        widest = max((metrics.horizontalAdvance(text) for text in texts), default=0)
+        popup.setMinimumWidth(max(self.edit.width(), min(widest + 48, 900)))
 
     def _on_chosen_text(self, text: str) -> None:
         entry = next((e for e in self._entries if e.text == text), None)

@@ -72,6 +72,26 @@ def test_kldb_from_the_shipped_file() -> None:
     assert requirement_level("81302") == "2" and requirement_level("813") is None
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("Bäcker", "Back- und Konditorei"),
+        ("Baecker", "Back- und Konditorei"),
+        ("Elektriker", "elektrik"),
+        ("Friseurin", "Friseur"),
+    ],
+)
+def test_a_job_title_finds_its_occupation_group(query: str, found: str) -> None:
+    """The list holds the KldB groups' names, not job titles: a word that matches nothing
+    is tried shorter (a new counsellor typed "Bäcker" and got nothing)."""
+    labels = [item.label("de") for item in reference_list("occupation").search(query, limit=5)]
+    assert labels and all(found.casefold() in label.casefold() for label in labels[:2])
+
+
+def test_a_word_that_matches_nothing_even_shorter_finds_nothing() -> None:
+    assert reference_list("occupation").search("Xqzvwrk") == []
+
+
 def test_kldb_source_is_documented() -> None:
     readme = form_resource("reference", "README.md").read_text(encoding="utf-8")
     assert "Bundesagentur für Arbeit" in readme

@@ -318,3 +318,28 @@ def test_the_list_survives_a_new_site_key(site: tuple[Profile, str]) -> None:
     assert _taken(profile) == {H: record_id}
     assert _vault(profile)["site"]["public"] != public, "the site key was replaced"
     assert _findings(profile, "handovers_list_unbacked") == 0
+
+
+def test_an_entry_a_holder_wrote_outside_the_program_is_dropped(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 23: a supervisor, still in office, wrote an entry into the list with
+    her site key outside the program (no signed digest), so that a colleague's next
+    take-in signed it along. Now every look at the list compares its digest with the
+    newest signed one: the entry is dropped and reported before anything is signed."""
+    profile, _ = site
+    granted_second_supervisor(profile)
+    assert _taken(profile) == {}
+    site_key = Vault(profile.vault_path).unlock_user("zweite", own("zweite")).site_private()
+    assert site_key is not None
+    vault = Vault(profile.vault_path)
+    found = vault.site_handovers(site_key)
+    assert found is not None and found[1], "checked under the present key"
+    vault.put_site_handovers(site_key, {**found[0], H: "nowhere"})
+    ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
+    try:
+        assert H not in ws.handovers_taken()
+        assert any("kein Aktenspeicher belegt" in m for m in ws.handover_findings)
+    finally:
+        ws.close()
+    assert _findings(profile, "handovers_list_unbacked") == 1
