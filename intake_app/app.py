@@ -439,15 +439,9 @@ class Workspace:
         """Write the list under the site key, and its digest into the signed audit log,
         which whoever holds only the old site key cannot write (``_checked_handovers``)."""
         self.vault.put_site_handovers(site, taken)
-        with self.db.write() as session:
-            audit.append(
-                session,
-                actor=self.actor.username,
-                action=AuditAction.INTEGRITY_SIGNED,
-                subject_type="vault",
-                subject_id=handovers.LIST_SUBJECT,
-                details={"digest": handovers.list_digest(taken)},
-            )
+        self._handovers_entry(
+            AuditAction.INTEGRITY_SIGNED, {"digest": handovers.list_digest(taken)}
+        )
 
     def _handover_held(self, record_id: str, handover_id: str) -> bool:
         """Whether a record store open here holds ``record_id`` taken in from
@@ -483,14 +477,18 @@ class Workspace:
 
     def _handovers_finding(self, finding: dict[str, Any]) -> None:
         """``integrity_violation`` about the list of hand-overs taken in."""
+        self._handovers_entry(AuditAction.INTEGRITY_VIOLATION, {"findings": [finding]})
+
+    def _handovers_entry(self, action: AuditAction, details: dict[str, Any]) -> None:
+        """An audit entry about the list of hand-overs taken in (signed by this user)."""
         with self.db.write() as session:
             audit.append(
                 session,
                 actor=self.actor.username,
-                action=AuditAction.INTEGRITY_VIOLATION,
+                action=action,
                 subject_type="vault",
-                subject_id="handovers",
-                details={"findings": [finding]},
+                subject_id=handovers.LIST_SUBJECT,
+                details=details,
             )
 
     def _handovers_list_refused(self, kind: str) -> NoReturn:
