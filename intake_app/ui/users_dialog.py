@@ -132,7 +132,12 @@ class UsersDialog(QDialog):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # the status says more than one word ("aktiv, Anfangspasswort noch nicht geändert")
+        header.setSectionResizeMode(
+            self.COLUMNS.index("status"), QHeaderView.ResizeMode.ResizeToContents
+        )
         self.table.horizontalHeader().setAccessibleName(_("Spalten der Benutzerliste"))
         self.add_button = QPushButton(_("Benutzer &anlegen …"))
         self.reset_button = QPushButton(_("Passwort &zurücksetzen …"))
@@ -158,7 +163,7 @@ class UsersDialog(QDialog):
         self.reactivate_button.clicked.connect(self._on_reactivate)
         close.clicked.connect(self.accept)
         self.table.itemSelectionChanged.connect(self._on_selection)
-        self.resize(820, 420)
+        self.resize(920, 420)
         self.refresh()
 
     def refresh(self) -> None:
@@ -177,6 +182,7 @@ class UsersDialog(QDialog):
             values = (user.username, user.display_name, user.role.label, state, last)
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
+                item.setToolTip(value)
                 if not user.active:
                     item.setForeground(Qt.GlobalColor.gray)
                 self.table.setItem(row, column, item)
