@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import sqlcipher3
 from filelock import FileLock
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from intake_app import __version__
 from intake_app.atomic import (
@@ -55,13 +56,15 @@ from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Permission, Role
 from intake_app.errors import AuthError, KnownError, NotFound, ProfileError
 from intake_app.i18n import _
-from intake_app.storage import audit, migrate, schema_guard, users
+from intake_app.storage import audit, integrity, migrate, schema_guard, users
 from intake_app.storage.database import Database, translate_db_error
 from intake_app.storage.profile import DB_FILE, META_FILE, VAULT_FILE, Profile
 from intake_app.storage.stores import STORES_DIR, store_path
 from intake_app.storage.vault import Vault, key_check
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from intake_app.app import Workspace
 
 log = logging.getLogger("intake.storage")
@@ -551,6 +554,19 @@ def _check_staged_database(path: Path, key: bytes, *, username: str) -> None:
         with db.read() as session:
             user = users.get_by_name(session, username=username)
             allowed = user is not None and user.active and user.role == Role.ADMIN.value
+            signed = _signed_role(session, user.id) if user is not None and user.id else None
+        if allowed and signed is not None and signed != (Role.ADMIN.value, True):
+            # the role or state in the backup's rows was changed (docs/security.md,
+            # "Signed user rows"): a changed row is refused, never honoured
+            log.error("a restore by a user whose signed row is no active administrator")
+            raise AuthError(
+                _(
+                    "In dieser Sicherung ist Ihr Konto nicht als aktive Administration "
+                    "unterschrieben; ihre Benutzerdaten wurden außerhalb des Programms "
+                    "geändert. Die Sicherung wird nicht eingespielt. Bitte wählen Sie eine "
+                    "andere und informieren Sie den Datenschutz."
+                )
+            )
         if not allowed:
             raise AuthError(
                 _(
@@ -560,6 +576,20 @@ def _check_staged_database(path: Path, key: bytes, *, username: str) -> None:
             )
     finally:
         db.close()
+
+
+def _signed_role(session: Session, user_id: int) -> tuple[str, bool] | None:
+    """(role, active) as the signed state of a backup's database says for ``user_id``;
+    ("", False) for a row that does not check; None for a database from before signed
+    rows (its plain columns are all there is)."""
+    try:
+        report = integrity.check_state(session)
+    except (OperationalError, DatabaseError):  # a schema from before signed rows
+        return None
+    if not report.bootstrapped:
+        return None
+    values = report.signed.get(user_id)
+    return (values.role, values.active) if values is not None else ("", False)
 
 
 def _move_current_aside(profile: Profile, *, created: datetime) -> BackupInfo:
