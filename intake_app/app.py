@@ -60,7 +60,12 @@ from intake_app.storage.site_records import SiteLifecycle, SiteRecords
 from intake_app.storage.stores import store_identity, store_path
 from intake_app.storage.user_keys import KeyBundleError, SigningKeys, recovery_secret
 from intake_app.storage.vault import LAYOUT, UserKeys, Vault, remembered_recovery
-from intake_app.storage.vault_trust import VaultTrust, profile_recipients, withheld_message
+from intake_app.storage.vault_trust import (
+    VaultTrust,
+    active_refs,
+    profile_recipients,
+    withheld_message,
+)
 
 if TYPE_CHECKING:
     from intake_app.device_sync.device import DeviceSync
@@ -319,7 +324,7 @@ class Workspace:
         hold a grant of the site key), and notes inside every store open here that it did:
         a list later deleted from the vault is noticed, never built again. After a new
         site key, and whenever its digest is not the newest one the signed audit log
-        names, the list is checked entry by entry (``_checked_handovers``: whoever held
+        names, the list is checked entry by entry (``_backed_handovers``: whoever held
         the old key could write it until then, attacker run 21; a holder of the site key
         wrote it outside the program, run 23).
 
@@ -340,10 +345,15 @@ class Workspace:
             self._handovers_list_refused("handovers_list_changed")
         if found is not None:
             taken, checked = found
-            if not checked or (verify and not self._list_signed(taken)):
+            if checked and not verify:
+                return taken
+            may_sign = self._may_sign_takes()
+            signed = self._list_signed(taken, may_sign)
+            if not signed:
                 # carried over from an earlier site key, or changed without its signed
                 # digest (a holder of the site key outside the program: attacker run 23)
-                taken = self._checked_handovers(taken)
+                taken = self._backed_handovers(taken, may_sign)
+            if not signed or not checked:
                 self._put_handovers(site, taken)
             return taken
         if self._handovers_list_noted():
@@ -358,11 +368,11 @@ class Workspace:
         self._note_handovers_list()
         return taken
 
-    def _list_signed(self, taken: dict[str, str]) -> bool:
+    def _list_signed(self, taken: dict[str, str], may_sign: Callable[[int], bool] | None) -> bool:
         """Whether the newest digest of the list an active supervisor holding a grant
-        signed is this list's (``handovers.latest_signed_digest``)."""
+        (``may_sign``) signed is this list's (``handovers.latest_signed_digest``)."""
         with self.db.read() as session:
-            signed = handovers.latest_signed_digest(session, self._may_sign_takes())
+            signed = handovers.latest_signed_digest(session, may_sign)
         return signed == handovers.list_digest(taken)
 
     def _may_sign_takes(self) -> Callable[[int], bool] | None:
@@ -387,21 +397,19 @@ class Workspace:
                 if u.id is not None and self.vault.user_ref(u.username) in refs
             }
 
-    def _checked_handovers(self, taken: dict[str, str]) -> dict[str, str]:
-        """The list, as far as the profile database backs it: carried over from an
-        earlier site key (whoever held the old key could write it until the new key came,
-        and she held every store's key too, so neither the list nor the stores prove
-        anything: attacker runs 21 and 22; she lost the profile key when she left), or
-        changed by a holder of the site key outside the program (run 23). The list stands
-        as it is when its digest is the one the newest ``integrity_signed`` entry about
-        it names, signed by an active supervisor who holds a grant. Otherwise
-        an entry stays only when such a supervisor signed that the hand-over became that
-        record, and the record is in a store as taken in from it, or the log names it
-        erased or purged. Any other entry is dropped (the office's copy is taken in
+    def _backed_handovers(
+        self, taken: dict[str, str], may_sign: Callable[[int], bool] | None
+    ) -> dict[str, str]:
+        """The entries of a list whose digest the signed audit log does not name, as far
+        as the profile database backs them: carried over from an earlier site key
+        (whoever held the old key could write it until the new key came, and she held
+        every store's key too, so neither the list nor the stores prove anything:
+        attacker runs 21 and 22; she lost the profile key when she left), or changed by a
+        holder of the site key outside the program (run 23). An entry stays only when an
+        active supervisor holding a grant (``may_sign``) signed that the hand-over became
+        that record, and the record is in a store as taken in from it, or the log names
+        it erased or purged. Any other entry is dropped (the office's copy is taken in
         again) and reported."""
-        if self._list_signed(taken):
-            return taken
-        may_sign = self._may_sign_takes()
         with self.db.read() as session:
             gone = handovers.records_gone(session)
             signed = handovers.signed_takes(session, may_sign)
@@ -437,7 +445,7 @@ class Workspace:
 
     def _put_handovers(self, site: EncryptionPrivateKey, taken: dict[str, str]) -> None:
         """Write the list under the site key, and its digest into the signed audit log,
-        which whoever holds only the old site key cannot write (``_checked_handovers``)."""
+        which whoever holds only the old site key cannot write (``_backed_handovers``)."""
         self.vault.put_site_handovers(site, taken)
         self._handovers_entry(
             AuditAction.INTEGRITY_SIGNED, {"digest": handovers.list_digest(taken)}
@@ -1526,13 +1534,7 @@ def _profile_seals_checked(
     for (a deactivation, a reset). The new key goes only to those recipients: a former
     colleague's public key put into an active colleague's entry gets nothing (attacker
     run 19). Both are reported."""
-    with db.read() as session:
-        names = [
-            u.username
-            for u in users.list_all(session)
-            if u.id is not None and u.id in report.signed and report.signed[u.id].active
-        ]
-    extra = vault.profile_holders() - set(vault.refs_for(names))
+    extra = vault.profile_holders() - set(active_refs(db, vault, report))
     due = vault.profile_rekey_state(key)[1]
     if not extra and (not due or remembered_recovery(keys) is None):
         # a re-key asked for waits for a sign-in that remembers the recovery key, which

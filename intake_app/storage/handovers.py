@@ -217,6 +217,16 @@ def records_gone(session: Session) -> set[str]:
 LIST_SUBJECT = "handovers"
 
 
+def _supervisor_who_may(may_sign: Callable[[int], bool] | None) -> Callable[[int, str], bool]:
+    """For ``audit.entitled_entries``: a supervisor (by her signed row) whose entries
+    ``may_sign`` lets count (None: every supervisor)."""
+
+    def supervisor(user_id: int, role: str) -> bool:
+        return role == Role.SUPERVISOR.value and (may_sign is None or may_sign(user_id))
+
+    return supervisor
+
+
 def list_digest(taken: dict[str, str]) -> str:
     """SHA-256 of the list of hand-overs taken in (hand-over id -> record), canonical."""
     body = json.dumps(taken, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -232,9 +242,7 @@ def latest_signed_digest(
     the profile key makes the list fail the check (it is then checked entry by entry),
     or names an older list, a part of the present one (taken in twice, never lost)."""
 
-    def supervisor(user_id: int, role: str) -> bool:
-        return role == Role.SUPERVISOR.value and (may_sign is None or may_sign(user_id))
-
+    supervisor = _supervisor_who_may(may_sign)
     query = (
         select(AuditLogEntry)
         .where(
@@ -269,9 +277,7 @@ def signed_takes(
         )
     ).all()
 
-    def supervisor(user_id: int, role: str) -> bool:
-        return role == Role.SUPERVISOR.value and (may_sign is None or may_sign(user_id))
-
+    supervisor = _supervisor_who_may(may_sign)
     found: dict[str, set[str]] = {}
     for row in audit.entitled_entries(session, rows, supervisor):
         record = str(json.loads(row.details or "{}").get("record", ""))

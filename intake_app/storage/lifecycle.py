@@ -673,7 +673,7 @@ def _backed_erasures(session: Session, owners: dict[str, int], identity: bytes |
         if row.subject_id in backed:
             continue
         found = json.loads(row.details or "{}").get("mark")
-        if identity is None or not store_marks.checks(found, [identity], "erasure", row.subject_id):
+        if identity is None or not store_marks.checks(found, identity, "erasure", row.subject_id):
             continue
         if audit.entitled_entries(session, [row], may):
             backed.add(row.subject_id)

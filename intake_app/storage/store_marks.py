@@ -19,14 +19,13 @@ holder of its key removes them.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import text
 
-from intake_app.storage.database import STORE_IDENTITY_TABLE, Database
+from intake_app.storage.database import read_identity
 from intake_app.storage.stores import SITE_NOTES_SQL
 
 _INFO = b"intake store mark v1|"
@@ -41,41 +40,32 @@ def mark(identity: bytes, purpose: str, *parts: str) -> str:
     return hmac.new(key, message, "sha384").hexdigest()
 
 
-def checks(found: Any, identities: Iterable[bytes], purpose: str, *parts: str) -> bool:
-    """Whether ``found`` (a mark read from an entry) is the mark of one of ``identities``."""
+def checks(found: Any, identity: bytes, purpose: str, *parts: str) -> bool:
+    """Whether ``found`` (a mark read from an entry) is the mark under ``identity``."""
     if not isinstance(found, str) or not found:
         return False
-    return any(hmac.compare_digest(found, mark(i, purpose, *parts)) for i in identities)
+    return hmac.compare_digest(found, mark(identity, purpose, *parts))
 
 
 def identity_in(session: Any) -> bytes | None:
     """The identity of the store a session's ``main`` schema is (None: a profile
     database, or a store from before identities)."""
-    exists = session.execute(
-        text("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = :name"),
-        {"name": STORE_IDENTITY_TABLE},
-    ).first()
-    if exists is None:
-        return None
-    row = session.execute(
-        text(f"SELECT identity FROM main.{STORE_IDENTITY_TABLE} WHERE id = 1")  # noqa: S608
-    ).first()
-    return bytes(row[0]) if row is not None else None
+    return read_identity(session.connection().connection.cursor())
 
 
-def identity_of(db: Database) -> bytes | None:
-    """:func:`identity_in` for an open store."""
-    with db.read() as session:
-        return identity_in(session)
+def _has_table(session: Any, name: str) -> bool:
+    return (
+        session.execute(
+            text("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = :name"),
+            {"name": name},
+        ).first()
+        is not None
+    )
 
 
 def site_note(session: Any, name: str) -> str | None:
     """The note ``name`` in the store of ``session`` (None: not noted)."""
-    exists = session.execute(
-        text("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = :name"),
-        {"name": "intake_site_notes"},
-    ).first()
-    if exists is None:
+    if not _has_table(session, "intake_site_notes"):
         return None
     row = session.execute(
         text("SELECT value FROM main.intake_site_notes WHERE name = :name"), {"name": name}

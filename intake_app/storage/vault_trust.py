@@ -125,6 +125,17 @@ class ProfileRecipients:
     active: set[str]
 
 
+def active_refs(profile_db: Database, vault: Vault, report: StateReport) -> dict[str, str]:
+    """Vault reference -> name of every user whose signed row says active."""
+    with profile_db.read() as session:
+        names = [
+            u.username
+            for u in users.list_all(session)
+            if u.id is not None and u.id in report.signed and report.signed[u.id].active
+        ]
+    return vault.refs_for(names)
+
+
 def profile_recipients(
     profile_db: Database, vault: Vault, report: StateReport | None = None
 ) -> ProfileRecipients:
@@ -135,13 +146,7 @@ def profile_recipients(
     (attacker run 19)."""
     trust = VaultTrust(profile_db, vault, report)
     state = trust.report
-    with profile_db.read() as session:
-        names = [
-            u.username
-            for u in users.list_all(session)
-            if u.id is not None and u.id in state.signed and state.signed[u.id].active
-        ]
-    refs = vault.refs_for(names)
+    refs = active_refs(profile_db, vault, state)
     active = set(refs)
     if not state.bootstrapped:
         return ProfileRecipients(None, [], active)

@@ -337,7 +337,8 @@ def test_an_erasure_marked_with_another_store_erases_nothing(
     admin_made_supervisor(profile)
     ws = Workspace.sign_in(profile, username="geist", password=own("geist"))
     try:
-        identity = store_marks.identity_of(ws.scope.home)
+        with ws.scope.home.read() as session:
+            identity = store_marks.identity_in(session)
         assert identity is not None
         ws.audit(
             AuditAction.RECORD_ERASED,
