@@ -154,3 +154,40 @@ def profile_opens_with(profile: Any, keys: list[bytes]) -> bool:
         finally:
             conn.close()
     return False
+
+
+def speak_as(ws: Any, username: str, *, named: bool = True) -> None:
+    """As an administrator with the profile root (``ws`` is her workspace): from now on
+    her session signs audit entries with a key minted for ``username`` (:func:`mint_key`);
+    ``named``: she also signs ``username``'s row anew so that it names that key."""
+    row, minted = mint_key(ws, username)
+    if named:
+        keys = ws.accounts.signing_keys
+        assert keys is not None
+        with ws.db.write() as session:
+            user = users.get_by_name(session, username=username)
+            assert user is not None
+            user.key_id = row.kid
+            integrity.sign_row(user, integrity.Authority.of(keys))
+            session.add(user)
+    ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+
+
+def with_any_key(path: Path, keys: list[bytes], run: Any) -> Any:
+    """``run(conn)`` on the SQLCipher file ``path`` opened with the first of ``keys`` that
+    opens it (committed); None when none does."""
+    for key in keys:
+        conn = sqlcipher3.connect(str(path))
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            conn.close()
+            continue
+        try:
+            result = run(conn)
+            conn.commit()
+            return result
+        finally:
+            conn.close()
+    return None

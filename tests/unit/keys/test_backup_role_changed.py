@@ -15,7 +15,6 @@ import hashlib
 import json
 
 import pytest
-import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.errors import AuthError
@@ -26,7 +25,7 @@ from intake_app.storage.backup import (
     unlock_for_restore,
 )
 from intake_app.storage.profile import Profile
-from tests.helpers.attacker import keys_for
+from tests.helpers.attacker import keys_for, with_any_key
 from tests.helpers.key_site import own
 
 
@@ -41,20 +40,13 @@ def test_a_counsellor_made_administrator_in_a_backup_restores_nothing(
         ws.close()
     # the attack: anna's row says administrator in the backup, and the manifest agrees
     database = info.path / "intake.db"
-    changed = 0
-    for key in keys_for(info.path / "vault.json", "anna", own("anna")):
-        conn = sqlcipher3.connect(str(database))
-        try:
-            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-            changed = conn.execute(
-                "UPDATE users SET role = 'admin' WHERE username = 'anna'"
-            ).rowcount
-            conn.commit()
-            break
-        except sqlcipher3.DatabaseError:
-            continue
-        finally:
-            conn.close()
+    changed = with_any_key(
+        database,
+        keys_for(info.path / "vault.json", "anna", own("anna")),
+        lambda conn: (
+            conn.execute("UPDATE users SET role = 'admin' WHERE username = 'anna'").rowcount
+        ),
+    )
     assert changed == 1
     for leftover in ("intake.db-wal", "intake.db-shm"):
         (info.path / leftover).unlink(missing_ok=True)

@@ -24,12 +24,12 @@ import sqlcipher3
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction
 from intake_app.errors import ConflictError
-from intake_app.storage import audit, handovers, integrity, user_keys, users
+from intake_app.storage import audit, handovers
 from intake_app.storage.models import RecordRevision
 from intake_app.storage.profile import Profile
 from intake_app.storage.site_records import SiteRecords
 from intake_app.storage.vault import UserKeys, Vault
-from tests.helpers.attacker import admin_made_supervisor, keys_for, mint_key
+from tests.helpers.attacker import admin_made_supervisor, keys_for, speak_as, with_any_key
 from tests.helpers.key_site import granted_second_supervisor, own, write_record
 
 H = "0b1c8e4e-5d0e-4f43-9a51-3d2b8f5c7a10"
@@ -82,19 +82,14 @@ def _as_before_the_list(profile: Profile) -> None:
     data = _vault(profile)
     data["site"].pop("handovers", None)
     _write_vault(profile, data)
-    removed = 0
-    for path in (profile.root / "stores").glob("*.db"):
-        for key in keys_for(profile.root / "vault.json", "leitung", own("leitung")):
-            conn = sqlcipher3.connect(str(path))
-            try:
-                conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-                removed += conn.execute("DELETE FROM intake_site_notes").rowcount
-                conn.commit()
-                break
-            except sqlcipher3.DatabaseError:
-                continue
-            finally:
-                conn.close()
+    keys = keys_for(profile.root / "vault.json", "leitung", own("leitung"))
+    removed = sum(
+        with_any_key(
+            path, keys, lambda conn: conn.execute("DELETE FROM intake_site_notes").rowcount
+        )
+        or 0
+        for path in (profile.root / "stores").glob("*.db")
+    )
     assert removed >= 1
 
 
@@ -120,14 +115,7 @@ def test_what_the_administrator_signs_takes_in_nothing(site: tuple[Profile, str]
     assert _taken(profile) == {}
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        row, minted = mint_key(ws, "leitung")
-        with ws.db.write() as session:
-            user = users.get_by_name(session, username="leitung")
-            assert user is not None and ws.accounts.signing_keys is not None
-            user.key_id = row.kid
-            integrity.sign_row(user, integrity.Authority.of(ws.accounts.signing_keys))
-            session.add(user)
-        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        speak_as(ws, "leitung")
         _entry(ws, H, "nowhere")
         ws.accounts.add_user(username="geist", role="supervisor", password=own("geist-start"))
     finally:

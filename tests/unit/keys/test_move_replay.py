@@ -16,7 +16,7 @@ from intake_app.app import Workspace
 from intake_app.storage import moves
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import Vault
-from tests.helpers.attacker import keys_for, what_she_reads
+from tests.helpers.attacker import keys_for, what_she_reads, with_any_key
 from tests.helpers.key_site import own, write_record
 
 
@@ -141,20 +141,17 @@ def _delete_closing_entry(profile: Profile, move_id: str) -> None:
     """The ``record_moved`` entry of ``move_id`` out of the audit log (its guard taken
     out and put back), and the move's note out of berta's own store, with her keys."""
     keys = keys_for(profile.root / "vault.json", "berta", own("berta"))
-    notes = 0
-    for path in (profile.root / "stores").glob("*.db"):
-        for key in keys:
-            conn = sqlcipher3.connect(str(path))
-            try:
-                conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-                notes += conn.execute(
-                    "DELETE FROM intake_moves_done WHERE move = ?", (move_id,)
-                ).rowcount
-                conn.commit()
-            except sqlcipher3.DatabaseError:
-                continue
-            finally:
-                conn.close()
+    notes = sum(
+        with_any_key(
+            path,
+            keys,
+            lambda conn: (
+                conn.execute("DELETE FROM intake_moves_done WHERE move = ?", (move_id,)).rowcount
+            ),
+        )
+        or 0
+        for path in (profile.root / "stores").glob("*.db")
+    )
     assert notes == 1, "berta's store noted the first move closed"
     key = keys[0]
     conn = sqlcipher3.connect(str(profile.root / "intake.db"))

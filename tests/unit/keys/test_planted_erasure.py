@@ -17,10 +17,15 @@ import sqlcipher3
 
 from intake_app.app import Workspace
 from intake_app.core.audit import AuditAction, canonical_bytes, chain_hash
-from intake_app.storage import audit, integrity, store_marks, user_keys, users
+from intake_app.storage import audit, store_marks, user_keys
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from tests.helpers.attacker import admin_made_supervisor, keys_for, mint_key, what_she_reads
+from tests.helpers.attacker import (
+    admin_made_supervisor,
+    keys_for,
+    speak_as,
+    what_she_reads,
+)
 from tests.helpers.key_site import own, write_record
 
 
@@ -289,8 +294,7 @@ def test_a_key_the_administrator_certified_for_the_supervisor_backs_no_erasure(
     _plant_erasures(profile, "berta")
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        row, minted = mint_key(ws, "leitung")
-        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        speak_as(ws, "leitung", named=False)
         _sign_erasure(ws, record_id)
     finally:
         ws.close()
@@ -309,15 +313,7 @@ def test_a_supervisors_row_the_administrator_signed_anew_backs_no_erasure(
     _plant_erasures(profile, "berta")
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        row, minted = mint_key(ws, "leitung")
-        with ws.db.write() as session:
-            user = users.get_by_name(session, username="leitung")
-            assert user is not None
-            user.key_id = row.kid
-            assert ws.accounts.signing_keys is not None
-            integrity.sign_row(user, integrity.Authority.of(ws.accounts.signing_keys))
-            session.add(user)
-        ws.db.audit_signer = user_keys.Signer(row.kid, minted)
+        speak_as(ws, "leitung")
         _sign_erasure(ws, record_id)
     finally:
         ws.close()
