@@ -143,17 +143,7 @@ def admin_made_supervisor(profile: Any, name: str = "geist") -> None:
 
 def profile_opens_with(profile: Any, keys: list[bytes]) -> bool:
     """Whether one of ``keys`` opens the profile database (SQLCipher alone)."""
-    for key in keys:
-        conn = sqlcipher3.connect(str(profile.root / "intake.db"))
-        try:
-            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return True
-        except sqlcipher3.DatabaseError:
-            continue
-        finally:
-            conn.close()
-    return False
+    return with_any_key(profile.root / "intake.db", keys, lambda _conn: True) is True
 
 
 def speak_as(ws: Any, username: str, *, named: bool = True) -> None:

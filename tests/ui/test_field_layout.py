@@ -8,6 +8,8 @@ from pytestqt.qtbot import QtBot
 
 from intake_app.core.forms import load_shipped_forms
 from intake_app.ui.interview.inputs import DateInput, IntegerInput
+from intake_app.ui.interview.pickers import ReferenceInput
+from intake_app.ui.interview.section_view import RepeatGroup
 
 
 def test_a_number_field_starts_under_its_label(qtbot: QtBot) -> None:
@@ -41,7 +43,6 @@ def test_a_required_repeat_group_carries_the_required_marker(qtbot: QtBot) -> No
     form = load_shipped_forms().get("intake", "2026.3")
     languages = form.question("languages")
     assert languages.required
-    from intake_app.ui.interview.section_view import RepeatGroup
 
     class _View:
         lang = "de"
@@ -54,8 +55,6 @@ def test_a_required_repeat_group_carries_the_required_marker(qtbot: QtBot) -> No
 def test_occupation_suggestions_are_wide_enough_to_tell_apart(qtbot: QtBot) -> None:
     """The occupations differ at the end of their long names; the list of suggestions
     was as narrow as the field and cut them there."""
-    from intake_app.ui.interview.pickers import ReferenceInput
-
     form = load_shipped_forms().get("intake", "2026.3")
     question = form.question("target_occupation")
     assert question.reference == "occupation"
