@@ -31,6 +31,7 @@ from intake_app.i18n import _
 from intake_app.storage import user_keys
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 from intake_app.storage.user_keys import Signer, SigningKeys
+from intake_app.sync import authors
 
 log = logging.getLogger("intake.storage")
 
@@ -42,26 +43,31 @@ def _now() -> str:
 # -- canonical forms ---------------------------------------------------------------------
 
 
+def _row_fields(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "username_key": user.username_key,
+        "display_name": user.display_name,
+        "role": user.role,
+        "active": bool(user.active),
+        "key_id": user.key_id,
+    }
+
+
 def row_payload(user: User, *, role: str | None = None, active: bool | None = None) -> bytes:
     """What a user row's signature covers (optionally with other role/active values)."""
-    return user_keys.canonical(
-        {
-            "id": user.id,
-            "username": user.username,
-            "username_key": user.username_key,
-            "display_name": user.display_name,
-            "role": user.role if role is None else role,
-            "active": bool(user.active if active is None else active),
-            "key_id": user.key_id,
-        }
-    )
+    fields = _row_fields(user)
+    if role is not None:
+        fields["role"] = role
+    if active is not None:
+        fields["active"] = bool(active)
+    return authors.row_message(fields)
 
 
 def key_payload(key: UserKey) -> bytes:
     """What a key certificate covers."""
-    return user_keys.canonical(
-        {"kid": key.kid, "user_id": key.user_id, "public_key": key.public_key}
-    )
+    return authors.key_message(key.kid, key.user_id, key.public_key)
 
 
 # -- writing the signed state ------------------------------------------------------------
@@ -551,3 +557,61 @@ def signer_of(keys: SigningKeys) -> Signer:
 
 def names(users_: Iterable[User]) -> list[str]:
     return [u.username for u in users_]
+
+
+# -- the sender of a batch ---------------------------------------------------------------
+
+
+def author_chain(session: Session, user_id: int) -> dict[str, Any] | None:
+    """The proof a batch carries that ``user_id`` sent it (docs/batch-format.md §5): the
+    root, every signed administrator row with her current key certificate, and the
+    sender's own row and certificate, as stored and signed. None when the profile's state
+    is not signed yet or her row or key does not check (her batches then go without one,
+    and an office that pinned the device's root refuses them)."""
+    state = session.get(TrustState, 1)
+    user = session.get(User, user_id)
+    if state is None or user is None or not user.key_id:
+        return None
+    report = check_state(session)
+    own = report.signed.get(user_id)
+    if own is None or (own.role, own.active) != (user.role, bool(user.active)) or not own.active:
+        return None
+    keys = public_keys(session)
+    rows: list[User] = [user]
+    for other in session.exec(select(User).order_by(col(User.id))).all():
+        values = report.signed.get(other.id) if other.id is not None else None
+        if other.id == user_id or values is None or other.key_id not in report.signers:
+            continue
+        if (values.role, values.active) == (other.role, bool(other.active)):
+            rows.append(other)
+    chain_keys = [keys[r.key_id] for r in rows if r.key_id in keys]
+    if len(chain_keys) != len(rows) or any(not k.signature for k in chain_keys):
+        return None
+    return {
+        "root": {"kid": state.root_kid, "public_key": state.root_public},
+        "users": [
+            {**_row_fields(r), "signed_by": r.signed_by, "signature": r.signature} for r in rows
+        ],
+        "keys": [
+            {
+                "kid": k.kid,
+                "user_id": k.user_id,
+                "public_key": k.public_key,
+                "certified_by": k.certified_by,
+                "signature": k.signature,
+            }
+            for k in chain_keys
+        ],
+    }
+
+
+def batch_author(session: Session, user_id: int, signer: Signer | None) -> authors.AuthorKey | None:
+    """The signed-in user's key and proof for the batches she packs, or None (see
+    :func:`author_chain`; also when her signing key is not the one her row names)."""
+    if signer is None:
+        return None
+    chain = author_chain(session, user_id)
+    user = session.get(User, user_id)
+    if chain is None or user is None or user.key_id != signer.kid:
+        return None
+    return authors.AuthorKey(user_id=user_id, kid=signer.kid, key=signer.key, chain=chain)

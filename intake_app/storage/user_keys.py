@@ -17,23 +17,31 @@ password reset) cannot wrap it so: she seals a *grant* to the user's public vaul
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from intake_app.storage.vault import parse_recovery_key
+from intake_app.sync.authors import ALG as ALG
+from intake_app.sync.authors import USER_KEY_DOMAIN as USER_KEY_DOMAIN
+from intake_app.sync.authors import USER_ROW_DOMAIN as USER_ROW_DOMAIN
+from intake_app.sync.authors import canonical as canonical
+from intake_app.sync.authors import key_id as key_id
+from intake_app.sync.authors import load_public as load_public
+from intake_app.sync.authors import public_bytes as public_bytes
+from intake_app.sync.authors import public_text as public_text
+from intake_app.sync.authors import sign as sign
+from intake_app.sync.authors import verify as verify
+from intake_app.sync.keys import b64 as _b64
+from intake_app.sync.keys import unb64 as _unb64
 
-ALG = "ecdsa-p384-sha384"
 #: the name of a signing-key grant sealed to a user in the vault
 GRANT_NAME = "signing_key"
 GRANT_FORMAT = "intake-signing-grant/1"
@@ -45,70 +53,9 @@ class KeyBundleError(Exception):
     """A wrapped key bundle does not open with this secret (changed, or someone else's)."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: object) -> bytes:
-    if not isinstance(text, str):
-        raise ValueError("expected base64 text")
-    try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise ValueError("invalid base64") from exc
-
-
 def generate_key() -> ec.EllipticCurvePrivateKey:
     """A fresh P-384 private key."""
     return ec.generate_private_key(ec.SECP384R1())
-
-
-def public_bytes(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> bytes:
-    """The uncompressed point of a key (97 bytes)."""
-    public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
-    return public.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-
-
-def public_text(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
-    """The public key as base64 text (for the database)."""
-    return _b64(public_bytes(key))
-
-
-def load_public(text: str) -> ec.EllipticCurvePublicKey:
-    """Read a public key written by :func:`public_text` (ValueError when it is none)."""
-    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), _unb64(text))
-
-
-def key_id(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey | str) -> str:
-    """A key's id: 16 bytes of a domain-separated SHA-384 of its public point, as hex."""
-    point = _unb64(key) if isinstance(key, str) else public_bytes(key)
-    digest = hashlib.sha384(b"intake-user-key-id/1\n" + ALG.encode("ascii") + b"\n" + point)
-    return digest.digest()[:16].hex()
-
-
-def canonical(value: Any) -> bytes:
-    """Compact JSON with sorted keys (what signatures cover)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-def sign(key: ec.EllipticCurvePrivateKey, domain: str, message: bytes) -> str:
-    """Sign ``message`` in the context ``domain`` (so one signature never fits another use)."""
-    data = domain.encode("ascii") + b"\n" + message
-    return _b64(key.sign(data, ec.ECDSA(hashes.SHA384())))
-
-
-def verify(public: ec.EllipticCurvePublicKey | str, domain: str, message: bytes, sig: str) -> bool:
-    """True when ``sig`` is ``public``'s signature of ``message`` in ``domain``."""
-    try:
-        key = load_public(public) if isinstance(public, str) else public
-        key.verify(_unb64(sig), domain.encode("ascii") + b"\n" + message, ec.ECDSA(hashes.SHA384()))
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
 
 
 def _private_der(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -207,8 +154,6 @@ def open_root_for_recovery(recovery_secret: bytes, blob: str) -> ec.EllipticCurv
 
 
 AUDIT_DOMAIN = "intake-audit-entry/1"
-USER_ROW_DOMAIN = "intake-user-row/1"
-USER_KEY_DOMAIN = "intake-user-key/1"
 #: a user's vault (HPKE) public key, signed by her own signing key (docs/security.md)
 VAULT_KEY_DOMAIN = "intake-vault-key/1"
 

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from intake_app.sync import keys
+from intake_app.sync.authors import AuthorKey, validate_block
 from intake_app.sync.errors import BatchError
 from intake_app.sync.identity import DeviceIdentity, is_uuid
 from intake_app.sync.keys import EncryptionPrivateKey
@@ -41,6 +42,7 @@ from intake_app.sync.payload import (
     INSTRUCTION_TYPES,
     INSTRUCTION_TYPES_V1,
     INSTRUCTION_TYPES_V2,
+    INSTRUCTION_TYPES_V3,
     InstructionRef,
     RecordRef,
     instruction_refs,
@@ -50,10 +52,13 @@ from intake_app.sync.payload import (
 from intake_app.sync.signed import canonical_json, strict_json_loads
 
 MAGIC = b"INTAKEB\x00"
-FORMAT_VERSION = 3
-#: Versions a reader accepts: 1 (devices before case events), 2 (before hand-overs) and 3
-#: (docs/batch-format.md §11).
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+#: Versions a reader accepts: 1 (devices before case events), 2 (before hand-overs), 3
+#: (before batches named their sender) and 4 (docs/batch-format.md §11).
+READABLE_VERSIONS = (1, 2, 3, 4)
+#: The version a batch without a sender proof is written in (a profile whose users are not
+#: signed yet, tests of older readers): version 4 always carries one.
+UNSIGNED_VERSION = 3
 HEADER_FORMAT = "intake-batch"
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_HEADER_BYTES = 2 * 1024 * 1024
@@ -112,6 +117,7 @@ class BatchHeader:
     audit_head: tuple[int, str] | None = None  # (seq, hash) of the newest audit entry
     #: (seq, hash) now, at the number the previous batch's head named
     audit_prev: tuple[int, str] | None = None
+    version: int = FORMAT_VERSION
 
 
 class Recipient(NamedTuple):
@@ -186,7 +192,8 @@ def build_batch(
     content_key: bytes | None = None,
     nonce: bytes | None = None,
     audit_head: tuple[Any, ...] | None = None,
-    version: int = FORMAT_VERSION,
+    version: int | None = None,
+    author: AuthorKey | None = None,
 ) -> BuiltBatch:
     """Seal and sign one batch for the office key (and the recovery key, if configured).
 
@@ -200,13 +207,20 @@ def build_batch(
         audit_head: the device's newest audit entry ``(seq, hash)``, if any, optionally
             followed by ``prev_seq, prev_hash``: the entry now at the number the previous
             batch's head named (docs/batch-format.md §4).
-        version: the format version written (1 and 2 only to test readers with what older
-            devices send; such batches carry no hand-overs, version 1 no case events).
+        version: the format version written: 4 with an ``author``, 3 without (1 and 2
+            only to test readers with what older devices send; such batches carry no
+            hand-overs, version 1 no case events).
+        author: the signed-in user's key and proof: the batch names her as its sender
+            (docs/batch-format.md §5).
 
     Raises:
         BatchError: ``payload_invalid`` for a payload that does not follow the format.
     """
     validate_payload(payload)
+    if version is None:
+        version = FORMAT_VERSION if author is not None else UNSIGNED_VERSION
+    if (version >= 4) != (author is not None):
+        raise ValueError("version 4 and only version 4 names its sender")
     if version not in READABLE_VERSIONS or any(
         i["type"] not in instruction_types(version) for i in payload["instructions"]
     ):
@@ -221,6 +235,7 @@ def build_batch(
         nonce=nonce,
         audit_head=audit_head,
         version=version,
+        author=author,
     )
 
 
@@ -234,17 +249,29 @@ def _seal(
     content_key: bytes | None = None,
     nonce: bytes | None = None,
     audit_head: tuple[Any, ...] | None = None,
-    version: int = FORMAT_VERSION,
+    version: int = UNSIGNED_VERSION,
+    author: AuthorKey | None = None,
 ) -> BuiltBatch:
     """:func:`build_batch` for a payload already checked by :func:`validate_payload`."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"unknown compression {compression!r}")
-    plain = canonical_json({"records": payload["records"], "instructions": payload["instructions"]})
+    batch_id = batch_id or str(uuid.uuid4())
+    content: dict[str, Any] = {
+        "records": payload["records"],
+        "instructions": payload["instructions"],
+    }
+    if author is not None:
+        content["author"] = author.block(
+            device_id=identity.device_id,
+            batch_id=batch_id,
+            records=payload["records"],
+            instructions=payload["instructions"],
+        )
+    plain = canonical_json(content)
     if len(plain) > MAX_PAYLOAD_BYTES:
         raise BatchError("too_large")
     body = zlib.compress(plain, 6) if compression == "zlib" else plain
     recovery = identity.recovery_public_key
-    batch_id = batch_id or str(uuid.uuid4())
     created_text = utc_timestamp(created)
     header: dict[str, Any] = {
         "format": HEADER_FORMAT,
@@ -298,19 +325,24 @@ def _item_cost(item: Mapping[str, Any], ref: Sequence[Any]) -> int:
 
 
 def split_payload(
-    payload: Mapping[str, Any], *, max_batch_bytes: int = MAX_BATCH_BYTES, recipients: int = 2
+    payload: Mapping[str, Any],
+    *,
+    max_batch_bytes: int = MAX_BATCH_BYTES,
+    recipients: int = 2,
+    reserved: int = 0,
 ) -> list[dict[str, Any]]:
     """Cut a large outbox into payloads whose batches each stay under ``max_batch_bytes``.
 
     The bound is computed on uncompressed sizes (and zlib's worst case), so every part is
-    guaranteed to fit whatever the compression achieves. Order is kept.
+    guaranteed to fit whatever the compression achieves. Order is kept. ``reserved``
+    bytes of each batch stay free (the sender's proof).
 
     Raises:
         BatchError: ``too_large`` when a single record alone does not fit.
     """
     validate_payload(payload)
     # Room for everything besides the items: fixed fields, recipients, header keys, slack.
-    overhead = _FIXED_OVERHEAD + recipients * _RECIPIENT_BYTES + 1024
+    overhead = _FIXED_OVERHEAD + recipients * _RECIPIENT_BYTES + 1024 + reserved
     budget = int((max_batch_bytes - overhead - 64) / 1.001)
     parts: list[dict[str, Any]] = []
     current: dict[str, list[Any]] = {"records": [], "instructions": []}
@@ -345,17 +377,40 @@ def build_batches(
     max_batch_bytes: int = MAX_BATCH_BYTES,
     created: datetime | None = None,
     audit_head: tuple[Any, ...] | None = None,
+    author: AuthorKey | None = None,
 ) -> list[BuiltBatch]:
-    """Split an outbox payload by the size cap and build one batch per part."""
+    """Split an outbox payload by the size cap and build one batch per part (each named
+    by ``author``, when given: version 4)."""
     recipients = 2 if identity.recovery_public_key else 1
+    version = FORMAT_VERSION if author is not None else UNSIGNED_VERSION
+    reserved = _author_bytes(author, identity.device_id) if author is not None else 0
     built = []
     # split_payload checked the whole outbox; its parts are slices of it
-    for part in split_payload(payload, max_batch_bytes=max_batch_bytes, recipients=recipients):
-        batch = _seal(part, identity=identity, created=created, audit_head=audit_head)
+    parts = split_payload(
+        payload, max_batch_bytes=max_batch_bytes, recipients=recipients, reserved=reserved
+    )
+    for part in parts:
+        batch = _seal(
+            part,
+            identity=identity,
+            created=created,
+            audit_head=audit_head,
+            version=version,
+            author=author,
+        )
         if len(batch.data) > max_batch_bytes:  # pragma: no cover - the bound above is safe
             raise BatchError("too_large")
         built.append(batch)
     return built
+
+
+def _author_bytes(author: AuthorKey, device_id: str) -> int:
+    """An upper bound of what the sender's proof adds to a batch (its signature's length
+    varies by a few bytes; the batch id has a fixed length)."""
+    block = author.block(
+        device_id=device_id, batch_id=str(uuid.UUID(int=0)), records=[], instructions=[]
+    )
+    return len(canonical_json({"author": block})) + 64
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -373,8 +428,10 @@ def _int(value: object, *, low: int, high: int) -> int:
 
 def instruction_types(version: int) -> tuple[str, ...]:
     """The instruction types a batch of ``version`` may carry (docs/batch-format.md §11)."""
-    if version >= 3:
+    if version >= 4:
         return INSTRUCTION_TYPES
+    if version == 3:
+        return INSTRUCTION_TYPES_V3
     return INSTRUCTION_TYPES_V2 if version == 2 else INSTRUCTION_TYPES_V1
 
 
@@ -435,7 +492,9 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
         purpose = entry[2]
         _require(isinstance(purpose, str) and len(purpose) <= 200, "header_invalid")
         _require((purpose == "") == (entry[0] == "erasure"), "header_invalid")
-        _require(entry[0] != "case_event" or is_uuid(purpose), "header_invalid")
+        _require(
+            entry[0] not in ("case_event", "reassignment") or is_uuid(purpose), "header_invalid"
+        )
         instructions.append(InstructionRef(entry[0], entry[1], purpose))
     _require(len(set(instructions)) == len(instructions), "header_invalid")
     return BatchHeader(
@@ -453,6 +512,7 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
         instructions=tuple(instructions),
         audit_head=audit_head,
         audit_prev=audit_prev,
+        version=version,
     )
 
 
@@ -547,6 +607,10 @@ def open_batch(
     Raises:
         BatchError: ``wrong_key`` (sealed to none of our keys), ``decrypt_failed``,
             ``payload_invalid`` or ``manifest_mismatch``.
+
+    Returns:
+        ``{"records", "instructions"}``, and for version 4 ``"author"`` (its shape checked,
+        its signatures not: :func:`intake_app.sync.authors.verify_author`).
     """
     recipient = next((r for r in batch.recipients if r.kid in private_keys), None)
     if recipient is None:
@@ -577,10 +641,19 @@ def open_batch(
         payload = strict_json_loads(plain)
     except ValueError:
         raise BatchError("payload_invalid") from None
+    _require(isinstance(payload, dict), "payload_invalid")
+    # Version 4 names its sender (checked by the importer against the device's pinned
+    # root, docs/batch-format.md §5); older versions never carry one.
+    author = payload.pop("author", None)
+    _require((author is not None) == (batch.header.version >= 4), "payload_invalid")
+    if author is not None:
+        validate_block(author)
     validate_payload(payload)
     if (
         record_refs(payload) != batch.header.records
         or instruction_refs(payload) != batch.header.instructions
     ):
         raise BatchError("manifest_mismatch")
+    if author is not None:
+        payload["author"] = author
     return payload

@@ -19,7 +19,16 @@ from intake_app.sync.keys import EncryptionPublicKey
 from intake_app.sync.minimum import GROUP_NAMES, SCOPES
 
 MAX_REVISION = 2**31 - 1
-INSTRUCTION_TYPES = ("erasure", "consent_withdrawal", "case_event", "handover", "device_key")
+INSTRUCTION_TYPES = (
+    "erasure",
+    "consent_withdrawal",
+    "case_event",
+    "handover",
+    "device_key",
+    "reassignment",
+)
+#: Instruction types a version 3 batch may carry (``reassignment`` came with version 4).
+INSTRUCTION_TYPES_V3 = ("erasure", "consent_withdrawal", "case_event", "handover", "device_key")
 #: Instruction types a version 1 batch may carry (``case_event`` came with version 2).
 INSTRUCTION_TYPES_V1 = ("erasure", "consent_withdrawal")
 #: Instruction types a version 2 batch may carry (``handover`` and ``device_key`` came with
@@ -131,6 +140,11 @@ def validate_instruction(instruction: object) -> None:
             EncryptionPublicKey.from_json(key)
         except ValueError:
             _check(False)
+    elif kind == "reassignment":
+        _check(is_uuid(instruction.get("reassignment_id")))
+        _check(_is_text(instruction.get("counsellor")))
+        moved = instruction.get("moved_at")
+        _check(isinstance(moved, str) and _is_text(moved, limit=40))
     elif kind == "case_event":
         _check(is_uuid(instruction.get("event_id")))
         _check(instruction.get("kind") in CASE_EVENT_KINDS)
@@ -176,7 +190,8 @@ def record_refs(payload: Mapping[str, Any]) -> tuple[RecordRef, ...]:
 def instruction_ref(item: Mapping[str, Any]) -> InstructionRef:
     """An instruction's name: its type, record id and purpose (``""`` for an erasure, the
     event id for a case event, the hand-over id for a hand-over, the key id for a device
-    key, whose "record id" is the device id; docs/batch-format.md §5)."""
+    key, whose "record id" is the device id, the reassignment's id for a reassignment;
+    docs/batch-format.md §5)."""
     kind = item["type"]
     if kind == "erasure":
         return InstructionRef(kind, item["record_id"], "")
@@ -186,6 +201,8 @@ def instruction_ref(item: Mapping[str, Any]) -> InstructionRef:
         return InstructionRef(kind, item["record_id"], item["handover_id"])
     if kind == "device_key":
         return InstructionRef(kind, item["record_id"], item["key"]["kid"])
+    if kind == "reassignment":
+        return InstructionRef(kind, item["record_id"], item["reassignment_id"])
     return InstructionRef(kind, item["record_id"], item["purpose"])
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.sync import keys
-from intake_app.sync.batch import FORMAT_VERSION, parse_batch
+from intake_app.sync.batch import parse_batch
 from intake_app.sync.signed import canonical_json
 
 PREFIX = 14  # magic 8, version 2, header_len 4
@@ -106,7 +106,10 @@ def rebuild(
     fields = json.loads(sealed.header_bytes)
     fields.update(header or {})
     header_bytes = canonical_json(fields)
-    parts = [struct.pack(">8sHI", b"INTAKEB\x00", FORMAT_VERSION, len(header_bytes)), header_bytes]
+    parts = [
+        struct.pack(">8sHI", b"INTAKEB\x00", sealed.header.version, len(header_bytes)),
+        header_bytes,
+    ]
     parts.append(bytes([len(sealed.recipients)]))
     kids = recipient_kids or [r.kid for r in sealed.recipients]
     for kid, recipient in zip(kids, sealed.recipients, strict=True):

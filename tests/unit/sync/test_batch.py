@@ -230,7 +230,7 @@ def test_header_is_bound_into_seal_and_aead(identity: DeviceIdentity, office: Of
     second = parse_batch(build_batch(make_payload(2, seed=2), identity=identity).data)
     spliced_signed = b"".join(
         [
-            struct.pack(">8sHI", MAGIC, FORMAT_VERSION, len(second.header_bytes)),
+            struct.pack(">8sHI", MAGIC, second.header.version, len(second.header_bytes)),
             second.header_bytes,
             first.signed[14 + len(first.header_bytes) :],
         ]
