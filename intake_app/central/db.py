@@ -65,6 +65,12 @@ device_pins = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=True),
     sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    #: The profile root the device's batches name their senders from, pinned at its first
+    #: signed batch (docs/security.md, "Batches signed by their sender"); enrolling the
+    #: device again clears it.
+    sa.Column("profile_root_kid", sa.String(32), nullable=True),
+    sa.Column("profile_root_public", sa.Text(), nullable=True),
+    sa.Column("profile_root_pinned_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 batches = sa.Table(
@@ -209,6 +215,20 @@ handovers = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: Whose case a record is at the office when a supervisor moved it within the team (a
+#: ``reassignment``, docs/batch-format.md §5); without a row, the counsellor its current
+#: revision names (docs/security.md, "Batches signed by their sender").
+record_owners = sa.Table(
+    "record_owners",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("counsellor", sa.String(200), nullable=False),
+    sa.Column("reassignment_id", sa.String(36), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("moved_at", sa.String(40), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 pending_instructions = sa.Table(
     "pending_instructions",
     metadata,
@@ -218,6 +238,8 @@ pending_instructions = sa.Table(
     sa.Column("batch_id", sa.String(36), nullable=False),
     sa.Column("instruction", sa.Text(), nullable=False),  # the instruction as JSON
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    #: who sent it, ``{"username", "role"}`` as JSON (None: a batch before version 4)
+    sa.Column("author", sa.Text(), nullable=True),
 )
 
 quarantine = sa.Table(

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from intake_app.errors import ConflictError, KnownError
 from intake_app.i18n import _
 from intake_app.sync import keys
+from intake_app.sync.authors import Author, AuthorError, verify_author
 from intake_app.sync.batch import (
     MAX_BATCH_BYTES,
     SealedBatch,
@@ -51,7 +52,7 @@ from intake_app.sync.transport_folder import (
 )
 
 from .audit_heads import AuditNote, note_audit_head
-from .db import batches, quarantine
+from .db import batches, device_pins, quarantine
 from .home import Home
 from .loader import apply_payload
 from .registry import as_utc, get_device, pin_device_key, pin_revoked_at, utcnow
@@ -240,7 +241,12 @@ class Importer:
             )
         try:
             payload = open_batch(batch, self.decryption_keys)
+            author = self._check_author(payload, batch)
         except BatchError as exc:
+            return self._quarantine_verified(
+                data, batch, outcome, source=source, reason=exc.reason, row_exists=row is not None
+            )
+        except _Quarantine as exc:
             return self._quarantine_verified(
                 data, batch, outcome, source=source, reason=exc.reason, row_exists=row is not None
             )
@@ -264,19 +270,36 @@ class Importer:
                 source=source,
                 received_at=received_at,
                 row_exists=row is not None,
+                author=author,
             )
-            if ItemResult.CONFLICT in outcome.counts:
-                # Records or instructions naming ids another device owns were refused one
-                # by one; the batch goes to the quarantine list too, for the office to see.
+            # Items naming ids another device owns, or cases the sender may not speak for
+            # (a counsellor, a colleague's case), were refused one by one; the batch goes
+            # to the quarantine list too, for the office to see.
+            listed = (
+                "author_not_entitled"
+                if ItemResult.NOT_ENTITLED in outcome.counts
+                else "record_conflict"
+                if ItemResult.CONFLICT in outcome.counts
+                else None
+            )
+            if listed is not None:
+                log.warning("batch items refused (%s): batch=%s", listed, header.batch_id)
                 self._note_quarantine(
                     data,
                     batch.sha384,
                     batch_id=header.batch_id,
                     device_id=header.device_id,
                     source=source,
-                    reason="record_conflict",
+                    reason=listed,
                     name=outcome.name,
                 )
+        except _Quarantine as exc:
+            quarantined = self._quarantine_verified(
+                data, batch, outcome, source=source, reason=exc.reason, row_exists=row is not None
+            )
+            if row is None:
+                self.store.discard(header.device_id, header.batch_id)
+            return quarantined
         except Exception as exc:
             if not _refused_by_the_data(exc):
                 raise  # the database is away, full, locked or misconfigured: stop; it waits
@@ -356,6 +379,51 @@ class Importer:
         revoked = [t for t in (device.revoked_at, revoked_at) if t is not None]
         if revoked and as_utc(received_at) >= min(revoked):  # type: ignore[operator]
             raise _Quarantine("revoked_device")
+
+    def _check_author(self, payload: dict[str, Any], batch: SealedBatch) -> Author | None:
+        """The verified sender of a batch (docs/security.md, "Batches signed by their
+        sender"), taken out of ``payload``; None for a batch before format 4 from a device
+        whose root is not pinned yet.
+
+        Raises:
+            _Quarantine: ``author_missing`` (an unsigned batch from a device that sent
+                signed ones), ``author_root_changed`` or ``author_unverified``.
+        """
+        block = payload.pop("author", None)
+        header = batch.header
+        with self.engine.connect() as conn:
+            pin = conn.execute(
+                sa.select(device_pins.c.profile_root_kid, device_pins.c.profile_root_public).where(
+                    device_pins.c.device_id == header.device_id
+                )
+            ).first()
+        pinned = (
+            (str(pin.profile_root_kid), str(pin.profile_root_public))
+            if pin is not None and pin.profile_root_kid
+            else None
+        )
+        if block is None:
+            if pinned is not None:
+                log.warning("unsigned batch from a device that signs: batch=%s", header.batch_id)
+                raise _Quarantine("author_missing")
+            return None
+        try:
+            return verify_author(
+                block,
+                device_id=header.device_id,
+                batch_id=header.batch_id,
+                records=payload["records"],
+                instructions=payload["instructions"],
+                pinned_root=pinned,
+            )
+        except AuthorError as exc:
+            log.warning(
+                "batch sender does not check: device=%s batch=%s reason=%s",
+                header.device_id,
+                header.batch_id,
+                exc.reason,
+            )
+            raise _Quarantine(exc.reason) from None
 
     # -- quarantine ------------------------------------------------------------------------
 
@@ -563,10 +631,36 @@ class Importer:
         source: str,
         received_at: datetime,
         row_exists: bool,
+        author: Author | None = None,
     ) -> None:
         header = batch.header
         now = utcnow()
         with self.engine.begin() as conn:
+            if author is not None:
+                # The first signed batch pins the device's profile root (docs/security.md,
+                # "Batches signed by their sender"); a later root is refused above.
+                pinned = conn.execute(
+                    device_pins.update()
+                    .where(
+                        device_pins.c.device_id == header.device_id,
+                        device_pins.c.profile_root_kid.is_(None),
+                    )
+                    .values(
+                        profile_root_kid=author.root_kid,
+                        profile_root_public=author.root_public,
+                        profile_root_pinned_at=now,
+                    )
+                )
+                if pinned.rowcount:
+                    log.info("profile root pinned: device=%s", header.device_id)
+                else:  # pinned meanwhile: by this root, or refused
+                    root = conn.execute(
+                        sa.select(device_pins.c.profile_root_kid).where(
+                            device_pins.c.device_id == header.device_id
+                        )
+                    ).scalar_one_or_none()
+                    if root != author.root_kid:
+                        raise _Quarantine("author_root_changed")
             refused: list[tuple[str, str]] = []
             record_results, instruction_results = apply_payload(
                 conn,
@@ -576,6 +670,7 @@ class Importer:
                 now=now,
                 signing_key=self.signing_key,
                 refused=refused,
+                author=author,
             )
             outcome.handovers_refused = refused
             outcome.audit = note_audit_head(conn, header, now=now)

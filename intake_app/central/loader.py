@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from intake_app.sync.authors import ADMIN, COUNSELLOR, SUPERVISOR, Author, record_id_bound
 from intake_app.sync.minimum import SCOPE_CENTRAL_OFFICE, statistics_record
 from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 from intake_app.sync.receipt import ItemResult
@@ -44,6 +45,7 @@ from .db import (
     handovers,
     pending_instructions,
     record_heads,
+    record_owners,
 )
 from .db import records as records_table
 from .export import statistics_row
@@ -83,12 +85,15 @@ def apply_payload(
     now: datetime,
     signing_key: ec.EllipticCurvePrivateKey | None = None,
     refused: list[tuple[str, str]] | None = None,
+    author: Author | None = None,
 ) -> tuple[list[tuple[RecordRef, ItemResult]], list[tuple[InstructionRef, ItemResult]]]:
     """Load one decrypted payload inside the caller's transaction; return the results.
 
     ``signing_key`` (the importer's) seals hand-overs; without it a hand-over is refused
     as ``no_signing_key``. Refused hand-overs are added to ``refused`` as (hand-over id,
-    reason).
+    reason). ``author``: the verified sender (batch format 4); what she may not speak
+    for is answered ``not_entitled`` (:func:`may_send_record`, :func:`may_instruct`);
+    None for a batch before format 4, which the device alone vouches for.
     """
     ids = sorted(
         {r["id"] for r in payload["records"]}
@@ -117,16 +122,36 @@ def apply_payload(
     }
     # Revisions are stored only for records with a head (both are written and erased
     # together), so only those ids are looked up.
-    present = {
-        (r.record_id, r.revision)
+    stored_rows = _select_in(
+        conn,
+        records_table.c.record_id,
+        sorted(heads),
+        records_table.c.record_id,
+        records_table.c.revision,
+        records_table.c.counsellor,
+    )
+    present = {(r.record_id, r.revision) for r in stored_rows}
+    # Whose case each record of this device is at the office: the counsellor a
+    # supervisor's last reassignment names, or else the one its first revision names.
+    # A newer revision does not change it (attacker run 22 planted one naming herself).
+    owners: dict[str, str | None] = {}
+    for r in sorted(stored_rows, key=lambda r: r.revision, reverse=True):
+        if heads[r.record_id][1] == device_id:
+            owners[r.record_id] = r.counsellor
+    for record_id, (_rev, sender) in heads.items():
+        if sender == device_id:
+            owners.setdefault(record_id, None)
+    reassigned = {
+        r.record_id: r.counsellor
         for r in _select_in(
             conn,
-            records_table.c.record_id,
-            sorted(heads),
-            records_table.c.record_id,
-            records_table.c.revision,
+            record_owners.c.record_id,
+            sorted(owners),
+            record_owners.c.record_id,
+            record_owners.c.counsellor,
         )
     }
+    owners.update(reassigned)
     sent_again = {
         RecordRef(r["id"], r["revision"])
         for r in payload["records"]
@@ -146,6 +171,8 @@ def apply_payload(
             result = ItemResult.ERASED if owner == device_id else ItemResult.CONFLICT
         elif head is not None and head[1] != device_id:
             result = ItemResult.CONFLICT
+        elif not may_send_record(author, record, ref.record_id, owners):
+            result = ItemResult.NOT_ENTITLED
         elif ref in present:
             stored = stored_documents.get(RecordRef(*ref))
             # a revision reduced after a withdrawal is the same one, reduced
@@ -181,10 +208,21 @@ def apply_payload(
             .where(record_heads.c.record_id == record_id, record_heads.c.revision < revision)
             .values(revision=revision)
         )
+    # a case new at the office is the case of the counsellor its first revision names
+    for row in sorted(inserts, key=lambda row: row["revision"], reverse=True):
+        if row["record_id"] in new_heads:
+            owners[row["record_id"]] = row["counsellor"]
     for record_id in new_heads:
         heads[record_id] = (new_heads[record_id], device_id)
     erased_by_pending = _apply_pending(
-        conn, list(new_heads), heads=heads, erased=erased, device_id=device_id, now=now
+        conn,
+        list(new_heads),
+        heads=heads,
+        erased=erased,
+        device_id=device_id,
+        now=now,
+        owners=owners,
+        author=author,
     )
     instruction_results = _apply_instructions(
         conn,
@@ -196,6 +234,8 @@ def apply_payload(
         now=now,
         signing_key=signing_key,
         refused=refused if refused is not None else [],
+        author=author,
+        owners=owners,
     )
     erased_now = erased_by_pending | {
         ref.record_id
@@ -212,6 +252,61 @@ def apply_payload(
         for ref, result in record_results
     ]
     return record_results, instruction_results
+
+
+def may_send_record(
+    author: Author | None, record: Mapping[str, Any], record_id: str, owners: Mapping[str, Any]
+) -> bool:
+    """Whether the sender may send this revision (docs/security.md, "Batches signed by
+    their sender"): a supervisor any case of her device; a counsellor a revision that
+    names her, of a case that is hers at the office, or new there under an id bound to
+    her (:func:`~intake_app.sync.authors.record_id_bound`: nobody claims a colleague's
+    case id first); an administrator none."""
+    if author is None or author.role == SUPERVISOR:
+        return True
+    if author.role != COUNSELLOR or record.get("counsellor") != author.username:
+        return False
+    if record_id in owners:
+        return owners[record_id] == author.username
+    return record_id_bound(record_id, author.user_id)
+
+
+def may_instruct(
+    author: Author | None, kind: str, record_id: str, owners: Mapping[str, Any]
+) -> bool:
+    """Whether the sender may give this instruction: a supervisor any; an administrator
+    erasures (her role erases on request) and the device's hand-over key; a counsellor,
+    whose role erases nothing, any other about a case that is hers at the office, or
+    that the office has not seen yet (it waits, and counts only if the case turns out
+    hers)."""
+    if author is None or author.role == SUPERVISOR:
+        return True
+    if author.role == ADMIN:
+        return kind in ("erasure", "device_key")
+    if author.role != COUNSELLOR or kind in ("device_key", "erasure", "reassignment"):
+        return False
+    return record_id not in owners or owners[record_id] == author.username
+
+
+def _author_text(author: Author | None) -> str | None:
+    if author is None:
+        return None
+    return json.dumps({"username": author.username, "role": author.role}, sort_keys=True)
+
+
+def _pending_allowed(author_text: str | None, owner: object, arriving: Author | None) -> bool:
+    """Whether a waiting instruction's sender may speak for the record that arrived. One
+    that came without a sender counts only if the record comes without one too: once the
+    device signs its batches, nobody vouches for it (attacker run 21: an unsigned erasure
+    sent before the device's first signed batch)."""
+    if author_text is None:
+        return arriving is None
+    author = json.loads(author_text)
+    if author.get("role") == SUPERVISOR:
+        return True
+    if author.get("role") == ADMIN:
+        return True  # only erasures waited (may_instruct)
+    return author.get("role") == COUNSELLOR and owner == author.get("username")
 
 
 def _office_withdrawals(conn: Connection, ids: list[str]) -> dict[str, int | None]:
@@ -320,9 +415,12 @@ def _apply_pending(
     erased: dict[str, str],
     device_id: str,
     now: datetime,
+    owners: Mapping[str, Any],
+    author: Author | None,
 ) -> set[str]:
     """Carry out the waiting instructions of the owner of records that just arrived; drop
-    those of other devices. Returns the record ids erased."""
+    those of other devices and of senders the record turns out not to be entitled to.
+    Returns the record ids erased."""
     erased_now: set[str] = set()
     if not record_ids:
         return erased_now
@@ -337,6 +435,7 @@ def _apply_pending(
         pending_instructions.c.device_id,
         pending_instructions.c.batch_id,
         pending_instructions.c.instruction,
+        pending_instructions.c.author,
     )
     for row in sorted(rows, key=lambda r: r.id):
         if row.device_id != device_id:
@@ -346,11 +445,19 @@ def _apply_pending(
                 row.batch_id,
             )
             continue
+        if not _pending_allowed(row.author, owners.get(row.record_id), author):
+            log.warning(
+                "waiting instruction of a sender not entitled to the case dropped: batch=%s",
+                row.batch_id,
+            )
+            continue
         item = json.loads(row.instruction)
         if row.record_id in erased:
             continue
         if item["type"] == "case_event":
             _record_case_event(conn, item, batch_id=row.batch_id, device_id=device_id, now=now)
+        elif item["type"] == "reassignment":
+            _reassign(conn, item, batch_id=row.batch_id, now=now)
         elif item["type"] == "erasure":
             _erase(
                 conn, row.record_id, item=item, batch_id=row.batch_id, device_id=device_id, now=now
@@ -380,11 +487,17 @@ def _apply_instructions(
     now: datetime,
     signing_key: ec.EllipticCurvePrivateKey | None,
     refused: list[tuple[str, str]],
+    author: Author | None = None,
+    owners: dict[str, Any] | None = None,
 ) -> list[tuple[InstructionRef, ItemResult]]:
     results: list[tuple[InstructionRef, ItemResult]] = []
+    owners = owners if owners is not None else {}
     for item in instructions:
         record_id = item["record_id"]
         ref = instruction_ref(item)
+        if not may_instruct(author, item["type"], record_id, owners):
+            results.append((ref, ItemResult.NOT_ENTITLED))
+            continue
         if item["type"] == "device_key":
             result = register_device_key(
                 conn, item, device_id=device_id, batch_id=batch_id, now=now
@@ -428,6 +541,7 @@ def _apply_instructions(
                     batch_id=batch_id,
                     instruction=json.dumps(dict(item), ensure_ascii=False, sort_keys=True),
                     received_at=now,
+                    author=_author_text(author),
                 )
             )
             # For the sender the office now holds nothing under that id and never will
@@ -452,6 +566,10 @@ def _apply_instructions(
         elif item["type"] == "case_event":
             result = _record_case_event(conn, item, batch_id=batch_id, device_id=device_id, now=now)
             results.append((ref, result))
+        elif item["type"] == "reassignment":
+            _reassign(conn, item, batch_id=batch_id, now=now)
+            owners[record_id] = item["counsellor"]
+            results.append((ref, ItemResult.RECORDED))
         else:
             _record_withdrawal(conn, item, batch_id=batch_id, now=now)
             results.append((ref, ItemResult.RECORDED))
@@ -521,6 +639,7 @@ def _erase(
     conn.execute(record_heads.delete().where(record_heads.c.record_id == record_id))
     conn.execute(consent_withdrawals.delete().where(consent_withdrawals.c.record_id == record_id))
     conn.execute(case_events.delete().where(case_events.c.record_id == record_id))
+    conn.execute(record_owners.delete().where(record_owners.c.record_id == record_id))
     # a sealed hand-over still waiting at the office goes too
     conn.execute(handovers.delete().where(handovers.c.record_id == record_id))
     requested = item.get("requested_at")
@@ -534,6 +653,22 @@ def _erase(
         )
     )
     log.info("record erased centrally (statistics row kept)")
+
+
+def _reassign(conn: Connection, item: Mapping[str, Any], *, batch_id: str, now: datetime) -> None:
+    """A supervisor moved the case within the team: from now on it is the named
+    counsellor's at the office (a later move replaces this one)."""
+    conn.execute(record_owners.delete().where(record_owners.c.record_id == item["record_id"]))
+    conn.execute(
+        record_owners.insert().values(
+            record_id=item["record_id"],
+            counsellor=str(item["counsellor"])[:200],
+            reassignment_id=item["reassignment_id"],
+            batch_id=batch_id,
+            moved_at=str(item["moved_at"])[:40],
+            recorded_at=now,
+        )
+    )
 
 
 def _record_withdrawal(

@@ -60,13 +60,16 @@ class ItemResult(enum.StrEnum):
     SEALED = "sealed"
     #: a hand-over the office refused (consent missing or withdrawn, no such recipient)
     REFUSED = "refused"
+    #: the batch's sender may not speak for this case (docs/batch-format.md §8): a
+    #: counsellor's batch naming a colleague's case; a supervisor's sync sends it
+    NOT_ENTITLED = "not_entitled"
 
 
 #: Results after which the device may treat a record revision as delivered.
 DELIVERED_RESULTS = frozenset(
     {ItemResult.RECEIVED, ItemResult.ACCEPTED, ItemResult.DUPLICATE, ItemResult.ERASED}
 )
-_RECORD_RESULTS = DELIVERED_RESULTS | {ItemResult.CONFLICT}
+_RECORD_RESULTS = DELIVERED_RESULTS | {ItemResult.CONFLICT, ItemResult.NOT_ENTITLED}
 _INSTRUCTION_RESULTS = frozenset(
     {
         ItemResult.RECEIVED,
@@ -76,6 +79,7 @@ _INSTRUCTION_RESULTS = frozenset(
         ItemResult.CONFLICT,
         ItemResult.SEALED,
         ItemResult.REFUSED,
+        ItemResult.NOT_ENTITLED,
     }
 )
 _CONTENT_KEYS = {
@@ -119,7 +123,11 @@ class Receipt:
         """Instructions the office holds (stored, carried out, or moot after an erasure)."""
         if self.status == ReceiptStatus.REJECTED:
             return frozenset()
-        return frozenset(ref for ref, result in self.instructions if result != ItemResult.CONFLICT)
+        return frozenset(
+            ref
+            for ref, result in self.instructions
+            if result not in (ItemResult.CONFLICT, ItemResult.NOT_ENTITLED)
+        )
 
     @property
     def confirmed_erasures(self) -> frozenset[str]:
