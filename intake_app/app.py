@@ -26,7 +26,7 @@ from intake_app.core.forms import (
     load_shipped_forms,
 )
 from intake_app.core.permissions import Actor, Permission, Role
-from intake_app.core.records import RecordStatus
+from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.device_sync.installed_forms import installed_form_sources
 from intake_app.device_sync.status import SyncResult, SyncStatus, merge_status, read_status
 from intake_app.errors import AuthError, ConflictError, IntakeError, NotFound, PermissionDenied
@@ -50,8 +50,8 @@ from intake_app.storage import (
 from intake_app.storage.accounts import Accounts
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
-from intake_app.storage.lifecycle import Lifecycle
-from intake_app.storage.models import RecordRevision, utcnow
+from intake_app.storage.lifecycle import Lifecycle, erasure_backed
+from intake_app.storage.models import OutboxItem, RecordRevision, utcnow
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordService
 from intake_app.storage.scope import Scope, open_scope, rekey_own_stores, remember_recovery
@@ -68,7 +68,10 @@ from intake_app.storage.vault_trust import (
 )
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from intake_app.device_sync.device import DeviceSync
+    from intake_app.sync.authors import AuthorKey
     from intake_app.sync.keys import EncryptionPrivateKey
 
 log = logging.getLogger("intake.core")
@@ -157,6 +160,7 @@ class SiteSync:
             total.handovers_refused += r.handovers_refused
             total.handovers_taken += r.handovers_taken
             total.handovers_failed += r.handovers_failed
+            total.waiting_for_supervisor += r.waiting_for_supervisor
         return total
 
     def send(self, **kwargs: Any) -> SyncResult:
@@ -234,7 +238,9 @@ class Workspace:
         )
         self.settings = ProfileSettings(db=db, actor=actor)
 
-        def sync_of(store_db: Database, *, home: bool = False) -> DeviceSync:
+        def sync_of(
+            store_db: Database, *, home: bool = False, store_id: str | None = None
+        ) -> DeviceSync:
             # Hand-overs from other sites are taken into the store of a supervisor who runs
             # the sync (her own store; the device's hand-over key opens only with the site
             # key, so they wait at the office for her): docs/security.md, "Hand-over
@@ -255,6 +261,14 @@ class Workspace:
                 home=home,
                 take_handover=records_of(store_db).take_handover if owns_store else None,
                 site_key=self._site_key,
+                author=self._batch_author,
+                vouch=(
+                    self._vouch_in(store_id)
+                    if store_id is not None
+                    else self._profile_outbox_vouch
+                    if store_db is self.scope.profile_db
+                    else None
+                ),
             )
 
         def lifecycle_of(store_db: Database) -> Lifecycle:
@@ -289,7 +303,8 @@ class Workspace:
             return SiteSync(
                 home=home,
                 stores={
-                    sid: home if d is db else sync_of(d) for sid, d in self.scope.stores.items()
+                    sid: home if d is db else sync_of(d, store_id=sid)
+                    for sid, d in self.scope.stores.items()
                 },
             )
 
@@ -586,6 +601,60 @@ class Workspace:
     def _site_key(self) -> EncryptionPrivateKey | None:
         """The site key of this sign-in (supervisors, the recovery path), else None."""
         return self.keys.site_private() if self.keys is not None else None
+
+    def _vouch_in(self, store_id: str) -> Callable[[Session, OutboxItem], bool]:
+        """What a supervisor's batch may carry from a colleague's store, which that
+        colleague can write (docs/security.md, "Batches signed by their sender"): an item
+        about a record this store holds and no other store does, and that is the store
+        owner's (:func:`moves.belongs_here`: its id bound to her, or moved here by a
+        supervisor); an erasure or a reassignment that a supervisor's signed entry in
+        this store backs. Never the device's hand-over key (it comes from the home
+        store)."""
+
+        owner: list[int | None] = []
+
+        def store_owner() -> int | None:
+            if not owner:
+                info = self.vault.stores().get(store_id)
+                held = info is not None and self._store_for_owner(info.owner_id) == store_id
+                owner.append(info.owner_id if info is not None and held else None)
+            return owner[0]
+
+        def vouch(session: Session, item: OutboxItem) -> bool:
+            if item.kind == OutboxKind.DEVICE_KEY.value:
+                return False
+            if item.kind == OutboxKind.ERASURE.value:
+                return erasure_backed(session, item.record_id)
+            if item.kind == OutboxKind.REASSIGNMENT.value:
+                return moves.reassignment_backed(session, item)
+            records = self.records
+            if not isinstance(records, SiteRecords):
+                return False
+            try:
+                if records.store_of(item.record_id) != store_id:
+                    return False
+            except (NotFound, ConflictError):
+                return False
+            return moves.belongs_here(session, item.record_id, store_owner())
+
+        return vouch
+
+    def _profile_outbox_vouch(self, session: Session, item: OutboxItem) -> bool:
+        """The profile database's outbox (the home of an administrator's sign-in), which
+        every password opens: only the device's hand-over key goes from there (attacker
+        run 22 planted an erasure that an administrator's sync then sent)."""
+        del session
+        return item.kind == OutboxKind.DEVICE_KEY.value
+
+    def _batch_author(self) -> AuthorKey | None:
+        """The signed-in user's key and proof for the batches of this sync: each names
+        her as its sender (docs/security.md, "Batches signed by their sender"). None on
+        the recovery path and before the profile's users are signed."""
+        signer = self.db.audit_signer
+        if signer is None:
+            return None
+        with self.db.read() as session:
+            return integrity.batch_author(session, self.actor.user_id, signer)
 
     def _certified_keys(self) -> dict[int, dict[str, str]]:
         """Each active user's current key (user id -> key id -> public key), as

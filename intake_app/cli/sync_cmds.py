@@ -180,7 +180,7 @@ def cmd_sync(ctx) -> int:  # type: ignore[no-untyped-def]
         )
         for path, reason in result.invalid_receipts:
             ctx.out(_("Ungültige Quittungsdatei {file}: {reason}").format(file=path, reason=reason))
-        for line in result.handover_lines():
+        for line in result.notice_lines():
             ctx.out(line)
         for batch_id, reason in result.rejected:
             ctx.out(
@@ -200,7 +200,7 @@ def cmd_sync(ctx) -> int:  # type: ignore[no-untyped-def]
             b=result.batches_sent, r=result.records_delivered, i=result.instructions_delivered
         )
     )
-    for line in result.handover_lines():
+    for line in result.notice_lines():
         ctx.out(line)
     for batch_id, reason in result.rejected:
         ctx.out(

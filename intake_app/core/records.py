@@ -72,6 +72,9 @@ class OutboxKind(enum.StrEnum):
     HANDOVER = "handover"
     #: the device's own HPKE public key, sent once (docs/batch-format.md §5)
     DEVICE_KEY = "device_key"
+    #: a case moved to another counsellor: the office's owner of the case follows
+    #: (docs/batch-format.md §5; a supervisor's sync sends it)
+    REASSIGNMENT = "reassignment"
 
 
 # -- search ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.forms import FormRegistry, load_form
-from intake_app.core.permissions import Actor, Permission
+from intake_app.core.permissions import Actor, Permission, Role
 from intake_app.core.records import OutboxKind, SyncState
 from intake_app.device_sync import pin
 from intake_app.device_sync.installed_forms import MemoryFormSource, installed_form_sources
@@ -49,6 +49,7 @@ from intake_app.storage.models import (
     utcnow,
 )
 from intake_app.storage.outbox_items import return_to_outbox, set_record_sync_state
+from intake_app.sync.authors import AuthorKey
 from intake_app.sync.batch import MAX_BATCH_BYTES, BuiltBatch
 from intake_app.sync.enrolment import (
     build_registration,
@@ -111,6 +112,10 @@ class DeviceSync:
         site_key: the site key of the signed-in user (supervisors): it opens the device's
             hand-over key, so only her sync makes that key and takes hand-overs in
             (docs/security.md, "Hand-over through the office").
+        author: returns the signed-in user's key and proof, or None: every batch names
+            its sender (docs/security.md, "Batches signed by their sender").
+        vouch: for a colleague's store in a supervisor's sync: which of its outbox items
+            her batch may carry (``pack_pending``).
     """
 
     def __init__(
@@ -125,6 +130,8 @@ class DeviceSync:
         home: bool = False,
         take_handover: Callable[[Handover], str | None] | None = None,
         site_key: Callable[[], EncryptionPrivateKey | None] = lambda: None,
+        author: Callable[[], AuthorKey | None] = lambda: None,
+        vouch: Callable[[Session, OutboxItem], bool] | None = None,
     ) -> None:
         self._db = db
         self._actor = actor
@@ -135,6 +142,8 @@ class DeviceSync:
         self._home = home
         self._take_handover = take_handover
         self._site_key = site_key
+        self._author = author
+        self._vouch = vouch
         self._lock = threading.Lock()
 
     # -- identity ----------------------------------------------------------------------
@@ -447,6 +456,9 @@ class DeviceSync:
             forms=self._forms(),
             organisation=self._organisation(),
             max_batch_bytes=self._batch_limit(),
+            author=self._author(),
+            entitled=self._actor.role is Role.SUPERVISOR,
+            vouch=self._vouch,
         )
 
     def _unanswered(self, transport: str) -> list[BuiltBatch]:
@@ -648,7 +660,9 @@ class DeviceSync:
                 delivered = receipt.delivered_records
                 done_instructions = receipt.delivered_instructions
                 refused = {
-                    ref for ref, outcome in receipt.records if outcome == ItemResult.CONFLICT
+                    ref: outcome
+                    for ref, outcome in receipt.records
+                    if outcome in (ItemResult.CONFLICT, ItemResult.NOT_ENTITLED)
                 }
                 answers = dict(receipt.instructions)
                 for item in items:
@@ -661,11 +675,19 @@ class DeviceSync:
                             result.records_delivered += 1
                         elif ref in refused:
                             # The importer did not take it (the record id belongs to another
-                            # device): not delivered, whatever "stored" said before. It
-                            # stays in the outbox with the reason and is never purged.
-                            return_to_outbox(session, [item], last_error=ItemResult.CONFLICT.value)
+                            # device, or the sender may not speak for the case): not
+                            # delivered, whatever "stored" said before. It stays in the
+                            # outbox with the reason and is never purged; one refused for
+                            # its sender waits for a supervisor's sync.
+                            return_to_outbox(session, [item], last_error=refused[ref].value)
+                            if refused[ref] is ItemResult.NOT_ENTITLED:
+                                result.waiting_for_supervisor += 1
                     else:
                         iref = outbox_instruction_ref(item)
+                        if answers.get(iref) is ItemResult.NOT_ENTITLED:
+                            return_to_outbox(session, [item], last_error=answers[iref].value)
+                            result.waiting_for_supervisor += 1
+                            continue
                         if iref in done_instructions:
                             if item.state != "delivered":
                                 item.state = "delivered"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from intake_app.storage.models import (
     User,
 )
 from intake_app.storage.records import loads
+from intake_app.sync.authors import AuthorKey
 from intake_app.sync.batch import build_batches
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.minimum import (
@@ -45,6 +47,7 @@ from intake_app.sync.minimum import (
     statistics_groups,
 )
 from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
+from intake_app.sync.receipt import ItemResult
 
 log = logging.getLogger("intake.sync")
 
@@ -137,6 +140,14 @@ def instruction_entry(item: OutboxItem) -> dict[str, Any]:
         }
     if item.kind == OutboxKind.DEVICE_KEY.value:
         return {"type": "device_key", "record_id": item.record_id, "key": extra["key"]}
+    if item.kind == OutboxKind.REASSIGNMENT.value:
+        return {
+            "type": "reassignment",
+            "record_id": item.record_id,
+            "reassignment_id": extra["reassignment_id"],
+            "counsellor": extra["counsellor"],
+            "moved_at": extra["moved_at"],
+        }
     if item.kind == OutboxKind.ERASURE.value:
         return {
             "type": "erasure",
@@ -211,11 +222,39 @@ def pack_pending(
     forms: FormRegistry,
     organisation: Any,
     max_batch_bytes: int,
+    author: AuthorKey | None = None,
+    entitled: bool = True,
+    vouch: Callable[[Session, OutboxItem], bool] | None = None,
 ) -> int:
-    """Pack pending outbox items into new batches (inside the caller's transaction)."""
+    """Pack pending outbox items into new batches (inside the caller's transaction).
+
+    Args:
+        author: the signed-in user's key and proof: the batches name her as their sender
+            (docs/batch-format.md §5); None writes unsigned batches (version 3).
+        entitled: whether the packer may speak for every case of this store (a
+            supervisor). Items the office answered ``not_entitled`` for a counsellor's
+            batch wait for such a sync and are not packed again before it.
+        vouch: for a supervisor's sync of a colleague's store, which that colleague can
+            write: whether the supervisor's batch may carry an item (the record is in
+            this store and no other, an erasure is backed by a signed erasure). Items it
+            refuses stay in the outbox for their owner's own sync.
+    """
     items = session.exec(
         select(OutboxItem).where(OutboxItem.state == "pending").order_by(col(OutboxItem.id))
     ).all()
+    if not entitled:
+        items = [i for i in items if i.last_error != ItemResult.NOT_ENTITLED.value]
+    if author is None:  # only a batch that names its sender (version 4) carries one
+        items = [i for i in items if i.kind != OutboxKind.REASSIGNMENT.value]
+    if vouch is not None:
+        kept = [i for i in items if vouch(session, i)]
+        if len(kept) != len(items):
+            log.warning(
+                "%d item(s) of another user's outbox not sent in a supervisor's batch: "
+                "not backed by the store",
+                len(items) - len(kept),
+            )
+        items = kept
     records: list[dict[str, Any]] = []
     instructions: list[dict[str, Any]] = []
     by_ref: dict[Any, list[OutboxItem]] = {}
@@ -267,6 +306,7 @@ def pack_pending(
         identity=identity,
         max_batch_bytes=max_batch_bytes,
         audit_head=head,
+        author=author,
     )
     for batch in batches:
         session.add(

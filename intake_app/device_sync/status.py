@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from intake_app.core.records import OutboxKind
-from intake_app.i18n import _
+from intake_app.i18n import _, ngettext
 from intake_app.storage.database import Database
 from intake_app.storage.models import DeviceRow, OutboxItem, SyncBatch
 from intake_app.sync.identity import DeviceIdentity
@@ -80,11 +80,27 @@ class SyncResult:
     handovers_taken: list[str] = field(default_factory=list)
     #: hand-overs not taken in: (hand-over id or file, reason)
     handovers_failed: list[tuple[str, str]] = field(default_factory=list)
+    #: items the office refused for this sender (a counsellor's batch naming a case that
+    #: is not hers at the office): they wait for a supervisor's sync
+    waiting_for_supervisor: int = 0
 
-    def handover_lines(self) -> list[str]:
-        """What a sync run did with hand-overs, in words (for the sync window and the command
-        line); empty when there was nothing."""
+    def notice_lines(self) -> list[str]:
+        """What a sync run did besides delivering, in words (hand-overs, items waiting for a
+        supervisor), for the sync window and the command line; empty when nothing."""
         lines = []
+        if self.waiting_for_supervisor:
+            n = self.waiting_for_supervisor
+            lines.append(
+                ngettext(
+                    "{n} Eintrag betrifft einen Fall, den die Zentrale nicht unter Ihrem Namen "
+                    "führt (z. B. nach einer Fallübergabe im Team). Er wird gesendet, sobald "
+                    "eine Teamleitung synchronisiert.",
+                    "{n} Einträge betreffen Fälle, die die Zentrale nicht unter Ihrem Namen "
+                    "führt (z. B. nach einer Fallübergabe im Team). Sie werden gesendet, sobald "
+                    "eine Teamleitung synchronisiert.",
+                    n,
+                ).format(n=n)
+            )
         if self.handovers_taken:
             lines.append(
                 _("{n} Akte(n) von einem anderen Standort übernommen.").format(

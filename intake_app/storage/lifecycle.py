@@ -643,6 +643,14 @@ def _may_erase_others(role: str) -> bool:
     return Permission.ERASE_RECORDS in granted and Permission.VIEW_SITE_RECORDS in granted
 
 
+def erasure_backed(session: Session, record_id: str) -> bool:
+    """Whether a signed erasure by a user whose signed role may erase records of others
+    backs the erasure of ``record_id`` in this store (a supervisor's sync sends an
+    erasure from a colleague's outbox only then: docs/security.md, "Batches signed by
+    their sender")."""
+    return record_id in _backed_erasures(session, {record_id: -1}, store_marks.identity_in(session))
+
+
 def _backed_erasures(session: Session, owners: dict[str, int], identity: bytes | None) -> set[str]:
     """The ids among ``owners`` (record id -> owner id in its store) whose erasure the
     signed audit log backs (docs/security.md, "An older copy of a store file"): a

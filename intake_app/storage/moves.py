@@ -53,14 +53,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlmodel import select
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
+from intake_app.core.permissions import ROLE_PERMISSIONS, Permission, Role
+from intake_app.core.records import OutboxKind, SyncState
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
 from intake_app.storage import audit
 from intake_app.storage.database import Database
+from intake_app.storage.models import AuditLogEntry, OutboxItem, RecordRow, User
 from intake_app.storage.stores import MOVES_DONE_SQL, STORES_DIR
+from intake_app.sync.authors import BOUND_ID_VERSION, record_id_bound
 
 log = logging.getLogger("intake.storage")
 
@@ -346,7 +351,83 @@ def audit_and_close(
                     **({"finished_later": True, "moved_by": journal.actor} if resumed else {}),
                 },
             )
+            _queue_reassignment(session, journal)
     remove_journal(root, journal)
+
+
+def move_backed(session: Any, record_id: str, *, move: str | None = None) -> bool:
+    """Whether this store's audit log holds a ``record_moved`` entry for ``record_id``
+    (``move``: that very move) signed by a user whose signed role moves cases (a
+    supervisor), with the key her row names now: a case moved into this store by a
+    supervisor, not a row its owner made under someone else's case id (docs/security.md,
+    "Batches signed by their sender")."""
+    rows = session.exec(
+        select(AuditLogEntry).where(
+            AuditLogEntry.action == AuditAction.RECORD_MOVED.value,
+            AuditLogEntry.subject_type == "record",
+            AuditLogEntry.subject_id == record_id,
+        )
+    ).all()
+    if move is not None:
+        rows = [r for r in rows if json.loads(r.details or "{}").get("move") == move]
+
+    def may_move(_user_id: int, role: str) -> bool:
+        try:
+            return Permission.EDIT_SITE_RECORDS in ROLE_PERMISSIONS[Role(role)]
+        except ValueError:
+            return False
+
+    return bool(audit.entitled_entries(session, rows, may_move))
+
+
+def reassignment_backed(session: Any, item: OutboxItem) -> bool:
+    """Whether a reassignment in this store's outbox is the one a supervisor's move here
+    queued (:func:`move_backed` for its move)."""
+    try:
+        move = uuid.UUID(json.loads(item.payload or "{}")["reassignment_id"]).hex
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return move_backed(session, item.record_id, move=move)
+
+
+def belongs_here(session: Any, record_id: str, owner_id: int | None) -> bool:
+    """Whether a record in this store is its owner's to speak for: its id bound to her
+    (``owner_id``, None when the store's owner is not confirmed), moved here by a
+    supervisor (:func:`move_backed`), or made before ids were bound (a random id: what
+    stays, docs/security.md, "Batches signed by their sender")."""
+    if owner_id is not None and record_id_bound(record_id, owner_id):
+        return True
+    try:
+        legacy = uuid.UUID(record_id).version != BOUND_ID_VERSION
+    except ValueError:
+        return False
+    return legacy or move_backed(session, record_id)
+
+
+def _queue_reassignment(session: Any, journal: MoveJournal) -> None:
+    """Tell the office, with the next supervisor's sync, whose case it is now: until then
+    it holds the case under the counsellor it came from (docs/security.md, "Batches
+    signed by their sender"). Only for a case that has gone or goes to the office."""
+    row = session.exec(select(RecordRow).where(RecordRow.id == journal.record)).first()
+    user = session.get(User, journal.to_owner)
+    if row is None or user is None or row.sync_state == SyncState.LOCAL.value:
+        return
+    session.add(
+        OutboxItem(
+            kind=OutboxKind.REASSIGNMENT.value,
+            record_id=journal.record,
+            payload=json.dumps(
+                {
+                    "reassignment_id": str(uuid.UUID(hex=journal.move)),
+                    "counsellor": user.username,
+                    "moved_at": datetime.fromtimestamp(journal.ts, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                },
+                sort_keys=True,
+            ),
+        )
+    )
 
 
 def remove_journal(root: Path, journal: MoveJournal) -> None:

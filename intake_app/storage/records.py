@@ -12,7 +12,6 @@ import builtins
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -68,6 +67,7 @@ from intake_app.storage.record_queries import (  # re-exported for callers
     loads,
     row_key,
 )
+from intake_app.sync.authors import bound_record_id
 
 if TYPE_CHECKING:
     from intake_app.sync.handover import Handover
@@ -291,7 +291,7 @@ class RecordService:
             initial.setdefault("intake_date", date.today().isoformat())
             initial.setdefault("counsellor_name", self._actor.display_name or self._actor.username)
             row = RecordRow(
-                id=str(uuid.uuid4()),
+                id=bound_record_id(self._actor.user_id),
                 status=RecordStatus.DRAFT.value,
                 sync_state=SyncState.LOCAL.value,
                 form_id=form_id,
@@ -856,7 +856,7 @@ class RecordService:
                 record=record.get("id"),
             )
             row = RecordRow(
-                id=str(uuid.uuid4()),
+                id=bound_record_id(self._actor.user_id),
                 status=RecordStatus.COMPLETE.value,
                 sync_state=SyncState.PENDING.value,
                 form_id=str(record["form_id"]),

@@ -695,7 +695,7 @@ def sent_lines(result: SyncResult) -> list[str]:
         lines.append(
             ngettext("{n} Anweisung bestätigt.", "{n} Anweisungen bestätigt.", n).format(n=n)
         )
-    lines += result.handover_lines()
+    lines += result.notice_lines()
     if not lines and not result.rejected and not result.forms_installed:
         lines.append(_("Es lag nichts zur Übermittlung vor."))
     return lines
