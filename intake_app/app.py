@@ -611,13 +611,16 @@ class Workspace:
         this store backs. Never the device's hand-over key (it comes from the home
         store)."""
 
-        owner: list[int | None] = []
+        owner: list[tuple[int, str] | None] = []
 
-        def store_owner() -> int | None:
+        def store_owner() -> tuple[int, str] | None:
             if not owner:
                 info = self.vault.stores().get(store_id)
-                held = info is not None and self._store_for_owner(info.owner_id) == store_id
-                owner.append(info.owner_id if info is not None and held else None)
+                user = None
+                if info is not None and self._store_for_owner(info.owner_id) == store_id:
+                    with self.db.read() as session:
+                        user = users.get_by_id(session, user_id=info.owner_id)
+                owner.append((user.id, user.username) if user and user.id is not None else None)
             return owner[0]
 
         def vouch(session: Session, item: OutboxItem) -> bool:
@@ -625,17 +628,20 @@ class Workspace:
                 return False
             if item.kind == OutboxKind.ERASURE.value:
                 return erasure_backed(session, item.record_id)
-            if item.kind == OutboxKind.REASSIGNMENT.value:
-                return moves.reassignment_backed(session, item)
             records = self.records
-            if not isinstance(records, SiteRecords):
-                return False
+            if self.scope.left_out or not isinstance(records, SiteRecords):
+                return False  # "held by no other store" cannot be told (attacker run 23)
             try:
                 if records.store_of(item.record_id) != store_id:
                     return False
             except (NotFound, ConflictError):
                 return False
-            return moves.belongs_here(session, item.record_id, store_owner())
+            found = store_owner()
+            if item.kind == OutboxKind.REASSIGNMENT.value:
+                return found is not None and moves.reassignment_backed(
+                    session, item, owner_id=found[0], owner=found[1]
+                )
+            return moves.belongs_here(session, item.record_id, found[0] if found else None)
 
         return vouch
 

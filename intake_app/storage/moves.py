@@ -53,7 +53,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlmodel import select
+from sqlmodel import col, select
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
@@ -355,21 +355,20 @@ def audit_and_close(
     remove_journal(root, journal)
 
 
-def move_backed(session: Any, record_id: str, *, move: str | None = None) -> bool:
-    """Whether this store's audit log holds a ``record_moved`` entry for ``record_id``
-    (``move``: that very move) signed by a user whose signed role moves cases (a
-    supervisor), with the key her row names now: a case moved into this store by a
-    supervisor, not a row its owner made under someone else's case id (docs/security.md,
-    "Batches signed by their sender")."""
+def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
+    """The details (``from``, ``to``, ``move``) of the newest ``record_moved`` entry for
+    ``record_id`` that a user whose signed role moves cases (a supervisor) signed with the
+    key her row names now; None when there is none. Entries anyone else wrote count for
+    nothing (the profile's audit log, where they stand, opens with every password)."""
     rows = session.exec(
-        select(AuditLogEntry).where(
+        select(AuditLogEntry)
+        .where(
             AuditLogEntry.action == AuditAction.RECORD_MOVED.value,
             AuditLogEntry.subject_type == "record",
             AuditLogEntry.subject_id == record_id,
         )
+        .order_by(col(AuditLogEntry.seq).desc())
     ).all()
-    if move is not None:
-        rows = [r for r in rows if json.loads(r.details or "{}").get("move") == move]
 
     def may_move(_user_id: int, role: str) -> bool:
         try:
@@ -377,31 +376,47 @@ def move_backed(session: Any, record_id: str, *, move: str | None = None) -> boo
         except ValueError:
             return False
 
-    return bool(audit.entitled_entries(session, rows, may_move))
+    for row in rows:  # newest first: the first that counts is the newest that counts
+        if audit.entitled_entries(session, [row], may_move):
+            details = json.loads(row.details or "{}")
+            return details if isinstance(details, dict) else None
+    return None
 
 
-def reassignment_backed(session: Any, item: OutboxItem) -> bool:
-    """Whether a reassignment in this store's outbox is the one a supervisor's move here
-    queued (:func:`move_backed` for its move)."""
+def reassignment_backed(session: Any, item: OutboxItem, *, owner_id: int, owner: str) -> bool:
+    """Whether a reassignment in the outbox of ``owner``'s store is the one her move here
+    queued: the record's newest signed move (:func:`newest_move`) is that very move and
+    went to her, and the item names her (attacker run 23 replayed an older move naming
+    herself)."""
     try:
-        move = uuid.UUID(json.loads(item.payload or "{}")["reassignment_id"]).hex
+        payload = json.loads(item.payload or "{}")
+        move = uuid.UUID(payload["reassignment_id"]).hex
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
-    return move_backed(session, item.record_id, move=move)
+    newest = newest_move(session, item.record_id)
+    return (
+        newest is not None
+        and newest.get("move") == move
+        and newest.get("to") == owner_id
+        and payload.get("counsellor") == owner
+    )
 
 
 def belongs_here(session: Any, record_id: str, owner_id: int | None) -> bool:
-    """Whether a record in this store is its owner's to speak for: its id bound to her
-    (``owner_id``, None when the store's owner is not confirmed), moved here by a
-    supervisor (:func:`move_backed`), or made before ids were bound (a random id: what
-    stays, docs/security.md, "Batches signed by their sender")."""
+    """Whether a record in a store is its owner's to speak for: its id bound to her
+    (``owner_id``, None when the store's owner is not confirmed), or its newest signed
+    move went to her, or it was made before ids were bound (a random id) and never moved
+    (what stays, docs/security.md, "Batches signed by their sender")."""
     if owner_id is not None and record_id_bound(record_id, owner_id):
         return True
     try:
         legacy = uuid.UUID(record_id).version != BOUND_ID_VERSION
     except ValueError:
         return False
-    return legacy or move_backed(session, record_id)
+    newest = newest_move(session, record_id)
+    if newest is None:
+        return legacy
+    return owner_id is not None and newest.get("to") == owner_id
 
 
 def _queue_reassignment(session: Any, journal: MoveJournal) -> None:

@@ -91,6 +91,11 @@ class Scope:
     #: stores (id -> owner id) sealed to their owner again only when a supervisor
     #: confirms it: the owner's key pair was replaced by a password reset
     awaiting: dict[str, int] = field(default_factory=dict)
+    #: stores of the site listed in the vault but not opened here (missing, unreadable):
+    #: a supervisor's sync then vouches for nothing of a colleague's store, since "held
+    #: by no other store" cannot be told (docs/security.md, "Batches signed by their
+    #: sender")
+    left_out: int = 0
 
     @property
     def home(self) -> Database:
@@ -313,10 +318,12 @@ def _fill(
                 # another site key (docs/security.md, "The site public key")
                 log.error("a store is not sealed to the site key")
                 scope.findings.append(_unreadable_store())
+                scope.left_out += 1
             continue
         if not path.is_file():
             log.error("a store listed in the vault is missing")
             complete = False
+            scope.left_out += 1
             continue
         if len(candidates) == 1:  # the usual case: opening the store below checks it
             key: bytes | None = candidates[0]
@@ -506,6 +513,7 @@ def _fill(
         except ProfileError:
             log.error("a store does not open with the key sealed for it; it is left out")
             scope.findings.append(_unreadable_store())
+            scope.left_out += 1
             continue
         try:  # a store written by an older version gets the record tables added since
             _guard_store_schema(scope, profile_db, store_db, actor, sid)
@@ -514,6 +522,7 @@ def _fill(
             store_db.engine.dispose()
             log.error("a store does not open with the key sealed for it; it is left out")
             scope.findings.append(_unreadable_store())
+            scope.left_out += 1
             continue
         # a store another window re-keys meanwhile is opened again with its new key
         store_db.key_source = _StoreKeys(vault, keys, sid)

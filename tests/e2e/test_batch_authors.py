@@ -284,6 +284,60 @@ def test_a_case_moved_to_another_counsellor_is_hers_at_the_office_after_a_superv
     )
     assert office.count(central_db.consent_withdrawals) == 0
 
+    # moved back to the colleague; she replays that move, signed by the supervisor in the
+    # audit log every password opens, as a reassignment to herself (attacker run 23)
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        ws.move_case_to(case, COLLEAGUE)
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+    keys = keys_for(profile.profile.root / "vault.json", COUNSELLOR, COUNSELLOR_PASSWORD)
+    moves_seen = with_any_key(
+        profile.profile.db_path,
+        keys,
+        lambda conn: conn.execute(
+            "SELECT details FROM audit_log WHERE action = 'record_moved' ORDER BY seq"
+        ).fetchall(),
+    )
+    back = json.loads(moves_seen[-1][0])["move"]
+    replay = {
+        "reassignment_id": str(uuid.UUID(hex=back)),
+        "counsellor": COUNSELLOR,
+        "moved_at": "2030-01-01T00:00:00Z",
+    }
+    assert any(
+        with_any_key(path, keys, _planter(case, [("reassignment", replay)]))
+        for path in sorted((profile.profile.root / "stores").glob("*.db"))
+    )
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+    (owner,) = office.rows(sa.select(central_db.record_owners))
+    assert owner.counsellor == COLLEAGUE
+
+
+def _planter(record_id: str, items: list[tuple[str, dict[str, Any]]]) -> Any:
+    """Writes ``items`` into the outbox of a record store (SQLCipher opened with her key)."""
+
+    def plant(conn: Any) -> bool:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
+        if "records" not in tables:
+            return False
+        for kind, payload in items:
+            conn.execute(
+                "INSERT INTO outbox (kind, record_id, payload, state, created_at, attempts)"
+                " VALUES (?, ?, ?, 'pending', '2026-12-07 10:00:00', 0)",
+                (kind, record_id, json.dumps(payload)),
+            )
+        return True
+
+    return plant
+
 
 def test_items_she_plants_in_her_own_outbox_are_not_sent_by_a_supervisors_sync(
     profile: ProfileFixture, office: Office, tmp_path: Path
@@ -301,17 +355,7 @@ def test_items_she_plants_in_her_own_outbox_are_not_sent_by_a_supervisors_sync(
         "moved_at": "2026-12-07T10:00:00Z",
     }
 
-    def plant(conn: Any) -> bool:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
-        if "records" not in tables:
-            return False
-        for kind, payload in (("reassignment", planted), ("erasure", {"reason": "x"})):
-            conn.execute(
-                "INSERT INTO outbox (kind, record_id, payload, state, created_at, attempts)"
-                " VALUES (?, ?, ?, 'pending', '2026-12-07 10:00:00', 0)",
-                (kind, case, json.dumps(payload)),
-            )
-        return True
+    plant = _planter(case, [("reassignment", planted), ("erasure", {"reason": "x"})])
 
     keys = keys_for(profile.profile.root / "vault.json", COUNSELLOR, COUNSELLOR_PASSWORD)
     stores = sorted((profile.profile.root / "stores").glob("*.db"))
