@@ -355,12 +355,18 @@ def audit_and_close(
     remove_journal(root, journal)
 
 
+#: :func:`newest_move` when the newest ``record_moved`` entry of a record does not count
+UNVERIFIED: dict[str, Any] = {}
+
+
 def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
     """The details (``from``, ``to``, ``move``) of the newest ``record_moved`` entry for
-    ``record_id`` that a user whose signed role moves cases (a supervisor) signed with the
-    key her row names now; None when there is none. Entries anyone else wrote count for
-    nothing (the profile's audit log, where they stand, opens with every password)."""
-    rows = session.exec(
+    ``record_id``, if a user whose signed role moves cases (a supervisor) signed it with
+    the key her row names now; :data:`UNVERIFIED` when the newest entry does not count
+    (written by someone else, or by a supervisor who has left: then nothing is vouched
+    for, attacker run 24); None when the record was never moved. The entries stand in
+    the profile's audit log, which every password opens."""
+    row = session.exec(
         select(AuditLogEntry)
         .where(
             AuditLogEntry.action == AuditAction.RECORD_MOVED.value,
@@ -368,7 +374,10 @@ def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
             AuditLogEntry.subject_id == record_id,
         )
         .order_by(col(AuditLogEntry.seq).desc())
-    ).all()
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
 
     def may_move(_user_id: int, role: str) -> bool:
         try:
@@ -376,18 +385,17 @@ def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
         except ValueError:
             return False
 
-    for row in rows:  # newest first: the first that counts is the newest that counts
-        if audit.entitled_entries(session, [row], may_move):
-            details = json.loads(row.details or "{}")
-            return details if isinstance(details, dict) else None
-    return None
+    if not audit.entitled_entries(session, [row], may_move):
+        return UNVERIFIED
+    details = json.loads(row.details or "{}")
+    return details if isinstance(details, dict) else UNVERIFIED
 
 
 def reassignment_backed(session: Any, item: OutboxItem, *, owner_id: int, owner: str) -> bool:
     """Whether a reassignment in the outbox of ``owner``'s store is the one her move here
-    queued: the record's newest signed move (:func:`newest_move`) is that very move and
-    went to her, and the item names her (attacker run 23 replayed an older move naming
-    herself)."""
+    queued: the record's newest move (:func:`newest_move`) is that very move, signed by a
+    supervisor, and went to her, and the item names her (attacker run 23 replayed an
+    older move naming herself)."""
     try:
         payload = json.loads(item.payload or "{}")
         move = uuid.UUID(payload["reassignment_id"]).hex
@@ -395,7 +403,8 @@ def reassignment_backed(session: Any, item: OutboxItem, *, owner_id: int, owner:
         return False
     newest = newest_move(session, item.record_id)
     return (
-        newest is not None
+        bool(newest)
+        and newest is not None
         and newest.get("move") == move
         and newest.get("to") == owner_id
         and payload.get("counsellor") == owner
@@ -403,20 +412,21 @@ def reassignment_backed(session: Any, item: OutboxItem, *, owner_id: int, owner:
 
 
 def belongs_here(session: Any, record_id: str, owner_id: int | None) -> bool:
-    """Whether a record in a store is its owner's to speak for: its id bound to her
-    (``owner_id``, None when the store's owner is not confirmed), or its newest signed
-    move went to her, or it was made before ids were bound (a random id) and never moved
-    (what stays, docs/security.md, "Batches signed by their sender")."""
+    """Whether a record in a store is its owner's to speak for (``owner_id``, None when
+    the store's owner is not confirmed): once moved, only if its newest move, signed by
+    a supervisor, went to her; never moved, if its id is bound to her, or was made
+    before ids were bound (a random id: what stays, docs/security.md, "Batches signed by
+    their sender"). A case she made and a supervisor moved away is no longer hers
+    (attacker run 24)."""
+    newest = newest_move(session, record_id)
+    if newest is not None:
+        return bool(newest) and owner_id is not None and newest.get("to") == owner_id
     if owner_id is not None and record_id_bound(record_id, owner_id):
         return True
     try:
-        legacy = uuid.UUID(record_id).version != BOUND_ID_VERSION
+        return uuid.UUID(record_id).version != BOUND_ID_VERSION
     except ValueError:
         return False
-    newest = newest_move(session, record_id)
-    if newest is None:
-        return legacy
-    return owner_id is not None and newest.get("to") == owner_id
 
 
 def _queue_reassignment(session: Any, journal: MoveJournal) -> None:

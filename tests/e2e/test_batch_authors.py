@@ -390,3 +390,60 @@ def test_items_she_plants_in_her_own_outbox_are_not_sent_by_a_supervisors_sync(
     assert office.count(central_db.erasures) == 0
     held = office.rows(sa.select(central_db.records.c.record_id, central_db.records.c.counsellor))
     assert [tuple(r) for r in held] == [(case, COLLEAGUE)]
+
+
+def test_a_case_she_made_and_a_supervisor_moved_away_is_not_hers_to_plant_for(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """Attacker run 24: a supervisor moves a case she made to a colleague; she writes its
+    row back into her own store, plants a withdrawal for it, and takes the other stores
+    out of the folder; the case's id is bound to her, but its newest signed move went to
+    the colleague."""
+    enrol_device(profile, office, tmp_path)
+    _add_colleague(profile)
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        (case,) = finalised(ws, 1)
+        assert ws.sync.send(settings=FAST).records_delivered == 1
+    finally:
+        ws.close()
+    office.cli("import")
+    keys = keys_for(profile.profile.root / "vault.json", COUNSELLOR, COUNSELLOR_PASSWORD)
+    stores = profile.profile.root / "stores"
+    (hers,) = [p for p in stores.glob("*.db") if with_any_key(p, keys, lambda conn: True)]
+
+    def read_row(conn: Any) -> tuple[list[str], tuple[Any, ...]]:
+        cursor = conn.execute("SELECT * FROM records WHERE id = ?", (case,))
+        return [c[0] for c in cursor.description], cursor.fetchone()
+
+    columns, row = with_any_key(hers, keys, read_row)
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        ws.move_case_to(case, COLLEAGUE)
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+
+    def put_back(conn: Any) -> bool:
+        marks = ", ".join("?" for _ in columns)
+        conn.execute(f"INSERT INTO records ({', '.join(columns)}) VALUES ({marks})", row)
+        return True
+
+    keys = keys_for(profile.profile.root / "vault.json", COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert with_any_key(hers, keys, put_back)
+    withdraw = {"purpose": "central_office", "withdrawn_on": "2026-12-07"}
+    assert with_any_key(hers, keys, _planter(case, [("consent_withdrawal", withdraw)]))
+    vault = json.loads((profile.profile.root / "vault.json").read_text("utf-8"))
+    theirs = [sid for sid in vault["stores"] if stores / f"{sid}.db" != hers]
+    for sid in theirs:  # every other store out of the folder and the vault
+        (stores / f"{sid}.db").unlink(missing_ok=True)
+        vault["stores"].pop(sid)
+    (profile.profile.root / "vault.json").write_text(json.dumps(vault), "utf-8")
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+    assert office.count(central_db.consent_withdrawals) == 0
