@@ -72,6 +72,17 @@ def _colleagues_case(
     return case, more
 
 
+def _supervisor_moves(profile: ProfileFixture, office: Office, case: str, to: str) -> None:
+    """A supervisor moves ``case`` to ``to``, syncs, and the office imports."""
+    ws = profile.sign_in(SUPERVISOR)
+    try:
+        ws.move_case_to(case, to)
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+
+
 def _revision(record_id: str, revision: int, counsellor: str) -> dict[str, Any]:
     return {
         "id": record_id,
@@ -286,13 +297,7 @@ def test_a_case_moved_to_another_counsellor_is_hers_at_the_office_after_a_superv
 
     # moved back to the colleague; she replays that move, signed by the supervisor in the
     # audit log every password opens, as a reassignment to herself (attacker run 23)
-    ws = profile.sign_in(SUPERVISOR)
-    try:
-        ws.move_case_to(case, COLLEAGUE)
-        ws.sync.send(settings=FAST)
-    finally:
-        ws.close()
-    office.cli("import")
+    _supervisor_moves(profile, office, case, COLLEAGUE)
     keys = keys_for(profile.profile.root / "vault.json", COUNSELLOR, COUNSELLOR_PASSWORD)
     moves_seen = with_any_key(
         profile.profile.db_path,
@@ -417,13 +422,7 @@ def test_a_case_she_made_and_a_supervisor_moved_away_is_not_hers_to_plant_for(
         return [c[0] for c in cursor.description], cursor.fetchone()
 
     columns, row = with_any_key(hers, keys, read_row)
-    ws = profile.sign_in(SUPERVISOR)
-    try:
-        ws.move_case_to(case, COLLEAGUE)
-        ws.sync.send(settings=FAST)
-    finally:
-        ws.close()
-    office.cli("import")
+    _supervisor_moves(profile, office, case, COLLEAGUE)
 
     def put_back(conn: Any) -> bool:
         marks = ", ".join("?" for _ in columns)
