@@ -228,7 +228,7 @@ class Importer:
             if done is not None:
                 return done
         try:
-            self._check_device(batch, received_at=received_at)
+            pinned_root = self._check_device(batch, received_at=received_at)
         except _Quarantine as exc:
             if row is None:
                 # Not verified as the device's: keep it out of the batch table entirely, so a
@@ -241,7 +241,7 @@ class Importer:
             )
         try:
             payload = open_batch(batch, self.decryption_keys)
-            author = self._check_author(payload, batch)
+            author = self._check_author(payload, batch, pinned_root)
         except BatchError as exc:
             return self._quarantine_verified(
                 data, batch, outcome, source=source, reason=exc.reason, row_exists=row is not None
@@ -352,7 +352,7 @@ class Importer:
             return outcome
         return None
 
-    def _check_device(self, batch: SealedBatch, *, received_at: datetime) -> None:
+    def _check_device(self, batch: SealedBatch, *, received_at: datetime) -> tuple[str, str] | None:
         """The batch must be signed with the device key the importer trusts: pinned in its
         own table, or proven with the enrolment token at first sight, never simply the key
         the receiver's table holds (docs/security.md, "Device keys the importer trusts")."""
@@ -363,6 +363,11 @@ class Importer:
                 raise _Quarantine("unknown_device")
             trusted, registered = pin_device_key(conn, header.device_id)
             revoked_at = pin_revoked_at(conn, header.device_id)
+            pin = conn.execute(
+                sa.select(device_pins.c.profile_root_kid, device_pins.c.profile_root_public).where(
+                    device_pins.c.device_id == header.device_id
+                )
+            ).first()
         if registered is None:
             raise _Quarantine("not_registered")
         if trusted is None or trusted != registered:
@@ -379,8 +384,14 @@ class Importer:
         revoked = [t for t in (device.revoked_at, revoked_at) if t is not None]
         if revoked and as_utc(received_at) >= min(revoked):  # type: ignore[operator]
             raise _Quarantine("revoked_device")
+        # the profile root the device's batches name their senders from, once pinned
+        if pin is not None and pin.profile_root_kid:
+            return str(pin.profile_root_kid), str(pin.profile_root_public)
+        return None
 
-    def _check_author(self, payload: dict[str, Any], batch: SealedBatch) -> Author | None:
+    def _check_author(
+        self, payload: dict[str, Any], batch: SealedBatch, pinned: tuple[str, str] | None
+    ) -> Author | None:
         """The verified sender of a batch (docs/security.md, "Batches signed by their
         sender"), taken out of ``payload``; None for a batch before format 4 from a device
         whose root is not pinned yet.
@@ -391,17 +402,6 @@ class Importer:
         """
         block = payload.pop("author", None)
         header = batch.header
-        with self.engine.connect() as conn:
-            pin = conn.execute(
-                sa.select(device_pins.c.profile_root_kid, device_pins.c.profile_root_public).where(
-                    device_pins.c.device_id == header.device_id
-                )
-            ).first()
-        pinned = (
-            (str(pin.profile_root_kid), str(pin.profile_root_public))
-            if pin is not None and pin.profile_root_kid
-            else None
-        )
         if block is None:
             if pinned is not None:
                 log.warning("unsigned batch from a device that signs: batch=%s", header.batch_id)
