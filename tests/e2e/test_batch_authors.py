@@ -72,6 +72,16 @@ def _colleagues_case(
     return case, more
 
 
+def _sync_and_import(profile: ProfileFixture, office: Office, username: str) -> None:
+    """``username`` signs in and syncs; the office imports."""
+    ws = profile.sign_in(username)
+    try:
+        ws.sync.send(settings=FAST)
+    finally:
+        ws.close()
+    office.cli("import")
+
+
 def _supervisor_moves(profile: ProfileFixture, office: Office, case: str, to: str) -> None:
     """A supervisor moves ``case`` to ``to``, syncs, and the office imports."""
     ws = profile.sign_in(SUPERVISOR)
@@ -316,22 +326,20 @@ def test_a_case_moved_to_another_counsellor_is_hers_at_the_office_after_a_superv
         with_any_key(path, keys, _planter(case, [("reassignment", replay)]))
         for path in sorted((profile.profile.root / "stores").glob("*.db"))
     )
-    ws = profile.sign_in(SUPERVISOR)
-    try:
-        ws.sync.send(settings=FAST)
-    finally:
-        ws.close()
-    office.cli("import")
+    _sync_and_import(profile, office, SUPERVISOR)
     (owner,) = office.rows(sa.select(central_db.record_owners))
     assert owner.counsellor == COLLEAGUE
 
 
-def _planter(record_id: str, items: list[tuple[str, dict[str, Any]]]) -> Any:
-    """Writes ``items`` into the outbox of a record store (SQLCipher opened with her key)."""
+def _planter(
+    record_id: str, items: list[tuple[str, dict[str, Any]]], *, in_store: bool = True
+) -> Any:
+    """Writes ``items`` into the outbox of a record store (``in_store``; SQLCipher opened
+    with her key), or of whichever database it is given."""
 
     def plant(conn: Any) -> bool:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
-        if "records" not in tables:
+        if in_store and "records" not in tables:
             return False
         for kind, payload in items:
             conn.execute(
@@ -377,21 +385,9 @@ def test_items_she_plants_in_her_own_outbox_are_not_sent_by_a_supervisors_sync(
 
     # the profile database's outbox (every password opens it) is the home of an
     # administrator's sync
-    def plant_erasure(conn: Any) -> bool:
-        conn.execute(
-            "INSERT INTO outbox (kind, record_id, payload, state, created_at, attempts)"
-            " VALUES ('erasure', ?, '{}', 'pending', '2026-12-07 10:00:00', 0)",
-            (case,),
-        )
-        return True
-
+    plant_erasure = _planter(case, [("erasure", {})], in_store=False)
     assert with_any_key(profile.profile.db_path, keys, plant_erasure)
-    ws = profile.sign_in(ADMIN)
-    try:
-        ws.sync.send(settings=FAST)
-    finally:
-        ws.close()
-    office.cli("import")
+    _sync_and_import(profile, office, ADMIN)
     assert office.count(central_db.erasures) == 0
     held = office.rows(sa.select(central_db.records.c.record_id, central_db.records.c.counsellor))
     assert [tuple(r) for r in held] == [(case, COLLEAGUE)]
@@ -439,10 +435,5 @@ def test_a_case_she_made_and_a_supervisor_moved_away_is_not_hers_to_plant_for(
         (stores / f"{sid}.db").unlink(missing_ok=True)
         vault["stores"].pop(sid)
     (profile.profile.root / "vault.json").write_text(json.dumps(vault), "utf-8")
-    ws = profile.sign_in(SUPERVISOR)
-    try:
-        ws.sync.send(settings=FAST)
-    finally:
-        ws.close()
-    office.cli("import")
+    _sync_and_import(profile, office, SUPERVISOR)
     assert office.count(central_db.consent_withdrawals) == 0
