@@ -217,7 +217,7 @@ def records_gone(session: Session) -> set[str]:
 LIST_SUBJECT = "handovers"
 
 
-def _supervisor_who_may(may_sign: Callable[[int], bool] | None) -> Callable[[int, str], bool]:
+def supervisor_who_may(may_sign: Callable[[int], bool] | None) -> Callable[[int, str], bool]:
     """For ``audit.entitled_entries``: a supervisor (by her signed row) whose entries
     ``may_sign`` lets count (None: every supervisor)."""
 
@@ -242,7 +242,7 @@ def latest_signed_digest(
     the profile key makes the list fail the check (it is then checked entry by entry),
     or names an older list, a part of the present one (taken in twice, never lost)."""
 
-    supervisor = _supervisor_who_may(may_sign)
+    supervisor = supervisor_who_may(may_sign)
     query = (
         select(AuditLogEntry)
         .where(
@@ -277,7 +277,7 @@ def signed_takes(
         )
     ).all()
 
-    supervisor = _supervisor_who_may(may_sign)
+    supervisor = supervisor_who_may(may_sign)
     found: dict[str, set[str]] = {}
     for row in audit.entitled_entries(session, rows, supervisor):
         record = str(json.loads(row.details or "{}").get("record", ""))

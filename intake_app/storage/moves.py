@@ -57,11 +57,10 @@ from sqlmodel import col, select
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
-from intake_app.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from intake_app.core.records import OutboxKind, SyncState
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
-from intake_app.storage import audit
+from intake_app.storage import audit, handovers
 from intake_app.storage.database import Database
 from intake_app.storage.models import AuditLogEntry, OutboxItem, RecordRow, User
 from intake_app.storage.stores import MOVES_DONE_SQL, STORES_DIR
@@ -378,14 +377,7 @@ def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
     ).first()
     if row is None:
         return None
-
-    def may_move(_user_id: int, role: str) -> bool:
-        try:
-            return Permission.EDIT_SITE_RECORDS in ROLE_PERMISSIONS[Role(role)]
-        except ValueError:
-            return False
-
-    if not audit.entitled_entries(session, [row], may_move):
+    if not audit.entitled_entries(session, [row], handovers.supervisor_who_may(None)):
         return UNVERIFIED
     details = json.loads(row.details or "{}")
     return details if isinstance(details, dict) else UNVERIFIED
