@@ -12,6 +12,15 @@ import pytest
 from intake_app.app import Workspace
 from intake_app.storage.profile import Profile
 
+# The torture figures' hooks: here, in the conftest every process loads, so that the
+# controlling process of a run with workers gathers them too (tests/helpers/figures.py).
+from tests.helpers.figures import (  # noqa: F401 - pytest hooks
+    pytest_runtest_logreport,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["INTAKE_LANG"] = "de"
 

@@ -11,14 +11,11 @@ a Markdown table beside it).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,8 +25,8 @@ from intake_app.central import db as central_db
 from intake_app.cli import main as intake_app_main
 from tests.conftest import ADMIN_PASSWORD, ProfileFixture
 from tests.e2e.conftest import Office, office, pg_office  # noqa: F401 - fixtures
+from tests.helpers.figures import FIGURES, FULL, Figures
 
-FULL = os.environ.get("INTAKE_TORTURE", "").strip().lower() == "full"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,73 +88,11 @@ def scale() -> Scale:
 # -- figures -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One measured figure of one test."""
-
-    item: str
-    test: str
-    name: str
-    value: Any
-    unit: str = ""
-
-
-@dataclass
-class Figures:
-    """Collects the figures of one run (printed at the end, written to a file)."""
-
-    scale: str
-    rows: list[Figure] = field(default_factory=list)
-
-    def add(self, item: str, test: str, name: str, value: Any, unit: str = "") -> None:
-        """Record one figure (``item`` is the issue's item number, 1-8)."""
-        if isinstance(value, float):
-            value = round(value, 4)
-        self.rows.append(Figure(item, test, name, value, unit))
-
-    def markdown(self) -> str:
-        """The figures as a Markdown table, in item order."""
-        lines = [
-            f"Scale: {self.scale}",
-            "",
-            "| item | test | figure | value |",
-            "|---|---|---|---|",
-        ]
-        for row in sorted(self.rows, key=lambda r: (r.item, r.test)):
-            value = f"{row.value} {row.unit}".strip()
-            lines.append(f"| {row.item} | {row.test} | {row.name} | {value} |")
-        return "\n".join(lines) + "\n"
-
-
-_FIGURES = Figures(scale=SCALE.name)
-
-
 @pytest.fixture(scope="session")
-def figures() -> Iterator[Figures]:
-    """The run's figure collector; written to ``INTAKE_TORTURE_FIGURES`` at the end."""
-    yield _FIGURES
-    target = os.environ.get("INTAKE_TORTURE_FIGURES")
-    if target and _FIGURES.rows:
-        path = Path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps(
-                {"scale": _FIGURES.scale, "figures": [asdict(r) for r in _FIGURES.rows]},
-                indent=1,
-                ensure_ascii=False,
-            ),
-            "utf-8",
-        )
-        path.with_suffix(".md").write_text(_FIGURES.markdown(), "utf-8")
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the figures of the torture tests that ran."""
-    if not _FIGURES.rows:
-        return
-    terminalreporter.section(f"torture figures ({_FIGURES.scale})")
-    for line in _FIGURES.markdown().splitlines():
-        terminalreporter.write_line(line)
+def figures() -> Figures:
+    """The run's figure collector (tests/helpers/figures.py: each test's figures travel
+    in its report, and are printed and written where the results are shown)."""
+    return FIGURES
 
 
 # -- shared helpers ----------------------------------------------------------------------
