@@ -49,6 +49,8 @@ devices = sa.Table(
     sa.Column("last_batch_at", sa.DateTime(timezone=True), nullable=True),
     #: The device's proof over its key, keyed with its token (checked by the importer).
     sa.Column("registration_proof", sa.String(96), nullable=True),
+    #: The profile root the registration names (version 3), covered by that proof.
+    sa.Column("registration_root", sa.Text(), nullable=True),
     sa.UniqueConstraint("name", name="uq_devices_name"),
 )
 
@@ -65,9 +67,10 @@ device_pins = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=True),
     sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-    #: The profile root the device's batches name their senders from, pinned at its first
-    #: signed batch (docs/security.md, "Batches signed by their sender"); enrolling the
-    #: device again clears it.
+    #: The profile root the device's batches name their senders from, pinned with the
+    #: device key where its registration named one, else at its first signed batch
+    #: (docs/security.md, "Batches signed by their sender"); enrolling the device again
+    #: clears it.
     sa.Column("profile_root_kid", sa.String(32), nullable=True),
     sa.Column("profile_root_public", sa.Text(), nullable=True),
     sa.Column("profile_root_pinned_at", sa.DateTime(timezone=True), nullable=True),
@@ -383,7 +386,7 @@ RECEIVER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     (
         "devices",
         "UPDATE (status, public_key_pem, key_id, registered_at, token_used_at, last_batch_at, "
-        "registration_proof)",
+        "registration_proof, registration_root)",
     ),
     ("batches", "SELECT, INSERT"),
     ("batches", "UPDATE (stored_receipt)"),

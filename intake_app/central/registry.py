@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from intake_app.atomic import atomic_write_bytes
 from intake_app.errors import ConflictError, NotFound
 from intake_app.i18n import _
-from intake_app.sync import keys
+from intake_app.sync import authors, keys
 from intake_app.sync.enrolment import (
     Registration,
     build_enrolment,
@@ -126,7 +127,10 @@ def trusted_key_pem(pin: sa.Row | None, device: sa.Row) -> str | None:
     if pin.proof_key is None or pem is None or proof is None:
         return None
     expected = registration_proof(
-        bytes.fromhex(pin.proof_key), device_id=device._mapping["device_id"], public_key_pem=pem
+        bytes.fromhex(pin.proof_key),
+        device_id=device._mapping["device_id"],
+        public_key_pem=pem,
+        profile_root=device._mapping["registration_root"],
     )
     return str(pem) if hmac.compare_digest(expected, str(proof)) else None
 
@@ -141,17 +145,29 @@ def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | 
     trusted = trusted_key_pem(pin, device)
     registered = device._mapping["public_key_pem"]
     if pin is not None and pin.public_key_pem is None and trusted is not None:
+        now = utcnow()
+        values: dict[str, Any] = {
+            "public_key_pem": trusted,
+            "key_id": device._mapping["key_id"],
+            "pinned_at": now,
+            "proof_key": None,
+        }
+        # The profile root the registration named, under the same proof: the device's
+        # first signed batch must come from it (docs/security.md, "Batches signed by
+        # their sender").
+        root = device._mapping["registration_root"]
+        if root is not None and pin.profile_root_kid is None:
+            values |= {
+                "profile_root_kid": authors.key_id(str(root)),
+                "profile_root_public": str(root),
+                "profile_root_pinned_at": now,
+            }
         conn.execute(
             device_pins.update()
             .where(device_pins.c.device_id == device_id, device_pins.c.public_key_pem.is_(None))
-            .values(
-                public_key_pem=trusted,
-                key_id=device._mapping["key_id"],
-                pinned_at=utcnow(),
-                proof_key=None,
-            )
+            .values(**values)
         )
-        log.info("device key pinned: %s", device_id)
+        log.info("device key pinned: %s%s", device_id, " (with its profile root)" if root else "")
     return trusted, registered
 
 
@@ -296,6 +312,7 @@ def register_device(
                 public_key_pem=keys.public_key_to_pem(registration.public_key),
                 key_id=registration.key_id,
                 registration_proof=registration.key_proof,
+                registration_root=registration.profile_root,
                 registered_at=now,
                 token_used_at=now,
             )

@@ -396,7 +396,16 @@ class DeviceSync:
         assert row is not None
         if row.registered or not row.enrolment_token:
             raise ConflictError(_("Dieses Gerät ist bei der Zentrale bereits bestätigt."))
-        return build_registration(identity, token=row.enrolment_token)
+        return build_registration(
+            identity, token=row.enrolment_token, profile_root=self._profile_root()
+        )
+
+    def _profile_root(self) -> str | None:
+        """The profile root the registration names, so that the office pins it with the
+        device key (docs/security.md, "Batches signed by their sender"); None before the
+        profile's users are signed and on the recovery path."""
+        author = self._author()
+        return str(author.chain["root"]["public_key"]) if author is not None else None
 
     def import_confirmation(self, data: bytes) -> None:
         """Accept the office's confirmation of an offline registration."""
@@ -430,7 +439,9 @@ class DeviceSync:
             return
         if not row.enrolment_token:  # pragma: no cover - token kept until registered
             raise SyncError(_("Die Registrierung ist unvollständig."), kind=SyncErrorKind.AUTH)
-        registration = build_registration(identity, token=row.enrolment_token)
+        registration = build_registration(
+            identity, token=row.enrolment_token, profile_root=self._profile_root()
+        )
         # Deferred: the HTTP client (httpx) loads when the device first goes online, not
         # at start-up (docs/architecture.md, "Imports inside functions").
         from intake_app.sync.transport_http import SyncClient

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from intake_app.i18n import _
 from intake_app.sync import keys
+from intake_app.sync.authors import load_public
 from intake_app.sync.batch import utc_timestamp
 from intake_app.sync.errors import EnrolmentError, SignatureError
 from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, is_uuid
@@ -41,7 +42,11 @@ ENROLMENT_TYPE = "enrolment"
 REGISTRATION_TYPE = "registration"
 CONFIRMATION_TYPE = "registration-confirmation"
 ENROLMENT_VERSION = 2
-REGISTRATION_VERSION = 2
+# Version 3 names the profile root the device's users are signed from, which the office
+# pins with the device key (docs/security.md, "Batches signed by their sender"); version 2,
+# written by a profile whose users are not signed yet, names none.
+REGISTRATION_VERSION = 3
+REGISTRATION_VERSIONS = (2, 3)
 TOKEN_BYTES = 32
 MAX_NAME = 100
 
@@ -65,11 +70,18 @@ def registration_proof_key(token: str) -> bytes:
     ).derive(token.encode("ascii"))
 
 
-def registration_proof(proof_key: bytes, *, device_id: str, public_key_pem: str) -> str:
-    """HMAC-SHA384 over the device id and its public key, keyed with the token's proof key:
-    only who holds the token (the device, and the importer that issued it) can make it."""
-    message = f"intake-device-key/1\n{device_id}\n{public_key_pem}".encode()
-    return hmac.new(proof_key, message, hashlib.sha384).hexdigest()
+def registration_proof(
+    proof_key: bytes, *, device_id: str, public_key_pem: str, profile_root: str | None = None
+) -> str:
+    """HMAC-SHA384 over the device id, its public key and, where the registration names
+    one, its profile root, keyed with the token's proof key: only who holds the token (the
+    device, and the importer that issued it) can make it, and no one can add, drop or
+    change the root without breaking it."""
+    if profile_root is None:
+        message = f"intake-device-key/1\n{device_id}\n{public_key_pem}"
+    else:
+        message = f"intake-device-key/2\n{device_id}\n{public_key_pem}\n{profile_root}"
+    return hmac.new(proof_key, message.encode(), hashlib.sha384).hexdigest()
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -240,18 +252,25 @@ def create_identity(enrolment: Enrolment) -> DeviceIdentity:
 
 
 def build_registration(
-    identity: DeviceIdentity, *, token: str, created: datetime | None = None
+    identity: DeviceIdentity,
+    *,
+    token: str,
+    profile_root: str | None = None,
+    created: datetime | None = None,
 ) -> bytes:
     """The registration request (online body or offline file), signed by the device key.
 
     It carries not the token but its hash (what the office stores, to spend it once) and a
     proof keyed with the token over the new public key, which the importer checks before it
-    trusts the key; the receiver can check neither nor forge the proof.
+    trusts the key; the receiver can check neither nor forge the proof. ``profile_root``:
+    the public key of the profile's root (:func:`intake_app.sync.authors.public_text`),
+    covered by the proof, so the office pins it from the enrolment on rather than from
+    the first signed batch (docs/security.md, "Batches signed by their sender").
     """
     public = identity.public_key()
-    content = {
+    content: dict[str, Any] = {
         "format": "intake-registration",
-        "version": REGISTRATION_VERSION,
+        "version": REGISTRATION_VERSION if profile_root is not None else 2,
         "device_id": identity.device_id,
         "device_name": identity.device_name,
         "token_hash": token_hash(token),
@@ -259,10 +278,13 @@ def build_registration(
             registration_proof_key(token),
             device_id=identity.device_id,
             public_key_pem=keys.public_key_to_pem(public),
+            profile_root=profile_root,
         ),
         "public_key": keys.signing_public_to_json(public),
         "created": utc_timestamp(created),
     }
+    if profile_root is not None:
+        content["profile_root"] = profile_root
     return sign_document(REGISTRATION_TYPE, content, private_key=identity.signing_key())
 
 
@@ -283,6 +305,7 @@ class Registration:
     public_key: ec.EllipticCurvePublicKey
     key_id: str
     created: str
+    profile_root: str | None = None  # version 3: covered by ``key_proof``
 
 
 def read_registration(data: bytes) -> Registration:
@@ -294,11 +317,14 @@ def read_registration(data: bytes) -> Registration:
     try:
         document = read_document(data, doc_type=REGISTRATION_TYPE)
         content = document.content()
-        if (
-            content.get("format") != "intake-registration"
-            or content.get("version") != REGISTRATION_VERSION
-        ):
+        version = content.get("version")
+        if content.get("format") != "intake-registration" or version not in REGISTRATION_VERSIONS:
             raise SignatureError("malformed")
+        root = content.get("profile_root") if version == 3 else None
+        if version == 3:
+            if not isinstance(root, str) or len(root) > 400:
+                raise SignatureError("malformed")
+            load_public(root)  # ValueError: not a public key
         public = keys.signing_public_from_json(content["public_key"])
         kid = keys.signing_key_id(public)
         document.verify({kid: public})
@@ -320,6 +346,7 @@ def read_registration(data: bytes) -> Registration:
         public_key=public,
         key_id=kid,
         created=content["created"],
+        profile_root=root,
     )
 
 

@@ -437,3 +437,48 @@ def test_a_case_she_made_and_a_supervisor_moved_away_is_not_hers_to_plant_for(
     (profile.profile.root / "vault.json").write_text(json.dumps(vault), "utf-8")
     _sync_and_import(profile, office, SUPERVISOR)
     assert office.count(central_db.consent_withdrawals) == 0
+
+
+def test_the_profile_root_is_pinned_at_enrolment_not_at_the_first_batch(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """A device whose registration names its profile root (version 3) is held to that root
+    from its first batch on: a counsellor who makes a root of her own, in which she is a
+    supervisor, before anyone has synced, is refused (before, the first signed batch
+    pinned whatever root it named)."""
+    enrol_device(profile, office, tmp_path)
+    (device,) = office.rows(sa.select(central_db.devices))
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        identity = ws.sync.identity()
+        own = ws._batch_author()
+        (case,) = finalised(ws, 1)
+    finally:
+        ws.close()
+    assert identity is not None and own is not None
+    assert device.registration_root == own.chain["root"]["public_key"]
+
+    forged = build_batch(
+        {
+            "records": [_revision(authors.bound_record_id(own.user_id), 1, COUNSELLOR)],
+            "instructions": [],
+        },
+        identity=identity,
+        author=_her_own_root(own),
+    )
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    write_batches(folder, [forged])
+    office.cli("import", "--from-dir", str(folder))
+    assert _answers(folder, identity, [forged])[forged.batch_id] == "author_root_changed"
+    assert office.count(central_db.records) == 0
+    (pin,) = office.rows(sa.select(central_db.device_pins))
+    assert (pin.profile_root_kid, pin.profile_root_public) == (
+        own.chain["root"]["kid"],
+        own.chain["root"]["public_key"],
+    )
+
+    # the device's own sync, from the root it registered, goes in
+    _sync_and_import(profile, office, COUNSELLOR)
+    held = office.rows(sa.select(central_db.records.c.record_id, central_db.records.c.counsellor))
+    assert [tuple(r) for r in held] == [(case, COUNSELLOR)]

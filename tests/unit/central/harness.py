@@ -107,8 +107,10 @@ class Central:
         *,
         server_url: str = "http://127.0.0.1:9",
         register: bool = True,
+        profile_root: str | None = None,
     ) -> DeviceIdentity:
-        """Enrol a device and (by default) register its key; returns its identity."""
+        """Enrol a device and (by default) register its key, naming ``profile_root`` in the
+        registration where given; returns its identity."""
         name = name or f"laptop-{uuid.uuid4().hex[:6]}"
         out = self.home.root / f"enrol-{name}.json"
         enrol_device(
@@ -123,7 +125,9 @@ class Central:
         enrolment = read_enrolment(out.read_bytes())
         identity = create_identity(enrolment)
         if register:
-            registration = build_registration(identity, token=enrolment.token)
+            registration = build_registration(
+                identity, token=enrolment.token, profile_root=profile_root
+            )
             register_device(self.engine, read_registration(registration))
         return identity
 

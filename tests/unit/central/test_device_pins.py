@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.central import db
 from intake_app.central.registry import list_devices
-from intake_app.sync import keys
+from intake_app.sync import authors, keys
 from intake_app.sync.batch import build_batch
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.receipt import ReceiptStatus
@@ -132,3 +133,41 @@ def test_the_receiver_role_has_no_privilege_on_the_pins(
                 conn.execute(sa.text(statement))
     finally:
         engine.dispose()
+
+
+def test_the_root_a_registration_names_is_pinned_with_the_key_and_cannot_be_dropped(
+    central: Central,
+) -> None:
+    """Registration version 3 names the device's profile root under the token's proof: the
+    importer pins it with the device key at the first batch. A receiver that drops or
+    swaps the root in ``devices`` breaks the proof, and the key is not trusted."""
+    root = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
+    other = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
+    kept = central.enrol("laptop-root", profile_root=root)
+    with serve(receiver_app(central)) as url:
+        # a batch without a sender, its first: the root is pinned already, so it is refused
+        _post(kept, url, {"records": [make_record(family_name="Neu")], "instructions": []})
+        outcomes = central.importer().run()
+    assert [(o.status, o.reason) for o in outcomes] == [("quarantined", "author_missing")]
+    with central.engine.connect() as conn:
+        pin = conn.execute(sa.select(db.device_pins)).one()
+    assert (pin.profile_root_kid, pin.profile_root_public) == (authors.key_id(root), root)
+
+    for changed in (None, other):
+        name = f"laptop-{'dropped' if changed is None else 'swapped'}"
+        device = central.enrol(name, profile_root=root)
+        with central.engine.begin() as conn:
+            conn.execute(
+                db.devices.update()
+                .where(db.devices.c.device_id == device.device_id)
+                .values(registration_root=changed)
+            )
+        with serve(receiver_app(central)) as url:
+            _post(device, url, {"records": [make_record(family_name="X")], "instructions": []})
+            outcomes = central.importer().run()
+        assert [(o.status, o.reason) for o in outcomes] == [("quarantined", "device_key_mismatch")]
+        with central.engine.connect() as conn:
+            pin = conn.execute(
+                sa.select(db.device_pins).where(db.device_pins.c.device_id == device.device_id)
+            ).one()
+        assert (pin.public_key_pem, pin.profile_root_kid) == (None, None)
