@@ -124,13 +124,19 @@ def trusted_key_pem(pin: sa.Row | None, device: sa.Row) -> str | None:
         return str(pin.public_key_pem)
     pem = device._mapping["public_key_pem"]
     proof = device._mapping["registration_proof"]
+    root = device._mapping["registration_root"]
     if pin.proof_key is None or pem is None or proof is None:
         return None
+    if root is not None:
+        try:
+            authors.load_public(str(root))
+        except ValueError:  # not a key: no device wrote it
+            return None
     expected = registration_proof(
         bytes.fromhex(pin.proof_key),
         device_id=device._mapping["device_id"],
         public_key_pem=pem,
-        profile_root=device._mapping["registration_root"],
+        profile_root=root,
     )
     return str(pem) if hmac.compare_digest(expected, str(proof)) else None
 
@@ -278,9 +284,9 @@ def register_device(
         if device.status == "revoked":
             raise EnrolmentError("revoked", _("Dieses Gerät wurde gesperrt."))
         row = conn.execute(
-            sa.select(devices.c.token_hash, devices.c.token_used_at).where(
-                devices.c.device_id == device.device_id
-            )
+            sa.select(
+                devices.c.token_hash, devices.c.token_used_at, devices.c.registration_root
+            ).where(devices.c.device_id == device.device_id)
         ).one()
         stored = row.token_hash or ""
         if not hmac.compare_digest(stored, registration.token_hash):
@@ -289,6 +295,18 @@ def register_device(
             )
         if row.token_used_at is not None:
             if device.key_id == registration.key_id:
+                if row.registration_root != registration.profile_root:
+                    # the same key under another profile root: someone on the device built
+                    # a registration of her own (attacker run 25); the first one stands
+                    log.warning("registration with another profile root: %s", device.device_id)
+                    raise EnrolmentError(
+                        "token_used",
+                        _(
+                            "Dieses Gerät ist schon mit einem anderen Profil registriert. "
+                            "Bitte melden Sie das der IT der Zentrale: das Gerät muss neu "
+                            "eingerichtet werden."
+                        ),
+                    )
                 return device
             raise EnrolmentError(
                 "token_used", _("Dieser Registrierungscode wurde schon verwendet.")

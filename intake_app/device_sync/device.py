@@ -348,7 +348,19 @@ class DeviceSync:
                 ),
             )
         enrolment = read_enrolment(data, expected_fingerprint=expected_fingerprint)
-        identity = dataclasses.replace(create_identity(enrolment), enrolment_document=data)
+        identity = create_identity(enrolment)
+        # The registration is built now, by the administrator, naming the profile root;
+        # the token is used here once and not kept (the enrolment file's signed document
+        # is kept without it): every user of the device can read what the device keeps,
+        # and with the token she could register the device under a root of her own
+        # (attacker run 25; docs/security.md, "Batches signed by their sender").
+        identity = dataclasses.replace(
+            identity,
+            enrolment_document=enrolment.document,
+            registration=build_registration(
+                identity, token=enrolment.token, profile_root=self._profile_root()
+            ),
+        )
         signer = self._db.audit_signer
         if signer is not None:  # else the next administrator's sign-in signs it
             identity = pin.sign(identity, kid=signer.kid, key=signer.key)
@@ -360,7 +372,7 @@ class DeviceSync:
                         "nicht möglich."
                     )
                 )
-            session.add(DeviceRow(identity=identity.to_json(), enrolment_token=enrolment.token))
+            session.add(DeviceRow(identity=identity.to_json(), enrolment_token=None))
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -394,8 +406,17 @@ class DeviceSync:
         with self._db.read() as session:
             row = self._device(session)
         assert row is not None
-        if row.registered or not row.enrolment_token:
+        if row.registered:
             raise ConflictError(_("Dieses Gerät ist bei der Zentrale bereits bestätigt."))
+        return self._registration(identity, row)
+
+    def _registration(self, identity: DeviceIdentity, row: DeviceRow) -> bytes:
+        """The registration built at enrolment; for a device enrolled before that, one
+        built now from the token it kept."""
+        if identity.registration is not None:
+            return identity.registration
+        if not row.enrolment_token:
+            raise SyncError(_("Die Registrierung ist unvollständig."), kind=SyncErrorKind.AUTH)
         return build_registration(
             identity, token=row.enrolment_token, profile_root=self._profile_root()
         )
@@ -437,11 +458,7 @@ class DeviceSync:
         assert row is not None
         if row.registered:
             return
-        if not row.enrolment_token:  # pragma: no cover - token kept until registered
-            raise SyncError(_("Die Registrierung ist unvollständig."), kind=SyncErrorKind.AUTH)
-        registration = build_registration(
-            identity, token=row.enrolment_token, profile_root=self._profile_root()
-        )
+        registration = self._registration(identity, row)
         # Deferred: the HTTP client (httpx) loads when the device first goes online, not
         # at start-up (docs/architecture.md, "Imports inside functions").
         from intake_app.sync.transport_http import SyncClient

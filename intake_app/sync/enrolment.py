@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -36,12 +37,17 @@ from intake_app.sync.authors import load_public
 from intake_app.sync.batch import utc_timestamp
 from intake_app.sync.errors import EnrolmentError, SignatureError
 from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, is_uuid
-from intake_app.sync.signed import read_document, sign_document
+from intake_app.sync.signed import read_document, sign_document, strict_json_loads
 
 ENROLMENT_TYPE = "enrolment"
 REGISTRATION_TYPE = "registration"
 CONFIRMATION_TYPE = "registration-confirmation"
-ENROLMENT_VERSION = 2
+# Version 3 signs the token's hash and carries the token beside the signed document: the
+# device keeps the document (the office root's word for its keys) without the token,
+# which it uses once, at enrolment, to build its registration (docs/security.md,
+# "Batches signed by their sender"). Version 2 signed the token itself.
+ENROLMENT_VERSION = 3
+ENROLMENT_VERSIONS = (2, 3)
 # Version 3 names the profile root the device's users are signed from, which the office
 # pins with the device key (docs/security.md, "Batches signed by their sender"); version 2,
 # written by a profile whose users are not signed yet, names none.
@@ -78,10 +84,13 @@ def registration_proof(
     device, and the importer that issued it) can make it, and no one can add, drop or
     change the root without breaking it."""
     if profile_root is None:
-        message = f"intake-device-key/1\n{device_id}\n{public_key_pem}"
+        message = f"intake-device-key/1\n{device_id}\n{public_key_pem}".encode()
     else:
-        message = f"intake-device-key/2\n{device_id}\n{public_key_pem}\n{profile_root}"
-    return hmac.new(proof_key, message.encode(), hashlib.sha384).hexdigest()
+        # a JSON list, not lines: no field can borrow a character from the next (attacker
+        # run 25 moved the PEM's last newline into the root, and the proof still held)
+        fields = ["intake-device-key/2", device_id, public_key_pem, profile_root]
+        message = json.dumps(fields, separators=(",", ":")).encode()
+    return hmac.new(proof_key, message, hashlib.sha384).hexdigest()
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -124,6 +133,23 @@ class Enrolment:
     key_set: OfficeKeySet
     office_fingerprint: str
     root_public_key: ec.EllipticCurvePublicKey
+    #: What the device keeps of the file: the signed document without the token (version
+    #: 3); the whole file for version 2, whose signed content holds the token.
+    document: bytes = b""
+
+
+def _split_token(data: bytes) -> tuple[bytes, str | None]:
+    """An enrolment file's signed document and the token beside it (version 3), else the
+    bytes as they are and None."""
+    try:
+        envelope = strict_json_loads(data)
+    except ValueError:
+        return data, None
+    if not isinstance(envelope, dict) or "token" not in envelope:
+        return data, None
+    token = envelope.pop("token")
+    document = json.dumps(envelope, indent=1).encode("utf-8") + b"\n"
+    return document, token if isinstance(token, str) else ""
 
 
 def build_enrolment(
@@ -136,19 +162,22 @@ def build_enrolment(
     key_set: OfficeKeySet,
     root_key: ec.EllipticCurvePrivateKey,
 ) -> bytes:
-    """The office side: sign an enrolment file with the root key."""
+    """The office side: sign an enrolment file with the root key. The signature covers the
+    token's hash; the token itself goes beside the signed document (``token``)."""
     content = {
         "format": "intake-enrolment",
         "version": ENROLMENT_VERSION,
         "device_id": device_id,
         "device_name": device_name,
         "server_url": check_server_url(server_url),
-        "token": token,
+        "token_hash": token_hash(token),
         "expires": utc_timestamp(expires),
         **replace(key_set, server_url=None).to_content(),
         "root_key": keys.signing_public_to_json(root_key.public_key()),
     }
-    return sign_document(ENROLMENT_TYPE, content, private_key=root_key)
+    envelope = json.loads(sign_document(ENROLMENT_TYPE, content, private_key=root_key))
+    envelope["token"] = token
+    return json.dumps(envelope, indent=1).encode("utf-8") + b"\n"
 
 
 def read_enrolment(
@@ -167,8 +196,9 @@ def read_enrolment(
         EnrolmentError: ``malformed``, ``bad_signature``, ``fingerprint_mismatch`` or
             ``expired``.
     """
+    kept, beside = _split_token(data)
     try:
-        document = read_document(data, doc_type=ENROLMENT_TYPE)
+        document = read_document(kept, doc_type=ENROLMENT_TYPE)
         content = document.content()
         key_set = replace(OfficeKeySet.from_content(content), server_url=None)
         root = keys.signing_public_from_json(content.get("root_key"))
@@ -184,14 +214,23 @@ def read_enrolment(
                 _("Der Fingerabdruck des Zentralschlüssels stimmt nicht überein."),
             )
     try:
+        version = content.get("version")
         if (
             content.get("format") != "intake-enrolment"
-            or content.get("version") != ENROLMENT_VERSION
+            or version not in ENROLMENT_VERSIONS
             or key_set.serial < 1
         ):
             raise ValueError("not an enrolment")
         expires = parse_timestamp(content["expires"])
-        device_id, token = content["device_id"], content["token"]
+        device_id = content["device_id"]
+        if version == 2:
+            token = content["token"]
+            if beside is not None:
+                raise ValueError("a token beside a document that signs one")
+        else:
+            token = beside if beside is not None else ""
+            if not hmac.compare_digest(token_hash(token), str(content["token_hash"])):
+                raise ValueError("the token is not the one the office signed")
         if not is_uuid(device_id) or not isinstance(token, str) or len(token) < 40:
             raise ValueError("bad device id or token")
         name = check_device_name(str(content["device_name"]))
@@ -212,6 +251,7 @@ def read_enrolment(
         key_set=key_set,
         office_fingerprint=document.kid,
         root_public_key=root,
+        document=kept,
     )
 
 
@@ -223,7 +263,7 @@ def enrolment_key_set(data: bytes, *, root: ec.EllipticCurvePublicKey) -> Office
     Raises:
         SignatureError: not signed by ``root``, or not an enrolment file.
     """
-    document = read_document(data, doc_type=ENROLMENT_TYPE)
+    document = read_document(_split_token(data)[0], doc_type=ENROLMENT_TYPE)
     content = document.verify({keys.signing_key_id(root): root})
     if content.get("format") != "intake-enrolment":
         raise SignatureError("malformed")

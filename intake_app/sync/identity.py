@@ -198,6 +198,11 @@ class DeviceIdentity:
     #: The enrolment file (signed by the office root): the root's word for the keys the
     #: device was enrolled with.
     enrolment_document: bytes | None = field(default=None, repr=False)
+    #: The registration request, built once at enrolment by the administrator who enrols
+    #: the device (it names the profile root); the enrolment token is not kept, so no
+    #: user of the device can build another (docs/security.md, "Batches signed by their
+    #: sender"). None for a device enrolled before that, which keeps its token.
+    registration: bytes | None = field(default=None, repr=False)
 
     @property
     def office_fingerprint(self) -> str:
@@ -344,6 +349,8 @@ class DeviceIdentity:
             data["key_set_document"] = keys.b64(self.key_set_document)
         if self.enrolment_document is not None:
             data["enrolment_document"] = keys.b64(self.enrolment_document)
+        if self.registration is not None:
+            data["registration"] = keys.b64(self.registration)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -372,8 +379,10 @@ class DeviceIdentity:
         document = data.get("key_set_document")
         public, sealed = data.get("encryption_public"), data.get("encryption_sealed")
         enrolment = data.get("enrolment_document")
+        registration = data.get("registration")
         return cls(
             enrolment_document=keys.unb64(enrolment) if isinstance(enrolment, str) else None,
+            registration=keys.unb64(registration) if isinstance(registration, str) else None,
             encryption_public=keys.unb64(public) if isinstance(public, str) else None,
             encryption_sealed=keys.unb64(sealed) if isinstance(sealed, str) else None,
             pin=dict(pin) if isinstance(pin, dict) else None,

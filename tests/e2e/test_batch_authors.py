@@ -23,14 +23,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import select
 
 from intake_app.central import db as central_db
+from intake_app.cli import main
 from intake_app.core.followup import check_contact
 from intake_app.storage import users
-from intake_app.storage.models import OutboxItem
-from intake_app.sync import authors
+from intake_app.storage.models import DeviceRow, OutboxItem
+from intake_app.sync import authors, keys
 from intake_app.sync.batch import build_batch
+from intake_app.sync.enrolment import build_registration
 from intake_app.sync.receipt import ItemResult
 from intake_app.sync.transport_folder import read_receipts, write_batches
-from tests.conftest import ADMIN, COUNSELLOR, COUNSELLOR_PASSWORD, SUPERVISOR, ProfileFixture
+from tests.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    COUNSELLOR,
+    COUNSELLOR_PASSWORD,
+    SUPERVISOR,
+    ProfileFixture,
+)
 from tests.e2e.conftest import FAST, Office
 from tests.e2e.test_device_sync import enrol_device, finalised
 from tests.helpers.attacker import keys_for, with_any_key
@@ -482,3 +491,54 @@ def test_the_profile_root_is_pinned_at_enrolment_not_at_the_first_batch(
     _sync_and_import(profile, office, COUNSELLOR)
     held = office.rows(sa.select(central_db.records.c.record_id, central_db.records.c.counsellor))
     assert [tuple(r) for r in held] == [(case, COUNSELLOR)]
+
+
+def test_no_user_of_a_pending_device_can_register_it_under_a_root_of_her_own(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """Attacker run 25: while a device waits for the office to take its registration file,
+    a counsellor read the enrolment token from the profile database and registered the
+    device online under a root of her own. The registration is now built at enrolment
+    and the token is not kept; a second registration of the same key under another root
+    is refused by the office."""
+    enrolment = tmp_path / "laptop-1.json"
+    office.cli("enrol", "--device", "laptop-1", "--server-url", office.url, "--out", str(enrolment))
+    token = json.loads(enrolment.read_bytes())["token"]
+    password = tmp_path / "admin.pw"
+    password.write_text(ADMIN_PASSWORD, "utf-8")
+    registration_file = tmp_path / "registration.json"
+    args = ["--data-dir", str(profile.profile.root), "--user", "admin"]
+    args += ["--password-file", str(password), "enrol", str(enrolment)]
+    args += ["--fingerprint", office.fingerprint, "--registration-out", str(registration_file)]
+    assert main(args) == 0
+
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        identity = ws.sync.identity()
+        own = ws._batch_author()
+        with ws.db.read() as session:
+            (row,) = session.exec(select(DeviceRow)).all()
+    finally:
+        ws.close()
+    assert identity is not None and own is not None
+    # nothing her password opens holds the token
+    assert row.enrolment_token is None
+    assert token not in row.identity and keys.b64(token.encode()) not in row.identity
+    assert identity.enrolment_document is not None
+    assert token.encode() not in identity.enrolment_document
+
+    # the registration the administrator built names the genuine root; the office takes it
+    office.cli("register", str(registration_file), "--out", str(tmp_path / "confirmation.json"))
+    (device,) = office.rows(sa.select(central_db.devices))
+    assert device.registration_root == own.chain["root"]["public_key"]
+    # a registration of the same key under another root (as if she had the token) is
+    # refused, and the first one stands
+    hers = _her_own_root(own)
+    forged = tmp_path / "forged-registration.json"
+    root = hers.chain["root"]["public_key"]
+    forged.write_bytes(build_registration(identity, token=token, profile_root=root))
+    refused = office.cli("register", str(forged), "--out", str(tmp_path / "c2.json"), check=False)
+    assert refused.returncode != 0
+    assert "anderen Profil" in refused.stderr or "another profile" in refused.stderr
+    (device,) = office.rows(sa.select(central_db.devices))
+    assert device.registration_root == own.chain["root"]["public_key"]

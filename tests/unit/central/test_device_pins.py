@@ -18,6 +18,7 @@ from intake_app.central import db
 from intake_app.central.registry import list_devices
 from intake_app.sync import authors, keys
 from intake_app.sync.batch import build_batch
+from intake_app.sync.enrolment import build_registration, read_enrolment, read_registration
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.receipt import ReceiptStatus
 from intake_app.sync.transport_http import SyncClient
@@ -171,3 +172,41 @@ def test_the_root_a_registration_names_is_pinned_with_the_key_and_cannot_be_drop
                 sa.select(db.device_pins).where(db.device_pins.c.device_id == device.device_id)
             ).one()
         assert (pin.public_key_pem, pin.profile_root_kid) == (None, None)
+
+
+def test_a_receiver_cannot_move_characters_between_the_fields_the_proof_covers(
+    central: Central,
+) -> None:
+    """Attacker run 25: the proof covered the fields as lines, so the receiver could move
+    the key's last newline into the root and keep the proof; the importer then failed on
+    the root at every run. The proof covers a JSON list now: the batch is quarantined and
+    the import goes on."""
+    root = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
+    identity = central.enrol("laptop-shift", register=False)
+    token = read_enrolment((central.home.root / "enrol-laptop-shift.json").read_bytes()).token
+    registration = read_registration(build_registration(identity, token=token, profile_root=root))
+    pem = keys.public_key_to_pem(registration.public_key)
+    with central.engine.begin() as conn:
+        conn.execute(
+            db.devices.update()
+            .where(db.devices.c.device_id == identity.device_id)
+            .values(
+                status="active",
+                public_key_pem=pem[:-1],
+                key_id=registration.key_id,
+                registration_proof=registration.key_proof,
+                registration_root="\n" + root,
+                registered_at=sa.func.now(),
+                token_used_at=sa.func.now(),
+            )
+        )
+    other = central.enrol("laptop-other")
+    with serve(receiver_app(central)) as url:
+        _post(identity, url, {"records": [make_record(family_name="X")], "instructions": []})
+        _post(other, url, {"records": [make_record(family_name="Y")], "instructions": []})
+        outcomes = central.importer().run()
+    assert sorted((o.status, o.reason) for o in outcomes) == [
+        ("imported", None),
+        ("quarantined", "device_key_mismatch"),
+    ]
+    assert _names(central) == ["Y"]
