@@ -14,6 +14,7 @@ from intake_app.sync.enrolment import (
     build_enrolment,
     build_registration,
     create_identity,
+    enrolment_key_set,
     new_token,
     read_enrolment,
     read_registration,
@@ -62,6 +63,42 @@ def test_enrolment_file_carries_keys_url_and_token(office: Office) -> None:
     assert office.recovery is not None
     assert enrolment.key_set.recovery_key == office.recovery.public_key()
     assert enrolment.office_fingerprint == office.root_kid
+
+
+def test_the_token_stands_beside_the_signature_and_is_not_kept(office: Office) -> None:
+    """Version 3: the office signs the token's hash; the device keeps the signed envelope
+    without the token (docs/security.md, "The token is used once, at enrolment")."""
+    token = new_token()
+    data = _enrolment(office, token=token)
+    enrolment = read_enrolment(data, now=NOW)
+    assert enrolment.token == token
+    assert token.encode() not in enrolment.document
+    # the kept envelope verifies on its own (the root's word for the keys) ...
+    assert enrolment_key_set(enrolment.document, root=office.root.public_key()).serial >= 1
+    # ... and without the token it is no enrolment to register with
+    with pytest.raises(EnrolmentError):
+        read_enrolment(enrolment.document, now=NOW)
+    # another token beside the signed hash is refused
+    envelope = json.loads(data)
+    envelope["token"] = new_token()
+    with pytest.raises(EnrolmentError) as info:
+        read_enrolment(json.dumps(envelope).encode(), now=NOW)
+    assert info.value.reason == "malformed"
+    for odd in (None, 7, "", "x" * 10_000):
+        envelope["token"] = odd
+        with pytest.raises(EnrolmentError):
+            read_enrolment(json.dumps(envelope).encode(), now=NOW)
+
+
+def test_a_version_2_enrolment_file_is_still_read(office: Office) -> None:
+    """An office before version 3 signed the token inside the content."""
+    token = new_token()
+    content = json.loads(keys.unb64(json.loads(_enrolment(office, token=token))["payload"]))
+    del content["token_hash"]
+    content.update(version=2, token=token)
+    data = sign_document("enrolment", content, private_key=office.root)
+    enrolment = read_enrolment(data, now=NOW)
+    assert (enrolment.token, enrolment.document) == (token, data)
 
 
 def test_expired_enrolment_is_refused(office: Office) -> None:
