@@ -138,7 +138,10 @@ def trusted_key_pem(pin: sa.Row | None, device: sa.Row) -> str | None:
         public_key_pem=pem,
         profile_root=root,
     )
-    return str(pem) if hmac.compare_digest(expected, str(proof)) else None
+    # bytes, not text: compare_digest raises on text that is not ASCII, and the receiver
+    # writes this column (attacker run 26 stopped every import run with it)
+    given = str(proof).encode("utf-8")
+    return str(pem) if hmac.compare_digest(expected.encode("ascii"), given) else None
 
 
 def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | None]:
@@ -285,19 +288,27 @@ def register_device(
             raise EnrolmentError("revoked", _("Dieses Gerät wurde gesperrt."))
         row = conn.execute(
             sa.select(
-                devices.c.token_hash, devices.c.token_used_at, devices.c.registration_root
+                devices.c.token_hash,
+                devices.c.token_used_at,
+                devices.c.registration_root,
+                devices.c.registration_proof,
             ).where(devices.c.device_id == device.device_id)
         ).one()
         stored = row.token_hash or ""
-        if not hmac.compare_digest(stored, registration.token_hash):
+        if not hmac.compare_digest(stored.encode("utf-8"), registration.token_hash.encode()):
             raise EnrolmentError(
                 "token_invalid", _("Der Registrierungscode passt nicht zu diesem Gerät.")
             )
         if row.token_used_at is not None:
             if device.key_id == registration.key_id:
-                if row.registration_root != registration.profile_root:
-                    # the same key under another profile root: someone on the device built
-                    # a registration of her own (attacker run 25); the first one stands
+                if (
+                    row.registration_root != registration.profile_root
+                    or row.registration_proof != registration.key_proof
+                ):
+                    # The same key under another profile root, or with another proof (a
+                    # genuine registration sent again is the same): someone on the device
+                    # built a registration of her own (attacker runs 25 and 26); the first
+                    # one stands, and this one is refused so that the office notices.
                     log.warning("registration with another profile root: %s", device.device_id)
                     raise EnrolmentError(
                         "token_used",

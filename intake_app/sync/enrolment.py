@@ -229,7 +229,8 @@ def read_enrolment(
                 raise ValueError("a token beside a document that signs one")
         else:
             token = beside if beside is not None else ""
-            if not hmac.compare_digest(token_hash(token), str(content["token_hash"])):
+            signed = str(content["token_hash"]).encode("utf-8")
+            if not hmac.compare_digest(token_hash(token).encode("ascii"), signed):
                 raise ValueError("the token is not the one the office signed")
         if not is_uuid(device_id) or not isinstance(token, str) or len(token) < 40:
             raise ValueError("bad device id or token")

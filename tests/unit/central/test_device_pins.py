@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.central import db
-from intake_app.central.registry import list_devices
+from intake_app.central.registry import list_devices, register_device
 from intake_app.sync import authors, keys
 from intake_app.sync.batch import build_batch
 from intake_app.sync.enrolment import build_registration, read_enrolment, read_registration
+from intake_app.sync.errors import EnrolmentError
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.receipt import ReceiptStatus
 from intake_app.sync.transport_http import SyncClient
@@ -210,3 +211,48 @@ def test_a_receiver_cannot_move_characters_between_the_fields_the_proof_covers(
         ("quarantined", "device_key_mismatch"),
     ]
     assert _names(central) == ["Y"]
+
+
+def test_a_proof_that_is_not_ascii_is_refused_not_raised(central: Central) -> None:
+    """Attacker run 26: the receiver wrote a proof of non-ASCII text, and comparing it
+    raised; every import run stopped at that batch. It is a mismatch like any other."""
+    root = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
+    victim = central.enrol("laptop-victim", profile_root=root)
+    other = central.enrol("laptop-other")  # its unsigned batch goes in
+    with central.engine.begin() as conn:  # what the receiver's role may do
+        conn.execute(
+            db.devices.update()
+            .where(db.devices.c.device_id == victim.device_id)
+            .values(registration_proof="\u00e4" * 96)
+        )
+    with serve(receiver_app(central)) as url:
+        for identity, name in ((victim, "X"), (other, "Y")):
+            _post(identity, url, {"records": [make_record(family_name=name)], "instructions": []})
+        outcomes = central.importer().run()
+    assert sorted((o.status, o.reason or "") for o in outcomes) == [
+        ("imported", ""),
+        ("quarantined", "device_key_mismatch"),
+    ]
+    [trusted] = [d.key_trusted for d in list_devices(central.engine) if d.name == "laptop-victim"]
+    assert trusted is False
+
+
+def test_a_registration_with_a_made_up_proof_does_not_pass_silently(central: Central) -> None:
+    """Attacker run 26: a counsellor who reads the stored registration knows the token's
+    hash, not the token; she registered the device key first with a made-up proof, and
+    the genuine registration then passed as "the same key again" while the office kept
+    her proof. Now the genuine one is refused, and the office sees it."""
+    root = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
+    identity = central.enrol("laptop-pending", register=False)
+    token = read_enrolment((central.home.root / "enrol-laptop-pending.json").read_bytes()).token
+    genuine = read_registration(build_registration(identity, token=token, profile_root=root))
+    register_device(central.engine, replace(genuine, key_proof="0" * 96))
+    with pytest.raises(EnrolmentError) as refused:
+        register_device(central.engine, genuine)
+    assert refused.value.reason == "token_used"
+    # the genuine registration sent twice (a lost answer) is fine
+    second = central.enrol("laptop-twice", register=False)
+    token = read_enrolment((central.home.root / "enrol-laptop-twice.json").read_bytes()).token
+    for _ in range(2):
+        again = build_registration(second, token=token, profile_root=root)
+        register_device(central.engine, read_registration(again))

@@ -90,6 +90,17 @@ def test_the_token_stands_beside_the_signature_and_is_not_kept(office: Office) -
             read_enrolment(json.dumps(envelope).encode(), now=NOW)
 
 
+def test_a_signed_token_hash_that_is_not_ascii_is_malformed(office: Office) -> None:
+    """Attacker run 26: comparing text that is not ASCII raised instead of refusing."""
+    content = json.loads(keys.unb64(json.loads(_enrolment(office))["payload"]))
+    content["token_hash"] = "\u00e4" * 96
+    envelope = json.loads(sign_document("enrolment", content, private_key=office.root))
+    envelope["token"] = new_token()
+    with pytest.raises(EnrolmentError) as info:
+        read_enrolment(json.dumps(envelope).encode(), now=NOW)
+    assert info.value.reason == "malformed"
+
+
 def test_a_version_2_enrolment_file_is_still_read(office: Office) -> None:
     """An office before version 3 signed the token inside the content."""
     token = new_token()
