@@ -41,17 +41,22 @@ def _as_attacker(identity: DeviceIdentity) -> DeviceIdentity:
     return replace(identity, private_key_pem=keys.private_key_to_pem(keys.generate_signing_key()))
 
 
-def _swap_key(central: Central, device_id: str, attacker: DeviceIdentity) -> None:
-    """What the receiver's role may do: rewrite the device's key in ``devices``."""
+def _receiver_writes(central: Central, device_id: str, **values: Any) -> None:
+    """What the receiver's role may do: write a device's registration columns."""
     with central.engine.begin() as conn:
         conn.execute(
-            db.devices.update()
-            .where(db.devices.c.device_id == device_id)
-            .values(
-                public_key_pem=keys.public_key_to_pem(attacker.public_key()),
-                key_id=attacker.key_id,
-            )
+            db.devices.update().where(db.devices.c.device_id == device_id).values(**values)
         )
+
+
+def _swap_key(central: Central, device_id: str, attacker: DeviceIdentity) -> None:
+    """What the receiver's role may do: rewrite the device's key in ``devices``."""
+    _receiver_writes(
+        central,
+        device_id,
+        public_key_pem=keys.public_key_to_pem(attacker.public_key()),
+        key_id=attacker.key_id,
+    )
 
 
 def _names(central: Central) -> list[str]:
@@ -89,18 +94,15 @@ def test_a_pending_device_registered_by_the_receiver_is_not_trusted(central: Cen
     put a key of its own into ``devices``, not the proof the importer checks."""
     genuine = central.enrol("laptop-pending", register=False)
     attacker = _as_attacker(genuine)
-    with central.engine.begin() as conn:
-        conn.execute(
-            db.devices.update()
-            .where(db.devices.c.device_id == genuine.device_id)
-            .values(
-                status="active",
-                public_key_pem=keys.public_key_to_pem(attacker.public_key()),
-                key_id=attacker.key_id,
-                registration_proof="0" * 96,
-                token_used_at=sa.func.now(),
-            )
-        )
+    _receiver_writes(
+        central,
+        genuine.device_id,
+        status="active",
+        public_key_pem=keys.public_key_to_pem(attacker.public_key()),
+        key_id=attacker.key_id,
+        registration_proof="0" * 96,
+        token_used_at=sa.func.now(),
+    )
     with serve(receiver_app(central)) as url:
         _post(attacker, url, {"records": [make_record(family_name="X")], "instructions": []})
         outcomes = central.importer().run()
@@ -158,12 +160,7 @@ def test_the_root_a_registration_names_is_pinned_with_the_key_and_cannot_be_drop
     for changed in (None, other):
         name = f"laptop-{'dropped' if changed is None else 'swapped'}"
         device = central.enrol(name, profile_root=root)
-        with central.engine.begin() as conn:
-            conn.execute(
-                db.devices.update()
-                .where(db.devices.c.device_id == device.device_id)
-                .values(registration_root=changed)
-            )
+        _receiver_writes(central, device.device_id, registration_root=changed)
         with serve(receiver_app(central)) as url:
             _post(device, url, {"records": [make_record(family_name="X")], "instructions": []})
             outcomes = central.importer().run()
@@ -187,20 +184,17 @@ def test_a_receiver_cannot_move_characters_between_the_fields_the_proof_covers(
     token = read_enrolment((central.home.root / "enrol-laptop-shift.json").read_bytes()).token
     registration = read_registration(build_registration(identity, token=token, profile_root=root))
     pem = keys.public_key_to_pem(registration.public_key)
-    with central.engine.begin() as conn:
-        conn.execute(
-            db.devices.update()
-            .where(db.devices.c.device_id == identity.device_id)
-            .values(
-                status="active",
-                public_key_pem=pem[:-1],
-                key_id=registration.key_id,
-                registration_proof=registration.key_proof,
-                registration_root="\n" + root,
-                registered_at=sa.func.now(),
-                token_used_at=sa.func.now(),
-            )
-        )
+    _receiver_writes(
+        central,
+        identity.device_id,
+        status="active",
+        public_key_pem=pem[:-1],
+        key_id=registration.key_id,
+        registration_proof=registration.key_proof,
+        registration_root="\n" + root,
+        registered_at=sa.func.now(),
+        token_used_at=sa.func.now(),
+    )
     other = central.enrol("laptop-other")
     with serve(receiver_app(central)) as url:
         _post(identity, url, {"records": [make_record(family_name="X")], "instructions": []})
@@ -219,12 +213,7 @@ def test_a_proof_that_is_not_ascii_is_refused_not_raised(central: Central) -> No
     root = authors.public_text(ec.generate_private_key(ec.SECP384R1()))
     victim = central.enrol("laptop-victim", profile_root=root)
     other = central.enrol("laptop-other")  # its unsigned batch goes in
-    with central.engine.begin() as conn:  # what the receiver's role may do
-        conn.execute(
-            db.devices.update()
-            .where(db.devices.c.device_id == victim.device_id)
-            .values(registration_proof="\u00e4" * 96)
-        )
+    _receiver_writes(central, victim.device_id, registration_proof="\u00e4" * 96)
     with serve(receiver_app(central)) as url:
         for identity, name in ((victim, "X"), (other, "Y")):
             _post(identity, url, {"records": [make_record(family_name=name)], "instructions": []})
