@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.central import db
 from intake_app.central.home import Home
 from intake_app.central.keystore import KeyStore, ReceiverKey, RootKey, publish_key_set
 from intake_app.central.registry import enrol_device, register_device
 from intake_app.kdf import KdfParams
+from intake_app.sync import authors
 from intake_app.sync import keys as sync_keys
+from intake_app.sync.authors import AuthorKey
 from intake_app.sync.enrolment import (
     build_registration,
     create_identity,
@@ -95,6 +98,43 @@ def enrol_many(
         identities.append(replace(identity, server_url=server_url))
     engine.dispose()
     return identities
+
+
+def supervisor_author() -> AuthorKey:
+    """A supervisor's key and proof as a profile makes them (docs/security.md, "Batches
+    signed by their sender"): a root; an administrator signed and certified by it; the
+    supervisor signed and certified by the administrator. A supervisor may send every
+    record of her device, so the office loads all of them."""
+    root, admin, supervisor = (ec.generate_private_key(ec.SECP384R1()) for _ in range(3))
+
+    def signed(uid: int, name: str, role: str, key: Any, signer: Any) -> tuple[dict, dict]:
+        kid, public, by = authors.key_id(key), authors.public_text(key), authors.key_id(signer)
+        row: dict[str, Any] = {
+            "id": uid,
+            "username": name,
+            "username_key": None,
+            "display_name": name.title(),
+            "role": role,
+            "active": True,
+            "key_id": kid,
+            "signed_by": by,
+        }
+        row["signature"] = authors.sign(signer, authors.USER_ROW_DOMAIN, authors.row_message(row))
+        message = authors.key_message(kid, uid, public)
+        cert = {"kid": kid, "user_id": uid, "public_key": public, "certified_by": by}
+        cert["signature"] = authors.sign(signer, authors.USER_KEY_DOMAIN, message)
+        return row, cert
+
+    pairs = [
+        signed(1, "admin", authors.ADMIN, admin, root),
+        signed(2, "leitung", authors.SUPERVISOR, supervisor, admin),
+    ]
+    chain = {
+        "root": {"kid": authors.key_id(root), "public_key": authors.public_text(root)},
+        "users": [row for row, _cert in pairs],
+        "keys": [cert for _row, cert in pairs],
+    }
+    return AuthorKey(user_id=2, kid=authors.key_id(supervisor), key=supervisor, chain=chain)
 
 
 def record(rng: random.Random) -> dict[str, Any]:
