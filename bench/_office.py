@@ -39,6 +39,9 @@ from intake_app.sync.enrolment import (
 )
 from intake_app.sync.identity import DeviceIdentity, verify_key_set_document
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tests/
+from tests.helpers.author_chain import key_certificate, user_row
+
 PASSPHRASE = "benchmark office passphrase"
 ROOT_PASSPHRASE = "benchmark root key passphrase"
 RECEIVER_PASSPHRASE = "benchmark receiver passphrase"
@@ -106,33 +109,13 @@ def supervisor_author() -> AuthorKey:
     supervisor signed and certified by the administrator. A supervisor may send every
     record of her device, so the office loads all of them."""
     root, admin, supervisor = (ec.generate_private_key(ec.SECP384R1()) for _ in range(3))
-
-    def signed(uid: int, name: str, role: str, key: Any, signer: Any) -> tuple[dict, dict]:
-        kid, public, by = authors.key_id(key), authors.public_text(key), authors.key_id(signer)
-        row: dict[str, Any] = {
-            "id": uid,
-            "username": name,
-            "username_key": None,
-            "display_name": name.title(),
-            "role": role,
-            "active": True,
-            "key_id": kid,
-            "signed_by": by,
-        }
-        row["signature"] = authors.sign(signer, authors.USER_ROW_DOMAIN, authors.row_message(row))
-        message = authors.key_message(kid, uid, public)
-        cert = {"kid": kid, "user_id": uid, "public_key": public, "certified_by": by}
-        cert["signature"] = authors.sign(signer, authors.USER_KEY_DOMAIN, message)
-        return row, cert
-
-    pairs = [
-        signed(1, "admin", authors.ADMIN, admin, root),
-        signed(2, "leitung", authors.SUPERVISOR, supervisor, admin),
-    ]
     chain = {
         "root": {"kid": authors.key_id(root), "public_key": authors.public_text(root)},
-        "users": [row for row, _cert in pairs],
-        "keys": [cert for _row, cert in pairs],
+        "users": [
+            user_row(1, "admin", authors.ADMIN, admin, root),
+            user_row(2, "leitung", authors.SUPERVISOR, supervisor, admin),
+        ],
+        "keys": [key_certificate(1, admin, root), key_certificate(2, supervisor, admin)],
     }
     return AuthorKey(user_id=2, kid=authors.key_id(supervisor), key=supervisor, chain=chain)
 

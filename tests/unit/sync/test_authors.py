@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from intake_app.sync import authors
 from intake_app.sync.errors import BatchError
+from tests.helpers.author_chain import key_certificate, user_row
 
 DEVICE = "8453dc39-13d7-4e10-9210-f76bf0bb5dc4"
 BATCH = "1a0e9f7e-8d5e-4c2b-9b54-3d1f0c2a7e61"
@@ -25,45 +26,17 @@ def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP384R1())
 
 
-def _row(uid: int, name: str, role: str, key: Any, signer: Any, signer_kid: str) -> dict:
-    row = {
-        "id": uid,
-        "username": name,
-        "username_key": None,
-        "display_name": name.title(),
-        "role": role,
-        "active": True,
-        "key_id": authors.key_id(key),
-        "signed_by": signer_kid,
-    }
-    row["signature"] = authors.sign(signer, authors.USER_ROW_DOMAIN, authors.row_message(row))
-    return row
-
-
-def _cert(uid: int, key: Any, signer: Any, signer_kid: str) -> dict:
-    kid, public = authors.key_id(key), authors.public_text(key)
-    return {
-        "kid": kid,
-        "user_id": uid,
-        "public_key": public,
-        "certified_by": signer_kid,
-        "signature": authors.sign(
-            signer, authors.USER_KEY_DOMAIN, authors.key_message(kid, uid, public)
-        ),
-    }
-
-
 @pytest.fixture(scope="module")
 def profile() -> dict[str, Any]:
     root, admin, counsellor = _key(), _key(), _key()
-    root_kid, admin_kid = authors.key_id(root), authors.key_id(admin)
+    root_kid = authors.key_id(root)
     chain = {
         "root": {"kid": root_kid, "public_key": authors.public_text(root)},
         "users": [
-            _row(2, "berater", "counsellor", counsellor, admin, admin_kid),
-            _row(1, "admin", "admin", admin, root, root_kid),
+            user_row(2, "berater", "counsellor", counsellor, admin),
+            user_row(1, "admin", "admin", admin, root),
         ],
-        "keys": [_cert(2, counsellor, admin, admin_kid), _cert(1, admin, root, root_kid)],
+        "keys": [key_certificate(2, counsellor, admin), key_certificate(1, admin, root)],
     }
     return {"root": root, "admin": admin, "counsellor": counsellor, "chain": chain}
 
@@ -136,9 +109,7 @@ def test_a_key_her_row_does_not_name_is_refused(profile: dict[str, Any]) -> None
     old key, or one minted with the root): it does not speak for her."""
     minted = _key()
     author = _author(profile, key=minted)
-    author.chain["keys"].append(
-        _cert(2, minted, profile["admin"], authors.key_id(profile["admin"]))
-    )
+    author.chain["keys"].append(key_certificate(2, minted, profile["admin"]))
     assert _refused(_block(author)) == "author_unverified"
 
 
@@ -159,8 +130,7 @@ def test_a_self_made_administrator_certifies_nothing(profile: dict[str, Any]) ->
     """An administrator row the counsellor signed herself is no authority."""
     author = _author(profile)
     own = profile["counsellor"]
-    own_kid = authors.key_id(own)
-    row = _row(2, "berater", "supervisor", own, own, own_kid)
+    row = user_row(2, "berater", "supervisor", own, own)
     author.chain["users"][0] = row
     assert _refused(_block(author)) == "author_unverified"
 
