@@ -355,19 +355,15 @@ class Importer:
     def _check_device(self, batch: SealedBatch, *, received_at: datetime) -> tuple[str, str] | None:
         """The batch must be signed with the device key the importer trusts: pinned in its
         own table, or proven with the enrolment token at first sight, never simply the key
-        the receiver's table holds (docs/security.md, "Device keys the importer trusts")."""
+        the receiver's table holds (docs/security.md, "Device keys the importer trusts").
+        Returns the profile root pinned for the device (kid, public key), or None."""
         header = batch.header
         with self.engine.begin() as conn:
             device = get_device(conn, header.device_id)
             if device is None:
                 raise _Quarantine("unknown_device")
-            trusted, registered = pin_device_key(conn, header.device_id)
+            trusted, registered, pinned_root = pin_device_key(conn, header.device_id)
             revoked_at = pin_revoked_at(conn, header.device_id)
-            pin = conn.execute(
-                sa.select(device_pins.c.profile_root_kid, device_pins.c.profile_root_public).where(
-                    device_pins.c.device_id == header.device_id
-                )
-            ).first()
         if registered is None:
             raise _Quarantine("not_registered")
         if trusted is None or trusted != registered:
@@ -385,9 +381,7 @@ class Importer:
         if revoked and as_utc(received_at) >= min(revoked):  # type: ignore[operator]
             raise _Quarantine("revoked_device")
         # the profile root the device's batches name their senders from, once pinned
-        if pin is not None and pin.profile_root_kid:
-            return str(pin.profile_root_kid), str(pin.profile_root_public)
-        return None
+        return pinned_root
 
     def _check_author(
         self, payload: dict[str, Any], batch: SealedBatch, pinned: tuple[str, str] | None

@@ -144,15 +144,24 @@ def trusted_key_pem(pin: sa.Row | None, device: sa.Row) -> str | None:
     return str(pem) if hmac.compare_digest(expected.encode("ascii"), given) else None
 
 
-def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | None]:
-    """The key the importer trusts for ``device_id`` and the key registered now, pinning the
-    registered key when its proof verifies (inside the caller's transaction)."""
+def pin_device_key(
+    conn: Connection, device_id: str
+) -> tuple[str | None, str | None, tuple[str, str] | None]:
+    """The key the importer trusts for ``device_id``, the key registered now, and the
+    profile root pinned for it (kid, public key; None before it is), pinning the
+    registered key, with the root its registration names, when its proof verifies
+    (inside the caller's transaction)."""
     device = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
     if device is None:
-        return None, None
+        return None, None, None
     pin = conn.execute(sa.select(device_pins).where(device_pins.c.device_id == device_id)).first()
     trusted = trusted_key_pem(pin, device)
     registered = device._mapping["public_key_pem"]
+    pinned_root = (
+        (str(pin.profile_root_kid), str(pin.profile_root_public))
+        if pin is not None and pin.profile_root_kid
+        else None
+    )
     if pin is not None and pin.public_key_pem is None and trusted is not None:
         now = utcnow()
         values: dict[str, Any] = {
@@ -165,10 +174,11 @@ def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | 
         # first signed batch must come from it (docs/security.md, "Batches signed by
         # their sender").
         root = device._mapping["registration_root"]
-        if root is not None and pin.profile_root_kid is None:
+        if root is not None and pinned_root is None:
+            pinned_root = (authors.key_id(str(root)), str(root))
             values |= {
-                "profile_root_kid": authors.key_id(str(root)),
-                "profile_root_public": str(root),
+                "profile_root_kid": pinned_root[0],
+                "profile_root_public": pinned_root[1],
                 "profile_root_pinned_at": now,
             }
         conn.execute(
@@ -177,7 +187,7 @@ def pin_device_key(conn: Connection, device_id: str) -> tuple[str | None, str | 
             .values(**values)
         )
         log.info("device key pinned: %s%s", device_id, " (with its profile root)" if root else "")
-    return trusted, registered
+    return trusted, registered, pinned_root
 
 
 def pin_revoked_at(conn: Connection, device_id: str) -> datetime | None:
