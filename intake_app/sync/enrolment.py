@@ -37,7 +37,12 @@ from intake_app.sync.authors import load_public
 from intake_app.sync.batch import utc_timestamp
 from intake_app.sync.errors import EnrolmentError, SignatureError
 from intake_app.sync.identity import DeviceIdentity, OfficeKeySet, is_uuid
-from intake_app.sync.signed import read_document, sign_document, strict_json_loads
+from intake_app.sync.signed import (
+    envelope_bytes,
+    read_document,
+    sign_document,
+    strict_json_loads,
+)
 
 ENROLMENT_TYPE = "enrolment"
 REGISTRATION_TYPE = "registration"
@@ -148,8 +153,7 @@ def _split_token(data: bytes) -> tuple[bytes, str | None]:
     if not isinstance(envelope, dict) or "token" not in envelope:
         return data, None
     token = envelope.pop("token")
-    document = json.dumps(envelope, indent=1).encode("utf-8") + b"\n"
-    return document, token if isinstance(token, str) else ""
+    return envelope_bytes(envelope), token if isinstance(token, str) else ""
 
 
 def build_enrolment(
@@ -177,7 +181,7 @@ def build_enrolment(
     }
     envelope = json.loads(sign_document(ENROLMENT_TYPE, content, private_key=root_key))
     envelope["token"] = token
-    return json.dumps(envelope, indent=1).encode("utf-8") + b"\n"
+    return envelope_bytes(envelope)
 
 
 def read_enrolment(

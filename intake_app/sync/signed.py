@@ -149,6 +149,11 @@ def sign_document(
         "payload": keys.b64(payload),
         "signature": keys.b64(signature),
     }
+    return envelope_bytes(envelope)
+
+
+def envelope_bytes(envelope: Mapping[str, Any]) -> bytes:
+    """An envelope as a file holds it (what :func:`sign_document` returns)."""
     return json.dumps(envelope, indent=1).encode("utf-8") + b"\n"
 
 
