@@ -45,7 +45,6 @@ from intake_app.storage.site_grants import (
     valid_grants,
 )
 from intake_app.storage.stores import (
-    STORES_DIR,
     client_objects,
     client_schema,
     create_store,
@@ -56,6 +55,7 @@ from intake_app.storage.stores import (
     read_store_pin,
     rekey_store,
     store_cache_kib,
+    store_files,
     store_identity,
     store_path,
     write_store_pin,
@@ -403,9 +403,7 @@ def _fill(
     if site is not None:
         # a store file the vault does not list (its entry taken out of vault.json) is left
         # out as well: "held by no other store" cannot be told (attacker run 24)
-        folder = root / STORES_DIR
-        files = {p.stem for p in folder.glob("*.db")} if folder.is_dir() else set()
-        scope.left_out += len({f for f in files if len(f) == 32} - set(infos))
+        scope.left_out += len(store_files(root) - set(infos))
         vault.pin_stores(known)
         # vouched for only where she made the key herself: a key she merely found (a store
         # planted with a key of someone else's choosing) is never vouched for

@@ -67,10 +67,23 @@ def new_store_key() -> bytes:
     return secrets.token_bytes(32)
 
 
+def is_store_id(name: str) -> bool:
+    """Whether ``name`` is a store id (32 lower-case hex digits), as its file is named."""
+    return re.fullmatch(r"[0-9a-f]{32}", name) is not None
+
+
 def store_path(root: Path, store_id: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{32}", store_id):
+    if not is_store_id(store_id):
         raise ValueError("not a store id")
     return root / STORES_DIR / f"{store_id}.db"
+
+
+def store_files(root: Path) -> set[str]:
+    """The ids of the store files in the profile's folder (whatever the vault lists)."""
+    folder = root / STORES_DIR
+    if not folder.is_dir():
+        return set()
+    return {p.stem for p in folder.glob("*.db") if is_store_id(p.stem)}
 
 
 def _key_sql(key: bytes) -> str:
