@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Qt first, with its check of every later import made cheap (ui/qt_imports.py).
+import intake_app.ui.qt_imports  # noqa: F401  # isort: skip
+
 import logging
 import sys
 from pathlib import Path
