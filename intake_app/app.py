@@ -68,7 +68,7 @@ from intake_app.storage.vault_trust import (
 )
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlalchemy.orm import Session
 
     from intake_app.device_sync.device import DeviceSync
     from intake_app.sync.authors import AuthorKey

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.demo.data import generate
@@ -157,7 +157,7 @@ def _seal_batch(state: _State) -> str:
     ws: Workspace = state.counsellor
     record = ws.records.get(state.record_id)
     with ws.db.read() as session:
-        item = session.exec(
+        item = session.scalars(
             select(OutboxItem).where(OutboxItem.record_id == state.record_id)
         ).first()
         if item is None:

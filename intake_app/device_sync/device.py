@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.forms import FormRegistry, load_form
@@ -491,10 +492,10 @@ class DeviceSync:
 
     def _unanswered(self, transport: str) -> list[BuiltBatch]:
         with self._db.read() as session:
-            rows = session.exec(
+            rows = session.scalars(
                 select(SyncBatch)
-                .where(col(SyncBatch.state).in_(UNANSWERED), SyncBatch.transport == transport)
-                .order_by(col(SyncBatch.created_at))
+                .where(SyncBatch.state.in_(UNANSWERED), SyncBatch.transport == transport)
+                .order_by(SyncBatch.created_at)
             ).all()
         return [BuiltBatch.from_bytes(row.data) for row in rows]
 
@@ -581,7 +582,7 @@ class DeviceSync:
     def _announced_keys(self) -> set[str]:
         """The ids of the hand-over keys this store's outbox sent or queued for the office."""
         with self._db.read() as session:
-            items = session.exec(
+            items = session.scalars(
                 select(OutboxItem).where(OutboxItem.kind == OutboxKind.DEVICE_KEY.value)
             ).all()
         found = set()
@@ -677,7 +678,7 @@ class DeviceSync:
             # are packed afresh), so it does not outlive a purge or an erasure.
             batch.data = b""
             session.add(batch)
-            items = session.exec(
+            items = session.scalars(
                 select(OutboxItem).where(OutboxItem.batch_id == receipt.batch_id)
             ).all()
             if receipt.status == ReceiptStatus.REJECTED:
@@ -768,7 +769,7 @@ class DeviceSync:
             batch.answered_at = utcnow()
             batch.data = b""
             session.add(batch)
-            items = session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
+            items = session.scalars(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
             return_to_outbox(session, items.all(), last_error=reason)
             audit.append(
                 session,
@@ -972,7 +973,7 @@ class DeviceSync:
         self._actor.require(Permission.SYNC)
         identity = self._require_identity()
         with self._db.read() as session:
-            expected = {b.batch_id: b.sha384 for b in session.exec(select(SyncBatch)).all()}
+            expected = {b.batch_id: b.sha384 for b in session.scalars(select(SyncBatch)).all()}
         found = read_receipts(Path(folder), identity=identity, expected=expected)
         result = SyncResult()
         result.invalid_receipts = [(str(path), reason) for path, reason in found.invalid]
@@ -1005,7 +1006,7 @@ def _queue_device_key(session: Session, identity: DeviceIdentity) -> None:
     public = identity.encryption_public_key()
     if public is None:
         return
-    for item in session.exec(
+    for item in session.scalars(
         select(OutboxItem).where(OutboxItem.kind == OutboxKind.DEVICE_KEY.value)
     ).all():
         if json.loads(item.payload).get("key", {}).get("kid") == public.key_id:

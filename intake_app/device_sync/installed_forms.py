@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.abc import Traversable
 from typing import cast
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.storage.database import Database
 from intake_app.storage.models import InstalledForm
@@ -36,5 +36,5 @@ class MemoryFormSource:
 def installed_form_sources(db: Database) -> list[MemoryFormSource]:
     """Form files installed from the office, to load beside the shipped ones."""
     with db.read() as session:
-        rows = session.exec(select(InstalledForm)).all()
+        rows = session.scalars(select(InstalledForm)).all()
     return [MemoryFormSource(f"installed/{row.filename}", row.content) for row in rows]

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.followup import UPDATE_TARGETS
 from intake_app.core.forms import FormRegistry, evaluate
@@ -56,7 +57,7 @@ def record_entry(
     session: Session, item: OutboxItem, *, forms: FormRegistry, organisation: Any
 ) -> dict[str, Any] | None:
     snapshot = session.get(RecordRevision, (item.record_id, item.revision))
-    row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+    row = session.scalars(select(RecordRow).where(RecordRow.id == item.record_id)).first()
     if snapshot is None or row is None:
         return None
     owner = session.get(User, row.owner_id)
@@ -99,7 +100,7 @@ def record_entry(
 def _withdrawn_since(session: Session, record_id: str, finalised_at: datetime) -> bool:
     """Whether the central office purpose was withdrawn after this revision was finalised
     (the revision's own consent still says granted)."""
-    for withdrawal in session.exec(
+    for withdrawal in session.scalars(
         select(ConsentWithdrawal).where(
             ConsentWithdrawal.record_id == record_id,
             ConsentWithdrawal.purpose == CENTRAL_OFFICE,
@@ -239,8 +240,8 @@ def pack_pending(
             this store and no other, an erasure is backed by a signed erasure). Items it
             refuses stay in the outbox for their owner's own sync.
     """
-    items = session.exec(
-        select(OutboxItem).where(OutboxItem.state == "pending").order_by(col(OutboxItem.id))
+    items = session.scalars(
+        select(OutboxItem).where(OutboxItem.state == "pending").order_by(OutboxItem.id)
     ).all()
     if not entitled:
         items = [i for i in items if i.last_error != ItemResult.NOT_ENTITLED.value]
@@ -335,8 +336,8 @@ def audit_head(session: Session) -> tuple[Any, ...] | None:
     """The newest audit entry for the batch header, and the entry now at the number the
     previous batch's head named: the office keeps what it saw and notices a log that was
     cut or rewritten (docs/security.md, "Device: integrity of roles and the audit log")."""
-    head = session.exec(
-        select(AuditLogEntry).order_by(col(AuditLogEntry.seq).desc()).limit(1)
+    head = session.scalars(
+        select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
     ).first()
     if head is None:
         return None
@@ -349,10 +350,10 @@ def audit_head(session: Session) -> tuple[Any, ...] | None:
 
 def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, str]]:
     """The audit heads named by the newest batches this device built (newest first)."""
-    rows = session.exec(
+    rows = session.execute(
         select(SyncBatch.audit_seq, SyncBatch.audit_hash)
-        .where(col(SyncBatch.audit_seq).is_not(None))
-        .order_by(col(SyncBatch.created_at).desc(), col(SyncBatch.audit_seq).desc())
+        .where(SyncBatch.audit_seq.is_not(None))
+        .order_by(SyncBatch.created_at.desc(), SyncBatch.audit_seq.desc())
         .limit(limit)
     ).all()
     return [(seq, str(digest)) for seq, digest in rows if seq is not None]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake_app.core.records import OutboxKind
 from intake_app.i18n import _, ngettext
@@ -129,7 +130,7 @@ class SyncResult:
 
 def device_row(session: Session) -> DeviceRow | None:
     """This device's enrolment row, or None when it is not enrolled."""
-    return session.exec(select(DeviceRow).order_by(col(DeviceRow.id))).first()
+    return session.scalars(select(DeviceRow).order_by(DeviceRow.id)).first()
 
 
 def read_status(db: Database) -> SyncStatus:
@@ -137,17 +138,17 @@ def read_status(db: Database) -> SyncStatus:
     with db.read() as session:
         row = device_row(session)
         counts = dict(
-            session.exec(
+            session.execute(
                 select(OutboxItem.kind, func.count())
                 .where(OutboxItem.state == "pending")
                 .group_by(OutboxItem.kind)
             ).all()
         )
-        awaiting = session.exec(
-            select(func.count()).select_from(SyncBatch).where(col(SyncBatch.state).in_(UNANSWERED))
+        awaiting = session.scalars(
+            select(func.count()).select_from(SyncBatch).where(SyncBatch.state.in_(UNANSWERED))
         ).one()
-        batches = session.exec(
-            select(SyncBatch).order_by(col(SyncBatch.created_at).desc()).limit(50)
+        batches = session.scalars(
+            select(SyncBatch).order_by(SyncBatch.created_at.desc()).limit(50)
         ).all()
     infos = tuple(
         BatchInfo(

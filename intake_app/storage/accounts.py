@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import (
@@ -170,7 +171,7 @@ class Accounts:
                 user.role, user.active = values.role, values.active
                 integrity.sign_row(user, authority)
                 session.add(user)
-        for key in session.exec(select(UserKey).where(UserKey.certified_by == leaving.key_id)):
+        for key in session.scalars(select(UserKey).where(UserKey.certified_by == leaving.key_id)):
             integrity.certify(key, authority)
             session.add(key)
 
@@ -503,7 +504,7 @@ class Accounts:
             other.role, other.active = values.role, values.active
             integrity.sign_row(other, authority)
             session.add(other)
-        for key in session.exec(select(UserKey)).all():
+        for key in session.scalars(select(UserKey)).all():
             if key.user_id != user.id and integrity.key_certified(key, earlier.signers):
                 integrity.certify(key, authority)
                 session.add(key)

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import (
     GENESIS_HASH,
@@ -50,8 +50,8 @@ def append(
     starts with ``BEGIN IMMEDIATE``: reading the last hash and inserting the next entry
     then cannot interleave with another writer.
     """
-    last = session.exec(
-        select(AuditLogEntry).order_by(col(AuditLogEntry.seq).desc()).limit(1)
+    last = session.scalars(
+        select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
     ).first()
     seq = (last.seq + 1) if last else 1
     prev_hash = last.hash if last else GENESIS_HASH
@@ -138,10 +138,10 @@ def iter_entries(session: Session, *, batch: int = 2000) -> Iterator[AuditEntry]
     """All entries in chain order, fetched in batches."""
     after = 0
     while True:
-        rows = session.exec(
+        rows = session.scalars(
             select(AuditLogEntry)
             .where(AuditLogEntry.seq > after)
-            .order_by(col(AuditLogEntry.seq))
+            .order_by(AuditLogEntry.seq)
             .limit(batch)
         ).all()
         if not rows:
@@ -170,20 +170,20 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
     anchors reveal (docs/security.md, "Device: integrity of roles and the audit log").
     """
     report = verify_chain(iter_entries(session))
-    keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
+    keys = {k.kid: k for k in session.scalars(select(UserKey)).all()}
     # only keys certified from the root sign (None: the profile's state is not signed yet)
     certified = integrity.certified_key_ids(session)
-    names = {u.id: u.username for u in session.exec(select(User)).all()}
+    names = {u.id: u.username for u in session.scalars(select(User)).all()}
     publics: dict[str, Any] = {}
     problems: list[AuditProblem] = []
     signing_began = False
     after = 0
     head_seq, hashes = 0, {}  # every entry's hash by number (a few MB for 100,000)
     while True:
-        rows = session.exec(
+        rows = session.scalars(
             select(AuditLogEntry)
             .where(AuditLogEntry.seq > after)
-            .order_by(col(AuditLogEntry.seq))
+            .order_by(AuditLogEntry.seq)
             .limit(2000)
         ).all()
         if not rows:
@@ -249,13 +249,13 @@ def entries_for_subject(
     an index's word for a match, so an Art. 15 export, a hand-over's or a move's check
     could miss entries (docs/security.md, "Code inside a database file"). ``coalesce``
     keeps the planner off the index; the scan reads the log once (rare steps only)."""
-    rows = session.exec(
+    rows = session.scalars(
         select(AuditLogEntry)
         .where(
             func.coalesce(AuditLogEntry.subject_type, "") == subject_type,
             func.coalesce(AuditLogEntry.subject_id, "") == subject_id,
         )
-        .order_by(col(AuditLogEntry.seq))
+        .order_by(AuditLogEntry.seq)
     ).all()
     return [to_entry(row) for row in rows]
 
@@ -265,7 +265,7 @@ def recent(session: Session, *, limit: int = 200, action: str | None = None) -> 
     query = select(AuditLogEntry)
     if action:
         query = query.where(AuditLogEntry.action == action)
-    rows = session.exec(query.order_by(col(AuditLogEntry.seq).desc()).limit(limit)).all()
+    rows = session.scalars(query.order_by(AuditLogEntry.seq.desc()).limit(limit)).all()
     return [to_entry(row) for row in rows]
 
 

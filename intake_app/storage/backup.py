@@ -63,7 +63,7 @@ from intake_app.storage.stores import STORES_DIR, store_path
 from intake_app.storage.vault import Vault, key_check
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlalchemy.orm import Session
 
     from intake_app.app import Workspace
 

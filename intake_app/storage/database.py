@@ -21,8 +21,8 @@ import sqlcipher3
 from sqlalchemy import URL, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
-from sqlmodel import Session
 
 from intake_app.atomic import disk_full_error
 from intake_app.errors import KnownError, ProfileError

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.followup import EventKind, check_closure, travelling_data
@@ -95,7 +96,7 @@ def add_case_event(
 def handover_items(session: Session, record_id: str) -> list[OutboxItem]:
     """The hand-over requests of a record, oldest first."""
     return list(
-        session.exec(
+        session.scalars(
             select(OutboxItem)
             .where(OutboxItem.record_id == record_id, OutboxItem.kind == OutboxKind.HANDOVER.value)
             .order_by(OutboxItem.id)  # type: ignore[arg-type]
@@ -169,7 +170,7 @@ def apply_outcome(
         "recipient": payload["recipient"],
     }
     if sealed:
-        row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+        row = session.scalars(select(RecordRow).where(RecordRow.id == item.record_id)).first()
         if row is not None and row.status == RecordStatus.COMPLETE.value:
             today = date.today()
             closure = check_closure(
@@ -198,13 +199,15 @@ def apply_outcome(
 
 def record_exists(session: Session, record_id: str) -> bool:
     """Whether the store of ``session`` holds a record ``record_id``."""
-    return session.exec(select(RecordRow.pk).where(RecordRow.id == record_id)).first() is not None
+    return (
+        session.scalars(select(RecordRow.pk).where(RecordRow.id == record_id)).first() is not None
+    )
 
 
 def records_gone(session: Session) -> set[str]:
     """Ids of the records the audit log names as erased or purged (the log itself is read,
     not its action index)."""
-    rows = session.exec(
+    rows = session.scalars(
         select(AuditLogEntry.subject_id).where(
             func.coalesce(AuditLogEntry.action, "").in_(
                 [AuditAction.RECORD_ERASED.value, AuditAction.RECORD_PURGED.value]
@@ -250,11 +253,11 @@ def latest_signed_digest(
             AuditLogEntry.subject_type == "vault",
             AuditLogEntry.subject_id == LIST_SUBJECT,
         )
-        .order_by(col(AuditLogEntry.seq).desc())
+        .order_by(AuditLogEntry.seq.desc())
     )
     offset, size = 0, 4  # the newest is nearly always the one
     while True:
-        rows = session.exec(query.offset(offset).limit(size)).all()
+        rows = session.scalars(query.offset(offset).limit(size)).all()
         if not rows:
             return None
         signed = audit.entitled_entries(session, rows, supervisor)
@@ -270,7 +273,7 @@ def signed_takes(
     """Hand-over id -> the records ``handover_received`` entries name for it, of the
     entries signed by a supervisor who may sign them (``may_sign``, see
     :func:`taken_before_lists`)."""
-    rows = session.exec(
+    rows = session.scalars(
         select(AuditLogEntry).where(
             func.coalesce(AuditLogEntry.subject_type, "") == SUBJECT,
             AuditLogEntry.action == AuditAction.HANDOVER_RECEIVED.value,

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.permissions import Role
 from intake_app.i18n import _
@@ -118,7 +119,7 @@ def issue_key(
         root_kid=root_kid,
         root_key=root_key if user.role == Role.ADMIN.value else None,
     )
-    for old in session.exec(select(UserKey).where(UserKey.user_id == user.id)).all():
+    for old in session.scalars(select(UserKey).where(UserKey.user_id == user.id)).all():
         if old.wrapped is not None:
             old.wrapped = None
             session.add(old)
@@ -175,8 +176,8 @@ def create_root(session: Session, *, recovery_secret: bytes | None) -> Any:
             user_keys.seal_root_for_recovery(recovery_secret, root) if recovery_secret else None
         ),
     )
-    head = session.exec(
-        select(AuditLogEntry).order_by(col(AuditLogEntry.seq).desc()).limit(1)
+    head = session.scalars(
+        select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
     ).first()
     if head is not None:
         state.anchor_seq, state.anchor_hash = head.seq, head.hash
@@ -204,8 +205,8 @@ def current_keys(session: Session, user: User, vault_keys: Any) -> tuple[Signing
         if row is None or row.user_id != user.id or row.public_key != user_keys.public_text(key):
             raise user_keys.KeyBundleError("the grant is not one of her keys")
         return SigningKeys(signing_key=key, kid=kid, root_kid="", root_key=root), True
-    rows = session.exec(
-        select(UserKey).where(UserKey.user_id == user.id, col(UserKey.wrapped).is_not(None))
+    rows = session.scalars(
+        select(UserKey).where(UserKey.user_id == user.id, UserKey.wrapped.is_not(None))
     ).all()
     if not rows:
         return None, False
@@ -349,7 +350,7 @@ def certified_key_ids(session: Session, report: StateReport | None = None) -> se
         return None
     report = report if report is not None else check_state(session)
     admins = {uid for uid, values in report.signed.items() if values.role == Role.ADMIN.value}
-    keys = list(session.exec(select(UserKey)).all())
+    keys = list(session.scalars(select(UserKey)).all())
     authorities: dict[str, str] = {state.root_kid: state.root_public}
     certified: set[str] = set()
     progress = True
@@ -382,7 +383,7 @@ def check_state(
             she has none yet).
     """
     state = session.get(TrustState, 1)
-    users_ = list(session.exec(select(User).order_by(col(User.id))).all())
+    users_ = list(session.scalars(select(User).order_by(User.id)).all())
     if state is None:
         report = StateReport(bootstrapped=False)
         if bound_root or any(u.signature for u in users_):
@@ -396,7 +397,7 @@ def check_state(
     if not root_ok or (bound_root is not None and bound_root != state.root_kid):
         report.findings.append(Finding("root_changed"))
         return report
-    keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
+    keys = {k.kid: k for k in session.scalars(select(UserKey)).all()}
     signers: dict[str, str] = {state.root_kid: state.root_public}
     signed: dict[int, SignedValues] = {}
     bad_certificates: set[int] = set()
@@ -460,7 +461,7 @@ def speaking_keys(session: Session) -> dict[int, tuple[UserKey, SignedValues]]:
         return {}
     keys = public_keys(session)
     found: dict[int, tuple[UserKey, SignedValues]] = {}
-    for user in session.exec(select(User)).all():
+    for user in session.scalars(select(User)).all():
         values = report.signed.get(user.id) if user.id is not None else None
         key = keys.get(user.key_id or "")
         if values is None or not values.active or key is None or key.kid not in certified:
@@ -473,10 +474,8 @@ def speaking_keys(session: Session) -> dict[int, tuple[UserKey, SignedValues]]:
 def pending_keys(session: Session) -> list[tuple[User, UserKey]]:
     """Users whose current key is not certified yet (made before the state was signed)."""
     out = []
-    for key in session.exec(
-        select(UserKey).where(
-            col(UserKey.certified_by).is_(None), col(UserKey.wrapped).is_not(None)
-        )
+    for key in session.scalars(
+        select(UserKey).where(UserKey.certified_by.is_(None), UserKey.wrapped.is_not(None))
     ).all():
         user = session.get(User, key.user_id)
         if user is not None and user.key_id in (None, key.kid):
@@ -515,7 +514,7 @@ def bootstrap(
     authority = Authority.of(own)
     signed = []
     pending = {user.id: key for user, key in pending_keys(session)}
-    for user in session.exec(select(User).order_by(col(User.id))).all():
+    for user in session.scalars(select(User).order_by(User.id)).all():
         if user.id == admin.id:
             continue
         key = pending.get(user.id)
@@ -548,7 +547,7 @@ def certify_pending(session: Session, authority: Authority) -> list[User]:
 
 def public_keys(session: Session) -> dict[str, UserKey]:
     """Every user key by id (old ones too: they check older audit entries)."""
-    return {k.kid: k for k in session.exec(select(UserKey)).all()}
+    return {k.kid: k for k in session.scalars(select(UserKey)).all()}
 
 
 def signer_of(keys: SigningKeys) -> Signer:
@@ -578,7 +577,7 @@ def author_chain(session: Session, user_id: int) -> dict[str, Any] | None:
         return None
     keys = public_keys(session)
     rows: list[User] = [user]
-    for other in session.exec(select(User).order_by(col(User.id))).all():
+    for other in session.scalars(select(User).order_by(User.id)).all():
         values = report.signed.get(other.id) if other.id is not None else None
         if other.id == user_id or values is None or other.key_id not in report.signers:
             continue

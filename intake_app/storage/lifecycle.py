@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session, col, func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from intake_app import __version__
 from intake_app.core.audit import AuditAction
@@ -186,7 +186,7 @@ class Lifecycle:
         session.add(activity_of(row, answers, reason=reason))
         session.execute(text("DELETE FROM records_fts WHERE rowid = :pk"), {"pk": row.pk})
         for model in (RecordRevision, ConsentWithdrawal, CaseEvent, OutboxItem):
-            for item in session.exec(select(model).where(model.record_id == row.id)).all():
+            for item in session.scalars(select(model).where(model.record_id == row.id)).all():
                 session.delete(item)
         if data is not None:
             session.delete(data)
@@ -203,12 +203,12 @@ class Lifecycle:
         and nothing is deleted. Each is audited as an integrity finding."""
         erased = select(Erasure.record_id)
         with db.read() as session:  # at every sign-in: usually nothing is back
-            back = list(session.exec(select(RecordRow.id).where(col(RecordRow.id).in_(erased))))
+            back = list(session.scalars(select(RecordRow.id).where(RecordRow.id.in_(erased))))
         if not back:
             return ErasedAgain()
         again, unconfirmed = 0, 0
         with db.write() as session:
-            rows = session.exec(select(RecordRow).where(col(RecordRow.id).in_(back))).all()
+            rows = session.scalars(select(RecordRow).where(RecordRow.id.in_(back))).all()
             backed = _backed_erasures(
                 session, {row.id: row.owner_id for row in rows}, store_marks.identity_in(session)
             )
@@ -254,17 +254,17 @@ class Lifecycle:
             row.sync_state == SyncState.DELIVERED.value and row.delivered_revision == row.revision
         ):
             return False
-        waiting = session.exec(
+        waiting = session.scalars(
             select(func.count())
             .select_from(OutboxItem)
             .where(OutboxItem.record_id == row.id, OutboxItem.state != "delivered")
         ).one()
         if waiting:
             return False
-        imported = session.exec(
+        imported = session.scalars(
             select(func.count())
             .select_from(OutboxItem)
-            .join(SyncBatch, col(SyncBatch.batch_id) == col(OutboxItem.batch_id))
+            .join(SyncBatch, SyncBatch.batch_id == OutboxItem.batch_id)
             .where(
                 OutboxItem.record_id == row.id,
                 OutboxItem.kind == OutboxKind.RECORD.value,
@@ -284,11 +284,11 @@ class Lifecycle:
             today - timedelta(days=self._retention_days()), datetime.min.time(), UTC
         )
         with self._db.read() as session:
-            closed = session.exec(
+            closed = session.scalars(
                 select(RecordRow).where(
                     RecordRow.status == RecordStatus.CLOSED.value,
-                    col(RecordRow.closed_at).is_not(None),
-                    col(RecordRow.closed_at) < limit,
+                    RecordRow.closed_at.is_not(None),
+                    RecordRow.closed_at < limit,
                 )
             ).all()
             due, kept = [], 0
@@ -305,7 +305,7 @@ class Lifecycle:
         purged = 0
         for record_id in due:
             with self._db.write() as session:
-                row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+                row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).first()
                 # checked again in the write transaction: a sync may have changed it meanwhile
                 if row is None:
                     continue
@@ -342,7 +342,7 @@ class Lifecycle:
         except ValueError:
             raise ValidationError(_("Bitte einen Löschgrund aus der Liste wählen.")) from None
         with self._db.write() as session:
-            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+            row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).first()
             if row is None:
                 raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
             left_device = self._may_have_left(session, record_id)
@@ -394,7 +394,7 @@ class Lifecycle:
         any finalised revision means: tell the centre. Erasing what it never had is
         harmless there; a draft never leaves the device.
         """
-        revisions = session.exec(
+        revisions = session.scalars(
             select(func.count())
             .select_from(RecordRevision)
             .where(RecordRevision.record_id == record_id)
@@ -411,7 +411,7 @@ class Lifecycle:
         """
         batch_ids = {
             item.batch_id
-            for item in session.exec(
+            for item in session.scalars(
                 select(OutboxItem).where(
                     OutboxItem.record_id == record_id, OutboxItem.state == "batched"
                 )
@@ -422,7 +422,7 @@ class Lifecycle:
             batch = session.get(SyncBatch, batch_id)
             if batch is None or batch.state not in ("built", "sent"):
                 continue
-            items = session.exec(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
+            items = session.scalars(select(OutboxItem).where(OutboxItem.batch_id == batch_id))
             return_to_outbox(session, items.all(), last_error=None)
             batch.state = "withdrawn"
             batch.reason = "erasure"
@@ -435,7 +435,7 @@ class Lifecycle:
         self._actor.require(Permission.ERASE_RECORDS)
         with self._db.read() as session:
             return list(
-                session.exec(select(Erasure).order_by(col(Erasure.requested_at).desc())).all()
+                session.scalars(select(Erasure).order_by(Erasure.requested_at.desc())).all()
             )
 
     # -- access request ----------------------------------------------------------------
@@ -443,31 +443,33 @@ class Lifecycle:
     def person_export(self, record_id: str) -> dict[str, Any]:
         """Everything held about the person of one record (Art. 15 GDPR), audited."""
         with self._db.write() as session:
-            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+            row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).first()
             if row is None:
                 raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
             self._actor.require_view_record(row.owner_id)
             data = session.get(RecordData, row.pk)
             owner = session.get(User, row.owner_id)
-            revisions = session.exec(
+            revisions = session.scalars(
                 select(RecordRevision)
                 .where(RecordRevision.record_id == record_id)
-                .order_by(col(RecordRevision.revision))
+                .order_by(RecordRevision.revision)
             ).all()
-            withdrawals = session.exec(
+            withdrawals = session.scalars(
                 select(ConsentWithdrawal)
                 .where(ConsentWithdrawal.record_id == record_id)
-                .order_by(col(ConsentWithdrawal.id))
+                .order_by(ConsentWithdrawal.id)
             ).all()
-            events = session.exec(
+            events = session.scalars(
                 select(CaseEvent)
                 .where(CaseEvent.record_id == record_id)
-                .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+                .order_by(CaseEvent.occurred_on, CaseEvent.id)
             ).all()
             entries = audit.entries_for_subject(
                 session, subject_type="record", subject_id=record_id
             )
-            outbox = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
+            outbox = session.scalars(
+                select(OutboxItem).where(OutboxItem.record_id == record_id)
+            ).all()
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -548,7 +550,7 @@ class Lifecycle:
         with self._db.read() as session:
             by_status = {
                 status: int(count)
-                for status, count in session.exec(
+                for status, count in session.execute(
                     select(RecordRow.status, func.count()).group_by(RecordRow.status)
                 ).all()
             }
@@ -562,29 +564,27 @@ class Lifecycle:
             ).all():
                 months.setdefault(month or "?", {})[status] = int(count)
             referrals = session.execute(text(OPEN_REFERRALS_SQL)).one()
-            expiring = session.exec(
+            expiring = session.scalars(
                 select(func.count())
                 .select_from(RecordRow)
                 .where(
-                    col(RecordRow.residence_valid_until).is_not(None),
-                    col(RecordRow.residence_valid_until) <= limit,
+                    RecordRow.residence_valid_until.is_not(None),
+                    RecordRow.residence_valid_until <= limit,
                 )
             ).one()
             recognition = session.execute(
                 # a fixed statement from this program; no user input is formatted in
                 text(f"SELECT count(*) FROM records WHERE pk IN ({RECOGNITION_PENDING_PKS})")  # noqa: S608
             ).scalar_one()
-            not_delivered = session.exec(
+            not_delivered = session.scalars(
                 select(func.count())
                 .select_from(RecordRow)
                 .where(
-                    col(RecordRow.status).in_(
-                        (RecordStatus.COMPLETE.value, RecordStatus.CLOSED.value)
-                    ),
+                    RecordRow.status.in_((RecordStatus.COMPLETE.value, RecordStatus.CLOSED.value)),
                     RecordRow.sync_state != SyncState.DELIVERED.value,
                 )
             ).one()
-            removed = session.exec(select(func.count()).select_from(ActivityRecord)).one()
+            removed = session.scalars(select(func.count()).select_from(ActivityRecord)).one()
         return Overview(
             by_status=by_status,
             by_month=sorted(months.items()),
@@ -604,16 +604,16 @@ class Lifecycle:
         applied in place on the device), so update events are not applied again."""
         self._actor.require(Permission.VIEW_OVERVIEW)
         with self._db.read() as session:
-            rows = session.exec(
+            rows = session.execute(
                 select(RecordRow.id, RecordRow.site, RecordRow.created_at, RecordData.answers)
-                .join(RecordData, col(RecordData.pk) == col(RecordRow.pk))
-                .where(col(RecordRow.finalised_at).is_not(None))
+                .join(RecordData, RecordData.pk == RecordRow.pk)
+                .where(RecordRow.finalised_at.is_not(None))
             ).all()
             events: dict[str, list[dict[str, Any]]] = {}
-            for event in session.exec(
+            for event in session.scalars(
                 select(CaseEvent)
-                .where(col(CaseEvent.kind).in_(("closure", "reopening")))
-                .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+                .where(CaseEvent.kind.in_(("closure", "reopening")))
+                .order_by(CaseEvent.occurred_on, CaseEvent.id)
             ).all():
                 events.setdefault(event.record_id, []).append(
                     {
@@ -663,12 +663,12 @@ def _backed_erasures(session: Session, owners: dict[str, int], identity: bytes |
     a supervisor's account and its store; neither can mark an entry for a store she
     never opened (attacker runs 19 and 20).
     Before the profile's state is signed nothing can be checked, so nothing is backed."""
-    rows = session.exec(
+    rows = session.scalars(
         select(AuditLogEntry).where(
             AuditLogEntry.action == AuditAction.RECORD_ERASED.value,
             AuditLogEntry.subject_type == "record",
-            col(AuditLogEntry.subject_id).in_(list(owners)),
-            col(AuditLogEntry.signature).is_not(None),
+            AuditLogEntry.subject_id.in_(list(owners)),
+            AuditLogEntry.signature.is_not(None),
         )
     ).all()
     backed: set[str] = set()

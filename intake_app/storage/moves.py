@@ -53,7 +53,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
@@ -365,14 +365,14 @@ def newest_move(session: Any, record_id: str) -> dict[str, Any] | None:
     (written by someone else, or by a supervisor who has left: then nothing is vouched
     for, attacker run 24); None when the record was never moved. The entries stand in
     the profile's audit log, which every password opens."""
-    row = session.exec(
+    row = session.scalars(
         select(AuditLogEntry)
         .where(
             AuditLogEntry.action == AuditAction.RECORD_MOVED.value,
             AuditLogEntry.subject_type == "record",
             AuditLogEntry.subject_id == record_id,
         )
-        .order_by(col(AuditLogEntry.seq).desc())
+        .order_by(AuditLogEntry.seq.desc())
         .limit(1)
     ).first()
     if row is None:
@@ -425,7 +425,7 @@ def _queue_reassignment(session: Any, journal: MoveJournal) -> None:
     """Tell the office, with the next supervisor's sync, whose case it is now: until then
     it holds the case under the counsellor it came from (docs/security.md, "Batches
     signed by their sender"). Only for a case that has gone or goes to the office."""
-    row = session.exec(select(RecordRow).where(RecordRow.id == journal.record)).first()
+    row = session.scalars(select(RecordRow).where(RecordRow.id == journal.record)).first()
     user = session.get(User, journal.to_owner)
     if row is None or user is None or row.sync_state == SyncState.LOCAL.value:
         return

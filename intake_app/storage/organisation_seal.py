@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake_app.atomic import atomic_write_bytes
 from intake_app.core.audit import AuditAction
@@ -240,17 +240,17 @@ def _window_open(session: Session, *, thorough: bool = False) -> bool:
     signed as found, since whoever holds the profile key can make the index hide the
     closing entry (attacker run 16; docs/security.md, "Code inside a database file"). The
     quick look-up only decides whether the closing entry is still to be written."""
-    subject_type: Any = col(AuditLogEntry.subject_type)
-    subject_id: Any = col(AuditLogEntry.subject_id)
+    subject_type: Any = AuditLogEntry.subject_type
+    subject_id: Any = AuditLogEntry.subject_id
     if thorough:  # coalesce keeps the planner off the index (audit.entries_for_subject)
         subject_type = func.coalesce(subject_type, "")
         subject_id = func.coalesce(subject_id, "")
-    first = session.exec(
+    first = session.scalars(
         select(AuditLogEntry.seq)
         .where(
             subject_type == SUBJECT[0],
             subject_id == SUBJECT[1],
-            col(AuditLogEntry.action) == AuditAction.INTEGRITY_SIGNED.value,
+            AuditLogEntry.action == AuditAction.INTEGRITY_SIGNED.value,
         )
         .limit(1)
     ).first()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.records import OutboxKind, RecordStatus, SyncState
 from intake_app.storage.models import OutboxItem, RecordRow
@@ -18,7 +19,7 @@ from intake_app.storage.models import OutboxItem, RecordRow
 def set_record_sync_state(session: Session, item: OutboxItem, state: SyncState) -> None:
     """Set the sync state of the record an outbox item carries, if the item still carries
     the record's current, finalised revision."""
-    row = session.exec(select(RecordRow).where(RecordRow.id == item.record_id)).first()
+    row = session.scalars(select(RecordRow).where(RecordRow.id == item.record_id)).first()
     if row is None or row.status == RecordStatus.DRAFT.value:
         return  # a newer revision is being edited; it will be sent on its own
     if row.revision != item.revision:

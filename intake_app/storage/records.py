@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.followup import Closure, Contact, EventKind, Update
@@ -200,7 +200,7 @@ class RecordService:
     # -- helpers -----------------------------------------------------------------------
 
     def _load(self, session: Session, record_id: str) -> RecordRow:
-        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+        row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).first()
         if row is None:
             raise NotFound(_("Die Akte {id} gibt es nicht (mehr).").format(id=record_id))
         self._actor.require_view_record(row.owner_id)
@@ -227,10 +227,8 @@ class RecordService:
     def _next_case_number(self, session: Session) -> str:
         year = date.today().year
         prefix = f"{self._prefix}-{year}-"
-        last = session.exec(
-            select(func.max(RecordRow.case_number)).where(
-                col(RecordRow.case_number).like(f"{prefix}%")
-            )
+        last = session.scalars(
+            select(func.max(RecordRow.case_number)).where(RecordRow.case_number.like(f"{prefix}%"))
         ).one()
         seq = int(str(last).rsplit("-", 1)[1]) + 1 if last else 1
         # Case numbers are unique across every store of the device: the last one handed
@@ -336,7 +334,7 @@ class RecordService:
         in the sequence is explained there. Anything else keeps the record.
         """
         with self._db.write() as session:
-            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).first()
+            row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).first()
             if row is None or row.owner_id != self._actor.user_id:
                 return False
             if (
@@ -351,7 +349,7 @@ class RecordService:
             if loads(data.retired_answers or "{}"):
                 return False
             for model in (CaseEvent, RecordRevision, ConsentWithdrawal, OutboxItem):
-                if session.exec(select(model).where(model.record_id == record_id)).first():
+                if session.scalars(select(model).where(model.record_id == record_id)).first():
                     return False
             shown = session.execute(
                 text(
@@ -511,7 +509,7 @@ class RecordService:
                 )
             )
             # an older revision still waiting is superseded by this one
-            for item in session.exec(
+            for item in session.scalars(
                 select(OutboxItem).where(
                     OutboxItem.record_id == row.id,
                     OutboxItem.kind == OutboxKind.RECORD.value,
@@ -664,7 +662,7 @@ class RecordService:
                     note=note or None,
                 )
             )
-            delivered_once = session.exec(
+            delivered_once = session.scalars(
                 select(func.count())
                 .select_from(RecordRevision)
                 .where(RecordRevision.record_id == row.id)
@@ -888,7 +886,7 @@ class RecordService:
                 )
             )
             session.add(OutboxItem(kind=OutboxKind.RECORD.value, record_id=row.id, revision=1))
-            known = set(session.exec(select(CaseEvent.event_id)).all())
+            known = set(session.scalars(select(CaseEvent.event_id)).all())
             for event in handover.events:
                 if event.get("event_id") in known:
                     continue
@@ -935,7 +933,7 @@ class RecordService:
     def user_names(self) -> dict[int, str]:
         """Display names of the device's users (who recorded what in a case's history)."""
         with self._db.read() as session:
-            rows = session.exec(select(User.id, User.display_name, User.username)).all()
+            rows = session.execute(select(User.id, User.display_name, User.username)).all()
         return {uid: display or name for uid, display, name in rows if uid is not None}
 
     def case_events(self, record_id: str) -> builtins.list[CaseEvent]:
@@ -943,10 +941,10 @@ class RecordService:
         with self._db.read() as session:
             self._load(session, record_id)
             return builtins.list(
-                session.exec(
+                session.scalars(
                     select(CaseEvent)
                     .where(CaseEvent.record_id == record_id)
-                    .order_by(col(CaseEvent.occurred_on), col(CaseEvent.id))
+                    .order_by(CaseEvent.occurred_on, CaseEvent.id)
                 ).all()
             )
 
@@ -1201,7 +1199,7 @@ class RecordService:
         """True when the record is in this store (no permission check: only its id)."""
         with self._db.read() as session:
             return (
-                session.exec(select(RecordRow.pk).where(RecordRow.id == record_id)).first()
+                session.scalars(select(RecordRow.pk).where(RecordRow.id == record_id)).first()
                 is not None
             )
 
@@ -1209,7 +1207,7 @@ class RecordService:
         """The id of the record with ``case_number`` (for erasure by administrators)."""
         self._actor.require(Permission.ERASE_RECORDS)
         with self._db.read() as session:
-            row = session.exec(
+            row = session.scalars(
                 select(RecordRow.id).where(RecordRow.case_number == case_number.upper())
             ).first()
         return row
@@ -1218,9 +1216,9 @@ class RecordService:
         """Counsellors who own records (for the supervisor's filter)."""
         self._actor.require(Permission.VIEW_SITE_RECORDS)
         with self._db.read() as session:
-            rows = session.exec(
+            rows = session.execute(
                 select(User.id, User.display_name, User.username)
-                .where(col(User.id).in_(select(RecordRow.owner_id).distinct()))
+                .where(User.id.in_(select(RecordRow.owner_id).distinct()))
                 .order_by(User.username)
             ).all()
         return [(uid, display or name) for uid, display, name in rows if uid is not None]
@@ -1230,10 +1228,10 @@ class RecordService:
         with self._db.read() as session:
             self._load(session, record_id)
             return builtins.list(
-                session.exec(
+                session.scalars(
                     select(RecordRevision)
                     .where(RecordRevision.record_id == record_id)
-                    .order_by(col(RecordRevision.revision))
+                    .order_by(RecordRevision.revision)
                 ).all()
             )
 
@@ -1242,9 +1240,9 @@ class RecordService:
         with self._db.read() as session:
             self._load(session, record_id)
             return builtins.list(
-                session.exec(
+                session.scalars(
                     select(ConsentWithdrawal)
                     .where(ConsentWithdrawal.record_id == record_id)
-                    .order_by(col(ConsentWithdrawal.id))
+                    .order_by(ConsentWithdrawal.id)
                 ).all()
             )

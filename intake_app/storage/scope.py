@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlcipher3
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import select
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Actor, Role
@@ -839,7 +838,7 @@ def _reseal_handover_key(
     (docs/security.md, "Hand-over through the office"); nothing to do when the device has
     none or it does not open with the old key."""
     with profile_db.write() as session:
-        row = session.exec(select(DeviceRow)).first()
+        row = session.scalars(select(DeviceRow)).first()
         if row is None:
             return
         identity = DeviceIdentity.from_json(row.identity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from intake_app.core import settings as declared
 from intake_app.core.audit import AuditAction

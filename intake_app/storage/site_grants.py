@@ -27,7 +27,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.core.audit import AuditAction
 from intake_app.core.permissions import Role
@@ -111,8 +112,8 @@ class GrantChecker:
         self._vault = vault
         self._report = report
         self._vault_id = vault.vault_id
-        self._users = {u.id: u for u in session.exec(select(User)).all()}
-        self._keys = {k.kid: k for k in session.exec(select(UserKey)).all()}
+        self._users = {u.id: u for u in session.scalars(select(User)).all()}
+        self._keys = {k.kid: k for k in session.scalars(select(UserKey)).all()}
         self._digests = vault.public_digests()
 
     def check(self, ref: str, record: dict[str, Any]) -> bool:
@@ -187,13 +188,13 @@ def grants_were_made(session: Session) -> bool:
 
     Used only to report the removal: whoever writes the profile database can change the
     audit log, so no key decision rests on it (docs/security.md, "Site key grants")."""
-    entry = session.exec(
+    entry = session.scalars(
         select(AuditLogEntry.seq)
         .where(
-            col(AuditLogEntry.action).in_(
+            AuditLogEntry.action.in_(
                 [AuditAction.SITE_GRANTS_SIGNED.value, AuditAction.SITE_KEY_GRANTED.value]
             ),
-            col(AuditLogEntry.details).like('%"via"%'),
+            AuditLogEntry.details.like('%"via"%'),
         )
         .limit(1)
     ).first()

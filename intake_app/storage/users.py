@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_app.storage.models import User, utcnow
 
@@ -15,7 +16,7 @@ def username_key(username: str) -> str:
 def get_by_name(session: Session, *, username: str) -> User | None:
     """The user called ``username`` (any case), or None."""
     key = username_key(username)
-    found = session.exec(select(User).where(User.username_key == key)).first()
+    found = session.scalars(select(User).where(User.username_key == key)).first()
     # SQLite takes the index's word for the match: an index changed outside the program
     # could hand back another user's row (docs/security.md, "Code inside a database file")
     return found if found is not None and found.username_key == key else None
@@ -30,14 +31,14 @@ def list_all(session: Session, *, include_inactive: bool = True) -> list[User]:
     """Every user, sorted by name."""
     query = select(User)
     if not include_inactive:
-        query = query.where(col(User.active).is_(True))
-    return list(session.exec(query.order_by(col(User.username_key))).all())
+        query = query.where(User.active.is_(True))
+    return list(session.scalars(query.order_by(User.username_key)).all())
 
 
 def count_active_admins(session: Session) -> int:
     """How many active administrators there are (the last one must stay)."""
     return len(
-        session.exec(select(User.id).where(User.role == "admin", col(User.active).is_(True))).all()
+        session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))).all()
     )
 
 

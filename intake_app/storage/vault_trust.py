@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.core.permissions import Role
 from intake_app.i18n import _
@@ -76,7 +76,7 @@ class VaultTrust:
         message, kid, signature = claim
         with self._db.read() as session:
             user = users.get_by_name(session, username=username)
-            key = session.exec(select(UserKey).where(UserKey.kid == kid)).first()
+            key = session.scalars(select(UserKey).where(UserKey.kid == kid)).first()
         if user is None or user.id is None or key is None:
             return False
         values = self.report.signed.get(user.id)

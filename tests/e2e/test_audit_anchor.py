@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import sqlcipher3
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.central import db as central_db
 from intake_app.storage.models import SyncBatch
@@ -46,7 +46,7 @@ def test_a_cut_audit_log_is_reported_by_the_office_after_the_next_sync(
         finalised(ws, 2)
         assert ws.sync.send(settings=FAST).records_delivered == 2
         with ws.db.read() as session:
-            (sent,) = session.exec(select(SyncBatch.audit_seq)).all()
+            (sent,) = session.scalars(select(SyncBatch.audit_seq)).all()
     finally:
         ws.close()
     assert sent is not None

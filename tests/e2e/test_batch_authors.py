@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.central import db as central_db
 from intake_app.cli import main
@@ -270,7 +270,7 @@ def test_a_case_moved_to_another_counsellor_is_hers_at_the_office_after_a_superv
         assert any("Teamleitung" in line for line in answered.notice_lines())
         assert ws.sync.send(settings=FAST).batches_sent == 0  # it waits, it is not resent
         with ws.db.read() as session:
-            waiting = session.exec(select(OutboxItem.state, OutboxItem.last_error)).all()
+            waiting = session.execute(select(OutboxItem.state, OutboxItem.last_error)).all()
         assert ("pending", "not_entitled") in waiting
     finally:
         ws.close()
@@ -517,7 +517,7 @@ def test_no_user_of_a_pending_device_can_register_it_under_a_root_of_her_own(
         identity = ws.sync.identity()
         own = ws._batch_author()
         with ws.db.read() as session:
-            (row,) = session.exec(select(DeviceRow)).all()
+            (row,) = session.scalars(select(DeviceRow)).all()
     finally:
         ws.close()
     assert identity is not None and own is not None

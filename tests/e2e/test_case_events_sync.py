@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.central import db as central_db
 from intake_app.core.followup import check_closure, check_contact, check_update
@@ -85,12 +85,12 @@ def test_case_events_reach_the_office_once_without_free_text(
     ws = profile.sign_in(COUNSELLOR)
     try:
         with ws.db.write() as session:
-            for batch in session.exec(select(SyncBatch)).all():
+            for batch in session.scalars(select(SyncBatch)).all():
                 batch.state = "sent"
                 batch.receipt = None
                 batch.data = built.data
                 session.add(batch)
-            for item in session.exec(select(OutboxItem)).all():
+            for item in session.scalars(select(OutboxItem)).all():
                 item.state = "batched"
                 session.add(item)
         assert ws.sync.send(settings=FAST).batches_sent == 1

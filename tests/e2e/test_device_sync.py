@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from pytestqt.qtbot import QtBot
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.central import db as central_db
@@ -90,7 +90,7 @@ def test_deliver_import_and_receipts(
         again = ws.sync.send(settings=FAST)
         assert again.batches_sent == 0
         with ws.db.read() as session:
-            states = [b.state for b in session.exec(select(SyncBatch)).all()]
+            states = [b.state for b in session.scalars(select(SyncBatch)).all()]
         assert states == ["imported"]
         assert ws.sync.status().pending == 0
     finally:
@@ -115,12 +115,12 @@ def test_cut_connection_leaves_outbox_and_resend_does_not_duplicate(
         assert first.records_delivered == 3
         # the same batch once more (as after a lost receipt): same receipt, no duplicate
         with ws.db.write() as session:
-            for batch in session.exec(select(SyncBatch)).all():
+            for batch in session.scalars(select(SyncBatch)).all():
                 batch.state = "sent"
                 batch.receipt = None
                 batch.data = built.data  # an answered batch keeps no sealed copy
                 session.add(batch)
-            for item in session.exec(select(OutboxItem)).all():
+            for item in session.scalars(select(OutboxItem)).all():
                 item.state = "batched"
                 session.add(item)
         second = ws.sync.send(settings=FAST)
@@ -430,7 +430,7 @@ def test_erasure_withdraws_a_batch_still_waiting_for_its_receipt(
         erased_id, kept_id = finalised(counsellor, 2, seed=41)
         assert counsellor.sync.write_to_folder(stick).batches_sent == 1
         with counsellor.db.read() as session:
-            assert [b.state for b in session.exec(select(SyncBatch)).all()] == ["sent"]
+            assert [b.state for b in session.scalars(select(SyncBatch)).all()] == ["sent"]
     finally:
         counsellor.close()
     supervisor = profile.sign_in(SUPERVISOR)
@@ -440,8 +440,8 @@ def test_erasure_withdraws_a_batch_still_waiting_for_its_receipt(
         store = supervisor.scope.stores[supervisor.records.store_of(kept_id)]
         assert supervisor.lifecycle.erase(erased_id, reason=ErasureReason.REQUEST) is True
         with store.read() as session:
-            (withdrawn,) = session.exec(select(SyncBatch)).all()
-            items = session.exec(select(OutboxItem)).all()
+            (withdrawn,) = session.scalars(select(SyncBatch)).all()
+            items = session.scalars(select(OutboxItem)).all()
         assert (withdrawn.state, withdrawn.data) == ("withdrawn", b"")
         assert sorted((i.kind, i.record_id, i.state) for i in items) == sorted(
             [("record", kept_id, "pending"), ("erasure", erased_id, "pending")]
@@ -482,7 +482,7 @@ def test_receipts_fetched_again_are_applied_once(
             ws.sync.send(settings=FAST)
         assert receipt_entries() == before
         with ws.db.read() as session:
-            (batch,) = session.exec(select(SyncBatch)).all()
+            (batch,) = session.scalars(select(SyncBatch)).all()
         assert batch.state == "imported" and batch.data == b""
     finally:
         ws.close()
@@ -501,7 +501,7 @@ def test_a_record_whose_form_is_missing_stays_on_the_device(
     try:
         orphan_id, other_id = finalised(ws, 2, seed=47)
         with ws.db.write() as session:
-            revision = session.exec(
+            revision = session.scalars(
                 select(RecordRevision).where(RecordRevision.record_id == orphan_id)
             ).one()
             revision.form_version = "1999.1"
@@ -509,7 +509,7 @@ def test_a_record_whose_form_is_missing_stays_on_the_device(
         result = ws.sync.send(settings=FAST)
         assert result.records_delivered == 1
         with ws.db.read() as session:
-            (waiting,) = session.exec(select(OutboxItem).where(OutboxItem.state == "pending"))
+            (waiting,) = session.scalars(select(OutboxItem).where(OutboxItem.state == "pending"))
         assert waiting.record_id == orphan_id and waiting.last_error
         office.cli("import")
         assert [r[0] for r in central_records(office)] == [other_id]
@@ -535,7 +535,7 @@ def test_a_batch_the_office_refuses_does_not_block_the_next(
     try:
         (big_id,) = finalised(ws, 1, seed=51)
         with ws.db.write() as session:  # an answer far beyond the office's limit
-            revision = session.exec(
+            revision = session.scalars(
                 select(RecordRevision).where(RecordRevision.record_id == big_id)
             ).one()
             answers = json.loads(revision.answers)
@@ -553,7 +553,7 @@ def test_a_batch_the_office_refuses_does_not_block_the_next(
         assert result.rejected == [(too_big.batch_id, "too_large")]
         with ws.db.read() as session:
             refused = session.get(SyncBatch, too_big.batch_id)
-            (waiting,) = session.exec(select(OutboxItem).where(OutboxItem.state == "pending"))
+            (waiting,) = session.scalars(select(OutboxItem).where(OutboxItem.state == "pending"))
         assert refused is not None and (refused.state, refused.data) == ("rejected", b"")
         assert (waiting.record_id, waiting.last_error) == (big_id, "too_large")
         assert reason_text("too_large") == "Der Stapel war größer, als die Zentrale annimmt."
@@ -601,7 +601,7 @@ def test_a_revision_the_importer_refuses_is_not_delivered_after_all(
         ws.sync.send(settings=FAST)  # fetches the import receipt: conflict
         assert ws.records.get(record_id).sync_state == "pending"
         with ws.db.read() as session:
-            (item,) = session.exec(select(OutboxItem))
+            (item,) = session.scalars(select(OutboxItem))
         assert (item.state, item.last_error) == ("pending", "conflict")
     finally:
         ws.close()
@@ -619,7 +619,7 @@ def test_control_characters_in_the_site_name_do_not_block_the_outbox(
     try:
         (record_id,) = finalised(ws, 1, seed=63)
         with ws.db.write() as session:
-            row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+            row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).one()
             row.site = "Köln\tMülheim \x93Nord\x94"
             session.add(row)
         assert ws.sync.send(settings=FAST).records_delivered == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.central import db as central_db
@@ -96,7 +96,7 @@ def keep_encryption_key_in_plain(profile: ProfileFixture, *, keep_public: bool =
     ws = profile.sign_in(ADMIN)
     try:
         with ws.db.write() as session:
-            row = session.exec(select(DeviceRow)).one()
+            row = session.scalars(select(DeviceRow)).one()
             identity = DeviceIdentity.from_json(row.identity)
             row.identity = dataclasses.replace(
                 identity,
@@ -157,7 +157,7 @@ def test_a_case_goes_from_koeln_to_bonn_through_the_office(
         ws.sync.send(settings=FAST)
         ws.sync.send(settings=FAST)
         with ws.db.read() as session:
-            keys = session.exec(select(OutboxItem).where(OutboxItem.kind == "device_key")).all()
+            keys = session.scalars(select(OutboxItem).where(OutboxItem.kind == "device_key")).all()
         assert [item.state for item in keys] == ["delivered"]
     finally:
         ws.close()

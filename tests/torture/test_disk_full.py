@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.atomic import disk_full_error
 from intake_app.demo.data import add_synthetic_intakes
@@ -312,7 +312,7 @@ def _deliver(profile: ProfileFixture, office: Office, stick: Path) -> None:
     try:
         ws.sync.import_receipts(stick)
         with ws.db.read() as session:
-            left = session.exec(select(OutboxItem).where(OutboxItem.state != "delivered")).all()
+            left = session.scalars(select(OutboxItem).where(OutboxItem.state != "delivered")).all()
         assert left == []
         assert all(
             s.sync_state.value == "delivered"
@@ -378,7 +378,7 @@ def test_disk_full_while_writing_a_batch_to_a_folder(
             assert sorted(p.name for p in stick.iterdir()) == ["filler.bin"]
             assert ws.db.integrity_check() == ["ok"]
             with ws.db.read() as session:
-                states = {b.state for b in session.exec(select(SyncBatch)).all()}
+                states = {b.state for b in session.scalars(select(SyncBatch)).all()}
             assert states == {"built"}, "a batch that was not written counts as not sent"
             filler.unlink()
             written = ws.sync.write_to_folder(stick).files_written
@@ -415,8 +415,8 @@ def test_profile_disk_full_while_packing_a_batch(
             assert list(stick.iterdir()) == []
             assert ws.db.integrity_check() == ["ok"]
             with ws.db.read() as session:
-                assert session.exec(select(SyncBatch)).all() == []
-                pending = session.exec(
+                assert session.scalars(select(SyncBatch)).all() == []
+                pending = session.scalars(
                     select(OutboxItem).where(OutboxItem.state == "pending")
                 ).all()
             assert len(pending) == 30, "the outbox is as it was"

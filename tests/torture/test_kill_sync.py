@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.central import db as central_db
 from intake_app.demo.data import add_synthetic_intakes
@@ -109,7 +109,9 @@ def device_finalised(profile: ProfileFixture) -> set[tuple[str, int]]:
     ws = profile.sign_in(COUNSELLOR)
     try:
         with ws.db.read() as session:
-            return {(r.record_id, r.revision) for r in session.exec(select(RecordRevision)).all()}
+            return {
+                (r.record_id, r.revision) for r in session.scalars(select(RecordRevision)).all()
+            }
     finally:
         ws.close()
 
@@ -208,7 +210,7 @@ def test_kill_during_upload_then_retry_delivers_exactly_once(
                 with check.db.read() as session:
                     waiting = {
                         b.batch_id
-                        for b in session.exec(select(SyncBatch)).all()
+                        for b in session.scalars(select(SyncBatch)).all()
                         if b.state in ("built", "sent")
                     }
             finally:
@@ -225,10 +227,10 @@ def test_kill_during_upload_then_retry_delivers_exactly_once(
             office.cli("import")
             ws.sync.send(settings=FAST)
             with ws.db.read() as session:
-                pending = session.exec(
+                pending = session.scalars(
                     select(OutboxItem).where(OutboxItem.state != "delivered")
                 ).all()
-                states = Counter(b.state for b in session.exec(select(SyncBatch)).all())
+                states = Counter(b.state for b in session.scalars(select(SyncBatch)).all())
             assert pending == [], "outbox items left undelivered after the retry"
             not_delivered = [
                 s.id

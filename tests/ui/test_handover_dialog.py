@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.i18n import set_language
 from intake_app.storage.models import OutboxItem
@@ -32,7 +32,7 @@ def _choose(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 
 def _handover_items(ws) -> list[OutboxItem]:  # type: ignore[no-untyped-def]
     with ws.db.read() as session:
-        return list(session.exec(select(OutboxItem).where(OutboxItem.kind == "handover")).all())
+        return list(session.scalars(select(OutboxItem).where(OutboxItem.kind == "handover")).all())
 
 
 def test_a_hand_over_is_asked_for_from_the_record_page(

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.core.records import RecordStatus
@@ -179,7 +179,7 @@ def test_happy_path_finalise(qtbot: QtBot, window: MainWindow) -> None:
     assert stored["languages"] == [{"language": "ara", "mother_tongue": True}]
     assert stored["residence_valid_until"] == UNTIL.isoformat()
     with ws.db.read() as session:
-        items = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
+        items = session.scalars(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
         assert [(i.kind, i.revision) for i in items] == [("record", 1)]
         actions = [
             e.action
@@ -463,10 +463,10 @@ def test_new_revision_with_reason(qtbot, window: MainWindow, monkeypatch) -> Non
     page2.finalise()
     ws = window.ws
     with ws.db.read() as session:
-        revisions = session.exec(
+        revisions = session.scalars(
             select(RecordRevision)
             .where(RecordRevision.record_id == record_id)
-            .order_by(col(RecordRevision.revision))
+            .order_by(RecordRevision.revision)
         ).all()
         assert [r.revision for r in revisions] == [1, 2]
         assert json.loads(revisions[0].answers)["residence_valid_until"] == UNTIL.isoformat()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from pytestqt.qtbot import QtBot
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.assets import resource
@@ -77,7 +77,7 @@ def _answer(monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton)
 
 def _audited(ws: Workspace, subject: str) -> int:
     with ws.db.read() as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(AuditLogEntry).where(
                 AuditLogEntry.action == "settings_changed", AuditLogEntry.subject_id == subject
             )

@@ -8,9 +8,8 @@ exists in memory.
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import intake_app.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from intake_app.storage.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable by running alembic by hand
@@ -18,7 +17,7 @@ if connection is None:  # pragma: no cover - only reachable by running alembic b
 
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=Base.metadata,
     render_as_batch=True,
     transactional_ddl=True,
     compare_type=True,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.errors import AuthError, KnownError, NotFound, PermissionDenied, ProfileError
@@ -97,7 +97,7 @@ def test_restore_brings_back_the_state_at_backup_time_and_keeps_the_present(
     ws = profile.sign_in(ADMIN)
     try:
         with ws.db.read() as session:
-            entry = session.exec(
+            entry = session.scalars(
                 select(AuditLogEntry).where(AuditLogEntry.action == "backup_restored")
             ).one()
         assert entry.actor == ADMIN and entry.subject_id == info.name

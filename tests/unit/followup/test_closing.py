@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.core.followup import check_closure, check_reopening, describe_event
@@ -80,10 +80,10 @@ def test_closing_starts_retention_and_reopening_stops_it(profile: ProfileFixture
         assert isinstance(sup.records, SiteRecords)
         store = sup.scope.stores[sup.records.store_of(record_id)]
         with store.write() as session:
-            for item in session.exec(select(OutboxItem)).all():
+            for item in session.scalars(select(OutboxItem)).all():
                 if item.kind == "case_event":
                     item.state = "delivered"
-                    item.batch_id = session.exec(select(OutboxItem.batch_id)).first()
+                    item.batch_id = session.scalars(select(OutboxItem.batch_id)).first()
                     session.add(item)
         days = sup.settings.get("retention.days_after_close")
         assert isinstance(days, int)

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.core.followup import UPDATE_TARGETS, check_update, describe_event, update_choices
 from intake_app.errors import ValidationError
@@ -46,7 +46,7 @@ def test_a_plan_step_is_done_without_a_revision(profile: ProfileFixture) -> None
         with ws.db.read() as session:
             sent = [
                 json.loads(item.payload)
-                for item in session.exec(select(OutboxItem)).all()
+                for item in session.scalars(select(OutboxItem)).all()
                 if item.kind == "case_event"
             ]
         assert [item["data"] for item in sent] == [

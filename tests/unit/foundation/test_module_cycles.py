@@ -15,15 +15,13 @@ DEFERRED = re.compile(r"#.*\bDeferred\b")
 #: (docs/architecture.md, "Imports inside functions"). Measured with ``python -X
 #: importtime``: reportlab.platypus 290 ms, alembic 1.3 s, httpx 115 ms, pypdf 98 ms,
 #: pycountry 18 ms, filelock 52 ms (it loads asyncio), babel.messages 22 ms (Babel's
-#: dates and numbers are light); sqlmodel with SQLAlchemy 1.1 s on a loaded machine (0.43 s
-#: idle), which the log-in window does without; cryptography with the vault 50 ms (18 ms
-#: after Qt), which loads with the sign-in; Qt and the receiver's server packages
-#: belong to one program only.
+#: dates and numbers are light); SQLAlchemy with its ORM about 0.4 s, which the log-in
+#: window does without; cryptography with the vault 50 ms (18 ms after Qt), which loads
+#: with the sign-in; Qt and the receiver's server packages belong to one program only.
 HEAVY = frozenset(
     {
         "reportlab",
         "sqlalchemy",
-        "sqlmodel",
         "PySide6",
         "uvicorn",
         "starlette",

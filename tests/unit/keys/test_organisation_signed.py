@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlcipher3
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.core.forms import load_organisation
@@ -78,7 +78,7 @@ def _outbox_answers(ws: Workspace, *, sent: bool = True) -> dict[str, object]:
     the records' own answers."""
     out: dict[str, object] = {}
     with ws.db.read() as session:
-        items = session.exec(select(OutboxItem).where(OutboxItem.kind == "record")).all()
+        items = session.scalars(select(OutboxItem).where(OutboxItem.kind == "record")).all()
         for item in items:
             if sent:
                 entry = record_entry(session, item, forms=ws.forms, organisation=ws.organisation)

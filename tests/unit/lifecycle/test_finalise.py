@@ -11,7 +11,7 @@ import random
 from datetime import date
 
 import pytest
-from sqlmodel import col, func, select
+from sqlalchemy import func, select
 
 from intake_app.app import Workspace
 from intake_app.core.forms.engine import evaluate
@@ -24,11 +24,11 @@ from tests.conftest import COUNSELLOR, ProfileFixture
 
 def _counts(ws: Workspace, record_id: str) -> tuple[int, int]:
     with ws.db.read() as session:
-        outbox = session.exec(
-            select(func.count()).where(col(OutboxItem.record_id) == record_id)
+        outbox = session.scalars(
+            select(func.count()).where(OutboxItem.record_id == record_id)
         ).one()
-        revisions = session.exec(
-            select(func.count()).where(col(RecordRevision.record_id) == record_id)
+        revisions = session.scalars(
+            select(func.count()).where(RecordRevision.record_id == record_id)
         ).one()
     return int(outbox), int(revisions)
 

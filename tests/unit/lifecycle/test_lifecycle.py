@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from intake_app.app import Workspace
 from intake_app.core.followup import check_closure
@@ -56,11 +56,11 @@ def _pretend_delivered(ws: Workspace, record_id: str, *, batch_state: str = "imp
                 records=1,
             )
         )
-        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+        row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).one()
         row.sync_state = "delivered"
         row.delivered_revision = row.revision
         session.add(row)
-        for item in session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)):
+        for item in session.scalars(select(OutboxItem).where(OutboxItem.record_id == record_id)):
             item.state = "delivered"
             item.batch_id = batch_id
             session.add(item)
@@ -69,7 +69,7 @@ def _pretend_delivered(ws: Workspace, record_id: str, *, batch_state: str = "imp
 def _close_long_ago(ws: Workspace, record_id: str, days: int) -> None:
     ws.records.close_case(record_id, check_closure(on=date.today(), reason="moved_away"))
     with ws.db.write() as session:
-        row = session.exec(select(RecordRow).where(RecordRow.id == record_id)).one()
+        row = session.scalars(select(RecordRow).where(RecordRow.id == record_id)).one()
         row.closed_at = datetime.now(UTC) - timedelta(days=days)
         session.add(row)
 
@@ -117,7 +117,7 @@ def test_retention_purges_only_delivered_records_past_the_period(
         remaining = {s.id for s in supervisor.records.list(RecordQuery())}
         assert old_delivered not in remaining and {undelivered, recent} <= remaining
         with supervisor.db.read() as session:
-            traces = session.exec(select(ActivityRecord)).all()
+            traces = session.scalars(select(ActivityRecord)).all()
         assert [(t.reason, t.finalised) for t in traces] == [("retention", True)]
         assert supervisor.records.list(RecordQuery(search=CANARY_FAMILY)) == []
     finally:
@@ -187,7 +187,7 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
     counsellor = profile.sign_in(COUNSELLOR)
     record_id = _canary_record(counsellor)
     with counsellor.db.write() as session:  # the record left the device in a batch
-        for item in session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)):
+        for item in session.scalars(select(OutboxItem).where(OutboxItem.record_id == record_id)):
             item.state = "batched"
             session.add(item)
     with pytest.raises(PermissionDenied):
@@ -202,7 +202,9 @@ def test_erasure_removes_everything_and_queues_an_instruction(profile: ProfileFi
             supervisor.lifecycle.erase(record_id, reason="weil ich es sage")
         assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.REQUEST) is True
         with store_db.read() as session:  # the counsellor's store
-            items = session.exec(select(OutboxItem).where(OutboxItem.record_id == record_id)).all()
+            items = session.scalars(
+                select(OutboxItem).where(OutboxItem.record_id == record_id)
+            ).all()
             erasure = session.get(Erasure, record_id)
         assert [i.kind for i in items] == ["erasure"]
         assert erasure is not None and erasure.central and erasure.confirmed_at is None
@@ -235,7 +237,7 @@ def test_erasure_of_a_record_that_never_left_needs_no_instruction(
         record_id = supervisor.new_intake()
         assert supervisor.lifecycle.erase(record_id, reason=ErasureReason.DUPLICATE) is False
         with supervisor.db.read() as session:
-            assert session.exec(select(OutboxItem)).all() == []
+            assert session.scalars(select(OutboxItem)).all() == []
     finally:
         supervisor.close()
 
