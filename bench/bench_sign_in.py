@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from intake_app.app import Workspace
+from intake_app.kdf import KdfParams
 from intake_app.storage import vault as vault_module
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import _kdf
@@ -30,10 +31,10 @@ from intake_app.storage.vault import _kdf
 _inside: list[float] = []
 
 
-def _timed_kdf(*args: object) -> bytes:
+def _timed_kdf(password: str, salt: bytes, params: KdfParams) -> bytes:
     start = time.perf_counter()
     try:
-        return _kdf(*args)  # type: ignore[arg-type]
+        return _kdf(password, salt, params)
     finally:
         _inside.append(time.perf_counter() - start)
 

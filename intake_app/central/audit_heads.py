@@ -1,10 +1,13 @@
 """What the office learns about each device's audit log from its batches.
 
-Every batch names the device's newest audit entry (sequence number and hash) and the entry
-now at the number its previous batch named (docs/batch-format.md §4). The office keeps every
-head it has seen per device. A batch whose head lies below the highest seen means newest
-entries were removed (``cut``); one that names a number the office knows with another hash
-means the log was rewritten (``rewritten``). The batch is still imported (nothing is lost);
+Every batch names the device's newest audit entry (sequence number and hash) and the hash
+now at every number the device's earlier batches named as their head, as the entries'
+contents give it (older devices: at the number its previous batch named;
+docs/batch-format.md §4). The office keeps every head it has seen per device. A batch
+whose head lies below the highest seen means newest entries were removed (``cut``), as
+does a batch that no longer names the highest head the office kept from a batch that
+named its heads; one that names a number the office knows with another hash means the
+log was rewritten (``rewritten``). The batch is still imported (nothing is lost);
 the finding is kept, logged, and shown by ``intake-central devices list``
 (docs/security.md, "Device: integrity of roles and the audit log").
 """
@@ -18,14 +21,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from intake_app.sync.batch import BatchHeader
+from intake_app.sync.batch import AUDIT_GONE, BatchHeader
 
 from .db import device_audit_heads, device_audit_problems
 
 log = logging.getLogger("intake.central")
-
-#: the hash a device names for an entry it no longer has
-GONE = "0" * 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +43,35 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
         return None
     seq, digest = header.audit_head
     heads = device_audit_heads.c
-    known: dict[int, str] = dict(
-        conn.execute(
-            sa.select(heads.seq, heads.hash).where(heads.device_id == header.device_id)
-        ).all()
-    )
+    known: dict[int, str] = {}
+    naming = 0  # the highest head kept from a batch that named the device's heads
+    for row in conn.execute(
+        sa.select(heads.seq, heads.hash, heads.names_heads).where(
+            heads.device_id == header.device_id
+        )
+    ).all():
+        known[row.seq] = row.hash
+        if row.names_heads:
+            naming = max(naming, row.seq)
     highest = max(known, default=0)
     note: AuditNote | None = None
-    claims = [(seq, digest)] + ([header.audit_prev] if header.audit_prev else [])
+    claims = [(seq, digest)]
+    claims += [header.audit_prev] if header.audit_prev else []
+    claims += header.audit_named or ()
     for claim_seq, claim_hash in claims:
         if claim_seq in known and known[claim_seq] != claim_hash:
             # the device names an entry it no longer has with an all-zero hash
-            kind = "cut" if claim_hash == GONE else "rewritten"
+            kind = "cut" if claim_hash == AUDIT_GONE else "rewritten"
             note = AuditNote(kind, claim_seq, highest)
             break
     if note is None and seq < highest:
         note = AuditNote("cut", seq, highest)
+    if note is None and naming and header.audit_named is not None:
+        # A device that names its heads names every head its batches named, the newest
+        # included (the log records each one as the batch is made): a batch that no
+        # longer knows the highest one comes from a log cut below it.
+        if naming not in {claim_seq for claim_seq, _ in claims}:
+            note = AuditNote("cut", naming, highest)
     if note is not None:
         conn.execute(
             device_audit_problems.insert().values(
@@ -86,6 +99,7 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
                 hash=digest,
                 batch_id=header.batch_id,
                 seen_at=now,
+                names_heads=header.audit_named is not None,
             )
         )
     return note

@@ -55,6 +55,7 @@ class AuditAction(enum.StrEnum):
     RECORD_ERASED = "record_erased"
     RECORD_PURGED = "record_purged"
     DEVICE_ENROLLED = "device_enrolled"
+    SYNC_PREPARED = "sync_prepared"
     SYNC_SENT = "sync_sent"
     SYNC_RECEIPT = "sync_receipt"
     FORM_INSTALLED = "form_installed"
@@ -103,6 +104,10 @@ class AuditEntry:
         )
 
 
+#: one encoder for every entry (``json.dumps`` with options makes a new one at each call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(
     *,
     seq: int,
@@ -123,9 +128,7 @@ def canonical_bytes(
         "subject_id": subject_id,
         "details": details,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return _CANONICAL.encode(body).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:

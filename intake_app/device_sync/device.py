@@ -488,6 +488,7 @@ class DeviceSync:
             author=self._author(),
             entitled=self._actor.role is Role.SUPERVISOR,
             vouch=self._vouch,
+            actor=self._actor.username,
         )
 
     def _unanswered(self, transport: str) -> list[BuiltBatch]:

@@ -12,6 +12,7 @@ statistics minimum; without it, the statistics minimum only (intake_app/sync/min
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import unicodedata
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_app.core.audit import AuditAction
 from intake_app.core.followup import UPDATE_TARGETS
 from intake_app.core.forms import FormRegistry, evaluate
 from intake_app.core.forms.organisation import CENTRAL_OFFICE
 from intake_app.core.forms.transfer import covered_answers, purpose_in_force
 from intake_app.core.records import OutboxKind, RecordStatus
 from intake_app.errors import IntakeError
+from intake_app.storage import audit
 from intake_app.storage.models import (
     AuditLogEntry,
     ConsentWithdrawal,
@@ -38,7 +41,7 @@ from intake_app.storage.models import (
 )
 from intake_app.storage.records import loads
 from intake_app.sync.authors import AuthorKey
-from intake_app.sync.batch import build_batches
+from intake_app.sync.batch import AUDIT_GONE, build_batches
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.minimum import (
     SCOPE_CENTRAL_OFFICE,
@@ -51,6 +54,10 @@ from intake_app.sync.payload import InstructionRef, RecordRef, instruction_ref
 from intake_app.sync.receipt import ItemResult
 
 log = logging.getLogger("intake.sync")
+
+#: how many of the numbers earlier batches named as their audit head a batch names again
+#: (docs/batch-format.md §4: at most 1,000)
+NAMED_HEADS = 200
 
 
 def record_entry(
@@ -226,6 +233,7 @@ def pack_pending(
     author: AuthorKey | None = None,
     entitled: bool = True,
     vouch: Callable[[Session, OutboxItem], bool] | None = None,
+    actor: str,
 ) -> int:
     """Pack pending outbox items into new batches (inside the caller's transaction).
 
@@ -239,6 +247,8 @@ def pack_pending(
             write: whether the supervisor's batch may carry an item (the record is in
             this store and no other, an erasure is backed by a signed erasure). Items it
             refuses stay in the outbox for their owner's own sync.
+        actor: the signed-in user; the log names her in the ``sync_prepared`` entry that
+            records the audit head the new batches name (:func:`named_audit_heads`).
     """
     items = session.scalars(
         select(OutboxItem).where(OutboxItem.state == "pending").order_by(OutboxItem.id)
@@ -328,24 +338,55 @@ def pack_pending(
                 item.state = "batched"
                 item.batch_id = batch.batch_id
                 session.add(item)
+    if head is not None:
+        # in the same transaction as the batches: a batch never leaves unrecorded
+        audit.append(
+            session,
+            actor=actor,
+            action=AuditAction.SYNC_PREPARED,
+            details={"audit_seq": head[0], "batches": [b.batch_id for b in batches]},
+        )
     log.info("built %d batch(es) for %s", len(batches), transport)
     return len(batches)
 
 
 def audit_head(session: Session) -> tuple[Any, ...] | None:
-    """The newest audit entry for the batch header, and the entry now at the number the
-    previous batch's head named: the office keeps what it saw and notices a log that was
-    cut or rewritten (docs/security.md, "Device: integrity of roles and the audit log")."""
-    head = session.scalars(
-        select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
-    ).first()
-    if head is None:
+    """The newest audit entry for the batch header, and the hash now at every number that
+    earlier batches of this device named as their head (:func:`named_audit_heads`), all
+    as the entries' contents give them, not as the hashes stored beside them say
+    (``storage.audit.content_chain``); a number no entry has any more is named with 64
+    zeros. The office compares them with the heads it kept and notices a log that was cut
+    or rewritten, whichever store's batch named the head (docs/security.md, "Device:
+    integrity of roles and the audit log")."""
+    named = named_audit_heads(session)
+    chain = audit.content_chain(session, named)
+    if chain is None:
         return None
-    for seq, _digest in sent_audit_heads(session, limit=1):
-        at = session.get(AuditLogEntry, seq)
-        # gone: the number with an all-zero hash, which never matches
-        return (head.seq, head.hash, seq, at.hash if at is not None else "0" * 64)
-    return (head.seq, head.hash)
+    head_seq, head_hash, found = chain
+    points = [(seq, found.get(seq, AUDIT_GONE)) for seq in sorted(named) if seq != head_seq]
+    return (head_seq, head_hash, points)
+
+
+def named_audit_heads(session: Session, *, limit: int = NAMED_HEADS) -> set[int]:
+    """The newest ``limit`` numbers that earlier batches of this device named as their
+    audit head: from this store's batches, and from the log itself, where every store's
+    sync writes the number before its batches leave (``sync_prepared``). A log cut below
+    such a number loses the entry that names it too; the office then misses the number
+    it knows in the next batch and reports that."""
+    numbers = {seq for seq, _digest in sent_audit_heads(session, limit=limit)}
+    for raw in session.scalars(
+        select(AuditLogEntry.details)
+        .where(AuditLogEntry.action == AuditAction.SYNC_PREPARED.value)
+        .order_by(AuditLogEntry.seq.desc())
+        .limit(limit)
+    ).all():
+        try:
+            seq = json.loads(raw).get("audit_seq")
+        except (ValueError, AttributeError):
+            continue
+        if type(seq) is int and seq > 0:
+            numbers.add(seq)
+    return set(sorted(numbers)[-limit:])
 
 
 def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, str]]:

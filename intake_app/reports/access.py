@@ -115,6 +115,7 @@ ACTION_LABELS = {
     "record_erased": N_("Akte gelöscht"),
     "record_purged": N_("Akte nach Ablauf der Frist gelöscht"),
     "device_enrolled": N_("Gerät angemeldet"),
+    "sync_prepared": N_("Übermittlung an die Zentrale vorbereitet"),
     "sync_sent": N_("an die Zentrale übermittelt"),
     "sync_receipt": N_("Empfangsbestätigung der Zentrale"),
     "form_installed": N_("Formular installiert"),

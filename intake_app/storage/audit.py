@@ -151,6 +151,65 @@ def iter_entries(session: Session, *, batch: int = 2000) -> Iterator[AuditEntry]
         after = rows[-1].seq
 
 
+def content_chain(
+    session: Session, wanted: Iterable[int] = (), *, batch: int = 5000
+) -> tuple[int, str, dict[int, str]] | None:
+    """The chain as the entries' contents give it, whatever hashes are stored beside them.
+
+    Walks every entry in order from the genesis hash, hashing each entry's content onto
+    the hash before it (as :func:`append` did, and with the same reading of a stored
+    text as :func:`to_entry`). Returns the newest entry's number and hash, and the hash
+    at each ``wanted`` number that an entry has (a number missing from it has none), or
+    None for an empty log. An entry whose content was changed, removed or put in changes
+    the hash at its number and at every later one, so the office, which kept the hashes
+    earlier batches named, notices it (docs/security.md, "Device: integrity of roles and
+    the audit log"). Reads plain rows, not mapped objects: it runs at every sync over the
+    whole log (``bench/audit_chain.py``).
+    """
+    wanted = set(wanted)
+    found: dict[int, str] = {}
+    digest, head = GENESIS_HASH, 0
+    columns = (
+        AuditLogEntry.seq,
+        AuditLogEntry.ts,
+        AuditLogEntry.actor,
+        AuditLogEntry.action,
+        AuditLogEntry.subject_type,
+        AuditLogEntry.subject_id,
+        AuditLogEntry.details,
+    )
+    while True:
+        rows = session.execute(
+            select(*columns)
+            .where(AuditLogEntry.seq > head)
+            .order_by(AuditLogEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for seq, ts, actor, action, subject_type, subject_id, raw in rows:
+            try:
+                details = json.loads(raw)
+            except ValueError:
+                details = {"__unparseable__": raw}
+            canonical = canonical_bytes(
+                seq=seq,
+                ts=ts,
+                actor=actor,
+                action=action,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                details=details if isinstance(details, dict) else {"__value__": details},
+            )
+            digest = chain_hash(digest, canonical)
+            if seq in wanted:
+                found[seq] = digest
+        head = rows[-1][0]
+    if head == 0:
+        return None
+    return head, digest, found
+
+
 #: Entries whose actor is not the signer by nature: failed log-ins are written by the next
 #: user who signs in, a schema upgrade by the system.
 _FOREIGN_ACTOR_ACTIONS = {"login_failed", "login_throttled", "schema_upgraded"}

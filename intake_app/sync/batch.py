@@ -92,6 +92,10 @@ _HEADER_KEYS = {
 #: Optional header member: the newest audit entry of the device, ``{"seq": n, "hash": hex}``
 #: (docs/batch-format.md §4; docs/security.md, "Device: integrity of roles and the audit log").
 AUDIT_HEAD = "audit_head"
+#: the hash a device names for an audit entry it no longer has (§4)
+AUDIT_GONE = "0" * 64
+#: the most entries a batch names besides its head (``audit_head.named``, §4)
+MAX_AUDIT_NAMED = 1000
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Fixed bytes besides header and ciphertext: prefix, recipient count, nonce, length, signature.
 _FIXED_OVERHEAD = _PREFIX.size + 1 + NONCE_BYTES + 4 + keys.SIGNATURE_BYTES
@@ -115,8 +119,11 @@ class BatchHeader:
     records: tuple[RecordRef, ...]
     instructions: tuple[InstructionRef, ...]
     audit_head: tuple[int, str] | None = None  # (seq, hash) of the newest audit entry
-    #: (seq, hash) now, at the number the previous batch's head named
+    #: (seq, hash) now, at the number the previous batch's head named (older devices)
     audit_prev: tuple[int, str] | None = None
+    #: (seq, hash) now, at every number earlier batches of the device named as their head,
+    #: as the entries' contents give it (None from devices that do not send it)
+    audit_named: tuple[tuple[int, str], ...] | None = None
     version: int = FORMAT_VERSION
 
 
@@ -204,9 +211,11 @@ def build_batch(
         created: the creation time for the header (now by default).
         compression: ``"zlib"`` (default) or ``"none"``.
         content_key, nonce: fixed values for test vectors only; random otherwise.
-        audit_head: the device's newest audit entry ``(seq, hash)``, if any, optionally
-            followed by ``prev_seq, prev_hash``: the entry now at the number the previous
-            batch's head named (docs/batch-format.md §4).
+        audit_head: the device's newest audit entry ``(seq, hash)``, if any, followed
+            either by a list of ``(seq, hash)``: the hash now at every number earlier
+            batches named as their head, or (as older devices wrote) by ``prev_seq,
+            prev_hash``: the entry now at the number the previous batch's head named
+            (docs/batch-format.md §4).
         version: the format version written: 4 with an ``author``, 3 without (1 and 2
             only to test readers with what older devices send; such batches carry no
             hand-overs, version 1 no case events).
@@ -293,6 +302,11 @@ def _seal(
         header[AUDIT_HEAD] = {"seq": int(audit_head[0]), "hash": str(audit_head[1])}
         if len(audit_head) == 4:
             header[AUDIT_HEAD].update(prev_seq=int(audit_head[2]), prev_hash=str(audit_head[3]))
+        elif len(audit_head) == 3:
+            named = [[int(seq), str(digest)] for seq, digest in audit_head[2]]
+            if len(named) > MAX_AUDIT_NAMED:
+                raise ValueError(f"at most {MAX_AUDIT_NAMED} audit entries named")
+            header[AUDIT_HEAD]["named"] = named
     header_bytes = canonical_json(header)
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise BatchError("too_large")
@@ -446,17 +460,31 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
     _require(type(version) is int and version == binary_version, "unsupported_version")
     _require(set(data) - {AUDIT_HEAD} == _HEADER_KEYS, "header_invalid")
     types = instruction_types(version)
-    audit_head = audit_prev = None
+    audit_head = audit_prev = audit_named = None
     if AUDIT_HEAD in data:
         head = data[AUDIT_HEAD]
         _require(isinstance(head, dict), "header_invalid")
         _require(
-            set(head) in ({"seq", "hash"}, {"seq", "hash", "prev_seq", "prev_hash"}),
+            set(head)
+            in (
+                {"seq", "hash"},
+                {"seq", "hash", "prev_seq", "prev_hash"},
+                {"seq", "hash", "named"},
+            ),
             "header_invalid",
         )
         audit_head = _audit_point(head["seq"], head["hash"])
         if "prev_seq" in head:
             audit_prev = _audit_point(head["prev_seq"], head["prev_hash"])
+        if "named" in head:
+            named = head["named"]
+            _require(isinstance(named, list) and len(named) <= MAX_AUDIT_NAMED, "header_invalid")
+            points = []
+            for point in named:
+                _require(isinstance(point, list) and len(point) == 2, "header_invalid")
+                points.append(_audit_point(point[0], point[1]))
+            _require(len({seq for seq, _ in points}) == len(points), "header_invalid")
+            audit_named = tuple(points)
     for name in ("batch_id", "device_id"):
         _require(is_uuid(data[name]), "header_invalid")
     for name in ("device_key_id", "office_key_id"):
@@ -512,6 +540,7 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
         instructions=tuple(instructions),
         audit_head=audit_head,
         audit_prev=audit_prev,
+        audit_named=audit_named,
         version=version,
     )
 

@@ -16,7 +16,13 @@ from sqlalchemy import select
 
 from intake_app.central import db as central_db
 from intake_app.storage.models import SyncBatch
-from tests.conftest import COUNSELLOR, COUNSELLOR_PASSWORD, ProfileFixture
+from tests.conftest import (
+    COUNSELLOR,
+    COUNSELLOR_PASSWORD,
+    SUPERVISOR,
+    SUPERVISOR_PASSWORD,
+    ProfileFixture,
+)
 from tests.e2e.conftest import FAST, Office
 from tests.e2e.test_device_sync import enrol_device, finalised
 
@@ -81,3 +87,93 @@ def test_a_cut_audit_log_is_reported_by_the_office_after_the_next_sync(
     assert len(problems) == 1 and problems[0].known_seq == sent
     # the batch was imported all the same: nothing is lost
     assert office.count(central_db.records) == 3
+
+
+def _head(profile: ProfileFixture) -> int:
+    ((seq,),) = _attacker_sql(profile, ("SELECT MAX(seq) FROM audit_log", ()))[0]
+    return int(seq)
+
+
+def _sync(profile: ProfileFixture, user: str, password: str, *, records: int, seed: int) -> int:
+    """``user`` finalises ``records`` records and syncs; the head her batches named."""
+    ws = profile.sign_in(user, password)
+    try:
+        finalised(ws, records, seed=seed)
+        assert ws.sync.send(settings=FAST).records_delivered >= records
+        with ws.db.read() as session:
+            heads = session.scalars(select(SyncBatch.audit_seq)).all()
+    finally:
+        ws.close()
+    return max(seq for seq in heads if seq is not None)
+
+
+def _imported(office: Office) -> str:
+    out = office.cli("import").stdout
+    return str(out)
+
+
+def test_a_log_cut_below_a_colleagues_head_is_reported_after_the_cutters_own_sync(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """The counsellor's own batches named an early head, her supervisor's a later one. She
+    cuts the log between the two, lets it grow past the later one by normal work and
+    syncs: her batch no longer names the supervisor's head as the office has it."""
+    enrol_device(profile, office, tmp_path)
+    own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
+    colleague = _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    assert own < colleague
+    assert "WARNUNG" not in _imported(office)
+
+    _attacker_sql(
+        profile,
+        ("DELETE FROM audit_log WHERE seq > ?", (own,)),
+        (
+            "UPDATE trust_state SET (anchor_seq, anchor_hash, anchor_signer, anchor_signature)"
+            " = (SELECT seq, hash, signer, signature FROM audit_log ORDER BY seq DESC LIMIT 1)",
+            (),
+        ),
+    )
+    seed = 10
+    while _head(profile) <= colleague:  # normal work until the log is past the head again
+        ws = profile.sign_in(COUNSELLOR)
+        try:
+            finalised(ws, 1, seed=seed)
+        finally:
+            ws.close()
+        seed += 1
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 1, seed=seed)
+        assert ws.sync.send(settings=FAST).records_delivered >= 1
+    finally:
+        ws.close()
+    imported = _imported(office)
+    assert "WARNUNG" in imported and "Audit-Protokoll" in imported
+    problems = office.rows(sa.select(central_db.device_audit_problems))
+    assert [(p.kind, p.seq) for p in problems] in ([("cut", colleague)], [("rewritten", colleague)])
+    listed = office.cli("devices", "list").stdout
+    assert "GEKÜRZT" in listed or "NEU GESCHRIEBEN" in listed
+
+
+def test_an_entry_rewritten_under_its_old_hash_is_reported_after_anyones_next_sync(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """She changes what an old entry says and leaves its stored hash (and every later
+    one) as it was: the device computes the chain from the entries' contents, so the head
+    the office kept no longer matches, whoever syncs next."""
+    enrol_device(profile, office, tmp_path)
+    own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
+    assert "WARNUNG" not in _imported(office)
+    _attacker_sql(
+        profile,
+        (
+            "UPDATE audit_log SET details = ? WHERE seq = ?",
+            ('{"note": "nichts geschehen"}', own - 1),
+        ),
+    )
+    _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    imported = _imported(office)
+    assert "WARNUNG" in imported
+    problems = office.rows(sa.select(central_db.device_audit_problems))
+    assert [(p.kind, p.seq) for p in problems] == [("rewritten", own)]
+    assert "NEU GESCHRIEBEN" in office.cli("devices", "list").stdout

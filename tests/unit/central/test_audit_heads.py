@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from intake_app.central import db
-from intake_app.central.audit_heads import GONE, audit_states, note_audit_head
+from intake_app.central.audit_heads import audit_states, note_audit_head
 from intake_app.central.registry import utcnow
-from intake_app.sync.batch import BatchHeader
+from intake_app.sync.batch import AUDIT_GONE, BatchHeader
 from tests.unit.central.harness import pg_schema_url
 
 DEVICE = str(uuid.uuid4())
@@ -32,7 +32,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         engine.dispose()
 
 
-def _header(seq: int, digest: str, prev: tuple[int, str] | None = None) -> BatchHeader:
+def _header(
+    seq: int,
+    digest: str,
+    prev: tuple[int, str] | None = None,
+    named: tuple[tuple[int, str], ...] | None = None,
+) -> BatchHeader:
     return BatchHeader(
         batch_id=str(uuid.uuid4()),
         device_id=DEVICE,
@@ -48,6 +53,7 @@ def _header(seq: int, digest: str, prev: tuple[int, str] | None = None) -> Batch
         instructions=(),
         audit_head=(seq, digest),
         audit_prev=prev,
+        audit_named=named,
     )
 
 
@@ -66,7 +72,7 @@ def test_a_growing_log_is_fine(engine: sa.Engine) -> None:
 
 def test_a_head_below_the_highest_is_a_cut(engine: sa.Engine) -> None:
     _note(engine, _header(25, "b" * 64))
-    note = _note(engine, _header(22, "c" * 64, prev=(25, GONE)))
+    note = _note(engine, _header(22, "c" * 64, prev=(25, AUDIT_GONE)))
     assert note is not None and note.kind == "cut" and note.known_seq == 25
     state = audit_states(engine)[DEVICE]
     assert state.problems == 1 and state.last_problem == "cut" and state.highest == 25
@@ -88,3 +94,39 @@ def test_a_batch_without_audit_head_is_not_judged(engine: sa.Engine) -> None:
     )
     assert _note(engine, header) is None
     assert DEVICE not in audit_states(engine)
+
+
+def test_heads_other_batches_named_are_compared_whichever_store_sent_them(
+    engine: sa.Engine,
+) -> None:
+    """Two stores of one device: one's batch named 10, the other's 20. A batch that names
+    both as the log now gives them is fine; one whose log now gives 20 another hash (cut
+    below it and grown past it since) is a rewrite."""
+    assert _note(engine, _header(10, "a" * 64, named=())) is None
+    assert _note(engine, _header(20, "b" * 64, named=((10, "a" * 64),))) is None
+    assert _note(engine, _header(30, "c" * 64, named=((10, "a" * 64), (20, "b" * 64)))) is None
+    note = _note(engine, _header(44, "d" * 64, named=((10, "a" * 64), (20, "e" * 64))))
+    assert note is not None and note.kind == "rewritten" and note.seq == 20
+    assert audit_states(engine)[DEVICE].last_problem == "rewritten"
+
+
+def test_a_batch_that_no_longer_names_the_highest_head_comes_from_a_cut_log(
+    engine: sa.Engine,
+) -> None:
+    """The log records every head as its batch is made; cut below it, the record is gone
+    too, and the next batch names only older heads: the office reports the cut."""
+    _note(engine, _header(10, "a" * 64, named=()))
+    _note(engine, _header(20, "b" * 64, named=((10, "a" * 64),)))
+    note = _note(engine, _header(25, "c" * 64, named=((10, "a" * 64),)))
+    assert note is not None and note.kind == "cut" and note.seq == 20
+
+
+def test_heads_from_devices_before_naming_are_not_required(engine: sa.Engine) -> None:
+    """Heads kept from batches that did not name their heads (devices before the update)
+    are compared when named, but a batch need not name them."""
+    _note(engine, _header(10, "a" * 64))
+    _note(engine, _header(20, "b" * 64, prev=(10, "a" * 64)))
+    assert _note(engine, _header(25, "c" * 64, named=((10, "a" * 64),))) is None
+    # from the first batch that names them on, the newest such head is required
+    note = _note(engine, _header(30, "d" * 64, named=((10, "a" * 64),)))
+    assert note is not None and note.kind == "cut" and note.seq == 25

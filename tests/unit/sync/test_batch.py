@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from intake_app.sync import batch as batch_module
 from intake_app.sync import keys
 from intake_app.sync.batch import (
+    AUDIT_GONE,
     FORMAT_VERSION,
     MAGIC,
+    MAX_AUDIT_NAMED,
     build_batch,
     build_batches,
     open_batch,
@@ -496,6 +498,27 @@ def test_the_audit_head_travels_in_the_header(identity: DeviceIdentity, office: 
     assert parse_batch(plain.data).header.audit_head is None  # older devices send none
 
 
+def test_the_heads_a_batch_names_travel_in_the_header(
+    identity: DeviceIdentity, office: Office
+) -> None:
+    payload = make_payload(1)
+    named = [(12, "cd" * 32), (30, AUDIT_GONE)]
+    built = build_batch(payload, identity=identity, audit_head=(41, "ab" * 32, named))
+    header = parse_batch(built.data).header
+    assert header.audit_head == (41, "ab" * 32)
+    assert header.audit_named == tuple(named) and header.audit_prev is None
+    none_named = build_batch(payload, identity=identity, audit_head=(41, "ab" * 32, []))
+    assert parse_batch(none_named.data).header.audit_named == ()
+    older = build_batch(payload, identity=identity, audit_head=(41, "ab" * 32))
+    assert parse_batch(older.data).header.audit_named is None
+    with pytest.raises(ValueError):
+        build_batch(
+            payload,
+            identity=identity,
+            audit_head=(41, "ab" * 32, [(n, "ab" * 32) for n in range(1, MAX_AUDIT_NAMED + 2)]),
+        )
+
+
 @pytest.mark.parametrize(
     "head",
     [
@@ -507,6 +530,13 @@ def test_the_audit_head_travels_in_the_header(identity: DeviceIdentity, office: 
         {"seq": 7, "hash": "ab" * 32, "prev_seq": 3},
         {"seq": 7, "hash": "ab" * 32, "who": "x"},
         [7, "ab" * 32],
+        {"seq": 7, "hash": "ab" * 32, "named": {"3": "ab" * 32}},
+        {"seq": 7, "hash": "ab" * 32, "named": [[3, "ab" * 32, 1]]},
+        {"seq": 7, "hash": "ab" * 32, "named": [[0, "ab" * 32]]},
+        {"seq": 7, "hash": "ab" * 32, "named": [[3, "AB" * 32]]},
+        {"seq": 7, "hash": "ab" * 32, "named": [[3, "ab" * 32], [3, "cd" * 32]]},
+        {"seq": 7, "hash": "ab" * 32, "named": [[n, "ab" * 32] for n in range(1, 1002)]},
+        {"seq": 7, "hash": "ab" * 32, "named": [], "prev_seq": 3, "prev_hash": "ab" * 32},
     ],
 )
 def test_a_malformed_audit_head_is_header_invalid(identity: DeviceIdentity, head: object) -> None:
