@@ -11,11 +11,12 @@ Only the composer of PyYAML's ``SafeLoader`` is used; nothing is ever constructe
 
 from __future__ import annotations
 
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from intake_app.i18n import _
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 40
@@ -116,10 +117,6 @@ class YamlProblem(Exception):
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
-# libyaml's composer is about 20 times faster; only composing is used, never constructing.
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _alias_problem(line: int) -> YamlProblem:
     return YamlProblem(
         _(
@@ -128,6 +125,16 @@ def _alias_problem(line: int) -> YamlProblem:
         ),
         line,
     )
+
+
+def _loader_class() -> type:
+    """libyaml's composer, about 20 times faster than PyYAML's own where it is built in;
+    only composing is used, never constructing."""
+    # Deferred: as in load_located.
+    import yaml
+
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def load_located(text: str) -> Any:
@@ -141,9 +148,13 @@ def load_located(text: str) -> Any:
         raise YamlProblem(
             _("Die Datei ist zu groß (höchstens {n} MB).").format(n=MAX_FILE_BYTES // 2**20), 0
         )
+    # Deferred: PyYAML loads when a form file is read, not with the program (the sign-in
+    # reads none; docs/architecture.md, "Start-up").
+    import yaml
+
     loader = None
     try:
-        loader = _Loader(text)
+        loader = _loader_class()(text)
         node = loader.get_single_node()
     except yaml.reader.ReaderError as error:
         position = error.position if isinstance(error.position, int) else 0
@@ -173,12 +184,23 @@ def load_located(text: str) -> Any:
             loader.dispose()
     if node is None:
         return None
-    return _convert(node, 0, text, set())
+    return _convert(
+        node, 0, text, set(), kinds=(yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode)
+    )
 
 
 def _convert(
-    node: yaml.Node, depth: int, source: str, seen: set[int], line_hint: int | None = None
+    node: yaml.Node,
+    depth: int,
+    source: str,
+    seen: set[int],
+    line_hint: int | None = None,
+    *,
+    kinds: tuple[type[yaml.ScalarNode], type[yaml.SequenceNode], type[yaml.MappingNode]],
 ) -> Any:
+    """``node`` as located values; ``kinds``: PyYAML's scalar, sequence and mapping node
+    classes (PyYAML itself loads with the first file read)."""
+    scalar, sequence, mapping_kind = kinds
     line = node.start_mark.line + 1
     if id(node) in seen:  # an alias: the composer hands out the anchored node again
         raise _alias_problem(line_hint or line)
@@ -188,7 +210,7 @@ def _convert(
             _("Die Datei ist zu tief verschachtelt (höchstens {n} Ebenen).").format(n=MAX_DEPTH),
             line,
         )
-    if isinstance(node, yaml.ScalarNode):
+    if isinstance(node, scalar):
         if not node.style and node.value in _NULLS:
             return None
         raw = None
@@ -197,17 +219,17 @@ def _convert(
         return YText(
             node.value, line=line, column=node.start_mark.column + 1, style=node.style, raw=raw
         )
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, sequence):
         items = YList(line)
         for child in node.value:
-            items.append(_convert(child, depth + 1, source, seen))
+            items.append(_convert(child, depth + 1, source, seen, kinds=kinds))
             items.item_lines.append(child.start_mark.line + 1)
         return items
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, mapping_kind):
         mapping = YMap(line)
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
+            if not isinstance(key_node, scalar):
                 raise YamlProblem(_("Schlüssel müssen einfacher Text sein."), key_line)
             key = key_node.value
             if key == "<<":
@@ -221,7 +243,7 @@ def _convert(
                     "löschen Sie einen der beiden."
                 )
                 raise YamlProblem(message.format(key=key, first=mapping.key_lines[key]), key_line)
-            mapping[key] = _convert(value_node, depth + 1, source, seen, key_line)
+            mapping[key] = _convert(value_node, depth + 1, source, seen, key_line, kinds=kinds)
             mapping.key_lines[key] = key_line
         return mapping
     raise YamlProblem(_("Unbekannter YAML-Knoten."), line)  # pragma: no cover

@@ -452,7 +452,8 @@ def test_pure_python_and_libyaml_readers_agree(
 
     if not hasattr(yaml, loader):
         loader = "SafeLoader"
-    monkeypatch.setattr(yamlload, "_Loader", getattr(yaml, loader))
+    chosen = getattr(yaml, loader)
+    monkeypatch.setattr(yamlload, "_loader_class", lambda: chosen)
     tree = yamlload.load_located("a: x\nb: >-\n  one\n  two\nc: null\n")
     assert tree == {"a": "x", "b": "one two", "c": None}
     assert tree["a"].plain and tree["b"].locate(5) == (4, 3)

@@ -17,7 +17,8 @@ DEFERRED = re.compile(r"#.*\bDeferred\b")
 #: pycountry 18 ms, filelock 52 ms (it loads asyncio), babel.messages 22 ms (Babel's
 #: dates and numbers are light); SQLAlchemy with its ORM about 0.4 s, which the log-in
 #: window does without; cryptography with the vault 50 ms (18 ms after Qt), which loads
-#: with the sign-in; Qt and the receiver's server packages belong to one program only.
+#: with the sign-in; PyYAML 25 ms, which only reading a form file needs (the sign-in reads
+#: none); Qt and the receiver's server packages belong to one program only.
 HEAVY = frozenset(
     {
         "reportlab",
@@ -33,6 +34,7 @@ HEAVY = frozenset(
         "filelock",
         "babel.messages",
         "cryptography",
+        "yaml",
     }
 )
 
