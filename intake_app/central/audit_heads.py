@@ -39,22 +39,26 @@ class AuditNote:
 
 def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> AuditNote | None:
     """Compare a batch's audit head with what the office saw before; remember it."""
-    if header.audit_head is None:
-        return None
-    seq, digest = header.audit_head
     heads = device_audit_heads.c
-    known: dict[int, str] = {}
-    naming = 0  # the highest head kept from a batch that named the device's heads
-    for row in conn.execute(
-        sa.select(heads.seq, heads.hash, heads.names_heads).where(
+    kept = conn.execute(
+        sa.select(heads.seq, heads.hash, heads.names_heads, heads.created).where(
             heads.device_id == header.device_id
         )
-    ).all():
-        known[row.seq] = row.hash
-        if row.names_heads:
-            naming = max(naming, row.seq)
-    highest = max(known, default=0)
+    ).all()
+    known: dict[int, str] = {row.seq: row.hash for row in kept}
+    # heads kept from batches that named the device's heads, in order
+    naming = sorted(row.seq for row in kept if row.names_heads)
+    top = max(kept, key=lambda row: row.seq, default=None)
+    highest = top.seq if top is not None else 0
     note: AuditNote | None = None
+    if header.audit_head is None:
+        if not naming:
+            return None  # a device before audit heads, or one without a log yet
+        # a device that named its heads names none: its log is gone or unreadable
+        note = AuditNote("cut", 0, highest)
+        _record(conn, header, note, now=now)
+        return note
+    seq, digest = header.audit_head
     claims = [(seq, digest)]
     claims += [header.audit_prev] if header.audit_prev else []
     claims += header.audit_named or ()
@@ -64,33 +68,22 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
             kind = "cut" if claim_hash == AUDIT_GONE else "rewritten"
             note = AuditNote(kind, claim_seq, highest)
             break
-    if note is None and seq < highest:
-        note = AuditNote("cut", seq, highest)
-    if note is None and naming and header.audit_named is not None:
-        # A device that names its heads names every head its batches named, the newest
-        # included (the log records each one as the batch is made): a batch that no
-        # longer knows the highest one comes from a log cut below it.
-        if naming not in {claim_seq for claim_seq, _ in claims}:
-            note = AuditNote("cut", naming, highest)
+    if note is None and seq < highest and top is not None:
+        # An older batch that arrives after a newer one (a retry, a stick imported late,
+        # the stores of one supervisor's sync) has a lower head and was made no later;
+        # a batch made after the one with the highest head, with a lower head, comes
+        # from a log cut below it.
+        if top.created is None or header.created > top.created:
+            note = AuditNote("cut", seq, highest)
+    if note is None and header.audit_named is not None:
+        # A batch names the head of every batch made before it: those are the ones with
+        # a lower head (the log records each head as its batch is made). One that no
+        # longer names the newest such head the office kept comes from a log cut below it.
+        below = [kept_seq for kept_seq in naming if kept_seq < seq]
+        if below and below[-1] not in {claim_seq for claim_seq, _ in claims}:
+            note = AuditNote("cut", below[-1], highest)
     if note is not None:
-        conn.execute(
-            device_audit_problems.insert().values(
-                device_id=header.device_id,
-                batch_id=header.batch_id,
-                kind=note.kind,
-                seq=note.seq,
-                known_seq=note.known_seq,
-                noted_at=now,
-            )
-        )
-        log.warning(
-            "audit log of device %s %s: batch %s names entry %d, the office has seen up to %d",
-            header.device_id,
-            "cut" if note.kind == "cut" else "rewritten",
-            header.batch_id,
-            note.seq,
-            note.known_seq,
-        )
+        _record(conn, header, note, now=now)
     if seq not in known:
         conn.execute(
             device_audit_heads.insert().values(
@@ -100,9 +93,31 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
                 batch_id=header.batch_id,
                 seen_at=now,
                 names_heads=header.audit_named is not None,
+                created=header.created,
             )
         )
     return note
+
+
+def _record(conn: Connection, header: BatchHeader, note: AuditNote, *, now: datetime) -> None:
+    conn.execute(
+        device_audit_problems.insert().values(
+            device_id=header.device_id,
+            batch_id=header.batch_id,
+            kind=note.kind,
+            seq=note.seq,
+            known_seq=note.known_seq,
+            noted_at=now,
+        )
+    )
+    log.warning(
+        "audit log of device %s %s: batch %s names entry %d, the office has seen up to %d",
+        header.device_id,
+        "cut" if note.kind == "cut" else "rewritten",
+        header.batch_id,
+        note.seq,
+        note.known_seq,
+    )
 
 
 @dataclass(frozen=True, slots=True)

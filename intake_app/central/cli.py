@@ -493,7 +493,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items())) or "leer"
             _out(_("{batch}: importiert ({counts})").format(batch=label, counts=counts))
-        if outcome.audit is not None:
+        if outcome.audit is not None and outcome.audit.seq == 0:
+            _out(
+                _(
+                    "{batch}: WARNUNG: Das Paket nennt kein Audit-Protokoll mehr, frühere Pakete "
+                    "des Geräts schon (die Zentrale kennt Nr. {known}): es wurde gelöscht "
+                    "oder unlesbar gemacht."
+                ).format(batch=label, known=outcome.audit.known_seq)
+            )
+        elif outcome.audit is not None:
             text = (
                 _(
                     "{batch}: WARNUNG: Das Audit-Protokoll des Geräts wurde gekürzt (das Paket "

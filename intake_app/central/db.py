@@ -271,8 +271,10 @@ device_audit_heads = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("batch_id", sa.String(36), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-    # whether the batch named every head of the device's earlier batches (migration 0010)
+    # whether the batch named every head of the device's earlier batches, and its
+    # header's ``created`` (migration 0010)
     sa.Column("names_heads", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created", sa.String(20), nullable=True),
 )
 
 device_audit_problems = sa.Table(

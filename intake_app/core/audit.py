@@ -128,7 +128,9 @@ def canonical_bytes(
         "subject_id": subject_id,
         "details": details,
     }
-    return _CANONICAL.encode(body).encode("utf-8")
+    # A text the program wrote is valid Unicode; a lone surrogate put in a stored entry
+    # by hand gives bytes (and so another hash) instead of stopping every reader.
+    return _CANONICAL.encode(body).encode("utf-8", "surrogatepass")
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:

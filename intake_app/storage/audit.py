@@ -53,7 +53,8 @@ def append(
     last = session.scalars(
         select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
     ).first()
-    seq = (last.seq + 1) if last else 1
+    # never below 1, even after a hand renumbered the log (the chain then shows it)
+    seq = max(last.seq + 1, 1) if last else 1
     prev_hash = last.hash if last else GENESIS_HASH
     body = details or {}
     stamp = format_ts(ts)
@@ -135,15 +136,14 @@ def to_entry(row: AuditLogEntry) -> AuditEntry:
 
 
 def iter_entries(session: Session, *, batch: int = 2000) -> Iterator[AuditEntry]:
-    """All entries in chain order, fetched in batches."""
-    after = 0
+    """All entries in chain order, fetched in batches: every row, numbers below 1 (which
+    only a hand in the file makes) included, so that the chain breaks where they are."""
+    after: int | None = None
     while True:
-        rows = session.scalars(
-            select(AuditLogEntry)
-            .where(AuditLogEntry.seq > after)
-            .order_by(AuditLogEntry.seq)
-            .limit(batch)
-        ).all()
+        query = select(AuditLogEntry).order_by(AuditLogEntry.seq).limit(batch)
+        if after is not None:
+            query = query.where(AuditLogEntry.seq > after)
+        rows = session.scalars(query).all()
         if not rows:
             return
         for row in rows:
@@ -163,12 +163,15 @@ def content_chain(
     None for an empty log. An entry whose content was changed, removed or put in changes
     the hash at its number and at every later one, so the office, which kept the hashes
     earlier batches named, notices it (docs/security.md, "Device: integrity of roles and
-    the audit log"). Reads plain rows, not mapped objects: it runs at every sync over the
-    whole log (``bench/audit_chain.py``).
+    the audit log"). Every row counts, numbers below 1 (which only a hand in the file
+    makes) included; a log whose newest number is below 1 gives None, as an empty one.
+    Reads plain rows, not mapped objects: it runs at every sync over the whole log
+    (``bench/audit_chain.py``).
     """
     wanted = set(wanted)
     found: dict[int, str] = {}
-    digest, head = GENESIS_HASH, 0
+    digest: str = GENESIS_HASH
+    head: int | None = None
     columns = (
         AuditLogEntry.seq,
         AuditLogEntry.ts,
@@ -179,12 +182,10 @@ def content_chain(
         AuditLogEntry.details,
     )
     while True:
-        rows = session.execute(
-            select(*columns)
-            .where(AuditLogEntry.seq > head)
-            .order_by(AuditLogEntry.seq)
-            .limit(batch)
-        ).all()
+        query = select(*columns).order_by(AuditLogEntry.seq).limit(batch)
+        if head is not None:
+            query = query.where(AuditLogEntry.seq > head)
+        rows = session.execute(query).all()
         if not rows:
             break
         for seq, ts, actor, action, subject_type, subject_id, raw in rows:
@@ -205,7 +206,7 @@ def content_chain(
             if seq in wanted:
                 found[seq] = digest
         head = rows[-1][0]
-    if head == 0:
+    if head is None or head < 1:
         return None
     return head, digest, found
 
@@ -236,15 +237,13 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
     publics: dict[str, Any] = {}
     problems: list[AuditProblem] = []
     signing_began = False
-    after = 0
+    after: int | None = None  # every row, numbers below 1 included (iter_entries)
     head_seq, hashes = 0, {}  # every entry's hash by number (a few MB for 100,000)
     while True:
-        rows = session.scalars(
-            select(AuditLogEntry)
-            .where(AuditLogEntry.seq > after)
-            .order_by(AuditLogEntry.seq)
-            .limit(2000)
-        ).all()
+        query = select(AuditLogEntry).order_by(AuditLogEntry.seq).limit(2000)
+        if after is not None:
+            query = query.where(AuditLogEntry.seq > after)
+        rows = session.scalars(query).all()
         if not rows:
             break
         for row in rows:

@@ -177,3 +177,68 @@ def test_an_entry_rewritten_under_its_old_hash_is_reported_after_anyones_next_sy
     problems = office.rows(sa.select(central_db.device_audit_problems))
     assert [(p.kind, p.seq) for p in problems] == [("rewritten", own)]
     assert "NEU GESCHRIEBEN" in office.cli("devices", "list").stdout
+
+
+def test_a_log_renumbered_below_one_is_reported_at_the_next_sync(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """She cuts, renumbers every entry below 1 and puts the triggers back: the device
+    still walks every row, numbers new entries from 1 on, and the office finds its head
+    changed (attacker run 28)."""
+    enrol_device(profile, office, tmp_path)
+    own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
+    colleague = _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    assert own < colleague and "WARNUNG" not in _imported(office)
+    _attacker_sql(
+        profile,
+        ("DELETE FROM audit_log WHERE seq > ?", (own,)),
+        ("UPDATE audit_log SET seq = seq - 1000000", ()),
+        (
+            "UPDATE trust_state SET (anchor_seq, anchor_hash, anchor_signer, anchor_signature)"
+            " = (SELECT seq, hash, signer, signature FROM audit_log ORDER BY seq DESC LIMIT 1)",
+            (),
+        ),
+    )
+    _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=5)
+    assert "WARNUNG" in _imported(office)
+    problems = office.rows(sa.select(central_db.device_audit_problems))
+    assert len(problems) == 1 and problems[0].kind in ("cut", "rewritten")
+
+
+def test_an_entry_made_unreadable_stops_no_sync_and_is_reported(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """A lone surrogate in an entry's text: the walk hashes what is there instead of
+    failing, the batch leaves, and the office reports the changed entry."""
+    enrol_device(profile, office, tmp_path)
+    own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
+    assert "WARNUNG" not in _imported(office)
+    _attacker_sql(
+        profile, ("UPDATE audit_log SET details = ? WHERE seq = 2", ('{"x": "\\ud800"}',))
+    )
+    _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    assert "WARNUNG" in _imported(office)
+    problems = office.rows(sa.select(central_db.device_audit_problems))
+    assert [(p.kind, p.seq) for p in problems] == [("rewritten", own)]
+
+
+def test_a_stick_imported_after_a_later_network_sync_is_no_cut(
+    profile: ProfileFixture, office: Office, tmp_path: Path
+) -> None:
+    """Honest order of arrival: her batch goes on a stick, her supervisor syncs over the
+    network, then the stick reaches the office. Nothing is reported (attacker run 28 saw
+    a false alarm here)."""
+    enrol_device(profile, office, tmp_path)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    ws = profile.sign_in(COUNSELLOR)
+    try:
+        finalised(ws, 1, seed=3)
+        assert ws.sync.write_to_folder(stick).batches_sent >= 1
+    finally:
+        ws.close()
+    _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    assert "WARNUNG" not in _imported(office)
+    late = office.cli("import", "--from-dir", str(stick)).stdout
+    assert "importiert" in late and "WARNUNG" not in late
+    assert office.rows(sa.select(central_db.device_audit_problems)) == []

@@ -37,6 +37,7 @@ def _header(
     digest: str,
     prev: tuple[int, str] | None = None,
     named: tuple[tuple[int, str], ...] | None = None,
+    created: str = "2026-12-05T10:00:00Z",
 ) -> BatchHeader:
     return BatchHeader(
         batch_id=str(uuid.uuid4()),
@@ -44,7 +45,7 @@ def _header(
         device_key_id="0" * 32,
         office_key_id="0" * 32,
         recovery_key_id=None,
-        created="2026-12-05T10:00:00Z",
+        created=created,
         record_count=0,
         instruction_count=0,
         compression="none",
@@ -130,3 +131,41 @@ def test_heads_from_devices_before_naming_are_not_required(engine: sa.Engine) ->
     # from the first batch that names them on, the newest such head is required
     note = _note(engine, _header(30, "d" * 64, named=((10, "a" * 64),)))
     assert note is not None and note.kind == "cut" and note.seq == 25
+
+
+def test_an_older_batch_that_arrives_late_is_no_cut(engine: sa.Engine) -> None:
+    """A retry, a stick imported after a later sync over the network, the stores of one
+    supervisor's sync: the batch with the lower head was made no later than the one with
+    the highest, and names what was named before it."""
+    _note(engine, _header(10, "a" * 64, named=(), created="2026-12-05T10:00:00Z"))
+    _note(engine, _header(30, "c" * 64, named=((10, "a" * 64), (20, "b" * 64)), created=T2))
+    assert _note(engine, _header(20, "b" * 64, named=((10, "a" * 64),), created=T1)) is None
+    # the same second (one supervisor's sync over several stores) is no cut either
+    both = ((10, "a" * 64), (20, "b" * 64))
+    assert _note(engine, _header(25, "d" * 64, named=both, created=T2)) is None
+    assert audit_states(engine)[DEVICE].problems == 0
+
+
+def test_a_lower_head_in_a_batch_made_later_is_a_cut(engine: sa.Engine) -> None:
+    _note(engine, _header(10, "a" * 64, named=(), created=T1))
+    _note(engine, _header(30, "c" * 64, named=((10, "a" * 64),), created=T2))
+    note = _note(engine, _header(22, "e" * 64, named=((10, "a" * 64),), created=T3))
+    assert note is not None and note.kind == "cut" and (note.seq, note.known_seq) == (22, 30)
+
+
+def test_a_device_that_named_its_heads_and_sends_none_has_lost_its_log(
+    engine: sa.Engine,
+) -> None:
+    """A log renumbered below 1 or emptied gives no head; the device's earlier batches
+    named theirs, so the office reports it."""
+    _note(engine, _header(10, "a" * 64, named=()))
+    header = _header(1, "a" * 64)
+    header = BatchHeader(
+        **{**{f: getattr(header, f) for f in header.__dataclass_fields__}, "audit_head": None}
+    )
+    note = _note(engine, header)
+    assert note is not None and note.kind == "cut" and (note.seq, note.known_seq) == (0, 10)
+    assert audit_states(engine)[DEVICE].problems == 1
+
+
+T1, T2, T3 = "2026-12-05T10:00:00Z", "2026-12-05T10:05:00Z", "2026-12-05T10:10:00Z"
