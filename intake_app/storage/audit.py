@@ -116,12 +116,18 @@ def _anchor_holds(session: Session, trust: TrustState) -> bool:
     return named is not None and named.hash == trust.anchor_hash
 
 
+def stored_details(raw: str) -> dict[str, Any]:
+    """A row's details as the hash covers them: the stored JSON read back; a text that is
+    no JSON object is wrapped, so that it is hashed as it is."""
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        return {"__unparseable__": raw}
+    return details if isinstance(details, dict) else {"__value__": details}
+
+
 def to_entry(row: AuditLogEntry) -> AuditEntry:
     """The core representation of a stored row (details parsed back from JSON)."""
-    try:
-        details = json.loads(row.details)
-    except ValueError:
-        details = {"__unparseable__": row.details}
     return AuditEntry(
         seq=row.seq,
         ts=row.ts,
@@ -129,7 +135,7 @@ def to_entry(row: AuditLogEntry) -> AuditEntry:
         action=row.action,
         subject_type=row.subject_type,
         subject_id=row.subject_id,
-        details=details if isinstance(details, dict) else {"__value__": details},
+        details=stored_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
@@ -189,10 +195,6 @@ def content_chain(
         if not rows:
             break
         for seq, ts, actor, action, subject_type, subject_id, raw in rows:
-            try:
-                details = json.loads(raw)
-            except ValueError:
-                details = {"__unparseable__": raw}
             canonical = canonical_bytes(
                 seq=seq,
                 ts=ts,
@@ -200,7 +202,7 @@ def content_chain(
                 action=action,
                 subject_type=subject_type,
                 subject_id=subject_id,
-                details=details if isinstance(details, dict) else {"__value__": details},
+                details=stored_details(raw),
             )
             digest = chain_hash(digest, canonical)
             if seq in wanted:
