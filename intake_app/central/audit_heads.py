@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,6 +26,11 @@ from intake_app.sync.batch import AUDIT_GONE, BatchHeader
 from .db import device_audit_heads, device_audit_problems
 
 log = logging.getLogger("intake.central")
+
+
+#: how much later a batch with a lower head must have been made than the one with the
+#: highest head to count as a cut (a device clock corrected between them is no cut)
+CLOCK_SLACK = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +77,9 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
         # An older batch that arrives after a newer one (a retry, a stick imported late,
         # the stores of one supervisor's sync) has a lower head and was made no later;
         # a batch made after the one with the highest head, with a lower head, comes
-        # from a log cut below it.
-        if top.created is None or header.created > top.created:
+        # from a log cut below it. "After" by more than CLOCK_SLACK: a device clock put
+        # right by a few minutes between two batches is no cut.
+        if top.created is None or _moment(header.created) > _moment(top.created) + CLOCK_SLACK:
             note = AuditNote("cut", seq, highest)
     if note is None and header.audit_named is not None:
         # A batch names the head of every batch made before it: those are the ones with
@@ -97,6 +103,10 @@ def note_audit_head(conn: Connection, header: BatchHeader, *, now: datetime) -> 
             )
         )
     return note
+
+
+def _moment(created: str) -> datetime:
+    return datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _record(conn: Connection, header: BatchHeader, note: AuditNote, *, now: datetime) -> None:

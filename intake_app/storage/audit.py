@@ -116,12 +116,33 @@ def _anchor_holds(session: Session, trust: TrustState) -> bool:
     return named is not None and named.hash == trust.anchor_hash
 
 
-def stored_details(raw: str) -> dict[str, Any]:
-    """A row's details as the hash covers them: the stored JSON read back; a text that is
-    no JSON object is wrapped, so that it is hashed as it is."""
+def stored_text(value: object) -> str:
+    """A text column as the hash covers it. The program writes only text; any other value
+    (a BLOB or a number put in by hand) is named by its type, so that it is hashed, and
+    so reported, instead of stopping every reader of the log."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes:" + bytes(value).hex()
+    return f"{type(value).__name__}:{value}"
+
+
+#: nesting beyond which stored details are checked before they are hashed (the program
+#: writes flat details; JSON nested thousands deep stops a recursive reader or writer)
+_DEEP = 200
+
+
+def stored_details(raw: object) -> dict[str, Any]:
+    """A row's details as the hash covers them: the stored JSON read back; anything that
+    is no JSON object the program could have written (no text, no JSON, nested too deep
+    to write back) is wrapped, so that it is hashed as it is."""
+    if not isinstance(raw, str):
+        return {"__unparseable__": stored_text(raw)}
     try:
         details = json.loads(raw)
-    except ValueError:
+        if raw.count("[") + raw.count("{") > _DEEP:
+            json.dumps([[details]])  # written back below one more level, as the hash does
+    except (ValueError, RecursionError):
         return {"__unparseable__": raw}
     return details if isinstance(details, dict) else {"__value__": details}
 
@@ -130,11 +151,11 @@ def to_entry(row: AuditLogEntry) -> AuditEntry:
     """The core representation of a stored row (details parsed back from JSON)."""
     return AuditEntry(
         seq=row.seq,
-        ts=row.ts,
-        actor=row.actor,
-        action=row.action,
-        subject_type=row.subject_type,
-        subject_id=row.subject_id,
+        ts=stored_text(row.ts),
+        actor=stored_text(row.actor),
+        action=stored_text(row.action),
+        subject_type=stored_text(row.subject_type),
+        subject_id=stored_text(row.subject_id),
         details=stored_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
@@ -197,11 +218,11 @@ def content_chain(
         for seq, ts, actor, action, subject_type, subject_id, raw in rows:
             canonical = canonical_bytes(
                 seq=seq,
-                ts=ts,
-                actor=actor,
-                action=action,
-                subject_type=subject_type,
-                subject_id=subject_id,
+                ts=stored_text(ts),
+                actor=stored_text(actor),
+                action=stored_text(action),
+                subject_type=stored_text(subject_type),
+                subject_id=stored_text(subject_id),
                 details=stored_details(raw),
             )
             digest = chain_hash(digest, canonical)

@@ -205,17 +205,26 @@ def test_a_log_renumbered_below_one_is_reported_at_the_next_sync(
     assert len(problems) == 1 and problems[0].kind in ("cut", "rewritten")
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("details", '{"x": "\\ud800"}'),  # a lone surrogate
+        ("details", b"\xff\x00\xfe"),  # a BLOB where text belongs
+        ("actor", b"\xff\x00\xfe"),
+        ("details", "[" * 100_000 + "]" * 100_000),  # nested too deep to read back
+    ],
+    ids=["surrogate", "blob-details", "blob-actor", "deep"],
+)
 def test_an_entry_made_unreadable_stops_no_sync_and_is_reported(
-    profile: ProfileFixture, office: Office, tmp_path: Path
+    profile: ProfileFixture, office: Office, tmp_path: Path, column: str, value: object
 ) -> None:
-    """A lone surrogate in an entry's text: the walk hashes what is there instead of
-    failing, the batch leaves, and the office reports the changed entry."""
+    """An old entry given a value the program never writes: the walk hashes what is
+    there instead of failing, the batch leaves, and the office reports the changed entry
+    (attacker runs 28 and 29)."""
     enrol_device(profile, office, tmp_path)
     own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
     assert "WARNUNG" not in _imported(office)
-    _attacker_sql(
-        profile, ("UPDATE audit_log SET details = ? WHERE seq = 2", ('{"x": "\\ud800"}',))
-    )
+    _attacker_sql(profile, (f"UPDATE audit_log SET {column} = ? WHERE seq = 2", (value,)))
     _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
     assert "WARNUNG" in _imported(office)
     problems = office.rows(sa.select(central_db.device_audit_problems))

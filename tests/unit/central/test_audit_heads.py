@@ -153,6 +153,15 @@ def test_a_lower_head_in_a_batch_made_later_is_a_cut(engine: sa.Engine) -> None:
     assert note is not None and note.kind == "cut" and (note.seq, note.known_seq) == (22, 30)
 
 
+def test_a_clock_put_right_between_two_batches_is_no_cut(engine: sa.Engine) -> None:
+    """Her batch was made while the clock ran four minutes fast and arrives after a later
+    one made with the corrected clock (attacker run 29 saw a false alarm here)."""
+    _note(engine, _header(10, "a" * 64, named=(), created=T1))
+    _note(engine, _header(30, "c" * 64, named=((10, "a" * 64),), created="2026-12-05T10:05:00Z"))
+    late = _header(20, "b" * 64, named=((10, "a" * 64),), created="2026-12-05T10:09:00Z")
+    assert _note(engine, late) is None
+
+
 def test_a_device_that_named_its_heads_and_sends_none_has_lost_its_log(
     engine: sa.Engine,
 ) -> None:
@@ -168,4 +177,4 @@ def test_a_device_that_named_its_heads_and_sends_none_has_lost_its_log(
     assert audit_states(engine)[DEVICE].problems == 1
 
 
-T1, T2, T3 = "2026-12-05T10:00:00Z", "2026-12-05T10:05:00Z", "2026-12-05T10:10:00Z"
+T1, T2, T3 = "2026-12-05T10:00:00Z", "2026-12-05T10:05:00Z", "2026-12-05T10:20:00Z"
