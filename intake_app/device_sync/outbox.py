@@ -17,7 +17,7 @@ import logging
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,7 +41,7 @@ from intake_app.storage.models import (
 )
 from intake_app.storage.records import loads
 from intake_app.sync.authors import AuthorKey
-from intake_app.sync.batch import AUDIT_GONE, build_batches
+from intake_app.sync.batch import AUDIT_GONE, AUDIT_SEQ_MAX, build_batches
 from intake_app.sync.identity import DeviceIdentity
 from intake_app.sync.minimum import (
     SCOPE_CENTRAL_OFFICE,
@@ -372,7 +372,9 @@ def named_audit_heads(session: Session, *, limit: int = NAMED_HEADS) -> set[int]
     audit head: from this store's batches, and from the log itself, where every store's
     sync writes the number before its batches leave (``sync_prepared``). A log cut below
     such a number loses the entry that names it too; the office then misses the number
-    it knows in the next batch and reports that."""
+    it knows in the next batch and reports that. What no sync wrote (no JSON object, no
+    number a header can carry, JSON nested too deep to read) names nothing: it neither
+    stops the sync nor leaves the batch unreadable, and the office misses the number."""
     numbers = {seq for seq, _digest in sent_audit_heads(session, limit=limit)}
     for raw in session.scalars(
         select(AuditLogEntry.details)
@@ -382,11 +384,16 @@ def named_audit_heads(session: Session, *, limit: int = NAMED_HEADS) -> set[int]
     ).all():
         try:
             seq = json.loads(raw).get("audit_seq")
-        except (ValueError, AttributeError):
+        except (ValueError, TypeError, AttributeError, RecursionError):
             continue
-        if type(seq) is int and seq > 0:
+        if _head_number(seq):
             numbers.add(seq)
     return set(sorted(numbers)[-limit:])
+
+
+def _head_number(seq: object) -> TypeGuard[int]:
+    """Whether ``seq`` is a number a batch header can name as an audit head."""
+    return type(seq) is int and 0 < seq <= AUDIT_SEQ_MAX
 
 
 def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, str]]:
@@ -397,7 +404,7 @@ def sent_audit_heads(session: Session, *, limit: int = 20) -> list[tuple[int, st
         .order_by(SyncBatch.created_at.desc(), SyncBatch.audit_seq.desc())
         .limit(limit)
     ).all()
-    return [(seq, str(digest)) for seq, digest in rows if seq is not None]
+    return [(seq, str(digest)) for seq, digest in rows if _head_number(seq)]
 
 
 def exportable_answers(

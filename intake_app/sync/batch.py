@@ -92,6 +92,8 @@ _HEADER_KEYS = {
 #: Optional header member: the newest audit entry of the device, ``{"seq": n, "hash": hex}``
 #: (docs/batch-format.md §4; docs/security.md, "Device: integrity of roles and the audit log").
 AUDIT_HEAD = "audit_head"
+#: the highest audit entry number a header may name (§4)
+AUDIT_SEQ_MAX = 2**63 - 1
 #: the hash a device names for an audit entry it no longer has (§4)
 AUDIT_GONE = "0" * 64
 #: the most entries a batch names besides its head (``audit_head.named``, §4)
@@ -546,7 +548,7 @@ def _parse_header(raw: bytes, binary_version: int) -> BatchHeader:
 
 
 def _audit_point(seq: object, digest: object) -> tuple[int, str]:
-    number = _int(seq, low=1, high=2**63 - 1)
+    number = _int(seq, low=1, high=AUDIT_SEQ_MAX)
     _require(isinstance(digest, str) and bool(_HEX64.fullmatch(digest)), "header_invalid")
     return number, str(digest)
 

@@ -251,3 +251,33 @@ def test_a_stick_imported_after_a_later_network_sync_is_no_cut(
     late = office.cli("import", "--from-dir", str(stick)).stdout
     assert "importiert" in late and "WARNUNG" not in late
     assert office.rows(sa.select(central_db.device_audit_problems)) == []
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        '{"audit_seq": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",  # too deep
+        '{"audit_seq": 9223372036854775808}',  # beyond what a header can name
+        '["audit_seq"]',  # no object
+    ],
+    ids=["deep", "too-big", "no-object"],
+)
+def test_a_sync_record_the_program_never_wrote_stops_no_sync(
+    profile: ProfileFixture, office: Office, tmp_path: Path, details: str
+) -> None:
+    """She cuts the log and gives the newest remaining ``sync_prepared`` entry details no
+    sync writes: the device reads no number from it, the batches still leave, and the
+    office reports the cut (attacker run 30)."""
+    enrol_device(profile, office, tmp_path)
+    own = _sync(profile, COUNSELLOR, COUNSELLOR_PASSWORD, records=1, seed=3)
+    colleague = _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=4)
+    assert "WARNUNG" not in _imported(office)
+    _attacker_sql(
+        profile,
+        ("DELETE FROM audit_log WHERE seq > ?", (own + 1,)),  # her sync_prepared is own + 1
+        ("UPDATE audit_log SET details = ? WHERE action = 'sync_prepared'", (details,)),
+    )
+    _sync(profile, SUPERVISOR, SUPERVISOR_PASSWORD, records=1, seed=5)
+    assert "WARNUNG" in _imported(office)
+    problems = office.rows(sa.select(central_db.device_audit_problems))
+    assert [p.kind for p in problems] in (["cut"], ["rewritten"]) and colleague > own
