@@ -216,11 +216,17 @@ class Database:
         (storage/schema_guard.py); what was removed, for the caller to report."""
         return self._on_driver(schema_guard.remove_planted)
 
-    def guard_schema(self, objects: tuple[schema_guard.SchemaObject, ...]) -> list[str]:
-        """Take out code and put back table definitions someone changed in this file
+    def guard_schema(
+        self,
+        objects: tuple[schema_guard.SchemaObject, ...],
+        *,
+        foreign: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """Take out code, tables named as ``foreign`` ones (another database's, attached
+        beside this one) and put back table definitions someone changed in this file
         outside the program (storage/schema_guard.py); what was done, for the caller to
         report."""
-        return self._on_driver(lambda conn: schema_guard.guard_file(conn, objects))
+        return self._on_driver(lambda conn: schema_guard.guard_file(conn, objects, foreign=foreign))
 
     def recheck_indexes(self) -> list[str]:
         """Rebuild the indexes of the tables that decide who someone is, when their

@@ -217,8 +217,39 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
     return changed
 
 
-def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
-    """:func:`remove_planted`, then :func:`restore_schema`: what was removed or put back.
+def remove_shadows(conn: Any, names: frozenset[str]) -> list[str]:
+    """Drop the tables and views of this file named as one of ``names`` (one transaction);
+    what was removed.
+
+    A store is opened as the main database with the profile database attached, and SQLite
+    finds a name without a schema in the main database first: a table ``audit_log`` in a
+    store would take the place of the profile's shared log for every session on that
+    store (attacker run 31). No store ever has one; the caller reports what was there."""
+    found = [
+        (kind, name)
+        for kind, name, _table, _sql in _schema_rows(conn)
+        if kind in ("table", "view") and name in names
+    ]
+    if not found:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, name in found:
+            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    log.error("removed %d table(s) or view(s) named as the profile's from a store", len(found))
+    return [f"{kind} {name}" for kind, name in found]
+
+
+def guard_file(
+    conn: Any, objects: tuple[SchemaObject, ...], *, foreign: frozenset[str] = frozenset()
+) -> list[str]:
+    """:func:`remove_planted`, :func:`remove_shadows` of the ``foreign`` names (those of
+    another database attached beside this one), then :func:`restore_schema`: what was
+    removed or put back.
 
     The file's schema is read once; when everything in it is as the program makes it
     (every sign-in but one after an attack), nothing more is done."""
@@ -235,9 +266,10 @@ def guard_file(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
         for key, (table, _sqls, _made) in expected.items()
         if key[0] in ("index", "trigger") and table in tables
     )
-    if as_made:
+    shadowed = any(name in foreign for _kind, name, _table, _sql in rows)
+    if as_made and not shadowed:
         return []
-    return remove_planted(conn) + restore_schema(conn, objects)
+    return remove_planted(conn) + remove_shadows(conn, foreign) + restore_schema(conn, objects)
 
 
 #: Small tables whose rows decide who someone is and what she may do: their indexes are
@@ -298,6 +330,7 @@ __all__ = [
     "recheck_indexes",
     "refused",
     "remove_planted",
+    "remove_shadows",
     "removed_message",
     "restore_schema",
 ]

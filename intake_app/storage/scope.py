@@ -36,7 +36,7 @@ from intake_app.storage.database import Database, key_opens
 from intake_app.storage.integrity import StateReport
 from intake_app.storage.models import DeviceRow
 from intake_app.storage.owners import sign_own
-from intake_app.storage.schema_snapshot import STORE
+from intake_app.storage.schema_snapshot import PROFILE, STORE
 from intake_app.storage.site_grants import (
     VIA_MIGRATED,
     grants_were_made,
@@ -929,13 +929,24 @@ _KEY_FINDINGS = {
 }
 
 
+#: the profile database's tables and views that no store has: one in a store would take
+#: the profile's place for every session on it (schema_guard.remove_shadows)
+_PROFILE_ONLY = (
+    frozenset(name for kind, name, _table, _sqls in PROFILE if kind in ("table", "view"))
+    - frozenset(name for kind, name, _table, _sqls in STORE if kind in ("table", "view"))
+    - {
+        "alembic_version"  # each file keeps its own schema version
+    }
+)
+
+
 def _guard_store_schema(
     scope: Scope, profile_db: Database, store_db: Database, actor: Actor, sid: str
 ) -> None:
     """Code in a store (earlier versions copied triggers from the profile database into
     every store) is removed, and table definitions not the program's are put back, before
     the store is used; shown at sign-in and audited (storage/schema_guard.py)."""
-    removed = store_db.guard_schema(STORE)
+    removed = store_db.guard_schema(STORE, foreign=_PROFILE_ONLY)
     if removed:
         _finding(
             scope,

@@ -512,3 +512,43 @@ def test_a_forged_audit_subject_index_hides_nothing_from_an_access_export(
         assert len(export["audit"]) >= held
     finally:
         ws.close()
+
+
+def test_a_table_in_her_store_named_as_the_profiles_is_removed_and_reported(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 31: a table ``audit_log`` in her own store took the place of the
+    profile's shared log for every session on that store (SQLite looks in the main
+    database first). Her sign-in removes it before anything is read or written, says so,
+    and what she does is written into the shared log."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    store = ws.scope.home
+    ws.close()
+    conn = sqlcipher3.connect(str(store.path))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{store.current_key().hex()}'\"")
+        conn.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, note TEXT)")
+        conn.execute("CREATE VIEW users AS SELECT 1 AS id")
+        conn.commit()
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any("Aktenspeicher" in m for m in ws.sign_in_result.integrity_messages)
+        (finding,) = _findings(ws)
+        assert finding["kind"] == "planted_code"
+        assert sorted(finding["objects"]) == ["table audit_log", "view users"]
+        record_id = ws.new_intake()
+        with ws.db.read() as session:  # her store's session: the shared log again
+            mine = audit.entries_for_subject(session, subject_type="record", subject_id=record_id)
+        assert [e.action for e in mine][:1] == ["record_created"]
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        with ws.db.read() as session:
+            shared = audit.entries_for_subject(session, subject_type="record", subject_id=record_id)
+        assert "record_created" in [e.action for e in shared]
+    finally:
+        ws.close()
