@@ -85,19 +85,23 @@ def remove_planted(conn: Any) -> list[str]:
 
     Dropping runs none of their code. The caller reports what was removed."""
     found = planted(conn)
-    if not found:
-        return []
+    if found:
+        _drop(conn, found)
+        log.error("removed %d trigger(s) or view(s) planted in a database file", len(found))
+    return [f"{kind} {name}" for kind, name in found]
+
+
+def _drop(conn: Any, found: list[tuple[str, str]]) -> None:
+    """Drop the ``(kind, name)`` objects of the main database in one transaction; kind
+    is 'table', 'view' or 'trigger' (read from the schema), the name is quoted."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for kind, name in found:
-            # kind is 'trigger' or 'view' (from the query above); the name is quoted
             conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    log.error("removed %d trigger(s) or view(s) planted in a database file", len(found))
-    return [f"{kind} {name}" for kind, name in found]
 
 
 #: One object of :mod:`intake_app.storage.schema_snapshot`: (type, name, table,
@@ -230,17 +234,9 @@ def remove_shadows(conn: Any, names: frozenset[str]) -> list[str]:
         for kind, name, _table, _sql in _schema_rows(conn)
         if kind in ("table", "view") and name in names
     ]
-    if not found:
-        return []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for kind, name in found:
-            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    log.error("removed %d table(s) or view(s) named as the profile's from a store", len(found))
+    if found:
+        _drop(conn, found)
+        log.error("removed %d table(s) or view(s) named as the profile's from a store", len(found))
     return [f"{kind} {name}" for kind, name in found]
 
 
