@@ -233,6 +233,11 @@ class Database:
         entries were changed outside the program (storage/schema_guard.py)."""
         return self._on_driver(schema_guard.recheck_indexes)
 
+    def retype_values(self) -> list[str]:
+        """Replace the values put into this file outside the program that it could not
+        have written, which would stop or mislead it (storage/schema_guard.py)."""
+        return self._on_driver(schema_guard.retype_values)
+
     def _on_driver(self, work: Any) -> Any:
         raw = self.engine.raw_connection()
         try:

@@ -187,6 +187,8 @@ class Profile:
             # and table definitions someone changed: put back as the program makes them
             db.removed_code += db.guard_schema(PROFILE)
             db.removed_code += db.recheck_indexes()
+            # and values of a type the program never writes, which would stop it
+            db.removed_code += db.retype_values()
         except BaseException:
             db.engine.dispose()
             raise

@@ -27,6 +27,7 @@ database and of every store the user opens, and the sign-in reports them (safe m
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import sqlcipher3
@@ -292,6 +293,163 @@ def recheck_indexes(conn: Any, tables: tuple[str, ...] = CHECKED_TABLES) -> list
     return [f"index of {table}" for table in damaged]
 
 
+#: Profile tables whose values are not checked by :func:`retype_values`: the audit log
+#: (its readers hash any stored value by its type, storage/audit.py ``stored_text``) and
+#: the search index's own tables.
+_UNTYPED = ("audit_log", _FTS)
+
+
+def _kind(declared: str) -> str:
+    """What the program stores in a column of this declared type (SQLAlchemy's names)."""
+    declared = declared.upper()
+    if declared == "BOOLEAN":
+        return "bool"
+    if declared == "DATETIME":
+        return "datetime"
+    if "INT" in declared:
+        return "int"
+    if "CHAR" in declared or "TEXT" in declared:
+        return "text"
+    return "blob"
+
+
+def _text_ok(value: object) -> bool:
+    """Whether a text value (read as bytes) decodes, so that reading it stops nothing."""
+    try:
+        bytes(value).decode("utf-8")  # type: ignore[call-overload]
+    except (UnicodeDecodeError, TypeError):
+        return False
+    return True
+
+
+def _fits(kind: str, storage: str, value: object) -> bool:
+    """Whether a stored value is one the program could have written to a ``kind`` column
+    (``storage``: SQLite's ``typeof``; text comes as bytes, blobs not at all)."""
+    if storage == "null":
+        return True
+    if kind == "int":
+        return storage == "integer"
+    if kind == "bool":
+        return storage == "integer" and value in (0, 1)
+    if kind == "blob":
+        return storage == "blob"
+    if storage != "text" or not _text_ok(value):
+        return False
+    if kind == "text":
+        return True
+    try:
+        datetime.fromisoformat(bytes(value).decode("utf-8"))  # type: ignore[call-overload]
+    except ValueError:
+        return False
+    return True
+
+
+#: what a value that does not fit becomes, by kind, in a column that may not be NULL
+_NOTHING: dict[str, object] = {
+    "int": 0,
+    "bool": 0,
+    "datetime": "1970-01-01 00:00:00.000000",
+    "blob": b"",
+}
+
+
+def _replacement(kind: str, value: object, nullable: bool, default: object) -> object:
+    """The value that takes the place of one that does not fit: a text keeps what was
+    there, spelled out (``bytes:`` and its hex, as the audit log's readers name it);
+    anything else becomes nothing (NULL, or the column's default, or zero)."""
+    if kind == "text":
+        return "bytes:" + bytes(value).hex()  # type: ignore[call-overload]
+    if nullable:
+        return None
+    if default is not None:
+        return default
+    return _NOTHING[kind]
+
+
+def _default(conn: Any, sql: str | None) -> object:
+    """A column's default (its SQL text from ``table_info``), evaluated by SQLite."""
+    if sql is None:
+        return None
+    return conn.execute(f"SELECT {sql}").fetchone()[0]
+
+
+def retype_values(conn: Any) -> list[str]:
+    """Replace every value of the file's tables that the program could not have written
+    (a text in a number column, bytes in a text column, text that is not UTF-8, a date
+    that is none, a flag other than 0 or 1); what was replaced, for the caller to report.
+
+    Whoever holds the profile key can put any value anywhere, and SQLite keeps it whatever
+    the column's declared type. The program would stop at it on every sign-in of every
+    user (a text anchor number, attacker run 31), or read it as something else. Each such
+    value is replaced (:func:`_replacement`) in one transaction; a replaced value in a
+    signed row no longer matches its signature, and is reported as that change as well.
+    Runs after :func:`restore_schema`, so the declared types are the program's."""
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+            "AND substr(name, 1, 7) <> 'sqlite_'"
+        ).fetchall()
+        if not name.startswith(_UNTYPED)
+    ]
+    fixes: list[tuple[str, str, int, object]] = []
+    found: list[str] = []
+    for table in tables:
+        info = conn.execute(f"PRAGMA main.table_info({_quoted(table)})").fetchall()
+        columns = [(row[1], _kind(row[2]), not row[3], row[4]) for row in info]
+        if not columns:
+            continue
+        picks = ", ".join(
+            f"typeof({_quoted(name)}), "
+            + (
+                f"CAST({_quoted(name)} AS BLOB)"
+                if kind != "blob"
+                else "NULL"  # only its type is looked at
+            )
+            + f" AS {_quoted('v_' + name)}"
+            for name, kind, _nullable, _sql in columns
+        )
+        # text is read as bytes (CAST): a value that is not UTF-8 would stop the reader
+        where = " OR ".join(
+            f"typeof({_quoted(name)}) NOT IN ('null', "
+            + {"int": "'integer'", "bool": "'integer'", "blob": "'blob'"}.get(kind, "'text'")
+            + ")"
+            + (f" OR {_quoted(name)} NOT IN (0, 1)" if kind == "bool" else "")
+            for name, kind, _nullable, _sql in columns
+        )
+        texts = [name for name, kind, _n, _s in columns if kind in ("text", "datetime")]
+        if texts:
+            where += " OR " + " OR ".join(f"typeof({_quoted(n)}) = 'text'" for n in texts)
+        rows = conn.execute(
+            f"SELECT rowid, {picks} FROM main.{_quoted(table)} WHERE {where}"  # noqa: S608
+        ).fetchall()
+        for row in rows:
+            rowid = row[0]
+            for index, (name, kind, nullable, sql) in enumerate(columns):
+                storage, raw = row[1 + 2 * index], row[2 + 2 * index]
+                value = int(raw) if storage == "integer" else raw  # (its digits, as bytes)
+                if _fits(kind, storage, value):
+                    continue
+                new = _replacement(kind, raw, nullable, _default(conn, sql))
+                fixes.append((table, name, rowid, new))
+                found.append(f"value {table}.{name} (row {rowid}, {storage})")
+    if not fixes:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, name, rowid, new in fixes:
+            conn.execute(
+                f"UPDATE main.{_quoted(table)} SET {_quoted(name)} = ? WHERE rowid = ?",  # noqa: S608
+                (new, rowid),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    log.error("replaced %d value(s) put into a database file outside the program", len(fixes))
+    return found
+
+
 def refused() -> KnownError:
     """The error of a step that something planted in a file kept from being done."""
     return KnownError(
@@ -309,11 +467,11 @@ def removed_message(objects: list[str], *, store: bool) -> str:
     """What the sign-in says about code it removed (safe mode)."""
     where = _("einem Aktenspeicher") if store else _("der Profil-Datenbank")
     return _(
-        "In {where} wurden Programmcode oder Tabellendefinitionen außerhalb von Intake "
-        "eingefügt oder geändert ({names}). Nichts davon wurde ausgeführt; es ist entfernt "
-        "oder so wiederhergestellt, wie Intake es anlegt. Bitte informieren Sie die "
-        "Administration und den Datenschutz: jemand mit Zugang zu den Dateien hat "
-        "versucht, Akten mitzulesen oder zu verändern."
+        "In {where} wurden Programmcode, Tabellendefinitionen oder Werte außerhalb von "
+        "Intake eingefügt oder geändert ({names}). Nichts davon wurde ausgeführt; es ist "
+        "entfernt, ersetzt oder so wiederhergestellt, wie Intake es anlegt. Bitte "
+        "informieren Sie die Administration und den Datenschutz: jemand mit Zugang zu den "
+        "Dateien hat versucht, Akten mitzulesen oder zu verändern."
     ).format(where=where, names=", ".join(objects))
 
 
@@ -329,4 +487,5 @@ __all__ = [
     "remove_shadows",
     "removed_message",
     "restore_schema",
+    "retype_values",
 ]
