@@ -294,9 +294,27 @@ def recheck_indexes(conn: Any, tables: tuple[str, ...] = CHECKED_TABLES) -> list
 
 
 #: Profile tables whose values are not checked by :func:`retype_values`: the audit log
-#: (its readers hash any stored value by its type, storage/audit.py ``stored_text``) and
+#: (its readers hash any stored value by its type, storage/audit.py ``stored_text``), the
+#: statistics' traces of removed records (one per record removed, only ever counted) and
 #: the search index's own tables.
-_UNTYPED = ("audit_log", _FTS)
+_UNTYPED = ("audit_log", "activity_records", _FTS)
+
+#: the profile database's tables (one the program does not make is never read)
+_PROFILE_TABLES = frozenset(name for kind, name, _table, _sqls in PROFILE if kind == "table")
+
+#: a table's definition -> its columns (name, kind, nullable, default's SQL)
+_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {}
+
+
+def _table_columns(conn: Any, table: str, sql: str) -> list[tuple[str, str, bool, str | None]]:
+    """The columns of ``table``, read once per definition (the schema guard has put back
+    the program's)."""
+    found = _COLUMNS.get(sql)
+    if found is None:
+        info = conn.execute(f"PRAGMA main.table_info({_quoted(table)})").fetchall()
+        found = [(row[1], _kind(row[2]), not row[3], row[4]) for row in info]
+        _COLUMNS[sql] = found
+    return found
 
 
 def _kind(declared: str) -> str:
@@ -373,6 +391,54 @@ def _default(conn: Any, sql: str | None) -> object:
     return conn.execute(f"SELECT {sql}").fetchone()[0]
 
 
+#: A moment as the program writes it (SQLAlchemy's SQLite format, with or without the
+#: microseconds), a real date and time: SQLite's ``date()`` and ``time()`` give back the
+#: same text only for one. What does not match is handed to Python's own parser.
+_MOMENT = (
+    "({c} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]'"
+    " OR {c} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+    ".[0-9][0-9][0-9][0-9][0-9][0-9]')"
+    " AND substr({c}, 1, 4) <> '0000'"
+    " AND date(substr({c}, 1, 10)) IS substr({c}, 1, 10)"
+    " AND time(substr({c}, 12, 8)) IS substr({c}, 12, 8)"
+)
+
+#: the storage class each kind of column holds (besides NULL)
+_STORAGE = {"int": "integer", "bool": "integer", "blob": "blob", "text": "text", "datetime": "text"}
+
+
+def _suspect_rows(
+    conn: Any, table: str, columns: list[tuple[str, str, bool, str | None]]
+) -> str | None:
+    """A condition that holds for every row of ``table`` with a value that may not fit
+    (and for few others); None for a table without columns.
+
+    SQLite does the work: the storage class of each value, a flag's 0 or 1, a moment's
+    form. Whether text is UTF-8 is asked once per column, of all its texts joined (one
+    decode of their bytes); only a column with a text that is not makes each of its rows a
+    suspect. Python's reading (:func:`_fits`) then decides about the suspects alone."""
+    if not columns:
+        return None
+    terms = []
+    for name, kind, _nullable, _sql in columns:
+        column = _quoted(name)
+        terms.append(f"typeof({column}) NOT IN ('null', '{_STORAGE[kind]}')")
+        if kind == "bool":
+            terms.append(f"{column} NOT IN (0, 1)")
+        if kind == "datetime":
+            terms.append(f"(typeof({column}) = 'text' AND NOT ({_MOMENT.format(c=column)}))")
+    texts = [name for name, kind, _n, _s in columns if kind in ("text", "datetime")]
+    if texts:
+        joins = ", ".join(
+            f"CAST(group_concat(CAST({_quoted(n)} AS BLOB), x'00') AS BLOB)" for n in texts
+        )
+        joined = conn.execute(f"SELECT {joins} FROM main.{_quoted(table)}").fetchone()  # noqa: S608
+        for name, text_ in zip(texts, joined, strict=True):
+            if text_ is not None and not _text_ok(text_):
+                terms.append(f"typeof({_quoted(name)}) = 'text'")
+    return " OR ".join(terms)
+
+
 def retype_values(conn: Any) -> list[str]:
     """Replace every value of the file's tables that the program could not have written
     (a text in a number column, bytes in a text column, text that is not UTF-8, a date
@@ -383,43 +449,32 @@ def retype_values(conn: Any) -> list[str]:
     user (a text anchor number, attacker run 31), or read it as something else. Each such
     value is replaced (:func:`_replacement`) in one transaction; a replaced value in a
     signed row no longer matches its signature, and is reported as that change as well.
-    Runs after :func:`restore_schema`, so the declared types are the program's."""
+    Runs after :func:`restore_schema`, so the declared types are the program's. For the
+    profile database: its tables (of those the program makes) are read."""
     tables = [
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'table' "
             "AND substr(name, 1, 7) <> 'sqlite_'"
         ).fetchall()
-        if not name.startswith(_UNTYPED)
+        if name in _PROFILE_TABLES and not name.startswith(_UNTYPED)
     ]
     fixes: list[tuple[str, str, int, object]] = []
     found: list[str] = []
-    for table in tables:
-        info = conn.execute(f"PRAGMA main.table_info({_quoted(table)})").fetchall()
-        columns = [(row[1], _kind(row[2]), not row[3], row[4]) for row in info]
-        if not columns:
+    for table, sql in tables:
+        if not conn.execute(f"SELECT EXISTS (SELECT 1 FROM main.{_quoted(table)})").fetchone()[0]:  # noqa: S608
+            continue  # (the profile's copies of a store's tables are empty)
+        columns = _table_columns(conn, table, sql)
+        where = _suspect_rows(conn, table, columns)
+        if where is None:
             continue
         picks = ", ".join(
             f"typeof({_quoted(name)}), "
-            + (
-                f"CAST({_quoted(name)} AS BLOB)"
-                if kind != "blob"
-                else "NULL"  # only its type is looked at
-            )
-            + f" AS {_quoted('v_' + name)}"
+            # text is read as bytes (CAST): a value that is not UTF-8 would stop the reader;
+            # of a blob column only its type is looked at
+            + (f"CAST({_quoted(name)} AS BLOB)" if kind != "blob" else "NULL")
             for name, kind, _nullable, _sql in columns
         )
-        # text is read as bytes (CAST): a value that is not UTF-8 would stop the reader
-        where = " OR ".join(
-            f"typeof({_quoted(name)}) NOT IN ('null', "
-            + {"int": "'integer'", "bool": "'integer'", "blob": "'blob'"}.get(kind, "'text'")
-            + ")"
-            + (f" OR {_quoted(name)} NOT IN (0, 1)" if kind == "bool" else "")
-            for name, kind, _nullable, _sql in columns
-        )
-        texts = [name for name, kind, _n, _s in columns if kind in ("text", "datetime")]
-        if texts:
-            where += " OR " + " OR ".join(f"typeof({_quoted(n)}) = 'text'" for n in texts)
         rows = conn.execute(
             f"SELECT rowid, {picks} FROM main.{_quoted(table)} WHERE {where}"  # noqa: S608
         ).fetchall()

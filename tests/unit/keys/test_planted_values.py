@@ -154,3 +154,33 @@ def test_a_flag_set_to_a_text_grants_nothing(site: tuple[Profile, str]) -> None:
         "WHERE username = 'anna'",
     )
     assert (kind, value) in (("integer", 0), ("integer", 1))
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-01-02 03:04:05", "2026-01-02T03:04:05+00:00", "2026-01-02 03:04:05.5"]
+)
+def test_a_moment_python_reads_is_left_as_it_is(site: tuple[Profile, str], moment: str) -> None:
+    """Not the program's own form, but one the reader takes (an older version's, or SQL's
+    ``CURRENT_TIMESTAMP``): no false alarm, nothing changed."""
+    profile, _ = site
+    _plant(profile, f"UPDATE users SET last_login_at = '{moment}' WHERE username = 'anna'")
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert not ws.sign_in_result.integrity_messages
+        assert not _reported(ws)
+    finally:
+        ws.close()
+    assert _stored(profile, "SELECT last_login_at FROM users WHERE username = 'anna'") == [
+        (moment,)
+    ]
+
+
+def test_the_february_thirtieth_is_no_moment(site: tuple[Profile, str]) -> None:
+    """SQLite's own date functions would carry it over into March; the reader refuses it."""
+    profile, _ = site
+    _plant(profile, "UPDATE users SET created_at = '2026-02-30 10:00:00.000000'")
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any(found.startswith("value users.created_at ") for found in _reported(ws))
+    finally:
+        ws.close()
