@@ -929,7 +929,17 @@ class Workspace:
         shipped = load_shipped_forms()
         known = {(form.id, form.version) for form in shipped}
         extra = []
-        for source in installed_form_sources(self.db):
+        installed = installed_form_sources(self.db)
+        if installed.refused:
+            # not signed by the office root: never used; a sync fetches the published
+            # ones again (docs/security.md, "Forms the office published")
+            self.audit(
+                AuditAction.INTEGRITY_VIOLATION,
+                subject_type="form",
+                subject_id="installed",
+                details={"findings": [{"kind": "form_not_signed", "forms": installed.refused}]},
+            )
+        for source in installed.sources:
             try:
                 form = load_form(source.as_source())
             except FormLoadError:

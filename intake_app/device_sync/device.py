@@ -153,10 +153,28 @@ class DeviceSync:
         return device_row(session)
 
     def identity(self) -> DeviceIdentity | None:
-        """This device's identity, or None when it is not enrolled."""
+        """This device's identity, or None when it is not enrolled.
+
+        Raises:
+            SyncError: the stored identity is none (changed outside the program)."""
         with self._db.read() as session:
             row = self._device(session)
-        return DeviceIdentity.from_json(row.identity) if row else None
+        if row is None:
+            return None
+        try:
+            return DeviceIdentity.from_json(row.identity)
+        except (ValueError, KeyError, TypeError):
+            log.error("the device identity in the profile database does not read")
+            raise SyncError(
+                _(
+                    "Die Registrierung dieses Geräts in der Datenbank ist beschädigt oder "
+                    "wurde außerhalb des Programms geändert. Es wurde nichts gesendet, und "
+                    "nichts ist verloren: alles bleibt im Postausgang. Bitte informieren Sie "
+                    "die Administration; sie registriert das Gerät mit einer neuen "
+                    "Registrierungsdatei der Zentrale."
+                ),
+                kind=SyncErrorKind.AUTH,
+            ) from None
 
     def _require_identity(self) -> DeviceIdentity:
         identity = self.identity()
@@ -366,7 +384,14 @@ class DeviceSync:
         if signer is not None:  # else the next administrator's sign-in signs it
             identity = pin.sign(identity, kid=signer.kid, key=signer.key)
         with self._db.write() as session:
-            if self._device(session) is not None:
+            kept = self._device(session)
+            if kept is not None and not _reads(kept.identity):
+                # a registration that no longer reads (changed outside the program) gives
+                # way to the new one; the office sees a new device
+                session.delete(kept)
+                session.flush()
+                kept = None
+            if kept is not None:
                 raise ConflictError(
                     _(
                         "Dieses Gerät ist bereits registriert; eine zweite Registrierung ist "
@@ -923,13 +948,19 @@ class DeviceSync:
                 kind=SyncErrorKind.REJECTED,
             )
         with self._db.write() as session:
-            if session.get(InstalledForm, (form.id, form.version)) is None:
+            kept = session.get(InstalledForm, (form.id, form.version))
+            if kept is None or kept.content != published.document:
+                # a row the office root did not sign (kept as the bare file by an older
+                # version, or put in outside the program) gives way to the signed one
+                if kept is not None:
+                    session.delete(kept)
+                    session.flush()
                 session.add(
                     InstalledForm(
                         form_id=form.id,
                         version=form.version,
                         filename=published.filename,
-                        content=published.content,
+                        content=published.document,
                         sha384=hashlib.sha384(published.content).hexdigest(),
                         published_at=published.published_at,
                     )
@@ -1019,6 +1050,15 @@ def _queue_device_key(session: Session, identity: DeviceIdentity) -> None:
             payload=json.dumps({"key": public.to_json()}, sort_keys=True),
         )
     )
+
+
+def _reads(text: object) -> bool:
+    """Whether a stored device identity reads as one."""
+    try:
+        DeviceIdentity.from_json(text)  # type: ignore[arg-type]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _with_url(identity: DeviceIdentity, url: str) -> DeviceIdentity:

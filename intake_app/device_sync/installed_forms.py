@@ -1,14 +1,32 @@
-"""Form versions the central office published and this device installed (in the database)."""
+"""Form versions the central office published and this device installed (in the database).
+
+An installed form is kept as the document the office root signed, and checked against
+that root every time the forms are read (docs/security.md, "Forms the office
+published"): the profile database that holds it opens with every user's password, and a
+form decides what a counsellor is asked and where each answer goes.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.abc import Traversable
 from typing import cast
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from intake_app.device_sync import pin
+from intake_app.device_sync.status import device_row
+from intake_app.storage import integrity
 from intake_app.storage.database import Database
 from intake_app.storage.models import InstalledForm
+from intake_app.sync.errors import SignatureError
+from intake_app.sync.identity import DeviceIdentity
+from intake_app.sync.published_forms import verify_published_form
+
+log = logging.getLogger("intake.sync")
 
 
 class MemoryFormSource:
@@ -33,8 +51,51 @@ class MemoryFormSource:
         return cast(Traversable, self)
 
 
-def installed_form_sources(db: Database) -> list[MemoryFormSource]:
-    """Form files installed from the office, to load beside the shipped ones."""
+@dataclass(frozen=True, slots=True)
+class InstalledForms:
+    """The installed forms that check, and the names of those that do not."""
+
+    sources: list[MemoryFormSource]
+    refused: list[str]
+
+
+def form_keys(db: Database) -> Mapping[str, ec.EllipticCurvePublicKey]:
+    """The office root keys an installed form must be signed with: the root pinned at
+    enrolment, while the device identity is the one an administrator confirmed (see
+    device_sync/pin.py); none on a device not enrolled or whose identity does not check."""
+    with db.read() as session:
+        row = device_row(session)
+        if row is None:
+            return {}
+        try:
+            identity = DeviceIdentity.from_json(row.identity)
+        except (ValueError, KeyError, TypeError):
+            return {}
+        signers = integrity.check_state(session).signers
+    if pin.problem(identity, signers) is not None:
+        return {}
+    return identity.root_keys()
+
+
+def installed_form_sources(db: Database) -> InstalledForms:
+    """Form files installed from the office, each checked against the office root, to load
+    beside the shipped ones; a row whose signature does not check (put in outside the
+    program, or kept by a version that stored the bare file) is left out and named."""
     with db.read() as session:
         rows = session.scalars(select(InstalledForm)).all()
-    return [MemoryFormSource(f"installed/{row.filename}", row.content) for row in rows]
+    if not rows:
+        return InstalledForms([], [])
+    trusted = form_keys(db)
+    sources, refused = [], []
+    for row in rows:
+        try:
+            form = verify_published_form(
+                bytes(row.content), trusted=trusted, form_id=row.form_id, version=row.version
+            )
+        except SignatureError:
+            refused.append(f"{row.form_id} {row.version}")
+            continue
+        sources.append(MemoryFormSource(f"installed/{form.filename}", form.content))
+    if refused:
+        log.error("%d installed form(s) are not signed by the office root", len(refused))
+    return InstalledForms(sources, refused)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from intake_app.core.audit import (
@@ -22,6 +25,7 @@ from intake_app.core.audit import (
     verify_chain,
 )
 from intake_app.storage import integrity, schema_guard, user_keys
+from intake_app.storage.database import TOLERANT_TEXT
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 
 
@@ -50,12 +54,15 @@ def append(
     starts with ``BEGIN IMMEDIATE``: reading the last hash and inserting the next entry
     then cannot interleave with another writer.
     """
-    last = session.scalars(
-        select(AuditLogEntry).order_by(AuditLogEntry.seq.desc()).limit(1)
-    ).first()
+    with tolerant_text(session):
+        last = session.execute(
+            select(AuditLogEntry.seq, AuditLogEntry.hash)
+            .order_by(AuditLogEntry.seq.desc())
+            .limit(1)
+        ).first()
     # never below 1, even after a hand renumbered the log (the chain then shows it)
     seq = max(last.seq + 1, 1) if last else 1
-    prev_hash = last.hash if last else GENESIS_HASH
+    prev_hash = _chainable(last.hash) if last else GENESIS_HASH
     body = details or {}
     stamp = format_ts(ts)
     digest = chain_hash(
@@ -106,14 +113,51 @@ def append(
     return row
 
 
+@contextlib.contextmanager
+def _text_factory(session: Session, factory: Any) -> Iterator[None]:
+    """Read the text of this session's connection with ``factory`` for a while."""
+    driver = session.connection().connection.driver_connection
+    before = driver.text_factory  # type: ignore[union-attr]
+    driver.text_factory = factory  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.text_factory = before  # type: ignore[union-attr]
+
+
+def tolerant_text(session: Session) -> contextlib.AbstractContextManager[None]:
+    """Read text that is not UTF-8 (put into the log outside the program) as it is, instead
+    of stopping the reader: every sign-in, sync and check would stop at it, and a cut made
+    with it would go unreported (attacker run 32). Its bytes are kept (as surrogates), so
+    the entry hashes differently and is reported as rewritten. (The profile database's
+    connections read so throughout, ``Database(tolerant=True)``; a store's connection,
+    with the profile's log attached, does not.)"""
+    return _text_factory(session, TOLERANT_TEXT)
+
+
+def _chainable(value: object) -> str:
+    """The previous entry's stored hash as the next one chains onto it: a hash the program
+    wrote as it is; anything else (a hand's bytes or text) by a digest of what it is, so
+    the link is broken and reported, and nothing stops."""
+    if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
+        return value
+    return hashlib.sha256(stored_text(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 def _anchor_holds(session: Session, trust: TrustState) -> bool:
     """Whether the entry the anchor names is still in the log as it was. When it is not
     (the newest entries were removed, and a sign-in wrote new ones at their numbers), the
     anchor stays where it is: moving it past them would lose what ``verify`` reports."""
     if not trust.anchor_seq:
         return True
-    named = session.get(AuditLogEntry, trust.anchor_seq)
-    return named is not None and named.hash == trust.anchor_hash
+    with tolerant_text(session):
+        named = session.execute(
+            select(AuditLogEntry.hash).where(AuditLogEntry.seq == trust.anchor_seq)
+        ).scalar()
+    return named is not None and named == trust.anchor_hash
 
 
 def stored_text(value: object) -> str:
@@ -196,6 +240,21 @@ def content_chain(
     (``bench/audit_chain.py``).
     """
     wanted = set(wanted)
+    try:
+        # SQLite's text decoded the fast way first (strict UTF-8)
+        with _text_factory(session, str):
+            return _walk(session, wanted, batch)
+    except OperationalError as exc:
+        if "decode" not in str(exc.orig):
+            raise
+    # a text that is not UTF-8: read again, each value as it is (the honest log never
+    # has one, and pays nothing for the tolerant reading)
+    with tolerant_text(session):
+        return _walk(session, wanted, batch)
+
+
+def _walk(session: Session, wanted: set[int], batch: int) -> tuple[int, str, dict[int, str]] | None:
+    """:func:`content_chain`'s walk."""
     found: dict[int, str] = {}
     digest: str = GENESIS_HASH
     head: int | None = None
@@ -251,7 +310,14 @@ def verify(session: Session, *, anchors: Iterable[tuple[str, int, str]] = ()) ->
 
     The report names the first broken link and lists the problems the signatures and
     anchors reveal (docs/security.md, "Device: integrity of roles and the audit log").
+    Text that is not UTF-8 is read as it is (:func:`tolerant_text`) and reported.
     """
+    with tolerant_text(session):
+        return _verify(session, anchors)
+
+
+def _verify(session: Session, anchors: Iterable[tuple[str, int, str]]) -> ChainReport:
+    """:func:`verify`'s checks."""
     report = verify_chain(iter_entries(session))
     keys = {k.kid: k for k in session.scalars(select(UserKey)).all()}
     # only keys certified from the root sign (None: the profile's state is not signed yet)

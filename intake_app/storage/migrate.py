@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from intake_app.errors import ProfileError
 from intake_app.i18n import _
-from intake_app.storage.database import Database
+from intake_app.storage.database import Database, translate_db_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -106,12 +107,24 @@ def current_revision(db: Database) -> str | None:
         if exists is None:
             return None
         rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-        if len(rows) > 1:
-            # Deferred: alembic, see _config; it reports a database with several heads.
-            from alembic.runtime.migration import MigrationContext
-
-            return MigrationContext.configure(conn).get_current_revision()
+    if len(rows) > 1 or (rows and not isinstance(rows[0][0], str)):
+        # the program writes one text row: more, or bytes, were put in by hand
+        raise _version_changed()
     return str(rows[0][0]) if rows else None
+
+
+def _version_changed() -> ProfileError:
+    """The error of a profile whose schema version was changed outside the program (a
+    migration that then fails, or a version row that is none; attacker run 32)."""
+    return ProfileError(
+        _(
+            "Die Versionsangabe der Profil-Datenbank passt nicht zu ihren Tabellen; sie "
+            "wurde vermutlich außerhalb von Intake geändert. Es wurde nichts verändert und "
+            "nichts gelöscht. Bitte informieren Sie die Administration: Sie stellt die "
+            "letzte Sicherung des Profils wieder her."
+        ),
+        kind="version_changed",
+    )
 
 
 def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head") -> list[str]:
@@ -146,9 +159,21 @@ def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head
         db.copy_to(target_file)
         log.info("schema backup written before upgrade from %s", current)
     config = _config()
-    with db.engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, wanted)
-        conn.commit()
+    try:
+        with db.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, wanted)
+            conn.commit()
+    except DBAPIError as exc:
+        # a step that cannot run on this file (a column it adds is there, a table it makes
+        # exists): the file is newer than its version row says. SQLite takes the whole
+        # upgrade back; the file stays as it was.
+        known = translate_db_error(exc.orig or exc)
+        if known is not None:  # a full disk, a lock: its own message
+            raise known from None
+        if current is None:
+            raise
+        log.error("a migration failed on a file whose version row does not fit its tables")
+        raise _version_changed() from None
     log.info("schema upgraded: %s -> %s", current, wanted)
     return steps

@@ -297,7 +297,10 @@ class SyncBatch(Base, kw_only=True):
 
 
 class InstalledForm(Base, kw_only=True):
-    """A form version published (signed) by the central office and installed here."""
+    """A form version published (signed) by the central office and installed here.
+
+    ``content`` is the document the office root signed (the form file inside it), checked
+    again whenever the forms are read (device_sync/installed_forms.py)."""
 
     __tablename__ = "installed_forms"
 

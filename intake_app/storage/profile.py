@@ -177,7 +177,7 @@ class Profile:
         from intake_app.storage.database import Database
         from intake_app.storage.migrate import upgrade
 
-        db = Database(self.db_path, key)
+        db = Database(self.db_path, key, tolerant=True)
         try:
             db.verify_key()
             # code someone planted in the file goes before anything is written to it;

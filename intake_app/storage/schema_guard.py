@@ -27,14 +27,14 @@ database and of every store the user opens, and the sign-in reports them (safe m
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlcipher3
 
 from intake_app.errors import KnownError
 from intake_app.i18n import _
-from intake_app.storage.schema_snapshot import PROFILE
+from intake_app.storage.schema_snapshot import PROFILE, STORE
 
 log = logging.getLogger("intake.storage")
 
@@ -299,8 +299,11 @@ def recheck_indexes(conn: Any, tables: tuple[str, ...] = CHECKED_TABLES) -> list
 #: the search index's own tables.
 _UNTYPED = ("audit_log", "activity_records", _FTS)
 
-#: the profile database's tables (one the program does not make is never read)
-_PROFILE_TABLES = frozenset(name for kind, name, _table, _sqls in PROFILE if kind == "table")
+#: the profile database's own tables: not one the program does not make (never read), nor
+#: its empty copies of a store's tables (a store is read in their place)
+_PROFILE_TABLES = frozenset(
+    name for kind, name, _table, _sqls in PROFILE if kind == "table"
+) - frozenset(name for kind, name, _table, _sqls in STORE if kind == "table")
 
 #: a table's definition -> its columns (name, kind, nullable, default's SQL)
 _COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {}
@@ -356,8 +359,10 @@ def _fits(kind: str, storage: str, value: object) -> bool:
     if kind == "text":
         return True
     try:
-        datetime.fromisoformat(bytes(value).decode("utf-8"))  # type: ignore[call-overload]
-    except ValueError:
+        moment = datetime.fromisoformat(bytes(value).decode("utf-8"))  # type: ignore[call-overload]
+        if moment.utcoffset() is not None:
+            moment.astimezone(UTC)  # as the reader does: a year 9999 with an offset overflows
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -371,24 +376,16 @@ _NOTHING: dict[str, object] = {
 }
 
 
-def _replacement(kind: str, value: object, nullable: bool, default: object) -> object:
+def _replacement(kind: str, value: object, nullable: bool) -> object:
     """The value that takes the place of one that does not fit: a text keeps what was
     there, spelled out (``bytes:`` and its hex, as the audit log's readers name it);
-    anything else becomes nothing (NULL, or the column's default, or zero)."""
+    anything else becomes nothing (NULL, or zero). Nothing of the file's schema is run
+    to make it (not a column's default)."""
     if kind == "text":
         return "bytes:" + bytes(value).hex()  # type: ignore[call-overload]
     if nullable:
         return None
-    if default is not None:
-        return default
     return _NOTHING[kind]
-
-
-def _default(conn: Any, sql: str | None) -> object:
-    """A column's default (its SQL text from ``table_info``), evaluated by SQLite."""
-    if sql is None:
-        return None
-    return conn.execute(f"SELECT {sql}").fetchone()[0]
 
 
 #: A moment as the program writes it (SQLAlchemy's SQLite format, with or without the
@@ -439,6 +436,18 @@ def _suspect_rows(
     return " OR ".join(terms)
 
 
+def _set(conn: Any, table: str, name: str, rowid: int, value: object) -> bool:
+    """Put ``value`` into one cell; False when a constraint refuses it."""
+    try:
+        conn.execute(
+            f"UPDATE main.{_quoted(table)} SET {_quoted(name)} = ? WHERE rowid = ?",  # noqa: S608
+            (value, rowid),
+        )
+    except sqlcipher3.IntegrityError:
+        return False
+    return True
+
+
 def retype_values(conn: Any) -> list[str]:
     """Replace every value of the file's tables that the program could not have written
     (a text in a number column, bytes in a text column, text that is not UTF-8, a date
@@ -480,27 +489,33 @@ def retype_values(conn: Any) -> list[str]:
         ).fetchall()
         for row in rows:
             rowid = row[0]
-            for index, (name, kind, nullable, sql) in enumerate(columns):
+            for index, (name, kind, nullable, _sql) in enumerate(columns):
                 storage, raw = row[1 + 2 * index], row[2 + 2 * index]
                 value = int(raw) if storage == "integer" else raw  # (its digits, as bytes)
                 if _fits(kind, storage, value):
                     continue
-                new = _replacement(kind, raw, nullable, _default(conn, sql))
+                new = _replacement(kind, raw, nullable)
                 fixes.append((table, name, rowid, new))
                 found.append(f"value {table}.{name} (row {rowid}, {storage})")
     if not fixes:
         return []
+    conn.execute("PRAGMA foreign_keys = OFF")  # (outside a transaction, as SQLite wants)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for table, name, rowid, new in fixes:
-            conn.execute(
-                f"UPDATE main.{_quoted(table)} SET {_quoted(name)} = ? WHERE rowid = ?",  # noqa: S608
-                (new, rowid),
-            )
+            # a text made unique by its row where the first form would make the row the
+            # twin of another (a second settings key, attacker run 32); a row that takes
+            # neither goes, and is named
+            tries = [new, f"{new}#{rowid}"] if isinstance(new, str) else [new]
+            if not any(_set(conn, table, name, rowid, value) for value in tries):
+                conn.execute(f"DELETE FROM main.{_quoted(table)} WHERE rowid = ?", (rowid,))  # noqa: S608
+                found.append(f"row {table} (row {rowid}) removed")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
     log.error("replaced %d value(s) put into a database file outside the program", len(fixes))
     return found
 

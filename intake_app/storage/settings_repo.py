@@ -54,17 +54,32 @@ def put(session: Session, *, key: str, value: Any) -> tuple[Any, Any]:
     return old, new
 
 
+def _json(text: object) -> Any:
+    """A stored value read as JSON; None when it is none (changed outside the program)."""
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
 def upgrade_stored(session: Session) -> int:
     """Run the versioned settings upgrades; return the version now stored."""
     row = session.get(SettingValue, VERSION_KEY)
-    stored = int(json.loads(row.value)) if row else 0
+    stored = _json(row.value) if row else 0
+    if row is not None and (not isinstance(stored, int) or isinstance(stored, bool)):
+        # a marker no version of the program writes (changed outside it): nothing is
+        # upgraded over values that may be current; each value is checked where it is
+        # read (``get``), and the marker is written anew
+        stored = declared.SETTINGS_VERSION
+        row.value = json.dumps(stored)
+        session.add(row)
     if stored >= declared.SETTINGS_VERSION:
         return stored
     values = {}
     for spec in declared.SETTINGS:
         existing = session.get(SettingValue, spec.key)
-        if existing is not None:
-            values[spec.key] = json.loads(existing.value)
+        if existing is not None and (value := _json(existing.value)) is not None:
+            values[spec.key] = value
     upgraded = declared.upgrade(values, from_version=stored)
     for key, value in upgraded.items():
         existing = session.get(SettingValue, key) or SettingValue(key=key, value="null")

@@ -44,6 +44,8 @@ class PublishedForm:
     sha384: str
     published_at: str
     content: bytes = field(repr=False)
+    #: the signed document it was read from (what a device keeps, to check it again)
+    document: bytes = field(repr=False, default=b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ def verify_published_form(
         sha384=content["sha384"],
         published_at=published_at,
         content=raw,
+        document=bytes(data),
     )
 
 

@@ -287,3 +287,34 @@ def test_the_administrator_adds_no_recipient_of_her_own(
     with pytest.raises(SyncError, match="außerhalb des Programms"):
         _write(profile, "berta", tmp_path / "usb")
     assert not list((tmp_path / "usb").iterdir())
+
+
+def test_a_registration_that_is_none_stops_no_sync_raw_and_can_be_made_anew(
+    site: tuple[Profile, str], office: Central, tmp_path: Path
+) -> None:
+    """Attacker run 32: ``device.identity = 'garbage'`` stopped every sync with a raw
+    ``JSONDecodeError``. Now the sync says what happened, nothing leaves the outbox, and
+    the administrator registers the device again with a new enrolment file."""
+    profile, _ = site
+    _enrol(profile, office, tmp_path)
+    key = keys_for(profile.root / "vault.json", "anna", own("anna"))[0]
+    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("UPDATE device SET identity = 'garbage'")
+        conn.commit()
+    finally:
+        conn.close()
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        with pytest.raises(SyncError, match="Registrierung dieses Geräts"):
+            ws.sync.prepare("folder")
+    finally:
+        ws.close()
+    _enrol(profile, office, tmp_path / "again")
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        identity = ws.sync.identity()
+        assert identity is not None and identity.office_fingerprint
+    finally:
+        ws.close()

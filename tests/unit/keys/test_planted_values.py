@@ -21,6 +21,7 @@ from intake_app.app import Workspace
 from intake_app.storage import audit
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
+from intake_app.storage.schema_guard import OWN_TRIGGERS
 from tests.helpers.attacker import keys_for
 from tests.helpers.key_site import own, write_record
 
@@ -184,3 +185,162 @@ def test_the_february_thirtieth_is_no_moment(site: tuple[Profile, str]) -> None:
         assert any(found.startswith("value users.created_at ") for found in _reported(ws))
     finally:
         ws.close()
+
+
+# -- attacker run 32 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statements", "reported"),
+    [
+        # the replacement of a bytes key would make it the twin of a key put beside it
+        (
+            (
+                "INSERT INTO settings VALUES (x'41', '1', '2026-01-01 00:00:00.000000')",
+                "INSERT INTO settings VALUES ('bytes:41', '1', '2026-01-01 00:00:00.000000')",
+            ),
+            "value settings.key ",
+        ),
+        # a number with a fraction where a user's id is kept: its replacement (0) names
+        # no user, which the foreign key would refuse
+        (
+            (
+                "UPDATE user_keys SET user_id = 2.5 "
+                "WHERE user_id = (SELECT id FROM users WHERE username = 'anna')",
+            ),
+            "value user_keys.user_id ",
+        ),
+        # a moment the parser takes, but not its move to UTC (year 9999 with an offset)
+        (
+            (
+                "UPDATE users SET last_login_at = '9999-12-31 23:59:59-05:00' "
+                "WHERE username = 'anna'",
+            ),
+            "value users.last_login_at ",
+        ),
+        (
+            ("UPDATE users SET updated_at = '0001-01-01 00:00:00+05:00' WHERE username = 'anna'",),
+            "value users.updated_at ",
+        ),
+    ],
+)
+def test_a_replacement_stops_no_sign_in_either(
+    site: tuple[Profile, str], statements: tuple[str, ...], reported: str
+) -> None:
+    profile, _ = site
+    _plant(profile, *statements)
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert any(found.startswith(reported) for found in _reported(ws)), _reported(ws)
+        assert ws.records.list(RecordQuery())
+    finally:
+        ws.close()
+    write_record(profile, "berta", "Kanarienberta-danach")
+
+
+def test_a_settings_marker_that_is_no_json_stops_no_sign_in(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    _plant(profile, "UPDATE settings SET value = '{'")  # every value, the marker among them
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert ws.records.list(RecordQuery())
+        assert ws.settings.get("records.expiry_warning_days") > 0  # the default again
+    finally:
+        ws.close()
+
+
+def test_erasure_details_that_are_no_object_stop_no_colleague(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 32 (t18): one of berta's record ids in ``erasures`` and a
+    ``record_erased`` entry for it whose details are a list, a number or no JSON. The
+    sign-in read the details before the signature, and stopped berta's and her
+    supervisor's sign-in. Such an entry backs nothing: the row is reported."""
+    profile, _ = site
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    record_id = ws.records.list(RecordQuery())[0].id
+    ws.close()
+    for details in ("'[1]'", "5", "'{'"):
+        _plant(
+            profile,
+            f"INSERT OR REPLACE INTO erasures (record_id, requested_at, requested_by, reason, "
+            f"central) VALUES ('{record_id}', '2026-01-01 00:00:00.000000', 2, 'request', 0)",
+            "INSERT INTO audit_log (seq, ts, actor, action, subject_type, subject_id, details, "
+            "prev_hash, hash, signer, signature) SELECT max(seq) + 1, '2026-01-01T00:00:00Z', "
+            f"'anna', 'record_erased', 'record', '{record_id}', {details}, '', '', 'x', 'x' "
+            "FROM audit_log",
+        )
+        for user in ("berta", "leitung"):
+            ws = Workspace.sign_in(profile, username=user, password=own(user))
+            try:
+                assert any(r.id == record_id for r in ws.records.list(RecordQuery())), user
+            finally:
+                ws.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET details = CAST(x'ff7b7d' AS TEXT) "
+        "WHERE seq = (SELECT max(seq) FROM audit_log)",
+        "UPDATE audit_log SET hash = x'00ff' WHERE seq = (SELECT max(seq) FROM audit_log)",
+        "UPDATE audit_log SET actor = CAST(x'ff' AS TEXT) WHERE seq = 5",
+    ],
+)
+def test_log_text_that_is_not_utf8_stops_nothing_and_is_reported(
+    site: tuple[Profile, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    statement: str,
+) -> None:
+    """Attacker run 32 (t10): bytes that are not UTF-8 in an entry stopped every sign-in
+    (the newest entry) or every sync and ``audit verify`` (an old one), so a cut made with
+    them reached nobody. Now the log is read as it is, and the changed entry is reported."""
+    profile, _ = site
+    # the log's guards go first (the sign-in puts them back)
+    _plant(profile, *(f'DROP TRIGGER "{name}"' for name in OWN_TRIGGERS), statement)
+    write_record(profile, "berta", "Kanarienberta-danach")  # her sign-in and work go on
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        from intake_app.storage import audit as storage_audit
+
+        with ws.scope.profile_db.read() as session:
+            chain = storage_audit.content_chain(session, [5])
+        assert chain is not None and 5 in chain[2]
+    finally:
+        ws.close()
+    code, out = _cli(profile, tmp_path, capsys, "admin", "audit", "verify")
+    assert code != 0 and "intakt" not in out, out
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ("UPDATE alembic_version SET version_num = '0004_lifecycle'",),
+        ("INSERT INTO alembic_version VALUES ('0006_case_events')",),
+        ("UPDATE alembic_version SET version_num = CAST(version_num AS BLOB)",),
+    ],
+)
+def test_a_version_row_set_back_is_named_and_changes_nothing(
+    site: tuple[Profile, str], statements: tuple[str, ...]
+) -> None:
+    """Attacker run 32: a schema version row set back, doubled or made bytes made every
+    sign-in run a migration that failed (a raw ``duplicate column``) or stop in Alembic.
+    Now the sign-in says what happened and what to do, and the file stays as it was."""
+    from intake_app.errors import ProfileError
+
+    profile, _ = site
+    before = _stored(profile, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
+    (version,) = _stored(profile, "SELECT version_num FROM alembic_version")
+    _plant(profile, *statements)
+    with pytest.raises(ProfileError, match="Versionsangabe") as caught:
+        Workspace.sign_in(profile, username="berta", password=own("berta"))
+    assert caught.value.kind == "version_changed"
+    assert _stored(profile, "SELECT type, name, sql FROM sqlite_master ORDER BY name") == before
+    # the administrator's remedy (here: the row put back by hand) opens it again
+    _plant(
+        profile,
+        "DELETE FROM alembic_version",
+        f"INSERT INTO alembic_version VALUES ('{version[0]}')",
+    )
+    write_record(profile, "berta", "Kanarienberta-danach")
