@@ -157,7 +157,20 @@ def fts_query(text: str) -> str | None:
         parts = re.split(r"[./-]", text.strip())
         day, month, year = (p.zfill(2) for p in parts)
         return f'"{day} {month} {year}"'
-    return " ".join(f'"{word}"*' for word in words)
+    return " ".join(_word_query(word) for word in words)
+
+
+#: the Arabic definite article, written joined to the name it belongs to ("الحسن")
+_ARTICLE = "ال"
+_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3]")
+
+
+def _word_query(word: str) -> str:
+    """One typed word as a prefix query; an Arabic word without the article also as the
+    start of a name that has it: "حسن" finds "الحسن", as "hassan" finds "Al-Hassan"."""
+    if _ARABIC_LETTER.match(word) and not word.startswith(_ARTICLE):
+        return f'("{word}"* OR "{_ARTICLE}{word}"*)'
+    return f'"{word}"*'
 
 
 # -- values copied from the answers into list columns -----------------------------------

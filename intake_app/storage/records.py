@@ -94,9 +94,27 @@ WALK_ROWS = 20_000
 #: a change made elsewhere (another window, a move) shows at the latest after this long.
 SEARCH_MEMORY = 20.0
 
-#: A search of prefix words only, as :func:`~intake_app.core.records.fts_query` writes it.
-_PREFIX_WORDS = re.compile(r'"[^"]+"\*(?: "[^"]+"\*)*')
-_PREFIX_WORD = re.compile(r'"([^"]+)"\*')
+#: One word of a search as :func:`~intake_app.core.records.fts_query` writes it: a prefix,
+#: or two alternative prefixes (an Arabic name with and without its article).
+_PREFIX_GROUP = re.compile(r'\("([^"]+)"\* OR "([^"]+)"\*\)|"([^"]+)"\*')
+
+
+def _groups(match: str) -> list[tuple[str, ...]] | None:
+    """The words of a search of prefix words only, each as its alternatives; None for
+    anything else (a date phrase)."""
+    groups: list[tuple[str, ...]] = []
+    position = 0
+    while True:
+        found = _PREFIX_GROUP.match(match, position)
+        if found is None:
+            return None
+        groups.append(tuple(word for word in found.groups() if word is not None))
+        position = found.end()
+        if position == len(match):
+            return groups
+        if match[position] != " ":
+            return None
+        position += 1
 
 
 def _narrows(match: str, wider: str) -> bool:
@@ -105,12 +123,16 @@ def _narrows(match: str, wider: str) -> bool:
     Both are searches of prefix words (all must match): each word of ``wider`` is the
     start of some word of ``match`` ("Shev" then "Shevc", "Al" then "Al-H"), so a record
     with words starting with those of ``match`` has words starting with those of
-    ``wider``. Anything else (a date phrase) is never taken to narrow.
+    ``wider``; for a word with alternatives, each alternative of the narrower word starts
+    with one of the wider word's. Anything else (a date phrase) is never taken to narrow.
     """
-    if not (_PREFIX_WORDS.fullmatch(match) and _PREFIX_WORDS.fullmatch(wider)):
+    narrow, wide = _groups(match), _groups(wider)
+    if narrow is None or wide is None:
         return False
-    words = _PREFIX_WORD.findall(match)
-    return all(any(word.startswith(w) for word in words) for w in _PREFIX_WORD.findall(wider))
+    return all(
+        any(all(any(a.startswith(b) for b in outer) for a in inner) for inner in narrow)
+        for outer in wide
+    )
 
 
 __all__ = [

@@ -256,6 +256,26 @@ def test_published_form_is_installed_and_used_for_new_intakes(
         assert again.current_form().version == NEXT
     finally:
         again.close()
+    # kept as the bare file (as an older version kept it, or as someone put it there):
+    # not used, until the next sync puts the signed document back in its place
+    admin = profile.sign_in(ADMIN)
+    try:
+        with admin.db.write() as session:
+            session.execute(
+                sa.text("UPDATE installed_forms SET content = :raw WHERE version = :v"),
+                {"raw": published.read_bytes(), "v": NEXT},
+            )
+    finally:
+        admin.close()
+    again = profile.sign_in(COUNSELLOR)
+    try:
+        assert again.current_form().version == LATEST
+        result = again.sync.send(settings=FAST)
+        assert result.forms_installed == [f"intake {NEXT}"]
+        assert again.current_form().version == NEXT
+        assert again.records.get(record_id).form_version == NEXT
+    finally:
+        again.close()
 
 
 def test_sync_without_enrolment_says_so(profile: ProfileFixture) -> None:

@@ -243,6 +243,49 @@ def test_arabic_and_persian_spellings_find_each_other(
     assert [s.family_name for s in hits] == [stored]
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("حسن", ["الحسن", "حسن"]), ("الحس", ["الحسن"]), ("hass", ["Al-Hassan"]), ("علي", ["علي"])],
+)
+def test_an_arabic_name_is_found_without_its_article(
+    counsellor: Workspace, typed: str, found: list[str]
+) -> None:
+    """The article is written joined to the name: a counsellor types "حسن" for "الحسن"."""
+    _fill(
+        counsellor,
+        [
+            {"family_name": "الحسن"},
+            {"family_name": "حسن"},
+            {"family_name": "Al-Hassan"},
+            {"family_name": "علي"},
+            {"family_name": "محسن"},  # the word inside another: no hit
+        ],
+    )
+    hits = counsellor.records.list(RecordQuery(search=typed))
+    assert sorted(s.family_name for s in hits) == sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("narrow", "wide", "narrows"),
+    [
+        ("Shevc", "Shev", True),
+        ("Shev", "Shevc", False),
+        ("حسنا", "حسن", True),  # both with their article's alternative
+        ("حسن", "حسنا", False),
+        ("حسن ali", "ali", True),
+        ("ali", "حسن", False),
+        ("01.04.1990", "01", False),  # a date phrase narrows nothing
+    ],
+)
+def test_a_narrower_search_is_known_with_the_article_alternatives(
+    narrow: str, wide: str, narrows: bool
+) -> None:
+    from intake_app.core.records import fts_query
+    from intake_app.storage.records import _narrows
+
+    assert _narrows(str(fts_query(narrow)), str(fts_query(wide))) is narrows
+
+
 def test_one_warning_period_setting_is_read_everywhere(
     qtbot: QtBot, profile: ProfileFixture, counsellor: Workspace
 ) -> None:
