@@ -542,7 +542,21 @@ def removed_message(objects: list[str], *, store: bool) -> str:
         "entfernt, ersetzt oder so wiederhergestellt, wie Intake es anlegt. Bitte "
         "informieren Sie die Administration und den Datenschutz: jemand mit Zugang zu den "
         "Dateien hat versucht, Akten mitzulesen oder zu verändern."
-    ).format(where=where, names=", ".join(objects))
+    ).format(where=where, names=_named(objects))
+
+
+#: how many of the changed objects the message names (the audit entry names them all)
+NAMED_IN_MESSAGE = 5
+
+
+def _named(objects: list[str]) -> str:
+    """The first few objects; a count of the rest (ten thousand planted values would make
+    a message taller than the screen, its button out of reach)."""
+    shown = ", ".join(objects[:NAMED_IN_MESSAGE])
+    rest = len(objects) - NAMED_IN_MESSAGE
+    if rest <= 0:
+        return shown
+    return _("{names} und {n} weitere").format(names=shown, n=rest)
 
 
 __all__ = [

@@ -344,3 +344,23 @@ def test_a_version_row_set_back_is_named_and_changes_nothing(
         f"INSERT INTO alembic_version VALUES ('{version[0]}')",
     )
     write_record(profile, "berta", "Kanarienberta-danach")
+
+
+def test_many_planted_values_make_no_message_taller_than_the_screen(
+    site: tuple[Profile, str],
+) -> None:
+    """The message names the first few and counts the rest; the audit entry names all."""
+    profile, _ = site
+    _plant(
+        profile,
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+        "INSERT INTO settings (key, value, updated_at) "
+        "SELECT 'zz' || i, '1', 'nie' FROM c",
+    )
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        (message,) = [m for m in ws.sign_in_result.integrity_messages if "Werte" in m]
+        assert "und 295 weitere" in message and len(message) < 1000
+        assert len([f for f in _reported(ws) if f.startswith("value settings.updated_at")]) == 300
+    finally:
+        ws.close()
