@@ -17,14 +17,12 @@ from typing import cast
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
-from intake_app.device_sync import pin
 from intake_app.device_sync.status import device_row
 from intake_app.storage import integrity
 from intake_app.storage.database import Database
 from intake_app.storage.models import InstalledForm
 from intake_app.sync.errors import SignatureError
 from intake_app.sync.identity import DeviceIdentity
-from intake_app.sync.published_forms import verify_published_form
 
 log = logging.getLogger("intake.sync")
 
@@ -63,6 +61,10 @@ def form_keys(db: Database) -> Mapping[str, ec.EllipticCurvePublicKey]:
     """The office root keys an installed form must be signed with: the root pinned at
     enrolment, while the device identity is the one an administrator confirmed (see
     device_sync/pin.py); none on a device not enrolled or whose identity does not check."""
+    # Deferred: the pin's check loads the enrolment and batch formats (cryptography's
+    # signatures among them); only a device with installed forms asks, when it reads them.
+    from intake_app.device_sync.pin import problem
+
     with db.read() as session:
         row = device_row(session)
         if row is None:
@@ -72,7 +74,7 @@ def form_keys(db: Database) -> Mapping[str, ec.EllipticCurvePublicKey]:
         except (ValueError, KeyError, TypeError):
             return {}
         signers = integrity.check_state(session).signers
-    if pin.problem(identity, signers) is not None:
+    if problem(identity, signers) is not None:
         return {}
     return identity.root_keys()
 
@@ -85,6 +87,10 @@ def installed_form_sources(db: Database) -> InstalledForms:
         rows = session.scalars(select(InstalledForm)).all()
     if not rows:
         return InstalledForms([], [])
+    # Deferred: the published-form format loads the batch format and cryptography's
+    # signatures; the sign-in and the first page read no form (docs/architecture.md).
+    from intake_app.sync.published_forms import verify_published_form
+
     trusted = form_keys(db)
     sources, refused = [], []
     for row in rows:
