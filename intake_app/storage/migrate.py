@@ -113,6 +113,18 @@ def current_revision(db: Database) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def _has_tables(db: Database) -> bool:
+    """Whether the file holds the program's tables (a version row removed by hand, when
+    :func:`current_revision` says None)."""
+    with db.engine.connect() as conn:
+        return (
+            conn.execute(
+                text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'")
+            ).first()
+            is not None
+        )
+
+
 def _version_changed() -> ProfileError:
     """The error of a profile whose schema version was changed outside the program (a
     migration that then fails, or a version row that is none; attacker run 32)."""
@@ -171,8 +183,8 @@ def upgrade(db: Database, *, backup_dir: Path | None = None, target: str = "head
         known = translate_db_error(exc.orig or exc)
         if known is not None:  # a full disk, a lock: its own message
             raise known from None
-        if current is None:
-            raise
+        if current is None and not _has_tables(db):
+            raise  # a new file: a bug, not a hand
         log.error("a migration failed on a file whose version row does not fit its tables")
         raise _version_changed() from None
     log.info("schema upgraded: %s -> %s", current, wanted)

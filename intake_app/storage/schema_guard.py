@@ -34,7 +34,7 @@ import sqlcipher3
 
 from intake_app.errors import KnownError
 from intake_app.i18n import _
-from intake_app.storage.schema_snapshot import PROFILE, STORE
+from intake_app.storage.schema_snapshot import PROFILE
 
 log = logging.getLogger("intake.storage")
 
@@ -299,11 +299,10 @@ def recheck_indexes(conn: Any, tables: tuple[str, ...] = CHECKED_TABLES) -> list
 #: the search index's own tables.
 _UNTYPED = ("audit_log", "activity_records", _FTS)
 
-#: the profile database's own tables: not one the program does not make (never read), nor
-#: its empty copies of a store's tables (a store is read in their place)
-_PROFILE_TABLES = frozenset(
-    name for kind, name, _table, _sqls in PROFILE if kind == "table"
-) - frozenset(name for kind, name, _table, _sqls in STORE if kind == "table")
+#: the profile database's tables (one the program does not make is never read); its copies
+#: of a store's tables among them: the administrator, who has no store, reads those
+#: (attacker run 33)
+_PROFILE_TABLES = frozenset(name for kind, name, _table, _sqls in PROFILE if kind == "table")
 
 #: a table's definition -> its columns (name, kind, nullable, default's SQL)
 _COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {}
@@ -491,7 +490,8 @@ def retype_values(conn: Any) -> list[str]:
             rowid = row[0]
             for index, (name, kind, nullable, _sql) in enumerate(columns):
                 storage, raw = row[1 + 2 * index], row[2 + 2 * index]
-                value = int(raw) if storage == "integer" else raw  # (its digits, as bytes)
+                # (an integer's digits come as bytes; of a blob column nothing is read)
+                value = int(raw) if storage == "integer" and raw is not None else raw
                 if _fits(kind, storage, value):
                     continue
                 new = _replacement(kind, raw, nullable)

@@ -238,6 +238,44 @@ def test_a_replacement_stops_no_sign_in_either(
     write_record(profile, "berta", "Kanarienberta-danach")
 
 
+def test_a_number_in_a_bytes_column_stops_no_sign_in(site: tuple[Profile, str]) -> None:
+    """Attacker run 33: an integer where the program keeps bytes (an installed form's
+    content) stopped the value check itself."""
+    profile, _ = site
+    _plant(
+        profile,
+        "INSERT INTO installed_forms VALUES ('intake', '2026.9', 'f.yaml', 5, 'x', "
+        "'2026-12-07T00:00:00Z', '2026-12-07 00:00:00.000000')",
+    )
+    ws = Workspace.sign_in(profile, username="berta", password=own("berta"))
+    try:
+        assert "value installed_forms.content (row 1, integer)" in _reported(ws)
+        assert ws.current_form().version == "2026.3"
+    finally:
+        ws.close()
+
+
+def test_the_profiles_copies_of_store_tables_are_checked_for_the_administrator(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 33: the administrator has no store, and her sync status reads the
+    profile's own ``sync_batches`` and ``outbox``; a date that is none there stopped her
+    main window."""
+    profile, _ = site
+    _plant(
+        profile,
+        "INSERT INTO sync_batches (batch_id, transport, state, data, sha384, records, "
+        "instructions, created_at, attempts) VALUES ('b1', 'folder', 'built', x'00', 'x', 0, "
+        "0, 'notadate', 0)",
+    )
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        assert any(f.startswith("value sync_batches.created_at ") for f in _reported(ws))
+        assert ws.sync_status() is not None
+    finally:
+        ws.close()
+
+
 def test_a_settings_marker_that_is_no_json_stops_no_sign_in(site: tuple[Profile, str]) -> None:
     profile, _ = site
     _plant(profile, "UPDATE settings SET value = '{'")  # every value, the marker among them
@@ -319,6 +357,8 @@ def test_log_text_that_is_not_utf8_stops_nothing_and_is_reported(
         ("UPDATE alembic_version SET version_num = '0004_lifecycle'",),
         ("INSERT INTO alembic_version VALUES ('0006_case_events')",),
         ("UPDATE alembic_version SET version_num = CAST(version_num AS BLOB)",),
+        ("DELETE FROM alembic_version",),  # attacker run 33
+        ("DROP TABLE alembic_version",),
     ],
 )
 def test_a_version_row_set_back_is_named_and_changes_nothing(
@@ -330,9 +370,9 @@ def test_a_version_row_set_back_is_named_and_changes_nothing(
     from intake_app.errors import ProfileError
 
     profile, _ = site
-    before = _stored(profile, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
     (version,) = _stored(profile, "SELECT version_num FROM alembic_version")
     _plant(profile, *statements)
+    before = _stored(profile, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
     with pytest.raises(ProfileError, match="Versionsangabe") as caught:
         Workspace.sign_in(profile, username="berta", password=own("berta"))
     assert caught.value.kind == "version_changed"
@@ -340,6 +380,8 @@ def test_a_version_row_set_back_is_named_and_changes_nothing(
     # the administrator's remedy (here: the row put back by hand) opens it again
     _plant(
         profile,
+        "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
         "DELETE FROM alembic_version",
         f"INSERT INTO alembic_version VALUES ('{version[0]}')",
     )
