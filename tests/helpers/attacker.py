@@ -18,7 +18,7 @@ from typing import Any
 import sqlcipher3
 
 from intake_app.app import Workspace
-from intake_app.storage import integrity, user_keys, users
+from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.models import UserKey
 from intake_app.storage.vault import Vault
 from tests.helpers.key_site import own
@@ -181,3 +181,26 @@ def with_any_key(path: Path, keys: list[bytes], run: Any) -> Any:
         finally:
             conn.close()
     return None
+
+
+def profile_db(profile: Any, user: str) -> sqlcipher3.Connection:
+    """Her own connection to the profile database, opened with the key her password
+    yields, outside the program (autocommit: each statement is written at once)."""
+    key = keys_for(profile.root / "vault.json", user, own(user))[0]
+    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    conn.isolation_level = None
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
+def findings(ws: Workspace, kind: str) -> list[dict[str, Any]]:
+    """The findings of ``kind`` the sign-ins and checks reported (``integrity_violation``
+    entries of the audit log), oldest first."""
+    with ws.scope.profile_db.read() as session:
+        return [
+            finding
+            for entry in audit.iter_entries(session)
+            if entry.action == "integrity_violation"
+            for finding in entry.details.get("findings", [])
+            if finding.get("kind") == kind
+        ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from intake_app.app import Workspace
+from intake_app.cli import main as cli_main
 from intake_app.storage.profile import Profile
 from intake_app.storage.vault import KdfParams
 
@@ -75,3 +76,17 @@ def granted_second_supervisor(profile: Profile, name: str = "zweite") -> None:
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     ws.grant_site_key(name)
     ws.close()
+
+
+def run_cli(
+    profile: Profile, tmp_path: Path, capsys: pytest.CaptureFixture[str], user: str, *args: str
+) -> tuple[int, str]:
+    """``intake`` as ``user`` with her own password (from a file): its exit code and what it
+    printed."""
+    pw = tmp_path / f"pw-{user}"
+    pw.write_text(own(user), "utf-8")
+    code = cli_main(
+        ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
+    )
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err

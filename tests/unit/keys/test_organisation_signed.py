@@ -31,7 +31,7 @@ from intake_app.storage import audit, backup, integrity, organisation_seal, user
 from intake_app.storage.models import OutboxItem
 from intake_app.storage.profile import Profile
 from intake_app.ui.settings_organisation import OrganisationFile, default_text
-from tests.helpers.attacker import keys_for
+from tests.helpers.attacker import findings, keys_for
 from tests.helpers.key_site import FAST, build_site, own
 from tests.unit.keys.test_planted_code import _forge_index
 
@@ -96,14 +96,7 @@ def _berta_sends(profile: Profile) -> tuple[Workspace, dict[str, object]]:
 
 
 def _findings(ws: Workspace) -> list[dict]:
-    with ws.scope.profile_db.read() as session:
-        return [
-            finding
-            for entry in audit.iter_entries(session)
-            if entry.action == "integrity_violation"
-            for finding in entry.details.get("findings", [])
-            if finding.get("kind") == "organisation_changed"
-        ]
+    return findings(ws, "organisation_changed")
 
 
 def _signing_keys(profile: Profile, user: str, password: str) -> tuple[user_keys.SigningKeys, str]:

@@ -24,24 +24,15 @@ from intake_app.errors import KnownError
 from intake_app.storage import audit, users
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from tests.helpers.attacker import keys_for, what_she_reads
+from tests.helpers.attacker import findings, keys_for, profile_db, what_she_reads
 from tests.helpers.key_site import own, write_record
 
 #: the condition attacker run 12 used: only on a connection where a store is ``main``
 _ON_A_STORE = "EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'profile')"
 
 
-def _profile_db(profile: Profile, user: str) -> sqlcipher3.Connection:
-    """The attacker's own connection to the profile database, with her own key."""
-    key = keys_for(profile.root / "vault.json", user, own(user))[0]
-    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
-    conn.isolation_level = None
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-    return conn
-
-
 def _plant_export(profile: Profile, user: str) -> None:
-    conn = _profile_db(profile, user)
+    conn = profile_db(profile, user)
     try:
         # the profile's empty copies of the record tables would collide with the export
         for table in ("records_fts", "records", "record_data", "record_revisions"):
@@ -55,7 +46,7 @@ def _plant_export(profile: Profile, user: str) -> None:
 
 
 def _triggers(profile: Profile, user: str) -> set[str]:
-    conn = _profile_db(profile, user)
+    conn = profile_db(profile, user)
     try:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     finally:
@@ -64,14 +55,7 @@ def _triggers(profile: Profile, user: str) -> set[str]:
 
 
 def _findings(ws: Workspace) -> list[dict]:
-    with ws.scope.profile_db.read() as session:
-        return [
-            finding
-            for entry in audit.iter_entries(session)
-            if entry.action == "integrity_violation"
-            for finding in entry.details.get("findings", [])
-            if finding.get("kind") == "planted_code"
-        ]
+    return findings(ws, "planted_code")
 
 
 def test_a_counsellors_export_trigger_copies_nothing_of_a_colleague(
@@ -118,7 +102,7 @@ def test_a_check_constraint_that_exports_is_refused(site: tuple[Profile, str]) -
     """Not a trigger: the audit log rebuilt with a CHECK constraint that calls
     ``sqlcipher_export`` on every entry written. SQLite refuses the function there."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
@@ -159,7 +143,7 @@ def test_a_trigger_on_the_record_tables_reaches_no_store(site: tuple[Profile, st
     """Attacker run 12: a trigger on the profile database's (empty) record_data was copied
     into every store that was opened, and rewrote what colleagues saved."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         conn.execute(
             "CREATE TRIGGER zz_tamper AFTER UPDATE ON record_data BEGIN "
@@ -220,7 +204,7 @@ def test_audit_entries_cannot_be_made_to_vanish(site: tuple[Profile, str]) -> No
     ws = Workspace.sign_in(profile, username="leitung", password=own("leitung"))
     try:
         record_id = ws.records.list(RecordQuery())[0].id
-        conn = _profile_db(profile, "anna")
+        conn = profile_db(profile, "anna")
         try:
             conn.execute(
                 "CREATE TRIGGER zz_quiet BEFORE INSERT ON audit_log "
@@ -255,7 +239,7 @@ def test_audit_entries_cannot_be_made_to_vanish(site: tuple[Profile, str]) -> No
 def _audit_log_dropping(profile: Profile, action: str) -> None:
     """The audit log rebuilt by anna with one more column: generated, NOT NULL, and ON
     CONFLICT IGNORE, so that every new entry of ``action`` is dropped without an error."""
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         objects = conn.execute(
             "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'audit_log' AND sql NOT NULL"
@@ -331,7 +315,7 @@ def test_record_tables_redefined_in_the_profile_reach_no_store(
     a unique pair that makes a second draft delete the first (ON CONFLICT REPLACE). A
     colleague's new store is made as the program defines it."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         objects = conn.execute(
             "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'records' AND sql NOT NULL"
@@ -375,7 +359,7 @@ def test_a_search_index_redefined_in_the_profile_changes_no_store(
     site: tuple[Profile, str],
 ) -> None:
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         conn.execute("DROP TABLE records_fts")
         conn.execute(
@@ -437,7 +421,7 @@ def test_an_index_whose_entries_were_changed_hands_back_no_other_user(
     anna's row. The sign-in makes the index again from the rows, and a name lookup
     checks the row it gets."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         rows = conn.execute("SELECT username_key, id FROM users").fetchall()
         anna = next(uid for key, uid in rows if key == "anna")
@@ -463,7 +447,7 @@ def test_an_index_named_like_sqlites_own_is_checked_too(site: tuple[Profile, str
     colleague's second step. It is removed and reported like any index the program
     does not make."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         conn.execute("CREATE INDEX sqliteXonce ON audit_log (actor, action)")
     finally:
@@ -482,7 +466,7 @@ def test_a_forged_audit_subject_index_hides_nothing_from_an_access_export(
     sign-in (too large), is forged to leave out a colleague's record; the Art. 15 export
     reads the log itself and lists every entry about the record."""
     profile, _ = site
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         (record,) = conn.execute(
             "SELECT subject_id FROM audit_log WHERE actor = 'berta' AND subject_type = 'record' "

@@ -14,12 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import sqlcipher3
-
 from intake_app.app import Workspace
-from intake_app.storage import audit
 from intake_app.storage.profile import Profile
-from tests.helpers.attacker import keys_for
+from tests.helpers.attacker import findings, profile_db
 from tests.helpers.key_site import own
 
 SHIPPED = Path(__file__).parents[3] / "forms" / "intake-2026.3.yaml"
@@ -35,29 +32,19 @@ def _planted_form() -> bytes:
 
 
 def _plant(profile: Profile, content: bytes) -> None:
-    key = keys_for(profile.root / "vault.json", "anna", own("anna"))[0]
-    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
+    conn = profile_db(profile, "anna")
     try:
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(
             "INSERT INTO installed_forms VALUES ('intake', '2026.9', 'intake-2026.9.yaml', ?, "
             "'x', '2026-12-07T00:00:00Z', '2026-12-07 00:00:00.000000')",
             (content,),
         )
-        conn.commit()
     finally:
         conn.close()
 
 
 def _findings(ws: Workspace) -> list[dict]:
-    with ws.scope.profile_db.read() as session:
-        return [
-            finding
-            for entry in audit.iter_entries(session)
-            if entry.action == "integrity_violation"
-            for finding in entry.details.get("findings", [])
-            if finding.get("kind") == "form_not_signed"
-        ]
+    return findings(ws, "form_not_signed")
 
 
 def test_a_planted_form_is_no_colleagues_form(site: tuple[Profile, str]) -> None:

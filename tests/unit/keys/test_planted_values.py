@@ -15,28 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlcipher3
 
 from intake_app.app import Workspace
-from intake_app.storage import audit
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from intake_app.storage.schema_guard import OWN_TRIGGERS
-from tests.helpers.attacker import keys_for
-from tests.helpers.key_site import own, write_record
-
-
-def _profile_db(profile: Profile, user: str) -> sqlcipher3.Connection:
-    """The attacker's own connection to the profile database, with her own key."""
-    key = keys_for(profile.root / "vault.json", user, own(user))[0]
-    conn = sqlcipher3.connect(str(profile.root / "intake.db"))
-    conn.isolation_level = None
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-    return conn
+from tests.helpers.attacker import findings, profile_db
+from tests.helpers.key_site import own, run_cli, write_record
 
 
 def _plant(profile: Profile, *statements: str) -> None:
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         for statement in statements:
             conn.execute(statement)
@@ -45,37 +34,15 @@ def _plant(profile: Profile, *statements: str) -> None:
 
 
 def _stored(profile: Profile, query: str) -> list[tuple]:
-    conn = _profile_db(profile, "anna")
+    conn = profile_db(profile, "anna")
     try:
         return conn.execute(query).fetchall()
     finally:
         conn.close()
 
 
-def _cli(
-    profile: Profile, tmp_path: Path, capsys: pytest.CaptureFixture[str], user: str, *args: str
-) -> tuple[int, str]:
-    from intake_app.cli import main
-
-    pw = tmp_path / f"pw-{user}"
-    pw.write_text(own(user), "utf-8")
-    code = main(
-        ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
-    )
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def _reported(ws: Workspace) -> list[str]:
-    with ws.scope.profile_db.read() as session:
-        return [
-            name
-            for entry in audit.iter_entries(session)
-            if entry.action == "integrity_violation"
-            for finding in entry.details.get("findings", [])
-            if finding.get("kind") == "planted_code"
-            for name in finding.get("objects", [])
-        ]
+    return [name for finding in findings(ws, "planted_code") for name in finding["objects"]]
 
 
 def test_a_text_anchor_number_stops_no_sign_in(
@@ -100,7 +67,7 @@ def test_a_text_anchor_number_stops_no_sign_in(
     finally:
         ws.close()
     # the anchor names the newest entry again, signed, and the log checks
-    code, out = _cli(profile, tmp_path, capsys, "admin", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "admin", "audit", "verify")
     assert code == 0 and "intakt" in out, out
 
 
@@ -347,7 +314,7 @@ def test_log_text_that_is_not_utf8_stops_nothing_and_is_reported(
         assert chain is not None and 5 in chain[2]
     finally:
         ws.close()
-    code, out = _cli(profile, tmp_path, capsys, "admin", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "admin", "audit", "verify")
     assert code != 0 and "intakt" not in out, out
 
 

@@ -16,7 +16,7 @@ from intake_app.app import Workspace
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import keys_for
-from tests.helpers.key_site import own, write_record
+from tests.helpers.key_site import own, run_cli, write_record
 
 
 def _profile_sql(profile: Profile, statement: str, params: tuple = ()) -> list[tuple]:
@@ -39,20 +39,6 @@ def _profile_sql(profile: Profile, statement: str, params: tuple = ()) -> list[t
         return rows
     finally:
         conn.close()
-
-
-def _cli(
-    profile: Profile, tmp_path: Path, capsys: pytest.CaptureFixture[str], user: str, *args: str
-) -> tuple[int, str]:
-    from intake_app.cli import main
-
-    pw = tmp_path / f"pw-{user}"
-    pw.write_text(own(user), "utf-8")
-    code = main(
-        ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
-    )
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_store_entries_are_signed_by_the_acting_user_and_verify(
@@ -78,22 +64,22 @@ def test_store_entries_are_signed_by_the_acting_user_and_verify(
     for seq, actor, action, signer, signer_name in record_entries:
         assert signer, f"entry {seq} ({action} by {actor}) is not signed"
         assert signer_name == actor, f"entry {seq} by {actor} is signed by {signer_name}"
-    code, out = _cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
     assert code == 0 and "intakt" in out, out
 
     # the newest entry removed with the files and one password: the command's own sign-in
     # writes the next entry at that number, so the anchor finds another entry there
     (head,) = _profile_sql(profile, "SELECT max(seq) FROM audit_log")[0]
     _profile_sql(profile, "DELETE FROM audit_log WHERE seq = ?", (head,))
-    code, out = _cli(profile, tmp_path, capsys, "admin", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "admin", "audit", "verify")
     assert code != 0, out
     assert f"Nr. {head}" in out and "Anker (lokal)" in out, out
     # the anchor stayed on the removed entry's number: the sign-ins since (each writes
     # entries) did not move it past the cut, so the next check still reports it
-    code, out = _cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
     assert code != 0 and f"Nr. {head}" in out and "Anker (lokal)" in out, out
     # more entries removed: the log ends below the anchor even after the sign-in's entries
     (head2,) = _profile_sql(profile, "SELECT max(seq) FROM audit_log")[0]
     _profile_sql(profile, "DELETE FROM audit_log WHERE seq >= ?", (head - 3,))
-    code, out = _cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
+    code, out = run_cli(profile, tmp_path, capsys, "leitung", "audit", "verify")
     assert head2 > head and code != 0 and "gelöscht" in out, out
