@@ -19,7 +19,7 @@ from intake_app.storage.backup import create_backup
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
 from tests.helpers.attacker import what_she_reads
-from tests.helpers.key_site import PW, granted_second_supervisor, own, write_record
+from tests.helpers.key_site import PW, granted_second_supervisor, own, run_cli, write_record
 
 
 def test_a_counsellor_decrypts_nothing_of_a_colleague(site: tuple[Profile, str]) -> None:
@@ -210,18 +210,10 @@ def test_a_re_key_cut_off_half_way_loses_nothing(
 def test_the_command_line_follows_the_same_keys(
     site: tuple[Profile, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from intake_app.cli import main
-
     profile, _ = site
 
     def run(user: str, *args: str) -> tuple[int, str]:
-        pw = tmp_path / f"pw-{user}"
-        pw.write_text(own(user), "utf-8")
-        code = main(
-            ["--data-dir", str(profile.root), "--user", user, "--password-file", str(pw), *args]
-        )
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
+        return run_cli(profile, tmp_path, capsys, user, *args)
 
     code, out = run("anna", "records", "list")
     assert code == 0 and "Kanarienanna" in out and "Kanarienberta" not in out
