@@ -157,7 +157,9 @@ def fts_query(text: str) -> str | None:
         parts = re.split(r"[./-]", text.strip())
         day, month, year = (p.zfill(2) for p in parts)
         return f'"{day} {month} {year}"'
-    return " ".join(_word_query(word) for word in words)
+    queries = [_word_query(word) for word in words]
+    # FTS5 joins phrases by a space, but a group in parentheses only by an explicit AND
+    return (" AND " if any(q.startswith("(") for q in queries) else " ").join(queries)
 
 
 #: the Arabic definite article, written joined to the name it belongs to ("الحسن")

@@ -112,9 +112,12 @@ def _groups(match: str) -> list[tuple[str, ...]] | None:
         position = found.end()
         if position == len(match):
             return groups
-        if match[position] != " ":
+        for separator in (" AND ", " "):  # (as fts_query joins them)
+            if match.startswith(separator, position):
+                position += len(separator)
+                break
+        else:
             return None
-        position += 1
 
 
 def _narrows(match: str, wider: str) -> bool:

@@ -245,7 +245,15 @@ def test_arabic_and_persian_spellings_find_each_other(
 
 @pytest.mark.parametrize(
     ("typed", "found"),
-    [("حسن", ["الحسن", "حسن"]), ("الحس", ["الحسن"]), ("hass", ["Al-Hassan"]), ("علي", ["علي"])],
+    [
+        ("حسن", ["الحسن", "حسن"]),
+        ("الحس", ["الحسن"]),
+        ("hass", ["Al-Hassan"]),
+        ("علي", ["علي"]),
+        ("حسن hass", []),  # two words, each of them a group or a phrase: all must match
+        ("hass حسن", []),
+        ("محمد حسن", ["الحسن"]),
+    ],
 )
 def test_an_arabic_name_is_found_without_its_article(
     counsellor: Workspace, typed: str, found: list[str]
@@ -254,7 +262,7 @@ def test_an_arabic_name_is_found_without_its_article(
     _fill(
         counsellor,
         [
-            {"family_name": "الحسن"},
+            {"family_name": "الحسن", "given_names": "محمد"},
             {"family_name": "حسن"},
             {"family_name": "Al-Hassan"},
             {"family_name": "علي"},

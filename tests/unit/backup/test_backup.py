@@ -41,7 +41,7 @@ NEW_PASSWORD = "Neues-Berater-Pw-2026"
 
 def _record(ws: Workspace, family_name: str) -> str:
     row = ws.records.create(form_id="intake", form_version=ws.current_form().version, answers={})
-    ws.records.save(row.id, answers={"family_name": family_name, "given_names": "Amal"})
+    ws.records.save(row.id, answers={"family_name": family_name, "given_names": "Amal-Zwx"})
     return row.id
 
 
@@ -76,7 +76,7 @@ def test_restore_brings_back_the_state_at_backup_time_and_keeps_the_present(
 
     ws = profile.sign_in(COUNSELLOR)
     later = _record(ws, CANARY_LATER)
-    ws.records.save(first, answers={"family_name": "Umbenannt", "given_names": "Amal"})
+    ws.records.save(first, answers={"family_name": "Umbenannt", "given_names": "Amal-Zwx"})
     ws.accounts.change_own_password(old_password=COUNSELLOR_PASSWORD, new_password=NEW_PASSWORD)
     ws.close()
 
@@ -124,7 +124,9 @@ def test_a_backup_holds_no_plaintext(profile: ProfileFixture) -> None:
         info = create_backup(ws)
     finally:
         ws.close()
-    assert scan(info.path, [CANARY_FAMILY, "Kanarienhausen-Zwx", "Amal"]) == []
+    # (canaries with "-", which base64 and hex never hold: a short name like "Amal" turns
+    # up in the vault's base64 now and then by chance)
+    assert scan(info.path, [CANARY_FAMILY, "Kanarienhausen-Zwx", "Amal-Zwx"]) == []
     # the scanner finds the canary once something is in the clear
     (info.path / "leak.txt").write_text(CANARY_FAMILY, "utf-8")
     assert scan(info.path, [CANARY_FAMILY]) == [("leak.txt", CANARY_FAMILY)]
