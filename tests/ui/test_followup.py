@@ -361,7 +361,9 @@ def test_a_plan_step_status_through_the_dialog_onto_the_timeline(
         assert isinstance(page, RecordPage)
         page.update_button.click()
         step = ws.records.get(record_id).answers["plan_steps"][0]
-        assert (step["status"], step["status_date"]) == ("done", TODAY.isoformat())
+        # (the program dates it today: a run across midnight has moved on from TODAY)
+        assert step["status"] == "done"
+        assert step["status_date"] in (TODAY.isoformat(), date.today().isoformat())
         open_record_now(window, record_id)
         page = window.record_page
         assert isinstance(page, RecordPage)
