@@ -163,7 +163,7 @@ class DeviceSync:
             return None
         try:
             return DeviceIdentity.from_json(row.identity)
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             log.error("the device identity in the profile database does not read")
             raise SyncError(
                 _(
@@ -1056,7 +1056,7 @@ def _reads(text: object) -> bool:
     """Whether a stored device identity reads as one."""
     try:
         DeviceIdentity.from_json(text)  # type: ignore[arg-type]
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
         return False
     return True
 

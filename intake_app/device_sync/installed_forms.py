@@ -71,7 +71,7 @@ def form_keys(db: Database) -> Mapping[str, ec.EllipticCurvePublicKey]:
             return {}
         try:
             identity = DeviceIdentity.from_json(row.identity)
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return {}
         signers = integrity.check_state(session).signers
     if problem(identity, signers) is not None:

@@ -26,7 +26,9 @@ database and of every store the user opens, and the sign-in reports them (safe m
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,17 +94,25 @@ def remove_planted(conn: Any) -> list[str]:
     return [f"{kind} {name}" for kind, name in found]
 
 
-def _drop(conn: Any, found: list[tuple[str, str]]) -> None:
-    """Drop the ``(kind, name)`` objects of the main database in one transaction; kind
-    is 'table', 'view' or 'trigger' (read from the schema), the name is quoted."""
+@contextlib.contextmanager
+def _immediate(conn: Any) -> Iterator[None]:
+    """One write transaction on a driver connection: committed, or rolled back on any
+    error."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for kind, name in found:
-            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
+        yield
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _drop(conn: Any, found: list[tuple[str, str]]) -> None:
+    """Drop the ``(kind, name)`` objects of the main database in one transaction; kind
+    is 'table', 'view' or 'trigger' (read from the schema), the name is quoted."""
+    with _immediate(conn):
+        for kind, name in found:
+            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
 
 
 #: One object of :mod:`intake_app.storage.schema_snapshot`: (type, name, table,
@@ -185,33 +195,29 @@ def restore_schema(conn: Any, objects: tuple[SchemaObject, ...]) -> list[str]:
         return []
     conn.execute("PRAGMA foreign_keys = OFF")  # (outside a transaction, as SQLite wants)
     conn.execute("PRAGMA legacy_alter_table = ON")  # a rename touches no other table
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in tables:
-            old = table + "__changed"
-            conn.execute(f"ALTER TABLE main.{_quoted(table)} RENAME TO {_quoted(old)}")
-            conn.execute(expected[("table", table)][2])
-            if table == _FTS:
-                common = ["rowid", "terms"] if "terms" in _columns(conn, old) else []
-            else:
-                kept = set(_columns(conn, old))
-                common = [c for c in _columns(conn, table) if c in kept]
-            if common:
-                names = ", ".join(_quoted(c) if c != "rowid" else c for c in common)
-                conn.execute(
-                    f"INSERT INTO main.{_quoted(table)} ({names}) "  # noqa: S608 - quoted names
-                    f"SELECT {names} FROM main.{_quoted(old)}"
-                )
-            conn.execute(f"DROP TABLE main.{_quoted(old)}")
-        for name in extra:
-            conn.execute(f"DROP INDEX IF EXISTS main.{_quoted(name)}")
-        for kind, name in stale:
-            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
-            conn.execute(expected[(kind, name)][2])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with _immediate(conn):
+            for table in tables:
+                old = table + "__changed"
+                conn.execute(f"ALTER TABLE main.{_quoted(table)} RENAME TO {_quoted(old)}")
+                conn.execute(expected[("table", table)][2])
+                if table == _FTS:
+                    common = ["rowid", "terms"] if "terms" in _columns(conn, old) else []
+                else:
+                    kept = set(_columns(conn, old))
+                    common = [c for c in _columns(conn, table) if c in kept]
+                if common:
+                    names = ", ".join(_quoted(c) if c != "rowid" else c for c in common)
+                    conn.execute(
+                        f"INSERT INTO main.{_quoted(table)} ({names}) "  # noqa: S608 - quoted names
+                        f"SELECT {names} FROM main.{_quoted(old)}"
+                    )
+                conn.execute(f"DROP TABLE main.{_quoted(old)}")
+            for name in extra:
+                conn.execute(f"DROP INDEX IF EXISTS main.{_quoted(name)}")
+            for kind, name in stale:
+                conn.execute(f"DROP {kind.upper()} IF EXISTS main.{_quoted(name)}")
+                conn.execute(expected[(kind, name)][2])
     finally:
         conn.execute("PRAGMA legacy_alter_table = OFF")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -500,20 +506,16 @@ def retype_values(conn: Any) -> list[str]:
     if not fixes:
         return []
     conn.execute("PRAGMA foreign_keys = OFF")  # (outside a transaction, as SQLite wants)
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        for table, name, rowid, new in fixes:
-            # a text made unique by its row where the first form would make the row the
-            # twin of another (a second settings key, attacker run 32); a row that takes
-            # neither goes, and is named
-            tries = [new, f"{new}#{rowid}"] if isinstance(new, str) else [new]
-            if not any(_set(conn, table, name, rowid, value) for value in tries):
-                conn.execute(f"DELETE FROM main.{_quoted(table)} WHERE rowid = ?", (rowid,))  # noqa: S608
-                found.append(f"row {table} (row {rowid}) removed")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with _immediate(conn):
+            for table, name, rowid, new in fixes:
+                # a text made unique by its row where the first form would make the row
+                # the twin of another (a second settings key, attacker run 32); a row that
+                # takes neither goes, and is named
+                tries = [new, f"{new}#{rowid}"] if isinstance(new, str) else [new]
+                if not any(_set(conn, table, name, rowid, value) for value in tries):
+                    conn.execute(f"DELETE FROM main.{_quoted(table)} WHERE rowid = ?", (rowid,))  # noqa: S608
+                    found.append(f"row {table} (row {rowid}) removed")
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
     log.error("replaced %d value(s) put into a database file outside the program", len(fixes))

@@ -355,7 +355,16 @@ class DeviceIdentity:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DeviceIdentity:
-        """Read :meth:`to_json` output; ValueError when the text is not an identity."""
+        """Read :meth:`to_json` output; ValueError when the text is not an identity
+        (whatever it holds: a field missing or of another type is no identity either)."""
+        try:
+            return cls._read(text)
+        except (KeyError, TypeError, AttributeError, UnicodeError) as exc:
+            raise ValueError("damaged device identity") from exc
+
+    @classmethod
+    def _read(cls, text: str | bytes) -> DeviceIdentity:
+        """:meth:`from_json`'s reading."""
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != IDENTITY_FORMAT:
             raise ValueError("not a device identity")
