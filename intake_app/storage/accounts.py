@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,10 +31,13 @@ from intake_app.errors import AuthError, ConflictError, NotFound, ValidationErro
 from intake_app.i18n import _
 from intake_app.storage import audit, integrity, profile_key, user_keys, users
 from intake_app.storage.database import Database
+from intake_app.storage.integrity import StateReport
 from intake_app.storage.models import TrustState, User, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
 from intake_app.storage.vault import KdfParams, UserKeys, Vault, remembered_recovery
 from intake_app.storage.vault_trust import profile_recipients
+
+log = logging.getLogger("intake.storage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,22 +162,57 @@ class Accounts:
             integrity.sign_row(user, authority)
             session.add(user)
 
-    def _hand_over(self, session: Session, leaving: User) -> None:
-        """Sign again, with the actor's key, what a deactivated administrator had signed:
-        her key stops counting as a signer."""
-        authority = self._authority()
-        if authority is None or not leaving.key_id:
-            return
-        report = integrity.check_state(session)
-        for user in users.list_all(session):
-            if user.signed_by == leaving.key_id and user.id in report.signed:
-                values = report.signed[user.id]
-                user.role, user.active = values.role, values.active
-                integrity.sign_row(user, authority)
-                session.add(user)
-        for key in session.scalars(select(UserKey).where(UserKey.certified_by == leaving.key_id)):
-            integrity.certify(key, authority)
-            session.add(key)
+    def _hand_over(self, session: Session, leaving_kid: str, earlier: StateReport) -> None:
+        """Sign again what an administrator's key ``leaving_kid`` had signed (user rows,
+        key certificates): her key stops counting as a signer when she is deactivated or
+        her password is reset (a new key). ``earlier``: the signed state before the change,
+        whose values are kept. Signed with the profile's root, which every administrator
+        holds: with her own key, a row of the actor's that the leaving key had signed
+        would be signed by itself, a circle that counts for nothing, and every row under
+        it with it (docs/security.md, "Device: integrity of roles and the audit log").
+
+        Raises:
+            ConflictError: the actor holds no root, and her own row or key hangs on the
+                leaving key (nothing is changed).
+        """
+        own = self._actor.user_id
+        rows = [
+            u
+            for u in users.list_all(session)
+            if u.signed_by == leaving_kid and u.id is not None and u.id in earlier.signed
+        ]
+        keys = list(session.scalars(select(UserKey).where(UserKey.certified_by == leaving_kid)))
+        authority = self._root_authority(session)
+        if authority is None:
+            authority = self._authority()
+            if authority is None:
+                return
+            if any(u.id == own for u in rows) or any(k.user_id == own for k in keys):
+                raise ConflictError(
+                    _(
+                        "Ihr eigenes Konto wurde von diesem Administrationskonto "
+                        "unterschrieben, und Ihnen fehlt der Hauptschlüssel des Profils. "
+                        "Bitte melden Sie sich mit dem Wiederherstellungsschlüssel an und "
+                        "wiederholen Sie den Schritt dann. Es wurde nichts geändert."
+                    )
+                )
+        for user in rows:
+            assert user.id is not None
+            values = earlier.signed[user.id]
+            user.role, user.active = values.role, values.active
+            integrity.sign_row(user, authority)
+            session.add(user)
+        for key in keys:
+            if integrity.key_certified(key, earlier.signers):
+                integrity.certify(key, authority)
+                session.add(key)
+
+    def _root_authority(self, session: Session) -> integrity.Authority | None:
+        """The profile's root as an authority, where the actor holds it."""
+        root_kid, root = self._root(session)
+        if root is None or not root_kid or user_keys.key_id(root) != root_kid:
+            return None
+        return integrity.Authority(root_kid, root)
 
     def list_users(self) -> list[UserInfo]:
         """Every user (administrators only)."""
@@ -238,6 +277,7 @@ class Accounts:
         self._actor.require(Permission.MANAGE_USERS)
         self.withheld = []
         with self._db.write() as session:
+            earlier = integrity.check_state(session)
             user = self._target(session, username)
             if user.id == self._actor.user_id:
                 raise ConflictError(_("Sie können Ihr eigenes Konto nicht deaktivieren."))
@@ -252,8 +292,8 @@ class Accounts:
             user.active = False
             users.touch(session, user=user)
             self._sign(session, user)
-            if user.role == Role.ADMIN.value:
-                self._hand_over(session, user)
+            if user.role == Role.ADMIN.value and user.key_id:
+                self._hand_over(session, user.key_id, earlier)
             audit.append(
                 session,
                 actor=self._actor.username,
@@ -304,6 +344,7 @@ class Accounts:
         self._actor.require(Permission.MANAGE_USERS)
         self.withheld = []
         with self._db.write() as session:
+            earlier = integrity.check_state(session)
             user = self._target(session, username)
             if not user.active:
                 raise ConflictError(
@@ -332,7 +373,11 @@ class Accounts:
                 recovery_seen=None if own else remembered_recovery(self._keys),
             )
             if not own or self._keys is None:
+                leaving_kid = user.key_id
                 self._issue(session, user)
+                if user.role == Role.ADMIN.value and leaving_kid and leaving_kid != user.key_id:
+                    # her old key stops counting: what it signed is signed again
+                    self._hand_over(session, leaving_kid, earlier)
             if not own:
                 self._vouch(user)
             withdrawn = user.id != self._actor.user_id
@@ -379,6 +424,13 @@ class Accounts:
         if self._vault.layout() < 2:
             return
         recipients = profile_recipients(self._db, self._vault)
+        own_ref = self._vault.user_ref(self._actor.username)
+        if recipients.refs is not None and own_ref not in recipients.refs:
+            # the signed state no longer carries the actor herself: a new key sealed only
+            # to those it does carry would lock her (and maybe everyone) out. The re-key
+            # stays asked for; the sign-ins report what does not check.
+            log.error("no profile re-key: the signed state does not carry the actor")
+            return
         self._key = profile_key.rekey_open(
             self._db,
             self._vault,
