@@ -236,7 +236,9 @@ class Workspace:
             on_own_password=self._own_password_changed,
             on_profile_key=self._profile_key_changed,
         )
-        self.settings = ProfileSettings(db=db, actor=actor)
+        self.settings = ProfileSettings(
+            db=db, actor=actor, signing_keys=lambda: self.accounts.signing_keys
+        )
 
         def sync_of(
             store_db: Database, *, home: bool = False, store_id: str | None = None
@@ -1256,6 +1258,14 @@ class Workspace:
                 integrity_messages=result.integrity_messages + findings,
                 notices=result.notices + notices,
             )
+            settings_found, findings, notices = settings_repo.at_sign_in(
+                db, actor=actor, keys=signing, report=opened.report
+            )
+            result = dataclasses.replace(  # docs/security.md, "Profile settings"
+                result,
+                integrity_messages=result.integrity_messages + findings,
+                notices=result.notices + notices,
+            )
             if keys is not None and actor.role is not Role.ADMIN:
                 scope = open_scope(
                     root=profile.root,
@@ -1327,6 +1337,7 @@ class Workspace:
         )
         workspace.signing_keys = signing
         workspace.integrity = opened.report
+        workspace.settings.adopt(settings_found)
         workspace.accounts.signing_keys = signing
         workspace.accounts.recovery_secret = recovery_secret
         if opened.adopted:

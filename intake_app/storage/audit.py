@@ -407,6 +407,33 @@ def entries_for_subject(
     return [to_entry(row) for row in rows]
 
 
+def has_entry(
+    session: Session, *, action: AuditAction, subject: tuple[str, str], thorough: bool = False
+) -> bool:
+    """Whether the log holds an entry of ``action`` about ``subject`` (type, id): an
+    update window's closing entry (organisation file, profile settings).
+
+    ``thorough`` reads the log itself, not its subject index: before something from before
+    the update is signed as found, since whoever holds the profile key can make the index
+    hide the closing entry (attacker run 16; docs/security.md, "Code inside a database
+    file"). ``coalesce`` keeps the planner off the index (:func:`entries_for_subject`)."""
+    subject_type: Any = AuditLogEntry.subject_type
+    subject_id: Any = AuditLogEntry.subject_id
+    if thorough:
+        subject_type = func.coalesce(subject_type, "")
+        subject_id = func.coalesce(subject_id, "")
+    first = session.scalars(
+        select(AuditLogEntry.seq)
+        .where(
+            subject_type == subject[0],
+            subject_id == subject[1],
+            AuditLogEntry.action == action.value,
+        )
+        .limit(1)
+    ).first()
+    return first is not None
+
+
 def recent(session: Session, *, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
     """The newest entries, newest first (for the administrator's view)."""
     query = select(AuditLogEntry)
@@ -439,10 +466,16 @@ def entitled_entries(
         key, values = signer
         if not entitled(key.user_id, values.role):
             continue
-        content = to_entry(row)
-        if chain_hash(content.prev_hash, content.canonical()) != row.hash:
-            continue  # another entry, rewritten: the signature covers the hash only
-        message = user_keys.audit_message(row.seq, row.hash)
-        if user_keys.verify(key.public_key, user_keys.AUDIT_DOMAIN, message, str(row.signature)):
+        if signature_holds(row, key.public_key):
             found.append(row)
     return found
+
+
+def signature_holds(row: AuditLogEntry, public_key: str) -> bool:
+    """Whether ``row``'s content matches its hash and its signature checks with
+    ``public_key`` (the signature covers the sequence number and the hash only)."""
+    content = to_entry(row)
+    if chain_hash(content.prev_hash, content.canonical()) != row.hash:
+        return False  # another entry, rewritten
+    message = user_keys.audit_message(row.seq, row.hash)
+    return user_keys.verify(public_key, user_keys.AUDIT_DOMAIN, message, str(row.signature))

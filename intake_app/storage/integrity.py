@@ -545,6 +545,19 @@ def certify_pending(session: Session, authority: Authority) -> list[User]:
     return done
 
 
+def profile_signer(keys: SigningKeys, report: StateReport) -> tuple[str, Any] | None:
+    """The key an administrator signs the profile's own files and settings with: the
+    profile's root where she holds it (its signature counts for as long as the profile
+    has it, whoever is administrator later), else her own key if it counts as a signer
+    now; None when neither does (docs/security.md, "The organisation file")."""
+    root = keys.root_key
+    if root is not None and report.root_kid and user_keys.key_id(root) == report.root_kid:
+        return report.root_kid, root
+    if keys.kid in report.signers:
+        return keys.kid, keys.signing_key
+    return None
+
+
 def public_keys(session: Session) -> dict[str, UserKey]:
     """Every user key by id (old ones too: they check older audit entries)."""
     return {k.kid: k for k in session.scalars(select(UserKey)).all()}

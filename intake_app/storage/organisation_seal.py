@@ -26,10 +26,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake_app.atomic import atomic_write_bytes
@@ -41,7 +39,6 @@ from intake_app.i18n import _
 from intake_app.storage import audit, integrity, user_keys
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
-from intake_app.storage.models import AuditLogEntry
 from intake_app.storage.user_keys import SigningKeys
 
 log = logging.getLogger("intake.storage")
@@ -193,23 +190,20 @@ def load(seal: Seal, root: Path) -> OrganisationConfig:
 
 
 def _signing_key(keys: SigningKeys, report: StateReport) -> tuple[str, ec.EllipticCurvePrivateKey]:
-    """The key to sign with: the profile's root where the administrator holds it (its
-    signature counts for as long as the profile has it), else her own key if it counts.
+    """The key to sign with (:func:`integrity.profile_signer`).
 
     Raises:
         PermissionDenied: neither counts as a signer of this profile.
     """
-    root = keys.root_key
-    if root is not None and report.root_kid and user_keys.key_id(root) == report.root_kid:
-        return report.root_kid, root
-    if keys.kid in report.signers:
-        return keys.kid, keys.signing_key
-    raise PermissionDenied(
-        _(
-            "Ihr Schlüssel zählt (noch) nicht als Unterschrift der Administration dieses "
-            "Profils. Die Organisationsdatei wurde nicht gespeichert."
+    signer = integrity.profile_signer(keys, report)
+    if signer is None:
+        raise PermissionDenied(
+            _(
+                "Ihr Schlüssel zählt (noch) nicht als Unterschrift der Administration dieses "
+                "Profils. Die Organisationsdatei wurde nicht gespeichert."
+            )
         )
-    )
+    return signer
 
 
 def _write_signature(
@@ -234,27 +228,11 @@ def _write_signature(
 
 
 def _window_open(session: Session, *, thorough: bool = False) -> bool:
-    """True until the update's signing of the organisation file is in the audit log.
-
-    ``thorough`` reads the log itself, not its subject index: before an unsigned file is
-    signed as found, since whoever holds the profile key can make the index hide the
-    closing entry (attacker run 16; docs/security.md, "Code inside a database file"). The
-    quick look-up only decides whether the closing entry is still to be written."""
-    subject_type: Any = AuditLogEntry.subject_type
-    subject_id: Any = AuditLogEntry.subject_id
-    if thorough:  # coalesce keeps the planner off the index (audit.entries_for_subject)
-        subject_type = func.coalesce(subject_type, "")
-        subject_id = func.coalesce(subject_id, "")
-    first = session.scalars(
-        select(AuditLogEntry.seq)
-        .where(
-            subject_type == SUBJECT[0],
-            subject_id == SUBJECT[1],
-            AuditLogEntry.action == AuditAction.INTEGRITY_SIGNED.value,
-        )
-        .limit(1)
-    ).first()
-    return first is None
+    """True until the update's signing of the organisation file is in the audit log
+    (``thorough``: :func:`audit.has_entry`)."""
+    return not audit.has_entry(
+        session, action=AuditAction.INTEGRITY_SIGNED, subject=SUBJECT, thorough=thorough
+    )
 
 
 def save(db: Database, root: Path, data: bytes, *, keys: SigningKeys | None, actor: str) -> None:

@@ -277,6 +277,7 @@ class Profile:
                 settings_repo.upgrade_stored(session)
                 if site_name:
                     settings_repo.put(session, key="site.name", value=site_name)
+                settings_repo.seal_new_profile(session, actor=name, signer=(root_kid, root))
                 audit.append(
                     session,
                     actor=name,

@@ -1,57 +1,119 @@
-"""Profile settings stored as JSON in the encrypted database, typed by ``core.settings``."""
+"""Profile settings stored as JSON in the encrypted database, typed by ``core.settings``,
+and counted only as an administrator signed them.
+
+docs/security.md, "Profile settings". Every password opens the profile database, so a
+setting row says nothing by itself: a counsellor could shorten the retention period or
+preselect the special categories on everyone's printouts. What counts is the *seal*, a
+row (``__settings_seal__``) holding the stored values together with a signature by the
+profile's root (which every administrator holds) or an administrator's certified key,
+made when an administrator saves. The rows are a working copy:
+
+- a row that differs from the seal is not honoured (the sealed value is), and reported;
+- a seal that does not check, or is gone after the profile's settings were signed once,
+  leaves the declared defaults in force until an administrator saves, and is reported;
+- an older seal put back is reported where the audit log names a newer one;
+- a profile from before the update has no seal: its rows count until the first
+  administrator sign-in signs them as found (``integrity_signed``, subject
+  ``setting``/``settings``), which closes that window for good.
+"""
 
 from __future__ import annotations
 
+import enum
+import hashlib
 import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_app.core import settings as declared
 from intake_app.core.audit import AuditAction
-from intake_app.core.permissions import Actor, Permission
-from intake_app.errors import ValidationError
-from intake_app.storage import audit
+from intake_app.core.permissions import Actor, Permission, Role
+from intake_app.errors import PermissionDenied, ValidationError
+from intake_app.i18n import _
+from intake_app.storage import audit, integrity, user_keys
 from intake_app.storage.database import Database
-from intake_app.storage.models import SettingValue, utcnow
+from intake_app.storage.integrity import StateReport
+from intake_app.storage.models import AuditLogEntry, SettingValue, utcnow
+from intake_app.storage.user_keys import SigningKeys
+
+log = logging.getLogger("intake.storage")
 
 VERSION_KEY = "__settings_version__"
+#: the row holding the signed values (docs/security.md, "Profile settings")
+SEAL_KEY = "__settings_seal__"
+SEAL_FORMAT = "intake-settings-seal/1"
+#: the signature's domain (one kind of signature never stands in for another)
+DOMAIN = "intake-settings/1"
+#: the audit subject of the seal's first signing (the update window's closing entry)
+SUBJECT = ("setting", "settings")
+#: how a seal came about
+CREATED = "created"
+SAVED = "saved"
+UPDATE = "update"
+#: the newest audit entries naming a seal that are read to find one put back
+_ENTRIES_READ = 50
 
 
-def get(session: Session, *, key: str) -> Any:
-    """The stored value of ``key``, or its declared default."""
-    spec = declared.spec(key)
-    row = session.get(SettingValue, key)
-    if row is None:
-        return spec.default
+def _profile_specs() -> list[declared.SettingSpec]:
+    return [spec for spec in declared.SETTINGS if spec.scope is declared.Scope.PROFILE]
+
+
+def _taken(spec: declared.SettingSpec, value: object) -> tuple[bool, Any]:
+    """Whether ``value`` is one the declaration takes, and as what."""
     try:
-        return spec.validate(json.loads(row.value))
-    except (ValueError, ValidationError):
-        return spec.default
+        return True, spec.validate(value)
+    except (ValueError, TypeError, ValidationError, RecursionError):
+        return False, None
 
 
-def get_all(session: Session) -> dict[str, Any]:
-    """Every profile setting (stored or default)."""
-    return {
-        spec.key: get(session, key=spec.key)
-        for spec in declared.SETTINGS
-        if spec.scope is declared.Scope.PROFILE
-    }
+def stored(session: Session) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The declared profile settings' rows as their declarations take them, and the keys
+    of rows that do not read (left out: their default applies)."""
+    specs = {spec.key: spec for spec in _profile_specs()}
+    rows = session.execute(
+        select(SettingValue.key, SettingValue.value).where(SettingValue.key.in_(list(specs)))
+    ).all()
+    values: dict[str, Any] = {}
+    unreadable: list[str] = []
+    for key, text in rows:
+        ok, value = _taken(specs[key], _json(text))
+        if ok and _json(text) is not None:
+            values[key] = value
+        else:
+            unreadable.append(key)
+    return values, tuple(sorted(unreadable))
 
 
-def put(session: Session, *, key: str, value: Any) -> tuple[Any, Any]:
-    """Validate and store ``value``; return (old, new). The caller checks permissions."""
-    spec = declared.spec(key)
-    new = spec.validate(value)
-    old = get(session, key=key)
-    row = session.get(SettingValue, key)
-    if row is None:
-        row = SettingValue(key=key, value=json.dumps(new, ensure_ascii=False))
-    else:
-        row.value = json.dumps(new, ensure_ascii=False)
-        row.updated_at = utcnow()
-    session.add(row)
-    return old, new
+def put(session: Session, *, key: str, value: Any) -> Any:
+    """Validate and store ``value`` as a row (a new profile, before its seal is made);
+    return it. The caller checks permissions."""
+    new = declared.spec(key).validate(value)
+    _write_rows(session, {**stored(session)[0], key: new})
+    return new
+
+
+def _write_rows(session: Session, values: dict[str, Any]) -> None:
+    """Make the rows the working copy of ``values`` (a key not in it: no row)."""
+    for spec in _profile_specs():
+        row = session.get(SettingValue, spec.key)
+        if spec.key not in values:
+            if row is not None:
+                session.delete(row)
+            continue
+        text = json.dumps(values[spec.key], ensure_ascii=False)
+        if row is None:
+            session.add(SettingValue(key=spec.key, value=text))
+        elif row.value != text:
+            row.value = text
+            row.updated_at = utcnow()
+            session.add(row)
+    session.flush()
 
 
 def _json(text: object) -> Any:
@@ -91,39 +153,371 @@ def upgrade_stored(session: Session) -> int:
     return declared.SETTINGS_VERSION
 
 
+# -- the seal ----------------------------------------------------------------------------
+
+
+class Status(enum.StrEnum):
+    SIGNED = "signed"  # a seal that checks: its values count
+    UNSIGNED = "unsigned"  # a profile from before the update, not signed yet: rows count
+    CHANGED = "changed"  # a seal that does not check: the defaults count
+    REMOVED = "removed"  # no seal, though the settings were signed once: the defaults count
+    OLDER = "older"  # a seal that checks, but the audit log names a newer one: defaults
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    """The profile settings in force, and what reading them found."""
+
+    status: Status
+    #: the values that count (a key not in it: its default)
+    values: dict[str, Any] = field(default_factory=dict)
+    #: keys whose row differs from what the seal signed (not honoured)
+    changed: tuple[str, ...] = ()
+    #: the SHA-384 of what the seal in force signed
+    digest: str = ""
+
+    def get(self, key: str) -> Any:
+        spec = declared.spec(key)
+        return self.values.get(key, spec.default)
+
+    @property
+    def refused(self) -> bool:
+        """True when the stored settings are not used at all (the defaults count)."""
+        return self.status in (Status.CHANGED, Status.REMOVED, Status.OLDER)
+
+    @property
+    def finding(self) -> bool:
+        return self.refused or bool(self.changed)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "kind": "settings_changed",
+            "status": self.status.value,
+            "changed": list(self.changed),
+        }
+
+    def message(self) -> str:
+        """What a sign-in says about it (German, translated)."""
+        if self.refused:
+            return _(
+                "Die Profileinstellungen wurden außerhalb des Programms geändert: Sie tragen "
+                "keine gültige Unterschrift der Administration, oder eine ältere Fassung "
+                "wurde zurückgespielt. Sie werden nicht verwendet; bis eine Administratorin "
+                "oder ein Administrator sie unter Einstellungen prüft und speichert, gelten "
+                "die Voreinstellungen (zum Beispiel {days} Tage Aufbewahrung nach Abschluss)."
+            ).format(days=declared.spec("retention.days_after_close").default)
+        names = ", ".join(f"„{_(declared.spec(key).description)}“" for key in self.changed)
+        return _(
+            "Profileinstellungen wurden außerhalb des Programms geändert ({names}). Die "
+            "Änderung gilt nicht: Es gelten weiter die Werte, die die Administration "
+            "gespeichert hat. Bitte informieren Sie die Administration."
+        ).format(names=names)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _digest(message: bytes) -> str:
+    return hashlib.sha384(message).hexdigest()
+
+
+def write_seal(
+    session: Session, values: dict[str, Any], *, signer: tuple[str, Any], root_kid: str, how: str
+) -> str:
+    """Sign ``values`` (the stored profile settings) as the profile's seal, make the rows
+    their working copy, and return the digest of what was signed."""
+    kid, key = signer
+    body = {
+        "format": SEAL_FORMAT,
+        "profile": root_kid,
+        "version": declared.SETTINGS_VERSION,
+        "values": values,
+        "signed_at": _now(),
+        "how": how,
+    }
+    message = user_keys.canonical(body)
+    sealed = {**body, "kid": kid, "signature": user_keys.sign(key, DOMAIN, message)}
+    row = session.get(SettingValue, SEAL_KEY) or SettingValue(key=SEAL_KEY, value="")
+    row.value = json.dumps(sealed, ensure_ascii=False, sort_keys=True)
+    row.updated_at = utcnow()
+    session.add(row)
+    _write_rows(session, values)
+    return _digest(message)
+
+
+def _read_seal(text: object, report: StateReport) -> tuple[dict[str, Any], str] | None:
+    """The values a seal signed (upgraded to this version's layout) and its digest; None
+    when it does not check against the signers of ``report``."""
+    sealed = _json(text)
+    if not isinstance(sealed, dict) or sealed.get("format") != SEAL_FORMAT:
+        return None
+    body = {name: sealed.get(name) for name in ("format", "profile", "version", "values")}
+    body.update({name: sealed.get(name) for name in ("signed_at", "how")})
+    kid, signature = sealed.get("kid"), sealed.get("signature")
+    version, values = body["version"], body["values"]
+    if not (isinstance(kid, str) and isinstance(signature, str) and isinstance(values, dict)):
+        return None
+    if not isinstance(version, int) or isinstance(version, bool):
+        return None
+    if not report.root_kid or body["profile"] != report.root_kid:
+        return None  # made for another profile, or before this one's state was signed
+    public = report.signers.get(kid)
+    message = user_keys.canonical(body)
+    if public is None or not user_keys.verify(public, DOMAIN, message, signature):
+        return None
+    if not 0 <= version <= declared.SETTINGS_VERSION:
+        return None
+    specs = {spec.key: spec for spec in _profile_specs()}
+    upgraded = declared.upgrade(dict(values), from_version=version)
+    taken = {}
+    for key, value in upgraded.items():
+        if key in specs and (found := _taken(specs[key], value))[0]:
+            taken[key] = found[1]
+    return taken, _digest(message)
+
+
+def _by_administrator(
+    session: Session, row: AuditLogEntry, report: StateReport, certified: list[set[str]]
+) -> bool:
+    """Whether ``row`` is an entry an administrator signed (her signed role; her key
+    certified from the root, also when she is no longer active or has a newer key)."""
+    kid = str(row.signer or "")
+    key = integrity.public_keys(session).get(kid)
+    values = report.signed.get(key.user_id) if key is not None else None
+    if key is None or values is None or values.role != Role.ADMIN.value:
+        return False
+    if kid not in report.signers:
+        if not certified:
+            certified.append(integrity.certified_key_ids(session, report) or set())
+        if kid not in certified[0]:
+            return False
+    return audit.signature_holds(row, key.public_key)
+
+
+def _newer_named(session: Session, report: StateReport, digest: str) -> bool:
+    """Whether the newest entry an administrator signed that names a seal names another
+    one than ``digest`` (an older seal put back)."""
+    with audit.tolerant_text(session):  # text planted in the log reads as it is
+        rows = _settings_entries(session)
+    certified: list[set[str]] = []
+    for row in rows:
+        named = audit.stored_details(row.details).get("settings")
+        if not isinstance(named, str) or not _by_administrator(session, row, report, certified):
+            continue
+        return named != digest
+    return False
+
+
+def _settings_entries(session: Session) -> list[AuditLogEntry]:
+    """The newest entries that may name a seal, newest first."""
+    rows = session.scalars(
+        select(AuditLogEntry)
+        .where(
+            AuditLogEntry.action.in_(
+                (AuditAction.SETTINGS_CHANGED.value, AuditAction.INTEGRITY_SIGNED.value)
+            ),
+            AuditLogEntry.subject_type == SUBJECT[0],
+            AuditLogEntry.signature.is_not(None),
+        )
+        .order_by(AuditLogEntry.seq.desc())
+        .limit(_ENTRIES_READ)
+    ).all()
+    return list(rows)
+
+
+def in_force(session: Session, report: StateReport) -> InForce:
+    """The profile settings that count, checked against the signers of ``report``
+    (:func:`integrity.check_state`)."""
+    rows, unreadable = stored(session)
+    seal = session.get(SettingValue, SEAL_KEY)
+    if seal is None:
+        if report.bootstrapped and audit.has_entry(
+            session, action=AuditAction.INTEGRITY_SIGNED, subject=SUBJECT, thorough=True
+        ):
+            return InForce(Status.REMOVED)
+        return InForce(Status.UNSIGNED, rows)
+    read = _read_seal(seal.value, report)
+    if read is None:
+        return InForce(Status.CHANGED)
+    values, digest = read
+    if _newer_named(session, report, digest):
+        return InForce(Status.OLDER)
+    keys = set(values) | set(rows) | set(unreadable)
+    changed = tuple(
+        sorted(
+            k
+            for k in keys
+            if k in unreadable or (k in values, values.get(k)) != (k in rows, rows.get(k))
+        )
+    )
+    return InForce(Status.SIGNED, values, changed, digest)
+
+
+def _close_window(session: Session, actor: str, *, digest: str, kid: str, how: str) -> None:
+    audit.append(
+        session,
+        actor=actor,
+        action=AuditAction.INTEGRITY_SIGNED,
+        subject_type=SUBJECT[0],
+        subject_id=SUBJECT[1],
+        details={"settings": digest, "signer": kid, "how": how},
+    )
+
+
+def seal_new_profile(session: Session, *, actor: str, signer: tuple[str, Any]) -> None:
+    """Sign a new profile's settings as made (its root signs; the window is closed)."""
+    digest = write_seal(session, stored(session)[0], signer=signer, root_kid=signer[0], how=CREATED)
+    _close_window(session, actor, digest=digest, kid=signer[0], how=CREATED)
+
+
+def at_sign_in(
+    db: Database, *, actor: Actor, keys: SigningKeys | None, report: StateReport
+) -> tuple[InForce, tuple[str, ...], tuple[str, ...]]:
+    """The settings in force at a sign-in, and what to show: findings (safe mode) and
+    notices. The first administrator sign-in after the update signs the rows as found; a
+    finding is reported (``integrity_violation``), and an administrator's sign-in puts
+    changed rows back as the seal has them."""
+    admin = actor.role is Role.ADMIN and keys is not None and db.audit_signer is not None
+    with db.write() as session:
+        if not report.bootstrapped:
+            report = integrity.check_state(session)
+        found = in_force(session, report)
+        signer = None
+        if admin and report.bootstrapped and not report.findings:
+            assert keys is not None
+            signer = integrity.profile_signer(keys, report)
+        if found.status is Status.UNSIGNED:
+            if signer is None:
+                return found, (), ()
+            digest = write_seal(
+                session, found.values, signer=signer, root_kid=report.root_kid, how=UPDATE
+            )
+            _close_window(session, actor.username, digest=digest, kid=signer[0], how=UPDATE)
+            log.warning("the profile settings from before the update were signed as found")
+            signed = InForce(Status.SIGNED, found.values, digest=digest)
+            return signed, (), (_signed_as_found(),)
+        if not found.finding:
+            return found, (), ()
+        log.error("the profile settings were changed outside the program (%s)", found.status)
+        if db.audit_signer is not None:
+            audit.append(
+                session,
+                actor=actor.username,
+                action=AuditAction.INTEGRITY_VIOLATION,
+                subject_type=SUBJECT[0],
+                subject_id=SUBJECT[1],
+                details={"findings": [found.details()]},
+            )
+        if signer is not None and not found.refused:
+            _write_rows(session, found.values)  # the working copy, as the seal has it
+        return found, (found.message(),), ()
+
+
+def _signed_as_found() -> str:
+    return _(
+        "Die Profileinstellungen stammen aus der Zeit vor dem Update und trugen noch keine "
+        "Unterschrift. Intake hat sie bei Ihrer Anmeldung so unterschrieben, wie sie "
+        "vorlagen, und das im Audit-Protokoll vermerkt; sonst ist nichts zu tun. Wenn "
+        "niemand von Ihnen sie so gespeichert hat, prüfen Sie sie unter Einstellungen."
+    )
+
+
+def _no_key() -> PermissionDenied:
+    return PermissionDenied(
+        _(
+            "Ihr Schlüssel zählt (noch) nicht als Unterschrift der Administration dieses "
+            "Profils. Die Einstellungen wurden nicht gespeichert; melden Sie sich bitte mit "
+            "Ihrem Passwort an."
+        )
+    )
+
+
 class ProfileSettings:
     """Profile settings on behalf of a signed-in user: anyone reads, administrators change.
+
+    The values are those in force at the sign-in (:func:`at_sign_in`, handed over with
+    :meth:`adopt`); an administrator's change signs them anew and counts at once.
 
     Args:
         db: the open database.
         actor: who acts.
+        signing_keys: the administrator's signing keys as they are now.
     """
 
-    def __init__(self, *, db: Database, actor: Actor) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        actor: Actor,
+        signing_keys: Callable[[], SigningKeys | None] = lambda: None,
+    ) -> None:
         self._db = db
         self._actor = actor
+        self._in_force: InForce | None = None
+        self._signing_keys = signing_keys
+
+    def adopt(self, found: InForce) -> None:
+        """Use ``found`` (what the sign-in read) as the settings in force."""
+        self._in_force = found
+
+    @property
+    def in_force(self) -> InForce:
+        if self._in_force is None:
+            with self._db.read() as session:
+                self._in_force = in_force(session, integrity.check_state(session))
+        return self._in_force
+
+    @property
+    def unconfirmed(self) -> bool:
+        """True when the stored settings are refused until an administrator saves them."""
+        return self.in_force.refused
 
     def get(self, key: str) -> Any:
         """The current value of a profile setting."""
-        with self._db.read() as session:
-            return get(session, key=key)
+        return self.in_force.get(key)
 
     def all(self) -> dict[str, Any]:
         """Every profile setting with its current value."""
-        with self._db.read() as session:
-            return get_all(session)
+        return {spec.key: self.get(spec.key) for spec in _profile_specs()}
 
     def put(self, key: str, value: Any) -> Any:
-        """Change a setting (administrators only; audited with the key, not the value)."""
+        """Change a setting (administrators only; signed, and audited with the key and the
+        digest of the signed settings, not the value)."""
         self._actor.require(Permission.MANAGE_SETTINGS)
-        with self._db.write() as session:
-            old, new = put(session, key=key, value=value)
-            if old != new:
-                audit.append(
-                    session,
-                    actor=self._actor.username,
-                    action=AuditAction.SETTINGS_CHANGED,
-                    subject_type="setting",
-                    subject_id=key,
-                )
+        new = declared.spec(key).validate(value)
+        current = self.in_force
+        if current.get(key) == new and current.status is Status.SIGNED and not current.changed:
             return new
+        self._seal({**current.values, key: new}, subject=key)
+        return new
+
+    def confirm(self) -> None:
+        """Sign the settings in force as they are (an administrator checked them after a
+        finding: the defaults, or the sealed values over changed rows)."""
+        self._actor.require(Permission.MANAGE_SETTINGS)
+        self._seal(dict(self.in_force.values), subject=SUBJECT[1])
+
+    def _seal(self, values: dict[str, Any], *, subject: str) -> None:
+        keys = self._signing_keys()
+        if keys is None:
+            raise _no_key()
+        with self._db.write() as session:
+            report = integrity.check_state(session)
+            signer = integrity.profile_signer(keys, report)
+            if signer is None:
+                raise _no_key()
+            digest = write_seal(session, values, signer=signer, root_kid=report.root_kid, how=SAVED)
+            if not audit.has_entry(session, action=AuditAction.INTEGRITY_SIGNED, subject=SUBJECT):
+                _close_window(
+                    session, self._actor.username, digest=digest, kid=signer[0], how=SAVED
+                )
+            audit.append(
+                session,
+                actor=self._actor.username,
+                action=AuditAction.SETTINGS_CHANGED,
+                subject_type=SUBJECT[0],
+                subject_id=subject,
+                details={"settings": digest},
+            )
+        self._in_force = InForce(Status.SIGNED, values, digest=digest)

@@ -153,7 +153,16 @@ class SettingsWindow(QDialog):
         self.save_button = QPushButton(_("&Speichern"))
         self.save_button.setObjectName("primary")
         self.save_button.setDefault(True)
-        self.save_button.setEnabled(False)
+        self.save_button.setEnabled(workspace.settings.unconfirmed)
+        if workspace.settings.unconfirmed:
+            self.status.setText(
+                _(
+                    "Die gespeicherten Profileinstellungen tragen keine gültige Unterschrift "
+                    "der Administration, oder eine ältere Fassung wurde zurückgespielt; "
+                    "angezeigt werden die Voreinstellungen. Prüfen Sie sie und speichern Sie, "
+                    "damit sie wieder unterschrieben gelten."
+                )
+            )
         self.close_button = QPushButton(_("S&chließen"))
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
@@ -194,7 +203,11 @@ class SettingsWindow(QDialog):
     @property
     def dirty(self) -> bool:
         """True when anything differs from what is stored."""
-        return any(field.dirty for field in self.fields.values()) or self.organisation.dirty
+        return (
+            any(field.dirty for field in self.fields.values())
+            or self.organisation.dirty
+            or self.ws.settings.unconfirmed
+        )
 
     def _on_changed(self) -> None:
         self.save_button.setEnabled(self.dirty)
@@ -280,13 +293,20 @@ class SettingsWindow(QDialog):
             if organisation is not None:
                 self._save_organisation(organisation[0])
                 changed.append(ORGANISATION_PAGE)
+            confirmed = self.ws.settings.unconfirmed
+            if confirmed:
+                # what is shown (the defaults) is what the administrator signs now
+                self.ws.settings.confirm()
         except IntakeError as exc:
             show_error(self, exc)
             return False
         finally:
             self.changed_keys.extend(changed)
             self._on_changed()
-        self._set_status(self._saved_text(changed), error=False)
+        self._set_status(
+            self._saved_text(changed) if changed or not confirmed else _("Gespeichert."),
+            error=False,
+        )
         self.saved.emit(changed)
         log.info("settings saved: %s", ", ".join(changed) or "-")
         return True

@@ -1,0 +1,261 @@
+"""A profile setting counts only as an administrator signed it (storage/settings_repo.py).
+
+Tried as attacker run 33 did: a counsellor holds the profile database's key (every password
+opens it) and writes the settings rows outside the program: a retention period of 30 days
+instead of the administrator's, the special categories preselected on every printout. The
+program honoured both for everyone and said nothing. Now the values count only as the seal
+an administrator signed has them; anything else is not honoured and is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from intake_app.app import Workspace
+from intake_app.core.audit import AuditAction
+from intake_app.storage import audit, settings_repo, user_keys
+from intake_app.storage.profile import Profile
+from intake_app.storage.settings_repo import Status
+from tests.helpers.attacker import findings, profile_db
+from tests.helpers.key_site import own
+
+RETENTION = "retention.days_after_close"
+SPECIAL = "print.include_special_categories"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
+
+
+def _admin_sets(profile: Profile, key: str, value: object) -> None:
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.settings.put(key, value)
+    finally:
+        ws.close()
+
+
+def _run(profile: Profile, *statements: tuple[str, tuple[object, ...]]) -> None:
+    conn = profile_db(profile, "anna")
+    try:
+        for sql, params in statements:
+            conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
+def _row(profile: Profile, key: str) -> str | None:
+    conn = profile_db(profile, "anna")
+    try:
+        found = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    finally:
+        conn.close()
+    return None if found is None else str(found[0])
+
+
+def _sign_in(profile: Profile, user: str) -> Workspace:
+    return Workspace.sign_in(profile, username=user, password=own(user))
+
+
+def test_a_changed_row_is_not_honoured_reported_and_put_back(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    _run(
+        profile,
+        ("UPDATE settings SET value = '30' WHERE key = ?", (RETENTION,)),
+        (
+            "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, 'true', ?)",
+            (SPECIAL, "2026-12-08 00:00:00.000000"),
+        ),
+    )
+    ws = _sign_in(profile, "berta")
+    try:
+        assert ws.settings.get(RETENTION) == 3650
+        assert ws.settings.get(SPECIAL) is False
+        assert ws.sign_in_result.safe_mode
+        assert any("Aufbewahrung" in m for m in ws.sign_in_result.integrity_messages)
+        assert findings(ws, "settings_changed") == [
+            {"kind": "settings_changed", "status": "signed", "changed": [SPECIAL, RETENTION]}
+        ]
+    finally:
+        ws.close()
+    # the administrator's sign-in reports it as well and puts the rows back as signed
+    ws = _sign_in(profile, "admin")
+    try:
+        assert ws.sign_in_result.safe_mode
+        assert ws.settings.get(RETENTION) == 3650
+    finally:
+        ws.close()
+    assert _row(profile, RETENTION) == "3650"
+    assert _row(profile, SPECIAL) is None
+    ws = _sign_in(profile, "berta")
+    try:
+        assert not ws.sign_in_result.safe_mode
+        assert ws.settings.get(RETENTION) == 3650
+    finally:
+        ws.close()
+
+
+def _seal(profile: Profile) -> dict[str, Any]:
+    text = _row(profile, settings_repo.SEAL_KEY)
+    assert text is not None
+    found: dict[str, Any] = json.loads(text)
+    return found
+
+
+def test_a_seal_signed_with_her_own_key_is_refused(site: tuple[Profile, str]) -> None:
+    """She writes a seal of her own, naming the root's id but signed with a key she made:
+    the defaults count, not her values, until an administrator saves."""
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    seal = _seal(profile)
+    body = {k: seal[k] for k in ("format", "profile", "version", "values", "signed_at", "how")}
+    body["values"] = {RETENTION: 30, SPECIAL: True}
+    mine = ec.generate_private_key(ec.SECP384R1())
+    forged = {**body, "kid": seal["kid"]}
+    forged["signature"] = user_keys.sign(mine, settings_repo.DOMAIN, user_keys.canonical(body))
+    _run(
+        profile,
+        (
+            "UPDATE settings SET value = ? WHERE key = ?",
+            (json.dumps(forged), settings_repo.SEAL_KEY),
+        ),
+        ("UPDATE settings SET value = '30' WHERE key = ?", (RETENTION,)),
+    )
+    ws = _sign_in(profile, "anna")
+    try:
+        assert ws.settings.in_force.status is Status.CHANGED
+        assert ws.settings.get(RETENTION) == 730  # the declared default, not hers
+        assert ws.settings.get(SPECIAL) is False
+        assert findings(ws, "settings_changed")[0]["status"] == "changed"
+    finally:
+        ws.close()
+    # the administrator checks what is shown and saves: signed again, reported no more
+    ws = _sign_in(profile, "admin")
+    try:
+        assert ws.settings.unconfirmed
+        ws.settings.confirm()
+        assert not ws.settings.unconfirmed
+    finally:
+        ws.close()
+    ws = _sign_in(profile, "anna")
+    try:
+        assert not ws.sign_in_result.safe_mode
+        assert ws.settings.get(RETENTION) == 730
+    finally:
+        ws.close()
+
+
+def test_a_removed_seal_leaves_the_defaults_and_is_reported(site: tuple[Profile, str]) -> None:
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    _run(
+        profile,
+        ("DELETE FROM settings WHERE key = ?", (settings_repo.SEAL_KEY,)),
+        ("UPDATE settings SET value = '30' WHERE key = ?", (RETENTION,)),
+    )
+    ws = _sign_in(profile, "leitung")
+    try:
+        assert ws.settings.in_force.status is Status.REMOVED
+        assert ws.settings.get(RETENTION) == 730
+        assert ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
+
+
+def test_an_older_seal_put_back_is_reported(site: tuple[Profile, str]) -> None:
+    """She keeps the seal of an earlier save and puts it back after the administrator
+    changed the settings again, and writes an entry of her own naming the old seal: the
+    log's newest entry an administrator signed names the newer one."""
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    older = _row(profile, settings_repo.SEAL_KEY)
+    ws = _sign_in(profile, "anna")
+    try:
+        older_digest = ws.settings.in_force.digest
+    finally:
+        ws.close()
+    _admin_sets(profile, RETENTION, 1000)
+    _run(
+        profile,
+        ("UPDATE settings SET value = ? WHERE key = ?", (older, settings_repo.SEAL_KEY)),
+        ("UPDATE settings SET value = '3650' WHERE key = ?", (RETENTION,)),
+    )
+    ws = _sign_in(profile, "anna")
+    try:
+        with ws.db.write() as session:
+            audit.append(
+                session,
+                actor="admin",
+                action=AuditAction.SETTINGS_CHANGED,
+                subject_type="setting",
+                subject_id=RETENTION,
+                details={"settings": older_digest},
+            )
+    finally:
+        ws.close()
+    ws = _sign_in(profile, "berta")
+    try:
+        assert ws.settings.in_force.status is Status.OLDER
+        assert ws.settings.get(RETENTION) == 730
+        assert findings(ws, "settings_changed")[-1]["status"] == "older"
+    finally:
+        ws.close()
+
+
+def test_the_seal_outlives_its_administrators_deactivation(site: tuple[Profile, str]) -> None:
+    """The seal is the root's: a second administrator deactivates the first, and the
+    settings she saved still count, reported as nothing."""
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    ws = _sign_in(profile, "admin")
+    try:
+        ws.accounts.add_user(username="zweite", role="admin", password=own("zweite-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="zweite", password=own("zweite-start"))
+    try:
+        ws.accounts.set_own_password(own("zweite"))
+        ws.accounts.deactivate(username="admin")
+    finally:
+        ws.close()
+    ws = _sign_in(profile, "berta")
+    try:
+        assert not ws.sign_in_result.safe_mode
+        assert ws.settings.get(RETENTION) == 3650
+    finally:
+        ws.close()
+
+
+def test_settings_from_before_the_update_count_until_an_administrator_signs_them(
+    tmp_path: Path,
+) -> None:
+    source = FIXTURES / "0007_search_prefixes"
+    expected = json.loads((source / "expected.json").read_text("utf-8"))
+    shutil.copytree(source, tmp_path / "p")
+    profile = Profile(tmp_path / "p")
+    password = expected["password"]
+    ws = Workspace.sign_in(profile, username="berater", password=password)
+    try:
+        assert ws.settings.in_force.status is Status.UNSIGNED
+        for key, value in expected["settings"].items():
+            assert ws.settings.get(key) == value
+        assert not ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="admin", password=password)
+    try:
+        assert ws.settings.in_force.status is Status.SIGNED
+        assert any("vor dem Update" in n for n in ws.sign_in_result.notices)
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username="berater", password=password)
+    try:
+        assert ws.settings.in_force.status is Status.SIGNED
+        for key, value in expected["settings"].items():
+            assert ws.settings.get(key) == value
+        assert not ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
