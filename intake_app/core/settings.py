@@ -65,7 +65,7 @@ class SettingSpec:
                 converted = int(value)
             else:
                 converted = self.type(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e999)
             raise ValidationError(
                 _("„{label}“: ungültiger Wert „{value}“.").format(label=label, value=value)
             ) from None

@@ -413,20 +413,25 @@ def has_entry(
     """Whether the log holds an entry of ``action`` about ``subject`` (type, id): an
     update window's closing entry (organisation file, profile settings).
 
-    ``thorough`` reads the log itself, not its subject index: before something from before
-    the update is signed as found, since whoever holds the profile key can make the index
-    hide the closing entry (attacker run 16; docs/security.md, "Code inside a database
-    file"). ``coalesce`` keeps the planner off the index (:func:`entries_for_subject`)."""
-    subject_type: Any = AuditLogEntry.subject_type
-    subject_id: Any = AuditLogEntry.subject_id
+    ``thorough`` reads the log itself in its own order (``NOT INDEXED``), not through an
+    index: before something from before the update is signed as found, since whoever
+    holds the profile key can make an index hide the closing entry (attacker runs 16 and
+    34; docs/security.md, "Code inside a database file"). It reads the whole log, so it
+    is asked only where no seal says the window closed."""
     if thorough:
-        subject_type = func.coalesce(subject_type, "")
-        subject_id = func.coalesce(subject_id, "")
+        found = session.execute(
+            text(
+                "SELECT seq FROM audit_log NOT INDEXED WHERE action = :action "
+                "AND subject_type = :type AND subject_id = :id LIMIT 1"
+            ),
+            {"action": action.value, "type": subject[0], "id": subject[1]},
+        ).first()
+        return found is not None
     first = session.scalars(
         select(AuditLogEntry.seq)
         .where(
-            subject_type == subject[0],
-            subject_id == subject[1],
+            AuditLogEntry.subject_type == subject[0],
+            AuditLogEntry.subject_id == subject[1],
             AuditLogEntry.action == action.value,
         )
         .limit(1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from intake_app.core import settings as declared
@@ -39,7 +39,7 @@ from intake_app.i18n import _
 from intake_app.storage import audit, integrity, user_keys
 from intake_app.storage.database import Database
 from intake_app.storage.integrity import StateReport
-from intake_app.storage.models import AuditLogEntry, SettingValue, utcnow
+from intake_app.storage.models import AuditLogEntry, SettingValue, UserKey, utcnow
 from intake_app.storage.user_keys import SigningKeys
 
 log = logging.getLogger("intake.storage")
@@ -56,8 +56,9 @@ SUBJECT = ("setting", "settings")
 CREATED = "created"
 SAVED = "saved"
 UPDATE = "update"
-#: the newest audit entries naming a seal that are read to find one put back
-_ENTRIES_READ = 50
+#: a user's own note of how far she checked the audit log for newer seals
+CHECKED_KEY = "__settings_checked__.{user_id}"
+CHECKED_DOMAIN = "intake-settings-checked/1"
 
 
 def _profile_specs() -> list[declared.SettingSpec]:
@@ -68,7 +69,7 @@ def _taken(spec: declared.SettingSpec, value: object) -> tuple[bool, Any]:
     """Whether ``value`` is one the declaration takes, and as what."""
     try:
         return True, spec.validate(value)
-    except (ValueError, TypeError, ValidationError, RecursionError):
+    except (ValueError, TypeError, OverflowError, ValidationError, RecursionError):
         return False, None
 
 
@@ -81,9 +82,9 @@ def stored(session: Session) -> tuple[dict[str, Any], tuple[str, ...]]:
     ).all()
     values: dict[str, Any] = {}
     unreadable: list[str] = []
-    for key, text in rows:
-        ok, value = _taken(specs[key], _json(text))
-        if ok and _json(text) is not None:
+    for key, raw in rows:
+        ok, value = _taken(specs[key], _json(raw))
+        if ok and _json(raw) is not None:
             values[key] = value
         else:
             unreadable.append(key)
@@ -116,10 +117,10 @@ def _write_rows(session: Session, values: dict[str, Any]) -> None:
     session.flush()
 
 
-def _json(text: object) -> Any:
+def _json(raw: object) -> Any:
     """A stored value read as JSON; None when it is none (changed outside the program)."""
     try:
-        return json.loads(text)  # type: ignore[arg-type]
+        return json.loads(raw)  # type: ignore[arg-type]
     except (ValueError, TypeError, RecursionError):
         return None
 
@@ -128,7 +129,7 @@ def upgrade_stored(session: Session) -> int:
     """Run the versioned settings upgrades; return the version now stored."""
     row = session.get(SettingValue, VERSION_KEY)
     stored = _json(row.value) if row else 0
-    if row is not None and (not isinstance(stored, int) or isinstance(stored, bool)):
+    if row is not None and (not isinstance(stored, int) or isinstance(stored, bool) or stored < 0):
         # a marker no version of the program writes (changed outside it): nothing is
         # upgraded over values that may be current; each value is checked where it is
         # read (``get``), and the marker is written anew
@@ -210,7 +211,7 @@ class InForce:
         return _(
             "Profileinstellungen wurden außerhalb des Programms geändert ({names}). Die "
             "Änderung gilt nicht: Es gelten weiter die Werte, die die Administration "
-            "gespeichert hat. Bitte informieren Sie die Administration."
+            "gespeichert hat."
         ).format(names=names)
 
 
@@ -235,6 +236,7 @@ def write_seal(
         "values": values,
         "signed_at": _now(),
         "how": how,
+        "head": _head(session),  # the seal's own audit entry comes after it
     }
     message = user_keys.canonical(body)
     sealed = {**body, "kid": kid, "signature": user_keys.sign(key, DOMAIN, message)}
@@ -246,19 +248,29 @@ def write_seal(
     return _digest(message)
 
 
-def _read_seal(text: object, report: StateReport) -> tuple[dict[str, Any], str] | None:
-    """The values a seal signed (upgraded to this version's layout) and its digest; None
-    when it does not check against the signers of ``report``."""
-    sealed = _json(text)
+def _head(session: Session) -> int:
+    """The audit log's newest sequence number (0 when empty); read by the primary key."""
+    return int(session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_log")).scalar_one())
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _read_seal(raw: object, report: StateReport) -> tuple[dict[str, Any], str, int] | None:
+    """The values a seal signed (upgraded to this version's layout), its digest and the
+    log's head when it was made; None when it does not check against the signers of
+    ``report``."""
+    sealed = _json(raw)
     if not isinstance(sealed, dict) or sealed.get("format") != SEAL_FORMAT:
         return None
     body = {name: sealed.get(name) for name in ("format", "profile", "version", "values")}
-    body.update({name: sealed.get(name) for name in ("signed_at", "how")})
+    body.update({name: sealed.get(name) for name in ("signed_at", "how", "head")})
     kid, signature = sealed.get("kid"), sealed.get("signature")
-    version, values = body["version"], body["values"]
+    version, values, head = body["version"], body["values"], body["head"]
     if not (isinstance(kid, str) and isinstance(signature, str) and isinstance(values, dict)):
         return None
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not _count(version) or not _count(head):
         return None
     if not report.root_kid or body["profile"] != report.root_kid:
         return None  # made for another profile, or before this one's state was signed
@@ -266,7 +278,8 @@ def _read_seal(text: object, report: StateReport) -> tuple[dict[str, Any], str] 
     message = user_keys.canonical(body)
     if public is None or not user_keys.verify(public, DOMAIN, message, signature):
         return None
-    if not 0 <= version <= declared.SETTINGS_VERSION:
+    assert isinstance(version, int) and isinstance(head, int)
+    if version > declared.SETTINGS_VERSION:
         return None
     specs = {spec.key: spec for spec in _profile_specs()}
     upgraded = declared.upgrade(dict(values), from_version=version)
@@ -274,7 +287,7 @@ def _read_seal(text: object, report: StateReport) -> tuple[dict[str, Any], str] 
     for key, value in upgraded.items():
         if key in specs and (found := _taken(specs[key], value))[0]:
             taken[key] = found[1]
-    return taken, _digest(message)
+    return taken, _digest(message), head
 
 
 def _by_administrator(
@@ -295,40 +308,90 @@ def _by_administrator(
     return audit.signature_holds(row, key.public_key)
 
 
-def _newer_named(session: Session, report: StateReport, digest: str) -> bool:
-    """Whether the newest entry an administrator signed that names a seal names another
-    one than ``digest`` (an older seal put back)."""
+def _newest_named(session: Session, report: StateReport, since: int) -> str | None:
+    """The seal the newest entry after ``since`` names that an administrator signed
+    (``settings_changed``, ``integrity_signed``); None when there is none.
+
+    The log is read by its sequence numbers only (``NOT INDEXED``: the table's own order):
+    whoever holds the profile key can make an index hide an entry (attacker run 34), and
+    entries of her own, however many, are passed over unread (only an administrator's
+    keys are asked for)."""
+    admins = [uid for uid, values in report.signed.items() if values.role == Role.ADMIN.value]
+    kids = set(session.scalars(select(UserKey.kid).where(UserKey.user_id.in_(admins))).all())
+    if not kids:
+        return None
     with audit.tolerant_text(session):  # text planted in the log reads as it is
-        rows = _settings_entries(session)
-    certified: list[set[str]] = []
-    for row in rows:
-        named = audit.stored_details(row.details).get("settings")
-        if not isinstance(named, str) or not _by_administrator(session, row, report, certified):
-            continue
-        return named != digest
-    return False
-
-
-def _settings_entries(session: Session) -> list[AuditLogEntry]:
-    """The newest entries that may name a seal, newest first."""
-    rows = session.scalars(
-        select(AuditLogEntry)
-        .where(
-            AuditLogEntry.action.in_(
-                (AuditAction.SETTINGS_CHANGED.value, AuditAction.INTEGRITY_SIGNED.value)
+        found = session.execute(
+            text(
+                "SELECT seq, signer FROM audit_log NOT INDEXED WHERE seq > :since "
+                "AND action IN ('settings_changed', 'integrity_signed') "
+                "AND subject_type = 'setting' ORDER BY seq DESC"
             ),
-            AuditLogEntry.subject_type == SUBJECT[0],
-            AuditLogEntry.signature.is_not(None),
-        )
-        .order_by(AuditLogEntry.seq.desc())
-        .limit(_ENTRIES_READ)
-    ).all()
-    return list(rows)
+            {"since": since},
+        ).all()
+        certified: list[set[str]] = []
+        for seq, signer in found:
+            if signer not in kids:
+                continue
+            row = session.get(AuditLogEntry, seq)
+            named = audit.stored_details(row.details).get("settings") if row else None
+            if row is None or not isinstance(named, str):
+                continue
+            if _by_administrator(session, row, report, certified):
+                return named
+    return None
 
 
-def in_force(session: Session, report: StateReport) -> InForce:
+def _checked(session: Session, keys: SigningKeys | None, user_id: int | None) -> tuple[int, str]:
+    """How far the user checked the log, and for which seal: her own signed note, or
+    nothing (-1). Anyone can remove it (she checks from the seal's head then); nobody
+    else can make one."""
+    if keys is None or user_id is None:
+        return -1, ""
+    row = session.get(SettingValue, CHECKED_KEY.format(user_id=user_id))
+    note = _json(row.value) if row is not None else None
+    if not isinstance(note, dict):
+        return -1, ""
+    seq, digest, signature = note.get("seq"), note.get("digest"), note.get("signature")
+    if not (_count(seq) and isinstance(digest, str) and isinstance(signature, str)):
+        return -1, ""
+    message = user_keys.canonical({"user": user_id, "seq": seq, "digest": digest})
+    public = keys.signing_key.public_key()
+    if note.get("kid") != keys.kid or not user_keys.verify(
+        public, CHECKED_DOMAIN, message, signature
+    ):
+        return -1, ""
+    assert isinstance(seq, int)
+    return seq, digest
+
+
+def _note_checked(session: Session, keys: SigningKeys, user_id: int, digest: str) -> None:
+    """Sign the user's own note: the log holds no newer seal than ``digest`` up to now."""
+    seq = _head(session)
+    message = user_keys.canonical({"user": user_id, "seq": seq, "digest": digest})
+    note = {
+        "seq": seq,
+        "digest": digest,
+        "kid": keys.kid,
+        "signature": user_keys.sign(keys.signing_key, CHECKED_DOMAIN, message),
+    }
+    key = CHECKED_KEY.format(user_id=user_id)
+    row = session.get(SettingValue, key) or SettingValue(key=key, value="")
+    row.value = json.dumps(note, sort_keys=True)
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+def in_force(
+    session: Session,
+    report: StateReport,
+    *,
+    keys: SigningKeys | None = None,
+    user_id: int | None = None,
+) -> InForce:
     """The profile settings that count, checked against the signers of ``report``
-    (:func:`integrity.check_state`)."""
+    (:func:`integrity.check_state`); ``keys`` and ``user_id``: the user's own, whose note
+    (:func:`_note_checked`) spares reading the log again from the seal's head."""
     rows, unreadable = stored(session)
     seal = session.get(SettingValue, SEAL_KEY)
     if seal is None:
@@ -340,14 +403,19 @@ def in_force(session: Session, report: StateReport) -> InForce:
     read = _read_seal(seal.value, report)
     if read is None:
         return InForce(Status.CHANGED)
-    values, digest = read
-    if _newer_named(session, report, digest):
-        return InForce(Status.OLDER)
-    keys = set(values) | set(rows) | set(unreadable)
+    values, digest, head = read
+    # The seal's own entry follows its head; a newer seal's entry follows that. Her note
+    # for this very seal lets her start where she stopped.
+    seen, noted = _checked(session, keys, user_id)
+    since = max(head, seen) if noted == digest else head
+    named = _newest_named(session, report, since)
+    if (named is None and since == head) or (named is not None and named != digest):
+        return InForce(Status.OLDER)  # an earlier seal put back, or its entry gone
+    keys_ = set(values) | set(rows) | set(unreadable)
     changed = tuple(
         sorted(
             k
-            for k in keys
+            for k in keys_
             if k in unreadable or (k in values, values.get(k)) != (k in rows, rows.get(k))
         )
     )
@@ -382,7 +450,9 @@ def at_sign_in(
     with db.write() as session:
         if not report.bootstrapped:
             report = integrity.check_state(session)
-        found = in_force(session, report)
+        found = in_force(session, report, keys=keys, user_id=actor.user_id)
+        if found.status is Status.SIGNED and keys is not None:
+            _note_checked(session, keys, actor.user_id, found.digest)
         signer = None
         if admin and report.bootstrapped and not report.findings:
             assert keys is not None

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from pytestqt.qtbot import QtBot
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from intake_app.app import Workspace
 from intake_app.assets import resource
@@ -437,3 +437,41 @@ def test_daily_backup_after_sign_in_runs_once_in_the_background(
     settings_backup.start_daily_backup(host, ws)
     qtbot.waitUntil(lambda: len(shown) == 1, timeout=10_000)
     assert getattr(shown[0], "kind", "") == "disk_full"
+
+
+def test_settings_without_a_valid_seal_show_the_defaults_and_saving_signs_them(
+    profile: ProfileFixture, qtbot: QtBot
+) -> None:
+    """The seal removed outside the program (storage/settings_repo.py): the defaults count,
+    the window says so and offers to save them as shown; saving signs them again."""
+    first = profile.sign_in(ADMIN)
+    try:
+        first.settings.put("security.autolock_minutes", 5)
+        with first.db.write() as session:
+            session.execute(text("DELETE FROM settings WHERE key = '__settings_seal__'"))
+    finally:
+        first.close()
+    ws = profile.sign_in(ADMIN)
+    try:
+        assert ws.sign_in_result.safe_mode
+        assert ws.settings.unconfirmed
+        dialog = SettingsWindow(ws, on_restore=lambda _parent: None)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        spin = dialog.fields["security.autolock_minutes"].input
+        assert isinstance(spin, QSpinBox) and spin.value() == 10  # the default, not 5
+        assert "Voreinstellungen" in dialog.status.text()
+        assert dialog.save_button.isEnabled()
+        assert dialog.save()
+        assert not ws.settings.unconfirmed
+        assert dialog.status.text() == "Gespeichert."
+        assert not dialog.save_button.isEnabled()
+        dialog.close()
+    finally:
+        ws.close()
+    again = profile.sign_in(COUNSELLOR)
+    try:
+        assert not again.sign_in_result.safe_mode
+        assert again.settings.get("security.autolock_minutes") == 10
+    finally:
+        again.close()

@@ -259,3 +259,152 @@ def test_settings_from_before_the_update_count_until_an_administrator_signs_them
         assert not ws.sign_in_result.safe_mode
     finally:
         ws.close()
+
+
+def _blind_index(profile: Profile, index: str, seqs: list[int], column: str, fake: str) -> None:
+    """Make ``index`` name ``fake`` for the entries ``seqs`` while the table (and so the
+    hash chain) keeps what they say: the index is made partial for a moment, so it is
+    not kept while the rows are set back (attacker run 34)."""
+    conn = profile_db(profile, "anna")
+    try:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        ).fetchall()
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
+        kept = {}
+        for seq in seqs:
+            kept[seq] = conn.execute(
+                f"SELECT {column} FROM audit_log WHERE seq = ?", (seq,)
+            ).fetchone()[0]
+            conn.execute(f"UPDATE audit_log SET {column} = ? WHERE seq = ?", (fake, seq))
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql + " WHERE 0", index))
+    finally:
+        conn.close()
+    conn = profile_db(profile, "anna")
+    try:
+        for seq, value in kept.items():
+            conn.execute(f"UPDATE audit_log SET {column} = ? WHERE seq = ?", (value, seq))
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql, index))
+    finally:
+        conn.close()
+    conn = profile_db(profile, "anna")
+    try:
+        for _name, trigger in triggers:
+            conn.execute(trigger)
+    finally:
+        conn.close()
+
+
+def _seqs(profile: Profile, where: str) -> list[int]:
+    conn = profile_db(profile, "anna")
+    try:
+        return [row[0] for row in conn.execute(f"SELECT seq FROM audit_log WHERE {where}")]
+    finally:
+        conn.close()
+
+
+def _older_seal_back(profile: Profile) -> list[int]:
+    """The administrator saves twice; anna puts the first seal back. The seqs of the
+    second save's entries."""
+    _admin_sets(profile, RETENTION, 3650)
+    older = _row(profile, settings_repo.SEAL_KEY)
+    last = max(_seqs(profile, "1"))
+    _admin_sets(profile, RETENTION, 1000)
+    newer = _seqs(profile, f"seq > {last} AND action = 'settings_changed'")
+    _run(
+        profile,
+        ("UPDATE settings SET value = ? WHERE key = ?", (older, settings_repo.SEAL_KEY)),
+        ("UPDATE settings SET value = '3650' WHERE key = ?", (RETENTION,)),
+    )
+    return newer
+
+
+def test_an_older_seal_behind_many_entries_of_her_own_is_reported(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 34 (T1): the check read the newest 50 settings entries, whoever had
+    signed them; 50 of her own hid the administrator's."""
+    profile, _ = site
+    _older_seal_back(profile)
+    ws = _sign_in(profile, "anna")
+    try:
+        with ws.db.write() as session:
+            for _ in range(60):
+                audit.append(
+                    session,
+                    actor="anna",
+                    action=AuditAction.SETTINGS_CHANGED,
+                    subject_type="setting",
+                    subject_id=RETENTION,
+                    details={},
+                )
+    finally:
+        ws.close()
+    ws = _sign_in(profile, "berta")
+    try:
+        assert ws.settings.in_force.status is Status.OLDER
+        assert ws.settings.get(RETENTION) == 730
+    finally:
+        ws.close()
+
+
+def test_an_older_seal_behind_a_blind_index_is_reported(site: tuple[Profile, str]) -> None:
+    """Attacker run 34 (T3): the administrator's newer entries taken out of the subject
+    index only; the log reads as it was, and so does ``audit verify``."""
+    profile, _ = site
+    newer = _older_seal_back(profile)
+    _blind_index(profile, "ix_audit_log_subject", newer, "subject_type", "x")
+    ws = _sign_in(profile, "leitung")
+    try:
+        assert ws.settings.in_force.status is Status.OLDER
+        assert ws.settings.get(RETENTION) == 730
+    finally:
+        ws.close()
+
+
+def test_a_removed_seal_behind_a_blind_index_is_reported(site: tuple[Profile, str]) -> None:
+    """Attacker run 34 (T2): with the seal gone, the closing entry taken out of the action
+    index made the profile look as before the update: her rows counted, and the next
+    administrator sign-in signed them."""
+    profile, _ = site
+    closing = _seqs(profile, "action = 'integrity_signed' AND subject_id = 'settings'")
+    assert closing
+    _run(
+        profile,
+        ("DELETE FROM settings WHERE key = ?", (settings_repo.SEAL_KEY,)),
+        (
+            "INSERT OR REPLACE INTO settings VALUES (?, '30', '2026-12-08 00:00:00.000000')",
+            (RETENTION,),
+        ),
+    )
+    _blind_index(profile, "ix_audit_log_action", closing, "action", "x")
+    for user in ("berta", "admin"):
+        ws = _sign_in(profile, user)
+        try:
+            assert ws.settings.in_force.status is Status.REMOVED, user
+            assert ws.settings.get(RETENTION) == 730
+            assert ws.sign_in_result.safe_mode
+        finally:
+            ws.close()
+
+
+def test_odd_values_stop_no_sign_in(site: tuple[Profile, str]) -> None:
+    """Attacker run 34 (T4): a number too large for any integer, and a settings version
+    below zero, stopped every sign-in with a raw error."""
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    _run(
+        profile,
+        ("UPDATE settings SET value = '1e999' WHERE key = ?", (RETENTION,)),
+        ("UPDATE settings SET value = '-1' WHERE key = '__settings_version__'", ()),
+    )
+    ws = _sign_in(profile, "berta")
+    try:
+        assert ws.settings.get(RETENTION) == 3650
+        assert findings(ws, "settings_changed")[-1]["changed"] == [RETENTION]
+    finally:
+        ws.close()
