@@ -202,8 +202,12 @@ class Workspace:
         result: SignInResult,
         keys: UserKeys | None = None,
         scope: Scope | None = None,
+        settings: settings_repo.InForce | None = None,
     ) -> None:
         self.profile = profile
+        #: the profile settings the sign-in found in force (docs/security.md, "Profile
+        #: settings"); read afresh when None
+        self._settings_found = settings
         #: The signed-in user's keys (her own, or the recovery key's).
         self.keys = keys
         #: The databases her keys open (docs/security.md, "Device: keys and scopes").
@@ -236,9 +240,13 @@ class Workspace:
             on_own_password=self._own_password_changed,
             on_profile_key=self._profile_key_changed,
         )
+        previous: ProfileSettings | None = getattr(self, "settings", None)
         self.settings = ProfileSettings(
             db=db, actor=actor, signing_keys=lambda: self.accounts.signing_keys
         )
+        found = previous.in_force if previous is not None else self._settings_found
+        if found is not None:  # what the sign-in found, or an administrator saved since
+            self.settings.adopt(found)
 
         def sync_of(
             store_db: Database, *, home: bool = False, store_id: str | None = None
@@ -1334,10 +1342,10 @@ class Workspace:
             result=result,
             keys=keys,
             scope=scope,
+            settings=settings_found,
         )
         workspace.signing_keys = signing
         workspace.integrity = opened.report
-        workspace.settings.adopt(settings_found)
         workspace.accounts.signing_keys = signing
         workspace.accounts.recovery_secret = recovery_secret
         if opened.adopted:

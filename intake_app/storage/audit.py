@@ -28,6 +28,21 @@ from intake_app.storage import integrity, schema_guard, user_keys
 from intake_app.storage.database import TOLERANT_TEXT
 from intake_app.storage.models import AuditLogEntry, TrustState, User, UserKey
 
+#: Sequence numbers from here on are none the program writes: an entry put in by hand at
+#: SQLite's largest integer would leave no number for the next entry, and stop every
+#: sign-in (attacker run 35). The log goes on below it; the entry breaks the chain and is
+#: reported.
+SEQ_CEILING = 2**62
+
+
+def head_seq(session: Session) -> int:
+    """The newest sequence number the program could have written (0 for an empty log);
+    read by the table's own key."""
+    found = session.execute(
+        select(func.max(AuditLogEntry.seq)).where(AuditLogEntry.seq < SEQ_CEILING)
+    ).scalar()
+    return int(found or 0)
+
 
 def format_ts(moment: datetime | float | None = None) -> str:
     """An audit time stamp: UTC, ISO 8601 with seconds and a ``Z``."""
@@ -57,6 +72,7 @@ def append(
     with tolerant_text(session):
         last = session.execute(
             select(AuditLogEntry.seq, AuditLogEntry.hash)
+            .where(AuditLogEntry.seq < SEQ_CEILING)
             .order_by(AuditLogEntry.seq.desc())
             .limit(1)
         ).first()
@@ -201,8 +217,8 @@ def to_entry(row: AuditLogEntry) -> AuditEntry:
         subject_type=stored_text(row.subject_type),
         subject_id=stored_text(row.subject_id),
         details=stored_details(row.details),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        prev_hash=_chainable(row.prev_hash),  # a hand's bytes or text: the link breaks
+        hash=stored_text(row.hash),
     )
 
 

@@ -19,6 +19,7 @@ made when an administrator saves. The rows are a working copy:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -176,6 +177,8 @@ class InForce:
     changed: tuple[str, ...] = ()
     #: the SHA-384 of what the seal in force signed
     digest: str = ""
+    #: the seal row as read (a session reads the settings again when it changes)
+    source: str = ""
 
     def get(self, key: str) -> Any:
         spec = declared.spec(key)
@@ -236,7 +239,7 @@ def write_seal(
         "values": values,
         "signed_at": _now(),
         "how": how,
-        "head": _head(session),  # the seal's own audit entry comes after it
+        "head": audit.head_seq(session),  # the seal's own audit entry comes after it
     }
     message = user_keys.canonical(body)
     sealed = {**body, "kid": kid, "signature": user_keys.sign(key, DOMAIN, message)}
@@ -248,13 +251,9 @@ def write_seal(
     return _digest(message)
 
 
-def _head(session: Session) -> int:
-    """The audit log's newest sequence number (0 when empty); read by the primary key."""
-    return int(session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_log")).scalar_one())
-
-
 def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """Whether ``value`` is a count or sequence number the program could have written."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < audit.SEQ_CEILING
 
 
 def _read_seal(raw: object, report: StateReport) -> tuple[dict[str, Any], str, int] | None:
@@ -290,55 +289,46 @@ def _read_seal(raw: object, report: StateReport) -> tuple[dict[str, Any], str, i
     return taken, _digest(message), head
 
 
-def _by_administrator(
-    session: Session, row: AuditLogEntry, report: StateReport, certified: list[set[str]]
-) -> bool:
+def _by_administrator(session: Session, row: AuditLogEntry, report: StateReport) -> bool:
     """Whether ``row`` is an entry an administrator signed (her signed role; her key
     certified from the root, also when she is no longer active or has a newer key)."""
     kid = str(row.signer or "")
-    key = integrity.public_keys(session).get(kid)
+    key = session.get(UserKey, kid) if kid else None
     values = report.signed.get(key.user_id) if key is not None else None
     if key is None or values is None or values.role != Role.ADMIN.value:
         return False
-    if kid not in report.signers:
-        if not certified:
-            certified.append(integrity.certified_key_ids(session, report) or set())
-        if kid not in certified[0]:
-            return False
+    if kid not in report.signers and kid not in (
+        integrity.certified_key_ids(session, report) or set()
+    ):
+        return False
     return audit.signature_holds(row, key.public_key)
 
 
 def _newest_named(session: Session, report: StateReport, since: int) -> str | None:
-    """The seal the newest entry after ``since`` names that an administrator signed
-    (``settings_changed``, ``integrity_signed``); None when there is none.
+    """The seal the newest entry after ``since`` that names one names (``settings_changed``,
+    ``integrity_signed``); None when there is none; ``""`` when that entry is not one an
+    administrator signed (made or changed by hand: the seal is not taken then).
 
     The log is read by its sequence numbers only (``NOT INDEXED``: the table's own order):
-    whoever holds the profile key can make an index hide an entry (attacker run 34), and
-    entries of her own, however many, are passed over unread (only an administrator's
-    keys are asked for)."""
-    admins = [uid for uid, values in report.signed.items() if values.role == Role.ADMIN.value]
-    kids = set(session.scalars(select(UserKey.kid).where(UserKey.user_id.in_(admins))).all())
-    if not kids:
-        return None
+    whoever holds the profile key can make an index hide an entry (attacker run 34). Only
+    the newest entry that names a seal decides, and its signature is the only one checked:
+    one that does not check is never passed over for an older one (attacker run 35), and
+    entries planted by the thousand cost a sign-in no signature checks."""
     with audit.tolerant_text(session):  # text planted in the log reads as it is
-        found = session.execute(
+        found = session.scalars(
             text(
-                "SELECT seq, signer FROM audit_log NOT INDEXED WHERE seq > :since "
+                "SELECT seq FROM audit_log NOT INDEXED WHERE seq > :since "
                 "AND action IN ('settings_changed', 'integrity_signed') "
                 "AND subject_type = 'setting' ORDER BY seq DESC"
             ),
             {"since": since},
         ).all()
-        certified: list[set[str]] = []
-        for seq, signer in found:
-            if signer not in kids:
-                continue
+        for seq in found:
             row = session.get(AuditLogEntry, seq)
             named = audit.stored_details(row.details).get("settings") if row else None
             if row is None or not isinstance(named, str):
-                continue
-            if _by_administrator(session, row, report, certified):
-                return named
+                continue  # an entry about another setting (the organisation file)
+            return named if _by_administrator(session, row, report) else ""
     return None
 
 
@@ -367,7 +357,7 @@ def _checked(session: Session, keys: SigningKeys | None, user_id: int | None) ->
 
 def _note_checked(session: Session, keys: SigningKeys, user_id: int, digest: str) -> None:
     """Sign the user's own note: the log holds no newer seal than ``digest`` up to now."""
-    seq = _head(session)
+    seq = audit.head_seq(session)
     message = user_keys.canonical({"user": user_id, "seq": seq, "digest": digest})
     note = {
         "seq": seq,
@@ -382,6 +372,12 @@ def _note_checked(session: Session, keys: SigningKeys, user_id: int, digest: str
     session.add(row)
 
 
+def seal_text(session: Session) -> str:
+    """The seal row as stored ("" when there is none)."""
+    found = session.execute(select(SettingValue.value).where(SettingValue.key == SEAL_KEY)).scalar()
+    return "" if found is None else audit.stored_text(found)
+
+
 def in_force(
     session: Session,
     report: StateReport,
@@ -392,6 +388,15 @@ def in_force(
     """The profile settings that count, checked against the signers of ``report``
     (:func:`integrity.check_state`); ``keys`` and ``user_id``: the user's own, whose note
     (:func:`_note_checked`) spares reading the log again from the seal's head."""
+    with audit.tolerant_text(session):
+        source = seal_text(session)
+    found = _in_force(session, report, keys=keys, user_id=user_id)
+    return dataclasses.replace(found, source=source)
+
+
+def _in_force(
+    session: Session, report: StateReport, *, keys: SigningKeys | None, user_id: int | None
+) -> InForce:
     rows, unreadable = stored(session)
     seal = session.get(SettingValue, SEAL_KEY)
     if seal is None:
@@ -465,7 +470,7 @@ def at_sign_in(
             )
             _close_window(session, actor.username, digest=digest, kid=signer[0], how=UPDATE)
             log.warning("the profile settings from before the update were signed as found")
-            signed = InForce(Status.SIGNED, found.values, digest=digest)
+            signed = InForce(Status.SIGNED, found.values, digest=digest, source=seal_text(session))
             return signed, (), (_signed_as_found(),)
         if not found.finding:
             return found, (), ()
@@ -533,8 +538,11 @@ class ProfileSettings:
 
     @property
     def in_force(self) -> InForce:
-        if self._in_force is None:
-            with self._db.read() as session:
+        """The settings in force: as found at the sign-in, until an administrator saves
+        (here or in another session: the seal then changed, and is read again)."""
+        with self._db.read() as session, audit.tolerant_text(session):
+            current = seal_text(session)
+            if self._in_force is None or self._in_force.source != current:
                 self._in_force = in_force(session, integrity.check_state(session))
         return self._in_force
 
@@ -590,4 +598,5 @@ class ProfileSettings:
                 subject_id=subject,
                 details={"settings": digest},
             )
-        self._in_force = InForce(Status.SIGNED, values, digest=digest)
+            source = seal_text(session)
+        self._in_force = InForce(Status.SIGNED, values, digest=digest, source=source)

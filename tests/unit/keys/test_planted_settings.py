@@ -408,3 +408,91 @@ def test_odd_values_stop_no_sign_in(site: tuple[Profile, str]) -> None:
         assert findings(ws, "settings_changed")[-1]["changed"] == [RETENTION]
     finally:
         ws.close()
+
+
+def _admin_kid(profile: Profile) -> str:
+    conn = profile_db(profile, "anna")
+    try:
+        return str(conn.execute("SELECT key_id FROM users WHERE username = 'admin'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_an_administrators_entry_that_does_not_check_is_never_passed_over(
+    site: tuple[Profile, str],
+) -> None:
+    """Attacker run 35 (T6): with the signature of the administrator's newer entries
+    spoilt for a while, the check passed over them to the older seal's own entry, and
+    each sign-in noted that seal as checked; put back, the entries were never read
+    again and the older seal stayed in force for good."""
+    profile, _ = site
+    newer = _older_seal_back(profile)
+    marks = ", ".join(str(seq) for seq in newer)
+    conn = profile_db(profile, "anna")
+    try:
+        kept = conn.execute(
+            f"SELECT seq, signature FROM audit_log WHERE seq IN ({marks})"
+        ).fetchall()
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        ).fetchall()
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
+        conn.execute(f"UPDATE audit_log SET signature = 'AAAA' WHERE seq IN ({marks})")
+    finally:
+        conn.close()
+    for user in ("berta", "admin"):
+        ws = _sign_in(profile, user)
+        try:
+            assert ws.settings.in_force.status is Status.OLDER, user
+        finally:
+            ws.close()
+    conn = profile_db(profile, "anna")
+    try:  # the sign-ins put the triggers back
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
+        for seq, signature in kept:
+            conn.execute("UPDATE audit_log SET signature = ? WHERE seq = ?", (signature, seq))
+        for _name, sql in triggers:
+            conn.execute(sql)
+    finally:
+        conn.close()
+    ws = _sign_in(profile, "berta")
+    try:
+        assert ws.settings.in_force.status is Status.OLDER
+        assert ws.settings.get(RETENTION) == 730
+    finally:
+        ws.close()
+
+
+def test_one_planted_log_row_stops_no_sign_in(site: tuple[Profile, str]) -> None:
+    """Attacker run 35 (T7): a row in the administrator's name whose ``prev_hash`` is
+    bytes, or a row at SQLite's largest sequence number, stopped every sign-in, the
+    recovery key's too, with a raw error."""
+    profile, _ = site
+    _admin_sets(profile, RETENTION, 3650)
+    kid = _admin_kid(profile)
+    _run(
+        profile,
+        (
+            "INSERT INTO audit_log (seq, ts, actor, action, subject_type, subject_id, details, "
+            "prev_hash, hash, signer, signature) SELECT max(seq) + 1, '2026-12-08T00:00:00Z', "
+            "'admin', 'settings_changed', 'setting', 'x', '{\"settings\": \"x\"}', x'00', ?, "
+            "?, 'AAAA' FROM audit_log",
+            ("0" * 64, kid),
+        ),
+        (
+            "INSERT INTO audit_log (seq, ts, actor, action, subject_type, subject_id, details, "
+            "prev_hash, hash) VALUES (9223372036854775807, '2026-12-08T00:00:00Z', 'anna', "
+            "'login', 'user', '2', '{}', ?, ?)",
+            ("0" * 64, "1" * 64),
+        ),
+    )
+    for user in ("berta", "leitung", "admin"):
+        ws = _sign_in(profile, user)
+        try:
+            assert ws.settings.in_force.status is Status.OLDER, user
+            if user == "admin":
+                assert not ws.verify_audit().ok
+        finally:
+            ws.close()
