@@ -666,7 +666,8 @@ def restore_backup(
                 if leftover not in backup.files:
                     (staging / leftover).unlink(missing_ok=True)
             for name in backup.files:
-                _fsync_file(staging / name)
+                if (staging / name).is_file():  # the check folds a -wal into the database
+                    _fsync_file(staging / name)
             lock = FileLock(f"{profile.vault_path}.lock", timeout=30)
             with lock:
                 now = datetime.now(UTC).replace(microsecond=0)
