@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -155,12 +156,12 @@ def _chainable(value: object) -> str:
     """The previous entry's stored hash as the next one chains onto it: a hash the program
     wrote as it is; anything else (a hand's bytes or text) by a digest of what it is, so
     the link is broken and reported, and nothing stops."""
-    if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
+    if isinstance(value, str) and _HASH.fullmatch(value):
         return value
     return hashlib.sha256(stored_text(value).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_HEX = frozenset("0123456789abcdef")
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _anchor_holds(session: Session, trust: TrustState) -> bool:

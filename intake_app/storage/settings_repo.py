@@ -59,6 +59,9 @@ SAVED = "saved"
 UPDATE = "update"
 #: a user's own note of how far she checked the audit log for newer seals
 CHECKED_KEY = "__settings_checked__.{user_id}"
+#: entries read past the note before a sign-in writes a new one (a write at every
+#: sign-in would cost more than reading this many)
+NOTE_AFTER = 500
 CHECKED_DOMAIN = "intake-settings-checked/1"
 
 
@@ -74,16 +77,19 @@ def _taken(spec: declared.SettingSpec, value: object) -> tuple[bool, Any]:
         return False, None
 
 
+_STORED = text("SELECT key, value FROM settings")
+
+
 def stored(session: Session) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The declared profile settings' rows as their declarations take them, and the keys
     of rows that do not read (left out: their default applies)."""
     specs = {spec.key: spec for spec in _profile_specs()}
-    rows = session.execute(
-        select(SettingValue.key, SettingValue.value).where(SettingValue.key.in_(list(specs)))
-    ).all()
+    rows = session.execute(_STORED).all()  # a few rows: read all, keep the declared
     values: dict[str, Any] = {}
     unreadable: list[str] = []
     for key, raw in rows:
+        if key not in specs:
+            continue
         ok, value = _taken(specs[key], _json(raw))
         if ok and _json(raw) is not None:
             values[key] = value
@@ -179,6 +185,9 @@ class InForce:
     digest: str = ""
     #: the seal row as read (a session reads the settings again when it changes)
     source: str = ""
+    #: whether the user's note is worth writing anew: the check read an administrator's
+    #: entry (a signature), or many entries, that the next sign-in need not read again
+    note_due: bool = False
 
     def get(self, key: str) -> Any:
         spec = declared.spec(key)
@@ -256,11 +265,36 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < audit.SEQ_CEILING
 
 
+#: seals this process checked: (seal text, signer's public key, root) -> what it read. A seal
+#: is read at every sign-in; the process's memory is the program's own.
+_CHECKED_SEALS: dict[tuple[str, str, str], tuple[dict[str, Any], str, int]] = {}
+
+
 def _read_seal(raw: object, report: StateReport) -> tuple[dict[str, Any], str, int] | None:
     """The values a seal signed (upgraded to this version's layout), its digest and the
     log's head when it was made; None when it does not check against the signers of
     ``report``."""
     sealed = _json(raw)
+    kid = sealed.get("kid") if isinstance(sealed, dict) else None
+    public = report.signers.get(kid) if isinstance(kid, str) and report.root_kid else None
+    if public is None:
+        return None
+    cache = (audit.stored_text(raw), public, report.root_kid)
+    if cache in _CHECKED_SEALS:
+        values, digest, head = _CHECKED_SEALS[cache]
+        return dict(values), digest, head
+    found = _check_seal(sealed, report, public)
+    if found is not None:
+        _CHECKED_SEALS.clear()  # one profile's current seal is what is kept
+        _CHECKED_SEALS[cache] = found
+        return dict(found[0]), found[1], found[2]
+    return None
+
+
+def _check_seal(
+    sealed: Any, report: StateReport, public: str
+) -> tuple[dict[str, Any], str, int] | None:
+    """:func:`_read_seal` without the cache: the seal's form and signature."""
     if not isinstance(sealed, dict) or sealed.get("format") != SEAL_FORMAT:
         return None
     body = {name: sealed.get(name) for name in ("format", "profile", "version", "values")}
@@ -273,9 +307,8 @@ def _read_seal(raw: object, report: StateReport) -> tuple[dict[str, Any], str, i
         return None
     if not report.root_kid or body["profile"] != report.root_kid:
         return None  # made for another profile, or before this one's state was signed
-    public = report.signers.get(kid)
     message = user_keys.canonical(body)
-    if public is None or not user_keys.verify(public, DOMAIN, message, signature):
+    if kid not in report.signers or not user_keys.verify(public, DOMAIN, message, signature):
         return None
     assert isinstance(version, int) and isinstance(head, int)
     if version > declared.SETTINGS_VERSION:
@@ -297,8 +330,10 @@ def _by_administrator(session: Session, row: AuditLogEntry, report: StateReport)
     values = report.signed.get(key.user_id) if key is not None else None
     if key is None or values is None or values.role != Role.ADMIN.value:
         return False
-    if kid not in report.signers and kid not in (
-        integrity.certified_key_ids(session, report) or set()
+    if (
+        kid not in report.signers
+        and not integrity.key_certified(key, report.signers)  # most often: by the root
+        and kid not in (integrity.certified_key_ids(session, report) or set())
     ):
         return False
     return audit.signature_holds(row, key.public_key)
@@ -345,14 +380,20 @@ def _checked(session: Session, keys: SigningKeys | None, user_id: int | None) ->
     seq, digest, signature = note.get("seq"), note.get("digest"), note.get("signature")
     if not (_count(seq) and isinstance(digest, str) and isinstance(signature, str)):
         return -1, ""
-    message = user_keys.canonical({"user": user_id, "seq": seq, "digest": digest})
-    public = keys.signing_key.public_key()
-    if note.get("kid") != keys.kid or not user_keys.verify(
-        public, CHECKED_DOMAIN, message, signature
-    ):
+    if note.get("kid") != keys.kid:
         return -1, ""
+    message = user_keys.canonical({"user": user_id, "seq": seq, "digest": digest})
+    if (message, signature, keys.kid) not in _CHECKED_NOTES:
+        if not user_keys.verify(keys.signing_key.public_key(), CHECKED_DOMAIN, message, signature):
+            return -1, ""
+        _CHECKED_NOTES.clear()  # the newest note is what is kept
+        _CHECKED_NOTES.add((message, signature, keys.kid))
     assert isinstance(seq, int)
     return seq, digest
+
+
+#: notes this process checked (what was signed, the signature, the user's key id)
+_CHECKED_NOTES: set[tuple[bytes, str, str]] = set()
 
 
 def _note_checked(session: Session, keys: SigningKeys, user_id: int, digest: str) -> None:
@@ -388,10 +429,9 @@ def in_force(
     """The profile settings that count, checked against the signers of ``report``
     (:func:`integrity.check_state`); ``keys`` and ``user_id``: the user's own, whose note
     (:func:`_note_checked`) spares reading the log again from the seal's head."""
-    with audit.tolerant_text(session):
-        source = seal_text(session)
     found = _in_force(session, report, keys=keys, user_id=user_id)
-    return dataclasses.replace(found, source=source)
+    seal = session.get(SettingValue, SEAL_KEY)  # read once, by the same session
+    return dataclasses.replace(found, source="" if seal is None else audit.stored_text(seal.value))
 
 
 def _in_force(
@@ -416,6 +456,7 @@ def _in_force(
     named = _newest_named(session, report, since)
     if (named is None and since == head) or (named is not None and named != digest):
         return InForce(Status.OLDER)  # an earlier seal put back, or its entry gone
+    note_due = named is not None or audit.head_seq(session) - since >= NOTE_AFTER
     keys_ = set(values) | set(rows) | set(unreadable)
     changed = tuple(
         sorted(
@@ -424,7 +465,7 @@ def _in_force(
             if k in unreadable or (k in values, values.get(k)) != (k in rows, rows.get(k))
         )
     )
-    return InForce(Status.SIGNED, values, changed, digest)
+    return InForce(Status.SIGNED, values, changed, digest, note_due=note_due)
 
 
 def _close_window(session: Session, actor: str, *, digest: str, kid: str, how: str) -> None:
@@ -456,7 +497,7 @@ def at_sign_in(
         if not report.bootstrapped:
             report = integrity.check_state(session)
         found = in_force(session, report, keys=keys, user_id=actor.user_id)
-        if found.status is Status.SIGNED and keys is not None:
+        if found.status is Status.SIGNED and keys is not None and found.note_due:
             _note_checked(session, keys, actor.user_id, found.digest)
         signer = None
         if admin and report.bootstrapped and not report.findings:

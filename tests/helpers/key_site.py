@@ -90,3 +90,18 @@ def run_cli(
     )
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+def second_admin(profile: Profile, name: str = "zweite") -> None:
+    """The administrator makes a second administrator, who chooses her own password
+    (``own(name)``)."""
+    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
+    try:
+        ws.accounts.add_user(username=name, role="admin", password=own(f"{name}-start"))
+    finally:
+        ws.close()
+    ws = Workspace.sign_in(profile, username=name, password=own(f"{name}-start"))
+    try:
+        ws.accounts.set_own_password(own(name))
+    finally:
+        ws.close()

@@ -19,22 +19,9 @@ from intake_app.app import Workspace
 from intake_app.errors import AuthError
 from intake_app.storage.profile import Profile
 from intake_app.storage.records import RecordQuery
-from tests.helpers.key_site import own
+from tests.helpers.key_site import own, second_admin
 
 EVERYONE = ("anna", "berta", "leitung", "zweite")
-
-
-def _second_admin(profile: Profile) -> None:
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    try:
-        ws.accounts.add_user(username="zweite", role="admin", password=own("zweite-start"))
-    finally:
-        ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=own("zweite-start"))
-    try:
-        ws.accounts.set_own_password(own("zweite"))
-    finally:
-        ws.close()
 
 
 def _everyone_signs_in(profile: Profile, names: tuple[str, ...] = EVERYONE) -> None:
@@ -50,7 +37,7 @@ def _everyone_signs_in(profile: Profile, names: tuple[str, ...] = EVERYONE) -> N
 
 def test_the_first_administrator_deactivated_by_the_second(site: tuple[Profile, str]) -> None:
     profile, _ = site
-    _second_admin(profile)
+    second_admin(profile)
     ws = Workspace.sign_in(profile, username="zweite", password=own("zweite"))
     try:
         ws.accounts.deactivate(username="admin")
@@ -72,7 +59,7 @@ def test_the_first_administrators_password_reset_by_the_second(
     site: tuple[Profile, str], tmp_path: Path
 ) -> None:
     profile, _ = site
-    _second_admin(profile)
+    second_admin(profile)
     ws = Workspace.sign_in(profile, username="zweite", password=own("zweite"))
     try:
         ws.accounts.reset_password(username="admin", password=own("admin-neu"))

@@ -22,7 +22,7 @@ from intake_app.storage import audit, settings_repo, user_keys
 from intake_app.storage.profile import Profile
 from intake_app.storage.settings_repo import Status
 from tests.helpers.attacker import findings, profile_db
-from tests.helpers.key_site import own
+from tests.helpers.key_site import own, second_admin
 
 RETENTION = "retention.days_after_close"
 SPECIAL = "print.include_special_categories"
@@ -59,6 +59,17 @@ def _sign_in(profile: Profile, user: str) -> Workspace:
     return Workspace.sign_in(profile, username=user, password=own(user))
 
 
+def _found(profile: Profile, user: str) -> tuple[Status, object, bool]:
+    """What ``user``'s sign-in finds: the settings' status, the retention period in
+    force, and whether it opened in safe mode."""
+    ws = _sign_in(profile, user)
+    try:
+        found = ws.settings.in_force
+        return found.status, ws.settings.get(RETENTION), ws.sign_in_result.safe_mode
+    finally:
+        ws.close()
+
+
 def test_a_changed_row_is_not_honoured_reported_and_put_back(site: tuple[Profile, str]) -> None:
     profile, _ = site
     _admin_sets(profile, RETENTION, 3650)
@@ -90,12 +101,7 @@ def test_a_changed_row_is_not_honoured_reported_and_put_back(site: tuple[Profile
         ws.close()
     assert _row(profile, RETENTION) == "3650"
     assert _row(profile, SPECIAL) is None
-    ws = _sign_in(profile, "berta")
-    try:
-        assert not ws.sign_in_result.safe_mode
-        assert ws.settings.get(RETENTION) == 3650
-    finally:
-        ws.close()
+    assert _found(profile, "berta") == (Status.SIGNED, 3650, False)
 
 
 def _seal(profile: Profile) -> dict[str, Any]:
@@ -140,12 +146,7 @@ def test_a_seal_signed_with_her_own_key_is_refused(site: tuple[Profile, str]) ->
         assert not ws.settings.unconfirmed
     finally:
         ws.close()
-    ws = _sign_in(profile, "anna")
-    try:
-        assert not ws.sign_in_result.safe_mode
-        assert ws.settings.get(RETENTION) == 730
-    finally:
-        ws.close()
+    assert _found(profile, "anna") == (Status.SIGNED, 730, False)
 
 
 def test_a_removed_seal_leaves_the_defaults_and_is_reported(site: tuple[Profile, str]) -> None:
@@ -210,23 +211,13 @@ def test_the_seal_outlives_its_administrators_deactivation(site: tuple[Profile, 
     settings she saved still count, reported as nothing."""
     profile, _ = site
     _admin_sets(profile, RETENTION, 3650)
-    ws = _sign_in(profile, "admin")
+    second_admin(profile)
+    ws = _sign_in(profile, "zweite")
     try:
-        ws.accounts.add_user(username="zweite", role="admin", password=own("zweite-start"))
-    finally:
-        ws.close()
-    ws = Workspace.sign_in(profile, username="zweite", password=own("zweite-start"))
-    try:
-        ws.accounts.set_own_password(own("zweite"))
         ws.accounts.deactivate(username="admin")
     finally:
         ws.close()
-    ws = _sign_in(profile, "berta")
-    try:
-        assert not ws.sign_in_result.safe_mode
-        assert ws.settings.get(RETENTION) == 3650
-    finally:
-        ws.close()
+    assert _found(profile, "berta") == (Status.SIGNED, 3650, False)
 
 
 def test_settings_from_before_the_update_count_until_an_administrator_signs_them(
@@ -344,12 +335,7 @@ def test_an_older_seal_behind_many_entries_of_her_own_is_reported(
                 )
     finally:
         ws.close()
-    ws = _sign_in(profile, "berta")
-    try:
-        assert ws.settings.in_force.status is Status.OLDER
-        assert ws.settings.get(RETENTION) == 730
-    finally:
-        ws.close()
+    assert _found(profile, "berta")[:2] == (Status.OLDER, 730)
 
 
 def test_an_older_seal_behind_a_blind_index_is_reported(site: tuple[Profile, str]) -> None:
@@ -358,12 +344,7 @@ def test_an_older_seal_behind_a_blind_index_is_reported(site: tuple[Profile, str
     profile, _ = site
     newer = _older_seal_back(profile)
     _blind_index(profile, "ix_audit_log_subject", newer, "subject_type", "x")
-    ws = _sign_in(profile, "leitung")
-    try:
-        assert ws.settings.in_force.status is Status.OLDER
-        assert ws.settings.get(RETENTION) == 730
-    finally:
-        ws.close()
+    assert _found(profile, "leitung")[:2] == (Status.OLDER, 730)
 
 
 def test_a_removed_seal_behind_a_blind_index_is_reported(site: tuple[Profile, str]) -> None:
@@ -457,12 +438,7 @@ def test_an_administrators_entry_that_does_not_check_is_never_passed_over(
             conn.execute(sql)
     finally:
         conn.close()
-    ws = _sign_in(profile, "berta")
-    try:
-        assert ws.settings.in_force.status is Status.OLDER
-        assert ws.settings.get(RETENTION) == 730
-    finally:
-        ws.close()
+    assert _found(profile, "berta")[:2] == (Status.OLDER, 730)
 
 
 def test_one_planted_log_row_stops_no_sign_in(site: tuple[Profile, str]) -> None:
