@@ -24,6 +24,7 @@ import enum
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -392,6 +393,11 @@ def _checked(session: Session, keys: SigningKeys | None, user_id: int | None) ->
     return seq, digest
 
 
+#: seconds a session uses the settings it read before it looks at the seal row again
+RECHECK_AFTER = 5.0
+#: saves of the settings in this process (a session reads them again after one)
+_SAVES = [0]
+
 #: notes this process checked (what was signed, the signature, the user's key id)
 _CHECKED_NOTES: set[tuple[bytes, str, str]] = set()
 
@@ -572,19 +578,32 @@ class ProfileSettings:
         self._actor = actor
         self._in_force: InForce | None = None
         self._signing_keys = signing_keys
+        self._generation = -1
+        self._looked_at = 0.0
 
     def adopt(self, found: InForce) -> None:
         """Use ``found`` (what the sign-in read) as the settings in force."""
         self._in_force = found
+        self._generation, self._looked_at = _SAVES[0], time.monotonic()
 
     @property
     def in_force(self) -> InForce:
         """The settings in force: as found at the sign-in, until an administrator saves
-        (here or in another session: the seal then changed, and is read again)."""
+        (in any session: the seal then changed, and is read again). A save in this
+        process is seen at once; one in another process within :data:`RECHECK_AFTER`
+        seconds (the seal row is not read at every use)."""
+        now = time.monotonic()
+        if (
+            self._in_force is not None
+            and self._generation == _SAVES[0]
+            and now - self._looked_at < RECHECK_AFTER
+        ):
+            return self._in_force
         with self._db.read() as session, audit.tolerant_text(session):
             current = seal_text(session)
             if self._in_force is None or self._in_force.source != current:
                 self._in_force = in_force(session, integrity.check_state(session))
+        self._generation, self._looked_at = _SAVES[0], now
         return self._in_force
 
     @property
@@ -641,3 +660,4 @@ class ProfileSettings:
             )
             source = seal_text(session)
         self._in_force = InForce(Status.SIGNED, values, digest=digest, source=source)
+        _SAVES[0] += 1  # every session of this process reads the settings again
