@@ -155,13 +155,14 @@ class SettingsWindow(QDialog):
         self.save_button.setDefault(True)
         self.save_button.setEnabled(workspace.settings.unconfirmed)
         if workspace.settings.unconfirmed:
-            self.status.setText(
+            self._set_status(
                 _(
                     "Die gespeicherten Profileinstellungen tragen keine gültige Unterschrift "
                     "der Administration, oder eine ältere Fassung wurde zurückgespielt; "
                     "angezeigt werden die Voreinstellungen. Prüfen Sie sie und speichern Sie, "
                     "damit sie wieder unterschrieben gelten."
-                )
+                ),
+                error=True,
             )
         self.close_button = QPushButton(_("S&chließen"))
         buttons = QHBoxLayout()
@@ -212,6 +213,7 @@ class SettingsWindow(QDialog):
     def _on_changed(self) -> None:
         self.save_button.setEnabled(self.dirty)
         self.status.setText("")
+        self.status.setAccessibleDescription("")
 
     def show_page_of(self, key: str) -> None:
         """Bring the page holding ``key`` (or the organisation page) to the front."""
@@ -343,6 +345,7 @@ class SettingsWindow(QDialog):
     def _set_status(self, text: str, *, error: bool) -> None:
         self.status.setObjectName("error" if error else "")
         self.status.setText(text)
+        self.status.setAccessibleDescription(text)  # read out with the name "Rückmeldung"
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
 

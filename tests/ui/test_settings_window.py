@@ -461,6 +461,7 @@ def test_settings_without_a_valid_seal_show_the_defaults_and_saving_signs_them(
         spin = dialog.fields["security.autolock_minutes"].input
         assert isinstance(spin, QSpinBox) and spin.value() == 10  # the default, not 5
         assert "Voreinstellungen" in dialog.status.text()
+        assert dialog.status.accessibleDescription() == dialog.status.text()  # read out
         assert dialog.save_button.isEnabled()
         assert dialog.save()
         assert not ws.settings.unconfirmed
