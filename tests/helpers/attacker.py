@@ -21,7 +21,7 @@ from intake_app.app import Workspace
 from intake_app.storage import audit, integrity, user_keys, users
 from intake_app.storage.models import UserKey
 from intake_app.storage.vault import Vault
-from tests.helpers.key_site import own
+from tests.helpers.key_site import made_by_admin, own
 
 
 def keys_for(vault_path: Path, username: str, password: str) -> list[bytes]:
@@ -128,17 +128,7 @@ def admin_made_supervisor(profile: Any, name: str = "geist") -> None:
     """As the administrator: a supervisor's account she makes and signs in as, setting
     its own password (``own(name)`` of tests/helpers/key_site.py) herself. It holds no
     grant of the site key; its own store opens to every holder of it."""
-
-    ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
-    try:
-        ws.accounts.add_user(username=name, role="supervisor", password=own(f"{name}-start"))
-    finally:
-        ws.close()
-    ws = Workspace.sign_in(profile, username=name, password=own(f"{name}-start"))
-    try:
-        ws.accounts.set_own_password(own(name))
-    finally:
-        ws.close()
+    made_by_admin(profile, name, "supervisor")
 
 
 def profile_opens_with(profile: Any, keys: list[bytes]) -> bool:

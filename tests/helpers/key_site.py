@@ -92,12 +92,12 @@ def run_cli(
     return code, captured.out + captured.err
 
 
-def second_admin(profile: Profile, name: str = "zweite") -> None:
-    """The administrator makes a second administrator, who chooses her own password
-    (``own(name)``)."""
+def made_by_admin(profile: Profile, name: str, role: str) -> None:
+    """As the administrator: an account of ``role`` she makes, whose user then signs in
+    and chooses her own password (``own(name)``)."""
     ws = Workspace.sign_in(profile, username="admin", password=own("admin"))
     try:
-        ws.accounts.add_user(username=name, role="admin", password=own(f"{name}-start"))
+        ws.accounts.add_user(username=name, role=role, password=own(f"{name}-start"))
     finally:
         ws.close()
     ws = Workspace.sign_in(profile, username=name, password=own(f"{name}-start"))
@@ -105,3 +105,8 @@ def second_admin(profile: Profile, name: str = "zweite") -> None:
         ws.accounts.set_own_password(own(name))
     finally:
         ws.close()
+
+
+def second_admin(profile: Profile, name: str = "zweite") -> None:
+    """A second administrator, made by the first (:func:`made_by_admin`)."""
+    made_by_admin(profile, name, "admin")
