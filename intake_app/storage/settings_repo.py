@@ -91,8 +91,9 @@ def stored(session: Session) -> tuple[dict[str, Any], tuple[str, ...]]:
     for key, raw in rows:
         if key not in specs:
             continue
-        ok, value = _taken(specs[key], _json(raw))
-        if ok and _json(raw) is not None:
+        parsed = _json(raw)
+        ok, value = _taken(specs[key], parsed)
+        if ok and parsed is not None:
             values[key] = value
         else:
             unreadable.append(key)
